@@ -1,0 +1,368 @@
+//! The command line: argv into an [`Invocation`] (a command plus raw option values).
+//!
+//! Every option is declared once in [`OPTIONS`]; its env twin is derived from its name
+//! (`--output-dir` ↔ `SECRET_INIT_OUTPUT_DIR`) and `--help` is generated from the same table, so
+//! an option cannot exist without its twin or its help line. Typed interpretation and the
+//! CLI > env > file precedence live in `settings.rs`.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+
+use crate::error::{Error, Kind};
+
+/// One option: its long name, whether it takes a value, and its help line.
+pub struct OptSpec {
+    /// Long name without dashes.
+    pub long: &'static str,
+    /// Value placeholder for help; `None` for a flag.
+    pub value: Option<&'static str>,
+    /// Whether it may be given several times (values accumulate).
+    pub repeat: bool,
+    /// One help line.
+    pub help: &'static str,
+}
+
+/// Every option secret-init accepts, in help order.
+pub const OPTIONS: &[OptSpec] = &[
+    OptSpec {
+        long: "config",
+        value: Some("PATH"),
+        repeat: false,
+        help: "Truss config.yaml declaring the secrets [default: ./config.yaml if present]",
+    },
+    OptSpec {
+        long: "secrets-dir",
+        value: Some("DIR"),
+        repeat: true,
+        help: "mounted secrets dir to read <DIR>/<name> from; repeatable; env: colon-separated [default: /secrets]",
+    },
+    OptSpec {
+        long: "output-dir",
+        value: Some("DIR"),
+        repeat: false,
+        help: "where secret files are written, mode 0600 [default: /secrets]",
+    },
+    OptSpec {
+        long: "env-prefix",
+        value: Some("PREFIX"),
+        repeat: false,
+        help: "env-var source prefix; the name is appended verbatim [default: TRUSS_SECRET_]",
+    },
+    OptSpec {
+        long: "local-config",
+        value: Some("PATH"),
+        repeat: false,
+        help: "developer-machine values (secrets: map) [default: ~/.truss/config.yaml]",
+    },
+    OptSpec {
+        long: "sources",
+        value: Some("LIST"),
+        repeat: false,
+        help: "source precedence, highest first [default: file,env,vault,bundle,local,default]",
+    },
+    OptSpec {
+        long: "max-secret-bytes",
+        value: Some("N"),
+        repeat: false,
+        help: "largest secret file read [default: 1048576]",
+    },
+    OptSpec {
+        long: "allow-dangerous-env",
+        value: None,
+        repeat: false,
+        help: "permit env deliveries into LD_*, PATH, PYTHONPATH and similar",
+    },
+    OptSpec {
+        long: "allow-shared-dir",
+        value: None,
+        repeat: false,
+        help: "permit an output dir that other users can write to",
+    },
+    OptSpec {
+        long: "scrub-env",
+        value: Some("VAR"),
+        repeat: true,
+        help: "also remove VAR from the program's environment; repeatable; env: comma-separated",
+    },
+    OptSpec {
+        long: "log-level",
+        value: Some("LEVEL"),
+        repeat: false,
+        help: "error|warn|info|debug|trace [default: info]",
+    },
+    OptSpec {
+        long: "log-format",
+        value: Some("FORMAT"),
+        repeat: false,
+        help: "text|json [default: text]",
+    },
+    OptSpec {
+        long: "format",
+        value: Some("FORMAT"),
+        repeat: false,
+        help: "check: output as table|json [default: table]",
+    },
+];
+
+/// The env twin of an option: `SECRET_INIT_` + upper-cased name with `-` → `_`.
+pub fn env_twin(long: &str) -> String {
+    format!(
+        "SECRET_INIT_{}",
+        long.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+/// What to do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Resolve, deliver, then exec or supervise the program.
+    Run(Vec<OsString>),
+    /// Resolve only and report.
+    Check,
+    /// Print one resolved value.
+    Get(String),
+    /// Print help.
+    Help,
+    /// Print the version.
+    Version,
+}
+
+/// A parsed command line: the command and the raw values of the options given on it.
+#[derive(Debug)]
+pub struct Invocation {
+    /// The command.
+    pub command: Command,
+    /// Option values by long name (flags hold an empty string).
+    pub values: BTreeMap<&'static str, Vec<OsString>>,
+}
+
+fn usage(what: impl Into<String>) -> Error {
+    Error::new(
+        Kind::Usage,
+        format!("{} (see secret-init --help)", what.into()),
+    )
+}
+
+/// Parses argv (without the program name).
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Error> {
+    use lexopt::Arg;
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut values: BTreeMap<&'static str, Vec<OsString>> = BTreeMap::new();
+    let mut command: Option<Command> = None;
+    loop {
+        // `--` ends the options: everything after it is the program, even a word like "check".
+        if let Some(mut raw) = parser.try_raw_args()
+            && raw.peek().is_some_and(|a| a == "--")
+        {
+            raw.next();
+            let program: Vec<OsString> = raw.collect();
+            command = match command {
+                None | Some(Command::Run(_)) => Some(Command::Run(program)),
+                Some(_) => return Err(usage("a program after -- only goes with a run")),
+            };
+            break;
+        }
+        let arg = parser.next().map_err(|e| usage(e.to_string()))?;
+        let Some(arg) = arg else { break };
+        match arg {
+            Arg::Short('h') | Arg::Long("help") => {
+                return Ok(Invocation {
+                    command: Command::Help,
+                    values,
+                });
+            }
+            Arg::Short('V') | Arg::Long("version") => {
+                return Ok(Invocation {
+                    command: Command::Version,
+                    values,
+                });
+            }
+            Arg::Long(name) => {
+                let name = name.to_string();
+                let spec = OPTIONS
+                    .iter()
+                    .find(|s| s.long == name.as_str())
+                    .ok_or_else(|| usage(format!("unknown option --{name}")))?;
+                let v = if spec.value.is_some() {
+                    parser
+                        .value()
+                        .map_err(|_| usage(format!("--{name} needs a value")))?
+                } else {
+                    OsString::new()
+                };
+                let slot = values.entry(spec.long).or_default();
+                if !spec.repeat && !slot.is_empty() {
+                    return Err(usage(format!("--{name} given twice")));
+                }
+                slot.push(v);
+            }
+            Arg::Short(c) => return Err(usage(format!("unknown option -{c}"))),
+            Arg::Value(v) => {
+                let word = v.to_string_lossy().into_owned();
+                match (&command, word.as_str()) {
+                    (None, "check") => command = Some(Command::Check),
+                    (None, "get") => {
+                        let name = parser
+                            .value()
+                            .map_err(|_| usage("get needs a secret NAME"))?;
+                        command = Some(Command::Get(name.to_string_lossy().into_owned()));
+                    }
+                    (None, "run") => {}
+                    (None | Some(Command::Run(_)), _) => {
+                        // The program starts here; everything after it is its own argv.
+                        let mut program = vec![v];
+                        program.extend(parser.raw_args().map_err(|e| usage(e.to_string()))?);
+                        command = Some(Command::Run(program));
+                        break;
+                    }
+                    (Some(_), _) => return Err(usage(format!("unexpected argument \"{word}\""))),
+                }
+            }
+        }
+    }
+    let command = match command {
+        Some(c) => c,
+        None => {
+            return Err(usage(
+                "no program given: secret-init [OPTIONS] -- PROGRAM [ARGS...]",
+            ));
+        }
+    };
+    if command == Command::Run(Vec::new()) {
+        return Err(usage("no program given"));
+    }
+    Ok(Invocation { command, values })
+}
+
+/// The `--help` text, generated from [`OPTIONS`].
+pub fn help() -> String {
+    let mut out = String::from(concat!(
+        "secret-init ",
+        env!("CARGO_PKG_VERSION"),
+        "\n",
+        "Resolve the secrets an app declares (Truss config.yaml), deliver them as 0600 files and env vars,\n",
+        "then exec the program (or supervise it when PID 1). Nothing is written and the program never\n",
+        "starts unless every required secret resolved.\n\n",
+        "USAGE:\n",
+        "    secret-init [OPTIONS] -- PROGRAM [ARGS...]   resolve, deliver, exec\n",
+        "    secret-init check [OPTIONS] [--format json]  resolve only; table of name, source, destination, masked value\n",
+        "    secret-init get NAME [OPTIONS]               print one resolved value\n\n",
+        "EXAMPLE:\n",
+        "    ENTRYPOINT [\"secret-init\", \"--\", \"python\", \"main.py\"]\n",
+        "    TRUSS_SECRET_hf_access_token=hf_xxx secret-init check\n\n",
+        "OPTIONS (each also read from its env twin; the command line wins over env, env over config.yaml):\n",
+    ));
+    for spec in OPTIONS {
+        let flag = match spec.value {
+            Some(v) => format!("--{} {v}", spec.long),
+            None => format!("--{}", spec.long),
+        };
+        out.push_str(&format!(
+            "    {flag:<28} {}\n    {:<28} env: {}\n",
+            spec.help,
+            "",
+            env_twin(spec.long)
+        ));
+    }
+    out.push_str(concat!(
+        "    -h, --help                   this text\n",
+        "    -V, --version                the version\n\n",
+        "SOURCES (default precedence, highest first):\n",
+        "    file     <secrets-dir>/<name>, byte-exact; Kubernetes ..data layout read as one snapshot\n",
+        "    env      <env-prefix><name>, e.g. TRUSS_SECRET_hf_access_token\n",
+        "    local    secrets: map of ~/.truss/config.yaml\n",
+        "    default  the value given in config.yaml\n\n",
+        "EXIT CODES:\n",
+        "    the program's own; 128+N killed by (or stopped by) signal N; 64 usage; 65 invalid input;\n",
+        "    69 secret/source unavailable; 73 cannot write output; 77 permission/auth/TLS;\n",
+        "    78 configuration refused; 126 not executable; 127 not found\n",
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<OsString> {
+        s.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn program_after_double_dash_keeps_its_flags() {
+        let inv = parse(args(&[
+            "--output-dir",
+            "/o",
+            "--",
+            "python",
+            "-c",
+            "--config",
+        ]))
+        .expect("ok");
+        assert_eq!(
+            inv.command,
+            Command::Run(args(&["python", "-c", "--config"]))
+        );
+        assert_eq!(inv.values["output-dir"], args(&["/o"]));
+    }
+
+    #[test]
+    fn program_without_double_dash() {
+        let inv = parse(args(&[
+            "--secrets-dir=/a",
+            "--secrets-dir",
+            "/b",
+            "sh",
+            "-c",
+            "x",
+        ]))
+        .expect("ok");
+        assert_eq!(inv.command, Command::Run(args(&["sh", "-c", "x"])));
+        assert_eq!(inv.values["secrets-dir"], args(&["/a", "/b"]));
+    }
+
+    #[test]
+    fn subcommands() {
+        assert_eq!(
+            parse(args(&["check", "--format", "json"]))
+                .expect("ok")
+                .command,
+            Command::Check
+        );
+        assert_eq!(
+            parse(args(&["get", "db"])).expect("ok").command,
+            Command::Get("db".into())
+        );
+        assert_eq!(
+            parse(args(&["--", "check"])).expect("ok").command,
+            Command::Run(args(&["check"]))
+        );
+    }
+
+    #[test]
+    fn usage_errors_exit_64() {
+        for bad in [
+            &[][..],
+            &["--"],
+            &["--nope", "--", "x"],
+            &["--output-dir"],
+            &["get"],
+            &["check", "extra"],
+        ] {
+            let e = parse(args(bad)).expect_err("should fail");
+            assert_eq!(e.exit_code(), 64, "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn help_lists_every_option_with_its_twin() {
+        let h = help();
+        for spec in OPTIONS {
+            assert!(
+                h.contains(&format!("--{}", spec.long)) && h.contains(&env_twin(spec.long)),
+                "{}",
+                spec.long
+            );
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The commands: `run` (the default), `check` and `get`.
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use crate::cli::{self, Command};
+use crate::deliver::{env as child_env, file};
+use crate::error::{Error, Errors, Kind};
+use crate::manifest::{self, Manifest};
+use crate::name::SecretName;
+use crate::plan;
+use crate::process::{self, sys};
+use crate::resolve::{self, Resolution};
+use crate::settings::{self, Environ, ReportFormat, Settings};
+use crate::source::Sources;
+
+/// Everything a command needs, loaded once.
+pub struct Context {
+    /// The start-time environment.
+    pub env: Environ,
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Merged settings.
+    pub settings: Settings,
+}
+
+/// Parses argv, loads the manifest and settings, and runs the command.
+pub fn dispatch(
+    args: impl IntoIterator<Item = OsString>,
+    start: &sys::StartState,
+) -> Result<u8, Errors> {
+    let inv = cli::parse(args)?;
+    match inv.command {
+        Command::Help => {
+            print_stdout(cli::help().as_bytes());
+            return Ok(0);
+        }
+        Command::Version => {
+            print_stdout(concat!("secret-init ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let env = Environ::capture();
+    let config = settings::config_path(&inv, &env);
+    let manifest = manifest::load(config.as_deref())?;
+    let settings = Settings::resolve(&inv, &env, &manifest.settings)?;
+    crate::log::configure(settings.log_level, settings.log_format);
+    match &config {
+        Some(p) => crate::debug!(
+            "manifest {}: {} secrets declared",
+            p.display(),
+            manifest.secrets.len()
+        ),
+        None => crate::info!("no config.yaml found (--config); no secrets declared"),
+    }
+    let ctx = Context {
+        env,
+        manifest,
+        settings,
+    };
+    match inv.command {
+        Command::Run(program) => run(&ctx, &program, start),
+        Command::Check => check(&ctx),
+        Command::Get(name) => get(&ctx, &name),
+        Command::Help | Command::Version => Ok(0),
+    }
+}
+
+fn print_stdout(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
+}
+
+/// A `TRUSS_SECRET_` variable with nothing after the prefix names no secret: refuse it rather
+/// than guess (security.md case 7).
+fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
+    let prefix = ctx.settings.env_prefix.as_str();
+    if ctx.env.get(prefix).is_some() {
+        return Err(Error::new(
+            Kind::Data,
+            format!("env var {prefix} has an empty secret name after the prefix"),
+        ));
+    }
+    Ok(())
+}
+
+fn resolve_all(ctx: &Context) -> Result<(Vec<Resolution>, Errors), Errors> {
+    check_prefix_vars(ctx)?;
+    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env)?;
+    Ok(resolve::resolve_all(&ctx.manifest, &mut sources))
+}
+
+/// Resolve, deliver, exec.
+pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Result<u8, Errors> {
+    let (resolutions, errors) = resolve_all(ctx)?;
+    errors.into_result()?;
+    let plan = plan::build(&resolutions, &ctx.settings)?;
+    drop(resolutions);
+    let env = child_env::child_environment(
+        &ctx.env,
+        &ctx.settings.env_prefix,
+        &ctx.settings.scrub_env,
+        &plan.env,
+    );
+    child_env::check_exec_size(program, &env)?;
+
+    sys::enter_delivery();
+    let opts = file::WriteOptions {
+        allow_shared_dir: ctx.settings.allow_shared_dir,
+        trusted_uids: Vec::new(),
+    };
+    let published = file::publish(&plan.files, &opts, sys::pending_stop)?;
+    sys::hold_stop_signals();
+    if let Some(sig) = sys::pending_stop() {
+        return Err(Error::new(
+            Kind::Signal(sig),
+            format!("stopped by signal {sig} before the program started"),
+        )
+        .into());
+    }
+    crate::info!(
+        "{} secrets delivered ({} files written, {} unchanged, {} env vars); starting {}",
+        ctx.manifest.secrets.len(),
+        published.files.len(),
+        plan.unchanged.len(),
+        plan.env.len(),
+        program[0].to_string_lossy()
+    );
+    drop(plan);
+    Err(process::exec(program, &env, start).into())
+}
+
+/// Resolve only; report a table and exit as a run would.
+pub fn check(ctx: &Context) -> Result<u8, Errors> {
+    let (resolutions, mut errors) = resolve_all(ctx)?;
+    if errors.0.is_empty()
+        && let Err(plan_errors) = plan::build(&resolutions, &ctx.settings)
+    {
+        errors = plan_errors;
+    }
+    let rows: Vec<Row> = resolutions
+        .iter()
+        .map(|r| Row::of(r, &ctx.settings))
+        .collect();
+    let out = match ctx.settings.report_format {
+        ReportFormat::Json => {
+            let json: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| serde_json::json!({"name": r.name, "source": r.source, "destination": r.destination, "value": r.value, "status": r.status}))
+                .collect();
+            format!(
+                "{}\n",
+                serde_json::json!({"ok": errors.0.is_empty(), "secrets": json})
+            )
+        }
+        ReportFormat::Table => table(&rows),
+    };
+    print_stdout(out.as_bytes());
+    if errors.0.is_empty() {
+        Ok(0)
+    } else {
+        Err(errors)
+    }
+}
+
+struct Row {
+    name: String,
+    source: String,
+    destination: String,
+    value: String,
+    status: String,
+}
+
+impl Row {
+    fn of(r: &Resolution, s: &Settings) -> Row {
+        let mut dest = Vec::new();
+        match &r.settings.file {
+            manifest::FileTarget::Default => {
+                dest.push(s.output_dir.join(r.name.as_str()).display().to_string())
+            }
+            manifest::FileTarget::Path(p) => dest.push(p.display().to_string()),
+            manifest::FileTarget::Disabled => {}
+        }
+        if let Some(v) = &r.settings.env {
+            dest.push(format!("env:{v}"));
+        }
+        let status = match (&r.value, &r.problem) {
+            (_, Some(e)) if e.kind == Kind::Unavailable => "missing".to_string(),
+            (_, Some(e)) => format!("error: {}", e.what),
+            (Some(_), None) => "ok".to_string(),
+            (None, None) => "optional, missing".to_string(),
+        };
+        Row {
+            name: r.name.to_string(),
+            source: r
+                .origin
+                .as_ref()
+                .map_or_else(|| "-".to_string(), ToString::to_string),
+            destination: if dest.is_empty() {
+                "-".into()
+            } else {
+                dest.join(", ")
+            },
+            value: r
+                .value
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |v| v.masked()),
+            status,
+        }
+    }
+}
+
+fn table(rows: &[Row]) -> String {
+    let header = ["NAME", "SOURCE", "DESTINATION", "VALUE", "STATUS"];
+    let cells: Vec<[&str; 5]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.name.as_str(),
+                r.source.as_str(),
+                r.destination.as_str(),
+                r.value.as_str(),
+                r.status.as_str(),
+            ]
+        })
+        .collect();
+    let mut width = header.map(str::len);
+    for c in &cells {
+        for (w, s) in width.iter_mut().zip(c) {
+            *w = (*w).max(s.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for line in std::iter::once(header).chain(cells) {
+        let mut l = String::new();
+        for (i, (s, w)) in line.iter().zip(width).enumerate() {
+            if i + 1 == line.len() {
+                l.push_str(s);
+            } else {
+                l.push_str(&format!("{s:<w$}  "));
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Print one resolved value, byte-exact, for scripts.
+pub fn get(ctx: &Context, name: &str) -> Result<u8, Errors> {
+    let parsed =
+        SecretName::parse(name).map_err(|why| Error::secret(Kind::Usage, name, "get", why))?;
+    let declared = ctx
+        .manifest
+        .secrets
+        .iter()
+        .find(|d| d.name == parsed)
+        .ok_or_else(|| {
+            Error::secret(
+                Kind::Usage,
+                name,
+                "get",
+                "not declared under secrets: in config.yaml",
+            )
+        })?;
+    check_prefix_vars(ctx)?;
+    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env)?;
+    let (resolutions, errors) = resolve::resolve([declared], &mut sources);
+    errors.into_result()?;
+    match resolutions.first().and_then(|r| r.value.as_ref()) {
+        Some(v) => {
+            print_stdout(v.expose());
+            Ok(0)
+        }
+        None => {
+            Err(Error::secret(Kind::Unavailable, name, "get", "optional secret not found").into())
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The program's environment: secret-init's own minus its inputs, plus the env deliveries.
+//!
+//! Removed: every `<prefix>*` variable (the env source), every `SECRET_INIT_*` (our settings and
+//! the bundle master key), Vault/OpenBao tokens and AppRole ids, and any `scrub_env` names. The
+//! result is a value handed to `execve`; the live environment is never modified.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+
+use crate::error::{Error, Kind};
+use crate::plan::EnvDelivery;
+use crate::settings::Environ;
+
+/// Credentials of other tools secret-init consumes; never passed on.
+pub const ALWAYS_SCRUBBED: &[&str] = &[
+    "VAULT_TOKEN",
+    "BAO_TOKEN",
+    "VAULT_ROLE_ID",
+    "VAULT_SECRET_ID",
+    "BAO_ROLE_ID",
+    "BAO_SECRET_ID",
+];
+
+/// Whether `key` is one of secret-init's inputs that the program must not inherit.
+pub fn is_scrubbed(key: &[u8], prefix: &str, extra: &[String]) -> bool {
+    key.starts_with(prefix.as_bytes())
+        || key.starts_with(b"SECRET_INIT_")
+        || ALWAYS_SCRUBBED.iter().any(|k| k.as_bytes() == key)
+        || extra.iter().any(|k| k.as_bytes() == key)
+}
+
+/// Builds the program's environment.
+pub fn child_environment(
+    parent: &Environ,
+    prefix: &str,
+    extra_scrub: &[String],
+    deliveries: &[EnvDelivery],
+) -> Vec<(OsString, OsString)> {
+    let mut out: Vec<(OsString, OsString)> = parent
+        .0
+        .iter()
+        .filter(|(k, _)| !is_scrubbed(k.as_bytes(), prefix, extra_scrub))
+        .filter(|(k, _)| !deliveries.iter().any(|d| d.var.as_bytes() == k.as_bytes()))
+        .cloned()
+        .collect();
+    for d in deliveries {
+        out.push((
+            OsString::from(&d.var),
+            OsString::from(std::ffi::OsStr::from_bytes(d.value.expose())),
+        ));
+    }
+    out
+}
+
+/// Checks argv plus envp against the kernel's `ARG_MAX` before anything is published, so an
+/// oversized environment fails cleanly (65) rather than as an `E2BIG` exec failure afterwards.
+pub fn check_exec_size(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<(), Error> {
+    let arg_max = nix::unistd::sysconf(nix::unistd::SysconfVar::ARG_MAX)
+        .ok()
+        .flatten()
+        .unwrap_or(2 * 1024 * 1024) as usize;
+    let ptr = std::mem::size_of::<usize>();
+    let total: usize = argv.iter().map(|a| a.len() + 1 + ptr).sum::<usize>()
+        + env
+            .iter()
+            .map(|(k, v)| k.len() + 1 + v.len() + 1 + ptr)
+            .sum::<usize>();
+    // Leave room for the auxiliary vector and the program path the kernel also copies.
+    let limit = arg_max.saturating_sub(4096);
+    if total > limit {
+        return Err(Error::new(
+            Kind::Data,
+            format!(
+                "the program's arguments and environment total {total} bytes, over the kernel's limit of {limit}; deliver large secrets as files"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    fn environ(pairs: &[(&str, &str)]) -> Environ {
+        Environ(
+            pairs
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn inputs_removed_deliveries_added() {
+        let parent = environ(&[
+            ("PATH", "/bin"),
+            ("TRUSS_SECRET_db", "x"),
+            ("SECRET_INIT_MASTER_KEY", "k"),
+            ("VAULT_TOKEN", "t"),
+            ("OPENAI_API_KEY", "old"),
+            ("KEEP", "a=b=="),
+            ("DROPME", "1"),
+        ]);
+        let d = [EnvDelivery {
+            var: "OPENAI_API_KEY".into(),
+            secret: "openai".into(),
+            value: Secret::new(b"new".to_vec()),
+        }];
+        let env = child_environment(&parent, "TRUSS_SECRET_", &["DROPME".into()], &d);
+        let keys: Vec<_> = env
+            .iter()
+            .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
+            .collect();
+        assert_eq!(keys, ["PATH=/bin", "KEEP=a=b==", "OPENAI_API_KEY=new"]);
+    }
+
+    #[test]
+    fn exec_size_limit() {
+        assert!(check_exec_size(&[OsString::from("x")], &[]).is_ok());
+        let big: Vec<(OsString, OsString)> = (0..40)
+            .map(|i| {
+                (
+                    OsString::from(format!("V{i}")),
+                    OsString::from("x".repeat(100_000)),
+                )
+            })
+            .collect();
+        assert_eq!(
+            check_exec_size(&[OsString::from("x")], &big).map_err(|e| e.exit_code()),
+            Err(65)
+        );
+    }
+}

@@ -1,0 +1,483 @@
+//! Publishing secret files: all of them or none, each exactly its mode, never through a link.
+//!
+//! The algorithm follows systemd's credential writer and Kubernetes' AtomicWriter:
+//!
+//! 1. Each destination directory is opened component by component from `/` with `O_NOFOLLOW`,
+//!    creating missing parents `0700`; a symlink anywhere on the way is refused. All later work
+//!    is relative to that descriptor, so no path is resolved twice (CVE-2021-25741's lesson).
+//! 2. A directory other users can write to, or owned by another user, is refused unless allowed.
+//! 3. A private staging dir `.secret-init-<random>` (0700) is made inside it; each file is created
+//!    there with `O_CREAT|O_EXCL|O_NOFOLLOW` and mode 0600, written, `fchown`ed if asked,
+//!    `fchmod`ed to its exact mode (the umask never applies), and `fsync`ed.
+//! 4. Every destination name is checked before anything is published: a symlink, a directory, a
+//!    FIFO or another user's file there stops the whole delivery.
+//! 5. Files are published by `renameat2`: `RENAME_NOREPLACE` for new names and `RENAME_EXCHANGE`
+//!    for existing ones, so the old file is kept in staging until the whole set is in place. If a
+//!    rename fails part-way, the earlier ones are swapped back: readers see the old set or the new.
+//! 6. The directories are `fsync`ed and the staging dirs (now holding the old files) removed with
+//!    dirfd-relative unlinks only.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, RenameFlags, renameat, renameat2};
+use nix::sys::stat::{Mode, SFlag, fchmod, fstat, fstatat, mkdirat};
+use nix::unistd::{UnlinkatFlags, fchown, unlinkat};
+
+use crate::error::{Error, Kind};
+use crate::plan::FileDelivery;
+
+/// Policy for the destination directories.
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    /// Permit directories that other users can write to or that another user owns.
+    pub allow_shared_dir: bool,
+    /// Owners of directories and existing files that are trusted besides root and ourselves
+    /// (the `--user` the program runs as).
+    pub trusted_uids: Vec<u32>,
+}
+
+/// What was published, for `--cleanup` and `materialize`.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// Every file written, in order.
+    pub files: Vec<PathBuf>,
+}
+
+struct Target<'a> {
+    delivery: &'a FileDelivery,
+    name: OsString,
+    existed: bool,
+}
+
+struct DirJob<'a> {
+    path: PathBuf,
+    fd: OwnedFd,
+    staging_name: String,
+    staging: OwnedFd,
+    targets: Vec<Target<'a>>,
+}
+
+enum Done {
+    Exchanged(usize, usize),
+    Created(usize, usize),
+}
+
+const DIR_FLAGS: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC);
+
+fn cant_create(d: &FileDelivery, what: impl Into<String>) -> Error {
+    Error::secret(
+        Kind::CantCreate,
+        &d.secret,
+        d.path.display().to_string(),
+        what,
+    )
+}
+
+fn errno_text(e: Errno) -> String {
+    e.desc().to_string()
+}
+
+/// Publishes `files`; `stop` is polled before the first rename and a stop aborts with nothing
+/// published.
+pub fn publish(
+    files: &[FileDelivery],
+    opts: &WriteOptions,
+    stop: impl Fn() -> Option<i32>,
+) -> Result<Published, Error> {
+    if files.is_empty() {
+        return Ok(Published::default());
+    }
+    let mut by_dir: BTreeMap<PathBuf, Vec<&FileDelivery>> = BTreeMap::new();
+    for d in files {
+        let dir = d.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        by_dir.entry(dir).or_default().push(d);
+    }
+    let mut jobs: Vec<DirJob> = Vec::new();
+    let result = stage(&by_dir, opts, &mut jobs)
+        .and_then(|()| check_targets(&mut jobs, opts))
+        .and_then(|()| match stop() {
+            Some(sig) => Err(Error::new(
+                Kind::Signal(sig),
+                format!("stopped by signal {sig} before publishing; nothing written"),
+            )),
+            None => Ok(()),
+        })
+        .and_then(|()| rename_all(&jobs));
+    for job in &jobs {
+        if result.is_ok() {
+            // Durability of the renames; a failure here cannot be undone, so it is only logged.
+            if let Err(e) = nix::unistd::fsync(&job.fd) {
+                crate::warn!("fsync of {} failed: {}", job.path.display(), e.desc());
+            }
+        }
+        remove_staging(job);
+    }
+    result?;
+    let published = Published {
+        files: jobs
+            .iter()
+            .flat_map(|j| j.targets.iter().map(|t| t.delivery.path.clone()))
+            .collect(),
+    };
+    for p in &published.files {
+        crate::debug!("wrote {}", p.display());
+    }
+    Ok(published)
+}
+
+fn stage<'a>(
+    by_dir: &BTreeMap<PathBuf, Vec<&'a FileDelivery>>,
+    opts: &WriteOptions,
+    jobs: &mut Vec<DirJob<'a>>,
+) -> Result<(), Error> {
+    for (dir, deliveries) in by_dir {
+        let first = deliveries[0];
+        let fd = open_dir_chain(dir).map_err(|what| cant_create(first, what))?;
+        check_dir(&fd, dir, opts).map_err(|e| {
+            e.for_secret(&first.secret)
+                .with_source(first.path.display().to_string())
+        })?;
+        let (staging_name, staging) =
+            make_staging(&fd, dir).map_err(|what| cant_create(first, what))?;
+        let mut job = DirJob {
+            path: dir.clone(),
+            fd,
+            staging_name,
+            staging,
+            targets: Vec::new(),
+        };
+        for d in deliveries {
+            let name = d
+                .path
+                .file_name()
+                .map(OsString::from)
+                .ok_or_else(|| cant_create(d, "has no file name"))?;
+            // Record the target before writing so a failed write's partial file is cleaned up too.
+            job.targets.push(Target {
+                delivery: d,
+                name: name.clone(),
+                existed: false,
+            });
+            let staged = write_staged(&job.staging, &name, d);
+            if let Err(e) = staged {
+                jobs.push(job);
+                return Err(e);
+            }
+        }
+        jobs.push(job);
+    }
+    Ok(())
+}
+
+/// Opens (creating 0700 where missing) every component of `dir` without following links.
+pub fn open_dir_chain(dir: &Path) -> Result<OwnedFd, String> {
+    if !dir.is_absolute() {
+        return Err(format!("{} is not an absolute path", dir.display()));
+    }
+    let mut fd = nix::fcntl::open("/", DIR_FLAGS, Mode::empty())
+        .map_err(|e| format!("cannot open /: {}", errno_text(e)))?;
+    let mut sofar = PathBuf::from("/");
+    for comp in dir.components() {
+        let name = match comp {
+            Component::RootDir | Component::CurDir => continue,
+            Component::Normal(n) => n,
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(format!("{} contains \"..\"", dir.display()));
+            }
+        };
+        sofar.push(name);
+        let next = match nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()) {
+            Ok(n) => n,
+            Err(Errno::ENOENT) => {
+                match mkdirat(&fd, name, Mode::from_bits_truncate(0o700)) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(Errno::EROFS) => return Err(read_only_hint(&sofar)),
+                    Err(e) => {
+                        return Err(format!(
+                            "cannot create directory {}: {}",
+                            sofar.display(),
+                            errno_text(e)
+                        ));
+                    }
+                }
+                let n = nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()).map_err(|e| {
+                    format!(
+                        "cannot open directory {}: {}",
+                        sofar.display(),
+                        errno_text(e)
+                    )
+                })?;
+                // mkdir applies the umask; a created parent is exactly 0700 whatever it is.
+                fchmod(&n, Mode::from_bits_truncate(0o700))
+                    .map_err(|e| format!("cannot chmod {}: {}", sofar.display(), errno_text(e)))?;
+                n
+            }
+            Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
+                let is_link = fstatat(&fd, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFLNK.bits());
+                return Err(if is_link {
+                    format!("refusing to follow symlink at {}", sofar.display())
+                } else {
+                    format!("{} is not a directory", sofar.display())
+                });
+            }
+            Err(e) => {
+                return Err(format!(
+                    "cannot open directory {}: {}",
+                    sofar.display(),
+                    errno_text(e)
+                ));
+            }
+        };
+        fd = next;
+    }
+    Ok(fd)
+}
+
+fn read_only_hint(dir: &Path) -> String {
+    format!(
+        "{} is on a read-only filesystem (a mounted secret volume?); write elsewhere with --output-dir DIR, \
+         or deliver by env (secret_init.secrets.<name>: {{env: TRUSS_SECRET_<name>, file: false}})",
+        dir.display()
+    )
+}
+
+fn check_dir(fd: &OwnedFd, dir: &Path, opts: &WriteOptions) -> Result<(), Error> {
+    if opts.allow_shared_dir {
+        return Ok(());
+    }
+    let st = fstat(fd).map_err(|e| {
+        Error::new(
+            Kind::CantCreate,
+            format!("cannot stat {}: {}", dir.display(), e.desc()),
+        )
+    })?;
+    let euid = nix::unistd::geteuid().as_raw();
+    if st.st_mode & 0o022 != 0 {
+        let who = if st.st_mode & 0o002 != 0 {
+            "world"
+        } else {
+            "group"
+        };
+        return Err(Error::new(
+            Kind::Config,
+            format!(
+                "output dir {} is {who}-writable; refusing (use a private dir, or allow_shared_dir)",
+                dir.display()
+            ),
+        ));
+    }
+    if st.st_uid != euid && st.st_uid != 0 && !opts.trusted_uids.contains(&st.st_uid) {
+        return Err(Error::new(
+            Kind::Config,
+            format!(
+                "output dir {} is owned by uid {}; refusing (use a private dir, or allow_shared_dir)",
+                dir.display(),
+                st.st_uid
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn random_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the OS per process; uniqueness is all that is needed here, as
+    // O_EXCL (mkdir) refuses a name someone else planted.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd), String> {
+    for _ in 0..8 {
+        let name = format!(".secret-init-{}", random_suffix());
+        match mkdirat(dirfd, name.as_str(), Mode::from_bits_truncate(0o700)) {
+            Ok(()) => {
+                let fd = nix::fcntl::openat(dirfd, name.as_str(), DIR_FLAGS, Mode::empty())
+                    .map_err(|e| {
+                        format!(
+                            "cannot open staging dir in {}: {}",
+                            dir.display(),
+                            errno_text(e)
+                        )
+                    })?;
+                return Ok((name, fd));
+            }
+            Err(Errno::EEXIST) => continue,
+            Err(Errno::EROFS) => return Err(read_only_hint(dir)),
+            Err(e) => {
+                return Err(format!(
+                    "cannot create a staging dir in {}: {}",
+                    dir.display(),
+                    errno_text(e)
+                ));
+            }
+        }
+    }
+    Err(format!(
+        "cannot create a staging dir in {}: names taken",
+        dir.display()
+    ))
+}
+
+fn write_staged(staging: &OwnedFd, name: &OsString, d: &FileDelivery) -> Result<(), Error> {
+    let flags =
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::openat(
+        staging,
+        name.as_os_str(),
+        flags,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|e| cant_create(d, format!("cannot create: {}", errno_text(e))))?;
+    if let Some((uid, gid)) = d.owner {
+        fchown(&fd, Some(uid.into()), Some(gid.into())).map_err(|e| {
+            cant_create(d, format!("cannot chown to {uid}:{gid}: {}", errno_text(e)))
+        })?;
+    }
+    fchmod(&fd, Mode::from_bits_truncate(d.mode))
+        .map_err(|e| cant_create(d, format!("cannot chmod: {}", errno_text(e))))?;
+    let mut f = File::from(fd);
+    f.write_all(d.content.expose())
+        .map_err(|e| cant_create(d, format!("write failed: {}", crate::error::io_text(&e))))?;
+    f.sync_all()
+        .map_err(|e| cant_create(d, format!("fsync failed: {}", crate::error::io_text(&e))))?;
+    Ok(())
+}
+
+fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> {
+    let euid = nix::unistd::geteuid().as_raw();
+    for job in jobs.iter_mut() {
+        for t in &mut job.targets {
+            let d = t.delivery;
+            match fstatat(&job.fd, t.name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Err(Errno::ENOENT) => t.existed = false,
+                Err(e) => {
+                    return Err(cant_create(
+                        d,
+                        format!("cannot check the destination: {}", errno_text(e)),
+                    ));
+                }
+                Ok(st) => {
+                    let kind = st.st_mode & SFlag::S_IFMT.bits();
+                    if kind == SFlag::S_IFLNK.bits() {
+                        return Err(cant_create(
+                            d,
+                            format!("refusing to replace symlink at {}", d.path.display()),
+                        ));
+                    }
+                    if kind == SFlag::S_IFDIR.bits() {
+                        return Err(cant_create(d, "exists and is a directory"));
+                    }
+                    if kind != SFlag::S_IFREG.bits() {
+                        return Err(cant_create(d, "exists and is not a regular file"));
+                    }
+                    let owner_ok = st.st_uid == euid
+                        || opts.trusted_uids.contains(&st.st_uid)
+                        || d.owner.is_some_and(|(u, _)| u == st.st_uid);
+                    if !owner_ok {
+                        return Err(cant_create(
+                            d,
+                            format!(
+                                "exists and is owned by uid {}; refusing to replace another user's file",
+                                st.st_uid
+                            ),
+                        ));
+                    }
+                    t.existed = true;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn rename_all(jobs: &[DirJob]) -> Result<(), Error> {
+    let mut done: Vec<Done> = Vec::new();
+    for (j, job) in jobs.iter().enumerate() {
+        for (i, t) in job.targets.iter().enumerate() {
+            let name = t.name.as_os_str();
+            let flags = if t.existed {
+                RenameFlags::RENAME_EXCHANGE
+            } else {
+                RenameFlags::RENAME_NOREPLACE
+            };
+            let r = match renameat2(&job.staging, name, &job.fd, name, flags) {
+                // A filesystem without renameat2 flags: a plain rename is still atomic per file.
+                Err(Errno::EINVAL) => renameat(&job.staging, name, &job.fd, name).map(|()| false),
+                other => other.map(|()| true),
+            };
+            match r {
+                Ok(true) if t.existed => done.push(Done::Exchanged(j, i)),
+                Ok(_) => done.push(Done::Created(j, i)),
+                Err(e) => {
+                    let err = cant_create(t.delivery, format!("cannot publish: {}", errno_text(e)));
+                    roll_back(jobs, &done);
+                    return Err(err);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn roll_back(jobs: &[DirJob], done: &[Done]) {
+    for step in done.iter().rev() {
+        let (j, i, exchange) = match *step {
+            Done::Exchanged(j, i) => (j, i, true),
+            Done::Created(j, i) => (j, i, false),
+        };
+        let job = &jobs[j];
+        let name = job.targets[i].name.as_os_str();
+        let r = if exchange {
+            renameat2(
+                &job.fd,
+                name,
+                &job.staging,
+                name,
+                RenameFlags::RENAME_EXCHANGE,
+            )
+        } else {
+            renameat(&job.fd, name, &job.staging, name)
+        };
+        if let Err(e) = r {
+            crate::error!(
+                "rolling back {} failed: {}",
+                job.targets[i].delivery.path.display(),
+                e.desc()
+            );
+        }
+    }
+}
+
+fn remove_staging(job: &DirJob) {
+    for t in &job.targets {
+        match unlinkat(&job.staging, t.name.as_os_str(), UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(e) => crate::warn!(
+                "cannot remove staged {}: {}",
+                String::from_utf8_lossy(t.name.as_bytes()),
+                e.desc()
+            ),
+        }
+    }
+    if let Err(e) = unlinkat(&job.fd, job.staging_name.as_str(), UnlinkatFlags::RemoveDir) {
+        crate::warn!(
+            "cannot remove staging dir {}/{}: {}",
+            job.path.display(),
+            job.staging_name,
+            e.desc()
+        );
+    }
+}

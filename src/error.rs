@@ -1,0 +1,203 @@
+//! Errors as the user sees them: one line each, naming the secret and the source, never a value.
+//!
+//! Every error carries a [`Kind`]; the process exit code comes from the kind alone (design.md's
+//! table, after sysexits.h and the tini/dumb-init conventions), never from matching message text.
+
+use std::fmt;
+
+/// What went wrong, in the terms of the exit-code table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// 64: bad flags, no program.
+    Usage,
+    /// 65: invalid names, YAML, types, sizes, NUL in an env value, failed decryption.
+    Data,
+    /// 69: a required secret or source is unavailable.
+    Unavailable,
+    /// 73: an output cannot be created.
+    CantCreate,
+    /// 77: permission, authentication or TLS failure.
+    Permission,
+    /// 78: configuration refused (unknown setting, insecure address, dangerous env name).
+    Config,
+    /// 126: the program is not executable.
+    NotExecutable,
+    /// 127: the program is not found.
+    NotFound,
+    /// 128+N: stopped by signal N before the program started.
+    Signal(i32),
+}
+
+impl Kind {
+    /// The process exit code for this kind.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Kind::Usage => 64,
+            Kind::Data => 65,
+            Kind::Unavailable => 69,
+            Kind::CantCreate => 73,
+            Kind::Permission => 77,
+            Kind::Config => 78,
+            Kind::NotExecutable => 126,
+            Kind::NotFound => 127,
+            // Signal numbers are 1..=64 on Linux, so 128+N stays within a byte.
+            Kind::Signal(n) => (128 + n.clamp(0, 127)) as u8,
+        }
+    }
+}
+
+/// One problem: a kind, optionally the secret and source it concerns, and what happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    /// The class of failure, which decides the exit code.
+    pub kind: Kind,
+    /// The secret concerned, if any.
+    pub secret: Option<String>,
+    /// Where it was looked up or delivered (`env:TRUSS_SECRET_db`, `file:/secrets/db`, ...).
+    pub source: Option<String>,
+    /// What happened; never contains a value.
+    pub what: String,
+}
+
+impl Error {
+    /// An error not tied to one secret.
+    pub fn new(kind: Kind, what: impl Into<String>) -> Self {
+        Error {
+            kind,
+            secret: None,
+            source: None,
+            what: what.into(),
+        }
+    }
+
+    /// An error about one secret as seen by one source.
+    pub fn secret(
+        kind: Kind,
+        secret: &str,
+        source: impl Into<String>,
+        what: impl Into<String>,
+    ) -> Self {
+        Error {
+            kind,
+            secret: Some(secret.to_string()),
+            source: Some(source.into()),
+            what: what.into(),
+        }
+    }
+
+    /// Sets the secret this error concerns (sources report errors before they know the name).
+    pub fn for_secret(mut self, secret: &str) -> Self {
+        self.secret = Some(secret.to_string());
+        self
+    }
+
+    /// Sets the source description.
+    pub fn with_source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        self.kind.exit_code()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.secret, &self.source) {
+            (Some(s), Some(src)) => write!(f, "secret \"{s}\" ({src}): {}", self.what),
+            (Some(s), None) => write!(f, "secret \"{s}\": {}", self.what),
+            (None, Some(src)) => write!(f, "{src}: {}", self.what),
+            (None, None) => f.write_str(&self.what),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Several problems found together (all missing secrets, all invalid names), reported one per line.
+#[derive(Debug, Default)]
+pub struct Errors(pub Vec<Error>);
+
+impl Errors {
+    /// The exit code for the whole set: the first problem that is not a plain "missing" decides,
+    /// so a bad input is never reported as merely unavailable.
+    pub fn exit_code(&self) -> u8 {
+        self.0
+            .iter()
+            .find(|e| e.kind != Kind::Unavailable)
+            .or_else(|| self.0.first())
+            .map_or(0, Error::exit_code)
+    }
+
+    /// Turns a non-empty set into `Err`.
+    pub fn into_result(self) -> Result<(), Errors> {
+        if self.0.is_empty() { Ok(()) } else { Err(self) }
+    }
+
+    /// Adds a problem.
+    pub fn push(&mut self, e: Error) {
+        self.0.push(e);
+    }
+}
+
+impl From<Error> for Errors {
+    fn from(e: Error) -> Self {
+        Errors(vec![e])
+    }
+}
+
+/// Renders an `io::Error` without the "(os error N)" noise but with the errno name's text.
+pub fn io_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_table() {
+        let table = [
+            (Kind::Usage, 64),
+            (Kind::Data, 65),
+            (Kind::Unavailable, 69),
+            (Kind::CantCreate, 73),
+            (Kind::Permission, 77),
+            (Kind::Config, 78),
+            (Kind::NotExecutable, 126),
+            (Kind::NotFound, 127),
+            (Kind::Signal(15), 143),
+            (Kind::Signal(2), 130),
+        ];
+        for (k, code) in table {
+            assert_eq!(k.exit_code(), code, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_input_outranks_missing_secrets() {
+        let mut errs = Errors::default();
+        errs.push(Error::new(Kind::Unavailable, "a"));
+        errs.push(Error::new(Kind::Data, "b"));
+        assert_eq!(errs.exit_code(), 65);
+        assert_eq!(
+            Errors(vec![Error::new(Kind::Unavailable, "a")]).exit_code(),
+            69
+        );
+    }
+
+    #[test]
+    fn message_shape() {
+        let e = Error::secret(Kind::Unavailable, "db", "env:TRUSS_SECRET_db", "not found");
+        assert_eq!(
+            e.to_string(),
+            "secret \"db\" (env:TRUSS_SECRET_db): not found"
+        );
+    }
+}

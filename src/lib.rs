@@ -1,0 +1,47 @@
+//! secret-init: resolve the secrets a container declares, deliver them safely, then run the
+//! program.
+//!
+//! Data flows one way: **settings → manifest → resolve (sources) → plan → deliver (files, env) →
+//! exec**. Nothing is written until every required secret has resolved and every delivery has
+//! been checked; on any failure nothing is published and the program never starts.
+
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod commands;
+pub mod deliver;
+pub mod error;
+pub mod log;
+pub mod manifest;
+pub mod name;
+pub mod plan;
+pub mod process;
+pub mod reference;
+pub mod resolve;
+pub mod secret;
+pub mod settings;
+pub mod source;
+
+use std::ffi::OsString;
+
+use error::Errors;
+
+/// Runs secret-init with `args` (argv including the program name) and returns the exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
+    // First of all: a stop signal must work even while we wait on a slow source.
+    let start = process::sys::install();
+    let mut args = args.into_iter();
+    let _argv0 = args.next();
+    match commands::dispatch(args, &start) {
+        Ok(code) => code,
+        Err(errors) => report(&errors),
+    }
+}
+
+/// Prints each problem as one line on stderr and returns the exit code for the set.
+pub fn report(errors: &Errors) -> u8 {
+    for e in &errors.0 {
+        log::write(log::Level::Error, format_args!("{e}"));
+    }
+    errors.exit_code()
+}

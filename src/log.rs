@@ -1,0 +1,116 @@
+//! A tiny stderr logger: `secret-init: LEVEL: message`, or one JSON object per line.
+//!
+//! It takes only `fmt::Arguments` built by the caller; no secret value is ever formatted into them
+//! ([`crate::secret::Secret`] prints as `<redacted>` even if one were).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// How much to log, most severe first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Only errors.
+    Error = 0,
+    /// Errors and warnings.
+    Warn = 1,
+    /// The default: one line per start.
+    Info = 2,
+    /// Each source tried, each file written.
+    Debug = 3,
+    /// Everything, including timings.
+    Trace = 4,
+}
+
+impl Level {
+    /// Parses `error|warn|info|debug|trace`.
+    pub fn parse(s: &str) -> Option<Level> {
+        Some(match s {
+            "error" => Level::Error,
+            "warn" | "warning" => Level::Warn,
+            "info" => Level::Info,
+            "debug" => Level::Debug,
+            "trace" => Level::Trace,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warn => "warn",
+            Level::Info => "info",
+            Level::Debug => "debug",
+            Level::Trace => "trace",
+        }
+    }
+}
+
+/// Line format of log output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `secret-init: info: message`
+    Text,
+    /// `{"level":"info","msg":"message"}`
+    Json,
+}
+
+static LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
+static JSON: AtomicU8 = AtomicU8::new(0);
+
+/// Sets the process-wide level and format; called once settings are known.
+pub fn configure(level: Level, format: Format) {
+    LEVEL.store(level as u8, Ordering::Relaxed);
+    JSON.store(u8::from(format == Format::Json), Ordering::Relaxed);
+}
+
+/// Whether a message at `level` would be printed.
+pub fn enabled(level: Level) -> bool {
+    level as u8 <= LEVEL.load(Ordering::Relaxed)
+}
+
+/// Writes one line at `level` (errors are always written).
+pub fn write(level: Level, args: std::fmt::Arguments<'_>) {
+    if level != Level::Error && !enabled(level) {
+        return;
+    }
+    let msg = escape_controls(&args.to_string());
+    let line = if JSON.load(Ordering::Relaxed) == 1 {
+        let obj = serde_json::json!({"level": level.name(), "msg": msg});
+        format!("{obj}\n")
+    } else {
+        format!("secret-init: {}: {msg}\n", level.name())
+    };
+    // A closed stderr must not stop a start: the message is lost, nothing else.
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// Replaces control characters so one problem stays one line.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Logs at error level.
+#[macro_export]
+macro_rules! error { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Error, format_args!($($t)*)) } }
+/// Logs at warn level.
+#[macro_export]
+macro_rules! warn { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Warn, format_args!($($t)*)) } }
+/// Logs at info level.
+#[macro_export]
+macro_rules! info { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Info, format_args!($($t)*)) } }
+/// Logs at debug level.
+#[macro_export]
+macro_rules! debug { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Debug, format_args!($($t)*)) } }
+/// Logs at trace level.
+#[macro_export]
+macro_rules! trace { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Trace, format_args!($($t)*)) } }

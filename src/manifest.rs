@@ -1,0 +1,656 @@
+//! The manifest: Truss's `config.yaml`.
+//!
+//! Only two top-level keys matter here: `secrets:` (name → `null` for required, or a fallback
+//! default) and `secret_init:` (our own settings). Every other Truss key is ignored, never
+//! rejected. Parsing is bounded before it starts: the file is capped in size and the YAML parser
+//! runs with budgets on aliases, nodes and depth, so an alias bomb or 10,000-deep nesting fails
+//! in milliseconds. Duplicate keys are errors. A wrong type names the secret and the type only:
+//! the value is never echoed (serde's own messages would print it).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use crate::error::{Error, Errors, Kind};
+use crate::name::SecretName;
+use crate::reference::Reference;
+use crate::secret::Secret;
+
+/// Largest config file read (config.yaml, ~/.truss/config.yaml).
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// A declared secret: its validated name, its fallback default and its delivery settings.
+#[derive(Debug)]
+pub struct Declared {
+    /// The secret's name.
+    pub name: SecretName,
+    /// The manifest's non-null value, used by the `default` source.
+    pub default: Option<Secret>,
+    /// Per-secret settings from `secret_init.secrets.<name>`.
+    pub settings: SecretSettings,
+}
+
+/// The whole manifest, validated.
+#[derive(Debug, Default)]
+pub struct Manifest {
+    /// Where it was read from, if anywhere.
+    pub path: Option<PathBuf>,
+    /// Declared secrets in name order.
+    pub secrets: Vec<Declared>,
+    /// The `secret_init:` section.
+    pub settings: FileSettings,
+}
+
+/// Where a delivered file goes: the default location, another path, or nowhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileTarget {
+    /// `<output_dir>/<name>` (the default, or `file: true`).
+    Default,
+    /// `file: false`: deliver by env only.
+    Disabled,
+    /// `file: /some/path`.
+    Path(PathBuf),
+}
+
+/// Per-secret settings (`secret_init.secrets.<name>`), all optional.
+#[derive(Clone, Debug)]
+pub struct SecretSettings {
+    /// One exact reference instead of the source order.
+    pub from: Option<Reference>,
+    /// Also deliver as this environment variable.
+    pub env: Option<String>,
+    /// Where the file goes.
+    pub file: FileTarget,
+    /// File mode, default 0o600.
+    pub mode: u32,
+    /// File owner as `UID[:GID]` or names, resolved at delivery.
+    pub owner: Option<String>,
+    /// A missing optional secret is a warning, not an error.
+    pub optional: bool,
+    /// Strip exactly one trailing `\n` or `\r\n` from the value.
+    pub trim_newline: bool,
+}
+
+impl Default for SecretSettings {
+    fn default() -> Self {
+        SecretSettings {
+            from: None,
+            env: None,
+            file: FileTarget::Default,
+            mode: 0o600,
+            owner: None,
+            optional: false,
+            trim_newline: false,
+        }
+    }
+}
+
+/// The `secret_init:` section as written in the file (global options; CLI and env override them).
+#[derive(Debug, Default, Deserialize)]
+pub struct FileSettings {
+    /// Source precedence, highest first.
+    pub sources: Option<Vec<String>>,
+    /// Prefix of env-var secrets.
+    pub env_prefix: Option<String>,
+    /// Mounted secret directories.
+    pub secrets_dirs: Option<Vec<PathBuf>>,
+    /// Where secret files are written.
+    pub output_dir: Option<PathBuf>,
+    /// The developer-machine config (`~/.truss/config.yaml`).
+    pub local_config: Option<String>,
+    /// Log level.
+    pub log_level: Option<String>,
+    /// Log format.
+    pub log_format: Option<String>,
+    /// Permit env deliveries into loader/interpreter variables such as `LD_PRELOAD`.
+    pub allow_dangerous_env: Option<bool>,
+    /// Permit an output dir that other users can write to.
+    pub allow_shared_dir: Option<bool>,
+    /// Largest secret file read, in bytes.
+    pub max_secret_bytes: Option<u64>,
+    /// Extra variables removed from the program's environment.
+    pub scrub_env: Option<Vec<String>>,
+    /// Per-secret settings, raw; validated into [`SecretSettings`].
+    #[serde(default)]
+    pub secrets: BTreeMap<String, RawSecretSettings>,
+    /// Keys we do not know; refused after parsing (78), so typos never pass silently.
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, IgnoredAny>,
+}
+
+/// `secret_init.secrets.<name>` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSecretSettings {
+    from: Option<String>,
+    env: Option<String>,
+    file: Option<RawFileTarget>,
+    mode: Option<String>,
+    owner: Option<String>,
+    optional: Option<bool>,
+    trim_newline: Option<bool>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, IgnoredAny>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawFileTarget {
+    Enabled(bool),
+    Path(PathBuf),
+}
+
+/// Reads and validates a manifest; `None` means no config file (no secrets declared).
+pub fn load(path: Option<&Path>) -> Result<Manifest, Errors> {
+    let Some(path) = path else {
+        return Ok(Manifest::default());
+    };
+    let text = read_config_text(path).map_err(Errors::from)?;
+    let mut m = parse(&text, &path.display().to_string())?;
+    m.path = Some(path.to_path_buf());
+    Ok(m)
+}
+
+/// Reads a YAML config with the size cap, UTF-8 check and BOM removal applied.
+pub fn read_config_text(path: &Path) -> Result<String, Error> {
+    use std::io::Read;
+    let src = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| {
+        let kind = if e.kind() == std::io::ErrorKind::PermissionDenied {
+            Kind::Permission
+        } else {
+            Kind::Data
+        };
+        Error::new(kind, format!("cannot read: {}", crate::error::io_text(&e)))
+            .with_source(src.clone())
+    })?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| {
+            Error::new(
+                Kind::Data,
+                format!("cannot read: {}", crate::error::io_text(&e)),
+            )
+            .with_source(src.clone())
+        })?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(Error::new(
+            Kind::Data,
+            format!("larger than the {MAX_CONFIG_BYTES}-byte limit"),
+        )
+        .with_source(src));
+    }
+    // A UTF-8 byte-order mark is accepted and dropped (editors on Windows add one).
+    let bytes = bytes
+        .strip_prefix(b"\xef\xbb\xbf")
+        .map(<[u8]>::to_vec)
+        .unwrap_or(bytes);
+    String::from_utf8(bytes).map_err(|e| {
+        Error::new(
+            Kind::Data,
+            format!(
+                "not valid UTF-8 at byte offset {}",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+        .with_source(src)
+    })
+}
+
+/// YAML parser options shared by every config we read: duplicates are errors, budgets are tight
+/// (a manifest has tens of keys, not millions), and error messages carry no source snippet.
+pub fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_aliases = 1_000;
+    budget.max_anchors = 1_000;
+    budget.max_nodes = 200_000;
+    budget.max_events = 400_000;
+    budget.max_depth = 64;
+    budget.flow_nesting_limit = 64;
+    budget.max_total_scalar_bytes = MAX_CONFIG_BYTES as usize;
+    let mut opts = serde_saphyr::Options::default();
+    opts.budget = Some(budget);
+    opts.with_snippet = false;
+    opts.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    opts
+}
+
+/// Renders a YAML error without any text of the document: only the parser's reason and location.
+pub fn yaml_error_text(e: &serde_saphyr::Error) -> String {
+    let text = e.to_string();
+    // The first line is the reason and position; later lines (if any) would quote the document.
+    text.lines().next().unwrap_or("invalid YAML").to_string()
+}
+
+#[derive(Deserialize)]
+struct RawConfig {
+    #[serde(default)]
+    secrets: Option<RawSecrets>,
+    #[serde(default)]
+    secret_init: Option<FileSettings>,
+}
+
+/// Parses manifest text; `src` names the file in messages.
+pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
+    let raw: Option<RawConfig> = serde_saphyr::from_str_with_options(text, yaml_options())
+        .map_err(|e| {
+            Error::new(Kind::Data, format!("invalid YAML: {}", yaml_error_text(&e)))
+                .with_source(src)
+        })?;
+    let raw = raw.unwrap_or(RawConfig {
+        secrets: None,
+        secret_init: None,
+    });
+    let mut errors = Errors::default();
+    let mut settings = raw.secret_init.unwrap_or_default();
+    reject_unknown("secret_init", &settings.unknown, src, &mut errors);
+
+    let mut secrets = Vec::new();
+    for (raw_name, value) in raw.secrets.map(|s| s.0).unwrap_or_default() {
+        let name = match SecretName::parse(&raw_name) {
+            Ok(n) => n,
+            Err(why) => {
+                errors.push(Error::secret(Kind::Data, &raw_name, src, why));
+                continue;
+            }
+        };
+        let default = match value {
+            RawDefault::Null => None,
+            RawDefault::Text(s) => Some(Secret::new(s.into_bytes())),
+            RawDefault::Wrong(ty) => {
+                errors.push(Error::secret(
+                    Kind::Data,
+                    &raw_name,
+                    src,
+                    format!("expected a string or null, found {ty}"),
+                ));
+                continue;
+            }
+        };
+        secrets.push(Declared {
+            name,
+            default,
+            settings: SecretSettings::default(),
+        });
+    }
+    secrets.sort_by(|a, b| a.name.cmp(&b.name));
+
+    for (raw_name, raw_settings) in std::mem::take(&mut settings.secrets) {
+        let section = format!("secret_init.secrets.{raw_name}");
+        reject_unknown(&section, &raw_settings.unknown, src, &mut errors);
+        let Some(declared) = secrets.iter_mut().find(|d| d.name.as_str() == raw_name) else {
+            errors.push(
+                Error::new(
+                    Kind::Config,
+                    format!("{section}: settings for a secret that is not declared under secrets:"),
+                )
+                .with_source(src),
+            );
+            continue;
+        };
+        match validate_settings(raw_settings) {
+            Ok(s) => declared.settings = s,
+            Err(why) => errors.push(Error::secret(Kind::Data, &raw_name, src, why)),
+        }
+    }
+    errors.into_result()?;
+    Ok(Manifest {
+        path: None,
+        secrets,
+        settings,
+    })
+}
+
+fn reject_unknown(
+    section: &str,
+    unknown: &BTreeMap<String, IgnoredAny>,
+    src: &str,
+    errors: &mut Errors,
+) {
+    for key in unknown.keys() {
+        errors.push(
+            Error::new(
+                Kind::Config,
+                format!("{section}: unknown setting \"{key}\""),
+            )
+            .with_source(src),
+        );
+    }
+}
+
+fn validate_settings(raw: RawSecretSettings) -> Result<SecretSettings, String> {
+    let from = raw.from.as_deref().map(Reference::parse).transpose()?;
+    let mode = match raw.mode {
+        None => 0o600,
+        Some(m) => parse_mode(&m)?,
+    };
+    let file = match raw.file {
+        None | Some(RawFileTarget::Enabled(true)) => FileTarget::Default,
+        Some(RawFileTarget::Enabled(false)) => FileTarget::Disabled,
+        Some(RawFileTarget::Path(p)) => {
+            if !p.is_absolute()
+                || p.components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
+                return Err("file: must be an absolute path without \"..\"".into());
+            }
+            FileTarget::Path(p)
+        }
+    };
+    if let Some(env) = &raw.env
+        && !crate::name::is_env_name(env)
+    {
+        return Err(format!(
+            "env: \"{}\" is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)",
+            crate::log::escape_controls(env)
+        ));
+    }
+    Ok(SecretSettings {
+        from,
+        env: raw.env,
+        file,
+        mode,
+        owner: raw.owner,
+        optional: raw.optional.unwrap_or(false),
+        trim_newline: raw.trim_newline.unwrap_or(false),
+    })
+}
+
+/// Parses an octal permission string such as `"0400"` or `"0o640"`; setuid/setgid/sticky are refused.
+pub fn parse_mode(s: &str) -> Result<u32, String> {
+    let digits = s.strip_prefix("0o").unwrap_or(s);
+    let mode = u32::from_str_radix(digits, 8)
+        .map_err(|_| format!("mode: \"{s}\" is not an octal mode like \"0600\""))?;
+    if mode > 0o777 {
+        return Err(format!("mode: \"{s}\" has bits beyond 0777"));
+    }
+    Ok(mode)
+}
+
+/// The `secrets:` map, with each value classified without keeping non-string values.
+struct RawSecrets(Vec<(String, RawDefault)>);
+
+/// A `secrets:` value: null, a string, or the name of the wrong type it had.
+pub enum RawDefault {
+    /// `null` or `~`: required.
+    Null,
+    /// A string: the fallback default.
+    Text(String),
+    /// Any other type; only its type name is kept.
+    Wrong(&'static str),
+}
+
+impl<'de> Deserialize<'de> for RawSecrets {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawSecrets;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of secret names to null or a string")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<RawSecrets, E> {
+                Ok(RawSecrets(Vec::new()))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<RawSecrets, E> {
+                Ok(RawSecrets(Vec::new()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSecrets, A::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<KeyText>()? {
+                    out.push((key.0, map.next_value::<RawDefault>()?));
+                }
+                Ok(RawSecrets(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A mapping key taken as text whatever its YAML type (`123:` is the name "123").
+struct KeyText(String);
+
+impl<'de> Deserialize<'de> for KeyText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a secret name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<KeyText, E> {
+                Ok(KeyText(String::new()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawDefault {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawDefault;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("null or a string")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<RawDefault, E> {
+                Ok(RawDefault::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<RawDefault, E> {
+                Ok(RawDefault::Null)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<RawDefault, D::Error> {
+                RawDefault::deserialize(d)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawDefault, E> {
+                Ok(RawDefault::Text(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<RawDefault, E> {
+                Ok(RawDefault::Text(v))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<RawDefault, E> {
+                Ok(RawDefault::Wrong("boolean"))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawDefault, E> {
+                Ok(RawDefault::Wrong("integer"))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawDefault, E> {
+                Ok(RawDefault::Wrong("integer"))
+            }
+            fn visit_i128<E: de::Error>(self, _: i128) -> Result<RawDefault, E> {
+                Ok(RawDefault::Wrong("integer"))
+            }
+            fn visit_u128<E: de::Error>(self, _: u128) -> Result<RawDefault, E> {
+                Ok(RawDefault::Wrong("integer"))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawDefault, E> {
+                Ok(RawDefault::Wrong("float"))
+            }
+            fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<RawDefault, E> {
+                Ok(RawDefault::Wrong("binary"))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawDefault, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(RawDefault::Wrong("sequence"))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawDefault, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(RawDefault::Wrong("mapping"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Parses the `secrets:` map of a local config (`~/.truss/config.yaml`) into name → value; other
+/// keys ignored, wrong types reported by type.
+pub fn parse_local_secrets(text: &str, src: &str) -> Result<BTreeMap<String, Secret>, Error> {
+    #[derive(Deserialize)]
+    struct Local {
+        #[serde(default)]
+        secrets: Option<RawSecrets>,
+    }
+    let local: Option<Local> =
+        serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
+            Error::new(Kind::Data, format!("invalid YAML: {}", yaml_error_text(&e)))
+                .with_source(src)
+        })?;
+    let mut out = BTreeMap::new();
+    for (name, value) in local
+        .and_then(|l| l.secrets)
+        .map(|s| s.0)
+        .unwrap_or_default()
+    {
+        match value {
+            RawDefault::Null => {}
+            RawDefault::Text(s) => {
+                out.insert(name, Secret::new(s.into_bytes()));
+            }
+            RawDefault::Wrong(ty) => {
+                return Err(Error::secret(
+                    Kind::Data,
+                    &name,
+                    src,
+                    format!("expected a string or null, found {ty}"),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(r: Result<Manifest, Errors>) -> Vec<(u8, String)> {
+        r.expect_err("should fail")
+            .0
+            .iter()
+            .map(|e| (e.exit_code(), e.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn truss_config_with_other_keys() {
+        let m = parse(
+            "model_name: m\nresources: {cpu: '1'}\nsecrets:\n  hf_access_token: null\n  aws_region: \"us-east-1\"\n",
+            "config.yaml",
+        )
+        .expect("valid");
+        assert_eq!(m.secrets.len(), 2);
+        assert_eq!(m.secrets[0].name.as_str(), "aws_region");
+        assert_eq!(
+            m.secrets[0].default.as_ref().map(|s| s.expose()),
+            Some(&b"us-east-1"[..])
+        );
+        assert!(m.secrets[1].default.is_none());
+    }
+
+    #[test]
+    fn wrong_types_name_the_type_not_the_value() {
+        let errs = codes(parse(
+            "secrets:\n  db: 5432\n  l: [canary1]\n  m: {a: canary2}\n  b: true\n",
+            "c",
+        ));
+        let text = format!("{errs:?}");
+        assert!(
+            text.contains("found integer")
+                && text.contains("found sequence")
+                && text.contains("found mapping")
+        );
+        assert!(text.contains("found boolean"));
+        assert!(!text.contains("5432") && !text.contains("canary"), "{text}");
+        assert!(errs.iter().all(|(c, _)| *c == 65));
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let errs = codes(parse("secrets:\n  db: null\n  db: null\n", "c"));
+        assert_eq!(errs[0].0, 65);
+        assert!(errs[0].1.contains("uplicate"), "{}", errs[0].1);
+    }
+
+    #[test]
+    fn unknown_settings_are_refused() {
+        let errs = codes(parse(
+            "secrets: {a: null}\nsecret_init:\n  secret: {}\n  output_dri: /x\n",
+            "c",
+        ));
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs.iter()
+                .all(|(c, m)| *c == 78 && m.contains("unknown setting"))
+        );
+        let errs = codes(parse(
+            "secrets: {a: null}\nsecret_init:\n  secrets:\n    a: {envv: X}\n",
+            "c",
+        ));
+        assert!(
+            errs[0]
+                .1
+                .contains("secret_init.secrets.a: unknown setting \"envv\""),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn per_secret_settings() {
+        let m = parse(
+            "secrets: {a: null}\nsecret_init:\n  secrets:\n    a: {env: A_KEY, file: /run/a, mode: \"0400\", optional: true, from: \"env:X\"}\n",
+            "c",
+        )
+        .expect("valid");
+        let s = &m.secrets[0].settings;
+        assert_eq!(s.env.as_deref(), Some("A_KEY"));
+        assert_eq!(s.file, FileTarget::Path("/run/a".into()));
+        assert_eq!(s.mode, 0o400);
+        assert!(s.optional);
+        assert_eq!(s.from, Some(Reference::Env("X".into())));
+        let errs = codes(parse(
+            "secrets: {a: null}\nsecret_init:\n  secrets:\n    b: {env: B}\n",
+            "c",
+        ));
+        assert_eq!(errs[0].0, 78);
+    }
+
+    #[test]
+    fn bad_modes() {
+        assert_eq!(parse_mode("0400"), Ok(0o400));
+        assert_eq!(parse_mode("0o640"), Ok(0o640));
+        assert!(parse_mode("4755").is_err());
+        assert!(parse_mode("0800").is_err());
+    }
+
+    #[test]
+    fn empty_and_missing_sections() {
+        assert!(parse("", "c").expect("empty").secrets.is_empty());
+        assert!(
+            parse("model_name: x\n", "c")
+                .expect("no secrets")
+                .secrets
+                .is_empty()
+        );
+        assert!(
+            parse("secrets:\n", "c")
+                .expect("null secrets")
+                .secrets
+                .is_empty()
+        );
+    }
+}

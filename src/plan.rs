@@ -1,0 +1,219 @@
+//! The plan: what goes where, checked completely before the first byte is written.
+//!
+//! Resolved values become file deliveries (`<output_dir>/<name>` or a per-secret path, with its
+//! mode and owner) and env deliveries (a per-secret variable name). Every check that could fail a
+//! start happens here: env names, the dangerous-variable list, two secrets aimed at one variable
+//! or one file, NUL bytes in env values, and the kernel's execve limits.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::error::{Error, Errors, Kind};
+use crate::manifest::FileTarget;
+use crate::name;
+use crate::resolve::Resolution;
+use crate::secret::Secret;
+use crate::settings::Settings;
+
+/// One file to publish.
+#[derive(Debug)]
+pub struct FileDelivery {
+    /// The secret (or provider) this file carries, for messages.
+    pub secret: String,
+    /// Absolute destination path.
+    pub path: PathBuf,
+    /// The bytes to write.
+    pub content: Secret,
+    /// Exact permission bits.
+    pub mode: u32,
+    /// Owner uid and gid, when not the current user.
+    pub owner: Option<(u32, u32)>,
+}
+
+/// One environment variable for the program.
+#[derive(Debug)]
+pub struct EnvDelivery {
+    /// Variable name (validated).
+    pub var: String,
+    /// The secret it carries, for messages.
+    pub secret: String,
+    /// The value.
+    pub value: Secret,
+}
+
+/// Everything to deliver.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Files to write.
+    pub files: Vec<FileDelivery>,
+    /// Variables to set in the program's environment.
+    pub env: Vec<EnvDelivery>,
+    /// Files left alone because the value came from that very file.
+    pub unchanged: Vec<PathBuf>,
+}
+
+/// Linux's per-string limit for argv and envp entries (`MAX_ARG_STRLEN`, 32 pages), NUL included.
+pub const MAX_ARG_STRLEN: usize = 32 * 4096;
+
+/// Parses an owner `UID[:GID]` (numeric); a missing GID means the user's primary group, taken as
+/// the same number when no passwd entry is available.
+pub fn parse_owner(s: &str) -> Result<(u32, u32), String> {
+    let (u, g) = match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    };
+    let uid: u32 = u
+        .parse()
+        .map_err(|_| format!("owner: \"{s}\" is not UID[:GID]"))?;
+    let gid: u32 = match g {
+        Some(g) => g
+            .parse()
+            .map_err(|_| format!("owner: \"{s}\" is not UID[:GID]"))?,
+        None => uid,
+    };
+    Ok((uid, gid))
+}
+
+/// Turns resolutions into a checked plan.
+pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Errors> {
+    let mut plan = Plan::default();
+    let mut errors = Errors::default();
+    let mut file_owner: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut env_owner: BTreeMap<String, String> = BTreeMap::new();
+    for r in resolutions {
+        let Some(value) = &r.value else { continue };
+        let name = r.name.as_str();
+        let src = r
+            .origin
+            .as_ref()
+            .map_or_else(|| "delivery".to_string(), |o| o.label.clone());
+        let path = match &r.settings.file {
+            FileTarget::Disabled => None,
+            FileTarget::Default => Some(settings.output_dir.join(name)),
+            FileTarget::Path(p) => Some(p.clone()),
+        };
+        if let Some(path) = path {
+            if let Some(other) = file_owner.insert(path.clone(), name.to_string()) {
+                errors.push(Error::secret(
+                    Kind::Data,
+                    name,
+                    src.clone(),
+                    format!("delivers to {} as secret \"{other}\" does", path.display()),
+                ));
+            } else if r
+                .origin
+                .as_ref()
+                .and_then(|o| o.path.as_ref())
+                .is_some_and(|p| same_path(p, &path))
+            {
+                plan.unchanged.push(path);
+            } else {
+                let owner = match r.settings.owner.as_deref().map(parse_owner).transpose() {
+                    Ok(o) => o,
+                    Err(why) => {
+                        errors.push(Error::secret(Kind::Data, name, "config.yaml", why));
+                        None
+                    }
+                };
+                plan.files.push(FileDelivery {
+                    secret: name.to_string(),
+                    path,
+                    content: value.clone(),
+                    mode: r.settings.mode,
+                    owner,
+                });
+            }
+        }
+        if let Some(var) = &r.settings.env {
+            if let Err(e) = check_env(var, value, settings.allow_dangerous_env) {
+                errors.push(Error::secret(e.kind, name, src.clone(), e.what));
+            } else if let Some(other) = env_owner.insert(var.clone(), name.to_string()) {
+                errors.push(Error::secret(
+                    Kind::Data,
+                    name,
+                    src,
+                    format!("env var {var} is already delivered by secret \"{other}\""),
+                ));
+            } else {
+                plan.env.push(EnvDelivery {
+                    var: var.clone(),
+                    secret: name.to_string(),
+                    value: value.clone(),
+                });
+            }
+        }
+    }
+    errors.into_result()?;
+    Ok(plan)
+}
+
+/// Checks that `value` can be delivered as env var `var`.
+pub fn check_env(var: &str, value: &Secret, allow_dangerous: bool) -> Result<(), Error> {
+    if !name::is_env_name(var) {
+        return Err(Error::new(
+            Kind::Data,
+            format!("\"{var}\" is not a valid env var name"),
+        ));
+    }
+    if name::is_dangerous_env(var) && !allow_dangerous {
+        return Err(Error::new(
+            Kind::Config,
+            format!(
+                "env name \"{var}\" is on the deny list (it changes how programs start); set allow_dangerous_env: true to permit it"
+            ),
+        ));
+    }
+    if value.expose().contains(&0) {
+        return Err(Error::new(
+            Kind::Data,
+            "value contains a NUL byte; it cannot be passed via the environment (deliver it as a file)",
+        ));
+    }
+    if var.len() + 1 + value.len() + 1 > MAX_ARG_STRLEN {
+        return Err(Error::new(
+            Kind::Data,
+            format!(
+                "{} bytes exceeds the {MAX_ARG_STRLEN}-byte per-variable limit of execve (deliver it as a file)",
+                value.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {
+    a.components().eq(b.components())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners() {
+        assert_eq!(parse_owner("1000"), Ok((1000, 1000)));
+        assert_eq!(parse_owner("1000:50"), Ok((1000, 50)));
+        assert!(parse_owner("bob").is_err());
+    }
+
+    #[test]
+    fn env_checks() {
+        let v = Secret::new(b"x".to_vec());
+        assert!(check_env("OK_NAME", &v, false).is_ok());
+        assert_eq!(
+            check_env("LD_PRELOAD", &v, false).map_err(|e| e.exit_code()),
+            Err(78)
+        );
+        assert!(check_env("LD_PRELOAD", &v, true).is_ok());
+        assert_eq!(
+            check_env("A", &Secret::new(b"a\0b".to_vec()), false).map_err(|e| e.exit_code()),
+            Err(65)
+        );
+        assert_eq!(
+            check_env("A", &Secret::new(vec![b'x'; MAX_ARG_STRLEN]), false)
+                .map_err(|e| e.exit_code()),
+            Err(65)
+        );
+        assert!(check_env("A", &Secret::new(vec![b'x'; MAX_ARG_STRLEN - 3]), false).is_ok());
+    }
+}

@@ -1,0 +1,192 @@
+//! Exact references (`from:` in a secret's settings): one place to take a value from, instead of
+//! walking the source order. Parsing has no side effects (berglas' lesson).
+//!
+//! | form | meaning |
+//! |---|---|
+//! | `env:VAR` | the environment variable `VAR` |
+//! | `file:/abs/path` | the regular file at that absolute path |
+//! | `vault:PATH[#KEY[#VERSION]]` | key `KEY` (default: the secret's name) of the Vault/OpenBao API path `PATH`, optionally a KV v2 version |
+//! | `bundle:VAULT[#KEY]` | entry `KEY` (default: the secret's name) of vault `VAULT` in the encrypted bundle |
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A parsed exact reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reference {
+    /// An environment variable of secret-init's own environment.
+    Env(String),
+    /// A file, by absolute path.
+    File(PathBuf),
+    /// A key in a Vault/OpenBao KV secret.
+    Vault {
+        /// API path, e.g. `secret/data/shared` (KV v2) or `kv/shared` (KV v1).
+        path: String,
+        /// The key inside the secret's data; `None` means the secret's own name.
+        key: Option<String>,
+        /// A pinned KV v2 version.
+        version: Option<u64>,
+    },
+    /// An entry of a vault in the encrypted bundle.
+    Bundle {
+        /// The vault's name.
+        vault: String,
+        /// The entry's key; `None` means the secret's own name.
+        key: Option<String>,
+    },
+}
+
+impl Reference {
+    /// Parses a reference; the error explains the expected form.
+    pub fn parse(s: &str) -> Result<Reference, String> {
+        let (scheme, rest) = s
+            .split_once(':')
+            .ok_or("invalid reference: expected env:VAR, file:/path, vault:PATH#KEY[#VERSION] or bundle:VAULT#KEY")?;
+        match scheme {
+            "env" => {
+                if rest.is_empty() || rest.contains('=') || rest.contains('\0') {
+                    return Err(
+                        "invalid reference: env:VAR needs a variable name without '=' or NUL"
+                            .into(),
+                    );
+                }
+                Ok(Reference::Env(rest.to_string()))
+            }
+            "file" => {
+                if !rest.starts_with('/') || rest.contains('\0') {
+                    return Err("invalid reference: file: needs an absolute path".into());
+                }
+                Ok(Reference::File(PathBuf::from(rest)))
+            }
+            "vault" => {
+                let mut parts = rest.split('#');
+                let path = parts.next().unwrap_or_default().trim_matches('/');
+                if path.is_empty()
+                    || path
+                        .split('/')
+                        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+                {
+                    return Err(
+                        "invalid reference: vault: needs an API path like secret/data/app".into(),
+                    );
+                }
+                let key = parts.next().map(str::to_string);
+                if key.as_deref() == Some("") {
+                    return Err("invalid reference: empty key after '#'".into());
+                }
+                let version = match parts.next() {
+                    None => None,
+                    Some(v) => Some(
+                        v.parse::<u64>()
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .ok_or("invalid reference: version after the second '#' must be a positive integer")?,
+                    ),
+                };
+                if parts.next().is_some() {
+                    return Err(
+                        "invalid reference: at most two '#' in vault:PATH#KEY#VERSION".into(),
+                    );
+                }
+                Ok(Reference::Vault {
+                    path: path.to_string(),
+                    key,
+                    version,
+                })
+            }
+            "bundle" => {
+                let (vault, key) = match rest.split_once('#') {
+                    Some((v, k)) => (v, Some(k)),
+                    None => (rest, None),
+                };
+                if vault.is_empty() || key == Some("") || key.is_some_and(|k| k.contains('#')) {
+                    return Err("invalid reference: expected bundle:VAULT#KEY".into());
+                }
+                Ok(Reference::Bundle {
+                    vault: vault.to_string(),
+                    key: key.map(str::to_string),
+                })
+            }
+            other => Err(format!(
+                "invalid reference: unknown scheme \"{other}\" (env, file, vault, bundle)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reference::Env(v) => write!(f, "env:{v}"),
+            Reference::File(p) => write!(f, "file:{}", p.display()),
+            Reference::Vault { path, key, version } => {
+                write!(f, "vault:{path}")?;
+                if let Some(k) = key {
+                    write!(f, "#{k}")?;
+                }
+                if let Some(v) = version {
+                    write!(f, "#{v}")?;
+                }
+                Ok(())
+            }
+            Reference::Bundle { vault, key } => {
+                write!(f, "bundle:{vault}")?;
+                if let Some(k) = key {
+                    write!(f, "#{k}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_round_trips() {
+        for s in [
+            "env:OPENAI_KEY",
+            "file:/run/secrets/db",
+            "vault:secret/data/shared#openai",
+            "vault:secret/data/shared#openai#3",
+            "vault:kv/app",
+            "bundle:shared#HF_TOKEN",
+            "bundle:shared",
+        ] {
+            let r = Reference::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert_eq!(r.to_string(), s);
+        }
+        assert_eq!(
+            Reference::parse("vault:secret/data/x#k#2"),
+            Ok(Reference::Vault {
+                path: "secret/data/x".into(),
+                key: Some("k".into()),
+                version: Some(2)
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for s in [
+            "",
+            "nothing",
+            "env:",
+            "env:A=B",
+            "file:relative",
+            "vault:",
+            "vault:a/../b#k",
+            "vault:a#",
+            "vault:a#k#0",
+            "vault:a#k#x",
+            "vault:a#k#1#2",
+            "bundle:",
+            "bundle:v#",
+            "s3:bucket",
+        ] {
+            assert!(Reference::parse(s).is_err(), "{s:?} should fail");
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! Settings: the command line, the `SECRET_INIT_*` environment and the `secret_init:` section of
+//! config.yaml merged into one typed value (command line > env > file > default).
+//!
+//! The process environment is read once, at start, into an [`Environ`] snapshot; nothing reads or
+//! changes the live environment afterwards (`set_var` is unsound once threads exist).
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+use crate::cli::{Invocation, env_twin};
+use crate::error::{Error, Kind};
+use crate::log;
+use crate::manifest::FileSettings;
+use crate::source::SourceKind;
+
+/// A snapshot of secret-init's own environment, in its original order.
+#[derive(Clone, Debug, Default)]
+pub struct Environ(pub Vec<(OsString, OsString)>);
+
+impl Environ {
+    /// Captures the process environment.
+    pub fn capture() -> Environ {
+        Environ(std::env::vars_os().collect())
+    }
+
+    /// The value of `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&OsStr> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_os_str())
+    }
+}
+
+/// Output format of `check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON document for scripts.
+    Json,
+}
+
+/// Everything the run needs to know, typed and merged.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Source precedence, highest first.
+    pub sources: Vec<SourceKind>,
+    /// Prefix of env-var secrets.
+    pub env_prefix: String,
+    /// Mounted secret directories, searched in order.
+    pub secrets_dirs: Vec<PathBuf>,
+    /// Where secret files are written.
+    pub output_dir: PathBuf,
+    /// Developer-machine config; `None` when there is no home directory to find it in.
+    pub local_config: Option<PathBuf>,
+    /// Largest secret file read.
+    pub max_secret_bytes: u64,
+    /// Permit env deliveries into dangerous variables.
+    pub allow_dangerous_env: bool,
+    /// Permit a group/world-writable or foreign output dir.
+    pub allow_shared_dir: bool,
+    /// Extra variables removed from the child's environment.
+    pub scrub_env: Vec<String>,
+    /// Log verbosity.
+    pub log_level: log::Level,
+    /// Log line format.
+    pub log_format: log::Format,
+    /// `check` output format.
+    pub report_format: ReportFormat,
+}
+
+/// The config file to read: `--config`, then `SECRET_INIT_CONFIG`, then `./config.yaml` if present.
+pub fn config_path(inv: &Invocation, env: &Environ) -> Option<PathBuf> {
+    if let Some(v) = inv.values.get("config").and_then(|v| v.last()) {
+        return Some(PathBuf::from(v));
+    }
+    if let Some(v) = env.get(&env_twin("config")).filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(v));
+    }
+    let default = Path::new("config.yaml");
+    default.is_file().then(|| default.to_path_buf())
+}
+
+/// Picks an option's raw value by precedence: command line, then env twin.
+fn pick(inv: &Invocation, env: &Environ, long: &str) -> Option<(OsString, String)> {
+    if let Some(v) = inv.values.get(long).and_then(|v| v.last()) {
+        return Some((v.clone(), format!("--{long}")));
+    }
+    let twin = env_twin(long);
+    env.get(&twin).map(|v| (v.to_os_string(), twin))
+}
+
+/// All command-line values of a repeatable option, else its env twin split on `sep`.
+fn pick_list(inv: &Invocation, env: &Environ, long: &str, sep: char) -> Option<Vec<String>> {
+    if let Some(v) = inv.values.get(long) {
+        return Some(v.iter().map(|s| s.to_string_lossy().into_owned()).collect());
+    }
+    env.get(&env_twin(long)).map(|v| {
+        v.to_string_lossy()
+            .split(sep)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+}
+
+fn flag(inv: &Invocation, env: &Environ, long: &str, file: Option<bool>) -> Result<bool, Error> {
+    if inv.values.contains_key(long) {
+        return Ok(true);
+    }
+    let twin = env_twin(long);
+    match env
+        .get(&twin)
+        .map(|v| v.to_string_lossy().to_ascii_lowercase())
+    {
+        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+        Some(v) if matches!(v.as_str(), "" | "0" | "false" | "no" | "off") => Ok(false),
+        Some(_) => Err(Error::new(
+            Kind::Usage,
+            format!("{twin}: expected true or false"),
+        )),
+        None => Ok(file.unwrap_or(false)),
+    }
+}
+
+fn text(v: OsString, origin: &str) -> Result<String, Error> {
+    v.into_string()
+        .map_err(|_| Error::new(Kind::Usage, format!("{origin}: not valid UTF-8")))
+}
+
+/// Expands a leading `~/` with `HOME`; `None` if there is a `~` and no `HOME`.
+pub fn expand_home(p: &str, env: &Environ) -> Option<PathBuf> {
+    match p.strip_prefix("~/") {
+        Some(rest) => env
+            .get("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| Path::new(h).join(rest)),
+        None if p == "~" => env.get("HOME").map(PathBuf::from),
+        None => Some(PathBuf::from(p)),
+    }
+}
+
+/// The default source order.
+pub const DEFAULT_SOURCES: &[SourceKind] = &[
+    SourceKind::File,
+    SourceKind::Env,
+    SourceKind::Vault,
+    SourceKind::Bundle,
+    SourceKind::Local,
+    SourceKind::Default,
+];
+
+impl Settings {
+    /// Merges the command line, the environment and the file section.
+    pub fn resolve(
+        inv: &Invocation,
+        env: &Environ,
+        file: &FileSettings,
+    ) -> Result<Settings, Error> {
+        let sources = match pick(inv, env, "sources") {
+            Some((v, origin)) => parse_sources(
+                &text(v, &origin)?
+                    .split(',')
+                    .map(str::trim)
+                    .collect::<Vec<_>>(),
+                &origin,
+            )?,
+            None => match &file.sources {
+                Some(list) => parse_sources(
+                    &list.iter().map(String::as_str).collect::<Vec<_>>(),
+                    "secret_init.sources",
+                )?,
+                None => DEFAULT_SOURCES.to_vec(),
+            },
+        };
+        let env_prefix = match pick(inv, env, "env-prefix") {
+            Some((v, origin)) => text(v, &origin)?,
+            None => file
+                .env_prefix
+                .clone()
+                .unwrap_or_else(|| "TRUSS_SECRET_".to_string()),
+        };
+        if env_prefix.is_empty()
+            || !env_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(Error::new(
+                Kind::Config,
+                "env prefix must be non-empty and match [A-Za-z0-9_]+",
+            ));
+        }
+        let secrets_dirs = match pick_list(inv, env, "secrets-dir", ':') {
+            Some(v) => v.into_iter().map(PathBuf::from).collect(),
+            None => file
+                .secrets_dirs
+                .clone()
+                .unwrap_or_else(|| vec![PathBuf::from("/secrets")]),
+        };
+        let output_dir = match pick(inv, env, "output-dir") {
+            Some((v, _)) => PathBuf::from(v),
+            None => file
+                .output_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/secrets")),
+        };
+        if !output_dir.is_absolute() {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "output dir {} must be an absolute path",
+                    output_dir.display()
+                ),
+            ));
+        }
+        let local_raw = match pick(inv, env, "local-config") {
+            Some((v, origin)) => text(v, &origin)?,
+            None => file
+                .local_config
+                .clone()
+                .unwrap_or_else(|| "~/.truss/config.yaml".to_string()),
+        };
+        let local_config = expand_home(&local_raw, env);
+        let max_secret_bytes = match pick(inv, env, "max-secret-bytes") {
+            Some((v, origin)) => text(v, &origin)?.parse::<u64>().map_err(|_| {
+                Error::new(Kind::Usage, format!("{origin}: expected a number of bytes"))
+            })?,
+            None => file.max_secret_bytes.unwrap_or(1024 * 1024),
+        };
+        let log_level = match pick(inv, env, "log-level") {
+            Some((v, origin)) => Some((text(v, &origin)?, origin)),
+            None => file
+                .log_level
+                .clone()
+                .map(|v| (v, "secret_init.log_level".to_string())),
+        };
+        let log_level = match log_level {
+            Some((v, origin)) => log::Level::parse(&v).ok_or_else(|| {
+                Error::new(
+                    Kind::Usage,
+                    format!("{origin}: expected error|warn|info|debug|trace"),
+                )
+            })?,
+            None => log::Level::Info,
+        };
+        let log_format = match pick(inv, env, "log-format")
+            .map(|(v, o)| (v.to_string_lossy().into_owned(), o))
+        {
+            Some((v, _)) if v == "text" => log::Format::Text,
+            Some((v, _)) if v == "json" => log::Format::Json,
+            Some((_, origin)) => {
+                return Err(Error::new(
+                    Kind::Usage,
+                    format!("{origin}: expected text or json"),
+                ));
+            }
+            None => match file.log_format.as_deref() {
+                None | Some("text") => log::Format::Text,
+                Some("json") => log::Format::Json,
+                Some(_) => {
+                    return Err(Error::new(
+                        Kind::Config,
+                        "secret_init.log_format: expected text or json",
+                    ));
+                }
+            },
+        };
+        let report_format =
+            match pick(inv, env, "format").map(|(v, o)| (v.to_string_lossy().into_owned(), o)) {
+                None => ReportFormat::Table,
+                Some((v, _)) if v == "table" || v == "text" => ReportFormat::Table,
+                Some((v, _)) if v == "json" => ReportFormat::Json,
+                Some((_, origin)) => {
+                    return Err(Error::new(
+                        Kind::Usage,
+                        format!("{origin}: expected table or json"),
+                    ));
+                }
+            };
+        let mut scrub_env = file.scrub_env.clone().unwrap_or_default();
+        scrub_env.extend(pick_list(inv, env, "scrub-env", ',').unwrap_or_default());
+        Ok(Settings {
+            sources,
+            env_prefix,
+            secrets_dirs,
+            output_dir,
+            local_config,
+            max_secret_bytes,
+            allow_dangerous_env: flag(inv, env, "allow-dangerous-env", file.allow_dangerous_env)?,
+            allow_shared_dir: flag(inv, env, "allow-shared-dir", file.allow_shared_dir)?,
+            scrub_env,
+            log_level,
+            log_format,
+            report_format,
+        })
+    }
+}
+
+fn parse_sources(list: &[&str], origin: &str) -> Result<Vec<SourceKind>, Error> {
+    let mut out = Vec::new();
+    for s in list {
+        let kind = SourceKind::parse(s).ok_or_else(|| {
+            Error::new(
+                Kind::Config,
+                format!(
+                    "{origin}: unknown source \"{s}\" (file, env, vault, bundle, local, default)"
+                ),
+            )
+        })?;
+        if out.contains(&kind) {
+            return Err(Error::new(
+                Kind::Config,
+                format!("{origin}: source \"{s}\" listed twice"),
+            ));
+        }
+        out.push(kind);
+    }
+    if out.is_empty() {
+        return Err(Error::new(Kind::Config, format!("{origin}: no sources")));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli;
+
+    fn inv(a: &[&str]) -> Invocation {
+        cli::parse(a.iter().map(OsString::from)).expect("parse")
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Environ {
+        Environ(
+            pairs
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn cli_beats_env_beats_file() {
+        let file = FileSettings {
+            output_dir: Some("/from-file".into()),
+            env_prefix: Some("FILEP_".into()),
+            ..Default::default()
+        };
+        let e = env(&[
+            ("SECRET_INIT_OUTPUT_DIR", "/from-env"),
+            ("SECRET_INIT_ENV_PREFIX", "ENVP_"),
+        ]);
+        let s = Settings::resolve(&inv(&["--output-dir", "/from-cli", "--", "x"]), &e, &file)
+            .expect("ok");
+        assert_eq!(s.output_dir, PathBuf::from("/from-cli"));
+        assert_eq!(s.env_prefix, "ENVP_");
+        let s = Settings::resolve(&inv(&["--", "x"]), &env(&[]), &file).expect("ok");
+        assert_eq!(s.output_dir, PathBuf::from("/from-file"));
+        assert_eq!(s.env_prefix, "FILEP_");
+    }
+
+    #[test]
+    fn defaults() {
+        let s = Settings::resolve(
+            &inv(&["--", "x"]),
+            &env(&[("HOME", "/home/u")]),
+            &FileSettings::default(),
+        )
+        .expect("ok");
+        assert_eq!(s.sources, DEFAULT_SOURCES);
+        assert_eq!(s.env_prefix, "TRUSS_SECRET_");
+        assert_eq!(s.secrets_dirs, vec![PathBuf::from("/secrets")]);
+        assert_eq!(s.output_dir, PathBuf::from("/secrets"));
+        assert_eq!(
+            s.local_config,
+            Some(PathBuf::from("/home/u/.truss/config.yaml"))
+        );
+    }
+
+    #[test]
+    fn env_lists_and_flags() {
+        let e = env(&[
+            ("SECRET_INIT_SECRETS_DIR", "/a:/b"),
+            ("SECRET_INIT_SOURCES", "env, default"),
+            ("SECRET_INIT_ALLOW_SHARED_DIR", "true"),
+        ]);
+        let s = Settings::resolve(&inv(&["--", "x"]), &e, &FileSettings::default()).expect("ok");
+        assert_eq!(
+            s.secrets_dirs,
+            vec![PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(s.sources, vec![SourceKind::Env, SourceKind::Default]);
+        assert!(s.allow_shared_dir);
+    }
+
+    #[test]
+    fn refused_values() {
+        for (k, v, code) in [
+            ("SECRET_INIT_SOURCES", "file,s3", 78),
+            ("SECRET_INIT_SOURCES", "env,env", 78),
+            ("SECRET_INIT_ENV_PREFIX", "BAD-", 78),
+            ("SECRET_INIT_LOG_LEVEL", "loud", 64),
+            ("SECRET_INIT_OUTPUT_DIR", "relative", 78),
+            ("SECRET_INIT_ALLOW_SHARED_DIR", "maybe", 64),
+        ] {
+            let e = Settings::resolve(
+                &inv(&["--", "x"]),
+                &env(&[(k, v)]),
+                &FileSettings::default(),
+            )
+            .expect_err(k);
+            assert_eq!(e.exit_code(), code, "{k}={v}: {e}");
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! The `default` source: the non-null value a secret has in config.yaml itself.
+
+use std::collections::BTreeMap;
+
+use super::{Found, Origin, Source, SourceKind};
+use crate::error::Error;
+use crate::manifest::Manifest;
+use crate::name::SecretName;
+use crate::secret::Secret;
+
+/// The manifest's fallback values.
+pub struct DefaultSource {
+    values: BTreeMap<SecretName, Secret>,
+}
+
+impl DefaultSource {
+    /// Takes the defaults declared in `manifest`.
+    pub fn new(manifest: &Manifest) -> Self {
+        let values = manifest
+            .secrets
+            .iter()
+            .filter_map(|d| d.default.clone().map(|v| (d.name.clone(), v)))
+            .collect();
+        DefaultSource { values }
+    }
+}
+
+impl Source for DefaultSource {
+    fn kind(&self) -> SourceKind {
+        SourceKind::Default
+    }
+
+    fn describe(&self, _name: &SecretName) -> String {
+        "default".to_string()
+    }
+
+    fn lookup(&mut self, name: &SecretName) -> Result<Option<Found>, Error> {
+        Ok(self.values.get(name).map(|v| Found {
+            value: v.clone(),
+            origin: Origin {
+                kind: SourceKind::Default,
+                label: "default".into(),
+                path: None,
+            },
+        }))
+    }
+}

@@ -1,0 +1,223 @@
+//! The `file` source: `<dir>/<name>` in each mounted secrets dir, read byte-exact.
+//!
+//! Kubernetes secret volumes publish keys as links `name -> ..data/name`, where `..data` itself
+//! links to a timestamped directory swapped atomically on update (AtomicWriter). Opening `..data`
+//! once and reading every key relative to that descriptor gives one consistent snapshot even if an
+//! update races with us. Entries starting with `..` are never secrets (names cannot start with
+//! `..`). Every open uses `openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)`, so a link that
+//! escapes the dir (`-> /etc/shadow`, `-> ../x`) or a `/proc` magic link is refused by the kernel
+//! rather than by a racy check; on kernels without openat2 every symlink is refused instead.
+//! Opens are `O_NONBLOCK` and the type is checked on the open descriptor, so a FIFO cannot hang
+//! the start and a device, socket or directory is refused. Reads stop at the size cap plus one.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::{Mode, SFlag, fstat};
+
+use super::{Found, Origin, Source, SourceKind};
+use crate::error::{Error, Kind};
+use crate::name::SecretName;
+use crate::reference::Reference;
+use crate::secret::Secret;
+
+enum Dir {
+    /// Not opened yet.
+    Pending,
+    /// The dir does not exist: no secrets there.
+    Absent,
+    /// Open; `fd` is the `..data` snapshot for a Kubernetes volume, else the dir itself.
+    Open { fd: OwnedFd },
+}
+
+/// Reads secrets from mounted directories.
+pub struct FileSource {
+    dirs: Vec<(PathBuf, Dir)>,
+    max_bytes: u64,
+}
+
+impl FileSource {
+    /// A source over `dirs`, searched in order, reading at most `max_bytes` per secret.
+    pub fn new(dirs: Vec<PathBuf>, max_bytes: u64) -> Self {
+        FileSource {
+            dirs: dirs.into_iter().map(|d| (d, Dir::Pending)).collect(),
+            max_bytes,
+        }
+    }
+}
+
+const READ_FLAGS: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_NONBLOCK)
+    .union(OFlag::O_NOCTTY)
+    .union(OFlag::O_CLOEXEC);
+
+fn open_beneath(dir: &OwnedFd, name: &str, flags: OFlag) -> Result<OwnedFd, Errno> {
+    let how = OpenHow::new()
+        .flags(flags)
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    match nix::fcntl::openat2(dir, name, how) {
+        // No openat2 (kernel < 5.6) or a seccomp filter that refuses it: refuse every link instead.
+        Err(Errno::ENOSYS) | Err(Errno::EPERM) => {
+            nix::fcntl::openat(dir, name, flags | OFlag::O_NOFOLLOW, Mode::empty())
+        }
+        other => other,
+    }
+}
+
+fn open_dir(path: &Path) -> Result<Dir, Errno> {
+    let fd = match nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(Dir::Absent),
+        Err(e) => return Err(e),
+    };
+    match open_beneath(
+        &fd,
+        "..data",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+    ) {
+        Ok(data) => {
+            crate::debug!(
+                "{}: Kubernetes layout, reading one ..data snapshot",
+                path.display()
+            );
+            Ok(Dir::Open { fd: data })
+        }
+        Err(Errno::ENOENT) => Ok(Dir::Open { fd }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Describes a non-regular file type for messages.
+fn type_name(mode: u32) -> &'static str {
+    match SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) {
+        SFlag::S_IFDIR => "a directory",
+        SFlag::S_IFIFO => "a FIFO",
+        SFlag::S_IFSOCK => "a socket",
+        SFlag::S_IFCHR => "a character device",
+        SFlag::S_IFBLK => "a block device",
+        SFlag::S_IFLNK => "a symbolic link",
+        _ => "not a regular file",
+    }
+}
+
+/// Reads an open descriptor as a secret: regular files only, at most `max` bytes.
+pub fn read_regular(fd: OwnedFd, max: u64) -> Result<Secret, String> {
+    let st = fstat(&fd).map_err(|e| format!("cannot stat: {}", e.desc()))?;
+    if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
+        return Err(format!("not a regular file ({})", type_name(st.st_mode)));
+    }
+    if st.st_size as u64 > max {
+        return Err(format!("exceeds the {max}-byte limit"));
+    }
+    let mut buf = Vec::with_capacity(st.st_size as usize);
+    File::from(fd)
+        .take(max + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("cannot read: {}", crate::error::io_text(&e)))?;
+    if buf.len() as u64 > max {
+        // Grew while we read: the size check above is only a fast path.
+        return Err(format!("exceeds the {max}-byte limit"));
+    }
+    Ok(Secret::new(buf))
+}
+
+fn errno_error(e: Errno, what: &str) -> Error {
+    match e {
+        Errno::EXDEV => Error::new(
+            Kind::Data,
+            "is a link that escapes the secrets dir; refused",
+        ),
+        Errno::ELOOP => Error::new(
+            Kind::Data,
+            "is a symbolic link that cannot be followed safely; refused",
+        ),
+        Errno::EACCES | Errno::EPERM => Error::new(
+            Kind::Permission,
+            format!("cannot {what}: permission denied"),
+        ),
+        Errno::ENXIO => Error::new(Kind::Data, "not a regular file (a socket)"),
+        e => Error::new(Kind::Data, format!("cannot {what}: {}", e.desc())),
+    }
+}
+
+impl Source for FileSource {
+    fn kind(&self) -> SourceKind {
+        SourceKind::File
+    }
+
+    fn describe(&self, name: &SecretName) -> String {
+        let dirs: Vec<String> = self
+            .dirs
+            .iter()
+            .map(|(d, _)| format!("file:{}", d.join(name.as_str()).display()))
+            .collect();
+        dirs.join(", ")
+    }
+
+    fn lookup(&mut self, name: &SecretName) -> Result<Option<Found>, Error> {
+        for (path, dir) in &mut self.dirs {
+            let visible = path.join(name.as_str());
+            let src = format!("file:{}", visible.display());
+            if let Dir::Pending = dir {
+                *dir = open_dir(path).map_err(|e| {
+                    errno_error(e, "open the secrets dir")
+                        .with_source(format!("file:{}", path.display()))
+                })?;
+            }
+            let Dir::Open { fd: dirfd } = dir else {
+                continue;
+            };
+            let fd = match open_beneath(dirfd, name.as_str(), READ_FLAGS) {
+                Ok(fd) => fd,
+                // Absent, or a dangling link (Kubernetes publishes links before targets: #93686).
+                Err(Errno::ENOENT) => continue,
+                Err(e) => return Err(errno_error(e, "open").with_source(src)),
+            };
+            let value = read_regular(fd, self.max_bytes)
+                .map_err(|why| Error::new(Kind::Data, why).with_source(src.clone()))?;
+            crate::debug!("secret \"{name}\": found in {src}");
+            return Ok(Some(Found {
+                value,
+                origin: Origin {
+                    kind: SourceKind::File,
+                    label: src,
+                    path: Some(visible),
+                },
+            }));
+        }
+        Ok(None)
+    }
+
+    fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
+        let Reference::File(path) = reference else {
+            return Err(Error::new(
+                Kind::Config,
+                format!("file cannot serve {reference}"),
+            ));
+        };
+        let src = format!("file:{}", path.display());
+        let fd = match nix::fcntl::open(path.as_path(), READ_FLAGS, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(errno_error(e, "open").with_source(src)),
+        };
+        let value = read_regular(fd, self.max_bytes)
+            .map_err(|why| Error::new(Kind::Data, why).with_source(src.clone()))?;
+        Ok(Some(Found {
+            value,
+            origin: Origin {
+                kind: SourceKind::File,
+                label: src,
+                path: Some(path.clone()),
+            },
+        }))
+    }
+}

@@ -1,0 +1,185 @@
+//! Sources: where a secret's value can come from, each behind the one [`Source`] trait.
+//!
+//! A source never does I/O when it is built; it opens its directory, reads its file or contacts
+//! its server on the first lookup that reaches it, so a secret found in a higher-precedence source
+//! costs nothing elsewhere. Lookups return `Ok(None)` for "not here" and `Err` only for problems
+//! that must stop the start (a link escaping the secrets dir, a FIFO, a bad permission).
+
+pub mod default;
+pub mod env;
+pub mod file;
+pub mod local;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::error::{Error, Kind};
+use crate::manifest::Manifest;
+use crate::name::SecretName;
+use crate::reference::Reference;
+use crate::secret::Secret;
+use crate::settings::{Environ, Settings};
+
+/// The kinds of source, as named in `sources:` and `--sources`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SourceKind {
+    /// Mounted files: `<secrets_dir>/<name>`.
+    File,
+    /// Environment variables: `<prefix><name>`.
+    Env,
+    /// HashiCorp Vault / OpenBao KV.
+    Vault,
+    /// Encrypted vault bundles.
+    Bundle,
+    /// The developer-machine config (`~/.truss/config.yaml`).
+    Local,
+    /// The manifest's own default value.
+    Default,
+}
+
+impl SourceKind {
+    /// Parses a source name.
+    pub fn parse(s: &str) -> Option<SourceKind> {
+        Some(match s {
+            "file" | "files" => SourceKind::File,
+            "env" => SourceKind::Env,
+            "vault" => SourceKind::Vault,
+            "bundle" => SourceKind::Bundle,
+            "local" => SourceKind::Local,
+            "default" => SourceKind::Default,
+            _ => return None,
+        })
+    }
+
+    /// The name used in settings and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::File => "file",
+            SourceKind::Env => "env",
+            SourceKind::Vault => "vault",
+            SourceKind::Bundle => "bundle",
+            SourceKind::Local => "local",
+            SourceKind::Default => "default",
+        }
+    }
+
+    /// The source kind that serves an exact reference.
+    pub fn of(reference: &Reference) -> SourceKind {
+        match reference {
+            Reference::Env(_) => SourceKind::Env,
+            Reference::File(_) => SourceKind::File,
+            Reference::Vault { .. } => SourceKind::Vault,
+            Reference::Bundle { .. } => SourceKind::Bundle,
+        }
+    }
+}
+
+impl fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a value came from: the source kind, a label for people (`env:TRUSS_SECRET_db`) and, for
+/// files, the visible path (so a value is never rewritten onto the very file it came from).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The source kind.
+    pub kind: SourceKind,
+    /// What `check` shows in its SOURCE column.
+    pub label: String,
+    /// The file the value was read from, as the user sees it (`/secrets/db`, not `..data/db`).
+    pub path: Option<PathBuf>,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
+/// A value and where it came from.
+#[derive(Debug)]
+pub struct Found {
+    /// The value.
+    pub value: Secret,
+    /// Its origin.
+    pub origin: Origin,
+}
+
+/// A place secrets can be looked up in.
+pub trait Source {
+    /// Which kind of source this is.
+    fn kind(&self) -> SourceKind;
+
+    /// Where a lookup of `name` looks, for the "sources tried" list of a missing secret.
+    fn describe(&self, name: &SecretName) -> String;
+
+    /// Looks up `name`; `Ok(None)` when this source does not have it.
+    fn lookup(&mut self, name: &SecretName) -> Result<Option<Found>, Error>;
+
+    /// Resolves an exact reference of this source's scheme for secret `name`.
+    fn fetch(&mut self, reference: &Reference, name: &SecretName) -> Result<Option<Found>, Error> {
+        let _ = name;
+        Err(Error::new(
+            Kind::Config,
+            format!("{} cannot serve reference {reference}", self.kind()),
+        ))
+    }
+}
+
+/// Every configured source, plus the precedence order to walk for secrets without a reference.
+pub struct Sources {
+    all: Vec<Box<dyn Source>>,
+    order: Vec<SourceKind>,
+}
+
+impl Sources {
+    /// Builds the configured sources. No I/O happens here.
+    pub fn build(
+        settings: &Settings,
+        manifest: &Manifest,
+        env: &Environ,
+    ) -> Result<Sources, Error> {
+        let mut all: Vec<Box<dyn Source>> = vec![
+            Box::new(file::FileSource::new(
+                settings.secrets_dirs.clone(),
+                settings.max_secret_bytes,
+            )),
+            Box::new(env::EnvSource::new(
+                settings.env_prefix.clone(),
+                env.clone(),
+            )),
+            Box::new(default::DefaultSource::new(manifest)),
+        ];
+        if let Some(path) = &settings.local_config {
+            all.push(Box::new(local::LocalSource::new(path.clone())));
+        }
+        // Sources that are not configured are skipped in the order (a vault with no address).
+        let order = settings
+            .sources
+            .iter()
+            .copied()
+            .filter(|k| all.iter().any(|s| s.kind() == *k))
+            .collect();
+        Ok(Sources { all, order })
+    }
+
+    /// Builds from explicit parts (tests and embedders).
+    pub fn from_parts(all: Vec<Box<dyn Source>>, order: Vec<SourceKind>) -> Sources {
+        Sources { all, order }
+    }
+
+    /// The precedence order actually in use.
+    pub fn order(&self) -> &[SourceKind] {
+        &self.order
+    }
+
+    /// The source of a kind, if configured.
+    pub fn get(&mut self, kind: SourceKind) -> Option<&mut (dyn Source + 'static)> {
+        self.all
+            .iter_mut()
+            .find(|s| s.kind() == kind)
+            .map(|b| b.as_mut())
+    }
+}
