@@ -1,1 +1,5 @@
+//! The one integration-test binary: every test drives the real `secret-init` executable.
 
+mod support;
+
+mod core;

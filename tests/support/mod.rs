@@ -1,0 +1,277 @@
+//! Test support: run the real `secret-init` executable in a clean temp dir and explain failures.
+//!
+//! The binary under test is `$SI_TEST_BIN` when set (the test command points it at the static
+//! musl release build), else Cargo's debug build. Every run starts from an empty environment plus
+//! what the test sets, so nothing from the developer's shell leaks in.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The executable under test.
+pub fn bin() -> PathBuf {
+    match std::env::var_os("SI_TEST_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_secret-init")),
+    }
+}
+
+/// The project root (for .venv and fixtures).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The project venv's Python, installed by scripts/setup. Missing means the setup did not run:
+/// that is a failure, never a skip.
+pub fn python() -> PathBuf {
+    let p = root().join(".venv/bin/python");
+    assert!(p.exists(), "{} missing: run scripts/setup (the README's test command does)", p.display());
+    p
+}
+
+/// A unique canary value, so a leak can be searched for.
+pub fn canary(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("canary-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A private temp dir with conventional sub-paths.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::Builder::new().prefix("si-test-").tempdir().expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        Sandbox { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Writes a file (parents created), returning its path.
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, content).expect("write");
+        p
+    }
+
+    /// Writes config.yaml.
+    pub fn config(&self, yaml: &str) -> PathBuf {
+        self.write("config.yaml", yaml)
+    }
+
+    /// Creates a private dir (0700) and returns it.
+    pub fn mkdir(&self, rel: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(&p).expect("mkdir");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        p
+    }
+
+    /// A run of secret-init with `--config <sandbox>/config.yaml`, `--secrets-dir <sandbox>/in`,
+    /// `--output-dir <sandbox>/out` and `--local-config <sandbox>/local.yaml` preset.
+    pub fn run(&self) -> Run {
+        let mut r = Run::new();
+        r.cwd = Some(self.dir.path().to_path_buf());
+        r.env("SECRET_INIT_CONFIG", self.path("config.yaml"));
+        r.env("SECRET_INIT_SECRETS_DIR", self.path("in"));
+        r.env("SECRET_INIT_OUTPUT_DIR", self.path("out"));
+        r.env("SECRET_INIT_LOCAL_CONFIG", self.path("local.yaml"));
+        r.env("HOME", self.path("home"));
+        r
+    }
+}
+
+/// A command line for the binary under test.
+pub struct Run {
+    pub args: Vec<OsString>,
+    pub env: BTreeMap<OsString, OsString>,
+    pub cwd: Option<PathBuf>,
+    pub umask: Option<u32>,
+    pub stdin: Option<Vec<u8>>,
+    pub program: PathBuf,
+}
+
+impl Run {
+    pub fn new() -> Run {
+        let mut env = BTreeMap::new();
+        env.insert("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into());
+        Run { args: Vec::new(), env, cwd: None, umask: None, stdin: None, program: bin() }
+    }
+
+    pub fn arg(&mut self, a: impl Into<OsString>) -> &mut Run {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(&mut self, a: I) -> &mut Run {
+        self.args.extend(a.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(&mut self, k: impl Into<OsString>, v: impl Into<OsString>) -> &mut Run {
+        self.env.insert(k.into(), v.into());
+        self
+    }
+
+    pub fn env_remove(&mut self, k: &str) -> &mut Run {
+        self.env.remove(&OsString::from(k));
+        self
+    }
+
+    pub fn umask(&mut self, m: u32) -> &mut Run {
+        self.umask = Some(m);
+        self
+    }
+
+    pub fn stdin(&mut self, data: impl Into<Vec<u8>>) -> &mut Run {
+        self.stdin = Some(data.into());
+        self
+    }
+
+    /// The `Command` this run would execute (through `sh -c 'umask …; exec …'` when a umask is
+    /// set, so the umask applies to secret-init itself).
+    pub fn command(&self) -> Command {
+        let mut cmd = match self.umask {
+            Some(m) => {
+                let mut c = Command::new("/bin/sh");
+                c.arg("-c").arg(format!("umask {m:03o}; exec \"$0\" \"$@\"")).arg(&self.program);
+                c
+            }
+            None => Command::new(&self.program),
+        };
+        cmd.args(&self.args).env_clear().envs(&self.env);
+        if let Some(d) = &self.cwd {
+            cmd.current_dir(d);
+        }
+        cmd
+    }
+
+    pub fn output(&self) -> Out {
+        let mut cmd = self.command();
+        cmd.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", self.program.display()));
+        if let Some(data) = &self.stdin {
+            let mut si = child.stdin.take().expect("stdin");
+            si.write_all(data).expect("write stdin");
+        }
+        let out = child.wait_with_output().expect("wait");
+        Out { out, describe: self.describe() }
+    }
+
+    fn describe(&self) -> String {
+        let keys: Vec<String> = self.env.keys().map(|k| k.to_string_lossy().into_owned()).collect();
+        format!("argv: {:?}\nenv keys: {keys:?}\numask: {:?}", self.args, self.umask)
+    }
+}
+
+impl Default for Run {
+    fn default() -> Self {
+        Run::new()
+    }
+}
+
+/// The result of a run.
+pub struct Out {
+    pub out: Output,
+    describe: String,
+}
+
+impl Out {
+    pub fn code(&self) -> i32 {
+        use std::os::unix::process::ExitStatusExt;
+        self.out.status.code().unwrap_or_else(|| 128 + self.out.status.signal().unwrap_or(0))
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    /// Panics with everything known about the run unless it exited with `code`.
+    pub fn expect_code(&self, code: i32) -> &Out {
+        if self.code() != code {
+            panic!(
+                "expected exit {code}, got {}\n{}\n--- stdout\n{}\n--- stderr\n{}",
+                self.code(),
+                self.describe,
+                self.stdout(),
+                self.stderr()
+            );
+        }
+        self
+    }
+    pub fn expect_ok(&self) -> &Out {
+        self.expect_code(0)
+    }
+    /// Asserts that stderr contains `needle`.
+    pub fn stderr_has(&self, needle: &str) -> &Out {
+        assert!(self.stderr().contains(needle), "stderr lacks {needle:?}\n{}\n--- stderr\n{}", self.describe, self.stderr());
+        self
+    }
+    pub fn stdout_has(&self, needle: &str) -> &Out {
+        assert!(self.stdout().contains(needle), "stdout lacks {needle:?}\n--- stdout\n{}", self.stdout());
+        self
+    }
+    /// Asserts that neither stream contains any of `canaries`.
+    pub fn no_leak(&self, canaries: &[&str]) -> &Out {
+        for c in canaries {
+            assert!(!self.stdout().contains(c) && !self.stderr().contains(c), "canary {c} leaked\n--- stdout\n{}\n--- stderr\n{}", self.stdout(), self.stderr());
+        }
+        self
+    }
+}
+
+/// Lists every file (recursively) under `dir`, relative paths, sorted.
+pub fn tree(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, d: &Path, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(base).expect("prefix").display().to_string());
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                walk(base, &p, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The permission bits of a path (not following a final link).
+pub fn mode(p: &Path) -> u32 {
+    std::fs::symlink_metadata(p).expect("stat").permissions().mode() & 0o7777
+}
+
+/// Polls `f` every 5 ms until it is true or `timeout` passes; returns whether it became true.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    f()
+}
+
+/// Reads a file to a string, or "" when it does not exist.
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
