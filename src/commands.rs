@@ -9,9 +9,9 @@ use crate::error::{Error, Errors, Kind};
 use crate::manifest::{self, Manifest};
 use crate::name::SecretName;
 use crate::plan;
-use crate::process::{self, sys};
+use crate::process::{self, supervise, sys};
 use crate::resolve::{self, Resolution};
-use crate::settings::{self, Environ, ReportFormat, Settings};
+use crate::settings::{self, Environ, InitMode, ProcessSettings, ReportFormat, Settings};
 use crate::source::Sources;
 
 /// Everything a command needs, loaded once.
@@ -91,12 +91,65 @@ fn resolve_all(ctx: &Context) -> Result<(Vec<Resolution>, Errors), Errors> {
     Ok(resolve::resolve_all(&ctx.manifest, &mut sources))
 }
 
-/// Resolve, deliver, exec.
+/// The ids the program runs as (`--user`), checked against `--no-root` and our own privileges
+/// before anything is resolved. `None`: the program runs as we do.
+fn program_credentials(p: &ProcessSettings) -> Result<Option<sys::Credentials>, Error> {
+    let euid = nix::unistd::geteuid().as_raw();
+    let creds = p.user.as_deref().map(crate::user::resolve).transpose()?;
+    let runs_as = creds.as_ref().map_or(euid, |c| c.uid);
+    if p.no_root && runs_as == 0 {
+        return Err(Error::new(
+            Kind::Config,
+            "refusing to run the program as root (--no-root); give --user UID[:GID]",
+        ));
+    }
+    match creds {
+        Some(c) if euid != 0 => {
+            let egid = nix::unistd::getegid().as_raw();
+            if c.uid != euid || c.gid != egid {
+                return Err(Error::new(
+                    Kind::Permission,
+                    format!(
+                        "--user {}:{}: switching users needs root; secret-init runs as uid {euid}",
+                        c.uid, c.gid
+                    ),
+                ));
+            }
+            // Already that user: nothing to switch (and no right to set groups).
+            Ok(None)
+        }
+        other => Ok(other),
+    }
+}
+
+/// Resolve, deliver, then exec or supervise.
 pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Result<u8, Errors> {
+    let proc = &ctx.settings.process;
+    let pid1 = sys::is_pid1();
+    let supervised = proc.cleanup
+        || match proc.init {
+            InitMode::Supervise => true,
+            InitMode::Exec => false,
+            InitMode::Auto => pid1,
+        };
+    if pid1 && !supervised {
+        crate::warn!(
+            "running the program as PID 1 without supervision (--no-init): it receives no signal \
+             it has no handler for, and zombies are not reaped"
+        );
+    }
+    let creds = program_credentials(proc)?;
     let (resolutions, errors) = resolve_all(ctx)?;
     errors.into_result()?;
-    let plan = plan::build(&resolutions, &ctx.settings)?;
+    let mut plan = plan::build(&resolutions, &ctx.settings)?;
     drop(resolutions);
+    if let Some(c) = &creds {
+        // The program must be able to read its files: they are the --user's unless a secret
+        // names its own owner.
+        for f in &mut plan.files {
+            f.owner.get_or_insert((c.uid, c.gid));
+        }
+    }
     let env = child_env::child_environment(
         &ctx.env,
         &ctx.settings.env_prefix,
@@ -108,7 +161,7 @@ pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Resu
     sys::enter_delivery();
     let opts = file::WriteOptions {
         allow_shared_dir: ctx.settings.allow_shared_dir,
-        trusted_uids: Vec::new(),
+        trusted_uids: creds.iter().map(|c| c.uid).collect(),
     };
     let published = file::publish(&plan.files, &opts, sys::pending_stop)?;
     sys::hold_stop_signals();
@@ -128,7 +181,28 @@ pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Resu
         program[0].to_string_lossy()
     );
     drop(plan);
-    Err(process::exec(program, &env, start).into())
+    let setup = sys::ChildSetup {
+        state: *start,
+        creds,
+        foreground: false,
+    };
+    if !supervised {
+        return Err(process::exec_as(program, &env, setup).into());
+    }
+    let Some(cmd) = process::command(program, &env) else {
+        return Err(Error::new(Kind::Usage, "no program given").into());
+    };
+    drop(env);
+    let opts = supervise::Options {
+        process_group: proc.process_group,
+        grace_period: proc.grace_period,
+    };
+    let result = supervise::run(cmd, setup, &opts, &program[0]);
+    if proc.cleanup {
+        let removed = file::remove_published(&published.files);
+        crate::debug!("cleanup: {removed} delivered files removed");
+    }
+    result.map_err(Into::into)
 }
 
 /// Resolve only; report a table and exit as a run would.
