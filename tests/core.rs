@@ -467,16 +467,8 @@ fn missing_secrets_are_listed_together_and_nothing_happens() {
     args.extend(marker_program(&sb));
     let out = sb.run().env("TRUSS_SECRET_c", "x").args(args).output();
     out.expect_code(69);
-    let errors: Vec<&str> = out
-        .stderr()
-        .lines()
-        .filter(|l| l.contains("error:"))
-        .map(str::to_string)
-        .collect::<Vec<_>>()
-        .leak()
-        .iter()
-        .map(String::as_str)
-        .collect();
+    let stderr = out.stderr();
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error:")).collect();
     assert_eq!(errors.len(), 2, "{}", out.stderr());
     assert!(
         errors[0].contains("secret \"a\" (file:")
