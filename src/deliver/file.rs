@@ -26,12 +26,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, RenameFlags, renameat, renameat2};
+use nix::fcntl::{AtFlags, OFlag, renameat};
 use nix::sys::stat::{Mode, SFlag, fchmod, fstat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, fchown, unlinkat};
 
 use crate::error::{Error, Kind};
 use crate::plan::FileDelivery;
+use crate::process::sys::{RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2};
 
 /// Policy for the destination directories.
 #[derive(Clone, Debug)]
@@ -409,9 +410,9 @@ fn rename_all(jobs: &[DirJob]) -> Result<(), Error> {
         for (i, t) in job.targets.iter().enumerate() {
             let name = t.name.as_os_str();
             let flags = if t.existed {
-                RenameFlags::RENAME_EXCHANGE
+                RENAME_EXCHANGE
             } else {
-                RenameFlags::RENAME_NOREPLACE
+                RENAME_NOREPLACE
             };
             let r = match renameat2(&job.staging, name, &job.fd, name, flags) {
                 // A filesystem without renameat2 flags: a plain rename is still atomic per file.
@@ -446,7 +447,7 @@ fn roll_back(jobs: &[DirJob], done: &[Done]) {
                 name,
                 &job.staging,
                 name,
-                RenameFlags::RENAME_EXCHANGE,
+                RENAME_EXCHANGE,
             )
         } else {
             renameat(&job.fd, name, &job.staging, name)
