@@ -60,6 +60,8 @@ struct Target<'a> {
 struct DirJob<'a> {
     path: PathBuf,
     fd: OwnedFd,
+    /// Whether fsync means anything here: on tmpfs and ramfs it is a no-op syscall per file.
+    on_disk: bool,
     staging_name: String,
     staging: OwnedFd,
     targets: Vec<Target<'a>>,
@@ -115,7 +117,7 @@ pub fn publish(
         })
         .and_then(|()| rename_all(&jobs));
     for job in &jobs {
-        if result.is_ok() {
+        if result.is_ok() && job.on_disk {
             // Durability of the renames; a failure here cannot be undone, so it is only logged.
             if let Err(e) = nix::unistd::fsync(&job.fd) {
                 crate::warn!("fsync of {} failed: {}", job.path.display(), e.desc());
@@ -150,9 +152,17 @@ fn stage<'a>(
         })?;
         let (staging_name, staging) =
             make_staging(&fd, dir).map_err(|what| cant_create(first, what))?;
+        let on_disk = !is_memory_fs(&fd);
+        if on_disk {
+            crate::debug!(
+                "{} is not on tmpfs/ramfs: secrets may reach disk (use a memory-backed volume)",
+                dir.display()
+            );
+        }
         let mut job = DirJob {
             path: dir.clone(),
             fd,
+            on_disk,
             staging_name,
             staging,
             targets: Vec::new(),
@@ -169,7 +179,7 @@ fn stage<'a>(
                 name: name.clone(),
                 existed: false,
             });
-            let staged = write_staged(&job.staging, &name, d);
+            let staged = write_staged(&job.staging, &name, d, job.on_disk);
             if let Err(e) = staged {
                 jobs.push(job);
                 return Err(e);
@@ -291,6 +301,15 @@ fn check_dir(fd: &OwnedFd, dir: &Path, opts: &WriteOptions) -> Result<(), Error>
     Ok(())
 }
 
+/// Whether `fd` lives on tmpfs or ramfs, where data never reaches a disk and fsync is a no-op.
+fn is_memory_fs(fd: &OwnedFd) -> bool {
+    use nix::sys::statfs::{FsType, TMPFS_MAGIC, fstatfs};
+    // RAMFS_MAGIC from linux/magic.h; nix names only TMPFS_MAGIC.
+    const RAMFS_MAGIC: FsType = FsType(0x8584_58f6);
+    fstatfs(fd)
+        .is_ok_and(|s| s.filesystem_type() == TMPFS_MAGIC || s.filesystem_type() == RAMFS_MAGIC)
+}
+
 fn random_suffix() -> String {
     use std::hash::{BuildHasher, Hasher};
     // RandomState is seeded from the OS per process; uniqueness is all that is needed here, as
@@ -332,7 +351,12 @@ fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd), String
     ))
 }
 
-fn write_staged(staging: &OwnedFd, name: &OsString, d: &FileDelivery) -> Result<(), Error> {
+fn write_staged(
+    staging: &OwnedFd,
+    name: &OsString,
+    d: &FileDelivery,
+    on_disk: bool,
+) -> Result<(), Error> {
     let flags =
         OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let fd = nix::fcntl::openat(
@@ -352,8 +376,10 @@ fn write_staged(staging: &OwnedFd, name: &OsString, d: &FileDelivery) -> Result<
     let mut f = File::from(fd);
     f.write_all(d.content.expose())
         .map_err(|e| cant_create(d, format!("write failed: {}", crate::error::io_text(&e))))?;
-    f.sync_all()
-        .map_err(|e| cant_create(d, format!("fsync failed: {}", crate::error::io_text(&e))))?;
+    if on_disk {
+        f.sync_all()
+            .map_err(|e| cant_create(d, format!("fsync failed: {}", crate::error::io_text(&e))))?;
+    }
     Ok(())
 }
 
@@ -442,13 +468,7 @@ fn roll_back(jobs: &[DirJob], done: &[Done]) {
         let job = &jobs[j];
         let name = job.targets[i].name.as_os_str();
         let r = if exchange {
-            renameat2(
-                &job.fd,
-                name,
-                &job.staging,
-                name,
-                RENAME_EXCHANGE,
-            )
+            renameat2(&job.fd, name, &job.staging, name, RENAME_EXCHANGE)
         } else {
             renameat(&job.fd, name, &job.staging, name)
         };

@@ -152,7 +152,14 @@ pub fn renameat2(
     // SAFETY: both paths are valid NUL-terminated strings that outlive the call, both fds are
     // open descriptors borrowed for the call, and the kernel reads nothing else.
     let r = unsafe {
-        libc::syscall(libc::SYS_renameat2, old_dir.as_raw_fd(), old.as_ptr(), new_dir.as_raw_fd(), new.as_ptr(), flags)
+        libc::syscall(
+            libc::SYS_renameat2,
+            old_dir.as_raw_fd(),
+            old.as_ptr(),
+            new_dir.as_raw_fd(),
+            new.as_ptr(),
+            flags,
+        )
     };
     nix::errno::Errno::result(r).map(drop)
 }
