@@ -296,8 +296,9 @@ impl Signals {
     /// interruption.
     pub fn wait(&self, timeout: std::time::Duration) -> Result<Option<Received>, nix::errno::Errno> {
         let ts = libc::timespec {
-            tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
-            tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+            // Callers wait at most seconds; a day fits every time_t.
+            tv_sec: timeout.as_secs().min(86_400) as _,
+            tv_nsec: timeout.subsec_nanos() as _,
         };
         let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
         // SAFETY: valid pointers to a sigset, a siginfo buffer and a timespec, for the call only.
@@ -395,4 +396,37 @@ pub fn send_all(sig: i32) -> Result<(), nix::errno::Errno> {
         nix::errno::Errno::ESRCH => Ok(()),
         e => Err(e),
     }
+}
+
+/// `renameat2(2)` flag: fail if the destination exists.
+pub const RENAME_NOREPLACE: u32 = 1;
+/// `renameat2(2)` flag: atomically swap source and destination.
+pub const RENAME_EXCHANGE: u32 = 2;
+
+/// `renameat2(2)` by raw syscall: nix wraps it only for glibc, and musl (our static target)
+/// gained the libc wrapper late, while the syscall itself exists since Linux 3.15.
+pub fn renameat2(
+    old_dir: &std::os::fd::OwnedFd,
+    old: &std::ffi::OsStr,
+    new_dir: &std::os::fd::OwnedFd,
+    new: &std::ffi::OsStr,
+    flags: u32,
+) -> nix::Result<()> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let old = std::ffi::CString::new(old.as_bytes()).map_err(|_| nix::errno::Errno::EINVAL)?;
+    let new = std::ffi::CString::new(new.as_bytes()).map_err(|_| nix::errno::Errno::EINVAL)?;
+    // SAFETY: both paths are valid NUL-terminated strings that outlive the call, both fds are
+    // open descriptors borrowed for the call, and the kernel reads nothing else.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            old_dir.as_raw_fd(),
+            old.as_ptr(),
+            new_dir.as_raw_fd(),
+            new.as_ptr(),
+            flags,
+        )
+    };
+    nix::errno::Errno::result(r).map(drop)
 }
