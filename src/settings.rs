@@ -143,7 +143,10 @@ fn process_settings(
         Some((v, origin)) => {
             let t = text(v, &origin)?;
             let secs = t.trim().parse::<f64>().map_err(|_| {
-                Error::new(Kind::Usage, format!("{origin}: expected a number of seconds"))
+                Error::new(
+                    Kind::Usage,
+                    format!("{origin}: expected a number of seconds"),
+                )
             })?;
             grace(secs, &origin)?
         }
@@ -491,8 +494,8 @@ mod tests {
 
     #[test]
     fn process_options() {
-        let s = Settings::resolve(&inv(&["--", "x"]), &env(&[]), &FileSettings::default())
-            .expect("ok");
+        let s =
+            Settings::resolve(&inv(&["--", "x"]), &env(&[]), &FileSettings::default()).expect("ok");
         assert_eq!(s.process.init, InitMode::Auto);
         assert_eq!(s.process.grace_period, std::time::Duration::from_secs(5));
         assert!(!s.process.cleanup && !s.process.no_root && !s.process.process_group);
@@ -505,10 +508,16 @@ mod tests {
         let s = Settings::resolve(&inv(&["--", "x"]), &env(&[]), &file).expect("ok");
         assert_eq!(s.process.init, InitMode::Exec);
         assert_eq!(s.process.user.as_deref(), Some("app"));
-        assert_eq!(s.process.grace_period, std::time::Duration::from_millis(500));
+        assert_eq!(
+            s.process.grace_period,
+            std::time::Duration::from_millis(500)
+        );
         let s = Settings::resolve(
             &inv(&["--init", "--user", "1000:1000", "--", "x"]),
-            &env(&[("SECRET_INIT_CLEANUP", "1"), ("SECRET_INIT_GRACE_PERIOD", "0")]),
+            &env(&[
+                ("SECRET_INIT_CLEANUP", "1"),
+                ("SECRET_INIT_GRACE_PERIOD", "0"),
+            ]),
             &file,
         )
         .expect("ok");
@@ -516,7 +525,10 @@ mod tests {
         assert_eq!(s.process.user.as_deref(), Some("1000:1000"));
         assert!(s.process.cleanup);
         assert!(s.process.grace_period.is_zero());
-        for bad in [&["--init", "--no-init", "--", "x"][..], &["--cleanup", "--no-init", "--", "x"]] {
+        for bad in [
+            &["--init", "--no-init", "--", "x"][..],
+            &["--cleanup", "--no-init", "--", "x"],
+        ] {
             let e = Settings::resolve(&inv(bad), &env(&[]), &FileSettings::default())
                 .expect_err("conflict");
             assert_eq!(e.exit_code(), 64, "{bad:?}");

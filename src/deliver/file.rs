@@ -150,8 +150,7 @@ fn stage<'a>(
         let dir_owner = first
             .owner
             .filter(|(uid, _)| opts.trusted_uids.contains(uid));
-        let fd =
-            open_dir_chain_owned(dir, dir_owner).map_err(|what| cant_create(first, what))?;
+        let fd = open_dir_chain_owned(dir, dir_owner).map_err(|what| cant_create(first, what))?;
         check_dir(&fd, dir, opts).map_err(|e| {
             e.for_secret(&first.secret)
                 .with_source(first.path.display().to_string())
@@ -570,14 +569,14 @@ fn open_existing_dir(dir: &Path) -> Result<OwnedFd, String> {
         match comp {
             Component::RootDir | Component::CurDir => continue,
             Component::Normal(name) => {
-                fd = nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()).map_err(|e| {
-                    match e {
+                fd = nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()).map_err(
+                    |e| match e {
                         Errno::ELOOP | Errno::ENOTDIR => {
                             format!("{} is no longer a directory (a symlink?)", dir.display())
                         }
                         e => format!("cannot open {}: {}", dir.display(), errno_text(e)),
-                    }
-                })?;
+                    },
+                )?;
             }
             Component::ParentDir | Component::Prefix(_) => {
                 return Err(format!("{} contains \"..\"", dir.display()));

@@ -294,7 +294,10 @@ impl Signals {
 
     /// Waits up to `timeout` for one signal of the (blocked) set. `None` on timeout or
     /// interruption.
-    pub fn wait(&self, timeout: std::time::Duration) -> Result<Option<Received>, nix::errno::Errno> {
+    pub fn wait(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<Option<Received>, nix::errno::Errno> {
         let ts = libc::timespec {
             // Callers wait at most seconds; a day fits every time_t.
             tv_sec: timeout.as_secs().min(86_400) as _,
@@ -311,14 +314,20 @@ impl Signals {
         }
         // SAFETY: sigtimedwait filled the buffer (and zeroed memory is a valid siginfo_t).
         let info = unsafe { info.assume_init() };
-        let sender = if matches!(info.si_code, libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL) {
+        let sender = if matches!(
+            info.si_code,
+            libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL
+        ) {
             // SAFETY: for these codes (kill, sigqueue, tkill) the kernel fills the union's
             // kill/rt member, whose first field is si_pid; for other codes it is not read.
             Some(unsafe { info.si_pid() })
         } else {
             None
         };
-        Ok(Some(Received { signal: sig, sender }))
+        Ok(Some(Received {
+            signal: sig,
+            sender,
+        }))
     }
 }
 
