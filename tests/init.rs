@@ -261,9 +261,11 @@ mod libc_sig {
 /// dumb-init's print_signals: a handler for every catchable signal, `ready` first, each signal
 /// number printed as it arrives; `exit` on stdin ends it.
 const PRINT_SIGNALS: &str = r#"
-import signal, sys
+import os, signal, sys
 def on(n, _f):
-    print(n, flush=True)
+    # os.write, not print: the next signal may come while this one is still being written,
+    # and a buffered print would be re-entered.
+    os.write(1, b"%d\n" % n)
 for n in range(1, 32):
     if n not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):
         signal.signal(n, on)
