@@ -88,7 +88,7 @@ pub const OPTIONS: &[OptSpec] = &[
         long: "init",
         value: None,
         repeat: false,
-        help: "supervise the program (forward signals, reap zombies) even when not PID 1; outside PID 1 also a child subreaper",
+        help: "supervise (forward signals, reap zombies) even when not PID 1, as a child subreaper",
     },
     OptSpec {
         long: "no-init",

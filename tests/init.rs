@@ -977,3 +977,41 @@ print("hup", len(got), flush=True)
     ns.expect_line("hup 1");
     assert_eq!(ns.finish(), 0);
 }
+
+#[test]
+fn config_file_keys_choose_the_mode() {
+    let sb = Sandbox::new();
+    sb.config("secrets: {}\nsecret_init:\n  init: true\n  grace_period: 0.5\n  process_group: true\n  no_root: false\n  cleanup: false\n");
+    let mut cmd = sb
+        .run()
+        .args(["--", "/bin/sh", "-c", "echo $PPID"])
+        .command();
+    let child = cmd.stdout(Stdio::piped()).spawn().expect("spawn");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        pid.to_string(),
+        "supervised"
+    );
+    // The command line wins over the file.
+    let mut cmd = sb
+        .run()
+        .args(["--no-init", "--", "/bin/sh", "-c", "echo $$"])
+        .command();
+    let child = cmd.stdout(Stdio::piped()).spawn().expect("spawn");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        pid.to_string(),
+        "exec"
+    );
+    // Typos are refused like every unknown key.
+    sb.config("secrets: {}\nsecret_init:\n  no_roots: true\n");
+    sb.run()
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(78)
+        .stderr_has("no_roots");
+}
