@@ -496,8 +496,12 @@ fn pid1_signal_racing_the_exit_1000_times() {
             started.elapsed() < Duration::from_secs(240),
             "too slow: {i} runs"
         );
+        // A busy loop of 0..390 steps moves the exit across the moment the signal lands.
+        let spin = (i % 40) * 10;
+        let script =
+            format!("kill -TERM 1 & i=0; while [ $i -lt {spin} ]; do i=$((i+1)); done; exit 3");
         let mut r = sb.run();
-        r.args(["--", "/bin/sh", "-c", "kill -TERM 1 & exit 3"]);
+        r.args(["--", "/bin/sh", "-c", &script]);
         let mut ns = Ns::start(&r, &[]);
         let code = ns.finish();
         assert!(
@@ -508,6 +512,8 @@ fn pid1_signal_racing_the_exit_1000_times() {
         *seen.entry(code).or_insert(0) += 1;
     }
     eprintln!("outcomes: {seen:?}");
+    // Both orders happened, or the race was not exercised.
+    assert_eq!(seen.len(), 2, "outcomes: {seen:?}");
 }
 
 fn status_field(status: &str, key: &str) -> u64 {
