@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -157,15 +158,23 @@ pub fn load(path: Option<&Path>) -> Result<Manifest, Errors> {
 pub fn read_config_text(path: &Path) -> Result<String, Error> {
     use std::io::Read;
     let src = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| {
-        let kind = if e.kind() == std::io::ErrorKind::PermissionDenied {
-            Kind::Permission
-        } else {
-            Kind::Data
-        };
-        Error::new(kind, format!("cannot read: {}", crate::error::io_text(&e)))
-            .with_source(src.clone())
-    })?;
+    // O_NONBLOCK: a FIFO in place of the file must not hang the start; it is refused below.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            let kind = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                Kind::Permission
+            } else {
+                Kind::Data
+            };
+            Error::new(kind, format!("cannot read: {}", crate::error::io_text(&e)))
+                .with_source(src.clone())
+        })?;
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(Error::new(Kind::Data, "not a regular file").with_source(src));
+    }
     let mut bytes = Vec::new();
     file.take(MAX_CONFIG_BYTES + 1)
         .read_to_end(&mut bytes)

@@ -423,6 +423,32 @@ fn fifos_directories_and_oversized_files_fail_without_hanging() {
 }
 
 #[test]
+fn a_fifo_in_place_of_a_config_file_does_not_hang() {
+    let sb = Sandbox::new();
+    sb.config("secrets:\n  db: null\n");
+    for fifo in ["local.yaml", "fifo-config.yaml"] {
+        let st = std::process::Command::new("mkfifo")
+            .arg(sb.path(fifo))
+            .status()
+            .expect("mkfifo");
+        assert!(st.success());
+    }
+    let t = Instant::now();
+    sb.run()
+        .args(["check"])
+        .output()
+        .expect_code(65)
+        .stderr_has("not a regular file");
+    sb.run()
+        .env("SECRET_INIT_CONFIG", sb.path("fifo-config.yaml"))
+        .args(["check"])
+        .output()
+        .expect_code(65)
+        .stderr_has("not a regular file");
+    assert!(t.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
 fn unreadable_secret_file_is_a_permission_error() {
     // Root reads anything; drop to nobody for this one via setpriv when available as root.
     if !nix_is_root() {
