@@ -23,6 +23,16 @@ impl Environ {
         Environ(std::env::vars_os().collect())
     }
 
+    /// An environment from literal pairs (tests and embedders).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Environ {
+        Environ(
+            pairs
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect(),
+        )
+    }
+
     /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&OsStr> {
         self.0
@@ -332,12 +342,7 @@ mod tests {
     }
 
     fn env(pairs: &[(&str, &str)]) -> Environ {
-        Environ(
-            pairs
-                .iter()
-                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-                .collect(),
-        )
+        Environ::from_pairs(pairs)
     }
 
     #[test]
