@@ -68,7 +68,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -193,8 +193,9 @@ pub fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
     }
     dirs.extend(provider::missing_dirs(&state_file));
     state.dirs = dirs.into_iter().collect();
-    let json = serde_json::to_vec_pretty(&state)
+    let mut json = serde_json::to_vec_pretty(&state)
         .map_err(|e| Error::new(Kind::Data, format!("cannot serialise the state: {e}")))?;
+    json.push(b'\n');
     let written: Vec<PathBuf> = plan.files.iter().map(|f| f.path.clone()).collect();
     let mut files = plan.files;
     files.push(FileDelivery {
