@@ -712,6 +712,10 @@ fn refused_configurations() {
             "providers:\n    e: {kind: env, fields: {'1BAD': a}}",
             "not a valid env var name",
         ),
+        (
+            "providers:\n    e: {kind: env, fields: {LD_PRELOAD: a}}",
+            "deny list",
+        ),
     ];
     for (yaml, msg) in cases {
         let sb = Sandbox::new();
