@@ -171,6 +171,28 @@ fn aws_conflict_without_overwrite_writes_nothing_then_overwrite_replaces() {
         before,
         "a failed delivery changed files"
     );
+    // materialize refuses the same way: no file, no state file.
+    sb.run()
+        .env("TRUSS_SECRET_k", &k)
+        .env("TRUSS_SECRET_s", "newsecret")
+        .env("TRUSS_SECRET_hf", &hf)
+        .arg("materialize")
+        .output()
+        .expect_code(73);
+    assert_eq!(
+        snapshot(sb.dir.path()),
+        before,
+        "a failed materialize changed files"
+    );
+    // `env` reads no provider file, so the conflict does not stop it.
+    sb.run()
+        .env("TRUSS_SECRET_k", &k)
+        .env("TRUSS_SECRET_s", "newsecret")
+        .env("TRUSS_SECRET_hf", &hf)
+        .arg("env")
+        .output()
+        .expect_ok()
+        .stdout_has("export HF_TOKEN=");
     // Negative control: the same run with overwrite succeeds and botocore sees the new key.
     sb.config(&cfg(true));
     sb.run()
@@ -832,4 +854,27 @@ fn providers_lists_resolved_destinations() {
             "{kind} not listed"
         );
     }
+}
+
+#[test]
+fn two_aws_profiles_merge_into_one_file() {
+    let sb = Sandbox::new();
+    home(&sb);
+    sb.config(
+        "secrets:\n  k1: null\n  s1: null\n  k2: null\n  s2: null\nsecret_init:\n  providers:\n    aws:\n      fields: {aws_access_key_id: k1, aws_secret_access_key: s1}\n    aws-prod:\n      kind: aws\n      profile: prod\n      fields: {aws_access_key_id: k2, aws_secret_access_key: s2}\n      values: {region: ap-south-1}\n",
+    );
+    sb.run()
+        .env("TRUSS_SECRET_k1", "AKIAONE")
+        .env("TRUSS_SECRET_s1", "one")
+        .env("TRUSS_SECRET_k2", "AKIATWO")
+        .env("TRUSS_SECRET_s2", "two")
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_ok();
+    let got = py(
+        &sb,
+        "import botocore.session as b\nprint(b.Session().get_credentials().access_key)\np = b.Session(profile='prod'); print(p.get_credentials().access_key, p.get_config_variable('region'))",
+        &[],
+    );
+    assert_eq!(got, "AKIAONE\nAKIATWO ap-south-1");
 }
