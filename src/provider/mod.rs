@@ -921,3 +921,107 @@ pub fn describe_files(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn environ(pairs: &[(&str, &str)]) -> Environ {
+        Environ(
+            pairs
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect(),
+        )
+    }
+
+    fn hf_path(pairs: &[(&str, &str)]) -> (PathBuf, &'static str) {
+        let spec = &registry::kind("huggingface").expect("kind").files[0];
+        locate(spec, &environ(pairs), &|_| None).expect("locate")
+    }
+
+    #[test]
+    fn destinations_follow_the_tools_precedence() {
+        let home = ("HOME", "/h");
+        assert_eq!(
+            hf_path(&[home]),
+            (PathBuf::from("/h/.cache/huggingface/token"), "HOME")
+        );
+        assert_eq!(
+            hf_path(&[home, ("XDG_CACHE_HOME", "/x")]).0,
+            PathBuf::from("/x/huggingface/token")
+        );
+        assert_eq!(
+            hf_path(&[home, ("XDG_CACHE_HOME", "/x"), ("HF_HOME", "/f")]).0,
+            PathBuf::from("/f/token")
+        );
+        assert_eq!(
+            hf_path(&[home, ("HF_HOME", "/f"), ("HF_TOKEN_PATH", "~/t")]),
+            (PathBuf::from("/h/t"), "HF_TOKEN_PATH")
+        );
+        // An empty override is unset, as the tools treat it.
+        assert_eq!(
+            hf_path(&[home, ("HF_HOME", "")]).0,
+            PathBuf::from("/h/.cache/huggingface/token")
+        );
+        let kube = &registry::kind("kubernetes").expect("kind").files[0];
+        let (p, by) =
+            locate(kube, &environ(&[home, ("KUBECONFIG", ":/a:/b")]), &|_| None).expect("ok");
+        assert_eq!((p, by), (PathBuf::from("/a"), "KUBECONFIG"));
+        let ssh = &registry::kind("ssh").expect("kind").files[1];
+        let (p, _) = locate(ssh, &environ(&[home]), &|_| Some("id_x".into())).expect("ok");
+        assert_eq!(p, PathBuf::from("/h/.ssh/id_x.pub"));
+        assert!(locate(ssh, &environ(&[home]), &|_| Some("../x".into())).is_err());
+        assert!(locate(kube, &environ(&[("KUBECONFIG", "rel")]), &|_| None).is_err());
+        assert!(locate(kube, &environ(&[]), &|_| None).is_err());
+    }
+
+    #[test]
+    fn one_line_values() {
+        let ok =
+            |s: &str| one_line(&Secret::new(s.as_bytes().to_vec())).map(|v| v.expose().to_vec());
+        assert_eq!(ok("  tok\r\n"), Ok(b"tok".to_vec()));
+        assert!(ok("a\nb").is_err());
+        assert!(ok("a\tb").is_err());
+        assert!(ok(" \n").is_err());
+        assert!(one_line(&Secret::new(vec![0xff, b'a'])).is_err());
+    }
+
+    #[test]
+    fn merges_never_panic_on_odd_files() {
+        let odd = [
+            "",
+            "\n",
+            "[",
+            "[]",
+            "[default",
+            "=",
+            ":",
+            "machine",
+            "machine h",
+            "machine h login",
+            "h:",
+            "h:\n\t",
+            "ü[ü]=ü\n  ü",
+            "\u{feff}[default]\nk=v",
+            "{}",
+            "[1,2]",
+            "{\"auths\": 3}",
+            "{\"auths\": {\"r\": 5}}",
+            "github.com:\n    oauth_token",
+            "\"github.com\":\n  oauth_token: 'a''b'\n",
+            "macdef x\nmachine h login u password p",
+            "default login a password b",
+        ];
+        for text in odd {
+            for ow in [false, true] {
+                let _ = ini::merge(Some(text), "default", &[("k", "v".into())], ow);
+                let _ = ini::merge_flat(Some(text), &[("k", "v".into())], ow);
+                let _ = docker::merge(Some(text), "r", "u", "p", ow);
+                let _ = gh::merge(Some(text), "github.com", "t", Some("u"), ow);
+                let _ = netrc::merge(Some(text), "h", "u", "p", ow);
+            }
+        }
+    }
+}
