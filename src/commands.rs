@@ -1,4 +1,5 @@
-//! The commands: `run` (the default), `check` and `get`.
+//! The commands: `run` (the default), `check`, `get`, and the development-machine commands
+//! `providers`, `materialize`, `clean` and `env` (src/materialize.rs).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -63,6 +64,13 @@ pub fn dispatch(
         Command::Run(program) => run(&ctx, &program, start),
         Command::Check => check(&ctx),
         Command::Get(name) => get(&ctx, &name),
+        Command::Providers => {
+            print_stdout(crate::materialize::providers(&ctx).as_bytes());
+            Ok(0)
+        }
+        Command::Materialize => crate::materialize::materialize(&ctx, full_plan(&ctx, true)?),
+        Command::Clean => crate::materialize::clean(&ctx),
+        Command::Env => crate::materialize::env(&full_plan(&ctx, false)?),
         Command::Help | Command::Version => Ok(0),
     }
 }
@@ -91,12 +99,26 @@ fn resolve_all(ctx: &Context) -> Result<(Vec<Resolution>, Errors), Errors> {
     Ok(resolve::resolve_all(&ctx.manifest, &mut sources))
 }
 
-/// Resolve, deliver, exec.
-pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Result<u8, Errors> {
+/// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
+/// with what is on disk unless `with_files` is false).
+pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> {
     let (resolutions, errors) = resolve_all(ctx)?;
     errors.into_result()?;
-    let plan = plan::build(&resolutions, &ctx.settings)?;
-    drop(resolutions);
+    let mut plan = plan::build(&resolutions, &ctx.settings)?;
+    crate::provider::build(
+        &ctx.manifest.providers,
+        &resolutions,
+        &ctx.env,
+        &ctx.settings,
+        &mut plan,
+        with_files,
+    )?;
+    Ok(plan)
+}
+
+/// Resolve, deliver, exec.
+pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Result<u8, Errors> {
+    let plan = full_plan(ctx, true)?;
     let env = child_env::child_environment(
         &ctx.env,
         &ctx.settings.env_prefix,
@@ -134,15 +156,38 @@ pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Resu
 /// Resolve only; report a table and exit as a run would.
 pub fn check(ctx: &Context) -> Result<u8, Errors> {
     let (resolutions, mut errors) = resolve_all(ctx)?;
-    if errors.0.is_empty()
-        && let Err(plan_errors) = plan::build(&resolutions, &ctx.settings)
-    {
-        errors = plan_errors;
+    let mut provider_rows = Vec::new();
+    if errors.0.is_empty() {
+        let built = plan::build(&resolutions, &ctx.settings).and_then(|mut p| {
+            crate::provider::build(
+                &ctx.manifest.providers,
+                &resolutions,
+                &ctx.env,
+                &ctx.settings,
+                &mut p,
+                true,
+            )
+        });
+        match built {
+            Err(plan_errors) => errors = plan_errors,
+            Ok(outcome) => {
+                for (inst, role, path, write) in outcome.files {
+                    provider_rows.push(Row {
+                        name: format!("provider:{inst}"),
+                        source: role,
+                        destination: path.display().to_string(),
+                        value: "-".into(),
+                        status: if write { "ok" } else { "unchanged" }.into(),
+                    });
+                }
+            }
+        }
     }
-    let rows: Vec<Row> = resolutions
+    let mut rows: Vec<Row> = resolutions
         .iter()
         .map(|r| Row::of(r, &ctx.settings))
         .collect();
+    rows.extend(provider_rows);
     let out = match ctx.settings.report_format {
         ReportFormat::Json => {
             let json: Vec<serde_json::Value> = rows

@@ -43,6 +43,8 @@ pub struct Manifest {
     pub secrets: Vec<Declared>,
     /// The `secret_init:` section.
     pub settings: FileSettings,
+    /// Provider instances (`secret_init.providers`), validated.
+    pub providers: Vec<crate::provider::Instance>,
 }
 
 /// Where a delivered file goes: the default location, another path, or nowhere.
@@ -117,6 +119,9 @@ pub struct FileSettings {
     /// Per-secret settings, raw; validated into [`SecretSettings`].
     #[serde(default)]
     pub secrets: BTreeMap<String, RawSecretSettings>,
+    /// Provider instances, raw; validated by [`crate::provider::validate`].
+    #[serde(default)]
+    pub providers: BTreeMap<String, crate::provider::RawInstance>,
     /// Keys we do not know; refused after parsing (78), so typos never pass silently.
     #[serde(flatten)]
     pub unknown: BTreeMap<String, IgnoredAny>,
@@ -311,11 +316,18 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
             Err(why) => errors.push(Error::secret(Kind::Data, &raw_name, src, why)),
         }
     }
+    let providers = crate::provider::validate(
+        std::mem::take(&mut settings.providers),
+        &secrets,
+        src,
+        &mut errors,
+    );
     errors.into_result()?;
     Ok(Manifest {
         path: None,
         secrets,
         settings,
+        providers,
     })
 }
 

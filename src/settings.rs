@@ -78,6 +78,8 @@ pub struct Settings {
     pub log_format: log::Format,
     /// `check` output format.
     pub report_format: ReportFormat,
+    /// Where `materialize` records what it wrote (`--state-file`); `None`: the XDG default.
+    pub state_file: Option<PathBuf>,
 }
 
 /// The config file to read: `--config`, then `SECRET_INIT_CONFIG`, then `./config.yaml` if present.
@@ -288,6 +290,13 @@ impl Settings {
                     ));
                 }
             };
+        let state_file = pick(inv, env, "state-file").map(|(v, _)| PathBuf::from(v));
+        if let Some(p) = state_file.as_ref().filter(|p| !p.is_absolute()) {
+            return Err(Error::new(
+                Kind::Config,
+                format!("state file {} must be an absolute path", p.display()),
+            ));
+        }
         let mut scrub_env = file.scrub_env.clone().unwrap_or_default();
         scrub_env.extend(pick_list(inv, env, "scrub-env", ',').unwrap_or_default());
         Ok(Settings {
@@ -303,6 +312,7 @@ impl Settings {
             log_level,
             log_format,
             report_format,
+            state_file,
         })
     }
 }
