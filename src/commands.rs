@@ -1,4 +1,5 @@
-//! The commands: `run` (the default), `check` and `get`.
+//! The commands: `run` (the default), `check`, `get`, and the development-machine commands
+//! `providers`, `materialize`, `clean` and `env` (src/materialize.rs).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -63,6 +64,13 @@ pub fn dispatch(
         Command::Run(program) => run(&ctx, &program, start),
         Command::Check => check(&ctx),
         Command::Get(name) => get(&ctx, &name),
+        Command::Providers => {
+            print_stdout(crate::materialize::providers(&ctx).as_bytes());
+            Ok(0)
+        }
+        Command::Materialize => crate::materialize::materialize(&ctx, full_plan(&ctx, true)?),
+        Command::Clean => crate::materialize::clean(&ctx),
+        Command::Env => crate::materialize::env(&full_plan(&ctx, false)?),
         Command::Help | Command::Version => Ok(0),
     }
 }
@@ -122,6 +130,23 @@ fn program_credentials(p: &ProcessSettings) -> Result<Option<sys::Credentials>, 
     }
 }
 
+/// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
+/// with what is on disk unless `with_files` is false).
+pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> {
+    let (resolutions, errors) = resolve_all(ctx)?;
+    errors.into_result()?;
+    let mut plan = plan::build(&resolutions, &ctx.settings)?;
+    crate::provider::build(
+        &ctx.manifest.providers,
+        &resolutions,
+        &ctx.env,
+        &ctx.settings,
+        &mut plan,
+        with_files,
+    )?;
+    Ok(plan)
+}
+
 /// Resolve, deliver, then exec or supervise.
 pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Result<u8, Errors> {
     let proc = &ctx.settings.process;
@@ -139,10 +164,7 @@ pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Resu
         );
     }
     let creds = program_credentials(proc)?;
-    let (resolutions, errors) = resolve_all(ctx)?;
-    errors.into_result()?;
-    let mut plan = plan::build(&resolutions, &ctx.settings)?;
-    drop(resolutions);
+    let mut plan = full_plan(ctx, true)?;
     if let Some(c) = &creds {
         // The program must be able to read its files: they are the --user's unless a secret
         // names its own owner.
@@ -208,15 +230,38 @@ pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Resu
 /// Resolve only; report a table and exit as a run would.
 pub fn check(ctx: &Context) -> Result<u8, Errors> {
     let (resolutions, mut errors) = resolve_all(ctx)?;
-    if errors.0.is_empty()
-        && let Err(plan_errors) = plan::build(&resolutions, &ctx.settings)
-    {
-        errors = plan_errors;
+    let mut provider_rows = Vec::new();
+    if errors.0.is_empty() {
+        let built = plan::build(&resolutions, &ctx.settings).and_then(|mut p| {
+            crate::provider::build(
+                &ctx.manifest.providers,
+                &resolutions,
+                &ctx.env,
+                &ctx.settings,
+                &mut p,
+                true,
+            )
+        });
+        match built {
+            Err(plan_errors) => errors = plan_errors,
+            Ok(outcome) => {
+                for (inst, role, path, write) in outcome.files {
+                    provider_rows.push(Row {
+                        name: format!("provider:{inst}"),
+                        source: role,
+                        destination: path.display().to_string(),
+                        value: "-".into(),
+                        status: if write { "ok" } else { "unchanged" }.into(),
+                    });
+                }
+            }
+        }
     }
-    let rows: Vec<Row> = resolutions
+    let mut rows: Vec<Row> = resolutions
         .iter()
         .map(|r| Row::of(r, &ctx.settings))
         .collect();
+    rows.extend(provider_rows);
     let out = match ctx.settings.report_format {
         ReportFormat::Json => {
             let json: Vec<serde_json::Value> = rows

@@ -23,6 +23,16 @@ impl Environ {
         Environ(std::env::vars_os().collect())
     }
 
+    /// An environment from literal pairs (tests and embedders).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Environ {
+        Environ(
+            pairs
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect(),
+        )
+    }
+
     /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&OsStr> {
         self.0
@@ -70,6 +80,8 @@ pub struct Settings {
     pub report_format: ReportFormat,
     /// How the program is run: exec or supervised, as whom, and what happens after it.
     pub process: ProcessSettings,
+    /// Where `materialize` records what it wrote (`--state-file`); `None`: the XDG default.
+    pub state_file: Option<PathBuf>,
 }
 
 /// Whether secret-init stays as the program's parent.
@@ -375,6 +387,13 @@ impl Settings {
                     ));
                 }
             };
+        let state_file = pick(inv, env, "state-file").map(|(v, _)| PathBuf::from(v));
+        if let Some(p) = state_file.as_ref().filter(|p| !p.is_absolute()) {
+            return Err(Error::new(
+                Kind::Config,
+                format!("state file {} must be an absolute path", p.display()),
+            ));
+        }
         let mut scrub_env = file.scrub_env.clone().unwrap_or_default();
         scrub_env.extend(pick_list(inv, env, "scrub-env", ',').unwrap_or_default());
         Ok(Settings {
@@ -391,6 +410,7 @@ impl Settings {
             log_format,
             report_format,
             process: process_settings(inv, env, file)?,
+            state_file,
         })
     }
 }
@@ -430,12 +450,7 @@ mod tests {
     }
 
     fn env(pairs: &[(&str, &str)]) -> Environ {
-        Environ(
-            pairs
-                .iter()
-                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-                .collect(),
-        )
+        Environ::from_pairs(pairs)
     }
 
     #[test]

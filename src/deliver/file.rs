@@ -100,10 +100,15 @@ pub fn publish(
     if files.is_empty() {
         return Ok(Published::default());
     }
-    let mut by_dir: BTreeMap<PathBuf, Vec<&FileDelivery>> = BTreeMap::new();
+    // Keyed by the dir's bytes: Path's own ordering walks components and costs far more.
+    let mut by_dir: BTreeMap<Vec<u8>, (PathBuf, Vec<&FileDelivery>)> = BTreeMap::new();
     for d in files {
-        let dir = d.path.parent().map(Path::to_path_buf).unwrap_or_default();
-        by_dir.entry(dir).or_default().push(d);
+        let dir = d.path.parent().unwrap_or(Path::new("/"));
+        by_dir
+            .entry(dir.as_os_str().as_bytes().to_vec())
+            .or_insert_with(|| (dir.to_path_buf(), Vec::new()))
+            .1
+            .push(d);
     }
     let mut jobs: Vec<DirJob> = Vec::new();
     let result = stage(&by_dir, opts, &mut jobs)
@@ -139,11 +144,11 @@ pub fn publish(
 }
 
 fn stage<'a>(
-    by_dir: &BTreeMap<PathBuf, Vec<&'a FileDelivery>>,
+    by_dir: &BTreeMap<Vec<u8>, (PathBuf, Vec<&'a FileDelivery>)>,
     opts: &WriteOptions,
     jobs: &mut Vec<DirJob<'a>>,
 ) -> Result<(), Error> {
-    for (dir, deliveries) in by_dir {
+    for (dir, deliveries) in by_dir.values() {
         let first = deliveries[0];
         // Directories created for a file of a trusted owner (the `--user` the program runs as)
         // are that user's, so the program can reach its files; nothing existing is chowned.
@@ -405,8 +410,17 @@ fn write_staged(
 fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> {
     let euid = nix::unistd::geteuid().as_raw();
     for job in jobs.iter_mut() {
+        // One listing instead of one stat per name: in a fresh container most names are new.
+        let present = crate::source::file::list(&job.fd).ok();
         for t in &mut job.targets {
             let d = t.delivery;
+            if present
+                .as_ref()
+                .is_some_and(|p| !p.contains(t.name.as_bytes()))
+            {
+                t.existed = false;
+                continue;
+            }
             match fstatat(&job.fd, t.name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
                 Err(Errno::ENOENT) => t.existed = false,
                 Err(e) => {

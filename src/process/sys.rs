@@ -72,13 +72,15 @@ pub fn install() -> StartState {
     for (slot, sig) in actions.iter_mut().zip(STOP_SIGNALS) {
         // SAFETY: on_stop only touches atomics and calls _exit, both async-signal-safe; it
         // replaces no handler that Rust's runtime relies on.
-        let old = unsafe { sigaction(sig, &handler) };
-        *slot = (
-            sig,
-            old.unwrap_or_else(|_| {
-                SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty())
-            }),
-        );
+        let old = unsafe { sigaction(sig, &handler) }.unwrap_or_else(|_| {
+            SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty())
+        });
+        if matches!(old.handler(), SigHandler::SigIgn) {
+            // Started with this signal ignored (nohup, a background job): keep ignoring it.
+            // SAFETY: restores the disposition we just replaced; SIG_IGN runs no code.
+            let _ = unsafe { sigaction(sig, &old) };
+        }
+        *slot = (sig, old);
     }
     let mut stops = SigSet::empty();
     for sig in STOP_SIGNALS {
