@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 
 use crate::cli::{self, Command};
 use crate::deliver::{env as child_env, file};
@@ -214,6 +215,19 @@ pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Resu
     let Some(cmd) = process::command(program, &env) else {
         return Err(Error::new(Kind::Usage, "no program given").into());
     };
+    // The supervisor stays alive with its start-up environment in /proc/<pid>/environ: wipe the
+    // values of everything that was secret-init's input rather than the program's
+    // (TRUSS_SECRET_*, SECRET_INIT_*, tokens, scrubbed variables).
+    let passed: std::collections::BTreeSet<&[u8]> = env.iter().map(|(k, _)| k.as_bytes()).collect();
+    let inputs: Vec<&[u8]> = ctx
+        .env
+        .0
+        .iter()
+        .map(|(k, _)| k.as_bytes())
+        .filter(|k| !passed.contains(k))
+        .collect();
+    let wiped = sys::wipe_initial_env(&inputs);
+    crate::debug!("{wiped} input variables wiped from our own /proc/<pid>/environ");
     drop(env);
     let opts = supervise::Options {
         process_group: proc.process_group,

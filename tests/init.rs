@@ -1021,3 +1021,25 @@ fn config_file_keys_choose_the_mode() {
         .expect_code(78)
         .stderr_has("no_roots");
 }
+
+#[test]
+fn pid1_environ_keeps_no_secret_input() {
+    // The supervisor lives on as PID 1 and /proc/1/environ shows its start-up block: the values
+    // of its inputs (TRUSS_SECRET_*) are wiped, what the program also got is left.
+    let sb = Sandbox::new();
+    sb.config("secrets:\n  db: null\n");
+    let c = canary("environ");
+    let mut r = sb.run();
+    r.env("TRUSS_SECRET_db", &c)
+        .env("PLAIN_MARKER", "visible")
+        .args(["--", "/bin/sh", "-c", "tr '\\0' '\\n' < /proc/1/environ"]);
+    let mut ns = Ns::start(&r, &[]);
+    assert_eq!(ns.finish(), 0, "{}", ns.stderr());
+    let out = ns.rest().join("\n");
+    assert!(
+        out.contains("PLAIN_MARKER=visible"),
+        "the check reads the block: {out}"
+    );
+    assert!(out.contains("TRUSS_SECRET_db="), "{out}");
+    assert!(!out.contains(&c), "canary left in /proc/1/environ: {out}");
+}

@@ -441,3 +441,48 @@ pub fn renameat2(
     };
     nix::errno::Errno::result(r).map(drop)
 }
+
+unsafe extern "C" {
+    /// The C library's pointer to the environment block the kernel set up at exec.
+    static mut environ: *mut *mut libc::c_char;
+}
+
+/// Overwrites with NUL bytes, in place, the values of the variables named in `names` in this
+/// process's initial environment block, which `/proc/<pid>/environ` shows for as long as the
+/// process lives (dumb-init#270; borg#6480's technique). For the supervisor: it outlives the
+/// start, and its block still holds `TRUSS_SECRET_*`. secret-init never changes its environment
+/// (no `setenv`) and read it once into a snapshot, so nothing reads these bytes afterwards.
+/// Returns how many values were wiped.
+pub fn wipe_initial_env(names: &[&[u8]]) -> usize {
+    use zeroize::Zeroize;
+    let mut wiped = 0;
+    // SAFETY: copies the pointer value out of the static; no reference to it is formed.
+    let mut entry_ptr = unsafe { environ };
+    if entry_ptr.is_null() {
+        return 0;
+    }
+    loop {
+        // SAFETY: `environ` is a NULL-terminated array of string pointers; the environment is
+        // never modified, so every slot up to the terminator (checked below) is valid.
+        let entry = unsafe { *entry_ptr };
+        if entry.is_null() {
+            break;
+        }
+        // SAFETY: every entry is a NUL-terminated string.
+        let len = unsafe { libc::strlen(entry) };
+        // SAFETY: the `len` bytes are readable and writable (the block is in the process's own
+        // read-write memory set up by execve), and no Rust reference to them exists: std's env
+        // functions copy on read, and the process is single-threaded while supervising.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(entry.cast::<u8>(), len) };
+        if let Some(eq) = bytes.iter().position(|&b| b == b'=')
+            && names.contains(&&bytes[..eq])
+        {
+            // Volatile writes: the stores must not be optimised away.
+            bytes[eq + 1..].zeroize();
+            wiped += 1;
+        }
+        // SAFETY: the slot just read was not the terminator, so the next one is in the array.
+        entry_ptr = unsafe { entry_ptr.add(1) };
+    }
+    wiped
+}
