@@ -68,6 +68,10 @@ pub struct Settings {
     pub log_format: log::Format,
     /// `check` output format.
     pub report_format: ReportFormat,
+    /// Permit plain `http://` to non-loopback hosts for remote sources.
+    pub allow_insecure_http: bool,
+    /// The vault source's settings; `None` when no vault address is configured.
+    pub vault: Option<crate::source::vault::config::VaultSettings>,
 }
 
 /// The config file to read: `--config`, then `SECRET_INIT_CONFIG`, then `./config.yaml` if present.
@@ -83,7 +87,7 @@ pub fn config_path(inv: &Invocation, env: &Environ) -> Option<PathBuf> {
 }
 
 /// Picks an option's raw value by precedence: command line, then env twin.
-fn pick(inv: &Invocation, env: &Environ, long: &str) -> Option<(OsString, String)> {
+pub(crate) fn pick(inv: &Invocation, env: &Environ, long: &str) -> Option<(OsString, String)> {
     if let Some(v) = inv.values.get(long).and_then(|v| v.last()) {
         return Some((v.clone(), format!("--{long}")));
     }
@@ -92,7 +96,12 @@ fn pick(inv: &Invocation, env: &Environ, long: &str) -> Option<(OsString, String
 }
 
 /// All command-line values of a repeatable option, else its env twin split on `sep`.
-fn pick_list(inv: &Invocation, env: &Environ, long: &str, sep: char) -> Option<Vec<String>> {
+pub(crate) fn pick_list(
+    inv: &Invocation,
+    env: &Environ,
+    long: &str,
+    sep: char,
+) -> Option<Vec<String>> {
     if let Some(v) = inv.values.get(long) {
         return Some(v.iter().map(|s| s.to_string_lossy().into_owned()).collect());
     }
@@ -124,7 +133,7 @@ fn flag(inv: &Invocation, env: &Environ, long: &str, file: Option<bool>) -> Resu
     }
 }
 
-fn text(v: OsString, origin: &str) -> Result<String, Error> {
+pub(crate) fn text(v: OsString, origin: &str) -> Result<String, Error> {
     v.into_string()
         .map_err(|_| Error::new(Kind::Usage, format!("{origin}: not valid UTF-8")))
 }
@@ -278,6 +287,18 @@ impl Settings {
                     ));
                 }
             };
+        let allow_insecure_http = flag(
+            inv,
+            env,
+            "allow-insecure-http",
+            file.vault.as_ref().and_then(|v| v.allow_insecure_http),
+        )?;
+        let vault = crate::source::vault::config::VaultSettings::resolve(
+            inv,
+            env,
+            file.vault.as_ref(),
+            allow_insecure_http,
+        )?;
         let mut scrub_env = file.scrub_env.clone().unwrap_or_default();
         scrub_env.extend(pick_list(inv, env, "scrub-env", ',').unwrap_or_default());
         Ok(Settings {
@@ -293,6 +314,8 @@ impl Settings {
             log_level,
             log_format,
             report_format,
+            allow_insecure_http,
+            vault,
         })
     }
 }
