@@ -3,4 +3,5 @@
 mod support;
 
 mod core;
+mod providers;
 mod vault;
