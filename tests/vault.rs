@@ -75,6 +75,27 @@ fn token_login_reads_kv2_and_leaks_nothing() {
         bao.audited("secret/data/app"),
         "the read is in the audit log"
     );
+
+    // The standard environment alone (no secret_init.vault section): BAO_ADDR, VAULT_CACERT,
+    // BAO_TOKEN and the SECRET_INIT_VAULT_PATH twin; `check` and `get` name and print the value.
+    let sb = Sandbox::new();
+    sb.config("secrets:\n  hf_access_token: null\n");
+    let env_run = |args: &[&str]| {
+        let mut r = sb.run();
+        r.env("BAO_ADDR", &bao.addr)
+            .env("VAULT_CACERT", &bao.ca)
+            .env("BAO_TOKEN", &token)
+            .env("SECRET_INIT_VAULT_PATH", "secret/data/app")
+            .args(args);
+        r.output()
+    };
+    let out = env_run(&["check", "--format", "json", "--log-level", "trace"]);
+    out.expect_ok()
+        .stdout_has("\"source\":\"vault:secret/data/app#hf_access_token\"")
+        .no_leak(&[&value, &token]);
+    let out = env_run(&["get", "hf_access_token"]);
+    out.expect_ok();
+    assert_eq!(out.stdout(), value);
 }
 
 #[test]

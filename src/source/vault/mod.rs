@@ -65,7 +65,9 @@ impl VaultSource {
             );
             for var in ["VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY"] {
                 if self.env.get(var).is_some_and(|v| !v.is_empty()) {
-                    crate::warn!("{var} is ignored: secret-init always verifies TLS (set ca_cert instead)");
+                    crate::warn!(
+                        "{var} is ignored: secret-init always verifies TLS (set ca_cert instead)"
+                    );
                 }
             }
             let mut v = Vault::new(&self.settings, &self.env);
