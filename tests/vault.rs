@@ -755,3 +755,43 @@ fn refused_configurations() {
         .expect_code(78)
         .stderr_has("vault source is not configured");
 }
+
+#[test]
+fn plain_http_is_accepted_on_loopback_only() {
+    let bao = Bao::start_plain();
+    let value = canary("plain");
+    bao.put_v2("app", &[("k", &value)]);
+    let token = bao.reader_token();
+    let sb = Sandbox::new();
+    sb.config(&config(
+        &["k"],
+        &format!("    address: {}\n    paths: [secret/data/app]\n", bao.addr),
+        "",
+    ));
+    sb.run()
+        .env("VAULT_TOKEN", &token)
+        .args(["--log-level", "trace", "--", "/bin/true"])
+        .output()
+        .expect_ok()
+        .no_leak(&[&value, &token]);
+    assert_eq!(read(&sb.path("out/k")), value);
+    // The same server by a non-loopback name is refused before anything is sent (78); with the
+    // opt-in the address is accepted (and then fails to resolve: 69).
+    sb.config(&config(
+        &["k"],
+        "    address: http://vault.invalid:8200\n    paths: [secret/data/app]\n    retries: 0\n",
+        "",
+    ));
+    sb.run()
+        .env("VAULT_TOKEN", &token)
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(78)
+        .stderr_has("plain http");
+    sb.run()
+        .env("VAULT_TOKEN", &token)
+        .args(["--allow-insecure-http", "--", "/bin/true"])
+        .output()
+        .expect_code(69)
+        .stderr_has("host not found");
+}
