@@ -344,6 +344,19 @@ fn forbidden_path_and_bad_secret_id_are_77_without_retry() {
         .no_leak(&[&weak]);
     let reads = bao.audited_ops("read", "secret/data/app");
     assert_eq!(reads, 1, "403 is not retried");
+    // A KV v2 path written without data/ is refused by the policy; the message says why.
+    let reader = bao.reader_token();
+    sb.config(&config(
+        &["k"],
+        &format!("{}    paths: [secret/app]\n", bao.vault_yaml()),
+        "",
+    ));
+    sb.run()
+        .env("VAULT_TOKEN", &reader)
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(77)
+        .stderr_has("the API path includes data/");
 
     let (role_id, _) = bao.approle();
     let sb = Sandbox::new();
