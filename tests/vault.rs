@@ -808,3 +808,22 @@ fn plain_http_is_accepted_on_loopback_only() {
         .expect_code(69)
         .stderr_has("host not found");
 }
+
+#[test]
+fn rsa_certificates_and_tls12_servers_are_verified_and_work() {
+    // secret-init trims rustls' provider (AES-GCM suites only, no key loading); RSA chains and
+    // TLS 1.2-only servers (FIPS builds of Vault) must still work.
+    for (rsa, tls12_only) in [(true, false), (true, true), (false, true)] {
+        let fake = Fake::start_with(json!({
+            "sans": ["127.0.0.1"], "rsa": rsa, "tls12_only": tls12_only,
+            "scenario": [{"status": 200, "json": {"data": {"k": "v"}}}],
+        }));
+        let (sb, run) = fake_run(&fake, "");
+        run.output().expect_ok();
+        assert_eq!(
+            read(&sb.path("out/k")),
+            "v",
+            "rsa={rsa} tls12_only={tls12_only}"
+        );
+    }
+}
