@@ -28,6 +28,20 @@
 //! unavailable (after retries, deadline, redirect), 65 for an oversized body, 78 for refused
 //! configuration. Non-2xx responses that are not retried (404, 403, ...) are returned as a
 //! [`Response`] so the caller can word them in its own terms.
+//!
+//! ```no_run
+//! use secret_init::http::{Client, Options, ca_file};
+//! # fn f(env: &secret_init::settings::Environ) -> Result<(), secret_init::error::Error> {
+//! let mut client = Client::new(Options {
+//!     ca_file: ca_file(None, env), // SSL_CERT_FILE, else the system bundle
+//!     ..Options::default()
+//! });
+//! let resp = client.get("https://example.internal/vaults.json", &[])?;
+//! if resp.status == 200 {
+//!     let _bytes: &[u8] = resp.body.expose();
+//! }
+//! # Ok(()) }
+//! ```
 
 use std::io::Read;
 use std::net::{IpAddr, ToSocketAddrs};
