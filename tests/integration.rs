@@ -3,5 +3,6 @@
 mod support;
 
 mod core;
+mod init;
 mod providers;
 mod vault;
