@@ -94,10 +94,13 @@ fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
     Ok(())
 }
 
-fn resolve_all(ctx: &Context) -> Result<(Vec<Resolution>, Errors), Errors> {
+/// Resolves every declared secret; the sources are returned too, for their whole-environment
+/// injections (a vault's `env_paths`), which reuse the same connection and login.
+fn resolve_all(ctx: &Context) -> Result<(Vec<Resolution>, Errors, Sources), Errors> {
     check_prefix_vars(ctx)?;
     let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env)?;
-    Ok(resolve::resolve_all(&ctx.manifest, &mut sources))
+    let (resolutions, errors) = resolve::resolve_all(&ctx.manifest, &mut sources);
+    Ok((resolutions, errors, sources))
 }
 
 /// The ids the program runs as (`--user`), checked against `--no-root` and our own privileges
@@ -134,7 +137,7 @@ fn program_credentials(p: &ProcessSettings) -> Result<Option<sys::Credentials>, 
 /// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
 /// with what is on disk unless `with_files` is false).
 pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> {
-    let (resolutions, errors) = resolve_all(ctx)?;
+    let (resolutions, errors, mut sources) = resolve_all(ctx)?;
     errors.into_result()?;
     let mut plan = plan::build(&resolutions, &ctx.settings)?;
     crate::provider::build(
@@ -145,6 +148,9 @@ pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> 
         &mut plan,
         with_files,
     )?;
+    let injected = sources.injected_env()?;
+    drop(sources);
+    plan::add_injected(&mut plan, injected, &ctx.settings)?;
     Ok(plan)
 }
 
@@ -243,18 +249,21 @@ pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Resu
 
 /// Resolve only; report a table and exit as a run would.
 pub fn check(ctx: &Context) -> Result<u8, Errors> {
-    let (resolutions, mut errors) = resolve_all(ctx)?;
+    let (resolutions, mut errors, mut sources) = resolve_all(ctx)?;
     let mut provider_rows = Vec::new();
     if errors.0.is_empty() {
         let built = plan::build(&resolutions, &ctx.settings).and_then(|mut p| {
-            crate::provider::build(
+            let outcome = crate::provider::build(
                 &ctx.manifest.providers,
                 &resolutions,
                 &ctx.env,
                 &ctx.settings,
                 &mut p,
                 true,
-            )
+            )?;
+            let injected = sources.injected_env()?;
+            plan::add_injected(&mut p, injected, &ctx.settings)?;
+            Ok(outcome)
         });
         match built {
             Err(plan_errors) => errors = plan_errors,

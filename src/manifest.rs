@@ -116,6 +116,8 @@ pub struct FileSettings {
     pub max_secret_bytes: Option<u64>,
     /// Extra variables removed from the program's environment.
     pub scrub_env: Option<Vec<String>>,
+    /// The vault source (`secret_init.vault`).
+    pub vault: Option<crate::source::vault::config::VaultFileSettings>,
     /// `true`: supervise even when not PID 1 (`--init`); `false`: always exec (`--no-init`).
     pub init: Option<bool>,
     /// Forward signals to the program's process group.
@@ -279,6 +281,9 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     let mut errors = Errors::default();
     let mut settings = raw.secret_init.unwrap_or_default();
     reject_unknown("secret_init", &settings.unknown, src, &mut errors);
+    if let Some(v) = &settings.vault {
+        crate::source::vault::config::reject_unknown(v, src, &mut errors);
+    }
 
     let mut secrets = Vec::new();
     for (raw_name, value) in raw.secrets.map(|s| s.0).unwrap_or_default() {

@@ -78,6 +78,10 @@ pub struct Settings {
     pub log_format: log::Format,
     /// `check` output format.
     pub report_format: ReportFormat,
+    /// Permit plain `http://` to non-loopback hosts for remote sources.
+    pub allow_insecure_http: bool,
+    /// The vault source's settings; `None` when no vault address is configured.
+    pub vault: Option<crate::source::vault::config::VaultSettings>,
     /// How the program is run: exec or supervised, as whom, and what happens after it.
     pub process: ProcessSettings,
     /// Where `materialize` records what it wrote (`--state-file`); `None`: the XDG default.
@@ -192,7 +196,7 @@ pub fn config_path(inv: &Invocation, env: &Environ) -> Option<PathBuf> {
 }
 
 /// Picks an option's raw value by precedence: command line, then env twin.
-fn pick(inv: &Invocation, env: &Environ, long: &str) -> Option<(OsString, String)> {
+pub(crate) fn pick(inv: &Invocation, env: &Environ, long: &str) -> Option<(OsString, String)> {
     if let Some(v) = inv.values.get(long).and_then(|v| v.last()) {
         return Some((v.clone(), format!("--{long}")));
     }
@@ -201,7 +205,12 @@ fn pick(inv: &Invocation, env: &Environ, long: &str) -> Option<(OsString, String
 }
 
 /// All command-line values of a repeatable option, else its env twin split on `sep`.
-fn pick_list(inv: &Invocation, env: &Environ, long: &str, sep: char) -> Option<Vec<String>> {
+pub(crate) fn pick_list(
+    inv: &Invocation,
+    env: &Environ,
+    long: &str,
+    sep: char,
+) -> Option<Vec<String>> {
     if let Some(v) = inv.values.get(long) {
         return Some(v.iter().map(|s| s.to_string_lossy().into_owned()).collect());
     }
@@ -233,7 +242,7 @@ fn flag(inv: &Invocation, env: &Environ, long: &str, file: Option<bool>) -> Resu
     }
 }
 
-fn text(v: OsString, origin: &str) -> Result<String, Error> {
+pub(crate) fn text(v: OsString, origin: &str) -> Result<String, Error> {
     v.into_string()
         .map_err(|_| Error::new(Kind::Usage, format!("{origin}: not valid UTF-8")))
 }
@@ -387,6 +396,18 @@ impl Settings {
                     ));
                 }
             };
+        let allow_insecure_http = flag(
+            inv,
+            env,
+            "allow-insecure-http",
+            file.vault.as_ref().and_then(|v| v.allow_insecure_http),
+        )?;
+        let vault = crate::source::vault::config::VaultSettings::resolve(
+            inv,
+            env,
+            file.vault.as_ref(),
+            allow_insecure_http,
+        )?;
         let state_file = pick(inv, env, "state-file").map(|(v, _)| PathBuf::from(v));
         if let Some(p) = state_file.as_ref().filter(|p| !p.is_absolute()) {
             return Err(Error::new(
@@ -409,6 +430,8 @@ impl Settings {
             log_level,
             log_format,
             report_format,
+            allow_insecure_http,
+            vault,
             process: process_settings(inv, env, file)?,
             state_file,
         })

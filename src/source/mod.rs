@@ -9,6 +9,7 @@ pub mod default;
 pub mod env;
 pub mod file;
 pub mod local;
+pub mod vault;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -107,6 +108,18 @@ pub struct Found {
     pub origin: Origin,
 }
 
+/// A variable a source injects into the program's environment on its own (every key of a vault
+/// path listed in `env_paths`), beside the manifest's per-secret env deliveries.
+#[derive(Debug)]
+pub struct Injected {
+    /// The variable's name (checked like any env delivery before it is used).
+    pub var: String,
+    /// The value.
+    pub value: Secret,
+    /// Where it came from, e.g. `vault:secret/data/app#KEY`.
+    pub origin: String,
+}
+
 /// A place secrets can be looked up in.
 pub trait Source {
     /// Which kind of source this is.
@@ -125,6 +138,11 @@ pub trait Source {
             Kind::Config,
             format!("{} cannot serve reference {reference}", self.kind()),
         ))
+    }
+
+    /// Variables to inject whole into the program's environment; none by default.
+    fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
+        Ok(Vec::new())
     }
 }
 
@@ -152,6 +170,9 @@ impl Sources {
             )),
             Box::new(default::DefaultSource::new(manifest)),
         ];
+        if let Some(v) = &settings.vault {
+            all.push(Box::new(vault::VaultSource::new(v.clone(), env.clone())));
+        }
         if let Some(path) = &settings.local_config {
             all.push(Box::new(local::LocalSource::new(path.clone())));
         }
@@ -173,6 +194,25 @@ impl Sources {
     /// The precedence order actually in use.
     pub fn order(&self) -> &[SourceKind] {
         &self.order
+    }
+
+    /// Every source's whole-environment injections, in source order (a later source's variable
+    /// replaces an earlier one's).
+    pub fn injected_env(&mut self) -> Result<Vec<Injected>, crate::error::Errors> {
+        let mut out: Vec<Injected> = Vec::new();
+        let mut errors = crate::error::Errors::default();
+        for s in &mut self.all {
+            match s.injected_env() {
+                Ok(list) => {
+                    for i in list {
+                        out.retain(|o| o.var != i.var);
+                        out.push(i);
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        errors.into_result().map(|()| out)
     }
 
     /// The source of a kind, if configured.
