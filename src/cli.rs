@@ -55,6 +55,36 @@ pub const OPTIONS: &[OptSpec] = &[
         help: "developer-machine values (secrets: map) [default: ~/.truss/config.yaml]",
     },
     OptSpec {
+        long: "bundle",
+        value: Some("LOCATION"),
+        repeat: false,
+        help: "encrypted vault bundle: a file path or https:// URL (docs/bundle.md)",
+    },
+    OptSpec {
+        long: "bundle-vaults",
+        value: Some("NAME"),
+        repeat: true,
+        help: "bundle vaults secrets are looked up in, merged in order (later wins); repeatable; env: comma-separated",
+    },
+    OptSpec {
+        long: "bundle-env-vaults",
+        value: Some("NAME"),
+        repeat: true,
+        help: "bundle vaults injected whole as env vars; repeatable; env: comma-separated",
+    },
+    OptSpec {
+        long: "master-key-file",
+        value: Some("PATH"),
+        repeat: false,
+        help: "file holding the bundle's base64 master key (else SECRET_INIT_MASTER_KEY)",
+    },
+    OptSpec {
+        long: "bundle-ca-cert",
+        value: Some("PATH"),
+        repeat: false,
+        help: "PEM CA certificates trusted for an https:// bundle [default: system roots]",
+    },
+    OptSpec {
         long: "sources",
         value: Some("LIST"),
         repeat: false,
@@ -121,6 +151,8 @@ pub enum Command {
     Check,
     /// Print one resolved value.
     Get(String),
+    /// `vault ...`: manage an encrypted bundle; the words after `vault`, parsed by its module.
+    Vault(Vec<OsString>),
     /// Print help.
     Help,
     /// Print the version.
@@ -208,6 +240,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
                         command = Some(Command::Get(name.to_string_lossy().into_owned()));
                     }
                     (None, "run") => {}
+                    (None, "vault") => {
+                        let rest = parser.raw_args().map_err(|e| usage(e.to_string()))?;
+                        command = Some(Command::Vault(rest.collect()));
+                        break;
+                    }
                     (None | Some(Command::Run(_)), _) => {
                         // The program starts here; everything after it is its own argv.
                         let mut program = vec![v];
@@ -246,7 +283,8 @@ pub fn help() -> String {
         "USAGE:\n",
         "    secret-init [OPTIONS] -- PROGRAM [ARGS...]   resolve, deliver, exec\n",
         "    secret-init check [OPTIONS] [--format json]  resolve only; table of name, source, destination, masked value\n",
-        "    secret-init get NAME [OPTIONS]               print one resolved value\n\n",
+        "    secret-init get NAME [OPTIONS]               print one resolved value\n",
+        "    secret-init vault COMMAND ...                manage an encrypted bundle (vault --help)\n\n",
         "EXAMPLE:\n",
         "    ENTRYPOINT [\"secret-init\", \"--\", \"python\", \"main.py\"]\n",
         "    TRUSS_SECRET_hf_access_token=hf_xxx secret-init check\n\n",

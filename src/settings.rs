@@ -68,6 +68,8 @@ pub struct Settings {
     pub log_format: log::Format,
     /// `check` output format.
     pub report_format: ReportFormat,
+    /// The encrypted vault bundle, when one is configured.
+    pub bundle: Option<crate::source::bundle::BundleSettings>,
 }
 
 /// The config file to read: `--config`, then `SECRET_INIT_CONFIG`, then `./config.yaml` if present.
@@ -83,7 +85,7 @@ pub fn config_path(inv: &Invocation, env: &Environ) -> Option<PathBuf> {
 }
 
 /// Picks an option's raw value by precedence: command line, then env twin.
-fn pick(inv: &Invocation, env: &Environ, long: &str) -> Option<(OsString, String)> {
+pub(crate) fn pick(inv: &Invocation, env: &Environ, long: &str) -> Option<(OsString, String)> {
     if let Some(v) = inv.values.get(long).and_then(|v| v.last()) {
         return Some((v.clone(), format!("--{long}")));
     }
@@ -92,7 +94,12 @@ fn pick(inv: &Invocation, env: &Environ, long: &str) -> Option<(OsString, String
 }
 
 /// All command-line values of a repeatable option, else its env twin split on `sep`.
-fn pick_list(inv: &Invocation, env: &Environ, long: &str, sep: char) -> Option<Vec<String>> {
+pub(crate) fn pick_list(
+    inv: &Invocation,
+    env: &Environ,
+    long: &str,
+    sep: char,
+) -> Option<Vec<String>> {
     if let Some(v) = inv.values.get(long) {
         return Some(v.iter().map(|s| s.to_string_lossy().into_owned()).collect());
     }
@@ -293,6 +300,11 @@ impl Settings {
             log_level,
             log_format,
             report_format,
+            bundle: crate::source::bundle::BundleSettings::resolve(
+                inv,
+                env,
+                file.bundles.as_ref(),
+            )?,
         })
     }
 }

@@ -5,6 +5,7 @@
 //! costs nothing elsewhere. Lookups return `Ok(None)` for "not here" and `Err` only for problems
 //! that must stop the start (a link escaping the secrets dir, a FIFO, a bad permission).
 
+pub mod bundle;
 pub mod default;
 pub mod env;
 pub mod file;
@@ -118,6 +119,12 @@ pub trait Source {
     /// Looks up `name`; `Ok(None)` when this source does not have it.
     fn lookup(&mut self, name: &SecretName) -> Result<Option<Found>, Error>;
 
+    /// Variables this source injects into the program's environment as a whole (a bundle's
+    /// `env_vaults`), as (variable, value); most sources inject nothing.
+    fn env_injections(&mut self) -> Result<Vec<(String, Found)>, Error> {
+        Ok(Vec::new())
+    }
+
     /// Resolves an exact reference of this source's scheme for secret `name`.
     fn fetch(&mut self, reference: &Reference, name: &SecretName) -> Result<Option<Found>, Error> {
         let _ = name;
@@ -152,6 +159,9 @@ impl Sources {
             )),
             Box::new(default::DefaultSource::new(manifest)),
         ];
+        if let Some(b) = &settings.bundle {
+            all.push(Box::new(bundle::BundleSource::new(b.clone(), env.clone())));
+        }
         if let Some(path) = &settings.local_config {
             all.push(Box::new(local::LocalSource::new(path.clone())));
         }
@@ -168,6 +178,19 @@ impl Sources {
     /// Builds from explicit parts (tests and embedders).
     pub fn from_parts(all: Vec<Box<dyn Source>>, order: Vec<SourceKind>) -> Sources {
         Sources { all, order }
+    }
+
+    /// Every source's whole-environment injections, in source order; problems are collected.
+    pub fn env_injections(&mut self) -> (Vec<(String, Found)>, Vec<Error>) {
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        for s in &mut self.all {
+            match s.env_injections() {
+                Ok(v) => out.extend(v),
+                Err(e) => errors.push(e),
+            }
+        }
+        (out, errors)
     }
 
     /// The precedence order actually in use.

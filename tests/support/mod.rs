@@ -31,7 +31,11 @@ pub fn root() -> PathBuf {
 /// that is a failure, never a skip.
 pub fn python() -> PathBuf {
     let p = root().join(".venv/bin/python");
-    assert!(p.exists(), "{} missing: run scripts/setup (the README's test command does)", p.display());
+    assert!(
+        p.exists(),
+        "{} missing: run scripts/setup (the README's test command does)",
+        p.display()
+    );
     p
 }
 
@@ -39,7 +43,11 @@ pub fn python() -> PathBuf {
 pub fn canary(tag: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!("canary-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "canary-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A private temp dir with conventional sub-paths.
@@ -49,8 +57,12 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        let dir = tempfile::Builder::new().prefix("si-test-").tempdir().expect("tempdir");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let dir = tempfile::Builder::new()
+            .prefix("si-test-")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+            .expect("chmod");
         Sandbox { dir }
     }
 
@@ -109,7 +121,14 @@ impl Run {
     pub fn new() -> Run {
         let mut env = BTreeMap::new();
         env.insert("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into());
-        Run { args: Vec::new(), env, cwd: None, umask: None, stdin: None, program: bin() }
+        Run {
+            args: Vec::new(),
+            env,
+            cwd: None,
+            umask: None,
+            stdin: None,
+            program: bin(),
+        }
     }
 
     pub fn arg(&mut self, a: impl Into<OsString>) -> &mut Run {
@@ -148,7 +167,9 @@ impl Run {
         let mut cmd = match self.umask {
             Some(m) => {
                 let mut c = Command::new("/bin/sh");
-                c.arg("-c").arg(format!("umask {m:03o}; exec \"$0\" \"$@\"")).arg(&self.program);
+                c.arg("-c")
+                    .arg(format!("umask {m:03o}; exec \"$0\" \"$@\""))
+                    .arg(&self.program);
                 c
             }
             None => Command::new(&self.program),
@@ -162,20 +183,36 @@ impl Run {
 
     pub fn output(&self) -> Out {
         let mut cmd = self.command();
-        cmd.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", self.program.display()));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.program.display()));
         if let Some(data) = &self.stdin {
             let mut si = child.stdin.take().expect("stdin");
             si.write_all(data).expect("write stdin");
         }
         let out = child.wait_with_output().expect("wait");
-        Out { out, describe: self.describe() }
+        Out {
+            out,
+            describe: self.describe(),
+        }
     }
 
     fn describe(&self) -> String {
-        let keys: Vec<String> = self.env.keys().map(|k| k.to_string_lossy().into_owned()).collect();
-        format!("argv: {:?}\nenv keys: {keys:?}\numask: {:?}", self.args, self.umask)
+        let keys: Vec<String> = self
+            .env
+            .keys()
+            .map(|k| k.to_string_lossy().into_owned())
+            .collect();
+        format!(
+            "argv: {:?}\nenv keys: {keys:?}\numask: {:?}",
+            self.args, self.umask
+        )
     }
 }
 
@@ -194,7 +231,10 @@ pub struct Out {
 impl Out {
     pub fn code(&self) -> i32 {
         use std::os::unix::process::ExitStatusExt;
-        self.out.status.code().unwrap_or_else(|| 128 + self.out.status.signal().unwrap_or(0))
+        self.out
+            .status
+            .code()
+            .unwrap_or_else(|| 128 + self.out.status.signal().unwrap_or(0))
     }
     pub fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.out.stdout).into_owned()
@@ -220,17 +260,31 @@ impl Out {
     }
     /// Asserts that stderr contains `needle`.
     pub fn stderr_has(&self, needle: &str) -> &Out {
-        assert!(self.stderr().contains(needle), "stderr lacks {needle:?}\n{}\n--- stderr\n{}", self.describe, self.stderr());
+        assert!(
+            self.stderr().contains(needle),
+            "stderr lacks {needle:?}\n{}\n--- stderr\n{}",
+            self.describe,
+            self.stderr()
+        );
         self
     }
     pub fn stdout_has(&self, needle: &str) -> &Out {
-        assert!(self.stdout().contains(needle), "stdout lacks {needle:?}\n--- stdout\n{}", self.stdout());
+        assert!(
+            self.stdout().contains(needle),
+            "stdout lacks {needle:?}\n--- stdout\n{}",
+            self.stdout()
+        );
         self
     }
     /// Asserts that neither stream contains any of `canaries`.
     pub fn no_leak(&self, canaries: &[&str]) -> &Out {
         for c in canaries {
-            assert!(!self.stdout().contains(c) && !self.stderr().contains(c), "canary {c} leaked\n--- stdout\n{}\n--- stderr\n{}", self.stdout(), self.stderr());
+            assert!(
+                !self.stdout().contains(c) && !self.stderr().contains(c),
+                "canary {c} leaked\n--- stdout\n{}\n--- stderr\n{}",
+                self.stdout(),
+                self.stderr()
+            );
         }
         self
     }
@@ -256,7 +310,11 @@ pub fn tree(dir: &Path) -> Vec<String> {
 
 /// The permission bits of a path (not following a final link).
 pub fn mode(p: &Path) -> u32 {
-    std::fs::symlink_metadata(p).expect("stat").permissions().mode() & 0o7777
+    std::fs::symlink_metadata(p)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o7777
 }
 
 /// Polls `f` every 5 ms until it is true or `timeout` passes; returns whether it became true.
