@@ -158,7 +158,7 @@ enum State {
     Pending,
     Open(Box<Open>),
     /// Failed already; the full error was returned to the first lookup.
-    Failed(Kind, String),
+    Failed(Kind),
 }
 
 /// Looks secrets up in an encrypted bundle.
@@ -200,7 +200,7 @@ impl BundleSource {
             self.state = match self.load() {
                 Ok(o) => State::Open(Box::new(o)),
                 Err(e) => {
-                    self.state = State::Failed(e.kind, e.what.clone());
+                    self.state = State::Failed(e.kind);
                     return Err(e);
                 }
             };
@@ -208,9 +208,10 @@ impl BundleSource {
         let label = self.label();
         match &mut self.state {
             State::Open(o) => Ok(o),
-            State::Failed(kind, first) => Err(Error::new(
+            // The full reason went to the first lookup; say it once, not once per secret.
+            State::Failed(kind) => Err(Error::new(
                 *kind,
-                format!("the bundle did not open: {first}"),
+                "the bundle did not open (reason reported above)",
             )
             .with_source(label)),
             State::Pending => Err(Error::new(Kind::Data, "bundle state lost")),
