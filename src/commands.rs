@@ -95,18 +95,22 @@ fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
     Ok(())
 }
 
-fn resolve_all(ctx: &Context) -> Result<(Vec<Resolution>, Errors), Errors> {
+fn resolve_all(ctx: &Context) -> Result<(Vec<Resolution>, Errors, Sources), Errors> {
     check_prefix_vars(ctx)?;
     let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env)?;
-    Ok(resolve::resolve_all(&ctx.manifest, &mut sources))
+    let (resolutions, errors) = resolve::resolve_all(&ctx.manifest, &mut sources);
+    Ok((resolutions, errors, sources))
 }
 
 /// Resolve, deliver, exec.
 pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Result<u8, Errors> {
-    let (resolutions, errors) = resolve_all(ctx)?;
+    let (resolutions, errors, mut sources) = resolve_all(ctx)?;
     errors.into_result()?;
-    let plan = plan::build(&resolutions, &ctx.settings)?;
+    let mut plan = plan::build(&resolutions, &ctx.settings)?;
     drop(resolutions);
+    let injected = sources.injected_env()?;
+    drop(sources);
+    plan::add_injected(&mut plan, injected, &ctx.settings)?;
     let env = child_env::child_environment(
         &ctx.env,
         &ctx.settings.env_prefix,
@@ -143,12 +147,21 @@ pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Resu
 
 /// Resolve only; report a table and exit as a run would.
 pub fn check(ctx: &Context) -> Result<u8, Errors> {
-    let (resolutions, mut errors) = resolve_all(ctx)?;
-    if errors.0.is_empty()
-        && let Err(plan_errors) = plan::build(&resolutions, &ctx.settings)
-    {
-        errors = plan_errors;
+    let (resolutions, mut errors, mut sources) = resolve_all(ctx)?;
+    if errors.0.is_empty() {
+        match plan::build(&resolutions, &ctx.settings) {
+            Err(plan_errors) => errors = plan_errors,
+            Ok(mut plan) => {
+                if let Err(e) = sources
+                    .injected_env()
+                    .and_then(|i| plan::add_injected(&mut plan, i, &ctx.settings))
+                {
+                    errors = e;
+                }
+            }
+        }
     }
+    drop(sources);
     let rows: Vec<Row> = resolutions
         .iter()
         .map(|r| Row::of(r, &ctx.settings))

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod deliver;
 pub mod error;
+pub mod http;
 pub mod log;
 pub mod manifest;
 pub mod name;

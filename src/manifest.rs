@@ -115,6 +115,8 @@ pub struct FileSettings {
     pub scrub_env: Option<Vec<String>>,
     /// The encrypted vault bundle (`secret_init.bundles`).
     pub bundles: Option<RawBundleSettings>,
+    /// The vault source (`secret_init.vault`).
+    pub vault: Option<crate::source::vault::config::VaultFileSettings>,
     /// Per-secret settings, raw; validated into [`SecretSettings`].
     #[serde(default)]
     pub secrets: BTreeMap<String, RawSecretSettings>,
@@ -269,6 +271,9 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     reject_unknown("secret_init", &settings.unknown, src, &mut errors);
     if let Some(b) = &settings.bundles {
         reject_unknown("secret_init.bundles", &b.unknown, src, &mut errors);
+    }
+    if let Some(v) = &settings.vault {
+        crate::source::vault::config::reject_unknown(v, src, &mut errors);
     }
 
     let mut secrets = Vec::new();

@@ -147,6 +147,40 @@ pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Er
     Ok(plan)
 }
 
+/// Adds whole-environment injections (a vault `env_paths` entry) to `plan`, with the same checks
+/// as a per-secret env delivery. A name that a declared secret already delivers is an error: two
+/// places would claim one variable, and neither silently wins.
+pub fn add_injected(
+    plan: &mut Plan,
+    injected: Vec<crate::source::Injected>,
+    settings: &Settings,
+) -> Result<(), Errors> {
+    let mut errors = Errors::default();
+    for i in injected {
+        if let Err(e) = check_env(&i.var, &i.value, settings.allow_dangerous_env) {
+            errors.push(Error::new(e.kind, e.what).with_source(i.origin));
+        } else if let Some(d) = plan.env.iter().find(|d| d.var == i.var) {
+            errors.push(
+                Error::new(
+                    Kind::Data,
+                    format!(
+                        "env var {} is also delivered by secret \"{}\"",
+                        i.var, d.secret
+                    ),
+                )
+                .with_source(i.origin),
+            );
+        } else {
+            plan.env.push(EnvDelivery {
+                var: i.var,
+                secret: i.origin,
+                value: i.value,
+            });
+        }
+    }
+    errors.into_result()
+}
+
 /// Checks that `value` can be delivered as env var `var`.
 pub fn check_env(var: &str, value: &Secret, allow_dangerous: bool) -> Result<(), Error> {
     if !name::is_env_name(var) {

@@ -50,36 +50,9 @@ pub fn resolve<'a>(
     (out, errors)
 }
 
-/// Resolves every secret a manifest declares, plus the variables sources inject whole (a
-/// bundle's `env_vaults`), which become env-only deliveries checked by the plan like any other.
+/// Resolves every secret a manifest declares.
 pub fn resolve_all(manifest: &Manifest, sources: &mut Sources) -> (Vec<Resolution>, Errors) {
-    let (mut out, mut errors) = resolve(&manifest.secrets, sources);
-    let (injected, problems) = sources.env_injections();
-    for e in problems {
-        errors.push(e);
-    }
-    for (var, found) in injected {
-        let name = match SecretName::parse(&var) {
-            Ok(n) => n,
-            Err(why) => {
-                errors.push(Error::secret(Kind::Data, &var, found.origin.label, why));
-                continue;
-            }
-        };
-        out.push(Resolution {
-            name,
-            value: Some(found.value),
-            tried: vec![found.origin.label.clone()],
-            origin: Some(found.origin),
-            settings: SecretSettings {
-                env: Some(var),
-                file: crate::manifest::FileTarget::Disabled,
-                ..SecretSettings::default()
-            },
-            problem: None,
-        });
-    }
-    (out, errors)
+    resolve(&manifest.secrets, sources)
 }
 
 fn resolve_one(d: &Declared, sources: &mut Sources) -> Resolution {

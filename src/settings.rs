@@ -70,6 +70,10 @@ pub struct Settings {
     pub report_format: ReportFormat,
     /// The encrypted vault bundle, when one is configured.
     pub bundle: Option<crate::source::bundle::BundleSettings>,
+    /// Permit plain `http://` to non-loopback hosts for remote sources.
+    pub allow_insecure_http: bool,
+    /// The vault source's settings; `None` when no vault address is configured.
+    pub vault: Option<crate::source::vault::config::VaultSettings>,
 }
 
 /// The config file to read: `--config`, then `SECRET_INIT_CONFIG`, then `./config.yaml` if present.
@@ -131,7 +135,7 @@ fn flag(inv: &Invocation, env: &Environ, long: &str, file: Option<bool>) -> Resu
     }
 }
 
-fn text(v: OsString, origin: &str) -> Result<String, Error> {
+pub(crate) fn text(v: OsString, origin: &str) -> Result<String, Error> {
     v.into_string()
         .map_err(|_| Error::new(Kind::Usage, format!("{origin}: not valid UTF-8")))
 }
@@ -285,6 +289,18 @@ impl Settings {
                     ));
                 }
             };
+        let allow_insecure_http = flag(
+            inv,
+            env,
+            "allow-insecure-http",
+            file.vault.as_ref().and_then(|v| v.allow_insecure_http),
+        )?;
+        let vault = crate::source::vault::config::VaultSettings::resolve(
+            inv,
+            env,
+            file.vault.as_ref(),
+            allow_insecure_http,
+        )?;
         let mut scrub_env = file.scrub_env.clone().unwrap_or_default();
         scrub_env.extend(pick_list(inv, env, "scrub-env", ',').unwrap_or_default());
         Ok(Settings {
@@ -305,6 +321,8 @@ impl Settings {
                 env,
                 file.bundles.as_ref(),
             )?,
+            allow_insecure_http,
+            vault,
         })
     }
 }

@@ -694,20 +694,18 @@ fn whole_vaults_are_injected_as_env() {
         tree(&f.sb.path("out")).is_empty(),
         "env vaults write no files"
     );
-    // `check` shows them masked, with their origin.
+    // `check` opens and checks them too, and prints no value.
     f.start(yaml)
         .arg("check")
         .output()
         .expect_ok()
-        .stdout_has("bundle:env2#HF_TOKEN")
-        .stdout_has("env:HF_TOKEN")
         .no_leak(&[&x, &y]);
 
     // A manifest secret delivered to the same variable is a collision, not a silent override.
     reset(&f.sb);
     let yaml2 = "secrets:\n  db: null\nsecret_init:\n  bundles:\n    vaults: [shared]\n    env_vaults: [env1]\n  secrets:\n    db: {env: OPENAI_API_KEY}\n";
     let out = f.start(yaml2).args(child(&f.sb)).output();
-    out.stderr_has("env var OPENAI_API_KEY is already delivered by secret \"db\"");
+    out.stderr_has("env var OPENAI_API_KEY is also delivered by secret \"db\"");
     assert_no_side_effects(&f.sb, &out, 65);
 
     // Keys that are not env names, and dangerous names, are refused.

@@ -212,7 +212,9 @@ pub fn decode(text: &[u8]) -> Result<Vec<u8>, String> {
     STANDARD.decode(text).map_err(|e| match e {
         DecodeError::InvalidByte(at, _) => format!("invalid base64 at offset {at}"),
         DecodeError::InvalidLength(n) => format!("invalid base64 length ({n} symbols)"),
-        DecodeError::InvalidLastSymbol(at, _) => format!("invalid base64 at offset {at}"),
+        DecodeError::InvalidLastSymbol { offset: at, .. } => {
+            format!("invalid base64 at offset {at}")
+        }
         DecodeError::InvalidPadding => "invalid base64 padding".to_string(),
     })
 }

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::{Found, Origin, Source, SourceKind};
+use super::{Found, Injected, Origin, Source, SourceKind};
 use crate::bundle::format::{self, Bundle, Opened};
 use crate::bundle::{self as bundle_file, seal::MasterKey};
 use crate::cli::Invocation;
@@ -333,7 +333,7 @@ impl Source for BundleSource {
             .map(|e| found(vault, key, &e.value)))
     }
 
-    fn env_injections(&mut self) -> Result<Vec<(String, Found)>, Error> {
+    fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
         if self.settings.env_vaults.is_empty() {
             return Ok(Vec::new());
         }
@@ -341,7 +341,11 @@ impl Source for BundleSource {
         let open = self.open()?;
         Ok(merged(open, &vaults)
             .into_iter()
-            .map(|(k, (v, value))| (k.to_string(), found(v, k, value)))
+            .map(|(k, (v, value))| Injected {
+                var: k.to_string(),
+                value: value.clone(),
+                origin: format!("bundle:{v}#{k}"),
+            })
             .collect())
     }
 }

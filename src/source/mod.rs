@@ -10,6 +10,7 @@ pub mod default;
 pub mod env;
 pub mod file;
 pub mod local;
+pub mod vault;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -108,6 +109,18 @@ pub struct Found {
     pub origin: Origin,
 }
 
+/// A variable a source injects into the program's environment on its own (every key of a vault
+/// path listed in `env_paths`), beside the manifest's per-secret env deliveries.
+#[derive(Debug)]
+pub struct Injected {
+    /// The variable's name (checked like any env delivery before it is used).
+    pub var: String,
+    /// The value.
+    pub value: Secret,
+    /// Where it came from, e.g. `vault:secret/data/app#KEY`.
+    pub origin: String,
+}
+
 /// A place secrets can be looked up in.
 pub trait Source {
     /// Which kind of source this is.
@@ -119,12 +132,6 @@ pub trait Source {
     /// Looks up `name`; `Ok(None)` when this source does not have it.
     fn lookup(&mut self, name: &SecretName) -> Result<Option<Found>, Error>;
 
-    /// Variables this source injects into the program's environment as a whole (a bundle's
-    /// `env_vaults`), as (variable, value); most sources inject nothing.
-    fn env_injections(&mut self) -> Result<Vec<(String, Found)>, Error> {
-        Ok(Vec::new())
-    }
-
     /// Resolves an exact reference of this source's scheme for secret `name`.
     fn fetch(&mut self, reference: &Reference, name: &SecretName) -> Result<Option<Found>, Error> {
         let _ = name;
@@ -132,6 +139,11 @@ pub trait Source {
             Kind::Config,
             format!("{} cannot serve reference {reference}", self.kind()),
         ))
+    }
+
+    /// Variables to inject whole into the program's environment; none by default.
+    fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
+        Ok(Vec::new())
     }
 }
 
@@ -162,6 +174,9 @@ impl Sources {
         if let Some(b) = &settings.bundle {
             all.push(Box::new(bundle::BundleSource::new(b.clone(), env.clone())));
         }
+        if let Some(v) = &settings.vault {
+            all.push(Box::new(vault::VaultSource::new(v.clone(), env.clone())));
+        }
         if let Some(path) = &settings.local_config {
             all.push(Box::new(local::LocalSource::new(path.clone())));
         }
@@ -180,22 +195,28 @@ impl Sources {
         Sources { all, order }
     }
 
-    /// Every source's whole-environment injections, in source order; problems are collected.
-    pub fn env_injections(&mut self) -> (Vec<(String, Found)>, Vec<Error>) {
-        let mut out = Vec::new();
-        let mut errors = Vec::new();
-        for s in &mut self.all {
-            match s.env_injections() {
-                Ok(v) => out.extend(v),
-                Err(e) => errors.push(e),
-            }
-        }
-        (out, errors)
-    }
-
     /// The precedence order actually in use.
     pub fn order(&self) -> &[SourceKind] {
         &self.order
+    }
+
+    /// Every source's whole-environment injections, in source order (a later source's variable
+    /// replaces an earlier one's).
+    pub fn injected_env(&mut self) -> Result<Vec<Injected>, crate::error::Errors> {
+        let mut out: Vec<Injected> = Vec::new();
+        let mut errors = crate::error::Errors::default();
+        for s in &mut self.all {
+            match s.injected_env() {
+                Ok(list) => {
+                    for i in list {
+                        out.retain(|o| o.var != i.var);
+                        out.push(i);
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        errors.into_result().map(|()| out)
     }
 
     /// The source of a kind, if configured.

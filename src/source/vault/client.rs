@@ -1,0 +1,485 @@
+//! The Vault/OpenBao HTTP API as the vault source uses it: one login, then KV reads.
+//!
+//! Every request goes through one [`http::Client`] (one agent, one kept-alive TLS connection).
+//! The token lives only in a [`Secret`] and in the `X-Vault-Token` header, which the HTTP layer
+//! never logs. Login inputs (secret ids, JWTs) are read from files or the start-time environment
+//! into `Secret`s at login time and serialised into a zeroized request body.
+//!
+//! KV responses: v2 is `{"data": {"data": {...}, "metadata": {"version": N, ...}}}`, v1 is
+//! `{"data": {...}}`. A KV v2 read of a deleted or destroyed version answers 404 with the metadata
+//! still present, which is how those two cases get their own messages. Values that are not strings
+//! (numbers, booleans, objects) are delivered as their JSON text; `null` counts as absent.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+use super::config::{Auth, Credential, KvVersion, VaultSettings};
+use crate::error::{Error, Kind};
+use crate::http;
+use crate::secret::Secret;
+use crate::settings::Environ;
+
+/// Largest credential file read (tokens, ids and JWTs are far smaller).
+const MAX_CREDENTIAL_BYTES: u64 = 64 * 1024;
+
+/// The key/value data of one KV secret.
+#[derive(Debug, Default)]
+pub struct KvData {
+    /// Keys and their values.
+    pub values: BTreeMap<String, Secret>,
+    /// The KV v2 version read, if the engine is v2.
+    pub version: Option<u64>,
+}
+
+/// A logged-in (or about to log in) connection to one Vault/OpenBao server.
+pub struct Vault {
+    http: http::Client,
+    address: String,
+    namespace: Option<String>,
+    kv_version: KvVersion,
+    token: Option<Secret>,
+}
+
+impl Vault {
+    /// A client for `settings`; no I/O.
+    pub fn new(settings: &VaultSettings, env: &Environ) -> Vault {
+        let opts = http::Options {
+            ca_file: http::ca_file(settings.ca_cert.as_deref(), env),
+            timeout: settings.timeout,
+            deadline: settings.deadline,
+            retries: settings.retries,
+            allow_insecure_http: settings.allow_insecure_http,
+            ..http::Options::default()
+        };
+        Vault {
+            http: http::Client::new(opts),
+            address: settings.address.clone(),
+            namespace: settings.namespace.clone(),
+            kv_version: settings.kv_version,
+            token: None,
+        }
+    }
+
+    /// What the HTTP layer did (attempts, agents), for the debug log and the benchmark.
+    pub fn stats(&self) -> http::Stats {
+        self.http.stats()
+    }
+
+    fn url(&self, api_path: &str) -> String {
+        format!("{}/v1/{api_path}", self.address)
+    }
+
+    /// Obtains a token with `auth`. Inputs are read now, never earlier.
+    pub fn login(&mut self, auth: &Auth, env: &Environ) -> Result<(), Error> {
+        let token = match auth {
+            Auth::Token { file } => {
+                let t = match file {
+                    Some(f) => read_credential(f, "token_file")?,
+                    None => env_credential(env, &["VAULT_TOKEN", "BAO_TOKEN"]).ok_or_else(|| {
+                        Error::new(
+                            Kind::Permission,
+                            "no token: set VAULT_TOKEN (or BAO_TOKEN), or secret_init.vault.auth (token_file, approle, jwt, kubernetes)",
+                        )
+                    })?,
+                };
+                crate::debug!("vault: using the configured token (method token)");
+                t
+            }
+            Auth::AppRole {
+                mount,
+                role_id,
+                secret_id,
+                remove_secret_id_file,
+            } => {
+                let role = credential(role_id, env, "role_id")?;
+                let secret = credential(secret_id, env, "secret_id")?;
+                let body = json_body(&[("role_id", &role), ("secret_id", &secret)]);
+                let token = self.login_post(mount, "approle", &body)?;
+                if *remove_secret_id_file && let Credential::File(f) = secret_id {
+                    match std::fs::remove_file(f) {
+                        Ok(()) => crate::debug!("vault: removed secret id file {}", f.display()),
+                        Err(e) => crate::warn!(
+                            "vault: could not remove secret id file {}: {}",
+                            f.display(),
+                            crate::error::io_text(&e)
+                        ),
+                    }
+                }
+                token
+            }
+            Auth::Jwt {
+                method,
+                mount,
+                role,
+                jwt_file,
+            } => {
+                let jwt = read_credential(jwt_file, "jwt_file")?;
+                let role = Secret::new(role.as_bytes().to_vec());
+                let body = json_body(&[("role", &role), ("jwt", &jwt)]);
+                self.login_post(mount, method, &body)?
+            }
+        };
+        self.token = Some(token);
+        Ok(())
+    }
+
+    fn login_post(&mut self, mount: &str, method: &str, body: &Secret) -> Result<Secret, Error> {
+        let path = format!("auth/{mount}/login");
+        let src = format!("vault {method} login (auth/{mount})");
+        let url = self.url(&path);
+        let headers = self.namespace_header();
+        let resp = self
+            .http
+            .post(&url, &header_refs(&headers), body.expose())
+            .map_err(|e| e.with_source(src.clone()))?;
+        if resp.status != 200 {
+            return Err(Error::new(
+                Kind::Permission,
+                format!("login refused: {}", status_text(resp.status, &resp.body)),
+            )
+            .with_source(src));
+        }
+        let v: Value = serde_json::from_slice(resp.body.expose()).map_err(|_| {
+            Error::new(Kind::Permission, "login answer is not JSON").with_source(src.clone())
+        })?;
+        match v.pointer("/auth/client_token").and_then(Value::as_str) {
+            Some(t) if !t.is_empty() => {
+                crate::debug!("vault: {method} login succeeded");
+                Ok(Secret::new(t.as_bytes().to_vec()))
+            }
+            _ => Err(
+                Error::new(Kind::Permission, "login answer has no auth.client_token")
+                    .with_source(src),
+            ),
+        }
+    }
+
+    fn namespace_header(&self) -> Vec<(&'static str, Vec<u8>)> {
+        self.namespace
+            .iter()
+            .map(|ns| ("X-Vault-Namespace", ns.as_bytes().to_vec()))
+            .collect()
+    }
+
+    /// Reads the KV secret at API path `path`, optionally a pinned KV v2 `version`. Errors carry
+    /// the source `vault:PATH` (never the token).
+    pub fn read(&mut self, path: &str, version: Option<u64>) -> Result<KvData, Error> {
+        let src = format!("vault:{path}");
+        if version.is_some() && self.kv_version == KvVersion::V1 {
+            return Err(Error::new(
+                Kind::Config,
+                "a version is pinned but kv_version is 1 (versions exist only in KV v2)",
+            )
+            .with_source(src));
+        }
+        let Some(token) = &self.token else {
+            return Err(Error::new(Kind::Permission, "not logged in").with_source(src));
+        };
+        let mut url = self.url(path);
+        if let Some(v) = version {
+            url.push_str(&format!("?version={v}"));
+        }
+        let mut headers = self.namespace_header();
+        headers.push(("X-Vault-Token", token.expose().to_vec()));
+        let result = self.http.get(&url, &header_refs(&headers));
+        for (_, v) in &mut headers {
+            zeroize::Zeroize::zeroize(v);
+        }
+        let resp = result.map_err(|e| e.with_source(src.clone()))?;
+        let parsed: Option<Value> = serde_json::from_slice(resp.body.expose()).ok();
+        match resp.status {
+            200 => {}
+            404 => {
+                return Err(Error::new(
+                    Kind::Unavailable,
+                    not_found_text(parsed.as_ref(), version),
+                )
+                .with_source(src));
+            }
+            401 | 403 => {
+                return Err(Error::new(
+                    Kind::Permission,
+                    format!(
+                        "{} (the token's policies do not allow reading this path)",
+                        status_text(resp.status, &resp.body)
+                    ),
+                )
+                .with_source(src));
+            }
+            s => {
+                return Err(
+                    Error::new(Kind::Unavailable, status_text(s, &resp.body)).with_source(src)
+                );
+            }
+        }
+        let Some(Value::Object(mut top)) = parsed else {
+            return Err(
+                Error::new(Kind::Unavailable, "answer is not a JSON object").with_source(src)
+            );
+        };
+        let Some(Value::Object(data)) = top.remove("data") else {
+            return Err(Error::new(Kind::Unavailable, "answer has no data object").with_source(src));
+        };
+        let is_v2_shape = matches!(data.get("data"), Some(Value::Object(_)))
+            && matches!(data.get("metadata"), Some(Value::Object(_)));
+        let v2 = match self.kv_version {
+            KvVersion::V2 => true,
+            KvVersion::V1 => false,
+            KvVersion::Auto => is_v2_shape,
+        };
+        let mut data = data;
+        let (values, version_read) = if v2 {
+            let version_read = data
+                .get("metadata")
+                .and_then(|m| m.get("version"))
+                .and_then(Value::as_u64);
+            match data.remove("data") {
+                Some(Value::Object(d)) => (d, version_read),
+                _ => {
+                    return Err(Error::new(
+                        Kind::Unavailable,
+                        "KV v2 answer has no data.data object (is this a KV v1 mount? set kv_version: 1)",
+                    )
+                    .with_source(src));
+                }
+            }
+        } else {
+            if version.is_some() {
+                return Err(Error::new(
+                    Kind::Config,
+                    "a version is pinned but this path is KV v1 (versions exist only in KV v2)",
+                )
+                .with_source(src));
+            }
+            (data, None)
+        };
+        let mut out = KvData {
+            values: BTreeMap::new(),
+            version: version_read,
+        };
+        for (k, v) in values {
+            let bytes = match v {
+                Value::Null => continue,
+                Value::String(s) => s.into_bytes(),
+                other => other.to_string().into_bytes(),
+            };
+            out.values.insert(k, Secret::new(bytes));
+        }
+        crate::debug!(
+            "vault:{path}: {} keys{}",
+            out.values.len(),
+            out.version
+                .map(|v| format!(" (KV v2 version {v})"))
+                .unwrap_or_else(|| " (KV v1)".into())
+        );
+        Ok(out)
+    }
+}
+
+fn header_refs<'a>(h: &'a [(&'static str, Vec<u8>)]) -> Vec<(&'static str, &'a [u8])> {
+    h.iter().map(|(k, v)| (*k, v.as_slice())).collect()
+}
+
+/// A JSON object of string fields, built straight into a zeroized buffer.
+fn json_body(fields: &[(&str, &Secret)]) -> Secret {
+    let cap: usize = fields
+        .iter()
+        .map(|(k, v)| k.len() + v.len() * 6 + 8)
+        .sum::<usize>()
+        + 2;
+    let mut out = Zeroizing::new(Vec::with_capacity(cap));
+    out.push(b'{');
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json_string(&mut out, k.as_bytes());
+        out.push(b':');
+        json_string(&mut out, v.expose());
+    }
+    out.push(b'}');
+    Secret::new(std::mem::take(&mut *out))
+}
+
+/// Appends `s` as a JSON string (UTF-8 passed through, controls, quotes and backslashes escaped).
+fn json_string(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &b in s {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
+}
+
+/// The first error string of a Vault error body, sanitised and shortened; or the bare status.
+fn status_text(status: u16, body: &Secret) -> String {
+    let first = serde_json::from_slice::<Value>(body.expose())
+        .ok()
+        .and_then(|v| {
+            v.get("errors")?
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|s| s.trim().replace(['\n', '\t'], " "))
+                .find(|s| !s.is_empty())
+        });
+    match first {
+        Some(e) => {
+            let e: String = crate::log::escape_controls(&e).chars().take(200).collect();
+            format!("HTTP {status}: {e}")
+        }
+        None => format!("HTTP {status}"),
+    }
+}
+
+fn not_found_text(body: Option<&Value>, version: Option<u64>) -> String {
+    let meta = body.and_then(|b| b.pointer("/data/metadata"));
+    let which = match (
+        version,
+        meta.and_then(|m| m.get("version")).and_then(Value::as_u64),
+    ) {
+        (Some(v), _) | (None, Some(v)) => format!("version {v}"),
+        (None, None) => "the current version".into(),
+    };
+    if let Some(m) = meta {
+        if m.get("destroyed").and_then(Value::as_bool) == Some(true) {
+            return format!("KV v2 {which} is destroyed (its data is gone; pin another version)");
+        }
+        if let Some(t) = m
+            .get("deletion_time")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+        {
+            return format!(
+                "KV v2 {which} was deleted at {} (undelete it, or pin another version)",
+                crate::log::escape_controls(t)
+            );
+        }
+        if version.is_some() {
+            return format!("KV v2 {which} does not exist at this path");
+        }
+    }
+    "no secret at this path (HTTP 404)".into()
+}
+
+fn env_credential(env: &Environ, names: &[&str]) -> Option<Secret> {
+    use std::os::unix::ffi::OsStrExt;
+    names.iter().find_map(|n| {
+        env.get(n)
+            .filter(|v| !v.is_empty())
+            .map(|v| Secret::new(v.as_bytes().to_vec()))
+    })
+}
+
+fn credential(c: &Credential, env: &Environ, what: &str) -> Result<Secret, Error> {
+    match c {
+        Credential::Literal(s) => Ok(Secret::new(s.as_bytes().to_vec())),
+        Credential::File(f) => read_credential(f, &format!("{what}_file")),
+        Credential::Env(names) => env_credential(env, names).ok_or_else(|| {
+            Error::new(
+                Kind::Permission,
+                format!(
+                    "no {what}: set secret_init.vault.auth.{what}_file or {}",
+                    names.join(" / ")
+                ),
+            )
+        }),
+    }
+}
+
+/// Reads a small credential file, dropping surrounding whitespace (files usually end in `\n`).
+fn read_credential(path: &Path, key: &str) -> Result<Secret, Error> {
+    let src = format!("secret_init.vault.auth.{key} {}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| {
+        Error::new(
+            Kind::Permission,
+            format!("cannot read: {}", crate::error::io_text(&e)),
+        )
+        .with_source(src.clone())
+    })?;
+    let mut buf = Zeroizing::new(Vec::new());
+    file.take(MAX_CREDENTIAL_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| {
+            Error::new(
+                Kind::Permission,
+                format!("cannot read: {}", crate::error::io_text(&e)),
+            )
+            .with_source(src.clone())
+        })?;
+    if buf.len() as u64 > MAX_CREDENTIAL_BYTES {
+        return Err(Error::new(
+            Kind::Data,
+            format!("larger than {MAX_CREDENTIAL_BYTES} bytes"),
+        )
+        .with_source(src));
+    }
+    let start = buf
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(buf.len());
+    let end = buf
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    if start >= end {
+        return Err(Error::new(Kind::Permission, "empty").with_source(src));
+    }
+    Ok(Secret::new(buf[start..end].to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_body_escapes() {
+        let a = Secret::new(b"r\"o\\le\n".to_vec());
+        let b = Secret::new("sé".as_bytes().to_vec());
+        let body = json_body(&[("role_id", &a), ("secret_id", &b)]);
+        let v: Value = serde_json::from_slice(body.expose()).expect("valid JSON");
+        assert_eq!(v["role_id"], "r\"o\\le\n");
+        assert_eq!(v["secret_id"], "sé");
+    }
+
+    #[test]
+    fn not_found_messages() {
+        let deleted: Value = serde_json::from_str(
+            r#"{"data":{"data":null,"metadata":{"deletion_time":"2026-01-01T00:00:00Z","destroyed":false,"version":2}}}"#,
+        )
+        .expect("json");
+        assert!(not_found_text(Some(&deleted), None).contains("version 2 was deleted"));
+        let destroyed: Value = serde_json::from_str(
+            r#"{"data":{"data":null,"metadata":{"deletion_time":"","destroyed":true,"version":1}}}"#,
+        )
+        .expect("json");
+        assert!(not_found_text(Some(&destroyed), Some(1)).contains("version 1 is destroyed"));
+        let missing: Value = serde_json::from_str(r#"{"errors":[]}"#).expect("json");
+        assert_eq!(
+            not_found_text(Some(&missing), None),
+            "no secret at this path (HTTP 404)"
+        );
+    }
+
+    #[test]
+    fn status_text_is_short_and_clean() {
+        let body =
+            Secret::new(br#"{"errors":["1 error occurred:\n\t* permission denied\n\n"]}"#.to_vec());
+        assert_eq!(
+            status_text(403, &body),
+            "HTTP 403: 1 error occurred:  * permission denied"
+        );
+        assert_eq!(
+            status_text(500, &Secret::new(b"<html>".to_vec())),
+            "HTTP 500"
+        );
+    }
+}

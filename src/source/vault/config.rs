@@ -1,0 +1,685 @@
+//! Vault settings: `secret_init.vault` in config.yaml, the `--vault-*` options with their
+//! `SECRET_INIT_VAULT_*` twins, and the standard Vault/OpenBao environment, merged into one
+//! typed [`VaultSettings`]. Nothing here reads a file or opens a connection; credentials are read
+//! at login, and only their locations are settled here.
+//!
+//! Precedence per key: command line, `SECRET_INIT_*` twin, config.yaml, then the standard variable
+//! (`VAULT_ADDR`/`BAO_ADDR`, `VAULT_CACERT`/`BAO_CACERT`, `VAULT_NAMESPACE`/`BAO_NAMESPACE`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use crate::cli::Invocation;
+use crate::error::{Error, Errors, Kind};
+use crate::settings::{Environ, pick, pick_list, text};
+
+/// The default Kubernetes service-account token file, read by `jwt` and `kubernetes` logins.
+pub const K8S_SA_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// `secret_init.vault` as written in config.yaml.
+#[derive(Debug, Default, Deserialize)]
+pub struct VaultFileSettings {
+    /// Server address, e.g. `https://vault.internal:8200`.
+    pub address: Option<String>,
+    /// PEM CA bundle to trust for this server.
+    pub ca_cert: Option<PathBuf>,
+    /// Vault Enterprise / OpenBao namespace (`X-Vault-Namespace`).
+    pub namespace: Option<String>,
+    /// API paths read for secrets without a reference, merged in order (later wins).
+    pub paths: Option<Vec<String>>,
+    /// `auto` (default), `1` or `2`.
+    pub kv_version: Option<KvVersionSetting>,
+    /// API paths whose every key becomes an env var of the program.
+    pub env_paths: Option<Vec<String>>,
+    /// How to log in.
+    pub auth: Option<AuthFileSettings>,
+    /// Per-request timeout (`5s`, `500ms`, or a number of seconds).
+    pub timeout: Option<DurationSetting>,
+    /// Overall deadline for everything the vault source does.
+    pub deadline: Option<DurationSetting>,
+    /// Retries after the first attempt on connection errors, 5xx and 429.
+    pub retries: Option<u32>,
+    /// Permit `http://` to a host that is not loopback.
+    pub allow_insecure_http: Option<bool>,
+    /// Unknown keys, refused (78).
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, IgnoredAny>,
+}
+
+/// `secret_init.vault.auth` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct AuthFileSettings {
+    /// `token` (default), `approle`, `jwt` or `kubernetes`.
+    pub method: Option<String>,
+    /// Token method: a file holding the token (else `VAULT_TOKEN` / `BAO_TOKEN`).
+    pub token_file: Option<PathBuf>,
+    /// AppRole: the role id itself (it is an identifier, not a secret).
+    pub role_id: Option<String>,
+    /// AppRole: a file holding the role id.
+    pub role_id_file: Option<PathBuf>,
+    /// AppRole: a file holding the secret id (else `VAULT_SECRET_ID` / `BAO_SECRET_ID`).
+    pub secret_id_file: Option<PathBuf>,
+    /// AppRole: delete the secret id file after a successful login (one-shot secret ids).
+    pub remove_secret_id_file: Option<bool>,
+    /// JWT/Kubernetes: the role to log in as.
+    pub role: Option<String>,
+    /// The auth mount path (default: the method's name).
+    pub mount: Option<String>,
+    /// JWT/Kubernetes: the token file (default: the service-account token).
+    pub jwt_file: Option<PathBuf>,
+    /// Unknown keys, refused (78).
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, IgnoredAny>,
+}
+
+/// `kv_version` as written: `auto`, `1` or `2`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum KvVersionSetting {
+    /// A number.
+    Number(u64),
+    /// A word.
+    Word(String),
+}
+
+/// A duration as written: seconds as a number, or text with a unit (`ms`, `s`, `m`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum DurationSetting {
+    /// Seconds.
+    Seconds(f64),
+    /// `250ms`, `5s`, `1m`.
+    Text(String),
+}
+
+/// Which KV engine version to assume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KvVersion {
+    /// Decide per response: `{"data": {"data": {..}, "metadata": {..}}}` is v2, anything else v1.
+    Auto,
+    /// KV v1: the response's `data` is the secret.
+    V1,
+    /// KV v2: the response's `data.data` is the secret; versions can be pinned.
+    V2,
+}
+
+/// How to obtain a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// A token given directly: a file, else `VAULT_TOKEN` / `BAO_TOKEN` (read at login).
+    Token {
+        /// The token file, if configured.
+        file: Option<PathBuf>,
+    },
+    /// AppRole login.
+    AppRole {
+        /// Mount path, default `approle`.
+        mount: String,
+        /// Where the role id comes from.
+        role_id: Credential,
+        /// Where the secret id comes from.
+        secret_id: Credential,
+        /// Remove the secret id file after a successful login.
+        remove_secret_id_file: bool,
+    },
+    /// JWT or Kubernetes service-account login: POST `{role, jwt}` to `auth/<mount>/login`.
+    Jwt {
+        /// `jwt` or `kubernetes`, for messages.
+        method: &'static str,
+        /// Mount path, default the method's name.
+        mount: String,
+        /// The role.
+        role: String,
+        /// The JWT file.
+        jwt_file: PathBuf,
+    },
+}
+
+/// Where a login input comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// Given in config.yaml (role ids only).
+    Literal(String),
+    /// Read from a file at login.
+    File(PathBuf),
+    /// Read from the first set variable of the start-time environment.
+    Env(&'static [&'static str]),
+}
+
+/// The vault source's settings, typed and merged.
+#[derive(Clone, Debug)]
+pub struct VaultSettings {
+    /// Base address without a trailing slash.
+    pub address: String,
+    /// Explicit CA bundle (setting or `VAULT_CACERT`/`BAO_CACERT`); `None` falls back to
+    /// `SSL_CERT_FILE`, then the system bundle.
+    pub ca_cert: Option<PathBuf>,
+    /// Namespace header, if any.
+    pub namespace: Option<String>,
+    /// Paths for lookups by name.
+    pub paths: Vec<String>,
+    /// Paths injected whole into the program's environment.
+    pub env_paths: Vec<String>,
+    /// KV engine version.
+    pub kv_version: KvVersion,
+    /// Login method.
+    pub auth: Auth,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Overall deadline.
+    pub deadline: Duration,
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// Permit `http://` to a non-loopback host.
+    pub allow_insecure_http: bool,
+}
+
+/// Refuses unknown keys of `secret_init.vault` and its `auth` (78), like the rest of the section.
+pub fn reject_unknown(v: &VaultFileSettings, src: &str, errors: &mut Errors) {
+    let auth = v.auth.as_ref().map(|a| &a.unknown);
+    for (section, keys) in [
+        ("secret_init.vault", Some(&v.unknown)),
+        ("secret_init.vault.auth", auth),
+    ] {
+        for key in keys.into_iter().flat_map(BTreeMap::keys) {
+            errors.push(
+                Error::new(
+                    Kind::Config,
+                    format!("{section}: unknown setting \"{key}\""),
+                )
+                .with_source(src),
+            );
+        }
+    }
+}
+
+/// Parses `250ms`, `5s`, `1.5s`, `2m` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    seconds(v * scale)
+}
+
+fn seconds(v: f64) -> Option<Duration> {
+    (v.is_finite() && v > 0.0 && v <= 3600.0).then(|| Duration::from_secs_f64(v))
+}
+
+fn duration(
+    inv: &Invocation,
+    env: &Environ,
+    long: &str,
+    file: Option<&DurationSetting>,
+    key: &str,
+    default: Duration,
+) -> Result<Duration, Error> {
+    if let Some((v, origin)) = pick(inv, env, long) {
+        let v = text(v, &origin)?;
+        return parse_duration(&v).ok_or_else(|| {
+            Error::new(
+                Kind::Usage,
+                format!("{origin}: expected a duration like 5s or 500ms (at most 1 hour)"),
+            )
+        });
+    }
+    match file {
+        None => Some(default),
+        Some(DurationSetting::Seconds(n)) => seconds(*n),
+        Some(DurationSetting::Text(t)) => parse_duration(t),
+    }
+    .ok_or_else(|| {
+        Error::new(
+            Kind::Config,
+            format!(
+                "secret_init.vault.{key}: expected a duration like 5s or 500ms (at most 1 hour)"
+            ),
+        )
+    })
+}
+
+fn env_first(env: &Environ, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| {
+        env.get(n)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.to_string_lossy().into_owned())
+    })
+}
+
+/// Validates an API path as written in settings (the same rule as `vault:` references).
+fn check_path(p: &str, key: &str) -> Result<String, Error> {
+    match crate::reference::Reference::parse(&format!("vault:{p}")) {
+        Ok(crate::reference::Reference::Vault {
+            path,
+            key: None,
+            version: None,
+        }) => Ok(path),
+        _ => Err(Error::new(
+            Kind::Config,
+            format!(
+                "secret_init.vault.{key}: \"{}\" is not an API path like secret/data/app",
+                crate::log::escape_controls(p)
+            ),
+        )),
+    }
+}
+
+fn mount(m: Option<&str>, default: &str) -> Result<String, Error> {
+    let m = m.unwrap_or(default).trim_matches('/');
+    if m.is_empty()
+        || m.split('/').any(|s| s.is_empty() || s == "." || s == "..")
+        || !m
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+    {
+        return Err(Error::new(
+            Kind::Config,
+            "secret_init.vault.auth.mount: expected a mount path like approle or auth-k8s",
+        ));
+    }
+    Ok(m.to_string())
+}
+
+fn auth(a: Option<&AuthFileSettings>) -> Result<Auth, Error> {
+    let default = AuthFileSettings::default();
+    let a = a.unwrap_or(&default);
+    let method = a.method.as_deref().unwrap_or("token");
+    let refuse = |keys: &[(&str, bool)]| -> Result<(), Error> {
+        match keys.iter().find(|(_, set)| *set) {
+            Some((k, _)) => Err(Error::new(
+                Kind::Config,
+                format!("secret_init.vault.auth.{k} does not apply to method {method}"),
+            )),
+            None => Ok(()),
+        }
+    };
+    match method {
+        "token" => {
+            refuse(&[
+                ("role_id", a.role_id.is_some()),
+                ("role_id_file", a.role_id_file.is_some()),
+                ("secret_id_file", a.secret_id_file.is_some()),
+                ("remove_secret_id_file", a.remove_secret_id_file.is_some()),
+                ("role", a.role.is_some()),
+                ("mount", a.mount.is_some()),
+                ("jwt_file", a.jwt_file.is_some()),
+            ])?;
+            Ok(Auth::Token {
+                file: a.token_file.clone(),
+            })
+        }
+        "approle" => {
+            refuse(&[
+                ("token_file", a.token_file.is_some()),
+                ("role", a.role.is_some()),
+                ("jwt_file", a.jwt_file.is_some()),
+            ])?;
+            let role_id = match (&a.role_id, &a.role_id_file) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::new(
+                        Kind::Config,
+                        "secret_init.vault.auth: give role_id or role_id_file, not both",
+                    ));
+                }
+                (Some(r), None) => Credential::Literal(r.clone()),
+                (None, Some(f)) => Credential::File(f.clone()),
+                (None, None) => Credential::Env(&["VAULT_ROLE_ID", "BAO_ROLE_ID"]),
+            };
+            let secret_id = match &a.secret_id_file {
+                Some(f) => Credential::File(f.clone()),
+                None => Credential::Env(&["VAULT_SECRET_ID", "BAO_SECRET_ID"]),
+            };
+            let remove = a.remove_secret_id_file.unwrap_or(false);
+            if remove && a.secret_id_file.is_none() {
+                return Err(Error::new(
+                    Kind::Config,
+                    "secret_init.vault.auth.remove_secret_id_file needs secret_id_file",
+                ));
+            }
+            Ok(Auth::AppRole {
+                mount: mount(a.mount.as_deref(), "approle")?,
+                role_id,
+                secret_id,
+                remove_secret_id_file: remove,
+            })
+        }
+        "jwt" | "kubernetes" => {
+            refuse(&[
+                ("token_file", a.token_file.is_some()),
+                ("role_id", a.role_id.is_some()),
+                ("role_id_file", a.role_id_file.is_some()),
+                ("secret_id_file", a.secret_id_file.is_some()),
+                ("remove_secret_id_file", a.remove_secret_id_file.is_some()),
+            ])?;
+            let role = a.role.clone().filter(|r| !r.is_empty()).ok_or_else(|| {
+                Error::new(
+                    Kind::Config,
+                    format!("secret_init.vault.auth: method {method} needs a role"),
+                )
+            })?;
+            let method: &'static str = if method == "jwt" { "jwt" } else { "kubernetes" };
+            Ok(Auth::Jwt {
+                method,
+                mount: mount(a.mount.as_deref(), method)?,
+                role,
+                jwt_file: a
+                    .jwt_file
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(K8S_SA_TOKEN)),
+            })
+        }
+        other => Err(Error::new(
+            Kind::Config,
+            format!(
+                "secret_init.vault.auth.method: unknown method \"{}\" (token, approle, jwt, kubernetes)",
+                crate::log::escape_controls(other)
+            ),
+        )),
+    }
+}
+
+impl VaultSettings {
+    /// Merges the vault settings; `Ok(None)` when no address is configured anywhere (then the
+    /// vault source does not exist, and `vault:` references are refused with 78).
+    pub fn resolve(
+        inv: &Invocation,
+        env: &Environ,
+        file: Option<&VaultFileSettings>,
+        allow_insecure_http: bool,
+    ) -> Result<Option<VaultSettings>, Error> {
+        let default = VaultFileSettings::default();
+        let f = file.unwrap_or(&default);
+        let address = match pick(inv, env, "vault-addr") {
+            Some((v, origin)) => Some(text(v, &origin)?),
+            None => f
+                .address
+                .clone()
+                .or_else(|| env_first(env, &["VAULT_ADDR", "BAO_ADDR"])),
+        };
+        let Some(address) = address.filter(|a| !a.is_empty()) else {
+            if file.is_some_and(|f| f.paths.is_some() || f.env_paths.is_some()) {
+                return Err(Error::new(
+                    Kind::Config,
+                    "secret_init.vault: paths given but no address (set address, VAULT_ADDR or BAO_ADDR)",
+                ));
+            }
+            return Ok(None);
+        };
+        let address = address.trim_end_matches('/').to_string();
+        let allow_insecure_http = allow_insecure_http || f.allow_insecure_http.unwrap_or(false);
+        // Refuse a plain-http address now (78), before any secret is looked up.
+        crate::http::Client::new(crate::http::Options {
+            allow_insecure_http,
+            ..Default::default()
+        })
+        .check_url(&format!("{address}/v1/sys/health"))
+        .map_err(|e| Error::new(e.kind, format!("vault address {}", e.what)))?;
+        let ca_cert = match pick(inv, env, "vault-ca-cert") {
+            Some((v, _)) => Some(PathBuf::from(v)),
+            None => f
+                .ca_cert
+                .clone()
+                .or_else(|| env_first(env, &["VAULT_CACERT", "BAO_CACERT"]).map(PathBuf::from)),
+        };
+        let namespace = match pick(inv, env, "vault-namespace") {
+            Some((v, origin)) => Some(text(v, &origin)?),
+            None => f
+                .namespace
+                .clone()
+                .or_else(|| env_first(env, &["VAULT_NAMESPACE", "BAO_NAMESPACE"])),
+        }
+        .filter(|n| !n.is_empty());
+        if let Some(ns) = &namespace
+            && !ns.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(Error::new(
+                Kind::Config,
+                "vault namespace: must be printable ASCII without spaces",
+            ));
+        }
+        let paths = match pick_list(inv, env, "vault-path", ',') {
+            Some(v) => v,
+            None => f.paths.clone().unwrap_or_default(),
+        }
+        .iter()
+        .map(|p| check_path(p, "paths"))
+        .collect::<Result<Vec<_>, _>>()?;
+        let env_paths = f
+            .env_paths
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| check_path(p, "env_paths"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let kv_version = match &f.kv_version {
+            None => KvVersion::Auto,
+            Some(KvVersionSetting::Number(1)) => KvVersion::V1,
+            Some(KvVersionSetting::Number(2)) => KvVersion::V2,
+            Some(KvVersionSetting::Word(w)) if w == "auto" => KvVersion::Auto,
+            Some(KvVersionSetting::Word(w)) if w == "1" => KvVersion::V1,
+            Some(KvVersionSetting::Word(w)) if w == "2" => KvVersion::V2,
+            Some(_) => {
+                return Err(Error::new(
+                    Kind::Config,
+                    "secret_init.vault.kv_version: expected auto, 1 or 2",
+                ));
+            }
+        };
+        let retries = match pick(inv, env, "vault-retries") {
+            Some((v, origin)) => text(v, &origin)?
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= 20)
+                .ok_or_else(|| Error::new(Kind::Usage, format!("{origin}: expected 0..=20")))?,
+            None => match f.retries {
+                Some(n) if n <= 20 => n,
+                Some(_) => {
+                    return Err(Error::new(
+                        Kind::Config,
+                        "secret_init.vault.retries: expected 0..=20",
+                    ));
+                }
+                None => 3,
+            },
+        };
+        Ok(Some(VaultSettings {
+            address,
+            ca_cert,
+            namespace,
+            paths,
+            env_paths,
+            kv_version,
+            auth: auth(f.auth.as_ref())?,
+            timeout: duration(
+                inv,
+                env,
+                "vault-timeout",
+                f.timeout.as_ref(),
+                "timeout",
+                Duration::from_secs(5),
+            )?,
+            deadline: duration(
+                inv,
+                env,
+                "vault-deadline",
+                f.deadline.as_ref(),
+                "deadline",
+                Duration::from_secs(30),
+            )?,
+            retries,
+            allow_insecure_http,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn inv(a: &[&str]) -> Invocation {
+        crate::cli::parse(a.iter().map(OsString::from)).expect("parse")
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Environ {
+        Environ(
+            pairs
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect(),
+        )
+    }
+
+    fn file(yaml: &str) -> VaultFileSettings {
+        serde_saphyr::from_str(yaml).expect("yaml")
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
+        for bad in ["", "0", "-1s", "x", "2h", "NaN", "inf"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn no_address_means_no_vault() {
+        let v = VaultSettings::resolve(&inv(&["--", "x"]), &env(&[]), None, false).expect("ok");
+        assert!(v.is_none());
+        let f = file("paths: [secret/data/a]\n");
+        let e = VaultSettings::resolve(&inv(&["--", "x"]), &env(&[]), Some(&f), false)
+            .expect_err("paths without address");
+        assert_eq!(e.exit_code(), 78);
+    }
+
+    #[test]
+    fn precedence_and_standard_env() {
+        let e = env(&[
+            ("VAULT_ADDR", "https://from-env:8200/"),
+            ("BAO_CACERT", "/bao-ca.pem"),
+            ("VAULT_NAMESPACE", "team"),
+        ]);
+        let v = VaultSettings::resolve(&inv(&["--", "x"]), &e, None, false)
+            .expect("ok")
+            .expect("some");
+        assert_eq!(v.address, "https://from-env:8200");
+        assert_eq!(v.ca_cert, Some(PathBuf::from("/bao-ca.pem")));
+        assert_eq!(v.namespace.as_deref(), Some("team"));
+        assert_eq!(v.auth, Auth::Token { file: None });
+        assert_eq!(v.kv_version, KvVersion::Auto);
+        let f = file("address: https://from-file\ntimeout: 2\ndeadline: 10s\nretries: 1\n");
+        let v = VaultSettings::resolve(
+            &inv(&[
+                "--vault-addr",
+                "https://cli",
+                "--vault-timeout",
+                "300ms",
+                "--",
+                "x",
+            ]),
+            &e,
+            Some(&f),
+            false,
+        )
+        .expect("ok")
+        .expect("some");
+        assert_eq!(v.address, "https://cli");
+        assert_eq!(v.timeout, Duration::from_millis(300));
+        assert_eq!(v.deadline, Duration::from_secs(10));
+        assert_eq!(v.retries, 1);
+        let v = VaultSettings::resolve(&inv(&["--", "x"]), &e, Some(&f), false)
+            .expect("ok")
+            .expect("some");
+        assert_eq!(v.address, "https://from-file");
+        assert_eq!(v.timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn auth_methods() {
+        let f = file(
+            "address: https://v\nauth: {method: approle, role_id_file: /r, secret_id_file: /s, remove_secret_id_file: true}\n",
+        );
+        let v = VaultSettings::resolve(&inv(&["--", "x"]), &env(&[]), Some(&f), false)
+            .expect("ok")
+            .expect("some");
+        assert_eq!(
+            v.auth,
+            Auth::AppRole {
+                mount: "approle".into(),
+                role_id: Credential::File("/r".into()),
+                secret_id: Credential::File("/s".into()),
+                remove_secret_id_file: true
+            }
+        );
+        let f = file("address: https://v\nauth: {method: kubernetes, role: app}\n");
+        let v = VaultSettings::resolve(&inv(&["--", "x"]), &env(&[]), Some(&f), false)
+            .expect("ok")
+            .expect("some");
+        assert_eq!(
+            v.auth,
+            Auth::Jwt {
+                method: "kubernetes",
+                mount: "kubernetes".into(),
+                role: "app".into(),
+                jwt_file: K8S_SA_TOKEN.into()
+            }
+        );
+    }
+
+    #[test]
+    fn refused() {
+        for (yaml, code) in [
+            ("address: http://vault.example:8200\n", 78),
+            ("address: https://v\nauth: {method: ldap}\n", 78),
+            ("address: https://v\nauth: {method: jwt}\n", 78),
+            ("address: https://v\nauth: {method: token, role: x}\n", 78),
+            (
+                "address: https://v\nauth: {method: approle, role_id: a, role_id_file: /b}\n",
+                78,
+            ),
+            (
+                "address: https://v\nauth: {method: approle, remove_secret_id_file: true}\n",
+                78,
+            ),
+            (
+                "address: https://v\nauth: {method: approle, mount: ../x}\n",
+                78,
+            ),
+            ("address: https://v\nkv_version: 3\n", 78),
+            ("address: https://v\npaths: [a/../b]\n", 78),
+            ("address: https://v\ntimeout: 0\n", 78),
+            ("address: https://v\nretries: 99\n", 78),
+        ] {
+            let f = file(yaml);
+            let e = VaultSettings::resolve(&inv(&["--", "x"]), &env(&[]), Some(&f), false)
+                .expect_err(yaml);
+            assert_eq!(e.exit_code(), code, "{yaml}: {e}");
+        }
+        let f = file("address: http://vault.example:8200\n");
+        assert!(
+            VaultSettings::resolve(&inv(&["--", "x"]), &env(&[]), Some(&f), true)
+                .expect("opt-in")
+                .is_some()
+        );
+        let f = file("address: http://127.0.0.1:8200\n");
+        assert!(
+            VaultSettings::resolve(&inv(&["--", "x"]), &env(&[]), Some(&f), false)
+                .expect("loopback")
+                .is_some()
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! The `vault` source: HashiCorp Vault / OpenBao KV (v1 and v2) over verified TLS.
+//!
+//! Lazy from end to end: building the source reads nothing; the CA bundle, the login and the first
+//! request happen when a lookup first reaches the vault, so a secret found in `/secrets` costs
+//! nothing here. After that one client (one TLS connection) serves the whole run, the token is
+//! kept in memory only, and every path is fetched at most once (successes and failures are both
+//! cached, so a dead vault is waited on once, not once per secret).
+//!
+//! Lookups by name read the configured `paths` merged in order, later paths overriding earlier;
+//! the key is the secret's manifest name. A `vault:PATH#KEY[#VERSION]` reference reads one key of
+//! one path (optionally a pinned KV v2 version). `env_paths` are injected whole into the program's
+//! environment (runqy's behaviour), every key becoming a variable of the same name.
+
+pub mod client;
+pub mod config;
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::{Found, Injected, Origin, Source, SourceKind};
+use crate::error::{Error, Kind};
+use crate::name::SecretName;
+use crate::reference::Reference;
+use crate::secret::Secret;
+use crate::settings::Environ;
+use client::{KvData, Vault};
+use config::VaultSettings;
+
+/// Merged path data: key → (value, the path it came from).
+type Merged = BTreeMap<String, (Secret, String)>;
+
+/// The vault source. See the module docs.
+pub struct VaultSource {
+    settings: VaultSettings,
+    env: Environ,
+    /// `None` until first use; then the logged-in client, or the login failure (kept, so it is
+    /// reported for every secret without trying again).
+    vault: Option<Result<Vault, Error>>,
+    /// Path (and pinned version) → what reading it gave.
+    cache: BTreeMap<(String, Option<u64>), Result<Rc<KvData>, Error>>,
+    /// The merged data of `paths`: key → (value, path it came from).
+    merged: Option<Result<Merged, Error>>,
+}
+
+impl VaultSource {
+    /// A source for `settings`; `env` is the start-time environment (tokens, role and secret
+    /// ids, `SSL_CERT_FILE`). No I/O.
+    pub fn new(settings: VaultSettings, env: Environ) -> VaultSource {
+        VaultSource {
+            settings,
+            env,
+            vault: None,
+            cache: BTreeMap::new(),
+            merged: None,
+        }
+    }
+
+    fn vault(&mut self) -> Result<&mut Vault, Error> {
+        if self.vault.is_none() {
+            crate::debug!(
+                "vault: connecting to {} ({} paths, auth {})",
+                self.settings.address,
+                self.settings.paths.len(),
+                auth_name(&self.settings.auth)
+            );
+            let mut v = Vault::new(&self.settings, &self.env);
+            let r = v.login(&self.settings.auth, &self.env).map(|()| v);
+            self.vault = Some(r);
+        }
+        match self.vault.as_mut() {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(Error::new(Kind::Unavailable, "vault client missing")),
+        }
+    }
+
+    fn read(&mut self, path: &str, version: Option<u64>) -> Result<Rc<KvData>, Error> {
+        let key = (path.to_string(), version);
+        if let Some(r) = self.cache.get(&key) {
+            return r.clone();
+        }
+        let r = self
+            .vault()
+            .and_then(|v| v.read(path, version))
+            .map(Rc::new);
+        self.cache.insert(key, r.clone());
+        r
+    }
+
+    fn merged(&mut self) -> Result<&Merged, Error> {
+        if self.merged.is_none() {
+            let mut out = BTreeMap::new();
+            let mut result = Ok(());
+            for path in self.settings.paths.clone() {
+                match self.read(&path, None) {
+                    Ok(data) => {
+                        for (k, v) in &data.values {
+                            out.insert(k.clone(), (v.clone(), path.clone()));
+                        }
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            self.merged = Some(result.map(|()| out));
+        }
+        match self.merged.as_ref() {
+            Some(Ok(m)) => Ok(m),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(Error::new(Kind::Unavailable, "vault data missing")),
+        }
+    }
+}
+
+fn auth_name(a: &config::Auth) -> &'static str {
+    match a {
+        config::Auth::Token { .. } => "token",
+        config::Auth::AppRole { .. } => "approle",
+        config::Auth::Jwt { method, .. } => method,
+    }
+}
+
+impl Source for VaultSource {
+    fn kind(&self) -> SourceKind {
+        SourceKind::Vault
+    }
+
+    fn describe(&self, name: &SecretName) -> String {
+        if self.settings.paths.is_empty() {
+            return "vault (no paths configured)".into();
+        }
+        self.settings
+            .paths
+            .iter()
+            .map(|p| format!("vault:{p}#{name}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn lookup(&mut self, name: &SecretName) -> Result<Option<Found>, Error> {
+        if self.settings.paths.is_empty() {
+            // A vault used only through references: nothing to look in, and no reason to log in.
+            return Ok(None);
+        }
+        let merged = self.merged()?;
+        Ok(merged.get(name.as_str()).map(|(value, path)| Found {
+            value: value.clone(),
+            origin: Origin {
+                kind: SourceKind::Vault,
+                label: format!("vault:{path}#{name}"),
+                path: None,
+            },
+        }))
+    }
+
+    fn fetch(&mut self, reference: &Reference, name: &SecretName) -> Result<Option<Found>, Error> {
+        let Reference::Vault { path, key, version } = reference else {
+            return Err(Error::new(
+                Kind::Config,
+                format!("vault cannot serve {reference}"),
+            ));
+        };
+        let key = key.as_deref().unwrap_or(name.as_str());
+        let data = self.read(path, *version)?;
+        let label = match version {
+            Some(v) => format!("vault:{path}#{key}#{v}"),
+            None => format!("vault:{path}#{key}"),
+        };
+        Ok(data.values.get(key).map(|value| Found {
+            value: value.clone(),
+            origin: Origin {
+                kind: SourceKind::Vault,
+                label,
+                path: None,
+            },
+        }))
+    }
+
+    fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
+        let mut out: BTreeMap<String, Injected> = BTreeMap::new();
+        for path in self.settings.env_paths.clone() {
+            let data = self.read(&path, None)?;
+            for (k, v) in &data.values {
+                out.insert(
+                    k.clone(),
+                    Injected {
+                        var: k.clone(),
+                        value: v.clone(),
+                        origin: format!("vault:{path}#{k}"),
+                    },
+                );
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+}
