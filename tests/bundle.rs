@@ -819,3 +819,232 @@ fn bundle_settings_are_checked() {
         .stderr_has("without a location");
     let _ = Path::new("/");
 }
+
+/// A test CA and a server certificate for 127.0.0.1, made with openssl in `dir`.
+fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl (listed in scripts/setup)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=secret-init test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key"))
+}
+
+/// A local HTTPS file server (Python's http.server behind ssl) on 127.0.0.1, serving `root` and
+/// logging each request path to `root/../requests.log`. Stopped by PID on drop.
+struct HttpsServer {
+    child: std::process::Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl HttpsServer {
+    fn start(root: &Path, cert: &Path, key: &Path) -> HttpsServer {
+        use std::io::BufRead;
+        let log = root.parent().expect("parent").join("requests.log");
+        let script = r#"
+import http.server, os, ssl, sys
+root, cert, key, log = sys.argv[1:5]
+os.chdir(root)
+class H(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, fmt, *args):
+        with open(log, "a") as f:
+            f.write(self.path + "\n")
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print("READY", srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+        let mut child = std::process::Command::new(python())
+            .arg("-c")
+            .arg(script)
+            .arg(root)
+            .arg(cert)
+            .arg(key)
+            .arg(&log)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("readiness line");
+        let port = line
+            .strip_prefix("READY ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no readiness line: {line:?}"));
+        HttpsServer { child, port, log }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}/{path}", self.port)
+    }
+
+    fn requests(&self) -> String {
+        read(&self.log)
+    }
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_bundle_is_fetched_over_https_with_a_test_ca() {
+    let (f, c) = start_fixture();
+    let tls = f.sb.mkdir("tls");
+    let (ca, cert, key) = test_ca(&tls);
+    let www = f.sb.mkdir("www");
+    std::fs::copy(&f.file, www.join("bundle.json")).expect("copy");
+    let srv = HttpsServer::start(&www, &cert, &key);
+    let yaml = format!(
+        "secrets:\n  db: null\n  token: null\nsecret_init:\n  bundles:\n    location: {}\n    vaults: [shared, app]\n    env_vaults: [app]\n    ca_cert: {}\n",
+        srv.url("bundle.json?sig=presigned-credential"),
+        ca.display()
+    );
+    let out = f
+        .start(&yaml)
+        .env_remove("SECRET_INIT_BUNDLE")
+        .args(["--log-level", "trace"])
+        .args(child(&f.sb))
+        .output();
+    out.expect_ok()
+        .no_leak(&[&f.key, &c[0], "presigned-credential"]);
+    assert_eq!(read(&f.sb.path("out/db")), c[0]);
+    assert_eq!(read(&f.sb.path("out/token")), c[1]);
+    out.stdout_has(&format!("api={}", c[2]));
+    assert_eq!(
+        srv.requests().lines().count(),
+        1,
+        "one fetch per start: {}",
+        srv.requests()
+    );
+
+    // The CA comes from --bundle-ca-cert just as well; without the test CA, TLS fails (77).
+    let url = srv.url("bundle.json");
+    let base = "secrets:\n  db: null\nsecret_init:\n  bundles:\n    vaults: [shared]\n";
+    f.start(base)
+        .env("SECRET_INIT_BUNDLE", &url)
+        .env("SECRET_INIT_BUNDLE_CA_CERT", &ca)
+        .args(child(&f.sb))
+        .output()
+        .expect_ok();
+    reset(&f.sb);
+    let out = f
+        .start(base)
+        .env("SECRET_INIT_BUNDLE", &url)
+        .env("SSL_CERT_FILE", &cert)
+        .args(child(&f.sb))
+        .output();
+    assert_no_side_effects(&f.sb, &out, 77);
+
+    // A missing object is unavailable (69).
+    let out = f
+        .start(base)
+        .env("SECRET_INIT_BUNDLE", srv.url("nope.json"))
+        .env("SECRET_INIT_BUNDLE_CA_CERT", &ca)
+        .args(child(&f.sb))
+        .output();
+    out.stderr_has("HTTP 404");
+    assert_no_side_effects(&f.sb, &out, 69);
+
+    // A tampered bundle over HTTPS fails exactly as a file does.
+    let mut j = f.json();
+    let mut sealed = unb64(
+        j["vaults"]["shared"]["entries"]["db"]["sealed"]
+            .as_str()
+            .expect("str"),
+    );
+    sealed[2] ^= 4;
+    j["vaults"]["shared"]["entries"]["db"]["sealed"] = b64(&sealed).into();
+    std::fs::write(
+        www.join("bundle.json"),
+        serde_json::to_vec(&j).expect("json"),
+    )
+    .expect("write");
+    let out = f
+        .start(base)
+        .env("SECRET_INIT_BUNDLE", &url)
+        .env("SECRET_INIT_BUNDLE_CA_CERT", &ca)
+        .args(child(&f.sb))
+        .output();
+    out.stderr_has("vault \"shared\" entry \"db\": authentication failed");
+    assert_no_side_effects(&f.sb, &out, 65);
+
+    // Lazy: a start that never reaches the bundle makes no request.
+    let before = srv.requests().lines().count();
+    f.start(base)
+        .env("SECRET_INIT_BUNDLE", &url)
+        .env("SECRET_INIT_BUNDLE_CA_CERT", &ca)
+        .env("TRUSS_SECRET_db", "from-env")
+        .args(child(&f.sb))
+        .output()
+        .expect_ok();
+    assert_eq!(srv.requests().lines().count(), before, "{}", srv.requests());
+}

@@ -28,15 +28,16 @@ use crate::settings::{Environ, pick, pick_list};
 pub enum Location {
     /// A local file.
     File(PathBuf),
-    /// An `https://` URL.
-    Https(String),
+    /// An `https://` URL (or `http://` to a loopback host), fetched with the shared client.
+    Url(String),
 }
 
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Location::File(p) => write!(f, "{}", p.display()),
-            Location::Https(u) => f.write_str(u),
+            // A presigned URL carries credentials in its query: never shown.
+            Location::Url(u) => f.write_str(&crate::http::redact_url(u)),
         }
     }
 }
@@ -130,16 +131,26 @@ impl BundleSettings {
     }
 }
 
-/// Parses a location: `https://...` is a URL, `http://` is refused (the bundle's integrity is
-/// protected by GCM, but fetching it in clear still tells an observer what we run with), anything
-/// else is a file path.
+/// Parses a location: `https://...` is a URL; `http://` only to a loopback host (GCM protects
+/// the bundle's integrity, but a fetch in clear still tells an observer what we run with and lets
+/// anyone on the path replace the whole file with an older one); anything else is a file path.
 pub fn parse_location(s: &str) -> Result<Location, String> {
     let lower = s.to_ascii_lowercase();
     if lower.starts_with("https://") {
-        return Ok(Location::Https(s.to_string()));
+        return Ok(Location::Url(s.to_string()));
     }
-    if lower.starts_with("http://") {
-        return Err("plain http:// is refused for a bundle; use https://".into());
+    if let Some(rest) = lower.strip_prefix("http://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = match authority.rsplit_once(':') {
+            Some((h, port)) if !port.contains(']') => h,
+            _ => authority,
+        };
+        if crate::http::is_loopback(host) {
+            return Ok(Location::Url(s.to_string()));
+        }
+        return Err(
+            "plain http:// is refused for a bundle (except to loopback); use https://".into(),
+        );
     }
     if lower.contains("://") {
         return Err("a bundle location is a file path or an https:// URL".into());
@@ -185,11 +196,22 @@ impl BundleSource {
     fn fetch_bytes(&self) -> Result<Vec<u8>, Error> {
         match &self.settings.location {
             Location::File(p) => format::read_file(p),
-            Location::Https(url) => {
-                let _ = &self.settings.ca_cert;
-                Err(config(format!(
-                    "{url}: https:// bundle locations are not available in this build"
-                )))
+            Location::Url(url) => {
+                let mut client = crate::http::Client::new(crate::http::Options {
+                    ca_file: crate::http::ca_file(self.settings.ca_cert.as_deref(), &self.env),
+                    max_body: format::MAX_BUNDLE_BYTES,
+                    ..crate::http::Options::default()
+                });
+                let r = client.get(url, &[])?;
+                let kind = match r.status {
+                    200 => return Ok(r.body.expose().to_vec()),
+                    401 | 403 => Kind::Permission,
+                    _ => Kind::Unavailable,
+                };
+                Err(Error::new(
+                    kind,
+                    format!("fetching the bundle answered HTTP {}", r.status),
+                ))
             }
         }
     }
@@ -362,9 +384,13 @@ mod tests {
         );
         assert_eq!(
             parse_location("HTTPS://h/b.json"),
-            Ok(Location::Https("HTTPS://h/b.json".into()))
+            Ok(Location::Url("HTTPS://h/b.json".into()))
         );
         assert!(parse_location("http://h/b").is_err());
+        assert!(parse_location("http://127.0.0.1.evil/b").is_err());
+        assert!(parse_location("http://127.0.0.1:8080/b").is_ok());
+        assert!(parse_location("http://[::1]:8080/b").is_ok());
+        assert!(parse_location("http://localhost/b").is_ok());
         assert!(parse_location("s3://b/k").is_err());
     }
 }
