@@ -1048,3 +1048,88 @@ fn a_bundle_is_fetched_over_https_with_a_test_ca() {
         .expect_ok();
     assert_eq!(srv.requests().lines().count(), before, "{}", srv.requests());
 }
+
+/// The format as documented is the format as implemented: an independent Python implementation
+/// (tests/fixtures/bundle_ref.py, AES-GCM from `cryptography`) writes bundles we read, and reads
+/// bundles we write.
+#[test]
+fn an_independent_implementation_interoperates() {
+    let f = Fixture::new();
+    let kf = f.sb.write("master.key", format!("{}\n", f.key));
+    let script = root().join("tests/fixtures/bundle_ref.py");
+    let py = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(python())
+            .arg(&script)
+            .args(args)
+            .output()
+            .expect("python");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    // Python writes, secret-init reads.
+    py(&[
+        "write".as_ref(),
+        kf.as_os_str(),
+        f.file.as_os_str(),
+        "py".as_ref(),
+        "3".as_ref(),
+    ]);
+    assert_eq!(
+        f.ok(&["get", "py", "K2"]).stdout(),
+        format!("value-2-{}", "x".repeat(24))
+    );
+    f.ok(&["show", "py"]).stdout_has("Entries (3):");
+    // secret-init writes (secret and plain entries, binary values), Python reads.
+    f.ok(&["create", "rs"]);
+    f.vault(&["set", "rs", "BIN", "-"])
+        .stdin(b"\x00\x01\xfe\n".to_vec())
+        .output()
+        .expect_ok();
+    f.ok(&["set", "rs", "PLAIN", "cfg-value", "--no-secret"]);
+    let read = |key: &str| {
+        py(&[
+            "read".as_ref(),
+            kf.as_os_str(),
+            f.file.as_os_str(),
+            "rs".as_ref(),
+            key.as_ref(),
+        ])
+    };
+    assert_eq!(read("BIN"), b"\x00\x01\xfe\n");
+    assert_eq!(read("PLAIN"), b"cfg-value");
+    // And after a rekey, under the new key only.
+    let new_key = keygen();
+    let nk = f.sb.write("new.key", format!("{new_key}\n"));
+    f.vault(&["rekey", "--new-key-file"])
+        .arg(&nk)
+        .output()
+        .expect_ok();
+    let out = std::process::Command::new(python())
+        .arg(&script)
+        .args([
+            "read".as_ref(),
+            nk.as_os_str(),
+            f.file.as_os_str(),
+            "py".as_ref(),
+            "K0".as_ref(),
+        ])
+        .output()
+        .expect("python");
+    assert_eq!(out.stdout, format!("value-0-{}", "x".repeat(24)).as_bytes());
+    let out = std::process::Command::new(python())
+        .arg(&script)
+        .args([
+            "read".as_ref(),
+            kf.as_os_str(),
+            f.file.as_os_str(),
+            "py".as_ref(),
+            "K0".as_ref(),
+        ])
+        .output()
+        .expect("python");
+    assert!(!out.status.success(), "the old key must fail in Python too");
+}
