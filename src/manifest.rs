@@ -235,6 +235,12 @@ pub fn yaml_options() -> serde_saphyr::Options {
     budget.max_total_scalar_bytes = MAX_CONFIG_BYTES as usize;
     let mut opts = serde_saphyr::Options::default();
     opts.budget = Some(budget);
+    // Aliases are legal YAML and Truss configs may use a few, but a manifest never needs a large
+    // expansion: cap the replay so a billion-laughs document stops after ~10k replayed events.
+    let mut aliases = serde_saphyr::options::AliasLimits::default();
+    aliases.max_total_replayed_events = 10_000;
+    aliases.max_replay_stack_depth = 16;
+    opts.alias_limits = aliases;
     opts.with_snippet = false;
     opts.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
     opts

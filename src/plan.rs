@@ -78,7 +78,8 @@ pub fn parse_owner(s: &str) -> Result<(u32, u32), String> {
 pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Errors> {
     let mut plan = Plan::default();
     let mut errors = Errors::default();
-    let mut file_owner: BTreeMap<PathBuf, String> = BTreeMap::new();
+    // Keyed by the path's bytes: Path's own ordering walks components and costs far more.
+    let mut file_owner: BTreeMap<Vec<u8>, String> = BTreeMap::new();
     let mut env_owner: BTreeMap<String, String> = BTreeMap::new();
     for r in resolutions {
         let Some(value) = &r.value else { continue };
@@ -93,7 +94,10 @@ pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Er
             FileTarget::Path(p) => Some(p.clone()),
         };
         if let Some(path) = path {
-            if let Some(other) = file_owner.insert(path.clone(), name.to_string()) {
+            if let Some(other) = file_owner.insert(
+                std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).to_vec(),
+                name.to_string(),
+            ) {
                 errors.push(Error::secret(
                     Kind::Data,
                     name,

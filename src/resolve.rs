@@ -78,11 +78,11 @@ fn resolve_one(d: &Declared, sources: &mut Sources) -> Resolution {
         }
         None => {
             let mut hit = Ok(None);
-            for kind in sources.order().to_vec() {
+            for i in 0..sources.order().len() {
+                let kind = sources.order()[i];
                 let Some(source) = sources.get(kind) else {
                     continue;
                 };
-                r.tried.push(source.describe(&d.name));
                 match source.lookup(&d.name) {
                     Ok(None) => continue,
                     other => {
@@ -110,8 +110,19 @@ fn resolve_one(d: &Declared, sources: &mut Sources) -> Resolution {
             r.value = Some(value);
             r.origin = Some(f.origin);
         }
-        Ok(None) if d.settings.optional => {}
         Ok(None) => {
+            // The list of places looked in is only needed for a miss, so it is built only then.
+            if d.settings.from.is_none() {
+                r.tried = sources
+                    .order()
+                    .to_vec()
+                    .into_iter()
+                    .filter_map(|k| sources.get(k).map(|s| s.describe(&d.name)))
+                    .collect();
+            }
+            if d.settings.optional {
+                return r;
+            }
             let tried = if r.tried.is_empty() {
                 "no sources".to_string()
             } else {

@@ -26,12 +26,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, RenameFlags, renameat, renameat2};
+use nix::fcntl::{AtFlags, OFlag, renameat};
 use nix::sys::stat::{Mode, SFlag, fchmod, fstat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, fchown, unlinkat};
 
 use crate::error::{Error, Kind};
 use crate::plan::FileDelivery;
+use crate::process::sys::{RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2};
 
 /// Policy for the destination directories.
 #[derive(Clone, Debug)]
@@ -59,6 +60,8 @@ struct Target<'a> {
 struct DirJob<'a> {
     path: PathBuf,
     fd: OwnedFd,
+    /// Whether fsync means anything here: on tmpfs and ramfs it is a no-op syscall per file.
+    on_disk: bool,
     staging_name: String,
     staging: OwnedFd,
     targets: Vec<Target<'a>>,
@@ -97,10 +100,15 @@ pub fn publish(
     if files.is_empty() {
         return Ok(Published::default());
     }
-    let mut by_dir: BTreeMap<PathBuf, Vec<&FileDelivery>> = BTreeMap::new();
+    // Keyed by the dir's bytes: Path's own ordering walks components and costs far more.
+    let mut by_dir: BTreeMap<Vec<u8>, (PathBuf, Vec<&FileDelivery>)> = BTreeMap::new();
     for d in files {
-        let dir = d.path.parent().map(Path::to_path_buf).unwrap_or_default();
-        by_dir.entry(dir).or_default().push(d);
+        let dir = d.path.parent().unwrap_or(Path::new("/"));
+        by_dir
+            .entry(dir.as_os_str().as_bytes().to_vec())
+            .or_insert_with(|| (dir.to_path_buf(), Vec::new()))
+            .1
+            .push(d);
     }
     let mut jobs: Vec<DirJob> = Vec::new();
     let result = stage(&by_dir, opts, &mut jobs)
@@ -114,7 +122,7 @@ pub fn publish(
         })
         .and_then(|()| rename_all(&jobs));
     for job in &jobs {
-        if result.is_ok() {
+        if result.is_ok() && job.on_disk {
             // Durability of the renames; a failure here cannot be undone, so it is only logged.
             if let Err(e) = nix::unistd::fsync(&job.fd) {
                 crate::warn!("fsync of {} failed: {}", job.path.display(), e.desc());
@@ -136,11 +144,11 @@ pub fn publish(
 }
 
 fn stage<'a>(
-    by_dir: &BTreeMap<PathBuf, Vec<&'a FileDelivery>>,
+    by_dir: &BTreeMap<Vec<u8>, (PathBuf, Vec<&'a FileDelivery>)>,
     opts: &WriteOptions,
     jobs: &mut Vec<DirJob<'a>>,
 ) -> Result<(), Error> {
-    for (dir, deliveries) in by_dir {
+    for (dir, deliveries) in by_dir.values() {
         let first = deliveries[0];
         let fd = open_dir_chain(dir).map_err(|what| cant_create(first, what))?;
         check_dir(&fd, dir, opts).map_err(|e| {
@@ -149,9 +157,17 @@ fn stage<'a>(
         })?;
         let (staging_name, staging) =
             make_staging(&fd, dir).map_err(|what| cant_create(first, what))?;
+        let on_disk = !is_memory_fs(&fd);
+        if on_disk {
+            crate::debug!(
+                "{} is not on tmpfs/ramfs: secrets may reach disk (use a memory-backed volume)",
+                dir.display()
+            );
+        }
         let mut job = DirJob {
             path: dir.clone(),
             fd,
+            on_disk,
             staging_name,
             staging,
             targets: Vec::new(),
@@ -168,7 +184,7 @@ fn stage<'a>(
                 name: name.clone(),
                 existed: false,
             });
-            let staged = write_staged(&job.staging, &name, d);
+            let staged = write_staged(&job.staging, &name, d, job.on_disk);
             if let Err(e) = staged {
                 jobs.push(job);
                 return Err(e);
@@ -290,6 +306,15 @@ fn check_dir(fd: &OwnedFd, dir: &Path, opts: &WriteOptions) -> Result<(), Error>
     Ok(())
 }
 
+/// Whether `fd` lives on tmpfs or ramfs, where data never reaches a disk and fsync is a no-op.
+fn is_memory_fs(fd: &OwnedFd) -> bool {
+    use nix::sys::statfs::{FsType, TMPFS_MAGIC, fstatfs};
+    // RAMFS_MAGIC from linux/magic.h; nix names only TMPFS_MAGIC.
+    const RAMFS_MAGIC: FsType = FsType(0x8584_58f6);
+    fstatfs(fd)
+        .is_ok_and(|s| s.filesystem_type() == TMPFS_MAGIC || s.filesystem_type() == RAMFS_MAGIC)
+}
+
 fn random_suffix() -> String {
     use std::hash::{BuildHasher, Hasher};
     // RandomState is seeded from the OS per process; uniqueness is all that is needed here, as
@@ -331,7 +356,12 @@ fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd), String
     ))
 }
 
-fn write_staged(staging: &OwnedFd, name: &OsString, d: &FileDelivery) -> Result<(), Error> {
+fn write_staged(
+    staging: &OwnedFd,
+    name: &OsString,
+    d: &FileDelivery,
+    on_disk: bool,
+) -> Result<(), Error> {
     let flags =
         OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let fd = nix::fcntl::openat(
@@ -351,16 +381,27 @@ fn write_staged(staging: &OwnedFd, name: &OsString, d: &FileDelivery) -> Result<
     let mut f = File::from(fd);
     f.write_all(d.content.expose())
         .map_err(|e| cant_create(d, format!("write failed: {}", crate::error::io_text(&e))))?;
-    f.sync_all()
-        .map_err(|e| cant_create(d, format!("fsync failed: {}", crate::error::io_text(&e))))?;
+    if on_disk {
+        f.sync_all()
+            .map_err(|e| cant_create(d, format!("fsync failed: {}", crate::error::io_text(&e))))?;
+    }
     Ok(())
 }
 
 fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> {
     let euid = nix::unistd::geteuid().as_raw();
     for job in jobs.iter_mut() {
+        // One listing instead of one stat per name: in a fresh container most names are new.
+        let present = crate::source::file::list(&job.fd).ok();
         for t in &mut job.targets {
             let d = t.delivery;
+            if present
+                .as_ref()
+                .is_some_and(|p| !p.contains(t.name.as_bytes()))
+            {
+                t.existed = false;
+                continue;
+            }
             match fstatat(&job.fd, t.name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
                 Err(Errno::ENOENT) => t.existed = false,
                 Err(e) => {
@@ -409,9 +450,9 @@ fn rename_all(jobs: &[DirJob]) -> Result<(), Error> {
         for (i, t) in job.targets.iter().enumerate() {
             let name = t.name.as_os_str();
             let flags = if t.existed {
-                RenameFlags::RENAME_EXCHANGE
+                RENAME_EXCHANGE
             } else {
-                RenameFlags::RENAME_NOREPLACE
+                RENAME_NOREPLACE
             };
             let r = match renameat2(&job.staging, name, &job.fd, name, flags) {
                 // A filesystem without renameat2 flags: a plain rename is still atomic per file.
@@ -441,13 +482,7 @@ fn roll_back(jobs: &[DirJob], done: &[Done]) {
         let job = &jobs[j];
         let name = job.targets[i].name.as_os_str();
         let r = if exchange {
-            renameat2(
-                &job.fd,
-                name,
-                &job.staging,
-                name,
-                RenameFlags::RENAME_EXCHANGE,
-            )
+            renameat2(&job.fd, name, &job.staging, name, RENAME_EXCHANGE)
         } else {
             renameat(&job.fd, name, &job.staging, name)
         };

@@ -67,13 +67,15 @@ pub fn install() -> StartState {
     for (slot, sig) in actions.iter_mut().zip(STOP_SIGNALS) {
         // SAFETY: on_stop only touches atomics and calls _exit, both async-signal-safe; it
         // replaces no handler that Rust's runtime relies on.
-        let old = unsafe { sigaction(sig, &handler) };
-        *slot = (
-            sig,
-            old.unwrap_or_else(|_| {
-                SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty())
-            }),
-        );
+        let old = unsafe { sigaction(sig, &handler) }.unwrap_or_else(|_| {
+            SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty())
+        });
+        if old.handler() == SigHandler::SigIgn {
+            // Started with this signal ignored (nohup, a background job): keep ignoring it.
+            // SAFETY: restores the disposition we just replaced; SIG_IGN runs no code.
+            let _ = unsafe { sigaction(sig, &old) };
+        }
+        *slot = (sig, old);
     }
     let mut stops = SigSet::empty();
     for sig in STOP_SIGNALS {
@@ -129,4 +131,37 @@ pub fn exec(cmd: &mut Command, state: &StartState) -> std::io::Error {
         });
     }
     cmd.exec()
+}
+
+/// `renameat2(2)` flag: fail if the destination exists.
+pub const RENAME_NOREPLACE: u32 = 1;
+/// `renameat2(2)` flag: atomically swap source and destination.
+pub const RENAME_EXCHANGE: u32 = 2;
+
+/// `renameat2(2)` by raw syscall: nix wraps it only for glibc, and musl (our static target)
+/// gained the libc wrapper late, while the syscall itself exists since Linux 3.15.
+pub fn renameat2(
+    old_dir: &std::os::fd::OwnedFd,
+    old: &std::ffi::OsStr,
+    new_dir: &std::os::fd::OwnedFd,
+    new: &std::ffi::OsStr,
+    flags: u32,
+) -> nix::Result<()> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let old = std::ffi::CString::new(old.as_bytes()).map_err(|_| nix::errno::Errno::EINVAL)?;
+    let new = std::ffi::CString::new(new.as_bytes()).map_err(|_| nix::errno::Errno::EINVAL)?;
+    // SAFETY: both paths are valid NUL-terminated strings that outlive the call, both fds are
+    // open descriptors borrowed for the call, and the kernel reads nothing else.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            old_dir.as_raw_fd(),
+            old.as_ptr(),
+            new_dir.as_raw_fd(),
+            new.as_ptr(),
+            flags,
+        )
+    };
+    nix::errno::Errno::result(r).map(drop)
 }
