@@ -70,7 +70,7 @@ pub fn install() -> StartState {
         let old = unsafe { sigaction(sig, &handler) }.unwrap_or_else(|_| {
             SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty())
         });
-        if old.handler() == SigHandler::SigIgn {
+        if matches!(old.handler(), SigHandler::SigIgn) {
             // Started with this signal ignored (nohup, a background job): keep ignoring it.
             // SAFETY: restores the disposition we just replaced; SIG_IGN runs no code.
             let _ = unsafe { sigaction(sig, &old) };
