@@ -655,6 +655,35 @@ mod tests {
         assert!(e.to_string().contains("duplicate key \"db\""), "{e}");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any byte of a valid bundle changed to any value: parsing and opening return errors or
+        /// values, never panic, and a changed sealed byte never opens to a wrong value silently.
+        #[test]
+        fn damaged_bundles_never_panic(at in proptest::prelude::any::<usize>(), byte in proptest::prelude::any::<u8>()) {
+            let b = sample();
+            let mut json = b.to_json();
+            let i = at % json.len();
+            json[i] = byte;
+            if let Ok(parsed) = Bundle::parse(&json, "t") {
+                if parsed.check_key(&key(1), "t").is_ok() {
+                    if let Ok(opened) = parsed.open_vault(&key(1), "api", "t") {
+                        for o in opened {
+                            let want: &[u8] = if o.key == "db" { b"pw-1" } else { b"info" };
+                            proptest::prop_assert_eq!(o.value.expose(), want);
+                        }
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = Bundle::parse(&bytes, "t");
+        }
+    }
+
     #[test]
     fn failed_rekey_reports_every_bad_entry_and_returns_nothing() {
         let mut b = sample();
