@@ -180,6 +180,12 @@ pub const OPTIONS: &[OptSpec] = &[
         repeat: false,
         help: "check: output as table|json [default: table]",
     },
+    OptSpec {
+        long: "state-file",
+        value: Some("PATH"),
+        repeat: false,
+        help: "materialize/clean: record of what was written [default: $XDG_STATE_HOME/secret-init/materialized.json]",
+    },
 ];
 
 /// The env twin of an option: `SECRET_INIT_` + upper-cased name with `-` → `_`.
@@ -201,6 +207,14 @@ pub enum Command {
     Get(String),
     /// `vault ...`: manage an encrypted bundle; the words after `vault`, parsed by its module.
     Vault(Vec<OsString>),
+    /// List the built-in providers and their destinations.
+    Providers,
+    /// Deliver everything without starting a program, recording what was written.
+    Materialize,
+    /// Remove what `materialize` wrote.
+    Clean,
+    /// Print `export` lines for the env deliveries.
+    Env,
     /// Print help.
     Help,
     /// Print the version.
@@ -287,6 +301,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
                             .map_err(|_| usage("get needs a secret NAME"))?;
                         command = Some(Command::Get(name.to_string_lossy().into_owned()));
                     }
+                    (None, "providers") => command = Some(Command::Providers),
+                    (None, "materialize") => command = Some(Command::Materialize),
+                    (None, "clean") => command = Some(Command::Clean),
+                    (None, "env") => command = Some(Command::Env),
                     (None, "run") => {}
                     (None, "vault") => {
                         let rest = parser.raw_args().map_err(|e| usage(e.to_string()))?;
@@ -332,7 +350,11 @@ pub fn help() -> String {
         "    secret-init [OPTIONS] -- PROGRAM [ARGS...]   resolve, deliver, exec\n",
         "    secret-init check [OPTIONS] [--format json]  resolve only; table of name, source, destination, masked value\n",
         "    secret-init get NAME [OPTIONS]               print one resolved value\n",
-        "    secret-init vault COMMAND ...                manage an encrypted bundle (vault --help)\n\n",
+        "    secret-init vault COMMAND ...                manage an encrypted bundle (vault --help)\n",
+        "    secret-init providers                        built-in providers, their fields and destinations\n",
+        "    secret-init materialize [--state-file PATH]  deliver without a program; record what was written\n",
+        "    secret-init clean [--state-file PATH]        remove what materialize wrote (changed files kept)\n",
+        "    secret-init env                              export lines for eval \"$(secret-init env)\"\n\n",
         "EXAMPLE:\n",
         "    ENTRYPOINT [\"secret-init\", \"--\", \"python\", \"main.py\"]\n",
         "    TRUSS_SECRET_hf_access_token=hf_xxx secret-init check\n\n",

@@ -1,4 +1,5 @@
-//! The commands: `run` (the default), `check` and `get`.
+//! The commands: `run` (the default), `check`, `get`, and the development-machine commands
+//! `providers`, `materialize`, `clean` and `env` (src/materialize.rs).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -73,6 +74,13 @@ pub fn dispatch(
         Command::Run(program) => run(&ctx, &program, start),
         Command::Check => check(&ctx),
         Command::Get(name) => get(&ctx, &name),
+        Command::Providers => {
+            print_stdout(crate::materialize::providers(&ctx).as_bytes());
+            Ok(0)
+        }
+        Command::Materialize => crate::materialize::materialize(&ctx, full_plan(&ctx, true)?),
+        Command::Clean => crate::materialize::clean(&ctx),
+        Command::Env => crate::materialize::env(&full_plan(&ctx, false)?),
         Command::Help | Command::Version | Command::Vault(_) => Ok(0),
     }
 }
@@ -95,6 +103,8 @@ fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
     Ok(())
 }
 
+/// Resolves every declared secret; the sources are returned too, for their whole-environment
+/// injections (a vault's `env_paths`), which reuse the same connection and login.
 fn resolve_all(ctx: &Context) -> Result<(Vec<Resolution>, Errors, Sources), Errors> {
     check_prefix_vars(ctx)?;
     let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env)?;
@@ -102,15 +112,29 @@ fn resolve_all(ctx: &Context) -> Result<(Vec<Resolution>, Errors, Sources), Erro
     Ok((resolutions, errors, sources))
 }
 
-/// Resolve, deliver, exec.
-pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Result<u8, Errors> {
+/// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
+/// with what is on disk unless `with_files` is false).
+pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> {
     let (resolutions, errors, mut sources) = resolve_all(ctx)?;
     errors.into_result()?;
     let mut plan = plan::build(&resolutions, &ctx.settings)?;
-    drop(resolutions);
+    crate::provider::build(
+        &ctx.manifest.providers,
+        &resolutions,
+        &ctx.env,
+        &ctx.settings,
+        &mut plan,
+        with_files,
+    )?;
     let injected = sources.injected_env()?;
     drop(sources);
     plan::add_injected(&mut plan, injected, &ctx.settings)?;
+    Ok(plan)
+}
+
+/// Resolve, deliver, exec.
+pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Result<u8, Errors> {
+    let plan = full_plan(ctx, true)?;
     let env = child_env::child_environment(
         &ctx.env,
         &ctx.settings.env_prefix,
@@ -148,24 +172,41 @@ pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Resu
 /// Resolve only; report a table and exit as a run would.
 pub fn check(ctx: &Context) -> Result<u8, Errors> {
     let (resolutions, mut errors, mut sources) = resolve_all(ctx)?;
+    let mut provider_rows = Vec::new();
     if errors.0.is_empty() {
-        match plan::build(&resolutions, &ctx.settings) {
+        let built = plan::build(&resolutions, &ctx.settings).and_then(|mut p| {
+            let outcome = crate::provider::build(
+                &ctx.manifest.providers,
+                &resolutions,
+                &ctx.env,
+                &ctx.settings,
+                &mut p,
+                true,
+            )?;
+            let injected = sources.injected_env()?;
+            plan::add_injected(&mut p, injected, &ctx.settings)?;
+            Ok(outcome)
+        });
+        match built {
             Err(plan_errors) => errors = plan_errors,
-            Ok(mut plan) => {
-                if let Err(e) = sources
-                    .injected_env()
-                    .and_then(|i| plan::add_injected(&mut plan, i, &ctx.settings))
-                {
-                    errors = e;
+            Ok(outcome) => {
+                for (inst, role, path, write) in outcome.files {
+                    provider_rows.push(Row {
+                        name: format!("provider:{inst}"),
+                        source: role,
+                        destination: path.display().to_string(),
+                        value: "-".into(),
+                        status: if write { "ok" } else { "unchanged" }.into(),
+                    });
                 }
             }
         }
     }
-    drop(sources);
-    let rows: Vec<Row> = resolutions
+    let mut rows: Vec<Row> = resolutions
         .iter()
         .map(|r| Row::of(r, &ctx.settings))
         .collect();
+    rows.extend(provider_rows);
     let out = match ctx.settings.report_format {
         ReportFormat::Json => {
             let json: Vec<serde_json::Value> = rows

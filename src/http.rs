@@ -369,6 +369,9 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
+            // Read a small error body to the end so the connection goes back to the pool and the
+            // retry reuses it; a large one is dropped with its connection.
+            let _ = read_capped(resp.body_mut(), 64 * 1024);
             return Ok(Outcome::Retry(status, retry_after));
         }
         let body = read_capped(resp.body_mut(), self.opts.max_body)?;

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -42,6 +43,8 @@ pub struct Manifest {
     pub secrets: Vec<Declared>,
     /// The `secret_init:` section.
     pub settings: FileSettings,
+    /// Provider instances (`secret_init.providers`), validated.
+    pub providers: Vec<crate::provider::Instance>,
 }
 
 /// Where a delivered file goes: the default location, another path, or nowhere.
@@ -120,6 +123,9 @@ pub struct FileSettings {
     /// Per-secret settings, raw; validated into [`SecretSettings`].
     #[serde(default)]
     pub secrets: BTreeMap<String, RawSecretSettings>,
+    /// Provider instances, raw; validated by [`crate::provider::validate`].
+    #[serde(default)]
+    pub providers: BTreeMap<String, crate::provider::RawInstance>,
     /// Keys we do not know; refused after parsing (78), so typos never pass silently.
     #[serde(flatten)]
     pub unknown: BTreeMap<String, IgnoredAny>,
@@ -179,15 +185,23 @@ pub fn load(path: Option<&Path>) -> Result<Manifest, Errors> {
 pub fn read_config_text(path: &Path) -> Result<String, Error> {
     use std::io::Read;
     let src = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| {
-        let kind = if e.kind() == std::io::ErrorKind::PermissionDenied {
-            Kind::Permission
-        } else {
-            Kind::Data
-        };
-        Error::new(kind, format!("cannot read: {}", crate::error::io_text(&e)))
-            .with_source(src.clone())
-    })?;
+    // O_NONBLOCK: a FIFO in place of the file must not hang the start; it is refused below.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            let kind = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                Kind::Permission
+            } else {
+                Kind::Data
+            };
+            Error::new(kind, format!("cannot read: {}", crate::error::io_text(&e)))
+                .with_source(src.clone())
+        })?;
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(Error::new(Kind::Data, "not a regular file").with_source(src));
+    }
     let mut bytes = Vec::new();
     file.take(MAX_CONFIG_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -330,11 +344,18 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
             Err(why) => errors.push(Error::secret(Kind::Data, &raw_name, src, why)),
         }
     }
+    let providers = crate::provider::validate(
+        std::mem::take(&mut settings.providers),
+        &secrets,
+        src,
+        &mut errors,
+    );
     errors.into_result()?;
     Ok(Manifest {
         path: None,
         secrets,
         settings,
+        providers,
     })
 }
 

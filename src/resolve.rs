@@ -159,14 +159,9 @@ mod tests {
     use crate::manifest;
     use crate::settings::Environ;
     use crate::source::{default::DefaultSource, env::EnvSource};
-    use std::ffi::OsString;
 
     fn sources(m: &Manifest, env: &[(&str, &str)], order: Vec<SourceKind>) -> Sources {
-        let env = Environ(
-            env.iter()
-                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-                .collect(),
-        );
+        let env = Environ::from_pairs(env);
         Sources::from_parts(
             vec![
                 Box::new(EnvSource::new("TRUSS_SECRET_".into(), env)),

@@ -23,6 +23,16 @@ impl Environ {
         Environ(std::env::vars_os().collect())
     }
 
+    /// An environment from literal pairs (tests and embedders).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Environ {
+        Environ(
+            pairs
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect(),
+        )
+    }
+
     /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&OsStr> {
         self.0
@@ -74,6 +84,8 @@ pub struct Settings {
     pub allow_insecure_http: bool,
     /// The vault source's settings; `None` when no vault address is configured.
     pub vault: Option<crate::source::vault::config::VaultSettings>,
+    /// Where `materialize` records what it wrote (`--state-file`); `None`: the XDG default.
+    pub state_file: Option<PathBuf>,
 }
 
 /// The config file to read: `--config`, then `SECRET_INIT_CONFIG`, then `./config.yaml` if present.
@@ -301,6 +313,13 @@ impl Settings {
             file.vault.as_ref(),
             allow_insecure_http,
         )?;
+        let state_file = pick(inv, env, "state-file").map(|(v, _)| PathBuf::from(v));
+        if let Some(p) = state_file.as_ref().filter(|p| !p.is_absolute()) {
+            return Err(Error::new(
+                Kind::Config,
+                format!("state file {} must be an absolute path", p.display()),
+            ));
+        }
         let mut scrub_env = file.scrub_env.clone().unwrap_or_default();
         scrub_env.extend(pick_list(inv, env, "scrub-env", ',').unwrap_or_default());
         Ok(Settings {
@@ -323,6 +342,7 @@ impl Settings {
             )?,
             allow_insecure_http,
             vault,
+            state_file,
         })
     }
 }
@@ -362,12 +382,7 @@ mod tests {
     }
 
     fn env(pairs: &[(&str, &str)]) -> Environ {
-        Environ(
-            pairs
-                .iter()
-                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-                .collect(),
-        )
+        Environ::from_pairs(pairs)
     }
 
     #[test]

@@ -4,3 +4,5 @@ mod support;
 
 mod bundle;
 mod core;
+mod providers;
+mod vault;

@@ -84,12 +84,7 @@ mod tests {
     use crate::secret::Secret;
 
     fn environ(pairs: &[(&str, &str)]) -> Environ {
-        Environ(
-            pairs
-                .iter()
-                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-                .collect(),
-        )
+        Environ::from_pairs(pairs)
     }
 
     #[test]

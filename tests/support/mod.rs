@@ -6,6 +6,9 @@
 
 #![allow(dead_code)]
 
+pub mod bao;
+pub mod fake_https;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write;

@@ -63,6 +63,13 @@ impl VaultSource {
                 self.settings.paths.len(),
                 auth_name(&self.settings.auth)
             );
+            for var in ["VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY"] {
+                if self.env.get(var).is_some_and(|v| !v.is_empty()) {
+                    crate::warn!(
+                        "{var} is ignored: secret-init always verifies TLS (set ca_cert instead)"
+                    );
+                }
+            }
             let mut v = Vault::new(&self.settings, &self.env);
             let r = v.login(&self.settings.auth, &self.env).map(|()| v);
             self.vault = Some(r);

@@ -1,0 +1,1027 @@
+//! Providers: credentials delivered in the place and format each real tool reads.
+//!
+//! A provider instance (`secret_init.providers.<name>`) names a kind from [`registry::KINDS`] and
+//! maps the kind's fields to declared secrets (`fields:`) or, for non-secret settings, literals
+//! (`values:`). Nothing here resolves anything: the instance's secrets are resolved with every
+//! other declared secret, all-or-nothing, and only then [`build`] turns the values into file and
+//! env deliveries that join the plain secrets' plan and are published in the same single
+//! [`crate::deliver::file::publish`]. Existing files are read (never through a link, size-capped)
+//! and merged: other profiles, registries, hosts and machines are kept; a different value already
+//! there for a key we set is a conflict (exit 73) unless the instance says `overwrite: true`.
+
+pub mod docker;
+pub mod gh;
+pub mod ini;
+pub mod netrc;
+pub mod registry;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::{Mode, SFlag, fstat};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use crate::error::{Error, Errors, Kind};
+use crate::manifest::Declared;
+use crate::name::{self, SecretName};
+use crate::plan::{EnvDelivery, FileDelivery, Plan};
+use crate::resolve::Resolution;
+use crate::secret::Secret;
+use crate::settings::{Environ, Settings};
+use registry::{EnvValue, FileSpec, Format, KindSpec, Loc, Open, Section};
+
+/// Largest existing credentials file read for a merge.
+pub const MAX_EXISTING_BYTES: u64 = 1024 * 1024;
+
+/// `secret_init.providers.<name>` as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawInstance {
+    kind: Option<String>,
+    profile: Option<String>,
+    path: Option<String>,
+    #[serde(default)]
+    fields: BTreeMap<String, String>,
+    #[serde(default)]
+    values: BTreeMap<String, String>,
+    overwrite: Option<bool>,
+    env: Option<bool>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, IgnoredAny>,
+}
+
+/// Where a field's value comes from.
+#[derive(Clone, Debug)]
+pub enum FieldSource {
+    /// A declared secret, resolved like any other.
+    Secret(SecretName),
+    /// A literal from `values:` (non-secret fields only).
+    Literal(String),
+}
+
+/// A validated provider instance.
+#[derive(Clone, Debug)]
+pub struct Instance {
+    /// Its key under `providers:`.
+    pub name: String,
+    /// Its kind.
+    pub kind: &'static KindSpec,
+    /// Field name → where its value comes from.
+    pub fields: BTreeMap<String, FieldSource>,
+    /// The mount directory of a `files` instance, as written (`~/` allowed).
+    pub path: Option<String>,
+    /// Replace conflicting values already in the files.
+    pub overwrite: bool,
+    /// Deliver the kind's env vars.
+    pub env: bool,
+}
+
+/// Validates the `providers:` map against the declared secrets; problems go to `errors` (78 for
+/// unknown keys, kinds and fields).
+pub fn validate(
+    raw: BTreeMap<String, RawInstance>,
+    declared: &[Declared],
+    src: &str,
+    errors: &mut Errors,
+) -> Vec<Instance> {
+    let mut out = Vec::new();
+    for (name, raw) in raw {
+        let section = format!("secret_init.providers.{name}");
+        let refuse =
+            |what: String| Error::new(Kind::Config, format!("{section}: {what}")).with_source(src);
+        let before = errors.0.len();
+        for key in raw.unknown.keys() {
+            errors.push(refuse(format!("unknown setting \"{key}\"")));
+        }
+        if let Err(why) = SecretName::parse(&name) {
+            errors.push(refuse(format!("provider name: {why}")));
+            continue;
+        }
+        let kind_name = raw.kind.clone().unwrap_or_else(|| name.clone());
+        let Some(kind) = registry::kind(&kind_name) else {
+            let known: Vec<&str> = registry::KINDS.iter().map(|k| k.name).collect();
+            errors.push(refuse(format!(
+                "unknown provider kind \"{}\" (known: {}); set kind: when the name is not a kind",
+                crate::log::escape_controls(&kind_name),
+                known.join(", ")
+            )));
+            continue;
+        };
+        let mut fields: BTreeMap<String, FieldSource> = BTreeMap::new();
+        let check_field = |field: &str| -> Result<Option<&'static registry::FieldSpec>, String> {
+            match kind.open {
+                Open::No => kind.field(field).map(Some).ok_or_else(|| {
+                    let known: Vec<&str> = kind.fields.iter().map(|f| f.name).collect();
+                    format!(
+                        "unknown field \"{}\" for kind {} (fields: {})",
+                        crate::log::escape_controls(field),
+                        kind.name,
+                        known.join(", ")
+                    )
+                }),
+                Open::EnvVars if name::is_env_name(field) => Ok(None),
+                Open::EnvVars => Err(format!(
+                    "field \"{}\" is not a valid env var name",
+                    crate::log::escape_controls(field)
+                )),
+                Open::FileNames => SecretName::parse(field).map(|_| None).map_err(|why| {
+                    format!(
+                        "file name \"{}\": {why}",
+                        crate::log::escape_controls(field)
+                    )
+                }),
+            }
+        };
+        for (field, secret) in &raw.fields {
+            if let Err(why) = check_field(field) {
+                errors.push(refuse(why));
+                continue;
+            }
+            match declared.iter().find(|d| d.name.as_str() == secret) {
+                Some(d) => {
+                    fields.insert(field.clone(), FieldSource::Secret(d.name.clone()));
+                }
+                None => errors.push(refuse(format!(
+                    "field {field}: secret \"{}\" is not declared under secrets:",
+                    crate::log::escape_controls(secret)
+                ))),
+            }
+        }
+        let mut literals = raw.values.clone();
+        if let Some(p) = &raw.profile {
+            if kind.field("profile").is_none() {
+                errors.push(refuse(format!(
+                    "profile: not a setting of kind {}",
+                    kind.name
+                )));
+            } else if literals.insert("profile".into(), p.clone()).is_some() {
+                errors.push(refuse(
+                    "profile given twice (profile: and values.profile)".into(),
+                ));
+            }
+        }
+        for (field, value) in literals {
+            match check_field(&field) {
+                Err(why) => errors.push(refuse(why)),
+                Ok(Some(spec)) if spec.secret => errors.push(refuse(format!(
+                    "field {field} is secret: map it to a declared secret under fields:, never a literal"
+                ))),
+                Ok(_) if fields.contains_key(&field) => {
+                    errors.push(refuse(format!("field {field} given under both fields: and values:")))
+                }
+                Ok(_) => {
+                    fields.insert(field, FieldSource::Literal(value));
+                }
+            }
+        }
+        for spec in kind.fields {
+            if spec.required && spec.default.is_none() && !fields.contains_key(spec.name) {
+                errors.push(refuse(format!("required field {} is not given", spec.name)));
+            }
+        }
+        match (&kind.open, &raw.path) {
+            (Open::FileNames, None) => {
+                errors.push(refuse("path: the mount directory is required".into()))
+            }
+            (Open::FileNames, Some(p))
+                if !(p.starts_with('/') || p.starts_with("~/"))
+                    || p.split('/').any(|c| c == "..") =>
+            {
+                errors.push(refuse(
+                    "path: must be absolute (or ~/...) without \"..\"".into(),
+                ))
+            }
+            (Open::FileNames, Some(_)) => {}
+            (_, Some(_)) => errors.push(refuse(format!(
+                "path: only a files instance has a path, not {}",
+                kind.name
+            ))),
+            (_, None) => {}
+        }
+        if kind.open != Open::No && fields.is_empty() {
+            errors.push(refuse("no fields given".into()));
+        }
+        if errors.0.len() > before {
+            continue;
+        }
+        out.push(Instance {
+            name,
+            kind,
+            fields,
+            path: raw.path,
+            overwrite: raw.overwrite.unwrap_or(false),
+            env: raw.env.unwrap_or(kind.env_default),
+        });
+    }
+    out
+}
+
+/// Expands a path from an env var or the manifest: `~/` from HOME; relative paths are refused.
+fn expand(raw: &str, env: &Environ, origin: &str) -> Result<PathBuf, Error> {
+    let p = crate::settings::expand_home(raw, env).ok_or_else(|| {
+        Error::new(
+            Kind::Config,
+            format!("{origin}: \"~\" used but HOME is not set"),
+        )
+    })?;
+    if !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(Error::new(
+            Kind::Config,
+            format!(
+                "{origin}: {} must be an absolute path without \"..\"",
+                p.display()
+            ),
+        ));
+    }
+    Ok(p)
+}
+
+fn substitute(template: &str, values: &dyn Fn(&str) -> Option<String>) -> Result<String, Error> {
+    let Some(start) = template.find('{') else {
+        return Ok(template.to_string());
+    };
+    let end = template[start..]
+        .find('}')
+        .map(|e| start + e)
+        .unwrap_or(template.len());
+    let field = &template[start + 1..end];
+    let v = values(field).unwrap_or_default();
+    if SecretName::parse(&v).is_err() {
+        return Err(Error::new(
+            Kind::Config,
+            format!(
+                "{field}: \"{}\" is not a valid file name",
+                crate::log::escape_controls(&v)
+            ),
+        ));
+    }
+    Ok(format!(
+        "{}{v}{}",
+        &template[..start],
+        &template[(end + 1).min(template.len())..]
+    ))
+}
+
+/// Resolves a file's destination from the start-time environment: the first applicable step.
+/// Returns the path and what decided it (`AWS_SHARED_CREDENTIALS_FILE`, `HOME`).
+pub fn locate(
+    spec: &FileSpec,
+    env: &Environ,
+    values: &dyn Fn(&str) -> Option<String>,
+) -> Result<(PathBuf, &'static str), Error> {
+    let var = |name: &str| {
+        env.get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.to_string_lossy().into_owned())
+    };
+    for step in spec.loc {
+        match step {
+            Loc::Var(v) => {
+                if let Some(p) = var(v) {
+                    return Ok((expand(&p, env, v)?, v));
+                }
+            }
+            Loc::VarList(v) => {
+                if let Some(first) =
+                    var(v).and_then(|l| l.split(':').find(|s| !s.is_empty()).map(str::to_string))
+                {
+                    return Ok((expand(&first, env, v)?, v));
+                }
+            }
+            Loc::VarDir(v, rel) => {
+                if let Some(dir) = var(v) {
+                    let dir = expand(&dir, env, v)?;
+                    return Ok((dir.join(substitute(rel, values)?), v));
+                }
+            }
+            Loc::Home(rel) => {
+                let home = var("HOME").ok_or_else(|| {
+                    Error::new(Kind::Config, format!("{}: HOME is not set", spec.role))
+                })?;
+                let home = expand(&home, env, "HOME")?;
+                return Ok((home.join(substitute(rel, values)?), "HOME"));
+            }
+        }
+    }
+    Err(Error::new(
+        Kind::Config,
+        format!("{}: no destination", spec.role),
+    ))
+}
+
+/// Reads an existing file for a merge: every component opened without following links, regular
+/// files only, at most [`MAX_EXISTING_BYTES`]. `Ok(None)` when it (or a parent) does not exist.
+pub fn read_existing(path: &Path) -> Result<Option<(Secret, u32)>, String> {
+    let Some(fd) = open_parent(path)? else {
+        return Ok(None);
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{} has no file name", path.display()))?;
+    let flags = OFlag::O_RDONLY
+        | OFlag::O_NOFOLLOW
+        | OFlag::O_NONBLOCK
+        | OFlag::O_NOCTTY
+        | OFlag::O_CLOEXEC;
+    let fd = match nix::fcntl::openat(&fd, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(Errno::ELOOP) => {
+            return Err(format!("refusing to follow symlink at {}", path.display()));
+        }
+        Err(e) => return Err(format!("cannot read {}: {}", path.display(), e.desc())),
+    };
+    let st = fstat(&fd).map_err(|e| format!("cannot stat {}: {}", path.display(), e.desc()))?;
+    if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
+        return Err(format!(
+            "{} exists and is not a regular file",
+            path.display()
+        ));
+    }
+    let mut buf = Vec::new();
+    File::from(fd)
+        .take(MAX_EXISTING_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| {
+            format!(
+                "cannot read {}: {}",
+                path.display(),
+                crate::error::io_text(&e)
+            )
+        })?;
+    if buf.len() as u64 > MAX_EXISTING_BYTES {
+        return Err(format!(
+            "{} is larger than {MAX_EXISTING_BYTES} bytes",
+            path.display()
+        ));
+    }
+    Ok(Some((Secret::new(buf), st.st_mode & 0o7777)))
+}
+
+const DIR_FLAGS: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC);
+
+/// Opens the parent directory of `path` component by component without following links and
+/// without creating anything; `Ok(None)` when a component does not exist.
+pub fn open_parent(path: &Path) -> Result<Option<OwnedFd>, String> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    open_dir_nofollow(dir)
+}
+
+/// Opens `dir` from `/` without following links or creating anything; `Ok(None)` when missing.
+pub fn open_dir_nofollow(dir: &Path) -> Result<Option<OwnedFd>, String> {
+    if !dir.is_absolute() {
+        return Err(format!("{} is not an absolute path", dir.display()));
+    }
+    let mut fd = nix::fcntl::open("/", DIR_FLAGS, Mode::empty())
+        .map_err(|e| format!("cannot open /: {}", e.desc()))?;
+    let mut sofar = PathBuf::from("/");
+    for comp in dir.components() {
+        let name = match comp {
+            Component::RootDir | Component::CurDir => continue,
+            Component::Normal(n) => n,
+            _ => return Err(format!("{} contains \"..\"", dir.display())),
+        };
+        sofar.push(name);
+        fd = match nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()) {
+            Ok(n) => n,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(Errno::ELOOP | Errno::ENOTDIR) => {
+                return Err(format!(
+                    "{} is a symlink or not a directory; refusing",
+                    sofar.display()
+                ));
+            }
+            Err(e) => return Err(format!("cannot open {}: {}", sofar.display(), e.desc())),
+        };
+    }
+    Ok(Some(fd))
+}
+
+/// The directories on the way to `path`'s parent that do not exist yet, outermost first.
+pub fn missing_dirs(path: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut cur = path.parent();
+    while let Some(d) = cur {
+        if d.as_os_str().is_empty() || d == Path::new("/") {
+            break;
+        }
+        match std::fs::symlink_metadata(d) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push(d.to_path_buf()),
+            _ => break,
+        }
+        cur = d.parent();
+    }
+    out.reverse();
+    out
+}
+
+/// How a merge came out.
+pub enum Merged {
+    /// The file already says exactly this: nothing to write.
+    Same,
+    /// New content for the file.
+    Write(Vec<u8>),
+}
+
+/// One instance's field values, each checked for its format.
+struct Values {
+    map: BTreeMap<String, Secret>,
+}
+
+impl Values {
+    fn get(&self, f: &str) -> Option<&Secret> {
+        self.map.get(f)
+    }
+
+    fn text(&self, f: &str) -> Option<String> {
+        self.map
+            .get(f)
+            .map(|v| String::from_utf8_lossy(v.expose()).into_owned())
+    }
+}
+
+/// Trims one-line values (a token read from a file ends with a newline) and refuses control
+/// characters, which would let a value inject a line into an INI, YAML or netrc file.
+fn one_line(v: &Secret) -> Result<Secret, &'static str> {
+    let b = v.expose();
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(end);
+    let t = &b[start..end.max(start)];
+    if t.is_empty() {
+        return Err("is empty");
+    }
+    if t.iter().any(|c| c.is_ascii_control()) {
+        return Err("contains a line break or control character");
+    }
+    if std::str::from_utf8(t).is_err() {
+        return Err("is not valid UTF-8");
+    }
+    Ok(Secret::new(t.to_vec()))
+}
+
+fn gather(inst: &Instance, resolutions: &[Resolution]) -> Result<Values, Errors> {
+    let mut errors = Errors::default();
+    let mut map = BTreeMap::new();
+    let specs: Vec<(&str, bool, bool)> = match inst.kind.open {
+        Open::No => inst
+            .kind
+            .fields
+            .iter()
+            .map(|f| (f.name, f.multiline, f.required))
+            .collect(),
+        Open::EnvVars => inst
+            .fields
+            .keys()
+            .map(|k| (k.as_str(), false, true))
+            .collect(),
+        Open::FileNames => inst
+            .fields
+            .keys()
+            .map(|k| (k.as_str(), true, true))
+            .collect(),
+    };
+    for (field, multiline, required) in specs {
+        let (raw, origin) = match inst.fields.get(field) {
+            Some(FieldSource::Literal(s)) => (
+                Some(Secret::new(s.clone().into_bytes())),
+                "values".to_string(),
+            ),
+            Some(FieldSource::Secret(n)) => (
+                resolutions
+                    .iter()
+                    .find(|r| &r.name == n)
+                    .and_then(|r| r.value.clone()),
+                format!("secret {n}"),
+            ),
+            None => (
+                inst.kind
+                    .field(field)
+                    .and_then(|f| f.default)
+                    .map(|d| Secret::new(d.as_bytes().to_vec())),
+                "default".to_string(),
+            ),
+        };
+        let Some(raw) = raw else {
+            if required {
+                errors.push(Error::new(
+                    Kind::Unavailable,
+                    format!(
+                        "provider \"{}\" ({origin}): required field {field} has no value",
+                        inst.name
+                    ),
+                ));
+            }
+            continue;
+        };
+        let value = if multiline {
+            if raw.is_empty() {
+                errors.push(Error::new(
+                    Kind::Data,
+                    format!(
+                        "provider \"{}\" ({origin}): field {field} is empty",
+                        inst.name
+                    ),
+                ));
+                continue;
+            }
+            raw
+        } else {
+            match one_line(&raw) {
+                Ok(v) => v,
+                Err(why) => {
+                    errors.push(Error::new(
+                        Kind::Data,
+                        format!("provider \"{}\" ({origin}): field {field} {why}", inst.name),
+                    ));
+                    continue;
+                }
+            }
+        };
+        map.insert(field.to_string(), value);
+    }
+    errors.into_result()?;
+    Ok(Values { map })
+}
+
+/// A file being assembled in memory: what was there, and what it will hold.
+struct Pending {
+    existing: Option<Secret>,
+    current: Option<Secret>,
+    mode: u32,
+    owner: String,
+}
+
+/// What the providers add to a plan, and where each instance's files go (for reports).
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// `(instance, role, path, written?)` for every file an instance concerns.
+    pub files: Vec<(String, String, PathBuf, bool)>,
+}
+
+/// Turns resolved values into provider deliveries and adds them to `plan`: files merged with
+/// what is on disk, env vars checked like any other. Nothing is written here. Without
+/// `with_files` only env deliveries are built (`secret-init env` reads no credentials files).
+pub fn build(
+    instances: &[Instance],
+    resolutions: &[Resolution],
+    env: &Environ,
+    settings: &Settings,
+    plan: &mut Plan,
+    with_files: bool,
+) -> Result<Outcome, Errors> {
+    let mut errors = Errors::default();
+    let mut files: BTreeMap<PathBuf, Pending> = BTreeMap::new();
+    let mut outcome = Outcome::default();
+    for inst in instances {
+        let values = match gather(inst, resolutions) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.0.extend(e.0);
+                continue;
+            }
+        };
+        let lookup = |f: &str| values.text(f);
+        let mut paths: Vec<Option<PathBuf>> = Vec::new();
+        let targets: Vec<(String, PathBuf, u32, Option<&FileSpec>)> = match inst.kind.open {
+            Open::FileNames => {
+                let dir = match expand(
+                    inst.path.as_deref().unwrap_or_default(),
+                    env,
+                    &format!("provider \"{}\" path", inst.name),
+                ) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                };
+                values
+                    .map
+                    .keys()
+                    .map(|k| (k.clone(), dir.join(k), 0o600, None))
+                    .collect()
+            }
+            _ => {
+                let mut t = Vec::new();
+                for spec in inst.kind.files {
+                    if values.get(spec.needs).is_none() {
+                        paths.push(None);
+                        continue;
+                    }
+                    match locate(spec, env, &lookup) {
+                        Ok((p, _)) => {
+                            paths.push(Some(p.clone()));
+                            t.push((spec.role.to_string(), p, spec.mode, Some(spec)));
+                        }
+                        Err(e) => {
+                            paths.push(None);
+                            errors.push(Error::new(
+                                e.kind,
+                                format!("provider \"{}\": {}", inst.name, e.what),
+                            ));
+                        }
+                    }
+                }
+                t
+            }
+        };
+        for (role, path, mode, spec) in targets.into_iter().filter(|_| with_files) {
+            let label = format!("provider \"{}\" ({})", inst.name, path.display());
+            if plan.files.iter().any(|f| f.path == path) || plan.unchanged.contains(&path) {
+                errors.push(Error::new(
+                    Kind::Data,
+                    format!("{label}: secret file delivery already writes this path"),
+                ));
+                continue;
+            }
+            let pending = match files.entry(path.clone()) {
+                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => match read_existing(&path) {
+                    Ok(existing) => {
+                        let existing = existing.map(|(s, _)| s);
+                        v.insert(Pending {
+                            current: existing.clone(),
+                            existing,
+                            mode,
+                            owner: inst.name.clone(),
+                        })
+                    }
+                    Err(why) => {
+                        errors.push(Error::new(Kind::CantCreate, format!("{label}: {why}")));
+                        continue;
+                    }
+                },
+            };
+            if pending.mode != mode {
+                errors.push(Error::new(
+                    Kind::Data,
+                    format!(
+                        "{label}: also written by provider \"{}\" with another mode",
+                        pending.owner
+                    ),
+                ));
+                continue;
+            }
+            let merged = match spec {
+                None => whole(
+                    pending.current.as_ref(),
+                    values.get(&role).map(Secret::expose).unwrap_or_default(),
+                    inst.overwrite,
+                ),
+                Some(spec) => merge(spec, inst, &values, pending.current.as_ref()),
+            };
+            match merged {
+                Ok(Merged::Same) => outcome.files.push((inst.name.clone(), role, path, false)),
+                Ok(Merged::Write(bytes)) => {
+                    pending.current = Some(Secret::new(bytes));
+                    outcome.files.push((inst.name.clone(), role, path, true));
+                }
+                Err(why) => errors.push(Error::new(Kind::CantCreate, format!("{label}: {why}"))),
+            }
+        }
+        if inst.env {
+            add_env(inst, &values, &paths, settings, plan, &mut errors);
+        }
+    }
+    errors.into_result()?;
+    for (path, p) in files {
+        let changed = match (&p.existing, &p.current) {
+            (Some(a), Some(b)) => a != b,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if let (true, Some(content)) = (changed, p.current) {
+            plan.files.push(FileDelivery {
+                secret: format!("provider:{}", p.owner),
+                path,
+                content,
+                mode: p.mode,
+                owner: None,
+            });
+        } else {
+            plan.unchanged.push(path);
+        }
+    }
+    Ok(outcome)
+}
+
+fn add_env(
+    inst: &Instance,
+    values: &Values,
+    paths: &[Option<PathBuf>],
+    settings: &Settings,
+    plan: &mut Plan,
+    errors: &mut Errors,
+) {
+    let pairs: Vec<(String, Secret)> = match inst.kind.open {
+        Open::EnvVars => values
+            .map
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        _ => inst
+            .kind
+            .env
+            .iter()
+            .filter_map(|e| {
+                let v = match e.value {
+                    EnvValue::Field(f) => values.get(f).cloned(),
+                    EnvValue::PathOf(i) => paths
+                        .get(i)
+                        .and_then(Option::as_ref)
+                        .map(|p| Secret::new(p.as_os_str().as_encoded_bytes().to_vec())),
+                };
+                v.map(|v| (e.var.to_string(), v))
+            })
+            .collect(),
+    };
+    for (var, value) in pairs {
+        let label = format!("provider \"{}\" (env:{var})", inst.name);
+        if let Err(e) = crate::plan::check_env(&var, &value, settings.allow_dangerous_env) {
+            errors.push(Error::new(e.kind, format!("{label}: {}", e.what)));
+        } else if let Some(other) = plan.env.iter().find(|d| d.var == var) {
+            errors.push(Error::new(
+                Kind::Data,
+                format!("{label}: already delivered by {}", other.secret),
+            ));
+        } else {
+            plan.env.push(EnvDelivery {
+                var,
+                secret: format!("provider:{}", inst.name),
+                value,
+            });
+        }
+    }
+}
+
+/// A whole-file value: the same bytes are a no-op, other bytes a conflict unless `overwrite`.
+fn whole(existing: Option<&Secret>, new: &[u8], overwrite: bool) -> Result<Merged, String> {
+    match existing {
+        Some(e) if e.expose() == new => Ok(Merged::Same),
+        Some(_) if !overwrite => {
+            Err("exists with different content; set overwrite: true to replace it".into())
+        }
+        _ => Ok(Merged::Write(new.to_vec())),
+    }
+}
+
+fn merge(
+    spec: &FileSpec,
+    inst: &Instance,
+    values: &Values,
+    current: Option<&Secret>,
+) -> Result<Merged, String> {
+    let ow = inst.overwrite;
+    let text = |s: &Secret| {
+        String::from_utf8(s.expose().to_vec())
+            .map_err(|_| "existing file is not UTF-8 text".to_string())
+    };
+    let cur = current.map(text).transpose()?;
+    let get = |f: &str| values.text(f);
+    match &spec.format {
+        Format::Whole { field, newline } => {
+            let mut v = values
+                .get(field)
+                .map(|s| s.expose().to_vec())
+                .unwrap_or_default();
+            if *newline && !v.ends_with(b"\n") {
+                v.push(b'\n');
+            }
+            whole(current, &v, ow)
+        }
+        Format::JsonDocument(field) => {
+            let v = values.get(field).map(Secret::expose).unwrap_or_default();
+            match serde_json::from_slice::<serde_json::Value>(v) {
+                Ok(serde_json::Value::Object(o))
+                    if o.get("type").is_some_and(serde_json::Value::is_string) => {}
+                _ => {
+                    return Err(format!(
+                        "field {field} is not a JSON object with a \"type\" (a service-account or ADC file)"
+                    ));
+                }
+            }
+            whole(current, v, ow)
+        }
+        Format::Ini { section, keys } => {
+            let profile = get("profile").unwrap_or_else(|| "default".into());
+            let section = match section {
+                Section::Profile => profile,
+                Section::ConfigProfile if profile == "default" => profile,
+                Section::ConfigProfile => format!("profile {profile}"),
+                Section::Fixed(s) => (*s).to_string(),
+            };
+            let pairs: Vec<(&str, String)> = keys
+                .iter()
+                .filter_map(|(k, f)| get(f).map(|v| (*k, v)))
+                .collect();
+            ini::merge(cur.as_deref(), &section, &pairs, ow)
+        }
+        Format::KeyValue(keys) => {
+            let pairs: Vec<(&str, String)> = keys
+                .iter()
+                .filter_map(|(k, f)| get(f).map(|v| (*k, v)))
+                .collect();
+            ini::merge_flat(cur.as_deref(), &pairs, ow)
+        }
+        Format::DockerAuths => docker::merge(
+            cur.as_deref(),
+            &get("registry").unwrap_or_default(),
+            &get("username").unwrap_or_default(),
+            &get("password").unwrap_or_default(),
+            ow,
+        ),
+        Format::GhHosts => gh::merge(
+            cur.as_deref(),
+            &get("host").unwrap_or_default(),
+            &get("token").unwrap_or_default(),
+            get("user").as_deref(),
+            ow,
+        ),
+        Format::Netrc => netrc::merge(
+            cur.as_deref(),
+            &get("host").unwrap_or_default(),
+            &get("login").unwrap_or_default(),
+            &get("api_key").unwrap_or_default(),
+            ow,
+        ),
+        Format::Lines(field) => {
+            let add = get(field).unwrap_or_default();
+            let mut out = cur.clone().unwrap_or_default();
+            let mut changed = false;
+            for line in add.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+                if !out.lines().any(|l| l.trim_end() == line) {
+                    if !out.is_empty() && !out.ends_with('\n') {
+                        out.push('\n');
+                    }
+                    out.push_str(line);
+                    out.push('\n');
+                    changed = true;
+                }
+            }
+            Ok(if changed {
+                Merged::Write(out.into_bytes())
+            } else {
+                Merged::Same
+            })
+        }
+    }
+}
+
+/// Destinations for `secret-init providers`: each file of a kind with its resolved path (using
+/// defaults for fields like `key_name`) and what decided it.
+pub fn describe_files(
+    kind: &KindSpec,
+    env: &Environ,
+    inst: Option<&Instance>,
+) -> Vec<(String, String)> {
+    let lookup = |f: &str| -> Option<String> {
+        if let Some(FieldSource::Literal(v)) = inst.and_then(|i| i.fields.get(f)) {
+            return Some(v.clone());
+        }
+        kind.field(f).and_then(|s| s.default).map(str::to_string)
+    };
+    if kind.open == Open::FileNames {
+        let dir = inst.and_then(|i| i.path.as_deref()).unwrap_or("PATH");
+        return inst
+            .map(|i| {
+                i.fields
+                    .keys()
+                    .map(|k| {
+                        (
+                            k.clone(),
+                            format!("{}/{k} (0600)", dir.trim_end_matches('/')),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![("file".into(), "<path>/<field> (0600)".into())]);
+    }
+    kind.files
+        .iter()
+        .map(|spec| {
+            let dest = match locate(spec, env, &lookup) {
+                Ok((p, by)) => format!("{} ({:04o}; from {by})", p.display(), spec.mode),
+                Err(e) => format!("unresolved: {}", e.what),
+            };
+            (spec.role.to_string(), dest)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn environ(pairs: &[(&str, &str)]) -> Environ {
+        Environ(
+            pairs
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect(),
+        )
+    }
+
+    fn hf_path(pairs: &[(&str, &str)]) -> (PathBuf, &'static str) {
+        let spec = &registry::kind("huggingface").expect("kind").files[0];
+        locate(spec, &environ(pairs), &|_| None).expect("locate")
+    }
+
+    #[test]
+    fn destinations_follow_the_tools_precedence() {
+        let home = ("HOME", "/h");
+        assert_eq!(
+            hf_path(&[home]),
+            (PathBuf::from("/h/.cache/huggingface/token"), "HOME")
+        );
+        assert_eq!(
+            hf_path(&[home, ("XDG_CACHE_HOME", "/x")]).0,
+            PathBuf::from("/x/huggingface/token")
+        );
+        assert_eq!(
+            hf_path(&[home, ("XDG_CACHE_HOME", "/x"), ("HF_HOME", "/f")]).0,
+            PathBuf::from("/f/token")
+        );
+        assert_eq!(
+            hf_path(&[home, ("HF_HOME", "/f"), ("HF_TOKEN_PATH", "~/t")]),
+            (PathBuf::from("/h/t"), "HF_TOKEN_PATH")
+        );
+        // An empty override is unset, as the tools treat it.
+        assert_eq!(
+            hf_path(&[home, ("HF_HOME", "")]).0,
+            PathBuf::from("/h/.cache/huggingface/token")
+        );
+        let kube = &registry::kind("kubernetes").expect("kind").files[0];
+        let (p, by) =
+            locate(kube, &environ(&[home, ("KUBECONFIG", ":/a:/b")]), &|_| None).expect("ok");
+        assert_eq!((p, by), (PathBuf::from("/a"), "KUBECONFIG"));
+        let ssh = &registry::kind("ssh").expect("kind").files[1];
+        let (p, _) = locate(ssh, &environ(&[home]), &|_| Some("id_x".into())).expect("ok");
+        assert_eq!(p, PathBuf::from("/h/.ssh/id_x.pub"));
+        assert!(locate(ssh, &environ(&[home]), &|_| Some("../x".into())).is_err());
+        assert!(locate(kube, &environ(&[("KUBECONFIG", "rel")]), &|_| None).is_err());
+        assert!(locate(kube, &environ(&[]), &|_| None).is_err());
+    }
+
+    #[test]
+    fn one_line_values() {
+        let ok =
+            |s: &str| one_line(&Secret::new(s.as_bytes().to_vec())).map(|v| v.expose().to_vec());
+        assert_eq!(ok("  tok\r\n"), Ok(b"tok".to_vec()));
+        assert!(ok("a\nb").is_err());
+        assert!(ok("a\tb").is_err());
+        assert!(ok(" \n").is_err());
+        assert!(one_line(&Secret::new(vec![0xff, b'a'])).is_err());
+    }
+
+    #[test]
+    fn merges_never_panic_on_odd_files() {
+        let odd = [
+            "",
+            "\n",
+            "[",
+            "[]",
+            "[default",
+            "=",
+            ":",
+            "machine",
+            "machine h",
+            "machine h login",
+            "h:",
+            "h:\n\t",
+            "ü[ü]=ü\n  ü",
+            "\u{feff}[default]\nk=v",
+            "{}",
+            "[1,2]",
+            "{\"auths\": 3}",
+            "{\"auths\": {\"r\": 5}}",
+            "github.com:\n    oauth_token",
+            "\"github.com\":\n  oauth_token: 'a''b'\n",
+            "macdef x\nmachine h login u password p",
+            "default login a password b",
+        ];
+        for text in odd {
+            for ow in [false, true] {
+                let _ = ini::merge(Some(text), "default", &[("k", "v".into())], ow);
+                let _ = ini::merge_flat(Some(text), &[("k", "v".into())], ow);
+                let _ = docker::merge(Some(text), "r", "u", "p", ow);
+                let _ = gh::merge(Some(text), "github.com", "t", Some("u"), ow);
+                let _ = netrc::merge(Some(text), "h", "u", "p", ow);
+            }
+        }
+    }
+}

@@ -1,0 +1,606 @@
+//! The built-in providers: for each kind, its fields, the files it writes (where, in which format,
+//! with which mode) and the env vars it sets. Everything the rest of the module knows about a tool
+//! lives in this one table, so adding a provider is adding a row.
+//!
+//! Destinations follow the tool's own lookup, override variables first: botocore
+//! (`AWS_SHARED_CREDENTIALS_FILE`, `AWS_CONFIG_FILE`), huggingface_hub (`HF_TOKEN_PATH`, `HF_HOME`,
+//! `XDG_CACHE_HOME`), google-auth (`GOOGLE_APPLICATION_CREDENTIALS`, `CLOUDSDK_CONFIG`), the docker
+//! CLI and SDK (`DOCKER_CONFIG`), kubectl and the kubernetes client (`KUBECONFIG`, first entry), gh
+//! (`GH_CONFIG_DIR`, `XDG_CONFIG_HOME`), the Azure CLI (`AZURE_CONFIG_DIR`) and netrc readers
+//! (`NETRC`). Defaults are Runhouse's (`runhouse/resources/secrets/provider_secrets/*.py`).
+
+/// One input of a provider.
+#[derive(Debug)]
+pub struct FieldSpec {
+    /// The field's name in `fields:` / `values:`.
+    pub name: &'static str,
+    /// Whether it must come from a declared secret (never a literal in config.yaml).
+    pub secret: bool,
+    /// Whether the provider cannot work without it.
+    pub required: bool,
+    /// Whether the value is a whole document (a key, a JSON file) rather than one line.
+    pub multiline: bool,
+    /// The value used when the manifest gives none.
+    pub default: Option<&'static str>,
+}
+
+const fn secret(name: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        secret: true,
+        required: true,
+        multiline: false,
+        default: None,
+    }
+}
+
+const fn secret_opt(name: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        secret: true,
+        required: false,
+        multiline: false,
+        default: None,
+    }
+}
+
+const fn document(name: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        secret: true,
+        required: true,
+        multiline: true,
+        default: None,
+    }
+}
+
+/// A non-secret setting: may be a literal under `values:` or come from a secret.
+const fn setting(name: &'static str, default: Option<&'static str>) -> FieldSpec {
+    FieldSpec {
+        name,
+        secret: false,
+        required: false,
+        multiline: false,
+        default,
+    }
+}
+
+const fn setting_required(name: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        secret: false,
+        required: true,
+        multiline: false,
+        default: None,
+    }
+}
+
+/// One step of a destination lookup; the first step whose variable is set wins.
+#[derive(Debug)]
+pub enum Loc {
+    /// The variable holds the whole path.
+    Var(&'static str),
+    /// The variable holds a colon-separated list; the first entry is the path (`KUBECONFIG`).
+    VarList(&'static str),
+    /// The variable holds a directory; the file is this relative path inside it.
+    VarDir(&'static str, &'static str),
+    /// Relative to `HOME`; the last resort.
+    Home(&'static str),
+}
+
+/// How a file's content is built and merged with what is already there.
+#[derive(Debug)]
+pub enum Format {
+    /// The field's value is the whole file (token files, kubeconfig); `newline` ensures one at the end.
+    Whole {
+        /// The field written.
+        field: &'static str,
+        /// Append `\n` when the value lacks one (OpenSSH refuses a key without it).
+        newline: bool,
+    },
+    /// A JSON object document (a service-account or ADC file), checked before delivery.
+    JsonDocument(&'static str),
+    /// INI: keys set in one section, other sections and keys kept.
+    Ini {
+        /// The section the keys go in.
+        section: Section,
+        /// `(ini key, field)` pairs; absent optional fields are skipped.
+        keys: &'static [(&'static str, &'static str)],
+    },
+    /// `key = value` lines with no section (`~/.lambda_cloud/lambda_keys`).
+    KeyValue(&'static [(&'static str, &'static str)]),
+    /// Docker's `config.json`: `auths.<registry>.auth` merged, other registries kept.
+    DockerAuths,
+    /// gh's `hosts.yml`: one top-level host block merged, other hosts kept.
+    GhHosts,
+    /// `~/.netrc`: one `machine` entry merged, other machines kept.
+    Netrc,
+    /// `known_hosts`: lines appended when missing.
+    Lines(&'static str),
+}
+
+/// The INI section a provider writes.
+#[derive(Debug)]
+pub enum Section {
+    /// `[<profile>]` (the AWS credentials file).
+    Profile,
+    /// `[default]` or `[profile <profile>]` (the AWS config file).
+    ConfigProfile,
+    /// A fixed name.
+    Fixed(&'static str),
+}
+
+/// A file a provider writes.
+#[derive(Debug)]
+pub struct FileSpec {
+    /// What it is, for `secret-init providers`.
+    pub role: &'static str,
+    /// Where it goes: the first step that applies.
+    pub loc: &'static [Loc],
+    /// What goes in it.
+    pub format: Format,
+    /// Its permission bits.
+    pub mode: u32,
+    /// Written only when this field has a value (the AWS config only with a region).
+    pub needs: &'static str,
+}
+
+/// Where an env var's value comes from.
+#[derive(Debug)]
+pub enum EnvValue {
+    /// A field's value.
+    Field(&'static str),
+    /// The path of the provider's file with this index (`GOOGLE_APPLICATION_CREDENTIALS`).
+    PathOf(usize),
+}
+
+/// An env var a provider sets in the program's environment.
+#[derive(Debug)]
+pub struct EnvSpec {
+    /// The variable.
+    pub var: &'static str,
+    /// Its value.
+    pub value: EnvValue,
+}
+
+/// Kinds whose fields are not fixed (Run:ai's generic credential kinds).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Open {
+    /// Fixed fields.
+    No,
+    /// Every field is an env var of that name.
+    EnvVars,
+    /// Every field is a file of that name in the instance's `path` directory.
+    FileNames,
+}
+
+/// A provider kind.
+#[derive(Debug)]
+pub struct KindSpec {
+    /// Its name in `kind:` and `secret-init providers`.
+    pub name: &'static str,
+    /// One line about it.
+    pub about: &'static str,
+    /// Its fields.
+    pub fields: &'static [FieldSpec],
+    /// The files it writes.
+    pub files: &'static [FileSpec],
+    /// The env vars it sets.
+    pub env: &'static [EnvSpec],
+    /// Whether env vars are delivered when the instance does not say `env:`.
+    pub env_default: bool,
+    /// Whether its fields are open.
+    pub open: Open,
+}
+
+/// Every built-in provider kind, in listing order.
+pub const KINDS: &[KindSpec] = &[
+    KindSpec {
+        name: "aws",
+        about: "AWS credentials and config files (botocore, boto3, the aws CLI)",
+        fields: &[
+            secret("aws_access_key_id"),
+            secret("aws_secret_access_key"),
+            secret_opt("aws_session_token"),
+            setting("region", None),
+            setting("profile", Some("default")),
+        ],
+        files: &[
+            FileSpec {
+                role: "credentials",
+                loc: &[
+                    Loc::Var("AWS_SHARED_CREDENTIALS_FILE"),
+                    Loc::Home(".aws/credentials"),
+                ],
+                format: Format::Ini {
+                    section: Section::Profile,
+                    keys: &[
+                        ("aws_access_key_id", "aws_access_key_id"),
+                        ("aws_secret_access_key", "aws_secret_access_key"),
+                        ("aws_session_token", "aws_session_token"),
+                    ],
+                },
+                mode: 0o600,
+                needs: "aws_access_key_id",
+            },
+            FileSpec {
+                role: "config",
+                loc: &[Loc::Var("AWS_CONFIG_FILE"), Loc::Home(".aws/config")],
+                format: Format::Ini {
+                    section: Section::ConfigProfile,
+                    keys: &[("region", "region")],
+                },
+                mode: 0o600,
+                needs: "region",
+            },
+        ],
+        env: &[
+            EnvSpec {
+                var: "AWS_ACCESS_KEY_ID",
+                value: EnvValue::Field("aws_access_key_id"),
+            },
+            EnvSpec {
+                var: "AWS_SECRET_ACCESS_KEY",
+                value: EnvValue::Field("aws_secret_access_key"),
+            },
+            EnvSpec {
+                var: "AWS_SESSION_TOKEN",
+                value: EnvValue::Field("aws_session_token"),
+            },
+            EnvSpec {
+                var: "AWS_DEFAULT_REGION",
+                value: EnvValue::Field("region"),
+            },
+        ],
+        // Env vars beat every profile in botocore, so they are opt-in: the files are enough.
+        env_default: false,
+        open: Open::No,
+    },
+    KindSpec {
+        name: "gcp",
+        about: "Google service-account or ADC JSON (google-auth, gcloud)",
+        fields: &[document("credentials"), setting("project", None)],
+        files: &[FileSpec {
+            role: "credentials",
+            loc: &[
+                Loc::Var("GOOGLE_APPLICATION_CREDENTIALS"),
+                Loc::VarDir("CLOUDSDK_CONFIG", "application_default_credentials.json"),
+                Loc::Home(".config/gcloud/application_default_credentials.json"),
+            ],
+            format: Format::JsonDocument("credentials"),
+            mode: 0o600,
+            needs: "credentials",
+        }],
+        env: &[
+            EnvSpec {
+                var: "GOOGLE_APPLICATION_CREDENTIALS",
+                value: EnvValue::PathOf(0),
+            },
+            EnvSpec {
+                var: "GOOGLE_CLOUD_PROJECT",
+                value: EnvValue::Field("project"),
+            },
+        ],
+        env_default: true,
+        open: Open::No,
+    },
+    KindSpec {
+        name: "azure",
+        about: "Azure subscription (az CLI clouds.config) and service-principal env vars (azure-identity)",
+        fields: &[
+            setting_required("subscription_id"),
+            setting("tenant_id", None),
+            setting("client_id", None),
+            secret_opt("client_secret"),
+        ],
+        files: &[FileSpec {
+            role: "clouds.config",
+            loc: &[
+                Loc::VarDir("AZURE_CONFIG_DIR", "clouds.config"),
+                Loc::Home(".azure/clouds.config"),
+            ],
+            format: Format::Ini {
+                section: Section::Fixed("AzureCloud"),
+                keys: &[("subscription", "subscription_id")],
+            },
+            mode: 0o600,
+            needs: "subscription_id",
+        }],
+        env: &[
+            EnvSpec {
+                var: "AZURE_SUBSCRIPTION_ID",
+                value: EnvValue::Field("subscription_id"),
+            },
+            EnvSpec {
+                var: "AZURE_TENANT_ID",
+                value: EnvValue::Field("tenant_id"),
+            },
+            EnvSpec {
+                var: "AZURE_CLIENT_ID",
+                value: EnvValue::Field("client_id"),
+            },
+            EnvSpec {
+                var: "AZURE_CLIENT_SECRET",
+                value: EnvValue::Field("client_secret"),
+            },
+        ],
+        env_default: true,
+        open: Open::No,
+    },
+    KindSpec {
+        name: "github",
+        about: "GitHub token: gh's hosts.yml and GH_TOKEN",
+        fields: &[
+            secret("token"),
+            setting("user", None),
+            setting("host", Some("github.com")),
+        ],
+        files: &[FileSpec {
+            role: "hosts.yml",
+            loc: &[
+                Loc::VarDir("GH_CONFIG_DIR", "hosts.yml"),
+                Loc::VarDir("XDG_CONFIG_HOME", "gh/hosts.yml"),
+                Loc::Home(".config/gh/hosts.yml"),
+            ],
+            format: Format::GhHosts,
+            mode: 0o600,
+            needs: "token",
+        }],
+        env: &[EnvSpec {
+            var: "GH_TOKEN",
+            value: EnvValue::Field("token"),
+        }],
+        env_default: true,
+        open: Open::No,
+    },
+    KindSpec {
+        name: "huggingface",
+        about: "Hugging Face token file and HF_TOKEN (huggingface_hub, transformers)",
+        fields: &[secret("token")],
+        files: &[FileSpec {
+            role: "token",
+            loc: &[
+                Loc::Var("HF_TOKEN_PATH"),
+                Loc::VarDir("HF_HOME", "token"),
+                Loc::VarDir("XDG_CACHE_HOME", "huggingface/token"),
+                Loc::Home(".cache/huggingface/token"),
+            ],
+            format: Format::Whole {
+                field: "token",
+                newline: false,
+            },
+            mode: 0o600,
+            needs: "token",
+        }],
+        env: &[EnvSpec {
+            var: "HF_TOKEN",
+            value: EnvValue::Field("token"),
+        }],
+        env_default: true,
+        open: Open::No,
+    },
+    KindSpec {
+        name: "lambda",
+        about: "Lambda Cloud API key file",
+        fields: &[secret("api_key")],
+        files: &[FileSpec {
+            role: "lambda_keys",
+            loc: &[Loc::Home(".lambda_cloud/lambda_keys")],
+            format: Format::KeyValue(&[("api_key", "api_key")]),
+            mode: 0o600,
+            needs: "api_key",
+        }],
+        env: &[],
+        env_default: false,
+        open: Open::No,
+    },
+    KindSpec {
+        name: "ssh",
+        about: "SSH key pair: private key 0600, public key 0644, known_hosts merged",
+        fields: &[
+            document("private_key"),
+            setting("public_key", None),
+            FieldSpec {
+                name: "known_hosts",
+                secret: false,
+                required: false,
+                multiline: true,
+                default: None,
+            },
+            setting("key_name", Some("id_rsa")),
+        ],
+        files: SSH_FILES,
+        env: &[],
+        env_default: false,
+        open: Open::No,
+    },
+    KindSpec {
+        name: "sky",
+        about: "SkyPilot's SSH key pair (~/.ssh/sky-key)",
+        fields: &[
+            document("private_key"),
+            setting("public_key", None),
+            FieldSpec {
+                name: "known_hosts",
+                secret: false,
+                required: false,
+                multiline: true,
+                default: None,
+            },
+            setting("key_name", Some("sky-key")),
+        ],
+        files: SSH_FILES,
+        env: &[],
+        env_default: false,
+        open: Open::No,
+    },
+    KindSpec {
+        name: "kubernetes",
+        about: "kubeconfig (kubectl, the kubernetes Python client)",
+        fields: &[document("kubeconfig")],
+        files: &[FileSpec {
+            role: "kubeconfig",
+            loc: &[Loc::VarList("KUBECONFIG"), Loc::Home(".kube/config")],
+            format: Format::Whole {
+                field: "kubeconfig",
+                newline: false,
+            },
+            mode: 0o600,
+            needs: "kubeconfig",
+        }],
+        env: &[],
+        env_default: false,
+        open: Open::No,
+    },
+    KindSpec {
+        name: "docker",
+        about: "Docker registry login: config.json auths (docker CLI and SDK, SkyPilot env vars)",
+        fields: &[
+            setting("registry", Some("https://index.docker.io/v1/")),
+            FieldSpec {
+                name: "username",
+                secret: false,
+                required: true,
+                multiline: false,
+                default: None,
+            },
+            secret("password"),
+        ],
+        files: &[FileSpec {
+            role: "config.json",
+            loc: &[
+                Loc::VarDir("DOCKER_CONFIG", "config.json"),
+                Loc::Home(".docker/config.json"),
+            ],
+            format: Format::DockerAuths,
+            mode: 0o600,
+            needs: "password",
+        }],
+        env: &[
+            EnvSpec {
+                var: "SKYPILOT_DOCKER_USERNAME",
+                value: EnvValue::Field("username"),
+            },
+            EnvSpec {
+                var: "SKYPILOT_DOCKER_PASSWORD",
+                value: EnvValue::Field("password"),
+            },
+            EnvSpec {
+                var: "SKYPILOT_DOCKER_SERVER",
+                value: EnvValue::Field("registry"),
+            },
+        ],
+        env_default: false,
+        open: Open::No,
+    },
+    api_key!("anthropic", "ANTHROPIC_API_KEY", "Anthropic API key"),
+    api_key!("cohere", "COHERE_API_KEY", "Cohere API key"),
+    api_key!(
+        "langchain",
+        "LANGCHAIN_API_KEY",
+        "LangChain / LangSmith API key"
+    ),
+    api_key!("openai", "OPENAI_API_KEY", "OpenAI API key"),
+    api_key!("pinecone", "PINECONE_API_KEY", "Pinecone API key"),
+    KindSpec {
+        name: "wandb",
+        about: "Weights & Biases: WANDB_API_KEY and the ~/.netrc entry wandb login writes",
+        fields: &[
+            secret("api_key"),
+            setting("host", Some("api.wandb.ai")),
+            setting("login", Some("user")),
+        ],
+        files: &[FileSpec {
+            role: "netrc",
+            loc: &[Loc::Var("NETRC"), Loc::Home(".netrc")],
+            format: Format::Netrc,
+            mode: 0o600,
+            needs: "api_key",
+        }],
+        env: &[EnvSpec {
+            var: "WANDB_API_KEY",
+            value: EnvValue::Field("api_key"),
+        }],
+        env_default: true,
+        open: Open::No,
+    },
+    KindSpec {
+        name: "env",
+        about: "a group of env vars (Run:ai's environment-variable credential): field = variable name",
+        fields: &[],
+        files: &[],
+        env: &[],
+        env_default: true,
+        open: Open::EnvVars,
+    },
+    KindSpec {
+        name: "files",
+        about: "a directory of named files (Run:ai's file-mount credential): field = file name in `path`",
+        fields: &[],
+        files: &[],
+        env: &[],
+        env_default: false,
+        open: Open::FileNames,
+    },
+];
+
+const SSH_FILES: &[FileSpec] = &[
+    FileSpec {
+        role: "private key",
+        loc: &[Loc::Home(".ssh/{key_name}")],
+        format: Format::Whole {
+            field: "private_key",
+            newline: true,
+        },
+        mode: 0o600,
+        needs: "private_key",
+    },
+    FileSpec {
+        role: "public key",
+        loc: &[Loc::Home(".ssh/{key_name}.pub")],
+        format: Format::Whole {
+            field: "public_key",
+            newline: true,
+        },
+        mode: 0o644,
+        needs: "public_key",
+    },
+    FileSpec {
+        role: "known_hosts",
+        loc: &[Loc::Home(".ssh/known_hosts")],
+        format: Format::Lines("known_hosts"),
+        mode: 0o600,
+        needs: "known_hosts",
+    },
+];
+
+/// An API-key provider: one secret field delivered as one env var.
+macro_rules! api_key {
+    ($name:literal, $var:literal, $about:literal) => {
+        KindSpec {
+            name: $name,
+            about: $about,
+            fields: &[secret("api_key")],
+            files: &[],
+            env: &[EnvSpec {
+                var: $var,
+                value: EnvValue::Field("api_key"),
+            }],
+            env_default: true,
+            open: Open::No,
+        }
+    };
+}
+use api_key;
+
+/// The kind called `name`.
+pub fn kind(name: &str) -> Option<&'static KindSpec> {
+    KINDS.iter().find(|k| k.name == name)
+}
+
+impl KindSpec {
+    /// The field called `name`, for fixed kinds.
+    pub fn field(&self, name: &str) -> Option<&'static FieldSpec> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
