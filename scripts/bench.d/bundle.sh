@@ -37,12 +37,12 @@ export SECRET_INIT_OUTPUT_DIR="$work/out" SECRET_INIT_LOG_LEVEL=warn HOME="$work
 for c in bundle-files bundle-env env-files env-env; do   # fails loudly here if the setup is wrong
   rm -rf "$work/out"; "$SI_BIN" --config "$work/$c.yaml" -- /bin/true
 done
-[ "$(ls "$work/out" | wc -l)" = 0 ] && "$SI_BIN" --config "$work/bundle-files.yaml" -- /bin/true
+rm -rf "$work/out"; "$SI_BIN" --config "$work/bundle-files.yaml" -- /bin/true
 [ "$(ls "$work/out" | wc -l)" = "$n" ] || { echo "bundle.sh: expected $n files" >&2; exit 1; }
 
-hyperfine -N --warmup 5 --runs 50 --export-json "$work/hf.json" \
-  -n bundle-files --prepare "rm -rf $work/out" "$SI_BIN --config $work/bundle-files.yaml -- /bin/true" \
-  -n env-files --prepare "rm -rf $work/out" "$SI_BIN --config $work/env-files.yaml -- /bin/true" \
+hyperfine -N --warmup 5 --runs 50 --export-json "$work/hf.json" --prepare "rm -rf $work/out" \
+  -n bundle-files "$SI_BIN --config $work/bundle-files.yaml -- /bin/true" \
+  -n env-files "$SI_BIN --config $work/env-files.yaml -- /bin/true" \
   -n bundle-env "$SI_BIN --config $work/bundle-env.yaml -- /bin/true" \
   -n env-env "$SI_BIN --config $work/env-env.yaml -- /bin/true" >/dev/null 2>&1
 

@@ -158,11 +158,26 @@ pub fn parse_location(s: &str) -> Result<Location, String> {
     Ok(Location::File(PathBuf::from(s)))
 }
 
-/// The opened bundle: every entry of the vaults opened so far, by vault.
+/// The opened bundle: every entry of the vaults opened so far, by vault (each list sorted by
+/// key), and for the `vaults` list, which vault wins each key (computed once, so a lookup is two
+/// searches rather than a merge).
 struct Open {
     bundle: Bundle,
     key: MasterKey,
     vaults: BTreeMap<String, Vec<Opened>>,
+    winner: BTreeMap<String, String>,
+}
+
+impl Open {
+    /// Entry `key` of an opened vault.
+    fn entry(&self, vault: &str, key: &str) -> Option<&Opened> {
+        let entries = self.vaults.get(vault)?;
+        // Bundle::open_vault returns entries in key order (a BTreeMap's).
+        entries
+            .binary_search_by(|e| e.key.as_str().cmp(key))
+            .ok()
+            .map(|i| &entries[i])
+    }
 }
 
 enum State {
@@ -252,6 +267,7 @@ impl BundleSource {
             bundle,
             key,
             vaults: BTreeMap::new(),
+            winner: BTreeMap::new(),
         };
         let wanted: Vec<String> = self
             .settings
@@ -263,6 +279,10 @@ impl BundleSource {
         for v in wanted {
             open_vault(&mut open, &v, &src)?;
         }
+        open.winner = merged(&open, &self.settings.vaults)
+            .into_iter()
+            .map(|(key, (vault, _))| (key.to_string(), vault.to_string()))
+            .collect();
         Ok(open)
     }
 }
@@ -334,11 +354,11 @@ impl Source for BundleSource {
         if self.settings.vaults.is_empty() {
             return Ok(None);
         }
-        let vaults = self.settings.vaults.clone();
         let open = self.open()?;
-        Ok(merged(open, &vaults)
-            .get(name.as_str())
-            .map(|(v, value)| found(v, name.as_str(), value)))
+        Ok(open.winner.get(name.as_str()).and_then(|v| {
+            open.entry(v, name.as_str())
+                .map(|e| found(v, &e.key, &e.value))
+        }))
     }
 
     fn fetch(&mut self, reference: &Reference, name: &SecretName) -> Result<Option<Found>, Error> {
@@ -348,11 +368,8 @@ impl Source for BundleSource {
         let key = key.as_deref().unwrap_or(name.as_str());
         let src = self.label();
         let open = self.open()?;
-        let entries = open_vault(open, vault, &src)?;
-        Ok(entries
-            .iter()
-            .find(|e| e.key == key)
-            .map(|e| found(vault, key, &e.value)))
+        open_vault(open, vault, &src)?;
+        Ok(open.entry(vault, key).map(|e| found(vault, key, &e.value)))
     }
 
     fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
