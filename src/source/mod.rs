@@ -204,13 +204,20 @@ impl Sources {
     /// replaces an earlier one's).
     pub fn injected_env(&mut self) -> Result<Vec<Injected>, crate::error::Errors> {
         let mut out: Vec<Injected> = Vec::new();
+        // Position of each variable in `out`: a whole vault injects thousands, so no linear scans.
+        let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut errors = crate::error::Errors::default();
         for s in &mut self.all {
             match s.injected_env() {
                 Ok(list) => {
                     for i in list {
-                        out.retain(|o| o.var != i.var);
-                        out.push(i);
+                        match at.get(&i.var) {
+                            Some(&k) => out[k] = i,
+                            None => {
+                                at.insert(i.var.clone(), out.len());
+                                out.push(i);
+                            }
+                        }
                     }
                 }
                 Err(e) => errors.push(e),
