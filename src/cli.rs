@@ -163,6 +163,48 @@ pub const OPTIONS: &[OptSpec] = &[
         help: "permit plain http:// to a remote source that is not on loopback (tokens travel in clear)",
     },
     OptSpec {
+        long: "init",
+        value: None,
+        repeat: false,
+        help: "supervise (forward signals, reap zombies) even when not PID 1, as a child subreaper",
+    },
+    OptSpec {
+        long: "no-init",
+        value: None,
+        repeat: false,
+        help: "exec the program even as PID 1 (it then gets no signal it has no handler for)",
+    },
+    OptSpec {
+        long: "process-group",
+        value: None,
+        repeat: false,
+        help: "supervised: run the program in its own process group and forward signals to the whole group",
+    },
+    OptSpec {
+        long: "grace-period",
+        value: Some("SECONDS"),
+        repeat: false,
+        help: "supervised: after the program exits, its leftover descendants get SIGTERM, then SIGKILL after this [default: 5]",
+    },
+    OptSpec {
+        long: "user",
+        value: Some("USER[:GROUP]"),
+        repeat: false,
+        help: "run the program as this uid/name (image's /etc/passwd, /etc/group); delivered files are owned by it",
+    },
+    OptSpec {
+        long: "no-root",
+        value: None,
+        repeat: false,
+        help: "refuse to run the program as uid 0",
+    },
+    OptSpec {
+        long: "cleanup",
+        value: None,
+        repeat: false,
+        help: "remove the delivered files when the program exits (implies supervision)",
+    },
+    OptSpec {
         long: "log-level",
         value: Some("LEVEL"),
         repeat: false,

@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 
 use crate::cli::{self, Command};
 use crate::deliver::{env as child_env, file};
@@ -10,9 +11,9 @@ use crate::error::{Error, Errors, Kind};
 use crate::manifest::{self, Manifest};
 use crate::name::SecretName;
 use crate::plan;
-use crate::process::{self, sys};
+use crate::process::{self, supervise, sys};
 use crate::resolve::{self, Resolution};
-use crate::settings::{self, Environ, ReportFormat, Settings};
+use crate::settings::{self, Environ, InitMode, ProcessSettings, ReportFormat, Settings};
 use crate::source::Sources;
 
 /// Everything a command needs, loaded once.
@@ -112,6 +113,37 @@ fn resolve_all(ctx: &Context) -> Result<(Vec<Resolution>, Errors, Sources), Erro
     Ok((resolutions, errors, sources))
 }
 
+/// The ids the program runs as (`--user`), checked against `--no-root` and our own privileges
+/// before anything is resolved. `None`: the program runs as we do.
+fn program_credentials(p: &ProcessSettings) -> Result<Option<sys::Credentials>, Error> {
+    let euid = nix::unistd::geteuid().as_raw();
+    let creds = p.user.as_deref().map(crate::user::resolve).transpose()?;
+    let runs_as = creds.as_ref().map_or(euid, |c| c.uid);
+    if p.no_root && runs_as == 0 {
+        return Err(Error::new(
+            Kind::Config,
+            "refusing to run the program as root (--no-root); give --user UID[:GID]",
+        ));
+    }
+    match creds {
+        Some(c) if euid != 0 => {
+            let egid = nix::unistd::getegid().as_raw();
+            if c.uid != euid || c.gid != egid {
+                return Err(Error::new(
+                    Kind::Permission,
+                    format!(
+                        "--user {}:{}: switching users needs root; secret-init runs as uid {euid}",
+                        c.uid, c.gid
+                    ),
+                ));
+            }
+            // Already that user: nothing to switch (and no right to set groups).
+            Ok(None)
+        }
+        other => Ok(other),
+    }
+}
+
 /// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
 /// with what is on disk unless `with_files` is false).
 pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> {
@@ -132,9 +164,31 @@ pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> 
     Ok(plan)
 }
 
-/// Resolve, deliver, exec.
+/// Resolve, deliver, then exec or supervise.
 pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Result<u8, Errors> {
-    let plan = full_plan(ctx, true)?;
+    let proc = &ctx.settings.process;
+    let pid1 = sys::is_pid1();
+    let supervised = proc.cleanup
+        || match proc.init {
+            InitMode::Supervise => true,
+            InitMode::Exec => false,
+            InitMode::Auto => pid1,
+        };
+    if pid1 && !supervised {
+        crate::warn!(
+            "running the program as PID 1 without supervision (--no-init): it receives no signal \
+             it has no handler for, and zombies are not reaped"
+        );
+    }
+    let creds = program_credentials(proc)?;
+    let mut plan = full_plan(ctx, true)?;
+    if let Some(c) = &creds {
+        // The program must be able to read its files: they are the --user's unless a secret
+        // names its own owner.
+        for f in &mut plan.files {
+            f.owner.get_or_insert((c.uid, c.gid));
+        }
+    }
     let env = child_env::child_environment(
         &ctx.env,
         &ctx.settings.env_prefix,
@@ -146,7 +200,7 @@ pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Resu
     sys::enter_delivery();
     let opts = file::WriteOptions {
         allow_shared_dir: ctx.settings.allow_shared_dir,
-        trusted_uids: Vec::new(),
+        trusted_uids: creds.iter().map(|c| c.uid).collect(),
     };
     let published = file::publish(&plan.files, &opts, sys::pending_stop)?;
     sys::hold_stop_signals();
@@ -166,7 +220,41 @@ pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Resu
         program[0].to_string_lossy()
     );
     drop(plan);
-    Err(process::exec(program, &env, start).into())
+    let setup = sys::ChildSetup {
+        state: *start,
+        creds,
+        foreground: false,
+    };
+    if !supervised {
+        return Err(process::exec_as(program, &env, setup).into());
+    }
+    let Some(cmd) = process::command(program, &env) else {
+        return Err(Error::new(Kind::Usage, "no program given").into());
+    };
+    // The supervisor stays alive with its start-up environment in /proc/<pid>/environ: wipe the
+    // values of everything that was secret-init's input rather than the program's
+    // (TRUSS_SECRET_*, SECRET_INIT_*, tokens, scrubbed variables).
+    let passed: std::collections::BTreeSet<&[u8]> = env.iter().map(|(k, _)| k.as_bytes()).collect();
+    let inputs: Vec<&[u8]> = ctx
+        .env
+        .0
+        .iter()
+        .map(|(k, _)| k.as_bytes())
+        .filter(|k| !passed.contains(k))
+        .collect();
+    let wiped = sys::wipe_initial_env(&inputs);
+    crate::debug!("{wiped} input variables wiped from our own /proc/<pid>/environ");
+    drop(env);
+    let opts = supervise::Options {
+        process_group: proc.process_group,
+        grace_period: proc.grace_period,
+    };
+    let result = supervise::run(cmd, setup, &opts, &program[0]);
+    if proc.cleanup {
+        let removed = file::remove_published(&published.files);
+        crate::debug!("cleanup: {removed} delivered files removed");
+    }
+    result.map_err(Into::into)
 }
 
 /// Resolve only; report a table and exit as a run would.

@@ -25,6 +25,7 @@ pub mod resolve;
 pub mod secret;
 pub mod settings;
 pub mod source;
+pub mod user;
 
 use std::ffi::OsString;
 

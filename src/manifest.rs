@@ -120,6 +120,18 @@ pub struct FileSettings {
     pub bundles: Option<RawBundleSettings>,
     /// The vault source (`secret_init.vault`).
     pub vault: Option<crate::source::vault::config::VaultFileSettings>,
+    /// `true`: supervise even when not PID 1 (`--init`); `false`: always exec (`--no-init`).
+    pub init: Option<bool>,
+    /// Forward signals to the program's process group.
+    pub process_group: Option<bool>,
+    /// Seconds leftover descendants get between SIGTERM and SIGKILL.
+    pub grace_period: Option<f64>,
+    /// Run the program as this user (`UID[:GID]` or `NAME[:GROUP]`).
+    pub user: Option<String>,
+    /// Refuse to run the program as uid 0.
+    pub no_root: Option<bool>,
+    /// Remove delivered files when the program exits.
+    pub cleanup: Option<bool>,
     /// Per-secret settings, raw; validated into [`SecretSettings`].
     #[serde(default)]
     pub secrets: BTreeMap<String, RawSecretSettings>,

@@ -84,8 +84,105 @@ pub struct Settings {
     pub allow_insecure_http: bool,
     /// The vault source's settings; `None` when no vault address is configured.
     pub vault: Option<crate::source::vault::config::VaultSettings>,
+    /// How the program is run: exec or supervised, as whom, and what happens after it.
+    pub process: ProcessSettings,
     /// Where `materialize` records what it wrote (`--state-file`); `None`: the XDG default.
     pub state_file: Option<PathBuf>,
+}
+
+/// Whether secret-init stays as the program's parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitMode {
+    /// Supervise when PID 1, exec otherwise.
+    Auto,
+    /// Always supervise (`--init`).
+    Supervise,
+    /// Always exec (`--no-init`).
+    Exec,
+}
+
+/// The process options (docs/init.md).
+#[derive(Clone, Debug)]
+pub struct ProcessSettings {
+    /// Exec or supervise.
+    pub init: InitMode,
+    /// Run the program in its own process group and signal the group.
+    pub process_group: bool,
+    /// Time leftover descendants get between SIGTERM and SIGKILL.
+    pub grace_period: std::time::Duration,
+    /// `--user` as given.
+    pub user: Option<String>,
+    /// Refuse uid 0 for the program.
+    pub no_root: bool,
+    /// Remove delivered files when the program exits.
+    pub cleanup: bool,
+}
+
+/// The longest accepted grace period; beyond it an orchestrator's own SIGKILL comes first anyway.
+const MAX_GRACE_SECONDS: f64 = 3600.0;
+
+fn grace(seconds: f64, origin: &str) -> Result<std::time::Duration, Error> {
+    if !(0.0..=MAX_GRACE_SECONDS).contains(&seconds) {
+        return Err(Error::new(
+            Kind::Usage,
+            format!("{origin}: expected seconds between 0 and {MAX_GRACE_SECONDS}"),
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+fn process_settings(
+    inv: &Invocation,
+    env: &Environ,
+    file: &FileSettings,
+) -> Result<ProcessSettings, Error> {
+    // The command line and env decide; the file's `init: true|false` only when neither does.
+    let init_on = flag(inv, env, "init", None)?;
+    let init_off = flag(inv, env, "no-init", None)?;
+    let cleanup = flag(inv, env, "cleanup", file.cleanup)?;
+    let init = match (init_on, init_off, file.init) {
+        (true, true, _) => {
+            return Err(Error::new(
+                Kind::Usage,
+                "--init and --no-init exclude each other",
+            ));
+        }
+        (true, false, _) | (false, false, Some(true)) => InitMode::Supervise,
+        (false, true, _) | (false, false, Some(false)) => InitMode::Exec,
+        (false, false, None) => InitMode::Auto,
+    };
+    if cleanup && init == InitMode::Exec {
+        return Err(Error::new(
+            Kind::Usage,
+            "--cleanup needs secret-init to stay as the program's parent; it excludes --no-init",
+        ));
+    }
+    let grace_period = match pick(inv, env, "grace-period") {
+        Some((v, origin)) => {
+            let t = text(v, &origin)?;
+            let secs = t.trim().parse::<f64>().map_err(|_| {
+                Error::new(
+                    Kind::Usage,
+                    format!("{origin}: expected a number of seconds"),
+                )
+            })?;
+            grace(secs, &origin)?
+        }
+        None => grace(file.grace_period.unwrap_or(5.0), "secret_init.grace_period")?,
+    };
+    let user = match pick(inv, env, "user") {
+        Some((v, origin)) => Some(text(v, &origin)?),
+        None => file.user.clone(),
+    }
+    .filter(|u| !u.is_empty());
+    Ok(ProcessSettings {
+        init,
+        process_group: flag(inv, env, "process-group", file.process_group)?,
+        grace_period,
+        user,
+        no_root: flag(inv, env, "no-root", file.no_root)?,
+        cleanup,
+    })
 }
 
 /// The config file to read: `--config`, then `SECRET_INIT_CONFIG`, then `./config.yaml` if present.
@@ -342,6 +439,7 @@ impl Settings {
             )?,
             allow_insecure_http,
             vault,
+            process: process_settings(inv, env, file)?,
             state_file,
         })
     }
@@ -440,6 +538,49 @@ mod tests {
     }
 
     #[test]
+    fn process_options() {
+        let s =
+            Settings::resolve(&inv(&["--", "x"]), &env(&[]), &FileSettings::default()).expect("ok");
+        assert_eq!(s.process.init, InitMode::Auto);
+        assert_eq!(s.process.grace_period, std::time::Duration::from_secs(5));
+        assert!(!s.process.cleanup && !s.process.no_root && !s.process.process_group);
+        let file = FileSettings {
+            init: Some(false),
+            user: Some("app".into()),
+            grace_period: Some(0.5),
+            ..Default::default()
+        };
+        let s = Settings::resolve(&inv(&["--", "x"]), &env(&[]), &file).expect("ok");
+        assert_eq!(s.process.init, InitMode::Exec);
+        assert_eq!(s.process.user.as_deref(), Some("app"));
+        assert_eq!(
+            s.process.grace_period,
+            std::time::Duration::from_millis(500)
+        );
+        let s = Settings::resolve(
+            &inv(&["--init", "--user", "1000:1000", "--", "x"]),
+            &env(&[
+                ("SECRET_INIT_CLEANUP", "1"),
+                ("SECRET_INIT_GRACE_PERIOD", "0"),
+            ]),
+            &file,
+        )
+        .expect("ok");
+        assert_eq!(s.process.init, InitMode::Supervise);
+        assert_eq!(s.process.user.as_deref(), Some("1000:1000"));
+        assert!(s.process.cleanup);
+        assert!(s.process.grace_period.is_zero());
+        for bad in [
+            &["--init", "--no-init", "--", "x"][..],
+            &["--cleanup", "--no-init", "--", "x"],
+        ] {
+            let e = Settings::resolve(&inv(bad), &env(&[]), &FileSettings::default())
+                .expect_err("conflict");
+            assert_eq!(e.exit_code(), 64, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn refused_values() {
         for (k, v, code) in [
             ("SECRET_INIT_SOURCES", "file,s3", 78),
@@ -448,6 +589,9 @@ mod tests {
             ("SECRET_INIT_LOG_LEVEL", "loud", 64),
             ("SECRET_INIT_OUTPUT_DIR", "relative", 78),
             ("SECRET_INIT_ALLOW_SHARED_DIR", "maybe", 64),
+            ("SECRET_INIT_GRACE_PERIOD", "-1", 64),
+            ("SECRET_INIT_GRACE_PERIOD", "soon", 64),
+            ("SECRET_INIT_INIT", "maybe", 64),
         ] {
             let e = Settings::resolve(
                 &inv(&["--", "x"]),

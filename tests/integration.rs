@@ -4,5 +4,6 @@ mod support;
 
 mod bundle;
 mod core;
+mod init;
 mod providers;
 mod vault;

@@ -150,7 +150,12 @@ fn stage<'a>(
 ) -> Result<(), Error> {
     for (dir, deliveries) in by_dir.values() {
         let first = deliveries[0];
-        let fd = open_dir_chain(dir).map_err(|what| cant_create(first, what))?;
+        // Directories created for a file of a trusted owner (the `--user` the program runs as)
+        // are that user's, so the program can reach its files; nothing existing is chowned.
+        let dir_owner = first
+            .owner
+            .filter(|(uid, _)| opts.trusted_uids.contains(uid));
+        let fd = open_dir_chain_owned(dir, dir_owner).map_err(|what| cant_create(first, what))?;
         check_dir(&fd, dir, opts).map_err(|e| {
             e.for_secret(&first.secret)
                 .with_source(first.path.display().to_string())
@@ -197,6 +202,11 @@ fn stage<'a>(
 
 /// Opens (creating 0700 where missing) every component of `dir` without following links.
 pub fn open_dir_chain(dir: &Path) -> Result<OwnedFd, String> {
+    open_dir_chain_owned(dir, None)
+}
+
+/// [`open_dir_chain`], with the directories it creates owned by `owner` (uid, gid).
+pub fn open_dir_chain_owned(dir: &Path, owner: Option<(u32, u32)>) -> Result<OwnedFd, String> {
     if !dir.is_absolute() {
         return Err(format!("{} is not an absolute path", dir.display()));
     }
@@ -236,6 +246,15 @@ pub fn open_dir_chain(dir: &Path) -> Result<OwnedFd, String> {
                 // mkdir applies the umask; a created parent is exactly 0700 whatever it is.
                 fchmod(&n, Mode::from_bits_truncate(0o700))
                     .map_err(|e| format!("cannot chmod {}: {}", sofar.display(), errno_text(e)))?;
+                if let Some((uid, gid)) = owner {
+                    fchown(&n, Some(uid.into()), Some(gid.into())).map_err(|e| {
+                        format!(
+                            "cannot chown {} to {uid}:{gid}: {}",
+                            sofar.display(),
+                            errno_text(e)
+                        )
+                    })?;
+                }
                 n
             }
             Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
@@ -515,4 +534,68 @@ fn remove_staging(job: &DirJob) {
             e.desc()
         );
     }
+}
+
+/// Removes published files (`--cleanup`): each parent is opened component by component with
+/// `O_NOFOLLOW` (never created), and a name is unlinked only while it is a regular file. A
+/// symlink or anything else found in a file's place is left alone with a warning, so a link
+/// planted there is neither followed nor trusted. Returns how many files were removed.
+pub fn remove_published(paths: &[PathBuf]) -> usize {
+    let mut removed = 0;
+    for path in paths {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            continue;
+        };
+        let fd = match open_existing_dir(dir) {
+            Ok(fd) => fd,
+            Err(why) => {
+                crate::warn!("cleanup: not removing {}: {why}", path.display());
+                continue;
+            }
+        };
+        match fstatat(&fd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Err(Errno::ENOENT) => {}
+            Err(e) => crate::warn!("cleanup: cannot check {}: {}", path.display(), e.desc()),
+            Ok(st) if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() => {
+                crate::warn!(
+                    "cleanup: not removing {}: no longer the regular file secret-init wrote",
+                    path.display()
+                );
+            }
+            Ok(_) => match unlinkat(&fd, name, UnlinkatFlags::NoRemoveDir) {
+                Ok(()) => {
+                    removed += 1;
+                    crate::debug!("cleanup: removed {}", path.display());
+                }
+                Err(Errno::ENOENT) => {}
+                Err(e) => crate::warn!("cleanup: cannot remove {}: {}", path.display(), e.desc()),
+            },
+        }
+    }
+    removed
+}
+
+/// Opens an existing directory from `/`, one component at a time, never following a link.
+fn open_existing_dir(dir: &Path) -> Result<OwnedFd, String> {
+    let mut fd = nix::fcntl::open("/", DIR_FLAGS, Mode::empty())
+        .map_err(|e| format!("cannot open /: {}", errno_text(e)))?;
+    for comp in dir.components() {
+        match comp {
+            Component::RootDir | Component::CurDir => continue,
+            Component::Normal(name) => {
+                fd = nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()).map_err(
+                    |e| match e {
+                        Errno::ELOOP | Errno::ENOTDIR => {
+                            format!("{} is no longer a directory (a symlink?)", dir.display())
+                        }
+                        e => format!("cannot open {}: {}", dir.display(), errno_text(e)),
+                    },
+                )?;
+            }
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(format!("{} contains \"..\"", dir.display()));
+            }
+        }
+    }
+    Ok(fd)
 }

@@ -1,9 +1,13 @@
-//! Starting the program: `execve` in place (same PID, nothing left behind), with the start-up
-//! signal state restored and the exit code conventions of tini and dumb-init for failures.
+//! Starting the program: `execve` in place (same PID, nothing left behind), or spawned and
+//! supervised as a tiny init (supervise.rs), with the start-up signal state restored and the exit
+//! code conventions of tini and dumb-init (status.rs).
 
+pub mod status;
+pub mod supervise;
 pub mod sys;
 
 use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use crate::error::{Error, Kind};
@@ -11,15 +15,39 @@ use crate::error::{Error, Kind};
 /// Replaces secret-init with `program`, with exactly `env` as its environment. Returns only on
 /// failure: 127 when the program is not found, 126 when it cannot be executed.
 pub fn exec(program: &[OsString], env: &[(OsString, OsString)], state: &sys::StartState) -> Error {
-    let Some((prog, args)) = program.split_first() else {
+    exec_as(
+        program,
+        env,
+        sys::ChildSetup {
+            state: *state,
+            creds: None,
+            foreground: false,
+        },
+    )
+}
+
+/// [`exec`], switching to `setup.creds` first when given.
+pub fn exec_as(
+    program: &[OsString],
+    env: &[(OsString, OsString)],
+    setup: sys::ChildSetup,
+) -> Error {
+    let Some(mut cmd) = command(program, env) else {
         return Error::new(Kind::Usage, "no program given");
     };
+    sys::prepare(&mut cmd, setup);
+    let err = cmd.exec();
+    exec_error(&program[0], &err)
+}
+
+/// The program's `Command`: argv and exactly `env`; `None` for an empty argv.
+pub fn command(program: &[OsString], env: &[(OsString, OsString)]) -> Option<Command> {
+    let (prog, args) = program.split_first()?;
     let mut cmd = Command::new(prog);
     cmd.args(args)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)));
-    let err = sys::exec(&mut cmd, state);
-    exec_error(prog, &err)
+    Some(cmd)
 }
 
 /// Maps an exec failure to 126/127 with a message naming the program.

@@ -12,13 +12,18 @@
 //! second, so a signal that is still pending is delivered under the program's own rules (not
 //! lost to our handler), and the program starts exactly as secret-init was started (tini's
 //! `restore_signals`; Rust's `Command` inherits the mask since rust-lang/rust#101077). std resets
-//! SIGPIPE to `SIG_DFL` in the child itself.
+//! SIGPIPE to `SIG_DFL` in the child itself; an ELF constructor records whether it was ignored
+//! before Rust's runtime touched it, and the child gets that back.
+//!
+//! For supervision (process/supervise.rs) this module also provides the blocked signal set and
+//! `sigtimedwait`, `waitpid(-1, WNOHANG)`, `kill` with ESRCH tolerated, the child subreaper
+//! flag, and the switch to another uid/gid/groups between fork and exec (raw syscalls).
 
 #![allow(unsafe_code)]
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;
-use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 
 use nix::libc;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction};
@@ -115,22 +120,293 @@ fn restore(state: &StartState) {
         // is async-signal-safe, as required between fork and exec.
         let _ = unsafe { sigaction(*sig, action) };
     }
+    if SIGPIPE_WAS_IGNORED.load(Ordering::Relaxed) {
+        // SAFETY: std resets SIGPIPE to SIG_DFL in the child; when secret-init itself was started
+        // with it ignored, the program gets exactly that back. signal(2) is async-signal-safe.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    }
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&state.mask), None);
+}
+
+/// Whether SIGPIPE was ignored when the process was started, recorded before Rust's runtime
+/// sets it to `SIG_IGN` for itself (which would otherwise hide the original disposition).
+static SIGPIPE_WAS_IGNORED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn record_sigpipe() {
+    let mut old = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a query only (no new action); `old` is a valid out-pointer of the right type.
+    let r = unsafe { libc::sigaction(libc::SIGPIPE, std::ptr::null(), old.as_mut_ptr()) };
+    if r == 0 {
+        // SAFETY: sigaction succeeded, so it filled `old` (and zeroed memory is valid anyway).
+        let old = unsafe { old.assume_init() };
+        SIGPIPE_WAS_IGNORED.store(old.sa_sigaction == libc::SIG_IGN, Ordering::Relaxed);
+    }
+}
+
+// Runs before `main` and before std's runtime init (which calls `signal(SIGPIPE, SIG_IGN)` from
+// `lang_start`, after the ELF constructors). Both glibc and musl run `.init_array` entries.
+#[used]
+// SAFETY: the entry is a plain `extern "C" fn()` that only queries a signal disposition and
+// stores an atomic; it does not rely on anything being initialised.
+#[unsafe(link_section = ".init_array")]
+static RECORD_SIGPIPE: extern "C" fn() = record_sigpipe;
+
+/// The ids the program runs as: supplementary groups first, then gid, then uid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Supplementary groups (the primary group included).
+    pub groups: Vec<u32>,
+}
+
+/// How the program's process is set up between fork and exec.
+#[derive(Clone)]
+pub struct ChildSetup {
+    /// The signal state to restore.
+    pub state: StartState,
+    /// Ids to switch to; `None` keeps ours.
+    pub creds: Option<Credentials>,
+    /// Make the program's process group the terminal's foreground group (with `--process-group`,
+    /// so that reading the terminal does not stop it; tini's `isolate_child`).
+    pub foreground: bool,
+}
+
+fn last_error() -> std::io::Error {
+    std::io::Error::last_os_error()
+}
+
+fn drop_privileges(creds: &Credentials) -> std::io::Result<()> {
+    // Raw syscalls, not the libc wrappers: musl's setuid family synchronises all threads
+    // through signals (`__synccall`), which is not something to run between fork and exec; the
+    // child is single-threaded, so the syscall applies to the whole process.
+    let groups: &[libc::gid_t] = &creds.groups;
+    // SAFETY: `groups` points at `len` valid gid_t values for the duration of the call; the
+    // syscall neither keeps the pointer nor allocates.
+    if unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) } != 0 {
+        return Err(last_error());
+    }
+    let (g, u) = (creds.gid, creds.uid);
+    // SAFETY: plain integer arguments; async-signal-safe.
+    if unsafe { libc::syscall(libc::SYS_setresgid, g, g, g) } != 0 {
+        return Err(last_error());
+    }
+    // SAFETY: as above; the uid goes last, after the groups, while we still may change them.
+    if unsafe { libc::syscall(libc::SYS_setresuid, u, u, u) } != 0 {
+        return Err(last_error());
+    }
+    Ok(())
+}
+
+/// Installs the between-fork-and-exec step on `cmd`: switch ids, take the terminal if asked,
+/// then restore the start-up signal state (last, so nothing after it runs with our handlers).
+pub fn prepare(cmd: &mut Command, setup: ChildSetup) {
+    // SAFETY: the closure runs after fork (or, for exec, in this process just before execve); it
+    // calls only raw syscalls, tcsetpgrp, sigaction and sigprocmask, which are
+    // async-signal-safe, and reads data moved into it without allocating.
+    unsafe {
+        cmd.pre_exec(move || {
+            if let Some(creds) = &setup.creds {
+                drop_privileges(creds)?;
+            }
+            if setup.foreground {
+                // Fails harmlessly (ENOTTY) without a terminal. SIGTTOU is blocked here, so the
+                // call cannot stop us while we are still in the background.
+                libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp());
+            }
+            restore(&setup.state);
+            Ok(())
+        });
+    }
 }
 
 /// Replaces this process with `cmd`, restoring the start-up signal state first. Returns only
 /// on failure.
 pub fn exec(cmd: &mut Command, state: &StartState) -> std::io::Error {
-    let state = *state;
-    // SAFETY: the closure runs after fork (or, for exec, in this process just before execve); it
-    // calls only sigaction and sigprocmask, which are async-signal-safe and do not allocate.
-    unsafe {
-        cmd.pre_exec(move || {
-            restore(&state);
-            Ok(())
-        });
-    }
+    prepare(
+        cmd,
+        ChildSetup {
+            state: *state,
+            creds: None,
+            foreground: false,
+        },
+    );
     cmd.exec()
+}
+
+/// Whether this process is the init of its PID namespace.
+pub fn is_pid1() -> bool {
+    std::process::id() == 1
+}
+
+/// Makes orphaned descendants re-parent to this process (prctl(2) `PR_SET_CHILD_SUBREAPER`).
+pub fn set_child_subreaper() -> Result<(), nix::errno::Errno> {
+    nix::sys::prctl::set_child_subreaper(true)
+}
+
+/// A raw signal set; unlike nix's `SigSet` it can hold real-time signals.
+#[derive(Clone, Copy)]
+pub struct Signals(libc::sigset_t);
+
+impl Signals {
+    /// Every signal the supervisor takes over: 1..=31 except SIGKILL and SIGSTOP (which cannot
+    /// be caught), plus SIGRTMIN..=SIGRTMAX. The real-time numbers below SIGRTMIN are the C
+    /// library's own (thread cancellation, setxid) and are left alone.
+    ///
+    /// The synchronous fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, and
+    /// SIGABRT from abort) are blocked too, unlike tini: on Linux a fault the kernel raises in a
+    /// thread that blocks it still kills the process (force_sig_info resets it to SIG_DFL and
+    /// unblocks it), so blocking loses nothing and lets a `kill -SEGV` sent by another process
+    /// reach the program like any other signal.
+    pub fn supervised() -> Signals {
+        let mut set = std::mem::MaybeUninit::<libc::sigset_t>::zeroed();
+        // SAFETY: `set` is a valid sigset_t out-pointer.
+        unsafe { libc::sigemptyset(set.as_mut_ptr()) };
+        let numbers = (1..=31)
+            .filter(|&n| n != libc::SIGKILL && n != libc::SIGSTOP)
+            .chain(libc::SIGRTMIN()..=libc::SIGRTMAX());
+        for n in numbers {
+            // SAFETY: `set` was initialised by sigemptyset; `n` is a valid signal number.
+            unsafe { libc::sigaddset(set.as_mut_ptr(), n) };
+        }
+        // SAFETY: initialised by sigemptyset above.
+        Signals(unsafe { set.assume_init() })
+    }
+
+    /// Whether `sig` is in the set.
+    pub fn contains(&self, sig: i32) -> bool {
+        // SAFETY: reads an initialised sigset_t.
+        unsafe { libc::sigismember(&self.0, sig) == 1 }
+    }
+
+    /// Blocks every signal of the set in this thread, so that none is delivered (or lost, for
+    /// PID 1) before the supervisor waits for it. Must run before the program is spawned
+    /// (dumb-init#102: a SIGCHLD before the mask is set is never seen).
+    pub fn block(&self) -> Result<(), nix::errno::Errno> {
+        // SAFETY: a valid set and a null old-set pointer.
+        let r = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &self.0, std::ptr::null_mut()) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(nix::errno::Errno::from_raw(r))
+        }
+    }
+
+    /// Waits up to `timeout` for one signal of the (blocked) set. `None` on timeout or
+    /// interruption.
+    pub fn wait(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<Option<Received>, nix::errno::Errno> {
+        let ts = libc::timespec {
+            // Callers wait at most seconds; a day fits every time_t.
+            tv_sec: timeout.as_secs().min(86_400) as _,
+            tv_nsec: timeout.subsec_nanos() as _,
+        };
+        let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
+        // SAFETY: valid pointers to a sigset, a siginfo buffer and a timespec, for the call only.
+        let sig = unsafe { libc::sigtimedwait(&self.0, info.as_mut_ptr(), &ts) };
+        if sig < 0 {
+            return match nix::errno::Errno::last() {
+                nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR => Ok(None),
+                e => Err(e),
+            };
+        }
+        // SAFETY: sigtimedwait filled the buffer (and zeroed memory is a valid siginfo_t).
+        let info = unsafe { info.assume_init() };
+        let sender = if matches!(
+            info.si_code,
+            libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL
+        ) {
+            // SAFETY: for these codes (kill, sigqueue, tkill) the kernel fills the union's
+            // kill/rt member, whose first field is si_pid; for other codes it is not read.
+            Some(unsafe { info.si_pid() })
+        } else {
+            None
+        };
+        Ok(Some(Received {
+            signal: sig,
+            sender,
+        }))
+    }
+}
+
+/// One signal taken by [`Signals::wait`].
+#[derive(Clone, Copy, Debug)]
+pub struct Received {
+    /// The signal number.
+    pub signal: i32,
+    /// The sending process (0 when it is outside our PID namespace), when a process sent it
+    /// with kill, sigqueue or tkill; `None` when the kernel raised it (SIGCHLD, a terminal's
+    /// SIGINT/SIGWINCH, SIGPIPE, SIGTTOU, timers).
+    pub sender: Option<i32>,
+}
+
+/// A reaped child and its raw wait status, or why there is none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reaped {
+    /// A child ended; its PID and raw wait status.
+    Child(i32, i32),
+    /// Children exist, none has ended.
+    Running,
+    /// No children left.
+    None,
+}
+
+/// Reaps one ended child without blocking (`waitpid(-1, WNOHANG)`). The raw status is kept
+/// because nix's `WaitStatus` cannot represent a death by a real-time signal.
+pub fn reap_one() -> Result<Reaped, nix::errno::Errno> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer for the call.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        return match pid {
+            0 => Ok(Reaped::Running),
+            p if p > 0 => Ok(Reaped::Child(p, status)),
+            _ => match nix::errno::Errno::last() {
+                nix::errno::Errno::EINTR => continue,
+                nix::errno::Errno::ECHILD => Ok(Reaped::None),
+                e => Err(e),
+            },
+        };
+    }
+}
+
+/// Sends `sig` to `pid` (or, with `group`, to its process group). A target that is already
+/// gone (ESRCH) is not an error: the program may exit while we forward.
+pub fn send(pid: i32, sig: i32, group: bool) -> Result<(), nix::errno::Errno> {
+    if pid <= 1 {
+        // 0, -1 and 1 would mean "our group", "everyone" or "init": never a child of ours.
+        return Err(nix::errno::Errno::EINVAL);
+    }
+    let target = if group { -pid } else { pid };
+    // SAFETY: kill(2) with integer arguments; `pid` > 1 was checked, so the target is one
+    // process or one process group, never "every process".
+    let r = unsafe { libc::kill(target, sig) };
+    if r == 0 {
+        return Ok(());
+    }
+    match nix::errno::Errno::last() {
+        nix::errno::Errno::ESRCH => Ok(()),
+        e => Err(e),
+    }
+}
+
+/// Sends `sig` to every process this one may signal except itself: as PID 1 of a namespace,
+/// every other process in it (kill(2), pid -1). Only for PID 1.
+pub fn send_all(sig: i32) -> Result<(), nix::errno::Errno> {
+    debug_assert!(is_pid1());
+    // SAFETY: kill(2); callers guarantee we are PID 1, so -1 means our own namespace only.
+    let r = unsafe { libc::kill(-1, sig) };
+    if r == 0 {
+        return Ok(());
+    }
+    match nix::errno::Errno::last() {
+        nix::errno::Errno::ESRCH => Ok(()),
+        e => Err(e),
+    }
 }
 
 /// `renameat2(2)` flag: fail if the destination exists.
@@ -164,4 +440,49 @@ pub fn renameat2(
         )
     };
     nix::errno::Errno::result(r).map(drop)
+}
+
+unsafe extern "C" {
+    /// The C library's pointer to the environment block the kernel set up at exec.
+    static mut environ: *mut *mut libc::c_char;
+}
+
+/// Overwrites with NUL bytes, in place, the values of the variables named in `names` in this
+/// process's initial environment block, which `/proc/<pid>/environ` shows for as long as the
+/// process lives (dumb-init#270; borg#6480's technique). For the supervisor: it outlives the
+/// start, and its block still holds `TRUSS_SECRET_*`. secret-init never changes its environment
+/// (no `setenv`) and read it once into a snapshot, so nothing reads these bytes afterwards.
+/// Returns how many values were wiped.
+pub fn wipe_initial_env(names: &[&[u8]]) -> usize {
+    use zeroize::Zeroize;
+    let mut wiped = 0;
+    // SAFETY: copies the pointer value out of the static; no reference to it is formed.
+    let mut entry_ptr = unsafe { environ };
+    if entry_ptr.is_null() {
+        return 0;
+    }
+    loop {
+        // SAFETY: `environ` is a NULL-terminated array of string pointers; the environment is
+        // never modified, so every slot up to the terminator (checked below) is valid.
+        let entry = unsafe { *entry_ptr };
+        if entry.is_null() {
+            break;
+        }
+        // SAFETY: every entry is a NUL-terminated string.
+        let len = unsafe { libc::strlen(entry) };
+        // SAFETY: the `len` bytes are readable and writable (the block is in the process's own
+        // read-write memory set up by execve), and no Rust reference to them exists: std's env
+        // functions copy on read, and the process is single-threaded while supervising.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(entry.cast::<u8>(), len) };
+        if let Some(eq) = bytes.iter().position(|&b| b == b'=')
+            && names.contains(&&bytes[..eq])
+        {
+            // Volatile writes: the stores must not be optimised away.
+            bytes[eq + 1..].zeroize();
+            wiped += 1;
+        }
+        // SAFETY: the slot just read was not the terminator, so the next one is in the array.
+        entry_ptr = unsafe { entry_ptr.add(1) };
+    }
+    wiped
 }

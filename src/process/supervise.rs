@@ -1,0 +1,252 @@
+//! The supervisor: secret-init as a tiny init for the program (PID 1, or `--init`).
+//!
+//! PID 1 of a PID namespace receives only the signals it has a handler for (kill(2) NOTES), and
+//! orphans are re-parented to it, so a program exec'd as PID 1 ignores `docker stop` and leaves
+//! zombies. Following tini and catatonit, secret-init then stays as the program's parent:
+//!
+//! 1. Every catchable signal is blocked *before* the program is spawned, so none is lost, a
+//!    SIGCHLD for a program that exits at once included (dumb-init#102). The program starts with
+//!    the original mask and dispositions (sys.rs `prepare`).
+//! 2. The loop reaps first and then waits: `waitpid(-1, WNOHANG)` until nothing is left to reap,
+//!    at the first iteration and after every signal or one-second timeout, because SIGCHLDs
+//!    coalesce and one may arrive before the wait starts (runc#5206).
+//! 3. A signal another process sent (kill, sigqueue, tkill) is forwarded to the program, or to
+//!    its process group with `--process-group`. SIGCHLD is ours. What the kernel raised (a
+//!    terminal's SIGINT or SIGWINCH, which already reached the program in the same foreground
+//!    group; our own SIGPIPE or SIGTTOU) and what we sent ourselves is never forwarded.
+//! 4. The program's PID is signalled only while it is known unreaped: this loop is the only
+//!    reaper, so the PID cannot be reused before we reap it (util-linux#4054).
+//! 5. When the program has exited, leftover descendants get SIGTERM, then SIGKILL after the
+//!    grace period (tini#180; secrets-init waited forever). The exit code is the program's, or
+//!    128+N when signal N killed it (status.rs).
+//!
+//! Nothing in the loop ends it but the program's exit: as PID 1 our death would take the whole
+//! container with it, so an error is logged and the loop goes on (catatonit's rule).
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::libc;
+
+use super::status;
+use super::sys::{self, ChildSetup, Reaped, Received, Signals};
+use crate::error::{Error, Kind};
+
+/// How to supervise.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Put the program in its own process group and signal the group.
+    pub process_group: bool,
+    /// Time leftover descendants get between SIGTERM and SIGKILL.
+    pub grace_period: Duration,
+}
+
+/// The longest the final SIGKILL sweep may take before secret-init gives up on leftovers.
+const KILL_SWEEP_LIMIT: Duration = Duration::from_secs(10);
+
+/// Whether a signal taken by the loop goes to the program: sent by another process, and not
+/// SIGCHLD (`me` is our own PID as the sender sees it; 0 means a sender outside our namespace).
+pub fn should_forward(r: &Received, me: i32) -> bool {
+    r.signal != libc::SIGCHLD && matches!(r.sender, Some(pid) if pid != me)
+}
+
+/// Spawns `cmd` and supervises it until it and its leftover descendants are gone; returns the
+/// exit code to leave with. Fails only if the program cannot be started (126/127).
+pub fn run(
+    mut cmd: Command,
+    mut setup: ChildSetup,
+    opts: &Options,
+    program: &OsString,
+) -> Result<u8, Error> {
+    let signals = Signals::supervised();
+    signals.block().map_err(|e| {
+        Error::new(
+            Kind::Unavailable,
+            format!("cannot block signals for supervision: {}", e.desc()),
+        )
+    })?;
+    let pid1 = sys::is_pid1();
+    if !pid1 {
+        match sys::set_child_subreaper() {
+            Ok(()) => crate::debug!("not PID 1: child subreaper set, orphans come to us"),
+            Err(e) => crate::warn!(
+                "cannot become a child subreaper ({}): orphans of the program will not be reaped",
+                e.desc()
+            ),
+        }
+    }
+    if opts.process_group {
+        cmd.process_group(0);
+        setup.foreground = true;
+    }
+    sys::prepare(&mut cmd, setup);
+    let child = cmd.spawn().map_err(|e| super::exec_error(program, &e))?;
+    let main = i32::try_from(child.id()).unwrap_or(i32::MAX);
+    // The handle is not needed: this loop reaps with waitpid(-1) (dropping it neither waits
+    // nor kills).
+    drop(child);
+    crate::debug!(
+        "supervising {} (pid {main}){}",
+        program.to_string_lossy(),
+        if pid1 { " as PID 1" } else { "" }
+    );
+    let code = until_exit(main, &signals, opts.process_group);
+    end_descendants(pid1, &signals, opts.grace_period);
+    Ok(code)
+}
+
+/// Reaps everything that has ended; returns the main program's exit code if it was among them.
+fn reap_all(main: i32) -> (Option<u8>, Reaped) {
+    let mut code = None;
+    loop {
+        match sys::reap_one() {
+            Ok(Reaped::Child(pid, raw)) => {
+                if pid == main {
+                    // waitpid without WUNTRACED/WCONTINUED reports terminations only, so the
+                    // fallback is unreachable; it is a plain failure, never 0 or 255.
+                    code = Some(status::exit_code(raw).unwrap_or(1));
+                } else {
+                    crate::trace!("reaped pid {pid}");
+                }
+            }
+            Ok(other) => return (code, other),
+            Err(e) => {
+                crate::warn!("waitpid failed: {}", e.desc());
+                return (code, Reaped::Running);
+            }
+        }
+    }
+}
+
+fn until_exit(main: i32, signals: &Signals, group: bool) -> u8 {
+    let me = i32::try_from(std::process::id()).unwrap_or(0);
+    loop {
+        let (code, _) = reap_all(main);
+        if let Some(code) = code {
+            crate::debug!("program exited: exit code {code}");
+            return code;
+        }
+        // The main program is unreaped here, so its PID (and process group id) is still ours.
+        match signals.wait(Duration::from_secs(1)) {
+            Ok(Some(r)) if should_forward(&r, me) => {
+                crate::debug!("forwarding signal {} to pid {main}", r.signal);
+                if let Err(e) = sys::send(main, r.signal, group) {
+                    crate::warn!("cannot forward signal {}: {}", r.signal, e.desc());
+                }
+            }
+            Ok(Some(r)) => crate::trace!("not forwarding signal {} ({:?})", r.signal, r.sender),
+            Ok(None) => {}
+            Err(e) => crate::warn!("sigtimedwait failed: {}", e.desc()),
+        }
+    }
+}
+
+/// Our direct children, from /proc (`/proc/self/task/*/children`).
+fn children() -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(s.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+        }
+    }
+    out
+}
+
+/// After the program's exit: SIGTERM to what is left, SIGKILL after `grace`, reaping throughout.
+/// Returns at once when nothing is left (the usual case).
+fn end_descendants(pid1: bool, signals: &Signals, grace: Duration) {
+    if reap_all(0).1 == Reaped::None {
+        return;
+    }
+    let me = i32::try_from(std::process::id()).unwrap_or(0);
+    let deadline = Instant::now() + grace;
+    let mut termed: BTreeSet<i32> = BTreeSet::new();
+    crate::info!(
+        "the program exited; sending SIGTERM to its leftover processes ({:.1}s before SIGKILL)",
+        grace.as_secs_f64()
+    );
+    if pid1 && let Err(e) = sys::send_all(libc::SIGTERM) {
+        crate::warn!("cannot send SIGTERM to leftover processes: {}", e.desc());
+    }
+    loop {
+        if reap_all(0).1 == Reaped::None {
+            return;
+        }
+        if !pid1 {
+            let kids = children();
+            if kids.is_empty() {
+                crate::warn!("cannot list leftover processes (is /proc mounted?); leaving them");
+                return;
+            }
+            for pid in kids {
+                // A PID listed as our child and not yet reaped by us (the only reaper) is still
+                // that process.
+                if termed.insert(pid) {
+                    let _ = sys::send(pid, libc::SIGTERM, false);
+                }
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        match signals.wait((deadline - now).min(Duration::from_millis(100))) {
+            // A second stop request from outside cuts the grace period short.
+            Ok(Some(r))
+                if should_forward(&r, me)
+                    && matches!(r.signal, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT) =>
+            {
+                break;
+            }
+            _ => {}
+        }
+    }
+    let end = Instant::now() + KILL_SWEEP_LIMIT;
+    loop {
+        if reap_all(0).1 == Reaped::None {
+            return;
+        }
+        if Instant::now() >= end {
+            crate::warn!("leftover processes survived SIGKILL for 10s; leaving them");
+            return;
+        }
+        if pid1 {
+            let _ = sys::send_all(libc::SIGKILL);
+        } else {
+            for pid in children() {
+                let _ = sys::send(pid, libc::SIGKILL, false);
+            }
+        }
+        let _ = signals.wait(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn got(signal: i32, sender: Option<i32>) -> Received {
+        Received { signal, sender }
+    }
+
+    #[test]
+    fn forwarding_rule() {
+        let me = 1;
+        // From outside the namespace (si_pid 0) and from another process inside.
+        assert!(should_forward(&got(libc::SIGTERM, Some(0)), me));
+        assert!(should_forward(&got(libc::SIGUSR1, Some(42)), me));
+        assert!(should_forward(&got(libc::SIGSEGV, Some(0)), me));
+        // SIGCHLD is ours, even when someone sends it.
+        assert!(!should_forward(&got(libc::SIGCHLD, None), me));
+        assert!(!should_forward(&got(libc::SIGCHLD, Some(0)), me));
+        // Kernel-raised (terminal, SIGPIPE, SIGTTOU) and self-sent signals are noise.
+        assert!(!should_forward(&got(libc::SIGINT, None), me));
+        assert!(!should_forward(&got(libc::SIGPIPE, Some(me)), me));
+    }
+}
