@@ -771,6 +771,23 @@ fn the_master_key_never_reaches_the_child_or_any_output() {
             .stdout(),
         c[0]
     );
+    // Supervised (secret-init stays alive as the parent): its own /proc/<pid>/environ no longer
+    // shows the key either.
+    let out = f
+        .start(yaml)
+        .env("PLAIN_PARENT_VAR", "visible")
+        .args([
+            "--init",
+            "--",
+            "/bin/sh",
+            "-c",
+            "tr '\\0' '\\n' < /proc/$PPID/environ",
+        ])
+        .output();
+    out.expect_ok()
+        .stdout_has("SECRET_INIT_MASTER_KEY=")
+        .stdout_has("PLAIN_PARENT_VAR=visible")
+        .no_leak(&[&f.key]);
     // Negative control: the child really does see ordinary parent variables.
     let out = f
         .start(yaml)
