@@ -82,7 +82,7 @@ pub const OPTIONS: &[OptSpec] = &[
         long: "bundle-ca-cert",
         value: Some("PATH"),
         repeat: false,
-        help: "PEM CA certificates trusted for an https:// bundle [default: system roots]",
+        help: "PEM CA bundle for an https:// bundle [default: SSL_CERT_FILE, system bundle]",
     },
     OptSpec {
         long: "sources",
@@ -421,6 +421,7 @@ pub fn help() -> String {
         "    file     <secrets-dir>/<name>, byte-exact; Kubernetes ..data layout read as one snapshot\n",
         "    env      <env-prefix><name>, e.g. TRUSS_SECRET_hf_access_token\n",
         "    vault    Vault/OpenBao KV paths (secret_init.vault), merged in order, later wins\n",
+        "    bundle   entries of an AES-256-GCM bundle file or https URL (--bundle, docs/bundle.md)\n",
         "    local    secrets: map of ~/.truss/config.yaml\n",
         "    default  the value given in config.yaml\n\n",
         "EXIT CODES:\n",
