@@ -1150,3 +1150,33 @@ fn an_independent_implementation_interoperates() {
         .expect("python");
     assert!(!out.status.success(), "the old key must fail in Python too");
 }
+
+/// Writers are serialized: many `vault set` at once each read, change and replace the whole file,
+/// and none of their updates is lost.
+#[test]
+fn concurrent_sets_lose_no_update() {
+    let f = Fixture::new();
+    f.ok(&["create", "v"]);
+    let n = 24;
+    let children: Vec<std::process::Child> = (0..n)
+        .map(|i| {
+            f.vault(&["set", "v", &format!("K{i}"), &format!("value-{i}")])
+                .command()
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().expect("wait").success());
+    }
+    let show = f.ok(&["show", "v"]);
+    show.stdout_has(&format!("Entries ({n}):"));
+    assert_eq!(f.ok(&["get", "v", "K7"]).stdout(), "value-7");
+    assert_eq!(
+        tree(f.sb.dir.path()),
+        ["bundle.json"],
+        "no staging left behind"
+    );
+}

@@ -195,6 +195,38 @@ impl Ctx {
         Ok((path, Bundle::parse(&bytes, &src)?))
     }
 
+    /// Serializes the writers of one bundle: an exclusive `flock` on its directory, held until
+    /// the command ends. Each change reads, edits and replaces the whole file, so without it two
+    /// `vault set` at once would lose one update. Readers need no lock: every replace is atomic.
+    fn lock(&self) -> Result<Option<nix::fcntl::Flock<std::os::fd::OwnedFd>>, Error> {
+        use nix::fcntl::{Flock, FlockArg, OFlag};
+        let path = self.file()?;
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        let fd = match nix::fcntl::open(
+            dir,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            // Not there yet: the writer creates it; there is no earlier bundle to race over.
+            Err(nix::errno::Errno::ENOENT) => return Ok(None),
+            Err(e) => {
+                return Err(Error::new(
+                    Kind::CantCreate,
+                    format!("cannot open {} to lock it: {}", dir.display(), e.desc()),
+                ));
+            }
+        };
+        Flock::lock(fd, FlockArg::LockExclusive)
+            .map(Some)
+            .map_err(|(_, e)| {
+                Error::new(
+                    Kind::CantCreate,
+                    format!("cannot lock {}: {}", dir.display(), e.desc()),
+                )
+            })
+    }
+
     fn save(&self, path: &Path, b: &Bundle) -> Result<(), Error> {
         write_private(path, b.to_json(), self.allow_shared_dir())
     }
@@ -309,6 +341,7 @@ fn keygen(c: &Ctx) -> Result<u8, Errors> {
 fn create(c: &Ctx) -> Result<u8, Errors> {
     let w = c.words(1..=1, "create NAME [-d DESCRIPTION]")?;
     let key = c.key()?;
+    let _lock = c.lock()?;
     let (path, mut b) = match c.open(&key) {
         Ok(pb) => pb,
         Err(e) if e.kind == Kind::Unavailable => (c.file()?, Bundle::new(&key)?),
@@ -362,6 +395,7 @@ fn read_value(word: Option<&String>) -> Result<Secret, Error> {
 fn set(c: &Ctx) -> Result<u8, Errors> {
     let w = c.words(2..=3, "set NAME KEY [VALUE|-] [--no-secret]")?;
     let key = c.key()?;
+    let _lock = c.lock()?;
     let (path, mut b) = c.open(&key)?;
     let src = path.display().to_string();
     b.vault(&w[0], &src)?;
@@ -387,6 +421,7 @@ fn set(c: &Ctx) -> Result<u8, Errors> {
 fn unset(c: &Ctx) -> Result<u8, Errors> {
     let w = c.words(2..=2, "unset NAME KEY")?;
     let key = c.key()?;
+    let _lock = c.lock()?;
     let (path, mut b) = c.open(&key)?;
     let src = path.display().to_string();
     b.vault(&w[0], &src)?;
@@ -514,6 +549,7 @@ fn list(c: &Ctx) -> Result<u8, Errors> {
 fn delete(c: &Ctx) -> Result<u8, Errors> {
     let w = c.words(1..=1, "delete NAME")?;
     let key = c.key()?;
+    let _lock = c.lock()?;
     let (path, mut b) = c.open(&key)?;
     if b.vaults.remove(&w[0]).is_none() {
         return Err(
@@ -536,6 +572,7 @@ fn rekey(c: &Ctx) -> Result<u8, Errors> {
         .ok_or_else(|| usage("rekey needs --new-key-file PATH"))?;
     let old = c.key()?;
     let new = super::read_key_file(new_file)?;
+    let _lock = c.lock()?;
     let (path, b) = c.open(&old)?;
     let src = path.display().to_string();
     if b.check_key(&new, &src).is_ok() {
