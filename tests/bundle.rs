@@ -272,6 +272,12 @@ fn master_key_errors_are_clear_and_never_print_the_key() {
         .output()
         .expect_code(78)
         .stderr_has("no master key");
+    f.vault(&["show", "v", "--master-key-file"])
+        .arg(f.sb.path("absent.key"))
+        .env_remove("SECRET_INIT_MASTER_KEY")
+        .output()
+        .expect_code(69)
+        .stderr_has("absent.key");
     // A wrong (valid) key: reported once, clearly, and writes nothing.
     let before = std::fs::read(&f.file).expect("read");
     let other = keygen();

@@ -50,10 +50,11 @@ pub fn read_key_file(path: &Path) -> Result<MasterKey, Error> {
     use std::io::Read;
     let src = format!("master key file {}", path.display());
     let file = std::fs::File::open(path).map_err(|e| {
-        let kind = if e.kind() == std::io::ErrorKind::PermissionDenied {
-            Kind::Permission
-        } else {
-            Kind::Data
+        let kind = match e.kind() {
+            // A key volume that is not mounted: unavailable, like a missing secret.
+            std::io::ErrorKind::NotFound => Kind::Unavailable,
+            std::io::ErrorKind::PermissionDenied => Kind::Permission,
+            _ => Kind::Data,
         };
         Error::new(kind, format!("cannot read: {}", crate::error::io_text(&e)))
             .with_source(src.clone())
