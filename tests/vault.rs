@@ -75,6 +75,27 @@ fn token_login_reads_kv2_and_leaks_nothing() {
         bao.audited("secret/data/app"),
         "the read is in the audit log"
     );
+
+    // The standard environment alone (no secret_init.vault section): BAO_ADDR, VAULT_CACERT,
+    // BAO_TOKEN and the SECRET_INIT_VAULT_PATH twin; `check` and `get` name and print the value.
+    let sb = Sandbox::new();
+    sb.config("secrets:\n  hf_access_token: null\n");
+    let env_run = |args: &[&str]| {
+        let mut r = sb.run();
+        r.env("BAO_ADDR", &bao.addr)
+            .env("VAULT_CACERT", &bao.ca)
+            .env("BAO_TOKEN", &token)
+            .env("SECRET_INIT_VAULT_PATH", "secret/data/app")
+            .args(args);
+        r.output()
+    };
+    let out = env_run(&["check", "--format", "json", "--log-level", "trace"]);
+    out.expect_ok()
+        .stdout_has("\"source\":\"vault:secret/data/app#hf_access_token\"")
+        .no_leak(&[&value, &token]);
+    let out = env_run(&["get", "hf_access_token"]);
+    out.expect_ok();
+    assert_eq!(out.stdout(), value);
 }
 
 #[test]
@@ -733,4 +754,44 @@ fn refused_configurations() {
         .output()
         .expect_code(78)
         .stderr_has("vault source is not configured");
+}
+
+#[test]
+fn plain_http_is_accepted_on_loopback_only() {
+    let bao = Bao::start_plain();
+    let value = canary("plain");
+    bao.put_v2("app", &[("k", &value)]);
+    let token = bao.reader_token();
+    let sb = Sandbox::new();
+    sb.config(&config(
+        &["k"],
+        &format!("    address: {}\n    paths: [secret/data/app]\n", bao.addr),
+        "",
+    ));
+    sb.run()
+        .env("VAULT_TOKEN", &token)
+        .args(["--log-level", "trace", "--", "/bin/true"])
+        .output()
+        .expect_ok()
+        .no_leak(&[&value, &token]);
+    assert_eq!(read(&sb.path("out/k")), value);
+    // The same server by a non-loopback name is refused before anything is sent (78); with the
+    // opt-in the address is accepted (and then fails to resolve: 69).
+    sb.config(&config(
+        &["k"],
+        "    address: http://vault.invalid:8200\n    paths: [secret/data/app]\n    retries: 0\n",
+        "",
+    ));
+    sb.run()
+        .env("VAULT_TOKEN", &token)
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(78)
+        .stderr_has("plain http");
+    sb.run()
+        .env("VAULT_TOKEN", &token)
+        .args(["--allow-insecure-http", "--", "/bin/true"])
+        .output()
+        .expect_code(69)
+        .stderr_has("host not found");
 }

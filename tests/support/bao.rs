@@ -49,6 +49,15 @@ fn free_port() -> u16 {
 impl Bao {
     /// Starts and configures a server (about 0.5 s).
     pub fn start() -> Bao {
+        Bao::launch(true)
+    }
+
+    /// Starts a server speaking plain HTTP on loopback (no `-dev-tls`); `ca` is then unused.
+    pub fn start_plain() -> Bao {
+        Bao::launch(false)
+    }
+
+    fn launch(tls_on: bool) -> Bao {
         let dir = tempfile::Builder::new()
             .prefix("si-bao-")
             .tempdir()
@@ -69,16 +78,18 @@ impl Bao {
         )
         .expect("write server.hcl");
         let port = free_port();
+        let mut args = vec!["server".to_string(), "-dev".to_string()];
+        if tls_on {
+            args.push("-dev-tls".into());
+            args.push(format!("-dev-tls-cert-dir={}", tls.display()));
+        }
+        args.extend([
+            format!("-dev-root-token-id={root_token}"),
+            format!("-dev-listen-address=127.0.0.1:{port}"),
+            format!("-config={}", hcl.display()),
+        ]);
         let child = Command::new(bao_bin())
-            .args([
-                "server",
-                "-dev",
-                "-dev-tls",
-                &format!("-dev-tls-cert-dir={}", tls.display()),
-                &format!("-dev-root-token-id={root_token}"),
-                &format!("-dev-listen-address=127.0.0.1:{port}"),
-                &format!("-config={}", hcl.display()),
-            ])
+            .args(&args)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", dir.path())
@@ -88,7 +99,10 @@ impl Bao {
             .spawn()
             .expect("spawn bao");
         let mut bao = Bao {
-            addr: format!("https://127.0.0.1:{port}"),
+            addr: format!(
+                "{}://127.0.0.1:{port}",
+                if tls_on { "https" } else { "http" }
+            ),
             ca: dir.path().join("ca.pem"),
             root: root_token,
             audit,
@@ -97,7 +111,8 @@ impl Bao {
             dir,
         };
         let ready = super::wait_until(Duration::from_secs(30), || {
-            super::read(&log).contains("Root Token:") && tls.join("vault-ca.pem").exists()
+            super::read(&log).contains("Root Token:")
+                && (!tls_on || tls.join("vault-ca.pem").exists())
         });
         if !ready {
             panic!(
@@ -106,7 +121,9 @@ impl Bao {
                 super::read(&bao.dir.path().join("server.err"))
             );
         }
-        std::fs::copy(tls.join("vault-ca.pem"), &bao.ca).expect("copy CA");
+        if tls_on {
+            std::fs::copy(tls.join("vault-ca.pem"), &bao.ca).expect("copy CA");
+        }
         bao.configure();
         bao
     }

@@ -32,15 +32,15 @@ pub struct VaultFileSettings {
     /// API paths read for secrets without a reference, merged in order (later wins).
     pub paths: Option<Vec<String>>,
     /// `auto` (default), `1` or `2`.
-    pub kv_version: Option<KvVersionSetting>,
+    pub kv_version: Option<ScalarText>,
     /// API paths whose every key becomes an env var of the program.
     pub env_paths: Option<Vec<String>>,
     /// How to log in.
     pub auth: Option<AuthFileSettings>,
     /// Per-request timeout (`5s`, `500ms`, or a number of seconds).
-    pub timeout: Option<DurationSetting>,
+    pub timeout: Option<ScalarText>,
     /// Overall deadline for everything the vault source does.
-    pub deadline: Option<DurationSetting>,
+    pub deadline: Option<ScalarText>,
     /// Retries after the first attempt on connection errors, 5xx and 429.
     pub retries: Option<u32>,
     /// Permit `http://` to a host that is not loopback.
@@ -76,24 +76,35 @@ pub struct AuthFileSettings {
     pub unknown: BTreeMap<String, IgnoredAny>,
 }
 
-/// `kv_version` as written: `auto`, `1` or `2`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum KvVersionSetting {
-    /// A number.
-    Number(u64),
-    /// A word.
-    Word(String),
-}
+/// A YAML scalar kept as its text, whether written as a number (`2`, `1.5`) or a word (`auto`,
+/// `5s`). A hand-written visitor instead of `#[serde(untagged)]`, which buffers every value and
+/// costs tens of KB of code in the static binary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalarText(pub String);
 
-/// A duration as written: seconds as a number, or text with a unit (`ms`, `s`, `m`).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum DurationSetting {
-    /// Seconds.
-    Seconds(f64),
-    /// `250ms`, `5s`, `1m`.
-    Text(String),
+impl<'de> Deserialize<'de> for ScalarText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ScalarText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number or a word")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Which KV engine version to assume.
@@ -221,7 +232,7 @@ fn duration(
     inv: &Invocation,
     env: &Environ,
     long: &str,
-    file: Option<&DurationSetting>,
+    file: Option<&ScalarText>,
     key: &str,
     default: Duration,
 ) -> Result<Duration, Error> {
@@ -236,8 +247,7 @@ fn duration(
     }
     match file {
         None => Some(default),
-        Some(DurationSetting::Seconds(n)) => seconds(*n),
-        Some(DurationSetting::Text(t)) => parse_duration(t),
+        Some(t) => parse_duration(&t.0),
     }
     .ok_or_else(|| {
         Error::new(
@@ -462,13 +472,10 @@ impl VaultSettings {
             .iter()
             .map(|p| check_path(p, "env_paths"))
             .collect::<Result<Vec<_>, _>>()?;
-        let kv_version = match &f.kv_version {
-            None => KvVersion::Auto,
-            Some(KvVersionSetting::Number(1)) => KvVersion::V1,
-            Some(KvVersionSetting::Number(2)) => KvVersion::V2,
-            Some(KvVersionSetting::Word(w)) if w == "auto" => KvVersion::Auto,
-            Some(KvVersionSetting::Word(w)) if w == "1" => KvVersion::V1,
-            Some(KvVersionSetting::Word(w)) if w == "2" => KvVersion::V2,
+        let kv_version = match f.kv_version.as_ref().map(|v| v.0.as_str()) {
+            None | Some("auto") => KvVersion::Auto,
+            Some("1") => KvVersion::V1,
+            Some("2") => KvVersion::V2,
             Some(_) => {
                 return Err(Error::new(
                     Kind::Config,
@@ -543,6 +550,22 @@ mod tests {
 
     fn file(yaml: &str) -> VaultFileSettings {
         serde_saphyr::from_str(yaml).expect("yaml")
+    }
+
+    #[test]
+    fn numbers_and_words_in_yaml() {
+        let f = file("address: https://v\nkv_version: 2\ntimeout: 1.5\ndeadline: 20s\n");
+        let v = VaultSettings::resolve(&inv(&["--", "x"]), &env(&[]), Some(&f), false)
+            .expect("ok")
+            .expect("some");
+        assert_eq!(v.kv_version, KvVersion::V2);
+        assert_eq!(v.timeout, Duration::from_millis(1500));
+        assert_eq!(v.deadline, Duration::from_secs(20));
+        let f = file("address: https://v\nkv_version: \"1\"\n");
+        let v = VaultSettings::resolve(&inv(&["--", "x"]), &env(&[]), Some(&f), false)
+            .expect("ok")
+            .expect("some");
+        assert_eq!(v.kv_version, KvVersion::V1);
     }
 
     #[test]
