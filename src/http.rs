@@ -28,6 +28,20 @@
 //! unavailable (after retries, deadline, redirect), 65 for an oversized body, 78 for refused
 //! configuration. Non-2xx responses that are not retried (404, 403, ...) are returned as a
 //! [`Response`] so the caller can word them in its own terms.
+//!
+//! ```no_run
+//! use secret_init::http::{Client, Options, ca_file};
+//! # fn f(env: &secret_init::settings::Environ) -> Result<(), secret_init::error::Error> {
+//! let mut client = Client::new(Options {
+//!     ca_file: ca_file(None, env), // SSL_CERT_FILE, else the system bundle
+//!     ..Options::default()
+//! });
+//! let resp = client.get("https://example.internal/vaults.json", &[])?;
+//! if resp.status == 200 {
+//!     let _bytes: &[u8] = resp.body.expose();
+//! }
+//! # Ok(()) }
+//! ```
 
 use std::io::Read;
 use std::net::{IpAddr, ToSocketAddrs};
@@ -295,7 +309,7 @@ impl Client {
         }
         let mut tls = TlsConfig::builder()
             .provider(TlsProvider::Rustls)
-            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()));
+            .unversioned_rustls_crypto_provider(Arc::new(tls_provider()));
         if https {
             tls = tls.root_certs(load_ca(&self.opts.ca_file)?);
         } else {
@@ -559,6 +573,103 @@ fn random_u64() -> u64 {
             .map_or(0, |d| d.as_nanos()),
     );
     h.finish()
+}
+
+/// The rustls ring provider, trimmed to what a verifying client uses: AES-GCM suites (TLS 1.3 and
+/// the ECDHE TLS 1.2 ones), X25519/P-256/P-384 key exchange, every signature algorithm of the
+/// default provider (servers choose their certificates), and no private-key loading (there are no
+/// client certificates). Dropping ChaCha20-Poly1305 and the signing code shrinks the binary.
+fn tls_provider() -> rustls::crypto::CryptoProvider {
+    use rustls::SignatureScheme as S;
+    use rustls::crypto::ring::{cipher_suite as cs, kx_group as kx};
+    use webpki::ring as alg;
+    static SIG_ALGS: rustls::crypto::WebPkiSupportedAlgorithms =
+        rustls::crypto::WebPkiSupportedAlgorithms {
+            all: &[
+                alg::ECDSA_P256_SHA256,
+                alg::ECDSA_P256_SHA384,
+                alg::ECDSA_P384_SHA256,
+                alg::ECDSA_P384_SHA384,
+                alg::ED25519,
+                alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+                alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+                alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+                alg::RSA_PKCS1_2048_8192_SHA256,
+                alg::RSA_PKCS1_2048_8192_SHA384,
+                alg::RSA_PKCS1_2048_8192_SHA512,
+                alg::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
+                alg::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
+                alg::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
+            ],
+            mapping: &[
+                (
+                    S::ECDSA_NISTP384_SHA384,
+                    &[alg::ECDSA_P384_SHA384, alg::ECDSA_P256_SHA384],
+                ),
+                (
+                    S::ECDSA_NISTP256_SHA256,
+                    &[alg::ECDSA_P256_SHA256, alg::ECDSA_P384_SHA256],
+                ),
+                (S::ED25519, &[alg::ED25519]),
+                (
+                    S::RSA_PSS_SHA512,
+                    &[alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
+                ),
+                (
+                    S::RSA_PSS_SHA384,
+                    &[alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
+                ),
+                (
+                    S::RSA_PSS_SHA256,
+                    &[alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
+                ),
+                (S::RSA_PKCS1_SHA512, &[alg::RSA_PKCS1_2048_8192_SHA512]),
+                (S::RSA_PKCS1_SHA384, &[alg::RSA_PKCS1_2048_8192_SHA384]),
+                (S::RSA_PKCS1_SHA256, &[alg::RSA_PKCS1_2048_8192_SHA256]),
+            ],
+        };
+    rustls::crypto::CryptoProvider {
+        cipher_suites: vec![
+            cs::TLS13_AES_256_GCM_SHA384,
+            cs::TLS13_AES_128_GCM_SHA256,
+            cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        ],
+        kx_groups: vec![kx::X25519, kx::SECP256R1, kx::SECP384R1],
+        signature_verification_algorithms: SIG_ALGS,
+        secure_random: &SystemRandom,
+        key_provider: &NoPrivateKeys,
+    }
+}
+
+/// Randomness for rustls from the OS (ring's `SystemRandom`, i.e. `getrandom(2)`).
+#[derive(Debug)]
+struct SystemRandom;
+
+impl rustls::crypto::SecureRandom for SystemRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), rustls::crypto::GetRandomFailed> {
+        use ring::rand::SecureRandom;
+        ring::rand::SystemRandom::new()
+            .fill(buf)
+            .map_err(|_| rustls::crypto::GetRandomFailed)
+    }
+}
+
+/// secret-init presents no client certificate, so it never loads a private key.
+#[derive(Debug)]
+struct NoPrivateKeys;
+
+impl rustls::crypto::KeyProvider for NoPrivateKeys {
+    fn load_private_key(
+        &self,
+        _key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
+        Err(rustls::Error::General(
+            "client certificates are not supported".into(),
+        ))
+    }
 }
 
 /// Resolves names inline with `getaddrinfo`: ureq's default resolver starts a thread per lookup

@@ -344,6 +344,19 @@ fn forbidden_path_and_bad_secret_id_are_77_without_retry() {
         .no_leak(&[&weak]);
     let reads = bao.audited_ops("read", "secret/data/app");
     assert_eq!(reads, 1, "403 is not retried");
+    // A KV v2 path written without data/ is refused by the policy; the message says why.
+    let reader = bao.reader_token();
+    sb.config(&config(
+        &["k"],
+        &format!("{}    paths: [secret/app]\n", bao.vault_yaml()),
+        "",
+    ));
+    sb.run()
+        .env("VAULT_TOKEN", &reader)
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(77)
+        .stderr_has("the API path includes data/");
 
     let (role_id, _) = bao.approle();
     let sb = Sandbox::new();
@@ -794,4 +807,23 @@ fn plain_http_is_accepted_on_loopback_only() {
         .output()
         .expect_code(69)
         .stderr_has("host not found");
+}
+
+#[test]
+fn rsa_certificates_and_tls12_servers_are_verified_and_work() {
+    // secret-init trims rustls' provider (AES-GCM suites only, no key loading); RSA chains and
+    // TLS 1.2-only servers (FIPS builds of Vault) must still work.
+    for (rsa, tls12_only) in [(true, false), (true, true), (false, true)] {
+        let fake = Fake::start_with(json!({
+            "sans": ["127.0.0.1"], "rsa": rsa, "tls12_only": tls12_only,
+            "scenario": [{"status": 200, "json": {"data": {"k": "v"}}}],
+        }));
+        let (sb, run) = fake_run(&fake, "");
+        run.output().expect_ok();
+        assert_eq!(
+            read(&sb.path("out/k")),
+            "v",
+            "rsa={rsa} tls12_only={tls12_only}"
+        );
+    }
 }

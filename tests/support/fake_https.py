@@ -3,7 +3,8 @@
 a server that never answers, a certificate for another host name.
 
 Usage: fake_https.py CONFIG_JSON
-  {"dir": DIR, "sans": ["127.0.0.1"] (IPs or DNS names), "scenario": [RESPONSE, ...]}
+  {"dir": DIR, "sans": ["127.0.0.1"] (IPs or DNS names), "scenario": [RESPONSE, ...],
+   "rsa": false (RSA-2048 keys instead of P-256), "tls12_only": false}
 RESPONSE (one per request on the main listener, the last one repeating):
   {"status": 200, "headers": {...}, "json": {...}} or {"body": "text"}
   {"huge": N}        a Content-Length N body of zeros
@@ -29,7 +30,7 @@ import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 LOCK = threading.Lock()
@@ -43,9 +44,15 @@ def emit(line):
         sys.stdout.flush()
 
 
-def make_certs(d, sans):
+def new_key(use_rsa):
+    if use_rsa:
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def make_certs(d, sans, use_rsa):
     now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_key = new_key(use_rsa)
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "secret-init test CA")])
     ca = (
         x509.CertificateBuilder()
@@ -61,7 +68,7 @@ def make_certs(d, sans):
         )
         .sign(ca_key, hashes.SHA256())
     )
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = new_key(use_rsa)
     names = []
     for s in sans:
         try:
@@ -179,8 +186,10 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 def main():
     cfg = json.loads(sys.argv[1])
     d = cfg["dir"]
-    make_certs(d, cfg.get("sans", ["127.0.0.1"]))
+    make_certs(d, cfg.get("sans", ["127.0.0.1"]), cfg.get("rsa", False))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if cfg.get("tls12_only"):
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(os.path.join(d, "cert.pem"), os.path.join(d, "key.pem"))
     second = Server(("127.0.0.1", 0), None)
     second_port = second.server_address[1]

@@ -33,11 +33,16 @@ impl Fake {
 
     /// Same, with a certificate for `sans` (IPs or DNS names).
     pub fn start_with_names(scenario: Value, sans: &[&str]) -> Fake {
+        Fake::start_with(json!({"sans": sans, "scenario": scenario}))
+    }
+
+    /// Same, with the whole config (`sans`, `scenario`, `rsa`, `tls12_only`; see fake_https.py).
+    pub fn start_with(mut cfg: Value) -> Fake {
         let dir = tempfile::Builder::new()
             .prefix("si-fake-")
             .tempdir()
             .expect("tempdir");
-        let cfg = json!({"dir": dir.path(), "sans": sans, "scenario": scenario});
+        cfg["dir"] = json!(dir.path());
         let mut child = Command::new(super::python())
             .arg(super::root().join("tests/support/fake_https.py"))
             .arg(cfg.to_string())

@@ -194,18 +194,19 @@ impl Vault {
         match resp.status {
             200 => {}
             404 => {
-                return Err(Error::new(
-                    Kind::Unavailable,
-                    not_found_text(parsed.as_ref(), version),
-                )
-                .with_source(src));
+                let mut why = not_found_text(parsed.as_ref(), version);
+                if why.starts_with("no secret") {
+                    why.push_str(kv2_hint(path));
+                }
+                return Err(Error::new(Kind::Unavailable, why).with_source(src));
             }
             401 | 403 => {
                 return Err(Error::new(
                     Kind::Permission,
                     format!(
-                        "{} (the token's policies do not allow reading this path)",
-                        status_text(resp.status, &resp.body)
+                        "{} (the token's policies do not allow reading this path){}",
+                        status_text(resp.status, &resp.body),
+                        kv2_hint(path)
                     ),
                 )
                 .with_source(src));
@@ -277,6 +278,15 @@ impl Vault {
                 .unwrap_or_else(|| " (KV v1)".into())
         );
         Ok(out)
+    }
+}
+
+/// A hint for the commonest KV v2 mistake: `secret/app` where the API path is `secret/data/app`.
+fn kv2_hint(path: &str) -> &'static str {
+    if path.split('/').any(|s| s == "data") {
+        ""
+    } else {
+        "; if this is a KV v2 mount, the API path includes data/ (e.g. secret/data/app)"
     }
 }
 
