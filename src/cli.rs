@@ -55,6 +55,36 @@ pub const OPTIONS: &[OptSpec] = &[
         help: "developer-machine values (secrets: map) [default: ~/.truss/config.yaml]",
     },
     OptSpec {
+        long: "bundle",
+        value: Some("LOCATION"),
+        repeat: false,
+        help: "encrypted vault bundle: a file path or https:// URL (docs/bundle.md)",
+    },
+    OptSpec {
+        long: "bundle-vaults",
+        value: Some("NAME"),
+        repeat: true,
+        help: "bundle vaults secrets are looked up in, merged in order (later wins); repeatable; env: comma-separated",
+    },
+    OptSpec {
+        long: "bundle-env-vaults",
+        value: Some("NAME"),
+        repeat: true,
+        help: "bundle vaults injected whole as env vars; repeatable; env: comma-separated",
+    },
+    OptSpec {
+        long: "master-key-file",
+        value: Some("PATH"),
+        repeat: false,
+        help: "file holding the bundle's base64 master key (else SECRET_INIT_MASTER_KEY)",
+    },
+    OptSpec {
+        long: "bundle-ca-cert",
+        value: Some("PATH"),
+        repeat: false,
+        help: "PEM CA bundle for an https:// bundle [default: SSL_CERT_FILE, system bundle]",
+    },
+    OptSpec {
         long: "sources",
         value: Some("LIST"),
         repeat: false,
@@ -217,6 +247,8 @@ pub enum Command {
     Check,
     /// Print one resolved value.
     Get(String),
+    /// `vault ...`: manage an encrypted bundle; the words after `vault`, parsed by its module.
+    Vault(Vec<OsString>),
     /// List the built-in providers and their destinations.
     Providers,
     /// Deliver everything without starting a program, recording what was written.
@@ -316,6 +348,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
                     (None, "clean") => command = Some(Command::Clean),
                     (None, "env") => command = Some(Command::Env),
                     (None, "run") => {}
+                    (None, "vault") => {
+                        let rest = parser.raw_args().map_err(|e| usage(e.to_string()))?;
+                        command = Some(Command::Vault(rest.collect()));
+                        break;
+                    }
                     (None | Some(Command::Run(_)), _) => {
                         // The program starts here; everything after it is its own argv.
                         let mut program = vec![v];
@@ -355,6 +392,7 @@ pub fn help() -> String {
         "    secret-init [OPTIONS] -- PROGRAM [ARGS...]   resolve, deliver, exec\n",
         "    secret-init check [OPTIONS] [--format json]  resolve only; table of name, source, destination, masked value\n",
         "    secret-init get NAME [OPTIONS]               print one resolved value\n",
+        "    secret-init vault COMMAND ...                manage an encrypted bundle (vault --help)\n",
         "    secret-init providers                        built-in providers, their fields and destinations\n",
         "    secret-init materialize [--state-file PATH]  deliver without a program; record what was written\n",
         "    secret-init clean [--state-file PATH]        remove what materialize wrote (changed files kept)\n",
@@ -383,6 +421,7 @@ pub fn help() -> String {
         "    file     <secrets-dir>/<name>, byte-exact; Kubernetes ..data layout read as one snapshot\n",
         "    env      <env-prefix><name>, e.g. TRUSS_SECRET_hf_access_token\n",
         "    vault    Vault/OpenBao KV paths (secret_init.vault), merged in order, later wins\n",
+        "    bundle   entries of an AES-256-GCM bundle file or https URL (--bundle, docs/bundle.md)\n",
         "    local    secrets: map of ~/.truss/config.yaml\n",
         "    default  the value given in config.yaml\n\n",
         "EXIT CODES:\n",

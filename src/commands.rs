@@ -41,6 +41,16 @@ pub fn dispatch(
             print_stdout(concat!("secret-init ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
             return Ok(0);
         }
+        Command::Vault(args) => {
+            if !inv.values.is_empty() {
+                return Err(Error::new(
+                    Kind::Usage,
+                    "options go after the word vault (see secret-init vault --help)",
+                )
+                .into());
+            }
+            return crate::bundle::command::run(args, Environ::capture());
+        }
         _ => {}
     }
     let env = Environ::capture();
@@ -72,7 +82,7 @@ pub fn dispatch(
         Command::Materialize => crate::materialize::materialize(&ctx, full_plan(&ctx, true)?),
         Command::Clean => crate::materialize::clean(&ctx),
         Command::Env => crate::materialize::env(&full_plan(&ctx, false)?),
-        Command::Help | Command::Version => Ok(0),
+        Command::Help | Command::Version | Command::Vault(_) => Ok(0),
     }
 }
 

@@ -7,6 +7,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod deliver;

@@ -116,6 +116,8 @@ pub struct FileSettings {
     pub max_secret_bytes: Option<u64>,
     /// Extra variables removed from the program's environment.
     pub scrub_env: Option<Vec<String>>,
+    /// The encrypted vault bundle (`secret_init.bundles`).
+    pub bundles: Option<RawBundleSettings>,
     /// The vault source (`secret_init.vault`).
     pub vault: Option<crate::source::vault::config::VaultFileSettings>,
     /// `true`: supervise even when not PID 1 (`--init`); `false`: always exec (`--no-init`).
@@ -137,6 +139,24 @@ pub struct FileSettings {
     #[serde(default)]
     pub providers: BTreeMap<String, crate::provider::RawInstance>,
     /// Keys we do not know; refused after parsing (78), so typos never pass silently.
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, IgnoredAny>,
+}
+
+/// `secret_init.bundles` as written; interpreted (with CLI and env) by `source::bundle`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawBundleSettings {
+    /// A file path or an `https://` URL.
+    pub location: Option<String>,
+    /// Vaults looked up by name, merged in order (later wins).
+    pub vaults: Option<Vec<String>>,
+    /// Vaults injected whole as env vars.
+    pub env_vaults: Option<Vec<String>>,
+    /// PEM CA file for an `https://` location.
+    pub ca_cert: Option<PathBuf>,
+    /// File holding the base64 master key.
+    pub master_key_file: Option<PathBuf>,
+    /// Keys we do not know; refused (78).
     #[serde(flatten)]
     pub unknown: BTreeMap<String, IgnoredAny>,
 }
@@ -281,6 +301,9 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     let mut errors = Errors::default();
     let mut settings = raw.secret_init.unwrap_or_default();
     reject_unknown("secret_init", &settings.unknown, src, &mut errors);
+    if let Some(b) = &settings.bundles {
+        reject_unknown("secret_init.bundles", &b.unknown, src, &mut errors);
+    }
     if let Some(v) = &settings.vault {
         crate::source::vault::config::reject_unknown(v, src, &mut errors);
     }

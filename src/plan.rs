@@ -160,16 +160,22 @@ pub fn add_injected(
     settings: &Settings,
 ) -> Result<(), Errors> {
     let mut errors = Errors::default();
+    // The variables already delivered, indexed once (injected names are unique among themselves).
+    let taken: BTreeMap<String, String> = plan
+        .env
+        .iter()
+        .map(|d| (d.var.clone(), d.secret.clone()))
+        .collect();
     for i in injected {
         if let Err(e) = check_env(&i.var, &i.value, settings.allow_dangerous_env) {
             errors.push(Error::new(e.kind, e.what).with_source(i.origin));
-        } else if let Some(d) = plan.env.iter().find(|d| d.var == i.var) {
+        } else if let Some(secret) = taken.get(&i.var) {
             errors.push(
                 Error::new(
                     Kind::Data,
                     format!(
                         "env var {} is also delivered by secret \"{}\"",
-                        i.var, d.secret
+                        i.var, secret
                     ),
                 )
                 .with_source(i.origin),

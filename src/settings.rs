@@ -78,6 +78,8 @@ pub struct Settings {
     pub log_format: log::Format,
     /// `check` output format.
     pub report_format: ReportFormat,
+    /// The encrypted vault bundle, when one is configured.
+    pub bundle: Option<crate::source::bundle::BundleSettings>,
     /// Permit plain `http://` to non-loopback hosts for remote sources.
     pub allow_insecure_http: bool,
     /// The vault source's settings; `None` when no vault address is configured.
@@ -430,6 +432,11 @@ impl Settings {
             log_level,
             log_format,
             report_format,
+            bundle: crate::source::bundle::BundleSettings::resolve(
+                inv,
+                env,
+                file.bundles.as_ref(),
+            )?,
             allow_insecure_http,
             vault,
             process: process_settings(inv, env, file)?,

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod bundle;
 mod core;
 mod init;
 mod providers;

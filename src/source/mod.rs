@@ -5,6 +5,7 @@
 //! costs nothing elsewhere. Lookups return `Ok(None)` for "not here" and `Err` only for problems
 //! that must stop the start (a link escaping the secrets dir, a FIFO, a bad permission).
 
+pub mod bundle;
 pub mod default;
 pub mod env;
 pub mod file;
@@ -170,6 +171,9 @@ impl Sources {
             )),
             Box::new(default::DefaultSource::new(manifest)),
         ];
+        if let Some(b) = &settings.bundle {
+            all.push(Box::new(bundle::BundleSource::new(b.clone(), env.clone())));
+        }
         if let Some(v) = &settings.vault {
             all.push(Box::new(vault::VaultSource::new(v.clone(), env.clone())));
         }
@@ -200,13 +204,20 @@ impl Sources {
     /// replaces an earlier one's).
     pub fn injected_env(&mut self) -> Result<Vec<Injected>, crate::error::Errors> {
         let mut out: Vec<Injected> = Vec::new();
+        // Position of each variable in `out`: a whole vault injects thousands, so no linear scans.
+        let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut errors = crate::error::Errors::default();
         for s in &mut self.all {
             match s.injected_env() {
                 Ok(list) => {
                     for i in list {
-                        out.retain(|o| o.var != i.var);
-                        out.push(i);
+                        match at.get(&i.var) {
+                            Some(&k) => out[k] = i,
+                            None => {
+                                at.insert(i.var.clone(), out.len());
+                                out.push(i);
+                            }
+                        }
                     }
                 }
                 Err(e) => errors.push(e),

@@ -1,0 +1,590 @@
+//! `secret-init vault ...`: create and edit a bundle file (runqy's `vault` commands, plus `rekey`).
+//!
+//! Every command that reads or writes values first checks the master key against the file's key
+//! check, so a wrong key can never add entries sealed under a second key. Every change is written
+//! through the same atomic writer as secret files (private staging file, 0600, fsync, rename, dir
+//! fsync): a reader, or a crash, sees the old file or the new one, never half of either. Secret
+//! values reach stdout only through `get`; `show` masks them.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::format::{self, Bundle, Vault};
+use super::seal::MasterKey;
+use crate::cli::env_twin;
+use crate::deliver::file::{self, WriteOptions};
+use crate::error::{Error, Errors, Kind};
+use crate::plan::FileDelivery;
+use crate::secret::Secret;
+use crate::settings::Environ;
+
+/// Largest value `set` reads from stdin or the command line.
+pub const MAX_VALUE_BYTES: u64 = 1024 * 1024;
+
+/// The help text of `secret-init vault`.
+pub const HELP: &str = "\
+secret-init vault: manage an encrypted bundle (AES-256-GCM vaults, docs/bundle.md)
+
+USAGE:
+    secret-init vault keygen [--output PATH]          print (or write, 0600) a new base64 master key
+    secret-init vault create NAME [-d DESCRIPTION]    add an empty vault (creates the file)
+    secret-init vault set NAME KEY [VALUE|-] [--no-secret]
+                                                      seal a value; '-' or no VALUE reads stdin
+    secret-init vault unset NAME KEY                  remove an entry
+    secret-init vault show NAME                       table of entries, secret values masked
+    secret-init vault get NAME KEY                    print one decrypted value, byte-exact
+    secret-init vault list                            vaults with entry counts
+    secret-init vault delete NAME                     remove a vault and its entries
+    secret-init vault rekey --new-key-file PATH       re-seal every entry under a new key
+
+OPTIONS:
+    --file PATH              the bundle file                env: SECRET_INIT_VAULT_FILE
+    --master-key-file PATH   base64 master key file         env: SECRET_INIT_MASTER_KEY_FILE
+                             (or the key itself in SECRET_INIT_MASTER_KEY)
+    --allow-shared-dir       permit a bundle dir other users can write to
+                                                            env: SECRET_INIT_ALLOW_SHARED_DIR
+    -h, --help               this text
+
+EXIT CODES:
+    64 usage; 65 wrong key, tampered or invalid bundle; 69 no such file, vault or entry;
+    73 cannot write the bundle; 78 no master key
+";
+
+struct Args {
+    words: Vec<String>,
+    file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    new_key_file: Option<PathBuf>,
+    output: Option<PathBuf>,
+    description: Option<String>,
+    no_secret: bool,
+    allow_shared_dir: bool,
+    help: bool,
+}
+
+fn usage(what: impl Into<String>) -> Error {
+    Error::new(
+        Kind::Usage,
+        format!("{} (see secret-init vault --help)", what.into()),
+    )
+}
+
+fn parse(args: Vec<OsString>) -> Result<Args, Error> {
+    use lexopt::Arg;
+    let mut p = lexopt::Parser::from_args(args);
+    let mut a = Args {
+        words: Vec::new(),
+        file: None,
+        key_file: None,
+        new_key_file: None,
+        output: None,
+        description: None,
+        no_secret: false,
+        allow_shared_dir: false,
+        help: false,
+    };
+    let text = |v: OsString, what: &str| {
+        v.into_string()
+            .map_err(|_| usage(format!("{what} is not valid UTF-8")))
+    };
+    while let Some(arg) = p.next().map_err(|e| usage(e.to_string()))? {
+        let path = |p: &mut lexopt::Parser, o: &str| {
+            p.value()
+                .map(PathBuf::from)
+                .map_err(|_| usage(format!("{o} needs a value")))
+        };
+        match arg {
+            Arg::Short('h') | Arg::Long("help") => a.help = true,
+            Arg::Long("file") => a.file = Some(path(&mut p, "--file")?),
+            Arg::Long("master-key-file") => a.key_file = Some(path(&mut p, "--master-key-file")?),
+            Arg::Long("new-key-file") => a.new_key_file = Some(path(&mut p, "--new-key-file")?),
+            Arg::Long("output") => a.output = Some(path(&mut p, "--output")?),
+            Arg::Short('d') | Arg::Long("description") => {
+                let v = p.value().map_err(|_| usage("-d needs a description"))?;
+                a.description = Some(text(v, "the description")?);
+            }
+            Arg::Long("no-secret") => a.no_secret = true,
+            Arg::Long("allow-shared-dir") => a.allow_shared_dir = true,
+            // `-` alone is a value (stdin), which lexopt reports as a value already.
+            Arg::Value(v) => a.words.push(text(v, "an argument")?),
+            Arg::Short(c) => return Err(usage(format!("unknown option -{c}"))),
+            Arg::Long(o) => return Err(usage(format!("unknown option --{o}"))),
+        }
+    }
+    Ok(a)
+}
+
+struct Ctx {
+    args: Args,
+    env: Environ,
+}
+
+impl Ctx {
+    fn file(&self) -> Result<PathBuf, Error> {
+        let raw = match &self.args.file {
+            Some(p) => p.clone(),
+            None => match self
+                .env
+                .get("SECRET_INIT_VAULT_FILE")
+                .filter(|v| !v.is_empty())
+            {
+                Some(v) => PathBuf::from(v),
+                None => {
+                    return Err(usage(
+                        "no bundle file: give --file PATH or set SECRET_INIT_VAULT_FILE",
+                    ));
+                }
+            },
+        };
+        std::path::absolute(&raw).map_err(|e| {
+            Error::new(
+                Kind::Usage,
+                format!("{}: {}", raw.display(), crate::error::io_text(&e)),
+            )
+        })
+    }
+
+    fn key(&self) -> Result<MasterKey, Error> {
+        let file = match &self.args.key_file {
+            Some(p) => Some(p.clone()),
+            None => self
+                .env
+                .get(&env_twin("master-key-file"))
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+        };
+        super::load_master_key(&self.env, file.as_deref())
+    }
+
+    fn allow_shared_dir(&self) -> bool {
+        self.args.allow_shared_dir
+            || self
+                .env
+                .get(&env_twin("allow-shared-dir"))
+                .is_some_and(|v| {
+                    matches!(
+                        v.to_string_lossy().to_ascii_lowercase().as_str(),
+                        "1" | "true" | "yes" | "on"
+                    )
+                })
+    }
+
+    /// Reads the bundle and checks the key against it.
+    fn open(&self, key: &MasterKey) -> Result<(PathBuf, Bundle), Error> {
+        let (path, b) = self.read()?;
+        b.check_key(key, &path.display().to_string())?;
+        Ok((path, b))
+    }
+
+    fn read(&self) -> Result<(PathBuf, Bundle), Error> {
+        let path = self.file()?;
+        let src = path.display().to_string();
+        let bytes = format::read_file(&path).map_err(|e| {
+            if e.kind == Kind::Unavailable {
+                Error::new(
+                    Kind::Unavailable,
+                    "no such bundle file (create a vault first)",
+                )
+                .with_source(src.clone())
+            } else {
+                e
+            }
+        })?;
+        Ok((path, Bundle::parse(&bytes, &src)?))
+    }
+
+    /// Serializes the writers of one bundle: an exclusive `flock` on its directory, held until
+    /// the command ends. Each change reads, edits and replaces the whole file, so without it two
+    /// `vault set` at once would lose one update. Readers need no lock: every replace is atomic.
+    fn lock(&self) -> Result<Option<nix::fcntl::Flock<std::os::fd::OwnedFd>>, Error> {
+        use nix::fcntl::{Flock, FlockArg, OFlag};
+        let path = self.file()?;
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        let fd = match nix::fcntl::open(
+            dir,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            // Not there yet: the writer creates it; there is no earlier bundle to race over.
+            Err(nix::errno::Errno::ENOENT) => return Ok(None),
+            Err(e) => {
+                return Err(Error::new(
+                    Kind::CantCreate,
+                    format!("cannot open {} to lock it: {}", dir.display(), e.desc()),
+                ));
+            }
+        };
+        Flock::lock(fd, FlockArg::LockExclusive)
+            .map(Some)
+            .map_err(|(_, e)| {
+                Error::new(
+                    Kind::CantCreate,
+                    format!("cannot lock {}: {}", dir.display(), e.desc()),
+                )
+            })
+    }
+
+    fn save(&self, path: &Path, b: &Bundle) -> Result<(), Error> {
+        write_private(path, b.to_json(), self.allow_shared_dir())
+    }
+
+    fn words(&self, n: std::ops::RangeInclusive<usize>, form: &str) -> Result<&[String], Error> {
+        let w = &self.args.words[1..];
+        if !n.contains(&w.len()) {
+            return Err(usage(format!("expected: secret-init vault {form}")));
+        }
+        for (i, word) in w.iter().enumerate() {
+            // Vault names and keys follow the secret-name rule; a value (3rd word of set) is free.
+            if i < 2 {
+                let what = if i == 0 { "vault name" } else { "entry key" };
+                format::check_name(what, word).map_err(|why| Error::new(Kind::Usage, why))?;
+            }
+        }
+        Ok(w)
+    }
+}
+
+/// Writes `bytes` to `path` atomically with mode 0600 (the secret-file writer).
+pub fn write_private(path: &Path, bytes: Vec<u8>, allow_shared_dir: bool) -> Result<(), Error> {
+    let delivery = FileDelivery {
+        secret: path.file_name().map_or_else(
+            || "bundle".to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+        path: path.to_path_buf(),
+        content: Secret::new(bytes),
+        mode: 0o600,
+        owner: None,
+    };
+    let opts = WriteOptions {
+        allow_shared_dir,
+        trusted_uids: Vec::new(),
+    };
+    file::publish(std::slice::from_ref(&delivery), &opts, || None).map(|_| ())
+}
+
+fn print(bytes: &[u8]) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| {
+            Error::new(
+                Kind::CantCreate,
+                format!("stdout: {}", crate::error::io_text(&e)),
+            )
+        })
+}
+
+fn all(errors: Vec<Error>) -> Errors {
+    Errors(errors)
+}
+
+/// Runs `secret-init vault ARGS...`.
+pub fn run(args: Vec<OsString>, env: Environ) -> Result<u8, Errors> {
+    let args = parse(args)?;
+    if args.help || args.words.is_empty() {
+        print(HELP.as_bytes())?;
+        return if args.help {
+            Ok(0)
+        } else {
+            Err(usage("no vault command given").into())
+        };
+    }
+    let c = Ctx { args, env };
+    match c.args.words[0].as_str() {
+        "keygen" => keygen(&c),
+        "create" => create(&c),
+        "set" => set(&c),
+        "unset" => unset(&c),
+        "show" => show(&c),
+        "get" => get(&c),
+        "list" => list(&c),
+        "delete" => delete(&c),
+        "rekey" => rekey(&c),
+        other => Err(usage(format!(
+            "unknown vault command \"{}\"",
+            crate::log::escape_controls(other)
+        ))
+        .into()),
+    }
+}
+
+fn keygen(c: &Ctx) -> Result<u8, Errors> {
+    c.words(0..=0, "keygen [--output PATH]")?;
+    let key = MasterKey::generate_base64().map_err(|e| Error::new(Kind::CantCreate, e.0))?;
+    let mut line = zeroize::Zeroizing::new(key.as_bytes().to_vec());
+    line.push(b'\n');
+    match &c.args.output {
+        None => print(&line)?,
+        Some(p) => {
+            let p = std::path::absolute(p)
+                .map_err(|e| Error::new(Kind::Usage, crate::error::io_text(&e)))?;
+            // Overwriting a key would make everything sealed under it unrecoverable.
+            if p.symlink_metadata().is_ok() {
+                return Err(Error::new(
+                    Kind::CantCreate,
+                    "exists; refusing to overwrite a master key",
+                )
+                .with_source(p.display().to_string())
+                .into());
+            }
+            write_private(&p, line.to_vec(), c.allow_shared_dir())?;
+            crate::info!("wrote a new master key to {} (mode 0600)", p.display());
+        }
+    }
+    Ok(0)
+}
+
+fn create(c: &Ctx) -> Result<u8, Errors> {
+    let w = c.words(1..=1, "create NAME [-d DESCRIPTION]")?;
+    let key = c.key()?;
+    let _lock = c.lock()?;
+    let (path, mut b) = match c.open(&key) {
+        Ok(pb) => pb,
+        Err(e) if e.kind == Kind::Unavailable => (c.file()?, Bundle::new(&key)?),
+        Err(e) => return Err(e.into()),
+    };
+    if b.vaults.contains_key(&w[0]) {
+        return Err(
+            Error::new(Kind::Data, format!("vault \"{}\" already exists", w[0]))
+                .with_source(path.display().to_string())
+                .into(),
+        );
+    }
+    let now = format::now_rfc3339();
+    b.vaults.insert(
+        w[0].clone(),
+        Vault {
+            description: c.args.description.clone().unwrap_or_default(),
+            created: now.clone(),
+            updated: now,
+            entries: BTreeMap::new(),
+        },
+    );
+    c.save(&path, &b)?;
+    crate::info!("created vault \"{}\" in {}", w[0], path.display());
+    Ok(0)
+}
+
+fn read_value(word: Option<&String>) -> Result<Secret, Error> {
+    match word.map(String::as_str) {
+        Some("-") | None => {
+            let mut buf = zeroize::Zeroizing::new(Vec::new());
+            std::io::stdin()
+                .lock()
+                .take(MAX_VALUE_BYTES + 1)
+                .read_to_end(&mut buf)
+                .map_err(|e| {
+                    Error::new(Kind::Data, format!("stdin: {}", crate::error::io_text(&e)))
+                })?;
+            if buf.len() as u64 > MAX_VALUE_BYTES {
+                return Err(Error::new(
+                    Kind::Data,
+                    format!("value on stdin exceeds {MAX_VALUE_BYTES} bytes"),
+                ));
+            }
+            Ok(Secret::new(std::mem::take(&mut *buf)))
+        }
+        Some(v) => Ok(Secret::new(v.as_bytes().to_vec())),
+    }
+}
+
+fn set(c: &Ctx) -> Result<u8, Errors> {
+    let w = c.words(2..=3, "set NAME KEY [VALUE|-] [--no-secret]")?;
+    let key = c.key()?;
+    let _lock = c.lock()?;
+    let (path, mut b) = c.open(&key)?;
+    let src = path.display().to_string();
+    b.vault(&w[0], &src)?;
+    let value = read_value(w.get(2))?;
+    b.set(
+        &key,
+        &w[0],
+        &w[1],
+        value.expose(),
+        !c.args.no_secret,
+        &format::now_rfc3339(),
+    )
+    .map_err(|e| e.with_source(src))?;
+    c.save(&path, &b)?;
+    crate::info!(
+        "set {} ({} bytes)",
+        format::entry_label(&w[0], &w[1]),
+        value.len()
+    );
+    Ok(0)
+}
+
+fn unset(c: &Ctx) -> Result<u8, Errors> {
+    let w = c.words(2..=2, "unset NAME KEY")?;
+    let key = c.key()?;
+    let _lock = c.lock()?;
+    let (path, mut b) = c.open(&key)?;
+    let src = path.display().to_string();
+    b.vault(&w[0], &src)?;
+    let now = format::now_rfc3339();
+    let v = b
+        .vaults
+        .get_mut(&w[0])
+        .ok_or_else(|| Error::new(Kind::Unavailable, "vanished"))?;
+    if v.entries.remove(&w[1]).is_none() {
+        return Err(Error::new(
+            Kind::Unavailable,
+            format!("{} does not exist", format::entry_label(&w[0], &w[1])),
+        )
+        .with_source(src)
+        .into());
+    }
+    v.updated = now;
+    c.save(&path, &b)?;
+    Ok(0)
+}
+
+fn show(c: &Ctx) -> Result<u8, Errors> {
+    let w = c.words(1..=1, "show NAME")?;
+    let key = c.key()?;
+    let (path, b) = c.open(&key)?;
+    let src = path.display().to_string();
+    let v = b.vault(&w[0], &src)?;
+    let opened = b.open_vault(&key, &w[0], &src).map_err(all)?;
+    let mut rows = vec![["KEY".to_string(), "VALUE".to_string(), "SECRET".to_string()]];
+    for o in &opened {
+        let value = if o.secret {
+            o.value.masked()
+        } else {
+            crate::log::escape_controls(&String::from_utf8_lossy(o.value.expose()))
+        };
+        rows.push([
+            o.key.clone(),
+            value,
+            if o.secret { "yes" } else { "no" }.to_string(),
+        ]);
+    }
+    let esc = |s: &str| crate::log::escape_controls(s);
+    let mut out = format!(
+        "Vault: {}\nDescription: {}\nCreated: {}\nUpdated: {}\n\nEntries ({}):\n",
+        w[0],
+        esc(&v.description),
+        esc(&v.created),
+        esc(&v.updated),
+        opened.len()
+    );
+    out.push_str(&columns(&rows));
+    print(out.as_bytes())?;
+    Ok(0)
+}
+
+fn columns<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut width = [0usize; N];
+    for r in rows {
+        for (w, s) in width.iter_mut().zip(r) {
+            *w = (*w).max(s.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, (s, w)) in r.iter().zip(width).enumerate() {
+            if i + 1 == N {
+                line.push_str(s);
+            } else {
+                line.push_str(&format!("{s:<w$}  "));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn get(c: &Ctx) -> Result<u8, Errors> {
+    let w = c.words(2..=2, "get NAME KEY")?;
+    let key = c.key()?;
+    let (path, b) = c.open(&key)?;
+    let src = path.display().to_string();
+    let v = b.vault(&w[0], &src)?;
+    let entry = v.entries.get(&w[1]).ok_or_else(|| {
+        Error::new(
+            Kind::Unavailable,
+            format!("{} does not exist", format::entry_label(&w[0], &w[1])),
+        )
+        .with_source(src.clone())
+    })?;
+    let value = Bundle::open_entry(&key, &w[0], &w[1], entry).map_err(|e| {
+        Error::new(
+            Kind::Data,
+            format!("{}: {e}", format::entry_label(&w[0], &w[1])),
+        )
+        .with_source(src.clone())
+    })?;
+    print(value.expose())?;
+    Ok(0)
+}
+
+fn list(c: &Ctx) -> Result<u8, Errors> {
+    c.words(0..=0, "list")?;
+    // Names, counts and descriptions are not sealed: listing needs no key.
+    let (_, b) = c.read()?;
+    let mut rows = vec![[
+        "NAME".to_string(),
+        "ENTRIES".to_string(),
+        "UPDATED".to_string(),
+        "DESCRIPTION".to_string(),
+    ]];
+    for (name, v) in &b.vaults {
+        rows.push([
+            name.clone(),
+            v.entries.len().to_string(),
+            crate::log::escape_controls(&v.updated),
+            crate::log::escape_controls(&v.description),
+        ]);
+    }
+    print(columns(&rows).as_bytes())?;
+    Ok(0)
+}
+
+fn delete(c: &Ctx) -> Result<u8, Errors> {
+    let w = c.words(1..=1, "delete NAME")?;
+    let key = c.key()?;
+    let _lock = c.lock()?;
+    let (path, mut b) = c.open(&key)?;
+    if b.vaults.remove(&w[0]).is_none() {
+        return Err(
+            Error::new(Kind::Unavailable, format!("no vault named \"{}\"", w[0]))
+                .with_source(path.display().to_string())
+                .into(),
+        );
+    }
+    c.save(&path, &b)?;
+    crate::info!("deleted vault \"{}\"", w[0]);
+    Ok(0)
+}
+
+fn rekey(c: &Ctx) -> Result<u8, Errors> {
+    c.words(0..=0, "rekey --new-key-file PATH")?;
+    let new_file = c
+        .args
+        .new_key_file
+        .as_deref()
+        .ok_or_else(|| usage("rekey needs --new-key-file PATH"))?;
+    let old = c.key()?;
+    let new = super::read_key_file(new_file)?;
+    let _lock = c.lock()?;
+    let (path, b) = c.open(&old)?;
+    let src = path.display().to_string();
+    if b.check_key(&new, &src).is_ok() {
+        return Err(Error::new(Kind::Usage, "the new key is the current key").into());
+    }
+    // Everything is re-sealed in memory first; one atomic replace publishes it, so a failure at
+    // any step leaves the old file as it was.
+    let fresh = b.rekey(&old, &new, &src).map_err(all)?;
+    c.save(&path, &fresh)?;
+    let n: usize = fresh.vaults.values().map(|v| v.entries.len()).sum();
+    crate::info!(
+        "re-sealed {n} entries under the new key in {src}; the old key no longer opens it"
+    );
+    Ok(0)
+}

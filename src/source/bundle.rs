@@ -1,0 +1,413 @@
+//! The `bundle` source: entries of an encrypted vault bundle (a file, or an `https://` URL).
+//!
+//! Nothing is read at build time. The first lookup that reaches this source reads the bundle,
+//! checks the master key against the file's key check, and opens every entry of the configured
+//! vaults at once, so a tampered entry fails the start even if no secret asks for it: any
+//! authentication failure (wrong key, a flipped bit, a truncated value, a nonce of the wrong
+//! length, a value moved between names) stops the whole start with 65, naming every vault and
+//! entry that failed. A lookup takes the entry of the secret's name from the `vaults` list merged
+//! in order (later vaults override earlier ones, as in runqy); a `bundle:VAULT#KEY` reference
+//! names one entry; `env_vaults` are injected whole as environment variables.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::{Found, Injected, Origin, Source, SourceKind};
+use crate::bundle::format::{self, Bundle, Opened};
+use crate::bundle::{self as bundle_file, seal::MasterKey};
+use crate::cli::Invocation;
+use crate::error::{Error, Kind};
+use crate::manifest::RawBundleSettings;
+use crate::name::SecretName;
+use crate::reference::Reference;
+use crate::secret::Secret;
+use crate::settings::{Environ, pick, pick_list};
+
+/// Where the bundle is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A local file.
+    File(PathBuf),
+    /// An `https://` URL (or `http://` to a loopback host), fetched with the shared client.
+    Url(String),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(p) => write!(f, "{}", p.display()),
+            // A presigned URL carries credentials in its query: never shown.
+            Location::Url(u) => f.write_str(&crate::http::redact_url(u)),
+        }
+    }
+}
+
+/// The bundle settings, merged from the command line, env twins and `secret_init.bundles`.
+#[derive(Clone, Debug)]
+pub struct BundleSettings {
+    /// Where the bundle is.
+    pub location: Location,
+    /// Vaults looked up by secret name, merged in order (later wins).
+    pub vaults: Vec<String>,
+    /// Vaults injected whole as env vars, merged in order (later wins).
+    pub env_vaults: Vec<String>,
+    /// PEM CA file for an `https://` location.
+    pub ca_cert: Option<PathBuf>,
+    /// File holding the base64 master key (else `SECRET_INIT_MASTER_KEY`).
+    pub master_key_file: Option<PathBuf>,
+}
+
+fn config(what: impl Into<String>) -> Error {
+    Error::new(Kind::Config, what)
+}
+
+impl BundleSettings {
+    /// Merges `--bundle*`/`--master-key-file`, their env twins and the file section; `None` when
+    /// no location is given anywhere.
+    pub fn resolve(
+        inv: &Invocation,
+        env: &Environ,
+        file: Option<&RawBundleSettings>,
+    ) -> Result<Option<BundleSettings>, Error> {
+        let location = match pick(inv, env, "bundle") {
+            Some((v, origin)) => Some((v.to_string_lossy().into_owned(), origin)),
+            None => file
+                .and_then(|f| f.location.clone())
+                .map(|l| (l, "secret_init.bundles.location".to_string())),
+        };
+        let Some((location, origin)) = location.filter(|(l, _)| !l.is_empty()) else {
+            if file.is_some_and(|f| f.vaults.is_some() || f.env_vaults.is_some()) {
+                return Err(config(
+                    "secret_init.bundles: vaults given without a location",
+                ));
+            }
+            return Ok(None);
+        };
+        let location =
+            parse_location(&location).map_err(|why| config(format!("{origin}: {why}")))?;
+        let list = |long: &str,
+                    from_file: Option<&Vec<String>>,
+                    key: &str|
+         -> Result<Vec<String>, Error> {
+            let (names, origin) = match pick_list(inv, env, long, ',') {
+                Some(v) => (v, format!("--{long}")),
+                None => (
+                    from_file.cloned().unwrap_or_default(),
+                    format!("secret_init.bundles.{key}"),
+                ),
+            };
+            for n in &names {
+                format::check_name("vault name", n)
+                    .map_err(|why| config(format!("{origin}: {why}")))?;
+            }
+            Ok(names)
+        };
+        let vaults = list(
+            "bundle-vaults",
+            file.and_then(|f| f.vaults.as_ref()),
+            "vaults",
+        )?;
+        let env_vaults = list(
+            "bundle-env-vaults",
+            file.and_then(|f| f.env_vaults.as_ref()),
+            "env_vaults",
+        )?;
+        let path_opt = |long: &str, from_file: Option<&PathBuf>| {
+            pick(inv, env, long)
+                .map(|(v, _)| PathBuf::from(v))
+                .filter(|p| !p.as_os_str().is_empty())
+                .or_else(|| from_file.cloned())
+        };
+        Ok(Some(BundleSettings {
+            location,
+            vaults,
+            env_vaults,
+            ca_cert: path_opt("bundle-ca-cert", file.and_then(|f| f.ca_cert.as_ref())),
+            master_key_file: path_opt(
+                "master-key-file",
+                file.and_then(|f| f.master_key_file.as_ref()),
+            ),
+        }))
+    }
+}
+
+/// Parses a location: `https://...` is a URL; `http://` only to a loopback host (GCM protects
+/// the bundle's integrity, but a fetch in clear still tells an observer what we run with and lets
+/// anyone on the path replace the whole file with an older one); anything else is a file path.
+pub fn parse_location(s: &str) -> Result<Location, String> {
+    let lower = s.to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return Ok(Location::Url(s.to_string()));
+    }
+    if let Some(rest) = lower.strip_prefix("http://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = match authority.rsplit_once(':') {
+            Some((h, port)) if !port.contains(']') => h,
+            _ => authority,
+        };
+        if crate::http::is_loopback(host) {
+            return Ok(Location::Url(s.to_string()));
+        }
+        return Err(
+            "plain http:// is refused for a bundle (except to loopback); use https://".into(),
+        );
+    }
+    if lower.contains("://") {
+        return Err("a bundle location is a file path or an https:// URL".into());
+    }
+    Ok(Location::File(PathBuf::from(s)))
+}
+
+/// The opened bundle: every entry of the vaults opened so far, by vault (each list sorted by
+/// key), and for the `vaults` list, which vault wins each key (computed once, so a lookup is two
+/// searches rather than a merge).
+struct Open {
+    bundle: Bundle,
+    key: MasterKey,
+    vaults: BTreeMap<String, Vec<Opened>>,
+    winner: BTreeMap<String, String>,
+}
+
+impl Open {
+    /// Entry `key` of an opened vault.
+    fn entry(&self, vault: &str, key: &str) -> Option<&Opened> {
+        let entries = self.vaults.get(vault)?;
+        // Bundle::open_vault returns entries in key order (a BTreeMap's).
+        entries
+            .binary_search_by(|e| e.key.as_str().cmp(key))
+            .ok()
+            .map(|i| &entries[i])
+    }
+}
+
+enum State {
+    Pending,
+    Open(Box<Open>),
+    /// Failed already; the full error was returned to the first lookup.
+    Failed(Kind),
+}
+
+/// Looks secrets up in an encrypted bundle.
+pub struct BundleSource {
+    settings: BundleSettings,
+    env: Environ,
+    state: State,
+}
+
+impl BundleSource {
+    /// A source over `settings` (nothing read yet); `env` holds `SECRET_INIT_MASTER_KEY`.
+    pub fn new(settings: BundleSettings, env: Environ) -> Self {
+        BundleSource {
+            settings,
+            env,
+            state: State::Pending,
+        }
+    }
+
+    fn label(&self) -> String {
+        format!("bundle:{}", self.settings.location)
+    }
+
+    fn fetch_bytes(&self) -> Result<Vec<u8>, Error> {
+        match &self.settings.location {
+            Location::File(p) => format::read_file(p),
+            Location::Url(url) => {
+                let mut client = crate::http::Client::new(crate::http::Options {
+                    ca_file: crate::http::ca_file(self.settings.ca_cert.as_deref(), &self.env),
+                    max_body: format::MAX_BUNDLE_BYTES,
+                    ..crate::http::Options::default()
+                });
+                let r = client.get(url, &[])?;
+                let kind = match r.status {
+                    200 => return Ok(r.body.expose().to_vec()),
+                    401 | 403 => Kind::Permission,
+                    _ => Kind::Unavailable,
+                };
+                Err(Error::new(
+                    kind,
+                    format!("fetching the bundle answered HTTP {}", r.status),
+                ))
+            }
+        }
+    }
+
+    /// Reads, checks and opens the bundle on first use; later calls reuse the result.
+    fn open(&mut self) -> Result<&mut Open, Error> {
+        if let State::Pending = self.state {
+            self.state = match self.load() {
+                Ok(o) => State::Open(Box::new(o)),
+                Err(e) => {
+                    self.state = State::Failed(e.kind);
+                    return Err(e);
+                }
+            };
+        }
+        let label = self.label();
+        match &mut self.state {
+            State::Open(o) => Ok(o),
+            // The full reason went to the first lookup; say it once, not once per secret.
+            State::Failed(kind) => Err(Error::new(
+                *kind,
+                "the bundle did not open (reason reported above)",
+            )
+            .with_source(label)),
+            State::Pending => Err(Error::new(Kind::Data, "bundle state lost")),
+        }
+    }
+
+    fn load(&self) -> Result<Open, Error> {
+        let src = self.label();
+        let key = bundle_file::load_master_key(&self.env, self.settings.master_key_file.as_deref())
+            .map_err(|e| e.with_source(src.clone()))?;
+        let bytes = self.fetch_bytes().map_err(|e| e.with_source(src.clone()))?;
+        let bundle = Bundle::parse(&bytes, &src)?;
+        bundle.check_key(&key, &src)?;
+        crate::debug!("{src}: master key verified; {} vaults", bundle.vaults.len());
+        let mut open = Open {
+            bundle,
+            key,
+            vaults: BTreeMap::new(),
+            winner: BTreeMap::new(),
+        };
+        let wanted: Vec<String> = self
+            .settings
+            .vaults
+            .iter()
+            .chain(&self.settings.env_vaults)
+            .cloned()
+            .collect();
+        for v in wanted {
+            open_vault(&mut open, &v, &src)?;
+        }
+        open.winner = merged(&open, &self.settings.vaults)
+            .into_iter()
+            .map(|(key, (vault, _))| (key.to_string(), vault.to_string()))
+            .collect();
+        Ok(open)
+    }
+}
+
+/// Opens every entry of `vault` into `open` (once); every failing entry is named in one error.
+fn open_vault<'a>(open: &'a mut Open, vault: &str, src: &str) -> Result<&'a [Opened], Error> {
+    if !open.vaults.contains_key(vault) {
+        let entries = open
+            .bundle
+            .open_vault(&open.key, vault, src)
+            .map_err(|errs| {
+                let mut errs = errs.into_iter();
+                // open_vault returns at least one error when it fails.
+                let first = errs
+                    .next()
+                    .unwrap_or_else(|| Error::new(Kind::Data, "failed"));
+                let rest: Vec<String> = errs
+                    .filter_map(|e| e.what.split_once(": ").map(|(at, _)| at.to_string()))
+                    .collect();
+                if rest.is_empty() {
+                    first
+                } else {
+                    let what = format!("{}; also failed: {}", first.what, rest.join(", "));
+                    Error { what, ..first }
+                }
+            })?;
+        crate::debug!("{src}: vault \"{vault}\": {} entries opened", entries.len());
+        open.vaults.insert(vault.to_string(), entries);
+    }
+    Ok(open.vaults.get(vault).map_or(&[], Vec::as_slice))
+}
+
+fn found(vault: &str, key: &str, value: &Secret) -> Found {
+    Found {
+        value: value.clone(),
+        origin: Origin {
+            kind: SourceKind::Bundle,
+            label: format!("bundle:{vault}#{key}"),
+            path: None,
+        },
+    }
+}
+
+/// Merges vaults in order: for each key, the last vault that has it wins.
+fn merged<'a>(open: &'a Open, vaults: &'a [String]) -> BTreeMap<&'a str, (&'a str, &'a Secret)> {
+    let mut out = BTreeMap::new();
+    for v in vaults {
+        for e in open.vaults.get(v).map_or(&[][..], Vec::as_slice) {
+            out.insert(e.key.as_str(), (v.as_str(), &e.value));
+        }
+    }
+    out
+}
+
+impl Source for BundleSource {
+    fn kind(&self) -> SourceKind {
+        SourceKind::Bundle
+    }
+
+    fn describe(&self, name: &SecretName) -> String {
+        if self.settings.vaults.is_empty() {
+            format!("{} (no vaults listed)", self.label())
+        } else {
+            format!("bundle:{}#{name}", self.settings.vaults.join("+"))
+        }
+    }
+
+    fn lookup(&mut self, name: &SecretName) -> Result<Option<Found>, Error> {
+        if self.settings.vaults.is_empty() {
+            return Ok(None);
+        }
+        let open = self.open()?;
+        Ok(open.winner.get(name.as_str()).and_then(|v| {
+            open.entry(v, name.as_str())
+                .map(|e| found(v, &e.key, &e.value))
+        }))
+    }
+
+    fn fetch(&mut self, reference: &Reference, name: &SecretName) -> Result<Option<Found>, Error> {
+        let Reference::Bundle { vault, key } = reference else {
+            return Err(config(format!("bundle cannot serve {reference}")));
+        };
+        let key = key.as_deref().unwrap_or(name.as_str());
+        let src = self.label();
+        let open = self.open()?;
+        open_vault(open, vault, &src)?;
+        Ok(open.entry(vault, key).map(|e| found(vault, key, &e.value)))
+    }
+
+    fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
+        if self.settings.env_vaults.is_empty() {
+            return Ok(Vec::new());
+        }
+        let vaults = self.settings.env_vaults.clone();
+        let open = self.open()?;
+        Ok(merged(open, &vaults)
+            .into_iter()
+            .map(|(k, (v, value))| Injected {
+                var: k.to_string(),
+                value: value.clone(),
+                origin: format!("bundle:{v}#{k}"),
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations() {
+        assert_eq!(
+            parse_location("/b.json"),
+            Ok(Location::File("/b.json".into()))
+        );
+        assert_eq!(
+            parse_location("HTTPS://h/b.json"),
+            Ok(Location::Url("HTTPS://h/b.json".into()))
+        );
+        assert!(parse_location("http://h/b").is_err());
+        assert!(parse_location("http://127.0.0.1.evil/b").is_err());
+        assert!(parse_location("http://127.0.0.1:8080/b").is_ok());
+        assert!(parse_location("http://[::1]:8080/b").is_ok());
+        assert!(parse_location("http://localhost/b").is_ok());
+        assert!(parse_location("s3://b/k").is_err());
+    }
+}
