@@ -881,7 +881,9 @@ fn leftovers_get_sigterm_then_sigkill_after_the_grace_period() {
         "--",
         "/bin/sh",
         "-c",
-        "(trap '' TERM; exec sleep 1000) & echo ready; exit 6",
+        // `ready` comes from inside the leftover, after its trap is set, so it cannot die of the
+        // SIGTERM early; the pipe makes the shell wait for that line before it exits.
+        "{ (trap '' TERM; echo ready; exec sleep 1000 >/dev/null) & } | { read l; echo $l; }; exit 6",
     ]);
     // Timed from before the start: the grace period begins when the program exits, after that.
     let t0 = Instant::now();
