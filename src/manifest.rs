@@ -279,6 +279,30 @@ pub fn yaml_error_text(e: &serde_saphyr::Error) -> String {
     text.lines().next().unwrap_or("invalid YAML").to_string()
 }
 
+/// Reads YAML text into `T` in two steps: the YAML parser (with its budgets and duplicate-key
+/// check) builds one generic tree, and `T` is read from that tree. The YAML deserializer is then
+/// instantiated for a single type instead of once per settings struct, which is most of its
+/// code size (about 250 KB of the static binary).
+pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str, src: &str) -> Result<Option<T>, Error> {
+    let tree: Option<serde_json::Value> = serde_saphyr::from_str_with_options(text, yaml_options())
+        .map_err(|e| {
+            Error::new(Kind::Data, format!("invalid YAML: {}", yaml_error_text(&e)))
+                .with_source(src)
+        })?;
+    match tree {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(tree) => T::deserialize(tree).map(Some).map_err(|e| {
+            Error::new(Kind::Data, format!("invalid settings: {}", yaml_tree_error_text(&e)))
+                .with_source(src)
+        }),
+    }
+}
+
+/// A typed-read error as one line.
+fn yaml_tree_error_text(e: &serde_json::Error) -> String {
+    crate::log::escape_controls(&e.to_string())
+}
+
 #[derive(Deserialize)]
 struct RawConfig {
     #[serde(default)]
@@ -289,11 +313,7 @@ struct RawConfig {
 
 /// Parses manifest text; `src` names the file in messages.
 pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
-    let raw: Option<RawConfig> = serde_saphyr::from_str_with_options(text, yaml_options())
-        .map_err(|e| {
-            Error::new(Kind::Data, format!("invalid YAML: {}", yaml_error_text(&e)))
-                .with_source(src)
-        })?;
+    let raw: Option<RawConfig> = from_yaml(text, src)?;
     let raw = raw.unwrap_or(RawConfig {
         secrets: None,
         secret_init: None,
@@ -572,11 +592,7 @@ pub fn parse_local_secrets(text: &str, src: &str) -> Result<BTreeMap<String, Sec
         #[serde(default)]
         secrets: Option<RawSecrets>,
     }
-    let local: Option<Local> =
-        serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
-            Error::new(Kind::Data, format!("invalid YAML: {}", yaml_error_text(&e)))
-                .with_source(src)
-        })?;
+    let local: Option<Local> = from_yaml(text, src)?;
     let mut out = BTreeMap::new();
     for (name, value) in local
         .and_then(|l| l.secrets)
