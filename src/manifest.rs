@@ -283,7 +283,10 @@ pub fn yaml_error_text(e: &serde_saphyr::Error) -> String {
 /// check) builds one generic tree, and `T` is read from that tree. The YAML deserializer is then
 /// instantiated for a single type instead of once per settings struct, which is most of its
 /// code size (about 250 KB of the static binary).
-pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str, src: &str) -> Result<Option<T>, Error> {
+pub fn from_yaml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    src: &str,
+) -> Result<Option<T>, Error> {
     let tree: Option<serde_json::Value> = serde_saphyr::from_str_with_options(text, yaml_options())
         .map_err(|e| {
             Error::new(Kind::Data, format!("invalid YAML: {}", yaml_error_text(&e)))
@@ -292,8 +295,11 @@ pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str, src: &str) -> Resul
     match tree {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(tree) => T::deserialize(tree).map(Some).map_err(|e| {
-            Error::new(Kind::Data, format!("invalid settings: {}", yaml_tree_error_text(&e)))
-                .with_source(src)
+            Error::new(
+                Kind::Data,
+                format!("invalid settings: {}", yaml_tree_error_text(&e)),
+            )
+            .with_source(src)
         }),
     }
 }

@@ -1107,3 +1107,27 @@ fn no_config_runs_the_program() {
         .expect_code(7);
     let _ = Path::new("/");
 }
+
+#[test]
+fn readme_documents_every_option_and_its_env_twin() {
+    // The README's options table must list everything `--help` does; a new option without
+    // documentation fails here rather than silently drifting.
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let help = Run::new().arg("--help").output();
+    help.expect_ok();
+    let mut seen = 0;
+    for line in help.stdout().lines() {
+        let line = line.trim_start();
+        if let Some(twin) = line.strip_prefix("env: ") {
+            assert!(readme.contains(&format!("`{twin}`")), "README lacks {twin}");
+            seen += 1;
+        } else if line.starts_with("--")
+            && !line.starts_with("--help")
+            && !line.starts_with("--version")
+        {
+            let opt = line.split_whitespace().next().unwrap_or_default();
+            assert!(readme.contains(&format!("`{opt}")), "README lacks {opt}");
+        }
+    }
+    assert!(seen >= 30, "only {seen} env twins found in --help");
+}
