@@ -66,13 +66,13 @@ pub fn dispatch(
         ),
         None => crate::info!("no config.yaml found (--config); no secrets declared"),
     }
-    let ctx = Context {
+    let mut ctx = Context {
         env,
         manifest,
         settings,
     };
     match inv.command {
-        Command::Run(program) => run(&ctx, &program, start),
+        Command::Run(program) => run(&mut ctx, &program, start),
         Command::Check => check(&ctx),
         Command::Get(name) => get(&ctx, &name),
         Command::Providers => {
@@ -165,7 +165,7 @@ pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> 
 }
 
 /// Resolve, deliver, then exec or supervise.
-pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Result<u8, Errors> {
+pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> Result<u8, Errors> {
     let proc = &ctx.settings.process;
     let pid1 = sys::is_pid1();
     let supervised = proc.cleanup
@@ -181,6 +181,12 @@ pub fn run(ctx: &Context, program: &[OsString], start: &sys::StartState) -> Resu
         );
     }
     let creds = program_credentials(proc)?;
+    if let Some(home) = creds.as_ref().and_then(|c| c.home.clone()) {
+        // The program runs as --user with that user's HOME, so provider files (~/.aws, ...)
+        // are planned under the same HOME it will look in.
+        ctx.env.set("HOME", home);
+    }
+    let ctx = &*ctx;
     let mut plan = full_plan(ctx, true)?;
     if let Some(c) = &creds {
         // The program must be able to read its files: they are the --user's unless a secret

@@ -33,6 +33,15 @@ impl Environ {
         )
     }
 
+    /// Sets `key` to `value`, replacing an existing value in place.
+    pub fn set(&mut self, key: &str, value: impl Into<OsString>) {
+        let value = value.into();
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = value,
+            None => self.0.push((OsString::from(key), value)),
+        }
+    }
+
     /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&OsStr> {
         self.0

@@ -27,6 +27,8 @@ pub struct PasswdEntry {
     pub uid: u32,
     /// Primary group id.
     pub gid: u32,
+    /// Home directory, when the entry names one.
+    pub home: Option<String>,
 }
 
 /// One /etc/group entry.
@@ -53,6 +55,10 @@ pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
                 name: f[0].to_string(),
                 uid: f[2].parse().ok()?,
                 gid: f[3].parse().ok()?,
+                home: f
+                    .get(5)
+                    .filter(|h| h.starts_with('/'))
+                    .map(|h| h.to_string()),
             })
         })
         .collect()
@@ -143,6 +149,7 @@ pub fn resolve_with(
         uid,
         gid,
         groups: supplementary,
+        home: entry.and_then(|e| e.home).map(std::path::PathBuf::from),
     })
 }
 
@@ -200,8 +207,12 @@ mod tests {
                           app:x:1000:1000::/home/app:/bin/sh\nsvc:x:999:50::/:/usr/sbin/nologin\n";
     const GROUP: &str = "root:x:0:\nstaff:x:50:app\napp:x:1000:\nvideo:x:44:app, svc\naudio:x:29\n";
 
+    /// Resolution without the home directory, which `homes` checks on its own.
     fn r(spec: &str) -> Result<Credentials, Error> {
-        resolve_with(spec, &parse_passwd(PASSWD), &parse_group(GROUP))
+        resolve_with(spec, &parse_passwd(PASSWD), &parse_group(GROUP)).map(|mut c| {
+            c.home = None;
+            c
+        })
     }
 
     fn c(uid: u32, gid: u32, groups: &[u32]) -> Credentials {
@@ -209,7 +220,21 @@ mod tests {
             uid,
             gid,
             groups: groups.to_vec(),
+            home: None,
         }
+    }
+
+    #[test]
+    fn homes() {
+        let home = |spec: &str| {
+            resolve_with(spec, &parse_passwd(PASSWD), &parse_group(GROUP))
+                .expect(spec)
+                .home
+        };
+        assert_eq!(home("app"), Some("/home/app".into()));
+        assert_eq!(home("1000:50"), Some("/home/app".into()));
+        assert_eq!(home("svc"), Some("/".into()));
+        assert_eq!(home("4242"), None, "no passwd entry: HOME is left alone");
     }
 
     #[test]

@@ -690,7 +690,8 @@ fn user_owns_the_files_and_the_program_runs_as_it() {
         "etc/group",
         "root:x:0:\napp:x:4243:\nstaff:x:50:app\nvideo:x:44:other,app\n",
     );
-    let program = "grep -E '^(Uid|Gid|Groups):' /proc/self/status; cat \"$0\"/db; echo";
+    let program =
+        "grep -E '^(Uid|Gid|Groups):' /proc/self/status; echo \"HOME=$HOME\"; cat \"$0\"/db; echo";
     for (spec, extra) in [
         ("4242:4243", vec![]),
         (
@@ -718,8 +719,13 @@ fn user_owns_the_files_and_the_program_runs_as_it() {
         let groups = uid_line(&out, "Groups:");
         if spec == "app" {
             assert_eq!(groups, "44 50 4243", "{out}");
+            // A named user gets its passwd home as HOME, as with gosu / su-exec.
+            assert!(out.lines().any(|l| l == "HOME=/home/app"), "{out}");
         } else {
             assert_eq!(groups, "4243", "{out}");
+            // No passwd entry: HOME is left as it was.
+            let home = format!("HOME={}", sb.path("home").display());
+            assert!(out.lines().any(|l| l == home), "{out}");
         }
         assert!(out.contains(&c), "the program read its secret: {out}");
         let md = std::fs::metadata(sb.path("out/db")).expect("db");

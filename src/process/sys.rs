@@ -160,6 +160,9 @@ pub struct Credentials {
     pub gid: u32,
     /// Supplementary groups (the primary group included).
     pub groups: Vec<u32>,
+    /// The user's home from /etc/passwd, which becomes the program's `HOME` (as gosu and
+    /// su-exec do); not used between fork and exec.
+    pub home: Option<std::path::PathBuf>,
 }
 
 /// How the program's process is set up between fork and exec.
