@@ -502,7 +502,7 @@ pub fn redact_url(url: &str) -> String {
 /// Reads and parses a PEM CA bundle (certificates only; other PEM items are ignored).
 fn load_ca(path: &Path) -> Result<RootCerts, Error> {
     let shown = path.display();
-    let file = std::fs::File::open(path).map_err(|e| {
+    let cannot_read = |e: std::io::Error| {
         Error::new(
             Kind::Config,
             format!(
@@ -510,25 +510,16 @@ fn load_ca(path: &Path) -> Result<RootCerts, Error> {
                 crate::error::io_text(&e)
             ),
         )
-    })?;
-    let mut pem = Vec::new();
-    file.take(MAX_CA_BYTES + 1)
-        .read_to_end(&mut pem)
-        .map_err(|e| {
+    };
+    let file = std::fs::File::open(path).map_err(cannot_read)?;
+    let pem = crate::input::read_capped(file, MAX_CA_BYTES)
+        .map_err(cannot_read)?
+        .ok_or_else(|| {
             Error::new(
                 Kind::Config,
-                format!(
-                    "CA bundle {shown}: cannot read: {}",
-                    crate::error::io_text(&e)
-                ),
+                format!("CA bundle {shown}: larger than {MAX_CA_BYTES} bytes"),
             )
         })?;
-    if pem.len() as u64 > MAX_CA_BYTES {
-        return Err(Error::new(
-            Kind::Config,
-            format!("CA bundle {shown}: larger than {MAX_CA_BYTES} bytes"),
-        ));
-    }
     let mut certs: Vec<Certificate<'static>> = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {

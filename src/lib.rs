@@ -13,6 +13,7 @@ pub mod commands;
 pub mod deliver;
 pub mod error;
 pub mod http;
+pub mod input;
 pub mod log;
 pub mod manifest;
 pub mod materialize;

@@ -195,7 +195,6 @@ pub fn load(path: Option<&Path>) -> Result<Manifest, Errors> {
 
 /// Reads a YAML config with the size cap, UTF-8 check and BOM removal applied.
 pub fn read_config_text(path: &Path) -> Result<String, Error> {
-    use std::io::Read;
     let src = path.display().to_string();
     // O_NONBLOCK: a FIFO in place of the file must not hang the start; it is refused below.
     let file = std::fs::OpenOptions::new()
@@ -214,23 +213,21 @@ pub fn read_config_text(path: &Path) -> Result<String, Error> {
     if !file.metadata().is_ok_and(|m| m.is_file()) {
         return Err(Error::new(Kind::Data, "not a regular file").with_source(src));
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_CONFIG_BYTES + 1)
-        .read_to_end(&mut bytes)
+    let bytes = crate::input::read_capped(file, MAX_CONFIG_BYTES)
         .map_err(|e| {
             Error::new(
                 Kind::Data,
                 format!("cannot read: {}", crate::error::io_text(&e)),
             )
             .with_source(src.clone())
+        })?
+        .ok_or_else(|| {
+            Error::new(
+                Kind::Data,
+                format!("larger than the {MAX_CONFIG_BYTES}-byte limit"),
+            )
+            .with_source(src.clone())
         })?;
-    if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(Error::new(
-            Kind::Data,
-            format!("larger than the {MAX_CONFIG_BYTES}-byte limit"),
-        )
-        .with_source(src));
-    }
     // A UTF-8 byte-order mark is accepted and dropped (editors on Windows add one).
     let bytes = bytes
         .strip_prefix(b"\xef\xbb\xbf")

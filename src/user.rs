@@ -154,7 +154,6 @@ pub fn resolve_with(
 }
 
 fn read_db(path: &Path) -> Result<String, Error> {
-    use std::io::Read;
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         // An image without the file (scratch, distroless) still supports numeric ids.
@@ -170,9 +169,7 @@ fn read_db(path: &Path) -> Result<String, Error> {
             ));
         }
     };
-    let mut buf = Vec::new();
-    f.take(MAX_DB_BYTES + 1)
-        .read_to_end(&mut buf)
+    let buf = crate::input::read_capped(f, MAX_DB_BYTES)
         .map_err(|e| {
             Error::new(
                 Kind::Config,
@@ -182,13 +179,13 @@ fn read_db(path: &Path) -> Result<String, Error> {
                     crate::error::io_text(&e)
                 ),
             )
+        })?
+        .ok_or_else(|| {
+            Error::new(
+                Kind::Config,
+                format!("{} is larger than {MAX_DB_BYTES} bytes", path.display()),
+            )
         })?;
-    if buf.len() as u64 > MAX_DB_BYTES {
-        return Err(Error::new(
-            Kind::Config,
-            format!("{} is larger than {MAX_DB_BYTES} bytes", path.display()),
-        ));
-    }
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 

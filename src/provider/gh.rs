@@ -127,12 +127,7 @@ fn finish(lines: &[String]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn text(m: Merged) -> String {
-        match m {
-            Merged::Write(b) => String::from_utf8(b).expect("utf8"),
-            Merged::Same => "<same>".into(),
-        }
-    }
+    use crate::provider::merged_text as text;
 
     #[test]
     fn new_and_merged_hosts() {

@@ -138,12 +138,7 @@ fn set_keys(
 mod tests {
     use super::*;
 
-    fn text(m: Merged) -> String {
-        match m {
-            Merged::Write(b) => String::from_utf8(b).expect("utf8"),
-            Merged::Same => "<same>".into(),
-        }
-    }
+    use crate::provider::merged_text as text;
 
     fn p(k: &'static str, v: &str) -> (&'static str, String) {
         (k, v.to_string())

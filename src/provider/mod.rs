@@ -431,6 +431,15 @@ pub enum Merged {
     Write(Vec<u8>),
 }
 
+/// A merge result as text, `<same>` when nothing changes (the merge modules' tests).
+#[cfg(test)]
+pub(crate) fn merged_text(m: Merged) -> String {
+    match m {
+        Merged::Write(b) => String::from_utf8(b).expect("utf8"),
+        Merged::Same => "<same>".into(),
+    }
+}
+
 /// One instance's field values, each checked for its format.
 struct Values {
     map: BTreeMap<String, Secret>,

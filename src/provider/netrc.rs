@@ -98,12 +98,7 @@ pub fn merge(
 mod tests {
     use super::*;
 
-    fn text(m: Merged) -> String {
-        match m {
-            Merged::Write(b) => String::from_utf8(b).expect("utf8"),
-            Merged::Same => "<same>".into(),
-        }
-    }
+    use crate::provider::merged_text as text;
 
     #[test]
     fn append_same_conflict_overwrite() {
