@@ -3,6 +3,8 @@
 //! `TRUSS_SECRET_db` and `TRUSS_SECRET_DB` are two different secrets. Values are taken whole:
 //! the environment block is already split on the first `=`, so `a=b==` stays `a=b==`.
 
+use std::collections::HashMap;
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
 use super::{Found, Origin, Source, SourceKind};
@@ -16,16 +18,35 @@ use crate::settings::Environ;
 pub struct EnvSource {
     prefix: String,
     env: Environ,
+    /// The prefixed variables by the name after the prefix, indexed once: a start looks up every
+    /// declared secret here, and a scan of the whole environment per secret showed in profiles.
+    prefixed: HashMap<Vec<u8>, OsString>,
 }
 
 impl EnvSource {
     /// A source over `env` with `prefix`.
     pub fn new(prefix: String, env: Environ) -> Self {
-        EnvSource { prefix, env }
+        let prefixed = env
+            .0
+            .iter()
+            .filter_map(|(k, v)| {
+                let name = k.as_bytes().strip_prefix(prefix.as_bytes())?;
+                Some((name.to_vec(), v.clone()))
+            })
+            .collect();
+        EnvSource {
+            prefix,
+            env,
+            prefixed,
+        }
     }
 
     fn read(&self, var: &str) -> Option<Found> {
-        self.env.get(var).map(|v| Found {
+        let value = match var.strip_prefix(self.prefix.as_str()) {
+            Some(name) => self.prefixed.get(name.as_bytes()).map(OsString::as_os_str),
+            None => self.env.get(var),
+        };
+        value.map(|v| Found {
             value: Secret::new(v.as_bytes().to_vec()),
             origin: Origin {
                 kind: SourceKind::Env,
