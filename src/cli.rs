@@ -157,6 +157,12 @@ pub const OPTIONS: &[OptSpec] = &[
         help: "retries on connection errors, 5xx and 429, with backoff and jitter [default: 3]",
     },
     OptSpec {
+        long: "vault-retry-jitter",
+        value: Some("on|off"),
+        repeat: false,
+        help: "randomise retry backoff (full jitter) so replicas starting together spread out [default: on]",
+    },
+    OptSpec {
         long: "allow-insecure-http",
         value: None,
         repeat: false,

@@ -99,6 +99,9 @@ pub struct Options {
     pub backoff_base: Duration,
     /// Largest backoff ceiling.
     pub backoff_max: Duration,
+    /// Full jitter: wait a uniform draw in `[0, ceiling]`; when false, wait the ceiling itself
+    /// (only useful to measure how replicas that fail together retry together).
+    pub jitter: bool,
     /// Largest response body accepted, in bytes.
     pub max_body: u64,
     /// Permit plain `http://` to hosts other than loopback.
@@ -114,6 +117,7 @@ impl Default for Options {
             retries: 3,
             backoff_base: Duration::from_millis(200),
             backoff_max: Duration::from_secs(5),
+            jitter: true,
             max_body: 4 * 1024 * 1024,
             allow_insecure_http: false,
         }
@@ -262,7 +266,7 @@ impl Client {
                     self.opts.backoff_base,
                     self.opts.backoff_max,
                     attempt - 1,
-                    random_u64(),
+                    self.opts.jitter.then(random_u64),
                 ),
             };
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -552,14 +556,19 @@ fn load_ca(path: &Path) -> Result<RootCerts, Error> {
     Ok(RootCerts::new_with_certs(&certs))
 }
 
-/// Exponential backoff with full jitter: a uniform draw in `[0, min(max, base·2^n)]`.
-fn backoff(base: Duration, max: Duration, n: u32, random: u64) -> Duration {
+/// Exponential backoff with full jitter: a uniform draw in `[0, min(max, base·2^n)]`; without a
+/// random number (jitter off), the ceiling itself.
+fn backoff(base: Duration, max: Duration, n: u32, random: Option<u64>) -> Duration {
     let ceiling = base
         .checked_mul(1u32.checked_shl(n.min(20)).unwrap_or(u32::MAX))
         .unwrap_or(max)
         .min(max);
     let nanos = ceiling.as_nanos() as u64;
-    Duration::from_nanos(if nanos == 0 { 0 } else { random % (nanos + 1) })
+    match random {
+        Some(r) if nanos > 0 => Duration::from_nanos(r % (nanos + 1)),
+        Some(_) => Duration::ZERO,
+        None => ceiling,
+    }
 }
 
 /// A random u64 from std's per-process SipHash keys (seeded from the OS), so jitter differs
@@ -749,16 +758,18 @@ mod tests {
     fn backoff_has_full_jitter_under_a_growing_ceiling() {
         let base = Duration::from_millis(100);
         let max = Duration::from_secs(1);
-        assert_eq!(backoff(base, max, 0, 0), Duration::ZERO);
+        assert_eq!(backoff(base, max, 0, Some(0)), Duration::ZERO);
         assert_eq!(
-            backoff(base, max, 0, u64::MAX),
+            backoff(base, max, 0, Some(u64::MAX)),
             Duration::from_nanos(u64::MAX % 100_000_001)
         );
         for n in 0..40 {
             for r in [0, 1, 12345, u64::MAX / 3, u64::MAX] {
                 let ceiling = (base * 2u32.pow(n.min(20))).min(max);
-                assert!(backoff(base, max, n, r) <= ceiling, "n={n} r={r}");
+                assert!(backoff(base, max, n, Some(r)) <= ceiling, "n={n} r={r}");
             }
+            // Jitter off: exactly the ceiling, the same for every replica.
+            assert_eq!(backoff(base, max, n, None), (base * 2u32.pow(n.min(20))).min(max));
         }
         assert_ne!(random_u64(), random_u64());
     }
