@@ -19,7 +19,10 @@
 //!   deadline. TLS failures and other 4xx are never retried: they will not get better.
 //! - **Time**: each attempt has [`Options::timeout`] (connect, TLS, headers and body together), and
 //!   all attempts and sleeps of one client share [`Options::deadline`], counted from its first
-//!   request.
+//!   request. An attempt that times out doubles the attempt timeout for the rest of the client's
+//!   life: a server that answers slowly is busy, not gone (a fleet of replicas starting together
+//!   makes it so), and retrying it on the same short timeout would re-send work it is still
+//!   doing (measured with `scripts/fleet`, docs/fleet.md).
 //! - **Size**: bodies larger than [`Options::max_body`] are refused (65) without being kept.
 //! - **Secrecy**: header values (tokens) are never logged; URLs are logged and reported without
 //!   their query string (presigned URLs carry credentials there); response bodies are [`Secret`]s.
@@ -160,6 +163,8 @@ pub struct Client {
     opts: Options,
     agent: Option<(Agent, bool)>,
     began: Option<Instant>,
+    /// The current per-attempt timeout: [`Options::timeout`], doubled after each timed-out attempt.
+    timeout: Duration,
     stats: Stats,
 }
 
@@ -167,6 +172,7 @@ impl Client {
     /// A client with `opts`; reads nothing and connects nowhere yet.
     pub fn new(opts: Options) -> Client {
         Client {
+            timeout: opts.timeout,
             opts,
             agent: None,
             began: None,
@@ -225,7 +231,7 @@ impl Client {
             if remaining.is_zero() {
                 return Err(self.gave_up(method, &shown, "deadline reached", attempt, began));
             }
-            let budget = self.opts.timeout.min(remaining);
+            let budget = self.timeout.min(remaining);
             attempt += 1;
             self.stats.attempts += 1;
             crate::trace!(
@@ -255,6 +261,10 @@ impl Client {
                     ));
                 }
                 Err(Failure::Transient(why)) => (why, None),
+                Err(Failure::TimedOut(why)) => {
+                    self.timeout = self.timeout.saturating_mul(2).min(self.opts.deadline);
+                    (why, None)
+                }
             };
             crate::debug!("{} {shown}: {why} (attempt {attempt})", method.as_str());
             if attempt > self.opts.retries {
@@ -406,6 +416,8 @@ enum Outcome {
 enum Failure {
     Fatal(Kind, String),
     Transient(String),
+    /// Like `Transient`, but the attempt ran out of time: the next one gets longer.
+    TimedOut(String),
 }
 
 fn read_capped(body: &mut Body, max: u64) -> Result<Secret, Failure> {
@@ -437,9 +449,12 @@ fn classify(e: ureq::Error) -> Failure {
             {
                 return Failure::Fatal(Kind::Permission, format!("TLS: {tls}"));
             }
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                return Failure::TimedOut(crate::error::io_text(&e));
+            }
             Failure::Transient(crate::error::io_text(&e))
         }
-        U::Timeout(t) => Failure::Transient(format!("timed out ({t})")),
+        U::Timeout(t) => Failure::TimedOut(format!("timed out ({t})")),
         U::HostNotFound => Failure::Transient("host not found".into()),
         U::ConnectionFailed => Failure::Transient("connection failed".into()),
         U::Protocol(p) => Failure::Transient(format!("HTTP protocol error: {p}")),
