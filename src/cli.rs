@@ -154,7 +154,7 @@ pub const OPTIONS: &[OptSpec] = &[
         long: "vault-retries",
         value: Some("N"),
         repeat: false,
-        help: "retries on connection errors, 5xx and 429, with backoff and jitter [default: 3]",
+        help: "retries on connection errors, 5xx and 429, with backoff and jitter [default: 8]",
     },
     OptSpec {
         long: "vault-retry-jitter",

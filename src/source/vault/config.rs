@@ -501,7 +501,11 @@ impl VaultSettings {
                         "secret_init.vault.retries: expected 0..=20",
                     ));
                 }
-                None => 3,
+                // 8 retries: the full-jitter backoff ceilings add up to 21 s (0.2, 0.4, ... 5 s),
+                // about 10 s on average, so a fleet rides out a seal or failover of a few
+                // seconds inside the 30 s deadline. With 3 (0.7 s on average) a one-second seal
+                // failed 18% of 200 replicas (scripts/fleet --fault sealed, docs/fleet.md).
+                None => 8,
             },
         };
         let retry_jitter = match pick(inv, env, "vault-retry-jitter") {
