@@ -784,7 +784,10 @@ mod tests {
                 assert!(backoff(base, max, n, Some(r)) <= ceiling, "n={n} r={r}");
             }
             // Jitter off: exactly the ceiling, the same for every replica.
-            assert_eq!(backoff(base, max, n, None), (base * 2u32.pow(n.min(20))).min(max));
+            assert_eq!(
+                backoff(base, max, n, None),
+                (base * 2u32.pow(n.min(20))).min(max)
+            );
         }
         assert_ne!(random_u64(), random_u64());
     }

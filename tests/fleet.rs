@@ -15,7 +15,16 @@ fn fleet(args: &[&str]) -> Value {
     let json = dir.path().join("fleet.json");
     let out = Command::new(python())
         .arg(root().join("scripts/fleet"))
-        .args(["--n", "10", "--jitter", "on", "--timeout", "120", "--round-timeout", "60"])
+        .args([
+            "--n",
+            "10",
+            "--jitter",
+            "on",
+            "--timeout",
+            "120",
+            "--round-timeout",
+            "60",
+        ])
         .arg("--json")
         .arg(&json)
         .args(args)

@@ -615,9 +615,12 @@ fn a_timed_out_attempt_doubles_the_next_attempts_timeout_but_a_503_does_not() {
     // still doing (scripts/fleet showed the storm). Only a timeout grows the timeout.
     let ok = json!({"status": 200, "json": {"data": {"k": "v"}}});
     let fake = Fake::start(json!([{"hang": true}, ok]));
-    let (sb, run) = fake_run(&fake, "    timeout: 300ms
+    let (sb, run) = fake_run(
+        &fake,
+        "    timeout: 300ms
     retries: 2
-");
+",
+    );
     let out = run.output();
     out.expect_ok()
         .stderr_has("(attempt 1, timeout 300 ms)")
@@ -625,9 +628,12 @@ fn a_timed_out_attempt_doubles_the_next_attempts_timeout_but_a_503_does_not() {
     assert_eq!(read(&sb.path("out/k")), "v");
     // Negative control: a 503 is an answer, so the retry keeps the configured timeout.
     let fake = Fake::start(json!([{"status": 503}, ok]));
-    let (_sb, run) = fake_run(&fake, "    timeout: 300ms
+    let (_sb, run) = fake_run(
+        &fake,
+        "    timeout: 300ms
     retries: 2
-");
+",
+    );
     run.output()
         .expect_ok()
         .stderr_has("(attempt 2, timeout 300 ms)");

@@ -667,9 +667,16 @@ mod tests {
         assert!(!on(&["--", "x"], &[], &off));
         let twin = [("SECRET_INIT_VAULT_RETRY_JITTER", "on")];
         assert!(on(&["--", "x"], &twin, &off));
-        assert!(!on(&["--vault-retry-jitter", "off", "--", "x"], &twin, &none));
+        assert!(!on(
+            &["--vault-retry-jitter", "off", "--", "x"],
+            &twin,
+            &none
+        ));
         let bad = [("SECRET_INIT_VAULT_RETRY_JITTER", "sometimes")];
-        assert_eq!(r(&["--", "x"], &bad, &none).expect_err("bad").exit_code(), 64);
+        assert_eq!(
+            r(&["--", "x"], &bad, &none).expect_err("bad").exit_code(),
+            64
+        );
     }
 
     #[test]
