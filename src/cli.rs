@@ -154,7 +154,13 @@ pub const OPTIONS: &[OptSpec] = &[
         long: "vault-retries",
         value: Some("N"),
         repeat: false,
-        help: "retries on connection errors, 5xx and 429, with backoff and jitter [default: 3]",
+        help: "retries on connection errors, 5xx and 429, with backoff and jitter [default: 8]",
+    },
+    OptSpec {
+        long: "vault-retry-jitter",
+        value: Some("on|off"),
+        repeat: false,
+        help: "randomise retry backoff (full jitter) so replicas starting together spread out [default: on]",
     },
     OptSpec {
         long: "allow-insecure-http",

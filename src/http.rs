@@ -19,7 +19,10 @@
 //!   deadline. TLS failures and other 4xx are never retried: they will not get better.
 //! - **Time**: each attempt has [`Options::timeout`] (connect, TLS, headers and body together), and
 //!   all attempts and sleeps of one client share [`Options::deadline`], counted from its first
-//!   request.
+//!   request. An attempt that times out doubles the attempt timeout for the rest of the client's
+//!   life: a server that answers slowly is busy, not gone (a fleet of replicas starting together
+//!   makes it so), and retrying it on the same short timeout would re-send work it is still
+//!   doing (measured with `scripts/fleet`, docs/fleet.md).
 //! - **Size**: bodies larger than [`Options::max_body`] are refused (65) without being kept.
 //! - **Secrecy**: header values (tokens) are never logged; URLs are logged and reported without
 //!   their query string (presigned URLs carry credentials there); response bodies are [`Secret`]s.
@@ -99,6 +102,9 @@ pub struct Options {
     pub backoff_base: Duration,
     /// Largest backoff ceiling.
     pub backoff_max: Duration,
+    /// Full jitter: wait a uniform draw in `[0, ceiling]`; when false, wait the ceiling itself
+    /// (only useful to measure how replicas that fail together retry together).
+    pub jitter: bool,
     /// Largest response body accepted, in bytes.
     pub max_body: u64,
     /// Permit plain `http://` to hosts other than loopback.
@@ -114,6 +120,7 @@ impl Default for Options {
             retries: 3,
             backoff_base: Duration::from_millis(200),
             backoff_max: Duration::from_secs(5),
+            jitter: true,
             max_body: 4 * 1024 * 1024,
             allow_insecure_http: false,
         }
@@ -156,6 +163,8 @@ pub struct Client {
     opts: Options,
     agent: Option<(Agent, bool)>,
     began: Option<Instant>,
+    /// The current per-attempt timeout: [`Options::timeout`], doubled after each timed-out attempt.
+    timeout: Duration,
     stats: Stats,
 }
 
@@ -163,6 +172,7 @@ impl Client {
     /// A client with `opts`; reads nothing and connects nowhere yet.
     pub fn new(opts: Options) -> Client {
         Client {
+            timeout: opts.timeout,
             opts,
             agent: None,
             began: None,
@@ -221,7 +231,7 @@ impl Client {
             if remaining.is_zero() {
                 return Err(self.gave_up(method, &shown, "deadline reached", attempt, began));
             }
-            let budget = self.opts.timeout.min(remaining);
+            let budget = self.timeout.min(remaining);
             attempt += 1;
             self.stats.attempts += 1;
             crate::trace!(
@@ -251,6 +261,10 @@ impl Client {
                     ));
                 }
                 Err(Failure::Transient(why)) => (why, None),
+                Err(Failure::TimedOut(why)) => {
+                    self.timeout = self.timeout.saturating_mul(2).min(self.opts.deadline);
+                    (why, None)
+                }
             };
             crate::debug!("{} {shown}: {why} (attempt {attempt})", method.as_str());
             if attempt > self.opts.retries {
@@ -262,7 +276,7 @@ impl Client {
                     self.opts.backoff_base,
                     self.opts.backoff_max,
                     attempt - 1,
-                    random_u64(),
+                    self.opts.jitter.then(random_u64),
                 ),
             };
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -402,6 +416,8 @@ enum Outcome {
 enum Failure {
     Fatal(Kind, String),
     Transient(String),
+    /// Like `Transient`, but the attempt ran out of time: the next one gets longer.
+    TimedOut(String),
 }
 
 fn read_capped(body: &mut Body, max: u64) -> Result<Secret, Failure> {
@@ -433,9 +449,12 @@ fn classify(e: ureq::Error) -> Failure {
             {
                 return Failure::Fatal(Kind::Permission, format!("TLS: {tls}"));
             }
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                return Failure::TimedOut(crate::error::io_text(&e));
+            }
             Failure::Transient(crate::error::io_text(&e))
         }
-        U::Timeout(t) => Failure::Transient(format!("timed out ({t})")),
+        U::Timeout(t) => Failure::TimedOut(format!("timed out ({t})")),
         U::HostNotFound => Failure::Transient("host not found".into()),
         U::ConnectionFailed => Failure::Transient("connection failed".into()),
         U::Protocol(p) => Failure::Transient(format!("HTTP protocol error: {p}")),
@@ -543,14 +562,19 @@ fn load_ca(path: &Path) -> Result<RootCerts, Error> {
     Ok(RootCerts::new_with_certs(&certs))
 }
 
-/// Exponential backoff with full jitter: a uniform draw in `[0, min(max, base·2^n)]`.
-fn backoff(base: Duration, max: Duration, n: u32, random: u64) -> Duration {
+/// Exponential backoff with full jitter: a uniform draw in `[0, min(max, base·2^n)]`; without a
+/// random number (jitter off), the ceiling itself.
+fn backoff(base: Duration, max: Duration, n: u32, random: Option<u64>) -> Duration {
     let ceiling = base
         .checked_mul(1u32.checked_shl(n.min(20)).unwrap_or(u32::MAX))
         .unwrap_or(max)
         .min(max);
     let nanos = ceiling.as_nanos() as u64;
-    Duration::from_nanos(if nanos == 0 { 0 } else { random % (nanos + 1) })
+    match random {
+        Some(r) if nanos > 0 => Duration::from_nanos(r % (nanos + 1)),
+        Some(_) => Duration::ZERO,
+        None => ceiling,
+    }
 }
 
 /// A random u64 from std's per-process SipHash keys (seeded from the OS), so jitter differs
@@ -740,16 +764,21 @@ mod tests {
     fn backoff_has_full_jitter_under_a_growing_ceiling() {
         let base = Duration::from_millis(100);
         let max = Duration::from_secs(1);
-        assert_eq!(backoff(base, max, 0, 0), Duration::ZERO);
+        assert_eq!(backoff(base, max, 0, Some(0)), Duration::ZERO);
         assert_eq!(
-            backoff(base, max, 0, u64::MAX),
+            backoff(base, max, 0, Some(u64::MAX)),
             Duration::from_nanos(u64::MAX % 100_000_001)
         );
         for n in 0..40 {
             for r in [0, 1, 12345, u64::MAX / 3, u64::MAX] {
                 let ceiling = (base * 2u32.pow(n.min(20))).min(max);
-                assert!(backoff(base, max, n, r) <= ceiling, "n={n} r={r}");
+                assert!(backoff(base, max, n, Some(r)) <= ceiling, "n={n} r={r}");
             }
+            // Jitter off: exactly the ceiling, the same for every replica.
+            assert_eq!(
+                backoff(base, max, n, None),
+                (base * 2u32.pow(n.min(20))).min(max)
+            );
         }
         assert_ne!(random_u64(), random_u64());
     }

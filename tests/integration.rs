@@ -4,6 +4,7 @@ mod support;
 
 mod bundle;
 mod core;
+mod fleet;
 mod init;
 mod providers;
 mod vault;

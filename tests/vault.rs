@@ -610,6 +610,36 @@ fn dead_address_gives_69_after_the_configured_attempts_within_the_deadline() {
 }
 
 #[test]
+fn a_timed_out_attempt_doubles_the_next_attempts_timeout_but_a_503_does_not() {
+    // A slow server is busy, not gone: retrying on the same short timeout re-sends work it is
+    // still doing (scripts/fleet showed the storm). Only a timeout grows the timeout.
+    let ok = json!({"status": 200, "json": {"data": {"k": "v"}}});
+    let fake = Fake::start(json!([{"hang": true}, ok]));
+    let (sb, run) = fake_run(
+        &fake,
+        "    timeout: 300ms
+    retries: 2
+",
+    );
+    let out = run.output();
+    out.expect_ok()
+        .stderr_has("(attempt 1, timeout 300 ms)")
+        .stderr_has("(attempt 2, timeout 600 ms)");
+    assert_eq!(read(&sb.path("out/k")), "v");
+    // Negative control: a 503 is an answer, so the retry keeps the configured timeout.
+    let fake = Fake::start(json!([{"status": 503}, ok]));
+    let (_sb, run) = fake_run(
+        &fake,
+        "    timeout: 300ms
+    retries: 2
+",
+    );
+    run.output()
+        .expect_ok()
+        .stderr_has("(attempt 2, timeout 300 ms)");
+}
+
+#[test]
 fn sigterm_while_waiting_on_the_vault_exits_143_and_publishes_nothing() {
     let fake = Fake::start(json!([{"hang": true}]));
     let (sb, mut run) = fake_run(&fake, "    timeout: 60s\n    deadline: 60s\n");

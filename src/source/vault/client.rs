@@ -52,6 +52,7 @@ impl Vault {
             timeout: settings.timeout,
             deadline: settings.deadline,
             retries: settings.retries,
+            jitter: settings.retry_jitter,
             allow_insecure_http: settings.allow_insecure_http,
             ..http::Options::default()
         };

@@ -43,6 +43,8 @@ pub struct VaultFileSettings {
     pub deadline: Option<ScalarText>,
     /// Retries after the first attempt on connection errors, 5xx and 429.
     pub retries: Option<u32>,
+    /// Full jitter on retry backoff (default true); false waits exactly `200ms·2^n`.
+    pub retry_jitter: Option<bool>,
     /// Permit `http://` to a host that is not loopback.
     pub allow_insecure_http: Option<bool>,
     /// Unknown keys, refused (78).
@@ -185,6 +187,8 @@ pub struct VaultSettings {
     pub deadline: Duration,
     /// Retries after the first attempt.
     pub retries: u32,
+    /// Randomise retry backoff (full jitter); off only to measure what jitter buys.
+    pub retry_jitter: bool,
     /// Permit `http://` to a non-loopback host.
     pub allow_insecure_http: bool,
 }
@@ -497,8 +501,25 @@ impl VaultSettings {
                         "secret_init.vault.retries: expected 0..=20",
                     ));
                 }
-                None => 3,
+                // 8 retries: the full-jitter backoff ceilings add up to 21 s (0.2, 0.4, ... 5 s),
+                // about 10 s on average, so a fleet rides out a seal or failover of a few
+                // seconds inside the 30 s deadline. With 3 (0.7 s on average) a one-second seal
+                // failed 18% of 200 replicas (scripts/fleet --fault sealed, docs/fleet.md).
+                None => 8,
             },
+        };
+        let retry_jitter = match pick(inv, env, "vault-retry-jitter") {
+            Some((v, origin)) => match text(v, &origin)?.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    return Err(Error::new(
+                        Kind::Usage,
+                        format!("{origin}: expected on or off"),
+                    ));
+                }
+            },
+            None => f.retry_jitter.unwrap_or(true),
         };
         Ok(Some(VaultSettings {
             address,
@@ -525,6 +546,7 @@ impl VaultSettings {
                 Duration::from_secs(30),
             )?,
             retries,
+            retry_jitter,
             allow_insecure_http,
         }))
     }
@@ -629,6 +651,32 @@ mod tests {
             .expect("some");
         assert_eq!(v.address, "https://from-file");
         assert_eq!(v.timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn retry_jitter_defaults_on_and_follows_precedence() {
+        let none = file("address: https://v\n");
+        let r = |i: &[&str], e: &[(&str, &str)], f: &VaultFileSettings| {
+            VaultSettings::resolve(&inv(i), &env(e), Some(f), false)
+        };
+        let on = |i: &[&str], e: &[(&str, &str)], f: &VaultFileSettings| {
+            r(i, e, f).expect("ok").expect("some").retry_jitter
+        };
+        assert!(on(&["--", "x"], &[], &none));
+        let off = file("address: https://v\nretry_jitter: false\n");
+        assert!(!on(&["--", "x"], &[], &off));
+        let twin = [("SECRET_INIT_VAULT_RETRY_JITTER", "on")];
+        assert!(on(&["--", "x"], &twin, &off));
+        assert!(!on(
+            &["--vault-retry-jitter", "off", "--", "x"],
+            &twin,
+            &none
+        ));
+        let bad = [("SECRET_INIT_VAULT_RETRY_JITTER", "sometimes")];
+        assert_eq!(
+            r(&["--", "x"], &bad, &none).expect_err("bad").exit_code(),
+            64
+        );
     }
 
     #[test]

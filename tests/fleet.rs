@@ -1,0 +1,83 @@
+//! The fleet load script (`scripts/fleet`, docs/fleet.md) at N=10, so its machinery cannot rot:
+//! a real OpenBao over TLS, AppRole, 20 secrets over 4 KV v2 paths, ten secret-init processes
+//! released together through one pipe, requests counted from the server's audit log. The full
+//! fleet (50, 200, 500) is a load test and stays out of the normal test command.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::support::{bin, python, root};
+
+/// Runs the script with `args` on ten workers; returns its one JSON row.
+fn fleet(args: &[&str]) -> Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("fleet.json");
+    let out = Command::new(python())
+        .arg(root().join("scripts/fleet"))
+        .args([
+            "--n",
+            "10",
+            "--jitter",
+            "on",
+            "--timeout",
+            "120",
+            "--round-timeout",
+            "60",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .args(args)
+        .env("SI_BIN", bin())
+        .output()
+        .expect("run scripts/fleet");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "scripts/fleet failed:\n{stderr}");
+    let rows: Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("fleet.json")).expect("json");
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    let row = rows[0].clone();
+    assert_eq!(row["n"], 10, "{row}");
+    assert_eq!(row["minimum"], 50, "10 logins + 10 x 4 reads: {row}");
+    row
+}
+
+#[test]
+fn ten_simultaneous_starts_all_succeed_with_the_minimum_of_requests() {
+    let r = fleet(&[]);
+    assert_eq!(r["ok"], 10, "{r}");
+    assert_eq!(r["failures"], serde_json::json!({}), "{r}");
+    // Counted by the server's audit device, not by the clients: one login and 4 reads each.
+    assert_eq!(r["logins"], 10, "{r}");
+    assert_eq!(r["reads"], 40, "{r}");
+    assert_eq!(r["attempts"], 50, "one attempt per request: {r}");
+    let p50 = r["p50_ms"].as_f64().expect("p50");
+    let p99 = r["p99_ms"].as_f64().expect("p99");
+    assert!(p50 > 0.0 && p50 <= p99 && p99 < 30_000.0, "{r}");
+}
+
+#[test]
+fn negative_control_a_wrong_secret_id_fails_every_start_with_77_and_reads_nothing() {
+    let r = fleet(&["--fault", "bad-secret-id"]);
+    assert_eq!(r["ok"], 0, "{r}");
+    assert_eq!(r["failures"], serde_json::json!({"77": 10}), "{r}");
+    // A refused login is not retried, and nothing is read without a token.
+    assert_eq!(r["logins"], 10, "{r}");
+    assert_eq!(r["reads"], 0, "{r}");
+    assert!(
+        r["samples"]["77"]
+            .as_str()
+            .is_some_and(|s| s.contains("login refused")),
+        "{r}"
+    );
+}
+
+#[test]
+fn a_fleet_started_against_a_sealed_server_retries_and_recovers_when_it_is_unsealed() {
+    let r = fleet(&["--fault", "sealed", "--seal-for", "0.5"]);
+    assert_eq!(r["ok"], 10, "{r}");
+    // Sealed requests get 503 and are not audited: the clients' own attempt lines show the
+    // retries, the audit log shows that each request was served exactly once after the unseal.
+    assert!(r["attempts"].as_u64().expect("attempts") > 50, "{r}");
+    assert_eq!(r["requests"], 50, "{r}");
+}
