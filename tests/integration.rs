@@ -5,5 +5,6 @@ mod support;
 mod bundle;
 mod core;
 mod init;
+mod leaks;
 mod providers;
 mod vault;
