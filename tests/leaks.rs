@@ -633,6 +633,10 @@ fn failures_leak_nothing_and_deliver_nothing() {
     let wrong_key = keygen();
     c.add_key("wrongkey", &wrong_key);
     let wrong_key_file = f.sb.write("keys/wrong.key", &wrong_key);
+    let scalar = c.new("mscalar");
+    let local_scalar = c.new("lscalar");
+    let bad_local =
+        f.sb.write("bad-local.yaml", format!("secrets: {local_scalar}\n"));
     let list = c.new("typelist");
     let map = c.new("typemap");
     let badname = c.new("badname");
@@ -666,20 +670,36 @@ fn failures_leak_nothing_and_deliver_nothing() {
         (
             "invalid-name",
             65,
-            config.replace(
+            config.replacen(
                 "secrets:\n",
                 &format!("secrets:\n  \"bad name\": {badname}\n"),
+                1,
             ),
             Box::new(|_| {}),
         ),
         (
             "type-error",
             65,
-            config.replace(
+            config.replacen(
                 "secrets:\n",
                 &format!("secrets:\n  listy: [{list}]\n  mappy: {{inner: {map}}}\n"),
+                1,
             ),
             Box::new(|_| {}),
+        ),
+        (
+            "manifest-scalar",
+            65,
+            format!("secrets: {scalar}\n"),
+            Box::new(|_| {}),
+        ),
+        (
+            "local-scalar",
+            65,
+            config.clone(),
+            Box::new(|r: &mut Run| {
+                r.env("SECRET_INIT_LOCAL_CONFIG", &bad_local);
+            }),
         ),
         (
             "symlink-in-the-way",
@@ -728,6 +748,18 @@ fn failures_leak_nothing_and_deliver_nothing() {
             }
             let out = r.output();
             out.expect_code(*code);
+            // Each failure for its own reason (else a typo in the fixture would pass quietly).
+            let why = match step.split(' ').next().unwrap_or_default() {
+                "missing" => "absent",
+                "invalid-name" => "invalid name",
+                "type-error" => "expected a string or null",
+                "manifest-scalar" | "local-scalar" => "invalid type: string, expected a map",
+                "symlink-in-the-way" if mode == "exec" => "refusing to replace symlink",
+                "wrong-key" => "wrong master key",
+                "tampered" => "authentication failed",
+                _ => "",
+            };
+            out.stderr_has(why);
             assert!(
                 !probe.0.path().join("child.environ").exists(),
                 "{step}: the program ran"
@@ -958,6 +990,11 @@ fn openbao_every_login_and_failure_leaks_nothing() {
         {"op": "api", "method": "POST", "path": "auth/approle/role/app/role-id", "body": {"role_id": role_id}},
         {"op": "api", "method": "POST", "path": "auth/approle/role/app/custom-secret-id", "body": {"secret_id": secret_id}},
     ]));
+    let nested = c.new("kvnested");
+    bao.admin(
+        json!([{"op": "api", "method": "POST", "path": "secret/data/typed",
+        "body": {"data": {"db": {"inner": nested}, "api": [nested]}}}]),
+    );
     let jwt = bao.sa_jwt();
     c.add("jwt", &jwt);
     // The signature alone, in case a log printed the token's tail.
@@ -1089,6 +1126,29 @@ fn openbao_every_login_and_failure_leaks_nothing() {
         allow(&mut ev, step);
     }
 
+    // A non-string KV value is delivered as compact JSON (docs/vault.md): into its file only.
+    sb.config(
+        &yaml("{method: token}", &good)
+            .replace("app#db'", "typed#db'")
+            .replace("data/app", "data/typed"),
+    );
+    let before = before_cfg(&sb);
+    let mut r = sb.run();
+    r.env("TRUSS_SECRET_plain", &plain)
+        .env("VAULT_TOKEN", &token);
+    trace(&mut r, true).args(probe.program());
+    let out = r.output();
+    out.expect_ok();
+    assert_eq!(
+        read(&sb.path("out/db")),
+        format!("{{\"inner\":\"{nested}\"}}")
+    );
+    ev.out("kv-json", &out);
+    probe.collect(&mut ev, "kv-json", false);
+    ev.tree("kv-json", sb.dir.path(), &before);
+    allow(&mut ev, "kv-json");
+    ev.allow("kv-json: file out/db", &nested);
+
     // Failures: 403, bad secret id, missing key, unreachable, TLS failure.
     let dead = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -1156,6 +1216,14 @@ fn openbao_every_login_and_failure_leaks_nothing() {
             }
             let out = r.output();
             out.expect_code(*code);
+            let why = match step.split(' ').next().unwrap_or_default() {
+                "403" => "HTTP 403",
+                "bad-secret-id" => "invalid role or secret ID",
+                "missing-key" => "secret/data/app#nope): not found",
+                "unreachable" => "Connection refused",
+                _ => "invalid peer certificate",
+            };
+            out.stderr_has(why);
             assert!(
                 !probe.0.path().join("child.environ").exists(),
                 "{step}: program ran"
