@@ -400,7 +400,13 @@ struct Local {
     key_file: PathBuf,
 }
 
-const LOCAL_SECRETS: [&str; 9] = [
+/// Provider inputs come from different sources: hf_token from the file dir, gh_token from the
+/// local config, wandb_key from the bundle, openai_key from the environment.
+const LOCAL_SECRETS: [&str; 13] = [
+    "hf_token",
+    "gh_token",
+    "wandb_key",
+    "openai_key",
     "from_file",
     "kube_db",
     "from_env",
@@ -411,6 +417,9 @@ const LOCAL_SECRETS: [&str; 9] = [
     "aws_key_id",
     "aws_secret",
 ];
+
+/// The local secrets delivered into the program's environment.
+const ENV_DELIVERED: [&str; 5] = ["as_env", "openai_key", "hf_token", "gh_token", "wandb_key"];
 
 impl Local {
     fn new() -> Local {
@@ -442,17 +451,22 @@ impl Local {
             &["set", "app", "from_bundle", "-"],
             Some(&values["from_bundle"]),
         );
+        vault(&["set", "app", "wandb_key"], Some(&values["wandb_key"]));
         sb.write("in/from_file", &values["from_file"]);
+        sb.write("in/hf_token", &values["hf_token"]);
         // A Kubernetes secret volume: timestamped dir, ..data link, per-key links.
         sb.write("k8s/..2026_01_01_00_00_00.1/kube_db", &values["kube_db"]);
         symlink("..2026_01_01_00_00_00.1", sb.path("k8s/..data")).expect("link");
         symlink("..data/kube_db", sb.path("k8s/kube_db")).expect("link");
         sb.write(
             "local.yaml",
-            format!("secrets:\n  from_local: {}\n", values["from_local"]),
+            format!(
+                "secrets:\n  from_local: {}\n  gh_token: {}\n",
+                values["from_local"], values["gh_token"]
+            ),
         );
         sb.config(&format!(
-            "secrets:\n{}secret_init:\n  bundles:\n    vaults: [app]\n  secrets:\n    as_env: {{env: AS_ENV_VAR, file: false}}\n  providers:\n    aws:\n      fields: {{aws_access_key_id: aws_key_id, aws_secret_access_key: aws_secret}}\n",
+            "secrets:\n{}secret_init:\n  bundles:\n    vaults: [app]\n  secrets:\n    as_env: {{env: AS_ENV_VAR, file: false}}\n  providers:\n    aws:\n      fields: {{aws_access_key_id: aws_key_id, aws_secret_access_key: aws_secret}}\n    huggingface: {{fields: {{token: hf_token}}}}\n    github: {{fields: {{token: gh_token}}, values: {{user: octo}}}}\n    wandb: {{fields: {{api_key: wandb_key}}}}\n    openai: {{fields: {{api_key: openai_key}}}}\n",
             LOCAL_SECRETS
                 .iter()
                 .map(|n| if *n == "from_default" {
@@ -487,7 +501,10 @@ impl Local {
         .env("TRUSS_SECRET_from_env", &self.values["from_env"])
         .env("TRUSS_SECRET_as_env", &self.values["as_env"])
         .env("TRUSS_SECRET_aws_key_id", &self.values["aws_key_id"])
-        .env("TRUSS_SECRET_aws_secret", &self.values["aws_secret"]);
+        .env("TRUSS_SECRET_aws_secret", &self.values["aws_secret"])
+        .env("TRUSS_SECRET_openai_key", &self.values["openai_key"])
+        // A temp file anywhere would land in the sandbox and be searched.
+        .env("TMPDIR", self.sb.path("tmp"));
         if key_in_env {
             r.env("SECRET_INIT_MASTER_KEY", &self.key);
         } else {
@@ -508,7 +525,17 @@ impl Local {
                 &self.values[n],
             );
         }
-        ev.allow(format!("{step}: child environ"), &self.values["as_env"]);
+        for (n, place) in [
+            ("hf_token", "home/.cache/huggingface/token"),
+            ("gh_token", "home/.config/gh/hosts.yml"),
+            ("wandb_key", "home/.netrc"),
+        ] {
+            ev.allow(format!("{step}: file {place}"), &self.values[n]);
+        }
+        // Env deliveries, documented per provider (`secret-init providers`: "env (on)").
+        for n in ENV_DELIVERED {
+            ev.allow(format!("{step}: child environ"), &self.values[n]);
+        }
     }
 }
 
@@ -587,7 +614,9 @@ fn local_sources_in_every_mode_leak_nothing() {
     let out = r.output();
     out.expect_ok().stdout_has("AS_ENV_VAR=");
     ev.out("env", &out);
-    ev.allow("env: stdout", &f.values["as_env"]);
+    for n in ENV_DELIVERED {
+        ev.allow("env: stdout", &f.values[n]);
+    }
     ev.tree("env", f.sb.dir.path(), &before);
     f.allow_deliveries(&mut ev, "env");
 
@@ -637,6 +666,12 @@ fn failures_leak_nothing_and_deliver_nothing() {
     let local_scalar = c.new("lscalar");
     let bad_local =
         f.sb.write("bad-local.yaml", format!("secrets: {local_scalar}\n"));
+    // Someone else's AWS credentials in the way of the aws provider (a second HOME).
+    let (old_id, old_secret) = (c.new("oldid"), c.new("oldsecret"));
+    f.sb.write(
+        "home2/.aws/credentials",
+        format!("[default]\naws_access_key_id = {old_id}\naws_secret_access_key = {old_secret}\n"),
+    );
     let list = c.new("typelist");
     let map = c.new("typemap");
     let badname = c.new("badname");
@@ -702,6 +737,14 @@ fn failures_leak_nothing_and_deliver_nothing() {
             }),
         ),
         (
+            "provider-conflict",
+            73,
+            config.clone(),
+            Box::new(|r: &mut Run| {
+                r.env("HOME", f.sb.path("home2"));
+            }),
+        ),
+        (
             "symlink-in-the-way",
             73,
             config.clone(),
@@ -757,6 +800,7 @@ fn failures_leak_nothing_and_deliver_nothing() {
                 "symlink-in-the-way" if mode == "exec" => "refusing to replace symlink",
                 "wrong-key" => "wrong master key",
                 "tampered" => "authentication failed",
+                "provider-conflict" => "already set to a different value",
                 _ => "",
             };
             out.stderr_has(why);
@@ -1059,7 +1103,11 @@ fn openbao_every_login_and_failure_leaks_nothing() {
                 "{{method: jwt, role: app, jwt_file: {}}}",
                 jwt_file.display()
             ),
-            vec![],
+            // Inputs the chosen method does not use must be wiped from the supervisor too.
+            vec![
+                ("VAULT_TOKEN", token.clone()),
+                ("BAO_SECRET_ID", bad_sid.clone()),
+            ],
             "init",
         ),
         (
