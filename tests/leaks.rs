@@ -121,6 +121,15 @@ impl Evidence {
         }
     }
 
+    /// The bytes recorded for `place` (controls: a delivery really happened).
+    fn place(&self, place: &str) -> &[u8] {
+        self.places
+            .iter()
+            .find(|(p, _)| p == place)
+            .map(|(_, b)| b.as_slice())
+            .unwrap_or_else(|| panic!("no place {place}"))
+    }
+
     /// Every hit: "canary TAG (VALUE) in PLACE at byte N: ...context...".
     fn hits(&self, canaries: &Canaries) -> Vec<String> {
         let mut hits = Vec::new();
@@ -398,6 +407,8 @@ struct Local {
     key: String,
     bundle: PathBuf,
     key_file: PathBuf,
+    /// A whole bundle vault injected into the environment: INJECTED_TOKEN's value.
+    injected: String,
 }
 
 /// Provider inputs come from different sources: hf_token from the file dir, gh_token from the
@@ -452,6 +463,9 @@ impl Local {
             Some(&values["from_bundle"]),
         );
         vault(&["set", "app", "wandb_key"], Some(&values["wandb_key"]));
+        let injected = c.new("injected");
+        vault(&["create", "inject"], None);
+        vault(&["set", "inject", "INJECTED_TOKEN", "-"], Some(&injected));
         sb.write("in/from_file", &values["from_file"]);
         sb.write("in/hf_token", &values["hf_token"]);
         // A Kubernetes secret volume: timestamped dir, ..data link, per-key links.
@@ -466,7 +480,7 @@ impl Local {
             ),
         );
         sb.config(&format!(
-            "secrets:\n{}secret_init:\n  bundles:\n    vaults: [app]\n  secrets:\n    as_env: {{env: AS_ENV_VAR, file: false}}\n  providers:\n    aws:\n      fields: {{aws_access_key_id: aws_key_id, aws_secret_access_key: aws_secret}}\n    huggingface: {{fields: {{token: hf_token}}}}\n    github: {{fields: {{token: gh_token}}, values: {{user: octo}}}}\n    wandb: {{fields: {{api_key: wandb_key}}}}\n    openai: {{fields: {{api_key: openai_key}}}}\n",
+            "secrets:\n{}secret_init:\n  bundles:\n    vaults: [app]\n    env_vaults: [inject]\n  secrets:\n    as_env: {{env: AS_ENV_VAR, file: false}}\n  providers:\n    aws:\n      fields: {{aws_access_key_id: aws_key_id, aws_secret_access_key: aws_secret}}\n    huggingface: {{fields: {{token: hf_token}}}}\n    github: {{fields: {{token: gh_token}}, values: {{user: octo}}}}\n    wandb: {{fields: {{api_key: wandb_key}}}}\n    openai: {{fields: {{api_key: openai_key}}}}\n",
             LOCAL_SECRETS
                 .iter()
                 .map(|n| if *n == "from_default" {
@@ -483,6 +497,7 @@ impl Local {
             key,
             bundle,
             key_file,
+            injected,
         }
     }
 
@@ -536,6 +551,7 @@ impl Local {
         for n in ENV_DELIVERED {
             ev.allow(format!("{step}: child environ"), &self.values[n]);
         }
+        ev.allow(format!("{step}: child environ"), &self.injected);
     }
 }
 
@@ -579,6 +595,17 @@ fn local_sources_in_every_mode_leak_nothing() {
         }
     }
 
+    // Controls: the env deliveries and the injected vault did reach the program.
+    let env = ev.place("exec: child environ");
+    for var in [
+        "INJECTED_TOKEN=",
+        "AS_ENV_VAR=",
+        "HF_TOKEN=",
+        "OPENAI_API_KEY=",
+    ] {
+        assert!(find(env, var.as_bytes()).is_some(), "{var} not delivered");
+    }
+
     // check (table and JSON), providers: no value at all.
     for (step, args) in [
         ("check", &["check"][..]),
@@ -617,6 +644,7 @@ fn local_sources_in_every_mode_leak_nothing() {
     for n in ENV_DELIVERED {
         ev.allow("env: stdout", &f.values[n]);
     }
+    ev.allow("env: stdout", &f.injected);
     ev.tree("env", f.sb.dir.path(), &before);
     f.allow_deliveries(&mut ev, "env");
 
@@ -1028,6 +1056,8 @@ fn openbao_every_login_and_failure_leaks_nothing() {
     let plain = c.new("localenv");
     bao.put_v2("app", &[("db", &kv2)]);
     bao.put_v1("app", &[("api", &kv1)]);
+    let injected = c.new("kvinjected");
+    bao.put_v2("envs", &[("INJECTED_KV", &injected)]);
     bao.admin(json!([
         {"op": "api", "method": "POST", "path": "auth/token/create", "body": {"id": token, "policies": ["reader"], "ttl": "10m"}},
         {"op": "api", "method": "POST", "path": "auth/token/create", "body": {"id": weak, "policies": ["default"], "ttl": "10m"}},
@@ -1052,7 +1082,7 @@ fn openbao_every_login_and_failure_leaks_nothing() {
     let tok_file = sb.write("auth/token", &token);
     let yaml = |auth: &str, vault: &str| {
         format!(
-            "secrets:\n  db: null\n  api: null\n  plain: null\nsecret_init:\n  secrets:\n    db: {{from: 'vault:secret/data/app#db'}}\n    api: {{from: 'vault:kv/app#api', env: API_KEY, file: false}}\n  vault:\n{vault}    auth: {auth}\n",
+            "secrets:\n  db: null\n  api: null\n  plain: null\nsecret_init:\n  secrets:\n    db: {{from: 'vault:secret/data/app#db'}}\n    api: {{from: 'vault:kv/app#api', env: API_KEY, file: false}}\n  vault:\n{vault}    env_paths: [secret/data/envs]\n    auth: {auth}\n",
         )
     };
     let good = bao.vault_yaml();
@@ -1063,6 +1093,7 @@ fn openbao_every_login_and_failure_leaks_nothing() {
         ev.allow(format!("{step}: file out/db"), &kv2);
         ev.allow(format!("{step}: file out/plain"), &plain);
         ev.allow(format!("{step}: child environ"), &kv1);
+        ev.allow(format!("{step}: child environ"), &injected);
     };
 
     // Successful starts: every login method, every process mode.
@@ -1146,6 +1177,11 @@ fn openbao_every_login_and_failure_leaks_nothing() {
         allow(&mut ev, step);
     }
 
+    let env = ev.place("token-env-exec: child environ");
+    for var in ["INJECTED_KV=", "API_KEY="] {
+        assert!(find(env, var.as_bytes()).is_some(), "{var} not delivered");
+    }
+
     // check, get, env with the token.
     sb.config(&yaml("{method: token}", &good));
     let before = before_cfg(&sb);
@@ -1168,6 +1204,10 @@ fn openbao_every_login_and_failure_leaks_nothing() {
                 assert_eq!(&out.stdout(), *v, "{step}");
             }
             ev.allow(format!("{step}: stdout"), v);
+        }
+        if *step == "vault-env" {
+            out.stdout_has("INJECTED_KV=");
+            ev.allow("vault-env: stdout", &injected);
         }
         ev.out(step, &out);
         ev.tree(step, sb.dir.path(), &before);
