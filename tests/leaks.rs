@@ -1054,6 +1054,9 @@ fn openbao_every_login_and_failure_leaks_nothing() {
     let secret_id = c.new("secretid");
     let bad_sid = c.new("badsid");
     let plain = c.new("localenv");
+    // Credentials some users put in URLs: never shown (logs and errors redact the address).
+    let url_pw = c.new("urlpassword");
+    let url_q = c.new("urlquery");
     bao.put_v2("app", &[("db", &kv2)]);
     bao.put_v1("app", &[("api", &kv1)]);
     let injected = c.new("kvinjected");
@@ -1268,7 +1271,7 @@ fn openbao_every_login_and_failure_leaks_nothing() {
             "unreachable",
             "{method: token}".to_string(),
             format!(
-                "    address: https://127.0.0.1:{dead}\n    retries: 1\n    timeout: 1s\n    deadline: 5s\n"
+                "    address: https://leak:{url_pw}@127.0.0.1:{dead}\n    retries: 1\n    timeout: 1s\n    deadline: 5s\n"
             ),
             vec![("VAULT_TOKEN", token.clone())],
             69,
@@ -1276,7 +1279,7 @@ fn openbao_every_login_and_failure_leaks_nothing() {
         (
             "tls-untrusted",
             "{method: token}".to_string(),
-            format!("    address: {}\n", bao.addr),
+            format!("    address: {}/?sig={url_q}\n", bao.addr),
             vec![("VAULT_TOKEN", token.clone())],
             77,
         ),
