@@ -700,6 +700,13 @@ fn failures_leak_nothing_and_deliver_nothing() {
         "home2/.aws/credentials",
         format!("[default]\naws_access_key_id = {old_id}\naws_secret_access_key = {old_secret}\n"),
     );
+    let (bundle_pw, bundle_sig) = (c.new("bundlepw"), c.new("bundlesig"));
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let bundle_url = format!("https://u:{bundle_pw}@127.0.0.1:{dead}/b.json?sig={bundle_sig}");
     let list = c.new("typelist");
     let map = c.new("typemap");
     let badname = c.new("badname");
@@ -773,6 +780,14 @@ fn failures_leak_nothing_and_deliver_nothing() {
             }),
         ),
         (
+            "bundle-url-unreachable",
+            69,
+            config.clone(),
+            Box::new(|r: &mut Run| {
+                r.env("SECRET_INIT_BUNDLE", &bundle_url);
+            }),
+        ),
+        (
             "symlink-in-the-way",
             73,
             config.clone(),
@@ -828,6 +843,7 @@ fn failures_leak_nothing_and_deliver_nothing() {
                 "symlink-in-the-way" if mode == "exec" => "refusing to replace symlink",
                 "wrong-key" => "wrong master key",
                 "tampered" => "authentication failed",
+                "bundle-url-unreachable" => "Connection refused",
                 "provider-conflict" => "already set to a different value",
                 _ => "",
             };
