@@ -58,7 +58,7 @@ struct Canaries(Vec<(String, String, Vec<Vec<u8>>)>);
 
 impl Canaries {
     /// A new canary value, registered for the search.
-    fn new(&mut self, tag: &str) -> String {
+    fn make(&mut self, tag: &str) -> String {
         let v = unique(tag);
         self.add(tag, &v);
         v
@@ -328,8 +328,8 @@ fn the_search_reports_planted_canaries_where_they_are() {
     let sb = Sandbox::new();
     let probe = Probe::new();
     let mut c = Canaries::default();
-    let planted = c.new("planted");
-    let quiet = c.new("quiet");
+    let planted = c.make("planted");
+    let quiet = c.make("quiet");
     sb.config("secrets:\n  planted: null\n  quiet: null\nsecret_init:\n  secrets:\n    planted: {env: PLANTED, file: false}\n");
     let before = snapshot(sb.dir.path());
     // A program that leaks on purpose: to stderr and into a stray file, then probes.
@@ -439,7 +439,7 @@ impl Local {
         let mut c = Canaries::default();
         let mut values = BTreeMap::new();
         for name in LOCAL_SECRETS {
-            values.insert(name, c.new(&name.replace('_', "")));
+            values.insert(name, c.make(&name.replace('_', "")));
         }
         let key = keygen();
         c.add_key("masterkey", &key);
@@ -463,7 +463,7 @@ impl Local {
             Some(&values["from_bundle"]),
         );
         vault(&["set", "app", "wandb_key"], Some(&values["wandb_key"]));
-        let injected = c.new("injected");
+        let injected = c.make("injected");
         vault(&["create", "inject"], None);
         vault(&["set", "inject", "INJECTED_TOKEN", "-"], Some(&injected));
         sb.write("in/from_file", &values["from_file"]);
@@ -690,26 +690,26 @@ fn failures_leak_nothing_and_deliver_nothing() {
     let wrong_key = keygen();
     c.add_key("wrongkey", &wrong_key);
     let wrong_key_file = f.sb.write("keys/wrong.key", &wrong_key);
-    let scalar = c.new("mscalar");
-    let local_scalar = c.new("lscalar");
+    let scalar = c.make("mscalar");
+    let local_scalar = c.make("lscalar");
     let bad_local =
         f.sb.write("bad-local.yaml", format!("secrets: {local_scalar}\n"));
     // Someone else's AWS credentials in the way of the aws provider (a second HOME).
-    let (old_id, old_secret) = (c.new("oldid"), c.new("oldsecret"));
+    let (old_id, old_secret) = (c.make("oldid"), c.make("oldsecret"));
     f.sb.write(
         "home2/.aws/credentials",
         format!("[default]\naws_access_key_id = {old_id}\naws_secret_access_key = {old_secret}\n"),
     );
-    let (bundle_pw, bundle_sig) = (c.new("bundlepw"), c.new("bundlesig"));
+    let (bundle_pw, bundle_sig) = (c.make("bundlepw"), c.make("bundlesig"));
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
         .expect("addr")
         .port();
     let bundle_url = format!("https://u:{bundle_pw}@127.0.0.1:{dead}/b.json?sig={bundle_sig}");
-    let list = c.new("typelist");
-    let map = c.new("typemap");
-    let badname = c.new("badname");
+    let list = c.make("typelist");
+    let map = c.make("typemap");
+    let badname = c.make("badname");
     // A tampered copy of the bundle: one ciphertext byte flipped.
     let mut j: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&f.bundle).expect("bundle")).expect("json");
@@ -940,10 +940,12 @@ fn vault_commands_leak_nothing() {
     ev.tree("keygen-output", sb.dir.path(), &before);
     ev.allow("keygen-output: file keys/new.key", &key2);
 
-    let a = c.new("entrya");
-    let b = c.new("entryb");
+    let a = c.make("entrya");
+    let b = c.make("entryb");
     let desc = "plain description";
-    let steps: Vec<(&str, Vec<&str>, Option<&str>, Option<&str>)> = vec![
+    // (step, arguments, master key, stdin)
+    type Step<'a> = (&'a str, Vec<&'a str>, Option<&'a str>, Option<&'a str>);
+    let steps: Vec<Step> = vec![
         (
             "create",
             vec!["create", "app", "-d", desc],
@@ -1062,20 +1064,20 @@ fn openbao_every_login_and_failure_leaks_nothing() {
     let bao = Bao::start();
     let mut c = Canaries::default();
     c.add("root", &bao.root);
-    let kv2 = c.new("kvtwo");
-    let kv1 = c.new("kvone");
-    let token = c.new("token");
-    let weak = c.new("weak");
-    let role_id = c.new("roleid");
-    let secret_id = c.new("secretid");
-    let bad_sid = c.new("badsid");
-    let plain = c.new("localenv");
+    let kv2 = c.make("kvtwo");
+    let kv1 = c.make("kvone");
+    let token = c.make("token");
+    let weak = c.make("weak");
+    let role_id = c.make("roleid");
+    let secret_id = c.make("secretid");
+    let bad_sid = c.make("badsid");
+    let plain = c.make("localenv");
     // Credentials some users put in URLs: never shown (logs and errors redact the address).
-    let url_pw = c.new("urlpassword");
-    let url_q = c.new("urlquery");
+    let url_pw = c.make("urlpassword");
+    let url_q = c.make("urlquery");
     bao.put_v2("app", &[("db", &kv2)]);
     bao.put_v1("app", &[("api", &kv1)]);
-    let injected = c.new("kvinjected");
+    let injected = c.make("kvinjected");
     bao.put_v2("envs", &[("INJECTED_KV", &injected)]);
     bao.admin(json!([
         {"op": "api", "method": "POST", "path": "auth/token/create", "body": {"id": token, "policies": ["reader"], "ttl": "10m"}},
@@ -1083,7 +1085,7 @@ fn openbao_every_login_and_failure_leaks_nothing() {
         {"op": "api", "method": "POST", "path": "auth/approle/role/app/role-id", "body": {"role_id": role_id}},
         {"op": "api", "method": "POST", "path": "auth/approle/role/app/custom-secret-id", "body": {"secret_id": secret_id}},
     ]));
-    let nested = c.new("kvnested");
+    let nested = c.make("kvnested");
     bao.admin(
         json!([{"op": "api", "method": "POST", "path": "secret/data/typed",
         "body": {"data": {"db": {"inner": nested}, "api": [nested]}}}]),
@@ -1419,8 +1421,8 @@ fn no_core_file_while_secrets_are_held() {
     // secret-init then holds its token and the env secret while it waits.
     let fake = Fake::start(json!([{"hang": true}]));
     let mut c = Canaries::default();
-    let token = c.new("coretoken");
-    let held = c.new("coreheld");
+    let token = c.make("coretoken");
+    let held = c.make("coreheld");
     let sb = Sandbox::new();
     sb.config(&format!(
         "secrets:\n  held: null\n  k: null\nsecret_init:\n  secrets:\n    k: {{from: 'vault:kv/app#k'}}\n  vault:\n    address: {}\n    ca_cert: {}\n    timeout: 60s\n    deadline: 60s\n",
