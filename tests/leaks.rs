@@ -409,6 +409,9 @@ struct Local {
     key_file: PathBuf,
     /// A whole bundle vault injected into the environment: INJECTED_TOKEN's value.
     injected: String,
+    /// Inputs the program must never see: a scrubbed variable and an undeclared TRUSS_SECRET_*.
+    scrubbed: String,
+    undeclared: String,
 }
 
 /// Provider inputs come from different sources: hf_token from the file dir, gh_token from the
@@ -464,6 +467,8 @@ impl Local {
         );
         vault(&["set", "app", "wandb_key"], Some(&values["wandb_key"]));
         let injected = c.make("injected");
+        let scrubbed = c.make("scrubbed");
+        let undeclared = c.make("undeclared");
         vault(&["create", "inject"], None);
         vault(&["set", "inject", "INJECTED_TOKEN", "-"], Some(&injected));
         sb.write("in/from_file", &values["from_file"]);
@@ -498,6 +503,8 @@ impl Local {
             bundle,
             key_file,
             injected,
+            scrubbed,
+            undeclared,
         }
     }
 
@@ -519,7 +526,10 @@ impl Local {
         .env("TRUSS_SECRET_aws_secret", &self.values["aws_secret"])
         .env("TRUSS_SECRET_openai_key", &self.values["openai_key"])
         // A temp file anywhere would land in the sandbox and be searched.
-        .env("TMPDIR", self.sb.path("tmp"));
+        .env("TMPDIR", self.sb.path("tmp"))
+        .env("CI_DEPLOY_TOKEN", &self.scrubbed)
+        .env("SECRET_INIT_SCRUB_ENV", "CI_DEPLOY_TOKEN")
+        .env("TRUSS_SECRET_undeclared", &self.undeclared);
         if key_in_env {
             r.env("SECRET_INIT_MASTER_KEY", &self.key);
         } else {
@@ -605,6 +615,25 @@ fn local_sources_in_every_mode_leak_nothing() {
     ] {
         assert!(find(env, var.as_bytes()).is_some(), "{var} not delivered");
     }
+
+    // Control: without --scrub-env the variable does reach the program (so its absence above
+    // is the scrub's doing, not the probe's blindness).
+    let mut r = f.run(false);
+    r.env_remove("SECRET_INIT_SCRUB_ENV").args(probe.program());
+    r.output().expect_ok();
+    let mut ctl = Evidence::default();
+    probe.collect(&mut ctl, "control", false);
+    let env = ctl.place("control: child environ");
+    assert!(find(env, format!("CI_DEPLOY_TOKEN={}", f.scrubbed).as_bytes()).is_some());
+
+    // exec fails after delivery (no such program): 127, and nothing more is shown.
+    let mut r = f.run(false);
+    trace(&mut r, true).args(["--", "/nonexistent/program"]);
+    let out = r.output();
+    out.expect_code(127);
+    ev.out("exec-127", &out);
+    ev.tree("exec-127", f.sb.dir.path(), &before);
+    f.allow_deliveries(&mut ev, "exec-127");
 
     // check (table and JSON), providers: no value at all.
     for (step, args) in [
