@@ -729,6 +729,15 @@ fn failures_leak_nothing_and_deliver_nothing() {
         "home2/.aws/credentials",
         format!("[default]\naws_access_key_id = {old_id}\naws_secret_access_key = {old_secret}\n"),
     );
+    // A value with a NUL byte, headed for an env var (which cannot hold it): refused.
+    let nul = c.make("nulvalue");
+    f.sb.write("in-nul/as_env", format!("{nul}\0rest"));
+    let nul_dirs = format!(
+        "{}:{}:{}",
+        f.sb.path("in-nul").display(),
+        f.sb.path("in").display(),
+        f.sb.path("k8s").display()
+    );
     let (bundle_pw, bundle_sig) = (c.make("bundlepw"), c.make("bundlesig"));
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -817,6 +826,14 @@ fn failures_leak_nothing_and_deliver_nothing() {
             }),
         ),
         (
+            "nul-in-env",
+            65,
+            config.clone(),
+            Box::new(|r: &mut Run| {
+                r.env("SECRET_INIT_SECRETS_DIR", &nul_dirs);
+            }),
+        ),
+        (
             "symlink-in-the-way",
             73,
             config.clone(),
@@ -873,6 +890,7 @@ fn failures_leak_nothing_and_deliver_nothing() {
                 "wrong-key" => "wrong master key",
                 "tampered" => "authentication failed",
                 "bundle-url-unreachable" => "Connection refused",
+                "nul-in-env" => "contains a NUL byte",
                 "provider-conflict" => "already set to a different value",
                 _ => "",
             };
@@ -1130,6 +1148,13 @@ fn openbao_every_login_and_failure_leaks_nothing() {
     let jwt_file = sb.write("auth/sa-token", &jwt);
     let sid_file = sb.write("auth/secret-id", &secret_id);
     let tok_file = sb.write("auth/token", &token);
+    // A JWT with one signature character changed: refused by OpenBao.
+    let mut forged = jwt.clone().into_bytes();
+    let i = forged.len() - 20;
+    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).expect("ascii");
+    c.add("forgedjwt", &forged);
+    let forged_file = sb.write("auth/forged", &forged);
     let yaml = |auth: &str, vault: &str| {
         format!(
             "secrets:\n  db: null\n  api: null\n  plain: null\nsecret_init:\n  secrets:\n    db: {{from: 'vault:secret/data/app#db'}}\n    api: {{from: 'vault:kv/app#api', env: API_KEY, file: false}}\n  vault:\n{vault}    env_paths: [secret/data/envs]\n    auth: {auth}\n",
@@ -1315,6 +1340,16 @@ fn openbao_every_login_and_failure_leaks_nothing() {
             69,
         ),
         (
+            "bad-jwt",
+            format!(
+                "{{method: jwt, role: app, jwt_file: {}}}",
+                forged_file.display()
+            ),
+            good.clone(),
+            vec![],
+            77,
+        ),
+        (
             "unreachable",
             "{method: token}".to_string(),
             format!(
@@ -1359,6 +1394,7 @@ fn openbao_every_login_and_failure_leaks_nothing() {
                 "bad-secret-id" => "invalid role or secret ID",
                 "missing-key" => "secret/data/app#nope): not found",
                 "unreachable" => "Connection refused",
+                "bad-jwt" => "jwt login",
                 _ => "invalid peer certificate",
             };
             out.stderr_has(why);
