@@ -73,6 +73,13 @@ impl Canaries {
         self.0.push((tag.to_string(), value.to_string(), needles));
     }
 
+    /// Adds another byte form under which the last canary would betray itself.
+    fn also(&mut self, needle: impl Into<Vec<u8>>) {
+        if let Some(last) = self.0.last_mut() {
+            last.2.push(needle.into());
+        }
+    }
+
     /// Registers a base64 master key: its text and its decoded bytes.
     fn add_key(&mut self, tag: &str, key_b64: &str) {
         self.add(tag, key_b64);
@@ -144,7 +151,7 @@ impl Evidence {
                         let hi = (at + needle.len() + 40).min(bytes.len());
                         hits.push(format!(
                             "canary {tag} ({value}{}) in {place} at byte {at}: {:?}",
-                            ["", ", tail", ", decoded"][i.min(2)],
+                            ["", ", tail", ", another form"][i.min(2)],
                             String::from_utf8_lossy(&bytes[lo..hi])
                         ));
                         break;
@@ -383,7 +390,7 @@ fn the_search_reports_planted_canaries_where_they_are() {
     let hits = ev.hits(&k);
     assert_eq!(hits.len(), 2, "{hits:#?}");
     assert!(
-        hits[0].contains("tail") && hits[1].contains("decoded"),
+        hits[0].contains("tail") && hits[1].contains("another form"),
         "{hits:#?}"
     );
 }
@@ -416,7 +423,8 @@ struct Local {
 
 /// Provider inputs come from different sources: hf_token from the file dir, gh_token from the
 /// local config, wandb_key from the bundle, openai_key from the environment.
-const LOCAL_SECRETS: [&str; 13] = [
+const LOCAL_SECRETS: [&str; 14] = [
+    "docker_pw",
     "hf_token",
     "gh_token",
     "wandb_key",
@@ -443,6 +451,11 @@ impl Local {
         let mut values = BTreeMap::new();
         for name in LOCAL_SECRETS {
             values.insert(name, c.make(&name.replace('_', "")));
+            if name == "docker_pw" {
+                // config.json holds base64("user:password"): search that form too.
+                let v = values[name].clone();
+                c.also(b64(format!("dockeruser:{v}").as_bytes()));
+            }
         }
         let key = keygen();
         c.add_key("masterkey", &key);
@@ -485,7 +498,7 @@ impl Local {
             ),
         );
         sb.config(&format!(
-            "secrets:\n{}secret_init:\n  bundles:\n    vaults: [app]\n    env_vaults: [inject]\n  secrets:\n    as_env: {{env: AS_ENV_VAR, file: false}}\n  providers:\n    aws:\n      fields: {{aws_access_key_id: aws_key_id, aws_secret_access_key: aws_secret}}\n    huggingface: {{fields: {{token: hf_token}}}}\n    github: {{fields: {{token: gh_token}}, values: {{user: octo}}}}\n    wandb: {{fields: {{api_key: wandb_key}}}}\n    openai: {{fields: {{api_key: openai_key}}}}\n",
+            "secrets:\n{}secret_init:\n  bundles:\n    vaults: [app]\n    env_vaults: [inject]\n  secrets:\n    as_env: {{env: AS_ENV_VAR, file: false}}\n  providers:\n    aws:\n      fields: {{aws_access_key_id: aws_key_id, aws_secret_access_key: aws_secret}}\n    huggingface: {{fields: {{token: hf_token}}}}\n    github: {{fields: {{token: gh_token}}, values: {{user: octo}}}}\n    wandb: {{fields: {{api_key: wandb_key}}}}\n    openai: {{fields: {{api_key: openai_key}}}}\n    docker: {{fields: {{password: docker_pw}}, values: {{username: dockeruser, registry: ghcr.io}}}}\n",
             LOCAL_SECRETS
                 .iter()
                 .map(|n| if *n == "from_default" {
@@ -525,6 +538,7 @@ impl Local {
         .env("TRUSS_SECRET_aws_key_id", &self.values["aws_key_id"])
         .env("TRUSS_SECRET_aws_secret", &self.values["aws_secret"])
         .env("TRUSS_SECRET_openai_key", &self.values["openai_key"])
+        .env("TRUSS_SECRET_docker_pw", &self.values["docker_pw"])
         // A temp file anywhere would land in the sandbox and be searched.
         .env("TMPDIR", self.sb.path("tmp"))
         .env("CI_DEPLOY_TOKEN", &self.scrubbed)
@@ -554,6 +568,7 @@ impl Local {
             ("hf_token", "home/.cache/huggingface/token"),
             ("gh_token", "home/.config/gh/hosts.yml"),
             ("wandb_key", "home/.netrc"),
+            ("docker_pw", "home/.docker/config.json"),
         ] {
             ev.allow(format!("{step}: file {place}"), &self.values[n]);
         }
@@ -615,6 +630,13 @@ fn local_sources_in_every_mode_leak_nothing() {
     ] {
         assert!(find(env, var.as_bytes()).is_some(), "{var} not delivered");
     }
+
+    let docker = read(&f.sb.path("home/.docker/config.json"));
+    let auth = b64(format!("dockeruser:{}", f.values["docker_pw"]).as_bytes());
+    assert!(
+        docker.contains(&auth),
+        "the encoded form searched for: {docker}"
+    );
 
     // Control: without --scrub-env the variable does reach the program (so its absence above
     // is the scrub's doing, not the probe's blindness).
