@@ -273,7 +273,48 @@ pub fn yaml_options() -> serde_saphyr::Options {
 pub fn yaml_error_text(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
     // The first line is the reason and position; later lines (if any) would quote the document.
-    text.lines().next().unwrap_or("invalid YAML").to_string()
+    redact_scalars(text.lines().next().unwrap_or("invalid YAML"))
+}
+
+/// Drops the scalar serde quotes in "invalid type/value" messages (`string "…"`, `integer `…``):
+/// in a secrets map that scalar can be the secret itself (`secrets: hf_xxx`), so only its kind
+/// is kept ("invalid type: string, expected a map ...").
+fn redact_scalars(line: &str) -> String {
+    const KINDS: [(&str, char); 5] = [
+        ("string \"", '"'),
+        ("integer `", '`'),
+        ("floating point `", '`'),
+        ("character `", '`'),
+        ("boolean `", '`'),
+    ];
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some((at, open, close)) = KINDS
+        .iter()
+        .filter_map(|&(k, c)| rest.find(k).map(|i| (i, k, c)))
+        .min_by_key(|t| t.0)
+    {
+        let body = &rest[at + open.len()..];
+        // Strings are Debug-quoted: skip backslash escapes when looking for the closing quote.
+        let mut end = None;
+        let mut escaped = false;
+        for (i, ch) in body.char_indices() {
+            if escaped {
+                escaped = false;
+            } else if ch == '\\' && close == '"' {
+                escaped = true;
+            } else if ch == close {
+                end = Some(i + ch.len_utf8());
+                break;
+            }
+        }
+        out.push_str(&rest[..at]);
+        out.push_str(&open[..open.len() - 2]);
+        // An unterminated quote: drop everything after it rather than guess.
+        rest = end.map_or("", |e| &body[e..]);
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Reads YAML text into `T` in two steps: the YAML parser (with its budgets and duplicate-key
@@ -663,6 +704,29 @@ mod tests {
         assert!(text.contains("found boolean"));
         assert!(!text.contains("5432") && !text.contains("canary"), "{text}");
         assert!(errs.iter().all(|(c, _)| *c == 65));
+    }
+
+    #[test]
+    fn a_scalar_in_place_of_the_secrets_map_is_not_quoted() {
+        for doc in [
+            "secrets: canary-scalar\n",
+            "secrets: \"canary \\\" quoted\"\n",
+            "secrets: 98765432123\n",
+            "secrets: 1.2345678\n",
+        ] {
+            let text = format!("{:?}", codes(parse(doc, "c")));
+            assert!(text.contains("invalid type"), "{text}");
+            for leak in ["canary", "quoted", "98765432123", "2345678"] {
+                assert!(!text.contains(leak), "{doc}: {text}");
+            }
+        }
+        let local = parse_local_secrets("secrets: canary-local\n", "l").expect_err("scalar");
+        assert!(!local.to_string().contains("canary"), "{local}");
+        assert_eq!(
+            redact_scalars("invalid type: string \"a\\\"b\", expected x; integer `7`"),
+            "invalid type: string, expected x; integer"
+        );
+        assert_eq!(redact_scalars("string \"unterminated"), "string");
     }
 
     #[test]

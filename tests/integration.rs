@@ -6,5 +6,6 @@ mod bundle;
 mod core;
 mod fleet;
 mod init;
+mod leaks;
 mod providers;
 mod vault;

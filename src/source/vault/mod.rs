@@ -59,7 +59,8 @@ impl VaultSource {
         if self.vault.is_none() {
             crate::debug!(
                 "vault: connecting to {} ({} paths, auth {})",
-                self.settings.address,
+                // Never userinfo or query: an address may carry credentials.
+                crate::http::redact_url(&self.settings.address),
                 self.settings.paths.len(),
                 auth_name(&self.settings.auth)
             );
