@@ -344,7 +344,8 @@ pub fn from_yaml<T: serde::de::DeserializeOwned>(
 
 /// A typed-read error as one line.
 fn yaml_tree_error_text(e: &serde_json::Error) -> String {
-    crate::log::escape_controls(&e.to_string())
+    // serde quotes the offending scalar ("invalid type: string \"…\""); it may be a secret.
+    redact_scalars(&crate::log::escape_controls(&e.to_string()))
 }
 
 #[derive(Deserialize)]
