@@ -1,9 +1,11 @@
 //! The program's environment: secret-init's own minus its inputs, plus the env deliveries.
 //!
 //! Removed: every `<prefix>*` variable (the env source), every `SECRET_INIT_*` (our settings and
-//! the bundle master key), Vault/OpenBao tokens and AppRole ids, and any `scrub_env` names. The
-//! result is a value handed to `execve`; the live environment is never modified.
+//! the bundle master key), Vault/OpenBao tokens and AppRole ids, and any `scrub_env` names. A name
+//! the parent holds twice is passed once, with its first value. The result is a value handed to
+//! `execve`; the live environment is never modified.
 
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
@@ -36,11 +38,17 @@ pub fn child_environment(
     extra_scrub: &[String],
     deliveries: &[EnvDelivery],
 ) -> Vec<(OsString, OsString)> {
+    // A parent environment can hold one name twice (execve does not prevent it). The program
+    // gets it once, with the first value: the one secret-init itself read (`Environ::get`) and the
+    // one getenv(3) returns. Passing both would leave the choice to each runtime (Python's
+    // os.environ keeps the last), so the program could see another value than the one checked.
+    let mut seen: HashSet<&[u8]> = HashSet::new();
     let mut out: Vec<(OsString, OsString)> = parent
         .0
         .iter()
         .filter(|(k, _)| !is_scrubbed(k.as_bytes(), prefix, extra_scrub))
         .filter(|(k, _)| !deliveries.iter().any(|d| d.var.as_bytes() == k.as_bytes()))
+        .filter(|(k, _)| seen.insert(k.as_bytes()))
         .cloned()
         .collect();
     for d in deliveries {
@@ -109,6 +117,18 @@ mod tests {
             .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
             .collect();
         assert_eq!(keys, ["PATH=/bin", "KEEP=a=b==", "OPENAI_API_KEY=new"]);
+    }
+
+    /// Fuzz find (target `env`): a parent environment with one name twice gave the program both.
+    #[test]
+    fn duplicate_parent_names_passed_once_first_wins() {
+        let parent = environ(&[("I", "first"), ("KEEP", "k"), ("I", "second"), ("I", "")]);
+        let env = child_environment(&parent, "TRUSS_SECRET_", &[], &[]);
+        let keys: Vec<_> = env
+            .iter()
+            .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
+            .collect();
+        assert_eq!(keys, ["I=first", "KEEP=k"]);
     }
 
     #[test]
