@@ -70,6 +70,8 @@ struct Input {
     lookups: Vec<u8>,
     max: u16,
     second_dir: bool,
+    /// Start from a Kubernetes volume layout (timestamped dir, `..data` link, per-key links).
+    k8s_base: bool,
 }
 
 fn root() -> &'static PathBuf {
@@ -89,6 +91,17 @@ fn build(root: &Path, input: &Input) -> Vec<Vec<u8>> {
     std::fs::create_dir_all(root.join("outside")).expect("create the outside dir");
     std::fs::write(root.join("outside/canary"), CANARY).expect("write the canary");
     let mut written = Vec::new();
+    if input.k8s_base {
+        let s = root.join("secrets");
+        let ts = s.join("..2026_11_23_00_00_00.1");
+        std::fs::create_dir(&ts).expect("create the timestamped dir");
+        for (name, value) in [("db", &b"postgres://u:p@db/app"[..]), ("api_key", b"sk-123\n")] {
+            std::fs::write(ts.join(name), value).expect("write a k8s key");
+            symlink(format!("..data/{name}"), s.join(name)).expect("link a k8s key");
+            written.push(value.to_vec());
+        }
+        symlink("..2026_11_23_00_00_00.1", s.join("..data")).expect("link ..data");
+    }
     for (parent, name, node) in input.nodes.iter().take(24) {
         let dir = root.join("secrets").join(DIRS[*parent as usize % DIRS.len()]);
         let path = dir.join(NAMES[*name as usize % NAMES.len()]);
