@@ -216,15 +216,11 @@ pub fn parse_kv(
             .with_source(src));
         }
         s => {
-            return Err(
-                Error::new(Kind::Unavailable, status_text(s, body)).with_source(src)
-            );
+            return Err(Error::new(Kind::Unavailable, status_text(s, body)).with_source(src));
         }
     }
     let Some(Value::Object(mut top)) = parsed else {
-        return Err(
-            Error::new(Kind::Unavailable, "answer is not a JSON object").with_source(src)
-        );
+        return Err(Error::new(Kind::Unavailable, "answer is not a JSON object").with_source(src));
     };
     let Some(Value::Object(data)) = top.remove("data") else {
         return Err(Error::new(Kind::Unavailable, "answer has no data object").with_source(src));
