@@ -73,16 +73,26 @@ fn build_mode(key: &MasterKey, data: &[u8]) {
             updated: "2026-11-23T00:00:00Z".into(),
             entries: BTreeMap::new(),
         });
-        b.set(key, &e.vault, &e.key, &e.value, e.secret, "2026-11-23T00:00:00Z")
-            .expect("set into an existing vault");
+        b.set(
+            key,
+            &e.vault,
+            &e.key,
+            &e.value,
+            e.secret,
+            "2026-11-23T00:00:00Z",
+        )
+        .expect("set into an existing vault");
         expect.insert((e.vault, e.key), (e.value, e.secret));
     }
     let text = b.to_json();
     let back = Bundle::parse(&text, "fuzz").expect("a written bundle parses");
     assert_eq!(back, b);
-    back.check_key(key, "fuzz").expect("own key opens the key check");
+    back.check_key(key, "fuzz")
+        .expect("own key opens the key check");
     for (vn, _) in &back.vaults {
-        let opened = back.open_vault(key, vn, "fuzz").unwrap_or_else(|_| panic!("vault {vn} opens"));
+        let opened = back
+            .open_vault(key, vn, "fuzz")
+            .unwrap_or_else(|_| panic!("vault {vn} opens"));
         for o in opened {
             let (value, secret) = &expect[&(vn.clone(), o.key.clone())];
             assert_eq!(o.value.expose(), value.as_slice());
@@ -90,7 +100,10 @@ fn build_mode(key: &MasterKey, data: &[u8]) {
         }
     }
     let other = MasterKey::from_bytes(&[8; 32]).expect("32-byte key");
-    assert!(back.check_key(&other, "fuzz").is_err(), "another key passes the key check");
+    assert!(
+        back.check_key(&other, "fuzz").is_err(),
+        "another key passes the key check"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {

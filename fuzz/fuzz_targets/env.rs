@@ -13,7 +13,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use secret_init::deliver::env::{ALWAYS_SCRUBBED, child_environment, check_exec_size};
+use secret_init::deliver::env::{ALWAYS_SCRUBBED, check_exec_size, child_environment};
 use secret_init::name::{self, SecretName};
 use secret_init::plan::{EnvDelivery, check_env};
 use secret_init::secret::Secret;
@@ -34,7 +34,8 @@ fn model_secret_name(s: &str) -> bool {
         && s != "."
         && s != ".."
         && !s.starts_with("..")
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
 }
 
 fn model_env_name(s: &str) -> bool {
@@ -58,10 +59,17 @@ fuzz_target!(|input: Input| {
         if ok {
             assert!(!n.contains('/') && !n.contains('\0'));
         }
-        assert_eq!(name::is_env_name(n), model_env_name(n), "is_env_name({n:?})");
+        assert_eq!(
+            name::is_env_name(n),
+            model_env_name(n),
+            "is_env_name({n:?})"
+        );
     }
     let prefix = if input.prefix.is_empty()
-        || !input.prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        || !input
+            .prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
     {
         "TRUSS_SECRET_".to_string()
     } else {
@@ -101,11 +109,26 @@ fuzz_target!(|input: Input| {
 
     for (i, (k, v)) in out.iter().enumerate() {
         let kb = k.as_bytes();
-        assert!(!kb.starts_with(prefix.as_bytes()), "prefixed key {k:?} kept");
-        assert!(!kb.starts_with(b"SECRET_INIT_"), "SECRET_INIT_ key {k:?} kept");
-        assert!(!ALWAYS_SCRUBBED.iter().any(|s| s.as_bytes() == kb), "{k:?} kept");
-        assert!(!input.extra.iter().any(|s| s.as_bytes() == kb), "scrub_env {k:?} kept");
-        assert!(!out[..i].iter().any(|(k2, _)| k2 == k), "duplicate key {k:?}");
+        assert!(
+            !kb.starts_with(prefix.as_bytes()),
+            "prefixed key {k:?} kept"
+        );
+        assert!(
+            !kb.starts_with(b"SECRET_INIT_"),
+            "SECRET_INIT_ key {k:?} kept"
+        );
+        assert!(
+            !ALWAYS_SCRUBBED.iter().any(|s| s.as_bytes() == kb),
+            "{k:?} kept"
+        );
+        assert!(
+            !input.extra.iter().any(|s| s.as_bytes() == kb),
+            "scrub_env {k:?} kept"
+        );
+        assert!(
+            !out[..i].iter().any(|(k2, _)| k2 == k),
+            "duplicate key {k:?}"
+        );
         // KEY=VALUE splits back on the first '='.
         let mut line = kb.to_vec();
         line.push(b'=');
@@ -122,7 +145,12 @@ fuzz_target!(|input: Input| {
         }
     }
     for d in &deliveries {
-        assert_eq!(out.iter().filter(|(k, _)| k.as_bytes() == d.var.as_bytes()).count(), 1);
+        assert_eq!(
+            out.iter()
+                .filter(|(k, _)| k.as_bytes() == d.var.as_bytes())
+                .count(),
+            1
+        );
     }
     for (k, _) in &parent {
         if !scrubbed(k.as_bytes(), &prefix, &input.extra) {

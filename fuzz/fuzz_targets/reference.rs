@@ -17,7 +17,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let shown = r.to_string();
-    let again = Reference::parse(&shown).unwrap_or_else(|e| panic!("{shown:?} does not re-parse: {e}"));
+    let again =
+        Reference::parse(&shown).unwrap_or_else(|e| panic!("{shown:?} does not re-parse: {e}"));
     assert_eq!(again, r, "round trip changed {shown:?}");
     assert_eq!(again.to_string(), shown);
     match &r {
@@ -28,14 +29,23 @@ fuzz_target!(|data: &[u8]| {
         }
         Reference::Vault { path, key, version } => {
             assert!(!path.is_empty());
-            assert!(path.split('/').all(|s| !s.is_empty() && s != "." && s != ".."));
+            assert!(
+                path.split('/')
+                    .all(|s| !s.is_empty() && s != "." && s != "..")
+            );
             assert!(!path.contains('#'));
-            assert!(key.as_deref().is_none_or(|k| !k.is_empty() && !k.contains('#')));
+            assert!(
+                key.as_deref()
+                    .is_none_or(|k| !k.is_empty() && !k.contains('#'))
+            );
             assert!(version.is_none_or(|v| v > 0));
         }
         Reference::Bundle { vault, key } => {
             assert!(!vault.is_empty() && !vault.contains('#'));
-            assert!(key.as_deref().is_none_or(|k| !k.is_empty() && !k.contains('#')));
+            assert!(
+                key.as_deref()
+                    .is_none_or(|k| !k.is_empty() && !k.contains('#'))
+            );
         }
     }
 });

@@ -95,7 +95,10 @@ fn build(root: &Path, input: &Input) -> Vec<Vec<u8>> {
         let s = root.join("secrets");
         let ts = s.join("..2026_11_23_00_00_00.1");
         std::fs::create_dir(&ts).expect("create the timestamped dir");
-        for (name, value) in [("db", &b"postgres://u:p@db/app"[..]), ("api_key", b"sk-123\n")] {
+        for (name, value) in [
+            ("db", &b"postgres://u:p@db/app"[..]),
+            ("api_key", b"sk-123\n"),
+        ] {
             std::fs::write(ts.join(name), value).expect("write a k8s key");
             symlink(format!("..data/{name}"), s.join(name)).expect("link a k8s key");
             written.push(value.to_vec());
@@ -103,7 +106,9 @@ fn build(root: &Path, input: &Input) -> Vec<Vec<u8>> {
         symlink("..2026_11_23_00_00_00.1", s.join("..data")).expect("link ..data");
     }
     for (parent, name, node) in input.nodes.iter().take(24) {
-        let dir = root.join("secrets").join(DIRS[*parent as usize % DIRS.len()]);
+        let dir = root
+            .join("secrets")
+            .join(DIRS[*parent as usize % DIRS.len()]);
         let path = dir.join(NAMES[*name as usize % NAMES.len()]);
         // Creation failures (parent missing or not a dir, name taken) just skip the node.
         match node {
@@ -186,5 +191,9 @@ fuzz_target!(|input: Input| {
             assert!(!msg.as_bytes().windows(CANARY.len()).any(|w| w == CANARY));
         }
     }
-    assert_eq!(first, lookup(&dirs, max, &names), "a second reader disagrees");
+    assert_eq!(
+        first,
+        lookup(&dirs, max, &names),
+        "a second reader disagrees"
+    );
 });

@@ -34,7 +34,9 @@ fn model(body: &[u8], kv: KvVersion) -> Option<(Vec<(String, Vec<u8>)>, Option<u
     let (map, version) = if v2 {
         (
             data.get("data")?.as_object()?,
-            data.get("metadata").and_then(|m| m.get("version")).and_then(Value::as_u64),
+            data.get("metadata")
+                .and_then(|m| m.get("version"))
+                .and_then(Value::as_u64),
         )
     } else {
         (data, None)
@@ -66,12 +68,19 @@ fuzz_target!(|data: &[u8]| {
     let status = STATUS[usize::from((sel >> 3) & 7)];
     match sel >> 6 {
         0 | 1 => {
-            let out = parse_kv("secret/data/app", pinned, kv, status, &Secret::new(body.to_vec()));
+            let out = parse_kv(
+                "secret/data/app",
+                pinned,
+                kv,
+                status,
+                &Secret::new(body.to_vec()),
+            );
             match out {
                 Ok(kvd) => {
                     assert_eq!(status, 200, "accepted with status {status}");
                     assert!(!(pinned.is_some() && kv == KvVersion::V1));
-                    let (expected, version) = model(body, kv).expect("accepted but the model refuses");
+                    let (expected, version) =
+                        model(body, kv).expect("accepted but the model refuses");
                     let got: Vec<(String, Vec<u8>)> = kvd
                         .values
                         .iter()
@@ -83,7 +92,11 @@ fuzz_target!(|data: &[u8]| {
                     assert_eq!(kvd.version, version);
                     let shown = format!("{kvd:?}");
                     for (k, v) in &got {
-                        if v.len() >= 12 && !got.iter().any(|(k2, _)| k2.as_bytes().windows(v.len()).any(|w| w == v)) {
+                        if v.len() >= 12
+                            && !got
+                                .iter()
+                                .any(|(k2, _)| k2.as_bytes().windows(v.len()).any(|w| w == v))
+                        {
                             assert!(
                                 !shown.as_bytes().windows(v.len()).any(|w| w == v),
                                 "Debug shows the value of {k}"
@@ -103,7 +116,10 @@ fuzz_target!(|data: &[u8]| {
             Ok(token) => {
                 assert_eq!(status, 200);
                 let v: Value = serde_json::from_slice(body).expect("accepted login is JSON");
-                let t = v.pointer("/auth/client_token").and_then(Value::as_str).expect("token");
+                let t = v
+                    .pointer("/auth/client_token")
+                    .and_then(Value::as_str)
+                    .expect("token");
                 assert!(!t.is_empty());
                 assert_eq!(token.expose(), t.as_bytes());
             }
