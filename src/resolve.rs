@@ -39,10 +39,15 @@ pub fn resolve<'a>(
         if let Some(p) = &r.problem {
             errors.push(p.clone());
         } else if r.value.is_none() {
-            crate::warn!(
-                "optional secret \"{}\" not found in {}; skipped",
-                r.name,
+            // An empty order (`--sources` naming only unconfigured sources) tried nothing.
+            let tried = if r.tried.is_empty() {
+                "no sources".to_string()
+            } else {
                 r.tried.join(", ")
+            };
+            crate::warn!(
+                "optional secret \"{}\" not found in {tried}; skipped",
+                r.name
             );
         }
         out.push(r);
@@ -239,5 +244,174 @@ mod tests {
             .expect("ok");
         let (_, errs) = resolve_all(&m, &mut sources(&m, &[], vec![SourceKind::Env]));
         assert_eq!(errs.exit_code(), 78);
+    }
+
+    /// Property tests of the precedence rules over the real file, env, local and default sources
+    /// with random contents and orders (issue 7): the winner is the first source in the order that
+    /// has the name; a `from:` reference is served by its own source whatever the order says.
+    mod precedence {
+        use std::path::Path;
+
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::manifest::{Declared, SecretSettings};
+        use crate::reference::Reference;
+        use crate::source::{Source, file::FileSource, local::LocalSource};
+
+        const NAMES: [&str; 4] = ["a", "b.key", "c_1", "d-2"];
+        const KINDS: [SourceKind; 4] = [
+            SourceKind::File,
+            SourceKind::Env,
+            SourceKind::Local,
+            SourceKind::Default,
+        ];
+
+        /// Per name: none, `env:REF_<i>` or `file:<dir>/ref/<name>`, and whether it exists.
+        #[derive(Clone, Debug)]
+        enum From {
+            Order,
+            Env(bool),
+            File(bool),
+        }
+
+        fn from_strategy() -> impl Strategy<Value = From> {
+            prop_oneof![
+                3 => Just(From::Order),
+                1 => any::<bool>().prop_map(From::Env),
+                1 => any::<bool>().prop_map(From::File),
+            ]
+        }
+
+        fn value(kind: SourceKind, name: &str) -> Vec<u8> {
+            format!("{kind}-value-of-{name}").into_bytes()
+        }
+
+        fn yaml_quote(s: &str) -> String {
+            format!("'{s}'")
+        }
+
+        fn build(
+            dir: &Path,
+            has: &[[bool; 4]; 4],
+            order: &[SourceKind],
+            from: &[From],
+            optional: &[bool],
+        ) -> (Manifest, Sources) {
+            let secrets = dir.join("secrets");
+            let refs = dir.join("ref");
+            std::fs::create_dir_all(&secrets).expect("mkdir secrets");
+            std::fs::create_dir_all(&refs).expect("mkdir ref");
+            let mut env = Vec::new();
+            let mut local = String::from("secrets:\n");
+            let mut declared = Vec::new();
+            for (i, name) in NAMES.iter().enumerate() {
+                if has[0][i] {
+                    std::fs::write(secrets.join(name), value(SourceKind::File, name))
+                        .expect("write");
+                }
+                if has[1][i] {
+                    let v = String::from_utf8(value(SourceKind::Env, name)).expect("utf-8");
+                    env.push((format!("TRUSS_SECRET_{name}"), v));
+                }
+                if has[2][i] {
+                    let v = String::from_utf8(value(SourceKind::Local, name)).expect("utf-8");
+                    local.push_str(&format!("  {}: {}\n", yaml_quote(name), yaml_quote(&v)));
+                }
+                let reference = match from[i] {
+                    From::Order => None,
+                    From::Env(exists) => {
+                        if exists {
+                            env.push((format!("REF_{i}"), format!("ref-env-{name}")));
+                        }
+                        Some(Reference::Env(format!("REF_{i}")))
+                    }
+                    From::File(exists) => {
+                        let path = refs.join(name);
+                        if exists {
+                            std::fs::write(&path, format!("ref-file-{name}")).expect("write");
+                        }
+                        Some(Reference::File(path))
+                    }
+                };
+                declared.push(Declared {
+                    name: SecretName::parse(name).expect("valid name"),
+                    default: has[3][i].then(|| Secret::new(value(SourceKind::Default, name))),
+                    settings: SecretSettings {
+                        from: reference,
+                        optional: optional[i],
+                        ..SecretSettings::default()
+                    },
+                });
+            }
+            let local_path = dir.join("local.yaml");
+            std::fs::write(&local_path, local).expect("write local config");
+            let manifest = Manifest {
+                secrets: declared,
+                ..Manifest::default()
+            };
+            let pairs: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let all: Vec<Box<dyn Source>> = vec![
+                Box::new(FileSource::new(vec![secrets], 1024)),
+                Box::new(EnvSource::new(
+                    "TRUSS_SECRET_".into(),
+                    Environ::from_pairs(&pairs),
+                )),
+                Box::new(LocalSource::new(local_path)),
+                Box::new(DefaultSource::new(&manifest)),
+            ];
+            (manifest, Sources::from_parts(all, order.to_vec()))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn first_source_in_order_wins_and_references_bypass_it(
+                has in proptest::array::uniform4(proptest::array::uniform4(any::<bool>())),
+                order in Just(KINDS.to_vec()).prop_shuffle(),
+                keep in 0usize..=4,
+                from in proptest::collection::vec(from_strategy(), 4),
+                optional in proptest::collection::vec(any::<bool>(), 4),
+            ) {
+                let order = &order[..keep];
+                let dir = tempfile::tempdir().expect("tempdir");
+                let (manifest, mut sources) = build(dir.path(), &has, order, &from, &optional);
+                let (rs, errs) = resolve_all(&manifest, &mut sources);
+                let mut problems = 0;
+                for (i, r) in rs.iter().enumerate() {
+                    let name = NAMES[i];
+                    let expected: Option<(SourceKind, Vec<u8>)> = match from[i] {
+                        From::Order => order
+                            .iter()
+                            .find(|k| has[KINDS.iter().position(|x| x == *k).expect("kind")][i])
+                            .map(|k| (*k, value(*k, name))),
+                        From::Env(exists) => exists
+                            .then(|| (SourceKind::Env, format!("ref-env-{name}").into_bytes())),
+                        From::File(exists) => exists
+                            .then(|| (SourceKind::File, format!("ref-file-{name}").into_bytes())),
+                    };
+                    match expected {
+                        Some((kind, v)) => {
+                            prop_assert_eq!(r.value.as_ref().map(|s| s.expose().to_vec()), Some(v));
+                            prop_assert_eq!(r.origin.as_ref().map(|o| o.kind), Some(kind));
+                            prop_assert!(r.problem.is_none());
+                        }
+                        None => {
+                            prop_assert!(r.value.is_none());
+                            prop_assert_eq!(r.problem.is_some(), !optional[i]);
+                            if r.problem.is_some() {
+                                problems += 1;
+                                prop_assert_eq!(r.problem.as_ref().map(Error::exit_code), Some(69));
+                            }
+                        }
+                    }
+                    if let Some(reference) = &manifest.secrets[i].settings.from {
+                        prop_assert_eq!(&r.tried, &vec![reference.to_string()]);
+                    }
+                }
+                prop_assert_eq!(errs.0.len(), problems);
+            }
+        }
     }
 }

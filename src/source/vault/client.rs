@@ -137,26 +137,7 @@ impl Vault {
             .http
             .post(&url, &header_refs(&headers), body.expose())
             .map_err(|e| e.with_source(src.clone()))?;
-        if resp.status != 200 {
-            return Err(Error::new(
-                Kind::Permission,
-                format!("login refused: {}", status_text(resp.status, &resp.body)),
-            )
-            .with_source(src));
-        }
-        let v: Value = serde_json::from_slice(resp.body.expose()).map_err(|_| {
-            Error::new(Kind::Permission, "login answer is not JSON").with_source(src.clone())
-        })?;
-        match v.pointer("/auth/client_token").and_then(Value::as_str) {
-            Some(t) if !t.is_empty() => {
-                crate::debug!("vault: {method} login succeeded");
-                Ok(Secret::new(t.as_bytes().to_vec()))
-            }
-            _ => Err(
-                Error::new(Kind::Permission, "login answer has no auth.client_token")
-                    .with_source(src),
-            ),
-        }
+        parse_login(resp.status, &resp.body, method, &src)
     }
 
     fn namespace_header(&self) -> Vec<(&'static str, Vec<u8>)> {
@@ -191,86 +172,7 @@ impl Vault {
             zeroize::Zeroize::zeroize(v);
         }
         let resp = result.map_err(|e| e.with_source(src.clone()))?;
-        let parsed: Option<Value> = serde_json::from_slice(resp.body.expose()).ok();
-        match resp.status {
-            200 => {}
-            404 => {
-                let mut why = not_found_text(parsed.as_ref(), version);
-                if why.starts_with("no secret") {
-                    why.push_str(kv2_hint(path));
-                }
-                return Err(Error::new(Kind::Unavailable, why).with_source(src));
-            }
-            401 | 403 => {
-                return Err(Error::new(
-                    Kind::Permission,
-                    format!(
-                        "{} (the token's policies do not allow reading this path){}",
-                        status_text(resp.status, &resp.body),
-                        kv2_hint(path)
-                    ),
-                )
-                .with_source(src));
-            }
-            s => {
-                return Err(
-                    Error::new(Kind::Unavailable, status_text(s, &resp.body)).with_source(src)
-                );
-            }
-        }
-        let Some(Value::Object(mut top)) = parsed else {
-            return Err(
-                Error::new(Kind::Unavailable, "answer is not a JSON object").with_source(src)
-            );
-        };
-        let Some(Value::Object(data)) = top.remove("data") else {
-            return Err(Error::new(Kind::Unavailable, "answer has no data object").with_source(src));
-        };
-        let is_v2_shape = matches!(data.get("data"), Some(Value::Object(_)))
-            && matches!(data.get("metadata"), Some(Value::Object(_)));
-        let v2 = match self.kv_version {
-            KvVersion::V2 => true,
-            KvVersion::V1 => false,
-            KvVersion::Auto => is_v2_shape,
-        };
-        let mut data = data;
-        let (values, version_read) = if v2 {
-            let version_read = data
-                .get("metadata")
-                .and_then(|m| m.get("version"))
-                .and_then(Value::as_u64);
-            match data.remove("data") {
-                Some(Value::Object(d)) => (d, version_read),
-                _ => {
-                    return Err(Error::new(
-                        Kind::Unavailable,
-                        "KV v2 answer has no data.data object (is this a KV v1 mount? set kv_version: 1)",
-                    )
-                    .with_source(src));
-                }
-            }
-        } else {
-            if version.is_some() {
-                return Err(Error::new(
-                    Kind::Config,
-                    "a version is pinned but this path is KV v1 (versions exist only in KV v2)",
-                )
-                .with_source(src));
-            }
-            (data, None)
-        };
-        let mut out = KvData {
-            values: BTreeMap::new(),
-            version: version_read,
-        };
-        for (k, v) in values {
-            let bytes = match v {
-                Value::Null => continue,
-                Value::String(s) => s.into_bytes(),
-                other => other.to_string().into_bytes(),
-            };
-            out.values.insert(k, Secret::new(bytes));
-        }
+        let out = parse_kv(path, version, self.kv_version, resp.status, &resp.body)?;
         crate::debug!(
             "vault:{path}: {} keys{}",
             out.values.len(),
@@ -279,6 +181,119 @@ impl Vault {
                 .unwrap_or_else(|| " (KV v1)".into())
         );
         Ok(out)
+    }
+}
+
+/// Interprets the answer to a KV read of API path `path` (status and body), with no I/O: the
+/// fuzz target `vault_json` and the tests call it directly. Values that are not strings become
+/// their JSON text; `null` is absent.
+pub fn parse_kv(
+    path: &str,
+    version: Option<u64>,
+    kv_version: KvVersion,
+    status: u16,
+    body: &Secret,
+) -> Result<KvData, Error> {
+    let src = format!("vault:{path}");
+    let parsed: Option<Value> = serde_json::from_slice(body.expose()).ok();
+    match status {
+        200 => {}
+        404 => {
+            let mut why = not_found_text(parsed.as_ref(), version);
+            if why.starts_with("no secret") {
+                why.push_str(kv2_hint(path));
+            }
+            return Err(Error::new(Kind::Unavailable, why).with_source(src));
+        }
+        401 | 403 => {
+            return Err(Error::new(
+                Kind::Permission,
+                format!(
+                    "{} (the token's policies do not allow reading this path){}",
+                    status_text(status, body),
+                    kv2_hint(path)
+                ),
+            )
+            .with_source(src));
+        }
+        s => {
+            return Err(Error::new(Kind::Unavailable, status_text(s, body)).with_source(src));
+        }
+    }
+    let Some(Value::Object(mut top)) = parsed else {
+        return Err(Error::new(Kind::Unavailable, "answer is not a JSON object").with_source(src));
+    };
+    let Some(Value::Object(data)) = top.remove("data") else {
+        return Err(Error::new(Kind::Unavailable, "answer has no data object").with_source(src));
+    };
+    let is_v2_shape = matches!(data.get("data"), Some(Value::Object(_)))
+        && matches!(data.get("metadata"), Some(Value::Object(_)));
+    let v2 = match kv_version {
+        KvVersion::V2 => true,
+        KvVersion::V1 => false,
+        KvVersion::Auto => is_v2_shape,
+    };
+    let mut data = data;
+    let (values, version_read) = if v2 {
+        let version_read = data
+            .get("metadata")
+            .and_then(|m| m.get("version"))
+            .and_then(Value::as_u64);
+        match data.remove("data") {
+            Some(Value::Object(d)) => (d, version_read),
+            _ => {
+                return Err(Error::new(
+                    Kind::Unavailable,
+                    "KV v2 answer has no data.data object (is this a KV v1 mount? set kv_version: 1)",
+                )
+                .with_source(src));
+            }
+        }
+    } else {
+        if version.is_some() {
+            return Err(Error::new(
+                Kind::Config,
+                "a version is pinned but this path is KV v1 (versions exist only in KV v2)",
+            )
+            .with_source(src));
+        }
+        (data, None)
+    };
+    let mut out = KvData {
+        values: BTreeMap::new(),
+        version: version_read,
+    };
+    for (k, v) in values {
+        let bytes = match v {
+            Value::Null => continue,
+            Value::String(s) => s.into_bytes(),
+            other => other.to_string().into_bytes(),
+        };
+        out.values.insert(k, Secret::new(bytes));
+    }
+    Ok(out)
+}
+
+/// Interprets the answer to a login request (status and body), with no I/O; `method` and `src`
+/// name the login in messages. The token is the non-empty `auth.client_token`.
+pub fn parse_login(status: u16, body: &Secret, method: &str, src: &str) -> Result<Secret, Error> {
+    if status != 200 {
+        return Err(Error::new(
+            Kind::Permission,
+            format!("login refused: {}", status_text(status, body)),
+        )
+        .with_source(src));
+    }
+    let v: Value = serde_json::from_slice(body.expose())
+        .map_err(|_| Error::new(Kind::Permission, "login answer is not JSON").with_source(src))?;
+    match v.pointer("/auth/client_token").and_then(Value::as_str) {
+        Some(t) if !t.is_empty() => {
+            crate::debug!("vault: {method} login succeeded");
+            Ok(Secret::new(t.as_bytes().to_vec()))
+        }
+        _ => Err(
+            Error::new(Kind::Permission, "login answer has no auth.client_token").with_source(src),
+        ),
     }
 }
 
@@ -295,8 +310,9 @@ fn header_refs<'a>(h: &'a [(&'static str, Vec<u8>)]) -> Vec<(&'static str, &'a [
     h.iter().map(|(k, v)| (*k, v.as_slice())).collect()
 }
 
-/// A JSON object of string fields, built straight into a zeroized buffer.
-fn json_body(fields: &[(&str, &Secret)]) -> Secret {
+/// A JSON object of string fields, built straight into a zeroized buffer (public for the fuzz
+/// target, which checks it parses back to the same strings).
+pub fn json_body(fields: &[(&str, &Secret)]) -> Secret {
     let cap: usize = fields
         .iter()
         .map(|(k, v)| k.len() + v.len() * 6 + 8)
