@@ -39,25 +39,16 @@ impl Ns {
     fn start(run: &Run, extra: &[&str]) -> Ns {
         assert_root();
         let mut cmd = Command::new("bwrap");
-        cmd.args([
-            "--unshare-pid",
-            "--as-pid-1",
-            "--die-with-parent",
-            "--dev-bind",
-            "/",
-            "/",
-            "--proc",
-            "/proc",
-        ])
-        .args(extra)
-        .arg("--")
-        .arg(&run.program)
-        .args(&run.args)
-        .env_clear()
-        .envs(&run.env)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        cmd.args(BWRAP_PID1)
+            .args(extra)
+            .arg("--")
+            .arg(&run.program)
+            .args(&run.args)
+            .env_clear()
+            .envs(&run.env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         if let Some(d) = &run.cwd {
             cmd.current_dir(d);
         }

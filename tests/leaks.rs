@@ -302,19 +302,10 @@ fn as_pid1(run: &Run) -> Out {
     r.program = "bwrap".into();
     r.env = run.env.clone();
     r.cwd = run.cwd.clone();
-    r.args([
-        "--unshare-pid",
-        "--as-pid-1",
-        "--die-with-parent",
-        "--dev-bind",
-        "/",
-        "/",
-        "--proc",
-        "/proc",
-        "--",
-    ])
-    .arg(&run.program)
-    .args(run.args.clone());
+    r.args(BWRAP_PID1)
+        .arg("--")
+        .arg(&run.program)
+        .args(run.args.clone());
     r.output()
 }
 
@@ -942,24 +933,6 @@ fn failures_leak_nothing_and_deliver_nothing() {
         }
     }
     ev.assert_clean(&all);
-}
-
-fn b64(bytes: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for ch in bytes.chunks(3) {
-        let n = (u32::from(ch[0]) << 16)
-            | (u32::from(*ch.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*ch.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= ch.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
