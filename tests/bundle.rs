@@ -64,24 +64,6 @@ impl Fixture {
     }
 }
 
-fn unb64(s: &str) -> Vec<u8> {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut bits = 0u32;
-    let mut n = 0;
-    let mut out = Vec::new();
-    for ch in s.bytes().filter(|&c| c != b'=') {
-        let v = A.iter().position(|&a| a == ch).expect("base64") as u32;
-        bits = (bits << 6) | v;
-        n += 6;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-            bits &= (1 << n) - 1;
-        }
-    }
-    out
-}
-
 #[test]
 fn every_vault_command_round_trips() {
     let f = Fixture::new();

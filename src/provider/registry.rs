@@ -400,13 +400,7 @@ pub const KINDS: &[KindSpec] = &[
         fields: &[
             document("private_key"),
             setting("public_key", None),
-            FieldSpec {
-                name: "known_hosts",
-                secret: false,
-                required: false,
-                multiline: true,
-                default: None,
-            },
+            KNOWN_HOSTS,
             setting("key_name", Some("id_rsa")),
         ],
         files: SSH_FILES,
@@ -420,13 +414,7 @@ pub const KINDS: &[KindSpec] = &[
         fields: &[
             document("private_key"),
             setting("public_key", None),
-            FieldSpec {
-                name: "known_hosts",
-                secret: false,
-                required: false,
-                multiline: true,
-                default: None,
-            },
+            KNOWN_HOSTS,
             setting("key_name", Some("sky-key")),
         ],
         files: SSH_FILES,
@@ -543,6 +531,15 @@ pub const KINDS: &[KindSpec] = &[
         open: Open::FileNames,
     },
 ];
+
+/// `known_hosts` lines for the ssh and sky kinds: not secret, optional, a whole document.
+const KNOWN_HOSTS: FieldSpec = FieldSpec {
+    name: "known_hosts",
+    secret: false,
+    required: false,
+    multiline: true,
+    default: None,
+};
 
 const SSH_FILES: &[FileSpec] = &[
     FileSpec {

@@ -357,6 +357,23 @@ pub fn b64(bytes: &[u8]) -> String {
     out
 }
 
+/// Decodes what [`b64`] writes (padding optional); panics on other characters (tests only).
+pub fn unb64(s: &str) -> Vec<u8> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let (mut bits, mut n, mut out) = (0u32, 0, Vec::new());
+    for ch in s.bytes().filter(|&c| c != b'=') {
+        let v = A.iter().position(|&a| a == ch).expect("base64") as u32;
+        bits = (bits << 6) | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    out
+}
+
 /// bwrap arguments that make the next program PID 1 of a new PID namespace, with the host's
 /// filesystem and a fresh /proc, as a container runtime would.
 pub const BWRAP_PID1: &[&str] = &[
