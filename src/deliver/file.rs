@@ -143,6 +143,38 @@ pub fn publish(
     Ok(published)
 }
 
+/// `check`'s pre-flight for `files`: every destination directory passes the same policy as a
+/// publish ([`check_dir`]) and takes a staging dir, which is made empty and removed again, so
+/// nothing is written and no secret touches the disk. A directory that does not exist yet is
+/// probed at its nearest existing parent, where a run would create it.
+pub fn probe(files: &[FileDelivery], opts: &WriteOptions) -> Result<(), Error> {
+    let mut dirs: BTreeMap<Vec<u8>, &FileDelivery> = BTreeMap::new();
+    for d in files {
+        let dir = d.path.parent().unwrap_or(Path::new("/"));
+        dirs.entry(dir.as_os_str().as_bytes().to_vec()).or_insert(d);
+    }
+    for d in dirs.values() {
+        let dir = d.path.parent().unwrap_or(Path::new("/"));
+        let existing = dir
+            .ancestors()
+            .find(|a| a.symlink_metadata().is_ok())
+            .unwrap_or(Path::new("/"));
+        let fd = open_dir_chain(existing).map_err(|what| cant_create(d, what))?;
+        if existing == dir {
+            check_dir(&fd, dir, opts).map_err(|e| {
+                e.for_secret(&d.secret)
+                    .with_source(d.path.display().to_string())
+            })?;
+        }
+        let (name, staging) = make_staging(&fd, existing).map_err(|what| cant_create(d, what))?;
+        drop(staging);
+        unlinkat(&fd, name.as_str(), UnlinkatFlags::RemoveDir).map_err(|e| {
+            cant_create(d, format!("cannot remove the probe dir: {}", errno_text(e)))
+        })?;
+    }
+    Ok(())
+}
+
 fn stage<'a>(
     by_dir: &BTreeMap<Vec<u8>, (PathBuf, Vec<&'a FileDelivery>)>,
     opts: &WriteOptions,
