@@ -7,5 +7,6 @@ mod core;
 mod fleet;
 mod init;
 mod leaks;
+mod preflight;
 mod providers;
 mod vault;
