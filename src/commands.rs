@@ -204,28 +204,9 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
     }
     let ctx = &*ctx;
     let mut plan = full_plan(ctx, true)?;
-    if let Some(c) = &creds {
-        // The program must be able to read its files: they are the --user's unless a secret
-        // names its own owner.
-        for f in &mut plan.files {
-            f.owner.get_or_insert((c.uid, c.gid));
-        }
-    }
-    let env = child_env::child_environment(
-        &ctx.env,
-        &ctx.settings.env_prefix,
-        &ctx.settings.scrub_env,
-        &plan.env,
-    );
-    child_env::check_exec_size(program, &env)?;
-    // Found and runnable before anything is published: a typo gets 127 with nothing written.
-    process::lookup::resolve(program, &env)?;
+    let (env, opts) = before_publishing(ctx, &mut plan, creds.as_ref(), program)?;
 
     sys::enter_delivery();
-    let opts = file::WriteOptions {
-        allow_shared_dir: ctx.settings.allow_shared_dir,
-        trusted_uids: creds.iter().map(|c| c.uid).collect(),
-    };
     let published = file::publish(&plan.files, &opts, sys::pending_stop)?;
     sys::hold_stop_signals();
     if let Some(sig) = sys::pending_stop() {
@@ -285,11 +266,9 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
 /// writability probe that writes no secret, the environment's policy and size, and the program
 /// lookup when one is given (`check -- PROGRAM`). Reports a table and exits as the run would.
 pub fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
-    let creds = match program_credentials(&ctx.settings.process) {
-        Ok(c) => c,
-        Err(e) => return Err(e.into()),
-    };
+    let creds = program_credentials(&ctx.settings.process)?;
     if let Some(home) = creds.as_ref().and_then(|c| c.home.clone()) {
+        // As in a run: provider files are planned under the --user's HOME.
         ctx.env.set("HOME", home);
     }
     let ctx = &*ctx;
@@ -362,7 +341,22 @@ fn preflight(
     creds: Option<&sys::Credentials>,
     program: &[OsString],
 ) -> Result<(), Error> {
+    let (_env, opts) = before_publishing(ctx, plan, creds, program)?;
+    file::probe(&plan.files, &opts)
+}
+
+/// The last steps before publishing, shared by a run and `check`: the files' owners, the
+/// program's environment and its size, the program's lookup (when there is a program), and the
+/// write policy.
+fn before_publishing(
+    ctx: &Context,
+    plan: &mut plan::Plan,
+    creds: Option<&sys::Credentials>,
+    program: &[OsString],
+) -> Result<(Vec<(OsString, OsString)>, file::WriteOptions), Error> {
     if let Some(c) = creds {
+        // The program must be able to read its files: they are the --user's unless a secret
+        // names its own owner.
         for f in &mut plan.files {
             f.owner.get_or_insert((c.uid, c.gid));
         }
@@ -375,13 +369,14 @@ fn preflight(
     );
     child_env::check_exec_size(program, &env)?;
     if !program.is_empty() {
+        // Found and runnable before anything is published: a typo gets 127 with nothing written.
         process::lookup::resolve(program, &env)?;
     }
     let opts = file::WriteOptions {
         allow_shared_dir: ctx.settings.allow_shared_dir,
         trusted_uids: creds.iter().map(|c| c.uid).collect(),
     };
-    file::probe(&plan.files, &opts)
+    Ok((env, opts))
 }
 
 struct Row {

@@ -27,12 +27,25 @@ fn program_is_looked_up_before_anything_is_published() {
     let sb = Sandbox::new();
     sb.config(ONE_SECRET);
     let noexec = script(&sb, "bin/noexec", "#!/bin/sh\necho ran\n", 0o644);
-    let badinterp = script(&sb, "bin/badinterp", "#!/nonexistent/interp\necho ran\n", 0o755);
+    let badinterp = script(
+        &sb,
+        "bin/badinterp",
+        "#!/nonexistent/interp\necho ran\n",
+        0o755,
+    );
     for mode in [&["--no-init"][..], &["--init"][..]] {
         for (program, code, needle) in [
-            ("no-such-program-x", 127, "no-such-program-x: program not found"),
+            (
+                "no-such-program-x",
+                127,
+                "no-such-program-x: program not found",
+            ),
             (noexec.to_str().expect("utf-8"), 126, "cannot execute"),
-            (badinterp.to_str().expect("utf-8"), 126, "interpreter /nonexistent/interp"),
+            (
+                badinterp.to_str().expect("utf-8"),
+                126,
+                "interpreter /nonexistent/interp",
+            ),
         ] {
             sb.run()
                 .env("TRUSS_SECRET_a", canary("a"))
@@ -41,14 +54,21 @@ fn program_is_looked_up_before_anything_is_published() {
                 .output()
                 .expect_code(code)
                 .stderr_has(needle);
-            assert!(nothing_in(&sb.path("out")), "{mode:?} {program}: {:?}", tree(&sb.path("out")));
+            assert!(
+                nothing_in(&sb.path("out")),
+                "{mode:?} {program}: {:?}",
+                tree(&sb.path("out"))
+            );
         }
     }
     // A program found on the child's PATH (not ours) still runs: the negative control.
     script(&sb, "bin/found-prog", "#!/bin/sh\necho ran\n", 0o755);
     sb.run()
         .env("TRUSS_SECRET_a", canary("a"))
-        .env("PATH", format!("{}:/usr/bin:/bin", sb.path("bin").display()))
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", sb.path("bin").display()),
+        )
         .args(["--", "found-prog"])
         .output()
         .expect_ok()
@@ -206,10 +226,18 @@ fn every_command_and_bundle_verb_has_help() {
 fn bundle_subcommand_and_the_program_named_bundle() {
     let sb = Sandbox::new();
     sb.config(ONE_SECRET);
-    script(&sb, "bin/bundle", "#!/bin/sh\necho \"bundler got $*\"\n", 0o755);
+    script(
+        &sb,
+        "bin/bundle",
+        "#!/bin/sh\necho \"bundler got $*\"\n",
+        0o755,
+    );
     sb.run()
         .env("TRUSS_SECRET_a", canary("a"))
-        .env("PATH", format!("{}:/usr/bin:/bin", sb.path("bin").display()))
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", sb.path("bin").display()),
+        )
         .args(["bundle", "exec", "puma"])
         .output()
         .expect_ok()
@@ -355,13 +383,30 @@ fn bundle_set_refuses_empty_stdin_unless_allowed() {
 fn host_like_provider_fields_are_validated_as_hosts() {
     let sb = Sandbox::new();
     for (yaml, ok) in [
-        ("wandb:\n      fields: {api_key: a}\n      values: {host: \"https://api.wandb.ai\"}", false),
-        ("github:\n      fields: {token: a}\n      values: {host: \"github.example/x\"}", false),
-        ("wandb:\n      fields: {api_key: a}\n      values: {host: \"wandb.example:8080\"}", true),
-        ("docker:\n      fields: {password: a}\n      values: {username: u, registry: \"https://ghcr.io/v2/\"}", true),
-        ("docker:\n      fields: {password: a}\n      values: {username: u, registry: \"https://bad host/\"}", false),
+        (
+            "wandb:\n      fields: {api_key: a}\n      values: {host: \"https://api.wandb.ai\"}",
+            false,
+        ),
+        (
+            "github:\n      fields: {token: a}\n      values: {host: \"github.example/x\"}",
+            false,
+        ),
+        (
+            "wandb:\n      fields: {api_key: a}\n      values: {host: \"wandb.example:8080\"}",
+            true,
+        ),
+        (
+            "docker:\n      fields: {password: a}\n      values: {username: u, registry: \"https://ghcr.io/v2/\"}",
+            true,
+        ),
+        (
+            "docker:\n      fields: {password: a}\n      values: {username: u, registry: \"https://bad host/\"}",
+            false,
+        ),
     ] {
-        sb.config(&format!("secrets:\n  a: null\nsecret_init:\n  providers:\n    {yaml}\n"));
+        sb.config(&format!(
+            "secrets:\n  a: null\nsecret_init:\n  providers:\n    {yaml}\n"
+        ));
         let _ = std::fs::remove_dir_all(sb.path("home"));
         let _ = std::fs::remove_dir_all(sb.path("out"));
         let out = sb
@@ -373,7 +418,11 @@ fn host_like_provider_fields_are_validated_as_hosts() {
             out.expect_ok();
         } else {
             out.expect_code(65).stderr_has("is not a");
-            assert!(nothing_in(&sb.path("home")), "{yaml}: {:?}", tree(&sb.path("home")));
+            assert!(
+                nothing_in(&sb.path("home")),
+                "{yaml}: {:?}",
+                tree(&sb.path("home"))
+            );
             assert!(nothing_in(&sb.path("out")), "{yaml}");
         }
     }
@@ -436,10 +485,7 @@ fn wording_of_counts_and_empty_orders() {
         .output();
     out.expect_ok()
         .stderr_has("2 secrets delivered (0 files written, 0 unchanged, 1 env var)");
-    let out = sb
-        .run()
-        .args(["--sources", "vault", "check"])
-        .output();
+    let out = sb.run().args(["--sources", "vault", "check"]).output();
     out.expect_code(69);
     assert!(!out.stderr().contains("no sources"), "{}", out.stderr());
     out.stderr_has("no source in the order is configured");
@@ -453,7 +499,9 @@ fn demo_touches_nothing_outside_its_temp_dir() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        !before.iter().any(|n| n == "secrets" || n == "secrets-volume"),
+        !before
+            .iter()
+            .any(|n| n == "secrets" || n == "secrets-volume"),
         "a /secrets from an older demo is on this host; remove it to run this test"
     );
     let out = Command::new("bash")
@@ -462,8 +510,15 @@ fn demo_touches_nothing_outside_its_temp_dir() {
         .output()
         .expect("bash");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("\"secret_init_inputs_left_in_env\": []"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("\"secret_init_inputs_left_in_env\": []"),
+        "{stdout}"
+    );
     let after: Vec<String> = std::fs::read_dir("/")
         .expect("ls /")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

@@ -998,10 +998,25 @@ mod tests {
 
     #[test]
     fn host_shapes() {
-        for ok in ["api.wandb.ai", "github.example.com:8443", "localhost", "10.0.0.1", "[::1]:443"] {
+        for ok in [
+            "api.wandb.ai",
+            "github.example.com:8443",
+            "localhost",
+            "10.0.0.1",
+            "[::1]:443",
+        ] {
             assert!(is_host_port(ok), "{ok}");
         }
-        for bad in ["https://api.wandb.ai", "a b", "host/path", "", "-x.com", "h:0", "h:99999", "a..b"] {
+        for bad in [
+            "https://api.wandb.ai",
+            "a b",
+            "host/path",
+            "",
+            "-x.com",
+            "h:0",
+            "h:99999",
+            "a..b",
+        ] {
             assert!(!is_host_port(bad), "{bad}");
         }
         let v = |s: &str| Secret::new(s.as_bytes().to_vec());
