@@ -632,10 +632,11 @@ fn local_sources_in_every_mode_leak_nothing() {
     ev.tree("exec-127", f.sb.dir.path(), &before);
     f.allow_deliveries(&mut ev, "exec-127");
 
-    // check (table and JSON), providers: no value at all.
+    // check (table, JSON, and the pre-flight with a program), providers: no value at all.
     for (step, args) in [
         ("check", &["check"][..]),
         ("check-json", &["check", "--format", "json"]),
+        ("check-program", &["check", "--", "/bin/true"]),
         ("providers", &["providers"]),
     ] {
         let mut r = f.run(false);
