@@ -491,13 +491,17 @@ fn wording_of_counts_and_empty_orders() {
     out.stderr_has("no source in the order is configured");
 }
 
+fn root_entries() -> Vec<String> {
+    std::fs::read_dir("/")
+        .expect("ls /")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
 /// `scripts/demo` shows progress and leaves no mount point (`/secrets`) on the host.
 #[test]
 fn demo_touches_nothing_outside_its_temp_dir() {
-    let before: Vec<String> = std::fs::read_dir("/")
-        .expect("ls /")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
+    let before = root_entries();
     assert!(
         !before
             .iter()
@@ -519,10 +523,7 @@ fn demo_touches_nothing_outside_its_temp_dir() {
         stdout.contains("\"secret_init_inputs_left_in_env\": []"),
         "{stdout}"
     );
-    let after: Vec<String> = std::fs::read_dir("/")
-        .expect("ls /")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
+    let after = root_entries();
     assert_eq!(before.len(), after.len(), "{before:?} -> {after:?}");
     assert!(!Path::new("/secrets").exists());
     assert!(!Path::new("/mnt/secrets-volume").exists());
