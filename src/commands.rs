@@ -52,7 +52,7 @@ pub fn dispatch(
             if !inv.values.is_empty() {
                 return Err(Error::new(
                     Kind::Usage,
-                    "options go after the bundle verb (see secret-init bundle --help)",
+                    "options go after the bundle verb (see secret-init bundle VERB --help)",
                 )
                 .into());
             }

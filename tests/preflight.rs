@@ -242,6 +242,13 @@ fn bundle_subcommand_and_the_program_named_bundle() {
         .output()
         .expect_ok()
         .stdout_has("bundler got exec puma");
+    // Without a Bundler on PATH, a verb-less `bundle` says what our command needs.
+    sb.run()
+        .env("TRUSS_SECRET_a", canary("a"))
+        .args(["bundle", "--help"])
+        .output()
+        .expect_code(127)
+        .stderr_has("`secret-init bundle` needs a verb: keygen|create|");
     let key = Run::new().args(["bundle", "keygen"]).output().stdout();
     let file = sb.path("b.json");
     let bundle = |args: &[&str]| {

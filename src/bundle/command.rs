@@ -199,7 +199,7 @@ struct Args {
 fn usage(what: impl Into<String>) -> Error {
     Error::new(
         Kind::Usage,
-        format!("{} (see secret-init bundle --help)", what.into()),
+        format!("{} (see secret-init bundle VERB --help)", what.into()),
     )
 }
 

@@ -90,9 +90,17 @@ fn not_executable(shown: &str, why: &str) -> Error {
 }
 
 fn not_found(shown: &str, name: &OsStr) -> Error {
-    let hint = suggestion(&name.to_string_lossy())
-        .map(|c| format!(" (did you mean the command `secret-init {c}`?)"))
-        .unwrap_or_default();
+    let hint = if name == "bundle" {
+        // `bundle` is our command only before a verb (else it is Ruby's Bundler).
+        format!(
+            " (the command `secret-init bundle` needs a verb: {}; `secret-init bundle VERB --help`)",
+            crate::bundle::command::VERBS.join("|")
+        )
+    } else {
+        suggestion(&name.to_string_lossy())
+            .map(|c| format!(" (did you mean the command `secret-init {c}`?)"))
+            .unwrap_or_default()
+    };
     Error::new(Kind::NotFound, format!("{shown}: program not found{hint}"))
 }
 
