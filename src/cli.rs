@@ -469,9 +469,9 @@ pub fn help() -> String {
         "    default  the value given in config.yaml\n\n",
         "EXIT CODES:\n",
         "    the program's own; 128+N killed by (or stopped by) signal N; 64 usage; 65 invalid input;\n",
-        "    66 --config file not found;\n",
-        "    69 secret/source unavailable; 73 cannot write output; 77 permission/auth/TLS;\n",
-        "    78 configuration refused; 126 not executable; 127 not found\n",
+        "    66 --config file not found; 69 secret/source unavailable; 73 cannot write output;\n",
+        "    77 permission/auth/TLS; 78 configuration refused; 126 not executable; 127 not found\n",
+        "    (126/127 are decided before anything is written)\n",
     ));
     out
 }
