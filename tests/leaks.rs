@@ -1045,6 +1045,30 @@ fn vault_commands_leak_nothing() {
     assert_eq!(out.stdout(), b);
     ev.out("get-b-rekeyed", &out);
     ev.allow("get-b-rekeyed: stdout", &b);
+    // rekey --write-key-file: keys/new.key is replaced by a fourth key, which is then the only
+    // place that key may be found in the sandbox.
+    let away = tempfile::tempdir().expect("tempdir");
+    let fourth = keygen();
+    c.add_key("fourthkey", &fourth);
+    let fourth_file = away.path().join("fourth.key");
+    std::fs::write(&fourth_file, &fourth).expect("write");
+    let out = vault(
+        &[
+            "rekey",
+            "--new-key-file",
+            &fourth_file.display().to_string(),
+            "--master-key-file",
+            &key2_file.display().to_string(),
+            "--write-key-file",
+        ],
+        None,
+        None,
+    );
+    out.expect_ok();
+    assert_eq!(read(&key2_file).trim(), fourth);
+    ev.out("rekey-write-key-file", &out);
+    ev.tree("rekey-write-key-file", sb.dir.path(), &before);
+    ev.allow("rekey-write-key-file: file keys/new.key", &fourth);
     // Tampered: one byte of B's ciphertext flipped.
     let mut j: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
@@ -1077,7 +1101,7 @@ fn vault_commands_leak_nothing() {
     // The bundle itself holds ciphertext only: it is searched with nothing allowed.
     ev.add("bundle file", std::fs::read(&file).expect("bundle"));
     ev.tree("end", sb.dir.path(), &before);
-    ev.allow("end: file keys/new.key", &key2);
+    ev.allow("end: file keys/new.key", &fourth);
     ev.assert_clean(&c);
 }
 
