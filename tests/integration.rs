@@ -3,6 +3,7 @@
 mod support;
 
 mod bundle;
+mod container;
 mod core;
 mod fleet;
 mod init;

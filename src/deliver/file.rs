@@ -304,10 +304,23 @@ fn check_dir(fd: &OwnedFd, dir: &Path, opts: &WriteOptions) -> Result<(), Error>
         } else {
             "group"
         };
+        let uid = opts.trusted_uids.first().copied().unwrap_or(euid);
+        let fix = if st.st_mode & 0o1000 != 0 && st.st_uid == 0 && uid != 0 {
+            // A root-owned sticky mount (`--tmpfs DIR` started with `--user`): only root could
+            // have made it private, so name the mount option that does it.
+            // Docker passes uid= to the kernel; podman's parser knows only its own U (chown to --user).
+            format!(
+                "mount it private: --tmpfs {d}:mode=0700,uid={uid}, or with podman \
+                 --tmpfs {d}:mode=0700,U",
+                d = dir.display()
+            )
+        } else {
+            "use a private dir, or allow_shared_dir".to_string()
+        };
         return Err(Error::new(
             Kind::Config,
             format!(
-                "output dir {} is {who}-writable; refusing (use a private dir, or allow_shared_dir)",
+                "output dir {} is {who}-writable; refusing ({fix})",
                 dir.display()
             ),
         ));
@@ -323,6 +336,51 @@ fn check_dir(fd: &OwnedFd, dir: &Path, opts: &WriteOptions) -> Result<(), Error>
         ));
     }
     Ok(())
+}
+
+/// Makes a fresh engine-made mount at `dir` private before anything is read from or written to it.
+///
+/// `docker run --tmpfs /secrets` and `podman run --tmpfs /secrets` mount a tmpfs that is root's,
+/// mode 1777 and empty. Such a dir is tightened to 0700 and given to `owner` (the `--user`; else
+/// we keep it): it is a mount point nobody else shares yet, so no other user can hold a file or a
+/// link in it, and after the chmod no other user can add one. Anything else (not a mount point,
+/// not root's, not sticky, or with an entry in it) is left alone for [`check_dir`] to judge, so a
+/// shared dir that someone else already uses is still refused. A missing dir is left to the writer.
+pub fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
+    let Ok(fd) = open_existing_dir(dir) else {
+        return;
+    };
+    let Ok(st) = fstat(&fd) else { return };
+    let fresh_shared = st.st_mode & 0o1002 == 0o1002 && st.st_uid == 0;
+    let is_mount = fstatat(&fd, "..", AtFlags::empty()).is_ok_and(|up| up.st_dev != st.st_dev);
+    let empty = crate::source::file::list(&fd).is_ok_and(|names| names.is_empty());
+    if !(fresh_shared && is_mount && empty) {
+        return;
+    }
+    // When we may not (a non-root secret-init), the dir stays as it is and check_dir refuses it
+    // with the mount option that fixes it.
+    if let Some((uid, gid)) = owner {
+        if let Err(e) = fchown(&fd, Some(uid.into()), Some(gid.into())) {
+            crate::debug!(
+                "{}: cannot chown the fresh mount: {}",
+                dir.display(),
+                e.desc()
+            );
+            return;
+        }
+    }
+    if let Err(e) = fchmod(&fd, Mode::from_bits_truncate(0o700)) {
+        crate::debug!(
+            "{}: cannot chmod the fresh mount: {}",
+            dir.display(),
+            e.desc()
+        );
+        return;
+    }
+    crate::debug!(
+        "{}: fresh world-writable mount made private (0700)",
+        dir.display()
+    );
 }
 
 /// Whether `fd` lives on tmpfs or ramfs, where data never reaches a disk and fsync is a no-op.
