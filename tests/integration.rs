@@ -2,6 +2,7 @@
 
 mod support;
 
+mod arm64;
 mod bundle;
 mod container;
 mod core;
