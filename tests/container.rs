@@ -477,3 +477,51 @@ fn cleanup_on_stop_removes_the_files() {
     assert_eq!(c.exit_code(), 143, "logs:\n{}", c.logs());
     assert_eq!(tree(&host), Vec::<String>::new(), "logs:\n{}", c.logs());
 }
+
+/// The rule's edges: a Kubernetes-style emptyDir (root's, 0777, not sticky) is made private too;
+/// a shared 1777 dir that already holds someone's entry is still refused (78), nothing written.
+#[test]
+fn empty_shared_mounts_are_made_private_but_used_ones_refused() {
+    let out = run(&[
+        "--mount",
+        "type=tmpfs,destination=/secrets,tmpfs-mode=0777",
+        "-e",
+        "SECRET_INIT_USER=app",
+        "-e",
+        "TRUSS_SECRET_api_key=e",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo $(stat -c '%u %a' /secrets) $(cat /secrets/api_key)",
+    ]);
+    out.expect_ok();
+    assert_eq!(out.stdout().trim(), "1000 700 e");
+    let sb = Sandbox::new();
+    let shared = sb.mkdir("shared");
+    std::fs::set_permissions(
+        &shared,
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .expect("chmod");
+    let planted = sb.write("shared/planted", "someone's");
+    std::os::unix::fs::chown(&planted, Some(1234), Some(1234)).expect("chown");
+    let mount = format!("{}:/secrets", shared.display());
+    let out = run(&[
+        "-v",
+        &mount,
+        "-e",
+        "TRUSS_SECRET_api_key=e",
+        IMAGE,
+        "echo",
+        "started",
+    ]);
+    out.expect_code(78).stderr_has("world-writable");
+    assert!(!out.stdout().contains("started"));
+    assert_eq!(mode(&shared), 0o1777);
+    assert_eq!(tree(&shared), vec!["planted".to_string()]);
+    // The control: the same bind-mounted dir without the entry is made private and used.
+    std::fs::remove_file(&planted).expect("rm");
+    run(&["-v", &mount, "-e", "TRUSS_SECRET_api_key=e", IMAGE, "true"]).expect_ok();
+    assert_eq!(mode(&shared), 0o700);
+    assert_eq!(read(&shared.join("api_key")), "e");
+}

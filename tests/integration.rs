@@ -8,6 +8,7 @@ mod container;
 mod core;
 mod fleet;
 mod init;
+mod kubernetes;
 mod leaks;
 mod providers;
 mod vault;

@@ -305,13 +305,14 @@ fn check_dir(fd: &OwnedFd, dir: &Path, opts: &WriteOptions) -> Result<(), Error>
             "group"
         };
         let uid = opts.trusted_uids.first().copied().unwrap_or(euid);
-        let fix = if st.st_mode & 0o1000 != 0 && st.st_uid == 0 && uid != 0 {
-            // A root-owned sticky mount (`--tmpfs DIR` started with `--user`): only root could
-            // have made it private, so name the mount option that does it.
-            // Docker passes uid= to the kernel; podman's parser knows only its own U (chown to --user).
+        let fix = if st.st_uid == 0 && euid != 0 {
+            // A root-owned shared mount (`--tmpfs DIR` or an emptyDir) and an unprivileged
+            // secret-init: only root could have made it private, so say how it gets private.
+            // Docker passes uid= to the kernel; podman's parser knows only its own U (chown to
+            // the container's user).
             format!(
                 "mount it private: --tmpfs {d}:mode=0700,uid={uid}, or with podman \
-                 --tmpfs {d}:mode=0700,U",
+                 --tmpfs {d}:mode=0700,U; or start secret-init as root with --user",
                 d = dir.display()
             )
         } else {
@@ -341,20 +342,21 @@ fn check_dir(fd: &OwnedFd, dir: &Path, opts: &WriteOptions) -> Result<(), Error>
 /// Makes a fresh engine-made mount at `dir` private before anything is read from or written to it.
 ///
 /// `docker run --tmpfs /secrets` and `podman run --tmpfs /secrets` mount a tmpfs that is root's,
-/// mode 1777 and empty. Such a dir is tightened to 0700 and given to `owner` (the `--user`; else
-/// we keep it): it is a mount point nobody else shares yet, so no other user can hold a file or a
-/// link in it, and after the chmod no other user can add one. Anything else (not a mount point,
-/// not root's, not sticky, or with an entry in it) is left alone for [`check_dir`] to judge, so a
-/// shared dir that someone else already uses is still refused. A missing dir is left to the writer.
+/// mode 1777 and empty; a Kubernetes `emptyDir` is root's, 0777 and empty. Such a dir is tightened
+/// to 0700 and given to `owner` (the `--user`; else we keep it): it is a mount point made for this
+/// container with nothing in it, so no other user holds a file or a link there, and after the
+/// chmod none can add one (the listing is taken again afterwards to close the window between).
+/// Anything else (not a mount point, not root's, or with any entry in it, `..*` included) is left
+/// alone for [`check_dir`] to judge, so a shared dir someone already uses is still refused. A
+/// missing dir is left to the writer.
 pub fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
     let Ok(fd) = open_existing_dir(dir) else {
         return;
     };
     let Ok(st) = fstat(&fd) else { return };
-    let fresh_shared = st.st_mode & 0o1002 == 0o1002 && st.st_uid == 0;
+    let world_writable_root = st.st_mode & 0o002 != 0 && st.st_uid == 0;
     let is_mount = fstatat(&fd, "..", AtFlags::empty()).is_ok_and(|up| up.st_dev != st.st_dev);
-    let empty = crate::source::file::list(&fd).is_ok_and(|names| names.is_empty());
-    if !(fresh_shared && is_mount && empty) {
+    if !(world_writable_root && is_mount && is_empty(&fd)) {
         return;
     }
     // When we may not (a non-root secret-init), the dir stays as it is and check_dir refuses it
@@ -377,10 +379,27 @@ pub fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
         );
         return;
     }
+    if !is_empty(&fd) {
+        // Someone wrote between the listing and the chmod: whatever they left is theirs, and
+        // the publisher refuses another user's file at any destination name.
+        crate::warn!(
+            "{}: an entry appeared while it was made private",
+            dir.display()
+        );
+    }
     crate::debug!(
         "{}: fresh world-writable mount made private (0700)",
         dir.display()
     );
+}
+
+/// Whether a directory holds nothing but `.` and `..`.
+fn is_empty(fd: &OwnedFd) -> bool {
+    let Ok(mut d) = nix::dir::Dir::openat(fd, ".", DIR_FLAGS, Mode::empty()) else {
+        return false;
+    };
+    d.iter()
+        .all(|e| e.is_ok_and(|e| matches!(e.file_name().to_bytes(), b"." | b"..")))
 }
 
 /// Whether `fd` lives on tmpfs or ramfs, where data never reaches a disk and fsync is a no-op.
