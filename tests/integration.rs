@@ -6,6 +6,7 @@ mod arm64;
 mod bundle;
 mod container;
 mod core;
+mod file_env;
 mod fleet;
 mod init;
 mod kubernetes;
