@@ -525,3 +525,47 @@ fn empty_shared_mounts_are_made_private_but_used_ones_refused() {
     assert_eq!(mode(&shared), 0o700);
     assert_eq!(read(&shared.join("api_key")), "e");
 }
+
+/// The README's container lines work as shown: each `$ ` line of the Containers section runs
+/// (with `--network none` and the test image's tag put in), exits 0, and prints exactly the lines
+/// shown under it.
+#[test]
+fn readme_container_lines_work_as_shown() {
+    let readme = read(&root().join("README.md"));
+    let section = readme
+        .split("\n## Containers")
+        .nth(1)
+        .expect("README has a Containers section");
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a sh block");
+    let mut steps: Vec<(String, Vec<String>)> = Vec::new();
+    for line in block.lines() {
+        match line.strip_prefix("$ ") {
+            Some(cmd) => steps.push((cmd.to_string(), Vec::new())),
+            None => steps
+                .last_mut()
+                .expect("output after a command")
+                .1
+                .push(line.to_string()),
+        }
+    }
+    assert!(steps.len() >= 6, "{steps:?}");
+    // A stale secret from an interrupted earlier run would make `secret create` fail.
+    let _ = podman(engine()).args(["secret", "rm", "api_key"]).output();
+    for (cmd, shown) in &steps {
+        let real = cmd
+            .replace("podman run ", "podman run --network none ")
+            .replace("secret-init-demo", IMAGE);
+        let mut r = podman(engine());
+        r.program = PathBuf::from("/bin/sh");
+        r.args(["-c", &real]);
+        let out = r.output();
+        out.expect_ok();
+        if !shown.is_empty() {
+            assert_eq!(out.stdout().lines().collect::<Vec<_>>(), *shown, "{cmd}");
+        }
+    }
+}

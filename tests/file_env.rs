@@ -35,7 +35,7 @@ fn file_env_bad_inputs_name_the_variable_and_start_nothing() {
     let sb = Sandbox::new();
     setup(&sb);
     let value = canary("file-env-bad");
-    let outside = sb.write("outside/db", &value);
+    sb.write("outside/db", &value);
     sb.mkdir("run");
     std::os::unix::fs::symlink("../outside/db", sb.path("run/escape")).expect("link");
     sb.write("run/big", "x".repeat(65));

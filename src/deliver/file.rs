@@ -361,15 +361,15 @@ pub fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
     }
     // When we may not (a non-root secret-init), the dir stays as it is and check_dir refuses it
     // with the mount option that fixes it.
-    if let Some((uid, gid)) = owner {
-        if let Err(e) = fchown(&fd, Some(uid.into()), Some(gid.into())) {
-            crate::debug!(
-                "{}: cannot chown the fresh mount: {}",
-                dir.display(),
-                e.desc()
-            );
-            return;
-        }
+    if let Some((uid, gid)) = owner
+        && let Err(e) = fchown(&fd, Some(uid.into()), Some(gid.into()))
+    {
+        crate::debug!(
+            "{}: cannot chown the fresh mount: {}",
+            dir.display(),
+            e.desc()
+        );
+        return;
     }
     if let Err(e) = fchmod(&fd, Mode::from_bits_truncate(0o700)) {
         crate::debug!(
