@@ -123,6 +123,21 @@ fn run(args: &[&str]) -> Out {
     r.output()
 }
 
+/// The usual options (a `--tmpfs /secrets`, the required secret by env), the image, then `sh -c
+/// script`.
+fn shell(script: &str) -> Vec<&str> {
+    vec![
+        "--tmpfs",
+        "/secrets",
+        "-e",
+        "TRUSS_SECRET_api_key=x",
+        IMAGE,
+        "sh",
+        "-c",
+        script,
+    ]
+}
+
 /// A detached container, removed (`rm -f`) when dropped.
 struct Detached {
     name: String,
@@ -212,16 +227,7 @@ fn tmpfs_secrets_and_env_var_run_as_pid1() {
 /// The program's exit code is the container's; a missing secret is 69 with the program never run.
 #[test]
 fn exit_codes_pass_through_and_missing_secret_is_69() {
-    let out = run(&[
-        "--tmpfs",
-        "/secrets",
-        "-e",
-        "TRUSS_SECRET_api_key=x",
-        IMAGE,
-        "sh",
-        "-c",
-        "exit 42",
-    ]);
+    let out = run(&shell("exit 42"));
     out.expect_code(42);
     let out = run(&["--tmpfs", "/secrets", IMAGE, "sh", "-c", "echo started"]);
     out.expect_code(69).stderr_has("api_key");
@@ -232,19 +238,7 @@ fn exit_codes_pass_through_and_missing_secret_is_69() {
 /// long before the 30 s grace period would end in SIGKILL.
 #[test]
 fn podman_stop_ends_the_program_with_143_inside_the_grace_period() {
-    let c = Detached::start(
-        "stop",
-        &[
-            "--tmpfs",
-            "/secrets",
-            "-e",
-            "TRUSS_SECRET_api_key=x",
-            IMAGE,
-            "sh",
-            "-c",
-            "echo ready; exec sleep 1000",
-        ],
-    );
+    let c = Detached::start("stop", &shell("echo ready; exec sleep 1000"));
     c.wait_for("ready");
     let t = Instant::now();
     podman(engine())
@@ -262,16 +256,7 @@ fn podman_stop_ends_the_program_with_143_inside_the_grace_period() {
 fn podman_kill_hup_reaches_the_program() {
     let c = Detached::start(
         "hup",
-        &[
-            "--tmpfs",
-            "/secrets",
-            "-e",
-            "TRUSS_SECRET_api_key=x",
-            IMAGE,
-            "sh",
-            "-c",
-            "trap 'echo got-hup; exit 3' HUP; echo ready; while :; do sleep 0.1; done",
-        ],
+        &shell("trap 'echo got-hup; exit 3' HUP; echo ready; while :; do sleep 0.1; done"),
     );
     c.wait_for("ready");
     podman(engine())
