@@ -105,6 +105,64 @@ fn build_image(engine: &Engine, ctx: &Path) {
     let _ = podman(engine).args(["image", "prune", "-f"]).output();
 }
 
+/// The Python image (`examples/container/Containerfile.python`), built once on first use from
+/// this machine's python3 and its libraries: no Python base image can be pulled here.
+fn python_image() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    const PY_IMAGE: &str = "localhost/secret-init-test-python:latest";
+    let engine = engine();
+    BUILT.get_or_init(|| {
+        let ctx = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("podman/python-context");
+        let _ = std::fs::remove_dir_all(&ctx);
+        let rootfs = ctx.join("rootfs");
+        let python = std::fs::canonicalize("/usr/bin/python3").expect("python3");
+        let ldd = Command::new("ldd").arg(&python).output().expect("ldd");
+        let mut files: Vec<PathBuf> = vec![python.clone()];
+        for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+            // "libm.so.6 => /lib/x86_64-linux-gnu/libm.so.6 (0x...)" or "/lib64/ld-linux... (0x...)"
+            if let Some(p) = line.split_whitespace().find(|w| w.starts_with('/')) {
+                files.push(PathBuf::from(p));
+            }
+        }
+        let stdlib = PathBuf::from("/usr/lib").join(python.file_name().expect("name"));
+        files.push(stdlib);
+        files.push(bin());
+        for f in &files {
+            let dest = if *f == bin() {
+                rootfs.join("usr/local/bin/secret-init")
+            } else {
+                rootfs.join(f.strip_prefix("/").expect("absolute"))
+            };
+            std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+            // cp -L: the loader and libraries are links on the host; the image gets the files.
+            let ok = Command::new("cp")
+                .args(["-rL", "--no-preserve=ownership"])
+                .arg(f)
+                .arg(&dest)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "copy {}", f.display());
+        }
+        std::os::unix::fs::symlink("python3.11", rootfs.join("usr/bin/python3")).ok();
+        let app = rootfs.join("app");
+        let ok = Command::new("cp")
+            .arg("-r")
+            .arg(root().join("examples/truss-model"))
+            .arg(&app)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "copy the example model");
+        podman(engine)
+            .args(["build", "--network", "none", "--pull=never", "-q", "-f"])
+            .arg(root().join("examples/container/Containerfile.python"))
+            .args(["-t", PY_IMAGE])
+            .arg(&ctx)
+            .output()
+            .expect_ok();
+    });
+    PY_IMAGE
+}
+
 /// A podman command line against our own configuration and storage.
 fn podman(engine: &Engine) -> Run {
     let mut r = Run::new();
@@ -553,4 +611,35 @@ fn readme_container_lines_work_as_shown() {
             assert_eq!(out.stdout().lines().collect::<Vec<_>>(), *shown, "{cmd}");
         }
     }
+}
+
+/// The example Truss model (`examples/truss-model`) in a Python image, as Dockerfile.example runs
+/// it: secrets by `-e TRUSS_SECRET_*` into a plain `--tmpfs /secrets`, the model reads its files,
+/// the OpenAI key reaches it as an env var, and none of secret-init's inputs is left.
+#[test]
+fn truss_model_runs_in_a_python_image() {
+    let image = python_image();
+    let out = run(&[
+        "--read-only",
+        "--tmpfs",
+        "/secrets",
+        "-e",
+        "TRUSS_SECRET_hf_access_token=hf_abcdefgh12",
+        "-e",
+        "TRUSS_SECRET_openai_api_key=sk-abcdefgh34",
+        image,
+    ]);
+    out.expect_ok();
+    let so = out.stdout();
+    for want in [
+        "\"hf_token_seen\": \"hf****12\"",
+        "\"openai_key_in_env\": \"sk****34\"",
+        "\"region\": \"us-east-1\"",
+        "\"secret_init_inputs_left_in_env\": []",
+        "/secrets/hf_access_token: mode 0600",
+    ] {
+        assert!(so.contains(want), "{want} missing in:\n{so}");
+    }
+    // supervised as PID 1: python is not PID 1.
+    assert!(!so.contains("pid 1\n"), "{so}");
 }
