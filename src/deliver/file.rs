@@ -305,7 +305,7 @@ fn check_dir(fd: &OwnedFd, dir: &Path, opts: &WriteOptions) -> Result<(), Error>
             "group"
         };
         let uid = opts.trusted_uids.first().copied().unwrap_or(euid);
-        let fix = if st.st_uid == 0 && euid != 0 {
+        let fix = if st.st_uid == 0 && euid != 0 && is_mount_point(fd, &st) {
             // A root-owned shared mount (`--tmpfs DIR` or an emptyDir) and an unprivileged
             // secret-init: only root could have made it private, so say how it gets private.
             // Docker passes uid= to the kernel; podman's parser knows only its own U (chown to
@@ -355,8 +355,7 @@ pub fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
     };
     let Ok(st) = fstat(&fd) else { return };
     let world_writable_root = st.st_mode & 0o002 != 0 && st.st_uid == 0;
-    let is_mount = fstatat(&fd, "..", AtFlags::empty()).is_ok_and(|up| up.st_dev != st.st_dev);
-    if !(world_writable_root && is_mount && is_empty(&fd)) {
+    if !(world_writable_root && is_mount_point(&fd, &st) && is_empty(&fd)) {
         return;
     }
     // When we may not (a non-root secret-init), the dir stays as it is and check_dir refuses it
@@ -391,6 +390,12 @@ pub fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
         "{}: fresh world-writable mount made private (0700)",
         dir.display()
     );
+}
+
+/// Whether the directory `fd` (whose stat is `st`) is the root of a mount: its parent is on
+/// another device (`/` itself never is one here, its `..` being itself).
+fn is_mount_point(fd: &OwnedFd, st: &nix::sys::stat::FileStat) -> bool {
+    fstatat(fd, "..", AtFlags::empty()).is_ok_and(|up| up.st_dev != st.st_dev)
 }
 
 /// Whether a directory holds nothing but `.` and `..`.
