@@ -34,7 +34,7 @@ pub const OPTIONS: &[OptSpec] = &[
         long: "secrets-dir",
         value: Some("DIR"),
         repeat: true,
-        help: "mounted secrets dir to read <DIR>/<name> from; repeatable; env: colon-separated [default: /secrets]",
+        help: "mounted secrets dir to read <DIR>/<name> from; repeatable; env: colon-separated [default: /secrets:/run/secrets]",
     },
     OptSpec {
         long: "output-dir",

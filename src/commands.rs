@@ -174,8 +174,13 @@ pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> 
         &mut plan,
         with_files,
     )?;
-    let injected = sources.injected_env()?;
+    let mut injected = sources.injected_env()?;
     drop(sources);
+    injected.extend(crate::source::file::file_env(
+        &ctx.settings.file_env,
+        &ctx.env,
+        ctx.settings.max_secret_bytes,
+    )?);
     plan::add_injected(&mut plan, injected, &ctx.settings)?;
     Ok(plan)
 }
@@ -203,6 +208,13 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         ctx.env.set("HOME", home);
     }
     let ctx = &*ctx;
+    if !ctx.settings.allow_shared_dir {
+        // Before the first read: the output dir is usually /secrets, also the first secrets dir.
+        file::tighten_fresh_mount(
+            &ctx.settings.output_dir,
+            creds.as_ref().map(|c| (c.uid, c.gid)),
+        );
+    }
     let mut plan = full_plan(ctx, true)?;
     let (env, opts) = before_publishing(ctx, &mut plan, creds.as_ref(), program)?;
 

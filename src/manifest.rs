@@ -116,6 +116,8 @@ pub struct FileSettings {
     pub max_secret_bytes: Option<u64>,
     /// Extra variables removed from the program's environment.
     pub scrub_env: Option<Vec<String>>,
+    /// Variables `X` whose `X_FILE` names a file to read into `X` (Docker's `*_FILE` convention).
+    pub file_env: Option<Vec<String>>,
     /// The encrypted vault bundle (`secret_init.bundles`).
     pub bundles: Option<RawBundleSettings>,
     /// The vault source (`secret_init.vault`).

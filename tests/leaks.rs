@@ -1638,3 +1638,56 @@ fn no_core_file_while_secrets_are_held() {
         "control: the search did not find the program's env canary in its core: {hits:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Docker conventions: `file_env` pointers
+// ---------------------------------------------------------------------------------------------
+
+/// `X_FILE` read into `X` (`secret_init.file_env`): the value reaches the program's environment
+/// as `X` and nowhere else, in exec and supervised mode, text and JSON at trace level; its
+/// failures (both set, too big) show no value either.
+#[test]
+fn file_env_leaks_nothing() {
+    let mut c = Canaries::default();
+    let sb = Sandbox::new();
+    sb.config("secrets: {}\nsecret_init:\n  file_env: [DB_PASSWORD]\n  max_secret_bytes: 64\n");
+    let value = c.make("fileenv");
+    let big = c.make("fileenvbig").repeat(4);
+    c.add("fileenvbig4", &big);
+    let path = sb.write("run/db", &value);
+    let big_path = sb.write("run/big", &big);
+    let before = snapshot(sb.dir.path());
+    let probe = Probe::new();
+    let mut ev = Evidence::default();
+    for (step, flags, json) in [("exec", &[][..], false), ("init", &["--init"][..], true)] {
+        let mut r = sb.run();
+        r.env("DB_PASSWORD_FILE", &path);
+        trace(&mut r, json)
+            .args(flags.iter().copied())
+            .args(probe.program());
+        let out = r.output();
+        out.expect_ok().stdout_has("probed");
+        ev.out(step, &out);
+        probe.collect(&mut ev, step, step == "init");
+        let env = ev.place(&format!("{step}: child environ")).to_vec();
+        assert!(
+            find(&env, format!("DB_PASSWORD={value}").as_bytes()).is_some(),
+            "{step}: not delivered"
+        );
+        ev.allow(format!("{step}: child environ"), &value);
+        ev.tree(step, sb.dir.path(), &before);
+    }
+    for (step, set_too, file) in [("both-set", true, &path), ("too-big", false, &big_path)] {
+        let mut r = sb.run();
+        r.env("DB_PASSWORD_FILE", file);
+        if set_too {
+            r.env("DB_PASSWORD", "other");
+        }
+        trace(&mut r, false).args(probe.program());
+        let out = r.output();
+        out.expect_code(65);
+        ev.out(step, &out);
+        ev.tree(step, sb.dir.path(), &before);
+    }
+    ev.assert_clean(&c);
+}
