@@ -207,6 +207,8 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
     let opts = file::WriteOptions {
         allow_shared_dir: ctx.settings.allow_shared_dir,
         trusted_uids: creds.iter().map(|c| c.uid).collect(),
+        // Rebuilt on every start: see deliver::file on durability.
+        durable: false,
     };
     let published = file::publish(&plan.files, &opts, sys::pending_stop)?;
     sys::hold_stop_signals();
