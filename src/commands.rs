@@ -236,6 +236,8 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
     if !supervised {
         return Err(process::exec_as(program, &env, setup).into());
     }
+    // The supervisor is long-lived: it allocates from musl's allocator, never the start arena.
+    sys::end_start_arena();
     let Some(cmd) = process::command(program, &env) else {
         return Err(Error::new(Kind::Usage, "no program given").into());
     };
