@@ -50,6 +50,7 @@ spec = [
     ("tini-static", [tini_s, "-s", "--", "/bin/true"], None),
     ("tini", [tini, "-s", "--", "/bin/true"], None),
     ("dumb-init", [dumb, "/bin/true"], None),
+    ("version", [si, "--version"], None),
     ("empty", [si, "--config", f"{w}/empty.yaml", "--", "/bin/true"], None),
     ("init-empty", [si, "--init", "--config", f"{w}/empty.yaml", "--", "/bin/true"], None),
     ("50-tmpfs", [si, "--config", f"{w}/config.yaml", "--output-dir", f"{w}/out", "--", "/bin/true"], f"{w}/out"),
@@ -76,6 +77,7 @@ count_instr() {  # name argv...: instructions up to the execve of the program (w
   reset="" count_syscalls direct /bin/true
   reset="" count_syscalls shim "$work/shim" /bin/true
   reset="" count_syscalls tini-static tini-static -s -- /bin/true
+  reset="" count_syscalls version "$SI_BIN" --version
   reset="" count_syscalls empty "$SI_BIN" --config "$work/empty.yaml" -- /bin/true
   reset="" count_syscalls init-empty "$SI_BIN" --init --config "$work/empty.yaml" -- /bin/true
   reset="$work/out" count_syscalls 50-tmpfs "$SI_BIN" --config "$work/config.yaml" --output-dir "$work/out" -- /bin/true
@@ -83,6 +85,7 @@ count_instr() {  # name argv...: instructions up to the execve of the program (w
 } > "$work/syscalls.txt"
 {
   reset="" count_instr shim "$work/shim" /nonexistent
+  reset="" count_instr version "$SI_BIN" --version
   reset="" count_instr empty "$SI_BIN" --config "$work/empty.yaml" -- /nonexistent
   reset="$work/out" count_instr 50-tmpfs "$SI_BIN" --config "$work/config.yaml" --output-dir "$work/out" -- /nonexistent
 } > "$work/instr.txt"
@@ -126,6 +129,7 @@ rows = [
     ("`tini-static -s --`", "tini-static"),
     ("`tini -s --` (Debian, dynamic)", "tini"),
     ("`dumb-init` (Debian, dynamic)", "dumb-init"),
+    ("`secret-init --version`: exec, relocation and runtime set-up of our image, nothing more", "version"),
     ("secret-init, manifest with no secrets", "empty"),
     ("secret-init `--init` (supervised), no secrets", "init-empty"),
     ("secret-init, 50 secrets (20 files, 20 env, 10 local), output on tmpfs", "50-tmpfs"),
@@ -147,7 +151,7 @@ print(f"{rounds} rounds; each round runs every command once, the first command r
 print()
 print("| instructions up to the program's execve (callgrind) | count |")
 print("|---|---:|")
-for label, k in (("static C shim", "shim"), ("secret-init, no secrets", "empty"), ("secret-init, 50 secrets", "50-tmpfs")):
+for label, k in (("static C shim", "shim"), ("`secret-init --version` (whole run)", "version"), ("secret-init, no secrets", "empty"), ("secret-init, 50 secrets", "50-tmpfs")):
     print(f"| {label} | {int(ins[k]):,} |")
 print()
 
