@@ -3,7 +3,8 @@
 # dumb-init and a direct /bin/true, on tmpfs and on a disk-backed dir, in rotating rounds (one run
 # of each command per round, the first command rotating); syscall and instruction counts; the
 # 100/1k/10k file-secret scaling curve with peak RSS; the binary's size. Issue 13's goals are
-# checked at the end. SI_BENCH_RUNS sets the number of rounds (default 300).
+# checked at the end. SI_BENCH_RUNS sets the number of rounds (default 300); SI_BENCH_BASE=BIN adds
+# that build's start-ups to the same rounds, for a before/after comparison.
 set -euo pipefail
 : "${SI_BIN:?set by scripts/bench}"
 py="${PY:-$(command -v python3)}"
@@ -40,9 +41,9 @@ for i in $(seq 21 40); do export "TRUSS_SECRET_s$i=env-value-$i"; done
 export HOME="$work/home" SECRET_INIT_SECRETS_DIR="$work/in" SECRET_INIT_LOG_LEVEL=warn
 "$SI_BIN" --config "$work/config.yaml" --output-dir "$work/check" -- /bin/true   # fails loudly if the setup is wrong
 
-"$py" - "$work" "$disk" "$SI_BIN" > "$work/spec.json" <<'PY'
+"$py" - "$work" "$disk" "$SI_BIN" "${SI_BENCH_BASE:-}" > "$work/spec.json" <<'PY'
 import json, sys
-w, disk, si = sys.argv[1:4]
+w, disk, si, base = sys.argv[1:5]
 tini, tini_s, dumb = "/usr/bin/tini", "/usr/bin/tini-static", "/usr/bin/dumb-init"
 spec = [
     ("direct", ["/bin/true"], None),
@@ -56,6 +57,12 @@ spec = [
     ("50-tmpfs", [si, "--config", f"{w}/config.yaml", "--output-dir", f"{w}/out", "--", "/bin/true"], f"{w}/out"),
     ("50-disk", [si, "--config", f"{w}/config.yaml", "--output-dir", f"{disk}/out", "--", "/bin/true"], f"{disk}/out"),
 ]
+if base:
+    spec += [
+        ("base-empty", [base, "--config", f"{w}/empty.yaml", "--", "/bin/true"], None),
+        ("base-50-tmpfs", [base, "--config", f"{w}/config.yaml", "--output-dir", f"{w}/out", "--", "/bin/true"], f"{w}/out"),
+        ("base-50-disk", [base, "--config", f"{w}/config.yaml", "--output-dir", f"{disk}/out", "--", "/bin/true"], f"{disk}/out"),
+    ]
 print(json.dumps([{"name": n, "argv": a, **({"reset": r} if r else {})} for n, a, r in spec]))
 PY
 "$py" "$here/rounds.py" "$work/measure" "$work/spec.json" "$rounds" "$work/rounds.json"
@@ -82,12 +89,21 @@ count_instr() {  # name argv...: instructions up to the execve of the program (w
   reset="" count_syscalls init-empty "$SI_BIN" --init --config "$work/empty.yaml" -- /bin/true
   reset="$work/out" count_syscalls 50-tmpfs "$SI_BIN" --config "$work/config.yaml" --output-dir "$work/out" -- /bin/true
   reset="$disk/out" count_syscalls 50-disk "$SI_BIN" --config "$work/config.yaml" --output-dir "$disk/out" -- /bin/true
+  if [ -n "${SI_BENCH_BASE:-}" ]; then
+    reset="" count_syscalls base-empty "$SI_BENCH_BASE" --config "$work/empty.yaml" -- /bin/true
+    reset="$work/out" count_syscalls base-50-tmpfs "$SI_BENCH_BASE" --config "$work/config.yaml" --output-dir "$work/out" -- /bin/true
+    reset="$disk/out" count_syscalls base-50-disk "$SI_BENCH_BASE" --config "$work/config.yaml" --output-dir "$disk/out" -- /bin/true
+  fi
 } > "$work/syscalls.txt"
 {
   reset="" count_instr shim "$work/shim" /nonexistent
   reset="" count_instr version "$SI_BIN" --version
   reset="" count_instr empty "$SI_BIN" --config "$work/empty.yaml" -- /nonexistent
   reset="$work/out" count_instr 50-tmpfs "$SI_BIN" --config "$work/config.yaml" --output-dir "$work/out" -- /nonexistent
+  if [ -n "${SI_BENCH_BASE:-}" ]; then
+    reset="" count_instr base-empty "$SI_BENCH_BASE" --config "$work/empty.yaml" -- /nonexistent
+    reset="$work/out" count_instr base-50-tmpfs "$SI_BENCH_BASE" --config "$work/config.yaml" --output-dir "$work/out" -- /nonexistent
+  fi
 } > "$work/instr.txt"
 
 # --- scaling: 100, 1,000 and 10,000 file secrets, tmpfs and disk, rotating rounds -------------
@@ -135,15 +151,18 @@ rows = [
     ("secret-init, 50 secrets (20 files, 20 env, 10 local), output on tmpfs", "50-tmpfs"),
     (f"the same, output on a disk-backed dir ({disk_fs})", "50-disk"),
 ]
+if "base-empty" in R:
+    rows += [("before (`SI_BENCH_BASE`), no secrets", "base-empty"), ("before, 50 secrets on tmpfs", "base-50-tmpfs"),
+             (f"before, 50 secrets on {disk_fs}", "base-50-disk")]
 print("### Core: start-up, side by side in rotating rounds")
 print()
-print("| command | median | ratio vs direct | overhead vs direct | overhead vs the shim | min. page faults | syscalls |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| command | median | ratio vs direct | overhead vs direct | overhead vs the shim | peak RSS | min. page faults | syscalls |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for label, k in rows:
     o = "-" if k == "direct" else f"{over(k):+.3f} ms"
     s = "-" if k in ("direct", "shim") else f"{over(k, 'shim'):+.3f} ms"
     print(f"| {label} | {med[k]:.3f} ms | {med[k] / med['direct']:.2f} | {o} | {s} | "
-          f"{st.median(R[k]['minflt']):.0f} | {sc.get(k, '-')} |")
+          f"{max(R[k]['rss']):.1f} MiB | {st.median(R[k]['minflt']):.0f} | {sc.get(k, '-')} |")
 print()
 print(f"{rounds} rounds; each round runs every command once, the first command rotating, so all see the "
       "same load. Overheads are medians of the per-round differences. Syscalls: `strace -f -c` of one "
@@ -151,8 +170,11 @@ print(f"{rounds} rounds; each round runs every command once, the first command r
 print()
 print("| instructions up to the program's execve (callgrind) | count |")
 print("|---|---:|")
-for label, k in (("static C shim", "shim"), ("`secret-init --version` (whole run)", "version"), ("secret-init, no secrets", "empty"), ("secret-init, 50 secrets", "50-tmpfs")):
-    print(f"| {label} | {int(ins[k]):,} |")
+for label, k in (("static C shim", "shim"), ("`secret-init --version` (whole run)", "version"), ("secret-init, no secrets", "empty"),
+                 ("secret-init, 50 secrets", "50-tmpfs"), ("before (`SI_BENCH_BASE`), no secrets", "base-empty"),
+                 ("before, 50 secrets", "base-50-tmpfs")):
+    if k in ins:
+        print(f"| {label} | {int(ins[k]):,} |")
 print()
 
 S = json.load(open(f"{w}/scale.json"))
