@@ -245,6 +245,8 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
     if !supervised {
         return Err(process::exec_as(program, &env, setup).into());
     }
+    // The supervisor is long-lived: it allocates from musl's allocator, never the start arena.
+    sys::end_start_arena();
     let Some(cmd) = process::command(program, &env) else {
         return Err(Error::new(Kind::Usage, "no program given").into());
     };
@@ -387,6 +389,8 @@ fn before_publishing(
     let opts = file::WriteOptions {
         allow_shared_dir: ctx.settings.allow_shared_dir,
         trusted_uids: creds.iter().map(|c| c.uid).collect(),
+        // Rebuilt on every start: see deliver::file on durability.
+        durable: false,
     };
     Ok((env, opts))
 }

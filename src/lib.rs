@@ -36,6 +36,8 @@ use error::Errors;
 pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     // First of all: a stop signal must work even while we wait on a slow source.
     let start = process::sys::install();
+    // Start-up allocations from a bump arena (the executable's allocator; see StartAlloc).
+    process::sys::begin_start_arena();
     let mut args = args.into_iter();
     let _argv0 = args.next();
     match commands::dispatch(args, &start) {

@@ -208,6 +208,7 @@ pub fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
     let opts = file::WriteOptions {
         allow_shared_dir: ctx.settings.allow_shared_dir,
         trusted_uids: Vec::new(),
+        durable: true,
     };
     file::publish(&files, &opts, crate::process::sys::pending_stop)?;
     let mut out = String::new();
@@ -285,6 +286,7 @@ pub fn clean(ctx: &Context) -> Result<u8, Errors> {
     let opts = file::WriteOptions {
         allow_shared_dir: ctx.settings.allow_shared_dir,
         trusted_uids: Vec::new(),
+        durable: true,
     };
     file::publish(&restore, &opts, crate::process::sys::pending_stop)?;
     for r in &restore {

@@ -1131,3 +1131,87 @@ fn readme_documents_every_option_and_its_env_twin() {
     }
     assert!(seen >= 30, "only {seen} env twins found in --help");
 }
+
+/// Counts the fsync-family calls strace saw in `log`.
+fn fsyncs(log: &Path) -> usize {
+    read(log)
+        .lines()
+        .filter(|l| {
+            ["fsync(", "fdatasync(", "syncfs("]
+                .iter()
+                .any(|c| l.contains(c))
+        })
+        .count()
+}
+
+/// Start-time files are rebuilt on every start, so on a disk-backed dir they are written without
+/// an fsync; `materialize`, which edits a developer's home, still fsyncs every file and its dir.
+/// Counted with strace in a dir under target/ (asserted not tmpfs, where fsync is skipped anyway).
+#[test]
+fn fsync_only_for_writes_that_edit_user_data() {
+    use nix::sys::statfs::{FsType, TMPFS_MAGIC, statfs};
+    const RAMFS_MAGIC: FsType = FsType(0x8584_58f6);
+    let disk = tempfile::Builder::new()
+        .prefix("si-disk-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("tempdir");
+    let fs = statfs(disk.path()).expect("statfs").filesystem_type();
+    assert!(
+        fs != TMPFS_MAGIC && fs != RAMFS_MAGIC,
+        "{} must be disk-backed for this test",
+        disk.path().display()
+    );
+    std::fs::set_permissions(
+        disk.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .expect("chmod");
+    let sb = Sandbox::new();
+    sb.config("secrets:\n  a: null\n  b: null\n  c: null\n");
+    let strace = |r: &mut Run, log: &Path| {
+        let mut args: Vec<std::ffi::OsString> =
+            ["-f", "-qq", "-e", "trace=fsync,fdatasync,syncfs", "-o"]
+                .iter()
+                .map(Into::into)
+                .collect();
+        args.push(log.into());
+        args.push(r.program.clone().into());
+        args.append(&mut r.args);
+        r.args = args;
+        r.program = "strace".into();
+    };
+    let mut start = sb.run();
+    start.env("SECRET_INIT_OUTPUT_DIR", disk.path().join("out"));
+    for n in ["a", "b", "c"] {
+        start.env(format!("TRUSS_SECRET_{n}"), format!("value-{n}"));
+    }
+    start.args(["--", "/bin/true"]);
+    let log = sb.path("start.strace");
+    strace(&mut start, &log);
+    start.output().expect_ok();
+    assert_eq!(read(&disk.path().join("out/b")), "value-b");
+    assert_eq!(
+        fsyncs(&log),
+        0,
+        "start-time delivery fsynced:\n{}",
+        read(&log)
+    );
+
+    let mut mat = sb.run();
+    mat.env("SECRET_INIT_OUTPUT_DIR", disk.path().join("mat"));
+    mat.env("HOME", disk.path().join("home"));
+    for n in ["a", "b", "c"] {
+        mat.env(format!("TRUSS_SECRET_{n}"), format!("value-{n}"));
+    }
+    mat.arg("materialize");
+    let log = sb.path("materialize.strace");
+    strace(&mut mat, &log);
+    mat.output().expect_ok();
+    assert_eq!(read(&disk.path().join("mat/c")), "value-c");
+    // Three secrets and the state file, each fsynced, and at least one directory.
+    assert!(
+        fsyncs(&log) >= 5,
+        "materialize did not fsync:\n{}",
+        read(&log)
+    );
+}

@@ -1,13 +1,35 @@
 #!/usr/bin/env bash
-# Core: start-up overhead against a direct exec, 10,000 file secrets, and binary size.
+# Core: start-up overhead against the floor (a one-line static C execv shim), tini, tini-static,
+# dumb-init and a direct /bin/true, on tmpfs and on a disk-backed dir, in rotating rounds (one run
+# of each command per round, the first command rotating); syscall and instruction counts; the
+# 100/1k/10k file-secret scaling curve with peak RSS; the binary's size. Issue 13's goals are
+# checked at the end. SI_BENCH_RUNS sets the number of rounds (default 300); SI_BENCH_BASE=BIN adds
+# that build's start-ups to the same rounds, for a before/after comparison.
 set -euo pipefail
 : "${SI_BIN:?set by scripts/bench}"
 py="${PY:-$(command -v python3)}"
+here="$(cd "$(dirname "$0")" && pwd)"
+rounds="${SI_BENCH_RUNS:-300}"
 work=$(mktemp -d /dev/shm/si-bench-core.XXXXXX)   # tmpfs, as a memory-backed /secrets would be
-trap 'rm -rf "$work"' EXIT
+# Disk-backed: a container's overlay root is on the host's disk; target/ is on the checkout's.
+mkdir -p target
+disk=$(mktemp -d "$PWD/target/si-bench-disk.XXXXXX")
+trap 'rm -rf "$work" "$disk"' EXIT
+disk_fs=$(stat -f -c %T "$disk")
+case "$disk_fs" in tmpfs|ramfs) echo "core.sh: $disk is on $disk_fs, not a disk" >&2; exit 1;; esac
+for t in musl-gcc tini tini-static dumb-init strace valgrind; do
+  command -v "$t" >/dev/null || { echo "core.sh: $t missing (scripts/setup installs it)" >&2; exit 1; }
+done
 
-# --- 1. 50-secret manifest (files, env, local) vs /bin/true, hyperfine side by side -----------
-mkdir -p "$work/in" "$work/out" "$work/home/.truss"
+# The floor of one extra exec: the smallest static program that execs its arguments.
+printf '#include <unistd.h>\nint main(int c, char **v) { (void)c; execv(v[1], v + 1); return 127; }\n' > "$work/shim.c"
+musl-gcc -static -O2 -s -o "$work/shim" "$work/shim.c"
+musl-gcc -static -O2 -s -o "$work/measure" "$here/measure.c"
+musl-gcc -static -O2 -s -o "$work/files" "$here/files.c"
+
+# --- inputs: an empty manifest, and 50 secrets (20 files, 20 env, 10 local) -----------------
+mkdir -p "$work/in" "$work/home/.truss"
+echo "secrets: {}" > "$work/empty.yaml"
 {
   echo "model_name: bench"
   echo "secrets:"
@@ -15,74 +37,185 @@ mkdir -p "$work/in" "$work/out" "$work/home/.truss"
 } > "$work/config.yaml"
 for i in $(seq 1 20); do printf 'file-value-%d' "$i" > "$work/in/s$i"; done
 { echo "secrets:"; for i in $(seq 41 50); do echo "  s$i: local-value-$i"; done; } > "$work/home/.truss/config.yaml"
-# Both commands run with the same environment (exported here, inherited by hyperfine), and each
-# secret-init run starts from an empty output dir, as a container does (--prepare is not timed).
+# Every command runs with this same environment, so the env secrets cost the others nothing.
 for i in $(seq 21 40); do export "TRUSS_SECRET_s$i=env-value-$i"; done
-export HOME="$work/home" SECRET_INIT_CONFIG="$work/config.yaml" SECRET_INIT_SECRETS_DIR="$work/in" \
-       SECRET_INIT_OUTPUT_DIR="$work/out" SECRET_INIT_LOG_LEVEL=warn
-echo "secrets: {}" > "$work/empty.yaml"
-"$SI_BIN" -- /bin/true   # fails loudly here if the setup is wrong
-hyperfine -N --warmup 30 --runs 500 --export-json "$work/hf.json" \
-  -n direct "/bin/true" \
-  -n empty-manifest "$SI_BIN --config $work/empty.yaml -- /bin/true" \
-  -n secret-init --prepare "rm -rf $work/out" "$SI_BIN -- /bin/true" >/dev/null 2>&1
-"$py" - "$work/hf.json" <<'PY'
-import json, statistics, sys
-r = {x["command"]: statistics.median(x["times"]) * 1000 for x in json.load(open(sys.argv[1]))["results"]}
-d, s, z = r["direct"], r["secret-init"], r["empty-manifest"]
-print("### Core: start-up overhead (50 secrets: 20 from files, 20 env, 10 local; 50 files written to an empty tmpfs dir)")
-print()
-print("| command | median | ratio vs direct |")
-print("|---|---:|---:|")
-print(f"| `/bin/true` | {d:.3f} ms | 1.00 |")
-print(f"| `secret-init -- /bin/true`, manifest with no secrets | {z:.3f} ms | {z/d:.2f} |")
-print(f"| `secret-init -- /bin/true`, 50 secrets | {s:.3f} ms | {s/d:.2f} |")
-print()
-print(f"Overhead: {s-d:.3f} ms per start (target: at most 0.5 ms, ratio at most 1.5); measured with `hyperfine -N`, 500 runs each.")
-print()
-PY
+export HOME="$work/home" SECRET_INIT_SECRETS_DIR="$work/in" SECRET_INIT_LOG_LEVEL=warn
+"$SI_BIN" --config "$work/config.yaml" --output-dir "$work/check" -- /bin/true   # fails loudly if the setup is wrong
 
-# --- 2. 10,000 file secrets resolved and delivered, time and peak RSS --------------------------
-rm -rf "$work/in" "$work/out"; mkdir -p "$work/in" "$work/out"; chmod 700 "$work/out"
-"$py" - "$work" <<'PY'
-import os, sys
-w = sys.argv[1]
-with open(f"{w}/config10k.yaml", "w") as f:
-    f.write("secrets:\n" + "".join(f"  k{i}: null\n" for i in range(10000)))
-for i in range(10000):
-    with open(f"{w}/in/k{i}", "w") as f:
-        f.write(f"value-{i:05d}-" + "x" * 40)
+"$py" - "$work" "$disk" "$SI_BIN" "${SI_BENCH_BASE:-}" > "$work/spec.json" <<'PY'
+import json, sys
+w, disk, si, base = sys.argv[1:5]
+tini, tini_s, dumb = "/usr/bin/tini", "/usr/bin/tini-static", "/usr/bin/dumb-init"
+spec = [
+    ("direct", ["/bin/true"], None),
+    ("shim", [f"{w}/shim", "/bin/true"], None),
+    ("tini-static", [tini_s, "-s", "--", "/bin/true"], None),
+    ("tini", [tini, "-s", "--", "/bin/true"], None),
+    ("dumb-init", [dumb, "/bin/true"], None),
+    ("version", [si, "--version"], None),
+    ("empty", [si, "--config", f"{w}/empty.yaml", "--", "/bin/true"], None),
+    ("init-empty", [si, "--init", "--config", f"{w}/empty.yaml", "--", "/bin/true"], None),
+    ("50-tmpfs", [si, "--config", f"{w}/config.yaml", "--output-dir", f"{w}/out", "--", "/bin/true"], f"{w}/out"),
+    ("50-disk", [si, "--config", f"{w}/config.yaml", "--output-dir", f"{disk}/out", "--", "/bin/true"], f"{disk}/out"),
+    ("files-tmpfs", [f"{w}/files", f"{w}/fl/out", "50", "/bin/true"], f"{w}/fl"),
+    ("files-disk", [f"{w}/files", f"{disk}/fl/out", "50", "/bin/true"], f"{disk}/fl"),
+]
+if base:
+    spec += [
+        ("base-empty", [base, "--config", f"{w}/empty.yaml", "--", "/bin/true"], None),
+        ("base-50-tmpfs", [base, "--config", f"{w}/config.yaml", "--output-dir", f"{w}/out", "--", "/bin/true"], f"{w}/out"),
+        ("base-50-disk", [base, "--config", f"{w}/config.yaml", "--output-dir", f"{disk}/out", "--", "/bin/true"], f"{disk}/out"),
+    ]
+print(json.dumps([{"name": n, "argv": a, **({"reset": r} if r else {})} for n, a, r in spec]))
 PY
-"$py" - "$SI_BIN" "$work" <<'PY'
-import os, sys, time
-bin, w = sys.argv[1], sys.argv[2]
-env = {"PATH": "/usr/bin:/bin", "SECRET_INIT_CONFIG": f"{w}/config10k.yaml", "SECRET_INIT_SECRETS_DIR": f"{w}/in",
-       "SECRET_INIT_OUTPUT_DIR": f"{w}/out", "SECRET_INIT_LOG_LEVEL": "warn"}
-runs = []
-for _ in range(5):
-    t = time.perf_counter()
-    pid = os.posix_spawn(bin, [bin, "--", "/bin/true"], env)
-    _, st, ru = os.wait4(pid, 0)
-    runs.append((time.perf_counter() - t, ru.ru_maxrss / 1024))
-    assert os.waitstatus_to_exitcode(st) == 0
-n = len(os.listdir(f"{w}/out"))
-assert n == 10000, n
-runs.sort()
-med_t, med_rss = runs[len(runs) // 2][0] * 1000, max(r for _, r in runs)
-print("### Core: 10,000 file secrets read, validated and delivered (tmpfs, fsync per file)")
-print()
-print("| measure | value | target |")
-print("|---|---:|---:|")
-print(f"| wall time (median of 5) | {med_t:.0f} ms | < 1000 ms |")
-print(f"| peak RSS (max of 5) | {med_rss:.1f} MiB | < 16 MiB |")
-print()
-PY
+"$py" "$here/rounds.py" "$work/measure" "$work/spec.json" "$rounds" "$work/rounds.json"
 
-# --- 3. size ---------------------------------------------------------------------------------
-size=$(stat -c %s "$SI_BIN")
-echo "### Core: binary"
-echo
-echo "| binary | bytes | MiB | target |"
-echo "|---|---:|---:|---:|"
-printf '| static musl, stripped (`%s`) | %d | %.2f | <= 2 MiB core, <= 2.5 MiB with vault |\n' "$(file -b "$SI_BIN" | cut -d, -f1,4 | tr -d '\n')" "$size" "$(echo "$size/1048576" | bc -l)"
-echo
+# --- syscalls (strace -f -c, whole run including /bin/true) and instructions (callgrind) ------
+count_syscalls() {  # name argv...: total syscalls of the run and its children
+  local name=$1; shift
+  [ -n "${reset:-}" ] && { rm -rf "$reset"; mkdir -m 700 "$reset"; }
+  strace -f -c -o "$work/sc-$name.txt" "$@" >/dev/null
+  awk -v n="$name" '$NF == "total" {print n, $4}' "$work/sc-$name.txt"
+}
+count_instr() {  # name argv...: instructions up to the execve of the program (which fails: /nonexistent)
+  local name=$1; shift
+  [ -n "${reset:-}" ] && { rm -rf "$reset"; mkdir -m 700 "$reset"; }
+  valgrind --tool=callgrind --callgrind-out-file="$work/cg-$name.out" "$@" >/dev/null 2>&1 || true
+  echo "$name $(awk '/^summary:/ {print $2}' "$work/cg-$name.out")"
+}
+{
+  reset="" count_syscalls direct /bin/true
+  reset="" count_syscalls shim "$work/shim" /bin/true
+  reset="" count_syscalls tini-static tini-static -s -- /bin/true
+  reset="" count_syscalls version "$SI_BIN" --version
+  reset="" count_syscalls empty "$SI_BIN" --config "$work/empty.yaml" -- /bin/true
+  reset="" count_syscalls init-empty "$SI_BIN" --init --config "$work/empty.yaml" -- /bin/true
+  reset="$work/out" count_syscalls 50-tmpfs "$SI_BIN" --config "$work/config.yaml" --output-dir "$work/out" -- /bin/true
+  reset="$disk/out" count_syscalls 50-disk "$SI_BIN" --config "$work/config.yaml" --output-dir "$disk/out" -- /bin/true
+  if [ -n "${SI_BENCH_BASE:-}" ]; then
+    reset="" count_syscalls base-empty "$SI_BENCH_BASE" --config "$work/empty.yaml" -- /bin/true
+    reset="$work/out" count_syscalls base-50-tmpfs "$SI_BENCH_BASE" --config "$work/config.yaml" --output-dir "$work/out" -- /bin/true
+    reset="$disk/out" count_syscalls base-50-disk "$SI_BENCH_BASE" --config "$work/config.yaml" --output-dir "$disk/out" -- /bin/true
+  fi
+} > "$work/syscalls.txt"
+{
+  reset="" count_instr shim "$work/shim" /nonexistent
+  reset="" count_instr version "$SI_BIN" --version
+  reset="" count_instr empty "$SI_BIN" --config "$work/empty.yaml" -- /nonexistent
+  reset="$work/out" count_instr 50-tmpfs "$SI_BIN" --config "$work/config.yaml" --output-dir "$work/out" -- /nonexistent
+  if [ -n "${SI_BENCH_BASE:-}" ]; then
+    reset="" count_instr base-empty "$SI_BENCH_BASE" --config "$work/empty.yaml" -- /nonexistent
+    reset="$work/out" count_instr base-50-tmpfs "$SI_BENCH_BASE" --config "$work/config.yaml" --output-dir "$work/out" -- /nonexistent
+  fi
+} > "$work/instr.txt"
+
+# --- scaling: 100, 1,000 and 10,000 file secrets, tmpfs and disk, rotating rounds -------------
+"$py" - "$work" "$disk" "$SI_BIN" > "$work/spec-scale.json" <<'PY'
+import json, os, sys
+w, disk, si = sys.argv[1:4]
+spec = []
+for n in (100, 1000, 10000):
+    os.makedirs(f"{w}/in{n}", exist_ok=True)
+    with open(f"{w}/config{n}.yaml", "w") as f:
+        f.write("secrets:\n" + "".join(f"  k{i}: null\n" for i in range(n)))
+    for i in range(n):
+        with open(f"{w}/in{n}/k{i}", "w") as f:
+            f.write(f"value-{i:05d}-" + "x" * 40)
+    env = {"PATH": "/usr/bin:/bin", "SECRET_INIT_LOG_LEVEL": "warn"}
+    for where, root in (("tmpfs", w), ("disk", disk)):
+        out = f"{root}/out{n}"
+        spec.append({"name": f"{n}-{where}", "reset": out, "env": env,
+                     "argv": [si, "--config", f"{w}/config{n}.yaml", "--secrets-dir", f"{w}/in{n}",
+                              "--output-dir", out, "--", "/bin/true"]})
+print(json.dumps(spec))
+PY
+"$py" "$here/rounds.py" "$work/measure" "$work/spec-scale.json" "${SI_BENCH_SCALE_RUNS:-7}" "$work/scale.json"
+n10k=$(find "$disk/out10000" -maxdepth 1 -type f | wc -l)
+[ "$n10k" = 10000 ] || { echo "core.sh: 10k run wrote $n10k files" >&2; exit 1; }
+
+"$py" - "$work" "$rounds" "$disk_fs" "$(stat -c %s "$SI_BIN")" <<'PY'
+import json, statistics as st, sys
+w, rounds, disk_fs, size = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+R = json.load(open(f"{w}/rounds.json"))
+med = {k: st.median(v["ms"]) for k, v in R.items()}
+def over(k, base="direct"):  # median of the per-round differences: same round, same load
+    return st.median(a - b for a, b in zip(R[k]["ms"], R[base]["ms"]))
+sc = dict(l.split() for l in open(f"{w}/syscalls.txt"))
+ins = dict(l.split() for l in open(f"{w}/instr.txt"))
+rows = [
+    ("`/bin/true` (direct)", "direct"),
+    ("static C `execv` shim (musl-gcc -static): the floor of one extra exec", "shim"),
+    ("`tini-static -s --`", "tini-static"),
+    ("`tini -s --` (Debian, dynamic)", "tini"),
+    ("`dumb-init` (Debian, dynamic)", "dumb-init"),
+    ("`secret-init --version`: exec, relocation and runtime set-up of our image, nothing more", "version"),
+    ("secret-init, manifest with no secrets", "empty"),
+    ("secret-init `--init` (supervised), no secrets", "init-empty"),
+    ("secret-init, 50 secrets (20 files, 20 env, 10 local), output on tmpfs", "50-tmpfs"),
+    (f"the same, output on a disk-backed dir ({disk_fs})", "50-disk"),
+    ("floor of the file work: 50 files staged, written, renamed by a static C program (files.c), tmpfs", "files-tmpfs"),
+    (f"the same C floor on {disk_fs}", "files-disk"),
+]
+if "base-empty" in R:
+    rows += [("before (`SI_BENCH_BASE`), no secrets", "base-empty"), ("before, 50 secrets on tmpfs", "base-50-tmpfs"),
+             (f"before, 50 secrets on {disk_fs}", "base-50-disk")]
+print("### Core: start-up, side by side in rotating rounds")
+print()
+print("| command | median | ratio vs direct | overhead vs direct | overhead vs the shim | peak RSS | min. page faults | syscalls |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for label, k in rows:
+    o = "-" if k == "direct" else f"{over(k):+.3f} ms"
+    s = "-" if k in ("direct", "shim") else f"{over(k, 'shim'):+.3f} ms"
+    print(f"| {label} | {med[k]:.3f} ms | {med[k] / med['direct']:.2f} | {o} | {s} | "
+          f"{max(R[k]['rss']):.1f} MiB | {st.median(R[k]['minflt']):.0f} | {sc.get(k, '-')} |")
+print()
+print(f"{rounds} rounds; each round runs every command once, the first command rotating, so all see the "
+      "same load. Overheads are medians of the per-round differences. Syscalls: `strace -f -c` of one "
+      "run, including `/bin/true`'s own; page faults from `wait4`.")
+print()
+print("| instructions up to the program's execve (callgrind) | count |")
+print("|---|---:|")
+for label, k in (("static C shim", "shim"), ("`secret-init --version` (whole run)", "version"), ("secret-init, no secrets", "empty"),
+                 ("secret-init, 50 secrets", "50-tmpfs"), ("before (`SI_BENCH_BASE`), no secrets", "base-empty"),
+                 ("before, 50 secrets", "base-50-tmpfs")):
+    if k in ins:
+        print(f"| {label} | {int(ins[k]):,} |")
+print()
+
+S = json.load(open(f"{w}/scale.json"))
+print("### Core: file-secret scaling (read, validated, written, published)")
+print()
+print("| file secrets | tmpfs median | disk median | per secret (tmpfs) | peak RSS (max) |")
+print("|---:|---:|---:|---:|---:|")
+for n in (100, 1000, 10000):
+    t, d = st.median(S[f"{n}-tmpfs"]["ms"]), st.median(S[f"{n}-disk"]["ms"])
+    rss = max(S[f"{n}-tmpfs"]["rss"] + S[f"{n}-disk"]["rss"])
+    print(f"| {n:,} | {t:.1f} ms | {d:.1f} ms | {1000 * (t - med['empty']) / n:.1f} us | {rss:.1f} MiB |")
+print()
+t1k, t10k = st.median(S["1000-tmpfs"]["ms"]), st.median(S["10000-tmpfs"]["ms"])
+rss10k = max(S["10000-tmpfs"]["rss"] + S["10000-disk"]["rss"])
+d10k = st.median(S["10000-disk"]["ms"])
+print(f"{len(S['100-tmpfs']['ms'])} rotating rounds. 10k/1k time ratio: {t10k / t1k:.1f} (10.0 is linear).")
+print()
+
+mib = size / 1048576
+goals = [
+    ("Empty manifest within 0.15 ms of the static C shim", f"{over('empty', 'shim'):+.3f} ms", over("empty", "shim") <= 0.15),
+    ("50 secrets into tmpfs: overhead no more than tini's", f"{over('50-tmpfs'):.3f} vs {over('tini'):.3f} ms", over("50-tmpfs") <= over("tini")),
+    ("  stretch: at most +0.5 ms", f"{over('50-tmpfs'):.3f} ms", over("50-tmpfs") <= 0.5),
+    ("Supervised, empty manifest: no slower than tini-static", f"{over('init-empty', 'tini-static'):+.3f} ms per round", over("init-empty", "tini-static") <= 0),
+    ("50 secrets on disk at most 1.5x the tmpfs figure (overheads)", f"{over('50-disk') / over('50-tmpfs'):.2f}x (C floor: {over('files-disk') / over('files-tmpfs'):.2f}x)", over("50-disk") <= 1.5 * over("50-tmpfs")),
+    ("10,000 file secrets under 300 ms", f"{t10k:.0f} ms tmpfs, {d10k:.0f} ms disk", max(t10k, d10k) < 300),
+    ("10,000 file secrets: peak RSS under 12 MiB", f"{rss10k:.1f} MiB", rss10k < 12),
+    ("Binary at most 3.0 MiB (goal 2.5 MiB)", f"{mib:.2f} MiB", mib <= 3.0),
+]
+print("### Core: issue 13's goals")
+print()
+print("| goal | measured | |")
+print("|---|---:|---|")
+for g, m, ok in goals:
+    print(f"| {g} | {m} | {'met' if ok else 'NOT met'} |")
+print()
+print(f"Binary: {size:,} bytes (static-pie musl, stripped).")
+print()
+PY

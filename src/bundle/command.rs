@@ -434,6 +434,7 @@ pub fn write_private(path: &Path, bytes: Vec<u8>, allow_shared_dir: bool) -> Res
     let opts = WriteOptions {
         allow_shared_dir,
         trusted_uids: Vec::new(),
+        durable: true,
     };
     file::publish(std::slice::from_ref(&delivery), &opts, || None).map(|_| ())
 }
