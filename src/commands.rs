@@ -356,7 +356,10 @@ fn preflight(
     program: &[OsString],
 ) -> Result<(), Error> {
     let (_env, opts) = before_publishing(ctx, plan, creds, program)?;
-    file::probe(&plan.files, &opts)
+    // As a run would find it: a fresh `--tmpfs` output dir is made private before use.
+    let out = &ctx.settings.output_dir;
+    let tightened = (!opts.allow_shared_dir && file::would_tighten(out)).then_some(out.as_path());
+    file::probe(&plan.files, &opts, tightened)
 }
 
 /// The last steps before publishing, shared by a run and `check`: the files' owners, the

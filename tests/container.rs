@@ -384,6 +384,44 @@ fn unprivileged_container_needs_a_private_tmpfs() {
     assert_eq!(out.stdout().trim(), "1000 1000 600 u");
 }
 
+/// `check` judges a plain `--tmpfs /secrets` as the run will find it: made private first, so 0
+/// where the run works (and the mount is left as it was: check changes nothing); 78 with the fix
+/// where the run would refuse it (an unprivileged container).
+#[test]
+fn check_agrees_with_the_run_on_a_fresh_tmpfs() {
+    let script = "secret-init check >/dev/null 2>/tmp/err; echo rc=$? mode=$(stat -c %a /secrets); cat /tmp/err";
+    let out = run(&[
+        "--tmpfs",
+        "/secrets",
+        "-e",
+        "TRUSS_SECRET_api_key=x",
+        "--entrypoint",
+        "/bin/sh",
+        IMAGE,
+        "-c",
+        script,
+    ]);
+    out.expect_ok();
+    assert!(out.stdout().contains("rc=0 mode=1777"), "{}", out.stdout());
+    let out = run(&[
+        "--user",
+        "1000:1000",
+        "--tmpfs",
+        "/secrets",
+        "-e",
+        "TRUSS_SECRET_api_key=x",
+        "--entrypoint",
+        "/bin/sh",
+        IMAGE,
+        "-c",
+        script,
+    ]);
+    out.expect_ok();
+    let so = out.stdout();
+    assert!(so.contains("rc=78 mode=1777"), "{so}");
+    assert!(so.contains("--tmpfs /secrets:mode=0700,uid=1000"), "{so}");
+}
+
 /// secret-init's own `--user` from a root start: the tmpfs is given to that user, the files are
 /// its, and the program runs as it.
 #[test]

@@ -157,8 +157,13 @@ pub fn publish(
 /// `check`'s pre-flight for `files`: every destination directory passes the same policy as a
 /// publish ([`check_dir`]) and takes a staging dir, which is made empty and removed again, so
 /// nothing is written and no secret touches the disk. A directory that does not exist yet is
-/// probed at its nearest existing parent, where a run would create it.
-pub fn probe(files: &[FileDelivery], opts: &WriteOptions) -> Result<(), Error> {
+/// probed at its nearest existing parent, where a run would create it. `tightened` is a fresh
+/// mount the run would make private first ([`would_tighten`]): its mode is not held against it.
+pub fn probe(
+    files: &[FileDelivery],
+    opts: &WriteOptions,
+    tightened: Option<&Path>,
+) -> Result<(), Error> {
     let mut dirs: BTreeMap<Vec<u8>, &FileDelivery> = BTreeMap::new();
     for d in files {
         let dir = d.path.parent().unwrap_or(Path::new("/"));
@@ -171,7 +176,7 @@ pub fn probe(files: &[FileDelivery], opts: &WriteOptions) -> Result<(), Error> {
             .find(|a| a.symlink_metadata().is_ok())
             .unwrap_or(Path::new("/"));
         let fd = open_dir_chain(existing).map_err(|what| cant_create(d, what))?;
-        if existing == dir {
+        if existing == dir && tightened != Some(dir) {
             check_dir(&fd, dir, opts).map_err(|e| {
                 e.for_secret(&d.secret)
                     .with_source(d.path.display().to_string())
@@ -393,14 +398,9 @@ fn check_dir(fd: &OwnedFd, dir: &Path, opts: &WriteOptions) -> Result<(), Error>
 /// alone for [`check_dir`] to judge, so a shared dir someone already uses is still refused. A
 /// missing dir is left to the writer.
 pub fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
-    let Ok(fd) = open_existing_dir(dir) else {
+    let Some(fd) = fresh_mount(dir) else {
         return;
     };
-    let Ok(st) = fstat(&fd) else { return };
-    let world_writable_root = st.st_mode & 0o002 != 0 && st.st_uid == 0;
-    if !(world_writable_root && is_mount_point(&fd, &st) && is_empty(&fd)) {
-        return;
-    }
     // When we may not (a non-root secret-init), the dir stays as it is and check_dir refuses it
     // with the mount option that fixes it.
     if let Some((uid, gid)) = owner
@@ -433,6 +433,22 @@ pub fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
         "{}: fresh world-writable mount made private (0700)",
         dir.display()
     );
+}
+
+/// `dir` opened, when it is a fresh engine-made mount that [`tighten_fresh_mount`] makes private:
+/// root's, world-writable, a mount point, and empty.
+fn fresh_mount(dir: &Path) -> Option<OwnedFd> {
+    let fd = open_existing_dir(dir).ok()?;
+    let st = fstat(&fd).ok()?;
+    let world_writable_root = st.st_mode & 0o002 != 0 && st.st_uid == 0;
+    (world_writable_root && is_mount_point(&fd, &st) && is_empty(&fd)).then_some(fd)
+}
+
+/// Whether a run would make `dir` private before use ([`tighten_fresh_mount`]): a fresh mount,
+/// and we are root (only root may chmod root's directory). `check` then judges the dir as the run
+/// will find it, without changing it.
+pub fn would_tighten(dir: &Path) -> bool {
+    nix::unistd::geteuid().is_root() && fresh_mount(dir).is_some()
 }
 
 /// Whether the directory `fd` (whose stat is `st`) is the root of a mount: its parent is on
