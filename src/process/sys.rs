@@ -200,6 +200,19 @@ fn drop_privileges(creds: &Credentials) -> std::io::Result<()> {
     if unsafe { libc::syscall(libc::SYS_setresuid, u, u, u) } != 0 {
         return Err(last_error());
     }
+    // Check what the kernel did rather than trust the calls: an id it reads as "leave unchanged"
+    // ((uid_t)-1) succeeds without changing anything. getresuid/getresgid write three ids each.
+    let (mut r, mut e, mut s) = (0 as libc::uid_t, 0 as libc::uid_t, 0 as libc::uid_t);
+    // SAFETY: the three pointers are to live locals of the type the syscall writes.
+    let ok = unsafe { libc::syscall(libc::SYS_getresuid, &mut r, &mut e, &mut s) } == 0;
+    if !ok || [r, e, s] != [u; 3] {
+        return Err(std::io::Error::from_raw_os_error(libc::EPERM));
+    }
+    // SAFETY: as above.
+    let ok = unsafe { libc::syscall(libc::SYS_getresgid, &mut r, &mut e, &mut s) } == 0;
+    if !ok || [r, e, s] != [g; 3] {
+        return Err(std::io::Error::from_raw_os_error(libc::EPERM));
+    }
     Ok(())
 }
 
