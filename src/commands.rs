@@ -208,15 +208,8 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         allow_shared_dir: ctx.settings.allow_shared_dir,
         trusted_uids: creds.iter().map(|c| c.uid).collect(),
     };
-    let published = file::publish(&plan.files, &opts, sys::pending_stop)?;
-    sys::hold_stop_signals();
-    if let Some(sig) = sys::pending_stop() {
-        return Err(Error::new(
-            Kind::Signal(sig),
-            format!("stopped by signal {sig} before the program started"),
-        )
-        .into());
-    }
+    // Publication holds the stop signals once committed: a later one waits for the program.
+    let published = file::publish(&plan.files, &opts, file::SignalStop)?;
     crate::info!(
         "{} secrets delivered ({} files written, {} unchanged, {} env vars); starting {}",
         ctx.manifest.secrets.len(),

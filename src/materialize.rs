@@ -209,7 +209,7 @@ pub fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
         allow_shared_dir: ctx.settings.allow_shared_dir,
         trusted_uids: Vec::new(),
     };
-    file::publish(&files, &opts, crate::process::sys::pending_stop)?;
+    file::publish(&files, &opts, file::SignalStop)?;
     let mut out = String::new();
     for p in &written {
         out.push_str(&format!("wrote {}\n", p.display()));
@@ -286,7 +286,7 @@ pub fn clean(ctx: &Context) -> Result<u8, Errors> {
         allow_shared_dir: ctx.settings.allow_shared_dir,
         trusted_uids: Vec::new(),
     };
-    file::publish(&restore, &opts, crate::process::sys::pending_stop)?;
+    file::publish(&restore, &opts, file::SignalStop)?;
     for r in &restore {
         out.push_str(&format!("restored {}\n", r.path.display()));
     }

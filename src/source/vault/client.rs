@@ -21,6 +21,7 @@ use super::config::{Auth, Credential, KvVersion, VaultSettings};
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
+use crate::tree::Tree;
 use crate::settings::Environ;
 
 /// Largest credential file read (tokens, ids and JWTs are far smaller).
@@ -195,7 +196,13 @@ pub fn parse_kv(
     body: &Secret,
 ) -> Result<KvData, Error> {
     let src = format!("vault:{path}");
-    let parsed: Option<Value> = serde_json::from_slice(body.expose()).ok();
+    let parsed = match serde_json::from_slice::<Tree>(body.expose()) {
+        Ok(Tree(v)) => Some(v),
+        // Tree accepts any JSON: a data error is a key given twice, where one reader would take
+        // the first and another the last.
+        Err(e) if e.is_data() => return Err(duplicate_key(&e).with_source(src)),
+        Err(_) => None,
+    };
     match status {
         200 => {}
         404 => {
@@ -284,8 +291,13 @@ pub fn parse_login(status: u16, body: &Secret, method: &str, src: &str) -> Resul
         )
         .with_source(src));
     }
-    let v: Value = serde_json::from_slice(body.expose())
-        .map_err(|_| Error::new(Kind::Permission, "login answer is not JSON").with_source(src))?;
+    let v: Value = match serde_json::from_slice::<Tree>(body.expose()) {
+        Ok(Tree(v)) => v,
+        Err(e) if e.is_data() => return Err(duplicate_key(&e).with_source(src)),
+        Err(_) => {
+            return Err(Error::new(Kind::Permission, "login answer is not JSON").with_source(src));
+        }
+    };
     match v.pointer("/auth/client_token").and_then(Value::as_str) {
         Some(t) if !t.is_empty() => {
             crate::debug!("vault: {method} login succeeded");
@@ -344,6 +356,13 @@ fn json_string(out: &mut Vec<u8>, s: &[u8]) {
         }
     }
     out.push(b'"');
+}
+
+fn duplicate_key(e: &serde_json::Error) -> Error {
+    Error::new(
+        Kind::Data,
+        format!("answer is not usable: {e}; refusing to pick one"),
+    )
 }
 
 /// The first error string of a Vault error body, sanitised and shortened; or the bare status.
@@ -466,6 +485,20 @@ fn read_credential(path: &Path, key: &str) -> Result<Secret, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 10, questionable behaviours: a vault answer with one key twice is refused (65)
+    /// rather than read as its last value.
+    #[test]
+    fn duplicate_keys_in_an_answer_are_refused() {
+        let body = Secret::new(
+            br#"{"data":{"data":{"k":"first","k":"second"},"metadata":{"version":1}}}"#.to_vec(),
+        );
+        let e = parse_kv("secret/x", None, KvVersion::Auto, 200, &body)
+            .err()
+            .expect("refused");
+        assert_eq!(e.exit_code(), 65, "{e}");
+        assert!(!e.to_string().contains("first") && !e.to_string().contains("second"));
+    }
 
     #[test]
     fn json_body_escapes() {
