@@ -3,7 +3,6 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 
 use crate::cli::{self, Command};
 use crate::deliver::{env as child_env, file};
@@ -159,6 +158,8 @@ pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> 
         with_files,
     )?;
     let injected = sources.injected_env()?;
+    plan.consumed = sources.consumed_files();
+    // Dropping the sources revokes a vault token we logged in with: it is no longer needed.
     drop(sources);
     plan::add_injected(&mut plan, injected, &ctx.settings)?;
     Ok(plan)
@@ -202,6 +203,12 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         &plan.env,
     );
     child_env::check_exec_size(program, &env)?;
+    let inherited = child_env::inherited(
+        &ctx.env,
+        &ctx.settings.env_prefix,
+        &ctx.settings.scrub_env,
+        &plan.env,
+    );
 
     sys::enter_delivery();
     let opts = file::WriteOptions {
@@ -210,6 +217,7 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
     };
     // Publication holds the stop signals once committed: a later one waits for the program.
     let published = file::publish(&plan.files, &opts, file::SignalStop)?;
+    remove_consumed(&plan.consumed);
     crate::info!(
         "{} secrets delivered ({} files written, {} unchanged, {} env vars); starting {}",
         ctx.manifest.secrets.len(),
@@ -231,17 +239,9 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         return Err(Error::new(Kind::Usage, "no program given").into());
     };
     // The supervisor stays alive with its start-up environment in /proc/<pid>/environ: wipe the
-    // values of everything that was secret-init's input rather than the program's
-    // (TRUSS_SECRET_*, SECRET_INIT_*, tokens, scrubbed variables).
-    let passed: std::collections::BTreeSet<&[u8]> = env.iter().map(|(k, _)| k.as_bytes()).collect();
-    let inputs: Vec<&[u8]> = ctx
-        .env
-        .0
-        .iter()
-        .map(|(k, _)| k.as_bytes())
-        .filter(|k| !passed.contains(k))
-        .collect();
-    let wiped = sys::wipe_initial_env(&inputs);
+    // values of every entry the program did not inherit as it is (TRUSS_SECRET_*, SECRET_INIT_*,
+    // tokens, scrubbed and replaced variables), by position in the block.
+    let wiped = sys::wipe_initial_env(&inherited);
     crate::debug!("{wiped} input variables wiped from our own /proc/<pid>/environ");
     drop(env);
     let opts = supervise::Options {
@@ -254,6 +254,21 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         crate::debug!("cleanup: {removed} delivered files removed");
     }
     result.map_err(Into::into)
+}
+
+/// Removes input files a login used up (`remove_secret_id_file`), once the start has got as far
+/// as publishing: a start that failed earlier can be retried with them.
+pub fn remove_consumed(paths: &[std::path::PathBuf]) {
+    for p in paths {
+        match std::fs::remove_file(p) {
+            Ok(()) => crate::debug!("removed consumed input {}", p.display()),
+            Err(e) => crate::warn!(
+                "could not remove {}: {}",
+                p.display(),
+                crate::error::io_text(&e)
+            ),
+        }
+    }
 }
 
 /// Resolve only; report a table and exit as a run would.

@@ -210,6 +210,7 @@ pub fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
         trusted_uids: Vec::new(),
     };
     file::publish(&files, &opts, file::SignalStop)?;
+    crate::commands::remove_consumed(&plan.consumed);
     let mut out = String::new();
     for p in &written {
         out.push_str(&format!("wrote {}\n", p.display()));

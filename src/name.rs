@@ -63,6 +63,17 @@ impl fmt::Display for SecretName {
     }
 }
 
+/// Vault/OpenBao credentials secret-init consumes: scrubbed from the program's environment and
+/// refused as `from: env:` references.
+pub const OWN_CREDENTIAL_VARS: &[&str] = &[
+    "VAULT_TOKEN",
+    "BAO_TOKEN",
+    "VAULT_ROLE_ID",
+    "VAULT_SECRET_ID",
+    "BAO_ROLE_ID",
+    "BAO_SECRET_ID",
+];
+
 /// Whether `s` can be an environment variable name we deliver to (`[A-Za-z_][A-Za-z0-9_]*`).
 pub fn is_env_name(s: &str) -> bool {
     let mut bytes = s.bytes();

@@ -50,6 +50,8 @@ pub struct Plan {
     pub env: Vec<EnvDelivery>,
     /// Files left alone because the value came from that very file.
     pub unchanged: Vec<PathBuf>,
+    /// Input files to remove once the program has started (AppRole `remove_secret_id_file`).
+    pub consumed: Vec<PathBuf>,
 }
 
 /// Linux's per-string limit for argv and envp entries (`MAX_ARG_STRLEN`, 32 pages), NUL included.

@@ -5,6 +5,7 @@ mod support;
 mod bundle;
 mod core;
 mod fleet;
+mod hardening;
 mod init;
 mod leaks;
 mod providers;

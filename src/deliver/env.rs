@@ -14,14 +14,7 @@ use crate::plan::EnvDelivery;
 use crate::settings::Environ;
 
 /// Credentials of other tools secret-init consumes; never passed on.
-pub const ALWAYS_SCRUBBED: &[&str] = &[
-    "VAULT_TOKEN",
-    "BAO_TOKEN",
-    "VAULT_ROLE_ID",
-    "VAULT_SECRET_ID",
-    "BAO_ROLE_ID",
-    "BAO_SECRET_ID",
-];
+pub const ALWAYS_SCRUBBED: &[&str] = crate::name::OWN_CREDENTIAL_VARS;
 
 /// Whether `key` is one of secret-init's inputs that the program must not inherit.
 pub fn is_scrubbed(key: &[u8], prefix: &str, extra: &[String]) -> bool {
@@ -31,25 +24,47 @@ pub fn is_scrubbed(key: &[u8], prefix: &str, extra: &[String]) -> bool {
         || extra.iter().any(|k| k.as_bytes() == key)
 }
 
-/// Builds the program's environment.
+/// Which entries of `parent`, by position, the program inherits unchanged: not one of our inputs,
+/// not replaced by a delivery, and the first of a name the parent holds twice. The supervisor
+/// wipes the values of all the others from its own environment block, by the same positions
+/// (a name alone cannot tell the input `VAULT_TOKEN` from a delivery named `VAULT_TOKEN`).
+pub fn inherited(
+    parent: &Environ,
+    prefix: &str,
+    extra_scrub: &[String],
+    deliveries: &[EnvDelivery],
+) -> Vec<bool> {
+    // A parent environment can hold one name twice (execve does not prevent it). The program
+    // gets it once, with the first value: the one secret-init itself read (`Environ::get`) and the
+    // one getenv(3) returns. Passing both would leave the choice to each runtime (Python's
+    // os.environ keeps the last), so the program could see another value than the one checked.
+    let mut seen: HashSet<&[u8]> = HashSet::new();
+    parent
+        .0
+        .iter()
+        .map(|(k, _)| {
+            let k = k.as_bytes();
+            !is_scrubbed(k, prefix, extra_scrub)
+                && !deliveries.iter().any(|d| d.var.as_bytes() == k)
+                && seen.insert(k)
+        })
+        .collect()
+}
+
+/// Builds the program's environment: the [`inherited`] entries, then the deliveries.
 pub fn child_environment(
     parent: &Environ,
     prefix: &str,
     extra_scrub: &[String],
     deliveries: &[EnvDelivery],
 ) -> Vec<(OsString, OsString)> {
-    // A parent environment can hold one name twice (execve does not prevent it). The program
-    // gets it once, with the first value: the one secret-init itself read (`Environ::get`) and the
-    // one getenv(3) returns. Passing both would leave the choice to each runtime (Python's
-    // os.environ keeps the last), so the program could see another value than the one checked.
-    let mut seen: HashSet<&[u8]> = HashSet::new();
+    let keep = inherited(parent, prefix, extra_scrub, deliveries);
     let mut out: Vec<(OsString, OsString)> = parent
         .0
         .iter()
-        .filter(|(k, _)| !is_scrubbed(k.as_bytes(), prefix, extra_scrub))
-        .filter(|(k, _)| !deliveries.iter().any(|d| d.var.as_bytes() == k.as_bytes()))
-        .filter(|(k, _)| seen.insert(k.as_bytes()))
-        .cloned()
+        .zip(keep)
+        .filter(|(_, keep)| *keep)
+        .map(|(kv, _)| kv.clone())
         .collect();
     for d in deliveries {
         out.push((

@@ -43,6 +43,11 @@ pub struct Vault {
     namespace: Option<String>,
     kv_version: KvVersion,
     token: Option<Secret>,
+    /// Whether `token` is ours, from a login (AppRole, JWT, Kubernetes): revoked on drop. A token
+    /// the user supplied (`VAULT_TOKEN`, `token_file`) is theirs and never revoked.
+    owned: bool,
+    /// The AppRole secret id file to remove once the program has started (`consumed_files`).
+    consumed: Option<std::path::PathBuf>,
 }
 
 impl Vault {
@@ -63,6 +68,46 @@ impl Vault {
             namespace: settings.namespace.clone(),
             kv_version: settings.kv_version,
             token: None,
+            owned: false,
+            consumed: None,
+        }
+    }
+
+    /// Files a login consumed that are to be removed once the program has started
+    /// (`remove_secret_id_file`); taken, so they are handed out once.
+    pub fn take_consumed(&mut self) -> Option<std::path::PathBuf> {
+        self.consumed.take()
+    }
+
+    /// Revokes the token we logged in with (`auth/token/revoke-self`), as vault-k8s'
+    /// `revoke-on-shutdown` does, so it does not outlive its use; a user-supplied token is left
+    /// alone. Failure is only logged: the token then expires with its TTL.
+    pub fn revoke(&mut self) {
+        let Some(token) = self.token.take() else {
+            return;
+        };
+        if !self.owned {
+            return;
+        }
+        let url = self.url("auth/token/revoke-self");
+        let mut headers = self.namespace_header();
+        headers.push(("X-Vault-Token", token.expose().to_vec()));
+        let result = self.http.post(&url, &header_refs(&headers), b"{}");
+        for (_, v) in &mut headers {
+            zeroize::Zeroize::zeroize(v);
+        }
+        match result {
+            Ok(r) if (200..300).contains(&r.status) => {
+                crate::debug!("vault: revoked the token from our login");
+            }
+            Ok(r) => crate::warn!(
+                "vault: could not revoke the login token ({}); it expires with its TTL",
+                status_text(r.status, &r.body)
+            ),
+            Err(e) => crate::warn!(
+                "vault: could not revoke the login token ({}); it expires with its TTL",
+                e.what
+            ),
         }
     }
 
@@ -101,16 +146,12 @@ impl Vault {
                 let secret = credential(secret_id, env, "secret_id")?;
                 let body = json_body(&[("role_id", &role), ("secret_id", &secret)]);
                 let token = self.login_post(mount, "approle", &body)?;
+                // Removed only once the program has started: a start that fails later must be
+                // able to try again with the same secret id.
                 if *remove_secret_id_file && let Credential::File(f) = secret_id {
-                    match std::fs::remove_file(f) {
-                        Ok(()) => crate::debug!("vault: removed secret id file {}", f.display()),
-                        Err(e) => crate::warn!(
-                            "vault: could not remove secret id file {}: {}",
-                            f.display(),
-                            crate::error::io_text(&e)
-                        ),
-                    }
+                    self.consumed = Some(f.clone());
                 }
+                self.owned = true;
                 token
             }
             Auth::Jwt {
@@ -122,9 +163,19 @@ impl Vault {
                 let jwt = read_credential(jwt_file, "jwt_file")?;
                 let role = Secret::new(role.as_bytes().to_vec());
                 let body = json_body(&[("role", &role), ("jwt", &jwt)]);
-                self.login_post(mount, method, &body)?
+                let token = self.login_post(mount, method, &body)?;
+                self.owned = true;
+                token
             }
         };
+        // A header value with CR or LF could add headers of its own; a token is printable ASCII.
+        if !token.expose().iter().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::new(
+                Kind::Data,
+                "the vault token holds a space or a control byte (CRLF?); refusing to send it",
+            )
+            .with_source(format!("vault {} token", auth_label(auth))));
+        }
         self.token = Some(token);
         Ok(())
     }
@@ -182,6 +233,20 @@ impl Vault {
                 .unwrap_or_else(|| " (KV v1)".into())
         );
         Ok(out)
+    }
+}
+
+fn auth_label(auth: &Auth) -> &'static str {
+    match auth {
+        Auth::Token { .. } => "token",
+        Auth::AppRole { .. } => "approle",
+        Auth::Jwt { .. } => "login",
+    }
+}
+
+impl Drop for Vault {
+    fn drop(&mut self) {
+        self.revoke();
     }
 }
 
