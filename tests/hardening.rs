@@ -214,3 +214,69 @@ fn crlf_tokens_and_queries_in_vault_paths_are_refused() {
     assert!(matches!(out.code(), 65 | 78), "{}", out.stderr());
     assert!(!bao.audited("secret/metadata/x"), "the request was sent");
 }
+
+/// Questionable behaviours: provider merge read a hardlinked root-only file (planted at
+/// ~/.aws/credentials) into the file it writes. Refused with 73 and nothing written.
+#[test]
+fn provider_merge_refuses_a_hardlinked_file() {
+    let sb = Sandbox::new();
+    let shadow = canary("shadow");
+    let root_only = sb.write("root-only", &shadow);
+    sb.mkdir("home/.aws");
+    std::fs::hard_link(&root_only, sb.path("home/.aws/credentials")).expect("hard link");
+    sb.config(
+        "secrets:\n  k: null\n  s: null\nsecret_init:\n  providers:\n    aws: {fields: {aws_access_key_id: k, aws_secret_access_key: s}}\n",
+    );
+    let out = sb
+        .run()
+        .env("TRUSS_SECRET_k", "AKIA")
+        .env("TRUSS_SECRET_s", "sec")
+        .args(["--", "/bin/true"])
+        .output();
+    out.stderr_has("hard links").no_leak(&[&shadow]);
+    assert_ne!(out.code(), 0);
+    assert_eq!(read(&sb.path("root-only")), shadow);
+    assert_eq!(read(&sb.path("home/.aws/credentials")), shadow, "replaced");
+}
+
+/// Questionable behaviours: `clean` trusted a world-writable state file (or another user's) and
+/// deleted the files it listed. Refused with 78; the listed file stays.
+#[test]
+fn clean_refuses_a_state_file_others_can_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let victim = sb.write("victim", "keep me");
+    let digest = {
+        let out = std::process::Command::new("sha256sum")
+            .arg(&victim)
+            .output()
+            .expect("sha256sum");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .expect("digest")
+            .to_string()
+    };
+    let state = sb.write(
+        "state.json",
+        json!({"version": 1, "files": [{"path": victim, "sha256": digest, "previous": null}], "dirs": []})
+            .to_string(),
+    );
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    sb.config("secrets: {}\n");
+    sb.run()
+        .env("SECRET_INIT_STATE_FILE", &state)
+        .arg("clean")
+        .output()
+        .expect_code(78)
+        .stderr_has("refusing to trust");
+    assert!(victim.exists(), "clean deleted a file a world-writable state file listed");
+    // Control: the same state file, private, is obeyed.
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    sb.run()
+        .env("SECRET_INIT_STATE_FILE", &state)
+        .arg("clean")
+        .output()
+        .expect_ok();
+    assert!(!victim.exists());
+}
