@@ -182,10 +182,14 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         );
     }
     let creds = program_credentials(proc)?;
-    if let Some(home) = creds.as_ref().and_then(|c| c.home.clone()) {
+    match creds.as_ref().map(|c| c.home.clone()) {
         // The program runs as --user with that user's HOME, so provider files (~/.aws, ...)
         // are planned under the same HOME it will look in.
-        ctx.env.set("HOME", home);
+        Some(Some(home)) => ctx.env.set("HOME", home),
+        // A --user without a passwd entry (or with a relative home) has no home: ours (/root)
+        // is not theirs, so providers that need HOME are refused unless given an explicit path.
+        Some(None) => ctx.env.remove("HOME"),
+        None => {}
     }
     let ctx = &*ctx;
     let mut plan = full_plan(ctx, true)?;

@@ -280,3 +280,53 @@ fn clean_refuses_a_state_file_others_can_write() {
         .expect_ok();
     assert!(!victim.exists());
 }
+
+/// Questionable behaviours: `--user` with a uid that has no passwd entry planned provider files
+/// under our own HOME (/root). Such a user has no HOME: a provider that needs one is refused
+/// (78) and nothing is written in ours.
+#[test]
+fn user_without_a_home_gets_no_provider_files_in_ours() {
+    let sb = Sandbox::new();
+    sb.mkdir("home");
+    sb.config(
+        "secrets:\n  hf: null\nsecret_init:\n  providers:\n    huggingface: {fields: {token: hf}}\n",
+    );
+    let out = sb
+        .run()
+        .env("TRUSS_SECRET_hf", "hf_x")
+        .args(["--user", "4242", "--"])
+        .args(marker(&sb))
+        .output();
+    out.expect_code(78).stderr_has("HOME is not set");
+    assert!(!sb.path("program-ran").exists());
+    assert_eq!(tree(&sb.path("home")), Vec::<String>::new(), "written under our HOME");
+}
+
+/// Questionable behaviours: with the output dir equal to the secrets dir, `mode:` and
+/// `trim_newline` were silently ignored (the file is the value's own source). Refused with 78
+/// now; without them the file is still left as it is.
+#[test]
+fn same_dir_delivery_refuses_settings_it_cannot_apply() {
+    let sb = Sandbox::new();
+    sb.write("in/a", "v\n");
+    for settings in ["{mode: '0640'}", "{trim_newline: true}"] {
+        sb.config(&format!(
+            "secrets:\n  a: null\nsecret_init:\n  secrets:\n    a: {settings}\n"
+        ));
+        sb.run()
+            .env("SECRET_INIT_OUTPUT_DIR", sb.path("in"))
+            .arg("--")
+            .args(marker(&sb))
+            .output()
+            .expect_code(78)
+            .stderr_has("cannot be applied");
+        assert!(!sb.path("program-ran").exists(), "{settings}");
+    }
+    sb.config("secrets:\n  a: null\n");
+    sb.run()
+        .env("SECRET_INIT_OUTPUT_DIR", sb.path("in"))
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_ok();
+    assert_eq!(read(&sb.path("in/a")), "v\n");
+}
