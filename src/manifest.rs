@@ -325,13 +325,13 @@ pub fn from_yaml<T: serde::de::DeserializeOwned>(
     text: &str,
     src: &str,
 ) -> Result<Option<T>, Error> {
-    let tree: Option<serde_json::Value> =
-        serde_saphyr::from_str_with_options::<Option<crate::tree::Tree>>(text, yaml_options())
-            .map(|t| t.map(|t| t.0))
-        .map_err(|e| {
-            Error::new(Kind::Data, format!("invalid YAML: {}", yaml_error_text(&e)))
-                .with_source(src)
-        })?;
+    let tree: Option<serde_json::Value> = serde_saphyr::from_str_with_options::<
+        Option<crate::tree::Tree>,
+    >(text, yaml_options())
+    .map(|t| t.map(|t| t.0))
+    .map_err(|e| {
+        Error::new(Kind::Data, format!("invalid YAML: {}", yaml_error_text(&e))).with_source(src)
+    })?;
     match tree {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(tree) => T::deserialize(tree).map(Some).map_err(|e| {

@@ -258,7 +258,12 @@ mod tests {
         ] {
             assert!(is_dangerous_env(bad), "{bad}");
         }
-        for ok in ["OPENAI_API_KEY", "DATABASE_URL", "AWS_SECRET_ACCESS_KEY", "HF_TOKEN"] {
+        for ok in [
+            "OPENAI_API_KEY",
+            "DATABASE_URL",
+            "AWS_SECRET_ACCESS_KEY",
+            "HF_TOKEN",
+        ] {
             assert!(!is_dangerous_env(ok), "{ok}");
         }
     }

@@ -146,9 +146,15 @@ fn is_own_input(var: &str) -> bool {
 /// Paths that show a process's own state (environment, memory, descriptors) rather than a file.
 /// The file source also refuses anything on procfs after opening it, whatever the path.
 fn is_process_view(path: &std::path::Path) -> bool {
-    ["/proc", "/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr"]
-        .iter()
-        .any(|p| path.starts_with(p))
+    [
+        "/proc",
+        "/dev/fd",
+        "/dev/stdin",
+        "/dev/stdout",
+        "/dev/stderr",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p))
 }
 
 impl fmt::Display for Reference {

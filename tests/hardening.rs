@@ -74,12 +74,25 @@ fn supervisor_wipes_an_input_whose_name_a_delivery_reuses() {
         .arg(sb.path("."))
         .output();
     out.expect_ok().no_leak(&[&input, &delivered]);
-    assert_eq!(read(&sb.path("mine")), delivered, "the program got the delivery");
+    assert_eq!(
+        read(&sb.path("mine")),
+        delivered,
+        "the program got the delivery"
+    );
     let parent = std::fs::read(sb.path("parent")).expect("parent environ");
     let parent = String::from_utf8_lossy(&parent);
-    assert!(parent.contains("VAULT_TOKEN="), "control: read the supervisor's environ");
-    assert!(!parent.contains(&input), "input token left in the supervisor's environ");
-    assert!(!parent.contains(&delivered), "TRUSS_SECRET_tok left in the supervisor's environ");
+    assert!(
+        parent.contains("VAULT_TOKEN="),
+        "control: read the supervisor's environ"
+    );
+    assert!(
+        !parent.contains(&input),
+        "input token left in the supervisor's environ"
+    );
+    assert!(
+        !parent.contains(&delivered),
+        "TRUSS_SECRET_tok left in the supervisor's environ"
+    );
 }
 
 /// Item 9: `from:` references to secret-init's own inputs and to /proc (also through a link,
@@ -122,10 +135,7 @@ fn login_token_is_revoked_and_a_user_token_is_not() {
     bao.put_v2("app", &[("db_password", &value)]);
     let accessors = || {
         let r = bao.admin(json!([{"op": "api", "method": "LIST", "path": "auth/token/accessors"}]));
-        r[0]["body"]["data"]["keys"]
-            .as_array()
-            .expect("keys")
-            .len()
+        r[0]["body"]["data"]["keys"].as_array().expect("keys").len()
     };
     let (role_id, secret_id) = bao.approle();
     let sb = Sandbox::new();
@@ -159,7 +169,11 @@ fn login_token_is_revoked_and_a_user_token_is_not() {
         .expect_ok();
     let r = bao.admin(json!([{"op": "api", "method": "POST", "path": "auth/token/lookup", "body": {"token": user_token}}]));
     assert_eq!(r[0]["status"], 200, "the user's token was revoked");
-    assert_eq!(accessors(), before + 1, "control: the user's token is listed");
+    assert_eq!(
+        accessors(),
+        before + 1,
+        "control: the user's token is listed"
+    );
 }
 
 /// Questionable behaviours: AppRole `remove_secret_id_file: true` deleted the secret id file
@@ -176,10 +190,7 @@ fn secret_id_file_is_kept_when_the_start_fails() {
         bao.vault_yaml(),
         sid.display()
     ));
-    sb.run()
-        .args(["--", "/bin/true"])
-        .output()
-        .expect_code(69);
+    sb.run().args(["--", "/bin/true"]).output().expect_code(69);
     assert!(sid.exists(), "secret id file removed by a failed start");
 }
 
@@ -270,7 +281,10 @@ fn clean_refuses_a_state_file_others_can_write() {
         .output()
         .expect_code(78)
         .stderr_has("refusing to trust");
-    assert!(victim.exists(), "clean deleted a file a world-writable state file listed");
+    assert!(
+        victim.exists(),
+        "clean deleted a file a world-writable state file listed"
+    );
     // Control: the same state file, private, is obeyed.
     std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     sb.run()
@@ -299,7 +313,11 @@ fn user_without_a_home_gets_no_provider_files_in_ours() {
         .output();
     out.expect_code(78).stderr_has("HOME is not set");
     assert!(!sb.path("program-ran").exists());
-    assert_eq!(tree(&sb.path("home")), Vec::<String>::new(), "written under our HOME");
+    assert_eq!(
+        tree(&sb.path("home")),
+        Vec::<String>::new(),
+        "written under our HOME"
+    );
 }
 
 /// Questionable behaviours: with the output dir equal to the secrets dir, `mode:` and

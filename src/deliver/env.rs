@@ -112,10 +112,15 @@ fn check_exec_size_within(
     if let Some(i) = argv.iter().position(|a| a.len() + 1 > per_string) {
         return Err(Error::new(
             Kind::Data,
-            format!("argument {i} of the program is over execve's {per_string}-byte limit per string"),
+            format!(
+                "argument {i} of the program is over execve's {per_string}-byte limit per string"
+            ),
         ));
     }
-    if let Some((k, _)) = env.iter().find(|(k, v)| k.len() + 1 + v.len() + 1 > per_string) {
+    if let Some((k, _)) = env
+        .iter()
+        .find(|(k, v)| k.len() + 1 + v.len() + 1 > per_string)
+    {
         return Err(Error::new(
             Kind::Data,
             format!(

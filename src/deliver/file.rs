@@ -390,7 +390,10 @@ fn is_staging_name(name: &[u8]) -> bool {
 
 /// Whether `name` in `dirfd` is still the directory open as `fd` (not removed or replaced).
 fn still_linked(dirfd: &OwnedFd, name: &str, fd: &OwnedFd) -> bool {
-    match (fstatat(dirfd, name, AtFlags::AT_SYMLINK_NOFOLLOW), fstat(fd)) {
+    match (
+        fstatat(dirfd, name, AtFlags::AT_SYMLINK_NOFOLLOW),
+        fstat(fd),
+    ) {
         (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
         _ => false,
     }
@@ -411,9 +414,9 @@ fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd, Flock<O
             Ok(()) => {
                 let fd = nix::fcntl::openat(dirfd, name.as_str(), DIR_FLAGS, Mode::empty())
                     .map_err(cannot)?;
-                let dup = fd.try_clone().map_err(|e| {
-                    format!("cannot open staging dir in {}: {e}", dir.display())
-                })?;
+                let dup = fd
+                    .try_clone()
+                    .map_err(|e| format!("cannot open staging dir in {}: {e}", dir.display()))?;
                 let lock = Flock::lock(dup, FlockArg::LockExclusiveNonblock)
                     .map_err(|(_, e)| cannot(e))?;
                 // Between mkdir and flock another start's sweep could take the new, unlocked
@@ -786,8 +789,8 @@ mod tests {
                     self.1.set(true);
                 }
             }
-            let err = publish(&files, &opts(), Counting(&polls, &held, stop_at))
-                .expect_err("stopped");
+            let err =
+                publish(&files, &opts(), Counting(&polls, &held, stop_at)).expect_err("stopped");
             assert_eq!(err.exit_code(), 143, "{err}");
             assert_eq!(names(dir), ["a", "c"], "stop at poll {stop_at}");
             assert_eq!(std::fs::read_to_string(dir.join("a")).expect("a"), "old-a");

@@ -208,7 +208,10 @@ impl Sources {
 
     /// Every source's [`Source::consumed_files`].
     pub fn consumed_files(&mut self) -> Vec<std::path::PathBuf> {
-        self.all.iter_mut().flat_map(|s| s.consumed_files()).collect()
+        self.all
+            .iter_mut()
+            .flat_map(|s| s.consumed_files())
+            .collect()
     }
 
     /// Every source's whole-environment injections, in source order (a later source's variable

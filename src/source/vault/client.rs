@@ -21,8 +21,8 @@ use super::config::{Auth, Credential, KvVersion, VaultSettings};
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
-use crate::tree::Tree;
 use crate::settings::Environ;
+use crate::tree::Tree;
 
 /// Largest credential file read (tokens, ids and JWTs are far smaller).
 const MAX_CREDENTIAL_BYTES: u64 = 64 * 1024;
@@ -558,9 +558,7 @@ mod tests {
         let body = Secret::new(
             br#"{"data":{"data":{"k":"first","k":"second"},"metadata":{"version":1}}}"#.to_vec(),
         );
-        let e = parse_kv("secret/x", None, KvVersion::Auto, 200, &body)
-            .err()
-            .expect("refused");
+        let e = parse_kv("secret/x", None, KvVersion::Auto, 200, &body).expect_err("refused");
         assert_eq!(e.exit_code(), 65, "{e}");
         assert!(!e.to_string().contains("first") && !e.to_string().contains("second"));
     }
