@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(home("app"), Some("/home/app".into()));
         assert_eq!(home("1000:50"), Some("/home/app".into()));
         assert_eq!(home("svc"), Some("/".into()));
-        assert_eq!(home("4242"), None, "no passwd entry: HOME is left alone");
+        assert_eq!(home("4242"), None, "no passwd entry: no HOME");
     }
 
     #[test]
