@@ -3,7 +3,6 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 
 use crate::cli::{self, Command};
 use crate::deliver::{env as child_env, file};
@@ -175,6 +174,8 @@ pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> 
         with_files,
     )?;
     let mut injected = sources.injected_env()?;
+    plan.consumed = sources.consumed_files();
+    // Dropping the sources revokes a vault token we logged in with: it is no longer needed.
     drop(sources);
     injected.extend(crate::source::file::file_env(
         &ctx.settings.file_env,
@@ -202,11 +203,7 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         );
     }
     let creds = program_credentials(proc)?;
-    if let Some(home) = creds.as_ref().and_then(|c| c.home.clone()) {
-        // The program runs as --user with that user's HOME, so provider files (~/.aws, ...)
-        // are planned under the same HOME it will look in.
-        ctx.env.set("HOME", home);
-    }
+    adopt_home(&mut ctx.env, creds.as_ref());
     let ctx = &*ctx;
     if !ctx.settings.allow_shared_dir {
         // Before the first read: the output dir is usually /secrets, also the first secrets dir.
@@ -217,17 +214,17 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
     }
     let mut plan = full_plan(ctx, true)?;
     let (env, opts) = before_publishing(ctx, &mut plan, creds.as_ref(), program)?;
+    let inherited = child_env::inherited(
+        &ctx.env,
+        &ctx.settings.env_prefix,
+        &ctx.settings.scrub_env,
+        &plan.env,
+    );
 
     sys::enter_delivery();
-    let published = file::publish(&plan.files, &opts, sys::pending_stop)?;
-    sys::hold_stop_signals();
-    if let Some(sig) = sys::pending_stop() {
-        return Err(Error::new(
-            Kind::Signal(sig),
-            format!("stopped by signal {sig} before the program started"),
-        )
-        .into());
-    }
+    // Publication holds the stop signals once committed: a later one waits for the program.
+    let published = file::publish(&plan.files, &opts, file::SignalStop)?;
+    remove_consumed(&plan.consumed);
     crate::info!(
         "{} delivered ({} written, {} unchanged, {}); starting {}",
         plural(ctx.manifest.secrets.len(), "secret"),
@@ -251,17 +248,9 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         return Err(Error::new(Kind::Usage, "no program given").into());
     };
     // The supervisor stays alive with its start-up environment in /proc/<pid>/environ: wipe the
-    // values of everything that was secret-init's input rather than the program's
-    // (TRUSS_SECRET_*, SECRET_INIT_*, tokens, scrubbed variables).
-    let passed: std::collections::BTreeSet<&[u8]> = env.iter().map(|(k, _)| k.as_bytes()).collect();
-    let inputs: Vec<&[u8]> = ctx
-        .env
-        .0
-        .iter()
-        .map(|(k, _)| k.as_bytes())
-        .filter(|k| !passed.contains(k))
-        .collect();
-    let wiped = sys::wipe_initial_env(&inputs);
+    // values of every entry the program did not inherit as it is (TRUSS_SECRET_*, SECRET_INIT_*,
+    // tokens, scrubbed and replaced variables), by position in the block.
+    let wiped = sys::wipe_initial_env(&inherited);
     crate::debug!("{wiped} input variables wiped from our own /proc/<pid>/environ");
     drop(env);
     let opts = supervise::Options {
@@ -276,15 +265,40 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
     result.map_err(Into::into)
 }
 
+/// The program runs as --user with that user's HOME, so provider files (~/.aws, ...) are planned
+/// under the same HOME it will look in. A --user without a passwd entry (or with a relative home)
+/// has no home: ours (/root) is not theirs, so providers that need HOME are refused unless given
+/// an explicit path.
+fn adopt_home(env: &mut crate::settings::Environ, creds: Option<&sys::Credentials>) {
+    match creds.map(|c| c.home.clone()) {
+        Some(Some(home)) => env.set("HOME", home),
+        Some(None) => env.remove("HOME"),
+        None => {}
+    }
+}
+
+/// Removes input files a login used up (`remove_secret_id_file`), once the start has got as far
+/// as publishing: a start that failed earlier can be retried with them.
+pub fn remove_consumed(paths: &[std::path::PathBuf]) {
+    for p in paths {
+        match std::fs::remove_file(p) {
+            Ok(()) => crate::debug!("removed consumed input {}", p.display()),
+            Err(e) => crate::warn!(
+                "could not remove {}: {}",
+                p.display(),
+                crate::error::io_text(&e)
+            ),
+        }
+    }
+}
+
 /// The pre-flight of a run, short of writing: resolve, plan, the output-dir policy and a
 /// writability probe that writes no secret, the environment's policy and size, and the program
 /// lookup when one is given (`check -- PROGRAM`). Reports a table and exits as the run would.
 pub fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
     let creds = program_credentials(&ctx.settings.process)?;
-    if let Some(home) = creds.as_ref().and_then(|c| c.home.clone()) {
-        // As in a run: provider files are planned under the --user's HOME.
-        ctx.env.set("HOME", home);
-    }
+    // As in a run: provider files are planned under the --user's HOME.
+    adopt_home(&mut ctx.env, creds.as_ref());
     let ctx = &*ctx;
     let (resolutions, mut errors, mut sources) = resolve_all(ctx)?;
     let mut provider_rows = Vec::new();

@@ -328,11 +328,13 @@ pub fn from_yaml<T: serde::de::DeserializeOwned>(
     text: &str,
     src: &str,
 ) -> Result<Option<T>, Error> {
-    let tree: Option<serde_json::Value> = serde_saphyr::from_str_with_options(text, yaml_options())
-        .map_err(|e| {
-            Error::new(Kind::Data, format!("invalid YAML: {}", yaml_error_text(&e)))
-                .with_source(src)
-        })?;
+    let tree: Option<serde_json::Value> = serde_saphyr::from_str_with_options::<
+        Option<crate::tree::Tree>,
+    >(text, yaml_options())
+    .map(|t| t.map(|t| t.0))
+    .map_err(|e| {
+        Error::new(Kind::Data, format!("invalid YAML: {}", yaml_error_text(&e))).with_source(src)
+    })?;
     match tree {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(tree) => T::deserialize(tree).map(Some).map_err(|e| {
@@ -731,6 +733,21 @@ mod tests {
             "invalid type: string, expected x; integer"
         );
         assert_eq!(redact_scalars("string \"unterminated"), "string");
+    }
+
+    /// Issue 10 item 7: keys that are different YAML nodes but the same secret name.
+    #[test]
+    fn keys_naming_one_secret_twice_are_errors() {
+        for text in [
+            "secrets:\n  1: null\n  \"1\": dflt\n",
+            "secrets:\n  5: null\n  !!str 5: dflt\n",
+            "secrets:\n  a: null\nsecret_init:\n  secrets:\n    1: {env: X}\n    '1': {env: Y}\n",
+        ] {
+            let errs = codes(parse(text, "c"));
+            assert_eq!(errs.len(), 1, "{text}: {errs:?}");
+            assert_eq!(errs[0].0, 65, "{text}");
+            assert!(errs[0].1.contains("duplicate key"), "{}", errs[0].1);
+        }
     }
 
     #[test]

@@ -98,6 +98,23 @@ pub fn state_path(ctx: &Context) -> Result<PathBuf, Error> {
 
 fn load_state(path: &Path) -> Result<Option<State>, Error> {
     let src = path.display().to_string();
+    // `clean` deletes and rewrites what the state file lists: one that someone else wrote (or
+    // could have) would let them pick which files we delete.
+    if let Ok(md) = std::fs::symlink_metadata(path) {
+        use std::os::unix::fs::MetadataExt;
+        let euid = nix::unistd::geteuid().as_raw();
+        if md.uid() != euid || md.mode() & 0o022 != 0 {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "state file is owned by uid {} with mode {:o}; refusing to trust it (it must be ours and writable by us only)",
+                    md.uid(),
+                    md.mode() & 0o7777
+                ),
+            )
+            .with_source(src));
+        }
+    }
     let Some((bytes, _)) = provider::read_existing(path)
         .map_err(|why| Error::new(Kind::CantCreate, why).with_source(src.clone()))?
     else {
@@ -210,7 +227,8 @@ pub fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
         trusted_uids: Vec::new(),
         durable: true,
     };
-    file::publish(&files, &opts, crate::process::sys::pending_stop)?;
+    file::publish(&files, &opts, file::SignalStop)?;
+    crate::commands::remove_consumed(&plan.consumed);
     let mut out = String::new();
     for p in &written {
         out.push_str(&format!("wrote {}\n", p.display()));
@@ -288,7 +306,7 @@ pub fn clean(ctx: &Context) -> Result<u8, Errors> {
         trusted_uids: Vec::new(),
         durable: true,
     };
-    file::publish(&restore, &opts, crate::process::sys::pending_stop)?;
+    file::publish(&restore, &opts, file::SignalStop)?;
     for r in &restore {
         out.push_str(&format!("restored {}\n", r.path.display()));
     }

@@ -63,6 +63,17 @@ impl fmt::Display for SecretName {
     }
 }
 
+/// Vault/OpenBao credentials secret-init consumes: scrubbed from the program's environment and
+/// refused as `from: env:` references.
+pub const OWN_CREDENTIAL_VARS: &[&str] = &[
+    "VAULT_TOKEN",
+    "BAO_TOKEN",
+    "VAULT_ROLE_ID",
+    "VAULT_SECRET_ID",
+    "BAO_ROLE_ID",
+    "BAO_SECRET_ID",
+];
+
 /// Whether `s` can be an environment variable name we deliver to (`[A-Za-z_][A-Za-z0-9_]*`).
 pub fn is_env_name(s: &str) -> bool {
     let mut bytes = s.bytes();
@@ -70,47 +81,102 @@ pub fn is_env_name(s: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// Environment variables that change how a program or its loader starts; delivering a secret into
-/// one of them needs `allow_dangerous_env: true` (security.md case 6).
+/// Environment variables that change how a program, its loader or its runtime starts; delivering
+/// a secret into one needs `allow_dangerous_env: true` (security.md case 6). Taken from the
+/// loaders' own documentation, so that data from a vault or a bundle cannot pick them:
+/// - glibc's `UNSECURE_ENVVARS` (sysdeps/generic/unsecvars.h: what ld.so drops for setuid
+///   programs) and musl's `LD_*`; `GLIBC_TUNABLES` (CVE-2023-4911); `MALLOC_*`.
+/// - OpenSSL's `OPENSSL_CONF`, `OPENSSL_MODULES`, `OPENSSL_ENGINES` (openssl-env(7)) and the
+///   trust stores `SSL_CERT_*`, Python requests' and curl's CA bundles.
+/// - CPython's every `PYTHON*` (the "Environment variables" section of python(1)).
+/// - Node's `NODE_OPTIONS`, `NODE_PATH`, `NODE_EXTRA_CA_CERTS`, `NODE_TLS_REJECT_UNAUTHORIZED`.
+/// - The JVM's `JAVA_TOOL_OPTIONS`, `_JAVA_OPTIONS`, `JDK_JAVA_OPTIONS`, `CLASSPATH`.
+/// - Perl's `PERL5*` and `PERLLIB` (perlrun), Ruby's `RUBYLIB`, `RUBYOPT`, `RUBYSHELL`, `GEM_*`
+///   (ruby(1)), Lua's `LUA_INIT*`, `LUA_PATH*`, `LUA_CPATH*` (lua(1)).
+/// - .NET's `DOTNET_STARTUP_HOOKS`, `DOTNET_ADDITIONAL_DEPS`, `DOTNET_SHARED_STORE`,
+///   `DOTNET_ROOT*`, and the profiler's `CORECLR_*` and `COMPlus_*`.
+/// - Shells (`ENV`, `BASH_ENV`, `SHELLOPTS`, `BASHOPTS`, `PS4`, `PROMPT_COMMAND`, `IFS`, ...) and
+///   git's command hooks (`GIT_SSH*`, `GIT_ASKPASS`, `GIT_EXEC_PATH`, `GIT_CONFIG*`, `SSH_ASKPASS`).
 pub fn is_dangerous_env(s: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "LD_",
+        "DYLD_",
+        "MALLOC_",
+        "GLIBC_TUNABLES",
+        "PYTHON",
+        "PERL5",
+        "LUA_INIT",
+        "LUA_PATH",
+        "LUA_CPATH",
+        "CORECLR_",
+        "COMPlus_",
+        "DOTNET_ROOT",
+        "GEM_",
+        "GIT_SSH",
+        "GIT_CONFIG",
+        "BASH_FUNC_",
+    ];
     const EXACT: &[&str] = &[
+        // Process basics and shells.
         "PATH",
         "HOME",
         "SHELL",
         "IFS",
         "ENV",
         "BASH_ENV",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "GLOBIGNORE",
         "CDPATH",
-        "PYTHONPATH",
-        "PYTHONHOME",
-        "PYTHONSTARTUP",
-        "PYTHONINSPECT",
-        "PYTHONUSERBASE",
-        "NODE_OPTIONS",
-        "NODE_PATH",
-        "PERL5LIB",
-        "PERL5OPT",
-        "PERLLIB",
-        "RUBYLIB",
-        "RUBYOPT",
-        "JAVA_TOOL_OPTIONS",
-        "_JAVA_OPTIONS",
-        "JDK_JAVA_OPTIONS",
-        "CLASSPATH",
-        "GCONV_PATH",
-        "HOSTALIASES",
-        "LOCALDOMAIN",
-        "RES_OPTIONS",
-        "TMPDIR",
-        "GIT_SSH_COMMAND",
         "PROMPT_COMMAND",
         "PS4",
+        // glibc's UNSECURE_ENVVARS beyond LD_* and MALLOC_*.
+        "GCONV_PATH",
+        "GETCONF_DIR",
+        "HOSTALIASES",
+        "LOCALDOMAIN",
+        "LOCPATH",
+        "NIS_PATH",
+        "NLSPATH",
+        "RESOLV_HOST_CONF",
+        "RES_OPTIONS",
+        "TMPDIR",
+        "TZDIR",
+        // OpenSSL and trust stores.
+        "OPENSSL_CONF",
+        "OPENSSL_CONF_INCLUDE",
+        "OPENSSL_MODULES",
+        "OPENSSL_ENGINES",
         "SSL_CERT_FILE",
         "SSL_CERT_DIR",
         "REQUESTS_CA_BUNDLE",
         "CURL_CA_BUNDLE",
+        // Node.
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "NODE_EXTRA_CA_CERTS",
+        "NODE_TLS_REJECT_UNAUTHORIZED",
+        "NODE_REPL_EXTERNAL_MODULE",
+        // JVM.
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        "JDK_JAVA_OPTIONS",
+        "CLASSPATH",
+        // Perl and Ruby beyond the prefixes.
+        "PERLLIB",
+        "RUBYLIB",
+        "RUBYOPT",
+        "RUBYSHELL",
+        // .NET.
+        "DOTNET_STARTUP_HOOKS",
+        "DOTNET_ADDITIONAL_DEPS",
+        "DOTNET_SHARED_STORE",
+        // git and ssh helpers.
+        "GIT_ASKPASS",
+        "GIT_EXEC_PATH",
+        "SSH_ASKPASS",
     ];
-    s.starts_with("LD_") || s.starts_with("DYLD_") || s.starts_with("MALLOC_") || EXACT.contains(&s)
+    PREFIXES.iter().any(|p| s.starts_with(p)) || EXACT.contains(&s)
 }
 
 #[cfg(test)]
@@ -167,5 +233,38 @@ mod tests {
         assert!(is_dangerous_env("LD_PRELOAD"));
         assert!(is_dangerous_env("PYTHONPATH"));
         assert!(!is_dangerous_env("OPENAI_API_KEY"));
+    }
+
+    /// Issue 10 item 8: names a vault or bundle could set that main let through.
+    #[test]
+    fn deny_list_covers_the_loaders_documentation() {
+        for bad in [
+            "GLIBC_TUNABLES",
+            "OPENSSL_CONF",
+            "OPENSSL_MODULES",
+            "LUA_INIT",
+            "LUA_INIT_5_4",
+            "LUA_PATH_5_3",
+            "DOTNET_STARTUP_HOOKS",
+            "CORECLR_PROFILER_PATH",
+            "COMPlus_EnableDiagnostics",
+            "PYTHONWARNINGS",
+            "PERL5DB",
+            "NODE_EXTRA_CA_CERTS",
+            "LOCPATH",
+            "NLSPATH",
+            "GIT_CONFIG_COUNT",
+            "SHELLOPTS",
+        ] {
+            assert!(is_dangerous_env(bad), "{bad}");
+        }
+        for ok in [
+            "OPENAI_API_KEY",
+            "DATABASE_URL",
+            "AWS_SECRET_ACCESS_KEY",
+            "HF_TOKEN",
+        ] {
+            assert!(!is_dangerous_env(ok), "{ok}");
+        }
     }
 }

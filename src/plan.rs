@@ -50,6 +50,8 @@ pub struct Plan {
     pub env: Vec<EnvDelivery>,
     /// Files left alone because the value came from that very file.
     pub unchanged: Vec<PathBuf>,
+    /// Input files to remove once the program has started (AppRole `remove_secret_id_file`).
+    pub consumed: Vec<PathBuf>,
 }
 
 /// Linux's per-string limit for argv and envp entries (`MAX_ARG_STRLEN`, 32 pages), NUL included.
@@ -117,6 +119,21 @@ pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Er
                 .and_then(|o| o.path.as_ref())
                 .is_some_and(|p| same_path(p, &path))
             {
+                // The value came from this very file (output dir = secrets dir): it is left as it
+                // is, so settings that would change it cannot be applied; say so rather than
+                // ignore them.
+                if r.settings.mode != 0o600 || r.settings.trim_newline || r.settings.owner.is_some()
+                {
+                    errors.push(Error::secret(
+                        Kind::Config,
+                        name,
+                        src.clone(),
+                        format!(
+                            "is read from {} and delivered to that same file, so mode, owner and trim_newline cannot be applied; deliver it elsewhere (--output-dir, file: PATH)",
+                            path.display()
+                        ),
+                    ));
+                }
                 plan.unchanged.push(path);
             } else {
                 let owner = match r.settings.owner.as_deref().map(parse_owner).transpose() {

@@ -50,13 +50,30 @@ impl Reference {
                             .into(),
                     );
                 }
+                if is_own_input(rest) {
+                    return Err(format!(
+                        "refused reference env:{rest}: it is one of secret-init's own inputs (a token, a role or secret id, or SECRET_INIT_*), never handed to the program"
+                    ));
+                }
                 Ok(Reference::Env(rest.to_string()))
             }
             "file" => {
                 if !rest.starts_with('/') || rest.contains('\0') {
                     return Err("invalid reference: file: needs an absolute path".into());
                 }
-                Ok(Reference::File(PathBuf::from(rest)))
+                let path = PathBuf::from(rest);
+                if path
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+                {
+                    return Err("invalid reference: file: path must not contain \"..\"".into());
+                }
+                if is_process_view(&path) {
+                    return Err(format!(
+                        "refused reference file:{rest}: /proc (and /dev/fd, /dev/std*) show secret-init's own memory and environment"
+                    ));
+                }
+                Ok(Reference::File(path))
             }
             "vault" => {
                 let mut parts = rest.split('#');
@@ -65,6 +82,12 @@ impl Reference {
                     || path
                         .split('/')
                         .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+                    // A query or an escape in the path would change the request, not the path
+                    // (`?list=true` turned a read into a LIST).
+                    || path.bytes().any(|b| {
+                        matches!(b, b'?' | b'%' | b'\\' | b' ' | b'"' | b'<' | b'>')
+                            || b.is_ascii_control()
+                    })
                 {
                     return Err(
                         "invalid reference: vault: needs an API path like secret/data/app".into(),
@@ -112,6 +135,26 @@ impl Reference {
             )),
         }
     }
+}
+
+/// Environment variables that are secret-init's own inputs: its settings and the bundle master
+/// key (`SECRET_INIT_*`) and the vault credentials it consumes (deliver/env.rs scrubs the same).
+fn is_own_input(var: &str) -> bool {
+    var.starts_with("SECRET_INIT_") || crate::name::OWN_CREDENTIAL_VARS.contains(&var)
+}
+
+/// Paths that show a process's own state (environment, memory, descriptors) rather than a file.
+/// The file source also refuses anything on procfs after opening it, whatever the path.
+fn is_process_view(path: &std::path::Path) -> bool {
+    [
+        "/proc",
+        "/dev/fd",
+        "/dev/stdin",
+        "/dev/stdout",
+        "/dev/stderr",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p))
 }
 
 impl fmt::Display for Reference {
@@ -185,6 +228,18 @@ mod tests {
             "bundle:",
             "bundle:v#",
             "s3:bucket",
+            // Issue 10 item 9: secret-init's own inputs and /proc.
+            "env:SECRET_INIT_MASTER_KEY",
+            "env:VAULT_TOKEN",
+            "env:BAO_SECRET_ID",
+            "file:/proc/self/environ",
+            "file:/proc/1/environ",
+            "file:/dev/fd/3",
+            "file:/tmp/../proc/self/mem",
+            // Questionable behaviours: a query or an escape smuggled into a vault path.
+            "vault:secret/data/x?list=true#k",
+            "vault:secret/metadata/%3Flist=true",
+            "vault:secret/data/a b",
         ] {
             assert!(Reference::parse(s).is_err(), "{s:?} should fail");
         }

@@ -42,6 +42,11 @@ impl Environ {
         }
     }
 
+    /// Removes every entry named `key`.
+    pub fn remove(&mut self, key: &str) {
+        self.0.retain(|(k, _)| k != key);
+    }
+
     /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&OsStr> {
         self.0

@@ -15,6 +15,9 @@ use std::path::Path;
 use crate::error::{Error, Kind};
 use crate::process::sys::Credentials;
 
+/// `(uid_t)-1`: the id the kernel's set*id calls and `fchown` read as "unchanged".
+const NO_CHANGE: u32 = u32::MAX;
+
 /// The largest /etc/passwd or /etc/group read.
 const MAX_DB_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -137,6 +140,14 @@ pub fn resolve_with(
         },
         None => entry.as_ref().map_or(uid, |e| e.gid),
     };
+    // setresuid, setresgid and fchown read (uid_t)-1 as "leave this id unchanged": asking for it
+    // would keep root and still pass --no-root's check of the requested id.
+    if uid == NO_CHANGE || gid == NO_CHANGE {
+        return Err(refused(
+            spec,
+            "id 4294967295 is (uid_t)-1, which the kernel reads as \"no change\"",
+        ));
+    }
     let mut supplementary = vec![gid];
     if let Some(e) = &entry {
         for g in groups {
@@ -231,7 +242,7 @@ mod tests {
         assert_eq!(home("app"), Some("/home/app".into()));
         assert_eq!(home("1000:50"), Some("/home/app".into()));
         assert_eq!(home("svc"), Some("/".into()));
-        assert_eq!(home("4242"), None, "no passwd entry: HOME is left alone");
+        assert_eq!(home("4242"), None, "no passwd entry: no HOME");
     }
 
     #[test]
@@ -260,9 +271,15 @@ mod tests {
         assert_eq!(r("0").expect("0"), c(0, 0, &[0]));
     }
 
+    /// Issue 10 item 1: ids the kernel reads as "no change" ran the program as root.
+    const NO_CHANGE_SPECS: [&str; 3] = ["4294967295", "app:4294967295", "4242:4294967295"];
+
     #[test]
     fn refusals() {
-        for bad in ["nobody", "app:nogroup", "", ":1", "app:", "4242:nogroup"] {
+        for bad in ["nobody", "app:nogroup", "", ":1", "app:", "4242:nogroup"]
+            .into_iter()
+            .chain(NO_CHANGE_SPECS)
+        {
             let e = r(bad).expect_err(bad);
             assert_eq!(e.exit_code(), 78, "{bad}: {e}");
         }

@@ -8,6 +8,7 @@ mod container;
 mod core;
 mod file_env;
 mod fleet;
+mod hardening;
 mod init;
 mod kubernetes;
 mod leaks;

@@ -14,14 +14,7 @@ use crate::plan::EnvDelivery;
 use crate::settings::Environ;
 
 /// Credentials of other tools secret-init consumes; never passed on.
-pub const ALWAYS_SCRUBBED: &[&str] = &[
-    "VAULT_TOKEN",
-    "BAO_TOKEN",
-    "VAULT_ROLE_ID",
-    "VAULT_SECRET_ID",
-    "BAO_ROLE_ID",
-    "BAO_SECRET_ID",
-];
+pub const ALWAYS_SCRUBBED: &[&str] = crate::name::OWN_CREDENTIAL_VARS;
 
 /// Whether `key` is one of secret-init's inputs that the program must not inherit.
 pub fn is_scrubbed(key: &[u8], prefix: &str, extra: &[String]) -> bool {
@@ -31,25 +24,47 @@ pub fn is_scrubbed(key: &[u8], prefix: &str, extra: &[String]) -> bool {
         || extra.iter().any(|k| k.as_bytes() == key)
 }
 
-/// Builds the program's environment.
+/// Which entries of `parent`, by position, the program inherits unchanged: not one of our inputs,
+/// not replaced by a delivery, and the first of a name the parent holds twice. The supervisor
+/// wipes the values of all the others from its own environment block, by the same positions
+/// (a name alone cannot tell the input `VAULT_TOKEN` from a delivery named `VAULT_TOKEN`).
+pub fn inherited(
+    parent: &Environ,
+    prefix: &str,
+    extra_scrub: &[String],
+    deliveries: &[EnvDelivery],
+) -> Vec<bool> {
+    // A parent environment can hold one name twice (execve does not prevent it). The program
+    // gets it once, with the first value: the one secret-init itself read (`Environ::get`) and the
+    // one getenv(3) returns. Passing both would leave the choice to each runtime (Python's
+    // os.environ keeps the last), so the program could see another value than the one checked.
+    let mut seen: HashSet<&[u8]> = HashSet::new();
+    parent
+        .0
+        .iter()
+        .map(|(k, _)| {
+            let k = k.as_bytes();
+            !is_scrubbed(k, prefix, extra_scrub)
+                && !deliveries.iter().any(|d| d.var.as_bytes() == k)
+                && seen.insert(k)
+        })
+        .collect()
+}
+
+/// Builds the program's environment: the [`inherited`] entries, then the deliveries.
 pub fn child_environment(
     parent: &Environ,
     prefix: &str,
     extra_scrub: &[String],
     deliveries: &[EnvDelivery],
 ) -> Vec<(OsString, OsString)> {
-    // A parent environment can hold one name twice (execve does not prevent it). The program
-    // gets it once, with the first value: the one secret-init itself read (`Environ::get`) and the
-    // one getenv(3) returns. Passing both would leave the choice to each runtime (Python's
-    // os.environ keeps the last), so the program could see another value than the one checked.
-    let mut seen: HashSet<&[u8]> = HashSet::new();
+    let keep = inherited(parent, prefix, extra_scrub, deliveries);
     let mut out: Vec<(OsString, OsString)> = parent
         .0
         .iter()
-        .filter(|(k, _)| !is_scrubbed(k.as_bytes(), prefix, extra_scrub))
-        .filter(|(k, _)| !deliveries.iter().any(|d| d.var.as_bytes() == k.as_bytes()))
-        .filter(|(k, _)| seen.insert(k.as_bytes()))
-        .cloned()
+        .zip(keep)
+        .filter(|(_, keep)| *keep)
+        .map(|(kv, _)| kv.clone())
         .collect();
     for d in deliveries {
         out.push((
@@ -60,21 +75,65 @@ pub fn child_environment(
     out
 }
 
-/// Checks argv plus envp against the kernel's `ARG_MAX` before anything is published, so an
-/// oversized environment fails cleanly (65) rather than as an `E2BIG` exec failure afterwards.
-pub fn check_exec_size(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<(), Error> {
-    let arg_max = nix::unistd::sysconf(nix::unistd::SysconfVar::ARG_MAX)
+/// The kernel's room for argv plus envp, by its own rule (`bprm_stack_limits` in fs/exec.c): a
+/// quarter of the stack rlimit, at most 6 MiB (three quarters of `_STK_LIM`), at least 128 KiB
+/// (`ARG_MAX`, 32 pages). Not `sysconf(_SC_ARG_MAX)`: musl returns a constant 131072 there, which
+/// refused ordinary Kubernetes environments that the kernel takes.
+pub fn exec_limit(stack_rlimit: Option<u64>) -> usize {
+    const MIN: u64 = 32 * 4096;
+    const MAX: u64 = 6 * 1024 * 1024;
+    stack_rlimit.map_or(MAX, |r| (r / 4).min(MAX)).max(MIN) as usize
+}
+
+/// The soft stack rlimit, `None` when unlimited (or unreadable, which the kernel treats alike).
+fn stack_rlimit() -> Option<u64> {
+    use nix::sys::resource::{Resource, getrlimit};
+    getrlimit(Resource::RLIMIT_STACK)
         .ok()
-        .flatten()
-        .unwrap_or(2 * 1024 * 1024) as usize;
+        .map(|(soft, _)| soft)
+        .filter(|&soft| soft != nix::sys::resource::RLIM_INFINITY)
+}
+
+/// Checks argv plus envp as `execve` will, before anything is published, so an oversized
+/// environment fails cleanly (65) rather than as an `E2BIG` exec failure afterwards: every string
+/// (NUL included) within `MAX_ARG_STRLEN`, and the strings plus one pointer each within
+/// [`exec_limit`].
+pub fn check_exec_size(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<(), Error> {
+    check_exec_size_within(argv, env, exec_limit(stack_rlimit()))
+}
+
+fn check_exec_size_within(
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
+    limit: usize,
+) -> Result<(), Error> {
     let ptr = std::mem::size_of::<usize>();
+    let per_string = crate::plan::MAX_ARG_STRLEN;
+    if let Some(i) = argv.iter().position(|a| a.len() + 1 > per_string) {
+        return Err(Error::new(
+            Kind::Data,
+            format!(
+                "argument {i} of the program is over execve's {per_string}-byte limit per string"
+            ),
+        ));
+    }
+    if let Some((k, _)) = env
+        .iter()
+        .find(|(k, v)| k.len() + 1 + v.len() + 1 > per_string)
+    {
+        return Err(Error::new(
+            Kind::Data,
+            format!(
+                "env var {} is over execve's {per_string}-byte limit per string; deliver large secrets as files",
+                k.to_string_lossy()
+            ),
+        ));
+    }
     let total: usize = argv.iter().map(|a| a.len() + 1 + ptr).sum::<usize>()
         + env
             .iter()
             .map(|(k, v)| k.len() + 1 + v.len() + 1 + ptr)
             .sum::<usize>();
-    // Leave room for the auxiliary vector and the program path the kernel also copies.
-    let limit = arg_max.saturating_sub(4096);
     if total > limit {
         return Err(Error::new(
             Kind::Data,
@@ -129,6 +188,26 @@ mod tests {
             .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
             .collect();
         assert_eq!(keys, ["I=first", "KEEP=k"]);
+    }
+
+    /// Issue 10 item 5: the kernel's rule, not musl's constant 131072.
+    #[test]
+    fn exec_limit_is_the_kernels_rule() {
+        assert_eq!(exec_limit(Some(8 << 20)), 2 << 20, "8 MiB stack: a quarter");
+        assert_eq!(exec_limit(None), 6 << 20, "unlimited: 6 MiB");
+        assert_eq!(exec_limit(Some(1 << 30)), 6 << 20, "capped at 6 MiB");
+        assert_eq!(exec_limit(Some(64 << 10)), 128 << 10, "at least 128 KiB");
+        let env: Vec<(OsString, OsString)> = (0..4)
+            .map(|i| (format!("K{i}").into(), "x".repeat(60_000).into()))
+            .collect();
+        assert!(check_exec_size_within(&[OsString::from("x")], &env, 2 << 20).is_ok());
+        assert!(check_exec_size_within(&[OsString::from("x")], &env, 128 << 10).is_err());
+        let long = [OsString::from("x".repeat(128 << 10))];
+        assert_eq!(
+            check_exec_size_within(&long, &[], 6 << 20).map_err(|e| e.exit_code()),
+            Err(65),
+            "one string over MAX_ARG_STRLEN"
+        );
     }
 
     #[test]

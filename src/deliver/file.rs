@@ -34,7 +34,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, renameat};
+use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, renameat};
 use nix::sys::stat::{Mode, SFlag, fchmod, fstat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, fchown, unlinkat};
 
@@ -75,6 +75,8 @@ struct DirJob<'a> {
     sync: bool,
     staging_name: String,
     staging: OwnedFd,
+    /// The staging dir's `flock`, held while this start may still use it (see [`sweep_stale`]).
+    _staging_lock: Flock<OwnedFd>,
     targets: Vec<Target<'a>>,
 }
 
@@ -101,15 +103,55 @@ fn errno_text(e: Errno) -> String {
     e.desc().to_string()
 }
 
-/// Publishes `files`; `stop` is polled before the first rename and a stop aborts with nothing
-/// published.
+/// A pending stop (SIGTERM and the like) that publication must honour.
+pub trait Stop {
+    /// The stop signal received so far, if any.
+    fn pending(&self) -> Option<i32>;
+    /// Makes later stop signals wait (blocked, for the program) instead of being recorded; called
+    /// once the whole set is in place, just before the last look at [`Stop::pending`].
+    fn hold(&self) {}
+}
+
+/// A plain poll, for callers with no signal state (tests, `bundle`).
+impl<F: Fn() -> Option<i32>> Stop for F {
+    fn pending(&self) -> Option<i32> {
+        self()
+    }
+}
+
+/// secret-init's own stop signals (process/sys.rs): recorded during delivery, then held.
+pub struct SignalStop;
+
+impl Stop for SignalStop {
+    fn pending(&self) -> Option<i32> {
+        crate::process::sys::pending_stop()
+    }
+    fn hold(&self) {
+        crate::process::sys::hold_stop_signals();
+    }
+}
+
+fn stopped(sig: i32, what: &str) -> Error {
+    Error::new(
+        Kind::Signal(sig),
+        format!("stopped by signal {sig} {what}; nothing written"),
+    )
+}
+
+/// Publishes `files`, all or none. `stop` is polled before every rename; after the last one the
+/// stop signals are held and polled once more, so a stop at any point before the set is committed
+/// rolls the renames back to the old set, and one after it waits for the program.
 pub fn publish(
     files: &[FileDelivery],
     opts: &WriteOptions,
-    stop: impl Fn() -> Option<i32>,
+    stop: impl Stop,
 ) -> Result<Published, Error> {
     if files.is_empty() {
-        return Ok(Published::default());
+        stop.hold();
+        return match stop.pending() {
+            Some(sig) => Err(stopped(sig, "before the program started")),
+            None => Ok(Published::default()),
+        };
     }
     // Keyed by the dir's bytes: Path's own ordering walks components and costs far more.
     let mut by_dir: BTreeMap<Vec<u8>, (PathBuf, Vec<&FileDelivery>)> = BTreeMap::new();
@@ -124,14 +166,7 @@ pub fn publish(
     let mut jobs: Vec<DirJob> = Vec::new();
     let result = stage(&by_dir, opts, &mut jobs)
         .and_then(|()| check_targets(&mut jobs, opts))
-        .and_then(|()| match stop() {
-            Some(sig) => Err(Error::new(
-                Kind::Signal(sig),
-                format!("stopped by signal {sig} before publishing; nothing written"),
-            )),
-            None => Ok(()),
-        })
-        .and_then(|()| rename_all(&jobs));
+        .and_then(|()| rename_all(&jobs, &stop));
     for job in &jobs {
         if result.is_ok() && job.sync {
             // Durability of the renames; a failure here cannot be undone, so it is only logged.
@@ -182,8 +217,9 @@ pub fn probe(
                     .with_source(d.path.display().to_string())
             })?;
         }
-        let (name, staging) = make_staging(&fd, existing).map_err(|what| cant_create(d, what))?;
-        drop(staging);
+        // Removed while still locked, so no other start's sweep can take it meanwhile.
+        let (name, _staging, _lock) =
+            make_staging(&fd, existing).map_err(|what| cant_create(d, what))?;
         unlinkat(&fd, name.as_str(), UnlinkatFlags::RemoveDir).map_err(|e| {
             cant_create(d, format!("cannot remove the probe dir: {}", errno_text(e)))
         })?;
@@ -208,7 +244,8 @@ fn stage<'a>(
             e.for_secret(&first.secret)
                 .with_source(first.path.display().to_string())
         })?;
-        let (staging_name, staging) =
+        sweep_stale(&fd, dir);
+        let (staging_name, staging, staging_lock) =
             make_staging(&fd, dir).map_err(|what| cant_create(first, what))?;
         let on_disk = !is_memory_fs(&fd);
         if on_disk {
@@ -223,6 +260,7 @@ fn stage<'a>(
             sync: on_disk && opts.durable,
             staging_name,
             staging,
+            _staging_lock: staging_lock,
             targets: Vec::new(),
         };
         for d in deliveries {
@@ -484,20 +522,51 @@ fn random_suffix() -> String {
     format!("{:016x}", h.finish())
 }
 
-fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd), String> {
+const STAGING_PREFIX: &str = ".secret-init-";
+
+/// Whether `name` is one of our staging dirs: the prefix and 16 lower-case hex digits.
+fn is_staging_name(name: &[u8]) -> bool {
+    name.strip_prefix(STAGING_PREFIX.as_bytes())
+        .is_some_and(|h| h.len() == 16 && h.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
+/// Whether `name` in `dirfd` is still the directory open as `fd` (not removed or replaced).
+fn still_linked(dirfd: &OwnedFd, name: &str, fd: &OwnedFd) -> bool {
+    match (
+        fstatat(dirfd, name, AtFlags::AT_SYMLINK_NOFOLLOW),
+        fstat(fd),
+    ) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    }
+}
+
+/// Makes this start's staging dir, `flock`ed exclusively for as long as the start uses it.
+fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd, Flock<OwnedFd>), String> {
+    let cannot = |e: Errno| {
+        format!(
+            "cannot open staging dir in {}: {}",
+            dir.display(),
+            errno_text(e)
+        )
+    };
     for _ in 0..8 {
-        let name = format!(".secret-init-{}", random_suffix());
+        let name = format!("{STAGING_PREFIX}{}", random_suffix());
         match mkdirat(dirfd, name.as_str(), Mode::from_bits_truncate(0o700)) {
             Ok(()) => {
                 let fd = nix::fcntl::openat(dirfd, name.as_str(), DIR_FLAGS, Mode::empty())
-                    .map_err(|e| {
-                        format!(
-                            "cannot open staging dir in {}: {}",
-                            dir.display(),
-                            errno_text(e)
-                        )
-                    })?;
-                return Ok((name, fd));
+                    .map_err(cannot)?;
+                let dup = fd
+                    .try_clone()
+                    .map_err(|e| format!("cannot open staging dir in {}: {e}", dir.display()))?;
+                let lock = Flock::lock(dup, FlockArg::LockExclusiveNonblock)
+                    .map_err(|(_, e)| cannot(e))?;
+                // Between mkdir and flock another start's sweep could take the new, unlocked
+                // dir for a stale one and remove it: then make another.
+                if still_linked(dirfd, &name, &fd) {
+                    return Ok((name, fd, lock));
+                }
+                continue;
             }
             Err(Errno::EEXIST) => continue,
             Err(Errno::EROFS) => return Err(read_only_hint(dir)),
@@ -514,6 +583,55 @@ fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd), String
         "cannot create a staging dir in {}: names taken",
         dir.display()
     ))
+}
+
+/// Removes staging dirs a start killed with SIGKILL (or a power loss) left behind: they hold
+/// plaintext. Only names of our form, only real directories (never through a link) that we own,
+/// and only those whose `flock` we get without waiting, so a live start sharing the directory
+/// (two containers on one emptyDir) keeps its own. All of it relative to descriptors.
+fn sweep_stale(dirfd: &OwnedFd, dir: &Path) {
+    let Ok(names) = crate::source::file::list(dirfd) else {
+        return;
+    };
+    let euid = nix::unistd::geteuid().as_raw();
+    for raw in names.iter().filter(|n| is_staging_name(n)) {
+        // is_staging_name admits ASCII only.
+        let name = String::from_utf8_lossy(raw);
+        let name = name.as_ref();
+        let Ok(st) = fstatat(dirfd, name, AtFlags::AT_SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFDIR.bits() || st.st_uid != euid {
+            continue;
+        }
+        let Ok(fd) = nix::fcntl::openat(dirfd, name, DIR_FLAGS, Mode::empty()) else {
+            continue;
+        };
+        let Ok(dup) = fd.try_clone() else {
+            continue;
+        };
+        let Ok(_lock) = Flock::lock(dup, FlockArg::LockExclusiveNonblock) else {
+            continue; // a live start's
+        };
+        if !still_linked(dirfd, name, &fd) {
+            continue;
+        }
+        let mut left = 0usize;
+        for entry in crate::source::file::list(&fd).unwrap_or_default() {
+            let entry = std::ffi::OsStr::from_bytes(&entry);
+            if unlinkat(&fd, entry, UnlinkatFlags::NoRemoveDir).is_err() {
+                left += 1;
+            }
+        }
+        match unlinkat(dirfd, name, UnlinkatFlags::RemoveDir) {
+            Ok(()) => crate::info!("removed stale staging dir {}/{name}", dir.display()),
+            Err(e) => crate::warn!(
+                "cannot remove stale staging dir {}/{name} ({left} entries left): {}",
+                dir.display(),
+                e.desc()
+            ),
+        }
+    }
 }
 
 fn write_staged(
@@ -604,10 +722,16 @@ fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> 
     Ok(())
 }
 
-fn rename_all(jobs: &[DirJob]) -> Result<(), Error> {
+/// Renames every staged file into place; a failed rename or a pending stop swaps the earlier ones
+/// back, so the directory holds the old set again.
+fn rename_all(jobs: &[DirJob], stop: &impl Stop) -> Result<(), Error> {
     let mut done: Vec<Done> = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
         for (i, t) in job.targets.iter().enumerate() {
+            if let Some(sig) = stop.pending() {
+                roll_back(jobs, &done);
+                return Err(stopped(sig, "while publishing; the old files are back"));
+            }
             let name = t.name.as_os_str();
             let flags = if t.existed {
                 RENAME_EXCHANGE
@@ -629,6 +753,12 @@ fn rename_all(jobs: &[DirJob]) -> Result<(), Error> {
                 }
             }
         }
+    }
+    // The commit point: from here a stop signal waits for the program instead.
+    stop.hold();
+    if let Some(sig) = stop.pending() {
+        roll_back(jobs, &done);
+        return Err(stopped(sig, "while publishing; the old files are back"));
     }
     Ok(())
 }
@@ -739,4 +869,137 @@ fn open_existing_dir(dir: &Path) -> Result<OwnedFd, String> {
         }
     }
     Ok(fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+    use crate::secret::Secret;
+
+    fn opts() -> WriteOptions {
+        WriteOptions {
+            allow_shared_dir: false,
+            trusted_uids: Vec::new(),
+        }
+    }
+
+    fn delivery(dir: &Path, name: &str, content: &str) -> FileDelivery {
+        FileDelivery {
+            secret: name.into(),
+            path: dir.join(name),
+            content: Secret::new(content.as_bytes().to_vec()),
+            mode: 0o600,
+            owner: None,
+        }
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Issue 10 item 2: a stop arriving between two renames (the third poll here) rolls the set
+    /// back: the old files hold their old bytes, new names are gone, no staging dir is left.
+    /// Also a stop after the last rename, at the commit point, rolls back.
+    #[test]
+    fn stop_between_renames_rolls_back_to_the_old_set() {
+        for stop_at in [3usize, 6] {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let dir = tmp.path();
+            std::fs::write(dir.join("a"), "old-a").expect("write");
+            std::fs::write(dir.join("c"), "old-c").expect("write");
+            let files: Vec<FileDelivery> = ["a", "b", "c", "d", "e"]
+                .iter()
+                .map(|n| delivery(dir, n, &format!("new-{n}")))
+                .collect();
+            let polls = Cell::new(0usize);
+            let held = Cell::new(false);
+            struct Counting<'a>(&'a Cell<usize>, &'a Cell<bool>, usize);
+            impl Stop for Counting<'_> {
+                fn pending(&self) -> Option<i32> {
+                    self.0.set(self.0.get() + 1);
+                    (self.0.get() >= self.2).then_some(15)
+                }
+                fn hold(&self) {
+                    self.1.set(true);
+                }
+            }
+            let err =
+                publish(&files, &opts(), Counting(&polls, &held, stop_at)).expect_err("stopped");
+            assert_eq!(err.exit_code(), 143, "{err}");
+            assert_eq!(names(dir), ["a", "c"], "stop at poll {stop_at}");
+            assert_eq!(std::fs::read_to_string(dir.join("a")).expect("a"), "old-a");
+            assert_eq!(std::fs::read_to_string(dir.join("c")).expect("c"), "old-c");
+            assert_eq!(held.get(), stop_at == 6, "held only at the commit point");
+        }
+    }
+
+    /// Negative control for the test above: with no stop the new set is published and held.
+    #[test]
+    fn no_stop_publishes_and_holds() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let held = Cell::new(false);
+        struct Hold<'a>(&'a Cell<bool>);
+        impl Stop for Hold<'_> {
+            fn pending(&self) -> Option<i32> {
+                None
+            }
+            fn hold(&self) {
+                self.0.set(true);
+            }
+        }
+        let files = [delivery(tmp.path(), "a", "new")];
+        publish(&files, &opts(), Hold(&held)).expect("publish");
+        assert!(held.get());
+        assert_eq!(names(tmp.path()), ["a"]);
+    }
+
+    /// Issue 10 item 3: a staging dir a SIGKILLed start left behind (unlocked, ours, our name) is
+    /// swept by the next publish; a live start's (locked), a symlink with our name, a directory
+    /// not of our naming and the link's target are all left alone.
+    #[test]
+    fn stale_staging_dirs_are_swept_safely() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path();
+        let stale = dir.join(".secret-init-0123456789abcdef");
+        std::fs::create_dir(&stale).expect("mkdir");
+        std::fs::write(stale.join("db"), "plaintext").expect("write");
+        let live = dir.join(".secret-init-fedcba9876543210");
+        std::fs::create_dir(&live).expect("mkdir");
+        std::fs::write(live.join("db"), "live").expect("write");
+        let live_fd = std::fs::File::open(&live).expect("open");
+        let _live_lock = Flock::lock(live_fd, FlockArg::LockExclusiveNonblock).expect("flock");
+        let outside = tempfile::tempdir().expect("tempdir");
+        std::fs::write(outside.path().join("keep"), "k").expect("write");
+        symlink(outside.path(), dir.join(".secret-init-00000000000000aa")).expect("symlink");
+        std::fs::create_dir(dir.join(".secret-init-mine")).expect("mkdir");
+
+        publish(&[delivery(dir, "a", "new")], &opts(), || None).expect("publish");
+        assert_eq!(
+            names(dir),
+            [
+                ".secret-init-00000000000000aa",
+                ".secret-init-fedcba9876543210",
+                ".secret-init-mine",
+                "a"
+            ]
+        );
+        assert_eq!(names(&live), ["db"]);
+        assert_eq!(names(outside.path()), ["keep"]);
+    }
+
+    #[test]
+    fn staging_names() {
+        assert!(is_staging_name(b".secret-init-0123456789abcdef"));
+        assert!(!is_staging_name(b".secret-init-0123456789ABCDEF"));
+        assert!(!is_staging_name(b".secret-init-0123"));
+        assert!(!is_staging_name(b"secret-init-0123456789abcdef"));
+    }
 }

@@ -200,6 +200,19 @@ fn drop_privileges(creds: &Credentials) -> std::io::Result<()> {
     if unsafe { libc::syscall(libc::SYS_setresuid, u, u, u) } != 0 {
         return Err(last_error());
     }
+    // Check what the kernel did rather than trust the calls: an id it reads as "leave unchanged"
+    // ((uid_t)-1) succeeds without changing anything. getresuid/getresgid write three ids each.
+    let (mut r, mut e, mut s) = (0 as libc::uid_t, 0 as libc::uid_t, 0 as libc::uid_t);
+    // SAFETY: the three pointers are to live locals of the type the syscall writes.
+    let ok = unsafe { libc::syscall(libc::SYS_getresuid, &mut r, &mut e, &mut s) } == 0;
+    if !ok || [r, e, s] != [u; 3] {
+        return Err(std::io::Error::from_raw_os_error(libc::EPERM));
+    }
+    // SAFETY: as above.
+    let ok = unsafe { libc::syscall(libc::SYS_getresgid, &mut r, &mut e, &mut s) } == 0;
+    if !ok || [r, e, s] != [g; 3] {
+        return Err(std::io::Error::from_raw_os_error(libc::EPERM));
+    }
     Ok(())
 }
 
@@ -450,15 +463,20 @@ unsafe extern "C" {
     static mut environ: *mut *mut libc::c_char;
 }
 
-/// Overwrites with NUL bytes, in place, the values of the variables named in `names` in this
+/// Overwrites with NUL bytes, in place, the values of secret-init's input variables in this
 /// process's initial environment block, which `/proc/<pid>/environ` shows for as long as the
 /// process lives (dumb-init#270; borg#6480's technique). For the supervisor: it outlives the
 /// start, and its block still holds `TRUSS_SECRET_*`. secret-init never changes its environment
 /// (no `setenv`) and read it once into a snapshot, so nothing reads these bytes afterwards.
-/// Returns how many values were wiped.
-pub fn wipe_initial_env(names: &[&[u8]]) -> usize {
+/// `inherited` says, by position, which entries the program got as they are; every other value
+/// is wiped. Returns how many values were wiped.
+pub fn wipe_initial_env(inherited: &[bool]) -> usize {
     use zeroize::Zeroize;
     let mut wiped = 0;
+    // Position among the entries std's environment snapshot keeps (glibc's rule, which std
+    // copies: a name is at least one byte, so the '=' is searched from the second byte on, and
+    // an entry without one is skipped), so that it matches `Environ`'s index.
+    let mut index = 0usize;
     // SAFETY: copies the pointer value out of the static; no reference to it is formed.
     let mut entry_ptr = unsafe { environ };
     if entry_ptr.is_null() {
@@ -477,12 +495,13 @@ pub fn wipe_initial_env(names: &[&[u8]]) -> usize {
         // read-write memory set up by execve), and no Rust reference to them exists: std's env
         // functions copy on read, and the process is single-threaded while supervising.
         let bytes = unsafe { std::slice::from_raw_parts_mut(entry.cast::<u8>(), len) };
-        if let Some(eq) = bytes.iter().position(|&b| b == b'=')
-            && names.contains(&&bytes[..eq])
-        {
-            // Volatile writes: the stores must not be optimised away.
-            bytes[eq + 1..].zeroize();
-            wiped += 1;
+        if let Some(eq) = bytes.iter().skip(1).position(|&b| b == b'=').map(|p| p + 1) {
+            if !inherited.get(index).copied().unwrap_or(false) {
+                // Volatile writes: the stores must not be optimised away.
+                bytes[eq + 1..].zeroize();
+                wiped += 1;
+            }
+            index += 1;
         }
         // SAFETY: the slot just read was not the terminator, so the next one is in the array.
         entry_ptr = unsafe { entry_ptr.add(1) };

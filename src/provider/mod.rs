@@ -343,6 +343,18 @@ pub fn read_existing(path: &Path) -> Result<Option<(Secret, u32)>, String> {
             path.display()
         ));
     }
+    // A second name for someone else's file (a hardlink to /etc/shadow planted at
+    // ~/.aws/credentials) would be read and merged into a file the program's user owns. As root
+    // every system file is "ours", so there any hardlinked file is refused.
+    let euid = nix::unistd::geteuid().as_raw();
+    if st.st_nlink > 1 && (st.st_uid != euid || euid == 0) {
+        return Err(format!(
+            "{} has {} hard links and is owned by uid {}; refusing to read it (replace it with a plain file)",
+            path.display(),
+            st.st_nlink,
+            st.st_uid
+        ));
+    }
     let mut buf = Vec::new();
     File::from(fd)
         .take(MAX_EXISTING_BYTES + 1)

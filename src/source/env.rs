@@ -26,14 +26,14 @@ pub struct EnvSource {
 impl EnvSource {
     /// A source over `env` with `prefix`.
     pub fn new(prefix: String, env: Environ) -> Self {
-        let prefixed = env
-            .0
-            .iter()
-            .filter_map(|(k, v)| {
-                let name = k.as_bytes().strip_prefix(prefix.as_bytes())?;
-                Some((name.to_vec(), v.clone()))
-            })
-            .collect();
+        // A name given twice keeps its first value, as getenv(3) and `Environ::get` do (and as
+        // the program's environment does): every reader sees the same value.
+        let mut prefixed: HashMap<Vec<u8>, OsString> = HashMap::new();
+        for (k, v) in &env.0 {
+            if let Some(name) = k.as_bytes().strip_prefix(prefix.as_bytes()) {
+                prefixed.entry(name.to_vec()).or_insert_with(|| v.clone());
+            }
+        }
         EnvSource {
             prefix,
             env,
@@ -78,5 +78,26 @@ impl Source for EnvSource {
                 format!("env cannot serve {other}"),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 10, questionable behaviours: `TRUSS_SECRET_a` given twice. The source lookup, a
+    /// `from: env:` reference and getenv(3) all take the first value.
+    #[test]
+    fn a_name_given_twice_resolves_to_its_first_value() {
+        let env = Environ::from_pairs(&[("TRUSS_SECRET_a", "first"), ("TRUSS_SECRET_a", "second")]);
+        let mut s = EnvSource::new("TRUSS_SECRET_".into(), env);
+        let name = SecretName::parse("a").expect("name");
+        let by_lookup = s.lookup(&name).expect("lookup").expect("found");
+        assert_eq!(by_lookup.value.expose(), b"first");
+        let by_ref = s
+            .fetch(&Reference::Env("TRUSS_SECRET_a".into()), &name)
+            .expect("fetch")
+            .expect("found");
+        assert_eq!(by_ref.value.expose(), b"first");
     }
 }

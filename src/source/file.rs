@@ -300,6 +300,17 @@ impl Source for FileSource {
             Err(Errno::ENOENT) => return Ok(None),
             Err(e) => return Err(errno_error(e, "open").with_source(src)),
         };
+        // Whatever the path (a link into /proc, a bind mount), procfs shows our own environment
+        // and memory: never a secret for the program.
+        if nix::sys::statfs::fstatfs(&fd)
+            .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+        {
+            return Err(Error::new(
+                Kind::Data,
+                "refused: the file is on procfs (secret-init's own process state)",
+            )
+            .with_source(src));
+        }
         let value = read_regular(fd, self.max_bytes)
             .map_err(|why| Error::new(Kind::Data, why).with_source(src.clone()))?;
         Ok(Some(Found {

@@ -145,6 +145,12 @@ pub trait Source {
     fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
         Ok(Vec::new())
     }
+
+    /// Input files used up by this run, to be removed once the program has started; none by
+    /// default.
+    fn consumed_files(&mut self) -> Vec<std::path::PathBuf> {
+        Vec::new()
+    }
 }
 
 /// Every configured source, plus the precedence order to walk for secrets without a reference.
@@ -198,6 +204,14 @@ impl Sources {
     /// The precedence order actually in use.
     pub fn order(&self) -> &[SourceKind] {
         &self.order
+    }
+
+    /// Every source's [`Source::consumed_files`].
+    pub fn consumed_files(&mut self) -> Vec<std::path::PathBuf> {
+        self.all
+            .iter_mut()
+            .flat_map(|s| s.consumed_files())
+            .collect()
     }
 
     /// Every source's whole-environment injections, in source order (a later source's variable

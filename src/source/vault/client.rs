@@ -22,6 +22,7 @@ use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
 use crate::settings::Environ;
+use crate::tree::Tree;
 
 /// Largest credential file read (tokens, ids and JWTs are far smaller).
 const MAX_CREDENTIAL_BYTES: u64 = 64 * 1024;
@@ -42,6 +43,11 @@ pub struct Vault {
     namespace: Option<String>,
     kv_version: KvVersion,
     token: Option<Secret>,
+    /// Whether `token` is ours, from a login (AppRole, JWT, Kubernetes): revoked on drop. A token
+    /// the user supplied (`VAULT_TOKEN`, `token_file`) is theirs and never revoked.
+    owned: bool,
+    /// The AppRole secret id file to remove once the program has started (`consumed_files`).
+    consumed: Option<std::path::PathBuf>,
 }
 
 impl Vault {
@@ -62,6 +68,46 @@ impl Vault {
             namespace: settings.namespace.clone(),
             kv_version: settings.kv_version,
             token: None,
+            owned: false,
+            consumed: None,
+        }
+    }
+
+    /// Files a login consumed that are to be removed once the program has started
+    /// (`remove_secret_id_file`); taken, so they are handed out once.
+    pub fn take_consumed(&mut self) -> Option<std::path::PathBuf> {
+        self.consumed.take()
+    }
+
+    /// Revokes the token we logged in with (`auth/token/revoke-self`), as vault-k8s'
+    /// `revoke-on-shutdown` does, so it does not outlive its use; a user-supplied token is left
+    /// alone. Failure is only logged: the token then expires with its TTL.
+    pub fn revoke(&mut self) {
+        let Some(token) = self.token.take() else {
+            return;
+        };
+        if !self.owned {
+            return;
+        }
+        let url = self.url("auth/token/revoke-self");
+        let mut headers = self.namespace_header();
+        headers.push(("X-Vault-Token", token.expose().to_vec()));
+        let result = self.http.post(&url, &header_refs(&headers), b"{}");
+        for (_, v) in &mut headers {
+            zeroize::Zeroize::zeroize(v);
+        }
+        match result {
+            Ok(r) if (200..300).contains(&r.status) => {
+                crate::debug!("vault: revoked the token from our login");
+            }
+            Ok(r) => crate::warn!(
+                "vault: could not revoke the login token ({}); it expires with its TTL",
+                status_text(r.status, &r.body)
+            ),
+            Err(e) => crate::warn!(
+                "vault: could not revoke the login token ({}); it expires with its TTL",
+                e.what
+            ),
         }
     }
 
@@ -100,16 +146,12 @@ impl Vault {
                 let secret = credential(secret_id, env, "secret_id")?;
                 let body = json_body(&[("role_id", &role), ("secret_id", &secret)]);
                 let token = self.login_post(mount, "approle", &body)?;
+                // Removed only once the program has started: a start that fails later must be
+                // able to try again with the same secret id.
                 if *remove_secret_id_file && let Credential::File(f) = secret_id {
-                    match std::fs::remove_file(f) {
-                        Ok(()) => crate::debug!("vault: removed secret id file {}", f.display()),
-                        Err(e) => crate::warn!(
-                            "vault: could not remove secret id file {}: {}",
-                            f.display(),
-                            crate::error::io_text(&e)
-                        ),
-                    }
+                    self.consumed = Some(f.clone());
                 }
+                self.owned = true;
                 token
             }
             Auth::Jwt {
@@ -121,9 +163,19 @@ impl Vault {
                 let jwt = read_credential(jwt_file, "jwt_file")?;
                 let role = Secret::new(role.as_bytes().to_vec());
                 let body = json_body(&[("role", &role), ("jwt", &jwt)]);
-                self.login_post(mount, method, &body)?
+                let token = self.login_post(mount, method, &body)?;
+                self.owned = true;
+                token
             }
         };
+        // A header value with CR or LF could add headers of its own; a token is printable ASCII.
+        if !token.expose().iter().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::new(
+                Kind::Data,
+                "the vault token holds a space or a control byte (CRLF?); refusing to send it",
+            )
+            .with_source(format!("vault {} token", auth_label(auth))));
+        }
         self.token = Some(token);
         Ok(())
     }
@@ -184,6 +236,20 @@ impl Vault {
     }
 }
 
+fn auth_label(auth: &Auth) -> &'static str {
+    match auth {
+        Auth::Token { .. } => "token",
+        Auth::AppRole { .. } => "approle",
+        Auth::Jwt { .. } => "login",
+    }
+}
+
+impl Drop for Vault {
+    fn drop(&mut self) {
+        self.revoke();
+    }
+}
+
 /// Interprets the answer to a KV read of API path `path` (status and body), with no I/O: the
 /// fuzz target `vault_json` and the tests call it directly. Values that are not strings become
 /// their JSON text; `null` is absent.
@@ -195,7 +261,13 @@ pub fn parse_kv(
     body: &Secret,
 ) -> Result<KvData, Error> {
     let src = format!("vault:{path}");
-    let parsed: Option<Value> = serde_json::from_slice(body.expose()).ok();
+    let parsed = match serde_json::from_slice::<Tree>(body.expose()) {
+        Ok(Tree(v)) => Some(v),
+        // Tree accepts any JSON: a data error is a key given twice, where one reader would take
+        // the first and another the last.
+        Err(e) if e.is_data() => return Err(duplicate_key(&e).with_source(src)),
+        Err(_) => None,
+    };
     match status {
         200 => {}
         404 => {
@@ -284,8 +356,13 @@ pub fn parse_login(status: u16, body: &Secret, method: &str, src: &str) -> Resul
         )
         .with_source(src));
     }
-    let v: Value = serde_json::from_slice(body.expose())
-        .map_err(|_| Error::new(Kind::Permission, "login answer is not JSON").with_source(src))?;
+    let v: Value = match serde_json::from_slice::<Tree>(body.expose()) {
+        Ok(Tree(v)) => v,
+        Err(e) if e.is_data() => return Err(duplicate_key(&e).with_source(src)),
+        Err(_) => {
+            return Err(Error::new(Kind::Permission, "login answer is not JSON").with_source(src));
+        }
+    };
     match v.pointer("/auth/client_token").and_then(Value::as_str) {
         Some(t) if !t.is_empty() => {
             crate::debug!("vault: {method} login succeeded");
@@ -344,6 +421,13 @@ fn json_string(out: &mut Vec<u8>, s: &[u8]) {
         }
     }
     out.push(b'"');
+}
+
+fn duplicate_key(e: &serde_json::Error) -> Error {
+    Error::new(
+        Kind::Data,
+        format!("answer is not usable: {e}; refusing to pick one"),
+    )
 }
 
 /// The first error string of a Vault error body, sanitised and shortened; or the bare status.
@@ -466,6 +550,18 @@ fn read_credential(path: &Path, key: &str) -> Result<Secret, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 10, questionable behaviours: a vault answer with one key twice is refused (65)
+    /// rather than read as its last value.
+    #[test]
+    fn duplicate_keys_in_an_answer_are_refused() {
+        let body = Secret::new(
+            br#"{"data":{"data":{"k":"first","k":"second"},"metadata":{"version":1}}}"#.to_vec(),
+        );
+        let e = parse_kv("secret/x", None, KvVersion::Auto, 200, &body).expect_err("refused");
+        assert_eq!(e.exit_code(), 65, "{e}");
+        assert!(!e.to_string().contains("first") && !e.to_string().contains("second"));
+    }
 
     #[test]
     fn json_body_escapes() {

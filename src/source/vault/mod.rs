@@ -186,6 +186,13 @@ impl Source for VaultSource {
         }))
     }
 
+    fn consumed_files(&mut self) -> Vec<std::path::PathBuf> {
+        match self.vault.as_mut() {
+            Some(Ok(v)) => v.take_consumed().into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
     fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
         let mut out: BTreeMap<String, Injected> = BTreeMap::new();
         for path in self.settings.env_paths.clone() {
