@@ -883,6 +883,7 @@ mod tests {
         WriteOptions {
             allow_shared_dir: false,
             trusted_uids: Vec::new(),
+            durable: false,
         }
     }
 
