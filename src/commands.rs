@@ -158,6 +158,7 @@ pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> 
         &mut plan,
         with_files,
     )?;
+    crate::template::add_to_plan(&mut plan, &ctx.manifest.templates, &resolutions)?;
     let injected = sources.injected_env()?;
     drop(sources);
     plan::add_injected(&mut plan, injected, &ctx.settings)?;
@@ -301,6 +302,25 @@ pub fn check(ctx: &Context) -> Result<u8, Errors> {
         .map(|r| Row::of(r, &ctx.settings))
         .collect();
     rows.extend(provider_rows);
+    // Templates: rendered to check them, never shown; the row lists the secrets each one used.
+    for o in crate::template::render_all(&ctx.manifest.templates, &resolutions) {
+        let (source, status) = match o.result {
+            Ok(r) if r.used.is_empty() => ("no secrets".to_string(), "ok".to_string()),
+            Ok(r) => (format!("secrets: {}", r.used.join(", ")), "ok".to_string()),
+            Err(e) => {
+                let status = format!("error: {}", e.what);
+                errors.push(e);
+                ("-".to_string(), status)
+            }
+        };
+        rows.push(Row {
+            name: format!("template:{}", o.template.name),
+            source,
+            destination: o.template.destination.display().to_string(),
+            value: "-".into(),
+            status,
+        });
+    }
     let out = match ctx.settings.report_format {
         ReportFormat::Json => {
             let json: Vec<serde_json::Value> = rows

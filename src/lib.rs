@@ -26,6 +26,7 @@ pub mod resolve;
 pub mod secret;
 pub mod settings;
 pub mod source;
+pub mod template;
 pub mod user;
 
 use std::ffi::OsString;
