@@ -559,7 +559,7 @@ pub fn add_to_plan(
             errors.push(
                 Error::new(
                     Kind::Data,
-                    format!("renders to {} as {other} does", t.destination.display()),
+                    format!("renders to {} as \"{other}\" does", t.destination.display()),
                 )
                 .with_source(format!("template \"{}\"", t.name)),
             );
