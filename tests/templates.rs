@@ -350,3 +350,48 @@ fn template_settings_are_validated() {
             .stderr_has(why);
     }
 }
+
+/// examples/templated-model as a container would run it (its absolute paths moved into a
+/// sandbox): the model reads the rendered JSON config, and the password reaches it through the
+/// URL intact.
+#[test]
+fn the_templated_model_example_reads_its_rendered_config() {
+    let sb = Sandbox::new();
+    let example = root().join("examples/templated-model");
+    let app = sb.mkdir("app");
+    for f in ["config.json.tmpl", "main.py"] {
+        std::fs::copy(example.join(f), app.join(f)).expect("copy");
+    }
+    let config = std::fs::read_to_string(example.join("config.yaml"))
+        .expect("example config")
+        .replace("/app/", &format!("{}/", app.display()))
+        .replace("/secrets/", &format!("{}/", sb.path("out").display()));
+    sb.config(&config);
+    let token = format!("hf_{}", canary("tok"));
+    let password = "p@ss/w:rd?#%\"\\ é";
+    sb.write("in/hf_access_token", &token);
+    sb.write("in/db_password", password);
+    let mut r = sb.run();
+    r.cwd = Some(app.clone());
+    let out = r
+        .env("MODEL_CONFIG", sb.path("out/model-config.json"))
+        .args(["--", python().to_str().expect("utf8"), "main.py"])
+        .output();
+    out.expect_ok().no_leak(&[&token, password]);
+    let got: serde_json::Value = serde_json::from_str(out.stdout().trim()).expect("json");
+    let masked = format!("hf****{}", &token[token.len() - 2..]);
+    assert_eq!(got["hf_token"], masked.as_str());
+    assert_eq!(got["hf_token_len"], token.chars().count());
+    assert_eq!(got["region"], "us-east-1");
+    assert_eq!(got["db_host"], "db");
+    assert_eq!(got["db_port"], 5432);
+    assert_eq!(got["db_password_len"], password.chars().count());
+    assert_eq!(mode(&sb.path("out/model-config.json")), 0o600);
+    assert!(
+        read(&sb.path("out/db.env")).starts_with(
+            "DATABASE_URL=postgresql://app:p%40ss%2Fw%3Ard%3F%23%25%22%5C%20%C3%A9@db"
+        )
+    );
+    // Only the rendered files were delivered.
+    assert_eq!(tree(&sb.path("out")), ["db.env", "model-config.json"]);
+}
