@@ -195,6 +195,7 @@ fn a_template_that_cannot_render_stops_the_start() {
         let tpl = sb.mkdir("tpl");
         std::fs::write(tpl.join("bad.tmpl"), text).expect("write");
         symlink(outside.path().join("outside.tmpl"), tpl.join("link.tmpl")).expect("link");
+        std::fs::write(tpl.join("part.tmpl"), "ok\n{{ secrets.zzz }}").expect("write");
         sb.config(&format!(
             "secrets:\n  db: null\n  opt: null\nsecret_init:\n  secrets: {{opt: {{optional: true}}}}\n  templates:\n    good: {{destination: {}, template: \"{{{{ secrets.db }}}}\"}}\n    bad: {{destination: {}, source: {}}}\n",
             sb.path("out/good").display(),

@@ -51,9 +51,10 @@ use filters::{OURS, ours};
 pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 
 /// The work budget of one render, in minijinja fuel (one instruction, or 64 bytes of data
-/// produced). A real config template uses a few thousand; a runaway loop stops in well under a
-/// second.
-pub const FUEL: u64 = 5_000_000;
+/// produced, checked before a known-size allocation). A real config template uses a few
+/// thousand; a runaway loop stops in well under a second, and no render can build more than
+/// about 64 MB of strings.
+pub const FUEL: u64 = 1_000_000;
 
 /// How deep includes may nest.
 const RECURSION_LIMIT: usize = 32;
@@ -264,7 +265,7 @@ impl Object for SecretsObject {
                 }
             }
             Some(None) => ours(format!(
-                "secret \"{shown}\" has no value (it is optional and was not found)"
+                "secret \"{shown}\" has no value (it was not found)"
             ))
             .into(),
             None => ours(format!(
@@ -462,6 +463,14 @@ fn read_include(dir: &OwnedFd, name: &str) -> Result<String, minijinja::Error> {
 /// Our error for an engine failure: the template, the line, and a message that cannot hold a
 /// value.
 fn engine_error(main: &str, e: &minijinja::Error, over: bool, secrets: &Secrets) -> Error {
+    // "could not render include" wraps the included template's own error: report that one.
+    let mut e = e;
+    while e.kind() == ErrorKind::BadInclude
+        && let Some(inner) =
+            std::error::Error::source(e).and_then(|s| s.downcast_ref::<minijinja::Error>())
+    {
+        e = inner;
+    }
     let mut place = format!("template \"{main}\"");
     if let Some(file) = e.name().filter(|n| *n != main) {
         let shown = crate::log::escape_controls(file);
@@ -491,6 +500,9 @@ fn engine_error(main: &str, e: &minijinja::Error, over: bool, secrets: &Secrets)
             {
                 format!("{}: {detail}", e.kind())
             }
+            ErrorKind::InvalidOperation if detail == "recursion limit exceeded" => format!(
+                "includes nested more than {RECURSION_LIMIT} deep (a template that includes itself?)"
+            ),
             ErrorKind::UndefinedError => {
                 "undefined value (the variables are secrets.NAME and the template's own)".into()
             }
