@@ -107,6 +107,48 @@ fn every_filter_round_trips_through_its_real_consumer() {
     }
 }
 
+/// Negative control: the same consumers do notice quoting that is not done. Written naively
+/// (the value between the format's own quotes, no filter), the nasty value does not read back.
+#[test]
+fn the_consumers_catch_naive_quoting() {
+    let sb = Sandbox::new();
+    let r = sb.path("out/r");
+    sb.config(&format!(
+        "secrets:\n  v: null\nsecret_init:\n  secrets: {{v: {{file: false}}}}\n  templates:\n    sh: {{destination: {r}/app.sh, template: \"VAR='{{{{ secrets.v }}}}'\\n\"}}\n    dotenv: {{destination: {r}/app.env, template: \"VAR='{{{{ secrets.v }}}}'\\n\"}}\n",
+        r = r.display()
+    ));
+    sb.write("in/v", NASTY[0]);
+    sb.run().args(["--", "/bin/true"]).output().expect_ok();
+    let sh = std::process::Command::new("/bin/sh")
+        .args(["-c", ". ./app.sh; printf %s \"$VAR\""])
+        .current_dir(&r)
+        .output()
+        .expect("sh");
+    assert_ne!(
+        sh.stdout,
+        NASTY[0].as_bytes(),
+        "sh read the unquoted value back intact"
+    );
+    let dotenv = std::process::Command::new(python())
+        .args([
+            "-c",
+            "import sys; from dotenv import dotenv_values; sys.stdout.write(dotenv_values(sys.argv[1]).get('VAR') or '')",
+        ])
+        .arg(r.join("app.env"))
+        .output()
+        .expect("python");
+    assert!(
+        dotenv.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dotenv.stderr)
+    );
+    assert_ne!(
+        dotenv.stdout,
+        NASTY[0].as_bytes(),
+        "dotenv read the unquoted value back intact"
+    );
+}
+
 #[test]
 fn urlencode_encodes_every_reserved_character() {
     let sb = Sandbox::new();
