@@ -343,6 +343,12 @@ fn rendered_files_are_published_like_secrets() {
         .expect_ok();
     assert!(!dest.exists(), "--cleanup left the rendered file");
 
+    // materialize records the rendered file; clean removes it.
+    sb.run().arg("materialize").output().expect_ok();
+    assert_eq!(read(&dest), format!("pw={c}\n"));
+    sb.run().arg("clean").output().expect_ok();
+    assert!(!dest.exists(), "clean left the rendered file");
+
     // Two deliveries to one file are refused before anything is written.
     sb.config(&format!(
         "secrets:\n  db: null\nsecret_init:\n  secrets: {{db: {{file: {}}}}}\n  templates:\n    ini: {{destination: {}, template: x}}\n",
