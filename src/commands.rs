@@ -33,19 +33,26 @@ pub fn dispatch(
 ) -> Result<u8, Errors> {
     let inv = cli::parse(args)?;
     match inv.command {
-        Command::Help => {
-            print_stdout(cli::help().as_bytes());
+        Command::Help(name) => {
+            let text = name.and_then(cli::command_help).unwrap_or_else(cli::help);
+            print_stdout(text.as_bytes());
             return Ok(0);
         }
         Command::Version => {
             print_stdout(concat!("secret-init ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
             return Ok(0);
         }
-        Command::Vault(args) => {
+        Command::Bundle { args, alias } => {
+            if alias {
+                crate::warn!(
+                    "`secret-init vault` is now `secret-init bundle` (\"vault\" also names HashiCorp \
+                     Vault); the old name still works for now"
+                );
+            }
             if !inv.values.is_empty() {
                 return Err(Error::new(
                     Kind::Usage,
-                    "options go after the word vault (see secret-init vault --help)",
+                    "options go after the bundle verb (see secret-init bundle VERB --help)",
                 )
                 .into());
             }
@@ -73,7 +80,7 @@ pub fn dispatch(
     };
     match inv.command {
         Command::Run(program) => run(&mut ctx, &program, start),
-        Command::Check => check(&ctx),
+        Command::Check(program) => check(&mut ctx, &program),
         Command::Get(name) => get(&ctx, &name),
         Command::Providers => {
             print_stdout(crate::materialize::providers(&ctx).as_bytes());
@@ -82,7 +89,16 @@ pub fn dispatch(
         Command::Materialize => crate::materialize::materialize(&ctx, full_plan(&ctx, true)?),
         Command::Clean => crate::materialize::clean(&ctx),
         Command::Env => crate::materialize::env(&full_plan(&ctx, false)?),
-        Command::Help | Command::Version | Command::Vault(_) => Ok(0),
+        Command::Help(_) | Command::Version | Command::Bundle { .. } => Ok(0),
+    }
+}
+
+/// "1 env var", "2 env vars".
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }
 
@@ -159,8 +175,13 @@ pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> 
         with_files,
     )?;
     crate::template::add_to_plan(&mut plan, &ctx.manifest.templates, &resolutions)?;
-    let injected = sources.injected_env()?;
+    let mut injected = sources.injected_env()?;
     drop(sources);
+    injected.extend(crate::source::file::file_env(
+        &ctx.settings.file_env,
+        &ctx.env,
+        ctx.settings.max_secret_bytes,
+    )?);
     plan::add_injected(&mut plan, injected, &ctx.settings)?;
     Ok(plan)
 }
@@ -188,27 +209,17 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         ctx.env.set("HOME", home);
     }
     let ctx = &*ctx;
-    let mut plan = full_plan(ctx, true)?;
-    if let Some(c) = &creds {
-        // The program must be able to read its files: they are the --user's unless a secret
-        // names its own owner.
-        for f in &mut plan.files {
-            f.owner.get_or_insert((c.uid, c.gid));
-        }
+    if !ctx.settings.allow_shared_dir {
+        // Before the first read: the output dir is usually /secrets, also the first secrets dir.
+        file::tighten_fresh_mount(
+            &ctx.settings.output_dir,
+            creds.as_ref().map(|c| (c.uid, c.gid)),
+        );
     }
-    let env = child_env::child_environment(
-        &ctx.env,
-        &ctx.settings.env_prefix,
-        &ctx.settings.scrub_env,
-        &plan.env,
-    );
-    child_env::check_exec_size(program, &env)?;
+    let mut plan = full_plan(ctx, true)?;
+    let (env, opts) = before_publishing(ctx, &mut plan, creds.as_ref(), program)?;
 
     sys::enter_delivery();
-    let opts = file::WriteOptions {
-        allow_shared_dir: ctx.settings.allow_shared_dir,
-        trusted_uids: creds.iter().map(|c| c.uid).collect(),
-    };
     let published = file::publish(&plan.files, &opts, sys::pending_stop)?;
     sys::hold_stop_signals();
     if let Some(sig) = sys::pending_stop() {
@@ -219,11 +230,11 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         .into());
     }
     crate::info!(
-        "{} secrets delivered ({} files written, {} unchanged, {} env vars); starting {}",
-        ctx.manifest.secrets.len(),
-        published.files.len(),
+        "{} delivered ({} written, {} unchanged, {}); starting {}",
+        plural(ctx.manifest.secrets.len(), "secret"),
+        plural(published.files.len(), "file"),
         plan.unchanged.len(),
-        plan.env.len(),
+        plural(plan.env.len(), "env var"),
         program[0].to_string_lossy()
     );
     drop(plan);
@@ -264,10 +275,19 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
     result.map_err(Into::into)
 }
 
-/// Resolve only; report a table and exit as a run would.
-pub fn check(ctx: &Context) -> Result<u8, Errors> {
+/// The pre-flight of a run, short of writing: resolve, plan, the output-dir policy and a
+/// writability probe that writes no secret, the environment's policy and size, and the program
+/// lookup when one is given (`check -- PROGRAM`). Reports a table and exits as the run would.
+pub fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
+    let creds = program_credentials(&ctx.settings.process)?;
+    if let Some(home) = creds.as_ref().and_then(|c| c.home.clone()) {
+        // As in a run: provider files are planned under the --user's HOME.
+        ctx.env.set("HOME", home);
+    }
+    let ctx = &*ctx;
     let (resolutions, mut errors, mut sources) = resolve_all(ctx)?;
     let mut provider_rows = Vec::new();
+    let mut templates_checked = false;
     if errors.0.is_empty() {
         let built = plan::build(&resolutions, &ctx.settings).and_then(|mut p| {
             let outcome = crate::provider::build(
@@ -280,23 +300,34 @@ pub fn check(ctx: &Context) -> Result<u8, Errors> {
             )?;
             let injected = sources.injected_env()?;
             plan::add_injected(&mut p, injected, &ctx.settings)?;
-            Ok(outcome)
+            Ok((p, outcome))
         });
         match built {
             Err(plan_errors) => errors = plan_errors,
-            Ok(outcome) => {
+            Ok((mut p, outcome)) => {
                 for (inst, role, path, write) in outcome.files {
                     provider_rows.push(Row {
                         name: format!("provider:{inst}"),
                         source: role,
-                        destination: path.display().to_string(),
+                        destination: vec![path.display().to_string()],
                         value: "-".into(),
                         status: if write { "ok" } else { "unchanged" }.into(),
                     });
                 }
+                // The rendered files join the plan, so the pre-flight covers their directories.
+                if let Err(template_errors) =
+                    crate::template::add_to_plan(&mut p, &ctx.manifest.templates, &resolutions)
+                {
+                    errors.0.extend(template_errors.0);
+                }
+                templates_checked = true;
+                if let Err(e) = preflight(ctx, &mut p, creds.as_ref(), program) {
+                    errors.push(e);
+                }
             }
         }
     }
+    drop(sources);
     let mut rows: Vec<Row> = resolutions
         .iter()
         .map(|r| Row::of(r, &ctx.settings))
@@ -309,14 +340,16 @@ pub fn check(ctx: &Context) -> Result<u8, Errors> {
             Ok(r) => (format!("secrets: {}", r.used.join(", ")), "ok".to_string()),
             Err(e) => {
                 let status = format!("error: {}", e.what);
-                errors.push(e);
+                if !templates_checked {
+                    errors.push(e);
+                }
                 ("-".to_string(), status)
             }
         };
         rows.push(Row {
             name: format!("template:{}", o.template.name),
             source,
-            destination: o.template.destination.display().to_string(),
+            destination: vec![o.template.destination.display().to_string()],
             value: "-".into(),
             status,
         });
@@ -342,10 +375,56 @@ pub fn check(ctx: &Context) -> Result<u8, Errors> {
     }
 }
 
+/// What a run checks between planning and publishing, without publishing: the environment the
+/// program would get, the program itself, and every destination directory.
+fn preflight(
+    ctx: &Context,
+    plan: &mut plan::Plan,
+    creds: Option<&sys::Credentials>,
+    program: &[OsString],
+) -> Result<(), Error> {
+    let (_env, opts) = before_publishing(ctx, plan, creds, program)?;
+    file::probe(&plan.files, &opts)
+}
+
+/// The last steps before publishing, shared by a run and `check`: the files' owners, the
+/// program's environment and its size, the program's lookup (when there is a program), and the
+/// write policy.
+fn before_publishing(
+    ctx: &Context,
+    plan: &mut plan::Plan,
+    creds: Option<&sys::Credentials>,
+    program: &[OsString],
+) -> Result<(Vec<(OsString, OsString)>, file::WriteOptions), Error> {
+    if let Some(c) = creds {
+        // The program must be able to read its files: they are the --user's unless a secret
+        // names its own owner.
+        for f in &mut plan.files {
+            f.owner.get_or_insert((c.uid, c.gid));
+        }
+    }
+    let env = child_env::child_environment(
+        &ctx.env,
+        &ctx.settings.env_prefix,
+        &ctx.settings.scrub_env,
+        &plan.env,
+    );
+    child_env::check_exec_size(program, &env)?;
+    if !program.is_empty() {
+        // Found and runnable before anything is published: a typo gets 127 with nothing written.
+        process::lookup::resolve(program, &env)?;
+    }
+    let opts = file::WriteOptions {
+        allow_shared_dir: ctx.settings.allow_shared_dir,
+        trusted_uids: creds.iter().map(|c| c.uid).collect(),
+    };
+    Ok((env, opts))
+}
+
 struct Row {
     name: String,
     source: String,
-    destination: String,
+    destination: Vec<String>,
     value: String,
     status: String,
 }
@@ -375,11 +454,7 @@ impl Row {
                 .origin
                 .as_ref()
                 .map_or_else(|| "-".to_string(), ToString::to_string),
-            destination: if dest.is_empty() {
-                "-".into()
-            } else {
-                dest.join(", ")
-            },
+            destination: dest,
             value: r
                 .value
                 .as_ref()
@@ -391,13 +466,24 @@ impl Row {
 
 fn table(rows: &[Row]) -> String {
     let header = ["NAME", "SOURCE", "DESTINATION", "VALUE", "STATUS"];
-    let cells: Vec<[&str; 5]> = rows
+    let dests: Vec<String> = rows
         .iter()
         .map(|r| {
+            if r.destination.is_empty() {
+                "-".to_string()
+            } else {
+                r.destination.join(", ")
+            }
+        })
+        .collect();
+    let cells: Vec<[&str; 5]> = rows
+        .iter()
+        .zip(&dests)
+        .map(|(r, dest)| {
             [
                 r.name.as_str(),
                 r.source.as_str(),
-                r.destination.as_str(),
+                dest.as_str(),
                 r.value.as_str(),
                 r.status.as_str(),
             ]
