@@ -173,6 +173,7 @@ pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> 
         &mut plan,
         with_files,
     )?;
+    crate::template::add_to_plan(&mut plan, &ctx.manifest.templates, &resolutions)?;
     let mut injected = sources.injected_env()?;
     plan.consumed = sources.consumed_files();
     // Dropping the sources revokes a vault token we logged in with: it is no longer needed.
@@ -302,6 +303,7 @@ pub fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
     let ctx = &*ctx;
     let (resolutions, mut errors, mut sources) = resolve_all(ctx)?;
     let mut provider_rows = Vec::new();
+    let mut templates_checked = false;
     if errors.0.is_empty() {
         let built = plan::build(&resolutions, &ctx.settings).and_then(|mut p| {
             let outcome = crate::provider::build(
@@ -328,6 +330,13 @@ pub fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
                         status: if write { "ok" } else { "unchanged" }.into(),
                     });
                 }
+                // The rendered files join the plan, so the pre-flight covers their directories.
+                if let Err(template_errors) =
+                    crate::template::add_to_plan(&mut p, &ctx.manifest.templates, &resolutions)
+                {
+                    errors.0.extend(template_errors.0);
+                }
+                templates_checked = true;
                 if let Err(e) = preflight(ctx, &mut p, creds.as_ref(), program) {
                     errors.push(e);
                 }
@@ -340,6 +349,27 @@ pub fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
         .map(|r| Row::of(r, &ctx.settings))
         .collect();
     rows.extend(provider_rows);
+    // Templates: rendered to check them, never shown; the row lists the secrets each one used.
+    for o in crate::template::render_all(&ctx.manifest.templates, &resolutions) {
+        let (source, status) = match o.result {
+            Ok(r) if r.used.is_empty() => ("no secrets".to_string(), "ok".to_string()),
+            Ok(r) => (format!("secrets: {}", r.used.join(", ")), "ok".to_string()),
+            Err(e) => {
+                let status = format!("error: {}", e.what);
+                if !templates_checked {
+                    errors.push(e);
+                }
+                ("-".to_string(), status)
+            }
+        };
+        rows.push(Row {
+            name: format!("template:{}", o.template.name),
+            source,
+            destination: vec![o.template.destination.display().to_string()],
+            value: "-".into(),
+            status,
+        });
+    }
     let out = match ctx.settings.report_format {
         ReportFormat::Json => {
             let json: Vec<serde_json::Value> = rows

@@ -26,6 +26,7 @@ pub mod resolve;
 pub mod secret;
 pub mod settings;
 pub mod source;
+pub mod template;
 pub mod tree;
 pub mod user;
 

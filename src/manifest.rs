@@ -45,6 +45,8 @@ pub struct Manifest {
     pub settings: FileSettings,
     /// Provider instances (`secret_init.providers`), validated.
     pub providers: Vec<crate::provider::Instance>,
+    /// Templates (`secret_init.templates`), validated.
+    pub templates: Vec<crate::template::Template>,
 }
 
 /// Where a delivered file goes: the default location, another path, or nowhere.
@@ -140,6 +142,9 @@ pub struct FileSettings {
     /// Provider instances, raw; validated by [`crate::provider::validate`].
     #[serde(default)]
     pub providers: BTreeMap<String, crate::provider::RawInstance>,
+    /// Templates, raw; validated by [`crate::template::validate`].
+    #[serde(default)]
+    pub templates: BTreeMap<String, crate::template::RawTemplate>,
     /// Keys we do not know; refused after parsing (78), so typos never pass silently.
     #[serde(flatten)]
     pub unknown: BTreeMap<String, IgnoredAny>,
@@ -213,6 +218,13 @@ pub fn read_config_text(path: &Path) -> Result<String, Error> {
             Error::new(kind, format!("cannot read: {}", crate::error::io_text(&e)))
                 .with_source(src.clone())
         })?;
+    read_config_file(file, &src)
+}
+
+/// Reads an open config file (or template): regular files only, the size cap, the UTF-8 check
+/// and BOM removal applied.
+pub fn read_config_file(file: std::fs::File, src: &str) -> Result<String, Error> {
+    let src = src.to_string();
     if !file.metadata().is_ok_and(|m| m.is_file()) {
         return Err(Error::new(Kind::Data, "not a regular file").with_source(src));
     }
@@ -432,12 +444,15 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
         src,
         &mut errors,
     );
+    let templates =
+        crate::template::validate(std::mem::take(&mut settings.templates), src, &mut errors);
     errors.into_result()?;
     Ok(Manifest {
         path: None,
         secrets,
         settings,
         providers,
+        templates,
     })
 }
 

@@ -14,4 +14,5 @@ mod kubernetes;
 mod leaks;
 mod preflight;
 mod providers;
+mod templates;
 mod vault;

@@ -1640,6 +1640,123 @@ fn no_core_file_while_secrets_are_held() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Templates
+// ---------------------------------------------------------------------------------------------
+
+/// Template failures at trace level (text and JSON), in a run and in `check`: engine errors that
+/// could quote a value (a value used as a name, an include, a number, base64), syntax errors in
+/// a template that holds a value in a comment's neighbourhood, and the runaway and oversized
+/// cases. Nothing may show a canary, nothing may be written, the program never starts. A
+/// successful `check` lists the template without its content.
+#[test]
+fn template_failures_leak_nothing() {
+    let sb = Sandbox::new();
+    let probe = Probe::new();
+    let mut c = Canaries::default();
+    let a = c.make("tmpla");
+    let b = c.make("tmplb");
+    sb.write("in/a", &a);
+    sb.write("in/b", &b);
+    let tpl = sb.mkdir("tpl");
+    let before = snapshot(sb.dir.path());
+    let mut ev = Evidence::default();
+    let cases = [
+        ("number", "{{ secrets.a + 1 }}"),
+        ("int", "{{ (secrets.a | int) + secrets.b }}"),
+        ("name-is-value", "{{ secrets[secrets.a] }}"),
+        ("include-value", "{% include secrets.a %}"),
+        ("include-value-dir", "{% include 'sub/' ~ secrets.a %}"),
+        ("b64decode", "{{ secrets.a | b64decode }}"),
+        ("method", "{{ secrets.a.nope() }}"),
+        ("call", "{{ secrets.a() }}"),
+        ("index", "{{ secrets.a[secrets.b] }}"),
+        ("attr", "{{ secrets.a[100] }}"),
+        ("unpack", "{% set x, y = secrets.a %}"),
+        ("round", "{{ secrets.a | round }}"),
+        ("indent", "{{ secrets.a | indent(secrets.b) }}"),
+        ("env-dollar", "{{ (secrets.a ~ '${X}') | env_quote }}"),
+        ("replace", "{{ secrets.a | replace(secrets.b) }}"),
+        ("format", "{{ '%d' | format(secrets.a) }}"),
+        ("syntax", "{{ secrets.a }}\n{{ secrets.b | }}"),
+        ("undeclared", "{{ secrets.a }}{{ secrets.nope }}"),
+        (
+            "oversized",
+            "{% for i in range(300000) %}{{ secrets.a }}{% endfor %}",
+        ),
+        (
+            "runaway",
+            "{% for i in range(100000) %}{% for j in range(100000) %}{{ secrets.a[:0] }}{% endfor %}{% endfor %}",
+        ),
+    ];
+    for (step, text) in cases {
+        std::fs::write(tpl.join("t.tmpl"), text).expect("write");
+        sb.config(&format!(
+            "secrets:\n  a: null\n  b: null\nsecret_init:\n  templates:\n    t: {{destination: {}, source: {}}}\n",
+            sb.path("out/t").display(),
+            tpl.join("t.tmpl").display()
+        ));
+        for (mode, json) in [("exec", false), ("exec-json", true), ("check", true)] {
+            let step = format!("{step} {mode}");
+            let mut r = sb.run();
+            trace(&mut r, json);
+            if mode == "check" {
+                r.args(["check", "--format", "json"]);
+            } else {
+                r.args(probe.program());
+            }
+            let out = r.output();
+            assert_eq!(out.code(), 65, "{step}: {}", out.stderr());
+            let err = out.stderr();
+            assert!(
+                err.contains("template \"t\"") || err.contains("template \\\"t\\\""),
+                "{step}: the error does not name the template: {err}"
+            );
+            assert!(
+                !probe.0.path().join("child.environ").exists(),
+                "{step}: the program ran"
+            );
+            ev.out(&step, &out);
+            let mut base = before.clone();
+            base.insert(
+                "config.yaml".into(),
+                read(&sb.path("config.yaml")).into_bytes(),
+            );
+            base.insert("tpl/t.tmpl".into(), text.as_bytes().to_vec());
+            ev.tree(&step, sb.dir.path(), &base);
+        }
+        assert!(
+            tree(&sb.path("out")).is_empty(),
+            "{step}: something was written"
+        );
+    }
+    // Control: a template that renders delivers its value (and only into its file), while check
+    // and the trace log show neither value.
+    std::fs::write(
+        tpl.join("t.tmpl"),
+        "{{ secrets.a }}:{{ secrets.b | tojson }}",
+    )
+    .expect("write");
+    let mut r = sb.run();
+    trace(&mut r, false).args(["check"]);
+    let out = r.output();
+    out.expect_ok().stdout_has("secrets: a, b");
+    ev.out("ok check", &out);
+    let mut r = sb.run();
+    trace(&mut r, true).args(["--", "/bin/true"]);
+    let out = r.output();
+    out.expect_ok();
+    ev.out("ok run", &out);
+    assert_eq!(read(&sb.path("out/t")), format!("{a}:\"{b}\""));
+    ev.add(
+        "ok run: file out/t",
+        std::fs::read(sb.path("out/t")).expect("read"),
+    );
+    ev.allow("ok run: file out/t", &a);
+    ev.allow("ok run: file out/t", &b);
+    ev.assert_clean(&c);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Docker conventions: `file_env` pointers
 // ---------------------------------------------------------------------------------------------
 

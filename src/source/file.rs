@@ -57,12 +57,12 @@ impl FileSource {
     }
 }
 
-const READ_FLAGS: OFlag = OFlag::O_RDONLY
+pub(crate) const READ_FLAGS: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_NONBLOCK)
     .union(OFlag::O_NOCTTY)
     .union(OFlag::O_CLOEXEC);
 
-fn open_beneath(dir: &OwnedFd, name: &str, flags: OFlag) -> Result<OwnedFd, Errno> {
+pub(crate) fn open_beneath(dir: &OwnedFd, name: &str, flags: OFlag) -> Result<OwnedFd, Errno> {
     let how = OpenHow::new()
         .flags(flags)
         .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
