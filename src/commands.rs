@@ -1,7 +1,9 @@
 //! The commands: `run` (the default), `check`, `get`, and the development-machine commands
 //! `providers`, `materialize`, `clean` and `env` (src/materialize.rs).
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
@@ -106,9 +108,12 @@ fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
 
 /// Resolves every declared secret; the sources are returned too, for their whole-environment
 /// injections (a vault's `env_paths`), which reuse the same connection and login.
-fn resolve_all(ctx: &Context) -> Result<(Vec<Resolution>, Errors, Sources), Errors> {
+fn resolve_all(
+    ctx: &Context,
+    written: &BTreeSet<PathBuf>,
+) -> Result<(Vec<Resolution>, Errors, Sources), Errors> {
     check_prefix_vars(ctx)?;
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env)?;
+    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, written)?;
     let (resolutions, errors) = resolve::resolve_all(&ctx.manifest, &mut sources);
     Ok((resolutions, errors, sources))
 }
@@ -147,7 +152,16 @@ fn program_credentials(p: &ProcessSettings) -> Result<Option<sys::Credentials>, 
 /// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
 /// with what is on disk unless `with_files` is false).
 pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> {
-    let (resolutions, errors, mut sources) = resolve_all(ctx)?;
+    plan_excluding(ctx, with_files, &BTreeSet::new())
+}
+
+/// [`full_plan`], the file source not reading back the files in `written`.
+fn plan_excluding(
+    ctx: &Context,
+    with_files: bool,
+    written: &BTreeSet<PathBuf>,
+) -> Result<plan::Plan, Errors> {
+    let (resolutions, errors, mut sources) = resolve_all(ctx, written)?;
     errors.into_result()?;
     let mut plan = plan::build(&resolutions, &ctx.settings)?;
     crate::provider::build(
@@ -164,11 +178,45 @@ pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> 
     Ok(plan)
 }
 
+/// One whole pass of the pipeline for a run: everything resolved and checked, the plan (files
+/// owned by the `--user` unless a secret names its owner) and the program's environment. A live
+/// refresh calls it again with the same context.
+pub fn delivery(
+    ctx: &Context,
+    creds: Option<&sys::Credentials>,
+    written: &BTreeSet<PathBuf>,
+) -> Result<(plan::Plan, Vec<(OsString, OsString)>), Errors> {
+    let mut plan = plan_excluding(ctx, true, written)?;
+    if let Some(c) = creds {
+        // The program must be able to read its files: they are the --user's unless a secret
+        // names its own owner.
+        for f in &mut plan.files {
+            f.owner.get_or_insert((c.uid, c.gid));
+        }
+    }
+    let env = child_env::child_environment(
+        &ctx.env,
+        &ctx.settings.env_prefix,
+        &ctx.settings.scrub_env,
+        &plan.env,
+    );
+    Ok((plan, env))
+}
+
 /// Resolve, deliver, then exec or supervise.
 pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> Result<u8, Errors> {
     let proc = &ctx.settings.process;
     let pid1 = sys::is_pid1();
+    let refresh = ctx.settings.refresh.clone();
+    if refresh.is_some() && proc.init == InitMode::Exec {
+        return Err(Error::new(
+            Kind::Usage,
+            "--refresh needs secret-init to stay as the program's parent; it excludes --no-init",
+        )
+        .into());
+    }
     let supervised = proc.cleanup
+        || refresh.is_some()
         || match proc.init {
             InitMode::Supervise => true,
             InitMode::Exec => false,
@@ -187,28 +235,15 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         ctx.env.set("HOME", home);
     }
     let ctx = &*ctx;
-    let mut plan = full_plan(ctx, true)?;
-    if let Some(c) = &creds {
-        // The program must be able to read its files: they are the --user's unless a secret
-        // names its own owner.
-        for f in &mut plan.files {
-            f.owner.get_or_insert((c.uid, c.gid));
-        }
-    }
-    let env = child_env::child_environment(
-        &ctx.env,
-        &ctx.settings.env_prefix,
-        &ctx.settings.scrub_env,
-        &plan.env,
-    );
+    let (plan, env) = delivery(ctx, creds.as_ref(), &BTreeSet::new())?;
     child_env::check_exec_size(program, &env)?;
 
     sys::enter_delivery();
-    let opts = file::WriteOptions {
+    let write_opts = file::WriteOptions {
         allow_shared_dir: ctx.settings.allow_shared_dir,
         trusted_uids: creds.iter().map(|c| c.uid).collect(),
     };
-    let published = file::publish(&plan.files, &opts, sys::pending_stop)?;
+    let published = file::publish(&plan.files, &write_opts, sys::pending_stop)?;
     sys::hold_stop_signals();
     if let Some(sig) = sys::pending_stop() {
         return Err(Error::new(
@@ -225,10 +260,13 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         plan.env.len(),
         program[0].to_string_lossy()
     );
+    let delivered = refresh
+        .is_some()
+        .then(|| crate::refresh::Delivered::of(&plan, &env));
     drop(plan);
     let setup = sys::ChildSetup {
         state: *start,
-        creds,
+        creds: creds.clone(),
         foreground: false,
     };
     if !supervised {
@@ -255,9 +293,24 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         process_group: proc.process_group,
         grace_period: proc.grace_period,
     };
-    let result = supervise::run(cmd, setup, &opts, &program[0]);
+    let mut refresher = refresh.zip(delivered).map(|(r, last)| {
+        crate::refresh::Refresher::new(ctx, r, creds, program, write_opts, last)
+    });
+    let result = supervise::run(
+        cmd,
+        setup,
+        &opts,
+        &program[0],
+        refresher
+            .as_mut()
+            .map(|r| r as &mut dyn supervise::Refresh),
+    );
+    let mut published = published.files;
+    if let Some(r) = refresher {
+        published.extend(r.into_published());
+    }
     if proc.cleanup {
-        let removed = file::remove_published(&published.files);
+        let removed = file::remove_published(&published);
         crate::debug!("cleanup: {removed} delivered files removed");
     }
     result.map_err(Into::into)
@@ -265,7 +318,7 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
 
 /// Resolve only; report a table and exit as a run would.
 pub fn check(ctx: &Context) -> Result<u8, Errors> {
-    let (resolutions, mut errors, mut sources) = resolve_all(ctx)?;
+    let (resolutions, mut errors, mut sources) = resolve_all(ctx, &BTreeSet::new())?;
     let mut provider_rows = Vec::new();
     if errors.0.is_empty() {
         let built = plan::build(&resolutions, &ctx.settings).and_then(|mut p| {
@@ -301,18 +354,36 @@ pub fn check(ctx: &Context) -> Result<u8, Errors> {
         .map(|r| Row::of(r, &ctx.settings))
         .collect();
     rows.extend(provider_rows);
+    let refresh = ctx.settings.refresh.as_ref().map(|r| {
+        let watches = crate::refresh::watches(&ctx.settings, r, None);
+        (r, watches)
+    });
     let out = match ctx.settings.report_format {
         ReportFormat::Json => {
             let json: Vec<serde_json::Value> = rows
                 .iter()
                 .map(|r| serde_json::json!({"name": r.name, "source": r.source, "destination": r.destination, "value": r.value, "status": r.status}))
                 .collect();
-            format!(
-                "{}\n",
-                serde_json::json!({"ok": errors.0.is_empty(), "secrets": json})
-            )
+            let mut report = serde_json::json!({"ok": errors.0.is_empty(), "secrets": json});
+            if let Some((r, watches)) = &refresh {
+                report["refresh"] = serde_json::json!({
+                    "interval_seconds": r.interval.as_secs_f64(),
+                    "jitter": r.jitter,
+                    "on_change": crate::refresh::on_change_name(r.on_change),
+                    "signal": crate::refresh::signal_name(r.signal),
+                    "status_file": r.status_file,
+                    "sources": watches.iter().map(|w| serde_json::json!({"source": w.source, "watch": w.how})).collect::<Vec<_>>(),
+                });
+            }
+            format!("{report}\n")
         }
-        ReportFormat::Table => table(&rows),
+        ReportFormat::Table => {
+            let mut out = table(&rows);
+            if let Some((r, watches)) = &refresh {
+                out.push_str(&refresh_text(r, watches));
+            }
+            out
+        }
     };
     print_stdout(out.as_bytes());
     if errors.0.is_empty() {
@@ -320,6 +391,26 @@ pub fn check(ctx: &Context) -> Result<u8, Errors> {
     } else {
         Err(errors)
     }
+}
+
+/// `check`'s refresh section: the settings, then what each source would watch or poll.
+fn refresh_text(r: &settings::RefreshSettings, watches: &[crate::refresh::Watch]) -> String {
+    let tell = match r.on_change {
+        settings::OnChange::Signal => format!("signal {}", crate::refresh::signal_name(r.signal)),
+        other => crate::refresh::on_change_name(other).to_string(),
+    };
+    let mut out = format!(
+        "\nrefresh: every {} (jitter {:.0}%), on change: {tell}{}\n",
+        crate::refresh::human(r.interval),
+        r.jitter * 100.0,
+        r.status_file
+            .as_ref()
+            .map_or_else(String::new, |p| format!(", status file {}", p.display()))
+    );
+    for w in watches {
+        out.push_str(&format!("  {}: {}\n", w.source, w.how));
+    }
+    out
 }
 
 struct Row {
@@ -423,7 +514,7 @@ pub fn get(ctx: &Context, name: &str) -> Result<u8, Errors> {
             )
         })?;
     check_prefix_vars(ctx)?;
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env)?;
+    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, &BTreeSet::new())?;
     let (resolutions, errors) = resolve::resolve([declared], &mut sources);
     errors.into_result()?;
     match resolutions.first().and_then(|r| r.value.as_ref()) {

@@ -50,6 +50,9 @@ pub struct Plan {
     pub env: Vec<EnvDelivery>,
     /// Files left alone because the value came from that very file.
     pub unchanged: Vec<PathBuf>,
+    /// Secret name → where its value came from (`vault:secret/data/app#db`), for the refresh
+    /// change log.
+    pub origins: BTreeMap<String, String>,
 }
 
 /// Linux's per-string limit for argv and envp entries (`MAX_ARG_STRLEN`, 32 pages), NUL included.
@@ -88,6 +91,7 @@ pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Er
             .origin
             .as_ref()
             .map_or_else(|| "delivery".to_string(), |o| o.label.clone());
+        plan.origins.insert(name.to_string(), src.clone());
         let path = match &r.settings.file {
             FileTarget::Disabled => None,
             FileTarget::Default => Some(settings.output_dir.join(name)),

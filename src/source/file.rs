@@ -44,6 +44,9 @@ enum Dir {
 pub struct FileSource {
     dirs: Vec<(PathBuf, Dir)>,
     max_bytes: u64,
+    /// Files secret-init published itself (a live refresh): outputs, never read back as input
+    /// when the output dir is also a secrets dir.
+    skip: std::collections::BTreeSet<PathBuf>,
 }
 
 impl FileSource {
@@ -52,7 +55,14 @@ impl FileSource {
         FileSource {
             dirs: dirs.into_iter().map(|d| (d, Dir::Pending)).collect(),
             max_bytes,
+            skip: std::collections::BTreeSet::new(),
         }
+    }
+
+    /// The same source, not reading the files in `written` (what this process published).
+    pub fn skipping(mut self, written: &std::collections::BTreeSet<PathBuf>) -> Self {
+        self.skip = written.clone();
+        self
     }
 }
 
@@ -201,7 +211,7 @@ impl Source for FileSource {
             let Dir::Open { fd: dirfd, names } = dir else {
                 continue;
             };
-            if !names.contains(name.as_str().as_bytes()) {
+            if !names.contains(name.as_str().as_bytes()) || self.skip.contains(&visible) {
                 continue;
             }
             let fd = match open_beneath(dirfd, name.as_str(), READ_FLAGS) {

@@ -154,17 +154,19 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// Builds the configured sources. No I/O happens here.
+    /// Builds the configured sources. No I/O happens here. `written`: the files this process
+    /// published itself, which the file source does not read back (a live refresh).
     pub fn build(
         settings: &Settings,
         manifest: &Manifest,
         env: &Environ,
+        written: &std::collections::BTreeSet<PathBuf>,
     ) -> Result<Sources, Error> {
         let mut all: Vec<Box<dyn Source>> = vec![
-            Box::new(file::FileSource::new(
-                settings.secrets_dirs.clone(),
-                settings.max_secret_bytes,
-            )),
+            Box::new(
+                file::FileSource::new(settings.secrets_dirs.clone(), settings.max_secret_bytes)
+                    .skipping(written),
+            ),
             Box::new(env::EnvSource::new(
                 settings.env_prefix.clone(),
                 env.clone(),
