@@ -25,8 +25,9 @@ fn assert_root() {
     );
 }
 
-/// A run of secret-init as PID 1 of a fresh PID namespace, with line-by-line stdout.
-struct Ns {
+/// A run of secret-init as PID 1 of a fresh PID namespace, with line-by-line stdout (also used
+/// by tests/refresh.rs).
+pub(crate) struct Ns {
     child: Child,
     lines: Receiver<String>,
     stderr: Arc<Mutex<String>>,
@@ -36,7 +37,7 @@ struct Ns {
 impl Ns {
     /// Starts `run` under `bwrap --unshare-pid --as-pid-1` with `extra` bwrap arguments
     /// (bind mounts) before the command.
-    fn start(run: &Run, extra: &[&str]) -> Ns {
+    pub(crate) fn start(run: &Run, extra: &[&str]) -> Ns {
         assert_root();
         let mut cmd = Command::new("bwrap");
         cmd.args(BWRAP_PID1)
@@ -85,12 +86,12 @@ impl Ns {
         }
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().expect("lock").clone()
     }
 
     /// The host PID of the namespace's PID 1: bwrap's child whose `NSpid` ends in 1.
-    fn host_pid(&self) -> i32 {
+    pub(crate) fn host_pid(&self) -> i32 {
         let bwrap = self.child.id().to_string();
         let mut found = 0;
         let ok = wait_until(Duration::from_secs(5), || {
@@ -122,12 +123,12 @@ impl Ns {
     }
 
     /// The next stdout line, waiting at most `t`.
-    fn line(&self, t: Duration) -> Option<String> {
+    pub(crate) fn line(&self, t: Duration) -> Option<String> {
         self.lines.recv_timeout(t).ok()
     }
 
     /// Waits for a line equal to `want`, failing with everything known otherwise.
-    fn expect_line(&self, want: &str) {
+    pub(crate) fn expect_line(&self, want: &str) {
         let end = Instant::now() + Duration::from_secs(10);
         while Instant::now() < end {
             match self.line(end - Instant::now()) {
@@ -139,7 +140,7 @@ impl Ns {
         panic!("no line {want:?}\n--- stderr\n{}", self.stderr());
     }
 
-    fn signal(&self, pid: i32, sig: i32) {
+    pub(crate) fn signal(&self, pid: i32, sig: i32) {
         let s = Signal::try_from(sig).expect("signal");
         kill(Pid::from_raw(pid), s).expect("kill");
     }
@@ -151,7 +152,7 @@ impl Ns {
     }
 
     /// Waits at most `t` for the run to end; its exit code.
-    fn wait(&mut self, t: Duration) -> Option<i32> {
+    pub(crate) fn wait(&mut self, t: Duration) -> Option<i32> {
         use std::os::unix::process::ExitStatusExt;
         let end = Instant::now() + t;
         loop {
@@ -166,7 +167,7 @@ impl Ns {
     }
 
     /// Waits for the end (at most 20 s) and returns the code, failing with stderr on timeout.
-    fn finish(&mut self) -> i32 {
+    pub(crate) fn finish(&mut self) -> i32 {
         match self.wait(Duration::from_secs(20)) {
             Some(c) => c,
             None => panic!("did not exit within 20s\n--- stderr\n{}", self.stderr()),
@@ -174,7 +175,7 @@ impl Ns {
     }
 
     /// Every stdout line not read yet (after the run ended).
-    fn rest(&self) -> Vec<String> {
+    pub(crate) fn rest(&self) -> Vec<String> {
         let mut out = Vec::new();
         while let Some(l) = self.line(Duration::from_millis(500)) {
             out.push(l);
@@ -241,12 +242,12 @@ fn pid1_without_init_drops_sigterm_negative_control() {
 }
 
 /// Signal numbers, named, for readability (x86_64 Linux).
-mod libc_sig {
-    pub const KILL: i32 = 9;
-    pub const USR1: i32 = 10;
-    pub const TERM: i32 = 15;
-    pub const CHLD: i32 = 17;
-    pub const STOP: i32 = 19;
+pub(crate) mod libc_sig {
+    pub(crate) const KILL: i32 = 9;
+    pub(crate) const USR1: i32 = 10;
+    pub(crate) const TERM: i32 = 15;
+    pub(crate) const CHLD: i32 = 17;
+    pub(crate) const STOP: i32 = 19;
 }
 
 /// dumb-init's print_signals: a handler for every catchable signal, `ready` first, each signal

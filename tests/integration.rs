@@ -8,4 +8,5 @@ mod fleet;
 mod init;
 mod leaks;
 mod providers;
+mod refresh;
 mod vault;
