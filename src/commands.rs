@@ -305,10 +305,11 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
             .as_mut()
             .map(|r| r as &mut dyn supervise::Refresh),
     );
-    let mut published = published.files;
-    if let Some(r) = refresher {
-        published.extend(r.into_published());
-    }
+    // With refresh, its record holds the start's files and every one it wrote since.
+    let published: Vec<PathBuf> = match refresher {
+        Some(r) => r.into_published().into_iter().collect(),
+        None => published.files,
+    };
     if proc.cleanup {
         let removed = file::remove_published(&published);
         crate::debug!("cleanup: {removed} delivered files removed");

@@ -16,13 +16,13 @@ use crate::support::*;
 
 /// A Kubernetes secret volume written the way the kubelet's AtomicWriter writes it: the data in
 /// a timestamped directory, `..data` linking to it, and one visible link per key.
-struct KubeVolume {
+pub(crate) struct KubeVolume {
     dir: PathBuf,
     generation: u32,
 }
 
 impl KubeVolume {
-    fn new(dir: PathBuf, data: &[(&str, &str)]) -> KubeVolume {
+    pub(crate) fn new(dir: PathBuf, data: &[(&str, &str)]) -> KubeVolume {
         std::fs::create_dir_all(&dir).expect("mkdir volume");
         let mut v = KubeVolume { dir, generation: 0 };
         v.swap(data);
@@ -34,7 +34,7 @@ impl KubeVolume {
 
     /// AtomicWriter's steps: a new timestamped dir with the payload, a temporary link to it,
     /// the link renamed over `..data`, the old dir removed.
-    fn swap(&mut self, data: &[(&str, &str)]) {
+    pub(crate) fn swap(&mut self, data: &[(&str, &str)]) {
         self.generation += 1;
         let ts = format!("..2026_12_01_20_00_{:02}.{}", self.generation, std::process::id());
         let new = self.dir.join(&ts);
@@ -67,7 +67,7 @@ fn reloader(file: &Path) -> Vec<String> {
 }
 
 /// Waits at most `t` for a line starting with `prefix`; the line and how long it took.
-fn expect_prefix(ns: &Ns, prefix: &str, t: Duration) -> (String, Duration) {
+pub(crate) fn expect_prefix(ns: &Ns, prefix: &str, t: Duration) -> (String, Duration) {
     let t0 = Instant::now();
     let end = t0 + t;
     while Instant::now() < end {
@@ -84,7 +84,7 @@ fn expect_prefix(ns: &Ns, prefix: &str, t: Duration) -> (String, Duration) {
 }
 
 /// Waits at most `t` for the status file to satisfy `ok`; its JSON.
-fn status_until(
+pub(crate) fn status_until(
     path: &Path,
     t: Duration,
     ns: &Ns,

@@ -205,3 +205,9 @@ fn fingerprint(p: &Watched) -> u64 {
     }
     h.finish()
 }
+
+/// [`fingerprint`], for the unit tests in mod.rs.
+#[cfg(test)]
+pub fn tests_fingerprint(p: &Watched) -> u64 {
+    fingerprint(p)
+}
