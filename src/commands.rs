@@ -3,9 +3,9 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 
 use crate::cli::{self, Command};
 use crate::deliver::{env as child_env, file};
@@ -293,17 +293,15 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         process_group: proc.process_group,
         grace_period: proc.grace_period,
     };
-    let mut refresher = refresh.zip(delivered).map(|(r, last)| {
-        crate::refresh::Refresher::new(ctx, r, creds, program, write_opts, last)
-    });
+    let mut refresher = refresh
+        .zip(delivered)
+        .map(|(r, last)| crate::refresh::Refresher::new(ctx, r, creds, program, write_opts, last));
     let result = supervise::run(
         cmd,
         setup,
         &opts,
         &program[0],
-        refresher
-            .as_mut()
-            .map(|r| r as &mut dyn supervise::Refresh),
+        refresher.as_mut().map(|r| r as &mut dyn supervise::Refresh),
     );
     // With refresh, its record holds the start's files and every one it wrote since.
     let published: Vec<PathBuf> = match refresher {

@@ -251,7 +251,9 @@ fn refresh_settings(
         Some((v, origin)) => parse_signal(&v).ok_or_else(|| {
             Error::new(
                 Kind::Usage,
-                format!("{origin}: expected a signal name such as SIGHUP or a number (not KILL or STOP)"),
+                format!(
+                    "{origin}: expected a signal name such as SIGHUP or a number (not KILL or STOP)"
+                ),
             )
         })?,
     };

@@ -1673,8 +1673,15 @@ fn live_refresh_leaks_nothing() {
     // Deliveries on purpose: the current values in their output files.
     ev.allow("refresh: file out/db", &kv_new);
     ev.allow("refresh: file out/api", &file_new);
-    assert_eq!(ev.place("refresh: file out/db"), kv_new.as_bytes(), "control: delivered");
-    assert!(!ev.place("refresh: file run/status.json").is_empty(), "control: status written");
+    assert_eq!(
+        ev.place("refresh: file out/db"),
+        kv_new.as_bytes(),
+        "control: delivered"
+    );
+    assert!(
+        !ev.place("refresh: file run/status.json").is_empty(),
+        "control: status written"
+    );
     // The volume's own payload is input, not output.
     let inputs: Vec<String> = ev
         .places
@@ -1687,7 +1694,13 @@ fn live_refresh_leaks_nothing() {
         ev.allow(p, &refused);
     }
     let stderr = String::from_utf8_lossy(ev.place("refresh: stderr")).into_owned();
-    assert!(stderr.contains("refresh: published"), "control: the change log is in the search");
-    assert!(stderr.contains("refresh failed"), "control: the failure line is in the search");
+    assert!(
+        stderr.contains("refresh: published"),
+        "control: the change log is in the search"
+    );
+    assert!(
+        stderr.contains("refresh failed"),
+        "control: the failure line is in the search"
+    );
     ev.assert_clean(&c);
 }

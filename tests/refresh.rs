@@ -36,7 +36,11 @@ impl KubeVolume {
     /// the link renamed over `..data`, the old dir removed.
     pub(crate) fn swap(&mut self, data: &[(&str, &str)]) {
         self.generation += 1;
-        let ts = format!("..2026_12_01_20_00_{:02}.{}", self.generation, std::process::id());
+        let ts = format!(
+            "..2026_12_01_20_00_{:02}.{}",
+            self.generation,
+            std::process::id()
+        );
         let new = self.dir.join(&ts);
         std::fs::create_dir(&new).expect("timestamped dir");
         for (k, v) in data {
@@ -143,8 +147,16 @@ fn kubernetes_data_swaps_reach_the_program_and_an_invalid_one_keeps_the_old_set(
         s["changes_published"] == 2
     });
     assert_eq!(st["ok"], true);
-    assert_eq!(st["sources"][0]["source"], format!("file:{}", sb.path("in").display()));
-    assert!(st["sources"][0]["watch"].as_str().unwrap().starts_with("inotify"));
+    assert_eq!(
+        st["sources"][0]["source"],
+        format!("file:{}", sb.path("in").display())
+    );
+    assert!(
+        st["sources"][0]["watch"]
+            .as_str()
+            .unwrap()
+            .starts_with("inotify")
+    );
 
     // A swap to an invalid value (over --max-secret-bytes): the old set stays, one line names
     // the secret and the source, the status file says so, and the program is not told.
@@ -154,9 +166,16 @@ fn kubernetes_data_swaps_reach_the_program_and_an_invalid_one_keeps_the_old_set(
     let err = st["error"].as_str().expect("error text");
     assert!(err.contains("\"db\"") && err.contains("file:"), "{err}");
     assert_eq!(st["sources"][0]["state"], "error", "{st}");
-    assert!(st["last_success"].as_f64() < st["last_attempt"].as_f64(), "{st}");
+    assert!(
+        st["last_success"].as_f64() < st["last_attempt"].as_f64(),
+        "{st}"
+    );
     assert_eq!(read(&out), values[2], "the last good value stays");
-    assert_eq!(ns.line(Duration::from_millis(500)), None, "the program was told");
+    assert_eq!(
+        ns.line(Duration::from_millis(500)),
+        None,
+        "the program was told"
+    );
     let stderr = ns.stderr();
     assert_eq!(stderr.matches("refresh failed").count(), 1, "{stderr}");
 
@@ -171,7 +190,13 @@ fn kubernetes_data_swaps_reach_the_program_and_an_invalid_one_keeps_the_old_set(
     ns.signal(pid, libc_sig::TERM);
     assert_eq!(ns.finish(), 143);
     let stderr = ns.stderr();
-    assert_eq!(stderr.matches("refresh: published 1 changed file(s): db (file:").count(), 3, "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("refresh: published 1 changed file(s): db (file:")
+            .count(),
+        3,
+        "{stderr}"
+    );
     // Leak hunt: neither old nor new values (nor the refused one) in the log or status file.
     let mut canaries: Vec<&str> = values.iter().map(String::as_str).collect();
     canaries.push(&too_big);
@@ -228,7 +253,13 @@ fn inotify_failures_fall_back_to_the_stat_poll() {
         assert_eq!(line, format!("hup {b}"));
         eprintln!("{limit}=0: poll fallback → SIGHUP handler: {took:?}");
         let st = status_until(&status, Duration::from_secs(2), &ns, |s| s["ok"] == true);
-        assert!(st["sources"][0]["watch"].as_str().unwrap().starts_with("poll 1s"), "{st}");
+        assert!(
+            st["sources"][0]["watch"]
+                .as_str()
+                .unwrap()
+                .starts_with("poll 1s"),
+            "{st}"
+        );
         let pid = ns.host_pid();
         ns.signal(pid, libc_sig::TERM);
         assert_eq!(ns.finish(), 143);
@@ -275,7 +306,10 @@ fn vault_kv_put_is_published_and_signalled_and_an_outage_leaves_the_program_alon
     let t0 = Instant::now();
     bao.put_v2("app", &[("db", &v[1])]);
     let (line, _) = expect_prefix(&ns, "hup ", Duration::from_secs(3));
-    eprintln!("vault kv put → SIGHUP handler: {:?} (interval 2s)", t0.elapsed());
+    eprintln!(
+        "vault kv put → SIGHUP handler: {:?} (interval 2s)",
+        t0.elapsed()
+    );
     assert_eq!(line, format!("hup {}", v[1]));
     assert_eq!(read(&out), v[1]);
 
@@ -314,7 +348,11 @@ fn vault_kv_put_is_published_and_signalled_and_an_outage_leaves_the_program_alon
     let stderr = ns.stderr();
     assert!(stderr.contains("refresh failed"), "{stderr}");
     let status_text = read(&status);
-    for c in v.iter().map(String::as_str).chain([token.as_str(), bao.root.as_str()]) {
+    for c in v
+        .iter()
+        .map(String::as_str)
+        .chain([token.as_str(), bao.root.as_str()])
+    {
         assert!(!stderr.contains(c), "leak in the log:\n{stderr}");
         assert!(!status_text.contains(c), "leak in the status file");
     }
@@ -351,13 +389,20 @@ fn a_changed_env_delivery_restarts_the_program_with_the_new_environment() {
     bao.put_v2("app", &[("db", &b)]);
     // on_change is signal, but a signal cannot reach an environment: restart.
     let (term, _) = expect_prefix(&ns, "term ", Duration::from_secs(4));
-    assert_eq!(term, format!("term {old_pid}"), "the old program was stopped");
+    assert_eq!(
+        term,
+        format!("term {old_pid}"),
+        "the old program was stopped"
+    );
     let (ready, _) = expect_prefix(&ns, "ready ", Duration::from_secs(3));
     let new_pid = ready.split(' ').nth(1).unwrap().to_string();
     assert_ne!(new_pid, old_pid);
     assert_eq!(ready, format!("ready {new_pid} {b}"));
     let stderr = ns.stderr();
-    assert!(stderr.contains("an env-delivered value changed"), "{stderr}");
+    assert!(
+        stderr.contains("an env-delivered value changed"),
+        "{stderr}"
+    );
     let pid = ns.host_pid();
     assert_eq!(pid.to_string() != new_pid, true);
     ns.signal(pid, libc_sig::TERM);
@@ -394,8 +439,14 @@ fn restart_policy_grace_period_sigkill_exit_codes_and_sigterm_during_a_restart()
     vol.swap(&[("db", "two")]);
     let (ready, _) = expect_prefix(&ns, "ready ", Duration::from_secs(5));
     assert!(ready.ends_with(" two"), "{ready}");
-    assert!(t0.elapsed() >= Duration::from_secs(1), "the grace period was not given");
-    assert!(ns.stderr().contains("ignored SIGTERM for the grace period; SIGKILL"));
+    assert!(
+        t0.elapsed() >= Duration::from_secs(1),
+        "the grace period was not given"
+    );
+    assert!(
+        ns.stderr()
+            .contains("ignored SIGTERM for the grace period; SIGKILL")
+    );
     let pid = ns.host_pid();
     ns.signal(pid, libc_sig::KILL);
     ns.finish();
@@ -460,10 +511,7 @@ fn bundle_set_on_the_watched_file_refreshes_and_a_tampered_rewrite_keeps_the_old
     vault_cmd(&["create", "app"]);
     vault_cmd(&["set", "app", "db", &a]);
     let status = sb.path("status.json");
-    sb.config(&refresh_yaml(
-        "  bundles:\n    vaults: [app]\n",
-        &status,
-    ));
+    sb.config(&refresh_yaml("  bundles:\n    vaults: [app]\n", &status));
     let out = sb.path("out/db");
     let mut r = sb.run();
     r.env("SECRET_INIT_BUNDLE", &file)
@@ -478,7 +526,8 @@ fn bundle_set_on_the_watched_file_refreshes_and_a_tampered_rewrite_keeps_the_old
     assert_eq!(line, format!("hup {b}"));
 
     // Tampered: one byte of the sealed value changed (a valid JSON file that fails to open).
-    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     let text = json.to_string();
     let sealed = find_sealed(&mut json).expect("a sealed value in the bundle");
     let mut chars: Vec<char> = sealed.chars().collect();
@@ -497,7 +546,10 @@ fn bundle_set_on_the_watched_file_refreshes_and_a_tampered_rewrite_keeps_the_old
     ns.signal(pid, libc_sig::TERM);
     assert_eq!(ns.finish(), 143);
     let stderr = ns.stderr();
-    assert!(!stderr.contains(&a) && !stderr.contains(&b) && !stderr.contains(&key), "{stderr}");
+    assert!(
+        !stderr.contains(&a) && !stderr.contains(&b) && !stderr.contains(&key),
+        "{stderr}"
+    );
 }
 
 /// The first long base64 string in a bundle's JSON (a sealed value), for tampering.

@@ -134,7 +134,9 @@ impl Spawner<'_> {
             setup.foreground = true;
         }
         sys::prepare(&mut cmd, setup);
-        let child = cmd.spawn().map_err(|e| super::exec_error(self.program, &e))?;
+        let child = cmd
+            .spawn()
+            .map_err(|e| super::exec_error(self.program, &e))?;
         // The handle is not needed: the loop reaps with waitpid(-1) (dropping it neither waits
         // nor kills).
         Ok(i32::try_from(child.id()).unwrap_or(i32::MAX))
@@ -194,9 +196,9 @@ fn until_exit(
                 },
             }
         }
-        let wait = refresh
-            .as_deref()
-            .map_or(Duration::from_secs(1), |r| r.wait().min(Duration::from_secs(1)));
+        let wait = refresh.as_deref().map_or(Duration::from_secs(1), |r| {
+            r.wait().min(Duration::from_secs(1))
+        });
         // The main program is unreaped here, so its PID (and process group id) is still ours.
         match signals.wait(wait) {
             Ok(Some(r)) if should_forward(&r, me) => {

@@ -462,11 +462,8 @@ impl Refresh for Refresher<'_> {
         let was_inotify = self.status.watch_mode != self.watcher.how();
         if was_inotify {
             self.status.watch_mode = self.watcher.how().to_string();
-            self.status.sources = watches(
-                &self.ctx.settings,
-                &self.settings,
-                Some(self.watcher.how()),
-            );
+            self.status.sources =
+                watches(&self.ctx.settings, &self.settings, Some(self.watcher.how()));
         }
         if self.due.is_some_and(|d| now >= d) || now >= self.next_poll {
             self.due = None;
@@ -627,9 +624,15 @@ mod tests {
     fn jitter_stays_within_its_spread() {
         for _ in 0..200 {
             let d = jittered(Duration::from_secs(10), 0.1);
-            assert!(d >= Duration::from_secs(9) && d <= Duration::from_secs(11), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(9) && d <= Duration::from_secs(11),
+                "{d:?}"
+            );
         }
-        assert_eq!(jittered(Duration::from_secs(10), 0.0), Duration::from_secs(10));
+        assert_eq!(
+            jittered(Duration::from_secs(10), 0.0),
+            Duration::from_secs(10)
+        );
     }
 
     fn plan(files: &[(&str, &str, u32)]) -> Plan {
@@ -667,7 +670,10 @@ mod tests {
     fn error_sources_map_to_watched_sources() {
         assert!(concerns("file:/secrets/db", "file:/secrets"));
         assert!(!concerns("file:/other/db", "file:/secrets"));
-        assert!(concerns("vault:secret/data/app#db", "vault:https://127.0.0.1:8200"));
+        assert!(concerns(
+            "vault:secret/data/app#db",
+            "vault:https://127.0.0.1:8200"
+        ));
         assert!(!concerns("vault:secret/data/app#db", "bundle:/b.json"));
     }
 
@@ -684,7 +690,11 @@ mod tests {
             name: None,
         };
         let before = watch::tests_fingerprint(&place);
-        assert_eq!(before, watch::tests_fingerprint(&place), "stable when nothing changed");
+        assert_eq!(
+            before,
+            watch::tests_fingerprint(&place),
+            "stable when nothing changed"
+        );
         std::fs::create_dir(d.join("..v2")).unwrap();
         std::fs::write(d.join("..v2/db"), "2").unwrap();
         std::os::unix::fs::symlink("..v2", d.join("..tmp")).unwrap();

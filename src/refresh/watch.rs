@@ -80,9 +80,9 @@ impl Watcher {
             .map_err(|e| format!("inotify_init1: {}", e.desc()))?;
         let mut wds = Vec::new();
         for (i, p) in places.iter().enumerate() {
-            let wd = fd.add_watch(&p.dir, EVENTS).map_err(|e| {
-                format!("inotify_add_watch {}: {}", p.dir.display(), e.desc())
-            })?;
+            let wd = fd
+                .add_watch(&p.dir, EVENTS)
+                .map_err(|e| format!("inotify_add_watch {}: {}", p.dir.display(), e.desc()))?;
             wds.push((wd, i));
         }
         Ok(Mode::Inotify(fd, wds))
@@ -131,13 +131,12 @@ impl Watcher {
                                     continue;
                                 }
                                 let place = wds.iter().find(|(wd, _)| *wd == e.wd).map(|w| w.1);
-                                let relevant = place.is_some_and(|i| {
-                                    match (&self.places[i].name, &e.name) {
+                                let relevant =
+                                    place.is_some_and(|i| match (&self.places[i].name, &e.name) {
                                         (None, _) => true,
                                         (Some(want), Some(got)) => want == got,
                                         (Some(_), None) => true,
-                                    }
-                                });
+                                    });
                                 changed |= relevant;
                             }
                         }
@@ -178,7 +177,15 @@ fn fingerprint(p: &Watched) -> u64 {
     let stat = |path: &std::path::Path, h: &mut std::collections::hash_map::DefaultHasher| {
         for m in [std::fs::symlink_metadata(path), std::fs::metadata(path)] {
             match m {
-                Ok(m) => (m.ino(), m.size(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec(), m.mode())
+                Ok(m) => (
+                    m.ino(),
+                    m.size(),
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.ctime(),
+                    m.ctime_nsec(),
+                    m.mode(),
+                )
                     .hash(h),
                 Err(e) => e.raw_os_error().hash(h),
             }
