@@ -681,10 +681,10 @@ mod tests {
     fn the_poll_fallback_sees_a_data_swap() {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
-        std::fs::create_dir(d.join("..v1")).unwrap();
-        std::fs::write(d.join("..v1/db"), "1").unwrap();
-        std::os::unix::fs::symlink("..v1", d.join("..data")).unwrap();
-        std::os::unix::fs::symlink("..data/db", d.join("db")).unwrap();
+        std::fs::create_dir(d.join("..v1")).expect("test fixture");
+        std::fs::write(d.join("..v1/db"), "1").expect("test fixture");
+        std::os::unix::fs::symlink("..v1", d.join("..data")).expect("test fixture");
+        std::os::unix::fs::symlink("..data/db", d.join("db")).expect("test fixture");
         let place = Watched {
             dir: d.to_path_buf(),
             name: None,
@@ -695,10 +695,10 @@ mod tests {
             watch::tests_fingerprint(&place),
             "stable when nothing changed"
         );
-        std::fs::create_dir(d.join("..v2")).unwrap();
-        std::fs::write(d.join("..v2/db"), "2").unwrap();
-        std::os::unix::fs::symlink("..v2", d.join("..tmp")).unwrap();
-        std::fs::rename(d.join("..tmp"), d.join("..data")).unwrap();
+        std::fs::create_dir(d.join("..v2")).expect("test fixture");
+        std::fs::write(d.join("..v2/db"), "2").expect("test fixture");
+        std::os::unix::fs::symlink("..v2", d.join("..tmp")).expect("test fixture");
+        std::fs::rename(d.join("..tmp"), d.join("..data")).expect("test fixture");
         assert_ne!(before, watch::tests_fingerprint(&place));
     }
 }
