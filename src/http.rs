@@ -291,7 +291,25 @@ impl Client {
                 };
                 return Err(self.gave_up(method, &shown, &why, attempt, began));
             }
-            std::thread::sleep(wait);
+            // A stop signal can be pending only while the supervisor holds it blocked (a live
+            // refresh): the refresh is abandoned rather than retried.
+            let until = Instant::now() + wait;
+            loop {
+                if crate::process::sys::stop_pending() {
+                    return Err(Error::new(
+                        Kind::Signal(nix::libc::SIGTERM),
+                        format!(
+                            "{} {shown}: {why}; stopping (a stop signal is pending)",
+                            method.as_str()
+                        ),
+                    ));
+                }
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left.min(Duration::from_millis(100)));
+            }
         }
     }
 

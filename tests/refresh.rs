@@ -608,3 +608,48 @@ fn check_shows_the_refresh_settings_and_what_each_source_watches() {
         .output();
     out.expect_code(64).stderr_has("--refresh-signal");
 }
+
+#[test]
+fn sigterm_during_a_refresh_abandons_it_and_exits_with_the_programs_status() {
+    // The vault hangs (SIGSTOP on the server we started) while a refresh retries against it with
+    // the default 8 retries and 30 s deadline: a SIGTERM must not wait for them.
+    let bao = Bao::start();
+    let a = canary("term-a");
+    bao.put_v2("app", &[("db", &a)]);
+    let token = bao.reader_token();
+    let sb = Sandbox::new();
+    let status = sb.path("status.json");
+    sb.config(&vault_yaml(&bao, &status, ""));
+    let out = sb.path("out/db");
+    let mut r = sb.run();
+    r.env("VAULT_TOKEN", &token)
+        .args([
+            "--sources",
+            "vault",
+            "--vault-timeout",
+            "300ms",
+            "--log-level",
+            "debug",
+            "--",
+        ])
+        .args(reloader(&out));
+    let mut ns = Ns::start(&r, &[]);
+    expect_prefix(&ns, "ready ", Duration::from_secs(10));
+    let bao_pid = nix::unistd::Pid::from_raw(bao.pid() as i32);
+    nix::sys::signal::kill(bao_pid, nix::sys::signal::Signal::SIGSTOP).expect("stop bao");
+    // The refresh is under way once a request has failed and is being retried.
+    let retrying = wait_until(Duration::from_secs(8), || {
+        ns.stderr().contains("(attempt 1)")
+    });
+    assert!(retrying, "no retrying refresh seen\n{}", ns.stderr());
+    let pid = ns.host_pid();
+    let t0 = Instant::now();
+    ns.signal(pid, libc_sig::TERM);
+    let code = ns.wait(Duration::from_secs(3));
+    nix::sys::signal::kill(bao_pid, nix::sys::signal::Signal::SIGCONT).expect("continue bao");
+    assert_eq!(code, Some(143), "took {:?}\n{}", t0.elapsed(), ns.stderr());
+    assert_eq!(read(&out), a, "nothing published");
+    let stderr = ns.stderr();
+    assert!(stderr.contains("refresh abandoned"), "{stderr}");
+    assert!(!stderr.contains("refresh failed"), "{stderr}");
+}

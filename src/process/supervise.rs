@@ -175,13 +175,15 @@ fn until_exit(
 ) -> u8 {
     let group = opts.process_group;
     let me = i32::try_from(std::process::id()).unwrap_or(0);
+    // Once a stop request has been forwarded, no new refresh starts: the program is ending.
+    let mut stopping = false;
     loop {
         let (code, _) = reap_all(main);
         if let Some(code) = code {
             crate::debug!("program exited: exit code {code}");
             return code;
         }
-        if let Some(r) = refresh.as_deref_mut() {
+        if let Some(r) = refresh.as_deref_mut().filter(|_| !stopping) {
             match r.tick(main) {
                 Tell::Nothing => {}
                 Tell::Signal(sig) => {
@@ -202,6 +204,7 @@ fn until_exit(
         // The main program is unreaped here, so its PID (and process group id) is still ours.
         match signals.wait(wait) {
             Ok(Some(r)) if should_forward(&r, me) => {
+                stopping |= matches!(r.signal, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT);
                 crate::debug!("forwarding signal {} to pid {main}", r.signal);
                 if let Err(e) = sys::send(main, r.signal, group) {
                     crate::warn!("cannot forward signal {}: {}", r.signal, e.desc());

@@ -358,7 +358,13 @@ impl<'a> Refresher<'a> {
         if sys::stop_pending() {
             return Ok(Outcome::Abandoned);
         }
-        let (plan, env) = crate::commands::delivery(self.ctx, self.creds.as_ref(), &self.written)?;
+        let (plan, env) =
+            match crate::commands::delivery(self.ctx, self.creds.as_ref(), &self.written) {
+                Ok(done) => done,
+                // A source gave up because a stop signal is pending (http.rs): not a failure.
+                Err(_) if sys::stop_pending() => return Ok(Outcome::Abandoned),
+                Err(e) => return Err(e),
+            };
         if sys::stop_pending() {
             return Ok(Outcome::Abandoned);
         }
