@@ -1,7 +1,6 @@
 //! The commands: `run` (the default), `check`, `get`, and the development-machine commands
 //! `providers`, `materialize`, `clean` and `env` (src/materialize.rs).
 
-use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -16,7 +15,7 @@ use crate::plan;
 use crate::process::{self, supervise, sys};
 use crate::resolve::{self, Resolution};
 use crate::settings::{self, Environ, InitMode, ProcessSettings, ReportFormat, Settings};
-use crate::source::Sources;
+use crate::source::{Carry, Sources};
 
 /// Everything a command needs, loaded once.
 pub struct Context {
@@ -108,12 +107,9 @@ fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
 
 /// Resolves every declared secret; the sources are returned too, for their whole-environment
 /// injections (a vault's `env_paths`), which reuse the same connection and login.
-fn resolve_all(
-    ctx: &Context,
-    written: &BTreeSet<PathBuf>,
-) -> Result<(Vec<Resolution>, Errors, Sources), Errors> {
+fn resolve_all(ctx: &Context, carry: &Carry) -> Result<(Vec<Resolution>, Errors, Sources), Errors> {
     check_prefix_vars(ctx)?;
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, written)?;
+    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, carry)?;
     let (resolutions, errors) = resolve::resolve_all(&ctx.manifest, &mut sources);
     Ok((resolutions, errors, sources))
 }
@@ -152,16 +148,12 @@ fn program_credentials(p: &ProcessSettings) -> Result<Option<sys::Credentials>, 
 /// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
 /// with what is on disk unless `with_files` is false).
 pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> {
-    plan_excluding(ctx, with_files, &BTreeSet::new())
+    plan_excluding(ctx, with_files, &Carry::default())
 }
 
-/// [`full_plan`], the file source not reading back the files in `written`.
-fn plan_excluding(
-    ctx: &Context,
-    with_files: bool,
-    written: &BTreeSet<PathBuf>,
-) -> Result<plan::Plan, Errors> {
-    let (resolutions, errors, mut sources) = resolve_all(ctx, written)?;
+/// [`full_plan`] with what an earlier pass left (`carry`: a live refresh).
+fn plan_excluding(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan::Plan, Errors> {
+    let (resolutions, errors, mut sources) = resolve_all(ctx, carry)?;
     errors.into_result()?;
     let mut plan = plan::build(&resolutions, &ctx.settings)?;
     crate::provider::build(
@@ -184,9 +176,9 @@ fn plan_excluding(
 pub fn delivery(
     ctx: &Context,
     creds: Option<&sys::Credentials>,
-    written: &BTreeSet<PathBuf>,
+    carry: &Carry,
 ) -> Result<(plan::Plan, Vec<(OsString, OsString)>), Errors> {
-    let mut plan = plan_excluding(ctx, true, written)?;
+    let mut plan = plan_excluding(ctx, true, carry)?;
     if let Some(c) = creds {
         // The program must be able to read its files: they are the --user's unless a secret
         // names its own owner.
@@ -235,7 +227,7 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         ctx.env.set("HOME", home);
     }
     let ctx = &*ctx;
-    let (plan, env) = delivery(ctx, creds.as_ref(), &BTreeSet::new())?;
+    let (plan, env) = delivery(ctx, creds.as_ref(), &Carry::default())?;
     child_env::check_exec_size(program, &env)?;
 
     sys::enter_delivery();
@@ -317,7 +309,7 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
 
 /// Resolve only; report a table and exit as a run would.
 pub fn check(ctx: &Context) -> Result<u8, Errors> {
-    let (resolutions, mut errors, mut sources) = resolve_all(ctx, &BTreeSet::new())?;
+    let (resolutions, mut errors, mut sources) = resolve_all(ctx, &Carry::default())?;
     let mut provider_rows = Vec::new();
     if errors.0.is_empty() {
         let built = plan::build(&resolutions, &ctx.settings).and_then(|mut p| {
@@ -513,7 +505,7 @@ pub fn get(ctx: &Context, name: &str) -> Result<u8, Errors> {
             )
         })?;
     check_prefix_vars(ctx)?;
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, &BTreeSet::new())?;
+    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, &Carry::default())?;
     let (resolutions, errors) = resolve::resolve([declared], &mut sources);
     errors.into_result()?;
     match resolutions.first().and_then(|r| r.value.as_ref()) {

@@ -146,6 +146,8 @@ pub struct Response {
     pub status: u16,
     /// The body, at most [`Options::max_body`] bytes.
     pub body: Secret,
+    /// The `ETag` header, when present and printable (for a conditional GET next time).
+    pub etag: Option<String>,
 }
 
 /// What the client did, for logs and benchmarks.
@@ -400,7 +402,8 @@ impl Client {
         };
         let mut resp = result.map_err(classify)?;
         let status = resp.status().as_u16();
-        if (300..400).contains(&status) {
+        // 304 Not Modified answers a conditional GET; every other 3xx is a redirect.
+        if (300..400).contains(&status) && status != 304 {
             let location = resp
                 .headers()
                 .get("location")
@@ -420,8 +423,14 @@ impl Client {
             let _ = read_capped(resp.body_mut(), 64 * 1024);
             return Ok(Outcome::Retry(status, retry_after));
         }
+        let etag = resp
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 256 && !v.is_empty())
+            .map(str::to_string);
         let body = read_capped(resp.body_mut(), self.opts.max_body)?;
-        Ok(Outcome::Done(Response { status, body }))
+        Ok(Outcome::Done(Response { status, body, etag }))
     }
 }
 

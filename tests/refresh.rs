@@ -653,3 +653,100 @@ fn sigterm_during_a_refresh_abandons_it_and_exits_with_the_programs_status() {
     assert!(stderr.contains("refresh abandoned"), "{stderr}");
     assert!(!stderr.contains("refresh failed"), "{stderr}");
 }
+
+/// busybox's httpd (a real server, installed by scripts/setup) serving `dir` on a free loopback
+/// port; stopped by PID on drop. It answers `If-None-Match` with 304 (its ETag is mtime-size).
+struct Httpd {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Httpd {
+    fn start(dir: &Path) -> Httpd {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = std::process::Command::new("busybox")
+            .args(["httpd", "-f", "-p", &format!("127.0.0.1:{port}"), "-h"])
+            .arg(dir)
+            .spawn()
+            .expect("busybox httpd (scripts/setup installs busybox-static)");
+        let up = wait_until(Duration::from_secs(5), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(up, "busybox httpd did not listen");
+        Httpd { child, port }
+    }
+}
+
+impl Drop for Httpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_bundle_url_is_polled_with_conditional_gets() {
+    let sb = Sandbox::new();
+    let served = sb.mkdir("www");
+    let file = served.join("app.json");
+    let key = {
+        let out = Run::new().args(["vault", "keygen"]).output();
+        out.expect_ok();
+        out.stdout().trim_end().to_string()
+    };
+    let vault_cmd = |args: &[&str]| {
+        let mut r = Run::new();
+        r.arg("vault").arg("--file").arg(&file).args(args);
+        r.env("SECRET_INIT_MASTER_KEY", &key);
+        r.output().expect_ok();
+    };
+    let a = canary("url-a");
+    // A longer value: busybox's ETag is mtime-size, so the size change shows even within a second.
+    let b = format!("{}-longer", canary("url-b"));
+    vault_cmd(&["create", "app"]);
+    vault_cmd(&["set", "app", "db", &a]);
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .expect("chmod");
+    let httpd = Httpd::start(&served);
+    let status = sb.path("status.json");
+    sb.config(&format!(
+        "secrets:\n  db: null\nsecret_init:\n  refresh:\n    interval: 1s\n    jitter: 0%\n    \
+         status_file: {}\n  bundles:\n    vaults: [app]\n",
+        status.display()
+    ));
+    let out = sb.path("out/db");
+    let mut r = sb.run();
+    r.env(
+        "SECRET_INIT_BUNDLE",
+        format!("http://127.0.0.1:{}/app.json", httpd.port),
+    )
+    .env("SECRET_INIT_MASTER_KEY", &key)
+    .args(["--sources", "bundle", "--log-level", "trace", "--"])
+    .args(reloader(&out));
+    let mut ns = Ns::start(&r, &[]);
+    let (ready, _) = expect_prefix(&ns, "ready ", Duration::from_secs(10));
+    assert!(ready.ends_with(&a));
+    // Unchanged: the polls are answered 304 and the cached bundle is reused.
+    let not_modified = wait_until(Duration::from_secs(4), || {
+        ns.stderr().matches("HTTP 304").count() >= 2
+    });
+    assert!(
+        not_modified,
+        "no conditional GET answered 304\n{}",
+        ns.stderr()
+    );
+    assert!(ns.stderr().contains("not modified (ETag)"));
+    vault_cmd(&["set", "app", "db", &b]);
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .expect("chmod");
+    let (line, _) = expect_prefix(&ns, "hup ", Duration::from_secs(3));
+    assert_eq!(line, format!("hup {b}"));
+    let pid = ns.host_pid();
+    ns.signal(pid, libc_sig::TERM);
+    assert_eq!(ns.finish(), 143);
+    let stderr = ns.stderr();
+    assert!(!stderr.contains(&a) && !stderr.contains(&b) && !stderr.contains(&key));
+}

@@ -7,7 +7,7 @@
 //!   the directory, a 1 s stat poll when inotify fails); a burst of events coalesces into one
 //!   refresh [`COALESCE`] after its first event.
 //! - Everything (remote sources included: a vault's KV data path, a bundle URL) is re-read at the
-//!   interval, jittered.
+//!   interval, jittered; a bundle URL with a conditional GET (its ETag carried between passes).
 //! - What is out there is remembered as digests only ([`Delivered`]): a refresh publishes the
 //!   files whose content, mode or owner changed, with the start's atomic publisher, and never
 //!   rewrites an unchanged one. The files it wrote are not read back by the file source.
@@ -33,8 +33,8 @@ use crate::plan::Plan;
 use crate::process::supervise::{Refresh, Tell};
 use crate::process::{self, sys};
 use crate::settings::{OnChange, RefreshSettings, Settings};
-use crate::source::SourceKind;
 use crate::source::bundle::Location;
+use crate::source::{Carry, SourceKind};
 
 use watch::{Watched, Watcher};
 
@@ -168,7 +168,7 @@ pub fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) -> Vec<
                 Some(Location::File(p)) => out.push(local(format!("bundle:{}", p.display()), p)),
                 Some(Location::Url(u)) => out.push(Watch {
                     source: format!("bundle:{}", crate::http::redact_url(u)),
-                    how: every.clone(),
+                    how: format!("{every} (conditional GET: If-None-Match with its ETag)"),
                 }),
                 None => {}
             },
@@ -245,8 +245,9 @@ pub struct Refresher<'a> {
     write_opts: file::WriteOptions,
     watcher: Watcher,
     last: Delivered,
-    /// Every file a refresh wrote (for `--cleanup`, and skipped by the file source).
-    written: BTreeSet<PathBuf>,
+    /// What one pass leaves for the next: every file written (for `--cleanup`, and skipped by
+    /// the file source) and a bundle URL's last answer.
+    carry: Carry,
     next_poll: Instant,
     due: Option<Instant>,
     failures: u32,
@@ -279,7 +280,10 @@ impl<'a> Refresher<'a> {
                 .collect::<Vec<_>>()
                 .join("; ")
         );
-        let written = last.files.keys().cloned().collect();
+        let carry = Carry {
+            written: last.files.keys().cloned().collect(),
+            ..Carry::default()
+        };
         let r = Refresher {
             ctx,
             next_poll: Instant::now() + jittered(settings.interval, settings.jitter),
@@ -290,7 +294,7 @@ impl<'a> Refresher<'a> {
             write_opts,
             watcher,
             last,
-            written,
+            carry,
             due: None,
             failures: 0,
         };
@@ -300,7 +304,7 @@ impl<'a> Refresher<'a> {
 
     /// Every file delivered, at the start or by a refresh (for `--cleanup`).
     pub fn into_published(self) -> BTreeSet<PathBuf> {
-        self.written
+        self.carry.written
     }
 
     fn attempt(&mut self) -> Tell {
@@ -359,7 +363,7 @@ impl<'a> Refresher<'a> {
             return Ok(Outcome::Abandoned);
         }
         let (plan, env) =
-            match crate::commands::delivery(self.ctx, self.creds.as_ref(), &self.written) {
+            match crate::commands::delivery(self.ctx, self.creds.as_ref(), &self.carry) {
                 Ok(done) => done,
                 // A source gave up because a stop signal is pending (http.rs): not a failure.
                 Err(_) if sys::stop_pending() => return Ok(Outcome::Abandoned),
@@ -394,7 +398,7 @@ impl<'a> Refresher<'a> {
             .collect();
         let stop = || sys::stop_pending().then_some(nix::libc::SIGTERM);
         match file::publish(&owned, &self.write_opts, stop) {
-            Ok(p) => self.written.extend(p.files),
+            Ok(p) => self.carry.written.extend(p.files),
             Err(e) if matches!(e.kind, Kind::Signal(_)) => return Ok(Outcome::Abandoned),
             Err(e) => return Err(e.into()),
         }

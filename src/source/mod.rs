@@ -147,6 +147,15 @@ pub trait Source {
     }
 }
 
+/// What one pass of the pipeline hands to the next (a live refresh).
+#[derive(Default)]
+pub struct Carry {
+    /// The files secret-init published: outputs, never read back by the file source.
+    pub written: std::collections::BTreeSet<PathBuf>,
+    /// A bundle URL's last answer, for a conditional GET.
+    pub bundle_url: bundle::UrlCache,
+}
+
 /// Every configured source, plus the precedence order to walk for secrets without a reference.
 pub struct Sources {
     all: Vec<Box<dyn Source>>,
@@ -154,18 +163,18 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// Builds the configured sources. No I/O happens here. `written`: the files this process
-    /// published itself, which the file source does not read back (a live refresh).
+    /// Builds the configured sources. No I/O happens here. `carry`: what an earlier pass of the
+    /// pipeline left for this one (a live refresh); empty at a start.
     pub fn build(
         settings: &Settings,
         manifest: &Manifest,
         env: &Environ,
-        written: &std::collections::BTreeSet<PathBuf>,
+        carry: &Carry,
     ) -> Result<Sources, Error> {
         let mut all: Vec<Box<dyn Source>> = vec![
             Box::new(
                 file::FileSource::new(settings.secrets_dirs.clone(), settings.max_secret_bytes)
-                    .skipping(written),
+                    .skipping(&carry.written),
             ),
             Box::new(env::EnvSource::new(
                 settings.env_prefix.clone(),
@@ -174,7 +183,9 @@ impl Sources {
             Box::new(default::DefaultSource::new(manifest)),
         ];
         if let Some(b) = &settings.bundle {
-            all.push(Box::new(bundle::BundleSource::new(b.clone(), env.clone())));
+            all.push(Box::new(
+                bundle::BundleSource::new(b.clone(), env.clone()).with_url_cache(&carry.bundle_url),
+            ));
         }
         if let Some(v) = &settings.vault {
             all.push(Box::new(vault::VaultSource::new(v.clone(), env.clone())));
