@@ -91,7 +91,11 @@ pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Er
             .origin
             .as_ref()
             .map_or_else(|| "delivery".to_string(), |o| o.label.clone());
-        plan.origins.insert(name.to_string(), src.clone());
+        let version = r.origin.as_ref().and_then(|o| o.version);
+        plan.origins.insert(
+            name.to_string(),
+            version.map_or_else(|| src.clone(), |v| format!("{src}, version {v}")),
+        );
         let path = match &r.settings.file {
             FileTarget::Disabled => None,
             FileTarget::Default => Some(settings.output_dir.join(name)),

@@ -352,6 +352,11 @@ fn vault_kv_put_is_published_and_signalled_and_an_outage_leaves_the_program_alon
     assert_eq!(ns.finish(), 143);
     let stderr = ns.stderr();
     assert!(stderr.contains("refresh failed"), "{stderr}");
+    // The change log names the secret, its source and the KV version, never the value.
+    assert!(
+        stderr.contains("published 1 changed file(s): db (vault:secret/data/app#db, version 2)"),
+        "{stderr}"
+    );
     let status_text = read(&status);
     for c in v
         .iter()

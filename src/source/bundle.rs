@@ -350,6 +350,7 @@ fn found(vault: &str, key: &str, value: &Secret) -> Found {
             kind: SourceKind::Bundle,
             label: format!("bundle:{vault}#{key}"),
             path: None,
+            version: None,
         },
     }
 }

@@ -229,6 +229,7 @@ impl Source for FileSource {
                     kind: SourceKind::File,
                     label: src,
                     path: Some(visible),
+                    version: None,
                 },
             }));
         }
@@ -256,6 +257,7 @@ impl Source for FileSource {
                 kind: SourceKind::File,
                 label: src,
                 path: Some(path.clone()),
+                version: None,
             },
         }))
     }
