@@ -276,31 +276,69 @@ fn vault_yaml(bao: &Bao, status: &Path, secret: &str) -> String {
     )
 }
 
+/// A running reloader over vault secret `db` (first value `first`, 2 s refresh, no jitter) with
+/// `opts` before the program; the sandbox, the status file and delivered file paths, the run.
+struct VaultRun {
+    /// Kept alive: the run's files are in it.
+    _sb: Sandbox,
+    status: PathBuf,
+    out: PathBuf,
+    ns: Ns,
+    token: String,
+}
+
+fn vault_reloader(bao: &Bao, first: &str, opts: &[&str]) -> VaultRun {
+    bao.put_v2("app", &[("db", first)]);
+    let token = bao.reader_token();
+    let sb = Sandbox::new();
+    let status = sb.path("status.json");
+    sb.config(&vault_yaml(bao, &status, ""));
+    let out = sb.path("out/db");
+    let mut r = sb.run();
+    r.env("VAULT_TOKEN", &token)
+        .args(["--sources", "vault"])
+        .args(opts)
+        .arg("--")
+        .args(reloader(&out));
+    let ns = Ns::start(&r, &[]);
+    let (ready, _) = expect_prefix(&ns, "ready ", Duration::from_secs(10));
+    assert!(ready.ends_with(first), "{ready}");
+    VaultRun {
+        _sb: sb,
+        status,
+        out,
+        ns,
+        token,
+    }
+}
+
+/// SIGSTOP (`frozen`) or SIGCONT to the vault server this test started.
+fn freeze(bao: &Bao, frozen: bool) {
+    use nix::sys::signal::Signal;
+    let sig = if frozen {
+        Signal::SIGSTOP
+    } else {
+        Signal::SIGCONT
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(bao.pid() as i32), sig).expect("signal bao");
+}
+
 #[test]
 fn vault_kv_put_is_published_and_signalled_and_an_outage_leaves_the_program_alone() {
     let bao = Bao::start();
     let v: Vec<String> = (1..=3).map(|i| canary(&format!("kv{i}"))).collect();
-    bao.put_v2("app", &[("db", &v[0])]);
-    let token = bao.reader_token();
-    let sb = Sandbox::new();
-    let status = sb.path("status.json");
-    sb.config(&vault_yaml(&bao, &status, ""));
-    let out = sb.path("out/db");
-    let mut r = sb.run();
-    r.env("VAULT_TOKEN", &token)
-        .args([
-            "--sources",
-            "vault",
-            "--vault-timeout",
-            "500ms",
-            "--vault-retries",
-            "0",
-            "--",
-        ])
-        .args(reloader(&out));
-    let mut ns = Ns::start(&r, &[]);
-    let (ready, _) = expect_prefix(&ns, "ready ", Duration::from_secs(10));
-    assert!(ready.ends_with(&v[0]));
+    let run = vault_reloader(
+        &bao,
+        &v[0],
+        &["--vault-timeout", "500ms", "--vault-retries", "0"],
+    );
+    let VaultRun {
+        status,
+        out,
+        mut ns,
+        token,
+        ..
+    } = run;
 
     // A new KV version: published and signalled within the interval + 1 s.
     let t0 = Instant::now();
@@ -315,11 +353,7 @@ fn vault_kv_put_is_published_and_signalled_and_an_outage_leaves_the_program_alon
 
     // The vault stops answering (SIGSTOP on the server we started): the refresh fails, the
     // program keeps running with the last good set and hears nothing.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(bao.pid() as i32),
-        nix::sys::signal::Signal::SIGSTOP,
-    )
-    .expect("stop bao");
+    freeze(&bao, true);
     let st = status_until(&status, Duration::from_secs(8), &ns, |s| s["ok"] == false);
     let vault_state = st["sources"]
         .as_array()
@@ -336,11 +370,7 @@ fn vault_kv_put_is_published_and_signalled_and_an_outage_leaves_the_program_alon
     assert_eq!(vault_state["state"], "error", "{st}");
     assert_eq!(ns.wait(Duration::from_millis(200)), None, "the run ended");
     assert_eq!(read(&out), v[1]);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(bao.pid() as i32),
-        nix::sys::signal::Signal::SIGCONT,
-    )
-    .expect("continue bao");
+    freeze(&bao, false);
     // Back: the next retry (backoff at most the interval) succeeds and picks up a new version.
     bao.put_v2("app", &[("db", &v[2])]);
     let (line, _) = expect_prefix(&ns, "hup ", Duration::from_secs(8));
@@ -499,22 +529,38 @@ fn restart_policy_grace_period_sigkill_exit_codes_and_sigterm_during_a_restart()
     );
 }
 
+/// A bundle file and its master key, changed with the real `secret-init vault` commands.
+struct BundleFile {
+    file: PathBuf,
+    key: String,
+}
+
+impl BundleFile {
+    fn new(file: PathBuf) -> BundleFile {
+        let out = Run::new().args(["vault", "keygen"]).output();
+        out.expect_ok();
+        BundleFile {
+            file,
+            key: out.stdout().trim_end().to_string(),
+        }
+    }
+
+    /// `secret-init vault --file F ARGS`, which must succeed.
+    fn vault(&self, args: &[&str]) {
+        let mut r = Run::new();
+        r.arg("vault").arg("--file").arg(&self.file).args(args);
+        r.env("SECRET_INIT_MASTER_KEY", &self.key);
+        r.output().expect_ok();
+    }
+}
+
 #[test]
 fn bundle_set_on_the_watched_file_refreshes_and_a_tampered_rewrite_keeps_the_old_set() {
     let sb = Sandbox::new();
     let file = sb.path("bundle/app.json");
     std::fs::create_dir_all(file.parent().expect("test fixture")).expect("test fixture");
-    let key = {
-        let out = Run::new().args(["vault", "keygen"]).output();
-        out.expect_ok();
-        out.stdout().trim_end().to_string()
-    };
-    let vault_cmd = |args: &[&str]| {
-        let mut r = Run::new();
-        r.arg("vault").arg("--file").arg(&file).args(args);
-        r.env("SECRET_INIT_MASTER_KEY", &key);
-        r.output().expect_ok();
-    };
+    let bundle = BundleFile::new(file.clone());
+    let (key, vault_cmd) = (&bundle.key, |args: &[&str]| bundle.vault(args));
     let a = canary("bundle-a");
     let b = canary("bundle-b");
     vault_cmd(&["create", "app"]);
@@ -524,7 +570,7 @@ fn bundle_set_on_the_watched_file_refreshes_and_a_tampered_rewrite_keeps_the_old
     let out = sb.path("out/db");
     let mut r = sb.run();
     r.env("SECRET_INIT_BUNDLE", &file)
-        .env("SECRET_INIT_MASTER_KEY", &key)
+        .env("SECRET_INIT_MASTER_KEY", key)
         .args(["--sources", "bundle", "--"])
         .args(reloader(&out));
     let mut ns = Ns::start(&r, &[]);
@@ -562,7 +608,7 @@ fn bundle_set_on_the_watched_file_refreshes_and_a_tampered_rewrite_keeps_the_old
     assert_eq!(ns.finish(), 143);
     let stderr = ns.stderr();
     assert!(
-        !stderr.contains(&a) && !stderr.contains(&b) && !stderr.contains(&key),
+        !stderr.contains(&a) && !stderr.contains(&b) && !stderr.contains(key.as_str()),
         "{stderr}"
     );
 }
@@ -620,28 +666,13 @@ fn sigterm_during_a_refresh_abandons_it_and_exits_with_the_programs_status() {
     // the default 8 retries and 30 s deadline: a SIGTERM must not wait for them.
     let bao = Bao::start();
     let a = canary("term-a");
-    bao.put_v2("app", &[("db", &a)]);
-    let token = bao.reader_token();
-    let sb = Sandbox::new();
-    let status = sb.path("status.json");
-    sb.config(&vault_yaml(&bao, &status, ""));
-    let out = sb.path("out/db");
-    let mut r = sb.run();
-    r.env("VAULT_TOKEN", &token)
-        .args([
-            "--sources",
-            "vault",
-            "--vault-timeout",
-            "300ms",
-            "--log-level",
-            "debug",
-            "--",
-        ])
-        .args(reloader(&out));
-    let mut ns = Ns::start(&r, &[]);
-    expect_prefix(&ns, "ready ", Duration::from_secs(10));
-    let bao_pid = nix::unistd::Pid::from_raw(bao.pid() as i32);
-    nix::sys::signal::kill(bao_pid, nix::sys::signal::Signal::SIGSTOP).expect("stop bao");
+    let mut run = vault_reloader(
+        &bao,
+        &a,
+        &["--vault-timeout", "300ms", "--log-level", "debug"],
+    );
+    let (ns, out) = (&mut run.ns, &run.out);
+    freeze(&bao, true);
     // The refresh is under way once a request has failed and is being retried.
     let retrying = wait_until(Duration::from_secs(8), || {
         ns.stderr().contains("(attempt 1)")
@@ -651,9 +682,9 @@ fn sigterm_during_a_refresh_abandons_it_and_exits_with_the_programs_status() {
     let t0 = Instant::now();
     ns.signal(pid, libc_sig::TERM);
     let code = ns.wait(Duration::from_secs(3));
-    nix::sys::signal::kill(bao_pid, nix::sys::signal::Signal::SIGCONT).expect("continue bao");
+    freeze(&bao, false);
     assert_eq!(code, Some(143), "took {:?}\n{}", t0.elapsed(), ns.stderr());
-    assert_eq!(read(&out), a, "nothing published");
+    assert_eq!(read(out), a, "nothing published");
     let stderr = ns.stderr();
     assert!(stderr.contains("refresh abandoned"), "{stderr}");
     assert!(!stderr.contains("refresh failed"), "{stderr}");
@@ -697,17 +728,8 @@ fn a_bundle_url_is_polled_with_conditional_gets() {
     let sb = Sandbox::new();
     let served = sb.mkdir("www");
     let file = served.join("app.json");
-    let key = {
-        let out = Run::new().args(["vault", "keygen"]).output();
-        out.expect_ok();
-        out.stdout().trim_end().to_string()
-    };
-    let vault_cmd = |args: &[&str]| {
-        let mut r = Run::new();
-        r.arg("vault").arg("--file").arg(&file).args(args);
-        r.env("SECRET_INIT_MASTER_KEY", &key);
-        r.output().expect_ok();
-    };
+    let bundle = BundleFile::new(file.clone());
+    let (key, vault_cmd) = (&bundle.key, |args: &[&str]| bundle.vault(args));
     let a = canary("url-a");
     // A longer value: busybox's ETag is mtime-size, so the size change shows even within a second.
     let b = format!("{}-longer", canary("url-b"));
@@ -728,7 +750,7 @@ fn a_bundle_url_is_polled_with_conditional_gets() {
         "SECRET_INIT_BUNDLE",
         format!("http://127.0.0.1:{}/app.json", httpd.port),
     )
-    .env("SECRET_INIT_MASTER_KEY", &key)
+    .env("SECRET_INIT_MASTER_KEY", key)
     .args(["--sources", "bundle", "--log-level", "trace", "--"])
     .args(reloader(&out));
     let mut ns = Ns::start(&r, &[]);
@@ -753,5 +775,5 @@ fn a_bundle_url_is_polled_with_conditional_gets() {
     ns.signal(pid, libc_sig::TERM);
     assert_eq!(ns.finish(), 143);
     let stderr = ns.stderr();
-    assert!(!stderr.contains(&a) && !stderr.contains(&b) && !stderr.contains(&key));
+    assert!(!stderr.contains(&a) && !stderr.contains(&b) && !stderr.contains(key.as_str()));
 }
