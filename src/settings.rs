@@ -177,6 +177,21 @@ fn scalar_text(v: &serde_json::Value) -> String {
     }
 }
 
+/// An option's text and where it came from: the command line or env twin, else the
+/// `secret_init.refresh.KEY` value.
+fn text_or_file(
+    inv: &Invocation,
+    env: &Environ,
+    long: &str,
+    file: Option<&String>,
+    key: &str,
+) -> Result<Option<(String, String)>, Error> {
+    Ok(match pick(inv, env, long) {
+        Some((v, origin)) => Some((text(v, &origin)?, origin)),
+        None => file.map(|v| (v.clone(), format!("secret_init.refresh.{key}"))),
+    })
+}
+
 fn refresh_settings(
     inv: &Invocation,
     env: &Environ,
@@ -220,13 +235,13 @@ fn refresh_settings(
             })?
         }
     };
-    let on_change = match pick(inv, env, "on-change") {
-        Some((v, origin)) => Some((text(v, &origin)?, origin)),
-        None => file
-            .and_then(|f| f.on_change.clone())
-            .map(|v| (v, "secret_init.refresh.on_change".to_string())),
-    };
-    let on_change = match on_change {
+    let on_change = match text_or_file(
+        inv,
+        env,
+        "on-change",
+        file.and_then(|f| f.on_change.as_ref()),
+        "on_change",
+    )? {
         None => OnChange::Signal,
         Some((v, origin)) => match v.trim() {
             "signal" => OnChange::Signal,
@@ -240,13 +255,13 @@ fn refresh_settings(
             }
         },
     };
-    let signal = match pick(inv, env, "refresh-signal") {
-        Some((v, origin)) => Some((text(v, &origin)?, origin)),
-        None => file
-            .and_then(|f| f.signal.clone())
-            .map(|v| (v, "secret_init.refresh.signal".to_string())),
-    };
-    let signal = match signal {
+    let signal = match text_or_file(
+        inv,
+        env,
+        "refresh-signal",
+        file.and_then(|f| f.signal.as_ref()),
+        "signal",
+    )? {
         None => nix::libc::SIGHUP,
         Some((v, origin)) => parse_signal(&v).ok_or_else(|| {
             Error::new(
