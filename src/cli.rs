@@ -34,7 +34,7 @@ pub const OPTIONS: &[OptSpec] = &[
         long: "secrets-dir",
         value: Some("DIR"),
         repeat: true,
-        help: "mounted secrets dir to read <DIR>/<name> from; repeatable; env: colon-separated [default: /secrets]",
+        help: "mounted secrets dir to read <DIR>/<name> from; repeatable; env: colon-separated [default: /secrets:/run/secrets]",
     },
     OptSpec {
         long: "output-dir",
@@ -267,12 +267,18 @@ pub fn env_twin(long: &str) -> String {
 pub enum Command {
     /// Resolve, deliver, then exec or supervise the program.
     Run(Vec<OsString>),
-    /// Resolve only and report.
-    Check,
+    /// The pre-flight of a run: everything short of writing; optionally the program's lookup.
+    Check(Vec<OsString>),
     /// Print one resolved value.
     Get(String),
-    /// `vault ...`: manage an encrypted bundle; the words after `vault`, parsed by its module.
-    Vault(Vec<OsString>),
+    /// `bundle VERB ...`: manage an encrypted bundle; the words after `bundle`, parsed by its
+    /// module. `alias`: it was spelled `vault`, the old name.
+    Bundle {
+        /// The verb and everything after it.
+        args: Vec<OsString>,
+        /// Spelled `vault`.
+        alias: bool,
+    },
     /// List the built-in providers and their destinations.
     Providers,
     /// Deliver everything without starting a program, recording what was written.
@@ -281,10 +287,25 @@ pub enum Command {
     Clean,
     /// Print `export` lines for the env deliveries.
     Env,
-    /// Print help.
-    Help,
+    /// Print help: the whole of it, or one command's.
+    Help(Option<&'static str>),
     /// Print the version.
     Version,
+}
+
+impl Command {
+    /// The subcommand's word, for its own `--help`; `None` for a run.
+    pub fn name(&self) -> Option<&'static str> {
+        match self {
+            Command::Check(_) => Some("check"),
+            Command::Get(_) => Some("get"),
+            Command::Providers => Some("providers"),
+            Command::Materialize => Some("materialize"),
+            Command::Clean => Some("clean"),
+            Command::Env => Some("env"),
+            Command::Run(_) | Command::Bundle { .. } | Command::Help(_) | Command::Version => None,
+        }
+    }
 }
 
 /// A parsed command line: the command and the raw values of the options given on it.
@@ -318,7 +339,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
             let program: Vec<OsString> = raw.collect();
             command = match command {
                 None | Some(Command::Run(_)) => Some(Command::Run(program)),
-                Some(_) => return Err(usage("a program after -- only goes with a run")),
+                Some(Command::Check(_)) => Some(Command::Check(program)),
+                Some(_) => return Err(usage("a program after -- only goes with a run or check")),
             };
             break;
         }
@@ -327,7 +349,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
         match arg {
             Arg::Short('h') | Arg::Long("help") => {
                 return Ok(Invocation {
-                    command: Command::Help,
+                    command: Command::Help(command.as_ref().and_then(Command::name)),
                     values,
                 });
             }
@@ -360,12 +382,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
             Arg::Value(v) => {
                 let word = v.to_string_lossy().into_owned();
                 match (&command, word.as_str()) {
-                    (None, "check") => command = Some(Command::Check),
-                    (None, "get") => {
-                        let name = parser
-                            .value()
-                            .map_err(|_| usage("get needs a secret NAME"))?;
-                        command = Some(Command::Get(name.to_string_lossy().into_owned()));
+                    (None, "check") => command = Some(Command::Check(Vec::new())),
+                    // The NAME is the next word that is not an option, so `get --help` is help.
+                    (None, "get") => command = Some(Command::Get(String::new())),
+                    (Some(Command::Get(name)), _) if name.is_empty() => {
+                        command = Some(Command::Get(word));
                     }
                     (None, "providers") => command = Some(Command::Providers),
                     (None, "materialize") => command = Some(Command::Materialize),
@@ -374,7 +395,27 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
                     (None, "run") => {}
                     (None, "vault") => {
                         let rest = parser.raw_args().map_err(|e| usage(e.to_string()))?;
-                        command = Some(Command::Vault(rest.collect()));
+                        command = Some(Command::Bundle {
+                            args: rest.collect(),
+                            alias: true,
+                        });
+                        break;
+                    }
+                    // Programs may be given without `--`, and `bundle` is also Ruby's Bundler:
+                    // the word is our command only when one of its verbs follows
+                    // (`secret-init bundle exec puma` runs Bundler).
+                    (None, "bundle")
+                        if parser.try_raw_args().is_some_and(|raw| {
+                            raw.peek()
+                                .and_then(|w| w.to_str())
+                                .is_some_and(|w| crate::bundle::command::VERBS.contains(&w))
+                        }) =>
+                    {
+                        let rest = parser.raw_args().map_err(|e| usage(e.to_string()))?;
+                        command = Some(Command::Bundle {
+                            args: rest.collect(),
+                            alias: false,
+                        });
                         break;
                     }
                     (None | Some(Command::Run(_)), _) => {
@@ -400,6 +441,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
     if command == Command::Run(Vec::new()) {
         return Err(usage("no program given"));
     }
+    if command == Command::Get(String::new()) {
+        return Err(usage("get needs a secret NAME"));
+    }
     Ok(Invocation { command, values })
 }
 
@@ -414,29 +458,22 @@ pub fn help() -> String {
         "starts unless every required secret resolved.\n\n",
         "USAGE:\n",
         "    secret-init [OPTIONS] -- PROGRAM [ARGS...]   resolve, deliver, exec\n",
-        "    secret-init check [OPTIONS] [--format json]  resolve only; table of name, source, destination, masked value\n",
+        "    secret-init check [OPTIONS] [-- PROGRAM]     pre-flight: everything a run does short of writing\n",
         "    secret-init get NAME [OPTIONS]               print one resolved value\n",
-        "    secret-init vault COMMAND ...                manage an encrypted bundle (vault --help)\n",
+        "    secret-init bundle VERB ...                  manage an encrypted bundle; VERB: keygen create set unset\n",
+        "                                                 show get list delete rekey (bundle VERB --help)\n",
         "    secret-init providers                        built-in providers, their fields and destinations\n",
         "    secret-init materialize [--state-file PATH]  deliver without a program; record what was written\n",
         "    secret-init clean [--state-file PATH]        remove what materialize wrote (changed files kept)\n",
-        "    secret-init env                              export lines for eval \"$(secret-init env)\"\n\n",
+        "    secret-init env                              export lines for eval \"$(secret-init env)\"\n",
+        "    secret-init COMMAND --help                   one command's options and an example\n\n",
         "EXAMPLE:\n",
         "    ENTRYPOINT [\"secret-init\", \"--\", \"python\", \"main.py\"]\n",
         "    TRUSS_SECRET_hf_access_token=hf_xxx secret-init check\n\n",
         "OPTIONS (each also read from its env twin; the command line wins over env, env over config.yaml):\n",
     ));
     for spec in OPTIONS {
-        let flag = match spec.value {
-            Some(v) => format!("--{} {v}", spec.long),
-            None => format!("--{}", spec.long),
-        };
-        out.push_str(&format!(
-            "    {flag:<28} {}\n    {:<28} env: {}\n",
-            spec.help,
-            "",
-            env_twin(spec.long)
-        ));
+        push_option(&mut out, spec);
     }
     out.push_str(concat!(
         "    -h, --help                   this text\n",
@@ -450,10 +487,156 @@ pub fn help() -> String {
         "    default  the value given in config.yaml\n\n",
         "EXIT CODES:\n",
         "    the program's own; 128+N killed by (or stopped by) signal N; 64 usage; 65 invalid input;\n",
-        "    69 secret/source unavailable; 73 cannot write output; 77 permission/auth/TLS;\n",
-        "    78 configuration refused; 126 not executable; 127 not found\n",
+        "    66 --config file not found; 69 secret/source unavailable; 73 cannot write output;\n",
+        "    77 permission/auth/TLS; 78 configuration refused; 126 not executable; 127 not found\n",
+        "    (126/127 are decided before anything is written)\n",
     ));
     out
+}
+
+/// The options that say where secrets come from: every resolving command takes them.
+const SOURCE_OPTIONS: &[&str] = &[
+    "config",
+    "secrets-dir",
+    "env-prefix",
+    "local-config",
+    "bundle",
+    "bundle-vaults",
+    "bundle-env-vaults",
+    "master-key-file",
+    "bundle-ca-cert",
+    "sources",
+    "max-secret-bytes",
+    "vault-addr",
+    "vault-ca-cert",
+    "vault-namespace",
+    "vault-path",
+    "vault-timeout",
+    "vault-deadline",
+    "vault-retries",
+    "vault-retry-jitter",
+    "allow-insecure-http",
+    "log-level",
+    "log-format",
+];
+
+/// One subcommand's help: what it does, its usage, its own options beyond [`SOURCE_OPTIONS`]
+/// (when `sources` is set), and an example.
+struct CommandHelp {
+    name: &'static str,
+    usage: &'static str,
+    about: &'static str,
+    sources: bool,
+    options: &'static [&'static str],
+    example: &'static str,
+}
+
+const COMMAND_HELP: &[CommandHelp] = &[
+    CommandHelp {
+        name: "check",
+        usage: "secret-init check [OPTIONS] [--format table|json] [-- PROGRAM [ARGS...]]",
+        about: "The pre-flight of a run: resolve every secret, plan every delivery, apply the output-dir\n\
+                policy, probe that each destination dir is writable (an empty staging dir, made and\n\
+                removed: no secret is written), check the environment's policy and size and, with\n\
+                -- PROGRAM, look the program up. Prints a table (values masked) and exits with the\n\
+                code the run would have.",
+        sources: true,
+        options: &[
+            "output-dir",
+            "allow-dangerous-env",
+            "allow-shared-dir",
+            "scrub-env",
+            "user",
+            "no-root",
+            "format",
+        ],
+        example: "TRUSS_SECRET_hf_access_token=hf_xxx secret-init check --format json -- python main.py",
+    },
+    CommandHelp {
+        name: "get",
+        usage: "secret-init get NAME [OPTIONS]",
+        about: "Resolve one declared secret and print its value, byte-exact, on stdout (for scripts).",
+        sources: true,
+        options: &[],
+        example: "secret-init get hf_access_token --config config.yaml > token",
+    },
+    CommandHelp {
+        name: "providers",
+        usage: "secret-init providers [--config PATH]",
+        about: "List the built-in providers: their fields and the files and env vars they deliver.",
+        sources: false,
+        options: &["config"],
+        example: "secret-init providers",
+    },
+    CommandHelp {
+        name: "materialize",
+        usage: "secret-init materialize [OPTIONS] [--state-file PATH]",
+        about: "Deliver every file without starting a program (a developer machine), recording what\n\
+                was written so that clean can remove it.",
+        sources: true,
+        options: &[
+            "output-dir",
+            "allow-dangerous-env",
+            "allow-shared-dir",
+            "state-file",
+        ],
+        example: "secret-init materialize --output-dir ~/.secrets && secret-init clean",
+    },
+    CommandHelp {
+        name: "clean",
+        usage: "secret-init clean [--state-file PATH]",
+        about: "Remove what materialize wrote; a file changed since is kept and named.",
+        sources: false,
+        options: &["config", "state-file", "log-level", "log-format"],
+        example: "secret-init clean --state-file /tmp/si-state.json",
+    },
+    CommandHelp {
+        name: "env",
+        usage: "secret-init env [OPTIONS]",
+        about: "Print one `export NAME='value'` line per env delivery, for a shell to eval.",
+        sources: true,
+        options: &["allow-dangerous-env"],
+        example: "eval \"$(secret-init env)\"",
+    },
+];
+
+/// The names of the subcommands that have their own `--help`.
+pub fn command_names() -> impl Iterator<Item = &'static str> {
+    COMMAND_HELP.iter().map(|c| c.name)
+}
+
+/// One subcommand's `--help`: usage, what it does, its options, an example.
+pub fn command_help(name: &str) -> Option<String> {
+    let c = COMMAND_HELP.iter().find(|c| c.name == name)?;
+    let mut out = format!(
+        "secret-init {}: {}\n\nUSAGE:\n    {}\n\nOPTIONS (each also read from its env twin):\n",
+        c.name, c.about, c.usage
+    );
+    let own = c.options.iter();
+    let shared = SOURCE_OPTIONS.iter().filter(|_| c.sources);
+    for long in own.chain(shared) {
+        if let Some(spec) = OPTIONS.iter().find(|s| s.long == *long) {
+            push_option(&mut out, spec);
+        }
+    }
+    out.push_str(&format!(
+        "    -h, --help                   this text\n\nEXAMPLE:\n    {}\n",
+        c.example
+    ));
+    Some(out)
+}
+
+fn push_option(out: &mut String, spec: &OptSpec) {
+    let flag = match spec.value {
+        Some(v) => format!("--{} {v}", spec.long),
+        None => format!("--{}", spec.long),
+    };
+    out.push_str(&format!(
+        "    {flag:<28} {}\n    {:<28} env: {}\n",
+        spec.help,
+        "",
+        env_twin(spec.long)
+    ));
 }
 
 #[cfg(test)]
@@ -503,7 +686,7 @@ mod tests {
             parse(args(&["check", "--format", "json"]))
                 .expect("ok")
                 .command,
-            Command::Check
+            Command::Check(Vec::new())
         );
         assert_eq!(
             parse(args(&["get", "db"])).expect("ok").command,
@@ -524,10 +707,63 @@ mod tests {
             &["--output-dir"],
             &["get"],
             &["check", "extra"],
+            &["get", "--", "x"],
         ] {
             let e = parse(args(bad)).expect_err("should fail");
             assert_eq!(e.exit_code(), 64, "{bad:?}: {e}");
         }
+    }
+
+    #[test]
+    fn every_command_has_help_with_known_options_and_an_example() {
+        for name in command_names() {
+            let inv = parse(args(&[name, "--help"])).expect("ok");
+            assert_eq!(inv.command, Command::Help(Some(name)), "{name}");
+            let h = command_help(name).expect("help");
+            assert!(h.contains("EXAMPLE:\n    "), "{name}: {h}");
+            assert!(h.contains(&format!("secret-init {name}")), "{name}");
+        }
+        for c in COMMAND_HELP {
+            for long in c.options.iter().chain(SOURCE_OPTIONS) {
+                assert!(
+                    OPTIONS.iter().any(|s| s.long == *long),
+                    "{}: --{long}",
+                    c.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bundle_is_the_command_only_before_one_of_its_verbs() {
+        assert_eq!(
+            parse(args(&["bundle", "exec", "puma"]))
+                .expect("ok")
+                .command,
+            Command::Run(args(&["bundle", "exec", "puma"]))
+        );
+        assert_eq!(
+            parse(args(&["bundle", "list", "--bundle", "f"]))
+                .expect("ok")
+                .command,
+            Command::Bundle {
+                args: args(&["list", "--bundle", "f"]),
+                alias: false
+            }
+        );
+        assert_eq!(
+            parse(args(&["vault", "list"])).expect("ok").command,
+            Command::Bundle {
+                args: args(&["list"]),
+                alias: true
+            }
+        );
+        assert_eq!(
+            parse(args(&["check", "--", "python", "-c", "x"]))
+                .expect("ok")
+                .command,
+            Command::Check(args(&["python", "-c", "x"]))
+        );
     }
 
     #[test]

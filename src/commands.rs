@@ -34,19 +34,26 @@ pub fn dispatch(
 ) -> Result<u8, Errors> {
     let inv = cli::parse(args)?;
     match inv.command {
-        Command::Help => {
-            print_stdout(cli::help().as_bytes());
+        Command::Help(name) => {
+            let text = name.and_then(cli::command_help).unwrap_or_else(cli::help);
+            print_stdout(text.as_bytes());
             return Ok(0);
         }
         Command::Version => {
             print_stdout(concat!("secret-init ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
             return Ok(0);
         }
-        Command::Vault(args) => {
+        Command::Bundle { args, alias } => {
+            if alias {
+                crate::warn!(
+                    "`secret-init vault` is now `secret-init bundle` (\"vault\" also names HashiCorp \
+                     Vault); the old name still works for now"
+                );
+            }
             if !inv.values.is_empty() {
                 return Err(Error::new(
                     Kind::Usage,
-                    "options go after the word vault (see secret-init vault --help)",
+                    "options go after the bundle verb (see secret-init bundle VERB --help)",
                 )
                 .into());
             }
@@ -74,7 +81,7 @@ pub fn dispatch(
     };
     match inv.command {
         Command::Run(program) => run(&mut ctx, &program, start),
-        Command::Check => check(&ctx),
+        Command::Check(program) => check(&mut ctx, &program),
         Command::Get(name) => get(&ctx, &name),
         Command::Providers => {
             print_stdout(crate::materialize::providers(&ctx).as_bytes());
@@ -83,7 +90,16 @@ pub fn dispatch(
         Command::Materialize => crate::materialize::materialize(&ctx, full_plan(&ctx, true)?),
         Command::Clean => crate::materialize::clean(&ctx),
         Command::Env => crate::materialize::env(&full_plan(&ctx, false)?),
-        Command::Help | Command::Version | Command::Vault(_) => Ok(0),
+        Command::Help(_) | Command::Version | Command::Bundle { .. } => Ok(0),
+    }
+}
+
+/// "1 env var", "2 env vars".
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }
 
@@ -164,35 +180,30 @@ fn plan_excluding(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan
         &mut plan,
         with_files,
     )?;
-    let injected = sources.injected_env()?;
+    let mut injected = sources.injected_env()?;
     drop(sources);
+    injected.extend(crate::source::file::file_env(
+        &ctx.settings.file_env,
+        &ctx.env,
+        ctx.settings.max_secret_bytes,
+    )?);
     plan::add_injected(&mut plan, injected, &ctx.settings)?;
     Ok(plan)
 }
 
 /// One whole pass of the pipeline for a run: everything resolved and checked, the plan (files
-/// owned by the `--user` unless a secret names its owner) and the program's environment. A live
-/// refresh calls it again with the same context.
+/// owned by the `--user` unless a secret names its owner), the program's environment and the
+/// write policy, with every check that precedes publishing. A live refresh calls it again with
+/// the same context and what the previous pass left (`carry`).
 pub fn delivery(
     ctx: &Context,
     creds: Option<&sys::Credentials>,
     carry: &Carry,
-) -> Result<(plan::Plan, Vec<(OsString, OsString)>), Errors> {
+    program: &[OsString],
+) -> Result<(plan::Plan, Vec<(OsString, OsString)>, file::WriteOptions), Errors> {
     let mut plan = plan_excluding(ctx, true, carry)?;
-    if let Some(c) = creds {
-        // The program must be able to read its files: they are the --user's unless a secret
-        // names its own owner.
-        for f in &mut plan.files {
-            f.owner.get_or_insert((c.uid, c.gid));
-        }
-    }
-    let env = child_env::child_environment(
-        &ctx.env,
-        &ctx.settings.env_prefix,
-        &ctx.settings.scrub_env,
-        &plan.env,
-    );
-    Ok((plan, env))
+    let (env, opts) = before_publishing(ctx, &mut plan, creds, program)?;
+    Ok((plan, env, opts))
 }
 
 /// Resolve, deliver, then exec or supervise.
@@ -227,14 +238,16 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         ctx.env.set("HOME", home);
     }
     let ctx = &*ctx;
-    let (plan, env) = delivery(ctx, creds.as_ref(), &Carry::default())?;
-    child_env::check_exec_size(program, &env)?;
+    if !ctx.settings.allow_shared_dir {
+        // Before the first read: the output dir is usually /secrets, also the first secrets dir.
+        file::tighten_fresh_mount(
+            &ctx.settings.output_dir,
+            creds.as_ref().map(|c| (c.uid, c.gid)),
+        );
+    }
+    let (plan, env, write_opts) = delivery(ctx, creds.as_ref(), &Carry::default(), program)?;
 
     sys::enter_delivery();
-    let write_opts = file::WriteOptions {
-        allow_shared_dir: ctx.settings.allow_shared_dir,
-        trusted_uids: creds.iter().map(|c| c.uid).collect(),
-    };
     let published = file::publish(&plan.files, &write_opts, sys::pending_stop)?;
     sys::hold_stop_signals();
     if let Some(sig) = sys::pending_stop() {
@@ -245,11 +258,11 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         .into());
     }
     crate::info!(
-        "{} secrets delivered ({} files written, {} unchanged, {} env vars); starting {}",
-        ctx.manifest.secrets.len(),
-        published.files.len(),
+        "{} delivered ({} written, {} unchanged, {}); starting {}",
+        plural(ctx.manifest.secrets.len(), "secret"),
+        plural(published.files.len(), "file"),
         plan.unchanged.len(),
-        plan.env.len(),
+        plural(plan.env.len(), "env var"),
         program[0].to_string_lossy()
     );
     let delivered = refresh
@@ -307,8 +320,16 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
     result.map_err(Into::into)
 }
 
-/// Resolve only; report a table and exit as a run would.
-pub fn check(ctx: &Context) -> Result<u8, Errors> {
+/// The pre-flight of a run, short of writing: resolve, plan, the output-dir policy and a
+/// writability probe that writes no secret, the environment's policy and size, and the program
+/// lookup when one is given (`check -- PROGRAM`). Reports a table and exits as the run would.
+pub fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
+    let creds = program_credentials(&ctx.settings.process)?;
+    if let Some(home) = creds.as_ref().and_then(|c| c.home.clone()) {
+        // As in a run: provider files are planned under the --user's HOME.
+        ctx.env.set("HOME", home);
+    }
+    let ctx = &*ctx;
     let (resolutions, mut errors, mut sources) = resolve_all(ctx, &Carry::default())?;
     let mut provider_rows = Vec::new();
     if errors.0.is_empty() {
@@ -323,23 +344,27 @@ pub fn check(ctx: &Context) -> Result<u8, Errors> {
             )?;
             let injected = sources.injected_env()?;
             plan::add_injected(&mut p, injected, &ctx.settings)?;
-            Ok(outcome)
+            Ok((p, outcome))
         });
         match built {
             Err(plan_errors) => errors = plan_errors,
-            Ok(outcome) => {
+            Ok((mut p, outcome)) => {
                 for (inst, role, path, write) in outcome.files {
                     provider_rows.push(Row {
                         name: format!("provider:{inst}"),
                         source: role,
-                        destination: path.display().to_string(),
+                        destination: vec![path.display().to_string()],
                         value: "-".into(),
                         status: if write { "ok" } else { "unchanged" }.into(),
                     });
                 }
+                if let Err(e) = preflight(ctx, &mut p, creds.as_ref(), program) {
+                    errors.push(e);
+                }
             }
         }
     }
+    drop(sources);
     let mut rows: Vec<Row> = resolutions
         .iter()
         .map(|r| Row::of(r, &ctx.settings))
@@ -404,10 +429,56 @@ fn refresh_text(r: &settings::RefreshSettings, watches: &[crate::refresh::Watch]
     out
 }
 
+/// What a run checks between planning and publishing, without publishing: the environment the
+/// program would get, the program itself, and every destination directory.
+fn preflight(
+    ctx: &Context,
+    plan: &mut plan::Plan,
+    creds: Option<&sys::Credentials>,
+    program: &[OsString],
+) -> Result<(), Error> {
+    let (_env, opts) = before_publishing(ctx, plan, creds, program)?;
+    file::probe(&plan.files, &opts)
+}
+
+/// The last steps before publishing, shared by a run and `check`: the files' owners, the
+/// program's environment and its size, the program's lookup (when there is a program), and the
+/// write policy.
+fn before_publishing(
+    ctx: &Context,
+    plan: &mut plan::Plan,
+    creds: Option<&sys::Credentials>,
+    program: &[OsString],
+) -> Result<(Vec<(OsString, OsString)>, file::WriteOptions), Error> {
+    if let Some(c) = creds {
+        // The program must be able to read its files: they are the --user's unless a secret
+        // names its own owner.
+        for f in &mut plan.files {
+            f.owner.get_or_insert((c.uid, c.gid));
+        }
+    }
+    let env = child_env::child_environment(
+        &ctx.env,
+        &ctx.settings.env_prefix,
+        &ctx.settings.scrub_env,
+        &plan.env,
+    );
+    child_env::check_exec_size(program, &env)?;
+    if !program.is_empty() {
+        // Found and runnable before anything is published: a typo gets 127 with nothing written.
+        process::lookup::resolve(program, &env)?;
+    }
+    let opts = file::WriteOptions {
+        allow_shared_dir: ctx.settings.allow_shared_dir,
+        trusted_uids: creds.iter().map(|c| c.uid).collect(),
+    };
+    Ok((env, opts))
+}
+
 struct Row {
     name: String,
     source: String,
-    destination: String,
+    destination: Vec<String>,
     value: String,
     status: String,
 }
@@ -437,11 +508,7 @@ impl Row {
                 .origin
                 .as_ref()
                 .map_or_else(|| "-".to_string(), ToString::to_string),
-            destination: if dest.is_empty() {
-                "-".into()
-            } else {
-                dest.join(", ")
-            },
+            destination: dest,
             value: r
                 .value
                 .as_ref()
@@ -453,13 +520,24 @@ impl Row {
 
 fn table(rows: &[Row]) -> String {
     let header = ["NAME", "SOURCE", "DESTINATION", "VALUE", "STATUS"];
-    let cells: Vec<[&str; 5]> = rows
+    let dests: Vec<String> = rows
         .iter()
         .map(|r| {
+            if r.destination.is_empty() {
+                "-".to_string()
+            } else {
+                r.destination.join(", ")
+            }
+        })
+        .collect();
+    let cells: Vec<[&str; 5]> = rows
+        .iter()
+        .zip(&dests)
+        .map(|(r, dest)| {
             [
                 r.name.as_str(),
                 r.source.as_str(),
-                r.destination.as_str(),
+                dest.as_str(),
                 r.value.as_str(),
                 r.status.as_str(),
             ]

@@ -12,6 +12,8 @@ pub enum Kind {
     Usage,
     /// 65: invalid names, YAML, types, sizes, NUL in an env value, failed decryption.
     Data,
+    /// 66: an input file named on purpose (`--config`) does not exist (EX_NOINPUT).
+    NoInput,
     /// 69: a required secret or source is unavailable.
     Unavailable,
     /// 73: an output cannot be created.
@@ -34,6 +36,7 @@ impl Kind {
         match self {
             Kind::Usage => 64,
             Kind::Data => 65,
+            Kind::NoInput => 66,
             Kind::Unavailable => 69,
             Kind::CantCreate => 73,
             Kind::Permission => 77,
@@ -166,6 +169,7 @@ mod tests {
         let table = [
             (Kind::Usage, 64),
             (Kind::Data, 65),
+            (Kind::NoInput, 66),
             (Kind::Unavailable, 69),
             (Kind::CantCreate, 73),
             (Kind::Permission, 77),

@@ -84,7 +84,8 @@ pub fn write(level: Level, args: std::fmt::Arguments<'_>) {
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
-/// Replaces control characters so one problem stays one line.
+/// Replaces control characters so one problem stays one line, and the bidirectional controls
+/// (Trojan Source, CVE-2021-42574) so a name cannot make a line read as something else.
 pub fn escape_controls(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -93,10 +94,17 @@ pub fn escape_controls(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if is_bidi_control(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
             c => out.push(c),
         }
     }
     out
+}
+
+/// Unicode's bidirectional formatting characters (UAX #9): embeddings, overrides, isolates and
+/// the implicit marks, all invisible and all able to reorder what a terminal shows.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Logs at error level.

@@ -116,6 +116,8 @@ pub struct FileSettings {
     pub max_secret_bytes: Option<u64>,
     /// Extra variables removed from the program's environment.
     pub scrub_env: Option<Vec<String>>,
+    /// Variables `X` whose `X_FILE` names a file to read into `X` (Docker's `*_FILE` convention).
+    pub file_env: Option<Vec<String>>,
     /// The encrypted vault bundle (`secret_init.bundles`).
     pub bundles: Option<RawBundleSettings>,
     /// The vault source (`secret_init.vault`).
@@ -222,10 +224,11 @@ pub fn read_config_text(path: &Path) -> Result<String, Error> {
         .custom_flags(nix::libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| {
-            let kind = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                Kind::Permission
-            } else {
-                Kind::Data
+            let kind = match e.kind() {
+                std::io::ErrorKind::PermissionDenied => Kind::Permission,
+                // A config named on purpose (--config, SECRET_INIT_CONFIG) that is not there.
+                std::io::ErrorKind::NotFound => Kind::NoInput,
+                _ => Kind::Data,
             };
             Error::new(kind, format!("cannot read: {}", crate::error::io_text(&e)))
                 .with_source(src.clone())

@@ -82,7 +82,9 @@ pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Er
     let mut plan = Plan::default();
     let mut errors = Errors::default();
     // Keyed by the path's bytes: Path's own ordering walks components and costs far more.
-    let mut file_owner: BTreeMap<Vec<u8>, String> = BTreeMap::new();
+    // The key is the path as the kernel resolves its spelling (`//x`, `/./x` and `/x` are one
+    // file); the value keeps the secret and its spelling for the message.
+    let mut file_owner: BTreeMap<Vec<u8>, (String, PathBuf)> = BTreeMap::new();
     let mut env_owner: BTreeMap<String, String> = BTreeMap::new();
     for r in resolutions {
         let Some(value) = &r.value else { continue };
@@ -102,16 +104,21 @@ pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Er
             FileTarget::Path(p) => Some(p.clone()),
         };
         if let Some(path) = path {
-            if let Some(other) = file_owner.insert(
-                std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).to_vec(),
-                name.to_string(),
+            let spelled: PathBuf = path.components().collect();
+            if let Some((other, other_path)) = file_owner.insert(
+                std::os::unix::ffi::OsStrExt::as_bytes(spelled.as_os_str()).to_vec(),
+                (name.to_string(), path.clone()),
             ) {
-                errors.push(Error::secret(
-                    Kind::Data,
-                    name,
-                    src.clone(),
-                    format!("delivers to {} as secret \"{other}\" does", path.display()),
-                ));
+                let what = if other_path.as_os_str() == path.as_os_str() {
+                    format!("delivers to {} as secret \"{other}\" does", path.display())
+                } else {
+                    format!(
+                        "delivers to {}, the same file as {} of secret \"{other}\"",
+                        path.display(),
+                        other_path.display()
+                    )
+                };
+                errors.push(Error::secret(Kind::Data, name, src.clone(), what));
             } else if r
                 .origin
                 .as_ref()

@@ -27,6 +27,9 @@ pub struct Resolution {
     pub problem: Option<Error>,
 }
 
+/// Why a secret was looked up nowhere: every source in the order is unconfigured.
+const NO_SOURCE: &str = "no source in the order is configured to look in";
+
 /// Resolves `declared` (all, or a subset for `get`) against `sources`.
 pub fn resolve<'a>(
     declared: impl IntoIterator<Item = &'a Declared>,
@@ -40,15 +43,18 @@ pub fn resolve<'a>(
             errors.push(p.clone());
         } else if r.value.is_none() {
             // An empty order (`--sources` naming only unconfigured sources) tried nothing.
-            let tried = if r.tried.is_empty() {
-                "no sources".to_string()
+            if r.tried.is_empty() {
+                crate::warn!(
+                    "optional secret \"{}\" not looked up: {NO_SOURCE}; skipped",
+                    r.name
+                );
             } else {
-                r.tried.join(", ")
-            };
-            crate::warn!(
-                "optional secret \"{}\" not found in {tried}; skipped",
-                r.name
-            );
+                crate::warn!(
+                    "optional secret \"{}\" not found in {}; skipped",
+                    r.name,
+                    r.tried.join(", ")
+                );
+            }
         }
         out.push(r);
     }
@@ -128,17 +134,16 @@ fn resolve_one(d: &Declared, sources: &mut Sources) -> Resolution {
             if d.settings.optional {
                 return r;
             }
-            let tried = if r.tried.is_empty() {
-                "no sources".to_string()
+            r.problem = Some(if r.tried.is_empty() {
+                Error::secret(Kind::Unavailable, d.name.as_str(), "--sources", NO_SOURCE)
             } else {
-                r.tried.join(", ")
-            };
-            r.problem = Some(Error::secret(
-                Kind::Unavailable,
-                d.name.as_str(),
-                tried,
-                "not found",
-            ));
+                Error::secret(
+                    Kind::Unavailable,
+                    d.name.as_str(),
+                    r.tried.join(", "),
+                    "not found",
+                )
+            });
         }
         Err(e) => r.problem = Some(e.for_secret(d.name.as_str())),
     }

@@ -81,6 +81,8 @@ pub struct Settings {
     pub allow_shared_dir: bool,
     /// Extra variables removed from the child's environment.
     pub scrub_env: Vec<String>,
+    /// Variables `X` delivered from the file `X_FILE` names (`secret_init.file_env`).
+    pub file_env: Vec<String>,
     /// Log verbosity.
     pub log_level: log::Level,
     /// Log line format.
@@ -517,7 +519,7 @@ impl Settings {
             None => file
                 .secrets_dirs
                 .clone()
-                .unwrap_or_else(|| vec![PathBuf::from("/secrets")]),
+                .unwrap_or_else(|| vec![PathBuf::from("/secrets"), PathBuf::from("/run/secrets")]),
         };
         let output_dir = match pick(inv, env, "output-dir") {
             Some((v, _)) => PathBuf::from(v),
@@ -620,6 +622,15 @@ impl Settings {
         }
         let mut scrub_env = file.scrub_env.clone().unwrap_or_default();
         scrub_env.extend(pick_list(inv, env, "scrub-env", ',').unwrap_or_default());
+        let file_env = file.file_env.clone().unwrap_or_default();
+        if let Some(bad) = file_env.iter().find(|v| !crate::name::is_env_name(v)) {
+            return Err(Error::new(
+                Kind::Config,
+                format!("secret_init.file_env: {bad:?} is not an environment variable name"),
+            ));
+        }
+        // The pointer is an input like TRUSS_SECRET_*: the program gets the value, not the path.
+        scrub_env.extend(file_env.iter().map(|v| format!("{v}_FILE")));
         Ok(Settings {
             sources,
             env_prefix,
@@ -630,6 +641,7 @@ impl Settings {
             allow_dangerous_env: flag(inv, env, "allow-dangerous-env", file.allow_dangerous_env)?,
             allow_shared_dir: flag(inv, env, "allow-shared-dir", file.allow_shared_dir)?,
             scrub_env,
+            file_env,
             log_level,
             log_format,
             report_format,
@@ -715,7 +727,10 @@ mod tests {
         .expect("ok");
         assert_eq!(s.sources, DEFAULT_SOURCES);
         assert_eq!(s.env_prefix, "TRUSS_SECRET_");
-        assert_eq!(s.secrets_dirs, vec![PathBuf::from("/secrets")]);
+        assert_eq!(
+            s.secrets_dirs,
+            vec![PathBuf::from("/secrets"), PathBuf::from("/run/secrets")]
+        );
         assert_eq!(s.output_dir, PathBuf::from("/secrets"));
         assert_eq!(
             s.local_config,

@@ -150,8 +150,8 @@ fn every_vault_command_round_trips() {
 fn vault_usage_errors() {
     let f = Fixture::new();
     for (args, code, needle) in [
-        (&["frobnicate"][..], 64, "unknown vault command"),
-        (&["create"][..], 64, "expected: secret-init vault create"),
+        (&["frobnicate"][..], 64, "unknown bundle verb"),
+        (&["create"][..], 64, "expected: secret-init bundle create"),
         (&["create", "../x"][..], 64, "invalid name"),
         (&["set", "v", "a/b", "x"][..], 64, "invalid name"),
         (&["get", "v", "K"][..], 69, "no such bundle file"),
@@ -164,7 +164,7 @@ fn vault_usage_errors() {
         .args(["vault", "list"])
         .output()
         .expect_code(64)
-        .stderr_has("SECRET_INIT_VAULT_FILE");
+        .stderr_has("SECRET_INIT_BUNDLE");
     Run::new()
         .args(["--log-level", "debug", "vault", "list"])
         .output()

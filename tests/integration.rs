@@ -2,11 +2,16 @@
 
 mod support;
 
+mod arm64;
 mod bundle;
+mod container;
 mod core;
+mod file_env;
 mod fleet;
 mod init;
+mod kubernetes;
 mod leaks;
+mod preflight;
 mod providers;
 mod refresh;
 mod vault;

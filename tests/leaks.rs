@@ -632,10 +632,11 @@ fn local_sources_in_every_mode_leak_nothing() {
     ev.tree("exec-127", f.sb.dir.path(), &before);
     f.allow_deliveries(&mut ev, "exec-127");
 
-    // check (table and JSON), providers: no value at all.
+    // check (table, JSON, and the pre-flight with a program), providers: no value at all.
     for (step, args) in [
         ("check", &["check"][..]),
         ("check-json", &["check", "--format", "json"]),
+        ("check-program", &["check", "--", "/bin/true"]),
         ("providers", &["providers"]),
     ] {
         let mut r = f.run(false);
@@ -1044,6 +1045,30 @@ fn vault_commands_leak_nothing() {
     assert_eq!(out.stdout(), b);
     ev.out("get-b-rekeyed", &out);
     ev.allow("get-b-rekeyed: stdout", &b);
+    // rekey --write-key-file: keys/new.key is replaced by a fourth key, which is then the only
+    // place that key may be found in the sandbox.
+    let away = tempfile::tempdir().expect("tempdir");
+    let fourth = keygen();
+    c.add_key("fourthkey", &fourth);
+    let fourth_file = away.path().join("fourth.key");
+    std::fs::write(&fourth_file, &fourth).expect("write");
+    let out = vault(
+        &[
+            "rekey",
+            "--new-key-file",
+            &fourth_file.display().to_string(),
+            "--master-key-file",
+            &key2_file.display().to_string(),
+            "--write-key-file",
+        ],
+        None,
+        None,
+    );
+    out.expect_ok();
+    assert_eq!(read(&key2_file).trim(), fourth);
+    ev.out("rekey-write-key-file", &out);
+    ev.tree("rekey-write-key-file", sb.dir.path(), &before);
+    ev.allow("rekey-write-key-file: file keys/new.key", &fourth);
     // Tampered: one byte of B's ciphertext flipped.
     let mut j: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
@@ -1076,7 +1101,7 @@ fn vault_commands_leak_nothing() {
     // The bundle itself holds ciphertext only: it is searched with nothing allowed.
     ev.add("bundle file", std::fs::read(&file).expect("bundle"));
     ev.tree("end", sb.dir.path(), &before);
-    ev.allow("end: file keys/new.key", &key2);
+    ev.allow("end: file keys/new.key", &fourth);
     ev.assert_clean(&c);
 }
 
@@ -1702,5 +1727,56 @@ fn live_refresh_leaks_nothing() {
         stderr.contains("refresh failed"),
         "control: the failure line is in the search"
     );
+
+// ---------------------------------------------------------------------------------------------
+// Docker conventions: `file_env` pointers
+// ---------------------------------------------------------------------------------------------
+
+/// `X_FILE` read into `X` (`secret_init.file_env`): the value reaches the program's environment
+/// as `X` and nowhere else, in exec and supervised mode, text and JSON at trace level; its
+/// failures (both set, too big) show no value either.
+#[test]
+fn file_env_leaks_nothing() {
+    let mut c = Canaries::default();
+    let sb = Sandbox::new();
+    sb.config("secrets: {}\nsecret_init:\n  file_env: [DB_PASSWORD]\n  max_secret_bytes: 64\n");
+    let value = c.make("fileenv");
+    let big = c.make("fileenvbig").repeat(4);
+    c.add("fileenvbig4", &big);
+    let path = sb.write("run/db", &value);
+    let big_path = sb.write("run/big", &big);
+    let before = snapshot(sb.dir.path());
+    let probe = Probe::new();
+    let mut ev = Evidence::default();
+    for (step, flags, json) in [("exec", &[][..], false), ("init", &["--init"][..], true)] {
+        let mut r = sb.run();
+        r.env("DB_PASSWORD_FILE", &path);
+        trace(&mut r, json)
+            .args(flags.iter().copied())
+            .args(probe.program());
+        let out = r.output();
+        out.expect_ok().stdout_has("probed");
+        ev.out(step, &out);
+        probe.collect(&mut ev, step, step == "init");
+        let env = ev.place(&format!("{step}: child environ")).to_vec();
+        assert!(
+            find(&env, format!("DB_PASSWORD={value}").as_bytes()).is_some(),
+            "{step}: not delivered"
+        );
+        ev.allow(format!("{step}: child environ"), &value);
+        ev.tree(step, sb.dir.path(), &before);
+    }
+    for (step, set_too, file) in [("both-set", true, &path), ("too-big", false, &big_path)] {
+        let mut r = sb.run();
+        r.env("DB_PASSWORD_FILE", file);
+        if set_too {
+            r.env("DB_PASSWORD", "other");
+        }
+        trace(&mut r, false).args(probe.program());
+        let out = r.output();
+        out.expect_code(65);
+        ev.out(step, &out);
+        ev.tree(step, sb.dir.path(), &before);
+    }
     ev.assert_clean(&c);
 }

@@ -1,7 +1,7 @@
 //! Live refresh (docs/refresh.md), with real components: secret-init is PID 1 of a fresh PID
 //! namespace (bubblewrap, as tests/init.rs), the program is a real shell with a SIGHUP handler,
 //! the Kubernetes volume is swapped with AtomicWriter's own steps, vault is a real OpenBao dev
-//! server and bundles are written by the real `secret-init vault set`. inotify is made to fail
+//! server and bundles are written by the real `secret-init bundle set`. inotify is made to fail
 //! for real: a user namespace whose `max_inotify_watches` or `max_inotify_instances` is 0.
 //!
 //! Every wait is bounded; a line that does not come fails the test with secret-init's stderr.
@@ -529,7 +529,7 @@ fn restart_policy_grace_period_sigkill_exit_codes_and_sigterm_during_a_restart()
     );
 }
 
-/// A bundle file and its master key, changed with the real `secret-init vault` commands.
+/// A bundle file and its master key, changed with the real `secret-init bundle` commands.
 struct BundleFile {
     file: PathBuf,
     key: String,
@@ -537,7 +537,7 @@ struct BundleFile {
 
 impl BundleFile {
     fn new(file: PathBuf) -> BundleFile {
-        let out = Run::new().args(["vault", "keygen"]).output();
+        let out = Run::new().args(["bundle", "keygen"]).output();
         out.expect_ok();
         BundleFile {
             file,
@@ -545,10 +545,10 @@ impl BundleFile {
         }
     }
 
-    /// `secret-init vault --file F ARGS`, which must succeed.
+    /// `secret-init bundle --file F ARGS`, which must succeed.
     fn vault(&self, args: &[&str]) {
         let mut r = Run::new();
-        r.arg("vault").arg("--file").arg(&self.file).args(args);
+        r.arg("bundle").arg("--file").arg(&self.file).args(args);
         r.env("SECRET_INIT_MASTER_KEY", &self.key);
         r.output().expect_ok();
     }

@@ -9,7 +9,7 @@ work=$(mktemp -d /dev/shm/si-bench-bundle.XXXXXX)   # tmpfs, as a memory-backed 
 trap 'rm -rf "$work"' EXIT
 n=1000
 
-"$SI_BIN" vault keygen --output "$work/master.key" 2>/dev/null
+"$SI_BIN" bundle keygen --output "$work/master.key" 2>/dev/null
 "$py" "$root/tests/fixtures/bundle_ref.py" write "$work/master.key" "$work/bundle.json" big "$n"
 bundle_section="  bundles:
     location: $work/bundle.json

@@ -23,24 +23,33 @@ use crate::settings::Environ;
 /// Largest value `set` reads from stdin or the command line.
 pub const MAX_VALUE_BYTES: u64 = 1024 * 1024;
 
-/// The help text of `secret-init vault`.
+/// The bundle verbs; `secret-init bundle` is our command only when one of these follows.
+pub const VERBS: &[&str] = &[
+    "keygen", "create", "set", "unset", "show", "get", "list", "delete", "rekey",
+];
+
+/// The help text of `secret-init bundle`.
 pub const HELP: &str = "\
-secret-init vault: manage an encrypted bundle (AES-256-GCM vaults, docs/bundle.md)
+secret-init bundle: manage an encrypted bundle (AES-256-GCM vaults, docs/bundle.md)
 
 USAGE:
-    secret-init vault keygen [--output PATH]          print (or write, 0600) a new base64 master key
-    secret-init vault create NAME [-d DESCRIPTION]    add an empty vault (creates the file)
-    secret-init vault set NAME KEY [VALUE|-] [--no-secret]
-                                                      seal a value; '-' or no VALUE reads stdin
-    secret-init vault unset NAME KEY                  remove an entry
-    secret-init vault show NAME                       table of entries, secret values masked
-    secret-init vault get NAME KEY                    print one decrypted value, byte-exact
-    secret-init vault list                            vaults with entry counts
-    secret-init vault delete NAME                     remove a vault and its entries
-    secret-init vault rekey --new-key-file PATH       re-seal every entry under a new key
+    secret-init bundle keygen [--output PATH]          print (or write, 0600) a new base64 master key
+    secret-init bundle create NAME [-d DESCRIPTION]    add an empty vault (creates the file)
+    secret-init bundle set NAME KEY [VALUE|-] [--no-secret] [--allow-empty]
+                                                       seal a value; '-' or no VALUE reads stdin
+    secret-init bundle unset NAME KEY                  remove an entry
+    secret-init bundle show NAME                       table of entries, secret values masked
+    secret-init bundle get NAME KEY                    print one decrypted value, byte-exact
+    secret-init bundle list                            vaults with entry counts
+    secret-init bundle delete NAME                     remove a vault and its entries
+    secret-init bundle rekey --new-key-file PATH [--write-key-file]
+                                                       re-seal every entry under a new key
+    secret-init bundle VERB --help                     one verb's options and an example
+    (`secret-init vault ...` is the old name and still works, with a warning.)
 
-OPTIONS:
-    --file PATH              the bundle file                env: SECRET_INIT_VAULT_FILE
+OPTIONS (after the verb):
+    --bundle PATH            the bundle file                env: SECRET_INIT_BUNDLE
+                             (--file and SECRET_INIT_VAULT_FILE: old names, still read, with a warning)
     --master-key-file PATH   base64 master key file         env: SECRET_INIT_MASTER_KEY_FILE
                              (or the key itself in SECRET_INIT_MASTER_KEY)
     --allow-shared-dir       permit a bundle dir other users can write to
@@ -48,18 +57,141 @@ OPTIONS:
     -h, --help               this text
 
 EXIT CODES:
-    64 usage; 65 wrong key, tampered or invalid bundle; 69 no such file, vault or entry;
+    64 usage; 65 wrong key, tampered or invalid bundle, empty value; 69 no such file, vault or entry;
     73 cannot write the bundle; 78 no master key
 ";
+
+const BUNDLE_OPT: &str = "    --bundle PATH            the bundle file [env: SECRET_INIT_BUNDLE]\n";
+const KEY_OPT: &str = "    --master-key-file PATH   base64 master key file [env: SECRET_INIT_MASTER_KEY_FILE;\n                             or the key itself in SECRET_INIT_MASTER_KEY]\n";
+const SHARED_OPT: &str =
+    "    --allow-shared-dir       permit a bundle dir other users can write to\n";
+
+/// One verb's help: usage, what it does, its own options, and an example.
+struct VerbHelp {
+    verb: &'static str,
+    usage: &'static str,
+    about: &'static str,
+    options: &'static [&'static str],
+    example: &'static str,
+}
+
+const VERB_HELP: &[VerbHelp] = &[
+    VerbHelp {
+        verb: "keygen",
+        usage: "secret-init bundle keygen [--output PATH]",
+        about: "Make a new random 256-bit master key, base64; printed, or written 0600 to a new file.",
+        options: &[
+            "    --output PATH            write the key there (refuses to overwrite a file)\n",
+            SHARED_OPT,
+        ],
+        example: "secret-init bundle keygen --output ~/.truss/master.key",
+    },
+    VerbHelp {
+        verb: "create",
+        usage: "secret-init bundle create NAME [-d DESCRIPTION]",
+        about: "Add an empty vault NAME; creates the bundle file when there is none.",
+        options: &[
+            "    -d, --description TEXT   what the vault is for (not sealed)\n",
+            BUNDLE_OPT,
+            KEY_OPT,
+            SHARED_OPT,
+        ],
+        example: "secret-init bundle create prod -d \"production API keys\" --bundle bundle.json",
+    },
+    VerbHelp {
+        verb: "set",
+        usage: "secret-init bundle set NAME KEY [VALUE|-] [--no-secret] [--allow-empty]",
+        about: "Seal VALUE as entry KEY of vault NAME. Without VALUE, or with '-', the value is read\n\
+                from stdin (keeps it off the command line); empty stdin is refused.",
+        options: &[
+            "    --no-secret              store it as a plain setting (shown unmasked by show)\n",
+            "    --allow-empty            store an empty value from stdin on purpose\n",
+            BUNDLE_OPT,
+            KEY_OPT,
+            SHARED_OPT,
+        ],
+        example: "printf %s \"$TOKEN\" | secret-init bundle set prod hf_access_token --bundle bundle.json",
+    },
+    VerbHelp {
+        verb: "unset",
+        usage: "secret-init bundle unset NAME KEY",
+        about: "Remove entry KEY from vault NAME.",
+        options: &[BUNDLE_OPT, KEY_OPT, SHARED_OPT],
+        example: "secret-init bundle unset prod old_token",
+    },
+    VerbHelp {
+        verb: "show",
+        usage: "secret-init bundle show NAME",
+        about: "A table of vault NAME's entries; secret values are masked.",
+        options: &[BUNDLE_OPT, KEY_OPT],
+        example: "secret-init bundle show prod",
+    },
+    VerbHelp {
+        verb: "get",
+        usage: "secret-init bundle get NAME KEY",
+        about: "Print one decrypted value, byte-exact, on stdout.",
+        options: &[BUNDLE_OPT, KEY_OPT],
+        example: "secret-init bundle get prod hf_access_token > token",
+    },
+    VerbHelp {
+        verb: "list",
+        usage: "secret-init bundle list",
+        about: "The vaults with their entry counts and descriptions; needs no key.",
+        options: &[BUNDLE_OPT],
+        example: "secret-init bundle list --bundle bundle.json",
+    },
+    VerbHelp {
+        verb: "delete",
+        usage: "secret-init bundle delete NAME",
+        about: "Remove vault NAME and all its entries.",
+        options: &[BUNDLE_OPT, KEY_OPT, SHARED_OPT],
+        example: "secret-init bundle delete staging",
+    },
+    VerbHelp {
+        verb: "rekey",
+        usage: "secret-init bundle rekey --new-key-file PATH [--write-key-file]",
+        about: "Re-seal every entry under the key in PATH, in one atomic replace. The old key then no\n\
+                longer opens the bundle: with --write-key-file the --master-key-file is replaced\n\
+                (atomically, 0600) by the new key once the bundle is rewritten.",
+        options: &[
+            "    --new-key-file PATH      the new base64 key (make one with keygen --output)\n",
+            "    --write-key-file         then replace the --master-key-file with the new key\n",
+            BUNDLE_OPT,
+            KEY_OPT,
+            SHARED_OPT,
+        ],
+        example: "secret-init bundle keygen --output new.key &&\n    secret-init bundle rekey --new-key-file new.key --master-key-file master.key --write-key-file",
+    },
+];
+
+fn verb_help(verb: &str) -> Option<String> {
+    let v = VERB_HELP.iter().find(|v| v.verb == verb)?;
+    let mut out = format!(
+        "secret-init bundle {}: {}\n\nUSAGE:\n    {}\n\nOPTIONS:\n",
+        v.verb, v.about, v.usage
+    );
+    for o in v.options {
+        out.push_str(o);
+    }
+    out.push_str(&format!(
+        "    -h, --help               this text\n\nEXAMPLE:\n    {}\n",
+        v.example
+    ));
+    Some(out)
+}
 
 struct Args {
     words: Vec<String>,
     file: Option<PathBuf>,
+    /// The file was named by the old `--file`.
+    old_file_flag: bool,
     key_file: Option<PathBuf>,
     new_key_file: Option<PathBuf>,
     output: Option<PathBuf>,
     description: Option<String>,
     no_secret: bool,
+    allow_empty: bool,
+    write_key_file: bool,
     allow_shared_dir: bool,
     help: bool,
 }
@@ -67,7 +199,7 @@ struct Args {
 fn usage(what: impl Into<String>) -> Error {
     Error::new(
         Kind::Usage,
-        format!("{} (see secret-init vault --help)", what.into()),
+        format!("{} (see secret-init bundle VERB --help)", what.into()),
     )
 }
 
@@ -77,11 +209,14 @@ fn parse(args: Vec<OsString>) -> Result<Args, Error> {
     let mut a = Args {
         words: Vec::new(),
         file: None,
+        old_file_flag: false,
         key_file: None,
         new_key_file: None,
         output: None,
         description: None,
         no_secret: false,
+        allow_empty: false,
+        write_key_file: false,
         allow_shared_dir: false,
         help: false,
     };
@@ -97,7 +232,11 @@ fn parse(args: Vec<OsString>) -> Result<Args, Error> {
         };
         match arg {
             Arg::Short('h') | Arg::Long("help") => a.help = true,
-            Arg::Long("file") => a.file = Some(path(&mut p, "--file")?),
+            Arg::Long("bundle") => a.file = Some(path(&mut p, "--bundle")?),
+            Arg::Long("file") => {
+                a.file = Some(path(&mut p, "--file")?);
+                a.old_file_flag = true;
+            }
             Arg::Long("master-key-file") => a.key_file = Some(path(&mut p, "--master-key-file")?),
             Arg::Long("new-key-file") => a.new_key_file = Some(path(&mut p, "--new-key-file")?),
             Arg::Long("output") => a.output = Some(path(&mut p, "--output")?),
@@ -106,6 +245,8 @@ fn parse(args: Vec<OsString>) -> Result<Args, Error> {
                 a.description = Some(text(v, "the description")?);
             }
             Arg::Long("no-secret") => a.no_secret = true,
+            Arg::Long("allow-empty") => a.allow_empty = true,
+            Arg::Long("write-key-file") => a.write_key_file = true,
             Arg::Long("allow-shared-dir") => a.allow_shared_dir = true,
             // `-` alone is a value (stdin), which lexopt reports as a value already.
             Arg::Value(v) => a.words.push(text(v, "an argument")?),
@@ -124,20 +265,29 @@ struct Ctx {
 impl Ctx {
     fn file(&self) -> Result<PathBuf, Error> {
         let raw = match &self.args.file {
-            Some(p) => p.clone(),
-            None => match self
-                .env
-                .get("SECRET_INIT_VAULT_FILE")
-                .filter(|v| !v.is_empty())
-            {
+            Some(p) => {
+                if self.args.old_file_flag {
+                    crate::warn!("--file is now --bundle (as in runs); the old name still works");
+                }
+                p.clone()
+            }
+            None => match self.bundle_env()? {
                 Some(v) => PathBuf::from(v),
                 None => {
                     return Err(usage(
-                        "no bundle file: give --file PATH or set SECRET_INIT_VAULT_FILE",
+                        "no bundle file: give --bundle PATH or set SECRET_INIT_BUNDLE",
                     ));
                 }
             },
         };
+        if raw
+            .to_str()
+            .is_some_and(|r| r.starts_with("https://") || r.starts_with("http://"))
+        {
+            return Err(usage(
+                "bundle commands edit a local file; a URL bundle is read-only (--bundle PATH)",
+            ));
+        }
         std::path::absolute(&raw).map_err(|e| {
             Error::new(
                 Kind::Usage,
@@ -146,16 +296,38 @@ impl Ctx {
         })
     }
 
-    fn key(&self) -> Result<MasterKey, Error> {
-        let file = match &self.args.key_file {
+    /// The bundle file from the environment: `SECRET_INIT_BUNDLE` (the name runs read), else the
+    /// old `SECRET_INIT_VAULT_FILE` with a warning.
+    fn bundle_env(&self) -> Result<Option<&std::ffi::OsStr>, Error> {
+        if let Some(v) = self.env.get(&env_twin("bundle")).filter(|v| !v.is_empty()) {
+            return Ok(Some(v));
+        }
+        let old = self
+            .env
+            .get("SECRET_INIT_VAULT_FILE")
+            .filter(|v| !v.is_empty());
+        if old.is_some() {
+            crate::warn!(
+                "SECRET_INIT_VAULT_FILE is now SECRET_INIT_BUNDLE (as in runs); the old name still works"
+            );
+        }
+        Ok(old)
+    }
+
+    /// The master key file given (`--master-key-file`, `SECRET_INIT_MASTER_KEY_FILE`), if any.
+    fn key_file(&self) -> Option<PathBuf> {
+        match &self.args.key_file {
             Some(p) => Some(p.clone()),
             None => self
                 .env
                 .get(&env_twin("master-key-file"))
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
-        };
-        super::load_master_key(&self.env, file.as_deref())
+        }
+    }
+
+    fn key(&self) -> Result<MasterKey, Error> {
+        super::load_master_key(&self.env, self.key_file().as_deref())
     }
 
     fn allow_shared_dir(&self) -> bool {
@@ -234,7 +406,7 @@ impl Ctx {
     fn words(&self, n: std::ops::RangeInclusive<usize>, form: &str) -> Result<&[String], Error> {
         let w = &self.args.words[1..];
         if !n.contains(&w.len()) {
-            return Err(usage(format!("expected: secret-init vault {form}")));
+            return Err(usage(format!("expected: secret-init bundle {form}")));
         }
         for (i, word) in w.iter().enumerate() {
             // Vault names and keys follow the secret-name rule; a value (3rd word of set) is free.
@@ -282,15 +454,24 @@ fn all(errors: Vec<Error>) -> Errors {
     Errors(errors)
 }
 
-/// Runs `secret-init vault ARGS...`.
+/// Runs `secret-init bundle ARGS...`.
 pub fn run(args: Vec<OsString>, env: Environ) -> Result<u8, Errors> {
     let args = parse(args)?;
+    if let Some(text) = args
+        .words
+        .first()
+        .filter(|_| args.help)
+        .and_then(|v| verb_help(v))
+    {
+        print(text.as_bytes())?;
+        return Ok(0);
+    }
     if args.help || args.words.is_empty() {
         print(HELP.as_bytes())?;
         return if args.help {
             Ok(0)
         } else {
-            Err(usage("no vault command given").into())
+            Err(usage("no bundle verb given").into())
         };
     }
     let c = Ctx { args, env };
@@ -305,7 +486,7 @@ pub fn run(args: Vec<OsString>, env: Environ) -> Result<u8, Errors> {
         "delete" => delete(&c),
         "rekey" => rekey(&c),
         other => Err(usage(format!(
-            "unknown vault command \"{}\"",
+            "unknown bundle verb \"{}\"",
             crate::log::escape_controls(other)
         ))
         .into()),
@@ -369,7 +550,7 @@ fn create(c: &Ctx) -> Result<u8, Errors> {
     Ok(0)
 }
 
-fn read_value(word: Option<&String>) -> Result<Secret, Error> {
+fn read_value(word: Option<&String>, allow_empty: bool) -> Result<Secret, Error> {
     match word.map(String::as_str) {
         Some("-") | None => {
             let mut buf = zeroize::Zeroizing::new(Vec::new());
@@ -386,6 +567,14 @@ fn read_value(word: Option<&String>) -> Result<Secret, Error> {
                     format!("value on stdin exceeds {MAX_VALUE_BYTES} bytes"),
                 ));
             }
+            // An empty stdin is far more often a pipe that produced nothing (an unset variable,
+            // a failed command) than a value someone meant to store.
+            if buf.is_empty() && !allow_empty {
+                return Err(Error::new(
+                    Kind::Data,
+                    "stdin is empty; refusing to store an empty value (--allow-empty to mean it)",
+                ));
+            }
             Ok(Secret::new(std::mem::take(&mut *buf)))
         }
         Some(v) => Ok(Secret::new(v.as_bytes().to_vec())),
@@ -393,13 +582,16 @@ fn read_value(word: Option<&String>) -> Result<Secret, Error> {
 }
 
 fn set(c: &Ctx) -> Result<u8, Errors> {
-    let w = c.words(2..=3, "set NAME KEY [VALUE|-] [--no-secret]")?;
+    let w = c.words(
+        2..=3,
+        "set NAME KEY [VALUE|-] [--no-secret] [--allow-empty]",
+    )?;
     let key = c.key()?;
     let _lock = c.lock()?;
     let (path, mut b) = c.open(&key)?;
     let src = path.display().to_string();
     b.vault(&w[0], &src)?;
-    let value = read_value(w.get(2))?;
+    let value = read_value(w.get(2), c.args.allow_empty)?;
     b.set(
         &key,
         &w[0],
@@ -564,12 +756,25 @@ fn delete(c: &Ctx) -> Result<u8, Errors> {
 }
 
 fn rekey(c: &Ctx) -> Result<u8, Errors> {
-    c.words(0..=0, "rekey --new-key-file PATH")?;
+    c.words(0..=0, "rekey --new-key-file PATH [--write-key-file]")?;
     let new_file = c
         .args
         .new_key_file
         .as_deref()
         .ok_or_else(|| usage("rekey needs --new-key-file PATH"))?;
+    // Checked before anything changes: the key to replace must be a file.
+    let key_file = match (c.args.write_key_file, c.key_file()) {
+        (false, _) => None,
+        (true, Some(f)) => Some(std::path::absolute(&f).map_err(|e| {
+            Error::new(Kind::Usage, crate::error::io_text(&e)).with_source(f.display().to_string())
+        })?),
+        (true, None) => {
+            return Err(usage(
+                "--write-key-file replaces the --master-key-file; the current key is not in a file",
+            )
+            .into());
+        }
+    };
     let old = c.key()?;
     let new = super::read_key_file(new_file)?;
     let _lock = c.lock()?;
@@ -586,5 +791,29 @@ fn rekey(c: &Ctx) -> Result<u8, Errors> {
     crate::info!(
         "re-sealed {n} entries under the new key in {src}; the old key no longer opens it"
     );
+    match key_file {
+        Some(kf) => {
+            // The new key file was read and checked above; it is copied byte for byte.
+            let mut bytes = zeroize::Zeroizing::new(std::fs::read(new_file).map_err(|e| {
+                Error::new(Kind::Unavailable, crate::error::io_text(&e))
+                    .with_source(new_file.display().to_string())
+            })?);
+            write_private(&kf, std::mem::take(&mut *bytes), c.allow_shared_dir()).map_err(|e| {
+                Error::new(
+                    e.kind,
+                    format!(
+                        "the bundle is re-sealed but the key file was not replaced ({}); \
+                         use the new key file from now on",
+                        e.what
+                    ),
+                )
+                .with_source(kf.display().to_string())
+            })?;
+            crate::info!("replaced {} with the new key (mode 0600)", kf.display());
+        }
+        None => crate::info!(
+            "point --master-key-file (or SECRET_INIT_MASTER_KEY) at the new key, or pass --write-key-file next time"
+        ),
+    }
     Ok(0)
 }

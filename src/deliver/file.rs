@@ -143,6 +143,38 @@ pub fn publish(
     Ok(published)
 }
 
+/// `check`'s pre-flight for `files`: every destination directory passes the same policy as a
+/// publish ([`check_dir`]) and takes a staging dir, which is made empty and removed again, so
+/// nothing is written and no secret touches the disk. A directory that does not exist yet is
+/// probed at its nearest existing parent, where a run would create it.
+pub fn probe(files: &[FileDelivery], opts: &WriteOptions) -> Result<(), Error> {
+    let mut dirs: BTreeMap<Vec<u8>, &FileDelivery> = BTreeMap::new();
+    for d in files {
+        let dir = d.path.parent().unwrap_or(Path::new("/"));
+        dirs.entry(dir.as_os_str().as_bytes().to_vec()).or_insert(d);
+    }
+    for d in dirs.values() {
+        let dir = d.path.parent().unwrap_or(Path::new("/"));
+        let existing = dir
+            .ancestors()
+            .find(|a| a.symlink_metadata().is_ok())
+            .unwrap_or(Path::new("/"));
+        let fd = open_dir_chain(existing).map_err(|what| cant_create(d, what))?;
+        if existing == dir {
+            check_dir(&fd, dir, opts).map_err(|e| {
+                e.for_secret(&d.secret)
+                    .with_source(d.path.display().to_string())
+            })?;
+        }
+        let (name, staging) = make_staging(&fd, existing).map_err(|what| cant_create(d, what))?;
+        drop(staging);
+        unlinkat(&fd, name.as_str(), UnlinkatFlags::RemoveDir).map_err(|e| {
+            cant_create(d, format!("cannot remove the probe dir: {}", errno_text(e)))
+        })?;
+    }
+    Ok(())
+}
+
 fn stage<'a>(
     by_dir: &BTreeMap<Vec<u8>, (PathBuf, Vec<&'a FileDelivery>)>,
     opts: &WriteOptions,
@@ -304,10 +336,24 @@ fn check_dir(fd: &OwnedFd, dir: &Path, opts: &WriteOptions) -> Result<(), Error>
         } else {
             "group"
         };
+        let uid = opts.trusted_uids.first().copied().unwrap_or(euid);
+        let fix = if st.st_uid == 0 && euid != 0 && is_mount_point(fd, &st) {
+            // A root-owned shared mount (`--tmpfs DIR` or an emptyDir) and an unprivileged
+            // secret-init: only root could have made it private, so say how it gets private.
+            // Docker passes uid= to the kernel; podman's parser knows only its own U (chown to
+            // the container's user).
+            format!(
+                "mount it private: --tmpfs {d}:mode=0700,uid={uid}, or with podman \
+                 --tmpfs {d}:mode=0700,U; or start secret-init as root with --user",
+                d = dir.display()
+            )
+        } else {
+            "use a private dir, or allow_shared_dir".to_string()
+        };
         return Err(Error::new(
             Kind::Config,
             format!(
-                "output dir {} is {who}-writable; refusing (use a private dir, or allow_shared_dir)",
+                "output dir {} is {who}-writable; refusing ({fix})",
                 dir.display()
             ),
         ));
@@ -323,6 +369,74 @@ fn check_dir(fd: &OwnedFd, dir: &Path, opts: &WriteOptions) -> Result<(), Error>
         ));
     }
     Ok(())
+}
+
+/// Makes a fresh engine-made mount at `dir` private before anything is read from or written to it.
+///
+/// `docker run --tmpfs /secrets` and `podman run --tmpfs /secrets` mount a tmpfs that is root's,
+/// mode 1777 and empty; a Kubernetes `emptyDir` is root's, 0777 and empty. Such a dir is tightened
+/// to 0700 and given to `owner` (the `--user`; else we keep it): it is a mount point made for this
+/// container with nothing in it, so no other user holds a file or a link there, and after the
+/// chmod none can add one (the listing is taken again afterwards to close the window between).
+/// Anything else (not a mount point, not root's, or with any entry in it, `..*` included) is left
+/// alone for [`check_dir`] to judge, so a shared dir someone already uses is still refused. A
+/// missing dir is left to the writer.
+pub fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
+    let Ok(fd) = open_existing_dir(dir) else {
+        return;
+    };
+    let Ok(st) = fstat(&fd) else { return };
+    let world_writable_root = st.st_mode & 0o002 != 0 && st.st_uid == 0;
+    if !(world_writable_root && is_mount_point(&fd, &st) && is_empty(&fd)) {
+        return;
+    }
+    // When we may not (a non-root secret-init), the dir stays as it is and check_dir refuses it
+    // with the mount option that fixes it.
+    if let Some((uid, gid)) = owner
+        && let Err(e) = fchown(&fd, Some(uid.into()), Some(gid.into()))
+    {
+        crate::debug!(
+            "{}: cannot chown the fresh mount: {}",
+            dir.display(),
+            e.desc()
+        );
+        return;
+    }
+    if let Err(e) = fchmod(&fd, Mode::from_bits_truncate(0o700)) {
+        crate::debug!(
+            "{}: cannot chmod the fresh mount: {}",
+            dir.display(),
+            e.desc()
+        );
+        return;
+    }
+    if !is_empty(&fd) {
+        // Someone wrote between the listing and the chmod: whatever they left is theirs, and
+        // the publisher refuses another user's file at any destination name.
+        crate::warn!(
+            "{}: an entry appeared while it was made private",
+            dir.display()
+        );
+    }
+    crate::debug!(
+        "{}: fresh world-writable mount made private (0700)",
+        dir.display()
+    );
+}
+
+/// Whether the directory `fd` (whose stat is `st`) is the root of a mount: its parent is on
+/// another device (`/` itself never is one here, its `..` being itself).
+fn is_mount_point(fd: &OwnedFd, st: &nix::sys::stat::FileStat) -> bool {
+    fstatat(fd, "..", AtFlags::empty()).is_ok_and(|up| up.st_dev != st.st_dev)
+}
+
+/// Whether a directory holds nothing but `.` and `..`.
+fn is_empty(fd: &OwnedFd) -> bool {
+    let Ok(mut d) = nix::dir::Dir::openat(fd, ".", DIR_FLAGS, Mode::empty()) else {
+        return false;
+    };
+    d.iter()
+        .all(|e| e.is_ok_and(|e| matches!(e.file_name().to_bytes(), b"." | b"..")))
 }
 
 /// Whether `fd` lives on tmpfs or ramfs, where data never reaches a disk and fsync is a no-op.

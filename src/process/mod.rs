@@ -2,6 +2,7 @@
 //! supervised as a tiny init (supervise.rs), with the start-up signal state restored and the exit
 //! code conventions of tini and dumb-init (status.rs).
 
+pub mod lookup;
 pub mod status;
 pub mod supervise;
 pub mod sys;

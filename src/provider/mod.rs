@@ -34,7 +34,7 @@ use crate::plan::{EnvDelivery, FileDelivery, Plan};
 use crate::resolve::Resolution;
 use crate::secret::Secret;
 use crate::settings::{Environ, Settings};
-use registry::{EnvValue, FileSpec, Format, KindSpec, Loc, Open, Section};
+use registry::{EnvValue, FileSpec, Format, KindSpec, Loc, Open, Section, Shape};
 
 /// Largest existing credentials file read for a merge.
 pub const MAX_EXISTING_BYTES: u64 = 1024 * 1024;
@@ -482,28 +482,89 @@ fn one_line(v: &Secret) -> Result<Secret, &'static str> {
     Ok(Secret::new(t.to_vec()))
 }
 
+/// Checks a one-line value against its field's [`Shape`].
+fn check_shape(v: Secret, shape: Shape) -> Result<Secret, &'static str> {
+    let text = std::str::from_utf8(v.expose()).map_err(|_| "is not valid UTF-8")?;
+    let ok = match shape {
+        Shape::Text => true,
+        Shape::Host => is_host_port(text),
+        Shape::Registry => {
+            let rest = text
+                .strip_prefix("https://")
+                .or_else(|| text.strip_prefix("http://"))
+                .unwrap_or(text);
+            is_host_port(rest.split('/').next().unwrap_or(""))
+        }
+    };
+    match (ok, shape) {
+        (true, _) => Ok(v),
+        (false, Shape::Registry) => {
+            Err("is not a registry (host[:port][/path], optionally with https://)")
+        }
+        (false, _) => Err("is not a host name (host[:port], no scheme or path)"),
+    }
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`: DNS labels of letters, digits and `-`
+/// (RFC 1123), at most 253 characters, or an IP address.
+fn is_host_port(s: &str) -> bool {
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let Some((v6, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if v6.parse::<std::net::Ipv6Addr>().is_err() {
+            return false;
+        }
+        match after.strip_prefix(':') {
+            Some(p) => ("", Some(p)),
+            None if after.is_empty() => ("", None),
+            None => return false,
+        }
+    } else {
+        match s.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    if port.is_some_and(|p| p.parse::<u16>().map_or(true, |n| n == 0)) {
+        return false;
+    }
+    if s.starts_with('[') {
+        return true;
+    }
+    host.len() <= 253
+        && !host.is_empty()
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
 fn gather(inst: &Instance, resolutions: &[Resolution]) -> Result<Values, Errors> {
     let mut errors = Errors::default();
     let mut map = BTreeMap::new();
-    let specs: Vec<(&str, bool, bool)> = match inst.kind.open {
+    let specs: Vec<(&str, bool, bool, Shape)> = match inst.kind.open {
         Open::No => inst
             .kind
             .fields
             .iter()
-            .map(|f| (f.name, f.multiline, f.required))
+            .map(|f| (f.name, f.multiline, f.required, f.shape))
             .collect(),
         Open::EnvVars => inst
             .fields
             .keys()
-            .map(|k| (k.as_str(), false, true))
+            .map(|k| (k.as_str(), false, true, Shape::Text))
             .collect(),
         Open::FileNames => inst
             .fields
             .keys()
-            .map(|k| (k.as_str(), true, true))
+            .map(|k| (k.as_str(), true, true, Shape::Text))
             .collect(),
     };
-    for (field, multiline, required) in specs {
+    for (field, multiline, required, shape) in specs {
         let (raw, origin) = match inst.fields.get(field) {
             Some(FieldSource::Literal(s)) => (
                 Some(Secret::new(s.clone().into_bytes())),
@@ -549,7 +610,7 @@ fn gather(inst: &Instance, resolutions: &[Resolution]) -> Result<Values, Errors>
             }
             raw
         } else {
-            match one_line(&raw) {
+            match one_line(&raw).and_then(|v| check_shape(v, shape)) {
                 Ok(v) => v,
                 Err(why) => {
                     errors.push(Error::new(
@@ -934,6 +995,36 @@ pub fn describe_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_shapes() {
+        for ok in [
+            "api.wandb.ai",
+            "github.example.com:8443",
+            "localhost",
+            "10.0.0.1",
+            "[::1]:443",
+        ] {
+            assert!(is_host_port(ok), "{ok}");
+        }
+        for bad in [
+            "https://api.wandb.ai",
+            "a b",
+            "host/path",
+            "",
+            "-x.com",
+            "h:0",
+            "h:99999",
+            "a..b",
+        ] {
+            assert!(!is_host_port(bad), "{bad}");
+        }
+        let v = |s: &str| Secret::new(s.as_bytes().to_vec());
+        assert!(check_shape(v("https://index.docker.io/v1/"), Shape::Registry).is_ok());
+        assert!(check_shape(v("ghcr.io"), Shape::Registry).is_ok());
+        assert!(check_shape(v("https://"), Shape::Registry).is_err());
+        assert!(check_shape(v("https://api.wandb.ai"), Shape::Host).is_err());
+    }
     use std::ffi::OsString;
 
     fn environ(pairs: &[(&str, &str)]) -> Environ {

@@ -22,6 +22,21 @@ pub struct FieldSpec {
     pub multiline: bool,
     /// The value used when the manifest gives none.
     pub default: Option<&'static str>,
+    /// What the value must look like beyond one line of text.
+    pub shape: Shape,
+}
+
+/// What a setting's value is, so that a wrong one is refused rather than written where the tool
+/// cannot read it (wandb reads `machine https://api.wandb.ai` as no entry at all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Any one line (or document).
+    Text,
+    /// A host name or IP address, optionally `:port`; no scheme, no path.
+    Host,
+    /// A registry: a host as for [`Shape::Host`], optionally with an `https://` or `http://`
+    /// scheme and a path (docker's config.json keys take both forms).
+    Registry,
 }
 
 const fn secret(name: &'static str) -> FieldSpec {
@@ -31,6 +46,7 @@ const fn secret(name: &'static str) -> FieldSpec {
         required: true,
         multiline: false,
         default: None,
+        shape: Shape::Text,
     }
 }
 
@@ -41,6 +57,7 @@ const fn secret_opt(name: &'static str) -> FieldSpec {
         required: false,
         multiline: false,
         default: None,
+        shape: Shape::Text,
     }
 }
 
@@ -51,6 +68,19 @@ const fn document(name: &'static str) -> FieldSpec {
         required: true,
         multiline: true,
         default: None,
+        shape: Shape::Text,
+    }
+}
+
+/// A non-secret setting that names a host (or registry), checked as one.
+const fn host(name: &'static str, default: &'static str, shape: Shape) -> FieldSpec {
+    FieldSpec {
+        name,
+        secret: false,
+        required: false,
+        multiline: false,
+        default: Some(default),
+        shape,
     }
 }
 
@@ -62,6 +92,7 @@ const fn setting(name: &'static str, default: Option<&'static str>) -> FieldSpec
         required: false,
         multiline: false,
         default,
+        shape: Shape::Text,
     }
 }
 
@@ -72,6 +103,7 @@ const fn setting_required(name: &'static str) -> FieldSpec {
         required: true,
         multiline: false,
         default: None,
+        shape: Shape::Text,
     }
 }
 
@@ -333,7 +365,7 @@ pub const KINDS: &[KindSpec] = &[
         fields: &[
             secret("token"),
             setting("user", None),
-            setting("host", Some("github.com")),
+            host("host", "github.com", Shape::Host),
         ],
         files: &[FileSpec {
             role: "hosts.yml",
@@ -444,13 +476,14 @@ pub const KINDS: &[KindSpec] = &[
         name: "docker",
         about: "Docker registry login: config.json auths (docker CLI and SDK, SkyPilot env vars)",
         fields: &[
-            setting("registry", Some("https://index.docker.io/v1/")),
+            host("registry", "https://index.docker.io/v1/", Shape::Registry),
             FieldSpec {
                 name: "username",
                 secret: false,
                 required: true,
                 multiline: false,
                 default: None,
+                shape: Shape::Text,
             },
             secret("password"),
         ],
@@ -495,7 +528,7 @@ pub const KINDS: &[KindSpec] = &[
         about: "Weights & Biases: WANDB_API_KEY and the ~/.netrc entry wandb login writes",
         fields: &[
             secret("api_key"),
-            setting("host", Some("api.wandb.ai")),
+            host("host", "api.wandb.ai", Shape::Host),
             setting("login", Some("user")),
         ],
         files: &[FileSpec {
@@ -539,6 +572,7 @@ const KNOWN_HOSTS: FieldSpec = FieldSpec {
     required: false,
     multiline: true,
     default: None,
+    shape: Shape::Text,
 };
 
 const SSH_FILES: &[FileSpec] = &[

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::commands::Context;
-use crate::deliver::{env as child_env, file};
+use crate::deliver::file;
 use crate::error::{Errors, Kind};
 use crate::plan::Plan;
 use crate::process::supervise::{Refresh, Tell};
@@ -362,13 +362,14 @@ impl<'a> Refresher<'a> {
         if sys::stop_pending() {
             return Ok(Outcome::Abandoned);
         }
-        let (plan, env) =
-            match crate::commands::delivery(self.ctx, self.creds.as_ref(), &self.carry) {
-                Ok(done) => done,
-                // A source gave up because a stop signal is pending (http.rs): not a failure.
-                Err(_) if sys::stop_pending() => return Ok(Outcome::Abandoned),
-                Err(e) => return Err(e),
-            };
+        let delivery =
+            crate::commands::delivery(self.ctx, self.creds.as_ref(), &self.carry, self.program);
+        let (plan, env, _) = match delivery {
+            Ok(done) => done,
+            // A source gave up because a stop signal is pending (http.rs): not a failure.
+            Err(_) if sys::stop_pending() => return Ok(Outcome::Abandoned),
+            Err(e) => return Err(e),
+        };
         if sys::stop_pending() {
             return Ok(Outcome::Abandoned);
         }
@@ -383,9 +384,6 @@ impl<'a> Refresher<'a> {
             .filter(|f| self.last.files.get(&f.path) != now.files.get(&f.path))
             .collect();
         let env_changed = now.env != self.last.env;
-        if env_changed {
-            child_env::check_exec_size(self.program, &env)?;
-        }
         let owned: Vec<crate::plan::FileDelivery> = changed
             .iter()
             .map(|f| crate::plan::FileDelivery {

@@ -20,11 +20,12 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{Mode, SFlag, fstat};
 
-use super::{Found, Origin, Source, SourceKind};
-use crate::error::{Error, Kind};
+use super::{Found, Injected, Origin, Source, SourceKind};
+use crate::error::{Error, Errors, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
+use crate::settings::Environ;
 
 enum Dir {
     /// Not opened yet.
@@ -163,6 +164,67 @@ pub fn read_regular(fd: OwnedFd, max: u64) -> Result<Secret, String> {
         return Err(format!("exceeds the {max}-byte limit"));
     }
     Ok(Secret::new(buf))
+}
+
+/// Docker's `X_FILE` convention for the names in `secret_init.file_env`: `X_FILE=/run/secrets/db`
+/// delivers the file's bytes as `X`, read as a mounted secret is (no link out of its directory,
+/// regular files only, at most `max` bytes). `X` and `X_FILE` both set is ambiguous (65), as
+/// in the official images' entrypoints; a name with neither is skipped.
+pub fn file_env(names: &[String], env: &Environ, max: u64) -> Result<Vec<Injected>, Errors> {
+    let mut out = Vec::new();
+    let mut errors = Errors::default();
+    for var in names {
+        let pointer = format!("{var}_FILE");
+        let Some(path) = env.get(&pointer) else {
+            continue;
+        };
+        let path = PathBuf::from(path);
+        let origin = format!("env:{pointer}, file:{}", path.display());
+        if env.get(var).is_some() {
+            errors.push(
+                Error::new(
+                    Kind::Data,
+                    format!("env var {var} and {pointer} are both set; set only one"),
+                )
+                .with_source(origin),
+            );
+            continue;
+        }
+        match read_pointed(&path, max) {
+            Ok(value) => out.push(Injected {
+                var: var.clone(),
+                value,
+                origin,
+            }),
+            Err(e) => errors
+                .push(Error::new(e.kind, format!("env var {var}: {}", e.what)).with_source(origin)),
+        }
+    }
+    errors.into_result().map(|()| out)
+}
+
+fn read_pointed(path: &Path, max: u64) -> Result<Secret, Error> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Err(Error::new(Kind::Config, "not a path to a file"));
+    };
+    if !path.is_absolute() {
+        return Err(Error::new(Kind::Config, "not an absolute path"));
+    }
+    let dirfd = nix::fcntl::open(
+        dir,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| missing_or(e, "open its directory"))?;
+    let fd = open_beneath(&dirfd, name, READ_FLAGS).map_err(|e| missing_or(e, "open"))?;
+    read_regular(fd, max).map_err(|why| Error::new(Kind::Data, why))
+}
+
+fn missing_or(e: Errno, what: &str) -> Error {
+    match e {
+        Errno::ENOENT => Error::new(Kind::Unavailable, "the file does not exist"),
+        e => errno_error(e, what),
+    }
 }
 
 fn errno_error(e: Errno, what: &str) -> Error {
