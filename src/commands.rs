@@ -200,10 +200,20 @@ pub fn delivery(
     creds: Option<&sys::Credentials>,
     carry: &Carry,
     program: &[OsString],
-) -> Result<(plan::Plan, Vec<(OsString, OsString)>, file::WriteOptions), Errors> {
+) -> Result<Delivery, Errors> {
     let mut plan = plan_excluding(ctx, true, carry)?;
     let (env, opts) = before_publishing(ctx, &mut plan, creds, program)?;
-    Ok((plan, env, opts))
+    Ok(Delivery { plan, env, opts })
+}
+
+/// One pass's result, ready to publish: see [`delivery`].
+pub struct Delivery {
+    /// What goes where.
+    pub plan: plan::Plan,
+    /// The program's whole environment.
+    pub env: Vec<(OsString, OsString)>,
+    /// The write policy for the publisher.
+    pub opts: file::WriteOptions,
 }
 
 /// Resolve, deliver, then exec or supervise.
@@ -245,7 +255,11 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
             creds.as_ref().map(|c| (c.uid, c.gid)),
         );
     }
-    let (plan, env, write_opts) = delivery(ctx, creds.as_ref(), &Carry::default(), program)?;
+    let Delivery {
+        plan,
+        env,
+        opts: write_opts,
+    } = delivery(ctx, creds.as_ref(), &Carry::default(), program)?;
 
     sys::enter_delivery();
     let published = file::publish(&plan.files, &write_opts, sys::pending_stop)?;

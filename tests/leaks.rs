@@ -1727,6 +1727,8 @@ fn live_refresh_leaks_nothing() {
         stderr.contains("refresh failed"),
         "control: the failure line is in the search"
     );
+    ev.assert_clean(&c);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Docker conventions: `file_env` pointers

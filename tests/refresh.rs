@@ -545,10 +545,14 @@ impl BundleFile {
         }
     }
 
-    /// `secret-init bundle --file F ARGS`, which must succeed.
+    /// `secret-init bundle VERB --file F ARGS...`, which must succeed.
     fn vault(&self, args: &[&str]) {
         let mut r = Run::new();
-        r.arg("bundle").arg("--file").arg(&self.file).args(args);
+        let (verb, rest) = args.split_first().expect("a bundle verb");
+        r.args(["bundle", verb])
+            .arg("--file")
+            .arg(&self.file)
+            .args(rest);
         r.env("SECRET_INIT_MASTER_KEY", &self.key);
         r.output().expect_ok();
     }

@@ -364,7 +364,7 @@ impl<'a> Refresher<'a> {
         }
         let delivery =
             crate::commands::delivery(self.ctx, self.creds.as_ref(), &self.carry, self.program);
-        let (plan, env, _) = match delivery {
+        let crate::commands::Delivery { plan, env, .. } = match delivery {
             Ok(done) => done,
             // A source gave up because a stop signal is pending (http.rs): not a failure.
             Err(_) if sys::stop_pending() => return Ok(Outcome::Abandoned),
