@@ -211,6 +211,24 @@ pub const OPTIONS: &[OptSpec] = &[
         help: "remove the delivered files when the program exits (implies supervision)",
     },
     OptSpec {
+        long: "refresh",
+        value: Some("INTERVAL"),
+        repeat: false,
+        help: "live refresh: re-read remote sources every INTERVAL (30s, 5m, 1h; 0 = off) and watch mounted files (implies supervision; docs/refresh.md)",
+    },
+    OptSpec {
+        long: "on-change",
+        value: Some("WHAT"),
+        repeat: false,
+        help: "after a refresh changed something: signal, restart or none [default: signal]",
+    },
+    OptSpec {
+        long: "refresh-signal",
+        value: Some("SIG"),
+        repeat: false,
+        help: "the signal --on-change signal sends [default: SIGHUP]",
+    },
+    OptSpec {
         long: "log-level",
         value: Some("LEVEL"),
         repeat: false,

@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::path::PathBuf;
 
 use crate::cli::{self, Command};
 use crate::deliver::{env as child_env, file};
@@ -13,7 +14,7 @@ use crate::plan;
 use crate::process::{self, supervise, sys};
 use crate::resolve::{self, Resolution};
 use crate::settings::{self, Environ, InitMode, ProcessSettings, ReportFormat, Settings};
-use crate::source::Sources;
+use crate::source::{Carry, Sources};
 
 /// Everything a command needs, loaded once.
 pub struct Context {
@@ -121,9 +122,9 @@ fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
 
 /// Resolves every declared secret; the sources are returned too, for their whole-environment
 /// injections (a vault's `env_paths`), which reuse the same connection and login.
-fn resolve_all(ctx: &Context) -> Result<(Vec<Resolution>, Errors, Sources), Errors> {
+fn resolve_all(ctx: &Context, carry: &Carry) -> Result<(Vec<Resolution>, Errors, Sources), Errors> {
     check_prefix_vars(ctx)?;
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env)?;
+    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, carry)?;
     let (resolutions, errors) = resolve::resolve_all(&ctx.manifest, &mut sources);
     Ok((resolutions, errors, sources))
 }
@@ -162,7 +163,12 @@ fn program_credentials(p: &ProcessSettings) -> Result<Option<sys::Credentials>, 
 /// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
 /// with what is on disk unless `with_files` is false).
 pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> {
-    let (resolutions, errors, mut sources) = resolve_all(ctx)?;
+    plan_excluding(ctx, with_files, &Carry::default())
+}
+
+/// [`full_plan`] with what an earlier pass left (`carry`: a live refresh).
+fn plan_excluding(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan::Plan, Errors> {
+    let (resolutions, errors, mut sources) = resolve_all(ctx, carry)?;
     errors.into_result()?;
     let mut plan = plan::build(&resolutions, &ctx.settings)?;
     crate::provider::build(
@@ -187,11 +193,45 @@ pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> 
     Ok(plan)
 }
 
+/// One whole pass of the pipeline for a run: everything resolved and checked, the plan (files
+/// owned by the `--user` unless a secret names its owner), the program's environment and the
+/// write policy, with every check that precedes publishing. A live refresh calls it again with
+/// the same context and what the previous pass left (`carry`).
+pub fn delivery(
+    ctx: &Context,
+    creds: Option<&sys::Credentials>,
+    carry: &Carry,
+    program: &[OsString],
+) -> Result<Delivery, Errors> {
+    let mut plan = plan_excluding(ctx, true, carry)?;
+    let (env, opts) = before_publishing(ctx, &mut plan, creds, program)?;
+    Ok(Delivery { plan, env, opts })
+}
+
+/// One pass's result, ready to publish: see [`delivery`].
+pub struct Delivery {
+    /// What goes where.
+    pub plan: plan::Plan,
+    /// The program's whole environment.
+    pub env: Vec<(OsString, OsString)>,
+    /// The write policy for the publisher.
+    pub opts: file::WriteOptions,
+}
+
 /// Resolve, deliver, then exec or supervise.
 pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> Result<u8, Errors> {
     let proc = &ctx.settings.process;
     let pid1 = sys::is_pid1();
+    let refresh = ctx.settings.refresh.clone();
+    if refresh.is_some() && proc.init == InitMode::Exec {
+        return Err(Error::new(
+            Kind::Usage,
+            "--refresh needs secret-init to stay as the program's parent; it excludes --no-init",
+        )
+        .into());
+    }
     let supervised = proc.cleanup
+        || refresh.is_some()
         || match proc.init {
             InitMode::Supervise => true,
             InitMode::Exec => false,
@@ -213,8 +253,11 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
             creds.as_ref().map(|c| (c.uid, c.gid)),
         );
     }
-    let mut plan = full_plan(ctx, true)?;
-    let (env, opts) = before_publishing(ctx, &mut plan, creds.as_ref(), program)?;
+    let Delivery {
+        plan,
+        env,
+        opts: write_opts,
+    } = delivery(ctx, creds.as_ref(), &Carry::default(), program)?;
     let inherited = child_env::inherited(
         &ctx.env,
         &ctx.settings.env_prefix,
@@ -224,7 +267,7 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
 
     sys::enter_delivery();
     // Publication holds the stop signals once committed: a later one waits for the program.
-    let published = file::publish(&plan.files, &opts, file::SignalStop)?;
+    let published = file::publish(&plan.files, &write_opts, file::SignalStop)?;
     remove_consumed(&plan.consumed);
     crate::info!(
         "{} delivered ({} written, {} unchanged, {}); starting {}",
@@ -234,10 +277,13 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         plural(plan.env.len(), "env var"),
         program[0].to_string_lossy()
     );
+    let delivered = refresh
+        .is_some()
+        .then(|| crate::refresh::Delivered::of(&plan, &env));
     drop(plan);
     let setup = sys::ChildSetup {
         state: *start,
-        creds,
+        creds: creds.clone(),
         foreground: false,
     };
     if !supervised {
@@ -258,9 +304,23 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         process_group: proc.process_group,
         grace_period: proc.grace_period,
     };
-    let result = supervise::run(cmd, setup, &opts, &program[0]);
+    let mut refresher = refresh
+        .zip(delivered)
+        .map(|(r, last)| crate::refresh::Refresher::new(ctx, r, creds, program, write_opts, last));
+    let result = supervise::run(
+        cmd,
+        setup,
+        &opts,
+        &program[0],
+        refresher.as_mut().map(|r| r as &mut dyn supervise::Refresh),
+    );
+    // With refresh, its record holds the start's files and every one it wrote since.
+    let published: Vec<PathBuf> = match refresher {
+        Some(r) => r.into_published().into_iter().collect(),
+        None => published.files,
+    };
     if proc.cleanup {
-        let removed = file::remove_published(&published.files);
+        let removed = file::remove_published(&published);
         crate::debug!("cleanup: {removed} delivered files removed");
     }
     result.map_err(Into::into)
@@ -301,7 +361,7 @@ pub fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
     // As in a run: provider files are planned under the --user's HOME.
     adopt_home(&mut ctx.env, creds.as_ref());
     let ctx = &*ctx;
-    let (resolutions, mut errors, mut sources) = resolve_all(ctx)?;
+    let (resolutions, mut errors, mut sources) = resolve_all(ctx, &Carry::default())?;
     let mut provider_rows = Vec::new();
     let mut templates_checked = false;
     if errors.0.is_empty() {
@@ -370,18 +430,36 @@ pub fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
             status,
         });
     }
+    let refresh = ctx.settings.refresh.as_ref().map(|r| {
+        let watches = crate::refresh::watches(&ctx.settings, r, None);
+        (r, watches)
+    });
     let out = match ctx.settings.report_format {
         ReportFormat::Json => {
             let json: Vec<serde_json::Value> = rows
                 .iter()
                 .map(|r| serde_json::json!({"name": r.name, "source": r.source, "destination": r.destination, "value": r.value, "status": r.status}))
                 .collect();
-            format!(
-                "{}\n",
-                serde_json::json!({"ok": errors.0.is_empty(), "secrets": json})
-            )
+            let mut report = serde_json::json!({"ok": errors.0.is_empty(), "secrets": json});
+            if let Some((r, watches)) = &refresh {
+                report["refresh"] = serde_json::json!({
+                    "interval_seconds": r.interval.as_secs_f64(),
+                    "jitter": r.jitter,
+                    "on_change": crate::refresh::on_change_name(r.on_change),
+                    "signal": crate::refresh::signal_name(r.signal),
+                    "status_file": r.status_file,
+                    "sources": watches.iter().map(|w| serde_json::json!({"source": w.source, "watch": w.how})).collect::<Vec<_>>(),
+                });
+            }
+            format!("{report}\n")
         }
-        ReportFormat::Table => table(&rows),
+        ReportFormat::Table => {
+            let mut out = table(&rows);
+            if let Some((r, watches)) = &refresh {
+                out.push_str(&refresh_text(r, watches));
+            }
+            out
+        }
     };
     print_stdout(out.as_bytes());
     if errors.0.is_empty() {
@@ -389,6 +467,26 @@ pub fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
     } else {
         Err(errors)
     }
+}
+
+/// `check`'s refresh section: the settings, then what each source would watch or poll.
+fn refresh_text(r: &settings::RefreshSettings, watches: &[crate::refresh::Watch]) -> String {
+    let tell = match r.on_change {
+        settings::OnChange::Signal => format!("signal {}", crate::refresh::signal_name(r.signal)),
+        other => crate::refresh::on_change_name(other).to_string(),
+    };
+    let mut out = format!(
+        "\nrefresh: every {} (jitter {:.0}%), on change: {tell}{}\n",
+        crate::refresh::human(r.interval),
+        r.jitter * 100.0,
+        r.status_file
+            .as_ref()
+            .map_or_else(String::new, |p| format!(", status file {}", p.display()))
+    );
+    for w in watches {
+        out.push_str(&format!("  {}: {}\n", w.source, w.how));
+    }
+    out
 }
 
 /// What a run checks between planning and publishing, without publishing: the environment the
@@ -550,7 +648,7 @@ pub fn get(ctx: &Context, name: &str) -> Result<u8, Errors> {
             )
         })?;
     check_prefix_vars(ctx)?;
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env)?;
+    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, &Carry::default())?;
     let (resolutions, errors) = resolve::resolve([declared], &mut sources);
     errors.into_result()?;
     match resolutions.first().and_then(|r| r.value.as_ref()) {

@@ -146,6 +146,8 @@ pub struct Response {
     pub status: u16,
     /// The body, at most [`Options::max_body`] bytes.
     pub body: Secret,
+    /// The `ETag` header, when present and printable (for a conditional GET next time).
+    pub etag: Option<String>,
 }
 
 /// What the client did, for logs and benchmarks.
@@ -291,7 +293,25 @@ impl Client {
                 };
                 return Err(self.gave_up(method, &shown, &why, attempt, began));
             }
-            std::thread::sleep(wait);
+            // A stop signal can be pending only while the supervisor holds it blocked (a live
+            // refresh): the refresh is abandoned rather than retried.
+            let until = Instant::now() + wait;
+            loop {
+                if crate::process::sys::stop_pending() {
+                    return Err(Error::new(
+                        Kind::Signal(nix::libc::SIGTERM),
+                        format!(
+                            "{} {shown}: {why}; stopping (a stop signal is pending)",
+                            method.as_str()
+                        ),
+                    ));
+                }
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left.min(Duration::from_millis(100)));
+            }
         }
     }
 
@@ -382,7 +402,8 @@ impl Client {
         };
         let mut resp = result.map_err(classify)?;
         let status = resp.status().as_u16();
-        if (300..400).contains(&status) {
+        // 304 Not Modified answers a conditional GET; every other 3xx is a redirect.
+        if (300..400).contains(&status) && status != 304 {
             let location = resp
                 .headers()
                 .get("location")
@@ -402,8 +423,14 @@ impl Client {
             let _ = read_capped(resp.body_mut(), 64 * 1024);
             return Ok(Outcome::Retry(status, retry_after));
         }
+        let etag = resp
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 256 && !v.is_empty())
+            .map(str::to_string);
         let body = read_capped(resp.body_mut(), self.opts.max_body)?;
-        Ok(Outcome::Done(Response { status, body }))
+        Ok(Outcome::Done(Response { status, body, etag }))
     }
 }
 

@@ -22,6 +22,7 @@ pub mod plan;
 pub mod process;
 pub mod provider;
 pub mod reference;
+pub mod refresh;
 pub mod resolve;
 pub mod secret;
 pub mod settings;

@@ -136,6 +136,8 @@ pub struct FileSettings {
     pub no_root: Option<bool>,
     /// Remove delivered files when the program exits.
     pub cleanup: Option<bool>,
+    /// Live refresh (`secret_init.refresh`; docs/refresh.md).
+    pub refresh: Option<RawRefreshSettings>,
     /// Per-secret settings, raw; validated into [`SecretSettings`].
     #[serde(default)]
     pub secrets: BTreeMap<String, RawSecretSettings>,
@@ -146,6 +148,24 @@ pub struct FileSettings {
     #[serde(default)]
     pub templates: BTreeMap<String, crate::template::RawTemplate>,
     /// Keys we do not know; refused after parsing (78), so typos never pass silently.
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, IgnoredAny>,
+}
+
+/// `secret_init.refresh` as written; interpreted (with CLI and env) by `settings.rs`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawRefreshSettings {
+    /// How often remote sources are re-read: `30s`, `5m`, `1h`, a number of seconds; 0 = off.
+    pub interval: Option<serde_json::Value>,
+    /// Spread of every wait, `10%` (or a fraction, 0.1).
+    pub jitter: Option<serde_json::Value>,
+    /// `signal`, `restart` or `none`.
+    pub on_change: Option<String>,
+    /// The signal `on_change: signal` sends.
+    pub signal: Option<String>,
+    /// Where the refresh status (JSON) is written.
+    pub status_file: Option<PathBuf>,
+    /// Keys we do not know; refused after parsing (78).
     #[serde(flatten)]
     pub unknown: BTreeMap<String, IgnoredAny>,
 }
@@ -385,6 +405,9 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     reject_unknown("secret_init", &settings.unknown, src, &mut errors);
     if let Some(b) = &settings.bundles {
         reject_unknown("secret_init.bundles", &b.unknown, src, &mut errors);
+    }
+    if let Some(r) = &settings.refresh {
+        reject_unknown("secret_init.refresh", &r.unknown, src, &mut errors);
     }
     if let Some(v) = &settings.vault {
         crate::source::vault::config::reject_unknown(v, src, &mut errors);

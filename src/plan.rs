@@ -52,6 +52,9 @@ pub struct Plan {
     pub unchanged: Vec<PathBuf>,
     /// Input files to remove once the program has started (AppRole `remove_secret_id_file`).
     pub consumed: Vec<PathBuf>,
+    /// Secret name → where its value came from (`vault:secret/data/app#db`), for the refresh
+    /// change log.
+    pub origins: BTreeMap<String, String>,
 }
 
 /// Linux's per-string limit for argv and envp entries (`MAX_ARG_STRLEN`, 32 pages), NUL included.
@@ -92,6 +95,11 @@ pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Er
             .origin
             .as_ref()
             .map_or_else(|| "delivery".to_string(), |o| o.label.clone());
+        let version = r.origin.as_ref().and_then(|o| o.version);
+        plan.origins.insert(
+            name.to_string(),
+            version.map_or_else(|| src.clone(), |v| format!("{src}, version {v}")),
+        );
         let path = match &r.settings.file {
             FileTarget::Disabled => None,
             FileTarget::Default => Some(settings.output_dir.join(name)),

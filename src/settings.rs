@@ -104,6 +104,198 @@ pub struct Settings {
     pub process: ProcessSettings,
     /// Where `materialize` records what it wrote (`--state-file`); `None`: the XDG default.
     pub state_file: Option<PathBuf>,
+    /// Live refresh; `None` when off (docs/refresh.md).
+    pub refresh: Option<RefreshSettings>,
+}
+
+/// What a refresh that changed something does to the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnChange {
+    /// Send the refresh signal; a changed env delivery forces a restart.
+    Signal,
+    /// Stop the program gracefully and start it again with the new environment.
+    Restart,
+    /// Publish the files only.
+    None,
+}
+
+/// `secret_init.refresh` merged with `--refresh`, `--on-change`, `--refresh-signal`.
+#[derive(Clone, Debug)]
+pub struct RefreshSettings {
+    /// How often remote sources are re-read (never zero: zero means no refresh at all).
+    pub interval: std::time::Duration,
+    /// Spread of every wait, as a fraction (0.1 for `10%`).
+    pub jitter: f64,
+    /// What a change does to the program.
+    pub on_change: OnChange,
+    /// The signal `OnChange::Signal` sends.
+    pub signal: i32,
+    /// Where the status JSON is written.
+    pub status_file: Option<PathBuf>,
+}
+
+/// Parses a duration: a number with an optional unit `ms`, `s`, `m`, `h` (no unit: seconds).
+pub fn parse_duration(t: &str) -> Option<std::time::Duration> {
+    let t = t.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    // A week bounds every sensible interval and keeps the conversion exact.
+    (0.0..=604_800.0)
+        .contains(&secs)
+        .then(|| std::time::Duration::from_secs_f64(secs))
+}
+
+/// Parses a signal: `SIGHUP`, `HUP` or a number (real-time signals included).
+pub fn parse_signal(t: &str) -> Option<i32> {
+    let t = t.trim();
+    if let Ok(n) = t.parse::<i32>() {
+        return (1..=nix::libc::SIGRTMAX())
+            .contains(&n)
+            .then_some(n)
+            .filter(|&n| n != nix::libc::SIGKILL && n != nix::libc::SIGSTOP);
+    }
+    let upper = t.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    full.parse::<nix::sys::signal::Signal>()
+        .ok()
+        .map(|s| s as i32)
+        .filter(|&n| n != nix::libc::SIGKILL && n != nix::libc::SIGSTOP)
+}
+
+/// A YAML scalar as text (`interval: 300` and `interval: "5m"` alike).
+fn scalar_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// An option's text and where it came from: the command line or env twin, else the
+/// `secret_init.refresh.KEY` value.
+fn text_or_file(
+    inv: &Invocation,
+    env: &Environ,
+    long: &str,
+    file: Option<&String>,
+    key: &str,
+) -> Result<Option<(String, String)>, Error> {
+    Ok(match pick(inv, env, long) {
+        Some((v, origin)) => Some((text(v, &origin)?, origin)),
+        None => file.map(|v| (v.clone(), format!("secret_init.refresh.{key}"))),
+    })
+}
+
+fn refresh_settings(
+    inv: &Invocation,
+    env: &Environ,
+    file: Option<&crate::manifest::RawRefreshSettings>,
+) -> Result<Option<RefreshSettings>, Error> {
+    let (interval, origin) = match pick(inv, env, "refresh") {
+        Some((v, origin)) => (text(v, &origin)?, origin),
+        None => match file.and_then(|f| f.interval.as_ref()) {
+            Some(v) => (scalar_text(v), "secret_init.refresh.interval".to_string()),
+            None => return Ok(None),
+        },
+    };
+    let interval = parse_duration(&interval).ok_or_else(|| {
+        Error::new(
+            Kind::Usage,
+            format!("{origin}: expected a duration such as 30s, 5m or 1h (at most a week)"),
+        )
+    })?;
+    if interval.is_zero() {
+        return Ok(None);
+    }
+    if interval < std::time::Duration::from_secs(1) {
+        return Err(Error::new(
+            Kind::Usage,
+            format!("{origin}: the refresh interval must be at least 1s"),
+        ));
+    }
+    let jitter = match file.and_then(|f| f.jitter.as_ref()).map(scalar_text) {
+        None => 0.1,
+        Some(t) => {
+            let t = t.trim();
+            let parsed = match t.strip_suffix('%') {
+                Some(p) => p.trim().parse::<f64>().ok().map(|p| p / 100.0),
+                None => t.parse::<f64>().ok(),
+            };
+            parsed.filter(|j| (0.0..=0.5).contains(j)).ok_or_else(|| {
+                Error::new(
+                    Kind::Config,
+                    "secret_init.refresh.jitter: expected a percentage between 0% and 50%",
+                )
+            })?
+        }
+    };
+    let on_change = match text_or_file(
+        inv,
+        env,
+        "on-change",
+        file.and_then(|f| f.on_change.as_ref()),
+        "on_change",
+    )? {
+        None => OnChange::Signal,
+        Some((v, origin)) => match v.trim() {
+            "signal" => OnChange::Signal,
+            "restart" => OnChange::Restart,
+            "none" => OnChange::None,
+            _ => {
+                return Err(Error::new(
+                    Kind::Usage,
+                    format!("{origin}: expected signal, restart or none"),
+                ));
+            }
+        },
+    };
+    let signal = match text_or_file(
+        inv,
+        env,
+        "refresh-signal",
+        file.and_then(|f| f.signal.as_ref()),
+        "signal",
+    )? {
+        None => nix::libc::SIGHUP,
+        Some((v, origin)) => parse_signal(&v).ok_or_else(|| {
+            Error::new(
+                Kind::Usage,
+                format!(
+                    "{origin}: expected a signal name such as SIGHUP or a number (not KILL or STOP)"
+                ),
+            )
+        })?,
+    };
+    let status_file = file.and_then(|f| f.status_file.clone());
+    if let Some(p) = status_file.as_ref().filter(|p| !p.is_absolute()) {
+        return Err(Error::new(
+            Kind::Config,
+            format!(
+                "secret_init.refresh.status_file {} must be an absolute path",
+                p.display()
+            ),
+        ));
+    }
+    Ok(Some(RefreshSettings {
+        interval,
+        jitter,
+        on_change,
+        signal,
+        status_file,
+    }))
 }
 
 /// Whether secret-init stays as the program's parent.
@@ -467,6 +659,7 @@ impl Settings {
             vault,
             process: process_settings(inv, env, file)?,
             state_file,
+            refresh: refresh_settings(inv, env, file.refresh.as_ref())?,
         })
     }
 }

@@ -25,7 +25,8 @@ fn assert_root() {
     );
 }
 
-/// A run of secret-init as PID 1 of a fresh PID namespace, with line-by-line stdout.
+/// A run of secret-init as PID 1 of a fresh PID namespace, with line-by-line stdout (also used
+/// by tests/refresh.rs).
 pub(crate) struct Ns {
     child: Child,
     lines: Receiver<String>,
@@ -122,7 +123,7 @@ impl Ns {
     }
 
     /// The next stdout line, waiting at most `t`.
-    fn line(&self, t: Duration) -> Option<String> {
+    pub(crate) fn line(&self, t: Duration) -> Option<String> {
         self.lines.recv_timeout(t).ok()
     }
 
@@ -151,7 +152,7 @@ impl Ns {
     }
 
     /// Waits at most `t` for the run to end; its exit code.
-    fn wait(&mut self, t: Duration) -> Option<i32> {
+    pub(crate) fn wait(&mut self, t: Duration) -> Option<i32> {
         use std::os::unix::process::ExitStatusExt;
         let end = Instant::now() + t;
         loop {
@@ -241,12 +242,12 @@ fn pid1_without_init_drops_sigterm_negative_control() {
 }
 
 /// Signal numbers, named, for readability (x86_64 Linux).
-mod libc_sig {
-    pub const KILL: i32 = 9;
-    pub const USR1: i32 = 10;
-    pub const TERM: i32 = 15;
-    pub const CHLD: i32 = 17;
-    pub const STOP: i32 = 19;
+pub(crate) mod libc_sig {
+    pub(crate) const KILL: i32 = 9;
+    pub(crate) const USR1: i32 = 10;
+    pub(crate) const TERM: i32 = 15;
+    pub(crate) const CHLD: i32 = 17;
+    pub(crate) const STOP: i32 = 19;
 }
 
 /// dumb-init's print_signals: a handler for every catchable signal, `ready` first, each signal

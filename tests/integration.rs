@@ -14,5 +14,6 @@ mod kubernetes;
 mod leaks;
 mod preflight;
 mod providers;
+mod refresh;
 mod templates;
 mod vault;

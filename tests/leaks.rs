@@ -1639,6 +1639,97 @@ fn no_core_file_while_secrets_are_held() {
     );
 }
 
+#[test]
+fn live_refresh_leaks_nothing() {
+    // Old and new values of a mounted secret and of a vault secret, the token, and a value a
+    // refresh refuses: none in the trace log (the change log and failure lines included), the
+    // status file, or any file but the delivered one.
+    use crate::init::{Ns, libc_sig};
+    use crate::refresh::{KubeVolume, expect_prefix, status_until};
+    let bao = Bao::start();
+    let mut c = Canaries::default();
+    c.add("root", &bao.root);
+    let token = c.make("rtoken");
+    bao.admin(json!([{"op": "api", "method": "POST", "path": "auth/token/create", "body": {"id": token, "policies": ["reader"], "ttl": "10m"}}]));
+    let kv_old = c.make("kvold");
+    let kv_new = c.make("kvnew");
+    let file_old = c.make("fileold");
+    let file_new = c.make("filenew");
+    let refused = c.make("refused");
+    bao.put_v2("app", &[("db", &kv_old)]);
+    let sb = Sandbox::new();
+    let mut vol = KubeVolume::new(sb.path("in"), &[("api", &file_old)]);
+    let status = sb.path("run/status.json");
+    sb.config(&format!(
+        "secrets:\n  db: null\n  api: null\nsecret_init:\n  refresh:\n    interval: 1s\n    \
+         jitter: 0%\n    status_file: {}\n  vault:\n{}    paths: [secret/data/app]\n",
+        status.display(),
+        bao.vault_yaml()
+    ));
+    let before = snapshot(sb.dir.path());
+    let mut r = sb.run();
+    r.env("VAULT_TOKEN", &token).args([
+        "--sources",
+        "file,vault",
+        "--log-level",
+        "trace",
+        "--max-secret-bytes",
+        "64",
+        "--",
+        "/bin/sh",
+        "-c",
+        "trap 'echo hup' HUP; echo ready; while :; do sleep 0.05; done",
+    ]);
+    let mut ns = Ns::start(&r, &[]);
+    expect_prefix(&ns, "ready", Duration::from_secs(10));
+    vol.swap(&[("api", &file_new)]);
+    expect_prefix(&ns, "hup", Duration::from_secs(3));
+    bao.put_v2("app", &[("db", &kv_new)]);
+    expect_prefix(&ns, "hup", Duration::from_secs(3));
+    vol.swap(&[("api", &format!("{refused}{}", "x".repeat(80)))]);
+    status_until(&status, Duration::from_secs(3), &ns, |s| s["ok"] == false);
+    let pid = ns.host_pid();
+    ns.signal(pid, libc_sig::TERM);
+    assert_eq!(ns.finish(), 143);
+
+    let mut ev = Evidence::default();
+    ev.add("refresh: stderr", ns.stderr().into_bytes());
+    ev.tree("refresh", sb.dir.path(), &before);
+    // Deliveries on purpose: the current values in their output files.
+    ev.allow("refresh: file out/db", &kv_new);
+    ev.allow("refresh: file out/api", &file_new);
+    assert_eq!(
+        ev.place("refresh: file out/db"),
+        kv_new.as_bytes(),
+        "control: delivered"
+    );
+    assert!(
+        !ev.place("refresh: file run/status.json").is_empty(),
+        "control: status written"
+    );
+    // The volume's own payload is input, not output.
+    let inputs: Vec<String> = ev
+        .places
+        .iter()
+        .map(|(p, _)| p.clone())
+        .filter(|p| p.starts_with("refresh: file in/"))
+        .collect();
+    for p in inputs {
+        ev.allow(p.clone(), &file_new);
+        ev.allow(p, &refused);
+    }
+    let stderr = String::from_utf8_lossy(ev.place("refresh: stderr")).into_owned();
+    assert!(
+        stderr.contains("refresh: published"),
+        "control: the change log is in the search"
+    );
+    assert!(
+        stderr.contains("refresh failed"),
+        "control: the failure line is in the search"
+    );
+    ev.assert_clean(&c);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Templates
 // ---------------------------------------------------------------------------------------------

@@ -20,6 +20,12 @@
 //!    grace period (tini#180; secrets-init waited forever). The exit code is the program's, or
 //!    128+N when signal N killed it (status.rs).
 //!
+//! 6. With live refresh (src/refresh/), the loop wakes at least as often as the refresh asks
+//!    and lets it run; the refresh may ask for a signal to the program or a restart: SIGTERM,
+//!    the grace period, SIGKILL, then the program again with its new environment. A stop
+//!    request during a restart is forwarded and ends the supervisor with the old program's
+//!    status instead of starting it again.
+//!
 //! Nothing in the loop ends it but the program's exit: as PID 1 our death would take the whole
 //! container with it, so an error is logged and the loop goes on (catatonit's rule).
 
@@ -44,6 +50,24 @@ pub struct Options {
     pub grace_period: Duration,
 }
 
+/// What a live refresh asks of the supervisor after it ran.
+pub enum Tell {
+    /// Nothing changed, or nothing is to be done about it.
+    Nothing,
+    /// Send this signal to the program (its group with `--process-group`).
+    Signal(i32),
+    /// Stop the program and start this one in its place.
+    Restart(Command),
+}
+
+/// A live refresh driven by the supervisor loop.
+pub trait Refresh {
+    /// The longest the loop may wait for a signal before calling [`Refresh::tick`] again.
+    fn wait(&self) -> Duration;
+    /// Does whatever is due (watching, polling, a refresh); `main` is the program's PID.
+    fn tick(&mut self, main: i32) -> Tell;
+}
+
 /// The longest the final SIGKILL sweep may take before secret-init gives up on leftovers.
 const KILL_SWEEP_LIMIT: Duration = Duration::from_secs(10);
 
@@ -56,10 +80,11 @@ pub fn should_forward(r: &Received, me: i32) -> bool {
 /// Spawns `cmd` and supervises it until it and its leftover descendants are gone; returns the
 /// exit code to leave with. Fails only if the program cannot be started (126/127).
 pub fn run(
-    mut cmd: Command,
-    mut setup: ChildSetup,
+    cmd: Command,
+    setup: ChildSetup,
     opts: &Options,
     program: &OsString,
+    refresh: Option<&mut dyn Refresh>,
 ) -> Result<u8, Error> {
     let signals = Signals::supervised();
     signals.block().map_err(|e| {
@@ -78,24 +103,44 @@ pub fn run(
             ),
         }
     }
-    if opts.process_group {
-        cmd.process_group(0);
-        setup.foreground = true;
-    }
-    sys::prepare(&mut cmd, setup);
-    let child = cmd.spawn().map_err(|e| super::exec_error(program, &e))?;
-    let main = i32::try_from(child.id()).unwrap_or(i32::MAX);
-    // The handle is not needed: this loop reaps with waitpid(-1) (dropping it neither waits
-    // nor kills).
-    drop(child);
+    let spawner = Spawner {
+        setup,
+        group: opts.process_group,
+        program,
+    };
+    let main = spawner.spawn(cmd)?;
     crate::debug!(
         "supervising {} (pid {main}){}",
         program.to_string_lossy(),
         if pid1 { " as PID 1" } else { "" }
     );
-    let code = until_exit(main, &signals, opts.process_group);
+    let code = until_exit(main, &signals, opts, refresh, &spawner);
     end_descendants(pid1, &signals, opts.grace_period);
     Ok(code)
+}
+
+/// Starts the program (again, after a restart) the same way each time.
+struct Spawner<'a> {
+    setup: ChildSetup,
+    group: bool,
+    program: &'a OsString,
+}
+
+impl Spawner<'_> {
+    fn spawn(&self, mut cmd: Command) -> Result<i32, Error> {
+        let mut setup = self.setup.clone();
+        if self.group {
+            cmd.process_group(0);
+            setup.foreground = true;
+        }
+        sys::prepare(&mut cmd, setup);
+        let child = cmd
+            .spawn()
+            .map_err(|e| super::exec_error(self.program, &e))?;
+        // The handle is not needed: the loop reaps with waitpid(-1) (dropping it neither waits
+        // nor kills).
+        Ok(i32::try_from(child.id()).unwrap_or(i32::MAX))
+    }
 }
 
 /// Reaps everything that has ended; returns the main program's exit code if it was among them.
@@ -121,17 +166,45 @@ fn reap_all(main: i32) -> (Option<u8>, Reaped) {
     }
 }
 
-fn until_exit(main: i32, signals: &Signals, group: bool) -> u8 {
+fn until_exit(
+    mut main: i32,
+    signals: &Signals,
+    opts: &Options,
+    mut refresh: Option<&mut dyn Refresh>,
+    spawner: &Spawner,
+) -> u8 {
+    let group = opts.process_group;
     let me = i32::try_from(std::process::id()).unwrap_or(0);
+    // Once a stop request has been forwarded, no new refresh starts: the program is ending.
+    let mut stopping = false;
     loop {
         let (code, _) = reap_all(main);
         if let Some(code) = code {
             crate::debug!("program exited: exit code {code}");
             return code;
         }
+        if let Some(r) = refresh.as_deref_mut().filter(|_| !stopping) {
+            match r.tick(main) {
+                Tell::Nothing => {}
+                Tell::Signal(sig) => {
+                    crate::debug!("refresh: sending signal {sig} to pid {main}");
+                    if let Err(e) = sys::send(main, sig, group) {
+                        crate::warn!("refresh: cannot send signal {sig}: {}", e.desc());
+                    }
+                }
+                Tell::Restart(cmd) => match restart(main, cmd, signals, opts, spawner) {
+                    Restarted::Running(pid) => main = pid,
+                    Restarted::Ended(code) => return code,
+                },
+            }
+        }
+        let wait = refresh.as_deref().map_or(Duration::from_secs(1), |r| {
+            r.wait().min(Duration::from_secs(1))
+        });
         // The main program is unreaped here, so its PID (and process group id) is still ours.
-        match signals.wait(Duration::from_secs(1)) {
+        match signals.wait(wait) {
             Ok(Some(r)) if should_forward(&r, me) => {
+                stopping |= matches!(r.signal, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT);
                 crate::debug!("forwarding signal {} to pid {main}", r.signal);
                 if let Err(e) = sys::send(main, r.signal, group) {
                     crate::warn!("cannot forward signal {}: {}", r.signal, e.desc());
@@ -140,6 +213,65 @@ fn until_exit(main: i32, signals: &Signals, group: bool) -> u8 {
             Ok(Some(r)) => crate::trace!("not forwarding signal {} ({:?})", r.signal, r.sender),
             Ok(None) => {}
             Err(e) => crate::warn!("sigtimedwait failed: {}", e.desc()),
+        }
+    }
+}
+
+enum Restarted {
+    /// The new program runs with this PID.
+    Running(i32),
+    /// Stop requested meanwhile, or the new program could not start: leave with this code.
+    Ended(u8),
+}
+
+/// Stops `main` (SIGTERM, the grace period, SIGKILL) and starts `cmd`. A stop request from
+/// outside meanwhile is forwarded, and the old program's status is then the result.
+fn restart(
+    main: i32,
+    cmd: Command,
+    signals: &Signals,
+    opts: &Options,
+    spawner: &Spawner,
+) -> Restarted {
+    let me = i32::try_from(std::process::id()).unwrap_or(0);
+    crate::info!(
+        "refresh: restarting the program (SIGTERM to pid {main}, {:.1}s before SIGKILL)",
+        opts.grace_period.as_secs_f64()
+    );
+    let _ = sys::send(main, libc::SIGTERM, opts.process_group);
+    let deadline = Instant::now() + opts.grace_period;
+    let mut killed = false;
+    let mut stopping = false;
+    loop {
+        if let (Some(code), _) = reap_all(main) {
+            if stopping {
+                crate::debug!("stopped during a restart: exit code {code}");
+                return Restarted::Ended(code);
+            }
+            return match spawner.spawn(cmd) {
+                Ok(pid) => {
+                    crate::info!("refresh: program restarted (pid {pid})");
+                    Restarted::Running(pid)
+                }
+                Err(e) => {
+                    crate::error!("refresh: cannot start the program again: {e}");
+                    Restarted::Ended(e.exit_code())
+                }
+            };
+        }
+        if !killed && Instant::now() >= deadline {
+            crate::warn!("refresh: the program ignored SIGTERM for the grace period; SIGKILL");
+            let _ = sys::send(main, libc::SIGKILL, opts.process_group);
+            killed = true;
+        }
+        match signals.wait(Duration::from_millis(50)) {
+            Ok(Some(r)) if should_forward(&r, me) => {
+                if matches!(r.signal, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT) {
+                    stopping = true;
+                }
+                let _ = sys::send(main, r.signal, opts.process_group);
+            }
+            _ => {}
         }
     }
 }

@@ -262,6 +262,22 @@ pub fn set_child_subreaper() -> Result<(), nix::errno::Errno> {
     nix::sys::prctl::set_child_subreaper(true)
 }
 
+/// Whether SIGTERM, SIGINT or SIGQUIT is pending (blocked and not yet taken by the supervisor):
+/// a live refresh then abandons its work before publishing anything.
+pub fn stop_pending() -> bool {
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::zeroed();
+    // SAFETY: `set` is a valid sigset_t out-pointer for the call.
+    if unsafe { libc::sigpending(set.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: sigpending succeeded and filled the set (zeroed memory is valid anyway).
+    let set = unsafe { set.assume_init() };
+    [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT]
+        .iter()
+        // SAFETY: reads an initialised sigset_t with a valid signal number.
+        .any(|&s| unsafe { libc::sigismember(&set, s) } == 1)
+}
+
 /// A raw signal set; unlike nix's `SigSet` it can hold real-time signals.
 #[derive(Clone, Copy)]
 pub struct Signals(libc::sigset_t);

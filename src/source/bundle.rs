@@ -187,11 +187,16 @@ enum State {
     Failed(Kind),
 }
 
+/// A bundle URL's last full answer, its `ETag` and body, kept from one pass of the pipeline to
+/// the next (a live refresh) for a conditional GET: `If-None-Match`, and a 304 reuses the body.
+pub type UrlCache = std::rc::Rc<std::cell::RefCell<Option<(String, Secret)>>>;
+
 /// Looks secrets up in an encrypted bundle.
 pub struct BundleSource {
     settings: BundleSettings,
     env: Environ,
     state: State,
+    url_cache: UrlCache,
 }
 
 impl BundleSource {
@@ -201,7 +206,14 @@ impl BundleSource {
             settings,
             env,
             state: State::Pending,
+            url_cache: UrlCache::default(),
         }
+    }
+
+    /// The same source, remembering a URL's answer in `cache` (shared with later passes).
+    pub fn with_url_cache(mut self, cache: &UrlCache) -> Self {
+        self.url_cache = cache.clone();
+        self
     }
 
     fn label(&self) -> String {
@@ -217,9 +229,25 @@ impl BundleSource {
                     max_body: format::MAX_BUNDLE_BYTES,
                     ..crate::http::Options::default()
                 });
-                let r = client.get(url, &[])?;
+                let etag = self.url_cache.borrow().as_ref().map(|(e, _)| e.clone());
+                let headers: Vec<(&str, &[u8])> = etag
+                    .iter()
+                    .map(|e| ("If-None-Match", e.as_bytes()))
+                    .collect();
+                let r = client.get(url, &headers)?;
                 let kind = match r.status {
-                    200 => return Ok(r.body.expose().to_vec()),
+                    304 => {
+                        if let Some((_, body)) = self.url_cache.borrow().as_ref() {
+                            crate::debug!("{}: not modified (ETag)", self.label());
+                            return Ok(body.expose().to_vec());
+                        }
+                        Kind::Unavailable
+                    }
+                    200 => {
+                        let bytes = r.body.expose().to_vec();
+                        *self.url_cache.borrow_mut() = r.etag.map(|e| (e, r.body));
+                        return Ok(bytes);
+                    }
                     401 | 403 => Kind::Permission,
                     _ => Kind::Unavailable,
                 };
@@ -322,6 +350,7 @@ fn found(vault: &str, key: &str, value: &Secret) -> Found {
             kind: SourceKind::Bundle,
             label: format!("bundle:{vault}#{key}"),
             path: None,
+            version: None,
         },
     }
 }

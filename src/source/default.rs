@@ -41,6 +41,7 @@ impl Source for DefaultSource {
                 kind: SourceKind::Default,
                 label: "default".into(),
                 path: None,
+                version: None,
             },
         }))
     }

@@ -52,6 +52,7 @@ impl EnvSource {
                 kind: SourceKind::Env,
                 label: format!("env:{var}"),
                 path: None,
+                version: None,
             },
         })
     }

@@ -45,6 +45,9 @@ enum Dir {
 pub struct FileSource {
     dirs: Vec<(PathBuf, Dir)>,
     max_bytes: u64,
+    /// Files secret-init published itself (a live refresh): outputs, never read back as input
+    /// when the output dir is also a secrets dir.
+    skip: std::collections::BTreeSet<PathBuf>,
 }
 
 impl FileSource {
@@ -53,7 +56,14 @@ impl FileSource {
         FileSource {
             dirs: dirs.into_iter().map(|d| (d, Dir::Pending)).collect(),
             max_bytes,
+            skip: std::collections::BTreeSet::new(),
         }
+    }
+
+    /// The same source, not reading the files in `written` (what this process published).
+    pub fn skipping(mut self, written: &std::collections::BTreeSet<PathBuf>) -> Self {
+        self.skip = written.clone();
+        self
     }
 }
 
@@ -263,7 +273,7 @@ impl Source for FileSource {
             let Dir::Open { fd: dirfd, names } = dir else {
                 continue;
             };
-            if !names.contains(name.as_str().as_bytes()) {
+            if !names.contains(name.as_str().as_bytes()) || self.skip.contains(&visible) {
                 continue;
             }
             let fd = match open_beneath(dirfd, name.as_str(), READ_FLAGS) {
@@ -281,6 +291,7 @@ impl Source for FileSource {
                     kind: SourceKind::File,
                     label: src,
                     path: Some(visible),
+                    version: None,
                 },
             }));
         }
@@ -319,6 +330,7 @@ impl Source for FileSource {
                 kind: SourceKind::File,
                 label: src,
                 path: Some(path.clone()),
+                version: None,
             },
         }))
     }

@@ -57,6 +57,7 @@ impl Source for LocalSource {
                 kind: SourceKind::Local,
                 label,
                 path: None,
+                version: None,
             },
         }))
     }

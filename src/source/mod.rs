@@ -92,6 +92,9 @@ pub struct Origin {
     pub label: String,
     /// The file the value was read from, as the user sees it (`/secrets/db`, not `..data/db`).
     pub path: Option<PathBuf>,
+    /// The source's version of the value, where it has one (a KV v2 version), for the refresh
+    /// change log.
+    pub version: Option<u64>,
 }
 
 impl fmt::Display for Origin {
@@ -153,6 +156,15 @@ pub trait Source {
     }
 }
 
+/// What one pass of the pipeline hands to the next (a live refresh).
+#[derive(Default)]
+pub struct Carry {
+    /// The files secret-init published: outputs, never read back by the file source.
+    pub written: std::collections::BTreeSet<PathBuf>,
+    /// A bundle URL's last answer, for a conditional GET.
+    pub bundle_url: bundle::UrlCache,
+}
+
 /// Every configured source, plus the precedence order to walk for secrets without a reference.
 pub struct Sources {
     all: Vec<Box<dyn Source>>,
@@ -160,17 +172,19 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// Builds the configured sources. No I/O happens here.
+    /// Builds the configured sources. No I/O happens here. `carry`: what an earlier pass of the
+    /// pipeline left for this one (a live refresh); empty at a start.
     pub fn build(
         settings: &Settings,
         manifest: &Manifest,
         env: &Environ,
+        carry: &Carry,
     ) -> Result<Sources, Error> {
         let mut all: Vec<Box<dyn Source>> = vec![
-            Box::new(file::FileSource::new(
-                settings.secrets_dirs.clone(),
-                settings.max_secret_bytes,
-            )),
+            Box::new(
+                file::FileSource::new(settings.secrets_dirs.clone(), settings.max_secret_bytes)
+                    .skipping(&carry.written),
+            ),
             Box::new(env::EnvSource::new(
                 settings.env_prefix.clone(),
                 env.clone(),
@@ -178,7 +192,9 @@ impl Sources {
             Box::new(default::DefaultSource::new(manifest)),
         ];
         if let Some(b) = &settings.bundle {
-            all.push(Box::new(bundle::BundleSource::new(b.clone(), env.clone())));
+            all.push(Box::new(
+                bundle::BundleSource::new(b.clone(), env.clone()).with_url_cache(&carry.bundle_url),
+            ));
         }
         if let Some(v) = &settings.vault {
             all.push(Box::new(vault::VaultSource::new(v.clone(), env.clone())));

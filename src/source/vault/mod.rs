@@ -26,8 +26,8 @@ use crate::settings::Environ;
 use client::{KvData, Vault};
 use config::VaultSettings;
 
-/// Merged path data: key → (value, the path it came from).
-type Merged = BTreeMap<String, (Secret, String)>;
+/// Merged path data: key → (value, the path it came from, its KV v2 version).
+type Merged = BTreeMap<String, (Secret, String, Option<u64>)>;
 
 /// The vault source. See the module docs.
 pub struct VaultSource {
@@ -103,7 +103,7 @@ impl VaultSource {
                 match self.read(&path, None) {
                     Ok(data) => {
                         for (k, v) in &data.values {
-                            out.insert(k.clone(), (v.clone(), path.clone()));
+                            out.insert(k.clone(), (v.clone(), path.clone(), data.version));
                         }
                     }
                     Err(e) => {
@@ -153,14 +153,17 @@ impl Source for VaultSource {
             return Ok(None);
         }
         let merged = self.merged()?;
-        Ok(merged.get(name.as_str()).map(|(value, path)| Found {
-            value: value.clone(),
-            origin: Origin {
-                kind: SourceKind::Vault,
-                label: format!("vault:{path}#{name}"),
-                path: None,
-            },
-        }))
+        Ok(merged
+            .get(name.as_str())
+            .map(|(value, path, version)| Found {
+                value: value.clone(),
+                origin: Origin {
+                    kind: SourceKind::Vault,
+                    label: format!("vault:{path}#{name}"),
+                    path: None,
+                    version: *version,
+                },
+            }))
     }
 
     fn fetch(&mut self, reference: &Reference, name: &SecretName) -> Result<Option<Found>, Error> {
@@ -182,6 +185,7 @@ impl Source for VaultSource {
                 kind: SourceKind::Vault,
                 label,
                 path: None,
+                version: data.version,
             },
         }))
     }

@@ -1,0 +1,712 @@
+//! Live refresh (docs/refresh.md): while the supervisor runs the program, the whole pipeline
+//! (resolve → plan → publish, [`crate::commands::delivery`]) runs again when a watched local
+//! source changes or the interval comes round, and the program is told only after the new set
+//! is published.
+//!
+//! - Mounted dirs, a local bundle file and the local config are watched (watch.rs: inotify on
+//!   the directory, a 1 s stat poll when inotify fails); a burst of events coalesces into one
+//!   refresh [`COALESCE`] after its first event.
+//! - Everything (remote sources included: a vault's KV data path, a bundle URL) is re-read at the
+//!   interval, jittered; a bundle URL with a conditional GET (its ETag carried between passes).
+//! - What is out there is remembered as digests only ([`Delivered`]): a refresh publishes the
+//!   files whose content, mode or owner changed, with the start's atomic publisher, and never
+//!   rewrites an unchanged one. The files it wrote are not read back by the file source.
+//! - A failed refresh (a source down, a value now invalid) changes nothing: the last good set
+//!   stays, one line is logged, and the next attempt backs off (1 s, 2 s, … up to the interval,
+//!   jittered). A stop signal pending at any step abandons the refresh before anything is
+//!   published; the supervisor then forwards it as always.
+//! - `on_change: signal` sends the refresh signal; a changed env delivery forces a restart (a
+//!   running process's environment cannot be changed) unless `on_change: none`.
+
+pub mod watch;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::commands::Context;
+use crate::deliver::file;
+use crate::error::{Errors, Kind};
+use crate::plan::Plan;
+use crate::process::supervise::{Refresh, Tell};
+use crate::process::{self, sys};
+use crate::settings::{OnChange, RefreshSettings, Settings};
+use crate::source::bundle::Location;
+use crate::source::{Carry, SourceKind};
+
+use watch::{Watched, Watcher};
+
+/// How long a burst of watch events may go on before the refresh runs.
+pub const COALESCE: Duration = Duration::from_millis(100);
+
+/// The loop's longest sleep while refreshing: the watcher is read this often.
+const TICK: Duration = Duration::from_millis(100);
+
+type Digest = [u8; 32];
+
+fn digest(parts: &[&[u8]]) -> Digest {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for p in parts {
+        ctx.update(&(p.len() as u64).to_le_bytes());
+        ctx.update(p);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+/// What is out there, as digests (never the values): each file's content, mode and owner, and
+/// the program's whole environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delivered {
+    files: BTreeMap<PathBuf, Digest>,
+    env: Option<Digest>,
+}
+
+impl Delivered {
+    /// The digests of a plan and the environment built from it.
+    pub fn of(plan: &Plan, env: &[(OsString, OsString)]) -> Delivered {
+        use std::os::unix::ffi::OsStrExt;
+        let files = plan
+            .files
+            .iter()
+            .map(|f| {
+                let owner = format!("{:?}", f.owner);
+                let mode = f.mode.to_le_bytes();
+                (
+                    f.path.clone(),
+                    digest(&[f.content.expose(), &mode, owner.as_bytes()]),
+                )
+            })
+            .collect();
+        let mut parts: Vec<&[u8]> = Vec::new();
+        for (k, v) in env {
+            parts.push(k.as_bytes());
+            parts.push(v.as_bytes());
+        }
+        Delivered {
+            files,
+            env: Some(digest(&parts)),
+        }
+    }
+}
+
+/// One source as the refresh sees it: what it is and how a change is noticed.
+#[derive(Debug)]
+pub struct Watch {
+    /// `file:/secrets`, `vault:https://…`, `bundle:/etc/app.bundle`.
+    pub source: String,
+    /// `inotify /secrets`, `poll every 5m`, `fixed at start`.
+    pub how: String,
+}
+
+/// The places watched for local changes.
+fn places(s: &Settings) -> Vec<Watched> {
+    let mut out = Vec::new();
+    if s.sources.contains(&SourceKind::File) {
+        for d in s.secrets_dirs.iter().filter(|d| d.is_dir()) {
+            out.push(Watched {
+                dir: d.clone(),
+                name: None,
+            });
+        }
+    }
+    let mut one_file = |p: &Path| {
+        if let (Some(dir), Some(name)) = (p.parent(), p.file_name())
+            && dir.is_dir()
+        {
+            out.push(Watched {
+                dir: dir.to_path_buf(),
+                name: Some(name.to_os_string()),
+            });
+        }
+    };
+    if s.sources.contains(&SourceKind::Bundle)
+        && let Some(Location::File(p)) = s.bundle.as_ref().map(|b| &b.location)
+    {
+        one_file(p);
+    }
+    if s.sources.contains(&SourceKind::Local)
+        && let Some(p) = s.local_config.as_ref().filter(|p| p.is_file())
+    {
+        one_file(p);
+    }
+    out
+}
+
+/// What each configured source would watch or poll, for `check` and the status file.
+/// `watcher`: the running watcher's mode (`inotify`, `poll 1s`); `None` in `check`.
+pub fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) -> Vec<Watch> {
+    let how = watcher.unwrap_or("inotify (poll 1s if inotify fails)");
+    let every = format!("poll every {}", human(r.interval));
+    let watched = places(s);
+    let mut out = Vec::new();
+    let local = |source: String, p: &Path| {
+        let dir = if p.is_dir() { Some(p) } else { p.parent() };
+        let found = watched
+            .iter()
+            .any(|w| Some(w.dir.as_path()) == dir && (w.name.is_none() || !p.is_dir()));
+        Watch {
+            source,
+            how: if found {
+                format!("{how}, and {every}")
+            } else {
+                format!("not present: {every}")
+            },
+        }
+    };
+    for kind in &s.sources {
+        match kind {
+            SourceKind::File => {
+                for d in &s.secrets_dirs {
+                    out.push(local(format!("file:{}", d.display()), d));
+                }
+            }
+            SourceKind::Bundle => match s.bundle.as_ref().map(|b| &b.location) {
+                Some(Location::File(p)) => out.push(local(format!("bundle:{}", p.display()), p)),
+                Some(Location::Url(u)) => out.push(Watch {
+                    source: format!("bundle:{}", crate::http::redact_url(u)),
+                    how: format!("{every} (conditional GET: If-None-Match with its ETag)"),
+                }),
+                None => {}
+            },
+            SourceKind::Local => {
+                if let Some(p) = &s.local_config {
+                    out.push(local(format!("local:{}", p.display()), p));
+                }
+            }
+            SourceKind::Vault => {
+                if let Some(v) = &s.vault {
+                    out.push(Watch {
+                        source: format!("vault:{}", crate::http::redact_url(&v.address)),
+                        how: format!("{every} (KV data paths; a new version shows a change)"),
+                    });
+                }
+            }
+            SourceKind::Env => out.push(Watch {
+                source: "env".into(),
+                how: "fixed at start (an environment cannot change)".into(),
+            }),
+            SourceKind::Default => out.push(Watch {
+                source: "default".into(),
+                how: "fixed at start (config.yaml is read once)".into(),
+            }),
+        }
+    }
+    out
+}
+
+/// `5m`, `30s`, `1.5s`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 3600.0 && s % 3600.0 == 0.0 {
+        format!("{}h", s / 3600.0)
+    } else if s >= 60.0 && s % 60.0 == 0.0 {
+        format!("{}m", s / 60.0)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// The `on_change` word.
+pub fn on_change_name(o: OnChange) -> &'static str {
+    match o {
+        OnChange::Signal => "signal",
+        OnChange::Restart => "restart",
+        OnChange::None => "none",
+    }
+}
+
+/// `d` spread by ±`jitter` (a fraction), from the system's random source.
+fn jittered(d: Duration, jitter: f64) -> Duration {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 8];
+    if ring::rand::SystemRandom::new().fill(&mut b).is_err() {
+        return d;
+    }
+    let unit = (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64;
+    d.mul_f64((1.0 + jitter * (2.0 * unit - 1.0)).max(0.0))
+}
+
+enum Outcome {
+    Unchanged,
+    Abandoned,
+    Published(Tell),
+}
+
+/// The refresh the supervisor drives; see the module docs.
+pub struct Refresher<'a> {
+    ctx: &'a Context,
+    settings: RefreshSettings,
+    creds: Option<sys::Credentials>,
+    program: &'a [OsString],
+    write_opts: file::WriteOptions,
+    watcher: Watcher,
+    last: Delivered,
+    /// What one pass leaves for the next: every file written (for `--cleanup`, and skipped by
+    /// the file source) and a bundle URL's last answer.
+    carry: Carry,
+    next_poll: Instant,
+    due: Option<Instant>,
+    failures: u32,
+    status: Status,
+}
+
+impl<'a> Refresher<'a> {
+    /// A refresher for the program started with `last` delivered.
+    pub fn new(
+        ctx: &'a Context,
+        settings: RefreshSettings,
+        creds: Option<sys::Credentials>,
+        program: &'a [OsString],
+        write_opts: file::WriteOptions,
+        last: Delivered,
+    ) -> Refresher<'a> {
+        let watcher = Watcher::new(places(&ctx.settings));
+        let sources = watches(&ctx.settings, &settings, Some(watcher.how()));
+        crate::info!(
+            "refresh: every {} (±{:.0}%), on change: {}; {}",
+            human(settings.interval),
+            settings.jitter * 100.0,
+            match settings.on_change {
+                OnChange::Signal => format!("signal {}", signal_name(settings.signal)),
+                other => on_change_name(other).to_string(),
+            },
+            sources
+                .iter()
+                .map(|w| format!("{}: {}", w.source, w.how))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        let carry = Carry {
+            written: last.files.keys().cloned().collect(),
+            ..Carry::default()
+        };
+        let r = Refresher {
+            ctx,
+            next_poll: Instant::now() + jittered(settings.interval, settings.jitter),
+            status: Status::new(&settings, sources),
+            settings,
+            creds,
+            program,
+            write_opts,
+            watcher,
+            last,
+            carry,
+            due: None,
+            failures: 0,
+        };
+        r.status.write(r.settings.status_file.as_deref());
+        r
+    }
+
+    /// Every file delivered, at the start or by a refresh (for `--cleanup`).
+    pub fn into_published(self) -> BTreeSet<PathBuf> {
+        self.carry.written
+    }
+
+    fn attempt(&mut self) -> Tell {
+        let now = SystemTime::now();
+        self.status.last_attempt = Some(now);
+        let tell = match self.once() {
+            Ok(Outcome::Abandoned) => {
+                crate::debug!("refresh abandoned: a stop signal is pending");
+                self.status.write(self.settings.status_file.as_deref());
+                return Tell::Nothing;
+            }
+            Ok(outcome) => {
+                self.failures = 0;
+                self.status.last_success = Some(now);
+                self.status.error = None;
+                self.status.failures = 0;
+                self.next_poll =
+                    Instant::now() + jittered(self.settings.interval, self.settings.jitter);
+                match outcome {
+                    Outcome::Published(tell) => tell,
+                    _ => Tell::Nothing,
+                }
+            }
+            Err(errors) => {
+                self.failures += 1;
+                let backoff = Duration::from_secs(1 << self.failures.min(12).saturating_sub(1))
+                    .min(self.settings.interval);
+                let wait = jittered(backoff, self.settings.jitter);
+                self.next_poll = Instant::now() + wait;
+                let line = errors
+                    .0
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                crate::error!(
+                    "refresh failed, the program keeps the last good set: {line} (retry in {:.1}s)",
+                    wait.as_secs_f64()
+                );
+                self.status.failures = self.failures;
+                self.status.error = Some(line);
+                self.status.failed = errors.0.iter().filter_map(|e| e.source.clone()).collect();
+                Tell::Nothing
+            }
+        };
+        if self.status.error.is_none() {
+            self.status.failed.clear();
+        }
+        self.status.write(self.settings.status_file.as_deref());
+        tell
+    }
+
+    /// One pass: resolve and check everything, publish what changed, say what to tell.
+    fn once(&mut self) -> Result<Outcome, Errors> {
+        if sys::stop_pending() {
+            return Ok(Outcome::Abandoned);
+        }
+        let delivery =
+            crate::commands::delivery(self.ctx, self.creds.as_ref(), &self.carry, self.program);
+        let crate::commands::Delivery { plan, env, .. } = match delivery {
+            Ok(done) => done,
+            // A source gave up because a stop signal is pending (http.rs): not a failure.
+            Err(_) if sys::stop_pending() => return Ok(Outcome::Abandoned),
+            Err(e) => return Err(e),
+        };
+        if sys::stop_pending() {
+            return Ok(Outcome::Abandoned);
+        }
+        let now = Delivered::of(&plan, &env);
+        if now == self.last {
+            crate::debug!("refresh: nothing changed");
+            return Ok(Outcome::Unchanged);
+        }
+        let changed: Vec<&crate::plan::FileDelivery> = plan
+            .files
+            .iter()
+            .filter(|f| self.last.files.get(&f.path) != now.files.get(&f.path))
+            .collect();
+        let env_changed = now.env != self.last.env;
+        let owned: Vec<crate::plan::FileDelivery> = changed
+            .iter()
+            .map(|f| crate::plan::FileDelivery {
+                secret: f.secret.clone(),
+                path: f.path.clone(),
+                content: f.content.clone(),
+                mode: f.mode,
+                owner: f.owner,
+            })
+            .collect();
+        let stop = || sys::stop_pending().then_some(nix::libc::SIGTERM);
+        match file::publish(&owned, &self.write_opts, stop) {
+            Ok(p) => self.carry.written.extend(p.files),
+            Err(e) if matches!(e.kind, Kind::Signal(_)) => return Ok(Outcome::Abandoned),
+            Err(e) => return Err(e.into()),
+        }
+        let names: Vec<String> = owned
+            .iter()
+            .map(|f| match plan.origins.get(&f.secret) {
+                Some(o) => format!("{} ({o})", f.secret),
+                None => f.secret.clone(),
+            })
+            .collect();
+        let env_names: Vec<String> = plan
+            .env
+            .iter()
+            .map(|e| match plan.origins.get(&e.secret) {
+                Some(o) => format!("{} ({o})", e.var),
+                None => e.var.clone(),
+            })
+            .collect();
+        self.last = now;
+        let tell = match (self.settings.on_change, env_changed) {
+            (OnChange::None, _) => Tell::Nothing,
+            (OnChange::Restart, _) | (OnChange::Signal, true) => {
+                match process::command(self.program, &env) {
+                    Some(cmd) => Tell::Restart(cmd),
+                    None => Tell::Nothing,
+                }
+            }
+            (OnChange::Signal, false) => Tell::Signal(self.settings.signal),
+        };
+        crate::info!(
+            "refresh: published {} changed file(s){}{}; {}",
+            owned.len(),
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", names.join(", "))
+            },
+            if env_changed {
+                format!("; environment changed ({})", env_names.join(", "))
+            } else {
+                String::new()
+            },
+            match &tell {
+                Tell::Nothing => "the program is not told (on_change: none)".to_string(),
+                Tell::Signal(s) => format!("sending {}", signal_name(*s)),
+                Tell::Restart(_) if env_changed && self.settings.on_change == OnChange::Signal => {
+                    "restarting the program (an env-delivered value changed)".to_string()
+                }
+                Tell::Restart(_) => "restarting the program".to_string(),
+            }
+        );
+        self.status.changes += 1;
+        Ok(Outcome::Published(tell))
+    }
+}
+
+impl Refresh for Refresher<'_> {
+    fn wait(&self) -> Duration {
+        let now = Instant::now();
+        let next = self.due.map_or(self.next_poll, |d| d.min(self.next_poll));
+        next.saturating_duration_since(now).min(TICK)
+    }
+
+    fn tick(&mut self, main: i32) -> Tell {
+        self.status.program_pid = Some(main);
+        let now = Instant::now();
+        if self.watcher.changed(now) && self.due.is_none() {
+            crate::debug!("refresh: a watched source changed");
+            self.due = Some(now + COALESCE);
+        }
+        let was_inotify = self.status.watch_mode != self.watcher.how();
+        if was_inotify {
+            self.status.watch_mode = self.watcher.how().to_string();
+            self.status.sources =
+                watches(&self.ctx.settings, &self.settings, Some(self.watcher.how()));
+        }
+        if self.due.is_some_and(|d| now >= d) || now >= self.next_poll {
+            self.due = None;
+            return self.attempt();
+        }
+        Tell::Nothing
+    }
+}
+
+/// `SIGHUP` for 1.
+pub fn signal_name(n: i32) -> String {
+    nix::sys::signal::Signal::try_from(n)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| format!("signal {n}"))
+}
+
+/// The status file: what probes read. No value ever reaches it (names, sources and errors only,
+/// and errors never carry a value), so it is written 0644 for a probe running as another user.
+struct Status {
+    interval: Duration,
+    on_change: OnChange,
+    last_attempt: Option<SystemTime>,
+    last_success: Option<SystemTime>,
+    error: Option<String>,
+    failed: Vec<String>,
+    failures: u32,
+    changes: u64,
+    program_pid: Option<i32>,
+    watch_mode: String,
+    sources: Vec<Watch>,
+}
+
+/// Whether an error's source (`vault:secret/data/app#db`, `file:/secrets/db`) is about a watched
+/// source (`vault:https://…`, `file:/secrets`): the same kind, and for files the same directory.
+fn concerns(error_source: &str, watched: &str) -> bool {
+    let kind = |s: &str| s.split(':').next().unwrap_or(s).to_string();
+    kind(error_source) == kind(watched)
+        && (kind(watched) != "file" || error_source.starts_with(watched))
+}
+
+fn unix(t: Option<SystemTime>) -> serde_json::Value {
+    t.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(serde_json::Value::Null, |d| {
+            serde_json::json!(d.as_millis() as f64 / 1000.0)
+        })
+}
+
+impl Status {
+    fn new(s: &RefreshSettings, sources: Vec<Watch>) -> Status {
+        Status {
+            interval: s.interval,
+            on_change: s.on_change,
+            last_attempt: None,
+            last_success: Some(SystemTime::now()),
+            error: None,
+            failed: Vec::new(),
+            failures: 0,
+            changes: 0,
+            program_pid: None,
+            watch_mode: String::new(),
+            sources,
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let sources: Vec<serde_json::Value> = self
+            .sources
+            .iter()
+            .map(|w| {
+                let failing = self.failed.iter().any(|f| concerns(f, &w.source));
+                serde_json::json!({
+                    "source": w.source,
+                    "watch": w.how,
+                    "state": if failing { "error" } else { "ok" },
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "ok": self.error.is_none(),
+            "interval_seconds": self.interval.as_secs_f64(),
+            "on_change": on_change_name(self.on_change),
+            "last_attempt": unix(self.last_attempt),
+            "last_success": unix(self.last_success),
+            "error": self.error,
+            "failed_sources": self.failed,
+            "failures_in_a_row": self.failures,
+            "changes_published": self.changes,
+            "program_pid": self.program_pid,
+            "sources": sources,
+        })
+    }
+
+    /// Writes the status atomically (a temporary file in the same directory, renamed over it).
+    fn write(&self, path: Option<&Path>) {
+        let Some(path) = path else { return };
+        if let Err(e) = write_atomic(path, format!("{}\n", self.json()).as_bytes()) {
+            crate::warn!(
+                "refresh: cannot write the status file {}: {}",
+                path.display(),
+                crate::error::io_text(&e)
+            );
+        }
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    drop(f);
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::FileDelivery;
+    use crate::secret::Secret;
+    use crate::settings::{parse_duration, parse_signal};
+
+    #[test]
+    fn durations_and_signals() {
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        for bad in ["", "soon", "5 minutes", "-1s", "9999h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        assert_eq!(parse_signal("SIGHUP"), Some(1));
+        assert_eq!(parse_signal("usr1"), Some(10));
+        assert_eq!(parse_signal("34"), Some(34));
+        for bad in ["KILL", "SIGSTOP", "9", "0", "NOPE"] {
+            assert_eq!(parse_signal(bad), None, "{bad}");
+        }
+        assert_eq!(human(Duration::from_secs(300)), "5m");
+        assert_eq!(human(Duration::from_secs(90)), "90s");
+    }
+
+    #[test]
+    fn jitter_stays_within_its_spread() {
+        for _ in 0..200 {
+            let d = jittered(Duration::from_secs(10), 0.1);
+            assert!(
+                d >= Duration::from_secs(9) && d <= Duration::from_secs(11),
+                "{d:?}"
+            );
+        }
+        assert_eq!(
+            jittered(Duration::from_secs(10), 0.0),
+            Duration::from_secs(10)
+        );
+    }
+
+    fn plan(files: &[(&str, &str, u32)]) -> Plan {
+        Plan {
+            files: files
+                .iter()
+                .map(|(p, v, mode)| FileDelivery {
+                    secret: "s".into(),
+                    path: PathBuf::from(p),
+                    content: Secret::new(v.as_bytes().to_vec()),
+                    mode: *mode,
+                    owner: None,
+                })
+                .collect(),
+            ..Plan::default()
+        }
+    }
+
+    #[test]
+    fn delivered_sees_content_mode_and_env_changes_only() {
+        let env = vec![(OsString::from("A"), OsString::from("1"))];
+        let base = Delivered::of(&plan(&[("/o/a", "x", 0o600)]), &env);
+        assert_eq!(base, Delivered::of(&plan(&[("/o/a", "x", 0o600)]), &env));
+        assert_ne!(base, Delivered::of(&plan(&[("/o/a", "y", 0o600)]), &env));
+        assert_ne!(base, Delivered::of(&plan(&[("/o/a", "x", 0o640)]), &env));
+        let env2 = vec![(OsString::from("A"), OsString::from("2"))];
+        let other = Delivered::of(&plan(&[("/o/a", "x", 0o600)]), &env2);
+        assert_eq!(other.files, base.files);
+        assert_ne!(other.env, base.env);
+        // No value is kept: the digests do not contain the bytes.
+        assert!(!format!("{base:?}").contains("\"x\""));
+    }
+
+    #[test]
+    fn error_sources_map_to_watched_sources() {
+        assert!(concerns("file:/secrets/db", "file:/secrets"));
+        assert!(!concerns("file:/other/db", "file:/secrets"));
+        assert!(concerns(
+            "vault:secret/data/app#db",
+            "vault:https://127.0.0.1:8200"
+        ));
+        assert!(!concerns("vault:secret/data/app#db", "bundle:/b.json"));
+    }
+
+    #[test]
+    fn the_poll_fallback_sees_a_data_swap() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::create_dir(d.join("..v1")).expect("test fixture");
+        std::fs::write(d.join("..v1/db"), "1").expect("test fixture");
+        std::os::unix::fs::symlink("..v1", d.join("..data")).expect("test fixture");
+        std::os::unix::fs::symlink("..data/db", d.join("db")).expect("test fixture");
+        let place = Watched {
+            dir: d.to_path_buf(),
+            name: None,
+        };
+        let before = watch::tests_fingerprint(&place);
+        assert_eq!(
+            before,
+            watch::tests_fingerprint(&place),
+            "stable when nothing changed"
+        );
+        std::fs::create_dir(d.join("..v2")).expect("test fixture");
+        std::fs::write(d.join("..v2/db"), "2").expect("test fixture");
+        std::os::unix::fs::symlink("..v2", d.join("..tmp")).expect("test fixture");
+        std::fs::rename(d.join("..tmp"), d.join("..data")).expect("test fixture");
+        assert_ne!(before, watch::tests_fingerprint(&place));
+    }
+}
