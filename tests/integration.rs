@@ -2,6 +2,7 @@
 
 mod support;
 
+mod aws;
 mod bundle;
 mod core;
 mod fleet;

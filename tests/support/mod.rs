@@ -8,6 +8,7 @@
 
 pub mod bao;
 pub mod fake_https;
+pub mod moto;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

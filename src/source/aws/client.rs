@@ -345,7 +345,10 @@ fn form_encode(out: &mut Vec<u8>, v: &[u8]) {
 }
 
 fn not_found_or_error(status: u16, body: &Secret) -> Result<Option<Stored>, Error> {
-    if status == 400 && error_code(body.expose()).is_some_and(|c| NOT_FOUND.contains(&c.as_str())) {
+    // AWS answers 400; moto 404.
+    if (400..500).contains(&status)
+        && error_code(body.expose()).is_some_and(|c| NOT_FOUND.contains(&c.as_str()))
+    {
         return Ok(None);
     }
     Err(status_error(status, body.expose()))
