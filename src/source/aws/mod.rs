@@ -33,6 +33,9 @@ use config::{AwsSettings, Service, endpoint, env_region};
 use credentials::{Chain, Credentials, Profiles};
 use reference::AwsRef;
 
+/// What identifies one read: service, region, id and pinned version.
+type ReadKey = (Service, String, String, Option<String>);
+
 /// The aws source. See the module docs.
 pub struct AwsSource {
     settings: AwsSettings,
@@ -43,7 +46,7 @@ pub struct AwsSource {
     /// `None` until first use; then the credentials or the failure to get them.
     creds: Option<Result<Credentials, Error>>,
     /// (service, region, id, version) → what reading it gave (`None`: it does not exist).
-    cache: BTreeMap<(Service, String, String, Option<String>), Result<Option<Rc<Stored>>, Error>>,
+    cache: BTreeMap<ReadKey, Result<Option<Rc<Stored>>, Error>>,
 }
 
 fn now() -> u64 {
