@@ -13,11 +13,7 @@ use crate::support::{Run, Sandbox, canary, python, read, root};
 /// A run with the AWS environment every test uses: metadata off, endpoints on `moto`, a region.
 fn aws_run(sb: &Sandbox, moto: &Moto, keys: Option<&(String, String)>) -> Run {
     let mut r = sb.run();
-    r.env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", &moto.url)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", sb.path("aws/config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", sb.path("aws/credentials"));
+    moto.env(&mut r, sb);
     let (k, s) = keys
         .cloned()
         .unwrap_or_else(|| ("testing".into(), "testing".into()));
