@@ -508,6 +508,10 @@ fn aws_throttling_and_5xx_are_retried() {
         .args(["materialize"]);
     r.output().expect_ok();
     assert_eq!(read(&sb.path("out/x")), value);
+    // Event lines are read by a thread; wait (bounded) for the third before counting.
+    crate::support::wait_until(std::time::Duration::from_secs(5), || {
+        fake.requests("main").len() >= 3
+    });
     assert_eq!(fake.requests("main").len(), 3, "{:?}", fake.events());
 
     let honest = Fake::start(scenario);
@@ -523,5 +527,9 @@ fn aws_throttling_and_5xx_are_retried() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), value);
+    // Event lines are read by a thread; wait (bounded) for the third before counting.
+    crate::support::wait_until(std::time::Duration::from_secs(5), || {
+        honest.requests("main").len() >= 3
+    });
     assert_eq!(honest.requests("main").len(), 3, "{:?}", honest.events());
 }
