@@ -418,6 +418,14 @@ pub fn parse_assume_role(status: u16, body: &Secret) -> Result<Credentials, Erro
             .ok_or_else(|| Error::new(Kind::Permission, format!("answer has no {name}")))
     };
     let id = field("AccessKeyId")?;
+    // Key ids are uppercase letters and digits; anything else is not an STS answer (and the
+    // id is shown in logs, so it must not be able to carry other text).
+    if id.len() > 128 || !id.expose().iter().all(u8::is_ascii_alphanumeric) {
+        return Err(Error::new(
+            Kind::Permission,
+            "answer has a malformed AccessKeyId",
+        ));
+    }
     Ok(Credentials {
         access_key_id: String::from_utf8_lossy(id.expose()).into_owned(),
         secret_access_key: field("SecretAccessKey")?,
@@ -517,6 +525,11 @@ mod tests {
         assert_eq!(e.exit_code(), 77);
         assert_eq!(e.what, "HTTP 400 InvalidIdentityToken: bad\\ntoken");
         assert!(parse_assume_role(200, &s("<x/>")).is_err());
+        // Found by fuzz/fuzz_targets/aws_response.rs: a key id holding the token's text.
+        let nested = s(
+            "<Credentials><AccessKeyId>A<SessionToken>secret-token</SessionToken></AccessKeyId><SecretAccessKey>k</SecretAccessKey><SessionToken>x</SessionToken></Credentials>",
+        );
+        assert!(parse_assume_role(200, &nested).is_err());
         assert!(xml_text(b"<A>&bogus;</A>", "A").is_none());
         assert_eq!(
             xml_text(b"<AB>1</AB><A>2</A>", "A").expect("a").expose(),
