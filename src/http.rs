@@ -109,6 +109,9 @@ pub struct Options {
     pub max_body: u64,
     /// Permit plain `http://` to hosts other than loopback.
     pub allow_insecure_http: bool,
+    /// Also retry a non-2xx answer when this says so (AWS throttling comes as a 400 whose body
+    /// names a throttling code).
+    pub retry_if: Option<fn(u16, &[u8]) -> bool>,
 }
 
 impl Default for Options {
@@ -123,6 +126,7 @@ impl Default for Options {
             jitter: true,
             max_body: 4 * 1024 * 1024,
             allow_insecure_http: false,
+            retry_if: None,
         }
     }
 }
@@ -392,8 +396,14 @@ impl Client {
                     .post(url)
                     .config()
                     .timeout_global(Some(budget))
-                    .build()
-                    .header("Content-Type", "application/json");
+                    .build();
+                // JSON unless the caller names its own type (AWS JSON 1.1, STS forms).
+                if !headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                {
+                    rb = rb.header("Content-Type", "application/json");
+                }
                 for (k, v) in headers {
                     rb = rb.header(*k, *v);
                 }
@@ -430,6 +440,12 @@ impl Client {
             .filter(|v| v.len() <= 256 && !v.is_empty())
             .map(str::to_string);
         let body = read_capped(resp.body_mut(), self.opts.max_body)?;
+        if !(200..300).contains(&status)
+            && let Some(retry) = self.opts.retry_if
+            && retry(status, body.expose())
+        {
+            return Ok(Outcome::Retry(status, None));
+        }
         Ok(Outcome::Done(Response { status, body, etag }))
     }
 }

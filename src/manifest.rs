@@ -124,6 +124,8 @@ pub struct FileSettings {
     pub bundles: Option<RawBundleSettings>,
     /// The vault source (`secret_init.vault`).
     pub vault: Option<crate::source::vault::config::VaultFileSettings>,
+    /// The aws source (`secret_init.aws`).
+    pub aws: Option<crate::source::aws::config::AwsFileSettings>,
     /// `true`: supervise even when not PID 1 (`--init`); `false`: always exec (`--no-init`).
     pub init: Option<bool>,
     /// Forward signals to the program's process group.
@@ -411,6 +413,9 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     }
     if let Some(v) = &settings.vault {
         crate::source::vault::config::reject_unknown(v, src, &mut errors);
+    }
+    if let Some(a) = &settings.aws {
+        crate::source::aws::config::reject_unknown(a, src, &mut errors);
     }
 
     let mut secrets = Vec::new();

@@ -7,6 +7,7 @@
 //! | `file:/abs/path` | the regular file at that absolute path |
 //! | `vault:PATH[#KEY[#VERSION]]` | key `KEY` (default: the secret's name) of the Vault/OpenBao API path `PATH`, optionally a KV v2 version |
 //! | `bundle:VAULT[#KEY]` | entry `KEY` (default: the secret's name) of vault `VAULT` in the encrypted bundle |
+//! | `arn:aws:secretsmanager:…`, `arn:aws:ssm:…:parameter/…`, `aws-sm:NAME`, `aws-ssm:/PATH`, each `[#KEY[#VERSION]]` | AWS Secrets Manager / Parameter Store (`source::aws::reference`) |
 
 use std::fmt;
 use std::path::PathBuf;
@@ -34,6 +35,8 @@ pub enum Reference {
         /// The entry's key; `None` means the secret's own name.
         key: Option<String>,
     },
+    /// An AWS Secrets Manager secret or Parameter Store parameter.
+    Aws(crate::source::aws::reference::AwsRef),
 }
 
 impl Reference {
@@ -43,6 +46,9 @@ impl Reference {
             .split_once(':')
             .ok_or("invalid reference: expected env:VAR, file:/path, vault:PATH#KEY[#VERSION] or bundle:VAULT#KEY")?;
         match scheme {
+            "arn" | "aws-sm" | "aws-ssm" => {
+                crate::source::aws::reference::AwsRef::parse(s).map(Reference::Aws)
+            }
             "env" => {
                 if rest.is_empty() || rest.contains('=') || rest.contains('\0') {
                     return Err(
@@ -131,7 +137,7 @@ impl Reference {
                 })
             }
             other => Err(format!(
-                "invalid reference: unknown scheme \"{other}\" (env, file, vault, bundle)"
+                "invalid reference: unknown scheme \"{other}\" (env, file, vault, bundle, arn, aws-sm, aws-ssm)"
             )),
         }
     }
@@ -172,6 +178,7 @@ impl fmt::Display for Reference {
                 }
                 Ok(())
             }
+            Reference::Aws(r) => write!(f, "{r}"),
             Reference::Bundle { vault, key } => {
                 write!(f, "bundle:{vault}")?;
                 if let Some(k) = key {
@@ -197,6 +204,8 @@ mod tests {
             "vault:kv/app",
             "bundle:shared#HF_TOKEN",
             "bundle:shared",
+            "aws-sm:app/db#password",
+            "arn:aws:ssm:us-east-1:123456789012:parameter/app/db",
         ] {
             let r = Reference::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
             assert_eq!(r.to_string(), s);

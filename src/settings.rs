@@ -100,6 +100,8 @@ pub struct Settings {
     pub allow_insecure_http: bool,
     /// The vault source's settings; `None` when no vault address is configured.
     pub vault: Option<crate::source::vault::config::VaultSettings>,
+    /// The aws source's settings (it exists always: references need no settings).
+    pub aws: crate::source::aws::config::AwsSettings,
     /// How the program is run: exec or supervised, as whom, and what happens after it.
     pub process: ProcessSettings,
     /// Where `materialize` records what it wrote (`--state-file`); `None`: the XDG default.
@@ -474,6 +476,7 @@ pub const DEFAULT_SOURCES: &[SourceKind] = &[
     SourceKind::File,
     SourceKind::Env,
     SourceKind::Vault,
+    SourceKind::Aws,
     SourceKind::Bundle,
     SourceKind::Local,
     SourceKind::Default,
@@ -657,6 +660,10 @@ impl Settings {
             )?,
             allow_insecure_http,
             vault,
+            aws: crate::source::aws::config::AwsSettings::resolve(
+                file.aws.as_ref(),
+                allow_insecure_http,
+            )?,
             process: process_settings(inv, env, file)?,
             state_file,
             refresh: refresh_settings(inv, env, file.refresh.as_ref())?,
@@ -671,7 +678,7 @@ fn parse_sources(list: &[&str], origin: &str) -> Result<Vec<SourceKind>, Error> 
             Error::new(
                 Kind::Config,
                 format!(
-                    "{origin}: unknown source \"{s}\" (file, env, vault, bundle, local, default)"
+                    "{origin}: unknown source \"{s}\" (file, env, vault, aws, bundle, local, default)"
                 ),
             )
         })?;

@@ -3,6 +3,7 @@
 mod support;
 
 mod arm64;
+mod aws;
 mod bundle;
 mod container;
 mod core;

@@ -1899,3 +1899,137 @@ fn file_env_leaks_nothing() {
     }
     ev.assert_clean(&c);
 }
+
+/// The aws source's every path at trace level: profile keys against an IAM-enforcing moto, env
+/// keys with a session token, a web identity exchanged at STS, and refusals (a wrong secret key,
+/// a missing secret, a key of a non-JSON value). Canaries: the secret values, the secret access
+/// keys, the session token and the web identity token. The pod's own `AWS_*` variables reach the
+/// program on purpose (docs/aws.md), so only there is the env session token allowed.
+#[test]
+fn aws_every_path_leaks_nothing() {
+    use crate::support::moto::Moto;
+    let enforcing = Moto::enforcing();
+    let open = Moto::start();
+    let mut c = Canaries::default();
+    let (id, sk) = enforcing.user(
+        "reader",
+        &["secretsmanager:GetSecretValue", "ssm:GetParameter"],
+    );
+    c.add("profilesk", &sk);
+    let plain = c.make("awsplain");
+    let inner = c.make("awsjsonkey");
+    let other = c.make("awsjsonother");
+    let secure = c.make("awssecure");
+    for m in [&enforcing, &open] {
+        m.admin(json!([
+            {"service": "secretsmanager", "method": "create_secret", "args": {"Name": "plain", "SecretString": plain}},
+            {"service": "secretsmanager", "method": "create_secret", "args": {"Name": "json",
+                "SecretString": json!({"k": inner, "other": other}).to_string()}},
+            {"service": "ssm", "method": "put_parameter", "args": {"Name": "/secure", "Value": secure, "Type": "SecureString"}},
+        ]));
+    }
+    let wrong = c.make("awswrongsk");
+    let env_sk = c.make("awsenvsk");
+    let token = c.make("awssessiontoken");
+    let jwt = c.make("awsjwt");
+    let sb = Sandbox::new();
+    sb.mkdir("home");
+    sb.write(
+        "aws/credentials",
+        format!("[default]\naws_access_key_id = {id}\naws_secret_access_key = {sk}\n[wrong]\naws_access_key_id = {id}\naws_secret_access_key = {wrong}\n"),
+    );
+    let jwt_file = sb.write("aws/token", &jwt);
+    sb.config(
+        "secrets:\n  plain: null\n  k: null\n  secure: null\nsecret_init:\n  secrets:\n    plain: {from: 'aws-sm:plain'}\n    k: {from: 'aws-sm:json#k', env: AWS_K, file: false}\n    secure: {from: 'aws-ssm:/secure'}\n",
+    );
+    let probe = Probe::new();
+    let mut ev = Evidence::default();
+    let base = |m: &Moto| {
+        let mut r = sb.run();
+        m.env(&mut r, &sb);
+        r
+    };
+    let steps: Vec<(&str, Run, bool)> = vec![
+        ("profile", base(&enforcing), false),
+        (
+            "envkeys",
+            {
+                let mut r = base(&open);
+                r.env("AWS_ACCESS_KEY_ID", "AKIAENV")
+                    .env("AWS_SECRET_ACCESS_KEY", &env_sk)
+                    .env("AWS_SESSION_TOKEN", &token);
+                r
+            },
+            true,
+        ),
+        (
+            "irsa",
+            {
+                let mut r = base(&open);
+                r.env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/app")
+                    .env("AWS_WEB_IDENTITY_TOKEN_FILE", &jwt_file);
+                r
+            },
+            false,
+        ),
+    ];
+    for (i, (step, mut run, env_keys)) in steps.into_iter().enumerate() {
+        let before = snapshot(sb.dir.path());
+        let json = i % 2 == 1;
+        trace(&mut run, json).args(["--init"]).args(probe.program());
+        let out = run.output();
+        out.expect_ok().stdout_has("probed");
+        ev.out(step, &out);
+        probe.collect(&mut ev, step, true);
+        ev.tree(step, sb.dir.path(), &before);
+        assert_eq!(
+            ev.place(&format!("{step}: file out/plain")),
+            plain.as_bytes()
+        );
+        ev.allow(format!("{step}: file out/plain"), &plain);
+        ev.allow(format!("{step}: file out/secure"), &secure);
+        ev.allow(format!("{step}: child environ"), &inner);
+        if env_keys {
+            // The platform's variables, passed through on purpose.
+            for place in ["child environ", "supervisor environ"] {
+                ev.allow(format!("{step}: {place}"), &env_sk);
+                ev.allow(format!("{step}: {place}"), &token);
+            }
+        }
+        let _ = std::fs::remove_dir_all(sb.path("out"));
+    }
+    // Refusals: each one line, nothing delivered, nothing leaked.
+    let refusals: Vec<(&str, Run, i32, &str)> = vec![
+        (
+            "wrongkey",
+            {
+                let mut r = base(&enforcing);
+                r.env("AWS_PROFILE", "wrong");
+                r
+            },
+            77,
+            "SignatureDoesNotMatch",
+        ),
+        (
+            "notjson",
+            {
+                let mut r = base(&open);
+                r.env("AWS_ACCESS_KEY_ID", "AKIAENV")
+                    .env("AWS_SECRET_ACCESS_KEY", &env_sk);
+                r.env("SECRET_INIT_CONFIG", sb.write("bad.yaml", "secrets:\n  x: null\nsecret_init:\n  secrets:\n    x: {from: 'aws-sm:plain#k'}\n"));
+                r
+            },
+            65,
+            "not a JSON object",
+        ),
+    ];
+    for (step, mut run, code, why) in refusals {
+        let before = snapshot(sb.dir.path());
+        trace(&mut run, false).args(["--", "/bin/true"]);
+        let out = run.output();
+        out.expect_code(code).stderr_has(why);
+        ev.out(step, &out);
+        ev.tree(step, sb.dir.path(), &before);
+    }
+    ev.assert_clean(&c);
+}

@@ -185,6 +185,10 @@ pub fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) -> Vec<
                     });
                 }
             }
+            SourceKind::Aws => out.push(Watch {
+                source: "aws".into(),
+                how: format!("{every} (Secrets Manager and Parameter Store reads)"),
+            }),
             SourceKind::Env => out.push(Watch {
                 source: "env".into(),
                 how: "fixed at start (an environment cannot change)".into(),

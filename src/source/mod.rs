@@ -5,6 +5,7 @@
 //! costs nothing elsewhere. Lookups return `Ok(None)` for "not here" and `Err` only for problems
 //! that must stop the start (a link escaping the secrets dir, a FIFO, a bad permission).
 
+pub mod aws;
 pub mod bundle;
 pub mod default;
 pub mod env;
@@ -31,6 +32,8 @@ pub enum SourceKind {
     Env,
     /// HashiCorp Vault / OpenBao KV.
     Vault,
+    /// AWS Secrets Manager and Parameter Store.
+    Aws,
     /// Encrypted vault bundles.
     Bundle,
     /// The developer-machine config (`~/.truss/config.yaml`).
@@ -46,6 +49,7 @@ impl SourceKind {
             "file" | "files" => SourceKind::File,
             "env" => SourceKind::Env,
             "vault" => SourceKind::Vault,
+            "aws" => SourceKind::Aws,
             "bundle" => SourceKind::Bundle,
             "local" => SourceKind::Local,
             "default" => SourceKind::Default,
@@ -59,6 +63,7 @@ impl SourceKind {
             SourceKind::File => "file",
             SourceKind::Env => "env",
             SourceKind::Vault => "vault",
+            SourceKind::Aws => "aws",
             SourceKind::Bundle => "bundle",
             SourceKind::Local => "local",
             SourceKind::Default => "default",
@@ -72,6 +77,7 @@ impl SourceKind {
             Reference::File(_) => SourceKind::File,
             Reference::Vault { .. } => SourceKind::Vault,
             Reference::Bundle { .. } => SourceKind::Bundle,
+            Reference::Aws(_) => SourceKind::Aws,
         }
     }
 }
@@ -144,6 +150,10 @@ pub trait Source {
         ))
     }
 
+    /// Forgets what was read, so the next lookup reads the source again (live refresh). The
+    /// default does nothing: sources that cache nothing have nothing to forget.
+    fn invalidate(&mut self) {}
+
     /// Variables to inject whole into the program's environment; none by default.
     fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
         Ok(Vec::new())
@@ -199,6 +209,10 @@ impl Sources {
         if let Some(v) = &settings.vault {
             all.push(Box::new(vault::VaultSource::new(v.clone(), env.clone())));
         }
+        // Always built (references need no settings); in the order only with prefixes.
+        let aws = aws::AwsSource::new(settings.aws.clone(), env.clone(), settings.max_secret_bytes);
+        let aws_in_order = aws.has_prefixes();
+        all.push(Box::new(aws));
         if let Some(path) = &settings.local_config {
             all.push(Box::new(local::LocalSource::new(path.clone())));
         }
@@ -208,6 +222,7 @@ impl Sources {
             .iter()
             .copied()
             .filter(|k| all.iter().any(|s| s.kind() == *k))
+            .filter(|k| *k != SourceKind::Aws || aws_in_order)
             .collect();
         Ok(Sources { all, order })
     }
@@ -254,6 +269,13 @@ impl Sources {
             }
         }
         errors.into_result().map(|()| out)
+    }
+
+    /// Makes every source read afresh on its next lookup (see [`Source::invalidate`]).
+    pub fn invalidate(&mut self) {
+        for s in &mut self.all {
+            s.invalidate();
+        }
     }
 
     /// The source of a kind, if configured.

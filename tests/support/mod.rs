@@ -8,6 +8,7 @@
 
 pub mod bao;
 pub mod fake_https;
+pub mod moto;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -330,6 +331,29 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(5));
     }
     f()
+}
+
+/// A free TCP port on 127.0.0.1 (for servers the tests start).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Stops a server the test started, by its PID: SIGTERM, up to 5 s to exit, then SIGKILL.
+pub fn stop_by_pid(child: &mut std::process::Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let end = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < end {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Reads a file to a string, or "" when it does not exist.

@@ -1,0 +1,436 @@
+//! AWS credentials, found in botocore's order as far as secret-init goes:
+//!
+//! 1. `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`) in the environment;
+//! 2. web identity (IRSA): `AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE` (+
+//!    `AWS_ROLE_SESSION_NAME`), else the profile's `role_arn` + `web_identity_token_file` (+
+//!    `role_session_name`), exchanged at STS `AssumeRoleWithWebIdentity` (an unsigned form POST);
+//! 3. the profile (`AWS_PROFILE`, else `AWS_DEFAULT_PROFILE`, else `default`) in the shared
+//!    credentials file (`AWS_SHARED_CREDENTIALS_FILE`, default `~/.aws/credentials`), then in the
+//!    config file (`AWS_CONFIG_FILE`, default `~/.aws/config`, sections `[default]` and
+//!    `[profile NAME]`).
+//!
+//! Instance metadata (IMDS) and the container credential endpoint are not implemented: no packet
+//! ever goes to a metadata address. The "no credentials" message says so, and honours
+//! `AWS_EC2_METADATA_DISABLED` by not suggesting it. Files are read only when the chain gets to
+//! them; keys never leave [`Secret`]s except into the signer's zeroized buffers.
+
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Kind};
+use crate::secret::Secret;
+use crate::settings::{Environ, expand_home};
+
+/// Largest credentials, config or token file read.
+const MAX_FILE_BYTES: u64 = 256 * 1024;
+
+/// A set of AWS credentials. `Debug` shows the key id only.
+#[derive(Clone)]
+pub struct Credentials {
+    /// The access key id (an identifier, shown in messages).
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: Secret,
+    /// The session token of temporary credentials.
+    pub session_token: Option<Secret>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the credentials come from, decided without network I/O.
+pub enum Chain {
+    /// Static keys (environment or a profile), ready to use.
+    Static(Credentials, String),
+    /// A web identity to exchange at STS.
+    WebIdentity(WebIdentity),
+}
+
+/// The inputs of `AssumeRoleWithWebIdentity`.
+#[derive(Clone, Debug)]
+pub struct WebIdentity {
+    /// The role to assume.
+    pub role_arn: String,
+    /// The file holding the OIDC token (re-read at every exchange: kubelet rotates it).
+    pub token_file: PathBuf,
+    /// The session name.
+    pub session_name: String,
+    /// Where these came from, for messages (`env` or `profile NAME`).
+    pub origin: String,
+}
+
+fn var(env: &Environ, name: &str) -> Option<String> {
+    env.get(name)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.to_string_lossy().into_owned())
+}
+
+fn secret_var(env: &Environ, name: &str) -> Option<Secret> {
+    env.get(name)
+        .filter(|v| !v.is_empty())
+        .map(|v| Secret::new(v.as_bytes().to_vec()))
+}
+
+/// The profile name in use.
+pub fn profile_name(env: &Environ) -> String {
+    var(env, "AWS_PROFILE")
+        .or_else(|| var(env, "AWS_DEFAULT_PROFILE"))
+        .unwrap_or_else(|| "default".into())
+}
+
+/// One INI file's sections: name → key → value (keys lower-cased, as configparser reads them).
+pub type Ini = BTreeMap<String, BTreeMap<String, Secret>>;
+
+/// Parses an INI file as botocore's configparser does for these files: `[section]` headers,
+/// `key = value` (or `key: value`) lines, `#`/`;` comments, and indented continuation lines
+/// (nested `s3 =` blocks), which are skipped. Values stay [`Secret`]s.
+pub fn parse_ini(text: &[u8]) -> Ini {
+    let mut out: Ini = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in text.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.starts_with(b" ") || line.starts_with(b"\t") {
+            continue;
+        }
+        let t = line.trim_ascii();
+        if t.is_empty() || t.starts_with(b"#") || t.starts_with(b";") {
+            continue;
+        }
+        if let Some(name) = t.strip_prefix(b"[").and_then(|r| r.strip_suffix(b"]")) {
+            let name = String::from_utf8_lossy(name.trim_ascii()).into_owned();
+            out.entry(name.clone()).or_default();
+            current = Some(name);
+            continue;
+        }
+        let (Some(section), Some(at)) = (&current, t.iter().position(|&b| b == b'=' || b == b':'))
+        else {
+            continue;
+        };
+        let key = String::from_utf8_lossy(t[..at].trim_ascii()).to_ascii_lowercase();
+        let value = Secret::new(t[at + 1..].trim_ascii().to_vec());
+        out.entry(section.clone()).or_default().insert(key, value);
+    }
+    out
+}
+
+/// The shared files of the profile in use, read on demand.
+pub struct Profiles {
+    /// The profile's name.
+    pub name: String,
+    credentials: Option<Ini>,
+    config: Option<Ini>,
+    credentials_path: Option<PathBuf>,
+    config_path: Option<PathBuf>,
+}
+
+impl Profiles {
+    /// Locates the files; reads nothing.
+    pub fn new(env: &Environ) -> Profiles {
+        let locate = |var_name: &str, default: &str| -> Option<PathBuf> {
+            match var(env, var_name) {
+                Some(p) => expand_home(&p, env),
+                None => expand_home(default, env),
+            }
+        };
+        Profiles {
+            name: profile_name(env),
+            credentials: None,
+            config: None,
+            credentials_path: locate("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+            config_path: locate("AWS_CONFIG_FILE", "~/.aws/config"),
+        }
+    }
+
+    fn load(path: Option<&Path>) -> Result<Ini, Error> {
+        let Some(path) = path else {
+            return Ok(Ini::new());
+        };
+        match read_file(path)? {
+            Some(bytes) => Ok(parse_ini(bytes.expose())),
+            None => Ok(Ini::new()),
+        }
+    }
+
+    /// The profile's section of the credentials file.
+    pub fn credentials_section(&mut self) -> Result<Option<&BTreeMap<String, Secret>>, Error> {
+        if self.credentials.is_none() {
+            self.credentials = Some(Profiles::load(self.credentials_path.as_deref())?);
+        }
+        Ok(self
+            .credentials
+            .as_ref()
+            .and_then(|ini| ini.get(&self.name)))
+    }
+
+    /// The profile's section of the config file (`[default]` or `[profile NAME]`).
+    pub fn config_section(&mut self) -> Result<Option<&BTreeMap<String, Secret>>, Error> {
+        if self.config.is_none() {
+            self.config = Some(Profiles::load(self.config_path.as_deref())?);
+        }
+        let ini = self.config.as_ref();
+        let prefixed = format!("profile {}", self.name);
+        Ok(ini.and_then(|i| {
+            i.get(&prefixed)
+                .or_else(|| (self.name == "default").then(|| i.get("default")).flatten())
+        }))
+    }
+
+    /// A text setting of the profile's config section (`region`, `role_arn`, ...).
+    pub fn config_value(&mut self, key: &str) -> Result<Option<String>, Error> {
+        Ok(self
+            .config_section()?
+            .and_then(|s| s.get(key))
+            .map(|v| String::from_utf8_lossy(v.expose()).into_owned())
+            .filter(|v| !v.is_empty()))
+    }
+
+    /// Where the files are, for messages.
+    fn shown(&self) -> String {
+        let show = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map_or_else(|| "(no HOME)".to_string(), |p| p.display().to_string())
+        };
+        format!(
+            "{} and {}",
+            show(&self.credentials_path),
+            show(&self.config_path)
+        )
+    }
+}
+
+/// Reads a small file; `Ok(None)` when it does not exist.
+fn read_file(path: &Path) -> Result<Option<Secret>, Error> {
+    let src = path.display().to_string();
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::new(
+                Kind::Permission,
+                format!("cannot read: {}", crate::error::io_text(&e)),
+            )
+            .with_source(src));
+        }
+    };
+    match crate::input::read_capped(file, MAX_FILE_BYTES) {
+        Ok(Some(b)) => Ok(Some(Secret::new(b))),
+        Ok(None) => Err(
+            Error::new(Kind::Data, format!("larger than {MAX_FILE_BYTES} bytes")).with_source(src),
+        ),
+        Err(e) => Err(Error::new(
+            Kind::Permission,
+            format!("cannot read: {}", crate::error::io_text(&e)),
+        )
+        .with_source(src)),
+    }
+}
+
+/// Reads the web identity token file (trimmed); a missing or empty file is 77.
+pub fn read_token(path: &Path) -> Result<Secret, Error> {
+    let src = format!("AWS web identity token file {}", path.display());
+    let bytes = read_file(path)
+        .map_err(|e| e.with_source(src.clone()))?
+        .ok_or_else(|| Error::new(Kind::Permission, "does not exist").with_source(src.clone()))?;
+    let t = bytes.expose().trim_ascii();
+    if t.is_empty() {
+        return Err(Error::new(Kind::Permission, "empty").with_source(src));
+    }
+    Ok(Secret::new(t.to_vec()))
+}
+
+fn keys_of(section: &BTreeMap<String, Secret>) -> Option<Credentials> {
+    let id = section.get("aws_access_key_id")?;
+    let secret = section.get("aws_secret_access_key")?;
+    if id.is_empty() || secret.is_empty() {
+        return None;
+    }
+    Some(Credentials {
+        access_key_id: String::from_utf8_lossy(id.expose()).into_owned(),
+        secret_access_key: secret.clone(),
+        session_token: section
+            .get("aws_session_token")
+            .filter(|t| !t.is_empty())
+            .cloned(),
+    })
+}
+
+/// Walks the chain up to the first provider that has credentials. No network I/O: a web
+/// identity is returned for the caller to exchange.
+pub fn find(env: &Environ, profiles: &mut Profiles, now: u64) -> Result<Chain, Error> {
+    // 1. Environment keys.
+    match (
+        var(env, "AWS_ACCESS_KEY_ID"),
+        secret_var(env, "AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Some(id), Some(secret)) => {
+            return Ok(Chain::Static(
+                Credentials {
+                    access_key_id: id,
+                    secret_access_key: secret,
+                    session_token: secret_var(env, "AWS_SESSION_TOKEN"),
+                },
+                "environment (AWS_ACCESS_KEY_ID)".into(),
+            ));
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(Error::new(
+                Kind::Permission,
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together",
+            )
+            .with_source("aws credentials"));
+        }
+        (None, None) => {}
+    }
+    // 2. Web identity: the environment, else the profile.
+    let session = |s: Option<String>| s.unwrap_or_else(|| format!("secret-init-{now}"));
+    if let (Some(role), Some(file)) = (
+        var(env, "AWS_ROLE_ARN"),
+        var(env, "AWS_WEB_IDENTITY_TOKEN_FILE"),
+    ) {
+        return Ok(Chain::WebIdentity(WebIdentity {
+            role_arn: role,
+            token_file: PathBuf::from(file),
+            session_name: session(var(env, "AWS_ROLE_SESSION_NAME")),
+            origin: "environment (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE)".into(),
+        }));
+    }
+    if let (Some(role), Some(file)) = (
+        profiles.config_value("role_arn")?,
+        profiles.config_value("web_identity_token_file")?,
+    ) {
+        return Ok(Chain::WebIdentity(WebIdentity {
+            role_arn: role,
+            token_file: expand_home(&file, env).unwrap_or_else(|| PathBuf::from(file)),
+            session_name: session(profiles.config_value("role_session_name")?),
+            origin: format!("profile {}", profiles.name),
+        }));
+    }
+    // 3. The shared credentials file, then the config file.
+    let name = profiles.name.clone();
+    if let Some(c) = profiles.credentials_section()?.and_then(keys_of) {
+        return Ok(Chain::Static(
+            c,
+            format!("profile {name} (credentials file)"),
+        ));
+    }
+    if let Some(c) = profiles.config_section()?.and_then(keys_of) {
+        return Ok(Chain::Static(c, format!("profile {name} (config file)")));
+    }
+    let imds =
+        if var(env, "AWS_EC2_METADATA_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            ""
+        } else {
+            " (instance metadata and container credentials are not supported)"
+        };
+    Err(Error::new(
+        Kind::Permission,
+        format!(
+            "no credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_ROLE_ARN/AWS_WEB_IDENTITY_TOKEN_FILE, or profile {name} in {}{imds}",
+            profiles.shown()
+        ),
+    )
+    .with_source("aws credentials"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> String {
+        let p = dir.join(name);
+        std::fs::write(&p, text).expect("write");
+        p.display().to_string()
+    }
+
+    #[test]
+    fn ini_reading() {
+        let ini = parse_ini(
+            b"# c\n[default]\naws_access_key_id = AK\nAWS_Secret_Access_Key: sk=x\ns3 =\n  max = 1\n[profile p]\nregion=eu-west-1\r\n",
+        );
+        assert_eq!(ini["default"]["aws_access_key_id"].expose(), b"AK");
+        assert_eq!(ini["default"]["aws_secret_access_key"].expose(), b"sk=x");
+        assert!(!ini["default"].contains_key("max"));
+        assert_eq!(ini["profile p"]["region"].expose(), b"eu-west-1");
+    }
+
+    #[test]
+    fn chain_order() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let creds = write(
+            dir.path(),
+            "credentials",
+            "[default]\naws_access_key_id = FILEKEY\naws_secret_access_key = s\n[dev]\naws_access_key_id = DEVKEY\naws_secret_access_key = s\n",
+        );
+        let config = write(
+            dir.path(),
+            "config",
+            "[profile irsa]\nrole_arn = arn:aws:iam::1:role/r\nweb_identity_token_file = /t\nregion = eu-central-1\n[profile cfg]\naws_access_key_id = CFGKEY\naws_secret_access_key = s\n",
+        );
+        let base = [
+            ("AWS_SHARED_CREDENTIALS_FILE", creds.as_str()),
+            ("AWS_CONFIG_FILE", config.as_str()),
+        ];
+        let run = |extra: &[(&str, &str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            let env = Environ::from_pairs(&pairs);
+            find(&env, &mut Profiles::new(&env), 7)
+        };
+        let key = |c: Result<Chain, Error>| match c.expect("found") {
+            Chain::Static(c, _) => c.access_key_id,
+            Chain::WebIdentity(w) => format!("web:{}:{}", w.role_arn, w.session_name),
+        };
+        assert_eq!(
+            key(run(&[
+                ("AWS_ACCESS_KEY_ID", "ENVKEY"),
+                ("AWS_SECRET_ACCESS_KEY", "s"),
+                ("AWS_ROLE_ARN", "arn:x"),
+                ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")
+            ])),
+            "ENVKEY"
+        );
+        assert_eq!(
+            key(run(&[
+                ("AWS_ROLE_ARN", "arn:x"),
+                ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")
+            ])),
+            "web:arn:x:secret-init-7"
+        );
+        assert_eq!(key(run(&[])), "FILEKEY");
+        assert_eq!(key(run(&[("AWS_PROFILE", "dev")])), "DEVKEY");
+        assert_eq!(key(run(&[("AWS_PROFILE", "cfg")])), "CFGKEY");
+        assert_eq!(
+            key(run(&[("AWS_PROFILE", "irsa")])),
+            "web:arn:aws:iam::1:role/r:secret-init-7"
+        );
+        let e = run(&[("AWS_PROFILE", "none")]).err().expect("none");
+        assert_eq!(e.exit_code(), 77);
+        assert!(e.what.contains("instance metadata"), "{e}");
+        let e = run(&[
+            ("AWS_PROFILE", "none"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ])
+        .err()
+        .expect("none");
+        assert!(!e.what.contains("instance metadata"), "{e}");
+        let e = run(&[("AWS_ACCESS_KEY_ID", "X")]).err().expect("half");
+        assert_eq!(e.exit_code(), 77);
+    }
+
+    #[test]
+    fn debug_hides_keys() {
+        let c = Credentials {
+            access_key_id: "AKID".into(),
+            secret_access_key: Secret::new(b"canary-sk".to_vec()),
+            session_token: Some(Secret::new(b"canary-tok".to_vec())),
+        };
+        let d = format!("{c:?}");
+        assert!(d.contains("AKID") && !d.contains("canary"), "{d}");
+    }
+}

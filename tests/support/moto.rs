@@ -1,0 +1,171 @@
+//! A real moto server (AWS API emulator, `moto[server]` in the project venv) for one test: plain
+//! HTTP on a free 127.0.0.1 port, stopped by PID on drop.
+//!
+//! [`Moto::start`] accepts any signature (moto's default); [`Moto::enforcing`] starts it with
+//! `INITIAL_NO_AUTH_ACTION_COUNT=3`: the first three actions create an IAM admin user, its
+//! allow-all policy and its access key, and from the fourth on moto checks every request's SigV4
+//! signature against the IAM keys it knows and every action against the user's policies. Admin
+//! calls go through `moto_admin.py` (the real boto3 client).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::root;
+
+/// A running moto server.
+pub struct Moto {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The admin's keys on an enforcing server (`None`: moto's unchecked defaults).
+    pub admin: Option<(String, String)>,
+    child: Child,
+    pub dir: tempfile::TempDir,
+}
+
+impl Moto {
+    /// A server that checks no signature.
+    pub fn start() -> Moto {
+        Moto::launch(None)
+    }
+
+    /// A server that enforces IAM (signatures and policies) after creating its admin.
+    pub fn enforcing() -> Moto {
+        let mut m = Moto::launch(Some(3));
+        let r = m.admin(json!([
+            {"service": "iam", "method": "create_user", "args": {"UserName": "admin"}},
+            {"service": "iam", "method": "put_user_policy", "args": {"UserName": "admin", "PolicyName": "all",
+                "PolicyDocument": json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}).to_string()}},
+            {"service": "iam", "method": "create_access_key", "args": {"UserName": "admin"}},
+        ]));
+        let k = &r[2]["AccessKey"];
+        m.admin = Some((
+            k["AccessKeyId"].as_str().expect("key id").into(),
+            k["SecretAccessKey"].as_str().expect("secret").into(),
+        ));
+        m
+    }
+
+    fn launch(no_auth_count: Option<u32>) -> Moto {
+        let dir = tempfile::Builder::new()
+            .prefix("si-moto-")
+            .tempdir()
+            .expect("tempdir");
+        let log = dir.path().join("server.log");
+        let port = super::free_port();
+        let bin = root().join(".venv/bin/moto_server");
+        assert!(bin.exists(), "{} missing: run scripts/setup", bin.display());
+        let mut cmd = Command::new(super::python());
+        cmd.arg(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", dir.path())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(dir.path().join("server.out")).expect("log"))
+            .stderr(std::fs::File::create(&log).expect("log"));
+        if let Some(n) = no_auth_count {
+            cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
+        }
+        let child = cmd.spawn().expect("spawn moto_server");
+        let m = Moto {
+            url: format!("http://127.0.0.1:{port}"),
+            admin: None,
+            child,
+            dir,
+        };
+        let ready = super::wait_until(Duration::from_secs(30), || {
+            super::read(&log).contains(&format!("Running on http://127.0.0.1:{port}"))
+        });
+        assert!(
+            ready,
+            "moto did not start within 30 s\n{}",
+            super::read(&log)
+        );
+        m
+    }
+
+    /// Runs admin calls (see moto_admin.py) as the admin, returning their results.
+    pub fn admin(&self, calls: Value) -> Vec<Value> {
+        let calls: Vec<Value> = calls
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                if let Some((k, s)) = &self.admin {
+                    c["as"] = json!([k, s]);
+                }
+                c
+            })
+            .collect();
+        let mut child = Command::new(super::python())
+            .arg(root().join("tests/support/moto_admin.py"))
+            .arg(&self.url)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn moto_admin.py");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(Value::Array(calls).to_string().as_bytes())
+            .expect("write calls");
+        let out = child.wait_with_output().expect("moto_admin.py");
+        assert!(
+            out.status.success(),
+            "moto_admin.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("moto_admin.py output")
+    }
+
+    /// An IAM user allowed exactly `actions`, and its keys (enforcing servers).
+    pub fn user(&self, name: &str, actions: &[&str]) -> (String, String) {
+        let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]});
+        let r = self.admin(json!([
+            {"service": "iam", "method": "create_user", "args": {"UserName": name}},
+            {"service": "iam", "method": "put_user_policy", "args": {"UserName": name, "PolicyName": "p", "PolicyDocument": policy.to_string()}},
+            {"service": "iam", "method": "create_access_key", "args": {"UserName": name}},
+        ]));
+        let k = &r[2]["AccessKey"];
+        (
+            k["AccessKeyId"].as_str().expect("key id").into(),
+            k["SecretAccessKey"].as_str().expect("secret").into(),
+        )
+    }
+
+    /// The server's log (one line per request).
+    pub fn log(&self) -> String {
+        super::read(&self.dir.path().join("server.log"))
+    }
+
+    /// Points `run` at this server the way every aws test does: instance metadata off, every
+    /// endpoint here, region us-east-1, the AWS files inside `sb` (so the host's are never read).
+    pub fn env(&self, run: &mut super::Run, sb: &super::Sandbox) {
+        run.env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", &self.url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", sb.path("aws/config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", sb.path("aws/credentials"));
+    }
+
+    /// A path in the server's temp dir.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        // The child is the Python process running the server.
+        super::stop_by_pid(&mut self.child);
+    }
+}
