@@ -6,6 +6,7 @@ mod aws;
 mod bundle;
 mod core;
 mod fleet;
+mod gcp;
 mod init;
 mod leaks;
 mod providers;

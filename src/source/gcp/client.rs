@@ -1,6 +1,5 @@
 //! The Google APIs as the gcp source uses them: Secret Manager v1
-//! `GET /v1/projects/P/secrets/S/versions/V:access`, the OAuth 2.0 token endpoint (JWT bearer and
-//! refresh-token grants), STS `/v1/token` (RFC 8693 token exchange), IAM Credentials
+//! `GET /v1/projects/P/secrets/S/versions/V:access`, the OAuth 2.0 token endpoint (the JWT bearer grant), STS `/v1/token` (RFC 8693 token exchange), IAM Credentials
 //! `generateAccessToken`, and the metadata server's token endpoint.
 //!
 //! Every request goes through one [`http::Client`] per host, so the vault's policy applies:
@@ -17,9 +16,7 @@ use serde_json::Value;
 
 use super::config::GcpSettings;
 use super::crc32c::crc32c;
-use super::credentials::{
-    AuthorizedUser, ExternalAccount, SCOPE, ServiceAccount, assertion, subject_token,
-};
+use super::credentials::{ExternalAccount, SCOPE, ServiceAccount, assertion, subject_token};
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
@@ -271,20 +268,6 @@ impl Clients {
                 ("assertion", jwt.expose()),
             ],
             &format!("gcp token exchange for {}", sa.client_email),
-        )
-    }
-
-    /// A gcloud user's token: its refresh token exchanged at `token_uri`.
-    pub fn user_token(&mut self, u: &AuthorizedUser) -> Result<Token, Error> {
-        self.post_form(
-            &u.token_uri,
-            &[
-                ("grant_type", b"refresh_token".as_slice()),
-                ("client_id", u.client_id.as_bytes()),
-                ("client_secret", u.client_secret.expose()),
-                ("refresh_token", u.refresh_token.expose()),
-            ],
-            "gcp refresh-token exchange",
         )
     }
 

@@ -8,15 +8,18 @@
 //!    `metadata.google.internal`.
 //!
 //! A JSON file is one of:
-//! - `service_account`: an RS256 JWT (`iss` the `client_email`, `aud` the `token_uri`, scope
+//! - `service_account`: an RS256 JWT (`iss` the `client_email`, `aud` Google's token endpoint as
+//!   google-auth sets it, scope
 //!   `cloud-platform`, one hour) signed with ring from the PKCS#8 `private_key`, exchanged at
 //!   `token_uri` (grant `jwt-bearer`);
 //! - `external_account` (workload identity federation): the subject token read from
 //!   `credential_source.file` (text, or a JSON field), exchanged at `token_url` (STS, RFC 8693),
 //!   then, with `service_account_impersonation_url`, traded for the service account's token at
 //!   IAM Credentials `generateAccessToken`;
-//! - `authorized_user` (what `gcloud auth application-default login` writes): its refresh token
-//!   exchanged at `token_uri`.
+//!
+//! `authorized_user` (what `gcloud auth application-default login` writes) is refused (78): a
+//! user's login does not belong in a container, and google-auth always sends it to Google's own
+//! token endpoint, which no test here may contact.
 //!
 //! Only reading files happens here; the exchanges are in [`super::client`]. Keys and tokens stay
 //! in [`Secret`]s; `Debug` shows identities (e-mail, audience), never them.
@@ -69,27 +72,12 @@ pub struct ExternalAccount {
     pub impersonation_url: Option<String>,
 }
 
-/// A gcloud user login.
-#[derive(Clone)]
-pub struct AuthorizedUser {
-    /// `client_id`.
-    pub client_id: String,
-    /// `client_secret`.
-    pub client_secret: Secret,
-    /// `refresh_token`.
-    pub refresh_token: Secret,
-    /// `token_uri` (google-auth's default when absent).
-    pub token_uri: String,
-}
-
 /// Where the access token comes from, decided by reading files only.
 pub enum Chain {
     /// A service-account key file.
     ServiceAccount(ServiceAccount),
     /// A workload-identity-federation file.
     External(ExternalAccount),
-    /// A gcloud user login file.
-    User(AuthorizedUser),
     /// The metadata server at this `host[:port]`.
     Metadata(String),
 }
@@ -99,7 +87,6 @@ impl std::fmt::Debug for Chain {
         match self {
             Chain::ServiceAccount(s) => write!(f, "ServiceAccount({})", s.client_email),
             Chain::External(e) => write!(f, "External({})", e.audience),
-            Chain::User(u) => write!(f, "User({})", u.client_id),
             Chain::Metadata(h) => write!(f, "Metadata({h})"),
         }
     }
@@ -209,12 +196,6 @@ pub fn parse_file(bytes: &Secret) -> Result<Chain, Error> {
             token_uri: field(&o, "token_uri").unwrap_or_else(|_| GOOGLE_TOKEN_URI.into()),
             private_key: secret_field(&mut o, "private_key")?,
         })),
-        "authorized_user" => Ok(Chain::User(AuthorizedUser {
-            client_id: field(&o, "client_id")?,
-            token_uri: field(&o, "token_uri").unwrap_or_else(|_| GOOGLE_TOKEN_URI.into()),
-            client_secret: secret_field(&mut o, "client_secret")?,
-            refresh_token: secret_field(&mut o, "refresh_token")?,
-        })),
         "external_account" => {
             let source = match o.get("credential_source") {
                 Some(Value::Object(s)) => s,
@@ -262,7 +243,7 @@ pub fn parse_file(bytes: &Secret) -> Result<Chain, Error> {
         other => Err(Error::new(
             Kind::Config,
             format!(
-                "credentials type \"{}\" is not supported (service_account, external_account, authorized_user)",
+                "credentials type \"{}\" is not supported (service_account, external_account)",
                 crate::log::escape_controls(other)
             ),
         )),
@@ -333,7 +314,8 @@ pub fn assertion(sa: &ServiceAccount, now: u64) -> Result<Secret, Error> {
     let claims = serde_json::json!({
         "iss": sa.client_email,
         "scope": SCOPE,
-        "aud": sa.token_uri,
+        // google-auth's audience, whatever the token_uri: Google's token endpoint checks it.
+        "aud": GOOGLE_TOKEN_URI,
         "iat": now,
         "exp": now + 3600,
     });
@@ -395,6 +377,7 @@ mod tests {
             r#"{"type":"service_account","client_email":"a"}"#,
             r#"{"type":"external_account","audience":"a","subject_token_type":"t","token_url":"u","credential_source":{"url":"http://x"}}"#,
             r#"{"type":"authorized_user","client_id":"c","client_secret":"canary"}"#,
+            r#"{"type":"service_account","client_email":"a","private_key":1}"#,
         ] {
             let e = parse_file(&s(bad)).err().expect(bad);
             assert_eq!(e.exit_code(), 78, "{bad}");

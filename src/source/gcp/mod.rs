@@ -96,7 +96,6 @@ impl GcpSource {
         match chain {
             Chain::ServiceAccount(sa) => self.clients.service_account_token(&sa, now()),
             Chain::External(e) => self.clients.external_token(&e),
-            Chain::User(u) => self.clients.user_token(&u),
             Chain::Metadata(host) => self.clients.metadata_token(&host).map_err(|e| {
                 Error::new(
                     e.kind,
@@ -116,13 +115,7 @@ impl GcpSource {
         if let Some(hit) = self.cache.get(&resource) {
             return hit.clone();
         }
-        let result = self.read_uncached(&resource).map_err(|e| {
-            if e.source.is_some() {
-                e
-            } else {
-                e.with_source(format!("gcp:secretmanager:{resource}"))
-            }
-        });
+        let result = self.read_uncached(&resource);
         if let Ok(Some(v)) = &result {
             crate::debug!("gcp: {resource}: {} bytes", v.len());
         }
@@ -147,7 +140,14 @@ impl GcpSource {
 
     /// Reads `r` and picks its `#KEY`.
     fn value(&mut self, r: &GcpRef) -> Result<Option<Found>, Error> {
-        let Some(stored) = self.read(r)? else {
+        let stored = self.read(r).map_err(|e| {
+            if e.source.is_some() {
+                e
+            } else {
+                e.with_source(r.to_string())
+            }
+        })?;
+        let Some(stored) = stored else {
             return Ok(None);
         };
         let value = match &r.key {

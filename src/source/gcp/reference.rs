@@ -21,8 +21,8 @@ pub struct GcpRef {
     pub version: String,
     /// The JSON key to pick; `None`: the whole payload.
     pub key: Option<String>,
-    /// Written in berglas' `sm://` form (kept for messages).
-    berglas: bool,
+    /// The reference as written (what messages name).
+    text: String,
 }
 
 const FORMS: &str = "expected gcp:secretmanager:projects/PROJECT/secrets/SECRET[/versions/VERSION][#KEY] or sm://PROJECT/SECRET[#VERSION]";
@@ -52,7 +52,7 @@ impl GcpRef {
     /// Parses one of the forms in the module docs; the error explains the expected form.
     pub fn parse(s: &str) -> Result<GcpRef, String> {
         let bad = || format!("invalid reference: {FORMS}");
-        let (project, secret, version, key, berglas) =
+        let (project, secret, version, key) =
             if let Some(rest) = s.strip_prefix("gcp:secretmanager:") {
                 let (path, key) = match rest.split_once('#') {
                     Some((p, k)) => (p, Some(k)),
@@ -67,7 +67,7 @@ impl GcpRef {
                     ["projects", p, "secrets", sec, "versions", v] => (p, sec, v),
                     _ => return Err(bad()),
                 };
-                (p, sec, v, key, false)
+                (p, sec, v, key)
             } else if let Some(rest) = s.strip_prefix("sm://") {
                 let (path, version) = match rest.split_once('#') {
                     Some((p, v)) => (p, v),
@@ -76,7 +76,7 @@ impl GcpRef {
                 let Some((p, sec)) = path.split_once('/') else {
                     return Err(bad());
                 };
-                (p, sec, version, None, true)
+                (p, sec, version, None)
             } else {
                 return Err(bad());
             };
@@ -99,7 +99,7 @@ impl GcpRef {
             secret: secret.to_string(),
             version: version.to_string(),
             key: key.map(str::to_string),
-            berglas,
+            text: s.to_string(),
         })
     }
 
@@ -121,18 +121,7 @@ impl GcpRef {
 
 impl fmt::Display for GcpRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.berglas {
-            write!(f, "sm://{}/{}", self.project, self.secret)?;
-            if self.version != "latest" {
-                write!(f, "#{}", self.version)?;
-            }
-            return Ok(());
-        }
-        write!(f, "gcp:secretmanager:{}", self.resource())?;
-        if let Some(k) = &self.key {
-            write!(f, "#{k}")?;
-        }
-        Ok(())
+        f.write_str(&self.text)
     }
 }
 
@@ -156,6 +145,7 @@ mod tests {
             "gcp:secretmanager:projects/example.com:p/secrets/db/versions/latest",
             "sm://p/db#7",
             "sm://123456/db",
+            "gcp:secretmanager:projects/p/secrets/db#k",
         ] {
             assert_eq!(GcpRef::parse(s).expect(s).to_string(), s);
         }
