@@ -22,10 +22,9 @@ pub struct FakeGcp {
     child: Child,
 }
 
-/// A loopback port nothing listens on (bound, then released).
+/// `127.0.0.1:PORT` where nothing listens (a free port, bound and released).
 pub fn closed_port() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    format!("127.0.0.1:{}", l.local_addr().expect("addr").port())
+    format!("127.0.0.1:{}", super::free_port())
 }
 
 impl FakeGcp {
@@ -124,7 +123,6 @@ impl FakeGcp {
 
 impl Drop for FakeGcp {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        super::stop_by_pid(&mut self.child);
     }
 }

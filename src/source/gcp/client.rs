@@ -381,7 +381,7 @@ mod tests {
         );
         let bad = s(r#"{"payload":{"data":"aGVsbG8=","dataCrc32c":"1"}}"#);
         assert_eq!(
-            parse_access(200, &bad).err().expect("mismatch").exit_code(),
+            parse_access(200, &bad).expect_err("mismatch").exit_code(),
             65
         );
         assert!(parse_access(404, &s("{}")).expect("ok").is_none());
@@ -409,15 +409,14 @@ mod tests {
             (200, "garbage", 69),
             (200, r#"{"payload":{"data":"***"}}"#, 65),
         ] {
-            let e = parse_access(status, &s(body)).err().expect(body);
+            let e = parse_access(status, &s(body)).expect_err(body);
             assert_eq!(e.exit_code(), code, "{body}: {e}");
         }
         let e = parse_access(
             403,
             &s(r#"{"error":{"status":"PERMISSION_DENIED","message":"no\nway"}}"#),
         )
-        .err()
-        .expect("denied");
+        .expect_err("denied");
         assert_eq!(e.what, "HTTP 403 PERMISSION_DENIED: no\\nway");
     }
 
@@ -436,20 +435,13 @@ mod tests {
             400,
             &s(r#"{"error":"invalid_grant","error_description":"Invalid JWT"}"#),
         )
-        .err()
-        .expect("refused");
+        .expect_err("refused");
         assert_eq!(e.exit_code(), 77);
         assert_eq!(e.what, "HTTP 400 invalid_grant: Invalid JWT");
+        assert_eq!(parse_token(400, &s("x")).expect_err("4xx").exit_code(), 77);
+        assert_eq!(parse_token(503, &s("x")).expect_err("5xx").exit_code(), 69);
         assert_eq!(
-            parse_token(400, &s("x")).err().expect("4xx").exit_code(),
-            77
-        );
-        assert_eq!(
-            parse_token(503, &s("x")).err().expect("5xx").exit_code(),
-            69
-        );
-        assert_eq!(
-            parse_token(200, &s("{}")).err().expect("empty").exit_code(),
+            parse_token(200, &s("{}")).expect_err("empty").exit_code(),
             77
         );
         assert_eq!(

@@ -354,7 +354,7 @@ mod tests {
         {
             Chain::ServiceAccount(sa) => {
                 assert_eq!(sa.token_uri, GOOGLE_TOKEN_URI);
-                let e = assertion(&sa, 0).err().expect("not a key");
+                let e = assertion(&sa, 0).expect_err("not a key");
                 assert_eq!(e.exit_code(), 78);
                 assert!(!e.to_string().contains("canary"));
             }
@@ -379,7 +379,7 @@ mod tests {
             r#"{"type":"authorized_user","client_id":"c","client_secret":"canary"}"#,
             r#"{"type":"service_account","client_email":"a","private_key":1}"#,
         ] {
-            let e = parse_file(&s(bad)).err().expect(bad);
+            let e = parse_file(&s(bad)).expect_err(bad);
             assert_eq!(e.exit_code(), 78, "{bad}");
             assert!(!e.to_string().contains("canary"), "{e}");
         }

@@ -5,7 +5,7 @@
 //! Lazy from end to end: building the source reads nothing. The credential chain
 //! ([`credentials`]) runs when a lookup first reaches Google; the access token is then kept in
 //! memory for the run, and every version is read at most once (successes and failures are both
-//! cached). [`GcpSource::invalidate`] forgets all of it, so a later read (live refresh) fetches
+//! cached). `Source::invalidate` forgets all of it, so a later read (live refresh) fetches
 //! anew and re-reads a rotated subject token.
 //!
 //! References are parsed in [`reference`]; lookups by name read
@@ -70,12 +70,6 @@ impl GcpSource {
     /// Whether lookups by name can find anything here (a project and names are configured).
     pub fn serves_names(&self) -> bool {
         self.settings.project.is_some() && !self.settings.secrets.is_empty()
-    }
-
-    /// Forgets cached values and the token: the next lookup reads Google again (live refresh).
-    pub fn invalidate(&mut self) {
-        self.cache.clear();
-        self.token = None;
     }
 
     fn token(&mut self) -> Result<Token, Error> {
@@ -193,6 +187,13 @@ impl Source for GcpSource {
         let r = GcpRef::named(&project, name.as_str())
             .map_err(|why| Error::new(Kind::Config, why).with_source(format!("gcp {name}")))?;
         self.value(&r)
+    }
+
+    /// Forgets cached versions and the token: the next lookup reads Google again, and a
+    /// federated subject token (rotated by the kubelet) is exchanged anew.
+    fn invalidate(&mut self) {
+        self.cache.clear();
+        self.token = None;
     }
 
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
