@@ -126,6 +126,8 @@ pub struct FileSettings {
     pub vault: Option<crate::source::vault::config::VaultFileSettings>,
     /// The aws source (`secret_init.aws`).
     pub aws: Option<crate::source::aws::config::AwsFileSettings>,
+    /// The gcp source (`secret_init.gcp`).
+    pub gcp: Option<crate::source::gcp::config::GcpFileSettings>,
     /// `true`: supervise even when not PID 1 (`--init`); `false`: always exec (`--no-init`).
     pub init: Option<bool>,
     /// Forward signals to the program's process group.
@@ -416,6 +418,9 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     }
     if let Some(a) = &settings.aws {
         crate::source::aws::config::reject_unknown(a, src, &mut errors);
+    }
+    if let Some(g) = &settings.gcp {
+        crate::source::gcp::config::reject_unknown(g, src, &mut errors);
     }
 
     let mut secrets = Vec::new();

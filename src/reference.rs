@@ -8,6 +8,7 @@
 //! | `vault:PATH[#KEY[#VERSION]]` | key `KEY` (default: the secret's name) of the Vault/OpenBao API path `PATH`, optionally a KV v2 version |
 //! | `bundle:VAULT[#KEY]` | entry `KEY` (default: the secret's name) of vault `VAULT` in the encrypted bundle |
 //! | `arn:aws:secretsmanager:…`, `arn:aws:ssm:…:parameter/…`, `aws-sm:NAME`, `aws-ssm:/PATH`, each `[#KEY[#VERSION]]` | AWS Secrets Manager / Parameter Store (`source::aws::reference`) |
+//! | `gcp:secretmanager:projects/P/secrets/S[/versions/V][#KEY]`, `sm://P/S[#VERSION]` | GCP Secret Manager (`source::gcp::reference`; in `sm://` the fragment is the version) |
 
 use std::fmt;
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ pub enum Reference {
     },
     /// An AWS Secrets Manager secret or Parameter Store parameter.
     Aws(crate::source::aws::reference::AwsRef),
+    /// A GCP Secret Manager secret version.
+    Gcp(crate::source::gcp::reference::GcpRef),
 }
 
 impl Reference {
@@ -46,6 +49,7 @@ impl Reference {
             .split_once(':')
             .ok_or("invalid reference: expected env:VAR, file:/path, vault:PATH#KEY[#VERSION] or bundle:VAULT#KEY")?;
         match scheme {
+            "gcp" | "sm" => crate::source::gcp::reference::GcpRef::parse(s).map(Reference::Gcp),
             "arn" | "aws-sm" | "aws-ssm" => {
                 crate::source::aws::reference::AwsRef::parse(s).map(Reference::Aws)
             }
@@ -137,7 +141,7 @@ impl Reference {
                 })
             }
             other => Err(format!(
-                "invalid reference: unknown scheme \"{other}\" (env, file, vault, bundle, arn, aws-sm, aws-ssm)"
+                "invalid reference: unknown scheme \"{other}\" (env, file, vault, bundle, arn, aws-sm, aws-ssm, gcp, sm)"
             )),
         }
     }
@@ -179,6 +183,7 @@ impl fmt::Display for Reference {
                 Ok(())
             }
             Reference::Aws(r) => write!(f, "{r}"),
+            Reference::Gcp(r) => write!(f, "{r}"),
             Reference::Bundle { vault, key } => {
                 write!(f, "bundle:{vault}")?;
                 if let Some(k) = key {

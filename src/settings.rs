@@ -102,6 +102,8 @@ pub struct Settings {
     pub vault: Option<crate::source::vault::config::VaultSettings>,
     /// The aws source's settings (it exists always: references need no settings).
     pub aws: crate::source::aws::config::AwsSettings,
+    /// The gcp source's settings (it exists always: references need no settings).
+    pub gcp: crate::source::gcp::config::GcpSettings,
     /// How the program is run: exec or supervised, as whom, and what happens after it.
     pub process: ProcessSettings,
     /// Where `materialize` records what it wrote (`--state-file`); `None`: the XDG default.
@@ -477,6 +479,7 @@ pub const DEFAULT_SOURCES: &[SourceKind] = &[
     SourceKind::Env,
     SourceKind::Vault,
     SourceKind::Aws,
+    SourceKind::Gcp,
     SourceKind::Bundle,
     SourceKind::Local,
     SourceKind::Default,
@@ -664,6 +667,10 @@ impl Settings {
                 file.aws.as_ref(),
                 allow_insecure_http,
             )?,
+            gcp: crate::source::gcp::config::GcpSettings::resolve(
+                file.gcp.as_ref(),
+                allow_insecure_http,
+            )?,
             process: process_settings(inv, env, file)?,
             state_file,
             refresh: refresh_settings(inv, env, file.refresh.as_ref())?,
@@ -678,7 +685,7 @@ fn parse_sources(list: &[&str], origin: &str) -> Result<Vec<SourceKind>, Error> 
             Error::new(
                 Kind::Config,
                 format!(
-                    "{origin}: unknown source \"{s}\" (file, env, vault, aws, bundle, local, default)"
+                    "{origin}: unknown source \"{s}\" (file, env, vault, aws, gcp, bundle, local, default)"
                 ),
             )
         })?;

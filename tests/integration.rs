@@ -9,6 +9,7 @@ mod container;
 mod core;
 mod file_env;
 mod fleet;
+mod gcp;
 mod hardening;
 mod init;
 mod kubernetes;

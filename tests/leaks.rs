@@ -2033,3 +2033,117 @@ fn aws_every_path_leaks_nothing() {
     }
     ev.assert_clean(&c);
 }
+
+/// The gcp source's every path at trace level, against the scripted fake of the Google APIs
+/// (tests/support/fake_gcp.py; tests/gcp.rs proves it with the real google clients): a
+/// service-account key (its JWT signed from the private key), workload identity federation with
+/// impersonation (the subject token), the metadata server, and refusals (denied, a key of a
+/// non-JSON value). Canaries: the secret values, the subject token and a line of the private key.
+#[test]
+fn gcp_every_path_leaks_nothing() {
+    use crate::support::fake_gcp::{FakeGcp, closed_port};
+    let mut c = Canaries::default();
+    let plain = c.make("gcpplain");
+    let inner = c.make("gcpjsonkey");
+    let other = c.make("gcpjsonother");
+    let subject = c.make("gcpsubject");
+    let fake = FakeGcp::start(json!({
+        "secrets": {
+            "projects/proj-1/secrets/plain": [b64(plain.as_bytes())],
+            "projects/proj-1/secrets/json": [b64(json!({"k": inner, "other": other}).to_string().as_bytes())],
+            "projects/proj-1/secrets/denied": [b64(plain.as_bytes())],
+        },
+        "denied": ["projects/proj-1/secrets/denied"],
+        "subject_token": subject,
+    }));
+    let sa: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fake.file("sa.json")).expect("sa.json"))
+            .expect("json");
+    let key_line = sa["private_key"]
+        .as_str()
+        .expect("key")
+        .lines()
+        .nth(3)
+        .expect("a key line")
+        .to_string();
+    c.add("sakey", &key_line);
+    let sb = Sandbox::new();
+    sb.mkdir("home");
+    let cfg = |refs: &str| {
+        format!(
+            "secrets:\n  plain: null\n  k: null\nsecret_init:\n  gcp:\n    endpoint: {}\n  secrets:\n{refs}",
+            fake.url
+        )
+    };
+    sb.config(&cfg(
+        "    plain: {from: 'sm://proj-1/plain'}\n    k: {from: 'gcp:secretmanager:projects/proj-1/secrets/json#k', env: GCP_K, file: false}\n",
+    ));
+    let probe = Probe::new();
+    let mut ev = Evidence::default();
+    let base = |creds: Option<PathBuf>, metadata: &str| {
+        let mut r = sb.run();
+        r.env("GCE_METADATA_HOST", metadata)
+            .env("GCE_METADATA_IP", metadata);
+        if let Some(p) = creds {
+            r.env("GOOGLE_APPLICATION_CREDENTIALS", p);
+        }
+        r
+    };
+    let steps: Vec<(&str, Run)> = vec![
+        (
+            "serviceaccount",
+            base(Some(fake.file("sa.json")), &closed_port()),
+        ),
+        (
+            "federation",
+            base(Some(fake.file("wif-impersonate.json")), &closed_port()),
+        ),
+        ("metadata", base(None, &fake.host)),
+    ];
+    for (i, (step, mut run)) in steps.into_iter().enumerate() {
+        let before = snapshot(sb.dir.path());
+        trace(&mut run, i % 2 == 1)
+            .args(["--init"])
+            .args(probe.program());
+        let out = run.output();
+        out.expect_ok().stdout_has("probed");
+        ev.out(step, &out);
+        probe.collect(&mut ev, step, true);
+        ev.tree(step, sb.dir.path(), &before);
+        assert_eq!(
+            ev.place(&format!("{step}: file out/plain")),
+            plain.as_bytes()
+        );
+        ev.allow(format!("{step}: file out/plain"), &plain);
+        ev.allow(format!("{step}: child environ"), &inner);
+        let _ = std::fs::remove_dir_all(sb.path("out"));
+    }
+    let refusals: Vec<(&str, &str, i32, &str)> = vec![
+        (
+            "denied",
+            "    plain: {from: 'sm://proj-1/denied'}\n",
+            77,
+            "PERMISSION_DENIED",
+        ),
+        (
+            "notjson",
+            "    plain: {from: 'gcp:secretmanager:projects/proj-1/secrets/plain#k'}\n",
+            65,
+            "not a JSON object",
+        ),
+    ];
+    for (step, refs, code, why) in refusals {
+        let before = snapshot(sb.dir.path());
+        let mut run = base(Some(fake.file("wif-impersonate.json")), &closed_port());
+        run.env(
+            "SECRET_INIT_CONFIG",
+            sb.write(&format!("{step}.yaml"), cfg(refs)),
+        );
+        trace(&mut run, false).args(["--", "/bin/true"]);
+        let out = run.output();
+        out.expect_code(code).stderr_has(why);
+        ev.out(step, &out);
+        ev.tree(step, sb.dir.path(), &before);
+    }
+    ev.assert_clean(&c);
+}

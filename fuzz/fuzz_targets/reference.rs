@@ -47,5 +47,11 @@ fuzz_target!(|data: &[u8]| {
                     .is_none_or(|k| !k.is_empty() && !k.contains('#'))
             );
         }
+        // The aws and gcp reference forms have their own targets (aws_response, gcp).
+        Reference::Aws(a) => assert!(!a.id.is_empty()),
+        Reference::Gcp(g) => {
+            assert!(!g.project.is_empty() && !g.secret.is_empty() && !g.version.is_empty());
+            assert!(g.key.as_deref().is_none_or(|k| !k.is_empty() && !k.contains('#')));
+        }
     }
 });

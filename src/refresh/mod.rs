@@ -189,6 +189,10 @@ pub fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) -> Vec<
                 source: "aws".into(),
                 how: format!("{every} (Secrets Manager and Parameter Store reads)"),
             }),
+            SourceKind::Gcp => out.push(Watch {
+                source: "gcp".into(),
+                how: format!("{every} (Secret Manager version reads)"),
+            }),
             SourceKind::Env => out.push(Watch {
                 source: "env".into(),
                 how: "fixed at start (an environment cannot change)".into(),

@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod default;
 pub mod env;
 pub mod file;
+pub mod gcp;
 pub mod local;
 pub mod vault;
 
@@ -34,6 +35,8 @@ pub enum SourceKind {
     Vault,
     /// AWS Secrets Manager and Parameter Store.
     Aws,
+    /// GCP Secret Manager.
+    Gcp,
     /// Encrypted vault bundles.
     Bundle,
     /// The developer-machine config (`~/.truss/config.yaml`).
@@ -50,6 +53,7 @@ impl SourceKind {
             "env" => SourceKind::Env,
             "vault" => SourceKind::Vault,
             "aws" => SourceKind::Aws,
+            "gcp" => SourceKind::Gcp,
             "bundle" => SourceKind::Bundle,
             "local" => SourceKind::Local,
             "default" => SourceKind::Default,
@@ -64,6 +68,7 @@ impl SourceKind {
             SourceKind::Env => "env",
             SourceKind::Vault => "vault",
             SourceKind::Aws => "aws",
+            SourceKind::Gcp => "gcp",
             SourceKind::Bundle => "bundle",
             SourceKind::Local => "local",
             SourceKind::Default => "default",
@@ -78,6 +83,7 @@ impl SourceKind {
             Reference::Vault { .. } => SourceKind::Vault,
             Reference::Bundle { .. } => SourceKind::Bundle,
             Reference::Aws(_) => SourceKind::Aws,
+            Reference::Gcp(_) => SourceKind::Gcp,
         }
     }
 }
@@ -213,6 +219,9 @@ impl Sources {
         let aws = aws::AwsSource::new(settings.aws.clone(), env.clone(), settings.max_secret_bytes);
         let aws_in_order = aws.has_prefixes();
         all.push(Box::new(aws));
+        let gcp = gcp::GcpSource::new(settings.gcp.clone(), env.clone(), settings.max_secret_bytes);
+        let gcp_in_order = gcp.serves_names();
+        all.push(Box::new(gcp));
         if let Some(path) = &settings.local_config {
             all.push(Box::new(local::LocalSource::new(path.clone())));
         }
@@ -223,6 +232,7 @@ impl Sources {
             .copied()
             .filter(|k| all.iter().any(|s| s.kind() == *k))
             .filter(|k| *k != SourceKind::Aws || aws_in_order)
+            .filter(|k| *k != SourceKind::Gcp || gcp_in_order)
             .collect();
         Ok(Sources { all, order })
     }

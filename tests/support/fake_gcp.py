@@ -1,0 +1,294 @@
+"""A scripted fake of the Google APIs the gcp source calls, over plain HTTP on 127.0.0.1 (no
+official Secret Manager emulator exists). It follows the documented REST API:
+
+  GET  /v1/projects/P/secrets/S/versions/V:access      Secret Manager v1 AccessSecretVersion
+  POST /token                                           OAuth 2.0 token endpoint (jwt-bearer)
+  POST /v1/token                                        STS token exchange (RFC 8693)
+  POST /v1/projects/-/serviceAccounts/EMAIL:generateAccessToken   IAM Credentials
+  GET  /computeMetadata/v1/instance/service-accounts/default/token  the metadata server
+
+The token endpoint verifies the JWT assertion with google-auth's own verifier
+(`google.auth.jwt.decode`, RSA through `google.auth.crypt`) against the public half of the
+service-account key this fake generates: a JWT that google-auth would not accept is refused.
+The tests also point the real `google-cloud-secret-manager` client (REST transport) and
+`google-auth` at this fake (gcp_client.py), so it is checked against them in the same run.
+
+Usage: fake_gcp.py CONFIG_JSON
+  {"dir": DIR,
+   "secrets": {"projects/P/secrets/S": ["v1 base64", "v2 base64", ...]},   versions 1..n; latest = n
+   "denied": ["projects/P/secrets/S", ...],      403 PERMISSION_DENIED for these
+   "faults": {"projects/P/secrets/S": [503, 429]},   statuses answered first, one per request
+   "corrupt": ["projects/P/secrets/S"],          dataCrc32c off by one
+   "subject_token": "...",                       what STS accepts as the subject token
+   "refuse_jwt": false}                           the token endpoint refuses every JWT
+It writes DIR/sa.json (a service-account key file whose token_uri is this fake),
+DIR/wif.json and DIR/wif-impersonate.json (external_account files reading DIR/subject-token),
+prints "READY <port>", then one line per request:
+  "REQ <METHOD> <path> auth=<yes|no> ok=<yes|no>" (never a token or a value).
+"""
+
+import base64
+import http.server
+import json
+import os
+import secrets as pysecrets
+import socketserver
+import sys
+import threading
+import time
+import urllib.parse
+
+import google.auth.crypt
+import google.auth.jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+LOCK = threading.Lock()
+CFG = json.loads(sys.argv[1])
+DIR = CFG["dir"]
+SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+SA_EMAIL = "reader@proj-1.iam.gserviceaccount.com"
+AUDIENCE = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov"
+# token -> who holds it ("sa", "sts", "impersonated", "metadata", "user")
+TOKENS = {}
+FAULTS = {k: list(v) for k, v in CFG.get("faults", {}).items()}
+
+
+def emit(line):
+    with LOCK:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c ^= b
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    return c ^ 0xFFFFFFFF
+
+
+def issue(kind):
+    t = "ya29." + kind + "-" + pysecrets.token_urlsafe(24)
+    with LOCK:
+        TOKENS[t] = kind
+    return t
+
+
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+PRIVATE_PEM = KEY.private_bytes(
+    serialization.Encoding.PEM,
+    serialization.PrivateFormat.PKCS8,
+    serialization.NoEncryption(),
+).decode()
+PUBLIC_PEM = KEY.public_key().public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+).decode()
+KID = pysecrets.token_hex(20)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def answer(self, status, obj, headers=None):
+        body = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+        return status
+
+    def api_error(self, status, code, message):
+        return self.answer(status, {"error": {"code": status, "message": message, "status": code}})
+
+    def oauth_error(self, status, code, desc):
+        return self.answer(status, {"error": code, "error_description": desc})
+
+    def bearer(self):
+        h = self.headers.get("Authorization", "")
+        if not h.startswith("Bearer "):
+            return None
+        with LOCK:
+            return TOKENS.get(h[len("Bearer "):])
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n)
+
+    def do_GET(self):
+        path = urllib.parse.urlsplit(self.path).path
+        status = self.route_get(path)
+        emit(f"REQ GET {path} auth={'yes' if self.headers.get('Authorization') else 'no'} ok={'yes' if status == 200 else 'no'}")
+
+    def do_POST(self):
+        path = urllib.parse.urlsplit(self.path).path
+        status = self.route_post(path, self.body())
+        emit(f"REQ POST {path} auth={'yes' if self.headers.get('Authorization') else 'no'} ok={'yes' if status == 200 else 'no'}")
+
+    def route_get(self, path):
+        if path == "/computeMetadata/v1/instance/service-accounts/default/token":
+            if self.headers.get("Metadata-Flavor") != "Google":
+                return self.answer(403, {"error": "missing Metadata-Flavor: Google"})
+            return self.answer(
+                200,
+                {"access_token": issue("metadata"), "expires_in": 3599, "token_type": "Bearer"},
+                {"Metadata-Flavor": "Google"},
+            )
+        if path == "/computeMetadata/v1/instance/service-accounts/default/":
+            if self.headers.get("Metadata-Flavor") != "Google":
+                return self.answer(403, {"error": "missing Metadata-Flavor: Google"})
+            return self.answer(
+                200,
+                {"aliases": ["default"], "email": SA_EMAIL, "scopes": [SCOPE]},
+                {"Metadata-Flavor": "Google"},
+            )
+        if path.startswith("/v1/") and path.endswith(":access"):
+            return self.access(path[len("/v1/"):-len(":access")])
+        return self.api_error(404, "NOT_FOUND", "no such method")
+
+    def access(self, name):
+        parts = name.split("/")
+        if len(parts) != 6 or parts[0] != "projects" or parts[2] != "secrets" or parts[4] != "versions":
+            return self.api_error(400, "INVALID_ARGUMENT", "bad resource name")
+        if self.bearer() is None:
+            return self.api_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+        secret = "/".join(parts[:4])
+        with LOCK:
+            queued = FAULTS.get(secret)
+            fault = queued.pop(0) if queued else None
+        if fault:
+            return self.api_error(fault, "UNAVAILABLE" if fault >= 500 else "RESOURCE_EXHAUSTED", "try again")
+        if secret in CFG.get("denied", []):
+            return self.api_error(403, "PERMISSION_DENIED", f"Permission 'secretmanager.versions.access' denied for resource '{name}'.")
+        versions = CFG.get("secrets", {}).get(secret)
+        if not versions:
+            return self.api_error(404, "NOT_FOUND", f"Secret [{secret}] not found or has no versions.")
+        v = parts[5]
+        n = len(versions) if v == "latest" else (int(v) if v.isdigit() else 0)
+        if not 1 <= n <= len(versions):
+            return self.api_error(404, "NOT_FOUND", f"Secret Version [{name}] not found.")
+        data = base64.b64decode(versions[n - 1])
+        crc = crc32c(data) + (1 if secret in CFG.get("corrupt", []) else 0)
+        return self.answer(
+            200,
+            {
+                "name": f"{secret}/versions/{n}",
+                "payload": {"data": base64.b64encode(data).decode(), "dataCrc32c": str(crc)},
+            },
+        )
+
+    def route_post(self, path, raw):
+        if path == "/token":
+            return self.oauth_token(urllib.parse.parse_qs(raw.decode()))
+        if path == "/v1/token":
+            return self.sts(urllib.parse.parse_qs(raw.decode()))
+        if path == f"/v1/projects/-/serviceAccounts/{SA_EMAIL}:generateAccessToken":
+            if self.bearer() != "sts":
+                return self.api_error(401, "UNAUTHENTICATED", "needs a federated token")
+            req = json.loads(raw or b"{}")
+            if SCOPE not in req.get("scope", []):
+                return self.api_error(400, "INVALID_ARGUMENT", "scope missing")
+            return self.answer(200, {"accessToken": issue("impersonated"), "expireTime": "2099-01-01T00:00:00Z"})
+        return self.api_error(404, "NOT_FOUND", "no such method")
+
+    def oauth_token(self, form):
+        grant = form.get("grant_type", [""])[0]
+        if grant != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return self.oauth_error(400, "unsupported_grant_type", "Invalid grant_type")
+        if CFG.get("refuse_jwt"):
+            return self.oauth_error(400, "invalid_grant", "Invalid JWT Signature.")
+        assertion = form.get("assertion", [""])[0]
+        try:
+            header = json.loads(base64.urlsafe_b64decode(assertion.split(".")[0] + "=="))
+            if header.get("alg") != "RS256":
+                raise ValueError("alg")
+            claims = google.auth.jwt.decode(
+                assertion, certs={KID: PUBLIC_PEM}, audience="https://oauth2.googleapis.com/token"
+            )
+            if claims.get("iss") != SA_EMAIL or claims.get("scope") != SCOPE:
+                raise ValueError("claims")
+            if claims["exp"] - claims["iat"] > 3600:
+                raise ValueError("lifetime")
+        except Exception as e:  # noqa: BLE001 - any verification failure refuses the grant
+            emit(f"JWT refused: {type(e).__name__}")
+            sys.stderr.write(f"fake_gcp: JWT refused: {e}\n")
+            return self.oauth_error(400, "invalid_grant", "Invalid JWT Signature.")
+        return self.answer(200, {"access_token": issue("sa"), "expires_in": 3599, "token_type": "Bearer"})
+
+    def sts(self, form):
+        want = {
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "audience": AUDIENCE,
+            "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+            "subject_token": CFG.get("subject_token", ""),
+        }
+        for k, v in want.items():
+            if form.get(k, [""])[0] != v:
+                return self.oauth_error(400, "invalid_grant" if k == "subject_token" else "invalid_request", f"bad {k}")
+        # google-auth asks for the IAM scope when it will impersonate, cloud-platform otherwise.
+        scopes = form.get("scope", [""])[0].split()
+        if SCOPE not in scopes and "https://www.googleapis.com/auth/iam" not in scopes:
+            return self.oauth_error(400, "invalid_scope", "scope missing")
+        return self.answer(
+            200,
+            {
+                "access_token": issue("sts"),
+                "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                "token_type": "Bearer",
+                "expires_in": 3600,
+            },
+        )
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+def write(name, obj):
+    p = os.path.join(DIR, name)
+    with open(p, "w") as f:
+        json.dump(obj, f)
+    os.chmod(p, 0o600)
+
+
+srv = Server(("127.0.0.1", 0), Handler)
+PORT = srv.server_address[1]
+base = f"http://127.0.0.1:{PORT}"
+write(
+    "sa.json",
+    {
+        "type": "service_account",
+        "project_id": "proj-1",
+        "private_key_id": KID,
+        "private_key": PRIVATE_PEM,
+        "client_email": SA_EMAIL,
+        "client_id": "1234567890",
+        "token_uri": f"{base}/token",
+    },
+)
+wif = {
+    "type": "external_account",
+    "audience": AUDIENCE,
+    "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+    "token_url": f"{base}/v1/token",
+    "credential_source": {"file": os.path.join(DIR, "subject-token")},
+}
+write("wif.json", wif)
+wif["service_account_impersonation_url"] = (
+    f"{base}/v1/projects/-/serviceAccounts/{SA_EMAIL}:generateAccessToken"
+)
+write("wif-impersonate.json", wif)
+with open(os.path.join(DIR, "subject-token"), "w") as f:
+    f.write(CFG.get("subject_token", ""))
+emit(f"READY {PORT}")
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+# Bounded life: a test that forgets to stop us does not leave a server behind for long.
+time.sleep(600)
