@@ -122,6 +122,8 @@ pub struct FileSettings {
     pub vault: Option<crate::source::vault::config::VaultFileSettings>,
     /// The aws source (`secret_init.aws`).
     pub aws: Option<crate::source::aws::config::AwsFileSettings>,
+    /// The azure source (`secret_init.azure`).
+    pub azure: Option<crate::source::azure::config::AzureFileSettings>,
     /// `true`: supervise even when not PID 1 (`--init`); `false`: always exec (`--no-init`).
     pub init: Option<bool>,
     /// Forward signals to the program's process group.
@@ -376,6 +378,9 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     }
     if let Some(a) = &settings.aws {
         crate::source::aws::config::reject_unknown(a, src, &mut errors);
+    }
+    if let Some(a) = &settings.azure {
+        crate::source::azure::config::reject_unknown(a, src, &mut errors);
     }
 
     let mut secrets = Vec::new();

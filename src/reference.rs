@@ -8,6 +8,7 @@
 //! | `vault:PATH[#KEY[#VERSION]]` | key `KEY` (default: the secret's name) of the Vault/OpenBao API path `PATH`, optionally a KV v2 version |
 //! | `bundle:VAULT[#KEY]` | entry `KEY` (default: the secret's name) of vault `VAULT` in the encrypted bundle |
 //! | `arn:aws:secretsmanager:…`, `arn:aws:ssm:…:parameter/…`, `aws-sm:NAME`, `aws-ssm:/PATH`, each `[#KEY[#VERSION]]` | AWS Secrets Manager / Parameter Store (`source::aws::reference`) |
+//! | `azure-kv:VAULT/NAME[/VERSION]`, `https://VAULT.vault.azure.net/secrets/NAME[/VERSION]`, each `[#KEY]` | Azure Key Vault (`source::azure::reference`) |
 
 use std::fmt;
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ pub enum Reference {
     },
     /// An AWS Secrets Manager secret or Parameter Store parameter.
     Aws(crate::source::aws::reference::AwsRef),
+    /// An Azure Key Vault secret.
+    Azure(crate::source::azure::reference::AzureRef),
 }
 
 impl Reference {
@@ -46,6 +49,9 @@ impl Reference {
             .split_once(':')
             .ok_or("invalid reference: expected env:VAR, file:/path, vault:PATH#KEY[#VERSION] or bundle:VAULT#KEY")?;
         match scheme {
+            "azure-kv" | "https" => {
+                crate::source::azure::reference::AzureRef::parse(s).map(Reference::Azure)
+            }
             "arn" | "aws-sm" | "aws-ssm" => {
                 crate::source::aws::reference::AwsRef::parse(s).map(Reference::Aws)
             }
@@ -114,7 +120,7 @@ impl Reference {
                 })
             }
             other => Err(format!(
-                "invalid reference: unknown scheme \"{other}\" (env, file, vault, bundle, arn, aws-sm, aws-ssm)"
+                "invalid reference: unknown scheme \"{other}\" (env, file, vault, bundle, arn, aws-sm, aws-ssm, azure-kv, https)"
             )),
         }
     }
@@ -136,6 +142,7 @@ impl fmt::Display for Reference {
                 Ok(())
             }
             Reference::Aws(r) => write!(f, "{r}"),
+            Reference::Azure(r) => write!(f, "{r}"),
             Reference::Bundle { vault, key } => {
                 write!(f, "bundle:{vault}")?;
                 if let Some(k) = key {

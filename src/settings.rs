@@ -95,6 +95,8 @@ pub struct Settings {
     pub vault: Option<crate::source::vault::config::VaultSettings>,
     /// The aws source's settings (it exists always: references need no settings).
     pub aws: crate::source::aws::config::AwsSettings,
+    /// The azure source's settings (it exists always: references need no settings).
+    pub azure: crate::source::azure::config::AzureSettings,
     /// How the program is run: exec or supervised, as whom, and what happens after it.
     pub process: ProcessSettings,
     /// Where `materialize` records what it wrote (`--state-file`); `None`: the XDG default.
@@ -278,6 +280,7 @@ pub const DEFAULT_SOURCES: &[SourceKind] = &[
     SourceKind::Env,
     SourceKind::Vault,
     SourceKind::Aws,
+    SourceKind::Azure,
     SourceKind::Bundle,
     SourceKind::Local,
     SourceKind::Default,
@@ -455,6 +458,11 @@ impl Settings {
                 file.aws.as_ref(),
                 allow_insecure_http,
             )?,
+            azure: crate::source::azure::config::AzureSettings::resolve(
+                file.azure.as_ref(),
+                env,
+                allow_insecure_http,
+            )?,
             process: process_settings(inv, env, file)?,
             state_file,
         })
@@ -468,7 +476,7 @@ fn parse_sources(list: &[&str], origin: &str) -> Result<Vec<SourceKind>, Error> 
             Error::new(
                 Kind::Config,
                 format!(
-                    "{origin}: unknown source \"{s}\" (file, env, vault, aws, bundle, local, default)"
+                    "{origin}: unknown source \"{s}\" (file, env, vault, aws, azure, bundle, local, default)"
                 ),
             )
         })?;

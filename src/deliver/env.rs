@@ -1,7 +1,7 @@
 //! The program's environment: secret-init's own minus its inputs, plus the env deliveries.
 //!
 //! Removed: every `<prefix>*` variable (the env source), every `SECRET_INIT_*` (our settings and
-//! the bundle master key), Vault/OpenBao tokens and AppRole ids, and any `scrub_env` names. A name
+//! the bundle master key), Vault/OpenBao tokens and AppRole ids, `AZURE_CLIENT_SECRET`, and any `scrub_env` names. A name
 //! the parent holds twice is passed once, with its first value. The result is a value handed to
 //! `execve`; the live environment is never modified.
 
@@ -21,6 +21,7 @@ pub const ALWAYS_SCRUBBED: &[&str] = &[
     "VAULT_SECRET_ID",
     "BAO_ROLE_ID",
     "BAO_SECRET_ID",
+    "AZURE_CLIENT_SECRET",
 ];
 
 /// Whether `key` is one of secret-init's inputs that the program must not inherit.

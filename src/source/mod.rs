@@ -6,6 +6,7 @@
 //! that must stop the start (a link escaping the secrets dir, a FIFO, a bad permission).
 
 pub mod aws;
+pub mod azure;
 pub mod bundle;
 pub mod default;
 pub mod env;
@@ -34,6 +35,8 @@ pub enum SourceKind {
     Vault,
     /// AWS Secrets Manager and Parameter Store.
     Aws,
+    /// Azure Key Vault.
+    Azure,
     /// Encrypted vault bundles.
     Bundle,
     /// The developer-machine config (`~/.truss/config.yaml`).
@@ -50,6 +53,7 @@ impl SourceKind {
             "env" => SourceKind::Env,
             "vault" => SourceKind::Vault,
             "aws" => SourceKind::Aws,
+            "azure" => SourceKind::Azure,
             "bundle" => SourceKind::Bundle,
             "local" => SourceKind::Local,
             "default" => SourceKind::Default,
@@ -64,6 +68,7 @@ impl SourceKind {
             SourceKind::Env => "env",
             SourceKind::Vault => "vault",
             SourceKind::Aws => "aws",
+            SourceKind::Azure => "azure",
             SourceKind::Bundle => "bundle",
             SourceKind::Local => "local",
             SourceKind::Default => "default",
@@ -78,6 +83,7 @@ impl SourceKind {
             Reference::Vault { .. } => SourceKind::Vault,
             Reference::Bundle { .. } => SourceKind::Bundle,
             Reference::Aws(_) => SourceKind::Aws,
+            Reference::Azure(_) => SourceKind::Azure,
         }
     }
 }
@@ -187,6 +193,14 @@ impl Sources {
         let aws = aws::AwsSource::new(settings.aws.clone(), env.clone(), settings.max_secret_bytes);
         let aws_in_order = aws.has_prefixes();
         all.push(Box::new(aws));
+        // Likewise: in the order only with secret_init.azure.vault.
+        let azure = azure::AzureSource::new(
+            settings.azure.clone(),
+            env.clone(),
+            settings.max_secret_bytes,
+        );
+        let azure_in_order = azure.has_vault();
+        all.push(Box::new(azure));
         if let Some(path) = &settings.local_config {
             all.push(Box::new(local::LocalSource::new(path.clone())));
         }
@@ -197,6 +211,7 @@ impl Sources {
             .copied()
             .filter(|k| all.iter().any(|s| s.kind() == *k))
             .filter(|k| *k != SourceKind::Aws || aws_in_order)
+            .filter(|k| *k != SourceKind::Azure || azure_in_order)
             .collect();
         Ok(Sources { all, order })
     }

@@ -205,7 +205,7 @@ impl Profiles {
 }
 
 /// Reads a small file; `Ok(None)` when it does not exist.
-fn read_file(path: &Path) -> Result<Option<Secret>, Error> {
+pub(crate) fn read_file(path: &Path) -> Result<Option<Secret>, Error> {
     let src = path.display().to_string();
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
