@@ -3,6 +3,7 @@
 mod support;
 
 mod aws;
+mod azure;
 mod bundle;
 mod core;
 mod fleet;

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod bao;
+pub mod fake_azure;
 pub mod fake_https;
 pub mod moto;
 
