@@ -219,9 +219,11 @@ impl Clients {
         let host = host_of(url);
         let mut opts = self.opts.clone();
         if host == DEFAULT_IMDS {
-            // IMDS is plain http on a link-local address by design; nothing else is.
+            // IMDS is plain http on a link-local address by design; nothing else is. Where there
+            // is none, the chain's last step should fail fast.
             opts.allow_insecure_http = true;
             opts.timeout = opts.timeout.min(Duration::from_secs(2));
+            opts.retries = opts.retries.min(2);
         }
         self.by_host
             .entry(host)
@@ -282,7 +284,7 @@ impl Clients {
                 }
                 match self.client(&url).get(&url, &[("Metadata", b"true")]) {
                     Ok(r) => parse_token(r.status, &r.body),
-                    Err(e) if e.kind == Kind::Unavailable && host == DEFAULT_IMDS => {
+                    Err(e) if e.kind == Kind::Unavailable => {
                         Err(Error::new(
                             Kind::Permission,
                             format!(
