@@ -93,7 +93,12 @@ fn azure_reads_under_every_credential_and_the_sdk_agrees() {
          \x20   cur: {{from: 'azure-kv:kv1/rot'}}\n\
          \x20   old: {{from: 'https://kv1.vault.azure.net/secrets/rot/{V1}'}}\n"
     ));
-    for cred in [Cred::ClientSecret, Cred::Workload, Cred::AppService, Cred::Imds] {
+    for cred in [
+        Cred::ClientSecret,
+        Cred::Workload,
+        Cred::AppService,
+        Cred::Imds,
+    ] {
         let _ = std::fs::remove_dir_all(sb.path("out"));
         let before = fake.requests("secret").len();
         let out = azure_run(&sb, &fake, cred).args(["materialize"]).output();
@@ -104,7 +109,11 @@ fn azure_reads_under_every_credential_and_the_sdk_agrees() {
         assert_eq!(file("port"), "5432");
         assert_eq!(file("cur"), v.new);
         assert_eq!(file("old"), v.old);
-        assert_eq!(file("hf_token"), v.plain, "lookup by name: hf_token as hf-token");
+        assert_eq!(
+            file("hf_token"),
+            v.plain,
+            "lookup by name: hf_token as hf-token"
+        );
         // plain, db (once for both keys), rot, rot/V1, hf-token: each read once, with a token.
         let reads = &fake.requests("secret")[before..];
         assert_eq!(reads.len(), 5, "{reads:?}");
@@ -112,16 +121,31 @@ fn azure_reads_under_every_credential_and_the_sdk_agrees() {
     }
     let kinds = ["client_secret", "assertion", "msi", "imds"];
     for k in kinds {
-        assert_eq!(fake.requests(k).len(), 1, "one {k} token per run: {:?}", fake.events());
+        assert_eq!(
+            fake.requests(k).len(),
+            1,
+            "one {k} token per run: {:?}",
+            fake.events()
+        );
     }
-    assert!(fake.requests("challenge").is_empty(), "secret-init skips the challenge");
+    assert!(
+        fake.requests("challenge").is_empty(),
+        "secret-init skips the challenge"
+    );
 
     let token = sb.write("sdk-token", fake.get("federated_token"));
     let sdk = fake.sdk_read(
         &token,
-        &[("plain", None), ("db", None), ("rot", None), ("rot", Some(V1)), ("nope", None)],
+        &[
+            ("plain", None),
+            ("db", None),
+            ("rot", None),
+            ("rot", Some(V1)),
+            ("nope", None),
+        ],
     );
-    let db: Value = serde_json::from_str(sdk["client_secret"]["db"].as_str().expect("db")).expect("json");
+    let db: Value =
+        serde_json::from_str(sdk["client_secret"]["db"].as_str().expect("db")).expect("json");
     assert_eq!(db["user"], v.user);
     for cred in ["client_secret", "workload_identity", "app_service", "imds"] {
         let got = &sdk[cred];
@@ -168,7 +192,11 @@ fn azure_errors_retries_and_caps() {
     out.expect_code(77)
         .stderr_has("secret \"x\" (azure-kv:kv1/locked)")
         .stderr_has("AccessDenied");
-    assert_eq!(fake.requests("secret").len() - before, 1, "403 is not retried");
+    assert_eq!(
+        fake.requests("secret").len() - before,
+        1,
+        "403 is not retried"
+    );
 
     one("azure-kv:kv1/flaky");
     let out = azure_run(&sb, &fake, Cred::ClientSecret)
@@ -195,7 +223,11 @@ fn azure_errors_retries_and_caps() {
     out.expect_code(77)
         .stderr_has("AADSTS7000215")
         .no_leak(&[&wrong, &fake.get("client_secret")]);
-    assert_eq!(fake.requests("entra").len() - before, 1, "a refusal is not retried");
+    assert_eq!(
+        fake.requests("entra").len() - before,
+        1,
+        "a refusal is not retried"
+    );
 
     // No credentials at all: managed identity unreachable (a closed loopback port) is 77,
     // naming what to set.
@@ -228,7 +260,9 @@ fn azure_errors_retries_and_caps() {
 fn azure_client_secret_is_scrubbed_unless_delivered() {
     let (fake, v) = fake_with_values();
     let sb = Sandbox::new();
-    sb.config("secrets:\n  x: null\nsecret_init:\n  secrets:\n    x: {from: 'azure-kv:kv1/plain'}\n");
+    sb.config(
+        "secrets:\n  x: null\nsecret_init:\n  secrets:\n    x: {from: 'azure-kv:kv1/plain'}\n",
+    );
     let show = "echo \"[$AZURE_CLIENT_SECRET][$AZURE_CLIENT_ID][$AZURE_TENANT_ID]\"";
     let out = azure_run(&sb, &fake, Cred::ClientSecret)
         .args(["--no-init", "--", "/bin/sh", "-c", show])

@@ -1804,7 +1804,11 @@ fn azure_every_path_leaks_nothing() {
         r
     };
     let steps: Vec<(&str, Run, bool)> = vec![
-        ("clientsecret", secret_env(&fake.get("client_secret")), false),
+        (
+            "clientsecret",
+            secret_env(&fake.get("client_secret")),
+            false,
+        ),
         (
             "workload",
             {
@@ -1838,7 +1842,9 @@ fn azure_every_path_leaks_nothing() {
     ];
     for (i, (step, mut run, platform_header)) in steps.into_iter().enumerate() {
         let before = snapshot(sb.dir.path());
-        trace(&mut run, i % 2 == 1).args(["--init"]).args(probe.program());
+        trace(&mut run, i % 2 == 1)
+            .args(["--init"])
+            .args(probe.program());
         let out = run.output();
         out.expect_ok().stdout_has("probed");
         ev.out(step, &out);
@@ -1869,7 +1875,10 @@ fn azure_every_path_leaks_nothing() {
             "denied",
             {
                 let mut r = secret_env(&fake.get("client_secret"));
-                r.env("SECRET_INIT_CONFIG", one("denied.yaml", "azure-kv:kv1/locked"));
+                r.env(
+                    "SECRET_INIT_CONFIG",
+                    one("denied.yaml", "azure-kv:kv1/locked"),
+                );
                 r
             },
             77,
@@ -1879,7 +1888,10 @@ fn azure_every_path_leaks_nothing() {
             "notjson",
             {
                 let mut r = secret_env(&fake.get("client_secret"));
-                r.env("SECRET_INIT_CONFIG", one("notjson.yaml", "azure-kv:kv1/plain#k"));
+                r.env(
+                    "SECRET_INIT_CONFIG",
+                    one("notjson.yaml", "azure-kv:kv1/plain#k"),
+                );
                 r
             },
             65,

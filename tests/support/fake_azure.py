@@ -27,10 +27,9 @@ It prints "READY <https_port> <http_port>", then one line per request:
   "REQ <METHOD> <path without query> auth=<yes|no> kind=<what it was>" (never a value or token).
 """
 
-import datetime
 import http.server
-import ipaddress
 import json
+import os
 import socketserver
 import ssl
 import sys
@@ -38,10 +37,8 @@ import threading
 import time
 import urllib.parse
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fake_https import make_certs  # noqa: E402  (the same test CA and server certificate)
 
 LOCK = threading.Lock()
 CFG = {}
@@ -52,53 +49,6 @@ def emit(line):
     with LOCK:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
-
-
-def make_certs(d):
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "secret-init azure test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=2))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    with open(f"{d}/ca.pem", "wb") as f:
-        f.write(ca.public_bytes(serialization.Encoding.PEM))
-    with open(f"{d}/server.pem", "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
-        f.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -244,10 +194,10 @@ def main():
     for k, v in CFG.get("faults", {}).items():
         FAULTS[k] = list(v)
     d = CFG["dir"]
-    make_certs(d)
+    make_certs(d, ["127.0.0.1"], False)
     tls = Server(("127.0.0.1", 0), Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(f"{d}/server.pem")
+    ctx.load_cert_chain(f"{d}/cert.pem", f"{d}/key.pem")
     tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
     plain = Server(("127.0.0.1", 0), PlainHandler)
     for s in (tls, plain):

@@ -2,9 +2,8 @@
 //! exists. Its request lines (never values or tokens) are collected so tests can assert what
 //! reached it; `tests/support/azure_sdk.py` points the real Azure SDK at it.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,23 +51,7 @@ impl FakeAzure {
         }
         let file = dir.path().join("config.json");
         std::fs::write(&file, cfg.to_string()).expect("config");
-        let mut child = Command::new(super::python())
-            .arg(super::root().join("tests/support/fake_azure.py"))
-            .arg(&file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn fake_azure.py");
-        let stdout = child.stdout.take().expect("stdout");
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                sink.lock().expect("lock").push(line);
-            }
-        });
+        let (child, events) = super::spawn_script("fake_azure.py", &file);
         let mut fake = FakeAzure {
             https: String::new(),
             http: String::new(),

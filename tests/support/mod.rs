@@ -334,6 +334,37 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// Starts the Python helper `script` (under tests/support) with `arg`, collecting its stdout lines
+/// (event lines such as `READY ...`, `REQ ...`) as they come.
+pub fn spawn_script(
+    script: &str,
+    arg: impl AsRef<std::ffi::OsStr>,
+) -> (
+    std::process::Child,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(python())
+        .arg(root().join("tests/support").join(script))
+        .arg(arg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {script}: {e}"));
+    let stdout = child.stdout.take().expect("stdout");
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = events.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            sink.lock().expect("lock").push(line);
+        }
+    });
+    (child, events)
+}
+
 /// Reads a file to a string, or "" when it does not exist.
 pub fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()

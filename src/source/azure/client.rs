@@ -35,6 +35,7 @@ use crate::http;
 use crate::secret::Secret;
 use crate::settings::Environ;
 use crate::source::aws::client::form_encode;
+use crate::source::aws::credentials::read_token_file;
 
 /// The Key Vault REST API version requested.
 pub const API_VERSION: &str = "7.4";
@@ -97,7 +98,10 @@ impl Chain {
                 format!("workload identity of {client_id} (AZURE_FEDERATED_TOKEN_FILE)")
             }
             Chain::AppService { endpoint, .. } => {
-                format!("managed identity at {} (IDENTITY_ENDPOINT)", http::redact_url(endpoint))
+                format!(
+                    "managed identity at {} (IDENTITY_ENDPOINT)",
+                    http::redact_url(endpoint)
+                )
             }
             Chain::Imds { host, .. } => format!("managed identity at {host} (IMDS)"),
         }
@@ -113,7 +117,8 @@ fn var(env: &Environ, name: &str) -> Option<String> {
 fn valid_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
 }
 
 /// Picks the credential from the environment, in `DefaultAzureCredential`'s order. No I/O.
@@ -126,7 +131,9 @@ pub fn find(env: &Environ) -> Result<Chain, Error> {
         .to_string();
     if let (Some(tenant), Some(client_id)) = (&tenant, &client_id) {
         let secret = env.get("AZURE_CLIENT_SECRET").filter(|v| !v.is_empty());
-        let file = env.get("AZURE_FEDERATED_TOKEN_FILE").filter(|v| !v.is_empty());
+        let file = env
+            .get("AZURE_FEDERATED_TOKEN_FILE")
+            .filter(|v| !v.is_empty());
         if (secret.is_some() || file.is_some()) && !(valid_id(tenant) && valid_id(client_id)) {
             return Err(Error::new(
                 Kind::Config,
@@ -172,7 +179,9 @@ pub fn find(env: &Environ) -> Result<Chain, Error> {
 /// under the endpoint the user named (whose scheme the HTTP policy has checked).
 pub fn may_carry_token(url: &str, endpoint: Option<&str>) -> bool {
     if let Some(e) = endpoint
-        && url.strip_prefix(e).is_some_and(|rest| rest.starts_with('/'))
+        && url
+            .strip_prefix(e)
+            .is_some_and(|rest| rest.starts_with('/'))
     {
         return true;
     }
@@ -250,7 +259,7 @@ impl Clients {
                 client_id,
                 token_file,
             } => self.entra(authority, tenant, client_id, resource, |body| {
-                let token = read_assertion(token_file)?;
+                let token = read_token_file(token_file, "AZURE_FEDERATED_TOKEN_FILE")?;
                 body.extend_from_slice(
                     b"&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=",
                 );
@@ -297,7 +306,13 @@ impl Clients {
                 }
             }
         };
-        r.map_err(|e| if e.source.is_some() { e } else { e.with_source(src) })
+        r.map_err(|e| {
+            if e.source.is_some() {
+                e
+            } else {
+                e.with_source(src)
+            }
+        })
     }
 
     fn entra(
@@ -345,9 +360,10 @@ impl Clients {
         }
         let mut auth = zeroize::Zeroizing::new(b"Bearer ".to_vec());
         auth.extend_from_slice(token.expose());
-        let resp = self
-            .client(&url)
-            .get(&url, &[("Authorization", &auth), ("Accept", b"application/json")])?;
+        let resp = self.client(&url).get(
+            &url,
+            &[("Authorization", &auth), ("Accept", b"application/json")],
+        )?;
         parse_secret(resp.status, &resp.body)
     }
 }
@@ -359,20 +375,11 @@ fn query(v: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn read_assertion(path: &std::path::Path) -> Result<Secret, Error> {
-    let src = format!("AZURE_FEDERATED_TOKEN_FILE {}", path.display());
-    let bytes = crate::source::aws::credentials::read_file(path)
-        .map_err(|e| e.with_source(src.clone()))?
-        .ok_or_else(|| Error::new(Kind::Permission, "does not exist").with_source(src.clone()))?;
-    let t = bytes.expose().trim_ascii();
-    if t.is_empty() {
-        return Err(Error::new(Kind::Permission, "empty").with_source(src));
-    }
-    Ok(Secret::new(t.to_vec()))
-}
-
 fn short(s: &str) -> String {
-    crate::log::escape_controls(s.trim()).chars().take(200).collect()
+    crate::log::escape_controls(s.trim())
+        .chars()
+        .take(200)
+        .collect()
 }
 
 /// Interprets a token answer (Entra ID or managed identity), with no I/O (the fuzz target calls
@@ -457,8 +464,14 @@ mod tests {
 
     #[test]
     fn token_only_to_key_vault() {
-        assert!(may_carry_token("https://kv1.vault.azure.net/secrets/a?api-version=7.4", None));
-        assert!(may_carry_token("https://kv1.vault.azure.cn/secrets/a", None));
+        assert!(may_carry_token(
+            "https://kv1.vault.azure.net/secrets/a?api-version=7.4",
+            None
+        ));
+        assert!(may_carry_token(
+            "https://kv1.vault.azure.cn/secrets/a",
+            None
+        ));
         for bad in [
             "http://kv1.vault.azure.net/secrets/a",
             "https://kv1.vault.azure.net.evil.example/secrets/a",
@@ -476,15 +489,36 @@ mod tests {
     fn answers() {
         let v = parse_secret(200, &s(r#"{"value":"canary-v","id":"x"}"#)).expect("ok");
         assert_eq!(v.expect("some").expose(), b"canary-v");
-        assert!(parse_secret(404, &s(r#"{"error":{"code":"SecretNotFound","message":"m"}}"#)).expect("none").is_none());
+        assert!(
+            parse_secret(
+                404,
+                &s(r#"{"error":{"code":"SecretNotFound","message":"m"}}"#)
+            )
+            .expect("none")
+            .is_none()
+        );
         let e = parse_secret(403, &s(r#"{"error":{"code":"Forbidden","message":"no","innererror":{"code":"AccessDenied"}}}"#)).expect_err("403");
         assert_eq!(e.exit_code(), 77);
         assert!(e.what.contains("AccessDenied"), "{}", e.what);
-        assert_eq!(parse_secret(500, &s("oops canary")).expect_err("500").exit_code(), 69);
+        assert_eq!(
+            parse_secret(500, &s("oops canary"))
+                .expect_err("500")
+                .exit_code(),
+            69
+        );
         let e = parse_token(401, &s(r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret canary-x"}"#)).expect_err("401");
         assert_eq!(e.exit_code(), 77);
-        assert!(e.what.contains("AADSTS7000215") && !e.what.contains("canary"), "{}", e.what);
-        assert_eq!(parse_token(200, &s(r#"{"access_token":"t1"}"#)).expect("t").expose(), b"t1");
+        assert!(
+            e.what.contains("AADSTS7000215") && !e.what.contains("canary"),
+            "{}",
+            e.what
+        );
+        assert_eq!(
+            parse_token(200, &s(r#"{"access_token":"t1"}"#))
+                .expect("t")
+                .expose(),
+            b"t1"
+        );
         assert!(parse_token(200, &s(r#"{"access_token":""}"#)).is_err());
     }
 
@@ -508,7 +542,10 @@ mod tests {
             ("IDENTITY_ENDPOINT", "https://127.0.0.1:1/id"),
             ("IDENTITY_HEADER", "h"),
         ]);
-        assert!(matches!(find(&wi).expect("wi"), Chain::WorkloadIdentity { .. }));
+        assert!(matches!(
+            find(&wi).expect("wi"),
+            Chain::WorkloadIdentity { .. }
+        ));
         let mi = Environ::from_pairs(&[
             ("AZURE_CLIENT_ID", "c"),
             ("IDENTITY_ENDPOINT", "https://127.0.0.1:1/id"),

@@ -21,7 +21,8 @@ use serde::de::IgnoredAny;
 use super::reference::{valid_name, valid_vault};
 use crate::error::{Error, Errors, Kind};
 use crate::settings::Environ;
-use crate::source::vault::config::{ScalarText, parse_duration};
+use crate::source::aws::config::duration;
+use crate::source::vault::config::ScalarText;
 
 /// The environment twin of `secret_init.azure.endpoint`.
 pub const ENDPOINT_VAR: &str = "SECRET_INIT_AZURE_ENDPOINT";
@@ -84,17 +85,6 @@ pub fn reject_unknown(a: &AzureFileSettings, src: &str, errors: &mut Errors) {
 
 fn config(what: impl Into<String>) -> Error {
     Error::new(Kind::Config, what)
-}
-
-fn duration(t: Option<&ScalarText>, key: &str, default: Duration) -> Result<Duration, Error> {
-    match t {
-        None => Ok(default),
-        Some(t) => parse_duration(&t.0).ok_or_else(|| {
-            config(format!(
-                "secret_init.azure.{key}: expected a duration like 5s or 500ms (at most 1 hour)"
-            ))
-        }),
-    }
 }
 
 /// The Key Vault secret name a manifest secret is looked up under (`_` becomes `-`).
@@ -163,8 +153,18 @@ impl AzureSettings {
             secrets: f.secrets.clone(),
             endpoint,
             ca_cert: f.ca_cert.clone(),
-            timeout: duration(f.timeout.as_ref(), "timeout", Duration::from_secs(5))?,
-            deadline: duration(f.deadline.as_ref(), "deadline", Duration::from_secs(30))?,
+            timeout: duration(
+                "azure",
+                f.timeout.as_ref(),
+                "timeout",
+                Duration::from_secs(5),
+            )?,
+            deadline: duration(
+                "azure",
+                f.deadline.as_ref(),
+                "deadline",
+                Duration::from_secs(30),
+            )?,
             retries,
             allow_insecure_http,
         })

@@ -75,7 +75,10 @@ impl AzureRef {
             (vault, SUFFIXES[0], path, false)
         } else if let Some(rest) = head.strip_prefix("https://") {
             let (host, path) = rest.split_once('/').ok_or_else(bad)?;
-            let host = host.strip_suffix(":443").unwrap_or(host).to_ascii_lowercase();
+            let host = host
+                .strip_suffix(":443")
+                .unwrap_or(host)
+                .to_ascii_lowercase();
             let (vault, domain) = host.split_once('.').ok_or_else(bad)?;
             let suffix = SUFFIXES
                 .iter()
@@ -87,7 +90,12 @@ impl AzureRef {
                     )
                 })?;
             let path = path.strip_prefix("secrets/").ok_or_else(bad)?;
-            (&rest[..vault.len()], *suffix, path.trim_end_matches('/'), true)
+            (
+                &rest[..vault.len()],
+                *suffix,
+                path.trim_end_matches('/'),
+                true,
+            )
         } else {
             return Err(bad());
         };
@@ -103,7 +111,8 @@ impl AzureRef {
         }
         if !valid_name(name) {
             return Err(
-                "invalid reference: a Key Vault secret name is 1-127 letters, digits and '-'".into(),
+                "invalid reference: a Key Vault secret name is 1-127 letters, digits and '-'"
+                    .into(),
             );
         }
         if parts.next().is_some() || version.is_some_and(|v| !valid_version(v)) {
@@ -169,12 +178,19 @@ mod tests {
         assert_eq!(r.to_string(), "azure-kv:my-vault/db-password");
         let r = AzureRef::parse("azure-kv:kv1/db/0123456789abcdef0123456789abcdef#user")
             .expect("version and key");
-        assert_eq!(r.version.as_deref(), Some("0123456789abcdef0123456789abcdef"));
+        assert_eq!(
+            r.version.as_deref(),
+            Some("0123456789abcdef0123456789abcdef")
+        );
         assert_eq!(r.key.as_deref(), Some("user"));
-        let r = AzureRef::parse("https://KV1.vault.usgovcloudapi.net/secrets/db/abc#k").expect("url");
+        let r =
+            AzureRef::parse("https://KV1.vault.usgovcloudapi.net/secrets/db/abc#k").expect("url");
         assert_eq!(r.vault, "kv1");
         assert_eq!(r.suffix, "vault.usgovcloudapi.net");
-        assert_eq!(r.to_string(), "https://kv1.vault.usgovcloudapi.net/secrets/db/abc#k");
+        assert_eq!(
+            r.to_string(),
+            "https://kv1.vault.usgovcloudapi.net/secrets/db/abc#k"
+        );
         for s in [
             "azure-kv:kv1/db/v1",
             "https://kv1.vault.azure.net/secrets/db",
