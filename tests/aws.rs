@@ -13,11 +13,7 @@ use crate::support::{Run, Sandbox, canary, python, read, root};
 /// A run with the AWS environment every test uses: metadata off, endpoints on `moto`, a region.
 fn aws_run(sb: &Sandbox, moto: &Moto, keys: Option<&(String, String)>) -> Run {
     let mut r = sb.run();
-    r.env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", &moto.url)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", sb.path("aws/config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", sb.path("aws/credentials"));
+    moto.env(&mut r, sb);
     let (k, s) = keys
         .cloned()
         .unwrap_or_else(|| ("testing".into(), "testing".into()));
@@ -482,4 +478,58 @@ fn aws_sigv4_matches_botocore() {
     }
     // A negative control: a changed secret key changes the header.
     assert!(expected.iter().all(|h| h.contains("Signature=")));
+}
+
+/// Throttling (a 400 `ThrottlingException`, as the JSON services send it) and a 503 are retried,
+/// and the third answer is read. Uses the scripted HTTPS fake (tests/support/fake_https.py),
+/// since moto cannot throttle on demand; the fake is proven honest by pointing botocore's own
+/// Secrets Manager client at the same script, which also retries twice and reads the value.
+#[test]
+fn aws_throttling_and_5xx_are_retried() {
+    use crate::support::fake_https::Fake;
+    let value = canary("throttled");
+    let scenario = json!([
+        {"status": 400, "json": {"__type": "ThrottlingException", "message": "Rate exceeded"}},
+        {"status": 503, "json": {"__type": "ServiceUnavailable"}},
+        {"status": 200, "json": {"Name": "t", "SecretString": value, "VersionId": "1"}},
+    ]);
+    let fake = Fake::start(scenario.clone());
+    let sb = Sandbox::new();
+    sb.config(&format!(
+        "secrets:\n  x: null\nsecret_init:\n  aws:\n    ca_cert: {}\n  secrets:\n    x: {{from: 'aws-sm:t'}}\n",
+        fake.ca.display()
+    ));
+    let mut r = sb.run();
+    r.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &fake.addr)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .args(["materialize"]);
+    r.output().expect_ok();
+    assert_eq!(read(&sb.path("out/x")), value);
+    // Event lines are read by a thread; wait (bounded) for the third before counting.
+    crate::support::wait_until(std::time::Duration::from_secs(5), || {
+        fake.requests("main").len() >= 3
+    });
+    assert_eq!(fake.requests("main").len(), 3, "{:?}", fake.events());
+
+    let honest = Fake::start(scenario);
+    let py = "import sys, boto3\nc = boto3.client('secretsmanager', endpoint_url=sys.argv[1], verify=sys.argv[2], region_name='us-east-1', aws_access_key_id='a', aws_secret_access_key='b')\nprint(c.get_secret_value(SecretId='t')['SecretString'])\n";
+    let out = std::process::Command::new(python())
+        .args(["-c", py, &honest.addr, &honest.ca.display().to_string()])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), value);
+    // Event lines are read by a thread; wait (bounded) for the third before counting.
+    crate::support::wait_until(std::time::Duration::from_secs(5), || {
+        honest.requests("main").len() >= 3
+    });
+    assert_eq!(honest.requests("main").len(), 3, "{:?}", honest.events());
 }

@@ -1660,11 +1660,7 @@ fn aws_every_path_leaks_nothing() {
     let mut ev = Evidence::default();
     let base = |m: &Moto| {
         let mut r = sb.run();
-        r.env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_ENDPOINT_URL", &m.url)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_SHARED_CREDENTIALS_FILE", sb.path("aws/credentials"))
-            .env("AWS_CONFIG_FILE", sb.path("aws/config"));
+        m.env(&mut r, &sb);
         r
     };
     let steps: Vec<(&str, Run, bool)> = vec![

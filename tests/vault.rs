@@ -552,6 +552,8 @@ fn redirects_are_refused_and_the_target_sees_nothing() {
         .expect_code(69)
         .stderr_has("redirect")
         .stderr_has("refused");
+    // The fake's event lines are read by a thread: under load the line may trail the exit.
+    fake.wait_for("REQ main ", Duration::from_secs(5));
     assert_eq!(fake.requests("main").len(), 1, "not retried");
     assert!(
         fake.requests("second").is_empty(),

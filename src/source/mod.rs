@@ -153,6 +153,10 @@ pub trait Source {
         ))
     }
 
+    /// Forgets what was read, so the next lookup reads the source again (live refresh). The
+    /// default does nothing: sources that cache nothing have nothing to forget.
+    fn invalidate(&mut self) {}
+
     /// Variables to inject whole into the program's environment; none by default.
     fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
         Ok(Vec::new())
@@ -250,6 +254,13 @@ impl Sources {
             }
         }
         errors.into_result().map(|()| out)
+    }
+
+    /// Makes every source read afresh on its next lookup (see [`Source::invalidate`]).
+    pub fn invalidate(&mut self) {
+        for s in &mut self.all {
+            s.invalidate();
+        }
     }
 
     /// The source of a kind, if configured.

@@ -12,7 +12,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -39,11 +39,6 @@ pub fn bao_bin() -> PathBuf {
     let p = root().join(".venv/bin/bao");
     assert!(p.exists(), "{} missing: run scripts/setup", p.display());
     p
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
 }
 
 impl Bao {
@@ -77,7 +72,7 @@ impl Bao {
             ),
         )
         .expect("write server.hcl");
-        let port = free_port();
+        let port = super::free_port();
         let mut args = vec!["server".to_string(), "-dev".to_string()];
         if tls_on {
             args.push("-dev-tls".into());
@@ -279,19 +274,7 @@ impl Bao {
 
 impl Drop for Bao {
     fn drop(&mut self) {
-        // Stop by PID (the launcher execs the real server, so this PID is the server itself).
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let end = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // The launcher execs the real server, so this PID is the server itself.
+        super::stop_by_pid(&mut self.child);
     }
 }

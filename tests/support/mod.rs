@@ -365,6 +365,29 @@ pub fn spawn_script(
     (child, events)
 }
 
+/// A free TCP port on 127.0.0.1 (for servers the tests start).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Stops a server the test started, by its PID: SIGTERM, up to 5 s to exit, then SIGKILL.
+pub fn stop_by_pid(child: &mut std::process::Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let end = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < end {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// Reads a file to a string, or "" when it does not exist.
 pub fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()

@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -24,11 +24,6 @@ pub struct Moto {
     pub admin: Option<(String, String)>,
     child: Child,
     pub dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
 }
 
 impl Moto {
@@ -60,7 +55,7 @@ impl Moto {
             .tempdir()
             .expect("tempdir");
         let log = dir.path().join("server.log");
-        let port = free_port();
+        let port = super::free_port();
         let bin = root().join(".venv/bin/moto_server");
         assert!(bin.exists(), "{} missing: run scripts/setup", bin.display());
         let mut cmd = Command::new(super::python());
@@ -152,6 +147,16 @@ impl Moto {
         super::read(&self.dir.path().join("server.log"))
     }
 
+    /// Points `run` at this server the way every aws test does: instance metadata off, every
+    /// endpoint here, region us-east-1, the AWS files inside `sb` (so the host's are never read).
+    pub fn env(&self, run: &mut super::Run, sb: &super::Sandbox) {
+        run.env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", &self.url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", sb.path("aws/config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", sb.path("aws/credentials"));
+    }
+
     /// A path in the server's temp dir.
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
@@ -160,19 +165,7 @@ impl Moto {
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        // Stop by PID: the child is the Python process running the server.
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let end = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // The child is the Python process running the server.
+        super::stop_by_pid(&mut self.child);
     }
 }

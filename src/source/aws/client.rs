@@ -513,7 +513,7 @@ mod tests {
         let denied = s(
             "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>bad\ntoken</Message></Error></ErrorResponse>",
         );
-        let e = parse_assume_role(400, &denied).err().expect("denied");
+        let e = parse_assume_role(400, &denied).expect_err("denied");
         assert_eq!(e.exit_code(), 77);
         assert_eq!(e.what, "HTTP 400 InvalidIdentityToken: bad\\ntoken");
         assert!(parse_assume_role(200, &s("<x/>")).is_err());
@@ -546,7 +546,7 @@ mod tests {
             (400, r#"{"__type":"ValidationException"}"#, 78),
             (400, "garbage", 69),
         ] {
-            let e = parse_secret_value(status, &s(body)).err().expect("error");
+            let e = parse_secret_value(status, &s(body)).expect_err("error");
             assert_eq!(e.exit_code(), code, "{body}: {e}");
         }
         assert!(retry_if(400, br#"{"__type":"ThrottlingException"}"#));

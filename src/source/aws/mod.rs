@@ -5,7 +5,7 @@
 //! Lazy from end to end: building the source reads nothing. The credential chain
 //! ([`credentials`]) runs when a lookup first reaches AWS; credentials (and a web identity's STS
 //! exchange) are then kept in memory for the run, and every reference is read at most once
-//! (successes and failures are both cached). [`AwsSource::invalidate`] forgets all of it, so a
+//! (successes and failures are both cached). `Source::invalidate` forgets all of it, so a
 //! later read (live refresh) fetches anew and re-exchanges a rotated web identity token.
 //!
 //! References are parsed in [`reference`]; lookups by name try the configured
@@ -33,6 +33,9 @@ use config::{AwsSettings, Service, endpoint, env_region};
 use credentials::{Chain, Credentials, Profiles};
 use reference::AwsRef;
 
+/// What identifies one read: service, region, id and pinned version.
+type ReadKey = (Service, String, String, Option<String>);
+
 /// The aws source. See the module docs.
 pub struct AwsSource {
     settings: AwsSettings,
@@ -43,7 +46,7 @@ pub struct AwsSource {
     /// `None` until first use; then the credentials or the failure to get them.
     creds: Option<Result<Credentials, Error>>,
     /// (service, region, id, version) → what reading it gave (`None`: it does not exist).
-    cache: BTreeMap<(Service, String, String, Option<String>), Result<Option<Rc<Stored>>, Error>>,
+    cache: BTreeMap<ReadKey, Result<Option<Rc<Stored>>, Error>>,
 }
 
 fn now() -> u64 {
@@ -71,13 +74,6 @@ impl AwsSource {
     /// Whether lookups by name can find anything here (prefixes are configured).
     pub fn has_prefixes(&self) -> bool {
         !self.settings.prefixes.is_empty()
-    }
-
-    /// Forgets cached values and credentials: the next lookup reads AWS again (live refresh).
-    pub fn invalidate(&mut self) {
-        self.cache.clear();
-        self.creds = None;
-        self.profiles = Profiles::new(&self.env);
     }
 
     /// The default region: the setting, the environment, else the profile's.
@@ -264,6 +260,14 @@ impl Source for AwsSource {
         Ok(None)
     }
 
+    /// Forgets cached values and credentials: the next lookup reads AWS again, and a web
+    /// identity token (rotated by the kubelet) is exchanged anew.
+    fn invalidate(&mut self) {
+        self.cache.clear();
+        self.creds = None;
+        self.profiles = Profiles::new(&self.env);
+    }
+
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
         let Reference::Aws(r) = reference else {
             return Err(Error::new(
@@ -278,6 +282,44 @@ impl Source for AwsSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Failures are cached until `invalidate`, which re-reads the credential files: a key added
+    /// after the first attempt is used only after it (the second error comes from the request to
+    /// a closed loopback port, not from the chain).
+    #[test]
+    fn invalidate_reads_again() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let creds = dir.path().join("credentials");
+        let env = Environ::from_pairs(&[
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                creds.to_str().expect("utf-8"),
+            ),
+            ("AWS_CONFIG_FILE", "/nonexistent/config"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+        ]);
+        let f: config::AwsFileSettings =
+            serde_saphyr::from_str("retries: 0\ntimeout: 1s\n").expect("yaml");
+        let settings = AwsSettings::resolve(Some(&f), false).expect("settings");
+        let mut src = AwsSource::new(settings, env, 1024);
+        let r = Reference::parse("aws-sm:x").expect("ref");
+        let name = SecretName::parse("x").expect("name");
+        let first = src.fetch(&r, &name).expect_err("no credentials");
+        assert!(first.what.contains("no credentials"), "{first}");
+        std::fs::write(
+            &creds,
+            "[default]\naws_access_key_id = A\naws_secret_access_key = s\n",
+        )
+        .expect("write");
+        let cached = src.fetch(&r, &name).expect_err("cached");
+        assert_eq!(cached, first);
+        src.invalidate();
+        let fresh = src.fetch(&r, &name).expect_err("closed port");
+        assert_eq!(fresh.exit_code(), 69, "{fresh}");
+        assert!(!fresh.what.contains("no credentials"), "{fresh}");
+    }
 
     #[test]
     fn json_keys() {

@@ -5,7 +5,7 @@
 //! Lazy from end to end: building the source reads nothing. The credential chain runs when a
 //! lookup first reaches Key Vault; each cloud's token is then kept in memory for the run, and
 //! every secret is read at most once (successes and failures are both cached).
-//! [`AzureSource::invalidate`] forgets all of it, so a later read (live refresh) fetches anew and
+//! `Source::invalidate` forgets all of it, so a later read (live refresh) fetches anew and
 //! re-reads a rotated federated token file.
 //!
 //! References are parsed in [`reference`]. Lookups by name read `secret_init.azure.vault`, the
@@ -60,12 +60,6 @@ impl AzureSource {
     /// Whether lookups by name can find anything here (a vault is configured).
     pub fn has_vault(&self) -> bool {
         self.settings.vault.is_some()
-    }
-
-    /// Forgets cached values and tokens: the next lookup reads Key Vault again (live refresh).
-    pub fn invalidate(&mut self) {
-        self.cache.clear();
-        self.tokens.clear();
     }
 
     fn token(&mut self, resource: &str) -> Result<Secret, Error> {
@@ -179,6 +173,13 @@ impl Source for AzureSource {
             Some(Err(_)) => Ok(None),
             Some(Ok(r)) => self.value(&r),
         }
+    }
+
+    /// Forgets cached values and tokens: the next lookup reads Key Vault again (live refresh),
+    /// and a rotated federated token file is read anew.
+    fn invalidate(&mut self) {
+        self.cache.clear();
+        self.tokens.clear();
     }
 
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
