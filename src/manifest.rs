@@ -380,7 +380,7 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
         crate::source::aws::config::reject_unknown(a, src, &mut errors);
     }
     if let Some(a) = &settings.azure {
-        crate::source::azure::config::reject_unknown(a, src, &mut errors);
+        reject_unknown("secret_init.azure", &a.unknown, src, &mut errors);
     }
 
     let mut secrets = Vec::new();

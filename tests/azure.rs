@@ -160,7 +160,7 @@ fn azure_reads_under_every_credential_and_the_sdk_agrees() {
 
 /// Not found is 69, refused credentials and access denied are 77 without a retry, 5xx and 429
 /// are retried with backoff, an oversized value is 65, a bad reference is 65 (as every
-/// invalid reference) and a plain-http endpoint off loopback 78; each message
+/// invalid reference), an unknown setting and a plain-http endpoint off loopback 78; each message
 /// names the secret and the reference, never a value.
 #[test]
 fn azure_errors_retries_and_caps() {
@@ -245,6 +245,12 @@ fn azure_errors_retries_and_caps() {
         .output()
         .expect_code(65)
         .stderr_has("must end in .vault.azure.net");
+    sb.config("secrets:\n  x: null\nsecret_init:\n  azure: {vault: kv1, valut: kv2}\n");
+    azure_run(&sb, &fake, Cred::ClientSecret)
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(78)
+        .stderr_has("secret_init.azure: unknown setting \"valut\"");
     one("azure-kv:kv1/ok");
     azure_run(&sb, &fake, Cred::ClientSecret)
         .env("SECRET_INIT_AZURE_ENDPOINT", "http://192.0.2.1:1")

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::reference::{valid_name, valid_vault};
-use crate::error::{Error, Errors, Kind};
+use crate::error::{Error, Kind};
 use crate::settings::Environ;
 use crate::source::aws::config::duration;
 use crate::source::vault::config::ScalarText;
@@ -68,19 +68,6 @@ pub struct AzureSettings {
     pub retries: u32,
     /// Permit `http://` to a non-loopback endpoint.
     pub allow_insecure_http: bool,
-}
-
-/// Refuses unknown keys of `secret_init.azure` (78).
-pub fn reject_unknown(a: &AzureFileSettings, src: &str, errors: &mut Errors) {
-    for key in a.unknown.keys() {
-        errors.push(
-            Error::new(
-                Kind::Config,
-                format!("secret_init.azure: unknown setting \"{key}\""),
-            )
-            .with_source(src),
-        );
-    }
 }
 
 fn config(what: impl Into<String>) -> Error {
