@@ -88,7 +88,7 @@ pub const OPTIONS: &[OptSpec] = &[
         long: "sources",
         value: Some("LIST"),
         repeat: false,
-        help: "source precedence, highest first [default: file,env,vault,bundle,local,default]",
+        help: "source precedence, highest first [default: file,env,vault,aws,gcp,azure,bundle,local,default]",
     },
     OptSpec {
         long: "max-secret-bytes",

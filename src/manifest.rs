@@ -128,6 +128,8 @@ pub struct FileSettings {
     pub aws: Option<crate::source::aws::config::AwsFileSettings>,
     /// The gcp source (`secret_init.gcp`).
     pub gcp: Option<crate::source::gcp::config::GcpFileSettings>,
+    /// The azure source (`secret_init.azure`).
+    pub azure: Option<crate::source::azure::config::AzureFileSettings>,
     /// `true`: supervise even when not PID 1 (`--init`); `false`: always exec (`--no-init`).
     pub init: Option<bool>,
     /// Forward signals to the program's process group.
@@ -421,6 +423,9 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     }
     if let Some(g) = &settings.gcp {
         crate::source::gcp::config::reject_unknown(g, src, &mut errors);
+    }
+    if let Some(a) = &settings.azure {
+        reject_unknown("secret_init.azure", &a.unknown, src, &mut errors);
     }
 
     let mut secrets = Vec::new();

@@ -72,6 +72,7 @@ pub const OWN_CREDENTIAL_VARS: &[&str] = &[
     "VAULT_SECRET_ID",
     "BAO_ROLE_ID",
     "BAO_SECRET_ID",
+    "AZURE_CLIENT_SECRET",
 ];
 
 /// Whether `s` can be an environment variable name we deliver to (`[A-Za-z_][A-Za-z0-9_]*`).

@@ -9,6 +9,7 @@
 //! | `bundle:VAULT[#KEY]` | entry `KEY` (default: the secret's name) of vault `VAULT` in the encrypted bundle |
 //! | `arn:aws:secretsmanager:…`, `arn:aws:ssm:…:parameter/…`, `aws-sm:NAME`, `aws-ssm:/PATH`, each `[#KEY[#VERSION]]` | AWS Secrets Manager / Parameter Store (`source::aws::reference`) |
 //! | `gcp:secretmanager:projects/P/secrets/S[/versions/V][#KEY]`, `sm://P/S[#VERSION]` | GCP Secret Manager (`source::gcp::reference`; in `sm://` the fragment is the version) |
+//! | `azure-kv:VAULT/NAME[/VERSION]`, `https://VAULT.vault.azure.net/secrets/NAME[/VERSION]`, each `[#KEY]` | Azure Key Vault (`source::azure::reference`) |
 
 use std::fmt;
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ pub enum Reference {
     Aws(crate::source::aws::reference::AwsRef),
     /// A GCP Secret Manager secret version.
     Gcp(crate::source::gcp::reference::GcpRef),
+    /// An Azure Key Vault secret.
+    Azure(crate::source::azure::reference::AzureRef),
 }
 
 impl Reference {
@@ -50,6 +53,9 @@ impl Reference {
             .ok_or("invalid reference: expected env:VAR, file:/path, vault:PATH#KEY[#VERSION] or bundle:VAULT#KEY")?;
         match scheme {
             "gcp" | "sm" => crate::source::gcp::reference::GcpRef::parse(s).map(Reference::Gcp),
+            "azure-kv" | "https" => {
+                crate::source::azure::reference::AzureRef::parse(s).map(Reference::Azure)
+            }
             "arn" | "aws-sm" | "aws-ssm" => {
                 crate::source::aws::reference::AwsRef::parse(s).map(Reference::Aws)
             }
@@ -141,7 +147,7 @@ impl Reference {
                 })
             }
             other => Err(format!(
-                "invalid reference: unknown scheme \"{other}\" (env, file, vault, bundle, arn, aws-sm, aws-ssm, gcp, sm)"
+                "invalid reference: unknown scheme \"{other}\" (env, file, vault, bundle, arn, aws-sm, aws-ssm, gcp, sm, azure-kv, https)"
             )),
         }
     }
@@ -184,6 +190,7 @@ impl fmt::Display for Reference {
             }
             Reference::Aws(r) => write!(f, "{r}"),
             Reference::Gcp(r) => write!(f, "{r}"),
+            Reference::Azure(r) => write!(f, "{r}"),
             Reference::Bundle { vault, key } => {
                 write!(f, "bundle:{vault}")?;
                 if let Some(k) = key {

@@ -104,6 +104,8 @@ pub struct Settings {
     pub aws: crate::source::aws::config::AwsSettings,
     /// The gcp source's settings (it exists always: references need no settings).
     pub gcp: crate::source::gcp::config::GcpSettings,
+    /// The azure source's settings (it exists always: references need no settings).
+    pub azure: crate::source::azure::config::AzureSettings,
     /// How the program is run: exec or supervised, as whom, and what happens after it.
     pub process: ProcessSettings,
     /// Where `materialize` records what it wrote (`--state-file`); `None`: the XDG default.
@@ -480,6 +482,7 @@ pub const DEFAULT_SOURCES: &[SourceKind] = &[
     SourceKind::Vault,
     SourceKind::Aws,
     SourceKind::Gcp,
+    SourceKind::Azure,
     SourceKind::Bundle,
     SourceKind::Local,
     SourceKind::Default,
@@ -671,6 +674,11 @@ impl Settings {
                 file.gcp.as_ref(),
                 allow_insecure_http,
             )?,
+            azure: crate::source::azure::config::AzureSettings::resolve(
+                file.azure.as_ref(),
+                env,
+                allow_insecure_http,
+            )?,
             process: process_settings(inv, env, file)?,
             state_file,
             refresh: refresh_settings(inv, env, file.refresh.as_ref())?,
@@ -685,7 +693,7 @@ fn parse_sources(list: &[&str], origin: &str) -> Result<Vec<SourceKind>, Error> 
             Error::new(
                 Kind::Config,
                 format!(
-                    "{origin}: unknown source \"{s}\" (file, env, vault, aws, gcp, bundle, local, default)"
+                    "{origin}: unknown source \"{s}\" (file, env, vault, aws, gcp, azure, bundle, local, default)"
                 ),
             )
         })?;

@@ -2147,3 +2147,160 @@ fn gcp_every_path_leaks_nothing() {
     }
     ev.assert_clean(&c);
 }
+
+/// The azure source's every path at trace level, against the Key Vault / Entra ID fake
+/// (tests/support/fake_azure.py; no official emulator exists, tests/azure.rs proves the fake
+/// against the real Azure SDK): client secret, workload identity, the App Service identity
+/// endpoint and IMDS (through its loopback override), then refusals (a wrong client secret,
+/// access denied, a key of a non-JSON value). Canaries: the values, the client secret, the
+/// federated token, the identity header and the access token. `AZURE_CLIENT_SECRET` is scrubbed
+/// (docs/azure.md); `IDENTITY_HEADER` is the platform's and reaches the program on purpose.
+#[test]
+fn azure_every_path_leaks_nothing() {
+    use crate::support::fake_azure::{CLIENT_ID, FakeAzure, TENANT};
+    let mut c = Canaries::default();
+    let plain = c.make("azplain");
+    let inner = c.make("azjsonkey");
+    let other = c.make("azjsonother");
+    let v = "0123456789abcdef0123456789abcdef";
+    let fake = FakeAzure::start(json!({
+        "client_secret": c.make("azclientsecret"),
+        "federated_token": c.make("azfederated"),
+        "identity_header": c.make("azidheader"),
+        "access_token": c.make("azaccesstoken"),
+        "secrets": {
+            "plain": {"current": v, "versions": {v: plain}},
+            "json": {"current": v, "versions": {v: json!({"k": inner, "other": other}).to_string()}},
+            "locked": {"current": v, "versions": {v: other}},
+        },
+        "denied": ["locked"],
+    }));
+    let wrong = c.make("azwrongsecret");
+    let sb = Sandbox::new();
+    sb.mkdir("home");
+    let token_file = sb.write("azure/token", fake.get("federated_token"));
+    sb.config(
+        "secrets:\n  plain: null\n  k: null\nsecret_init:\n  secrets:\n    plain: {from: 'azure-kv:kv1/plain'}\n    k: {from: 'https://kv1.vault.azure.net/secrets/json#k', env: AZ_K, file: false}\n",
+    );
+    let probe = Probe::new();
+    let mut ev = Evidence::default();
+    let base = || {
+        let mut r = sb.run();
+        r.env("SECRET_INIT_AZURE_ENDPOINT", &fake.https)
+            .env("SSL_CERT_FILE", &fake.ca)
+            .env("AZURE_AUTHORITY_HOST", &fake.https)
+            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9");
+        r
+    };
+    let secret_env = |secret: &str| {
+        let mut r = base();
+        r.env("AZURE_TENANT_ID", TENANT)
+            .env("AZURE_CLIENT_ID", CLIENT_ID)
+            .env("AZURE_CLIENT_SECRET", secret);
+        r
+    };
+    let steps: Vec<(&str, Run, bool)> = vec![
+        (
+            "clientsecret",
+            secret_env(&fake.get("client_secret")),
+            false,
+        ),
+        (
+            "workload",
+            {
+                let mut r = base();
+                r.env("AZURE_TENANT_ID", TENANT)
+                    .env("AZURE_CLIENT_ID", CLIENT_ID)
+                    .env("AZURE_FEDERATED_TOKEN_FILE", &token_file);
+                r
+            },
+            false,
+        ),
+        (
+            "appservice",
+            {
+                let mut r = base();
+                r.env("IDENTITY_ENDPOINT", format!("{}/msi/token", fake.https))
+                    .env("IDENTITY_HEADER", fake.get("identity_header"));
+                r
+            },
+            true,
+        ),
+        (
+            "imds",
+            {
+                let mut r = base();
+                r.env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &fake.http);
+                r
+            },
+            false,
+        ),
+    ];
+    for (i, (step, mut run, platform_header)) in steps.into_iter().enumerate() {
+        let before = snapshot(sb.dir.path());
+        trace(&mut run, i % 2 == 1)
+            .args(["--init"])
+            .args(probe.program());
+        let out = run.output();
+        out.expect_ok().stdout_has("probed");
+        ev.out(step, &out);
+        probe.collect(&mut ev, step, true);
+        ev.tree(step, sb.dir.path(), &before);
+        assert_eq!(
+            ev.place(&format!("{step}: file out/plain")),
+            plain.as_bytes()
+        );
+        ev.allow(format!("{step}: file out/plain"), &plain);
+        ev.allow(format!("{step}: child environ"), &inner);
+        if platform_header {
+            for place in ["child environ", "supervisor environ"] {
+                ev.allow(format!("{step}: {place}"), &fake.get("identity_header"));
+            }
+        }
+        let _ = std::fs::remove_dir_all(sb.path("out"));
+    }
+    let one = |name: &str, r: &str| {
+        sb.write(
+            name,
+            format!("secrets:\n  x: null\nsecret_init:\n  secrets:\n    x: {{from: '{r}'}}\n"),
+        )
+    };
+    let refusals: Vec<(&str, Run, i32, &str)> = vec![
+        ("wrongsecret", secret_env(&wrong), 77, "AADSTS7000215"),
+        (
+            "denied",
+            {
+                let mut r = secret_env(&fake.get("client_secret"));
+                r.env(
+                    "SECRET_INIT_CONFIG",
+                    one("denied.yaml", "azure-kv:kv1/locked"),
+                );
+                r
+            },
+            77,
+            "AccessDenied",
+        ),
+        (
+            "notjson",
+            {
+                let mut r = secret_env(&fake.get("client_secret"));
+                r.env(
+                    "SECRET_INIT_CONFIG",
+                    one("notjson.yaml", "azure-kv:kv1/plain#k"),
+                );
+                r
+            },
+            65,
+            "not a JSON object",
+        ),
+    ];
+    for (step, mut run, code, why) in refusals {
+        let before = snapshot(sb.dir.path());
+        trace(&mut run, false).args(["--", "/bin/true"]);
+        let out = run.output();
+        out.expect_code(code).stderr_has(why);
+        ev.out(step, &out);
+        ev.tree(step, sb.dir.path(), &before);
+    }
+    ev.assert_clean(&c);
+}

@@ -1,7 +1,8 @@
 //! The program's environment: secret-init's own minus its inputs, plus the env deliveries.
 //!
 //! Removed: every `<prefix>*` variable (the env source), every `SECRET_INIT_*` (our settings and
-//! the bundle master key), Vault/OpenBao tokens and AppRole ids, and any `scrub_env` names. A name
+//! the bundle master key), Vault/OpenBao tokens and AppRole ids, `AZURE_CLIENT_SECRET`, and any
+//! `scrub_env` names. A name
 //! the parent holds twice is passed once, with its first value. The result is a value handed to
 //! `execve`; the live environment is never modified.
 

@@ -193,6 +193,10 @@ pub fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) -> Vec<
                 source: "gcp".into(),
                 how: format!("{every} (Secret Manager version reads)"),
             }),
+            SourceKind::Azure => out.push(Watch {
+                source: "azure".into(),
+                how: format!("{every} (Key Vault secret reads)"),
+            }),
             SourceKind::Env => out.push(Watch {
                 source: "env".into(),
                 how: "fixed at start (an environment cannot change)".into(),

@@ -6,6 +6,7 @@
 //! that must stop the start (a link escaping the secrets dir, a FIFO, a bad permission).
 
 pub mod aws;
+pub mod azure;
 pub mod bundle;
 pub mod default;
 pub mod env;
@@ -37,6 +38,8 @@ pub enum SourceKind {
     Aws,
     /// GCP Secret Manager.
     Gcp,
+    /// Azure Key Vault.
+    Azure,
     /// Encrypted vault bundles.
     Bundle,
     /// The developer-machine config (`~/.truss/config.yaml`).
@@ -54,6 +57,7 @@ impl SourceKind {
             "vault" => SourceKind::Vault,
             "aws" => SourceKind::Aws,
             "gcp" => SourceKind::Gcp,
+            "azure" => SourceKind::Azure,
             "bundle" => SourceKind::Bundle,
             "local" => SourceKind::Local,
             "default" => SourceKind::Default,
@@ -69,6 +73,7 @@ impl SourceKind {
             SourceKind::Vault => "vault",
             SourceKind::Aws => "aws",
             SourceKind::Gcp => "gcp",
+            SourceKind::Azure => "azure",
             SourceKind::Bundle => "bundle",
             SourceKind::Local => "local",
             SourceKind::Default => "default",
@@ -84,6 +89,7 @@ impl SourceKind {
             Reference::Bundle { .. } => SourceKind::Bundle,
             Reference::Aws(_) => SourceKind::Aws,
             Reference::Gcp(_) => SourceKind::Gcp,
+            Reference::Azure(_) => SourceKind::Azure,
         }
     }
 }
@@ -222,6 +228,14 @@ impl Sources {
         let gcp = gcp::GcpSource::new(settings.gcp.clone(), env.clone(), settings.max_secret_bytes);
         let gcp_in_order = gcp.serves_names();
         all.push(Box::new(gcp));
+        // Likewise: in the order only with secret_init.azure.vault.
+        let azure = azure::AzureSource::new(
+            settings.azure.clone(),
+            env.clone(),
+            settings.max_secret_bytes,
+        );
+        let azure_in_order = azure.has_vault();
+        all.push(Box::new(azure));
         if let Some(path) = &settings.local_config {
             all.push(Box::new(local::LocalSource::new(path.clone())));
         }
@@ -233,6 +247,7 @@ impl Sources {
             .filter(|k| all.iter().any(|s| s.kind() == *k))
             .filter(|k| *k != SourceKind::Aws || aws_in_order)
             .filter(|k| *k != SourceKind::Gcp || gcp_in_order)
+            .filter(|k| *k != SourceKind::Azure || azure_in_order)
             .collect();
         Ok(Sources { all, order })
     }

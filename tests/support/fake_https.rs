@@ -3,9 +3,8 @@
 //! that never answers, a certificate for another name. Its event lines (connections, requests,
 //! never header values) are collected so tests can assert what reached it.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,23 +42,7 @@ impl Fake {
             .tempdir()
             .expect("tempdir");
         cfg["dir"] = json!(dir.path());
-        let mut child = Command::new(super::python())
-            .arg(super::root().join("tests/support/fake_https.py"))
-            .arg(cfg.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn fake_https.py");
-        let stdout = child.stdout.take().expect("stdout");
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                sink.lock().expect("lock").push(line);
-            }
-        });
+        let (child, events) = super::spawn_script("fake_https.py", cfg.to_string());
         let mut fake = Fake {
             addr: String::new(),
             second_port: 0,

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod bao;
+pub mod fake_azure;
 pub mod fake_gcp;
 pub mod fake_https;
 pub mod moto;
@@ -332,6 +333,37 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(5));
     }
     f()
+}
+
+/// Starts the Python helper `script` (under tests/support) with `arg`, collecting its stdout lines
+/// (event lines such as `READY ...`, `REQ ...`) as they come.
+pub fn spawn_script(
+    script: &str,
+    arg: impl AsRef<std::ffi::OsStr>,
+) -> (
+    std::process::Child,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(python())
+        .arg(root().join("tests/support").join(script))
+        .arg(arg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {script}: {e}"));
+    let stdout = child.stdout.take().expect("stdout");
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = events.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            sink.lock().expect("lock").push(line);
+        }
+    });
+    (child, events)
 }
 
 /// A free TCP port on 127.0.0.1 (for servers the tests start).

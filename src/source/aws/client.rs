@@ -334,7 +334,7 @@ fn authority(url: &str) -> Result<String, Error> {
 }
 
 /// `application/x-www-form-urlencoded` as botocore writes it (`quote` with only `-_.~` kept).
-fn form_encode(out: &mut Vec<u8>, v: &[u8]) {
+pub(crate) fn form_encode(out: &mut Vec<u8>, v: &[u8]) {
     for &b in v {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
             out.push(b);

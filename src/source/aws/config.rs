@@ -72,14 +72,20 @@ pub fn reject_unknown(a: &AwsFileSettings, src: &str, errors: &mut Errors) {
     }
 }
 
-fn duration(t: Option<&ScalarText>, key: &str, default: Duration) -> Result<Duration, Error> {
+/// `secret_init.SECTION.KEY` as a duration, `default` when absent (78 when malformed).
+pub(crate) fn duration(
+    section: &str,
+    t: Option<&ScalarText>,
+    key: &str,
+    default: Duration,
+) -> Result<Duration, Error> {
     match t {
         None => Ok(default),
         Some(t) => parse_duration(&t.0).ok_or_else(|| {
             Error::new(
                 Kind::Config,
                 format!(
-                    "secret_init.aws.{key}: expected a duration like 5s or 500ms (at most 1 hour)"
+                    "secret_init.{section}.{key}: expected a duration like 5s or 500ms (at most 1 hour)"
                 ),
             )
         }),
@@ -134,8 +140,13 @@ impl AwsSettings {
             region: f.region.clone(),
             prefixes,
             ca_cert: f.ca_cert.clone(),
-            timeout: duration(f.timeout.as_ref(), "timeout", Duration::from_secs(5))?,
-            deadline: duration(f.deadline.as_ref(), "deadline", Duration::from_secs(30))?,
+            timeout: duration("aws", f.timeout.as_ref(), "timeout", Duration::from_secs(5))?,
+            deadline: duration(
+                "aws",
+                f.deadline.as_ref(),
+                "deadline",
+                Duration::from_secs(30),
+            )?,
             retries,
             allow_insecure_http,
         })

@@ -233,7 +233,12 @@ fn read_file(path: &Path) -> Result<Option<Secret>, Error> {
 
 /// Reads the web identity token file (trimmed); a missing or empty file is 77.
 pub fn read_token(path: &Path) -> Result<Secret, Error> {
-    let src = format!("AWS web identity token file {}", path.display());
+    read_token_file(path, "AWS web identity token file")
+}
+
+/// Reads a token file (trimmed; missing or empty is 77), named `what` in messages.
+pub(crate) fn read_token_file(path: &Path, what: &str) -> Result<Secret, Error> {
+    let src = format!("{what} {}", path.display());
     let bytes = read_file(path)
         .map_err(|e| e.with_source(src.clone()))?
         .ok_or_else(|| Error::new(Kind::Permission, "does not exist").with_source(src.clone()))?;

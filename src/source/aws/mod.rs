@@ -222,7 +222,7 @@ impl AwsSource {
 
 /// Key `key` of the JSON object `v`: a string as its text, other values as JSON, `null` or
 /// absent as `None`. Never quotes the value in the error.
-pub fn pick_key(v: &Secret, key: &str) -> Result<Option<Secret>, String> {
+pub(crate) fn pick_key(v: &Secret, key: &str) -> Result<Option<Secret>, String> {
     let Ok(serde_json::Value::Object(mut o)) = serde_json::from_slice(v.expose()) else {
         return Err("a #KEY was given but the value is not a JSON object".into());
     };

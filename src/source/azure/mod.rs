@@ -1,0 +1,195 @@
+//! The `azure` source: Azure Key Vault secrets, with no Azure SDK and no async runtime: tokens
+//! from Entra ID or a managed identity and secret reads go over the blocking client of
+//! [`crate::http`] ([`client`]).
+//!
+//! Lazy from end to end: building the source reads nothing. The credential chain runs when a
+//! lookup first reaches Key Vault; each cloud's token is then kept in memory for the run, and
+//! every secret is read at most once (successes and failures are both cached).
+//! `Source::invalidate` forgets all of it, so a later read (live refresh) fetches anew and
+//! re-reads a rotated federated token file.
+//!
+//! References are parsed in [`reference`]. Lookups by name read `secret_init.azure.vault`, the
+//! secret's name with `_` turned into `-`, limited to `secret_init.azure.secrets` when given.
+//! `AZURE_CLIENT_SECRET` is secret-init's input and is removed from the program's environment
+//! (unless a secret delivers it there); the non-secret `AZURE_*` ids and the managed identity
+//! variables are the platform's and are passed on (docs/azure.md).
+
+pub mod client;
+pub mod config;
+pub mod reference;
+
+use std::collections::BTreeMap;
+
+use super::{Found, Origin, Source, SourceKind};
+use crate::error::{Error, Kind};
+use crate::name::SecretName;
+use crate::reference::Reference;
+use crate::secret::Secret;
+use crate::settings::Environ;
+use client::Clients;
+use config::{AzureSettings, vault_name_of};
+use reference::AzureRef;
+
+/// The azure source. See the module docs.
+pub struct AzureSource {
+    settings: AzureSettings,
+    env: Environ,
+    max_secret_bytes: u64,
+    clients: Clients,
+    /// Resource (`https://vault.azure.net`) → the token or the failure to get it.
+    tokens: BTreeMap<String, Result<Secret, Error>>,
+    /// (vault URL, path) → what reading it gave (`None`: it does not exist).
+    cache: BTreeMap<(String, String), Result<Option<Secret>, Error>>,
+}
+
+impl AzureSource {
+    /// A source for `settings`; `env` is the start-time environment. No I/O.
+    pub fn new(settings: AzureSettings, env: Environ, max_secret_bytes: u64) -> AzureSource {
+        // Room for JSON escapes (\u00XX is six bytes per byte) and the answer's attributes.
+        let max_body = max_secret_bytes.saturating_mul(6).saturating_add(64 * 1024);
+        AzureSource {
+            clients: Clients::new(&settings, &env, max_body),
+            settings,
+            env,
+            max_secret_bytes,
+            tokens: BTreeMap::new(),
+            cache: BTreeMap::new(),
+        }
+    }
+
+    /// Whether lookups by name can find anything here (a vault is configured).
+    pub fn has_vault(&self) -> bool {
+        self.settings.vault.is_some()
+    }
+
+    fn token(&mut self, resource: &str) -> Result<Secret, Error> {
+        if !self.tokens.contains_key(resource) {
+            let r = client::find(&self.env).and_then(|chain| {
+                crate::debug!("azure: token for {resource} from {}", chain.describe());
+                self.clients.token(&chain, resource)
+            });
+            self.tokens.insert(resource.to_string(), r);
+        }
+        self.tokens
+            .get(resource)
+            .cloned()
+            .unwrap_or_else(|| Err(Error::new(Kind::Permission, "azure token missing")))
+    }
+
+    /// Reads what `r` names (cached), `Ok(None)` when it does not exist.
+    fn read(&mut self, r: &AzureRef) -> Result<Option<Secret>, Error> {
+        let base = self
+            .settings
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| r.vault_url());
+        let key = (base.clone(), r.path());
+        if let Some(hit) = self.cache.get(&key) {
+            return hit.clone();
+        }
+        let result = self.read_uncached(r, &base).map_err(|e| {
+            if e.source.is_some() {
+                e
+            } else {
+                e.with_source(r.target())
+            }
+        });
+        if let Ok(Some(v)) = &result {
+            crate::debug!("azure: {}: {} bytes", r.target(), v.len());
+        }
+        self.cache.insert(key, result.clone());
+        result
+    }
+
+    fn read_uncached(&mut self, r: &AzureRef, base: &str) -> Result<Option<Secret>, Error> {
+        let token = self.token(&format!("https://{}", r.suffix))?;
+        let value = self.clients.get_secret(base, &r.path(), &token)?;
+        if let Some(v) = &value
+            && v.len() as u64 > self.max_secret_bytes
+        {
+            return Err(Error::new(
+                Kind::Data,
+                format!("value larger than the {}-byte limit", self.max_secret_bytes),
+            ));
+        }
+        Ok(value)
+    }
+
+    /// Reads `r` and picks its `#KEY`.
+    fn value(&mut self, r: &AzureRef) -> Result<Option<Found>, Error> {
+        let Some(v) = self.read(r)? else {
+            return Ok(None);
+        };
+        let value = match &r.key {
+            None => v,
+            Some(k) => match crate::source::aws::pick_key(&v, k) {
+                Ok(Some(v)) => v,
+                Ok(None) => return Ok(None),
+                Err(why) => return Err(Error::new(Kind::Data, why).with_source(r.to_string())),
+            },
+        };
+        Ok(Some(Found {
+            value,
+            origin: Origin {
+                kind: SourceKind::Azure,
+                label: r.to_string(),
+                path: None,
+                version: None,
+            },
+        }))
+    }
+
+    /// The reference a lookup by name reads, if this source serves `name`.
+    fn by_name(&self, name: &SecretName) -> Option<Result<AzureRef, Error>> {
+        let vault = self.settings.vault.as_ref()?;
+        if let Some(list) = &self.settings.secrets
+            && !list.iter().any(|n| n == name.as_str())
+        {
+            return None;
+        }
+        let s = format!("azure-kv:{vault}/{}", vault_name_of(name.as_str()));
+        Some(AzureRef::parse(&s).map_err(|why| Error::new(Kind::Config, why).with_source(s)))
+    }
+}
+
+impl Source for AzureSource {
+    fn kind(&self) -> SourceKind {
+        SourceKind::Azure
+    }
+
+    fn describe(&self, name: &SecretName) -> String {
+        match self.by_name(name) {
+            None if self.settings.vault.is_none() => "azure (no vault configured)".into(),
+            None => "azure (not in secret_init.azure.secrets)".into(),
+            Some(Ok(r)) => r.to_string(),
+            Some(Err(_)) => format!("azure (\"{name}\" is not a Key Vault name)"),
+        }
+    }
+
+    fn lookup(&mut self, name: &SecretName) -> Result<Option<Found>, Error> {
+        match self.by_name(name) {
+            None => Ok(None),
+            // A name Key Vault cannot hold is simply not there (unless the list named it).
+            Some(Err(e)) if self.settings.secrets.is_some() => Err(e),
+            Some(Err(_)) => Ok(None),
+            Some(Ok(r)) => self.value(&r),
+        }
+    }
+
+    /// Forgets cached values and tokens: the next lookup reads Key Vault again (live refresh),
+    /// and a rotated federated token file is read anew.
+    fn invalidate(&mut self) {
+        self.cache.clear();
+        self.tokens.clear();
+    }
+
+    fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
+        let Reference::Azure(r) = reference else {
+            return Err(Error::new(
+                Kind::Config,
+                format!("azure cannot serve {reference}"),
+            ));
+        };
+        self.value(r)
+    }
+}

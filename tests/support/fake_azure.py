@@ -1,0 +1,211 @@
+"""A fake Azure Key Vault + Entra ID + managed identity server, for the azure tests: no official
+emulator exists. It follows the documented REST APIs closely enough that the real Azure SDK
+(azure-identity, azure-keyvault-secrets) works against it, which tests/azure.rs checks in the same
+run (tests/support/azure_sdk.py).
+
+Usage: fake_azure.py CONFIG_FILE
+  {"dir": DIR, "tenant": T, "client_id": C, "client_secret": S, "federated_token": F,
+   "identity_header": H, "access_token": A,
+   "secrets": {"NAME": {"current": VERSION, "versions": {VERSION: VALUE}}},
+   "sizes": {"NAME": N}             a current value of N bytes of "x",
+   "faults": {"NAME": [STATUS...]}, the first answers for NAME (429 with Retry-After: 0),
+   "denied": ["NAME", ...]}         403 Forbidden / AccessDenied for NAME.
+
+Endpoints (HTTPS under a fresh test CA written to DIR/ca.pem, plus a plain-http listener that
+serves only IMDS, as the real one is plain http):
+  GET  /secrets/{name}[/{version}]?api-version=V   Key Vault Get Secret (7.4, or the
+       SDK's newer dated versions). Without an
+       Authorization header: 401 with the challenge the SDK expects first
+       (WWW-Authenticate: Bearer authorization="https://HOST/{tenant}", resource="https://vault.azure.net").
+  GET  /{tenant}/v2.0/.well-known/openid-configuration  the OpenID metadata MSAL reads.
+  POST /{tenant}/oauth2/v2.0/token   client_credentials with client_secret or a jwt-bearer
+       client_assertion (the federated token); scope must end in /.default.
+  GET  /msi/token?api-version=2019-08-01&resource=R    App Service managed identity (X-IDENTITY-HEADER).
+  GET  /metadata/identity/oauth2/token?api-version=2018-02-01&resource=R   IMDS (Metadata: true).
+
+It prints "READY <https_port> <http_port>", then one line per request:
+  "REQ <METHOD> <path without query> auth=<yes|no> kind=<what it was>" (never a value or token).
+"""
+
+import http.server
+import json
+import os
+import socketserver
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fake_https import make_certs  # noqa: E402  (the same test CA and server certificate)
+
+LOCK = threading.Lock()
+CFG = {}
+FAULTS = {}
+
+
+def emit(line):
+    with LOCK:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    plain = False
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, obj, headers=None, kind=""):
+        body = json.dumps(obj).encode()
+        path = urllib.parse.urlsplit(self.path).path
+        auth = "yes" if self.headers.get("Authorization") else "no"
+        emit(f"REQ {self.command} {path} auth={auth} kind={kind}")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def host(self):
+        return f"https://127.0.0.1:{self.server.server_address[1]}"
+
+    def token(self, resource, kind):
+        now = int(time.time())
+        return {
+            "token_type": "Bearer",
+            "access_token": CFG["access_token"],
+            "expires_in": 3599,
+            "ext_expires_in": 3599,
+            "expires_on": str(now + 3599),
+            "resource": resource,
+        }
+
+    def do_GET(self):
+        u = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(u.query))
+        parts = [p for p in u.path.split("/") if p]
+        if u.path == "/metadata/identity/oauth2/token":
+            if self.headers.get("Metadata") != "true":
+                return self.answer(400, {"error": "invalid_request", "error_description": "Required metadata header not specified"}, kind="imds")
+            if q.get("api-version") != "2018-02-01" or not q.get("resource"):
+                return self.answer(400, {"error": "invalid_request", "error_description": "bad query"}, kind="imds")
+            return self.answer(200, self.token(q["resource"], "imds"), kind="imds")
+        if self.plain:
+            return self.answer(404, {"error": "not_found"}, kind="plain")
+        if u.path == "/msi/token":
+            if self.headers.get("X-IDENTITY-HEADER") != CFG["identity_header"]:
+                return self.answer(401, {"error": "unauthorized", "error_description": "bad identity header"}, kind="msi")
+            if q.get("api-version") != "2019-08-01" or not q.get("resource"):
+                return self.answer(400, {"error": "invalid_request", "error_description": "bad query"}, kind="msi")
+            return self.answer(200, self.token(q["resource"], "msi"), kind="msi")
+        if len(parts) == 4 and parts[1:] == ["v2.0", ".well-known", "openid-configuration"]:
+            t = parts[0]
+            h = self.host()
+            return self.answer(200, {
+                "token_endpoint": f"{h}/{t}/oauth2/v2.0/token",
+                "authorization_endpoint": f"{h}/{t}/oauth2/v2.0/authorize",
+                "device_authorization_endpoint": f"{h}/{t}/oauth2/v2.0/devicecode",
+                "issuer": f"{h}/{t}/v2.0",
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                "tenant_region_scope": None,
+            }, kind="openid")
+        if parts and parts[0] == "secrets" and len(parts) in (2, 3):
+            return self.get_secret(parts[1], parts[2] if len(parts) == 3 else None, q)
+        return self.answer(404, {"error": {"code": "NotFound", "message": "no such route"}}, kind="unknown")
+
+    def get_secret(self, name, version, q):
+        if not q.get("api-version"):
+            return self.answer(400, {"error": {"code": "BadParameter", "message": "api-version missing"}}, kind="secret")
+        auth = self.headers.get("Authorization")
+        if not auth:
+            return self.answer(401, {"error": {"code": "Unauthorized", "message": "AKV10000: Request is missing a Bearer or PoP token."}},
+                               {"WWW-Authenticate": f'Bearer authorization="{self.host()}/{CFG["tenant"]}", resource="https://vault.azure.net"'},
+                               kind="challenge")
+        if auth != "Bearer " + CFG["access_token"]:
+            return self.answer(401, {"error": {"code": "Unauthorized", "message": "AKV10022: Invalid audience."}}, kind="secret")
+        with LOCK:
+            pending = FAULTS.get(name) or []
+            fault = pending.pop(0) if pending else None
+        if fault is not None:
+            headers = {"Retry-After": "0"} if fault == 429 else {}
+            return self.answer(fault, {"error": {"code": "Throttled" if fault == 429 else "InternalServerError", "message": "try again"}}, headers, kind="fault")
+        if name in CFG.get("denied", []):
+            return self.answer(403, {"error": {"code": "Forbidden", "message": "Caller is not authorized to perform action on resource.", "innererror": {"code": "AccessDenied"}}}, kind="secret")
+        if name in CFG.get("sizes", {}):
+            value = "x" * CFG["sizes"][name]
+            version = version or "0" * 32
+        else:
+            s = CFG.get("secrets", {}).get(name)
+            if s is None or (version is not None and version not in s["versions"]):
+                return self.answer(404, {"error": {"code": "SecretNotFound", "message": f"A secret with (name/id) {name} was not found in this key vault."}}, kind="secret")
+            version = version or s["current"]
+            value = s["versions"][version]
+        return self.answer(200, {
+            "value": value,
+            "id": f"https://fake.vault.azure.net/secrets/{name}/{version}",
+            "attributes": {"enabled": True, "created": 1700000000, "updated": 1700000000, "recoveryLevel": "Recoverable+Purgeable"},
+            "tags": {},
+        }, kind="secret")
+
+    def do_POST(self):
+        u = urllib.parse.urlsplit(self.path)
+        parts = [p for p in u.path.split("/") if p]
+        n = int(self.headers.get("Content-Length") or 0)
+        form = dict(urllib.parse.parse_qsl(self.rfile.read(n).decode()))
+        if self.plain or len(parts) != 4 or parts[1:] != ["oauth2", "v2.0", "token"]:
+            return self.answer(404, {"error": "not_found"}, kind="unknown")
+        bad = lambda code, desc: self.answer(401 if code == "invalid_client" else 400, {"error": code, "error_description": desc}, kind="entra")
+        if parts[0] != CFG["tenant"]:
+            return bad("invalid_request", "AADSTS90002: Tenant not found.")
+        if form.get("grant_type") != "client_credentials" or not form.get("scope", "").endswith("/.default"):
+            return bad("invalid_request", "AADSTS900144: The request body must contain grant_type and scope.")
+        if form.get("client_id") != CFG["client_id"]:
+            return bad("unauthorized_client", "AADSTS700016: Application not found in the directory.")
+        if "client_secret" in form:
+            if form["client_secret"] != CFG["client_secret"]:
+                return bad("invalid_client", "AADSTS7000215: Invalid client secret provided.")
+            kind = "client_secret"
+        elif form.get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+            if form.get("client_assertion") != CFG["federated_token"]:
+                return bad("invalid_client", "AADSTS700211: No matching federated identity record found.")
+            kind = "assertion"
+        else:
+            return bad("invalid_client", "AADSTS7000218: The request body must contain client_assertion or client_secret.")
+        return self.answer(200, self.token(form["scope"], kind), kind=kind)
+
+
+class PlainHandler(Handler):
+    plain = True
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        CFG.update(json.load(f))
+    for k, v in CFG.get("faults", {}).items():
+        FAULTS[k] = list(v)
+    d = CFG["dir"]
+    make_certs(d, ["127.0.0.1"], False)
+    tls = Server(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(f"{d}/cert.pem", f"{d}/key.pem")
+    tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+    plain = Server(("127.0.0.1", 0), PlainHandler)
+    for s in (tls, plain):
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    emit(f"READY {tls.server_address[1]} {plain.server_address[1]}")
+    # Bounded life: the test kills it; never outlive a stuck test by much.
+    time.sleep(600)
+
+
+if __name__ == "__main__":
+    main()
