@@ -430,6 +430,8 @@ pub fn parse_assume_role(status: u16, body: &Secret) -> Result<Credentials, Erro
         access_key_id: String::from_utf8_lossy(id.expose()).into_owned(),
         secret_access_key: field("SecretAccessKey")?,
         session_token: Some(field("SessionToken")?),
+        expires_at: xml_text(creds, "Expiration")
+            .and_then(|t| super::metadata::parse_expiration(&String::from_utf8_lossy(t.expose()))),
     })
 }
 

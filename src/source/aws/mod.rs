@@ -16,6 +16,7 @@
 pub mod client;
 pub mod config;
 pub mod credentials;
+pub mod metadata;
 pub mod reference;
 pub mod sigv4;
 
@@ -90,6 +91,15 @@ impl AwsSource {
     }
 
     fn credentials(&mut self) -> Result<Credentials, Error> {
+        if let Some(Ok(c)) = &self.creds
+            && !c.fresh_at(now())
+        {
+            crate::debug!(
+                "aws: credentials for key id {} expire soon: obtaining new ones",
+                c.access_key_id
+            );
+            self.creds = None;
+        }
         if self.creds.is_none() {
             let r = self.obtain();
             if let Ok(c) = &r {
@@ -120,6 +130,36 @@ impl AwsSource {
                 );
                 self.clients.assume_role_with_web_identity(&url, &w)
             }
+            Chain::Container(c) => {
+                crate::debug!(
+                    "aws: container credentials from {} ({})",
+                    crate::http::redact_url(&c.url),
+                    c.origin
+                );
+                metadata::fetch_container(&c, self.ca_file(), self.settings.allow_insecure_http)
+            }
+            Chain::Imds(i) => {
+                crate::debug!(
+                    "aws: instance metadata (IMDSv2) at {}",
+                    crate::http::redact_url(&i.base)
+                );
+                metadata::fetch_imds(&i, self.ca_file(), self.settings.allow_insecure_http)
+            }
+        }
+    }
+
+    fn ca_file(&self) -> std::path::PathBuf {
+        crate::http::ca_file(self.settings.ca_cert.as_deref(), &self.env)
+    }
+
+    /// When the credentials in use expire (Unix seconds): `None` before the first request,
+    /// for static keys, or after a failure. A long-lived supervisor (live refresh) reads it to
+    /// refresh before then; [`AwsSource`] itself obtains new credentials when these are within
+    /// [`credentials::REFRESH_BEFORE_SECS`] of it.
+    pub fn credentials_expire_at(&self) -> Option<u64> {
+        match &self.creds {
+            Some(Ok(c)) => c.expires_at,
+            _ => None,
         }
     }
 
