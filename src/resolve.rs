@@ -35,6 +35,12 @@ pub fn resolve<'a>(
     declared: impl IntoIterator<Item = &'a Declared>,
     sources: &mut Sources,
 ) -> (Vec<Resolution>, Errors) {
+    let declared: Vec<&Declared> = declared.into_iter().collect();
+    let references: Vec<&crate::reference::Reference> = declared
+        .iter()
+        .filter_map(|d| d.settings.from.as_ref())
+        .collect();
+    sources.prefetch(&references);
     let mut out = Vec::new();
     let mut errors = Errors::default();
     for d in declared {

@@ -4,6 +4,7 @@ mod support;
 
 mod arm64;
 mod aws;
+mod aws_batch;
 mod aws_metadata;
 mod azure;
 mod bundle;

@@ -162,6 +162,12 @@ pub trait Source {
         ))
     }
 
+    /// Told, before any fetch, every exact reference of this source's scheme the run will
+    /// fetch, so it can read them in batches; the default reads each on its own.
+    fn prefetch(&mut self, references: &[&Reference]) {
+        let _ = references;
+    }
+
     /// Forgets what was read, so the next lookup reads the source again (live refresh). The
     /// default does nothing: sources that cache nothing have nothing to forget.
     fn invalidate(&mut self) {}
@@ -221,9 +227,9 @@ impl Sources {
         if let Some(v) = &settings.vault {
             all.push(Box::new(vault::VaultSource::new(v.clone(), env.clone())));
         }
-        // Always built (references need no settings); in the order only with prefixes.
+        // Always built (references need no settings); in the order only when it serves names.
         let aws = aws::AwsSource::new(settings.aws.clone(), env.clone(), settings.max_secret_bytes);
-        let aws_in_order = aws.has_prefixes();
+        let aws_in_order = aws.serves_names();
         all.push(Box::new(aws));
         let gcp = gcp::GcpSource::new(settings.gcp.clone(), env.clone(), settings.max_secret_bytes);
         let gcp_in_order = gcp.serves_names();
@@ -294,6 +300,21 @@ impl Sources {
             }
         }
         errors.into_result().map(|()| out)
+    }
+
+    /// Hands every source the references of its scheme among `references` ([`Source::prefetch`]).
+    pub fn prefetch(&mut self, references: &[&Reference]) {
+        for s in &mut self.all {
+            let kind = s.kind();
+            let mine: Vec<&Reference> = references
+                .iter()
+                .copied()
+                .filter(|r| SourceKind::of(r) == kind)
+                .collect();
+            if !mine.is_empty() {
+                s.prefetch(&mine);
+            }
+        }
     }
 
     /// Makes every source read afresh on its next lookup (see [`Source::invalidate`]).
