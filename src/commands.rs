@@ -125,7 +125,9 @@ fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
 fn resolve_all(ctx: &Context, carry: &Carry) -> Result<(Vec<Resolution>, Errors, Sources), Errors> {
     check_prefix_vars(ctx)?;
     let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, carry)?;
-    let (resolutions, errors) = resolve::resolve_all(&ctx.manifest, &mut sources);
+    let from_env = crate::env_refs::declared(&ctx.env, &ctx.settings, &ctx.manifest.secrets);
+    let (resolutions, errors) =
+        resolve::resolve(ctx.manifest.secrets.iter().chain(&from_env), &mut sources);
     Ok((resolutions, errors, sources))
 }
 

@@ -11,6 +11,7 @@ pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod deliver;
+pub mod env_refs;
 pub mod error;
 pub mod http;
 pub mod input;
