@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use crate::support::moto::{Counting, Moto};
-use crate::support::{Sandbox, canary, python, read};
+use crate::support::{Run, Sandbox, canary, python, read};
 
 /// What was stored, to check against.
 struct Bulk {
@@ -85,6 +85,18 @@ fn config(b: &Bulk) -> String {
     )
 }
 
+/// `materialize` of [`config`] at debug level, every request through `proxy`.
+fn proxied_run(sb: &Sandbox, moto: &Moto, proxy: &Counting, b: &Bulk, keys: (&str, &str)) -> Run {
+    sb.config(&config(b));
+    let mut r = sb.run();
+    moto.env(&mut r, sb);
+    r.env("AWS_ENDPOINT_URL", &proxy.url)
+        .env("AWS_ACCESS_KEY_ID", keys.0)
+        .env("AWS_SECRET_ACCESS_KEY", keys.1)
+        .args(["--log-level", "debug", "materialize"]);
+    r
+}
+
 fn check_values(sb: &Sandbox, b: &Bulk) {
     for (k, v) in b.keys.iter().chain(&b.names).chain(&b.under) {
         assert_eq!(&read(&sb.path(&format!("out/{k}"))), v, "{k}");
@@ -104,13 +116,7 @@ fn aws_whole_source_reads_are_batched() {
     let b = store(&moto);
     let proxy = Counting::new(&moto);
     let sb = Sandbox::new();
-    sb.config(&config(&b));
-    let mut r = sb.run();
-    moto.env(&mut r, &sb);
-    r.env("AWS_ENDPOINT_URL", &proxy.url)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .args(["--log-level", "debug", "materialize"]);
+    let r = proxied_run(&sb, &moto, &proxy, &b, ("testing", "testing"));
     r.output()
         .expect_ok()
         .stderr_has("aws-ssm:/app/prod/: 15 parameters");
@@ -210,13 +216,7 @@ fn aws_refused_batches_fall_back_to_single_reads() {
     );
     let proxy = Counting::new(&moto);
     let sb = Sandbox::new();
-    sb.config(&config(&b));
-    let mut r = sb.run();
-    moto.env(&mut r, &sb);
-    r.env("AWS_ENDPOINT_URL", &proxy.url)
-        .env("AWS_ACCESS_KEY_ID", &reader.0)
-        .env("AWS_SECRET_ACCESS_KEY", &reader.1)
-        .args(["--log-level", "debug", "materialize"]);
+    let r = proxied_run(&sb, &moto, &proxy, &b, (&reader.0, &reader.1));
     r.output()
         .expect_ok()
         .stderr_has("reading one by one")

@@ -162,6 +162,12 @@ pub trait Source {
         ))
     }
 
+    /// When credentials this source obtained expire (Unix seconds), so a long-lived supervisor
+    /// can refresh before then; `None` (the default) when nothing it holds expires.
+    fn credentials_expire_at(&self) -> Option<u64> {
+        None
+    }
+
     /// Told, before any fetch, every exact reference of this source's scheme the run will
     /// fetch, so it can read them in batches; the default reads each on its own.
     fn prefetch(&mut self, references: &[&Reference]) {
@@ -300,6 +306,14 @@ impl Sources {
             }
         }
         errors.into_result().map(|()| out)
+    }
+
+    /// The earliest [`Source::credentials_expire_at`] of all sources.
+    pub fn credentials_expire_at(&self) -> Option<u64> {
+        self.all
+            .iter()
+            .filter_map(|s| s.credentials_expire_at())
+            .min()
     }
 
     /// Hands every source the references of its scheme among `references` ([`Source::prefetch`]).

@@ -465,57 +465,60 @@ fn next_token(o: &mut serde_json::Map<String, Value>) -> Option<String> {
     text_field(o, "NextToken").filter(|t| !t.is_empty())
 }
 
-/// Interprets a `BatchGetSecretValue` answer, with no I/O (the fuzz target calls it). Every
-/// entry of `SecretValues` needs a `Name` and a `SecretString` or `SecretBinary`.
-pub fn parse_batch_secrets(status: u16, body: &Secret) -> Result<Batch, Error> {
+/// The top of a batch answer: 200 and a JSON object, its `NextToken` taken out.
+fn batch_answer(
+    status: u16,
+    body: &Secret,
+) -> Result<(serde_json::Map<String, Value>, Batch), Error> {
     if status != 200 {
         return Err(status_error(status, body.expose()));
     }
     let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(body.expose()) else {
         return Err(Error::new(Kind::Unavailable, "answer is not a JSON object"));
     };
-    let mut batch = Batch {
+    let batch = Batch {
         next: next_token(&mut o),
         ..Batch::default()
     };
-    if let Some(Value::Array(list)) = o.remove("SecretValues") {
-        for v in list {
-            let Value::Object(mut e) = v else {
-                return Err(Error::new(
-                    Kind::Unavailable,
-                    "a SecretValues entry is not an object",
-                ));
-            };
-            let name = text_field(&mut e, "Name")
-                .ok_or_else(|| Error::new(Kind::Unavailable, "a SecretValues entry has no Name"))?;
-            let arn = text_field(&mut e, "ARN");
-            let value = match parse_secret_value(
-                200,
-                &Secret::new(Value::Object(e).to_string().into_bytes()),
-            )? {
-                Some(v) => v,
-                None => {
-                    return Err(Error::new(
-                        Kind::Unavailable,
-                        "a SecretValues entry has no value",
-                    ));
-                }
-            };
-            batch.values.push(Item { name, arn, value });
-        }
+    Ok((o, batch))
+}
+
+/// The objects of the answer's array `field` (absent: none).
+fn entries(
+    o: &mut serde_json::Map<String, Value>,
+    field: &str,
+) -> Result<Vec<serde_json::Map<String, Value>>, Error> {
+    let Some(Value::Array(list)) = o.remove(field) else {
+        return Ok(Vec::new());
+    };
+    list.into_iter()
+        .map(|v| match v {
+            Value::Object(e) => Ok(e),
+            _ => Err(Error::new(
+                Kind::Unavailable,
+                format!("a {field} entry is not an object"),
+            )),
+        })
+        .collect()
+}
+
+/// Interprets a `BatchGetSecretValue` answer, with no I/O (the fuzz target calls it). Every
+/// entry of `SecretValues` needs a `Name` and a `SecretString` or `SecretBinary`.
+pub fn parse_batch_secrets(status: u16, body: &Secret) -> Result<Batch, Error> {
+    let (mut o, mut batch) = batch_answer(status, body)?;
+    for mut e in entries(&mut o, "SecretValues")? {
+        let name = text_field(&mut e, "Name")
+            .ok_or_else(|| Error::new(Kind::Unavailable, "a SecretValues entry has no Name"))?;
+        let arn = text_field(&mut e, "ARN");
+        let one = Secret::new(Value::Object(e).to_string().into_bytes());
+        let value = parse_secret_value(200, &one)?
+            .ok_or_else(|| Error::new(Kind::Unavailable, "a SecretValues entry has no value"))?;
+        batch.values.push(Item { name, arn, value });
     }
-    if let Some(Value::Array(list)) = o.remove("Errors") {
-        for v in list {
-            let Value::Object(mut e) = v else {
-                return Err(Error::new(
-                    Kind::Unavailable,
-                    "an Errors entry is not an object",
-                ));
-            };
-            let id = text_field(&mut e, "SecretId").unwrap_or_default();
-            let code = text_field(&mut e, "ErrorCode").unwrap_or_default();
-            batch.errors.push((id, code));
-        }
+    for mut e in entries(&mut o, "Errors")? {
+        let id = text_field(&mut e, "SecretId").unwrap_or_default();
+        let code = text_field(&mut e, "ErrorCode").unwrap_or_default();
+        batch.errors.push((id, code));
     }
     Ok(batch)
 }
@@ -524,38 +527,20 @@ pub fn parse_batch_secrets(status: u16, body: &Secret) -> Result<Batch, Error> {
 /// calls it): `Parameters` (each a `Name` and a `Value` string), `InvalidParameters` (as errors
 /// with the code `ParameterNotFound`) and `NextToken`.
 pub fn parse_parameters(status: u16, body: &Secret) -> Result<Batch, Error> {
-    if status != 200 {
-        return Err(status_error(status, body.expose()));
-    }
-    let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(body.expose()) else {
-        return Err(Error::new(Kind::Unavailable, "answer is not a JSON object"));
-    };
-    let mut batch = Batch {
-        next: next_token(&mut o),
-        ..Batch::default()
-    };
-    if let Some(Value::Array(list)) = o.remove("Parameters") {
-        for v in list {
-            let Value::Object(mut p) = v else {
-                return Err(Error::new(
-                    Kind::Unavailable,
-                    "a Parameters entry is not an object",
-                ));
-            };
-            let (Some(name), Some(value)) =
-                (text_field(&mut p, "Name"), text_field(&mut p, "Value"))
-            else {
-                return Err(Error::new(
-                    Kind::Unavailable,
-                    "a Parameters entry has no Name and Value strings",
-                ));
-            };
-            batch.values.push(Item {
-                name,
-                arn: text_field(&mut p, "ARN"),
-                value: Stored::Text(Secret::new(value.into_bytes())),
-            });
-        }
+    let (mut o, mut batch) = batch_answer(status, body)?;
+    for mut p in entries(&mut o, "Parameters")? {
+        let (Some(name), Some(value)) = (text_field(&mut p, "Name"), text_field(&mut p, "Value"))
+        else {
+            return Err(Error::new(
+                Kind::Unavailable,
+                "a Parameters entry has no Name and Value strings",
+            ));
+        };
+        batch.values.push(Item {
+            name,
+            arn: text_field(&mut p, "ARN"),
+            value: Stored::Text(Secret::new(value.into_bytes())),
+        });
     }
     if let Some(Value::Array(list)) = o.remove("InvalidParameters") {
         for v in list {
@@ -848,6 +833,39 @@ mod tests {
             Stored::Text(b) => assert_eq!(b.expose(), b"v"),
             Stored::Binary(_) => panic!("binary"),
         }
+    }
+
+    #[test]
+    fn batch_answers() {
+        let b = parse_batch_secrets(
+            200,
+            &s(r#"{"SecretValues":[{"Name":"a","ARN":"arn:x","SecretString":"v"},{"Name":"b","SecretBinary":"AAE="}],"Errors":[{"SecretId":"c","ErrorCode":"ResourceNotFoundException"}],"NextToken":"n"}"#),
+        )
+        .expect("ok");
+        assert_eq!(b.values.len(), 2);
+        assert_eq!(b.values[0].arn.as_deref(), Some("arn:x"));
+        assert!(matches!(&b.values[1].value, Stored::Binary(v) if v.expose() == [0, 1]));
+        assert_eq!(
+            b.errors,
+            [("c".to_string(), "ResourceNotFoundException".to_string())]
+        );
+        assert_eq!(b.next.as_deref(), Some("n"));
+        let denied = parse_batch_secrets(400, &s(r#"{"__type":"AccessDeniedException"}"#))
+            .expect_err("denied");
+        assert!(batch_refused(&denied), "{denied}");
+        assert!(parse_batch_secrets(200, &s(r#"{"SecretValues":[{"Name":"a"}]}"#)).is_err());
+        let p = parse_parameters(
+            200,
+            &s(r#"{"Parameters":[{"Name":"/a","Value":"v"}],"InvalidParameters":["/b"],"NextToken":""}"#),
+        )
+        .expect("ok");
+        assert_eq!(p.values[0].name, "/a");
+        assert_eq!(
+            p.errors,
+            [("/b".to_string(), "ParameterNotFound".to_string())]
+        );
+        assert!(p.next.is_none(), "an empty NextToken ends the pages");
+        assert!(parse_parameters(200, &s(r#"{"Parameters":[1]}"#)).is_err());
     }
 
     #[test]

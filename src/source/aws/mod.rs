@@ -166,17 +166,6 @@ impl AwsSource {
         crate::http::ca_file(self.settings.ca_cert.as_deref(), &self.env)
     }
 
-    /// When the credentials in use expire (Unix seconds): `None` before the first request,
-    /// for static keys, or after a failure. A long-lived supervisor (live refresh) reads it to
-    /// refresh before then; [`AwsSource`] itself obtains new credentials when these are within
-    /// [`credentials::REFRESH_BEFORE_SECS`] of it.
-    pub fn credentials_expire_at(&self) -> Option<u64> {
-        match &self.creds {
-            Some(Ok(c)) => c.expires_at,
-            _ => None,
-        }
-    }
-
     /// Reads what `r` names (cached), `Ok(None)` when it does not exist.
     fn read(&mut self, r: &AwsRef) -> Result<Option<Rc<Stored>>, Error> {
         let src = r.target();
@@ -525,6 +514,16 @@ impl Source for AwsSource {
         self.batch_refused.clear();
         self.creds = None;
         self.profiles = Profiles::new(&self.env);
+    }
+
+    /// When the credentials in use expire: `None` before the first request, for static keys,
+    /// or after a failure. The source itself obtains new ones when these are within
+    /// [`credentials::REFRESH_BEFORE_SECS`] of it.
+    fn credentials_expire_at(&self) -> Option<u64> {
+        match &self.creds {
+            Some(Ok(c)) => c.expires_at,
+            _ => None,
+        }
     }
 
     /// Batches the `from:` references about to be fetched (see `prefetch_refs`).
