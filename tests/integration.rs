@@ -20,6 +20,7 @@ mod kubernetes;
 mod leaks;
 mod preflight;
 mod providers;
+mod publish_signals;
 mod refresh;
 mod templates;
 mod vault;
