@@ -251,7 +251,7 @@ pub fn fetch_imds(
         .map_err(unreachable)?;
     let token = match resp.status {
         200 if !resp.body.is_empty() => resp.body,
-        403 | 404 | 405 => {
+        403..=405 => {
             return Err(Error::new(
                 Kind::Permission,
                 format!(
@@ -327,17 +327,17 @@ pub fn parse_credentials(status: u16, body: &Secret) -> Result<Credentials, Erro
     let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(body.expose()) else {
         return Err(Error::new(Kind::Permission, "answer is not a JSON object"));
     };
-    if let Some(code) = o.get("Code") {
-        if code.as_str() != Some("Success") {
-            let shown = code
-                .as_str()
-                .filter(|c| c.len() <= 64 && c.bytes().all(|b| b.is_ascii_alphanumeric()))
-                .unwrap_or("(not shown)");
-            return Err(Error::new(
-                Kind::Permission,
-                format!("answer's Code is {shown}, not Success"),
-            ));
-        }
+    if let Some(code) = o.get("Code")
+        && code.as_str() != Some("Success")
+    {
+        let shown = code
+            .as_str()
+            .filter(|c| c.len() <= 64 && c.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .unwrap_or("(not shown)");
+        return Err(Error::new(
+            Kind::Permission,
+            format!("answer's Code is {shown}, not Success"),
+        ));
     }
     let mut field = |name: &str| match o.remove(name) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
