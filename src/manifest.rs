@@ -254,7 +254,7 @@ pub fn read_config_file(file: std::fs::File, src: &str) -> Result<String, Error>
     if !file.metadata().is_ok_and(|m| m.is_file()) {
         return Err(Error::new(Kind::Data, "not a regular file").with_source(src));
     }
-    let bytes = crate::input::read_capped(file, MAX_CONFIG_BYTES)
+    let bytes = crate::fsx::read_capped(file, MAX_CONFIG_BYTES)
         .map_err(|e| {
             Error::new(
                 Kind::Data,

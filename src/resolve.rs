@@ -166,8 +166,8 @@ fn trim_one_newline(v: Secret) -> Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::environ::Environ;
     use crate::manifest;
-    use crate::settings::Environ;
     use crate::source::{default::DefaultSource, env::EnvSource};
 
     fn sources(m: &Manifest, env: &[(&str, &str)], order: Vec<SourceKind>) -> Sources {

@@ -4,57 +4,15 @@
 //! The process environment is read once, at start, into an [`Environ`] snapshot; nothing reads or
 //! changes the live environment afterwards (`set_var` is unsound once threads exist).
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{Invocation, env_twin};
+pub use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
 use crate::log;
 use crate::manifest::FileSettings;
 use crate::source::SourceKind;
-
-/// A snapshot of secret-init's own environment, in its original order.
-#[derive(Clone, Debug, Default)]
-pub struct Environ(pub Vec<(OsString, OsString)>);
-
-impl Environ {
-    /// Captures the process environment.
-    pub fn capture() -> Environ {
-        Environ(std::env::vars_os().collect())
-    }
-
-    /// An environment from literal pairs (tests and embedders).
-    pub fn from_pairs(pairs: &[(&str, &str)]) -> Environ {
-        Environ(
-            pairs
-                .iter()
-                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-                .collect(),
-        )
-    }
-
-    /// Sets `key` to `value`, replacing an existing value in place.
-    pub fn set(&mut self, key: &str, value: impl Into<OsString>) {
-        let value = value.into();
-        match self.0.iter_mut().find(|(k, _)| k == key) {
-            Some((_, v)) => *v = value,
-            None => self.0.push((OsString::from(key), value)),
-        }
-    }
-
-    /// Removes every entry named `key`.
-    pub fn remove(&mut self, key: &str) {
-        self.0.retain(|(k, _)| k != key);
-    }
-
-    /// The value of `key`, if set.
-    pub fn get(&self, key: &str) -> Option<&OsStr> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_os_str())
-    }
-}
 
 /// Output format of `check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -461,18 +419,6 @@ fn flag(inv: &Invocation, env: &Environ, long: &str, file: Option<bool>) -> Resu
 pub(crate) fn text(v: OsString, origin: &str) -> Result<String, Error> {
     v.into_string()
         .map_err(|_| Error::new(Kind::Usage, format!("{origin}: not valid UTF-8")))
-}
-
-/// Expands a leading `~/` with `HOME`; `None` if there is a `~` and no `HOME`.
-pub fn expand_home(p: &str, env: &Environ) -> Option<PathBuf> {
-    match p.strip_prefix("~/") {
-        Some(rest) => env
-            .get("HOME")
-            .filter(|h| !h.is_empty())
-            .map(|h| Path::new(h).join(rest)),
-        None if p == "~" => env.get("HOME").map(PathBuf::from),
-        None => Some(PathBuf::from(p)),
-    }
 }
 
 /// The default source order.

@@ -40,7 +40,7 @@ use nix::unistd::{UnlinkatFlags, fchown, unlinkat};
 
 use crate::error::{Error, Kind};
 use crate::plan::FileDelivery;
-use crate::process::sys::{RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2};
+use crate::sys::{RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2};
 
 /// Policy for the destination directories.
 #[derive(Clone, Debug)]
@@ -119,15 +119,15 @@ impl<F: Fn() -> Option<i32>> Stop for F {
     }
 }
 
-/// secret-init's own stop signals (process/sys.rs): recorded during delivery, then held.
+/// secret-init's own stop signals (sys.rs): recorded during delivery, then held.
 pub struct SignalStop;
 
 impl Stop for SignalStop {
     fn pending(&self) -> Option<i32> {
-        crate::process::sys::pending_stop()
+        crate::sys::pending_stop()
     }
     fn hold(&self) {
-        crate::process::sys::hold_stop_signals();
+        crate::sys::hold_stop_signals();
     }
 }
 
@@ -590,7 +590,7 @@ fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd, Flock<O
 /// and only those whose `flock` we get without waiting, so a live start sharing the directory
 /// (two containers on one emptyDir) keeps its own. All of it relative to descriptors.
 fn sweep_stale(dirfd: &OwnedFd, dir: &Path) {
-    let Ok(names) = crate::source::file::list(dirfd) else {
+    let Ok(names) = crate::fsx::list(dirfd) else {
         return;
     };
     let euid = nix::unistd::geteuid().as_raw();
@@ -617,7 +617,7 @@ fn sweep_stale(dirfd: &OwnedFd, dir: &Path) {
             continue;
         }
         let mut left = 0usize;
-        for entry in crate::source::file::list(&fd).unwrap_or_default() {
+        for entry in crate::fsx::list(&fd).unwrap_or_default() {
             let entry = std::ffi::OsStr::from_bytes(&entry);
             if unlinkat(&fd, entry, UnlinkatFlags::NoRemoveDir).is_err() {
                 left += 1;
@@ -670,7 +670,7 @@ fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> 
     let euid = nix::unistd::geteuid().as_raw();
     for job in jobs.iter_mut() {
         // One listing instead of one stat per name: in a fresh container most names are new.
-        let present = crate::source::file::list(&job.fd).ok();
+        let present = crate::fsx::list(&job.fd).ok();
         for t in &mut job.targets {
             let d = t.delivery;
             if present

@@ -5,13 +5,13 @@
 pub mod lookup;
 pub mod status;
 pub mod supervise;
-pub mod sys;
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use crate::error::{Error, Kind};
+use crate::sys;
 
 /// Replaces secret-init with `program`, with exactly `env` as its environment. Returns only on
 /// failure: 127 when the program is not found, 126 when it cannot be executed.

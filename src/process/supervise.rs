@@ -38,8 +38,8 @@ use std::time::{Duration, Instant};
 use nix::libc;
 
 use super::status;
-use super::sys::{self, ChildSetup, Reaped, Received, Signals};
 use crate::error::{Error, Kind};
+use crate::sys::{self, ChildSetup, Reaped, Received, Signals};
 
 /// How to supervise.
 #[derive(Clone, Debug)]

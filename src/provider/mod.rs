@@ -18,7 +18,6 @@ pub mod registry;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -27,13 +26,14 @@ use nix::sys::stat::{Mode, SFlag, fstat};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 use crate::manifest::Declared;
 use crate::name::{self, SecretName};
 use crate::plan::{EnvDelivery, FileDelivery, Plan};
 use crate::resolve::Resolution;
 use crate::secret::Secret;
-use crate::settings::{Environ, Settings};
+use crate::settings::Settings;
 use registry::{EnvValue, FileSpec, Format, KindSpec, Loc, Open, Section, Shape};
 
 /// Largest existing credentials file read for a merge.
@@ -223,7 +223,7 @@ pub fn validate(
 
 /// Expands a path from an env var or the manifest: `~/` from HOME; relative paths are refused.
 fn expand(raw: &str, env: &Environ, origin: &str) -> Result<PathBuf, Error> {
-    let p = crate::settings::expand_home(raw, env).ok_or_else(|| {
+    let p = crate::environ::expand_home(raw, env).ok_or_else(|| {
         Error::new(
             Kind::Config,
             format!("{origin}: \"~\" used but HOME is not set"),
@@ -317,7 +317,7 @@ pub fn locate(
 /// Reads an existing file for a merge: every component opened without following links, regular
 /// files only, at most [`MAX_EXISTING_BYTES`]. `Ok(None)` when it (or a parent) does not exist.
 pub fn read_existing(path: &Path) -> Result<Option<(Secret, u32)>, String> {
-    let Some(fd) = open_parent(path)? else {
+    let Some(fd) = crate::fsx::open_parent(path)? else {
         return Ok(None);
     };
     let name = path
@@ -373,66 +373,6 @@ pub fn read_existing(path: &Path) -> Result<Option<(Secret, u32)>, String> {
         ));
     }
     Ok(Some((Secret::new(buf), st.st_mode & 0o7777)))
-}
-
-const DIR_FLAGS: OFlag = OFlag::O_RDONLY
-    .union(OFlag::O_DIRECTORY)
-    .union(OFlag::O_NOFOLLOW)
-    .union(OFlag::O_CLOEXEC);
-
-/// Opens the parent directory of `path` component by component without following links and
-/// without creating anything; `Ok(None)` when a component does not exist.
-pub fn open_parent(path: &Path) -> Result<Option<OwnedFd>, String> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    open_dir_nofollow(dir)
-}
-
-/// Opens `dir` from `/` without following links or creating anything; `Ok(None)` when missing.
-pub fn open_dir_nofollow(dir: &Path) -> Result<Option<OwnedFd>, String> {
-    if !dir.is_absolute() {
-        return Err(format!("{} is not an absolute path", dir.display()));
-    }
-    let mut fd = nix::fcntl::open("/", DIR_FLAGS, Mode::empty())
-        .map_err(|e| format!("cannot open /: {}", e.desc()))?;
-    let mut sofar = PathBuf::from("/");
-    for comp in dir.components() {
-        let name = match comp {
-            Component::RootDir | Component::CurDir => continue,
-            Component::Normal(n) => n,
-            _ => return Err(format!("{} contains \"..\"", dir.display())),
-        };
-        sofar.push(name);
-        fd = match nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()) {
-            Ok(n) => n,
-            Err(Errno::ENOENT) => return Ok(None),
-            Err(Errno::ELOOP | Errno::ENOTDIR) => {
-                return Err(format!(
-                    "{} is a symlink or not a directory; refusing",
-                    sofar.display()
-                ));
-            }
-            Err(e) => return Err(format!("cannot open {}: {}", sofar.display(), e.desc())),
-        };
-    }
-    Ok(Some(fd))
-}
-
-/// The directories on the way to `path`'s parent that do not exist yet, outermost first.
-pub fn missing_dirs(path: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut cur = path.parent();
-    while let Some(d) = cur {
-        if d.as_os_str().is_empty() || d == Path::new("/") {
-            break;
-        }
-        match std::fs::symlink_metadata(d) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push(d.to_path_buf()),
-            _ => break,
-        }
-        cur = d.parent();
-    }
-    out.reverse();
-    out
 }
 
 /// How a merge came out.

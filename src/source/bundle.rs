@@ -16,12 +16,13 @@ use super::{Found, Injected, Origin, Source, SourceKind};
 use crate::bundle::format::{self, Bundle, Opened};
 use crate::bundle::{self as bundle_file, seal::MasterKey};
 use crate::cli::Invocation;
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::manifest::RawBundleSettings;
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
-use crate::settings::{Environ, pick, pick_list};
+use crate::settings::{pick, pick_list};
 
 /// Where the bundle is.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -18,12 +18,13 @@ pub mod vault;
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::manifest::Manifest;
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
-use crate::settings::{Environ, Settings};
+use crate::settings::Settings;
 
 /// The kinds of source, as named in `sources:` and `--sources`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::reference::AwsRef;
+use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
-use crate::settings::Environ;
 use crate::source::vault::config::{ScalarText, parse_duration};
 
 /// `secret_init.aws` as written in config.yaml.

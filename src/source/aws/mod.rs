@@ -23,11 +23,11 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::{Found, Origin, Source, SourceKind};
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
-use crate::settings::Environ;
 use client::{Clients, Stored};
 use config::{AwsSettings, Service, endpoint, env_region};
 use credentials::{Chain, Credentials, Profiles};

@@ -30,10 +30,10 @@ use serde_json::Value;
 
 use super::config::AzureSettings;
 use super::reference::SUFFIXES;
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
-use crate::settings::Environ;
 use crate::source::aws::client::form_encode;
 use crate::source::aws::credentials::read_token_file;
 

@@ -21,11 +21,11 @@ pub mod reference;
 use std::collections::BTreeMap;
 
 use super::{Found, Origin, Source, SourceKind};
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
-use crate::settings::Environ;
 use client::Clients;
 use config::{AzureSettings, vault_name_of};
 use reference::AzureRef;

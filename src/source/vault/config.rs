@@ -14,8 +14,9 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use crate::cli::Invocation;
+use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
-use crate::settings::{Environ, pick, pick_list, text};
+use crate::settings::{pick, pick_list, text};
 
 /// The default Kubernetes service-account token file, read by `jwt` and `kubernetes` logins.
 pub const K8S_SA_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
