@@ -121,7 +121,7 @@ pub struct FileSettings {
     /// Variables `X` whose `X_FILE` names a file to read into `X` (Docker's `*_FILE` convention).
     pub file_env: Option<Vec<String>>,
     /// The encrypted vault bundle (`secret_init.bundles`).
-    pub bundles: Option<RawBundleSettings>,
+    pub bundles: Option<crate::source::bundle::RawBundleSettings>,
     /// The vault source (`secret_init.vault`).
     pub vault: Option<crate::source::vault::config::VaultFileSettings>,
     /// The aws source (`secret_init.aws`).
@@ -172,24 +172,6 @@ pub struct RawRefreshSettings {
     /// Where the refresh status (JSON) is written.
     pub status_file: Option<PathBuf>,
     /// Keys we do not know; refused after parsing (78).
-    #[serde(flatten)]
-    pub unknown: BTreeMap<String, IgnoredAny>,
-}
-
-/// `secret_init.bundles` as written; interpreted (with CLI and env) by `source::bundle`.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawBundleSettings {
-    /// A file path or an `https://` URL.
-    pub location: Option<String>,
-    /// Vaults looked up by name, merged in order (later wins).
-    pub vaults: Option<Vec<String>>,
-    /// Vaults injected whole as env vars.
-    pub env_vaults: Option<Vec<String>>,
-    /// PEM CA file for an `https://` location.
-    pub ca_cert: Option<PathBuf>,
-    /// File holding the base64 master key.
-    pub master_key_file: Option<PathBuf>,
-    /// Keys we do not know; refused (78).
     #[serde(flatten)]
     pub unknown: BTreeMap<String, IgnoredAny>,
 }
@@ -685,6 +667,13 @@ impl<'de> Deserialize<'de> for RawDefault {
         }
         d.deserialize_any(V)
     }
+}
+
+/// Reads and parses a local config (`~/.truss/config.yaml`): see [`parse_local_secrets`]; `src`
+/// names it in errors.
+pub fn read_local_secrets(path: &Path, src: &str) -> Result<BTreeMap<String, Secret>, Error> {
+    let text = read_config_text(path).map_err(|e| e.with_source(src.to_string()))?;
+    parse_local_secrets(&text, src)
 }
 
 /// Parses the `secrets:` map of a local config (`~/.truss/config.yaml`) into name → value; other

@@ -4,9 +4,9 @@
 //! The process environment is read once, at start, into an [`Environ`] snapshot; nothing reads or
 //! changes the live environment afterwards (`set_var` is unsound once threads exist).
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::cli::merge::{flag, pick, pick_list, text};
 use crate::cli::{Invocation, env_twin};
 pub use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
@@ -369,58 +369,6 @@ pub fn config_path(inv: &Invocation, env: &Environ) -> Option<PathBuf> {
     default.is_file().then(|| default.to_path_buf())
 }
 
-/// Picks an option's raw value by precedence: command line, then env twin.
-pub(crate) fn pick(inv: &Invocation, env: &Environ, long: &str) -> Option<(OsString, String)> {
-    if let Some(v) = inv.values.get(long).and_then(|v| v.last()) {
-        return Some((v.clone(), format!("--{long}")));
-    }
-    let twin = env_twin(long);
-    env.get(&twin).map(|v| (v.to_os_string(), twin))
-}
-
-/// All command-line values of a repeatable option, else its env twin split on `sep`.
-pub(crate) fn pick_list(
-    inv: &Invocation,
-    env: &Environ,
-    long: &str,
-    sep: char,
-) -> Option<Vec<String>> {
-    if let Some(v) = inv.values.get(long) {
-        return Some(v.iter().map(|s| s.to_string_lossy().into_owned()).collect());
-    }
-    env.get(&env_twin(long)).map(|v| {
-        v.to_string_lossy()
-            .split(sep)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
-    })
-}
-
-fn flag(inv: &Invocation, env: &Environ, long: &str, file: Option<bool>) -> Result<bool, Error> {
-    if inv.values.contains_key(long) {
-        return Ok(true);
-    }
-    let twin = env_twin(long);
-    match env
-        .get(&twin)
-        .map(|v| v.to_string_lossy().to_ascii_lowercase())
-    {
-        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
-        Some(v) if matches!(v.as_str(), "" | "0" | "false" | "no" | "off") => Ok(false),
-        Some(_) => Err(Error::new(
-            Kind::Usage,
-            format!("{twin}: expected true or false"),
-        )),
-        None => Ok(file.unwrap_or(false)),
-    }
-}
-
-pub(crate) fn text(v: OsString, origin: &str) -> Result<String, Error> {
-    v.into_string()
-        .map_err(|_| Error::new(Kind::Usage, format!("{origin}: not valid UTF-8")))
-}
-
 /// The default source order.
 pub const DEFAULT_SOURCES: &[SourceKind] = &[
     SourceKind::File,
@@ -659,6 +607,8 @@ fn parse_sources(list: &[&str], origin: &str) -> Result<Vec<SourceKind>, Error> 
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::OsString;
+
     use super::*;
     use crate::cli;
 

@@ -332,12 +332,7 @@ impl Ctx {
             || self
                 .env
                 .get(&env_twin("allow-shared-dir"))
-                .is_some_and(|v| {
-                    matches!(
-                        v.to_string_lossy().to_ascii_lowercase().as_str(),
-                        "1" | "true" | "yes" | "on"
-                    )
-                })
+                .is_some_and(|v| crate::cli::merge::parse_bool(&v.to_string_lossy()) == Some(true))
     }
 
     /// Reads the bundle and checks the key against it.

@@ -13,9 +13,10 @@ use crate::manifest;
 use crate::name::SecretName;
 use crate::plan;
 use crate::process::{self, supervise};
+use crate::resolve::Sources;
 use crate::resolve::{self, Resolution};
 use crate::settings::{self, InitMode, ProcessSettings, ReportFormat, Settings};
-use crate::source::{Carry, Sources};
+use crate::source::Carry;
 use crate::sys;
 
 pub mod bundle;

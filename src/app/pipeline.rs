@@ -11,9 +11,10 @@ use crate::error::{Error, Errors, Kind};
 use crate::manifest::Manifest;
 use crate::plan;
 use crate::process;
+use crate::resolve::Sources;
 use crate::resolve::{self, Resolution};
 use crate::settings::Settings;
-use crate::source::{Carry, Sources};
+use crate::source::Carry;
 use crate::sys;
 
 /// Everything a command needs, loaded once.

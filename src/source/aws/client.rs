@@ -223,7 +223,7 @@ impl Clients {
         let mut req = serde_json::Map::new();
         req.insert("SecretId".into(), Value::String(id.into()));
         if let Some(v) = version {
-            let field = if super::reference::AwsRef::version_is_id(v) {
+            let field = if crate::reference::aws::AwsRef::version_is_id(v) {
                 "VersionId"
             } else {
                 "VersionStage"

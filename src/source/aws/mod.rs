@@ -8,7 +8,7 @@
 //! (successes and failures are both cached). `Source::invalidate` forgets all of it, so a
 //! later read (live refresh) fetches anew and re-exchanges a rotated web identity token.
 //!
-//! References are parsed in [`reference`]; lookups by name try the configured
+//! References are parsed in [`crate::reference::aws`]; lookups by name try the configured
 //! `secret_init.aws.prefixes` in order, the secret's name appended to each. The pod's own AWS
 //! variables (`AWS_ACCESS_KEY_ID`, `AWS_ROLE_ARN`, ...) belong to the platform and are not
 //! removed from the program's environment (docs/aws.md).
@@ -16,22 +16,21 @@
 pub mod client;
 pub mod config;
 pub mod credentials;
-pub mod reference;
 pub mod sigv4;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use super::pick_key;
 use super::{Found, Origin, Source, SourceKind};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
-use crate::secret::Secret;
+use crate::reference::aws::AwsRef;
 use client::{Clients, Stored};
 use config::{AwsSettings, Service, endpoint, env_region};
 use credentials::{Chain, Credentials, Profiles};
-use reference::AwsRef;
 
 /// What identifies one read: service, region, id and pinned version.
 type ReadKey = (Service, String, String, Option<String>);
@@ -220,19 +219,6 @@ impl AwsSource {
     }
 }
 
-/// Key `key` of the JSON object `v`: a string as its text, other values as JSON, `null` or
-/// absent as `None`. Never quotes the value in the error.
-pub(crate) fn pick_key(v: &Secret, key: &str) -> Result<Option<Secret>, String> {
-    let Ok(serde_json::Value::Object(mut o)) = serde_json::from_slice(v.expose()) else {
-        return Err("a #KEY was given but the value is not a JSON object".into());
-    };
-    Ok(match o.remove(key) {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(Secret::new(s.into_bytes())),
-        Some(other) => Some(Secret::new(other.to_string().into_bytes())),
-    })
-}
-
 impl Source for AwsSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Aws
@@ -320,22 +306,5 @@ mod tests {
         let fresh = src.fetch(&r, &name).expect_err("closed port");
         assert_eq!(fresh.exit_code(), 69, "{fresh}");
         assert!(!fresh.what.contains("no credentials"), "{fresh}");
-    }
-
-    #[test]
-    fn json_keys() {
-        let v = Secret::new(br#"{"user":"u","port":5432,"n":null}"#.to_vec());
-        assert_eq!(
-            pick_key(&v, "user").expect("ok").expect("some").expose(),
-            b"u"
-        );
-        assert_eq!(
-            pick_key(&v, "port").expect("ok").expect("some").expose(),
-            b"5432"
-        );
-        assert!(pick_key(&v, "n").expect("ok").is_none());
-        assert!(pick_key(&v, "x").expect("ok").is_none());
-        let e = pick_key(&Secret::new(b"canary-plain".to_vec()), "k").expect_err("not json");
-        assert!(!e.contains("canary"));
     }
 }

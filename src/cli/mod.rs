@@ -10,6 +10,8 @@ use std::ffi::OsString;
 
 use crate::error::{Error, Kind};
 
+pub(crate) mod merge;
+
 /// The bundle verbs; `secret-init bundle` is our command only when one of these follows.
 pub const BUNDLE_VERBS: &[&str] = &[
     "keygen", "create", "set", "unset", "show", "get", "list", "delete", "rekey",
