@@ -186,11 +186,6 @@ impl Client {
         }
     }
 
-    /// The policy in use.
-    pub fn options(&self) -> &Options {
-        &self.opts
-    }
-
     /// Counters of what this client has done.
     pub fn stats(&self) -> Stats {
         self.stats

@@ -7,31 +7,32 @@
 
 #![deny(unsafe_code)]
 
-pub mod app;
+mod app;
 pub mod bundle;
 pub mod cli;
 pub mod deliver;
-pub mod environ;
+mod environ;
 pub mod error;
-pub mod fsx;
-pub mod http;
+mod fsx;
+mod http;
 #[cfg(test)]
 mod layers;
 pub mod log;
 pub mod manifest;
 pub mod name;
 pub mod plan;
-pub mod process;
-pub mod provider;
+mod process;
+mod provider;
 pub mod reference;
-pub mod resolve;
+mod resolve;
 pub mod secret;
 pub mod settings;
 pub mod source;
-pub mod sys;
+mod sys;
+pub use sys::StartAlloc;
 pub mod template;
-pub mod tree;
-pub mod user;
+mod tree;
+mod user;
 
 use std::ffi::OsString;
 

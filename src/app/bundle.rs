@@ -23,8 +23,6 @@ use crate::secret::Secret;
 /// Largest value `set` reads from stdin or the command line.
 pub const MAX_VALUE_BYTES: u64 = 1024 * 1024;
 
-pub use crate::cli::BUNDLE_VERBS as VERBS;
-
 /// The help text of `secret-init bundle`.
 pub const HELP: &str = "\
 secret-init bundle: manage an encrypted bundle (AES-256-GCM vaults, docs/bundle.md)

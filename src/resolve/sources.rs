@@ -78,7 +78,8 @@ impl Sources {
         Ok(Sources { all, order })
     }
 
-    /// Builds from explicit parts (tests and embedders).
+    /// Builds from explicit parts (unit tests).
+    #[cfg(test)]
     pub fn from_parts(all: Vec<Box<dyn Source>>, order: Vec<SourceKind>) -> Sources {
         Sources { all, order }
     }
@@ -120,13 +121,6 @@ impl Sources {
             }
         }
         errors.into_result().map(|()| out)
-    }
-
-    /// Makes every source read afresh on its next lookup (see [`Source::invalidate`]).
-    pub fn invalidate(&mut self) {
-        for s in &mut self.all {
-            s.invalidate();
-        }
     }
 
     /// The source of a kind, if configured.

@@ -160,10 +160,6 @@ pub trait Source {
         ))
     }
 
-    /// Forgets what was read, so the next lookup reads the source again (live refresh). The
-    /// default does nothing: sources that cache nothing have nothing to forget.
-    fn invalidate(&mut self) {}
-
     /// Variables to inject whole into the program's environment; none by default.
     fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
         Ok(Vec::new())

@@ -247,14 +247,6 @@ impl Source for AwsSource {
         Ok(None)
     }
 
-    /// Forgets cached values and credentials: the next lookup reads AWS again, and a web
-    /// identity token (rotated by the kubelet) is exchanged anew.
-    fn invalidate(&mut self) {
-        self.cache.clear();
-        self.creds = None;
-        self.profiles = Profiles::new(&self.env);
-    }
-
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
         let Reference::Aws(r) = reference else {
             return Err(Error::new(
@@ -263,48 +255,5 @@ impl Source for AwsSource {
             ));
         };
         self.value(r)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Failures are cached until `invalidate`, which re-reads the credential files: a key added
-    /// after the first attempt is used only after it (the second error comes from the request to
-    /// a closed loopback port, not from the chain).
-    #[test]
-    fn invalidate_reads_again() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let creds = dir.path().join("credentials");
-        let env = Environ::from_pairs(&[
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                creds.to_str().expect("utf-8"),
-            ),
-            ("AWS_CONFIG_FILE", "/nonexistent/config"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
-        ]);
-        let f: config::AwsFileSettings =
-            serde_saphyr::from_str("retries: 0\ntimeout: 1s\n").expect("yaml");
-        let settings = AwsSettings::resolve(Some(&f), false).expect("settings");
-        let mut src = AwsSource::new(settings, env, 1024);
-        let r = Reference::parse("aws-sm:x").expect("ref");
-        let name = SecretName::parse("x").expect("name");
-        let first = src.fetch(&r, &name).expect_err("no credentials");
-        assert!(first.what.contains("no credentials"), "{first}");
-        std::fs::write(
-            &creds,
-            "[default]\naws_access_key_id = A\naws_secret_access_key = s\n",
-        )
-        .expect("write");
-        let cached = src.fetch(&r, &name).expect_err("cached");
-        assert_eq!(cached, first);
-        src.invalidate();
-        let fresh = src.fetch(&r, &name).expect_err("closed port");
-        assert_eq!(fresh.exit_code(), 69, "{fresh}");
-        assert!(!fresh.what.contains("no credentials"), "{fresh}");
     }
 }

@@ -175,13 +175,6 @@ impl Source for AzureSource {
         }
     }
 
-    /// Forgets cached values and tokens: the next lookup reads Key Vault again (live refresh),
-    /// and a rotated federated token file is read anew.
-    fn invalidate(&mut self) {
-        self.cache.clear();
-        self.tokens.clear();
-    }
-
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
         let Reference::Azure(r) = reference else {
             return Err(Error::new(

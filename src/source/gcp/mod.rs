@@ -189,13 +189,6 @@ impl Source for GcpSource {
         self.value(&r)
     }
 
-    /// Forgets cached versions and the token: the next lookup reads Google again, and a
-    /// federated subject token (rotated by the kubelet) is exchanged anew.
-    fn invalidate(&mut self) {
-        self.cache.clear();
-        self.token = None;
-    }
-
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
         let Reference::Gcp(r) = reference else {
             return Err(Error::new(

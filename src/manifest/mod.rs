@@ -7,6 +7,8 @@
 //! in milliseconds. Duplicate keys are errors. A wrong type names the secret and the type only:
 //! the value is never echoed (serde's own messages would print it).
 
+pub mod templates;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::os::unix::fs::OpenOptionsExt;
@@ -46,7 +48,7 @@ pub struct Manifest {
     /// Provider instances (`secret_init.providers`), validated.
     pub providers: Vec<crate::provider::Instance>,
     /// Templates (`secret_init.templates`), validated.
-    pub templates: Vec<crate::template::Template>,
+    pub templates: Vec<templates::Template>,
 }
 
 /// Where a delivered file goes: the default location, another path, or nowhere.
@@ -150,9 +152,9 @@ pub struct FileSettings {
     /// Provider instances, raw; validated by [`crate::provider::validate`].
     #[serde(default)]
     pub providers: BTreeMap<String, crate::provider::RawInstance>,
-    /// Templates, raw; validated by [`crate::template::validate`].
+    /// Templates, raw; validated by [`templates::validate`].
     #[serde(default)]
-    pub templates: BTreeMap<String, crate::template::RawTemplate>,
+    pub templates: BTreeMap<String, templates::RawTemplate>,
     /// Keys we do not know; refused after parsing (78), so typos never pass silently.
     #[serde(flatten)]
     pub unknown: BTreeMap<String, IgnoredAny>,
@@ -464,8 +466,7 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
         src,
         &mut errors,
     );
-    let templates =
-        crate::template::validate(std::mem::take(&mut settings.templates), src, &mut errors);
+    let templates = templates::validate(std::mem::take(&mut settings.templates), src, &mut errors);
     errors.into_result()?;
     Ok(Manifest {
         path: None,
@@ -707,6 +708,25 @@ pub fn parse_local_secrets(text: &str, src: &str) -> Result<BTreeMap<String, Sec
         }
     }
     Ok(out)
+}
+
+/// Parses an owner `UID[:GID]` (numeric); a missing GID means the user's primary group, taken as
+/// the same number when no passwd entry is available.
+pub fn parse_owner(s: &str) -> Result<(u32, u32), String> {
+    let (u, g) = match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    };
+    let uid: u32 = u
+        .parse()
+        .map_err(|_| format!("owner: \"{s}\" is not UID[:GID]"))?;
+    let gid: u32 = match g {
+        Some(g) => g
+            .parse()
+            .map_err(|_| format!("owner: \"{s}\" is not UID[:GID]"))?,
+        None => uid,
+    };
+    Ok((uid, gid))
 }
 
 #[cfg(test)]
