@@ -53,5 +53,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(!g.project.is_empty() && !g.secret.is_empty() && !g.version.is_empty());
             assert!(g.key.as_deref().is_none_or(|k| !k.is_empty() && !k.contains('#')));
         }
+        // The azure parser has its own target (azure).
+        Reference::Azure(z) => assert!(!z.vault.is_empty() && !z.name.is_empty()),
     }
 });
