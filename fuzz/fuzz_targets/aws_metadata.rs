@@ -1,7 +1,7 @@
 //! AWS II's parsers: `metadata::parse_credentials` (container and IMDS credential JSON),
 //! `metadata::parse_role_list` (the IMDS role listing), `metadata::parse_expiration` (RFC 3339),
 //! `client::parse_batch_secrets` (BatchGetSecretValue), `client::parse_parameters`
-//! (GetParameters / GetParametersByPath) and `env_refs::reference_in` (the env-reference rule).
+//! (GetParameters / GetParametersByPath) and `reference::env_value::reference_in` (the env-reference rule).
 //!
 //! Input: one selector byte, then the body. Bits 0-2 pick the parser, bits 3-5 the HTTP status.
 //!
@@ -13,7 +13,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use secret_init::env_refs::{Verdict, reference_in};
+use secret_init::reference::env_value::{Verdict, reference_in};
 use secret_init::secret::Secret;
 use secret_init::source::aws::client::{parse_batch_secrets, parse_parameters};
 use secret_init::source::aws::metadata::{parse_credentials, parse_expiration, parse_role_list};

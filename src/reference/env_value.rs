@@ -1,4 +1,5 @@
-//! Environment values as references (`secret_init.resolve_env_references: true`): the convention
+//! Which environment values are references (`secret_init.resolve_env_references: true`, applied
+//! by `app::env_refs`): the convention
 //! vault-env, doitintl/secrets-init and berglas users rely on. A variable whose whole value is a
 //! reference (`DB_PASSWORD=arn:aws:secretsmanager:...#password`) reaches the program holding the
 //! value it names, resolved with the declared secrets: all or nothing, the same error rules, and
@@ -19,11 +20,7 @@
 //! does not parse; that one gets a warning naming the variable (never the value). Parsing does
 //! no I/O.
 
-use crate::deliver::env::is_scrubbed;
-use crate::manifest::{Declared, FileTarget, SecretSettings};
-use crate::name::SecretName;
-use crate::reference::Reference;
-use crate::settings::{Environ, Settings};
+use super::Reference;
 
 /// The value prefixes that make an environment value a reference candidate.
 pub const SCHEMES: &[&str] = &[
@@ -90,7 +87,7 @@ fn is_key_vault_url(v: &str) -> bool {
         .next()
         .unwrap_or_default()
         .to_ascii_lowercase();
-    crate::source::azure::reference::SUFFIXES
+    super::azure::SUFFIXES
         .iter()
         .any(|s| host.ends_with(&format!(".{s}")))
 }
@@ -100,52 +97,6 @@ fn is_transit_ciphertext(v: &str) -> bool {
     v.strip_prefix("vault:v")
         .and_then(|r| r.split_once(':'))
         .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// The environment's references as declared secrets, in the environment's order: each with
-/// `from:` the reference, delivered only as the same variable (no file). Empty unless
-/// `resolve_env_references` is on. A name declared in the manifest is not taken again: the
-/// manifest's own settings for it win.
-pub fn declared(env: &Environ, settings: &Settings, manifest: &[Declared]) -> Vec<Declared> {
-    if !settings.resolve_env_references {
-        return Vec::new();
-    }
-    let mut out: Vec<Declared> = Vec::new();
-    for (k, v) in &env.0 {
-        let Some(var) = k.to_str() else { continue };
-        if is_scrubbed(var.as_bytes(), &settings.env_prefix, &settings.scrub_env)
-            || !crate::name::is_env_name(var)
-        {
-            continue;
-        }
-        let reference = match reference_in(std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str())) {
-            Verdict::Plain => continue,
-            Verdict::Malformed => {
-                crate::warn!(
-                    "environment variable {var} starts like a reference but is not one; passed on unchanged"
-                );
-                continue;
-            }
-            Verdict::Reference(r) => r,
-        };
-        let Ok(name) = SecretName::parse(var) else {
-            continue;
-        };
-        if manifest.iter().chain(&out).any(|d| d.name == name) {
-            continue;
-        }
-        out.push(Declared {
-            name,
-            default: None,
-            settings: SecretSettings {
-                from: Some(reference),
-                env: Some(var.to_string()),
-                file: FileTarget::Disabled,
-                ..SecretSettings::default()
-            },
-        });
-    }
-    out
 }
 
 #[cfg(test)]
@@ -199,35 +150,5 @@ mod tests {
             assert_eq!(kind(v), want, "{v:?}");
         }
         assert_eq!(reference_in(&[b'v', b'a', 0xff]), Verdict::Plain);
-    }
-
-    #[test]
-    fn only_inherited_variables_and_only_when_enabled() {
-        let env = Environ::from_pairs(&[
-            ("DB", "aws-sm:app/db#password"),
-            ("TRUSS_SECRET_x", "aws-sm:app/x"),
-            ("SECRET_INIT_Y", "aws-sm:app/y"),
-            ("SCRUBBED", "aws-sm:app/z"),
-            ("DECLARED", "aws-sm:app/d"),
-            ("PLAIN", "value"),
-        ]);
-        let inv = crate::cli::parse(["check".into()]).expect("argv");
-        let file = crate::manifest::FileSettings {
-            scrub_env: Some(vec!["SCRUBBED".into()]),
-            ..Default::default()
-        };
-        let mut settings = Settings::resolve(&inv, &Environ::default(), &file).expect("settings");
-        assert!(declared(&env, &settings, &[]).is_empty(), "off by default");
-        settings.resolve_env_references = true;
-        let manifest = [Declared {
-            name: SecretName::parse("DECLARED").expect("name"),
-            default: None,
-            settings: SecretSettings::default(),
-        }];
-        let d = declared(&env, &settings, &manifest);
-        let names: Vec<&str> = d.iter().map(|d| d.name.as_str()).collect();
-        assert_eq!(names, ["DB"]);
-        assert_eq!(d[0].settings.env.as_deref(), Some("DB"));
-        assert_eq!(d[0].settings.file, FileTarget::Disabled);
     }
 }
