@@ -76,6 +76,8 @@ pub enum Method {
     Get,
     /// POST: logins.
     Post,
+    /// PUT: the EC2 instance metadata token.
+    Put,
 }
 
 impl Method {
@@ -83,6 +85,7 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Put => "PUT",
         }
     }
 }
@@ -210,6 +213,16 @@ impl Client {
         body: &[u8],
     ) -> Result<Response, Error> {
         self.send(Method::Post, url, headers, Some(body))
+    }
+
+    /// PUT `body` to `url` with `headers`.
+    pub fn put(
+        &mut self,
+        url: &str,
+        headers: &[(&str, &[u8])],
+        body: &[u8],
+    ) -> Result<Response, Error> {
+        self.send(Method::Put, url, headers, Some(body))
     }
 
     /// Sends one request under the retry, deadline, redirect and size policy.
@@ -386,12 +399,13 @@ impl Client {
                 }
                 rb.call()
             }
-            Method::Post => {
-                let mut rb = agent
-                    .post(url)
-                    .config()
-                    .timeout_global(Some(budget))
-                    .build();
+            Method::Post | Method::Put => {
+                let rb = if method == Method::Put {
+                    agent.put(url)
+                } else {
+                    agent.post(url)
+                };
+                let mut rb = rb.config().timeout_global(Some(budget)).build();
                 // JSON unless the caller names its own type (AWS JSON 1.1, STS forms).
                 if !headers
                     .iter()

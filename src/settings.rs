@@ -46,6 +46,9 @@ pub struct Settings {
     pub scrub_env: Vec<String>,
     /// Variables `X` delivered from the file `X_FILE` names (`secret_init.file_env`).
     pub file_env: Vec<String>,
+    /// Environment values that are whole references reach the program resolved
+    /// (`secret_init.resolve_env_references`).
+    pub resolve_env_references: bool,
     /// Log verbosity.
     pub log_level: log::Level,
     /// Log line format.
@@ -550,6 +553,7 @@ impl Settings {
             allow_shared_dir: flag(inv, env, "allow-shared-dir", file.allow_shared_dir)?,
             scrub_env,
             file_env,
+            resolve_env_references: file.resolve_env_references.unwrap_or(false),
             log_level,
             log_format,
             report_format,

@@ -4,10 +4,13 @@ mod support;
 
 mod arm64;
 mod aws;
+mod aws_batch;
+mod aws_metadata;
 mod azure;
 mod bundle;
 mod container;
 mod core;
+mod env_refs;
 mod file_env;
 mod fleet;
 mod gcp;

@@ -1921,12 +1921,14 @@ fn aws_every_path_leaks_nothing() {
     let inner = c.make("awsjsonkey");
     let other = c.make("awsjsonother");
     let secure = c.make("awssecure");
+    let deep = c.make("awsdeepparam");
     for m in [&enforcing, &open] {
         m.admin(json!([
             {"service": "secretsmanager", "method": "create_secret", "args": {"Name": "plain", "SecretString": plain}},
             {"service": "secretsmanager", "method": "create_secret", "args": {"Name": "json",
                 "SecretString": json!({"k": inner, "other": other}).to_string()}},
             {"service": "ssm", "method": "put_parameter", "args": {"Name": "/secure", "Value": secure, "Type": "SecureString"}},
+            {"service": "ssm", "method": "put_parameter", "args": {"Name": "/bulk/deep/p", "Value": deep, "Type": "SecureString"}},
         ]));
     }
     let wrong = c.make("awswrongsk");
@@ -1950,6 +1952,52 @@ fn aws_every_path_leaks_nothing() {
         m.env(&mut r, &sb);
         r
     };
+    // AWS II: the container endpoint and IMDSv2 (a loopback fake handing out canary keys and
+    // session tokens, accepted by the unenforced moto), whole-source reads (a JSON secret's
+    // every key, a parameter path) and an environment value that is a reference.
+    let meta_sk = c.make("awsmetask");
+    let meta_token = c.make("awsmetatoken");
+    let auth = c.make("awscontainerauth");
+    let fake = crate::support::fake_aws_metadata::FakeMetadata::start(json!({
+        "creds": {"AccessKeyId": "ASIAFAKE", "SecretAccessKey": meta_sk, "Token": meta_token,
+                  "Expiration": "2099-01-01T00:00:00Z"},
+        "auth": auth,
+        "role": "app-role",
+    }));
+    let auth_file = sb.write("aws/container-token", &auth);
+    // `deep/p` (under the path) is not a valid secret name: read and offered, never declared.
+    let whole_cfg = sb.write(
+        "whole.yaml",
+        "secrets:\n  plain: null\n  other: null\nsecret_init:\n  resolve_env_references: true\n  aws:\n    secrets: [json]\n    parameters_path: /bulk/\n  secrets:\n    plain: {from: 'aws-sm:plain'}\n",
+    );
+    let more: Vec<(&str, Run)> = vec![
+        ("container", {
+            let mut r = base(&open);
+            r.env(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                format!("{}/creds", fake.addr),
+            )
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &auth_file);
+            r
+        }),
+        ("imds", {
+            let mut r = base(&open);
+            r.env_remove("AWS_EC2_METADATA_DISABLED")
+                .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &fake.addr);
+            r
+        }),
+        ("whole+envref", {
+            let mut r = base(&open);
+            r.env(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                format!("{}/creds", fake.addr),
+            )
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &auth_file)
+            .env("SECRET_INIT_CONFIG", &whole_cfg)
+            .env("DB_KEY", "aws-sm:json#k");
+            r
+        }),
+    ];
     let steps: Vec<(&str, Run, bool)> = vec![
         ("profile", base(&enforcing), false),
         (
@@ -1974,6 +2022,12 @@ fn aws_every_path_leaks_nothing() {
             false,
         ),
     ];
+    let mut steps = steps;
+    for (step, mut run) in more {
+        // A profile without keys: the chain goes past the credentials file to the endpoints.
+        run.env("AWS_PROFILE", "none");
+        steps.push((step, run, false));
+    }
     for (i, (step, mut run, env_keys)) in steps.into_iter().enumerate() {
         let before = snapshot(sb.dir.path());
         let json = i % 2 == 1;
@@ -1990,6 +2044,13 @@ fn aws_every_path_leaks_nothing() {
         ev.allow(format!("{step}: file out/plain"), &plain);
         ev.allow(format!("{step}: file out/secure"), &secure);
         ev.allow(format!("{step}: child environ"), &inner);
+        if step == "whole+envref" {
+            assert_eq!(
+                ev.place(&format!("{step}: file out/other")),
+                other.as_bytes()
+            );
+            ev.allow(format!("{step}: file out/other"), &other);
+        }
         if env_keys {
             // The platform's variables, passed through on purpose.
             for place in ["child environ", "supervisor environ"] {
@@ -1999,6 +2060,11 @@ fn aws_every_path_leaks_nothing() {
         }
         let _ = std::fs::remove_dir_all(sb.path("out"));
     }
+    assert!(
+        fake.requests(5).len() >= 5,
+        "the metadata fake was used: {:?}",
+        fake.events()
+    );
     // Refusals: each one line, nothing delivered, nothing leaked.
     let refusals: Vec<(&str, Run, i32, &str)> = vec![
         (

@@ -20,6 +20,7 @@ use crate::source::Carry;
 use crate::sys;
 
 pub mod bundle;
+mod env_refs;
 pub mod materialize;
 pub(crate) mod pipeline;
 pub mod refresh;

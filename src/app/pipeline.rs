@@ -48,7 +48,17 @@ pub(crate) fn resolve_all(
 ) -> Result<(Vec<Resolution>, Errors, Sources), Errors> {
     check_prefix_vars(ctx)?;
     let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, carry)?;
-    let (resolutions, errors) = resolve::resolve_all(&ctx.manifest, &mut sources);
+    let from_env = super::env_refs::declared(&ctx.env, &ctx.settings, &ctx.manifest.secrets);
+    let (resolutions, errors) =
+        resolve::resolve(ctx.manifest.secrets.iter().chain(&from_env), &mut sources);
+    // For a long-lived supervisor: the next pass (live refresh) rebuilds the sources and so
+    // obtains new credentials; this says by when one is due.
+    if let Some(t) = sources.credentials_expire_at() {
+        crate::debug!(
+            "temporary credentials in use expire at {}",
+            crate::bundle::format::rfc3339(t)
+        );
+    }
     Ok((resolutions, errors, sources))
 }
 

@@ -122,6 +122,8 @@ pub struct FileSettings {
     pub scrub_env: Option<Vec<String>>,
     /// Variables `X` whose `X_FILE` names a file to read into `X` (Docker's `*_FILE` convention).
     pub file_env: Option<Vec<String>>,
+    /// Resolve environment variables whose whole value is a reference (`env_refs`).
+    pub resolve_env_references: Option<bool>,
     /// The encrypted vault bundle (`secret_init.bundles`).
     pub bundles: Option<crate::source::bundle::RawBundleSettings>,
     /// The vault source (`secret_init.vault`).

@@ -13,6 +13,7 @@
 
 pub mod aws;
 pub mod azure;
+pub mod env_value;
 pub mod gcp;
 
 use std::fmt;

@@ -5,7 +5,9 @@
 //! that lacks three secrets says so in three lines at once, each listing the sources tried.
 
 use crate::error::{Error, Errors, Kind};
-use crate::manifest::{Declared, Manifest, SecretSettings};
+#[cfg(test)]
+use crate::manifest::Manifest;
+use crate::manifest::{Declared, SecretSettings};
 use crate::name::SecretName;
 use crate::secret::Secret;
 use crate::source::{Origin, SourceKind};
@@ -38,6 +40,12 @@ pub fn resolve<'a>(
     declared: impl IntoIterator<Item = &'a Declared>,
     sources: &mut Sources,
 ) -> (Vec<Resolution>, Errors) {
+    let declared: Vec<&Declared> = declared.into_iter().collect();
+    let references: Vec<&crate::reference::Reference> = declared
+        .iter()
+        .filter_map(|d| d.settings.from.as_ref())
+        .collect();
+    sources.prefetch(&references);
     let mut out = Vec::new();
     let mut errors = Errors::default();
     for d in declared {
@@ -65,6 +73,7 @@ pub fn resolve<'a>(
 }
 
 /// Resolves every secret a manifest declares.
+#[cfg(test)]
 pub fn resolve_all(manifest: &Manifest, sources: &mut Sources) -> (Vec<Resolution>, Errors) {
     resolve(&manifest.secrets, sources)
 }

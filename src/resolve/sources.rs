@@ -5,6 +5,7 @@
 use crate::environ::Environ;
 use crate::error::Error;
 use crate::manifest::Manifest;
+use crate::reference::Reference;
 use crate::settings::Settings;
 use crate::source::{
     Carry, Injected, Source, SourceKind, aws, azure, bundle, default, env, file, gcp, local, vault,
@@ -46,7 +47,7 @@ impl Sources {
         }
         // Always built (references need no settings); in the order only with prefixes.
         let aws = aws::AwsSource::new(settings.aws.clone(), env.clone(), settings.max_secret_bytes);
-        let aws_in_order = aws.has_prefixes();
+        let aws_in_order = aws.serves_names();
         all.push(Box::new(aws));
         let gcp = gcp::GcpSource::new(settings.gcp.clone(), env.clone(), settings.max_secret_bytes);
         let gcp_in_order = gcp.serves_names();
@@ -82,6 +83,29 @@ impl Sources {
     #[cfg(test)]
     pub fn from_parts(all: Vec<Box<dyn Source>>, order: Vec<SourceKind>) -> Sources {
         Sources { all, order }
+    }
+
+    /// The earliest [`Source::credentials_expire_at`] of all sources.
+    pub fn credentials_expire_at(&self) -> Option<u64> {
+        self.all
+            .iter()
+            .filter_map(|s| s.credentials_expire_at())
+            .min()
+    }
+
+    /// Hands every source the references of its scheme among `references` ([`Source::prefetch`]).
+    pub fn prefetch(&mut self, references: &[&Reference]) {
+        for s in &mut self.all {
+            let kind = s.kind();
+            let mine: Vec<&Reference> = references
+                .iter()
+                .copied()
+                .filter(|r| SourceKind::of(r) == kind)
+                .collect();
+            if !mine.is_empty() {
+                s.prefetch(&mine);
+            }
+        }
     }
 
     /// The precedence order actually in use.

@@ -160,6 +160,18 @@ pub trait Source {
         ))
     }
 
+    /// When credentials this source obtained expire (Unix seconds), so a long-lived supervisor
+    /// can refresh before then; `None` (the default) when nothing it holds expires.
+    fn credentials_expire_at(&self) -> Option<u64> {
+        None
+    }
+
+    /// Told, before any fetch, every exact reference of this source's scheme the run will
+    /// fetch, so it can read them in batches; the default reads each on its own.
+    fn prefetch(&mut self, references: &[&Reference]) {
+        let _ = references;
+    }
+
     /// Variables to inject whole into the program's environment; none by default.
     fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
         Ok(Vec::new())

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod bao;
+pub mod fake_aws_metadata;
 pub mod fake_azure;
 pub mod fake_gcp;
 pub mod fake_https;
@@ -127,6 +128,9 @@ impl Run {
     pub fn new() -> Run {
         let mut env = BTreeMap::new();
         env.insert("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into());
+        // Never a packet to the instance metadata address: a test that wants IMDS points
+        // AWS_EC2_METADATA_SERVICE_ENDPOINT at a loopback fake and removes this.
+        env.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
         Run {
             args: Vec::new(),
             env,

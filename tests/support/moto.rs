@@ -169,3 +169,74 @@ impl Drop for Moto {
         super::stop_by_pid(&mut self.child);
     }
 }
+
+/// A counting proxy (counting_proxy.py) in front of a moto server: every request forwarded
+/// unchanged, its action and body recorded.
+pub struct Counting {
+    /// `http://127.0.0.1:PORT` of the proxy.
+    pub url: String,
+    events: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    child: Child,
+}
+
+impl Counting {
+    /// A proxy in front of `moto`.
+    pub fn new(moto: &Moto) -> Counting {
+        let (child, events) = super::spawn_script("counting_proxy.py", &moto.url);
+        let mut c = Counting {
+            url: String::new(),
+            events,
+            child,
+        };
+        let mut ready = None;
+        super::wait_until(Duration::from_secs(20), || {
+            ready = c.lines().into_iter().find(|l| l.starts_with("READY "));
+            ready.is_some()
+        });
+        let port = ready.expect("counting_proxy.py did not become ready")[6..].to_string();
+        c.url = format!("http://127.0.0.1:{port}");
+        c
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.events.lock().expect("lock").clone()
+    }
+
+    /// (action, JSON body) of every request so far, after the `REQ` lines settled (a thread
+    /// reads them: wait, bounded, until two reads a moment apart agree).
+    pub fn requests(&self) -> Vec<(String, Value)> {
+        let mut last = usize::MAX;
+        super::wait_until(Duration::from_secs(5), || {
+            std::thread::sleep(Duration::from_millis(200));
+            let n = self.lines().len();
+            let settled = n == last;
+            last = n;
+            settled
+        });
+        self.lines()
+            .into_iter()
+            .filter_map(|l| {
+                let rest = l.strip_prefix("REQ ")?;
+                let (target, body) = rest.split_once(' ')?;
+                let action = target.rsplit('.').next().unwrap_or(target).to_string();
+                Some((action, serde_json::from_str(body).unwrap_or(Value::Null)))
+            })
+            .collect()
+    }
+
+    /// How many requests of each action so far.
+    pub fn counts(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut m = std::collections::BTreeMap::new();
+        for (a, _) in self.requests() {
+            *m.entry(a).or_insert(0) += 1;
+        }
+        m
+    }
+}
+
+impl Drop for Counting {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

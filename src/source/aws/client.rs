@@ -265,6 +265,111 @@ impl Clients {
         parse_parameter(resp.status, &resp.body)
     }
 
+    /// `BatchGetSecretValue` of at most [`BATCH_SECRETS`] ids, every page (`NextToken`).
+    pub fn batch_get_secret_value(
+        &mut self,
+        endpoint: &str,
+        region: &str,
+        ids: &[String],
+        creds: &Credentials,
+        now: u64,
+    ) -> Result<Batch, Error> {
+        let mut all = Batch::default();
+        let mut next: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut req = serde_json::json!({ "SecretIdList": ids });
+            if let Some(t) = &next {
+                req["NextToken"] = Value::String(t.clone());
+            }
+            let resp = self.json_call(
+                endpoint,
+                Service::SecretsManager,
+                region,
+                "secretsmanager.BatchGetSecretValue",
+                req.to_string().as_bytes(),
+                creds,
+                now,
+            )?;
+            let page = parse_batch_secrets(resp.status, &resp.body)?;
+            all.values.extend(page.values);
+            all.errors.extend(page.errors);
+            match page.next {
+                Some(t) => next = Some(t),
+                None => return Ok(all),
+            }
+        }
+        Err(Error::new(
+            Kind::Unavailable,
+            format!("more than {MAX_PAGES} pages"),
+        ))
+    }
+
+    /// `GetParameters` of at most [`BATCH_PARAMETERS`] names, decrypted.
+    pub fn get_parameters(
+        &mut self,
+        endpoint: &str,
+        region: &str,
+        names: &[String],
+        creds: &Credentials,
+        now: u64,
+    ) -> Result<Batch, Error> {
+        let body = serde_json::json!({"Names": names, "WithDecryption": true}).to_string();
+        let resp = self.json_call(
+            endpoint,
+            Service::Ssm,
+            region,
+            "AmazonSSM.GetParameters",
+            body.as_bytes(),
+            creds,
+            now,
+        )?;
+        parse_parameters(resp.status, &resp.body)
+    }
+
+    /// Every parameter under `path` (recursive, decrypted), `GetParametersByPath` paged with
+    /// `NextToken`, [`BATCH_PARAMETERS`] a page (the API's maximum).
+    pub fn get_parameters_by_path(
+        &mut self,
+        endpoint: &str,
+        region: &str,
+        path: &str,
+        creds: &Credentials,
+        now: u64,
+    ) -> Result<Vec<Item>, Error> {
+        let mut all = Vec::new();
+        let mut next: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut req = serde_json::json!({
+                "Path": path,
+                "Recursive": true,
+                "WithDecryption": true,
+                "MaxResults": BATCH_PARAMETERS,
+            });
+            if let Some(t) = &next {
+                req["NextToken"] = Value::String(t.clone());
+            }
+            let resp = self.json_call(
+                endpoint,
+                Service::Ssm,
+                region,
+                "AmazonSSM.GetParametersByPath",
+                req.to_string().as_bytes(),
+                creds,
+                now,
+            )?;
+            let page = parse_parameters(resp.status, &resp.body)?;
+            all.extend(page.values);
+            match page.next {
+                Some(t) => next = Some(t),
+                None => return Ok(all),
+            }
+        }
+        Err(Error::new(
+            Kind::Unavailable,
+            format!("more than {MAX_PAGES} pages"),
+        ))
+    }
+
     /// Exchanges a web identity token for credentials at STS (unsigned, as the SDKs do).
     pub fn assume_role_with_web_identity(
         &mut self,
@@ -313,6 +418,140 @@ impl Clients {
     }
 }
 
+/// Ids per `BatchGetSecretValue` call (the API's maximum).
+pub const BATCH_SECRETS: usize = 20;
+/// Names per `GetParameters` call, and results per `GetParametersByPath` page (the maxima).
+pub const BATCH_PARAMETERS: usize = 10;
+/// Pages followed before giving up (a server that always answers a `NextToken`).
+const MAX_PAGES: usize = 1000;
+
+/// One value of a batch answer.
+#[derive(Debug)]
+pub struct Item {
+    /// The secret's or parameter's name.
+    pub name: String,
+    /// Its ARN, when the answer gives one.
+    pub arn: Option<String>,
+    /// The value.
+    pub value: Stored,
+}
+
+/// A batch answer: the values, the per-id errors (id, bare error code) and the next page.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// The values returned.
+    pub values: Vec<Item>,
+    /// Ids that failed, with their error code (`ResourceNotFoundException`, ...); for
+    /// `GetParameters`, its `InvalidParameters` with the code `ParameterNotFound`.
+    pub errors: Vec<(String, String)>,
+    /// `NextToken`, when there is another page.
+    pub next: Option<String>,
+}
+
+/// Whether an error refused a batch call as such (its permission is separate from the single
+/// reads'), so the same reads are tried one by one.
+pub fn batch_refused(e: &Error) -> bool {
+    e.kind == Kind::Permission && e.what.contains("AccessDenied")
+}
+
+fn text_field(o: &mut serde_json::Map<String, Value>, name: &str) -> Option<String> {
+    match o.remove(name) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn next_token(o: &mut serde_json::Map<String, Value>) -> Option<String> {
+    text_field(o, "NextToken").filter(|t| !t.is_empty())
+}
+
+/// The top of a batch answer: 200 and a JSON object, its `NextToken` taken out.
+fn batch_answer(
+    status: u16,
+    body: &Secret,
+) -> Result<(serde_json::Map<String, Value>, Batch), Error> {
+    if status != 200 {
+        return Err(status_error(status, body.expose()));
+    }
+    let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(body.expose()) else {
+        return Err(Error::new(Kind::Unavailable, "answer is not a JSON object"));
+    };
+    let batch = Batch {
+        next: next_token(&mut o),
+        ..Batch::default()
+    };
+    Ok((o, batch))
+}
+
+/// The objects of the answer's array `field` (absent: none).
+fn entries(
+    o: &mut serde_json::Map<String, Value>,
+    field: &str,
+) -> Result<Vec<serde_json::Map<String, Value>>, Error> {
+    let Some(Value::Array(list)) = o.remove(field) else {
+        return Ok(Vec::new());
+    };
+    list.into_iter()
+        .map(|v| match v {
+            Value::Object(e) => Ok(e),
+            _ => Err(Error::new(
+                Kind::Unavailable,
+                format!("a {field} entry is not an object"),
+            )),
+        })
+        .collect()
+}
+
+/// Interprets a `BatchGetSecretValue` answer, with no I/O (the fuzz target calls it). Every
+/// entry of `SecretValues` needs a `Name` and a `SecretString` or `SecretBinary`.
+pub fn parse_batch_secrets(status: u16, body: &Secret) -> Result<Batch, Error> {
+    let (mut o, mut batch) = batch_answer(status, body)?;
+    for mut e in entries(&mut o, "SecretValues")? {
+        let name = text_field(&mut e, "Name")
+            .ok_or_else(|| Error::new(Kind::Unavailable, "a SecretValues entry has no Name"))?;
+        let arn = text_field(&mut e, "ARN");
+        let one = Secret::new(Value::Object(e).to_string().into_bytes());
+        let value = parse_secret_value(200, &one)?
+            .ok_or_else(|| Error::new(Kind::Unavailable, "a SecretValues entry has no value"))?;
+        batch.values.push(Item { name, arn, value });
+    }
+    for mut e in entries(&mut o, "Errors")? {
+        let id = text_field(&mut e, "SecretId").unwrap_or_default();
+        let code = text_field(&mut e, "ErrorCode").unwrap_or_default();
+        batch.errors.push((id, code));
+    }
+    Ok(batch)
+}
+
+/// Interprets a `GetParameters` or `GetParametersByPath` answer, with no I/O (the fuzz target
+/// calls it): `Parameters` (each a `Name` and a `Value` string), `InvalidParameters` (as errors
+/// with the code `ParameterNotFound`) and `NextToken`.
+pub fn parse_parameters(status: u16, body: &Secret) -> Result<Batch, Error> {
+    let (mut o, mut batch) = batch_answer(status, body)?;
+    for mut p in entries(&mut o, "Parameters")? {
+        let (Some(name), Some(value)) = (text_field(&mut p, "Name"), text_field(&mut p, "Value"))
+        else {
+            return Err(Error::new(
+                Kind::Unavailable,
+                "a Parameters entry has no Name and Value strings",
+            ));
+        };
+        batch.values.push(Item {
+            name,
+            arn: text_field(&mut p, "ARN"),
+            value: Stored::Text(Secret::new(value.into_bytes())),
+        });
+    }
+    if let Some(Value::Array(list)) = o.remove("InvalidParameters") {
+        for v in list {
+            if let Value::String(n) = v {
+                batch.errors.push((n, "ParameterNotFound".into()));
+            }
+        }
+    }
+    Ok(batch)
+}
+
 /// `host[:port]` of a URL, default ports omitted (what the HTTP layer sends as `Host`).
 fn authority(url: &str) -> Result<String, Error> {
     let uri: ureq::http::Uri = url.parse().map_err(|_| {
@@ -342,6 +581,11 @@ pub(crate) fn form_encode(out: &mut Vec<u8>, v: &[u8]) {
             out.extend_from_slice(format!("%{b:02X}").as_bytes());
         }
     }
+}
+
+/// Whether a bare error code means a missing secret, parameter or version.
+pub fn is_not_found(code: &str) -> bool {
+    NOT_FOUND.contains(&code)
 }
 
 fn not_found_or_error(status: u16, body: &Secret) -> Result<Option<Stored>, Error> {
@@ -430,6 +674,8 @@ pub fn parse_assume_role(status: u16, body: &Secret) -> Result<Credentials, Erro
         access_key_id: String::from_utf8_lossy(id.expose()).into_owned(),
         secret_access_key: field("SecretAccessKey")?,
         session_token: Some(field("SessionToken")?),
+        expires_at: xml_text(creds, "Expiration")
+            .and_then(|t| super::metadata::parse_expiration(&String::from_utf8_lossy(t.expose()))),
     })
 }
 
@@ -587,6 +833,39 @@ mod tests {
             Stored::Text(b) => assert_eq!(b.expose(), b"v"),
             Stored::Binary(_) => panic!("binary"),
         }
+    }
+
+    #[test]
+    fn batch_answers() {
+        let b = parse_batch_secrets(
+            200,
+            &s(r#"{"SecretValues":[{"Name":"a","ARN":"arn:x","SecretString":"v"},{"Name":"b","SecretBinary":"AAE="}],"Errors":[{"SecretId":"c","ErrorCode":"ResourceNotFoundException"}],"NextToken":"n"}"#),
+        )
+        .expect("ok");
+        assert_eq!(b.values.len(), 2);
+        assert_eq!(b.values[0].arn.as_deref(), Some("arn:x"));
+        assert!(matches!(&b.values[1].value, Stored::Binary(v) if v.expose() == [0, 1]));
+        assert_eq!(
+            b.errors,
+            [("c".to_string(), "ResourceNotFoundException".to_string())]
+        );
+        assert_eq!(b.next.as_deref(), Some("n"));
+        let denied = parse_batch_secrets(400, &s(r#"{"__type":"AccessDeniedException"}"#))
+            .expect_err("denied");
+        assert!(batch_refused(&denied), "{denied}");
+        assert!(parse_batch_secrets(200, &s(r#"{"SecretValues":[{"Name":"a"}]}"#)).is_err());
+        let p = parse_parameters(
+            200,
+            &s(r#"{"Parameters":[{"Name":"/a","Value":"v"}],"InvalidParameters":["/b"],"NextToken":""}"#),
+        )
+        .expect("ok");
+        assert_eq!(p.values[0].name, "/a");
+        assert_eq!(
+            p.errors,
+            [("/b".to_string(), "ParameterNotFound".to_string())]
+        );
+        assert!(p.next.is_none(), "an empty NextToken ends the pages");
+        assert!(parse_parameters(200, &s(r#"{"Parameters":[1]}"#)).is_err());
     }
 
     #[test]

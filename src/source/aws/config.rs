@@ -35,6 +35,12 @@ pub struct AwsFileSettings {
     pub deadline: Option<ScalarText>,
     /// Retries after the first attempt on connection errors, throttling and 5xx.
     pub retries: Option<u32>,
+    /// Secrets Manager secrets (names or ARNs) whose JSON keys are all candidate secrets,
+    /// later ones overriding earlier ones.
+    pub secrets: Option<Vec<String>>,
+    /// A Parameter Store path whose every parameter (recursive) is a candidate secret, named
+    /// relative to it.
+    pub parameters_path: Option<String>,
     /// Unknown keys, refused (78).
     #[serde(flatten)]
     pub unknown: BTreeMap<String, IgnoredAny>,
@@ -57,6 +63,10 @@ pub struct AwsSettings {
     pub retries: u32,
     /// Permit `http://` to a non-loopback endpoint.
     pub allow_insecure_http: bool,
+    /// Whole-source secrets (JSON objects), in order.
+    pub secrets: Vec<AwsRef>,
+    /// Whole-source parameter path, ending in `/`.
+    pub parameters_path: Option<String>,
 }
 
 /// Refuses unknown keys of `secret_init.aws` (78).
@@ -136,7 +146,44 @@ impl AwsSettings {
                 ));
             }
         };
+        let mut secrets = Vec::new();
+        for id in f.secrets.iter().flatten() {
+            let r = AwsRef::parse(&format!("aws-sm:{id}"))
+                .ok()
+                .filter(|r| r.key.is_none() && !id.contains('#'))
+                .ok_or_else(|| {
+                    Error::new(
+                        Kind::Config,
+                        format!(
+                            "secret_init.aws.secrets: \"{}\": expected a secret name or ARN (no #KEY: every key is offered)",
+                            crate::log::escape_controls(id)
+                        ),
+                    )
+                })?;
+            // An ARN keeps its own region (`aws-sm:arn:...` parsed as a name has none).
+            secrets.push(match AwsRef::parse(id) {
+                Ok(arn) if id.starts_with("arn:") => arn,
+                _ => r,
+            });
+        }
+        let parameters_path = match &f.parameters_path {
+            None => None,
+            Some(p) => {
+                let ok = p.starts_with('/')
+                    && AwsRef::parse(&format!("aws-ssm:{p}x")).is_ok()
+                    && !p.contains(['#', ':']);
+                if !ok {
+                    return Err(Error::new(
+                        Kind::Config,
+                        "secret_init.aws.parameters_path: expected a path like /app/prod/",
+                    ));
+                }
+                Some(format!("{}/", p.trim_end_matches('/')))
+            }
+        };
         Ok(AwsSettings {
+            secrets,
+            parameters_path,
             region: f.region.clone(),
             prefixes,
             ca_cert: f.ca_cert.clone(),

@@ -9,10 +9,13 @@
 //!    config file (`AWS_CONFIG_FILE`, default `~/.aws/config`, sections `[default]` and
 //!    `[profile NAME]`).
 //!
-//! Instance metadata (IMDS) and the container credential endpoint are not implemented: no packet
-//! ever goes to a metadata address. The "no credentials" message says so, and honours
-//! `AWS_EC2_METADATA_DISABLED` by not suggesting it. Files are read only when the chain gets to
-//! them; keys never leave [`Secret`]s except into the signer's zeroized buffers.
+//! 4. the container credential endpoint (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` /
+//!    `_FULL_URI`), then EC2 instance metadata unless `AWS_EC2_METADATA_DISABLED=true`
+//!    ([`super::metadata`]).
+//!
+//! Files are read only when the chain gets to them; the network only by the caller, for a web
+//! identity, the container endpoint or IMDS. Keys never leave [`Secret`]s except into the
+//! signer's zeroized buffers.
 
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
@@ -34,6 +37,23 @@ pub struct Credentials {
     pub secret_access_key: Secret,
     /// The session token of temporary credentials.
     pub session_token: Option<Secret>,
+    /// When temporary credentials expire (Unix seconds), from the `Expiration` of an STS,
+    /// container or instance metadata answer; `None` for static keys. A long-lived supervisor
+    /// obtains new ones before then ([`Credentials::fresh_at`]).
+    pub expires_at: Option<u64>,
+}
+
+/// Credentials this close to their expiry are obtained anew: botocore's mandatory refresh
+/// window (10 minutes), so a request is never signed with keys about to lapse.
+pub const REFRESH_BEFORE_SECS: u64 = 600;
+
+impl Credentials {
+    /// Whether these can still be used at `now` (Unix seconds): static keys always; temporary
+    /// ones until [`REFRESH_BEFORE_SECS`] before they expire.
+    pub fn fresh_at(&self, now: u64) -> bool {
+        self.expires_at
+            .is_none_or(|t| now.saturating_add(REFRESH_BEFORE_SECS) < t)
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -50,6 +70,10 @@ pub enum Chain {
     Static(Credentials, String),
     /// A web identity to exchange at STS.
     WebIdentity(WebIdentity),
+    /// The container credential endpoint (ECS task role, EKS Pod Identity).
+    Container(super::metadata::Container),
+    /// EC2 instance metadata (IMDSv2).
+    Imds(super::metadata::Imds),
 }
 
 /// The inputs of `AssumeRoleWithWebIdentity`.
@@ -262,6 +286,7 @@ fn keys_of(section: &BTreeMap<String, Secret>) -> Option<Credentials> {
             .get("aws_session_token")
             .filter(|t| !t.is_empty())
             .cloned(),
+        expires_at: None,
     })
 }
 
@@ -279,6 +304,7 @@ pub fn find(env: &Environ, profiles: &mut Profiles, now: u64) -> Result<Chain, E
                     access_key_id: id,
                     secret_access_key: secret,
                     session_token: secret_var(env, "AWS_SESSION_TOKEN"),
+                    expires_at: None,
                 },
                 "environment (AWS_ACCESS_KEY_ID)".into(),
             ));
@@ -327,16 +353,18 @@ pub fn find(env: &Environ, profiles: &mut Profiles, now: u64) -> Result<Chain, E
     if let Some(c) = profiles.config_section()?.and_then(keys_of) {
         return Ok(Chain::Static(c, format!("profile {name} (config file)")));
     }
-    let imds =
-        if var(env, "AWS_EC2_METADATA_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-            ""
-        } else {
-            " (instance metadata and container credentials are not supported)"
-        };
+    // 4. The container endpoint, then instance metadata (the only links that need the network
+    // to even learn whether they apply; tried by the caller).
+    if let Some(c) = super::metadata::container(env) {
+        return Ok(Chain::Container(c));
+    }
+    if let Some(i) = super::metadata::imds(env) {
+        return Ok(Chain::Imds(i));
+    }
     Err(Error::new(
         Kind::Permission,
         format!(
-            "no credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_ROLE_ARN/AWS_WEB_IDENTITY_TOKEN_FILE, or profile {name} in {}{imds}",
+            "no credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_ROLE_ARN/AWS_WEB_IDENTITY_TOKEN_FILE, AWS_CONTAINER_CREDENTIALS_FULL_URI, or profile {name} in {} (instance metadata is disabled by AWS_EC2_METADATA_DISABLED)",
             profiles.shown()
         ),
     )
@@ -390,6 +418,8 @@ mod tests {
         let key = |c: Result<Chain, Error>| match c.expect("found") {
             Chain::Static(c, _) => c.access_key_id,
             Chain::WebIdentity(w) => format!("web:{}:{}", w.role_arn, w.session_name),
+            Chain::Container(c) => format!("container:{}", c.url),
+            Chain::Imds(i) => format!("imds:{}", i.base),
         };
         assert_eq!(
             key(run(&[
@@ -414,16 +444,33 @@ mod tests {
             key(run(&[("AWS_PROFILE", "irsa")])),
             "web:arn:aws:iam::1:role/r:secret-init-7"
         );
-        let e = run(&[("AWS_PROFILE", "none")]).err().expect("none");
-        assert_eq!(e.exit_code(), 77);
-        assert!(e.what.contains("instance metadata"), "{e}");
+        assert!(matches!(
+            run(&[("AWS_PROFILE", "none")]),
+            Ok(Chain::Imds(_))
+        ));
+        // After the profile: the container endpoint, before instance metadata.
+        assert!(matches!(
+            run(&[
+                ("AWS_PROFILE", "none"),
+                ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:1/c")
+            ]),
+            Ok(Chain::Container(_))
+        ));
+        assert_eq!(
+            key(run(&[(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "http://127.0.0.1:1/c"
+            )])),
+            "FILEKEY"
+        );
         let e = run(&[
             ("AWS_PROFILE", "none"),
             ("AWS_EC2_METADATA_DISABLED", "true"),
         ])
         .err()
         .expect("none");
-        assert!(!e.what.contains("instance metadata"), "{e}");
+        assert_eq!(e.exit_code(), 77);
+        assert!(e.what.contains("no credentials"), "{e}");
         let e = run(&[("AWS_ACCESS_KEY_ID", "X")]).err().expect("half");
         assert_eq!(e.exit_code(), 77);
     }
@@ -434,6 +481,7 @@ mod tests {
             access_key_id: "AKID".into(),
             secret_access_key: Secret::new(b"canary-sk".to_vec()),
             session_token: Some(Secret::new(b"canary-tok".to_vec())),
+            expires_at: Some(1),
         };
         let d = format!("{c:?}");
         assert!(d.contains("AKID") && !d.contains("canary"), "{d}");

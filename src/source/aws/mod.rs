@@ -5,8 +5,9 @@
 //! Lazy from end to end: building the source reads nothing. The credential chain
 //! ([`credentials`]) runs when a lookup first reaches AWS; credentials (and a web identity's STS
 //! exchange) are then kept in memory for the run, and every reference is read at most once
-//! (successes and failures are both cached). `Source::invalidate` forgets all of it, so a
-//! later read (live refresh) fetches anew and re-exchanges a rotated web identity token.
+//! (successes and failures are both cached). A live refresh builds the sources anew each pass,
+//! so it reads afresh and re-exchanges a rotated web identity token; within one pass,
+//! temporary credentials near their `Expiration` are obtained anew before the next request.
 //!
 //! References are parsed in [`crate::reference::aws`]; lookups by name try the configured
 //! `secret_init.aws.prefixes` in order, the secret's name appended to each. The pod's own AWS
@@ -16,9 +17,10 @@
 pub mod client;
 pub mod config;
 pub mod credentials;
+pub mod metadata;
 pub mod sigv4;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use super::pick_key;
@@ -28,6 +30,7 @@ use crate::error::{Error, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::reference::aws::AwsRef;
+use crate::secret::Secret;
 use client::{Clients, Stored};
 use config::{AwsSettings, Service, endpoint, env_region};
 use credentials::{Chain, Credentials, Profiles};
@@ -46,7 +49,14 @@ pub struct AwsSource {
     creds: Option<Result<Credentials, Error>>,
     /// (service, region, id, version) → what reading it gave (`None`: it does not exist).
     cache: BTreeMap<ReadKey, Result<Option<Rc<Stored>>, Error>>,
+    /// The whole-source candidates (`secrets`, `parameters_path`), once loaded.
+    whole: Option<Result<Rc<Candidates>, Error>>,
+    /// Services whose batch calls were refused (AccessDenied) this run: read one by one.
+    batch_refused: BTreeSet<Service>,
 }
+
+/// Candidate secrets of a whole-source read: name → (value, where it came from).
+type Candidates = BTreeMap<String, (Secret, String)>;
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -67,12 +77,19 @@ impl AwsSource {
             max_secret_bytes,
             creds: None,
             cache: BTreeMap::new(),
+            whole: None,
+            batch_refused: BTreeSet::new(),
         }
     }
 
-    /// Whether lookups by name can find anything here (prefixes are configured).
-    pub fn has_prefixes(&self) -> bool {
-        !self.settings.prefixes.is_empty()
+    /// Whether lookups by name can find anything here (prefixes, listed secrets or a
+    /// parameters path are configured).
+    pub fn serves_names(&self) -> bool {
+        !self.settings.prefixes.is_empty() || self.has_whole()
+    }
+
+    fn has_whole(&self) -> bool {
+        !self.settings.secrets.is_empty() || self.settings.parameters_path.is_some()
     }
 
     /// The default region: the setting, the environment, else the profile's.
@@ -89,6 +106,15 @@ impl AwsSource {
     }
 
     fn credentials(&mut self) -> Result<Credentials, Error> {
+        if let Some(Ok(c)) = &self.creds
+            && !c.fresh_at(now())
+        {
+            crate::debug!(
+                "aws: credentials for key id {} expire soon: obtaining new ones",
+                c.access_key_id
+            );
+            self.creds = None;
+        }
         if self.creds.is_none() {
             let r = self.obtain();
             if let Ok(c) = &r {
@@ -119,22 +145,32 @@ impl AwsSource {
                 );
                 self.clients.assume_role_with_web_identity(&url, &w)
             }
+            Chain::Container(c) => {
+                crate::debug!(
+                    "aws: container credentials from {} ({})",
+                    crate::http::redact_url(&c.url),
+                    c.origin
+                );
+                metadata::fetch_container(&c, self.ca_file(), self.settings.allow_insecure_http)
+            }
+            Chain::Imds(i) => {
+                crate::debug!(
+                    "aws: instance metadata (IMDSv2) at {}",
+                    crate::http::redact_url(&i.base)
+                );
+                metadata::fetch_imds(&i, self.ca_file(), self.settings.allow_insecure_http)
+            }
         }
+    }
+
+    fn ca_file(&self) -> std::path::PathBuf {
+        crate::http::ca_file(self.settings.ca_cert.as_deref(), &self.env)
     }
 
     /// Reads what `r` names (cached), `Ok(None)` when it does not exist.
     fn read(&mut self, r: &AwsRef) -> Result<Option<Rc<Stored>>, Error> {
         let src = r.target();
-        let region = match r.region.clone() {
-            Some(reg) => reg,
-            None => self.default_region().map_err(|e| e.with_source(src.clone()))?.ok_or_else(|| {
-                Error::new(
-                    Kind::Config,
-                    "no region: set AWS_REGION, secret_init.aws.region or the profile's region, or use an ARN",
-                )
-                .with_source(src.clone())
-            })?,
-        };
+        let region = self.region_for(r.region.as_deref(), &src)?;
         let key = (r.service, region.clone(), r.id.clone(), r.version.clone());
         if let Some(hit) = self.cache.get(&key) {
             return hit.clone();
@@ -152,6 +188,205 @@ impl AwsSource {
         }
         self.cache.insert(key, result.clone());
         result
+    }
+
+    /// `region`, else the default region; none at all is 78 naming `src`.
+    fn region_for(&mut self, region: Option<&str>, src: &str) -> Result<String, Error> {
+        match region {
+            Some(reg) => Ok(reg.to_string()),
+            None => self.default_region().map_err(|e| e.with_source(src))?.ok_or_else(|| {
+                Error::new(
+                    Kind::Config,
+                    "no region: set AWS_REGION, secret_init.aws.region or the profile's region, or use an ARN",
+                )
+                .with_source(src)
+            }),
+        }
+    }
+
+    fn check_size(&self, s: &Stored) -> Result<(), Error> {
+        let (Stored::Text(v) | Stored::Binary(v)) = s;
+        if v.len() as u64 > self.max_secret_bytes {
+            return Err(Error::new(
+                Kind::Data,
+                format!("value larger than the {}-byte limit", self.max_secret_bytes),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads many references with as few requests as possible, into the cache: unpinned
+    /// Secrets Manager ids with `BatchGetSecretValue` ([`client::BATCH_SECRETS`] a call) and
+    /// unpinned parameter names with `GetParameters` ([`client::BATCH_PARAMETERS`] a call), per
+    /// region. A batch settles what it returned and what it reports missing; anything else (a
+    /// per-id error, a failed call, the batch action refused with AccessDenied, which also
+    /// stops batching that service for the run) is left to the single reads, which report it
+    /// in their own words.
+    fn prefetch_refs(&mut self, refs: &[AwsRef]) {
+        let mut groups: BTreeMap<(Service, String), Vec<String>> = BTreeMap::new();
+        for r in refs {
+            if r.version.is_some() || (r.service == Service::Ssm && r.id.starts_with("arn:")) {
+                continue;
+            }
+            let Ok(region) = self.region_for(r.region.as_deref(), &r.target()) else {
+                continue;
+            };
+            if self
+                .cache
+                .contains_key(&(r.service, region.clone(), r.id.clone(), None))
+            {
+                continue;
+            }
+            let ids = groups.entry((r.service, region)).or_default();
+            if !ids.contains(&r.id) {
+                ids.push(r.id.clone());
+            }
+        }
+        for ((service, region), ids) in groups {
+            let size = match service {
+                Service::Ssm => client::BATCH_PARAMETERS,
+                _ => client::BATCH_SECRETS,
+            };
+            for chunk in ids.chunks(size) {
+                if self.batch_refused.contains(&service) || (chunk.len() == 1 && size > 1) {
+                    break;
+                }
+                let Ok(creds) = self.credentials() else {
+                    return;
+                };
+                let (url, _) = endpoint(service, Some(&region), &self.env);
+                let answer = match service {
+                    Service::Ssm => {
+                        self.clients
+                            .get_parameters(&url, &region, chunk, &creds, now())
+                    }
+                    _ => self
+                        .clients
+                        .batch_get_secret_value(&url, &region, chunk, &creds, now()),
+                };
+                let batch = match answer {
+                    Ok(b) => b,
+                    Err(e) => {
+                        crate::debug!(
+                            "aws: {} batch of {} in {region} failed ({}); reading one by one",
+                            service.name(),
+                            chunk.len(),
+                            e.what
+                        );
+                        if client::batch_refused(&e) {
+                            self.batch_refused.insert(service);
+                        }
+                        break;
+                    }
+                };
+                crate::debug!(
+                    "aws: {} batch of {} in {region}: {} values",
+                    service.name(),
+                    chunk.len(),
+                    batch.values.len()
+                );
+                let mut values: Vec<Option<client::Item>> =
+                    batch.values.into_iter().map(Some).collect();
+                for id in chunk {
+                    let key = (service, region.clone(), id.clone(), None);
+                    let hit = values.iter_mut().find(|it| {
+                        it.as_ref().is_some_and(|it| {
+                            it.name == *id
+                                || it.arn.as_deref().is_some_and(|a| {
+                                    a == id
+                                        || (id.starts_with("arn:") && a.starts_with(id.as_str()))
+                                })
+                        })
+                    });
+                    if let Some(item) = hit.and_then(Option::take) {
+                        let result = self
+                            .check_size(&item.value)
+                            .map(|()| Some(Rc::new(item.value)));
+                        self.cache.insert(key, result);
+                    } else if batch
+                        .errors
+                        .iter()
+                        .any(|(e, code)| e == id && client::is_not_found(code))
+                    {
+                        self.cache.insert(key, Ok(None));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The whole-source candidates, loaded on first use.
+    fn whole(&mut self) -> Result<Rc<Candidates>, Error> {
+        if self.whole.is_none() {
+            let r = self.load_whole().map(Rc::new);
+            self.whole = Some(r);
+        }
+        match self.whole.as_ref() {
+            Some(Ok(c)) => Ok(Rc::clone(c)),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(Error::new(Kind::Unavailable, "aws candidates missing")),
+        }
+    }
+
+    /// Every key of every listed secret (later ones override earlier ones), then every
+    /// parameter under the path, named relative to it (overriding the secrets' keys).
+    fn load_whole(&mut self) -> Result<Candidates, Error> {
+        let mut out = Candidates::new();
+        let listed = self.settings.secrets.clone();
+        self.prefetch_refs(&listed);
+        for r in &listed {
+            let src = r.target();
+            let not_object = || {
+                Error::new(
+                    Kind::Data,
+                    "listed in secret_init.aws.secrets, but its value is not a JSON object",
+                )
+                .with_source(src.clone())
+            };
+            let stored = self.read(r)?.ok_or_else(|| {
+                Error::new(
+                    Kind::Unavailable,
+                    "listed in secret_init.aws.secrets, but it does not exist",
+                )
+                .with_source(src.clone())
+            })?;
+            let Stored::Text(v) = stored.as_ref() else {
+                return Err(not_object());
+            };
+            let Ok(serde_json::Value::Object(o)) = serde_json::from_slice(v.expose()) else {
+                return Err(not_object());
+            };
+            for (k, val) in o {
+                let value = match val {
+                    serde_json::Value::Null => continue,
+                    serde_json::Value::String(s) => Secret::new(s.into_bytes()),
+                    other => Secret::new(other.to_string().into_bytes()),
+                };
+                let label = format!("{src}#{k}");
+                out.insert(k, (value, label));
+            }
+        }
+        if let Some(path) = self.settings.parameters_path.clone() {
+            let src = format!("aws-ssm:{path}");
+            let region = self.region_for(None, &src)?;
+            let (url, _) = endpoint(Service::Ssm, Some(&region), &self.env);
+            let creds = self.credentials().map_err(|e| e.with_source(src.clone()))?;
+            let items = self
+                .clients
+                .get_parameters_by_path(&url, &region, path.trim_end_matches('/'), &creds, now())
+                .map_err(|e| e.with_source(src.clone()))?;
+            crate::debug!("aws: {src}: {} parameters", items.len());
+            for it in items {
+                let Some(rel) = it.name.strip_prefix(path.as_str()) else {
+                    continue;
+                };
+                self.check_size(&it.value)
+                    .map_err(|e| e.with_source(format!("aws-ssm:{}", it.name)))?;
+                let (Stored::Text(v) | Stored::Binary(v)) = it.value;
+                out.insert(rel.to_string(), (v, format!("aws-ssm:{}", it.name)));
+            }
+        }
+        Ok(out)
     }
 
     fn read_uncached(&mut self, r: &AwsRef, region: &str) -> Result<Option<Rc<Stored>>, Error> {
@@ -176,13 +411,7 @@ impl AwsSource {
             )?,
         };
         if let Some(s) = &stored {
-            let (Stored::Text(v) | Stored::Binary(v)) = s;
-            if v.len() as u64 > self.max_secret_bytes {
-                return Err(Error::new(
-                    Kind::Data,
-                    format!("value larger than the {}-byte limit", self.max_secret_bytes),
-                ));
-            }
+            self.check_size(s)?;
         }
         Ok(stored.map(Rc::new))
     }
@@ -225,18 +454,36 @@ impl Source for AwsSource {
     }
 
     fn describe(&self, name: &SecretName) -> String {
-        if self.settings.prefixes.is_empty() {
+        if !self.serves_names() {
             return "aws (no prefixes configured)".into();
         }
-        self.settings
-            .prefixes
+        let mut places: Vec<String> = self
+            .settings
+            .secrets
             .iter()
-            .map(|p| format!("{p}{name}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+            .map(|r| format!("{}#{name}", r.target()))
+            .collect();
+        if let Some(p) = &self.settings.parameters_path {
+            places.push(format!("aws-ssm:{p}{name}"));
+        }
+        places.extend(self.settings.prefixes.iter().map(|p| format!("{p}{name}")));
+        places.join(", ")
     }
 
     fn lookup(&mut self, name: &SecretName) -> Result<Option<Found>, Error> {
+        if self.has_whole()
+            && let Some((value, label)) = self.whole()?.get(name.as_str())
+        {
+            return Ok(Some(Found {
+                value: value.clone(),
+                origin: Origin {
+                    kind: SourceKind::Aws,
+                    label: label.clone(),
+                    path: None,
+                    version: None,
+                },
+            }));
+        }
         for p in self.settings.prefixes.clone() {
             let r = AwsRef::parse(&format!("{p}{name}"))
                 .map_err(|why| Error::new(Kind::Config, why).with_source(format!("{p}{name}")))?;
@@ -245,6 +492,28 @@ impl Source for AwsSource {
             }
         }
         Ok(None)
+    }
+
+    /// When the credentials in use expire: `None` before the first request, for static keys,
+    /// or after a failure. The source itself obtains new ones when these are within
+    /// [`credentials::REFRESH_BEFORE_SECS`] of it.
+    fn credentials_expire_at(&self) -> Option<u64> {
+        match &self.creds {
+            Some(Ok(c)) => c.expires_at,
+            _ => None,
+        }
+    }
+
+    /// Batches the `from:` references about to be fetched (see `prefetch_refs`).
+    fn prefetch(&mut self, references: &[&Reference]) {
+        let refs: Vec<AwsRef> = references
+            .iter()
+            .filter_map(|r| match r {
+                Reference::Aws(a) => Some(a.clone()),
+                _ => None,
+            })
+            .collect();
+        self.prefetch_refs(&refs);
     }
 
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {

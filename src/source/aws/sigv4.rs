@@ -234,6 +234,7 @@ mod tests {
             access_key_id: "AKIDEXAMPLE".into(),
             secret_access_key: Secret::new(b"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".to_vec()),
             session_token: None,
+            expires_at: None,
         };
         let s = sign(
             &Request {
