@@ -180,9 +180,11 @@ fn plan_excluding(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan
         with_files,
     )?;
     crate::template::add_to_plan(&mut plan, &ctx.manifest.templates, &resolutions)?;
+    add_dynamic(ctx, carry, &mut plan)?;
     let mut injected = sources.injected_env()?;
     plan.consumed = sources.consumed_files();
-    // Dropping the sources revokes a vault token we logged in with: it is no longer needed.
+    // The vault client is in `carry`: dropping it (the end of a start without refresh) revokes
+    // a token we logged in with; a refresh keeps it alive.
     drop(sources);
     injected.extend(crate::source::file::file_env(
         &ctx.settings.file_env,
@@ -191,6 +193,51 @@ fn plan_excluding(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan
     )?);
     plan::add_injected(&mut plan, injected, &ctx.settings)?;
     Ok(plan)
+}
+
+/// The vault's dynamic secrets (`secret_init.vault.dynamic`) join the plan: each one's fields
+/// as files published in the same atomic set. A path already planned is a conflict.
+fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<(), Errors> {
+    let Some(v) = ctx
+        .settings
+        .vault
+        .as_ref()
+        .filter(|v| !v.dynamic.is_empty())
+    else {
+        return Ok(());
+    };
+    let files = carry
+        .vault
+        .borrow_mut()
+        .dynamic_files(v, &ctx.env, &ctx.settings.output_dir)?;
+    let mut errors = Errors::default();
+    for f in files {
+        if let Some(other) = plan.files.iter().find(|p| p.path == f.path) {
+            errors.push(
+                Error::new(
+                    Kind::Data,
+                    format!(
+                        "writes {} as secret \"{}\" does",
+                        f.path.display(),
+                        other.secret
+                    ),
+                )
+                .with_source(format!("vault dynamic \"{}\"", f.secret)),
+            );
+            continue;
+        }
+        plan.origins.entry(f.secret.clone()).or_insert_with(|| {
+            format!(
+                "vault dynamic {}",
+                v.dynamic
+                    .iter()
+                    .find(|d| d.name == f.secret)
+                    .map_or("", |d| d.path.as_str())
+            )
+        });
+        plan.files.push(f);
+    }
+    errors.into_result()
 }
 
 /// One whole pass of the pipeline for a run: everything resolved and checked, the plan (files
@@ -253,11 +300,19 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
             creds.as_ref().map(|c| (c.uid, c.gid)),
         );
     }
+    // A refresh keeps the vault login (and dynamic leases) alive from the start on; without one
+    // the temporary carry drops here, revoking our login token before the exec.
+    let carry = refresh.is_some().then(Carry::live);
     let Delivery {
         plan,
         env,
         opts: write_opts,
-    } = delivery(ctx, creds.as_ref(), &Carry::default(), program)?;
+    } = delivery(
+        ctx,
+        creds.as_ref(),
+        carry.as_ref().unwrap_or(&Carry::default()),
+        program,
+    )?;
     let inherited = child_env::inherited(
         &ctx.env,
         &ctx.settings.env_prefix,
@@ -304,9 +359,17 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         process_group: proc.process_group,
         grace_period: proc.grace_period,
     };
-    let mut refresher = refresh
-        .zip(delivered)
-        .map(|(r, last)| crate::refresh::Refresher::new(ctx, r, creds, program, write_opts, last));
+    let mut refresher = refresh.zip(delivered).map(|(r, last)| {
+        crate::refresh::Refresher::new(
+            ctx,
+            r,
+            creds,
+            program,
+            write_opts,
+            last,
+            carry.unwrap_or_default(),
+        )
+    });
     let result = supervise::run(
         cmd,
         setup,

@@ -18,5 +18,6 @@ mod leaks;
 mod preflight;
 mod providers;
 mod refresh;
+mod renewal;
 mod templates;
 mod vault;

@@ -275,6 +275,7 @@ impl<'a> Refresher<'a> {
         program: &'a [OsString],
         write_opts: file::WriteOptions,
         last: Delivered,
+        mut carry: Carry,
     ) -> Refresher<'a> {
         let watcher = Watcher::new(places(&ctx.settings));
         let sources = watches(&ctx.settings, &settings, Some(watcher.how()));
@@ -292,10 +293,7 @@ impl<'a> Refresher<'a> {
                 .collect::<Vec<_>>()
                 .join("; ")
         );
-        let carry = Carry {
-            written: last.files.keys().cloned().collect(),
-            ..Carry::default()
-        };
+        carry.written = last.files.keys().cloned().collect();
         let r = Refresher {
             ctx,
             next_poll: Instant::now() + jittered(settings.interval, settings.jitter),
@@ -465,6 +463,27 @@ impl<'a> Refresher<'a> {
     }
 }
 
+impl Refresher<'_> {
+    /// Keeps the vault's token and leases alive (source/vault/keep.rs); true when a dynamic
+    /// secret is due for a re-issue. A change in the token's health is written to the status
+    /// file at once.
+    fn keep_vault(&mut self, now: Instant) -> bool {
+        let (reissue, vault) = {
+            let mut keep = self.carry.vault.borrow_mut();
+            (keep.tick(now), keep.status())
+        };
+        if self.status.vault.as_ref() != Some(&vault) {
+            let health_changed = self.status.vault.as_ref().map(|v| &v["token"]["state"])
+                != Some(&vault["token"]["state"]);
+            self.status.vault = Some(vault);
+            if health_changed {
+                self.status.write(self.settings.status_file.as_deref());
+            }
+        }
+        reissue
+    }
+}
+
 impl Refresh for Refresher<'_> {
     fn wait(&self) -> Duration {
         let now = Instant::now();
@@ -475,6 +494,9 @@ impl Refresh for Refresher<'_> {
     fn tick(&mut self, main: i32) -> Tell {
         self.status.program_pid = Some(main);
         let now = Instant::now();
+        if self.keep_vault(now) && self.due.is_none() {
+            self.due = Some(now);
+        }
         if self.watcher.changed(now) && self.due.is_none() {
             crate::debug!("refresh: a watched source changed");
             self.due = Some(now + COALESCE);
@@ -514,6 +536,8 @@ struct Status {
     program_pid: Option<i32>,
     watch_mode: String,
     sources: Vec<Watch>,
+    /// The vault's token and dynamic secrets (keep.rs), when a vault is in use.
+    vault: Option<serde_json::Value>,
 }
 
 /// Whether an error's source (`vault:secret/data/app#db`, `file:/secrets/db`) is about a watched
@@ -545,6 +569,7 @@ impl Status {
             program_pid: None,
             watch_mode: String::new(),
             sources,
+            vault: None,
         }
     }
 
@@ -561,8 +586,12 @@ impl Status {
                 })
             })
             .collect();
+        let vault_ok = self
+            .vault
+            .as_ref()
+            .is_none_or(|v| v["token"]["state"] == "ok");
         serde_json::json!({
-            "ok": self.error.is_none(),
+            "ok": self.error.is_none() && vault_ok,
             "interval_seconds": self.interval.as_secs_f64(),
             "on_change": on_change_name(self.on_change),
             "last_attempt": unix(self.last_attempt),
@@ -573,6 +602,7 @@ impl Status {
             "changes_published": self.changes,
             "program_pid": self.program_pid,
             "sources": sources,
+            "vault": self.vault,
         })
     }
 

@@ -185,6 +185,18 @@ pub struct Carry {
     pub written: std::collections::BTreeSet<PathBuf>,
     /// A bundle URL's last answer, for a conditional GET.
     pub bundle_url: bundle::UrlCache,
+    /// The vault client, its token and the dynamic secrets issued (kept alive by a refresh).
+    pub vault: vault::keep::Shared,
+}
+
+impl Carry {
+    /// The carry of a live refresh: the vault's login and leases outlive each pass.
+    pub fn live() -> Carry {
+        Carry {
+            vault: vault::keep::Keep::live(),
+            ..Carry::default()
+        }
+    }
 }
 
 /// Every configured source, plus the precedence order to walk for secrets without a reference.
@@ -219,7 +231,9 @@ impl Sources {
             ));
         }
         if let Some(v) = &settings.vault {
-            all.push(Box::new(vault::VaultSource::new(v.clone(), env.clone())));
+            all.push(Box::new(
+                vault::VaultSource::new(v.clone(), env.clone()).with_keep(&carry.vault),
+            ));
         }
         // Always built (references need no settings); in the order only with prefixes.
         let aws = aws::AwsSource::new(settings.aws.clone(), env.clone(), settings.max_secret_bytes);
