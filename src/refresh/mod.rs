@@ -233,13 +233,28 @@ pub fn on_change_name(o: OnChange) -> &'static str {
 
 /// `d` spread by ±`jitter` (a fraction), from the system's random source.
 fn jittered(d: Duration, jitter: f64) -> Duration {
+    match unit() {
+        Some(u) => d.mul_f64((1.0 + jitter * (2.0 * u - 1.0)).max(0.0)),
+        None => d,
+    }
+}
+
+/// A uniform number in [0, 1) from the system's random source.
+fn unit() -> Option<f64> {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 8];
-    if ring::rand::SystemRandom::new().fill(&mut b).is_err() {
-        return d;
+    ring::rand::SystemRandom::new().fill(&mut b).ok()?;
+    Some((u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64)
+}
+
+/// The wait before the first poll: with jitter, a uniform point of the first interval (a
+/// splay: a fleet started together — a rollout — then polls spread over the whole interval
+/// instead of in one burst that ±jitter only widens); without, the interval itself.
+fn splayed(d: Duration, jitter: f64) -> Duration {
+    match unit() {
+        Some(u) if jitter > 0.0 => d.mul_f64(0.05 + 0.95 * u),
+        _ => d,
     }
-    let unit = (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64;
-    d.mul_f64((1.0 + jitter * (2.0 * unit - 1.0)).max(0.0))
 }
 
 enum Outcome {
@@ -296,7 +311,7 @@ impl<'a> Refresher<'a> {
         carry.written = last.files.keys().cloned().collect();
         let r = Refresher {
             ctx,
-            next_poll: Instant::now() + jittered(settings.interval, settings.jitter),
+            next_poll: Instant::now() + splayed(settings.interval, settings.jitter),
             status: Status::new(&settings, sources),
             settings,
             creds,
