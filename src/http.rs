@@ -191,6 +191,14 @@ impl Client {
         &self.opts
     }
 
+    /// Starts a new deadline (and the first per-attempt timeout) for what follows: a client kept
+    /// across refresh passes gives each pass the whole [`Options::deadline`], not what the first
+    /// pass left of it.
+    pub fn restart_deadline(&mut self) {
+        self.began = None;
+        self.timeout = self.opts.timeout;
+    }
+
     /// Counters of what this client has done.
     pub fn stats(&self) -> Stats {
         self.stats

@@ -87,6 +87,11 @@ impl Vault {
         }
     }
 
+    /// A new deadline for what follows (the next refresh pass, a renewal).
+    pub fn restart_deadline(&mut self) {
+        self.http.restart_deadline();
+    }
+
     /// Whether the token came from our login (and so may be logged in again and revoked).
     pub fn owns_token(&self) -> bool {
         self.owned

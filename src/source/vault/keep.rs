@@ -149,6 +149,13 @@ impl Keep {
         }
     }
 
+    /// A new pass (or a renewal) begins: the kept client's requests get a whole deadline again.
+    pub fn new_pass(&mut self) {
+        if let Some(v) = self.client.as_mut() {
+            v.restart_deadline();
+        }
+    }
+
     /// The client, if logged in.
     pub fn logged_in(&mut self) -> Option<&mut Vault> {
         self.client.as_mut()
@@ -309,6 +316,7 @@ impl Keep {
             return false;
         }
         if self.clock.next.is_some_and(|at| now >= at) {
+            self.new_pass();
             self.keep_token(now);
         }
         let mut reissue = false;
@@ -319,6 +327,7 @@ impl Keep {
                 .get(&name)
                 .is_some_and(|i| i.renew_at.is_some_and(|at| now >= at));
             if renew {
+                self.new_pass();
                 self.renew_lease(&name, now);
             }
             if let Some(i) = self.issued.get_mut(&name)

@@ -60,6 +60,8 @@ impl VaultSource {
 
     /// Uses the client of `keep` (a live refresh's, kept between passes).
     pub fn with_keep(mut self, keep: &keep::Shared) -> VaultSource {
+        // A source per pass: the pass's requests share one whole deadline.
+        keep.borrow_mut().new_pass();
         self.keep = keep.clone();
         self
     }
