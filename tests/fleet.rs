@@ -83,3 +83,31 @@ fn a_fleet_started_against_a_sealed_server_retries_and_recovers_when_it_is_unsea
     assert!(r["attempts"].as_u64().expect("attempts") > 50, "{r}");
     assert_eq!(r["requests"], 50, "{r}");
 }
+
+/// The refresh mode's machinery at N=10 (the figure itself, N=200 over 6 × 10 s, is in
+/// docs/fleet.md): ten supervised instances polling every second for 4 s; the audit log's reads
+/// are about one per instance, path and interval (a small fleet's phases make it ±25%), none
+/// exits, and no instance reads in a burst (the busiest second is not the whole fleet's reads).
+#[test]
+fn a_small_refreshing_fleet_reads_once_per_path_and_interval() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("fleet.json");
+    let out = Command::new(python())
+        .arg(root().join("scripts/fleet"))
+        .args(["--mode", "refresh", "--n", "10", "--interval", "1", "--intervals", "4"])
+        .args(["--timeout", "120", "--json"])
+        .arg(&json)
+        .env("SI_BIN", bin())
+        .output()
+        .expect("run scripts/fleet");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "scripts/fleet failed:\n{stderr}");
+    let rows: Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("fleet.json")).expect("json");
+    let r = &rows[0];
+    assert_eq!(r["alive"], 10, "{r}");
+    assert_eq!(r["expected"], 160, "10 x 4 paths x 4 intervals: {r}");
+    let ratio = r["ratio"].as_f64().expect("ratio");
+    assert!((0.75..=1.25).contains(&ratio), "{r}");
+    assert!(r["busiest_second"].as_u64().expect("busiest") < 100, "{r}");
+}

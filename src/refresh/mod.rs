@@ -327,6 +327,22 @@ impl<'a> Refresher<'a> {
         r
     }
 
+    /// When to poll after a pass that began at `began` and succeeded. Counted from its start, so
+    /// a pass slowed down by retries (a sealed vault) keeps its place in the interval; after a
+    /// pass that ran past the interval, or the first success after failed ones, the next poll is
+    /// splayed over the interval again: a fleet that failed or waited together would otherwise
+    /// poll together ever after (docs/fleet.md: a seal re-synchronised 200 replicas).
+    fn next_after_success(&self, began: Instant) -> Instant {
+        let (interval, jitter) = (self.settings.interval, self.settings.jitter);
+        let next = began + jittered(interval, jitter);
+        let now = Instant::now();
+        if self.failures > 0 || next <= now {
+            now + splayed(interval, jitter)
+        } else {
+            next
+        }
+    }
+
     /// Every file delivered, at the start or by a refresh (for `--cleanup`).
     pub fn into_published(self) -> BTreeSet<PathBuf> {
         self.carry.written
@@ -334,6 +350,7 @@ impl<'a> Refresher<'a> {
 
     fn attempt(&mut self) -> Tell {
         let now = SystemTime::now();
+        let began = Instant::now();
         self.status.last_attempt = Some(now);
         let tell = match self.once() {
             Ok(Outcome::Abandoned) => {
@@ -342,12 +359,11 @@ impl<'a> Refresher<'a> {
                 return Tell::Nothing;
             }
             Ok(outcome) => {
+                self.next_poll = self.next_after_success(began);
                 self.failures = 0;
                 self.status.last_success = Some(now);
                 self.status.error = None;
                 self.status.failures = 0;
-                self.next_poll =
-                    Instant::now() + jittered(self.settings.interval, self.settings.jitter);
                 match outcome {
                     Outcome::Published(tell) => tell,
                     _ => Tell::Nothing,
