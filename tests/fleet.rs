@@ -94,7 +94,16 @@ fn a_small_refreshing_fleet_reads_once_per_path_and_interval() {
     let json = dir.path().join("fleet.json");
     let out = Command::new(python())
         .arg(root().join("scripts/fleet"))
-        .args(["--mode", "refresh", "--n", "10", "--interval", "1", "--intervals", "4"])
+        .args([
+            "--mode",
+            "refresh",
+            "--n",
+            "10",
+            "--interval",
+            "1",
+            "--intervals",
+            "4",
+        ])
         .args(["--timeout", "120", "--json"])
         .arg(&json)
         .env("SI_BIN", bin())
