@@ -84,6 +84,17 @@ fn short_role(bao: &Bao, ttl: &str, max_ttl: &str) -> (String, String) {
     )
 }
 
+/// Checks every 0.5 s for `t` that the status file says `ok`.
+fn stays_ok(status: &Path, ns: &Ns, t: Duration) {
+    let t0 = Instant::now();
+    while t0.elapsed() < t {
+        std::thread::sleep(Duration::from_millis(500));
+        let st: serde_json::Value =
+            serde_json::from_str(&read(status)).expect("status file is JSON");
+        assert_eq!(st["ok"], true, "{st}\n--- stderr\n{}", ns.stderr());
+    }
+}
+
 fn stop(mut ns: Ns) -> String {
     let pid = ns.host_pid();
     ns.signal(pid, libc_sig::TERM);
@@ -118,13 +129,7 @@ fn a_short_ttl_token_outlives_several_renewals_and_is_never_revoked() {
     let ns = Ns::start(&run, &[]);
     expect_prefix(&ns, "ready", Duration::from_secs(10));
     // 8 s: more than two TTLs; every 1 s refresh must keep succeeding.
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(8) {
-        std::thread::sleep(Duration::from_millis(500));
-        let st: serde_json::Value =
-            serde_json::from_str(&read(&status)).expect("status file is JSON");
-        assert_eq!(st["ok"], true, "{st}\n--- stderr\n{}", ns.stderr());
-    }
+    stays_ok(&status, &ns, Duration::from_secs(8));
     let renewals = audited_times(&bao, "auth/token/renew-self");
     eprintln!("renew-self at gaps {:?} (TTL 3s)", gaps(&renewals));
     assert!(
@@ -172,13 +177,7 @@ fn a_token_at_its_max_ttl_triggers_a_login_and_is_revoked_at_exit() {
     expect_prefix(&ns, "ready", Duration::from_secs(10));
     // 5 s: the first login, a renewal, a capped renewal and the second login (at ~3.6 s); the
     // third comes at ~7 s, after the exit below.
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(500));
-        let st: serde_json::Value =
-            serde_json::from_str(&read(&status)).expect("status file is JSON");
-        assert_eq!(st["ok"], true, "{st}\n--- stderr\n{}", ns.stderr());
-    }
+    stays_ok(&status, &ns, Duration::from_secs(5));
     let logins = audited_times(&bao, "auth/approle/login");
     let renewals = audited_times(&bao, "auth/token/renew-self");
     eprintln!(
@@ -364,7 +363,12 @@ fn a_pki_certificate_is_reissued_before_it_expires_with_its_key_and_its_lease_re
         "the last lease revoked at exit\n{stderr}"
     );
     let key_text = read(&key);
-    assert!(!stderr.contains(&key_text[30..80]), "no key in the log");
+    let key_body = &key_text[30..80];
+    assert!(!stderr.contains(key_body), "no key in the log");
+    assert!(
+        !read(&status).contains(key_body),
+        "no key in the status file"
+    );
     assert!(!stderr.contains(&token));
 }
 

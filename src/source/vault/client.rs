@@ -181,19 +181,8 @@ impl Vault {
     pub fn revoke_lease(&mut self, lease_id: &str, src: &str) {
         let id = Secret::new(lease_id.as_bytes().to_vec());
         let body = json_body(&[("lease_id", &id)]);
-        match self.call("sys/leases/revoke", Some(&body), src) {
-            Ok(r) if (200..300).contains(&r.status) => {
-                crate::debug!("{src}: lease revoked");
-            }
-            Ok(r) => crate::warn!(
-                "{src}: could not revoke the lease ({}); it expires with its TTL",
-                status_text(r.status, &r.body)
-            ),
-            Err(e) => crate::warn!(
-                "{src}: could not revoke the lease ({}); it expires with its TTL",
-                e.what
-            ),
-        }
+        let result = self.call("sys/leases/revoke", Some(&body), src);
+        log_revocation(result, &format!("{src}: lease"));
     }
 
     /// Files a login consumed that are to be removed once the program has started
@@ -222,19 +211,7 @@ impl Vault {
         for (_, v) in &mut headers {
             zeroize::Zeroize::zeroize(v);
         }
-        match result {
-            Ok(r) if (200..300).contains(&r.status) => {
-                crate::debug!("vault: revoked the token from our login");
-            }
-            Ok(r) => crate::warn!(
-                "vault: could not revoke the login token ({}); it expires with its TTL",
-                status_text(r.status, &r.body)
-            ),
-            Err(e) => crate::warn!(
-                "vault: could not revoke the login token ({}); it expires with its TTL",
-                e.what
-            ),
-        }
+        log_revocation(result, "vault: the login token");
     }
 
     /// Logs in again with `auth` (renewal refused or the max TTL reached). On success the old
@@ -383,6 +360,21 @@ impl Vault {
                 .unwrap_or_else(|| " (KV v1)".into())
         );
         Ok(out)
+    }
+}
+
+/// Logs how revoking `what` went: a failure is only a warning (it then expires with its TTL).
+fn log_revocation(result: Result<http::Response, Error>, what: &str) {
+    match result {
+        Ok(r) if (200..300).contains(&r.status) => crate::debug!("{what}: revoked"),
+        Ok(r) => crate::warn!(
+            "{what}: could not revoke it ({}); it expires with its TTL",
+            status_text(r.status, &r.body)
+        ),
+        Err(e) => crate::warn!(
+            "{what}: could not revoke it ({}); it expires with its TTL",
+            e.what
+        ),
     }
 }
 
