@@ -513,3 +513,43 @@ impl Drop for Keep {
         // The client's own drop revokes our token.
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewals_come_at_two_thirds_and_ask_for_the_tokens_own_ttl() {
+        assert_eq!(two_thirds(3), Duration::from_secs(2));
+        assert_eq!(two_thirds(3600), Duration::from_secs(2400));
+        let now = Instant::now();
+        // A user token looked up 1 s after its creation: 2 s left of a 3 s TTL.
+        let c = Clock::of(
+            Some(TokenLease {
+                ttl: 2,
+                renewable: true,
+                increment: 3,
+            }),
+            now,
+        );
+        assert_eq!(c.ttl, 3, "renewals ask for the token's own TTL");
+        assert_eq!(c.next, Some(now + two_thirds(2)), "at 2/3 of what is left");
+        // A token that never expires (root) is never renewed; nor one of unknown TTL.
+        let root = TokenLease {
+            ttl: 0,
+            renewable: false,
+            increment: 0,
+        };
+        assert_eq!(Clock::of(Some(root), now).next, None);
+        assert_eq!(Clock::of(None, now).next, None);
+    }
+
+    #[test]
+    fn a_keep_without_refresh_keeps_nothing_alive() {
+        let k = Keep::default();
+        assert!(!k.live);
+        let mut k = k;
+        assert!(!k.tick(Instant::now()), "nothing to renew or re-issue");
+        assert_eq!(k.status()["token"]["state"], "ok");
+    }
+}
