@@ -17,6 +17,7 @@ mod kubernetes;
 mod leaks;
 mod preflight;
 mod providers;
+mod publish_signals;
 mod refresh;
 mod renewal;
 mod templates;

@@ -47,11 +47,15 @@ fuzz_target!(|data: &[u8]| {
                     .is_none_or(|k| !k.is_empty() && !k.contains('#'))
             );
         }
-        // The aws and gcp reference forms have their own targets (aws_response, gcp).
+        // The aws, gcp and azure reference forms have their own targets (aws_response, gcp, azure).
         Reference::Aws(a) => assert!(!a.id.is_empty()),
         Reference::Gcp(g) => {
             assert!(!g.project.is_empty() && !g.secret.is_empty() && !g.version.is_empty());
             assert!(g.key.as_deref().is_none_or(|k| !k.is_empty() && !k.contains('#')));
+        }
+        Reference::Azure(a) => {
+            assert!(!a.vault.is_empty() && !a.name.is_empty());
+            assert!(a.key.as_deref().is_none_or(|k| !k.is_empty() && !k.contains('#')));
         }
     }
 });

@@ -49,6 +49,11 @@ fuzz_target!(|input: Input| {
             let shown = e.to_string();
             assert!(shown.starts_with("template \"t\""), "{shown}");
             for v in [a.as_slice(), b.as_bytes()] {
+                // A value the template text itself spells out may be quoted from the text (a
+                // syntax error names the token it saw); the template is not secret.
+                if input.text.as_bytes().windows(v.len()).any(|w| w == v) {
+                    continue;
+                }
                 let escaped = secret_init::log::escape_controls(&String::from_utf8_lossy(v));
                 for needle in [v, escaped.as_bytes()] {
                     assert!(

@@ -85,7 +85,7 @@ impl FakeAzure {
 
     /// Request lines whose `kind=` is `kind`.
     pub fn requests(&self, kind: &str) -> Vec<String> {
-        self.events()
+        super::settled(&self.events)
             .into_iter()
             .filter(|l| l.starts_with("REQ ") && l.ends_with(&format!(" kind={kind}")))
             .collect()

@@ -85,7 +85,7 @@ impl FakeGcp {
 
     /// Request lines whose path starts with `prefix` (`/v1/projects`, `/token`).
     pub fn requests(&self, prefix: &str) -> Vec<String> {
-        self.events()
+        super::settled(&self.events)
             .into_iter()
             .filter(|l| {
                 l.split_whitespace()

@@ -80,7 +80,7 @@ impl Fake {
 
     /// Requests seen by the listener `name` ("main" or "second").
     pub fn requests(&self, name: &str) -> Vec<String> {
-        self.events()
+        super::settled(&self.events)
             .into_iter()
             .filter(|l| l.starts_with(&format!("REQ {name} ")))
             .collect()
@@ -88,7 +88,7 @@ impl Fake {
 
     /// TLS connections completed on the listener `name`.
     pub fn connections(&self, name: &str) -> usize {
-        self.events()
+        super::settled(&self.events)
             .iter()
             .filter(|l| l.starts_with(&format!("CONN {name} ")))
             .count()

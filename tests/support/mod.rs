@@ -366,6 +366,25 @@ pub fn spawn_script(
     (child, events)
 }
 
+/// The event lines of a scripted server once they have settled: the program under test may exit
+/// before the server's reader thread has pushed the line of its last request, so a count taken
+/// at once can be one short. Waits (bounded, 3 s) until no line has arrived for 200 ms.
+pub fn settled(events: &std::sync::Mutex<Vec<String>>) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut seen = events.lock().expect("lock").len();
+    let mut quiet_since = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(25));
+        let now = events.lock().expect("lock").len();
+        if now != seen {
+            seen = now;
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() >= Duration::from_millis(200) || Instant::now() > deadline {
+            return events.lock().expect("lock").clone();
+        }
+    }
+}
+
 /// A free TCP port on 127.0.0.1 (for servers the tests start).
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
