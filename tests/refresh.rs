@@ -243,6 +243,10 @@ fn inotify_failures_fall_back_to_the_stat_poll() {
         .args(inner);
         let mut ns = Ns::start(&r, &[]);
         expect_prefix(&ns, "ready ", Duration::from_secs(10));
+        // The watcher starts beside the program: its warning may follow the program's "ready".
+        wait_until(Duration::from_secs(5), || {
+            ns.stderr().contains("inotify unavailable")
+        });
         let stderr = ns.stderr();
         assert!(
             stderr.contains("inotify unavailable") && stderr.contains(errno),
