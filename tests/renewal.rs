@@ -402,3 +402,46 @@ fn bad_dynamic_settings_are_refused_before_anything_is_read() {
         assert!(!sb.path("out").exists(), "nothing written");
     }
 }
+
+/// IRSA under refresh, against a real moto STS: the aws source is rebuilt by every pass, so each
+/// pass exchanges the (re-read) web identity token for new credentials and none is used past its
+/// expiry. The token file is rewritten meanwhile (as the kubelet rotates it): the passes go on
+/// (moto's STS does not check the token, so which one was sent is not observed here).
+#[test]
+fn web_identity_credentials_are_obtained_afresh_by_every_refresh_pass() {
+    let moto = crate::support::moto::Moto::start();
+    let value = canary("irsa");
+    moto.admin(
+        json!([{"service": "secretsmanager", "method": "create_secret",
+        "args": {"Name": "irsa", "SecretString": value}}]),
+    );
+    let sb = Sandbox::new();
+    let jwt = canary("jwt");
+    let token = sb.write("token", format!("{jwt}\n"));
+    sb.config(
+        "secrets:\n  x: null\nsecret_init:\n  refresh: {interval: 1s, jitter: 0%}\n  secrets:\n    x: {from: 'aws-sm:irsa'}\n",
+    );
+    let mut run = sb.run();
+    moto.env(&mut run, &sb);
+    run.env_remove("AWS_ENDPOINT_URL")
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &moto.url)
+        .env("AWS_ENDPOINT_URL_STS", &moto.url)
+        .env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/app")
+        .env("AWS_ROLE_SESSION_NAME", "si-test")
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
+        .args(["--log-level", "debug", "--"])
+        .args(waiter());
+    let ns = Ns::start(&run, &[]);
+    expect_prefix(&ns, "ready", Duration::from_secs(10));
+    let rotated = canary("jwt2");
+    std::fs::write(&token, format!("{rotated}\n")).expect("rotate the token file");
+    let exchanges = |ns: &Ns| ns.stderr().matches("credentials for key id ASIA").count();
+    let enough = wait_until(Duration::from_secs(6), || exchanges(&ns) >= 4);
+    assert!(enough, "one STS exchange per pass\n{}", ns.stderr());
+    let stderr = stop(ns);
+    assert!(!stderr.contains("refresh failed"), "{stderr}");
+    assert_eq!(read(&sb.path("out/x")), value);
+    for c in [&value, &jwt, &rotated] {
+        assert!(!stderr.contains(c.as_str()), "leak in the log");
+    }
+}
