@@ -59,9 +59,9 @@ use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use ureq::{Agent, Body};
 
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
-use crate::settings::Environ;
 
 /// The Debian/Ubuntu/Alpine system CA bundle, the last trust fallback.
 pub const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -186,11 +186,6 @@ impl Client {
         }
     }
 
-    /// The policy in use.
-    pub fn options(&self) -> &Options {
-        &self.opts
-    }
-
     /// Starts a new deadline (and the first per-attempt timeout) for what follows: a client kept
     /// across refresh passes gives each pass the whole [`Options::deadline`], not what the first
     /// pass left of it.
@@ -309,7 +304,7 @@ impl Client {
             // refresh): the refresh is abandoned rather than retried.
             let until = Instant::now() + wait;
             loop {
-                if crate::process::sys::stop_pending() {
+                if crate::sys::stop_pending() {
                     return Err(Error::new(
                         Kind::Signal(nix::libc::SIGTERM),
                         format!(
@@ -582,7 +577,7 @@ fn load_ca(path: &Path) -> Result<RootCerts, Error> {
         )
     };
     let file = std::fs::File::open(path).map_err(cannot_read)?;
-    let pem = crate::input::read_capped(file, MAX_CA_BYTES)
+    let pem = crate::fsx::read_capped(file, MAX_CA_BYTES)
         .map_err(cannot_read)?
         .ok_or_else(|| {
             Error::new(

@@ -7,29 +7,32 @@
 
 #![deny(unsafe_code)]
 
+mod app;
 pub mod bundle;
 pub mod cli;
-pub mod commands;
 pub mod deliver;
+mod environ;
 pub mod error;
-pub mod http;
-pub mod input;
+mod fsx;
+mod http;
+#[cfg(test)]
+mod layers;
 pub mod log;
 pub mod manifest;
-pub mod materialize;
 pub mod name;
 pub mod plan;
-pub mod process;
-pub mod provider;
+mod process;
+mod provider;
 pub mod reference;
-pub mod refresh;
-pub mod resolve;
+mod resolve;
 pub mod secret;
 pub mod settings;
 pub mod source;
+mod sys;
+pub use sys::StartAlloc;
 pub mod template;
-pub mod tree;
-pub mod user;
+mod tree;
+mod user;
 
 use std::ffi::OsString;
 
@@ -38,12 +41,12 @@ use error::Errors;
 /// Runs secret-init with `args` (argv including the program name) and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     // First of all: a stop signal must work even while we wait on a slow source.
-    let start = process::sys::install();
+    let start = sys::install();
     // Start-up allocations from a bump arena (the executable's allocator; see StartAlloc).
-    process::sys::begin_start_arena();
+    sys::begin_start_arena();
     let mut args = args.into_iter();
     let _argv0 = args.next();
-    match commands::dispatch(args, &start) {
+    match app::dispatch(args, &start) {
         Ok(code) => code,
         Err(errors) => report(&errors),
     }

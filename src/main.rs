@@ -2,7 +2,7 @@
 
 /// A bump arena for the start-up phase, musl's allocator after it (see `StartAlloc`).
 #[global_allocator]
-static ALLOC: secret_init::process::sys::StartAlloc = secret_init::process::sys::StartAlloc;
+static ALLOC: secret_init::StartAlloc = secret_init::StartAlloc;
 
 fn main() -> std::process::ExitCode {
     std::process::ExitCode::from(secret_init::run(std::env::args_os()))

@@ -60,24 +60,7 @@ pub struct Plan {
 /// Linux's per-string limit for argv and envp entries (`MAX_ARG_STRLEN`, 32 pages), NUL included.
 pub const MAX_ARG_STRLEN: usize = 32 * 4096;
 
-/// Parses an owner `UID[:GID]` (numeric); a missing GID means the user's primary group, taken as
-/// the same number when no passwd entry is available.
-pub fn parse_owner(s: &str) -> Result<(u32, u32), String> {
-    let (u, g) = match s.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (s, None),
-    };
-    let uid: u32 = u
-        .parse()
-        .map_err(|_| format!("owner: \"{s}\" is not UID[:GID]"))?;
-    let gid: u32 = match g {
-        Some(g) => g
-            .parse()
-            .map_err(|_| format!("owner: \"{s}\" is not UID[:GID]"))?,
-        None => uid,
-    };
-    Ok((uid, gid))
-}
+pub use crate::manifest::parse_owner;
 
 /// Turns resolutions into a checked plan.
 pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Errors> {

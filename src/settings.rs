@@ -4,57 +4,15 @@
 //! The process environment is read once, at start, into an [`Environ`] snapshot; nothing reads or
 //! changes the live environment afterwards (`set_var` is unsound once threads exist).
 
-use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
+use crate::cli::merge::{flag, pick, pick_list, text};
 use crate::cli::{Invocation, env_twin};
+pub use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
 use crate::log;
 use crate::manifest::FileSettings;
 use crate::source::SourceKind;
-
-/// A snapshot of secret-init's own environment, in its original order.
-#[derive(Clone, Debug, Default)]
-pub struct Environ(pub Vec<(OsString, OsString)>);
-
-impl Environ {
-    /// Captures the process environment.
-    pub fn capture() -> Environ {
-        Environ(std::env::vars_os().collect())
-    }
-
-    /// An environment from literal pairs (tests and embedders).
-    pub fn from_pairs(pairs: &[(&str, &str)]) -> Environ {
-        Environ(
-            pairs
-                .iter()
-                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-                .collect(),
-        )
-    }
-
-    /// Sets `key` to `value`, replacing an existing value in place.
-    pub fn set(&mut self, key: &str, value: impl Into<OsString>) {
-        let value = value.into();
-        match self.0.iter_mut().find(|(k, _)| k == key) {
-            Some((_, v)) => *v = value,
-            None => self.0.push((OsString::from(key), value)),
-        }
-    }
-
-    /// Removes every entry named `key`.
-    pub fn remove(&mut self, key: &str) {
-        self.0.retain(|(k, _)| k != key);
-    }
-
-    /// The value of `key`, if set.
-    pub fn get(&self, key: &str) -> Option<&OsStr> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_os_str())
-    }
-}
 
 /// Output format of `check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -411,70 +369,6 @@ pub fn config_path(inv: &Invocation, env: &Environ) -> Option<PathBuf> {
     default.is_file().then(|| default.to_path_buf())
 }
 
-/// Picks an option's raw value by precedence: command line, then env twin.
-pub(crate) fn pick(inv: &Invocation, env: &Environ, long: &str) -> Option<(OsString, String)> {
-    if let Some(v) = inv.values.get(long).and_then(|v| v.last()) {
-        return Some((v.clone(), format!("--{long}")));
-    }
-    let twin = env_twin(long);
-    env.get(&twin).map(|v| (v.to_os_string(), twin))
-}
-
-/// All command-line values of a repeatable option, else its env twin split on `sep`.
-pub(crate) fn pick_list(
-    inv: &Invocation,
-    env: &Environ,
-    long: &str,
-    sep: char,
-) -> Option<Vec<String>> {
-    if let Some(v) = inv.values.get(long) {
-        return Some(v.iter().map(|s| s.to_string_lossy().into_owned()).collect());
-    }
-    env.get(&env_twin(long)).map(|v| {
-        v.to_string_lossy()
-            .split(sep)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
-    })
-}
-
-fn flag(inv: &Invocation, env: &Environ, long: &str, file: Option<bool>) -> Result<bool, Error> {
-    if inv.values.contains_key(long) {
-        return Ok(true);
-    }
-    let twin = env_twin(long);
-    match env
-        .get(&twin)
-        .map(|v| v.to_string_lossy().to_ascii_lowercase())
-    {
-        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
-        Some(v) if matches!(v.as_str(), "" | "0" | "false" | "no" | "off") => Ok(false),
-        Some(_) => Err(Error::new(
-            Kind::Usage,
-            format!("{twin}: expected true or false"),
-        )),
-        None => Ok(file.unwrap_or(false)),
-    }
-}
-
-pub(crate) fn text(v: OsString, origin: &str) -> Result<String, Error> {
-    v.into_string()
-        .map_err(|_| Error::new(Kind::Usage, format!("{origin}: not valid UTF-8")))
-}
-
-/// Expands a leading `~/` with `HOME`; `None` if there is a `~` and no `HOME`.
-pub fn expand_home(p: &str, env: &Environ) -> Option<PathBuf> {
-    match p.strip_prefix("~/") {
-        Some(rest) => env
-            .get("HOME")
-            .filter(|h| !h.is_empty())
-            .map(|h| Path::new(h).join(rest)),
-        None if p == "~" => env.get("HOME").map(PathBuf::from),
-        None => Some(PathBuf::from(p)),
-    }
-}
-
 /// The default source order.
 pub const DEFAULT_SOURCES: &[SourceKind] = &[
     SourceKind::File,
@@ -713,6 +607,8 @@ fn parse_sources(list: &[&str], origin: &str) -> Result<Vec<SourceKind>, Error> 
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::OsString;
+
     use super::*;
     use crate::cli;
 

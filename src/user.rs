@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Kind};
-use crate::process::sys::Credentials;
+use crate::sys::Credentials;
 
 /// `(uid_t)-1`: the id the kernel's set*id calls and `fchown` read as "unchanged".
 const NO_CHANGE: u32 = u32::MAX;
@@ -180,7 +180,7 @@ fn read_db(path: &Path) -> Result<String, Error> {
             ));
         }
     };
-    let buf = crate::input::read_capped(f, MAX_DB_BYTES)
+    let buf = crate::fsx::read_capped(f, MAX_DB_BYTES)
         .map_err(|e| {
             Error::new(
                 Kind::Config,

@@ -15,7 +15,7 @@ use secret_init::secret::Secret;
 use secret_init::source::gcp::client::{parse_access, parse_token};
 use secret_init::source::gcp::crc32c::crc32c;
 use secret_init::source::gcp::credentials::parse_file;
-use secret_init::source::gcp::reference::GcpRef;
+use secret_init::reference::gcp::GcpRef;
 
 const STATUS: &[u16] = &[200, 200, 200, 400, 403, 404, 500, 429];
 

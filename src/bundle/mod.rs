@@ -4,7 +4,6 @@
 //! [`seal`] is the cipher and its associated data, [`format`] the file, [`command`] the
 //! `secret-init vault ...` subcommands that manage it; `source::bundle` reads it at start.
 
-pub mod command;
 pub mod format;
 pub mod seal;
 
@@ -12,8 +11,8 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
-use crate::settings::Environ;
 use seal::MasterKey;
 
 /// The env var holding the base64 master key. Like every `SECRET_INIT_*`, it never reaches the

@@ -10,9 +10,9 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::plan::EnvDelivery;
-use crate::settings::Environ;
 
 /// Credentials of other tools secret-init consumes; never passed on.
 pub const ALWAYS_SCRUBBED: &[&str] = crate::name::OWN_CREDENTIAL_VARS;

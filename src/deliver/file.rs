@@ -31,16 +31,19 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, renameat};
 use nix::sys::stat::{Mode, SFlag, fchmod, fstat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, fchown, unlinkat};
 
+use super::dirs::{check_dir, is_memory_fs, open_existing_dir, read_only_hint};
+pub use super::dirs::{open_dir_chain, open_dir_chain_owned, tighten_fresh_mount, would_tighten};
 use crate::error::{Error, Kind};
+use crate::fsx::DIR_FLAGS;
 use crate::plan::FileDelivery;
-use crate::process::sys::{RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2};
+use crate::sys::{RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2};
 
 /// Policy for the destination directories.
 #[derive(Clone, Debug)]
@@ -85,11 +88,6 @@ enum Done {
     Created(usize, usize),
 }
 
-const DIR_FLAGS: OFlag = OFlag::O_RDONLY
-    .union(OFlag::O_DIRECTORY)
-    .union(OFlag::O_NOFOLLOW)
-    .union(OFlag::O_CLOEXEC);
-
 fn cant_create(d: &FileDelivery, what: impl Into<String>) -> Error {
     Error::secret(
         Kind::CantCreate,
@@ -99,7 +97,7 @@ fn cant_create(d: &FileDelivery, what: impl Into<String>) -> Error {
     )
 }
 
-fn errno_text(e: Errno) -> String {
+pub(super) fn errno_text(e: Errno) -> String {
     e.desc().to_string()
 }
 
@@ -119,15 +117,15 @@ impl<F: Fn() -> Option<i32>> Stop for F {
     }
 }
 
-/// secret-init's own stop signals (process/sys.rs): recorded during delivery, then held.
+/// secret-init's own stop signals (sys.rs): recorded during delivery, then held.
 pub struct SignalStop;
 
 impl Stop for SignalStop {
     fn pending(&self) -> Option<i32> {
-        crate::process::sys::pending_stop()
+        crate::sys::pending_stop()
     }
     fn hold(&self) {
-        crate::process::sys::hold_stop_signals();
+        crate::sys::hold_stop_signals();
     }
 }
 
@@ -286,233 +284,6 @@ fn stage<'a>(
     Ok(())
 }
 
-/// Opens (creating 0700 where missing) every component of `dir` without following links.
-pub fn open_dir_chain(dir: &Path) -> Result<OwnedFd, String> {
-    open_dir_chain_owned(dir, None)
-}
-
-/// [`open_dir_chain`], with the directories it creates owned by `owner` (uid, gid).
-pub fn open_dir_chain_owned(dir: &Path, owner: Option<(u32, u32)>) -> Result<OwnedFd, String> {
-    if !dir.is_absolute() {
-        return Err(format!("{} is not an absolute path", dir.display()));
-    }
-    let mut fd = nix::fcntl::open("/", DIR_FLAGS, Mode::empty())
-        .map_err(|e| format!("cannot open /: {}", errno_text(e)))?;
-    let mut sofar = PathBuf::from("/");
-    for comp in dir.components() {
-        let name = match comp {
-            Component::RootDir | Component::CurDir => continue,
-            Component::Normal(n) => n,
-            Component::ParentDir | Component::Prefix(_) => {
-                return Err(format!("{} contains \"..\"", dir.display()));
-            }
-        };
-        sofar.push(name);
-        let next = match nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()) {
-            Ok(n) => n,
-            Err(Errno::ENOENT) => {
-                match mkdirat(&fd, name, Mode::from_bits_truncate(0o700)) {
-                    Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(Errno::EROFS) => return Err(read_only_hint(&sofar)),
-                    Err(e) => {
-                        return Err(format!(
-                            "cannot create directory {}: {}",
-                            sofar.display(),
-                            errno_text(e)
-                        ));
-                    }
-                }
-                let n = nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()).map_err(|e| {
-                    format!(
-                        "cannot open directory {}: {}",
-                        sofar.display(),
-                        errno_text(e)
-                    )
-                })?;
-                // mkdir applies the umask; a created parent is exactly 0700 whatever it is.
-                fchmod(&n, Mode::from_bits_truncate(0o700))
-                    .map_err(|e| format!("cannot chmod {}: {}", sofar.display(), errno_text(e)))?;
-                if let Some((uid, gid)) = owner {
-                    fchown(&n, Some(uid.into()), Some(gid.into())).map_err(|e| {
-                        format!(
-                            "cannot chown {} to {uid}:{gid}: {}",
-                            sofar.display(),
-                            errno_text(e)
-                        )
-                    })?;
-                }
-                n
-            }
-            Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
-                let is_link = fstatat(&fd, name, AtFlags::AT_SYMLINK_NOFOLLOW)
-                    .is_ok_and(|st| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFLNK.bits());
-                return Err(if is_link {
-                    format!("refusing to follow symlink at {}", sofar.display())
-                } else {
-                    format!("{} is not a directory", sofar.display())
-                });
-            }
-            Err(e) => {
-                return Err(format!(
-                    "cannot open directory {}: {}",
-                    sofar.display(),
-                    errno_text(e)
-                ));
-            }
-        };
-        fd = next;
-    }
-    Ok(fd)
-}
-
-fn read_only_hint(dir: &Path) -> String {
-    format!(
-        "{} is on a read-only filesystem (a mounted secret volume?); write elsewhere with --output-dir DIR, \
-         or deliver by env (secret_init.secrets.<name>: {{env: TRUSS_SECRET_<name>, file: false}})",
-        dir.display()
-    )
-}
-
-fn check_dir(fd: &OwnedFd, dir: &Path, opts: &WriteOptions) -> Result<(), Error> {
-    if opts.allow_shared_dir {
-        return Ok(());
-    }
-    let st = fstat(fd).map_err(|e| {
-        Error::new(
-            Kind::CantCreate,
-            format!("cannot stat {}: {}", dir.display(), e.desc()),
-        )
-    })?;
-    let euid = nix::unistd::geteuid().as_raw();
-    if st.st_mode & 0o022 != 0 {
-        let who = if st.st_mode & 0o002 != 0 {
-            "world"
-        } else {
-            "group"
-        };
-        let uid = opts.trusted_uids.first().copied().unwrap_or(euid);
-        let fix = if st.st_uid == 0 && euid != 0 && is_mount_point(fd, &st) {
-            // A root-owned shared mount (`--tmpfs DIR` or an emptyDir) and an unprivileged
-            // secret-init: only root could have made it private, so say how it gets private.
-            // Docker passes uid= to the kernel; podman's parser knows only its own U (chown to
-            // the container's user).
-            format!(
-                "mount it private: --tmpfs {d}:mode=0700,uid={uid}, or with podman \
-                 --tmpfs {d}:mode=0700,U; or start secret-init as root with --user",
-                d = dir.display()
-            )
-        } else {
-            "use a private dir, or allow_shared_dir".to_string()
-        };
-        return Err(Error::new(
-            Kind::Config,
-            format!(
-                "output dir {} is {who}-writable; refusing ({fix})",
-                dir.display()
-            ),
-        ));
-    }
-    if st.st_uid != euid && st.st_uid != 0 && !opts.trusted_uids.contains(&st.st_uid) {
-        return Err(Error::new(
-            Kind::Config,
-            format!(
-                "output dir {} is owned by uid {}; refusing (use a private dir, or allow_shared_dir)",
-                dir.display(),
-                st.st_uid
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Makes a fresh engine-made mount at `dir` private before anything is read from or written to it.
-///
-/// `docker run --tmpfs /secrets` and `podman run --tmpfs /secrets` mount a tmpfs that is root's,
-/// mode 1777 and empty; a Kubernetes `emptyDir` is root's, 0777 and empty. Such a dir is tightened
-/// to 0700 and given to `owner` (the `--user`; else we keep it): it is a mount point made for this
-/// container with nothing in it, so no other user holds a file or a link there, and after the
-/// chmod none can add one (the listing is taken again afterwards to close the window between).
-/// Anything else (not a mount point, not root's, or with any entry in it, `..*` included) is left
-/// alone for [`check_dir`] to judge, so a shared dir someone already uses is still refused. A
-/// missing dir is left to the writer.
-pub fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
-    let Some(fd) = fresh_mount(dir) else {
-        return;
-    };
-    // When we may not (a non-root secret-init), the dir stays as it is and check_dir refuses it
-    // with the mount option that fixes it.
-    if let Some((uid, gid)) = owner
-        && let Err(e) = fchown(&fd, Some(uid.into()), Some(gid.into()))
-    {
-        crate::debug!(
-            "{}: cannot chown the fresh mount: {}",
-            dir.display(),
-            e.desc()
-        );
-        return;
-    }
-    if let Err(e) = fchmod(&fd, Mode::from_bits_truncate(0o700)) {
-        crate::debug!(
-            "{}: cannot chmod the fresh mount: {}",
-            dir.display(),
-            e.desc()
-        );
-        return;
-    }
-    if !is_empty(&fd) {
-        // Someone wrote between the listing and the chmod: whatever they left is theirs, and
-        // the publisher refuses another user's file at any destination name.
-        crate::warn!(
-            "{}: an entry appeared while it was made private",
-            dir.display()
-        );
-    }
-    crate::debug!(
-        "{}: fresh world-writable mount made private (0700)",
-        dir.display()
-    );
-}
-
-/// `dir` opened, when it is a fresh engine-made mount that [`tighten_fresh_mount`] makes private:
-/// root's, world-writable, a mount point, and empty.
-fn fresh_mount(dir: &Path) -> Option<OwnedFd> {
-    let fd = open_existing_dir(dir).ok()?;
-    let st = fstat(&fd).ok()?;
-    let world_writable_root = st.st_mode & 0o002 != 0 && st.st_uid == 0;
-    (world_writable_root && is_mount_point(&fd, &st) && is_empty(&fd)).then_some(fd)
-}
-
-/// Whether a run would make `dir` private before use ([`tighten_fresh_mount`]): a fresh mount,
-/// and we are root (only root may chmod root's directory). `check` then judges the dir as the run
-/// will find it, without changing it.
-pub fn would_tighten(dir: &Path) -> bool {
-    nix::unistd::geteuid().is_root() && fresh_mount(dir).is_some()
-}
-
-/// Whether the directory `fd` (whose stat is `st`) is the root of a mount: its parent is on
-/// another device (`/` itself never is one here, its `..` being itself).
-fn is_mount_point(fd: &OwnedFd, st: &nix::sys::stat::FileStat) -> bool {
-    fstatat(fd, "..", AtFlags::empty()).is_ok_and(|up| up.st_dev != st.st_dev)
-}
-
-/// Whether a directory holds nothing but `.` and `..`.
-fn is_empty(fd: &OwnedFd) -> bool {
-    let Ok(mut d) = nix::dir::Dir::openat(fd, ".", DIR_FLAGS, Mode::empty()) else {
-        return false;
-    };
-    d.iter()
-        .all(|e| e.is_ok_and(|e| matches!(e.file_name().to_bytes(), b"." | b"..")))
-}
-
-/// Whether `fd` lives on tmpfs or ramfs, where data never reaches a disk and fsync is a no-op.
-fn is_memory_fs(fd: &OwnedFd) -> bool {
-    use nix::sys::statfs::{FsType, TMPFS_MAGIC, fstatfs};
-    // RAMFS_MAGIC from linux/magic.h; nix names only TMPFS_MAGIC.
-    const RAMFS_MAGIC: FsType = FsType(0x8584_58f6);
-    fstatfs(fd)
-        .is_ok_and(|s| s.filesystem_type() == TMPFS_MAGIC || s.filesystem_type() == RAMFS_MAGIC)
-}
-
 fn random_suffix() -> String {
     use std::hash::{BuildHasher, Hasher};
     // RandomState is seeded from the OS per process; uniqueness is all that is needed here, as
@@ -590,7 +361,7 @@ fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd, Flock<O
 /// and only those whose `flock` we get without waiting, so a live start sharing the directory
 /// (two containers on one emptyDir) keeps its own. All of it relative to descriptors.
 fn sweep_stale(dirfd: &OwnedFd, dir: &Path) {
-    let Ok(names) = crate::source::file::list(dirfd) else {
+    let Ok(names) = crate::fsx::list(dirfd) else {
         return;
     };
     let euid = nix::unistd::geteuid().as_raw();
@@ -617,7 +388,7 @@ fn sweep_stale(dirfd: &OwnedFd, dir: &Path) {
             continue;
         }
         let mut left = 0usize;
-        for entry in crate::source::file::list(&fd).unwrap_or_default() {
+        for entry in crate::fsx::list(&fd).unwrap_or_default() {
             let entry = std::ffi::OsStr::from_bytes(&entry);
             if unlinkat(&fd, entry, UnlinkatFlags::NoRemoveDir).is_err() {
                 left += 1;
@@ -670,7 +441,7 @@ fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> 
     let euid = nix::unistd::geteuid().as_raw();
     for job in jobs.iter_mut() {
         // One listing instead of one stat per name: in a fresh container most names are new.
-        let present = crate::source::file::list(&job.fd).ok();
+        let present = crate::fsx::list(&job.fd).ok();
         for t in &mut job.targets {
             let d = t.delivery;
             if present
@@ -844,31 +615,6 @@ pub fn remove_published(paths: &[PathBuf]) -> usize {
         }
     }
     removed
-}
-
-/// Opens an existing directory from `/`, one component at a time, never following a link.
-fn open_existing_dir(dir: &Path) -> Result<OwnedFd, String> {
-    let mut fd = nix::fcntl::open("/", DIR_FLAGS, Mode::empty())
-        .map_err(|e| format!("cannot open /: {}", errno_text(e)))?;
-    for comp in dir.components() {
-        match comp {
-            Component::RootDir | Component::CurDir => continue,
-            Component::Normal(name) => {
-                fd = nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()).map_err(
-                    |e| match e {
-                        Errno::ELOOP | Errno::ENOTDIR => {
-                            format!("{} is no longer a directory (a symlink?)", dir.display())
-                        }
-                        e => format!("cannot open {}: {}", dir.display(), errno_text(e)),
-                    },
-                )?;
-            }
-            Component::ParentDir | Component::Prefix(_) => {
-                return Err(format!("{} contains \"..\"", dir.display()));
-            }
-        }
-    }
-    Ok(fd)
 }
 
 #[cfg(test)]

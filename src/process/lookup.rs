@@ -94,7 +94,7 @@ fn not_found(shown: &str, name: &OsStr) -> Error {
         // `bundle` is our command only before a verb (else it is Ruby's Bundler).
         format!(
             " (the command `secret-init bundle` needs a verb: {}; `secret-init bundle VERB --help`)",
-            crate::bundle::command::VERBS.join("|")
+            crate::cli::BUNDLE_VERBS.join("|")
         )
     } else {
         suggestion(&name.to_string_lossy())

@@ -5,29 +5,17 @@
 pub mod lookup;
 pub mod status;
 pub mod supervise;
-pub mod sys;
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use crate::error::{Error, Kind};
+use crate::sys;
 
-/// Replaces secret-init with `program`, with exactly `env` as its environment. Returns only on
-/// failure: 127 when the program is not found, 126 when it cannot be executed.
-pub fn exec(program: &[OsString], env: &[(OsString, OsString)], state: &sys::StartState) -> Error {
-    exec_as(
-        program,
-        env,
-        sys::ChildSetup {
-            state: *state,
-            creds: None,
-            foreground: false,
-        },
-    )
-}
-
-/// [`exec`], switching to `setup.creds` first when given.
+/// Replaces secret-init with `program`, with exactly `env` as its environment, switching to
+/// `setup.creds` first when given. Returns only on failure: 127 when the program is not found,
+/// 126 when it cannot be executed.
 pub fn exec_as(
     program: &[OsString],
     env: &[(OsString, OsString)],

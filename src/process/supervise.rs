@@ -20,7 +20,7 @@
 //!    grace period (tini#180; secrets-init waited forever). The exit code is the program's, or
 //!    128+N when signal N killed it (status.rs).
 //!
-//! 6. With live refresh (src/refresh/), the loop wakes at least as often as the refresh asks
+//! 6. With live refresh (src/app/refresh/), the loop wakes at least as often as the refresh asks
 //!    and lets it run; the refresh may ask for a signal to the program or a restart: SIGTERM,
 //!    the grace period, SIGKILL, then the program again with its new environment. A stop
 //!    request during a restart is forwarded and ends the supervisor with the old program's
@@ -38,8 +38,8 @@ use std::time::{Duration, Instant};
 use nix::libc;
 
 use super::status;
-use super::sys::{self, ChildSetup, Reaped, Received, Signals};
 use crate::error::{Error, Kind};
+use crate::sys::{self, ChildSetup, Reaped, Received, Signals};
 
 /// How to supervise.
 #[derive(Clone, Debug)]

@@ -12,16 +12,37 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
 use super::{Found, Injected, Origin, Source, SourceKind};
 use crate::bundle::format::{self, Bundle, Opened};
 use crate::bundle::{self as bundle_file, seal::MasterKey};
 use crate::cli::Invocation;
+use crate::cli::merge::{pick, pick_list};
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
-use crate::manifest::RawBundleSettings;
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
-use crate::settings::{Environ, pick, pick_list};
+
+/// `secret_init.bundles` as written; interpreted (with CLI and env) by `source::bundle`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawBundleSettings {
+    /// A file path or an `https://` URL.
+    pub location: Option<String>,
+    /// Vaults looked up by name, merged in order (later wins).
+    pub vaults: Option<Vec<String>>,
+    /// Vaults injected whole as env vars.
+    pub env_vaults: Option<Vec<String>>,
+    /// PEM CA file for an `https://` location.
+    pub ca_cert: Option<PathBuf>,
+    /// File holding the base64 master key.
+    pub master_key_file: Option<PathBuf>,
+    /// Keys we do not know; refused (78).
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, IgnoredAny>,
+}
 
 /// Where the bundle is.
 #[derive(Clone, Debug, PartialEq, Eq)]

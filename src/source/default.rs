@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use super::{Found, Origin, Source, SourceKind};
 use crate::error::Error;
-use crate::manifest::Manifest;
 use crate::name::SecretName;
 use crate::secret::Secret;
 
@@ -14,13 +13,8 @@ pub struct DefaultSource {
 }
 
 impl DefaultSource {
-    /// Takes the defaults declared in `manifest`.
-    pub fn new(manifest: &Manifest) -> Self {
-        let values = manifest
-            .secrets
-            .iter()
-            .filter_map(|d| d.default.clone().map(|v| (d.name.clone(), v)))
-            .collect();
+    /// Takes the defaults the manifest declares, by secret.
+    pub fn new(values: BTreeMap<SecretName, Secret>) -> Self {
         DefaultSource { values }
     }
 }

@@ -8,11 +8,11 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
 use super::{Found, Origin, Source, SourceKind};
+use crate::environ::Environ;
 use crate::error::Error;
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
-use crate::settings::Environ;
 
 /// Reads prefixed variables from the start-time environment snapshot.
 pub struct EnvSource {

@@ -21,11 +21,12 @@ use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{Mode, SFlag, fstat};
 
 use super::{Found, Injected, Origin, Source, SourceKind};
+use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
+use crate::fsx::list;
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
-use crate::settings::Environ;
 
 enum Dir {
     /// Not opened yet.
@@ -112,24 +113,6 @@ fn open_dir(path: &Path) -> Result<Dir, Errno> {
     };
     let names = list(&fd)?;
     Ok(Dir::Open { fd, names })
-}
-
-/// The names in a directory, `..*` entries excluded (never secrets).
-pub fn list(dir: &OwnedFd) -> Result<HashSet<Vec<u8>>, Errno> {
-    let mut d = nix::dir::Dir::openat(
-        dir,
-        ".",
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    let mut names = HashSet::new();
-    for entry in d.iter() {
-        let name = entry?.file_name().to_bytes().to_vec();
-        if !name.starts_with(b"..") && name != b"." {
-            names.insert(name);
-        }
-    }
-    Ok(names)
 }
 
 /// Describes a non-regular file type for messages.

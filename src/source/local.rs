@@ -7,29 +7,36 @@ use std::path::PathBuf;
 
 use super::{Found, Origin, Source, SourceKind};
 use crate::error::Error;
-use crate::manifest;
 use crate::name::SecretName;
 use crate::secret::Secret;
+
+/// Reads a local config's `secrets:` map: the file at the path, named as the second argument in
+/// errors.
+pub type ReadLocal = fn(&std::path::Path, &str) -> Result<BTreeMap<String, Secret>, Error>;
 
 /// Values from a local Truss config.
 pub struct LocalSource {
     path: PathBuf,
+    read: ReadLocal,
     values: Option<BTreeMap<String, Secret>>,
 }
 
 impl LocalSource {
-    /// A source over the file at `path` (not read yet).
-    pub fn new(path: PathBuf) -> Self {
-        LocalSource { path, values: None }
+    /// A source over the file at `path` (not read yet), parsed by `read` (the manifest's YAML
+    /// reader, handed down so that this layer does not import the manifest's).
+    pub fn new(path: PathBuf, read: ReadLocal) -> Self {
+        LocalSource {
+            path,
+            read,
+            values: None,
+        }
     }
 
     fn load(&mut self) -> Result<&BTreeMap<String, Secret>, Error> {
         if self.values.is_none() {
             let values = if self.path.exists() {
                 let src = format!("local:{}", self.path.display());
-                let text = manifest::read_config_text(&self.path)
-                    .map_err(|e| e.with_source(src.clone()))?;
-                manifest::parse_local_secrets(&text, &src)?
+                (self.read)(&self.path, &src)?
             } else {
                 crate::debug!("local config {} does not exist", self.path.display());
                 BTreeMap::new()

@@ -19,11 +19,9 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::error::{Error, Kind};
-use crate::manifest::Manifest;
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
-use crate::settings::{Environ, Settings};
 
 /// The kinds of source, as named in `sources:` and `--sources`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -162,10 +160,6 @@ pub trait Source {
         ))
     }
 
-    /// Forgets what was read, so the next lookup reads the source again (live refresh). The
-    /// default does nothing: sources that cache nothing have nothing to forget.
-    fn invalidate(&mut self) {}
-
     /// Variables to inject whole into the program's environment; none by default.
     fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
         Ok(Vec::new())
@@ -199,129 +193,38 @@ impl Carry {
     }
 }
 
-/// Every configured source, plus the precedence order to walk for secrets without a reference.
-pub struct Sources {
-    all: Vec<Box<dyn Source>>,
-    order: Vec<SourceKind>,
+/// Key `key` of the JSON object `v`: a string as its text, other values as JSON, `null` or
+/// absent as `None`. Never quotes the value in the error. The one `#KEY` picker of every source
+/// whose references take a `#KEY` (aws, gcp, azure).
+pub(crate) fn pick_key(v: &Secret, key: &str) -> Result<Option<Secret>, String> {
+    let Ok(serde_json::Value::Object(mut o)) = serde_json::from_slice(v.expose()) else {
+        return Err("a #KEY was given but the value is not a JSON object".into());
+    };
+    Ok(match o.remove(key) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(Secret::new(s.into_bytes())),
+        Some(other) => Some(Secret::new(other.to_string().into_bytes())),
+    })
 }
 
-impl Sources {
-    /// Builds the configured sources. No I/O happens here. `carry`: what an earlier pass of the
-    /// pipeline left for this one (a live refresh); empty at a start.
-    pub fn build(
-        settings: &Settings,
-        manifest: &Manifest,
-        env: &Environ,
-        carry: &Carry,
-    ) -> Result<Sources, Error> {
-        let mut all: Vec<Box<dyn Source>> = vec![
-            Box::new(
-                file::FileSource::new(settings.secrets_dirs.clone(), settings.max_secret_bytes)
-                    .skipping(&carry.written),
-            ),
-            Box::new(env::EnvSource::new(
-                settings.env_prefix.clone(),
-                env.clone(),
-            )),
-            Box::new(default::DefaultSource::new(manifest)),
-        ];
-        if let Some(b) = &settings.bundle {
-            all.push(Box::new(
-                bundle::BundleSource::new(b.clone(), env.clone()).with_url_cache(&carry.bundle_url),
-            ));
-        }
-        if let Some(v) = &settings.vault {
-            all.push(Box::new(
-                vault::VaultSource::new(v.clone(), env.clone()).with_keep(&carry.vault),
-            ));
-        }
-        // Always built (references need no settings); in the order only with prefixes.
-        let aws = aws::AwsSource::new(settings.aws.clone(), env.clone(), settings.max_secret_bytes);
-        let aws_in_order = aws.has_prefixes();
-        all.push(Box::new(aws));
-        let gcp = gcp::GcpSource::new(settings.gcp.clone(), env.clone(), settings.max_secret_bytes);
-        let gcp_in_order = gcp.serves_names();
-        all.push(Box::new(gcp));
-        // Likewise: in the order only with secret_init.azure.vault.
-        let azure = azure::AzureSource::new(
-            settings.azure.clone(),
-            env.clone(),
-            settings.max_secret_bytes,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_keys() {
+        let v = Secret::new(br#"{"user":"u","port":5432,"n":null}"#.to_vec());
+        assert_eq!(
+            pick_key(&v, "user").expect("ok").expect("some").expose(),
+            b"u"
         );
-        let azure_in_order = azure.has_vault();
-        all.push(Box::new(azure));
-        if let Some(path) = &settings.local_config {
-            all.push(Box::new(local::LocalSource::new(path.clone())));
-        }
-        // Sources that are not configured are skipped in the order (a vault with no address).
-        let order = settings
-            .sources
-            .iter()
-            .copied()
-            .filter(|k| all.iter().any(|s| s.kind() == *k))
-            .filter(|k| *k != SourceKind::Aws || aws_in_order)
-            .filter(|k| *k != SourceKind::Gcp || gcp_in_order)
-            .filter(|k| *k != SourceKind::Azure || azure_in_order)
-            .collect();
-        Ok(Sources { all, order })
-    }
-
-    /// Builds from explicit parts (tests and embedders).
-    pub fn from_parts(all: Vec<Box<dyn Source>>, order: Vec<SourceKind>) -> Sources {
-        Sources { all, order }
-    }
-
-    /// The precedence order actually in use.
-    pub fn order(&self) -> &[SourceKind] {
-        &self.order
-    }
-
-    /// Every source's [`Source::consumed_files`].
-    pub fn consumed_files(&mut self) -> Vec<std::path::PathBuf> {
-        self.all
-            .iter_mut()
-            .flat_map(|s| s.consumed_files())
-            .collect()
-    }
-
-    /// Every source's whole-environment injections, in source order (a later source's variable
-    /// replaces an earlier one's).
-    pub fn injected_env(&mut self) -> Result<Vec<Injected>, crate::error::Errors> {
-        let mut out: Vec<Injected> = Vec::new();
-        // Position of each variable in `out`: a whole vault injects thousands, so no linear scans.
-        let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-        let mut errors = crate::error::Errors::default();
-        for s in &mut self.all {
-            match s.injected_env() {
-                Ok(list) => {
-                    for i in list {
-                        match at.get(&i.var) {
-                            Some(&k) => out[k] = i,
-                            None => {
-                                at.insert(i.var.clone(), out.len());
-                                out.push(i);
-                            }
-                        }
-                    }
-                }
-                Err(e) => errors.push(e),
-            }
-        }
-        errors.into_result().map(|()| out)
-    }
-
-    /// Makes every source read afresh on its next lookup (see [`Source::invalidate`]).
-    pub fn invalidate(&mut self) {
-        for s in &mut self.all {
-            s.invalidate();
-        }
-    }
-
-    /// The source of a kind, if configured.
-    pub fn get(&mut self, kind: SourceKind) -> Option<&mut (dyn Source + 'static)> {
-        self.all
-            .iter_mut()
-            .find(|s| s.kind() == kind)
-            .map(|b| b.as_mut())
+        assert_eq!(
+            pick_key(&v, "port").expect("ok").expect("some").expose(),
+            b"5432"
+        );
+        assert!(pick_key(&v, "n").expect("ok").is_none());
+        assert!(pick_key(&v, "x").expect("ok").is_none());
+        let e = pick_key(&Secret::new(b"canary-plain".to_vec()), "k").expect_err("not json");
+        assert!(!e.contains("canary"));
     }
 }

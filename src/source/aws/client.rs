@@ -17,10 +17,10 @@ use serde_json::Value;
 use super::config::{AwsSettings, Service};
 use super::credentials::{Credentials, WebIdentity, read_token};
 use super::sigv4;
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
-use crate::settings::Environ;
 
 /// What a read returned: the value as stored.
 #[derive(Debug)]
@@ -223,7 +223,7 @@ impl Clients {
         let mut req = serde_json::Map::new();
         req.insert("SecretId".into(), Value::String(id.into()));
         if let Some(v) = version {
-            let field = if super::reference::AwsRef::version_is_id(v) {
+            let field = if crate::reference::aws::AwsRef::version_is_id(v) {
                 "VersionId"
             } else {
                 "VersionStage"

@@ -14,9 +14,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use super::reference::AwsRef;
+use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
-use crate::settings::Environ;
+use crate::reference::aws::AwsRef;
 use crate::source::vault::config::{ScalarText, parse_duration};
 
 /// `secret_init.aws` as written in config.yaml.
@@ -153,36 +153,9 @@ impl AwsSettings {
     }
 }
 
-/// Whether `r` looks like a region name (`us-east-1`, `cn-north-1`, `us-gov-west-1`).
-pub fn valid_region(r: &str) -> bool {
-    !r.is_empty()
-        && r.len() <= 32
-        && r.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !r.starts_with('-')
-}
-
-/// The AWS services secret-init calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Service {
-    /// Secrets Manager.
-    SecretsManager,
-    /// Systems Manager Parameter Store.
-    Ssm,
-    /// Security Token Service.
-    Sts,
-}
+pub use crate::reference::aws::{Service, valid_region};
 
 impl Service {
-    /// The signing name and endpoint prefix.
-    pub fn name(self) -> &'static str {
-        match self {
-            Service::SecretsManager => "secretsmanager",
-            Service::Ssm => "ssm",
-            Service::Sts => "sts",
-        }
-    }
-
     fn endpoint_var(self) -> &'static str {
         match self {
             Service::SecretsManager => "AWS_ENDPOINT_URL_SECRETS_MANAGER",

@@ -18,9 +18,9 @@ use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
-use crate::settings::{Environ, expand_home};
 
 /// Largest credentials, config or token file read.
 const MAX_FILE_BYTES: u64 = 256 * 1024;
@@ -218,7 +218,7 @@ fn read_file(path: &Path) -> Result<Option<Secret>, Error> {
             .with_source(src));
         }
     };
-    match crate::input::read_capped(file, MAX_FILE_BYTES) {
+    match crate::fsx::read_capped(file, MAX_FILE_BYTES) {
         Ok(Some(b)) => Ok(Some(Secret::new(b))),
         Ok(None) => Err(
             Error::new(Kind::Data, format!("larger than {MAX_FILE_BYTES} bytes")).with_source(src),

@@ -8,7 +8,7 @@
 //! (successes and failures are both cached). `Source::invalidate` forgets all of it, so a
 //! later read (live refresh) fetches anew and re-exchanges a rotated web identity token.
 //!
-//! References are parsed in [`reference`]; lookups by name try the configured
+//! References are parsed in [`crate::reference::aws`]; lookups by name try the configured
 //! `secret_init.aws.prefixes` in order, the secret's name appended to each. The pod's own AWS
 //! variables (`AWS_ACCESS_KEY_ID`, `AWS_ROLE_ARN`, ...) belong to the platform and are not
 //! removed from the program's environment (docs/aws.md).
@@ -16,22 +16,21 @@
 pub mod client;
 pub mod config;
 pub mod credentials;
-pub mod reference;
 pub mod sigv4;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use super::pick_key;
 use super::{Found, Origin, Source, SourceKind};
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
-use crate::secret::Secret;
-use crate::settings::Environ;
+use crate::reference::aws::AwsRef;
 use client::{Clients, Stored};
 use config::{AwsSettings, Service, endpoint, env_region};
 use credentials::{Chain, Credentials, Profiles};
-use reference::AwsRef;
 
 /// What identifies one read: service, region, id and pinned version.
 type ReadKey = (Service, String, String, Option<String>);
@@ -220,19 +219,6 @@ impl AwsSource {
     }
 }
 
-/// Key `key` of the JSON object `v`: a string as its text, other values as JSON, `null` or
-/// absent as `None`. Never quotes the value in the error.
-pub(crate) fn pick_key(v: &Secret, key: &str) -> Result<Option<Secret>, String> {
-    let Ok(serde_json::Value::Object(mut o)) = serde_json::from_slice(v.expose()) else {
-        return Err("a #KEY was given but the value is not a JSON object".into());
-    };
-    Ok(match o.remove(key) {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(Secret::new(s.into_bytes())),
-        Some(other) => Some(Secret::new(other.to_string().into_bytes())),
-    })
-}
-
 impl Source for AwsSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Aws
@@ -261,14 +247,6 @@ impl Source for AwsSource {
         Ok(None)
     }
 
-    /// Forgets cached values and credentials: the next lookup reads AWS again, and a web
-    /// identity token (rotated by the kubelet) is exchanged anew.
-    fn invalidate(&mut self) {
-        self.cache.clear();
-        self.creds = None;
-        self.profiles = Profiles::new(&self.env);
-    }
-
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
         let Reference::Aws(r) = reference else {
             return Err(Error::new(
@@ -277,65 +255,5 @@ impl Source for AwsSource {
             ));
         };
         self.value(r)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Failures are cached until `invalidate`, which re-reads the credential files: a key added
-    /// after the first attempt is used only after it (the second error comes from the request to
-    /// a closed loopback port, not from the chain).
-    #[test]
-    fn invalidate_reads_again() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let creds = dir.path().join("credentials");
-        let env = Environ::from_pairs(&[
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                creds.to_str().expect("utf-8"),
-            ),
-            ("AWS_CONFIG_FILE", "/nonexistent/config"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
-        ]);
-        let f: config::AwsFileSettings =
-            serde_saphyr::from_str("retries: 0\ntimeout: 1s\n").expect("yaml");
-        let settings = AwsSettings::resolve(Some(&f), false).expect("settings");
-        let mut src = AwsSource::new(settings, env, 1024);
-        let r = Reference::parse("aws-sm:x").expect("ref");
-        let name = SecretName::parse("x").expect("name");
-        let first = src.fetch(&r, &name).expect_err("no credentials");
-        assert!(first.what.contains("no credentials"), "{first}");
-        std::fs::write(
-            &creds,
-            "[default]\naws_access_key_id = A\naws_secret_access_key = s\n",
-        )
-        .expect("write");
-        let cached = src.fetch(&r, &name).expect_err("cached");
-        assert_eq!(cached, first);
-        src.invalidate();
-        let fresh = src.fetch(&r, &name).expect_err("closed port");
-        assert_eq!(fresh.exit_code(), 69, "{fresh}");
-        assert!(!fresh.what.contains("no credentials"), "{fresh}");
-    }
-
-    #[test]
-    fn json_keys() {
-        let v = Secret::new(br#"{"user":"u","port":5432,"n":null}"#.to_vec());
-        assert_eq!(
-            pick_key(&v, "user").expect("ok").expect("some").expose(),
-            b"u"
-        );
-        assert_eq!(
-            pick_key(&v, "port").expect("ok").expect("some").expose(),
-            b"5432"
-        );
-        assert!(pick_key(&v, "n").expect("ok").is_none());
-        assert!(pick_key(&v, "x").expect("ok").is_none());
-        let e = pick_key(&Secret::new(b"canary-plain".to_vec()), "k").expect_err("not json");
-        assert!(!e.contains("canary"));
     }
 }

@@ -29,11 +29,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::config::AzureSettings;
-use super::reference::SUFFIXES;
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::http;
+use crate::reference::azure::SUFFIXES;
 use crate::secret::Secret;
-use crate::settings::Environ;
 use crate::source::aws::client::form_encode;
 use crate::source::aws::credentials::read_token_file;
 
@@ -192,7 +192,7 @@ pub fn may_carry_token(url: &str, endpoint: Option<&str>) -> bool {
     let Some((label, domain)) = host.split_once('.') else {
         return false;
     };
-    super::reference::valid_vault(label) && SUFFIXES.contains(&domain)
+    crate::reference::azure::valid_vault(label) && SUFFIXES.contains(&domain)
 }
 
 /// The HTTP clients and tokens of one run.

@@ -18,9 +18,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use super::reference::{valid_name, valid_vault};
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
-use crate::settings::Environ;
+use crate::reference::azure::{valid_name, valid_vault};
 use crate::source::aws::config::duration;
 use crate::source::vault::config::ScalarText;
 

@@ -8,7 +8,7 @@
 //! `Source::invalidate` forgets all of it, so a later read (live refresh) fetches anew and
 //! re-reads a rotated federated token file.
 //!
-//! References are parsed in [`reference`]. Lookups by name read `secret_init.azure.vault`, the
+//! References are parsed in [`crate::reference::azure`]. Lookups by name read `secret_init.azure.vault`, the
 //! secret's name with `_` turned into `-`, limited to `secret_init.azure.secrets` when given.
 //! `AZURE_CLIENT_SECRET` is secret-init's input and is removed from the program's environment
 //! (unless a secret delivers it there); the non-secret `AZURE_*` ids and the managed identity
@@ -16,19 +16,18 @@
 
 pub mod client;
 pub mod config;
-pub mod reference;
 
 use std::collections::BTreeMap;
 
 use super::{Found, Origin, Source, SourceKind};
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
+use crate::reference::azure::AzureRef;
 use crate::secret::Secret;
-use crate::settings::Environ;
 use client::Clients;
 use config::{AzureSettings, vault_name_of};
-use reference::AzureRef;
 
 /// The azure source. See the module docs.
 pub struct AzureSource {
@@ -122,7 +121,7 @@ impl AzureSource {
         };
         let value = match &r.key {
             None => v,
-            Some(k) => match crate::source::aws::pick_key(&v, k) {
+            Some(k) => match super::pick_key(&v, k) {
                 Ok(Some(v)) => v,
                 Ok(None) => return Ok(None),
                 Err(why) => return Err(Error::new(Kind::Data, why).with_source(r.to_string())),
@@ -174,13 +173,6 @@ impl Source for AzureSource {
             Some(Err(_)) => Ok(None),
             Some(Ok(r)) => self.value(&r),
         }
-    }
-
-    /// Forgets cached values and tokens: the next lookup reads Key Vault again (live refresh),
-    /// and a rotated federated token file is read anew.
-    fn invalidate(&mut self) {
-        self.cache.clear();
-        self.tokens.clear();
     }
 
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {

@@ -17,10 +17,10 @@ use serde_json::Value;
 use super::config::GcpSettings;
 use super::crc32c::crc32c;
 use super::credentials::{ExternalAccount, SCOPE, ServiceAccount, assertion, subject_token};
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
-use crate::settings::Environ;
 
 /// An OAuth access token. `Debug` hides it.
 #[derive(Clone)]

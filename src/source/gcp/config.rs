@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use super::reference::GcpRef;
 use crate::error::{Error, Errors, Kind};
+use crate::reference::gcp::GcpRef;
 use crate::source::vault::config::{ScalarText, parse_duration};
 
 /// The public Secret Manager endpoint.

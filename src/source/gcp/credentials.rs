@@ -29,9 +29,9 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use serde_json::{Map, Value};
 
+use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
-use crate::settings::{Environ, expand_home};
 
 /// Largest credentials or subject-token file read.
 const MAX_FILE_BYTES: u64 = 256 * 1024;
@@ -107,7 +107,7 @@ fn read_file(path: &Path, what: &str) -> Result<Option<Secret>, Error> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(denied(&e)),
     };
-    match crate::input::read_capped(file, MAX_FILE_BYTES) {
+    match crate::fsx::read_capped(file, MAX_FILE_BYTES) {
         Ok(Some(b)) => Ok(Some(Secret::new(b))),
         Ok(None) => Err(
             Error::new(Kind::Data, format!("larger than {MAX_FILE_BYTES} bytes"))

@@ -8,7 +8,7 @@
 //! cached). `Source::invalidate` forgets all of it, so a later read (live refresh) fetches
 //! anew and re-reads a rotated subject token.
 //!
-//! References are parsed in [`reference`]; lookups by name read
+//! References are parsed in [`crate::reference::gcp`]; lookups by name read
 //! `projects/PROJECT/secrets/NAME/versions/latest` for the names listed in
 //! `secret_init.gcp.secrets`. The pod's own GCP variables (`GOOGLE_APPLICATION_CREDENTIALS`,
 //! `GCE_METADATA_HOST`, ...) belong to the platform and are not removed from the program's
@@ -18,21 +18,20 @@ pub mod client;
 pub mod config;
 pub mod crc32c;
 pub mod credentials;
-pub mod reference;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::{Found, Origin, Source, SourceKind};
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
+use crate::reference::gcp::GcpRef;
 use crate::secret::Secret;
-use crate::settings::Environ;
 use client::{Clients, Token};
 use config::GcpSettings;
 use credentials::Chain;
-use reference::GcpRef;
 
 /// The gcp source. See the module docs.
 pub struct GcpSource {
@@ -146,7 +145,7 @@ impl GcpSource {
         };
         let value = match &r.key {
             None => stored.as_ref().clone(),
-            Some(k) => match crate::source::aws::pick_key(&stored, k) {
+            Some(k) => match super::pick_key(&stored, k) {
                 Ok(Some(v)) => v,
                 Ok(None) => return Ok(None),
                 Err(why) => return Err(Error::new(Kind::Data, why).with_source(r.to_string())),
@@ -188,13 +187,6 @@ impl Source for GcpSource {
         let r = GcpRef::named(&project, name.as_str())
             .map_err(|why| Error::new(Kind::Config, why).with_source(format!("gcp {name}")))?;
         self.value(&r)
-    }
-
-    /// Forgets cached versions and the token: the next lookup reads Google again, and a
-    /// federated subject token (rotated by the kubelet) is exchanged anew.
-    fn invalidate(&mut self) {
-        self.cache.clear();
-        self.token = None;
     }
 
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {

@@ -18,10 +18,10 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use super::config::{Auth, Credential, KvVersion, VaultSettings};
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
-use crate::settings::Environ;
 use crate::tree::Tree;
 
 /// Largest credential file read (tokens, ids and JWTs are far smaller).

@@ -14,8 +14,9 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use crate::cli::Invocation;
+use crate::cli::merge::{parse_bool, pick, pick_list, text};
+use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
-use crate::settings::{Environ, pick, pick_list, text};
 
 /// The default Kubernetes service-account token file, read by `jwt` and `kubernetes` logins.
 pub const K8S_SA_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -624,10 +625,9 @@ impl VaultSettings {
             },
         };
         let retry_jitter = match pick(inv, env, "vault-retry-jitter") {
-            Some((v, origin)) => match text(v, &origin)?.to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" => false,
-                _ => {
+            Some((v, origin)) => match parse_bool(&text(v, &origin)?) {
+                Some(b) => b,
+                None => {
                     return Err(Error::new(
                         Kind::Usage,
                         format!("{origin}: expected on or off"),

@@ -16,7 +16,6 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -24,10 +23,9 @@ use serde_json::Value;
 
 use super::client::{TokenLease, Vault, answer};
 use super::config::{Dynamic, VaultSettings};
+use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
-use crate::plan::FileDelivery;
 use crate::secret::Secret;
-use crate::settings::Environ;
 
 /// The keep, shared by a pass's vault source and the refresher.
 pub type Shared = Rc<RefCell<Keep>>;
@@ -161,14 +159,14 @@ impl Keep {
         self.client.as_mut()
     }
 
-    /// The dynamic secrets as files (`<output_dir>/<name>.<suffix>`, 0600), issuing those not
-    /// issued yet or due for a re-issue; the rest are the values issued before.
-    pub fn dynamic_files(
+    /// The dynamic secrets' values, each as (name, file suffix, value), issuing those not issued
+    /// yet or due for a re-issue; the rest are the values issued before. The caller makes them
+    /// files (`<output_dir>/<name>.<suffix>`, app/pipeline.rs).
+    pub fn dynamic_values(
         &mut self,
         settings: &VaultSettings,
         env: &Environ,
-        output_dir: &Path,
-    ) -> Result<Vec<FileDelivery>, Errors> {
+    ) -> Result<Vec<(String, String, Secret)>, Errors> {
         let now = Instant::now();
         let mut errors = Errors::default();
         for d in &settings.dynamic {
@@ -193,13 +191,7 @@ impl Keep {
                 continue;
             };
             for (suffix, value) in &i.values {
-                out.push(FileDelivery {
-                    secret: d.name.clone(),
-                    path: output_dir.join(format!("{}.{suffix}", d.name)),
-                    content: value.clone(),
-                    mode: 0o600,
-                    owner: None,
-                });
+                out.push((d.name.clone(), suffix.clone(), value.clone()));
             }
         }
         Ok(out)

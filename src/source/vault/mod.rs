@@ -19,11 +19,11 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::{Found, Injected, Origin, Source, SourceKind};
+use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
-use crate::settings::Environ;
 use client::{KvData, Vault};
 use config::VaultSettings;
 

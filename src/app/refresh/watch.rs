@@ -30,15 +30,7 @@ pub struct Watched {
     pub name: Option<OsString>,
 }
 
-impl Watched {
-    /// For `check` and the status file.
-    pub fn label(&self) -> String {
-        match &self.name {
-            Some(n) => self.dir.join(n).display().to_string(),
-            None => self.dir.display().to_string(),
-        }
-    }
-}
+impl Watched {}
 
 enum Mode {
     Inotify(Inotify, Vec<(WatchDescriptor, usize)>),
@@ -101,11 +93,6 @@ impl Watcher {
             Mode::Inotify(..) => "inotify",
             Mode::Poll { .. } => "poll 1s",
         }
-    }
-
-    /// The watched places.
-    pub fn places(&self) -> &[Watched] {
-        &self.places
     }
 
     /// Whether anything watched changed since the last call (never blocks).

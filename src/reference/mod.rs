@@ -7,9 +7,13 @@
 //! | `file:/abs/path` | the regular file at that absolute path |
 //! | `vault:PATH[#KEY[#VERSION]]` | key `KEY` (default: the secret's name) of the Vault/OpenBao API path `PATH`, optionally a KV v2 version |
 //! | `bundle:VAULT[#KEY]` | entry `KEY` (default: the secret's name) of vault `VAULT` in the encrypted bundle |
-//! | `arn:aws:secretsmanager:…`, `arn:aws:ssm:…:parameter/…`, `aws-sm:NAME`, `aws-ssm:/PATH`, each `[#KEY[#VERSION]]` | AWS Secrets Manager / Parameter Store (`source::aws::reference`) |
-//! | `gcp:secretmanager:projects/P/secrets/S[/versions/V][#KEY]`, `sm://P/S[#VERSION]` | GCP Secret Manager (`source::gcp::reference`; in `sm://` the fragment is the version) |
-//! | `azure-kv:VAULT/NAME[/VERSION]`, `https://VAULT.vault.azure.net/secrets/NAME[/VERSION]`, each `[#KEY]` | Azure Key Vault (`source::azure::reference`) |
+//! | `arn:aws:secretsmanager:…`, `arn:aws:ssm:…:parameter/…`, `aws-sm:NAME`, `aws-ssm:/PATH`, each `[#KEY[#VERSION]]` | AWS Secrets Manager / Parameter Store (`reference::aws`) |
+//! | `gcp:secretmanager:projects/P/secrets/S[/versions/V][#KEY]`, `sm://P/S[#VERSION]` | GCP Secret Manager (`reference::gcp`; in `sm://` the fragment is the version) |
+//! | `azure-kv:VAULT/NAME[/VERSION]`, `https://VAULT.vault.azure.net/secrets/NAME[/VERSION]`, each `[#KEY]` | Azure Key Vault (`reference::azure`) |
+
+pub mod aws;
+pub mod azure;
+pub mod gcp;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -38,11 +42,11 @@ pub enum Reference {
         key: Option<String>,
     },
     /// An AWS Secrets Manager secret or Parameter Store parameter.
-    Aws(crate::source::aws::reference::AwsRef),
+    Aws(aws::AwsRef),
     /// A GCP Secret Manager secret version.
-    Gcp(crate::source::gcp::reference::GcpRef),
+    Gcp(gcp::GcpRef),
     /// An Azure Key Vault secret.
-    Azure(crate::source::azure::reference::AzureRef),
+    Azure(azure::AzureRef),
 }
 
 impl Reference {
@@ -52,13 +56,9 @@ impl Reference {
             .split_once(':')
             .ok_or("invalid reference: expected env:VAR, file:/path, vault:PATH#KEY[#VERSION] or bundle:VAULT#KEY")?;
         match scheme {
-            "gcp" | "sm" => crate::source::gcp::reference::GcpRef::parse(s).map(Reference::Gcp),
-            "azure-kv" | "https" => {
-                crate::source::azure::reference::AzureRef::parse(s).map(Reference::Azure)
-            }
-            "arn" | "aws-sm" | "aws-ssm" => {
-                crate::source::aws::reference::AwsRef::parse(s).map(Reference::Aws)
-            }
+            "gcp" | "sm" => gcp::GcpRef::parse(s).map(Reference::Gcp),
+            "azure-kv" | "https" => azure::AzureRef::parse(s).map(Reference::Azure),
+            "arn" | "aws-sm" | "aws-ssm" => aws::AwsRef::parse(s).map(Reference::Aws),
             "env" => {
                 if rest.is_empty() || rest.contains('=') || rest.contains('\0') {
                     return Err(

@@ -7,6 +7,8 @@
 //! in milliseconds. Duplicate keys are errors. A wrong type names the secret and the type only:
 //! the value is never echoed (serde's own messages would print it).
 
+pub mod templates;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::os::unix::fs::OpenOptionsExt;
@@ -46,7 +48,7 @@ pub struct Manifest {
     /// Provider instances (`secret_init.providers`), validated.
     pub providers: Vec<crate::provider::Instance>,
     /// Templates (`secret_init.templates`), validated.
-    pub templates: Vec<crate::template::Template>,
+    pub templates: Vec<templates::Template>,
 }
 
 /// Where a delivered file goes: the default location, another path, or nowhere.
@@ -121,7 +123,7 @@ pub struct FileSettings {
     /// Variables `X` whose `X_FILE` names a file to read into `X` (Docker's `*_FILE` convention).
     pub file_env: Option<Vec<String>>,
     /// The encrypted vault bundle (`secret_init.bundles`).
-    pub bundles: Option<RawBundleSettings>,
+    pub bundles: Option<crate::source::bundle::RawBundleSettings>,
     /// The vault source (`secret_init.vault`).
     pub vault: Option<crate::source::vault::config::VaultFileSettings>,
     /// The aws source (`secret_init.aws`).
@@ -150,9 +152,9 @@ pub struct FileSettings {
     /// Provider instances, raw; validated by [`crate::provider::validate`].
     #[serde(default)]
     pub providers: BTreeMap<String, crate::provider::RawInstance>,
-    /// Templates, raw; validated by [`crate::template::validate`].
+    /// Templates, raw; validated by [`templates::validate`].
     #[serde(default)]
-    pub templates: BTreeMap<String, crate::template::RawTemplate>,
+    pub templates: BTreeMap<String, templates::RawTemplate>,
     /// Keys we do not know; refused after parsing (78), so typos never pass silently.
     #[serde(flatten)]
     pub unknown: BTreeMap<String, IgnoredAny>,
@@ -172,24 +174,6 @@ pub struct RawRefreshSettings {
     /// Where the refresh status (JSON) is written.
     pub status_file: Option<PathBuf>,
     /// Keys we do not know; refused after parsing (78).
-    #[serde(flatten)]
-    pub unknown: BTreeMap<String, IgnoredAny>,
-}
-
-/// `secret_init.bundles` as written; interpreted (with CLI and env) by `source::bundle`.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawBundleSettings {
-    /// A file path or an `https://` URL.
-    pub location: Option<String>,
-    /// Vaults looked up by name, merged in order (later wins).
-    pub vaults: Option<Vec<String>>,
-    /// Vaults injected whole as env vars.
-    pub env_vaults: Option<Vec<String>>,
-    /// PEM CA file for an `https://` location.
-    pub ca_cert: Option<PathBuf>,
-    /// File holding the base64 master key.
-    pub master_key_file: Option<PathBuf>,
-    /// Keys we do not know; refused (78).
     #[serde(flatten)]
     pub unknown: BTreeMap<String, IgnoredAny>,
 }
@@ -254,7 +238,7 @@ pub fn read_config_file(file: std::fs::File, src: &str) -> Result<String, Error>
     if !file.metadata().is_ok_and(|m| m.is_file()) {
         return Err(Error::new(Kind::Data, "not a regular file").with_source(src));
     }
-    let bytes = crate::input::read_capped(file, MAX_CONFIG_BYTES)
+    let bytes = crate::fsx::read_capped(file, MAX_CONFIG_BYTES)
         .map_err(|e| {
             Error::new(
                 Kind::Data,
@@ -482,8 +466,7 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
         src,
         &mut errors,
     );
-    let templates =
-        crate::template::validate(std::mem::take(&mut settings.templates), src, &mut errors);
+    let templates = templates::validate(std::mem::take(&mut settings.templates), src, &mut errors);
     errors.into_result()?;
     Ok(Manifest {
         path: None,
@@ -687,6 +670,13 @@ impl<'de> Deserialize<'de> for RawDefault {
     }
 }
 
+/// Reads and parses a local config (`~/.truss/config.yaml`): see [`parse_local_secrets`]; `src`
+/// names it in errors.
+pub fn read_local_secrets(path: &Path, src: &str) -> Result<BTreeMap<String, Secret>, Error> {
+    let text = read_config_text(path).map_err(|e| e.with_source(src.to_string()))?;
+    parse_local_secrets(&text, src)
+}
+
 /// Parses the `secrets:` map of a local config (`~/.truss/config.yaml`) into name → value; other
 /// keys ignored, wrong types reported by type.
 pub fn parse_local_secrets(text: &str, src: &str) -> Result<BTreeMap<String, Secret>, Error> {
@@ -718,6 +708,25 @@ pub fn parse_local_secrets(text: &str, src: &str) -> Result<BTreeMap<String, Sec
         }
     }
     Ok(out)
+}
+
+/// Parses an owner `UID[:GID]` (numeric); a missing GID means the user's primary group, taken as
+/// the same number when no passwd entry is available.
+pub fn parse_owner(s: &str) -> Result<(u32, u32), String> {
+    let (u, g) = match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    };
+    let uid: u32 = u
+        .parse()
+        .map_err(|_| format!("owner: \"{s}\" is not UID[:GID]"))?;
+    let gid: u32 = match g {
+        Some(g) => g
+            .parse()
+            .map_err(|_| format!("owner: \"{s}\" is not UID[:GID]"))?,
+        None => uid,
+    };
+    Ok((uid, gid))
 }
 
 #[cfg(test)]

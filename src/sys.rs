@@ -238,20 +238,6 @@ pub fn prepare(cmd: &mut Command, setup: ChildSetup) {
     }
 }
 
-/// Replaces this process with `cmd`, restoring the start-up signal state first. Returns only
-/// on failure.
-pub fn exec(cmd: &mut Command, state: &StartState) -> std::io::Error {
-    prepare(
-        cmd,
-        ChildSetup {
-            state: *state,
-            creds: None,
-            foreground: false,
-        },
-    );
-    cmd.exec()
-}
-
 /// Whether this process is the init of its PID namespace.
 pub fn is_pid1() -> bool {
     std::process::id() == 1
@@ -305,12 +291,6 @@ impl Signals {
         }
         // SAFETY: initialised by sigemptyset above.
         Signals(unsafe { set.assume_init() })
-    }
-
-    /// Whether `sig` is in the set.
-    pub fn contains(&self, sig: i32) -> bool {
-        // SAFETY: reads an initialised sigset_t.
-        unsafe { libc::sigismember(&self.0, sig) == 1 }
     }
 
     /// Blocks every signal of the set in this thread, so that none is delivered (or lost, for

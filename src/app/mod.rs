@@ -1,5 +1,5 @@
 //! The commands: `run` (the default), `check`, `get`, and the development-machine commands
-//! `providers`, `materialize`, `clean` and `env` (src/materialize.rs).
+//! `providers`, `materialize`, `clean` and `env` (app/materialize.rs).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -7,24 +7,25 @@ use std::path::PathBuf;
 
 use crate::cli::{self, Command};
 use crate::deliver::{env as child_env, file};
+use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
-use crate::manifest::{self, Manifest};
+use crate::manifest;
 use crate::name::SecretName;
 use crate::plan;
-use crate::process::{self, supervise, sys};
+use crate::process::{self, supervise};
+use crate::resolve::Sources;
 use crate::resolve::{self, Resolution};
-use crate::settings::{self, Environ, InitMode, ProcessSettings, ReportFormat, Settings};
-use crate::source::{Carry, Sources};
+use crate::settings::{self, InitMode, ProcessSettings, ReportFormat, Settings};
+use crate::source::Carry;
+use crate::sys;
 
-/// Everything a command needs, loaded once.
-pub struct Context {
-    /// The start-time environment.
-    pub env: Environ,
-    /// The manifest.
-    pub manifest: Manifest,
-    /// Merged settings.
-    pub settings: Settings,
-}
+pub mod bundle;
+pub mod materialize;
+pub(crate) mod pipeline;
+pub mod refresh;
+
+pub use pipeline::{Context, Delivery, delivery, full_plan, remove_consumed};
+use pipeline::{before_publishing, check_prefix_vars, resolve_all};
 
 /// Parses argv, loads the manifest and settings, and runs the command.
 pub fn dispatch(
@@ -56,7 +57,7 @@ pub fn dispatch(
                 )
                 .into());
             }
-            return crate::bundle::command::run(args, Environ::capture());
+            return crate::app::bundle::run(args, Environ::capture());
         }
         _ => {}
     }
@@ -83,12 +84,12 @@ pub fn dispatch(
         Command::Check(program) => check(&mut ctx, &program),
         Command::Get(name) => get(&ctx, &name),
         Command::Providers => {
-            print_stdout(crate::materialize::providers(&ctx).as_bytes());
+            print_stdout(crate::app::materialize::providers(&ctx).as_bytes());
             Ok(0)
         }
-        Command::Materialize => crate::materialize::materialize(&ctx, full_plan(&ctx, true)?),
-        Command::Clean => crate::materialize::clean(&ctx),
-        Command::Env => crate::materialize::env(&full_plan(&ctx, false)?),
+        Command::Materialize => crate::app::materialize::materialize(&ctx, full_plan(&ctx, true)?),
+        Command::Clean => crate::app::materialize::clean(&ctx),
+        Command::Env => crate::app::materialize::env(&full_plan(&ctx, false)?),
         Command::Help(_) | Command::Version | Command::Bundle { .. } => Ok(0),
     }
 }
@@ -105,28 +106,6 @@ fn plural(n: usize, what: &str) -> String {
 fn print_stdout(bytes: &[u8]) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(bytes).and_then(|()| out.flush());
-}
-
-/// A `TRUSS_SECRET_` variable with nothing after the prefix names no secret: refuse it rather
-/// than guess (security.md case 7).
-fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
-    let prefix = ctx.settings.env_prefix.as_str();
-    if ctx.env.get(prefix).is_some() {
-        return Err(Error::new(
-            Kind::Data,
-            format!("env var {prefix} has an empty secret name after the prefix"),
-        ));
-    }
-    Ok(())
-}
-
-/// Resolves every declared secret; the sources are returned too, for their whole-environment
-/// injections (a vault's `env_paths`), which reuse the same connection and login.
-fn resolve_all(ctx: &Context, carry: &Carry) -> Result<(Vec<Resolution>, Errors, Sources), Errors> {
-    check_prefix_vars(ctx)?;
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, carry)?;
-    let (resolutions, errors) = resolve::resolve_all(&ctx.manifest, &mut sources);
-    Ok((resolutions, errors, sources))
 }
 
 /// The ids the program runs as (`--user`), checked against `--no-root` and our own privileges
@@ -158,111 +137,6 @@ fn program_credentials(p: &ProcessSettings) -> Result<Option<sys::Credentials>, 
         }
         other => Ok(other),
     }
-}
-
-/// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
-/// with what is on disk unless `with_files` is false).
-pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> {
-    plan_excluding(ctx, with_files, &Carry::default())
-}
-
-/// [`full_plan`] with what an earlier pass left (`carry`: a live refresh).
-fn plan_excluding(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan::Plan, Errors> {
-    let (resolutions, errors, mut sources) = resolve_all(ctx, carry)?;
-    errors.into_result()?;
-    let mut plan = plan::build(&resolutions, &ctx.settings)?;
-    crate::provider::build(
-        &ctx.manifest.providers,
-        &resolutions,
-        &ctx.env,
-        &ctx.settings,
-        &mut plan,
-        with_files,
-    )?;
-    crate::template::add_to_plan(&mut plan, &ctx.manifest.templates, &resolutions)?;
-    add_dynamic(ctx, carry, &mut plan)?;
-    let mut injected = sources.injected_env()?;
-    plan.consumed = sources.consumed_files();
-    // The vault client is in `carry`: dropping it (the end of a start without refresh) revokes
-    // a token we logged in with; a refresh keeps it alive.
-    drop(sources);
-    injected.extend(crate::source::file::file_env(
-        &ctx.settings.file_env,
-        &ctx.env,
-        ctx.settings.max_secret_bytes,
-    )?);
-    plan::add_injected(&mut plan, injected, &ctx.settings)?;
-    Ok(plan)
-}
-
-/// The vault's dynamic secrets (`secret_init.vault.dynamic`) join the plan: each one's fields
-/// as files published in the same atomic set. A path already planned is a conflict.
-fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<(), Errors> {
-    let Some(v) = ctx
-        .settings
-        .vault
-        .as_ref()
-        .filter(|v| !v.dynamic.is_empty())
-    else {
-        return Ok(());
-    };
-    let files = carry
-        .vault
-        .borrow_mut()
-        .dynamic_files(v, &ctx.env, &ctx.settings.output_dir)?;
-    let mut errors = Errors::default();
-    for f in files {
-        if let Some(other) = plan.files.iter().find(|p| p.path == f.path) {
-            errors.push(
-                Error::new(
-                    Kind::Data,
-                    format!(
-                        "writes {} as secret \"{}\" does",
-                        f.path.display(),
-                        other.secret
-                    ),
-                )
-                .with_source(format!("vault dynamic \"{}\"", f.secret)),
-            );
-            continue;
-        }
-        plan.origins.entry(f.secret.clone()).or_insert_with(|| {
-            format!(
-                "vault dynamic {}",
-                v.dynamic
-                    .iter()
-                    .find(|d| d.name == f.secret)
-                    .map_or("", |d| d.path.as_str())
-            )
-        });
-        plan.files.push(f);
-    }
-    errors.into_result()
-}
-
-/// One whole pass of the pipeline for a run: everything resolved and checked, the plan (files
-/// owned by the `--user` unless a secret names its owner), the program's environment and the
-/// write policy, with every check that precedes publishing. A live refresh calls it again with
-/// the same context and what the previous pass left (`carry`).
-pub fn delivery(
-    ctx: &Context,
-    creds: Option<&sys::Credentials>,
-    carry: &Carry,
-    program: &[OsString],
-) -> Result<Delivery, Errors> {
-    let mut plan = plan_excluding(ctx, true, carry)?;
-    let (env, opts) = before_publishing(ctx, &mut plan, creds, program)?;
-    Ok(Delivery { plan, env, opts })
-}
-
-/// One pass's result, ready to publish: see [`delivery`].
-pub struct Delivery {
-    /// What goes where.
-    pub plan: plan::Plan,
-    /// The program's whole environment.
-    pub env: Vec<(OsString, OsString)>,
-    /// The write policy for the publisher.
-    pub opts: file::WriteOptions,
 }
 
 /// Resolve, deliver, then exec or supervise.
@@ -334,7 +208,7 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
     );
     let delivered = refresh
         .is_some()
-        .then(|| crate::refresh::Delivered::of(&plan, &env));
+        .then(|| crate::app::refresh::Delivered::of(&plan, &env));
     drop(plan);
     let setup = sys::ChildSetup {
         state: *start,
@@ -360,7 +234,7 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         grace_period: proc.grace_period,
     };
     let mut refresher = refresh.zip(delivered).map(|(r, last)| {
-        crate::refresh::Refresher::new(
+        crate::app::refresh::Refresher::new(
             ctx,
             r,
             creds,
@@ -393,26 +267,11 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
 /// under the same HOME it will look in. A --user without a passwd entry (or with a relative home)
 /// has no home: ours (/root) is not theirs, so providers that need HOME are refused unless given
 /// an explicit path.
-fn adopt_home(env: &mut crate::settings::Environ, creds: Option<&sys::Credentials>) {
+fn adopt_home(env: &mut crate::environ::Environ, creds: Option<&sys::Credentials>) {
     match creds.map(|c| c.home.clone()) {
         Some(Some(home)) => env.set("HOME", home),
         Some(None) => env.remove("HOME"),
         None => {}
-    }
-}
-
-/// Removes input files a login used up (`remove_secret_id_file`), once the start has got as far
-/// as publishing: a start that failed earlier can be retried with them.
-pub fn remove_consumed(paths: &[std::path::PathBuf]) {
-    for p in paths {
-        match std::fs::remove_file(p) {
-            Ok(()) => crate::debug!("removed consumed input {}", p.display()),
-            Err(e) => crate::warn!(
-                "could not remove {}: {}",
-                p.display(),
-                crate::error::io_text(&e)
-            ),
-        }
     }
 }
 
@@ -494,7 +353,7 @@ pub fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
         });
     }
     let refresh = ctx.settings.refresh.as_ref().map(|r| {
-        let watches = crate::refresh::watches(&ctx.settings, r, None);
+        let watches = crate::app::refresh::watches(&ctx.settings, r, None);
         (r, watches)
     });
     let out = match ctx.settings.report_format {
@@ -508,8 +367,8 @@ pub fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
                 report["refresh"] = serde_json::json!({
                     "interval_seconds": r.interval.as_secs_f64(),
                     "jitter": r.jitter,
-                    "on_change": crate::refresh::on_change_name(r.on_change),
-                    "signal": crate::refresh::signal_name(r.signal),
+                    "on_change": crate::app::refresh::on_change_name(r.on_change),
+                    "signal": crate::app::refresh::signal_name(r.signal),
                     "status_file": r.status_file,
                     "sources": watches.iter().map(|w| serde_json::json!({"source": w.source, "watch": w.how})).collect::<Vec<_>>(),
                 });
@@ -533,14 +392,16 @@ pub fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
 }
 
 /// `check`'s refresh section: the settings, then what each source would watch or poll.
-fn refresh_text(r: &settings::RefreshSettings, watches: &[crate::refresh::Watch]) -> String {
+fn refresh_text(r: &settings::RefreshSettings, watches: &[crate::app::refresh::Watch]) -> String {
     let tell = match r.on_change {
-        settings::OnChange::Signal => format!("signal {}", crate::refresh::signal_name(r.signal)),
-        other => crate::refresh::on_change_name(other).to_string(),
+        settings::OnChange::Signal => {
+            format!("signal {}", crate::app::refresh::signal_name(r.signal))
+        }
+        other => crate::app::refresh::on_change_name(other).to_string(),
     };
     let mut out = format!(
         "\nrefresh: every {} (jitter {:.0}%), on change: {tell}{}\n",
-        crate::refresh::human(r.interval),
+        crate::app::refresh::human(r.interval),
         r.jitter * 100.0,
         r.status_file
             .as_ref()
@@ -565,42 +426,6 @@ fn preflight(
     let out = &ctx.settings.output_dir;
     let tightened = (!opts.allow_shared_dir && file::would_tighten(out)).then_some(out.as_path());
     file::probe(&plan.files, &opts, tightened)
-}
-
-/// The last steps before publishing, shared by a run and `check`: the files' owners, the
-/// program's environment and its size, the program's lookup (when there is a program), and the
-/// write policy.
-fn before_publishing(
-    ctx: &Context,
-    plan: &mut plan::Plan,
-    creds: Option<&sys::Credentials>,
-    program: &[OsString],
-) -> Result<(Vec<(OsString, OsString)>, file::WriteOptions), Error> {
-    if let Some(c) = creds {
-        // The program must be able to read its files: they are the --user's unless a secret
-        // names its own owner.
-        for f in &mut plan.files {
-            f.owner.get_or_insert((c.uid, c.gid));
-        }
-    }
-    let env = child_env::child_environment(
-        &ctx.env,
-        &ctx.settings.env_prefix,
-        &ctx.settings.scrub_env,
-        &plan.env,
-    );
-    child_env::check_exec_size(program, &env)?;
-    if !program.is_empty() {
-        // Found and runnable before anything is published: a typo gets 127 with nothing written.
-        process::lookup::resolve(program, &env)?;
-    }
-    let opts = file::WriteOptions {
-        allow_shared_dir: ctx.settings.allow_shared_dir,
-        trusted_uids: creds.iter().map(|c| c.uid).collect(),
-        // Rebuilt on every start: see deliver::file on durability.
-        durable: false,
-    };
-    Ok((env, opts))
 }
 
 struct Row {

@@ -1,5 +1,5 @@
 //! Live refresh (docs/refresh.md): while the supervisor runs the program, the whole pipeline
-//! (resolve → plan → publish, [`crate::commands::delivery`]) runs again when a watched local
+//! (resolve → plan → publish, [`crate::app::pipeline::delivery`]) runs again when a watched local
 //! source changes or the interval comes round, and the program is told only after the new set
 //! is published.
 //!
@@ -26,15 +26,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::commands::Context;
+use crate::app::pipeline::Context;
 use crate::deliver::file;
 use crate::error::{Errors, Kind};
 use crate::plan::Plan;
+use crate::process;
 use crate::process::supervise::{Refresh, Tell};
-use crate::process::{self, sys};
 use crate::settings::{OnChange, RefreshSettings, Settings};
 use crate::source::bundle::Location;
 use crate::source::{Carry, SourceKind};
+use crate::sys;
 
 use watch::{Watched, Watcher};
 
@@ -403,9 +404,13 @@ impl<'a> Refresher<'a> {
         if sys::stop_pending() {
             return Ok(Outcome::Abandoned);
         }
-        let delivery =
-            crate::commands::delivery(self.ctx, self.creds.as_ref(), &self.carry, self.program);
-        let crate::commands::Delivery { plan, env, .. } = match delivery {
+        let delivery = crate::app::pipeline::delivery(
+            self.ctx,
+            self.creds.as_ref(),
+            &self.carry,
+            self.program,
+        );
+        let crate::app::pipeline::Delivery { plan, env, .. } = match delivery {
             Ok(done) => done,
             // A source gave up because a stop signal is pending (http.rs): not a failure.
             Err(_) if sys::stop_pending() => return Ok(Outcome::Abandoned),

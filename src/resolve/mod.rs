@@ -8,7 +8,10 @@ use crate::error::{Error, Errors, Kind};
 use crate::manifest::{Declared, Manifest, SecretSettings};
 use crate::name::SecretName;
 use crate::secret::Secret;
-use crate::source::{Origin, SourceKind, Sources};
+use crate::source::{Origin, SourceKind};
+
+mod sources;
+pub use sources::Sources;
 
 /// The outcome for one declared secret.
 #[derive(Debug)]
@@ -166,8 +169,8 @@ fn trim_one_newline(v: Secret) -> Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::environ::Environ;
     use crate::manifest;
-    use crate::settings::Environ;
     use crate::source::{default::DefaultSource, env::EnvSource};
 
     fn sources(m: &Manifest, env: &[(&str, &str)], order: Vec<SourceKind>) -> Sources {
@@ -175,7 +178,7 @@ mod tests {
         Sources::from_parts(
             vec![
                 Box::new(EnvSource::new("TRUSS_SECRET_".into(), env)),
-                Box::new(DefaultSource::new(m)),
+                Box::new(DefaultSource::new(sources::defaults(m))),
             ],
             order,
         )
@@ -363,8 +366,11 @@ mod tests {
                     "TRUSS_SECRET_".into(),
                     Environ::from_pairs(&pairs),
                 )),
-                Box::new(LocalSource::new(local_path)),
-                Box::new(DefaultSource::new(&manifest)),
+                Box::new(LocalSource::new(
+                    local_path,
+                    crate::manifest::read_local_secrets,
+                )),
+                Box::new(DefaultSource::new(sources::defaults(&manifest))),
             ];
             (manifest, Sources::from_parts(all, order.to_vec()))
         }

@@ -11,22 +11,17 @@ use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::format::{self, Bundle, Vault};
-use super::seal::MasterKey;
+use crate::bundle::format::{self, Bundle, Vault};
+use crate::bundle::seal::MasterKey;
 use crate::cli::env_twin;
 use crate::deliver::file::{self, WriteOptions};
+use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 use crate::plan::FileDelivery;
 use crate::secret::Secret;
-use crate::settings::Environ;
 
 /// Largest value `set` reads from stdin or the command line.
 pub const MAX_VALUE_BYTES: u64 = 1024 * 1024;
-
-/// The bundle verbs; `secret-init bundle` is our command only when one of these follows.
-pub const VERBS: &[&str] = &[
-    "keygen", "create", "set", "unset", "show", "get", "list", "delete", "rekey",
-];
 
 /// The help text of `secret-init bundle`.
 pub const HELP: &str = "\
@@ -327,7 +322,7 @@ impl Ctx {
     }
 
     fn key(&self) -> Result<MasterKey, Error> {
-        super::load_master_key(&self.env, self.key_file().as_deref())
+        crate::bundle::load_master_key(&self.env, self.key_file().as_deref())
     }
 
     fn allow_shared_dir(&self) -> bool {
@@ -335,12 +330,7 @@ impl Ctx {
             || self
                 .env
                 .get(&env_twin("allow-shared-dir"))
-                .is_some_and(|v| {
-                    matches!(
-                        v.to_string_lossy().to_ascii_lowercase().as_str(),
-                        "1" | "true" | "yes" | "on"
-                    )
-                })
+                .is_some_and(|v| crate::cli::merge::parse_bool(&v.to_string_lossy()) == Some(true))
     }
 
     /// Reads the bundle and checks the key against it.
@@ -777,7 +767,7 @@ fn rekey(c: &Ctx) -> Result<u8, Errors> {
         }
     };
     let old = c.key()?;
-    let new = super::read_key_file(new_file)?;
+    let new = crate::bundle::read_key_file(new_file)?;
     let _lock = c.lock()?;
     let (path, b) = c.open(&old)?;
     let src = path.display().to_string();

@@ -16,13 +16,13 @@ use nix::errno::Errno;
 use nix::unistd::{UnlinkatFlags, unlinkat};
 use serde::{Deserialize, Serialize};
 
-use crate::commands::Context;
+use crate::app::pipeline::Context;
 use crate::deliver::file;
+use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 use crate::plan::{FileDelivery, Plan};
 use crate::provider;
 use crate::secret::Secret;
-use crate::settings::Environ;
 
 /// The state file's format version.
 const STATE_VERSION: u32 = 1;
@@ -164,7 +164,7 @@ pub fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
     };
     let mut errors = Errors::default();
     for f in &plan.files {
-        dirs.extend(provider::missing_dirs(&f.path));
+        dirs.extend(crate::fsx::missing_dirs(&f.path));
         let earlier = old
             .as_ref()
             .and_then(|s| s.files.iter().find(|e| e.path == f.path));
@@ -208,7 +208,7 @@ pub fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
         }
         dirs.extend(old.dirs.iter().cloned());
     }
-    dirs.extend(provider::missing_dirs(&state_file));
+    dirs.extend(crate::fsx::missing_dirs(&state_file));
     state.dirs = dirs.into_iter().collect();
     let mut json = serde_json::to_vec_pretty(&state)
         .map_err(|e| Error::new(Kind::Data, format!("cannot serialise the state: {e}")))?;
@@ -228,7 +228,7 @@ pub fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
         durable: true,
     };
     file::publish(&files, &opts, file::SignalStop)?;
-    crate::commands::remove_consumed(&plan.consumed);
+    crate::app::pipeline::remove_consumed(&plan.consumed);
     let mut out = String::new();
     for p in &written {
         out.push_str(&format!("wrote {}\n", p.display()));
@@ -341,7 +341,7 @@ pub fn clean(ctx: &Context) -> Result<u8, Errors> {
 fn unlink(path: &Path, dir: bool) -> Result<(), Error> {
     let src = path.display().to_string();
     let fail = |what: String| Error::new(Kind::CantCreate, what).with_source(src.clone());
-    let Some(parent) = provider::open_parent(path).map_err(fail)? else {
+    let Some(parent) = crate::fsx::open_parent(path).map_err(fail)? else {
         return Ok(());
     };
     let name = path

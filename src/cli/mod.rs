@@ -10,6 +10,13 @@ use std::ffi::OsString;
 
 use crate::error::{Error, Kind};
 
+pub(crate) mod merge;
+
+/// The bundle verbs; `secret-init bundle` is our command only when one of these follows.
+pub const BUNDLE_VERBS: &[&str] = &[
+    "keygen", "create", "set", "unset", "show", "get", "list", "delete", "rekey",
+];
+
 /// One option: its long name, whether it takes a value, and its help line.
 pub struct OptSpec {
     /// Long name without dashes.
@@ -408,7 +415,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
                         if parser.try_raw_args().is_some_and(|raw| {
                             raw.peek()
                                 .and_then(|w| w.to_str())
-                                .is_some_and(|w| crate::bundle::command::VERBS.contains(&w))
+                                .is_some_and(|w| BUNDLE_VERBS.contains(&w))
                         }) =>
                     {
                         let rest = parser.raw_args().map_err(|e| usage(e.to_string()))?;

@@ -17,8 +17,6 @@
 
 use std::fmt;
 
-use super::config::{Service, valid_region};
-
 /// A parsed AWS reference.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AwsRef {
@@ -146,6 +144,37 @@ impl fmt::Display for AwsRef {
             (None, None) => Ok(()),
             (Some(k), None) => write!(f, "#{k}"),
             (k, Some(v)) => write!(f, "#{}#{v}", k.as_deref().unwrap_or_default()),
+        }
+    }
+}
+
+/// Whether `r` looks like a region name (`us-east-1`, `cn-north-1`, `us-gov-west-1`).
+pub fn valid_region(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 32
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !r.starts_with('-')
+}
+
+/// The AWS services secret-init calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Service {
+    /// Secrets Manager.
+    SecretsManager,
+    /// Systems Manager Parameter Store.
+    Ssm,
+    /// Security Token Service.
+    Sts,
+}
+
+impl Service {
+    /// The signing name and endpoint prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::SecretsManager => "secretsmanager",
+            Service::Ssm => "ssm",
+            Service::Sts => "sts",
         }
     }
 }

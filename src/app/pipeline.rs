@@ -1,0 +1,213 @@
+//! The pipeline as values and functions: `Context` (what was loaded) → [`delivery`] (resolve →
+//! plan → checks, nothing written) → publish (the caller, `deliver::file::publish`). No global
+//! state: a live refresh (`app::refresh`) calls [`delivery`] again with the same context and what
+//! the previous pass left ([`Carry`]), and compares the plans.
+
+use std::ffi::OsString;
+
+use crate::deliver::{env as child_env, file};
+use crate::environ::Environ;
+use crate::error::{Error, Errors, Kind};
+use crate::manifest::Manifest;
+use crate::plan;
+use crate::process;
+use crate::resolve::Sources;
+use crate::resolve::{self, Resolution};
+use crate::settings::Settings;
+use crate::source::Carry;
+use crate::sys;
+
+/// Everything a command needs, loaded once.
+pub struct Context {
+    /// The start-time environment.
+    pub env: Environ,
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Merged settings.
+    pub settings: Settings,
+}
+
+/// A `TRUSS_SECRET_` variable with nothing after the prefix names no secret: refuse it rather
+/// than guess (security.md case 7).
+pub(crate) fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
+    let prefix = ctx.settings.env_prefix.as_str();
+    if ctx.env.get(prefix).is_some() {
+        return Err(Error::new(
+            Kind::Data,
+            format!("env var {prefix} has an empty secret name after the prefix"),
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves every declared secret; the sources are returned too, for their whole-environment
+/// injections (a vault's `env_paths`), which reuse the same connection and login.
+pub(crate) fn resolve_all(
+    ctx: &Context,
+    carry: &Carry,
+) -> Result<(Vec<Resolution>, Errors, Sources), Errors> {
+    check_prefix_vars(ctx)?;
+    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, carry)?;
+    let (resolutions, errors) = resolve::resolve_all(&ctx.manifest, &mut sources);
+    Ok((resolutions, errors, sources))
+}
+
+/// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
+/// with what is on disk unless `with_files` is false).
+pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> {
+    plan_excluding(ctx, with_files, &Carry::default())
+}
+
+/// [`full_plan`] with what an earlier pass left (`carry`: a live refresh).
+fn plan_excluding(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan::Plan, Errors> {
+    let (resolutions, errors, mut sources) = resolve_all(ctx, carry)?;
+    errors.into_result()?;
+    let mut plan = plan::build(&resolutions, &ctx.settings)?;
+    crate::provider::build(
+        &ctx.manifest.providers,
+        &resolutions,
+        &ctx.env,
+        &ctx.settings,
+        &mut plan,
+        with_files,
+    )?;
+    crate::template::add_to_plan(&mut plan, &ctx.manifest.templates, &resolutions)?;
+    add_dynamic(ctx, carry, &mut plan)?;
+    let mut injected = sources.injected_env()?;
+    plan.consumed = sources.consumed_files();
+    // The vault client is in `carry`: dropping it (the end of a start without refresh) revokes
+    // a token we logged in with; a refresh keeps it alive.
+    drop(sources);
+    injected.extend(crate::source::file::file_env(
+        &ctx.settings.file_env,
+        &ctx.env,
+        ctx.settings.max_secret_bytes,
+    )?);
+    plan::add_injected(&mut plan, injected, &ctx.settings)?;
+    Ok(plan)
+}
+
+/// The vault's dynamic secrets (`secret_init.vault.dynamic`) join the plan: each one's fields
+/// as files published in the same atomic set. A path already planned is a conflict.
+fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<(), Errors> {
+    let Some(v) = ctx
+        .settings
+        .vault
+        .as_ref()
+        .filter(|v| !v.dynamic.is_empty())
+    else {
+        return Ok(());
+    };
+    let values = carry.vault.borrow_mut().dynamic_values(v, &ctx.env)?;
+    let mut errors = Errors::default();
+    for (name, suffix, content) in values {
+        let f = plan::FileDelivery {
+            path: ctx.settings.output_dir.join(format!("{name}.{suffix}")),
+            secret: name,
+            content,
+            mode: 0o600,
+            owner: None,
+        };
+        if let Some(other) = plan.files.iter().find(|p| p.path == f.path) {
+            errors.push(
+                Error::new(
+                    Kind::Data,
+                    format!(
+                        "writes {} as secret \"{}\" does",
+                        f.path.display(),
+                        other.secret
+                    ),
+                )
+                .with_source(format!("vault dynamic \"{}\"", f.secret)),
+            );
+            continue;
+        }
+        plan.origins.entry(f.secret.clone()).or_insert_with(|| {
+            format!(
+                "vault dynamic {}",
+                v.dynamic
+                    .iter()
+                    .find(|d| d.name == f.secret)
+                    .map_or("", |d| d.path.as_str())
+            )
+        });
+        plan.files.push(f);
+    }
+    errors.into_result()
+}
+
+/// One whole pass of the pipeline for a run: everything resolved and checked, the plan (files
+/// owned by the `--user` unless a secret names its owner), the program's environment and the
+/// write policy, with every check that precedes publishing. A live refresh calls it again with
+/// the same context and what the previous pass left (`carry`).
+pub fn delivery(
+    ctx: &Context,
+    creds: Option<&sys::Credentials>,
+    carry: &Carry,
+    program: &[OsString],
+) -> Result<Delivery, Errors> {
+    let mut plan = plan_excluding(ctx, true, carry)?;
+    let (env, opts) = before_publishing(ctx, &mut plan, creds, program)?;
+    Ok(Delivery { plan, env, opts })
+}
+
+/// One pass's result, ready to publish: see [`delivery`].
+pub struct Delivery {
+    /// What goes where.
+    pub plan: plan::Plan,
+    /// The program's whole environment.
+    pub env: Vec<(OsString, OsString)>,
+    /// The write policy for the publisher.
+    pub opts: file::WriteOptions,
+}
+
+/// Removes input files a login used up (`remove_secret_id_file`), once the start has got as far
+/// as publishing: a start that failed earlier can be retried with them.
+pub fn remove_consumed(paths: &[std::path::PathBuf]) {
+    for p in paths {
+        match std::fs::remove_file(p) {
+            Ok(()) => crate::debug!("removed consumed input {}", p.display()),
+            Err(e) => crate::warn!(
+                "could not remove {}: {}",
+                p.display(),
+                crate::error::io_text(&e)
+            ),
+        }
+    }
+}
+
+/// The last steps before publishing, shared by a run and `check`: the files' owners, the
+/// program's environment and its size, the program's lookup (when there is a program), and the
+/// write policy.
+pub(crate) fn before_publishing(
+    ctx: &Context,
+    plan: &mut plan::Plan,
+    creds: Option<&sys::Credentials>,
+    program: &[OsString],
+) -> Result<(Vec<(OsString, OsString)>, file::WriteOptions), Error> {
+    if let Some(c) = creds {
+        // The program must be able to read its files: they are the --user's unless a secret
+        // names its own owner.
+        for f in &mut plan.files {
+            f.owner.get_or_insert((c.uid, c.gid));
+        }
+    }
+    let env = child_env::child_environment(
+        &ctx.env,
+        &ctx.settings.env_prefix,
+        &ctx.settings.scrub_env,
+        &plan.env,
+    );
+    child_env::check_exec_size(program, &env)?;
+    if !program.is_empty() {
+        // Found and runnable before anything is published: a typo gets 127 with nothing written.
+        process::lookup::resolve(program, &env)?;
+    }
+    let opts = file::WriteOptions {
+        allow_shared_dir: ctx.settings.allow_shared_dir,
+        trusted_uids: creds.iter().map(|c| c.uid).collect(),
+        // Rebuilt on every start: see deliver::file on durability.
+        durable: false,
+    };
+    Ok((env, opts))
+}

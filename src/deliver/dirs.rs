@@ -1,0 +1,267 @@
+//! The destination directories of a publish: opened component by component from `/` without
+//! following a link (created 0700 where missing, owned as asked), checked against the write
+//! policy, and a fresh memory-backed mount made private before use.
+
+use std::os::fd::OwnedFd;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::AtFlags;
+use nix::sys::stat::{Mode, SFlag, fchmod, fstat, fstatat, mkdirat};
+use nix::unistd::fchown;
+
+use super::file::{WriteOptions, errno_text};
+use crate::error::{Error, Kind};
+use crate::fsx::DIR_FLAGS;
+
+/// Opens (creating 0700 where missing) every component of `dir` without following links.
+pub fn open_dir_chain(dir: &Path) -> Result<OwnedFd, String> {
+    open_dir_chain_owned(dir, None)
+}
+
+/// [`open_dir_chain`], with the directories it creates owned by `owner` (uid, gid).
+pub fn open_dir_chain_owned(dir: &Path, owner: Option<(u32, u32)>) -> Result<OwnedFd, String> {
+    if !dir.is_absolute() {
+        return Err(format!("{} is not an absolute path", dir.display()));
+    }
+    let mut fd = nix::fcntl::open("/", DIR_FLAGS, Mode::empty())
+        .map_err(|e| format!("cannot open /: {}", errno_text(e)))?;
+    let mut sofar = PathBuf::from("/");
+    for comp in dir.components() {
+        let name = match comp {
+            Component::RootDir | Component::CurDir => continue,
+            Component::Normal(n) => n,
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(format!("{} contains \"..\"", dir.display()));
+            }
+        };
+        sofar.push(name);
+        let next = match nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()) {
+            Ok(n) => n,
+            Err(Errno::ENOENT) => {
+                match mkdirat(&fd, name, Mode::from_bits_truncate(0o700)) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(Errno::EROFS) => return Err(read_only_hint(&sofar)),
+                    Err(e) => {
+                        return Err(format!(
+                            "cannot create directory {}: {}",
+                            sofar.display(),
+                            errno_text(e)
+                        ));
+                    }
+                }
+                let n = nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()).map_err(|e| {
+                    format!(
+                        "cannot open directory {}: {}",
+                        sofar.display(),
+                        errno_text(e)
+                    )
+                })?;
+                // mkdir applies the umask; a created parent is exactly 0700 whatever it is.
+                fchmod(&n, Mode::from_bits_truncate(0o700))
+                    .map_err(|e| format!("cannot chmod {}: {}", sofar.display(), errno_text(e)))?;
+                if let Some((uid, gid)) = owner {
+                    fchown(&n, Some(uid.into()), Some(gid.into())).map_err(|e| {
+                        format!(
+                            "cannot chown {} to {uid}:{gid}: {}",
+                            sofar.display(),
+                            errno_text(e)
+                        )
+                    })?;
+                }
+                n
+            }
+            Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
+                let is_link = fstatat(&fd, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFLNK.bits());
+                return Err(if is_link {
+                    format!("refusing to follow symlink at {}", sofar.display())
+                } else {
+                    format!("{} is not a directory", sofar.display())
+                });
+            }
+            Err(e) => {
+                return Err(format!(
+                    "cannot open directory {}: {}",
+                    sofar.display(),
+                    errno_text(e)
+                ));
+            }
+        };
+        fd = next;
+    }
+    Ok(fd)
+}
+
+pub(super) fn read_only_hint(dir: &Path) -> String {
+    format!(
+        "{} is on a read-only filesystem (a mounted secret volume?); write elsewhere with --output-dir DIR, \
+         or deliver by env (secret_init.secrets.<name>: {{env: TRUSS_SECRET_<name>, file: false}})",
+        dir.display()
+    )
+}
+
+pub(super) fn check_dir(fd: &OwnedFd, dir: &Path, opts: &WriteOptions) -> Result<(), Error> {
+    if opts.allow_shared_dir {
+        return Ok(());
+    }
+    let st = fstat(fd).map_err(|e| {
+        Error::new(
+            Kind::CantCreate,
+            format!("cannot stat {}: {}", dir.display(), e.desc()),
+        )
+    })?;
+    let euid = nix::unistd::geteuid().as_raw();
+    if st.st_mode & 0o022 != 0 {
+        let who = if st.st_mode & 0o002 != 0 {
+            "world"
+        } else {
+            "group"
+        };
+        let uid = opts.trusted_uids.first().copied().unwrap_or(euid);
+        let fix = if st.st_uid == 0 && euid != 0 && is_mount_point(fd, &st) {
+            // A root-owned shared mount (`--tmpfs DIR` or an emptyDir) and an unprivileged
+            // secret-init: only root could have made it private, so say how it gets private.
+            // Docker passes uid= to the kernel; podman's parser knows only its own U (chown to
+            // the container's user).
+            format!(
+                "mount it private: --tmpfs {d}:mode=0700,uid={uid}, or with podman \
+                 --tmpfs {d}:mode=0700,U; or start secret-init as root with --user",
+                d = dir.display()
+            )
+        } else {
+            "use a private dir, or allow_shared_dir".to_string()
+        };
+        return Err(Error::new(
+            Kind::Config,
+            format!(
+                "output dir {} is {who}-writable; refusing ({fix})",
+                dir.display()
+            ),
+        ));
+    }
+    if st.st_uid != euid && st.st_uid != 0 && !opts.trusted_uids.contains(&st.st_uid) {
+        return Err(Error::new(
+            Kind::Config,
+            format!(
+                "output dir {} is owned by uid {}; refusing (use a private dir, or allow_shared_dir)",
+                dir.display(),
+                st.st_uid
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Makes a fresh engine-made mount at `dir` private before anything is read from or written to it.
+///
+/// `docker run --tmpfs /secrets` and `podman run --tmpfs /secrets` mount a tmpfs that is root's,
+/// mode 1777 and empty; a Kubernetes `emptyDir` is root's, 0777 and empty. Such a dir is tightened
+/// to 0700 and given to `owner` (the `--user`; else we keep it): it is a mount point made for this
+/// container with nothing in it, so no other user holds a file or a link there, and after the
+/// chmod none can add one (the listing is taken again afterwards to close the window between).
+/// Anything else (not a mount point, not root's, or with any entry in it, `..*` included) is left
+/// alone for [`check_dir`] to judge, so a shared dir someone already uses is still refused. A
+/// missing dir is left to the writer.
+pub fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
+    let Some(fd) = fresh_mount(dir) else {
+        return;
+    };
+    // When we may not (a non-root secret-init), the dir stays as it is and check_dir refuses it
+    // with the mount option that fixes it.
+    if let Some((uid, gid)) = owner
+        && let Err(e) = fchown(&fd, Some(uid.into()), Some(gid.into()))
+    {
+        crate::debug!(
+            "{}: cannot chown the fresh mount: {}",
+            dir.display(),
+            e.desc()
+        );
+        return;
+    }
+    if let Err(e) = fchmod(&fd, Mode::from_bits_truncate(0o700)) {
+        crate::debug!(
+            "{}: cannot chmod the fresh mount: {}",
+            dir.display(),
+            e.desc()
+        );
+        return;
+    }
+    if !is_empty(&fd) {
+        // Someone wrote between the listing and the chmod: whatever they left is theirs, and
+        // the publisher refuses another user's file at any destination name.
+        crate::warn!(
+            "{}: an entry appeared while it was made private",
+            dir.display()
+        );
+    }
+    crate::debug!(
+        "{}: fresh world-writable mount made private (0700)",
+        dir.display()
+    );
+}
+
+/// `dir` opened, when it is a fresh engine-made mount that [`tighten_fresh_mount`] makes private:
+/// root's, world-writable, a mount point, and empty.
+fn fresh_mount(dir: &Path) -> Option<OwnedFd> {
+    let fd = open_existing_dir(dir).ok()?;
+    let st = fstat(&fd).ok()?;
+    let world_writable_root = st.st_mode & 0o002 != 0 && st.st_uid == 0;
+    (world_writable_root && is_mount_point(&fd, &st) && is_empty(&fd)).then_some(fd)
+}
+
+/// Whether a run would make `dir` private before use ([`tighten_fresh_mount`]): a fresh mount,
+/// and we are root (only root may chmod root's directory). `check` then judges the dir as the run
+/// will find it, without changing it.
+pub fn would_tighten(dir: &Path) -> bool {
+    nix::unistd::geteuid().is_root() && fresh_mount(dir).is_some()
+}
+
+/// Whether the directory `fd` (whose stat is `st`) is the root of a mount: its parent is on
+/// another device (`/` itself never is one here, its `..` being itself).
+fn is_mount_point(fd: &OwnedFd, st: &nix::sys::stat::FileStat) -> bool {
+    fstatat(fd, "..", AtFlags::empty()).is_ok_and(|up| up.st_dev != st.st_dev)
+}
+
+/// Whether a directory holds nothing but `.` and `..`.
+fn is_empty(fd: &OwnedFd) -> bool {
+    let Ok(mut d) = nix::dir::Dir::openat(fd, ".", DIR_FLAGS, Mode::empty()) else {
+        return false;
+    };
+    d.iter()
+        .all(|e| e.is_ok_and(|e| matches!(e.file_name().to_bytes(), b"." | b"..")))
+}
+
+/// Whether `fd` lives on tmpfs or ramfs, where data never reaches a disk and fsync is a no-op.
+pub(super) fn is_memory_fs(fd: &OwnedFd) -> bool {
+    use nix::sys::statfs::{FsType, TMPFS_MAGIC, fstatfs};
+    // RAMFS_MAGIC from linux/magic.h; nix names only TMPFS_MAGIC.
+    const RAMFS_MAGIC: FsType = FsType(0x8584_58f6);
+    fstatfs(fd)
+        .is_ok_and(|s| s.filesystem_type() == TMPFS_MAGIC || s.filesystem_type() == RAMFS_MAGIC)
+}
+
+/// Opens an existing directory from `/`, one component at a time, never following a link.
+pub(super) fn open_existing_dir(dir: &Path) -> Result<OwnedFd, String> {
+    let mut fd = nix::fcntl::open("/", DIR_FLAGS, Mode::empty())
+        .map_err(|e| format!("cannot open /: {}", errno_text(e)))?;
+    for comp in dir.components() {
+        match comp {
+            Component::RootDir | Component::CurDir => continue,
+            Component::Normal(name) => {
+                fd = nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()).map_err(
+                    |e| match e {
+                        Errno::ELOOP | Errno::ENOTDIR => {
+                            format!("{} is no longer a directory (a symlink?)", dir.display())
+                        }
+                        e => format!("cannot open {}: {}", dir.display(), errno_text(e)),
+                    },
+                )?;
+            }
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(format!("{} contains \"..\"", dir.display()));
+            }
+        }
+    }
+    Ok(fd)
+}

@@ -1,0 +1,211 @@
+//! Merging into files that already exist: read them without following a link and size-capped,
+//! then keep what is theirs and set what is ours, a different value for one of our keys being a
+//! conflict unless the instance says `overwrite: true`.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::{Mode, SFlag, fstat};
+
+use super::MAX_EXISTING_BYTES;
+use super::registry::{FileSpec, Format, Section};
+use super::{Instance, Values, docker, gh, ini, netrc};
+use crate::secret::Secret;
+
+/// Reads an existing file for a merge: every component opened without following links, regular
+/// files only, at most [`MAX_EXISTING_BYTES`]. `Ok(None)` when it (or a parent) does not exist.
+pub fn read_existing(path: &Path) -> Result<Option<(Secret, u32)>, String> {
+    let Some(fd) = crate::fsx::open_parent(path)? else {
+        return Ok(None);
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{} has no file name", path.display()))?;
+    let flags = OFlag::O_RDONLY
+        | OFlag::O_NOFOLLOW
+        | OFlag::O_NONBLOCK
+        | OFlag::O_NOCTTY
+        | OFlag::O_CLOEXEC;
+    let fd = match nix::fcntl::openat(&fd, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(Errno::ELOOP) => {
+            return Err(format!("refusing to follow symlink at {}", path.display()));
+        }
+        Err(e) => return Err(format!("cannot read {}: {}", path.display(), e.desc())),
+    };
+    let st = fstat(&fd).map_err(|e| format!("cannot stat {}: {}", path.display(), e.desc()))?;
+    if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
+        return Err(format!(
+            "{} exists and is not a regular file",
+            path.display()
+        ));
+    }
+    // A second name for someone else's file (a hardlink to /etc/shadow planted at
+    // ~/.aws/credentials) would be read and merged into a file the program's user owns. As root
+    // every system file is "ours", so there any hardlinked file is refused.
+    let euid = nix::unistd::geteuid().as_raw();
+    if st.st_nlink > 1 && (st.st_uid != euid || euid == 0) {
+        return Err(format!(
+            "{} has {} hard links and is owned by uid {}; refusing to read it (replace it with a plain file)",
+            path.display(),
+            st.st_nlink,
+            st.st_uid
+        ));
+    }
+    let mut buf = Vec::new();
+    File::from(fd)
+        .take(MAX_EXISTING_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| {
+            format!(
+                "cannot read {}: {}",
+                path.display(),
+                crate::error::io_text(&e)
+            )
+        })?;
+    if buf.len() as u64 > MAX_EXISTING_BYTES {
+        return Err(format!(
+            "{} is larger than {MAX_EXISTING_BYTES} bytes",
+            path.display()
+        ));
+    }
+    Ok(Some((Secret::new(buf), st.st_mode & 0o7777)))
+}
+
+/// How a merge came out.
+pub enum Merged {
+    /// The file already says exactly this: nothing to write.
+    Same,
+    /// New content for the file.
+    Write(Vec<u8>),
+}
+
+/// A merge result as text, `<same>` when nothing changes (the merge modules' tests).
+#[cfg(test)]
+pub(crate) fn merged_text(m: Merged) -> String {
+    match m {
+        Merged::Write(b) => String::from_utf8(b).expect("utf8"),
+        Merged::Same => "<same>".into(),
+    }
+}
+
+/// A whole-file value: the same bytes are a no-op, other bytes a conflict unless `overwrite`.
+pub(super) fn whole(
+    existing: Option<&Secret>,
+    new: &[u8],
+    overwrite: bool,
+) -> Result<Merged, String> {
+    match existing {
+        Some(e) if e.expose() == new => Ok(Merged::Same),
+        Some(_) if !overwrite => {
+            Err("exists with different content; set overwrite: true to replace it".into())
+        }
+        _ => Ok(Merged::Write(new.to_vec())),
+    }
+}
+
+pub(super) fn merge(
+    spec: &FileSpec,
+    inst: &Instance,
+    values: &Values,
+    current: Option<&Secret>,
+) -> Result<Merged, String> {
+    let ow = inst.overwrite;
+    let text = |s: &Secret| {
+        String::from_utf8(s.expose().to_vec())
+            .map_err(|_| "existing file is not UTF-8 text".to_string())
+    };
+    let cur = current.map(text).transpose()?;
+    let get = |f: &str| values.text(f);
+    match &spec.format {
+        Format::Whole { field, newline } => {
+            let mut v = values
+                .get(field)
+                .map(|s| s.expose().to_vec())
+                .unwrap_or_default();
+            if *newline && !v.ends_with(b"\n") {
+                v.push(b'\n');
+            }
+            whole(current, &v, ow)
+        }
+        Format::JsonDocument(field) => {
+            let v = values.get(field).map(Secret::expose).unwrap_or_default();
+            match serde_json::from_slice::<serde_json::Value>(v) {
+                Ok(serde_json::Value::Object(o))
+                    if o.get("type").is_some_and(serde_json::Value::is_string) => {}
+                _ => {
+                    return Err(format!(
+                        "field {field} is not a JSON object with a \"type\" (a service-account or ADC file)"
+                    ));
+                }
+            }
+            whole(current, v, ow)
+        }
+        Format::Ini { section, keys } => {
+            let profile = get("profile").unwrap_or_else(|| "default".into());
+            let section = match section {
+                Section::Profile => profile,
+                Section::ConfigProfile if profile == "default" => profile,
+                Section::ConfigProfile => format!("profile {profile}"),
+                Section::Fixed(s) => (*s).to_string(),
+            };
+            let pairs: Vec<(&str, String)> = keys
+                .iter()
+                .filter_map(|(k, f)| get(f).map(|v| (*k, v)))
+                .collect();
+            ini::merge(cur.as_deref(), &section, &pairs, ow)
+        }
+        Format::KeyValue(keys) => {
+            let pairs: Vec<(&str, String)> = keys
+                .iter()
+                .filter_map(|(k, f)| get(f).map(|v| (*k, v)))
+                .collect();
+            ini::merge_flat(cur.as_deref(), &pairs, ow)
+        }
+        Format::DockerAuths => docker::merge(
+            cur.as_deref(),
+            &get("registry").unwrap_or_default(),
+            &get("username").unwrap_or_default(),
+            &get("password").unwrap_or_default(),
+            ow,
+        ),
+        Format::GhHosts => gh::merge(
+            cur.as_deref(),
+            &get("host").unwrap_or_default(),
+            &get("token").unwrap_or_default(),
+            get("user").as_deref(),
+            ow,
+        ),
+        Format::Netrc => netrc::merge(
+            cur.as_deref(),
+            &get("host").unwrap_or_default(),
+            &get("login").unwrap_or_default(),
+            &get("api_key").unwrap_or_default(),
+            ow,
+        ),
+        Format::Lines(field) => {
+            let add = get(field).unwrap_or_default();
+            let mut out = cur.clone().unwrap_or_default();
+            let mut changed = false;
+            for line in add.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+                if !out.lines().any(|l| l.trim_end() == line) {
+                    if !out.is_empty() && !out.ends_with('\n') {
+                        out.push('\n');
+                    }
+                    out.push_str(line);
+                    out.push('\n');
+                    changed = true;
+                }
+            }
+            Ok(if changed {
+                Merged::Write(out.into_bytes())
+            } else {
+                Merged::Same
+            })
+        }
+    }
+}
