@@ -1509,12 +1509,13 @@ fn no_core_file_while_secrets_are_held() {
         r.env("VAULT_TOKEN", &token)
             .env("TRUSS_SECRET_held", &held)
             .args(["--log-level", "trace", "--", "/bin/true"]);
+        // Counted before the spawn: a fast start's request may arrive before the next line runs.
+        let seen = fake.requests("main").len();
         let mut child = with_cores(&r)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        let seen = fake.requests("main").len();
         assert!(
             wait_until(Duration::from_secs(20), || fake.requests("main").len()
                 > seen),
