@@ -1509,7 +1509,7 @@ fn no_core_file_while_secrets_are_held() {
         r.env("VAULT_TOKEN", &token)
             .env("TRUSS_SECRET_held", &held)
             .args(["--log-level", "trace", "--", "/bin/true"]);
-        // Counted before the spawn: a fast start's request may arrive before the next line runs.
+        // Counted before the start, so its request cannot be taken for an earlier one.
         let seen = fake.requests("main").len();
         let mut child = with_cores(&r)
             .stdout(Stdio::null())

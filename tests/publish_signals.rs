@@ -611,6 +611,14 @@ fn a_live_starts_staging_dir_survives_a_second_start() {
             })
         });
         let _ = kill(Pid::from_raw(s.pid), Signal::SIGSTOP);
+        // kill() returns before the target stops: wait until the kernel shows it stopped, so
+        // no write of its is still under way when the staging dir is counted.
+        wait_until(Duration::from_secs(5), || {
+            std::fs::read_to_string(format!("/proc/{}/stat", s.pid)).is_ok_and(|st| {
+                st.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+            })
+        });
         let dir = look(&out_dir);
         if staged && dir.staging.len() == 1 {
             held = Some((s, dir.staging[0].clone()));
