@@ -380,7 +380,8 @@ impl Keep {
             match client.renew_self(self.clock.ttl) {
                 Ok(l) => {
                     let asked = self.clock.ttl;
-                    let capped = l.ttl + 1 < asked;
+                    // Less than 90% of what was asked: the max TTL cut it short.
+                    let capped = l.ttl * 10 < asked * 9;
                     self.clock.renewable = l.renewable;
                     self.clock.capped = capped || !l.renewable;
                     self.clock.next = Some(now + two_thirds(l.ttl.max(1)));
