@@ -32,7 +32,10 @@
 //! configuration. Non-2xx responses that are not retried (404, 403, ...) are returned as a
 //! [`Response`] so the caller can word them in its own terms.
 //!
-//! ```no_run
+//! (`ignore`: the module is private to the crate since the restructure, so a doctest cannot
+//! import it.)
+//!
+//! ```ignore
 //! use secret_init::http::{Client, Options, ca_file};
 //! # fn f(env: &secret_init::settings::Environ) -> Result<(), secret_init::error::Error> {
 //! let mut client = Client::new(Options {
@@ -187,6 +190,14 @@ impl Client {
             began: None,
             stats: Stats::default(),
         }
+    }
+
+    /// Starts a new deadline (and the first per-attempt timeout) for what follows: a client kept
+    /// across refresh passes gives each pass the whole [`Options::deadline`], not what the first
+    /// pass left of it.
+    pub fn restart_deadline(&mut self) {
+        self.began = None;
+        self.timeout = self.opts.timeout;
     }
 
     /// Counters of what this client has done.

@@ -22,5 +22,6 @@ mod preflight;
 mod providers;
 mod publish_signals;
 mod refresh;
+mod renewal;
 mod templates;
 mod vault;

@@ -175,11 +175,19 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
             creds.as_ref().map(|c| (c.uid, c.gid)),
         );
     }
+    // A refresh keeps the vault login (and dynamic leases) alive from the start on; without one
+    // the temporary carry drops here, revoking our login token before the exec.
+    let carry = refresh.is_some().then(Carry::live);
     let Delivery {
         plan,
         env,
         opts: write_opts,
-    } = delivery(ctx, creds.as_ref(), &Carry::default(), program)?;
+    } = delivery(
+        ctx,
+        creds.as_ref(),
+        carry.as_ref().unwrap_or(&Carry::default()),
+        program,
+    )?;
     let inherited = child_env::inherited(
         &ctx.env,
         &ctx.settings.env_prefix,
@@ -227,7 +235,15 @@ pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> 
         grace_period: proc.grace_period,
     };
     let mut refresher = refresh.zip(delivered).map(|(r, last)| {
-        crate::app::refresh::Refresher::new(ctx, r, creds, program, write_opts, last)
+        crate::app::refresh::Refresher::new(
+            ctx,
+            r,
+            creds,
+            program,
+            write_opts,
+            last,
+            carry.unwrap_or_default(),
+        )
     });
     let result = supervise::run(
         cmd,

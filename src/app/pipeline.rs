@@ -82,9 +82,11 @@ fn plan_excluding(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan
         with_files,
     )?;
     crate::template::add_to_plan(&mut plan, &ctx.manifest.templates, &resolutions)?;
+    add_dynamic(ctx, carry, &mut plan)?;
     let mut injected = sources.injected_env()?;
     plan.consumed = sources.consumed_files();
-    // Dropping the sources revokes a vault token we logged in with: it is no longer needed.
+    // The vault client is in `carry`: dropping it (the end of a start without refresh) revokes
+    // a token we logged in with; a refresh keeps it alive.
     drop(sources);
     injected.extend(crate::source::file::file_env(
         &ctx.settings.file_env,
@@ -93,6 +95,55 @@ fn plan_excluding(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan
     )?);
     plan::add_injected(&mut plan, injected, &ctx.settings)?;
     Ok(plan)
+}
+
+/// The vault's dynamic secrets (`secret_init.vault.dynamic`) join the plan: each one's fields
+/// as files published in the same atomic set. A path already planned is a conflict.
+fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<(), Errors> {
+    let Some(v) = ctx
+        .settings
+        .vault
+        .as_ref()
+        .filter(|v| !v.dynamic.is_empty())
+    else {
+        return Ok(());
+    };
+    let values = carry.vault.borrow_mut().dynamic_values(v, &ctx.env)?;
+    let mut errors = Errors::default();
+    for (name, suffix, content) in values {
+        let f = plan::FileDelivery {
+            path: ctx.settings.output_dir.join(format!("{name}.{suffix}")),
+            secret: name,
+            content,
+            mode: 0o600,
+            owner: None,
+        };
+        if let Some(other) = plan.files.iter().find(|p| p.path == f.path) {
+            errors.push(
+                Error::new(
+                    Kind::Data,
+                    format!(
+                        "writes {} as secret \"{}\" does",
+                        f.path.display(),
+                        other.secret
+                    ),
+                )
+                .with_source(format!("vault dynamic \"{}\"", f.secret)),
+            );
+            continue;
+        }
+        plan.origins.entry(f.secret.clone()).or_insert_with(|| {
+            format!(
+                "vault dynamic {}",
+                v.dynamic
+                    .iter()
+                    .find(|d| d.name == f.secret)
+                    .map_or("", |d| d.path.as_str())
+            )
+        });
+        plan.files.push(f);
+    }
+    errors.into_result()
 }
 
 /// One whole pass of the pipeline for a run: everything resolved and checked, the plan (files

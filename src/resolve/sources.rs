@@ -43,7 +43,9 @@ impl Sources {
             ));
         }
         if let Some(v) = &settings.vault {
-            all.push(Box::new(vault::VaultSource::new(v.clone(), env.clone())));
+            all.push(Box::new(
+                vault::VaultSource::new(v.clone(), env.clone()).with_keep(&carry.vault),
+            ));
         }
         // Always built (references need no settings); in the order only with prefixes.
         let aws = aws::AwsSource::new(settings.aws.clone(), env.clone(), settings.max_secret_bytes);

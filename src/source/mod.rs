@@ -191,6 +191,18 @@ pub struct Carry {
     pub written: std::collections::BTreeSet<PathBuf>,
     /// A bundle URL's last answer, for a conditional GET.
     pub bundle_url: bundle::UrlCache,
+    /// The vault client, its token and the dynamic secrets issued (kept alive by a refresh).
+    pub vault: vault::keep::Shared,
+}
+
+impl Carry {
+    /// The carry of a live refresh: the vault's login and leases outlive each pass.
+    pub fn live() -> Carry {
+        Carry {
+            vault: vault::keep::Keep::live(),
+            ..Carry::default()
+        }
+    }
 }
 
 /// Key `key` of the JSON object `v`: a string as its text, other values as JSON, `null` or

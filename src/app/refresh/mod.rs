@@ -234,13 +234,28 @@ pub fn on_change_name(o: OnChange) -> &'static str {
 
 /// `d` spread by ±`jitter` (a fraction), from the system's random source.
 fn jittered(d: Duration, jitter: f64) -> Duration {
+    match unit() {
+        Some(u) => d.mul_f64((1.0 + jitter * (2.0 * u - 1.0)).max(0.0)),
+        None => d,
+    }
+}
+
+/// A uniform number in [0, 1) from the system's random source.
+fn unit() -> Option<f64> {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 8];
-    if ring::rand::SystemRandom::new().fill(&mut b).is_err() {
-        return d;
+    ring::rand::SystemRandom::new().fill(&mut b).ok()?;
+    Some((u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64)
+}
+
+/// The wait before the first poll: with jitter, a uniform point of the first interval (a
+/// splay: a fleet started together — a rollout — then polls spread over the whole interval
+/// instead of in one burst that ±jitter only widens); without, the interval itself.
+fn splayed(d: Duration, jitter: f64) -> Duration {
+    match unit() {
+        Some(u) if jitter > 0.0 => d.mul_f64(0.05 + 0.95 * u),
+        _ => d,
     }
-    let unit = (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64;
-    d.mul_f64((1.0 + jitter * (2.0 * unit - 1.0)).max(0.0))
 }
 
 enum Outcome {
@@ -276,6 +291,7 @@ impl<'a> Refresher<'a> {
         program: &'a [OsString],
         write_opts: file::WriteOptions,
         last: Delivered,
+        mut carry: Carry,
     ) -> Refresher<'a> {
         let watcher = Watcher::new(places(&ctx.settings));
         let sources = watches(&ctx.settings, &settings, Some(watcher.how()));
@@ -293,13 +309,10 @@ impl<'a> Refresher<'a> {
                 .collect::<Vec<_>>()
                 .join("; ")
         );
-        let carry = Carry {
-            written: last.files.keys().cloned().collect(),
-            ..Carry::default()
-        };
+        carry.written = last.files.keys().cloned().collect();
         let r = Refresher {
             ctx,
-            next_poll: Instant::now() + jittered(settings.interval, settings.jitter),
+            next_poll: Instant::now() + splayed(settings.interval, settings.jitter),
             status: Status::new(&settings, sources),
             settings,
             creds,
@@ -315,6 +328,22 @@ impl<'a> Refresher<'a> {
         r
     }
 
+    /// When to poll after a pass that began at `began` and succeeded. Counted from its start, so
+    /// a pass slowed down by retries (a sealed vault) keeps its place in the interval; after a
+    /// pass that ran past the interval, or the first success after failed ones, the next poll is
+    /// splayed over the interval again: a fleet that failed or waited together would otherwise
+    /// poll together ever after (docs/fleet.md: a seal re-synchronised 200 replicas).
+    fn next_after_success(&self, began: Instant) -> Instant {
+        let (interval, jitter) = (self.settings.interval, self.settings.jitter);
+        let next = began + jittered(interval, jitter);
+        let now = Instant::now();
+        if self.failures > 0 || next <= now {
+            now + splayed(interval, jitter)
+        } else {
+            next
+        }
+    }
+
     /// Every file delivered, at the start or by a refresh (for `--cleanup`).
     pub fn into_published(self) -> BTreeSet<PathBuf> {
         self.carry.written
@@ -322,6 +351,7 @@ impl<'a> Refresher<'a> {
 
     fn attempt(&mut self) -> Tell {
         let now = SystemTime::now();
+        let began = Instant::now();
         self.status.last_attempt = Some(now);
         let tell = match self.once() {
             Ok(Outcome::Abandoned) => {
@@ -330,12 +360,11 @@ impl<'a> Refresher<'a> {
                 return Tell::Nothing;
             }
             Ok(outcome) => {
+                self.next_poll = self.next_after_success(began);
                 self.failures = 0;
                 self.status.last_success = Some(now);
                 self.status.error = None;
                 self.status.failures = 0;
-                self.next_poll =
-                    Instant::now() + jittered(self.settings.interval, self.settings.jitter);
                 match outcome {
                     Outcome::Published(tell) => tell,
                     _ => Tell::Nothing,
@@ -470,6 +499,27 @@ impl<'a> Refresher<'a> {
     }
 }
 
+impl Refresher<'_> {
+    /// Keeps the vault's token and leases alive (source/vault/keep.rs); true when a dynamic
+    /// secret is due for a re-issue. A change in the token's health is written to the status
+    /// file at once.
+    fn keep_vault(&mut self, now: Instant) -> bool {
+        let (reissue, vault) = {
+            let mut keep = self.carry.vault.borrow_mut();
+            (keep.tick(now), keep.status())
+        };
+        if self.status.vault.as_ref() != Some(&vault) {
+            let health_changed = self.status.vault.as_ref().map(|v| &v["token"]["state"])
+                != Some(&vault["token"]["state"]);
+            self.status.vault = Some(vault);
+            if health_changed {
+                self.status.write(self.settings.status_file.as_deref());
+            }
+        }
+        reissue
+    }
+}
+
 impl Refresh for Refresher<'_> {
     fn wait(&self) -> Duration {
         let now = Instant::now();
@@ -480,6 +530,9 @@ impl Refresh for Refresher<'_> {
     fn tick(&mut self, main: i32) -> Tell {
         self.status.program_pid = Some(main);
         let now = Instant::now();
+        if self.keep_vault(now) && self.due.is_none() {
+            self.due = Some(now);
+        }
         if self.watcher.changed(now) && self.due.is_none() {
             crate::debug!("refresh: a watched source changed");
             self.due = Some(now + COALESCE);
@@ -519,6 +572,8 @@ struct Status {
     program_pid: Option<i32>,
     watch_mode: String,
     sources: Vec<Watch>,
+    /// The vault's token and dynamic secrets (keep.rs), when a vault is in use.
+    vault: Option<serde_json::Value>,
 }
 
 /// Whether an error's source (`vault:secret/data/app#db`, `file:/secrets/db`) is about a watched
@@ -550,6 +605,7 @@ impl Status {
             program_pid: None,
             watch_mode: String::new(),
             sources,
+            vault: None,
         }
     }
 
@@ -566,8 +622,12 @@ impl Status {
                 })
             })
             .collect();
+        let vault_ok = self
+            .vault
+            .as_ref()
+            .is_none_or(|v| v["token"]["state"] == "ok");
         serde_json::json!({
-            "ok": self.error.is_none(),
+            "ok": self.error.is_none() && vault_ok,
             "interval_seconds": self.interval.as_secs_f64(),
             "on_change": on_change_name(self.on_change),
             "last_attempt": unix(self.last_attempt),
@@ -578,6 +638,7 @@ impl Status {
             "changes_published": self.changes,
             "program_pid": self.program_pid,
             "sources": sources,
+            "vault": self.vault,
         })
     }
 

@@ -48,6 +48,19 @@ pub struct Vault {
     owned: bool,
     /// The AppRole secret id file to remove once the program has started (`consumed_files`).
     consumed: Option<std::path::PathBuf>,
+    /// The token's TTL and renewability as the login (or a lookup) reported; `None` until known.
+    pub lease: Option<TokenLease>,
+}
+
+/// What the server said about our token's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenLease {
+    /// Seconds left when the answer came (0: a token that never expires, like root).
+    pub ttl: u64,
+    /// Whether `renew-self` may extend it.
+    pub renewable: bool,
+    /// The TTL to ask for at each renewal: the token's own (`creation_ttl`), else `ttl`.
+    pub increment: u64,
 }
 
 impl Vault {
@@ -70,7 +83,106 @@ impl Vault {
             token: None,
             owned: false,
             consumed: None,
+            lease: None,
         }
+    }
+
+    /// A new deadline for what follows (the next refresh pass, a renewal).
+    pub fn restart_deadline(&mut self) {
+        self.http.restart_deadline();
+    }
+
+    /// Whether the token came from our login (and so may be logged in again and revoked).
+    pub fn owns_token(&self) -> bool {
+        self.owned
+    }
+
+    /// Keeps the token alive past this client: it is not revoked on drop (leases issued under it
+    /// would be revoked with it, and the program still uses them after we exec).
+    pub fn disown(&mut self) {
+        self.owned = false;
+    }
+
+    /// One authenticated request to API path `path`: GET, or POST with `body`. The status and
+    /// body; errors carry `src`.
+    pub fn call(
+        &mut self,
+        path: &str,
+        body: Option<&Secret>,
+        src: &str,
+    ) -> Result<http::Response, Error> {
+        let Some(token) = &self.token else {
+            return Err(Error::new(Kind::Permission, "not logged in").with_source(src));
+        };
+        let url = self.url(path);
+        let mut headers = self.namespace_header();
+        headers.push(("X-Vault-Token", token.expose().to_vec()));
+        let result = match body {
+            Some(b) => self.http.post(&url, &header_refs(&headers), b.expose()),
+            None => self.http.get(&url, &header_refs(&headers)),
+        };
+        for (_, v) in &mut headers {
+            zeroize::Zeroize::zeroize(v);
+        }
+        result.map_err(|e| e.with_source(src))
+    }
+
+    /// `auth/token/lookup-self`: the token's TTL and renewability (a user-supplied token).
+    pub fn lookup_self(&mut self) -> Result<TokenLease, Error> {
+        let src = "vault token lookup-self";
+        let r = self.call("auth/token/lookup-self", None, src)?;
+        let v = answer(r.status, &r.body, src)?;
+        let ttl = v.pointer("/data/ttl").and_then(Value::as_u64).unwrap_or(0);
+        let lease = TokenLease {
+            ttl,
+            renewable: v
+                .pointer("/data/renewable")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            increment: v
+                .pointer("/data/creation_ttl")
+                .and_then(Value::as_u64)
+                .filter(|t| *t > 0)
+                .unwrap_or(ttl),
+        };
+        self.lease = Some(lease);
+        Ok(lease)
+    }
+
+    /// `auth/token/renew-self` asking for `increment` seconds: the new TTL (the server may give
+    /// less: the max TTL caps it).
+    pub fn renew_self(&mut self, increment: u64) -> Result<TokenLease, Error> {
+        let src = "vault token renew-self";
+        let body = Secret::new(format!("{{\"increment\":\"{increment}s\"}}").into_bytes());
+        let r = self.call("auth/token/renew-self", Some(&body), src)?;
+        let v = answer(r.status, &r.body, src)?;
+        let lease = auth_lease(&v).ok_or_else(|| {
+            Error::new(
+                Kind::Unavailable,
+                "renewal answer has no auth.lease_duration",
+            )
+            .with_source(src)
+        })?;
+        self.lease = Some(lease);
+        Ok(lease)
+    }
+
+    /// `sys/leases/renew` for `lease_id`, asking for `increment` seconds: the new lease duration.
+    pub fn renew_lease(&mut self, lease_id: &str, increment: u64, src: &str) -> Result<u64, Error> {
+        let id = Secret::new(lease_id.as_bytes().to_vec());
+        let inc = Secret::new(increment.to_string().into_bytes());
+        let body = json_body(&[("lease_id", &id), ("increment", &inc)]);
+        let r = self.call("sys/leases/renew", Some(&body), src)?;
+        let v = answer(r.status, &r.body, src)?;
+        Ok(v.get("lease_duration").and_then(Value::as_u64).unwrap_or(0))
+    }
+
+    /// `sys/leases/revoke` for `lease_id`; failure is only logged (the lease expires anyway).
+    pub fn revoke_lease(&mut self, lease_id: &str, src: &str) {
+        let id = Secret::new(lease_id.as_bytes().to_vec());
+        let body = json_body(&[("lease_id", &id)]);
+        let result = self.call("sys/leases/revoke", Some(&body), src);
+        log_revocation(result, &format!("{src}: lease"));
     }
 
     /// Files a login consumed that are to be removed once the program has started
@@ -86,9 +198,12 @@ impl Vault {
         let Some(token) = self.token.take() else {
             return;
         };
-        if !self.owned {
-            return;
+        if self.owned {
+            self.revoke_token(&token);
         }
+    }
+
+    fn revoke_token(&mut self, token: &Secret) {
         let url = self.url("auth/token/revoke-self");
         let mut headers = self.namespace_header();
         headers.push(("X-Vault-Token", token.expose().to_vec()));
@@ -96,18 +211,26 @@ impl Vault {
         for (_, v) in &mut headers {
             zeroize::Zeroize::zeroize(v);
         }
-        match result {
-            Ok(r) if (200..300).contains(&r.status) => {
-                crate::debug!("vault: revoked the token from our login");
+        log_revocation(result, "vault: the login token");
+    }
+
+    /// Logs in again with `auth` (renewal refused or the max TTL reached). On success the old
+    /// token, ours, is revoked; on failure it stays in use until it expires.
+    pub fn relogin(&mut self, auth: &Auth, env: &Environ) -> Result<(), Error> {
+        let old = self.token.take();
+        let old_lease = self.lease;
+        match self.login(auth, env) {
+            Ok(()) => {
+                if let Some(t) = old {
+                    self.revoke_token(&t);
+                }
+                Ok(())
             }
-            Ok(r) => crate::warn!(
-                "vault: could not revoke the login token ({}); it expires with its TTL",
-                status_text(r.status, &r.body)
-            ),
-            Err(e) => crate::warn!(
-                "vault: could not revoke the login token ({}); it expires with its TTL",
-                e.what
-            ),
+            Err(e) => {
+                self.token = old;
+                self.lease = old_lease;
+                Err(e)
+            }
         }
     }
 
@@ -189,7 +312,11 @@ impl Vault {
             .http
             .post(&url, &header_refs(&headers), body.expose())
             .map_err(|e| e.with_source(src.clone()))?;
-        parse_login(resp.status, &resp.body, method, &src)
+        let token = parse_login(resp.status, &resp.body, method, &src)?;
+        self.lease = serde_json::from_slice::<Value>(resp.body.expose())
+            .ok()
+            .and_then(|v| auth_lease(&v));
+        Ok(token)
     }
 
     fn namespace_header(&self) -> Vec<(&'static str, Vec<u8>)> {
@@ -233,6 +360,52 @@ impl Vault {
                 .unwrap_or_else(|| " (KV v1)".into())
         );
         Ok(out)
+    }
+}
+
+/// Logs how revoking `what` went: a failure is only a warning (it then expires with its TTL).
+fn log_revocation(result: Result<http::Response, Error>, what: &str) {
+    match result {
+        Ok(r) if (200..300).contains(&r.status) => crate::debug!("{what}: revoked"),
+        Ok(r) => crate::warn!(
+            "{what}: could not revoke it ({}); it expires with its TTL",
+            status_text(r.status, &r.body)
+        ),
+        Err(e) => crate::warn!(
+            "{what}: could not revoke it ({}); it expires with its TTL",
+            e.what
+        ),
+    }
+}
+
+/// `auth.lease_duration` and `auth.renewable` of a login or renewal answer.
+fn auth_lease(v: &Value) -> Option<TokenLease> {
+    let ttl = v.pointer("/auth/lease_duration")?.as_u64()?;
+    Some(TokenLease {
+        ttl,
+        increment: ttl,
+        renewable: v
+            .pointer("/auth/renewable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    })
+}
+
+/// A 2xx answer's JSON object; anything else an error naming `src` (never the body's values).
+pub fn answer(status: u16, body: &Secret, src: &str) -> Result<Value, Error> {
+    if !(200..300).contains(&status) {
+        let kind = if matches!(status, 401 | 403) {
+            Kind::Permission
+        } else {
+            Kind::Unavailable
+        };
+        return Err(Error::new(kind, status_text(status, body)).with_source(src));
+    }
+    match serde_json::from_slice::<Tree>(body.expose()) {
+        Ok(Tree(v @ Value::Object(_))) => Ok(v),
+        Ok(_) => Err(Error::new(Kind::Unavailable, "answer is not a JSON object").with_source(src)),
+        Err(e) if e.is_data() => Err(duplicate_key(&e).with_source(src)),
+        Err(_) => Err(Error::new(Kind::Unavailable, "answer is not JSON").with_source(src)),
     }
 }
 

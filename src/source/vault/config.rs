@@ -48,9 +48,43 @@ pub struct VaultFileSettings {
     pub retry_jitter: Option<bool>,
     /// Permit `http://` to a host that is not loopback.
     pub allow_insecure_http: Option<bool>,
+    /// Dynamic secrets: name → one write (or read) whose response's fields are delivered
+    /// together (docs/vault.md, "Dynamic secrets").
+    pub dynamic: Option<BTreeMap<String, DynamicFileSettings>>,
     /// Unknown keys, refused (78).
     #[serde(flatten)]
     pub unknown: BTreeMap<String, IgnoredAny>,
+}
+
+/// One `secret_init.vault.dynamic` entry as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct DynamicFileSettings {
+    /// The API path, e.g. `pki/issue/web` or `database/creds/app`.
+    pub path: Option<String>,
+    /// `POST` (also `PUT`, the same to Vault) or `GET`; default `POST` with `data`, else `GET`.
+    pub method: Option<String>,
+    /// The request's parameters (strings or numbers).
+    pub data: Option<BTreeMap<String, ScalarText>>,
+    /// Delivered file suffix → field of the response's `data`.
+    pub fields: Option<BTreeMap<String, String>>,
+    /// Unknown keys, refused (78).
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, IgnoredAny>,
+}
+
+/// One dynamic secret: a request whose response's fields are published as one set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dynamic {
+    /// Its name: the files are `<output_dir>/<name>.<field>`.
+    pub name: String,
+    /// The API path.
+    pub path: String,
+    /// POST (true) or GET.
+    pub post: bool,
+    /// The request body's string fields.
+    pub data: Vec<(String, String)>,
+    /// Delivered file suffix → the response's `data` field.
+    pub fields: Vec<(String, String)>,
 }
 
 /// `secret_init.vault.auth` as written.
@@ -192,15 +226,25 @@ pub struct VaultSettings {
     pub retry_jitter: bool,
     /// Permit `http://` to a non-loopback host.
     pub allow_insecure_http: bool,
+    /// Dynamic secrets (`secret_init.vault.dynamic`), in name order.
+    pub dynamic: Vec<Dynamic>,
 }
 
 /// Refuses unknown keys of `secret_init.vault` and its `auth` (78), like the rest of the section.
 pub fn reject_unknown(v: &VaultFileSettings, src: &str, errors: &mut Errors) {
     let auth = v.auth.as_ref().map(|a| &a.unknown);
-    for (section, keys) in [
-        ("secret_init.vault", Some(&v.unknown)),
-        ("secret_init.vault.auth", auth),
-    ] {
+    let mut sections = vec![
+        ("secret_init.vault".to_string(), Some(&v.unknown)),
+        ("secret_init.vault.auth".to_string(), auth),
+    ];
+    for (name, d) in v.dynamic.iter().flatten() {
+        let name = crate::log::escape_controls(name);
+        sections.push((
+            format!("secret_init.vault.dynamic.{name}"),
+            Some(&d.unknown),
+        ));
+    }
+    for (section, keys) in sections {
         for key in keys.into_iter().flat_map(BTreeMap::keys) {
             errors.push(
                 Error::new(
@@ -288,6 +332,75 @@ fn check_path(p: &str, key: &str) -> Result<String, Error> {
             ),
         )),
     }
+}
+
+/// A name that is safe as part of one file name: `[A-Za-z0-9_-]`, 1 to 64 bytes.
+fn plain_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// `secret_init.vault.dynamic`, checked: every entry has a path and at least one field, the
+/// names make plain file names, the method is GET, POST or PUT.
+fn dynamic(d: Option<&BTreeMap<String, DynamicFileSettings>>) -> Result<Vec<Dynamic>, Error> {
+    let mut out = Vec::new();
+    for (name, f) in d.into_iter().flatten() {
+        let at = format!(
+            "secret_init.vault.dynamic.{}",
+            crate::log::escape_controls(name)
+        );
+        let bad = |what: String| Error::new(Kind::Config, format!("{at}: {what}"));
+        if !plain_name(name) {
+            return Err(bad(
+                "the name must be 1-64 letters, digits, _ or - (it names the files)".into(),
+            ));
+        }
+        let path = f
+            .path
+            .as_deref()
+            .ok_or_else(|| bad("path missing (e.g. pki/issue/web)".into()))?;
+        let path = check_path(path, &format!("dynamic.{name}.path"))?;
+        let data: Vec<(String, String)> = f
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect();
+        let post = match f.method.as_deref().map(str::to_ascii_uppercase).as_deref() {
+            None => !data.is_empty(),
+            Some("POST" | "PUT") => true,
+            Some("GET") if data.is_empty() => false,
+            Some("GET") => return Err(bad("method GET takes no data".into())),
+            Some(_) => return Err(bad("method: expected POST, PUT or GET".into())),
+        };
+        let fields: Vec<(String, String)> = f
+            .fields
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if fields.is_empty() {
+            return Err(bad(
+                "fields missing (file suffix: response field, e.g. cert: certificate)".into(),
+            ));
+        }
+        if let Some((k, _)) = fields.iter().find(|(k, v)| !plain_name(k) || v.is_empty()) {
+            return Err(bad(format!(
+                "fields.{}: the suffix must be 1-64 letters, digits, _ or -, the field non-empty",
+                crate::log::escape_controls(k)
+            )));
+        }
+        out.push(Dynamic {
+            name: name.clone(),
+            path,
+            post,
+            data,
+            fields,
+        });
+    }
+    Ok(out)
 }
 
 fn mount(m: Option<&str>, default: &str) -> Result<String, Error> {
@@ -423,7 +536,9 @@ impl VaultSettings {
                 .or_else(|| env_first(env, &["VAULT_ADDR", "BAO_ADDR"])),
         };
         let Some(address) = address.filter(|a| !a.is_empty()) else {
-            if file.is_some_and(|f| f.paths.is_some() || f.env_paths.is_some()) {
+            if file
+                .is_some_and(|f| f.paths.is_some() || f.env_paths.is_some() || f.dynamic.is_some())
+            {
                 return Err(Error::new(
                     Kind::Config,
                     "secret_init.vault: paths given but no address (set address, VAULT_ADDR or BAO_ADDR)",
@@ -548,6 +663,7 @@ impl VaultSettings {
             retries,
             retry_jitter,
             allow_insecure_http,
+            dynamic: dynamic(f.dynamic.as_ref())?,
         }))
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod config;
+pub mod keep;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -33,9 +34,10 @@ type Merged = BTreeMap<String, (Secret, String, Option<u64>)>;
 pub struct VaultSource {
     settings: VaultSettings,
     env: Environ,
-    /// `None` until first use; then the logged-in client, or the login failure (kept, so it is
-    /// reported for every secret without trying again).
-    vault: Option<Result<Vault, Error>>,
+    /// The logged-in client lives here (kept between passes by a live refresh).
+    keep: keep::Shared,
+    /// This pass's login failure (kept, so it is reported for every secret without trying again).
+    login_error: Option<Error>,
     /// Path (and pinned version) → what reading it gave.
     cache: BTreeMap<(String, Option<u64>), Result<Rc<KvData>, Error>>,
     /// The merged data of `paths`: key → (value, path it came from).
@@ -49,36 +51,36 @@ impl VaultSource {
         VaultSource {
             settings,
             env,
-            vault: None,
+            keep: keep::Shared::default(),
+            login_error: None,
             cache: BTreeMap::new(),
             merged: None,
         }
     }
 
-    fn vault(&mut self) -> Result<&mut Vault, Error> {
-        if self.vault.is_none() {
-            crate::debug!(
-                "vault: connecting to {} ({} paths, auth {})",
-                // Never userinfo or query: an address may carry credentials.
-                crate::http::redact_url(&self.settings.address),
-                self.settings.paths.len(),
-                auth_name(&self.settings.auth)
-            );
-            for var in ["VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY"] {
-                if self.env.get(var).is_some_and(|v| !v.is_empty()) {
-                    crate::warn!(
-                        "{var} is ignored: secret-init always verifies TLS (set ca_cert instead)"
-                    );
-                }
-            }
-            let mut v = Vault::new(&self.settings, &self.env);
-            let r = v.login(&self.settings.auth, &self.env).map(|()| v);
-            self.vault = Some(r);
+    /// Uses the client of `keep` (a live refresh's, kept between passes).
+    pub fn with_keep(mut self, keep: &keep::Shared) -> VaultSource {
+        // A source per pass: the pass's requests share one whole deadline.
+        keep.borrow_mut().new_pass();
+        self.keep = keep.clone();
+        self
+    }
+
+    /// Runs `f` with the logged-in client (logging in on first use).
+    fn with_vault<T>(
+        &mut self,
+        f: impl FnOnce(&mut Vault) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        if let Some(e) = &self.login_error {
+            return Err(e.clone());
         }
-        match self.vault.as_mut() {
-            Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(e.clone()),
-            None => Err(Error::new(Kind::Unavailable, "vault client missing")),
+        let mut keep = self.keep.borrow_mut();
+        match keep.client(&self.settings, &self.env) {
+            Ok(v) => f(v),
+            Err(e) => {
+                self.login_error = Some(e.clone());
+                Err(e)
+            }
         }
     }
 
@@ -87,10 +89,7 @@ impl VaultSource {
         if let Some(r) = self.cache.get(&key) {
             return r.clone();
         }
-        let r = self
-            .vault()
-            .and_then(|v| v.read(path, version))
-            .map(Rc::new);
+        let r = self.with_vault(|v| v.read(path, version)).map(Rc::new);
         self.cache.insert(key, r.clone());
         r
     }
@@ -122,7 +121,7 @@ impl VaultSource {
     }
 }
 
-fn auth_name(a: &config::Auth) -> &'static str {
+pub(crate) fn auth_name(a: &config::Auth) -> &'static str {
     match a {
         config::Auth::Token { .. } => "token",
         config::Auth::AppRole { .. } => "approle",
@@ -191,9 +190,9 @@ impl Source for VaultSource {
     }
 
     fn consumed_files(&mut self) -> Vec<std::path::PathBuf> {
-        match self.vault.as_mut() {
-            Some(Ok(v)) => v.take_consumed().into_iter().collect(),
-            _ => Vec::new(),
+        match self.keep.borrow_mut().logged_in() {
+            Some(v) => v.take_consumed().into_iter().collect(),
+            None => Vec::new(),
         }
     }
 
