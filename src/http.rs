@@ -32,12 +32,9 @@
 //! configuration. Non-2xx responses that are not retried (404, 403, ...) are returned as a
 //! [`Response`] so the caller can word them in its own terms.
 //!
-//! (`ignore`: the module is private to the crate since the restructure, so a doctest cannot
-//! import it.)
+//! Use, from inside the crate:
 //!
-//! ```ignore
-//! use secret_init::http::{Client, Options, ca_file};
-//! # fn f(env: &secret_init::settings::Environ) -> Result<(), secret_init::error::Error> {
+//! ```text
 //! let mut client = Client::new(Options {
 //!     ca_file: ca_file(None, env), // SSL_CERT_FILE, else the system bundle
 //!     ..Options::default()
@@ -46,7 +43,6 @@
 //! if resp.status == 200 {
 //!     let _bytes: &[u8] = resp.body.expose();
 //! }
-//! # Ok(()) }
 //! ```
 
 use std::io::Read;
