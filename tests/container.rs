@@ -389,35 +389,29 @@ fn unprivileged_container_needs_a_private_tmpfs() {
 /// where the run would refuse it (an unprivileged container).
 #[test]
 fn check_agrees_with_the_run_on_a_fresh_tmpfs() {
-    let script = "secret-init check >/dev/null 2>/tmp/err; echo rc=$? mode=$(stat -c %a /secrets); cat /tmp/err";
-    let out = run(&[
-        "--tmpfs",
-        "/secrets",
-        "-e",
-        "TRUSS_SECRET_api_key=x",
-        "--entrypoint",
-        "/bin/sh",
-        IMAGE,
-        "-c",
-        script,
-    ]);
-    out.expect_ok();
-    assert!(out.stdout().contains("rc=0 mode=1777"), "{}", out.stdout());
-    let out = run(&[
-        "--user",
-        "1000:1000",
-        "--tmpfs",
-        "/secrets",
-        "-e",
-        "TRUSS_SECRET_api_key=x",
-        "--entrypoint",
-        "/bin/sh",
-        IMAGE,
-        "-c",
-        script,
-    ]);
-    out.expect_ok();
-    let so = out.stdout();
+    // `check` in a container of the image, as root or as podman's `--user`: its exit code and the
+    // mount's mode afterwards.
+    let check_as = |user: &[&str]| {
+        let script = "secret-init check >/dev/null 2>/tmp/err; echo rc=$? mode=$(stat -c %a /secrets); cat /tmp/err";
+        let mut args = user.to_vec();
+        args.extend([
+            "--tmpfs",
+            "/secrets",
+            "-e",
+            "TRUSS_SECRET_api_key=x",
+            "--entrypoint",
+            "/bin/sh",
+            IMAGE,
+            "-c",
+            script,
+        ]);
+        let out = run(&args);
+        out.expect_ok();
+        out.stdout()
+    };
+    let so = check_as(&[]);
+    assert!(so.contains("rc=0 mode=1777"), "{so}");
+    let so = check_as(&["--user", "1000:1000"]);
     assert!(so.contains("rc=78 mode=1777"), "{so}");
     assert!(so.contains("--tmpfs /secrets:mode=0700,uid=1000"), "{so}");
 }
