@@ -6,6 +6,7 @@
 //! or one file, NUL bytes in env values, and the kernel's execve limits.
 
 use std::collections::BTreeMap;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 use crate::error::{Error, Errors, Kind};
@@ -66,34 +67,42 @@ pub use crate::manifest::parse_owner;
 pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Errors> {
     let mut plan = Plan::default();
     let mut errors = Errors::default();
-    // Keyed by the path's bytes: Path's own ordering walks components and costs far more.
-    // The key is the path as the kernel resolves its spelling (`//x`, `/./x` and `/x` are one
-    // file); the value keeps the secret and its spelling for the message.
-    let mut file_owner: BTreeMap<Vec<u8>, (String, PathBuf)> = BTreeMap::new();
+    // Who delivers each file, to refuse two secrets aimed at one. A file is known by its path as
+    // the kernel resolves the spelling (`//x`, `/./x` and `/x` are one file). One in the output
+    // dir (every default target `<output_dir>/<name>`, and an explicit path whose parent spells
+    // the output dir) is keyed by its name alone, borrowed, so a 10,000-secret start copies no
+    // path for this; any other by its whole spelled path (bytes: Path's own ordering walks
+    // components and costs far more). The value is the resolution's index, for the other
+    // secret's name and spelling in the message.
+    let output_dir: PathBuf = settings.output_dir.components().collect();
+    let mut in_output_dir: BTreeMap<&[u8], usize> = BTreeMap::new();
+    let mut elsewhere: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
     let mut env_owner: BTreeMap<String, String> = BTreeMap::new();
-    for r in resolutions {
+    for (index, r) in resolutions.iter().enumerate() {
         let Some(value) = &r.value else { continue };
         let name = r.name.as_str();
-        let src = r
-            .origin
-            .as_ref()
-            .map_or_else(|| "delivery".to_string(), |o| o.label.clone());
+        let src = r.origin.as_ref().map_or("delivery", |o| o.label.as_str());
         let version = r.origin.as_ref().and_then(|o| o.version);
         plan.origins.insert(
             name.to_string(),
-            version.map_or_else(|| src.clone(), |v| format!("{src}, version {v}")),
+            version.map_or_else(|| src.to_string(), |v| format!("{src}, version {v}")),
         );
-        let path = match &r.settings.file {
-            FileTarget::Disabled => None,
-            FileTarget::Default => Some(settings.output_dir.join(name)),
-            FileTarget::Path(p) => Some(p.clone()),
-        };
-        if let Some(path) = path {
-            let spelled: PathBuf = path.components().collect();
-            if let Some((other, other_path)) = file_owner.insert(
-                std::os::unix::ffi::OsStrExt::as_bytes(spelled.as_os_str()).to_vec(),
-                (name.to_string(), path.clone()),
-            ) {
+        if let Some(path) = file_target(r, settings) {
+            let previous = match &r.settings.file {
+                FileTarget::Path(p) => {
+                    let spelled: PathBuf = p.components().collect();
+                    match (spelled.parent(), p.file_name()) {
+                        (Some(dir), Some(file)) if dir == output_dir => {
+                            in_output_dir.insert(file.as_bytes(), index)
+                        }
+                        _ => elsewhere.insert(spelled.into_os_string().into_vec(), index),
+                    }
+                }
+                _ => in_output_dir.insert(name.as_bytes(), index),
+            };
+            if let Some(other) = previous {
+                let other_path = file_target(&resolutions[other], settings).unwrap_or_default();
+                let other = resolutions[other].name.as_str();
                 let what = if other_path.as_os_str() == path.as_os_str() {
                     format!("delivers to {} as secret \"{other}\" does", path.display())
                 } else {
@@ -103,7 +112,7 @@ pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Er
                         other_path.display()
                     )
                 };
-                errors.push(Error::secret(Kind::Data, name, src.clone(), what));
+                errors.push(Error::secret(Kind::Data, name, src, what));
             } else if r
                 .origin
                 .as_ref()
@@ -118,7 +127,7 @@ pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Er
                     errors.push(Error::secret(
                         Kind::Config,
                         name,
-                        src.clone(),
+                        src,
                         format!(
                             "is read from {} and delivered to that same file, so mode, owner and trim_newline cannot be applied; deliver it elsewhere (--output-dir, file: PATH)",
                             path.display()
@@ -145,7 +154,7 @@ pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Er
         }
         if let Some(var) = &r.settings.env {
             if let Err(e) = check_env(var, value, settings.allow_dangerous_env) {
-                errors.push(Error::secret(e.kind, name, src.clone(), e.what));
+                errors.push(Error::secret(e.kind, name, src, e.what));
             } else if let Some(other) = env_owner.insert(var.clone(), name.to_string()) {
                 errors.push(Error::secret(
                     Kind::Data,
@@ -175,16 +184,18 @@ pub fn add_injected(
     settings: &Settings,
 ) -> Result<(), Errors> {
     let mut errors = Errors::default();
-    // The variables already delivered, indexed once (injected names are unique among themselves).
-    let taken: BTreeMap<String, String> = plan
-        .env
-        .iter()
-        .map(|d| (d.var.clone(), d.secret.clone()))
-        .collect();
+    // The variables already delivered, indexed once (injected names are unique among themselves,
+    // so the new ones join the plan after the loop). Built by insertion rather than `collect`,
+    // which would add a stable-sort instance to the binary for this one map.
+    let mut taken: BTreeMap<&str, &str> = BTreeMap::new();
+    for d in &plan.env {
+        taken.insert(&d.var, &d.secret);
+    }
+    let mut added = Vec::new();
     for i in injected {
         if let Err(e) = check_env(&i.var, &i.value, settings.allow_dangerous_env) {
             errors.push(Error::new(e.kind, e.what).with_source(i.origin));
-        } else if let Some(secret) = taken.get(&i.var) {
+        } else if let Some(secret) = taken.get(i.var.as_str()) {
             errors.push(
                 Error::new(
                     Kind::Data,
@@ -196,13 +207,14 @@ pub fn add_injected(
                 .with_source(i.origin),
             );
         } else {
-            plan.env.push(EnvDelivery {
+            added.push(EnvDelivery {
                 var: i.var,
                 secret: i.origin,
                 value: i.value,
             });
         }
     }
+    plan.env.extend(added);
     errors.into_result()
 }
 
@@ -238,6 +250,15 @@ pub fn check_env(var: &str, value: &Secret, allow_dangerous: bool) -> Result<(),
         ));
     }
     Ok(())
+}
+
+/// Where `r`'s file goes, if it is delivered as a file.
+fn file_target(r: &Resolution, settings: &Settings) -> Option<PathBuf> {
+    match &r.settings.file {
+        FileTarget::Disabled => None,
+        FileTarget::Default => Some(settings.output_dir.join(r.name.as_str())),
+        FileTarget::Path(p) => Some(p.clone()),
+    }
 }
 
 fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {

@@ -26,7 +26,7 @@ pub(crate) mod pipeline;
 pub mod refresh;
 
 pub use pipeline::{Context, Delivery, delivery, full_plan, remove_consumed};
-use pipeline::{before_publishing, check_prefix_vars, resolve_all};
+use pipeline::{before_publishing, check_prefix_vars, env_declared, resolve_all};
 
 /// Parses argv, loads the manifest and settings, and runs the command.
 pub fn dispatch(
@@ -284,7 +284,8 @@ pub fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
     // As in a run: provider files are planned under the --user's HOME.
     adopt_home(&mut ctx.env, creds.as_ref());
     let ctx = &*ctx;
-    let (resolutions, mut errors, mut sources) = resolve_all(ctx, &Carry::default())?;
+    let from_env = env_declared(ctx);
+    let (resolutions, mut errors, mut sources) = resolve_all(ctx, &from_env, &Carry::default())?;
     let mut provider_rows = Vec::new();
     let mut templates_checked = false;
     if errors.0.is_empty() {

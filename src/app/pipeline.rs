@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use crate::deliver::{env as child_env, file};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
-use crate::manifest::Manifest;
+use crate::manifest::{Declared, Manifest};
 use crate::plan;
 use crate::process;
 use crate::resolve::Sources;
@@ -40,17 +40,24 @@ pub(crate) fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
     Ok(())
 }
 
-/// Resolves every declared secret; the sources are returned too, for their whole-environment
-/// injections (a vault's `env_paths`), which reuse the same connection and login.
-pub(crate) fn resolve_all(
-    ctx: &Context,
+/// The secrets that env references declare (`resolve_env_references`), beside the manifest's.
+/// The caller keeps them for as long as the resolutions, which borrow their declarations.
+pub(crate) fn env_declared(ctx: &Context) -> Vec<Declared> {
+    super::env_refs::declared(&ctx.env, &ctx.settings, &ctx.manifest.secrets)
+}
+
+/// Resolves every declared secret (the manifest's and `from_env`, see [`env_declared`]); the
+/// sources are returned too, for their whole-environment injections (a vault's `env_paths`),
+/// which reuse the same connection and login.
+pub(crate) fn resolve_all<'a>(
+    ctx: &'a Context,
+    from_env: &'a [Declared],
     carry: &Carry,
-) -> Result<(Vec<Resolution>, Errors, Sources), Errors> {
+) -> Result<(Vec<Resolution<'a>>, Errors, Sources), Errors> {
     check_prefix_vars(ctx)?;
     let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, carry)?;
-    let from_env = super::env_refs::declared(&ctx.env, &ctx.settings, &ctx.manifest.secrets);
     let (resolutions, errors) =
-        resolve::resolve(ctx.manifest.secrets.iter().chain(&from_env), &mut sources);
+        resolve::resolve(ctx.manifest.secrets.iter().chain(from_env), &mut sources);
     // For a long-lived supervisor: the next pass (live refresh) rebuilds the sources and so
     // obtains new credentials; this says by when one is due.
     if let Some(t) = sources.credentials_expire_at() {
@@ -70,7 +77,8 @@ pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> 
 
 /// [`full_plan`] with what an earlier pass left (`carry`: a live refresh).
 fn plan_excluding(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan::Plan, Errors> {
-    let (resolutions, errors, mut sources) = resolve_all(ctx, carry)?;
+    let from_env = env_declared(ctx);
+    let (resolutions, errors, mut sources) = resolve_all(ctx, &from_env, carry)?;
     errors.into_result()?;
     let mut plan = plan::build(&resolutions, &ctx.settings)?;
     crate::provider::build(

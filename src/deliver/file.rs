@@ -155,11 +155,16 @@ pub fn publish(
     let mut by_dir: BTreeMap<Vec<u8>, (PathBuf, Vec<&FileDelivery>)> = BTreeMap::new();
     for d in files {
         let dir = d.path.parent().unwrap_or(Path::new("/"));
-        by_dir
-            .entry(dir.as_os_str().as_bytes().to_vec())
-            .or_insert_with(|| (dir.to_path_buf(), Vec::new()))
-            .1
-            .push(d);
+        // Looked up first: the key is copied only for a new dir, not once per file.
+        match by_dir.get_mut(dir.as_os_str().as_bytes()) {
+            Some((_, list)) => list.push(d),
+            None => {
+                by_dir.insert(
+                    dir.as_os_str().as_bytes().to_vec(),
+                    (dir.to_path_buf(), vec![d]),
+                );
+            }
+        }
     }
     let mut jobs: Vec<DirJob> = Vec::new();
     let result = stage(&by_dir, opts, &mut jobs)
@@ -172,7 +177,7 @@ pub fn publish(
                 crate::warn!("fsync of {} failed: {}", job.path.display(), e.desc());
             }
         }
-        remove_staging(job);
+        remove_staging(job, result.is_ok());
     }
     result?;
     let published = Published {
@@ -267,13 +272,14 @@ fn stage<'a>(
                 .file_name()
                 .map(OsString::from)
                 .ok_or_else(|| cant_create(d, "has no file name"))?;
-            // Record the target before writing so a failed write's partial file is cleaned up too.
-            job.targets.push(Target {
+            let target = Target {
                 delivery: d,
-                name: name.clone(),
+                name,
                 existed: false,
-            });
-            let staged = write_staged(&job.staging, &name, d, job.sync);
+            };
+            let staged = write_staged(&job.staging, &target.name, d, job.sync);
+            // Recorded whatever the outcome, so a failed write's partial file is cleaned up too.
+            job.targets.push(target);
             if let Err(e) = staged {
                 jobs.push(job);
                 return Err(e);
@@ -407,19 +413,14 @@ fn sweep_stale(dirfd: &OwnedFd, dir: &Path) {
 
 fn write_staged(
     staging: &OwnedFd,
-    name: &OsString,
+    name: &std::ffi::OsStr,
     d: &FileDelivery,
     sync: bool,
 ) -> Result<(), Error> {
     let flags =
         OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let fd = nix::fcntl::openat(
-        staging,
-        name.as_os_str(),
-        flags,
-        Mode::from_bits_truncate(0o600),
-    )
-    .map_err(|e| cant_create(d, format!("cannot create: {}", errno_text(e))))?;
+    let fd = nix::fcntl::openat(staging, name, flags, Mode::from_bits_truncate(0o600))
+        .map_err(|e| cant_create(d, format!("cannot create: {}", errno_text(e))))?;
     if let Some((uid, gid)) = d.owner {
         fchown(&fd, Some(uid.into()), Some(gid.into())).map_err(|e| {
             cant_create(d, format!("cannot chown to {uid}:{gid}: {}", errno_text(e)))
@@ -557,8 +558,11 @@ fn roll_back(jobs: &[DirJob], done: &[Done]) {
     }
 }
 
-fn remove_staging(job: &DirJob) {
-    for t in &job.targets {
+/// Empties and removes the staging dir. After a publish only the old files swapped out
+/// (`existed`) are left in it, so only those are unlinked (one failing `unlinkat` per new file
+/// saved); after a failure or a rollback every staged name may be there.
+fn remove_staging(job: &DirJob, published: bool) {
+    for t in job.targets.iter().filter(|t| !published || t.existed) {
         match unlinkat(&job.staging, t.name.as_os_str(), UnlinkatFlags::NoRemoveDir) {
             Ok(()) | Err(Errno::ENOENT) => {}
             Err(e) => crate::warn!(

@@ -425,6 +425,10 @@ pub fn add_to_plan(
     templates: &[Template],
     resolutions: &[Resolution],
 ) -> Result<(), Errors> {
+    if templates.is_empty() {
+        // Nothing to render: no index of the planned files (a copy of every path and name).
+        return Ok(());
+    }
     let mut errors = Errors::default();
     let mut taken: BTreeMap<PathBuf, String> = plan
         .files
