@@ -3,23 +3,28 @@
 //! `Debug` and `Display` show only the length, so a `Secret` that reaches a log line, an error or a
 //! panic message reveals nothing. The bytes are reachable only through [`Secret::expose`], which
 //! makes every use greppable.
+//!
+//! A clone shares the bytes (a reference count), so the plan, the templates and the providers
+//! can each hold a value without a copy per holder; the bytes are wiped when the last holder
+//! drops them.
 
 use std::fmt;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// A secret value: raw bytes (not necessarily UTF-8), zeroized on drop, redacted in every print.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Zeroizing<Vec<u8>>);
+pub struct Secret(Arc<Zeroizing<Vec<u8>>>);
 
 impl Secret {
     /// Wraps bytes that are now owned (and later wiped) by the secret.
     pub fn new(bytes: Vec<u8>) -> Self {
-        Secret(Zeroizing::new(bytes))
+        Secret(Arc::new(Zeroizing::new(bytes)))
     }
 
     /// The raw bytes. Call sites are the only places a value can leave the process.
     pub fn expose(&self) -> &[u8] {
-        &self.0
+        self.0.as_slice()
     }
 
     /// Length in bytes.

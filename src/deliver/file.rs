@@ -26,7 +26,6 @@
 //! Atomicity does not depend on it: readers see the old set or the new one either way.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -67,7 +66,8 @@ pub struct Published {
 
 struct Target<'a> {
     delivery: &'a FileDelivery,
-    name: OsString,
+    /// Its file name, borrowed from the delivery's path.
+    name: &'a std::ffi::OsStr,
     existed: bool,
 }
 
@@ -270,14 +270,13 @@ fn stage<'a>(
             let name = d
                 .path
                 .file_name()
-                .map(OsString::from)
                 .ok_or_else(|| cant_create(d, "has no file name"))?;
             let target = Target {
                 delivery: d,
                 name,
                 existed: false,
             };
-            let staged = write_staged(&job.staging, &target.name, d, job.sync);
+            let staged = write_staged(&job.staging, target.name, d, job.sync);
             // Recorded whatever the outcome, so a failed write's partial file is cleaned up too.
             job.targets.push(target);
             if let Err(e) = staged {
@@ -452,7 +451,7 @@ fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> 
                 t.existed = false;
                 continue;
             }
-            match fstatat(&job.fd, t.name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            match fstatat(&job.fd, t.name, AtFlags::AT_SYMLINK_NOFOLLOW) {
                 Err(Errno::ENOENT) => t.existed = false,
                 Err(e) => {
                     return Err(cant_create(
@@ -504,7 +503,7 @@ fn rename_all(jobs: &[DirJob], stop: &impl Stop) -> Result<(), Error> {
                 roll_back(jobs, &done);
                 return Err(stopped(sig, "while publishing; the old files are back"));
             }
-            let name = t.name.as_os_str();
+            let name = t.name;
             let flags = if t.existed {
                 RENAME_EXCHANGE
             } else {
@@ -542,7 +541,7 @@ fn roll_back(jobs: &[DirJob], done: &[Done]) {
             Done::Created(j, i) => (j, i, false),
         };
         let job = &jobs[j];
-        let name = job.targets[i].name.as_os_str();
+        let name = job.targets[i].name;
         let r = if exchange {
             renameat2(&job.fd, name, &job.staging, name, RENAME_EXCHANGE)
         } else {
@@ -563,7 +562,7 @@ fn roll_back(jobs: &[DirJob], done: &[Done]) {
 /// saved); after a failure or a rollback every staged name may be there.
 fn remove_staging(job: &DirJob, published: bool) {
     for t in job.targets.iter().filter(|t| !published || t.existed) {
-        match unlinkat(&job.staging, t.name.as_os_str(), UnlinkatFlags::NoRemoveDir) {
+        match unlinkat(&job.staging, t.name, UnlinkatFlags::NoRemoveDir) {
             Ok(()) | Err(Errno::ENOENT) => {}
             Err(e) => crate::warn!(
                 "cannot remove staged {}: {}",
