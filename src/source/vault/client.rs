@@ -616,10 +616,7 @@ fn status_text(status: u16, body: &Secret) -> String {
                 .find(|s| !s.is_empty())
         });
     match first {
-        Some(e) => {
-            let e: String = crate::log::escape_controls(&e).chars().take(200).collect();
-            format!("HTTP {status}: {e}")
-        }
+        Some(e) => format!("HTTP {status}: {}", http::service_text(&e)),
         None => format!("HTTP {status}"),
     }
 }
