@@ -134,6 +134,25 @@ impl Default for Options {
     }
 }
 
+/// The [`Options`] a remote source's settings ask for: `$settings` is a settings value with the
+/// fields `ca_cert`, `timeout`, `deadline`, `retries` and `allow_insecure_http` (the vault's,
+/// aws', gcp's and azure's all have them), `$env` the start-time [`Environ`]; then the other
+/// fields the caller sets (`max_body`, `jitter: true`), the rest being the defaults.
+macro_rules! settings_options {
+    ($settings:expr, $env:expr $(, $field:ident $(: $value:expr)?)* $(,)?) => {
+        $crate::http::Options {
+            $($field $(: $value)?,)*
+            ca_file: $crate::http::ca_file($settings.ca_cert.as_deref(), $env),
+            timeout: $settings.timeout,
+            deadline: $settings.deadline,
+            retries: $settings.retries,
+            allow_insecure_http: $settings.allow_insecure_http,
+            ..$crate::http::Options::default()
+        }
+    };
+}
+pub(crate) use settings_options;
+
 /// The CA bundle to trust: `explicit` (a setting or `VAULT_CACERT`), else `SSL_CERT_FILE` from the
 /// start-time environment, else [`SYSTEM_CA_FILE`].
 pub fn ca_file(explicit: Option<&Path>, env: &Environ) -> PathBuf {
@@ -235,7 +254,7 @@ impl Client {
         let shown = redact_url(url);
         let began = *self.began.get_or_insert_with(Instant::now);
         let deadline = began + self.opts.deadline;
-        self.ensure_agent(https)?;
+        let agent = self.agent(https)?;
         let mut attempt: u32 = 0;
         loop {
             let now = Instant::now();
@@ -251,7 +270,9 @@ impl Client {
                 method.as_str(),
                 budget.as_millis()
             );
-            let (why, retry_after) = match self.once(method, url, headers, body, budget) {
+            let (why, retry_after) = match exchange::once(
+                &agent, &self.opts, method, url, headers, body, budget,
+            ) {
                 Ok(Outcome::Done(resp)) => {
                     crate::trace!("{} {shown}: HTTP {}", method.as_str(), resp.status);
                     return Ok(resp);
@@ -344,34 +365,18 @@ impl Client {
         )
     }
 
-    /// Creates the agent on first use; the CA bundle is read only when an https URL needs it.
-    fn ensure_agent(&mut self, https: bool) -> Result<(), Error> {
-        if let Some((_, trusted)) = &self.agent
+    /// The agent, created on first use; the CA bundle is read only when an https URL needs it.
+    /// (An agent is a handle on a shared connection pool: the copy returned is the same agent.)
+    fn agent(&mut self, https: bool) -> Result<Agent, Error> {
+        if let Some((agent, trusted)) = &self.agent
             && (*trusted || !https)
         {
-            return Ok(());
+            return Ok(agent.clone());
         }
         let agent = connect::agent(&self.opts.ca_file, https)?;
-        self.agent = Some((agent, https));
+        self.agent = Some((agent.clone(), https));
         self.stats.agents += 1;
-        Ok(())
-    }
-
-    fn once(
-        &mut self,
-        method: Method,
-        url: &str,
-        headers: &[(&str, &[u8])],
-        body: Option<&[u8]>,
-        budget: Duration,
-    ) -> Result<Outcome, Failure> {
-        let Some((agent, _)) = &self.agent else {
-            return Err(Failure::Fatal(
-                Kind::Unavailable,
-                "no HTTP agent (internal error)".into(),
-            ));
-        };
-        exchange::once(agent, &self.opts, method, url, headers, body, budget)
+        Ok(agent)
     }
 }
 

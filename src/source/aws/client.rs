@@ -161,32 +161,41 @@ fn not_found_or_error(status: u16, body: &Secret) -> Result<Option<Stored>, Erro
     Err(status_error(status, body.expose()))
 }
 
-/// One JSON 1.1 call's addressing: where, which API, signed with what.
+/// A JSON 1.1 API: its service (the signing name) and its `X-Amz-Target`.
+type Api = (Service, &'static str);
+
+/// One JSON 1.1 call: which API, where, signed with what.
 #[derive(Clone, Copy)]
 struct Call<'a> {
+    api: Api,
     endpoint: &'a str,
-    service: Service,
     region: &'a str,
-    /// `X-Amz-Target`, as `secretsmanager.GetSecretValue`.
-    target: &'a str,
     creds: &'a Credentials,
     now: u64,
+}
+
+impl<'a> Call<'a> {
+    fn new(api: Api, endpoint: &'a str, region: &'a str, creds: &'a Credentials, now: u64) -> Self {
+        Call {
+            api,
+            endpoint,
+            region,
+            creds,
+            now,
+        }
+    }
 }
 
 impl Clients {
     /// Clients under `settings`; no I/O.
     pub fn new(settings: &AwsSettings, env: &Environ, max_body: u64) -> Clients {
         Clients {
-            pool: http::Pool::new(http::Options {
-                ca_file: http::ca_file(settings.ca_cert.as_deref(), env),
-                timeout: settings.timeout,
-                deadline: settings.deadline,
-                retries: settings.retries,
-                allow_insecure_http: settings.allow_insecure_http,
+            pool: http::Pool::new(http::settings_options!(
+                settings,
+                env,
                 max_body,
-                retry_if: Some(retry_if),
-                ..http::Options::default()
-            }),
+                retry_if: Some(retry_if)
+            )),
         }
     }
 
@@ -197,10 +206,9 @@ impl Clients {
     /// A SigV4-signed JSON 1.1 call with `body`.
     fn json_call(&mut self, call: Call, body: &[u8]) -> Result<http::Response, Error> {
         let Call {
+            api: (service, target),
             endpoint,
-            service,
             region,
-            target,
             creds,
             now,
         } = call;
@@ -232,6 +240,17 @@ impl Clients {
             headers.push(("X-Amz-Security-Token", t.expose()));
         }
         self.client(endpoint).post(&url, &headers, body)
+    }
+
+    /// A call of one answer, which `parse` reads.
+    fn read<T>(
+        &mut self,
+        call: Call,
+        request: &Value,
+        parse: fn(u16, &Secret) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let resp = self.json_call(call, request.to_string().as_bytes())?;
+        parse(resp.status, &resp.body)
     }
 
     /// Every page of a call answered with a `NextToken`: `request` is sent with each page's

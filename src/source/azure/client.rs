@@ -199,15 +199,7 @@ impl Clients {
     /// Clients under `settings`; no I/O.
     pub fn new(settings: &AzureSettings, env: &Environ, max_body: u64) -> Clients {
         Clients {
-            pool: http::Pool::new(http::Options {
-                ca_file: http::ca_file(settings.ca_cert.as_deref(), env),
-                timeout: settings.timeout,
-                deadline: settings.deadline,
-                retries: settings.retries,
-                allow_insecure_http: settings.allow_insecure_http,
-                max_body,
-                ..http::Options::default()
-            }),
+            pool: http::Pool::new(http::settings_options!(settings, env, max_body)),
             endpoint: settings.endpoint.clone(),
         }
     }

@@ -66,15 +66,7 @@ pub struct TokenLease {
 impl Vault {
     /// A client for `settings`; no I/O.
     pub fn new(settings: &VaultSettings, env: &Environ) -> Vault {
-        let opts = http::Options {
-            ca_file: http::ca_file(settings.ca_cert.as_deref(), env),
-            timeout: settings.timeout,
-            deadline: settings.deadline,
-            retries: settings.retries,
-            jitter: settings.retry_jitter,
-            allow_insecure_http: settings.allow_insecure_http,
-            ..http::Options::default()
-        };
+        let opts = http::settings_options!(settings, env, jitter: settings.retry_jitter);
         Vault {
             http: http::Client::new(opts),
             address: settings.address.clone(),

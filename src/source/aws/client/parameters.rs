@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{
-    Batch, Call, Clients, Item, Stored, batch_answer, entries, not_found_or_error, text_field,
+    Api, Batch, Call, Clients, Item, Stored, batch_answer, entries, not_found_or_error, text_field,
 };
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
@@ -13,6 +13,10 @@ use crate::source::aws::credentials::Credentials;
 
 /// Names per `GetParameters` call, and results per `GetParametersByPath` page (the maxima).
 pub const BATCH_PARAMETERS: usize = 10;
+
+const GET_PARAMETER: Api = (Service::Ssm, "AmazonSSM.GetParameter");
+const GET_PARAMETERS: Api = (Service::Ssm, "AmazonSSM.GetParameters");
+const GET_PARAMETERS_BY_PATH: Api = (Service::Ssm, "AmazonSSM.GetParametersByPath");
 
 impl Clients {
     /// Reads a parameter, decrypted (`WithDecryption`).
@@ -24,17 +28,9 @@ impl Clients {
         creds: &Credentials,
         now: u64,
     ) -> Result<Option<Stored>, Error> {
-        let call = Call {
-            endpoint,
-            service: Service::Ssm,
-            region,
-            target: "AmazonSSM.GetParameter",
-            creds,
-            now,
-        };
-        let body = serde_json::json!({"Name": name, "WithDecryption": true}).to_string();
-        let resp = self.json_call(call, body.as_bytes())?;
-        parse_parameter(resp.status, &resp.body)
+        let call = Call::new(GET_PARAMETER, endpoint, region, creds, now);
+        let request = serde_json::json!({"Name": name, "WithDecryption": true});
+        self.read(call, &request, parse_parameter)
     }
 
     /// `GetParameters` of at most [`BATCH_PARAMETERS`] names, decrypted.
@@ -46,17 +42,9 @@ impl Clients {
         creds: &Credentials,
         now: u64,
     ) -> Result<Batch, Error> {
-        let call = Call {
-            endpoint,
-            service: Service::Ssm,
-            region,
-            target: "AmazonSSM.GetParameters",
-            creds,
-            now,
-        };
-        let body = serde_json::json!({"Names": names, "WithDecryption": true}).to_string();
-        let resp = self.json_call(call, body.as_bytes())?;
-        parse_parameters(resp.status, &resp.body)
+        let call = Call::new(GET_PARAMETERS, endpoint, region, creds, now);
+        let request = serde_json::json!({"Names": names, "WithDecryption": true});
+        self.read(call, &request, parse_parameters)
     }
 
     /// Every parameter under `path` (recursive, decrypted), `GetParametersByPath` paged with
@@ -69,14 +57,7 @@ impl Clients {
         creds: &Credentials,
         now: u64,
     ) -> Result<Vec<Item>, Error> {
-        let call = Call {
-            endpoint,
-            service: Service::Ssm,
-            region,
-            target: "AmazonSSM.GetParametersByPath",
-            creds,
-            now,
-        };
+        let call = Call::new(GET_PARAMETERS_BY_PATH, endpoint, region, creds, now);
         let request = serde_json::json!({
             "Path": path,
             "Recursive": true,

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::{
-    Batch, Call, Clients, Item, Stored, batch_answer, entries, not_found_or_error, text_field,
+    Api, Batch, Call, Clients, Item, Stored, batch_answer, entries, not_found_or_error, text_field,
 };
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
@@ -12,6 +12,12 @@ use crate::source::aws::credentials::Credentials;
 
 /// Ids per `BatchGetSecretValue` call (the API's maximum).
 pub const BATCH_SECRETS: usize = 20;
+
+const GET_SECRET_VALUE: Api = (Service::SecretsManager, "secretsmanager.GetSecretValue");
+const BATCH_GET_SECRET_VALUE: Api = (
+    Service::SecretsManager,
+    "secretsmanager.BatchGetSecretValue",
+);
 
 impl Clients {
     /// Reads a Secrets Manager secret.
@@ -35,16 +41,8 @@ impl Clients {
             };
             req.insert(field.into(), Value::String(v.into()));
         }
-        let call = Call {
-            endpoint,
-            service: Service::SecretsManager,
-            region,
-            target: "secretsmanager.GetSecretValue",
-            creds,
-            now,
-        };
-        let resp = self.json_call(call, Value::Object(req).to_string().as_bytes())?;
-        parse_secret_value(resp.status, &resp.body)
+        let call = Call::new(GET_SECRET_VALUE, endpoint, region, creds, now);
+        self.read(call, &Value::Object(req), parse_secret_value)
     }
 
     /// `BatchGetSecretValue` of at most [`BATCH_SECRETS`] ids, every page (`NextToken`).
@@ -56,14 +54,7 @@ impl Clients {
         creds: &Credentials,
         now: u64,
     ) -> Result<Batch, Error> {
-        let call = Call {
-            endpoint,
-            service: Service::SecretsManager,
-            region,
-            target: "secretsmanager.BatchGetSecretValue",
-            creds,
-            now,
-        };
+        let call = Call::new(BATCH_GET_SECRET_VALUE, endpoint, region, creds, now);
         let request = serde_json::json!({ "SecretIdList": ids });
         self.pages(call, request, parse_batch_secrets)
     }
