@@ -391,7 +391,8 @@ pub fn env(plan: &Plan) -> Result<u8, Errors> {
 /// The text of `secret-init providers`: every kind with its fields, destinations (resolved from
 /// the environment) and env vars, then the instances config.yaml configures.
 pub fn providers(ctx: &Context) -> String {
-    use provider::registry::{EnvValue, KINDS, Open};
+    use crate::manifest::providers::{FieldSource, KINDS, Open};
+    use provider::registry::{EnvValue, outputs};
     let env: &Environ = &ctx.env;
     let mut out = String::new();
     for kind in KINDS {
@@ -421,7 +422,7 @@ pub fn providers(ctx: &Context) -> String {
         for (role, dest) in provider::describe_files(kind, env, None) {
             out.push_str(&format!("  file {role}: {dest}\n"));
         }
-        let vars: Vec<String> = kind
+        let vars: Vec<String> = outputs(kind)
             .env
             .iter()
             .map(|e| match e.value {
@@ -444,8 +445,8 @@ pub fn providers(ctx: &Context) -> String {
             out.push_str(&format!("{} (kind {}):\n", inst.name, inst.kind.name));
             for (field, source) in &inst.fields {
                 let from = match source {
-                    provider::FieldSource::Secret(n) => format!("secret {n}"),
-                    provider::FieldSource::Literal(v) => {
+                    FieldSource::Secret(n) => format!("secret {n}"),
+                    FieldSource::Literal(v) => {
                         format!("\"{}\"", crate::log::escape_controls(v))
                     }
                 };

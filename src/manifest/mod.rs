@@ -7,6 +7,7 @@
 //! in milliseconds. Duplicate keys are errors. A wrong type names the secret and the type only:
 //! the value is never echoed (serde's own messages would print it).
 
+pub mod providers;
 pub mod templates;
 
 use std::collections::BTreeMap;
@@ -46,7 +47,7 @@ pub struct Manifest {
     /// The `secret_init:` section.
     pub settings: FileSettings,
     /// Provider instances (`secret_init.providers`), validated.
-    pub providers: Vec<crate::provider::Instance>,
+    pub providers: Vec<providers::Instance>,
     /// Templates (`secret_init.templates`), validated.
     pub templates: Vec<templates::Template>,
 }
@@ -151,9 +152,9 @@ pub struct FileSettings {
     /// Per-secret settings, raw; validated into [`SecretSettings`].
     #[serde(default)]
     pub secrets: BTreeMap<String, RawSecretSettings>,
-    /// Provider instances, raw; validated by [`crate::provider::validate`].
+    /// Provider instances, raw; validated by [`providers::validate`].
     #[serde(default)]
-    pub providers: BTreeMap<String, crate::provider::RawInstance>,
+    pub providers: BTreeMap<String, providers::RawInstance>,
     /// Templates, raw; validated by [`templates::validate`].
     #[serde(default)]
     pub templates: BTreeMap<String, templates::RawTemplate>,
@@ -462,7 +463,7 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
             Err(why) => errors.push(Error::secret(Kind::Data, &raw_name, src, why)),
         }
     }
-    let providers = crate::provider::validate(
+    let providers = providers::validate(
         std::mem::take(&mut settings.providers),
         &secrets,
         src,

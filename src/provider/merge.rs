@@ -12,7 +12,8 @@ use nix::sys::stat::{Mode, SFlag, fstat};
 
 use super::MAX_EXISTING_BYTES;
 use super::registry::{FileSpec, Format, Section};
-use super::{Instance, Values, docker, gh, ini, netrc};
+use super::{Values, docker, gh, ini, netrc};
+use crate::manifest::providers::Instance;
 use crate::secret::Secret;
 
 /// Reads an existing file for a merge: every component opened without following links, regular

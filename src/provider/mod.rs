@@ -1,10 +1,10 @@
 //! Providers: credentials delivered in the place and format each real tool reads.
 //!
-//! A provider instance (`secret_init.providers.<name>`) names a kind from [`registry::KINDS`] and
-//! maps the kind's fields to declared secrets (`fields:`) or, for non-secret settings, literals
+//! A provider instance (`secret_init.providers.<name>`, validated by
+//! [`crate::manifest::providers`]) names a kind and maps the kind's fields to declared secrets (`fields:`) or, for non-secret settings, literals
 //! (`values:`). Nothing here resolves anything: the instance's secrets are resolved with every
-//! other declared secret, all-or-nothing, and only then [`build`] turns the values into file and
-//! env deliveries that join the plain secrets' plan and are published in the same single
+//! other declared secret, all-or-nothing, and only then [`build`] turns the values into the file
+//! and env deliveries of the kind's [`registry::OUTPUTS`] row that join the plain secrets' plan and are published in the same single
 //! [`crate::deliver::file::publish`]. Existing files are read (never through a link, size-capped)
 //! and merged: other profiles, registries, hosts and machines are kept; a different value already
 //! there for a key we set is a conflict (exit 73) unless the instance says `overwrite: true`.
@@ -14,14 +14,15 @@ pub mod gh;
 pub mod ini;
 mod merge;
 pub mod netrc;
+mod paths;
 pub mod registry;
-mod schema;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
+use crate::manifest::providers::{FieldSource, Instance, KindSpec, Open, Shape};
 use crate::plan::{EnvDelivery, FileDelivery, Plan};
 use crate::resolve::Resolution;
 use crate::secret::Secret;
@@ -30,59 +31,12 @@ use crate::settings::Settings;
 pub(crate) use merge::merged_text;
 pub use merge::{Merged, read_existing};
 use merge::{merge, whole};
-use registry::{EnvValue, FileSpec, KindSpec, Loc, Open, Shape};
-pub use schema::{FieldSource, Instance, RawInstance, validate};
-use schema::{expand, substitute};
+use paths::expand;
+pub use paths::locate;
+use registry::{EnvValue, FileSpec};
 
 /// Largest existing credentials file read for a merge.
 pub const MAX_EXISTING_BYTES: u64 = 1024 * 1024;
-
-/// Resolves a file's destination from the start-time environment: the first applicable step.
-/// Returns the path and what decided it (`AWS_SHARED_CREDENTIALS_FILE`, `HOME`).
-pub fn locate(
-    spec: &FileSpec,
-    env: &Environ,
-    values: &dyn Fn(&str) -> Option<String>,
-) -> Result<(PathBuf, &'static str), Error> {
-    let var = |name: &str| {
-        env.get(name)
-            .filter(|v| !v.is_empty())
-            .map(|v| v.to_string_lossy().into_owned())
-    };
-    for step in spec.loc {
-        match step {
-            Loc::Var(v) => {
-                if let Some(p) = var(v) {
-                    return Ok((expand(&p, env, v)?, v));
-                }
-            }
-            Loc::VarList(v) => {
-                if let Some(first) =
-                    var(v).and_then(|l| l.split(':').find(|s| !s.is_empty()).map(str::to_string))
-                {
-                    return Ok((expand(&first, env, v)?, v));
-                }
-            }
-            Loc::VarDir(v, rel) => {
-                if let Some(dir) = var(v) {
-                    let dir = expand(&dir, env, v)?;
-                    return Ok((dir.join(substitute(rel, values)?), v));
-                }
-            }
-            Loc::Home(rel) => {
-                let home = var("HOME").ok_or_else(|| {
-                    Error::new(Kind::Config, format!("{}: HOME is not set", spec.role))
-                })?;
-                let home = expand(&home, env, "HOME")?;
-                return Ok((home.join(substitute(rel, values)?), "HOME"));
-            }
-        }
-    }
-    Err(Error::new(
-        Kind::Config,
-        format!("{}: no destination", spec.role),
-    ))
-}
 
 /// One instance's field values, each checked for its format.
 struct Values {
@@ -331,7 +285,7 @@ pub fn build(
             }
             _ => {
                 let mut t = Vec::new();
-                for spec in inst.kind.files {
+                for spec in registry::outputs(inst.kind).files {
                     if values.get(spec.needs).is_none() {
                         paths.push(None);
                         continue;
@@ -447,8 +401,7 @@ fn add_env(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        _ => inst
-            .kind
+        _ => registry::outputs(inst.kind)
             .env
             .iter()
             .filter_map(|e| {
@@ -511,7 +464,8 @@ pub fn describe_files(
             })
             .unwrap_or_else(|| vec![("file".into(), "<path>/<field> (0600)".into())]);
     }
-    kind.files
+    registry::outputs(kind)
+        .files
         .iter()
         .map(|spec| {
             let dest = match locate(spec, env, &lookup) {
@@ -567,8 +521,13 @@ mod tests {
         )
     }
 
+    fn files_of(kind: &str) -> &'static [FileSpec] {
+        let kind = crate::manifest::providers::kind(kind).expect("kind");
+        registry::outputs(kind).files
+    }
+
     fn hf_path(pairs: &[(&str, &str)]) -> (PathBuf, &'static str) {
-        let spec = &registry::kind("huggingface").expect("kind").files[0];
+        let spec = &files_of("huggingface")[0];
         locate(spec, &environ(pairs), &|_| None).expect("locate")
     }
 
@@ -596,11 +555,11 @@ mod tests {
             hf_path(&[home, ("HF_HOME", "")]).0,
             PathBuf::from("/h/.cache/huggingface/token")
         );
-        let kube = &registry::kind("kubernetes").expect("kind").files[0];
+        let kube = &files_of("kubernetes")[0];
         let (p, by) =
             locate(kube, &environ(&[home, ("KUBECONFIG", ":/a:/b")]), &|_| None).expect("ok");
         assert_eq!((p, by), (PathBuf::from("/a"), "KUBECONFIG"));
-        let ssh = &registry::kind("ssh").expect("kind").files[1];
+        let ssh = &files_of("ssh")[1];
         let (p, _) = locate(ssh, &environ(&[home]), &|_| Some("id_x".into())).expect("ok");
         assert_eq!(p, PathBuf::from("/h/.ssh/id_x.pub"));
         assert!(locate(ssh, &environ(&[home]), &|_| Some("../x".into())).is_err());
