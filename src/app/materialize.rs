@@ -115,7 +115,7 @@ fn load_state(path: &Path) -> Result<Option<State>, Error> {
             .with_source(src));
         }
     }
-    let Some((bytes, _)) = provider::read_existing(path)
+    let Some((bytes, _)) = crate::fsx::read_existing(path, provider::MAX_EXISTING_BYTES)
         .map_err(|why| Error::new(Kind::CantCreate, why).with_source(src.clone()))?
     else {
         return Ok(None);
@@ -175,7 +175,7 @@ pub fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
                 mode: p.mode,
                 hex: p.hex.clone(),
             }),
-            None => match provider::read_existing(&f.path) {
+            None => match crate::fsx::read_existing(&f.path, provider::MAX_EXISTING_BYTES) {
                 Ok(p) => p.map(|(bytes, mode)| Previous {
                     mode,
                     hex: hex(bytes.expose()),
@@ -265,7 +265,7 @@ pub fn clean(ctx: &Context) -> Result<u8, Errors> {
     let mut remove = Vec::new();
     let mut kept = 0usize;
     for e in &state.files {
-        match provider::read_existing(&e.path) {
+        match crate::fsx::read_existing(&e.path, provider::MAX_EXISTING_BYTES) {
             Ok(None) => out.push_str(&format!("gone {}\n", e.path.display())),
             Ok(Some((bytes, _))) if sha256_hex(bytes.expose()) != e.sha256 => {
                 kept += 1;

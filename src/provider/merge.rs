@@ -2,80 +2,10 @@
 //! then keep what is theirs and set what is ours, a different value for one of our keys being a
 //! conflict unless the instance says `overwrite: true`.
 
-use std::fs::File;
-use std::io::Read;
-use std::path::Path;
-
-use nix::errno::Errno;
-use nix::fcntl::OFlag;
-use nix::sys::stat::{Mode, SFlag, fstat};
-
-use super::MAX_EXISTING_BYTES;
 use super::registry::{FileSpec, Format, Section};
 use super::{Values, docker, gh, ini, netrc};
 use crate::manifest::providers::Instance;
 use crate::secret::Secret;
-
-/// Reads an existing file for a merge: every component opened without following links, regular
-/// files only, at most [`MAX_EXISTING_BYTES`]. `Ok(None)` when it (or a parent) does not exist.
-pub fn read_existing(path: &Path) -> Result<Option<(Secret, u32)>, String> {
-    let Some(fd) = crate::fsx::open_parent(path)? else {
-        return Ok(None);
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| format!("{} has no file name", path.display()))?;
-    let flags = OFlag::O_RDONLY
-        | OFlag::O_NOFOLLOW
-        | OFlag::O_NONBLOCK
-        | OFlag::O_NOCTTY
-        | OFlag::O_CLOEXEC;
-    let fd = match nix::fcntl::openat(&fd, name, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => return Ok(None),
-        Err(Errno::ELOOP) => {
-            return Err(format!("refusing to follow symlink at {}", path.display()));
-        }
-        Err(e) => return Err(format!("cannot read {}: {}", path.display(), e.desc())),
-    };
-    let st = fstat(&fd).map_err(|e| format!("cannot stat {}: {}", path.display(), e.desc()))?;
-    if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
-        return Err(format!(
-            "{} exists and is not a regular file",
-            path.display()
-        ));
-    }
-    // A second name for someone else's file (a hardlink to /etc/shadow planted at
-    // ~/.aws/credentials) would be read and merged into a file the program's user owns. As root
-    // every system file is "ours", so there any hardlinked file is refused.
-    let euid = nix::unistd::geteuid().as_raw();
-    if st.st_nlink > 1 && (st.st_uid != euid || euid == 0) {
-        return Err(format!(
-            "{} has {} hard links and is owned by uid {}; refusing to read it (replace it with a plain file)",
-            path.display(),
-            st.st_nlink,
-            st.st_uid
-        ));
-    }
-    let mut buf = Vec::new();
-    File::from(fd)
-        .take(MAX_EXISTING_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| {
-            format!(
-                "cannot read {}: {}",
-                path.display(),
-                crate::error::io_text(&e)
-            )
-        })?;
-    if buf.len() as u64 > MAX_EXISTING_BYTES {
-        return Err(format!(
-            "{} is larger than {MAX_EXISTING_BYTES} bytes",
-            path.display()
-        ));
-    }
-    Ok(Some((Secret::new(buf), st.st_mode & 0o7777)))
-}
 
 /// How a merge came out.
 pub enum Merged {

@@ -27,9 +27,9 @@ use crate::plan::{EnvDelivery, FileDelivery, Plan};
 use crate::resolve::Resolution;
 use crate::secret::Secret;
 use crate::settings::Settings;
+pub use merge::Merged;
 #[cfg(test)]
 pub(crate) use merge::merged_text;
-pub use merge::{Merged, read_existing};
 use merge::{merge, whole};
 use paths::expand;
 pub use paths::locate;
@@ -318,21 +318,23 @@ pub fn build(
             }
             let pending = match files.entry(path.clone()) {
                 std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::btree_map::Entry::Vacant(v) => match read_existing(&path) {
-                    Ok(existing) => {
-                        let existing = existing.map(|(s, _)| s);
-                        v.insert(Pending {
-                            current: existing.clone(),
-                            existing,
-                            mode,
-                            owner: inst.name.clone(),
-                        })
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    match crate::fsx::read_existing(&path, MAX_EXISTING_BYTES) {
+                        Ok(existing) => {
+                            let existing = existing.map(|(s, _)| s);
+                            v.insert(Pending {
+                                current: existing.clone(),
+                                existing,
+                                mode,
+                                owner: inst.name.clone(),
+                            })
+                        }
+                        Err(why) => {
+                            errors.push(Error::new(Kind::CantCreate, format!("{label}: {why}")));
+                            continue;
+                        }
                     }
-                    Err(why) => {
-                        errors.push(Error::new(Kind::CantCreate, format!("{label}: {why}")));
-                        continue;
-                    }
-                },
+                }
             };
             if pending.mode != mode {
                 errors.push(Error::new(

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::bundle::format::{self, Bundle, Vault};
@@ -319,20 +319,16 @@ fn create(c: &Ctx) -> Result<u8, Errors> {
 fn read_value(word: Option<&String>, allow_empty: bool) -> Result<Secret, Error> {
     match word.map(String::as_str) {
         Some("-") | None => {
-            let mut buf = zeroize::Zeroizing::new(Vec::new());
-            std::io::stdin()
-                .lock()
-                .take(MAX_VALUE_BYTES + 1)
-                .read_to_end(&mut buf)
+            let buf = crate::fsx::read_secret(std::io::stdin().lock(), MAX_VALUE_BYTES, 0)
                 .map_err(|e| {
                     Error::new(Kind::Data, format!("stdin: {}", crate::error::io_text(&e)))
+                })?
+                .ok_or_else(|| {
+                    Error::new(
+                        Kind::Data,
+                        format!("value on stdin exceeds {MAX_VALUE_BYTES} bytes"),
+                    )
                 })?;
-            if buf.len() as u64 > MAX_VALUE_BYTES {
-                return Err(Error::new(
-                    Kind::Data,
-                    format!("value on stdin exceeds {MAX_VALUE_BYTES} bytes"),
-                ));
-            }
             // An empty stdin is far more often a pipe that produced nothing (an unset variable,
             // a failed command) than a value someone meant to store.
             if buf.is_empty() && !allow_empty {
@@ -341,7 +337,7 @@ fn read_value(word: Option<&String>, allow_empty: bool) -> Result<Secret, Error>
                     "stdin is empty; refusing to store an empty value (--allow-empty to mean it)",
                 ));
             }
-            Ok(Secret::new(std::mem::take(&mut *buf)))
+            Ok(buf)
         }
         Some(v) => Ok(Secret::new(v.as_bytes().to_vec())),
     }
