@@ -4,6 +4,7 @@
 
 use super::registry::{FileSpec, Format, Section};
 use super::{Values, docker, gh, ini, netrc};
+use crate::error::{Error, Kind};
 use crate::manifest::providers::Instance;
 use crate::secret::Secret;
 
@@ -24,17 +25,23 @@ pub(crate) fn merged_text(m: Merged) -> String {
     }
 }
 
+/// A file we cannot write as asked: a conflict with what is there, or a file we cannot read as
+/// its format (73, like every other file that cannot be made).
+pub(super) fn refused(what: impl Into<String>) -> Error {
+    Error::new(Kind::CantCreate, what)
+}
+
 /// A whole-file value: the same bytes are a no-op, other bytes a conflict unless `overwrite`.
 pub(super) fn whole(
     existing: Option<&Secret>,
     new: &[u8],
     overwrite: bool,
-) -> Result<Merged, String> {
+) -> Result<Merged, Error> {
     match existing {
         Some(e) if e.expose() == new => Ok(Merged::Same),
-        Some(_) if !overwrite => {
-            Err("exists with different content; set overwrite: true to replace it".into())
-        }
+        Some(_) if !overwrite => Err(refused(
+            "exists with different content; set overwrite: true to replace it",
+        )),
         _ => Ok(Merged::Write(new.to_vec())),
     }
 }
@@ -44,11 +51,11 @@ pub(super) fn merge(
     inst: &Instance,
     values: &Values,
     current: Option<&Secret>,
-) -> Result<Merged, String> {
+) -> Result<Merged, Error> {
     let ow = inst.overwrite;
     let text = |s: &Secret| {
         String::from_utf8(s.expose().to_vec())
-            .map_err(|_| "existing file is not UTF-8 text".to_string())
+            .map_err(|_| refused("existing file is not UTF-8 text"))
     };
     let cur = current.map(text).transpose()?;
     let get = |f: &str| values.text(f);
@@ -69,9 +76,9 @@ pub(super) fn merge(
                 Ok(serde_json::Value::Object(o))
                     if o.get("type").is_some_and(serde_json::Value::is_string) => {}
                 _ => {
-                    return Err(format!(
+                    return Err(refused(format!(
                         "field {field} is not a JSON object with a \"type\" (a service-account or ADC file)"
-                    ));
+                    )));
                 }
             }
             whole(current, v, ow)

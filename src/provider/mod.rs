@@ -30,7 +30,7 @@ use crate::settings::Settings;
 pub use merge::Merged;
 #[cfg(test)]
 pub(crate) use merge::merged_text;
-use merge::{merge, whole};
+use merge::{merge, refused, whole};
 use paths::expand;
 pub use paths::locate;
 use registry::{EnvValue, FileSpec};
@@ -55,9 +55,14 @@ impl Values {
     }
 }
 
+/// A field value that cannot be delivered (65): `why` completes "field F ...".
+fn bad_value(why: &str) -> Error {
+    Error::new(Kind::Data, why)
+}
+
 /// Trims one-line values (a token read from a file ends with a newline) and refuses control
 /// characters, which would let a value inject a line into an INI, YAML or netrc file.
-fn one_line(v: &Secret) -> Result<Secret, &'static str> {
+fn one_line(v: &Secret) -> Result<Secret, Error> {
     let b = v.expose();
     let end = b
         .iter()
@@ -69,20 +74,20 @@ fn one_line(v: &Secret) -> Result<Secret, &'static str> {
         .unwrap_or(end);
     let t = &b[start..end.max(start)];
     if t.is_empty() {
-        return Err("is empty");
+        return Err(bad_value("is empty"));
     }
     if t.iter().any(|c| c.is_ascii_control()) {
-        return Err("contains a line break or control character");
+        return Err(bad_value("contains a line break or control character"));
     }
     if std::str::from_utf8(t).is_err() {
-        return Err("is not valid UTF-8");
+        return Err(bad_value("is not valid UTF-8"));
     }
     Ok(Secret::new(t.to_vec()))
 }
 
 /// Checks a one-line value against its field's [`Shape`].
-fn check_shape(v: Secret, shape: Shape) -> Result<Secret, &'static str> {
-    let text = std::str::from_utf8(v.expose()).map_err(|_| "is not valid UTF-8")?;
+fn check_shape(v: Secret, shape: Shape) -> Result<Secret, Error> {
+    let text = std::str::from_utf8(v.expose()).map_err(|_| bad_value("is not valid UTF-8"))?;
     let ok = match shape {
         Shape::Text => true,
         Shape::Host => is_host_port(text),
@@ -96,10 +101,12 @@ fn check_shape(v: Secret, shape: Shape) -> Result<Secret, &'static str> {
     };
     match (ok, shape) {
         (true, _) => Ok(v),
-        (false, Shape::Registry) => {
-            Err("is not a registry (host[:port][/path], optionally with https://)")
-        }
-        (false, _) => Err("is not a host name (host[:port], no scheme or path)"),
+        (false, Shape::Registry) => Err(bad_value(
+            "is not a registry (host[:port][/path], optionally with https://)",
+        )),
+        (false, _) => Err(bad_value(
+            "is not a host name (host[:port], no scheme or path)",
+        )),
     }
 }
 
@@ -210,10 +217,13 @@ fn gather(inst: &Instance, resolutions: &[Resolution]) -> Result<Values, Errors>
         } else {
             match one_line(&raw).and_then(|v| check_shape(v, shape)) {
                 Ok(v) => v,
-                Err(why) => {
+                Err(e) => {
                     errors.push(Error::new(
-                        Kind::Data,
-                        format!("provider \"{}\" ({origin}): field {field} {why}", inst.name),
+                        e.kind,
+                        format!(
+                            "provider \"{}\" ({origin}): field {field} {}",
+                            inst.name, e.what
+                        ),
                     ));
                     continue;
                 }
@@ -360,7 +370,7 @@ pub fn build(
                     pending.current = Some(Secret::new(bytes));
                     outcome.files.push((inst.name.clone(), role, path, true));
                 }
-                Err(why) => errors.push(Error::new(Kind::CantCreate, format!("{label}: {why}"))),
+                Err(e) => errors.push(Error::new(e.kind, format!("{label}: {}", e.what))),
             }
         }
         if inst.env {
