@@ -492,11 +492,7 @@ impl Bundle {
 pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
     let src = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| {
-        let kind = match e.kind() {
-            std::io::ErrorKind::NotFound => Kind::Unavailable,
-            std::io::ErrorKind::PermissionDenied => Kind::Permission,
-            _ => Kind::Data,
-        };
+        let kind = crate::error::io_kind(&e, Kind::Unavailable);
         Error::new(
             kind,
             format!("cannot read bundle: {}", crate::error::io_text(&e)),

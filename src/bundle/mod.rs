@@ -48,12 +48,8 @@ pub fn read_key_file(path: &Path) -> Result<MasterKey, Error> {
     use std::io::Read;
     let src = format!("master key file {}", path.display());
     let file = std::fs::File::open(path).map_err(|e| {
-        let kind = match e.kind() {
-            // A key volume that is not mounted: unavailable, like a missing secret.
-            std::io::ErrorKind::NotFound => Kind::Unavailable,
-            std::io::ErrorKind::PermissionDenied => Kind::Permission,
-            _ => Kind::Data,
-        };
+        // A key volume that is not mounted: unavailable, like a missing secret.
+        let kind = crate::error::io_kind(&e, Kind::Unavailable);
         Error::new(kind, format!("cannot read: {}", crate::error::io_text(&e)))
             .with_source(src.clone())
     })?;

@@ -322,6 +322,7 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     })
 }
 
+/// Refuses (78) every key of a section that we do not know, so a typo never passes silently.
 fn reject_unknown(
     section: &str,
     unknown: &BTreeMap<String, IgnoredAny>,

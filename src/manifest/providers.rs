@@ -69,9 +69,7 @@ pub fn validate(
         let refuse =
             |what: String| Error::new(Kind::Config, format!("{section}: {what}")).with_source(src);
         let before = errors.0.len();
-        for key in raw.unknown.keys() {
-            errors.push(refuse(format!("unknown setting \"{key}\"")));
-        }
+        super::reject_unknown(&section, &raw.unknown, src, errors);
         if let Err(why) = SecretName::parse(&name) {
             errors.push(refuse(format!("provider name: {why}")));
             continue;

@@ -18,12 +18,8 @@ pub fn read_config_text(path: &Path) -> Result<String, Error> {
         .custom_flags(nix::libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| {
-            let kind = match e.kind() {
-                std::io::ErrorKind::PermissionDenied => Kind::Permission,
-                // A config named on purpose (--config, SECRET_INIT_CONFIG) that is not there.
-                std::io::ErrorKind::NotFound => Kind::NoInput,
-                _ => Kind::Data,
-            };
+            // A config named on purpose (--config, SECRET_INIT_CONFIG) that is not there: 66.
+            let kind = crate::error::io_kind(&e, Kind::NoInput);
             Error::new(kind, format!("cannot read: {}", crate::error::io_text(&e)))
                 .with_source(src.clone())
         })?;

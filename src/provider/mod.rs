@@ -158,16 +158,14 @@ fn gather(inst: &Instance, resolutions: &[Resolution]) -> Result<Values, Errors>
             .iter()
             .map(|f| (f.name, f.multiline, f.required, f.shape))
             .collect(),
-        Open::EnvVars => inst
-            .fields
-            .keys()
-            .map(|k| (k.as_str(), false, true, Shape::Text))
-            .collect(),
-        Open::FileNames => inst
-            .fields
-            .keys()
-            .map(|k| (k.as_str(), true, true, Shape::Text))
-            .collect(),
+        // Open kinds: every field given is required; a file's content may be a whole document.
+        Open::EnvVars | Open::FileNames => {
+            let multiline = inst.kind.open == Open::FileNames;
+            inst.fields
+                .keys()
+                .map(|k| (k.as_str(), multiline, true, Shape::Text))
+                .collect()
+        }
     };
     for (field, multiline, required, shape) in specs {
         let (raw, origin) = match inst.fields.get(field) {

@@ -10,7 +10,10 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::Flock;
 
 use crate::bundle::format::{self, Bundle, Vault};
 use crate::bundle::seal::MasterKey;
@@ -132,11 +135,22 @@ impl Ctx {
         Ok((path, Bundle::parse(&bytes, &src)?))
     }
 
+    /// The bundle opened for a change: the key checked against it, and the writers' [`lock`]
+    /// held until the command ends.
+    ///
+    /// [`lock`]: Ctx::lock
+    fn edit(&self) -> Result<(MasterKey, Option<Flock<OwnedFd>>, PathBuf, Bundle), Error> {
+        let key = self.key()?;
+        let lock = self.lock()?;
+        let (path, b) = self.open(&key)?;
+        Ok((key, lock, path, b))
+    }
+
     /// Serializes the writers of one bundle: an exclusive `flock` on its directory, held until
     /// the command ends. Each change reads, edits and replaces the whole file, so without it two
     /// `vault set` at once would lose one update. Readers need no lock: every replace is atomic.
-    fn lock(&self) -> Result<Option<nix::fcntl::Flock<std::os::fd::OwnedFd>>, Error> {
-        use nix::fcntl::{Flock, FlockArg, OFlag};
+    fn lock(&self) -> Result<Option<Flock<OwnedFd>>, Error> {
+        use nix::fcntl::{FlockArg, OFlag};
         let path = self.file()?;
         let dir = path.parent().unwrap_or(Path::new("/"));
         let fd = match nix::fcntl::open(
@@ -348,9 +362,7 @@ fn set(c: &Ctx) -> Result<u8, Errors> {
         2..=3,
         "set NAME KEY [VALUE|-] [--no-secret] [--allow-empty]",
     )?;
-    let key = c.key()?;
-    let _lock = c.lock()?;
-    let (path, mut b) = c.open(&key)?;
+    let (key, _lock, path, mut b) = c.edit()?;
     let src = path.display().to_string();
     b.vault(&w[0], &src)?;
     let value = read_value(w.get(2), c.args.allow_empty)?;
@@ -374,9 +386,7 @@ fn set(c: &Ctx) -> Result<u8, Errors> {
 
 fn unset(c: &Ctx) -> Result<u8, Errors> {
     let w = c.words(2..=2, "unset NAME KEY")?;
-    let key = c.key()?;
-    let _lock = c.lock()?;
-    let (path, mut b) = c.open(&key)?;
+    let (_, _lock, path, mut b) = c.edit()?;
     let src = path.display().to_string();
     b.vault(&w[0], &src)?;
     let now = format::now_rfc3339();
@@ -426,32 +436,9 @@ fn show(c: &Ctx) -> Result<u8, Errors> {
         esc(&v.updated),
         opened.len()
     );
-    out.push_str(&columns(&rows));
+    out.push_str(&super::columns(&rows));
     print(out.as_bytes())?;
     Ok(0)
-}
-
-fn columns<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut width = [0usize; N];
-    for r in rows {
-        for (w, s) in width.iter_mut().zip(r) {
-            *w = (*w).max(s.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for r in rows {
-        let mut line = String::new();
-        for (i, (s, w)) in r.iter().zip(width).enumerate() {
-            if i + 1 == N {
-                line.push_str(s);
-            } else {
-                line.push_str(&format!("{s:<w$}  "));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 fn get(c: &Ctx) -> Result<u8, Errors> {
@@ -496,15 +483,13 @@ fn list(c: &Ctx) -> Result<u8, Errors> {
             crate::log::escape_controls(&v.description),
         ]);
     }
-    print(columns(&rows).as_bytes())?;
+    print(super::columns(&rows).as_bytes())?;
     Ok(0)
 }
 
 fn delete(c: &Ctx) -> Result<u8, Errors> {
     let w = c.words(1..=1, "delete NAME")?;
-    let key = c.key()?;
-    let _lock = c.lock()?;
-    let (path, mut b) = c.open(&key)?;
+    let (_, _lock, path, mut b) = c.edit()?;
     if b.vaults.remove(&w[0]).is_none() {
         return Err(
             Error::new(Kind::Unavailable, format!("no vault named \"{}\"", w[0]))
