@@ -30,6 +30,9 @@ mod args;
 /// Largest value `set` reads from stdin or the command line.
 pub const MAX_VALUE_BYTES: u64 = 1024 * 1024;
 
+/// The writers' lock on a bundle's directory; none while the directory does not exist yet.
+type Lock = Option<Flock<OwnedFd>>;
+
 struct Ctx {
     args: Args,
     env: Environ,
@@ -139,7 +142,7 @@ impl Ctx {
     /// held until the command ends.
     ///
     /// [`lock`]: Ctx::lock
-    fn edit(&self) -> Result<(MasterKey, Option<Flock<OwnedFd>>, PathBuf, Bundle), Error> {
+    fn edit(&self) -> Result<(MasterKey, Lock, PathBuf, Bundle), Error> {
         let key = self.key()?;
         let lock = self.lock()?;
         let (path, b) = self.open(&key)?;
@@ -149,7 +152,7 @@ impl Ctx {
     /// Serializes the writers of one bundle: an exclusive `flock` on its directory, held until
     /// the command ends. Each change reads, edits and replaces the whole file, so without it two
     /// `vault set` at once would lose one update. Readers need no lock: every replace is atomic.
-    fn lock(&self) -> Result<Option<Flock<OwnedFd>>, Error> {
+    fn lock(&self) -> Result<Lock, Error> {
         use nix::fcntl::{FlockArg, OFlag};
         let path = self.file()?;
         let dir = path.parent().unwrap_or(Path::new("/"));
