@@ -13,8 +13,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::cli::Invocation;
 use crate::cli::merge::{parse_bool, pick, pick_list, text};
+use crate::cli::{Invocation, Opt};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 
@@ -280,12 +280,12 @@ fn seconds(v: f64) -> Option<Duration> {
 fn duration(
     inv: &Invocation,
     env: &Environ,
-    long: &str,
+    opt: Opt,
     file: Option<&ScalarText>,
     key: &str,
     default: Duration,
 ) -> Result<Duration, Error> {
-    if let Some((v, origin)) = pick(inv, env, long) {
+    if let Some((v, origin)) = pick(inv, env, opt) {
         let v = text(v, &origin)?;
         return parse_duration(&v).ok_or_else(|| {
             Error::new(
@@ -528,7 +528,7 @@ impl VaultSettings {
     ) -> Result<Option<VaultSettings>, Error> {
         let default = VaultFileSettings::default();
         let f = file.unwrap_or(&default);
-        let address = match pick(inv, env, "vault-addr") {
+        let address = match pick(inv, env, Opt::VaultAddr) {
             Some((v, origin)) => Some(text(v, &origin)?),
             None => f
                 .address
@@ -555,14 +555,14 @@ impl VaultSettings {
         })
         .check_url(&format!("{address}/v1/sys/health"))
         .map_err(|e| Error::new(e.kind, format!("vault address {}", e.what)))?;
-        let ca_cert = match pick(inv, env, "vault-ca-cert") {
+        let ca_cert = match pick(inv, env, Opt::VaultCaCert) {
             Some((v, _)) => Some(PathBuf::from(v)),
             None => f
                 .ca_cert
                 .clone()
                 .or_else(|| env_first(env, &["VAULT_CACERT", "BAO_CACERT"]).map(PathBuf::from)),
         };
-        let namespace = match pick(inv, env, "vault-namespace") {
+        let namespace = match pick(inv, env, Opt::VaultNamespace) {
             Some((v, origin)) => Some(text(v, &origin)?),
             None => f
                 .namespace
@@ -578,7 +578,7 @@ impl VaultSettings {
                 "vault namespace: must be printable ASCII without spaces",
             ));
         }
-        let paths = match pick_list(inv, env, "vault-path", ',') {
+        let paths = match pick_list(inv, env, Opt::VaultPath, ',') {
             Some(v) => v,
             None => f.paths.clone().unwrap_or_default(),
         }
@@ -603,7 +603,7 @@ impl VaultSettings {
                 ));
             }
         };
-        let retries = match pick(inv, env, "vault-retries") {
+        let retries = match pick(inv, env, Opt::VaultRetries) {
             Some((v, origin)) => text(v, &origin)?
                 .parse::<u32>()
                 .ok()
@@ -624,7 +624,7 @@ impl VaultSettings {
                 None => 8,
             },
         };
-        let retry_jitter = match pick(inv, env, "vault-retry-jitter") {
+        let retry_jitter = match pick(inv, env, Opt::VaultRetryJitter) {
             Some((v, origin)) => match parse_bool(&text(v, &origin)?) {
                 Some(b) => b,
                 None => {
@@ -647,7 +647,7 @@ impl VaultSettings {
             timeout: duration(
                 inv,
                 env,
-                "vault-timeout",
+                Opt::VaultTimeout,
                 f.timeout.as_ref(),
                 "timeout",
                 Duration::from_secs(5),
@@ -655,7 +655,7 @@ impl VaultSettings {
             deadline: duration(
                 inv,
                 env,
-                "vault-deadline",
+                Opt::VaultDeadline,
                 f.deadline.as_ref(),
                 "deadline",
                 Duration::from_secs(30),
