@@ -21,6 +21,7 @@ use crate::error::{Error, Errors, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
+use crate::source::section::reject_unknown;
 
 /// Largest config file read (config.yaml, ~/.truss/config.yaml).
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
@@ -95,71 +96,65 @@ impl Default for SecretSettings {
     }
 }
 
-/// The `secret_init:` section as written in the file (global options; CLI and env override them).
-#[derive(Debug, Default, Deserialize)]
-pub struct FileSettings {
-    /// Source precedence, highest first.
-    pub sources: Option<Vec<String>>,
-    /// Prefix of env-var secrets.
-    pub env_prefix: Option<String>,
-    /// Mounted secret directories.
-    pub secrets_dirs: Option<Vec<PathBuf>>,
-    /// Where secret files are written.
-    pub output_dir: Option<PathBuf>,
-    /// The developer-machine config (`~/.truss/config.yaml`).
-    pub local_config: Option<String>,
-    /// Log level.
-    pub log_level: Option<String>,
-    /// Log format.
-    pub log_format: Option<String>,
-    /// Permit env deliveries into loader/interpreter variables such as `LD_PRELOAD`.
-    pub allow_dangerous_env: Option<bool>,
-    /// Permit an output dir that other users can write to.
-    pub allow_shared_dir: Option<bool>,
-    /// Largest secret file read, in bytes.
-    pub max_secret_bytes: Option<u64>,
-    /// Extra variables removed from the program's environment.
-    pub scrub_env: Option<Vec<String>>,
-    /// Variables `X` whose `X_FILE` names a file to read into `X` (Docker's `*_FILE` convention).
-    pub file_env: Option<Vec<String>>,
-    /// Resolve environment variables whose whole value is a reference (`env_refs`).
-    pub resolve_env_references: Option<bool>,
-    /// The encrypted vault bundle (`secret_init.bundles`).
-    pub bundles: Option<crate::source::bundle::RawBundleSettings>,
-    /// The vault source (`secret_init.vault`).
-    pub vault: Option<crate::source::vault::config::VaultFileSettings>,
-    /// The aws source (`secret_init.aws`).
-    pub aws: Option<crate::source::aws::config::AwsFileSettings>,
-    /// The gcp source (`secret_init.gcp`).
-    pub gcp: Option<crate::source::gcp::config::GcpFileSettings>,
-    /// The azure source (`secret_init.azure`).
-    pub azure: Option<crate::source::azure::config::AzureFileSettings>,
-    /// `true`: supervise even when not PID 1 (`--init`); `false`: always exec (`--no-init`).
-    pub init: Option<bool>,
-    /// Forward signals to the program's process group.
-    pub process_group: Option<bool>,
-    /// Seconds leftover descendants get between SIGTERM and SIGKILL.
-    pub grace_period: Option<f64>,
-    /// Run the program as this user (`UID[:GID]` or `NAME[:GROUP]`).
-    pub user: Option<String>,
-    /// Refuse to run the program as uid 0.
-    pub no_root: Option<bool>,
-    /// Remove delivered files when the program exits.
-    pub cleanup: Option<bool>,
-    /// Live refresh (`secret_init.refresh`; docs/refresh.md).
-    pub refresh: Option<RawRefreshSettings>,
-    /// Per-secret settings, raw; validated into [`SecretSettings`].
-    #[serde(default)]
-    pub secrets: BTreeMap<String, RawSecretSettings>,
-    /// Provider instances, raw; validated by [`crate::provider::validate`].
-    #[serde(default)]
-    pub providers: BTreeMap<String, crate::provider::RawInstance>,
-    /// Templates, raw; validated by [`templates::validate`].
-    #[serde(default)]
-    pub templates: BTreeMap<String, templates::RawTemplate>,
-    /// Keys we do not know; refused after parsing (78), so typos never pass silently.
-    #[serde(flatten)]
-    pub unknown: BTreeMap<String, IgnoredAny>,
+// The struct, plus one field per source section (`vault`, `aws`, ..., `bundle` for
+// `secret_init.bundles`), from the source registry.
+crate::source::registry::with_source_sections! {
+    /// The `secret_init:` section as written in the file (global options; CLI and env override them).
+    #[derive(Debug, Default, Deserialize)]
+    pub struct FileSettings {
+        /// Source precedence, highest first.
+        pub sources: Option<Vec<String>>,
+        /// Prefix of env-var secrets.
+        pub env_prefix: Option<String>,
+        /// Mounted secret directories.
+        pub secrets_dirs: Option<Vec<PathBuf>>,
+        /// Where secret files are written.
+        pub output_dir: Option<PathBuf>,
+        /// The developer-machine config (`~/.truss/config.yaml`).
+        pub local_config: Option<String>,
+        /// Log level.
+        pub log_level: Option<String>,
+        /// Log format.
+        pub log_format: Option<String>,
+        /// Permit env deliveries into loader/interpreter variables such as `LD_PRELOAD`.
+        pub allow_dangerous_env: Option<bool>,
+        /// Permit an output dir that other users can write to.
+        pub allow_shared_dir: Option<bool>,
+        /// Largest secret file read, in bytes.
+        pub max_secret_bytes: Option<u64>,
+        /// Extra variables removed from the program's environment.
+        pub scrub_env: Option<Vec<String>>,
+        /// Variables `X` whose `X_FILE` names a file to read into `X` (Docker's `*_FILE` convention).
+        pub file_env: Option<Vec<String>>,
+        /// Resolve environment variables whose whole value is a reference (`env_refs`).
+        pub resolve_env_references: Option<bool>,
+        /// `true`: supervise even when not PID 1 (`--init`); `false`: always exec (`--no-init`).
+        pub init: Option<bool>,
+        /// Forward signals to the program's process group.
+        pub process_group: Option<bool>,
+        /// Seconds leftover descendants get between SIGTERM and SIGKILL.
+        pub grace_period: Option<f64>,
+        /// Run the program as this user (`UID[:GID]` or `NAME[:GROUP]`).
+        pub user: Option<String>,
+        /// Refuse to run the program as uid 0.
+        pub no_root: Option<bool>,
+        /// Remove delivered files when the program exits.
+        pub cleanup: Option<bool>,
+        /// Live refresh (`secret_init.refresh`; docs/refresh.md).
+        pub refresh: Option<RawRefreshSettings>,
+        /// Per-secret settings, raw; validated into [`SecretSettings`].
+        #[serde(default)]
+        pub secrets: BTreeMap<String, RawSecretSettings>,
+        /// Provider instances, raw; validated by [`crate::provider::validate`].
+        #[serde(default)]
+        pub providers: BTreeMap<String, crate::provider::RawInstance>,
+        /// Templates, raw; validated by [`templates::validate`].
+        #[serde(default)]
+        pub templates: BTreeMap<String, templates::RawTemplate>,
+        /// Keys we do not know; refused after parsing (78), so typos never pass silently.
+        #[serde(flatten)]
+        pub unknown: BTreeMap<String, IgnoredAny>,
+    }
 }
 
 /// `secret_init.refresh` as written; interpreted (with CLI and env) by `settings.rs`.
@@ -395,24 +390,10 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     let mut errors = Errors::default();
     let mut settings = raw.secret_init.unwrap_or_default();
     reject_unknown("secret_init", &settings.unknown, src, &mut errors);
-    if let Some(b) = &settings.bundles {
-        reject_unknown("secret_init.bundles", &b.unknown, src, &mut errors);
-    }
     if let Some(r) = &settings.refresh {
         reject_unknown("secret_init.refresh", &r.unknown, src, &mut errors);
     }
-    if let Some(v) = &settings.vault {
-        crate::source::vault::config::reject_unknown(v, src, &mut errors);
-    }
-    if let Some(a) = &settings.aws {
-        crate::source::aws::config::reject_unknown(a, src, &mut errors);
-    }
-    if let Some(g) = &settings.gcp {
-        crate::source::gcp::config::reject_unknown(g, src, &mut errors);
-    }
-    if let Some(a) = &settings.azure {
-        reject_unknown("secret_init.azure", &a.unknown, src, &mut errors);
-    }
+    settings.sections().reject_unknown(src, &mut errors);
 
     let mut secrets = Vec::new();
     for (raw_name, value) in raw.secrets.map(|s| s.0).unwrap_or_default() {
@@ -477,23 +458,6 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
         providers,
         templates,
     })
-}
-
-fn reject_unknown(
-    section: &str,
-    unknown: &BTreeMap<String, IgnoredAny>,
-    src: &str,
-    errors: &mut Errors,
-) {
-    for key in unknown.keys() {
-        errors.push(
-            Error::new(
-                Kind::Config,
-                format!("{section}: unknown setting \"{key}\""),
-            )
-            .with_source(src),
-        );
-    }
 }
 
 fn validate_settings(raw: RawSecretSettings) -> Result<SecretSettings, String> {

@@ -24,7 +24,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use super::pick_key;
+use super::registry::{BuildCtx, Configured, Generic, Registered, Watching};
 use super::{Found, Origin, Source, SourceKind};
+use crate::cli::Invocation;
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
@@ -445,6 +447,40 @@ impl AwsSource {
                 version: None,
             },
         }))
+    }
+}
+
+impl Registered for AwsSource {
+    type Settings = AwsSettings;
+
+    fn build(settings: &AwsSettings, ctx: &mut BuildCtx<'_>) -> Option<Self> {
+        let max = ctx.generic.max_secret_bytes;
+        Some(AwsSource::new(settings.clone(), ctx.env.clone(), max))
+    }
+
+    fn in_order(&self) -> bool {
+        self.serves_names()
+    }
+
+    fn watching(_: &AwsSettings, _: &Generic<'_>) -> Vec<Watching> {
+        vec![Watching::Poll {
+            label: SourceKind::Aws.name().into(),
+            what: "Secrets Manager and Parameter Store reads",
+        }]
+    }
+}
+
+impl Configured for AwsSource {
+    type File = config::AwsFileSettings;
+
+    fn resolve(
+        _: &Invocation,
+        env: &Environ,
+        file: Option<&config::AwsFileSettings>,
+        allow_insecure_http: bool,
+    ) -> Result<AwsSettings, Error> {
+        let _ = env;
+        AwsSettings::resolve(file, allow_insecure_http)
     }
 }
 

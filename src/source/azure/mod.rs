@@ -19,7 +19,9 @@ pub mod config;
 
 use std::collections::BTreeMap;
 
+use super::registry::{BuildCtx, Configured, Generic, Registered, Watching};
 use super::{Found, Origin, Source, SourceKind};
+use crate::cli::Invocation;
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
@@ -148,6 +150,39 @@ impl AzureSource {
         }
         let s = format!("azure-kv:{vault}/{}", vault_name_of(name.as_str()));
         Some(AzureRef::parse(&s).map_err(|why| Error::new(Kind::Config, why).with_source(s)))
+    }
+}
+
+impl Registered for AzureSource {
+    type Settings = AzureSettings;
+
+    fn build(settings: &AzureSettings, ctx: &mut BuildCtx<'_>) -> Option<Self> {
+        let max = ctx.generic.max_secret_bytes;
+        Some(AzureSource::new(settings.clone(), ctx.env.clone(), max))
+    }
+
+    fn in_order(&self) -> bool {
+        self.has_vault()
+    }
+
+    fn watching(_: &AzureSettings, _: &Generic<'_>) -> Vec<Watching> {
+        vec![Watching::Poll {
+            label: SourceKind::Azure.name().into(),
+            what: "Key Vault secret reads",
+        }]
+    }
+}
+
+impl Configured for AzureSource {
+    type File = config::AzureFileSettings;
+
+    fn resolve(
+        _: &Invocation,
+        env: &Environ,
+        file: Option<&config::AzureFileSettings>,
+        allow_insecure_http: bool,
+    ) -> Result<AzureSettings, Error> {
+        AzureSettings::resolve(file, env, allow_insecure_http)
     }
 }
 

@@ -22,7 +22,9 @@ pub mod credentials;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use super::registry::{BuildCtx, Configured, Generic, Registered, Watching};
 use super::{Found, Origin, Source, SourceKind};
+use crate::cli::Invocation;
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
@@ -160,6 +162,40 @@ impl GcpSource {
                 version: None,
             },
         }))
+    }
+}
+
+impl Registered for GcpSource {
+    type Settings = GcpSettings;
+
+    fn build(settings: &GcpSettings, ctx: &mut BuildCtx<'_>) -> Option<Self> {
+        let max = ctx.generic.max_secret_bytes;
+        Some(GcpSource::new(settings.clone(), ctx.env.clone(), max))
+    }
+
+    fn in_order(&self) -> bool {
+        self.serves_names()
+    }
+
+    fn watching(_: &GcpSettings, _: &Generic<'_>) -> Vec<Watching> {
+        vec![Watching::Poll {
+            label: SourceKind::Gcp.name().into(),
+            what: "Secret Manager version reads",
+        }]
+    }
+}
+
+impl Configured for GcpSource {
+    type File = config::GcpFileSettings;
+
+    fn resolve(
+        _: &Invocation,
+        env: &Environ,
+        file: Option<&config::GcpFileSettings>,
+        allow_insecure_http: bool,
+    ) -> Result<GcpSettings, Error> {
+        let _ = env;
+        GcpSettings::resolve(file, allow_insecure_http)
     }
 }
 
