@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::registry::{BuildCtx, Configured, Generic, Registered, Watching};
-use super::{Found, Injected, Origin, Source, SourceKind};
+use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
 use crate::bundle::format::{self, Bundle, Opened};
 use crate::bundle::{self as bundle_file, seal::MasterKey};
 use crate::cli::Invocation;
@@ -453,7 +453,7 @@ impl Source for BundleSource {
 
     fn fetch(&mut self, reference: &Reference, name: &SecretName) -> Result<Option<Found>, Error> {
         let Reference::Bundle { vault, key } = reference else {
-            return Err(config(format!("bundle cannot serve {reference}")));
+            return Err(not_mine(SourceKind::Bundle, reference));
         };
         let key = key.as_deref().unwrap_or(name.as_str());
         let src = self.label();

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
 use super::registry::{BuildCtx, Generic, Registered, Watching};
-use super::{Found, Origin, Source, SourceKind};
+use super::{Found, Origin, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::Error;
 use crate::name::SecretName;
@@ -93,10 +93,7 @@ impl Source for EnvSource {
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
         match reference {
             Reference::Env(var) => Ok(self.read(var)),
-            other => Err(Error::new(
-                crate::error::Kind::Config,
-                format!("env cannot serve {other}"),
-            )),
+            other => Err(not_mine(SourceKind::Env, other)),
         }
     }
 }

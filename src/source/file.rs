@@ -21,7 +21,7 @@ use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{Mode, SFlag, fstat};
 
 use super::registry::{BuildCtx, Generic, Registered, Watching};
-use super::{Found, Injected, Origin, Source, SourceKind};
+use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 use crate::fsx::list;
@@ -304,10 +304,7 @@ impl Source for FileSource {
 
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
         let Reference::File(path) = reference else {
-            return Err(Error::new(
-                Kind::Config,
-                format!("file cannot serve {reference}"),
-            ));
+            return Err(not_mine(SourceKind::File, reference));
         };
         let src = format!("file:{}", path.display());
         let fd = match nix::fcntl::open(path.as_path(), READ_FLAGS, Mode::empty()) {

@@ -14,6 +14,7 @@ pub mod file;
 pub mod gcp;
 pub mod local;
 pub mod registry;
+mod remote;
 pub mod section;
 pub mod vault;
 
@@ -82,10 +83,7 @@ pub trait Source {
     /// Resolves an exact reference of this source's scheme for secret `name`.
     fn fetch(&mut self, reference: &Reference, name: &SecretName) -> Result<Option<Found>, Error> {
         let _ = name;
-        Err(Error::new(
-            Kind::Config,
-            format!("{} cannot serve reference {reference}", self.kind()),
-        ))
+        Err(not_mine(self.kind(), reference))
     }
 
     /// When credentials this source obtained expire (Unix seconds), so a long-lived supervisor
@@ -131,6 +129,12 @@ impl Carry {
             ..Carry::default()
         }
     }
+}
+
+/// `KIND cannot serve REFERENCE`: a reference of another scheme reached a source (a bug: the
+/// registry dispatches each reference to the kind that serves it).
+pub(crate) fn not_mine(kind: SourceKind, reference: &Reference) -> Error {
+    Error::new(Kind::Config, format!("{kind} cannot serve {reference}"))
 }
 
 /// Key `key` of the JSON object `v`: a string as its text, other values as JSON, `null` or

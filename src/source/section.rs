@@ -159,16 +159,16 @@ pub fn layered<F, T>(
     }
 }
 
-/// The transport keys of a remote source's section as written, borrowed from it.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RawTransport<'a> {
-    /// PEM CA bundle for the source's endpoints.
-    pub ca_cert: Option<&'a PathBuf>,
-    /// Per-request timeout.
-    pub timeout: Option<&'a ScalarText>,
-    /// Overall deadline.
-    pub deadline: Option<&'a ScalarText>,
-    /// Retries after the first attempt.
+/// The transport keys of a remote source's section as written.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTransport {
+    /// PEM CA bundle for the endpoints (else `SSL_CERT_FILE`, else the system bundle).
+    pub ca_cert: Option<PathBuf>,
+    /// Per-request timeout (`5s`, `500ms`, or a number of seconds).
+    pub timeout: Option<ScalarText>,
+    /// Overall deadline for everything the source does.
+    pub deadline: Option<ScalarText>,
+    /// Retries after the first attempt on connection errors, 429 and 5xx.
     pub retries: Option<u32>,
 }
 
@@ -186,29 +186,12 @@ macro_rules! remote_section {
         #[derive(Debug, Default, serde::Deserialize)]
         pub struct $name {
             $($(#[$fm])* pub $f: $t,)*
-            /// PEM CA bundle for the endpoints (else `SSL_CERT_FILE`, else the system bundle).
-            pub ca_cert: Option<std::path::PathBuf>,
-            /// Per-request timeout (`5s`, `500ms`, or a number of seconds).
-            pub timeout: Option<$crate::source::section::ScalarText>,
-            /// Overall deadline for everything the source does.
-            pub deadline: Option<$crate::source::section::ScalarText>,
-            /// Retries after the first attempt on connection errors, 429 and 5xx.
-            pub retries: Option<u32>,
+            /// `ca_cert`, `timeout`, `deadline`, `retries`.
+            #[serde(flatten)]
+            pub transport: $crate::source::section::RawTransport,
             /// Unknown keys, refused (78).
             #[serde(flatten)]
             pub unknown: std::collections::BTreeMap<String, serde::de::IgnoredAny>,
-        }
-
-        impl $name {
-            /// The transport keys as written.
-            pub fn transport(&self) -> $crate::source::section::RawTransport<'_> {
-                $crate::source::section::RawTransport {
-                    ca_cert: self.ca_cert.as_ref(),
-                    timeout: self.timeout.as_ref(),
-                    deadline: self.deadline.as_ref(),
-                    retries: self.retries,
-                }
-            }
         }
     };
 }
@@ -239,14 +222,14 @@ impl Transport {
     /// `secret_init.aws`); 78 naming the key for a bad one.
     pub fn from_file(
         section: &str,
-        f: RawTransport<'_>,
+        f: &RawTransport,
         allow_insecure_http: bool,
     ) -> Result<Transport, Error> {
         Ok(Transport {
             retries: file_retries(section, f.retries, RETRIES)?,
-            ca_cert: f.ca_cert.cloned(),
-            timeout: duration(section, f.timeout, "timeout", TIMEOUT)?,
-            deadline: duration(section, f.deadline, "deadline", DEADLINE)?,
+            ca_cert: f.ca_cert.clone(),
+            timeout: duration(section, f.timeout.as_ref(), "timeout", TIMEOUT)?,
+            deadline: duration(section, f.deadline.as_ref(), "deadline", DEADLINE)?,
             allow_insecure_http,
         })
     }
@@ -292,11 +275,11 @@ mod tests {
     fn transport_keys() {
         let f: Plain =
             serde_saphyr::from_str("timeout: 1.5\ndeadline: 20s\nretries: 2\n").expect("yaml");
-        let t = Transport::from_file("secret_init.x", f.transport(), false).expect("ok");
+        let t = Transport::from_file("secret_init.x", &f.transport, false).expect("ok");
         assert_eq!(t.timeout, Duration::from_millis(1500));
         assert_eq!(t.deadline, Duration::from_secs(20));
         assert_eq!(t.retries, 2);
-        let t = Transport::from_file("secret_init.x", RawTransport::default(), true).expect("ok");
+        let t = Transport::from_file("secret_init.x", &RawTransport::default(), true).expect("ok");
         assert_eq!(
             (t.timeout, t.deadline, t.retries),
             (TIMEOUT, DEADLINE, RETRIES)
@@ -321,7 +304,7 @@ mod tests {
                 );
                 continue;
             }
-            let e = Transport::from_file("secret_init.x", f.transport(), false).expect_err(bad);
+            let e = Transport::from_file("secret_init.x", &f.transport, false).expect_err(bad);
             assert_eq!(e.exit_code(), 78, "{bad}");
             assert!(e.to_string().contains(says), "{bad}: {e}");
         }

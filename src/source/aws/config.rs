@@ -81,8 +81,7 @@ impl AwsSettings {
                 "secret_init.aws.region: expected a region like us-east-1",
             ));
         }
-        let transport =
-            Transport::from_file("secret_init.aws", f.transport(), allow_insecure_http)?;
+        let transport = Transport::from_file("secret_init.aws", &f.transport, allow_insecure_http)?;
         let mut secrets = Vec::new();
         for id in f.secrets.iter().flatten() {
             let r = AwsRef::parse(&format!("aws-sm:{id}"))

@@ -113,7 +113,7 @@ impl AzureSettings {
             endpoint,
             transport: Transport::from_file(
                 "secret_init.azure",
-                f.transport(),
+                &f.transport,
                 allow_insecure_http,
             )?,
         })

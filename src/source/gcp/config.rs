@@ -92,7 +92,7 @@ impl GcpSettings {
             project: f.project.clone(),
             secrets,
             endpoint,
-            transport: Transport::from_file("secret_init.gcp", f.transport(), allow_insecure_http)?,
+            transport: Transport::from_file("secret_init.gcp", &f.transport, allow_insecure_http)?,
         })
     }
 }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::registry::{BuildCtx, Configured, Generic, Registered, Watching};
-use super::{Found, Injected, Origin, Source, SourceKind};
+use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
 use crate::cli::Invocation;
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
@@ -199,10 +199,7 @@ impl Source for VaultSource {
 
     fn fetch(&mut self, reference: &Reference, name: &SecretName) -> Result<Option<Found>, Error> {
         let Reference::Vault { path, key, version } = reference else {
-            return Err(Error::new(
-                Kind::Config,
-                format!("vault cannot serve {reference}"),
-            ));
+            return Err(not_mine(SourceKind::Vault, reference));
         };
         let key = key.as_deref().unwrap_or(name.as_str());
         let data = self.read(path, *version)?;

@@ -198,6 +198,7 @@ impl VaultSettings {
         let ca_cert = match pick(inv, env, "vault-ca-cert") {
             Some((v, _)) => Some(PathBuf::from(v)),
             None => f
+                .transport
                 .ca_cert
                 .clone()
                 .or_else(|| env_first(env, &["VAULT_CACERT", "BAO_CACERT"]).map(PathBuf::from)),
@@ -246,7 +247,7 @@ impl VaultSettings {
         let retries = layered(
             pick(inv, env, "vault-retries"),
             |t| t.parse::<u32>().ok().and_then(retries),
-            f.retries,
+            f.transport.retries,
             retries,
             "secret_init.vault.retries",
             EXPECTED_RETRIES,
@@ -270,13 +271,13 @@ impl VaultSettings {
             ca_cert,
             timeout: duration(
                 pick(inv, env, "vault-timeout"),
-                f.timeout.as_ref(),
+                f.transport.timeout.as_ref(),
                 "timeout",
                 Duration::from_secs(5),
             )?,
             deadline: duration(
                 pick(inv, env, "vault-deadline"),
-                f.deadline.as_ref(),
+                f.transport.deadline.as_ref(),
                 "deadline",
                 Duration::from_secs(30),
             )?,
