@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::merge::{flag, pick, pick_list, text};
-use crate::cli::{Invocation, env_twin};
+use crate::cli::{Invocation, Opt};
 pub use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
 use crate::log;
@@ -150,11 +150,11 @@ fn scalar_text(v: &serde_json::Value) -> String {
 fn text_or_file(
     inv: &Invocation,
     env: &Environ,
-    long: &str,
+    opt: Opt,
     file: Option<&String>,
     key: &str,
 ) -> Result<Option<(String, String)>, Error> {
-    Ok(match pick(inv, env, long) {
+    Ok(match pick(inv, env, opt) {
         Some((v, origin)) => Some((text(v, &origin)?, origin)),
         None => file.map(|v| (v.clone(), format!("secret_init.refresh.{key}"))),
     })
@@ -165,7 +165,7 @@ fn refresh_settings(
     env: &Environ,
     file: Option<&crate::manifest::RawRefreshSettings>,
 ) -> Result<Option<RefreshSettings>, Error> {
-    let (interval, origin) = match pick(inv, env, "refresh") {
+    let (interval, origin) = match pick(inv, env, Opt::Refresh) {
         Some((v, origin)) => (text(v, &origin)?, origin),
         None => match file.and_then(|f| f.interval.as_ref()) {
             Some(v) => (scalar_text(v), "secret_init.refresh.interval".to_string()),
@@ -206,7 +206,7 @@ fn refresh_settings(
     let on_change = match text_or_file(
         inv,
         env,
-        "on-change",
+        Opt::OnChange,
         file.and_then(|f| f.on_change.as_ref()),
         "on_change",
     )? {
@@ -226,7 +226,7 @@ fn refresh_settings(
     let signal = match text_or_file(
         inv,
         env,
-        "refresh-signal",
+        Opt::RefreshSignal,
         file.and_then(|f| f.signal.as_ref()),
         "signal",
     )? {
@@ -306,9 +306,9 @@ fn process_settings(
     file: &FileSettings,
 ) -> Result<ProcessSettings, Error> {
     // The command line and env decide; the file's `init: true|false` only when neither does.
-    let init_on = flag(inv, env, "init", None)?;
-    let init_off = flag(inv, env, "no-init", None)?;
-    let cleanup = flag(inv, env, "cleanup", file.cleanup)?;
+    let init_on = flag(inv, env, Opt::Init, None)?;
+    let init_off = flag(inv, env, Opt::NoInit, None)?;
+    let cleanup = flag(inv, env, Opt::Cleanup, file.cleanup)?;
     let init = match (init_on, init_off, file.init) {
         (true, true, _) => {
             return Err(Error::new(
@@ -326,7 +326,7 @@ fn process_settings(
             "--cleanup needs secret-init to stay as the program's parent; it excludes --no-init",
         ));
     }
-    let grace_period = match pick(inv, env, "grace-period") {
+    let grace_period = match pick(inv, env, Opt::GracePeriod) {
         Some((v, origin)) => {
             let t = text(v, &origin)?;
             let secs = t.trim().parse::<f64>().map_err(|_| {
@@ -339,27 +339,27 @@ fn process_settings(
         }
         None => grace(file.grace_period.unwrap_or(5.0), "secret_init.grace_period")?,
     };
-    let user = match pick(inv, env, "user") {
+    let user = match pick(inv, env, Opt::User) {
         Some((v, origin)) => Some(text(v, &origin)?),
         None => file.user.clone(),
     }
     .filter(|u| !u.is_empty());
     Ok(ProcessSettings {
         init,
-        process_group: flag(inv, env, "process-group", file.process_group)?,
+        process_group: flag(inv, env, Opt::ProcessGroup, file.process_group)?,
         grace_period,
         user,
-        no_root: flag(inv, env, "no-root", file.no_root)?,
+        no_root: flag(inv, env, Opt::NoRoot, file.no_root)?,
         cleanup,
     })
 }
 
 /// The config file to read: `--config`, then `SECRET_INIT_CONFIG`, then `./config.yaml` if present.
 pub fn config_path(inv: &Invocation, env: &Environ) -> Option<PathBuf> {
-    if let Some(v) = inv.values.get("config").and_then(|v| v.last()) {
+    if let Some(v) = inv.values(Opt::Config).last() {
         return Some(PathBuf::from(v));
     }
-    if let Some(v) = env.get(&env_twin("config")).filter(|v| !v.is_empty()) {
+    if let Some(v) = env.get(&Opt::Config.env_twin()).filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(v));
     }
     let default = Path::new("config.yaml");
@@ -386,7 +386,7 @@ impl Settings {
         env: &Environ,
         file: &FileSettings,
     ) -> Result<Settings, Error> {
-        let sources = match pick(inv, env, "sources") {
+        let sources = match pick(inv, env, Opt::Sources) {
             Some((v, origin)) => parse_sources(
                 &text(v, &origin)?
                     .split(',')
@@ -402,7 +402,7 @@ impl Settings {
                 None => DEFAULT_SOURCES.to_vec(),
             },
         };
-        let env_prefix = match pick(inv, env, "env-prefix") {
+        let env_prefix = match pick(inv, env, Opt::EnvPrefix) {
             Some((v, origin)) => text(v, &origin)?,
             None => file
                 .env_prefix
@@ -419,14 +419,14 @@ impl Settings {
                 "env prefix must be non-empty and match [A-Za-z0-9_]+",
             ));
         }
-        let secrets_dirs = match pick_list(inv, env, "secrets-dir", ':') {
+        let secrets_dirs = match pick_list(inv, env, Opt::SecretsDir, ':') {
             Some(v) => v.into_iter().map(PathBuf::from).collect(),
             None => file
                 .secrets_dirs
                 .clone()
                 .unwrap_or_else(|| vec![PathBuf::from("/secrets"), PathBuf::from("/run/secrets")]),
         };
-        let output_dir = match pick(inv, env, "output-dir") {
+        let output_dir = match pick(inv, env, Opt::OutputDir) {
             Some((v, _)) => PathBuf::from(v),
             None => file
                 .output_dir
@@ -442,7 +442,7 @@ impl Settings {
                 ),
             ));
         }
-        let local_raw = match pick(inv, env, "local-config") {
+        let local_raw = match pick(inv, env, Opt::LocalConfig) {
             Some((v, origin)) => text(v, &origin)?,
             None => file
                 .local_config
@@ -450,13 +450,13 @@ impl Settings {
                 .unwrap_or_else(|| "~/.truss/config.yaml".to_string()),
         };
         let local_config = expand_home(&local_raw, env);
-        let max_secret_bytes = match pick(inv, env, "max-secret-bytes") {
+        let max_secret_bytes = match pick(inv, env, Opt::MaxSecretBytes) {
             Some((v, origin)) => text(v, &origin)?.parse::<u64>().map_err(|_| {
                 Error::new(Kind::Usage, format!("{origin}: expected a number of bytes"))
             })?,
             None => file.max_secret_bytes.unwrap_or(1024 * 1024),
         };
-        let log_level = match pick(inv, env, "log-level") {
+        let log_level = match pick(inv, env, Opt::LogLevel) {
             Some((v, origin)) => Some((text(v, &origin)?, origin)),
             None => file
                 .log_level
@@ -472,7 +472,7 @@ impl Settings {
             })?,
             None => log::Level::Info,
         };
-        let log_format = match pick(inv, env, "log-format")
+        let log_format = match pick(inv, env, Opt::LogFormat)
             .map(|(v, o)| (v.to_string_lossy().into_owned(), o))
         {
             Some((v, _)) if v == "text" => log::Format::Text,
@@ -495,7 +495,7 @@ impl Settings {
             },
         };
         let report_format =
-            match pick(inv, env, "format").map(|(v, o)| (v.to_string_lossy().into_owned(), o)) {
+            match pick(inv, env, Opt::Format).map(|(v, o)| (v.to_string_lossy().into_owned(), o)) {
                 None => ReportFormat::Table,
                 Some((v, _)) if v == "table" || v == "text" => ReportFormat::Table,
                 Some((v, _)) if v == "json" => ReportFormat::Json,
@@ -509,11 +509,11 @@ impl Settings {
         let allow_insecure_http = flag(
             inv,
             env,
-            "allow-insecure-http",
+            Opt::AllowInsecureHttp,
             file.vault.as_ref().and_then(|v| v.allow_insecure_http),
         )?;
         let source = SourceSettings::resolve(inv, env, &file.sections(), allow_insecure_http)?;
-        let state_file = pick(inv, env, "state-file").map(|(v, _)| PathBuf::from(v));
+        let state_file = pick(inv, env, Opt::StateFile).map(|(v, _)| PathBuf::from(v));
         if let Some(p) = state_file.as_ref().filter(|p| !p.is_absolute()) {
             return Err(Error::new(
                 Kind::Config,
@@ -521,7 +521,7 @@ impl Settings {
             ));
         }
         let mut scrub_env = file.scrub_env.clone().unwrap_or_default();
-        scrub_env.extend(pick_list(inv, env, "scrub-env", ',').unwrap_or_default());
+        scrub_env.extend(pick_list(inv, env, Opt::ScrubEnv, ',').unwrap_or_default());
         let file_env = file.file_env.clone().unwrap_or_default();
         if let Some(bad) = file_env.iter().find(|v| !crate::name::is_env_name(v)) {
             return Err(Error::new(
@@ -538,8 +538,8 @@ impl Settings {
             output_dir,
             local_config,
             max_secret_bytes,
-            allow_dangerous_env: flag(inv, env, "allow-dangerous-env", file.allow_dangerous_env)?,
-            allow_shared_dir: flag(inv, env, "allow-shared-dir", file.allow_shared_dir)?,
+            allow_dangerous_env: flag(inv, env, Opt::AllowDangerousEnv, file.allow_dangerous_env)?,
+            allow_shared_dir: flag(inv, env, Opt::AllowSharedDir, file.allow_shared_dir)?,
             scrub_env,
             file_env,
             resolve_env_references: file.resolve_env_references.unwrap_or(false),

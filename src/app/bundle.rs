@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::bundle::format::{self, Bundle, Vault};
 use crate::bundle::seal::MasterKey;
-use crate::cli::env_twin;
+use crate::cli::Opt;
 use crate::deliver::file::{self, WriteOptions};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
@@ -294,7 +294,11 @@ impl Ctx {
     /// The bundle file from the environment: `SECRET_INIT_BUNDLE` (the name runs read), else the
     /// old `SECRET_INIT_VAULT_FILE` with a warning.
     fn bundle_env(&self) -> Result<Option<&std::ffi::OsStr>, Error> {
-        if let Some(v) = self.env.get(&env_twin("bundle")).filter(|v| !v.is_empty()) {
+        if let Some(v) = self
+            .env
+            .get(&Opt::Bundle.env_twin())
+            .filter(|v| !v.is_empty())
+        {
             return Ok(Some(v));
         }
         let old = self
@@ -315,7 +319,7 @@ impl Ctx {
             Some(p) => Some(p.clone()),
             None => self
                 .env
-                .get(&env_twin("master-key-file"))
+                .get(&Opt::MasterKeyFile.env_twin())
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
         }
@@ -329,7 +333,7 @@ impl Ctx {
         self.args.allow_shared_dir
             || self
                 .env
-                .get(&env_twin("allow-shared-dir"))
+                .get(&Opt::AllowSharedDir.env_twin())
                 .is_some_and(|v| crate::cli::merge::parse_bool(&v.to_string_lossy()) == Some(true))
     }
 

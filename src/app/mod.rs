@@ -34,6 +34,7 @@ pub fn dispatch(
     start: &sys::StartState,
 ) -> Result<u8, Errors> {
     let inv = cli::parse(args)?;
+    let options_given = inv.any_given();
     match inv.command {
         Command::Help(name) => {
             let text = name.and_then(cli::command_help).unwrap_or_else(cli::help);
@@ -51,7 +52,7 @@ pub fn dispatch(
                      Vault); the old name still works for now"
                 );
             }
-            if !inv.values.is_empty() {
+            if options_given {
                 return Err(Error::new(
                     Kind::Usage,
                     "options go after the bundle verb (see secret-init bundle VERB --help)",

@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 
-use super::{Invocation, env_twin};
+use super::{Invocation, Opt};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 
@@ -18,11 +18,11 @@ pub(crate) fn parse_bool(v: &str) -> Option<bool> {
 }
 
 /// Picks an option's raw value by precedence: command line, then env twin.
-pub(crate) fn pick(inv: &Invocation, env: &Environ, long: &str) -> Option<(OsString, String)> {
-    if let Some(v) = inv.values.get(long).and_then(|v| v.last()) {
-        return Some((v.clone(), format!("--{long}")));
+pub(crate) fn pick(inv: &Invocation, env: &Environ, opt: Opt) -> Option<(OsString, String)> {
+    if let Some(v) = inv.values(opt).last() {
+        return Some((v.clone(), format!("--{}", opt.long())));
     }
-    let twin = env_twin(long);
+    let twin = opt.env_twin();
     env.get(&twin).map(|v| (v.to_os_string(), twin))
 }
 
@@ -30,13 +30,14 @@ pub(crate) fn pick(inv: &Invocation, env: &Environ, long: &str) -> Option<(OsStr
 pub(crate) fn pick_list(
     inv: &Invocation,
     env: &Environ,
-    long: &str,
+    opt: Opt,
     sep: char,
 ) -> Option<Vec<String>> {
-    if let Some(v) = inv.values.get(long) {
+    if inv.given(opt) {
+        let v = inv.values(opt);
         return Some(v.iter().map(|s| s.to_string_lossy().into_owned()).collect());
     }
-    env.get(&env_twin(long)).map(|v| {
+    env.get(&opt.env_twin()).map(|v| {
         v.to_string_lossy()
             .split(sep)
             .filter(|s| !s.is_empty())
@@ -48,13 +49,13 @@ pub(crate) fn pick_list(
 pub(crate) fn flag(
     inv: &Invocation,
     env: &Environ,
-    long: &str,
+    opt: Opt,
     file: Option<bool>,
 ) -> Result<bool, Error> {
-    if inv.values.contains_key(long) {
+    if inv.given(opt) {
         return Ok(true);
     }
-    let twin = env_twin(long);
+    let twin = opt.env_twin();
     match env.get(&twin).map(|v| v.to_string_lossy()) {
         Some(v) if v.is_empty() => Ok(false),
         Some(v) if let Some(b) = parse_bool(&v) => Ok(b),

@@ -1,11 +1,12 @@
 //! The command line: argv into an [`Invocation`] (a command plus raw option values).
 //!
-//! Every option is declared once in [`OPTIONS`]; its env twin is derived from its name
-//! (`--output-dir` ↔ `SECRET_INIT_OUTPUT_DIR`) and `--help` is generated from the same table, so
-//! an option cannot exist without its twin or its help line. Typed interpretation and the
-//! CLI > env > file precedence live in `settings.rs`.
+//! Every option is declared once, in the `options!` table below, which makes both the [`Opt`]
+//! enum that code names options by (a misspelled option is a compile error) and the [`OPTIONS`]
+//! rows that parsing reads. Its env twin is derived from its name (`--output-dir` ↔
+//! `SECRET_INIT_OUTPUT_DIR`) and `--help` is generated from the same rows, so an option cannot
+//! exist without its twin or its help line. `merge` gives the command line > env twin order and
+//! the one boolean spelling; the typed settings are built in `settings.rs` and by each source.
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 
 use crate::error::{Error, Kind};
@@ -17,8 +18,10 @@ pub const BUNDLE_VERBS: &[&str] = &[
     "keygen", "create", "set", "unset", "show", "get", "list", "delete", "rekey",
 ];
 
-/// One option: its long name, whether it takes a value, and its help line.
+/// One option: its name, its long spelling, whether it takes a value, and its help line.
 pub struct OptSpec {
+    /// The option, as code names it.
+    pub opt: Opt,
     /// Long name without dashes.
     pub long: &'static str,
     /// Value placeholder for help; `None` for a flag.
@@ -29,237 +32,122 @@ pub struct OptSpec {
     pub help: &'static str,
 }
 
-/// Every option secret-init accepts, in help order.
-pub const OPTIONS: &[OptSpec] = &[
-    OptSpec {
-        long: "config",
-        value: Some("PATH"),
-        repeat: false,
-        help: "Truss config.yaml declaring the secrets [default: ./config.yaml if present]",
-    },
-    OptSpec {
-        long: "secrets-dir",
-        value: Some("DIR"),
-        repeat: true,
-        help: "mounted secrets dir to read <DIR>/<name> from; repeatable; env: colon-separated [default: /secrets:/run/secrets]",
-    },
-    OptSpec {
-        long: "output-dir",
-        value: Some("DIR"),
-        repeat: false,
-        help: "where secret files are written, mode 0600 [default: /secrets]",
-    },
-    OptSpec {
-        long: "env-prefix",
-        value: Some("PREFIX"),
-        repeat: false,
-        help: "env-var source prefix; the name is appended verbatim [default: TRUSS_SECRET_]",
-    },
-    OptSpec {
-        long: "local-config",
-        value: Some("PATH"),
-        repeat: false,
-        help: "developer-machine values (secrets: map) [default: ~/.truss/config.yaml]",
-    },
-    OptSpec {
-        long: "bundle",
-        value: Some("LOCATION"),
-        repeat: false,
-        help: "encrypted vault bundle: a file path or https:// URL (docs/bundle.md)",
-    },
-    OptSpec {
-        long: "bundle-vaults",
-        value: Some("NAME"),
-        repeat: true,
-        help: "bundle vaults secrets are looked up in, merged in order (later wins); repeatable; env: comma-separated",
-    },
-    OptSpec {
-        long: "bundle-env-vaults",
-        value: Some("NAME"),
-        repeat: true,
-        help: "bundle vaults injected whole as env vars; repeatable; env: comma-separated",
-    },
-    OptSpec {
-        long: "master-key-file",
-        value: Some("PATH"),
-        repeat: false,
-        help: "file holding the bundle's base64 master key (else SECRET_INIT_MASTER_KEY)",
-    },
-    OptSpec {
-        long: "bundle-ca-cert",
-        value: Some("PATH"),
-        repeat: false,
-        help: "PEM CA bundle for an https:// bundle [default: SSL_CERT_FILE, system bundle]",
-    },
-    OptSpec {
-        long: "sources",
-        value: Some("LIST"),
-        repeat: false,
-        help: "source precedence, highest first [default: file,env,vault,aws,gcp,azure,bundle,local,default]",
-    },
-    OptSpec {
-        long: "max-secret-bytes",
-        value: Some("N"),
-        repeat: false,
-        help: "largest secret file read [default: 1048576]",
-    },
-    OptSpec {
-        long: "allow-dangerous-env",
-        value: None,
-        repeat: false,
-        help: "permit env deliveries into LD_*, PATH, PYTHONPATH and similar",
-    },
-    OptSpec {
-        long: "allow-shared-dir",
-        value: None,
-        repeat: false,
-        help: "permit an output dir that other users can write to",
-    },
-    OptSpec {
-        long: "scrub-env",
-        value: Some("VAR"),
-        repeat: true,
-        help: "also remove VAR from the program's environment; repeatable; env: comma-separated",
-    },
-    OptSpec {
-        long: "vault-addr",
-        value: Some("URL"),
-        repeat: false,
-        help: "Vault/OpenBao address [default: secret_init.vault.address, VAULT_ADDR, BAO_ADDR]",
-    },
-    OptSpec {
-        long: "vault-ca-cert",
-        value: Some("PATH"),
-        repeat: false,
-        help: "PEM CA bundle for the vault [default: VAULT_CACERT, BAO_CACERT, SSL_CERT_FILE, system bundle]",
-    },
-    OptSpec {
-        long: "vault-namespace",
-        value: Some("NS"),
-        repeat: false,
-        help: "vault namespace [default: VAULT_NAMESPACE, BAO_NAMESPACE]",
-    },
-    OptSpec {
-        long: "vault-path",
-        value: Some("PATH"),
-        repeat: true,
-        help: "KV API path to look secrets up in, e.g. secret/data/app; repeatable, later wins; env: comma-separated",
-    },
-    OptSpec {
-        long: "vault-timeout",
-        value: Some("DURATION"),
-        repeat: false,
-        help: "per-request timeout for the vault, e.g. 5s, 500ms [default: 5s]",
-    },
-    OptSpec {
-        long: "vault-deadline",
-        value: Some("DURATION"),
-        repeat: false,
-        help: "overall deadline for all vault requests and retries [default: 30s]",
-    },
-    OptSpec {
-        long: "vault-retries",
-        value: Some("N"),
-        repeat: false,
-        help: "retries on connection errors, 5xx and 429, with backoff and jitter [default: 8]",
-    },
-    OptSpec {
-        long: "vault-retry-jitter",
-        value: Some("on|off"),
-        repeat: false,
-        help: "randomise retry backoff (full jitter) so replicas starting together spread out [default: on]",
-    },
-    OptSpec {
-        long: "allow-insecure-http",
-        value: None,
-        repeat: false,
-        help: "permit plain http:// to a remote source that is not on loopback (tokens travel in clear)",
-    },
-    OptSpec {
-        long: "init",
-        value: None,
-        repeat: false,
-        help: "supervise (forward signals, reap zombies) even when not PID 1, as a child subreaper",
-    },
-    OptSpec {
-        long: "no-init",
-        value: None,
-        repeat: false,
-        help: "exec the program even as PID 1 (it then gets no signal it has no handler for)",
-    },
-    OptSpec {
-        long: "process-group",
-        value: None,
-        repeat: false,
-        help: "supervised: run the program in its own process group and forward signals to the whole group",
-    },
-    OptSpec {
-        long: "grace-period",
-        value: Some("SECONDS"),
-        repeat: false,
-        help: "supervised: after the program exits, its leftover descendants get SIGTERM, then SIGKILL after this [default: 5]",
-    },
-    OptSpec {
-        long: "user",
-        value: Some("USER[:GROUP]"),
-        repeat: false,
-        help: "run the program as this uid/name (image's /etc/passwd, /etc/group); delivered files are owned by it",
-    },
-    OptSpec {
-        long: "no-root",
-        value: None,
-        repeat: false,
-        help: "refuse to run the program as uid 0",
-    },
-    OptSpec {
-        long: "cleanup",
-        value: None,
-        repeat: false,
-        help: "remove the delivered files when the program exits (implies supervision)",
-    },
-    OptSpec {
-        long: "refresh",
-        value: Some("INTERVAL"),
-        repeat: false,
-        help: "live refresh: re-read remote sources every INTERVAL (30s, 5m, 1h; 0 = off) and watch mounted files (implies supervision; docs/refresh.md)",
-    },
-    OptSpec {
-        long: "on-change",
-        value: Some("WHAT"),
-        repeat: false,
-        help: "after a refresh changed something: signal, restart or none [default: signal]",
-    },
-    OptSpec {
-        long: "refresh-signal",
-        value: Some("SIG"),
-        repeat: false,
-        help: "the signal --on-change signal sends [default: SIGHUP]",
-    },
-    OptSpec {
-        long: "log-level",
-        value: Some("LEVEL"),
-        repeat: false,
-        help: "error|warn|info|debug|trace [default: info]",
-    },
-    OptSpec {
-        long: "log-format",
-        value: Some("FORMAT"),
-        repeat: false,
-        help: "text|json [default: text]",
-    },
-    OptSpec {
-        long: "format",
-        value: Some("FORMAT"),
-        repeat: false,
-        help: "check: output as table|json [default: table]",
-    },
-    OptSpec {
-        long: "state-file",
-        value: Some("PATH"),
-        repeat: false,
-        help: "materialize/clean: record of what was written [default: $XDG_STATE_HOME/secret-init/materialized.json]",
-    },
-];
+/// Declares every option once: the [`Opt`] enum code names options by (a misspelled option is a
+/// compile error) and the [`OPTIONS`] table that parsing, the env twins and `--help` read, in
+/// the same order, so `OPTIONS[opt as usize].opt == opt`.
+macro_rules! options {
+    ($($opt:ident = $long:literal, $value:expr, $repeat:literal, $help:literal;)*) => {
+        /// Every option secret-init accepts, by name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Opt {
+            $(
+                #[doc = concat!("`--", $long, "`")]
+                $opt,
+            )*
+        }
+
+        /// Every option secret-init accepts, in help order (the order of [`Opt`]).
+        pub const OPTIONS: &[OptSpec] = &[
+            $(OptSpec { opt: Opt::$opt, long: $long, value: $value, repeat: $repeat, help: $help },)*
+        ];
+    };
+}
+
+options! {
+    Config = "config", Some("PATH"), false,
+        "Truss config.yaml declaring the secrets [default: ./config.yaml if present]";
+    SecretsDir = "secrets-dir", Some("DIR"), true,
+        "mounted secrets dir to read <DIR>/<name> from; repeatable; env: colon-separated [default: /secrets:/run/secrets]";
+    OutputDir = "output-dir", Some("DIR"), false,
+        "where secret files are written, mode 0600 [default: /secrets]";
+    EnvPrefix = "env-prefix", Some("PREFIX"), false,
+        "env-var source prefix; the name is appended verbatim [default: TRUSS_SECRET_]";
+    LocalConfig = "local-config", Some("PATH"), false,
+        "developer-machine values (secrets: map) [default: ~/.truss/config.yaml]";
+    Bundle = "bundle", Some("LOCATION"), false,
+        "encrypted vault bundle: a file path or https:// URL (docs/bundle.md)";
+    BundleVaults = "bundle-vaults", Some("NAME"), true,
+        "bundle vaults secrets are looked up in, merged in order (later wins); repeatable; env: comma-separated";
+    BundleEnvVaults = "bundle-env-vaults", Some("NAME"), true,
+        "bundle vaults injected whole as env vars; repeatable; env: comma-separated";
+    MasterKeyFile = "master-key-file", Some("PATH"), false,
+        "file holding the bundle's base64 master key (else SECRET_INIT_MASTER_KEY)";
+    BundleCaCert = "bundle-ca-cert", Some("PATH"), false,
+        "PEM CA bundle for an https:// bundle [default: SSL_CERT_FILE, system bundle]";
+    Sources = "sources", Some("LIST"), false,
+        "source precedence, highest first [default: file,env,vault,aws,gcp,azure,bundle,local,default]";
+    MaxSecretBytes = "max-secret-bytes", Some("N"), false,
+        "largest secret file read [default: 1048576]";
+    AllowDangerousEnv = "allow-dangerous-env", None, false,
+        "permit env deliveries into LD_*, PATH, PYTHONPATH and similar";
+    AllowSharedDir = "allow-shared-dir", None, false,
+        "permit an output dir that other users can write to";
+    ScrubEnv = "scrub-env", Some("VAR"), true,
+        "also remove VAR from the program's environment; repeatable; env: comma-separated";
+    VaultAddr = "vault-addr", Some("URL"), false,
+        "Vault/OpenBao address [default: secret_init.vault.address, VAULT_ADDR, BAO_ADDR]";
+    VaultCaCert = "vault-ca-cert", Some("PATH"), false,
+        "PEM CA bundle for the vault [default: VAULT_CACERT, BAO_CACERT, SSL_CERT_FILE, system bundle]";
+    VaultNamespace = "vault-namespace", Some("NS"), false,
+        "vault namespace [default: VAULT_NAMESPACE, BAO_NAMESPACE]";
+    VaultPath = "vault-path", Some("PATH"), true,
+        "KV API path to look secrets up in, e.g. secret/data/app; repeatable, later wins; env: comma-separated";
+    VaultTimeout = "vault-timeout", Some("DURATION"), false,
+        "per-request timeout for the vault, e.g. 5s, 500ms [default: 5s]";
+    VaultDeadline = "vault-deadline", Some("DURATION"), false,
+        "overall deadline for all vault requests and retries [default: 30s]";
+    VaultRetries = "vault-retries", Some("N"), false,
+        "retries on connection errors, 5xx and 429, with backoff and jitter [default: 8]";
+    VaultRetryJitter = "vault-retry-jitter", Some("on|off"), false,
+        "randomise retry backoff (full jitter) so replicas starting together spread out [default: on]";
+    AllowInsecureHttp = "allow-insecure-http", None, false,
+        "permit plain http:// to a remote source that is not on loopback (tokens travel in clear)";
+    Init = "init", None, false,
+        "supervise (forward signals, reap zombies) even when not PID 1, as a child subreaper";
+    NoInit = "no-init", None, false,
+        "exec the program even as PID 1 (it then gets no signal it has no handler for)";
+    ProcessGroup = "process-group", None, false,
+        "supervised: run the program in its own process group and forward signals to the whole group";
+    GracePeriod = "grace-period", Some("SECONDS"), false,
+        "supervised: after the program exits, its leftover descendants get SIGTERM, then SIGKILL after this [default: 5]";
+    User = "user", Some("USER[:GROUP]"), false,
+        "run the program as this uid/name (image's /etc/passwd, /etc/group); delivered files are owned by it";
+    NoRoot = "no-root", None, false,
+        "refuse to run the program as uid 0";
+    Cleanup = "cleanup", None, false,
+        "remove the delivered files when the program exits (implies supervision)";
+    Refresh = "refresh", Some("INTERVAL"), false,
+        "live refresh: re-read remote sources every INTERVAL (30s, 5m, 1h; 0 = off) and watch mounted files (implies supervision; docs/refresh.md)";
+    OnChange = "on-change", Some("WHAT"), false,
+        "after a refresh changed something: signal, restart or none [default: signal]";
+    RefreshSignal = "refresh-signal", Some("SIG"), false,
+        "the signal --on-change signal sends [default: SIGHUP]";
+    LogLevel = "log-level", Some("LEVEL"), false,
+        "error|warn|info|debug|trace [default: info]";
+    LogFormat = "log-format", Some("FORMAT"), false,
+        "text|json [default: text]";
+    Format = "format", Some("FORMAT"), false,
+        "check: output as table|json [default: table]";
+    StateFile = "state-file", Some("PATH"), false,
+        "materialize/clean: record of what was written [default: $XDG_STATE_HOME/secret-init/materialized.json]";
+}
+
+impl Opt {
+    /// The option's table row.
+    pub fn spec(self) -> &'static OptSpec {
+        &OPTIONS[self as usize]
+    }
+
+    /// Its long name without dashes.
+    pub fn long(self) -> &'static str {
+        self.spec().long
+    }
+
+    /// Its env twin (`SECRET_INIT_...`).
+    pub fn env_twin(self) -> String {
+        env_twin(self.long())
+    }
+}
 
 /// The env twin of an option: `SECRET_INIT_` + upper-cased name with `-` → `_`.
 pub fn env_twin(long: &str) -> String {
@@ -320,8 +208,33 @@ impl Command {
 pub struct Invocation {
     /// The command.
     pub command: Command,
-    /// Option values by long name (flags hold an empty string).
-    pub values: BTreeMap<&'static str, Vec<OsString>>,
+    /// Each option's values, indexed by [`Opt`] (a flag given holds one empty string).
+    values: [Vec<OsString>; OPTIONS.len()],
+}
+
+impl Invocation {
+    /// An invocation of `command` with no options given.
+    pub fn new(command: Command) -> Invocation {
+        Invocation {
+            command,
+            values: [const { Vec::new() }; OPTIONS.len()],
+        }
+    }
+
+    /// The values `opt` was given on the command line, in order; empty when it was not.
+    pub fn values(&self, opt: Opt) -> &[OsString] {
+        &self.values[opt as usize]
+    }
+
+    /// Whether `opt` was given on the command line.
+    pub fn given(&self, opt: Opt) -> bool {
+        !self.values(opt).is_empty()
+    }
+
+    /// Whether any option was given on the command line.
+    pub fn any_given(&self) -> bool {
+        self.values.iter().any(|v| !v.is_empty())
+    }
 }
 
 fn usage(what: impl Into<String>) -> Error {
@@ -335,7 +248,7 @@ fn usage(what: impl Into<String>) -> Error {
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Error> {
     use lexopt::Arg;
     let mut parser = lexopt::Parser::from_args(args);
-    let mut values: BTreeMap<&'static str, Vec<OsString>> = BTreeMap::new();
+    let mut inv = Invocation::new(Command::Version);
     let mut command: Option<Command> = None;
     loop {
         // `--` ends the options: everything after it is the program, even a word like "check".
@@ -355,16 +268,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
         let Some(arg) = arg else { break };
         match arg {
             Arg::Short('h') | Arg::Long("help") => {
-                return Ok(Invocation {
-                    command: Command::Help(command.as_ref().and_then(Command::name)),
-                    values,
-                });
+                inv.command = Command::Help(command.as_ref().and_then(Command::name));
+                return Ok(inv);
             }
             Arg::Short('V') | Arg::Long("version") => {
-                return Ok(Invocation {
-                    command: Command::Version,
-                    values,
-                });
+                inv.command = Command::Version;
+                return Ok(inv);
             }
             Arg::Long(name) => {
                 let name = name.to_string();
@@ -379,7 +288,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
                 } else {
                     OsString::new()
                 };
-                let slot = values.entry(spec.long).or_default();
+                let slot = &mut inv.values[spec.opt as usize];
                 if !spec.repeat && !slot.is_empty() {
                     return Err(usage(format!("--{name} given twice")));
                 }
@@ -451,7 +360,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
     if command == Command::Get(String::new()) {
         return Err(usage("get needs a secret NAME"));
     }
-    Ok(Invocation { command, values })
+    inv.command = command;
+    Ok(inv)
 }
 
 /// The `--help` text, generated from [`OPTIONS`].
@@ -502,29 +412,29 @@ pub fn help() -> String {
 }
 
 /// The options that say where secrets come from: every resolving command takes them.
-const SOURCE_OPTIONS: &[&str] = &[
-    "config",
-    "secrets-dir",
-    "env-prefix",
-    "local-config",
-    "bundle",
-    "bundle-vaults",
-    "bundle-env-vaults",
-    "master-key-file",
-    "bundle-ca-cert",
-    "sources",
-    "max-secret-bytes",
-    "vault-addr",
-    "vault-ca-cert",
-    "vault-namespace",
-    "vault-path",
-    "vault-timeout",
-    "vault-deadline",
-    "vault-retries",
-    "vault-retry-jitter",
-    "allow-insecure-http",
-    "log-level",
-    "log-format",
+const SOURCE_OPTIONS: &[Opt] = &[
+    Opt::Config,
+    Opt::SecretsDir,
+    Opt::EnvPrefix,
+    Opt::LocalConfig,
+    Opt::Bundle,
+    Opt::BundleVaults,
+    Opt::BundleEnvVaults,
+    Opt::MasterKeyFile,
+    Opt::BundleCaCert,
+    Opt::Sources,
+    Opt::MaxSecretBytes,
+    Opt::VaultAddr,
+    Opt::VaultCaCert,
+    Opt::VaultNamespace,
+    Opt::VaultPath,
+    Opt::VaultTimeout,
+    Opt::VaultDeadline,
+    Opt::VaultRetries,
+    Opt::VaultRetryJitter,
+    Opt::AllowInsecureHttp,
+    Opt::LogLevel,
+    Opt::LogFormat,
 ];
 
 /// One subcommand's help: what it does, its usage, its own options beyond [`SOURCE_OPTIONS`]
@@ -534,7 +444,7 @@ struct CommandHelp {
     usage: &'static str,
     about: &'static str,
     sources: bool,
-    options: &'static [&'static str],
+    options: &'static [Opt],
     example: &'static str,
 }
 
@@ -549,13 +459,13 @@ const COMMAND_HELP: &[CommandHelp] = &[
                 code the run would have.",
         sources: true,
         options: &[
-            "output-dir",
-            "allow-dangerous-env",
-            "allow-shared-dir",
-            "scrub-env",
-            "user",
-            "no-root",
-            "format",
+            Opt::OutputDir,
+            Opt::AllowDangerousEnv,
+            Opt::AllowSharedDir,
+            Opt::ScrubEnv,
+            Opt::User,
+            Opt::NoRoot,
+            Opt::Format,
         ],
         example: "TRUSS_SECRET_hf_access_token=hf_xxx secret-init check --format json -- python main.py",
     },
@@ -572,7 +482,7 @@ const COMMAND_HELP: &[CommandHelp] = &[
         usage: "secret-init providers [--config PATH]",
         about: "List the built-in providers: their fields and the files and env vars they deliver.",
         sources: false,
-        options: &["config"],
+        options: &[Opt::Config],
         example: "secret-init providers",
     },
     CommandHelp {
@@ -582,10 +492,10 @@ const COMMAND_HELP: &[CommandHelp] = &[
                 was written so that clean can remove it.",
         sources: true,
         options: &[
-            "output-dir",
-            "allow-dangerous-env",
-            "allow-shared-dir",
-            "state-file",
+            Opt::OutputDir,
+            Opt::AllowDangerousEnv,
+            Opt::AllowSharedDir,
+            Opt::StateFile,
         ],
         example: "secret-init materialize --output-dir ~/.secrets && secret-init clean",
     },
@@ -594,7 +504,7 @@ const COMMAND_HELP: &[CommandHelp] = &[
         usage: "secret-init clean [--state-file PATH]",
         about: "Remove what materialize wrote; a file changed since is kept and named.",
         sources: false,
-        options: &["config", "state-file", "log-level", "log-format"],
+        options: &[Opt::Config, Opt::StateFile, Opt::LogLevel, Opt::LogFormat],
         example: "secret-init clean --state-file /tmp/si-state.json",
     },
     CommandHelp {
@@ -602,7 +512,7 @@ const COMMAND_HELP: &[CommandHelp] = &[
         usage: "secret-init env [OPTIONS]",
         about: "Print one `export NAME='value'` line per env delivery, for a shell to eval.",
         sources: true,
-        options: &["allow-dangerous-env"],
+        options: &[Opt::AllowDangerousEnv],
         example: "eval \"$(secret-init env)\"",
     },
 ];
@@ -621,10 +531,8 @@ pub fn command_help(name: &str) -> Option<String> {
     );
     let own = c.options.iter();
     let shared = SOURCE_OPTIONS.iter().filter(|_| c.sources);
-    for long in own.chain(shared) {
-        if let Some(spec) = OPTIONS.iter().find(|s| s.long == *long) {
-            push_option(&mut out, spec);
-        }
+    for opt in own.chain(shared) {
+        push_option(&mut out, opt.spec());
     }
     out.push_str(&format!(
         "    -h, --help                   this text\n\nEXAMPLE:\n    {}\n",
@@ -669,7 +577,7 @@ mod tests {
             inv.command,
             Command::Run(args(&["python", "-c", "--config"]))
         );
-        assert_eq!(inv.values["output-dir"], args(&["/o"]));
+        assert_eq!(inv.values(Opt::OutputDir), args(&["/o"]));
     }
 
     #[test]
@@ -684,7 +592,7 @@ mod tests {
         ]))
         .expect("ok");
         assert_eq!(inv.command, Command::Run(args(&["sh", "-c", "x"])));
-        assert_eq!(inv.values["secrets-dir"], args(&["/a", "/b"]));
+        assert_eq!(inv.values(Opt::SecretsDir), args(&["/a", "/b"]));
     }
 
     #[test]
@@ -730,14 +638,8 @@ mod tests {
             assert!(h.contains("EXAMPLE:\n    "), "{name}: {h}");
             assert!(h.contains(&format!("secret-init {name}")), "{name}");
         }
-        for c in COMMAND_HELP {
-            for long in c.options.iter().chain(SOURCE_OPTIONS) {
-                assert!(
-                    OPTIONS.iter().any(|s| s.long == *long),
-                    "{}: --{long}",
-                    c.name
-                );
-            }
+        for (i, spec) in OPTIONS.iter().enumerate() {
+            assert_eq!(spec.opt as usize, i, "--{}", spec.long);
         }
     }
 

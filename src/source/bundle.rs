@@ -19,8 +19,8 @@ use super::registry::{BuildCtx, Configured, Generic, Registered, Watching};
 use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
 use crate::bundle::format::{self, Bundle, Opened};
 use crate::bundle::{self as bundle_file, seal::MasterKey};
-use crate::cli::Invocation;
 use crate::cli::merge::{pick, pick_list};
+use crate::cli::{Invocation, Opt};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
@@ -91,7 +91,7 @@ impl BundleSettings {
         env: &Environ,
         file: Option<&RawBundleSettings>,
     ) -> Result<Option<BundleSettings>, Error> {
-        let location = match pick(inv, env, "bundle") {
+        let location = match pick(inv, env, Opt::Bundle) {
             Some((v, origin)) => Some((v.to_string_lossy().into_owned(), origin)),
             None => file
                 .and_then(|f| f.location.clone())
@@ -107,35 +107,33 @@ impl BundleSettings {
         };
         let location =
             parse_location(&location).map_err(|why| config(format!("{origin}: {why}")))?;
-        let list = |long: &str,
-                    from_file: Option<&Vec<String>>,
-                    key: &str|
-         -> Result<Vec<String>, Error> {
-            let (names, origin) = match pick_list(inv, env, long, ',') {
-                Some(v) => (v, format!("--{long}")),
-                None => (
-                    from_file.cloned().unwrap_or_default(),
-                    format!("secret_init.bundles.{key}"),
-                ),
+        let list =
+            |opt: Opt, from_file: Option<&Vec<String>>, key: &str| -> Result<Vec<String>, Error> {
+                let (names, origin) = match pick_list(inv, env, opt, ',') {
+                    Some(v) => (v, format!("--{}", opt.long())),
+                    None => (
+                        from_file.cloned().unwrap_or_default(),
+                        format!("secret_init.bundles.{key}"),
+                    ),
+                };
+                for n in &names {
+                    format::check_name("vault name", n)
+                        .map_err(|why| config(format!("{origin}: {why}")))?;
+                }
+                Ok(names)
             };
-            for n in &names {
-                format::check_name("vault name", n)
-                    .map_err(|why| config(format!("{origin}: {why}")))?;
-            }
-            Ok(names)
-        };
         let vaults = list(
-            "bundle-vaults",
+            Opt::BundleVaults,
             file.and_then(|f| f.vaults.as_ref()),
             "vaults",
         )?;
         let env_vaults = list(
-            "bundle-env-vaults",
+            Opt::BundleEnvVaults,
             file.and_then(|f| f.env_vaults.as_ref()),
             "env_vaults",
         )?;
-        let path_opt = |long: &str, from_file: Option<&PathBuf>| {
-            pick(inv, env, long)
+        let path_opt = |opt: Opt, from_file: Option<&PathBuf>| {
+            pick(inv, env, opt)
                 .map(|(v, _)| PathBuf::from(v))
                 .filter(|p| !p.as_os_str().is_empty())
                 .or_else(|| from_file.cloned())
@@ -144,9 +142,9 @@ impl BundleSettings {
             location,
             vaults,
             env_vaults,
-            ca_cert: path_opt("bundle-ca-cert", file.and_then(|f| f.ca_cert.as_ref())),
+            ca_cert: path_opt(Opt::BundleCaCert, file.and_then(|f| f.ca_cert.as_ref())),
             master_key_file: path_opt(
-                "master-key-file",
+                Opt::MasterKeyFile,
                 file.and_then(|f| f.master_key_file.as_ref()),
             ),
         }))

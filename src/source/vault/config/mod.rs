@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use serde::de::IgnoredAny;
 
-use crate::cli::Invocation;
 use crate::cli::merge::{parse_bool, pick, pick_list, text};
+use crate::cli::{Invocation, Opt};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 use crate::source::section::{
@@ -168,7 +168,7 @@ impl VaultSettings {
     ) -> Result<Option<VaultSettings>, Error> {
         let default = VaultFileSettings::default();
         let f = file.unwrap_or(&default);
-        let address = match pick(inv, env, "vault-addr") {
+        let address = match pick(inv, env, Opt::VaultAddr) {
             Some((v, origin)) => Some(text(v, &origin)?),
             None => f
                 .address
@@ -195,7 +195,7 @@ impl VaultSettings {
         })
         .check_url(&format!("{address}/v1/sys/health"))
         .map_err(|e| Error::new(e.kind, format!("vault address {}", e.what)))?;
-        let ca_cert = match pick(inv, env, "vault-ca-cert") {
+        let ca_cert = match pick(inv, env, Opt::VaultCaCert) {
             Some((v, _)) => Some(PathBuf::from(v)),
             None => f
                 .transport
@@ -203,7 +203,7 @@ impl VaultSettings {
                 .clone()
                 .or_else(|| env_first(env, &["VAULT_CACERT", "BAO_CACERT"]).map(PathBuf::from)),
         };
-        let namespace = match pick(inv, env, "vault-namespace") {
+        let namespace = match pick(inv, env, Opt::VaultNamespace) {
             Some((v, origin)) => Some(text(v, &origin)?),
             None => f
                 .namespace
@@ -219,7 +219,7 @@ impl VaultSettings {
                 "vault namespace: must be printable ASCII without spaces",
             ));
         }
-        let paths = match pick_list(inv, env, "vault-path", ',') {
+        let paths = match pick_list(inv, env, Opt::VaultPath, ',') {
             Some(v) => v,
             None => f.paths.clone().unwrap_or_default(),
         }
@@ -245,7 +245,7 @@ impl VaultSettings {
             }
         };
         let retries = layered(
-            pick(inv, env, "vault-retries"),
+            pick(inv, env, Opt::VaultRetries),
             |t| t.parse::<u32>().ok().and_then(retries),
             f.transport.retries,
             retries,
@@ -258,7 +258,7 @@ impl VaultSettings {
         // (scripts/fleet --fault sealed, docs/fleet.md).
         .unwrap_or(8);
         let retry_jitter = layered(
-            pick(inv, env, "vault-retry-jitter"),
+            pick(inv, env, Opt::VaultRetryJitter),
             parse_bool,
             f.retry_jitter,
             Some,
@@ -270,13 +270,13 @@ impl VaultSettings {
         let transport = Transport {
             ca_cert,
             timeout: duration(
-                pick(inv, env, "vault-timeout"),
+                pick(inv, env, Opt::VaultTimeout),
                 f.transport.timeout.as_ref(),
                 "timeout",
                 Duration::from_secs(5),
             )?,
             deadline: duration(
-                pick(inv, env, "vault-deadline"),
+                pick(inv, env, Opt::VaultDeadline),
                 f.transport.deadline.as_ref(),
                 "deadline",
                 Duration::from_secs(30),
