@@ -287,7 +287,7 @@ fn pid1_every_signal_arrives_exactly_once() {
     assert_eq!(signals.len(), 28);
     for &sig in &signals {
         ns.signal(pid, sig);
-        let got = ns.line(Duration::from_secs(5));
+        let got = ns.line(Duration::from_secs(20));
         assert_eq!(
             got.as_deref(),
             Some(sig.to_string().as_str()),
