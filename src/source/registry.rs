@@ -349,4 +349,77 @@ mod tests {
             "file, env, vault, aws, gcp, azure, bundle, local, default"
         );
     }
+
+    #[test]
+    fn every_reference_reaches_the_kind_of_its_row() {
+        for (r, kind) in [
+            ("file:/run/secrets/db", SourceKind::File),
+            ("env:DB", SourceKind::Env),
+            ("vault:secret/data/app#db", SourceKind::Vault),
+            ("aws-sm:app/db", SourceKind::Aws),
+            ("gcp:secretmanager:projects/p/secrets/s", SourceKind::Gcp),
+            ("azure-kv:kv1/db", SourceKind::Azure),
+            ("bundle:shared#db", SourceKind::Bundle),
+        ] {
+            let parsed = Reference::parse(r).unwrap_or_else(|e| panic!("{r}: {e}"));
+            assert_eq!(SourceKind::of(&parsed), kind, "{r}");
+        }
+    }
+
+    #[test]
+    fn sections_refuse_unknown_keys_in_registry_order() {
+        let vault: <vault::VaultSource as Configured>::File =
+            serde_saphyr::from_str("valut: x\nauth: {secret_id: y}\n").expect("yaml");
+        let aws: <aws::AwsSource as Configured>::File =
+            serde_saphyr::from_str("regoin: x\n").expect("yaml");
+        let bundle: <bundle::BundleSource as Configured>::File =
+            serde_saphyr::from_str("vault: x\n").expect("yaml");
+        let sections = FileSections {
+            vault: Some(&vault),
+            aws: Some(&aws),
+            bundle: Some(&bundle),
+            ..FileSections::default()
+        };
+        let mut errors = Errors::default();
+        sections.reject_unknown("c.yaml", &mut errors);
+        let text = format!("{:?}", errors.into_result().expect_err("unknown keys"));
+        let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("{s} in {text}"));
+        assert!(
+            at("secret_init.vault: unknown setting \\\"valut\\\"") < at("secret_init.vault.auth")
+        );
+        assert!(at("secret_init.vault.auth") < at("secret_init.aws"));
+        assert!(at("secret_init.aws") < at("secret_init.bundles: unknown setting"));
+    }
+
+    #[test]
+    fn what_a_refresh_watches() {
+        let dirs = [PathBuf::from("/secrets")];
+        let generic = Generic {
+            max_secret_bytes: 1,
+            secrets_dirs: &dirs,
+            env_prefix: "P_",
+            local_config: None,
+        };
+        let inv = crate::cli::parse(["check".into()]).expect("argv");
+        let s = SourceSettings::resolve(&inv, &Environ::default(), &FileSections::default(), false)
+            .expect("defaults");
+        assert!(s.vault.is_none() && s.bundle.is_none());
+        assert_eq!(
+            s.watching(SourceKind::File, &generic),
+            [Watching::Dir {
+                label: "file:/secrets".into(),
+                path: dirs[0].clone()
+            }]
+        );
+        assert!(s.watching(SourceKind::Vault, &generic).is_empty());
+        assert!(s.watching(SourceKind::Local, &generic).is_empty());
+        assert!(matches!(
+            &s.watching(SourceKind::Aws, &generic)[..],
+            [Watching::Poll { label, .. }] if label == "aws"
+        ));
+        assert!(matches!(
+            &s.watching(SourceKind::Env, &generic)[..],
+            [Watching::Fixed { .. }]
+        ));
+    }
 }
