@@ -145,10 +145,6 @@ macro_rules! sources {
     (@settings $s:ident $field:ident) => { &$s.$field };
     (@settings $s:ident) => { &() };
     (@sections_macro ($d:tt) $([$kind:ident $field:ident $key:literal $ty:ty])*) => {
-        /// Declares the struct it is given (the manifest's `secret_init:` as written) with one
-        /// more field per source section, `secret_init.KEY` as `Option<File>`, and
-        /// `sections()` to hand them to the registry. Plain fields, not a flattened struct:
-        /// serde's flatten buffers every key and costs 16 KB of code.
         /// Each source section's type as written, named by its kind.
         pub mod section_file {
             use super::*;
@@ -158,6 +154,10 @@ macro_rules! sources {
             )*
         }
 
+        /// Declares the struct it is given (the manifest's `secret_init:` as written) with one
+        /// more field per source section, `secret_init.KEY` as `Option<File>`, and
+        /// `sections()` to hand them to the registry. Plain fields, not a flattened struct:
+        /// serde's flatten buffers every key and costs 16 KB of code.
         macro_rules! with_source_sections {
             (
                 $d(#[$d m:meta])*
