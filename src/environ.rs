@@ -45,6 +45,13 @@ impl Environ {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_os_str())
     }
+
+    /// The value of `key` as text (invalid UTF-8 replaced), when it is set and not empty.
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.get(key)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.to_string_lossy().into_owned())
+    }
 }
 
 /// Expands a leading `~/` with `HOME`; `None` if there is a `~` and no `HOME`.

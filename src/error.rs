@@ -151,6 +151,16 @@ impl From<Error> for Errors {
     }
 }
 
+/// The kind of a failure to open an input: `missing` when it is not there (what that means
+/// depends on the input), 77 when we may not read it, 65 otherwise.
+pub fn io_kind(e: &std::io::Error, missing: Kind) -> Kind {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => missing,
+        std::io::ErrorKind::PermissionDenied => Kind::Permission,
+        _ => Kind::Data,
+    }
+}
+
 /// Renders an `io::Error` without the "(os error N)" noise but with the errno name's text.
 pub fn io_text(e: &std::io::Error) -> String {
     let s = e.to_string();

@@ -1,17 +1,23 @@
 //! The one audited place for touching the filesystem where an attacker may own part of the path:
-//! reading inputs secret-init does not control (config files, CA bundles, /etc/passwd) with a size
-//! cap (at most `max + 1` bytes are read, so an oversized or endless input is detected without
-//! ever being loaded whole), opening a directory component by component without following links,
-//! and listing a directory.
+//! reading inputs secret-init does not control (config files, CA bundles, /etc/passwd, files a
+//! merge must keep) with a size cap (at most `max + 1` bytes are read, so an oversized or endless
+//! input is detected without ever being loaded whole), secrets into memory that is wiped when
+//! freed, opening a directory component by component without following links, and listing a
+//! directory.
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
+use nix::sys::stat::{Mode, SFlag, fstat};
+use zeroize::Zeroizing;
+
+use crate::secret::Secret;
 
 /// Reads all of `r` when it holds at most `max` bytes; `Ok(None)` when it holds more.
 pub fn read_capped(r: impl Read, max: u64) -> io::Result<Option<Vec<u8>>> {
@@ -20,11 +26,100 @@ pub fn read_capped(r: impl Read, max: u64) -> io::Result<Option<Vec<u8>>> {
     Ok((buf.len() as u64 <= max).then_some(buf))
 }
 
+/// [`read_capped`] for a secret: the bytes only ever live in memory that is wiped when freed,
+/// each growth included (a `Vec` that grows leaves its old buffer behind unwiped). `hint` is the
+/// expected size, so that a file read at its `st_size` needs no growth at all.
+pub fn read_secret(r: impl Read, max: u64, hint: usize) -> io::Result<Option<Secret>> {
+    let mut r = r.take(max.saturating_add(1));
+    let mut buf = Zeroizing::new(Vec::with_capacity(hint.saturating_add(1).max(64)));
+    loop {
+        if buf.len() == buf.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(buf.capacity() * 2));
+            bigger.extend_from_slice(&buf);
+            buf = bigger;
+        }
+        let (len, cap) = (buf.len(), buf.capacity());
+        buf.resize(cap, 0);
+        let got = r.read(&mut buf[len..]);
+        buf.truncate(len + *got.as_ref().unwrap_or(&0));
+        match got {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if buf.len() as u64 > max {
+        return Ok(None);
+    }
+    Ok(Some(Secret::new(std::mem::take(&mut *buf))))
+}
+
 /// Flags for each step of a no-follow directory walk.
 pub const DIR_FLAGS: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_DIRECTORY)
     .union(OFlag::O_NOFOLLOW)
     .union(OFlag::O_CLOEXEC);
+
+/// A component of a no-follow walk that did not open, for the caller to word (or to create and
+/// go on): the directory it is in, its name, the path so far, and why.
+pub struct Step<'a> {
+    /// The directory the component is in.
+    pub parent: &'a OwnedFd,
+    /// The component.
+    pub name: &'a OsStr,
+    /// The path up to and including the component.
+    pub sofar: &'a Path,
+    /// Why it did not open (`ELOOP` or `ENOTDIR` for a link or a file).
+    pub errno: Errno,
+}
+
+/// Opens `dir` from `/` one component at a time with [`DIR_FLAGS`], so no link is ever followed
+/// on the way. A component that does not open goes to `failed`, which gives the directory to go
+/// on with (one it created), `Ok(None)` to stop with nothing, or the caller's error text.
+pub fn walk_dirs(
+    dir: &Path,
+    failed: &mut dyn FnMut(Step<'_>) -> Result<Option<OwnedFd>, String>,
+) -> Result<Option<OwnedFd>, String> {
+    let mut fd = nix::fcntl::open("/", DIR_FLAGS, Mode::empty())
+        .map_err(|e| format!("cannot open /: {}", e.desc()))?;
+    let mut sofar = PathBuf::from("/");
+    for comp in dir.components() {
+        let name = match comp {
+            Component::RootDir | Component::CurDir => continue,
+            Component::Normal(n) => n,
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(format!("{} contains \"..\"", dir.display()));
+            }
+        };
+        sofar.push(name);
+        fd = match nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()) {
+            Ok(n) => n,
+            Err(errno) => {
+                let step = Step {
+                    parent: &fd,
+                    name,
+                    sofar: &sofar,
+                    errno,
+                };
+                match failed(step)? {
+                    Some(n) => n,
+                    None => return Ok(None),
+                }
+            }
+        };
+    }
+    Ok(Some(fd))
+}
+
+/// Refuses a relative `dir` for a walk from `/`.
+pub fn absolute(dir: &Path) -> Result<(), String> {
+    if dir.is_absolute() {
+        Ok(())
+    } else {
+        Err(format!("{} is not an absolute path", dir.display()))
+    }
+}
 
 /// Opens the parent directory of `path` component by component without following links and
 /// without creating anything; `Ok(None)` when a component does not exist.
@@ -35,32 +130,70 @@ pub fn open_parent(path: &Path) -> Result<Option<OwnedFd>, String> {
 
 /// Opens `dir` from `/` without following links or creating anything; `Ok(None)` when missing.
 pub fn open_dir_nofollow(dir: &Path) -> Result<Option<OwnedFd>, String> {
-    if !dir.is_absolute() {
-        return Err(format!("{} is not an absolute path", dir.display()));
+    absolute(dir)?;
+    walk_dirs(dir, &mut |s| match s.errno {
+        Errno::ENOENT => Ok(None),
+        Errno::ELOOP | Errno::ENOTDIR => Err(format!(
+            "{} is a symlink or not a directory; refusing",
+            s.sofar.display()
+        )),
+        e => Err(format!("cannot open {}: {}", s.sofar.display(), e.desc())),
+    })
+}
+
+/// Reads a file that already exists, for a merge or a state file: every component opened
+/// without following links, regular files only, no second name for another user's file, at most
+/// `max` bytes, into wiped memory. `Ok(None)` when it (or a parent) does not exist; the mode
+/// comes with it.
+pub fn read_existing(path: &Path, max: u64) -> Result<Option<(Secret, u32)>, String> {
+    let Some(fd) = open_parent(path)? else {
+        return Ok(None);
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{} has no file name", path.display()))?;
+    let flags = OFlag::O_RDONLY
+        | OFlag::O_NOFOLLOW
+        | OFlag::O_NONBLOCK
+        | OFlag::O_NOCTTY
+        | OFlag::O_CLOEXEC;
+    let fd = match nix::fcntl::openat(&fd, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(Errno::ELOOP) => {
+            return Err(format!("refusing to follow symlink at {}", path.display()));
+        }
+        Err(e) => return Err(format!("cannot read {}: {}", path.display(), e.desc())),
+    };
+    let st = fstat(&fd).map_err(|e| format!("cannot stat {}: {}", path.display(), e.desc()))?;
+    if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
+        return Err(format!(
+            "{} exists and is not a regular file",
+            path.display()
+        ));
     }
-    let mut fd = nix::fcntl::open("/", DIR_FLAGS, Mode::empty())
-        .map_err(|e| format!("cannot open /: {}", e.desc()))?;
-    let mut sofar = PathBuf::from("/");
-    for comp in dir.components() {
-        let name = match comp {
-            Component::RootDir | Component::CurDir => continue,
-            Component::Normal(n) => n,
-            _ => return Err(format!("{} contains \"..\"", dir.display())),
-        };
-        sofar.push(name);
-        fd = match nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()) {
-            Ok(n) => n,
-            Err(Errno::ENOENT) => return Ok(None),
-            Err(Errno::ELOOP | Errno::ENOTDIR) => {
-                return Err(format!(
-                    "{} is a symlink or not a directory; refusing",
-                    sofar.display()
-                ));
-            }
-            Err(e) => return Err(format!("cannot open {}: {}", sofar.display(), e.desc())),
-        };
+    // A second name for someone else's file (a hardlink to /etc/shadow planted at
+    // ~/.aws/credentials) would be read and merged into a file the program's user owns. As root
+    // every system file is "ours", so there any hardlinked file is refused.
+    let euid = nix::unistd::geteuid().as_raw();
+    if st.st_nlink > 1 && (st.st_uid != euid || euid == 0) {
+        return Err(format!(
+            "{} has {} hard links and is owned by uid {}; refusing to read it (replace it with a plain file)",
+            path.display(),
+            st.st_nlink,
+            st.st_uid
+        ));
     }
-    Ok(Some(fd))
+    let hint = usize::try_from(st.st_size).unwrap_or(0);
+    match read_secret(File::from(fd), max, hint) {
+        Ok(Some(bytes)) => Ok(Some((bytes, st.st_mode & 0o7777))),
+        Ok(None) => Err(format!("{} is larger than {max} bytes", path.display())),
+        Err(e) => Err(format!(
+            "cannot read {}: {}",
+            path.display(),
+            crate::error::io_text(&e)
+        )),
+    }
 }
 
 /// The directories on the way to `path`'s parent that do not exist yet, outermost first.
@@ -81,22 +214,30 @@ pub fn missing_dirs(path: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The names in a directory, `..*` entries excluded (never secrets).
-pub fn list(dir: &OwnedFd) -> Result<HashSet<Vec<u8>>, Errno> {
+/// Every name in a directory but `.` and `..`.
+pub fn names(dir: &OwnedFd) -> Result<Vec<Vec<u8>>, Errno> {
     let mut d = nix::dir::Dir::openat(
         dir,
         ".",
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?;
-    let mut names = HashSet::new();
+    let mut names = Vec::new();
     for entry in d.iter() {
         let name = entry?.file_name().to_bytes().to_vec();
-        if !name.starts_with(b"..") && name != b"." {
-            names.insert(name);
+        if name != b"." && name != b".." {
+            names.push(name);
         }
     }
     Ok(names)
+}
+
+/// The names in a directory, `..*` entries excluded (never secrets).
+pub fn list(dir: &OwnedFd) -> Result<HashSet<Vec<u8>>, Errno> {
+    Ok(names(dir)?
+        .into_iter()
+        .filter(|n| !n.starts_with(b".."))
+        .collect())
 }
 
 #[cfg(test)]
@@ -115,5 +256,54 @@ mod tests {
             None,
             "endless input stops"
         );
+    }
+
+    #[test]
+    fn secret_reads_grow_and_stop_at_the_cap() {
+        let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let got = read_secret(&big[..], 100_000, 0)
+            .expect("io")
+            .expect("fits");
+        assert_eq!(got.expose(), &big[..], "every growth keeps what was read");
+        let exact = read_secret(&big[..10], 10, 10).expect("io").expect("fits");
+        assert_eq!(exact.expose(), &big[..10]);
+        assert!(read_secret(&big[..11], 10, 10).expect("io").is_none());
+        assert!(
+            read_secret(io::repeat(b'x'), 1024, 0)
+                .expect("io")
+                .is_none()
+        );
+        assert!(
+            read_secret(&b""[..], 0, 0)
+                .expect("io")
+                .is_some_and(|s| s.is_empty())
+        );
+    }
+
+    #[test]
+    fn walks_refuse_links_and_dotdot() {
+        let base = std::env::temp_dir().join(format!("fsx-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(base.join("real/sub")).expect("mkdir");
+        std::os::unix::fs::symlink(base.join("real"), base.join("link")).expect("symlink");
+        assert!(
+            open_dir_nofollow(&base.join("real/sub"))
+                .expect("walk")
+                .is_some()
+        );
+        assert!(
+            open_dir_nofollow(&base.join("missing/x"))
+                .expect("walk")
+                .is_none()
+        );
+        let err = open_dir_nofollow(&base.join("link/sub")).expect_err("a link");
+        assert!(
+            err.ends_with("link is a symlink or not a directory; refusing"),
+            "{err}"
+        );
+        let err = open_dir_nofollow(&base.join("real/../real")).expect_err("dotdot");
+        assert!(err.ends_with("contains \"..\""), "{err}");
+        assert!(open_dir_nofollow(Path::new("rel/dir")).is_err());
+        let _ = std::fs::remove_dir_all(&base);
     }
 }

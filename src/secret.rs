@@ -47,6 +47,12 @@ impl Secret {
     }
 }
 
+/// A secret holding `s`, for unit tests that feed an answer to a parser.
+#[cfg(test)]
+pub(crate) fn text(s: &str) -> Secret {
+    Secret::new(s.as_bytes().to_vec())
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Secret(<redacted {} bytes>)", self.0.len())

@@ -45,15 +45,19 @@ pub struct GroupEntry {
     pub members: Vec<String>,
 }
 
-/// Parses /etc/passwd; lines that are blank, comments, NIS markers or malformed are skipped.
-pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
+/// The records of a colon-separated database (/etc/passwd, /etc/group) with at least `fields`
+/// fields and a name: blank lines, comments and NIS markers skipped.
+fn records(text: &str, fields: usize) -> impl Iterator<Item = Vec<&str>> {
     text.lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(['+', '-']))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            if f.len() < 4 || f[0].is_empty() {
-                return None;
-            }
+        .map(|l| l.split(':').collect::<Vec<&str>>())
+        .filter(move |f| f.len() >= fields && !f[0].is_empty())
+}
+
+/// Parses /etc/passwd; lines that are blank, comments, NIS markers or malformed are skipped.
+pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
+    records(text, 4)
+        .filter_map(|f| {
             Some(PasswdEntry {
                 name: f[0].to_string(),
                 uid: f[2].parse().ok()?,
@@ -69,13 +73,8 @@ pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
 
 /// Parses /etc/group, skipping lines as [`parse_passwd`] does.
 pub fn parse_group(text: &str) -> Vec<GroupEntry> {
-    text.lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(['+', '-']))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            if f.len() < 3 || f[0].is_empty() {
-                return None;
-            }
+    records(text, 3)
+        .filter_map(|f| {
             Some(GroupEntry {
                 name: f[0].to_string(),
                 gid: f[2].parse().ok()?,

@@ -115,7 +115,7 @@ fn load_state(path: &Path) -> Result<Option<State>, Error> {
             .with_source(src));
         }
     }
-    let Some((bytes, _)) = provider::read_existing(path)
+    let Some((bytes, _)) = crate::fsx::read_existing(path, provider::MAX_EXISTING_BYTES)
         .map_err(|why| Error::new(Kind::CantCreate, why).with_source(src.clone()))?
     else {
         return Ok(None);
@@ -175,7 +175,7 @@ pub fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
                 mode: p.mode,
                 hex: p.hex.clone(),
             }),
-            None => match provider::read_existing(&f.path) {
+            None => match crate::fsx::read_existing(&f.path, provider::MAX_EXISTING_BYTES) {
                 Ok(p) => p.map(|(bytes, mode)| Previous {
                     mode,
                     hex: hex(bytes.expose()),
@@ -265,7 +265,7 @@ pub fn clean(ctx: &Context) -> Result<u8, Errors> {
     let mut remove = Vec::new();
     let mut kept = 0usize;
     for e in &state.files {
-        match provider::read_existing(&e.path) {
+        match crate::fsx::read_existing(&e.path, provider::MAX_EXISTING_BYTES) {
             Ok(None) => out.push_str(&format!("gone {}\n", e.path.display())),
             Ok(Some((bytes, _))) if sha256_hex(bytes.expose()) != e.sha256 => {
                 kept += 1;
@@ -391,7 +391,8 @@ pub fn env(plan: &Plan) -> Result<u8, Errors> {
 /// The text of `secret-init providers`: every kind with its fields, destinations (resolved from
 /// the environment) and env vars, then the instances config.yaml configures.
 pub fn providers(ctx: &Context) -> String {
-    use provider::registry::{EnvValue, KINDS, Open};
+    use crate::manifest::providers::{FieldSource, KINDS, Open};
+    use provider::registry::{EnvValue, outputs};
     let env: &Environ = &ctx.env;
     let mut out = String::new();
     for kind in KINDS {
@@ -421,7 +422,7 @@ pub fn providers(ctx: &Context) -> String {
         for (role, dest) in provider::describe_files(kind, env, None) {
             out.push_str(&format!("  file {role}: {dest}\n"));
         }
-        let vars: Vec<String> = kind
+        let vars: Vec<String> = outputs(kind)
             .env
             .iter()
             .map(|e| match e.value {
@@ -444,8 +445,8 @@ pub fn providers(ctx: &Context) -> String {
             out.push_str(&format!("{} (kind {}):\n", inst.name, inst.kind.name));
             for (field, source) in &inst.fields {
                 let from = match source {
-                    provider::FieldSource::Secret(n) => format!("secret {n}"),
-                    provider::FieldSource::Literal(v) => {
+                    FieldSource::Secret(n) => format!("secret {n}"),
+                    FieldSource::Literal(v) => {
                         format!("\"{}\"", crate::log::escape_controls(v))
                     }
                 };

@@ -498,23 +498,31 @@ fn table(rows: &[Row]) -> String {
             ]
         })
         .collect();
-    let mut width = header.map(str::len);
-    for c in &cells {
-        for (w, s) in width.iter_mut().zip(c) {
-            *w = (*w).max(s.chars().count());
+    let lines: Vec<[&str; 5]> = std::iter::once(header).chain(cells).collect();
+    columns(&lines)
+}
+
+/// Rows as text columns: each cell padded to its column's width and two spaces, the last cell
+/// as it is, trailing blanks trimmed.
+fn columns<S: AsRef<str>, const N: usize>(rows: &[[S; N]]) -> String {
+    let mut width = [0usize; N];
+    for r in rows {
+        for (w, s) in width.iter_mut().zip(r) {
+            *w = (*w).max(s.as_ref().chars().count());
         }
     }
     let mut out = String::new();
-    for line in std::iter::once(header).chain(cells) {
-        let mut l = String::new();
-        for (i, (s, w)) in line.iter().zip(width).enumerate() {
-            if i + 1 == line.len() {
-                l.push_str(s);
+    for r in rows {
+        let mut line = String::new();
+        for (i, (s, w)) in r.iter().zip(width).enumerate() {
+            let s = s.as_ref();
+            if i + 1 == N {
+                line.push_str(s);
             } else {
-                l.push_str(&format!("{s:<w$}  "));
+                line.push_str(&format!("{s:<w$}  "));
             }
         }
-        out.push_str(l.trim_end());
+        out.push_str(line.trim_end());
         out.push('\n');
     }
     out

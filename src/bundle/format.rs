@@ -490,36 +490,29 @@ impl Bundle {
 
 /// Reads a bundle file with the size cap applied.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
-    use std::io::Read;
     let src = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| {
-        let kind = match e.kind() {
-            std::io::ErrorKind::NotFound => Kind::Unavailable,
-            std::io::ErrorKind::PermissionDenied => Kind::Permission,
-            _ => Kind::Data,
-        };
+        let kind = crate::error::io_kind(&e, Kind::Unavailable);
         Error::new(
             kind,
             format!("cannot read bundle: {}", crate::error::io_text(&e)),
         )
         .with_source(src.clone())
     })?;
-    let mut bytes = Vec::new();
-    file.take(MAX_BUNDLE_BYTES + 1)
-        .read_to_end(&mut bytes)
+    let bytes = crate::fsx::read_capped(file, MAX_BUNDLE_BYTES)
         .map_err(|e| {
             Error::new(
                 Kind::Data,
                 format!("cannot read bundle: {}", crate::error::io_text(&e)),
             )
             .with_source(src.clone())
+        })?
+        .ok_or_else(|| {
+            data_error(
+                &src,
+                format!("bundle larger than the {MAX_BUNDLE_BYTES}-byte limit"),
+            )
         })?;
-    if bytes.len() as u64 > MAX_BUNDLE_BYTES {
-        return Err(data_error(
-            &src,
-            format!("bundle larger than the {MAX_BUNDLE_BYTES}-byte limit"),
-        ));
-    }
     Ok(bytes)
 }
 

@@ -9,10 +9,9 @@ pub mod seal;
 
 use std::path::Path;
 
-use zeroize::Zeroizing;
-
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
+use crate::secret::Secret;
 use seal::MasterKey;
 
 /// The env var holding the base64 master key. Like every `SECRET_INIT_*`, it never reaches the
@@ -49,25 +48,21 @@ pub fn read_key_file(path: &Path) -> Result<MasterKey, Error> {
     use std::io::Read;
     let src = format!("master key file {}", path.display());
     let file = std::fs::File::open(path).map_err(|e| {
-        let kind = match e.kind() {
-            // A key volume that is not mounted: unavailable, like a missing secret.
-            std::io::ErrorKind::NotFound => Kind::Unavailable,
-            std::io::ErrorKind::PermissionDenied => Kind::Permission,
-            _ => Kind::Data,
-        };
+        // A key volume that is not mounted: unavailable, like a missing secret.
+        let kind = crate::error::io_kind(&e, Kind::Unavailable);
         Error::new(kind, format!("cannot read: {}", crate::error::io_text(&e)))
             .with_source(src.clone())
     })?;
-    // Capacity for the whole cap up front: a growing Vec would leave unwiped copies behind.
-    let mut buf = Zeroizing::new(Vec::with_capacity(MAX_KEY_FILE_BYTES as usize));
-    file.take(MAX_KEY_FILE_BYTES)
-        .read_to_end(&mut buf)
+    // At most the cap is read (a longer file is cut there and fails to parse as a key).
+    let buf = crate::fsx::read_secret(file.take(MAX_KEY_FILE_BYTES), MAX_KEY_FILE_BYTES, 0)
         .map_err(|e| {
             Error::new(
                 Kind::Data,
                 format!("cannot read: {}", crate::error::io_text(&e)),
             )
             .with_source(src.clone())
-        })?;
-    MasterKey::from_base64(&buf).map_err(|e| Error::new(Kind::Data, e.0).with_source(src))
+        })?
+        // Never `None`: `take` stops at the cap.
+        .unwrap_or_else(|| Secret::new(Vec::new()));
+    MasterKey::from_base64(buf.expose()).map_err(|e| Error::new(Kind::Data, e.0).with_source(src))
 }

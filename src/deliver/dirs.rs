@@ -3,7 +3,7 @@
 //! policy, and a fresh memory-backed mount made private before use.
 
 use std::os::fd::OwnedFd;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
@@ -12,7 +12,7 @@ use nix::unistd::fchown;
 
 use super::file::{WriteOptions, errno_text};
 use crate::error::{Error, Kind};
-use crate::fsx::DIR_FLAGS;
+use crate::fsx::{DIR_FLAGS, Step};
 
 /// Opens (creating 0700 where missing) every component of `dir` without following links.
 pub fn open_dir_chain(dir: &Path) -> Result<OwnedFd, String> {
@@ -21,76 +21,62 @@ pub fn open_dir_chain(dir: &Path) -> Result<OwnedFd, String> {
 
 /// [`open_dir_chain`], with the directories it creates owned by `owner` (uid, gid).
 pub fn open_dir_chain_owned(dir: &Path, owner: Option<(u32, u32)>) -> Result<OwnedFd, String> {
-    if !dir.is_absolute() {
-        return Err(format!("{} is not an absolute path", dir.display()));
+    crate::fsx::absolute(dir)?;
+    let fd = crate::fsx::walk_dirs(dir, &mut |s| match s.errno {
+        Errno::ENOENT => create_dir(&s, owner).map(Some),
+        Errno::ELOOP | Errno::ENOTDIR => {
+            let is_link = fstatat(s.parent, s.name, AtFlags::AT_SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFLNK.bits());
+            Err(if is_link {
+                format!("refusing to follow symlink at {}", s.sofar.display())
+            } else {
+                format!("{} is not a directory", s.sofar.display())
+            })
+        }
+        e => Err(format!(
+            "cannot open directory {}: {}",
+            s.sofar.display(),
+            errno_text(e)
+        )),
+    })?;
+    // Every failed step above gives a directory or an error, so the walk ends with one.
+    fd.ok_or_else(|| format!("cannot open directory {}", dir.display()))
+}
+
+/// Creates the missing directory of a walk step, exactly 0700 and owned by `owner`, and opens it.
+fn create_dir(s: &Step<'_>, owner: Option<(u32, u32)>) -> Result<OwnedFd, String> {
+    let (fd, name, sofar) = (s.parent, s.name, s.sofar);
+    match mkdirat(fd, name, Mode::from_bits_truncate(0o700)) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(Errno::EROFS) => return Err(read_only_hint(sofar)),
+        Err(e) => {
+            return Err(format!(
+                "cannot create directory {}: {}",
+                sofar.display(),
+                errno_text(e)
+            ));
+        }
     }
-    let mut fd = nix::fcntl::open("/", DIR_FLAGS, Mode::empty())
-        .map_err(|e| format!("cannot open /: {}", errno_text(e)))?;
-    let mut sofar = PathBuf::from("/");
-    for comp in dir.components() {
-        let name = match comp {
-            Component::RootDir | Component::CurDir => continue,
-            Component::Normal(n) => n,
-            Component::ParentDir | Component::Prefix(_) => {
-                return Err(format!("{} contains \"..\"", dir.display()));
-            }
-        };
-        sofar.push(name);
-        let next = match nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()) {
-            Ok(n) => n,
-            Err(Errno::ENOENT) => {
-                match mkdirat(&fd, name, Mode::from_bits_truncate(0o700)) {
-                    Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(Errno::EROFS) => return Err(read_only_hint(&sofar)),
-                    Err(e) => {
-                        return Err(format!(
-                            "cannot create directory {}: {}",
-                            sofar.display(),
-                            errno_text(e)
-                        ));
-                    }
-                }
-                let n = nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()).map_err(|e| {
-                    format!(
-                        "cannot open directory {}: {}",
-                        sofar.display(),
-                        errno_text(e)
-                    )
-                })?;
-                // mkdir applies the umask; a created parent is exactly 0700 whatever it is.
-                fchmod(&n, Mode::from_bits_truncate(0o700))
-                    .map_err(|e| format!("cannot chmod {}: {}", sofar.display(), errno_text(e)))?;
-                if let Some((uid, gid)) = owner {
-                    fchown(&n, Some(uid.into()), Some(gid.into())).map_err(|e| {
-                        format!(
-                            "cannot chown {} to {uid}:{gid}: {}",
-                            sofar.display(),
-                            errno_text(e)
-                        )
-                    })?;
-                }
-                n
-            }
-            Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
-                let is_link = fstatat(&fd, name, AtFlags::AT_SYMLINK_NOFOLLOW)
-                    .is_ok_and(|st| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFLNK.bits());
-                return Err(if is_link {
-                    format!("refusing to follow symlink at {}", sofar.display())
-                } else {
-                    format!("{} is not a directory", sofar.display())
-                });
-            }
-            Err(e) => {
-                return Err(format!(
-                    "cannot open directory {}: {}",
-                    sofar.display(),
-                    errno_text(e)
-                ));
-            }
-        };
-        fd = next;
+    let n = nix::fcntl::openat(fd, name, DIR_FLAGS, Mode::empty()).map_err(|e| {
+        format!(
+            "cannot open directory {}: {}",
+            sofar.display(),
+            errno_text(e)
+        )
+    })?;
+    // mkdir applies the umask; a created parent is exactly 0700 whatever it is.
+    fchmod(&n, Mode::from_bits_truncate(0o700))
+        .map_err(|e| format!("cannot chmod {}: {}", sofar.display(), errno_text(e)))?;
+    if let Some((uid, gid)) = owner {
+        fchown(&n, Some(uid.into()), Some(gid.into())).map_err(|e| {
+            format!(
+                "cannot chown {} to {uid}:{gid}: {}",
+                sofar.display(),
+                errno_text(e)
+            )
+        })?;
     }
-    Ok(fd)
+    Ok(n)
 }
 
 pub(super) fn read_only_hint(dir: &Path) -> String {
@@ -225,11 +211,7 @@ fn is_mount_point(fd: &OwnedFd, st: &nix::sys::stat::FileStat) -> bool {
 
 /// Whether a directory holds nothing but `.` and `..`.
 fn is_empty(fd: &OwnedFd) -> bool {
-    let Ok(mut d) = nix::dir::Dir::openat(fd, ".", DIR_FLAGS, Mode::empty()) else {
-        return false;
-    };
-    d.iter()
-        .all(|e| e.is_ok_and(|e| matches!(e.file_name().to_bytes(), b"." | b"..")))
+    crate::fsx::names(fd).is_ok_and(|n| n.is_empty())
 }
 
 /// Whether `fd` lives on tmpfs or ramfs, where data never reaches a disk and fsync is a no-op.
@@ -243,25 +225,14 @@ pub(super) fn is_memory_fs(fd: &OwnedFd) -> bool {
 
 /// Opens an existing directory from `/`, one component at a time, never following a link.
 pub(super) fn open_existing_dir(dir: &Path) -> Result<OwnedFd, String> {
-    let mut fd = nix::fcntl::open("/", DIR_FLAGS, Mode::empty())
-        .map_err(|e| format!("cannot open /: {}", errno_text(e)))?;
-    for comp in dir.components() {
-        match comp {
-            Component::RootDir | Component::CurDir => continue,
-            Component::Normal(name) => {
-                fd = nix::fcntl::openat(&fd, name, DIR_FLAGS, Mode::empty()).map_err(
-                    |e| match e {
-                        Errno::ELOOP | Errno::ENOTDIR => {
-                            format!("{} is no longer a directory (a symlink?)", dir.display())
-                        }
-                        e => format!("cannot open {}: {}", dir.display(), errno_text(e)),
-                    },
-                )?;
+    let fd = crate::fsx::walk_dirs(dir, &mut |s| {
+        Err(match s.errno {
+            Errno::ELOOP | Errno::ENOTDIR => {
+                format!("{} is no longer a directory (a symlink?)", dir.display())
             }
-            Component::ParentDir | Component::Prefix(_) => {
-                return Err(format!("{} contains \"..\"", dir.display()));
-            }
-        }
-    }
-    Ok(fd)
+            e => format!("cannot open {}: {}", dir.display(), errno_text(e)),
+        })
+    })?;
+    // Every failed step above is an error, so the walk ends with a directory.
+    fd.ok_or_else(|| format!("cannot open {}", dir.display()))
 }

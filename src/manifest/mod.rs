@@ -6,17 +6,22 @@
 //! runs with budgets on aliases, nodes and depth, so an alias bomb or 10,000-deep nesting fails
 //! in milliseconds. Duplicate keys are errors. A wrong type names the secret and the type only:
 //! the value is never echoed (serde's own messages would print it).
+//!
+//! Here: the model and its validation. `yaml.rs` reads a file as bounded YAML, `secrets.rs` the
+//! `secrets:` map (and a local config's), `providers.rs` and `templates.rs` the schemas of
+//! `secret_init.providers` and `secret_init.templates`.
 
+pub mod providers;
 mod secret_init;
+mod secrets;
 pub mod templates;
+mod yaml;
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 use crate::error::{Error, Errors, Kind};
 use crate::name::SecretName;
@@ -24,6 +29,9 @@ use crate::reference::Reference;
 use crate::secret::Secret;
 use crate::source::section::reject_unknown;
 pub use secret_init::{FileSettings, RawRefreshSettings};
+use secrets::RawSecrets;
+pub use secrets::{RawDefault, parse_local_secrets, read_local_secrets};
+pub use yaml::{from_yaml, read_config_file, read_config_text, yaml_error_text, yaml_options};
 
 /// Largest config file read (config.yaml, ~/.truss/config.yaml).
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
@@ -49,7 +57,7 @@ pub struct Manifest {
     /// The `secret_init:` section.
     pub settings: FileSettings,
     /// Provider instances (`secret_init.providers`), validated.
-    pub providers: Vec<crate::provider::Instance>,
+    pub providers: Vec<providers::Instance>,
     /// Templates (`secret_init.templates`), validated.
     pub templates: Vec<templates::Template>,
 }
@@ -130,171 +138,6 @@ pub fn load(path: Option<&Path>) -> Result<Manifest, Errors> {
     Ok(m)
 }
 
-/// Reads a YAML config with the size cap, UTF-8 check and BOM removal applied.
-pub fn read_config_text(path: &Path) -> Result<String, Error> {
-    let src = path.display().to_string();
-    // O_NONBLOCK: a FIFO in place of the file must not hang the start; it is refused below.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| {
-            let kind = match e.kind() {
-                std::io::ErrorKind::PermissionDenied => Kind::Permission,
-                // A config named on purpose (--config, SECRET_INIT_CONFIG) that is not there.
-                std::io::ErrorKind::NotFound => Kind::NoInput,
-                _ => Kind::Data,
-            };
-            Error::new(kind, format!("cannot read: {}", crate::error::io_text(&e)))
-                .with_source(src.clone())
-        })?;
-    read_config_file(file, &src)
-}
-
-/// Reads an open config file (or template): regular files only, the size cap, the UTF-8 check
-/// and BOM removal applied.
-pub fn read_config_file(file: std::fs::File, src: &str) -> Result<String, Error> {
-    let src = src.to_string();
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
-        return Err(Error::new(Kind::Data, "not a regular file").with_source(src));
-    }
-    let bytes = crate::fsx::read_capped(file, MAX_CONFIG_BYTES)
-        .map_err(|e| {
-            Error::new(
-                Kind::Data,
-                format!("cannot read: {}", crate::error::io_text(&e)),
-            )
-            .with_source(src.clone())
-        })?
-        .ok_or_else(|| {
-            Error::new(
-                Kind::Data,
-                format!("larger than the {MAX_CONFIG_BYTES}-byte limit"),
-            )
-            .with_source(src.clone())
-        })?;
-    // A UTF-8 byte-order mark is accepted and dropped (editors on Windows add one).
-    let bytes = bytes
-        .strip_prefix(b"\xef\xbb\xbf")
-        .map(<[u8]>::to_vec)
-        .unwrap_or(bytes);
-    String::from_utf8(bytes).map_err(|e| {
-        Error::new(
-            Kind::Data,
-            format!(
-                "not valid UTF-8 at byte offset {}",
-                e.utf8_error().valid_up_to()
-            ),
-        )
-        .with_source(src)
-    })
-}
-
-/// YAML parser options shared by every config we read: duplicates are errors, budgets are tight
-/// (a manifest has tens of keys, not millions), and error messages carry no source snippet.
-pub fn yaml_options() -> serde_saphyr::Options {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_aliases = 1_000;
-    budget.max_anchors = 1_000;
-    budget.max_nodes = 200_000;
-    budget.max_events = 400_000;
-    budget.max_depth = 64;
-    budget.flow_nesting_limit = 64;
-    budget.max_total_scalar_bytes = MAX_CONFIG_BYTES as usize;
-    let mut opts = serde_saphyr::Options::default();
-    opts.budget = Some(budget);
-    // Aliases are legal YAML and Truss configs may use a few, but a manifest never needs a large
-    // expansion: cap the replay so a billion-laughs document stops after ~10k replayed events.
-    let mut aliases = serde_saphyr::options::AliasLimits::default();
-    aliases.max_total_replayed_events = 10_000;
-    aliases.max_replay_stack_depth = 16;
-    opts.alias_limits = aliases;
-    opts.with_snippet = false;
-    opts.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
-    opts
-}
-
-/// Renders a YAML error without any text of the document: only the parser's reason and location.
-pub fn yaml_error_text(e: &serde_saphyr::Error) -> String {
-    let text = e.to_string();
-    // The first line is the reason and position; later lines (if any) would quote the document.
-    redact_scalars(text.lines().next().unwrap_or("invalid YAML"))
-}
-
-/// Drops the scalar serde quotes in "invalid type/value" messages (`string "…"`, `integer `…``):
-/// in a secrets map that scalar can be the secret itself (`secrets: hf_xxx`), so only its kind
-/// is kept ("invalid type: string, expected a map ...").
-fn redact_scalars(line: &str) -> String {
-    const KINDS: [(&str, char); 5] = [
-        ("string \"", '"'),
-        ("integer `", '`'),
-        ("floating point `", '`'),
-        ("character `", '`'),
-        ("boolean `", '`'),
-    ];
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some((at, open, close)) = KINDS
-        .iter()
-        .filter_map(|&(k, c)| rest.find(k).map(|i| (i, k, c)))
-        .min_by_key(|t| t.0)
-    {
-        let body = &rest[at + open.len()..];
-        // Strings are Debug-quoted: skip backslash escapes when looking for the closing quote.
-        let mut end = None;
-        let mut escaped = false;
-        for (i, ch) in body.char_indices() {
-            if escaped {
-                escaped = false;
-            } else if ch == '\\' && close == '"' {
-                escaped = true;
-            } else if ch == close {
-                end = Some(i + ch.len_utf8());
-                break;
-            }
-        }
-        out.push_str(&rest[..at]);
-        out.push_str(&open[..open.len() - 2]);
-        // An unterminated quote: drop everything after it rather than guess.
-        rest = end.map_or("", |e| &body[e..]);
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Reads YAML text into `T` in two steps: the YAML parser (with its budgets and duplicate-key
-/// check) builds one generic tree, and `T` is read from that tree. The YAML deserializer is then
-/// instantiated for a single type instead of once per settings struct, which is most of its
-/// code size (about 250 KB of the static binary).
-pub fn from_yaml<T: serde::de::DeserializeOwned>(
-    text: &str,
-    src: &str,
-) -> Result<Option<T>, Error> {
-    let tree: Option<serde_json::Value> = serde_saphyr::from_str_with_options::<
-        Option<crate::tree::Tree>,
-    >(text, yaml_options())
-    .map(|t| t.map(|t| t.0))
-    .map_err(|e| {
-        Error::new(Kind::Data, format!("invalid YAML: {}", yaml_error_text(&e))).with_source(src)
-    })?;
-    match tree {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(tree) => T::deserialize(tree).map(Some).map_err(|e| {
-            Error::new(
-                Kind::Data,
-                format!("invalid settings: {}", yaml_tree_error_text(&e)),
-            )
-            .with_source(src)
-        }),
-    }
-}
-
-/// A typed-read error as one line.
-fn yaml_tree_error_text(e: &serde_json::Error) -> String {
-    // serde quotes the offending scalar ("invalid type: string \"…\""); it may be a secret.
-    redact_scalars(&crate::log::escape_controls(&e.to_string()))
-}
-
 #[derive(Deserialize)]
 struct RawConfig {
     #[serde(default)]
@@ -366,7 +209,7 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
             Err(why) => errors.push(Error::secret(Kind::Data, &raw_name, src, why)),
         }
     }
-    let providers = crate::provider::validate(
+    let providers = providers::validate(
         std::mem::take(&mut settings.providers),
         &secrets,
         src,
@@ -432,173 +275,6 @@ pub fn parse_mode(s: &str) -> Result<u32, String> {
     Ok(mode)
 }
 
-/// The `secrets:` map, with each value classified without keeping non-string values.
-struct RawSecrets(Vec<(String, RawDefault)>);
-
-/// A `secrets:` value: null, a string, or the name of the wrong type it had.
-pub enum RawDefault {
-    /// `null` or `~`: required.
-    Null,
-    /// A string: the fallback default.
-    Text(String),
-    /// Any other type; only its type name is kept.
-    Wrong(&'static str),
-}
-
-impl<'de> Deserialize<'de> for RawSecrets {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawSecrets;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a map of secret names to null or a string")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<RawSecrets, E> {
-                Ok(RawSecrets(Vec::new()))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<RawSecrets, E> {
-                Ok(RawSecrets(Vec::new()))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSecrets, A::Error> {
-                let mut out = Vec::new();
-                while let Some(key) = map.next_key::<KeyText>()? {
-                    out.push((key.0, map.next_value::<RawDefault>()?));
-                }
-                Ok(RawSecrets(out))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A mapping key taken as text whatever its YAML type (`123:` is the name "123").
-struct KeyText(String);
-
-impl<'de> Deserialize<'de> for KeyText {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = KeyText;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a secret name")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyText, E> {
-                Ok(KeyText(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeyText, E> {
-                Ok(KeyText(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<KeyText, E> {
-                Ok(KeyText(v.to_string()))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<KeyText, E> {
-                Ok(KeyText(v.to_string()))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<KeyText, E> {
-                Ok(KeyText(String::new()))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for RawDefault {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawDefault;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("null or a string")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<RawDefault, E> {
-                Ok(RawDefault::Null)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<RawDefault, E> {
-                Ok(RawDefault::Null)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<RawDefault, D::Error> {
-                RawDefault::deserialize(d)
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawDefault, E> {
-                Ok(RawDefault::Text(v.to_string()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<RawDefault, E> {
-                Ok(RawDefault::Text(v))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<RawDefault, E> {
-                Ok(RawDefault::Wrong("boolean"))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawDefault, E> {
-                Ok(RawDefault::Wrong("integer"))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawDefault, E> {
-                Ok(RawDefault::Wrong("integer"))
-            }
-            fn visit_i128<E: de::Error>(self, _: i128) -> Result<RawDefault, E> {
-                Ok(RawDefault::Wrong("integer"))
-            }
-            fn visit_u128<E: de::Error>(self, _: u128) -> Result<RawDefault, E> {
-                Ok(RawDefault::Wrong("integer"))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawDefault, E> {
-                Ok(RawDefault::Wrong("float"))
-            }
-            fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<RawDefault, E> {
-                Ok(RawDefault::Wrong("binary"))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawDefault, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(RawDefault::Wrong("sequence"))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawDefault, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(RawDefault::Wrong("mapping"))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// Reads and parses a local config (`~/.truss/config.yaml`): see [`parse_local_secrets`]; `src`
-/// names it in errors.
-pub fn read_local_secrets(path: &Path, src: &str) -> Result<BTreeMap<String, Secret>, Error> {
-    let text = read_config_text(path).map_err(|e| e.with_source(src.to_string()))?;
-    parse_local_secrets(&text, src)
-}
-
-/// Parses the `secrets:` map of a local config (`~/.truss/config.yaml`) into name → value; other
-/// keys ignored, wrong types reported by type.
-pub fn parse_local_secrets(text: &str, src: &str) -> Result<BTreeMap<String, Secret>, Error> {
-    #[derive(Deserialize)]
-    struct Local {
-        #[serde(default)]
-        secrets: Option<RawSecrets>,
-    }
-    let local: Option<Local> = from_yaml(text, src)?;
-    let mut out = BTreeMap::new();
-    for (name, value) in local
-        .and_then(|l| l.secrets)
-        .map(|s| s.0)
-        .unwrap_or_default()
-    {
-        match value {
-            RawDefault::Null => {}
-            RawDefault::Text(s) => {
-                out.insert(name, Secret::new(s.into_bytes()));
-            }
-            RawDefault::Wrong(ty) => {
-                return Err(Error::secret(
-                    Kind::Data,
-                    &name,
-                    src,
-                    format!("expected a string or null, found {ty}"),
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Parses an owner `UID[:GID]` (numeric); a missing GID means the user's primary group, taken as
 /// the same number when no passwd entry is available.
 pub fn parse_owner(s: &str) -> Result<(u32, u32), String> {
@@ -620,6 +296,7 @@ pub fn parse_owner(s: &str) -> Result<(u32, u32), String> {
 
 #[cfg(test)]
 mod tests {
+    use super::yaml::redact_scalars;
     use super::*;
 
     fn codes(r: Result<Manifest, Errors>) -> Vec<(u8, String)> {

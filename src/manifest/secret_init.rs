@@ -11,7 +11,7 @@ use serde::de::IgnoredAny;
 
 #[cfg(doc)]
 use super::SecretSettings;
-use super::{RawSecretSettings, templates};
+use super::{RawSecretSettings, providers, templates};
 
 // The struct, plus one field per source section (`vault`, `aws`, ..., `bundle` for
 // `secret_init.bundles`), from the source registry.
@@ -62,9 +62,9 @@ crate::source::registry::with_source_sections! {
         /// Per-secret settings, raw; validated into [`SecretSettings`].
         #[serde(default)]
         pub secrets: BTreeMap<String, RawSecretSettings>,
-        /// Provider instances, raw; validated by [`crate::provider::validate`].
+        /// Provider instances, raw; validated by [`providers::validate`].
         #[serde(default)]
-        pub providers: BTreeMap<String, crate::provider::RawInstance>,
+        pub providers: BTreeMap<String, providers::RawInstance>,
         /// Templates, raw; validated by [`templates::validate`].
         #[serde(default)]
         pub templates: BTreeMap<String, templates::RawTemplate>,

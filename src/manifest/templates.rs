@@ -60,15 +60,7 @@ pub fn validate(
             errors.push(fail(why));
             continue;
         }
-        for key in t.unknown.keys() {
-            errors.push(
-                Error::new(
-                    Kind::Config,
-                    format!("{section}: unknown setting \"{key}\""),
-                )
-                .with_source(src),
-            );
-        }
+        super::reject_unknown(&section, &t.unknown, src, errors);
         let destination = match t.destination {
             Some(d) if is_clean_absolute(&d) && d.file_name().is_some() => d,
             Some(_) => {

@@ -7,7 +7,8 @@
 
 use serde_json::{Map, Value};
 
-use super::Merged;
+use super::{Merged, refused};
+use crate::error::Error;
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -40,34 +41,34 @@ pub fn merge(
     username: &str,
     password: &str,
     overwrite: bool,
-) -> Result<Merged, String> {
+) -> Result<Merged, Error> {
     if username.contains(':') {
-        return Err("docker username must not contain \":\"".into());
+        return Err(refused("docker username must not contain \":\""));
     }
     let mut doc = match existing.filter(|s| !s.trim().is_empty()) {
         None => Value::Object(Map::new()),
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(v @ Value::Object(_)) => v,
             // serde_json's message can quote the document; say only where it broke.
-            Ok(_) => return Err("existing file is not a JSON object".into()),
+            Ok(_) => return Err(refused("existing file is not a JSON object")),
             Err(e) => {
-                return Err(format!(
+                return Err(refused(format!(
                     "existing file is not valid JSON (line {}, column {})",
                     e.line(),
                     e.column()
-                ));
+                )));
             }
         },
     };
     let auth = base64(format!("{username}:{password}").as_bytes());
     let Some(root) = doc.as_object_mut() else {
-        return Err("existing file is not a JSON object".into());
+        return Err(refused("existing file is not a JSON object"));
     };
     let auths = root
         .entry("auths")
         .or_insert_with(|| Value::Object(Map::new()));
     let Some(auths) = auths.as_object_mut() else {
-        return Err("\"auths\" is not a JSON object".into());
+        return Err(refused("\"auths\" is not a JSON object"));
     };
     match auths
         .get(registry)
@@ -76,9 +77,9 @@ pub fn merge(
     {
         Some(a) if a == auth => return Ok(Merged::Same),
         Some(_) if !overwrite => {
-            return Err(format!(
+            return Err(refused(format!(
                 "auths.{registry} already holds a different login; set overwrite: true to replace it"
-            ));
+            )));
         }
         _ => {}
     }
@@ -91,7 +92,8 @@ pub fn merge(
         }
         None => *entry = serde_json::json!({ "auth": auth }),
     }
-    let mut out = serde_json::to_vec_pretty(&doc).map_err(|e| format!("cannot serialise: {e}"))?;
+    let mut out =
+        serde_json::to_vec_pretty(&doc).map_err(|e| refused(format!("cannot serialise: {e}")))?;
     out.push(b'\n');
     Ok(Merged::Write(out))
 }

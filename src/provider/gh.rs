@@ -5,7 +5,8 @@
 //! so gh's newer `users:` sub-map is kept untouched. Values are written plain when they are plain
 //! YAML scalars and double-quoted (JSON escaping, which YAML accepts) otherwise.
 
-use super::Merged;
+use super::{Merged, refused};
+use crate::error::Error;
 
 fn scalar(v: &str) -> String {
     let plain = !v.is_empty()
@@ -45,7 +46,7 @@ pub fn merge(
     token: &str,
     user: Option<&str>,
     overwrite: bool,
-) -> Result<Merged, String> {
+) -> Result<Merged, Error> {
     let mut pairs = vec![("oauth_token", token)];
     if let Some(u) = user {
         pairs.push(("user", u));
@@ -96,9 +97,9 @@ pub fn merge(
                     continue;
                 }
                 if !overwrite {
-                    return Err(format!(
+                    return Err(refused(format!(
                         "{host}: {k} is already set to a different value; set overwrite: true to replace it"
-                    ));
+                    )));
                 }
                 lines[i] = format!("{indent}{k}: {}", scalar(v));
                 changed = true;

@@ -6,7 +6,8 @@
 //! case-insensitively and `=` or `:` separate them from values, as Python's configparser (which
 //! botocore and the Azure CLI use) reads them. Only the first section of a name is edited.
 
-use super::Merged;
+use super::{Merged, refused};
+use crate::error::Error;
 
 /// A `key = value` line: `(key, value)` trimmed, or `None` for anything else.
 fn key_value(line: &str) -> Option<(&str, &str)> {
@@ -47,7 +48,7 @@ pub fn merge(
     section: &str,
     pairs: &[(&str, String)],
     overwrite: bool,
-) -> Result<Merged, String> {
+) -> Result<Merged, Error> {
     let mut lines = lines_of(existing);
     // Find the section's header and the extent of its body.
     let header = lines
@@ -80,7 +81,7 @@ pub fn merge_flat(
     existing: Option<&str>,
     pairs: &[(&str, String)],
     overwrite: bool,
-) -> Result<Merged, String> {
+) -> Result<Merged, Error> {
     let mut lines = lines_of(existing);
     let end = lines.len();
     set_keys(&mut lines, 0, end, "", pairs, overwrite)
@@ -93,7 +94,7 @@ fn set_keys(
     what: &str,
     pairs: &[(&str, String)],
     overwrite: bool,
-) -> Result<Merged, String> {
+) -> Result<Merged, Error> {
     let mut changed = false;
     let mut insert_at = start;
     for (i, l) in lines.iter().enumerate().take(end).skip(start) {
@@ -112,9 +113,9 @@ fn set_keys(
                     continue;
                 }
                 if !overwrite {
-                    return Err(format!(
+                    return Err(refused(format!(
                         "{what}{key} is already set to a different value; set overwrite: true to replace it"
-                    ));
+                    )));
                 }
                 lines[i] = format!("{key} = {value}");
                 changed = true;
@@ -182,7 +183,7 @@ mod tests {
             panic!("expected a conflict");
         };
         assert!(
-            e.contains("[default] aws_secret_access_key") && !e.contains("canary"),
+            e.what.contains("[default] aws_secret_access_key") && !e.what.contains("canary"),
             "{e}"
         );
         assert_eq!(

@@ -2,79 +2,11 @@
 //! then keep what is theirs and set what is ours, a different value for one of our keys being a
 //! conflict unless the instance says `overwrite: true`.
 
-use std::fs::File;
-use std::io::Read;
-use std::path::Path;
-
-use nix::errno::Errno;
-use nix::fcntl::OFlag;
-use nix::sys::stat::{Mode, SFlag, fstat};
-
-use super::MAX_EXISTING_BYTES;
 use super::registry::{FileSpec, Format, Section};
-use super::{Instance, Values, docker, gh, ini, netrc};
+use super::{Values, docker, gh, ini, netrc};
+use crate::error::{Error, Kind};
+use crate::manifest::providers::Instance;
 use crate::secret::Secret;
-
-/// Reads an existing file for a merge: every component opened without following links, regular
-/// files only, at most [`MAX_EXISTING_BYTES`]. `Ok(None)` when it (or a parent) does not exist.
-pub fn read_existing(path: &Path) -> Result<Option<(Secret, u32)>, String> {
-    let Some(fd) = crate::fsx::open_parent(path)? else {
-        return Ok(None);
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| format!("{} has no file name", path.display()))?;
-    let flags = OFlag::O_RDONLY
-        | OFlag::O_NOFOLLOW
-        | OFlag::O_NONBLOCK
-        | OFlag::O_NOCTTY
-        | OFlag::O_CLOEXEC;
-    let fd = match nix::fcntl::openat(&fd, name, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => return Ok(None),
-        Err(Errno::ELOOP) => {
-            return Err(format!("refusing to follow symlink at {}", path.display()));
-        }
-        Err(e) => return Err(format!("cannot read {}: {}", path.display(), e.desc())),
-    };
-    let st = fstat(&fd).map_err(|e| format!("cannot stat {}: {}", path.display(), e.desc()))?;
-    if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
-        return Err(format!(
-            "{} exists and is not a regular file",
-            path.display()
-        ));
-    }
-    // A second name for someone else's file (a hardlink to /etc/shadow planted at
-    // ~/.aws/credentials) would be read and merged into a file the program's user owns. As root
-    // every system file is "ours", so there any hardlinked file is refused.
-    let euid = nix::unistd::geteuid().as_raw();
-    if st.st_nlink > 1 && (st.st_uid != euid || euid == 0) {
-        return Err(format!(
-            "{} has {} hard links and is owned by uid {}; refusing to read it (replace it with a plain file)",
-            path.display(),
-            st.st_nlink,
-            st.st_uid
-        ));
-    }
-    let mut buf = Vec::new();
-    File::from(fd)
-        .take(MAX_EXISTING_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| {
-            format!(
-                "cannot read {}: {}",
-                path.display(),
-                crate::error::io_text(&e)
-            )
-        })?;
-    if buf.len() as u64 > MAX_EXISTING_BYTES {
-        return Err(format!(
-            "{} is larger than {MAX_EXISTING_BYTES} bytes",
-            path.display()
-        ));
-    }
-    Ok(Some((Secret::new(buf), st.st_mode & 0o7777)))
-}
 
 /// How a merge came out.
 pub enum Merged {
@@ -93,17 +25,23 @@ pub(crate) fn merged_text(m: Merged) -> String {
     }
 }
 
+/// A file we cannot write as asked: a conflict with what is there, or a file we cannot read as
+/// its format (73, like every other file that cannot be made).
+pub(super) fn refused(what: impl Into<String>) -> Error {
+    Error::new(Kind::CantCreate, what)
+}
+
 /// A whole-file value: the same bytes are a no-op, other bytes a conflict unless `overwrite`.
 pub(super) fn whole(
     existing: Option<&Secret>,
     new: &[u8],
     overwrite: bool,
-) -> Result<Merged, String> {
+) -> Result<Merged, Error> {
     match existing {
         Some(e) if e.expose() == new => Ok(Merged::Same),
-        Some(_) if !overwrite => {
-            Err("exists with different content; set overwrite: true to replace it".into())
-        }
+        Some(_) if !overwrite => Err(refused(
+            "exists with different content; set overwrite: true to replace it",
+        )),
         _ => Ok(Merged::Write(new.to_vec())),
     }
 }
@@ -113,11 +51,11 @@ pub(super) fn merge(
     inst: &Instance,
     values: &Values,
     current: Option<&Secret>,
-) -> Result<Merged, String> {
+) -> Result<Merged, Error> {
     let ow = inst.overwrite;
     let text = |s: &Secret| {
         String::from_utf8(s.expose().to_vec())
-            .map_err(|_| "existing file is not UTF-8 text".to_string())
+            .map_err(|_| refused("existing file is not UTF-8 text"))
     };
     let cur = current.map(text).transpose()?;
     let get = |f: &str| values.text(f);
@@ -138,9 +76,9 @@ pub(super) fn merge(
                 Ok(serde_json::Value::Object(o))
                     if o.get("type").is_some_and(serde_json::Value::is_string) => {}
                 _ => {
-                    return Err(format!(
+                    return Err(refused(format!(
                         "field {field} is not a JSON object with a \"type\" (a service-account or ADC file)"
-                    ));
+                    )));
                 }
             }
             whole(current, v, ow)

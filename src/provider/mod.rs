@@ -1,10 +1,10 @@
 //! Providers: credentials delivered in the place and format each real tool reads.
 //!
-//! A provider instance (`secret_init.providers.<name>`) names a kind from [`registry::KINDS`] and
-//! maps the kind's fields to declared secrets (`fields:`) or, for non-secret settings, literals
+//! A provider instance (`secret_init.providers.<name>`, validated by
+//! [`crate::manifest::providers`]) names a kind and maps the kind's fields to declared secrets (`fields:`) or, for non-secret settings, literals
 //! (`values:`). Nothing here resolves anything: the instance's secrets are resolved with every
-//! other declared secret, all-or-nothing, and only then [`build`] turns the values into file and
-//! env deliveries that join the plain secrets' plan and are published in the same single
+//! other declared secret, all-or-nothing, and only then [`build`] turns the values into the file
+//! and env deliveries of the kind's [`registry::OUTPUTS`] row that join the plain secrets' plan and are published in the same single
 //! [`crate::deliver::file::publish`]. Existing files are read (never through a link, size-capped)
 //! and merged: other profiles, registries, hosts and machines are kept; a different value already
 //! there for a key we set is a conflict (exit 73) unless the instance says `overwrite: true`.
@@ -14,75 +14,29 @@ pub mod gh;
 pub mod ini;
 mod merge;
 pub mod netrc;
+mod paths;
 pub mod registry;
-mod schema;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
+use crate::manifest::providers::{FieldSource, Instance, KindSpec, Open, Shape};
 use crate::plan::{EnvDelivery, FileDelivery, Plan};
 use crate::resolve::Resolution;
 use crate::secret::Secret;
 use crate::settings::Settings;
+pub use merge::Merged;
 #[cfg(test)]
 pub(crate) use merge::merged_text;
-pub use merge::{Merged, read_existing};
-use merge::{merge, whole};
-use registry::{EnvValue, FileSpec, KindSpec, Loc, Open, Shape};
-pub use schema::{FieldSource, Instance, RawInstance, validate};
-use schema::{expand, substitute};
+use merge::{merge, refused, whole};
+use paths::expand;
+pub use paths::locate;
+use registry::{EnvValue, FileSpec};
 
 /// Largest existing credentials file read for a merge.
 pub const MAX_EXISTING_BYTES: u64 = 1024 * 1024;
-
-/// Resolves a file's destination from the start-time environment: the first applicable step.
-/// Returns the path and what decided it (`AWS_SHARED_CREDENTIALS_FILE`, `HOME`).
-pub fn locate(
-    spec: &FileSpec,
-    env: &Environ,
-    values: &dyn Fn(&str) -> Option<String>,
-) -> Result<(PathBuf, &'static str), Error> {
-    let var = |name: &str| {
-        env.get(name)
-            .filter(|v| !v.is_empty())
-            .map(|v| v.to_string_lossy().into_owned())
-    };
-    for step in spec.loc {
-        match step {
-            Loc::Var(v) => {
-                if let Some(p) = var(v) {
-                    return Ok((expand(&p, env, v)?, v));
-                }
-            }
-            Loc::VarList(v) => {
-                if let Some(first) =
-                    var(v).and_then(|l| l.split(':').find(|s| !s.is_empty()).map(str::to_string))
-                {
-                    return Ok((expand(&first, env, v)?, v));
-                }
-            }
-            Loc::VarDir(v, rel) => {
-                if let Some(dir) = var(v) {
-                    let dir = expand(&dir, env, v)?;
-                    return Ok((dir.join(substitute(rel, values)?), v));
-                }
-            }
-            Loc::Home(rel) => {
-                let home = var("HOME").ok_or_else(|| {
-                    Error::new(Kind::Config, format!("{}: HOME is not set", spec.role))
-                })?;
-                let home = expand(&home, env, "HOME")?;
-                return Ok((home.join(substitute(rel, values)?), "HOME"));
-            }
-        }
-    }
-    Err(Error::new(
-        Kind::Config,
-        format!("{}: no destination", spec.role),
-    ))
-}
 
 /// One instance's field values, each checked for its format.
 struct Values {
@@ -101,9 +55,14 @@ impl Values {
     }
 }
 
+/// A field value that cannot be delivered (65): `why` completes "field F ...".
+fn bad_value(why: &str) -> Error {
+    Error::new(Kind::Data, why)
+}
+
 /// Trims one-line values (a token read from a file ends with a newline) and refuses control
 /// characters, which would let a value inject a line into an INI, YAML or netrc file.
-fn one_line(v: &Secret) -> Result<Secret, &'static str> {
+fn one_line(v: &Secret) -> Result<Secret, Error> {
     let b = v.expose();
     let end = b
         .iter()
@@ -115,20 +74,20 @@ fn one_line(v: &Secret) -> Result<Secret, &'static str> {
         .unwrap_or(end);
     let t = &b[start..end.max(start)];
     if t.is_empty() {
-        return Err("is empty");
+        return Err(bad_value("is empty"));
     }
     if t.iter().any(|c| c.is_ascii_control()) {
-        return Err("contains a line break or control character");
+        return Err(bad_value("contains a line break or control character"));
     }
     if std::str::from_utf8(t).is_err() {
-        return Err("is not valid UTF-8");
+        return Err(bad_value("is not valid UTF-8"));
     }
     Ok(Secret::new(t.to_vec()))
 }
 
 /// Checks a one-line value against its field's [`Shape`].
-fn check_shape(v: Secret, shape: Shape) -> Result<Secret, &'static str> {
-    let text = std::str::from_utf8(v.expose()).map_err(|_| "is not valid UTF-8")?;
+fn check_shape(v: Secret, shape: Shape) -> Result<Secret, Error> {
+    let text = std::str::from_utf8(v.expose()).map_err(|_| bad_value("is not valid UTF-8"))?;
     let ok = match shape {
         Shape::Text => true,
         Shape::Host => is_host_port(text),
@@ -142,10 +101,12 @@ fn check_shape(v: Secret, shape: Shape) -> Result<Secret, &'static str> {
     };
     match (ok, shape) {
         (true, _) => Ok(v),
-        (false, Shape::Registry) => {
-            Err("is not a registry (host[:port][/path], optionally with https://)")
-        }
-        (false, _) => Err("is not a host name (host[:port], no scheme or path)"),
+        (false, Shape::Registry) => Err(bad_value(
+            "is not a registry (host[:port][/path], optionally with https://)",
+        )),
+        (false, _) => Err(bad_value(
+            "is not a host name (host[:port], no scheme or path)",
+        )),
     }
 }
 
@@ -197,16 +158,14 @@ fn gather(inst: &Instance, resolutions: &[Resolution]) -> Result<Values, Errors>
             .iter()
             .map(|f| (f.name, f.multiline, f.required, f.shape))
             .collect(),
-        Open::EnvVars => inst
-            .fields
-            .keys()
-            .map(|k| (k.as_str(), false, true, Shape::Text))
-            .collect(),
-        Open::FileNames => inst
-            .fields
-            .keys()
-            .map(|k| (k.as_str(), true, true, Shape::Text))
-            .collect(),
+        // Open kinds: every field given is required; a file's content may be a whole document.
+        Open::EnvVars | Open::FileNames => {
+            let multiline = inst.kind.open == Open::FileNames;
+            inst.fields
+                .keys()
+                .map(|k| (k.as_str(), multiline, true, Shape::Text))
+                .collect()
+        }
     };
     for (field, multiline, required, shape) in specs {
         let (raw, origin) = match inst.fields.get(field) {
@@ -256,10 +215,13 @@ fn gather(inst: &Instance, resolutions: &[Resolution]) -> Result<Values, Errors>
         } else {
             match one_line(&raw).and_then(|v| check_shape(v, shape)) {
                 Ok(v) => v,
-                Err(why) => {
+                Err(e) => {
                     errors.push(Error::new(
-                        Kind::Data,
-                        format!("provider \"{}\" ({origin}): field {field} {why}", inst.name),
+                        e.kind,
+                        format!(
+                            "provider \"{}\" ({origin}): field {field} {}",
+                            inst.name, e.what
+                        ),
                     ));
                     continue;
                 }
@@ -331,7 +293,7 @@ pub fn build(
             }
             _ => {
                 let mut t = Vec::new();
-                for spec in inst.kind.files {
+                for spec in registry::outputs(inst.kind).files {
                     if values.get(spec.needs).is_none() {
                         paths.push(None);
                         continue;
@@ -364,21 +326,23 @@ pub fn build(
             }
             let pending = match files.entry(path.clone()) {
                 std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::btree_map::Entry::Vacant(v) => match read_existing(&path) {
-                    Ok(existing) => {
-                        let existing = existing.map(|(s, _)| s);
-                        v.insert(Pending {
-                            current: existing.clone(),
-                            existing,
-                            mode,
-                            owner: inst.name.clone(),
-                        })
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    match crate::fsx::read_existing(&path, MAX_EXISTING_BYTES) {
+                        Ok(existing) => {
+                            let existing = existing.map(|(s, _)| s);
+                            v.insert(Pending {
+                                current: existing.clone(),
+                                existing,
+                                mode,
+                                owner: inst.name.clone(),
+                            })
+                        }
+                        Err(why) => {
+                            errors.push(Error::new(Kind::CantCreate, format!("{label}: {why}")));
+                            continue;
+                        }
                     }
-                    Err(why) => {
-                        errors.push(Error::new(Kind::CantCreate, format!("{label}: {why}")));
-                        continue;
-                    }
-                },
+                }
             };
             if pending.mode != mode {
                 errors.push(Error::new(
@@ -404,7 +368,7 @@ pub fn build(
                     pending.current = Some(Secret::new(bytes));
                     outcome.files.push((inst.name.clone(), role, path, true));
                 }
-                Err(why) => errors.push(Error::new(Kind::CantCreate, format!("{label}: {why}"))),
+                Err(e) => errors.push(Error::new(e.kind, format!("{label}: {}", e.what))),
             }
         }
         if inst.env {
@@ -447,8 +411,7 @@ fn add_env(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        _ => inst
-            .kind
+        _ => registry::outputs(inst.kind)
             .env
             .iter()
             .filter_map(|e| {
@@ -511,7 +474,8 @@ pub fn describe_files(
             })
             .unwrap_or_else(|| vec![("file".into(), "<path>/<field> (0600)".into())]);
     }
-    kind.files
+    registry::outputs(kind)
+        .files
         .iter()
         .map(|spec| {
             let dest = match locate(spec, env, &lookup) {
@@ -567,8 +531,13 @@ mod tests {
         )
     }
 
+    fn files_of(kind: &str) -> &'static [FileSpec] {
+        let kind = crate::manifest::providers::kind(kind).expect("kind");
+        registry::outputs(kind).files
+    }
+
     fn hf_path(pairs: &[(&str, &str)]) -> (PathBuf, &'static str) {
-        let spec = &registry::kind("huggingface").expect("kind").files[0];
+        let spec = &files_of("huggingface")[0];
         locate(spec, &environ(pairs), &|_| None).expect("locate")
     }
 
@@ -596,11 +565,11 @@ mod tests {
             hf_path(&[home, ("HF_HOME", "")]).0,
             PathBuf::from("/h/.cache/huggingface/token")
         );
-        let kube = &registry::kind("kubernetes").expect("kind").files[0];
+        let kube = &files_of("kubernetes")[0];
         let (p, by) =
             locate(kube, &environ(&[home, ("KUBECONFIG", ":/a:/b")]), &|_| None).expect("ok");
         assert_eq!((p, by), (PathBuf::from("/a"), "KUBECONFIG"));
-        let ssh = &registry::kind("ssh").expect("kind").files[1];
+        let ssh = &files_of("ssh")[1];
         let (p, _) = locate(ssh, &environ(&[home]), &|_| Some("id_x".into())).expect("ok");
         assert_eq!(p, PathBuf::from("/h/.ssh/id_x.pub"));
         assert!(locate(ssh, &environ(&[home]), &|_| Some("../x".into())).is_err());

@@ -6,7 +6,8 @@
 //! different entry (`overwrite: true`) rewrites that entry's `login`/`password` tokens in place;
 //! a file with `macdef` (whose bodies are free text) is not rewritten.
 
-use super::Merged;
+use super::{Merged, refused};
+use crate::error::Error;
 
 /// Sets `login`/`password` for `machine host`.
 pub fn merge(
@@ -15,15 +16,15 @@ pub fn merge(
     login: &str,
     password: &str,
     overwrite: bool,
-) -> Result<Merged, String> {
+) -> Result<Merged, Error> {
     for (what, v) in [("host", host), ("login", login), ("password", password)] {
         if v.is_empty()
             || v.bytes()
                 .any(|b| b.is_ascii_whitespace() || b == b'"' || b == b'#')
         {
-            return Err(format!(
+            return Err(refused(format!(
                 "netrc {what} must be one token without spaces, quotes or #"
-            ));
+            )));
         }
     }
     let text = existing.unwrap_or_default();
@@ -71,14 +72,14 @@ pub fn merge(
         return Ok(Merged::Same);
     }
     if !overwrite {
-        return Err(format!(
+        return Err(refused(format!(
             "machine {host} already has a different login or password; set overwrite: true to replace it"
-        ));
+        )));
     }
     if (0..tokens.len()).any(|k| tok(k) == "macdef") {
-        return Err(
-            "the file has a macdef; refusing to rewrite it (edit the entry by hand)".into(),
-        );
+        return Err(refused(
+            "the file has a macdef; refusing to rewrite it (edit the entry by hand)",
+        ));
     }
     let mut out = text.to_string();
     // Edit from the end so earlier spans stay valid.

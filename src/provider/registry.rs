@@ -1,6 +1,7 @@
-//! The built-in providers: for each kind, its fields, the files it writes (where, in which format,
-//! with which mode) and the env vars it sets. Everything the rest of the module knows about a tool
-//! lives in this one table, so adding a provider is adding a row.
+//! The built-in providers' outputs: for each kind, the files it writes (where, in which format,
+//! with which mode) and the env vars it sets. Its fields are the other half of the table,
+//! `manifest/providers.rs` (the schema config.yaml is checked against); a provider is one row in
+//! each, under the same name.
 //!
 //! Destinations follow the tool's own lookup, override variables first: botocore
 //! (`AWS_SHARED_CREDENTIALS_FILE`, `AWS_CONFIG_FILE`), huggingface_hub (`HF_TOKEN_PATH`, `HF_HOME`,
@@ -9,103 +10,7 @@
 //! (`GH_CONFIG_DIR`, `XDG_CONFIG_HOME`), the Azure CLI (`AZURE_CONFIG_DIR`) and netrc readers
 //! (`NETRC`). Defaults are Runhouse's (`runhouse/resources/secrets/provider_secrets/*.py`).
 
-/// One input of a provider.
-#[derive(Debug)]
-pub struct FieldSpec {
-    /// The field's name in `fields:` / `values:`.
-    pub name: &'static str,
-    /// Whether it must come from a declared secret (never a literal in config.yaml).
-    pub secret: bool,
-    /// Whether the provider cannot work without it.
-    pub required: bool,
-    /// Whether the value is a whole document (a key, a JSON file) rather than one line.
-    pub multiline: bool,
-    /// The value used when the manifest gives none.
-    pub default: Option<&'static str>,
-    /// What the value must look like beyond one line of text.
-    pub shape: Shape,
-}
-
-/// What a setting's value is, so that a wrong one is refused rather than written where the tool
-/// cannot read it (wandb reads `machine https://api.wandb.ai` as no entry at all).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    /// Any one line (or document).
-    Text,
-    /// A host name or IP address, optionally `:port`; no scheme, no path.
-    Host,
-    /// A registry: a host as for [`Shape::Host`], optionally with an `https://` or `http://`
-    /// scheme and a path (docker's config.json keys take both forms).
-    Registry,
-}
-
-const fn secret(name: &'static str) -> FieldSpec {
-    FieldSpec {
-        name,
-        secret: true,
-        required: true,
-        multiline: false,
-        default: None,
-        shape: Shape::Text,
-    }
-}
-
-const fn secret_opt(name: &'static str) -> FieldSpec {
-    FieldSpec {
-        name,
-        secret: true,
-        required: false,
-        multiline: false,
-        default: None,
-        shape: Shape::Text,
-    }
-}
-
-const fn document(name: &'static str) -> FieldSpec {
-    FieldSpec {
-        name,
-        secret: true,
-        required: true,
-        multiline: true,
-        default: None,
-        shape: Shape::Text,
-    }
-}
-
-/// A non-secret setting that names a host (or registry), checked as one.
-const fn host(name: &'static str, default: &'static str, shape: Shape) -> FieldSpec {
-    FieldSpec {
-        name,
-        secret: false,
-        required: false,
-        multiline: false,
-        default: Some(default),
-        shape,
-    }
-}
-
-/// A non-secret setting: may be a literal under `values:` or come from a secret.
-const fn setting(name: &'static str, default: Option<&'static str>) -> FieldSpec {
-    FieldSpec {
-        name,
-        secret: false,
-        required: false,
-        multiline: false,
-        default,
-        shape: Shape::Text,
-    }
-}
-
-const fn setting_required(name: &'static str) -> FieldSpec {
-    FieldSpec {
-        name,
-        secret: false,
-        required: true,
-        multiline: false,
-        default: None,
-        shape: Shape::Text,
-    }
-}
+use crate::manifest::providers::KindSpec;
 
 /// One step of a destination lookup; the first step whose variable is set wins.
 #[derive(Debug)]
@@ -195,48 +100,21 @@ pub struct EnvSpec {
     pub value: EnvValue,
 }
 
-/// Kinds whose fields are not fixed (Run:ai's generic credential kinds).
-#[derive(Debug, PartialEq, Eq)]
-pub enum Open {
-    /// Fixed fields.
-    No,
-    /// Every field is an env var of that name.
-    EnvVars,
-    /// Every field is a file of that name in the instance's `path` directory.
-    FileNames,
-}
-
-/// A provider kind.
+/// A provider kind's outputs.
 #[derive(Debug)]
-pub struct KindSpec {
-    /// Its name in `kind:` and `secret-init providers`.
-    pub name: &'static str,
-    /// One line about it.
-    pub about: &'static str,
-    /// Its fields.
-    pub fields: &'static [FieldSpec],
+pub struct Outputs {
+    /// The kind's name, as in `manifest::providers::KINDS`.
+    pub kind: &'static str,
     /// The files it writes.
     pub files: &'static [FileSpec],
     /// The env vars it sets.
     pub env: &'static [EnvSpec],
-    /// Whether env vars are delivered when the instance does not say `env:`.
-    pub env_default: bool,
-    /// Whether its fields are open.
-    pub open: Open,
 }
 
-/// Every built-in provider kind, in listing order.
-pub const KINDS: &[KindSpec] = &[
-    KindSpec {
-        name: "aws",
-        about: "AWS credentials and config files (botocore, boto3, the aws CLI)",
-        fields: &[
-            secret("aws_access_key_id"),
-            secret("aws_secret_access_key"),
-            secret_opt("aws_session_token"),
-            setting("region", None),
-            setting("profile", Some("default")),
-        ],
+/// Every built-in provider kind's outputs, in the order of `manifest::providers::KINDS`.
+pub const OUTPUTS: &[Outputs] = &[
+    Outputs {
+        kind: "aws",
         files: &[
             FileSpec {
                 role: "credentials",
@@ -267,31 +145,14 @@ pub const KINDS: &[KindSpec] = &[
             },
         ],
         env: &[
-            EnvSpec {
-                var: "AWS_ACCESS_KEY_ID",
-                value: EnvValue::Field("aws_access_key_id"),
-            },
-            EnvSpec {
-                var: "AWS_SECRET_ACCESS_KEY",
-                value: EnvValue::Field("aws_secret_access_key"),
-            },
-            EnvSpec {
-                var: "AWS_SESSION_TOKEN",
-                value: EnvValue::Field("aws_session_token"),
-            },
-            EnvSpec {
-                var: "AWS_DEFAULT_REGION",
-                value: EnvValue::Field("region"),
-            },
+            field_var("AWS_ACCESS_KEY_ID", "aws_access_key_id"),
+            field_var("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key"),
+            field_var("AWS_SESSION_TOKEN", "aws_session_token"),
+            field_var("AWS_DEFAULT_REGION", "region"),
         ],
-        // Env vars beat every profile in botocore, so they are opt-in: the files are enough.
-        env_default: false,
-        open: Open::No,
     },
-    KindSpec {
-        name: "gcp",
-        about: "Google service-account or ADC JSON (google-auth, gcloud)",
-        fields: &[document("credentials"), setting("project", None)],
+    Outputs {
+        kind: "gcp",
         files: &[FileSpec {
             role: "credentials",
             loc: &[
@@ -308,23 +169,11 @@ pub const KINDS: &[KindSpec] = &[
                 var: "GOOGLE_APPLICATION_CREDENTIALS",
                 value: EnvValue::PathOf(0),
             },
-            EnvSpec {
-                var: "GOOGLE_CLOUD_PROJECT",
-                value: EnvValue::Field("project"),
-            },
+            field_var("GOOGLE_CLOUD_PROJECT", "project"),
         ],
-        env_default: true,
-        open: Open::No,
     },
-    KindSpec {
-        name: "azure",
-        about: "Azure subscription (az CLI clouds.config) and service-principal env vars (azure-identity)",
-        fields: &[
-            setting_required("subscription_id"),
-            setting("tenant_id", None),
-            setting("client_id", None),
-            secret_opt("client_secret"),
-        ],
+    Outputs {
+        kind: "azure",
         files: &[FileSpec {
             role: "clouds.config",
             loc: &[
@@ -339,34 +188,14 @@ pub const KINDS: &[KindSpec] = &[
             needs: "subscription_id",
         }],
         env: &[
-            EnvSpec {
-                var: "AZURE_SUBSCRIPTION_ID",
-                value: EnvValue::Field("subscription_id"),
-            },
-            EnvSpec {
-                var: "AZURE_TENANT_ID",
-                value: EnvValue::Field("tenant_id"),
-            },
-            EnvSpec {
-                var: "AZURE_CLIENT_ID",
-                value: EnvValue::Field("client_id"),
-            },
-            EnvSpec {
-                var: "AZURE_CLIENT_SECRET",
-                value: EnvValue::Field("client_secret"),
-            },
+            field_var("AZURE_SUBSCRIPTION_ID", "subscription_id"),
+            field_var("AZURE_TENANT_ID", "tenant_id"),
+            field_var("AZURE_CLIENT_ID", "client_id"),
+            field_var("AZURE_CLIENT_SECRET", "client_secret"),
         ],
-        env_default: true,
-        open: Open::No,
     },
-    KindSpec {
-        name: "github",
-        about: "GitHub token: gh's hosts.yml and GH_TOKEN",
-        fields: &[
-            secret("token"),
-            setting("user", None),
-            host("host", "github.com", Shape::Host),
-        ],
+    Outputs {
+        kind: "github",
         files: &[FileSpec {
             role: "hosts.yml",
             loc: &[
@@ -378,17 +207,10 @@ pub const KINDS: &[KindSpec] = &[
             mode: 0o600,
             needs: "token",
         }],
-        env: &[EnvSpec {
-            var: "GH_TOKEN",
-            value: EnvValue::Field("token"),
-        }],
-        env_default: true,
-        open: Open::No,
+        env: &[field_var("GH_TOKEN", "token")],
     },
-    KindSpec {
-        name: "huggingface",
-        about: "Hugging Face token file and HF_TOKEN (huggingface_hub, transformers)",
-        fields: &[secret("token")],
+    Outputs {
+        kind: "huggingface",
         files: &[FileSpec {
             role: "token",
             loc: &[
@@ -404,17 +226,10 @@ pub const KINDS: &[KindSpec] = &[
             mode: 0o600,
             needs: "token",
         }],
-        env: &[EnvSpec {
-            var: "HF_TOKEN",
-            value: EnvValue::Field("token"),
-        }],
-        env_default: true,
-        open: Open::No,
+        env: &[field_var("HF_TOKEN", "token")],
     },
-    KindSpec {
-        name: "lambda",
-        about: "Lambda Cloud API key file",
-        fields: &[secret("api_key")],
+    Outputs {
+        kind: "lambda",
         files: &[FileSpec {
             role: "lambda_keys",
             loc: &[Loc::Home(".lambda_cloud/lambda_keys")],
@@ -423,41 +238,19 @@ pub const KINDS: &[KindSpec] = &[
             needs: "api_key",
         }],
         env: &[],
-        env_default: false,
-        open: Open::No,
     },
-    KindSpec {
-        name: "ssh",
-        about: "SSH key pair: private key 0600, public key 0644, known_hosts merged",
-        fields: &[
-            document("private_key"),
-            setting("public_key", None),
-            KNOWN_HOSTS,
-            setting("key_name", Some("id_rsa")),
-        ],
+    Outputs {
+        kind: "ssh",
         files: SSH_FILES,
         env: &[],
-        env_default: false,
-        open: Open::No,
     },
-    KindSpec {
-        name: "sky",
-        about: "SkyPilot's SSH key pair (~/.ssh/sky-key)",
-        fields: &[
-            document("private_key"),
-            setting("public_key", None),
-            KNOWN_HOSTS,
-            setting("key_name", Some("sky-key")),
-        ],
+    Outputs {
+        kind: "sky",
         files: SSH_FILES,
         env: &[],
-        env_default: false,
-        open: Open::No,
     },
-    KindSpec {
-        name: "kubernetes",
-        about: "kubeconfig (kubectl, the kubernetes Python client)",
-        fields: &[document("kubeconfig")],
+    Outputs {
+        kind: "kubernetes",
         files: &[FileSpec {
             role: "kubeconfig",
             loc: &[Loc::VarList("KUBECONFIG"), Loc::Home(".kube/config")],
@@ -469,24 +262,9 @@ pub const KINDS: &[KindSpec] = &[
             needs: "kubeconfig",
         }],
         env: &[],
-        env_default: false,
-        open: Open::No,
     },
-    KindSpec {
-        name: "docker",
-        about: "Docker registry login: config.json auths (docker CLI and SDK, SkyPilot env vars)",
-        fields: &[
-            host("registry", "https://index.docker.io/v1/", Shape::Registry),
-            FieldSpec {
-                name: "username",
-                secret: false,
-                required: true,
-                multiline: false,
-                default: None,
-                shape: Shape::Text,
-            },
-            secret("password"),
-        ],
+    Outputs {
+        kind: "docker",
         files: &[FileSpec {
             role: "config.json",
             loc: &[
@@ -498,39 +276,18 @@ pub const KINDS: &[KindSpec] = &[
             needs: "password",
         }],
         env: &[
-            EnvSpec {
-                var: "SKYPILOT_DOCKER_USERNAME",
-                value: EnvValue::Field("username"),
-            },
-            EnvSpec {
-                var: "SKYPILOT_DOCKER_PASSWORD",
-                value: EnvValue::Field("password"),
-            },
-            EnvSpec {
-                var: "SKYPILOT_DOCKER_SERVER",
-                value: EnvValue::Field("registry"),
-            },
+            field_var("SKYPILOT_DOCKER_USERNAME", "username"),
+            field_var("SKYPILOT_DOCKER_PASSWORD", "password"),
+            field_var("SKYPILOT_DOCKER_SERVER", "registry"),
         ],
-        env_default: false,
-        open: Open::No,
     },
-    api_key!("anthropic", "ANTHROPIC_API_KEY", "Anthropic API key"),
-    api_key!("cohere", "COHERE_API_KEY", "Cohere API key"),
-    api_key!(
-        "langchain",
-        "LANGCHAIN_API_KEY",
-        "LangChain / LangSmith API key"
-    ),
-    api_key!("openai", "OPENAI_API_KEY", "OpenAI API key"),
-    api_key!("pinecone", "PINECONE_API_KEY", "Pinecone API key"),
-    KindSpec {
-        name: "wandb",
-        about: "Weights & Biases: WANDB_API_KEY and the ~/.netrc entry wandb login writes",
-        fields: &[
-            secret("api_key"),
-            host("host", "api.wandb.ai", Shape::Host),
-            setting("login", Some("user")),
-        ],
+    api_key!("anthropic", "ANTHROPIC_API_KEY"),
+    api_key!("cohere", "COHERE_API_KEY"),
+    api_key!("langchain", "LANGCHAIN_API_KEY"),
+    api_key!("openai", "OPENAI_API_KEY"),
+    api_key!("pinecone", "PINECONE_API_KEY"),
+    Outputs {
+        kind: "wandb",
         files: &[FileSpec {
             role: "netrc",
             loc: &[Loc::Var("NETRC"), Loc::Home(".netrc")],
@@ -538,42 +295,19 @@ pub const KINDS: &[KindSpec] = &[
             mode: 0o600,
             needs: "api_key",
         }],
-        env: &[EnvSpec {
-            var: "WANDB_API_KEY",
-            value: EnvValue::Field("api_key"),
-        }],
-        env_default: true,
-        open: Open::No,
+        env: &[field_var("WANDB_API_KEY", "api_key")],
     },
-    KindSpec {
-        name: "env",
-        about: "a group of env vars (Run:ai's environment-variable credential): field = variable name",
-        fields: &[],
+    Outputs {
+        kind: "env",
         files: &[],
         env: &[],
-        env_default: true,
-        open: Open::EnvVars,
     },
-    KindSpec {
-        name: "files",
-        about: "a directory of named files (Run:ai's file-mount credential): field = file name in `path`",
-        fields: &[],
+    Outputs {
+        kind: "files",
         files: &[],
         env: &[],
-        env_default: false,
-        open: Open::FileNames,
     },
 ];
-
-/// `known_hosts` lines for the ssh and sky kinds: not secret, optional, a whole document.
-const KNOWN_HOSTS: FieldSpec = FieldSpec {
-    name: "known_hosts",
-    secret: false,
-    required: false,
-    multiline: true,
-    default: None,
-    shape: Shape::Text,
-};
 
 const SSH_FILES: &[FileSpec] = &[
     FileSpec {
@@ -605,33 +339,49 @@ const SSH_FILES: &[FileSpec] = &[
     },
 ];
 
-/// An API-key provider: one secret field delivered as one env var.
+/// An env var set to a field's value.
+const fn field_var(var: &'static str, field: &'static str) -> EnvSpec {
+    EnvSpec {
+        var,
+        value: EnvValue::Field(field),
+    }
+}
+
+/// An API-key provider: its one field delivered as one env var.
 macro_rules! api_key {
-    ($name:literal, $var:literal, $about:literal) => {
-        KindSpec {
-            name: $name,
-            about: $about,
-            fields: &[secret("api_key")],
+    ($kind:literal, $var:literal) => {
+        Outputs {
+            kind: $kind,
             files: &[],
-            env: &[EnvSpec {
-                var: $var,
-                value: EnvValue::Field("api_key"),
-            }],
-            env_default: true,
-            open: Open::No,
+            env: &[field_var($var, "api_key")],
         }
     };
 }
 use api_key;
 
-/// The kind called `name`.
-pub fn kind(name: &str) -> Option<&'static KindSpec> {
-    KINDS.iter().find(|k| k.name == name)
+/// What `kind` writes; nothing for a kind without a row (the test below keeps the two tables in
+/// step, so that is never the case).
+pub fn outputs(kind: &KindSpec) -> &'static Outputs {
+    const NONE: Outputs = Outputs {
+        kind: "",
+        files: &[],
+        env: &[],
+    };
+    OUTPUTS
+        .iter()
+        .find(|o| o.kind == kind.name)
+        .unwrap_or(&NONE)
 }
 
-impl KindSpec {
-    /// The field called `name`, for fixed kinds.
-    pub fn field(&self, name: &str) -> Option<&'static FieldSpec> {
-        self.fields.iter().find(|f| f.name == name)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::providers::KINDS;
+
+    #[test]
+    fn every_kind_has_its_outputs_row() {
+        let kinds: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+        let rows: Vec<&str> = OUTPUTS.iter().map(|o| o.kind).collect();
+        assert_eq!(kinds, rows, "manifest::providers::KINDS and OUTPUTS differ");
     }
 }

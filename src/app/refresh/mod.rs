@@ -384,7 +384,7 @@ impl<'a> Refresher<'a> {
         );
         let crate::app::pipeline::Delivery { plan, env, .. } = match delivery {
             Ok(done) => done,
-            // A source gave up because a stop signal is pending (http.rs): not a failure.
+            // A source gave up because a stop signal is pending (src/http/): not a failure.
             Err(_) if sys::stop_pending() => return Ok(Outcome::Abandoned),
             Err(e) => return Err(e),
         };

@@ -1,6 +1,8 @@
-//! The AWS APIs as the aws source uses them: Secrets Manager `GetSecretValue` and Parameter
-//! Store `GetParameter` (the JSON 1.1 protocol, SigV4-signed POSTs), and STS
-//! `AssumeRoleWithWebIdentity` (an unsigned form POST answered in XML).
+//! The AWS APIs as the aws source uses them: Secrets Manager (`GetSecretValue`,
+//! `BatchGetSecretValue`; [`secrets`]) and Parameter Store (`GetParameter`, `GetParameters`,
+//! `GetParametersByPath`; [`parameters`]), the JSON 1.1 protocol in SigV4-signed POSTs, and STS
+//! `AssumeRoleWithWebIdentity` (an unsigned form POST answered in XML; [`sts`]). This file is
+//! what they share: the signed call, `NextToken` paging, the batch answer and the error mapping.
 //!
 //! Every request goes through one [`http::Client`] per endpoint, so the vault's policy applies:
 //! verified TLS, plain http only to loopback, no redirects, a size cap, and connection errors,
@@ -10,17 +12,22 @@
 //! secret or parameter is 69. Messages carry the error code and the service's own message
 //! (controls escaped, shortened), never a body or a value.
 
-use std::collections::BTreeMap;
+mod parameters;
+mod secrets;
+mod sts;
 
 use serde_json::Value;
 
 use super::config::{AwsSettings, Service};
-use super::credentials::{Credentials, WebIdentity, read_token};
+use super::credentials::Credentials;
 use super::sigv4;
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
+pub use parameters::{BATCH_PARAMETERS, parse_parameter, parse_parameters};
+pub use secrets::{BATCH_SECRETS, parse_batch_secrets, parse_secret_value};
+pub use sts::{parse_assume_role, xml_text};
 
 /// What a read returned: the value as stored.
 #[derive(Debug)]
@@ -33,8 +40,7 @@ pub enum Stored {
 
 /// HTTP clients, one per endpoint, all under the aws settings' policy.
 pub struct Clients {
-    opts: http::Options,
-    by_endpoint: BTreeMap<String, http::Client>,
+    pool: http::Pool,
 }
 
 /// Error codes botocore's standard retry mode treats as throttling.
@@ -107,10 +113,7 @@ fn error_message(body: &[u8]) -> Option<String> {
             .map(str::to_string),
         _ => xml_text(body, "Message").map(|m| String::from_utf8_lossy(m.expose()).into_owned()),
     }?;
-    let m: String = crate::log::escape_controls(m.trim())
-        .chars()
-        .take(200)
-        .collect();
+    let m = http::service_text(&m);
     (!m.is_empty()).then_some(m)
 }
 
@@ -143,42 +146,72 @@ pub fn status_error(status: u16, body: &[u8]) -> Error {
     Error::new(kind, text)
 }
 
+/// Whether a bare error code means a missing secret, parameter or version.
+pub fn is_not_found(code: &str) -> bool {
+    NOT_FOUND.contains(&code)
+}
+
+fn not_found_or_error(status: u16, body: &Secret) -> Result<Option<Stored>, Error> {
+    // AWS answers 400; moto 404.
+    if (400..500).contains(&status)
+        && error_code(body.expose()).is_some_and(|c| NOT_FOUND.contains(&c.as_str()))
+    {
+        return Ok(None);
+    }
+    Err(status_error(status, body.expose()))
+}
+
+/// A JSON 1.1 API: its service (the signing name) and its `X-Amz-Target`.
+type Api = (Service, &'static str);
+
+/// One JSON 1.1 call: which API, where, signed with what.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    api: Api,
+    endpoint: &'a str,
+    region: &'a str,
+    creds: &'a Credentials,
+    now: u64,
+}
+
+impl<'a> Call<'a> {
+    fn new(api: Api, endpoint: &'a str, region: &'a str, creds: &'a Credentials, now: u64) -> Self {
+        Call {
+            api,
+            endpoint,
+            region,
+            creds,
+            now,
+        }
+    }
+}
+
 impl Clients {
     /// Clients under `settings`; no I/O.
     pub fn new(settings: &AwsSettings, env: &Environ, max_body: u64) -> Clients {
         Clients {
-            opts: http::Options {
-                ca_file: http::ca_file(settings.ca_cert.as_deref(), env),
-                timeout: settings.timeout,
-                deadline: settings.deadline,
-                retries: settings.retries,
-                allow_insecure_http: settings.allow_insecure_http,
+            pool: http::Pool::new(http::settings_options!(
+                settings,
+                env,
                 max_body,
-                retry_if: Some(retry_if),
-                ..http::Options::default()
-            },
-            by_endpoint: BTreeMap::new(),
+                retry_if: Some(retry_if)
+            )),
         }
     }
 
     fn client(&mut self, endpoint: &str) -> &mut http::Client {
-        self.by_endpoint
-            .entry(endpoint.to_string())
-            .or_insert_with(|| http::Client::new(self.opts.clone()))
+        self.pool.client(endpoint, |_| {})
     }
 
-    /// A SigV4-signed JSON 1.1 call of `target` (`secretsmanager.GetSecretValue`).
-    #[allow(clippy::too_many_arguments)]
-    fn json_call(
-        &mut self,
-        endpoint: &str,
-        service: Service,
-        region: &str,
-        target: &str,
-        body: &[u8],
-        creds: &Credentials,
-        now: u64,
-    ) -> Result<http::Response, Error> {
+    /// A SigV4-signed JSON 1.1 call with `body`.
+    fn json_call(&mut self, call: Call, body: &[u8]) -> Result<http::Response, Error> {
+        let Call {
+            api: (service, target),
+            endpoint,
+            region,
+            creds,
+            now,
+        } = call;
         let url = format!("{endpoint}/");
         let host = authority(&url)?;
         let amz_date = sigv4::amz_date(now);
@@ -209,92 +242,33 @@ impl Clients {
         self.client(endpoint).post(&url, &headers, body)
     }
 
-    /// Reads a Secrets Manager secret.
-    #[allow(clippy::too_many_arguments)]
-    pub fn get_secret_value(
+    /// A call of one answer, which `parse` reads.
+    fn read<T>(
         &mut self,
-        endpoint: &str,
-        region: &str,
-        id: &str,
-        version: Option<&str>,
-        creds: &Credentials,
-        now: u64,
-    ) -> Result<Option<Stored>, Error> {
-        let mut req = serde_json::Map::new();
-        req.insert("SecretId".into(), Value::String(id.into()));
-        if let Some(v) = version {
-            let field = if crate::reference::aws::AwsRef::version_is_id(v) {
-                "VersionId"
-            } else {
-                "VersionStage"
-            };
-            req.insert(field.into(), Value::String(v.into()));
-        }
-        let body = Value::Object(req).to_string();
-        let resp = self.json_call(
-            endpoint,
-            Service::SecretsManager,
-            region,
-            "secretsmanager.GetSecretValue",
-            body.as_bytes(),
-            creds,
-            now,
-        )?;
-        parse_secret_value(resp.status, &resp.body)
+        call: Call,
+        request: &Value,
+        parse: fn(u16, &Secret) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let resp = self.json_call(call, request.to_string().as_bytes())?;
+        parse(resp.status, &resp.body)
     }
 
-    /// Reads a parameter, decrypted (`WithDecryption`).
-    pub fn get_parameter(
+    /// Every page of a call answered with a `NextToken`: `request` is sent with each page's
+    /// token added, `parse` reads each answer, and the pages' values and errors are gathered.
+    fn pages(
         &mut self,
-        endpoint: &str,
-        region: &str,
-        name: &str,
-        creds: &Credentials,
-        now: u64,
-    ) -> Result<Option<Stored>, Error> {
-        let body = serde_json::json!({"Name": name, "WithDecryption": true}).to_string();
-        let resp = self.json_call(
-            endpoint,
-            Service::Ssm,
-            region,
-            "AmazonSSM.GetParameter",
-            body.as_bytes(),
-            creds,
-            now,
-        )?;
-        parse_parameter(resp.status, &resp.body)
-    }
-
-    /// `BatchGetSecretValue` of at most [`BATCH_SECRETS`] ids, every page (`NextToken`).
-    pub fn batch_get_secret_value(
-        &mut self,
-        endpoint: &str,
-        region: &str,
-        ids: &[String],
-        creds: &Credentials,
-        now: u64,
+        call: Call,
+        mut request: Value,
+        parse: fn(u16, &Secret) -> Result<Batch, Error>,
     ) -> Result<Batch, Error> {
         let mut all = Batch::default();
-        let mut next: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let mut req = serde_json::json!({ "SecretIdList": ids });
-            if let Some(t) = &next {
-                req["NextToken"] = Value::String(t.clone());
-            }
-            let resp = self.json_call(
-                endpoint,
-                Service::SecretsManager,
-                region,
-                "secretsmanager.BatchGetSecretValue",
-                req.to_string().as_bytes(),
-                creds,
-                now,
-            )?;
-            let page = parse_batch_secrets(resp.status, &resp.body)?;
+            let resp = self.json_call(call, request.to_string().as_bytes())?;
+            let page = parse(resp.status, &resp.body)?;
             all.values.extend(page.values);
             all.errors.extend(page.errors);
             match page.next {
-                Some(t) => next = Some(t),
+                Some(t) => request["NextToken"] = Value::String(t),
                 None => return Ok(all),
             }
         }
@@ -302,126 +276,9 @@ impl Clients {
             Kind::Unavailable,
             format!("more than {MAX_PAGES} pages"),
         ))
-    }
-
-    /// `GetParameters` of at most [`BATCH_PARAMETERS`] names, decrypted.
-    pub fn get_parameters(
-        &mut self,
-        endpoint: &str,
-        region: &str,
-        names: &[String],
-        creds: &Credentials,
-        now: u64,
-    ) -> Result<Batch, Error> {
-        let body = serde_json::json!({"Names": names, "WithDecryption": true}).to_string();
-        let resp = self.json_call(
-            endpoint,
-            Service::Ssm,
-            region,
-            "AmazonSSM.GetParameters",
-            body.as_bytes(),
-            creds,
-            now,
-        )?;
-        parse_parameters(resp.status, &resp.body)
-    }
-
-    /// Every parameter under `path` (recursive, decrypted), `GetParametersByPath` paged with
-    /// `NextToken`, [`BATCH_PARAMETERS`] a page (the API's maximum).
-    pub fn get_parameters_by_path(
-        &mut self,
-        endpoint: &str,
-        region: &str,
-        path: &str,
-        creds: &Credentials,
-        now: u64,
-    ) -> Result<Vec<Item>, Error> {
-        let mut all = Vec::new();
-        let mut next: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let mut req = serde_json::json!({
-                "Path": path,
-                "Recursive": true,
-                "WithDecryption": true,
-                "MaxResults": BATCH_PARAMETERS,
-            });
-            if let Some(t) = &next {
-                req["NextToken"] = Value::String(t.clone());
-            }
-            let resp = self.json_call(
-                endpoint,
-                Service::Ssm,
-                region,
-                "AmazonSSM.GetParametersByPath",
-                req.to_string().as_bytes(),
-                creds,
-                now,
-            )?;
-            let page = parse_parameters(resp.status, &resp.body)?;
-            all.extend(page.values);
-            match page.next {
-                Some(t) => next = Some(t),
-                None => return Ok(all),
-            }
-        }
-        Err(Error::new(
-            Kind::Unavailable,
-            format!("more than {MAX_PAGES} pages"),
-        ))
-    }
-
-    /// Exchanges a web identity token for credentials at STS (unsigned, as the SDKs do).
-    pub fn assume_role_with_web_identity(
-        &mut self,
-        endpoint: &str,
-        w: &WebIdentity,
-    ) -> Result<Credentials, Error> {
-        let token = read_token(&w.token_file)?;
-        let mut body = zeroize::Zeroizing::new(Vec::new());
-        for (i, (k, v)) in [
-            ("Action", b"AssumeRoleWithWebIdentity".as_slice()),
-            ("Version", b"2011-06-15"),
-            ("RoleArn", w.role_arn.as_bytes()),
-            ("RoleSessionName", w.session_name.as_bytes()),
-            ("WebIdentityToken", token.expose()),
-        ]
-        .iter()
-        .enumerate()
-        {
-            if i > 0 {
-                body.push(b'&');
-            }
-            body.extend_from_slice(k.as_bytes());
-            body.push(b'=');
-            form_encode(&mut body, v);
-        }
-        let url = format!("{endpoint}/");
-        let resp = self.client(endpoint).post(
-            &url,
-            &[(
-                "Content-Type",
-                b"application/x-www-form-urlencoded; charset=utf-8".as_slice(),
-            )],
-            &body,
-        )?;
-        parse_assume_role(resp.status, &resp.body).map_err(|e| {
-            let e = if e.kind == Kind::Unavailable && (400..500).contains(&resp.status) {
-                Error::new(Kind::Permission, e.what)
-            } else {
-                e
-            };
-            e.with_source(format!(
-                "aws sts AssumeRoleWithWebIdentity ({})",
-                w.role_arn
-            ))
-        })
     }
 }
 
-/// Ids per `BatchGetSecretValue` call (the API's maximum).
-pub const BATCH_SECRETS: usize = 20;
-/// Names per `GetParameters` call, and results per `GetParametersByPath` page (the maxima).
-pub const BATCH_PARAMETERS: usize = 10;
 /// Pages followed before giving up (a server that always answers a `NextToken`).
 const MAX_PAGES: usize = 1000;
 
@@ -502,56 +359,6 @@ fn entries(
         .collect()
 }
 
-/// Interprets a `BatchGetSecretValue` answer, with no I/O (the fuzz target calls it). Every
-/// entry of `SecretValues` needs a `Name` and a `SecretString` or `SecretBinary`.
-pub fn parse_batch_secrets(status: u16, body: &Secret) -> Result<Batch, Error> {
-    let (mut o, mut batch) = batch_answer(status, body)?;
-    for mut e in entries(&mut o, "SecretValues")? {
-        let name = text_field(&mut e, "Name")
-            .ok_or_else(|| Error::new(Kind::Unavailable, "a SecretValues entry has no Name"))?;
-        let arn = text_field(&mut e, "ARN");
-        let one = Secret::new(Value::Object(e).to_string().into_bytes());
-        let value = parse_secret_value(200, &one)?
-            .ok_or_else(|| Error::new(Kind::Unavailable, "a SecretValues entry has no value"))?;
-        batch.values.push(Item { name, arn, value });
-    }
-    for mut e in entries(&mut o, "Errors")? {
-        let id = text_field(&mut e, "SecretId").unwrap_or_default();
-        let code = text_field(&mut e, "ErrorCode").unwrap_or_default();
-        batch.errors.push((id, code));
-    }
-    Ok(batch)
-}
-
-/// Interprets a `GetParameters` or `GetParametersByPath` answer, with no I/O (the fuzz target
-/// calls it): `Parameters` (each a `Name` and a `Value` string), `InvalidParameters` (as errors
-/// with the code `ParameterNotFound`) and `NextToken`.
-pub fn parse_parameters(status: u16, body: &Secret) -> Result<Batch, Error> {
-    let (mut o, mut batch) = batch_answer(status, body)?;
-    for mut p in entries(&mut o, "Parameters")? {
-        let (Some(name), Some(value)) = (text_field(&mut p, "Name"), text_field(&mut p, "Value"))
-        else {
-            return Err(Error::new(
-                Kind::Unavailable,
-                "a Parameters entry has no Name and Value strings",
-            ));
-        };
-        batch.values.push(Item {
-            name,
-            arn: text_field(&mut p, "ARN"),
-            value: Stored::Text(Secret::new(value.into_bytes())),
-        });
-    }
-    if let Some(Value::Array(list)) = o.remove("InvalidParameters") {
-        for v in list {
-            if let Value::String(n) = v {
-                batch.errors.push((n, "ParameterNotFound".into()));
-            }
-        }
-    }
-    Ok(batch)
-}
-
 /// `host[:port]` of a URL, default ports omitted (what the HTTP layer sends as `Host`).
 fn authority(url: &str) -> Result<String, Error> {
     let uri: ureq::http::Uri = url.parse().map_err(|_| {
@@ -572,216 +379,10 @@ fn authority(url: &str) -> Result<String, Error> {
     })
 }
 
-/// `application/x-www-form-urlencoded` as botocore writes it (`quote` with only `-_.~` kept).
-pub(crate) fn form_encode(out: &mut Vec<u8>, v: &[u8]) {
-    for &b in v {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b);
-        } else {
-            out.extend_from_slice(format!("%{b:02X}").as_bytes());
-        }
-    }
-}
-
-/// Whether a bare error code means a missing secret, parameter or version.
-pub fn is_not_found(code: &str) -> bool {
-    NOT_FOUND.contains(&code)
-}
-
-fn not_found_or_error(status: u16, body: &Secret) -> Result<Option<Stored>, Error> {
-    // AWS answers 400; moto 404.
-    if (400..500).contains(&status)
-        && error_code(body.expose()).is_some_and(|c| NOT_FOUND.contains(&c.as_str()))
-    {
-        return Ok(None);
-    }
-    Err(status_error(status, body.expose()))
-}
-
-/// Interprets a `GetSecretValue` answer, with no I/O (the fuzz target calls it).
-/// `Ok(None)` when the secret (or the pinned version) does not exist.
-pub fn parse_secret_value(status: u16, body: &Secret) -> Result<Option<Stored>, Error> {
-    if status != 200 {
-        return not_found_or_error(status, body);
-    }
-    let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(body.expose()) else {
-        return Err(Error::new(Kind::Unavailable, "answer is not a JSON object"));
-    };
-    if let Some(Value::String(s)) = o.remove("SecretString") {
-        return Ok(Some(Stored::Text(Secret::new(s.into_bytes()))));
-    }
-    if let Some(Value::String(b)) = o.remove("SecretBinary") {
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b.as_bytes())
-            .map_err(|_| Error::new(Kind::Data, "SecretBinary is not valid base64"))?;
-        return Ok(Some(Stored::Binary(Secret::new(bytes))));
-    }
-    Err(Error::new(
-        Kind::Unavailable,
-        "answer has neither SecretString nor SecretBinary",
-    ))
-}
-
-/// Interprets a `GetParameter` answer, with no I/O (the fuzz target calls it).
-/// `Ok(None)` when the parameter (or the pinned version or label) does not exist.
-pub fn parse_parameter(status: u16, body: &Secret) -> Result<Option<Stored>, Error> {
-    if status != 200 {
-        return not_found_or_error(status, body);
-    }
-    let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(body.expose()) else {
-        return Err(Error::new(Kind::Unavailable, "answer is not a JSON object"));
-    };
-    match o.remove("Parameter") {
-        Some(Value::Object(mut p)) => match p.remove("Value") {
-            Some(Value::String(v)) => Ok(Some(Stored::Text(Secret::new(v.into_bytes())))),
-            _ => Err(Error::new(
-                Kind::Unavailable,
-                "answer has no Parameter.Value string",
-            )),
-        },
-        _ => Err(Error::new(
-            Kind::Unavailable,
-            "answer has no Parameter object",
-        )),
-    }
-}
-
-/// Interprets an `AssumeRoleWithWebIdentity` answer (XML), with no I/O (the fuzz target calls
-/// it). The credentials are the `<Credentials>` element's `AccessKeyId`, `SecretAccessKey` and
-/// `SessionToken`.
-pub fn parse_assume_role(status: u16, body: &Secret) -> Result<Credentials, Error> {
-    if status != 200 {
-        return Err(status_error(status, body.expose()));
-    }
-    let creds = xml_inner(body.expose(), "Credentials")
-        .ok_or_else(|| Error::new(Kind::Permission, "answer has no Credentials element"))?;
-    let field = |name: &str| {
-        xml_text(creds, name)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| Error::new(Kind::Permission, format!("answer has no {name}")))
-    };
-    let id = field("AccessKeyId")?;
-    // Key ids are uppercase letters and digits; anything else is not an STS answer (and the
-    // id is shown in logs, so it must not be able to carry other text).
-    if id.len() > 128 || !id.expose().iter().all(u8::is_ascii_alphanumeric) {
-        return Err(Error::new(
-            Kind::Permission,
-            "answer has a malformed AccessKeyId",
-        ));
-    }
-    Ok(Credentials {
-        access_key_id: String::from_utf8_lossy(id.expose()).into_owned(),
-        secret_access_key: field("SecretAccessKey")?,
-        session_token: Some(field("SessionToken")?),
-        expires_at: xml_text(creds, "Expiration")
-            .and_then(|t| super::metadata::parse_expiration(&String::from_utf8_lossy(t.expose()))),
-    })
-}
-
-/// The text of the first `<tag>...</tag>` element (attributes allowed on the opening tag),
-/// trimmed, with the five predefined entities and numeric character references decoded. A
-/// deliberately small reader for STS's fixed, namespace-free answers; not a general XML parser.
-pub fn xml_text(doc: &[u8], tag: &str) -> Option<Secret> {
-    unescape(xml_inner(doc, tag)?)
-}
-
-/// The raw content of the first `<tag>...</tag>` element, trimmed (entities left as they are).
-fn xml_inner<'a>(doc: &'a [u8], tag: &str) -> Option<&'a [u8]> {
-    let open = format!("<{tag}");
-    let close = format!("</{tag}>");
-    let mut from = 0;
-    let start = loop {
-        let at = find(&doc[from..], open.as_bytes())? + from;
-        let after = at + open.len();
-        match doc.get(after) {
-            Some(b'>') => break after + 1,
-            Some(b' ' | b'\t' | b'\n' | b'\r') => {
-                let gt = find(&doc[after..], b">")? + after;
-                if doc[gt - 1] == b'/' {
-                    return Some(&[]);
-                }
-                break gt + 1;
-            }
-            _ => from = after,
-        }
-    };
-    let end = find(&doc[start..], close.as_bytes())? + start;
-    Some(doc[start..end].trim_ascii())
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn unescape(s: &[u8]) -> Option<Secret> {
-    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(s.len()));
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] != b'&' {
-            out.push(s[i]);
-            i += 1;
-            continue;
-        }
-        let semi = s[i..].iter().take(12).position(|&b| b == b';')? + i;
-        let ent = &s[i + 1..semi];
-        match ent {
-            b"amp" => out.push(b'&'),
-            b"lt" => out.push(b'<'),
-            b"gt" => out.push(b'>'),
-            b"quot" => out.push(b'"'),
-            b"apos" => out.push(b'\''),
-            _ => {
-                let n = std::str::from_utf8(ent).ok()?;
-                let code = match n.strip_prefix("#x").or_else(|| n.strip_prefix("#X")) {
-                    Some(h) => u32::from_str_radix(h, 16).ok()?,
-                    None => n.strip_prefix('#')?.parse().ok()?,
-                };
-                let c = char::from_u32(code)?;
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-        }
-        i = semi + 1;
-    }
-    Some(Secret::new(std::mem::take(&mut *out)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn s(b: &str) -> Secret {
-        Secret::new(b.as_bytes().to_vec())
-    }
-
-    #[test]
-    fn sts_answers() {
-        let ok = s(
-            "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleWithWebIdentityResult><Credentials>\n <AccessKeyId>ASIA1</AccessKeyId>\n <SecretAccessKey>a&amp;b&#x3c;</SecretAccessKey><SessionToken>tok&#47;</SessionToken></Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>",
-        );
-        let c = parse_assume_role(200, &ok).expect("ok");
-        assert_eq!(c.access_key_id, "ASIA1");
-        assert_eq!(c.secret_access_key.expose(), b"a&b<");
-        assert_eq!(c.session_token.expect("token").expose(), b"tok/");
-        let denied = s(
-            "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>bad\ntoken</Message></Error></ErrorResponse>",
-        );
-        let e = parse_assume_role(400, &denied).expect_err("denied");
-        assert_eq!(e.exit_code(), 77);
-        assert_eq!(e.what, "HTTP 400 InvalidIdentityToken: bad\\ntoken");
-        assert!(parse_assume_role(200, &s("<x/>")).is_err());
-        // Found by fuzz/fuzz_targets/aws_response.rs: a key id holding the token's text.
-        let nested = s(
-            "<Credentials><AccessKeyId>A<SessionToken>secret-token</SessionToken></AccessKeyId><SecretAccessKey>k</SecretAccessKey><SessionToken>x</SessionToken></Credentials>",
-        );
-        assert!(parse_assume_role(200, &nested).is_err());
-        assert!(xml_text(b"<A>&bogus;</A>", "A").is_none());
-        assert_eq!(
-            xml_text(b"<AB>1</AB><A>2</A>", "A").expect("a").expose(),
-            b"2"
-        );
-    }
+    use crate::secret::text as s;
 
     #[test]
     fn json_errors() {
@@ -879,7 +480,7 @@ mod tests {
             "ssm.eu-west-1.amazonaws.com"
         );
         let mut out = Vec::new();
-        form_encode(&mut out, b"a b/c=~");
+        http::form_encode(&mut out, b"a b/c=~");
         assert_eq!(out, b"a%20b%2Fc%3D~");
     }
 }

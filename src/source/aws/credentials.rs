@@ -89,12 +89,6 @@ pub struct WebIdentity {
     pub origin: String,
 }
 
-fn var(env: &Environ, name: &str) -> Option<String> {
-    env.get(name)
-        .filter(|v| !v.is_empty())
-        .map(|v| v.to_string_lossy().into_owned())
-}
-
 fn secret_var(env: &Environ, name: &str) -> Option<Secret> {
     env.get(name)
         .filter(|v| !v.is_empty())
@@ -103,8 +97,8 @@ fn secret_var(env: &Environ, name: &str) -> Option<Secret> {
 
 /// The profile name in use.
 pub fn profile_name(env: &Environ) -> String {
-    var(env, "AWS_PROFILE")
-        .or_else(|| var(env, "AWS_DEFAULT_PROFILE"))
+    env.text("AWS_PROFILE")
+        .or_else(|| env.text("AWS_DEFAULT_PROFILE"))
         .unwrap_or_else(|| "default".into())
 }
 
@@ -157,7 +151,7 @@ impl Profiles {
     /// Locates the files; reads nothing.
     pub fn new(env: &Environ) -> Profiles {
         let locate = |var_name: &str, default: &str| -> Option<PathBuf> {
-            match var(env, var_name) {
+            match env.text(var_name) {
                 Some(p) => expand_home(&p, env),
                 None => expand_home(default, env),
             }
@@ -295,7 +289,7 @@ fn keys_of(section: &BTreeMap<String, Secret>) -> Option<Credentials> {
 pub fn find(env: &Environ, profiles: &mut Profiles, now: u64) -> Result<Chain, Error> {
     // 1. Environment keys.
     match (
-        var(env, "AWS_ACCESS_KEY_ID"),
+        env.text("AWS_ACCESS_KEY_ID"),
         secret_var(env, "AWS_SECRET_ACCESS_KEY"),
     ) {
         (Some(id), Some(secret)) => {
@@ -321,13 +315,13 @@ pub fn find(env: &Environ, profiles: &mut Profiles, now: u64) -> Result<Chain, E
     // 2. Web identity: the environment, else the profile.
     let session = |s: Option<String>| s.unwrap_or_else(|| format!("secret-init-{now}"));
     if let (Some(role), Some(file)) = (
-        var(env, "AWS_ROLE_ARN"),
-        var(env, "AWS_WEB_IDENTITY_TOKEN_FILE"),
+        env.text("AWS_ROLE_ARN"),
+        env.text("AWS_WEB_IDENTITY_TOKEN_FILE"),
     ) {
         return Ok(Chain::WebIdentity(WebIdentity {
             role_arn: role,
             token_file: PathBuf::from(file),
-            session_name: session(var(env, "AWS_ROLE_SESSION_NAME")),
+            session_name: session(env.text("AWS_ROLE_SESSION_NAME")),
             origin: "environment (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE)".into(),
         }));
     }

@@ -82,16 +82,10 @@ pub struct Imds {
     pub attempts: u32,
 }
 
-fn var(env: &Environ, name: &str) -> Option<String> {
-    env.get(name)
-        .filter(|v| !v.is_empty())
-        .map(|v| v.to_string_lossy().into_owned())
-}
-
 /// The container endpoint the environment names, if any. No I/O.
 pub fn container(env: &Environ) -> Option<Container> {
     let token = match (
-        var(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+        env.text("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
         env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")
             .filter(|v| !v.is_empty()),
     ) {
@@ -101,39 +95,46 @@ pub fn container(env: &Environ) -> Option<Container> {
         ))),
         (None, None) => None,
     };
-    if let Some(rel) = var(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
+    if let Some(rel) = env.text("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
         return Some(Container {
             url: format!("http://{CONTAINER_HOST}{rel}"),
             token,
             origin: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
         });
     }
-    var(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI").map(|url| Container {
-        url,
-        token,
-        origin: "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    })
+    env.text("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .map(|url| Container {
+            url,
+            token,
+            origin: "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        })
 }
 
 /// The instance metadata service, unless `AWS_EC2_METADATA_DISABLED=true`. No I/O.
 pub fn imds(env: &Environ) -> Option<Imds> {
-    if var(env, "AWS_EC2_METADATA_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    if env
+        .text("AWS_EC2_METADATA_DISABLED")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
         return None;
     }
-    let base = match var(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT") {
+    let base = match env.text("AWS_EC2_METADATA_SERVICE_ENDPOINT") {
         Some(u) => u.trim_end_matches('/').to_string(),
-        None if var(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")
+        None if env
+            .text("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")
             .is_some_and(|m| m.eq_ignore_ascii_case("ipv6")) =>
         {
             "http://[fd00:ec2::254]".into()
         }
         None => "http://169.254.169.254".into(),
     };
-    let timeout = var(env, "AWS_METADATA_SERVICE_TIMEOUT")
+    let timeout = env
+        .text("AWS_METADATA_SERVICE_TIMEOUT")
         .and_then(|t| t.trim().parse::<f64>().ok())
         .filter(|t| t.is_finite() && *t > 0.0 && *t <= 60.0)
         .map_or(Duration::from_secs(1), Duration::from_secs_f64);
-    let attempts = var(env, "AWS_METADATA_SERVICE_NUM_ATTEMPTS")
+    let attempts = env
+        .text("AWS_METADATA_SERVICE_NUM_ATTEMPTS")
         .and_then(|n| n.trim().parse::<u32>().ok())
         .filter(|n| (1..=10).contains(n))
         .unwrap_or(1);
@@ -243,10 +244,11 @@ pub fn fetch_imds(
         .with_source(src.clone())
     };
     let resp = client
-        .put(
+        .send(
+            http::Method::Put,
             &format!("{}/latest/api/token", i.base),
             &[("x-aws-ec2-metadata-token-ttl-seconds", b"21600".as_slice())],
-            b"",
+            Some(b""),
         )
         .map_err(unreachable)?;
     let token = match resp.status {
@@ -461,9 +463,7 @@ pub fn parse_expiration(t: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
-    fn s(b: &str) -> Secret {
-        Secret::new(b.as_bytes().to_vec())
-    }
+    use crate::secret::text as s;
 
     #[test]
     fn expiration_times() {

@@ -21,7 +21,6 @@
 //! never retried; other 4xx are 78 (400) or 69. Messages carry the error code and the service's
 //! message (controls escaped, shortened), never a body, a token or a value.
 
-use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,7 +33,6 @@ use crate::error::{Error, Kind};
 use crate::http;
 use crate::reference::azure::SUFFIXES;
 use crate::secret::Secret;
-use crate::source::aws::client::form_encode;
 use crate::source::aws::credentials::read_token_file;
 
 /// The Key Vault REST API version requested.
@@ -108,12 +106,6 @@ impl Chain {
     }
 }
 
-fn var(env: &Environ, name: &str) -> Option<String> {
-    env.get(name)
-        .filter(|v| !v.is_empty())
-        .map(|v| v.to_string_lossy().into_owned())
-}
-
 fn valid_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
@@ -123,9 +115,10 @@ fn valid_id(s: &str) -> bool {
 
 /// Picks the credential from the environment, in `DefaultAzureCredential`'s order. No I/O.
 pub fn find(env: &Environ) -> Result<Chain, Error> {
-    let tenant = var(env, "AZURE_TENANT_ID");
-    let client_id = var(env, "AZURE_CLIENT_ID");
-    let authority = var(env, "AZURE_AUTHORITY_HOST")
+    let tenant = env.text("AZURE_TENANT_ID");
+    let client_id = env.text("AZURE_CLIENT_ID");
+    let authority = env
+        .text("AZURE_AUTHORITY_HOST")
         .unwrap_or_else(|| DEFAULT_AUTHORITY.into())
         .trim_end_matches('/')
         .to_string();
@@ -159,7 +152,7 @@ pub fn find(env: &Environ) -> Result<Chain, Error> {
         }
     }
     if let (Some(endpoint), Some(header)) = (
-        var(env, "IDENTITY_ENDPOINT"),
+        env.text("IDENTITY_ENDPOINT"),
         env.get("IDENTITY_HEADER").filter(|v| !v.is_empty()),
     ) {
         return Ok(Chain::AppService {
@@ -168,7 +161,8 @@ pub fn find(env: &Environ) -> Result<Chain, Error> {
             client_id,
         });
     }
-    let host = var(env, "AZURE_POD_IDENTITY_AUTHORITY_HOST")
+    let host = env
+        .text("AZURE_POD_IDENTITY_AUTHORITY_HOST")
         .unwrap_or_else(|| DEFAULT_IMDS.into())
         .trim_end_matches('/')
         .to_string();
@@ -197,46 +191,30 @@ pub fn may_carry_token(url: &str, endpoint: Option<&str>) -> bool {
 
 /// The HTTP clients and tokens of one run.
 pub struct Clients {
-    opts: http::Options,
+    pool: http::Pool,
     endpoint: Option<String>,
-    by_host: BTreeMap<String, http::Client>,
-}
-
-fn host_of(url: &str) -> String {
-    url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/")
 }
 
 impl Clients {
     /// Clients under `settings`; no I/O.
     pub fn new(settings: &AzureSettings, env: &Environ, max_body: u64) -> Clients {
         Clients {
-            opts: http::Options {
-                ca_file: http::ca_file(settings.ca_cert.as_deref(), env),
-                timeout: settings.timeout,
-                deadline: settings.deadline,
-                retries: settings.retries,
-                allow_insecure_http: settings.allow_insecure_http,
-                max_body,
-                ..http::Options::default()
-            },
+            pool: http::Pool::new(http::settings_options!(settings, env, max_body)),
             endpoint: settings.endpoint.clone(),
-            by_host: BTreeMap::new(),
         }
     }
 
     fn client(&mut self, url: &str) -> &mut http::Client {
-        let host = host_of(url);
-        let mut opts = self.opts.clone();
-        if host == DEFAULT_IMDS {
-            // IMDS is plain http on a link-local address by design; nothing else is. Where there
-            // is none, the chain's last step should fail fast.
-            opts.allow_insecure_http = true;
-            opts.timeout = opts.timeout.min(Duration::from_secs(2));
-            opts.retries = opts.retries.min(2);
-        }
-        self.by_host
-            .entry(host)
-            .or_insert_with(|| http::Client::new(opts))
+        let host = http::origin(url);
+        self.pool.client(&host, |opts| {
+            if host == DEFAULT_IMDS {
+                // IMDS is plain http on a link-local address by design; nothing else is. Where
+                // there is none, the chain's last step should fail fast.
+                opts.allow_insecure_http = true;
+                opts.timeout = opts.timeout.min(Duration::from_secs(2));
+                opts.retries = opts.retries.min(2);
+            }
+        })
     }
 
     /// Obtains a token for `resource` (`https://vault.azure.net`) with `chain`.
@@ -248,23 +226,32 @@ impl Clients {
                 tenant,
                 client_id,
                 secret,
-            } => self.entra(authority, tenant, client_id, resource, |body| {
-                body.extend_from_slice(b"&client_secret=");
-                form_encode(body, secret.expose());
-                Ok(())
-            }),
+            } => self.entra(
+                authority,
+                tenant,
+                client_id,
+                resource,
+                &[("client_secret", secret.expose())],
+            ),
             Chain::WorkloadIdentity {
                 authority,
                 tenant,
                 client_id,
                 token_file,
-            } => self.entra(authority, tenant, client_id, resource, |body| {
-                let token = read_token_file(token_file, "AZURE_FEDERATED_TOKEN_FILE")?;
-                body.extend_from_slice(
-                    b"&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=",
-                );
-                form_encode(body, token.expose());
-                Ok(())
+            } => read_token_file(token_file, "AZURE_FEDERATED_TOKEN_FILE").and_then(|token| {
+                self.entra(
+                    authority,
+                    tenant,
+                    client_id,
+                    resource,
+                    &[
+                        (
+                            "client_assertion_type",
+                            b"urn:ietf:params:oauth:client-assertion-type:jwt-bearer".as_slice(),
+                        ),
+                        ("client_assertion", token.expose()),
+                    ],
+                )
             }),
             Chain::AppService {
                 endpoint,
@@ -293,15 +280,13 @@ impl Clients {
                 }
                 match self.client(&url).get(&url, &[("Metadata", b"true")]) {
                     Ok(r) => parse_token(r.status, &r.body),
-                    Err(e) if e.kind == Kind::Unavailable => {
-                        Err(Error::new(
-                            Kind::Permission,
-                            format!(
-                                "no Azure credentials: set AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE, or run with a managed identity (IMDS: {})",
-                                e.what
-                            ),
-                        ))
-                    }
+                    Err(e) if e.kind == Kind::Unavailable => Err(Error::new(
+                        Kind::Permission,
+                        format!(
+                            "no Azure credentials: set AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE, or run with a managed identity (IMDS: {})",
+                            e.what
+                        ),
+                    )),
                     Err(e) => Err(e),
                 }
             }
@@ -321,15 +306,17 @@ impl Clients {
         tenant: &str,
         client_id: &str,
         resource: &str,
-        credential: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
+        credential: &[(&str, &[u8])],
     ) -> Result<Secret, Error> {
         let url = format!("{authority}/{tenant}/oauth2/v2.0/token");
-        let mut body = zeroize::Zeroizing::new(Vec::new());
-        body.extend_from_slice(b"grant_type=client_credentials&client_id=");
-        form_encode(&mut body, client_id.as_bytes());
-        body.extend_from_slice(b"&scope=");
-        form_encode(&mut body, format!("{resource}/.default").as_bytes());
-        credential(&mut body)?;
+        let scope = format!("{resource}/.default");
+        let mut pairs: Vec<(&str, &[u8])> = vec![
+            ("grant_type", b"client_credentials"),
+            ("client_id", client_id.as_bytes()),
+            ("scope", scope.as_bytes()),
+        ];
+        pairs.extend_from_slice(credential);
+        let body = http::form(&pairs);
         let resp = self.client(&url).post(
             &url,
             &[(
@@ -358,8 +345,7 @@ impl Clients {
                 ),
             ));
         }
-        let mut auth = zeroize::Zeroizing::new(b"Bearer ".to_vec());
-        auth.extend_from_slice(token.expose());
+        let auth = http::bearer(token.expose());
         let resp = self.client(&url).get(
             &url,
             &[("Authorization", &auth), ("Accept", b"application/json")],
@@ -371,15 +357,8 @@ impl Clients {
 /// Percent-encodes a query value.
 fn query(v: &str) -> String {
     let mut out = Vec::new();
-    form_encode(&mut out, v.as_bytes());
+    http::form_encode(&mut out, v.as_bytes());
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn short(s: &str) -> String {
-    crate::log::escape_controls(s.trim())
-        .chars()
-        .take(200)
-        .collect()
 }
 
 /// Interprets a token answer (Entra ID or managed identity), with no I/O (the fuzz target calls
@@ -391,13 +370,13 @@ pub fn parse_token(status: u16, body: &Secret) -> Result<Secret, Error> {
     if status != 200 {
         let mut what = format!("token request refused: HTTP {status}");
         if let Some(e) = field("error") {
-            what.push_str(&format!(" {}", short(e)));
+            what.push_str(&format!(" {}", http::service_text(e)));
         }
         if let Some(code) = field("error_description")
             .and_then(|d| d.split([':', ' ']).next())
             .filter(|c| c.starts_with("AADSTS"))
         {
-            what.push_str(&format!(" ({})", short(code)));
+            what.push_str(&format!(" ({})", http::service_text(code)));
         }
         let kind = if status == 429 || status >= 500 {
             Kind::Unavailable
@@ -441,10 +420,10 @@ pub fn parse_secret(status: u16, body: &Secret) -> Result<Option<Secret>, Error>
     }
     let mut what = format!("HTTP {status}");
     for c in [code, inner].into_iter().flatten() {
-        what.push_str(&format!(" {}", short(c)));
+        what.push_str(&format!(" {}", http::service_text(c)));
     }
     if let Some(m) = err.and_then(|e| e.get("message")).and_then(Value::as_str) {
-        what.push_str(&format!(": {}", short(m)));
+        what.push_str(&format!(": {}", http::service_text(m)));
     }
     let kind = match status {
         401 | 403 => Kind::Permission,
@@ -458,9 +437,7 @@ pub fn parse_secret(status: u16, body: &Secret) -> Result<Option<Secret>, Error>
 mod tests {
     use super::*;
 
-    fn s(b: &str) -> Secret {
-        Secret::new(b.as_bytes().to_vec())
-    }
+    use crate::secret::text as s;
 
     #[test]
     fn token_only_to_key_vault() {

@@ -10,8 +10,6 @@
 //! CRC32C does not match is 65. Messages carry the HTTP status, Google's `status` code and its
 //! message (controls escaped, shortened), never a body, a token or a value.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
 use super::config::GcpSettings;
@@ -34,8 +32,7 @@ impl std::fmt::Debug for Token {
 
 /// HTTP clients, one per host, all under the gcp settings' policy.
 pub struct Clients {
-    opts: http::Options,
-    by_host: BTreeMap<String, http::Client>,
+    pool: http::Pool,
 }
 
 /// Google's error text: `{"error": {"status": "...", "message": "..."}}` (APIs) or
@@ -44,12 +41,7 @@ fn google_error(body: &[u8]) -> (Option<String>, Option<String>) {
     let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(body) else {
         return (None, None);
     };
-    let clean = |s: &str| -> String {
-        crate::log::escape_controls(s.trim())
-            .chars()
-            .take(200)
-            .collect()
-    };
+    let clean = http::service_text;
     match o.get("error") {
         Some(Value::Object(e)) => (
             e.get("status").and_then(Value::as_str).map(clean),
@@ -183,60 +175,25 @@ pub fn parse_access(status: u16, body: &Secret) -> Result<Option<Secret>, Error>
     Ok(Some(data))
 }
 
-/// `application/x-www-form-urlencoded` (only `A-Z a-z 0-9 - _ . ~` kept).
-fn form(pairs: &[(&str, &[u8])]) -> zeroize::Zeroizing<Vec<u8>> {
-    let mut out = zeroize::Zeroizing::new(Vec::new());
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push(b'&');
-        }
-        for (n, part) in [k.as_bytes(), v].into_iter().enumerate() {
-            if n == 1 {
-                out.push(b'=');
-            }
-            for &b in part {
-                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                    out.push(b);
-                } else {
-                    out.extend_from_slice(format!("%{b:02X}").as_bytes());
-                }
-            }
-        }
-    }
-    out
-}
-
 const FORM: &[u8] = b"application/x-www-form-urlencoded";
 
 impl Clients {
     /// Clients under `settings`; no I/O.
     pub fn new(settings: &GcpSettings, env: &Environ, max_body: u64) -> Clients {
         Clients {
-            opts: http::Options {
-                ca_file: http::ca_file(settings.ca_cert.as_deref(), env),
-                timeout: settings.timeout,
-                deadline: settings.deadline,
-                retries: settings.retries,
-                allow_insecure_http: settings.allow_insecure_http,
-                max_body,
-                ..http::Options::default()
-            },
-            by_host: BTreeMap::new(),
+            pool: http::Pool::new(http::settings_options!(settings, env, max_body)),
         }
     }
 
     /// The client for `url`'s scheme and host; `metadata` permits plain http to it.
     fn client(&mut self, url: &str, metadata: bool) -> &mut http::Client {
-        let origin = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
-        let mut opts = self.opts.clone();
-        if metadata {
-            opts.allow_insecure_http = true;
-            // Token answers are small; the metadata server never sends a secret's value.
-            opts.max_body = 64 * 1024;
-        }
-        self.by_host
-            .entry(origin)
-            .or_insert_with(|| http::Client::new(opts))
+        self.pool.client(&http::origin(url), |opts| {
+            if metadata {
+                opts.allow_insecure_http = true;
+                // Token answers are small; the metadata server never sends a secret's value.
+                opts.max_body = 64 * 1024;
+            }
+        })
     }
 
     fn post_form(
@@ -245,7 +202,7 @@ impl Clients {
         pairs: &[(&str, &[u8])],
         what: &str,
     ) -> Result<Token, Error> {
-        let body = form(pairs);
+        let body = http::form(pairs);
         let resp = self
             .client(url, false)
             .post(url, &[("Content-Type", FORM)], &body)
@@ -300,8 +257,7 @@ impl Clients {
             "gcp service account impersonation at {}",
             http::redact_url(url)
         );
-        let mut auth = zeroize::Zeroizing::new(b"Bearer ".to_vec());
-        auth.extend_from_slice(sts.0.expose());
+        let auth = http::bearer(sts.0.expose());
         let body = serde_json::json!({"scope": [SCOPE], "lifetime": "3600s"}).to_string();
         let resp = self
             .client(url, false)
@@ -337,8 +293,7 @@ impl Clients {
         token: &Token,
     ) -> Result<Option<Secret>, Error> {
         let url = format!("{endpoint}/v1/{resource}:access");
-        let mut auth = zeroize::Zeroizing::new(b"Bearer ".to_vec());
-        auth.extend_from_slice(token.0.expose());
+        let auth = http::bearer(token.0.expose());
         let resp = self
             .client(&url, false)
             .get(&url, &[("Authorization", &auth)])?;
@@ -350,9 +305,7 @@ impl Clients {
 mod tests {
     use super::*;
 
-    fn s(b: &str) -> Secret {
-        Secret::new(b.as_bytes().to_vec())
-    }
+    use crate::secret::text as s;
 
     #[test]
     fn access_answers() {
@@ -445,7 +398,7 @@ mod tests {
             77
         );
         assert_eq!(
-            &*form(&[("a b", b"c/d=~".as_slice()), ("e", b"f")]),
+            &*http::form(&[("a b", b"c/d=~".as_slice()), ("e", b"f")]),
             b"a%20b=c%2Fd%3D~&e=f"
         );
     }

@@ -341,9 +341,7 @@ pub fn assertion(sa: &ServiceAccount, now: u64) -> Result<Secret, Error> {
 mod tests {
     use super::*;
 
-    fn s(t: &str) -> Secret {
-        Secret::new(t.as_bytes().to_vec())
-    }
+    use crate::secret::text as s;
 
     #[test]
     fn files() {

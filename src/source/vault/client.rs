@@ -66,15 +66,7 @@ pub struct TokenLease {
 impl Vault {
     /// A client for `settings`; no I/O.
     pub fn new(settings: &VaultSettings, env: &Environ) -> Vault {
-        let opts = http::Options {
-            ca_file: http::ca_file(settings.ca_cert.as_deref(), env),
-            timeout: settings.timeout,
-            deadline: settings.deadline,
-            retries: settings.retries,
-            jitter: settings.retry_jitter,
-            allow_insecure_http: settings.allow_insecure_http,
-            ..http::Options::default()
-        };
+        let opts = http::settings_options!(settings, env, jitter: settings.retry_jitter);
         Vault {
             http: http::Client::new(opts),
             address: settings.address.clone(),
@@ -616,10 +608,7 @@ fn status_text(status: u16, body: &Secret) -> String {
                 .find(|s| !s.is_empty())
         });
     match first {
-        Some(e) => {
-            let e: String = crate::log::escape_controls(&e).chars().take(200).collect();
-            format!("HTTP {status}: {e}")
-        }
+        Some(e) => format!("HTTP {status}: {}", http::service_text(&e)),
         None => format!("HTTP {status}"),
     }
 }

@@ -44,29 +44,30 @@
 //!     let _bytes: &[u8] = resp.body.expose();
 //! }
 //! ```
+//!
+//! The module's parts: this file is the policy (options, the retry and deadline loop, the URL
+//! rules) and the small request helpers the sources share; [`exchange`] is one attempt (the
+//! request as sent, the response as read, transport errors classified); [`connect`] is the
+//! connection side (the trust store, the trimmed rustls provider, the inline resolver, the agent).
 
-use std::io::Read;
-use std::net::{IpAddr, ToSocketAddrs};
+mod connect;
+mod exchange;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ureq::config::Config;
+use ureq::Agent;
 use ureq::http::Uri;
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
-use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
-use ureq::{Agent, Body};
 
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
+use exchange::{Failure, Outcome};
 
 /// The Debian/Ubuntu/Alpine system CA bundle, the last trust fallback.
 pub const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
-
-/// Largest CA bundle read (the Debian bundle is about 220 KB).
-const MAX_CA_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Request methods the remote sources use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,6 +133,25 @@ impl Default for Options {
         }
     }
 }
+
+/// The [`Options`] a remote source's settings ask for: `$settings` is a settings value with the
+/// fields `ca_cert`, `timeout`, `deadline`, `retries` and `allow_insecure_http` (the vault's,
+/// aws', gcp's and azure's all have them), `$env` the start-time [`Environ`]; then the other
+/// fields the caller sets (`max_body`, `jitter: true`), the rest being the defaults.
+macro_rules! settings_options {
+    ($settings:expr, $env:expr $(, $field:ident $(: $value:expr)?)* $(,)?) => {
+        $crate::http::Options {
+            $($field $(: $value)?,)*
+            ca_file: $crate::http::ca_file($settings.ca_cert.as_deref(), $env),
+            timeout: $settings.timeout,
+            deadline: $settings.deadline,
+            retries: $settings.retries,
+            allow_insecure_http: $settings.allow_insecure_http,
+            ..$crate::http::Options::default()
+        }
+    };
+}
+pub(crate) use settings_options;
 
 /// The CA bundle to trust: `explicit` (a setting or `VAULT_CACERT`), else `SSL_CERT_FILE` from the
 /// start-time environment, else [`SYSTEM_CA_FILE`].
@@ -212,7 +232,7 @@ impl Client {
         self.send(Method::Get, url, headers, None)
     }
 
-    /// POST `body` to `url` with `headers`.
+    /// POST `body` to `url` with `headers` (PUT and the rest: [`Client::send`]).
     pub fn post(
         &mut self,
         url: &str,
@@ -220,16 +240,6 @@ impl Client {
         body: &[u8],
     ) -> Result<Response, Error> {
         self.send(Method::Post, url, headers, Some(body))
-    }
-
-    /// PUT `body` to `url` with `headers`.
-    pub fn put(
-        &mut self,
-        url: &str,
-        headers: &[(&str, &[u8])],
-        body: &[u8],
-    ) -> Result<Response, Error> {
-        self.send(Method::Put, url, headers, Some(body))
     }
 
     /// Sends one request under the retry, deadline, redirect and size policy.
@@ -244,7 +254,7 @@ impl Client {
         let shown = redact_url(url);
         let began = *self.began.get_or_insert_with(Instant::now);
         let deadline = began + self.opts.deadline;
-        self.ensure_agent(https)?;
+        let agent = self.agent(https)?;
         let mut attempt: u32 = 0;
         loop {
             let now = Instant::now();
@@ -260,7 +270,9 @@ impl Client {
                 method.as_str(),
                 budget.as_millis()
             );
-            let (why, retry_after) = match self.once(method, url, headers, body, budget) {
+            let (why, retry_after) = match exchange::once(
+                &agent, &self.opts, method, url, headers, body, budget,
+            ) {
                 Ok(Outcome::Done(resp)) => {
                     crate::trace!("{} {shown}: HTTP {}", method.as_str(), resp.status);
                     return Ok(resp);
@@ -353,176 +365,94 @@ impl Client {
         )
     }
 
-    /// Creates the agent on first use; the CA bundle is read only when an https URL needs it.
-    fn ensure_agent(&mut self, https: bool) -> Result<(), Error> {
-        if let Some((_, trusted)) = &self.agent
+    /// The agent, created on first use; the CA bundle is read only when an https URL needs it.
+    /// (An agent is a handle on a shared connection pool: the copy returned is the same agent.)
+    fn agent(&mut self, https: bool) -> Result<Agent, Error> {
+        if let Some((agent, trusted)) = &self.agent
             && (*trusted || !https)
         {
-            return Ok(());
+            return Ok(agent.clone());
         }
-        let mut tls = TlsConfig::builder()
-            .provider(TlsProvider::Rustls)
-            .unversioned_rustls_crypto_provider(Arc::new(tls_provider()));
-        if https {
-            tls = tls.root_certs(load_ca(&self.opts.ca_file)?);
-        } else {
-            // No trust anchors at all: a plain-http agent must never be able to verify anything.
-            tls = tls.root_certs(RootCerts::Specific(Arc::new(Vec::new())));
-        }
-        let config = Config::builder()
-            .http_status_as_error(false)
-            .https_only(false)
-            .max_redirects(0)
-            .proxy(None)
-            .user_agent(concat!("secret-init/", env!("CARGO_PKG_VERSION")))
-            .accept("application/json")
-            .tls_config(tls.build())
-            .build();
-        let agent = Agent::with_parts(config, DefaultConnector::default(), InlineResolver);
-        self.agent = Some((agent, https));
+        let agent = connect::agent(&self.opts.ca_file, https)?;
+        self.agent = Some((agent.clone(), https));
         self.stats.agents += 1;
-        Ok(())
-    }
-
-    fn once(
-        &mut self,
-        method: Method,
-        url: &str,
-        headers: &[(&str, &[u8])],
-        body: Option<&[u8]>,
-        budget: Duration,
-    ) -> Result<Outcome, Failure> {
-        let Some((agent, _)) = &self.agent else {
-            return Err(Failure::Fatal(
-                Kind::Unavailable,
-                "no HTTP agent (internal error)".into(),
-            ));
-        };
-        let result = match method {
-            Method::Get => {
-                let mut rb = agent.get(url).config().timeout_global(Some(budget)).build();
-                for (k, v) in headers {
-                    rb = rb.header(*k, *v);
-                }
-                rb.call()
-            }
-            Method::Post | Method::Put => {
-                let rb = if method == Method::Put {
-                    agent.put(url)
-                } else {
-                    agent.post(url)
-                };
-                let mut rb = rb.config().timeout_global(Some(budget)).build();
-                // JSON unless the caller names its own type (AWS JSON 1.1, STS forms).
-                if !headers
-                    .iter()
-                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-                {
-                    rb = rb.header("Content-Type", "application/json");
-                }
-                for (k, v) in headers {
-                    rb = rb.header(*k, *v);
-                }
-                rb.send(body.unwrap_or_default())
-            }
-        };
-        let mut resp = result.map_err(classify)?;
-        let status = resp.status().as_u16();
-        // 304 Not Modified answers a conditional GET; every other 3xx is a redirect.
-        if (300..400).contains(&status) && status != 304 {
-            let location = resp
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .map_or_else(|| "(no Location)".to_string(), redact_url);
-            return Ok(Outcome::Redirect(status, location));
-        }
-        if status == 429 || (500..600).contains(&status) && status != 501 {
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            // Read a small error body to the end so the connection goes back to the pool and the
-            // retry reuses it; a large one is dropped with its connection.
-            let _ = read_capped(resp.body_mut(), 64 * 1024);
-            return Ok(Outcome::Retry(status, retry_after));
-        }
-        let etag = resp
-            .headers()
-            .get("etag")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| v.len() <= 256 && !v.is_empty())
-            .map(str::to_string);
-        let body = read_capped(resp.body_mut(), self.opts.max_body)?;
-        if !(200..300).contains(&status)
-            && let Some(retry) = self.opts.retry_if
-            && retry(status, body.expose())
-        {
-            return Ok(Outcome::Retry(status, None));
-        }
-        Ok(Outcome::Done(Response { status, body, etag }))
+        Ok(agent)
     }
 }
 
-enum Outcome {
-    Done(Response),
-    Redirect(u16, String),
-    Retry(u16, Option<Duration>),
+/// Clients for several hosts under one policy: one [`Client`] (one agent, one kept-alive
+/// connection, one deadline) per key, created on first use.
+pub struct Pool {
+    opts: Options,
+    by_key: BTreeMap<String, Client>,
 }
 
-enum Failure {
-    Fatal(Kind, String),
-    Transient(String),
-    /// Like `Transient`, but the attempt ran out of time: the next one gets longer.
-    TimedOut(String),
-}
-
-fn read_capped(body: &mut Body, max: u64) -> Result<Secret, Failure> {
-    let mut reader = body.with_config().limit(max).reader();
-    let mut buf = zeroize::Zeroizing::new(Vec::new());
-    match reader.read_to_end(&mut buf) {
-        Ok(_) => Ok(Secret::new(std::mem::take(&mut *buf))),
-        Err(e) => match ureq::Error::from(e) {
-            ureq::Error::BodyExceedsLimit(_) => Err(Failure::Fatal(
-                Kind::Data,
-                format!("response body larger than the {max}-byte limit"),
-            )),
-            other => Err(classify(other)),
-        },
-    }
-}
-
-/// Decides whether a transport error is worth another attempt.
-fn classify(e: ureq::Error) -> Failure {
-    use ureq::Error as U;
-    match e {
-        U::Tls(why) => Failure::Fatal(Kind::Permission, format!("TLS: {why}")),
-        U::Rustls(e) => Failure::Fatal(Kind::Permission, format!("TLS: {e}")),
-        U::Pem(e) => Failure::Fatal(Kind::Permission, format!("TLS: {e}")),
-        U::Io(e) => {
-            if let Some(tls) = e
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            {
-                return Failure::Fatal(Kind::Permission, format!("TLS: {tls}"));
-            }
-            if e.kind() == std::io::ErrorKind::TimedOut {
-                return Failure::TimedOut(crate::error::io_text(&e));
-            }
-            Failure::Transient(crate::error::io_text(&e))
+impl Pool {
+    /// A pool whose clients get `opts`; no I/O.
+    pub fn new(opts: Options) -> Pool {
+        Pool {
+            opts,
+            by_key: BTreeMap::new(),
         }
-        U::Timeout(t) => Failure::TimedOut(format!("timed out ({t})")),
-        U::HostNotFound => Failure::Transient("host not found".into()),
-        U::ConnectionFailed => Failure::Transient("connection failed".into()),
-        U::Protocol(p) => Failure::Transient(format!("HTTP protocol error: {p}")),
-        U::BodyExceedsLimit(n) => Failure::Fatal(
-            Kind::Data,
-            format!("response body larger than the {n}-byte limit"),
-        ),
-        other => Failure::Fatal(Kind::Unavailable, other.to_string()),
     }
+
+    /// The client for `key` (an endpoint or an [`origin`]); the first time, it is built with the
+    /// pool's options as `adjust` changes them (a metadata host's own limits).
+    pub fn client(&mut self, key: &str, adjust: impl FnOnce(&mut Options)) -> &mut Client {
+        self.by_key.entry(key.to_string()).or_insert_with(|| {
+            let mut opts = self.opts.clone();
+            adjust(&mut opts);
+            Client::new(opts)
+        })
+    }
+}
+
+/// The scheme and authority of `url` (`https://host:port`), the key of its connection.
+pub fn origin(url: &str) -> String {
+    url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/")
+}
+
+/// An `Authorization` header value for `token`, in a buffer wiped on drop.
+pub fn bearer(token: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut auth = zeroize::Zeroizing::new(b"Bearer ".to_vec());
+    auth.extend_from_slice(token);
+    auth
+}
+
+/// Appends `v` percent-encoded as botocore and the Google and Azure SDKs write form values and
+/// query values (Python's `quote` with only `A-Z a-z 0-9 - _ . ~` kept).
+pub fn form_encode(out: &mut Vec<u8>, v: &[u8]) {
+    for &b in v {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b);
+        } else {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body of `pairs`, in a buffer wiped on drop (the
+/// values are assertions, tokens and client secrets).
+pub fn form(pairs: &[(&str, &[u8])]) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut out = zeroize::Zeroizing::new(Vec::new());
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(b'&');
+        }
+        form_encode(&mut out, k.as_bytes());
+        out.push(b'=');
+        form_encode(&mut out, v);
+    }
+    out
+}
+
+/// A service's own text (an error code or message from an answer) as our errors may carry it:
+/// trimmed, control characters escaped, at most 200 characters.
+pub fn service_text(s: &str) -> String {
+    crate::log::escape_controls(s.trim())
+        .chars()
+        .take(200)
+        .collect()
 }
 
 /// Applies the scheme policy; returns whether the URL is https.
@@ -577,50 +507,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Reads and parses a PEM CA bundle (certificates only; other PEM items are ignored).
-fn load_ca(path: &Path) -> Result<RootCerts, Error> {
-    let shown = path.display();
-    let cannot_read = |e: std::io::Error| {
-        Error::new(
-            Kind::Config,
-            format!(
-                "CA bundle {shown}: cannot read: {}",
-                crate::error::io_text(&e)
-            ),
-        )
-    };
-    let file = std::fs::File::open(path).map_err(cannot_read)?;
-    let pem = crate::fsx::read_capped(file, MAX_CA_BYTES)
-        .map_err(cannot_read)?
-        .ok_or_else(|| {
-            Error::new(
-                Kind::Config,
-                format!("CA bundle {shown}: larger than {MAX_CA_BYTES} bytes"),
-            )
-        })?;
-    let mut certs: Vec<Certificate<'static>> = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
-        match item {
-            Ok(PemItem::Certificate(c)) => certs.push(c),
-            Ok(_) => {}
-            Err(e) => {
-                return Err(Error::new(
-                    Kind::Config,
-                    format!("CA bundle {shown}: invalid PEM: {e}"),
-                ));
-            }
-        }
-    }
-    if certs.is_empty() {
-        return Err(Error::new(
-            Kind::Config,
-            format!("CA bundle {shown}: no certificates in it"),
-        ));
-    }
-    crate::debug!("trusting {} CA certificates from {shown}", certs.len());
-    Ok(RootCerts::new_with_certs(&certs))
-}
-
 /// Exponential backoff with full jitter: a uniform draw in `[0, min(max, base·2^n)]`; without a
 /// random number (jitter off), the ceiling itself.
 fn backoff(base: Duration, max: Duration, n: u32, random: Option<u64>) -> Duration {
@@ -647,141 +533,6 @@ fn random_u64() -> u64 {
             .map_or(0, |d| d.as_nanos()),
     );
     h.finish()
-}
-
-/// The rustls ring provider, trimmed to what a verifying client uses: AES-GCM suites (TLS 1.3 and
-/// the ECDHE TLS 1.2 ones), X25519/P-256/P-384 key exchange, every signature algorithm of the
-/// default provider (servers choose their certificates), and no private-key loading (there are no
-/// client certificates). Dropping ChaCha20-Poly1305 and the signing code shrinks the binary.
-fn tls_provider() -> rustls::crypto::CryptoProvider {
-    use rustls::SignatureScheme as S;
-    use rustls::crypto::ring::{cipher_suite as cs, kx_group as kx};
-    use webpki::ring as alg;
-    static SIG_ALGS: rustls::crypto::WebPkiSupportedAlgorithms =
-        rustls::crypto::WebPkiSupportedAlgorithms {
-            all: &[
-                alg::ECDSA_P256_SHA256,
-                alg::ECDSA_P256_SHA384,
-                alg::ECDSA_P384_SHA256,
-                alg::ECDSA_P384_SHA384,
-                alg::ED25519,
-                alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
-                alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
-                alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
-                alg::RSA_PKCS1_2048_8192_SHA256,
-                alg::RSA_PKCS1_2048_8192_SHA384,
-                alg::RSA_PKCS1_2048_8192_SHA512,
-                alg::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
-                alg::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
-                alg::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
-            ],
-            mapping: &[
-                (
-                    S::ECDSA_NISTP384_SHA384,
-                    &[alg::ECDSA_P384_SHA384, alg::ECDSA_P256_SHA384],
-                ),
-                (
-                    S::ECDSA_NISTP256_SHA256,
-                    &[alg::ECDSA_P256_SHA256, alg::ECDSA_P384_SHA256],
-                ),
-                (S::ED25519, &[alg::ED25519]),
-                (
-                    S::RSA_PSS_SHA512,
-                    &[alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
-                ),
-                (
-                    S::RSA_PSS_SHA384,
-                    &[alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
-                ),
-                (
-                    S::RSA_PSS_SHA256,
-                    &[alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
-                ),
-                (S::RSA_PKCS1_SHA512, &[alg::RSA_PKCS1_2048_8192_SHA512]),
-                (S::RSA_PKCS1_SHA384, &[alg::RSA_PKCS1_2048_8192_SHA384]),
-                (S::RSA_PKCS1_SHA256, &[alg::RSA_PKCS1_2048_8192_SHA256]),
-            ],
-        };
-    rustls::crypto::CryptoProvider {
-        cipher_suites: vec![
-            cs::TLS13_AES_256_GCM_SHA384,
-            cs::TLS13_AES_128_GCM_SHA256,
-            cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-            cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-            cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-            cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-        ],
-        kx_groups: vec![kx::X25519, kx::SECP256R1, kx::SECP384R1],
-        signature_verification_algorithms: SIG_ALGS,
-        secure_random: &SystemRandom,
-        key_provider: &NoPrivateKeys,
-    }
-}
-
-/// Randomness for rustls from the OS (ring's `SystemRandom`, i.e. `getrandom(2)`).
-#[derive(Debug)]
-struct SystemRandom;
-
-impl rustls::crypto::SecureRandom for SystemRandom {
-    fn fill(&self, buf: &mut [u8]) -> Result<(), rustls::crypto::GetRandomFailed> {
-        use ring::rand::SecureRandom;
-        ring::rand::SystemRandom::new()
-            .fill(buf)
-            .map_err(|_| rustls::crypto::GetRandomFailed)
-    }
-}
-
-/// secret-init presents no client certificate, so it never loads a private key.
-#[derive(Debug)]
-struct NoPrivateKeys;
-
-impl rustls::crypto::KeyProvider for NoPrivateKeys {
-    fn load_private_key(
-        &self,
-        _key: rustls::pki_types::PrivateKeyDer<'static>,
-    ) -> Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
-        Err(rustls::Error::General(
-            "client certificates are not supported".into(),
-        ))
-    }
-}
-
-/// Resolves names inline with `getaddrinfo`: ureq's default resolver starts a thread per lookup
-/// when a timeout is set, and secret-init must not leave threads behind.
-#[derive(Debug)]
-struct InlineResolver;
-
-impl Resolver for InlineResolver {
-    fn resolve(
-        &self,
-        uri: &Uri,
-        config: &Config,
-        _timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let host = uri
-            .host()
-            .ok_or_else(|| ureq::Error::BadUri("no host".into()))?;
-        let port = uri
-            .port_u16()
-            .unwrap_or(if uri.scheme_str() == Some("http") {
-                80
-            } else {
-                443
-            });
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let addrs = (bare, port)
-            .to_socket_addrs()
-            .map_err(|_| ureq::Error::HostNotFound)?;
-        let mut out = self.empty();
-        // The array holds 16 addresses (ureq's MAX_ADDRS); more would panic on push.
-        for a in config.ip_family().keep_wanted(addrs).take(16) {
-            out.push(a);
-        }
-        if out.is_empty() {
-            return Err(ureq::Error::HostNotFound);
-        }
-        Ok(out)
-    }
 }
 
 #[cfg(test)]

@@ -4,12 +4,16 @@
 //! check, so a wrong key can never add entries sealed under a second key. Every change is written
 //! through the same atomic writer as secret files (private staging file, 0600, fsync, rename, dir
 //! fsync): a reader, or a crash, sees the old file or the new one, never half of either. Secret
-//! values reach stdout only through `get`; `show` masks them.
+//! values reach stdout only through `get`; `show` masks them. The help texts and the option
+//! parser are `args.rs`.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{Read, Write};
+use std::io::Write;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::Flock;
 
 use crate::bundle::format::{self, Bundle, Vault};
 use crate::bundle::seal::MasterKey;
@@ -19,238 +23,15 @@ use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 use crate::plan::FileDelivery;
 use crate::secret::Secret;
+use args::{Args, HELP, parse, usage, verb_help};
+
+mod args;
 
 /// Largest value `set` reads from stdin or the command line.
 pub const MAX_VALUE_BYTES: u64 = 1024 * 1024;
 
-/// The help text of `secret-init bundle`.
-pub const HELP: &str = "\
-secret-init bundle: manage an encrypted bundle (AES-256-GCM vaults, docs/bundle.md)
-
-USAGE:
-    secret-init bundle keygen [--output PATH]          print (or write, 0600) a new base64 master key
-    secret-init bundle create NAME [-d DESCRIPTION]    add an empty vault (creates the file)
-    secret-init bundle set NAME KEY [VALUE|-] [--no-secret] [--allow-empty]
-                                                       seal a value; '-' or no VALUE reads stdin
-    secret-init bundle unset NAME KEY                  remove an entry
-    secret-init bundle show NAME                       table of entries, secret values masked
-    secret-init bundle get NAME KEY                    print one decrypted value, byte-exact
-    secret-init bundle list                            vaults with entry counts
-    secret-init bundle delete NAME                     remove a vault and its entries
-    secret-init bundle rekey --new-key-file PATH [--write-key-file]
-                                                       re-seal every entry under a new key
-    secret-init bundle VERB --help                     one verb's options and an example
-    (`secret-init vault ...` is the old name and still works, with a warning.)
-
-OPTIONS (after the verb):
-    --bundle PATH            the bundle file                env: SECRET_INIT_BUNDLE
-                             (--file and SECRET_INIT_VAULT_FILE: old names, still read, with a warning)
-    --master-key-file PATH   base64 master key file         env: SECRET_INIT_MASTER_KEY_FILE
-                             (or the key itself in SECRET_INIT_MASTER_KEY)
-    --allow-shared-dir       permit a bundle dir other users can write to
-                                                            env: SECRET_INIT_ALLOW_SHARED_DIR
-    -h, --help               this text
-
-EXIT CODES:
-    64 usage; 65 wrong key, tampered or invalid bundle, empty value; 69 no such file, vault or entry;
-    73 cannot write the bundle; 78 no master key
-";
-
-const BUNDLE_OPT: &str = "    --bundle PATH            the bundle file [env: SECRET_INIT_BUNDLE]\n";
-const KEY_OPT: &str = "    --master-key-file PATH   base64 master key file [env: SECRET_INIT_MASTER_KEY_FILE;\n                             or the key itself in SECRET_INIT_MASTER_KEY]\n";
-const SHARED_OPT: &str =
-    "    --allow-shared-dir       permit a bundle dir other users can write to\n";
-
-/// One verb's help: usage, what it does, its own options, and an example.
-struct VerbHelp {
-    verb: &'static str,
-    usage: &'static str,
-    about: &'static str,
-    options: &'static [&'static str],
-    example: &'static str,
-}
-
-const VERB_HELP: &[VerbHelp] = &[
-    VerbHelp {
-        verb: "keygen",
-        usage: "secret-init bundle keygen [--output PATH]",
-        about: "Make a new random 256-bit master key, base64; printed, or written 0600 to a new file.",
-        options: &[
-            "    --output PATH            write the key there (refuses to overwrite a file)\n",
-            SHARED_OPT,
-        ],
-        example: "secret-init bundle keygen --output ~/.truss/master.key",
-    },
-    VerbHelp {
-        verb: "create",
-        usage: "secret-init bundle create NAME [-d DESCRIPTION]",
-        about: "Add an empty vault NAME; creates the bundle file when there is none.",
-        options: &[
-            "    -d, --description TEXT   what the vault is for (not sealed)\n",
-            BUNDLE_OPT,
-            KEY_OPT,
-            SHARED_OPT,
-        ],
-        example: "secret-init bundle create prod -d \"production API keys\" --bundle bundle.json",
-    },
-    VerbHelp {
-        verb: "set",
-        usage: "secret-init bundle set NAME KEY [VALUE|-] [--no-secret] [--allow-empty]",
-        about: "Seal VALUE as entry KEY of vault NAME. Without VALUE, or with '-', the value is read\n\
-                from stdin (keeps it off the command line); empty stdin is refused.",
-        options: &[
-            "    --no-secret              store it as a plain setting (shown unmasked by show)\n",
-            "    --allow-empty            store an empty value from stdin on purpose\n",
-            BUNDLE_OPT,
-            KEY_OPT,
-            SHARED_OPT,
-        ],
-        example: "printf %s \"$TOKEN\" | secret-init bundle set prod hf_access_token --bundle bundle.json",
-    },
-    VerbHelp {
-        verb: "unset",
-        usage: "secret-init bundle unset NAME KEY",
-        about: "Remove entry KEY from vault NAME.",
-        options: &[BUNDLE_OPT, KEY_OPT, SHARED_OPT],
-        example: "secret-init bundle unset prod old_token",
-    },
-    VerbHelp {
-        verb: "show",
-        usage: "secret-init bundle show NAME",
-        about: "A table of vault NAME's entries; secret values are masked.",
-        options: &[BUNDLE_OPT, KEY_OPT],
-        example: "secret-init bundle show prod",
-    },
-    VerbHelp {
-        verb: "get",
-        usage: "secret-init bundle get NAME KEY",
-        about: "Print one decrypted value, byte-exact, on stdout.",
-        options: &[BUNDLE_OPT, KEY_OPT],
-        example: "secret-init bundle get prod hf_access_token > token",
-    },
-    VerbHelp {
-        verb: "list",
-        usage: "secret-init bundle list",
-        about: "The vaults with their entry counts and descriptions; needs no key.",
-        options: &[BUNDLE_OPT],
-        example: "secret-init bundle list --bundle bundle.json",
-    },
-    VerbHelp {
-        verb: "delete",
-        usage: "secret-init bundle delete NAME",
-        about: "Remove vault NAME and all its entries.",
-        options: &[BUNDLE_OPT, KEY_OPT, SHARED_OPT],
-        example: "secret-init bundle delete staging",
-    },
-    VerbHelp {
-        verb: "rekey",
-        usage: "secret-init bundle rekey --new-key-file PATH [--write-key-file]",
-        about: "Re-seal every entry under the key in PATH, in one atomic replace. The old key then no\n\
-                longer opens the bundle: with --write-key-file the --master-key-file is replaced\n\
-                (atomically, 0600) by the new key once the bundle is rewritten.",
-        options: &[
-            "    --new-key-file PATH      the new base64 key (make one with keygen --output)\n",
-            "    --write-key-file         then replace the --master-key-file with the new key\n",
-            BUNDLE_OPT,
-            KEY_OPT,
-            SHARED_OPT,
-        ],
-        example: "secret-init bundle keygen --output new.key &&\n    secret-init bundle rekey --new-key-file new.key --master-key-file master.key --write-key-file",
-    },
-];
-
-fn verb_help(verb: &str) -> Option<String> {
-    let v = VERB_HELP.iter().find(|v| v.verb == verb)?;
-    let mut out = format!(
-        "secret-init bundle {}: {}\n\nUSAGE:\n    {}\n\nOPTIONS:\n",
-        v.verb, v.about, v.usage
-    );
-    for o in v.options {
-        out.push_str(o);
-    }
-    out.push_str(&format!(
-        "    -h, --help               this text\n\nEXAMPLE:\n    {}\n",
-        v.example
-    ));
-    Some(out)
-}
-
-struct Args {
-    words: Vec<String>,
-    file: Option<PathBuf>,
-    /// The file was named by the old `--file`.
-    old_file_flag: bool,
-    key_file: Option<PathBuf>,
-    new_key_file: Option<PathBuf>,
-    output: Option<PathBuf>,
-    description: Option<String>,
-    no_secret: bool,
-    allow_empty: bool,
-    write_key_file: bool,
-    allow_shared_dir: bool,
-    help: bool,
-}
-
-fn usage(what: impl Into<String>) -> Error {
-    Error::new(
-        Kind::Usage,
-        format!("{} (see secret-init bundle VERB --help)", what.into()),
-    )
-}
-
-fn parse(args: Vec<OsString>) -> Result<Args, Error> {
-    use lexopt::Arg;
-    let mut p = lexopt::Parser::from_args(args);
-    let mut a = Args {
-        words: Vec::new(),
-        file: None,
-        old_file_flag: false,
-        key_file: None,
-        new_key_file: None,
-        output: None,
-        description: None,
-        no_secret: false,
-        allow_empty: false,
-        write_key_file: false,
-        allow_shared_dir: false,
-        help: false,
-    };
-    let text = |v: OsString, what: &str| {
-        v.into_string()
-            .map_err(|_| usage(format!("{what} is not valid UTF-8")))
-    };
-    while let Some(arg) = p.next().map_err(|e| usage(e.to_string()))? {
-        let path = |p: &mut lexopt::Parser, o: &str| {
-            p.value()
-                .map(PathBuf::from)
-                .map_err(|_| usage(format!("{o} needs a value")))
-        };
-        match arg {
-            Arg::Short('h') | Arg::Long("help") => a.help = true,
-            Arg::Long("bundle") => a.file = Some(path(&mut p, "--bundle")?),
-            Arg::Long("file") => {
-                a.file = Some(path(&mut p, "--file")?);
-                a.old_file_flag = true;
-            }
-            Arg::Long("master-key-file") => a.key_file = Some(path(&mut p, "--master-key-file")?),
-            Arg::Long("new-key-file") => a.new_key_file = Some(path(&mut p, "--new-key-file")?),
-            Arg::Long("output") => a.output = Some(path(&mut p, "--output")?),
-            Arg::Short('d') | Arg::Long("description") => {
-                let v = p.value().map_err(|_| usage("-d needs a description"))?;
-                a.description = Some(text(v, "the description")?);
-            }
-            Arg::Long("no-secret") => a.no_secret = true,
-            Arg::Long("allow-empty") => a.allow_empty = true,
-            Arg::Long("write-key-file") => a.write_key_file = true,
-            Arg::Long("allow-shared-dir") => a.allow_shared_dir = true,
-            // `-` alone is a value (stdin), which lexopt reports as a value already.
-            Arg::Value(v) => a.words.push(text(v, "an argument")?),
-            Arg::Short(c) => return Err(usage(format!("unknown option -{c}"))),
-            Arg::Long(o) => return Err(usage(format!("unknown option --{o}"))),
-        }
-    }
-    Ok(a)
-}
+/// The writers' lock on a bundle's directory; none while the directory does not exist yet.
+type Lock = Option<Flock<OwnedFd>>;
 
 struct Ctx {
     args: Args,
@@ -361,11 +142,22 @@ impl Ctx {
         Ok((path, Bundle::parse(&bytes, &src)?))
     }
 
+    /// The bundle opened for a change: the key checked against it, and the writers' [`lock`]
+    /// held until the command ends.
+    ///
+    /// [`lock`]: Ctx::lock
+    fn edit(&self) -> Result<(MasterKey, Lock, PathBuf, Bundle), Error> {
+        let key = self.key()?;
+        let lock = self.lock()?;
+        let (path, b) = self.open(&key)?;
+        Ok((key, lock, path, b))
+    }
+
     /// Serializes the writers of one bundle: an exclusive `flock` on its directory, held until
     /// the command ends. Each change reads, edits and replaces the whole file, so without it two
     /// `vault set` at once would lose one update. Readers need no lock: every replace is atomic.
-    fn lock(&self) -> Result<Option<nix::fcntl::Flock<std::os::fd::OwnedFd>>, Error> {
-        use nix::fcntl::{Flock, FlockArg, OFlag};
+    fn lock(&self) -> Result<Lock, Error> {
+        use nix::fcntl::{FlockArg, OFlag};
         let path = self.file()?;
         let dir = path.parent().unwrap_or(Path::new("/"));
         let fd = match nix::fcntl::open(
@@ -548,20 +340,16 @@ fn create(c: &Ctx) -> Result<u8, Errors> {
 fn read_value(word: Option<&String>, allow_empty: bool) -> Result<Secret, Error> {
     match word.map(String::as_str) {
         Some("-") | None => {
-            let mut buf = zeroize::Zeroizing::new(Vec::new());
-            std::io::stdin()
-                .lock()
-                .take(MAX_VALUE_BYTES + 1)
-                .read_to_end(&mut buf)
+            let buf = crate::fsx::read_secret(std::io::stdin().lock(), MAX_VALUE_BYTES, 0)
                 .map_err(|e| {
                     Error::new(Kind::Data, format!("stdin: {}", crate::error::io_text(&e)))
+                })?
+                .ok_or_else(|| {
+                    Error::new(
+                        Kind::Data,
+                        format!("value on stdin exceeds {MAX_VALUE_BYTES} bytes"),
+                    )
                 })?;
-            if buf.len() as u64 > MAX_VALUE_BYTES {
-                return Err(Error::new(
-                    Kind::Data,
-                    format!("value on stdin exceeds {MAX_VALUE_BYTES} bytes"),
-                ));
-            }
             // An empty stdin is far more often a pipe that produced nothing (an unset variable,
             // a failed command) than a value someone meant to store.
             if buf.is_empty() && !allow_empty {
@@ -570,7 +358,7 @@ fn read_value(word: Option<&String>, allow_empty: bool) -> Result<Secret, Error>
                     "stdin is empty; refusing to store an empty value (--allow-empty to mean it)",
                 ));
             }
-            Ok(Secret::new(std::mem::take(&mut *buf)))
+            Ok(buf)
         }
         Some(v) => Ok(Secret::new(v.as_bytes().to_vec())),
     }
@@ -581,9 +369,7 @@ fn set(c: &Ctx) -> Result<u8, Errors> {
         2..=3,
         "set NAME KEY [VALUE|-] [--no-secret] [--allow-empty]",
     )?;
-    let key = c.key()?;
-    let _lock = c.lock()?;
-    let (path, mut b) = c.open(&key)?;
+    let (key, _lock, path, mut b) = c.edit()?;
     let src = path.display().to_string();
     b.vault(&w[0], &src)?;
     let value = read_value(w.get(2), c.args.allow_empty)?;
@@ -607,9 +393,7 @@ fn set(c: &Ctx) -> Result<u8, Errors> {
 
 fn unset(c: &Ctx) -> Result<u8, Errors> {
     let w = c.words(2..=2, "unset NAME KEY")?;
-    let key = c.key()?;
-    let _lock = c.lock()?;
-    let (path, mut b) = c.open(&key)?;
+    let (_, _lock, path, mut b) = c.edit()?;
     let src = path.display().to_string();
     b.vault(&w[0], &src)?;
     let now = format::now_rfc3339();
@@ -659,32 +443,9 @@ fn show(c: &Ctx) -> Result<u8, Errors> {
         esc(&v.updated),
         opened.len()
     );
-    out.push_str(&columns(&rows));
+    out.push_str(&super::columns(&rows));
     print(out.as_bytes())?;
     Ok(0)
-}
-
-fn columns<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut width = [0usize; N];
-    for r in rows {
-        for (w, s) in width.iter_mut().zip(r) {
-            *w = (*w).max(s.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for r in rows {
-        let mut line = String::new();
-        for (i, (s, w)) in r.iter().zip(width).enumerate() {
-            if i + 1 == N {
-                line.push_str(s);
-            } else {
-                line.push_str(&format!("{s:<w$}  "));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 fn get(c: &Ctx) -> Result<u8, Errors> {
@@ -729,15 +490,13 @@ fn list(c: &Ctx) -> Result<u8, Errors> {
             crate::log::escape_controls(&v.description),
         ]);
     }
-    print(columns(&rows).as_bytes())?;
+    print(super::columns(&rows).as_bytes())?;
     Ok(0)
 }
 
 fn delete(c: &Ctx) -> Result<u8, Errors> {
     let w = c.words(1..=1, "delete NAME")?;
-    let key = c.key()?;
-    let _lock = c.lock()?;
-    let (path, mut b) = c.open(&key)?;
+    let (_, _lock, path, mut b) = c.edit()?;
     if b.vaults.remove(&w[0]).is_none() {
         return Err(
             Error::new(Kind::Unavailable, format!("no vault named \"{}\"", w[0]))

@@ -1,0 +1,226 @@
+//! The connection side of the client: one ureq agent per [`super::Client`], trusting exactly one
+//! PEM bundle, with a rustls provider trimmed to what a verifying client needs and a resolver
+//! that never starts a thread.
+
+use std::net::ToSocketAddrs;
+use std::path::Path;
+use std::sync::Arc;
+
+use ureq::Agent;
+use ureq::config::Config;
+use ureq::http::Uri;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+
+use crate::error::{Error, Kind};
+
+/// Largest CA bundle read (the Debian bundle is about 220 KB).
+const MAX_CA_BYTES: u64 = 4 * 1024 * 1024;
+
+/// An agent with the policy's connection settings: statuses returned, not raised; no redirects;
+/// no proxy. For https the CA bundle `ca_file` is read now; a plain-http agent trusts nothing.
+pub(super) fn agent(ca_file: &Path, https: bool) -> Result<Agent, Error> {
+    let mut tls = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(Arc::new(tls_provider()));
+    if https {
+        tls = tls.root_certs(load_ca(ca_file)?);
+    } else {
+        // No trust anchors at all: a plain-http agent must never be able to verify anything.
+        tls = tls.root_certs(RootCerts::Specific(Arc::new(Vec::new())));
+    }
+    let config = Config::builder()
+        .http_status_as_error(false)
+        .https_only(false)
+        .max_redirects(0)
+        .proxy(None)
+        .user_agent(concat!("secret-init/", env!("CARGO_PKG_VERSION")))
+        .accept("application/json")
+        .tls_config(tls.build())
+        .build();
+    Ok(Agent::with_parts(
+        config,
+        DefaultConnector::default(),
+        InlineResolver,
+    ))
+}
+
+/// Reads and parses a PEM CA bundle (certificates only; other PEM items are ignored).
+fn load_ca(path: &Path) -> Result<RootCerts, Error> {
+    let shown = path.display();
+    let cannot_read = |e: std::io::Error| {
+        Error::new(
+            Kind::Config,
+            format!(
+                "CA bundle {shown}: cannot read: {}",
+                crate::error::io_text(&e)
+            ),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(cannot_read)?;
+    let pem = crate::fsx::read_capped(file, MAX_CA_BYTES)
+        .map_err(cannot_read)?
+        .ok_or_else(|| {
+            Error::new(
+                Kind::Config,
+                format!("CA bundle {shown}: larger than {MAX_CA_BYTES} bytes"),
+            )
+        })?;
+    let mut certs: Vec<Certificate<'static>> = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::new(
+                    Kind::Config,
+                    format!("CA bundle {shown}: invalid PEM: {e}"),
+                ));
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::new(
+            Kind::Config,
+            format!("CA bundle {shown}: no certificates in it"),
+        ));
+    }
+    crate::debug!("trusting {} CA certificates from {shown}", certs.len());
+    Ok(RootCerts::new_with_certs(&certs))
+}
+
+/// The rustls ring provider, trimmed to what a verifying client uses: AES-GCM suites (TLS 1.3 and
+/// the ECDHE TLS 1.2 ones), X25519/P-256/P-384 key exchange, every signature algorithm of the
+/// default provider (servers choose their certificates), and no private-key loading (there are no
+/// client certificates). Dropping ChaCha20-Poly1305 and the signing code shrinks the binary.
+fn tls_provider() -> rustls::crypto::CryptoProvider {
+    use rustls::SignatureScheme as S;
+    use rustls::crypto::ring::{cipher_suite as cs, kx_group as kx};
+    use webpki::ring as alg;
+    static SIG_ALGS: rustls::crypto::WebPkiSupportedAlgorithms =
+        rustls::crypto::WebPkiSupportedAlgorithms {
+            all: &[
+                alg::ECDSA_P256_SHA256,
+                alg::ECDSA_P256_SHA384,
+                alg::ECDSA_P384_SHA256,
+                alg::ECDSA_P384_SHA384,
+                alg::ED25519,
+                alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+                alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+                alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+                alg::RSA_PKCS1_2048_8192_SHA256,
+                alg::RSA_PKCS1_2048_8192_SHA384,
+                alg::RSA_PKCS1_2048_8192_SHA512,
+                alg::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
+                alg::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
+                alg::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
+            ],
+            mapping: &[
+                (
+                    S::ECDSA_NISTP384_SHA384,
+                    &[alg::ECDSA_P384_SHA384, alg::ECDSA_P256_SHA384],
+                ),
+                (
+                    S::ECDSA_NISTP256_SHA256,
+                    &[alg::ECDSA_P256_SHA256, alg::ECDSA_P384_SHA256],
+                ),
+                (S::ED25519, &[alg::ED25519]),
+                (
+                    S::RSA_PSS_SHA512,
+                    &[alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
+                ),
+                (
+                    S::RSA_PSS_SHA384,
+                    &[alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
+                ),
+                (
+                    S::RSA_PSS_SHA256,
+                    &[alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
+                ),
+                (S::RSA_PKCS1_SHA512, &[alg::RSA_PKCS1_2048_8192_SHA512]),
+                (S::RSA_PKCS1_SHA384, &[alg::RSA_PKCS1_2048_8192_SHA384]),
+                (S::RSA_PKCS1_SHA256, &[alg::RSA_PKCS1_2048_8192_SHA256]),
+            ],
+        };
+    rustls::crypto::CryptoProvider {
+        cipher_suites: vec![
+            cs::TLS13_AES_256_GCM_SHA384,
+            cs::TLS13_AES_128_GCM_SHA256,
+            cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        ],
+        kx_groups: vec![kx::X25519, kx::SECP256R1, kx::SECP384R1],
+        signature_verification_algorithms: SIG_ALGS,
+        secure_random: &SystemRandom,
+        key_provider: &NoPrivateKeys,
+    }
+}
+
+/// Randomness for rustls from the OS (ring's `SystemRandom`, i.e. `getrandom(2)`).
+#[derive(Debug)]
+struct SystemRandom;
+
+impl rustls::crypto::SecureRandom for SystemRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), rustls::crypto::GetRandomFailed> {
+        use ring::rand::SecureRandom;
+        ring::rand::SystemRandom::new()
+            .fill(buf)
+            .map_err(|_| rustls::crypto::GetRandomFailed)
+    }
+}
+
+/// secret-init presents no client certificate, so it never loads a private key.
+#[derive(Debug)]
+struct NoPrivateKeys;
+
+impl rustls::crypto::KeyProvider for NoPrivateKeys {
+    fn load_private_key(
+        &self,
+        _key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
+        Err(rustls::Error::General(
+            "client certificates are not supported".into(),
+        ))
+    }
+}
+
+/// Resolves names inline with `getaddrinfo`: ureq's default resolver starts a thread per lookup
+/// when a timeout is set, and secret-init must not leave threads behind.
+#[derive(Debug)]
+struct InlineResolver;
+
+impl Resolver for InlineResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri
+            .host()
+            .ok_or_else(|| ureq::Error::BadUri("no host".into()))?;
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("http") {
+                80
+            } else {
+                443
+            });
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs = (bare, port)
+            .to_socket_addrs()
+            .map_err(|_| ureq::Error::HostNotFound)?;
+        let mut out = self.empty();
+        // The array holds 16 addresses (ureq's MAX_ADDRS); more would panic on push.
+        for a in config.ip_family().keep_wanted(addrs).take(16) {
+            out.push(a);
+        }
+        if out.is_empty() {
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(out)
+    }
+}

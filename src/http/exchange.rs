@@ -1,0 +1,149 @@
+//! One attempt of a request: the request as ureq sends it (headers, JSON by default), the
+//! response as read (redirects and retryable statuses recognised, the body read under the size
+//! cap into a [`Secret`]), and transport errors sorted into fatal, transient and timed out. The
+//! loop around it (retries, backoff, the deadline) is in the module root.
+
+use std::io::Read;
+use std::time::Duration;
+
+use ureq::{Agent, Body};
+
+use super::{Method, Options, Response, redact_url};
+use crate::error::Kind;
+use crate::secret::Secret;
+
+/// Sends `method url` once within `budget`; no retry here.
+pub(super) fn once(
+    agent: &Agent,
+    opts: &Options,
+    method: Method,
+    url: &str,
+    headers: &[(&str, &[u8])],
+    body: Option<&[u8]>,
+    budget: Duration,
+) -> Result<Outcome, Failure> {
+    let result = match method {
+        Method::Get => {
+            let mut rb = agent.get(url).config().timeout_global(Some(budget)).build();
+            for (k, v) in headers {
+                rb = rb.header(*k, *v);
+            }
+            rb.call()
+        }
+        Method::Post | Method::Put => {
+            let rb = if method == Method::Put {
+                agent.put(url)
+            } else {
+                agent.post(url)
+            };
+            let mut rb = rb.config().timeout_global(Some(budget)).build();
+            // JSON unless the caller names its own type (AWS JSON 1.1, STS forms).
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
+                rb = rb.header("Content-Type", "application/json");
+            }
+            for (k, v) in headers {
+                rb = rb.header(*k, *v);
+            }
+            rb.send(body.unwrap_or_default())
+        }
+    };
+    let mut resp = result.map_err(classify)?;
+    let status = resp.status().as_u16();
+    // 304 Not Modified answers a conditional GET; every other 3xx is a redirect.
+    if (300..400).contains(&status) && status != 304 {
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| "(no Location)".to_string(), redact_url);
+        return Ok(Outcome::Redirect(status, location));
+    }
+    if status == 429 || (500..600).contains(&status) && status != 501 {
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        // Read a small error body to the end so the connection goes back to the pool and the
+        // retry reuses it; a large one is dropped with its connection.
+        let _ = read_capped(resp.body_mut(), 64 * 1024);
+        return Ok(Outcome::Retry(status, retry_after));
+    }
+    let etag = resp
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 256 && !v.is_empty())
+        .map(str::to_string);
+    let body = read_capped(resp.body_mut(), opts.max_body)?;
+    if !(200..300).contains(&status)
+        && let Some(retry) = opts.retry_if
+        && retry(status, body.expose())
+    {
+        return Ok(Outcome::Retry(status, None));
+    }
+    Ok(Outcome::Done(Response { status, body, etag }))
+}
+
+pub(super) enum Outcome {
+    Done(Response),
+    Redirect(u16, String),
+    Retry(u16, Option<Duration>),
+}
+
+pub(super) enum Failure {
+    Fatal(Kind, String),
+    Transient(String),
+    /// Like `Transient`, but the attempt ran out of time: the next one gets longer.
+    TimedOut(String),
+}
+
+fn read_capped(body: &mut Body, max: u64) -> Result<Secret, Failure> {
+    let mut reader = body.with_config().limit(max).reader();
+    let mut buf = zeroize::Zeroizing::new(Vec::new());
+    match reader.read_to_end(&mut buf) {
+        Ok(_) => Ok(Secret::new(std::mem::take(&mut *buf))),
+        Err(e) => match ureq::Error::from(e) {
+            ureq::Error::BodyExceedsLimit(_) => Err(Failure::Fatal(
+                Kind::Data,
+                format!("response body larger than the {max}-byte limit"),
+            )),
+            other => Err(classify(other)),
+        },
+    }
+}
+
+/// Decides whether a transport error is worth another attempt.
+fn classify(e: ureq::Error) -> Failure {
+    use ureq::Error as U;
+    match e {
+        U::Tls(why) => Failure::Fatal(Kind::Permission, format!("TLS: {why}")),
+        U::Rustls(e) => Failure::Fatal(Kind::Permission, format!("TLS: {e}")),
+        U::Pem(e) => Failure::Fatal(Kind::Permission, format!("TLS: {e}")),
+        U::Io(e) => {
+            if let Some(tls) = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                return Failure::Fatal(Kind::Permission, format!("TLS: {tls}"));
+            }
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                return Failure::TimedOut(crate::error::io_text(&e));
+            }
+            Failure::Transient(crate::error::io_text(&e))
+        }
+        U::Timeout(t) => Failure::TimedOut(format!("timed out ({t})")),
+        U::HostNotFound => Failure::Transient("host not found".into()),
+        U::ConnectionFailed => Failure::Transient("connection failed".into()),
+        U::Protocol(p) => Failure::Transient(format!("HTTP protocol error: {p}")),
+        U::BodyExceedsLimit(n) => Failure::Fatal(
+            Kind::Data,
+            format!("response body larger than the {n}-byte limit"),
+        ),
+        other => Failure::Fatal(Kind::Unavailable, other.to_string()),
+    }
+}
