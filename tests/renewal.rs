@@ -165,6 +165,8 @@ fn a_token_at_its_max_ttl_triggers_a_login_and_is_revoked_at_exit() {
     bao.put_v2("app", &[("db", &canary("db"))]);
     // TTL 2 s, max 4 s: renewed at ~1.3 s, then capped, then a new login at ~2/3 of what is left.
     let (role_id, secret_id) = short_role(&bao, "2s", "4s");
+    // The dev server revokes its initial root token itself.
+    let revoked_at_start = bao.audited_ops("update", "auth/token/revoke-self");
     let sb = Sandbox::new();
     let status = sb.path("status.json");
     sb.config(&yaml(&bao, &status, "    auth: {method: approle}\n", ""));
@@ -175,28 +177,35 @@ fn a_token_at_its_max_ttl_triggers_a_login_and_is_revoked_at_exit() {
         .args(waiter());
     let ns = Ns::start(&run, &[]);
     expect_prefix(&ns, "ready", Duration::from_secs(10));
-    // 5 s: the first login, a renewal, a capped renewal and the second login (at ~3.6 s); the
-    // third comes at ~7 s, after the exit below.
+    // 5 s: the first login, a renewal, a capped renewal and the second login (at ~3.6 s); on a
+    // loaded machine the second login may come later, so wait for it (bounded), still all ok.
     stays_ok(&status, &ns, Duration::from_secs(5));
-    let logins = audited_times(&bao, "auth/approle/login");
+    let t0 = Instant::now();
+    while audited_times(&bao, "auth/approle/login").len() < 2
+        && t0.elapsed() < Duration::from_secs(10)
+    {
+        stays_ok(&status, &ns, Duration::from_millis(500));
+    }
     let renewals = audited_times(&bao, "auth/token/renew-self");
+    assert!(!renewals.is_empty(), "renewed before the max TTL");
+    let stderr = stop(ns);
+    // Counted after the exit: a login may have happened between any earlier count and the stop.
+    let logins = audited_times(&bao, "auth/approle/login");
     eprintln!(
         "approle logins at gaps {:?}, {} renewals (TTL 2s, max 4s)",
         gaps(&logins),
         renewals.len()
     );
-    assert!(
-        logins.len() >= 2,
-        "logged in again: {logins:?}\n{}",
-        ns.stderr()
-    );
-    assert!(!renewals.is_empty(), "renewed before the max TTL");
-    let revoked_before = bao.audited_ops("update", "auth/token/revoke-self");
-    let stderr = stop(ns);
+    assert!(logins.len() >= 2, "logged in again: {logins:?}\n{stderr}");
     assert!(stderr.contains("logged in again (approle)"), "{stderr}");
-    // Each re-login revokes the token it replaces; the exit revokes the last one.
+    // Each re-login revokes the token it replaces; the exit revokes the last one: every token we
+    // logged in for is revoked exactly once.
     let revoked = bao.audited_ops("update", "auth/token/revoke-self");
-    assert_eq!(revoked, revoked_before + 1, "revoke-self at exit\n{stderr}");
+    assert_eq!(
+        revoked - revoked_at_start,
+        logins.len(),
+        "one revoke-self per login\n{stderr}"
+    );
     assert!(!stderr.contains(&secret_id));
 }
 
