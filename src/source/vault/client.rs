@@ -11,7 +11,6 @@
 //! (numbers, booleans, objects) are delivered as their JSON text; `null` counts as absent.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde_json::Value;
@@ -678,23 +677,21 @@ fn read_credential(path: &Path, key: &str) -> Result<Secret, Error> {
         )
         .with_source(src.clone())
     })?;
-    let mut buf = Zeroizing::new(Vec::new());
-    file.take(MAX_CREDENTIAL_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| {
-            Error::new(
-                Kind::Permission,
-                format!("cannot read: {}", crate::error::io_text(&e)),
-            )
-            .with_source(src.clone())
-        })?;
-    if buf.len() as u64 > MAX_CREDENTIAL_BYTES {
+    let read = crate::fsx::read_secret(file, MAX_CREDENTIAL_BYTES, 0).map_err(|e| {
+        Error::new(
+            Kind::Permission,
+            format!("cannot read: {}", crate::error::io_text(&e)),
+        )
+        .with_source(src.clone())
+    })?;
+    let Some(read) = read else {
         return Err(Error::new(
             Kind::Data,
             format!("larger than {MAX_CREDENTIAL_BYTES} bytes"),
         )
         .with_source(src));
-    }
+    };
+    let buf = read.expose();
     let start = buf
         .iter()
         .position(|b| !b.is_ascii_whitespace())
