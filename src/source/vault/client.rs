@@ -670,20 +670,10 @@ fn credential(c: &Credential, env: &Environ, what: &str) -> Result<Secret, Error
 /// Reads a small credential file, dropping surrounding whitespace (files usually end in `\n`).
 fn read_credential(path: &Path, key: &str) -> Result<Secret, Error> {
     let src = format!("secret_init.vault.auth.{key} {}", path.display());
-    let file = std::fs::File::open(path).map_err(|e| {
-        Error::new(
-            Kind::Permission,
-            format!("cannot read: {}", crate::error::io_text(&e)),
-        )
-        .with_source(src.clone())
-    })?;
-    let read = crate::fsx::read_secret(file, MAX_CREDENTIAL_BYTES, 0).map_err(|e| {
-        Error::new(
-            Kind::Permission,
-            format!("cannot read: {}", crate::error::io_text(&e)),
-        )
-        .with_source(src.clone())
-    })?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::cannot_read(Kind::Permission, &e).with_source(src.clone()))?;
+    let read = crate::fsx::read_secret(file, MAX_CREDENTIAL_BYTES, 0)
+        .map_err(|e| Error::cannot_read(Kind::Permission, &e).with_source(src.clone()))?;
     let Some(read) = read else {
         return Err(Error::new(
             Kind::Data,
