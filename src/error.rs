@@ -63,6 +63,11 @@ pub struct Error {
 }
 
 impl Error {
+    /// "cannot read: WHY" for a failed read or open, with its kind.
+    pub fn cannot_read(kind: Kind, e: &std::io::Error) -> Error {
+        Error::new(kind, format!("cannot read: {}", io_text(e)))
+    }
+
     /// An error not tied to one secret.
     pub fn new(kind: Kind, what: impl Into<String>) -> Self {
         Error {

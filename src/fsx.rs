@@ -13,7 +13,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{Mode, SFlag, fstat};
 use zeroize::Zeroizing;
 
@@ -53,6 +53,56 @@ pub fn read_secret(r: impl Read, max: u64, hint: usize) -> io::Result<Option<Sec
         return Ok(None);
     }
     Ok(Some(Secret::new(std::mem::take(&mut *buf))))
+}
+
+/// Flags for opening an input file: never blocking on a FIFO, never a controlling terminal.
+pub(crate) const READ_FLAGS: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_NONBLOCK)
+    .union(OFlag::O_NOCTTY)
+    .union(OFlag::O_CLOEXEC);
+
+/// Opens `name` beneath `dir`: `openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)`, so a link that
+/// escapes `dir` or a `/proc` magic link is refused by the kernel; where openat2 is missing or
+/// filtered, every link is refused (`O_NOFOLLOW`).
+pub(crate) fn open_beneath(dir: &OwnedFd, name: &str, flags: OFlag) -> Result<OwnedFd, Errno> {
+    let how = OpenHow::new()
+        .flags(flags)
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    match nix::fcntl::openat2(dir, name, how) {
+        // No openat2 (kernel < 5.6) or a seccomp filter that refuses it: refuse every link instead.
+        Err(Errno::ENOSYS) | Err(Errno::EPERM) => {
+            nix::fcntl::openat(dir, name, flags | OFlag::O_NOFOLLOW, Mode::empty())
+        }
+        other => other,
+    }
+}
+
+/// Describes a non-regular file type for messages.
+fn type_name(mode: u32) -> &'static str {
+    match SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) {
+        SFlag::S_IFDIR => "a directory",
+        SFlag::S_IFIFO => "a FIFO",
+        SFlag::S_IFSOCK => "a socket",
+        SFlag::S_IFCHR => "a character device",
+        SFlag::S_IFBLK => "a block device",
+        SFlag::S_IFLNK => "a symbolic link",
+        _ => "not a regular file",
+    }
+}
+
+/// Reads an open descriptor as a secret: regular files only, at most `max` bytes.
+pub(crate) fn read_regular(fd: OwnedFd, max: u64) -> Result<Secret, String> {
+    let st = fstat(&fd).map_err(|e| format!("cannot stat: {}", e.desc()))?;
+    if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
+        return Err(format!("not a regular file ({})", type_name(st.st_mode)));
+    }
+    if st.st_size as u64 > max {
+        return Err(format!("exceeds the {max}-byte limit"));
+    }
+    read_secret(File::from(fd), max, st.st_size as usize)
+        .map_err(|e| format!("cannot read: {}", crate::error::io_text(&e)))?
+        // Grew while we read: the size check above is only a fast path.
+        .ok_or_else(|| format!("exceeds the {max}-byte limit"))
 }
 
 /// Flags for each step of a no-follow directory walk.

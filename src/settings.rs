@@ -13,6 +13,7 @@ use crate::error::{Error, Kind};
 use crate::log;
 use crate::manifest::FileSettings;
 use crate::source::SourceKind;
+use crate::source::registry::{Generic, SourceSettings};
 
 /// Output format of `check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,18 +56,11 @@ pub struct Settings {
     pub log_format: log::Format,
     /// `check` output format.
     pub report_format: ReportFormat,
-    /// The encrypted vault bundle, when one is configured.
-    pub bundle: Option<crate::source::bundle::BundleSettings>,
     /// Permit plain `http://` to non-loopback hosts for remote sources.
     pub allow_insecure_http: bool,
-    /// The vault source's settings; `None` when no vault address is configured.
-    pub vault: Option<crate::source::vault::config::VaultSettings>,
-    /// The aws source's settings (it exists always: references need no settings).
-    pub aws: crate::source::aws::config::AwsSettings,
-    /// The gcp source's settings (it exists always: references need no settings).
-    pub gcp: crate::source::gcp::config::GcpSettings,
-    /// The azure source's settings (it exists always: references need no settings).
-    pub azure: crate::source::azure::config::AzureSettings,
+    /// Each source's own settings (`source.vault` is `None` when no vault address is
+    /// configured; aws, gcp and azure exist always: references need no settings).
+    pub source: SourceSettings,
     /// How the program is run: exec or supervised, as whom, and what happens after it.
     pub process: ProcessSettings,
     /// Where `materialize` records what it wrote (`--state-file`); `None`: the XDG default.
@@ -372,20 +366,20 @@ pub fn config_path(inv: &Invocation, env: &Environ) -> Option<PathBuf> {
     default.is_file().then(|| default.to_path_buf())
 }
 
-/// The default source order.
-pub const DEFAULT_SOURCES: &[SourceKind] = &[
-    SourceKind::File,
-    SourceKind::Env,
-    SourceKind::Vault,
-    SourceKind::Aws,
-    SourceKind::Gcp,
-    SourceKind::Azure,
-    SourceKind::Bundle,
-    SourceKind::Local,
-    SourceKind::Default,
-];
+/// The default source order: the registry's.
+pub const DEFAULT_SOURCES: &[SourceKind] = SourceKind::ALL;
 
 impl Settings {
+    /// What the sources read of the generic settings.
+    pub fn generic(&self) -> Generic<'_> {
+        Generic {
+            max_secret_bytes: self.max_secret_bytes,
+            secrets_dirs: &self.secrets_dirs,
+            env_prefix: &self.env_prefix,
+            local_config: self.local_config.as_deref(),
+        }
+    }
+
     /// Merges the command line, the environment and the file section.
     pub fn resolve(
         inv: &Invocation,
@@ -518,12 +512,7 @@ impl Settings {
             Opt::AllowInsecureHttp,
             file.vault.as_ref().and_then(|v| v.allow_insecure_http),
         )?;
-        let vault = crate::source::vault::config::VaultSettings::resolve(
-            inv,
-            env,
-            file.vault.as_ref(),
-            allow_insecure_http,
-        )?;
+        let source = SourceSettings::resolve(inv, env, &file.sections(), allow_insecure_http)?;
         let state_file = pick(inv, env, Opt::StateFile).map(|(v, _)| PathBuf::from(v));
         if let Some(p) = state_file.as_ref().filter(|p| !p.is_absolute()) {
             return Err(Error::new(
@@ -557,26 +546,8 @@ impl Settings {
             log_level,
             log_format,
             report_format,
-            bundle: crate::source::bundle::BundleSettings::resolve(
-                inv,
-                env,
-                file.bundles.as_ref(),
-            )?,
             allow_insecure_http,
-            vault,
-            aws: crate::source::aws::config::AwsSettings::resolve(
-                file.aws.as_ref(),
-                allow_insecure_http,
-            )?,
-            gcp: crate::source::gcp::config::GcpSettings::resolve(
-                file.gcp.as_ref(),
-                allow_insecure_http,
-            )?,
-            azure: crate::source::azure::config::AzureSettings::resolve(
-                file.azure.as_ref(),
-                env,
-                allow_insecure_http,
-            )?,
+            source,
             process: process_settings(inv, env, file)?,
             state_file,
             refresh: refresh_settings(inv, env, file.refresh.as_ref())?,
@@ -590,9 +561,7 @@ fn parse_sources(list: &[&str], origin: &str) -> Result<Vec<SourceKind>, Error> 
         let kind = SourceKind::parse(s).ok_or_else(|| {
             Error::new(
                 Kind::Config,
-                format!(
-                    "{origin}: unknown source \"{s}\" (file, env, vault, aws, gcp, azure, bundle, local, default)"
-                ),
+                format!("{origin}: unknown source \"{s}\" ({})", SourceKind::names()),
             )
         })?;
         if out.contains(&kind) {

@@ -110,6 +110,7 @@ fn plan_excluding(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan
 fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<(), Errors> {
     let Some(v) = ctx
         .settings
+        .source
         .vault
         .as_ref()
         .filter(|v| !v.dynamic.is_empty())

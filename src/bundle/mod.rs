@@ -50,18 +50,11 @@ pub fn read_key_file(path: &Path) -> Result<MasterKey, Error> {
     let file = std::fs::File::open(path).map_err(|e| {
         // A key volume that is not mounted: unavailable, like a missing secret.
         let kind = crate::error::io_kind(&e, Kind::Unavailable);
-        Error::new(kind, format!("cannot read: {}", crate::error::io_text(&e)))
-            .with_source(src.clone())
+        Error::cannot_read(kind, &e).with_source(src.clone())
     })?;
     // At most the cap is read (a longer file is cut there and fails to parse as a key).
     let buf = crate::fsx::read_secret(file.take(MAX_KEY_FILE_BYTES), MAX_KEY_FILE_BYTES, 0)
-        .map_err(|e| {
-            Error::new(
-                Kind::Data,
-                format!("cannot read: {}", crate::error::io_text(&e)),
-            )
-            .with_source(src.clone())
-        })?
+        .map_err(|e| Error::cannot_read(Kind::Data, &e).with_source(src.clone()))?
         // Never `None`: `take` stops at the cap.
         .unwrap_or_else(|| Secret::new(Vec::new()));
     MasterKey::from_base64(buf.expose()).map_err(|e| Error::new(Kind::Data, e.0).with_source(src))

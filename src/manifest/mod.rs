@@ -12,6 +12,7 @@
 //! `secret_init.providers` and `secret_init.templates`.
 
 pub mod providers;
+mod secret_init;
 mod secrets;
 pub mod templates;
 mod yaml;
@@ -26,6 +27,8 @@ use crate::error::{Error, Errors, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
+use crate::source::section::reject_unknown;
+pub use secret_init::{FileSettings, RawRefreshSettings};
 use secrets::RawSecrets;
 pub use secrets::{RawDefault, parse_local_secrets, read_local_secrets};
 pub use yaml::{from_yaml, read_config_file, read_config_text, yaml_error_text, yaml_options};
@@ -103,91 +106,6 @@ impl Default for SecretSettings {
     }
 }
 
-/// The `secret_init:` section as written in the file (global options; CLI and env override them).
-#[derive(Debug, Default, Deserialize)]
-pub struct FileSettings {
-    /// Source precedence, highest first.
-    pub sources: Option<Vec<String>>,
-    /// Prefix of env-var secrets.
-    pub env_prefix: Option<String>,
-    /// Mounted secret directories.
-    pub secrets_dirs: Option<Vec<PathBuf>>,
-    /// Where secret files are written.
-    pub output_dir: Option<PathBuf>,
-    /// The developer-machine config (`~/.truss/config.yaml`).
-    pub local_config: Option<String>,
-    /// Log level.
-    pub log_level: Option<String>,
-    /// Log format.
-    pub log_format: Option<String>,
-    /// Permit env deliveries into loader/interpreter variables such as `LD_PRELOAD`.
-    pub allow_dangerous_env: Option<bool>,
-    /// Permit an output dir that other users can write to.
-    pub allow_shared_dir: Option<bool>,
-    /// Largest secret file read, in bytes.
-    pub max_secret_bytes: Option<u64>,
-    /// Extra variables removed from the program's environment.
-    pub scrub_env: Option<Vec<String>>,
-    /// Variables `X` whose `X_FILE` names a file to read into `X` (Docker's `*_FILE` convention).
-    pub file_env: Option<Vec<String>>,
-    /// Resolve environment variables whose whole value is a reference (`env_refs`).
-    pub resolve_env_references: Option<bool>,
-    /// The encrypted vault bundle (`secret_init.bundles`).
-    pub bundles: Option<crate::source::bundle::RawBundleSettings>,
-    /// The vault source (`secret_init.vault`).
-    pub vault: Option<crate::source::vault::config::VaultFileSettings>,
-    /// The aws source (`secret_init.aws`).
-    pub aws: Option<crate::source::aws::config::AwsFileSettings>,
-    /// The gcp source (`secret_init.gcp`).
-    pub gcp: Option<crate::source::gcp::config::GcpFileSettings>,
-    /// The azure source (`secret_init.azure`).
-    pub azure: Option<crate::source::azure::config::AzureFileSettings>,
-    /// `true`: supervise even when not PID 1 (`--init`); `false`: always exec (`--no-init`).
-    pub init: Option<bool>,
-    /// Forward signals to the program's process group.
-    pub process_group: Option<bool>,
-    /// Seconds leftover descendants get between SIGTERM and SIGKILL.
-    pub grace_period: Option<f64>,
-    /// Run the program as this user (`UID[:GID]` or `NAME[:GROUP]`).
-    pub user: Option<String>,
-    /// Refuse to run the program as uid 0.
-    pub no_root: Option<bool>,
-    /// Remove delivered files when the program exits.
-    pub cleanup: Option<bool>,
-    /// Live refresh (`secret_init.refresh`; docs/refresh.md).
-    pub refresh: Option<RawRefreshSettings>,
-    /// Per-secret settings, raw; validated into [`SecretSettings`].
-    #[serde(default)]
-    pub secrets: BTreeMap<String, RawSecretSettings>,
-    /// Provider instances, raw; validated by [`providers::validate`].
-    #[serde(default)]
-    pub providers: BTreeMap<String, providers::RawInstance>,
-    /// Templates, raw; validated by [`templates::validate`].
-    #[serde(default)]
-    pub templates: BTreeMap<String, templates::RawTemplate>,
-    /// Keys we do not know; refused after parsing (78), so typos never pass silently.
-    #[serde(flatten)]
-    pub unknown: BTreeMap<String, IgnoredAny>,
-}
-
-/// `secret_init.refresh` as written; interpreted (with CLI and env) by `settings.rs`.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawRefreshSettings {
-    /// How often remote sources are re-read: `30s`, `5m`, `1h`, a number of seconds; 0 = off.
-    pub interval: Option<serde_json::Value>,
-    /// Spread of every wait, `10%` (or a fraction, 0.1).
-    pub jitter: Option<serde_json::Value>,
-    /// `signal`, `restart` or `none`.
-    pub on_change: Option<String>,
-    /// The signal `on_change: signal` sends.
-    pub signal: Option<String>,
-    /// Where the refresh status (JSON) is written.
-    pub status_file: Option<PathBuf>,
-    /// Keys we do not know; refused after parsing (78).
-    #[serde(flatten)]
-    pub unknown: BTreeMap<String, IgnoredAny>,
-}
-
 /// `secret_init.secrets.<name>` as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawSecretSettings {
@@ -238,24 +156,10 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     let mut errors = Errors::default();
     let mut settings = raw.secret_init.unwrap_or_default();
     reject_unknown("secret_init", &settings.unknown, src, &mut errors);
-    if let Some(b) = &settings.bundles {
-        reject_unknown("secret_init.bundles", &b.unknown, src, &mut errors);
-    }
     if let Some(r) = &settings.refresh {
         reject_unknown("secret_init.refresh", &r.unknown, src, &mut errors);
     }
-    if let Some(v) = &settings.vault {
-        crate::source::vault::config::reject_unknown(v, src, &mut errors);
-    }
-    if let Some(a) = &settings.aws {
-        crate::source::aws::config::reject_unknown(a, src, &mut errors);
-    }
-    if let Some(g) = &settings.gcp {
-        crate::source::gcp::config::reject_unknown(g, src, &mut errors);
-    }
-    if let Some(a) = &settings.azure {
-        reject_unknown("secret_init.azure", &a.unknown, src, &mut errors);
-    }
+    settings.sections().reject_unknown(src, &mut errors);
 
     let mut secrets = Vec::new();
     for (raw_name, value) in raw.secrets.map(|s| s.0).unwrap_or_default() {
@@ -320,24 +224,6 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
         providers,
         templates,
     })
-}
-
-/// Refuses (78) every key of a section that we do not know, so a typo never passes silently.
-fn reject_unknown(
-    section: &str,
-    unknown: &BTreeMap<String, IgnoredAny>,
-    src: &str,
-    errors: &mut Errors,
-) {
-    for key in unknown.keys() {
-        errors.push(
-            Error::new(
-                Kind::Config,
-                format!("{section}: unknown setting \"{key}\""),
-            )
-            .with_source(src),
-        );
-    }
 }
 
 fn validate_settings(raw: RawSecretSettings) -> Result<SecretSettings, String> {

@@ -20,8 +20,7 @@ pub fn read_config_text(path: &Path) -> Result<String, Error> {
         .map_err(|e| {
             // A config named on purpose (--config, SECRET_INIT_CONFIG) that is not there: 66.
             let kind = crate::error::io_kind(&e, Kind::NoInput);
-            Error::new(kind, format!("cannot read: {}", crate::error::io_text(&e)))
-                .with_source(src.clone())
+            Error::cannot_read(kind, &e).with_source(src.clone())
         })?;
     read_config_file(file, &src)
 }
@@ -34,13 +33,7 @@ pub fn read_config_file(file: std::fs::File, src: &str) -> Result<String, Error>
         return Err(Error::new(Kind::Data, "not a regular file").with_source(src));
     }
     let bytes = crate::fsx::read_capped(file, MAX_CONFIG_BYTES)
-        .map_err(|e| {
-            Error::new(
-                Kind::Data,
-                format!("cannot read: {}", crate::error::io_text(&e)),
-            )
-            .with_source(src.clone())
-        })?
+        .map_err(|e| Error::cannot_read(Kind::Data, &e).with_source(src.clone()))?
         .ok_or_else(|| {
             Error::new(
                 Kind::Data,

@@ -7,77 +7,43 @@ use crate::error::Error;
 use crate::manifest::Manifest;
 use crate::reference::Reference;
 use crate::settings::Settings;
-use crate::source::{
-    Carry, Injected, Source, SourceKind, aws, azure, bundle, default, env, file, gcp, local, vault,
-};
+use crate::source::registry::BuildCtx;
+use crate::source::{Carry, Injected, Source, SourceKind};
 
 /// Every configured source, plus the precedence order to walk for secrets without a reference.
 pub struct Sources {
+    /// In registry order.
     all: Vec<Box<dyn Source>>,
     order: Vec<SourceKind>,
 }
 
 impl Sources {
-    /// Builds the configured sources. No I/O happens here. `carry`: what an earlier pass of the
-    /// pipeline left for this one (a live refresh); empty at a start.
+    /// Builds the configured sources (the registry's `SourceSettings::build`). No I/O happens
+    /// here. `carry`: what an earlier pass of the pipeline left for this one (a live refresh);
+    /// empty at a start.
     pub fn build(
         settings: &Settings,
         manifest: &Manifest,
         env: &Environ,
         carry: &Carry,
     ) -> Result<Sources, Error> {
-        let mut all: Vec<Box<dyn Source>> = vec![
-            Box::new(
-                file::FileSource::new(settings.secrets_dirs.clone(), settings.max_secret_bytes)
-                    .skipping(&carry.written),
-            ),
-            Box::new(env::EnvSource::new(
-                settings.env_prefix.clone(),
-                env.clone(),
-            )),
-            Box::new(default::DefaultSource::new(defaults(manifest))),
-        ];
-        if let Some(b) = &settings.bundle {
-            all.push(Box::new(
-                bundle::BundleSource::new(b.clone(), env.clone()).with_url_cache(&carry.bundle_url),
-            ));
-        }
-        if let Some(v) = &settings.vault {
-            all.push(Box::new(
-                vault::VaultSource::new(v.clone(), env.clone()).with_keep(&carry.vault),
-            ));
-        }
-        // Always built (references need no settings); in the order only with prefixes.
-        let aws = aws::AwsSource::new(settings.aws.clone(), env.clone(), settings.max_secret_bytes);
-        let aws_in_order = aws.serves_names();
-        all.push(Box::new(aws));
-        let gcp = gcp::GcpSource::new(settings.gcp.clone(), env.clone(), settings.max_secret_bytes);
-        let gcp_in_order = gcp.serves_names();
-        all.push(Box::new(gcp));
-        // Likewise: in the order only with secret_init.azure.vault.
-        let azure = azure::AzureSource::new(
-            settings.azure.clone(),
-            env.clone(),
-            settings.max_secret_bytes,
-        );
-        let azure_in_order = azure.has_vault();
-        all.push(Box::new(azure));
-        if let Some(path) = &settings.local_config {
-            all.push(Box::new(local::LocalSource::new(
-                path.clone(),
-                crate::manifest::read_local_secrets,
-            )));
-        }
-        // Sources that are not configured are skipped in the order (a vault with no address).
+        let mut ctx = BuildCtx {
+            generic: settings.generic(),
+            env,
+            carry,
+            defaults: defaults(manifest),
+            read_local: crate::manifest::read_local_secrets,
+        };
+        let built = settings.source.build(&mut ctx);
+        // Sources that are not configured are skipped in the order (a vault with no address),
+        // and so are those that serve references only (aws without prefixes).
         let order = settings
             .sources
             .iter()
             .copied()
-            .filter(|k| all.iter().any(|s| s.kind() == *k))
-            .filter(|k| *k != SourceKind::Aws || aws_in_order)
-            .filter(|k| *k != SourceKind::Gcp || gcp_in_order)
-            .filter(|k| *k != SourceKind::Azure || azure_in_order)
+            .filter(|k| built.iter().any(|b| b.in_order && b.source.kind() == *k))
             .collect();
+        let all = built.into_iter().map(|b| b.source).collect();
         Ok(Sources { all, order })
     }
 
@@ -123,14 +89,14 @@ impl Sources {
             .collect()
     }
 
-    /// Every source's whole-environment injections, in source order (a later source's variable
-    /// replaces an earlier one's).
+    /// Every source's whole-environment injections, the registry's last row first, so that a
+    /// variable of a source listed earlier (vault) replaces a later one's (bundle).
     pub fn injected_env(&mut self) -> Result<Vec<Injected>, crate::error::Errors> {
         let mut out: Vec<Injected> = Vec::new();
         // Position of each variable in `out`: a whole vault injects thousands, so no linear scans.
         let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut errors = crate::error::Errors::default();
-        for s in &mut self.all {
+        for s in self.all.iter_mut().rev() {
             match s.injected_env() {
                 Ok(list) => {
                     for i in list {

@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use super::{Found, Injected, Origin, Source, SourceKind};
+use super::registry::{BuildCtx, Configured, Generic, Registered, Watching};
+use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
 use crate::bundle::format::{self, Bundle, Opened};
 use crate::bundle::{self as bundle_file, seal::MasterKey};
 use crate::cli::merge::{pick, pick_list};
@@ -385,6 +386,45 @@ fn merged<'a>(open: &'a Open, vaults: &'a [String]) -> BTreeMap<&'a str, (&'a st
     out
 }
 
+crate::source::section::section!(RawBundleSettings);
+
+impl Registered for BundleSource {
+    type Settings = Option<BundleSettings>;
+
+    fn build(settings: &Option<BundleSettings>, ctx: &mut BuildCtx<'_>) -> Option<Self> {
+        let b = settings.as_ref()?;
+        Some(BundleSource::new(b.clone(), ctx.env.clone()).with_url_cache(&ctx.carry.bundle_url))
+    }
+
+    fn watching(settings: &Option<BundleSettings>, _: &Generic<'_>) -> Vec<Watching> {
+        let watch = |b: &BundleSettings| match &b.location {
+            Location::File(p) => Watching::File {
+                label: format!("bundle:{}", p.display()),
+                path: p.clone(),
+                only_if_present: false,
+            },
+            Location::Url(u) => Watching::Poll {
+                label: format!("bundle:{}", crate::http::redact_url(u)),
+                what: "conditional GET: If-None-Match with its ETag",
+            },
+        };
+        settings.iter().map(watch).collect()
+    }
+}
+
+impl Configured for BundleSource {
+    type File = RawBundleSettings;
+
+    fn resolve(
+        inv: &Invocation,
+        env: &Environ,
+        file: Option<&RawBundleSettings>,
+        _: bool,
+    ) -> Result<Option<BundleSettings>, Error> {
+        BundleSettings::resolve(inv, env, file)
+    }
+}
+
 impl Source for BundleSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Bundle
@@ -411,7 +451,7 @@ impl Source for BundleSource {
 
     fn fetch(&mut self, reference: &Reference, name: &SecretName) -> Result<Option<Found>, Error> {
         let Reference::Bundle { vault, key } = reference else {
-            return Err(config(format!("bundle cannot serve {reference}")));
+            return Err(not_mine(SourceKind::Bundle, reference));
         };
         let key = key.as_deref().unwrap_or(name.as_str());
         let src = self.label();

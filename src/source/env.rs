@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
-use super::{Found, Origin, Source, SourceKind};
+use super::registry::{BuildCtx, Generic, Registered, Watching};
+use super::{Found, Origin, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::Error;
 use crate::name::SecretName;
@@ -58,6 +59,24 @@ impl EnvSource {
     }
 }
 
+impl Registered for EnvSource {
+    type Settings = ();
+
+    fn build(_: &(), ctx: &mut BuildCtx<'_>) -> Option<Self> {
+        Some(EnvSource::new(
+            ctx.generic.env_prefix.to_string(),
+            ctx.env.clone(),
+        ))
+    }
+
+    fn watching(_: &(), _: &Generic<'_>) -> Vec<Watching> {
+        vec![Watching::Fixed {
+            label: "env".into(),
+            why: "an environment cannot change",
+        }]
+    }
+}
+
 impl Source for EnvSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Env
@@ -74,10 +93,7 @@ impl Source for EnvSource {
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
         match reference {
             Reference::Env(var) => Ok(self.read(var)),
-            other => Err(Error::new(
-                crate::error::Kind::Config,
-                format!("env cannot serve {other}"),
-            )),
+            other => Err(not_mine(SourceKind::Env, other)),
         }
     }
 }

@@ -11,19 +11,18 @@
 //! the start and a device, socket or directory is refused. Reads stop at the size cap plus one.
 
 use std::collections::HashSet;
-use std::fs::File;
-use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
-use nix::sys::stat::{Mode, SFlag, fstat};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 
-use super::{Found, Injected, Origin, Source, SourceKind};
+use super::registry::{BuildCtx, Generic, Registered, Watching};
+use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
-use crate::fsx::list;
+use crate::fsx::{READ_FLAGS, list, open_beneath, read_regular};
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
@@ -68,24 +67,6 @@ impl FileSource {
     }
 }
 
-pub(crate) const READ_FLAGS: OFlag = OFlag::O_RDONLY
-    .union(OFlag::O_NONBLOCK)
-    .union(OFlag::O_NOCTTY)
-    .union(OFlag::O_CLOEXEC);
-
-pub(crate) fn open_beneath(dir: &OwnedFd, name: &str, flags: OFlag) -> Result<OwnedFd, Errno> {
-    let how = OpenHow::new()
-        .flags(flags)
-        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    match nix::fcntl::openat2(dir, name, how) {
-        // No openat2 (kernel < 5.6) or a seccomp filter that refuses it: refuse every link instead.
-        Err(Errno::ENOSYS) | Err(Errno::EPERM) => {
-            nix::fcntl::openat(dir, name, flags | OFlag::O_NOFOLLOW, Mode::empty())
-        }
-        other => other,
-    }
-}
-
 fn open_dir(path: &Path) -> Result<Dir, Errno> {
     let fd = match nix::fcntl::open(
         path,
@@ -113,40 +94,6 @@ fn open_dir(path: &Path) -> Result<Dir, Errno> {
     };
     let names = list(&fd)?;
     Ok(Dir::Open { fd, names })
-}
-
-/// Describes a non-regular file type for messages.
-fn type_name(mode: u32) -> &'static str {
-    match SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) {
-        SFlag::S_IFDIR => "a directory",
-        SFlag::S_IFIFO => "a FIFO",
-        SFlag::S_IFSOCK => "a socket",
-        SFlag::S_IFCHR => "a character device",
-        SFlag::S_IFBLK => "a block device",
-        SFlag::S_IFLNK => "a symbolic link",
-        _ => "not a regular file",
-    }
-}
-
-/// Reads an open descriptor as a secret: regular files only, at most `max` bytes.
-pub fn read_regular(fd: OwnedFd, max: u64) -> Result<Secret, String> {
-    let st = fstat(&fd).map_err(|e| format!("cannot stat: {}", e.desc()))?;
-    if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
-        return Err(format!("not a regular file ({})", type_name(st.st_mode)));
-    }
-    if st.st_size as u64 > max {
-        return Err(format!("exceeds the {max}-byte limit"));
-    }
-    let mut buf = Vec::with_capacity(st.st_size as usize);
-    File::from(fd)
-        .take(max + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read: {}", crate::error::io_text(&e)))?;
-    if buf.len() as u64 > max {
-        // Grew while we read: the size check above is only a fast path.
-        return Err(format!("exceeds the {max}-byte limit"));
-    }
-    Ok(Secret::new(buf))
 }
 
 /// Docker's `X_FILE` convention for the names in `secret_init.file_env`: `X_FILE=/run/secrets/db`
@@ -229,6 +176,26 @@ fn errno_error(e: Errno, what: &str) -> Error {
     }
 }
 
+impl Registered for FileSource {
+    type Settings = ();
+
+    fn build(_: &(), ctx: &mut BuildCtx<'_>) -> Option<Self> {
+        let g = &ctx.generic;
+        Some(
+            FileSource::new(g.secrets_dirs.to_vec(), g.max_secret_bytes)
+                .skipping(&ctx.carry.written),
+        )
+    }
+
+    fn watching(_: &(), generic: &Generic<'_>) -> Vec<Watching> {
+        let dir = |d: &PathBuf| Watching::Dir {
+            label: format!("file:{}", d.display()),
+            path: d.clone(),
+        };
+        generic.secrets_dirs.iter().map(dir).collect()
+    }
+}
+
 impl Source for FileSource {
     fn kind(&self) -> SourceKind {
         SourceKind::File
@@ -283,10 +250,7 @@ impl Source for FileSource {
 
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
         let Reference::File(path) = reference else {
-            return Err(Error::new(
-                Kind::Config,
-                format!("file cannot serve {reference}"),
-            ));
+            return Err(not_mine(SourceKind::File, reference));
         };
         let src = format!("file:{}", path.display());
         let fd = match nix::fcntl::open(path.as_path(), READ_FLAGS, Mode::empty()) {

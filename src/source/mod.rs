@@ -13,6 +13,9 @@ pub mod env;
 pub mod file;
 pub mod gcp;
 pub mod local;
+pub mod registry;
+mod remote;
+pub mod section;
 pub mod vault;
 
 use std::fmt;
@@ -22,81 +25,7 @@ use crate::error::{Error, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
-
-/// The kinds of source, as named in `sources:` and `--sources`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SourceKind {
-    /// Mounted files: `<secrets_dir>/<name>`.
-    File,
-    /// Environment variables: `<prefix><name>`.
-    Env,
-    /// HashiCorp Vault / OpenBao KV.
-    Vault,
-    /// AWS Secrets Manager and Parameter Store.
-    Aws,
-    /// GCP Secret Manager.
-    Gcp,
-    /// Azure Key Vault.
-    Azure,
-    /// Encrypted vault bundles.
-    Bundle,
-    /// The developer-machine config (`~/.truss/config.yaml`).
-    Local,
-    /// The manifest's own default value.
-    Default,
-}
-
-impl SourceKind {
-    /// Parses a source name.
-    pub fn parse(s: &str) -> Option<SourceKind> {
-        Some(match s {
-            "file" | "files" => SourceKind::File,
-            "env" => SourceKind::Env,
-            "vault" => SourceKind::Vault,
-            "aws" => SourceKind::Aws,
-            "gcp" => SourceKind::Gcp,
-            "azure" => SourceKind::Azure,
-            "bundle" => SourceKind::Bundle,
-            "local" => SourceKind::Local,
-            "default" => SourceKind::Default,
-            _ => return None,
-        })
-    }
-
-    /// The name used in settings and messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            SourceKind::File => "file",
-            SourceKind::Env => "env",
-            SourceKind::Vault => "vault",
-            SourceKind::Aws => "aws",
-            SourceKind::Gcp => "gcp",
-            SourceKind::Azure => "azure",
-            SourceKind::Bundle => "bundle",
-            SourceKind::Local => "local",
-            SourceKind::Default => "default",
-        }
-    }
-
-    /// The source kind that serves an exact reference.
-    pub fn of(reference: &Reference) -> SourceKind {
-        match reference {
-            Reference::Env(_) => SourceKind::Env,
-            Reference::File(_) => SourceKind::File,
-            Reference::Vault { .. } => SourceKind::Vault,
-            Reference::Bundle { .. } => SourceKind::Bundle,
-            Reference::Aws(_) => SourceKind::Aws,
-            Reference::Gcp(_) => SourceKind::Gcp,
-            Reference::Azure(_) => SourceKind::Azure,
-        }
-    }
-}
-
-impl fmt::Display for SourceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use registry::SourceKind;
 
 /// Where a value came from: the source kind, a label for people (`env:TRUSS_SECRET_db`) and, for
 /// files, the visible path (so a value is never rewritten onto the very file it came from).
@@ -154,10 +83,7 @@ pub trait Source {
     /// Resolves an exact reference of this source's scheme for secret `name`.
     fn fetch(&mut self, reference: &Reference, name: &SecretName) -> Result<Option<Found>, Error> {
         let _ = name;
-        Err(Error::new(
-            Kind::Config,
-            format!("{} cannot serve reference {reference}", self.kind()),
-        ))
+        Err(not_mine(self.kind(), reference))
     }
 
     /// When credentials this source obtained expire (Unix seconds), so a long-lived supervisor
@@ -203,6 +129,12 @@ impl Carry {
             ..Carry::default()
         }
     }
+}
+
+/// `KIND cannot serve REFERENCE`: a reference of another scheme reached a source (a bug: the
+/// registry dispatches each reference to the kind that serves it).
+pub(crate) fn not_mine(kind: SourceKind, reference: &Reference) -> Error {
+    Error::new(Kind::Config, format!("{kind} cannot serve {reference}"))
 }
 
 /// Key `key` of the JSON object `v`: a string as its text, other values as JSON, `null` or

@@ -290,7 +290,7 @@ fn read_source(path: &Path) -> Result<(String, OwnedFd), Error> {
         Mode::empty(),
     )
     .map_err(|e| open_error(e, &shown))?;
-    let fd = crate::source::file::open_beneath(&dirfd, name, crate::source::file::READ_FLAGS)
+    let fd = crate::fsx::open_beneath(&dirfd, name, crate::fsx::READ_FLAGS)
         .map_err(|e| open_error(e, &shown))?;
     let text = crate::manifest::read_config_file(std::fs::File::from(fd), &shown)
         .map_err(|e| Error::new(e.kind, format!("source {shown}: {}", e.what)))?;
@@ -328,13 +328,12 @@ fn read_include(dir: &OwnedFd, name: &str) -> Result<String, minijinja::Error> {
             "include \"{shown}\": only a relative name inside the template's directory may be included"
         )));
     }
-    let fd = crate::source::file::open_beneath(dir, name, crate::source::file::READ_FLAGS)
-        .map_err(|e| {
-            ours(format!(
-                "include \"{shown}\": {}",
-                open_error(e, &shown).what
-            ))
-        })?;
+    let fd = crate::fsx::open_beneath(dir, name, crate::fsx::READ_FLAGS).map_err(|e| {
+        ours(format!(
+            "include \"{shown}\": {}",
+            open_error(e, &shown).what
+        ))
+    })?;
     crate::manifest::read_config_file(std::fs::File::from(fd), &shown)
         .map_err(|e| ours(format!("include \"{shown}\": {}", e.what)))
 }

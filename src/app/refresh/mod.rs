@@ -33,7 +33,7 @@ use crate::plan::Plan;
 use crate::process;
 use crate::process::supervise::{Refresh, Tell};
 use crate::settings::{OnChange, RefreshSettings, Settings};
-use crate::source::bundle::Location;
+use crate::source::registry::Watching;
 use crate::source::{Carry, SourceKind};
 use crate::sys;
 
@@ -103,36 +103,41 @@ pub struct Watch {
     pub how: String,
 }
 
+/// What the configured sources watch, in registry order, each with its kind.
+fn watching(s: &Settings) -> Vec<Watching> {
+    let generic = s.generic();
+    SourceKind::ALL
+        .iter()
+        .filter(|k| s.sources.contains(k))
+        .flat_map(|k| s.source.watching(*k, &generic))
+        .collect()
+}
+
 /// The places watched for local changes.
 fn places(s: &Settings) -> Vec<Watched> {
     let mut out = Vec::new();
-    if s.sources.contains(&SourceKind::File) {
-        for d in s.secrets_dirs.iter().filter(|d| d.is_dir()) {
-            out.push(Watched {
-                dir: d.clone(),
+    for w in watching(s) {
+        match w {
+            Watching::Dir { path, .. } if path.is_dir() => out.push(Watched {
+                dir: path,
                 name: None,
-            });
+            }),
+            Watching::File {
+                path,
+                only_if_present,
+                ..
+            } if !only_if_present || path.is_file() => {
+                if let (Some(dir), Some(name)) = (path.parent(), path.file_name())
+                    && dir.is_dir()
+                {
+                    out.push(Watched {
+                        dir: dir.to_path_buf(),
+                        name: Some(name.to_os_string()),
+                    });
+                }
+            }
+            _ => {}
         }
-    }
-    let mut one_file = |p: &Path| {
-        if let (Some(dir), Some(name)) = (p.parent(), p.file_name())
-            && dir.is_dir()
-        {
-            out.push(Watched {
-                dir: dir.to_path_buf(),
-                name: Some(name.to_os_string()),
-            });
-        }
-    };
-    if s.sources.contains(&SourceKind::Bundle)
-        && let Some(Location::File(p)) = s.bundle.as_ref().map(|b| &b.location)
-    {
-        one_file(p);
-    }
-    if s.sources.contains(&SourceKind::Local)
-        && let Some(p) = s.local_config.as_ref().filter(|p| p.is_file())
-    {
-        one_file(p);
     }
     out
 }
@@ -143,7 +148,6 @@ pub fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) -> Vec<
     let how = watcher.unwrap_or("inotify (poll 1s if inotify fails)");
     let every = format!("poll every {}", human(r.interval));
     let watched = places(s);
-    let mut out = Vec::new();
     let local = |source: String, p: &Path| {
         let dir = if p.is_dir() { Some(p) } else { p.parent() };
         let found = watched
@@ -158,54 +162,22 @@ pub fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) -> Vec<
             },
         }
     };
+    let mut out = Vec::new();
     for kind in &s.sources {
-        match kind {
-            SourceKind::File => {
-                for d in &s.secrets_dirs {
-                    out.push(local(format!("file:{}", d.display()), d));
+        for w in s.source.watching(*kind, &s.generic()) {
+            out.push(match w {
+                Watching::Dir { label, path } | Watching::File { label, path, .. } => {
+                    local(label, &path)
                 }
-            }
-            SourceKind::Bundle => match s.bundle.as_ref().map(|b| &b.location) {
-                Some(Location::File(p)) => out.push(local(format!("bundle:{}", p.display()), p)),
-                Some(Location::Url(u)) => out.push(Watch {
-                    source: format!("bundle:{}", crate::http::redact_url(u)),
-                    how: format!("{every} (conditional GET: If-None-Match with its ETag)"),
-                }),
-                None => {}
-            },
-            SourceKind::Local => {
-                if let Some(p) = &s.local_config {
-                    out.push(local(format!("local:{}", p.display()), p));
-                }
-            }
-            SourceKind::Vault => {
-                if let Some(v) = &s.vault {
-                    out.push(Watch {
-                        source: format!("vault:{}", crate::http::redact_url(&v.address)),
-                        how: format!("{every} (KV data paths; a new version shows a change)"),
-                    });
-                }
-            }
-            SourceKind::Aws => out.push(Watch {
-                source: "aws".into(),
-                how: format!("{every} (Secrets Manager and Parameter Store reads)"),
-            }),
-            SourceKind::Gcp => out.push(Watch {
-                source: "gcp".into(),
-                how: format!("{every} (Secret Manager version reads)"),
-            }),
-            SourceKind::Azure => out.push(Watch {
-                source: "azure".into(),
-                how: format!("{every} (Key Vault secret reads)"),
-            }),
-            SourceKind::Env => out.push(Watch {
-                source: "env".into(),
-                how: "fixed at start (an environment cannot change)".into(),
-            }),
-            SourceKind::Default => out.push(Watch {
-                source: "default".into(),
-                how: "fixed at start (config.yaml is read once)".into(),
-            }),
+                Watching::Poll { label, what } => Watch {
+                    source: label,
+                    how: format!("{every} ({what})"),
+                },
+                Watching::Fixed { label, why } => Watch {
+                    source: label,
+                    how: format!("fixed at start ({why})"),
+                },
+            });
         }
     }
     out

@@ -7,44 +7,29 @@
 //! `http://` endpoints are refused unless the host is loopback or `--allow-insecure-http` is
 //! given, as for the vault. Nothing here reads a file or opens a connection.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
-
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-
 use crate::environ::Environ;
-use crate::error::{Error, Errors, Kind};
+use crate::error::{Error, Kind};
 use crate::reference::aws::AwsRef;
-use crate::source::vault::config::{ScalarText, parse_duration};
+use crate::source::section::{Transport, remote_section, section, transport_deref};
 
-/// `secret_init.aws` as written in config.yaml.
-#[derive(Debug, Default, Deserialize)]
-pub struct AwsFileSettings {
-    /// The region used when a reference has none (before `AWS_REGION`).
-    pub region: Option<String>,
-    /// Reference prefixes tried, in order, for secrets without a `from:` (the secret's name is
-    /// appended): `aws-ssm:/app/prod/`, `aws-sm:app/`.
-    pub prefixes: Option<Vec<String>>,
-    /// PEM CA bundle for the endpoints (else `SSL_CERT_FILE`, else the system bundle).
-    pub ca_cert: Option<PathBuf>,
-    /// Per-request timeout.
-    pub timeout: Option<ScalarText>,
-    /// Overall deadline for everything the aws source does.
-    pub deadline: Option<ScalarText>,
-    /// Retries after the first attempt on connection errors, throttling and 5xx.
-    pub retries: Option<u32>,
-    /// Secrets Manager secrets (names or ARNs) whose JSON keys are all candidate secrets,
-    /// later ones overriding earlier ones.
-    pub secrets: Option<Vec<String>>,
-    /// A Parameter Store path whose every parameter (recursive) is a candidate secret, named
-    /// relative to it.
-    pub parameters_path: Option<String>,
-    /// Unknown keys, refused (78).
-    #[serde(flatten)]
-    pub unknown: BTreeMap<String, IgnoredAny>,
+remote_section! {
+    /// `secret_init.aws` as written in config.yaml.
+    pub struct AwsFileSettings {
+        /// The region used when a reference has none (before `AWS_REGION`).
+        pub region: Option<String>,
+        /// Reference prefixes tried, in order, for secrets without a `from:` (the secret's name is
+        /// appended): `aws-ssm:/app/prod/`, `aws-sm:app/`.
+        pub prefixes: Option<Vec<String>>,
+        /// Secrets Manager secrets (names or ARNs) whose JSON keys are all candidate secrets,
+        /// later ones overriding earlier ones.
+        pub secrets: Option<Vec<String>>,
+        /// A Parameter Store path whose every parameter (recursive) is a candidate secret, named
+        /// relative to it.
+        pub parameters_path: Option<String>,
+    }
 }
+
+section!(AwsFileSettings);
 
 /// The aws source's settings, typed.
 #[derive(Clone, Debug)]
@@ -53,54 +38,14 @@ pub struct AwsSettings {
     pub region: Option<String>,
     /// Reference prefixes for lookups by name (each ends where the name goes).
     pub prefixes: Vec<String>,
-    /// Explicit CA bundle.
-    pub ca_cert: Option<PathBuf>,
-    /// Per-request timeout.
-    pub timeout: Duration,
-    /// Overall deadline.
-    pub deadline: Duration,
-    /// Retries after the first attempt.
-    pub retries: u32,
-    /// Permit `http://` to a non-loopback endpoint.
-    pub allow_insecure_http: bool,
     /// Whole-source secrets (JSON objects), in order.
     pub secrets: Vec<AwsRef>,
     /// Whole-source parameter path, ending in `/`.
     pub parameters_path: Option<String>,
+    /// CA bundle, timeouts, retries.
+    pub transport: Transport,
 }
-
-/// Refuses unknown keys of `secret_init.aws` (78).
-pub fn reject_unknown(a: &AwsFileSettings, src: &str, errors: &mut Errors) {
-    for key in a.unknown.keys() {
-        errors.push(
-            Error::new(
-                Kind::Config,
-                format!("secret_init.aws: unknown setting \"{key}\""),
-            )
-            .with_source(src),
-        );
-    }
-}
-
-/// `secret_init.SECTION.KEY` as a duration, `default` when absent (78 when malformed).
-pub(crate) fn duration(
-    section: &str,
-    t: Option<&ScalarText>,
-    key: &str,
-    default: Duration,
-) -> Result<Duration, Error> {
-    match t {
-        None => Ok(default),
-        Some(t) => parse_duration(&t.0).ok_or_else(|| {
-            Error::new(
-                Kind::Config,
-                format!(
-                    "secret_init.{section}.{key}: expected a duration like 5s or 500ms (at most 1 hour)"
-                ),
-            )
-        }),
-    }
-}
+transport_deref!(AwsSettings);
 
 impl AwsSettings {
     /// Types `secret_init.aws`; checks every prefix parses as a reference once a name is added.
@@ -136,16 +81,7 @@ impl AwsSettings {
                 "secret_init.aws.region: expected a region like us-east-1",
             ));
         }
-        let retries = match f.retries {
-            None => 4,
-            Some(n) if n <= 20 => n,
-            Some(_) => {
-                return Err(Error::new(
-                    Kind::Config,
-                    "secret_init.aws.retries: expected 0..=20",
-                ));
-            }
-        };
+        let transport = Transport::from_file("secret_init.aws", &f.transport, allow_insecure_http)?;
         let mut secrets = Vec::new();
         for id in f.secrets.iter().flatten() {
             let r = AwsRef::parse(&format!("aws-sm:{id}"))
@@ -186,16 +122,7 @@ impl AwsSettings {
             parameters_path,
             region: f.region.clone(),
             prefixes,
-            ca_cert: f.ca_cert.clone(),
-            timeout: duration("aws", f.timeout.as_ref(), "timeout", Duration::from_secs(5))?,
-            deadline: duration(
-                "aws",
-                f.deadline.as_ref(),
-                "deadline",
-                Duration::from_secs(30),
-            )?,
-            retries,
-            allow_insecure_http,
+            transport,
         })
     }
 }
@@ -245,6 +172,7 @@ pub fn env_region(env: &Environ) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn endpoints() {

@@ -229,11 +229,7 @@ fn read_file(path: &Path) -> Result<Option<Secret>, Error> {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(Error::new(
-                Kind::Permission,
-                format!("cannot read: {}", crate::error::io_text(&e)),
-            )
-            .with_source(src));
+            return Err(Error::cannot_read(Kind::Permission, &e).with_source(src));
         }
     };
     match crate::fsx::read_capped(file, MAX_FILE_BYTES) {
@@ -241,11 +237,7 @@ fn read_file(path: &Path) -> Result<Option<Secret>, Error> {
         Ok(None) => Err(
             Error::new(Kind::Data, format!("larger than {MAX_FILE_BYTES} bytes")).with_source(src),
         ),
-        Err(e) => Err(Error::new(
-            Kind::Permission,
-            format!("cannot read: {}", crate::error::io_text(&e)),
-        )
-        .with_source(src)),
+        Err(e) => Err(Error::cannot_read(Kind::Permission, &e).with_source(src)),
     }
 }
 

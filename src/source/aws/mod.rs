@@ -23,8 +23,8 @@ pub mod sigv4;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use super::pick_key;
-use super::{Found, Origin, Source, SourceKind};
+use super::remote::{Measured, Reads, check_size, found, keyed, naming, now, remote_source};
+use super::{Found, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
@@ -47,8 +47,8 @@ pub struct AwsSource {
     profiles: Profiles,
     /// `None` until first use; then the credentials or the failure to get them.
     creds: Option<Result<Credentials, Error>>,
-    /// (service, region, id, version) → what reading it gave (`None`: it does not exist).
-    cache: BTreeMap<ReadKey, Result<Option<Rc<Stored>>, Error>>,
+    /// (service, region, id, version) → what reading it gave.
+    cache: Reads<ReadKey, Rc<Stored>>,
     /// The whole-source candidates (`secrets`, `parameters_path`), once loaded.
     whole: Option<Result<Rc<Candidates>, Error>>,
     /// Services whose batch calls were refused (AccessDenied) this run: read one by one.
@@ -58,10 +58,11 @@ pub struct AwsSource {
 /// Candidate secrets of a whole-source read: name → (value, where it came from).
 type Candidates = BTreeMap<String, (Secret, String)>;
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+impl Measured for Stored {
+    fn bytes(&self) -> usize {
+        let (Stored::Text(v) | Stored::Binary(v)) = self;
+        v.len()
+    }
 }
 
 impl AwsSource {
@@ -76,7 +77,7 @@ impl AwsSource {
             env,
             max_secret_bytes,
             creds: None,
-            cache: BTreeMap::new(),
+            cache: Reads::new(),
             whole: None,
             batch_refused: BTreeSet::new(),
         }
@@ -173,21 +174,10 @@ impl AwsSource {
         let region = self.region_for(r.region.as_deref(), &src)?;
         let key = (r.service, region.clone(), r.id.clone(), r.version.clone());
         if let Some(hit) = self.cache.get(&key) {
-            return hit.clone();
+            return hit;
         }
-        let result = self.read_uncached(r, &region).map_err(|e| {
-            if e.source.is_some() {
-                e
-            } else {
-                e.with_source(src.clone())
-            }
-        });
-        if let Ok(Some(s)) = &result {
-            let (Stored::Text(v) | Stored::Binary(v)) = s.as_ref();
-            crate::debug!("aws: {src}: {} bytes", v.len());
-        }
-        self.cache.insert(key, result.clone());
-        result
+        let result = self.read_uncached(r, &region).map_err(|e| naming(e, &src));
+        self.cache.keep(key, result, "aws", &src)
     }
 
     /// `region`, else the default region; none at all is 78 naming `src`.
@@ -205,14 +195,7 @@ impl AwsSource {
     }
 
     fn check_size(&self, s: &Stored) -> Result<(), Error> {
-        let (Stored::Text(v) | Stored::Binary(v)) = s;
-        if v.len() as u64 > self.max_secret_bytes {
-            return Err(Error::new(
-                Kind::Data,
-                format!("value larger than the {}-byte limit", self.max_secret_bytes),
-            ));
-        }
-        Ok(())
+        check_size(s.bytes(), self.max_secret_bytes)
     }
 
     /// Reads many references with as few requests as possible, into the cache: unpinned
@@ -233,7 +216,7 @@ impl AwsSource {
             };
             if self
                 .cache
-                .contains_key(&(r.service, region.clone(), r.id.clone(), None))
+                .contains(&(r.service, region.clone(), r.id.clone(), None))
             {
                 continue;
             }
@@ -421,32 +404,25 @@ impl AwsSource {
         let Some(stored) = self.read(r)? else {
             return Ok(None);
         };
-        let value = match (stored.as_ref(), &r.key) {
-            (Stored::Text(v) | Stored::Binary(v), None) => v.clone(),
-            (Stored::Binary(_), Some(_)) => {
-                return Err(Error::new(
-                    Kind::Data,
-                    "a #KEY was given but the secret is binary (SecretBinary), not JSON",
-                )
-                .with_source(r.to_string()));
+        match (stored.as_ref(), &r.key) {
+            (Stored::Binary(_), Some(_)) => Err(Error::new(
+                Kind::Data,
+                "a #KEY was given but the secret is binary (SecretBinary), not JSON",
+            )
+            .with_source(r.to_string())),
+            (Stored::Text(v) | Stored::Binary(v), key) => {
+                keyed(SourceKind::Aws, r.to_string(), v.clone(), key.as_deref())
             }
-            (Stored::Text(v), Some(k)) => match pick_key(v, k) {
-                Ok(Some(v)) => v,
-                Ok(None) => return Ok(None),
-                Err(why) => return Err(Error::new(Kind::Data, why).with_source(r.to_string())),
-            },
-        };
-        Ok(Some(Found {
-            value,
-            origin: Origin {
-                kind: SourceKind::Aws,
-                label: r.to_string(),
-                path: None,
-                version: None,
-            },
-        }))
+        }
     }
 }
+
+remote_source!(
+    AwsSource, Aws, AwsSettings, config::AwsFileSettings,
+    in_order: serves_names,
+    polls: "Secrets Manager and Parameter Store reads",
+    resolve: |file, _env, allow| AwsSettings::resolve(file, allow),
+);
 
 impl Source for AwsSource {
     fn kind(&self) -> SourceKind {
@@ -474,15 +450,7 @@ impl Source for AwsSource {
         if self.has_whole()
             && let Some((value, label)) = self.whole()?.get(name.as_str())
         {
-            return Ok(Some(Found {
-                value: value.clone(),
-                origin: Origin {
-                    kind: SourceKind::Aws,
-                    label: label.clone(),
-                    path: None,
-                    version: None,
-                },
-            }));
+            return Ok(Some(found(SourceKind::Aws, label.clone(), value.clone())));
         }
         for p in self.settings.prefixes.clone() {
             let r = AwsRef::parse(&format!("{p}{name}"))
@@ -517,12 +485,9 @@ impl Source for AwsSource {
     }
 
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
-        let Reference::Aws(r) = reference else {
-            return Err(Error::new(
-                Kind::Config,
-                format!("aws cannot serve {reference}"),
-            ));
-        };
-        self.value(r)
+        match reference {
+            Reference::Aws(r) => self.value(r),
+            other => Err(not_mine(SourceKind::Aws, other)),
+        }
     }
 }

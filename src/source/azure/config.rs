@@ -11,43 +11,27 @@
 //!
 //! Nothing here reads a file or opens a connection.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
-
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::reference::azure::{valid_name, valid_vault};
-use crate::source::aws::config::duration;
-use crate::source::vault::config::ScalarText;
+use crate::source::section::{Transport, remote_section, section, transport_deref};
 
 /// The environment twin of `secret_init.azure.endpoint`.
 pub const ENDPOINT_VAR: &str = "SECRET_INIT_AZURE_ENDPOINT";
 
-/// `secret_init.azure` as written in config.yaml.
-#[derive(Debug, Default, Deserialize)]
-pub struct AzureFileSettings {
-    /// The vault lookups by name read.
-    pub vault: Option<String>,
-    /// The manifest secrets those lookups are limited to.
-    pub secrets: Option<Vec<String>>,
-    /// A URL replacing every vault's own.
-    pub endpoint: Option<String>,
-    /// PEM CA bundle (else `SSL_CERT_FILE`, else the system bundle).
-    pub ca_cert: Option<PathBuf>,
-    /// Per-request timeout.
-    pub timeout: Option<ScalarText>,
-    /// Overall deadline for everything the azure source does.
-    pub deadline: Option<ScalarText>,
-    /// Retries after the first attempt on connection errors, 429 and 5xx.
-    pub retries: Option<u32>,
-    /// Unknown keys, refused (78).
-    #[serde(flatten)]
-    pub unknown: BTreeMap<String, IgnoredAny>,
+remote_section! {
+    /// `secret_init.azure` as written in config.yaml.
+    pub struct AzureFileSettings {
+        /// The vault lookups by name read.
+        pub vault: Option<String>,
+        /// The manifest secrets those lookups are limited to.
+        pub secrets: Option<Vec<String>>,
+        /// A URL replacing every vault's own.
+        pub endpoint: Option<String>,
+    }
 }
+
+section!(AzureFileSettings);
 
 /// The azure source's settings, typed.
 #[derive(Clone, Debug)]
@@ -58,17 +42,10 @@ pub struct AzureSettings {
     pub secrets: Option<Vec<String>>,
     /// The explicit endpoint (no trailing slash).
     pub endpoint: Option<String>,
-    /// Explicit CA bundle.
-    pub ca_cert: Option<PathBuf>,
-    /// Per-request timeout.
-    pub timeout: Duration,
-    /// Overall deadline.
-    pub deadline: Duration,
-    /// Retries after the first attempt.
-    pub retries: u32,
-    /// Permit `http://` to a non-loopback endpoint.
-    pub allow_insecure_http: bool,
+    /// CA bundle, timeouts, retries.
+    pub transport: Transport,
 }
+transport_deref!(AzureSettings);
 
 fn config(what: impl Into<String>) -> Error {
     Error::new(Kind::Config, what)
@@ -130,30 +107,15 @@ impl AzureSettings {
                 Some(e)
             }
         };
-        let retries = match f.retries {
-            None => 4,
-            Some(n) if n <= 20 => n,
-            Some(_) => return Err(config("secret_init.azure.retries: expected 0..=20")),
-        };
         Ok(AzureSettings {
             vault: f.vault.clone().map(|v| v.to_ascii_lowercase()),
             secrets: f.secrets.clone(),
             endpoint,
-            ca_cert: f.ca_cert.clone(),
-            timeout: duration(
-                "azure",
-                f.timeout.as_ref(),
-                "timeout",
-                Duration::from_secs(5),
+            transport: Transport::from_file(
+                "secret_init.azure",
+                &f.transport,
+                allow_insecure_http,
             )?,
-            deadline: duration(
-                "azure",
-                f.deadline.as_ref(),
-                "deadline",
-                Duration::from_secs(30),
-            )?,
-            retries,
-            allow_insecure_http,
         })
     }
 }

@@ -19,7 +19,8 @@ pub mod config;
 
 use std::collections::BTreeMap;
 
-use super::{Found, Origin, Source, SourceKind};
+use super::remote::{Reads, check_size, keyed, naming, remote_source};
+use super::{Found, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
@@ -37,8 +38,8 @@ pub struct AzureSource {
     clients: Clients,
     /// Resource (`https://vault.azure.net`) → the token or the failure to get it.
     tokens: BTreeMap<String, Result<Secret, Error>>,
-    /// (vault URL, path) → what reading it gave (`None`: it does not exist).
-    cache: BTreeMap<(String, String), Result<Option<Secret>, Error>>,
+    /// (vault URL, path) → what reading it gave.
+    cache: Reads<(String, String), Secret>,
 }
 
 impl AzureSource {
@@ -52,7 +53,7 @@ impl AzureSource {
             env,
             max_secret_bytes,
             tokens: BTreeMap::new(),
-            cache: BTreeMap::new(),
+            cache: Reads::new(),
         }
     }
 
@@ -84,32 +85,18 @@ impl AzureSource {
             .unwrap_or_else(|| r.vault_url());
         let key = (base.clone(), r.path());
         if let Some(hit) = self.cache.get(&key) {
-            return hit.clone();
+            return hit;
         }
-        let result = self.read_uncached(r, &base).map_err(|e| {
-            if e.source.is_some() {
-                e
-            } else {
-                e.with_source(r.target())
-            }
-        });
-        if let Ok(Some(v)) = &result {
-            crate::debug!("azure: {}: {} bytes", r.target(), v.len());
-        }
-        self.cache.insert(key, result.clone());
-        result
+        let src = r.target();
+        let result = self.read_uncached(r, &base).map_err(|e| naming(e, &src));
+        self.cache.keep(key, result, "azure", &src)
     }
 
     fn read_uncached(&mut self, r: &AzureRef, base: &str) -> Result<Option<Secret>, Error> {
         let token = self.token(&format!("https://{}", r.suffix))?;
         let value = self.clients.get_secret(base, &r.path(), &token)?;
-        if let Some(v) = &value
-            && v.len() as u64 > self.max_secret_bytes
-        {
-            return Err(Error::new(
-                Kind::Data,
-                format!("value larger than the {}-byte limit", self.max_secret_bytes),
-            ));
+        if let Some(v) = &value {
+            check_size(v.len(), self.max_secret_bytes)?;
         }
         Ok(value)
     }
@@ -119,23 +106,7 @@ impl AzureSource {
         let Some(v) = self.read(r)? else {
             return Ok(None);
         };
-        let value = match &r.key {
-            None => v,
-            Some(k) => match super::pick_key(&v, k) {
-                Ok(Some(v)) => v,
-                Ok(None) => return Ok(None),
-                Err(why) => return Err(Error::new(Kind::Data, why).with_source(r.to_string())),
-            },
-        };
-        Ok(Some(Found {
-            value,
-            origin: Origin {
-                kind: SourceKind::Azure,
-                label: r.to_string(),
-                path: None,
-                version: None,
-            },
-        }))
+        keyed(SourceKind::Azure, r.to_string(), v, r.key.as_deref())
     }
 
     /// The reference a lookup by name reads, if this source serves `name`.
@@ -150,6 +121,13 @@ impl AzureSource {
         Some(AzureRef::parse(&s).map_err(|why| Error::new(Kind::Config, why).with_source(s)))
     }
 }
+
+remote_source!(
+    AzureSource, Azure, AzureSettings, config::AzureFileSettings,
+    in_order: has_vault,
+    polls: "Key Vault secret reads",
+    resolve: |file, env, allow| AzureSettings::resolve(file, env, allow),
+);
 
 impl Source for AzureSource {
     fn kind(&self) -> SourceKind {
@@ -176,12 +154,9 @@ impl Source for AzureSource {
     }
 
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
-        let Reference::Azure(r) = reference else {
-            return Err(Error::new(
-                Kind::Config,
-                format!("azure cannot serve {reference}"),
-            ));
-        };
-        self.value(r)
+        match reference {
+            Reference::Azure(r) => self.value(r),
+            other => Err(not_mine(SourceKind::Azure, other)),
+        }
     }
 }

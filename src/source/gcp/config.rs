@@ -7,41 +7,26 @@
 //! plain `http://` is refused unless the host is loopback or `--allow-insecure-http` is given, as
 //! for the vault. Nothing here reads a file or opens a connection.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
-
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-
-use crate::error::{Error, Errors, Kind};
+use crate::error::{Error, Kind};
 use crate::reference::gcp::GcpRef;
-use crate::source::vault::config::{ScalarText, parse_duration};
+use crate::source::section::{Transport, remote_section, section, transport_deref};
 
 /// The public Secret Manager endpoint.
 pub const DEFAULT_ENDPOINT: &str = "https://secretmanager.googleapis.com";
 
-/// `secret_init.gcp` as written in config.yaml.
-#[derive(Debug, Default, Deserialize)]
-pub struct GcpFileSettings {
-    /// The project lookups by name read from.
-    pub project: Option<String>,
-    /// The secret names served by lookups by name.
-    pub secrets: Option<Vec<String>>,
-    /// The Secret Manager endpoint (no path).
-    pub endpoint: Option<String>,
-    /// PEM CA bundle for every GCP endpoint (else `SSL_CERT_FILE`, else the system bundle).
-    pub ca_cert: Option<PathBuf>,
-    /// Per-request timeout.
-    pub timeout: Option<ScalarText>,
-    /// Overall deadline for everything the gcp source does.
-    pub deadline: Option<ScalarText>,
-    /// Retries after the first attempt on connection errors, 429 and 5xx.
-    pub retries: Option<u32>,
-    /// Unknown keys, refused (78).
-    #[serde(flatten)]
-    pub unknown: BTreeMap<String, IgnoredAny>,
+remote_section! {
+    /// `secret_init.gcp` as written in config.yaml.
+    pub struct GcpFileSettings {
+        /// The project lookups by name read from.
+        pub project: Option<String>,
+        /// The secret names served by lookups by name.
+        pub secrets: Option<Vec<String>>,
+        /// The Secret Manager endpoint (no path).
+        pub endpoint: Option<String>,
+    }
 }
+
+section!(GcpFileSettings);
 
 /// The gcp source's settings, typed.
 #[derive(Clone, Debug)]
@@ -52,30 +37,10 @@ pub struct GcpSettings {
     pub secrets: Vec<String>,
     /// The Secret Manager endpoint, without a trailing slash.
     pub endpoint: String,
-    /// Explicit CA bundle.
-    pub ca_cert: Option<PathBuf>,
-    /// Per-request timeout.
-    pub timeout: Duration,
-    /// Overall deadline.
-    pub deadline: Duration,
-    /// Retries after the first attempt.
-    pub retries: u32,
-    /// Permit `http://` to a non-loopback endpoint.
-    pub allow_insecure_http: bool,
+    /// CA bundle, timeouts, retries.
+    pub transport: Transport,
 }
-
-/// Refuses unknown keys of `secret_init.gcp` (78).
-pub fn reject_unknown(g: &GcpFileSettings, src: &str, errors: &mut Errors) {
-    for key in g.unknown.keys() {
-        errors.push(
-            Error::new(
-                Kind::Config,
-                format!("secret_init.gcp: unknown setting \"{key}\""),
-            )
-            .with_source(src),
-        );
-    }
-}
+transport_deref!(GcpSettings);
 
 fn config(what: impl Into<String>) -> Error {
     Error::new(Kind::Config, what)
@@ -123,28 +88,11 @@ impl GcpSettings {
                 "secret_init.gcp.endpoint: expected a URL like https://secretmanager.googleapis.com",
             ));
         }
-        let retries = match f.retries {
-            None => 4,
-            Some(n) if n <= 20 => n,
-            Some(_) => return Err(config("secret_init.gcp.retries: expected 0..=20")),
-        };
-        let duration = |t: Option<&ScalarText>, key: &str, default: u64| match t {
-            None => Ok(Duration::from_secs(default)),
-            Some(t) => parse_duration(&t.0).ok_or_else(|| {
-                config(format!(
-                    "secret_init.gcp.{key}: expected a duration like 5s or 500ms (at most 1 hour)"
-                ))
-            }),
-        };
         Ok(GcpSettings {
             project: f.project.clone(),
             secrets,
             endpoint,
-            ca_cert: f.ca_cert.clone(),
-            timeout: duration(f.timeout.as_ref(), "timeout", 5)?,
-            deadline: duration(f.deadline.as_ref(), "deadline", 30)?,
-            retries,
-            allow_insecure_http,
+            transport: Transport::from_file("secret_init.gcp", &f.transport, allow_insecure_http)?,
         })
     }
 }
@@ -152,6 +100,7 @@ impl GcpSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn settings() {

@@ -95,13 +95,8 @@ impl std::fmt::Debug for Chain {
 /// Reads a small file; `Ok(None)` when it does not exist.
 fn read_file(path: &Path, what: &str) -> Result<Option<Secret>, Error> {
     let src = format!("{what} {}", path.display());
-    let denied = |e: &std::io::Error| {
-        Error::new(
-            Kind::Permission,
-            format!("cannot read: {}", crate::error::io_text(e)),
-        )
-        .with_source(src.clone())
-    };
+    let denied =
+        |e: &std::io::Error| Error::cannot_read(Kind::Permission, e).with_source(src.clone());
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -19,10 +19,10 @@ pub mod config;
 pub mod crc32c;
 pub mod credentials;
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use super::{Found, Origin, Source, SourceKind};
+use super::remote::{Reads, check_size, keyed, naming, now, remote_source};
+use super::{Found, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
@@ -41,14 +41,8 @@ pub struct GcpSource {
     clients: Clients,
     /// `None` until first use; then the token or the failure to get one.
     token: Option<Result<Token, Error>>,
-    /// Version resource name → what reading it gave (`None`: it does not exist).
-    cache: BTreeMap<String, Result<Option<Rc<Secret>>, Error>>,
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    /// Version resource name → what reading it gave.
+    cache: Reads<String, Rc<Secret>>,
 }
 
 impl GcpSource {
@@ -62,7 +56,7 @@ impl GcpSource {
             env,
             max_secret_bytes,
             token: None,
-            cache: BTreeMap::new(),
+            cache: Reads::new(),
         }
     }
 
@@ -106,62 +100,39 @@ impl GcpSource {
     fn read(&mut self, r: &GcpRef) -> Result<Option<Rc<Secret>>, Error> {
         let resource = r.resource();
         if let Some(hit) = self.cache.get(&resource) {
-            return hit.clone();
+            return hit;
         }
         let result = self.read_uncached(&resource);
-        if let Ok(Some(v)) = &result {
-            crate::debug!("gcp: {resource}: {} bytes", v.len());
-        }
-        self.cache.insert(resource, result.clone());
-        result
+        self.cache.keep(resource.clone(), result, "gcp", &resource)
     }
 
     fn read_uncached(&mut self, resource: &str) -> Result<Option<Rc<Secret>>, Error> {
         let token = self.token()?;
         let endpoint = self.settings.endpoint.clone();
         let v = self.clients.access(&endpoint, resource, &token)?;
-        if let Some(v) = &v
-            && v.len() as u64 > self.max_secret_bytes
-        {
-            return Err(Error::new(
-                Kind::Data,
-                format!("value larger than the {}-byte limit", self.max_secret_bytes),
-            ));
+        if let Some(v) = &v {
+            check_size(v.len(), self.max_secret_bytes)?;
         }
         Ok(v.map(Rc::new))
     }
 
     /// Reads `r` and picks its `#KEY`.
     fn value(&mut self, r: &GcpRef) -> Result<Option<Found>, Error> {
-        let stored = self.read(r).map_err(|e| {
-            if e.source.is_some() {
-                e
-            } else {
-                e.with_source(r.to_string())
-            }
-        })?;
+        let stored = self.read(r).map_err(|e| naming(e, &r.to_string()))?;
         let Some(stored) = stored else {
             return Ok(None);
         };
-        let value = match &r.key {
-            None => stored.as_ref().clone(),
-            Some(k) => match super::pick_key(&stored, k) {
-                Ok(Some(v)) => v,
-                Ok(None) => return Ok(None),
-                Err(why) => return Err(Error::new(Kind::Data, why).with_source(r.to_string())),
-            },
-        };
-        Ok(Some(Found {
-            value,
-            origin: Origin {
-                kind: SourceKind::Gcp,
-                label: r.to_string(),
-                path: None,
-                version: None,
-            },
-        }))
+        let value = stored.as_ref().clone();
+        keyed(SourceKind::Gcp, r.to_string(), value, r.key.as_deref())
     }
 }
+
+remote_source!(
+    GcpSource, Gcp, GcpSettings, config::GcpFileSettings,
+    in_order: serves_names,
+    polls: "Secret Manager version reads",
+    resolve: |file, _env, allow| GcpSettings::resolve(file, allow),
+);
 
 impl Source for GcpSource {
     fn kind(&self) -> SourceKind {
@@ -190,12 +161,9 @@ impl Source for GcpSource {
     }
 
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {
-        let Reference::Gcp(r) = reference else {
-            return Err(Error::new(
-                Kind::Config,
-                format!("gcp cannot serve {reference}"),
-            ));
-        };
-        self.value(r)
+        match reference {
+            Reference::Gcp(r) => self.value(r),
+            other => Err(not_mine(SourceKind::Gcp, other)),
+        }
     }
 }

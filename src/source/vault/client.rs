@@ -11,7 +11,6 @@
 //! (numbers, booleans, objects) are delivered as their JSON text; `null` counts as absent.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde_json::Value;
@@ -671,30 +670,18 @@ fn credential(c: &Credential, env: &Environ, what: &str) -> Result<Secret, Error
 /// Reads a small credential file, dropping surrounding whitespace (files usually end in `\n`).
 fn read_credential(path: &Path, key: &str) -> Result<Secret, Error> {
     let src = format!("secret_init.vault.auth.{key} {}", path.display());
-    let file = std::fs::File::open(path).map_err(|e| {
-        Error::new(
-            Kind::Permission,
-            format!("cannot read: {}", crate::error::io_text(&e)),
-        )
-        .with_source(src.clone())
-    })?;
-    let mut buf = Zeroizing::new(Vec::new());
-    file.take(MAX_CREDENTIAL_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| {
-            Error::new(
-                Kind::Permission,
-                format!("cannot read: {}", crate::error::io_text(&e)),
-            )
-            .with_source(src.clone())
-        })?;
-    if buf.len() as u64 > MAX_CREDENTIAL_BYTES {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::cannot_read(Kind::Permission, &e).with_source(src.clone()))?;
+    let read = crate::fsx::read_secret(file, MAX_CREDENTIAL_BYTES, 0)
+        .map_err(|e| Error::cannot_read(Kind::Permission, &e).with_source(src.clone()))?;
+    let Some(read) = read else {
         return Err(Error::new(
             Kind::Data,
             format!("larger than {MAX_CREDENTIAL_BYTES} bytes"),
         )
         .with_source(src));
-    }
+    };
+    let buf = read.expose();
     let start = buf
         .iter()
         .position(|b| !b.is_ascii_whitespace())

@@ -18,7 +18,9 @@ pub mod keep;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use super::{Found, Injected, Origin, Source, SourceKind};
+use super::registry::{BuildCtx, Configured, Generic, Registered, Watching};
+use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
+use crate::cli::Invocation;
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
@@ -129,6 +131,36 @@ pub(crate) fn auth_name(a: &config::Auth) -> &'static str {
     }
 }
 
+impl Registered for VaultSource {
+    type Settings = Option<VaultSettings>;
+
+    fn build(settings: &Option<VaultSettings>, ctx: &mut BuildCtx<'_>) -> Option<Self> {
+        let v = settings.as_ref()?;
+        Some(VaultSource::new(v.clone(), ctx.env.clone()).with_keep(&ctx.carry.vault))
+    }
+
+    fn watching(settings: &Option<VaultSettings>, _: &Generic<'_>) -> Vec<Watching> {
+        let poll = |v: &VaultSettings| Watching::Poll {
+            label: format!("vault:{}", crate::http::redact_url(&v.address)),
+            what: "KV data paths; a new version shows a change",
+        };
+        settings.iter().map(poll).collect()
+    }
+}
+
+impl Configured for VaultSource {
+    type File = config::VaultFileSettings;
+
+    fn resolve(
+        inv: &Invocation,
+        env: &Environ,
+        file: Option<&config::VaultFileSettings>,
+        allow_insecure_http: bool,
+    ) -> Result<Option<VaultSettings>, Error> {
+        VaultSettings::resolve(inv, env, file, allow_insecure_http)
+    }
+}
+
 impl Source for VaultSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Vault
@@ -167,10 +199,7 @@ impl Source for VaultSource {
 
     fn fetch(&mut self, reference: &Reference, name: &SecretName) -> Result<Option<Found>, Error> {
         let Reference::Vault { path, key, version } = reference else {
-            return Err(Error::new(
-                Kind::Config,
-                format!("vault cannot serve {reference}"),
-            ));
+            return Err(not_mine(SourceKind::Vault, reference));
         };
         let key = key.as_deref().unwrap_or(name.as_str());
         let data = self.read(path, *version)?;

@@ -1,0 +1,93 @@
+//! The `secret_init:` section of config.yaml as written: the global options (the command line
+//! and the env twins override them, `settings.rs` merges), each source's own section (declared
+//! by the source registry) and the raw per-secret, provider and template maps (validated in
+//! `manifest::parse`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+#[cfg(doc)]
+use super::SecretSettings;
+use super::{RawSecretSettings, providers, templates};
+
+// The struct, plus one field per source section (`vault`, `aws`, ..., `bundle` for
+// `secret_init.bundles`), from the source registry.
+crate::source::registry::with_source_sections! {
+    /// The `secret_init:` section as written in the file (global options; CLI and env override them).
+    #[derive(Debug, Default, Deserialize)]
+    pub struct FileSettings {
+        /// Source precedence, highest first.
+        pub sources: Option<Vec<String>>,
+        /// Prefix of env-var secrets.
+        pub env_prefix: Option<String>,
+        /// Mounted secret directories.
+        pub secrets_dirs: Option<Vec<PathBuf>>,
+        /// Where secret files are written.
+        pub output_dir: Option<PathBuf>,
+        /// The developer-machine config (`~/.truss/config.yaml`).
+        pub local_config: Option<String>,
+        /// Log level.
+        pub log_level: Option<String>,
+        /// Log format.
+        pub log_format: Option<String>,
+        /// Permit env deliveries into loader/interpreter variables such as `LD_PRELOAD`.
+        pub allow_dangerous_env: Option<bool>,
+        /// Permit an output dir that other users can write to.
+        pub allow_shared_dir: Option<bool>,
+        /// Largest secret file read, in bytes.
+        pub max_secret_bytes: Option<u64>,
+        /// Extra variables removed from the program's environment.
+        pub scrub_env: Option<Vec<String>>,
+        /// Variables `X` whose `X_FILE` names a file to read into `X` (Docker's `*_FILE` convention).
+        pub file_env: Option<Vec<String>>,
+        /// Resolve environment variables whose whole value is a reference (`env_refs`).
+        pub resolve_env_references: Option<bool>,
+        /// `true`: supervise even when not PID 1 (`--init`); `false`: always exec (`--no-init`).
+        pub init: Option<bool>,
+        /// Forward signals to the program's process group.
+        pub process_group: Option<bool>,
+        /// Seconds leftover descendants get between SIGTERM and SIGKILL.
+        pub grace_period: Option<f64>,
+        /// Run the program as this user (`UID[:GID]` or `NAME[:GROUP]`).
+        pub user: Option<String>,
+        /// Refuse to run the program as uid 0.
+        pub no_root: Option<bool>,
+        /// Remove delivered files when the program exits.
+        pub cleanup: Option<bool>,
+        /// Live refresh (`secret_init.refresh`; docs/refresh.md).
+        pub refresh: Option<RawRefreshSettings>,
+        /// Per-secret settings, raw; validated into [`SecretSettings`].
+        #[serde(default)]
+        pub secrets: BTreeMap<String, RawSecretSettings>,
+        /// Provider instances, raw; validated by [`providers::validate`].
+        #[serde(default)]
+        pub providers: BTreeMap<String, providers::RawInstance>,
+        /// Templates, raw; validated by [`templates::validate`].
+        #[serde(default)]
+        pub templates: BTreeMap<String, templates::RawTemplate>,
+        /// Keys we do not know; refused after parsing (78), so typos never pass silently.
+        #[serde(flatten)]
+        pub unknown: BTreeMap<String, IgnoredAny>,
+    }
+}
+
+/// `secret_init.refresh` as written; interpreted (with CLI and env) by `settings.rs`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawRefreshSettings {
+    /// How often remote sources are re-read: `30s`, `5m`, `1h`, a number of seconds; 0 = off.
+    pub interval: Option<serde_json::Value>,
+    /// Spread of every wait, `10%` (or a fraction, 0.1).
+    pub jitter: Option<serde_json::Value>,
+    /// `signal`, `restart` or `none`.
+    pub on_change: Option<String>,
+    /// The signal `on_change: signal` sends.
+    pub signal: Option<String>,
+    /// Where the refresh status (JSON) is written.
+    pub status_file: Option<PathBuf>,
+    /// Keys we do not know; refused after parsing (78).
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, IgnoredAny>,
+}

@@ -1,0 +1,182 @@
+//! What the remote sources (aws, gcp, azure) share around their clients: every reference read
+//! at most once a pass ([`Reads`]: successes and failures alike), the size limit, errors naming
+//! the reference, the `#KEY` pick, and their registration ([`remote_source!`]: built always,
+//! since references need no settings; polled by a live refresh).
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::{Found, Origin, SourceKind, pick_key};
+use crate::error::{Error, Kind};
+use crate::secret::Secret;
+
+/// Seconds since the epoch (credential expiry, request signing).
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// 65 when a value of `len` bytes is over the `max_secret_bytes` limit.
+pub(crate) fn check_size(len: usize, max: u64) -> Result<(), Error> {
+    if len as u64 > max {
+        return Err(Error::new(
+            Kind::Data,
+            format!("value larger than the {max}-byte limit"),
+        ));
+    }
+    Ok(())
+}
+
+/// `e`, naming `src` unless it names a place already.
+pub(crate) fn naming(e: Error, src: &str) -> Error {
+    if e.source.is_some() {
+        e
+    } else {
+        e.with_source(src)
+    }
+}
+
+/// A value found under `label` (`aws-sm:app/db#password`).
+pub(crate) fn found(kind: SourceKind, label: String, value: Secret) -> Found {
+    Found {
+        value,
+        origin: Origin {
+            kind,
+            label,
+            path: None,
+            version: None,
+        },
+    }
+}
+
+/// The value read by reference `label`, or its `#KEY` when `key` is given (`Ok(None)` when the
+/// object has no such key; 65 naming the reference when the value is not a JSON object).
+pub(crate) fn keyed(
+    kind: SourceKind,
+    label: String,
+    value: Secret,
+    key: Option<&str>,
+) -> Result<Option<Found>, Error> {
+    let value = match key {
+        None => value,
+        Some(k) => match pick_key(&value, k) {
+            Ok(Some(v)) => v,
+            Ok(None) => return Ok(None),
+            Err(why) => return Err(Error::new(Kind::Data, why).with_source(label)),
+        },
+    };
+    Ok(Some(found(kind, label, value)))
+}
+
+/// A value whose size the debug log reports.
+pub(crate) trait Measured {
+    /// Its length in bytes.
+    fn bytes(&self) -> usize;
+}
+
+impl Measured for Secret {
+    fn bytes(&self) -> usize {
+        self.len()
+    }
+}
+
+impl<T: Measured> Measured for Rc<T> {
+    fn bytes(&self) -> usize {
+        self.as_ref().bytes()
+    }
+}
+
+/// What each read of one pass gave (`None`: it does not exist), so that nothing is read twice
+/// and a failing service is waited on once, not once per secret.
+pub(crate) struct Reads<K, V>(BTreeMap<K, Result<Option<V>, Error>>);
+
+impl<K: Ord, V: Clone + Measured> Reads<K, V> {
+    /// No reads yet.
+    pub(crate) fn new() -> Self {
+        Reads(BTreeMap::new())
+    }
+
+    /// What reading `key` gave, if it was read.
+    pub(crate) fn get(&self, key: &K) -> Option<Result<Option<V>, Error>> {
+        self.0.get(key).cloned()
+    }
+
+    /// Whether `key` was read.
+    pub(crate) fn contains(&self, key: &K) -> bool {
+        self.0.contains_key(key)
+    }
+
+    /// Keeps what a batch settled for `key`.
+    pub(crate) fn insert(&mut self, key: K, result: Result<Option<V>, Error>) {
+        self.0.insert(key, result);
+    }
+
+    /// Keeps what reading `key` gave and logs a value's size as `WHO: WHAT: N bytes`; returns
+    /// it.
+    pub(crate) fn keep(
+        &mut self,
+        key: K,
+        result: Result<Option<V>, Error>,
+        who: &str,
+        what: &str,
+    ) -> Result<Option<V>, Error> {
+        if let Ok(Some(v)) = &result {
+            crate::debug!("{who}: {what}: {} bytes", v.bytes());
+        }
+        self.0.insert(key, result.clone());
+        result
+    }
+}
+
+/// Registers a remote source: built always from its settings (references need no settings),
+/// in the order when `in_order` says lookups by name can find something, polled by a live
+/// refresh, its section resolved by `resolve(file, env, allow_insecure_http)`.
+macro_rules! remote_source {
+    (
+        $ty:ident, $kind:ident, $settings:ty, $file:ty,
+        in_order: $in_order:ident,
+        polls: $what:literal,
+        resolve: |$f:ident, $env:ident, $allow:ident| $resolve:expr $(,)?
+    ) => {
+        impl $crate::source::registry::Registered for $ty {
+            type Settings = $settings;
+
+            fn build(
+                settings: &$settings,
+                ctx: &mut $crate::source::registry::BuildCtx<'_>,
+            ) -> Option<Self> {
+                let max = ctx.generic.max_secret_bytes;
+                Some($ty::new(settings.clone(), ctx.env.clone(), max))
+            }
+
+            fn in_order(&self) -> bool {
+                self.$in_order()
+            }
+
+            fn watching(
+                _: &$settings,
+                _: &$crate::source::registry::Generic<'_>,
+            ) -> Vec<$crate::source::registry::Watching> {
+                vec![$crate::source::registry::Watching::Poll {
+                    label: $crate::source::SourceKind::$kind.name().into(),
+                    what: $what,
+                }]
+            }
+        }
+
+        impl $crate::source::registry::Configured for $ty {
+            type File = $file;
+
+            fn resolve(
+                _: &$crate::cli::Invocation,
+                $env: &$crate::environ::Environ,
+                $f: Option<&$file>,
+                $allow: bool,
+            ) -> Result<$settings, $crate::error::Error> {
+                $resolve
+            }
+        }
+    };
+}
+pub(crate) use remote_source;
