@@ -55,7 +55,7 @@ impl Environ {
 }
 
 /// Expands a leading `~/` with `HOME`; `None` if there is a `~` and no `HOME`.
-pub fn expand_home(p: &str, env: &Environ) -> Option<PathBuf> {
+pub(crate) fn expand_home(p: &str, env: &Environ) -> Option<PathBuf> {
     match p.strip_prefix("~/") {
         Some(rest) => env
             .get("HOME")

@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 use crate::secret::Secret;
 
 /// Reads all of `r` when it holds at most `max` bytes; `Ok(None)` when it holds more.
-pub fn read_capped(r: impl Read, max: u64) -> io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_capped(r: impl Read, max: u64) -> io::Result<Option<Vec<u8>>> {
     let mut buf = Vec::new();
     r.take(max.saturating_add(1)).read_to_end(&mut buf)?;
     Ok((buf.len() as u64 <= max).then_some(buf))
@@ -29,7 +29,7 @@ pub fn read_capped(r: impl Read, max: u64) -> io::Result<Option<Vec<u8>>> {
 /// [`read_capped`] for a secret: the bytes only ever live in memory that is wiped when freed,
 /// each growth included (a `Vec` that grows leaves its old buffer behind unwiped). `hint` is the
 /// expected size, so that a file read at its `st_size` needs no growth at all.
-pub fn read_secret(r: impl Read, max: u64, hint: usize) -> io::Result<Option<Secret>> {
+pub(crate) fn read_secret(r: impl Read, max: u64, hint: usize) -> io::Result<Option<Secret>> {
     let mut r = r.take(max.saturating_add(1));
     let mut buf = Zeroizing::new(Vec::with_capacity(hint.saturating_add(1).max(64)));
     loop {
@@ -106,14 +106,14 @@ pub(crate) fn read_regular(fd: OwnedFd, max: u64) -> Result<Secret, String> {
 }
 
 /// Flags for each step of a no-follow directory walk.
-pub const DIR_FLAGS: OFlag = OFlag::O_RDONLY
+pub(crate) const DIR_FLAGS: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_DIRECTORY)
     .union(OFlag::O_NOFOLLOW)
     .union(OFlag::O_CLOEXEC);
 
 /// A component of a no-follow walk that did not open, for the caller to word (or to create and
 /// go on): the directory it is in, its name, the path so far, and why.
-pub struct Step<'a> {
+pub(crate) struct Step<'a> {
     /// The directory the component is in.
     pub parent: &'a OwnedFd,
     /// The component.
@@ -127,7 +127,7 @@ pub struct Step<'a> {
 /// Opens `dir` from `/` one component at a time with [`DIR_FLAGS`], so no link is ever followed
 /// on the way. A component that does not open goes to `failed`, which gives the directory to go
 /// on with (one it created), `Ok(None)` to stop with nothing, or the caller's error text.
-pub fn walk_dirs(
+pub(crate) fn walk_dirs(
     dir: &Path,
     failed: &mut dyn FnMut(Step<'_>) -> Result<Option<OwnedFd>, String>,
 ) -> Result<Option<OwnedFd>, String> {
@@ -163,7 +163,7 @@ pub fn walk_dirs(
 }
 
 /// Refuses a relative `dir` for a walk from `/`.
-pub fn absolute(dir: &Path) -> Result<(), String> {
+pub(crate) fn absolute(dir: &Path) -> Result<(), String> {
     if dir.is_absolute() {
         Ok(())
     } else {
@@ -173,13 +173,13 @@ pub fn absolute(dir: &Path) -> Result<(), String> {
 
 /// Opens the parent directory of `path` component by component without following links and
 /// without creating anything; `Ok(None)` when a component does not exist.
-pub fn open_parent(path: &Path) -> Result<Option<OwnedFd>, String> {
+pub(crate) fn open_parent(path: &Path) -> Result<Option<OwnedFd>, String> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     open_dir_nofollow(dir)
 }
 
 /// Opens `dir` from `/` without following links or creating anything; `Ok(None)` when missing.
-pub fn open_dir_nofollow(dir: &Path) -> Result<Option<OwnedFd>, String> {
+pub(crate) fn open_dir_nofollow(dir: &Path) -> Result<Option<OwnedFd>, String> {
     absolute(dir)?;
     walk_dirs(dir, &mut |s| match s.errno {
         Errno::ENOENT => Ok(None),
@@ -195,7 +195,7 @@ pub fn open_dir_nofollow(dir: &Path) -> Result<Option<OwnedFd>, String> {
 /// without following links, regular files only, no second name for another user's file, at most
 /// `max` bytes, into wiped memory. `Ok(None)` when it (or a parent) does not exist; the mode
 /// comes with it.
-pub fn read_existing(path: &Path, max: u64) -> Result<Option<(Secret, u32)>, String> {
+pub(crate) fn read_existing(path: &Path, max: u64) -> Result<Option<(Secret, u32)>, String> {
     let Some(fd) = open_parent(path)? else {
         return Ok(None);
     };
@@ -247,7 +247,7 @@ pub fn read_existing(path: &Path, max: u64) -> Result<Option<(Secret, u32)>, Str
 }
 
 /// The directories on the way to `path`'s parent that do not exist yet, outermost first.
-pub fn missing_dirs(path: &Path) -> Vec<PathBuf> {
+pub(crate) fn missing_dirs(path: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut cur = path.parent();
     while let Some(d) = cur {
@@ -265,7 +265,7 @@ pub fn missing_dirs(path: &Path) -> Vec<PathBuf> {
 }
 
 /// Every name in a directory but `.` and `..`.
-pub fn names(dir: &OwnedFd) -> Result<Vec<Vec<u8>>, Errno> {
+pub(crate) fn names(dir: &OwnedFd) -> Result<Vec<Vec<u8>>, Errno> {
     let mut d = nix::dir::Dir::openat(
         dir,
         ".",
@@ -283,7 +283,7 @@ pub fn names(dir: &OwnedFd) -> Result<Vec<Vec<u8>>, Errno> {
 }
 
 /// The names in a directory, `..*` entries excluded (never secrets).
-pub fn list(dir: &OwnedFd) -> Result<HashSet<Vec<u8>>, Errno> {
+pub(crate) fn list(dir: &OwnedFd) -> Result<HashSet<Vec<u8>>, Errno> {
     Ok(names(dir)?
         .into_iter()
         .filter(|n| !n.starts_with(b".."))

@@ -33,6 +33,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("process", 10),
     ("user", 11),
     ("app", 12),
+    ("fuzzing", 13),
     ("layers", 13),
 ];
 

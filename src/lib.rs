@@ -6,31 +6,34 @@
 //! been checked; on any failure nothing is published and the program never starts.
 
 #![deny(unsafe_code)]
+#![warn(unreachable_pub)]
 
 mod app;
-pub mod bundle;
-pub mod cli;
-pub mod deliver;
+mod bundle;
+mod cli;
+mod deliver;
 mod environ;
 pub mod error;
 mod fsx;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 #[cfg(test)]
 mod layers;
-pub mod log;
-pub mod manifest;
+mod log;
+mod manifest;
 pub mod name;
-pub mod plan;
+mod plan;
 mod process;
 mod provider;
 pub mod reference;
 mod resolve;
 pub mod secret;
-pub mod settings;
-pub mod source;
+mod settings;
+mod source;
 mod sys;
 pub use sys::StartAlloc;
-pub mod template;
+mod template;
 mod tree;
 mod user;
 

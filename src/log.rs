@@ -58,18 +58,18 @@ static LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
 static JSON: AtomicU8 = AtomicU8::new(0);
 
 /// Sets the process-wide level and format; called once settings are known.
-pub fn configure(level: Level, format: Format) {
+pub(crate) fn configure(level: Level, format: Format) {
     LEVEL.store(level as u8, Ordering::Relaxed);
     JSON.store(u8::from(format == Format::Json), Ordering::Relaxed);
 }
 
 /// Whether a message at `level` would be printed.
-pub fn enabled(level: Level) -> bool {
+pub(crate) fn enabled(level: Level) -> bool {
     level as u8 <= LEVEL.load(Ordering::Relaxed)
 }
 
 /// Writes one line at `level` (errors are always written).
-pub fn write(level: Level, args: std::fmt::Arguments<'_>) {
+pub(crate) fn write(level: Level, args: std::fmt::Arguments<'_>) {
     if level != Level::Error && !enabled(level) {
         return;
     }

@@ -18,7 +18,7 @@ use crate::settings::Settings;
 
 /// One file to publish.
 #[derive(Debug)]
-pub struct FileDelivery {
+pub(crate) struct FileDelivery {
     /// The secret (or provider) this file carries, for messages.
     pub secret: String,
     /// Absolute destination path.
@@ -44,7 +44,7 @@ pub struct EnvDelivery {
 
 /// Everything to deliver.
 #[derive(Debug, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Files to write.
     pub files: Vec<FileDelivery>,
     /// Variables to set in the program's environment.
@@ -59,12 +59,12 @@ pub struct Plan {
 }
 
 /// Linux's per-string limit for argv and envp entries (`MAX_ARG_STRLEN`, 32 pages), NUL included.
-pub const MAX_ARG_STRLEN: usize = 32 * 4096;
+pub(crate) const MAX_ARG_STRLEN: usize = 32 * 4096;
 
-pub use crate::manifest::parse_owner;
+pub(crate) use crate::manifest::parse_owner;
 
 /// Turns resolutions into a checked plan.
-pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Errors> {
+pub(crate) fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Errors> {
     let mut plan = Plan::default();
     let mut errors = Errors::default();
     // Who delivers each file, to refuse two secrets aimed at one. A file is known by its path as
@@ -178,7 +178,7 @@ pub fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Er
 /// Adds whole-environment injections (a vault `env_paths` entry) to `plan`, with the same checks
 /// as a per-secret env delivery. A name that a declared secret already delivers is an error: two
 /// places would claim one variable, and neither silently wins.
-pub fn add_injected(
+pub(crate) fn add_injected(
     plan: &mut Plan,
     injected: Vec<crate::source::Injected>,
     settings: &Settings,

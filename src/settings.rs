@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::merge::{flag, pick, pick_list, text};
 use crate::cli::{Invocation, Opt};
-pub use crate::environ::{Environ, expand_home};
+pub(crate) use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
 use crate::log;
 use crate::manifest::FileSettings;
@@ -96,7 +96,7 @@ pub struct RefreshSettings {
 }
 
 /// Parses a duration: a number with an optional unit `ms`, `s`, `m`, `h` (no unit: seconds).
-pub fn parse_duration(t: &str) -> Option<std::time::Duration> {
+pub(crate) fn parse_duration(t: &str) -> Option<std::time::Duration> {
     let t = t.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -117,7 +117,7 @@ pub fn parse_duration(t: &str) -> Option<std::time::Duration> {
 }
 
 /// Parses a signal: `SIGHUP`, `HUP` or a number (real-time signals included).
-pub fn parse_signal(t: &str) -> Option<i32> {
+pub(crate) fn parse_signal(t: &str) -> Option<i32> {
     let t = t.trim();
     if let Ok(n) = t.parse::<i32>() {
         return (1..=nix::libc::SIGRTMAX())
@@ -355,7 +355,7 @@ fn process_settings(
 }
 
 /// The config file to read: `--config`, then `SECRET_INIT_CONFIG`, then `./config.yaml` if present.
-pub fn config_path(inv: &Invocation, env: &Environ) -> Option<PathBuf> {
+pub(crate) fn config_path(inv: &Invocation, env: &Environ) -> Option<PathBuf> {
     if let Some(v) = inv.values(Opt::Config).last() {
         return Some(PathBuf::from(v));
     }
@@ -367,7 +367,7 @@ pub fn config_path(inv: &Invocation, env: &Environ) -> Option<PathBuf> {
 }
 
 /// The default source order: the registry's.
-pub const DEFAULT_SOURCES: &[SourceKind] = SourceKind::ALL;
+pub(crate) const DEFAULT_SOURCES: &[SourceKind] = SourceKind::ALL;
 
 impl Settings {
     /// What the sources read of the generic settings.

@@ -29,7 +29,7 @@ use nix::libc;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction};
 
 /// The signals that stop a start.
-pub const STOP_SIGNALS: [Signal; 4] = [
+pub(crate) const STOP_SIGNALS: [Signal; 4] = [
     Signal::SIGTERM,
     Signal::SIGINT,
     Signal::SIGHUP,
@@ -53,7 +53,7 @@ extern "C" fn on_stop(sig: libc::c_int) {
 
 /// The signal state secret-init was started with, to hand on to the program unchanged.
 #[derive(Clone, Copy)]
-pub struct StartState {
+pub(crate) struct StartState {
     mask: SigSet,
     actions: [(Signal, SigAction); 4],
 }
@@ -61,7 +61,7 @@ pub struct StartState {
 /// Records the start-up signal state, installs the stop handlers and marks the process
 /// non-dumpable (no core file or ptrace read of the secrets it is about to hold; `execve` of the
 /// program resets this for the program).
-pub fn install() -> StartState {
+pub(crate) fn install() -> StartState {
     let mask = SigSet::thread_get_mask().unwrap_or_else(|_| SigSet::empty());
     let handler = SigAction::new(
         SigHandler::Handler(on_stop),
@@ -93,12 +93,12 @@ pub fn install() -> StartState {
 }
 
 /// From here on a stop signal is recorded rather than acted on (files may be half-staged).
-pub fn enter_delivery() {
+pub(crate) fn enter_delivery() {
     PHASE.store(DELIVERING, Ordering::SeqCst);
 }
 
 /// The stop signal received during delivery, if any.
-pub fn pending_stop() -> Option<i32> {
+pub(crate) fn pending_stop() -> Option<i32> {
     match PENDING.load(Ordering::SeqCst) {
         0 => None,
         n => Some(n),
@@ -106,7 +106,7 @@ pub fn pending_stop() -> Option<i32> {
 }
 
 /// Blocks the stop signals so that one arriving now stays pending for the program.
-pub fn hold_stop_signals() {
+pub(crate) fn hold_stop_signals() {
     let mut stops = SigSet::empty();
     for sig in STOP_SIGNALS {
         stops.add(sig);
@@ -153,7 +153,7 @@ static RECORD_SIGPIPE: extern "C" fn() = record_sigpipe;
 
 /// The ids the program runs as: supplementary groups first, then gid, then uid.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Credentials {
+pub(crate) struct Credentials {
     /// User id.
     pub uid: u32,
     /// Primary group id.
@@ -167,7 +167,7 @@ pub struct Credentials {
 
 /// How the program's process is set up between fork and exec.
 #[derive(Clone)]
-pub struct ChildSetup {
+pub(crate) struct ChildSetup {
     /// The signal state to restore.
     pub state: StartState,
     /// Ids to switch to; `None` keeps ours.
@@ -218,7 +218,7 @@ fn drop_privileges(creds: &Credentials) -> std::io::Result<()> {
 
 /// Installs the between-fork-and-exec step on `cmd`: switch ids, take the terminal if asked,
 /// then restore the start-up signal state (last, so nothing after it runs with our handlers).
-pub fn prepare(cmd: &mut Command, setup: ChildSetup) {
+pub(crate) fn prepare(cmd: &mut Command, setup: ChildSetup) {
     // SAFETY: the closure runs after fork (or, for exec, in this process just before execve); it
     // calls only raw syscalls, tcsetpgrp, sigaction and sigprocmask, which are
     // async-signal-safe, and reads data moved into it without allocating.
@@ -239,18 +239,18 @@ pub fn prepare(cmd: &mut Command, setup: ChildSetup) {
 }
 
 /// Whether this process is the init of its PID namespace.
-pub fn is_pid1() -> bool {
+pub(crate) fn is_pid1() -> bool {
     std::process::id() == 1
 }
 
 /// Makes orphaned descendants re-parent to this process (prctl(2) `PR_SET_CHILD_SUBREAPER`).
-pub fn set_child_subreaper() -> Result<(), nix::errno::Errno> {
+pub(crate) fn set_child_subreaper() -> Result<(), nix::errno::Errno> {
     nix::sys::prctl::set_child_subreaper(true)
 }
 
 /// Whether SIGTERM, SIGINT or SIGQUIT is pending (blocked and not yet taken by the supervisor):
 /// a live refresh then abandons its work before publishing anything.
-pub fn stop_pending() -> bool {
+pub(crate) fn stop_pending() -> bool {
     let mut set = std::mem::MaybeUninit::<libc::sigset_t>::zeroed();
     // SAFETY: `set` is a valid sigset_t out-pointer for the call.
     if unsafe { libc::sigpending(set.as_mut_ptr()) } != 0 {
@@ -266,7 +266,7 @@ pub fn stop_pending() -> bool {
 
 /// A raw signal set; unlike nix's `SigSet` it can hold real-time signals.
 #[derive(Clone, Copy)]
-pub struct Signals(libc::sigset_t);
+pub(crate) struct Signals(libc::sigset_t);
 
 impl Signals {
     /// Every signal the supervisor takes over: 1..=31 except SIGKILL and SIGSTOP (which cannot
@@ -278,7 +278,7 @@ impl Signals {
     /// thread that blocks it still kills the process (force_sig_info resets it to SIG_DFL and
     /// unblocks it), so blocking loses nothing and lets a `kill -SEGV` sent by another process
     /// reach the program like any other signal.
-    pub fn supervised() -> Signals {
+    pub(crate) fn supervised() -> Signals {
         let mut set = std::mem::MaybeUninit::<libc::sigset_t>::zeroed();
         // SAFETY: `set` is a valid sigset_t out-pointer.
         unsafe { libc::sigemptyset(set.as_mut_ptr()) };
@@ -296,7 +296,7 @@ impl Signals {
     /// Blocks every signal of the set in this thread, so that none is delivered (or lost, for
     /// PID 1) before the supervisor waits for it. Must run before the program is spawned
     /// (dumb-init#102: a SIGCHLD before the mask is set is never seen).
-    pub fn block(&self) -> Result<(), nix::errno::Errno> {
+    pub(crate) fn block(&self) -> Result<(), nix::errno::Errno> {
         // SAFETY: a valid set and a null old-set pointer.
         let r = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &self.0, std::ptr::null_mut()) };
         if r == 0 {
@@ -308,7 +308,7 @@ impl Signals {
 
     /// Waits up to `timeout` for one signal of the (blocked) set. `None` on timeout or
     /// interruption.
-    pub fn wait(
+    pub(crate) fn wait(
         &self,
         timeout: std::time::Duration,
     ) -> Result<Option<Received>, nix::errno::Errno> {
@@ -347,7 +347,7 @@ impl Signals {
 
 /// One signal taken by [`Signals::wait`].
 #[derive(Clone, Copy, Debug)]
-pub struct Received {
+pub(crate) struct Received {
     /// The signal number.
     pub signal: i32,
     /// The sending process (0 when it is outside our PID namespace), when a process sent it
@@ -358,7 +358,7 @@ pub struct Received {
 
 /// A reaped child and its raw wait status, or why there is none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reaped {
+pub(crate) enum Reaped {
     /// A child ended; its PID and raw wait status.
     Child(i32, i32),
     /// Children exist, none has ended.
@@ -369,7 +369,7 @@ pub enum Reaped {
 
 /// Reaps one ended child without blocking (`waitpid(-1, WNOHANG)`). The raw status is kept
 /// because nix's `WaitStatus` cannot represent a death by a real-time signal.
-pub fn reap_one() -> Result<Reaped, nix::errno::Errno> {
+pub(crate) fn reap_one() -> Result<Reaped, nix::errno::Errno> {
     let mut status: libc::c_int = 0;
     loop {
         // SAFETY: `status` is a valid out-pointer for the call.
@@ -388,7 +388,7 @@ pub fn reap_one() -> Result<Reaped, nix::errno::Errno> {
 
 /// Sends `sig` to `pid` (or, with `group`, to its process group). A target that is already
 /// gone (ESRCH) is not an error: the program may exit while we forward.
-pub fn send(pid: i32, sig: i32, group: bool) -> Result<(), nix::errno::Errno> {
+pub(crate) fn send(pid: i32, sig: i32, group: bool) -> Result<(), nix::errno::Errno> {
     if pid <= 1 {
         // 0, -1 and 1 would mean "our group", "everyone" or "init": never a child of ours.
         return Err(nix::errno::Errno::EINVAL);
@@ -408,7 +408,7 @@ pub fn send(pid: i32, sig: i32, group: bool) -> Result<(), nix::errno::Errno> {
 
 /// Sends `sig` to every process this one may signal except itself: as PID 1 of a namespace,
 /// every other process in it (kill(2), pid -1). Only for PID 1.
-pub fn send_all(sig: i32) -> Result<(), nix::errno::Errno> {
+pub(crate) fn send_all(sig: i32) -> Result<(), nix::errno::Errno> {
     debug_assert!(is_pid1());
     // SAFETY: kill(2); callers guarantee we are PID 1, so -1 means our own namespace only.
     let r = unsafe { libc::kill(-1, sig) };
@@ -422,13 +422,13 @@ pub fn send_all(sig: i32) -> Result<(), nix::errno::Errno> {
 }
 
 /// `renameat2(2)` flag: fail if the destination exists.
-pub const RENAME_NOREPLACE: u32 = 1;
+pub(crate) const RENAME_NOREPLACE: u32 = 1;
 /// `renameat2(2)` flag: atomically swap source and destination.
-pub const RENAME_EXCHANGE: u32 = 2;
+pub(crate) const RENAME_EXCHANGE: u32 = 2;
 
 /// `renameat2(2)` by raw syscall: nix wraps it only for glibc, and musl (our static target)
 /// gained the libc wrapper late, while the syscall itself exists since Linux 3.15.
-pub fn renameat2(
+pub(crate) fn renameat2(
     old_dir: &std::os::fd::OwnedFd,
     old: &std::ffi::OsStr,
     new_dir: &std::os::fd::OwnedFd,
@@ -466,7 +466,7 @@ unsafe extern "C" {
 /// (no `setenv`) and read it once into a snapshot, so nothing reads these bytes afterwards.
 /// `inherited` says, by position, which entries the program got as they are; every other value
 /// is wiped. Returns how many values were wiped.
-pub fn wipe_initial_env(inherited: &[bool]) -> usize {
+pub(crate) fn wipe_initial_env(inherited: &[bool]) -> usize {
     use zeroize::Zeroize;
     let mut wiped = 0;
     // Position among the entries std's environment snapshot keeps (glibc's rule, which std
@@ -538,13 +538,13 @@ static ARENA_ON: AtomicBool = AtomicBool::new(false);
 pub struct StartAlloc;
 
 /// Starts serving allocations from the arena (the start-up phase).
-pub fn begin_start_arena() {
+pub(crate) fn begin_start_arena() {
     ARENA_ON.store(true, Ordering::Release);
 }
 
 /// Ends the start-up phase: from here on every allocation is musl's. What the arena holds stays
 /// valid (and is simply never reused).
-pub fn end_start_arena() {
+pub(crate) fn end_start_arena() {
     ARENA_ON.store(false, Ordering::Release);
 }
 

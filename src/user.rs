@@ -23,7 +23,7 @@ const MAX_DB_BYTES: u64 = 4 * 1024 * 1024;
 
 /// One /etc/passwd entry (the fields we use).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PasswdEntry {
+pub(crate) struct PasswdEntry {
     /// Login name.
     pub name: String,
     /// User id.
@@ -36,7 +36,7 @@ pub struct PasswdEntry {
 
 /// One /etc/group entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroupEntry {
+pub(crate) struct GroupEntry {
     /// Group name.
     pub name: String,
     /// Group id.
@@ -55,7 +55,7 @@ fn records(text: &str, fields: usize) -> impl Iterator<Item = Vec<&str>> {
 }
 
 /// Parses /etc/passwd; lines that are blank, comments, NIS markers or malformed are skipped.
-pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
+pub(crate) fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
     records(text, 4)
         .filter_map(|f| {
             Some(PasswdEntry {
@@ -72,7 +72,7 @@ pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
 }
 
 /// Parses /etc/group, skipping lines as [`parse_passwd`] does.
-pub fn parse_group(text: &str) -> Vec<GroupEntry> {
+pub(crate) fn parse_group(text: &str) -> Vec<GroupEntry> {
     records(text, 3)
         .filter_map(|f| {
             Some(GroupEntry {
@@ -98,7 +98,7 @@ fn refused(spec: &str, why: impl std::fmt::Display) -> Error {
 }
 
 /// Resolves `spec` against parsed passwd and group entries.
-pub fn resolve_with(
+pub(crate) fn resolve_with(
     spec: &str,
     passwd: &[PasswdEntry],
     groups: &[GroupEntry],
@@ -200,7 +200,7 @@ fn read_db(path: &Path) -> Result<String, Error> {
 }
 
 /// Resolves `spec` against this system's /etc/passwd and /etc/group.
-pub fn resolve(spec: &str) -> Result<Credentials, Error> {
+pub(crate) fn resolve(spec: &str) -> Result<Credentials, Error> {
     let passwd = parse_passwd(&read_db(Path::new("/etc/passwd"))?);
     let groups = parse_group(&read_db(Path::new("/etc/group"))?);
     resolve_with(spec, &passwd, &groups)

@@ -360,9 +360,8 @@ fn aws_variables_are_not_scrubbed() {
 /// unsorted parameters, dot segments and whitespace in header values.
 #[test]
 fn aws_sigv4_matches_botocore() {
+    use secret_init::fuzzing::aws::{Credentials, sigv4};
     use secret_init::secret::Secret;
-    use secret_init::source::aws::credentials::Credentials;
-    use secret_init::source::aws::sigv4;
     let cases = json!([
         {"method": "POST", "host": "secretsmanager.us-east-1.amazonaws.com", "path": "/", "params": [],
          "headers": {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "secretsmanager.GetSecretValue"},

@@ -15,8 +15,9 @@
 use libfuzzer_sys::fuzz_target;
 use secret_init::reference::env_value::{Verdict, reference_in};
 use secret_init::secret::Secret;
-use secret_init::source::aws::client::{parse_batch_secrets, parse_parameters};
-use secret_init::source::aws::metadata::{parse_credentials, parse_expiration, parse_role_list};
+use secret_init::fuzzing::aws::{
+    parse_batch_secrets, parse_credentials, parse_expiration, parse_parameters, parse_role_list,
+};
 
 const STATUS: &[u16] = &[200, 200, 200, 400, 401, 404, 500, 429];
 
@@ -74,7 +75,7 @@ fuzz_target!(|data: &[u8]| {
                 && t.as_bytes()[10] == b'T'
                 && !t.contains(":60")
             {
-                assert_eq!(secret_init::bundle::format::rfc3339(secs), t);
+                assert_eq!(secret_init::fuzzing::bundle::rfc3339(secs), t);
             }
         }
         4 => {

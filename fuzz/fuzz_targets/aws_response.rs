@@ -13,7 +13,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use secret_init::secret::Secret;
-use secret_init::source::aws::client::{
+use secret_init::fuzzing::aws::{
     Stored, parse_assume_role, parse_parameter, parse_secret_value, xml_text,
 };
 use serde_json::Value;

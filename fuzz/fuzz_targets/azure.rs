@@ -14,8 +14,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use secret_init::secret::Secret;
-use secret_init::source::azure::client::{may_carry_token, parse_secret, parse_token};
-use secret_init::reference::azure::AzureRef;
+use secret_init::fuzzing::azure::{AzureRef, may_carry_token, parse_secret, parse_token};
 use serde_json::Value;
 
 const STATUS: &[u16] = &[200, 200, 200, 400, 401, 403, 404, 429];

@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use secret_init::bundle::format::{Bundle, Vault};
-use secret_init::bundle::seal::MasterKey;
+use secret_init::fuzzing::bundle::{Bundle, MasterKey, Vault};
 use secret_init::name::SecretName;
 
 /// The fixed fuzz key: 32 bytes of 0x07 (base64 `BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=`).

@@ -13,11 +13,11 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use secret_init::deliver::env::{ALWAYS_SCRUBBED, check_exec_size, child_environment};
+use secret_init::fuzzing::env::{
+    ALWAYS_SCRUBBED, EnvDelivery, Environ, check_env, check_exec_size, child_environment,
+};
 use secret_init::name::{self, SecretName};
-use secret_init::plan::{EnvDelivery, check_env};
 use secret_init::secret::Secret;
-use secret_init::settings::Environ;
 
 #[derive(Arbitrary, Debug)]
 struct Input {

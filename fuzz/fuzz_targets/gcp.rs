@@ -12,10 +12,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use secret_init::secret::Secret;
-use secret_init::source::gcp::client::{parse_access, parse_token};
-use secret_init::source::gcp::crc32c::crc32c;
-use secret_init::source::gcp::credentials::parse_file;
-use secret_init::reference::gcp::GcpRef;
+use secret_init::fuzzing::gcp::{GcpRef, crc32c, parse_access, parse_file, parse_token};
 
 const STATUS: &[u16] = &[200, 200, 200, 400, 403, 404, 500, 429];
 

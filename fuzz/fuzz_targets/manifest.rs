@@ -11,10 +11,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use secret_init::manifest;
+use secret_init::fuzzing::manifest::{self, Environ, Settings};
 use secret_init::name::SecretName;
 use secret_init::reference::Reference;
-use secret_init::settings::{Environ, Settings};
 use serde_json::Value;
 
 const CODES: &[u8] = &[64, 65, 69, 73, 77, 78];
@@ -101,7 +100,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(Reference::parse(&r.to_string()).as_ref(), Ok(r));
         }
     }
-    let inv = secret_init::cli::parse(["--".into(), "prog".into()]).expect("fixed argv parses");
+    let inv = manifest::parse_args(["--".into(), "prog".into()]).expect("fixed argv parses");
     match Settings::resolve(&inv, &Environ::default(), &m.settings) {
         Ok(s) => {
             assert!(!s.sources.is_empty());

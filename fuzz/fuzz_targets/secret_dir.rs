@@ -15,8 +15,7 @@ use std::sync::OnceLock;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use secret_init::name::SecretName;
-use secret_init::source::Source;
-use secret_init::source::file::FileSource;
+use secret_init::fuzzing::secret_dir::{FileSource, Source};
 
 const CANARY: &[u8] = b"OUTSIDE-THE-TREE-CANARY";
 const DIRS: &[&str] = &["", "..data", "..2026_11_23_00_00_00.1", "sub"];

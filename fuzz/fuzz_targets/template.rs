@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use secret_init::template::{self, Body, Secrets, Template};
+use secret_init::fuzzing::template::{self, Body, Secrets, Template};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -54,7 +54,7 @@ fuzz_target!(|input: Input| {
                 if input.text.as_bytes().windows(v.len()).any(|w| w == v) {
                     continue;
                 }
-                let escaped = secret_init::log::escape_controls(&String::from_utf8_lossy(v));
+                let escaped = template::escape_controls(&String::from_utf8_lossy(v));
                 for needle in [v, escaped.as_bytes()] {
                     assert!(
                         !e.what.as_bytes().windows(needle.len()).any(|w| w == needle),

@@ -15,8 +15,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use secret_init::secret::Secret;
-use secret_init::source::vault::client::{KvData, json_body, parse_kv, parse_login};
-use secret_init::source::vault::config::KvVersion;
+use secret_init::fuzzing::vault::{KvData, KvVersion, json_body, parse_kv, parse_login};
 use serde_json::Value;
 
 const STATUS: &[u16] = &[200, 200, 200, 404, 403, 401, 500, 204];

@@ -13,7 +13,7 @@ use crate::settings::Settings;
 /// `from:` the reference, delivered only as the same variable (no file). Empty unless
 /// `resolve_env_references` is on. A name declared in the manifest is not taken again: the
 /// manifest's own settings for it win.
-pub fn declared(env: &Environ, settings: &Settings, manifest: &[Declared]) -> Vec<Declared> {
+pub(super) fn declared(env: &Environ, settings: &Settings, manifest: &[Declared]) -> Vec<Declared> {
     if !settings.resolve_env_references {
         return Vec::new();
     }

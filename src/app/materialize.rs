@@ -29,7 +29,7 @@ const STATE_VERSION: u32 = 1;
 
 /// What `materialize` wrote.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct State {
+pub(crate) struct State {
     /// Format version.
     pub version: u32,
     /// Every file written.
@@ -40,7 +40,7 @@ pub struct State {
 
 /// One file `materialize` wrote.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Where.
     pub path: PathBuf,
     /// SHA-256 (hex) of the bytes written.
@@ -51,7 +51,7 @@ pub struct Entry {
 
 /// A file's content before `materialize` replaced it.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Previous {
+pub(crate) struct Previous {
     /// Its permission bits.
     pub mode: u32,
     /// Its bytes, hex-encoded (they may not be UTF-8).
@@ -59,7 +59,7 @@ pub struct Previous {
 }
 
 /// SHA-256 of `bytes` as lower-case hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
@@ -79,7 +79,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 
 /// The state file: `--state-file`, else `$XDG_STATE_HOME/secret-init/materialized.json`, else
 /// `~/.local/state/secret-init/materialized.json`.
-pub fn state_path(ctx: &Context) -> Result<PathBuf, Error> {
+pub(crate) fn state_path(ctx: &Context) -> Result<PathBuf, Error> {
     if let Some(p) = &ctx.settings.state_file {
         return Ok(p.clone());
     }
@@ -150,7 +150,7 @@ fn print(bytes: &[u8]) {
 }
 
 /// Delivers the whole plan's files without starting a program and records them.
-pub fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
+pub(crate) fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
     let state_file = state_path(ctx)?;
     if plan.files.iter().any(|f| f.path == state_file) {
         return Err(Error::new(Kind::Data, "a delivery targets the state file itself").into());
@@ -248,7 +248,7 @@ pub fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
 }
 
 /// Removes what `materialize` recorded, keeping files changed since.
-pub fn clean(ctx: &Context) -> Result<u8, Errors> {
+pub(crate) fn clean(ctx: &Context) -> Result<u8, Errors> {
     let state_file = state_path(ctx)?;
     let Some(state) = load_state(&state_file)? else {
         print(
@@ -360,7 +360,7 @@ fn unlink(path: &Path, dir: bool) -> Result<(), Error> {
 
 /// Quotes `value` for a POSIX shell: single quotes, each `'` as `'\''`. Safe for every byte but
 /// NUL (which env deliveries refuse): `$`, backslashes, newlines and quotes stay literal.
-pub fn shell_quote(value: &[u8]) -> Vec<u8> {
+pub(crate) fn shell_quote(value: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(value.len() + 2);
     out.push(b'\'');
     for &b in value {
@@ -375,7 +375,7 @@ pub fn shell_quote(value: &[u8]) -> Vec<u8> {
 }
 
 /// Prints `export NAME='value'` for every env delivery, for `eval "$(secret-init env)"`.
-pub fn env(plan: &Plan) -> Result<u8, Errors> {
+pub(crate) fn env(plan: &Plan) -> Result<u8, Errors> {
     let mut out = Vec::new();
     for d in &plan.env {
         out.extend_from_slice(b"export ");
@@ -390,7 +390,7 @@ pub fn env(plan: &Plan) -> Result<u8, Errors> {
 
 /// The text of `secret-init providers`: every kind with its fields, destinations (resolved from
 /// the environment) and env vars, then the instances config.yaml configures.
-pub fn providers(ctx: &Context) -> String {
+pub(crate) fn providers(ctx: &Context) -> String {
     use crate::manifest::providers::{FieldSource, KINDS, Open};
     use provider::registry::{EnvValue, outputs};
     let env: &Environ = &ctx.env;

@@ -19,17 +19,17 @@ use crate::settings::{self, InitMode, ProcessSettings, ReportFormat, Settings};
 use crate::source::Carry;
 use crate::sys;
 
-pub mod bundle;
+pub(crate) mod bundle;
 mod env_refs;
-pub mod materialize;
+pub(crate) mod materialize;
 pub(crate) mod pipeline;
-pub mod refresh;
+pub(crate) mod refresh;
 
-pub use pipeline::{Context, Delivery, delivery, full_plan, remove_consumed};
+pub(crate) use pipeline::{Context, Delivery, delivery, full_plan, remove_consumed};
 use pipeline::{before_publishing, check_prefix_vars, env_declared, resolve_all};
 
 /// Parses argv, loads the manifest and settings, and runs the command.
-pub fn dispatch(
+pub(crate) fn dispatch(
     args: impl IntoIterator<Item = OsString>,
     start: &sys::StartState,
 ) -> Result<u8, Errors> {
@@ -142,7 +142,11 @@ fn program_credentials(p: &ProcessSettings) -> Result<Option<sys::Credentials>, 
 }
 
 /// Resolve, deliver, then exec or supervise.
-pub fn run(ctx: &mut Context, program: &[OsString], start: &sys::StartState) -> Result<u8, Errors> {
+pub(crate) fn run(
+    ctx: &mut Context,
+    program: &[OsString],
+    start: &sys::StartState,
+) -> Result<u8, Errors> {
     let proc = &ctx.settings.process;
     let pid1 = sys::is_pid1();
     let refresh = ctx.settings.refresh.clone();
@@ -280,7 +284,7 @@ fn adopt_home(env: &mut crate::environ::Environ, creds: Option<&sys::Credentials
 /// The pre-flight of a run, short of writing: resolve, plan, the output-dir policy and a
 /// writability probe that writes no secret, the environment's policy and size, and the program
 /// lookup when one is given (`check -- PROGRAM`). Reports a table and exits as the run would.
-pub fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
+pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
     let creds = program_credentials(&ctx.settings.process)?;
     // As in a run: provider files are planned under the --user's HOME.
     adopt_home(&mut ctx.env, creds.as_ref());
@@ -530,7 +534,7 @@ fn columns<S: AsRef<str>, const N: usize>(rows: &[[S; N]]) -> String {
 }
 
 /// Print one resolved value, byte-exact, for scripts.
-pub fn get(ctx: &Context, name: &str) -> Result<u8, Errors> {
+pub(crate) fn get(ctx: &Context, name: &str) -> Result<u8, Errors> {
     let parsed =
         SecretName::parse(name).map_err(|why| Error::secret(Kind::Usage, name, "get", why))?;
     let declared = ctx

@@ -18,7 +18,7 @@ use crate::source::Carry;
 use crate::sys;
 
 /// Everything a command needs, loaded once.
-pub struct Context {
+pub(crate) struct Context {
     /// The start-time environment.
     pub env: Environ,
     /// The manifest.
@@ -71,7 +71,7 @@ pub(crate) fn resolve_all<'a>(
 
 /// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
 /// with what is on disk unless `with_files` is false).
-pub fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> {
+pub(crate) fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> {
     plan_excluding(ctx, with_files, &Carry::default())
 }
 
@@ -159,7 +159,7 @@ fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<()
 /// owned by the `--user` unless a secret names its owner), the program's environment and the
 /// write policy, with every check that precedes publishing. A live refresh calls it again with
 /// the same context and what the previous pass left (`carry`).
-pub fn delivery(
+pub(crate) fn delivery(
     ctx: &Context,
     creds: Option<&sys::Credentials>,
     carry: &Carry,
@@ -171,7 +171,7 @@ pub fn delivery(
 }
 
 /// One pass's result, ready to publish: see [`delivery`].
-pub struct Delivery {
+pub(crate) struct Delivery {
     /// What goes where.
     pub plan: plan::Plan,
     /// The program's whole environment.
@@ -182,7 +182,7 @@ pub struct Delivery {
 
 /// Removes input files a login used up (`remove_secret_id_file`), once the start has got as far
 /// as publishing: a start that failed earlier can be retried with them.
-pub fn remove_consumed(paths: &[std::path::PathBuf]) {
+pub(crate) fn remove_consumed(paths: &[std::path::PathBuf]) {
     for p in paths {
         match std::fs::remove_file(p) {
             Ok(()) => crate::debug!("removed consumed input {}", p.display()),

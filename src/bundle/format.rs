@@ -20,13 +20,13 @@ use crate::name::SecretName;
 use crate::secret::Secret;
 
 /// The `format` field of every bundle.
-pub const FORMAT_ID: &str = "secret-init-bundle";
+pub(crate) const FORMAT_ID: &str = "secret-init-bundle";
 /// The version this build reads and writes.
-pub const VERSION: u64 = 1;
+pub(crate) const VERSION: u64 = 1;
 /// The `cipher` field: the only one version 1 knows.
-pub const CIPHER: &str = "AES-256-GCM";
+pub(crate) const CIPHER: &str = "AES-256-GCM";
 /// Largest bundle read, from a file or over HTTPS.
-pub const MAX_BUNDLE_BYTES: u64 = 32 * 1024 * 1024;
+pub(crate) const MAX_BUNDLE_BYTES: u64 = 32 * 1024 * 1024;
 /// The plaintext of the key-check value.
 const KEY_CHECK_PLAIN: &[u8] = b"secret-init key check";
 
@@ -179,12 +179,12 @@ fn sealed_raw(s: &Sealed) -> RawSealed {
 }
 
 /// Describes an entry for messages: `vault "v" entry "k"`.
-pub fn entry_label(vault: &str, key: &str) -> String {
+pub(crate) fn entry_label(vault: &str, key: &str) -> String {
     format!("vault \"{vault}\" entry \"{key}\"")
 }
 
 /// Validates a vault name or entry key (the secret-name rule).
-pub fn check_name(what: &str, raw: &str) -> Result<(), String> {
+pub(crate) fn check_name(what: &str, raw: &str) -> Result<(), String> {
     SecretName::parse(raw)
         .map(|_| ())
         .map_err(|why| format!("{what} \"{}\": {why}", crate::log::escape_controls(raw)))
@@ -489,7 +489,7 @@ impl Bundle {
 }
 
 /// Reads a bundle file with the size cap applied.
-pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
     let src = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| {
         let kind = crate::error::io_kind(&e, Kind::Unavailable);
@@ -517,7 +517,7 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
 }
 
 /// The current time as RFC 3339 UTC with seconds (`2026-01-15T10:30:00Z`).
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

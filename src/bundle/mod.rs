@@ -4,8 +4,8 @@
 //! [`seal`] is the cipher and its associated data, [`format`] the file, [`command`] the
 //! `secret-init vault ...` subcommands that manage it; `source::bundle` reads it at start.
 
-pub mod format;
-pub mod seal;
+pub(crate) mod format;
+pub(crate) mod seal;
 
 use std::path::Path;
 
@@ -16,14 +16,14 @@ use seal::MasterKey;
 
 /// The env var holding the base64 master key. Like every `SECRET_INIT_*`, it never reaches the
 /// program's environment.
-pub const MASTER_KEY_VAR: &str = "SECRET_INIT_MASTER_KEY";
+pub(crate) const MASTER_KEY_VAR: &str = "SECRET_INIT_MASTER_KEY";
 
 /// Largest master-key file read (a key is 45 bytes of base64 with its newline).
 const MAX_KEY_FILE_BYTES: u64 = 4096;
 
 /// Loads the master key from `key_file` or else `SECRET_INIT_MASTER_KEY`; both set is refused, so
 /// there is never a question which key was used. Messages name the origin, never the key.
-pub fn load_master_key(env: &Environ, key_file: Option<&Path>) -> Result<MasterKey, Error> {
+pub(crate) fn load_master_key(env: &Environ, key_file: Option<&Path>) -> Result<MasterKey, Error> {
     let from_env = env.get(MASTER_KEY_VAR);
     match (key_file, from_env) {
         (Some(_), Some(_)) => Err(Error::new(
@@ -44,7 +44,7 @@ pub fn load_master_key(env: &Environ, key_file: Option<&Path>) -> Result<MasterK
 }
 
 /// Reads a key file (size-capped, into a wiped buffer) and parses it.
-pub fn read_key_file(path: &Path) -> Result<MasterKey, Error> {
+pub(crate) fn read_key_file(path: &Path) -> Result<MasterKey, Error> {
     use std::io::Read;
     let src = format!("master key file {}", path.display());
     let file = std::fs::File::open(path).map_err(|e| {

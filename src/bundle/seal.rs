@@ -20,12 +20,12 @@ use zeroize::Zeroizing;
 use crate::secret::Secret;
 
 /// Bytes in a master key.
-pub const KEY_LEN: usize = 32;
+pub(crate) const KEY_LEN: usize = 32;
 /// Bytes in a GCM tag, appended to every ciphertext.
-pub const TAG_LEN: usize = 16;
+pub(crate) const TAG_LEN: usize = 16;
 /// The associated-data label: the format and its version, so a value cannot be replayed into a
 /// later format with other semantics.
-pub const AAD_LABEL: &str = "secret-init-bundle/1";
+pub(crate) const AAD_LABEL: &str = "secret-init-bundle/1";
 
 /// A 256-bit master key. Debug prints nothing of it; the raw bytes are wiped on drop.
 pub struct MasterKey {
@@ -207,7 +207,7 @@ impl fmt::Display for OpenError {
 }
 
 /// Strict standard base64 with padding; the error names the offset, never the byte.
-pub fn decode(text: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn decode(text: &[u8]) -> Result<Vec<u8>, String> {
     use base64::DecodeError;
     STANDARD.decode(text).map_err(|e| match e {
         DecodeError::InvalidByte(at, _) => format!("invalid base64 at offset {at}"),
@@ -220,7 +220,7 @@ pub fn decode(text: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 /// Standard base64 with padding.
-pub fn encode(bytes: &[u8]) -> String {
+pub(crate) fn encode(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 

@@ -14,7 +14,7 @@ use crate::error::{Error, Kind};
 pub(crate) mod merge;
 
 /// The bundle verbs; `secret-init bundle` is our command only when one of these follows.
-pub const BUNDLE_VERBS: &[&str] = &[
+pub(crate) const BUNDLE_VERBS: &[&str] = &[
     "keygen", "create", "set", "unset", "show", "get", "list", "delete", "rekey",
 ];
 
@@ -47,7 +47,7 @@ macro_rules! options {
         }
 
         /// Every option secret-init accepts, in help order (the order of [`Opt`]).
-        pub const OPTIONS: &[OptSpec] = &[
+        pub(crate) const OPTIONS: &[OptSpec] = &[
             $(OptSpec { opt: Opt::$opt, long: $long, value: $value, repeat: $repeat, help: $help },)*
         ];
     };
@@ -150,7 +150,7 @@ impl Opt {
 }
 
 /// The env twin of an option: `SECRET_INIT_` + upper-cased name with `-` → `_`.
-pub fn env_twin(long: &str) -> String {
+pub(crate) fn env_twin(long: &str) -> String {
     format!(
         "SECRET_INIT_{}",
         long.to_ascii_uppercase().replace('-', "_")
@@ -365,7 +365,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
 }
 
 /// The `--help` text, generated from [`OPTIONS`].
-pub fn help() -> String {
+pub(crate) fn help() -> String {
     let mut out = String::from(concat!(
         "secret-init ",
         env!("CARGO_PKG_VERSION"),
@@ -518,12 +518,13 @@ const COMMAND_HELP: &[CommandHelp] = &[
 ];
 
 /// The names of the subcommands that have their own `--help`.
-pub fn command_names() -> impl Iterator<Item = &'static str> {
+#[cfg(test)]
+pub(crate) fn command_names() -> impl Iterator<Item = &'static str> {
     COMMAND_HELP.iter().map(|c| c.name)
 }
 
 /// One subcommand's `--help`: usage, what it does, its options, an example.
-pub fn command_help(name: &str) -> Option<String> {
+pub(crate) fn command_help(name: &str) -> Option<String> {
     let c = COMMAND_HELP.iter().find(|c| c.name == name)?;
     let mut out = format!(
         "secret-init {}: {}\n\nUSAGE:\n    {}\n\nOPTIONS (each also read from its env twin):\n",

@@ -15,12 +15,15 @@ use crate::error::{Error, Kind};
 use crate::fsx::{DIR_FLAGS, Step};
 
 /// Opens (creating 0700 where missing) every component of `dir` without following links.
-pub fn open_dir_chain(dir: &Path) -> Result<OwnedFd, String> {
+pub(crate) fn open_dir_chain(dir: &Path) -> Result<OwnedFd, String> {
     open_dir_chain_owned(dir, None)
 }
 
 /// [`open_dir_chain`], with the directories it creates owned by `owner` (uid, gid).
-pub fn open_dir_chain_owned(dir: &Path, owner: Option<(u32, u32)>) -> Result<OwnedFd, String> {
+pub(crate) fn open_dir_chain_owned(
+    dir: &Path,
+    owner: Option<(u32, u32)>,
+) -> Result<OwnedFd, String> {
     crate::fsx::absolute(dir)?;
     let fd = crate::fsx::walk_dirs(dir, &mut |s| match s.errno {
         Errno::ENOENT => create_dir(&s, owner).map(Some),
@@ -149,7 +152,7 @@ pub(super) fn check_dir(fd: &OwnedFd, dir: &Path, opts: &WriteOptions) -> Result
 /// Anything else (not a mount point, not root's, or with any entry in it, `..*` included) is left
 /// alone for [`check_dir`] to judge, so a shared dir someone already uses is still refused. A
 /// missing dir is left to the writer.
-pub fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
+pub(crate) fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
     let Some(fd) = fresh_mount(dir) else {
         return;
     };
@@ -199,7 +202,7 @@ fn fresh_mount(dir: &Path) -> Option<OwnedFd> {
 /// Whether a run would make `dir` private before use ([`tighten_fresh_mount`]): a fresh mount,
 /// and we are root (only root may chmod root's directory). `check` then judges the dir as the run
 /// will find it, without changing it.
-pub fn would_tighten(dir: &Path) -> bool {
+pub(crate) fn would_tighten(dir: &Path) -> bool {
     nix::unistd::geteuid().is_root() && fresh_mount(dir).is_some()
 }
 

@@ -18,7 +18,7 @@ use crate::plan::EnvDelivery;
 pub const ALWAYS_SCRUBBED: &[&str] = crate::name::OWN_CREDENTIAL_VARS;
 
 /// Whether `key` is one of secret-init's inputs that the program must not inherit.
-pub fn is_scrubbed(key: &[u8], prefix: &str, extra: &[String]) -> bool {
+pub(crate) fn is_scrubbed(key: &[u8], prefix: &str, extra: &[String]) -> bool {
     key.starts_with(prefix.as_bytes())
         || key.starts_with(b"SECRET_INIT_")
         || ALWAYS_SCRUBBED.iter().any(|k| k.as_bytes() == key)
@@ -29,7 +29,7 @@ pub fn is_scrubbed(key: &[u8], prefix: &str, extra: &[String]) -> bool {
 /// not replaced by a delivery, and the first of a name the parent holds twice. The supervisor
 /// wipes the values of all the others from its own environment block, by the same positions
 /// (a name alone cannot tell the input `VAULT_TOKEN` from a delivery named `VAULT_TOKEN`).
-pub fn inherited(
+pub(crate) fn inherited(
     parent: &Environ,
     prefix: &str,
     extra_scrub: &[String],
@@ -80,7 +80,7 @@ pub fn child_environment(
 /// quarter of the stack rlimit, at most 6 MiB (three quarters of `_STK_LIM`), at least 128 KiB
 /// (`ARG_MAX`, 32 pages). Not `sysconf(_SC_ARG_MAX)`: musl returns a constant 131072 there, which
 /// refused ordinary Kubernetes environments that the kernel takes.
-pub fn exec_limit(stack_rlimit: Option<u64>) -> usize {
+pub(crate) fn exec_limit(stack_rlimit: Option<u64>) -> usize {
     const MIN: u64 = 32 * 4096;
     const MAX: u64 = 6 * 1024 * 1024;
     stack_rlimit.map_or(MAX, |r| (r / 4).min(MAX)).max(MIN) as usize

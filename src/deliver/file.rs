@@ -38,7 +38,9 @@ use nix::sys::stat::{Mode, SFlag, fchmod, fstat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, fchown, unlinkat};
 
 use super::dirs::{check_dir, is_memory_fs, open_existing_dir, read_only_hint};
-pub use super::dirs::{open_dir_chain, open_dir_chain_owned, tighten_fresh_mount, would_tighten};
+pub(crate) use super::dirs::{
+    open_dir_chain, open_dir_chain_owned, tighten_fresh_mount, would_tighten,
+};
 use crate::error::{Error, Kind};
 use crate::fsx::DIR_FLAGS;
 use crate::plan::FileDelivery;
@@ -46,7 +48,7 @@ use crate::sys::{RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2};
 
 /// Policy for the destination directories.
 #[derive(Clone, Debug)]
-pub struct WriteOptions {
+pub(crate) struct WriteOptions {
     /// Permit directories that other users can write to or that another user owns.
     pub allow_shared_dir: bool,
     /// Owners of directories and existing files that are trusted besides root and ourselves
@@ -59,7 +61,7 @@ pub struct WriteOptions {
 
 /// What was published, for `--cleanup` and `materialize`.
 #[derive(Debug, Default)]
-pub struct Published {
+pub(crate) struct Published {
     /// Every file written, in order.
     pub files: Vec<PathBuf>,
 }
@@ -102,7 +104,7 @@ pub(super) fn errno_text(e: Errno) -> String {
 }
 
 /// A pending stop (SIGTERM and the like) that publication must honour.
-pub trait Stop {
+pub(crate) trait Stop {
     /// The stop signal received so far, if any.
     fn pending(&self) -> Option<i32>;
     /// Makes later stop signals wait (blocked, for the program) instead of being recorded; called
@@ -118,7 +120,7 @@ impl<F: Fn() -> Option<i32>> Stop for F {
 }
 
 /// secret-init's own stop signals (sys.rs): recorded during delivery, then held.
-pub struct SignalStop;
+pub(crate) struct SignalStop;
 
 impl Stop for SignalStop {
     fn pending(&self) -> Option<i32> {
@@ -139,7 +141,7 @@ fn stopped(sig: i32, what: &str) -> Error {
 /// Publishes `files`, all or none. `stop` is polled before every rename; after the last one the
 /// stop signals are held and polled once more, so a stop at any point before the set is committed
 /// rolls the renames back to the old set, and one after it waits for the program.
-pub fn publish(
+pub(crate) fn publish(
     files: &[FileDelivery],
     opts: &WriteOptions,
     stop: impl Stop,
@@ -197,7 +199,7 @@ pub fn publish(
 /// nothing is written and no secret touches the disk. A directory that does not exist yet is
 /// probed at its nearest existing parent, where a run would create it. `tightened` is a fresh
 /// mount the run would make private first ([`would_tighten`]): its mode is not held against it.
-pub fn probe(
+pub(crate) fn probe(
     files: &[FileDelivery],
     opts: &WriteOptions,
     tightened: Option<&Path>,
@@ -585,7 +587,7 @@ fn remove_staging(job: &DirJob, published: bool) {
 /// `O_NOFOLLOW` (never created), and a name is unlinked only while it is a regular file. A
 /// symlink or anything else found in a file's place is left alone with a warning, so a link
 /// planted there is neither followed nor trusted. Returns how many files were removed.
-pub fn remove_published(paths: &[PathBuf]) -> usize {
+pub(crate) fn remove_published(paths: &[PathBuf]) -> usize {
     let mut removed = 0;
     for path in paths {
         let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {

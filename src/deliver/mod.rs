@@ -1,5 +1,5 @@
 //! Delivery: files published atomically and all-or-nothing, and the program's environment.
 
 mod dirs;
-pub mod env;
-pub mod file;
+pub(crate) mod env;
+pub(crate) mod file;

@@ -67,11 +67,11 @@ use crate::secret::Secret;
 use exchange::{Failure, Outcome};
 
 /// The Debian/Ubuntu/Alpine system CA bundle, the last trust fallback.
-pub const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub(crate) const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Request methods the remote sources use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     /// GET: reads.
     Get,
     /// POST: logins.
@@ -92,7 +92,7 @@ impl Method {
 
 /// Client policy: trust, time, retries and size limits.
 #[derive(Clone, Debug)]
-pub struct Options {
+pub(crate) struct Options {
     /// The PEM bundle of trusted CAs (see [`ca_file`] for the usual choice).
     pub ca_file: PathBuf,
     /// Budget of one attempt: connect, TLS handshake, request, response headers and body.
@@ -155,7 +155,7 @@ pub(crate) use settings_options;
 
 /// The CA bundle to trust: `explicit` (a setting or `VAULT_CACERT`), else `SSL_CERT_FILE` from the
 /// start-time environment, else [`SYSTEM_CA_FILE`].
-pub fn ca_file(explicit: Option<&Path>, env: &Environ) -> PathBuf {
+pub(crate) fn ca_file(explicit: Option<&Path>, env: &Environ) -> PathBuf {
     if let Some(p) = explicit {
         return p.to_path_buf();
     }
@@ -187,7 +187,7 @@ pub struct Stats {
 
 /// A blocking HTTPS client with the module's policy. Build with [`Client::new`]; no I/O until the
 /// first [`Client::send`].
-pub struct Client {
+pub(crate) struct Client {
     opts: Options,
     agent: Option<(Agent, bool)>,
     began: Option<Instant>,
@@ -198,7 +198,7 @@ pub struct Client {
 
 impl Client {
     /// A client with `opts`; reads nothing and connects nowhere yet.
-    pub fn new(opts: Options) -> Client {
+    pub(crate) fn new(opts: Options) -> Client {
         Client {
             timeout: opts.timeout,
             opts,
@@ -211,29 +211,29 @@ impl Client {
     /// Starts a new deadline (and the first per-attempt timeout) for what follows: a client kept
     /// across refresh passes gives each pass the whole [`Options::deadline`], not what the first
     /// pass left of it.
-    pub fn restart_deadline(&mut self) {
+    pub(crate) fn restart_deadline(&mut self) {
         self.began = None;
         self.timeout = self.opts.timeout;
     }
 
     /// Counters of what this client has done.
-    pub fn stats(&self) -> Stats {
+    pub(crate) fn stats(&self) -> Stats {
         self.stats
     }
 
     /// Checks `url` against the scheme policy without sending anything: https, or http to a
     /// loopback host, or http with the opt-in. The error (78) names the URL without its query.
-    pub fn check_url(&self, url: &str) -> Result<(), Error> {
+    pub(crate) fn check_url(&self, url: &str) -> Result<(), Error> {
         check_url(url, self.opts.allow_insecure_http).map(|_| ())
     }
 
     /// GET `url` with `headers` (values are never logged).
-    pub fn get(&mut self, url: &str, headers: &[(&str, &[u8])]) -> Result<Response, Error> {
+    pub(crate) fn get(&mut self, url: &str, headers: &[(&str, &[u8])]) -> Result<Response, Error> {
         self.send(Method::Get, url, headers, None)
     }
 
     /// POST `body` to `url` with `headers` (PUT and the rest: [`Client::send`]).
-    pub fn post(
+    pub(crate) fn post(
         &mut self,
         url: &str,
         headers: &[(&str, &[u8])],
@@ -243,7 +243,7 @@ impl Client {
     }
 
     /// Sends one request under the retry, deadline, redirect and size policy.
-    pub fn send(
+    pub(crate) fn send(
         &mut self,
         method: Method,
         url: &str,
@@ -382,14 +382,14 @@ impl Client {
 
 /// Clients for several hosts under one policy: one [`Client`] (one agent, one kept-alive
 /// connection, one deadline) per key, created on first use.
-pub struct Pool {
+pub(crate) struct Pool {
     opts: Options,
     by_key: BTreeMap<String, Client>,
 }
 
 impl Pool {
     /// A pool whose clients get `opts`; no I/O.
-    pub fn new(opts: Options) -> Pool {
+    pub(crate) fn new(opts: Options) -> Pool {
         Pool {
             opts,
             by_key: BTreeMap::new(),
@@ -398,7 +398,7 @@ impl Pool {
 
     /// The client for `key` (an endpoint or an [`origin`]); the first time, it is built with the
     /// pool's options as `adjust` changes them (a metadata host's own limits).
-    pub fn client(&mut self, key: &str, adjust: impl FnOnce(&mut Options)) -> &mut Client {
+    pub(crate) fn client(&mut self, key: &str, adjust: impl FnOnce(&mut Options)) -> &mut Client {
         self.by_key.entry(key.to_string()).or_insert_with(|| {
             let mut opts = self.opts.clone();
             adjust(&mut opts);
@@ -408,12 +408,12 @@ impl Pool {
 }
 
 /// The scheme and authority of `url` (`https://host:port`), the key of its connection.
-pub fn origin(url: &str) -> String {
+pub(crate) fn origin(url: &str) -> String {
     url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/")
 }
 
 /// An `Authorization` header value for `token`, in a buffer wiped on drop.
-pub fn bearer(token: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
+pub(crate) fn bearer(token: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
     let mut auth = zeroize::Zeroizing::new(b"Bearer ".to_vec());
     auth.extend_from_slice(token);
     auth
@@ -421,7 +421,7 @@ pub fn bearer(token: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
 
 /// Appends `v` percent-encoded as botocore and the Google and Azure SDKs write form values and
 /// query values (Python's `quote` with only `A-Z a-z 0-9 - _ . ~` kept).
-pub fn form_encode(out: &mut Vec<u8>, v: &[u8]) {
+pub(crate) fn form_encode(out: &mut Vec<u8>, v: &[u8]) {
     for &b in v {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
             out.push(b);
@@ -433,7 +433,7 @@ pub fn form_encode(out: &mut Vec<u8>, v: &[u8]) {
 
 /// An `application/x-www-form-urlencoded` body of `pairs`, in a buffer wiped on drop (the
 /// values are assertions, tokens and client secrets).
-pub fn form(pairs: &[(&str, &[u8])]) -> zeroize::Zeroizing<Vec<u8>> {
+pub(crate) fn form(pairs: &[(&str, &[u8])]) -> zeroize::Zeroizing<Vec<u8>> {
     let mut out = zeroize::Zeroizing::new(Vec::new());
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
@@ -448,7 +448,7 @@ pub fn form(pairs: &[(&str, &[u8])]) -> zeroize::Zeroizing<Vec<u8>> {
 
 /// A service's own text (an error code or message from an answer) as our errors may carry it:
 /// trimmed, control characters escaped, at most 200 characters.
-pub fn service_text(s: &str) -> String {
+pub(crate) fn service_text(s: &str) -> String {
     crate::log::escape_controls(s.trim())
         .chars()
         .take(200)
@@ -487,14 +487,14 @@ fn check_url(url: &str, allow_insecure_http: bool) -> Result<bool, Error> {
 }
 
 /// Whether `host` (as in a URL authority) is a loopback address or `localhost`.
-pub fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare.eq_ignore_ascii_case("localhost")
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A URL as shown in logs and errors: scheme, host, port and path; never userinfo or query.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match url.parse::<Uri>() {
         Ok(u) => {
             let scheme = u.scheme_str().unwrap_or("?");

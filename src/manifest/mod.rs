@@ -11,10 +11,10 @@
 //! `secrets:` map (and a local config's), `providers.rs` and `templates.rs` the schemas of
 //! `secret_init.providers` and `secret_init.templates`.
 
-pub mod providers;
+pub(crate) mod providers;
 mod secret_init;
 mod secrets;
-pub mod templates;
+pub(crate) mod templates;
 mod yaml;
 
 use std::collections::BTreeMap;
@@ -28,13 +28,14 @@ use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
 use crate::source::section::reject_unknown;
-pub use secret_init::{FileSettings, RawRefreshSettings};
+pub(crate) use secret_init::{FileSettings, RawRefreshSettings};
 use secrets::RawSecrets;
-pub use secrets::{RawDefault, parse_local_secrets, read_local_secrets};
-pub use yaml::{from_yaml, read_config_file, read_config_text, yaml_error_text, yaml_options};
+pub(crate) use secrets::{RawDefault, read_local_secrets};
+pub use yaml::yaml_options;
+pub(crate) use yaml::{from_yaml, read_config_file, read_config_text};
 
 /// Largest config file read (config.yaml, ~/.truss/config.yaml).
-pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// A declared secret: its validated name, its fallback default and its delivery settings.
 #[derive(Debug)]
@@ -128,7 +129,7 @@ enum RawFileTarget {
 }
 
 /// Reads and validates a manifest; `None` means no config file (no secrets declared).
-pub fn load(path: Option<&Path>) -> Result<Manifest, Errors> {
+pub(crate) fn load(path: Option<&Path>) -> Result<Manifest, Errors> {
     let Some(path) = path else {
         return Ok(Manifest::default());
     };
@@ -265,7 +266,7 @@ fn validate_settings(raw: RawSecretSettings) -> Result<SecretSettings, String> {
 }
 
 /// Parses an octal permission string such as `"0400"` or `"0o640"`; setuid/setgid/sticky are refused.
-pub fn parse_mode(s: &str) -> Result<u32, String> {
+pub(crate) fn parse_mode(s: &str) -> Result<u32, String> {
     let digits = s.strip_prefix("0o").unwrap_or(s);
     let mode = u32::from_str_radix(digits, 8)
         .map_err(|_| format!("mode: \"{s}\" is not an octal mode like \"0600\""))?;
@@ -277,7 +278,7 @@ pub fn parse_mode(s: &str) -> Result<u32, String> {
 
 /// Parses an owner `UID[:GID]` (numeric); a missing GID means the user's primary group, taken as
 /// the same number when no passwd entry is available.
-pub fn parse_owner(s: &str) -> Result<(u32, u32), String> {
+pub(crate) fn parse_owner(s: &str) -> Result<(u32, u32), String> {
     let (u, g) = match s.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (s, None),
@@ -297,6 +298,7 @@ pub fn parse_owner(s: &str) -> Result<(u32, u32), String> {
 #[cfg(test)]
 mod tests {
     use super::yaml::redact_scalars;
+    use super::secrets::parse_local_secrets;
     use super::*;
 
     fn codes(r: Result<Manifest, Errors>) -> Vec<(u8, String)> {

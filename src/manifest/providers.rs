@@ -57,7 +57,7 @@ pub struct Instance {
 
 /// Validates the `providers:` map against the declared secrets; problems go to `errors` (78 for
 /// unknown keys, kinds and fields).
-pub fn validate(
+pub(crate) fn validate(
     raw: BTreeMap<String, RawInstance>,
     declared: &[Declared],
     src: &str,
@@ -319,7 +319,7 @@ pub struct KindSpec {
 
 /// Every built-in provider kind, in listing order (`provider::registry::OUTPUTS` holds the same
 /// names in the same order).
-pub const KINDS: &[KindSpec] = &[
+pub(crate) const KINDS: &[KindSpec] = &[
     KindSpec {
         name: "aws",
         about: "AWS credentials and config files (botocore, boto3, the aws CLI)",
@@ -475,7 +475,7 @@ const fn api_key(name: &'static str, about: &'static str) -> KindSpec {
 }
 
 /// The kind called `name`.
-pub fn kind(name: &str) -> Option<&'static KindSpec> {
+pub(crate) fn kind(name: &str) -> Option<&'static KindSpec> {
     KINDS.iter().find(|k| k.name == name)
 }
 

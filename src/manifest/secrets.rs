@@ -17,7 +17,7 @@ use crate::secret::Secret;
 pub(super) struct RawSecrets(pub(super) Vec<(String, RawDefault)>);
 
 /// A `secrets:` value: null, a string, or the name of the wrong type it had.
-pub enum RawDefault {
+pub(crate) enum RawDefault {
     /// `null` or `~`: required.
     Null,
     /// A string: the fallback default.
@@ -142,14 +142,20 @@ impl<'de> Deserialize<'de> for RawDefault {
 
 /// Reads and parses a local config (`~/.truss/config.yaml`): see [`parse_local_secrets`]; `src`
 /// names it in errors.
-pub fn read_local_secrets(path: &Path, src: &str) -> Result<BTreeMap<String, Secret>, Error> {
+pub(crate) fn read_local_secrets(
+    path: &Path,
+    src: &str,
+) -> Result<BTreeMap<String, Secret>, Error> {
     let text = read_config_text(path).map_err(|e| e.with_source(src.to_string()))?;
     parse_local_secrets(&text, src)
 }
 
 /// Parses the `secrets:` map of a local config (`~/.truss/config.yaml`) into name → value; other
 /// keys ignored, wrong types reported by type.
-pub fn parse_local_secrets(text: &str, src: &str) -> Result<BTreeMap<String, Secret>, Error> {
+pub(crate) fn parse_local_secrets(
+    text: &str,
+    src: &str,
+) -> Result<BTreeMap<String, Secret>, Error> {
     #[derive(Deserialize)]
     struct Local {
         #[serde(default)]

@@ -46,7 +46,7 @@ pub struct RawTemplate {
 }
 
 /// Validates `secret_init.templates`; problems are added to `errors` (`src` names the file).
-pub fn validate(
+pub(crate) fn validate(
     raw: BTreeMap<String, RawTemplate>,
     src: &str,
     errors: &mut Errors,

@@ -10,7 +10,7 @@ use super::MAX_CONFIG_BYTES;
 use crate::error::{Error, Kind};
 
 /// Reads a YAML config with the size cap, UTF-8 check and BOM removal applied.
-pub fn read_config_text(path: &Path) -> Result<String, Error> {
+pub(crate) fn read_config_text(path: &Path) -> Result<String, Error> {
     let src = path.display().to_string();
     // O_NONBLOCK: a FIFO in place of the file must not hang the start; it is refused below.
     let file = std::fs::OpenOptions::new()
@@ -27,7 +27,7 @@ pub fn read_config_text(path: &Path) -> Result<String, Error> {
 
 /// Reads an open config file (or template): regular files only, the size cap, the UTF-8 check
 /// and BOM removal applied.
-pub fn read_config_file(file: std::fs::File, src: &str) -> Result<String, Error> {
+pub(crate) fn read_config_file(file: std::fs::File, src: &str) -> Result<String, Error> {
     let src = src.to_string();
     if !file.metadata().is_ok_and(|m| m.is_file()) {
         return Err(Error::new(Kind::Data, "not a regular file").with_source(src));
@@ -83,7 +83,7 @@ pub fn yaml_options() -> serde_saphyr::Options {
 }
 
 /// Renders a YAML error without any text of the document: only the parser's reason and location.
-pub fn yaml_error_text(e: &serde_saphyr::Error) -> String {
+pub(crate) fn yaml_error_text(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
     // The first line is the reason and position; later lines (if any) would quote the document.
     redact_scalars(text.lines().next().unwrap_or("invalid YAML"))
@@ -134,7 +134,7 @@ pub(super) fn redact_scalars(line: &str) -> String {
 /// check) builds one generic tree, and `T` is read from that tree. The YAML deserializer is then
 /// instantiated for a single type instead of once per settings struct, which is most of its
 /// code size (about 250 KB of the static binary).
-pub fn from_yaml<T: serde::de::DeserializeOwned>(
+pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(
     text: &str,
     src: &str,
 ) -> Result<Option<T>, Error> {

@@ -40,7 +40,10 @@ enum Candidate {
 
 /// Resolves `program[0]` as `execvp` would with the child's `env` (its PATH); the path that would
 /// run, or the 127/126 error the exec would give.
-pub fn resolve(program: &[OsString], env: &[(OsString, OsString)]) -> Result<PathBuf, Error> {
+pub(crate) fn resolve(
+    program: &[OsString],
+    env: &[(OsString, OsString)],
+) -> Result<PathBuf, Error> {
     let Some(name) = program.first() else {
         return Err(Error::new(Kind::Usage, "no program given"));
     };
@@ -105,7 +108,7 @@ fn not_found(shown: &str, name: &OsStr) -> Error {
 }
 
 /// The command a mistyped word most likely meant: within two edits, and never the word itself.
-pub fn suggestion(word: &str) -> Option<&'static str> {
+pub(crate) fn suggestion(word: &str) -> Option<&'static str> {
     if word.contains('/') {
         return None;
     }

@@ -2,9 +2,9 @@
 //! supervised as a tiny init (supervise.rs), with the start-up signal state restored and the exit
 //! code conventions of tini and dumb-init (status.rs).
 
-pub mod lookup;
-pub mod status;
-pub mod supervise;
+pub(crate) mod lookup;
+pub(crate) mod status;
+pub(crate) mod supervise;
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -16,7 +16,7 @@ use crate::sys;
 /// Replaces secret-init with `program`, with exactly `env` as its environment, switching to
 /// `setup.creds` first when given. Returns only on failure: 127 when the program is not found,
 /// 126 when it cannot be executed.
-pub fn exec_as(
+pub(crate) fn exec_as(
     program: &[OsString],
     env: &[(OsString, OsString)],
     setup: sys::ChildSetup,
@@ -30,7 +30,7 @@ pub fn exec_as(
 }
 
 /// The program's `Command`: argv and exactly `env`; `None` for an empty argv.
-pub fn command(program: &[OsString], env: &[(OsString, OsString)]) -> Option<Command> {
+pub(crate) fn command(program: &[OsString], env: &[(OsString, OsString)]) -> Option<Command> {
     let (prog, args) = program.split_first()?;
     let mut cmd = Command::new(prog);
     cmd.args(args)
@@ -40,7 +40,7 @@ pub fn command(program: &[OsString], env: &[(OsString, OsString)]) -> Option<Com
 }
 
 /// Maps an exec failure to 126/127 with a message naming the program.
-pub fn exec_error(prog: &OsString, err: &std::io::Error) -> Error {
+pub(crate) fn exec_error(prog: &OsString, err: &std::io::Error) -> Error {
     let name = prog.to_string_lossy();
     match err.raw_os_error() {
         Some(nix::libc::ENOENT) => Error::new(Kind::NotFound, format!("{name}: program not found")),

@@ -10,7 +10,7 @@ use nix::libc;
 
 /// The exit code for a raw wait status, or `None` if the status is not a termination (stopped,
 /// continued).
-pub fn exit_code(raw: i32) -> Option<u8> {
+pub(crate) fn exit_code(raw: i32) -> Option<u8> {
     if libc::WIFEXITED(raw) {
         // WEXITSTATUS is the low byte of the exit argument, 0..=255 by construction.
         Some((libc::WEXITSTATUS(raw) & 0xff) as u8)

@@ -43,7 +43,7 @@ use crate::sys::{self, ChildSetup, Reaped, Received, Signals};
 
 /// How to supervise.
 #[derive(Clone, Debug)]
-pub struct Options {
+pub(crate) struct Options {
     /// Put the program in its own process group and signal the group.
     pub process_group: bool,
     /// Time leftover descendants get between SIGTERM and SIGKILL.
@@ -51,7 +51,7 @@ pub struct Options {
 }
 
 /// What a live refresh asks of the supervisor after it ran.
-pub enum Tell {
+pub(crate) enum Tell {
     /// Nothing changed, or nothing is to be done about it.
     Nothing,
     /// Send this signal to the program (its group with `--process-group`).
@@ -61,7 +61,7 @@ pub enum Tell {
 }
 
 /// A live refresh driven by the supervisor loop.
-pub trait Refresh {
+pub(crate) trait Refresh {
     /// The longest the loop may wait for a signal before calling [`Refresh::tick`] again.
     fn wait(&self) -> Duration;
     /// Does whatever is due (watching, polling, a refresh); `main` is the program's PID.
@@ -73,13 +73,13 @@ const KILL_SWEEP_LIMIT: Duration = Duration::from_secs(10);
 
 /// Whether a signal taken by the loop goes to the program: sent by another process, and not
 /// SIGCHLD (`me` is our own PID as the sender sees it; 0 means a sender outside our namespace).
-pub fn should_forward(r: &Received, me: i32) -> bool {
+pub(crate) fn should_forward(r: &Received, me: i32) -> bool {
     r.signal != libc::SIGCHLD && matches!(r.sender, Some(pid) if pid != me)
 }
 
 /// Spawns `cmd` and supervises it until it and its leftover descendants are gone; returns the
 /// exit code to leave with. Fails only if the program cannot be started (126/127).
-pub fn run(
+pub(crate) fn run(
     cmd: Command,
     setup: ChildSetup,
     opts: &Options,

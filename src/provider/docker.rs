@@ -13,7 +13,7 @@ use crate::error::Error;
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard padded base64 (RFC 4648 §4), the encoding docker uses for `auth`.
-pub fn base64(data: &[u8]) -> String {
+pub(crate) fn base64(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
         let b = [
@@ -35,7 +35,7 @@ pub fn base64(data: &[u8]) -> String {
 
 /// Sets `auths.<registry>.auth` in `existing`; a different login already there is a conflict
 /// unless `overwrite`.
-pub fn merge(
+pub(crate) fn merge(
     existing: Option<&str>,
     registry: &str,
     username: &str,

@@ -40,7 +40,7 @@ fn is_host_line(line: &str, host: &str) -> bool {
 }
 
 /// Sets `host`'s token (and user) in `existing`.
-pub fn merge(
+pub(crate) fn merge(
     existing: Option<&str>,
     host: &str,
     token: &str,

@@ -43,7 +43,7 @@ fn join(lines: &[String]) -> Vec<u8> {
 
 /// Sets `pairs` in `[section]` of `existing`, keeping everything else. A key already set to a
 /// different value is a conflict unless `overwrite`.
-pub fn merge(
+pub(crate) fn merge(
     existing: Option<&str>,
     section: &str,
     pairs: &[(&str, String)],
@@ -77,7 +77,7 @@ pub fn merge(
 }
 
 /// Sets `pairs` in a file without sections (Lambda Cloud's `lambda_keys`).
-pub fn merge_flat(
+pub(crate) fn merge_flat(
     existing: Option<&str>,
     pairs: &[(&str, String)],
     overwrite: bool,

@@ -9,7 +9,7 @@ use crate::manifest::providers::Instance;
 use crate::secret::Secret;
 
 /// How a merge came out.
-pub enum Merged {
+pub(crate) enum Merged {
     /// The file already says exactly this: nothing to write.
     Same,
     /// New content for the file.

@@ -9,13 +9,13 @@
 //! and merged: other profiles, registries, hosts and machines are kept; a different value already
 //! there for a key we set is a conflict (exit 73) unless the instance says `overwrite: true`.
 
-pub mod docker;
-pub mod gh;
-pub mod ini;
+pub(crate) mod docker;
+pub(crate) mod gh;
+pub(crate) mod ini;
 mod merge;
-pub mod netrc;
+pub(crate) mod netrc;
 mod paths;
-pub mod registry;
+pub(crate) mod registry;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,16 +27,16 @@ use crate::plan::{EnvDelivery, FileDelivery, Plan};
 use crate::resolve::Resolution;
 use crate::secret::Secret;
 use crate::settings::Settings;
-pub use merge::Merged;
+pub(crate) use merge::Merged;
 #[cfg(test)]
 pub(crate) use merge::merged_text;
 use merge::{merge, refused, whole};
 use paths::expand;
-pub use paths::locate;
+pub(crate) use paths::locate;
 use registry::{EnvValue, FileSpec};
 
 /// Largest existing credentials file read for a merge.
-pub const MAX_EXISTING_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_EXISTING_BYTES: u64 = 1024 * 1024;
 
 /// One instance's field values, each checked for its format.
 struct Values {
@@ -243,7 +243,7 @@ struct Pending {
 
 /// What the providers add to a plan, and where each instance's files go (for reports).
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// `(instance, role, path, written?)` for every file an instance concerns.
     pub files: Vec<(String, String, PathBuf, bool)>,
 }
@@ -251,7 +251,7 @@ pub struct Outcome {
 /// Turns resolved values into provider deliveries and adds them to `plan`: files merged with
 /// what is on disk, env vars checked like any other. Nothing is written here. Without
 /// `with_files` only env deliveries are built (`secret-init env` reads no credentials files).
-pub fn build(
+pub(crate) fn build(
     instances: &[Instance],
     resolutions: &[Resolution],
     env: &Environ,
@@ -447,7 +447,7 @@ fn add_env(
 
 /// Destinations for `secret-init providers`: each file of a kind with its resolved path (using
 /// defaults for fields like `key_name`) and what decided it.
-pub fn describe_files(
+pub(crate) fn describe_files(
     kind: &KindSpec,
     env: &Environ,
     inst: Option<&Instance>,

@@ -10,7 +10,7 @@ use super::{Merged, refused};
 use crate::error::Error;
 
 /// Sets `login`/`password` for `machine host`.
-pub fn merge(
+pub(crate) fn merge(
     existing: Option<&str>,
     host: &str,
     login: &str,

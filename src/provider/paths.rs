@@ -11,7 +11,7 @@ use crate::name::SecretName;
 
 /// Resolves a file's destination from the start-time environment: the first applicable step.
 /// Returns the path and what decided it (`AWS_SHARED_CREDENTIALS_FILE`, `HOME`).
-pub fn locate(
+pub(crate) fn locate(
     spec: &FileSpec,
     env: &Environ,
     values: &dyn Fn(&str) -> Option<String>,

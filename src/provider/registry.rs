@@ -14,7 +14,7 @@ use crate::manifest::providers::KindSpec;
 
 /// One step of a destination lookup; the first step whose variable is set wins.
 #[derive(Debug)]
-pub enum Loc {
+pub(crate) enum Loc {
     /// The variable holds the whole path.
     Var(&'static str),
     /// The variable holds a colon-separated list; the first entry is the path (`KUBECONFIG`).
@@ -27,7 +27,7 @@ pub enum Loc {
 
 /// How a file's content is built and merged with what is already there.
 #[derive(Debug)]
-pub enum Format {
+pub(crate) enum Format {
     /// The field's value is the whole file (token files, kubeconfig); `newline` ensures one at the end.
     Whole {
         /// The field written.
@@ -58,7 +58,7 @@ pub enum Format {
 
 /// The INI section a provider writes.
 #[derive(Debug)]
-pub enum Section {
+pub(crate) enum Section {
     /// `[<profile>]` (the AWS credentials file).
     Profile,
     /// `[default]` or `[profile <profile>]` (the AWS config file).
@@ -69,7 +69,7 @@ pub enum Section {
 
 /// A file a provider writes.
 #[derive(Debug)]
-pub struct FileSpec {
+pub(crate) struct FileSpec {
     /// What it is, for `secret-init providers`.
     pub role: &'static str,
     /// Where it goes: the first step that applies.
@@ -84,7 +84,7 @@ pub struct FileSpec {
 
 /// Where an env var's value comes from.
 #[derive(Debug)]
-pub enum EnvValue {
+pub(crate) enum EnvValue {
     /// A field's value.
     Field(&'static str),
     /// The path of the provider's file with this index (`GOOGLE_APPLICATION_CREDENTIALS`).
@@ -93,7 +93,7 @@ pub enum EnvValue {
 
 /// An env var a provider sets in the program's environment.
 #[derive(Debug)]
-pub struct EnvSpec {
+pub(crate) struct EnvSpec {
     /// The variable.
     pub var: &'static str,
     /// Its value.
@@ -102,7 +102,7 @@ pub struct EnvSpec {
 
 /// A provider kind's outputs.
 #[derive(Debug)]
-pub struct Outputs {
+pub(crate) struct Outputs {
     /// The kind's name, as in `manifest::providers::KINDS`.
     pub kind: &'static str,
     /// The files it writes.
@@ -112,7 +112,7 @@ pub struct Outputs {
 }
 
 /// Every built-in provider kind's outputs, in the order of `manifest::providers::KINDS`.
-pub const OUTPUTS: &[Outputs] = &[
+pub(crate) const OUTPUTS: &[Outputs] = &[
     Outputs {
         kind: "aws",
         files: &[
@@ -361,7 +361,7 @@ use api_key;
 
 /// What `kind` writes; nothing for a kind without a row (the test below keeps the two tables in
 /// step, so that is never the case).
-pub fn outputs(kind: &KindSpec) -> &'static Outputs {
+pub(crate) fn outputs(kind: &KindSpec) -> &'static Outputs {
     const NONE: Outputs = Outputs {
         kind: "",
         files: &[],

@@ -13,7 +13,7 @@ use crate::secret::Secret;
 use crate::source::{Origin, SourceKind};
 
 mod sources;
-pub use sources::Sources;
+pub(crate) use sources::Sources;
 
 /// The outcome for one declared secret. It borrows the declaration's settings (a 10,000-secret
 /// start holds one of these per secret, and a copy of the settings is ~200 bytes each).
@@ -38,7 +38,7 @@ pub struct Resolution<'a> {
 const NO_SOURCE: &str = "no source in the order is configured to look in";
 
 /// Resolves `declared` (all, or a subset for `get`) against `sources`.
-pub fn resolve<'a>(
+pub(crate) fn resolve<'a>(
     declared: impl IntoIterator<Item = &'a Declared>,
     sources: &mut Sources,
 ) -> (Vec<Resolution<'a>>, Errors) {
@@ -76,7 +76,7 @@ pub fn resolve<'a>(
 
 /// Resolves every secret a manifest declares.
 #[cfg(test)]
-pub fn resolve_all<'a>(
+pub(crate) fn resolve_all<'a>(
     manifest: &'a Manifest,
     sources: &mut Sources,
 ) -> (Vec<Resolution<'a>>, Errors) {

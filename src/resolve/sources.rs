@@ -11,7 +11,7 @@ use crate::source::registry::BuildCtx;
 use crate::source::{Carry, Injected, Source, SourceKind};
 
 /// Every configured source, plus the precedence order to walk for secrets without a reference.
-pub struct Sources {
+pub(crate) struct Sources {
     /// In registry order.
     all: Vec<Box<dyn Source>>,
     order: Vec<SourceKind>,
@@ -21,7 +21,7 @@ impl Sources {
     /// Builds the configured sources (the registry's `SourceSettings::build`). No I/O happens
     /// here. `carry`: what an earlier pass of the pipeline left for this one (a live refresh);
     /// empty at a start.
-    pub fn build(
+    pub(crate) fn build(
         settings: &Settings,
         manifest: &Manifest,
         env: &Environ,
@@ -49,12 +49,12 @@ impl Sources {
 
     /// Builds from explicit parts (unit tests).
     #[cfg(test)]
-    pub fn from_parts(all: Vec<Box<dyn Source>>, order: Vec<SourceKind>) -> Sources {
+    pub(crate) fn from_parts(all: Vec<Box<dyn Source>>, order: Vec<SourceKind>) -> Sources {
         Sources { all, order }
     }
 
     /// The earliest [`Source::credentials_expire_at`] of all sources.
-    pub fn credentials_expire_at(&self) -> Option<u64> {
+    pub(crate) fn credentials_expire_at(&self) -> Option<u64> {
         self.all
             .iter()
             .filter_map(|s| s.credentials_expire_at())
@@ -62,7 +62,7 @@ impl Sources {
     }
 
     /// Hands every source the references of its scheme among `references` ([`Source::prefetch`]).
-    pub fn prefetch(&mut self, references: &[&Reference]) {
+    pub(crate) fn prefetch(&mut self, references: &[&Reference]) {
         for s in &mut self.all {
             let kind = s.kind();
             let mine: Vec<&Reference> = references
@@ -77,12 +77,12 @@ impl Sources {
     }
 
     /// The precedence order actually in use.
-    pub fn order(&self) -> &[SourceKind] {
+    pub(crate) fn order(&self) -> &[SourceKind] {
         &self.order
     }
 
     /// Every source's [`Source::consumed_files`].
-    pub fn consumed_files(&mut self) -> Vec<std::path::PathBuf> {
+    pub(crate) fn consumed_files(&mut self) -> Vec<std::path::PathBuf> {
         self.all
             .iter_mut()
             .flat_map(|s| s.consumed_files())
@@ -91,7 +91,7 @@ impl Sources {
 
     /// Every source's whole-environment injections, the registry's last row first, so that a
     /// variable of a source listed earlier (vault) replaces a later one's (bundle).
-    pub fn injected_env(&mut self) -> Result<Vec<Injected>, crate::error::Errors> {
+    pub(crate) fn injected_env(&mut self) -> Result<Vec<Injected>, crate::error::Errors> {
         let mut out: Vec<Injected> = Vec::new();
         // Position of each variable in `out`: a whole vault injects thousands, so no linear scans.
         let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
@@ -116,7 +116,7 @@ impl Sources {
     }
 
     /// The source of a kind, if configured.
-    pub fn get(&mut self, kind: SourceKind) -> Option<&mut (dyn Source + 'static)> {
+    pub(crate) fn get(&mut self, kind: SourceKind) -> Option<&mut (dyn Source + 'static)> {
         self.all
             .iter_mut()
             .find(|s| s.kind() == kind)

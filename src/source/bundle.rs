@@ -154,7 +154,7 @@ impl BundleSettings {
 /// Parses a location: `https://...` is a URL; `http://` only to a loopback host (GCM protects
 /// the bundle's integrity, but a fetch in clear still tells an observer what we run with and lets
 /// anyone on the path replace the whole file with an older one); anything else is a file path.
-pub fn parse_location(s: &str) -> Result<Location, String> {
+pub(crate) fn parse_location(s: &str) -> Result<Location, String> {
     let lower = s.to_ascii_lowercase();
     if lower.starts_with("https://") {
         return Ok(Location::Url(s.to_string()));
@@ -209,7 +209,7 @@ enum State {
 
 /// A bundle URL's last full answer, its `ETag` and body, kept from one pass of the pipeline to
 /// the next (a live refresh) for a conditional GET: `If-None-Match`, and a 304 reuses the body.
-pub type UrlCache = std::rc::Rc<std::cell::RefCell<Option<(String, Secret)>>>;
+pub(crate) type UrlCache = std::rc::Rc<std::cell::RefCell<Option<(String, Secret)>>>;
 
 /// Looks secrets up in an encrypted bundle.
 pub struct BundleSource {

@@ -9,13 +9,13 @@ use crate::name::SecretName;
 use crate::secret::Secret;
 
 /// The manifest's fallback values.
-pub struct DefaultSource {
+pub(crate) struct DefaultSource {
     values: BTreeMap<SecretName, Secret>,
 }
 
 impl DefaultSource {
     /// Takes the defaults the manifest declares, by secret.
-    pub fn new(values: BTreeMap<SecretName, Secret>) -> Self {
+    pub(crate) fn new(values: BTreeMap<SecretName, Secret>) -> Self {
         DefaultSource { values }
     }
 }

@@ -16,7 +16,7 @@ use crate::reference::Reference;
 use crate::secret::Secret;
 
 /// Reads prefixed variables from the start-time environment snapshot.
-pub struct EnvSource {
+pub(crate) struct EnvSource {
     prefix: String,
     env: Environ,
     /// The prefixed variables by the name after the prefix, indexed once: a start looks up every
@@ -26,7 +26,7 @@ pub struct EnvSource {
 
 impl EnvSource {
     /// A source over `env` with `prefix`.
-    pub fn new(prefix: String, env: Environ) -> Self {
+    pub(crate) fn new(prefix: String, env: Environ) -> Self {
         // A name given twice keeps its first value, as getenv(3) and `Environ::get` do (and as
         // the program's environment does): every reader sees the same value.
         let mut prefixed: HashMap<Vec<u8>, OsString> = HashMap::new();

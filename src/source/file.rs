@@ -100,7 +100,7 @@ fn open_dir(path: &Path) -> Result<Dir, Errno> {
 /// delivers the file's bytes as `X`, read as a mounted secret is (no link out of its directory,
 /// regular files only, at most `max` bytes). `X` and `X_FILE` both set is ambiguous (65), as
 /// in the official images' entrypoints; a name with neither is skipped.
-pub fn file_env(names: &[String], env: &Environ, max: u64) -> Result<Vec<Injected>, Errors> {
+pub(crate) fn file_env(names: &[String], env: &Environ, max: u64) -> Result<Vec<Injected>, Errors> {
     let mut out = Vec::new();
     let mut errors = Errors::default();
     for var in names {

@@ -13,10 +13,10 @@ use crate::secret::Secret;
 
 /// Reads a local config's `secrets:` map: the file at the path, named as the second argument in
 /// errors.
-pub type ReadLocal = fn(&std::path::Path, &str) -> Result<BTreeMap<String, Secret>, Error>;
+pub(crate) type ReadLocal = fn(&std::path::Path, &str) -> Result<BTreeMap<String, Secret>, Error>;
 
 /// Values from a local Truss config.
-pub struct LocalSource {
+pub(crate) struct LocalSource {
     path: PathBuf,
     read: ReadLocal,
     values: Option<BTreeMap<String, Secret>>,
@@ -25,7 +25,7 @@ pub struct LocalSource {
 impl LocalSource {
     /// A source over the file at `path` (not read yet), parsed by `read` (the manifest's YAML
     /// reader, handed down so that this layer does not import the manifest's).
-    pub fn new(path: PathBuf, read: ReadLocal) -> Self {
+    pub(crate) fn new(path: PathBuf, read: ReadLocal) -> Self {
         LocalSource {
             path,
             read,

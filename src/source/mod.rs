@@ -5,18 +5,18 @@
 //! costs nothing elsewhere. Lookups return `Ok(None)` for "not here" and `Err` only for problems
 //! that must stop the start (a link escaping the secrets dir, a FIFO, a bad permission).
 
-pub mod aws;
-pub mod azure;
-pub mod bundle;
-pub mod default;
-pub mod env;
-pub mod file;
-pub mod gcp;
-pub mod local;
-pub mod registry;
+pub(crate) mod aws;
+pub(crate) mod azure;
+pub(crate) mod bundle;
+pub(crate) mod default;
+pub(crate) mod env;
+pub(crate) mod file;
+pub(crate) mod gcp;
+pub(crate) mod local;
+pub(crate) mod registry;
 mod remote;
-pub mod section;
-pub mod vault;
+pub(crate) mod section;
+pub(crate) mod vault;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -25,7 +25,7 @@ use crate::error::{Error, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
-pub use registry::SourceKind;
+pub(crate) use registry::SourceKind;
 
 /// Where a value came from: the source kind, a label for people (`env:TRUSS_SECRET_db`) and, for
 /// files, the visible path (so a value is never rewritten onto the very file it came from).

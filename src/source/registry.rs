@@ -146,11 +146,11 @@ macro_rules! sources {
     (@settings $s:ident) => { &() };
     (@sections_macro ($d:tt) $([$kind:ident $field:ident $key:literal $ty:ty])*) => {
         /// Each source section's type as written, named by its kind.
-        pub mod section_file {
+        pub(crate) mod section_file {
             use super::*;
             $(
                 #[doc = concat!("`secret_init.", $key, "` as written.")]
-                pub type $kind = <$ty as Configured>::File;
+                pub(crate) type $kind = <$ty as Configured>::File;
             )*
         }
 

@@ -26,7 +26,7 @@ pub trait Section: Default + std::fmt::Debug + for<'de> Deserialize<'de> {
 }
 
 /// Refuses the keys of `unknown`, as `SECTION: unknown setting "KEY"` (78), one error each.
-pub fn reject_unknown(
+pub(crate) fn reject_unknown(
     section: &str,
     unknown: &BTreeMap<String, IgnoredAny>,
     src: &str,
@@ -75,7 +75,7 @@ impl<'de> Deserialize<'de> for ScalarText {
 }
 
 /// Parses `250ms`, `5s`, `1.5s`, `2m` or a bare number of seconds (more than 0, at most an hour).
-pub fn parse_duration(s: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
         (n, 0.001)
@@ -92,26 +92,26 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 /// What a bad duration is told: `AT: expected a duration like …`.
-pub const EXPECTED_DURATION: &str = "expected a duration like 5s or 500ms (at most 1 hour)";
+pub(crate) const EXPECTED_DURATION: &str = "expected a duration like 5s or 500ms (at most 1 hour)";
 
 /// What a bad retry count is told.
-pub const EXPECTED_RETRIES: &str = "expected 0..=20";
+pub(crate) const EXPECTED_RETRIES: &str = "expected 0..=20";
 
 /// The most retries any source makes after the first attempt.
 const MAX_RETRIES: u32 = 20;
 
 /// Checks a retry count (`None` past the limit).
-pub fn retries(n: u32) -> Option<u32> {
+pub(crate) fn retries(n: u32) -> Option<u32> {
     (n <= MAX_RETRIES).then_some(n)
 }
 
 /// `AT: WHAT` as a config error (78).
-pub fn config(at: &str, what: &str) -> Error {
+pub(crate) fn config(at: &str, what: &str) -> Error {
     Error::new(Kind::Config, format!("{at}: {what}"))
 }
 
 /// `secret_init.SECTION.KEY` as a duration, `default` when absent (78 when malformed).
-pub fn duration(
+pub(crate) fn duration(
     section: &str,
     t: Option<&ScalarText>,
     key: &str,
@@ -125,7 +125,7 @@ pub fn duration(
 }
 
 /// `secret_init.SECTION.retries`, `default` when absent (78 past the limit).
-pub fn file_retries(section: &str, n: Option<u32>, default: u32) -> Result<u32, Error> {
+pub(crate) fn file_retries(section: &str, n: Option<u32>, default: u32) -> Result<u32, Error> {
     match n {
         None => Ok(default),
         Some(n) => {
@@ -138,7 +138,7 @@ pub fn file_retries(section: &str, n: Option<u32>, default: u32) -> Result<u32, 
 /// (parsed by `parse`; 64 naming where it came from), else the section's value `file` (checked
 /// by `check`; 78 naming `at`, the whole `secret_init.SECTION.KEY`); `None` when neither is set.
 /// Every failure says `WHERE: EXPECTED`.
-pub fn layered<F, T>(
+pub(crate) fn layered<F, T>(
     picked: Option<(OsString, String)>,
     parse: impl Fn(&str) -> Option<T>,
     file: Option<F>,
@@ -267,6 +267,7 @@ mod tests {
 
     remote_section! {
         /// A section with no keys of its own.
+        #[allow(unreachable_pub)]
         pub struct Plain {}
     }
     section!(Plain);

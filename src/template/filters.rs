@@ -12,10 +12,10 @@ use minijinja::{Error, ErrorKind};
 /// Prefix of the messages our filters and lookups raise. Only such messages (and syntax errors,
 /// which come from the template text) are shown to the user; any other engine message may quote
 /// a value and is replaced by a fixed description of its kind.
-pub const OURS: &str = "[secret-init] ";
+pub(crate) const OURS: &str = "[secret-init] ";
 
 /// A value-free error raised by our own code.
-pub fn ours(what: impl std::fmt::Display) -> Error {
+pub(crate) fn ours(what: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::InvalidOperation, format!("{OURS}{what}"))
 }
 
@@ -60,7 +60,7 @@ fn kind_name(k: ValueKind) -> &'static str {
 
 /// `tojson`: a JSON document for strings, numbers, booleans, none, lists and maps; `null` only
 /// for an explicit `none`, never for an undefined value.
-pub fn tojson(v: &Value) -> Result<String, Error> {
+pub(crate) fn tojson(v: &Value) -> Result<String, Error> {
     let mut out = String::new();
     json(v, &mut out, 0)?;
     Ok(out)
@@ -124,7 +124,7 @@ fn json(v: &Value, out: &mut String, depth: usize) -> Result<(), Error> {
 
 /// `urlencode`: every byte outside RFC 3986's unreserved set (`A-Z a-z 0-9 - . _ ~`) as `%XX`,
 /// so the result is safe in any URL component: a userinfo password, a path segment, a query.
-pub fn urlencode(v: &Value) -> Result<String, Error> {
+pub(crate) fn urlencode(v: &Value) -> Result<String, Error> {
     let bytes = scalar_bytes("urlencode", v)?;
     let mut out = String::with_capacity(bytes.len() * 3);
     for b in bytes {
@@ -138,12 +138,12 @@ pub fn urlencode(v: &Value) -> Result<String, Error> {
 }
 
 /// `b64encode`: standard base64 with padding, of the value's exact bytes.
-pub fn b64encode(v: &Value) -> Result<String, Error> {
+pub(crate) fn b64encode(v: &Value) -> Result<String, Error> {
     Ok(base64::engine::general_purpose::STANDARD.encode(scalar_bytes("b64encode", v)?))
 }
 
 /// `b64decode`: the bytes of standard base64 (padding required); text when they are UTF-8.
-pub fn b64decode(v: &Value) -> Result<Value, Error> {
+pub(crate) fn b64decode(v: &Value) -> Result<Value, Error> {
     let text = scalar_bytes("b64decode", v)?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text.trim_ascii())
@@ -156,7 +156,7 @@ pub fn b64decode(v: &Value) -> Result<Value, Error> {
 
 /// `shell_quote`: one POSIX sh word, single-quoted (`'` written as `'\''`). Nothing inside
 /// single quotes is special to sh: no `$`, no backquote, no backslash, no glob.
-pub fn shell_quote(v: &Value) -> Result<String, Error> {
+pub(crate) fn shell_quote(v: &Value) -> Result<String, Error> {
     let text = scalar_text("shell_quote", v)?;
     if text.contains('\0') {
         return Err(ours(
@@ -170,7 +170,7 @@ pub fn shell_quote(v: &Value) -> Result<String, Error> {
 /// character a YAML reader would not take literally inside quotes (controls, DEL, C1, the line
 /// separators U+0085/U+2028/U+2029 that YAML 1.1 folds, the BOM, non-characters), so the value
 /// reads back byte-exact as a string, never as a number, a boolean, null or a tag.
-pub fn yaml(v: &Value) -> Result<String, Error> {
+pub(crate) fn yaml(v: &Value) -> Result<String, Error> {
     let text = scalar_text("yaml", v)?;
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
@@ -196,7 +196,7 @@ pub fn yaml(v: &Value) -> Result<String, Error> {
 /// format) reads it: `\\`, `\"`, `\n`, `\r`, `\t`, `\v`, `\f` escaped, everything else literal.
 /// python-dotenv expands `${NAME}` in every value, quoted or not, and has no escape for it: a
 /// value containing `${` is refused rather than written to be read back changed.
-pub fn env_quote(v: &Value) -> Result<String, Error> {
+pub(crate) fn env_quote(v: &Value) -> Result<String, Error> {
     let text = scalar_text("env_quote", v)?;
     if text.contains("${") {
         return Err(ours(
@@ -226,7 +226,7 @@ pub fn env_quote(v: &Value) -> Result<String, Error> {
 }
 
 /// Adds the filters to `env`, replacing the engine's `tojson` and `urlencode` where it has them.
-pub fn install(env: &mut minijinja::Environment<'_>) {
+pub(crate) fn install(env: &mut minijinja::Environment<'_>) {
     env.add_filter("tojson", |v: &Value| tojson(v));
     env.add_filter("urlencode", |v: &Value| urlencode(v));
     env.add_filter("b64encode", |v: &Value| b64encode(v));

@@ -23,7 +23,7 @@
 //!   delivery is dropped. Copies the engine makes while evaluating (the values it holds, the
 //!   results of filters) are ordinary allocations and are not wiped.
 
-pub mod filters;
+pub(crate) mod filters;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -43,7 +43,7 @@ use crate::plan::{FileDelivery, Plan};
 use crate::resolve::Resolution;
 use crate::secret::Secret;
 
-pub use crate::manifest::templates::{Body, RawTemplate, Template, validate};
+pub(crate) use crate::manifest::templates::{Body, Template};
 use filters::{OURS, ours};
 
 /// Largest rendered file, in bytes (as large as a secret file may be by default).
@@ -53,7 +53,7 @@ pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 /// produced, checked before a known-size allocation). A real config template uses a few
 /// thousand; a runaway loop stops in well under a second, and no render can build more than
 /// about 64 MB of strings.
-pub const FUEL: u64 = 1_000_000;
+pub(crate) const FUEL: u64 = 1_000_000;
 
 /// How deep includes may nest.
 const RECURSION_LIMIT: usize = 32;
@@ -397,7 +397,7 @@ fn engine_error(main: &str, e: &minijinja::Error, over: bool, secrets: &Secrets)
 }
 
 /// One template's outcome, for `check`.
-pub struct Outcome<'a> {
+pub(crate) struct Outcome<'a> {
     /// The template.
     pub template: &'a Template,
     /// What it rendered, or why it did not.
@@ -406,7 +406,10 @@ pub struct Outcome<'a> {
 
 /// Renders every template with the resolved secrets (a function of the two alone, so a refresh
 /// can call it again with new values).
-pub fn render_all<'a>(templates: &'a [Template], resolutions: &[Resolution]) -> Vec<Outcome<'a>> {
+pub(crate) fn render_all<'a>(
+    templates: &'a [Template],
+    resolutions: &[Resolution],
+) -> Vec<Outcome<'a>> {
     let secrets = Arc::new(Secrets::of(resolutions));
     templates
         .iter()
@@ -419,7 +422,7 @@ pub fn render_all<'a>(templates: &'a [Template], resolutions: &[Resolution]) -> 
 
 /// Renders every template and adds the files to `plan`, so they are published with the rest. A
 /// destination that another delivery also writes is an error.
-pub fn add_to_plan(
+pub(crate) fn add_to_plan(
     plan: &mut Plan,
     templates: &[Template],
     resolutions: &[Resolution],

@@ -28,7 +28,7 @@ use args::{Args, HELP, parse, usage, verb_help};
 mod args;
 
 /// Largest value `set` reads from stdin or the command line.
-pub const MAX_VALUE_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_VALUE_BYTES: u64 = 1024 * 1024;
 
 /// The writers' lock on a bundle's directory; none while the directory does not exist yet.
 type Lock = Option<Flock<OwnedFd>>;
@@ -206,7 +206,11 @@ impl Ctx {
 }
 
 /// Writes `bytes` to `path` atomically with mode 0600 (the secret-file writer).
-pub fn write_private(path: &Path, bytes: Vec<u8>, allow_shared_dir: bool) -> Result<(), Error> {
+pub(crate) fn write_private(
+    path: &Path,
+    bytes: Vec<u8>,
+    allow_shared_dir: bool,
+) -> Result<(), Error> {
     let delivery = FileDelivery {
         secret: path.file_name().map_or_else(
             || "bundle".to_string(),
@@ -242,7 +246,7 @@ fn all(errors: Vec<Error>) -> Errors {
 }
 
 /// Runs `secret-init bundle ARGS...`.
-pub fn run(args: Vec<OsString>, env: Environ) -> Result<u8, Errors> {
+pub(crate) fn run(args: Vec<OsString>, env: Environ) -> Result<u8, Errors> {
     let args = parse(args)?;
     if let Some(text) = args
         .words

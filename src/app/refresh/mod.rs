@@ -18,7 +18,7 @@
 //! - `on_change: signal` sends the refresh signal; a changed env delivery forces a restart (a
 //!   running process's environment cannot be changed) unless `on_change: none`.
 
-pub mod watch;
+pub(crate) mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -40,7 +40,7 @@ use crate::sys;
 use watch::{Watched, Watcher};
 
 /// How long a burst of watch events may go on before the refresh runs.
-pub const COALESCE: Duration = Duration::from_millis(100);
+pub(crate) const COALESCE: Duration = Duration::from_millis(100);
 
 /// The loop's longest sleep while refreshing: the watcher is read this often.
 const TICK: Duration = Duration::from_millis(100);
@@ -61,14 +61,14 @@ fn digest(parts: &[&[u8]]) -> Digest {
 /// What is out there, as digests (never the values): each file's content, mode and owner, and
 /// the program's whole environment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Delivered {
+pub(crate) struct Delivered {
     files: BTreeMap<PathBuf, Digest>,
     env: Option<Digest>,
 }
 
 impl Delivered {
     /// The digests of a plan and the environment built from it.
-    pub fn of(plan: &Plan, env: &[(OsString, OsString)]) -> Delivered {
+    pub(crate) fn of(plan: &Plan, env: &[(OsString, OsString)]) -> Delivered {
         use std::os::unix::ffi::OsStrExt;
         let files = plan
             .files
@@ -96,7 +96,7 @@ impl Delivered {
 
 /// One source as the refresh sees it: what it is and how a change is noticed.
 #[derive(Debug)]
-pub struct Watch {
+pub(crate) struct Watch {
     /// `file:/secrets`, `vault:https://…`, `bundle:/etc/app.bundle`.
     pub source: String,
     /// `inotify /secrets`, `poll every 5m`, `fixed at start`.
@@ -144,7 +144,7 @@ fn places(s: &Settings) -> Vec<Watched> {
 
 /// What each configured source would watch or poll, for `check` and the status file.
 /// `watcher`: the running watcher's mode (`inotify`, `poll 1s`); `None` in `check`.
-pub fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) -> Vec<Watch> {
+pub(crate) fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) -> Vec<Watch> {
     let how = watcher.unwrap_or("inotify (poll 1s if inotify fails)");
     let every = format!("poll every {}", human(r.interval));
     let watched = places(s);
@@ -184,7 +184,7 @@ pub fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) -> Vec<
 }
 
 /// `5m`, `30s`, `1.5s`.
-pub fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s >= 3600.0 && s % 3600.0 == 0.0 {
         format!("{}h", s / 3600.0)
@@ -196,7 +196,7 @@ pub fn human(d: Duration) -> String {
 }
 
 /// The `on_change` word.
-pub fn on_change_name(o: OnChange) -> &'static str {
+pub(crate) fn on_change_name(o: OnChange) -> &'static str {
     match o {
         OnChange::Signal => "signal",
         OnChange::Restart => "restart",
@@ -237,7 +237,7 @@ enum Outcome {
 }
 
 /// The refresh the supervisor drives; see the module docs.
-pub struct Refresher<'a> {
+pub(crate) struct Refresher<'a> {
     ctx: &'a Context,
     settings: RefreshSettings,
     creds: Option<sys::Credentials>,
@@ -256,7 +256,7 @@ pub struct Refresher<'a> {
 
 impl<'a> Refresher<'a> {
     /// A refresher for the program started with `last` delivered.
-    pub fn new(
+    pub(crate) fn new(
         ctx: &'a Context,
         settings: RefreshSettings,
         creds: Option<sys::Credentials>,
@@ -317,7 +317,7 @@ impl<'a> Refresher<'a> {
     }
 
     /// Every file delivered, at the start or by a refresh (for `--cleanup`).
-    pub fn into_published(self) -> BTreeSet<PathBuf> {
+    pub(crate) fn into_published(self) -> BTreeSet<PathBuf> {
         self.carry.written
     }
 
@@ -524,7 +524,7 @@ impl Refresh for Refresher<'_> {
 }
 
 /// `SIGHUP` for 1.
-pub fn signal_name(n: i32) -> String {
+pub(crate) fn signal_name(n: i32) -> String {
     nix::sys::signal::Signal::try_from(n)
         .map(|s| s.as_str().to_string())
         .unwrap_or_else(|_| format!("signal {n}"))

@@ -16,14 +16,14 @@ use std::time::{Duration, Instant};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
 /// How often the fallback compares fingerprints.
-pub const POLL_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const POLL_EVERY: Duration = Duration::from_secs(1);
 
 /// The most directory entries a poll fingerprints per directory.
 const MAX_ENTRIES: usize = 10_000;
 
 /// One watched place: a directory, or one entry of it.
 #[derive(Clone, Debug)]
-pub struct Watched {
+pub(crate) struct Watched {
     /// The directory.
     pub dir: PathBuf,
     /// Only this entry of it matters (a bundle file, the local config); `None`: all of it.
@@ -38,7 +38,7 @@ enum Mode {
 }
 
 /// The watcher over every local source.
-pub struct Watcher {
+pub(crate) struct Watcher {
     places: Vec<Watched>,
     mode: Mode,
 }
@@ -56,7 +56,7 @@ const EVENTS: AddWatchFlags = AddWatchFlags::IN_CREATE
 
 impl Watcher {
     /// Watches `places` (directories that do not exist are left out by the caller).
-    pub fn new(places: Vec<Watched>) -> Watcher {
+    pub(crate) fn new(places: Vec<Watched>) -> Watcher {
         let mode = match Self::inotify(&places) {
             Ok(mode) => mode,
             Err(why) => {
@@ -88,7 +88,7 @@ impl Watcher {
     }
 
     /// `inotify` or `poll`, for `check` and the status file.
-    pub fn how(&self) -> &'static str {
+    pub(crate) fn how(&self) -> &'static str {
         match self.mode {
             Mode::Inotify(..) => "inotify",
             Mode::Poll { .. } => "poll 1s",
@@ -96,7 +96,7 @@ impl Watcher {
     }
 
     /// Whether anything watched changed since the last call (never blocks).
-    pub fn changed(&mut self, now: Instant) -> bool {
+    pub(crate) fn changed(&mut self, now: Instant) -> bool {
         let mut fall_back = None;
         let changed = match &mut self.mode {
             Mode::Inotify(fd, wds) => {
@@ -202,6 +202,6 @@ fn fingerprint(p: &Watched) -> u64 {
 
 /// [`fingerprint`], for the unit tests in mod.rs.
 #[cfg(test)]
-pub fn tests_fingerprint(p: &Watched) -> u64 {
+pub(crate) fn tests_fingerprint(p: &Watched) -> u64 {
     fingerprint(p)
 }

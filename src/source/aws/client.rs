@@ -25,8 +25,10 @@ use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
-pub use parameters::{BATCH_PARAMETERS, parse_parameter, parse_parameters};
-pub use secrets::{BATCH_SECRETS, parse_batch_secrets, parse_secret_value};
+pub(crate) use parameters::BATCH_PARAMETERS;
+pub use parameters::{parse_parameter, parse_parameters};
+pub(crate) use secrets::BATCH_SECRETS;
+pub use secrets::{parse_batch_secrets, parse_secret_value};
 pub use sts::{parse_assume_role, xml_text};
 
 /// What a read returned: the value as stored.
@@ -39,7 +41,7 @@ pub enum Stored {
 }
 
 /// HTTP clients, one per endpoint, all under the aws settings' policy.
-pub struct Clients {
+pub(crate) struct Clients {
     pool: http::Pool,
 }
 
@@ -90,7 +92,7 @@ const NOT_FOUND: &[&str] = &[
 
 /// The bare error code of a body: JSON `__type` (maybe `namespace#Code`) or `code`, else XML
 /// `<Code>`.
-pub fn error_code(body: &[u8]) -> Option<String> {
+pub(crate) fn error_code(body: &[u8]) -> Option<String> {
     if let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(body) {
         let t = o
             .get("__type")
@@ -123,7 +125,7 @@ fn retry_if(status: u16, body: &[u8]) -> bool {
 }
 
 /// The error for a non-200 answer; `what` names the call in the message.
-pub fn status_error(status: u16, body: &[u8]) -> Error {
+pub(crate) fn status_error(status: u16, body: &[u8]) -> Error {
     let code = error_code(body);
     let text = match (&code, error_message(body)) {
         (Some(c), Some(m)) => format!("HTTP {status} {}: {m}", crate::log::escape_controls(c)),
@@ -147,7 +149,7 @@ pub fn status_error(status: u16, body: &[u8]) -> Error {
 }
 
 /// Whether a bare error code means a missing secret, parameter or version.
-pub fn is_not_found(code: &str) -> bool {
+pub(crate) fn is_not_found(code: &str) -> bool {
     NOT_FOUND.contains(&code)
 }
 
@@ -188,7 +190,7 @@ impl<'a> Call<'a> {
 
 impl Clients {
     /// Clients under `settings`; no I/O.
-    pub fn new(settings: &AwsSettings, env: &Environ, max_body: u64) -> Clients {
+    pub(crate) fn new(settings: &AwsSettings, env: &Environ, max_body: u64) -> Clients {
         Clients {
             pool: http::Pool::new(http::settings_options!(
                 settings,
@@ -307,7 +309,7 @@ pub struct Batch {
 
 /// Whether an error refused a batch call as such (its permission is separate from the single
 /// reads'), so the same reads are tried one by one.
-pub fn batch_refused(e: &Error) -> bool {
+pub(crate) fn batch_refused(e: &Error) -> bool {
     e.kind == Kind::Permission && e.what.contains("AccessDenied")
 }
 

@@ -127,7 +127,7 @@ impl AwsSettings {
     }
 }
 
-pub use crate::reference::aws::{Service, valid_region};
+pub(crate) use crate::reference::aws::{Service, valid_region};
 
 impl Service {
     fn endpoint_var(self) -> &'static str {
@@ -140,7 +140,7 @@ impl Service {
 }
 
 /// The endpoint URL for `service` in `region` (no trailing slash), and where it came from.
-pub fn endpoint(service: Service, region: Option<&str>, env: &Environ) -> (String, String) {
+pub(crate) fn endpoint(service: Service, region: Option<&str>, env: &Environ) -> (String, String) {
     for var in [service.endpoint_var(), "AWS_ENDPOINT_URL"] {
         if let Some(v) = env.get(var).filter(|v| !v.is_empty()) {
             return (
@@ -161,7 +161,7 @@ pub fn endpoint(service: Service, region: Option<&str>, env: &Environ) -> (Strin
 }
 
 /// The region from the environment: `AWS_REGION`, else `AWS_DEFAULT_REGION`.
-pub fn env_region(env: &Environ) -> Option<String> {
+pub(crate) fn env_region(env: &Environ) -> Option<String> {
     ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().find_map(|n| {
         env.get(n)
             .filter(|v| !v.is_empty())

@@ -45,7 +45,7 @@ pub struct Credentials {
 
 /// Credentials this close to their expiry are obtained anew: botocore's mandatory refresh
 /// window (10 minutes), so a request is never signed with keys about to lapse.
-pub const REFRESH_BEFORE_SECS: u64 = 600;
+pub(crate) const REFRESH_BEFORE_SECS: u64 = 600;
 
 impl Credentials {
     /// Whether these can still be used at `now` (Unix seconds): static keys always; temporary
@@ -65,7 +65,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// Where the credentials come from, decided without network I/O.
-pub enum Chain {
+pub(crate) enum Chain {
     /// Static keys (environment or a profile), ready to use.
     Static(Credentials, String),
     /// A web identity to exchange at STS.
@@ -78,7 +78,7 @@ pub enum Chain {
 
 /// The inputs of `AssumeRoleWithWebIdentity`.
 #[derive(Clone, Debug)]
-pub struct WebIdentity {
+pub(crate) struct WebIdentity {
     /// The role to assume.
     pub role_arn: String,
     /// The file holding the OIDC token (re-read at every exchange: kubelet rotates it).
@@ -96,19 +96,19 @@ fn secret_var(env: &Environ, name: &str) -> Option<Secret> {
 }
 
 /// The profile name in use.
-pub fn profile_name(env: &Environ) -> String {
+pub(crate) fn profile_name(env: &Environ) -> String {
     env.text("AWS_PROFILE")
         .or_else(|| env.text("AWS_DEFAULT_PROFILE"))
         .unwrap_or_else(|| "default".into())
 }
 
 /// One INI file's sections: name → key → value (keys lower-cased, as configparser reads them).
-pub type Ini = BTreeMap<String, BTreeMap<String, Secret>>;
+pub(crate) type Ini = BTreeMap<String, BTreeMap<String, Secret>>;
 
 /// Parses an INI file as botocore's configparser does for these files: `[section]` headers,
 /// `key = value` (or `key: value`) lines, `#`/`;` comments, and indented continuation lines
 /// (nested `s3 =` blocks), which are skipped. Values stay [`Secret`]s.
-pub fn parse_ini(text: &[u8]) -> Ini {
+pub(crate) fn parse_ini(text: &[u8]) -> Ini {
     let mut out: Ini = BTreeMap::new();
     let mut current: Option<String> = None;
     for line in text.split(|&b| b == b'\n') {
@@ -138,7 +138,7 @@ pub fn parse_ini(text: &[u8]) -> Ini {
 }
 
 /// The shared files of the profile in use, read on demand.
-pub struct Profiles {
+pub(crate) struct Profiles {
     /// The profile's name.
     pub name: String,
     credentials: Option<Ini>,
@@ -149,7 +149,7 @@ pub struct Profiles {
 
 impl Profiles {
     /// Locates the files; reads nothing.
-    pub fn new(env: &Environ) -> Profiles {
+    pub(crate) fn new(env: &Environ) -> Profiles {
         let locate = |var_name: &str, default: &str| -> Option<PathBuf> {
             match env.text(var_name) {
                 Some(p) => expand_home(&p, env),
@@ -176,7 +176,9 @@ impl Profiles {
     }
 
     /// The profile's section of the credentials file.
-    pub fn credentials_section(&mut self) -> Result<Option<&BTreeMap<String, Secret>>, Error> {
+    pub(crate) fn credentials_section(
+        &mut self,
+    ) -> Result<Option<&BTreeMap<String, Secret>>, Error> {
         if self.credentials.is_none() {
             self.credentials = Some(Profiles::load(self.credentials_path.as_deref())?);
         }
@@ -187,7 +189,7 @@ impl Profiles {
     }
 
     /// The profile's section of the config file (`[default]` or `[profile NAME]`).
-    pub fn config_section(&mut self) -> Result<Option<&BTreeMap<String, Secret>>, Error> {
+    pub(crate) fn config_section(&mut self) -> Result<Option<&BTreeMap<String, Secret>>, Error> {
         if self.config.is_none() {
             self.config = Some(Profiles::load(self.config_path.as_deref())?);
         }
@@ -200,7 +202,7 @@ impl Profiles {
     }
 
     /// A text setting of the profile's config section (`region`, `role_arn`, ...).
-    pub fn config_value(&mut self, key: &str) -> Result<Option<String>, Error> {
+    pub(crate) fn config_value(&mut self, key: &str) -> Result<Option<String>, Error> {
         Ok(self
             .config_section()?
             .and_then(|s| s.get(key))
@@ -242,7 +244,7 @@ fn read_file(path: &Path) -> Result<Option<Secret>, Error> {
 }
 
 /// Reads the web identity token file (trimmed); a missing or empty file is 77.
-pub fn read_token(path: &Path) -> Result<Secret, Error> {
+pub(crate) fn read_token(path: &Path) -> Result<Secret, Error> {
     read_token_file(path, "AWS web identity token file")
 }
 
@@ -278,7 +280,7 @@ fn keys_of(section: &BTreeMap<String, Secret>) -> Option<Credentials> {
 
 /// Walks the chain up to the first provider that has credentials. No network I/O: a web
 /// identity is returned for the caller to exchange.
-pub fn find(env: &Environ, profiles: &mut Profiles, now: u64) -> Result<Chain, Error> {
+pub(crate) fn find(env: &Environ, profiles: &mut Profiles, now: u64) -> Result<Chain, Error> {
     // 1. Environment keys.
     match (
         env.text("AWS_ACCESS_KEY_ID"),

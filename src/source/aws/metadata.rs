@@ -47,7 +47,7 @@ const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 
 /// Where the container's credentials are, decided from the environment alone.
 #[derive(Clone, Debug)]
-pub struct Container {
+pub(crate) struct Container {
     /// The endpoint URL.
     pub url: String,
     /// The `Authorization` header's source.
@@ -73,7 +73,7 @@ impl std::fmt::Debug for Token {
 
 /// The instance metadata service, when enabled.
 #[derive(Clone, Debug)]
-pub struct Imds {
+pub(crate) struct Imds {
     /// The base URL (no trailing slash).
     pub base: String,
     /// Per-attempt timeout.
@@ -83,7 +83,7 @@ pub struct Imds {
 }
 
 /// The container endpoint the environment names, if any. No I/O.
-pub fn container(env: &Environ) -> Option<Container> {
+pub(crate) fn container(env: &Environ) -> Option<Container> {
     let token = match (
         env.text("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
         env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")
@@ -111,7 +111,7 @@ pub fn container(env: &Environ) -> Option<Container> {
 }
 
 /// The instance metadata service, unless `AWS_EC2_METADATA_DISABLED=true`. No I/O.
-pub fn imds(env: &Environ) -> Option<Imds> {
+pub(crate) fn imds(env: &Environ) -> Option<Imds> {
     if env
         .text("AWS_EC2_METADATA_DISABLED")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
@@ -186,7 +186,7 @@ fn client(timeout: Duration, attempts: u32, ca_file: PathBuf) -> http::Client {
 }
 
 /// Fetches the container's credentials (see the module docs).
-pub fn fetch_container(
+pub(crate) fn fetch_container(
     c: &Container,
     ca_file: PathBuf,
     allow_insecure_http: bool,
@@ -220,7 +220,7 @@ pub fn fetch_container(
 }
 
 /// Fetches the instance role's credentials with IMDSv2 (see the module docs).
-pub fn fetch_imds(
+pub(crate) fn fetch_imds(
     i: &Imds,
     ca_file: PathBuf,
     allow_insecure_http: bool,

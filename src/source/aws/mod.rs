@@ -14,10 +14,10 @@
 //! variables (`AWS_ACCESS_KEY_ID`, `AWS_ROLE_ARN`, ...) belong to the platform and are not
 //! removed from the program's environment (docs/aws.md).
 
-pub mod client;
-pub mod config;
-pub mod credentials;
-pub mod metadata;
+pub(crate) mod client;
+pub(crate) mod config;
+pub(crate) mod credentials;
+pub(crate) mod metadata;
 pub mod sigv4;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -36,15 +36,15 @@ use crate::secret::Secret;
 use crate::source::aws::credentials::read_token_file;
 
 /// The Key Vault REST API version requested.
-pub const API_VERSION: &str = "7.4";
+pub(crate) const API_VERSION: &str = "7.4";
 /// Entra ID's public-cloud authority.
-pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+pub(crate) const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// The instance metadata service.
-pub const DEFAULT_IMDS: &str = "http://169.254.169.254";
+pub(crate) const DEFAULT_IMDS: &str = "http://169.254.169.254";
 
 /// How a token is obtained (no secret values in `Debug`: they are [`Secret`]s).
 #[derive(Debug)]
-pub enum Chain {
+pub(crate) enum Chain {
     /// A client secret from the environment.
     ClientSecret {
         /// Authority host (no trailing slash).
@@ -87,7 +87,7 @@ pub enum Chain {
 
 impl Chain {
     /// A label for logs and messages (no secret).
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Chain::ClientSecret { client_id, .. } => {
                 format!("client secret of {client_id} (AZURE_CLIENT_SECRET)")
@@ -114,7 +114,7 @@ fn valid_id(s: &str) -> bool {
 }
 
 /// Picks the credential from the environment, in `DefaultAzureCredential`'s order. No I/O.
-pub fn find(env: &Environ) -> Result<Chain, Error> {
+pub(crate) fn find(env: &Environ) -> Result<Chain, Error> {
     let tenant = env.text("AZURE_TENANT_ID");
     let client_id = env.text("AZURE_CLIENT_ID");
     let authority = env
@@ -190,14 +190,14 @@ pub fn may_carry_token(url: &str, endpoint: Option<&str>) -> bool {
 }
 
 /// The HTTP clients and tokens of one run.
-pub struct Clients {
+pub(crate) struct Clients {
     pool: http::Pool,
     endpoint: Option<String>,
 }
 
 impl Clients {
     /// Clients under `settings`; no I/O.
-    pub fn new(settings: &AzureSettings, env: &Environ, max_body: u64) -> Clients {
+    pub(crate) fn new(settings: &AzureSettings, env: &Environ, max_body: u64) -> Clients {
         Clients {
             pool: http::Pool::new(http::settings_options!(settings, env, max_body)),
             endpoint: settings.endpoint.clone(),
@@ -218,7 +218,7 @@ impl Clients {
     }
 
     /// Obtains a token for `resource` (`https://vault.azure.net`) with `chain`.
-    pub fn token(&mut self, chain: &Chain, resource: &str) -> Result<Secret, Error> {
+    pub(crate) fn token(&mut self, chain: &Chain, resource: &str) -> Result<Secret, Error> {
         let src = chain.describe();
         let r = match chain {
             Chain::ClientSecret {
@@ -329,7 +329,7 @@ impl Clients {
     }
 
     /// Reads a secret: `Ok(None)` when it (or the pinned version) does not exist.
-    pub fn get_secret(
+    pub(crate) fn get_secret(
         &mut self,
         base: &str,
         path: &str,

@@ -17,7 +17,7 @@ use crate::reference::azure::{valid_name, valid_vault};
 use crate::source::section::{Transport, remote_section, section, transport_deref};
 
 /// The environment twin of `secret_init.azure.endpoint`.
-pub const ENDPOINT_VAR: &str = "SECRET_INIT_AZURE_ENDPOINT";
+pub(crate) const ENDPOINT_VAR: &str = "SECRET_INIT_AZURE_ENDPOINT";
 
 remote_section! {
     /// `secret_init.azure` as written in config.yaml.
@@ -52,7 +52,7 @@ fn config(what: impl Into<String>) -> Error {
 }
 
 /// The Key Vault secret name a manifest secret is looked up under (`_` becomes `-`).
-pub fn vault_name_of(name: &str) -> String {
+pub(crate) fn vault_name_of(name: &str) -> String {
     name.replace('_', "-")
 }
 

@@ -14,8 +14,8 @@
 //! (unless a secret delivers it there); the non-secret `AZURE_*` ids and the managed identity
 //! variables are the platform's and are passed on (docs/azure.md).
 
-pub mod client;
-pub mod config;
+pub(crate) mod client;
+pub(crate) mod config;
 
 use std::collections::BTreeMap;
 

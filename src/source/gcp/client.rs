@@ -31,7 +31,7 @@ impl std::fmt::Debug for Token {
 }
 
 /// HTTP clients, one per host, all under the gcp settings' policy.
-pub struct Clients {
+pub(crate) struct Clients {
     pool: http::Pool,
 }
 
@@ -58,7 +58,7 @@ fn google_error(body: &[u8]) -> (Option<String>, Option<String>) {
 }
 
 /// The error for a non-2xx answer.
-pub fn status_error(status: u16, body: &[u8]) -> Error {
+pub(crate) fn status_error(status: u16, body: &[u8]) -> Error {
     let (code, message) = google_error(body);
     let text = match (&code, &message) {
         (Some(c), Some(m)) if !m.is_empty() => format!("HTTP {status} {c}: {m}"),
@@ -179,7 +179,7 @@ const FORM: &[u8] = b"application/x-www-form-urlencoded";
 
 impl Clients {
     /// Clients under `settings`; no I/O.
-    pub fn new(settings: &GcpSettings, env: &Environ, max_body: u64) -> Clients {
+    pub(crate) fn new(settings: &GcpSettings, env: &Environ, max_body: u64) -> Clients {
         Clients {
             pool: http::Pool::new(http::settings_options!(settings, env, max_body)),
         }
@@ -212,7 +212,11 @@ impl Clients {
     }
 
     /// A service account's token: its signed JWT exchanged at `token_uri`.
-    pub fn service_account_token(&mut self, sa: &ServiceAccount, now: u64) -> Result<Token, Error> {
+    pub(crate) fn service_account_token(
+        &mut self,
+        sa: &ServiceAccount,
+        now: u64,
+    ) -> Result<Token, Error> {
         let jwt = assertion(sa, now)
             .map_err(|e| e.with_source(format!("gcp service account {}", sa.client_email)))?;
         self.post_form(
@@ -230,7 +234,7 @@ impl Clients {
 
     /// Workload identity federation: the subject token exchanged at STS, then (when configured)
     /// traded for the impersonated service account's token.
-    pub fn external_token(&mut self, e: &ExternalAccount) -> Result<Token, Error> {
+    pub(crate) fn external_token(&mut self, e: &ExternalAccount) -> Result<Token, Error> {
         let subject = subject_token(e)?;
         let sts = self.post_form(
             &e.token_url,
@@ -274,7 +278,7 @@ impl Clients {
     }
 
     /// The metadata server's token for the default service account.
-    pub fn metadata_token(&mut self, host: &str) -> Result<Token, Error> {
+    pub(crate) fn metadata_token(&mut self, host: &str) -> Result<Token, Error> {
         let url =
             format!("http://{host}/computeMetadata/v1/instance/service-accounts/default/token");
         let what = format!("gcp metadata server at {host}");
@@ -286,7 +290,7 @@ impl Clients {
     }
 
     /// Reads `resource` (`projects/P/secrets/S/versions/V`) at `endpoint`.
-    pub fn access(
+    pub(crate) fn access(
         &mut self,
         endpoint: &str,
         resource: &str,

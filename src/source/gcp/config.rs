@@ -12,7 +12,7 @@ use crate::reference::gcp::GcpRef;
 use crate::source::section::{Transport, remote_section, section, transport_deref};
 
 /// The public Secret Manager endpoint.
-pub const DEFAULT_ENDPOINT: &str = "https://secretmanager.googleapis.com";
+pub(crate) const DEFAULT_ENDPOINT: &str = "https://secretmanager.googleapis.com";
 
 remote_section! {
     /// `secret_init.gcp` as written in config.yaml.

@@ -37,7 +37,7 @@ use crate::secret::Secret;
 const MAX_FILE_BYTES: u64 = 256 * 1024;
 
 /// The OAuth scope asked for.
-pub const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+pub(crate) const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 
 /// google-auth's default token endpoint.
 const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
@@ -113,7 +113,7 @@ fn read_file(path: &Path, what: &str) -> Result<Option<Secret>, Error> {
 }
 
 /// The metadata server's `host[:port]`.
-pub fn metadata_host(env: &Environ) -> String {
+pub(crate) fn metadata_host(env: &Environ) -> String {
     ["GCE_METADATA_HOST", "GCE_METADATA_IP"]
         .iter()
         .find_map(|n| env.get(n).filter(|v| !v.is_empty()))
@@ -123,7 +123,7 @@ pub fn metadata_host(env: &Environ) -> String {
 }
 
 /// Walks the chain; the string says where the credentials came from (for logs).
-pub fn find(env: &Environ) -> Result<(Chain, String), Error> {
+pub(crate) fn find(env: &Environ) -> Result<(Chain, String), Error> {
     if let Some(p) = env
         .get("GOOGLE_APPLICATION_CREDENTIALS")
         .filter(|v| !v.is_empty())
@@ -246,7 +246,7 @@ pub fn parse_file(bytes: &Secret) -> Result<Chain, Error> {
 }
 
 /// Reads the external account's subject token (trimmed); missing or empty is 77.
-pub fn subject_token(e: &ExternalAccount) -> Result<Secret, Error> {
+pub(crate) fn subject_token(e: &ExternalAccount) -> Result<Secret, Error> {
     let src = format!("subject token file {}", e.file.display());
     let bytes = read_file(&e.file, "subject token file")?
         .ok_or_else(|| Error::new(Kind::Permission, "does not exist").with_source(src.clone()))?;
@@ -293,7 +293,7 @@ fn pkcs8_der(pem: &[u8]) -> Option<zeroize::Zeroizing<Vec<u8>>> {
 }
 
 /// The signed JWT assertion for `sa` at time `now` (seconds), valid one hour.
-pub fn assertion(sa: &ServiceAccount, now: u64) -> Result<Secret, Error> {
+pub(crate) fn assertion(sa: &ServiceAccount, now: u64) -> Result<Secret, Error> {
     let bad = || {
         Error::new(
             Kind::Config,

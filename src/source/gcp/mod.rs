@@ -14,10 +14,10 @@
 //! `GCE_METADATA_HOST`, ...) belong to the platform and are not removed from the program's
 //! environment (docs/gcp.md).
 
-pub mod client;
-pub mod config;
-pub mod crc32c;
-pub mod credentials;
+pub(crate) mod client;
+pub(crate) mod config;
+pub(crate) mod crc32c;
+pub(crate) mod credentials;
 
 use std::rc::Rc;
 

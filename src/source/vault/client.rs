@@ -383,7 +383,7 @@ fn auth_lease(v: &Value) -> Option<TokenLease> {
 }
 
 /// A 2xx answer's JSON object; anything else an error naming `src` (never the body's values).
-pub fn answer(status: u16, body: &Secret, src: &str) -> Result<Value, Error> {
+pub(crate) fn answer(status: u16, body: &Secret, src: &str) -> Result<Value, Error> {
     if !(200..300).contains(&status) {
         let kind = if matches!(status, 401 | 403) {
             Kind::Permission

@@ -28,7 +28,7 @@ use crate::error::{Error, Errors, Kind};
 use crate::secret::Secret;
 
 /// The keep, shared by a pass's vault source and the refresher.
-pub type Shared = Rc<RefCell<Keep>>;
+pub(crate) type Shared = Rc<RefCell<Keep>>;
 
 /// Two thirds of `secs`, when renewals and re-issues are due.
 fn two_thirds(secs: u64) -> Duration {

@@ -11,9 +11,9 @@
 //! one path (optionally a pinned KV v2 version). `env_paths` are injected whole into the program's
 //! environment (runqy's behaviour), every key becoming a variable of the same name.
 
-pub mod client;
-pub mod config;
-pub mod keep;
+pub(crate) mod client;
+pub(crate) mod config;
+pub(crate) mod keep;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;

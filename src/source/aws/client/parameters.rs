@@ -12,7 +12,7 @@ use crate::source::aws::config::Service;
 use crate::source::aws::credentials::Credentials;
 
 /// Names per `GetParameters` call, and results per `GetParametersByPath` page (the maxima).
-pub const BATCH_PARAMETERS: usize = 10;
+pub(crate) const BATCH_PARAMETERS: usize = 10;
 
 const GET_PARAMETER: Api = (Service::Ssm, "AmazonSSM.GetParameter");
 const GET_PARAMETERS: Api = (Service::Ssm, "AmazonSSM.GetParameters");
@@ -20,7 +20,7 @@ const GET_PARAMETERS_BY_PATH: Api = (Service::Ssm, "AmazonSSM.GetParametersByPat
 
 impl Clients {
     /// Reads a parameter, decrypted (`WithDecryption`).
-    pub fn get_parameter(
+    pub(crate) fn get_parameter(
         &mut self,
         endpoint: &str,
         region: &str,
@@ -34,7 +34,7 @@ impl Clients {
     }
 
     /// `GetParameters` of at most [`BATCH_PARAMETERS`] names, decrypted.
-    pub fn get_parameters(
+    pub(crate) fn get_parameters(
         &mut self,
         endpoint: &str,
         region: &str,
@@ -49,7 +49,7 @@ impl Clients {
 
     /// Every parameter under `path` (recursive, decrypted), `GetParametersByPath` paged with
     /// `NextToken`, [`BATCH_PARAMETERS`] a page (the API's maximum).
-    pub fn get_parameters_by_path(
+    pub(crate) fn get_parameters_by_path(
         &mut self,
         endpoint: &str,
         region: &str,

@@ -11,7 +11,7 @@ use crate::source::aws::config::Service;
 use crate::source::aws::credentials::Credentials;
 
 /// Ids per `BatchGetSecretValue` call (the API's maximum).
-pub const BATCH_SECRETS: usize = 20;
+pub(crate) const BATCH_SECRETS: usize = 20;
 
 const GET_SECRET_VALUE: Api = (Service::SecretsManager, "secretsmanager.GetSecretValue");
 const BATCH_GET_SECRET_VALUE: Api = (
@@ -22,7 +22,7 @@ const BATCH_GET_SECRET_VALUE: Api = (
 impl Clients {
     /// Reads a Secrets Manager secret.
     #[allow(clippy::too_many_arguments)]
-    pub fn get_secret_value(
+    pub(crate) fn get_secret_value(
         &mut self,
         endpoint: &str,
         region: &str,
@@ -46,7 +46,7 @@ impl Clients {
     }
 
     /// `BatchGetSecretValue` of at most [`BATCH_SECRETS`] ids, every page (`NextToken`).
-    pub fn batch_get_secret_value(
+    pub(crate) fn batch_get_secret_value(
         &mut self,
         endpoint: &str,
         region: &str,

@@ -9,7 +9,7 @@ use crate::source::aws::credentials::{Credentials, WebIdentity, read_token};
 
 impl Clients {
     /// Exchanges a web identity token for credentials at STS (unsigned, as the SDKs do).
-    pub fn assume_role_with_web_identity(
+    pub(crate) fn assume_role_with_web_identity(
         &mut self,
         endpoint: &str,
         w: &WebIdentity,

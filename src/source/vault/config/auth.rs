@@ -10,7 +10,7 @@ use serde::de::IgnoredAny;
 use crate::error::{Error, Kind};
 
 /// The default Kubernetes service-account token file, read by `jwt` and `kubernetes` logins.
-pub const K8S_SA_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+pub(crate) const K8S_SA_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 /// `secret_init.vault.auth` as written.
 #[derive(Debug, Default, Deserialize)]

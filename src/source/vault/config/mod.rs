@@ -23,9 +23,9 @@ use crate::source::section::{
     EXPECTED_DURATION, EXPECTED_RETRIES, Section, Transport, layered, reject_unknown,
     remote_section, retries, transport_deref,
 };
-pub use crate::source::section::{ScalarText, parse_duration};
-pub use auth::{Auth, AuthFileSettings, Credential, K8S_SA_TOKEN};
-pub use dynamic::{Dynamic, DynamicFileSettings};
+pub(crate) use crate::source::section::{ScalarText, parse_duration};
+pub(crate) use auth::{Auth, AuthFileSettings, Credential};
+pub(crate) use dynamic::{Dynamic, DynamicFileSettings};
 
 remote_section! {
     /// `secret_init.vault` as written in config.yaml (`ca_cert`: the PEM CA bundle to trust for
@@ -300,6 +300,7 @@ impl VaultSettings {
 
 #[cfg(test)]
 mod tests {
+    use super::auth::K8S_SA_TOKEN;
     use super::*;
     use std::ffi::OsString;
 
