@@ -56,8 +56,6 @@ pub struct Settings {
     pub log_format: log::Format,
     /// `check` output format.
     pub report_format: ReportFormat,
-    /// Permit plain `http://` to non-loopback hosts for remote sources.
-    pub allow_insecure_http: bool,
     /// Each source's own settings (`source.vault` is `None` when no vault address is
     /// configured; aws, gcp and azure exist always: references need no settings).
     pub source: SourceSettings,
@@ -546,7 +544,6 @@ impl Settings {
             log_level,
             log_format,
             report_format,
-            allow_insecure_http,
             source,
             process: process_settings(inv, env, file)?,
             state_file,

@@ -178,7 +178,7 @@ pub struct Response {
 
 /// What the client did, for logs and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Requests sent (attempts, including retries).
     pub attempts: u32,
     /// Agents created (each holds its own connection pool; 1 means one TLS connection reused).
@@ -217,6 +217,7 @@ impl Client {
     }
 
     /// Counters of what this client has done.
+    #[cfg(test)]
     pub(crate) fn stats(&self) -> Stats {
         self.stats
     }

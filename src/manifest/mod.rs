@@ -297,8 +297,8 @@ pub(crate) fn parse_owner(s: &str) -> Result<(u32, u32), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::yaml::redact_scalars;
     use super::secrets::parse_local_secrets;
+    use super::yaml::redact_scalars;
     use super::*;
 
     fn codes(r: Result<Manifest, Errors>) -> Vec<(u8, String)> {

@@ -225,11 +225,6 @@ impl Vault {
         }
     }
 
-    /// What the HTTP layer did (attempts, agents), for the debug log and the benchmark.
-    pub fn stats(&self) -> http::Stats {
-        self.http.stats()
-    }
-
     fn url(&self, api_path: &str) -> String {
         format!("{}/v1/{api_path}", self.address)
     }

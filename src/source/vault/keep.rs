@@ -469,11 +469,6 @@ impl Keep {
             "dynamic": dynamic,
         })
     }
-
-    /// The last renewal or re-login failure, if the token is not in good health.
-    pub fn auth_error(&self) -> Option<&str> {
-        self.auth_error.as_deref()
-    }
 }
 
 fn log_clock(what: &str, c: &Clock) {
