@@ -17,11 +17,9 @@ mod secrets;
 pub(crate) mod templates;
 mod yaml;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 
 use crate::error::{Error, Errors, Kind};
 use crate::name::SecretName;
@@ -107,25 +105,72 @@ impl Default for SecretSettings {
     }
 }
 
-/// `secret_init.secrets.<name>` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawSecretSettings {
-    from: Option<String>,
-    env: Option<String>,
-    file: Option<RawFileTarget>,
-    mode: Option<String>,
-    owner: Option<String>,
-    optional: Option<bool>,
-    trim_newline: Option<bool>,
-    #[serde(flatten)]
-    unknown: BTreeMap<String, IgnoredAny>,
+crate::source::section::raw_section! {
+    /// `secret_init.secrets.<name>` as written.
+    pub struct RawSecretSettings {
+        from: Option<String>,
+        env: Option<String>,
+        file: Option<RawFileTarget>,
+        mode: Option<String>,
+        owner: Option<String>,
+        optional: Option<bool>,
+        trim_newline: Option<bool>,
+    }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+/// `file:` as written: `true`/`false` or a path. A hand-written visitor instead of
+/// `#[serde(untagged)]`, which buffers every value; other values get untagged's message.
+#[derive(Debug)]
 enum RawFileTarget {
     Enabled(bool),
     Path(PathBuf),
+}
+
+impl<'de> Deserialize<'de> for RawFileTarget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        const NO_VARIANT: &str = "data did not match any variant of untagged enum RawFileTarget";
+        fn no<E: serde::de::Error, T>() -> Result<T, E> {
+            Err(E::custom(NO_VARIANT))
+        }
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawFileTarget;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(NO_VARIANT)
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawFileTarget, E> {
+                Ok(RawFileTarget::Enabled(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawFileTarget, E> {
+                Ok(RawFileTarget::Path(PathBuf::from(v)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<RawFileTarget, E> {
+                no()
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<RawFileTarget, E> {
+                no()
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<RawFileTarget, E> {
+                no()
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<RawFileTarget, E> {
+                no()
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                _: A,
+            ) -> Result<RawFileTarget, A::Error> {
+                no()
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                _: A,
+            ) -> Result<RawFileTarget, A::Error> {
+                no()
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Reads and validates a manifest; `None` means no config file (no secrets declared).

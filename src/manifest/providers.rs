@@ -6,27 +6,21 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-
 use super::Declared;
 use crate::error::{Error, Errors, Kind};
 use crate::name::{self, SecretName};
 
-/// `secret_init.providers.<name>` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawInstance {
-    kind: Option<String>,
-    profile: Option<String>,
-    path: Option<String>,
-    #[serde(default)]
-    fields: BTreeMap<String, String>,
-    #[serde(default)]
-    values: BTreeMap<String, String>,
-    overwrite: Option<bool>,
-    env: Option<bool>,
-    #[serde(flatten)]
-    unknown: BTreeMap<String, IgnoredAny>,
+crate::source::section::raw_section! {
+    /// `secret_init.providers.<name>` as written.
+    pub struct RawInstance {
+        kind: Option<String>,
+        profile: Option<String>,
+        path: Option<String>,
+        fields: BTreeMap<String, String>,
+        values: BTreeMap<String, String>,
+        overwrite: Option<bool>,
+        env: Option<bool>,
+    }
 }
 
 /// Where a field's value comes from.

@@ -6,9 +6,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-
 #[cfg(doc)]
 use super::SecretSettings;
 use super::{RawSecretSettings, providers, templates};
@@ -17,7 +14,6 @@ use super::{RawSecretSettings, providers, templates};
 // `secret_init.bundles`), from the source registry.
 crate::source::registry::with_source_sections! {
     /// The `secret_init:` section as written in the file (global options; CLI and env override them).
-    #[derive(Debug, Default, Deserialize)]
     pub struct FileSettings {
         /// Source precedence, highest first.
         pub sources: Option<Vec<String>>,
@@ -60,34 +56,26 @@ crate::source::registry::with_source_sections! {
         /// Live refresh (`secret_init.refresh`; docs/refresh.md).
         pub refresh: Option<RawRefreshSettings>,
         /// Per-secret settings, raw; validated into [`SecretSettings`].
-        #[serde(default)]
         pub secrets: BTreeMap<String, RawSecretSettings>,
         /// Provider instances, raw; validated by [`providers::validate`].
-        #[serde(default)]
         pub providers: BTreeMap<String, providers::RawInstance>,
         /// Templates, raw; validated by [`templates::validate`].
-        #[serde(default)]
         pub templates: BTreeMap<String, templates::RawTemplate>,
-        /// Keys we do not know; refused after parsing (78), so typos never pass silently.
-        #[serde(flatten)]
-        pub unknown: BTreeMap<String, IgnoredAny>,
     }
 }
 
-/// `secret_init.refresh` as written; interpreted (with CLI and env) by `settings.rs`.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawRefreshSettings {
-    /// How often remote sources are re-read: `30s`, `5m`, `1h`, a number of seconds; 0 = off.
-    pub interval: Option<serde_json::Value>,
-    /// Spread of every wait, `10%` (or a fraction, 0.1).
-    pub jitter: Option<serde_json::Value>,
-    /// `signal`, `restart` or `none`.
-    pub on_change: Option<String>,
-    /// The signal `on_change: signal` sends.
-    pub signal: Option<String>,
-    /// Where the refresh status (JSON) is written.
-    pub status_file: Option<PathBuf>,
-    /// Keys we do not know; refused after parsing (78).
-    #[serde(flatten)]
-    pub unknown: BTreeMap<String, IgnoredAny>,
+crate::source::section::raw_section! {
+    /// `secret_init.refresh` as written; interpreted (with CLI and env) by `settings.rs`.
+    pub struct RawRefreshSettings {
+        /// How often remote sources are re-read: `30s`, `5m`, `1h`, a number of seconds; 0 = off.
+        pub interval: Option<serde_json::Value>,
+        /// Spread of every wait, `10%` (or a fraction, 0.1).
+        pub jitter: Option<serde_json::Value>,
+        /// `signal`, `restart` or `none`.
+        pub on_change: Option<String>,
+        /// The signal `on_change: signal` sends.
+        pub signal: Option<String>,
+        /// Where the refresh status (JSON) is written.
+        pub status_file: Option<PathBuf>,
+    }
 }

@@ -4,9 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-
 use crate::error::{Error, Errors, Kind};
 
 /// A declared template, validated.
@@ -33,16 +30,15 @@ pub enum Body {
     Source(PathBuf),
 }
 
-/// `secret_init.templates.<name>` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawTemplate {
-    destination: Option<PathBuf>,
-    template: Option<String>,
-    source: Option<PathBuf>,
-    mode: Option<String>,
-    owner: Option<String>,
-    #[serde(flatten)]
-    unknown: BTreeMap<String, IgnoredAny>,
+crate::source::section::raw_section! {
+    /// `secret_init.templates.<name>` as written.
+    pub struct RawTemplate {
+        destination: Option<PathBuf>,
+        template: Option<String>,
+        source: Option<PathBuf>,
+        mode: Option<String>,
+        owner: Option<String>,
+    }
 }
 
 /// Validates `secret_init.templates`; problems are added to `errors` (`src` names the file).

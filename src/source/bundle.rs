@@ -12,9 +12,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-
 use super::registry::{BuildCtx, Configured, Generic, Registered, Watching};
 use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
 use crate::bundle::format::{self, Bundle, Opened};
@@ -27,22 +24,20 @@ use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
 
-/// `secret_init.bundles` as written; interpreted (with CLI and env) by `source::bundle`.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawBundleSettings {
-    /// A file path or an `https://` URL.
-    pub location: Option<String>,
-    /// Vaults looked up by name, merged in order (later wins).
-    pub vaults: Option<Vec<String>>,
-    /// Vaults injected whole as env vars.
-    pub env_vaults: Option<Vec<String>>,
-    /// PEM CA file for an `https://` location.
-    pub ca_cert: Option<PathBuf>,
-    /// File holding the base64 master key.
-    pub master_key_file: Option<PathBuf>,
-    /// Keys we do not know; refused (78).
-    #[serde(flatten)]
-    pub unknown: BTreeMap<String, IgnoredAny>,
+crate::source::section::raw_section! {
+    /// `secret_init.bundles` as written; interpreted (with CLI and env) by `source::bundle`.
+    pub struct RawBundleSettings {
+        /// A file path or an `https://` URL.
+        pub location: Option<String>,
+        /// Vaults looked up by name, merged in order (later wins).
+        pub vaults: Option<Vec<String>>,
+        /// Vaults injected whole as env vars.
+        pub env_vaults: Option<Vec<String>>,
+        /// PEM CA file for an `https://` location.
+        pub ca_cert: Option<PathBuf>,
+        /// File holding the base64 master key.
+        pub master_key_file: Option<PathBuf>,
+    }
 }
 
 /// Where the bundle is.

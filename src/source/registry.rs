@@ -163,14 +163,17 @@ macro_rules! sources {
                 $d(#[$d m:meta])*
                 pub struct $d name:ident { $d($d body:tt)* }
             ) => {
-                $d(#[$d m])*
-                pub struct $d name {
-                    $d($d body)*
-                    $(
-                        #[doc = concat!("`secret_init.", $key, "` as written.")]
-                        #[serde(rename = $key)]
-                        pub $field: Option<crate::source::registry::section_file::$kind>,
-                    )*
+                crate::source::section::raw_section! {
+                    $d(#[$d m])*
+                    pub struct $d name {
+                        $d($d body)*
+                    }
+                    renamed {
+                        $(
+                            #[doc = concat!("`secret_init.", $key, "` as written.")]
+                            pub $field: Option<crate::source::registry::section_file::$kind> = $key,
+                        )*
+                    }
                 }
 
                 impl $d name {

@@ -43,6 +43,131 @@ pub(crate) fn reject_unknown(
     }
 }
 
+/// The keys a raw section takes from a YAML map, one at a time: what [`raw_section!`] generates
+/// instead of `#[serde(flatten)]` (which buffers every key of the map and costs code per struct).
+pub(crate) trait TakeKey {
+    /// Reads the value of `key` into its field and names the field; `None` when `key` is not one
+    /// of this struct's (the value is then still unread).
+    fn take_key<'de, A: serde::de::MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+    ) -> Result<Option<&'static str>, A::Error>;
+}
+
+/// A raw section: its keys, and the place for the keys it does not know.
+pub(crate) trait RawSection: TakeKey + Default {
+    /// The unknown keys, to be filled.
+    fn unknown_mut(&mut self) -> &mut BTreeMap<String, IgnoredAny>;
+}
+
+/// Reads a map into a [`RawSection`]: each key into its field (a key given twice is serde's
+/// `duplicate field` error), every other key into `unknown`.
+pub(crate) struct SectionVisitor<T>(
+    pub(crate) &'static str,
+    pub(crate) std::marker::PhantomData<T>,
+);
+
+impl<'de, T: RawSection> serde::de::Visitor<'de> for SectionVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut out = T::default();
+        let mut seen: Vec<&'static str> = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            match out.take_key(&key, &mut map)? {
+                Some(f) if seen.contains(&f) => {
+                    return Err(<A::Error as serde::de::Error>::duplicate_field(f));
+                }
+                Some(f) => seen.push(f),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                    out.unknown_mut().insert(key, IgnoredAny);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Declares a config section as written, every field optional (`Option` or `Default`), with a
+/// hand-written `Deserialize`: each key into its field, the keys of the `nested` structs (their
+/// own [`TakeKey`], e.g. [`RawTransport`]) into them, the `renamed` fields from the key given
+/// after `=` (`bundle: ... = "bundles"`), every other key into `unknown` (refused
+/// after parsing, 78). It replaces `#[serde(flatten)]`, which buffers the whole map and costs
+/// code per struct; the messages are serde's own (`invalid type: ...`, `duplicate field`).
+macro_rules! raw_section {
+    (
+        $(#[$m:meta])*
+        $vis:vis struct $name:ident {
+            $($(#[$fm:meta])* $fvis:vis $f:ident: $t:ty,)*
+        }
+        $(renamed { $($(#[$rm:meta])* $rvis:vis $r:ident: $rt:ty = $rkey:literal,)* })?
+        $(nested { $($(#[$nm:meta])* $nvis:vis $n:ident: $nt:ty,)* })?
+    ) => {
+        $(#[$m])*
+        #[derive(Debug, Default)]
+        $vis struct $name {
+            $($(#[$fm])* $fvis $f: $t,)*
+            $($($(#[$rm])* $rvis $r: $rt,)*)?
+            $($($(#[$nm])* $nvis $n: $nt,)*)?
+            /// Keys we do not know; refused after parsing (78), so typos never pass silently.
+            $vis unknown: std::collections::BTreeMap<String, serde::de::IgnoredAny>,
+        }
+
+        impl $crate::source::section::TakeKey for $name {
+            fn take_key<'de, A: serde::de::MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut A,
+            ) -> Result<Option<&'static str>, A::Error> {
+                match key {
+                    $(stringify!($f) => {
+                        self.$f = map.next_value()?;
+                        Ok(Some(stringify!($f)))
+                    })*
+                    $($($rkey => {
+                        self.$r = map.next_value()?;
+                        Ok(Some($rkey))
+                    })*)?
+                    _ => {
+                        $($(
+                            if let Some(k) =
+                                $crate::source::section::TakeKey::take_key(&mut self.$n, key, map)?
+                            {
+                                return Ok(Some(k));
+                            }
+                        )*)?
+                        Ok(None)
+                    }
+                }
+            }
+        }
+
+        impl $crate::source::section::RawSection for $name {
+            fn unknown_mut(
+                &mut self,
+            ) -> &mut std::collections::BTreeMap<String, serde::de::IgnoredAny> {
+                &mut self.unknown
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_map($crate::source::section::SectionVisitor::<$name>(
+                    concat!("struct ", stringify!($name)),
+                    std::marker::PhantomData,
+                ))
+            }
+        }
+    };
+}
+pub(crate) use raw_section;
+
 /// A YAML scalar kept as its text, whether written as a number (`2`, `1.5`) or a word (`auto`,
 /// `5s`). A hand-written visitor instead of `#[serde(untagged)]`, which buffers every value and
 /// costs tens of KB of code in the static binary.
@@ -159,8 +284,9 @@ pub(crate) fn layered<F, T>(
     }
 }
 
-/// The transport keys of a remote source's section as written.
-#[derive(Debug, Default, Deserialize)]
+/// The transport keys of a remote source's section as written (nested in it: see
+/// [`remote_section!`]).
+#[derive(Debug, Default)]
 pub struct RawTransport {
     /// PEM CA bundle for the endpoints (else `SSL_CERT_FILE`, else the system bundle).
     pub ca_cert: Option<PathBuf>,
@@ -172,26 +298,52 @@ pub struct RawTransport {
     pub retries: Option<u32>,
 }
 
+impl TakeKey for RawTransport {
+    fn take_key<'de, A: serde::de::MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+    ) -> Result<Option<&'static str>, A::Error> {
+        Ok(Some(match key {
+            "ca_cert" => {
+                self.ca_cert = map.next_value()?;
+                "ca_cert"
+            }
+            "timeout" => {
+                self.timeout = map.next_value()?;
+                "timeout"
+            }
+            "deadline" => {
+                self.deadline = map.next_value()?;
+                "deadline"
+            }
+            "retries" => {
+                self.retries = map.next_value()?;
+                "retries"
+            }
+            _ => return Ok(None),
+        }))
+    }
+}
+
 /// Declares a remote source's section as written: its own keys, then the transport keys
 /// (`ca_cert`, `timeout`, `deadline`, `retries`) and the unknown keys (refused, 78, once it
 /// implements [`Section`]: `section!(T)`, or by hand for nested sections); implements
-/// `transport()` ([`RawTransport`]) for it. Plain fields, not a flattened
-/// struct: serde's flatten would buffer every key and grow the binary.
+/// its `transport` ([`RawTransport`]); [`raw_section!`] reads the keys, no serde flatten.
 macro_rules! remote_section {
     (
         $(#[$m:meta])*
         pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident: $t:ty,)* }
     ) => {
-        $(#[$m])*
-        #[derive(Debug, Default, serde::Deserialize)]
-        pub struct $name {
-            $($(#[$fm])* pub $f: $t,)*
-            /// `ca_cert`, `timeout`, `deadline`, `retries`.
-            #[serde(flatten)]
-            pub transport: $crate::source::section::RawTransport,
-            /// Unknown keys, refused (78).
-            #[serde(flatten)]
-            pub unknown: std::collections::BTreeMap<String, serde::de::IgnoredAny>,
+        $crate::source::section::raw_section! {
+            $(#[$m])*
+            pub struct $name {
+                $($(#[$fm])* pub $f: $t,)*
+            }
+            nested {
+                /// `ca_cert`, `timeout`, `deadline`, `retries`.
+                pub transport: $crate::source::section::RawTransport,
+            }
         }
     };
 }
@@ -307,6 +459,48 @@ mod tests {
             }
             let e = Transport::from_file("secret_init.x", &f.transport, false).expect_err(bad);
             assert_eq!(e.exit_code(), 78, "{bad}");
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+        }
+    }
+
+    raw_section! {
+        /// Every kind of key raw_section! reads.
+        struct Keys {
+            name: Option<String>,
+            list: Vec<u32>,
+        }
+        renamed {
+            bundle: Option<String> = "bundles",
+        }
+        nested {
+            transport: RawTransport,
+        }
+    }
+
+    /// What `#[serde(flatten)]` did, without it: own, renamed and nested keys into their fields,
+    /// the rest into `unknown`; a key twice, a wrong type and a scalar for the map are serde's
+    /// own errors.
+    #[test]
+    fn raw_sections_read_keys_like_flatten_did() {
+        let k: Keys = serde_saphyr::from_str(
+            "name: n\nlist: [1, 2]\nbundles: b\nretries: 3\ncolour: red\nsize: {a: 1}\n",
+        )
+        .expect("yaml");
+        assert_eq!(k.name.as_deref(), Some("n"));
+        assert_eq!(k.list, [1, 2]);
+        assert_eq!(k.bundle.as_deref(), Some("b"));
+        assert_eq!(k.transport.retries, Some(3));
+        assert_eq!(k.unknown.keys().collect::<Vec<_>>(), ["colour", "size"]);
+        let k: Keys = serde_saphyr::from_str("{}").expect("yaml");
+        assert!(k.name.is_none() && k.list.is_empty() && k.unknown.is_empty());
+        for (bad, says) in [
+            ("name: a\nname: b\n", "name"),
+            ("retries: 1\nretries: 2\n", "retries"),
+            ("list: x\n", "sequence"),
+            ("retries: many\n", "retries"),
+            ("[1, 2]\n", "struct Keys"),
+        ] {
+            let e = serde_saphyr::from_str::<Keys>(bad).expect_err(bad);
             assert!(e.to_string().contains(says), "{bad}: {e}");
         }
     }

@@ -1,41 +1,35 @@
 //! `secret_init.vault.auth`: how the vault source logs in, as written and checked. Only the
 //! locations of credentials are settled here; they are read at login.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-use serde::Deserialize;
-use serde::de::IgnoredAny;
 
 use crate::error::{Error, Kind};
 
 /// The default Kubernetes service-account token file, read by `jwt` and `kubernetes` logins.
 pub(crate) const K8S_SA_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
-/// `secret_init.vault.auth` as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct AuthFileSettings {
-    /// `token` (default), `approle`, `jwt` or `kubernetes`.
-    pub method: Option<String>,
-    /// Token method: a file holding the token (else `VAULT_TOKEN` / `BAO_TOKEN`).
-    pub token_file: Option<PathBuf>,
-    /// AppRole: the role id itself (it is an identifier, not a secret).
-    pub role_id: Option<String>,
-    /// AppRole: a file holding the role id.
-    pub role_id_file: Option<PathBuf>,
-    /// AppRole: a file holding the secret id (else `VAULT_SECRET_ID` / `BAO_SECRET_ID`).
-    pub secret_id_file: Option<PathBuf>,
-    /// AppRole: delete the secret id file after a successful login (one-shot secret ids).
-    pub remove_secret_id_file: Option<bool>,
-    /// JWT/Kubernetes: the role to log in as.
-    pub role: Option<String>,
-    /// The auth mount path (default: the method's name).
-    pub mount: Option<String>,
-    /// JWT/Kubernetes: the token file (default: the service-account token).
-    pub jwt_file: Option<PathBuf>,
-    /// Unknown keys, refused (78).
-    #[serde(flatten)]
-    pub unknown: BTreeMap<String, IgnoredAny>,
+crate::source::section::raw_section! {
+    /// `secret_init.vault.auth` as written.
+    pub struct AuthFileSettings {
+        /// `token` (default), `approle`, `jwt` or `kubernetes`.
+        pub method: Option<String>,
+        /// Token method: a file holding the token (else `VAULT_TOKEN` / `BAO_TOKEN`).
+        pub token_file: Option<PathBuf>,
+        /// AppRole: the role id itself (it is an identifier, not a secret).
+        pub role_id: Option<String>,
+        /// AppRole: a file holding the role id.
+        pub role_id_file: Option<PathBuf>,
+        /// AppRole: a file holding the secret id (else `VAULT_SECRET_ID` / `BAO_SECRET_ID`).
+        pub secret_id_file: Option<PathBuf>,
+        /// AppRole: delete the secret id file after a successful login (one-shot secret ids).
+        pub remove_secret_id_file: Option<bool>,
+        /// JWT/Kubernetes: the role to log in as.
+        pub role: Option<String>,
+        /// The auth mount path (default: the method's name).
+        pub mount: Option<String>,
+        /// JWT/Kubernetes: the token file (default: the service-account token).
+        pub jwt_file: Option<PathBuf>,
+    }
 }
 
 /// How to obtain a token.

@@ -3,27 +3,22 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-
 use super::check_path;
 use crate::error::{Error, Kind};
 use crate::source::section::ScalarText;
 
-/// One `secret_init.vault.dynamic` entry as written.
-#[derive(Debug, Default, Deserialize)]
-pub struct DynamicFileSettings {
-    /// The API path, e.g. `pki/issue/web` or `database/creds/app`.
-    pub path: Option<String>,
-    /// `POST` (also `PUT`, the same to Vault) or `GET`; default `POST` with `data`, else `GET`.
-    pub method: Option<String>,
-    /// The request's parameters (strings or numbers).
-    pub data: Option<BTreeMap<String, ScalarText>>,
-    /// Delivered file suffix → field of the response's `data`.
-    pub fields: Option<BTreeMap<String, String>>,
-    /// Unknown keys, refused (78).
-    #[serde(flatten)]
-    pub unknown: BTreeMap<String, IgnoredAny>,
+crate::source::section::raw_section! {
+    /// One `secret_init.vault.dynamic` entry as written.
+    pub struct DynamicFileSettings {
+        /// The API path, e.g. `pki/issue/web` or `database/creds/app`.
+        pub path: Option<String>,
+        /// `POST` (also `PUT`, the same to Vault) or `GET`; default `POST` with `data`, else `GET`.
+        pub method: Option<String>,
+        /// The request's parameters (strings or numbers).
+        pub data: Option<BTreeMap<String, ScalarText>>,
+        /// Delivered file suffix → field of the response's `data`.
+        pub fields: Option<BTreeMap<String, String>>,
+    }
 }
 
 /// One dynamic secret: a request whose response's fields are published as one set.
