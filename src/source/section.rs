@@ -498,7 +498,7 @@ mod tests {
             ("retries: 1\nretries: 2\n", "retries"),
             ("list: x\n", "sequence"),
             ("retries: many\n", "retries"),
-            ("[1, 2]\n", "struct Keys"),
+            ("[1, 2]\n", "mapping"),
         ] {
             let e = serde_saphyr::from_str::<Keys>(bad).expect_err(bad);
             assert!(e.to_string().contains(says), "{bad}: {e}");
