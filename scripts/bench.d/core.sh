@@ -22,6 +22,12 @@ for t in musl-gcc tini tini-static dumb-init strace valgrind; do
 done
 
 # The floor of one extra exec: the smallest static program that execs its arguments.
+# Every binary measured runs from a copy in the same tmpfs dir: a binary fresh from the linker
+# sits in the page cache in small pieces and takes ~10 more page faults per exec than a copy
+# (measured: the same bytes, +0.1-0.2 ms a start), which would bias SI_BIN against SI_BENCH_BASE.
+cp "$SI_BIN" "$work/secret-init"; SI_BIN="$work/secret-init"
+if [ -n "${SI_BENCH_BASE:-}" ]; then cp "$SI_BENCH_BASE" "$work/secret-init-base"; SI_BENCH_BASE="$work/secret-init-base"; fi
+
 printf '#include <unistd.h>\nint main(int c, char **v) { (void)c; execv(v[1], v + 1); return 127; }\n' > "$work/shim.c"
 musl-gcc -static -O2 -s -o "$work/shim" "$work/shim.c"
 musl-gcc -static -O2 -s -o "$work/measure" "$here/measure.c"
