@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use crate::support::moto::Moto;
-use crate::support::{Run, Sandbox, canary, python, read, root};
+use crate::support::{Run, Sandbox, canary, python, read, root, succeeded};
 
 /// A run with the AWS environment every test uses: metadata off, endpoints on `moto`, a region.
 fn aws_run(sb: &Sandbox, moto: &Moto, keys: Option<&(String, String)>) -> Run {
@@ -513,15 +513,10 @@ fn aws_throttling_and_5xx_are_retried() {
 
     let honest = Fake::start(scenario);
     let py = "import sys, boto3\nc = boto3.client('secretsmanager', endpoint_url=sys.argv[1], verify=sys.argv[2], region_name='us-east-1', aws_access_key_id='a', aws_secret_access_key='b')\nprint(c.get_secret_value(SecretId='t')['SecretString'])\n";
-    let out = std::process::Command::new(python())
-        .args(["-c", py, &honest.addr, &honest.ca.display().to_string()])
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        std::process::Command::new(python())
+            .args(["-c", py, &honest.addr, &honest.ca.display().to_string()])
+            .env("AWS_EC2_METADATA_DISABLED", "true"),
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), value);
     // Event lines are read by a thread; wait (bounded) for the third before counting.

@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use crate::support::moto::{Counting, Moto};
-use crate::support::{Run, Sandbox, canary, python, read};
+use crate::support::{Run, Sandbox, canary, python, read, succeeded};
 
 /// What was stored, to check against.
 struct Bulk {
@@ -164,15 +164,10 @@ fn aws_whole_source_reads_are_batched() {
         ssm.get_parameters(Names=['/names/n%02d' % i for i in range(10)], WithDecryption=True)\n\
         p = ssm.get_parameters_by_path(Path='/app/prod', Recursive=True, WithDecryption=True, MaxResults=10)\n\
         ssm.get_parameters_by_path(Path='/app/prod', Recursive=True, WithDecryption=True, MaxResults=10, NextToken=p['NextToken'])\n";
-    let out = std::process::Command::new(python())
-        .args(["-c", py, &proxy.url])
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        std::process::Command::new(python())
+            .args(["-c", py, &proxy.url])
+            .env("AWS_EC2_METADATA_DISABLED", "true"),
     );
     let theirs: Vec<(String, Value)> = proxy.requests()[before..].to_vec();
     let mut ours_sorted = ours.clone();

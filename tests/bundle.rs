@@ -1044,16 +1044,7 @@ fn an_independent_implementation_interoperates() {
     let kf = f.sb.write("master.key", format!("{}\n", f.key));
     let script = root().join("tests/fixtures/bundle_ref.py");
     let py = |args: &[&std::ffi::OsStr]| {
-        let out = std::process::Command::new(python())
-            .arg(&script)
-            .args(args)
-            .output()
-            .expect("python");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = succeeded(std::process::Command::new(python()).arg(&script).args(args));
         out.stdout
     };
     // Python writes, secret-init reads.

@@ -34,6 +34,17 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Runs `cmd` to its end and asserts that it succeeded, showing its stderr when it did not.
+pub fn succeeded(cmd: &mut std::process::Command) -> std::process::Output {
+    let out = cmd.output().expect("the command starts");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// The project venv's Python, installed by scripts/setup. Missing means the setup did not run:
 /// that is a failure, never a skip.
 pub fn python() -> PathBuf {
