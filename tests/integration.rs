@@ -23,5 +23,6 @@ mod providers;
 mod publish_signals;
 mod refresh;
 mod renewal;
+mod setup;
 mod templates;
 mod vault;
