@@ -45,15 +45,17 @@ fn from_git(dir: &Path) -> Option<(String, &'static str)> {
     }
     let commit = git(dir, &["rev-parse", "HEAD"])?;
     // HEAD, the branch it names and the index change with a commit, a checkout or `git add`.
-    for what in ["HEAD", "index", "packed-refs"] {
-        if let Some(p) = git(dir, &["rev-parse", "--git-path", what]) {
+    // (A path that does not exist would make Cargo rerun this on every build.)
+    let branch = git(dir, &["symbolic-ref", "-q", "HEAD"]);
+    for what in ["HEAD", "index", "packed-refs"]
+        .into_iter()
+        .chain(branch.as_deref())
+    {
+        if let Some(p) = git(dir, &["rev-parse", "--git-path", what])
+            && dir.join(&p).exists()
+        {
             println!("cargo:rerun-if-changed={p}");
         }
-    }
-    if let Some(branch) = git(dir, &["symbolic-ref", "-q", "HEAD"])
-        && let Some(p) = git(dir, &["rev-parse", "--git-path", &branch])
-    {
-        println!("cargo:rerun-if-changed={p}");
     }
     let dirty =
         git(dir, &["status", "--porcelain", "--untracked-files=no"]).is_none_or(|s| !s.is_empty());
