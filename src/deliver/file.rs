@@ -47,7 +47,7 @@ use crate::plan::FileDelivery;
 use crate::sys::{RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2};
 
 /// Policy for the destination directories.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct WriteOptions {
     /// Permit directories that other users can write to or that another user owns.
     pub allow_shared_dir: bool,
