@@ -12,6 +12,7 @@ mod app;
 mod bundle;
 mod cli;
 mod deliver;
+mod duration;
 mod environ;
 pub mod error;
 mod fsx;
