@@ -18,6 +18,7 @@ pub mod error;
 mod fsx;
 #[doc(hidden)]
 pub mod fuzzing;
+mod hex;
 mod http;
 #[cfg(test)]
 mod layers;
