@@ -14,7 +14,7 @@ use crate::name::SecretName;
 use crate::process::{self, supervise};
 use crate::resolve::Resolution;
 use crate::settings::{self, InitMode, ProcessSettings, ReportFormat, Settings};
-use crate::source::Carry;
+use crate::source::registry::Carry;
 use crate::sys;
 
 pub(crate) mod bundle;

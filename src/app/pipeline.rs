@@ -14,7 +14,7 @@ use crate::process;
 use crate::resolve::Sources;
 use crate::resolve::{self, Resolution};
 use crate::settings::Settings;
-use crate::source::Carry;
+use crate::source::registry::Carry;
 use crate::sys;
 
 /// Everything a command needs, loaded once.

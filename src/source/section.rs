@@ -15,7 +15,7 @@ use crate::cli::merge::text;
 use crate::error::{Error, Errors, Kind};
 
 /// A source's section as written: deserialized from config.yaml, its unknown keys refused.
-pub trait Section: Default + std::fmt::Debug + for<'de> Deserialize<'de> {
+pub(crate) trait Section: Default + std::fmt::Debug + for<'de> Deserialize<'de> {
     /// The keys serde did not know.
     fn unknown(&self) -> &BTreeMap<String, IgnoredAny>;
 

@@ -33,8 +33,9 @@ use crate::plan::Plan;
 use crate::process;
 use crate::process::supervise::{Refresh, Tell};
 use crate::settings::{OnChange, RefreshSettings, Settings};
-use crate::source::registry::Watching;
-use crate::source::{Carry, SourceKind};
+use crate::source::SourceKind;
+use crate::source::Watching;
+use crate::source::registry::Carry;
 use crate::sys;
 
 use watch::{Watched, Watcher};
