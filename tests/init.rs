@@ -720,7 +720,7 @@ fn user_owns_the_files_and_the_program_runs_as_it() {
             assert!(out.lines().any(|l| l == "HOME=/home/app"), "{out}");
         } else {
             assert_eq!(groups, "4243", "{out}");
-            // No passwd entry: no HOME (ours is not this user's; issue 10).
+            // No passwd entry: no HOME (ours is not this user's).
             assert!(out.lines().any(|l| l == "HOME="), "{out}");
         }
         assert!(out.contains(&c), "the program read its secret: {out}");

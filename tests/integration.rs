@@ -10,6 +10,7 @@ mod azure;
 mod bundle;
 mod container;
 mod core;
+mod docs;
 mod env_refs;
 mod file_env;
 mod fleet;
