@@ -218,23 +218,41 @@ fn history_matcher_catches_what_it_should_and_only_that() {
     }
 }
 
-/// The targets of a markdown file's relative links (`[text](target)`), without the `#anchor`.
-fn relative_links(text: &str) -> Vec<String> {
+/// The targets of a markdown file's relative links (`[text](target)`), each split into the file
+/// (empty: this page) and the `#anchor` (empty: none).
+fn relative_links(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (at, _) in text.match_indices("](") {
         let rest = &text[at + 2..];
         let Some(end) = rest.find(')') else { continue };
         let target = rest[..end].trim();
-        if target.is_empty()
-            || target.starts_with('#')
-            || target.contains("://")
-            || target.starts_with("mailto:")
-        {
+        if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
             continue;
         }
-        out.push(target.split('#').next().unwrap_or_default().to_string());
+        let (file, anchor) = target.split_once('#').unwrap_or((target, ""));
+        out.push((file.to_string(), anchor.to_string()));
     }
     out
+}
+
+/// The anchors GitHub gives a markdown file's headings: lowercased, spaces as `-`, punctuation
+/// other than `-` and `_` dropped.
+fn anchors(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with('#'))
+        .map(|l| {
+            l.trim_start_matches('#')
+                .trim()
+                .to_lowercase()
+                .chars()
+                .filter_map(|c| match c {
+                    ' ' => Some('-'),
+                    c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Paths inside the repo that `text` names (`src/x.rs`, `docs/x.md`, `scripts/bench`, ...):
@@ -309,10 +327,22 @@ fn every_link_and_path_the_docs_name_exists() {
         let is_doc = path == "README.md" || (path.starts_with("docs/") && path.ends_with(".md"));
         if is_doc {
             let base = Path::new(&path).parent().unwrap_or(Path::new(""));
-            for target in relative_links(&text) {
+            for (file, anchor) in relative_links(&text) {
                 links += 1;
-                if !root.join(base).join(&target).exists() {
-                    missing.push(format!("{path}: link to {target}"));
+                let target = root.join(base).join(&file);
+                if !file.is_empty() && !target.exists() {
+                    missing.push(format!("{path}: link to {file}"));
+                    continue;
+                }
+                let page = if file.is_empty() {
+                    text.clone()
+                } else if file.ends_with(".md") {
+                    read(&target)
+                } else {
+                    continue;
+                };
+                if !anchor.is_empty() && !anchors(&page).contains(&anchor) {
+                    missing.push(format!("{path}: link to {file}#{anchor}: no such heading"));
                 }
             }
         }
@@ -343,7 +373,15 @@ fn path_checks_catch_a_missing_file() {
                 <https://example.com/x.md>; the client is src/http.rs, the pass src/app/pipeline.rs, \
                 targets fuzz/fuzz_targets/*.rs, files <dir>/<name>, std's library/std/src/sys/x.rs, \
                 a page docs/NAME.md.";
-    assert_eq!(relative_links(text), vec!["architecture.md", "design.md"]);
+    let links: Vec<String> = relative_links(text).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(links, vec!["architecture.md", "design.md"]);
+    assert_eq!(
+        anchors("# Live refresh\n## Tokens, leases and `dynamic` secrets (live refresh)\n"),
+        vec![
+            "live-refresh",
+            "tokens-leases-and-dynamic-secrets-live-refresh"
+        ]
+    );
     assert_eq!(
         named_paths(text),
         vec!["src/http.rs", "src/app/pipeline.rs"],
