@@ -270,7 +270,7 @@ mod tests {
         assert_eq!(r("0").expect("0"), c(0, 0, &[0]));
     }
 
-    /// Issue 10 item 1: ids the kernel reads as "no change" ran the program as root.
+    /// Ids the kernel reads as "no change": taken as given, they would run the program as root.
     const NO_CHANGE_SPECS: [&str; 3] = ["4294967295", "app:4294967295", "4242:4294967295"];
 
     #[test]

@@ -28,7 +28,7 @@ pub(crate) struct Context {
 }
 
 /// A `TRUSS_SECRET_` variable with nothing after the prefix names no secret: refuse it rather
-/// than guess (security.md case 7).
+/// than guess.
 fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
     let prefix = ctx.settings.env_prefix.as_str();
     if ctx.env.get(prefix).is_some() {

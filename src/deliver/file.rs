@@ -633,7 +633,7 @@ mod tests {
         v
     }
 
-    /// Issue 10 item 2: a stop arriving between two renames (the third poll here) rolls the set
+    /// A stop arriving between two renames (the third poll here) rolls the set
     /// back: the old files hold their old bytes, new names are gone, no staging dir is left.
     /// Also a stop after the last rename, at the commit point, rolls back.
     #[test]
@@ -689,7 +689,7 @@ mod tests {
         assert_eq!(names(tmp.path()), ["a"]);
     }
 
-    /// Issue 10 item 3: a staging dir a SIGKILLed start left behind (unlocked, ours, our name) is
+    /// A staging dir a SIGKILLed start left behind (unlocked, ours, our name) is
     /// swept by the next publish; a live start's (locked), a symlink with our name, a directory
     /// not of our naming and the link's target are all left alone.
     #[test]

@@ -269,7 +269,7 @@ mod tests {
     }
 
     /// Property tests of the precedence rules over the real file, env, local and default sources
-    /// with random contents and orders (issue 7): the winner is the first source in the order that
+    /// with random contents and orders: the winner is the first source in the order that
     /// has the name; a `from:` reference is served by its own source whatever the order says.
     mod precedence {
         use std::path::Path;

@@ -695,7 +695,7 @@ fn read_credential(path: &Path, key: &str) -> Result<Secret, Error> {
 mod tests {
     use super::*;
 
-    /// Issue 10, questionable behaviours: a vault answer with one key twice is refused (65)
+    /// A vault answer with one key twice is refused (65)
     /// rather than read as its last value.
     #[test]
     fn duplicate_keys_in_an_answer_are_refused() {
