@@ -3,7 +3,9 @@
 //! state: a live refresh (`app::refresh`) calls [`delivery`] again with the same context and what
 //! the previous pass left ([`Carry`]), and compares the plans.
 
+use std::borrow::Cow;
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use crate::deliver::{env as child_env, file};
 use crate::environ::Environ;
@@ -19,12 +21,34 @@ use crate::sys;
 
 /// Everything a command needs, loaded once.
 pub(crate) struct Context {
-    /// The start-time environment.
+    /// secret-init's own start-time environment, HOME included: every input (settings, sources,
+    /// secret-init's own cloud credentials) comes from it, never from the program's side.
     pub env: Environ,
     /// The manifest.
     pub manifest: Manifest,
     /// Merged settings.
     pub settings: Settings,
+    /// The program's HOME when it is not ours (`--user`): `Some(None)` for a user without one.
+    pub program_home: Option<Option<PathBuf>>,
+}
+
+impl Context {
+    /// The environment the program starts from: ours, with the `--user`'s HOME. Provider files
+    /// are planned under its HOME and the program's environment is built from it; nothing
+    /// secret-init reads for itself is looked up there.
+    pub(crate) fn program_env(&self) -> Cow<'_, Environ> {
+        match &self.program_home {
+            None => Cow::Borrowed(&self.env),
+            Some(home) => {
+                let mut env = self.env.clone();
+                match home {
+                    Some(h) => env.set("HOME", h.as_os_str()),
+                    None => env.remove("HOME"),
+                }
+                Cow::Owned(env)
+            }
+        }
+    }
 }
 
 /// A `TRUSS_SECRET_` variable with nothing after the prefix names no secret: refuse it rather
@@ -84,7 +108,7 @@ fn plan_excluding(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan
     crate::provider::build(
         &ctx.manifest.providers,
         &resolutions,
-        &ctx.env,
+        &ctx.program_env(),
         &ctx.settings,
         &mut plan,
         with_files,
@@ -212,7 +236,7 @@ pub(crate) fn before_publishing(
         }
     }
     let env = child_env::child_environment(
-        &ctx.env,
+        &ctx.program_env(),
         &ctx.settings.env_prefix,
         &ctx.settings.scrub_env,
         &plan.env,

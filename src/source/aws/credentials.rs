@@ -224,23 +224,12 @@ impl Profiles {
     }
 }
 
-/// Reads a small file; `Ok(None)` when it does not exist.
+/// Reads a small file with the one input reader (`fsx::read_file`: never blocks on a FIFO,
+/// regular files only, size-capped); `Ok(None)` when it does not exist.
 fn read_file(path: &Path) -> Result<Option<Secret>, Error> {
-    let src = path.display().to_string();
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(Error::cannot_read(Kind::Permission, &e).with_source(src));
-        }
-    };
-    match crate::fsx::read_capped(file, MAX_FILE_BYTES) {
-        Ok(Some(b)) => Ok(Some(Secret::new(b))),
-        Ok(None) => Err(
-            Error::new(Kind::Data, format!("larger than {MAX_FILE_BYTES} bytes")).with_source(src),
-        ),
-        Err(e) => Err(Error::cannot_read(Kind::Permission, &e).with_source(src)),
-    }
+    crate::fsx::read_file(path, MAX_FILE_BYTES).map_err(|e| {
+        Error::new(e.kind(Kind::Data), e.text()).with_source(path.display().to_string())
+    })
 }
 
 /// Reads the web identity token file (trimmed); a missing or empty file is 77.

@@ -32,7 +32,7 @@ use crate::reference::Reference;
 use crate::reference::aws::AwsRef;
 use crate::secret::Secret;
 use client::{Clients, Stored};
-use config::{AwsSettings, Service, endpoint, env_region};
+use config::{AwsSettings, Service, checked_region, endpoint, env_region};
 use credentials::{Chain, Credentials, Profiles};
 
 /// What identifies one read: service, region, id and pinned version.
@@ -93,17 +93,20 @@ impl AwsSource {
         !self.settings.secrets.is_empty() || self.settings.parameters_path.is_some()
     }
 
-    /// The default region: the setting, the environment, else the profile's.
+    /// The default region: the setting, the environment, else the profile's; each checked
+    /// with the same rule before it goes into an endpoint's host name.
     fn default_region(&mut self) -> Result<Option<String>, Error> {
-        if let Some(r) = self
-            .settings
-            .region
-            .clone()
-            .or_else(|| env_region(&self.env))
-        {
+        if let Some(r) = self.settings.region.clone() {
             return Ok(Some(r));
         }
-        self.profiles.config_value("region")
+        if let Some(r) = env_region(&self.env)? {
+            return Ok(Some(r));
+        }
+        let origin = format!("the region of profile {}", self.profiles.name);
+        self.profiles
+            .config_value("region")?
+            .map(|r| checked_region(&r, &origin))
+            .transpose()
     }
 
     fn credentials(&mut self) -> Result<Credentials, Error> {

@@ -80,6 +80,8 @@ impl GcpSource {
     fn obtain(&mut self) -> Result<Token, Error> {
         let (chain, origin) = credentials::find(&self.env)?;
         crate::debug!("gcp: credentials from {origin}: {chain:?}");
+        credentials::check_token_urls(&chain, &self.settings.endpoint)
+            .map_err(|e| e.with_source(origin.clone()))?;
         match chain {
             Chain::ServiceAccount(sa) => self.clients.service_account_token(&sa, now()),
             Chain::External(e) => self.clients.external_token(&e),
