@@ -540,7 +540,9 @@ pub(crate) fn get(ctx: &Context, name: &str) -> Result<u8, Errors> {
             )
         })?;
     check_prefix_vars(ctx)?;
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, &Carry::default())?;
+    let carry = Carry::default();
+    let outputs = pipeline::outputs(ctx, &carry);
+    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, &outputs, &carry)?;
     let (resolutions, errors) = resolve::resolve([declared], &mut sources);
     errors.into_result()?;
     match resolutions.first().and_then(|r| r.value.as_ref()) {

@@ -16,7 +16,7 @@ use crate::process;
 use crate::resolve::Sources;
 use crate::resolve::{self, Resolution};
 use crate::settings::Settings;
-use crate::source::Carry;
+use crate::source::{Carry, Outputs};
 use crate::sys;
 
 /// Everything a command needs, loaded once.
@@ -70,6 +70,16 @@ pub(crate) fn env_declared(ctx: &Context) -> Vec<Declared> {
     super::env_refs::declared(&ctx.env, &ctx.settings, &ctx.manifest.secrets)
 }
 
+/// The files secret-init delivers: the providers' destinations (under the program's HOME) and
+/// every file an earlier pass wrote. The sources never take their own credentials from them.
+pub(crate) fn outputs(ctx: &Context, carry: &Carry) -> Outputs {
+    Outputs::new(
+        crate::provider::destinations(&ctx.manifest.providers, &ctx.program_env())
+            .into_iter()
+            .chain(carry.written.iter().cloned()),
+    )
+}
+
 /// Resolves every declared secret (the manifest's and `from_env`, see [`env_declared`]); the
 /// sources are returned too, for their whole-environment injections (a vault's `env_paths`),
 /// which reuse the same connection and login.
@@ -79,7 +89,13 @@ pub(crate) fn resolve_all<'a>(
     carry: &Carry,
 ) -> Result<(Vec<Resolution<'a>>, Errors, Sources), Errors> {
     check_prefix_vars(ctx)?;
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, carry)?;
+    let mut sources = Sources::build(
+        &ctx.settings,
+        &ctx.manifest,
+        &ctx.env,
+        &outputs(ctx, carry),
+        carry,
+    )?;
     let (resolutions, errors) =
         resolve::resolve(ctx.manifest.secrets.iter().chain(from_env), &mut sources);
     // For a long-lived supervisor: the next pass (live refresh) rebuilds the sources and so

@@ -67,7 +67,7 @@ fn load_ca(path: &Path) -> Result<RootCerts, Error> {
     };
     let pem = pem.expose();
     let mut certs: Vec<Certificate<'static>> = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
+    for item in ureq::tls::parse_pem(pem) {
         match item {
             Ok(PemItem::Certificate(c)) => certs.push(c),
             Ok(_) => {}

@@ -8,7 +8,7 @@ use crate::manifest::Manifest;
 use crate::reference::Reference;
 use crate::settings::Settings;
 use crate::source::registry::BuildCtx;
-use crate::source::{Carry, Injected, Source, SourceKind};
+use crate::source::{Carry, Injected, Outputs, Source, SourceKind};
 
 /// Every configured source, plus the precedence order to walk for secrets without a reference.
 pub(crate) struct Sources {
@@ -25,11 +25,13 @@ impl Sources {
         settings: &Settings,
         manifest: &Manifest,
         env: &Environ,
+        outputs: &Outputs,
         carry: &Carry,
     ) -> Result<Sources, Error> {
         let mut ctx = BuildCtx {
             generic: settings.generic(),
             env,
+            outputs,
             carry,
             defaults: defaults(manifest),
             read_local: crate::manifest::read_local_secrets,

@@ -131,6 +131,45 @@ impl Carry {
     }
 }
 
+/// The files secret-init delivers (the providers' destinations, and every file a pass wrote):
+/// outputs, never read back as secret-init's own credentials. A credential chain treats a
+/// default location that is one of them as absent, and refuses one named on purpose.
+#[derive(Clone, Debug, Default)]
+pub struct Outputs(Vec<PathBuf>);
+
+impl Outputs {
+    /// The outputs at these paths.
+    pub fn new(paths: impl IntoIterator<Item = PathBuf>) -> Outputs {
+        Outputs(paths.into_iter().collect())
+    }
+
+    /// Whether `path` is one of them: the same path once spelled alike (`//x`, `/./x`), or the
+    /// same file (device and inode, links followed) when both exist.
+    pub fn contains(&self, path: &std::path::Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let spelled: PathBuf = path.components().collect();
+        let file = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+        self.0.iter().any(|o| {
+            o.components().collect::<PathBuf>() == spelled
+                || file.is_some_and(|f| std::fs::metadata(o).is_ok_and(|m| (m.dev(), m.ino()) == f))
+        })
+    }
+
+    /// Refuses `path`, named on purpose by `what`, when it is one of them: 78.
+    pub fn refuse(&self, path: &std::path::Path, what: &str) -> Result<(), Error> {
+        if self.contains(path) {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "{what} {} is a file secret-init delivers to the program; secret-init's own credentials never come from its outputs",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `KIND cannot serve REFERENCE`: a reference of another scheme reached a source (a bug: the
 /// registry dispatches each reference to the kind that serves it).
 pub(crate) fn not_mine(kind: SourceKind, reference: &Reference) -> Error {

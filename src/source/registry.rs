@@ -40,8 +40,10 @@ pub struct Generic<'a> {
 pub struct BuildCtx<'a> {
     /// The generic settings sources read.
     pub generic: Generic<'a>,
-    /// The start-time environment.
+    /// secret-init's own start-time environment (HOME included): where its credentials are.
     pub env: &'a Environ,
+    /// The files secret-init delivers: never read as its own credentials.
+    pub outputs: &'a super::Outputs,
     /// What an earlier pass of the pipeline left for this one (a live refresh).
     pub carry: &'a Carry,
     /// The manifest's default values (taken by the `default` source).

@@ -147,7 +147,12 @@ macro_rules! remote_source {
                 ctx: &mut $crate::source::registry::BuildCtx<'_>,
             ) -> Option<Self> {
                 let max = ctx.generic.max_secret_bytes;
-                Some($ty::new(settings.clone(), ctx.env.clone(), max))
+                Some($ty::new(
+                    settings.clone(),
+                    ctx.env.clone(),
+                    ctx.outputs.clone(),
+                    max,
+                ))
             }
 
             fn in_order(&self) -> bool {

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
+use crate::source::Outputs;
 
 /// Largest credentials, config or token file read.
 const MAX_FILE_BYTES: u64 = 256 * 1024;
@@ -148,13 +149,24 @@ pub(crate) struct Profiles {
 }
 
 impl Profiles {
-    /// Locates the files; reads nothing.
-    pub(crate) fn new(env: &Environ) -> Profiles {
+    /// Locates the files in secret-init's own environment and HOME; reads nothing. A file among
+    /// `outputs` (one a provider delivers to the program, such as the `aws` provider's
+    /// `~/.aws/credentials` when the program shares our HOME) is treated as absent: what
+    /// secret-init delivers never becomes its own identity.
+    pub(crate) fn new(env: &Environ, outputs: &Outputs) -> Profiles {
         let locate = |var_name: &str, default: &str| -> Option<PathBuf> {
-            match env.text(var_name) {
+            let p = match env.text(var_name) {
                 Some(p) => expand_home(&p, env),
                 None => expand_home(default, env),
+            }?;
+            if outputs.contains(&p) {
+                crate::debug!(
+                    "aws: {} is delivered to the program, not read as our credentials",
+                    p.display()
+                );
+                return None;
             }
+            Some(p)
         };
         Profiles {
             name: profile_name(env),
@@ -213,8 +225,10 @@ impl Profiles {
     /// Where the files are, for messages.
     fn shown(&self) -> String {
         let show = |p: &Option<PathBuf>| {
-            p.as_ref()
-                .map_or_else(|| "(no HOME)".to_string(), |p| p.display().to_string())
+            p.as_ref().map_or_else(
+                || "(none: no HOME, or a file secret-init delivers)".to_string(),
+                |p| p.display().to_string(),
+            )
         };
         format!(
             "{} and {}",
@@ -390,7 +404,7 @@ mod tests {
             let mut pairs = base.to_vec();
             pairs.extend_from_slice(extra);
             let env = Environ::from_pairs(&pairs);
-            find(&env, &mut Profiles::new(&env), 7)
+            find(&env, &mut Profiles::new(&env, &Outputs::default()), 7)
         };
         let key = |c: Result<Chain, Error>| match c.expect("found") {
             Chain::Static(c, _) => c.access_key_id,

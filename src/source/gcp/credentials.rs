@@ -32,6 +32,7 @@ use serde_json::{Map, Value};
 use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
+use crate::source::Outputs;
 
 /// Largest credentials or subject-token file read.
 const MAX_FILE_BYTES: u64 = 256 * 1024;
@@ -110,14 +111,17 @@ pub(crate) fn metadata_host(env: &Environ) -> String {
         })
 }
 
-/// Walks the chain; the string says where the credentials came from (for logs).
-pub(crate) fn find(env: &Environ) -> Result<(Chain, String), Error> {
+/// Walks the chain; the string says where the credentials came from (for logs). A file among
+/// `outputs` (one a provider delivers to the program) is never read: refused when the
+/// environment names it, skipped when it is the gcloud default.
+pub(crate) fn find(env: &Environ, outputs: &Outputs) -> Result<(Chain, String), Error> {
     if let Some(p) = env
         .get("GOOGLE_APPLICATION_CREDENTIALS")
         .filter(|v| !v.is_empty())
     {
         let path = PathBuf::from(p);
         let src = format!("GOOGLE_APPLICATION_CREDENTIALS file {}", path.display());
+        outputs.refuse(&path, "GOOGLE_APPLICATION_CREDENTIALS")?;
         let bytes = read_file(&path, "GOOGLE_APPLICATION_CREDENTIALS file")?.ok_or_else(|| {
             Error::new(Kind::Permission, "does not exist").with_source(src.clone())
         })?;
@@ -130,6 +134,16 @@ pub(crate) fn find(env: &Environ) -> Result<(Chain, String), Error> {
         Some(d) => Some(PathBuf::from(d).join("application_default_credentials.json")),
         None => expand_home("~/.config/gcloud/application_default_credentials.json", env),
     };
+    let adc = adc.filter(|p| {
+        let ours = outputs.contains(p);
+        if ours {
+            crate::debug!(
+                "gcp: {} is delivered to the program, not read as our credentials",
+                p.display()
+            );
+        }
+        !ours
+    });
     if let Some(path) = adc
         && let Some(bytes) = read_file(&path, "gcloud credentials file")?
     {
@@ -296,8 +310,11 @@ pub fn parse_file(bytes: &Secret) -> Result<Chain, Error> {
 }
 
 /// Reads the external account's subject token (trimmed); missing or empty is 77.
-pub(crate) fn subject_token(e: &ExternalAccount) -> Result<Secret, Error> {
+pub(crate) fn subject_token(e: &ExternalAccount, outputs: &Outputs) -> Result<Secret, Error> {
     let src = format!("subject token file {}", e.file.display());
+    outputs
+        .refuse(&e.file, "credential_source.file")
+        .map_err(|err| err.with_source(src.clone()))?;
     let bytes = read_file(&e.file, "subject token file")?
         .ok_or_else(|| Error::new(Kind::Permission, "does not exist").with_source(src.clone()))?;
     let token = match &e.json_field {
