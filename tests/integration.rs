@@ -17,6 +17,7 @@ mod gcp;
 mod hardening;
 mod init;
 mod kubernetes;
+mod own_identity;
 mod leaks;
 mod preflight;
 mod providers;

@@ -675,7 +675,7 @@ fn read_credential(path: &Path, key: &str) -> Result<Secret, Error> {
             );
         }
         Err(e) => {
-            return Err(Error::new(e.kind(Kind::Permission), e.text()).with_source(src));
+            return Err(Error::new(e.kind(Kind::Data), e.text()).with_source(src));
         }
     };
     let buf = read.expose();
