@@ -18,7 +18,8 @@ use crate::support::moto::{Counting, Moto};
 use crate::support::*;
 
 /// One secret read from Secrets Manager; `secret_init:` open for more settings.
-const AWS_DB: &str = "secrets:\n  db: null\nsecret_init:\n  secrets:\n    db: {from: 'aws-sm:app/db'}\n";
+const AWS_DB: &str =
+    "secrets:\n  db: null\nsecret_init:\n  secrets:\n    db: {from: 'aws-sm:app/db'}\n";
 
 /// Generous bound on a start that must fail at once (a hang is the defect under test).
 const BOUND: Duration = Duration::from_secs(30);
@@ -72,7 +73,8 @@ fn in_ns(run: &Run, extra: &[String]) -> (i32, String) {
 #[test]
 fn user_home_gcloud_file_is_not_our_identity() {
     let secret = canary("gcp-own");
-    let legit = FakeGcp::start(json!({"secrets": {"projects/proj-1/secrets/x": [b64(secret.as_bytes())]}}));
+    let legit =
+        FakeGcp::start(json!({"secrets": {"projects/proj-1/secrets/x": [b64(secret.as_bytes())]}}));
     let stolen = canary("root-only");
     let attacker = FakeGcp::start(json!({"subject_token": stolen}));
     let sb = Sandbox::new();
@@ -133,7 +135,8 @@ fn gcp_token_urls_off_google_are_refused() {
         ),
     ] {
         let mut wif: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(fake.file("wif.json")).expect("wif")).expect("json");
+            serde_json::from_slice(&std::fs::read(fake.file("wif.json")).expect("wif"))
+                .expect("json");
         wif[field] = json!(url);
         let f = sb.path(&format!("{field}.json"));
         write_json(&f, &wif);
@@ -148,10 +151,17 @@ fn gcp_token_urls_off_google_are_refused() {
             .args(["--", "/bin/true"])
             .output_within(BOUND);
         out.expect_code(78)
-            .stderr_has(&format!("{field} {}", url.split('/').take(3).collect::<Vec<_>>().join("/")))
+            .stderr_has(&format!(
+                "{field} {}",
+                url.split('/').take(3).collect::<Vec<_>>().join("/")
+            ))
             .stderr_has("is not a Google endpoint");
     }
-    assert!(elsewhere.requests("/").is_empty(), "{:?}", elsewhere.events());
+    assert!(
+        elsewhere.requests("/").is_empty(),
+        "{:?}",
+        elsewhere.events()
+    );
     assert!(fake.requests("/v1/token").is_empty(), "{:?}", fake.events());
 }
 
@@ -221,13 +231,19 @@ fn user_home_aws_profile_is_not_our_identity() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(read(&sb.path("out/db")), secret);
     let reqs = fake.requests(1);
-    assert!(reqs.iter().any(|l| l.starts_with("REQ GET /creds")), "{reqs:?}");
+    assert!(
+        reqs.iter().any(|l| l.starts_with("REQ GET /creds")),
+        "{reqs:?}"
+    );
     let sts: Vec<_> = counting
         .requests()
         .into_iter()
         .filter(|(a, _)| a == "-")
         .collect();
-    assert!(sts.is_empty(), "STS was called (the planted web identity): {sts:?}");
+    assert!(
+        sts.is_empty(),
+        "STS was called (the planted web identity): {sts:?}"
+    );
 }
 
 /// A region from `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile went into the endpoint's
@@ -245,7 +261,11 @@ fn aws_regions_from_env_and_profile_are_checked() {
     for (var, value, origin) in [
         ("AWS_REGION", bad.as_str(), "AWS_REGION"),
         ("AWS_DEFAULT_REGION", bad.as_str(), "AWS_DEFAULT_REGION"),
-        ("AWS_CONFIG_FILE", config.to_str().expect("utf8"), "the region of profile default"),
+        (
+            "AWS_CONFIG_FILE",
+            config.to_str().expect("utf8"),
+            "the region of profile default",
+        ),
     ] {
         let out = sb
             .run()
@@ -255,8 +275,9 @@ fn aws_regions_from_env_and_profile_are_checked() {
             .env(var, value)
             .args(["--", "/bin/true"])
             .output_within(BOUND);
-        out.expect_code(78)
-            .stderr_has(&format!("{origin}: \"{bad}\" is not a region like us-east-1"));
+        out.expect_code(78).stderr_has(&format!(
+            "{origin}: \"{bad}\" is not a region like us-east-1"
+        ));
         assert!(!sb.path("out/db").exists());
     }
     assert!(
@@ -308,7 +329,10 @@ fn fifos_in_place_of_input_files_fail_fast() {
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:1".to_string()),
             ("AWS_REGION", "us-east-1".to_string()),
             ("AWS_CONFIG_FILE", sb.path("aws/none").display().to_string()),
-            ("AWS_SHARED_CREDENTIALS_FILE", sb.path("aws/none").display().to_string()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                sb.path("aws/none").display().to_string(),
+            ),
         ];
         v.extend(extra);
         v
@@ -449,7 +473,11 @@ fn fifos_in_place_of_input_files_fail_fast() {
         let out = r.output_within(BOUND);
         assert_eq!(out.code(), c.code, "{}: {}", c.what, out.stderr());
         out.stderr_has("a FIFO");
-        assert!(!sb.path("out").exists() || tree(&sb.path("out")).is_empty(), "{}", c.what);
+        assert!(
+            !sb.path("out").exists() || tree(&sb.path("out")).is_empty(),
+            "{}",
+            c.what
+        );
     }
 }
 
@@ -482,14 +510,20 @@ fn container_endpoint_gives_up_within_the_deadline() {
         .filter_map(|s| s.split(" s)").next()?.parse().ok())
         .next()
         .unwrap_or_else(|| panic!("no duration reported: {stderr}"));
-    assert!(took <= 3.5, "gave up after {took} s with a 3 s deadline: {stderr}");
+    assert!(
+        took <= 3.5,
+        "gave up after {took} s with a 3 s deadline: {stderr}"
+    );
 }
 
 /// The config of a supervised start with the `aws` provider (keys from the env source) and a
 /// refresh every second, no jitter.
 fn provider_refresh_yaml(read_db: bool, on_change: &str) -> String {
     let (db, from) = if read_db {
-        ("  db: null\n", "  secrets:\n    db: {from: 'aws-sm:app/db'}\n")
+        (
+            "  db: null\n",
+            "  secrets:\n    db: {from: 'aws-sm:app/db'}\n",
+        )
     } else {
         ("", "")
     };
@@ -533,7 +567,12 @@ fn provider_files_unchanged_tell_the_program_nothing() {
         ns.send_stdin("go\n");
         assert_eq!(ns.finish(), 0, "{on_change}: {}", ns.stderr());
         let rest = ns.rest();
-        assert_eq!(rest, ["survived"], "{on_change}: restarted? {}", ns.stderr());
+        assert_eq!(
+            rest,
+            ["survived"],
+            "{on_change}: restarted? {}",
+            ns.stderr()
+        );
         assert!(
             !ns.stderr().contains("published 0 changed file(s)"),
             "{}",
