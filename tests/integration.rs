@@ -18,6 +18,7 @@ mod hardening;
 mod init;
 mod kubernetes;
 mod leaks;
+mod one_pass;
 mod own_identity;
 mod preflight;
 mod providers;

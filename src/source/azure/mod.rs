@@ -19,7 +19,7 @@ pub(crate) mod config;
 
 use std::collections::BTreeMap;
 
-use super::remote::{Reads, check_size, keyed, naming, remote_source};
+use super::remote::{Reads, check_size, keyed, naming};
 use super::{Found, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
@@ -31,7 +31,7 @@ use client::Clients;
 use config::{AzureSettings, vault_name_of};
 
 /// The azure source. See the module docs.
-pub struct AzureSource {
+pub(crate) struct AzureSource {
     settings: AzureSettings,
     env: Environ,
     outputs: crate::source::Outputs,
@@ -44,10 +44,9 @@ pub struct AzureSource {
 }
 
 impl AzureSource {
-    /// A source for `settings`; `env` is the start-time environment. No I/O.
     /// A source for `settings`; `env` is secret-init's own start-time environment, `outputs`
     /// the files it delivers (never read as its credentials). No I/O.
-    pub fn new(
+    pub(crate) fn new(
         settings: AzureSettings,
         env: Environ,
         outputs: crate::source::Outputs,
@@ -67,7 +66,7 @@ impl AzureSource {
     }
 
     /// Whether lookups by name can find anything here (a vault is configured).
-    pub fn has_vault(&self) -> bool {
+    pub(crate) fn has_vault(&self) -> bool {
         self.settings.vault.is_some()
     }
 
@@ -135,13 +134,6 @@ impl AzureSource {
         Some(AzureRef::parse(&s).map_err(|why| Error::new(Kind::Config, why).with_source(s)))
     }
 }
-
-remote_source!(
-    AzureSource, Azure, AzureSettings, config::AzureFileSettings,
-    in_order: has_vault,
-    polls: "Key Vault secret reads",
-    resolve: |file, env, allow| AzureSettings::resolve(file, env, allow),
-);
 
 impl Source for AzureSource {
     fn kind(&self) -> SourceKind {

@@ -21,7 +21,7 @@ pub(crate) mod credentials;
 
 use std::rc::Rc;
 
-use super::remote::{Reads, check_size, keyed, naming, now, remote_source};
+use super::remote::{Reads, check_size, keyed, naming, now};
 use super::{Found, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
@@ -34,7 +34,7 @@ use config::GcpSettings;
 use credentials::Chain;
 
 /// The gcp source. See the module docs.
-pub struct GcpSource {
+pub(crate) struct GcpSource {
     settings: GcpSettings,
     env: Environ,
     outputs: crate::source::Outputs,
@@ -47,8 +47,9 @@ pub struct GcpSource {
 }
 
 impl GcpSource {
-    /// A source for `settings`; `env` is the start-time environment. No I/O.
-    pub fn new(
+    /// A source for `settings`; `env` is secret-init's own start-time environment, `outputs`
+    /// the files it delivers (never read as its credentials). No I/O.
+    pub(crate) fn new(
         settings: GcpSettings,
         env: Environ,
         outputs: crate::source::Outputs,
@@ -68,7 +69,7 @@ impl GcpSource {
     }
 
     /// Whether lookups by name can find anything here (a project and names are configured).
-    pub fn serves_names(&self) -> bool {
+    pub(crate) fn serves_names(&self) -> bool {
         self.settings.project.is_some() && !self.settings.secrets.is_empty()
     }
 
@@ -135,13 +136,6 @@ impl GcpSource {
         keyed(SourceKind::Gcp, r.to_string(), value, r.key.as_deref())
     }
 }
-
-remote_source!(
-    GcpSource, Gcp, GcpSettings, config::GcpFileSettings,
-    in_order: serves_names,
-    polls: "Secret Manager version reads",
-    resolve: |file, _env, allow| GcpSettings::resolve(file, allow),
-);
 
 impl Source for GcpSource {
     fn kind(&self) -> SourceKind {
