@@ -623,3 +623,32 @@ fn aws_provider_output_never_becomes_our_identity() {
     assert!(gets.len() >= 2, "{gets:?}\n{stderr}");
     assert_eq!(read(&sb.path("out/db")), secret);
 }
+
+/// The same for two files read outside the credential chains: a FIFO at /etc/passwd for
+/// `--user NAME` hung the start, now 78. A FIFO with an execute bit given as the program is 126
+/// (refused by a stat before its `#!` line is read; that read no longer blocks either, should the
+/// file be swapped in between).
+#[test]
+fn fifo_as_program_or_passwd_fails_fast() {
+    let sb = Sandbox::new();
+    sb.config("secrets: {}\n");
+    let fifo = sb.path("prog");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o700)).expect("mkfifo");
+    let out = sb.run().arg("--").arg(&fifo).output_within(BOUND);
+    assert_eq!(out.code(), 126, "{}", out.stderr());
+    let passwd = sb.path("passwd");
+    nix::unistd::mkfifo(&passwd, nix::sys::stat::Mode::from_bits_truncate(0o644)).expect("mkfifo");
+    let mut r = sb.run();
+    r.args(["--user", "app", "--", "/bin/true"]);
+    let extra = vec![
+        "--ro-bind".to_string(),
+        passwd.display().to_string(),
+        "/etc/passwd".to_string(),
+    ];
+    let (code, stderr) = in_ns(&r, &extra);
+    assert_eq!(code, 78, "{stderr}");
+    assert!(
+        stderr.contains("/etc/passwd: not a regular file (a FIFO)"),
+        "{stderr}"
+    );
+}

@@ -164,7 +164,8 @@ fn candidate(path: &Path) -> Candidate {
 /// The interpreter a `#!` line names, if the file starts with one (Linux reads at most 256 bytes).
 fn interpreter(path: &Path) -> Option<PathBuf> {
     let mut head = [0u8; 256];
-    // O_NONBLOCK: a FIFO with an execute bit must not hang the lookup; only a file is read.
+    // O_NONBLOCK and a second check: a FIFO swapped in after `candidate`'s stat must not hang
+    // the lookup; only a regular file is read.
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NONBLOCK)
