@@ -211,6 +211,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn outputs_match_by_spelling_and_by_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("credentials");
+        std::fs::write(&out, "x").expect("write");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&out, &link).expect("symlink");
+        let outputs = Outputs::new([out.clone(), dir.path().join("later")]);
+        let spelled = PathBuf::from(format!("{}//./credentials", dir.path().display()));
+        assert!(outputs.contains(&out) && outputs.contains(&spelled));
+        assert!(outputs.contains(&link), "the same file by another name");
+        assert!(
+            outputs.contains(&dir.path().join("later")),
+            "not written yet"
+        );
+        assert!(!outputs.contains(&dir.path().join("other")));
+        let e = outputs.refuse(&link, "X").expect_err("refused");
+        assert_eq!(e.exit_code(), 78);
+        assert!(outputs.refuse(&dir.path().join("other"), "X").is_ok());
+    }
+
+    #[test]
     fn json_keys() {
         let v = Secret::new(br#"{"user":"u","port":5432,"n":null}"#.to_vec());
         assert_eq!(
