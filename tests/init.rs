@@ -150,7 +150,7 @@ impl Ns {
         kill(Pid::from_raw(pid), s).expect("kill");
     }
 
-    fn send_stdin(&mut self, s: &str) {
+    pub(crate) fn send_stdin(&mut self, s: &str) {
         let stdin = self.stdin.as_mut().expect("stdin");
         stdin.write_all(s.as_bytes()).expect("write stdin");
         stdin.flush().expect("flush");

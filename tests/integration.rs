@@ -20,6 +20,7 @@ mod init;
 mod kubernetes;
 mod leaks;
 mod one_pass;
+mod own_identity;
 mod preflight;
 mod providers;
 mod publish_signals;

@@ -379,7 +379,8 @@ pub(crate) fn env(plan: &Plan) -> Result<u8, Errors> {
 pub(crate) fn providers(ctx: &Context) -> String {
     use crate::manifest::providers::{FieldSource, KINDS, Open};
     use provider::registry::{EnvValue, outputs};
-    let env: &Environ = &ctx.env;
+    let env = ctx.program_env();
+    let env: &Environ = &env;
     let mut out = String::new();
     for kind in KINDS {
         out.push_str(&format!("{}: {}\n", kind.name, kind.about));

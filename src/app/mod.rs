@@ -78,6 +78,7 @@ pub(crate) fn dispatch(
         env,
         manifest,
         settings,
+        program_home: None,
     };
     match inv.command {
         Command::Run(program) => run(&mut ctx, &program, start),
@@ -171,7 +172,7 @@ pub(crate) fn run(
         );
     }
     let creds = program_credentials(proc)?;
-    adopt_home(&mut ctx.env, creds.as_ref());
+    ctx.program_home = creds.as_ref().map(|c| c.home.clone());
     let ctx = &*ctx;
     if !ctx.settings.allow_shared_dir {
         // Before the first read: the output dir is usually /secrets, also the first secrets dir.
@@ -269,25 +270,13 @@ pub(crate) fn run(
     result.map_err(Into::into)
 }
 
-/// The program runs as --user with that user's HOME, so provider files (~/.aws, ...) are planned
-/// under the same HOME it will look in. A --user without a passwd entry (or with a relative home)
-/// has no home: ours (/root) is not theirs, so providers that need HOME are refused unless given
-/// an explicit path.
-fn adopt_home(env: &mut crate::environ::Environ, creds: Option<&sys::Credentials>) {
-    match creds.map(|c| c.home.clone()) {
-        Some(Some(home)) => env.set("HOME", home),
-        Some(None) => env.remove("HOME"),
-        None => {}
-    }
-}
-
 /// The pre-flight of a run, short of writing: resolve, plan, the output-dir policy and a
 /// writability probe that writes no secret, the environment's policy and size, and the program
 /// lookup when one is given (`check -- PROGRAM`). Reports a table and exits as the run would.
 pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
     let creds = program_credentials(&ctx.settings.process)?;
     // As in a run: provider files are planned under the --user's HOME.
-    adopt_home(&mut ctx.env, creds.as_ref());
+    ctx.program_home = creds.as_ref().map(|c| c.home.clone());
     let ctx = &*ctx;
     let from_env = env_declared(ctx);
     let target = Target {

@@ -8,7 +8,7 @@ use crate::manifest::Manifest;
 use crate::reference::Reference;
 use crate::settings::Settings;
 use crate::source::registry::Carry;
-use crate::source::{Injected, Source, SourceKind};
+use crate::source::{Injected, Outputs, Source, SourceKind};
 
 /// Every configured source, plus the precedence order to walk for secrets without a reference.
 pub(crate) struct Sources {
@@ -25,11 +25,13 @@ impl Sources {
         settings: &Settings,
         manifest: &Manifest,
         env: &Environ,
+        outputs: &Outputs,
         carry: &Carry,
     ) -> Result<Sources, Error> {
         let built = settings.source.build(
             &settings.generic(),
             env,
+            outputs,
             carry,
             defaults(manifest),
             crate::manifest::read_local_secrets,

@@ -552,11 +552,20 @@ fn rekey(c: &Ctx) -> Result<u8, Errors> {
     match key_file {
         Some(kf) => {
             // The new key file was read and checked above; it is copied byte for byte.
-            let mut bytes = zeroize::Zeroizing::new(std::fs::read(new_file).map_err(|e| {
-                Error::new(Kind::Unavailable, crate::error::io_text(&e))
-                    .with_source(new_file.display().to_string())
-            })?);
-            write_private(&kf, std::mem::take(&mut *bytes), c.allow_shared_dir()).map_err(|e| {
+            let bytes = match crate::fsx::read_file(new_file, crate::bundle::MAX_KEY_FILE_BYTES) {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    return Err(Error::new(Kind::Unavailable, "the new key file is gone")
+                        .with_source(new_file.display().to_string())
+                        .into());
+                }
+                Err(e) => {
+                    return Err(Error::new(e.kind(Kind::Data), e.text())
+                        .with_source(new_file.display().to_string())
+                        .into());
+                }
+            };
+            write_private(&kf, bytes.expose().to_vec(), c.allow_shared_dir()).map_err(|e| {
                 Error::new(
                     e.kind,
                     format!(

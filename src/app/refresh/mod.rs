@@ -93,6 +93,19 @@ impl Delivered {
             env: Some(digest(&parts)),
         }
     }
+
+    /// Carries over `last`'s digest for each file a pass leaves alone because it already holds
+    /// what would be written (`Plan::unchanged`: a provider file the start wrote, merged again
+    /// and found the same). Without this the start's record (the file written) and a later
+    /// pass's plan (the file left out) never agree, and every pass looks like a change.
+    fn keep_unchanged(mut self, unchanged: &[PathBuf], last: &Delivered) -> Delivered {
+        for p in unchanged {
+            if let Some(d) = last.files.get(p) {
+                self.files.insert(p.clone(), *d);
+            }
+        }
+        self
+    }
 }
 
 /// One source as the refresh sees it: what it is and how a change is noticed.
@@ -392,7 +405,7 @@ impl<'a> Refresher<'a> {
         if sys::stop_pending() {
             return Ok(Outcome::Abandoned);
         }
-        let now = Delivered::of(&plan, &env);
+        let now = Delivered::of(&plan, &env).keep_unchanged(&plan.unchanged, &self.last);
         if now == self.last {
             crate::debug!("refresh: nothing changed");
             return Ok(Outcome::Unchanged);

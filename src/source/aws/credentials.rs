@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
+use crate::source::Outputs;
 
 /// Largest credentials, config or token file read.
 const MAX_FILE_BYTES: u64 = 256 * 1024;
@@ -148,13 +149,24 @@ pub(crate) struct Profiles {
 }
 
 impl Profiles {
-    /// Locates the files; reads nothing.
-    pub(crate) fn new(env: &Environ) -> Profiles {
+    /// Locates the files in secret-init's own environment and HOME; reads nothing. A file among
+    /// `outputs` (one a provider delivers to the program, such as the `aws` provider's
+    /// `~/.aws/credentials` when the program shares our HOME) is treated as absent: what
+    /// secret-init delivers never becomes its own identity.
+    pub(crate) fn new(env: &Environ, outputs: &Outputs) -> Profiles {
         let locate = |var_name: &str, default: &str| -> Option<PathBuf> {
-            match env.text(var_name) {
+            let p = match env.text(var_name) {
                 Some(p) => expand_home(&p, env),
                 None => expand_home(default, env),
+            }?;
+            if outputs.contains(&p) {
+                crate::debug!(
+                    "aws: {} is delivered to the program, not read as our credentials",
+                    p.display()
+                );
+                return None;
             }
+            Some(p)
         };
         Profiles {
             name: profile_name(env),
@@ -213,8 +225,10 @@ impl Profiles {
     /// Where the files are, for messages.
     fn shown(&self) -> String {
         let show = |p: &Option<PathBuf>| {
-            p.as_ref()
-                .map_or_else(|| "(no HOME)".to_string(), |p| p.display().to_string())
+            p.as_ref().map_or_else(
+                || "(none: no HOME, or a file secret-init delivers)".to_string(),
+                |p| p.display().to_string(),
+            )
         };
         format!(
             "{} and {}",
@@ -224,23 +238,12 @@ impl Profiles {
     }
 }
 
-/// Reads a small file; `Ok(None)` when it does not exist.
+/// Reads a small file with the one input reader (`fsx::read_file`: never blocks on a FIFO,
+/// regular files only, size-capped); `Ok(None)` when it does not exist.
 fn read_file(path: &Path) -> Result<Option<Secret>, Error> {
-    let src = path.display().to_string();
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(Error::cannot_read(Kind::Permission, &e).with_source(src));
-        }
-    };
-    match crate::fsx::read_capped(file, MAX_FILE_BYTES) {
-        Ok(Some(b)) => Ok(Some(Secret::new(b))),
-        Ok(None) => Err(
-            Error::new(Kind::Data, format!("larger than {MAX_FILE_BYTES} bytes")).with_source(src),
-        ),
-        Err(e) => Err(Error::cannot_read(Kind::Permission, &e).with_source(src)),
-    }
+    crate::fsx::read_file(path, MAX_FILE_BYTES).map_err(|e| {
+        Error::new(e.kind(Kind::Data), e.text()).with_source(path.display().to_string())
+    })
 }
 
 /// Reads the web identity token file (trimmed); a missing or empty file is 77.
@@ -401,7 +404,7 @@ mod tests {
             let mut pairs = base.to_vec();
             pairs.extend_from_slice(extra);
             let env = Environ::from_pairs(&pairs);
-            find(&env, &mut Profiles::new(&env), 7)
+            find(&env, &mut Profiles::new(&env, &Outputs::default()), 7)
         };
         let key = |c: Result<Chain, Error>| match c.expect("found") {
             Chain::Static(c, _) => c.access_key_id,

@@ -32,7 +32,7 @@ use crate::reference::Reference;
 use crate::reference::aws::AwsRef;
 use crate::secret::Secret;
 use client::{Clients, Stored};
-use config::{AwsSettings, Service, endpoint, env_region};
+use config::{AwsSettings, Service, checked_region, endpoint, env_region};
 use credentials::{Chain, Credentials, Profiles};
 
 /// What identifies one read: service, region, id and pinned version.
@@ -42,6 +42,7 @@ type ReadKey = (Service, String, String, Option<String>);
 pub(crate) struct AwsSource {
     settings: AwsSettings,
     env: Environ,
+    outputs: crate::source::Outputs,
     max_secret_bytes: u64,
     clients: Clients,
     profiles: Profiles,
@@ -66,15 +67,22 @@ impl Measured for Stored {
 }
 
 impl AwsSource {
-    /// A source for `settings`; `env` is the start-time environment. No I/O.
-    pub(crate) fn new(settings: AwsSettings, env: Environ, max_secret_bytes: u64) -> AwsSource {
+    /// A source for `settings`; `env` is secret-init's own start-time environment, `outputs`
+    /// the files it delivers (never read as its credentials). No I/O.
+    pub(crate) fn new(
+        settings: AwsSettings,
+        env: Environ,
+        outputs: crate::source::Outputs,
+        max_secret_bytes: u64,
+    ) -> AwsSource {
         // Room for base64 (SecretBinary) and the JSON around a value of the largest size.
         let max_body = max_secret_bytes.saturating_mul(4) / 3 + 64 * 1024;
         AwsSource {
             clients: Clients::new(&settings, &env, max_body),
-            profiles: Profiles::new(&env),
+            profiles: Profiles::new(&env, &outputs),
             settings,
             env,
+            outputs,
             max_secret_bytes,
             creds: None,
             cache: Reads::new(),
@@ -93,17 +101,20 @@ impl AwsSource {
         !self.settings.secrets.is_empty() || self.settings.parameters_path.is_some()
     }
 
-    /// The default region: the setting, the environment, else the profile's.
+    /// The default region: the setting, the environment, else the profile's; each checked
+    /// with the same rule before it goes into an endpoint's host name.
     fn default_region(&mut self) -> Result<Option<String>, Error> {
-        if let Some(r) = self
-            .settings
-            .region
-            .clone()
-            .or_else(|| env_region(&self.env))
-        {
+        if let Some(r) = self.settings.region.clone() {
             return Ok(Some(r));
         }
-        self.profiles.config_value("region")
+        if let Some(r) = env_region(&self.env)? {
+            return Ok(Some(r));
+        }
+        let origin = format!("the region of profile {}", self.profiles.name);
+        self.profiles
+            .config_value("region")?
+            .map(|r| checked_region(&r, &origin))
+            .transpose()
     }
 
     fn credentials(&mut self) -> Result<Credentials, Error> {
@@ -137,6 +148,9 @@ impl AwsSource {
                 Ok(c)
             }
             Chain::WebIdentity(w) => {
+                self.outputs
+                    .refuse(&w.token_file, "the web identity token file")
+                    .map_err(|e| e.with_source(w.origin.clone()))?;
                 let region = self.default_region()?;
                 let (url, from) = endpoint(Service::Sts, region.as_deref(), &self.env);
                 crate::debug!(
@@ -147,19 +161,34 @@ impl AwsSource {
                 self.clients.assume_role_with_web_identity(&url, &w)
             }
             Chain::Container(c) => {
+                if let Some(f) = c.token_file() {
+                    self.outputs
+                        .refuse(f, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+                        .map_err(|e| e.with_source("aws container credentials"))?;
+                }
                 crate::debug!(
                     "aws: container credentials from {} ({})",
                     crate::http::redact_url(&c.url),
                     c.origin
                 );
-                metadata::fetch_container(&c, self.ca_file(), self.settings.allow_insecure_http)
+                metadata::fetch_container(
+                    &c,
+                    self.ca_file(),
+                    self.settings.allow_insecure_http,
+                    self.settings.deadline,
+                )
             }
             Chain::Imds(i) => {
                 crate::debug!(
                     "aws: instance metadata (IMDSv2) at {}",
                     crate::http::redact_url(&i.base)
                 );
-                metadata::fetch_imds(&i, self.ca_file(), self.settings.allow_insecure_http)
+                metadata::fetch_imds(
+                    &i,
+                    self.ca_file(),
+                    self.settings.allow_insecure_http,
+                    self.settings.deadline,
+                )
             }
         }
     }

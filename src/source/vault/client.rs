@@ -665,16 +665,18 @@ fn credential(c: &Credential, env: &Environ, what: &str) -> Result<Secret, Error
 /// Reads a small credential file, dropping surrounding whitespace (files usually end in `\n`).
 fn read_credential(path: &Path, key: &str) -> Result<Secret, Error> {
     let src = format!("secret_init.vault.auth.{key} {}", path.display());
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::cannot_read(Kind::Permission, &e).with_source(src.clone()))?;
-    let read = crate::fsx::read_secret(file, MAX_CREDENTIAL_BYTES, 0)
-        .map_err(|e| Error::cannot_read(Kind::Permission, &e).with_source(src.clone()))?;
-    let Some(read) = read else {
-        return Err(Error::new(
-            Kind::Data,
-            format!("larger than {MAX_CREDENTIAL_BYTES} bytes"),
-        )
-        .with_source(src));
+    // The one input reader: a FIFO in its place cannot block the login; regular files only.
+    let read = match crate::fsx::read_file(path, MAX_CREDENTIAL_BYTES) {
+        Ok(Some(read)) => read,
+        Ok(None) => {
+            return Err(
+                Error::new(Kind::Permission, "cannot read: No such file or directory")
+                    .with_source(src),
+            );
+        }
+        Err(e) => {
+            return Err(Error::new(e.kind(Kind::Data), e.text()).with_source(src));
+        }
     };
     let buf = read.expose();
     let start = buf
