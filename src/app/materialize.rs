@@ -225,7 +225,7 @@ pub(crate) fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
     out.push_str(&format!("state {}\n", state_file.display()));
     print(out.as_bytes());
     if !plan.env.is_empty() {
-        crate::info!(
+        crate::log::info!(
             "{} env deliveries are not set by materialize; use eval \"$(secret-init env)\"",
             plan.env.len()
         );
@@ -255,7 +255,7 @@ pub(crate) fn clean(ctx: &Context) -> Result<u8, Errors> {
             Ok(None) => out.push_str(&format!("gone {}\n", e.path.display())),
             Ok(Some((bytes, _))) if sha256_hex(bytes.expose()) != e.sha256 => {
                 kept += 1;
-                crate::warn!(
+                crate::log::warn!(
                     "{} changed since materialize; kept (remove it by hand if it should go)",
                     e.path.display()
                 );
@@ -282,7 +282,7 @@ pub(crate) fn clean(ctx: &Context) -> Result<u8, Errors> {
             },
             Err(why) => {
                 kept += 1;
-                crate::warn!("{why}; kept");
+                crate::log::warn!("{why}; kept");
                 out.push_str(&format!("kept {} ({why})\n", e.path.display()));
             }
         }
@@ -312,12 +312,12 @@ pub(crate) fn clean(ctx: &Context) -> Result<u8, Errors> {
     for d in &dirs {
         match unlink(d, true) {
             Ok(()) => out.push_str(&format!("removed {}/\n", d.display())),
-            Err(e) => crate::debug!("kept directory {}: {}", d.display(), e.what),
+            Err(e) => crate::log::debug!("kept directory {}: {}", d.display(), e.what),
         }
     }
     print(out.as_bytes());
     if kept > 0 {
-        crate::info!("{kept} files kept because they changed since materialize");
+        crate::log::info!("{kept} files kept because they changed since materialize");
     }
     errors.into_result()?;
     Ok(0)

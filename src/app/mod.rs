@@ -45,7 +45,7 @@ pub(crate) fn dispatch(
         }
         Command::Bundle { args, alias } => {
             if alias {
-                crate::warn!(
+                crate::log::warn!(
                     "`secret-init vault` is now `secret-init bundle` (\"vault\" also names HashiCorp \
                      Vault); the old name still works for now"
                 );
@@ -67,12 +67,12 @@ pub(crate) fn dispatch(
     let settings = Settings::resolve(&inv, &env, &manifest.settings)?;
     crate::log::configure(settings.log_level, settings.log_format);
     match &config {
-        Some(p) => crate::debug!(
+        Some(p) => crate::log::debug!(
             "manifest {}: {} secrets declared",
             p.display(),
             manifest.secrets.len()
         ),
-        None => crate::info!("no config.yaml found (--config); no secrets declared"),
+        None => crate::log::info!("no config.yaml found (--config); no secrets declared"),
     }
     let mut ctx = Context {
         env,
@@ -166,7 +166,7 @@ pub(crate) fn run(
             InitMode::Auto => pid1,
         };
     if pid1 && !supervised {
-        crate::warn!(
+        crate::log::warn!(
             "running the program as PID 1 without supervision (--no-init): it receives no signal \
              it has no handler for, and zombies are not reaped"
         );
@@ -205,7 +205,7 @@ pub(crate) fn run(
     // Publication holds the stop signals once committed: a later one waits for the program.
     let published = file::publish(&plan.files, &write_opts, file::SignalStop)?;
     remove_consumed(&plan.consumed);
-    crate::info!(
+    crate::log::info!(
         "{} delivered ({} written, {} unchanged, {}); starting {}",
         plural(ctx.manifest.secrets.len(), "secret"),
         plural(published.files.len(), "file"),
@@ -234,7 +234,7 @@ pub(crate) fn run(
     // values of every entry the program did not inherit as it is (TRUSS_SECRET_*, SECRET_INIT_*,
     // tokens, scrubbed and replaced variables), by position in the block.
     let wiped = sys::wipe_initial_env(&inherited);
-    crate::debug!("{wiped} input variables wiped from our own /proc/<pid>/environ");
+    crate::log::debug!("{wiped} input variables wiped from our own /proc/<pid>/environ");
     drop(env);
     let opts = supervise::Options {
         process_group: proc.process_group,
@@ -265,7 +265,7 @@ pub(crate) fn run(
     };
     if proc.cleanup {
         let removed = file::remove_published(&published);
-        crate::debug!("cleanup: {removed} delivered files removed");
+        crate::log::debug!("cleanup: {removed} delivered files removed");
     }
     result.map_err(Into::into)
 }

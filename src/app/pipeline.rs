@@ -149,7 +149,7 @@ pub(crate) fn pass<'a>(
     // For a long-lived supervisor: the next pass (live refresh) rebuilds the sources and so
     // obtains new credentials; this says by when one is due.
     if let Some(t) = sources.credentials_expire_at() {
-        crate::debug!(
+        crate::log::debug!(
             "temporary credentials in use expire at {}",
             crate::bundle::format::rfc3339(t)
         );
@@ -299,8 +299,8 @@ pub(crate) struct Delivery {
 pub(crate) fn remove_consumed(paths: &[std::path::PathBuf]) {
     for p in paths {
         match std::fs::remove_file(p) {
-            Ok(()) => crate::debug!("removed consumed input {}", p.display()),
-            Err(e) => crate::warn!(
+            Ok(()) => crate::log::debug!("removed consumed input {}", p.display()),
+            Err(e) => crate::log::warn!(
                 "could not remove {}: {}",
                 p.display(),
                 crate::error::io_text(&e)

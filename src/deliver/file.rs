@@ -160,7 +160,7 @@ pub(crate) fn publish(
         if result.is_ok() && job.sync {
             // Durability of the renames; a failure here cannot be undone, so it is only logged.
             if let Err(e) = nix::unistd::fsync(&job.fd) {
-                crate::warn!("fsync of {} failed: {}", job.path.display(), e.desc());
+                crate::log::warn!("fsync of {} failed: {}", job.path.display(), e.desc());
             }
         }
         remove_staging(job, result.is_ok());
@@ -173,7 +173,7 @@ pub(crate) fn publish(
             .collect(),
     };
     for p in &published.files {
-        crate::debug!("wrote {}", p.display());
+        crate::log::debug!("wrote {}", p.display());
     }
     Ok(published)
 }
@@ -237,7 +237,7 @@ fn stage<'a>(
             make_staging(&fd, dir).map_err(|what| cant_create(first, what))?;
         let on_disk = !is_memory_fs(&fd);
         if on_disk {
-            crate::debug!(
+            crate::log::debug!(
                 "{} is not on tmpfs/ramfs: secrets may reach disk (use a memory-backed volume)",
                 dir.display()
             );
@@ -379,8 +379,8 @@ fn sweep_stale(dirfd: &OwnedFd, dir: &Path) {
             }
         }
         match unlinkat(dirfd, name, UnlinkatFlags::RemoveDir) {
-            Ok(()) => crate::info!("removed stale staging dir {}/{name}", dir.display()),
-            Err(e) => crate::warn!(
+            Ok(()) => crate::log::info!("removed stale staging dir {}/{name}", dir.display()),
+            Err(e) => crate::log::warn!(
                 "cannot remove stale staging dir {}/{name} ({left} entries left): {}",
                 dir.display(),
                 e.desc()
@@ -526,7 +526,7 @@ fn roll_back(jobs: &[DirJob], done: &[Done]) {
             renameat(&job.fd, name, &job.staging, name)
         };
         if let Err(e) = r {
-            crate::error!(
+            crate::log::error!(
                 "rolling back {} failed: {}",
                 job.targets[i].delivery.path.display(),
                 e.desc()
@@ -542,7 +542,7 @@ fn remove_staging(job: &DirJob, published: bool) {
     for t in job.targets.iter().filter(|t| !published || t.existed) {
         match unlinkat(&job.staging, t.name, UnlinkatFlags::NoRemoveDir) {
             Ok(()) | Err(Errno::ENOENT) => {}
-            Err(e) => crate::warn!(
+            Err(e) => crate::log::warn!(
                 "cannot remove staged {}: {}",
                 String::from_utf8_lossy(t.name.as_bytes()),
                 e.desc()
@@ -550,7 +550,7 @@ fn remove_staging(job: &DirJob, published: bool) {
         }
     }
     if let Err(e) = unlinkat(&job.fd, job.staging_name.as_str(), UnlinkatFlags::RemoveDir) {
-        crate::warn!(
+        crate::log::warn!(
             "cannot remove staging dir {}/{}: {}",
             job.path.display(),
             job.staging_name,
@@ -572,15 +572,15 @@ pub(crate) fn remove_published(paths: &[PathBuf]) -> usize {
         let fd = match open_existing_dir(dir) {
             Ok(fd) => fd,
             Err(why) => {
-                crate::warn!("cleanup: not removing {}: {why}", path.display());
+                crate::log::warn!("cleanup: not removing {}: {why}", path.display());
                 continue;
             }
         };
         match fstatat(&fd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
             Err(Errno::ENOENT) => {}
-            Err(e) => crate::warn!("cleanup: cannot check {}: {}", path.display(), e.desc()),
+            Err(e) => crate::log::warn!("cleanup: cannot check {}: {}", path.display(), e.desc()),
             Ok(st) if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() => {
-                crate::warn!(
+                crate::log::warn!(
                     "cleanup: not removing {}: no longer the regular file secret-init wrote",
                     path.display()
                 );
@@ -588,10 +588,12 @@ pub(crate) fn remove_published(paths: &[PathBuf]) -> usize {
             Ok(_) => match unlinkat(&fd, name, UnlinkatFlags::NoRemoveDir) {
                 Ok(()) => {
                     removed += 1;
-                    crate::debug!("cleanup: removed {}", path.display());
+                    crate::log::debug!("cleanup: removed {}", path.display());
                 }
                 Err(Errno::ENOENT) => {}
-                Err(e) => crate::warn!("cleanup: cannot remove {}: {}", path.display(), e.desc()),
+                Err(e) => {
+                    crate::log::warn!("cleanup: cannot remove {}: {}", path.display(), e.desc())
+                }
             },
         }
     }

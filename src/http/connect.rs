@@ -85,7 +85,7 @@ fn load_ca(path: &Path) -> Result<RootCerts, Error> {
             format!("CA bundle {shown}: no certificates in it"),
         ));
     }
-    crate::debug!("trusting {} CA certificates from {shown}", certs.len());
+    crate::log::debug!("trusting {} CA certificates from {shown}", certs.len());
     Ok(RootCerts::new_with_certs(&certs))
 }
 

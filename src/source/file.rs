@@ -82,7 +82,7 @@ fn open_dir(path: &Path) -> Result<Dir, Errno> {
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
     ) {
         Ok(data) => {
-            crate::debug!(
+            crate::log::debug!(
                 "{}: Kubernetes layout, reading one ..data snapshot",
                 path.display()
             );
@@ -213,7 +213,7 @@ impl Source for FileSource {
             };
             let value = read_regular(fd, self.max_bytes)
                 .map_err(|why| Error::new(Kind::Data, why).with_source(src.clone()))?;
-            crate::debug!("secret \"{name}\": found in {src}");
+            crate::log::debug!("secret \"{name}\": found in {src}");
             return Ok(Some(Found {
                 value,
                 origin: Origin {

@@ -281,7 +281,7 @@ impl<'a> Refresher<'a> {
     ) -> Refresher<'a> {
         let watcher = Watcher::new(places(&ctx.settings));
         let sources = watches(&ctx.settings, &settings, Some(watcher.how()));
-        crate::info!(
+        crate::log::info!(
             "refresh: every {} (±{:.0}%), on change: {}; {}",
             human(settings.interval),
             settings.jitter * 100.0,
@@ -341,7 +341,7 @@ impl<'a> Refresher<'a> {
         self.status.last_attempt = Some(now);
         let tell = match self.once() {
             Ok(Outcome::Abandoned) => {
-                crate::debug!("refresh abandoned: a stop signal is pending");
+                crate::log::debug!("refresh abandoned: a stop signal is pending");
                 self.status.write(self.settings.status_file.as_deref());
                 return Tell::Nothing;
             }
@@ -368,7 +368,7 @@ impl<'a> Refresher<'a> {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("; ");
-                crate::error!(
+                crate::log::error!(
                     "refresh failed, the program keeps the last good set: {line} (retry in {:.1}s)",
                     wait.as_secs_f64()
                 );
@@ -407,7 +407,7 @@ impl<'a> Refresher<'a> {
         }
         let now = Delivered::of(&plan, &env).keep_unchanged(&plan.unchanged, &self.last);
         if now == self.last {
-            crate::debug!("refresh: nothing changed");
+            crate::log::debug!("refresh: nothing changed");
             return Ok(Outcome::Unchanged);
         }
         let changed: Vec<&crate::plan::FileDelivery> = plan
@@ -458,7 +458,7 @@ impl<'a> Refresher<'a> {
             }
             (OnChange::Signal, false) => Tell::Signal(self.settings.signal),
         };
-        crate::info!(
+        crate::log::info!(
             "refresh: published {} changed file(s){}{}; {}",
             owned.len(),
             if names.is_empty() {
@@ -520,7 +520,7 @@ impl Refresh for Refresher<'_> {
             self.due = Some(now);
         }
         if self.watcher.changed(now) && self.due.is_none() {
-            crate::debug!("refresh: a watched source changed");
+            crate::log::debug!("refresh: a watched source changed");
             self.due = Some(now + COALESCE);
         }
         let was_inotify = self.status.watch_mode != self.watcher.how();
@@ -632,7 +632,7 @@ impl Status {
     fn write(&self, path: Option<&Path>) {
         let Some(path) = path else { return };
         if let Err(e) = write_atomic(path, format!("{}\n", self.json()).as_bytes()) {
-            crate::warn!(
+            crate::log::warn!(
                 "refresh: cannot write the status file {}: {}",
                 path.display(),
                 crate::error::io_text(&e)

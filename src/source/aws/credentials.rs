@@ -21,49 +21,15 @@ use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::sigv4::Credentials;
 use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
 use crate::source::Outputs;
+use crate::source::remote::read_token_file;
 
 /// Largest credentials, config or token file read.
 const MAX_FILE_BYTES: u64 = 256 * 1024;
-
-/// A set of AWS credentials. `Debug` shows the key id only.
-#[derive(Clone)]
-pub struct Credentials {
-    /// The access key id (an identifier, shown in messages).
-    pub access_key_id: String,
-    /// The secret access key.
-    pub secret_access_key: Secret,
-    /// The session token of temporary credentials.
-    pub session_token: Option<Secret>,
-    /// When temporary credentials expire (Unix seconds), from the `Expiration` of an STS,
-    /// container or instance metadata answer; `None` for static keys. A long-lived supervisor
-    /// obtains new ones before then ([`Credentials::fresh_at`]).
-    pub expires_at: Option<u64>,
-}
-
-/// Credentials this close to their expiry are obtained anew: botocore's mandatory refresh
-/// window (10 minutes), so a request is never signed with keys about to lapse.
-pub(crate) const REFRESH_BEFORE_SECS: u64 = 600;
-
-impl Credentials {
-    /// Whether these can still be used at `now` (Unix seconds): static keys always; temporary
-    /// ones until [`REFRESH_BEFORE_SECS`] before they expire.
-    pub fn fresh_at(&self, now: u64) -> bool {
-        self.expires_at
-            .is_none_or(|t| now.saturating_add(REFRESH_BEFORE_SECS) < t)
-    }
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Where the credentials come from, decided without network I/O.
 pub(crate) enum Chain {
@@ -160,7 +126,7 @@ impl Profiles {
                 None => expand_home(default, env),
             }?;
             if outputs.contains(&p) {
-                crate::debug!(
+                crate::log::debug!(
                     "aws: {} is delivered to the program, not read as our credentials",
                     p.display()
                 );
@@ -249,19 +215,6 @@ fn read_file(path: &Path) -> Result<Option<Secret>, Error> {
 /// Reads the web identity token file (trimmed); a missing or empty file is 77.
 pub(crate) fn read_token(path: &Path) -> Result<Secret, Error> {
     read_token_file(path, "AWS web identity token file")
-}
-
-/// Reads a token file (trimmed; missing or empty is 77), named `what` in messages.
-pub(crate) fn read_token_file(path: &Path, what: &str) -> Result<Secret, Error> {
-    let src = format!("{what} {}", path.display());
-    let bytes = read_file(path)
-        .map_err(|e| e.with_source(src.clone()))?
-        .ok_or_else(|| Error::new(Kind::Permission, "does not exist").with_source(src.clone()))?;
-    let t = bytes.expose().trim_ascii();
-    if t.is_empty() {
-        return Err(Error::new(Kind::Permission, "empty").with_source(src));
-    }
-    Ok(Secret::new(t.to_vec()))
 }
 
 fn keys_of(section: &BTreeMap<String, Secret>) -> Option<Credentials> {

@@ -31,11 +31,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::credentials::{Credentials, read_token_file};
+use super::sigv4::Credentials;
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
+use crate::source::remote::read_token_file;
 
 /// The container credential host of `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`.
 const CONTAINER_HOST: &str = "169.254.170.2";

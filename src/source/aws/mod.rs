@@ -33,7 +33,8 @@ use crate::reference::aws::AwsRef;
 use crate::secret::Secret;
 use client::{Clients, Stored};
 use config::{AwsSettings, Service, checked_region, endpoint, env_region};
-use credentials::{Chain, Credentials, Profiles};
+use credentials::{Chain, Profiles};
+use sigv4::Credentials;
 
 /// What identifies one read: service, region, id and pinned version.
 type ReadKey = (Service, String, String, Option<String>);
@@ -121,7 +122,7 @@ impl AwsSource {
         if let Some(Ok(c)) = &self.creds
             && !c.fresh_at(now())
         {
-            crate::debug!(
+            crate::log::debug!(
                 "aws: credentials for key id {} expire soon: obtaining new ones",
                 c.access_key_id
             );
@@ -130,7 +131,7 @@ impl AwsSource {
         if self.creds.is_none() {
             let r = self.obtain();
             if let Ok(c) = &r {
-                crate::debug!("aws: credentials for key id {}", c.access_key_id);
+                crate::log::debug!("aws: credentials for key id {}", c.access_key_id);
             }
             self.creds = Some(r);
         }
@@ -144,7 +145,7 @@ impl AwsSource {
     fn obtain(&mut self) -> Result<Credentials, Error> {
         match credentials::find(&self.env, &mut self.profiles, now())? {
             Chain::Static(c, origin) => {
-                crate::debug!("aws: credentials from {origin}");
+                crate::log::debug!("aws: credentials from {origin}");
                 Ok(c)
             }
             Chain::WebIdentity(w) => {
@@ -153,7 +154,7 @@ impl AwsSource {
                     .map_err(|e| e.with_source(w.origin.clone()))?;
                 let region = self.default_region()?;
                 let (url, from) = endpoint(Service::Sts, region.as_deref(), &self.env);
-                crate::debug!(
+                crate::log::debug!(
                     "aws: web identity from {}: AssumeRoleWithWebIdentity at {} ({from})",
                     w.origin,
                     crate::http::redact_url(&url)
@@ -166,7 +167,7 @@ impl AwsSource {
                         .refuse(f, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
                         .map_err(|e| e.with_source("aws container credentials"))?;
                 }
-                crate::debug!(
+                crate::log::debug!(
                     "aws: container credentials from {} ({})",
                     crate::http::redact_url(&c.url),
                     c.origin
@@ -179,7 +180,7 @@ impl AwsSource {
                 )
             }
             Chain::Imds(i) => {
-                crate::debug!(
+                crate::log::debug!(
                     "aws: instance metadata (IMDSv2) at {}",
                     crate::http::redact_url(&i.base)
                 );
@@ -279,7 +280,7 @@ impl AwsSource {
                 let batch = match answer {
                     Ok(b) => b,
                     Err(e) => {
-                        crate::debug!(
+                        crate::log::debug!(
                             "aws: {} batch of {} in {region} failed ({}); reading one by one",
                             service.name(),
                             chunk.len(),
@@ -291,7 +292,7 @@ impl AwsSource {
                         break;
                     }
                 };
-                crate::debug!(
+                crate::log::debug!(
                     "aws: {} batch of {} in {region}: {} values",
                     service.name(),
                     chunk.len(),
@@ -387,7 +388,7 @@ impl AwsSource {
                 .clients
                 .get_parameters_by_path(&url, &region, path.trim_end_matches('/'), &creds, now())
                 .map_err(|e| e.with_source(src.clone()))?;
-            crate::debug!("aws: {src}: {} parameters", items.len());
+            crate::log::debug!("aws: {src}: {} parameters", items.len());
             for it in items {
                 let Some(rel) = it.name.strip_prefix(path.as_str()) else {
                     continue;
@@ -486,7 +487,7 @@ impl Source for AwsSource {
 
     /// When the credentials in use expire: `None` before the first request, for static keys,
     /// or after a failure. The source itself obtains new ones when these are within
-    /// [`credentials::REFRESH_BEFORE_SECS`] of it.
+    /// [`sigv4::REFRESH_BEFORE_SECS`] of it.
     fn credentials_expire_at(&self) -> Option<u64> {
         match &self.creds {
             Some(Ok(c)) => c.expires_at,

@@ -73,7 +73,7 @@ impl AzureSource {
     fn token(&mut self, resource: &str) -> Result<Secret, Error> {
         if !self.tokens.contains_key(resource) {
             let r = client::find(&self.env).and_then(|chain| {
-                crate::debug!("azure: token for {resource} from {}", chain.describe());
+                crate::log::debug!("azure: token for {resource} from {}", chain.describe());
                 if let client::Chain::WorkloadIdentity { token_file, .. } = &chain {
                     self.outputs
                         .refuse(token_file, "AZURE_FEDERATED_TOKEN_FILE")

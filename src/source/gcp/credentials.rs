@@ -137,7 +137,7 @@ pub(crate) fn find(env: &Environ, outputs: &Outputs) -> Result<(Chain, String), 
     let adc = adc.filter(|p| {
         let ours = outputs.contains(p);
         if ours {
-            crate::debug!(
+            crate::log::debug!(
                 "gcp: {} is delivered to the program, not read as our credentials",
                 p.display()
             );

@@ -87,7 +87,7 @@ impl GcpSource {
 
     fn obtain(&mut self) -> Result<Token, Error> {
         let (chain, origin) = credentials::find(&self.env, &self.outputs)?;
-        crate::debug!("gcp: credentials from {origin}: {chain:?}");
+        crate::log::debug!("gcp: credentials from {origin}: {chain:?}");
         credentials::check_token_urls(&chain, &self.settings.endpoint)
             .map_err(|e| e.with_source(origin.clone()))?;
         match chain {

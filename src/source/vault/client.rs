@@ -242,7 +242,7 @@ impl Vault {
                         )
                     })?,
                 };
-                crate::debug!("vault: using the configured token (method token)");
+                crate::log::debug!("vault: using the configured token (method token)");
                 t
             }
             Auth::AppRole {
@@ -338,7 +338,7 @@ impl Vault {
         }
         let resp = result.map_err(|e| e.with_source(src.clone()))?;
         let out = parse_kv(path, version, self.kv_version, resp.status, &resp.body)?;
-        crate::debug!(
+        crate::log::debug!(
             "vault:{path}: {} keys{}",
             out.values.len(),
             out.version
@@ -352,12 +352,12 @@ impl Vault {
 /// Logs how revoking `what` went: a failure is only a warning (it then expires with its TTL).
 fn log_revocation(result: Result<http::Response, Error>, what: &str) {
     match result {
-        Ok(r) if (200..300).contains(&r.status) => crate::debug!("{what}: revoked"),
-        Ok(r) => crate::warn!(
+        Ok(r) if (200..300).contains(&r.status) => crate::log::debug!("{what}: revoked"),
+        Ok(r) => crate::log::warn!(
             "{what}: could not revoke it ({}); it expires with its TTL",
             status_text(r.status, &r.body)
         ),
-        Err(e) => crate::warn!(
+        Err(e) => crate::log::warn!(
             "{what}: could not revoke it ({}); it expires with its TTL",
             e.what
         ),
@@ -524,7 +524,7 @@ pub fn parse_login(status: u16, body: &Secret, method: &str, src: &str) -> Resul
     };
     match v.pointer("/auth/client_token").and_then(Value::as_str) {
         Some(t) if !t.is_empty() => {
-            crate::debug!("vault: {method} login succeeded");
+            crate::log::debug!("vault: {method} login succeeded");
             Ok(Secret::new(t.as_bytes().to_vec()))
         }
         _ => Err(
