@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("secret", 0),
     ("duration", 0),
     ("hex", 0),
+    ("ini", 0),
     ("environ", 0),
     ("sys", 0),
     ("log", 1),

@@ -78,28 +78,22 @@ pub(crate) type Ini = BTreeMap<String, BTreeMap<String, Secret>>;
 pub(crate) fn parse_ini(text: &[u8]) -> Ini {
     let mut out: Ini = BTreeMap::new();
     let mut current: Option<String> = None;
-    for line in text.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.starts_with(b" ") || line.starts_with(b"\t") {
-            continue;
+    for l in text.split(|&b| b == b'\n') {
+        match crate::ini::line(l) {
+            crate::ini::Line::Section(name) => {
+                let name = String::from_utf8_lossy(name).into_owned();
+                out.entry(name.clone()).or_default();
+                current = Some(name);
+            }
+            crate::ini::Line::Pair(key, value) => {
+                if let Some(section) = &current {
+                    let key = String::from_utf8_lossy(key).to_ascii_lowercase();
+                    let value = Secret::new(value.to_vec());
+                    out.entry(section.clone()).or_default().insert(key, value);
+                }
+            }
+            crate::ini::Line::Other => {}
         }
-        let t = line.trim_ascii();
-        if t.is_empty() || t.starts_with(b"#") || t.starts_with(b";") {
-            continue;
-        }
-        if let Some(name) = t.strip_prefix(b"[").and_then(|r| r.strip_suffix(b"]")) {
-            let name = String::from_utf8_lossy(name.trim_ascii()).into_owned();
-            out.entry(name.clone()).or_default();
-            current = Some(name);
-            continue;
-        }
-        let (Some(section), Some(at)) = (&current, t.iter().position(|&b| b == b'=' || b == b':'))
-        else {
-            continue;
-        };
-        let key = String::from_utf8_lossy(t[..at].trim_ascii()).to_ascii_lowercase();
-        let value = Secret::new(t[at + 1..].trim_ascii().to_vec());
-        out.entry(section.clone()).or_default().insert(key, value);
     }
     out
 }
