@@ -12,12 +12,15 @@ mod app;
 mod bundle;
 mod cli;
 mod deliver;
+mod duration;
 mod environ;
 pub mod error;
 mod fsx;
 #[doc(hidden)]
 pub mod fuzzing;
+mod hex;
 mod http;
+mod ini;
 #[cfg(test)]
 mod layers;
 mod log;

@@ -60,21 +60,7 @@ pub(crate) struct Previous {
 
 /// SHA-256 of `bytes` as lower-case hex.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    crate::hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
 /// The state file: `--state-file`, else `$XDG_STATE_HOME/secret-init/materialized.json`, else
@@ -178,7 +164,7 @@ pub(crate) fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
             None => match crate::fsx::read_existing(&f.path, provider::MAX_EXISTING_BYTES) {
                 Ok(p) => p.map(|(bytes, mode)| Previous {
                     mode,
-                    hex: hex(bytes.expose()),
+                    hex: crate::hex::encode(bytes.expose()),
                 }),
                 Err(why) => {
                     errors.push(Error::new(Kind::CantCreate, why));
@@ -239,7 +225,7 @@ pub(crate) fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
     out.push_str(&format!("state {}\n", state_file.display()));
     print(out.as_bytes());
     if !plan.env.is_empty() {
-        crate::info!(
+        crate::log::info!(
             "{} env deliveries are not set by materialize; use eval \"$(secret-init env)\"",
             plan.env.len()
         );
@@ -269,7 +255,7 @@ pub(crate) fn clean(ctx: &Context) -> Result<u8, Errors> {
             Ok(None) => out.push_str(&format!("gone {}\n", e.path.display())),
             Ok(Some((bytes, _))) if sha256_hex(bytes.expose()) != e.sha256 => {
                 kept += 1;
-                crate::warn!(
+                crate::log::warn!(
                     "{} changed since materialize; kept (remove it by hand if it should go)",
                     e.path.display()
                 );
@@ -280,7 +266,7 @@ pub(crate) fn clean(ctx: &Context) -> Result<u8, Errors> {
             }
             Ok(Some(_)) => match &e.previous {
                 Some(p) => {
-                    let content = unhex(&p.hex).ok_or_else(|| {
+                    let content = crate::hex::decode(&p.hex).ok_or_else(|| {
                         Error::new(Kind::Data, "state file holds invalid hex")
                             .with_source(state_file.display().to_string())
                     })?;
@@ -296,7 +282,7 @@ pub(crate) fn clean(ctx: &Context) -> Result<u8, Errors> {
             },
             Err(why) => {
                 kept += 1;
-                crate::warn!("{why}; kept");
+                crate::log::warn!("{why}; kept");
                 out.push_str(&format!("kept {} ({why})\n", e.path.display()));
             }
         }
@@ -326,12 +312,12 @@ pub(crate) fn clean(ctx: &Context) -> Result<u8, Errors> {
     for d in &dirs {
         match unlink(d, true) {
             Ok(()) => out.push_str(&format!("removed {}/\n", d.display())),
-            Err(e) => crate::debug!("kept directory {}: {}", d.display(), e.what),
+            Err(e) => crate::log::debug!("kept directory {}: {}", d.display(), e.what),
         }
     }
     print(out.as_bytes());
     if kept > 0 {
-        crate::info!("{kept} files kept because they changed since materialize");
+        crate::log::info!("{kept} files kept because they changed since materialize");
     }
     errors.into_result()?;
     Ok(0)
@@ -393,7 +379,8 @@ pub(crate) fn env(plan: &Plan) -> Result<u8, Errors> {
 pub(crate) fn providers(ctx: &Context) -> String {
     use crate::manifest::providers::{FieldSource, KINDS, Open};
     use provider::registry::{EnvValue, outputs};
-    let env: &Environ = &ctx.env;
+    let env = ctx.program_env();
+    let env: &Environ = &env;
     let mut out = String::new();
     for kind in KINDS {
         out.push_str(&format!("{}: {}\n", kind.name, kind.about));
@@ -479,9 +466,6 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        assert_eq!(unhex(&hex(b"\x00\xffa")), Some(b"\x00\xffa".to_vec()));
-        assert_eq!(unhex("0"), None);
-        assert_eq!(unhex("zz"), None);
     }
 
     #[test]

@@ -11,12 +11,10 @@ use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 use crate::manifest;
 use crate::name::SecretName;
-use crate::plan;
 use crate::process::{self, supervise};
-use crate::resolve::Sources;
-use crate::resolve::{self, Resolution};
+use crate::resolve::Resolution;
 use crate::settings::{self, InitMode, ProcessSettings, ReportFormat, Settings};
-use crate::source::Carry;
+use crate::source::registry::Carry;
 use crate::sys;
 
 pub(crate) mod bundle;
@@ -26,8 +24,8 @@ pub(crate) mod pipeline;
 pub(crate) mod refresh;
 mod version;
 
-pub(crate) use pipeline::{Context, Delivery, delivery, full_plan, remove_consumed};
-use pipeline::{before_publishing, check_prefix_vars, env_declared, resolve_all};
+pub(crate) use pipeline::{Context, Delivery, delivery, remove_consumed};
+use pipeline::{Ending, Pass, Target, env_declared, pass, plan_for};
 
 /// Parses argv, loads the manifest and settings, and runs the command.
 pub(crate) fn dispatch(
@@ -59,7 +57,7 @@ pub(crate) fn dispatch(
         }
         Command::Bundle { args, alias } => {
             if alias {
-                crate::warn!(
+                crate::log::warn!(
                     "`secret-init vault` is now `secret-init bundle` (\"vault\" also names HashiCorp \
                      Vault); the old name still works for now"
                 );
@@ -81,17 +79,18 @@ pub(crate) fn dispatch(
     let settings = Settings::resolve(&inv, &env, &manifest.settings)?;
     crate::log::configure(settings.log_level, settings.log_format);
     match &config {
-        Some(p) => crate::debug!(
+        Some(p) => crate::log::debug!(
             "manifest {}: {} secrets declared",
             p.display(),
             manifest.secrets.len()
         ),
-        None => crate::info!("no config.yaml found (--config); no secrets declared"),
+        None => crate::log::info!("no config.yaml found (--config); no secrets declared"),
     }
     let mut ctx = Context {
         env,
         manifest,
         settings,
+        program_home: None,
     };
     match inv.command {
         Command::Run(program) => run(&mut ctx, &program, start),
@@ -101,9 +100,11 @@ pub(crate) fn dispatch(
             print_stdout(crate::app::materialize::providers(&ctx).as_bytes());
             Ok(0)
         }
-        Command::Materialize => crate::app::materialize::materialize(&ctx, full_plan(&ctx, true)?),
+        Command::Materialize => {
+            crate::app::materialize::materialize(&ctx, plan_for(&ctx, Ending::Plan)?)
+        }
         Command::Clean => crate::app::materialize::clean(&ctx),
-        Command::Env => crate::app::materialize::env(&full_plan(&ctx, false)?),
+        Command::Env => crate::app::materialize::env(&plan_for(&ctx, Ending::Env)?),
         Command::Help(_) | Command::Version | Command::Bundle { .. } => Ok(0),
     }
 }
@@ -177,13 +178,13 @@ pub(crate) fn run(
             InitMode::Auto => pid1,
         };
     if pid1 && !supervised {
-        crate::warn!(
+        crate::log::warn!(
             "running the program as PID 1 without supervision (--no-init): it receives no signal \
              it has no handler for, and zombies are not reaped"
         );
     }
     let creds = program_credentials(proc)?;
-    adopt_home(&mut ctx.env, creds.as_ref());
+    ctx.program_home = creds.as_ref().map(|c| c.home.clone());
     let ctx = &*ctx;
     if !ctx.settings.allow_shared_dir {
         // Before the first read: the output dir is usually /secrets, also the first secrets dir.
@@ -216,7 +217,7 @@ pub(crate) fn run(
     // Publication holds the stop signals once committed: a later one waits for the program.
     let published = file::publish(&plan.files, &write_opts, file::SignalStop)?;
     remove_consumed(&plan.consumed);
-    crate::info!(
+    crate::log::info!(
         "{} delivered ({} written, {} unchanged, {}); starting {}",
         plural(ctx.manifest.secrets.len(), "secret"),
         plural(published.files.len(), "file"),
@@ -245,7 +246,7 @@ pub(crate) fn run(
     // values of every entry the program did not inherit as it is (TRUSS_SECRET_*, SECRET_INIT_*,
     // tokens, scrubbed and replaced variables), by position in the block.
     let wiped = sys::wipe_initial_env(&inherited);
-    crate::debug!("{wiped} input variables wiped from our own /proc/<pid>/environ");
+    crate::log::debug!("{wiped} input variables wiped from our own /proc/<pid>/environ");
     drop(env);
     let opts = supervise::Options {
         process_group: proc.process_group,
@@ -276,21 +277,9 @@ pub(crate) fn run(
     };
     if proc.cleanup {
         let removed = file::remove_published(&published);
-        crate::debug!("cleanup: {removed} delivered files removed");
+        crate::log::debug!("cleanup: {removed} delivered files removed");
     }
     result.map_err(Into::into)
-}
-
-/// The program runs as --user with that user's HOME, so provider files (~/.aws, ...) are planned
-/// under the same HOME it will look in. A --user without a passwd entry (or with a relative home)
-/// has no home: ours (/root) is not theirs, so providers that need HOME are refused unless given
-/// an explicit path.
-fn adopt_home(env: &mut crate::environ::Environ, creds: Option<&sys::Credentials>) {
-    match creds.map(|c| c.home.clone()) {
-        Some(Some(home)) => env.set("HOME", home),
-        Some(None) => env.remove("HOME"),
-        None => {}
-    }
 }
 
 /// The pre-flight of a run, short of writing: resolve, plan, the output-dir policy and a
@@ -299,52 +288,37 @@ fn adopt_home(env: &mut crate::environ::Environ, creds: Option<&sys::Credentials
 pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
     let creds = program_credentials(&ctx.settings.process)?;
     // As in a run: provider files are planned under the --user's HOME.
-    adopt_home(&mut ctx.env, creds.as_ref());
+    ctx.program_home = creds.as_ref().map(|c| c.home.clone());
     let ctx = &*ctx;
     let from_env = env_declared(ctx);
-    let (resolutions, mut errors, mut sources) = resolve_all(ctx, &from_env, &Carry::default())?;
-    let mut provider_rows = Vec::new();
-    let mut templates_checked = false;
-    if errors.0.is_empty() {
-        let built = plan::build(&resolutions, &ctx.settings).and_then(|mut p| {
-            let outcome = crate::provider::build(
-                &ctx.manifest.providers,
-                &resolutions,
-                &ctx.env,
-                &ctx.settings,
-                &mut p,
-                true,
-            )?;
-            let injected = sources.injected_env()?;
-            plan::add_injected(&mut p, injected, &ctx.settings)?;
-            Ok((p, outcome))
+    let target = Target {
+        ending: Ending::Deliver,
+        creds: creds.as_ref(),
+        program,
+        only: None,
+    };
+    // The run's own pass: check stops where the run would, with the run's errors.
+    let Pass {
+        resolutions,
+        provider_files,
+        delivery,
+    } = pass(ctx, &from_env, &Carry::default(), &target)?;
+    let errors = match delivery {
+        Ok(mut d) => match probe(ctx, &mut d) {
+            Ok(()) => Errors::default(),
+            Err(e) => e.into(),
+        },
+        Err(e) => e,
+    };
+    let provider_rows = provider_files
+        .into_iter()
+        .map(|(inst, role, path, write)| Row {
+            name: format!("provider:{inst}"),
+            source: role,
+            destination: vec![path.display().to_string()],
+            value: "-".into(),
+            status: if write { "ok" } else { "unchanged" }.into(),
         });
-        match built {
-            Err(plan_errors) => errors = plan_errors,
-            Ok((mut p, outcome)) => {
-                for (inst, role, path, write) in outcome.files {
-                    provider_rows.push(Row {
-                        name: format!("provider:{inst}"),
-                        source: role,
-                        destination: vec![path.display().to_string()],
-                        value: "-".into(),
-                        status: if write { "ok" } else { "unchanged" }.into(),
-                    });
-                }
-                // The rendered files join the plan, so the pre-flight covers their directories.
-                if let Err(template_errors) =
-                    crate::template::add_to_plan(&mut p, &ctx.manifest.templates, &resolutions)
-                {
-                    errors.0.extend(template_errors.0);
-                }
-                templates_checked = true;
-                if let Err(e) = preflight(ctx, &mut p, creds.as_ref(), program) {
-                    errors.push(e);
-                }
-            }
-        }
-    }
-    drop(sources);
     let mut rows: Vec<Row> = resolutions
         .iter()
         .map(|r| Row::of(r, &ctx.settings))
@@ -355,13 +329,8 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         let (source, status) = match o.result {
             Ok(r) if r.used.is_empty() => ("no secrets".to_string(), "ok".to_string()),
             Ok(r) => (format!("secrets: {}", r.used.join(", ")), "ok".to_string()),
-            Err(e) => {
-                let status = format!("error: {}", e.what);
-                if !templates_checked {
-                    errors.push(e);
-                }
-                ("-".to_string(), status)
-            }
+            // Its error, if the pass got as far as templates, is among the pass's errors.
+            Err(e) => ("-".to_string(), format!("error: {}", e.what)),
         };
         rows.push(Row {
             name: format!("template:{}", o.template.name),
@@ -432,19 +401,13 @@ fn refresh_text(r: &settings::RefreshSettings, watches: &[crate::app::refresh::W
     out
 }
 
-/// What a run checks between planning and publishing, without publishing: the environment the
-/// program would get, the program itself, and every destination directory.
-fn preflight(
-    ctx: &Context,
-    plan: &mut plan::Plan,
-    creds: Option<&sys::Credentials>,
-    program: &[OsString],
-) -> Result<(), Error> {
-    let (_env, opts) = before_publishing(ctx, plan, creds, program)?;
+/// The last thing a run does before publishing, without publishing: every destination directory
+/// probed for writability (no secret is written), as the run would find it.
+fn probe(ctx: &Context, d: &mut Delivery) -> Result<(), Error> {
     // As a run would find it: a fresh `--tmpfs` output dir is made private before use.
     let out = &ctx.settings.output_dir;
-    let tightened = (!opts.allow_shared_dir && file::would_tighten(out)).then_some(out.as_path());
-    file::probe(&plan.files, &opts, tightened)
+    let tightened = (!d.opts.allow_shared_dir && file::would_tighten(out)).then_some(out.as_path());
+    file::probe(&d.plan.files, &d.opts, tightened)
 }
 
 struct Row {
@@ -562,10 +525,18 @@ pub(crate) fn get(ctx: &Context, name: &str) -> Result<u8, Errors> {
                 "not declared under secrets: in config.yaml",
             )
         })?;
-    check_prefix_vars(ctx)?;
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, &Carry::default())?;
-    let (resolutions, errors) = resolve::resolve([declared], &mut sources);
-    errors.into_result()?;
+    let target = Target {
+        ending: Ending::Resolve,
+        creds: None,
+        program: &[],
+        only: Some(&declared.name),
+    };
+    let Pass {
+        resolutions,
+        delivery,
+        ..
+    } = pass(ctx, &[], &Carry::default(), &target)?;
+    delivery?;
     match resolutions.first().and_then(|r| r.value.as_ref()) {
         Some(v) => {
             print_stdout(v.expose());

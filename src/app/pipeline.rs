@@ -3,7 +3,9 @@
 //! state: a live refresh (`app::refresh`) calls [`delivery`] again with the same context and what
 //! the previous pass left ([`Carry`]), and compares the plans.
 
+use std::borrow::Cow;
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use crate::deliver::{env as child_env, file};
 use crate::environ::Environ;
@@ -14,22 +16,55 @@ use crate::process;
 use crate::resolve::Sources;
 use crate::resolve::{self, Resolution};
 use crate::settings::Settings;
-use crate::source::Carry;
+use crate::source::Outputs;
+use crate::source::registry::Carry;
 use crate::sys;
 
 /// Everything a command needs, loaded once.
 pub(crate) struct Context {
-    /// The start-time environment.
+    /// secret-init's own start-time environment, HOME included: every input (settings, sources,
+    /// secret-init's own cloud credentials) comes from it, never from the program's side.
     pub env: Environ,
     /// The manifest.
     pub manifest: Manifest,
     /// Merged settings.
     pub settings: Settings,
+    /// The program's HOME when it is not ours (`--user`): `Some(None)` for a user without one.
+    pub program_home: Option<Option<PathBuf>>,
+}
+
+impl Context {
+    /// The environment the program starts from: ours, with the `--user`'s HOME. Provider files
+    /// are planned under its HOME and the program's environment is built from it; nothing
+    /// secret-init reads for itself is looked up there.
+    pub(crate) fn program_env(&self) -> Cow<'_, Environ> {
+        match &self.program_home {
+            None => Cow::Borrowed(&self.env),
+            Some(home) => {
+                let mut env = self.env.clone();
+                match home {
+                    Some(h) => env.set("HOME", h.as_os_str()),
+                    None => env.remove("HOME"),
+                }
+                Cow::Owned(env)
+            }
+        }
+    }
+}
+
+/// The files secret-init delivers: the providers' destinations (under the program's HOME) and
+/// every file an earlier pass wrote. The sources never take their own credentials from them.
+fn outputs(ctx: &Context, carry: &Carry) -> Outputs {
+    Outputs::new(
+        crate::provider::destinations(&ctx.manifest.providers, &ctx.program_env())
+            .into_iter()
+            .chain(carry.written.iter().cloned()),
+    )
 }
 
 /// A `TRUSS_SECRET_` variable with nothing after the prefix names no secret: refuse it rather
-/// than guess (security.md case 7).
-pub(crate) fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
+/// than guess.
+fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
     let prefix = ctx.settings.env_prefix.as_str();
     if ctx.env.get(prefix).is_some() {
         return Err(Error::new(
@@ -46,63 +81,122 @@ pub(crate) fn env_declared(ctx: &Context) -> Vec<Declared> {
     super::env_refs::declared(&ctx.env, &ctx.settings, &ctx.manifest.secrets)
 }
 
-/// Resolves every declared secret (the manifest's and `from_env`, see [`env_declared`]); the
-/// sources are returned too, for their whole-environment injections (a vault's `env_paths`),
-/// which reuse the same connection and login.
-pub(crate) fn resolve_all<'a>(
+/// Where a pass ends, and so how much of it runs. Every command is the same pass: `get` stops
+/// after resolving, `env` after a plan without provider files, `materialize` after the whole
+/// plan, and `run`, a refresh and `check` after every check that precedes publishing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Resolve only (`get`).
+    Resolve,
+    /// The plan without provider files: no credentials file is read (`env`).
+    Env,
+    /// The whole plan (`materialize`).
+    Plan,
+    /// The whole plan and the program's environment, lookup and write policy (`run`, refresh,
+    /// `check`).
+    Deliver,
+}
+
+/// What a pass is for: its ending, and for [`Ending::Deliver`] the program and its user.
+pub(crate) struct Target<'p> {
+    /// Where the pass stops.
+    pub ending: Ending,
+    /// The ids the program runs as (`--user`).
+    pub creds: Option<&'p sys::Credentials>,
+    /// The program, looked up before anything is published (empty: none).
+    pub program: &'p [OsString],
+    /// Only this secret (`get`); `None`: every declared secret.
+    pub only: Option<&'p crate::name::SecretName>,
+}
+
+/// One pass's result. Its rows (resolutions, provider files) are kept even when a later stage
+/// failed, so `check` can show them; `delivery` holds exactly what the run would have: the
+/// delivery, or the errors of the first stage that failed.
+pub(crate) struct Pass<'a> {
+    /// Every declared secret, resolved or not.
+    pub resolutions: Vec<Resolution<'a>>,
+    /// `(instance, role, path, written?)` for every provider file.
+    pub provider_files: Vec<(String, String, std::path::PathBuf, bool)>,
+    /// The delivery, or why the run would stop.
+    pub delivery: Result<Delivery, Errors>,
+}
+
+/// The one pass: resolve → plan (secrets, providers, templates, dynamic secrets, injected
+/// variables, `file_env`) → the checks before publishing, stopping at `target.ending`. Nothing is
+/// written. `from_env`: see [`env_declared`]. `carry`: what an earlier pass left (a live refresh).
+/// `Err` only when the sources cannot even be built (no row to show).
+pub(crate) fn pass<'a>(
     ctx: &'a Context,
     from_env: &'a [Declared],
     carry: &Carry,
-) -> Result<(Vec<Resolution<'a>>, Errors, Sources), Errors> {
+    target: &Target,
+) -> Result<Pass<'a>, Errors> {
     check_prefix_vars(ctx)?;
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, carry)?;
-    let (resolutions, errors) =
-        resolve::resolve(ctx.manifest.secrets.iter().chain(from_env), &mut sources);
+    let mut sources = Sources::build(
+        &ctx.settings,
+        &ctx.manifest,
+        &ctx.env,
+        &outputs(ctx, carry),
+        carry,
+    )?;
+    let declared = ctx
+        .manifest
+        .secrets
+        .iter()
+        .chain(from_env)
+        .filter(|d| target.only.is_none_or(|n| d.name == *n));
+    let (resolutions, errors) = resolve::resolve(declared, &mut sources);
     // For a long-lived supervisor: the next pass (live refresh) rebuilds the sources and so
     // obtains new credentials; this says by when one is due.
     if let Some(t) = sources.credentials_expire_at() {
-        crate::debug!(
+        crate::log::debug!(
             "temporary credentials in use expire at {}",
             crate::bundle::format::rfc3339(t)
         );
     }
-    Ok((resolutions, errors, sources))
-}
-
-/// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
-/// with what is on disk unless `with_files` is false).
-pub(crate) fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> {
-    plan_excluding(ctx, with_files, &Carry::default())
-}
-
-/// [`full_plan`] with what an earlier pass left (`carry`: a live refresh).
-fn plan_excluding(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan::Plan, Errors> {
-    let from_env = env_declared(ctx);
-    let (resolutions, errors, mut sources) = resolve_all(ctx, &from_env, carry)?;
-    errors.into_result()?;
-    let mut plan = plan::build(&resolutions, &ctx.settings)?;
-    crate::provider::build(
-        &ctx.manifest.providers,
-        &resolutions,
-        &ctx.env,
-        &ctx.settings,
-        &mut plan,
-        with_files,
-    )?;
-    crate::template::add_to_plan(&mut plan, &ctx.manifest.templates, &resolutions)?;
-    add_dynamic(ctx, carry, &mut plan)?;
-    let mut injected = sources.injected_env()?;
-    plan.consumed = sources.consumed_files();
+    let mut provider_files = Vec::new();
+    let delivery = errors.into_result().and_then(|()| {
+        if target.ending == Ending::Resolve {
+            return Ok(Delivery::default());
+        }
+        let mut plan = plan::build(&resolutions, &ctx.settings)?;
+        let with_files = target.ending != Ending::Env;
+        let outcome = crate::provider::build(
+            &ctx.manifest.providers,
+            &resolutions,
+            &ctx.program_env(),
+            &ctx.settings,
+            &mut plan,
+            with_files,
+        )?;
+        provider_files = outcome.files;
+        crate::template::add_to_plan(&mut plan, &ctx.manifest.templates, &resolutions)?;
+        add_dynamic(ctx, carry, &mut plan)?;
+        let mut injected = sources.injected_env()?;
+        plan.consumed = sources.consumed_files();
+        injected.extend(crate::source::file::file_env(
+            &ctx.settings.file_env,
+            &ctx.env,
+            ctx.settings.max_secret_bytes,
+        )?);
+        plan::add_injected(&mut plan, injected, &ctx.settings)?;
+        if target.ending != Ending::Deliver {
+            return Ok(Delivery {
+                plan,
+                ..Delivery::default()
+            });
+        }
+        let (env, opts) = before_publishing(ctx, &mut plan, target.creds, target.program)?;
+        Ok(Delivery { plan, env, opts })
+    });
     // The vault client is in `carry`: dropping it (the end of a start without refresh) revokes
     // a token we logged in with; a refresh keeps it alive.
     drop(sources);
-    injected.extend(crate::source::file::file_env(
-        &ctx.settings.file_env,
-        &ctx.env,
-        ctx.settings.max_secret_bytes,
-    )?);
-    plan::add_injected(&mut plan, injected, &ctx.settings)?;
-    Ok(plan)
+    Ok(Pass {
+        resolutions,
+        provider_files,
+        delivery,
+    })
 }
 
 /// The vault's dynamic secrets (`secret_init.vault.dynamic`) join the plan: each one's fields
@@ -155,22 +249,42 @@ fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<()
     errors.into_result()
 }
 
-/// One whole pass of the pipeline for a run: everything resolved and checked, the plan (files
-/// owned by the `--user` unless a secret names its owner), the program's environment and the
-/// write policy, with every check that precedes publishing. A live refresh calls it again with
-/// the same context and what the previous pass left (`carry`).
+/// The pass for a run or a refresh: everything resolved and checked, the plan (files owned by
+/// the `--user` unless a secret names its owner), the program's environment and the write policy.
+/// A live refresh calls it again with the same context and what the previous pass left (`carry`).
 pub(crate) fn delivery(
     ctx: &Context,
     creds: Option<&sys::Credentials>,
     carry: &Carry,
     program: &[OsString],
 ) -> Result<Delivery, Errors> {
-    let mut plan = plan_excluding(ctx, true, carry)?;
-    let (env, opts) = before_publishing(ctx, &mut plan, creds, program)?;
-    Ok(Delivery { plan, env, opts })
+    let from_env = env_declared(ctx);
+    let target = Target {
+        ending: Ending::Deliver,
+        creds,
+        program,
+        only: None,
+    };
+    pass(ctx, &from_env, carry, &target)?.delivery
 }
 
-/// One pass's result, ready to publish: see [`delivery`].
+/// The plan of a pass that ends at `ending` ([`Ending::Plan`] or [`Ending::Env`]), for the
+/// development-machine commands.
+pub(crate) fn plan_for(ctx: &Context, ending: Ending) -> Result<plan::Plan, Errors> {
+    let from_env = env_declared(ctx);
+    let target = Target {
+        ending,
+        creds: None,
+        program: &[],
+        only: None,
+    };
+    Ok(pass(ctx, &from_env, &Carry::default(), &target)?
+        .delivery?
+        .plan)
+}
+
+/// One pass's result, ready to publish: see [`pass`].
+#[derive(Default)]
 pub(crate) struct Delivery {
     /// What goes where.
     pub plan: plan::Plan,
@@ -185,8 +299,8 @@ pub(crate) struct Delivery {
 pub(crate) fn remove_consumed(paths: &[std::path::PathBuf]) {
     for p in paths {
         match std::fs::remove_file(p) {
-            Ok(()) => crate::debug!("removed consumed input {}", p.display()),
-            Err(e) => crate::warn!(
+            Ok(()) => crate::log::debug!("removed consumed input {}", p.display()),
+            Err(e) => crate::log::warn!(
                 "could not remove {}: {}",
                 p.display(),
                 crate::error::io_text(&e)
@@ -198,7 +312,7 @@ pub(crate) fn remove_consumed(paths: &[std::path::PathBuf]) {
 /// The last steps before publishing, shared by a run and `check`: the files' owners, the
 /// program's environment and its size, the program's lookup (when there is a program), and the
 /// write policy.
-pub(crate) fn before_publishing(
+fn before_publishing(
     ctx: &Context,
     plan: &mut plan::Plan,
     creds: Option<&sys::Credentials>,
@@ -212,7 +326,7 @@ pub(crate) fn before_publishing(
         }
     }
     let env = child_env::child_environment(
-        &ctx.env,
+        &ctx.program_env(),
         &ctx.settings.env_prefix,
         &ctx.settings.scrub_env,
         &plan.env,

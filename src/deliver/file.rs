@@ -37,6 +37,7 @@ use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, renameat};
 use nix::sys::stat::{Mode, SFlag, fchmod, fstat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, fchown, unlinkat};
 
+pub(crate) use super::dirs::WriteOptions;
 use super::dirs::{check_dir, is_memory_fs, open_existing_dir, read_only_hint};
 pub(crate) use super::dirs::{
     open_dir_chain, open_dir_chain_owned, tighten_fresh_mount, would_tighten,
@@ -45,19 +46,6 @@ use crate::error::{Error, Kind};
 use crate::fsx::DIR_FLAGS;
 use crate::plan::FileDelivery;
 use crate::sys::{RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2};
-
-/// Policy for the destination directories.
-#[derive(Clone, Debug)]
-pub(crate) struct WriteOptions {
-    /// Permit directories that other users can write to or that another user owns.
-    pub allow_shared_dir: bool,
-    /// Owners of directories and existing files that are trusted besides root and ourselves
-    /// (the `--user` the program runs as).
-    pub trusted_uids: Vec<u32>,
-    /// `fsync` each file and its directory (on disk-backed filesystems), for writes that must
-    /// survive a crash; start-time deliveries, rebuilt on every start, do not ask for it.
-    pub durable: bool,
-}
 
 /// What was published, for `--cleanup` and `materialize`.
 #[derive(Debug, Default)]
@@ -97,10 +85,6 @@ fn cant_create(d: &FileDelivery, what: impl Into<String>) -> Error {
         d.path.display().to_string(),
         what,
     )
-}
-
-pub(super) fn errno_text(e: Errno) -> String {
-    e.desc().to_string()
 }
 
 /// A pending stop (SIGTERM and the like) that publication must honour.
@@ -176,7 +160,7 @@ pub(crate) fn publish(
         if result.is_ok() && job.sync {
             // Durability of the renames; a failure here cannot be undone, so it is only logged.
             if let Err(e) = nix::unistd::fsync(&job.fd) {
-                crate::warn!("fsync of {} failed: {}", job.path.display(), e.desc());
+                crate::log::warn!("fsync of {} failed: {}", job.path.display(), e.desc());
             }
         }
         remove_staging(job, result.is_ok());
@@ -189,7 +173,7 @@ pub(crate) fn publish(
             .collect(),
     };
     for p in &published.files {
-        crate::debug!("wrote {}", p.display());
+        crate::log::debug!("wrote {}", p.display());
     }
     Ok(published)
 }
@@ -225,9 +209,8 @@ pub(crate) fn probe(
         // Removed while still locked, so no other start's sweep can take it meanwhile.
         let (name, _staging, _lock) =
             make_staging(&fd, existing).map_err(|what| cant_create(d, what))?;
-        unlinkat(&fd, name.as_str(), UnlinkatFlags::RemoveDir).map_err(|e| {
-            cant_create(d, format!("cannot remove the probe dir: {}", errno_text(e)))
-        })?;
+        unlinkat(&fd, name.as_str(), UnlinkatFlags::RemoveDir)
+            .map_err(|e| cant_create(d, format!("cannot remove the probe dir: {}", e.desc())))?;
     }
     Ok(())
 }
@@ -254,7 +237,7 @@ fn stage<'a>(
             make_staging(&fd, dir).map_err(|what| cant_create(first, what))?;
         let on_disk = !is_memory_fs(&fd);
         if on_disk {
-            crate::debug!(
+            crate::log::debug!(
                 "{} is not on tmpfs/ramfs: secrets may reach disk (use a memory-backed volume)",
                 dir.display()
             );
@@ -321,13 +304,7 @@ fn still_linked(dirfd: &OwnedFd, name: &str, fd: &OwnedFd) -> bool {
 
 /// Makes this start's staging dir, `flock`ed exclusively for as long as the start uses it.
 fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd, Flock<OwnedFd>), String> {
-    let cannot = |e: Errno| {
-        format!(
-            "cannot open staging dir in {}: {}",
-            dir.display(),
-            errno_text(e)
-        )
-    };
+    let cannot = |e: Errno| format!("cannot open staging dir in {}: {}", dir.display(), e.desc());
     for _ in 0..8 {
         let name = format!("{STAGING_PREFIX}{}", random_suffix());
         match mkdirat(dirfd, name.as_str(), Mode::from_bits_truncate(0o700)) {
@@ -352,7 +329,7 @@ fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd, Flock<O
                 return Err(format!(
                     "cannot create a staging dir in {}: {}",
                     dir.display(),
-                    errno_text(e)
+                    e.desc()
                 ));
             }
         }
@@ -402,8 +379,8 @@ fn sweep_stale(dirfd: &OwnedFd, dir: &Path) {
             }
         }
         match unlinkat(dirfd, name, UnlinkatFlags::RemoveDir) {
-            Ok(()) => crate::info!("removed stale staging dir {}/{name}", dir.display()),
-            Err(e) => crate::warn!(
+            Ok(()) => crate::log::info!("removed stale staging dir {}/{name}", dir.display()),
+            Err(e) => crate::log::warn!(
                 "cannot remove stale staging dir {}/{name} ({left} entries left): {}",
                 dir.display(),
                 e.desc()
@@ -421,14 +398,13 @@ fn write_staged(
     let flags =
         OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let fd = nix::fcntl::openat(staging, name, flags, Mode::from_bits_truncate(0o600))
-        .map_err(|e| cant_create(d, format!("cannot create: {}", errno_text(e))))?;
+        .map_err(|e| cant_create(d, format!("cannot create: {}", e.desc())))?;
     if let Some((uid, gid)) = d.owner {
-        fchown(&fd, Some(uid.into()), Some(gid.into())).map_err(|e| {
-            cant_create(d, format!("cannot chown to {uid}:{gid}: {}", errno_text(e)))
-        })?;
+        fchown(&fd, Some(uid.into()), Some(gid.into()))
+            .map_err(|e| cant_create(d, format!("cannot chown to {uid}:{gid}: {}", e.desc())))?;
     }
     fchmod(&fd, Mode::from_bits_truncate(d.mode))
-        .map_err(|e| cant_create(d, format!("cannot chmod: {}", errno_text(e))))?;
+        .map_err(|e| cant_create(d, format!("cannot chmod: {}", e.desc())))?;
     let mut f = File::from(fd);
     f.write_all(d.content.expose())
         .map_err(|e| cant_create(d, format!("write failed: {}", crate::error::io_text(&e))))?;
@@ -458,7 +434,7 @@ fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> 
                 Err(e) => {
                     return Err(cant_create(
                         d,
-                        format!("cannot check the destination: {}", errno_text(e)),
+                        format!("cannot check the destination: {}", e.desc()),
                     ));
                 }
                 Ok(st) => {
@@ -520,7 +496,7 @@ fn rename_all(jobs: &[DirJob], stop: &impl Stop) -> Result<(), Error> {
                 Ok(true) if t.existed => done.push(Done::Exchanged(j, i)),
                 Ok(_) => done.push(Done::Created(j, i)),
                 Err(e) => {
-                    let err = cant_create(t.delivery, format!("cannot publish: {}", errno_text(e)));
+                    let err = cant_create(t.delivery, format!("cannot publish: {}", e.desc()));
                     roll_back(jobs, &done);
                     return Err(err);
                 }
@@ -550,7 +526,7 @@ fn roll_back(jobs: &[DirJob], done: &[Done]) {
             renameat(&job.fd, name, &job.staging, name)
         };
         if let Err(e) = r {
-            crate::error!(
+            crate::log::error!(
                 "rolling back {} failed: {}",
                 job.targets[i].delivery.path.display(),
                 e.desc()
@@ -566,7 +542,7 @@ fn remove_staging(job: &DirJob, published: bool) {
     for t in job.targets.iter().filter(|t| !published || t.existed) {
         match unlinkat(&job.staging, t.name, UnlinkatFlags::NoRemoveDir) {
             Ok(()) | Err(Errno::ENOENT) => {}
-            Err(e) => crate::warn!(
+            Err(e) => crate::log::warn!(
                 "cannot remove staged {}: {}",
                 String::from_utf8_lossy(t.name.as_bytes()),
                 e.desc()
@@ -574,7 +550,7 @@ fn remove_staging(job: &DirJob, published: bool) {
         }
     }
     if let Err(e) = unlinkat(&job.fd, job.staging_name.as_str(), UnlinkatFlags::RemoveDir) {
-        crate::warn!(
+        crate::log::warn!(
             "cannot remove staging dir {}/{}: {}",
             job.path.display(),
             job.staging_name,
@@ -596,15 +572,15 @@ pub(crate) fn remove_published(paths: &[PathBuf]) -> usize {
         let fd = match open_existing_dir(dir) {
             Ok(fd) => fd,
             Err(why) => {
-                crate::warn!("cleanup: not removing {}: {why}", path.display());
+                crate::log::warn!("cleanup: not removing {}: {why}", path.display());
                 continue;
             }
         };
         match fstatat(&fd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
             Err(Errno::ENOENT) => {}
-            Err(e) => crate::warn!("cleanup: cannot check {}: {}", path.display(), e.desc()),
+            Err(e) => crate::log::warn!("cleanup: cannot check {}: {}", path.display(), e.desc()),
             Ok(st) if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() => {
-                crate::warn!(
+                crate::log::warn!(
                     "cleanup: not removing {}: no longer the regular file secret-init wrote",
                     path.display()
                 );
@@ -612,10 +588,12 @@ pub(crate) fn remove_published(paths: &[PathBuf]) -> usize {
             Ok(_) => match unlinkat(&fd, name, UnlinkatFlags::NoRemoveDir) {
                 Ok(()) => {
                     removed += 1;
-                    crate::debug!("cleanup: removed {}", path.display());
+                    crate::log::debug!("cleanup: removed {}", path.display());
                 }
                 Err(Errno::ENOENT) => {}
-                Err(e) => crate::warn!("cleanup: cannot remove {}: {}", path.display(), e.desc()),
+                Err(e) => {
+                    crate::log::warn!("cleanup: cannot remove {}: {}", path.display(), e.desc())
+                }
             },
         }
     }
@@ -657,7 +635,7 @@ mod tests {
         v
     }
 
-    /// Issue 10 item 2: a stop arriving between two renames (the third poll here) rolls the set
+    /// A stop arriving between two renames (the third poll here) rolls the set
     /// back: the old files hold their old bytes, new names are gone, no staging dir is left.
     /// Also a stop after the last rename, at the commit point, rolls back.
     #[test]
@@ -713,7 +691,7 @@ mod tests {
         assert_eq!(names(tmp.path()), ["a"]);
     }
 
-    /// Issue 10 item 3: a staging dir a SIGKILLed start left behind (unlocked, ours, our name) is
+    /// A staging dir a SIGKILLed start left behind (unlocked, ours, our name) is
     /// swept by the next publish; a live start's (locked), a symlink with our name, a directory
     /// not of our naming and the link's target are all left alone.
     #[test]

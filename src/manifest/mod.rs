@@ -410,7 +410,7 @@ mod tests {
         assert_eq!(redact_scalars("string \"unterminated"), "string");
     }
 
-    /// Issue 10 item 7: keys that are different YAML nodes but the same secret name.
+    /// Keys that are different YAML nodes but the same secret name.
     #[test]
     fn keys_naming_one_secret_twice_are_errors() {
         for text in [

@@ -397,6 +397,33 @@ pub(crate) fn build(
     Ok(outcome)
 }
 
+/// Every file the instances may write, from the manifest alone (no value is needed): the
+/// kind's files whose field is mapped, a `files` instance's file per field. A destination that
+/// depends on a value (`{key_name}`) or cannot be located is left out: it is no file secret-init
+/// reads for itself. These are outputs, never secret-init's own inputs (see `source::Outputs`).
+pub(crate) fn destinations(instances: &[Instance], env: &Environ) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for inst in instances {
+        match inst.kind.open {
+            Open::FileNames => {
+                if let Ok(dir) = expand(inst.path.as_deref().unwrap_or_default(), env, "path") {
+                    out.extend(inst.fields.keys().map(|k| dir.join(k)));
+                }
+            }
+            _ => {
+                for spec in registry::outputs(inst.kind).files {
+                    if inst.fields.contains_key(spec.needs)
+                        && let Ok((p, _)) = locate(spec, env, &|_| None)
+                    {
+                        out.push(p);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 fn add_env(
     inst: &Instance,
     values: &Values,

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
-use super::registry::{BuildCtx, Generic, Registered, Watching};
 use super::{Found, Origin, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::Error;
@@ -59,24 +58,6 @@ impl EnvSource {
     }
 }
 
-impl Registered for EnvSource {
-    type Settings = ();
-
-    fn build(_: &(), ctx: &mut BuildCtx<'_>) -> Option<Self> {
-        Some(EnvSource::new(
-            ctx.generic.env_prefix.to_string(),
-            ctx.env.clone(),
-        ))
-    }
-
-    fn watching(_: &(), _: &Generic<'_>) -> Vec<Watching> {
-        vec![Watching::Fixed {
-            label: "env".into(),
-            why: "an environment cannot change",
-        }]
-    }
-}
-
 impl Source for EnvSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Env
@@ -102,7 +83,7 @@ impl Source for EnvSource {
 mod tests {
     use super::*;
 
-    /// Issue 10, questionable behaviours: `TRUSS_SECRET_a` given twice. The source lookup, a
+    /// `TRUSS_SECRET_a` given twice. The source lookup, a
     /// `from: env:` reference and getenv(3) all take the first value.
     #[test]
     fn a_name_given_twice_resolves_to_its_first_value() {

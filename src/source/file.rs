@@ -18,7 +18,6 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-use super::registry::{BuildCtx, Generic, Registered, Watching};
 use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
@@ -83,7 +82,7 @@ fn open_dir(path: &Path) -> Result<Dir, Errno> {
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
     ) {
         Ok(data) => {
-            crate::debug!(
+            crate::log::debug!(
                 "{}: Kubernetes layout, reading one ..data snapshot",
                 path.display()
             );
@@ -176,26 +175,6 @@ fn errno_error(e: Errno, what: &str) -> Error {
     }
 }
 
-impl Registered for FileSource {
-    type Settings = ();
-
-    fn build(_: &(), ctx: &mut BuildCtx<'_>) -> Option<Self> {
-        let g = &ctx.generic;
-        Some(
-            FileSource::new(g.secrets_dirs.to_vec(), g.max_secret_bytes)
-                .skipping(&ctx.carry.written),
-        )
-    }
-
-    fn watching(_: &(), generic: &Generic<'_>) -> Vec<Watching> {
-        let dir = |d: &PathBuf| Watching::Dir {
-            label: format!("file:{}", d.display()),
-            path: d.clone(),
-        };
-        generic.secrets_dirs.iter().map(dir).collect()
-    }
-}
-
 impl Source for FileSource {
     fn kind(&self) -> SourceKind {
         SourceKind::File
@@ -234,7 +213,7 @@ impl Source for FileSource {
             };
             let value = read_regular(fd, self.max_bytes)
                 .map_err(|why| Error::new(Kind::Data, why).with_source(src.clone()))?;
-            crate::debug!("secret \"{name}\": found in {src}");
+            crate::log::debug!("secret \"{name}\": found in {src}");
             return Ok(Some(Found {
                 value,
                 origin: Origin {

@@ -12,6 +12,7 @@ pub(crate) mod default;
 pub(crate) mod env;
 pub(crate) mod file;
 pub(crate) mod gcp;
+pub(crate) mod kind;
 pub(crate) mod local;
 pub(crate) mod registry;
 mod remote;
@@ -25,7 +26,7 @@ use crate::error::{Error, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
-pub(crate) use registry::SourceKind;
+pub(crate) use kind::SourceKind;
 
 /// Where a value came from: the source kind, a label for people (`env:TRUSS_SECRET_db`) and, for
 /// files, the visible path (so a value is never rewritten onto the very file it came from).
@@ -110,24 +111,78 @@ pub trait Source {
     }
 }
 
-/// What one pass of the pipeline hands to the next (a live refresh).
-#[derive(Default)]
-pub struct Carry {
-    /// The files secret-init published: outputs, never read back by the file source.
-    pub written: std::collections::BTreeSet<PathBuf>,
-    /// A bundle URL's last answer, for a conditional GET.
-    pub bundle_url: bundle::UrlCache,
-    /// The vault client, its token and the dynamic secrets issued (kept alive by a refresh).
-    pub vault: vault::keep::Shared,
+/// How a live refresh notices that a source changed (`check` and the status file show it).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Watching {
+    /// A directory, watched whole (inotify, else polled) when it exists.
+    Dir {
+        /// `file:/secrets`.
+        label: String,
+        /// The directory.
+        path: PathBuf,
+    },
+    /// One file, watched through its directory.
+    File {
+        /// `bundle:/etc/app.bundle`.
+        label: String,
+        /// The file.
+        path: PathBuf,
+        /// Watched only when the file exists at start (a missing local config is no source).
+        only_if_present: bool,
+    },
+    /// Re-read every refresh interval.
+    Poll {
+        /// `vault:https://…`.
+        label: String,
+        /// What is re-read, shown after the interval: `KV data paths; a new version shows a
+        /// change`.
+        what: &'static str,
+    },
+    /// Cannot change while the program runs.
+    Fixed {
+        /// `env`.
+        label: String,
+        /// Why: `an environment cannot change`.
+        why: &'static str,
+    },
 }
 
-impl Carry {
-    /// The carry of a live refresh: the vault's login and leases outlive each pass.
-    pub fn live() -> Carry {
-        Carry {
-            vault: vault::keep::Keep::live(),
-            ..Carry::default()
+/// The files secret-init delivers (the providers' destinations, and every file a pass wrote):
+/// outputs, never read back as secret-init's own credentials. A credential chain treats a
+/// default location that is one of them as absent, and refuses one named on purpose.
+#[derive(Clone, Debug, Default)]
+pub struct Outputs(Vec<PathBuf>);
+
+impl Outputs {
+    /// The outputs at these paths.
+    pub fn new(paths: impl IntoIterator<Item = PathBuf>) -> Outputs {
+        Outputs(paths.into_iter().collect())
+    }
+
+    /// Whether `path` is one of them: the same path once spelled alike (`//x`, `/./x`), or the
+    /// same file (device and inode, links followed) when both exist.
+    pub fn contains(&self, path: &std::path::Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let spelled: PathBuf = path.components().collect();
+        let file = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+        self.0.iter().any(|o| {
+            o.components().collect::<PathBuf>() == spelled
+                || file.is_some_and(|f| std::fs::metadata(o).is_ok_and(|m| (m.dev(), m.ino()) == f))
+        })
+    }
+
+    /// Refuses `path`, named on purpose by `what`, when it is one of them: 78.
+    pub fn refuse(&self, path: &std::path::Path, what: &str) -> Result<(), Error> {
+        if self.contains(path) {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "{what} {} is a file secret-init delivers to the program; secret-init's own credentials never come from its outputs",
+                    path.display()
+                ),
+            ));
         }
+        Ok(())
     }
 }
 
@@ -154,6 +209,27 @@ pub(crate) fn pick_key(v: &Secret, key: &str) -> Result<Option<Secret>, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outputs_match_by_spelling_and_by_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("credentials");
+        std::fs::write(&out, "x").expect("write");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&out, &link).expect("symlink");
+        let outputs = Outputs::new([out.clone(), dir.path().join("later")]);
+        let spelled = PathBuf::from(format!("{}//./credentials", dir.path().display()));
+        assert!(outputs.contains(&out) && outputs.contains(&spelled));
+        assert!(outputs.contains(&link), "the same file by another name");
+        assert!(
+            outputs.contains(&dir.path().join("later")),
+            "not written yet"
+        );
+        assert!(!outputs.contains(&dir.path().join("other")));
+        let e = outputs.refuse(&link, "X").expect_err("refused");
+        assert_eq!(e.exit_code(), 78);
+        assert!(outputs.refuse(&dir.path().join("other"), "X").is_ok());
+    }
 
     #[test]
     fn json_keys() {

@@ -1,9 +1,9 @@
 //! What the remote sources (aws, gcp, azure) share around their clients: every reference read
 //! at most once a pass ([`Reads`]: successes and failures alike), the size limit, errors naming
-//! the reference, the `#KEY` pick, and their registration ([`remote_source!`]: built always,
-//! since references need no settings; polled by a live refresh).
+//! the reference, and the `#KEY` pick.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::rc::Rc;
 
 use super::{Found, Origin, SourceKind, pick_key};
@@ -122,61 +122,26 @@ impl<K: Ord, V: Clone + Measured> Reads<K, V> {
         what: &str,
     ) -> Result<Option<V>, Error> {
         if let Ok(Some(v)) = &result {
-            crate::debug!("{who}: {what}: {} bytes", v.bytes());
+            crate::log::debug!("{who}: {what}: {} bytes", v.bytes());
         }
         self.0.insert(key, result.clone());
         result
     }
 }
 
-/// Registers a remote source: built always from its settings (references need no settings),
-/// in the order when `in_order` says lookups by name can find something, polled by a live
-/// refresh, its section resolved by `resolve(file, env, allow_insecure_http)`.
-macro_rules! remote_source {
-    (
-        $ty:ident, $kind:ident, $settings:ty, $file:ty,
-        in_order: $in_order:ident,
-        polls: $what:literal,
-        resolve: |$f:ident, $env:ident, $allow:ident| $resolve:expr $(,)?
-    ) => {
-        impl $crate::source::registry::Registered for $ty {
-            type Settings = $settings;
+/// The largest token file read (web identity and federated tokens are a few KB).
+const TOKEN_FILE_BYTES: u64 = 256 * 1024;
 
-            fn build(
-                settings: &$settings,
-                ctx: &mut $crate::source::registry::BuildCtx<'_>,
-            ) -> Option<Self> {
-                let max = ctx.generic.max_secret_bytes;
-                Some($ty::new(settings.clone(), ctx.env.clone(), max))
-            }
-
-            fn in_order(&self) -> bool {
-                self.$in_order()
-            }
-
-            fn watching(
-                _: &$settings,
-                _: &$crate::source::registry::Generic<'_>,
-            ) -> Vec<$crate::source::registry::Watching> {
-                vec![$crate::source::registry::Watching::Poll {
-                    label: $crate::source::SourceKind::$kind.name().into(),
-                    what: $what,
-                }]
-            }
-        }
-
-        impl $crate::source::registry::Configured for $ty {
-            type File = $file;
-
-            fn resolve(
-                _: &$crate::cli::Invocation,
-                $env: &$crate::environ::Environ,
-                $f: Option<&$file>,
-                $allow: bool,
-            ) -> Result<$settings, $crate::error::Error> {
-                $resolve
-            }
-        }
-    };
+/// Reads a token file (trimmed; missing or empty is 77), named `what` in messages.
+pub(crate) fn read_token_file(path: &Path, what: &str) -> Result<Secret, Error> {
+    let src = format!("{what} {}", path.display());
+    let bytes = crate::fsx::read_file(path, TOKEN_FILE_BYTES)
+        .map_err(|e| Error::new(e.kind(Kind::Data), e.text()))
+        .map_err(|e| e.with_source(src.clone()))?
+        .ok_or_else(|| Error::new(Kind::Permission, "does not exist").with_source(src.clone()))?;
+    let t = bytes.expose().trim_ascii();
+    if t.is_empty() {
+        return Err(Error::new(Kind::Permission, "empty").with_source(src));
+    }
+    Ok(Secret::new(t.to_vec()))
 }
-pub(crate) use remote_source;

@@ -33,8 +33,9 @@ use crate::plan::Plan;
 use crate::process;
 use crate::process::supervise::{Refresh, Tell};
 use crate::settings::{OnChange, RefreshSettings, Settings};
-use crate::source::registry::Watching;
-use crate::source::{Carry, SourceKind};
+use crate::source::SourceKind;
+use crate::source::Watching;
+use crate::source::registry::Carry;
 use crate::sys;
 
 use watch::{Watched, Watcher};
@@ -91,6 +92,19 @@ impl Delivered {
             files,
             env: Some(digest(&parts)),
         }
+    }
+
+    /// Carries over `last`'s digest for each file a pass leaves alone because it already holds
+    /// what would be written (`Plan::unchanged`: a provider file the start wrote, merged again
+    /// and found the same). Without this the start's record (the file written) and a later
+    /// pass's plan (the file left out) never agree, and every pass looks like a change.
+    fn keep_unchanged(mut self, unchanged: &[PathBuf], last: &Delivered) -> Delivered {
+        for p in unchanged {
+            if let Some(d) = last.files.get(p) {
+                self.files.insert(p.clone(), *d);
+            }
+        }
+        self
     }
 }
 
@@ -267,7 +281,7 @@ impl<'a> Refresher<'a> {
     ) -> Refresher<'a> {
         let watcher = Watcher::new(places(&ctx.settings));
         let sources = watches(&ctx.settings, &settings, Some(watcher.how()));
-        crate::info!(
+        crate::log::info!(
             "refresh: every {} (±{:.0}%), on change: {}; {}",
             human(settings.interval),
             settings.jitter * 100.0,
@@ -327,7 +341,7 @@ impl<'a> Refresher<'a> {
         self.status.last_attempt = Some(now);
         let tell = match self.once() {
             Ok(Outcome::Abandoned) => {
-                crate::debug!("refresh abandoned: a stop signal is pending");
+                crate::log::debug!("refresh abandoned: a stop signal is pending");
                 self.status.write(self.settings.status_file.as_deref());
                 return Tell::Nothing;
             }
@@ -354,7 +368,7 @@ impl<'a> Refresher<'a> {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("; ");
-                crate::error!(
+                crate::log::error!(
                     "refresh failed, the program keeps the last good set: {line} (retry in {:.1}s)",
                     wait.as_secs_f64()
                 );
@@ -391,9 +405,9 @@ impl<'a> Refresher<'a> {
         if sys::stop_pending() {
             return Ok(Outcome::Abandoned);
         }
-        let now = Delivered::of(&plan, &env);
+        let now = Delivered::of(&plan, &env).keep_unchanged(&plan.unchanged, &self.last);
         if now == self.last {
-            crate::debug!("refresh: nothing changed");
+            crate::log::debug!("refresh: nothing changed");
             return Ok(Outcome::Unchanged);
         }
         let changed: Vec<&crate::plan::FileDelivery> = plan
@@ -444,7 +458,7 @@ impl<'a> Refresher<'a> {
             }
             (OnChange::Signal, false) => Tell::Signal(self.settings.signal),
         };
-        crate::info!(
+        crate::log::info!(
             "refresh: published {} changed file(s){}{}; {}",
             owned.len(),
             if names.is_empty() {
@@ -506,7 +520,7 @@ impl Refresh for Refresher<'_> {
             self.due = Some(now);
         }
         if self.watcher.changed(now) && self.due.is_none() {
-            crate::debug!("refresh: a watched source changed");
+            crate::log::debug!("refresh: a watched source changed");
             self.due = Some(now + COALESCE);
         }
         let was_inotify = self.status.watch_mode != self.watcher.how();
@@ -618,7 +632,7 @@ impl Status {
     fn write(&self, path: Option<&Path>) {
         let Some(path) = path else { return };
         if let Err(e) = write_atomic(path, format!("{}\n", self.json()).as_bytes()) {
-            crate::warn!(
+            crate::log::warn!(
                 "refresh: cannot write the status file {}: {}",
                 path.display(),
                 crate::error::io_text(&e)
@@ -656,18 +670,10 @@ mod tests {
     use super::*;
     use crate::plan::FileDelivery;
     use crate::secret::Secret;
-    use crate::settings::{parse_duration, parse_signal};
+    use crate::settings::parse_signal;
 
     #[test]
-    fn durations_and_signals() {
-        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
-        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
-        for bad in ["", "soon", "5 minutes", "-1s", "9999h"] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
-        }
+    fn signals_and_human_durations() {
         assert_eq!(parse_signal("SIGHUP"), Some(1));
         assert_eq!(parse_signal("usr1"), Some(10));
         assert_eq!(parse_signal("34"), Some(34));

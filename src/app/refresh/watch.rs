@@ -60,7 +60,7 @@ impl Watcher {
         let mode = match Self::inotify(&places) {
             Ok(mode) => mode,
             Err(why) => {
-                crate::warn!("refresh: inotify unavailable ({why}); polling every 1s instead");
+                crate::log::warn!("refresh: inotify unavailable ({why}); polling every 1s instead");
                 Self::poll_mode(&places)
             }
         };
@@ -149,7 +149,7 @@ impl Watcher {
             }
         };
         if let Some(why) = fall_back {
-            crate::warn!("refresh: inotify stopped working ({why}); polling every 1s instead");
+            crate::log::warn!("refresh: inotify stopped working ({why}); polling every 1s instead");
             self.mode = Self::poll_mode(&self.places);
         }
         changed

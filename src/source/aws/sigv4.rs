@@ -15,8 +15,43 @@
 use ring::{digest, hmac};
 use zeroize::Zeroizing;
 
-use super::credentials::Credentials;
 use crate::secret::Secret;
+
+/// A set of AWS credentials. `Debug` shows the key id only.
+#[derive(Clone)]
+pub struct Credentials {
+    /// The access key id (an identifier, shown in messages).
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: Secret,
+    /// The session token of temporary credentials.
+    pub session_token: Option<Secret>,
+    /// When temporary credentials expire (Unix seconds), from the `Expiration` of an STS,
+    /// container or instance metadata answer; `None` for static keys. A long-lived supervisor
+    /// obtains new ones before then ([`Credentials::fresh_at`]).
+    pub expires_at: Option<u64>,
+}
+
+/// Credentials this close to their expiry are obtained anew: botocore's mandatory refresh
+/// window (10 minutes), so a request is never signed with keys about to lapse.
+pub(crate) const REFRESH_BEFORE_SECS: u64 = 600;
+
+impl Credentials {
+    /// Whether these can still be used at `now` (Unix seconds): static keys always; temporary
+    /// ones until [`REFRESH_BEFORE_SECS`] before they expire.
+    pub fn fresh_at(&self, now: u64) -> bool {
+        self.expires_at
+            .is_none_or(|t| now.saturating_add(REFRESH_BEFORE_SECS) < t)
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
 
 /// One request to sign: everything that goes into the canonical request.
 pub struct Request<'a> {
@@ -91,14 +126,14 @@ pub fn sign(req: &Request<'_>, creds: &Credentials) -> Signed {
         canonical_query(req.query),
         canonical_headers,
         signed_headers,
-        hex(digest::digest(&digest::SHA256, req.payload).as_ref())
+        crate::hex::encode(digest::digest(&digest::SHA256, req.payload).as_ref())
     ));
     let date = req.amz_date.get(..8).unwrap_or(req.amz_date);
     let scope = format!("{date}/{}/{}/aws4_request", req.region, req.service);
     let to_sign = format!(
         "AWS4-HMAC-SHA256\n{}\n{scope}\n{}",
         req.amz_date,
-        hex(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
+        crate::hex::encode(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
     );
     let mut secret = Zeroizing::new(b"AWS4".to_vec());
     secret.extend_from_slice(creds.secret_access_key.expose());
@@ -106,7 +141,7 @@ pub fn sign(req: &Request<'_>, creds: &Credentials) -> Signed {
     let k_region = mac(&k_date, req.region.as_bytes());
     let k_service = mac(&k_region, req.service.as_bytes());
     let k_signing = mac(&k_service, b"aws4_request");
-    let signature = hex(&mac(&k_signing, to_sign.as_bytes()));
+    let signature = crate::hex::encode(&mac(&k_signing, to_sign.as_bytes()));
     Signed {
         authorization: format!(
             "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
@@ -122,32 +157,14 @@ fn mac(key: &[u8], data: &[u8]) -> Zeroizing<Vec<u8>> {
     Zeroizing::new(hmac::sign(&k, data).as_ref().to_vec())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const H: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(H[usize::from(b >> 4)] as char);
-        s.push(H[usize::from(b & 15)] as char);
-    }
-    s
-}
-
 /// Python's `' '.join(value.split())`: trimmed, inner whitespace runs become one space.
 fn trim_all(v: &str) -> String {
     v.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Percent-encodes every byte but the unreserved ones and those in `keep`.
-pub fn encode(s: &str, keep: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.".contains(&b) || keep.contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// botocore's `quote(v, safe='~')`.
+fn unreserved(v: &str) -> String {
+    percent_encoding::utf8_percent_encode(v, crate::http::UNRESERVED).to_string()
 }
 
 /// botocore's `quote(normalize_url_path(path), safe='/~')`.
@@ -176,13 +193,13 @@ fn canonical_path(path: &str) -> String {
     if p.is_empty() {
         p.push('/');
     }
-    encode(&p, b"/~")
+    percent_encoding::utf8_percent_encode(&p, crate::http::PATH).to_string()
 }
 
 fn canonical_query(query: &[(&str, &str)]) -> String {
     let mut pairs: Vec<(String, String)> = query
         .iter()
-        .map(|(k, v)| (encode(k, b"~"), encode(v, b"~")))
+        .map(|(k, v)| (unreserved(k), unreserved(v)))
         .collect();
     pairs.sort();
     pairs

@@ -19,7 +19,7 @@ pub(crate) mod config;
 
 use std::collections::BTreeMap;
 
-use super::remote::{Reads, check_size, keyed, naming, remote_source};
+use super::remote::{Reads, check_size, keyed, naming};
 use super::{Found, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
@@ -31,9 +31,10 @@ use client::Clients;
 use config::{AzureSettings, vault_name_of};
 
 /// The azure source. See the module docs.
-pub struct AzureSource {
+pub(crate) struct AzureSource {
     settings: AzureSettings,
     env: Environ,
+    outputs: crate::source::Outputs,
     max_secret_bytes: u64,
     clients: Clients,
     /// Resource (`https://vault.azure.net`) → the token or the failure to get it.
@@ -43,14 +44,21 @@ pub struct AzureSource {
 }
 
 impl AzureSource {
-    /// A source for `settings`; `env` is the start-time environment. No I/O.
-    pub fn new(settings: AzureSettings, env: Environ, max_secret_bytes: u64) -> AzureSource {
+    /// A source for `settings`; `env` is secret-init's own start-time environment, `outputs`
+    /// the files it delivers (never read as its credentials). No I/O.
+    pub(crate) fn new(
+        settings: AzureSettings,
+        env: Environ,
+        outputs: crate::source::Outputs,
+        max_secret_bytes: u64,
+    ) -> AzureSource {
         // Room for JSON escapes (\u00XX is six bytes per byte) and the answer's attributes.
         let max_body = max_secret_bytes.saturating_mul(6).saturating_add(64 * 1024);
         AzureSource {
             clients: Clients::new(&settings, &env, max_body),
             settings,
             env,
+            outputs,
             max_secret_bytes,
             tokens: BTreeMap::new(),
             cache: Reads::new(),
@@ -58,14 +66,19 @@ impl AzureSource {
     }
 
     /// Whether lookups by name can find anything here (a vault is configured).
-    pub fn has_vault(&self) -> bool {
+    pub(crate) fn has_vault(&self) -> bool {
         self.settings.vault.is_some()
     }
 
     fn token(&mut self, resource: &str) -> Result<Secret, Error> {
         if !self.tokens.contains_key(resource) {
             let r = client::find(&self.env).and_then(|chain| {
-                crate::debug!("azure: token for {resource} from {}", chain.describe());
+                crate::log::debug!("azure: token for {resource} from {}", chain.describe());
+                if let client::Chain::WorkloadIdentity { token_file, .. } = &chain {
+                    self.outputs
+                        .refuse(token_file, "AZURE_FEDERATED_TOKEN_FILE")
+                        .map_err(|e| e.with_source(chain.describe()))?;
+                }
                 self.clients.token(&chain, resource)
             });
             self.tokens.insert(resource.to_string(), r);
@@ -121,13 +134,6 @@ impl AzureSource {
         Some(AzureRef::parse(&s).map_err(|why| Error::new(Kind::Config, why).with_source(s)))
     }
 }
-
-remote_source!(
-    AzureSource, Azure, AzureSettings, config::AzureFileSettings,
-    in_order: has_vault,
-    polls: "Key Vault secret reads",
-    resolve: |file, env, allow| AzureSettings::resolve(file, env, allow),
-);
 
 impl Source for AzureSource {
     fn kind(&self) -> SourceKind {
