@@ -955,3 +955,34 @@ fn changelog_has_this_release() {
         "{date}"
     );
 }
+
+/// build.rs names only files that exist for Cargo to watch (a missing one, such as a checkout's
+/// absent packed-refs, made every release rebuild the crate for nothing), and among them the
+/// checkout's HEAD, so a new commit does rebuild it and `--version` follows.
+#[test]
+fn build_script_watches_only_files_that_exist() {
+    for (_, target) in ARCHES {
+        let dir = root().join(format!("target/dist/{target}/release/build"));
+        let output = std::fs::read_dir(&dir)
+            .expect("the release's build dir")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("secret-init-"))
+            .map(|e| e.path().join("output"))
+            .filter(|p| p.exists())
+            .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .expect("build.rs's output");
+        let text = read(&output);
+        let watched: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("cargo:rerun-if-changed="))
+            .collect();
+        for p in &watched {
+            assert!(
+                root().join(p).exists(),
+                "{target}: build.rs watches {p}, which does not exist"
+            );
+        }
+        assert!(watched.iter().any(|p| p.ends_with("HEAD")), "{watched:?}");
+        assert!(watched.contains(&"src"), "{watched:?}");
+    }
+}
