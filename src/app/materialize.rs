@@ -377,8 +377,8 @@ pub(crate) fn env(plan: &Plan) -> Result<u8, Errors> {
 /// The text of `secret-init providers`: every kind with its fields, destinations (resolved from
 /// the environment) and env vars, then the instances config.yaml configures.
 pub(crate) fn providers(ctx: &Context) -> String {
-    use crate::manifest::providers::{FieldSource, KINDS, Open};
-    use provider::registry::{EnvValue, outputs};
+    use crate::manifest::kinds::{EnvValue, KINDS, Open};
+    use crate::manifest::providers::FieldSource;
     let env = ctx.program_env();
     let env: &Environ = &env;
     let mut out = String::new();
@@ -409,7 +409,7 @@ pub(crate) fn providers(ctx: &Context) -> String {
         for (role, dest) in provider::describe_files(kind, env, None) {
             out.push_str(&format!("  file {role}: {dest}\n"));
         }
-        let vars: Vec<String> = outputs(kind)
+        let vars: Vec<String> = kind
             .env
             .iter()
             .map(|e| match e.value {

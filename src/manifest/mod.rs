@@ -11,6 +11,7 @@
 //! `secrets:` map (and a local config's), `providers.rs` and `templates.rs` the schemas of
 //! `secret_init.providers` and `secret_init.templates`.
 
+pub(crate) mod kinds;
 pub(crate) mod providers;
 mod secret_init;
 mod secrets;
