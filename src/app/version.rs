@@ -3,7 +3,7 @@
 //! compiled in: the sources, the provider kinds and the features. Every build compiles all of them
 //! (there are no Cargo features), so the lists are the registries' own.
 
-use crate::manifest::providers::KINDS;
+use crate::manifest::kinds::KINDS;
 use crate::source::SourceKind;
 
 /// The version.
