@@ -23,6 +23,7 @@ mod one_pass;
 mod own_identity;
 mod preflight;
 mod providers;
+mod proxy;
 mod publish_signals;
 mod refresh;
 mod release;

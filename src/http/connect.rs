@@ -19,8 +19,14 @@ use crate::error::{Error, Kind};
 const MAX_CA_BYTES: u64 = 4 * 1024 * 1024;
 
 /// An agent with the policy's connection settings: statuses returned, not raised; no redirects;
-/// no proxy. For https the CA bundle `ca_file` is read now; a plain-http agent trusts nothing.
-pub(super) fn agent(ca_file: &Path, https: bool) -> Result<Agent, Error> {
+/// `proxy` or none (never ureq's own reading of the environment). For https the CA bundle
+/// `ca_file` is read now; a plain-http agent trusts nothing. Through a proxy, TLS runs inside the
+/// CONNECT tunnel with the same trust, and the proxy's name goes through the same resolver.
+pub(super) fn agent(
+    ca_file: &Path,
+    https: bool,
+    proxy: Option<ureq::Proxy>,
+) -> Result<Agent, Error> {
     let mut tls = TlsConfig::builder()
         .provider(TlsProvider::Rustls)
         .unversioned_rustls_crypto_provider(Arc::new(tls_provider()));
@@ -34,7 +40,7 @@ pub(super) fn agent(ca_file: &Path, https: bool) -> Result<Agent, Error> {
         .http_status_as_error(false)
         .https_only(false)
         .max_redirects(0)
-        .proxy(None)
+        .proxy(proxy)
         .user_agent(concat!("secret-init/", env!("CARGO_PKG_VERSION")))
         .accept("application/json")
         .tls_config(tls.build())

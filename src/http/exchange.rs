@@ -117,6 +117,31 @@ fn read_capped(body: &mut Body, max: u64) -> Result<Secret, Failure> {
     }
 }
 
+/// A proxy that did not open the tunnel. ureq words it "proxy server responded 407/Proxy
+/// Authentication Required" or "proxy server did not respond". A proxy that cannot reach the
+/// server now (502, 503, 504) or says nothing may do better on a retry; one that refuses the
+/// credentials (407) or the destination (403, ...) will not.
+fn proxy_failure(why: &str) -> Failure {
+    let status = why
+        .strip_prefix("proxy server responded ")
+        .and_then(|s| s.split('/').next())
+        .and_then(|s| s.parse::<u16>().ok());
+    match status {
+        Some(407) => Failure::Fatal(
+            Kind::Unavailable,
+            "the proxy refused: HTTP 407 Proxy Authentication Required (missing or wrong user and password in the proxy URL)".into(),
+        ),
+        Some(s) if (500..600).contains(&s) => {
+            Failure::Transient(format!("the proxy could not open the tunnel: HTTP {s}"))
+        }
+        Some(s) => Failure::Fatal(
+            Kind::Unavailable,
+            format!("the proxy refused the tunnel: HTTP {s} (does it allow CONNECT to this host and port?)"),
+        ),
+        None => Failure::Transient(format!("the proxy did not answer CONNECT ({})", crate::log::escape_controls(why))),
+    }
+}
+
 /// Decides whether a transport error is worth another attempt.
 fn classify(e: ureq::Error) -> Failure {
     use ureq::Error as U;
@@ -140,6 +165,7 @@ fn classify(e: ureq::Error) -> Failure {
         U::HostNotFound => Failure::Transient("host not found".into()),
         U::ConnectionFailed => Failure::Transient("connection failed".into()),
         U::Protocol(p) => Failure::Transient(format!("HTTP protocol error: {p}")),
+        U::ConnectProxyFailed(why) => proxy_failure(&why),
         U::BodyExceedsLimit(n) => Failure::Fatal(
             Kind::Data,
             format!("response body larger than the {n}-byte limit"),

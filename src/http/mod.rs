@@ -52,6 +52,9 @@
 
 mod connect;
 mod exchange;
+mod proxy;
+
+pub(crate) use proxy::Proxies;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -115,6 +118,9 @@ pub(crate) struct Options {
     /// Also retry a non-2xx answer when this says so (AWS throttling comes as a 400 whose body
     /// names a throttling code).
     pub retry_if: Option<fn(u16, &[u8]) -> bool>,
+    /// The HTTP proxies to go through ([`Proxies::from_env`]); none by default, so a client
+    /// built without them (instance metadata, container credentials) always connects directly.
+    pub proxies: Proxies,
 }
 
 impl Default for Options {
@@ -130,6 +136,7 @@ impl Default for Options {
             max_body: 4 * 1024 * 1024,
             allow_insecure_http: false,
             retry_if: None,
+            proxies: Proxies::default(),
         }
     }
 }
@@ -137,7 +144,8 @@ impl Default for Options {
 /// The [`Options`] a remote source's settings ask for: `$settings` is a settings value with the
 /// fields `ca_cert`, `timeout`, `deadline`, `retries` and `allow_insecure_http` (the vault's,
 /// aws', gcp's and azure's all have them), `$env` the start-time [`Environ`]; then the other
-/// fields the caller sets (`max_body`, `jitter: true`), the rest being the defaults.
+/// fields the caller sets (`max_body`, `jitter: true`), the rest being the defaults. The
+/// proxies come from `$env` (`HTTPS_PROXY`, `NO_PROXY`, ...).
 macro_rules! settings_options {
     ($settings:expr, $env:expr $(, $field:ident $(: $value:expr)?)* $(,)?) => {
         $crate::http::Options {
@@ -147,6 +155,7 @@ macro_rules! settings_options {
             deadline: $settings.deadline,
             retries: $settings.retries,
             allow_insecure_http: $settings.allow_insecure_http,
+            proxies: $crate::http::Proxies::from_env($env),
             ..$crate::http::Options::default()
         }
     };
@@ -189,7 +198,8 @@ pub(crate) struct Stats {
 /// first [`Client::send`].
 pub(crate) struct Client {
     opts: Options,
-    agent: Option<(Agent, bool)>,
+    /// The agent, whether it trusts the CA bundle, and the proxy it goes through.
+    agent: Option<(Agent, bool, Option<String>)>,
     began: Option<Instant>,
     /// The current per-attempt timeout: [`Options::timeout`], doubled after each timed-out attempt.
     timeout: Duration,
@@ -252,10 +262,19 @@ impl Client {
         body: Option<&[u8]>,
     ) -> Result<Response, Error> {
         let https = check_url(url, self.opts.allow_insecure_http)?;
-        let shown = redact_url(url);
+        let route = self.opts.proxies.route(&url.parse::<Uri>().map_err(|_| {
+            Error::new(
+                Kind::Config,
+                format!("{}: not a valid URL", redact_url(url)),
+            )
+        })?)?;
+        let shown = match &route {
+            Some(r) => format!("{} (through the proxy {})", redact_url(url), r.shown),
+            None => redact_url(url),
+        };
         let began = *self.began.get_or_insert_with(Instant::now);
         let deadline = began + self.opts.deadline;
-        let agent = self.agent(https)?;
+        let agent = self.agent(https, route)?;
         let mut attempt: u32 = 0;
         loop {
             let now = Instant::now();
@@ -368,14 +387,18 @@ impl Client {
 
     /// The agent, created on first use; the CA bundle is read only when an https URL needs it.
     /// (An agent is a handle on a shared connection pool: the copy returned is the same agent.)
-    fn agent(&mut self, https: bool) -> Result<Agent, Error> {
-        if let Some((agent, trusted)) = &self.agent
+    /// A request through another proxy (or none, where the last went through one) gets a new
+    /// agent: one agent has one proxy.
+    fn agent(&mut self, https: bool, route: Option<proxy::Route>) -> Result<Agent, Error> {
+        let via = route.as_ref().map(|r| r.shown.clone());
+        if let Some((agent, trusted, through)) = &self.agent
             && (*trusted || !https)
+            && *through == via
         {
             return Ok(agent.clone());
         }
-        let agent = connect::agent(&self.opts.ca_file, https)?;
-        self.agent = Some((agent.clone(), https));
+        let agent = connect::agent(&self.opts.ca_file, https, route.map(|r| r.proxy))?;
+        self.agent = Some((agent.clone(), https, via));
         self.stats.agents += 1;
         Ok(agent)
     }

@@ -241,6 +241,7 @@ impl BundleSource {
                 let mut client = crate::http::Client::new(crate::http::Options {
                     ca_file: crate::http::ca_file(self.settings.ca_cert.as_deref(), &self.env),
                     max_body: format::MAX_BUNDLE_BYTES,
+                    proxies: crate::http::Proxies::from_env(&self.env),
                     ..crate::http::Options::default()
                 });
                 let etag = self.url_cache.borrow().as_ref().map(|(e, _)| e.clone());

@@ -44,15 +44,21 @@ pub fn bao_bin() -> PathBuf {
 impl Bao {
     /// Starts and configures a server (about 0.5 s).
     pub fn start() -> Bao {
-        Bao::launch(true)
+        Bao::launch(true, "")
+    }
+
+    /// Same, with `extra` appended to the server's configuration file (another `listener`
+    /// block with its own certificate, for example).
+    pub fn start_with_config(extra: &str) -> Bao {
+        Bao::launch(true, extra)
     }
 
     /// Starts a server speaking plain HTTP on loopback (no `-dev-tls`); `ca` is then unused.
     pub fn start_plain() -> Bao {
-        Bao::launch(false)
+        Bao::launch(false, "")
     }
 
-    fn launch(tls_on: bool) -> Bao {
+    fn launch(tls_on: bool, extra: &str) -> Bao {
         let dir = tempfile::Builder::new()
             .prefix("si-bao-")
             .tempdir()
@@ -67,7 +73,7 @@ impl Bao {
         std::fs::write(
             &hcl,
             format!(
-                "audit \"file\" \"test\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n",
+                "audit \"file\" \"test\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n{extra}",
                 audit.display()
             ),
         )

@@ -190,6 +190,8 @@ impl Clients {
         self.pool.client(&http::origin(url), |opts| {
             if metadata {
                 opts.allow_insecure_http = true;
+                // Like the SDKs, never through a proxy (GCE_METADATA_HOST may be a name).
+                opts.proxies = http::Proxies::default();
                 // Token answers are small; the metadata server never sends a secret's value.
                 opts.max_body = 64 * 1024;
             }
