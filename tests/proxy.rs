@@ -321,3 +321,40 @@ fn loopback_is_never_proxied() {
         .expect_ok();
     assert_eq!(read(&sb.path("out/db_password")), value);
 }
+
+/// AWS (moto, plain http) at a name only squid resolves, through `HTTP_PROXY` (a CONNECT tunnel
+/// for plain http too).
+#[test]
+fn aws_through_squid_by_name() {
+    let moto = crate::support::moto::Moto::start();
+    let value = canary("sm");
+    moto.admin(serde_json::json!([{"service": "secretsmanager", "method": "create_secret", "args": {"Name": "p", "SecretString": value}}]));
+    let name = "aws.proxied.test";
+    let squid = Squid::start(SquidOpts {
+        names: vec![name.into()],
+        ..SquidOpts::default()
+    });
+    let port = moto.url.rsplit(':').next().expect("port").to_string();
+    let sb = Sandbox::new();
+    sb.config("secrets:\n  x: null\nsecret_init:\n  secrets:\n    x: {from: 'aws-sm:p'}\n  aws:\n    retries: 1\n");
+    let run = |proxy: bool| {
+        let mut r = sb.run();
+        moto.env(&mut r, &sb);
+        r.env("AWS_ENDPOINT_URL", format!("http://{name}:{port}"))
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .args(["--allow-insecure-http", "--", "/bin/true"]);
+        if proxy {
+            r.env("HTTP_PROXY", squid.url(None));
+        }
+        r.output()
+    };
+    run(false).expect_code(69).stderr_has("host not found");
+    run(true).expect_ok().no_leak(&[&value]);
+    assert_eq!(read(&sb.path("out/x")), value);
+    assert!(
+        squid.logged(&format!("CONNECT {name}:{port}")),
+        "{}",
+        squid.access_log()
+    );
+}
