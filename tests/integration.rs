@@ -31,3 +31,4 @@ mod renewal;
 mod setup;
 mod templates;
 mod vault;
+mod vault_login;

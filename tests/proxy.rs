@@ -9,7 +9,8 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use crate::support::bao::Bao;
-use crate::support::squid::{Squid, SquidOpts, TestCa};
+use crate::support::pki::TestCa;
+use crate::support::squid::{Squid, SquidOpts};
 use crate::support::*;
 
 /// The name squid resolves to 127.0.0.1 and nothing else does.

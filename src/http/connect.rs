@@ -3,13 +3,13 @@
 //! that never starts a thread.
 
 use std::net::ToSocketAddrs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ureq::Agent;
 use ureq::config::Config;
 use ureq::http::Uri;
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
+use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
@@ -22,16 +22,22 @@ const MAX_CA_BYTES: u64 = 4 * 1024 * 1024;
 /// `proxy` or none (never ureq's own reading of the environment). For https the CA bundle
 /// `ca_file` is read now; a plain-http agent trusts nothing. Through a proxy, TLS runs inside the
 /// CONNECT tunnel with the same trust, and the proxy's name goes through the same resolver.
+/// With `client_cert` (certificate and key PEM files), https connections present it (mutual TLS).
 pub(super) fn agent(
     ca_file: &Path,
     https: bool,
     proxy: Option<ureq::Proxy>,
+    client_cert: Option<&(PathBuf, PathBuf)>,
 ) -> Result<Agent, Error> {
+    let provider = Arc::new(tls_provider(https && client_cert.is_some()));
     let mut tls = TlsConfig::builder()
         .provider(TlsProvider::Rustls)
-        .unversioned_rustls_crypto_provider(Arc::new(tls_provider()));
+        .unversioned_rustls_crypto_provider(provider.clone());
     if https {
         tls = tls.root_certs(load_ca(ca_file)?);
+        if let Some((cert, key)) = client_cert {
+            tls = tls.client_cert(Some(load_client_cert(cert, key, provider)?));
+        }
     } else {
         // No trust anchors at all: a plain-http agent must never be able to verify anything.
         tls = tls.root_certs(RootCerts::Specific(Arc::new(Vec::new())));
@@ -50,6 +56,73 @@ pub(super) fn agent(
         DefaultConnector::default(),
         InlineResolver,
     ))
+}
+
+/// Largest client certificate or key file read.
+const MAX_CLIENT_PEM_BYTES: u64 = 256 * 1024;
+
+/// Reads a client certificate chain and its private key (PEM), and checks with rustls that they
+/// load and belong together (ureq would panic on a key rustls refuses). Errors (77) name the
+/// files, never their contents.
+fn load_client_cert(
+    cert: &Path,
+    key: &Path,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<ClientCert, Error> {
+    let read = |p: &Path| match crate::fsx::read_file(p, MAX_CLIENT_PEM_BYTES) {
+        Ok(Some(pem)) => Ok(pem),
+        Ok(None) => Err(Error::new(
+            Kind::Permission,
+            format!(
+                "client certificate {}: cannot read: No such file or directory",
+                p.display()
+            ),
+        )),
+        Err(e) => Err(Error::new(
+            Kind::Permission,
+            format!("client certificate {}: {}", p.display(), e.text()),
+        )),
+    };
+    let bad = |p: &Path, why: &str| {
+        Error::new(
+            Kind::Permission,
+            format!("client certificate {}: {why}", p.display()),
+        )
+    };
+    let cert_pem = read(cert)?;
+    let mut chain: Vec<Certificate<'static>> = Vec::new();
+    for item in ureq::tls::parse_pem(cert_pem.expose()) {
+        match item {
+            Ok(PemItem::Certificate(c)) => chain.push(c),
+            Ok(_) => {}
+            Err(_) => return Err(bad(cert, "invalid PEM")),
+        }
+    }
+    if chain.is_empty() {
+        return Err(bad(cert, "no certificate in it"));
+    }
+    let key_pem = read(key)?;
+    let private = PrivateKey::from_pem(key_pem.expose()).map_err(|_| {
+        bad(
+            key,
+            "no PEM private key in it (PKCS#8, PKCS#1 or SEC1, unencrypted)",
+        )
+    })?;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let der = PrivateKeyDer::try_from(private.der())
+        .map_err(|_| bad(key, "not a PKCS#8, PKCS#1 or SEC1 private key"))?;
+    let certs: Vec<CertificateDer<'static>> = chain
+        .iter()
+        .map(|c| CertificateDer::from(c.der()).into_owned())
+        .collect();
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(cert, &e.to_string()))?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_client_auth_cert(certs, der.clone_key())
+        .map_err(|e| bad(key, &format!("unusable with the certificate: {e}")))?;
+    crate::log::debug!("presenting the client certificate {}", cert.display());
+    Ok(ClientCert::new_with_certs(&chain, private))
 }
 
 /// Reads and parses a PEM CA bundle (certificates only; other PEM items are ignored).
@@ -97,9 +170,9 @@ fn load_ca(path: &Path) -> Result<RootCerts, Error> {
 
 /// The rustls ring provider, trimmed to what a verifying client uses: AES-GCM suites (TLS 1.3 and
 /// the ECDHE TLS 1.2 ones), X25519/P-256/P-384 key exchange, every signature algorithm of the
-/// default provider (servers choose their certificates), and no private-key loading (there are no
-/// client certificates). Dropping ChaCha20-Poly1305 and the signing code shrinks the binary.
-fn tls_provider() -> rustls::crypto::CryptoProvider {
+/// default provider (servers choose their certificates), and private keys loaded only for a
+/// client certificate (`signs`: the vault's `cert` login).
+fn tls_provider(signs: bool) -> rustls::crypto::CryptoProvider {
     use rustls::SignatureScheme as S;
     use rustls::crypto::ring::{cipher_suite as cs, kx_group as kx};
     use webpki::ring as alg;
@@ -160,7 +233,11 @@ fn tls_provider() -> rustls::crypto::CryptoProvider {
         kx_groups: vec![kx::X25519, kx::SECP256R1, kx::SECP384R1],
         signature_verification_algorithms: SIG_ALGS,
         secure_random: &SystemRandom,
-        key_provider: &NoPrivateKeys,
+        key_provider: if signs {
+            rustls::crypto::ring::default_provider().key_provider
+        } else {
+            &NoPrivateKeys
+        },
     }
 }
 
@@ -177,7 +254,7 @@ impl rustls::crypto::SecureRandom for SystemRandom {
     }
 }
 
-/// secret-init presents no client certificate, so it never loads a private key.
+/// Without a client certificate there is no private key to load.
 #[derive(Debug)]
 struct NoPrivateKeys;
 

@@ -121,6 +121,8 @@ pub(crate) struct Options {
     /// The HTTP proxies to go through ([`Proxies::from_env`]); none by default, so a client
     /// built without them (instance metadata, container credentials) always connects directly.
     pub proxies: Proxies,
+    /// A client certificate and its key (PEM files) to present to https servers (mutual TLS).
+    pub client_cert: Option<(PathBuf, PathBuf)>,
 }
 
 impl Default for Options {
@@ -137,6 +139,7 @@ impl Default for Options {
             allow_insecure_http: false,
             retry_if: None,
             proxies: Proxies::default(),
+            client_cert: None,
         }
     }
 }
@@ -397,7 +400,12 @@ impl Client {
         {
             return Ok(agent.clone());
         }
-        let agent = connect::agent(&self.opts.ca_file, https, route.map(|r| r.proxy))?;
+        let agent = connect::agent(
+            &self.opts.ca_file,
+            https,
+            route.map(|r| r.proxy),
+            self.opts.client_cert.as_ref(),
+        )?;
         self.agent = Some((agent.clone(), https, via));
         self.stats.agents += 1;
         Ok(agent)

@@ -12,6 +12,7 @@ pub mod fake_azure;
 pub mod fake_gcp;
 pub mod fake_https;
 pub mod moto;
+pub mod pki;
 pub mod squid;
 
 use std::collections::BTreeMap;

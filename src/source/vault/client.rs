@@ -65,7 +65,15 @@ pub struct TokenLease {
 impl Vault {
     /// A client for `settings`; no I/O.
     pub fn new(settings: &VaultSettings, env: &Environ) -> Vault {
-        let opts = http::settings_options!(settings, env, jitter: settings.retry_jitter);
+        let opts = http::settings_options!(
+            settings,
+            env,
+            jitter: settings.retry_jitter,
+            client_cert: settings
+                .auth
+                .client_cert()
+                .map(|(c, k)| (c.clone(), k.clone())),
+        );
         Vault {
             http: http::Client::new(opts),
             address: settings.address.clone(),
@@ -254,7 +262,7 @@ impl Vault {
                 let role = credential(role_id, env, "role_id")?;
                 let secret = credential(secret_id, env, "secret_id")?;
                 let body = json_body(&[("role_id", &role), ("secret_id", &secret)]);
-                let token = self.login_post(mount, "approle", &body)?;
+                let token = self.login_post(mount, "", "approle", &body)?;
                 // Removed only once the program has started: a start that fails later must be
                 // able to try again with the same secret id.
                 if *remove_secret_id_file && let Credential::File(f) = secret_id {
@@ -272,7 +280,29 @@ impl Vault {
                 let jwt = read_credential(jwt_file, "jwt_file")?;
                 let role = Secret::new(role.as_bytes().to_vec());
                 let body = json_body(&[("role", &role), ("jwt", &jwt)]);
-                let token = self.login_post(mount, method, &body)?;
+                let token = self.login_post(mount, "", method, &body)?;
+                self.owned = true;
+                token
+            }
+            // The certificate travels in the TLS handshake (the client was built with it).
+            Auth::Cert { mount, name, .. } => {
+                let name = name.as_deref().map(|n| Secret::new(n.as_bytes().to_vec()));
+                let body = match &name {
+                    Some(n) => json_body(&[("name", n)]),
+                    None => json_body(&[]),
+                };
+                let token = self.login_post(mount, "", "cert", &body)?;
+                self.owned = true;
+                token
+            }
+            Auth::Userpass {
+                mount,
+                username,
+                password,
+            } => {
+                let password = credential(password, env, "password")?;
+                let body = json_body(&[("password", &password)]);
+                let token = self.login_post(mount, &format!("/{username}"), "userpass", &body)?;
                 self.owned = true;
                 token
             }
@@ -289,8 +319,15 @@ impl Vault {
         Ok(())
     }
 
-    fn login_post(&mut self, mount: &str, method: &str, body: &Secret) -> Result<Secret, Error> {
-        let path = format!("auth/{mount}/login");
+    /// POSTs `body` to `auth/<mount>/login<tail>` (`tail`: `/<username>` for userpass).
+    fn login_post(
+        &mut self,
+        mount: &str,
+        tail: &str,
+        method: &str,
+        body: &Secret,
+    ) -> Result<Secret, Error> {
+        let path = format!("auth/{mount}/login{tail}");
         let src = format!("vault {method} login (auth/{mount})");
         let url = self.url(&path);
         let headers = self.namespace_header();
@@ -400,6 +437,8 @@ fn auth_label(auth: &Auth) -> &'static str {
         Auth::Token { .. } => "token",
         Auth::AppRole { .. } => "approle",
         Auth::Jwt { .. } => "login",
+        Auth::Cert { .. } => "cert",
+        Auth::Userpass { .. } => "userpass",
     }
 }
 

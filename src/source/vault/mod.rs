@@ -126,6 +126,8 @@ pub(crate) fn auth_name(a: &config::Auth) -> &'static str {
         config::Auth::Token { .. } => "token",
         config::Auth::AppRole { .. } => "approle",
         config::Auth::Jwt { method, .. } => method,
+        config::Auth::Cert { .. } => "cert",
+        config::Auth::Userpass { .. } => "userpass",
     }
 }
 

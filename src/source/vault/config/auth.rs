@@ -11,7 +11,7 @@ pub(crate) const K8S_SA_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceacc
 crate::source::section::raw_section! {
     /// `secret_init.vault.auth` as written.
     pub struct AuthFileSettings {
-        /// `token` (default), `approle`, `jwt` or `kubernetes`.
+        /// `token` (default), `approle`, `jwt`, `kubernetes`, `cert` or `userpass`.
         pub method: Option<String>,
         /// Token method: a file holding the token (else `VAULT_TOKEN` / `BAO_TOKEN`).
         pub token_file: Option<PathBuf>,
@@ -29,6 +29,16 @@ crate::source::section::raw_section! {
         pub mount: Option<String>,
         /// JWT/Kubernetes: the token file (default: the service-account token).
         pub jwt_file: Option<PathBuf>,
+        /// Cert: the client certificate (PEM) presented in the TLS handshake.
+        pub client_cert: Option<PathBuf>,
+        /// Cert: its private key (PEM).
+        pub client_key: Option<PathBuf>,
+        /// Cert: the certificate role to log in as (default: any role the certificate matches).
+        pub name: Option<String>,
+        /// Userpass: the user name.
+        pub username: Option<String>,
+        /// Userpass: a file holding the password (else `VAULT_PASSWORD` / `BAO_PASSWORD`).
+        pub password_file: Option<PathBuf>,
     }
 }
 
@@ -62,6 +72,41 @@ pub enum Auth {
         /// The JWT file.
         jwt_file: PathBuf,
     },
+    /// TLS certificate login: the client certificate in the handshake, POST `{name}` to
+    /// `auth/<mount>/login`.
+    Cert {
+        /// Mount path, default `cert`.
+        mount: String,
+        /// The certificate role, if one is named.
+        name: Option<String>,
+        /// The client certificate and its key (PEM files, read when the connection is made).
+        client_cert: PathBuf,
+        /// The private key.
+        client_key: PathBuf,
+    },
+    /// Username and password: POST `{password}` to `auth/<mount>/login/<username>`.
+    Userpass {
+        /// Mount path, default `userpass`.
+        mount: String,
+        /// The user name.
+        username: String,
+        /// Where the password comes from.
+        password: Credential,
+    },
+}
+
+impl Auth {
+    /// The client certificate and key files this login presents in the TLS handshake.
+    pub fn client_cert(&self) -> Option<(&PathBuf, &PathBuf)> {
+        match self {
+            Auth::Cert {
+                client_cert,
+                client_key,
+                ..
+            } => Some((client_cert, client_key)),
+            _ => None,
+        }
+    }
 }
 
 /// Where a login input comes from.
@@ -104,6 +149,30 @@ pub(super) fn auth(a: Option<&AuthFileSettings>) -> Result<Auth, Error> {
             None => Ok(()),
         }
     };
+    let cert_keys = [
+        ("client_cert", a.client_cert.is_some()),
+        ("client_key", a.client_key.is_some()),
+        ("name", a.name.is_some()),
+    ];
+    let userpass_keys = [
+        ("username", a.username.is_some()),
+        ("password_file", a.password_file.is_some()),
+    ];
+    if !matches!(method, "cert") {
+        refuse(&cert_keys)?;
+    }
+    if !matches!(method, "userpass") {
+        refuse(&userpass_keys)?;
+    }
+    let others = [
+        ("token_file", a.token_file.is_some()),
+        ("role_id", a.role_id.is_some()),
+        ("role_id_file", a.role_id_file.is_some()),
+        ("secret_id_file", a.secret_id_file.is_some()),
+        ("remove_secret_id_file", a.remove_secret_id_file.is_some()),
+        ("role", a.role.is_some()),
+        ("jwt_file", a.jwt_file.is_some()),
+    ];
     match method {
         "token" => {
             refuse(&[
@@ -179,10 +248,50 @@ pub(super) fn auth(a: Option<&AuthFileSettings>) -> Result<Auth, Error> {
                     .unwrap_or_else(|| PathBuf::from(K8S_SA_TOKEN)),
             })
         }
+        "cert" => {
+            refuse(&others)?;
+            let (Some(client_cert), Some(client_key)) = (&a.client_cert, &a.client_key) else {
+                return Err(Error::new(
+                    Kind::Config,
+                    "secret_init.vault.auth: method cert needs client_cert and client_key",
+                ));
+            };
+            Ok(Auth::Cert {
+                mount: mount(a.mount.as_deref(), "cert")?,
+                name: a.name.clone().filter(|n| !n.is_empty()),
+                client_cert: client_cert.clone(),
+                client_key: client_key.clone(),
+            })
+        }
+        "userpass" => {
+            refuse(&others)?;
+            let username = a
+                .username
+                .clone()
+                .filter(|u| {
+                    !u.is_empty()
+                        && u.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
+                })
+                .ok_or_else(|| {
+                    Error::new(
+                        Kind::Config,
+                        "secret_init.vault.auth: method userpass needs a username (letters, digits, - _ . @)",
+                    )
+                })?;
+            Ok(Auth::Userpass {
+                mount: mount(a.mount.as_deref(), "userpass")?,
+                username,
+                password: match &a.password_file {
+                    Some(f) => Credential::File(f.clone()),
+                    None => Credential::Env(&["VAULT_PASSWORD", "BAO_PASSWORD"]),
+                },
+            })
+        }
         other => Err(Error::new(
             Kind::Config,
             format!(
-                "secret_init.vault.auth.method: unknown method \"{}\" (token, approle, jwt, kubernetes)",
+                "secret_init.vault.auth.method: unknown method \"{}\" (token, approle, jwt, kubernetes, cert, userpass)",
                 crate::log::escape_controls(other)
             ),
         )),
