@@ -72,6 +72,8 @@ pub const OWN_CREDENTIAL_VARS: &[&str] = &[
     "VAULT_SECRET_ID",
     "BAO_ROLE_ID",
     "BAO_SECRET_ID",
+    "VAULT_PASSWORD",
+    "BAO_PASSWORD",
     "AZURE_CLIENT_SECRET",
 ];
 

@@ -145,11 +145,21 @@ fn userpass_login() {
     sb.config(&config(&bao, "{method: userpass, username: dev}"));
     std::fs::remove_dir_all(sb.path("out")).expect("clean");
     sb.run()
-        .args(["--", "/bin/true"])
+        .args(["--", "/bin/sh", "-c", "env > \"$0\""])
+        .arg(sb.path("child-env"))
         .env("VAULT_PASSWORD", &password)
         .output()
         .expect_ok()
         .no_leak(&[&password]);
+    let env = read(&sb.path("child-env"));
+    assert!(
+        env.contains("PATH="),
+        "negative control: the dump has the environment"
+    );
+    assert!(
+        !env.contains("VAULT_PASSWORD") && !env.contains(&password),
+        "the password reached the program\n{env}"
+    );
     let wrong = canary("wrong");
     std::fs::remove_dir_all(sb.path("out")).expect("clean");
     sb.run()
