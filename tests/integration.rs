@@ -6,6 +6,7 @@ mod arm64;
 mod aws;
 mod aws_batch;
 mod aws_metadata;
+mod aws_profiles;
 mod azure;
 mod bundle;
 mod container;

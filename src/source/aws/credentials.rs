@@ -41,7 +41,27 @@ pub(crate) enum Chain {
     Container(super::metadata::Container),
     /// EC2 instance metadata (IMDSv2).
     Imds(super::metadata::Imds),
+    /// A profile's `role_arn` assumed with the credentials its `source_profile` leads to (which
+    /// may be a role itself).
+    AssumeRole(AssumeRole, Box<Chain>),
 }
+
+/// The inputs of STS `AssumeRole` for a profile with `role_arn` and `source_profile`.
+pub(crate) struct AssumeRole {
+    /// The role to assume.
+    pub role_arn: String,
+    /// `external_id`, when the role's trust policy asks for one.
+    pub external_id: Option<String>,
+    /// `role_session_name`, else `secret-init-<unix time>`.
+    pub session_name: String,
+    /// `duration_seconds` (900..=43200), else STS's default (an hour).
+    pub duration_seconds: Option<u32>,
+    /// `profile NAME`, for messages.
+    pub origin: String,
+}
+
+/// Longest `source_profile` chain followed (the AWS CLI has no limit but refuses cycles).
+const MAX_ROLE_CHAIN: usize = 8;
 
 /// The inputs of `AssumeRoleWithWebIdentity`.
 #[derive(Clone, Debug)]
@@ -151,35 +171,149 @@ impl Profiles {
     pub(crate) fn credentials_section(
         &mut self,
     ) -> Result<Option<&BTreeMap<String, Secret>>, Error> {
+        let name = self.name.clone();
+        self.credentials_of(&name)
+    }
+
+    /// Profile `name`'s section of the credentials file.
+    fn credentials_of(&mut self, name: &str) -> Result<Option<&BTreeMap<String, Secret>>, Error> {
         if self.credentials.is_none() {
             self.credentials = Some(Profiles::load(self.credentials_path.as_deref())?);
         }
-        Ok(self
-            .credentials
-            .as_ref()
-            .and_then(|ini| ini.get(&self.name)))
+        Ok(self.credentials.as_ref().and_then(|ini| ini.get(name)))
     }
 
     /// The profile's section of the config file (`[default]` or `[profile NAME]`).
     pub(crate) fn config_section(&mut self) -> Result<Option<&BTreeMap<String, Secret>>, Error> {
+        let name = self.name.clone();
+        self.config_of(&name)
+    }
+
+    /// Profile `name`'s section of the config file.
+    fn config_of(&mut self, name: &str) -> Result<Option<&BTreeMap<String, Secret>>, Error> {
         if self.config.is_none() {
             self.config = Some(Profiles::load(self.config_path.as_deref())?);
         }
         let ini = self.config.as_ref();
-        let prefixed = format!("profile {}", self.name);
+        let prefixed = format!("profile {name}");
         Ok(ini.and_then(|i| {
             i.get(&prefixed)
-                .or_else(|| (self.name == "default").then(|| i.get("default")).flatten())
+                .or_else(|| (name == "default").then(|| i.get("default")).flatten())
         }))
     }
 
     /// A text setting of the profile's config section (`region`, `role_arn`, ...).
     pub(crate) fn config_value(&mut self, key: &str) -> Result<Option<String>, Error> {
+        let name = self.name.clone();
+        self.value_of(&name, key)
+    }
+
+    /// A text setting of profile `name`'s config section.
+    fn value_of(&mut self, name: &str, key: &str) -> Result<Option<String>, Error> {
         Ok(self
-            .config_section()?
+            .config_of(name)?
             .and_then(|s| s.get(key))
             .map(|v| String::from_utf8_lossy(v.expose()).into_owned())
             .filter(|v| !v.is_empty()))
+    }
+
+    /// Profile `name`'s static keys: its credentials-file section, else its config section.
+    fn keys_of_profile(&mut self, name: &str) -> Result<Option<(Credentials, String)>, Error> {
+        if let Some(c) = self.credentials_of(name)?.and_then(keys_of) {
+            return Ok(Some((c, format!("profile {name} (credentials file)"))));
+        }
+        Ok(self
+            .config_of(name)?
+            .and_then(keys_of)
+            .map(|c| (c, format!("profile {name} (config file)"))))
+    }
+
+    /// Profile `name` as a role to assume (`role_arn` + `source_profile`), or `None` when it
+    /// is not one. `seen` holds the profiles already on the chain (a cycle is 78).
+    fn role_chain(
+        &mut self,
+        name: &str,
+        now: u64,
+        seen: &mut Vec<String>,
+    ) -> Result<Option<(AssumeRole, Chain)>, Error> {
+        let origin = format!("profile {name}");
+        let Some(role_arn) = self.value_of(name, "role_arn")? else {
+            return Ok(None);
+        };
+        if self.value_of(name, "credential_source")?.is_some() {
+            return Err(Error::new(
+                Kind::Config,
+                "credential_source is not supported (use source_profile, or the environment, container or instance credentials directly)",
+            )
+            .with_source(origin));
+        }
+        let Some(source) = self.value_of(name, "source_profile")? else {
+            return Ok(None);
+        };
+        if self.value_of(name, "mfa_serial")?.is_some() {
+            return Err(Error::new(
+                Kind::Config,
+                "mfa_serial is set: a role that needs an MFA code cannot be assumed at start (no one is there to type it); use a role without MFA for the workload",
+            )
+            .with_source(origin));
+        }
+        seen.push(name.to_string());
+        if seen.len() > MAX_ROLE_CHAIN {
+            return Err(Error::new(
+                Kind::Config,
+                format!("source_profile chain longer than {MAX_ROLE_CHAIN} profiles"),
+            )
+            .with_source(origin));
+        }
+        let duration_seconds = match self.value_of(name, "duration_seconds")? {
+            None => None,
+            Some(d) => match d.trim().parse::<u32>() {
+                Ok(n) if (900..=43200).contains(&n) => Some(n),
+                _ => {
+                    return Err(Error::new(
+                        Kind::Config,
+                        "duration_seconds: expected a number of seconds from 900 to 43200",
+                    )
+                    .with_source(origin));
+                }
+            },
+        };
+        // The source's own role comes first unless the profile is its own source (then its
+        // static keys assume its role, as the AWS CLI does).
+        let chain = if source != name && seen.contains(&source) {
+            return Err(Error::new(
+                Kind::Config,
+                format!("source_profile {source} leads back to a profile already on the chain"),
+            )
+            .with_source(origin));
+        } else if source != name
+            && let Some((inner, via)) = self.role_chain(&source, now, seen)?
+        {
+            Chain::AssumeRole(inner, Box::new(via))
+        } else if let Some((c, from)) = self.keys_of_profile(&source)? {
+            Chain::Static(c, from)
+        } else {
+            return Err(Error::new(
+                Kind::Permission,
+                format!(
+                    "source_profile {source} has no credentials (aws_access_key_id and aws_secret_access_key, or its own role_arn and source_profile) in {}",
+                    self.shown()
+                ),
+            )
+            .with_source(origin));
+        };
+        Ok(Some((
+            AssumeRole {
+                role_arn,
+                external_id: self.value_of(name, "external_id")?,
+                session_name: self
+                    .value_of(name, "role_session_name")?
+                    .unwrap_or_else(|| format!("secret-init-{now}")),
+                duration_seconds,
+                origin,
+            },
+            chain,
+        )))
     }
 
     /// Where the files are, for messages.
@@ -256,7 +390,13 @@ pub(crate) fn find(env: &Environ, profiles: &mut Profiles, now: u64) -> Result<C
         }
         (None, None) => {}
     }
-    // 2. Web identity: the environment, else the profile.
+    // 2. The profile's role assumed with its source profile's credentials (botocore's
+    // AssumeRoleProvider comes before web identity).
+    let name = profiles.name.clone();
+    if let Some((role, source)) = profiles.role_chain(&name, now, &mut Vec::new())? {
+        return Ok(Chain::AssumeRole(role, Box::new(source)));
+    }
+    // 3. Web identity: the environment, else the profile.
     let session = |s: Option<String>| s.unwrap_or_else(|| format!("secret-init-{now}"));
     if let (Some(role), Some(file)) = (
         env.text("AWS_ROLE_ARN"),
@@ -280,8 +420,7 @@ pub(crate) fn find(env: &Environ, profiles: &mut Profiles, now: u64) -> Result<C
             origin: format!("profile {}", profiles.name),
         }));
     }
-    // 3. The shared credentials file, then the config file.
-    let name = profiles.name.clone();
+    // 4. The shared credentials file, then the config file.
     if let Some(c) = profiles.credentials_section()?.and_then(keys_of) {
         return Ok(Chain::Static(
             c,
@@ -291,7 +430,7 @@ pub(crate) fn find(env: &Environ, profiles: &mut Profiles, now: u64) -> Result<C
     if let Some(c) = profiles.config_section()?.and_then(keys_of) {
         return Ok(Chain::Static(c, format!("profile {name} (config file)")));
     }
-    // 4. The container endpoint, then instance metadata (the only links that need the network
+    // 5. The container endpoint, then instance metadata (the only links that need the network
     // to even learn whether they apply; tried by the caller).
     if let Some(c) = super::metadata::container(env) {
         return Ok(Chain::Container(c));
@@ -358,6 +497,7 @@ mod tests {
             Chain::WebIdentity(w) => format!("web:{}:{}", w.role_arn, w.session_name),
             Chain::Container(c) => format!("container:{}", c.url),
             Chain::Imds(i) => format!("imds:{}", i.base),
+            Chain::AssumeRole(r, _) => format!("role:{}", r.role_arn),
         };
         assert_eq!(
             key(run(&[

@@ -143,7 +143,28 @@ impl AwsSource {
     }
 
     fn obtain(&mut self) -> Result<Credentials, Error> {
-        match credentials::find(&self.env, &mut self.profiles, now())? {
+        let chain = credentials::find(&self.env, &mut self.profiles, now())?;
+        self.resolve(chain)
+    }
+
+    /// The credentials `chain` leads to (a role chain: its source's first, then the role).
+    fn resolve(&mut self, chain: Chain) -> Result<Credentials, Error> {
+        match chain {
+            Chain::AssumeRole(r, via) => {
+                let source = self.resolve(*via)?;
+                let region = self.default_region()?;
+                let (url, from) = endpoint(Service::Sts, region.as_deref(), &self.env);
+                crate::log::debug!(
+                    "aws: {}: AssumeRole {} with key id {} at {} ({from})",
+                    r.origin,
+                    r.role_arn,
+                    source.access_key_id,
+                    crate::http::redact_url(&url)
+                );
+                let signing_region = region.unwrap_or_else(|| "us-east-1".into());
+                self.clients
+                    .assume_role(&url, &signing_region, &r, &source, now())
+            }
             Chain::Static(c, origin) => {
                 crate::log::debug!("aws: credentials from {origin}");
                 Ok(c)

@@ -1,11 +1,14 @@
-//! STS `AssumeRoleWithWebIdentity`: an unsigned form POST, as the SDKs send it, answered in XML,
-//! and the small XML reader for its fixed answers.
+//! STS `AssumeRoleWithWebIdentity` (an unsigned form POST, as the SDKs send it) and `AssumeRole`
+//! (the same form, SigV4-signed with the source profile's credentials), answered in XML, and the
+//! small XML reader for their fixed answers.
 
-use super::{Clients, status_error};
+use super::{Clients, authority, status_error};
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
+use crate::source::aws::credentials::AssumeRole;
 use crate::source::aws::credentials::{WebIdentity, read_token};
+use crate::source::aws::sigv4;
 use crate::source::aws::sigv4::Credentials;
 
 impl Clients {
@@ -46,7 +49,73 @@ impl Clients {
     }
 }
 
-/// Interprets an `AssumeRoleWithWebIdentity` answer (XML), with no I/O (the fuzz target calls
+impl Clients {
+    /// Assumes `r.role_arn` at STS with `source` (a form POST signed for `sts` in `region`).
+    pub(crate) fn assume_role(
+        &mut self,
+        endpoint: &str,
+        region: &str,
+        r: &AssumeRole,
+        source: &Credentials,
+        now: u64,
+    ) -> Result<Credentials, Error> {
+        let src = format!("aws sts AssumeRole ({}, {})", r.role_arn, r.origin);
+        let duration = r.duration_seconds.map(|d| d.to_string());
+        let mut pairs: Vec<(&str, &[u8])> = vec![
+            ("Action", b"AssumeRole".as_slice()),
+            ("Version", b"2011-06-15"),
+            ("RoleArn", r.role_arn.as_bytes()),
+            ("RoleSessionName", r.session_name.as_bytes()),
+        ];
+        if let Some(x) = &r.external_id {
+            pairs.push(("ExternalId", x.as_bytes()));
+        }
+        if let Some(d) = &duration {
+            pairs.push(("DurationSeconds", d.as_bytes()));
+        }
+        let body = http::form(&pairs);
+        let url = format!("{endpoint}/");
+        let host = authority(&url).map_err(|e| e.with_source(src.clone()))?;
+        let amz_date = sigv4::amz_date(now);
+        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+        let signed = sigv4::sign(
+            &sigv4::Request {
+                method: "POST",
+                host: &host,
+                path: "/",
+                query: &[],
+                headers: &[("Content-Type", content_type)],
+                payload: &body,
+                region,
+                service: "sts",
+                amz_date: &amz_date,
+            },
+            source,
+        );
+        let mut headers: Vec<(&str, &[u8])> = vec![
+            ("Content-Type", content_type.as_bytes()),
+            ("X-Amz-Date", signed.amz_date.as_bytes()),
+            ("Authorization", signed.authorization.as_bytes()),
+        ];
+        if let Some(t) = &signed.security_token {
+            headers.push(("X-Amz-Security-Token", t.expose()));
+        }
+        let resp = self
+            .client(endpoint)
+            .post(&url, &headers, &body)
+            .map_err(|e| e.with_source(src.clone()))?;
+        parse_assume_role(resp.status, &resp.body).map_err(|e| {
+            let e = if e.kind == Kind::Unavailable && (400..500).contains(&resp.status) {
+                Error::new(Kind::Permission, e.what)
+            } else {
+                e
+            };
+            e.with_source(src)
+        })
+    }
+}
+
+/// Interprets an `AssumeRoleWithWebIdentity` or `AssumeRole` answer (XML), with no I/O (the fuzz target calls
 /// it). The credentials are the `<Credentials>` element's `AccessKeyId`, `SecretAccessKey` and
 /// `SessionToken`.
 pub fn parse_assume_role(status: u16, body: &Secret) -> Result<Credentials, Error> {
