@@ -89,9 +89,17 @@ pub(crate) fn dispatch(
             print_stdout(crate::app::materialize::providers(&ctx).as_bytes());
             Ok(0)
         }
-        Command::Materialize => crate::app::materialize::materialize(&ctx, full_plan(&ctx, true)?),
+        Command::Materialize => {
+            // The dynamic secrets issued are the developer's once published; anything issued
+            // for a materialize that fails is revoked with the carry.
+            let carry = Carry::default();
+            let done =
+                crate::app::materialize::materialize(&ctx, full_plan(&ctx, true, &carry)?)?;
+            carry.vault.borrow_mut().hand_over();
+            Ok(done)
+        }
         Command::Clean => crate::app::materialize::clean(&ctx),
-        Command::Env => crate::app::materialize::env(&full_plan(&ctx, false)?),
+        Command::Env => crate::app::materialize::env(&full_plan(&ctx, false, &Carry::default())?),
         Command::Help(_) | Command::Version | Command::Bundle { .. } => Ok(0),
     }
 }
@@ -180,19 +188,19 @@ pub(crate) fn run(
             creds.as_ref().map(|c| (c.uid, c.gid)),
         );
     }
-    // A refresh keeps the vault login (and dynamic leases) alive from the start on; without one
-    // the temporary carry drops here, revoking our login token before the exec.
-    let carry = refresh.is_some().then(Carry::live);
+    // A refresh keeps the vault login (and dynamic leases) alive from the start on. Without one
+    // the carry lives until the program is about to start: every failure before that drops it,
+    // revoking the dynamic secrets issued and our login token (vault/keep.rs).
+    let mut carry = if refresh.is_some() {
+        Carry::live()
+    } else {
+        Carry::default()
+    };
     let Delivery {
         plan,
         env,
         opts: write_opts,
-    } = delivery(
-        ctx,
-        creds.as_ref(),
-        carry.as_ref().unwrap_or(&Carry::default()),
-        program,
-    )?;
+    } = delivery(ctx, creds.as_ref(), &carry, program)?;
     let inherited = child_env::inherited(
         &ctx.env,
         &ctx.settings.env_prefix,
@@ -203,6 +211,7 @@ pub(crate) fn run(
     sys::enter_delivery();
     // Publication holds the stop signals once committed: a later one waits for the program.
     let published = file::publish(&plan.files, &write_opts, file::SignalStop)?;
+    carry.written_ids.extend(published.ids.iter().copied());
     remove_consumed(&plan.consumed);
     crate::info!(
         "{} delivered ({} written, {} unchanged, {}); starting {}",
@@ -222,7 +231,15 @@ pub(crate) fn run(
         foreground: false,
     };
     if !supervised {
-        return Err(process::exec_as(program, &env, setup).into());
+        carry.vault.borrow_mut().before_exec();
+        let failed = process::exec_as(program, &env, setup);
+        // Only a failed exec comes back: the program never started, so what was issued for it
+        // is revoked with the carry.
+        drop(carry);
+        return Err(failed.into());
+    }
+    if refresh.is_none() {
+        carry.vault.borrow_mut().hand_over();
     }
     // The supervisor is long-lived: it allocates from musl's allocator, never the start arena.
     sys::end_start_arena();
@@ -247,7 +264,7 @@ pub(crate) fn run(
             program,
             write_opts,
             last,
-            carry.unwrap_or_default(),
+            carry,
         )
     });
     let result = supervise::run(
@@ -290,7 +307,9 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
     adopt_home(&mut ctx.env, creds.as_ref());
     let ctx = &*ctx;
     let from_env = env_declared(ctx);
-    let (resolutions, mut errors, mut sources) = resolve_all(ctx, &from_env, &Carry::default())?;
+    let carry = Carry::default();
+    let inputs = pipeline::inputs(ctx, creds.as_ref(), &carry);
+    let (resolutions, mut errors, mut sources) = resolve_all(ctx, &from_env, &carry, &inputs)?;
     let mut provider_rows = Vec::new();
     let mut templates_checked = false;
     if errors.0.is_empty() {
@@ -551,7 +570,9 @@ pub(crate) fn get(ctx: &Context, name: &str) -> Result<u8, Errors> {
             )
         })?;
     check_prefix_vars(ctx)?;
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, &Carry::default())?;
+    let carry = Carry::default();
+    let inputs = pipeline::inputs(ctx, None, &carry);
+    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, &carry, &inputs)?;
     let (resolutions, errors) = resolve::resolve([declared], &mut sources);
     errors.into_result()?;
     match resolutions.first().and_then(|r| r.value.as_ref()) {

@@ -10,6 +10,7 @@ use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 use crate::manifest::{Declared, Manifest};
 use crate::plan;
+use crate::provenance::{Inputs, ProgramUser};
 use crate::process;
 use crate::resolve::Sources;
 use crate::resolve::{self, Resolution};
@@ -53,9 +54,10 @@ pub(crate) fn resolve_all<'a>(
     ctx: &'a Context,
     from_env: &'a [Declared],
     carry: &Carry,
+    inputs: &Inputs,
 ) -> Result<(Vec<Resolution<'a>>, Errors, Sources), Errors> {
     check_prefix_vars(ctx)?;
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, carry)?;
+    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, carry, inputs)?;
     let (resolutions, errors) =
         resolve::resolve(ctx.manifest.secrets.iter().chain(from_env), &mut sources);
     // For a long-lived supervisor: the next pass (live refresh) rebuilds the sources and so
@@ -69,16 +71,107 @@ pub(crate) fn resolve_all<'a>(
     Ok((resolutions, errors, sources))
 }
 
-/// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
-/// with what is on disk unless `with_files` is false).
-pub(crate) fn full_plan(ctx: &Context, with_files: bool) -> Result<plan::Plan, Errors> {
-    plan_excluding(ctx, with_files, &Carry::default())
+/// Which files may be inputs for a pass (`provenance`): the record of deliveries in the output
+/// dir and what this process wrote (`carry`), the program's user under `--user`, and the
+/// credential files secret-init consumes.
+pub(crate) fn inputs(ctx: &Context, creds: Option<&sys::Credentials>, carry: &Carry) -> Inputs {
+    let euid = nix::unistd::geteuid().as_raw();
+    let program = creds.filter(|c| c.uid != euid).map(|c| ProgramUser {
+        uid: c.uid,
+        groups: c.groups.iter().copied().chain([c.gid]).collect(),
+    });
+    Inputs::new(
+        &ctx.settings.output_dir,
+        &carry.written_ids,
+        program,
+        &credential_files(ctx),
+    )
 }
 
-/// [`full_plan`] with what an earlier pass left (`carry`: a live refresh).
-fn plan_excluding(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan::Plan, Errors> {
+/// Every file secret-init reads a credential from, as configured: never a value for the
+/// program, whatever path names it (`from: file:`, a secrets dir, `X_FILE`).
+fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
+    use crate::source::vault::config::{Auth, Credential};
+    let mut out: Vec<(std::path::PathBuf, String)> = Vec::new();
+    let mut add = |p: &std::path::Path, what: &str| out.push((p.to_path_buf(), what.to_string()));
+    if let Some(v) = &ctx.settings.source.vault {
+        match &v.auth {
+            Auth::Token { file: Some(f) } => add(f, "the vault token_file"),
+            Auth::Token { file: None } => {}
+            Auth::AppRole {
+                role_id, secret_id, ..
+            } => {
+                if let Credential::File(f) = role_id {
+                    add(f, "the vault role_id_file");
+                }
+                if let Credential::File(f) = secret_id {
+                    add(f, "the vault secret_id_file");
+                }
+            }
+            Auth::Jwt { jwt_file, .. } => add(jwt_file, "the vault jwt_file"),
+        }
+    }
+    if let Some(f) = ctx
+        .settings
+        .source
+        .bundle
+        .as_ref()
+        .and_then(|b| b.master_key_file.as_ref())
+    {
+        add(f, "the bundle master key file");
+    }
+    if let Some(f) = ctx.env.get("SECRET_INIT_MASTER_KEY_FILE") {
+        add(std::path::Path::new(f), "the bundle master key file");
+    }
+    // The cloud sources' credential and token files, wherever their variables or defaults
+    // put them.
+    for (var, what) in [
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", "the AWS web identity token"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "the AWS credentials file"),
+        ("AWS_CONFIG_FILE", "the AWS config file"),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            "the AWS container token",
+        ),
+        ("GOOGLE_APPLICATION_CREDENTIALS", "the GCP credentials file"),
+        ("AZURE_FEDERATED_TOKEN_FILE", "the Azure federated token"),
+        ("AZURE_CLIENT_CERTIFICATE_PATH", "the Azure client certificate"),
+    ] {
+        if let Some(p) = ctx.env.get(var).filter(|p| !p.is_empty()) {
+            add(std::path::Path::new(p), what);
+        }
+    }
+    if let Some(home) = ctx.env.get("HOME").filter(|h| !h.is_empty()) {
+        let home = std::path::Path::new(home);
+        for (rel, what) in [
+            (".aws/credentials", "the AWS credentials file"),
+            (".aws/config", "the AWS config file"),
+            (
+                ".config/gcloud/application_default_credentials.json",
+                "the GCP credentials file",
+            ),
+        ] {
+            add(&home.join(rel), what);
+        }
+    }
+    out
+}
+
+/// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
+/// with what is on disk unless `with_files` is false).
+pub(crate) fn full_plan(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan::Plan, Errors> {
+    plan_excluding(ctx, with_files, carry, &inputs(ctx, None, carry))
+}
+
+/// [`full_plan`] with what an earlier pass left (`carry`: a live refresh) and the input rule.
+fn plan_excluding(
+    ctx: &Context,
+    with_files: bool,
+    carry: &Carry,
+    inputs: &Inputs,
+) -> Result<plan::Plan, Errors> {
     let from_env = env_declared(ctx);
-    let (resolutions, errors, mut sources) = resolve_all(ctx, &from_env, carry)?;
+    let (resolutions, errors, mut sources) = resolve_all(ctx, &from_env, carry, inputs)?;
     errors.into_result()?;
     let mut plan = plan::build(&resolutions, &ctx.settings)?;
     crate::provider::build(
@@ -100,6 +193,7 @@ fn plan_excluding(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan
         &ctx.settings.file_env,
         &ctx.env,
         ctx.settings.max_secret_bytes,
+        inputs,
     )?);
     plan::add_injected(&mut plan, injected, &ctx.settings)?;
     Ok(plan)
@@ -165,7 +259,7 @@ pub(crate) fn delivery(
     carry: &Carry,
     program: &[OsString],
 ) -> Result<Delivery, Errors> {
-    let mut plan = plan_excluding(ctx, true, carry)?;
+    let mut plan = plan_excluding(ctx, true, carry, &inputs(ctx, creds, carry))?;
     let (env, opts) = before_publishing(ctx, &mut plan, creds, program)?;
     Ok(Delivery { plan, env, opts })
 }
@@ -227,6 +321,7 @@ pub(crate) fn before_publishing(
         trusted_uids: creds.iter().map(|c| c.uid).collect(),
         // Rebuilt on every start: see deliver::file on durability.
         durable: false,
+        record: Some(ctx.settings.output_dir.clone()),
     };
     Ok((env, opts))
 }

@@ -44,6 +44,7 @@ pub(crate) use super::dirs::{
 use crate::error::{Error, Kind};
 use crate::fsx::DIR_FLAGS;
 use crate::plan::FileDelivery;
+use crate::provenance::{self, FileId};
 use crate::sys::{RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2};
 
 /// Policy for the destination directories.
@@ -57,6 +58,10 @@ pub(crate) struct WriteOptions {
     /// `fsync` each file and its directory (on disk-backed filesystems), for writes that must
     /// survive a crash; start-time deliveries, rebuilt on every start, do not ask for it.
     pub durable: bool,
+    /// The output dir whose record of deliveries (`provenance`) lists what is published, so
+    /// that no later pass or start reads it back as an input; `None` for writes that are not
+    /// deliveries (the status file, the record itself, bundle files).
+    pub record: Option<PathBuf>,
 }
 
 /// What was published, for `--cleanup` and `materialize`.
@@ -64,6 +69,8 @@ pub(crate) struct WriteOptions {
 pub(crate) struct Published {
     /// Every file written, in order.
     pub files: Vec<PathBuf>,
+    /// The device and inode of each, in the same order.
+    pub ids: Vec<FileId>,
 }
 
 struct Target<'a> {
@@ -71,6 +78,8 @@ struct Target<'a> {
     /// Its file name, borrowed from the delivery's path.
     name: &'a std::ffi::OsStr,
     existed: bool,
+    /// The staged file's device and inode (a rename keeps them), once written.
+    id: Option<FileId>,
 }
 
 struct DirJob<'a> {
@@ -171,6 +180,7 @@ pub(crate) fn publish(
     let mut jobs: Vec<DirJob> = Vec::new();
     let result = stage(&by_dir, opts, &mut jobs)
         .and_then(|()| check_targets(&mut jobs, opts))
+        .and_then(|()| record(&jobs, opts))
         .and_then(|()| rename_all(&jobs, &stop));
     for job in &jobs {
         if result.is_ok() && job.sync {
@@ -186,6 +196,10 @@ pub(crate) fn publish(
         files: jobs
             .iter()
             .flat_map(|j| j.targets.iter().map(|t| t.delivery.path.clone()))
+            .collect(),
+        ids: jobs
+            .iter()
+            .flat_map(|j| j.targets.iter().filter_map(|t| t.id))
             .collect(),
     };
     for p in &published.files {
@@ -273,13 +287,17 @@ fn stage<'a>(
                 .path
                 .file_name()
                 .ok_or_else(|| cant_create(d, "has no file name"))?;
-            let target = Target {
+            let mut target = Target {
                 delivery: d,
                 name,
                 existed: false,
+                id: None,
             };
             let staged = write_staged(&job.staging, target.name, d, job.sync);
-            // Recorded whatever the outcome, so a failed write's partial file is cleaned up too.
+            if let Ok(id) = staged {
+                target.id = Some(id);
+            }
+            // Kept whatever the outcome, so a failed write's partial file is cleaned up too.
             job.targets.push(target);
             if let Err(e) = staged {
                 jobs.push(job);
@@ -412,16 +430,20 @@ fn sweep_stale(dirfd: &OwnedFd, dir: &Path) {
     }
 }
 
+/// Writes one file into the staging dir; its device and inode.
 fn write_staged(
     staging: &OwnedFd,
     name: &std::ffi::OsStr,
     d: &FileDelivery,
     sync: bool,
-) -> Result<(), Error> {
+) -> Result<FileId, Error> {
     let flags =
         OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let fd = nix::fcntl::openat(staging, name, flags, Mode::from_bits_truncate(0o600))
         .map_err(|e| cant_create(d, format!("cannot create: {}", errno_text(e))))?;
+    let id = fstat(&fd)
+        .map(|st| FileId::of(&st))
+        .map_err(|e| cant_create(d, format!("cannot stat: {}", errno_text(e))))?;
     if let Some((uid, gid)) = d.owner {
         fchown(&fd, Some(uid.into()), Some(gid.into())).map_err(|e| {
             cant_create(d, format!("cannot chown to {uid}:{gid}: {}", errno_text(e)))
@@ -436,7 +458,59 @@ fn write_staged(
         f.sync_all()
             .map_err(|e| cant_create(d, format!("fsync failed: {}", crate::error::io_text(&e))))?;
     }
-    Ok(())
+    Ok(id)
+}
+
+/// Writes the record of deliveries (`provenance`) listing every staged file, before the first
+/// rename: a crash or a rollback then leaves the record ahead of the files (listing staged
+/// files that are gone, which can only make a file be skipped), never behind. A record that
+/// cannot be written stops the publish: a delivery not recorded would be read back as an input.
+fn record(jobs: &[DirJob], opts: &WriteOptions) -> Result<(), Error> {
+    let Some(output_dir) = &opts.record else {
+        return Ok(());
+    };
+    let into_output_dir = jobs.iter().any(|j| j.path == *output_dir);
+    if !into_output_dir {
+        // Nothing goes into the output dir: a missing one is not created for the record alone,
+        // and a read-only one (a mounted secrets dir) cannot hold it.
+        let writable = crate::fsx::open_dir_nofollow(output_dir)
+            .ok()
+            .flatten()
+            .is_some_and(|fd| {
+                nix::sys::statvfs::fstatvfs(&fd)
+                    .is_ok_and(|v| !v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+            });
+        if !writable {
+            crate::debug!(
+                "{}: missing or read-only; no record of deliveries kept",
+                output_dir.display()
+            );
+            return Ok(());
+        }
+    }
+    let new: Vec<provenance::Entry> = jobs
+        .iter()
+        .flat_map(|j| j.targets.iter())
+        .filter_map(|t| {
+            t.id.map(|id| provenance::Entry {
+                path: t.delivery.path.clone(),
+                id,
+            })
+        })
+        .collect();
+    let path = provenance::record_path(output_dir);
+    let delivery = FileDelivery {
+        secret: "record of deliveries".into(),
+        content: provenance::next_record(output_dir, &new),
+        path,
+        mode: 0o600,
+        owner: None,
+    };
+    let plain = WriteOptions {
+        record: None,
+        ..opts.clone()
+    };
+    publish(std::slice::from_ref(&delivery), &plain, || None).map(|_| ())
 }
 
 fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> {
@@ -635,6 +709,7 @@ mod tests {
             allow_shared_dir: false,
             trusted_uids: Vec::new(),
             durable: false,
+            record: None,
         }
     }
 

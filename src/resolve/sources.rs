@@ -20,12 +20,13 @@ pub(crate) struct Sources {
 impl Sources {
     /// Builds the configured sources (the registry's `SourceSettings::build`). No I/O happens
     /// here. `carry`: what an earlier pass of the pipeline left for this one (a live refresh);
-    /// empty at a start.
+    /// empty at a start. `inputs`: which files may be read as values.
     pub(crate) fn build(
         settings: &Settings,
         manifest: &Manifest,
         env: &Environ,
         carry: &Carry,
+        inputs: &crate::provenance::Inputs,
     ) -> Result<Sources, Error> {
         let mut ctx = BuildCtx {
             generic: settings.generic(),
@@ -33,6 +34,7 @@ impl Sources {
             carry,
             defaults: defaults(manifest),
             read_local: crate::manifest::read_local_secrets,
+            inputs,
         };
         let built = settings.source.build(&mut ctx);
         // Sources that are not configured are skipped in the order (a vault with no address),

@@ -113,8 +113,10 @@ pub trait Source {
 /// What one pass of the pipeline hands to the next (a live refresh).
 #[derive(Default)]
 pub struct Carry {
-    /// The files secret-init published: outputs, never read back by the file source.
+    /// The files secret-init published (for `--cleanup`).
     pub written: std::collections::BTreeSet<PathBuf>,
+    /// Their devices and inodes: outputs, never read back as inputs (`provenance`).
+    pub(crate) written_ids: std::collections::HashSet<crate::provenance::FileId>,
     /// A bundle URL's last answer, for a conditional GET.
     pub bundle_url: bundle::UrlCache,
     /// The vault client, its token and the dynamic secrets issued (kept alive by a refresh).

@@ -48,6 +48,8 @@ pub struct BuildCtx<'a> {
     pub defaults: BTreeMap<SecretName, Secret>,
     /// The manifest's YAML reader, for the local config.
     pub read_local: local::ReadLocal,
+    /// Which files may be inputs (`provenance`).
+    pub(crate) inputs: &'a crate::provenance::Inputs,
 }
 
 /// How a live refresh notices that a source changed (`check` and the status file show it).

@@ -1,0 +1,346 @@
+//! Which files may be inputs (docs/threat-model.md, "Which files are inputs"): a value comes
+//! from a file someone trusted put there, never from one secret-init wrote, never from one the
+//! program could have written, and never from one of secret-init's own credentials.
+//!
+//! - **What secret-init delivered is never an input.** Every publish records the device and
+//!   inode of each file it wrote in [`RECORD_NAME`] in the output dir (a name no secret can
+//!   have, so the file source never lists it), written before the files are renamed into place:
+//!   a crash leaves the record ahead of the files, never behind. The record survives a restart
+//!   as the files do (a container restarted without `--tmpfs`, an emptyDir), and the next start
+//!   skips what it lists. A file anyone else puts at that name (a Kubernetes volume, an operator's
+//!   copy) has another inode and stays an input. A record that is not ours (owned by another
+//!   user, or writable by others) is not read; and whatever a record lists can only make a file
+//!   be skipped, never be read: a forged one fails safe (the secret comes from the next source
+//!   or is missing).
+//! - **Under `--user`, a file the program's user could have written is not an input**: one it
+//!   owns, or can write through its group or other bits, or one in a directory it could change
+//!   (owned by it, or writable by it without the sticky bit), checking every directory from the
+//!   file's own up to `/`. Kubernetes volumes, read-only mounts and root's files stay inputs.
+//! - **secret-init's own credential files** (the bundle master key, Vault token, AppRole and JWT
+//!   files, the cloud credential and token files), compared by device and inode whatever path
+//!   names them, are never a value for the program.
+
+use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+/// The record of deliveries, in the output dir. It starts with `..`: never a secret's name.
+pub(crate) const RECORD_NAME: &str = "..secret-init-delivered";
+
+/// The largest record read (about 100 bytes an entry: 10,000 files in 1 MiB).
+const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The record's format version.
+const RECORD_VERSION: u32 = 1;
+
+/// A file's identity: device and inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) struct FileId {
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub ino: u64,
+}
+
+impl FileId {
+    /// The identity in a `stat` answer.
+    pub(crate) fn of(st: &FileStat) -> FileId {
+        FileId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+        }
+    }
+}
+
+/// The user the program runs as (`--user`), when it is not secret-init's own.
+#[derive(Clone, Debug)]
+pub(crate) struct ProgramUser {
+    /// Its uid.
+    pub uid: u32,
+    /// Its groups, the primary one included.
+    pub groups: Vec<u32>,
+}
+
+impl ProgramUser {
+    /// Whether this user can write `st` (a file) or change its entries (a directory).
+    fn can_write(&self, st: &FileStat) -> Option<&'static str> {
+        let mode = st.st_mode;
+        let is_dir = mode & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits();
+        // In a sticky directory (/tmp) a user can only replace its own entries, which it owns.
+        let sticky = is_dir && mode & 0o1000 != 0;
+        if st.st_uid == self.uid {
+            Some("owned by the program's user")
+        } else if mode & 0o002 != 0 && !sticky {
+            Some("writable by every user")
+        } else if mode & 0o020 != 0 && !sticky && self.groups.contains(&st.st_gid) {
+            Some("writable by the program's group")
+        } else {
+            None
+        }
+    }
+}
+
+impl ProgramUser {
+    /// Whether this user could change what is in `dir` (it, or a directory above it, is
+    /// writable by the user); also when `dir` cannot be checked.
+    pub(crate) fn could_change_dir(&self, dir: &Path) -> bool {
+        match nix::fcntl::open(
+            dir,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => writable_chain(&fd, self).is_some(),
+            Err(_) => true,
+        }
+    }
+}
+
+/// Why a file is not an input.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum NotInput {
+    /// secret-init delivered it (an earlier start, or this one).
+    Delivered,
+    /// The program's user could have written it: what shows it.
+    Writable(String),
+    /// One of secret-init's own credentials: which one.
+    Credential(String),
+}
+
+/// The input rule for one pass; see the module docs.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Inputs {
+    delivered: HashSet<FileId>,
+    program: Option<ProgramUser>,
+    credentials: Vec<(FileId, String)>,
+}
+
+impl Inputs {
+    /// The rule for a pass: the record in `output_dir` plus `written` (this process's own
+    /// deliveries), the program's user (`None` when it runs as we do), and the credential files
+    /// secret-init consumes (path and what it is; missing ones are left out).
+    pub(crate) fn new(
+        output_dir: &Path,
+        written: &HashSet<FileId>,
+        program: Option<ProgramUser>,
+        credentials: &[(PathBuf, String)],
+    ) -> Inputs {
+        let mut delivered: HashSet<FileId> =
+            load_record(output_dir).into_iter().map(|e| e.id).collect();
+        delivered.extend(written.iter().copied());
+        let credentials = credentials
+            .iter()
+            .filter_map(|(p, what)| {
+                let st = nix::sys::stat::stat(p.as_path()).ok()?;
+                Some((FileId::of(&st), what.clone()))
+            })
+            .collect();
+        Inputs {
+            delivered,
+            program,
+            credentials,
+        }
+    }
+
+    /// Whether the file open as `fd` may be read as a value. `dir`: the directory it was found
+    /// in, used to find its place when /proc cannot say.
+    pub(crate) fn judge(&self, fd: &OwnedFd, dir: Option<&OwnedFd>) -> Result<(), NotInput> {
+        let st = fstat(fd).map_err(|e| NotInput::Writable(format!("cannot stat: {}", e.desc())))?;
+        let id = FileId::of(&st);
+        if let Some((_, what)) = self.credentials.iter().find(|(c, _)| *c == id) {
+            return Err(NotInput::Credential(what.clone()));
+        }
+        if self.delivered.contains(&id) {
+            return Err(NotInput::Delivered);
+        }
+        let Some(user) = &self.program else {
+            return Ok(());
+        };
+        if let Some(why) = user.can_write(&st) {
+            return Err(NotInput::Writable(why.to_string()));
+        }
+        let Some(parent) = real_parent(fd, &st).or_else(|| dir.and_then(|d| try_clone(d))) else {
+            return Err(NotInput::Writable(
+                "its directory cannot be found to check who can change it".into(),
+            ));
+        };
+        writable_chain(&parent, user).map_or(Ok(()), |why| Err(NotInput::Writable(why)))
+    }
+}
+
+fn try_clone(fd: &OwnedFd) -> Option<OwnedFd> {
+    fd.try_clone().ok()
+}
+
+/// The directory the file open as `fd` is in, from its path as /proc shows it, opened without
+/// following links and checked to still hold this very file.
+fn real_parent(fd: &OwnedFd, st: &FileStat) -> Option<OwnedFd> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+    let dir = crate::fsx::open_parent(&link).ok()??;
+    let here = fstatat(&dir, link.file_name()?, AtFlags::AT_SYMLINK_NOFOLLOW).ok()?;
+    (FileId::of(&here) == FileId::of(st)).then_some(dir)
+}
+
+/// The first directory from `dir` up to `/` that `user` could change, said as why.
+fn writable_chain(dir: &OwnedFd, user: &ProgramUser) -> Option<String> {
+    let mut cur = try_clone(dir)?;
+    for _ in 0..256 {
+        let Ok(st) = fstat(&cur) else {
+            return Some("a directory on its path cannot be checked".into());
+        };
+        if let Some(why) = user.can_write(&st) {
+            return Some(format!("a directory on its path is {why}"));
+        }
+        let up = match nix::fcntl::openat(
+            &cur,
+            "..",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(up) => up,
+            Err(e) => return Some(format!("cannot check its directories: {}", e.desc())),
+        };
+        match fstat(&up) {
+            Ok(p) if FileId::of(&p) == FileId::of(&st) => return None,
+            Ok(_) => cur = up,
+            Err(e) => return Some(format!("cannot check its directories: {}", e.desc())),
+        }
+    }
+    Some("its path is too deep to check".into())
+}
+
+/// One file in the record.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Entry {
+    /// Where it was published.
+    pub path: PathBuf,
+    /// What was published there.
+    #[serde(flatten)]
+    pub id: FileId,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Record {
+    version: u32,
+    files: Vec<Entry>,
+}
+
+/// The record in `output_dir`, if there is one that is ours and writable by us only.
+pub(crate) fn load_record(output_dir: &Path) -> Vec<Entry> {
+    let path = output_dir.join(RECORD_NAME);
+    let euid = nix::unistd::geteuid().as_raw();
+    match std::fs::symlink_metadata(&path) {
+        Ok(md) => {
+            use std::os::unix::fs::MetadataExt;
+            if md.uid() != euid || md.mode() & 0o022 != 0 {
+                crate::warn!(
+                    "{}: owned by uid {} with mode {:o}, not ours; not read (the files it would list are judged like any other)",
+                    path.display(),
+                    md.uid(),
+                    md.mode() & 0o7777
+                );
+                return Vec::new();
+            }
+        }
+        Err(_) => return Vec::new(),
+    }
+    let bytes = match crate::fsx::read_existing(&path, MAX_RECORD_BYTES) {
+        Ok(Some((bytes, _))) => bytes,
+        Ok(None) => return Vec::new(),
+        Err(why) => {
+            crate::warn!("the record of deliveries is not read: {why}");
+            return Vec::new();
+        }
+    };
+    match serde_json::from_slice::<Record>(bytes.expose()) {
+        Ok(r) if r.version == RECORD_VERSION => r.files,
+        _ => {
+            crate::warn!(
+                "{}: not a record of deliveries this version reads; ignored",
+                path.display()
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// The record after a publish of `new` into `output_dir`: the new files, and every entry of the
+/// old record whose path still holds the file it names (a file delivered before and not now, or
+/// one about to be replaced: until the renames are done it is still there).
+pub(crate) fn next_record(output_dir: &Path, new: &[Entry]) -> Secret {
+    let mut files: Vec<Entry> = new.to_vec();
+    let mut seen: HashSet<FileId> = new.iter().map(|e| e.id).collect();
+    let mut dirs: HashMap<PathBuf, Option<OwnedFd>> = HashMap::new();
+    for old in load_record(output_dir) {
+        if seen.contains(&old.id) {
+            continue;
+        }
+        let (Some(parent), Some(name)) = (old.path.parent(), old.path.file_name()) else {
+            continue;
+        };
+        let dir = dirs
+            .entry(parent.to_path_buf())
+            .or_insert_with(|| crate::fsx::open_dir_nofollow(parent).ok().flatten());
+        let Some(dir) = dir else { continue };
+        match fstatat(&*dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) if FileId::of(&st) == old.id => {
+                seen.insert(old.id);
+                files.push(old);
+            }
+            Ok(_) | Err(Errno::ENOENT) => {}
+            Err(_) => {
+                // Cannot tell: kept, which can only make a file be skipped.
+                seen.insert(old.id);
+                files.push(old);
+            }
+        }
+    }
+    let record = Record {
+        version: RECORD_VERSION,
+        files,
+    };
+    Secret::new(serde_json::to_vec(&record).unwrap_or_default())
+}
+
+/// The record's path in `output_dir`.
+pub(crate) fn record_path(output_dir: &Path) -> PathBuf {
+    output_dir.join(RECORD_NAME)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stat answer with the given owner and mode (the rest from `/`).
+    fn st(uid: u32, gid: u32, mode: u32) -> FileStat {
+        let root: OwnedFd = std::fs::File::open("/").expect("open /").into();
+        let mut s = fstat(&root).expect("fstat /");
+        s.st_uid = uid;
+        s.st_gid = gid;
+        s.st_mode = mode;
+        s
+    }
+
+    #[test]
+    fn who_can_write() {
+        let u = ProgramUser {
+            uid: 1000,
+            groups: vec![1000, 50],
+        };
+        let reg = SFlag::S_IFREG.bits();
+        let dir = SFlag::S_IFDIR.bits();
+        assert!(u.can_write(&st(1000, 0, reg | 0o400)).is_some(), "owner");
+        assert!(u.can_write(&st(0, 0, reg | 0o646)).is_some(), "other");
+        assert!(u.can_write(&st(0, 50, reg | 0o460)).is_some(), "group");
+        assert!(u.can_write(&st(0, 51, reg | 0o460)).is_none(), "not its group");
+        assert!(u.can_write(&st(0, 0, reg | 0o644)).is_none(), "root's");
+        assert!(u.can_write(&st(0, 0, dir | 0o1777)).is_none(), "sticky /tmp");
+        assert!(u.can_write(&st(0, 0, dir | 0o777)).is_some(), "not sticky");
+    }
+}
