@@ -40,13 +40,19 @@ const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
 /// The record's format version.
 const RECORD_VERSION: u32 = 1;
 
-/// A file's identity: device and inode.
+/// A file as written: device, inode and modification time. The time tells a file we wrote
+/// from a later one that got the same inode number once ours was gone (ext4 reuses them); a
+/// rename keeps all three.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct FileId {
     /// `st_dev`.
     pub dev: u64,
     /// `st_ino`.
     pub ino: u64,
+    /// `st_mtime`.
+    pub mtime: i64,
+    /// `st_mtime_nsec`.
+    pub mtime_nsec: i64,
 }
 
 impl FileId {
@@ -55,7 +61,14 @@ impl FileId {
         FileId {
             dev: st.st_dev,
             ino: st.st_ino,
+            mtime: st.st_mtime,
+            mtime_nsec: st.st_mtime_nsec,
         }
+    }
+
+    /// Whether both are the same file (device and inode), whenever it was written.
+    fn same_file(&self, other: &FileId) -> bool {
+        self.dev == other.dev && self.ino == other.ino
     }
 }
 
@@ -153,7 +166,7 @@ impl Inputs {
     pub(crate) fn judge(&self, fd: &OwnedFd, dir: Option<&OwnedFd>) -> Result<(), NotInput> {
         let st = fstat(fd).map_err(|e| NotInput::Writable(format!("cannot stat: {}", e.desc())))?;
         let id = FileId::of(&st);
-        if let Some((_, what)) = self.credentials.iter().find(|(c, _)| *c == id) {
+        if let Some((_, what)) = self.credentials.iter().find(|(c, _)| c.same_file(&id)) {
             return Err(NotInput::Credential(what.clone()));
         }
         if self.delivered.contains(&id) {

@@ -25,4 +25,5 @@ mod refresh;
 mod renewal;
 mod setup;
 mod templates;
+mod trust;
 mod vault;

@@ -441,9 +441,6 @@ fn write_staged(
         OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let fd = nix::fcntl::openat(staging, name, flags, Mode::from_bits_truncate(0o600))
         .map_err(|e| cant_create(d, format!("cannot create: {}", errno_text(e))))?;
-    let id = fstat(&fd)
-        .map(|st| FileId::of(&st))
-        .map_err(|e| cant_create(d, format!("cannot stat: {}", errno_text(e))))?;
     if let Some((uid, gid)) = d.owner {
         fchown(&fd, Some(uid.into()), Some(gid.into())).map_err(|e| {
             cant_create(d, format!("cannot chown to {uid}:{gid}: {}", errno_text(e)))
@@ -458,7 +455,10 @@ fn write_staged(
         f.sync_all()
             .map_err(|e| cant_create(d, format!("fsync failed: {}", crate::error::io_text(&e))))?;
     }
-    Ok(id)
+    // After the write: the modification time is part of what the record compares.
+    fstat(&f)
+        .map(|st| FileId::of(&st))
+        .map_err(|e| cant_create(d, format!("cannot stat: {}", errno_text(e))))
 }
 
 /// Writes the record of deliveries (`provenance`) listing every staged file, before the first
@@ -517,7 +517,10 @@ fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> 
     let euid = nix::unistd::geteuid().as_raw();
     for job in jobs.iter_mut() {
         // One listing instead of one stat per name: in a fresh container most names are new.
-        let present = crate::fsx::list(&job.fd).ok();
+        // Every name, `..*` included (the record of deliveries is one).
+        let present: Option<std::collections::HashSet<Vec<u8>>> = crate::fsx::names(&job.fd)
+            .ok()
+            .map(|n| n.into_iter().collect());
         for t in &mut job.targets {
             let d = t.delivery;
             if present
