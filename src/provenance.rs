@@ -101,6 +101,28 @@ impl ProgramUser {
 }
 
 impl ProgramUser {
+    /// Why this user could have written the file at `path` (it, or a directory on its real
+    /// path, is writable by the user); `None` when it could not, or when nothing is there.
+    pub(crate) fn could_write(&self, path: &Path) -> Option<String> {
+        let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+        let fd = match nix::fcntl::open(path, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return None,
+            Err(e) => return Some(format!("it cannot be checked: {}", e.desc())),
+        };
+        let st = match fstat(&fd) {
+            Ok(st) => st,
+            Err(e) => return Some(format!("it cannot be checked: {}", e.desc())),
+        };
+        if let Some(why) = self.can_write(&st) {
+            return Some(why.to_string());
+        }
+        match real_parent(&fd, &st) {
+            Some(dir) => writable_chain(&dir, self),
+            None => Some("its directory cannot be found to check who can change it".into()),
+        }
+    }
+
     /// Whether this user could change what is in `dir` (it, or a directory above it, is
     /// writable by the user); also when `dir` cannot be checked.
     pub(crate) fn could_change_dir(&self, dir: &Path) -> bool {
@@ -178,7 +200,7 @@ impl Inputs {
         if let Some(why) = user.can_write(&st) {
             return Err(NotInput::Writable(why.to_string()));
         }
-        let Some(parent) = real_parent(fd, &st).or_else(|| dir.and_then(|d| try_clone(d))) else {
+        let Some(parent) = real_parent(fd, &st).or_else(|| dir.and_then(try_clone)) else {
             return Err(NotInput::Writable(
                 "its directory cannot be found to check who can change it".into(),
             ));
@@ -351,9 +373,15 @@ mod tests {
         assert!(u.can_write(&st(1000, 0, reg | 0o400)).is_some(), "owner");
         assert!(u.can_write(&st(0, 0, reg | 0o646)).is_some(), "other");
         assert!(u.can_write(&st(0, 50, reg | 0o460)).is_some(), "group");
-        assert!(u.can_write(&st(0, 51, reg | 0o460)).is_none(), "not its group");
+        assert!(
+            u.can_write(&st(0, 51, reg | 0o460)).is_none(),
+            "not its group"
+        );
         assert!(u.can_write(&st(0, 0, reg | 0o644)).is_none(), "root's");
-        assert!(u.can_write(&st(0, 0, dir | 0o1777)).is_none(), "sticky /tmp");
+        assert!(
+            u.can_write(&st(0, 0, dir | 0o1777)).is_none(),
+            "sticky /tmp"
+        );
         assert!(u.can_write(&st(0, 0, dir | 0o777)).is_some(), "not sticky");
     }
 }

@@ -268,11 +268,7 @@ fn a_status_file_in_a_watched_dir_never_triggers_a_refresh_and_changes_wait_for_
     let mut r = sb.run();
     r.env("VAULT_TOKEN", bao.reader_token())
         .args(["--sources", "file,vault", "--vault-retries", "0", "--"])
-        .args([
-            "/bin/sh",
-            "-c",
-            "echo ready; while :; do sleep 0.05; done",
-        ]);
+        .args(["/bin/sh", "-c", "echo ready; while :; do sleep 0.05; done"]);
     let ns = Ns::start(&r, &[]);
     expect_prefix(&ns, "ready", Duration::from_secs(10));
     let reads = || bao.audited_ops("read", "secret/data/app");

@@ -93,8 +93,7 @@ pub(crate) fn dispatch(
             // The dynamic secrets issued are the developer's once published; anything issued
             // for a materialize that fails is revoked with the carry.
             let carry = Carry::default();
-            let done =
-                crate::app::materialize::materialize(&ctx, full_plan(&ctx, true, &carry)?)?;
+            let done = crate::app::materialize::materialize(&ctx, full_plan(&ctx, true, &carry)?)?;
             carry.vault.borrow_mut().hand_over();
             Ok(done)
         }
@@ -179,6 +178,7 @@ pub(crate) fn run(
         );
     }
     let creds = program_credentials(proc)?;
+    out_of_the_programs_reach(ctx, creds.as_ref())?;
     adopt_home(&mut ctx.env, creds.as_ref());
     let ctx = &*ctx;
     if !ctx.settings.allow_shared_dir {
@@ -257,15 +257,7 @@ pub(crate) fn run(
         grace_period: proc.grace_period,
     };
     let mut refresher = refresh.zip(delivered).map(|(r, last)| {
-        crate::app::refresh::Refresher::new(
-            ctx,
-            r,
-            creds,
-            program,
-            write_opts,
-            last,
-            carry,
-        )
+        crate::app::refresh::Refresher::new(ctx, r, creds, program, write_opts, last, carry)
     });
     let result = supervise::run(
         cmd,
@@ -286,6 +278,53 @@ pub(crate) fn run(
     result.map_err(Into::into)
 }
 
+/// Under `--user`, the files that decide what is delivered where must be out of the program's
+/// reach (`provenance`): config.yaml, the template sources (and their directories, which hold
+/// their includes), a local bundle and the local config. A program that could rewrite them
+/// would choose, at the next start or refresh, what root delivers and where. Refused with 78.
+fn out_of_the_programs_reach(ctx: &Context, creds: Option<&sys::Credentials>) -> Result<(), Error> {
+    let euid = nix::unistd::geteuid().as_raw();
+    let Some(user) = creds
+        .filter(|c| c.uid != euid)
+        .map(|c| crate::provenance::ProgramUser {
+            uid: c.uid,
+            groups: c.groups.iter().copied().chain([c.gid]).collect(),
+        })
+    else {
+        return Ok(());
+    };
+    let mut files: Vec<(&std::path::Path, &str)> = Vec::new();
+    if let Some(p) = &ctx.manifest.path {
+        files.push((p, "config.yaml"));
+    }
+    for t in &ctx.manifest.templates {
+        if let crate::template::Body::Source(p) = &t.body {
+            files.push((p, "a template source"));
+        }
+    }
+    if let Some(crate::source::bundle::Location::File(p)) =
+        ctx.settings.source.bundle.as_ref().map(|b| &b.location)
+    {
+        files.push((p, "the bundle"));
+    }
+    if let Some(p) = &ctx.settings.local_config {
+        files.push((p, "the local config"));
+    }
+    for (path, what) in files {
+        if let Some(why) = user.could_write(path) {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "{what} {}: the program's user (uid {}) could have written it ({why}); under --user it must be out of the program's reach",
+                    path.display(),
+                    user.uid
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The program runs as --user with that user's HOME, so provider files (~/.aws, ...) are planned
 /// under the same HOME it will look in. A --user without a passwd entry (or with a relative home)
 /// has no home: ours (/root) is not theirs, so providers that need HOME are refused unless given
@@ -303,6 +342,7 @@ fn adopt_home(env: &mut crate::environ::Environ, creds: Option<&sys::Credentials
 /// lookup when one is given (`check -- PROGRAM`). Reports a table and exits as the run would.
 pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
     let creds = program_credentials(&ctx.settings.process)?;
+    out_of_the_programs_reach(ctx, creds.as_ref())?;
     // As in a run: provider files are planned under the --user's HOME.
     adopt_home(&mut ctx.env, creds.as_ref());
     let ctx = &*ctx;

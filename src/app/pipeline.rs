@@ -10,8 +10,8 @@ use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 use crate::manifest::{Declared, Manifest};
 use crate::plan;
-use crate::provenance::{Inputs, ProgramUser};
 use crate::process;
+use crate::provenance::{Inputs, ProgramUser};
 use crate::resolve::Sources;
 use crate::resolve::{self, Resolution};
 use crate::settings::Settings;
@@ -135,7 +135,10 @@ fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
         ),
         ("GOOGLE_APPLICATION_CREDENTIALS", "the GCP credentials file"),
         ("AZURE_FEDERATED_TOKEN_FILE", "the Azure federated token"),
-        ("AZURE_CLIENT_CERTIFICATE_PATH", "the Azure client certificate"),
+        (
+            "AZURE_CLIENT_CERTIFICATE_PATH",
+            "the Azure client certificate",
+        ),
     ] {
         if let Some(p) = ctx.env.get(var).filter(|p| !p.is_empty()) {
             add(std::path::Path::new(p), what);
@@ -159,7 +162,11 @@ fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
 
 /// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
 /// with what is on disk unless `with_files` is false).
-pub(crate) fn full_plan(ctx: &Context, with_files: bool, carry: &Carry) -> Result<plan::Plan, Errors> {
+pub(crate) fn full_plan(
+    ctx: &Context,
+    with_files: bool,
+    carry: &Carry,
+) -> Result<plan::Plan, Errors> {
     plan_excluding(ctx, with_files, carry, &inputs(ctx, None, carry))
 }
 
@@ -275,18 +282,11 @@ pub(crate) struct Delivery {
 }
 
 /// Removes input files a login used up (`remove_secret_id_file`), once the start has got as far
-/// as publishing: a start that failed earlier can be retried with them.
+/// as publishing: a start that failed earlier can be retried with them. Each parent is opened
+/// without following a link and only a regular file is unlinked, so a link planted on the way
+/// (a `--user` program owning the directory) cannot aim the removal elsewhere.
 pub(crate) fn remove_consumed(paths: &[std::path::PathBuf]) {
-    for p in paths {
-        match std::fs::remove_file(p) {
-            Ok(()) => crate::debug!("removed consumed input {}", p.display()),
-            Err(e) => crate::warn!(
-                "could not remove {}: {}",
-                p.display(),
-                crate::error::io_text(&e)
-            ),
-        }
-    }
+    file::remove_files(paths, "consumed input");
 }
 
 /// The last steps before publishing, shared by a run and `check`: the files' owners, the

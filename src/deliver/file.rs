@@ -665,6 +665,13 @@ fn remove_staging(job: &DirJob, published: bool) {
 /// symlink or anything else found in a file's place is left alone with a warning, so a link
 /// planted there is neither followed nor trusted. Returns how many files were removed.
 pub(crate) fn remove_published(paths: &[PathBuf]) -> usize {
+    remove_files(paths, "cleanup")
+}
+
+/// Removes `paths` as [`remove_published`] does, its warnings prefixed with `why` (`cleanup`,
+/// `consumed input`): a parent opened without following links, a name unlinked only while it
+/// is a regular file. How many were removed.
+pub(crate) fn remove_files(paths: &[PathBuf], why: &str) -> usize {
     let mut removed = 0;
     for path in paths {
         let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
@@ -672,27 +679,24 @@ pub(crate) fn remove_published(paths: &[PathBuf]) -> usize {
         };
         let fd = match open_existing_dir(dir) {
             Ok(fd) => fd,
-            Err(why) => {
-                crate::warn!("cleanup: not removing {}: {why}", path.display());
+            Err(reason) => {
+                crate::warn!("{why}: not removing {}: {reason}", path.display());
                 continue;
             }
         };
         match fstatat(&fd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
             Err(Errno::ENOENT) => {}
-            Err(e) => crate::warn!("cleanup: cannot check {}: {}", path.display(), e.desc()),
+            Err(e) => crate::warn!("{why}: cannot check {}: {}", path.display(), e.desc()),
             Ok(st) if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() => {
-                crate::warn!(
-                    "cleanup: not removing {}: no longer the regular file secret-init wrote",
-                    path.display()
-                );
+                crate::warn!("{why}: not removing {}: not a regular file", path.display());
             }
             Ok(_) => match unlinkat(&fd, name, UnlinkatFlags::NoRemoveDir) {
                 Ok(()) => {
                     removed += 1;
-                    crate::debug!("cleanup: removed {}", path.display());
+                    crate::debug!("{why}: removed {}", path.display());
                 }
                 Err(Errno::ENOENT) => {}
-                Err(e) => crate::warn!("cleanup: cannot remove {}: {}", path.display(), e.desc()),
+                Err(e) => crate::warn!("{why}: cannot remove {}: {}", path.display(), e.desc()),
             },
         }
     }

@@ -251,6 +251,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn vault_paths_to_our_own_credentials() {
+        for p in [
+            "auth/token/lookup-self",
+            "auth",
+            "sys/wrapping/lookup",
+            "identity/oidc/token/app",
+            "cubbyhole/x",
+            "team/auth/token/lookup-self",
+            "a/b/cubbyhole/x",
+            "kv/sys/x",
+        ] {
+            assert!(own_vault_area(p).is_some(), "{p}");
+        }
+        for p in [
+            "secret/data/auth",
+            "secret/data/auth/db",
+            "secret/data/app/sys/x",
+            "secret/metadata/identity/x",
+            "kv/app/auth",
+            "pki/issue/web",
+            "database/creds/app",
+        ] {
+            assert_eq!(own_vault_area(p), None, "{p}");
+        }
+        let r = Reference::parse("vault:auth/token/lookup-self#id").expect("parses");
+        assert!(r.own_credential().is_some());
+        assert!(
+            Reference::parse("file:/x")
+                .expect("parses")
+                .own_credential()
+                .is_none()
+        );
+    }
+
+    #[test]
     fn parses_and_round_trips() {
         for s in [
             "env:OPENAI_KEY",

@@ -23,8 +23,8 @@ use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 use crate::fsx::{READ_FLAGS, list, open_beneath, read_regular};
-use crate::provenance::{Inputs, NotInput};
 use crate::name::SecretName;
+use crate::provenance::{Inputs, NotInput};
 use crate::reference::Reference;
 use crate::secret::Secret;
 
@@ -84,7 +84,9 @@ fn not_input(why: NotInput) -> Error {
         ),
         NotInput::Credential(what) => Error::new(
             Kind::Config,
-            format!("refused: it is {what}, one of secret-init's own credentials, never handed to the program"),
+            format!(
+                "refused: it is {what}, one of secret-init's own credentials, never handed to the program"
+            ),
         ),
     }
 }
@@ -209,9 +211,7 @@ impl Registered for FileSource {
 
     fn build(_: &(), ctx: &mut BuildCtx<'_>) -> Option<Self> {
         let g = &ctx.generic;
-        Some(
-            FileSource::new(g.secrets_dirs.to_vec(), g.max_secret_bytes).judged_by(ctx.inputs),
-        )
+        Some(FileSource::new(g.secrets_dirs.to_vec(), g.max_secret_bytes).judged_by(ctx.inputs))
     }
 
     fn watching(_: &(), generic: &Generic<'_>) -> Vec<Watching> {
