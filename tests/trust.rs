@@ -428,3 +428,58 @@ fn the_status_file_is_never_written_through_a_link() {
     ns.signal(pid, libc_sig::TERM);
     assert_eq!(ns.finish(), 143);
 }
+
+/// Under `--user`, what decides the deliveries must be out of the program's reach: a config.yaml
+/// or a template source in a directory the program owns would let it choose, at the next start,
+/// what root writes where (a `default:` value to a root-owned path; every secret rendered into a
+/// file it reads). Refused with 78 before anything is resolved; the same files in root's
+/// directories are used (control).
+#[test]
+fn under_user_the_files_that_decide_deliveries_must_be_out_of_the_programs_reach() {
+    let sb = Sandbox::new();
+    let user_dir = sb.mkdir("app");
+    chown(&user_dir, UID);
+    let secret = canary("db");
+    let config = "secrets:\n  db: null\n";
+    let start = |config: &Path| {
+        let out = sb
+            .run()
+            .env("SECRET_INIT_CONFIG", config)
+            .env("TRUSS_SECRET_db", &secret)
+            .args(["--user", &format!("{UID}:{UID}"), "--", "/bin/true"])
+            .output();
+        out.no_leak(&[&secret]);
+        out
+    };
+    let in_user_dir = sb.write("app/config.yaml", config);
+    start(&in_user_dir)
+        .expect_code(78)
+        .stderr_has("config.yaml")
+        .stderr_has("could have written it");
+    assert!(!sb.path("out").exists(), "delivered");
+    // A template source there, named by root's config.
+    sb.write("app/t.tmpl", "{{ secrets.db }}");
+    let root_config = sb.write(
+        "root/config.yaml",
+        format!(
+            "secrets:\n  db: null\nsecret_init:\n  templates:\n    t: {{destination: {}, source: {}}}\n",
+            sb.path("out/t").display(),
+            user_dir.join("t.tmpl").display()
+        ),
+    );
+    start(&root_config)
+        .expect_code(78)
+        .stderr_has("a template source");
+    // Control: both in root's directories.
+    sb.write("root/t.tmpl", "{{ secrets.db }}");
+    sb.write(
+        "root/config.yaml",
+        format!(
+            "secrets:\n  db: null\nsecret_init:\n  templates:\n    t: {{destination: {}, source: {}}}\n",
+            sb.path("out/t").display(),
+            sb.path("root/t.tmpl").display()
+        ),
+    );
+    start(&root_config).expect_ok();
+    assert_eq!(read(&sb.path("out/t")), secret);
+}
