@@ -13,6 +13,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("error", 0),
     ("name", 0),
     ("secret", 0),
+    ("duration", 0),
+    ("hex", 0),
     ("environ", 0),
     ("sys", 0),
     ("log", 1),

@@ -12,11 +12,13 @@ mod app;
 mod bundle;
 mod cli;
 mod deliver;
+mod duration;
 mod environ;
 pub mod error;
 mod fsx;
 #[doc(hidden)]
 pub mod fuzzing;
+mod hex;
 mod http;
 #[cfg(test)]
 mod layers;

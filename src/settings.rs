@@ -93,26 +93,8 @@ pub struct RefreshSettings {
     pub status_file: Option<PathBuf>,
 }
 
-/// Parses a duration: a number with an optional unit `ms`, `s`, `m`, `h` (no unit: seconds).
-pub(crate) fn parse_duration(t: &str) -> Option<std::time::Duration> {
-    let t = t.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let secs = match unit.trim() {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return None,
-    };
-    // A week bounds every sensible interval and keeps the conversion exact.
-    (0.0..=604_800.0)
-        .contains(&secs)
-        .then(|| std::time::Duration::from_secs_f64(secs))
-}
+/// The longest refresh interval: a week bounds every sensible one.
+const MAX_INTERVAL: std::time::Duration = std::time::Duration::from_secs(604_800);
 
 /// Parses a signal: `SIGHUP`, `HUP` or a number (real-time signals included).
 pub(crate) fn parse_signal(t: &str) -> Option<i32> {
@@ -170,10 +152,12 @@ fn refresh_settings(
             None => return Ok(None),
         },
     };
-    let interval = parse_duration(&interval).ok_or_else(|| {
+    let interval = crate::duration::parse(&interval, MAX_INTERVAL).ok_or_else(|| {
         Error::new(
             Kind::Usage,
-            format!("{origin}: expected a duration such as 30s, 5m or 1h (at most a week)"),
+            format!(
+                "{origin}: expected a duration such as 30s, 5m or 1h (0 = off; at most a week)"
+            ),
         )
     })?;
     if interval.is_zero() {
@@ -375,6 +359,7 @@ impl Settings {
             secrets_dirs: &self.secrets_dirs,
             env_prefix: &self.env_prefix,
             local_config: self.local_config.as_deref(),
+            inputs: None,
         }
     }
 

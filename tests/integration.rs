@@ -18,6 +18,7 @@ mod hardening;
 mod init;
 mod kubernetes;
 mod leaks;
+mod one_pass;
 mod preflight;
 mod providers;
 mod publish_signals;

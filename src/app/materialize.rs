@@ -60,21 +60,7 @@ pub(crate) struct Previous {
 
 /// SHA-256 of `bytes` as lower-case hex.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    crate::hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
 /// The state file: `--state-file`, else `$XDG_STATE_HOME/secret-init/materialized.json`, else
@@ -178,7 +164,7 @@ pub(crate) fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
             None => match crate::fsx::read_existing(&f.path, provider::MAX_EXISTING_BYTES) {
                 Ok(p) => p.map(|(bytes, mode)| Previous {
                     mode,
-                    hex: hex(bytes.expose()),
+                    hex: crate::hex::encode(bytes.expose()),
                 }),
                 Err(why) => {
                     errors.push(Error::new(Kind::CantCreate, why));
@@ -281,7 +267,7 @@ pub(crate) fn clean(ctx: &Context) -> Result<u8, Errors> {
             }
             Ok(Some(_)) => match &e.previous {
                 Some(p) => {
-                    let content = unhex(&p.hex).ok_or_else(|| {
+                    let content = crate::hex::decode(&p.hex).ok_or_else(|| {
                         Error::new(Kind::Data, "state file holds invalid hex")
                             .with_source(state_file.display().to_string())
                     })?;
@@ -482,9 +468,6 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        assert_eq!(unhex(&hex(b"\x00\xffa")), Some(b"\x00\xffa".to_vec()));
-        assert_eq!(unhex("0"), None);
-        assert_eq!(unhex("zz"), None);
     }
 
     #[test]

@@ -11,12 +11,10 @@ use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 use crate::manifest;
 use crate::name::SecretName;
-use crate::plan;
 use crate::process::{self, supervise};
-use crate::resolve::Sources;
-use crate::resolve::{self, Resolution};
+use crate::resolve::Resolution;
 use crate::settings::{self, InitMode, ProcessSettings, ReportFormat, Settings};
-use crate::source::Carry;
+use crate::source::registry::Carry;
 use crate::sys;
 
 pub(crate) mod bundle;
@@ -25,8 +23,8 @@ pub(crate) mod materialize;
 pub(crate) mod pipeline;
 pub(crate) mod refresh;
 
-pub(crate) use pipeline::{Context, Delivery, delivery, full_plan, remove_consumed};
-use pipeline::{before_publishing, check_prefix_vars, env_declared, resolve_all};
+pub(crate) use pipeline::{Context, Delivery, delivery, remove_consumed};
+use pipeline::{Ending, Pass, Target, env_declared, pass, plan_for};
 
 /// Parses argv, loads the manifest and settings, and runs the command.
 pub(crate) fn dispatch(
@@ -93,12 +91,15 @@ pub(crate) fn dispatch(
             // The dynamic secrets issued are the developer's once published; anything issued
             // for a materialize that fails is revoked with the carry.
             let carry = Carry::default();
-            let done = crate::app::materialize::materialize(&ctx, full_plan(&ctx, true, &carry)?)?;
+            let done =
+                crate::app::materialize::materialize(&ctx, plan_for(&ctx, Ending::Plan, &carry)?)?;
             carry.vault.borrow_mut().hand_over();
             Ok(done)
         }
         Command::Clean => crate::app::materialize::clean(&ctx),
-        Command::Env => crate::app::materialize::env(&full_plan(&ctx, false, &Carry::default())?),
+        Command::Env => {
+            crate::app::materialize::env(&plan_for(&ctx, Ending::Env, &Carry::default())?)
+        }
         Command::Help(_) | Command::Version | Command::Bundle { .. } => Ok(0),
     }
 }
@@ -283,14 +284,7 @@ pub(crate) fn run(
 /// their includes), a local bundle and the local config. A program that could rewrite them
 /// would choose, at the next start or refresh, what root delivers and where. Refused with 78.
 fn out_of_the_programs_reach(ctx: &Context, creds: Option<&sys::Credentials>) -> Result<(), Error> {
-    let euid = nix::unistd::geteuid().as_raw();
-    let Some(user) = creds
-        .filter(|c| c.uid != euid)
-        .map(|c| crate::provenance::ProgramUser {
-            uid: c.uid,
-            groups: c.groups.iter().copied().chain([c.gid]).collect(),
-        })
-    else {
+    let Some(user) = pipeline::program_user(creds) else {
         return Ok(());
     };
     let mut files: Vec<(&std::path::Path, &str)> = Vec::new();
@@ -347,51 +341,34 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
     adopt_home(&mut ctx.env, creds.as_ref());
     let ctx = &*ctx;
     let from_env = env_declared(ctx);
-    let carry = Carry::default();
-    let inputs = pipeline::inputs(ctx, creds.as_ref(), &carry);
-    let (resolutions, mut errors, mut sources) = resolve_all(ctx, &from_env, &carry, &inputs)?;
-    let mut provider_rows = Vec::new();
-    let mut templates_checked = false;
-    if errors.0.is_empty() {
-        let built = plan::build(&resolutions, &ctx.settings).and_then(|mut p| {
-            let outcome = crate::provider::build(
-                &ctx.manifest.providers,
-                &resolutions,
-                &ctx.env,
-                &ctx.settings,
-                &mut p,
-                true,
-            )?;
-            let injected = sources.injected_env()?;
-            plan::add_injected(&mut p, injected, &ctx.settings)?;
-            Ok((p, outcome))
+    let target = Target {
+        ending: Ending::Deliver,
+        creds: creds.as_ref(),
+        program,
+        only: None,
+    };
+    // The run's own pass: check stops where the run would, with the run's errors.
+    let Pass {
+        resolutions,
+        provider_files,
+        delivery,
+    } = pass(ctx, &from_env, &Carry::default(), &target)?;
+    let errors = match delivery {
+        Ok(mut d) => match probe(ctx, &mut d) {
+            Ok(()) => Errors::default(),
+            Err(e) => e.into(),
+        },
+        Err(e) => e,
+    };
+    let provider_rows = provider_files
+        .into_iter()
+        .map(|(inst, role, path, write)| Row {
+            name: format!("provider:{inst}"),
+            source: role,
+            destination: vec![path.display().to_string()],
+            value: "-".into(),
+            status: if write { "ok" } else { "unchanged" }.into(),
         });
-        match built {
-            Err(plan_errors) => errors = plan_errors,
-            Ok((mut p, outcome)) => {
-                for (inst, role, path, write) in outcome.files {
-                    provider_rows.push(Row {
-                        name: format!("provider:{inst}"),
-                        source: role,
-                        destination: vec![path.display().to_string()],
-                        value: "-".into(),
-                        status: if write { "ok" } else { "unchanged" }.into(),
-                    });
-                }
-                // The rendered files join the plan, so the pre-flight covers their directories.
-                if let Err(template_errors) =
-                    crate::template::add_to_plan(&mut p, &ctx.manifest.templates, &resolutions)
-                {
-                    errors.0.extend(template_errors.0);
-                }
-                templates_checked = true;
-                if let Err(e) = preflight(ctx, &mut p, creds.as_ref(), program) {
-                    errors.push(e);
-                }
-            }
-        }
-    }
-    drop(sources);
     let mut rows: Vec<Row> = resolutions
         .iter()
         .map(|r| Row::of(r, &ctx.settings))
@@ -402,13 +379,8 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         let (source, status) = match o.result {
             Ok(r) if r.used.is_empty() => ("no secrets".to_string(), "ok".to_string()),
             Ok(r) => (format!("secrets: {}", r.used.join(", ")), "ok".to_string()),
-            Err(e) => {
-                let status = format!("error: {}", e.what);
-                if !templates_checked {
-                    errors.push(e);
-                }
-                ("-".to_string(), status)
-            }
+            // Its error, if the pass got as far as templates, is among the pass's errors.
+            Err(e) => ("-".to_string(), format!("error: {}", e.what)),
         };
         rows.push(Row {
             name: format!("template:{}", o.template.name),
@@ -479,19 +451,13 @@ fn refresh_text(r: &settings::RefreshSettings, watches: &[crate::app::refresh::W
     out
 }
 
-/// What a run checks between planning and publishing, without publishing: the environment the
-/// program would get, the program itself, and every destination directory.
-fn preflight(
-    ctx: &Context,
-    plan: &mut plan::Plan,
-    creds: Option<&sys::Credentials>,
-    program: &[OsString],
-) -> Result<(), Error> {
-    let (_env, opts) = before_publishing(ctx, plan, creds, program)?;
+/// The last thing a run does before publishing, without publishing: every destination directory
+/// probed for writability (no secret is written), as the run would find it.
+fn probe(ctx: &Context, d: &mut Delivery) -> Result<(), Error> {
     // As a run would find it: a fresh `--tmpfs` output dir is made private before use.
     let out = &ctx.settings.output_dir;
-    let tightened = (!opts.allow_shared_dir && file::would_tighten(out)).then_some(out.as_path());
-    file::probe(&plan.files, &opts, tightened)
+    let tightened = (!d.opts.allow_shared_dir && file::would_tighten(out)).then_some(out.as_path());
+    file::probe(&d.plan.files, &d.opts, tightened)
 }
 
 struct Row {
@@ -609,12 +575,18 @@ pub(crate) fn get(ctx: &Context, name: &str) -> Result<u8, Errors> {
                 "not declared under secrets: in config.yaml",
             )
         })?;
-    check_prefix_vars(ctx)?;
-    let carry = Carry::default();
-    let inputs = pipeline::inputs(ctx, None, &carry);
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, &carry, &inputs)?;
-    let (resolutions, errors) = resolve::resolve([declared], &mut sources);
-    errors.into_result()?;
+    let target = Target {
+        ending: Ending::Resolve,
+        creds: None,
+        program: &[],
+        only: Some(&declared.name),
+    };
+    let Pass {
+        resolutions,
+        delivery,
+        ..
+    } = pass(ctx, &[], &Carry::default(), &target)?;
+    delivery?;
     match resolutions.first().and_then(|r| r.value.as_ref()) {
         Some(v) => {
             print_stdout(v.expose());

@@ -15,7 +15,7 @@ use crate::provenance::{Inputs, ProgramUser};
 use crate::resolve::Sources;
 use crate::resolve::{self, Resolution};
 use crate::settings::Settings;
-use crate::source::Carry;
+use crate::source::registry::Carry;
 use crate::sys;
 
 /// Everything a command needs, loaded once.
@@ -30,7 +30,7 @@ pub(crate) struct Context {
 
 /// A `TRUSS_SECRET_` variable with nothing after the prefix names no secret: refuse it rather
 /// than guess (security.md case 7).
-pub(crate) fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
+fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
     let prefix = ctx.settings.env_prefix.as_str();
     if ctx.env.get(prefix).is_some() {
         return Err(Error::new(
@@ -47,19 +47,66 @@ pub(crate) fn env_declared(ctx: &Context) -> Vec<Declared> {
     super::env_refs::declared(&ctx.env, &ctx.settings, &ctx.manifest.secrets)
 }
 
-/// Resolves every declared secret (the manifest's and `from_env`, see [`env_declared`]); the
-/// sources are returned too, for their whole-environment injections (a vault's `env_paths`),
-/// which reuse the same connection and login.
-pub(crate) fn resolve_all<'a>(
+/// Where a pass ends, and so how much of it runs. Every command is the same pass: `get` stops
+/// after resolving, `env` after a plan without provider files, `materialize` after the whole
+/// plan, and `run`, a refresh and `check` after every check that precedes publishing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Resolve only (`get`).
+    Resolve,
+    /// The plan without provider files: no credentials file is read (`env`).
+    Env,
+    /// The whole plan (`materialize`).
+    Plan,
+    /// The whole plan and the program's environment, lookup and write policy (`run`, refresh,
+    /// `check`).
+    Deliver,
+}
+
+/// What a pass is for: its ending, and for [`Ending::Deliver`] the program and its user.
+pub(crate) struct Target<'p> {
+    /// Where the pass stops.
+    pub ending: Ending,
+    /// The ids the program runs as (`--user`).
+    pub creds: Option<&'p sys::Credentials>,
+    /// The program, looked up before anything is published (empty: none).
+    pub program: &'p [OsString],
+    /// Only this secret (`get`); `None`: every declared secret.
+    pub only: Option<&'p crate::name::SecretName>,
+}
+
+/// One pass's result. Its rows (resolutions, provider files) are kept even when a later stage
+/// failed, so `check` can show them; `delivery` holds exactly what the run would have: the
+/// delivery, or the errors of the first stage that failed.
+pub(crate) struct Pass<'a> {
+    /// Every declared secret, resolved or not.
+    pub resolutions: Vec<Resolution<'a>>,
+    /// `(instance, role, path, written?)` for every provider file.
+    pub provider_files: Vec<(String, String, std::path::PathBuf, bool)>,
+    /// The delivery, or why the run would stop.
+    pub delivery: Result<Delivery, Errors>,
+}
+
+/// The one pass: resolve → plan (secrets, providers, templates, dynamic secrets, injected
+/// variables, `file_env`) → the checks before publishing, stopping at `target.ending`. Nothing is
+/// written. `from_env`: see [`env_declared`]. `carry`: what an earlier pass left (a live refresh).
+/// `Err` only when the sources cannot even be built (no row to show).
+pub(crate) fn pass<'a>(
     ctx: &'a Context,
     from_env: &'a [Declared],
     carry: &Carry,
-    inputs: &Inputs,
-) -> Result<(Vec<Resolution<'a>>, Errors, Sources), Errors> {
+    target: &Target,
+) -> Result<Pass<'a>, Errors> {
     check_prefix_vars(ctx)?;
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, carry, inputs)?;
-    let (resolutions, errors) =
-        resolve::resolve(ctx.manifest.secrets.iter().chain(from_env), &mut sources);
+    let inputs = inputs(ctx, target.creds, carry);
+    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, carry, &inputs)?;
+    let declared = ctx
+        .manifest
+        .secrets
+        .iter()
+        .chain(from_env)
+        .filter(|d| target.only.is_none_or(|n| d.name == *n));
+    let (resolutions, errors) = resolve::resolve(declared, &mut sources);
     // For a long-lived supervisor: the next pass (live refresh) rebuilds the sources and so
     // obtains new credentials; this says by when one is due.
     if let Some(t) = sources.credentials_expire_at() {
@@ -68,24 +115,71 @@ pub(crate) fn resolve_all<'a>(
             crate::bundle::format::rfc3339(t)
         );
     }
-    Ok((resolutions, errors, sources))
+    let mut provider_files = Vec::new();
+    let delivery = errors.into_result().and_then(|()| {
+        if target.ending == Ending::Resolve {
+            return Ok(Delivery::default());
+        }
+        let mut plan = plan::build(&resolutions, &ctx.settings)?;
+        let with_files = target.ending != Ending::Env;
+        let outcome = crate::provider::build(
+            &ctx.manifest.providers,
+            &resolutions,
+            &ctx.env,
+            &ctx.settings,
+            &mut plan,
+            with_files,
+        )?;
+        provider_files = outcome.files;
+        crate::template::add_to_plan(&mut plan, &ctx.manifest.templates, &resolutions)?;
+        add_dynamic(ctx, carry, &mut plan)?;
+        let mut injected = sources.injected_env()?;
+        plan.consumed = sources.consumed_files();
+        injected.extend(crate::source::file::file_env(
+            &ctx.settings.file_env,
+            &ctx.env,
+            ctx.settings.max_secret_bytes,
+            &inputs,
+        )?);
+        plan::add_injected(&mut plan, injected, &ctx.settings)?;
+        if target.ending != Ending::Deliver {
+            return Ok(Delivery {
+                plan,
+                ..Delivery::default()
+            });
+        }
+        let (env, opts) = before_publishing(ctx, &mut plan, target.creds, target.program)?;
+        Ok(Delivery { plan, env, opts })
+    });
+    // The vault client is in `carry`: dropping it (the end of a start without refresh) revokes
+    // a token we logged in with; a refresh keeps it alive.
+    drop(sources);
+    Ok(Pass {
+        resolutions,
+        provider_files,
+        delivery,
+    })
 }
 
 /// Which files may be inputs for a pass (`provenance`): the record of deliveries in the output
 /// dir and what this process wrote (`carry`), the program's user under `--user`, and the
 /// credential files secret-init consumes.
-pub(crate) fn inputs(ctx: &Context, creds: Option<&sys::Credentials>, carry: &Carry) -> Inputs {
-    let euid = nix::unistd::geteuid().as_raw();
-    let program = creds.filter(|c| c.uid != euid).map(|c| ProgramUser {
-        uid: c.uid,
-        groups: c.groups.iter().copied().chain([c.gid]).collect(),
-    });
+fn inputs(ctx: &Context, creds: Option<&sys::Credentials>, carry: &Carry) -> Inputs {
     Inputs::new(
         &ctx.settings.output_dir,
         &carry.written_ids,
-        program,
+        program_user(creds),
         &credential_files(ctx),
     )
+}
+
+/// The program's user for the input rules: the `--user`, when it is not our own uid.
+pub(crate) fn program_user(creds: Option<&sys::Credentials>) -> Option<ProgramUser> {
+    let euid = nix::unistd::geteuid().as_raw();
+    creds.filter(|c| c.uid != euid).map(|c| ProgramUser {
+        uid: c.uid,
+        groups: c.groups.iter().copied().chain([c.gid]).collect(),
+    })
 }
 
 /// Every file secret-init reads a credential from, as configured: never a value for the
@@ -160,52 +254,6 @@ fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
     out
 }
 
-/// Resolves everything and builds the whole plan: plain secrets, then providers (files merged
-/// with what is on disk unless `with_files` is false).
-pub(crate) fn full_plan(
-    ctx: &Context,
-    with_files: bool,
-    carry: &Carry,
-) -> Result<plan::Plan, Errors> {
-    plan_excluding(ctx, with_files, carry, &inputs(ctx, None, carry))
-}
-
-/// [`full_plan`] with what an earlier pass left (`carry`: a live refresh) and the input rule.
-fn plan_excluding(
-    ctx: &Context,
-    with_files: bool,
-    carry: &Carry,
-    inputs: &Inputs,
-) -> Result<plan::Plan, Errors> {
-    let from_env = env_declared(ctx);
-    let (resolutions, errors, mut sources) = resolve_all(ctx, &from_env, carry, inputs)?;
-    errors.into_result()?;
-    let mut plan = plan::build(&resolutions, &ctx.settings)?;
-    crate::provider::build(
-        &ctx.manifest.providers,
-        &resolutions,
-        &ctx.env,
-        &ctx.settings,
-        &mut plan,
-        with_files,
-    )?;
-    crate::template::add_to_plan(&mut plan, &ctx.manifest.templates, &resolutions)?;
-    add_dynamic(ctx, carry, &mut plan)?;
-    let mut injected = sources.injected_env()?;
-    plan.consumed = sources.consumed_files();
-    // The vault client is in `carry`: dropping it (the end of a start without refresh) revokes
-    // a token we logged in with; a refresh keeps it alive.
-    drop(sources);
-    injected.extend(crate::source::file::file_env(
-        &ctx.settings.file_env,
-        &ctx.env,
-        ctx.settings.max_secret_bytes,
-        inputs,
-    )?);
-    plan::add_injected(&mut plan, injected, &ctx.settings)?;
-    Ok(plan)
-}
-
 /// The vault's dynamic secrets (`secret_init.vault.dynamic`) join the plan: each one's fields
 /// as files published in the same atomic set. A path already planned is a conflict.
 fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<(), Errors> {
@@ -256,22 +304,41 @@ fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<()
     errors.into_result()
 }
 
-/// One whole pass of the pipeline for a run: everything resolved and checked, the plan (files
-/// owned by the `--user` unless a secret names its owner), the program's environment and the
-/// write policy, with every check that precedes publishing. A live refresh calls it again with
-/// the same context and what the previous pass left (`carry`).
+/// The pass for a run or a refresh: everything resolved and checked, the plan (files owned by
+/// the `--user` unless a secret names its owner), the program's environment and the write policy.
+/// A live refresh calls it again with the same context and what the previous pass left (`carry`).
 pub(crate) fn delivery(
     ctx: &Context,
     creds: Option<&sys::Credentials>,
     carry: &Carry,
     program: &[OsString],
 ) -> Result<Delivery, Errors> {
-    let mut plan = plan_excluding(ctx, true, carry, &inputs(ctx, creds, carry))?;
-    let (env, opts) = before_publishing(ctx, &mut plan, creds, program)?;
-    Ok(Delivery { plan, env, opts })
+    let from_env = env_declared(ctx);
+    let target = Target {
+        ending: Ending::Deliver,
+        creds,
+        program,
+        only: None,
+    };
+    pass(ctx, &from_env, carry, &target)?.delivery
 }
 
-/// One pass's result, ready to publish: see [`delivery`].
+/// The plan of a pass that ends at `ending` ([`Ending::Plan`] or [`Ending::Env`]), for the
+/// development-machine commands. `carry` holds what the pass issued (dynamic secrets): revoked
+/// when it drops, unless handed over once the plan is published (`materialize`).
+pub(crate) fn plan_for(ctx: &Context, ending: Ending, carry: &Carry) -> Result<plan::Plan, Errors> {
+    let from_env = env_declared(ctx);
+    let target = Target {
+        ending,
+        creds: None,
+        program: &[],
+        only: None,
+    };
+    Ok(pass(ctx, &from_env, carry, &target)?.delivery?.plan)
+}
+
+/// One pass's result, ready to publish: see [`pass`].
+#[derive(Default)]
 pub(crate) struct Delivery {
     /// What goes where.
     pub plan: plan::Plan,
@@ -292,7 +359,7 @@ pub(crate) fn remove_consumed(paths: &[std::path::PathBuf]) {
 /// The last steps before publishing, shared by a run and `check`: the files' owners, the
 /// program's environment and its size, the program's lookup (when there is a program), and the
 /// write policy.
-pub(crate) fn before_publishing(
+fn before_publishing(
     ctx: &Context,
     plan: &mut plan::Plan,
     creds: Option<&sys::Credentials>,

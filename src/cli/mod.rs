@@ -399,6 +399,9 @@ pub(crate) fn help() -> String {
         "    file     <secrets-dir>/<name>, byte-exact; Kubernetes ..data layout read as one snapshot\n",
         "    env      <env-prefix><name>, e.g. TRUSS_SECRET_hf_access_token\n",
         "    vault    Vault/OpenBao KV paths (secret_init.vault), merged in order, later wins\n",
+        "    aws      AWS Secrets Manager / Parameter Store (secret_init.aws, arn:aws:..., aws-sm:, aws-ssm:)\n",
+        "    gcp      GCP Secret Manager (secret_init.gcp, gcp:secretmanager:..., sm://P/S)\n",
+        "    azure    Azure Key Vault (secret_init.azure, azure-kv:VAULT/NAME)\n",
         "    bundle   entries of an AES-256-GCM bundle file or https URL (--bundle, docs/bundle.md)\n",
         "    local    secrets: map of ~/.truss/config.yaml\n",
         "    default  the value given in config.yaml\n\n",
@@ -558,6 +561,25 @@ fn push_option(out: &mut String, spec: &OptSpec) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_lists_every_source_in_the_default_order() {
+        let text = help();
+        let section = text
+            .split("SOURCES (default precedence, highest first):")
+            .nth(1)
+            .and_then(|s| s.split("EXIT CODES").next())
+            .expect("a SOURCES section");
+        let listed: Vec<&str> = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("    ")?.split_whitespace().next())
+            .collect();
+        let kinds: Vec<&str> = crate::source::SourceKind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect();
+        assert_eq!(listed, kinds);
+    }
 
     fn args(s: &[&str]) -> Vec<OsString> {
         s.iter().map(OsString::from).collect()

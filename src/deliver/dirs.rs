@@ -10,9 +10,25 @@ use nix::fcntl::AtFlags;
 use nix::sys::stat::{Mode, SFlag, fchmod, fstat, fstatat, mkdirat};
 use nix::unistd::fchown;
 
-use super::file::{WriteOptions, errno_text};
 use crate::error::{Error, Kind};
 use crate::fsx::{DIR_FLAGS, Step};
+
+/// Policy for the destination directories.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct WriteOptions {
+    /// Permit directories that other users can write to or that another user owns.
+    pub allow_shared_dir: bool,
+    /// Owners of directories and existing files that are trusted besides root and ourselves
+    /// (the `--user` the program runs as).
+    pub trusted_uids: Vec<u32>,
+    /// `fsync` each file and its directory (on disk-backed filesystems), for writes that must
+    /// survive a crash; start-time deliveries, rebuilt on every start, do not ask for it.
+    pub durable: bool,
+    /// The output dir whose record of deliveries (`provenance`) lists what is published, so
+    /// that no later pass or start reads it back as an input; `None` for writes that are not
+    /// deliveries (the status file, the record itself, bundle files).
+    pub record: Option<std::path::PathBuf>,
+}
 
 /// Opens (creating 0700 where missing) every component of `dir` without following links.
 pub(crate) fn open_dir_chain(dir: &Path) -> Result<OwnedFd, String> {
@@ -39,7 +55,7 @@ pub(crate) fn open_dir_chain_owned(
         e => Err(format!(
             "cannot open directory {}: {}",
             s.sofar.display(),
-            errno_text(e)
+            e.desc()
         )),
     })?;
     // Every failed step above gives a directory or an error, so the walk ends with one.
@@ -56,26 +72,21 @@ fn create_dir(s: &Step<'_>, owner: Option<(u32, u32)>) -> Result<OwnedFd, String
             return Err(format!(
                 "cannot create directory {}: {}",
                 sofar.display(),
-                errno_text(e)
+                e.desc()
             ));
         }
     }
-    let n = nix::fcntl::openat(fd, name, DIR_FLAGS, Mode::empty()).map_err(|e| {
-        format!(
-            "cannot open directory {}: {}",
-            sofar.display(),
-            errno_text(e)
-        )
-    })?;
+    let n = nix::fcntl::openat(fd, name, DIR_FLAGS, Mode::empty())
+        .map_err(|e| format!("cannot open directory {}: {}", sofar.display(), e.desc()))?;
     // mkdir applies the umask; a created parent is exactly 0700 whatever it is.
     fchmod(&n, Mode::from_bits_truncate(0o700))
-        .map_err(|e| format!("cannot chmod {}: {}", sofar.display(), errno_text(e)))?;
+        .map_err(|e| format!("cannot chmod {}: {}", sofar.display(), e.desc()))?;
     if let Some((uid, gid)) = owner {
         fchown(&n, Some(uid.into()), Some(gid.into())).map_err(|e| {
             format!(
                 "cannot chown {} to {uid}:{gid}: {}",
                 sofar.display(),
-                errno_text(e)
+                e.desc()
             )
         })?;
     }
@@ -233,7 +244,7 @@ pub(super) fn open_existing_dir(dir: &Path) -> Result<OwnedFd, String> {
             Errno::ELOOP | Errno::ENOTDIR => {
                 format!("{} is no longer a directory (a symlink?)", dir.display())
             }
-            e => format!("cannot open {}: {}", dir.display(), errno_text(e)),
+            e => format!("cannot open {}: {}", dir.display(), e.desc()),
         })
     })?;
     // Every failed step above is an error, so the walk ends with a directory.

@@ -37,6 +37,7 @@ use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, renameat};
 use nix::sys::stat::{Mode, SFlag, fchmod, fstat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, fchown, unlinkat};
 
+pub(crate) use super::dirs::WriteOptions;
 use super::dirs::{check_dir, is_memory_fs, open_existing_dir, read_only_hint};
 pub(crate) use super::dirs::{
     open_dir_chain, open_dir_chain_owned, tighten_fresh_mount, would_tighten,
@@ -46,23 +47,6 @@ use crate::fsx::DIR_FLAGS;
 use crate::plan::FileDelivery;
 use crate::provenance::{self, FileId};
 use crate::sys::{RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2};
-
-/// Policy for the destination directories.
-#[derive(Clone, Debug)]
-pub(crate) struct WriteOptions {
-    /// Permit directories that other users can write to or that another user owns.
-    pub allow_shared_dir: bool,
-    /// Owners of directories and existing files that are trusted besides root and ourselves
-    /// (the `--user` the program runs as).
-    pub trusted_uids: Vec<u32>,
-    /// `fsync` each file and its directory (on disk-backed filesystems), for writes that must
-    /// survive a crash; start-time deliveries, rebuilt on every start, do not ask for it.
-    pub durable: bool,
-    /// The output dir whose record of deliveries (`provenance`) lists what is published, so
-    /// that no later pass or start reads it back as an input; `None` for writes that are not
-    /// deliveries (the status file, the record itself, bundle files).
-    pub record: Option<PathBuf>,
-}
 
 /// What was published, for `--cleanup` and `materialize`.
 #[derive(Debug, Default)]
@@ -106,10 +90,6 @@ fn cant_create(d: &FileDelivery, what: impl Into<String>) -> Error {
         d.path.display().to_string(),
         what,
     )
-}
-
-pub(super) fn errno_text(e: Errno) -> String {
-    e.desc().to_string()
 }
 
 /// A pending stop (SIGTERM and the like) that publication must honour.
@@ -239,9 +219,8 @@ pub(crate) fn probe(
         // Removed while still locked, so no other start's sweep can take it meanwhile.
         let (name, _staging, _lock) =
             make_staging(&fd, existing).map_err(|what| cant_create(d, what))?;
-        unlinkat(&fd, name.as_str(), UnlinkatFlags::RemoveDir).map_err(|e| {
-            cant_create(d, format!("cannot remove the probe dir: {}", errno_text(e)))
-        })?;
+        unlinkat(&fd, name.as_str(), UnlinkatFlags::RemoveDir)
+            .map_err(|e| cant_create(d, format!("cannot remove the probe dir: {}", e.desc())))?;
     }
     Ok(())
 }
@@ -339,13 +318,7 @@ fn still_linked(dirfd: &OwnedFd, name: &str, fd: &OwnedFd) -> bool {
 
 /// Makes this start's staging dir, `flock`ed exclusively for as long as the start uses it.
 fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd, Flock<OwnedFd>), String> {
-    let cannot = |e: Errno| {
-        format!(
-            "cannot open staging dir in {}: {}",
-            dir.display(),
-            errno_text(e)
-        )
-    };
+    let cannot = |e: Errno| format!("cannot open staging dir in {}: {}", dir.display(), e.desc());
     for _ in 0..8 {
         let name = format!("{STAGING_PREFIX}{}", random_suffix());
         match mkdirat(dirfd, name.as_str(), Mode::from_bits_truncate(0o700)) {
@@ -370,7 +343,7 @@ fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd, Flock<O
                 return Err(format!(
                     "cannot create a staging dir in {}: {}",
                     dir.display(),
-                    errno_text(e)
+                    e.desc()
                 ));
             }
         }
@@ -440,14 +413,13 @@ fn write_staged(
     let flags =
         OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let fd = nix::fcntl::openat(staging, name, flags, Mode::from_bits_truncate(0o600))
-        .map_err(|e| cant_create(d, format!("cannot create: {}", errno_text(e))))?;
+        .map_err(|e| cant_create(d, format!("cannot create: {}", e.desc())))?;
     if let Some((uid, gid)) = d.owner {
-        fchown(&fd, Some(uid.into()), Some(gid.into())).map_err(|e| {
-            cant_create(d, format!("cannot chown to {uid}:{gid}: {}", errno_text(e)))
-        })?;
+        fchown(&fd, Some(uid.into()), Some(gid.into()))
+            .map_err(|e| cant_create(d, format!("cannot chown to {uid}:{gid}: {}", e.desc())))?;
     }
     fchmod(&fd, Mode::from_bits_truncate(d.mode))
-        .map_err(|e| cant_create(d, format!("cannot chmod: {}", errno_text(e))))?;
+        .map_err(|e| cant_create(d, format!("cannot chmod: {}", e.desc())))?;
     let mut f = File::from(fd);
     f.write_all(d.content.expose())
         .map_err(|e| cant_create(d, format!("write failed: {}", crate::error::io_text(&e))))?;
@@ -458,7 +430,7 @@ fn write_staged(
     // After the write: the modification time is part of what the record compares.
     fstat(&f)
         .map(|st| FileId::of(&st))
-        .map_err(|e| cant_create(d, format!("cannot stat: {}", errno_text(e))))
+        .map_err(|e| cant_create(d, format!("cannot stat: {}", e.desc())))
 }
 
 /// Writes the record of deliveries (`provenance`) listing every staged file, before the first
@@ -535,7 +507,7 @@ fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> 
                 Err(e) => {
                     return Err(cant_create(
                         d,
-                        format!("cannot check the destination: {}", errno_text(e)),
+                        format!("cannot check the destination: {}", e.desc()),
                     ));
                 }
                 Ok(st) => {
@@ -597,7 +569,7 @@ fn rename_all(jobs: &[DirJob], stop: &impl Stop) -> Result<(), Error> {
                 Ok(true) if t.existed => done.push(Done::Exchanged(j, i)),
                 Ok(_) => done.push(Done::Created(j, i)),
                 Err(e) => {
-                    let err = cant_create(t.delivery, format!("cannot publish: {}", errno_text(e)));
+                    let err = cant_create(t.delivery, format!("cannot publish: {}", e.desc()));
                     roll_back(jobs, &done);
                     return Err(err);
                 }

@@ -420,15 +420,22 @@ pub(crate) fn bearer(token: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
     auth
 }
 
-/// Appends `v` percent-encoded as botocore and the Google and Azure SDKs write form values and
-/// query values (Python's `quote` with only `A-Z a-z 0-9 - _ . ~` kept).
+/// RFC 3986's unreserved bytes (`A-Z a-z 0-9 - _ . ~`) kept, every other byte as `%XX` (upper
+/// case): how botocore and the Google and Azure SDKs write form and query values (Python's
+/// `quote(v, safe='~')`), SigV4's canonical query, and the `urlencode` template filter.
+pub(crate) const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// [`UNRESERVED`] with `/` kept too: SigV4's canonical path.
+pub(crate) const PATH: &percent_encoding::AsciiSet = &UNRESERVED.remove(b'/');
+
+/// Appends `v` percent-encoded with [`UNRESERVED`].
 pub(crate) fn form_encode(out: &mut Vec<u8>, v: &[u8]) {
-    for &b in v {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b);
-        } else {
-            out.extend_from_slice(format!("%{b:02X}").as_bytes());
-        }
+    for chunk in percent_encoding::percent_encode(v, UNRESERVED) {
+        out.extend_from_slice(chunk.as_bytes());
     }
 }
 

@@ -1,6 +1,5 @@
 //! The `secret_init:` section of config.yaml as written: the global options (the command line
-//! and the env twins override them, `settings.rs` merges), each source's own section (declared
-//! by the source registry) and the raw per-secret, provider and template maps (validated in
+//! and the env twins override them, `settings.rs` merges), each source's own section and the raw per-secret, provider and template maps (validated in
 //! `manifest::parse`).
 
 use std::collections::BTreeMap;
@@ -9,10 +8,14 @@ use std::path::PathBuf;
 #[cfg(doc)]
 use super::SecretSettings;
 use super::{RawSecretSettings, providers, templates};
+use crate::source::aws::config::AwsFileSettings;
+use crate::source::azure::config::AzureFileSettings;
+use crate::source::bundle::RawBundleSettings;
+use crate::source::gcp::config::GcpFileSettings;
+use crate::source::registry::FileSections;
+use crate::source::vault::config::VaultFileSettings;
 
-// The struct, plus one field per source section (`vault`, `aws`, ..., `bundle` for
-// `secret_init.bundles`), from the source registry.
-crate::source::registry::with_source_sections! {
+crate::source::section::raw_section! {
     /// The `secret_init:` section as written in the file (global options; CLI and env override them).
     pub struct FileSettings {
         /// Source precedence, highest first.
@@ -61,6 +64,31 @@ crate::source::registry::with_source_sections! {
         pub providers: BTreeMap<String, providers::RawInstance>,
         /// Templates, raw; validated by [`templates::validate`].
         pub templates: BTreeMap<String, templates::RawTemplate>,
+    }
+    renamed {
+        /// `secret_init.vault` as written.
+        pub vault: Option<VaultFileSettings> = "vault",
+        /// `secret_init.aws` as written.
+        pub aws: Option<AwsFileSettings> = "aws",
+        /// `secret_init.gcp` as written.
+        pub gcp: Option<GcpFileSettings> = "gcp",
+        /// `secret_init.azure` as written.
+        pub azure: Option<AzureFileSettings> = "azure",
+        /// `secret_init.bundles` as written.
+        pub bundle: Option<RawBundleSettings> = "bundles",
+    }
+}
+
+impl FileSettings {
+    /// Every source's section, for the source table.
+    pub fn sections(&self) -> FileSections<'_> {
+        FileSections {
+            vault: self.vault.as_ref(),
+            aws: self.aws.as_ref(),
+            gcp: self.gcp.as_ref(),
+            azure: self.azure.as_ref(),
+            bundle: self.bundle.as_ref(),
+        }
     }
 }
 

@@ -7,8 +7,8 @@ use crate::error::Error;
 use crate::manifest::Manifest;
 use crate::reference::Reference;
 use crate::settings::Settings;
-use crate::source::registry::BuildCtx;
-use crate::source::{Carry, Injected, Source, SourceKind};
+use crate::source::registry::Carry;
+use crate::source::{Injected, Source, SourceKind};
 
 /// Every configured source, plus the precedence order to walk for secrets without a reference.
 pub(crate) struct Sources {
@@ -28,15 +28,17 @@ impl Sources {
         carry: &Carry,
         inputs: &crate::provenance::Inputs,
     ) -> Result<Sources, Error> {
-        let mut ctx = BuildCtx {
-            generic: settings.generic(),
+        let generic = crate::source::registry::Generic {
+            inputs: Some(inputs),
+            ..settings.generic()
+        };
+        let built = settings.source.build(
+            &generic,
             env,
             carry,
-            defaults: defaults(manifest),
-            read_local: crate::manifest::read_local_secrets,
-            inputs,
-        };
-        let built = settings.source.build(&mut ctx);
+            defaults(manifest),
+            crate::manifest::read_local_secrets,
+        );
         // Sources that are not configured are skipped in the order (a vault with no address),
         // and so are those that serve references only (aws without prefixes).
         let order = settings

@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::registry::{BuildCtx, Configured, Generic, Registered, Watching};
 use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
 use crate::bundle::format::{self, Bundle, Opened};
 use crate::bundle::{self as bundle_file, seal::MasterKey};
@@ -207,7 +206,7 @@ enum State {
 pub(crate) type UrlCache = std::rc::Rc<std::cell::RefCell<Option<(String, Secret)>>>;
 
 /// Looks secrets up in an encrypted bundle.
-pub struct BundleSource {
+pub(crate) struct BundleSource {
     settings: BundleSettings,
     env: Environ,
     state: State,
@@ -216,7 +215,7 @@ pub struct BundleSource {
 
 impl BundleSource {
     /// A source over `settings` (nothing read yet); `env` holds `SECRET_INIT_MASTER_KEY`.
-    pub fn new(settings: BundleSettings, env: Environ) -> Self {
+    pub(crate) fn new(settings: BundleSettings, env: Environ) -> Self {
         BundleSource {
             settings,
             env,
@@ -226,7 +225,7 @@ impl BundleSource {
     }
 
     /// The same source, remembering a URL's answer in `cache` (shared with later passes).
-    pub fn with_url_cache(mut self, cache: &UrlCache) -> Self {
+    pub(crate) fn with_url_cache(mut self, cache: &UrlCache) -> Self {
         self.url_cache = cache.clone();
         self
     }
@@ -382,43 +381,6 @@ fn merged<'a>(open: &'a Open, vaults: &'a [String]) -> BTreeMap<&'a str, (&'a st
 }
 
 crate::source::section::section!(RawBundleSettings);
-
-impl Registered for BundleSource {
-    type Settings = Option<BundleSettings>;
-
-    fn build(settings: &Option<BundleSettings>, ctx: &mut BuildCtx<'_>) -> Option<Self> {
-        let b = settings.as_ref()?;
-        Some(BundleSource::new(b.clone(), ctx.env.clone()).with_url_cache(&ctx.carry.bundle_url))
-    }
-
-    fn watching(settings: &Option<BundleSettings>, _: &Generic<'_>) -> Vec<Watching> {
-        let watch = |b: &BundleSettings| match &b.location {
-            Location::File(p) => Watching::File {
-                label: format!("bundle:{}", p.display()),
-                path: p.clone(),
-                only_if_present: false,
-            },
-            Location::Url(u) => Watching::Poll {
-                label: format!("bundle:{}", crate::http::redact_url(u)),
-                what: "conditional GET: If-None-Match with its ETag",
-            },
-        };
-        settings.iter().map(watch).collect()
-    }
-}
-
-impl Configured for BundleSource {
-    type File = RawBundleSettings;
-
-    fn resolve(
-        inv: &Invocation,
-        env: &Environ,
-        file: Option<&RawBundleSettings>,
-        _: bool,
-    ) -> Result<Option<BundleSettings>, Error> {
-        BundleSettings::resolve(inv, env, file)
-    }
-}
 
 impl Source for BundleSource {
     fn kind(&self) -> SourceKind {

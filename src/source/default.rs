@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use super::registry::{BuildCtx, Generic, Registered, Watching};
 use super::{Found, Origin, Source, SourceKind};
 use crate::error::Error;
 use crate::name::SecretName;
@@ -17,21 +16,6 @@ impl DefaultSource {
     /// Takes the defaults the manifest declares, by secret.
     pub(crate) fn new(values: BTreeMap<SecretName, Secret>) -> Self {
         DefaultSource { values }
-    }
-}
-
-impl Registered for DefaultSource {
-    type Settings = ();
-
-    fn build(_: &(), ctx: &mut BuildCtx<'_>) -> Option<Self> {
-        Some(DefaultSource::new(std::mem::take(&mut ctx.defaults)))
-    }
-
-    fn watching(_: &(), _: &Generic<'_>) -> Vec<Watching> {
-        vec![Watching::Fixed {
-            label: "default".into(),
-            why: "config.yaml is read once",
-        }]
     }
 }
 

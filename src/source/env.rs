@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
-use super::registry::{BuildCtx, Generic, Registered, Watching};
 use super::{Found, Origin, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::Error;
@@ -56,24 +55,6 @@ impl EnvSource {
                 version: None,
             },
         })
-    }
-}
-
-impl Registered for EnvSource {
-    type Settings = ();
-
-    fn build(_: &(), ctx: &mut BuildCtx<'_>) -> Option<Self> {
-        Some(EnvSource::new(
-            ctx.generic.env_prefix.to_string(),
-            ctx.env.clone(),
-        ))
-    }
-
-    fn watching(_: &(), _: &Generic<'_>) -> Vec<Watching> {
-        vec![Watching::Fixed {
-            label: "env".into(),
-            why: "an environment cannot change",
-        }]
     }
 }
 

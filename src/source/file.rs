@@ -18,7 +18,6 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-use super::registry::{BuildCtx, Generic, Registered, Watching};
 use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
@@ -203,23 +202,6 @@ fn errno_error(e: Errno, what: &str) -> Error {
         ),
         Errno::ENXIO => Error::new(Kind::Data, "not a regular file (a socket)"),
         e => Error::new(Kind::Data, format!("cannot {what}: {}", e.desc())),
-    }
-}
-
-impl Registered for FileSource {
-    type Settings = ();
-
-    fn build(_: &(), ctx: &mut BuildCtx<'_>) -> Option<Self> {
-        let g = &ctx.generic;
-        Some(FileSource::new(g.secrets_dirs.to_vec(), g.max_secret_bytes).judged_by(ctx.inputs))
-    }
-
-    fn watching(_: &(), generic: &Generic<'_>) -> Vec<Watching> {
-        let dir = |d: &PathBuf| Watching::Dir {
-            label: format!("file:{}", d.display()),
-            path: d.clone(),
-        };
-        generic.secrets_dirs.iter().map(dir).collect()
     }
 }
 

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::registry::{BuildCtx, Generic, Registered, Watching};
 use super::{Found, Origin, Source, SourceKind};
 use crate::error::Error;
 use crate::name::SecretName;
@@ -45,24 +44,6 @@ impl LocalSource {
             self.values = Some(values);
         }
         Ok(self.values.get_or_insert_with(BTreeMap::new))
-    }
-}
-
-impl Registered for LocalSource {
-    type Settings = ();
-
-    fn build(_: &(), ctx: &mut BuildCtx<'_>) -> Option<Self> {
-        let path = ctx.generic.local_config?;
-        Some(LocalSource::new(path.to_path_buf(), ctx.read_local))
-    }
-
-    fn watching(_: &(), generic: &Generic<'_>) -> Vec<Watching> {
-        let file = |p: &std::path::Path| Watching::File {
-            label: format!("local:{}", p.display()),
-            path: p.to_path_buf(),
-            only_if_present: true,
-        };
-        generic.local_config.map(file).into_iter().collect()
     }
 }
 

@@ -12,6 +12,7 @@ pub(crate) mod default;
 pub(crate) mod env;
 pub(crate) mod file;
 pub(crate) mod gcp;
+pub(crate) mod kind;
 pub(crate) mod local;
 pub(crate) mod registry;
 mod remote;
@@ -25,7 +26,7 @@ use crate::error::{Error, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
-pub(crate) use registry::SourceKind;
+pub(crate) use kind::SourceKind;
 
 /// Where a value came from: the source kind, a label for people (`env:TRUSS_SECRET_db`) and, for
 /// files, the visible path (so a value is never rewritten onto the very file it came from).
@@ -110,27 +111,40 @@ pub trait Source {
     }
 }
 
-/// What one pass of the pipeline hands to the next (a live refresh).
-#[derive(Default)]
-pub struct Carry {
-    /// The files secret-init published (for `--cleanup`).
-    pub written: std::collections::BTreeSet<PathBuf>,
-    /// Their devices and inodes: outputs, never read back as inputs (`provenance`).
-    pub(crate) written_ids: std::collections::HashSet<crate::provenance::FileId>,
-    /// A bundle URL's last answer, for a conditional GET.
-    pub bundle_url: bundle::UrlCache,
-    /// The vault client, its token and the dynamic secrets issued (kept alive by a refresh).
-    pub vault: vault::keep::Shared,
-}
-
-impl Carry {
-    /// The carry of a live refresh: the vault's login and leases outlive each pass.
-    pub fn live() -> Carry {
-        Carry {
-            vault: vault::keep::Keep::live(),
-            ..Carry::default()
-        }
-    }
+/// How a live refresh notices that a source changed (`check` and the status file show it).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Watching {
+    /// A directory, watched whole (inotify, else polled) when it exists.
+    Dir {
+        /// `file:/secrets`.
+        label: String,
+        /// The directory.
+        path: PathBuf,
+    },
+    /// One file, watched through its directory.
+    File {
+        /// `bundle:/etc/app.bundle`.
+        label: String,
+        /// The file.
+        path: PathBuf,
+        /// Watched only when the file exists at start (a missing local config is no source).
+        only_if_present: bool,
+    },
+    /// Re-read every refresh interval.
+    Poll {
+        /// `vault:https://…`.
+        label: String,
+        /// What is re-read, shown after the interval: `KV data paths; a new version shows a
+        /// change`.
+        what: &'static str,
+    },
+    /// Cannot change while the program runs.
+    Fixed {
+        /// `env`.
+        label: String,
+        /// Why: `an environment cannot change`.
+        why: &'static str,
+    },
 }
 
 /// `KIND cannot serve REFERENCE`: a reference of another scheme reached a source (a bug: the

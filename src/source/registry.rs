@@ -1,25 +1,29 @@
-//! The one table of sources. Each row names a source kind, its names in `sources:` and
-//! `--sources`, the type that implements it, its `secret_init.KEY:` section (if it has one) and
-//! the references it serves (if any). From the table the [`sources!`] macro generates
-//! [`SourceKind`] (parse, name, `Display`, [`SourceKind::of`] a reference), the manifest's
-//! per-source sections (fields declared by [`with_source_sections!`], read as
-//! [`FileSections`], unknown keys refused), the merged per-source settings
-//! ([`SourceSettings`]) and the build and watch dispatch. Adding a source is its module and one
-//! row here (docs/architecture.md, "How to add a source").
-//!
-//! The row order is the default precedence order, the order of the "unknown source" list and
-//! the order the sources are built in.
+//! The one table of sources, written out: for each [`SourceKind`], its section of
+//! `secret_init:` ([`FileSections`], [`SourceSettings`]: merged from the command line, the env
+//! twins, the file and the source's standard variables), how it is built for a pass
+//! ([`SourceSettings::build`]) and how a live refresh notices a change
+//! ([`SourceSettings::watching`]). Adding a source is its module, a [`SourceKind`] variant, and
+//! one arm in each `match` here (docs/architecture.md, "How to add a source"); the compiler
+//! finds every arm that is missing.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::aws::{AwsSource, config::AwsFileSettings, config::AwsSettings};
+use super::azure::{AzureSource, config::AzureFileSettings, config::AzureSettings};
+use super::bundle::{BundleSettings, BundleSource, Location, RawBundleSettings, UrlCache};
+use super::default::DefaultSource;
+use super::env::EnvSource;
+use super::file::FileSource;
+use super::gcp::{GcpSource, config::GcpFileSettings, config::GcpSettings};
+use super::local::{LocalSource, ReadLocal};
 use super::section::Section;
-use super::{Carry, Source, aws, azure, bundle, default, env, file, gcp, local, vault};
+use super::vault::{VaultSource, config::VaultFileSettings, config::VaultSettings, keep};
+use super::{Source, SourceKind, Watching};
 use crate::cli::Invocation;
 use crate::environ::Environ;
 use crate::error::{Error, Errors};
 use crate::name::SecretName;
-use crate::reference::Reference;
 use crate::secret::Secret;
 
 /// What sources read of the generic settings (not of their own section).
@@ -33,309 +37,247 @@ pub struct Generic<'a> {
     pub env_prefix: &'a str,
     /// The developer-machine config (the local source).
     pub local_config: Option<&'a Path>,
+    /// Which files may be read as values (`provenance`); `None`: no rule beyond the sources'
+    /// own (the listings of `check` and the status file, which read nothing).
+    pub(crate) inputs: Option<&'a crate::provenance::Inputs>,
 }
 
-/// What building a source may use: the generic settings, the start-time environment, what an
-/// earlier pass left, and what the manifest hands down (without this layer importing it).
-pub struct BuildCtx<'a> {
-    /// The generic settings sources read.
-    pub generic: Generic<'a>,
-    /// The start-time environment.
-    pub env: &'a Environ,
-    /// What an earlier pass of the pipeline left for this one (a live refresh).
-    pub carry: &'a Carry,
-    /// The manifest's default values (taken by the `default` source).
-    pub defaults: BTreeMap<SecretName, Secret>,
-    /// The manifest's YAML reader, for the local config.
-    pub read_local: local::ReadLocal,
-    /// Which files may be inputs (`provenance`).
-    pub(crate) inputs: &'a crate::provenance::Inputs,
+/// What one pass of the pipeline hands to the next (a live refresh).
+#[derive(Default)]
+pub struct Carry {
+    /// The files secret-init published (for `--cleanup`).
+    pub written: std::collections::BTreeSet<PathBuf>,
+    /// Their devices, inodes and mtimes: outputs, never read back as inputs (`provenance`).
+    pub(crate) written_ids: std::collections::HashSet<crate::provenance::FileId>,
+    /// A bundle URL's last answer, for a conditional GET.
+    pub bundle_url: UrlCache,
+    /// The vault client, its token and the dynamic secrets issued (kept alive by a refresh).
+    pub vault: keep::Shared,
 }
 
-/// How a live refresh notices that a source changed (`check` and the status file show it).
-#[derive(Debug, PartialEq, Eq)]
-pub enum Watching {
-    /// A directory, watched whole (inotify, else polled) when it exists.
-    Dir {
-        /// `file:/secrets`.
-        label: String,
-        /// The directory.
-        path: PathBuf,
-    },
-    /// One file, watched through its directory.
-    File {
-        /// `bundle:/etc/app.bundle`.
-        label: String,
-        /// The file.
-        path: PathBuf,
-        /// Watched only when the file exists at start (a missing local config is no source).
-        only_if_present: bool,
-    },
-    /// Re-read every refresh interval.
-    Poll {
-        /// `vault:https://…`.
-        label: String,
-        /// What is re-read, shown after the interval: `KV data paths; a new version shows a
-        /// change`.
-        what: &'static str,
-    },
-    /// Cannot change while the program runs.
-    Fixed {
-        /// `env`.
-        label: String,
-        /// Why: `an environment cannot change`.
-        why: &'static str,
-    },
-}
-
-/// A source type the registry can build. No I/O in `build`.
-pub trait Registered: Source + Sized + 'static {
-    /// Its merged settings (`()` for a source with no section of its own).
-    type Settings: Clone + std::fmt::Debug;
-
-    /// The source for `settings`, or `None` when it is not configured (a vault with no
-    /// address): then it is skipped in the order and its references are refused.
-    fn build(settings: &Self::Settings, ctx: &mut BuildCtx<'_>) -> Option<Self>;
-
-    /// Whether lookups by name can find anything here, so that it takes part in the order
-    /// (aws without prefixes serves references only).
-    fn in_order(&self) -> bool {
-        true
+impl Carry {
+    /// The carry of a live refresh: the vault's login and leases outlive each pass.
+    pub fn live() -> Carry {
+        Carry {
+            vault: keep::Keep::live(),
+            ..Carry::default()
+        }
     }
-
-    /// How a live refresh notices a change of this source.
-    fn watching(settings: &Self::Settings, generic: &Generic<'_>) -> Vec<Watching>;
 }
 
-/// A source with a `secret_init.KEY:` section of its own.
-pub trait Configured: Registered {
-    /// The section as written in config.yaml.
-    type File: Section;
-
-    /// Merges the command line, the env twins, the section and the source's standard
-    /// environment (command line > env twin > file > standard variable > default).
-    fn resolve(
-        inv: &Invocation,
-        env: &Environ,
-        file: Option<&Self::File>,
-        allow_insecure_http: bool,
-    ) -> Result<Self::Settings, Error>;
+/// The sources' own sections of `secret_init:` as written, borrowed from the manifest.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FileSections<'a> {
+    /// `secret_init.vault`
+    pub vault: Option<&'a VaultFileSettings>,
+    /// `secret_init.aws`
+    pub aws: Option<&'a AwsFileSettings>,
+    /// `secret_init.gcp`
+    pub gcp: Option<&'a GcpFileSettings>,
+    /// `secret_init.azure`
+    pub azure: Option<&'a AzureFileSettings>,
+    /// `secret_init.bundles`
+    pub bundle: Option<&'a RawBundleSettings>,
 }
 
-/// A source built by the registry, and whether it takes part in the order.
+impl FileSections<'_> {
+    /// Refuses the unknown keys of every section (78), in the table's order.
+    pub fn reject_unknown(&self, src: &str, errors: &mut Errors) {
+        if let Some(f) = self.vault {
+            f.reject_unknown("secret_init.vault", src, errors);
+        }
+        if let Some(f) = self.aws {
+            f.reject_unknown("secret_init.aws", src, errors);
+        }
+        if let Some(f) = self.gcp {
+            f.reject_unknown("secret_init.gcp", src, errors);
+        }
+        if let Some(f) = self.azure {
+            f.reject_unknown("secret_init.azure", src, errors);
+        }
+        if let Some(f) = self.bundle {
+            f.reject_unknown("secret_init.bundles", src, errors);
+        }
+    }
+}
+
+/// Every sectioned source's merged settings (`None`: not configured).
+#[derive(Clone, Debug)]
+pub struct SourceSettings {
+    /// `secret_init.vault` merged.
+    pub vault: Option<VaultSettings>,
+    /// `secret_init.aws` merged.
+    pub aws: AwsSettings,
+    /// `secret_init.gcp` merged.
+    pub gcp: GcpSettings,
+    /// `secret_init.azure` merged.
+    pub azure: AzureSettings,
+    /// `secret_init.bundles` merged.
+    pub bundle: Option<BundleSettings>,
+}
+
+/// A source built for a pass, and whether it takes part in the precedence order.
 pub struct Built {
     /// The source.
     pub source: Box<dyn Source>,
-    /// [`Registered::in_order`].
+    /// Whether lookups by name can find anything here (aws without prefixes serves references
+    /// only; a source that is not configured is not built at all).
     pub in_order: bool,
 }
 
-fn push<T: Registered>(all: &mut Vec<Built>, settings: &T::Settings, ctx: &mut BuildCtx<'_>) {
-    if let Some(s) = T::build(settings, ctx) {
-        let in_order = s.in_order();
-        all.push(Built {
-            source: Box::new(s),
-            in_order,
-        });
+impl SourceSettings {
+    /// Merges every source's section with its options and environment, in the table's order;
+    /// the first problem stops it.
+    pub fn resolve(
+        inv: &Invocation,
+        env: &Environ,
+        file: &FileSections<'_>,
+        allow_insecure_http: bool,
+    ) -> Result<SourceSettings, Error> {
+        Ok(SourceSettings {
+            vault: VaultSettings::resolve(inv, env, file.vault, allow_insecure_http)?,
+            aws: AwsSettings::resolve(file.aws, allow_insecure_http)?,
+            gcp: GcpSettings::resolve(file.gcp, allow_insecure_http)?,
+            azure: AzureSettings::resolve(file.azure, env, allow_insecure_http)?,
+            bundle: BundleSettings::resolve(inv, env, file.bundle)?,
+        })
     }
-}
 
-/// Generates the registry from its rows (see the module docs). A row:
-/// `/// doc` `Kind "name" | "alias" => module::Type` and, for a source with a section,
-/// `, section field "yaml_key"`, and for one with references, `, serves(PATTERN)`.
-macro_rules! sources {
-    (@settings $s:ident $field:ident) => { &$s.$field };
-    (@settings $s:ident) => { &() };
-    (@sections_macro ($d:tt) $([$kind:ident $field:ident $key:literal $ty:ty])*) => {
-        /// Each source section's type as written, named by its kind.
-        pub(crate) mod section_file {
-            use super::*;
-            $(
-                #[doc = concat!("`secret_init.", $key, "` as written.")]
-                pub(crate) type $kind = <$ty as Configured>::File;
-            )*
-        }
-
-        /// Declares the struct it is given (the manifest's `secret_init:` as written) with one
-        /// more field per source section, `secret_init.KEY` as `Option<File>`, and
-        /// `sections()` to hand them to the registry. Plain fields, not a flattened struct:
-        /// serde's flatten buffers every key and costs 16 KB of code.
-        macro_rules! with_source_sections {
-            (
-                $d(#[$d m:meta])*
-                pub struct $d name:ident { $d($d body:tt)* }
-            ) => {
-                crate::source::section::raw_section! {
-                    $d(#[$d m])*
-                    pub struct $d name {
-                        $d($d body)*
+    /// Builds every configured source, in [`SourceKind::ALL`] order. No I/O.
+    /// `defaults`: the manifest's default values; `read_local`: its YAML reader for the local
+    /// config (handed down, so that this layer does not import the manifest).
+    pub fn build(
+        &self,
+        generic: &Generic<'_>,
+        env: &Environ,
+        carry: &Carry,
+        defaults: BTreeMap<SecretName, Secret>,
+        read_local: ReadLocal,
+    ) -> Vec<Built> {
+        let mut defaults = Some(defaults);
+        let max = generic.max_secret_bytes;
+        let mut all = Vec::new();
+        for kind in SourceKind::ALL {
+            let (source, in_order): (Box<dyn Source>, bool) = match kind {
+                SourceKind::File => {
+                    let mut s = FileSource::new(generic.secrets_dirs.to_vec(), max);
+                    if let Some(inputs) = generic.inputs {
+                        s = s.judged_by(inputs);
                     }
-                    renamed {
-                        $(
-                            #[doc = concat!("`secret_init.", $key, "` as written.")]
-                            pub $field: Option<crate::source::registry::section_file::$kind> = $key,
-                        )*
-                    }
+                    (Box::new(s), true)
                 }
-
-                impl $d name {
-                    /// Every source's section, for the registry.
-                    pub fn sections(&self) -> crate::source::registry::FileSections<'_> {
-                        crate::source::registry::FileSections {
-                            $($field: self.$field.as_ref(),)*
-                        }
+                SourceKind::Env => (
+                    Box::new(EnvSource::new(generic.env_prefix.to_string(), env.clone())),
+                    true,
+                ),
+                SourceKind::Vault => match &self.vault {
+                    Some(v) => {
+                        let s = VaultSource::new(v.clone(), env.clone()).with_keep(&carry.vault);
+                        (Box::new(s), true)
                     }
+                    None => continue,
+                },
+                SourceKind::Aws => {
+                    let s = AwsSource::new(self.aws.clone(), env.clone(), max);
+                    let in_order = s.serves_names();
+                    (Box::new(s), in_order)
                 }
+                SourceKind::Gcp => {
+                    let s = GcpSource::new(self.gcp.clone(), env.clone(), max);
+                    let in_order = s.serves_names();
+                    (Box::new(s), in_order)
+                }
+                SourceKind::Azure => {
+                    let s = AzureSource::new(self.azure.clone(), env.clone(), max);
+                    let in_order = s.has_vault();
+                    (Box::new(s), in_order)
+                }
+                SourceKind::Bundle => match &self.bundle {
+                    Some(b) => {
+                        let s = BundleSource::new(b.clone(), env.clone())
+                            .with_url_cache(&carry.bundle_url);
+                        (Box::new(s), true)
+                    }
+                    None => continue,
+                },
+                SourceKind::Local => match generic.local_config {
+                    Some(p) => (
+                        Box::new(LocalSource::new(p.to_path_buf(), read_local)),
+                        true,
+                    ),
+                    None => continue,
+                },
+                SourceKind::Default => (
+                    Box::new(DefaultSource::new(defaults.take().unwrap_or_default())),
+                    true,
+                ),
             };
+            all.push(Built { source, in_order });
         }
-        pub(crate) use with_source_sections;
-    };
-    ($(
-        $(#[$doc:meta])*
-        $kind:ident $name:literal $(| $alias:literal)* => $ty:ty
-        $(, section $field:ident $key:literal)?
-        $(, serves($refs:pat))?
-    ;)*) => {
-        /// The kinds of source, as named in `sources:` and `--sources`.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum SourceKind {
-            $($(#[$doc])* $kind,)*
-        }
-
-        impl SourceKind {
-            /// Every kind, in the default precedence order.
-            pub const ALL: &'static [SourceKind] = &[$(SourceKind::$kind),*];
-
-            /// Parses a source name.
-            pub fn parse(s: &str) -> Option<SourceKind> {
-                Some(match s {
-                    $($name $(| $alias)* => SourceKind::$kind,)*
-                    _ => return None,
-                })
-            }
-
-            /// The name used in settings and messages.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(SourceKind::$kind => $name,)*
-                }
-            }
-
-            /// The source kind that serves an exact reference.
-            pub fn of(reference: &Reference) -> SourceKind {
-                match reference {
-                    $($($refs => SourceKind::$kind,)?)*
-                }
-            }
-        }
-
-        /// The sources' own sections of `secret_init:` as written, borrowed from the
-        /// manifest's struct (whose fields [`with_source_sections!`] declares).
-        #[derive(Clone, Copy, Debug, Default)]
-        pub struct FileSections<'a> {
-            $($(
-                #[doc = concat!("`secret_init.", $key, "`")]
-                pub $field: Option<&'a <$ty as Configured>::File>,
-            )?)*
-        }
-
-        impl FileSections<'_> {
-            /// Refuses the unknown keys of every section (78), in registry order.
-            pub fn reject_unknown(&self, src: &str, errors: &mut Errors) {
-                $($(
-                    if let Some(f) = self.$field {
-                        f.reject_unknown(concat!("secret_init.", $key), src, errors);
-                    }
-                )?)*
-            }
-        }
-
-        sources! { @sections_macro ($) $($([$kind $field $key $ty])?)* }
-
-        /// Every sectioned source's merged settings.
-        #[derive(Clone, Debug)]
-        pub struct SourceSettings {
-            $($(
-                #[doc = concat!("`secret_init.", $key, "` merged.")]
-                pub $field: <$ty as Registered>::Settings,
-            )?)*
-        }
-
-        impl SourceSettings {
-            /// Merges every source's section with its options and environment, in registry
-            /// order; the first problem stops it.
-            pub fn resolve(
-                inv: &Invocation,
-                env: &Environ,
-                file: &FileSections<'_>,
-                allow_insecure_http: bool,
-            ) -> Result<SourceSettings, Error> {
-                Ok(SourceSettings {
-                    $($(
-                        $field: <$ty as Configured>::resolve(
-                            inv,
-                            env,
-                            file.$field,
-                            allow_insecure_http,
-                        )?,
-                    )?)*
-                })
-            }
-
-            /// Builds every configured source, in registry order. No I/O.
-            pub fn build(&self, ctx: &mut BuildCtx<'_>) -> Vec<Built> {
-                let mut all = Vec::new();
-                $(push::<$ty>(&mut all, sources!(@settings self $($field)?), ctx);)*
-                all
-            }
-
-            /// How a live refresh notices a change of the source `kind`.
-            pub fn watching(&self, kind: SourceKind, generic: &Generic<'_>) -> Vec<Watching> {
-                match kind {
-                    $(SourceKind::$kind => {
-                        <$ty as Registered>::watching(sources!(@settings self $($field)?), generic)
-                    })*
-                }
-            }
-        }
-    };
-}
-
-sources! {
-    /// Mounted files: `<secrets_dir>/<name>`.
-    File "file" | "files" => file::FileSource, serves(Reference::File(_));
-    /// Environment variables: `<prefix><name>`.
-    Env "env" => env::EnvSource, serves(Reference::Env(_));
-    /// HashiCorp Vault / OpenBao KV.
-    Vault "vault" => vault::VaultSource, section vault "vault", serves(Reference::Vault { .. });
-    /// AWS Secrets Manager and Parameter Store.
-    Aws "aws" => aws::AwsSource, section aws "aws", serves(Reference::Aws(_));
-    /// GCP Secret Manager.
-    Gcp "gcp" => gcp::GcpSource, section gcp "gcp", serves(Reference::Gcp(_));
-    /// Azure Key Vault.
-    Azure "azure" => azure::AzureSource, section azure "azure", serves(Reference::Azure(_));
-    /// Encrypted vault bundles.
-    Bundle "bundle" => bundle::BundleSource, section bundle "bundles", serves(Reference::Bundle { .. });
-    /// The developer-machine config (`~/.truss/config.yaml`).
-    Local "local" => local::LocalSource;
-    /// The manifest's own default value.
-    Default "default" => default::DefaultSource;
-}
-
-impl SourceKind {
-    /// The names of every kind, for messages: `file, env, vault, …`.
-    pub fn names() -> String {
-        SourceKind::ALL
-            .iter()
-            .map(|k| k.name())
-            .collect::<Vec<_>>()
-            .join(", ")
+        all
     }
-}
 
-impl std::fmt::Display for SourceKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+    /// How a live refresh notices a change of the source `kind`.
+    pub fn watching(&self, kind: SourceKind, generic: &Generic<'_>) -> Vec<Watching> {
+        let poll = |what| {
+            vec![Watching::Poll {
+                label: kind.name().into(),
+                what,
+            }]
+        };
+        match kind {
+            SourceKind::File => generic
+                .secrets_dirs
+                .iter()
+                .map(|d| Watching::Dir {
+                    label: format!("file:{}", d.display()),
+                    path: d.clone(),
+                })
+                .collect(),
+            SourceKind::Env => vec![Watching::Fixed {
+                label: "env".into(),
+                why: "an environment cannot change",
+            }],
+            SourceKind::Vault => self
+                .vault
+                .iter()
+                .map(|v| Watching::Poll {
+                    label: format!("vault:{}", crate::http::redact_url(&v.address)),
+                    what: "KV data paths; a new version shows a change",
+                })
+                .collect(),
+            SourceKind::Aws => poll("Secrets Manager and Parameter Store reads"),
+            SourceKind::Gcp => poll("Secret Manager version reads"),
+            SourceKind::Azure => poll("Key Vault secret reads"),
+            SourceKind::Bundle => self
+                .bundle
+                .iter()
+                .map(|b| match &b.location {
+                    Location::File(p) => Watching::File {
+                        label: format!("bundle:{}", p.display()),
+                        path: p.clone(),
+                        only_if_present: false,
+                    },
+                    Location::Url(u) => Watching::Poll {
+                        label: format!("bundle:{}", crate::http::redact_url(u)),
+                        what: "conditional GET: If-None-Match with its ETag",
+                    },
+                })
+                .collect(),
+            SourceKind::Local => generic
+                .local_config
+                .map(|p| Watching::File {
+                    label: format!("local:{}", p.display()),
+                    path: p.to_path_buf(),
+                    only_if_present: true,
+                })
+                .into_iter()
+                .collect(),
+            SourceKind::Default => vec![Watching::Fixed {
+                label: "default".into(),
+                why: "config.yaml is read once",
+            }],
+        }
     }
 }
 
@@ -344,41 +286,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip() {
-        for k in SourceKind::ALL {
-            assert_eq!(SourceKind::parse(k.name()), Some(*k));
-        }
-        assert_eq!(SourceKind::parse("files"), Some(SourceKind::File));
-        assert_eq!(
-            SourceKind::names(),
-            "file, env, vault, aws, gcp, azure, bundle, local, default"
-        );
-    }
-
-    #[test]
-    fn every_reference_reaches_the_kind_of_its_row() {
-        for (r, kind) in [
-            ("file:/run/secrets/db", SourceKind::File),
-            ("env:DB", SourceKind::Env),
-            ("vault:secret/data/app#db", SourceKind::Vault),
-            ("aws-sm:app/db", SourceKind::Aws),
-            ("gcp:secretmanager:projects/p/secrets/s", SourceKind::Gcp),
-            ("azure-kv:kv1/db", SourceKind::Azure),
-            ("bundle:shared#db", SourceKind::Bundle),
-        ] {
-            let parsed = Reference::parse(r).unwrap_or_else(|e| panic!("{r}: {e}"));
-            assert_eq!(SourceKind::of(&parsed), kind, "{r}");
-        }
-    }
-
-    #[test]
     fn sections_refuse_unknown_keys_in_registry_order() {
-        let vault: <vault::VaultSource as Configured>::File =
+        let vault: VaultFileSettings =
             serde_saphyr::from_str("valut: x\nauth: {secret_id: y}\n").expect("yaml");
-        let aws: <aws::AwsSource as Configured>::File =
-            serde_saphyr::from_str("regoin: x\n").expect("yaml");
-        let bundle: <bundle::BundleSource as Configured>::File =
-            serde_saphyr::from_str("vault: x\n").expect("yaml");
+        let aws: AwsFileSettings = serde_saphyr::from_str("regoin: x\n").expect("yaml");
+        let bundle: RawBundleSettings = serde_saphyr::from_str("vault: x\n").expect("yaml");
         let sections = FileSections {
             vault: Some(&vault),
             aws: Some(&aws),
@@ -404,6 +316,7 @@ mod tests {
             secrets_dirs: &dirs,
             env_prefix: "P_",
             local_config: None,
+            inputs: None,
         };
         let inv = crate::cli::parse(["check".into()]).expect("argv");
         let s = SourceSettings::resolve(&inv, &Environ::default(), &FileSections::default(), false)

@@ -1,7 +1,6 @@
 //! What the remote sources (aws, gcp, azure) share around their clients: every reference read
 //! at most once a pass ([`Reads`]: successes and failures alike), the size limit, errors naming
-//! the reference, the `#KEY` pick, and their registration ([`remote_source!`]: built always,
-//! since references need no settings; polled by a live refresh).
+//! the reference, and the `#KEY` pick.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -128,55 +127,3 @@ impl<K: Ord, V: Clone + Measured> Reads<K, V> {
         result
     }
 }
-
-/// Registers a remote source: built always from its settings (references need no settings),
-/// in the order when `in_order` says lookups by name can find something, polled by a live
-/// refresh, its section resolved by `resolve(file, env, allow_insecure_http)`.
-macro_rules! remote_source {
-    (
-        $ty:ident, $kind:ident, $settings:ty, $file:ty,
-        in_order: $in_order:ident,
-        polls: $what:literal,
-        resolve: |$f:ident, $env:ident, $allow:ident| $resolve:expr $(,)?
-    ) => {
-        impl $crate::source::registry::Registered for $ty {
-            type Settings = $settings;
-
-            fn build(
-                settings: &$settings,
-                ctx: &mut $crate::source::registry::BuildCtx<'_>,
-            ) -> Option<Self> {
-                let max = ctx.generic.max_secret_bytes;
-                Some($ty::new(settings.clone(), ctx.env.clone(), max))
-            }
-
-            fn in_order(&self) -> bool {
-                self.$in_order()
-            }
-
-            fn watching(
-                _: &$settings,
-                _: &$crate::source::registry::Generic<'_>,
-            ) -> Vec<$crate::source::registry::Watching> {
-                vec![$crate::source::registry::Watching::Poll {
-                    label: $crate::source::SourceKind::$kind.name().into(),
-                    what: $what,
-                }]
-            }
-        }
-
-        impl $crate::source::registry::Configured for $ty {
-            type File = $file;
-
-            fn resolve(
-                _: &$crate::cli::Invocation,
-                $env: &$crate::environ::Environ,
-                $f: Option<&$file>,
-                $allow: bool,
-            ) -> Result<$settings, $crate::error::Error> {
-                $resolve
-            }
-        }
-    };
-}
-pub(crate) use remote_source;

@@ -15,7 +15,7 @@ use crate::cli::merge::text;
 use crate::error::{Error, Errors, Kind};
 
 /// A source's section as written: deserialized from config.yaml, its unknown keys refused.
-pub trait Section: Default + std::fmt::Debug + for<'de> Deserialize<'de> {
+pub(crate) trait Section: Default + std::fmt::Debug + for<'de> Deserialize<'de> {
     /// The keys serde did not know.
     fn unknown(&self) -> &BTreeMap<String, IgnoredAny>;
 
@@ -199,25 +199,14 @@ impl<'de> Deserialize<'de> for ScalarText {
     }
 }
 
-/// Parses `250ms`, `5s`, `1.5s`, `2m` or a bare number of seconds (more than 0, at most an hour).
+/// A source's timeout or deadline (see [`crate::duration`]): more than 0, at most an hour.
 pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (s, 1.0)
-    };
-    let v: f64 = num.trim().parse().ok()?;
-    let v = v * scale;
-    (v.is_finite() && v > 0.0 && v <= 3600.0).then(|| Duration::from_secs_f64(v))
+    crate::duration::parse(s, Duration::from_secs(3600)).filter(|d| !d.is_zero())
 }
 
 /// What a bad duration is told: `AT: expected a duration like …`.
-pub(crate) const EXPECTED_DURATION: &str = "expected a duration like 5s or 500ms (at most 1 hour)";
+pub(crate) const EXPECTED_DURATION: &str =
+    "expected a duration like 5s, 500ms or 0.01h (more than 0, at most 1 hour)";
 
 /// What a bad retry count is told.
 pub(crate) const EXPECTED_RETRIES: &str = "expected 0..=20";

@@ -126,15 +126,7 @@ fn json(v: &Value, out: &mut String, depth: usize) -> Result<(), Error> {
 /// so the result is safe in any URL component: a userinfo password, a path segment, a query.
 pub(crate) fn urlencode(v: &Value) -> Result<String, Error> {
     let bytes = scalar_bytes("urlencode", v)?;
-    let mut out = String::with_capacity(bytes.len() * 3);
-    for b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    Ok(out)
+    Ok(percent_encoding::percent_encode(&bytes, crate::http::UNRESERVED).to_string())
 }
 
 /// `b64encode`: standard base64 with padding, of the value's exact bytes.

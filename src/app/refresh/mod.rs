@@ -32,8 +32,9 @@ use crate::plan::Plan;
 use crate::process;
 use crate::process::supervise::{Refresh, Tell};
 use crate::settings::{OnChange, RefreshSettings, Settings};
-use crate::source::registry::Watching;
-use crate::source::{Carry, SourceKind};
+use crate::source::SourceKind;
+use crate::source::Watching;
+use crate::source::registry::Carry;
 use crate::sys;
 
 use watch::{Watched, Watcher};
@@ -264,13 +265,7 @@ impl<'a> Refresher<'a> {
         last: Delivered,
         mut carry: Carry,
     ) -> Refresher<'a> {
-        let program_user = creds
-            .as_ref()
-            .filter(|c| c.uid != nix::unistd::geteuid().as_raw())
-            .map(|c| crate::provenance::ProgramUser {
-                uid: c.uid,
-                groups: c.groups.iter().copied().chain([c.gid]).collect(),
-            });
+        let program_user = crate::app::pipeline::program_user(creds.as_ref());
         let watched: Vec<Watched> = places(&ctx.settings)
             .into_iter()
             .filter(|w| match &program_user {
@@ -677,18 +672,10 @@ mod tests {
     use super::*;
     use crate::plan::FileDelivery;
     use crate::secret::Secret;
-    use crate::settings::{parse_duration, parse_signal};
+    use crate::settings::parse_signal;
 
     #[test]
-    fn durations_and_signals() {
-        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
-        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
-        for bad in ["", "soon", "5 minutes", "-1s", "9999h"] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
-        }
+    fn signals_and_human_durations() {
         assert_eq!(parse_signal("SIGHUP"), Some(1));
         assert_eq!(parse_signal("usr1"), Some(10));
         assert_eq!(parse_signal("34"), Some(34));

@@ -23,7 +23,7 @@ pub mod sigv4;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use super::remote::{Measured, Reads, check_size, found, keyed, naming, now, remote_source};
+use super::remote::{Measured, Reads, check_size, found, keyed, naming, now};
 use super::{Found, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
@@ -39,7 +39,7 @@ use credentials::{Chain, Credentials, Profiles};
 type ReadKey = (Service, String, String, Option<String>);
 
 /// The aws source. See the module docs.
-pub struct AwsSource {
+pub(crate) struct AwsSource {
     settings: AwsSettings,
     env: Environ,
     max_secret_bytes: u64,
@@ -67,7 +67,7 @@ impl Measured for Stored {
 
 impl AwsSource {
     /// A source for `settings`; `env` is the start-time environment. No I/O.
-    pub fn new(settings: AwsSettings, env: Environ, max_secret_bytes: u64) -> AwsSource {
+    pub(crate) fn new(settings: AwsSettings, env: Environ, max_secret_bytes: u64) -> AwsSource {
         // Room for base64 (SecretBinary) and the JSON around a value of the largest size.
         let max_body = max_secret_bytes.saturating_mul(4) / 3 + 64 * 1024;
         AwsSource {
@@ -85,7 +85,7 @@ impl AwsSource {
 
     /// Whether lookups by name can find anything here (prefixes, listed secrets or a
     /// parameters path are configured).
-    pub fn serves_names(&self) -> bool {
+    pub(crate) fn serves_names(&self) -> bool {
         !self.settings.prefixes.is_empty() || self.has_whole()
     }
 
@@ -416,13 +416,6 @@ impl AwsSource {
         }
     }
 }
-
-remote_source!(
-    AwsSource, Aws, AwsSettings, config::AwsFileSettings,
-    in_order: serves_names,
-    polls: "Secrets Manager and Parameter Store reads",
-    resolve: |file, _env, allow| AwsSettings::resolve(file, allow),
-);
 
 impl Source for AwsSource {
     fn kind(&self) -> SourceKind {

@@ -91,14 +91,14 @@ pub fn sign(req: &Request<'_>, creds: &Credentials) -> Signed {
         canonical_query(req.query),
         canonical_headers,
         signed_headers,
-        hex(digest::digest(&digest::SHA256, req.payload).as_ref())
+        crate::hex::encode(digest::digest(&digest::SHA256, req.payload).as_ref())
     ));
     let date = req.amz_date.get(..8).unwrap_or(req.amz_date);
     let scope = format!("{date}/{}/{}/aws4_request", req.region, req.service);
     let to_sign = format!(
         "AWS4-HMAC-SHA256\n{}\n{scope}\n{}",
         req.amz_date,
-        hex(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
+        crate::hex::encode(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
     );
     let mut secret = Zeroizing::new(b"AWS4".to_vec());
     secret.extend_from_slice(creds.secret_access_key.expose());
@@ -106,7 +106,7 @@ pub fn sign(req: &Request<'_>, creds: &Credentials) -> Signed {
     let k_region = mac(&k_date, req.region.as_bytes());
     let k_service = mac(&k_region, req.service.as_bytes());
     let k_signing = mac(&k_service, b"aws4_request");
-    let signature = hex(&mac(&k_signing, to_sign.as_bytes()));
+    let signature = crate::hex::encode(&mac(&k_signing, to_sign.as_bytes()));
     Signed {
         authorization: format!(
             "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
@@ -122,32 +122,14 @@ fn mac(key: &[u8], data: &[u8]) -> Zeroizing<Vec<u8>> {
     Zeroizing::new(hmac::sign(&k, data).as_ref().to_vec())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const H: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(H[usize::from(b >> 4)] as char);
-        s.push(H[usize::from(b & 15)] as char);
-    }
-    s
-}
-
 /// Python's `' '.join(value.split())`: trimmed, inner whitespace runs become one space.
 fn trim_all(v: &str) -> String {
     v.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Percent-encodes every byte but the unreserved ones and those in `keep`.
-pub fn encode(s: &str, keep: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.".contains(&b) || keep.contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// botocore's `quote(v, safe='~')`.
+fn unreserved(v: &str) -> String {
+    percent_encoding::utf8_percent_encode(v, crate::http::UNRESERVED).to_string()
 }
 
 /// botocore's `quote(normalize_url_path(path), safe='/~')`.
@@ -176,13 +158,13 @@ fn canonical_path(path: &str) -> String {
     if p.is_empty() {
         p.push('/');
     }
-    encode(&p, b"/~")
+    percent_encoding::utf8_percent_encode(&p, crate::http::PATH).to_string()
 }
 
 fn canonical_query(query: &[(&str, &str)]) -> String {
     let mut pairs: Vec<(String, String)> = query
         .iter()
-        .map(|(k, v)| (encode(k, b"~"), encode(v, b"~")))
+        .map(|(k, v)| (unreserved(k), unreserved(v)))
         .collect();
     pairs.sort();
     pairs

@@ -19,7 +19,7 @@ pub(crate) mod config;
 
 use std::collections::BTreeMap;
 
-use super::remote::{Reads, check_size, keyed, naming, remote_source};
+use super::remote::{Reads, check_size, keyed, naming};
 use super::{Found, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
@@ -31,7 +31,7 @@ use client::Clients;
 use config::{AzureSettings, vault_name_of};
 
 /// The azure source. See the module docs.
-pub struct AzureSource {
+pub(crate) struct AzureSource {
     settings: AzureSettings,
     env: Environ,
     max_secret_bytes: u64,
@@ -44,7 +44,7 @@ pub struct AzureSource {
 
 impl AzureSource {
     /// A source for `settings`; `env` is the start-time environment. No I/O.
-    pub fn new(settings: AzureSettings, env: Environ, max_secret_bytes: u64) -> AzureSource {
+    pub(crate) fn new(settings: AzureSettings, env: Environ, max_secret_bytes: u64) -> AzureSource {
         // Room for JSON escapes (\u00XX is six bytes per byte) and the answer's attributes.
         let max_body = max_secret_bytes.saturating_mul(6).saturating_add(64 * 1024);
         AzureSource {
@@ -58,7 +58,7 @@ impl AzureSource {
     }
 
     /// Whether lookups by name can find anything here (a vault is configured).
-    pub fn has_vault(&self) -> bool {
+    pub(crate) fn has_vault(&self) -> bool {
         self.settings.vault.is_some()
     }
 
@@ -121,13 +121,6 @@ impl AzureSource {
         Some(AzureRef::parse(&s).map_err(|why| Error::new(Kind::Config, why).with_source(s)))
     }
 }
-
-remote_source!(
-    AzureSource, Azure, AzureSettings, config::AzureFileSettings,
-    in_order: has_vault,
-    polls: "Key Vault secret reads",
-    resolve: |file, env, allow| AzureSettings::resolve(file, env, allow),
-);
 
 impl Source for AzureSource {
     fn kind(&self) -> SourceKind {

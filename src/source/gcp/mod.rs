@@ -21,7 +21,7 @@ pub(crate) mod credentials;
 
 use std::rc::Rc;
 
-use super::remote::{Reads, check_size, keyed, naming, now, remote_source};
+use super::remote::{Reads, check_size, keyed, naming, now};
 use super::{Found, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
@@ -34,7 +34,7 @@ use config::GcpSettings;
 use credentials::Chain;
 
 /// The gcp source. See the module docs.
-pub struct GcpSource {
+pub(crate) struct GcpSource {
     settings: GcpSettings,
     env: Environ,
     max_secret_bytes: u64,
@@ -47,7 +47,7 @@ pub struct GcpSource {
 
 impl GcpSource {
     /// A source for `settings`; `env` is the start-time environment. No I/O.
-    pub fn new(settings: GcpSettings, env: Environ, max_secret_bytes: u64) -> GcpSource {
+    pub(crate) fn new(settings: GcpSettings, env: Environ, max_secret_bytes: u64) -> GcpSource {
         // Room for base64 and the JSON around a payload of the largest size.
         let max_body = max_secret_bytes.saturating_mul(4) / 3 + 64 * 1024;
         GcpSource {
@@ -61,7 +61,7 @@ impl GcpSource {
     }
 
     /// Whether lookups by name can find anything here (a project and names are configured).
-    pub fn serves_names(&self) -> bool {
+    pub(crate) fn serves_names(&self) -> bool {
         self.settings.project.is_some() && !self.settings.secrets.is_empty()
     }
 
@@ -126,13 +126,6 @@ impl GcpSource {
         keyed(SourceKind::Gcp, r.to_string(), value, r.key.as_deref())
     }
 }
-
-remote_source!(
-    GcpSource, Gcp, GcpSettings, config::GcpFileSettings,
-    in_order: serves_names,
-    polls: "Secret Manager version reads",
-    resolve: |file, _env, allow| GcpSettings::resolve(file, allow),
-);
 
 impl Source for GcpSource {
     fn kind(&self) -> SourceKind {

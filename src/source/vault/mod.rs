@@ -18,9 +18,7 @@ pub(crate) mod keep;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use super::registry::{BuildCtx, Configured, Generic, Registered, Watching};
 use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
-use crate::cli::Invocation;
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
@@ -33,7 +31,7 @@ use config::VaultSettings;
 type Merged = BTreeMap<String, (Secret, String, Option<u64>)>;
 
 /// The vault source. See the module docs.
-pub struct VaultSource {
+pub(crate) struct VaultSource {
     settings: VaultSettings,
     env: Environ,
     /// The logged-in client lives here (kept between passes by a live refresh).
@@ -49,7 +47,7 @@ pub struct VaultSource {
 impl VaultSource {
     /// A source for `settings`; `env` is the start-time environment (tokens, role and secret
     /// ids, `SSL_CERT_FILE`). No I/O.
-    pub fn new(settings: VaultSettings, env: Environ) -> VaultSource {
+    pub(crate) fn new(settings: VaultSettings, env: Environ) -> VaultSource {
         VaultSource {
             settings,
             env,
@@ -61,7 +59,7 @@ impl VaultSource {
     }
 
     /// Uses the client of `keep` (a live refresh's, kept between passes).
-    pub fn with_keep(mut self, keep: &keep::Shared) -> VaultSource {
+    pub(crate) fn with_keep(mut self, keep: &keep::Shared) -> VaultSource {
         // A source per pass: the pass's requests share one whole deadline.
         keep.borrow_mut().new_pass();
         self.keep = keep.clone();
@@ -128,36 +126,6 @@ pub(crate) fn auth_name(a: &config::Auth) -> &'static str {
         config::Auth::Token { .. } => "token",
         config::Auth::AppRole { .. } => "approle",
         config::Auth::Jwt { method, .. } => method,
-    }
-}
-
-impl Registered for VaultSource {
-    type Settings = Option<VaultSettings>;
-
-    fn build(settings: &Option<VaultSettings>, ctx: &mut BuildCtx<'_>) -> Option<Self> {
-        let v = settings.as_ref()?;
-        Some(VaultSource::new(v.clone(), ctx.env.clone()).with_keep(&ctx.carry.vault))
-    }
-
-    fn watching(settings: &Option<VaultSettings>, _: &Generic<'_>) -> Vec<Watching> {
-        let poll = |v: &VaultSettings| Watching::Poll {
-            label: format!("vault:{}", crate::http::redact_url(&v.address)),
-            what: "KV data paths; a new version shows a change",
-        };
-        settings.iter().map(poll).collect()
-    }
-}
-
-impl Configured for VaultSource {
-    type File = config::VaultFileSettings;
-
-    fn resolve(
-        inv: &Invocation,
-        env: &Environ,
-        file: Option<&config::VaultFileSettings>,
-        allow_insecure_http: bool,
-    ) -> Result<Option<VaultSettings>, Error> {
-        VaultSettings::resolve(inv, env, file, allow_insecure_http)
     }
 }
 

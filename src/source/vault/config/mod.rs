@@ -351,6 +351,7 @@ mod tests {
         assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
         assert_eq!(parse_duration("2"), Some(Duration::from_secs(2)));
         assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_duration("0.01h"), Some(Duration::from_secs(36)));
         for bad in ["", "0", "-1s", "x", "2h", "NaN", "inf"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
