@@ -212,7 +212,8 @@ pub(crate) fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
         allow_shared_dir: ctx.settings.allow_shared_dir,
         trusted_uids: Vec::new(),
         durable: true,
-        record: Some(ctx.settings.output_dir.clone()),
+        // The state file is materialize's record, which `clean` reverses exactly.
+        record: None,
     };
     file::publish(&files, &opts, file::SignalStop)?;
     crate::app::pipeline::remove_consumed(&plan.consumed);

@@ -267,11 +267,14 @@ pub(crate) fn run(
         &program[0],
         refresher.as_mut().map(|r| r as &mut dyn supervise::Refresh),
     );
-    // With refresh, its record holds the start's files and every one it wrote since.
-    let published: Vec<PathBuf> = match refresher {
+    // With refresh, its record holds the start's files and every one it wrote since. The
+    // record of deliveries goes with them: it lists nothing that is left.
+    let mut removed_too: Vec<PathBuf> = published.record.into_iter().collect();
+    let mut published: Vec<PathBuf> = match refresher {
         Some(r) => r.into_published().into_iter().collect(),
         None => published.files,
     };
+    published.append(&mut removed_too);
     if proc.cleanup {
         let removed = file::remove_published(&published);
         crate::debug!("cleanup: {removed} delivered files removed");

@@ -26,6 +26,7 @@
 //! Atomicity does not depend on it: readers see the old set or the new one either way.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -53,8 +54,10 @@ use crate::sys::{RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2};
 pub(crate) struct Published {
     /// Every file written, in order.
     pub files: Vec<PathBuf>,
-    /// The device and inode of each, in the same order.
+    /// The device, inode and mtime of each, in the same order.
     pub ids: Vec<FileId>,
+    /// The record of deliveries published with them, if one was kept.
+    pub record: Option<PathBuf>,
 }
 
 struct Target<'a> {
@@ -62,8 +65,10 @@ struct Target<'a> {
     /// Its file name, borrowed from the delivery's path.
     name: &'a std::ffi::OsStr,
     existed: bool,
-    /// The staged file's device and inode (a rename keeps them), once written.
+    /// The staged file's device, inode and mtime (a rename keeps them), once written.
     id: Option<FileId>,
+    /// The record of deliveries (`provenance`), published with the set but not one of its files.
+    record: bool,
 }
 
 struct DirJob<'a> {
@@ -157,10 +162,12 @@ pub(crate) fn publish(
             }
         }
     }
+    // Declared before the jobs, which borrow it.
+    let mut record_slot: Option<FileDelivery> = None;
     let mut jobs: Vec<DirJob> = Vec::new();
     let result = stage(&by_dir, opts, &mut jobs)
         .and_then(|()| check_targets(&mut jobs, opts))
-        .and_then(|()| record(&jobs, opts))
+        .and_then(|()| add_record(&mut jobs, opts, &mut record_slot))
         .and_then(|()| rename_all(&jobs, &stop));
     for job in &jobs {
         if result.is_ok() && job.sync {
@@ -172,15 +179,19 @@ pub(crate) fn publish(
         remove_staging(job, result.is_ok());
     }
     result?;
+    let targets = || jobs.iter().flat_map(|j| j.targets.iter());
     let published = Published {
-        files: jobs
-            .iter()
-            .flat_map(|j| j.targets.iter().map(|t| t.delivery.path.clone()))
+        files: targets()
+            .filter(|t| !t.record)
+            .map(|t| t.delivery.path.clone())
             .collect(),
-        ids: jobs
-            .iter()
-            .flat_map(|j| j.targets.iter().filter_map(|t| t.id))
+        ids: targets()
+            .filter(|t| !t.record)
+            .filter_map(|t| t.id)
             .collect(),
+        record: targets()
+            .find(|t| t.record)
+            .map(|t| t.delivery.path.clone()),
     };
     for p in &published.files {
         crate::debug!("wrote {}", p.display());
@@ -271,6 +282,7 @@ fn stage<'a>(
                 name,
                 existed: false,
                 id: None,
+                record: false,
             };
             let staged = write_staged(&job.staging, target.name, d, job.sync);
             if let Ok(id) = staged {
@@ -386,7 +398,8 @@ fn sweep_stale(dirfd: &OwnedFd, dir: &Path) {
             continue;
         }
         let mut left = 0usize;
-        for entry in crate::fsx::list(&fd).unwrap_or_default() {
+        // Every name, `..*` included (the record of deliveries is staged as one).
+        for entry in crate::fsx::names(&fd).unwrap_or_default() {
             let entry = std::ffi::OsStr::from_bytes(&entry);
             if unlinkat(&fd, entry, UnlinkatFlags::NoRemoveDir).is_err() {
                 left += 1;
@@ -433,16 +446,21 @@ fn write_staged(
         .map_err(|e| cant_create(d, format!("cannot stat: {}", e.desc())))
 }
 
-/// Writes the record of deliveries (`provenance`) listing every staged file, before the first
-/// rename: a crash or a rollback then leaves the record ahead of the files (listing staged
-/// files that are gone, which can only make a file be skipped), never behind. A record that
-/// cannot be written stops the publish: a delivery not recorded would be read back as an input.
-fn record(jobs: &[DirJob], opts: &WriteOptions) -> Result<(), Error> {
+/// Adds the record of deliveries (`provenance`), listing every staged file, to the set: staged
+/// in the output dir's job (made for it when no file goes there) and renamed first, so a crash
+/// between renames leaves the record ahead of the files, never behind, and a rollback puts the
+/// old record back with the old files. A record that cannot be written stops the publish: a
+/// delivery not recorded would be read back as an input.
+fn add_record<'a>(
+    jobs: &mut Vec<DirJob<'a>>,
+    opts: &WriteOptions,
+    slot: &'a mut Option<FileDelivery>,
+) -> Result<(), Error> {
     let Some(output_dir) = &opts.record else {
         return Ok(());
     };
-    let into_output_dir = jobs.iter().any(|j| j.path == *output_dir);
-    if !into_output_dir {
+    let at = jobs.iter().position(|j| j.path == *output_dir);
+    if at.is_none() {
         // Nothing goes into the output dir: a missing one is not created for the record alone,
         // and a read-only one (a mounted secrets dir) cannot hold it.
         let writable = crate::fsx::open_dir_nofollow(output_dir)
@@ -470,19 +488,49 @@ fn record(jobs: &[DirJob], opts: &WriteOptions) -> Result<(), Error> {
             })
         })
         .collect();
-    let path = provenance::record_path(output_dir);
-    let delivery = FileDelivery {
+    let d: &'a FileDelivery = slot.insert(FileDelivery {
         secret: "record of deliveries".into(),
         content: provenance::next_record(output_dir, &new),
-        path,
+        path: provenance::record_path(output_dir),
         mode: 0o600,
         owner: None,
+    });
+    let at = match at {
+        Some(i) => {
+            let job = &mut jobs[i];
+            let staged = write_staged(
+                &job.staging,
+                OsStr::new(provenance::RECORD_NAME),
+                d,
+                job.sync,
+            );
+            let target = Target {
+                delivery: d,
+                name: OsStr::new(provenance::RECORD_NAME),
+                existed: false,
+                id: staged.as_ref().ok().copied(),
+                record: true,
+            };
+            job.targets.insert(0, target);
+            staged?;
+            i
+        }
+        None => {
+            let mut one = BTreeMap::new();
+            one.insert(Vec::new(), (output_dir.clone(), vec![d]));
+            stage(&one, opts, jobs)?;
+            let last = jobs.len() - 1;
+            if let Some(t) = jobs[last].targets.first_mut() {
+                t.record = true;
+            }
+            last
+        }
     };
-    let plain = WriteOptions {
-        record: None,
-        ..opts.clone()
-    };
-    publish(std::slice::from_ref(&delivery), &plain, || None).map(|_| ())
+    // Its place is checked as every destination is (a link or a directory there stops it).
+    check_targets(&mut jobs[at..=at], opts)?;
+    // Renamed first.
+    jobs.swap(0, at);
+    Ok(())
 }
 
 fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> {

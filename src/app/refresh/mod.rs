@@ -433,6 +433,7 @@ impl<'a> Refresher<'a> {
             Ok(p) => {
                 self.carry.written_ids.extend(p.ids);
                 self.carry.written.extend(p.files);
+                self.carry.written.extend(p.record);
             }
             Err(e) if matches!(e.kind, Kind::Signal(_)) => return Ok(Outcome::Abandoned),
             Err(e) => return Err(e.into()),
