@@ -307,13 +307,26 @@ pub(crate) fn load_record(output_dir: &Path) -> Vec<Entry> {
 
 /// The record after a publish of `new` into `output_dir`: the new files, and every entry of the
 /// old record whose path still holds the file it names (a file delivered before and not now, or
-/// one about to be replaced: until the renames are done it is still there).
-pub(crate) fn next_record(output_dir: &Path, new: &[Entry]) -> Secret {
+/// one about to be replaced: until the renames are done it is still there). `replaced`: what
+/// each path of the set holds now, as the publisher saw it (no second stat).
+pub(crate) fn next_record(
+    output_dir: &Path,
+    new: &[Entry],
+    replaced: &HashMap<&Path, FileId>,
+) -> Secret {
     let mut files: Vec<Entry> = new.to_vec();
     let mut seen: HashSet<FileId> = new.iter().map(|e| e.id).collect();
+    let in_set: HashSet<&Path> = new.iter().map(|e| e.path.as_path()).collect();
     let mut dirs: HashMap<PathBuf, Option<OwnedFd>> = HashMap::new();
     for old in load_record(output_dir) {
         if seen.contains(&old.id) {
+            continue;
+        }
+        if in_set.contains(old.path.as_path()) {
+            if replaced.get(old.path.as_path()) == Some(&old.id) {
+                seen.insert(old.id);
+                files.push(old);
+            }
             continue;
         }
         let (Some(parent), Some(name)) = (old.path.parent(), old.path.file_name()) else {

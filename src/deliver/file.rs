@@ -25,7 +25,7 @@
 //! and `clean` on a developer machine, and every bundle write (`vault set`, `rekey`, ...).
 //! Atomicity does not depend on it: readers see the old set or the new one either way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Write;
@@ -69,6 +69,8 @@ struct Target<'a> {
     id: Option<FileId>,
     /// The record of deliveries (`provenance`), published with the set but not one of its files.
     record: bool,
+    /// The file it replaces, if one is there (seen by [`check_target`]).
+    replaces: Option<FileId>,
 }
 
 struct DirJob<'a> {
@@ -283,6 +285,7 @@ fn stage<'a>(
                 existed: false,
                 id: None,
                 record: false,
+                replaces: None,
             };
             let staged = write_staged(&job.staging, target.name, d, job.sync);
             if let Ok(id) = staged {
@@ -488,9 +491,15 @@ fn add_record<'a>(
             })
         })
         .collect();
+    // What each name of the set holds until its rename: no stat needed to know it.
+    let replaced: HashMap<&Path, FileId> = jobs
+        .iter()
+        .flat_map(|j| j.targets.iter())
+        .filter_map(|t| t.replaces.map(|id| (t.delivery.path.as_path(), id)))
+        .collect();
     let d: &'a FileDelivery = slot.insert(FileDelivery {
         secret: "record of deliveries".into(),
-        content: provenance::next_record(output_dir, &new),
+        content: provenance::next_record(output_dir, &new, &replaced),
         path: provenance::record_path(output_dir),
         mode: 0o600,
         owner: None,
@@ -504,15 +513,19 @@ fn add_record<'a>(
                 d,
                 job.sync,
             );
-            let target = Target {
+            let mut target = Target {
                 delivery: d,
                 name: OsStr::new(provenance::RECORD_NAME),
                 existed: false,
                 id: staged.as_ref().ok().copied(),
                 record: true,
+                replaces: None,
             };
+            // Its place is checked as every destination is (a link or a directory there stops
+            // it).
+            let checked = staged.and_then(|_| check_target(&job.fd, &mut target, opts));
             job.targets.insert(0, target);
-            staged?;
+            checked?;
             i
         }
         None => {
@@ -523,18 +536,16 @@ fn add_record<'a>(
             if let Some(t) = jobs[last].targets.first_mut() {
                 t.record = true;
             }
+            check_targets(&mut jobs[last..], opts)?;
             last
         }
     };
-    // Its place is checked as every destination is (a link or a directory there stops it).
-    check_targets(&mut jobs[at..=at], opts)?;
     // Renamed first.
     jobs.swap(0, at);
     Ok(())
 }
 
 fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> {
-    let euid = nix::unistd::geteuid().as_raw();
     for job in jobs.iter_mut() {
         // One listing instead of one stat per name: in a fresh container most names are new.
         // Every name, `..*` included (the record of deliveries is one).
@@ -542,7 +553,6 @@ fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> 
             .ok()
             .map(|n| n.into_iter().collect());
         for t in &mut job.targets {
-            let d = t.delivery;
             if present
                 .as_ref()
                 .is_some_and(|p| !p.contains(t.name.as_bytes()))
@@ -550,45 +560,57 @@ fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> 
                 t.existed = false;
                 continue;
             }
-            match fstatat(&job.fd, t.name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-                Err(Errno::ENOENT) => t.existed = false,
-                Err(e) => {
-                    return Err(cant_create(
-                        d,
-                        format!("cannot check the destination: {}", e.desc()),
-                    ));
-                }
-                Ok(st) => {
-                    let kind = st.st_mode & SFlag::S_IFMT.bits();
-                    if kind == SFlag::S_IFLNK.bits() {
-                        return Err(cant_create(
-                            d,
-                            format!("refusing to replace symlink at {}", d.path.display()),
-                        ));
-                    }
-                    if kind == SFlag::S_IFDIR.bits() {
-                        return Err(cant_create(d, "exists and is a directory"));
-                    }
-                    if kind != SFlag::S_IFREG.bits() {
-                        return Err(cant_create(d, "exists and is not a regular file"));
-                    }
-                    let owner_ok = st.st_uid == euid
-                        || opts.trusted_uids.contains(&st.st_uid)
-                        || d.owner.is_some_and(|(u, _)| u == st.st_uid);
-                    if !owner_ok {
-                        return Err(cant_create(
-                            d,
-                            format!(
-                                "exists and is owned by uid {}; refusing to replace another user's file",
-                                st.st_uid
-                            ),
-                        ));
-                    }
-                    t.existed = true;
-                }
-            }
+            check_target(&job.fd, t, opts)?;
         }
     }
+    Ok(())
+}
+
+/// What is at one destination name: nothing, or a regular file we may replace (ours, the
+/// `--user`'s, or the owner the delivery names), whose identity is kept for the record.
+fn check_target(dir: &OwnedFd, t: &mut Target, opts: &WriteOptions) -> Result<(), Error> {
+    let d = t.delivery;
+    let st = match fstatat(dir, t.name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Err(Errno::ENOENT) => {
+            t.existed = false;
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(cant_create(
+                d,
+                format!("cannot check the destination: {}", e.desc()),
+            ));
+        }
+        Ok(st) => st,
+    };
+    let kind = st.st_mode & SFlag::S_IFMT.bits();
+    if kind == SFlag::S_IFLNK.bits() {
+        return Err(cant_create(
+            d,
+            format!("refusing to replace symlink at {}", d.path.display()),
+        ));
+    }
+    if kind == SFlag::S_IFDIR.bits() {
+        return Err(cant_create(d, "exists and is a directory"));
+    }
+    if kind != SFlag::S_IFREG.bits() {
+        return Err(cant_create(d, "exists and is not a regular file"));
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    let owner_ok = st.st_uid == euid
+        || opts.trusted_uids.contains(&st.st_uid)
+        || d.owner.is_some_and(|(u, _)| u == st.st_uid);
+    if !owner_ok {
+        return Err(cant_create(
+            d,
+            format!(
+                "exists and is owned by uid {}; refusing to replace another user's file",
+                st.st_uid
+            ),
+        ));
+    }
+    t.existed = true;
+    t.replaces = Some(FileId::of(&st));
     Ok(())
 }
 
