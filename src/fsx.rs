@@ -90,9 +90,13 @@ fn type_name(mode: u32) -> &'static str {
     }
 }
 
-/// Reads an open descriptor as a secret: regular files only, at most `max` bytes.
-pub(crate) fn read_regular(fd: OwnedFd, max: u64) -> Result<Secret, String> {
-    let st = fstat(&fd).map_err(|e| format!("cannot stat: {}", e.desc()))?;
+/// Reads an open descriptor as a secret: regular files only, at most `max` bytes. `st` is its
+/// `fstat` (the caller has it already: it judged the file an input, `provenance`).
+pub(crate) fn read_regular(
+    fd: OwnedFd,
+    st: &nix::sys::stat::FileStat,
+    max: u64,
+) -> Result<Secret, String> {
     if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
         return Err(format!("not a regular file ({})", type_name(st.st_mode)));
     }

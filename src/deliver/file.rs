@@ -492,10 +492,13 @@ fn add_record<'a>(
         })
         .collect();
     // What each name of the set holds until its rename: no stat needed to know it.
-    let replaced: HashMap<&Path, FileId> = jobs
+    let replaced: HashMap<&[u8], FileId> = jobs
         .iter()
         .flat_map(|j| j.targets.iter())
-        .filter_map(|t| t.replaces.map(|id| (t.delivery.path.as_path(), id)))
+        .filter_map(|t| {
+            t.replaces
+                .map(|id| (t.delivery.path.as_os_str().as_bytes(), id))
+        })
         .collect();
     let d: &'a FileDelivery = slot.insert(FileDelivery {
         secret: "record of deliveries".into(),
@@ -523,7 +526,8 @@ fn add_record<'a>(
             };
             // Its place is checked as every destination is (a link or a directory there stops
             // it).
-            let checked = staged.and_then(|_| check_target(&job.fd, &mut target, opts));
+            let euid = nix::unistd::geteuid().as_raw();
+            let checked = staged.and_then(|_| check_target(&job.fd, &mut target, opts, euid));
             job.targets.insert(0, target);
             checked?;
             i
@@ -546,6 +550,7 @@ fn add_record<'a>(
 }
 
 fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> {
+    let euid = nix::unistd::geteuid().as_raw();
     for job in jobs.iter_mut() {
         // One listing instead of one stat per name: in a fresh container most names are new.
         // Every name, `..*` included (the record of deliveries is one).
@@ -560,7 +565,7 @@ fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> 
                 t.existed = false;
                 continue;
             }
-            check_target(&job.fd, t, opts)?;
+            check_target(&job.fd, t, opts, euid)?;
         }
     }
     Ok(())
@@ -568,7 +573,12 @@ fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> 
 
 /// What is at one destination name: nothing, or a regular file we may replace (ours, the
 /// `--user`'s, or the owner the delivery names), whose identity is kept for the record.
-fn check_target(dir: &OwnedFd, t: &mut Target, opts: &WriteOptions) -> Result<(), Error> {
+fn check_target(
+    dir: &OwnedFd,
+    t: &mut Target,
+    opts: &WriteOptions,
+    euid: u32,
+) -> Result<(), Error> {
     let d = t.delivery;
     let st = match fstatat(dir, t.name, AtFlags::AT_SYMLINK_NOFOLLOW) {
         Err(Errno::ENOENT) => {
@@ -596,7 +606,6 @@ fn check_target(dir: &OwnedFd, t: &mut Target, opts: &WriteOptions) -> Result<()
     if kind != SFlag::S_IFREG.bits() {
         return Err(cant_create(d, "exists and is not a regular file"));
     }
-    let euid = nix::unistd::geteuid().as_raw();
     let owner_ok = st.st_uid == euid
         || opts.trusted_uids.contains(&st.st_uid)
         || d.owner.is_some_and(|(u, _)| u == st.st_uid);

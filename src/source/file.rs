@@ -175,8 +175,8 @@ fn read_pointed(path: &Path, max: u64, inputs: &Inputs) -> Result<Secret, Error>
     )
     .map_err(|e| missing_or(e, "open its directory"))?;
     let fd = open_beneath(&dirfd, name, READ_FLAGS).map_err(|e| missing_or(e, "open"))?;
-    inputs.judge(&fd, Some(&dirfd)).map_err(not_input)?;
-    read_regular(fd, max).map_err(|why| Error::new(Kind::Data, why))
+    let st = inputs.judge(&fd, Some(&dirfd)).map_err(not_input)?;
+    read_regular(fd, &st, max).map_err(|why| Error::new(Kind::Data, why))
 }
 
 fn missing_or(e: Errno, what: &str) -> Error {
@@ -241,8 +241,8 @@ impl Source for FileSource {
                 Err(Errno::ENOENT) => continue,
                 Err(e) => return Err(errno_error(e, "open").with_source(src)),
             };
-            match self.inputs.judge(&fd, Some(dirfd)) {
-                Ok(()) => {}
+            let st = match self.inputs.judge(&fd, Some(dirfd)) {
+                Ok(st) => st,
                 Err(NotInput::Delivered) => {
                     crate::debug!("secret \"{name}\": {src} is a delivery of ours, not an input");
                     continue;
@@ -254,8 +254,8 @@ impl Source for FileSource {
                     continue;
                 }
                 Err(why) => return Err(not_input(why).with_source(src)),
-            }
-            let value = read_regular(fd, self.max_bytes)
+            };
+            let value = read_regular(fd, &st, self.max_bytes)
                 .map_err(|why| Error::new(Kind::Data, why).with_source(src.clone()))?;
             crate::debug!("secret \"{name}\": found in {src}");
             return Ok(Some(Found {
@@ -292,10 +292,11 @@ impl Source for FileSource {
             )
             .with_source(src));
         }
-        self.inputs
+        let st = self
+            .inputs
             .judge(&fd, None)
             .map_err(|why| not_input(why).with_source(src.clone()))?;
-        let value = read_regular(fd, self.max_bytes)
+        let value = read_regular(fd, &st, self.max_bytes)
             .map_err(|why| Error::new(Kind::Data, why).with_source(src.clone()))?;
         Ok(Some(Found {
             value,
