@@ -253,9 +253,10 @@ fn writable_chain(dir: &OwnedFd, user: &ProgramUser) -> Option<String> {
     Some("its path is too deep to check".into())
 }
 
-/// One file in the record.
+/// One file in the record (the tests' view of it: the publisher streams the lines).
+#[cfg(test)]
 #[derive(Clone, Debug)]
-pub(crate) struct Entry {
+struct Entry {
     /// Where it was published.
     pub path: PathBuf,
     /// What was published there.
@@ -268,27 +269,31 @@ const RECORD_HEADER: &[u8] = b"secret-init deliveries 1\n";
 /// The record's text: the header, then a line per file, `DEV INO MTIME NSEC LEN:PATH` (numbers
 /// in decimal, the path's bytes as they are, counted so that any byte may be in it). A format
 /// of its own: a 10,000-file start reads and writes it in a few milliseconds.
+#[cfg(test)]
 fn encode(files: &[Entry]) -> Vec<u8> {
     use std::os::unix::ffi::OsStrExt;
-    let mut out = Vec::with_capacity(RECORD_HEADER.len() + files.len() * 80);
-    out.extend_from_slice(RECORD_HEADER);
+    let mut out = RECORD_HEADER.to_vec();
     for e in files {
-        let path = e.path.as_os_str().as_bytes();
-        out.extend_from_slice(
-            format!(
-                "{} {} {} {} {}:",
-                e.id.dev,
-                e.id.ino,
-                e.id.mtime,
-                e.id.mtime_nsec,
-                path.len()
-            )
-            .as_bytes(),
-        );
-        out.extend_from_slice(path);
-        out.push(b'\n');
+        push_line(&mut out, e.path.as_os_str().as_bytes(), e.id);
     }
     out
+}
+
+/// One line of the record (see [`encode`]).
+fn push_line(out: &mut Vec<u8>, path: &[u8], id: FileId) {
+    use std::io::Write;
+    // Writing into a Vec cannot fail.
+    let _ = write!(
+        out,
+        "{} {} {} {} {}:",
+        id.dev,
+        id.ino,
+        id.mtime,
+        id.mtime_nsec,
+        path.len()
+    );
+    out.extend_from_slice(path);
+    out.push(b'\n');
 }
 
 /// The entries of a record's text; `None` when it is not one this version writes.
@@ -376,55 +381,52 @@ fn load_record(output_dir: &Path, each: impl FnMut(&[u8], FileId)) {
 /// each path of the set holds now, as the publisher saw it (no second stat).
 pub(crate) fn next_record(
     output_dir: &Path,
-    new: &[Entry],
+    new: &[(&Path, FileId)],
     replaced: &HashMap<&[u8], FileId>,
 ) -> Secret {
     use std::os::unix::ffi::OsStrExt;
-    let mut files: Vec<Entry> = new.to_vec();
-    let mut seen: HashSet<FileId> = new.iter().map(|e| e.id).collect();
+    let mut out = Vec::with_capacity(RECORD_HEADER.len() + new.len() * 2 * 64);
+    out.extend_from_slice(RECORD_HEADER);
+    let mut seen: HashSet<FileId> = HashSet::with_capacity(new.len() * 2);
     // Keyed by the paths' bytes: Path's own hash walks components and costs far more.
-    let in_set: HashSet<&[u8]> = new.iter().map(|e| e.path.as_os_str().as_bytes()).collect();
-    let mut dirs: HashMap<PathBuf, Option<OwnedFd>> = HashMap::new();
-    let mut old_entries: Vec<Entry> = Vec::new();
-    load_record(output_dir, |path, id| {
-        old_entries.push(Entry {
-            path: PathBuf::from(std::ffi::OsStr::from_bytes(path)),
-            id,
-        })
-    });
-    for old in old_entries {
-        if seen.contains(&old.id) {
-            continue;
-        }
-        let key = old.path.as_os_str().as_bytes();
-        if in_set.contains(key) {
-            if replaced.get(key) == Some(&old.id) {
-                seen.insert(old.id);
-                files.push(old);
-            }
-            continue;
-        }
-        let (Some(parent), Some(name)) = (old.path.parent(), old.path.file_name()) else {
-            continue;
-        };
-        let dir = dirs
-            .entry(parent.to_path_buf())
-            .or_insert_with(|| crate::fsx::open_dir_nofollow(parent).ok().flatten());
-        let Some(dir) = dir else { continue };
-        match fstatat(&*dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) if FileId::of(&st) == old.id => {
-                seen.insert(old.id);
-                files.push(old);
-            }
-            Ok(_) | Err(Errno::ENOENT) => {}
-            Err(_) => {
-                // Cannot tell: kept, which can only make a file be skipped.
-                seen.insert(old.id);
-                files.push(old);
-            }
-        }
+    let mut in_set: HashSet<&[u8]> = HashSet::with_capacity(new.len());
+    for (path, id) in new {
+        let path = path.as_os_str().as_bytes();
+        push_line(&mut out, path, *id);
+        seen.insert(*id);
+        in_set.insert(path);
     }
-    Secret::new(encode(&files))
+    let mut dirs: HashMap<PathBuf, Option<OwnedFd>> = HashMap::new();
+    load_record(output_dir, |path, id| {
+        if seen.contains(&id) {
+            return;
+        }
+        let keep = if in_set.contains(path) {
+            replaced.get(path) == Some(&id)
+        } else {
+            let path = Path::new(std::ffi::OsStr::from_bytes(path));
+            let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+                return;
+            };
+            let dir = dirs
+                .entry(parent.to_path_buf())
+                .or_insert_with(|| crate::fsx::open_dir_nofollow(parent).ok().flatten());
+            match dir
+                .as_ref()
+                .map(|d| fstatat(d, name, AtFlags::AT_SYMLINK_NOFOLLOW))
+            {
+                None | Some(Err(Errno::ENOENT)) => false,
+                Some(Ok(st)) => FileId::of(&st) == id,
+                // Cannot tell: kept, which can only make a file be skipped.
+                Some(Err(_)) => true,
+            }
+        };
+        if keep {
+            seen.insert(id);
+            push_line(&mut out, path, id);
+        }
+    });
+    Secret::new(out)
 }
 
 /// The record's path in `output_dir`.

@@ -481,15 +481,10 @@ fn add_record<'a>(
             return Ok(());
         }
     }
-    let new: Vec<provenance::Entry> = jobs
+    let new: Vec<(&Path, FileId)> = jobs
         .iter()
         .flat_map(|j| j.targets.iter())
-        .filter_map(|t| {
-            t.id.map(|id| provenance::Entry {
-                path: t.delivery.path.clone(),
-                id,
-            })
-        })
+        .filter_map(|t| t.id.map(|id| (t.delivery.path.as_path(), id)))
         .collect();
     // What each name of the set holds until its rename: no stat needed to know it.
     let replaced: HashMap<&[u8], FileId> = jobs
