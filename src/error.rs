@@ -1,6 +1,6 @@
 //! Errors as the user sees them: one line each, naming the secret and the source, never a value.
 //!
-//! Every error carries a [`Kind`]; the process exit code comes from the kind alone (design.md's
+//! Every error carries a [`Kind`]; the process exit code comes from the kind alone (the README's
 //! table, after sysexits.h and the tini/dumb-init conventions), never from matching message text.
 
 use std::fmt;

@@ -109,6 +109,53 @@ pub(crate) fn read_regular(
         .ok_or_else(|| format!("exceeds the {max}-byte limit"))
 }
 
+/// Why an input file named by a path could not be read: the open failed (`errno`), or what was
+/// opened is not a regular file within the cap (`why`). The caller words it and picks the kind.
+#[derive(Debug)]
+pub(crate) enum Unreadable {
+    /// `open(2)` failed (other than "does not exist").
+    Open(Errno),
+    /// Opened, but not a regular file of at most the cap, or the read failed.
+    Invalid(String),
+}
+
+impl Unreadable {
+    /// The message: "cannot read: ..." for an open that failed, else the reason as it is.
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Unreadable::Open(e) => format!("cannot read: {}", e.desc()),
+            Unreadable::Invalid(why) => why.clone(),
+        }
+    }
+
+    /// The exit kind: 77 for a permission the open was refused, `other` for anything else
+    /// (a FIFO, a device, a file over the cap).
+    pub(crate) fn kind(&self, other: crate::error::Kind) -> crate::error::Kind {
+        match self {
+            Unreadable::Open(Errno::EACCES | Errno::EPERM) => crate::error::Kind::Permission,
+            _ => other,
+        }
+    }
+}
+
+/// Reads an input file secret-init's own settings or environment name by path (a credential,
+/// key, token, bundle or CA file): opened with [`READ_FLAGS`], so a FIFO planted in its place
+/// cannot block the start (it opens at once and is refused here), then [`read_regular`]:
+/// regular files only, at most `max` bytes, into wiped memory. Links are followed, as every
+/// tool reading these files does (a Kubernetes projected token is a link into `..data`).
+/// `Ok(None)` when it does not exist.
+pub(crate) fn read_file(path: &Path, max: u64) -> Result<Option<Secret>, Unreadable> {
+    let fd = match nix::fcntl::open(path, READ_FLAGS, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(Unreadable::Open(e)),
+    };
+    let st = fstat(&fd).map_err(|e| Unreadable::Invalid(format!("cannot stat: {}", e.desc())))?;
+    read_regular(fd, &st, max)
+        .map(Some)
+        .map_err(Unreadable::Invalid)
+}
+
 /// Flags for each step of a no-follow directory walk.
 pub(crate) const DIR_FLAGS: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_DIRECTORY)

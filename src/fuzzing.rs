@@ -8,9 +8,9 @@ pub mod aws {
         Stored, parse_assume_role, parse_batch_secrets, parse_parameter, parse_parameters,
         parse_secret_value, xml_text,
     };
-    pub use crate::source::aws::credentials::Credentials;
     pub use crate::source::aws::metadata::{parse_credentials, parse_expiration, parse_role_list};
     pub use crate::source::aws::sigv4;
+    pub use crate::source::aws::sigv4::Credentials;
 }
 
 /// `fuzz_targets/gcp.rs`.

@@ -1,7 +1,7 @@
-//! The check that keeps the layering (docs/architecture.md): reads every `crate::x` path in src/,
-//! builds the graph of top-level modules, and fails on an import that runs up the layers unless
-//! it is in [`ALLOWED_UP`] (each named, with why, in docs/architecture.md), and on an import
-//! cycle other than the ones [`KNOWN_CYCLE`] still lists (a ratchet: it may only shrink).
+//! The check that keeps the layering (docs/architecture.md), at every level: reads every path in
+//! src/ that names a module of this crate (`crate::`, `super::`, `self::` and a child module's
+//! name), resolves it to the file that defines the module, and fails on an import cycle between
+//! any two files, and on an import that runs up [`LAYERS`] between top-level modules.
 //! Unit tests (`#[cfg(test)] mod tests`) are left out: a test may reach anywhere.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("secret", 0),
     ("duration", 0),
     ("hex", 0),
+    ("ini", 0),
     ("environ", 0),
     ("sys", 0),
     ("log", 1),
@@ -40,32 +41,182 @@ const LAYERS: &[(&str, u8)] = &[
     ("layers", 13),
 ];
 
-/// Imports that still run up the layers, each named in docs/architecture.md with why: none left.
-const ALLOWED_UP: &[(&str, &str)] = &[];
+/// A module's path from the crate root: `["source", "aws", "credentials"]`; the root is `[]`.
+type ModPath = Vec<String>;
 
-/// The modules of an import cycle still tolerated, made of the arrows in [`ALLOWED_UP`]: none
-/// left, so any cycle fails the check.
-const KNOWN_CYCLE: &[&str] = &[];
+/// Every module of the crate under `src` and its file's code (unit tests cut off).
+fn modules(src: &Path) -> BTreeMap<ModPath, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("src/ is readable") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if p.extension().is_none_or(|x| x != "rs") {
+                continue;
+            }
+            let rel = p.strip_prefix(src).expect("under src").with_extension("");
+            let mut path: ModPath = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            if path
+                .last()
+                .is_some_and(|l| l == "mod" || l == "lib" || l == "main")
+            {
+                path.pop();
+            }
+            if rel == Path::new("main") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).expect("readable source");
+            let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
+            let code: String = code
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            out.insert(path, code);
+        }
+    }
+    out
+}
 
-/// The top-level modules each top-level module imports, read from the sources under `src`.
-fn graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
-    let mut files = Vec::new();
-    collect(src, &mut files);
-    let known: BTreeSet<&str> = LAYERS.iter().map(|(m, _)| *m).collect();
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for f in files {
-        let rel = f.strip_prefix(src).expect("under src");
-        let first = rel.components().next().expect("a path");
-        let from = first.as_os_str().to_string_lossy();
-        let from = from.trim_end_matches(".rs").to_string();
-        if from == "lib" || from == "main" {
+/// Every path in `code` that starts with `crate`, `super`, `self` or one of `children`, as its
+/// segments: `crate::{a::b, c}` gives `[crate, a, b]` and `[crate, c]`.
+fn paths(code: &str, children: &BTreeSet<&str>) -> Vec<Vec<String>> {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut out = Vec::new();
+    let chars: Vec<char> = code.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !ident(chars[i]) || (i > 0 && (ident(chars[i - 1]) || chars[i - 1] == ':')) {
+            i += 1;
             continue;
         }
-        let text = std::fs::read_to_string(&f).expect("readable source");
-        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
-        let deps = out.entry(from.clone()).or_default();
-        for to in crate_paths(code) {
-            if to != from && known.contains(to.as_str()) {
+        let start = i;
+        while i < chars.len() && ident(chars[i]) {
+            i += 1;
+        }
+        let first: String = chars[start..i].iter().collect();
+        let rooted = matches!(first.as_str(), "crate" | "super" | "self");
+        if !(rooted || children.contains(first.as_str())) || !code_at(&chars, i, "::") {
+            continue;
+        }
+        expand(&chars, &mut i, vec![first], &mut out);
+    }
+    out
+}
+
+fn code_at(chars: &[char], i: usize, s: &str) -> bool {
+    s.chars()
+        .enumerate()
+        .all(|(k, c)| chars.get(i + k) == Some(&c))
+}
+
+/// Reads `::seg::seg` or `::{a, b::c}` after `prefix` from `chars[*i..]`.
+fn expand(chars: &[char], i: &mut usize, mut prefix: Vec<String>, out: &mut Vec<Vec<String>>) {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    while code_at(chars, *i, "::") {
+        *i += 2;
+        if chars.get(*i) == Some(&'{') {
+            *i += 1;
+            loop {
+                while chars
+                    .get(*i)
+                    .is_some_and(|c| c.is_whitespace() || *c == ',')
+                {
+                    *i += 1;
+                }
+                match chars.get(*i) {
+                    None => return,
+                    Some('}') => {
+                        *i += 1;
+                        return;
+                    }
+                    _ => {}
+                }
+                let start = *i;
+                while chars.get(*i).copied().is_some_and(ident) {
+                    *i += 1;
+                }
+                if start == *i {
+                    *i += 1; // `*` or another token: nothing to follow
+                    continue;
+                }
+                let mut item = prefix.clone();
+                item.push(chars[start..*i].iter().collect());
+                expand(chars, i, item.clone(), out);
+                out.push(item);
+                // Skip `as NAME` and anything else up to the next item.
+                while chars.get(*i).is_some_and(|c| *c != ',' && *c != '}') {
+                    *i += 1;
+                }
+            }
+        }
+        let start = *i;
+        while chars.get(*i).copied().is_some_and(ident) {
+            *i += 1;
+        }
+        if start == *i {
+            break;
+        }
+        prefix.push(chars[start..*i].iter().collect());
+    }
+    out.push(prefix);
+}
+
+/// The module a path seen in module `at` names: the longest prefix of it that is a module.
+fn resolve(at: &ModPath, path: &[String], known: &BTreeMap<ModPath, String>) -> Option<ModPath> {
+    let mut base = at.clone();
+    let mut rest = path;
+    match path.first().map(String::as_str) {
+        Some("crate") => {
+            base.clear();
+            rest = &path[1..];
+        }
+        Some("self") => rest = &path[1..],
+        Some("super") => {
+            while rest.first().is_some_and(|s| s == "super") {
+                base.pop()?;
+                rest = &rest[1..];
+            }
+        }
+        _ => {}
+    }
+    for seg in rest {
+        let mut next = base.clone();
+        next.push(seg.clone());
+        if !known.contains_key(&next) {
+            break;
+        }
+        base = next;
+    }
+    (!base.is_empty()).then_some(base)
+}
+
+/// Which modules each module imports (its own descendants left out: declaring a child is not
+/// depending on it, and a child may use its parent).
+fn graph(src: &Path) -> BTreeMap<ModPath, BTreeSet<ModPath>> {
+    let known = modules(src);
+    let mut out: BTreeMap<ModPath, BTreeSet<ModPath>> = BTreeMap::new();
+    for (at, code) in &known {
+        if at.is_empty() {
+            continue; // lib.rs: the entry point, which declares every module and calls app
+        }
+        let children: BTreeSet<&str> = known
+            .keys()
+            .filter(|k| k.len() == at.len() + 1 && k.starts_with(at))
+            .filter_map(|k| k.last().map(String::as_str))
+            .collect();
+        let deps = out.entry(at.clone()).or_default();
+        for p in paths(code, &children) {
+            if let Some(to) = resolve(at, &p, &known)
+                && !to.starts_with(at)
+            {
                 deps.insert(to);
             }
         }
@@ -73,94 +224,23 @@ fn graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
-fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).expect("src/ is readable") {
-        let p = e.expect("entry").path();
-        if p.is_dir() {
-            collect(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
-
-/// The first segment of every `crate::…` path in `code`, comment lines skipped; a group
-/// (`crate::{a, b::c}`) gives each of its items' first segments.
-fn crate_paths(code: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let code: String = code
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut rest = code.as_str();
-    while let Some(i) = rest.find("crate::") {
-        let before = rest[..i].chars().next_back();
-        rest = &rest[i + "crate::".len()..];
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-            continue; // `secret_init_crate::` or similar, not ours
-        }
-        if let Some(group) = rest.strip_prefix('{') {
-            let mut depth = 1;
-            let mut item_start = true;
-            let mut word = String::new();
-            for c in group.chars() {
-                match c {
-                    '{' => depth += 1,
-                    '}' => depth -= 1,
-                    ',' if depth == 1 => {
-                        if !word.is_empty() {
-                            out.push(std::mem::take(&mut word));
-                        }
-                        item_start = true;
-                        continue;
-                    }
-                    _ => {}
-                }
-                if depth == 0 {
-                    break;
-                }
-                if depth == 1 && item_start {
-                    if c.is_alphanumeric() || c == '_' {
-                        word.push(c);
-                    } else if !word.is_empty() {
-                        out.push(std::mem::take(&mut word));
-                        item_start = false;
-                    }
-                }
-            }
-            if !word.is_empty() {
-                out.push(word);
-            }
-        } else {
-            let word: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            out.push(word);
-        }
-    }
-    out
-}
-
 /// The strongly connected components of `g` with more than one member (Tarjan).
-fn cycles(g: &BTreeMap<String, BTreeSet<String>>) -> Vec<BTreeSet<String>> {
-    struct T<'a> {
-        g: &'a BTreeMap<String, BTreeSet<String>>,
-        index: BTreeMap<&'a str, usize>,
-        low: BTreeMap<&'a str, usize>,
-        stack: Vec<&'a str>,
+fn cycles<N: Ord + Clone>(g: &BTreeMap<N, BTreeSet<N>>) -> Vec<BTreeSet<N>> {
+    struct T<'a, N> {
+        g: &'a BTreeMap<N, BTreeSet<N>>,
+        index: BTreeMap<&'a N, usize>,
+        low: BTreeMap<&'a N, usize>,
+        stack: Vec<&'a N>,
         next: usize,
-        out: Vec<BTreeSet<String>>,
+        out: Vec<BTreeSet<N>>,
     }
-    fn visit<'a>(t: &mut T<'a>, v: &'a str) {
+    fn visit<'a, N: Ord + Clone>(t: &mut T<'a, N>, v: &'a N) {
         t.index.insert(v, t.next);
         t.low.insert(v, t.next);
         t.next += 1;
         t.stack.push(v);
         let g = t.g;
         for w in g.get(v).into_iter().flatten() {
-            let w = w.as_str();
             if !t.index.contains_key(w) {
                 visit(t, w);
                 let lw = t.low[w];
@@ -175,7 +255,7 @@ fn cycles(g: &BTreeMap<String, BTreeSet<String>>) -> Vec<BTreeSet<String>> {
         if t.low[v] == t.index[v] {
             let mut scc = BTreeSet::new();
             while let Some(w) = t.stack.pop() {
-                scc.insert(w.to_string());
+                scc.insert(w.clone());
                 if w == v {
                     break;
                 }
@@ -194,29 +274,34 @@ fn cycles(g: &BTreeMap<String, BTreeSet<String>>) -> Vec<BTreeSet<String>> {
         out: Vec::new(),
     };
     for v in g.keys() {
-        if !t.index.contains_key(v.as_str()) {
+        if !t.index.contains_key(v) {
             visit(&mut t, v);
         }
     }
     t.out
 }
 
-/// The imports of `g` that run up the layers and are not allowed.
-fn upward(g: &BTreeMap<String, BTreeSet<String>>) -> Vec<(String, String)> {
+/// The imports between top-level modules that run up the layers (or reach a module without a
+/// layer).
+fn upward(g: &BTreeMap<ModPath, BTreeSet<ModPath>>) -> Vec<(String, String)> {
     let rank: BTreeMap<&str, u8> = LAYERS.iter().copied().collect();
-    let mut out = Vec::new();
+    let mut out = BTreeSet::new();
     for (from, tos) in g {
         for to in tos {
-            let up = match (rank.get(from.as_str()), rank.get(to.as_str())) {
-                (Some(a), Some(b)) => b >= a,
-                _ => true, // a module missing from LAYERS must be placed first
+            let (a, b) = (from[0].as_str(), to[0].as_str());
+            if a == b {
+                continue;
+            }
+            let up = match (rank.get(a), rank.get(b)) {
+                (Some(x), Some(y)) => y >= x,
+                _ => true,
             };
-            if up && !ALLOWED_UP.contains(&(from.as_str(), to.as_str())) {
-                out.push((from.clone(), to.clone()));
+            if up {
+                out.insert((a.to_string(), b.to_string()));
             }
         }
     }
-    out
+    out.into_iter().collect()
 }
 
 #[cfg(test)]
@@ -227,63 +312,68 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
     }
 
+    fn named(m: &[String]) -> String {
+        m.join("::")
+    }
+
     #[test]
-    fn every_module_has_a_layer() {
-        let g = graph(&src());
+    fn every_top_level_module_has_a_layer() {
         let placed: BTreeSet<&str> = LAYERS.iter().map(|(m, _)| *m).collect();
-        for m in g.keys() {
-            assert!(placed.contains(m.as_str()), "src/{m} is not in LAYERS");
+        for m in graph(&src()).keys() {
+            assert!(
+                placed.contains(m[0].as_str()),
+                "src/{} is not in LAYERS",
+                m[0]
+            );
         }
     }
 
     #[test]
     fn imports_run_down_the_layers() {
         let bad = upward(&graph(&src()));
-        assert!(
-            bad.is_empty(),
-            "imports up the layers, not in ALLOWED_UP (docs/architecture.md): {bad:?}"
-        );
+        assert!(bad.is_empty(), "imports up the layers: {bad:?}");
     }
 
     #[test]
-    fn no_import_cycle_beyond_the_known_one() {
-        let known: BTreeSet<String> = KNOWN_CYCLE.iter().map(|m| m.to_string()).collect();
-        for c in cycles(&graph(&src())) {
-            assert!(
-                c.is_subset(&known),
-                "an import cycle through modules not in KNOWN_CYCLE: {c:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn allow_lists_hold_no_stale_entries() {
-        let g = graph(&src());
-        for (from, to) in ALLOWED_UP {
-            assert!(
-                g.get(*from).is_some_and(|t| t.contains(*to)),
-                "ALLOWED_UP lists {from} -> {to}, which no longer exists: remove it"
-            );
-        }
-        let in_cycles: BTreeSet<String> = cycles(&g).into_iter().flatten().collect();
-        for m in KNOWN_CYCLE {
-            assert!(
-                in_cycles.contains(*m),
-                "KNOWN_CYCLE lists {m}, no longer in a cycle: remove it"
-            );
-        }
+    fn no_import_cycle_at_any_level() {
+        let found: Vec<Vec<String>> = cycles(&graph(&src()))
+            .iter()
+            .map(|c| c.iter().map(|m| named(m)).collect())
+            .collect();
+        assert!(found.is_empty(), "import cycles: {found:?}");
     }
 
     /// Negative controls: the readers and checks do fail on what they must catch.
     #[test]
     fn the_checks_can_fail() {
-        assert_eq!(
-            crate_paths("use crate::{a::b, c, d::{e, f}};\nlet x = crate::g::h();\n// crate::z"),
-            ["a", "c", "d", "g"]
+        let children: BTreeSet<&str> = ["kind"].into();
+        let seen = paths(
+            "use crate::{a::b, c, d::{e, f}};\nlet x = crate::g::h();\nuse super::x;\nuse kind::K;\nfoo::bar();",
+            &children,
         );
-        let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        g.entry("error".into()).or_default().insert("app".into());
-        g.entry("app".into()).or_default().insert("error".into());
+        for want in [
+            "crate::a::b",
+            "crate::c",
+            "crate::d::e",
+            "crate::g::h",
+            "super::x",
+            "kind::K",
+        ] {
+            assert!(
+                seen.iter().any(|p| p.join("::") == want),
+                "{want} in {seen:?}"
+            );
+        }
+        assert!(!seen.iter().any(|p| p[0] == "foo"), "{seen:?}");
+        let real = graph(&src());
+        let m = |s: &str| -> ModPath { s.split("::").map(str::to_string).collect() };
+        assert!(
+            real[&m("source::registry")].contains(&m("source::vault")),
+            "the table's import of the vault source is seen"
+        );
+        let mut g: BTreeMap<ModPath, BTreeSet<ModPath>> = BTreeMap::new();
+        g.entry(m("error")).or_default().insert(m("app::x"));
+        g.entry(m("app::x")).or_default().insert(m("error"));
         assert_eq!(cycles(&g).len(), 1, "a two-module cycle is found");
         assert_eq!(
             upward(&g),

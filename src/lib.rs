@@ -20,6 +20,7 @@ mod fsx;
 pub mod fuzzing;
 mod hex;
 mod http;
+mod ini;
 #[cfg(test)]
 mod layers;
 mod log;

@@ -107,18 +107,21 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Logs at error level.
-#[macro_export]
-macro_rules! error { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Error, format_args!($($t)*)) } }
-/// Logs at warn level.
-#[macro_export]
-macro_rules! warn { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Warn, format_args!($($t)*)) } }
-/// Logs at info level.
-#[macro_export]
-macro_rules! info { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Info, format_args!($($t)*)) } }
+// The level macros, called as `crate::log::warn!(...)`: defined here and re-exported by path
+// (not `#[macro_export]`, which would put them at the crate root and make every caller import
+// lib.rs).
+macro_rules! log_error { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Error, format_args!($($t)*)) } }
+macro_rules! log_warn { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Warn, format_args!($($t)*)) } }
+macro_rules! log_info { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Info, format_args!($($t)*)) } }
+macro_rules! log_debug { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Debug, format_args!($($t)*)) } }
+macro_rules! log_trace { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Trace, format_args!($($t)*)) } }
 /// Logs at debug level.
-#[macro_export]
-macro_rules! debug { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Debug, format_args!($($t)*)) } }
+pub(crate) use log_debug as debug;
+/// Logs at error level.
+pub(crate) use log_error as error;
+/// Logs at info level.
+pub(crate) use log_info as info;
 /// Logs at trace level.
-#[macro_export]
-macro_rules! trace { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Trace, format_args!($($t)*)) } }
+pub(crate) use log_trace as trace;
+/// Logs at warn level.
+pub(crate) use log_warn as warn;

@@ -83,7 +83,7 @@ pub fn is_env_name(s: &str) -> bool {
 }
 
 /// Environment variables that change how a program, its loader or its runtime starts; delivering
-/// a secret into one needs `allow_dangerous_env: true` (security.md case 6). Taken from the
+/// a secret into one needs `allow_dangerous_env: true` (docs/threat-model.md). Taken from the
 /// loaders' own documentation, so that data from a vault or a bundle cannot pick them:
 /// - glibc's `UNSECURE_ENVVARS` (sysdeps/generic/unsecvars.h: what ld.so drops for setuid
 ///   programs) and musl's `LD_*`; `GLIBC_TUNABLES` (CVE-2023-4911); `MALLOC_*`.
@@ -236,7 +236,7 @@ mod tests {
         assert!(!is_dangerous_env("OPENAI_API_KEY"));
     }
 
-    /// Issue 10 item 8: names a vault or bundle could set that main let through.
+    /// Names a vault or bundle could set that the loaders' documentation lists.
     #[test]
     fn deny_list_covers_the_loaders_documentation() {
         for bad in [

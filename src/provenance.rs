@@ -348,7 +348,7 @@ fn load_record(output_dir: &Path, each: impl FnMut(&[u8], FileId)) {
         Ok(md) => {
             use std::os::unix::fs::MetadataExt;
             if md.uid() != euid || md.mode() & 0o022 != 0 {
-                crate::warn!(
+                crate::log::warn!(
                     "{}: owned by uid {} with mode {:o}, not ours; not read (the files it would list are judged like any other)",
                     path.display(),
                     md.uid(),
@@ -363,12 +363,12 @@ fn load_record(output_dir: &Path, each: impl FnMut(&[u8], FileId)) {
         Ok(Some((bytes, _))) => bytes,
         Ok(None) => return,
         Err(why) => {
-            crate::warn!("the record of deliveries is not read: {why}");
+            crate::log::warn!("the record of deliveries is not read: {why}");
             return;
         }
     };
     if each_entry(bytes.expose(), each).is_none() {
-        crate::warn!(
+        crate::log::warn!(
             "{}: not a record of deliveries this version reads; the rest of it is ignored",
             path.display()
         );

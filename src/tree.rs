@@ -84,7 +84,7 @@ impl<'de> Visitor<'de> for TreeVisitor {
 mod tests {
     use super::*;
 
-    /// Issue 10 item 7 (and the vault JSON duplicate of the questionable behaviours).
+    /// Keys that read as one name are refused, in YAML as in a vault's JSON answer.
     #[test]
     fn equal_keys_are_refused() {
         let t: Tree = serde_json::from_str(r#"{"a": {"x": 1, "y": [1, "s", null]}}"#).expect("ok");

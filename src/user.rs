@@ -164,39 +164,19 @@ pub(crate) fn resolve_with(
 }
 
 fn read_db(path: &Path) -> Result<String, Error> {
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
+    let buf = match crate::fsx::read_file(path, MAX_DB_BYTES) {
+        Ok(Some(buf)) => buf,
         // An image without the file (scratch, distroless) still supports numeric ids.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+        Ok(None) => return Ok(String::new()),
         Err(e) => {
             return Err(Error::new(
                 Kind::Config,
-                format!(
-                    "cannot read {}: {}",
-                    path.display(),
-                    crate::error::io_text(&e)
-                ),
+                format!("{}: {}", path.display(), e.text()),
             ));
         }
     };
-    let buf = crate::fsx::read_capped(f, MAX_DB_BYTES)
-        .map_err(|e| {
-            Error::new(
-                Kind::Config,
-                format!(
-                    "cannot read {}: {}",
-                    path.display(),
-                    crate::error::io_text(&e)
-                ),
-            )
-        })?
-        .ok_or_else(|| {
-            Error::new(
-                Kind::Config,
-                format!("{} is larger than {MAX_DB_BYTES} bytes", path.display()),
-            )
-        })?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+    let buf = buf.expose();
+    Ok(String::from_utf8_lossy(buf).into_owned())
 }
 
 /// Resolves `spec` against this system's /etc/passwd and /etc/group.
@@ -270,7 +250,7 @@ mod tests {
         assert_eq!(r("0").expect("0"), c(0, 0, &[0]));
     }
 
-    /// Issue 10 item 1: ids the kernel reads as "no change" ran the program as root.
+    /// Ids the kernel reads as "no change": taken as given, they would run the program as root.
     const NO_CHANGE_SPECS: [&str; 3] = ["4294967295", "app:4294967295", "4242:4294967295"];
 
     #[test]

@@ -247,7 +247,7 @@ impl Drop for Detached {
     }
 }
 
-/// Every line the README's Docker section shows is one of these cases; each proves itself by
+/// Every line the README's Containers section shows is one of these cases; each proves itself by
 /// what the program prints from inside the container.
 #[test]
 fn tmpfs_secrets_and_env_var_run_as_pid1() {

@@ -1111,28 +1111,52 @@ fn no_config_runs_the_program() {
     let _ = Path::new("/");
 }
 
+/// docs/options.md lists everything `--help` does, each option and its env twin; a new option
+/// without documentation fails here rather than silently drifting. The README's short table
+/// names only options `--help` knows.
 #[test]
-fn readme_documents_every_option_and_its_env_twin() {
-    // The README's options table must list everything `--help` does; a new option without
-    // documentation fails here rather than silently drifting.
-    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+fn options_doc_lists_every_option_and_its_env_twin() {
+    let doc = read(&root().join("docs/options.md"));
+    let readme = read(&root().join("README.md"));
     let help = Run::new().arg("--help").output();
     help.expect_ok();
     let mut seen = 0;
+    let mut options = Vec::new();
     for line in help.stdout().lines() {
         let line = line.trim_start();
         if let Some(twin) = line.strip_prefix("env: ") {
-            assert!(readme.contains(&format!("`{twin}`")), "README lacks {twin}");
+            assert!(
+                doc.contains(&format!("`{twin}`")),
+                "docs/options.md lacks {twin}"
+            );
             seen += 1;
         } else if line.starts_with("--")
             && !line.starts_with("--help")
             && !line.starts_with("--version")
         {
             let opt = line.split_whitespace().next().unwrap_or_default();
-            assert!(readme.contains(&format!("`{opt}")), "README lacks {opt}");
+            assert!(
+                doc.contains(&format!("`{opt}")),
+                "docs/options.md lacks {opt}"
+            );
+            options.push(opt.to_string());
         }
     }
     assert!(seen >= 30, "only {seen} env twins found in --help");
+    let table = readme
+        .split("\n## Options")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README has an Options section");
+    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| `--")).collect();
+    assert!(!rows.is_empty(), "README's Options section has no table");
+    for row in rows {
+        let opt = row[3..].split([' ', '`']).next().unwrap_or_default();
+        assert!(
+            options.iter().any(|o| o == opt),
+            "README names {opt}, which --help does not know"
+        );
+    }
 }
 
 /// Counts the fsync-family calls strace saw in `log`.

@@ -47,7 +47,7 @@ fn ten_simultaneous_starts_all_succeed_with_the_minimum_of_requests() {
     // Counted by the server's audit device, not by the clients: one login and 4 reads each.
     assert_eq!(r["logins"], 10, "{r}");
     assert_eq!(r["reads"], 40, "{r}");
-    // Plus one revocation of the login token each (issue 10), which the audit counts as other.
+    // Plus one revocation of the login token each, which the audit counts as other.
     assert_eq!(r["other"], 10, "{r}");
     assert_eq!(r["attempts"], 60, "one attempt per request: {r}");
     let p50 = r["p50_ms"].as_f64().expect("p50");

@@ -1,6 +1,6 @@
-//! Issue 10 ("Hardening I"): each broken promise and questionable behaviour, driven through the
-//! real binary (and, for the vault items, a real OpenBao). Each test names the item it covers and
-//! fails on the main branch before the fix.
+//! The attacks and faults of docs/threat-model.md ("Attacks and faults", "Edge cases, decided"),
+//! each driven through the real binary (and, for the vault rows, a real OpenBao). Each test fails
+//! without the behaviour it checks.
 
 use serde_json::json;
 
@@ -16,8 +16,8 @@ fn marker(sb: &Sandbox) -> Vec<String> {
     ]
 }
 
-/// Item 1: `--user 4294967295` is `(uid_t)-1`, "no change" to setresuid: it ran the program as
-/// root and passed `--no-root`. Refused with 78 and the program never starts.
+/// `--user 4294967295` is `(uid_t)-1`, "no change" to setresuid: taken as given, the program
+/// would run as root and pass `--no-root`. Refused with 78 and the program never starts.
 #[test]
 fn user_id_minus_one_is_refused() {
     let sb = Sandbox::new();
@@ -33,8 +33,8 @@ fn user_id_minus_one_is_refused() {
     }
 }
 
-/// Item 5: an environment of 200 KiB (Kubernetes service variables reach that) was refused with
-/// 65 because musl's sysconf(_SC_ARG_MAX) is a constant 131072; the kernel takes it.
+/// An environment of 200 KiB (Kubernetes service variables reach that) is over musl's constant
+/// sysconf(_SC_ARG_MAX) of 131072 but within the kernel's limit: it is accepted.
 #[test]
 fn environment_over_musl_arg_max_is_accepted() {
     let sb = Sandbox::new();
@@ -50,8 +50,8 @@ fn environment_over_musl_arg_max_is_accepted() {
     assert_eq!(out.stdout().trim(), (50 * 1024).to_string());
 }
 
-/// Item 6: a delivery into `VAULT_TOKEN` kept the input `VAULT_TOKEN` in the supervisor's own
-/// /proc/<pid>/environ (the wipe went by name). Wiped by position now.
+/// A delivery into `VAULT_TOKEN`: a wipe by name would keep the input `VAULT_TOKEN` in the
+/// supervisor's own /proc/<pid>/environ. The wipe goes by position.
 #[test]
 fn supervisor_wipes_an_input_whose_name_a_delivery_reuses() {
     let sb = Sandbox::new();
@@ -95,7 +95,7 @@ fn supervisor_wipes_an_input_whose_name_a_delivery_reuses() {
     );
 }
 
-/// Item 9: `from:` references to secret-init's own inputs and to /proc (also through a link,
+/// `from:` references to secret-init's own inputs and to /proc (also through a link,
 /// which the file source catches on procfs after opening) are refused with 65, as any invalid
 /// reference; nothing runs.
 #[test]
@@ -126,7 +126,7 @@ fn references_to_our_own_inputs_and_proc_are_refused() {
     }
 }
 
-/// Item 10: the token from an AppRole login is revoked before exec: the server's accessor list
+/// The token from an AppRole login is revoked before exec: the server's accessor list
 /// is back to what it was. A user-supplied token (VAULT_TOKEN) is still valid afterwards.
 #[test]
 fn login_token_is_revoked_and_a_user_token_is_not() {
@@ -176,8 +176,8 @@ fn login_token_is_revoked_and_a_user_token_is_not() {
     );
 }
 
-/// Questionable behaviours: AppRole `remove_secret_id_file: true` deleted the secret id file
-/// even when the start then failed; now it goes only once the files are published.
+/// AppRole `remove_secret_id_file: true` keeps the secret id file when the start fails: it goes
+/// only once the files are published.
 #[test]
 fn secret_id_file_is_kept_when_the_start_fails() {
     let bao = Bao::start();
@@ -194,7 +194,7 @@ fn secret_id_file_is_kept_when_the_start_fails() {
     assert!(sid.exists(), "secret id file removed by a failed start");
 }
 
-/// Questionable behaviours: a token with CRLF inside (header smuggling) is refused with 65
+/// A token with CRLF inside (header smuggling) is refused with 65
 /// before any request, and a `?` smuggled into a vault path (`?list=true` turned a read into a
 /// LIST) is refused with 65/78 before any request.
 #[test]
@@ -226,8 +226,8 @@ fn crlf_tokens_and_queries_in_vault_paths_are_refused() {
     assert!(!bao.audited("secret/metadata/x"), "the request was sent");
 }
 
-/// Questionable behaviours: provider merge read a hardlinked root-only file (planted at
-/// ~/.aws/credentials) into the file it writes. Refused with 73 and nothing written.
+/// A provider merge meeting a hardlinked root-only file (planted at ~/.aws/credentials) would
+/// read it into the file it writes. Refused with 73 and nothing written.
 #[test]
 fn provider_merge_refuses_a_hardlinked_file() {
     let sb = Sandbox::new();
@@ -250,8 +250,8 @@ fn provider_merge_refuses_a_hardlinked_file() {
     assert_eq!(read(&sb.path("home/.aws/credentials")), shadow, "replaced");
 }
 
-/// Questionable behaviours: `clean` trusted a world-writable state file (or another user's) and
-/// deleted the files it listed. Refused with 78; the listed file stays.
+/// `clean` given a world-writable state file (or another user's) would delete the files it
+/// lists. Refused with 78; the listed file stays.
 #[test]
 fn clean_refuses_a_state_file_others_can_write() {
     use std::os::unix::fs::PermissionsExt;
@@ -295,9 +295,8 @@ fn clean_refuses_a_state_file_others_can_write() {
     assert!(!victim.exists());
 }
 
-/// Questionable behaviours: `--user` with a uid that has no passwd entry planned provider files
-/// under our own HOME (/root). Such a user has no HOME: a provider that needs one is refused
-/// (78) and nothing is written in ours.
+/// `--user` with a uid that has no passwd entry has no HOME, not ours (/root): a provider that
+/// needs one is refused (78) and nothing is written in ours.
 #[test]
 fn user_without_a_home_gets_no_provider_files_in_ours() {
     let sb = Sandbox::new();
@@ -320,9 +319,9 @@ fn user_without_a_home_gets_no_provider_files_in_ours() {
     );
 }
 
-/// Questionable behaviours: with the output dir equal to the secrets dir, `mode:` and
-/// `trim_newline` were silently ignored (the file is the value's own source). Refused with 78
-/// now; without them the file is still left as it is.
+/// With the output dir equal to the secrets dir, `mode:` and `trim_newline` cannot be applied
+/// (the file is the value's own source): refused with 78, not silently ignored; without them
+/// the file is left as it is.
 #[test]
 fn same_dir_delivery_refuses_settings_it_cannot_apply() {
     let sb = Sandbox::new();

@@ -150,7 +150,7 @@ impl Ns {
         kill(Pid::from_raw(pid), s).expect("kill");
     }
 
-    fn send_stdin(&mut self, s: &str) {
+    pub(crate) fn send_stdin(&mut self, s: &str) {
         let stdin = self.stdin.as_mut().expect("stdin");
         stdin.write_all(s.as_bytes()).expect("write stdin");
         stdin.flush().expect("flush");
@@ -720,7 +720,7 @@ fn user_owns_the_files_and_the_program_runs_as_it() {
             assert!(out.lines().any(|l| l == "HOME=/home/app"), "{out}");
         } else {
             assert_eq!(groups, "4243", "{out}");
-            // No passwd entry: no HOME (ours is not this user's; issue 10).
+            // No passwd entry: no HOME (ours is not this user's).
             assert!(out.lines().any(|l| l == "HOME="), "{out}");
         }
         assert!(out.contains(&c), "the program read its secret: {out}");

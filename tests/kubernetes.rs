@@ -11,7 +11,7 @@ fn kubernetes_example_parses_with_the_client_models_and_is_wired_as_documented()
     let out = Command::new(python())
         .arg(root().join("tests/support/check_kubernetes.py"))
         .arg(root().join("examples/kubernetes"))
-        .arg(root().join("README.md"))
+        .arg(root().join("docs/options.md"))
         .output()
         .expect("run python");
     assert!(
@@ -33,7 +33,7 @@ fn kubernetes_check_catches_a_misplaced_field() {
     let out = Command::new(python())
         .arg(root().join("tests/support/check_kubernetes.py"))
         .arg(sb.path("k8s"))
-        .arg(root().join("README.md"))
+        .arg(root().join("docs/options.md"))
         .output()
         .expect("run python");
     assert!(

@@ -1952,7 +1952,7 @@ fn aws_every_path_leaks_nothing() {
         m.env(&mut r, &sb);
         r
     };
-    // AWS II: the container endpoint and IMDSv2 (a loopback fake handing out canary keys and
+    // The container endpoint and IMDSv2 (a loopback fake handing out canary keys and
     // session tokens, accepted by the unenforced moto), whole-source reads (a JSON secret's
     // every key, a parameter path) and an environment value that is a reference.
     let meta_sk = c.make("awsmetask");

@@ -1,4 +1,4 @@
-//! The pre-flight (issues "Hardening I" item 4 and "Hardening II"): the program is looked up
+//! The pre-flight: the program is looked up
 //! before anything is published, `check` runs every validation a run does short of writing, and
 //! what a first-time user meets — help, names, messages — says what it means.
 

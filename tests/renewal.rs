@@ -1,4 +1,4 @@
-//! Refresh II (docs/vault.md, "Tokens, leases and dynamic secrets"), against a real OpenBao dev
+//! Tokens, leases and dynamic secrets under live refresh (docs/vault.md), against a real OpenBao dev
 //! server: tokens with TTLs of a few seconds renewed and replaced under a supervised program, a
 //! re-login that cannot happen, a PKI certificate re-issued before it expires with its key always
 //! matching, and revocation at exit in the server's audit log. secret-init is PID 1 of a fresh

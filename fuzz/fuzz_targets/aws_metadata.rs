@@ -1,4 +1,4 @@
-//! AWS II's parsers: `metadata::parse_credentials` (container and IMDS credential JSON),
+//! The AWS credential and batch parsers: `metadata::parse_credentials` (container and IMDS credential JSON),
 //! `metadata::parse_role_list` (the IMDS role listing), `metadata::parse_expiration` (RFC 3339),
 //! `client::parse_batch_secrets` (BatchGetSecretValue), `client::parse_parameters`
 //! (GetParameters / GetParametersByPath) and `reference::env_value::reference_in` (the env-reference rule).

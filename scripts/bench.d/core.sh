@@ -2,8 +2,8 @@
 # Core: start-up overhead against the floor (a one-line static C execv shim), tini, tini-static,
 # dumb-init and a direct /bin/true, on tmpfs and on a disk-backed dir, in rotating rounds (one run
 # of each command per round, the first command rotating); syscall and instruction counts; the
-# 100/1k/10k file-secret scaling curve with peak RSS; the binary's size. Issue 13's goals are
-# checked at the end. SI_BENCH_RUNS sets the number of rounds (default 300); SI_BENCH_BASE=BIN adds
+# 100/1k/10k file-secret scaling curve with peak RSS; the binary's size. The start-up
+# targets are checked at the end. SI_BENCH_RUNS sets the number of rounds (default 300); SI_BENCH_BASE=BIN adds
 # that build's start-ups to the same rounds, for a before/after comparison.
 set -euo pipefail
 : "${SI_BIN:?set by scripts/bench}"
@@ -231,7 +231,7 @@ goals = [
     ("10,000 file secrets: peak RSS under 12 MiB", f"{rss10k:.1f} MiB", rss10k < 12),
     ("Binary at most 3.0 MiB (goal 2.5 MiB)", f"{mib:.2f} MiB", mib <= 3.0),
 ]
-print("### Core: issue 13's goals")
+print("### Core: start-up targets")
 print()
 print("| goal | measured | |")
 print("|---|---:|---|")

@@ -6,7 +6,7 @@ set -euo pipefail
 py="${PY:-$(command -v python3)}"
 work=$(mktemp -d /dev/shm/si-bench-init.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-tini=$(command -v tini)                      # Debian's tini (dynamic), as the issue names it
+tini=$(command -v tini)                      # Debian's tini (dynamic), what images install
 tini_static=$(command -v tini-static || command -v tini)
 
 echo 'secrets: {}' > "$work/config.yaml"

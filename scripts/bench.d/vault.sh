@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Vault: 100 secrets across 10 KV v2 paths of a local OpenBao over TLS, AppRole login.
 # secret-init start-to-exec vs a shell entrypoint doing `bao write auth/approle/login` plus one
-# `bao kv get` per path and exporting every value; TLS connections counted with strace; binary size.
+# `bao kv get` per path and exporting every value; TLS connections counted with strace.
 set -euo pipefail
 : "${SI_BIN:?set by scripts/bench}"
 py="${PY:-$(command -v python3)}"
@@ -82,13 +82,12 @@ conns=$(grep -c "sin_port=htons($port)" "$work/strace.txt" || true)
 rm -rf "$work/out"
 strace -f -qq -e trace=connect -o "$work/strace-sh.txt" "$work/entrypoint.sh" /bin/true
 conns_sh=$(grep -c "sin_port=htons($port)" "$work/strace-sh.txt" || true)
-size=$(stat -c %s "$SI_BIN")
 
-"$py" - "$work/si.json" "$work/sh.json" "$conns" "$conns_sh" "$size" <<'PY'
+"$py" - "$work/si.json" "$work/sh.json" "$conns" "$conns_sh" <<'PY'
 import json, statistics, sys
 si = statistics.median(json.load(open(sys.argv[1]))["results"][0]["times"]) * 1000
 sh = statistics.median(json.load(open(sys.argv[2]))["results"][0]["times"]) * 1000
-conns, conns_sh, size = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+conns, conns_sh = int(sys.argv[3]), int(sys.argv[4])
 print("### Vault: 100 secrets across 10 KV v2 paths, AppRole login, local OpenBao over TLS")
 print()
 print("| entrypoint | median start-to-exec | TLS connections | ratio |")
@@ -99,6 +98,4 @@ print()
 print(f"Targets: at least 10x faster than the script (measured {sh/si:.1f}x), under 50 ms (measured {si:.1f} ms), "
       f"one TLS connection (measured {conns}). hyperfine -N, 30 runs (secret-init) and 10 runs (shell); "
       f"connections counted with `strace -e connect`.")
-print()
-print(f"Static binary: {size:,} bytes ({size/1048576:.2f} MiB; budget 2.5 MiB).")
 PY

@@ -28,7 +28,7 @@ pub(super) fn declared(env: &Environ, settings: &Settings, manifest: &[Declared]
         let reference = match reference_in(std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str())) {
             Verdict::Plain => continue,
             Verdict::Malformed => {
-                crate::warn!(
+                crate::log::warn!(
                     "environment variable {var} starts like a reference but is not one; passed on unchanged"
                 );
                 continue;

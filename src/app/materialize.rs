@@ -227,7 +227,7 @@ pub(crate) fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
     out.push_str(&format!("state {}\n", state_file.display()));
     print(out.as_bytes());
     if !plan.env.is_empty() {
-        crate::info!(
+        crate::log::info!(
             "{} env deliveries are not set by materialize; use eval \"$(secret-init env)\"",
             plan.env.len()
         );
@@ -257,7 +257,7 @@ pub(crate) fn clean(ctx: &Context) -> Result<u8, Errors> {
             Ok(None) => out.push_str(&format!("gone {}\n", e.path.display())),
             Ok(Some((bytes, _))) if sha256_hex(bytes.expose()) != e.sha256 => {
                 kept += 1;
-                crate::warn!(
+                crate::log::warn!(
                     "{} changed since materialize; kept (remove it by hand if it should go)",
                     e.path.display()
                 );
@@ -284,7 +284,7 @@ pub(crate) fn clean(ctx: &Context) -> Result<u8, Errors> {
             },
             Err(why) => {
                 kept += 1;
-                crate::warn!("{why}; kept");
+                crate::log::warn!("{why}; kept");
                 out.push_str(&format!("kept {} ({why})\n", e.path.display()));
             }
         }
@@ -316,12 +316,12 @@ pub(crate) fn clean(ctx: &Context) -> Result<u8, Errors> {
     for d in &dirs {
         match unlink(d, true) {
             Ok(()) => out.push_str(&format!("removed {}/\n", d.display())),
-            Err(e) => crate::debug!("kept directory {}: {}", d.display(), e.what),
+            Err(e) => crate::log::debug!("kept directory {}: {}", d.display(), e.what),
         }
     }
     print(out.as_bytes());
     if kept > 0 {
-        crate::info!("{kept} files kept because they changed since materialize");
+        crate::log::info!("{kept} files kept because they changed since materialize");
     }
     errors.into_result()?;
     Ok(0)
@@ -381,9 +381,10 @@ pub(crate) fn env(plan: &Plan) -> Result<u8, Errors> {
 /// The text of `secret-init providers`: every kind with its fields, destinations (resolved from
 /// the environment) and env vars, then the instances config.yaml configures.
 pub(crate) fn providers(ctx: &Context) -> String {
-    use crate::manifest::providers::{FieldSource, KINDS, Open};
-    use provider::registry::{EnvValue, outputs};
-    let env: &Environ = &ctx.env;
+    use crate::manifest::kinds::{EnvValue, KINDS, Open};
+    use crate::manifest::providers::FieldSource;
+    let env = ctx.program_env();
+    let env: &Environ = &env;
     let mut out = String::new();
     for kind in KINDS {
         out.push_str(&format!("{}: {}\n", kind.name, kind.about));
@@ -412,7 +413,7 @@ pub(crate) fn providers(ctx: &Context) -> String {
         for (role, dest) in provider::describe_files(kind, env, None) {
             out.push_str(&format!("  file {role}: {dest}\n"));
         }
-        let vars: Vec<String> = outputs(kind)
+        let vars: Vec<String> = kind
             .env
             .iter()
             .map(|e| match e.value {

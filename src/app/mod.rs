@@ -45,7 +45,7 @@ pub(crate) fn dispatch(
         }
         Command::Bundle { args, alias } => {
             if alias {
-                crate::warn!(
+                crate::log::warn!(
                     "`secret-init vault` is now `secret-init bundle` (\"vault\" also names HashiCorp \
                      Vault); the old name still works for now"
                 );
@@ -67,17 +67,18 @@ pub(crate) fn dispatch(
     let settings = Settings::resolve(&inv, &env, &manifest.settings)?;
     crate::log::configure(settings.log_level, settings.log_format);
     match &config {
-        Some(p) => crate::debug!(
+        Some(p) => crate::log::debug!(
             "manifest {}: {} secrets declared",
             p.display(),
             manifest.secrets.len()
         ),
-        None => crate::info!("no config.yaml found (--config); no secrets declared"),
+        None => crate::log::info!("no config.yaml found (--config); no secrets declared"),
     }
     let mut ctx = Context {
         env,
         manifest,
         settings,
+        program_home: None,
     };
     match inv.command {
         Command::Run(program) => run(&mut ctx, &program, start),
@@ -173,14 +174,14 @@ pub(crate) fn run(
             InitMode::Auto => pid1,
         };
     if pid1 && !supervised {
-        crate::warn!(
+        crate::log::warn!(
             "running the program as PID 1 without supervision (--no-init): it receives no signal \
              it has no handler for, and zombies are not reaped"
         );
     }
     let creds = program_credentials(proc)?;
     out_of_the_programs_reach(ctx, creds.as_ref())?;
-    adopt_home(&mut ctx.env, creds.as_ref());
+    ctx.program_home = creds.as_ref().map(|c| c.home.clone());
     let ctx = &*ctx;
     if !ctx.settings.allow_shared_dir {
         // Before the first read: the output dir is usually /secrets, also the first secrets dir.
@@ -214,7 +215,7 @@ pub(crate) fn run(
     let published = file::publish(&plan.files, &write_opts, file::SignalStop)?;
     carry.written_ids.extend(published.ids.iter().copied());
     remove_consumed(&plan.consumed);
-    crate::info!(
+    crate::log::info!(
         "{} delivered ({} written, {} unchanged, {}); starting {}",
         plural(ctx.manifest.secrets.len(), "secret"),
         plural(published.files.len(), "file"),
@@ -251,7 +252,7 @@ pub(crate) fn run(
     // values of every entry the program did not inherit as it is (TRUSS_SECRET_*, SECRET_INIT_*,
     // tokens, scrubbed and replaced variables), by position in the block.
     let wiped = sys::wipe_initial_env(&inherited);
-    crate::debug!("{wiped} input variables wiped from our own /proc/<pid>/environ");
+    crate::log::debug!("{wiped} input variables wiped from our own /proc/<pid>/environ");
     drop(env);
     let opts = supervise::Options {
         process_group: proc.process_group,
@@ -277,7 +278,7 @@ pub(crate) fn run(
     published.append(&mut removed_too);
     if proc.cleanup {
         let removed = file::remove_published(&published);
-        crate::debug!("cleanup: {removed} delivered files removed");
+        crate::log::debug!("cleanup: {removed} delivered files removed");
     }
     result.map_err(Into::into)
 }
@@ -322,18 +323,6 @@ fn out_of_the_programs_reach(ctx: &Context, creds: Option<&sys::Credentials>) ->
     Ok(())
 }
 
-/// The program runs as --user with that user's HOME, so provider files (~/.aws, ...) are planned
-/// under the same HOME it will look in. A --user without a passwd entry (or with a relative home)
-/// has no home: ours (/root) is not theirs, so providers that need HOME are refused unless given
-/// an explicit path.
-fn adopt_home(env: &mut crate::environ::Environ, creds: Option<&sys::Credentials>) {
-    match creds.map(|c| c.home.clone()) {
-        Some(Some(home)) => env.set("HOME", home),
-        Some(None) => env.remove("HOME"),
-        None => {}
-    }
-}
-
 /// The pre-flight of a run, short of writing: resolve, plan, the output-dir policy and a
 /// writability probe that writes no secret, the environment's policy and size, and the program
 /// lookup when one is given (`check -- PROGRAM`). Reports a table and exits as the run would.
@@ -341,7 +330,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
     let creds = program_credentials(&ctx.settings.process)?;
     out_of_the_programs_reach(ctx, creds.as_ref())?;
     // As in a run: provider files are planned under the --user's HOME.
-    adopt_home(&mut ctx.env, creds.as_ref());
+    ctx.program_home = creds.as_ref().map(|c| c.home.clone());
     let ctx = &*ctx;
     let from_env = env_declared(ctx);
     let target = Target {

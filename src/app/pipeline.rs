@@ -3,7 +3,9 @@
 //! state: a live refresh (`app::refresh`) calls [`delivery`] again with the same context and what
 //! the previous pass left ([`Carry`]), and compares the plans.
 
+use std::borrow::Cow;
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use crate::deliver::{env as child_env, file};
 use crate::environ::Environ;
@@ -15,21 +17,54 @@ use crate::provenance::{Inputs, ProgramUser};
 use crate::resolve::Sources;
 use crate::resolve::{self, Resolution};
 use crate::settings::Settings;
+use crate::source::Outputs;
 use crate::source::registry::Carry;
 use crate::sys;
 
 /// Everything a command needs, loaded once.
 pub(crate) struct Context {
-    /// The start-time environment.
+    /// secret-init's own start-time environment, HOME included: every input (settings, sources,
+    /// secret-init's own cloud credentials) comes from it, never from the program's side.
     pub env: Environ,
     /// The manifest.
     pub manifest: Manifest,
     /// Merged settings.
     pub settings: Settings,
+    /// The program's HOME when it is not ours (`--user`): `Some(None)` for a user without one.
+    pub program_home: Option<Option<PathBuf>>,
+}
+
+impl Context {
+    /// The environment the program starts from: ours, with the `--user`'s HOME. Provider files
+    /// are planned under its HOME and the program's environment is built from it; nothing
+    /// secret-init reads for itself is looked up there.
+    pub(crate) fn program_env(&self) -> Cow<'_, Environ> {
+        match &self.program_home {
+            None => Cow::Borrowed(&self.env),
+            Some(home) => {
+                let mut env = self.env.clone();
+                match home {
+                    Some(h) => env.set("HOME", h.as_os_str()),
+                    None => env.remove("HOME"),
+                }
+                Cow::Owned(env)
+            }
+        }
+    }
+}
+
+/// The files secret-init delivers: the providers' destinations (under the program's HOME) and
+/// every file an earlier pass wrote. The sources never take their own credentials from them.
+fn outputs(ctx: &Context, carry: &Carry) -> Outputs {
+    Outputs::new(
+        crate::provider::destinations(&ctx.manifest.providers, &ctx.program_env())
+            .into_iter()
+            .chain(carry.written.iter().cloned()),
+    )
 }
 
 /// A `TRUSS_SECRET_` variable with nothing after the prefix names no secret: refuse it rather
-/// than guess (security.md case 7).
+/// than guess.
 fn check_prefix_vars(ctx: &Context) -> Result<(), Error> {
     let prefix = ctx.settings.env_prefix.as_str();
     if ctx.env.get(prefix).is_some() {
@@ -99,7 +134,14 @@ pub(crate) fn pass<'a>(
 ) -> Result<Pass<'a>, Errors> {
     check_prefix_vars(ctx)?;
     let inputs = inputs(ctx, target.creds, carry);
-    let mut sources = Sources::build(&ctx.settings, &ctx.manifest, &ctx.env, carry, &inputs)?;
+    let mut sources = Sources::build(
+        &ctx.settings,
+        &ctx.manifest,
+        &ctx.env,
+        &outputs(ctx, carry),
+        carry,
+        &inputs,
+    )?;
     let declared = ctx
         .manifest
         .secrets
@@ -110,7 +152,7 @@ pub(crate) fn pass<'a>(
     // For a long-lived supervisor: the next pass (live refresh) rebuilds the sources and so
     // obtains new credentials; this says by when one is due.
     if let Some(t) = sources.credentials_expire_at() {
-        crate::debug!(
+        crate::log::debug!(
             "temporary credentials in use expire at {}",
             crate::bundle::format::rfc3339(t)
         );
@@ -125,7 +167,7 @@ pub(crate) fn pass<'a>(
         let outcome = crate::provider::build(
             &ctx.manifest.providers,
             &resolutions,
-            &ctx.env,
+            &ctx.program_env(),
             &ctx.settings,
             &mut plan,
             with_files,
@@ -373,7 +415,7 @@ fn before_publishing(
         }
     }
     let env = child_env::child_environment(
-        &ctx.env,
+        &ctx.program_env(),
         &ctx.settings.env_prefix,
         &ctx.settings.scrub_env,
         &plan.env,

@@ -488,32 +488,21 @@ impl Bundle {
     }
 }
 
-/// Reads a bundle file with the size cap applied.
+/// Reads a bundle file with the one input reader (`fsx::read_file`: never blocks on a FIFO,
+/// regular files only, the size cap applied).
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
     let src = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| {
-        let kind = crate::error::io_kind(&e, Kind::Unavailable);
-        Error::new(
-            kind,
-            format!("cannot read bundle: {}", crate::error::io_text(&e)),
+    match crate::fsx::read_file(path, MAX_BUNDLE_BYTES) {
+        Ok(Some(bytes)) => Ok(bytes.expose().to_vec()),
+        Ok(None) => Err(Error::new(
+            Kind::Unavailable,
+            "cannot read bundle: No such file or directory",
         )
-        .with_source(src.clone())
-    })?;
-    let bytes = crate::fsx::read_capped(file, MAX_BUNDLE_BYTES)
-        .map_err(|e| {
-            Error::new(
-                Kind::Data,
-                format!("cannot read bundle: {}", crate::error::io_text(&e)),
-            )
-            .with_source(src.clone())
-        })?
-        .ok_or_else(|| {
-            data_error(
-                &src,
-                format!("bundle larger than the {MAX_BUNDLE_BYTES}-byte limit"),
-            )
-        })?;
-    Ok(bytes)
+        .with_source(src)),
+        Err(e) => {
+            Err(Error::new(e.kind(Kind::Data), format!("bundle: {}", e.text())).with_source(src))
+        }
+    }
 }
 
 /// The current time as RFC 3339 UTC with seconds (`2026-01-15T10:30:00Z`).

@@ -11,7 +11,6 @@ use std::path::Path;
 
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
-use crate::secret::Secret;
 use seal::MasterKey;
 
 /// The env var holding the base64 master key. Like every `SECRET_INIT_*`, it never reaches the
@@ -19,7 +18,7 @@ use seal::MasterKey;
 pub(crate) const MASTER_KEY_VAR: &str = "SECRET_INIT_MASTER_KEY";
 
 /// Largest master-key file read (a key is 45 bytes of base64 with its newline).
-const MAX_KEY_FILE_BYTES: u64 = 4096;
+pub(crate) const MAX_KEY_FILE_BYTES: u64 = 4096;
 
 /// Loads the master key from `key_file` or else `SECRET_INIT_MASTER_KEY`; both set is refused, so
 /// there is never a question which key was used. Messages name the origin, never the key.
@@ -43,19 +42,20 @@ pub(crate) fn load_master_key(env: &Environ, key_file: Option<&Path>) -> Result<
     }
 }
 
-/// Reads a key file (size-capped, into a wiped buffer) and parses it.
+/// Reads a key file with the one input reader (`fsx::read_file`: never blocks on a FIFO,
+/// regular files only, size-capped, into a wiped buffer) and parses it.
 pub(crate) fn read_key_file(path: &Path) -> Result<MasterKey, Error> {
-    use std::io::Read;
     let src = format!("master key file {}", path.display());
-    let file = std::fs::File::open(path).map_err(|e| {
+    let buf = match crate::fsx::read_file(path, MAX_KEY_FILE_BYTES) {
+        Ok(Some(buf)) => buf,
         // A key volume that is not mounted: unavailable, like a missing secret.
-        let kind = crate::error::io_kind(&e, Kind::Unavailable);
-        Error::cannot_read(kind, &e).with_source(src.clone())
-    })?;
-    // At most the cap is read (a longer file is cut there and fails to parse as a key).
-    let buf = crate::fsx::read_secret(file.take(MAX_KEY_FILE_BYTES), MAX_KEY_FILE_BYTES, 0)
-        .map_err(|e| Error::cannot_read(Kind::Data, &e).with_source(src.clone()))?
-        // Never `None`: `take` stops at the cap.
-        .unwrap_or_else(|| Secret::new(Vec::new()));
+        Ok(None) => {
+            return Err(
+                Error::new(Kind::Unavailable, "cannot read: No such file or directory")
+                    .with_source(src),
+            );
+        }
+        Err(e) => return Err(Error::new(e.kind(Kind::Data), e.text()).with_source(src)),
+    };
     MasterKey::from_base64(buf.expose()).map_err(|e| Error::new(Kind::Data, e.0).with_source(src))
 }

@@ -2,8 +2,8 @@
 //! value, and the value's place (format label, vault, entry, secret flag) bound as associated data.
 //!
 //! Binding the place stops a writer of the file from moving a ciphertext to another name or
-//! flipping its "secret" flag so that `show` would print it in clear (berglas' replacement attack,
-//! security.md §2.13): the tag no longer verifies. Nonces are built with ring's
+//! flipping its "secret" flag so that `show` would print it in clear (berglas' replacement
+//! attack): the tag no longer verifies. Nonces are built with ring's
 //! `Nonce::try_assume_unique_for_key`, which returns an error for anything but 12 bytes, so a
 //! malformed file can never panic us (the `GenericArray::from_slice` trap). Plaintext is only ever
 //! produced into a zeroizing buffer that is dropped (wiped) on failure, so a failed tag check

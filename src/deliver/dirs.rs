@@ -172,7 +172,7 @@ pub(crate) fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
     if let Some((uid, gid)) = owner
         && let Err(e) = fchown(&fd, Some(uid.into()), Some(gid.into()))
     {
-        crate::debug!(
+        crate::log::debug!(
             "{}: cannot chown the fresh mount: {}",
             dir.display(),
             e.desc()
@@ -180,7 +180,7 @@ pub(crate) fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
         return;
     }
     if let Err(e) = fchmod(&fd, Mode::from_bits_truncate(0o700)) {
-        crate::debug!(
+        crate::log::debug!(
             "{}: cannot chmod the fresh mount: {}",
             dir.display(),
             e.desc()
@@ -190,12 +190,12 @@ pub(crate) fn tighten_fresh_mount(dir: &Path, owner: Option<(u32, u32)>) {
     if !is_empty(&fd) {
         // Someone wrote between the listing and the chmod: whatever they left is theirs, and
         // the publisher refuses another user's file at any destination name.
-        crate::warn!(
+        crate::log::warn!(
             "{}: an entry appeared while it was made private",
             dir.display()
         );
     }
-    crate::debug!(
+    crate::log::debug!(
         "{}: fresh world-writable mount made private (0700)",
         dir.display()
     );

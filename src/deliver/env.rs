@@ -191,7 +191,7 @@ mod tests {
         assert_eq!(keys, ["I=first", "KEEP=k"]);
     }
 
-    /// Issue 10 item 5: the kernel's rule, not musl's constant 131072.
+    /// The kernel's rule, not musl's constant 131072.
     #[test]
     fn exec_limit_is_the_kernels_rule() {
         assert_eq!(exec_limit(Some(8 << 20)), 2 << 20, "8 MiB stack: a quarter");
@@ -228,7 +228,7 @@ mod tests {
         );
     }
 
-    /// Property tests of the env builder (security.md §3.8 "Env builder"): for any parent
+    /// Property tests of the env builder (docs/fuzzing.md, "Property tests"): for any parent
     /// environment and deliveries, no output key starts with the prefix or `SECRET_INIT_` or is
     /// in the deny set; keys are unique; delivered keys match `[A-Za-z_][A-Za-z0-9_]*`; each value
     /// equals its source bytes; `KEY=VALUE` splits back on the first `=`.

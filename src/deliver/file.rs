@@ -175,7 +175,7 @@ pub(crate) fn publish(
         if result.is_ok() && job.sync {
             // Durability of the renames; a failure here cannot be undone, so it is only logged.
             if let Err(e) = nix::unistd::fsync(&job.fd) {
-                crate::warn!("fsync of {} failed: {}", job.path.display(), e.desc());
+                crate::log::warn!("fsync of {} failed: {}", job.path.display(), e.desc());
             }
         }
         remove_staging(job, result.is_ok());
@@ -196,7 +196,7 @@ pub(crate) fn publish(
             .map(|t| t.delivery.path.clone()),
     };
     for p in &published.files {
-        crate::debug!("wrote {}", p.display());
+        crate::log::debug!("wrote {}", p.display());
     }
     Ok(published)
 }
@@ -260,7 +260,7 @@ fn stage<'a>(
             make_staging(&fd, dir).map_err(|what| cant_create(first, what))?;
         let on_disk = !is_memory_fs(&fd);
         if on_disk {
-            crate::debug!(
+            crate::log::debug!(
                 "{} is not on tmpfs/ramfs: secrets may reach disk (use a memory-backed volume)",
                 dir.display()
             );
@@ -409,8 +409,8 @@ fn sweep_stale(dirfd: &OwnedFd, dir: &Path) {
             }
         }
         match unlinkat(dirfd, name, UnlinkatFlags::RemoveDir) {
-            Ok(()) => crate::info!("removed stale staging dir {}/{name}", dir.display()),
-            Err(e) => crate::warn!(
+            Ok(()) => crate::log::info!("removed stale staging dir {}/{name}", dir.display()),
+            Err(e) => crate::log::warn!(
                 "cannot remove stale staging dir {}/{name} ({left} entries left): {}",
                 dir.display(),
                 e.desc()
@@ -474,7 +474,7 @@ fn add_record<'a>(
                     .is_ok_and(|v| !v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
             });
         if !writable {
-            crate::debug!(
+            crate::log::debug!(
                 "{}: missing or read-only; no record of deliveries kept",
                 output_dir.display()
             );
@@ -673,7 +673,7 @@ fn roll_back(jobs: &[DirJob], done: &[Done]) {
             renameat(&job.fd, name, &job.staging, name)
         };
         if let Err(e) = r {
-            crate::error!(
+            crate::log::error!(
                 "rolling back {} failed: {}",
                 job.targets[i].delivery.path.display(),
                 e.desc()
@@ -689,7 +689,7 @@ fn remove_staging(job: &DirJob, published: bool) {
     for t in job.targets.iter().filter(|t| !published || t.existed) {
         match unlinkat(&job.staging, t.name, UnlinkatFlags::NoRemoveDir) {
             Ok(()) | Err(Errno::ENOENT) => {}
-            Err(e) => crate::warn!(
+            Err(e) => crate::log::warn!(
                 "cannot remove staged {}: {}",
                 String::from_utf8_lossy(t.name.as_bytes()),
                 e.desc()
@@ -697,7 +697,7 @@ fn remove_staging(job: &DirJob, published: bool) {
         }
     }
     if let Err(e) = unlinkat(&job.fd, job.staging_name.as_str(), UnlinkatFlags::RemoveDir) {
-        crate::warn!(
+        crate::log::warn!(
             "cannot remove staging dir {}/{}: {}",
             job.path.display(),
             job.staging_name,
@@ -726,23 +726,25 @@ pub(crate) fn remove_files(paths: &[PathBuf], why: &str) -> usize {
         let fd = match open_existing_dir(dir) {
             Ok(fd) => fd,
             Err(reason) => {
-                crate::warn!("{why}: not removing {}: {reason}", path.display());
+                crate::log::warn!("{why}: not removing {}: {reason}", path.display());
                 continue;
             }
         };
         match fstatat(&fd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
             Err(Errno::ENOENT) => {}
-            Err(e) => crate::warn!("{why}: cannot check {}: {}", path.display(), e.desc()),
+            Err(e) => crate::log::warn!("{why}: cannot check {}: {}", path.display(), e.desc()),
             Ok(st) if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() => {
-                crate::warn!("{why}: not removing {}: not a regular file", path.display());
+                crate::log::warn!("{why}: not removing {}: not a regular file", path.display());
             }
             Ok(_) => match unlinkat(&fd, name, UnlinkatFlags::NoRemoveDir) {
                 Ok(()) => {
                     removed += 1;
-                    crate::debug!("{why}: removed {}", path.display());
+                    crate::log::debug!("{why}: removed {}", path.display());
                 }
                 Err(Errno::ENOENT) => {}
-                Err(e) => crate::warn!("{why}: cannot remove {}: {}", path.display(), e.desc()),
+                Err(e) => {
+                    crate::log::warn!("{why}: cannot remove {}: {}", path.display(), e.desc())
+                }
             },
         }
     }
@@ -785,7 +787,7 @@ mod tests {
         v
     }
 
-    /// Issue 10 item 2: a stop arriving between two renames (the third poll here) rolls the set
+    /// A stop arriving between two renames (the third poll here) rolls the set
     /// back: the old files hold their old bytes, new names are gone, no staging dir is left.
     /// Also a stop after the last rename, at the commit point, rolls back.
     #[test]
@@ -841,7 +843,7 @@ mod tests {
         assert_eq!(names(tmp.path()), ["a"]);
     }
 
-    /// Issue 10 item 3: a staging dir a SIGKILLed start left behind (unlocked, ours, our name) is
+    /// A staging dir a SIGKILLed start left behind (unlocked, ours, our name) is
     /// swept by the next publish; a live start's (locked), a symlink with our name, a directory
     /// not of our naming and the link's target are all left alone.
     #[test]

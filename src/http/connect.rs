@@ -49,26 +49,25 @@ pub(super) fn agent(ca_file: &Path, https: bool) -> Result<Agent, Error> {
 /// Reads and parses a PEM CA bundle (certificates only; other PEM items are ignored).
 fn load_ca(path: &Path) -> Result<RootCerts, Error> {
     let shown = path.display();
-    let cannot_read = |e: std::io::Error| {
-        Error::new(
-            Kind::Config,
-            format!(
-                "CA bundle {shown}: cannot read: {}",
-                crate::error::io_text(&e)
-            ),
-        )
-    };
-    let file = std::fs::File::open(path).map_err(cannot_read)?;
-    let pem = crate::fsx::read_capped(file, MAX_CA_BYTES)
-        .map_err(cannot_read)?
-        .ok_or_else(|| {
-            Error::new(
+    // The one input reader: a FIFO in its place cannot block the start; regular files only.
+    let pem = match crate::fsx::read_file(path, MAX_CA_BYTES) {
+        Ok(Some(pem)) => pem,
+        Ok(None) => {
+            return Err(Error::new(
                 Kind::Config,
-                format!("CA bundle {shown}: larger than {MAX_CA_BYTES} bytes"),
-            )
-        })?;
+                format!("CA bundle {shown}: cannot read: No such file or directory"),
+            ));
+        }
+        Err(e) => {
+            return Err(Error::new(
+                Kind::Config,
+                format!("CA bundle {shown}: {}", e.text()),
+            ));
+        }
+    };
+    let pem = pem.expose();
     let mut certs: Vec<Certificate<'static>> = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
+    for item in ureq::tls::parse_pem(pem) {
         match item {
             Ok(PemItem::Certificate(c)) => certs.push(c),
             Ok(_) => {}
@@ -86,7 +85,7 @@ fn load_ca(path: &Path) -> Result<RootCerts, Error> {
             format!("CA bundle {shown}: no certificates in it"),
         ));
     }
-    crate::debug!("trusting {} CA certificates from {shown}", certs.len());
+    crate::log::debug!("trusting {} CA certificates from {shown}", certs.len());
     Ok(RootCerts::new_with_certs(&certs))
 }
 

@@ -266,7 +266,7 @@ impl Client {
             let budget = self.timeout.min(remaining);
             attempt += 1;
             self.stats.attempts += 1;
-            crate::trace!(
+            crate::log::trace!(
                 "{} {shown} (attempt {attempt}, timeout {} ms)",
                 method.as_str(),
                 budget.as_millis()
@@ -275,7 +275,7 @@ impl Client {
                 &agent, &self.opts, method, url, headers, body, budget,
             ) {
                 Ok(Outcome::Done(resp)) => {
-                    crate::trace!("{} {shown}: HTTP {}", method.as_str(), resp.status);
+                    crate::log::trace!("{} {shown}: HTTP {}", method.as_str(), resp.status);
                     return Ok(resp);
                 }
                 Ok(Outcome::Redirect(status, location)) => {
@@ -300,7 +300,7 @@ impl Client {
                     (why, None)
                 }
             };
-            crate::debug!("{} {shown}: {why} (attempt {attempt})", method.as_str());
+            crate::log::debug!("{} {shown}: {why} (attempt {attempt})", method.as_str());
             if attempt > self.opts.retries {
                 return Err(self.gave_up(method, &shown, &why, attempt, began));
             }

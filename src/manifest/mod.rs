@@ -11,6 +11,7 @@
 //! `secrets:` map (and a local config's), `providers.rs` and `templates.rs` the schemas of
 //! `secret_init.providers` and `secret_init.templates`.
 
+pub(crate) mod kinds;
 pub(crate) mod providers;
 mod secret_init;
 mod secrets;
@@ -410,7 +411,7 @@ mod tests {
         assert_eq!(redact_scalars("string \"unterminated"), "string");
     }
 
-    /// Issue 10 item 7: keys that are different YAML nodes but the same secret name.
+    /// Keys that are different YAML nodes but the same secret name.
     #[test]
     fn keys_naming_one_secret_twice_are_errors() {
         for text in [

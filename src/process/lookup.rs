@@ -12,6 +12,7 @@
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -163,7 +164,14 @@ fn candidate(path: &Path) -> Candidate {
 /// The interpreter a `#!` line names, if the file starts with one (Linux reads at most 256 bytes).
 fn interpreter(path: &Path) -> Option<PathBuf> {
     let mut head = [0u8; 256];
-    let mut file = std::fs::File::open(path).ok()?;
+    // O_NONBLOCK and a second check: a FIFO swapped in after `candidate`'s stat must not hang
+    // the lookup; only a regular file is read.
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .ok()
+        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))?;
     let n = file.read(&mut head).ok()?;
     let line = head[..n].strip_prefix(b"#!")?;
     let line = line.split(|&b| b == b'\n').next()?;

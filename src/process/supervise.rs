@@ -96,8 +96,8 @@ pub(crate) fn run(
     let pid1 = sys::is_pid1();
     if !pid1 {
         match sys::set_child_subreaper() {
-            Ok(()) => crate::debug!("not PID 1: child subreaper set, orphans come to us"),
-            Err(e) => crate::warn!(
+            Ok(()) => crate::log::debug!("not PID 1: child subreaper set, orphans come to us"),
+            Err(e) => crate::log::warn!(
                 "cannot become a child subreaper ({}): orphans of the program will not be reaped",
                 e.desc()
             ),
@@ -109,7 +109,7 @@ pub(crate) fn run(
         program,
     };
     let main = spawner.spawn(cmd)?;
-    crate::debug!(
+    crate::log::debug!(
         "supervising {} (pid {main}){}",
         program.to_string_lossy(),
         if pid1 { " as PID 1" } else { "" }
@@ -154,12 +154,12 @@ fn reap_all(main: i32) -> (Option<u8>, Reaped) {
                     // fallback is unreachable; it is a plain failure, never 0 or 255.
                     code = Some(status::exit_code(raw).unwrap_or(1));
                 } else {
-                    crate::trace!("reaped pid {pid}");
+                    crate::log::trace!("reaped pid {pid}");
                 }
             }
             Ok(other) => return (code, other),
             Err(e) => {
-                crate::warn!("waitpid failed: {}", e.desc());
+                crate::log::warn!("waitpid failed: {}", e.desc());
                 return (code, Reaped::Running);
             }
         }
@@ -180,16 +180,16 @@ fn until_exit(
     loop {
         let (code, _) = reap_all(main);
         if let Some(code) = code {
-            crate::debug!("program exited: exit code {code}");
+            crate::log::debug!("program exited: exit code {code}");
             return code;
         }
         if let Some(r) = refresh.as_deref_mut().filter(|_| !stopping) {
             match r.tick(main) {
                 Tell::Nothing => {}
                 Tell::Signal(sig) => {
-                    crate::debug!("refresh: sending signal {sig} to pid {main}");
+                    crate::log::debug!("refresh: sending signal {sig} to pid {main}");
                     if let Err(e) = sys::send(main, sig, group) {
-                        crate::warn!("refresh: cannot send signal {sig}: {}", e.desc());
+                        crate::log::warn!("refresh: cannot send signal {sig}: {}", e.desc());
                     }
                 }
                 Tell::Restart(cmd) => match restart(main, cmd, signals, opts, spawner) {
@@ -205,14 +205,16 @@ fn until_exit(
         match signals.wait(wait) {
             Ok(Some(r)) if should_forward(&r, me) => {
                 stopping |= matches!(r.signal, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT);
-                crate::debug!("forwarding signal {} to pid {main}", r.signal);
+                crate::log::debug!("forwarding signal {} to pid {main}", r.signal);
                 if let Err(e) = sys::send(main, r.signal, group) {
-                    crate::warn!("cannot forward signal {}: {}", r.signal, e.desc());
+                    crate::log::warn!("cannot forward signal {}: {}", r.signal, e.desc());
                 }
             }
-            Ok(Some(r)) => crate::trace!("not forwarding signal {} ({:?})", r.signal, r.sender),
+            Ok(Some(r)) => {
+                crate::log::trace!("not forwarding signal {} ({:?})", r.signal, r.sender)
+            }
             Ok(None) => {}
-            Err(e) => crate::warn!("sigtimedwait failed: {}", e.desc()),
+            Err(e) => crate::log::warn!("sigtimedwait failed: {}", e.desc()),
         }
     }
 }
@@ -234,7 +236,7 @@ fn restart(
     spawner: &Spawner,
 ) -> Restarted {
     let me = i32::try_from(std::process::id()).unwrap_or(0);
-    crate::info!(
+    crate::log::info!(
         "refresh: restarting the program (SIGTERM to pid {main}, {:.1}s before SIGKILL)",
         opts.grace_period.as_secs_f64()
     );
@@ -245,22 +247,22 @@ fn restart(
     loop {
         if let (Some(code), _) = reap_all(main) {
             if stopping {
-                crate::debug!("stopped during a restart: exit code {code}");
+                crate::log::debug!("stopped during a restart: exit code {code}");
                 return Restarted::Ended(code);
             }
             return match spawner.spawn(cmd) {
                 Ok(pid) => {
-                    crate::info!("refresh: program restarted (pid {pid})");
+                    crate::log::info!("refresh: program restarted (pid {pid})");
                     Restarted::Running(pid)
                 }
                 Err(e) => {
-                    crate::error!("refresh: cannot start the program again: {e}");
+                    crate::log::error!("refresh: cannot start the program again: {e}");
                     Restarted::Ended(e.exit_code())
                 }
             };
         }
         if !killed && Instant::now() >= deadline {
-            crate::warn!("refresh: the program ignored SIGTERM for the grace period; SIGKILL");
+            crate::log::warn!("refresh: the program ignored SIGTERM for the grace period; SIGKILL");
             let _ = sys::send(main, libc::SIGKILL, opts.process_group);
             killed = true;
         }
@@ -299,12 +301,12 @@ fn end_descendants(pid1: bool, signals: &Signals, grace: Duration) {
     let me = i32::try_from(std::process::id()).unwrap_or(0);
     let deadline = Instant::now() + grace;
     let mut termed: BTreeSet<i32> = BTreeSet::new();
-    crate::info!(
+    crate::log::info!(
         "the program exited; sending SIGTERM to its leftover processes ({:.1}s before SIGKILL)",
         grace.as_secs_f64()
     );
     if pid1 && let Err(e) = sys::send_all(libc::SIGTERM) {
-        crate::warn!("cannot send SIGTERM to leftover processes: {}", e.desc());
+        crate::log::warn!("cannot send SIGTERM to leftover processes: {}", e.desc());
     }
     loop {
         if reap_all(0).1 == Reaped::None {
@@ -313,7 +315,9 @@ fn end_descendants(pid1: bool, signals: &Signals, grace: Duration) {
         if !pid1 {
             let kids = children();
             if kids.is_empty() {
-                crate::warn!("cannot list leftover processes (is /proc mounted?); leaving them");
+                crate::log::warn!(
+                    "cannot list leftover processes (is /proc mounted?); leaving them"
+                );
                 return;
             }
             for pid in kids {
@@ -345,7 +349,7 @@ fn end_descendants(pid1: bool, signals: &Signals, grace: Duration) {
             return;
         }
         if Instant::now() >= end {
-            crate::warn!("leftover processes survived SIGKILL for 10s; leaving them");
+            crate::log::warn!("leftover processes survived SIGKILL for 10s; leaving them");
             return;
         }
         if pid1 {

@@ -11,20 +11,17 @@ use crate::error::Error;
 
 /// A `key = value` line: `(key, value)` trimmed, or `None` for anything else.
 fn key_value(line: &str) -> Option<(&str, &str)> {
-    if line.starts_with([' ', '\t']) {
-        return None;
+    match crate::ini::text_line(line) {
+        crate::ini::Line::Pair(k, v) => Some((crate::ini::as_text(k), crate::ini::as_text(v))),
+        _ => None,
     }
-    let t = line.trim();
-    if t.is_empty() || t.starts_with(['#', ';', '[']) {
-        return None;
-    }
-    let at = t.find(['=', ':'])?;
-    Some((t[..at].trim(), t[at + 1..].trim()))
 }
 
 fn section_name(line: &str) -> Option<&str> {
-    let t = line.trim();
-    t.strip_prefix('[')?.strip_suffix(']').map(str::trim)
+    match crate::ini::text_line(line) {
+        crate::ini::Line::Section(name) => Some(crate::ini::as_text(name)),
+        _ => None,
+    }
 }
 
 fn lines_of(existing: Option<&str>) -> Vec<String> {

@@ -2,9 +2,9 @@
 //! then keep what is theirs and set what is ours, a different value for one of our keys being a
 //! conflict unless the instance says `overwrite: true`.
 
-use super::registry::{FileSpec, Format, Section};
 use super::{Values, docker, gh, ini, netrc};
 use crate::error::{Error, Kind};
+use crate::manifest::kinds::{FileSpec, Format, Section};
 use crate::manifest::providers::Instance;
 use crate::secret::Secret;
 

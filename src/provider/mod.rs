@@ -4,7 +4,7 @@
 //! [`crate::manifest::providers`]) names a kind and maps the kind's fields to declared secrets (`fields:`) or, for non-secret settings, literals
 //! (`values:`). Nothing here resolves anything: the instance's secrets are resolved with every
 //! other declared secret, all-or-nothing, and only then [`build`] turns the values into the file
-//! and env deliveries of the kind's [`registry::OUTPUTS`] row that join the plain secrets' plan and are published in the same single
+//! and env deliveries of the kind's row in the provider table (`manifest/kinds.rs`) that join the plain secrets' plan and are published in the same single
 //! [`crate::deliver::file::publish`]. Existing files are read (never through a link, size-capped)
 //! and merged: other profiles, registries, hosts and machines are kept; a different value already
 //! there for a key we set is a conflict (exit 73) unless the instance says `overwrite: true`.
@@ -15,14 +15,15 @@ pub(crate) mod ini;
 mod merge;
 pub(crate) mod netrc;
 mod paths;
-pub(crate) mod registry;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
-use crate::manifest::providers::{FieldSource, Instance, KindSpec, Open, Shape};
+use crate::manifest::kinds::{EnvValue, FileSpec};
+use crate::manifest::kinds::{KindSpec, Open, Shape};
+use crate::manifest::providers::{FieldSource, Instance};
 use crate::plan::{EnvDelivery, FileDelivery, Plan};
 use crate::resolve::Resolution;
 use crate::secret::Secret;
@@ -33,7 +34,6 @@ pub(crate) use merge::merged_text;
 use merge::{merge, refused, whole};
 use paths::expand;
 pub(crate) use paths::locate;
-use registry::{EnvValue, FileSpec};
 
 /// Largest existing credentials file read for a merge.
 pub(crate) const MAX_EXISTING_BYTES: u64 = 1024 * 1024;
@@ -293,7 +293,7 @@ pub(crate) fn build(
             }
             _ => {
                 let mut t = Vec::new();
-                for spec in registry::outputs(inst.kind).files {
+                for spec in inst.kind.files {
                     if values.get(spec.needs).is_none() {
                         paths.push(None);
                         continue;
@@ -397,6 +397,33 @@ pub(crate) fn build(
     Ok(outcome)
 }
 
+/// Every file the instances may write, from the manifest alone (no value is needed): the
+/// kind's files whose field is mapped, a `files` instance's file per field. A destination that
+/// depends on a value (`{key_name}`) or cannot be located is left out: it is no file secret-init
+/// reads for itself. These are outputs, never secret-init's own inputs (see `source::Outputs`).
+pub(crate) fn destinations(instances: &[Instance], env: &Environ) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for inst in instances {
+        match inst.kind.open {
+            Open::FileNames => {
+                if let Ok(dir) = expand(inst.path.as_deref().unwrap_or_default(), env, "path") {
+                    out.extend(inst.fields.keys().map(|k| dir.join(k)));
+                }
+            }
+            _ => {
+                for spec in inst.kind.files {
+                    if inst.fields.contains_key(spec.needs)
+                        && let Ok((p, _)) = locate(spec, env, &|_| None)
+                    {
+                        out.push(p);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 fn add_env(
     inst: &Instance,
     values: &Values,
@@ -411,7 +438,8 @@ fn add_env(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        _ => registry::outputs(inst.kind)
+        _ => inst
+            .kind
             .env
             .iter()
             .filter_map(|e| {
@@ -474,8 +502,7 @@ pub(crate) fn describe_files(
             })
             .unwrap_or_else(|| vec![("file".into(), "<path>/<field> (0600)".into())]);
     }
-    registry::outputs(kind)
-        .files
+    kind.files
         .iter()
         .map(|spec| {
             let dest = match locate(spec, env, &lookup) {
@@ -532,8 +559,8 @@ mod tests {
     }
 
     fn files_of(kind: &str) -> &'static [FileSpec] {
-        let kind = crate::manifest::providers::kind(kind).expect("kind");
-        registry::outputs(kind).files
+        let kind = crate::manifest::kinds::kind(kind).expect("kind");
+        kind.files
     }
 
     fn hf_path(pairs: &[(&str, &str)]) -> (PathBuf, &'static str) {

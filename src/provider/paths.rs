@@ -4,9 +4,9 @@
 
 use std::path::{Component, PathBuf};
 
-use super::registry::{FileSpec, Loc};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
+use crate::manifest::kinds::{FileSpec, Loc};
 use crate::name::SecretName;
 
 /// Resolves a file's destination from the start-time environment: the first applicable step.

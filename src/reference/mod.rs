@@ -328,7 +328,7 @@ mod tests {
             "bundle:",
             "bundle:v#",
             "s3:bucket",
-            // Issue 10 item 9: secret-init's own inputs and /proc.
+            // secret-init's own inputs and /proc.
             "env:SECRET_INIT_MASTER_KEY",
             "env:VAULT_TOKEN",
             "env:BAO_SECRET_ID",
@@ -336,7 +336,7 @@ mod tests {
             "file:/proc/1/environ",
             "file:/dev/fd/3",
             "file:/tmp/../proc/self/mem",
-            // Questionable behaviours: a query or an escape smuggled into a vault path.
+            // A query or an escape smuggled into a vault path.
             "vault:secret/data/x?list=true#k",
             "vault:secret/metadata/%3Flist=true",
             "vault:secret/data/a b",

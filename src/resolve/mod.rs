@@ -58,12 +58,12 @@ pub(crate) fn resolve<'a>(
         } else if r.value.is_none() {
             // An empty order (`--sources` naming only unconfigured sources) tried nothing.
             if r.tried.is_empty() {
-                crate::warn!(
+                crate::log::warn!(
                     "optional secret \"{}\" not looked up: {NO_SOURCE}; skipped",
                     r.name
                 );
             } else {
-                crate::warn!(
+                crate::log::warn!(
                     "optional secret \"{}\" not found in {}; skipped",
                     r.name,
                     r.tried.join(", ")
@@ -137,7 +137,7 @@ fn resolve_one<'a>(d: &'a Declared, sources: &mut Sources) -> Resolution<'a> {
             } else {
                 f.value
             };
-            crate::debug!(
+            crate::log::debug!(
                 "secret \"{}\": resolved from {} ({} bytes)",
                 d.name,
                 f.origin,
@@ -277,7 +277,7 @@ mod tests {
     }
 
     /// Property tests of the precedence rules over the real file, env, local and default sources
-    /// with random contents and orders (issue 7): the winner is the first source in the order that
+    /// with random contents and orders: the winner is the first source in the order that
     /// has the name; a `from:` reference is served by its own source whatever the order says.
     mod precedence {
         use std::path::Path;

@@ -8,7 +8,7 @@ use crate::manifest::Manifest;
 use crate::reference::Reference;
 use crate::settings::Settings;
 use crate::source::registry::Carry;
-use crate::source::{Injected, Source, SourceKind};
+use crate::source::{Injected, Outputs, Source, SourceKind};
 
 /// Every configured source, plus the precedence order to walk for secrets without a reference.
 pub(crate) struct Sources {
@@ -25,6 +25,7 @@ impl Sources {
         settings: &Settings,
         manifest: &Manifest,
         env: &Environ,
+        outputs: &Outputs,
         carry: &Carry,
         inputs: &crate::provenance::Inputs,
     ) -> Result<Sources, Error> {
@@ -35,6 +36,7 @@ impl Sources {
         let built = settings.source.build(
             &generic,
             env,
+            outputs,
             carry,
             defaults(manifest),
             crate::manifest::read_local_secrets,

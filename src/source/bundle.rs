@@ -252,7 +252,7 @@ impl BundleSource {
                 let kind = match r.status {
                     304 => {
                         if let Some((_, body)) = self.url_cache.borrow().as_ref() {
-                            crate::debug!("{}: not modified (ETag)", self.label());
+                            crate::log::debug!("{}: not modified (ETag)", self.label());
                             return Ok(body.expose().to_vec());
                         }
                         Kind::Unavailable
@@ -304,7 +304,7 @@ impl BundleSource {
         let bytes = self.fetch_bytes().map_err(|e| e.with_source(src.clone()))?;
         let bundle = Bundle::parse(&bytes, &src)?;
         bundle.check_key(&key, &src)?;
-        crate::debug!("{src}: master key verified; {} vaults", bundle.vaults.len());
+        crate::log::debug!("{src}: master key verified; {} vaults", bundle.vaults.len());
         let mut open = Open {
             bundle,
             key,
@@ -351,7 +351,7 @@ fn open_vault<'a>(open: &'a mut Open, vault: &str, src: &str) -> Result<&'a [Ope
                     Error { what, ..first }
                 }
             })?;
-        crate::debug!("{src}: vault \"{vault}\": {} entries opened", entries.len());
+        crate::log::debug!("{src}: vault \"{vault}\": {} entries opened", entries.len());
         open.vaults.insert(vault.to_string(), entries);
     }
     Ok(open.vaults.get(vault).map_or(&[], Vec::as_slice))

@@ -83,7 +83,7 @@ impl Source for EnvSource {
 mod tests {
     use super::*;
 
-    /// Issue 10, questionable behaviours: `TRUSS_SECRET_a` given twice. The source lookup, a
+    /// `TRUSS_SECRET_a` given twice. The source lookup, a
     /// `from: env:` reference and getenv(3) all take the first value.
     #[test]
     fn a_name_given_twice_resolves_to_its_first_value() {

@@ -106,7 +106,7 @@ fn open_dir(path: &Path) -> Result<Dir, Errno> {
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
     ) {
         Ok(data) => {
-            crate::debug!(
+            crate::log::debug!(
                 "{}: Kubernetes layout, reading one ..data snapshot",
                 path.display()
             );
@@ -244,11 +244,13 @@ impl Source for FileSource {
             let st = match self.inputs.judge(&fd, Some(dirfd)) {
                 Ok(st) => st,
                 Err(NotInput::Delivered) => {
-                    crate::debug!("secret \"{name}\": {src} is a delivery of ours, not an input");
+                    crate::log::debug!(
+                        "secret \"{name}\": {src} is a delivery of ours, not an input"
+                    );
                     continue;
                 }
                 Err(NotInput::Writable(how)) => {
-                    crate::warn!(
+                    crate::log::warn!(
                         "secret \"{name}\": {src} is not an input: the program's user could have written it ({how})"
                     );
                     continue;
@@ -257,7 +259,7 @@ impl Source for FileSource {
             };
             let value = read_regular(fd, &st, self.max_bytes)
                 .map_err(|why| Error::new(Kind::Data, why).with_source(src.clone()))?;
-            crate::debug!("secret \"{name}\": found in {src}");
+            crate::log::debug!("secret \"{name}\": found in {src}");
             return Ok(Some(Found {
                 value,
                 origin: Origin {

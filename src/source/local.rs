@@ -38,7 +38,7 @@ impl LocalSource {
                 let src = format!("local:{}", self.path.display());
                 (self.read)(&self.path, &src)?
             } else {
-                crate::debug!("local config {} does not exist", self.path.display());
+                crate::log::debug!("local config {} does not exist", self.path.display());
                 BTreeMap::new()
             };
             self.values = Some(values);

@@ -147,6 +147,45 @@ pub enum Watching {
     },
 }
 
+/// The files secret-init delivers (the providers' destinations, and every file a pass wrote):
+/// outputs, never read back as secret-init's own credentials. A credential chain treats a
+/// default location that is one of them as absent, and refuses one named on purpose.
+#[derive(Clone, Debug, Default)]
+pub struct Outputs(Vec<PathBuf>);
+
+impl Outputs {
+    /// The outputs at these paths.
+    pub fn new(paths: impl IntoIterator<Item = PathBuf>) -> Outputs {
+        Outputs(paths.into_iter().collect())
+    }
+
+    /// Whether `path` is one of them: the same path once spelled alike (`//x`, `/./x`), or the
+    /// same file (device and inode, links followed) when both exist.
+    pub fn contains(&self, path: &std::path::Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let spelled: PathBuf = path.components().collect();
+        let file = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+        self.0.iter().any(|o| {
+            o.components().collect::<PathBuf>() == spelled
+                || file.is_some_and(|f| std::fs::metadata(o).is_ok_and(|m| (m.dev(), m.ino()) == f))
+        })
+    }
+
+    /// Refuses `path`, named on purpose by `what`, when it is one of them: 78.
+    pub fn refuse(&self, path: &std::path::Path, what: &str) -> Result<(), Error> {
+        if self.contains(path) {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "{what} {} is a file secret-init delivers to the program; secret-init's own credentials never come from its outputs",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `KIND cannot serve REFERENCE`: a reference of another scheme reached a source (a bug: the
 /// registry dispatches each reference to the kind that serves it).
 pub(crate) fn not_mine(kind: SourceKind, reference: &Reference) -> Error {
@@ -170,6 +209,27 @@ pub(crate) fn pick_key(v: &Secret, key: &str) -> Result<Option<Secret>, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outputs_match_by_spelling_and_by_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("credentials");
+        std::fs::write(&out, "x").expect("write");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&out, &link).expect("symlink");
+        let outputs = Outputs::new([out.clone(), dir.path().join("later")]);
+        let spelled = PathBuf::from(format!("{}//./credentials", dir.path().display()));
+        assert!(outputs.contains(&out) && outputs.contains(&spelled));
+        assert!(outputs.contains(&link), "the same file by another name");
+        assert!(
+            outputs.contains(&dir.path().join("later")),
+            "not written yet"
+        );
+        assert!(!outputs.contains(&dir.path().join("other")));
+        let e = outputs.refuse(&link, "X").expect_err("refused");
+        assert_eq!(e.exit_code(), 78);
+        assert!(outputs.refuse(&dir.path().join("other"), "X").is_ok());
+    }
 
     #[test]
     fn json_keys() {

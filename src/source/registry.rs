@@ -19,7 +19,7 @@ use super::gcp::{GcpSource, config::GcpFileSettings, config::GcpSettings};
 use super::local::{LocalSource, ReadLocal};
 use super::section::Section;
 use super::vault::{VaultSource, config::VaultFileSettings, config::VaultSettings, keep};
-use super::{Source, SourceKind, Watching};
+use super::{Outputs, Source, SourceKind, Watching};
 use crate::cli::Invocation;
 use crate::environ::Environ;
 use crate::error::{Error, Errors};
@@ -150,6 +150,7 @@ impl SourceSettings {
         &self,
         generic: &Generic<'_>,
         env: &Environ,
+        outputs: &Outputs,
         carry: &Carry,
         defaults: BTreeMap<SecretName, Secret>,
         read_local: ReadLocal,
@@ -178,17 +179,17 @@ impl SourceSettings {
                     None => continue,
                 },
                 SourceKind::Aws => {
-                    let s = AwsSource::new(self.aws.clone(), env.clone(), max);
+                    let s = AwsSource::new(self.aws.clone(), env.clone(), outputs.clone(), max);
                     let in_order = s.serves_names();
                     (Box::new(s), in_order)
                 }
                 SourceKind::Gcp => {
-                    let s = GcpSource::new(self.gcp.clone(), env.clone(), max);
+                    let s = GcpSource::new(self.gcp.clone(), env.clone(), outputs.clone(), max);
                     let in_order = s.serves_names();
                     (Box::new(s), in_order)
                 }
                 SourceKind::Azure => {
-                    let s = AzureSource::new(self.azure.clone(), env.clone(), max);
+                    let s = AzureSource::new(self.azure.clone(), env.clone(), outputs.clone(), max);
                     let in_order = s.has_vault();
                     (Box::new(s), in_order)
                 }

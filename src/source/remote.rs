@@ -3,6 +3,7 @@
 //! the reference, and the `#KEY` pick.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::rc::Rc;
 
 use super::{Found, Origin, SourceKind, pick_key};
@@ -121,9 +122,26 @@ impl<K: Ord, V: Clone + Measured> Reads<K, V> {
         what: &str,
     ) -> Result<Option<V>, Error> {
         if let Ok(Some(v)) = &result {
-            crate::debug!("{who}: {what}: {} bytes", v.bytes());
+            crate::log::debug!("{who}: {what}: {} bytes", v.bytes());
         }
         self.0.insert(key, result.clone());
         result
     }
+}
+
+/// The largest token file read (web identity and federated tokens are a few KB).
+const TOKEN_FILE_BYTES: u64 = 256 * 1024;
+
+/// Reads a token file (trimmed; missing or empty is 77), named `what` in messages.
+pub(crate) fn read_token_file(path: &Path, what: &str) -> Result<Secret, Error> {
+    let src = format!("{what} {}", path.display());
+    let bytes = crate::fsx::read_file(path, TOKEN_FILE_BYTES)
+        .map_err(|e| Error::new(e.kind(Kind::Data), e.text()))
+        .map_err(|e| e.with_source(src.clone()))?
+        .ok_or_else(|| Error::new(Kind::Permission, "does not exist").with_source(src.clone()))?;
+    let t = bytes.expose().trim_ascii();
+    if t.is_empty() {
+        return Err(Error::new(Kind::Permission, "empty").with_source(src));
+    }
+    Ok(Secret::new(t.to_vec()))
 }

@@ -462,7 +462,7 @@ pub(crate) fn add_to_plan(
             );
             continue;
         }
-        crate::debug!(
+        crate::log::debug!(
             "template \"{}\": rendered {} bytes for {} from {} secrets",
             t.name,
             rendered.content.len(),

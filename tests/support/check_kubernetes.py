@@ -2,10 +2,10 @@
 
 Every document must deserialize into its model and serialize back to exactly what was written
 (so a misspelt or misplaced field, which the client would silently drop, fails), and the
-Deployment must be wired the way the README says: an in-memory emptyDir at /secrets, a Secret
+Deployment must be wired the way the docs say: an in-memory emptyDir at /secrets, a Secret
 volume among the secrets dirs, Vault's kubernetes auth bound to the pod's service account, and
-only SECRET_INIT_* variables the README's options table documents.
-Usage: check_kubernetes.py EXAMPLE_DIR README; prints "ok N documents" on success.
+only SECRET_INIT_* variables the options table (docs/options.md) documents.
+Usage: check_kubernetes.py EXAMPLE_DIR OPTIONS_DOC; prints "ok N documents" on success.
 """
 import pathlib
 import re
@@ -61,7 +61,7 @@ def main():
         assert auth == {"method": "kubernetes", "role": pod.service_account_name}, auth
         for e in c.env or []:
             if e.name.startswith("SECRET_INIT_"):
-                assert e.name in documented, f"{e.name} is not in the README's options table"
+                assert e.name in documented, f"{e.name} is not in the options table"
     print(f"ok {len(objs)} documents")
 
 

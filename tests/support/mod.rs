@@ -224,6 +224,29 @@ impl Run {
         }
     }
 
+    /// [`Run::output`], bounded: a run still going after `t` is killed (by its PID, which we
+    /// started) and the test fails naming the bound, instead of hanging the suite.
+    pub fn output_within(&self, t: Duration) -> Out {
+        let mut cmd = self.command();
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.program.display()));
+        let done = wait_until(t, || child.try_wait().expect("try_wait").is_some());
+        if !done {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after {t:?} (hung)\n{}", self.describe());
+        }
+        let out = child.wait_with_output().expect("wait");
+        Out {
+            out,
+            describe: self.describe(),
+        }
+    }
+
     fn describe(&self) -> String {
         let keys: Vec<String> = self
             .env

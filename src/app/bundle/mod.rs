@@ -43,7 +43,9 @@ impl Ctx {
         let raw = match &self.args.file {
             Some(p) => {
                 if self.args.old_file_flag {
-                    crate::warn!("--file is now --bundle (as in runs); the old name still works");
+                    crate::log::warn!(
+                        "--file is now --bundle (as in runs); the old name still works"
+                    );
                 }
                 p.clone()
             }
@@ -87,7 +89,7 @@ impl Ctx {
             .get("SECRET_INIT_VAULT_FILE")
             .filter(|v| !v.is_empty());
         if old.is_some() {
-            crate::warn!(
+            crate::log::warn!(
                 "SECRET_INIT_VAULT_FILE is now SECRET_INIT_BUNDLE (as in runs); the old name still works"
             );
         }
@@ -306,7 +308,7 @@ fn keygen(c: &Ctx) -> Result<u8, Errors> {
                 .into());
             }
             write_private(&p, line.to_vec(), c.allow_shared_dir())?;
-            crate::info!("wrote a new master key to {} (mode 0600)", p.display());
+            crate::log::info!("wrote a new master key to {} (mode 0600)", p.display());
         }
     }
     Ok(0)
@@ -339,7 +341,7 @@ fn create(c: &Ctx) -> Result<u8, Errors> {
         },
     );
     c.save(&path, &b)?;
-    crate::info!("created vault \"{}\" in {}", w[0], path.display());
+    crate::log::info!("created vault \"{}\" in {}", w[0], path.display());
     Ok(0)
 }
 
@@ -389,7 +391,7 @@ fn set(c: &Ctx) -> Result<u8, Errors> {
     )
     .map_err(|e| e.with_source(src))?;
     c.save(&path, &b)?;
-    crate::info!(
+    crate::log::info!(
         "set {} ({} bytes)",
         format::entry_label(&w[0], &w[1]),
         value.len()
@@ -511,7 +513,7 @@ fn delete(c: &Ctx) -> Result<u8, Errors> {
         );
     }
     c.save(&path, &b)?;
-    crate::info!("deleted vault \"{}\"", w[0]);
+    crate::log::info!("deleted vault \"{}\"", w[0]);
     Ok(0)
 }
 
@@ -548,17 +550,26 @@ fn rekey(c: &Ctx) -> Result<u8, Errors> {
     let fresh = b.rekey(&old, &new, &src).map_err(all)?;
     c.save(&path, &fresh)?;
     let n: usize = fresh.vaults.values().map(|v| v.entries.len()).sum();
-    crate::info!(
+    crate::log::info!(
         "re-sealed {n} entries under the new key in {src}; the old key no longer opens it"
     );
     match key_file {
         Some(kf) => {
             // The new key file was read and checked above; it is copied byte for byte.
-            let mut bytes = zeroize::Zeroizing::new(std::fs::read(new_file).map_err(|e| {
-                Error::new(Kind::Unavailable, crate::error::io_text(&e))
-                    .with_source(new_file.display().to_string())
-            })?);
-            write_private(&kf, std::mem::take(&mut *bytes), c.allow_shared_dir()).map_err(|e| {
+            let bytes = match crate::fsx::read_file(new_file, crate::bundle::MAX_KEY_FILE_BYTES) {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    return Err(Error::new(Kind::Unavailable, "the new key file is gone")
+                        .with_source(new_file.display().to_string())
+                        .into());
+                }
+                Err(e) => {
+                    return Err(Error::new(e.kind(Kind::Data), e.text())
+                        .with_source(new_file.display().to_string())
+                        .into());
+                }
+            };
+            write_private(&kf, bytes.expose().to_vec(), c.allow_shared_dir()).map_err(|e| {
                 Error::new(
                     e.kind,
                     format!(
@@ -569,9 +580,9 @@ fn rekey(c: &Ctx) -> Result<u8, Errors> {
                 )
                 .with_source(kf.display().to_string())
             })?;
-            crate::info!("replaced {} with the new key (mode 0600)", kf.display());
+            crate::log::info!("replaced {} with the new key (mode 0600)", kf.display());
         }
-        None => crate::info!(
+        None => crate::log::info!(
             "point --master-key-file (or SECRET_INIT_MASTER_KEY) at the new key, or pass --write-key-file next time"
         ),
     }

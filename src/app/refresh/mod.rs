@@ -92,6 +92,19 @@ impl Delivered {
             env: Some(digest(&parts)),
         }
     }
+
+    /// Carries over `last`'s digest for each file a pass leaves alone because it already holds
+    /// what would be written (`Plan::unchanged`: a provider file the start wrote, merged again
+    /// and found the same). Without this the start's record (the file written) and a later
+    /// pass's plan (the file left out) never agree, and every pass looks like a change.
+    fn keep_unchanged(mut self, unchanged: &[PathBuf], last: &Delivered) -> Delivered {
+        for p in unchanged {
+            if let Some(d) = last.files.get(p) {
+                self.files.insert(p.clone(), *d);
+            }
+        }
+        self
+    }
 }
 
 /// One source as the refresh sees it: what it is and how a change is noticed.
@@ -271,7 +284,7 @@ impl<'a> Refresher<'a> {
             .filter(|w| match &program_user {
                 // Nothing there is an input (provenance): its changes are the program's own.
                 Some(u) if u.could_change_dir(&w.dir) => {
-                    crate::info!(
+                    crate::log::info!(
                         "refresh: {} is not watched: the program's user can change it, so nothing in it is an input",
                         w.dir.display()
                     );
@@ -283,7 +296,7 @@ impl<'a> Refresher<'a> {
         let own = settings.status_file.clone().into_iter().collect();
         let watcher = Watcher::new(watched, own);
         let sources = watches(&ctx.settings, &settings, Some(watcher.how()));
-        crate::info!(
+        crate::log::info!(
             "refresh: every {} (±{:.0}%), on change: {}; {}",
             human(settings.interval),
             settings.jitter * 100.0,
@@ -343,7 +356,7 @@ impl<'a> Refresher<'a> {
         self.status.last_attempt = Some(now);
         let tell = match self.once() {
             Ok(Outcome::Abandoned) => {
-                crate::debug!("refresh abandoned: a stop signal is pending");
+                crate::log::debug!("refresh abandoned: a stop signal is pending");
                 self.status.write(self.settings.status_file.as_deref());
                 return Tell::Nothing;
             }
@@ -370,7 +383,7 @@ impl<'a> Refresher<'a> {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("; ");
-                crate::error!(
+                crate::log::error!(
                     "refresh failed, the program keeps the last good set: {line} (retry in {:.1}s)",
                     wait.as_secs_f64()
                 );
@@ -407,9 +420,9 @@ impl<'a> Refresher<'a> {
         if sys::stop_pending() {
             return Ok(Outcome::Abandoned);
         }
-        let now = Delivered::of(&plan, &env);
+        let now = Delivered::of(&plan, &env).keep_unchanged(&plan.unchanged, &self.last);
         if now == self.last {
-            crate::debug!("refresh: nothing changed");
+            crate::log::debug!("refresh: nothing changed");
             return Ok(Outcome::Unchanged);
         }
         let changed: Vec<&crate::plan::FileDelivery> = plan
@@ -464,7 +477,7 @@ impl<'a> Refresher<'a> {
             }
             (OnChange::Signal, false) => Tell::Signal(self.settings.signal),
         };
-        crate::info!(
+        crate::log::info!(
             "refresh: published {} changed file(s){}{}; {}",
             owned.len(),
             if names.is_empty() {
@@ -531,7 +544,7 @@ impl Refresh for Refresher<'_> {
             self.due = Some(not_before(now));
         }
         if self.watcher.changed(now) && self.due.is_none() {
-            crate::debug!("refresh: a watched source changed");
+            crate::log::debug!("refresh: a watched source changed");
             self.due = Some(not_before(now + COALESCE));
         }
         let was_inotify = self.status.watch_mode != self.watcher.how();
@@ -663,7 +676,7 @@ impl Status {
             owner: None,
         };
         if let Err(e) = file::publish(std::slice::from_ref(&status), &self.opts, || None) {
-            crate::warn!("refresh: cannot write the status file: {}", e.what);
+            crate::log::warn!("refresh: cannot write the status file: {}", e.what);
         }
     }
 }

@@ -76,7 +76,7 @@ impl Watcher {
         let mode = match Self::inotify(&places) {
             Ok(mode) => mode,
             Err(why) => {
-                crate::warn!("refresh: inotify unavailable ({why}); polling every 1s instead");
+                crate::log::warn!("refresh: inotify unavailable ({why}); polling every 1s instead");
                 Self::poll_mode(&places, &own)
             }
         };
@@ -172,7 +172,7 @@ impl Watcher {
             }
         };
         if let Some(why) = fall_back {
-            crate::warn!("refresh: inotify stopped working ({why}); polling every 1s instead");
+            crate::log::warn!("refresh: inotify stopped working ({why}); polling every 1s instead");
             self.mode = Self::poll_mode(&self.places, &self.own);
         }
         changed

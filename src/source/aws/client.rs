@@ -19,8 +19,8 @@ mod sts;
 use serde_json::Value;
 
 use super::config::{AwsSettings, Service};
-use super::credentials::Credentials;
 use super::sigv4;
+use super::sigv4::Credentials;
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::http;

@@ -73,13 +73,8 @@ impl AwsSettings {
                 ));
             }
         }
-        if let Some(r) = &f.region
-            && !valid_region(r)
-        {
-            return Err(Error::new(
-                Kind::Config,
-                "secret_init.aws.region: expected a region like us-east-1",
-            ));
+        if let Some(r) = &f.region {
+            checked_region(r, "secret_init.aws.region")?;
         }
         let transport = Transport::from_file("secret_init.aws", &f.transport, allow_insecure_http)?;
         let mut secrets = Vec::new();
@@ -160,13 +155,33 @@ pub(crate) fn endpoint(service: Service, region: Option<&str>, env: &Environ) ->
     (url, "the regional endpoint".into())
 }
 
-/// The region from the environment: `AWS_REGION`, else `AWS_DEFAULT_REGION`.
-pub(crate) fn env_region(env: &Environ) -> Option<String> {
-    ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().find_map(|n| {
-        env.get(n)
-            .filter(|v| !v.is_empty())
-            .map(|v| v.to_string_lossy().into_owned())
-    })
+/// The region from the environment: `AWS_REGION`, else `AWS_DEFAULT_REGION`, checked by
+/// [`checked_region`].
+pub(crate) fn env_region(env: &Environ) -> Result<Option<String>, Error> {
+    for n in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
+        if let Some(v) = env.get(n).filter(|v| !v.is_empty()) {
+            return checked_region(&v.to_string_lossy(), n).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// A region from anywhere (the settings, the environment, a profile), checked with the one rule
+/// ([`valid_region`]) before it goes into an endpoint's host name: `x@HOST:PORT/` would
+/// otherwise send a signed request, session token included, to HOST. Refused with 78 naming
+/// `origin`.
+pub(crate) fn checked_region(r: &str, origin: &str) -> Result<String, Error> {
+    if valid_region(r) {
+        return Ok(r.to_string());
+    }
+    Err(Error::new(
+        Kind::Config,
+        format!(
+            "{origin}: \"{}\" is not a region like us-east-1",
+            crate::log::escape_controls(r)
+        ),
+    )
+    .with_source("aws"))
 }
 
 #[cfg(test)]

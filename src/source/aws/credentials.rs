@@ -21,48 +21,15 @@ use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::sigv4::Credentials;
 use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
+use crate::source::Outputs;
+use crate::source::remote::read_token_file;
 
 /// Largest credentials, config or token file read.
 const MAX_FILE_BYTES: u64 = 256 * 1024;
-
-/// A set of AWS credentials. `Debug` shows the key id only.
-#[derive(Clone)]
-pub struct Credentials {
-    /// The access key id (an identifier, shown in messages).
-    pub access_key_id: String,
-    /// The secret access key.
-    pub secret_access_key: Secret,
-    /// The session token of temporary credentials.
-    pub session_token: Option<Secret>,
-    /// When temporary credentials expire (Unix seconds), from the `Expiration` of an STS,
-    /// container or instance metadata answer; `None` for static keys. A long-lived supervisor
-    /// obtains new ones before then ([`Credentials::fresh_at`]).
-    pub expires_at: Option<u64>,
-}
-
-/// Credentials this close to their expiry are obtained anew: botocore's mandatory refresh
-/// window (10 minutes), so a request is never signed with keys about to lapse.
-pub(crate) const REFRESH_BEFORE_SECS: u64 = 600;
-
-impl Credentials {
-    /// Whether these can still be used at `now` (Unix seconds): static keys always; temporary
-    /// ones until [`REFRESH_BEFORE_SECS`] before they expire.
-    pub fn fresh_at(&self, now: u64) -> bool {
-        self.expires_at
-            .is_none_or(|t| now.saturating_add(REFRESH_BEFORE_SECS) < t)
-    }
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Where the credentials come from, decided without network I/O.
 pub(crate) enum Chain {
@@ -111,28 +78,22 @@ pub(crate) type Ini = BTreeMap<String, BTreeMap<String, Secret>>;
 pub(crate) fn parse_ini(text: &[u8]) -> Ini {
     let mut out: Ini = BTreeMap::new();
     let mut current: Option<String> = None;
-    for line in text.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.starts_with(b" ") || line.starts_with(b"\t") {
-            continue;
+    for l in text.split(|&b| b == b'\n') {
+        match crate::ini::line(l) {
+            crate::ini::Line::Section(name) => {
+                let name = String::from_utf8_lossy(name).into_owned();
+                out.entry(name.clone()).or_default();
+                current = Some(name);
+            }
+            crate::ini::Line::Pair(key, value) => {
+                if let Some(section) = &current {
+                    let key = String::from_utf8_lossy(key).to_ascii_lowercase();
+                    let value = Secret::new(value.to_vec());
+                    out.entry(section.clone()).or_default().insert(key, value);
+                }
+            }
+            crate::ini::Line::Other => {}
         }
-        let t = line.trim_ascii();
-        if t.is_empty() || t.starts_with(b"#") || t.starts_with(b";") {
-            continue;
-        }
-        if let Some(name) = t.strip_prefix(b"[").and_then(|r| r.strip_suffix(b"]")) {
-            let name = String::from_utf8_lossy(name.trim_ascii()).into_owned();
-            out.entry(name.clone()).or_default();
-            current = Some(name);
-            continue;
-        }
-        let (Some(section), Some(at)) = (&current, t.iter().position(|&b| b == b'=' || b == b':'))
-        else {
-            continue;
-        };
-        let key = String::from_utf8_lossy(t[..at].trim_ascii()).to_ascii_lowercase();
-        let value = Secret::new(t[at + 1..].trim_ascii().to_vec());
-        out.entry(section.clone()).or_default().insert(key, value);
     }
     out
 }
@@ -148,13 +109,24 @@ pub(crate) struct Profiles {
 }
 
 impl Profiles {
-    /// Locates the files; reads nothing.
-    pub(crate) fn new(env: &Environ) -> Profiles {
+    /// Locates the files in secret-init's own environment and HOME; reads nothing. A file among
+    /// `outputs` (one a provider delivers to the program, such as the `aws` provider's
+    /// `~/.aws/credentials` when the program shares our HOME) is treated as absent: what
+    /// secret-init delivers never becomes its own identity.
+    pub(crate) fn new(env: &Environ, outputs: &Outputs) -> Profiles {
         let locate = |var_name: &str, default: &str| -> Option<PathBuf> {
-            match env.text(var_name) {
+            let p = match env.text(var_name) {
                 Some(p) => expand_home(&p, env),
                 None => expand_home(default, env),
+            }?;
+            if outputs.contains(&p) {
+                crate::log::debug!(
+                    "aws: {} is delivered to the program, not read as our credentials",
+                    p.display()
+                );
+                return None;
             }
+            Some(p)
         };
         Profiles {
             name: profile_name(env),
@@ -213,8 +185,10 @@ impl Profiles {
     /// Where the files are, for messages.
     fn shown(&self) -> String {
         let show = |p: &Option<PathBuf>| {
-            p.as_ref()
-                .map_or_else(|| "(no HOME)".to_string(), |p| p.display().to_string())
+            p.as_ref().map_or_else(
+                || "(none: no HOME, or a file secret-init delivers)".to_string(),
+                |p| p.display().to_string(),
+            )
         };
         format!(
             "{} and {}",
@@ -224,41 +198,17 @@ impl Profiles {
     }
 }
 
-/// Reads a small file; `Ok(None)` when it does not exist.
+/// Reads a small file with the one input reader (`fsx::read_file`: never blocks on a FIFO,
+/// regular files only, size-capped); `Ok(None)` when it does not exist.
 fn read_file(path: &Path) -> Result<Option<Secret>, Error> {
-    let src = path.display().to_string();
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(Error::cannot_read(Kind::Permission, &e).with_source(src));
-        }
-    };
-    match crate::fsx::read_capped(file, MAX_FILE_BYTES) {
-        Ok(Some(b)) => Ok(Some(Secret::new(b))),
-        Ok(None) => Err(
-            Error::new(Kind::Data, format!("larger than {MAX_FILE_BYTES} bytes")).with_source(src),
-        ),
-        Err(e) => Err(Error::cannot_read(Kind::Permission, &e).with_source(src)),
-    }
+    crate::fsx::read_file(path, MAX_FILE_BYTES).map_err(|e| {
+        Error::new(e.kind(Kind::Data), e.text()).with_source(path.display().to_string())
+    })
 }
 
 /// Reads the web identity token file (trimmed); a missing or empty file is 77.
 pub(crate) fn read_token(path: &Path) -> Result<Secret, Error> {
     read_token_file(path, "AWS web identity token file")
-}
-
-/// Reads a token file (trimmed; missing or empty is 77), named `what` in messages.
-pub(crate) fn read_token_file(path: &Path, what: &str) -> Result<Secret, Error> {
-    let src = format!("{what} {}", path.display());
-    let bytes = read_file(path)
-        .map_err(|e| e.with_source(src.clone()))?
-        .ok_or_else(|| Error::new(Kind::Permission, "does not exist").with_source(src.clone()))?;
-    let t = bytes.expose().trim_ascii();
-    if t.is_empty() {
-        return Err(Error::new(Kind::Permission, "empty").with_source(src));
-    }
-    Ok(Secret::new(t.to_vec()))
 }
 
 fn keys_of(section: &BTreeMap<String, Secret>) -> Option<Credentials> {
@@ -401,7 +351,7 @@ mod tests {
             let mut pairs = base.to_vec();
             pairs.extend_from_slice(extra);
             let env = Environ::from_pairs(&pairs);
-            find(&env, &mut Profiles::new(&env), 7)
+            find(&env, &mut Profiles::new(&env, &Outputs::default()), 7)
         };
         let key = |c: Result<Chain, Error>| match c.expect("found") {
             Chain::Static(c, _) => c.access_key_id,

@@ -8,7 +8,8 @@
 //!   `169.254.170.23`, `fd00:ec2::23`). The `Authorization` header is the content of
 //!   `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` (re-read at every fetch: EKS rotates it), else
 //!   `AWS_CONTAINER_AUTHORIZATION_TOKEN`; a token holding CR or LF is refused. GET, 2 s per
-//!   attempt, 3 attempts (botocore's `ContainerMetadataFetcher`).
+//!   attempt, 3 attempts (botocore's `ContainerMetadataFetcher`), all within the aws source's
+//!   `deadline`.
 //! - **Instance metadata** (botocore's `InstanceMetadataProvider`, IMDSv2 only): unless
 //!   `AWS_EC2_METADATA_DISABLED=true`, `PUT /latest/api/token` with
 //!   `x-aws-ec2-metadata-token-ttl-seconds: 21600`, then `GET
@@ -30,11 +31,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::credentials::{Credentials, read_token_file};
+use super::sigv4::Credentials;
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
+use crate::source::remote::read_token_file;
 
 /// The container credential host of `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`.
 const CONTAINER_HOST: &str = "169.254.170.2";
@@ -67,6 +69,16 @@ impl std::fmt::Debug for Token {
         match self {
             Token::Value(_) => f.write_str("Token::Value(..)"),
             Token::File(p) => write!(f, "Token::File({})", p.display()),
+        }
+    }
+}
+
+impl Container {
+    /// The file the `Authorization` header is read from, if any.
+    pub(crate) fn token_file(&self) -> Option<&std::path::Path> {
+        match &self.token {
+            Some(Token::File(p)) => Some(p),
+            _ => None,
         }
     }
 }
@@ -170,11 +182,14 @@ fn permit(url: &str, hosts: &[&str], allow_insecure_http: bool, what: &str) -> R
     }
 }
 
-fn client(timeout: Duration, attempts: u32, ca_file: PathBuf) -> http::Client {
+/// A client for `attempts` tries of `timeout` each, all within `deadline` (the aws source's).
+fn client(timeout: Duration, attempts: u32, deadline: Duration, ca_file: PathBuf) -> http::Client {
     http::Client::new(http::Options {
         ca_file,
-        timeout,
-        deadline: timeout.saturating_mul(attempts.saturating_mul(2) + 1),
+        timeout: timeout.min(deadline),
+        deadline: timeout
+            .saturating_mul(attempts.saturating_mul(2) + 1)
+            .min(deadline),
         retries: attempts.saturating_sub(1),
         backoff_base: Duration::from_millis(100),
         backoff_max: Duration::from_secs(1),
@@ -185,11 +200,27 @@ fn client(timeout: Duration, attempts: u32, ca_file: PathBuf) -> http::Client {
     })
 }
 
+/// Names the deadline a metadata request ran under in a failure it gave up on.
+fn within(e: Error, deadline: Duration) -> Error {
+    if e.kind != Kind::Unavailable {
+        return e;
+    }
+    Error::new(
+        e.kind,
+        format!(
+            "{} (within secret_init.aws.deadline, {} s)",
+            e.what,
+            deadline.as_secs_f64()
+        ),
+    )
+}
+
 /// Fetches the container's credentials (see the module docs).
 pub(crate) fn fetch_container(
     c: &Container,
     ca_file: PathBuf,
     allow_insecure_http: bool,
+    deadline: Duration,
 ) -> Result<Credentials, Error> {
     let src = format!("aws container credentials at {}", c.origin);
     permit(&c.url, CONTAINER_HOSTS, allow_insecure_http, c.origin)?;
@@ -212,10 +243,10 @@ pub(crate) fn fetch_container(
         }
         headers.push(("Authorization", t.expose()));
     }
-    let mut client = client(Duration::from_secs(2), 3, ca_file);
+    let mut client = client(Duration::from_secs(2), 3, deadline, ca_file);
     let resp = client
         .get(&c.url, &headers)
-        .map_err(|e| e.with_source(src.clone()))?;
+        .map_err(|e| within(e, deadline).with_source(src.clone()))?;
     parse_credentials(resp.status, &resp.body).map_err(|e| e.with_source(src))
 }
 
@@ -224,6 +255,7 @@ pub(crate) fn fetch_imds(
     i: &Imds,
     ca_file: PathBuf,
     allow_insecure_http: bool,
+    deadline: Duration,
 ) -> Result<Credentials, Error> {
     let src = format!("aws instance metadata at {}", http::redact_url(&i.base));
     permit(
@@ -232,8 +264,9 @@ pub(crate) fn fetch_imds(
         allow_insecure_http,
         "AWS_EC2_METADATA_SERVICE_ENDPOINT",
     )?;
-    let mut client = client(i.timeout, i.attempts, ca_file);
+    let mut client = client(i.timeout, i.attempts, deadline, ca_file);
     let unreachable = |e: Error| {
+        let e = within(e, deadline);
         Error::new(
             e.kind,
             format!(

@@ -32,8 +32,9 @@ use crate::reference::Reference;
 use crate::reference::aws::AwsRef;
 use crate::secret::Secret;
 use client::{Clients, Stored};
-use config::{AwsSettings, Service, endpoint, env_region};
-use credentials::{Chain, Credentials, Profiles};
+use config::{AwsSettings, Service, checked_region, endpoint, env_region};
+use credentials::{Chain, Profiles};
+use sigv4::Credentials;
 
 /// What identifies one read: service, region, id and pinned version.
 type ReadKey = (Service, String, String, Option<String>);
@@ -42,6 +43,7 @@ type ReadKey = (Service, String, String, Option<String>);
 pub(crate) struct AwsSource {
     settings: AwsSettings,
     env: Environ,
+    outputs: crate::source::Outputs,
     max_secret_bytes: u64,
     clients: Clients,
     profiles: Profiles,
@@ -66,15 +68,22 @@ impl Measured for Stored {
 }
 
 impl AwsSource {
-    /// A source for `settings`; `env` is the start-time environment. No I/O.
-    pub(crate) fn new(settings: AwsSettings, env: Environ, max_secret_bytes: u64) -> AwsSource {
+    /// A source for `settings`; `env` is secret-init's own start-time environment, `outputs`
+    /// the files it delivers (never read as its credentials). No I/O.
+    pub(crate) fn new(
+        settings: AwsSettings,
+        env: Environ,
+        outputs: crate::source::Outputs,
+        max_secret_bytes: u64,
+    ) -> AwsSource {
         // Room for base64 (SecretBinary) and the JSON around a value of the largest size.
         let max_body = max_secret_bytes.saturating_mul(4) / 3 + 64 * 1024;
         AwsSource {
             clients: Clients::new(&settings, &env, max_body),
-            profiles: Profiles::new(&env),
+            profiles: Profiles::new(&env, &outputs),
             settings,
             env,
+            outputs,
             max_secret_bytes,
             creds: None,
             cache: Reads::new(),
@@ -93,24 +102,27 @@ impl AwsSource {
         !self.settings.secrets.is_empty() || self.settings.parameters_path.is_some()
     }
 
-    /// The default region: the setting, the environment, else the profile's.
+    /// The default region: the setting, the environment, else the profile's; each checked
+    /// with the same rule before it goes into an endpoint's host name.
     fn default_region(&mut self) -> Result<Option<String>, Error> {
-        if let Some(r) = self
-            .settings
-            .region
-            .clone()
-            .or_else(|| env_region(&self.env))
-        {
+        if let Some(r) = self.settings.region.clone() {
             return Ok(Some(r));
         }
-        self.profiles.config_value("region")
+        if let Some(r) = env_region(&self.env)? {
+            return Ok(Some(r));
+        }
+        let origin = format!("the region of profile {}", self.profiles.name);
+        self.profiles
+            .config_value("region")?
+            .map(|r| checked_region(&r, &origin))
+            .transpose()
     }
 
     fn credentials(&mut self) -> Result<Credentials, Error> {
         if let Some(Ok(c)) = &self.creds
             && !c.fresh_at(now())
         {
-            crate::debug!(
+            crate::log::debug!(
                 "aws: credentials for key id {} expire soon: obtaining new ones",
                 c.access_key_id
             );
@@ -119,7 +131,7 @@ impl AwsSource {
         if self.creds.is_none() {
             let r = self.obtain();
             if let Ok(c) = &r {
-                crate::debug!("aws: credentials for key id {}", c.access_key_id);
+                crate::log::debug!("aws: credentials for key id {}", c.access_key_id);
             }
             self.creds = Some(r);
         }
@@ -133,13 +145,16 @@ impl AwsSource {
     fn obtain(&mut self) -> Result<Credentials, Error> {
         match credentials::find(&self.env, &mut self.profiles, now())? {
             Chain::Static(c, origin) => {
-                crate::debug!("aws: credentials from {origin}");
+                crate::log::debug!("aws: credentials from {origin}");
                 Ok(c)
             }
             Chain::WebIdentity(w) => {
+                self.outputs
+                    .refuse(&w.token_file, "the web identity token file")
+                    .map_err(|e| e.with_source(w.origin.clone()))?;
                 let region = self.default_region()?;
                 let (url, from) = endpoint(Service::Sts, region.as_deref(), &self.env);
-                crate::debug!(
+                crate::log::debug!(
                     "aws: web identity from {}: AssumeRoleWithWebIdentity at {} ({from})",
                     w.origin,
                     crate::http::redact_url(&url)
@@ -147,19 +162,34 @@ impl AwsSource {
                 self.clients.assume_role_with_web_identity(&url, &w)
             }
             Chain::Container(c) => {
-                crate::debug!(
+                if let Some(f) = c.token_file() {
+                    self.outputs
+                        .refuse(f, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+                        .map_err(|e| e.with_source("aws container credentials"))?;
+                }
+                crate::log::debug!(
                     "aws: container credentials from {} ({})",
                     crate::http::redact_url(&c.url),
                     c.origin
                 );
-                metadata::fetch_container(&c, self.ca_file(), self.settings.allow_insecure_http)
+                metadata::fetch_container(
+                    &c,
+                    self.ca_file(),
+                    self.settings.allow_insecure_http,
+                    self.settings.deadline,
+                )
             }
             Chain::Imds(i) => {
-                crate::debug!(
+                crate::log::debug!(
                     "aws: instance metadata (IMDSv2) at {}",
                     crate::http::redact_url(&i.base)
                 );
-                metadata::fetch_imds(&i, self.ca_file(), self.settings.allow_insecure_http)
+                metadata::fetch_imds(
+                    &i,
+                    self.ca_file(),
+                    self.settings.allow_insecure_http,
+                    self.settings.deadline,
+                )
             }
         }
     }
@@ -250,7 +280,7 @@ impl AwsSource {
                 let batch = match answer {
                     Ok(b) => b,
                     Err(e) => {
-                        crate::debug!(
+                        crate::log::debug!(
                             "aws: {} batch of {} in {region} failed ({}); reading one by one",
                             service.name(),
                             chunk.len(),
@@ -262,7 +292,7 @@ impl AwsSource {
                         break;
                     }
                 };
-                crate::debug!(
+                crate::log::debug!(
                     "aws: {} batch of {} in {region}: {} values",
                     service.name(),
                     chunk.len(),
@@ -358,7 +388,7 @@ impl AwsSource {
                 .clients
                 .get_parameters_by_path(&url, &region, path.trim_end_matches('/'), &creds, now())
                 .map_err(|e| e.with_source(src.clone()))?;
-            crate::debug!("aws: {src}: {} parameters", items.len());
+            crate::log::debug!("aws: {src}: {} parameters", items.len());
             for it in items {
                 let Some(rel) = it.name.strip_prefix(path.as_str()) else {
                     continue;
@@ -457,7 +487,7 @@ impl Source for AwsSource {
 
     /// When the credentials in use expire: `None` before the first request, for static keys,
     /// or after a failure. The source itself obtains new ones when these are within
-    /// [`credentials::REFRESH_BEFORE_SECS`] of it.
+    /// [`sigv4::REFRESH_BEFORE_SECS`] of it.
     fn credentials_expire_at(&self) -> Option<u64> {
         match &self.creds {
             Some(Ok(c)) => c.expires_at,

@@ -15,8 +15,43 @@
 use ring::{digest, hmac};
 use zeroize::Zeroizing;
 
-use super::credentials::Credentials;
 use crate::secret::Secret;
+
+/// A set of AWS credentials. `Debug` shows the key id only.
+#[derive(Clone)]
+pub struct Credentials {
+    /// The access key id (an identifier, shown in messages).
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: Secret,
+    /// The session token of temporary credentials.
+    pub session_token: Option<Secret>,
+    /// When temporary credentials expire (Unix seconds), from the `Expiration` of an STS,
+    /// container or instance metadata answer; `None` for static keys. A long-lived supervisor
+    /// obtains new ones before then ([`Credentials::fresh_at`]).
+    pub expires_at: Option<u64>,
+}
+
+/// Credentials this close to their expiry are obtained anew: botocore's mandatory refresh
+/// window (10 minutes), so a request is never signed with keys about to lapse.
+pub(crate) const REFRESH_BEFORE_SECS: u64 = 600;
+
+impl Credentials {
+    /// Whether these can still be used at `now` (Unix seconds): static keys always; temporary
+    /// ones until [`REFRESH_BEFORE_SECS`] before they expire.
+    pub fn fresh_at(&self, now: u64) -> bool {
+        self.expires_at
+            .is_none_or(|t| now.saturating_add(REFRESH_BEFORE_SECS) < t)
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
 
 /// One request to sign: everything that goes into the canonical request.
 pub struct Request<'a> {

@@ -33,7 +33,7 @@ use crate::error::{Error, Kind};
 use crate::http;
 use crate::reference::azure::SUFFIXES;
 use crate::secret::Secret;
-use crate::source::aws::credentials::read_token_file;
+use crate::source::remote::read_token_file;
 
 /// The Key Vault REST API version requested.
 pub(crate) const API_VERSION: &str = "7.4";

@@ -34,6 +34,7 @@ use config::{AzureSettings, vault_name_of};
 pub(crate) struct AzureSource {
     settings: AzureSettings,
     env: Environ,
+    outputs: crate::source::Outputs,
     max_secret_bytes: u64,
     clients: Clients,
     /// Resource (`https://vault.azure.net`) → the token or the failure to get it.
@@ -43,14 +44,21 @@ pub(crate) struct AzureSource {
 }
 
 impl AzureSource {
-    /// A source for `settings`; `env` is the start-time environment. No I/O.
-    pub(crate) fn new(settings: AzureSettings, env: Environ, max_secret_bytes: u64) -> AzureSource {
+    /// A source for `settings`; `env` is secret-init's own start-time environment, `outputs`
+    /// the files it delivers (never read as its credentials). No I/O.
+    pub(crate) fn new(
+        settings: AzureSettings,
+        env: Environ,
+        outputs: crate::source::Outputs,
+        max_secret_bytes: u64,
+    ) -> AzureSource {
         // Room for JSON escapes (\u00XX is six bytes per byte) and the answer's attributes.
         let max_body = max_secret_bytes.saturating_mul(6).saturating_add(64 * 1024);
         AzureSource {
             clients: Clients::new(&settings, &env, max_body),
             settings,
             env,
+            outputs,
             max_secret_bytes,
             tokens: BTreeMap::new(),
             cache: Reads::new(),
@@ -65,7 +73,12 @@ impl AzureSource {
     fn token(&mut self, resource: &str) -> Result<Secret, Error> {
         if !self.tokens.contains_key(resource) {
             let r = client::find(&self.env).and_then(|chain| {
-                crate::debug!("azure: token for {resource} from {}", chain.describe());
+                crate::log::debug!("azure: token for {resource} from {}", chain.describe());
+                if let client::Chain::WorkloadIdentity { token_file, .. } = &chain {
+                    self.outputs
+                        .refuse(token_file, "AZURE_FEDERATED_TOKEN_FILE")
+                        .map_err(|e| e.with_source(chain.describe()))?;
+                }
                 self.clients.token(&chain, resource)
             });
             self.tokens.insert(resource.to_string(), r);

@@ -234,8 +234,12 @@ impl Clients {
 
     /// Workload identity federation: the subject token exchanged at STS, then (when configured)
     /// traded for the impersonated service account's token.
-    pub(crate) fn external_token(&mut self, e: &ExternalAccount) -> Result<Token, Error> {
-        let subject = subject_token(e)?;
+    pub(crate) fn external_token(
+        &mut self,
+        e: &ExternalAccount,
+        outputs: &crate::source::Outputs,
+    ) -> Result<Token, Error> {
+        let subject = subject_token(e, outputs)?;
         let sts = self.post_form(
             &e.token_url,
             &[

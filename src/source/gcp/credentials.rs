@@ -32,6 +32,7 @@ use serde_json::{Map, Value};
 use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
+use crate::source::Outputs;
 
 /// Largest credentials or subject-token file read.
 const MAX_FILE_BYTES: u64 = 256 * 1024;
@@ -92,24 +93,12 @@ impl std::fmt::Debug for Chain {
     }
 }
 
-/// Reads a small file; `Ok(None)` when it does not exist.
+/// Reads a small file with the one input reader (`fsx::read_file`: never blocks on a FIFO,
+/// regular files only, size-capped); `Ok(None)` when it does not exist.
 fn read_file(path: &Path, what: &str) -> Result<Option<Secret>, Error> {
-    let src = format!("{what} {}", path.display());
-    let denied =
-        |e: &std::io::Error| Error::cannot_read(Kind::Permission, e).with_source(src.clone());
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(denied(&e)),
-    };
-    match crate::fsx::read_capped(file, MAX_FILE_BYTES) {
-        Ok(Some(b)) => Ok(Some(Secret::new(b))),
-        Ok(None) => Err(
-            Error::new(Kind::Data, format!("larger than {MAX_FILE_BYTES} bytes"))
-                .with_source(src.clone()),
-        ),
-        Err(e) => Err(denied(&e)),
-    }
+    crate::fsx::read_file(path, MAX_FILE_BYTES).map_err(|e| {
+        Error::new(e.kind(Kind::Data), e.text()).with_source(format!("{what} {}", path.display()))
+    })
 }
 
 /// The metadata server's `host[:port]`.
@@ -122,14 +111,17 @@ pub(crate) fn metadata_host(env: &Environ) -> String {
         })
 }
 
-/// Walks the chain; the string says where the credentials came from (for logs).
-pub(crate) fn find(env: &Environ) -> Result<(Chain, String), Error> {
+/// Walks the chain; the string says where the credentials came from (for logs). A file among
+/// `outputs` (one a provider delivers to the program) is never read: refused when the
+/// environment names it, skipped when it is the gcloud default.
+pub(crate) fn find(env: &Environ, outputs: &Outputs) -> Result<(Chain, String), Error> {
     if let Some(p) = env
         .get("GOOGLE_APPLICATION_CREDENTIALS")
         .filter(|v| !v.is_empty())
     {
         let path = PathBuf::from(p);
         let src = format!("GOOGLE_APPLICATION_CREDENTIALS file {}", path.display());
+        outputs.refuse(&path, "GOOGLE_APPLICATION_CREDENTIALS")?;
         let bytes = read_file(&path, "GOOGLE_APPLICATION_CREDENTIALS file")?.ok_or_else(|| {
             Error::new(Kind::Permission, "does not exist").with_source(src.clone())
         })?;
@@ -142,6 +134,16 @@ pub(crate) fn find(env: &Environ) -> Result<(Chain, String), Error> {
         Some(d) => Some(PathBuf::from(d).join("application_default_credentials.json")),
         None => expand_home("~/.config/gcloud/application_default_credentials.json", env),
     };
+    let adc = adc.filter(|p| {
+        let ours = outputs.contains(p);
+        if ours {
+            crate::log::debug!(
+                "gcp: {} is delivered to the program, not read as our credentials",
+                p.display()
+            );
+        }
+        !ours
+    });
     if let Some(path) = adc
         && let Some(bytes) = read_file(&path, "gcloud credentials file")?
     {
@@ -156,6 +158,68 @@ pub(crate) fn find(env: &Environ) -> Result<(Chain, String), Error> {
         Chain::Metadata(host.clone()),
         format!("the metadata server at {host}"),
     ))
+}
+
+/// Checks every URL a credentials file names before anything is read or sent for it: a token
+/// goes only to Google (`https://` to `googleapis.com` or a host under it, as google-auth's
+/// defaults and regional and private endpoints are), or to the origin of the Secret Manager
+/// endpoint secret-init's own settings name (`secret_init.gcp.endpoint`: a private endpoint or
+/// a test server, which receives the access token anyway). A file cannot choose where
+/// secret-init's credentials go: refused with 78.
+pub(crate) fn check_token_urls(chain: &Chain, endpoint: &str) -> Result<(), Error> {
+    let urls: Vec<(&str, &str)> = match chain {
+        Chain::ServiceAccount(sa) => vec![("token_uri", sa.token_uri.as_str())],
+        Chain::External(e) => {
+            let mut v = vec![("token_url", e.token_url.as_str())];
+            if let Some(u) = &e.impersonation_url {
+                v.push(("service_account_impersonation_url", u.as_str()));
+            }
+            v
+        }
+        Chain::Metadata(_) => Vec::new(),
+    };
+    for (what, url) in urls {
+        if !is_google_url(url) && !is_under(url, endpoint) {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "{what} {} is not a Google endpoint (https://*.googleapis.com) nor under secret_init.gcp.endpoint; credentials are never sent there",
+                    crate::http::redact_url(url)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `https://` to `googleapis.com` or a host under it, with no user part, any port.
+fn is_google_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false;
+    }
+    let host = authority.split(':').next().unwrap_or_default();
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    host == "googleapis.com"
+        || host.strip_suffix(".googleapis.com").is_some_and(|label| {
+            !label.is_empty()
+                && label.split('.').all(|l| {
+                    !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                })
+        })
+}
+
+/// Whether `url` is on the scheme, host and port of `endpoint` (a setting, not the default).
+fn is_under(url: &str, endpoint: &str) -> bool {
+    if endpoint == super::config::DEFAULT_ENDPOINT {
+        return false;
+    }
+    let origin = crate::http::origin(endpoint);
+    url.strip_prefix(origin.as_str())
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
 }
 
 fn field(o: &Map<String, Value>, name: &str) -> Result<String, Error> {
@@ -246,8 +310,11 @@ pub fn parse_file(bytes: &Secret) -> Result<Chain, Error> {
 }
 
 /// Reads the external account's subject token (trimmed); missing or empty is 77.
-pub(crate) fn subject_token(e: &ExternalAccount) -> Result<Secret, Error> {
+pub(crate) fn subject_token(e: &ExternalAccount, outputs: &Outputs) -> Result<Secret, Error> {
     let src = format!("subject token file {}", e.file.display());
+    outputs
+        .refuse(&e.file, "credential_source.file")
+        .map_err(|err| err.with_source(src.clone()))?;
     let bytes = read_file(&e.file, "subject token file")?
         .ok_or_else(|| Error::new(Kind::Permission, "does not exist").with_source(src.clone()))?;
     let token = match &e.json_field {
@@ -376,6 +443,49 @@ mod tests {
             assert_eq!(e.exit_code(), 78, "{bad}");
             assert!(!e.to_string().contains("canary"), "{e}");
         }
+    }
+
+    #[test]
+    fn token_urls_go_to_google_or_the_configured_endpoint() {
+        let sa = |u: &str| {
+            Chain::ServiceAccount(ServiceAccount {
+                client_email: "a@p".into(),
+                private_key_id: None,
+                private_key: s("k"),
+                token_uri: u.into(),
+            })
+        };
+        let default = super::super::config::DEFAULT_ENDPOINT;
+        for (url, endpoint, ok) in [
+            ("https://oauth2.googleapis.com/token", default, true),
+            (
+                "https://sts.us-east4.rep.googleapis.com/v1/token",
+                default,
+                true,
+            ),
+            ("https://OAUTH2.googleapis.com./token", default, true),
+            ("http://oauth2.googleapis.com/token", default, false),
+            ("https://evil.example/token", default, false),
+            ("https://googleapis.com.evil.example/token", default, false),
+            ("https://x@oauth2.googleapis.com/token", default, false),
+            ("https://evilgoogleapis.com/token", default, false),
+            ("http://127.0.0.1:9/token", default, false),
+            ("http://127.0.0.1:9/token", "http://127.0.0.1:9", true),
+            ("http://127.0.0.1:9/token", "http://127.0.0.1:8", false),
+            ("http://127.0.0.1:99/token", "http://127.0.0.1:9", false),
+        ] {
+            assert_eq!(
+                check_token_urls(&sa(url), endpoint).is_ok(),
+                ok,
+                "{url} with {endpoint}"
+            );
+        }
+        assert_eq!(
+            check_token_urls(&sa("https://evil.example/t"), default)
+                .expect_err("refused")
+                .exit_code(),
+            78
+        );
     }
 
     #[test]

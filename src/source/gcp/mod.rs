@@ -37,6 +37,7 @@ use credentials::Chain;
 pub(crate) struct GcpSource {
     settings: GcpSettings,
     env: Environ,
+    outputs: crate::source::Outputs,
     max_secret_bytes: u64,
     clients: Clients,
     /// `None` until first use; then the token or the failure to get one.
@@ -46,14 +47,21 @@ pub(crate) struct GcpSource {
 }
 
 impl GcpSource {
-    /// A source for `settings`; `env` is the start-time environment. No I/O.
-    pub(crate) fn new(settings: GcpSettings, env: Environ, max_secret_bytes: u64) -> GcpSource {
+    /// A source for `settings`; `env` is secret-init's own start-time environment, `outputs`
+    /// the files it delivers (never read as its credentials). No I/O.
+    pub(crate) fn new(
+        settings: GcpSettings,
+        env: Environ,
+        outputs: crate::source::Outputs,
+        max_secret_bytes: u64,
+    ) -> GcpSource {
         // Room for base64 and the JSON around a payload of the largest size.
         let max_body = max_secret_bytes.saturating_mul(4) / 3 + 64 * 1024;
         GcpSource {
             clients: Clients::new(&settings, &env, max_body),
             settings,
             env,
+            outputs,
             max_secret_bytes,
             token: None,
             cache: Reads::new(),
@@ -78,11 +86,13 @@ impl GcpSource {
     }
 
     fn obtain(&mut self) -> Result<Token, Error> {
-        let (chain, origin) = credentials::find(&self.env)?;
-        crate::debug!("gcp: credentials from {origin}: {chain:?}");
+        let (chain, origin) = credentials::find(&self.env, &self.outputs)?;
+        crate::log::debug!("gcp: credentials from {origin}: {chain:?}");
+        credentials::check_token_urls(&chain, &self.settings.endpoint)
+            .map_err(|e| e.with_source(origin.clone()))?;
         match chain {
             Chain::ServiceAccount(sa) => self.clients.service_account_token(&sa, now()),
-            Chain::External(e) => self.clients.external_token(&e),
+            Chain::External(e) => self.clients.external_token(&e, &self.outputs),
             Chain::Metadata(host) => self.clients.metadata_token(&host).map_err(|e| {
                 Error::new(
                     e.kind,

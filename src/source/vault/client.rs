@@ -242,7 +242,7 @@ impl Vault {
                         )
                     })?,
                 };
-                crate::debug!("vault: using the configured token (method token)");
+                crate::log::debug!("vault: using the configured token (method token)");
                 t
             }
             Auth::AppRole {
@@ -338,7 +338,7 @@ impl Vault {
         }
         let resp = result.map_err(|e| e.with_source(src.clone()))?;
         let out = parse_kv(path, version, self.kv_version, resp.status, &resp.body)?;
-        crate::debug!(
+        crate::log::debug!(
             "vault:{path}: {} keys{}",
             out.values.len(),
             out.version
@@ -352,12 +352,12 @@ impl Vault {
 /// Logs how revoking `what` went: a failure is only a warning (it then expires with its TTL).
 fn log_revocation(result: Result<http::Response, Error>, what: &str) {
     match result {
-        Ok(r) if (200..300).contains(&r.status) => crate::debug!("{what}: revoked"),
-        Ok(r) => crate::warn!(
+        Ok(r) if (200..300).contains(&r.status) => crate::log::debug!("{what}: revoked"),
+        Ok(r) => crate::log::warn!(
             "{what}: could not revoke it ({}); it expires with its TTL",
             status_text(r.status, &r.body)
         ),
-        Err(e) => crate::warn!(
+        Err(e) => crate::log::warn!(
             "{what}: could not revoke it ({}); it expires with its TTL",
             e.what
         ),
@@ -524,7 +524,7 @@ pub fn parse_login(status: u16, body: &Secret, method: &str, src: &str) -> Resul
     };
     match v.pointer("/auth/client_token").and_then(Value::as_str) {
         Some(t) if !t.is_empty() => {
-            crate::debug!("vault: {method} login succeeded");
+            crate::log::debug!("vault: {method} login succeeded");
             Ok(Secret::new(t.as_bytes().to_vec()))
         }
         _ => Err(
@@ -665,16 +665,18 @@ fn credential(c: &Credential, env: &Environ, what: &str) -> Result<Secret, Error
 /// Reads a small credential file, dropping surrounding whitespace (files usually end in `\n`).
 fn read_credential(path: &Path, key: &str) -> Result<Secret, Error> {
     let src = format!("secret_init.vault.auth.{key} {}", path.display());
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::cannot_read(Kind::Permission, &e).with_source(src.clone()))?;
-    let read = crate::fsx::read_secret(file, MAX_CREDENTIAL_BYTES, 0)
-        .map_err(|e| Error::cannot_read(Kind::Permission, &e).with_source(src.clone()))?;
-    let Some(read) = read else {
-        return Err(Error::new(
-            Kind::Data,
-            format!("larger than {MAX_CREDENTIAL_BYTES} bytes"),
-        )
-        .with_source(src));
+    // The one input reader: a FIFO in its place cannot block the login; regular files only.
+    let read = match crate::fsx::read_file(path, MAX_CREDENTIAL_BYTES) {
+        Ok(Some(read)) => read,
+        Ok(None) => {
+            return Err(
+                Error::new(Kind::Permission, "cannot read: No such file or directory")
+                    .with_source(src),
+            );
+        }
+        Err(e) => {
+            return Err(Error::new(e.kind(Kind::Data), e.text()).with_source(src));
+        }
     };
     let buf = read.expose();
     let start = buf
@@ -695,7 +697,7 @@ fn read_credential(path: &Path, key: &str) -> Result<Secret, Error> {
 mod tests {
     use super::*;
 
-    /// Issue 10, questionable behaviours: a vault answer with one key twice is refused (65)
+    /// A vault answer with one key twice is refused (65)
     /// rather than read as its last value.
     #[test]
     fn duplicate_keys_in_an_answer_are_refused() {

@@ -114,7 +114,7 @@ impl Keep {
     /// The logged-in client, logging in on first use (with `settings`' method).
     pub fn client(&mut self, settings: &VaultSettings, env: &Environ) -> Result<&mut Vault, Error> {
         if self.client.is_none() {
-            crate::debug!(
+            crate::log::debug!(
                 "vault: connecting to {} ({} paths, auth {})",
                 // Never userinfo or query: an address may carry credentials.
                 crate::http::redact_url(&settings.address),
@@ -123,7 +123,7 @@ impl Keep {
             );
             for var in ["VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY"] {
                 if env.get(var).is_some_and(|v| !v.is_empty()) {
-                    crate::warn!(
+                    crate::log::warn!(
                         "{var} is ignored: secret-init always verifies TLS (set ca_cert instead)"
                     );
                 }
@@ -133,7 +133,7 @@ impl Keep {
             if self.live && v.lease.is_none() {
                 // A user-supplied token: its TTL and renewability are learnt once.
                 if let Err(e) = v.lookup_self() {
-                    crate::debug!(
+                    crate::log::debug!(
                         "vault: cannot look up the token ({}); it is not renewed",
                         e.what
                     );
@@ -306,7 +306,7 @@ impl Keep {
             told: false,
             expires: life.map(|s| SystemTime::now() + Duration::from_secs(s)),
         };
-        crate::info!(
+        crate::log::info!(
             "vault: issued dynamic secret \"{}\" ({}): {} field(s){}",
             d.name,
             d.path,
@@ -349,7 +349,7 @@ impl Keep {
                 && !i.told
             {
                 i.told = true;
-                crate::info!("vault: dynamic secret \"{name}\" is due for a re-issue");
+                crate::log::info!("vault: dynamic secret \"{name}\" is due for a re-issue");
                 reissue = true;
             }
         }
@@ -367,12 +367,12 @@ impl Keep {
         let src = format!("vault dynamic \"{name}\" lease");
         match client.renew_lease(&id, i.lease, &src) {
             Ok(d) if d + 1 >= i.lease => {
-                crate::info!("vault: dynamic secret \"{name}\": lease renewed for {d}s");
+                crate::log::info!("vault: dynamic secret \"{name}\": lease renewed for {d}s");
                 i.renew_at = Some(now + two_thirds(d));
                 i.expires = Some(SystemTime::now() + Duration::from_secs(d));
             }
             Ok(d) => {
-                crate::info!(
+                crate::log::info!(
                     "vault: dynamic secret \"{name}\": the max TTL caps the lease at {d}s; \
                      re-issued in {:.1}s",
                     two_thirds(d).as_secs_f64()
@@ -382,7 +382,7 @@ impl Keep {
                 i.expires = Some(SystemTime::now() + Duration::from_secs(d));
             }
             Err(e) => {
-                crate::warn!("{e}; issuing it anew");
+                crate::log::warn!("{e}; issuing it anew");
                 i.renew_at = None;
                 i.reissue_at = Some(now);
             }
@@ -410,7 +410,7 @@ impl Keep {
                     self.clock.expires = Some(SystemTime::now() + Duration::from_secs(l.ttl));
                     self.auth_error = None;
                     self.auth_failures = 0;
-                    crate::info!(
+                    crate::log::info!(
                         "vault: token renewed for {}s{}",
                         l.ttl,
                         if capped {
@@ -421,7 +421,7 @@ impl Keep {
                     );
                     return;
                 }
-                Err(e) => crate::warn!("vault: token renewal failed: {e}"),
+                Err(e) => crate::log::warn!("vault: token renewal failed: {e}"),
             }
         }
         if !client.owns_token() {
@@ -429,7 +429,7 @@ impl Keep {
             if self.clock.renewable && !self.clock.capped {
                 self.clock.next = Some(now + Duration::from_secs(5));
             } else {
-                crate::warn!(
+                crate::log::warn!(
                     "vault: the configured token cannot be renewed; it expires with its TTL"
                 );
                 self.clock.next = None;
@@ -441,7 +441,7 @@ impl Keep {
                 self.clock = Clock::of(client.lease, now);
                 self.auth_error = None;
                 self.auth_failures = 0;
-                crate::info!(
+                crate::log::info!(
                     "vault: logged in again ({}); token TTL {}s",
                     super::auth_name(&settings.auth),
                     self.clock.ttl
@@ -450,7 +450,7 @@ impl Keep {
             Err(e) => {
                 self.auth_failures += 1;
                 let line = format!("{e}");
-                crate::error!(
+                crate::log::error!(
                     "vault: logging in again failed, the program keeps the last good set: {line}"
                 );
                 self.auth_error = Some(format!("logging in again failed: {line}"));
@@ -495,13 +495,13 @@ impl Keep {
 
 fn log_clock(what: &str, c: &Clock) {
     match c.next {
-        Some(at) => crate::info!(
+        Some(at) => crate::log::info!(
             "vault: {what} TTL {}s{}; next renewal in {:.1}s",
             c.ttl,
             if c.renewable { "" } else { " (not renewable)" },
             at.saturating_duration_since(Instant::now()).as_secs_f64()
         ),
-        None => crate::debug!("vault: {what} has no TTL to renew"),
+        None => crate::log::debug!("vault: {what} has no TTL to renew"),
     }
 }
 

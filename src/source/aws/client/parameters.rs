@@ -9,7 +9,7 @@ use super::{
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
 use crate::source::aws::config::Service;
-use crate::source::aws::credentials::Credentials;
+use crate::source::aws::sigv4::Credentials;
 
 /// Names per `GetParameters` call, and results per `GetParametersByPath` page (the maxima).
 pub(crate) const BATCH_PARAMETERS: usize = 10;

@@ -8,7 +8,7 @@ use super::{
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
 use crate::source::aws::config::Service;
-use crate::source::aws::credentials::Credentials;
+use crate::source::aws::sigv4::Credentials;
 
 /// Ids per `BatchGetSecretValue` call (the API's maximum).
 pub(crate) const BATCH_SECRETS: usize = 20;

@@ -5,7 +5,8 @@ use super::{Clients, status_error};
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
-use crate::source::aws::credentials::{Credentials, WebIdentity, read_token};
+use crate::source::aws::credentials::{WebIdentity, read_token};
+use crate::source::aws::sigv4::Credentials;
 
 impl Clients {
     /// Exchanges a web identity token for credentials at STS (unsigned, as the SDKs do).
