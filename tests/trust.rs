@@ -362,9 +362,17 @@ fn a_failed_start_revokes_the_dynamic_lease_and_the_login_token() {
         tokens_before,
         "the login token outlived the failed start"
     );
+    // `check` never starts a program: what it issued to check the plan is revoked too.
+    std::fs::remove_dir(sb.path("out/web.key")).expect("rmdir");
+    sb.run()
+        .env("VAULT_SECRET_ID", &secret_id)
+        .arg("check")
+        .output()
+        .expect_ok();
+    assert_eq!(leases(), 0, "check left a lease");
+    assert_eq!(accessors(), tokens_before, "check left its login token");
     // Control: a start that succeeds hands the certificate, its lease and the token under it
     // to the program.
-    std::fs::remove_dir(sb.path("out/web.key")).expect("rmdir");
     start().expect_ok();
     assert!(read(&sb.path("out/web.cert")).contains("BEGIN CERTIFICATE"));
     assert_eq!(leases(), 1, "control: the lease is listed");
@@ -482,4 +490,33 @@ fn under_user_the_files_that_decide_deliveries_must_be_out_of_the_programs_reach
     );
     start(&root_config).expect_ok();
     assert_eq!(read(&sb.path("out/t")), secret);
+}
+
+/// `remove_secret_id_file`: the consumed AppRole secret id file was removed with a path-following
+/// `remove_file`, so a link planted in its directory path made the removal land elsewhere. Now
+/// the parent is opened without following links: a link on the way leaves the file alone, with a
+/// warning; a plain path is removed (control).
+#[test]
+fn a_consumed_secret_id_file_is_never_removed_through_a_link() {
+    let bao = Bao::start();
+    bao.put_v2("app", &[("db", "v")]);
+    let sb = Sandbox::new();
+    let real = sb.mkdir("real");
+    std::os::unix::fs::symlink(&real, sb.path("link")).expect("symlink");
+    let start = |sid_path: &Path| {
+        let (role_id, secret_id) = bao.approle();
+        std::fs::write(real.join("secret-id"), &secret_id).expect("write");
+        sb.config(&format!(
+            "secrets:\n  db: null\nsecret_init:\n  vault:\n{}    paths: [secret/data/app]\n    auth: {{method: approle, role_id: {role_id}, secret_id_file: {}, remove_secret_id_file: true}}\n",
+            bao.vault_yaml(),
+            sid_path.display()
+        ));
+        let out = sb.run().args(["--", "/bin/true"]).output();
+        out.expect_ok().no_leak(&[&secret_id]);
+        out
+    };
+    start(&sb.path("link/secret-id")).stderr_has("consumed input: not removing");
+    assert!(real.join("secret-id").exists(), "removed through the link");
+    start(&real.join("secret-id"));
+    assert!(!real.join("secret-id").exists(), "control: not removed");
 }
