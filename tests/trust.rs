@@ -382,7 +382,7 @@ fn a_failed_start_revokes_the_dynamic_lease_and_the_login_token() {
 /// The status file in a directory the `--user` program owns: the program swaps the directory for
 /// a link to a root-only one, and the root supervisor wrote (and would replace) a file there.
 /// Now the write opens the directories without following a link: it fails, logged, and nothing
-/// is written through the link.
+/// is written through the link. A secrets dir the program owns is not watched.
 #[test]
 fn the_status_file_is_never_written_through_a_link() {
     let base = tempfile::Builder::new()
@@ -411,12 +411,23 @@ fn the_status_file_is_never_written_through_a_link() {
         p = shared.join("pub").display(),
         r = root_only.display()
     );
+    // The secrets dir is the program's too: nothing in it is an input, so it is not watched
+    // (a program writing into it cannot drive a pass every 100 ms).
     let mut r = sb.run();
     r.env("TRUSS_SECRET_db", "v")
+        .env("SECRET_INIT_SECRETS_DIR", &shared)
         .args(["--user", &format!("{UID}:{UID}"), "--", "/bin/sh", "-c"])
         .arg(script);
     let mut ns = Ns::start(&r, &[]);
     expect_prefix(&ns, "swapped", Duration::from_secs(10));
+    assert!(
+        ns.stderr().contains(&format!(
+            "refresh: {} is not watched: the program's user can change it",
+            shared.display()
+        )),
+        "{}",
+        ns.stderr()
+    );
     let warned = wait_until(Duration::from_secs(10), || {
         ns.stderr().contains("cannot write the status file")
     });
