@@ -843,6 +843,44 @@ mod tests {
         assert_eq!(names(tmp.path()), ["a"]);
     }
 
+    /// The record of deliveries goes with the set: published first, listing the new files, and
+    /// put back as it was when a stop rolls the set back.
+    #[test]
+    fn the_record_is_rolled_back_with_the_set() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path();
+        let with_record = WriteOptions {
+            record: Some(dir.to_path_buf()),
+            ..opts()
+        };
+        let first = [delivery(dir, "a", "1"), delivery(dir, "b", "1")];
+        let p = publish(&first, &with_record, || None).expect("publish");
+        assert_eq!(names(dir), ["..secret-init-delivered", "a", "b"]);
+        assert_eq!(p.record, Some(dir.join(provenance::RECORD_NAME)));
+        assert_eq!(p.files.len(), 2, "the record is not one of the files");
+        let record = std::fs::read(dir.join(provenance::RECORD_NAME)).expect("record");
+        let second = [delivery(dir, "a", "2"), delivery(dir, "b", "2")];
+        // The record is renamed first: a stop at the second poll comes after it.
+        let polls = Cell::new(0usize);
+        let stop = || {
+            polls.set(polls.get() + 1);
+            (polls.get() >= 2).then_some(15)
+        };
+        publish(&second, &with_record, stop).expect_err("stopped");
+        assert_eq!(
+            std::fs::read(dir.join(provenance::RECORD_NAME)).expect("record"),
+            record,
+            "the old record is back"
+        );
+        assert_eq!(std::fs::read_to_string(dir.join("a")).expect("a"), "1");
+        let p = publish(&second, &with_record, || None).expect("publish");
+        assert_ne!(
+            std::fs::read(dir.join(provenance::RECORD_NAME)).expect("record"),
+            record
+        );
+        assert_eq!(p.ids.len(), 2);
+    }
+
     /// A staging dir a SIGKILLed start left behind (unlocked, ours, our name) is
     /// swept by the next publish; a live start's (locked), a symlink with our name, a directory
     /// not of our naming and the link's target are all left alone.
