@@ -151,6 +151,9 @@ pub(crate) struct Inputs {
     delivered: HashSet<FileId>,
     program: Option<ProgramUser>,
     credentials: Vec<(FileId, String)>,
+    /// Each directory's verdict (device, inode → why the program could change it), so that
+    /// 10,000 secrets in one directory walk its path up to `/` once.
+    chains: std::cell::RefCell<HashMap<(u64, u64), Option<String>>>,
 }
 
 impl Inputs {
@@ -179,13 +182,19 @@ impl Inputs {
             delivered,
             program,
             credentials,
+            chains: Default::default(),
         }
     }
 
-    /// Whether the file open as `fd` may be read as a value. `dir`: the directory it was found
-    /// in, used to find its place when /proc cannot say.
-    /// Its `fstat`, for the read that follows.
-    pub(crate) fn judge(&self, fd: &OwnedFd, dir: Option<&OwnedFd>) -> Result<FileStat, NotInput> {
+    /// Whether the file open as `fd` may be read as a value; its `fstat`, for the read that
+    /// follows. `found`: the directory it was opened in and its name there, when known (the
+    /// file source, `X_FILE`): when the name is the file itself (no link on the way), that
+    /// directory is its own; else /proc says where it is.
+    pub(crate) fn judge(
+        &self,
+        fd: &OwnedFd,
+        found: Option<(&OwnedFd, &str)>,
+    ) -> Result<FileStat, NotInput> {
         let st = fstat(fd).map_err(|e| NotInput::Writable(format!("cannot stat: {}", e.desc())))?;
         let id = FileId::of(&st);
         if let Some((_, what)) = self.credentials.iter().find(|(c, _)| c.same_file(&id)) {
@@ -200,12 +209,32 @@ impl Inputs {
         if let Some(why) = user.can_write(&st) {
             return Err(NotInput::Writable(why.to_string()));
         }
-        let Some(parent) = real_parent(fd, &st).or_else(|| dir.and_then(try_clone)) else {
+        let direct = found.filter(|(dir, name)| {
+            fstatat(*dir, *name, AtFlags::AT_SYMLINK_NOFOLLOW)
+                .is_ok_and(|here| FileId::of(&here) == id)
+        });
+        let parent = match direct {
+            Some((dir, _)) => try_clone(dir),
+            None => real_parent(fd, &st),
+        };
+        let Some(parent) = parent else {
             return Err(NotInput::Writable(
                 "its directory cannot be found to check who can change it".into(),
             ));
         };
-        match writable_chain(&parent, user) {
+        let key = fstat(&parent).map(|d| (d.st_dev, d.st_ino)).ok();
+        let cached = key.and_then(|k| self.chains.borrow().get(&k).cloned());
+        let verdict = match cached {
+            Some(v) => v,
+            None => {
+                let v = writable_chain(&parent, user);
+                if let Some(k) = key {
+                    self.chains.borrow_mut().insert(k, v.clone());
+                }
+                v
+            }
+        };
+        match verdict {
             Some(why) => Err(NotInput::Writable(why)),
             None => Ok(st),
         }

@@ -175,7 +175,7 @@ fn read_pointed(path: &Path, max: u64, inputs: &Inputs) -> Result<Secret, Error>
     )
     .map_err(|e| missing_or(e, "open its directory"))?;
     let fd = open_beneath(&dirfd, name, READ_FLAGS).map_err(|e| missing_or(e, "open"))?;
-    let st = inputs.judge(&fd, Some(&dirfd)).map_err(not_input)?;
+    let st = inputs.judge(&fd, Some((&dirfd, name))).map_err(not_input)?;
     read_regular(fd, &st, max).map_err(|why| Error::new(Kind::Data, why))
 }
 
@@ -241,7 +241,7 @@ impl Source for FileSource {
                 Err(Errno::ENOENT) => continue,
                 Err(e) => return Err(errno_error(e, "open").with_source(src)),
             };
-            let st = match self.inputs.judge(&fd, Some(dirfd)) {
+            let st = match self.inputs.judge(&fd, Some((dirfd, name.as_str()))) {
                 Ok(st) => st,
                 Err(NotInput::Delivered) => {
                     crate::log::debug!(
