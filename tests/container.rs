@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
+mod release;
+
 const IMAGE: &str = "localhost/secret-init-test:latest";
 
 struct Engine {

@@ -1097,7 +1097,40 @@ fn help_and_version() {
         .arg("--version")
         .output()
         .expect_ok()
-        .stdout_has("secret-init ");
+        .stdout_has(concat!(
+            "secret-init ",
+            env!("CARGO_PKG_VERSION"),
+            "\ncommit:    "
+        ))
+        .stdout_has("\nsources:   file, env, vault, aws, gcp, azure, bundle, local, default\n");
+    // For scripts: one JSON object, the same facts; the options around --version are still read.
+    let out = Run::new().args(["--version", "--format", "json"]).output();
+    out.expect_ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout()).expect("one JSON object");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert!(v["commit"].as_str().is_some_and(|c| !c.is_empty()), "{v}");
+    assert!(
+        v["target"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("-linux-musl") || t.ends_with("-linux-gnu")),
+        "{v}"
+    );
+    assert!(
+        v["providers"].as_array().is_some_and(|p| p.len() > 10),
+        "{v}"
+    );
+    assert_eq!(
+        Run::new()
+            .args(["--format", "json", "-V"])
+            .output()
+            .stdout(),
+        out.stdout()
+    );
+    Run::new()
+        .args(["--version", "--format", "yaml"])
+        .output()
+        .expect_code(64)
+        .stderr_has("--format: expected table or json");
 }
 
 #[test]

@@ -25,6 +25,7 @@ mod preflight;
 mod providers;
 mod publish_signals;
 mod refresh;
+mod release;
 mod renewal;
 mod setup;
 mod templates;

@@ -22,6 +22,7 @@ mod env_refs;
 pub(crate) mod materialize;
 pub(crate) mod pipeline;
 pub(crate) mod refresh;
+mod version;
 
 pub(crate) use pipeline::{Context, Delivery, delivery, remove_consumed};
 use pipeline::{Ending, Pass, Target, env_declared, pass, plan_for};
@@ -40,7 +41,18 @@ pub(crate) fn dispatch(
             return Ok(0);
         }
         Command::Version => {
-            print_stdout(concat!("secret-init ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
+            let json = match inv.values(cli::Opt::Format).last().map(|v| v.to_str()) {
+                None | Some(Some("table" | "text")) => false,
+                Some(Some("json")) => true,
+                Some(_) => {
+                    return Err(Error::new(
+                        Kind::Usage,
+                        "--format: expected table or json (see secret-init --help)",
+                    )
+                    .into());
+                }
+            };
+            print_stdout(version::text(json).as_bytes());
             return Ok(0);
         }
         Command::Bundle { args, alias } => {

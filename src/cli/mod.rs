@@ -127,7 +127,7 @@ options! {
     LogFormat = "log-format", Some("FORMAT"), false,
         "text|json [default: text]";
     Format = "format", Some("FORMAT"), false,
-        "check: output as table|json [default: table]";
+        "check and --version: output as table|json [default: table]";
     StateFile = "state-file", Some("PATH"), false,
         "materialize/clean: record of what was written [default: $XDG_STATE_HOME/secret-init/materialized.json]";
 }
@@ -250,6 +250,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
     let mut parser = lexopt::Parser::from_args(args);
     let mut inv = Invocation::new(Command::Version);
     let mut command: Option<Command> = None;
+    let mut version = false;
     loop {
         // `--` ends the options: everything after it is the program, even a word like "check".
         if let Some(mut raw) = parser.try_raw_args()
@@ -271,10 +272,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
                 inv.command = Command::Help(command.as_ref().and_then(Command::name));
                 return Ok(inv);
             }
-            Arg::Short('V') | Arg::Long("version") => {
-                inv.command = Command::Version;
-                return Ok(inv);
-            }
+            // The other options are still read, for `--version --format json`.
+            Arg::Short('V') | Arg::Long("version") => version = true,
             Arg::Long(name) => {
                 let name = name.to_string();
                 let spec = OPTIONS
@@ -346,6 +345,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
             }
         }
     }
+    if version {
+        return Ok(inv);
+    }
     let command = match command {
         Some(c) => c,
         None => {
@@ -394,7 +396,8 @@ pub(crate) fn help() -> String {
     }
     out.push_str(concat!(
         "    -h, --help                   this text\n",
-        "    -V, --version                the version\n\n",
+        "    -V, --version                version, source commit, target, sources and features compiled in\n",
+        "                                 (--version --format json: one JSON object)\n\n",
         "SOURCES (default precedence, highest first):\n",
         "    file     <secrets-dir>/<name>, byte-exact; Kubernetes ..data layout read as one snapshot\n",
         "    env      <env-prefix><name>, e.g. TRUSS_SECRET_hf_access_token\n",
