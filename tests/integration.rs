@@ -31,5 +31,6 @@ mod release;
 mod renewal;
 mod setup;
 mod templates;
+mod trust;
 mod vault;
 mod vault_login;
