@@ -84,9 +84,7 @@ fn source_profile_role_chains_at_moto_sts() {
         .stderr_has("aws sts AssumeRole (arn:aws:iam::123456789012:role/reader, profile badsource)")
         .no_leak(&[&sk]);
     // The external id is sent: the wrong one is refused by the trust policy.
-    run("wrongext")
-        .expect_code(77)
-        .stderr_has("AccessDenied");
+    run("wrongext").expect_code(77).stderr_has("AccessDenied");
     run("longer").expect_code(78).stderr_has("duration_seconds");
     assert!(!sb.path("out/x").exists());
 }

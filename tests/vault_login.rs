@@ -100,6 +100,19 @@ fn cert_login_with_a_client_certificate() {
     ))
     .expect_code(77)
     .stderr_has("no PEM private key");
+    // The client key is one of secret-init's own credentials: no reference delivers it.
+    sb.config(&format!(
+        "secrets:\n  k: null\nsecret_init:\n  secrets:\n    k: {{from: 'file:{key}'}}\n  vault:\n{}    auth: {{method: cert, client_cert: {cert}, client_key: {key}, name: app}}\n",
+        bao.vault_yaml(),
+        key = key.display(),
+        cert = cert.display(),
+    ));
+    sb.run()
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(78)
+        .stderr_has("one of secret-init's own credentials")
+        .no_leak(&[&body[..40]]);
     // Configuration refused before anything is read (78).
     run(format!("{{method: cert, client_cert: {}}}", cert.display()))
         .expect_code(78)
@@ -174,5 +187,18 @@ fn userpass_login() {
         .output()
         .expect_code(77)
         .stderr_has("no password");
+    // The password file is one of secret-init's own credentials: no reference delivers it.
+    sb.config(&format!(
+        "secrets:\n  k: null\nsecret_init:\n  secrets:\n    k: {{from: 'file:{}'}}\n  vault:\n{}    auth: {{method: userpass, username: dev, password_file: {}}}\n",
+        pw_file.display(),
+        bao.vault_yaml(),
+        pw_file.display()
+    ));
+    sb.run()
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(78)
+        .stderr_has("one of secret-init's own credentials")
+        .no_leak(&[&password]);
     assert!(!sb.path("out/db_password").exists());
 }

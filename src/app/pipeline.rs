@@ -245,6 +245,12 @@ fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
                 }
             }
             Auth::Jwt { jwt_file, .. } => add(jwt_file, "the vault jwt_file"),
+            Auth::Cert { client_key, .. } => add(client_key, "the vault client_key"),
+            Auth::Userpass { password, .. } => {
+                if let Credential::File(f) = password {
+                    add(f, "the vault password_file");
+                }
+            }
         }
     }
     if let Some(f) = ctx
