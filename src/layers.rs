@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("duration", 0),
     ("hex", 0),
     ("ini", 0),
+    ("url", 0),
     ("environ", 0),
     ("sys", 0),
     ("log", 1),

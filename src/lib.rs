@@ -38,6 +38,7 @@ mod sys;
 pub use sys::StartAlloc;
 mod template;
 mod tree;
+mod url;
 mod user;
 
 use std::ffi::OsString;

@@ -53,7 +53,7 @@ impl std::fmt::Display for Location {
         match self {
             Location::File(p) => write!(f, "{}", p.display()),
             // A presigned URL carries credentials in its query: never shown.
-            Location::Url(u) => f.write_str(&crate::http::redact_url(u)),
+            Location::Url(u) => f.write_str(&crate::url::redact_url(u)),
         }
     }
 }
@@ -159,7 +159,7 @@ pub(crate) fn parse_location(s: &str) -> Result<Location, String> {
             Some((h, port)) if !port.contains(']') => h,
             _ => authority,
         };
-        if crate::http::is_loopback(host) {
+        if crate::url::is_loopback(host) {
             return Ok(Location::Url(s.to_string()));
         }
         return Err(

@@ -236,7 +236,7 @@ impl SourceSettings {
                 .vault
                 .iter()
                 .map(|v| Watching::Poll {
-                    label: format!("vault:{}", crate::http::redact_url(&v.address)),
+                    label: format!("vault:{}", crate::url::redact_url(&v.address)),
                     what: "KV data paths; a new version shows a change",
                 })
                 .collect(),
@@ -253,7 +253,7 @@ impl SourceSettings {
                         only_if_present: false,
                     },
                     Location::Url(u) => Watching::Poll {
-                        label: format!("bundle:{}", crate::http::redact_url(u)),
+                        label: format!("bundle:{}", crate::url::redact_url(u)),
                         what: "conditional GET: If-None-Match with its ETag",
                     },
                 })

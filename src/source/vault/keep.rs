@@ -111,7 +111,7 @@ impl Keep {
             crate::log::debug!(
                 "vault: connecting to {} ({} paths, auth {})",
                 // Never userinfo or query: an address may carry credentials.
-                crate::http::redact_url(&settings.address),
+                crate::url::redact_url(&settings.address),
                 settings.paths.len(),
                 super::auth_name(&settings.auth)
             );
