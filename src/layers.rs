@@ -73,7 +73,7 @@ fn modules(src: &Path) -> BTreeMap<ModPath, String> {
                 continue;
             }
             let text = std::fs::read_to_string(&p).expect("readable source");
-            let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
+            let code = without_tests(&text);
             let code: String = code
                 .lines()
                 .filter(|l| !l.trim_start().starts_with("//"))
@@ -83,6 +83,20 @@ fn modules(src: &Path) -> BTreeMap<ModPath, String> {
         }
     }
     out
+}
+
+/// `text` up to its unit tests: a `mod tests` whose attribute line is a `cfg` naming `test`.
+fn without_tests(text: &str) -> &str {
+    let mut at = 0;
+    while let Some(i) = text[at..].find("\nmod tests {") {
+        let i = at + i;
+        let attr = text[..i].lines().last().unwrap_or("");
+        if attr.starts_with("#[cfg(") && attr.contains("test") {
+            return &text[..i];
+        }
+        at = i + 1;
+    }
+    text
 }
 
 /// Every path in `code` that starts with `crate`, `super`, `self` or one of `children`, as its
@@ -365,6 +379,11 @@ mod tests {
             );
         }
         assert!(!seen.iter().any(|p| p[0] == "foo"), "{seen:?}");
+        assert_eq!(
+            without_tests("a\n#[cfg(all(test, feature = \"x\"))]\nmod tests {b}"),
+            "a\n#[cfg(all(test, feature = \"x\"))]"
+        );
+        assert_eq!(without_tests("a\nmod tests {b}"), "a\nmod tests {b}");
         let real = graph(&src());
         let m = |s: &str| -> ModPath { s.split("::").map(str::to_string).collect() };
         assert!(

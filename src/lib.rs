@@ -19,6 +19,7 @@ mod fsx;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hex;
+#[cfg(feature = "tls")]
 mod http;
 mod ini;
 #[cfg(test)]

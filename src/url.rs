@@ -14,9 +14,11 @@ pub(crate) const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NO
     .remove(b'~');
 
 /// [`UNRESERVED`] with `/` kept too: SigV4's canonical path.
+#[cfg(feature = "aws")]
 pub(crate) const PATH: &percent_encoding::AsciiSet = &UNRESERVED.remove(b'/');
 
 /// Appends `v` percent-encoded with [`UNRESERVED`].
+#[cfg(feature = "tls")]
 pub(crate) fn form_encode(out: &mut Vec<u8>, v: &[u8]) {
     for chunk in percent_encoding::percent_encode(v, UNRESERVED) {
         out.extend_from_slice(chunk.as_bytes());
@@ -87,6 +89,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "aws")]
     fn percent_sets() {
         let mut out = Vec::new();
         form_encode(&mut out, b"a b/c=~");

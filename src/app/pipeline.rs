@@ -199,8 +199,15 @@ pub(crate) fn pass<'a>(
     })
 }
 
+/// Without the vault source there are no dynamic secrets.
+#[cfg(not(feature = "vault"))]
+fn add_dynamic(_: &Context, _: &Carry, _: &mut plan::Plan) -> Result<(), Errors> {
+    Ok(())
+}
+
 /// The vault's dynamic secrets (`secret_init.vault.dynamic`) join the plan: each one's fields
 /// as files published in the same atomic set. A path already planned is a conflict.
+#[cfg(feature = "vault")]
 fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<(), Errors> {
     let Some(v) = ctx
         .settings

@@ -50,6 +50,13 @@
 //! request as sent, the response as read, transport errors classified); [`connect`] is the
 //! connection side (the trust store, the trimmed rustls provider, the inline resolver, the agent).
 
+// A build with only some of the remote sources uses only part of the client (a bundle URL is a
+// plain GET): what the others need is dead code there, and only there.
+#![cfg_attr(
+    not(all(feature = "vault", feature = "aws", feature = "gcp", feature = "azure")),
+    allow(dead_code, unreachable_pub)
+)]
+
 mod connect;
 mod exchange;
 
@@ -133,6 +140,7 @@ impl Default for Options {
     }
 }
 
+#[cfg(any(feature = "vault", feature = "aws", feature = "gcp", feature = "azure"))]
 /// The [`Options`] a remote source's settings ask for: `$settings` is a settings value with the
 /// fields `ca_cert`, `timeout`, `deadline`, `retries` and `allow_insecure_http` (the vault's,
 /// aws', gcp's and azure's all have them), `$env` the start-time [`Environ`]; then the other
@@ -150,6 +158,7 @@ macro_rules! settings_options {
         }
     };
 }
+#[cfg(any(feature = "vault", feature = "aws", feature = "gcp", feature = "azure"))]
 pub(crate) use settings_options;
 
 /// The CA bundle to trust: `explicit` (a setting or `VAULT_CACERT`), else `SSL_CERT_FILE` from the

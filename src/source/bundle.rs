@@ -237,40 +237,53 @@ impl BundleSource {
     fn fetch_bytes(&self) -> Result<Vec<u8>, Error> {
         match &self.settings.location {
             Location::File(p) => format::read_file(p),
-            Location::Url(url) => {
-                let mut client = crate::http::Client::new(crate::http::Options {
-                    ca_file: crate::http::ca_file(self.settings.ca_cert.as_deref(), &self.env),
-                    max_body: format::MAX_BUNDLE_BYTES,
-                    ..crate::http::Options::default()
-                });
-                let etag = self.url_cache.borrow().as_ref().map(|(e, _)| e.clone());
-                let headers: Vec<(&str, &[u8])> = etag
-                    .iter()
-                    .map(|e| ("If-None-Match", e.as_bytes()))
-                    .collect();
-                let r = client.get(url, &headers)?;
-                let kind = match r.status {
-                    304 => {
-                        if let Some((_, body)) = self.url_cache.borrow().as_ref() {
-                            crate::log::debug!("{}: not modified (ETag)", self.label());
-                            return Ok(body.expose().to_vec());
-                        }
-                        Kind::Unavailable
-                    }
-                    200 => {
-                        let bytes = r.body.expose().to_vec();
-                        *self.url_cache.borrow_mut() = r.etag.map(|e| (e, r.body));
-                        return Ok(bytes);
-                    }
-                    401 | 403 => Kind::Permission,
-                    _ => Kind::Unavailable,
-                };
-                Err(Error::new(
-                    kind,
-                    format!("fetching the bundle answered HTTP {}", r.status),
-                ))
-            }
+            Location::Url(url) => self.fetch_url(url),
         }
+    }
+
+    /// A bundle by URL: a conditional GET against the last answer (its ETag).
+    #[cfg(feature = "bundle-url")]
+    fn fetch_url(&self, url: &str) -> Result<Vec<u8>, Error> {
+        let mut client = crate::http::Client::new(crate::http::Options {
+            ca_file: crate::http::ca_file(self.settings.ca_cert.as_deref(), &self.env),
+            max_body: format::MAX_BUNDLE_BYTES,
+            ..crate::http::Options::default()
+        });
+        let etag = self.url_cache.borrow().as_ref().map(|(e, _)| e.clone());
+        let headers: Vec<(&str, &[u8])> = etag
+            .iter()
+            .map(|e| ("If-None-Match", e.as_bytes()))
+            .collect();
+        let r = client.get(url, &headers)?;
+        let kind = match r.status {
+            304 => {
+                if let Some((_, body)) = self.url_cache.borrow().as_ref() {
+                    crate::log::debug!("{}: not modified (ETag)", self.label());
+                    return Ok(body.expose().to_vec());
+                }
+                Kind::Unavailable
+            }
+            200 => {
+                let bytes = r.body.expose().to_vec();
+                *self.url_cache.borrow_mut() = r.etag.map(|e| (e, r.body));
+                return Ok(bytes);
+            }
+            401 | 403 => Kind::Permission,
+            _ => Kind::Unavailable,
+        };
+        Err(Error::new(
+            kind,
+            format!("fetching the bundle answered HTTP {}", r.status),
+        ))
+    }
+
+    #[cfg(not(feature = "bundle-url"))]
+    fn fetch_url(&self, _: &str) -> Result<Vec<u8>, Error> {
+        Err(Error::new(
+            Kind::Config,
+            "a bundle by URL needs the Cargo feature `bundle-url`, which this build lacks",
+        )
+        .with_source(self.label()))
     }
 
     /// Reads, checks and opens the bundle on first use; later calls reuse the result.

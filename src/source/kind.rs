@@ -85,6 +85,17 @@ impl SourceKind {
         }
     }
 
+    /// Whether this build has the source (the remote ones are Cargo features).
+    pub fn compiled_in(self) -> bool {
+        match self {
+            SourceKind::Vault => cfg!(feature = "vault"),
+            SourceKind::Aws => cfg!(feature = "aws"),
+            SourceKind::Gcp => cfg!(feature = "gcp"),
+            SourceKind::Azure => cfg!(feature = "azure"),
+            _ => true,
+        }
+    }
+
     /// The names of every kind, for messages: `file, env, vault, …`.
     pub fn names() -> String {
         SourceKind::ALL

@@ -5,18 +5,25 @@
 //! costs nothing elsewhere. Lookups return `Ok(None)` for "not here" and `Err` only for problems
 //! that must stop the start (a link escaping the secrets dir, a FIFO, a bad permission).
 
+#[cfg(feature = "aws")]
 pub(crate) mod aws;
+#[cfg(feature = "azure")]
 pub(crate) mod azure;
 pub(crate) mod bundle;
 pub(crate) mod default;
 pub(crate) mod env;
 pub(crate) mod file;
+#[cfg(feature = "gcp")]
 pub(crate) mod gcp;
 pub(crate) mod kind;
 pub(crate) mod local;
 pub(crate) mod registry;
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 mod remote;
 pub(crate) mod section;
+#[cfg(any(feature = "vault", feature = "aws", feature = "gcp", feature = "azure"))]
+pub(crate) mod transport;
+#[cfg(feature = "vault")]
 pub(crate) mod vault;
 
 use std::fmt;
@@ -192,6 +199,7 @@ pub(crate) fn not_mine(kind: SourceKind, reference: &Reference) -> Error {
     Error::new(Kind::Config, format!("{kind} cannot serve {reference}"))
 }
 
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 /// Key `key` of the JSON object `v`: a string as its text, other values as JSON, `null` or
 /// absent as `None`. Never quotes the value in the error. The one `#KEY` picker of every source
 /// whose references take a `#KEY` (aws, gcp, azure).
@@ -232,6 +240,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
     fn json_keys() {
         let v = Secret::new(br#"{"user":"u","port":5432,"n":null}"#.to_vec());
         assert_eq!(

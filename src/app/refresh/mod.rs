@@ -489,6 +489,13 @@ impl Refresher<'_> {
     /// Keeps the vault's token and leases alive (source/vault/keep.rs); true when a dynamic
     /// secret is due for a re-issue. A change in the token's health is written to the status
     /// file at once.
+    #[cfg(not(feature = "vault"))]
+    fn keep_vault(&mut self, _: Instant) -> bool {
+        false
+    }
+
+    /// See above.
+    #[cfg(feature = "vault")]
     fn keep_vault(&mut self, now: Instant) -> bool {
         let (reissue, vault) = {
             let mut keep = self.carry.vault.borrow_mut();
