@@ -121,6 +121,7 @@ fn the_core_build_names_the_feature_it_lacks() {
     let out = core_run(&sb)
         .env("SECRET_INIT_BUNDLE", "https://127.0.0.1:1/b.json")
         .env("SECRET_INIT_MASTER_KEY", b64(&[7u8; 32]))
+        .env("SECRET_INIT_BUNDLE_VAULTS", "app")
         .args(["check"])
         .output();
     out.expect_code(78).stderr_has("Cargo feature `bundle-url`");
