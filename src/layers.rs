@@ -26,6 +26,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("http", 2),
     ("bundle", 2),
     ("reference", 2),
+    ("provenance", 2),
     ("source", 3),
     ("manifest", 4),
     ("settings", 5),
@@ -85,16 +86,20 @@ fn modules(src: &Path) -> BTreeMap<ModPath, String> {
     out
 }
 
-/// `text` up to its unit tests: a `mod tests` whose attribute line is a `cfg` naming `test`.
+/// `text` up to its unit tests: a `mod tests` whose attribute is a `cfg` naming `test` (the
+/// attribute may span lines).
 fn without_tests(text: &str) -> &str {
     let mut at = 0;
-    while let Some(i) = text[at..].find("\nmod tests {") {
-        let i = at + i;
-        let attr = text[..i].lines().last().unwrap_or("");
-        if attr.starts_with("#[cfg(") && attr.contains("test") {
-            return &text[..i];
+    while let Some(i) = text[at..].find("#[cfg(") {
+        let start = at + i;
+        let Some(len) = text[start..].find(")]") else {
+            break;
+        };
+        let end = start + len + 2;
+        if text[start..end].contains("test") && text[end..].trim_start().starts_with("mod tests") {
+            return &text[..start];
         }
-        at = i + 1;
+        at = end;
     }
     text
 }
@@ -380,8 +385,8 @@ mod tests {
         }
         assert!(!seen.iter().any(|p| p[0] == "foo"), "{seen:?}");
         assert_eq!(
-            without_tests("a\n#[cfg(all(test, feature = \"x\"))]\nmod tests {b}"),
-            "a\n#[cfg(all(test, feature = \"x\"))]"
+            without_tests("a\n#[cfg(all(\n    test,\n    feature = \"x\"\n))]\nmod tests {b}"),
+            "a\n"
         );
         assert_eq!(without_tests("a\nmod tests {b}"), "a\nmod tests {b}");
         let real = graph(&src());

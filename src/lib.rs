@@ -29,6 +29,7 @@ mod manifest;
 pub mod name;
 mod plan;
 mod process;
+mod provenance;
 mod provider;
 pub mod reference;
 mod resolve;

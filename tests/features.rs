@@ -60,7 +60,14 @@ fn the_core_build_starts_from_files_and_env() {
 #[test]
 fn the_core_build_names_the_feature_it_lacks() {
     let feature = |f: &str| format!("built without the {f} source (Cargo feature `{f}`)");
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<&str>, String)> = vec![
+    // (config.yaml, environment, options, what stderr says)
+    type Case = (
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+        Vec<&'static str>,
+        String,
+    );
+    let cases: Vec<Case> = vec![
         (
             "secrets:\n  a: null\nsecret_init:\n  vault:\n    address: https://127.0.0.1:1\n",
             vec![("TRUSS_SECRET_a", "x")],
