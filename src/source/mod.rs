@@ -111,6 +111,12 @@ pub trait Source {
         Ok(Vec::new())
     }
 
+    /// Hands what it keeps for the next pass (a login, a URL's last answer) back to `carry`
+    /// at the end of this one; nothing by default.
+    fn hand_back(&mut self, carry: &mut Carry) {
+        let _ = carry;
+    }
+
     /// Input files used up by this run, to be removed once the program has started; none by
     /// default.
     fn consumed_files(&mut self) -> Vec<std::path::PathBuf> {
@@ -190,6 +196,46 @@ impl Outputs {
             ));
         }
         Ok(())
+    }
+}
+
+/// What one pass of the pipeline hands to the next (a live refresh).
+#[derive(Default)]
+pub struct Carry {
+    /// The files secret-init published (for `--cleanup`).
+    pub written: std::collections::BTreeSet<PathBuf>,
+    /// Their devices, inodes and mtimes: outputs, never read back as inputs (`provenance`).
+    pub(crate) written_ids: std::collections::HashSet<crate::provenance::FileId>,
+    /// A bundle URL's last answer, for a conditional GET.
+    pub bundle_url: bundle::UrlCache,
+    /// The vault client, its token and the dynamic secrets issued (kept alive by a refresh).
+    #[cfg(feature = "vault")]
+    pub vault: vault::keep::Keep,
+}
+
+impl Carry {
+    /// The carry of a live refresh: the vault's login and leases outlive each pass.
+    pub fn live() -> Carry {
+        #[cfg(feature = "vault")]
+        return Carry {
+            vault: vault::keep::Keep::live(),
+            ..Carry::default()
+        };
+        #[cfg(not(feature = "vault"))]
+        Carry::default()
+    }
+
+    /// The program is about to start: what the vault issued for it is the program's now, no
+    /// longer revoked when the carry is dropped (see `vault::keep`).
+    pub fn hand_over(&mut self) {
+        #[cfg(feature = "vault")]
+        self.vault.hand_over();
+    }
+
+    /// Just before an exec: what must not outlive secret-init (see `vault::keep`) is settled.
+    pub fn before_exec(&mut self) {
+        #[cfg(feature = "vault")]
+        self.vault.before_exec();
     }
 }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use super::aws::{AwsSource, config::AwsSettings};
 #[cfg(feature = "azure")]
 use super::azure::{AzureSource, config::AzureSettings};
-use super::bundle::{BundleSettings, BundleSource, Location, RawBundleSettings, UrlCache};
+use super::bundle::{BundleSettings, BundleSource, Location, RawBundleSettings};
 use super::default::DefaultSource;
 use super::env::EnvSource;
 use super::file::FileSource;
@@ -22,8 +22,8 @@ use super::gcp::{GcpSource, config::GcpSettings};
 use super::local::{LocalSource, ReadLocal};
 use super::section::Section;
 #[cfg(feature = "vault")]
-use super::vault::{VaultSource, config::VaultSettings, keep};
-use super::{Outputs, Source, SourceKind, Watching};
+use super::vault::{VaultSource, config::VaultSettings};
+use super::{Carry, Outputs, Source, SourceKind, Watching};
 use crate::cli::Invocation;
 use crate::environ::Environ;
 use crate::error::{Error, Errors};
@@ -127,46 +127,6 @@ fn refuse_vault_options(inv: &Invocation, env: &Environ) -> Result<(), Error> {
     Ok(())
 }
 
-/// What one pass of the pipeline hands to the next (a live refresh).
-#[derive(Default)]
-pub struct Carry {
-    /// The files secret-init published (for `--cleanup`).
-    pub written: std::collections::BTreeSet<PathBuf>,
-    /// Their devices, inodes and mtimes: outputs, never read back as inputs (`provenance`).
-    pub(crate) written_ids: std::collections::HashSet<crate::provenance::FileId>,
-    /// A bundle URL's last answer, for a conditional GET.
-    pub bundle_url: UrlCache,
-    /// The vault client, its token and the dynamic secrets issued (kept alive by a refresh).
-    #[cfg(feature = "vault")]
-    pub vault: keep::Shared,
-}
-
-impl Carry {
-    /// The carry of a live refresh: the vault's login and leases outlive each pass.
-    pub fn live() -> Carry {
-        #[cfg(feature = "vault")]
-        return Carry {
-            vault: keep::Keep::live(),
-            ..Carry::default()
-        };
-        #[cfg(not(feature = "vault"))]
-        Carry::default()
-    }
-
-    /// The program is about to start: what the vault issued for it is the program's now, no
-    /// longer revoked when the carry is dropped (see `vault::keep`).
-    pub fn hand_over(&self) {
-        #[cfg(feature = "vault")]
-        self.vault.borrow_mut().hand_over();
-    }
-
-    /// Just before an exec: what must not outlive secret-init (see `vault::keep`) is settled.
-    pub fn before_exec(&self) {
-        #[cfg(feature = "vault")]
-        self.vault.borrow_mut().before_exec();
-    }
-}
-
 /// The sources' own sections of `secret_init:` as written, borrowed from the manifest.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FileSections<'a> {
@@ -265,7 +225,7 @@ impl SourceSettings {
         generic: &Generic<'_>,
         env: &Environ,
         outputs: &Outputs,
-        carry: &Carry,
+        carry: &mut Carry,
         defaults: BTreeMap<SecretName, Secret>,
         read_local: ReadLocal,
     ) -> Vec<Built> {
@@ -290,7 +250,8 @@ impl SourceSettings {
                 #[cfg(feature = "vault")]
                 SourceKind::Vault => match &self.vault {
                     Some(v) => {
-                        let s = VaultSource::new(v.clone(), env.clone()).with_keep(&carry.vault);
+                        let s = VaultSource::new(v.clone(), env.clone())
+                            .with_keep(std::mem::take(&mut carry.vault));
                         (Box::new(s), true)
                     }
                     None => continue,
@@ -316,7 +277,7 @@ impl SourceSettings {
                 SourceKind::Bundle => match &self.bundle {
                     Some(b) => {
                         let s = BundleSource::new(b.clone(), env.clone())
-                            .with_url_cache(&carry.bundle_url);
+                            .with_url_cache(carry.bundle_url.take());
                         (Box::new(s), true)
                     }
                     None => continue,

@@ -32,9 +32,9 @@ use crate::plan::Plan;
 use crate::process;
 use crate::process::supervise::{Refresh, Tell};
 use crate::settings::{OnChange, RefreshSettings, Settings};
+use crate::source::Carry;
 use crate::source::SourceKind;
 use crate::source::Watching;
-use crate::source::registry::Carry;
 use crate::sys;
 
 use watch::{Watched, Watcher};
@@ -408,7 +408,7 @@ impl<'a> Refresher<'a> {
         let delivery = crate::app::pipeline::delivery(
             self.ctx,
             self.creds.as_ref(),
-            &self.carry,
+            &mut self.carry,
             self.program,
         );
         let crate::app::pipeline::Delivery { plan, env, .. } = match delivery {
@@ -517,7 +517,7 @@ impl Refresher<'_> {
     #[cfg(feature = "vault")]
     fn keep_vault(&mut self, now: Instant) -> bool {
         let (reissue, vault) = {
-            let mut keep = self.carry.vault.borrow_mut();
+            let keep = &mut self.carry.vault;
             (keep.tick(now), keep.status())
         };
         if self.status.vault.as_ref() != Some(&vault) {
