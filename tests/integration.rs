@@ -13,6 +13,7 @@ mod core;
 mod docs;
 mod env_refs;
 mod file_env;
+mod first_use;
 mod fleet;
 mod gcp;
 mod hardening;

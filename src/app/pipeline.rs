@@ -132,6 +132,9 @@ pub(crate) fn pass<'a>(
     target: &Target,
 ) -> Result<Pass<'a>, Errors> {
     check_prefix_vars(ctx)?;
+    if target.ending == Ending::Deliver && !target.program.is_empty() {
+        look_up_early(ctx, target.program)?;
+    }
     let mut sources = Sources::build(
         &ctx.settings,
         &ctx.manifest,
@@ -197,6 +200,23 @@ pub(crate) fn pass<'a>(
         provider_files,
         delivery,
     })
+}
+
+/// The program is looked up before anything is resolved, so a mistyped one (`secret-init chek`)
+/// gets its 127 and the "did you mean" at once, not a missing secret's error first. Only an env
+/// delivery can change the PATH the exec searches, and only with `allow_dangerous_env` (PATH is
+/// on the deny list): then the lookup waits for the plan ([`before_publishing`]).
+fn look_up_early(ctx: &Context, program: &[OsString]) -> Result<(), Error> {
+    if ctx.settings.allow_dangerous_env {
+        return Ok(());
+    }
+    let env = child_env::child_environment(
+        &ctx.program_env(),
+        &ctx.settings.env_prefix,
+        &ctx.settings.scrub_env,
+        &[],
+    );
+    process::lookup::resolve(program, &env).map(drop)
 }
 
 /// The vault's dynamic secrets (`secret_init.vault.dynamic`) join the plan: each one's fields

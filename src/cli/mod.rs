@@ -237,6 +237,32 @@ impl Invocation {
     }
 }
 
+/// The options of the bundle verbs that take a value, so that they may come before the verb.
+const BUNDLE_VALUE_OPTIONS: &[&str] = &[
+    "--bundle",
+    "--file",
+    "--master-key-file",
+    "--new-key-file",
+    "--output",
+    "--description",
+    "-d",
+];
+
+/// Whether the words after `bundle` name one of its verbs: the first word that is neither an
+/// option nor an option's value (`bundle --bundle F create x`). Another first word (`bundle
+/// exec puma`) is Ruby's Bundler, run as the program.
+fn verb_follows(rest: &[OsString]) -> bool {
+    let mut words = rest.iter().filter_map(|w| w.to_str());
+    while let Some(w) = words.next() {
+        if BUNDLE_VALUE_OPTIONS.contains(&w) {
+            words.next();
+        } else if !w.starts_with('-') {
+            return BUNDLE_VERBS.contains(&w);
+        }
+    }
+    false
+}
+
 fn usage(what: impl Into<String>) -> Error {
     Error::new(
         Kind::Usage,
@@ -320,11 +346,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
                     // the word is our command only when one of its verbs follows
                     // (`secret-init bundle exec puma` runs Bundler).
                     (None, "bundle")
-                        if parser.try_raw_args().is_some_and(|raw| {
-                            raw.peek()
-                                .and_then(|w| w.to_str())
-                                .is_some_and(|w| BUNDLE_VERBS.contains(&w))
-                        }) =>
+                        if parser
+                            .try_raw_args()
+                            .is_some_and(|raw| verb_follows(raw.as_slice())) =>
                     {
                         let rest = parser.raw_args().map_err(|e| usage(e.to_string()))?;
                         command = Some(Command::Bundle {
@@ -685,6 +709,19 @@ mod tests {
                 args: args(&["list", "--bundle", "f"]),
                 alias: false
             }
+        );
+        assert_eq!(
+            parse(args(&["bundle", "--bundle", "f", "-d", "x", "create", "y"]))
+                .expect("ok")
+                .command,
+            Command::Bundle {
+                args: args(&["--bundle", "f", "-d", "x", "create", "y"]),
+                alias: false
+            }
+        );
+        assert_eq!(
+            parse(args(&["bundle", "--help"])).expect("ok").command,
+            Command::Run(args(&["bundle", "--help"]))
         );
         assert_eq!(
             parse(args(&["vault", "list"])).expect("ok").command,
