@@ -71,3 +71,69 @@ fn bundle_options_before_the_verb() {
         .expect_ok()
         .stdout_has("api-keys");
 }
+
+/// Not root on a laptop, the output dir cannot be made: the run says what to do, and `check`
+/// says it in the same words (its row is not `ok`) and exits with the run's 73.
+#[test]
+fn output_dir_out_of_reach_says_what_to_do_in_run_and_check() {
+    assert!(
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0")),
+        "this test drops to nobody with setpriv: it needs root, as CI and the test machine have"
+    );
+    let sb = Sandbox::new();
+    sb.config("secrets:\n  hf_access_token: null\n");
+    // Root's 0755 directory: nobody may enter it but not create anything in it.
+    sb.mkdir("locked");
+    for p in ["", "locked"] {
+        std::fs::set_permissions(
+            sb.path(p),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
+    }
+    let out_dir = sb.path("locked/secrets");
+    let token = canary("hf");
+    let as_nobody = |args: &[&str]| {
+        let mut r = sb.run();
+        r.program = "/usr/bin/setpriv".into();
+        r.env("SECRET_INIT_OUTPUT_DIR", &out_dir)
+            .env("TRUSS_SECRET_hf_access_token", &token)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin())
+            .args(args);
+        r.output()
+    };
+    let said = format!(
+        "cannot create directory {}: Permission denied (secret-init runs as uid 65534, not root; \
+         write elsewhere with --output-dir DIR, e.g. --output-dir ./secrets, or run it as the \
+         container does)",
+        out_dir.display()
+    );
+    as_nobody(&["--", "/bin/true"])
+        .expect_code(73)
+        .stderr_has(&said)
+        .no_leak(&[&token]);
+    let check = as_nobody(&["check"]);
+    check.expect_code(73).stderr_has(&said).no_leak(&[&token]);
+    let row = check
+        .stdout()
+        .lines()
+        .find(|l| l.starts_with("hf_access_token"))
+        .map(str::to_string)
+        .expect("a row for the secret");
+    assert!(
+        row.contains("error: cannot create directory") && !row.ends_with(" ok"),
+        "{row}"
+    );
+    assert!(!out_dir.exists());
+    // The negative control: the same user with an output dir it may create.
+    std::fs::set_permissions(
+        sb.path("locked"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    as_nobody(&["check"]).expect_ok();
+}

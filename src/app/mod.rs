@@ -323,6 +323,18 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         .iter()
         .map(|r| Row::of(r, &ctx.settings))
         .collect();
+    // A secret that resolved but cannot be delivered (its directory cannot be made, its env
+    // name is refused) is not `ok`: its row says what the run would say.
+    for row in &mut rows {
+        if let Some(e) = errors
+            .0
+            .iter()
+            .find(|e| e.secret.as_deref() == Some(row.name.as_str()))
+            .filter(|_| row.status == "ok")
+        {
+            row.status = format!("error: {}", e.what);
+        }
+    }
     rows.extend(provider_rows);
     // Templates: rendered to check them, never shown; the row lists the secrets each one used.
     for o in crate::template::render_all(&ctx.manifest.templates, &resolutions) {

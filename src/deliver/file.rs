@@ -38,7 +38,9 @@ use nix::sys::stat::{Mode, SFlag, fchmod, fstat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, fchown, unlinkat};
 
 pub(crate) use super::dirs::WriteOptions;
-use super::dirs::{check_dir, is_memory_fs, open_existing_dir, read_only_hint};
+use super::dirs::{
+    cannot_create_dir, check_dir, is_memory_fs, open_existing_dir, permission_hint, read_only_hint,
+};
 pub(crate) use super::dirs::{
     open_dir_chain, open_dir_chain_owned, tighten_fresh_mount, would_tighten,
 };
@@ -207,8 +209,15 @@ pub(crate) fn probe(
             })?;
         }
         // Removed while still locked, so no other start's sweep can take it meanwhile.
+        // A run would first create the missing directory below `existing`, a mkdir in
+        // `existing` as the staging dir is: a failure is told in the run's words.
+        let missing = dir
+            .ancestors()
+            .take_while(|a| *a != existing)
+            .last()
+            .filter(|_| existing != dir);
         let (name, _staging, _lock) =
-            make_staging(&fd, existing).map_err(|what| cant_create(d, what))?;
+            make_staging(&fd, existing, missing).map_err(|what| cant_create(d, what))?;
         unlinkat(&fd, name.as_str(), UnlinkatFlags::RemoveDir)
             .map_err(|e| cant_create(d, format!("cannot remove the probe dir: {}", e.desc())))?;
     }
@@ -234,7 +243,7 @@ fn stage<'a>(
         })?;
         sweep_stale(&fd, dir);
         let (staging_name, staging, staging_lock) =
-            make_staging(&fd, dir).map_err(|what| cant_create(first, what))?;
+            make_staging(&fd, dir, None).map_err(|what| cant_create(first, what))?;
         let on_disk = !is_memory_fs(&fd);
         if on_disk {
             crate::log::debug!(
@@ -303,7 +312,13 @@ fn still_linked(dirfd: &OwnedFd, name: &str, fd: &OwnedFd) -> bool {
 }
 
 /// Makes this start's staging dir, `flock`ed exclusively for as long as the start uses it.
-fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd, Flock<OwnedFd>), String> {
+/// `missing`: the probe's directory a run would create in `dir` first; a mkdir that fails is
+/// reported as that directory's failure, as the run would report it.
+fn make_staging(
+    dirfd: &OwnedFd,
+    dir: &Path,
+    missing: Option<&Path>,
+) -> Result<(String, OwnedFd, Flock<OwnedFd>), String> {
     let cannot = |e: Errno| format!("cannot open staging dir in {}: {}", dir.display(), e.desc());
     for _ in 0..8 {
         let name = format!("{STAGING_PREFIX}{}", random_suffix());
@@ -324,13 +339,17 @@ fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd, Flock<O
                 continue;
             }
             Err(Errno::EEXIST) => continue,
-            Err(Errno::EROFS) => return Err(read_only_hint(dir)),
+            Err(Errno::EROFS) => return Err(read_only_hint(missing.unwrap_or(dir))),
             Err(e) => {
-                return Err(format!(
-                    "cannot create a staging dir in {}: {}",
-                    dir.display(),
-                    e.desc()
-                ));
+                return Err(match missing {
+                    Some(m) => cannot_create_dir(m, e),
+                    None => format!(
+                        "cannot create a staging dir in {}: {}{}",
+                        dir.display(),
+                        e.desc(),
+                        permission_hint(e)
+                    ),
+                });
             }
         }
     }
