@@ -137,3 +137,61 @@ fn output_dir_out_of_reach_says_what_to_do_in_run_and_check() {
     .expect("chmod");
     as_nobody(&["check"]).expect_ok();
 }
+
+/// `mode: 0400` unquoted, as every Kubernetes `defaultMode` is written, is the octal mode 0400
+/// (as YAML 1.1 reads it), for a secret and a template; what cannot be a mode is refused naming
+/// the secret, with the fix, and nothing is written.
+#[test]
+fn unquoted_octal_mode_is_the_mode_and_a_decimal_one_is_refused_with_the_fix() {
+    let sb = Sandbox::new();
+    let token = canary("hf");
+    for (written, want) in [("0400", 0o400), ("\"0640\"", 0o640), ("0755", 0o755)] {
+        sb.config(&format!(
+            "secrets:\n  hf_access_token: null\nsecret_init:\n  secrets:\n    \
+             hf_access_token: {{mode: {written}}}\n  templates:\n    conf:\n      \
+             template: \"x\"\n      destination: {}\n      mode: {written}\n",
+            sb.path("out/conf.txt").display()
+        ));
+        sb.run()
+            .env("TRUSS_SECRET_hf_access_token", &token)
+            .args(["--", "/bin/true"])
+            .output()
+            .expect_ok();
+        assert_eq!(mode(&sb.path("out/hf_access_token")), want, "{written}");
+        assert_eq!(mode(&sb.path("out/conf.txt")), want, "{written}");
+        std::fs::remove_dir_all(sb.path("out")).expect("rm out");
+    }
+    for (written, said) in [
+        (
+            "400",
+            "mode: 400 is a decimal number to YAML, not an \
+             octal mode; write it with its leading zero, as Kubernetes' defaultMode is: mode: 0400 \
+             (or quoted: \"0400\")",
+        ),
+        (
+            "0900",
+            "mode: 0900 is not an octal mode (digits 0-7, \
+             e.g. mode: 0400 or mode: 0640)",
+        ),
+        (
+            "4755",
+            "mode: 4755 has bits beyond 0777 (setuid, setgid and sticky are refused); e.g. mode: 0755",
+        ),
+    ] {
+        sb.config(&format!(
+            "secrets:\n  hf_access_token: null\nsecret_init:\n  secrets:\n    \
+             hf_access_token: {{mode: {written}}}\n"
+        ));
+        for cmd in [&["check"][..], &["--", "/bin/true"]] {
+            sb.run()
+                .env("TRUSS_SECRET_hf_access_token", &token)
+                .args(cmd)
+                .output()
+                .expect_code(65)
+                .stderr_has("secret \"hf_access_token\"")
+                .stderr_has(said)
+                .no_leak(&[&token]);
+        }
+        assert!(!sb.path("out").exists());
+    }
+}
