@@ -195,3 +195,348 @@ fn unquoted_octal_mode_is_the_mode_and_a_decimal_one_is_refused_with_the_fix() {
         assert!(!sb.path("out").exists());
     }
 }
+
+/// One documented option, run as a flag and as its env twin: `value` (`None`: a flag, `true` in
+/// its twin), with `env` and `config` the scene it needs, and `cmd` the command.
+struct Twin {
+    long: String,
+    value: Option<String>,
+    env: Vec<(String, String)>,
+    config: String,
+    cmd: Vec<String>,
+}
+
+/// Every option docs/options.md lists is read from its env twin: the twin does what the flag
+/// does (the same exit code and output, the origin's name aside), and that differs from not
+/// giving the option at all, so neither can be ignored. A new option without a row here fails.
+#[test]
+fn every_documented_option_is_read_from_its_twin() {
+    let sb = Sandbox::new();
+    let base_config = "secrets:\n  a: null\n  z: dflt\n";
+    sb.write("other.yaml", "secrets:\n  b: x\n");
+    sb.write("in2/a", "from-dir");
+    sb.write("local2.yaml", "secrets:\n  z: from-local\n");
+    sb.write("fromfile", "from-file");
+    let shared = sb.mkdir("shared");
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .expect("chmod");
+    // A bundle with the vault `v1` holding z.
+    let key = Run::new().args(["bundle", "keygen"]).output();
+    key.expect_ok();
+    let key = key.stdout().trim().to_string();
+    let key_file = sb.write("master.key", &key);
+    let bundle = sb.path("b.json");
+    for verb in [&["create", "v1"][..], &["set", "v1", "z", "from-bundle"]] {
+        Run::new()
+            .env("SECRET_INIT_MASTER_KEY", &key)
+            .arg("bundle")
+            .arg("--bundle")
+            .arg(&bundle)
+            .args(verb)
+            .output()
+            .expect_ok();
+    }
+    let p = |rel: &str| sb.path(rel).display().to_string();
+    let s = |v: &str| v.to_string();
+    let vault = vec![
+        (s("SECRET_INIT_VAULT_ADDR"), s("http://127.0.0.1:9")),
+        (s("SECRET_INIT_VAULT_RETRIES"), s("0")),
+        (s("VAULT_TOKEN"), s("t")),
+    ];
+    let with_bundle = vec![
+        (s("SECRET_INIT_BUNDLE"), bundle.display().to_string()),
+        (s("SECRET_INIT_MASTER_KEY"), key.clone()),
+    ];
+    let refresh = vec![(s("SECRET_INIT_REFRESH"), s("1m"))];
+    let run_env = || vec![s("--"), s("/usr/bin/env")];
+    let own_group = || {
+        vec![
+            s("--"),
+            s("/bin/sh"),
+            s("-c"),
+            s(
+                "read -r pid c s pp pg rest < /proc/$$/stat; [ \"$pid\" = \"$pg\" ] && echo own || echo shared",
+            ),
+        ]
+    };
+    let row = |long: &str, value: Option<&str>| Twin {
+        long: long.to_string(),
+        value: value.map(str::to_string),
+        env: Vec::new(),
+        config: base_config.to_string(),
+        cmd: vec![s("check")],
+    };
+    let rows: Vec<Twin> = vec![
+        row("config", Some(&p("other.yaml"))),
+        row("secrets-dir", Some(&p("in2"))),
+        row("output-dir", Some(&p("out2"))),
+        row("env-prefix", Some("APP_")),
+        row("local-config", Some(&p("local2.yaml"))),
+        Twin {
+            env: vec![
+                (s("SECRET_INIT_MASTER_KEY"), key.clone()),
+                (s("SECRET_INIT_BUNDLE_VAULTS"), s("v1")),
+            ],
+            ..row("bundle", Some(&bundle.display().to_string()))
+        },
+        Twin {
+            env: with_bundle.clone(),
+            ..row("bundle-vaults", Some("v1"))
+        },
+        Twin {
+            env: with_bundle.clone(),
+            cmd: run_env(),
+            ..row("bundle-env-vaults", Some("v1"))
+        },
+        Twin {
+            env: vec![
+                (s("SECRET_INIT_BUNDLE"), bundle.display().to_string()),
+                (s("SECRET_INIT_BUNDLE_VAULTS"), s("v1")),
+            ],
+            ..row("master-key-file", Some(&key_file.display().to_string()))
+        },
+        Twin {
+            env: vec![
+                (s("SECRET_INIT_BUNDLE"), s("https://127.0.0.1:9/b.json")),
+                (s("SECRET_INIT_MASTER_KEY"), key.clone()),
+                (s("SECRET_INIT_BUNDLE_VAULTS"), s("v1")),
+            ],
+            ..row("bundle-ca-cert", Some(&p("no-such-ca.pem")))
+        },
+        row("sources", Some("env")),
+        row("max-secret-bytes", Some("lots")),
+        Twin {
+            config: format!("{base_config}secret_init:\n  secrets:\n    a: {{env: LD_PRELOAD}}\n"),
+            ..row("allow-dangerous-env", None)
+        },
+        Twin {
+            env: vec![(s("SECRET_INIT_OUTPUT_DIR"), shared.display().to_string())],
+            ..row("allow-shared-dir", None)
+        },
+        Twin {
+            env: vec![(s("KEEP_OR_NOT"), s("x"))],
+            cmd: run_env(),
+            ..row("scrub-env", Some("KEEP_OR_NOT"))
+        },
+        Twin {
+            env: vec![(s("X_FILE"), p("fromfile"))],
+            cmd: run_env(),
+            ..row("file-env", Some("X"))
+        },
+        Twin {
+            env: [vault.clone(), vec![(s("X"), s("vault:secret/data/app#k"))]].concat(),
+            cmd: run_env(),
+            ..row("resolve-env-references", None)
+        },
+        row("vault-addr", Some("not a url")),
+        Twin {
+            env: vec![
+                (s("SECRET_INIT_VAULT_ADDR"), s("https://127.0.0.1:9")),
+                (s("VAULT_TOKEN"), s("t")),
+                (s("SECRET_INIT_VAULT_PATH"), s("secret/data/app")),
+            ],
+            ..row("vault-ca-cert", Some(&p("no-such-ca.pem")))
+        },
+        Twin {
+            env: vault.clone(),
+            ..row("vault-namespace", Some("bad namespace"))
+        },
+        Twin {
+            env: vault.clone(),
+            ..row("vault-path", Some("secret/data/app"))
+        },
+        Twin {
+            env: vault.clone(),
+            ..row("vault-timeout", Some("soon"))
+        },
+        Twin {
+            env: vault.clone(),
+            ..row("vault-deadline", Some("soon"))
+        },
+        Twin {
+            env: vault.clone(),
+            ..row("vault-retries", Some("many"))
+        },
+        Twin {
+            env: vault.clone(),
+            ..row("vault-retry-jitter", Some("sometimes"))
+        },
+        // A plain http:// vault off loopback is refused unless allowed; vault is not in the
+        // source order, so nothing is ever sent to it.
+        Twin {
+            env: vec![
+                (s("SECRET_INIT_VAULT_ADDR"), s("http://192.0.2.1:8200")),
+                (s("SECRET_INIT_SOURCES"), s("env,default")),
+            ],
+            ..row("allow-insecure-http", None)
+        },
+        Twin {
+            env: vec![(s("SECRET_INIT_NO_INIT"), s("true"))],
+            cmd: run_env(),
+            ..row("init", None)
+        },
+        Twin {
+            env: refresh.clone(),
+            cmd: run_env(),
+            ..row("no-init", None)
+        },
+        Twin {
+            env: vec![(s("SECRET_INIT_INIT"), s("true"))],
+            cmd: own_group(),
+            ..row("process-group", None)
+        },
+        row("grace-period", Some("long")),
+        row("user", Some("no-such-user")),
+        Twin {
+            cmd: run_env(),
+            ..row("no-root", None)
+        },
+        Twin {
+            cmd: vec![s("--"), s("/bin/true")],
+            ..row("cleanup", None)
+        },
+        row("refresh", Some("often")),
+        Twin {
+            env: refresh.clone(),
+            ..row("on-change", Some("explode"))
+        },
+        Twin {
+            env: refresh.clone(),
+            ..row("refresh-signal", Some("SIGNOPE"))
+        },
+        row("log-level", Some("loud")),
+        row("log-format", Some("xml")),
+        row("format", Some("json")),
+        row("state-file", Some("relative/state.json")),
+    ];
+    // Every option in docs/options.md has its row.
+    let doc = read(&root().join("docs/options.md"));
+    let documented: Vec<String> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `--"))
+        .filter_map(|l| l.split([' ', '`']).next())
+        .map(str::to_string)
+        .collect();
+    assert!(documented.len() >= 40, "{documented:?}");
+    for long in &documented {
+        assert!(
+            rows.iter().any(|r| &r.long == long),
+            "--{long} is documented but has no row here"
+        );
+    }
+    let outcome = |r: &Twin, how: Option<bool>| {
+        sb.config(&r.config);
+        let mut run = sb.run();
+        run.env("TRUSS_SECRET_a", "from-env");
+        for (k, v) in &r.env {
+            run.env(k, v);
+        }
+        let twin = format!("SECRET_INIT_{}", r.long.to_uppercase().replace('-', "_"));
+        match how {
+            None => {}
+            Some(true) => {
+                run.arg(format!("--{}", r.long));
+                if let Some(v) = &r.value {
+                    run.arg(v);
+                }
+            }
+            Some(false) => {
+                run.env(&twin, r.value.as_deref().unwrap_or("true"));
+            }
+        }
+        let out = run.args(&r.cmd).output();
+        let delivered = sb.path("out/a").exists();
+        let _ = std::fs::remove_dir_all(sb.path("out"));
+        let _ = std::fs::remove_dir_all(sb.path("out2"));
+        let flag = format!("--{}", r.long);
+        (
+            out.code(),
+            out.stdout(),
+            out.stderr().replace(&twin, &flag),
+            delivered,
+        )
+    };
+    let mut failed = Vec::new();
+    for r in &rows {
+        let without = outcome(r, None);
+        let flag = outcome(r, Some(true));
+        let twin = outcome(r, Some(false));
+        if flag != twin {
+            failed.push(format!(
+                "--{}: the flag and its twin differ:\n{flag:?}\n{twin:?}",
+                r.long
+            ));
+        } else if flag == without {
+            failed.push(format!("--{}: no effect seen:\n{flag:?}", r.long));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n\n"));
+}
+
+/// Near misses get a "did you mean": a `TRUSS_SECRET_*` variable in the wrong case or misspelt
+/// (named in the missing secret's error, never its value), a misspelt key under `secret_init:`
+/// (or the keys it knows), and a `SECRET_INIT_*` variable that is none of ours (a warning; the
+/// start goes on).
+#[test]
+fn near_misses_get_a_did_you_mean() {
+    let sb = Sandbox::new();
+    sb.config("secrets:\n  hf_access_token: null\n  db_password: null\n");
+    let (hf, db) = (canary("hf"), canary("db"));
+    sb.run()
+        .env("TRUSS_SECRET_HF_ACCESS_TOKEN", &hf)
+        .env("TRUSS_SECRET_db_pasword", &db)
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(69)
+        .stderr_has(
+            "not found (TRUSS_SECRET_HF_ACCESS_TOKEN is set but names no declared secret (names are \
+             case-sensitive): did you mean TRUSS_SECRET_hf_access_token?)",
+        )
+        .stderr_has(
+            "not found (TRUSS_SECRET_db_pasword is set but names no declared secret (names are \
+             case-sensitive): did you mean TRUSS_SECRET_db_password?)",
+        )
+        .no_leak(&[&hf, &db]);
+    // A stray variable far from every name adds nothing.
+    let out = sb
+        .run()
+        .env("TRUSS_SECRET_unrelated", &hf)
+        .args(["--", "/bin/true"])
+        .output();
+    out.expect_code(69);
+    assert!(!out.stderr().contains("did you mean"), "{}", out.stderr());
+
+    sb.config("secrets:\n  a: x\nsecret_init:\n  ouput_dir: /x\n  colour: blue\n");
+    sb.run()
+        .arg("check")
+        .output()
+        .expect_code(78)
+        .stderr_has("secret_init: unknown setting \"ouput_dir\" (did you mean \"output_dir\"?)")
+        .stderr_has("secret_init: unknown setting \"colour\" (known: sources, env_prefix,");
+    sb.config("secrets:\n  a: x\nsecret_init:\n  secrets:\n    a: {envv: A}\n");
+    sb.run()
+        .arg("check")
+        .output()
+        .expect_code(78)
+        .stderr_has("secret_init.secrets.a: unknown setting \"envv\" (did you mean \"env\"?)");
+
+    sb.config("secrets:\n  a: x\n");
+    sb.run()
+        .env("SECRET_INIT_OUTPUT_DIRS", "/elsewhere")
+        .env("SECRET_INIT_LOG_LEVEL", "info")
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_ok()
+        .stderr_has(
+            "warn: SECRET_INIT_OUTPUT_DIRS is not one of secret-init's variables and is ignored \
+             (did you mean SECRET_INIT_OUTPUT_DIR?)",
+        );
+    // The variables we read are not warned about.
+    let out = sb
+        .run()
+        .env("SECRET_INIT_MASTER_KEY", "k")
+        .args(["--", "/bin/true"])
+        .output();
+    out.expect_ok();
+    assert!(!out.stderr().contains("warn"), "{}", out.stderr());
+}

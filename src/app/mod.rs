@@ -78,6 +78,13 @@ pub(crate) fn dispatch(
     let manifest = manifest::load(config.as_deref())?;
     let settings = Settings::resolve(&inv, &env, &manifest.settings)?;
     crate::log::configure(settings.log_level, settings.log_format);
+    for (var, near) in cli::unknown_own_vars(&env) {
+        let hint = near.map_or_else(String::new, |n| format!(" (did you mean {n}?)"));
+        crate::log::warn!(
+            "{} is not one of secret-init's variables and is ignored{hint}",
+            crate::log::escape_controls(&var)
+        );
+    }
     match &config {
         Some(p) => crate::log::debug!(
             "manifest {}: {} secrets declared",

@@ -84,6 +84,10 @@ options! {
         "permit an output dir that other users can write to";
     ScrubEnv = "scrub-env", Some("VAR"), true,
         "also remove VAR from the program's environment; repeatable; env: comma-separated";
+    FileEnv = "file-env", Some("VAR"), true,
+        "deliver VAR from the file VAR_FILE names (Docker's *_FILE convention); repeatable; env: comma-separated";
+    ResolveEnvReferences = "resolve-env-references", None, false,
+        "an env var whose whole value is a reference (aws-sm:..., vault:...) reaches the program resolved";
     VaultAddr = "vault-addr", Some("URL"), false,
         "Vault/OpenBao address [default: secret_init.vault.address, VAULT_ADDR, BAO_ADDR]";
     VaultCaCert = "vault-ca-cert", Some("PATH"), false,
@@ -155,6 +159,34 @@ pub(crate) fn env_twin(long: &str) -> String {
         "SECRET_INIT_{}",
         long.to_ascii_uppercase().replace('-', "_")
     )
+}
+
+/// The `SECRET_INIT_*` variables read beside the options' twins: the bundle's key, the Azure
+/// endpoint override and the bundle file's old name.
+const OTHER_OWN_VARS: &[&str] = &[
+    "SECRET_INIT_MASTER_KEY",
+    "SECRET_INIT_AZURE_ENDPOINT",
+    "SECRET_INIT_VAULT_FILE",
+];
+
+/// Each `SECRET_INIT_*` variable in `env` that is none of ours (a misspelled twin would
+/// otherwise be ignored in silence), with the one it was closest to: the caller warns.
+pub(crate) fn unknown_own_vars(env: &crate::environ::Environ) -> Vec<(String, Option<String>)> {
+    let twins: Vec<String> = OPTIONS.iter().map(|s| env_twin(s.long)).collect();
+    let known: Vec<&str> = twins
+        .iter()
+        .map(String::as_str)
+        .chain(OTHER_OWN_VARS.iter().copied())
+        .collect();
+    env.0
+        .iter()
+        .filter_map(|(k, _)| k.to_str())
+        .filter(|k| k.starts_with("SECRET_INIT_") && !known.contains(k))
+        .map(|k| {
+            let near = crate::name::closest(k, known.iter().copied()).map(str::to_string);
+            (k.to_string(), near)
+        })
+        .collect()
 }
 
 /// What to do.
@@ -463,6 +495,8 @@ const SOURCE_OPTIONS: &[Opt] = &[
     Opt::VaultRetries,
     Opt::VaultRetryJitter,
     Opt::AllowInsecureHttp,
+    Opt::FileEnv,
+    Opt::ResolveEnvReferences,
     Opt::LogLevel,
     Opt::LogFormat,
 ];

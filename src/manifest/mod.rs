@@ -26,7 +26,7 @@ use crate::error::{Error, Errors, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
-use crate::source::section::reject_unknown;
+use crate::source::section::{TakeKey, reject_unknown_among};
 pub(crate) use secret_init::{FileSettings, RawRefreshSettings};
 use secrets::RawSecrets;
 pub(crate) use secrets::{RawDefault, read_local_secrets};
@@ -202,9 +202,14 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     });
     let mut errors = Errors::default();
     let mut settings = raw.secret_init.unwrap_or_default();
-    reject_unknown("secret_init", &settings.unknown, src, &mut errors);
+    reject_unknown::<FileSettings>("secret_init", &settings.unknown, src, &mut errors);
     if let Some(r) = &settings.refresh {
-        reject_unknown("secret_init.refresh", &r.unknown, src, &mut errors);
+        reject_unknown::<secret_init::RawRefreshSettings>(
+            "secret_init.refresh",
+            &r.unknown,
+            src,
+            &mut errors,
+        );
     }
     settings.sections().reject_unknown(src, &mut errors);
 
@@ -240,7 +245,7 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
 
     for (raw_name, raw_settings) in std::mem::take(&mut settings.secrets) {
         let section = format!("secret_init.secrets.{raw_name}");
-        reject_unknown(&section, &raw_settings.unknown, src, &mut errors);
+        reject_unknown::<RawSecretSettings>(&section, &raw_settings.unknown, src, &mut errors);
         let Some(declared) = secrets.iter_mut().find(|d| d.name.as_str() == raw_name) else {
             errors.push(
                 Error::new(
@@ -358,6 +363,19 @@ impl RawMode {
             )),
         }
     }
+}
+
+/// Refuses the unknown keys of a `T` (78), each with the key of `T` it was closest to, or the
+/// keys `T` knows.
+fn reject_unknown<T: TakeKey>(
+    section: &str,
+    unknown: &std::collections::BTreeMap<String, serde::de::IgnoredAny>,
+    src: &str,
+    errors: &mut Errors,
+) {
+    let mut known = Vec::new();
+    T::keys(&mut known);
+    reject_unknown_among(section, unknown, &known, src, errors);
 }
 
 /// Parses an octal permission string such as `"0400"` or `"0o640"`; setuid/setgid/sticky are refused.

@@ -56,7 +56,7 @@ pub(crate) fn validate(
             errors.push(fail(why));
             continue;
         }
-        super::reject_unknown(&section, &t.unknown, src, errors);
+        super::reject_unknown::<RawTemplate>(&section, &t.unknown, src, errors);
         let destination = match t.destination {
             Some(d) if is_clean_absolute(&d) && d.file_name().is_some() => d,
             Some(_) => {
