@@ -540,3 +540,33 @@ fn near_misses_get_a_did_you_mean() {
     out.expect_ok();
     assert!(!out.stderr().contains("warn"), "{}", out.stderr());
 }
+
+/// One mistake, one error: a misspelt `secret_init.aws.secrets` entry that every secret was
+/// looked up in is reported once, naming the secrets it affects (here against a real moto).
+#[test]
+fn one_misspelt_aws_secret_is_one_error_naming_the_secrets_it_affects() {
+    let moto = crate::support::moto::Moto::start();
+    let sb = Sandbox::new();
+    sb.config(
+        "secrets:\n  a: null\n  b: null\n  c: with-default\nsecret_init:\n  aws:\n    secrets: [prod/typo]\n",
+    );
+    for cmd in [&["check"][..], &["--", "/bin/true"]] {
+        let mut r = sb.run();
+        moto.env(&mut r, &sb);
+        let out = r
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .args(cmd)
+            .output();
+        out.expect_code(69).stderr_has(
+            "error: aws-sm:prod/typo: listed in secret_init.aws.secrets, but it does not exist \
+             (secrets \"a\", \"b\", \"c\")",
+        );
+        let errors = out
+            .stderr()
+            .lines()
+            .filter(|l| l.starts_with("secret-init: error:"))
+            .count();
+        assert_eq!(errors, 1, "{}", out.stderr());
+    }
+}

@@ -27,8 +27,16 @@ mod version;
 pub(crate) use pipeline::{Context, Delivery, delivery, remove_consumed};
 use pipeline::{Ending, Pass, Target, env_declared, pass, plan_for};
 
-/// Parses argv, loads the manifest and settings, and runs the command.
+/// Parses argv, loads the manifest and settings, and runs the command; its errors one line per
+/// cause.
 pub(crate) fn dispatch(
+    args: impl IntoIterator<Item = OsString>,
+    start: &sys::StartState,
+) -> Result<u8, Errors> {
+    command(args, start).map_err(Errors::grouped)
+}
+
+fn command(
     args: impl IntoIterator<Item = OsString>,
     start: &sys::StartState,
 ) -> Result<u8, Errors> {
