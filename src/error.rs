@@ -214,7 +214,12 @@ mod tests {
     #[test]
     fn one_cause_is_one_line() {
         let cause = |s: &str| {
-            Error::secret(Kind::Unavailable, s, "aws-sm:prod/typo", "it does not exist")
+            Error::secret(
+                Kind::Unavailable,
+                s,
+                "aws-sm:prod/typo",
+                "it does not exist",
+            )
         };
         let other = Error::secret(Kind::Unavailable, "x", "env:X", "not found");
         let lines: Vec<String> = Errors(vec![cause("a"), other, cause("b"), cause("c")])

@@ -570,3 +570,92 @@ fn one_misspelt_aws_secret_is_one_error_naming_the_secrets_it_affects() {
         assert_eq!(errors, 1, "{}", out.stderr());
     }
 }
+
+/// Vault errors blame the right thing (against real OpenBao servers): a bogus token is told from
+/// a token whose policies do not reach the path (a `lookup-self`), a login to a mount that is
+/// not enabled names the mount, and `https://` to a plain-HTTP server says so.
+#[test]
+fn vault_errors_blame_the_right_thing() {
+    use crate::support::bao::Bao;
+    let bao = Bao::start();
+    let value = canary("hf");
+    bao.put_v2("app", &[("hf_access_token", &value)]);
+    let sb = Sandbox::new();
+    let vault_cfg = |more: &str| {
+        format!(
+            "secrets:\n  hf_access_token: null\nsecret_init:\n  vault:\n{}    paths: [secret/data/app]\n    retries: 0\n{more}",
+            bao.vault_yaml()
+        )
+    };
+    sb.config(&vault_cfg(""));
+    let bogus = canary("token");
+    sb.run()
+        .env("VAULT_TOKEN", &bogus)
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(77)
+        .stderr_has(
+            "(the token itself is refused: auth/token/lookup-self answers 403 too, so it has \
+             expired, was revoked, or is not a token of this server)",
+        )
+        .no_leak(&[&bogus, &value, &bao.root]);
+    // A valid token with only the default policy.
+    let r = bao.admin(
+        serde_json::json!([{"op": "api", "method": "POST", "path": "auth/token/create",
+        "body": {"policies": ["default"], "ttl": "10m"}}]),
+    );
+    let weak = r[0]["body"]["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let out = sb
+        .run()
+        .env("VAULT_TOKEN", &weak)
+        .args(["--", "/bin/true"])
+        .output();
+    out.expect_code(77)
+        .stderr_has("the token's policies do not allow reading this path (the token is valid; its policies: default)")
+        .no_leak(&[&weak, &value, &bao.root]);
+    assert!(
+        !out.stderr().contains("itself is refused"),
+        "{}",
+        out.stderr()
+    );
+    // The negative control: a token that may read.
+    sb.run()
+        .env("VAULT_TOKEN", bao.reader_token())
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_ok();
+
+    // AppRole sent to a mount that is not enabled.
+    let (role_id, secret_id) = bao.approle();
+    sb.config(&vault_cfg(
+        "    auth: {method: approle, mount: approle-typo}\n",
+    ));
+    sb.run()
+        .env("VAULT_ROLE_ID", &role_id)
+        .env("VAULT_SECRET_ID", &secret_id)
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(77)
+        .stderr_has("vault approle login (auth/approle-typo)")
+        .stderr_has(
+            "(sent to auth/approle-typo/login: is the approle method enabled at the mount \
+             \"approle-typo\" (`bao auth list`)? else secret_init.vault.auth.mount names it",
+        )
+        .no_leak(&[&secret_id]);
+
+    // https:// to a server that speaks plain HTTP.
+    let plain = Bao::start_plain();
+    let https = plain.addr.replace("http://", "https://");
+    sb.config(&format!(
+        "secrets:\n  hf_access_token: null\nsecret_init:\n  vault:\n    address: {https}\n    paths: [secret/data/app]\n    retries: 0\n"
+    ));
+    sb.run()
+        .env("VAULT_TOKEN", plain.reader_token())
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(77)
+        .stderr_has("TLS: the server speaks plain HTTP, not HTTPS");
+}
