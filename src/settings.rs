@@ -50,6 +50,8 @@ pub struct Settings {
     /// Environment values that are whole references reach the program resolved
     /// (`secret_init.resolve_env_references`).
     pub resolve_env_references: bool,
+    /// `check --show-prefix`: values shown by their first quarter instead of masked.
+    pub show_prefix: bool,
     /// Log verbosity.
     pub log_level: log::Level,
     /// Log line format.
@@ -533,6 +535,7 @@ impl Settings {
                 Opt::ResolveEnvReferences,
                 file.resolve_env_references,
             )?,
+            show_prefix: flag(inv, env, Opt::ShowPrefix, None)?,
             log_level,
             log_format,
             report_format,

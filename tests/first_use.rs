@@ -406,6 +406,7 @@ fn every_documented_option_is_read_from_its_twin() {
         },
         row("log-level", Some("loud")),
         row("log-format", Some("xml")),
+        row("show-prefix", None),
         row("format", Some("json")),
         row("state-file", Some("relative/state.json")),
     ];
@@ -658,4 +659,65 @@ fn vault_errors_blame_the_right_thing() {
         .output()
         .expect_code(77)
         .stderr_has("TLS: the server speaks plain HTTP, not HTTPS");
+}
+
+/// `check` reveals nothing of a value shorter than 24 bytes (a 10-character password shows
+/// `****`), two characters at each end of a longer one, and with `--show-prefix` its first
+/// quarter (at most 8 characters); `bundle show` masks alike.
+#[test]
+fn check_reveals_nothing_of_short_values() {
+    let sb = Sandbox::new();
+    sb.config("secrets:\n  password: null\n  api_key: null\n");
+    let password = "p@ssw0rd!!";
+    let api_key = format!("sk-proj-{}-0123456789xy", canary("api"));
+    let row = |out: &Out, name: &str| {
+        out.stdout()
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.split_whitespace().nth(3).unwrap_or_default().to_string())
+            .unwrap_or_else(|| panic!("no row {name}: {}", out.stdout()))
+    };
+    let out = sb
+        .run()
+        .env("TRUSS_SECRET_password", password)
+        .env("TRUSS_SECRET_api_key", &api_key)
+        .arg("check")
+        .output();
+    out.expect_ok().no_leak(&[password, &api_key, "p@", "d!!"]);
+    assert_eq!(row(&out, "password"), "****");
+    assert_eq!(row(&out, "api_key"), "sk****xy");
+    let out = sb
+        .run()
+        .env("TRUSS_SECRET_password", password)
+        .env("TRUSS_SECRET_api_key", &api_key)
+        .args(["check", "--show-prefix"])
+        .output();
+    out.expect_ok().no_leak(&[password, &api_key]);
+    assert_eq!(row(&out, "password"), "p@****");
+    assert_eq!(row(&out, "api_key"), "sk-proj-****");
+
+    // bundle show: the same rule.
+    let key = Run::new().args(["bundle", "keygen"]).output();
+    let key = key.stdout().trim().to_string();
+    let file = sb.path("b.json");
+    let bundle = |args: &[&str]| {
+        let mut r = Run::new();
+        r.env("SECRET_INIT_MASTER_KEY", &key)
+            .arg("bundle")
+            .arg("--bundle")
+            .arg(&file)
+            .args(args);
+        r.output()
+    };
+    bundle(&["create", "v"]).expect_ok();
+    bundle(&["set", "v", "PASSWORD", password]).expect_ok();
+    let show = bundle(&["show", "v"]);
+    show.expect_ok().no_leak(&[password]);
+    assert!(
+        show.stdout()
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["PASSWORD", "****", "yes"]),
+        "{}",
+        show.stdout()
+    );
 }

@@ -318,6 +318,39 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         provider_files,
         delivery,
     } = pass(ctx, &from_env, &Carry::default(), &target)?;
+    // The vault's dynamic secrets: one row per delivered field (`web.cert`), never its value.
+    let dynamic: Vec<&str> = ctx
+        .settings
+        .source
+        .vault
+        .as_ref()
+        .map(|v| v.dynamic.iter().map(|d| d.name.as_str()).collect())
+        .unwrap_or_default();
+    let mut dynamic_rows = Vec::new();
+    if let Ok(d) = &delivery {
+        for f in d
+            .plan
+            .files
+            .iter()
+            .filter(|f| dynamic.contains(&f.secret.as_str()))
+        {
+            dynamic_rows.push(Row {
+                name: f
+                    .path
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                source: d
+                    .plan
+                    .origins
+                    .get(&f.secret)
+                    .cloned()
+                    .unwrap_or_else(|| "vault dynamic".to_string()),
+                destination: vec![f.path.display().to_string()],
+                value: "-".into(),
+                status: "ok".into(),
+            });
+        }
+    }
     let errors = match delivery {
         Ok(mut d) => match probe(ctx, &mut d) {
             Ok(()) => Errors::default(),
@@ -351,6 +384,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         }
     }
     rows.extend(provider_rows);
+    rows.extend(dynamic_rows);
     // Templates: rendered to check them, never shown; the row lists the secrets each one used.
     for o in crate::template::render_all(&ctx.manifest.templates, &resolutions) {
         let (source, status) = match o.result {
@@ -471,10 +505,16 @@ impl Row {
                 .as_ref()
                 .map_or_else(|| "-".to_string(), ToString::to_string),
             destination: dest,
-            value: r
-                .value
-                .as_ref()
-                .map_or_else(|| "-".to_string(), |v| v.masked()),
+            value: r.value.as_ref().map_or_else(
+                || "-".to_string(),
+                |v| {
+                    if s.show_prefix {
+                        v.prefix_shown()
+                    } else {
+                        v.masked()
+                    }
+                },
+            ),
             status,
         }
     }

@@ -130,6 +130,8 @@ options! {
         "error|warn|info|debug|trace [default: info]";
     LogFormat = "log-format", Some("FORMAT"), false,
         "text|json [default: text]";
+    ShowPrefix = "show-prefix", None, false,
+        "check: show the first quarter (at most 8 characters) of each printable value, nothing of its end";
     Format = "format", Some("FORMAT"), false,
         "check and --version: output as table|json [default: table]";
     StateFile = "state-file", Some("PATH"), false,
@@ -529,6 +531,7 @@ const COMMAND_HELP: &[CommandHelp] = &[
             Opt::ScrubEnv,
             Opt::User,
             Opt::NoRoot,
+            Opt::ShowPrefix,
             Opt::Format,
         ],
         example: "TRUSS_SECRET_hf_access_token=hf_xxx secret-init check --format json -- python main.py",
