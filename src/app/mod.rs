@@ -402,7 +402,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         });
     }
     let refresh = ctx.settings.refresh.as_ref().map(|r| {
-        let watches = crate::app::refresh::watches(&ctx.settings, r, None);
+        let watches = crate::app::refresh::watches(&ctx.settings, &ctx.manifest.secrets, r, None);
         (r, watches)
     });
     let out = match ctx.settings.report_format {
