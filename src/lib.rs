@@ -19,6 +19,7 @@ mod fsx;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hex;
+#[cfg(feature = "tls")]
 mod http;
 mod ini;
 #[cfg(test)]
@@ -28,6 +29,7 @@ mod manifest;
 pub mod name;
 mod plan;
 mod process;
+mod provenance;
 mod provider;
 pub mod reference;
 mod resolve;
@@ -38,6 +40,7 @@ mod sys;
 pub use sys::StartAlloc;
 mod template;
 mod tree;
+mod url;
 mod user;
 
 use std::ffi::OsString;

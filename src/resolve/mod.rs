@@ -5,6 +5,15 @@
 //! that lacks three secrets says so in three lines at once, each listing the sources tried.
 
 use crate::error::{Error, Errors, Kind};
+/// Why a reference's source is missing from the pass: not configured, or not in this build.
+fn not_built(kind: SourceKind) -> String {
+    if kind.compiled_in() {
+        format!("{kind} source is not configured")
+    } else {
+        format!("this secret-init is built without the {kind} source (Cargo feature `{kind}`)")
+    }
+}
+
 #[cfg(test)]
 use crate::manifest::Manifest;
 use crate::manifest::{Declared, SecretSettings};
@@ -46,6 +55,7 @@ pub(crate) fn resolve<'a>(
     let references: Vec<&crate::reference::Reference> = declared
         .iter()
         .filter_map(|d| d.settings.from.as_ref())
+        .filter(|r| r.own_credential().is_none())
         .collect();
     sources.prefetch(&references);
     let mut out = Vec::with_capacity(declared.len());
@@ -95,13 +105,19 @@ fn resolve_one<'a>(d: &'a Declared, sources: &mut Sources) -> Resolution<'a> {
     let found = match &d.settings.from {
         Some(reference) => {
             r.tried.push(reference.to_string());
+            let refused = reference.own_credential();
             match sources.get(SourceKind::of(reference)) {
-                Some(source) => source.fetch(reference, &d.name),
-                None => Err(Error::new(
+                // Never requested: the answer would be one of our credentials.
+                _ if refused.is_some() => Err(Error::new(
                     Kind::Config,
-                    format!("{} source is not configured", SourceKind::of(reference)),
+                    format!("refused: {}", refused.unwrap_or_default()),
                 )
                 .with_source(reference.to_string())),
+                Some(source) => source.fetch(reference, &d.name),
+                None => Err(
+                    Error::new(Kind::Config, not_built(SourceKind::of(reference)))
+                        .with_source(reference.to_string()),
+                ),
             }
         }
         None => {
