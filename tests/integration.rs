@@ -14,6 +14,7 @@ mod docs;
 mod env_refs;
 mod features;
 mod file_env;
+mod first_use;
 mod fleet;
 mod gcp;
 mod hardening;

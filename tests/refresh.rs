@@ -407,15 +407,22 @@ fn a_changed_env_delivery_restarts_the_program_with_the_new_environment() {
     let bao = Bao::start();
     let a = canary("env-a");
     let b = canary("env-b");
-    bao.put_v2("app", &[("db", &a)]);
+    bao.put_v2("app", &[("db", &a), ("other", "steady")]);
     let token = bao.reader_token();
     let sb = Sandbox::new();
     let status = sb.path("status.json");
-    sb.config(&vault_yaml(
-        &bao,
-        &status,
-        "  secrets:\n    db:\n      env: DB_PASSWORD\n      file: false\n",
-    ));
+    sb.config(
+        &vault_yaml(
+            &bao,
+            &status,
+            "  secrets:\n    db:\n      env: DB_PASSWORD\n      file: false\n    \
+             other:\n      env: OTHER\n      file: false\n",
+        )
+        .replace(
+            "secrets:\n  db: null\n",
+            "secrets:\n  db: null\n  other: null\n",
+        ),
+    );
     let mut r = sb.run();
     r.env("VAULT_TOKEN", &token).args([
         "--sources",
@@ -430,7 +437,7 @@ fn a_changed_env_delivery_restarts_the_program_with_the_new_environment() {
     let (ready, _) = expect_prefix(&ns, "ready ", Duration::from_secs(10));
     let old_pid = ready.split(' ').nth(1).expect("test fixture").to_string();
     assert!(ready.ends_with(&a));
-    bao.put_v2("app", &[("db", &b)]);
+    bao.put_v2("app", &[("db", &b), ("other", "steady")]);
     // on_change is signal, but a signal cannot reach an environment: restart.
     let (term, _) = expect_prefix(&ns, "term ", Duration::from_secs(4));
     assert_eq!(
@@ -445,6 +452,12 @@ fn a_changed_env_delivery_restarts_the_program_with_the_new_environment() {
     let stderr = ns.stderr();
     assert!(
         stderr.contains("an env-delivered value changed"),
+        "{stderr}"
+    );
+    // Only the variable that rotated is named.
+    assert!(
+        stderr
+            .contains("; environment changed (DB_PASSWORD (vault:secret/data/app#db, version 2));"),
         "{stderr}"
     );
     let pid = ns.host_pid();

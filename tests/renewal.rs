@@ -366,6 +366,24 @@ fn a_pki_certificate_is_reissued_before_it_expires_with_its_key_and_its_lease_re
     );
     let stderr = stop(ns);
     assert!(stderr.contains("issued dynamic secret \"web\""), "{stderr}");
+    // A re-issue names the files it wrote; the start line polls only the sources in use.
+    for f in [&cert, &key] {
+        assert!(
+            stderr.contains(&format!(
+                "web: {} (vault dynamic pki/issue/web)",
+                f.display()
+            )),
+            "{stderr}"
+        );
+    }
+    let start = stderr
+        .lines()
+        .find(|l| l.contains("refresh: every 1h"))
+        .unwrap_or_else(|| panic!("no start line: {stderr}"));
+    assert!(start.contains("vault:https://127.0.0.1:"), "{start}");
+    for unused in ["aws:", "gcp:", "azure:"] {
+        assert!(!start.contains(unused), "{unused} is not in use: {start}");
+    }
     assert_eq!(
         bao.audited_ops("update", "sys/leases/revoke"),
         1,

@@ -133,6 +133,9 @@ pub(crate) fn pass<'a>(
     target: &Target,
 ) -> Result<Pass<'a>, Errors> {
     check_prefix_vars(ctx)?;
+    if target.ending == Ending::Deliver && !target.program.is_empty() {
+        look_up_early(ctx, target.program)?;
+    }
     let inputs = inputs(ctx, target.creds, carry);
     let outputs = outputs(ctx, carry);
     // The sources take what the carry keeps (a login, a URL's last answer) and hand it back
@@ -151,7 +154,8 @@ pub(crate) fn pass<'a>(
         .iter()
         .chain(from_env)
         .filter(|d| target.only.is_none_or(|n| d.name == *n));
-    let (resolutions, errors) = resolve::resolve(declared, &mut sources);
+    let (resolutions, mut errors) = resolve::resolve(declared, &mut sources);
+    near_misses(ctx, from_env, &mut errors);
     // For a long-lived supervisor: the next pass (live refresh) rebuilds the sources and so
     // obtains new credentials; this says by when one is due.
     if let Some(t) = sources.credentials_expire_at() {
@@ -212,6 +216,72 @@ pub(crate) fn pass<'a>(
         provider_files,
         delivery,
     })
+}
+
+/// A required secret not found while a `TRUSS_SECRET_*` variable that names no declared secret
+/// is set under a near spelling (`TRUSS_SECRET_HF_ACCESS_TOKEN`, `TRUSS_SECRET_hf_acess_token`):
+/// the error names that variable, which would otherwise be scrubbed in silence.
+fn near_misses(ctx: &Context, from_env: &[Declared], errors: &mut Errors) {
+    let prefix = ctx.settings.env_prefix.as_str();
+    let declared = |n: &str| {
+        ctx.manifest
+            .secrets
+            .iter()
+            .chain(from_env)
+            .any(|d| d.name.as_str() == n)
+    };
+    // (variable, the name after the prefix), the prefix matched in any case.
+    let stray: Vec<(&str, &str)> = ctx
+        .env
+        .0
+        .iter()
+        .filter_map(|(k, _)| {
+            let k = k.to_str()?;
+            let head = k.get(..prefix.len())?;
+            let name = &k[prefix.len()..];
+            (head.eq_ignore_ascii_case(prefix) && !name.is_empty()).then_some((k, name))
+        })
+        .filter(|(k, name)| !(k.starts_with(prefix) && declared(name)))
+        .collect();
+    if stray.is_empty() {
+        return;
+    }
+    for e in &mut errors.0 {
+        let Some(name) = e.secret.as_deref().filter(|_| e.kind == Kind::Unavailable) else {
+            continue;
+        };
+        // The same name under a wrong-case prefix, else the nearest name.
+        let near = stray
+            .iter()
+            .any(|(_, n)| *n == name)
+            .then_some(name)
+            .or_else(|| crate::name::closest(name, stray.iter().map(|(_, n)| *n)));
+        let Some((var, _)) = near.and_then(|near| stray.iter().find(|(_, n)| *n == near)) else {
+            continue;
+        };
+        e.what.push_str(&format!(
+            " ({} is set but names no declared secret (names are case-sensitive): did you mean \
+             {prefix}{name}?)",
+            crate::log::escape_controls(var)
+        ));
+    }
+}
+
+/// The program is looked up before anything is resolved, so a mistyped one (`secret-init chek`)
+/// gets its 127 and the "did you mean" at once, not a missing secret's error first. Only an env
+/// delivery can change the PATH the exec searches, and only with `allow_dangerous_env` (PATH is
+/// on the deny list): then the lookup waits for the plan ([`before_publishing`]).
+fn look_up_early(ctx: &Context, program: &[OsString]) -> Result<(), Error> {
+    if ctx.settings.allow_dangerous_env {
+        return Ok(());
+    }
+    let env = child_env::child_environment(
+        &ctx.program_env(),
+        &ctx.settings.env_prefix,
+        &ctx.settings.scrub_env,
+        &[],
+    );
+    process::lookup::resolve(program, &env).map(drop)
 }
 
 /// Which files may be inputs for a pass (`provenance`): the record of deliveries in the output

@@ -230,8 +230,15 @@ pub(crate) fn probe(
             })?;
         }
         // Removed while still locked, so no other start's sweep can take it meanwhile.
+        // A run would first create the missing directory below `existing`, a mkdir in
+        // `existing` as the staging dir is: a failure is told in the run's words.
+        let missing = dir
+            .ancestors()
+            .take_while(|a| *a != existing)
+            .last()
+            .filter(|_| existing != dir);
         let (name, _staging, _lock) =
-            make_staging(&fd, existing).map_err(|what| cant_create(d, what))?;
+            make_staging(&fd, existing, missing).map_err(|what| cant_create(d, what))?;
         unlinkat(&fd, name.as_str(), UnlinkatFlags::RemoveDir)
             .map_err(|e| cant_create(d, format!("cannot remove the probe dir: {}", e.desc())))?;
     }
@@ -257,7 +264,7 @@ fn stage<'a>(
         })?;
         sweep_stale(&fd, dir);
         let (staging_name, staging, staging_lock) =
-            make_staging(&fd, dir).map_err(|what| cant_create(first, what))?;
+            make_staging(&fd, dir, None).map_err(|what| cant_create(first, what))?;
         let on_disk = !is_memory_fs(&fd);
         if on_disk {
             crate::log::debug!(

@@ -13,7 +13,7 @@ use nix::fcntl::{AtFlags, Flock, FlockArg};
 use nix::sys::stat::{Mode, SFlag, fstat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
-use super::dirs::read_only_hint;
+use super::dirs::{cannot_create_dir, permission_hint, read_only_hint};
 use crate::fsx::DIR_FLAGS;
 
 /// A random suffix for this start's staging dir.
@@ -46,9 +46,12 @@ pub(super) fn still_linked(dirfd: &OwnedFd, name: &str, fd: &OwnedFd) -> bool {
 }
 
 /// Makes this start's staging dir, `flock`ed exclusively for as long as the start uses it.
+/// `missing`: the probe's directory a run would create in `dir` first; a mkdir that fails is
+/// reported as that directory's failure, as the run would report it.
 pub(super) fn make_staging(
     dirfd: &OwnedFd,
     dir: &Path,
+    missing: Option<&Path>,
 ) -> Result<(String, OwnedFd, Flock<OwnedFd>), String> {
     let cannot = |e: Errno| format!("cannot open staging dir in {}: {}", dir.display(), e.desc());
     for _ in 0..8 {
@@ -70,13 +73,17 @@ pub(super) fn make_staging(
                 continue;
             }
             Err(Errno::EEXIST) => continue,
-            Err(Errno::EROFS) => return Err(read_only_hint(dir)),
+            Err(Errno::EROFS) => return Err(read_only_hint(missing.unwrap_or(dir))),
             Err(e) => {
-                return Err(format!(
-                    "cannot create a staging dir in {}: {}",
-                    dir.display(),
-                    e.desc()
-                ));
+                return Err(match missing {
+                    Some(m) => cannot_create_dir(m, e),
+                    None => format!(
+                        "cannot create a staging dir in {}: {}{}",
+                        dir.display(),
+                        e.desc(),
+                        permission_hint(e)
+                    ),
+                });
             }
         }
     }

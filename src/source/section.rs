@@ -14,24 +14,49 @@ pub(crate) trait Section: Default + std::fmt::Debug + for<'de> Deserialize<'de> 
     /// The keys serde did not know.
     fn unknown(&self) -> &BTreeMap<String, IgnoredAny>;
 
+    /// The keys it knows, for a "did you mean" (none: no suggestion).
+    fn known_keys(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// Refuses every unknown key (78); a section with nested sections refuses theirs too.
     fn reject_unknown(&self, section: &str, src: &str, errors: &mut Errors) {
-        reject_unknown(section, self.unknown(), src, errors);
+        reject_unknown_among(section, self.unknown(), &self.known_keys(), src, errors);
     }
 }
 
-/// Refuses the keys of `unknown`, as `SECTION: unknown setting "KEY"` (78), one error each.
+/// Refuses the keys of `unknown`, as `SECTION: unknown setting "KEY"` (78), one error each
+/// (the vault's nested sections; the others name the nearest key through the [`Section`] trait).
+#[cfg(feature = "vault")]
 pub(crate) fn reject_unknown(
     section: &str,
     unknown: &BTreeMap<String, IgnoredAny>,
     src: &str,
     errors: &mut Errors,
 ) {
+    reject_unknown_among(section, unknown, &[], src, errors);
+}
+
+/// [`reject_unknown`], naming the known key a misspelled one was closest to, or else the known
+/// keys (`known`; empty: neither).
+pub(crate) fn reject_unknown_among(
+    section: &str,
+    unknown: &BTreeMap<String, IgnoredAny>,
+    known: &[&str],
+    src: &str,
+    errors: &mut Errors,
+) {
     for key in unknown.keys() {
+        let shown = crate::log::escape_controls(key);
+        let hint = match crate::name::closest(key, known.iter().copied()) {
+            Some(k) => format!(" (did you mean \"{k}\"?)"),
+            None if known.is_empty() => String::new(),
+            None => format!(" (known: {})", known.join(", ")),
+        };
         errors.push(
             Error::new(
                 Kind::Config,
-                format!("{section}: unknown setting \"{key}\""),
+                format!("{section}: unknown setting \"{shown}\"{hint}"),
             )
             .with_source(src),
         );
@@ -48,6 +73,11 @@ pub(crate) trait TakeKey {
         key: &str,
         map: &mut A,
     ) -> Result<Option<&'static str>, A::Error>;
+
+    /// Adds the keys it takes, nested sections' included, to `out`.
+    fn keys(out: &mut Vec<&'static str>)
+    where
+        Self: Sized;
 }
 
 /// A raw section: its keys, and the place for the keys it does not know.
@@ -141,6 +171,12 @@ macro_rules! raw_section {
                     }
                 }
             }
+
+            fn keys(out: &mut Vec<&'static str>) {
+                $(out.push(stringify!($f));)*
+                $($(out.push($rkey);)*)?
+                $($(<$nt as $crate::source::section::TakeKey>::keys(out);)*)?
+            }
         }
 
         impl $crate::source::section::RawSection for $name {
@@ -169,6 +205,12 @@ macro_rules! section {
         impl $crate::source::section::Section for $t {
             fn unknown(&self) -> &std::collections::BTreeMap<String, serde::de::IgnoredAny> {
                 &self.unknown
+            }
+
+            fn known_keys(&self) -> Vec<&'static str> {
+                let mut out = Vec::new();
+                <$t as $crate::source::section::TakeKey>::keys(&mut out);
+                out
             }
         }
     };

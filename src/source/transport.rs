@@ -165,6 +165,10 @@ impl TakeKey for RawTransport {
             _ => return Ok(None),
         }))
     }
+
+    fn keys(out: &mut Vec<&'static str>) {
+        out.extend(["ca_cert", "timeout", "deadline", "retries"]);
+    }
 }
 
 /// Declares a remote source's section as written: its own keys, then the transport keys

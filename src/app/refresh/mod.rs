@@ -64,6 +64,8 @@ fn digest(parts: &[&[u8]]) -> Digest {
 pub(crate) struct Delivered {
     files: BTreeMap<PathBuf, Digest>,
     env: Option<Digest>,
+    /// Each env-delivered variable's value, to name the ones that changed.
+    vars: BTreeMap<String, Digest>,
 }
 
 impl Delivered {
@@ -87,9 +89,15 @@ impl Delivered {
             parts.push(k.as_bytes());
             parts.push(v.as_bytes());
         }
+        let vars = plan
+            .env
+            .iter()
+            .map(|e| (e.var.clone(), digest(&[e.value.expose()])))
+            .collect();
         Delivered {
             files,
             env: Some(digest(&parts)),
+            vars,
         }
     }
 
@@ -157,7 +165,44 @@ fn places(s: &Settings) -> Vec<Watched> {
 
 /// What each configured source would watch or poll, for `check` and the status file.
 /// `watcher`: the running watcher's mode (`inotify`, `poll 1s`); `None` in `check`.
-pub(crate) fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) -> Vec<Watch> {
+/// Whether a cloud source takes any part in this configuration: lookups by name configured in
+/// its section, a declared secret's `from:` naming it, or environment references (which may
+/// name any). A source in none of these is never read, so a refresh does not poll it.
+pub(crate) fn in_use(
+    s: &Settings,
+    declared: &[crate::manifest::Declared],
+    kind: SourceKind,
+) -> bool {
+    // `None`: not a cloud source, always in use.
+    let by_name: Option<bool> = match kind {
+        #[cfg(feature = "aws")]
+        SourceKind::Aws => {
+            let a = &s.source.aws;
+            Some(!a.prefixes.is_empty() || !a.secrets.is_empty() || a.parameters_path.is_some())
+        }
+        #[cfg(feature = "gcp")]
+        SourceKind::Gcp => Some(s.source.gcp.project.is_some() && !s.source.gcp.secrets.is_empty()),
+        #[cfg(feature = "azure")]
+        SourceKind::Azure => Some(s.source.azure.vault.is_some()),
+        _ => None,
+    };
+    by_name.is_none_or(|configured| {
+        configured
+            || s.resolve_env_references
+            || declared
+                .iter()
+                .filter_map(|d| d.settings.from.as_ref())
+                .any(|r| SourceKind::of(r) == kind)
+    })
+}
+
+/// What each configured source watches or polls, as `check` and the start line tell it.
+pub(crate) fn watches(
+    s: &Settings,
+    declared: &[crate::manifest::Declared],
+    r: &RefreshSettings,
+    watcher: Option<&str>,
+) -> Vec<Watch> {
     let how = watcher.unwrap_or("inotify (poll 1s if inotify fails)");
     let every = format!("poll every {}", human(r.interval));
     let watched = places(s);
@@ -176,7 +221,7 @@ pub(crate) fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) 
         }
     };
     let mut out = Vec::new();
-    for kind in &s.sources {
+    for kind in s.sources.iter().filter(|k| in_use(s, declared, **k)) {
         for w in s.source.watching(*kind, &s.generic()) {
             out.push(match w {
                 Watching::Dir { label, path } | Watching::File { label, path, .. } => {
@@ -194,6 +239,18 @@ pub(crate) fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) 
         }
     }
     out
+}
+
+/// The sources a failed pass names, each once (two secrets from one broken path are one
+/// failed source), in the order first met.
+fn failed_sources(errors: &Errors) -> Vec<String> {
+    let mut failed: Vec<String> = Vec::new();
+    for src in errors.0.iter().filter_map(|e| e.source.clone()) {
+        if !failed.contains(&src) {
+            failed.push(src);
+        }
+    }
+    failed
 }
 
 /// `5m`, `30s`, `1.5s`.
@@ -295,7 +352,12 @@ impl<'a> Refresher<'a> {
             .collect();
         let own = settings.status_file.clone().into_iter().collect();
         let watcher = Watcher::new(watched, own);
-        let sources = watches(&ctx.settings, &settings, Some(watcher.how()));
+        let sources = watches(
+            &ctx.settings,
+            &ctx.manifest.secrets,
+            &settings,
+            Some(watcher.how()),
+        );
         crate::log::info!(
             "refresh: every {} (±{:.0}%), on change: {}; {}",
             human(settings.interval),
@@ -389,7 +451,7 @@ impl<'a> Refresher<'a> {
                 );
                 self.status.failures = self.failures;
                 self.status.error = Some(line);
-                self.status.failed = errors.0.iter().filter_map(|e| e.source.clone()).collect();
+                self.status.failed = failed_sources(&errors);
                 Tell::Nothing
             }
         };
@@ -451,16 +513,27 @@ impl<'a> Refresher<'a> {
             Err(e) if matches!(e.kind, Kind::Signal(_)) => return Ok(Outcome::Abandoned),
             Err(e) => return Err(e.into()),
         }
+        // Each file by its secret, and by its path too where the file is not named after the
+        // secret (a dynamic secret's re-issue writes `web.cert`, `web.key`), with its source.
         let names: Vec<String> = owned
             .iter()
-            .map(|f| match plan.origins.get(&f.secret) {
-                Some(o) => format!("{} ({o})", f.secret),
-                None => f.secret.clone(),
+            .map(|f| {
+                let name = if f.path.file_name() == Some(std::ffi::OsStr::new(&f.secret)) {
+                    f.secret.clone()
+                } else {
+                    format!("{}: {}", f.secret, f.path.display())
+                };
+                match plan.origins.get(&f.secret) {
+                    Some(o) => format!("{name} ({o})"),
+                    None => name,
+                }
             })
             .collect();
+        // Only the variables whose value changed (digests, never values).
         let env_names: Vec<String> = plan
             .env
             .iter()
+            .filter(|e| self.last.vars.get(&e.var) != now.vars.get(&e.var))
             .map(|e| match plan.origins.get(&e.secret) {
                 Some(o) => format!("{} ({o})", e.var),
                 None => e.var.clone(),
@@ -557,8 +630,12 @@ impl Refresh for Refresher<'_> {
         let was_inotify = self.status.watch_mode != self.watcher.how();
         if was_inotify {
             self.status.watch_mode = self.watcher.how().to_string();
-            self.status.sources =
-                watches(&self.ctx.settings, &self.settings, Some(self.watcher.how()));
+            self.status.sources = watches(
+                &self.ctx.settings,
+                &self.ctx.manifest.secrets,
+                &self.settings,
+                Some(self.watcher.how()),
+            );
         }
         if self.due.is_some_and(|d| now >= d) || now >= self.next_poll {
             self.due = None;
@@ -691,6 +768,22 @@ impl Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_source_is_listed_once() {
+        let e = |secret: &str, src: &str| {
+            crate::error::Error::secret(Kind::Unavailable, secret, src, "down")
+        };
+        let errors = Errors(vec![
+            e("a", "vault:secret/data/app"),
+            e("b", "vault:secret/data/app"),
+            e("c", "aws-sm:x"),
+        ]);
+        assert_eq!(
+            failed_sources(&errors),
+            ["vault:secret/data/app", "aws-sm:x"]
+        );
+    }
     use crate::plan::FileDelivery;
     use crate::secret::Secret;
     use crate::settings::parse_signal;

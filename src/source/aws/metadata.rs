@@ -249,7 +249,21 @@ pub(crate) fn fetch_container(
     let resp = client
         .get(&c.url, &headers)
         .map_err(|e| within(e, deadline).with_source(src.clone()))?;
-    parse_credentials(resp.status, &resp.body).map_err(|e| e.with_source(src))
+    let status = resp.status;
+    parse_credentials(status, &resp.body).map_err(|mut e| {
+        if matches!(status, 401 | 403) {
+            e.what.push_str(match &c.token {
+                Some(Token::Value(_)) => {
+                    ": the endpoint refused the token in AWS_CONTAINER_AUTHORIZATION_TOKEN"
+                }
+                Some(Token::File(_)) => {
+                    ": the endpoint refused the token in AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+                }
+                None => ": no AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE) was set to send",
+            });
+        }
+        e.with_source(src)
+    })
 }
 
 /// Fetches the instance role's credentials with IMDSv2 (see the module docs).

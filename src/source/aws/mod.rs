@@ -178,6 +178,11 @@ impl AwsSource {
                     self.settings.allow_insecure_http,
                     self.settings.deadline,
                 )
+                .map_err(|mut e| {
+                    e.what
+                        .push_str(&credentials::tried_before(&self.profiles, false));
+                    e
+                })
             }
             Chain::Imds(i) => {
                 crate::log::debug!(
@@ -190,6 +195,11 @@ impl AwsSource {
                     self.settings.allow_insecure_http,
                     self.settings.deadline,
                 )
+                .map_err(|mut e| {
+                    e.what
+                        .push_str(&credentials::tried_before(&self.profiles, true));
+                    e
+                })
             }
         }
     }

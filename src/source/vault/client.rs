@@ -140,6 +140,41 @@ impl Vault {
         Ok(lease)
     }
 
+    /// A read refused with 401/403 is the token's policies or the token itself (expired,
+    /// revoked, mistyped, another server's): `lookup-self`, which every valid token may call
+    /// (the default policy), tells them apart, and the message says which.
+    fn refused_why(&mut self, mut e: Error) -> Error {
+        let looked = self.call("auth/token/lookup-self", None, "vault token lookup-self");
+        match looked {
+            Ok(r) if matches!(r.status, 401 | 403) => {
+                e.what = format!(
+                    "{} (the token itself is refused: auth/token/lookup-self answers {} too, so it \
+                     has expired, was revoked, or is not a token of this server)",
+                    status_text(r.status, &r.body),
+                    r.status
+                );
+            }
+            Ok(r) if r.status == 200 => {
+                let policies = answer(r.status, &r.body, "vault token lookup-self")
+                    .ok()
+                    .and_then(|v| {
+                        let names: Vec<String> = v
+                            .pointer("/data/policies")?
+                            .as_array()?
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(crate::log::escape_controls)
+                            .collect();
+                        Some(names.join(", "))
+                    })
+                    .unwrap_or_default();
+                e.what = format!("{} (the token is valid; its policies: {policies})", e.what);
+            }
+            _ => {}
+        }
+        e
+    }
+
     /// `auth/token/renew-self` asking for `increment` seconds: the new TTL (the server may give
     /// less: the max TTL caps it).
     pub fn renew_self(&mut self, increment: u64) -> Result<TokenLease, Error> {
@@ -337,7 +372,10 @@ impl Vault {
             zeroize::Zeroize::zeroize(v);
         }
         let resp = result.map_err(|e| e.with_source(src.clone()))?;
-        let out = parse_kv(path, version, self.kv_version, resp.status, &resp.body)?;
+        let out = match parse_kv(path, version, self.kv_version, resp.status, &resp.body) {
+            Err(e) if matches!(resp.status, 401 | 403) => return Err(self.refused_why(e)),
+            other => other?,
+        };
         crate::log::debug!(
             "vault:{path}: {} keys{}",
             out.values.len(),
@@ -440,7 +478,7 @@ pub fn parse_kv(
             return Err(Error::new(
                 Kind::Permission,
                 format!(
-                    "{} (the token's policies do not allow reading this path){}",
+                    "{}: the token's policies do not allow reading this path{}",
                     status_text(status, body),
                     kv2_hint(path)
                 ),
@@ -509,9 +547,24 @@ pub fn parse_kv(
 /// name the login in messages. The token is the non-empty `auth.client_token`.
 pub fn parse_login(status: u16, body: &Secret, method: &str, src: &str) -> Result<Secret, Error> {
     if status != 200 {
+        // A mount that is not enabled answers a login with a bare 403 (or 400/404), as a
+        // refused credential does: name the mount the login went to.
+        let mount = src
+            .split_once("(auth/")
+            .and_then(|(_, m)| m.strip_suffix(')'))
+            .unwrap_or(method);
+        let hint = if matches!(status, 400 | 403 | 404) {
+            format!(
+                " (sent to auth/{mount}/login: is the {method} method enabled at the mount \
+                 \"{mount}\" (`bao auth list`)? else secret_init.vault.auth.mount names it; a \
+                 refused credential or role answers so too)"
+            )
+        } else {
+            String::new()
+        };
         return Err(Error::new(
             Kind::Permission,
-            format!("login refused: {}", status_text(status, body)),
+            format!("login refused: {}{hint}", status_text(status, body)),
         )
         .with_source(src));
     }
