@@ -43,9 +43,6 @@ use watch::{Watched, Watcher};
 /// How long a burst of watch events may go on before the refresh runs.
 pub(crate) const COALESCE: Duration = Duration::from_millis(100);
 
-/// The loop's longest sleep while refreshing: the watcher is read this often.
-const TICK: Duration = Duration::from_millis(100);
-
 type Digest = [u8; 32];
 
 fn digest(parts: &[&[u8]]) -> Digest {
@@ -507,10 +504,23 @@ impl Refresher<'_> {
 }
 
 impl Refresh for Refresher<'_> {
-    fn wait(&self) -> Duration {
-        let now = Instant::now();
-        let next = self.due.map_or(self.next_poll, |d| d.min(self.next_poll));
-        next.saturating_duration_since(now).min(TICK)
+    /// The earliest of: a coalesced change's refresh, the next poll, the stat poll's next look
+    /// (without inotify), and the vault's next renewal or re-issue. Between them the supervisor
+    /// sleeps; a watched change wakes it through [`Refresh::fd`].
+    fn due(&self) -> Option<Instant> {
+        [
+            self.due,
+            Some(self.next_poll),
+            self.watcher.next_look(),
+            self.carry.vault.borrow().next_due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.watcher.fd()
     }
 
     fn tick(&mut self, main: i32) -> Tell {
