@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Idle: what a supervisor costs while nothing happens, side by side with catatonit, dumb-init,
 # tini and `bao agent` in the same windows. Each init runs as PID 1 of its own PID namespace
-# (bubblewrap) over `sleep`; bao agent runs its exec mode over `sleep` with a template refreshed
-# every 60 s. Per window: wakeups (voluntary context switches, /proc/PID/status), CPU time
-# (/proc/PID/schedstat, ns) and RSS. SI_BENCH_IDLE_SECS (60) and SI_BENCH_IDLE_ROUNDS (3) set the
+# (bubblewrap) over `sleep`; bao agent runs its exec mode over `sleep` with an env template
+# re-rendered every 60 s. Per window, summed over the process's threads: wakeups (voluntary
+# context switches, /proc/PID/task/*/status), CPU time (schedstat, ns); and RSS. SI_BENCH_IDLE_SECS (60) and SI_BENCH_IDLE_ROUNDS (3) set the
 # windows; each figure is the median over the windows, with their min–max.
 set -euo pipefail
 : "${SI_BIN:?set by scripts/bench}"
@@ -22,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 
 port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$work/tls" "$work/in" "$work/out-file" "$work/out-vault" "$work/agent"
+mkdir -p "$work/tls" "$work/in" "$work/out-file" "$work/out-vault"
 token="bench-root-$$"
 "$bao" server -dev -dev-tls -dev-tls-cert-dir="$work/tls" -dev-root-token-id="$token" \
   -dev-listen-address="127.0.0.1:$port" >"$work/server.log" 2>&1 &
@@ -65,9 +65,9 @@ auto_auth {
   }
 }
 template_config { static_secret_render_interval = "60s" }
-template {
-  contents    = "{{ with secret \"secret/data/app\" }}{{ .Data.data.db }}{{ end }}"
-  destination = "$work/agent/db"
+env_template "DB" {
+  contents             = "{{ with secret \"secret/data/app\" }}{{ .Data.data.db }}{{ end }}"
+  error_on_missing_key = true
 }
 exec { command = ["sleep", "100000"] }
 EOF
@@ -99,7 +99,7 @@ target() {
 for _ in $(seq 1 200); do
   ok=1
   for n in "${names[@]}"; do [ -n "$(target "$n")" ] || ok=0; done
-  [ -s "$work/agent/db" ] && [ -s "$work/out-file/db" ] && [ -s "$work/out-vault/db" ] || ok=0
+  [ -n "$(cat /proc/"$(cat "$work/launcher-bao-agent")"/task/*/children 2>/dev/null)" ] && [ -s "$work/out-file/db" ] && [ -s "$work/out-vault/db" ] || ok=0
   [ "$ok" = 1 ] && break
   sleep 0.1
 done
@@ -107,9 +107,11 @@ done
 sleep 3   # let start-up settle (the agent's first render, page-ins) before the first window
 for n in "${names[@]}"; do echo "$n $(target "$n")"; done >"$work/targets"
 
-snap() { # one line per target: name wakeups cpu_ns rss_kib
+snap() { # one line per target: name wakeups rss_kib cpu_ns, summed over its threads (Go's many)
   while read -r n p; do
-    echo "$n $(awk '/^voluntary_ctxt_switches/ {v=$2} /^VmRSS/ {r=$2} END {print v, r}' /proc/"$p"/status) $(cut -d' ' -f1 /proc/"$p"/schedstat)"
+    w=$(cat /proc/"$p"/task/*/status | awk '/^voluntary_ctxt_switches/ {v += $2} END {print v}')
+    c=$(cat /proc/"$p"/task/*/schedstat | awk '{c += $1} END {printf "%d", c}')
+    echo "$n $w $(awk '/^VmRSS/ {print $2}' /proc/"$p"/status) $c"
   done <"$work/targets"
 }
 for r in $(seq 1 "$rounds"); do
@@ -140,7 +142,7 @@ rows = [
     ("si-none", "secret-init, no refresh", "no"),
     ("si-file", "secret-init, file source watched (inotify) + refresh every 60 s", "60 s"),
     ("si-vault", "secret-init, Vault KV polled every 60 s", "60 s"),
-    ("bao-agent", "`bao agent` exec + template, render interval 60 s", "60 s"),
+    ("bao-agent", "`bao agent` exec + env template, render interval 60 s", "60 s"),
 ]
 agent_cpu = statistics.median(x[1] for x in per["bao-agent"])
 print(f"### Idle: a supervisor's cost while nothing happens ({secs} s windows)")
