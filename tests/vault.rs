@@ -874,11 +874,7 @@ impl Drop for Relay {
 fn relay(
     bao: &Bao,
     delay_ms: u32,
-) -> (
-    Relay,
-    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    String,
-) {
+) -> (Relay, std::sync::Arc<std::sync::Mutex<Vec<String>>>, String) {
     let upstream = bao.addr.trim_start_matches("https://");
     let (child, events) = spawn_script("tcp_relay.py", format!("{upstream},{delay_ms}"));
     let child = Relay(child);

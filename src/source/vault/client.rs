@@ -1,6 +1,8 @@
 //! The Vault/OpenBao HTTP API as the vault source uses it: one login, then KV reads.
 //!
-//! Every request goes through one [`http::Client`] (one agent, one kept-alive TLS connection).
+//! Every request goes through one [`http::Client`] (one agent, one kept-alive TLS connection),
+//! except the concurrent KV reads of [`Vault::read_all`], each on a fork of it (the same agent's
+//! pool, the same deadline).
 //! The token lives only in a [`Secret`] and in the `X-Vault-Token` header, which the HTTP layer
 //! never logs. Login inputs (secret ids, JWTs) are read from files or the start-time environment
 //! into `Secret`s at login time and serialised into a zeroized request body.
