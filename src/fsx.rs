@@ -90,9 +90,13 @@ fn type_name(mode: u32) -> &'static str {
     }
 }
 
-/// Reads an open descriptor as a secret: regular files only, at most `max` bytes.
-pub(crate) fn read_regular(fd: OwnedFd, max: u64) -> Result<Secret, String> {
-    let st = fstat(&fd).map_err(|e| format!("cannot stat: {}", e.desc()))?;
+/// Reads an open descriptor as a secret: regular files only, at most `max` bytes. `st` is its
+/// `fstat` (the caller has it already: it judged the file an input, `provenance`).
+pub(crate) fn read_regular(
+    fd: OwnedFd,
+    st: &nix::sys::stat::FileStat,
+    max: u64,
+) -> Result<Secret, String> {
     if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
         return Err(format!("not a regular file ({})", type_name(st.st_mode)));
     }
@@ -146,7 +150,10 @@ pub(crate) fn read_file(path: &Path, max: u64) -> Result<Option<Secret>, Unreada
         Err(Errno::ENOENT) => return Ok(None),
         Err(e) => return Err(Unreadable::Open(e)),
     };
-    read_regular(fd, max).map(Some).map_err(Unreadable::Invalid)
+    let st = fstat(&fd).map_err(|e| Unreadable::Invalid(format!("cannot stat: {}", e.desc())))?;
+    read_regular(fd, &st, max)
+        .map(Some)
+        .map_err(Unreadable::Invalid)
 }
 
 /// Flags for each step of a no-follow directory walk.

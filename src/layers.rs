@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("http", 2),
     ("bundle", 2),
     ("reference", 2),
+    ("provenance", 2),
     ("source", 3),
     ("manifest", 4),
     ("settings", 5),

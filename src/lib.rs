@@ -28,6 +28,7 @@ mod manifest;
 pub mod name;
 mod plan;
 mod process;
+mod provenance;
 mod provider;
 pub mod reference;
 mod resolve;

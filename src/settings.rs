@@ -359,6 +359,7 @@ impl Settings {
             secrets_dirs: &self.secrets_dirs,
             env_prefix: &self.env_prefix,
             local_config: self.local_config.as_deref(),
+            inputs: None,
         }
     }
 

@@ -29,4 +29,5 @@ mod release;
 mod renewal;
 mod setup;
 mod templates;
+mod trust;
 mod vault;

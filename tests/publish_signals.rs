@@ -286,11 +286,13 @@ fn code(out: &Output) -> i32 {
         .unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0))
 }
 
-/// What the output dir holds: its files (name, content) and its staging dirs.
+/// What the output dir holds: its files (name, content), its staging dirs, and whether the
+/// record of deliveries is there.
 #[derive(Debug, Default)]
 struct Dir {
     files: BTreeMap<String, Vec<u8>>,
     staging: Vec<String>,
+    record: bool,
 }
 
 fn look(dir: &Path) -> Dir {
@@ -301,6 +303,9 @@ fn look(dir: &Path) -> Dir {
         if name.starts_with(STAGING) {
             assert!(ty.is_dir(), "{name} is not a directory");
             d.staging.push(name);
+        } else if name == "..secret-init-delivered" {
+            assert!(ty.is_file(), "{name} is not a regular file");
+            d.record = true;
         } else {
             assert!(ty.is_file(), "{name} is not a regular file");
             d.files
@@ -330,10 +335,11 @@ fn clean_run(sb: &Sandbox, generation: &str, mode: Mode) -> Timing {
     assert_eq!(code(&out), 0, "clean run {generation}: {stderr}");
     let dir = look(&sb.path("out"));
     assert!(
-        is_generation(&dir.files, generation) && dir.staging.is_empty(),
-        "clean run {generation} left {} files, staging {:?}",
+        is_generation(&dir.files, generation) && dir.staging.is_empty() && dir.record,
+        "clean run {generation} left {} files, staging {:?}, record {}",
         dir.files.len(),
-        dir.staging
+        dir.staging,
+        dir.record
     );
     Timing { whole }
 }

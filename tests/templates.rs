@@ -441,6 +441,9 @@ fn the_templated_model_example_reads_its_rendered_config() {
             "DATABASE_URL=postgresql://app:p%40ss%2Fw%3Ard%3F%23%25%22%5C%20%C3%A9@db"
         )
     );
-    // Only the rendered files were delivered.
-    assert_eq!(tree(&sb.path("out")), ["db.env", "model-config.json"]);
+    // Only the rendered files were delivered (and recorded as deliveries).
+    assert_eq!(
+        tree(&sb.path("out")),
+        ["..secret-init-delivered", "db.env", "model-config.json"]
+    );
 }

@@ -212,6 +212,8 @@ pub(crate) fn materialize(ctx: &Context, plan: Plan) -> Result<u8, Errors> {
         allow_shared_dir: ctx.settings.allow_shared_dir,
         trusted_uids: Vec::new(),
         durable: true,
+        // The state file is materialize's record, which `clean` reverses exactly.
+        record: None,
     };
     file::publish(&files, &opts, file::SignalStop)?;
     crate::app::pipeline::remove_consumed(&plan.consumed);
@@ -291,6 +293,8 @@ pub(crate) fn clean(ctx: &Context) -> Result<u8, Errors> {
         allow_shared_dir: ctx.settings.allow_shared_dir,
         trusted_uids: Vec::new(),
         durable: true,
+        // What clean puts back is the user's own, an input again.
+        record: None,
     };
     file::publish(&restore, &opts, file::SignalStop)?;
     for r in &restore {

@@ -101,10 +101,18 @@ pub(crate) fn dispatch(
             Ok(0)
         }
         Command::Materialize => {
-            crate::app::materialize::materialize(&ctx, plan_for(&ctx, Ending::Plan)?)
+            // The dynamic secrets issued are the developer's once published; anything issued
+            // for a materialize that fails is revoked with the carry.
+            let carry = Carry::default();
+            let done =
+                crate::app::materialize::materialize(&ctx, plan_for(&ctx, Ending::Plan, &carry)?)?;
+            carry.vault.borrow_mut().hand_over();
+            Ok(done)
         }
         Command::Clean => crate::app::materialize::clean(&ctx),
-        Command::Env => crate::app::materialize::env(&plan_for(&ctx, Ending::Env)?),
+        Command::Env => {
+            crate::app::materialize::env(&plan_for(&ctx, Ending::Env, &Carry::default())?)
+        }
         Command::Help(_) | Command::Version | Command::Bundle { .. } => Ok(0),
     }
 }
@@ -184,6 +192,7 @@ pub(crate) fn run(
         );
     }
     let creds = program_credentials(proc)?;
+    out_of_the_programs_reach(ctx, creds.as_ref())?;
     ctx.program_home = creds.as_ref().map(|c| c.home.clone());
     let ctx = &*ctx;
     if !ctx.settings.allow_shared_dir {
@@ -193,19 +202,19 @@ pub(crate) fn run(
             creds.as_ref().map(|c| (c.uid, c.gid)),
         );
     }
-    // A refresh keeps the vault login (and dynamic leases) alive from the start on; without one
-    // the temporary carry drops here, revoking our login token before the exec.
-    let carry = refresh.is_some().then(Carry::live);
+    // A refresh keeps the vault login (and dynamic leases) alive from the start on. Without one
+    // the carry lives until the program is about to start: every failure before that drops it,
+    // revoking the dynamic secrets issued and our login token (vault/keep.rs).
+    let mut carry = if refresh.is_some() {
+        Carry::live()
+    } else {
+        Carry::default()
+    };
     let Delivery {
         plan,
         env,
         opts: write_opts,
-    } = delivery(
-        ctx,
-        creds.as_ref(),
-        carry.as_ref().unwrap_or(&Carry::default()),
-        program,
-    )?;
+    } = delivery(ctx, creds.as_ref(), &carry, program)?;
     let inherited = child_env::inherited(
         &ctx.env,
         &ctx.settings.env_prefix,
@@ -216,6 +225,7 @@ pub(crate) fn run(
     sys::enter_delivery();
     // Publication holds the stop signals once committed: a later one waits for the program.
     let published = file::publish(&plan.files, &write_opts, file::SignalStop)?;
+    carry.written_ids.extend(published.ids.iter().copied());
     remove_consumed(&plan.consumed);
     crate::log::info!(
         "{} delivered ({} written, {} unchanged, {}); starting {}",
@@ -235,7 +245,15 @@ pub(crate) fn run(
         foreground: false,
     };
     if !supervised {
-        return Err(process::exec_as(program, &env, setup).into());
+        carry.vault.borrow_mut().before_exec();
+        let failed = process::exec_as(program, &env, setup);
+        // Only a failed exec comes back: the program never started, so what was issued for it
+        // is revoked with the carry.
+        drop(carry);
+        return Err(failed.into());
+    }
+    if refresh.is_none() {
+        carry.vault.borrow_mut().hand_over();
     }
     // The supervisor is long-lived: it allocates from musl's allocator, never the start arena.
     sys::end_start_arena();
@@ -253,15 +271,7 @@ pub(crate) fn run(
         grace_period: proc.grace_period,
     };
     let mut refresher = refresh.zip(delivered).map(|(r, last)| {
-        crate::app::refresh::Refresher::new(
-            ctx,
-            r,
-            creds,
-            program,
-            write_opts,
-            last,
-            carry.unwrap_or_default(),
-        )
+        crate::app::refresh::Refresher::new(ctx, r, creds, program, write_opts, last, carry)
     });
     let result = supervise::run(
         cmd,
@@ -270,11 +280,14 @@ pub(crate) fn run(
         &program[0],
         refresher.as_mut().map(|r| r as &mut dyn supervise::Refresh),
     );
-    // With refresh, its record holds the start's files and every one it wrote since.
-    let published: Vec<PathBuf> = match refresher {
+    // With refresh, its record holds the start's files and every one it wrote since. The
+    // record of deliveries goes with them: it lists nothing that is left.
+    let mut removed_too: Vec<PathBuf> = published.record.into_iter().collect();
+    let mut published: Vec<PathBuf> = match refresher {
         Some(r) => r.into_published().into_iter().collect(),
         None => published.files,
     };
+    published.append(&mut removed_too);
     if proc.cleanup {
         let removed = file::remove_published(&published);
         crate::log::debug!("cleanup: {removed} delivered files removed");
@@ -282,11 +295,52 @@ pub(crate) fn run(
     result.map_err(Into::into)
 }
 
+/// Under `--user`, the files that decide what is delivered where must be out of the program's
+/// reach (`provenance`): config.yaml, the template sources (and their directories, which hold
+/// their includes), a local bundle and the local config. A program that could rewrite them
+/// would choose, at the next start or refresh, what root delivers and where. Refused with 78.
+fn out_of_the_programs_reach(ctx: &Context, creds: Option<&sys::Credentials>) -> Result<(), Error> {
+    let Some(user) = pipeline::program_user(creds) else {
+        return Ok(());
+    };
+    let mut files: Vec<(&std::path::Path, &str)> = Vec::new();
+    if let Some(p) = &ctx.manifest.path {
+        files.push((p, "config.yaml"));
+    }
+    for t in &ctx.manifest.templates {
+        if let crate::template::Body::Source(p) = &t.body {
+            files.push((p, "a template source"));
+        }
+    }
+    if let Some(crate::source::bundle::Location::File(p)) =
+        ctx.settings.source.bundle.as_ref().map(|b| &b.location)
+    {
+        files.push((p, "the bundle"));
+    }
+    if let Some(p) = &ctx.settings.local_config {
+        files.push((p, "the local config"));
+    }
+    for (path, what) in files {
+        if let Some(why) = user.could_write(path) {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "{what} {}: the program's user (uid {}) could have written it ({why}); under --user it must be out of the program's reach",
+                    path.display(),
+                    user.uid
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The pre-flight of a run, short of writing: resolve, plan, the output-dir policy and a
 /// writability probe that writes no secret, the environment's policy and size, and the program
 /// lookup when one is given (`check -- PROGRAM`). Reports a table and exits as the run would.
 pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Errors> {
     let creds = program_credentials(&ctx.settings.process)?;
+    out_of_the_programs_reach(ctx, creds.as_ref())?;
     // As in a run: provider files are planned under the --user's HOME.
     ctx.program_home = creds.as_ref().map(|c| c.home.clone());
     let ctx = &*ctx;

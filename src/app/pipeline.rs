@@ -13,6 +13,7 @@ use crate::error::{Error, Errors, Kind};
 use crate::manifest::{Declared, Manifest};
 use crate::plan;
 use crate::process;
+use crate::provenance::{Inputs, ProgramUser};
 use crate::resolve::Sources;
 use crate::resolve::{self, Resolution};
 use crate::settings::Settings;
@@ -132,12 +133,14 @@ pub(crate) fn pass<'a>(
     target: &Target,
 ) -> Result<Pass<'a>, Errors> {
     check_prefix_vars(ctx)?;
+    let inputs = inputs(ctx, target.creds, carry);
     let mut sources = Sources::build(
         &ctx.settings,
         &ctx.manifest,
         &ctx.env,
         &outputs(ctx, carry),
         carry,
+        &inputs,
     )?;
     let declared = ctx
         .manifest
@@ -178,6 +181,7 @@ pub(crate) fn pass<'a>(
             &ctx.settings.file_env,
             &ctx.env,
             ctx.settings.max_secret_bytes,
+            &inputs,
         )?);
         plan::add_injected(&mut plan, injected, &ctx.settings)?;
         if target.ending != Ending::Deliver {
@@ -197,6 +201,99 @@ pub(crate) fn pass<'a>(
         provider_files,
         delivery,
     })
+}
+
+/// Which files may be inputs for a pass (`provenance`): the record of deliveries in the output
+/// dir and what this process wrote (`carry`), the program's user under `--user`, and the
+/// credential files secret-init consumes.
+fn inputs(ctx: &Context, creds: Option<&sys::Credentials>, carry: &Carry) -> Inputs {
+    Inputs::new(
+        &ctx.settings.output_dir,
+        &carry.written_ids,
+        program_user(creds),
+        &credential_files(ctx),
+    )
+}
+
+/// The program's user for the input rules: the `--user`, when it is not our own uid.
+pub(crate) fn program_user(creds: Option<&sys::Credentials>) -> Option<ProgramUser> {
+    let euid = nix::unistd::geteuid().as_raw();
+    creds.filter(|c| c.uid != euid).map(|c| ProgramUser {
+        uid: c.uid,
+        groups: c.groups.iter().copied().chain([c.gid]).collect(),
+    })
+}
+
+/// Every file secret-init reads a credential from, as configured: never a value for the
+/// program, whatever path names it (`from: file:`, a secrets dir, `X_FILE`).
+fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
+    use crate::source::vault::config::{Auth, Credential};
+    let mut out: Vec<(std::path::PathBuf, String)> = Vec::new();
+    let mut add = |p: &std::path::Path, what: &str| out.push((p.to_path_buf(), what.to_string()));
+    if let Some(v) = &ctx.settings.source.vault {
+        match &v.auth {
+            Auth::Token { file: Some(f) } => add(f, "the vault token_file"),
+            Auth::Token { file: None } => {}
+            Auth::AppRole {
+                role_id, secret_id, ..
+            } => {
+                if let Credential::File(f) = role_id {
+                    add(f, "the vault role_id_file");
+                }
+                if let Credential::File(f) = secret_id {
+                    add(f, "the vault secret_id_file");
+                }
+            }
+            Auth::Jwt { jwt_file, .. } => add(jwt_file, "the vault jwt_file"),
+        }
+    }
+    if let Some(f) = ctx
+        .settings
+        .source
+        .bundle
+        .as_ref()
+        .and_then(|b| b.master_key_file.as_ref())
+    {
+        add(f, "the bundle master key file");
+    }
+    if let Some(f) = ctx.env.get("SECRET_INIT_MASTER_KEY_FILE") {
+        add(std::path::Path::new(f), "the bundle master key file");
+    }
+    // The cloud sources' credential and token files, wherever their variables or defaults
+    // put them.
+    for (var, what) in [
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", "the AWS web identity token"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "the AWS credentials file"),
+        ("AWS_CONFIG_FILE", "the AWS config file"),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            "the AWS container token",
+        ),
+        ("GOOGLE_APPLICATION_CREDENTIALS", "the GCP credentials file"),
+        ("AZURE_FEDERATED_TOKEN_FILE", "the Azure federated token"),
+        (
+            "AZURE_CLIENT_CERTIFICATE_PATH",
+            "the Azure client certificate",
+        ),
+    ] {
+        if let Some(p) = ctx.env.get(var).filter(|p| !p.is_empty()) {
+            add(std::path::Path::new(p), what);
+        }
+    }
+    if let Some(home) = ctx.env.get("HOME").filter(|h| !h.is_empty()) {
+        let home = std::path::Path::new(home);
+        for (rel, what) in [
+            (".aws/credentials", "the AWS credentials file"),
+            (".aws/config", "the AWS config file"),
+            (
+                ".config/gcloud/application_default_credentials.json",
+                "the GCP credentials file",
+            ),
+        ] {
+            add(&home.join(rel), what);
+        }
+    }
+    out
 }
 
 /// The vault's dynamic secrets (`secret_init.vault.dynamic`) join the plan: each one's fields
@@ -269,8 +366,9 @@ pub(crate) fn delivery(
 }
 
 /// The plan of a pass that ends at `ending` ([`Ending::Plan`] or [`Ending::Env`]), for the
-/// development-machine commands.
-pub(crate) fn plan_for(ctx: &Context, ending: Ending) -> Result<plan::Plan, Errors> {
+/// development-machine commands. `carry` holds what the pass issued (dynamic secrets): revoked
+/// when it drops, unless handed over once the plan is published (`materialize`).
+pub(crate) fn plan_for(ctx: &Context, ending: Ending, carry: &Carry) -> Result<plan::Plan, Errors> {
     let from_env = env_declared(ctx);
     let target = Target {
         ending,
@@ -278,9 +376,7 @@ pub(crate) fn plan_for(ctx: &Context, ending: Ending) -> Result<plan::Plan, Erro
         program: &[],
         only: None,
     };
-    Ok(pass(ctx, &from_env, &Carry::default(), &target)?
-        .delivery?
-        .plan)
+    Ok(pass(ctx, &from_env, carry, &target)?.delivery?.plan)
 }
 
 /// One pass's result, ready to publish: see [`pass`].
@@ -295,18 +391,11 @@ pub(crate) struct Delivery {
 }
 
 /// Removes input files a login used up (`remove_secret_id_file`), once the start has got as far
-/// as publishing: a start that failed earlier can be retried with them.
+/// as publishing: a start that failed earlier can be retried with them. Each parent is opened
+/// without following a link and only a regular file is unlinked, so a link planted on the way
+/// (a `--user` program owning the directory) cannot aim the removal elsewhere.
 pub(crate) fn remove_consumed(paths: &[std::path::PathBuf]) {
-    for p in paths {
-        match std::fs::remove_file(p) {
-            Ok(()) => crate::log::debug!("removed consumed input {}", p.display()),
-            Err(e) => crate::log::warn!(
-                "could not remove {}: {}",
-                p.display(),
-                crate::error::io_text(&e)
-            ),
-        }
-    }
+    file::remove_files(paths, "consumed input");
 }
 
 /// The last steps before publishing, shared by a run and `check`: the files' owners, the
@@ -341,6 +430,7 @@ fn before_publishing(
         trusted_uids: creds.iter().map(|c| c.uid).collect(),
         // Rebuilt on every start: see deliver::file on durability.
         durable: false,
+        record: Some(ctx.settings.output_dir.clone()),
     };
     Ok((env, opts))
 }

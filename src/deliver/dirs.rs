@@ -24,6 +24,10 @@ pub(crate) struct WriteOptions {
     /// `fsync` each file and its directory (on disk-backed filesystems), for writes that must
     /// survive a crash; start-time deliveries, rebuilt on every start, do not ask for it.
     pub durable: bool,
+    /// The output dir whose record of deliveries (`provenance`) lists what is published, so
+    /// that no later pass or start reads it back as an input; `None` for writes that are not
+    /// deliveries (the status file, the record itself, bundle files).
+    pub record: Option<std::path::PathBuf>,
 }
 
 /// Opens (creating 0700 where missing) every component of `dir` without following links.

@@ -25,7 +25,8 @@
 //! and `clean` on a developer machine, and every bundle write (`vault set`, `rekey`, ...).
 //! Atomicity does not depend on it: readers see the old set or the new one either way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -45,6 +46,7 @@ pub(crate) use super::dirs::{
 use crate::error::{Error, Kind};
 use crate::fsx::DIR_FLAGS;
 use crate::plan::FileDelivery;
+use crate::provenance::{self, FileId};
 use crate::sys::{RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2};
 
 /// What was published, for `--cleanup` and `materialize`.
@@ -52,6 +54,10 @@ use crate::sys::{RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2};
 pub(crate) struct Published {
     /// Every file written, in order.
     pub files: Vec<PathBuf>,
+    /// The device, inode and mtime of each, in the same order.
+    pub ids: Vec<FileId>,
+    /// The record of deliveries published with them, if one was kept.
+    pub record: Option<PathBuf>,
 }
 
 struct Target<'a> {
@@ -59,6 +65,12 @@ struct Target<'a> {
     /// Its file name, borrowed from the delivery's path.
     name: &'a std::ffi::OsStr,
     existed: bool,
+    /// The staged file's device, inode and mtime (a rename keeps them), once written.
+    id: Option<FileId>,
+    /// The record of deliveries (`provenance`), published with the set but not one of its files.
+    record: bool,
+    /// The file it replaces, if one is there (seen by [`check_target`]).
+    replaces: Option<FileId>,
 }
 
 struct DirJob<'a> {
@@ -152,9 +164,12 @@ pub(crate) fn publish(
             }
         }
     }
+    // Declared before the jobs, which borrow it.
+    let mut record_slot: Option<FileDelivery> = None;
     let mut jobs: Vec<DirJob> = Vec::new();
     let result = stage(&by_dir, opts, &mut jobs)
         .and_then(|()| check_targets(&mut jobs, opts))
+        .and_then(|()| add_record(&mut jobs, opts, &mut record_slot))
         .and_then(|()| rename_all(&jobs, &stop));
     for job in &jobs {
         if result.is_ok() && job.sync {
@@ -166,11 +181,19 @@ pub(crate) fn publish(
         remove_staging(job, result.is_ok());
     }
     result?;
+    let targets = || jobs.iter().flat_map(|j| j.targets.iter());
     let published = Published {
-        files: jobs
-            .iter()
-            .flat_map(|j| j.targets.iter().map(|t| t.delivery.path.clone()))
+        files: targets()
+            .filter(|t| !t.record)
+            .map(|t| t.delivery.path.clone())
             .collect(),
+        ids: targets()
+            .filter(|t| !t.record)
+            .filter_map(|t| t.id)
+            .collect(),
+        record: targets()
+            .find(|t| t.record)
+            .map(|t| t.delivery.path.clone()),
     };
     for p in &published.files {
         crate::log::debug!("wrote {}", p.display());
@@ -256,13 +279,19 @@ fn stage<'a>(
                 .path
                 .file_name()
                 .ok_or_else(|| cant_create(d, "has no file name"))?;
-            let target = Target {
+            let mut target = Target {
                 delivery: d,
                 name,
                 existed: false,
+                id: None,
+                record: false,
+                replaces: None,
             };
             let staged = write_staged(&job.staging, target.name, d, job.sync);
-            // Recorded whatever the outcome, so a failed write's partial file is cleaned up too.
+            if let Ok(id) = staged {
+                target.id = Some(id);
+            }
+            // Kept whatever the outcome, so a failed write's partial file is cleaned up too.
             job.targets.push(target);
             if let Err(e) = staged {
                 jobs.push(job);
@@ -372,7 +401,8 @@ fn sweep_stale(dirfd: &OwnedFd, dir: &Path) {
             continue;
         }
         let mut left = 0usize;
-        for entry in crate::fsx::list(&fd).unwrap_or_default() {
+        // Every name, `..*` included (the record of deliveries is staged as one).
+        for entry in crate::fsx::names(&fd).unwrap_or_default() {
             let entry = std::ffi::OsStr::from_bytes(&entry);
             if unlinkat(&fd, entry, UnlinkatFlags::NoRemoveDir).is_err() {
                 left += 1;
@@ -389,12 +419,13 @@ fn sweep_stale(dirfd: &OwnedFd, dir: &Path) {
     }
 }
 
+/// Writes one file into the staging dir; its device and inode.
 fn write_staged(
     staging: &OwnedFd,
     name: &std::ffi::OsStr,
     d: &FileDelivery,
     sync: bool,
-) -> Result<(), Error> {
+) -> Result<FileId, Error> {
     let flags =
         OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let fd = nix::fcntl::openat(staging, name, flags, Mode::from_bits_truncate(0o600))
@@ -412,6 +443,104 @@ fn write_staged(
         f.sync_all()
             .map_err(|e| cant_create(d, format!("fsync failed: {}", crate::error::io_text(&e))))?;
     }
+    // After the write: the modification time is part of what the record compares.
+    fstat(&f)
+        .map(|st| FileId::of(&st))
+        .map_err(|e| cant_create(d, format!("cannot stat: {}", e.desc())))
+}
+
+/// Adds the record of deliveries (`provenance`), listing every staged file, to the set: staged
+/// in the output dir's job (made for it when no file goes there) and renamed first, so a crash
+/// between renames leaves the record ahead of the files, never behind, and a rollback puts the
+/// old record back with the old files. A record that cannot be written stops the publish: a
+/// delivery not recorded would be read back as an input.
+fn add_record<'a>(
+    jobs: &mut Vec<DirJob<'a>>,
+    opts: &WriteOptions,
+    slot: &'a mut Option<FileDelivery>,
+) -> Result<(), Error> {
+    let Some(output_dir) = &opts.record else {
+        return Ok(());
+    };
+    let at = jobs.iter().position(|j| j.path == *output_dir);
+    if at.is_none() {
+        // Nothing goes into the output dir: a missing one is not created for the record alone,
+        // and a read-only one (a mounted secrets dir) cannot hold it.
+        let writable = crate::fsx::open_dir_nofollow(output_dir)
+            .ok()
+            .flatten()
+            .is_some_and(|fd| {
+                nix::sys::statvfs::fstatvfs(&fd)
+                    .is_ok_and(|v| !v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+            });
+        if !writable {
+            crate::log::debug!(
+                "{}: missing or read-only; no record of deliveries kept",
+                output_dir.display()
+            );
+            return Ok(());
+        }
+    }
+    let new: Vec<(&Path, FileId)> = jobs
+        .iter()
+        .flat_map(|j| j.targets.iter())
+        .filter_map(|t| t.id.map(|id| (t.delivery.path.as_path(), id)))
+        .collect();
+    // What each name of the set holds until its rename: no stat needed to know it.
+    let replaced: HashMap<&[u8], FileId> = jobs
+        .iter()
+        .flat_map(|j| j.targets.iter())
+        .filter_map(|t| {
+            t.replaces
+                .map(|id| (t.delivery.path.as_os_str().as_bytes(), id))
+        })
+        .collect();
+    let d: &'a FileDelivery = slot.insert(FileDelivery {
+        secret: "record of deliveries".into(),
+        content: provenance::next_record(output_dir, &new, &replaced),
+        path: provenance::record_path(output_dir),
+        mode: 0o600,
+        owner: None,
+    });
+    let at = match at {
+        Some(i) => {
+            let job = &mut jobs[i];
+            let staged = write_staged(
+                &job.staging,
+                OsStr::new(provenance::RECORD_NAME),
+                d,
+                job.sync,
+            );
+            let mut target = Target {
+                delivery: d,
+                name: OsStr::new(provenance::RECORD_NAME),
+                existed: false,
+                id: staged.as_ref().ok().copied(),
+                record: true,
+                replaces: None,
+            };
+            // Its place is checked as every destination is (a link or a directory there stops
+            // it).
+            let euid = nix::unistd::geteuid().as_raw();
+            let checked = staged.and_then(|_| check_target(&job.fd, &mut target, opts, euid));
+            job.targets.insert(0, target);
+            checked?;
+            i
+        }
+        None => {
+            let mut one = BTreeMap::new();
+            one.insert(Vec::new(), (output_dir.clone(), vec![d]));
+            stage(&one, opts, jobs)?;
+            let last = jobs.len() - 1;
+            if let Some(t) = jobs[last].targets.first_mut() {
+                t.record = true;
+            }
+            check_targets(&mut jobs[last..], opts)?;
+            last
+        }
+    };
+    // Renamed first.
+    jobs.swap(0, at);
     Ok(())
 }
 
@@ -419,9 +548,11 @@ fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> 
     let euid = nix::unistd::geteuid().as_raw();
     for job in jobs.iter_mut() {
         // One listing instead of one stat per name: in a fresh container most names are new.
-        let present = crate::fsx::list(&job.fd).ok();
+        // Every name, `..*` included (the record of deliveries is one).
+        let present: Option<std::collections::HashSet<Vec<u8>>> = crate::fsx::names(&job.fd)
+            .ok()
+            .map(|n| n.into_iter().collect());
         for t in &mut job.targets {
-            let d = t.delivery;
             if present
                 .as_ref()
                 .is_some_and(|p| !p.contains(t.name.as_bytes()))
@@ -429,45 +560,61 @@ fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> 
                 t.existed = false;
                 continue;
             }
-            match fstatat(&job.fd, t.name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-                Err(Errno::ENOENT) => t.existed = false,
-                Err(e) => {
-                    return Err(cant_create(
-                        d,
-                        format!("cannot check the destination: {}", e.desc()),
-                    ));
-                }
-                Ok(st) => {
-                    let kind = st.st_mode & SFlag::S_IFMT.bits();
-                    if kind == SFlag::S_IFLNK.bits() {
-                        return Err(cant_create(
-                            d,
-                            format!("refusing to replace symlink at {}", d.path.display()),
-                        ));
-                    }
-                    if kind == SFlag::S_IFDIR.bits() {
-                        return Err(cant_create(d, "exists and is a directory"));
-                    }
-                    if kind != SFlag::S_IFREG.bits() {
-                        return Err(cant_create(d, "exists and is not a regular file"));
-                    }
-                    let owner_ok = st.st_uid == euid
-                        || opts.trusted_uids.contains(&st.st_uid)
-                        || d.owner.is_some_and(|(u, _)| u == st.st_uid);
-                    if !owner_ok {
-                        return Err(cant_create(
-                            d,
-                            format!(
-                                "exists and is owned by uid {}; refusing to replace another user's file",
-                                st.st_uid
-                            ),
-                        ));
-                    }
-                    t.existed = true;
-                }
-            }
+            check_target(&job.fd, t, opts, euid)?;
         }
     }
+    Ok(())
+}
+
+/// What is at one destination name: nothing, or a regular file we may replace (ours, the
+/// `--user`'s, or the owner the delivery names), whose identity is kept for the record.
+fn check_target(
+    dir: &OwnedFd,
+    t: &mut Target,
+    opts: &WriteOptions,
+    euid: u32,
+) -> Result<(), Error> {
+    let d = t.delivery;
+    let st = match fstatat(dir, t.name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Err(Errno::ENOENT) => {
+            t.existed = false;
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(cant_create(
+                d,
+                format!("cannot check the destination: {}", e.desc()),
+            ));
+        }
+        Ok(st) => st,
+    };
+    let kind = st.st_mode & SFlag::S_IFMT.bits();
+    if kind == SFlag::S_IFLNK.bits() {
+        return Err(cant_create(
+            d,
+            format!("refusing to replace symlink at {}", d.path.display()),
+        ));
+    }
+    if kind == SFlag::S_IFDIR.bits() {
+        return Err(cant_create(d, "exists and is a directory"));
+    }
+    if kind != SFlag::S_IFREG.bits() {
+        return Err(cant_create(d, "exists and is not a regular file"));
+    }
+    let owner_ok = st.st_uid == euid
+        || opts.trusted_uids.contains(&st.st_uid)
+        || d.owner.is_some_and(|(u, _)| u == st.st_uid);
+    if !owner_ok {
+        return Err(cant_create(
+            d,
+            format!(
+                "exists and is owned by uid {}; refusing to replace another user's file",
+                st.st_uid
+            ),
+        ));
+    }
+    t.existed = true;
+    t.replaces = Some(FileId::of(&st));
     Ok(())
 }
 
@@ -564,6 +711,13 @@ fn remove_staging(job: &DirJob, published: bool) {
 /// symlink or anything else found in a file's place is left alone with a warning, so a link
 /// planted there is neither followed nor trusted. Returns how many files were removed.
 pub(crate) fn remove_published(paths: &[PathBuf]) -> usize {
+    remove_files(paths, "cleanup")
+}
+
+/// Removes `paths` as [`remove_published`] does, its warnings prefixed with `why` (`cleanup`,
+/// `consumed input`): a parent opened without following links, a name unlinked only while it
+/// is a regular file. How many were removed.
+pub(crate) fn remove_files(paths: &[PathBuf], why: &str) -> usize {
     let mut removed = 0;
     for path in paths {
         let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
@@ -571,28 +725,25 @@ pub(crate) fn remove_published(paths: &[PathBuf]) -> usize {
         };
         let fd = match open_existing_dir(dir) {
             Ok(fd) => fd,
-            Err(why) => {
-                crate::log::warn!("cleanup: not removing {}: {why}", path.display());
+            Err(reason) => {
+                crate::log::warn!("{why}: not removing {}: {reason}", path.display());
                 continue;
             }
         };
         match fstatat(&fd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
             Err(Errno::ENOENT) => {}
-            Err(e) => crate::log::warn!("cleanup: cannot check {}: {}", path.display(), e.desc()),
+            Err(e) => crate::log::warn!("{why}: cannot check {}: {}", path.display(), e.desc()),
             Ok(st) if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() => {
-                crate::log::warn!(
-                    "cleanup: not removing {}: no longer the regular file secret-init wrote",
-                    path.display()
-                );
+                crate::log::warn!("{why}: not removing {}: not a regular file", path.display());
             }
             Ok(_) => match unlinkat(&fd, name, UnlinkatFlags::NoRemoveDir) {
                 Ok(()) => {
                     removed += 1;
-                    crate::log::debug!("cleanup: removed {}", path.display());
+                    crate::log::debug!("{why}: removed {}", path.display());
                 }
                 Err(Errno::ENOENT) => {}
                 Err(e) => {
-                    crate::log::warn!("cleanup: cannot remove {}: {}", path.display(), e.desc())
+                    crate::log::warn!("{why}: cannot remove {}: {}", path.display(), e.desc())
                 }
             },
         }
@@ -613,6 +764,7 @@ mod tests {
             allow_shared_dir: false,
             trusted_uids: Vec::new(),
             durable: false,
+            record: None,
         }
     }
 
@@ -689,6 +841,44 @@ mod tests {
         publish(&files, &opts(), Hold(&held)).expect("publish");
         assert!(held.get());
         assert_eq!(names(tmp.path()), ["a"]);
+    }
+
+    /// The record of deliveries goes with the set: published first, listing the new files, and
+    /// put back as it was when a stop rolls the set back.
+    #[test]
+    fn the_record_is_rolled_back_with_the_set() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path();
+        let with_record = WriteOptions {
+            record: Some(dir.to_path_buf()),
+            ..opts()
+        };
+        let first = [delivery(dir, "a", "1"), delivery(dir, "b", "1")];
+        let p = publish(&first, &with_record, || None).expect("publish");
+        assert_eq!(names(dir), ["..secret-init-delivered", "a", "b"]);
+        assert_eq!(p.record, Some(dir.join(provenance::RECORD_NAME)));
+        assert_eq!(p.files.len(), 2, "the record is not one of the files");
+        let record = std::fs::read(dir.join(provenance::RECORD_NAME)).expect("record");
+        let second = [delivery(dir, "a", "2"), delivery(dir, "b", "2")];
+        // The record is renamed first: a stop at the second poll comes after it.
+        let polls = Cell::new(0usize);
+        let stop = || {
+            polls.set(polls.get() + 1);
+            (polls.get() >= 2).then_some(15)
+        };
+        publish(&second, &with_record, stop).expect_err("stopped");
+        assert_eq!(
+            std::fs::read(dir.join(provenance::RECORD_NAME)).expect("record"),
+            record,
+            "the old record is back"
+        );
+        assert_eq!(std::fs::read_to_string(dir.join("a")).expect("a"), "1");
+        let p = publish(&second, &with_record, || None).expect("publish");
+        assert_ne!(
+            std::fs::read(dir.join(provenance::RECORD_NAME)).expect("record"),
+            record
+        );
+        assert_eq!(p.ids.len(), 2);
     }
 
     /// A staging dir a SIGKILLed start left behind (unlocked, ours, our name) is

@@ -154,6 +154,49 @@ impl Reference {
     }
 }
 
+/// The Vault/OpenBao API areas that hold secret-init's own credentials, not secrets: `auth/`
+/// (its token: `auth/token/lookup-self` answers with the token itself; its AppRole's role and
+/// secret ids), `sys/` (wrapping, leases, its token's capabilities), `identity/` (identity tokens
+/// signed for it) and `cubbyhole/` (its token's private storage).
+pub const OWN_VAULT_AREAS: &[&str] = &["auth", "sys", "identity", "cubbyhole"];
+
+/// The area of [`OWN_VAULT_AREAS`] an API path reaches, if any: its first segment, or any later
+/// one but the last that comes before a KV v2 `data` or `metadata` segment (a namespace in the
+/// path: `team/auth/token/lookup-self`). A KV key may still be named `auth` (`secret/data/auth`,
+/// `secret/data/app/auth`, `kv/app/auth`).
+pub fn own_vault_area(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let last = segments.len().saturating_sub(1);
+    for (i, seg) in segments.iter().enumerate() {
+        if *seg == "data" || *seg == "metadata" {
+            break;
+        }
+        if (i == 0 || i < last)
+            && let Some(area) = OWN_VAULT_AREAS.iter().find(|a| **a == *seg)
+        {
+            return Some(area);
+        }
+    }
+    None
+}
+
+impl Reference {
+    /// Why this reference would hand the program one of secret-init's own credentials, if it
+    /// would: a `vault:` path in one of [`OWN_VAULT_AREAS`]. (`env:` references to our inputs
+    /// are refused when parsed; `file:` references to our credential files when read, by
+    /// device and inode.)
+    pub fn own_credential(&self) -> Option<String> {
+        match self {
+            Reference::Vault { path, .. } => own_vault_area(path).map(|area| {
+                format!(
+                    "vault {area}/ holds secret-init's own credentials (its token, its login, its identity), never a secret for the program"
+                )
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Environment variables that are secret-init's own inputs: its settings and the bundle master
 /// key (`SECRET_INIT_*`) and the vault credentials it consumes (deliver/env.rs scrubs the same).
 fn is_own_input(var: &str) -> bool {
@@ -206,6 +249,41 @@ impl fmt::Display for Reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vault_paths_to_our_own_credentials() {
+        for p in [
+            "auth/token/lookup-self",
+            "auth",
+            "sys/wrapping/lookup",
+            "identity/oidc/token/app",
+            "cubbyhole/x",
+            "team/auth/token/lookup-self",
+            "a/b/cubbyhole/x",
+            "kv/sys/x",
+        ] {
+            assert!(own_vault_area(p).is_some(), "{p}");
+        }
+        for p in [
+            "secret/data/auth",
+            "secret/data/auth/db",
+            "secret/data/app/sys/x",
+            "secret/metadata/identity/x",
+            "kv/app/auth",
+            "pki/issue/web",
+            "database/creds/app",
+        ] {
+            assert_eq!(own_vault_area(p), None, "{p}");
+        }
+        let r = Reference::parse("vault:auth/token/lookup-self#id").expect("parses");
+        assert!(r.own_credential().is_some());
+        assert!(
+            Reference::parse("file:/x")
+                .expect("parses")
+                .own_credential()
+                .is_none()
+        );
+    }
 
     #[test]
     fn parses_and_round_trips() {

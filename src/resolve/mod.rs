@@ -46,6 +46,7 @@ pub(crate) fn resolve<'a>(
     let references: Vec<&crate::reference::Reference> = declared
         .iter()
         .filter_map(|d| d.settings.from.as_ref())
+        .filter(|r| r.own_credential().is_none())
         .collect();
     sources.prefetch(&references);
     let mut out = Vec::with_capacity(declared.len());
@@ -95,7 +96,14 @@ fn resolve_one<'a>(d: &'a Declared, sources: &mut Sources) -> Resolution<'a> {
     let found = match &d.settings.from {
         Some(reference) => {
             r.tried.push(reference.to_string());
+            let refused = reference.own_credential();
             match sources.get(SourceKind::of(reference)) {
+                // Never requested: the answer would be one of our credentials.
+                _ if refused.is_some() => Err(Error::new(
+                    Kind::Config,
+                    format!("refused: {}", refused.unwrap_or_default()),
+                )
+                .with_source(reference.to_string())),
                 Some(source) => source.fetch(reference, &d.name),
                 None => Err(Error::new(
                     Kind::Config,

@@ -20,16 +20,21 @@ pub(crate) struct Sources {
 impl Sources {
     /// Builds the configured sources (the registry's `SourceSettings::build`). No I/O happens
     /// here. `carry`: what an earlier pass of the pipeline left for this one (a live refresh);
-    /// empty at a start.
+    /// empty at a start. `inputs`: which files may be read as values.
     pub(crate) fn build(
         settings: &Settings,
         manifest: &Manifest,
         env: &Environ,
         outputs: &Outputs,
         carry: &Carry,
+        inputs: &crate::provenance::Inputs,
     ) -> Result<Sources, Error> {
+        let generic = crate::source::registry::Generic {
+            inputs: Some(inputs),
+            ..settings.generic()
+        };
         let built = settings.source.build(
-            &settings.generic(),
+            &generic,
             env,
             outputs,
             carry,

@@ -23,6 +23,7 @@ use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 use crate::fsx::{READ_FLAGS, list, open_beneath, read_regular};
 use crate::name::SecretName;
+use crate::provenance::{Inputs, NotInput};
 use crate::reference::Reference;
 use crate::secret::Secret;
 
@@ -44,9 +45,10 @@ enum Dir {
 pub struct FileSource {
     dirs: Vec<(PathBuf, Dir)>,
     max_bytes: u64,
-    /// Files secret-init published itself (a live refresh): outputs, never read back as input
-    /// when the output dir is also a secrets dir.
-    skip: std::collections::BTreeSet<PathBuf>,
+    /// Which files may be inputs (`provenance`): never one secret-init delivered (when the
+    /// output dir is also a secrets dir), nor, under `--user`, one the program could have
+    /// written, nor one of secret-init's own credentials.
+    inputs: Inputs,
 }
 
 impl FileSource {
@@ -55,14 +57,36 @@ impl FileSource {
         FileSource {
             dirs: dirs.into_iter().map(|d| (d, Dir::Pending)).collect(),
             max_bytes,
-            skip: std::collections::BTreeSet::new(),
+            inputs: Inputs::default(),
         }
     }
 
-    /// The same source, not reading the files in `written` (what this process published).
-    pub fn skipping(mut self, written: &std::collections::BTreeSet<PathBuf>) -> Self {
-        self.skip = written.clone();
+    /// The same source, reading only the files `inputs` allows.
+    pub(crate) fn judged_by(mut self, inputs: &Inputs) -> Self {
+        self.inputs = inputs.clone();
         self
+    }
+}
+
+/// The error for a file that is not an input, read through an explicit reference (`from:
+/// file:`, `X_FILE`): one secret-init delivered is absent, one the program could have written
+/// is refused, one of our own credentials is a configuration error.
+fn not_input(why: NotInput) -> Error {
+    match why {
+        NotInput::Delivered => Error::new(
+            Kind::Unavailable,
+            "is a file secret-init delivered, never an input (deliver it elsewhere, or give the value's real source)",
+        ),
+        NotInput::Writable(how) => Error::new(
+            Kind::Permission,
+            format!("not an input: the program's user could have written it ({how})"),
+        ),
+        NotInput::Credential(what) => Error::new(
+            Kind::Config,
+            format!(
+                "refused: it is {what}, one of secret-init's own credentials, never handed to the program"
+            ),
+        ),
     }
 }
 
@@ -99,7 +123,12 @@ fn open_dir(path: &Path) -> Result<Dir, Errno> {
 /// delivers the file's bytes as `X`, read as a mounted secret is (no link out of its directory,
 /// regular files only, at most `max` bytes). `X` and `X_FILE` both set is ambiguous (65), as
 /// in the official images' entrypoints; a name with neither is skipped.
-pub(crate) fn file_env(names: &[String], env: &Environ, max: u64) -> Result<Vec<Injected>, Errors> {
+pub(crate) fn file_env(
+    names: &[String],
+    env: &Environ,
+    max: u64,
+    inputs: &Inputs,
+) -> Result<Vec<Injected>, Errors> {
     let mut out = Vec::new();
     let mut errors = Errors::default();
     for var in names {
@@ -119,7 +148,7 @@ pub(crate) fn file_env(names: &[String], env: &Environ, max: u64) -> Result<Vec<
             );
             continue;
         }
-        match read_pointed(&path, max) {
+        match read_pointed(&path, max, inputs) {
             Ok(value) => out.push(Injected {
                 var: var.clone(),
                 value,
@@ -132,7 +161,7 @@ pub(crate) fn file_env(names: &[String], env: &Environ, max: u64) -> Result<Vec<
     errors.into_result().map(|()| out)
 }
 
-fn read_pointed(path: &Path, max: u64) -> Result<Secret, Error> {
+fn read_pointed(path: &Path, max: u64, inputs: &Inputs) -> Result<Secret, Error> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
         return Err(Error::new(Kind::Config, "not a path to a file"));
     };
@@ -146,7 +175,8 @@ fn read_pointed(path: &Path, max: u64) -> Result<Secret, Error> {
     )
     .map_err(|e| missing_or(e, "open its directory"))?;
     let fd = open_beneath(&dirfd, name, READ_FLAGS).map_err(|e| missing_or(e, "open"))?;
-    read_regular(fd, max).map_err(|why| Error::new(Kind::Data, why))
+    let st = inputs.judge(&fd, Some((&dirfd, name))).map_err(not_input)?;
+    read_regular(fd, &st, max).map_err(|why| Error::new(Kind::Data, why))
 }
 
 fn missing_or(e: Errno, what: &str) -> Error {
@@ -202,7 +232,7 @@ impl Source for FileSource {
             let Dir::Open { fd: dirfd, names } = dir else {
                 continue;
             };
-            if !names.contains(name.as_str().as_bytes()) || self.skip.contains(&visible) {
+            if !names.contains(name.as_str().as_bytes()) {
                 continue;
             }
             let fd = match open_beneath(dirfd, name.as_str(), READ_FLAGS) {
@@ -211,7 +241,23 @@ impl Source for FileSource {
                 Err(Errno::ENOENT) => continue,
                 Err(e) => return Err(errno_error(e, "open").with_source(src)),
             };
-            let value = read_regular(fd, self.max_bytes)
+            let st = match self.inputs.judge(&fd, Some((dirfd, name.as_str()))) {
+                Ok(st) => st,
+                Err(NotInput::Delivered) => {
+                    crate::log::debug!(
+                        "secret \"{name}\": {src} is a delivery of ours, not an input"
+                    );
+                    continue;
+                }
+                Err(NotInput::Writable(how)) => {
+                    crate::log::warn!(
+                        "secret \"{name}\": {src} is not an input: the program's user could have written it ({how})"
+                    );
+                    continue;
+                }
+                Err(why) => return Err(not_input(why).with_source(src)),
+            };
+            let value = read_regular(fd, &st, self.max_bytes)
                 .map_err(|why| Error::new(Kind::Data, why).with_source(src.clone()))?;
             crate::log::debug!("secret \"{name}\": found in {src}");
             return Ok(Some(Found {
@@ -248,7 +294,11 @@ impl Source for FileSource {
             )
             .with_source(src));
         }
-        let value = read_regular(fd, self.max_bytes)
+        let st = self
+            .inputs
+            .judge(&fd, None)
+            .map_err(|why| not_input(why).with_source(src.clone()))?;
+        let value = read_regular(fd, &st, self.max_bytes)
             .map_err(|why| Error::new(Kind::Data, why).with_source(src.clone()))?;
         Ok(Some(Found {
             value,

@@ -37,13 +37,18 @@ pub struct Generic<'a> {
     pub env_prefix: &'a str,
     /// The developer-machine config (the local source).
     pub local_config: Option<&'a Path>,
+    /// Which files may be read as values (`provenance`); `None`: no rule beyond the sources'
+    /// own (the listings of `check` and the status file, which read nothing).
+    pub(crate) inputs: Option<&'a crate::provenance::Inputs>,
 }
 
 /// What one pass of the pipeline hands to the next (a live refresh).
 #[derive(Default)]
 pub struct Carry {
-    /// The files secret-init published: outputs, never read back by the file source.
+    /// The files secret-init published (for `--cleanup`).
     pub written: std::collections::BTreeSet<PathBuf>,
+    /// Their devices, inodes and mtimes: outputs, never read back as inputs (`provenance`).
+    pub(crate) written_ids: std::collections::HashSet<crate::provenance::FileId>,
     /// A bundle URL's last answer, for a conditional GET.
     pub bundle_url: UrlCache,
     /// The vault client, its token and the dynamic secrets issued (kept alive by a refresh).
@@ -156,8 +161,10 @@ impl SourceSettings {
         for kind in SourceKind::ALL {
             let (source, in_order): (Box<dyn Source>, bool) = match kind {
                 SourceKind::File => {
-                    let s = FileSource::new(generic.secrets_dirs.to_vec(), max)
-                        .skipping(&carry.written);
+                    let mut s = FileSource::new(generic.secrets_dirs.to_vec(), max);
+                    if let Some(inputs) = generic.inputs {
+                        s = s.judged_by(inputs);
+                    }
                     (Box::new(s), true)
                 }
                 SourceKind::Env => (
@@ -310,6 +317,7 @@ mod tests {
             secrets_dirs: &dirs,
             env_prefix: "P_",
             local_config: None,
+            inputs: None,
         };
         let inv = crate::cli::parse(["check".into()]).expect("argv");
         let s = SourceSettings::resolve(&inv, &Environ::default(), &FileSections::default(), false)

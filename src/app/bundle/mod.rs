@@ -227,6 +227,8 @@ pub(crate) fn write_private(
         allow_shared_dir,
         trusted_uids: Vec::new(),
         durable: true,
+        // A bundle edit is the user's own input, not a delivery.
+        record: None,
     };
     file::publish(std::slice::from_ref(&delivery), &opts, || None).map(|_| ())
 }

@@ -22,7 +22,6 @@ pub(crate) mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -256,8 +255,8 @@ pub(crate) struct Refresher<'a> {
     write_opts: file::WriteOptions,
     watcher: Watcher,
     last: Delivered,
-    /// What one pass leaves for the next: every file written (for `--cleanup`, and skipped by
-    /// the file source) and a bundle URL's last answer.
+    /// What one pass leaves for the next: every file written (for `--cleanup`; by device and
+    /// inode, never read back as an input) and a bundle URL's last answer.
     carry: Carry,
     next_poll: Instant,
     due: Option<Instant>,
@@ -276,7 +275,23 @@ impl<'a> Refresher<'a> {
         last: Delivered,
         mut carry: Carry,
     ) -> Refresher<'a> {
-        let watcher = Watcher::new(places(&ctx.settings));
+        let program_user = crate::app::pipeline::program_user(creds.as_ref());
+        let watched: Vec<Watched> = places(&ctx.settings)
+            .into_iter()
+            .filter(|w| match &program_user {
+                // Nothing there is an input (provenance): its changes are the program's own.
+                Some(u) if u.could_change_dir(&w.dir) => {
+                    crate::log::info!(
+                        "refresh: {} is not watched: the program's user can change it, so nothing in it is an input",
+                        w.dir.display()
+                    );
+                    false
+                }
+                _ => true,
+            })
+            .collect();
+        let own = settings.status_file.clone().into_iter().collect();
+        let watcher = Watcher::new(watched, own);
         let sources = watches(&ctx.settings, &settings, Some(watcher.how()));
         crate::log::info!(
             "refresh: every {} (±{:.0}%), on change: {}; {}",
@@ -296,7 +311,7 @@ impl<'a> Refresher<'a> {
         let r = Refresher {
             ctx,
             next_poll: Instant::now() + splayed(settings.interval, settings.jitter),
-            status: Status::new(&settings, sources),
+            status: Status::new(&settings, sources, &write_opts),
             settings,
             creds,
             program,
@@ -425,7 +440,11 @@ impl<'a> Refresher<'a> {
             .collect();
         let stop = || sys::stop_pending().then_some(nix::libc::SIGTERM);
         match file::publish(&owned, &self.write_opts, stop) {
-            Ok(p) => self.carry.written.extend(p.files),
+            Ok(p) => {
+                self.carry.written_ids.extend(p.ids);
+                self.carry.written.extend(p.files);
+                self.carry.written.extend(p.record);
+            }
             Err(e) if matches!(e.kind, Kind::Signal(_)) => return Ok(Outcome::Abandoned),
             Err(e) => return Err(e.into()),
         }
@@ -526,12 +545,17 @@ impl Refresh for Refresher<'_> {
     fn tick(&mut self, main: i32) -> Tell {
         self.status.program_pid = Some(main);
         let now = Instant::now();
+        // During a failure backoff nothing brings the next pass forward: not a re-issue, not a
+        // watched change (a program writing into a watched dir would otherwise drive a remote
+        // read every COALESCE).
+        let backoff_end = (self.failures > 0).then_some(self.next_poll);
+        let not_before = |at: Instant| backoff_end.map_or(at, |end| at.max(end));
         if self.keep_vault(now) && self.due.is_none() {
-            self.due = Some(now);
+            self.due = Some(not_before(now));
         }
         if self.watcher.changed(now) && self.due.is_none() {
             crate::log::debug!("refresh: a watched source changed");
-            self.due = Some(now + COALESCE);
+            self.due = Some(not_before(now + COALESCE));
         }
         let was_inotify = self.status.watch_mode != self.watcher.how();
         if was_inotify {
@@ -570,6 +594,10 @@ struct Status {
     sources: Vec<Watch>,
     /// The vault's token and dynamic secrets (keep.rs), when a vault is in use.
     vault: Option<serde_json::Value>,
+    /// How it is written: the deliveries' publisher and policy (no link followed on the way, an
+    /// atomic rename), but not recorded as a delivery, and allowed in a shared dir (it holds no
+    /// value).
+    opts: file::WriteOptions,
 }
 
 /// Whether an error's source (`vault:secret/data/app#db`, `file:/secrets/db`) is about a watched
@@ -588,8 +616,14 @@ fn unix(t: Option<SystemTime>) -> serde_json::Value {
 }
 
 impl Status {
-    fn new(s: &RefreshSettings, sources: Vec<Watch>) -> Status {
+    fn new(s: &RefreshSettings, sources: Vec<Watch>, opts: &file::WriteOptions) -> Status {
         Status {
+            opts: file::WriteOptions {
+                allow_shared_dir: true,
+                record: None,
+                durable: false,
+                ..opts.clone()
+            },
             interval: s.interval,
             on_change: s.on_change,
             last_attempt: None,
@@ -638,41 +672,23 @@ impl Status {
         })
     }
 
-    /// Writes the status atomically (a temporary file in the same directory, renamed over it).
+    /// Writes the status with the deliveries' publisher (deliver/file.rs): its directory opened
+    /// from `/` without following a link, the file staged and renamed into place. A link on the
+    /// way (a `--user` program swapping a directory it owns) fails the write, logged; nothing is
+    /// written through it.
     fn write(&self, path: Option<&Path>) {
         let Some(path) = path else { return };
-        if let Err(e) = write_atomic(path, format!("{}\n", self.json()).as_bytes()) {
-            crate::log::warn!(
-                "refresh: cannot write the status file {}: {}",
-                path.display(),
-                crate::error::io_text(&e)
-            );
+        let status = crate::plan::FileDelivery {
+            secret: "refresh status".into(),
+            path: path.to_path_buf(),
+            content: crate::secret::Secret::new(format!("{}\n", self.json()).into_bytes()),
+            mode: 0o644,
+            owner: None,
+        };
+        if let Err(e) = file::publish(std::slice::from_ref(&status), &self.opts, || None) {
+            crate::log::warn!("refresh: cannot write the status file: {}", e.what);
         }
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    std::fs::create_dir_all(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.unwrap_or_default(),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    drop(f);
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }
 
 #[cfg(test)]

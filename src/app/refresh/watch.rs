@@ -40,7 +40,22 @@ enum Mode {
 /// The watcher over every local source.
 pub(crate) struct Watcher {
     places: Vec<Watched>,
+    /// What secret-init itself writes that may sit in a watched directory (the status file):
+    /// never a change.
+    own: Vec<PathBuf>,
     mode: Mode,
+}
+
+/// Whether `name` in `dir` is one of secret-init's own writes, which never count as a change:
+/// a publisher's staging dir, the record of deliveries, or one of `own` (the status file).
+fn is_own(dir: &std::path::Path, name: &std::ffi::OsStr, own: &[PathBuf]) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let n = name.as_bytes();
+    n.starts_with(b".secret-init-")
+        || n == crate::provenance::RECORD_NAME.as_bytes()
+        || own
+            .iter()
+            .any(|p| p.parent() == Some(dir) && p.file_name() == Some(name))
 }
 
 const EVENTS: AddWatchFlags = AddWatchFlags::IN_CREATE
@@ -55,16 +70,17 @@ const EVENTS: AddWatchFlags = AddWatchFlags::IN_CREATE
     .union(AddWatchFlags::IN_ONLYDIR);
 
 impl Watcher {
-    /// Watches `places` (directories that do not exist are left out by the caller).
-    pub(crate) fn new(places: Vec<Watched>) -> Watcher {
+    /// Watches `places` (directories that do not exist are left out by the caller); `own` are
+    /// files secret-init writes itself, whose changes are never changes of a source.
+    pub(crate) fn new(places: Vec<Watched>, own: Vec<PathBuf>) -> Watcher {
         let mode = match Self::inotify(&places) {
             Ok(mode) => mode,
             Err(why) => {
                 crate::log::warn!("refresh: inotify unavailable ({why}); polling every 1s instead");
-                Self::poll_mode(&places)
+                Self::poll_mode(&places, &own)
             }
         };
-        Watcher { places, mode }
+        Watcher { places, own, mode }
     }
 
     fn inotify(places: &[Watched]) -> Result<Mode, String> {
@@ -80,9 +96,9 @@ impl Watcher {
         Ok(Mode::Inotify(fd, wds))
     }
 
-    fn poll_mode(places: &[Watched]) -> Mode {
+    fn poll_mode(places: &[Watched], own: &[PathBuf]) -> Mode {
         Mode::Poll {
-            last: places.iter().map(fingerprint).collect(),
+            last: places.iter().map(|p| fingerprint(p, own)).collect(),
             next: Instant::now() + POLL_EVERY,
         }
     }
@@ -135,12 +151,15 @@ impl Watcher {
                                     continue;
                                 }
                                 let place = wds.iter().find(|(wd, _)| *wd == e.wd).map(|w| w.1);
-                                let relevant =
-                                    place.is_some_and(|i| match (&self.places[i].name, &e.name) {
+                                let relevant = place.is_some_and(|i| {
+                                    let p = &self.places[i];
+                                    match (&p.name, &e.name) {
+                                        (_, Some(got)) if is_own(&p.dir, got, &self.own) => false,
                                         (None, _) => true,
                                         (Some(want), Some(got)) => want == got,
                                         (Some(_), None) => true,
-                                    });
+                                    }
+                                });
                                 changed |= relevant;
                             }
                         }
@@ -159,7 +178,11 @@ impl Watcher {
                     return false;
                 }
                 *next = now + POLL_EVERY;
-                let current: Vec<u64> = self.places.iter().map(fingerprint).collect();
+                let current: Vec<u64> = self
+                    .places
+                    .iter()
+                    .map(|p| fingerprint(p, &self.own))
+                    .collect();
                 let changed = current != *last;
                 *last = current;
                 changed
@@ -167,7 +190,7 @@ impl Watcher {
         };
         if let Some(why) = fall_back {
             crate::log::warn!("refresh: inotify stopped working ({why}); polling every 1s instead");
-            self.mode = Self::poll_mode(&self.places);
+            self.mode = Self::poll_mode(&self.places, &self.own);
         }
         changed
     }
@@ -175,7 +198,7 @@ impl Watcher {
 
 /// A hash of what `stat` says about a place: the directory itself and each relevant entry,
 /// both the entry (a link's own inode and times) and what it points to.
-fn fingerprint(p: &Watched) -> u64 {
+fn fingerprint(p: &Watched, own: &[PathBuf]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     let stat = |path: &std::path::Path, h: &mut std::collections::hash_map::DefaultHasher| {
@@ -204,6 +227,7 @@ fn fingerprint(p: &Watched) -> u64 {
                     d.flatten()
                         .take(MAX_ENTRIES)
                         .map(|e| e.file_name())
+                        .filter(|n| !is_own(&p.dir, n, own))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -220,5 +244,5 @@ fn fingerprint(p: &Watched) -> u64 {
 /// [`fingerprint`], for the unit tests in mod.rs.
 #[cfg(test)]
 pub(crate) fn tests_fingerprint(p: &Watched) -> u64 {
-    fingerprint(p)
+    fingerprint(p, &[])
 }

@@ -11,8 +11,12 @@
 //!   `lease_duration`, or of the payload's own expiry (PKI's `data.expiration`) when there is no
 //!   lease; a renewable lease is renewed instead until its max TTL caps it.
 //! - **At exit** (the keep dropped): the leases are revoked, then our token. Without a refresh
-//!   nothing is kept, and a run that issued dynamic secrets does not revoke its token (that
-//!   would revoke their leases under the program): they expire with their TTLs.
+//!   nothing is kept: once the program is about to start the dynamic secrets are its own
+//!   ([`Keep::hand_over`]), and a run that issued them does not revoke its token (that would
+//!   revoke their leases under the program): they expire with their TTLs. Until then, and on
+//!   every path where the program never starts (a failed plan, publish or lookup, `check`,
+//!   `env`), dropping the keep revokes the leases and our token: nothing is issued for a
+//!   program that never runs.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -86,6 +90,8 @@ struct Issued {
 pub struct Keep {
     /// Kept between passes (a live refresh); otherwise dropped with the pass.
     live: bool,
+    /// What was issued is the program's now (it is about to start): not revoked at drop.
+    handed_over: bool,
     client: Option<Vault>,
     clock: Clock,
     issued: BTreeMap<String, Issued>,
@@ -144,6 +150,22 @@ impl Keep {
         match self.client.as_mut() {
             Some(v) => Ok(v),
             None => Err(Error::new(Kind::Unavailable, "vault client missing")),
+        }
+    }
+
+    /// The program is about to start (or `materialize` has published): the dynamic secrets
+    /// issued are its own and outlive the keep (their leases with our token, which is then not
+    /// revoked). Without dynamic secrets the token is revoked at drop as always.
+    pub fn hand_over(&mut self) {
+        self.handed_over = true;
+    }
+
+    /// Before an exec: our token is revoked now unless dynamic secrets were issued under it.
+    /// With them the keep stays as it is, so a failed exec (the only way back) still revokes
+    /// them at drop; a successful one leaves them to the program.
+    pub fn before_exec(&mut self) {
+        if self.issued.is_empty() {
+            self.client = None;
         }
     }
 
@@ -506,7 +528,7 @@ impl Drop for Keep {
         let Some(client) = self.client.as_mut() else {
             return;
         };
-        if self.live {
+        if self.live || !self.handed_over {
             for (name, i) in &self.issued {
                 if let Some(id) = &i.lease_id {
                     client.revoke_lease(id, &format!("vault dynamic \"{name}\""));

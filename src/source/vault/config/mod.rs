@@ -146,7 +146,15 @@ pub(super) fn check_path(p: &str, key: &str) -> Result<String, Error> {
             path,
             key: None,
             version: None,
-        }) => Ok(path),
+        }) => match crate::reference::own_vault_area(&path) {
+            Some(area) => Err(Error::new(
+                Kind::Config,
+                format!(
+                    "secret_init.vault.{key}: \"{path}\" is under {area}/, which holds secret-init's own credentials (its token, its login, its identity); refused"
+                ),
+            )),
+            None => Ok(path),
+        },
         _ => Err(Error::new(
             Kind::Config,
             format!(
