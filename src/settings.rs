@@ -93,6 +93,18 @@ pub struct RefreshSettings {
     pub status_file: Option<PathBuf>,
 }
 
+/// `secret_init.vault.allow_insecure_http`, the one switch that opts every remote source into
+/// plain http (none without the vault source).
+fn vault_allows_insecure_http(file: &FileSettings) -> Option<bool> {
+    #[cfg(feature = "vault")]
+    return file.vault.as_ref().and_then(|v| v.allow_insecure_http);
+    #[cfg(not(feature = "vault"))]
+    {
+        let _ = file;
+        None
+    }
+}
+
 /// The longest refresh interval: a week bounds every sensible one.
 const MAX_INTERVAL: std::time::Duration = std::time::Duration::from_secs(604_800);
 
@@ -493,7 +505,7 @@ impl Settings {
             inv,
             env,
             Opt::AllowInsecureHttp,
-            file.vault.as_ref().and_then(|v| v.allow_insecure_http),
+            vault_allows_insecure_http(file),
         )?;
         let source = SourceSettings::resolve(inv, env, &file.sections(), allow_insecure_http)?;
         let state_file = pick(inv, env, Opt::StateFile).map(|(v, _)| PathBuf::from(v));
@@ -550,6 +562,14 @@ fn parse_sources(list: &[&str], origin: &str) -> Result<Vec<SourceKind>, Error> 
             return Err(Error::new(
                 Kind::Config,
                 format!("{origin}: source \"{s}\" listed twice"),
+            ));
+        }
+        if !kind.compiled_in() {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "{origin}: this secret-init is built without the {kind} source (Cargo feature `{kind}`)"
+                ),
             ));
         }
         out.push(kind);

@@ -12,6 +12,7 @@ mod container;
 mod core;
 mod docs;
 mod env_refs;
+mod features;
 mod file_env;
 mod fleet;
 mod gcp;

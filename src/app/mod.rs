@@ -14,7 +14,7 @@ use crate::name::SecretName;
 use crate::process::{self, supervise};
 use crate::resolve::Resolution;
 use crate::settings::{self, InitMode, ProcessSettings, ReportFormat, Settings};
-use crate::source::registry::Carry;
+use crate::source::Carry;
 use crate::sys;
 
 pub(crate) mod bundle;
@@ -103,15 +103,17 @@ pub(crate) fn dispatch(
         Command::Materialize => {
             // The dynamic secrets issued are the developer's once published; anything issued
             // for a materialize that fails is revoked with the carry.
-            let carry = Carry::default();
-            let done =
-                crate::app::materialize::materialize(&ctx, plan_for(&ctx, Ending::Plan, &carry)?)?;
-            carry.vault.borrow_mut().hand_over();
+            let mut carry = Carry::default();
+            let done = crate::app::materialize::materialize(
+                &ctx,
+                plan_for(&ctx, Ending::Plan, &mut carry)?,
+            )?;
+            carry.hand_over();
             Ok(done)
         }
         Command::Clean => crate::app::materialize::clean(&ctx),
         Command::Env => {
-            crate::app::materialize::env(&plan_for(&ctx, Ending::Env, &Carry::default())?)
+            crate::app::materialize::env(&plan_for(&ctx, Ending::Env, &mut Carry::default())?)
         }
         Command::Help(_) | Command::Version | Command::Bundle { .. } => Ok(0),
     }
@@ -214,7 +216,7 @@ pub(crate) fn run(
         plan,
         env,
         opts: write_opts,
-    } = delivery(ctx, creds.as_ref(), &carry, program)?;
+    } = delivery(ctx, creds.as_ref(), &mut carry, program)?;
     let inherited = child_env::inherited(
         &ctx.env,
         &ctx.settings.env_prefix,
@@ -245,7 +247,7 @@ pub(crate) fn run(
         foreground: false,
     };
     if !supervised {
-        carry.vault.borrow_mut().before_exec();
+        carry.before_exec();
         let failed = process::exec_as(program, &env, setup);
         // Only a failed exec comes back: the program never started, so what was issued for it
         // is revoked with the carry.
@@ -253,7 +255,7 @@ pub(crate) fn run(
         return Err(failed.into());
     }
     if refresh.is_none() {
-        carry.vault.borrow_mut().hand_over();
+        carry.hand_over();
     }
     // The supervisor is long-lived: it allocates from musl's allocator, never the start arena.
     sys::end_start_arena();
@@ -356,7 +358,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         resolutions,
         provider_files,
         delivery,
-    } = pass(ctx, &from_env, &Carry::default(), &target)?;
+    } = pass(ctx, &from_env, &mut Carry::default(), &target)?;
     let errors = match delivery {
         Ok(mut d) => match probe(ctx, &mut d) {
             Ok(()) => Errors::default(),
@@ -589,7 +591,7 @@ pub(crate) fn get(ctx: &Context, name: &str) -> Result<u8, Errors> {
         resolutions,
         delivery,
         ..
-    } = pass(ctx, &[], &Carry::default(), &target)?;
+    } = pass(ctx, &[], &mut Carry::default(), &target)?;
     delivery?;
     match resolutions.first().and_then(|r| r.value.as_ref()) {
         Some(v) => {

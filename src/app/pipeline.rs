@@ -17,8 +17,8 @@ use crate::provenance::{Inputs, ProgramUser};
 use crate::resolve::Sources;
 use crate::resolve::{self, Resolution};
 use crate::settings::Settings;
+use crate::source::Carry;
 use crate::source::Outputs;
-use crate::source::registry::Carry;
 use crate::sys;
 
 /// Everything a command needs, loaded once.
@@ -129,16 +129,19 @@ pub(crate) struct Pass<'a> {
 pub(crate) fn pass<'a>(
     ctx: &'a Context,
     from_env: &'a [Declared],
-    carry: &Carry,
+    carry: &mut Carry,
     target: &Target,
 ) -> Result<Pass<'a>, Errors> {
     check_prefix_vars(ctx)?;
     let inputs = inputs(ctx, target.creds, carry);
+    let outputs = outputs(ctx, carry);
+    // The sources take what the carry keeps (a login, a URL's last answer) and hand it back
+    // below, whatever the pass's outcome: no `?` between the two.
     let mut sources = Sources::build(
         &ctx.settings,
         &ctx.manifest,
         &ctx.env,
-        &outputs(ctx, carry),
+        &outputs,
         carry,
         &inputs,
     )?;
@@ -158,9 +161,11 @@ pub(crate) fn pass<'a>(
         );
     }
     let mut provider_files = Vec::new();
-    let delivery = errors.into_result().and_then(|()| {
+    // What needs the sources: the plan of the resolved values, providers and templates, and the
+    // sources' own injections and consumed files.
+    let planned = errors.into_result().and_then(|()| {
         if target.ending == Ending::Resolve {
-            return Ok(Delivery::default());
+            return Ok(None);
         }
         let mut plan = plan::build(&resolutions, &ctx.settings)?;
         let with_files = target.ending != Ending::Env;
@@ -174,9 +179,18 @@ pub(crate) fn pass<'a>(
         )?;
         provider_files = outcome.files;
         crate::template::add_to_plan(&mut plan, &ctx.manifest.templates, &resolutions)?;
-        add_dynamic(ctx, carry, &mut plan)?;
-        let mut injected = sources.injected_env()?;
+        let injected = sources.injected_env()?;
         plan.consumed = sources.consumed_files();
+        Ok(Some((plan, injected)))
+    });
+    // The vault's login comes back to `carry`: dropping the carry (a start without refresh,
+    // once the program runs or the start failed) revokes what it issued; a refresh keeps it.
+    sources.hand_back(carry);
+    let delivery = planned.and_then(|planned| {
+        let Some((mut plan, mut injected)) = planned else {
+            return Ok(Delivery::default());
+        };
+        add_dynamic(ctx, carry, &mut plan)?;
         injected.extend(crate::source::file::file_env(
             &ctx.settings.file_env,
             &ctx.env,
@@ -193,9 +207,6 @@ pub(crate) fn pass<'a>(
         let (env, opts) = before_publishing(ctx, &mut plan, target.creds, target.program)?;
         Ok(Delivery { plan, env, opts })
     });
-    // The vault client is in `carry`: dropping it (the end of a start without refresh) revokes
-    // a token we logged in with; a refresh keeps it alive.
-    drop(sources);
     Ok(Pass {
         resolutions,
         provider_files,
@@ -227,10 +238,11 @@ pub(crate) fn program_user(creds: Option<&sys::Credentials>) -> Option<ProgramUs
 /// Every file secret-init reads a credential from, as configured: never a value for the
 /// program, whatever path names it (`from: file:`, a secrets dir, `X_FILE`).
 fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
-    use crate::source::vault::config::{Auth, Credential};
     let mut out: Vec<(std::path::PathBuf, String)> = Vec::new();
     let mut add = |p: &std::path::Path, what: &str| out.push((p.to_path_buf(), what.to_string()));
+    #[cfg(feature = "vault")]
     if let Some(v) = &ctx.settings.source.vault {
+        use crate::source::vault::config::{Auth, Credential};
         match &v.auth {
             Auth::Token { file: Some(f) } => add(f, "the vault token_file"),
             Auth::Token { file: None } => {}
@@ -296,9 +308,16 @@ fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
     out
 }
 
+/// Without the vault source there are no dynamic secrets.
+#[cfg(not(feature = "vault"))]
+fn add_dynamic(_: &Context, _: &mut Carry, _: &mut plan::Plan) -> Result<(), Errors> {
+    Ok(())
+}
+
 /// The vault's dynamic secrets (`secret_init.vault.dynamic`) join the plan: each one's fields
 /// as files published in the same atomic set. A path already planned is a conflict.
-fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<(), Errors> {
+#[cfg(feature = "vault")]
+fn add_dynamic(ctx: &Context, carry: &mut Carry, plan: &mut plan::Plan) -> Result<(), Errors> {
     let Some(v) = ctx
         .settings
         .source
@@ -308,7 +327,7 @@ fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<()
     else {
         return Ok(());
     };
-    let values = carry.vault.borrow_mut().dynamic_values(v, &ctx.env)?;
+    let values = carry.vault.dynamic_values(v, &ctx.env)?;
     let mut errors = Errors::default();
     for (name, suffix, content) in values {
         let f = plan::FileDelivery {
@@ -352,7 +371,7 @@ fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<()
 pub(crate) fn delivery(
     ctx: &Context,
     creds: Option<&sys::Credentials>,
-    carry: &Carry,
+    carry: &mut Carry,
     program: &[OsString],
 ) -> Result<Delivery, Errors> {
     let from_env = env_declared(ctx);
@@ -368,7 +387,11 @@ pub(crate) fn delivery(
 /// The plan of a pass that ends at `ending` ([`Ending::Plan`] or [`Ending::Env`]), for the
 /// development-machine commands. `carry` holds what the pass issued (dynamic secrets): revoked
 /// when it drops, unless handed over once the plan is published (`materialize`).
-pub(crate) fn plan_for(ctx: &Context, ending: Ending, carry: &Carry) -> Result<plan::Plan, Errors> {
+pub(crate) fn plan_for(
+    ctx: &Context,
+    ending: Ending,
+    carry: &mut Carry,
+) -> Result<plan::Plan, Errors> {
     let from_env = env_declared(ctx);
     let target = Target {
         ending,

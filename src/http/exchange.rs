@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use ureq::{Agent, Body};
 
-use super::{Method, Options, Response, redact_url};
+use super::{Method, Options, Response};
 use crate::error::Kind;
 use crate::secret::Secret;
+use crate::url::redact_url;
 
 /// Sends `method url` once within `budget`; no retry here.
 pub(super) fn once(

@@ -32,9 +32,9 @@ use crate::plan::Plan;
 use crate::process;
 use crate::process::supervise::{Refresh, Tell};
 use crate::settings::{OnChange, RefreshSettings, Settings};
+use crate::source::Carry;
 use crate::source::SourceKind;
 use crate::source::Watching;
-use crate::source::registry::Carry;
 use crate::sys;
 
 use watch::{Watched, Watcher};
@@ -405,7 +405,7 @@ impl<'a> Refresher<'a> {
         let delivery = crate::app::pipeline::delivery(
             self.ctx,
             self.creds.as_ref(),
-            &self.carry,
+            &mut self.carry,
             self.program,
         );
         let crate::app::pipeline::Delivery { plan, env, .. } = match delivery {
@@ -505,9 +505,16 @@ impl Refresher<'_> {
     /// Keeps the vault's token and leases alive (source/vault/keep.rs); true when a dynamic
     /// secret is due for a re-issue. A change in the token's health is written to the status
     /// file at once.
+    #[cfg(not(feature = "vault"))]
+    fn keep_vault(&mut self, _: Instant) -> bool {
+        false
+    }
+
+    /// See above.
+    #[cfg(feature = "vault")]
     fn keep_vault(&mut self, now: Instant) -> bool {
         let (reissue, vault) = {
-            let mut keep = self.carry.vault.borrow_mut();
+            let keep = &mut self.carry.vault;
             (keep.tick(now), keep.status())
         };
         if self.status.vault.as_ref() != Some(&vault) {
@@ -520,6 +527,18 @@ impl Refresher<'_> {
         }
         reissue
     }
+
+    /// When the vault's keep has a renewal or a re-issue due next.
+    #[cfg(not(feature = "vault"))]
+    fn vault_due(&self) -> Option<Instant> {
+        None
+    }
+
+    /// See above.
+    #[cfg(feature = "vault")]
+    fn vault_due(&self) -> Option<Instant> {
+        self.carry.vault.next_due()
+    }
 }
 
 impl Refresh for Refresher<'_> {
@@ -531,7 +550,7 @@ impl Refresh for Refresher<'_> {
             self.due,
             Some(self.next_poll),
             self.watcher.next_look(),
-            self.carry.vault.borrow().next_due(),
+            self.vault_due(),
         ]
         .into_iter()
         .flatten()

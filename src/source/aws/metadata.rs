@@ -167,14 +167,16 @@ fn permit(url: &str, hosts: &[&str], allow_insecure_http: bool, what: &str) -> R
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     match uri.scheme_str() {
         Some("https") if !host.is_empty() => Ok(()),
-        Some("http") if http::is_loopback(host) || hosts.contains(&bare) || allow_insecure_http => {
+        Some("http")
+            if crate::url::is_loopback(host) || hosts.contains(&bare) || allow_insecure_http =>
+        {
             Ok(())
         }
         _ => Err(Error::new(
             Kind::Config,
             format!(
                 "{what} {}: expected https://, or http:// to a loopback address or {}",
-                http::redact_url(url),
+                crate::url::redact_url(url),
                 hosts.join(", ")
             ),
         )
@@ -257,7 +259,10 @@ pub(crate) fn fetch_imds(
     allow_insecure_http: bool,
     deadline: Duration,
 ) -> Result<Credentials, Error> {
-    let src = format!("aws instance metadata at {}", http::redact_url(&i.base));
+    let src = format!(
+        "aws instance metadata at {}",
+        crate::url::redact_url(&i.base)
+    );
     permit(
         &i.base,
         IMDS_HOSTS,

@@ -157,7 +157,7 @@ impl AwsSource {
                 crate::log::debug!(
                     "aws: web identity from {}: AssumeRoleWithWebIdentity at {} ({from})",
                     w.origin,
-                    crate::http::redact_url(&url)
+                    crate::url::redact_url(&url)
                 );
                 self.clients.assume_role_with_web_identity(&url, &w)
             }
@@ -169,7 +169,7 @@ impl AwsSource {
                 }
                 crate::log::debug!(
                     "aws: container credentials from {} ({})",
-                    crate::http::redact_url(&c.url),
+                    crate::url::redact_url(&c.url),
                     c.origin
                 );
                 metadata::fetch_container(
@@ -182,7 +182,7 @@ impl AwsSource {
             Chain::Imds(i) => {
                 crate::log::debug!(
                     "aws: instance metadata (IMDSv2) at {}",
-                    crate::http::redact_url(&i.base)
+                    crate::url::redact_url(&i.base)
                 );
                 metadata::fetch_imds(
                     &i,

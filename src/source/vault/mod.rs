@@ -37,7 +37,7 @@ pub(crate) struct VaultSource {
     settings: VaultSettings,
     env: Environ,
     /// The logged-in client lives here (kept between passes by a live refresh).
-    keep: keep::Shared,
+    keep: keep::Keep,
     /// This pass's login failure (kept, so it is reported for every secret without trying again).
     login_error: Option<Error>,
     /// Path (and pinned version) → what reading it gave.
@@ -53,18 +53,19 @@ impl VaultSource {
         VaultSource {
             settings,
             env,
-            keep: keep::Shared::default(),
+            keep: keep::Keep::default(),
             login_error: None,
             cache: BTreeMap::new(),
             merged: None,
         }
     }
 
-    /// Uses the client of `keep` (a live refresh's, kept between passes).
-    pub(crate) fn with_keep(mut self, keep: &keep::Shared) -> VaultSource {
+    /// Uses the client of `keep` (what an earlier pass kept), handed back at the end of the
+    /// pass ([`Source::hand_back`]).
+    pub(crate) fn with_keep(mut self, mut keep: keep::Keep) -> VaultSource {
         // A source per pass: the pass's requests share one whole deadline.
-        keep.borrow_mut().new_pass();
-        self.keep = keep.clone();
+        keep.new_pass();
+        self.keep = keep;
         self
     }
 
@@ -76,8 +77,7 @@ impl VaultSource {
         if let Some(e) = &self.login_error {
             return Err(e.clone());
         }
-        let mut keep = self.keep.borrow_mut();
-        match keep.client(&self.settings, &self.env) {
+        match self.keep.client(&self.settings, &self.env) {
             Ok(v) => f(v),
             Err(e) => {
                 self.login_error = Some(e.clone());
@@ -210,8 +210,12 @@ impl Source for VaultSource {
         }))
     }
 
+    fn hand_back(&mut self, carry: &mut crate::source::Carry) {
+        carry.vault = std::mem::take(&mut self.keep);
+    }
+
     fn consumed_files(&mut self) -> Vec<std::path::PathBuf> {
-        match self.keep.borrow_mut().logged_in() {
+        match self.keep.logged_in() {
             Some(v) => v.take_consumed().into_iter().collect(),
             None => Vec::new(),
         }
