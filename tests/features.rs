@@ -134,11 +134,9 @@ fn the_core_build_names_the_feature_it_lacks() {
     out.expect_code(78).stderr_has("Cargo feature `bundle-url`");
 }
 
-/// The core has no TLS stack at all, and stays at most 75% of the full build's size as
-/// docs/size.md (written by scripts/size) measures them.
-#[test]
-fn the_core_build_has_no_tls_stack_and_is_at_most_three_quarters_of_the_full_one() {
-    let tree = std::process::Command::new("cargo")
+/// The crates a build with `extra` options links (`cargo tree -e normal`).
+fn normal_deps(extra: &[&str]) -> String {
+    let out = std::process::Command::new("cargo")
         .args([
             "tree",
             "--locked",
@@ -147,40 +145,31 @@ fn the_core_build_has_no_tls_stack_and_is_at_most_three_quarters_of_the_full_one
             "normal",
             "--prefix",
             "none",
-            "--no-default-features",
         ])
+        .args(extra)
         .current_dir(root())
         .output()
         .expect("cargo tree");
     assert!(
-        tree.status.success(),
+        out.status.success(),
         "{}",
-        String::from_utf8_lossy(&tree.stderr)
+        String::from_utf8_lossy(&out.stderr)
     );
-    let deps = String::from_utf8_lossy(&tree.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The core has no TLS stack at all, and stays at most 75% of the full build's size as
+/// docs/size.md (written by scripts/size) measures them.
+#[test]
+fn the_core_build_has_no_tls_stack_and_is_at_most_three_quarters_of_the_full_one() {
+    let deps = normal_deps(&["--no-default-features"]);
     for crate_name in ["rustls ", "ureq ", "rustls-webpki "] {
         assert!(
             !deps.contains(crate_name),
             "{crate_name}in the core:\n{deps}"
         );
     }
-    let full = String::from_utf8_lossy(
-        &std::process::Command::new("cargo")
-            .args([
-                "tree",
-                "--locked",
-                "--offline",
-                "-e",
-                "normal",
-                "--prefix",
-                "none",
-            ])
-            .current_dir(root())
-            .output()
-            .expect("cargo tree")
-            .stdout,
-    )
-    .to_string();
+    let full = normal_deps(&[]);
     assert!(
         full.contains("rustls "),
         "the negative control: the full build has rustls"

@@ -104,17 +104,11 @@ impl NotCompiled {
 /// The `--vault-*` options and their env twins, refused by a build without the vault source.
 #[cfg(not(feature = "vault"))]
 fn refuse_vault_options(inv: &Invocation, env: &Environ) -> Result<(), Error> {
-    use crate::cli::Opt;
-    for opt in [
-        Opt::VaultAddr,
-        Opt::VaultCaCert,
-        Opt::VaultNamespace,
-        Opt::VaultPath,
-        Opt::VaultTimeout,
-        Opt::VaultDeadline,
-        Opt::VaultRetries,
-        Opt::VaultRetryJitter,
-    ] {
+    let vault_options = crate::cli::OPTIONS
+        .iter()
+        .filter(|o| o.long.starts_with("vault-"))
+        .map(|o| o.opt);
+    for opt in vault_options {
         if let Some((_, origin)) = crate::cli::merge::pick(inv, env, opt) {
             return Err(Error::new(
                 crate::error::Kind::Config,

@@ -241,3 +241,98 @@ macro_rules! transport_deref {
     };
 }
 pub(crate) use transport_deref;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Errors;
+    use crate::source::section::{Section, raw_section, section};
+
+    remote_section! {
+        /// A section with no keys of its own.
+        #[allow(unreachable_pub)]
+        pub struct Plain {}
+    }
+    section!(Plain);
+
+    #[test]
+    fn transport_keys() {
+        let f: Plain =
+            serde_saphyr::from_str("timeout: 1.5\ndeadline: 20s\nretries: 2\n").expect("yaml");
+        let t = Transport::from_file("secret_init.x", &f.transport, false).expect("ok");
+        assert_eq!(t.timeout, Duration::from_millis(1500));
+        assert_eq!(t.deadline, Duration::from_secs(20));
+        assert_eq!(t.retries, 2);
+        let t = Transport::from_file("secret_init.x", &RawTransport::default(), true).expect("ok");
+        assert_eq!(
+            (t.timeout, t.deadline, t.retries),
+            (Duration::from_secs(5), Duration::from_secs(30), 4)
+        );
+        for (bad, says) in [
+            ("retries: 21\n", "secret_init.x.retries: expected 0..=20"),
+            ("timeout: 0\n", "secret_init.x.timeout: expected a duration"),
+            (
+                "deadline: 2h\n",
+                "secret_init.x.deadline: expected a duration",
+            ),
+            ("colour: red\n", ""),
+        ] {
+            let f: Plain = serde_saphyr::from_str(bad).expect("yaml");
+            if says.is_empty() {
+                let mut errors = Errors::default();
+                f.reject_unknown("secret_init.x", "c.yaml", &mut errors);
+                let e = errors.into_result().expect_err(bad);
+                assert!(
+                    format!("{e:?}").contains("secret_init.x: unknown setting"),
+                    "{e:?}"
+                );
+                continue;
+            }
+            let e = Transport::from_file("secret_init.x", &f.transport, false).expect_err(bad);
+            assert_eq!(e.exit_code(), 78, "{bad}");
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+        }
+    }
+
+    raw_section! {
+        /// Every kind of key raw_section! reads.
+        struct Keys {
+            name: Option<String>,
+            list: Vec<u32>,
+        }
+        renamed {
+            bundle: Option<String> = "bundles",
+        }
+        nested {
+            transport: RawTransport,
+        }
+    }
+
+    /// What `#[serde(flatten)]` did, without it: own, renamed and nested keys into their fields,
+    /// the rest into `unknown`; a key twice, a wrong type and a scalar for the map are serde's
+    /// own errors.
+    #[test]
+    fn raw_sections_read_keys_like_flatten_did() {
+        let k: Keys = serde_saphyr::from_str(
+            "name: n\nlist: [1, 2]\nbundles: b\nretries: 3\ncolour: red\nsize: {a: 1}\n",
+        )
+        .expect("yaml");
+        assert_eq!(k.name.as_deref(), Some("n"));
+        assert_eq!(k.list, [1, 2]);
+        assert_eq!(k.bundle.as_deref(), Some("b"));
+        assert_eq!(k.transport.retries, Some(3));
+        assert_eq!(k.unknown.keys().collect::<Vec<_>>(), ["colour", "size"]);
+        let k: Keys = serde_saphyr::from_str("{}").expect("yaml");
+        assert!(k.name.is_none() && k.list.is_empty() && k.unknown.is_empty());
+        for (bad, says) in [
+            ("name: a\nname: b\n", "name"),
+            ("retries: 1\nretries: 2\n", "retries"),
+            ("list: x\n", "sequence"),
+            ("retries: many\n", "retries"),
+            ("[1, 2]\n", "mapping"),
+        ] {
+            let e = serde_saphyr::from_str::<Keys>(bad).expect_err(bad);
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+        }
+    }
+}
