@@ -224,6 +224,19 @@ impl Client {
         self.timeout = self.opts.timeout;
     }
 
+    /// A second client for requests sent alongside this one's (concurrent reads): the same
+    /// policy, the same agent (its connection pool: an idle connection is reused, a busy one is
+    /// not shared) and the same deadline, counted from this client's first request.
+    pub(crate) fn fork(&self) -> Client {
+        Client {
+            opts: self.opts.clone(),
+            agent: self.agent.clone(),
+            began: self.began,
+            timeout: self.timeout,
+            stats: Stats::default(),
+        }
+    }
+
     /// Counters of what this client has done.
     #[cfg(test)]
     pub(crate) fn stats(&self) -> Stats {

@@ -318,6 +318,24 @@ impl Keep {
         Ok(issued)
     }
 
+    /// When [`Keep::tick`] has something to do next (a renewal, a re-login, a re-issue to
+    /// announce); `None` when nothing ever will. Mirrors `tick`'s conditions, so that a due time
+    /// in the past is always acted on (and moved on) by the next `tick`.
+    pub fn next_due(&self) -> Option<Instant> {
+        if !self.live || self.client.is_none() {
+            return None;
+        }
+        let token = self
+            .clock
+            .next
+            .filter(|_| self.settings.is_some() && self.env.is_some());
+        let issued = self
+            .issued
+            .values()
+            .flat_map(|i| [i.renew_at, i.reissue_at.filter(|_| !i.told)]);
+        std::iter::once(token).chain(issued).flatten().min()
+    }
+
     /// Renews what is due (the token, renewable leases); true when a dynamic secret is due for a
     /// re-issue, once per due time: the refresher then runs a pass at once.
     pub fn tick(&mut self, now: Instant) -> bool {
