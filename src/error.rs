@@ -148,6 +148,38 @@ impl Errors {
     pub fn push(&mut self, e: Error) {
         self.0.push(e);
     }
+
+    /// One line per cause: problems that differ only in their secret (one misspelt secret id
+    /// that every secret looked up in) become one, naming the secrets it affects, at the place
+    /// of the first.
+    pub fn grouped(self) -> Errors {
+        let mut out: Vec<(Error, Vec<String>)> = Vec::new();
+        for e in self.0 {
+            let same = out.iter_mut().find(|(o, _)| {
+                o.kind == e.kind && o.source == e.source && o.what == e.what && e.secret.is_some()
+            });
+            match (same, e.secret.clone()) {
+                (Some((_, secrets)), Some(s)) if !secrets.is_empty() => secrets.push(s),
+                _ => {
+                    let secrets = e.secret.iter().cloned().collect();
+                    out.push((e, secrets));
+                }
+            }
+        }
+        Errors(
+            out.into_iter()
+                .map(|(mut e, secrets)| {
+                    if secrets.len() > 1 {
+                        let names: Vec<String> =
+                            secrets.iter().map(|s| format!("\"{s}\"")).collect();
+                        e.what = format!("{} (secrets {})", e.what, names.join(", "));
+                        e.secret = None;
+                    }
+                    e
+                })
+                .collect(),
+        )
+    }
 }
 
 impl From<Error> for Errors {
@@ -178,6 +210,32 @@ pub fn io_text(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_cause_is_one_line() {
+        let cause = |s: &str| {
+            Error::secret(
+                Kind::Unavailable,
+                s,
+                "aws-sm:prod/typo",
+                "it does not exist",
+            )
+        };
+        let other = Error::secret(Kind::Unavailable, "x", "env:X", "not found");
+        let lines: Vec<String> = Errors(vec![cause("a"), other, cause("b"), cause("c")])
+            .grouped()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "aws-sm:prod/typo: it does not exist (secrets \"a\", \"b\", \"c\")",
+                "secret \"x\" (env:X): not found",
+            ]
+        );
+    }
 
     #[test]
     fn exit_codes_follow_the_table() {

@@ -3,6 +3,7 @@
 //! the docs; not an API. Grouped as the fuzz targets use them.
 
 /// `fuzz_targets/aws_response.rs`, `aws_metadata.rs`; `tests/aws.rs` (SigV4 test vectors).
+#[cfg(feature = "aws")]
 pub mod aws {
     pub use crate::source::aws::client::{
         Stored, parse_assume_role, parse_batch_secrets, parse_parameter, parse_parameters,
@@ -14,6 +15,7 @@ pub mod aws {
 }
 
 /// `fuzz_targets/gcp.rs`.
+#[cfg(feature = "gcp")]
 pub mod gcp {
     pub use crate::reference::gcp::GcpRef;
     pub use crate::source::gcp::client::{parse_access, parse_token};
@@ -22,12 +24,14 @@ pub mod gcp {
 }
 
 /// `fuzz_targets/azure.rs`.
+#[cfg(feature = "azure")]
 pub mod azure {
     pub use crate::reference::azure::AzureRef;
     pub use crate::source::azure::client::{may_carry_token, parse_secret, parse_token};
 }
 
 /// `fuzz_targets/vault_json.rs`.
+#[cfg(feature = "vault")]
 pub mod vault {
     pub use crate::source::vault::client::{KvData, json_body, parse_kv, parse_login};
     pub use crate::source::vault::config::KvVersion;

@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("duration", 0),
     ("hex", 0),
     ("ini", 0),
+    ("url", 0),
     ("environ", 0),
     ("sys", 0),
     ("log", 1),
@@ -73,7 +74,7 @@ fn modules(src: &Path) -> BTreeMap<ModPath, String> {
                 continue;
             }
             let text = std::fs::read_to_string(&p).expect("readable source");
-            let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
+            let code = without_tests(&text);
             let code: String = code
                 .lines()
                 .filter(|l| !l.trim_start().starts_with("//"))
@@ -83,6 +84,24 @@ fn modules(src: &Path) -> BTreeMap<ModPath, String> {
         }
     }
     out
+}
+
+/// `text` up to its unit tests: a `mod tests` whose attribute is a `cfg` naming `test` (the
+/// attribute may span lines).
+fn without_tests(text: &str) -> &str {
+    let mut at = 0;
+    while let Some(i) = text[at..].find("#[cfg(") {
+        let start = at + i;
+        let Some(len) = text[start..].find(")]") else {
+            break;
+        };
+        let end = start + len + 2;
+        if text[start..end].contains("test") && text[end..].trim_start().starts_with("mod tests") {
+            return &text[..start];
+        }
+        at = end;
+    }
+    text
 }
 
 /// Every path in `code` that starts with `crate`, `super`, `self` or one of `children`, as its
@@ -365,6 +384,11 @@ mod tests {
             );
         }
         assert!(!seen.iter().any(|p| p[0] == "foo"), "{seen:?}");
+        assert_eq!(
+            without_tests("a\n#[cfg(all(\n    test,\n    feature = \"x\"\n))]\nmod tests {b}"),
+            "a\n"
+        );
+        assert_eq!(without_tests("a\nmod tests {b}"), "a\nmod tests {b}");
         let real = graph(&src());
         let m = |s: &str| -> ModPath { s.split("::").map(str::to_string).collect() };
         assert!(

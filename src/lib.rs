@@ -19,6 +19,7 @@ mod fsx;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hex;
+#[cfg(feature = "tls")]
 mod http;
 mod ini;
 #[cfg(test)]
@@ -39,6 +40,7 @@ mod sys;
 pub use sys::StartAlloc;
 mod template;
 mod tree;
+mod url;
 mod user;
 
 use std::ffi::OsString;

@@ -182,6 +182,43 @@ pub fn is_dangerous_env(s: &str) -> bool {
     PREFIXES.iter().any(|p| s.starts_with(p)) || EXACT.contains(&s)
 }
 
+/// The candidate a mistyped name most likely meant, for a "did you mean": the same name in
+/// another case first, else the nearest within one edit (names under 5 characters) or two, and
+/// never the name itself.
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let candidates: Vec<&str> = candidates.into_iter().filter(|c| *c != word).collect();
+    if let Some(c) = candidates.iter().find(|c| c.eq_ignore_ascii_case(word)) {
+        return Some(c);
+    }
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= if c.len() >= 5 { 2 } else { 1 })
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over chars (the words are short).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diag + usize::from(ca != *cb));
+            diag = above;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

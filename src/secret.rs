@@ -37,12 +37,13 @@ impl Secret {
         self.0.is_empty()
     }
 
-    /// A display form that keeps the value hidden, as runqy does: `sk****xx` for values of at
-    /// least 10 printable ASCII characters, `****` for anything shorter or binary.
+    /// A display form that keeps the value hidden: `sk****xx` (its first two and last two
+    /// characters) only for printable ASCII values of at least [`SHOWN_FROM`] bytes, so never more
+    /// than a sixth of a value; `****` for anything shorter or binary (a 10-character password
+    /// would otherwise lose 4 of its characters to a CI log).
     pub fn masked(&self) -> String {
         let v = self.expose();
-        let printable = v.iter().all(|b| b.is_ascii_graphic());
-        if v.len() >= 10 && printable {
+        if v.len() >= SHOWN_FROM && v.iter().all(|b| b.is_ascii_graphic()) {
             let head = String::from_utf8_lossy(&v[..2]);
             let tail = String::from_utf8_lossy(&v[v.len() - 2..]);
             format!("{head}****{tail}")
@@ -50,7 +51,22 @@ impl Secret {
             "****".to_string()
         }
     }
+
+    /// `check --show-prefix`: the first quarter of a printable ASCII value, at most 8
+    /// characters, and nothing of its end (`sk-proj-****`); `****` below 8 bytes or binary.
+    pub fn prefix_shown(&self) -> String {
+        let v = self.expose();
+        if v.len() >= 8 && v.iter().all(|b| b.is_ascii_graphic()) {
+            let head = String::from_utf8_lossy(&v[..(v.len() / 4).min(8)]);
+            format!("{head}****")
+        } else {
+            "****".to_string()
+        }
+    }
 }
+
+/// The shortest value [`Secret::masked`] shows any character of.
+pub const SHOWN_FROM: usize = 24;
 
 /// A secret holding `s`, for unit tests that feed an answer to a parser.
 #[cfg(test)]
@@ -82,11 +98,25 @@ mod tests {
     }
 
     #[test]
-    fn masking_shows_at_most_four_characters() {
+    fn masking_shows_at_most_four_characters_of_long_values() {
         assert_eq!(
-            Secret::new(b"sk-proj-abcdefxx".to_vec()).masked(),
+            Secret::new(b"sk-proj-abcdefghijklmnopxx".to_vec()).masked(),
             "sk****xx"
         );
+        // A 10-character password shows nothing; 23 bytes neither; 24 its four characters.
+        assert_eq!(Secret::new(b"p@ssw0rd!!".to_vec()).masked(), "****");
+        assert_eq!(Secret::new(vec![b'a'; 23]).masked(), "****");
+        assert_eq!(Secret::new(vec![b'a'; 24]).masked(), "aa****aa");
+        assert_eq!(
+            Secret::new(b"sk-proj-abcdefghijklmnopxx".to_vec()).prefix_shown(),
+            "sk-pro****"
+        );
+        assert_eq!(
+            Secret::new(b"sk-proj-abcdefghijklmnopqrstuvwxyz0123456789".to_vec()).prefix_shown(),
+            "sk-proj-****"
+        );
+        assert_eq!(Secret::new(b"p@ssw0rd!!".to_vec()).prefix_shown(), "p@****");
+        assert_eq!(Secret::new(b"short".to_vec()).prefix_shown(), "****");
         assert_eq!(Secret::new(b"short".to_vec()).masked(), "****");
         assert_eq!(Secret::new(b"with space inside".to_vec()).masked(), "****");
         assert_eq!(Secret::new(vec![0xff; 20]).masked(), "****");

@@ -50,6 +50,8 @@ pub struct Settings {
     /// Environment values that are whole references reach the program resolved
     /// (`secret_init.resolve_env_references`).
     pub resolve_env_references: bool,
+    /// `check --show-prefix`: values shown by their first quarter instead of masked.
+    pub show_prefix: bool,
     /// Log verbosity.
     pub log_level: log::Level,
     /// Log line format.
@@ -91,6 +93,18 @@ pub struct RefreshSettings {
     pub signal: i32,
     /// Where the status JSON is written.
     pub status_file: Option<PathBuf>,
+}
+
+/// `secret_init.vault.allow_insecure_http`, the one switch that opts every remote source into
+/// plain http (none without the vault source).
+fn vault_allows_insecure_http(file: &FileSettings) -> Option<bool> {
+    #[cfg(feature = "vault")]
+    return file.vault.as_ref().and_then(|v| v.allow_insecure_http);
+    #[cfg(not(feature = "vault"))]
+    {
+        let _ = file;
+        None
+    }
 }
 
 /// The longest refresh interval: a week bounds every sensible one.
@@ -493,7 +507,7 @@ impl Settings {
             inv,
             env,
             Opt::AllowInsecureHttp,
-            file.vault.as_ref().and_then(|v| v.allow_insecure_http),
+            vault_allows_insecure_http(file),
         )?;
         let source = SourceSettings::resolve(inv, env, &file.sections(), allow_insecure_http)?;
         let state_file = pick(inv, env, Opt::StateFile).map(|(v, _)| PathBuf::from(v));
@@ -505,11 +519,14 @@ impl Settings {
         }
         let mut scrub_env = file.scrub_env.clone().unwrap_or_default();
         scrub_env.extend(pick_list(inv, env, Opt::ScrubEnv, ',').unwrap_or_default());
-        let file_env = file.file_env.clone().unwrap_or_default();
+        let mut file_env = file.file_env.clone().unwrap_or_default();
+        file_env.extend(pick_list(inv, env, Opt::FileEnv, ',').unwrap_or_default());
         if let Some(bad) = file_env.iter().find(|v| !crate::name::is_env_name(v)) {
             return Err(Error::new(
                 Kind::Config,
-                format!("secret_init.file_env: {bad:?} is not an environment variable name"),
+                format!(
+                    "file_env (--file-env, secret_init.file_env): {bad:?} is not an environment variable name"
+                ),
             ));
         }
         // The pointer is an input like TRUSS_SECRET_*: the program gets the value, not the path.
@@ -525,7 +542,13 @@ impl Settings {
             allow_shared_dir: flag(inv, env, Opt::AllowSharedDir, file.allow_shared_dir)?,
             scrub_env,
             file_env,
-            resolve_env_references: file.resolve_env_references.unwrap_or(false),
+            resolve_env_references: flag(
+                inv,
+                env,
+                Opt::ResolveEnvReferences,
+                file.resolve_env_references,
+            )?,
+            show_prefix: flag(inv, env, Opt::ShowPrefix, None)?,
             log_level,
             log_format,
             report_format,
@@ -550,6 +573,14 @@ fn parse_sources(list: &[&str], origin: &str) -> Result<Vec<SourceKind>, Error> 
             return Err(Error::new(
                 Kind::Config,
                 format!("{origin}: source \"{s}\" listed twice"),
+            ));
+        }
+        if !kind.compiled_in() {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "{origin}: this secret-init is built without the {kind} source (Cargo feature `{kind}`)"
+                ),
             ));
         }
         out.push(kind);

@@ -15,9 +15,10 @@
 //! SIGPIPE to `SIG_DFL` in the child itself; an ELF constructor records whether it was ignored
 //! before Rust's runtime touched it, and the child gets that back.
 //!
-//! For supervision (process/supervise.rs) this module also provides the blocked signal set and
-//! `sigtimedwait`, `waitpid(-1, WNOHANG)`, `kill` with ESRCH tolerated, the child subreaper
-//! flag, and the switch to another uid/gid/groups between fork and exec (raw syscalls).
+//! For supervision (process/supervise.rs) this module also provides the blocked signal set,
+//! `sigtimedwait`, a signalfd polled together with one more descriptor, `waitpid(-1, WNOHANG)`,
+//! `kill` with ESRCH tolerated, the child subreaper flag, and the switch to another
+//! uid/gid/groups between fork and exec (raw syscalls).
 
 #![allow(unsafe_code)]
 
@@ -343,6 +344,121 @@ impl Signals {
             sender,
         }))
     }
+    /// A descriptor that becomes readable while a signal of the (blocked) set is pending
+    /// (signalfd(2)), for [`SignalFd::wait`]. Close-on-exec, so the program never inherits it.
+    pub(crate) fn fd(&self) -> Result<SignalFd, nix::errno::Errno> {
+        // SAFETY: a valid, initialised sigset; -1 asks for a new descriptor.
+        let fd = unsafe { libc::signalfd(-1, &self.0, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(nix::errno::Errno::last());
+        }
+        // SAFETY: signalfd returned a new descriptor that nothing else owns.
+        Ok(SignalFd(unsafe {
+            <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd)
+        }))
+    }
+}
+
+/// The supervised signals as a descriptor: the supervisor's one wait polls it together with
+/// the refresh's inotify descriptor, with the time to the next due thing as the only timeout.
+///
+/// The signals stay blocked: a signalfd only reads what is pending, so one that arrives between
+/// two waits (a SIGCHLD racing the loop) is still pending at the next `ppoll` and ends it at
+/// once, exactly as with `sigtimedwait`; PID 1 of a namespace keeps receiving them, because a
+/// blocked signal is queued whatever its disposition (kernel/signal.c `sig_ignored`).
+pub(crate) struct SignalFd(std::os::fd::OwnedFd);
+
+/// What ended a [`SignalFd::wait`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Woken {
+    /// A signal of the set, taken (no longer pending).
+    Signal(Received),
+    /// The other descriptor has something to read.
+    Ready,
+    /// The timeout passed, or the wait was interrupted.
+    Timeout,
+}
+
+impl SignalFd {
+    /// Sleeps until a signal of the set is pending, `other` is readable, or `timeout` has
+    /// passed; without a timeout, for as long as it takes. One `ppoll`, one `read` when a
+    /// signal ended it.
+    pub(crate) fn wait(
+        &self,
+        other: Option<std::os::fd::BorrowedFd<'_>>,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Woken, nix::errno::Errno> {
+        use std::os::fd::AsRawFd;
+        let mut fds = [
+            libc::pollfd {
+                fd: self.0.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                // A negative descriptor is skipped by poll(2): no second descriptor.
+                fd: other.map_or(-1, |fd| fd.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let ts = timeout.map(|t| libc::timespec {
+            // A day at most: a later due time then costs one early wakeup a day.
+            tv_sec: t.as_secs().min(86_400) as _,
+            tv_nsec: t.subsec_nanos() as _,
+        });
+        let ts_ptr = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: `fds` is a live array of two pollfd for the call; `ts_ptr` is null or points
+        // at a live timespec; a null sigmask leaves the (blocking) mask as it is.
+        let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, ts_ptr, std::ptr::null()) };
+        if n < 0 {
+            return match nix::errno::Errno::last() {
+                nix::errno::Errno::EINTR => Ok(Woken::Timeout),
+                e => Err(e),
+            };
+        }
+        if fds[0].revents != 0
+            && let Some(r) = self.take()?
+        {
+            return Ok(Woken::Signal(r));
+        }
+        if fds[1].revents != 0 {
+            return Ok(Woken::Ready);
+        }
+        Ok(Woken::Timeout)
+    }
+
+    /// Reads one pending signal, if any (the descriptor never blocks).
+    fn take(&self) -> Result<Option<Received>, nix::errno::Errno> {
+        use std::os::fd::AsRawFd;
+        let size = std::mem::size_of::<libc::signalfd_siginfo>();
+        let mut info = std::mem::MaybeUninit::<libc::signalfd_siginfo>::zeroed();
+        // SAFETY: reads at most `size` bytes into a buffer of exactly that size.
+        let n = unsafe { libc::read(self.0.as_raw_fd(), info.as_mut_ptr().cast(), size) };
+        if n < 0 {
+            return match nix::errno::Errno::last() {
+                nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR => Ok(None),
+                e => Err(e),
+            };
+        }
+        if usize::try_from(n).ok() != Some(size) {
+            // A signalfd returns whole records only (signalfd(2)); nothing was taken.
+            return Ok(None);
+        }
+        // SAFETY: the kernel filled the whole record (and zeroed memory is valid anyway).
+        let info = unsafe { info.assume_init() };
+        let sender = matches!(
+            info.ssi_code,
+            libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL
+        )
+        .then_some(info.ssi_pid as i32);
+        Ok(Some(Received {
+            signal: info.ssi_signo as i32,
+            sender,
+        }))
+    }
 }
 
 /// One signal taken by [`Signals::wait`].
@@ -658,56 +774,4 @@ unsafe impl std::alloc::GlobalAlloc for StartAlloc {
 }
 
 #[cfg(test)]
-mod start_arena_tests {
-    use super::*;
-    use std::alloc::{GlobalAlloc, Layout};
-
-    /// The only test that switches the arena on: the test binary's own allocator is System, so
-    /// only these direct calls reach it.
-    #[test]
-    fn bumps_aligns_reuses_the_newest_grows_in_place_and_falls_back() {
-        let a = StartAlloc;
-        let l100 = Layout::from_size_align(100, 8).expect("layout");
-        let l16 = Layout::from_size_align(16, 64).expect("layout");
-        begin_start_arena();
-        // SAFETY: every pointer is used within its layout and freed with the layout it was
-        // allocated (or reallocated) with.
-        unsafe {
-            let p = a.alloc(l100);
-            assert!(in_arena(p));
-            p.write_bytes(7, 100);
-            let q = a.alloc(l16);
-            assert!(
-                in_arena(q) && (q as usize).is_multiple_of(64) && q as usize >= p as usize + 100
-            );
-            a.dealloc(q, l16);
-            let r = a.alloc(l16);
-            assert_eq!(r, q, "the newest allocation's bytes are reused");
-            let r2 = a.realloc(r, l16, 4096);
-            assert_eq!(r2, r, "the newest allocation grows in place");
-            r2.write_bytes(1, 4096);
-            let p2 = a.realloc(p, l100, 200);
-            assert_ne!(p2, p, "an older allocation moves");
-            assert!(std::slice::from_raw_parts(p2, 100).iter().all(|&b| b == 7));
-            let big = Layout::from_size_align(2 * ARENA_SIZE, 8).expect("layout");
-            let b = a.alloc(big);
-            assert!(
-                !b.is_null() && !in_arena(b),
-                "too big for the arena: musl's"
-            );
-            a.dealloc(b, big);
-            let z = a.alloc_zeroed(l100);
-            assert!(std::slice::from_raw_parts(z, 100).iter().all(|&b| b == 0));
-            end_start_arena();
-            let s = a.alloc(l100);
-            assert!(
-                !in_arena(s),
-                "after the start-up phase every allocation is musl's"
-            );
-            a.dealloc(s, l100);
-            a.dealloc(z, l100);
-            a.dealloc(p2, Layout::from_size_align(200, 8).expect("layout"));
-            a.dealloc(r2, Layout::from_size_align(4096, 64).expect("layout"));
-        }
-    }
-}
+mod start_arena_tests;

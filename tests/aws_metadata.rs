@@ -174,6 +174,12 @@ fn aws_container_credentials() {
         .output()
         .expect_code(77)
         .stderr_has("secret \"a\" (aws container credentials at AWS_CONTAINER_CREDENTIALS_FULL_URI): HTTP 401")
+        // Which token was refused, and every place the chain tried before.
+        .stderr_has(
+            "HTTP 401: the endpoint refused the token in AWS_CONTAINER_AUTHORIZATION_TOKEN; tried \
+             before it, none set: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, \
+             AWS_ROLE_ARN/AWS_WEB_IDENTITY_TOKEN_FILE, profile default in ",
+        )
         .no_leak(&[&wrong, &token]);
     let seen = fake.requests(4);
     assert_eq!(seen[3], "REQ GET /creds auth=wrong token=no", "{seen:?}");
@@ -283,4 +289,19 @@ fn aws_instance_metadata_v2() {
         .stderr_has("set AWS_EC2_METADATA_DISABLED=true");
     let took = began.elapsed();
     assert!(took < Duration::from_secs(4), "took {took:?}");
+
+    // A refusing endpoint (nothing listens): its error, and every place tried before it.
+    let closed = format!("http://127.0.0.1:{}", crate::support::free_port());
+    chain_run(&sb, &moto)
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &closed)
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(69)
+        .stderr_has(&format!("aws instance metadata at {closed}"))
+        .stderr_has(
+            "; tried before it, none set: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, \
+             AWS_ROLE_ARN/AWS_WEB_IDENTITY_TOKEN_FILE, profile default in ",
+        )
+        .stderr_has(", AWS_CONTAINER_CREDENTIALS_FULL_URI/AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
 }

@@ -947,7 +947,8 @@ fn exec_keeps_the_pid() {
 fn check_masks_values_and_reports_like_a_run() {
     let sb = Sandbox::new();
     sb.config("secrets:\n  long: null\n  short: null\n  missing: null\n");
-    let c = format!("sk-{}", canary("chk"));
+    // Long enough (24+ bytes) for its two characters at each end to be shown.
+    let c = format!("sk-{}-0123456789", canary("chk"));
     let out = sb
         .run()
         .env("TRUSS_SECRET_long", &c)

@@ -248,6 +248,7 @@ fn pid1_without_init_drops_sigterm_negative_control() {
 
 /// Signal numbers, named, for readability (x86_64 Linux).
 pub(crate) mod libc_sig {
+    pub(crate) const HUP: i32 = 1;
     pub(crate) const KILL: i32 = 9;
     pub(crate) const USR1: i32 = 10;
     pub(crate) const TERM: i32 = 15;
@@ -1050,4 +1051,40 @@ fn pid1_environ_keeps_no_secret_input() {
     );
     assert!(out.contains("TRUSS_SECRET_db="), "{out}");
     assert!(!out.contains(&c), "canary left in /proc/1/environ: {out}");
+}
+
+/// A program that counts its supervisor's wakeups (voluntary context switches of PID 1, from
+/// /proc) over an idle window of its own, prints `wakeups N`, then `ready` and blocks. The
+/// window is the program's: nothing happens in it, which is the point; the test itself waits
+/// only for the lines. It starts once the count has held still for 0.3 s (at most 20 tries):
+/// the supervisor may still be finishing the spawn when the program first runs.
+pub(crate) fn idle_wakeups_then_sleep(window_secs: u32) -> Vec<String> {
+    vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        format!(
+            "v() {{ grep ^voluntary_ctxt_switches /proc/1/status | tr -dc 0-9; }}; \
+             a=$(v); n=0; while sleep 0.3; b=$(v); [ \"$a\" != \"$b\" ] && [ $n -lt 20 ]; \
+             do a=$b; n=$((n + 1)); done; \
+             sleep {window_secs}; c=$(v); echo \"wakeups $((c - b))\"; \
+             echo ready; exec sleep 1000"
+        ),
+    ]
+}
+
+#[test]
+fn pid1_idle_supervisor_never_wakes() {
+    // Nothing to refresh: the supervisor sleeps in one wait with no timeout until a signal
+    // comes. The fixed one-second wait it replaced woke it twice in this window.
+    let sb = Sandbox::new();
+    sb.config("secrets: {}\n");
+    let mut r = sb.run();
+    r.arg("--").args(idle_wakeups_then_sleep(2));
+    let mut ns = Ns::start(&r, &[]);
+    ns.expect_line("wakeups 0");
+    ns.expect_line("ready");
+    // And a signal still wakes it, and the program's exit is still seen.
+    let pid = ns.host_pid();
+    ns.signal(pid, libc_sig::TERM);
+    assert_eq!(ns.finish(), 143, "stderr: {}", ns.stderr());
 }

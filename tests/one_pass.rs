@@ -199,6 +199,24 @@ fn check_issues_dynamic_secrets_as_the_run_does() {
                 );
             }
         }
+        if code == 0 {
+            // Its rows: one per delivered file, never a value.
+            let mut r = sb.run();
+            let out = r
+                .env("VAULT_TOKEN", &bao.root)
+                .args(["--sources", "vault", "check"])
+                .output();
+            out.expect_ok();
+            for field in ["web.cert", "web.key"] {
+                assert!(
+                    out.stdout().lines().any(|l| l.starts_with(field)
+                        && l.contains("vault dynamic pki/issue/web")
+                        && l.ends_with(" ok")),
+                    "{field}: {}",
+                    out.stdout()
+                );
+            }
+        }
         assert_eq!(codes[0].0, code, "check, role {role}: {}", codes[0].1);
         assert_eq!(codes[1].0, code, "run, role {role}: {}", codes[1].1);
     }

@@ -209,6 +209,36 @@ fn kubernetes_data_swaps_reach_the_program_and_an_invalid_one_keeps_the_old_set(
 }
 
 #[test]
+fn an_idle_supervisor_with_a_watched_dir_sleeps_until_a_change() {
+    // A watched file source and an hourly poll: between changes the supervisor sleeps in one
+    // wait on its signals and the inotify descriptor. The fixed 100 ms tick it replaced woke it
+    // about twenty times in this window.
+    let sb = Sandbox::new();
+    let (v1, v2) = (canary("idle1"), canary("idle2"));
+    let mut vol = KubeVolume::new(sb.path("in"), &[("db", &v1)]);
+    let status = sb.path("run/status.json");
+    sb.config(&refresh_yaml("", &status));
+    let out = sb.path("out/db");
+    let mut r = sb.run();
+    r.args(["--sources", "file", "--"])
+        .args(crate::init::idle_wakeups_then_sleep(2));
+    let mut ns = Ns::start(&r, &[]);
+    ns.expect_line("wakeups 0");
+    ns.expect_line("ready");
+    assert_eq!(read(&out), v1);
+    // The change still wakes it at once: published within the usual coalescing delay.
+    vol.swap(&[("db", &v2)]);
+    status_until(&status, Duration::from_secs(2), &ns, |s| {
+        s["changes_published"] == 1
+    });
+    assert_eq!(read(&out), v2);
+    // The program (no handler) is told with SIGHUP, and its death by it is the exit status.
+    assert_eq!(ns.finish(), 128 + libc_sig::HUP, "stderr: {}", ns.stderr());
+    let stderr = ns.stderr();
+    assert!(!stderr.contains(&v1) && !stderr.contains(&v2), "{stderr}");
+}
+
+#[test]
 fn inotify_failures_fall_back_to_the_stat_poll() {
     // A user namespace owns its own inotify limits (/proc/sys/user/max_inotify_*): 0 watches
     // makes inotify_add_watch fail with ENOSPC, 0 instances makes inotify_init1 fail with EMFILE.
@@ -407,15 +437,22 @@ fn a_changed_env_delivery_restarts_the_program_with_the_new_environment() {
     let bao = Bao::start();
     let a = canary("env-a");
     let b = canary("env-b");
-    bao.put_v2("app", &[("db", &a)]);
+    bao.put_v2("app", &[("db", &a), ("other", "steady")]);
     let token = bao.reader_token();
     let sb = Sandbox::new();
     let status = sb.path("status.json");
-    sb.config(&vault_yaml(
-        &bao,
-        &status,
-        "  secrets:\n    db:\n      env: DB_PASSWORD\n      file: false\n",
-    ));
+    sb.config(
+        &vault_yaml(
+            &bao,
+            &status,
+            "  secrets:\n    db:\n      env: DB_PASSWORD\n      file: false\n    \
+             other:\n      env: OTHER\n      file: false\n",
+        )
+        .replace(
+            "secrets:\n  db: null\n",
+            "secrets:\n  db: null\n  other: null\n",
+        ),
+    );
     let mut r = sb.run();
     r.env("VAULT_TOKEN", &token).args([
         "--sources",
@@ -430,7 +467,7 @@ fn a_changed_env_delivery_restarts_the_program_with_the_new_environment() {
     let (ready, _) = expect_prefix(&ns, "ready ", Duration::from_secs(10));
     let old_pid = ready.split(' ').nth(1).expect("test fixture").to_string();
     assert!(ready.ends_with(&a));
-    bao.put_v2("app", &[("db", &b)]);
+    bao.put_v2("app", &[("db", &b), ("other", "steady")]);
     // on_change is signal, but a signal cannot reach an environment: restart.
     let (term, _) = expect_prefix(&ns, "term ", Duration::from_secs(4));
     assert_eq!(
@@ -445,6 +482,12 @@ fn a_changed_env_delivery_restarts_the_program_with_the_new_environment() {
     let stderr = ns.stderr();
     assert!(
         stderr.contains("an env-delivered value changed"),
+        "{stderr}"
+    );
+    // Only the variable that rotated is named.
+    assert!(
+        stderr
+            .contains("; environment changed (DB_PASSWORD (vault:secret/data/app#db, version 2));"),
         "{stderr}"
     );
     let pid = ns.host_pid();

@@ -160,6 +160,47 @@ fn a_short_ttl_token_outlives_several_renewals_and_is_never_revoked() {
 }
 
 #[test]
+fn renewals_wake_the_supervisor_on_their_own_with_an_hourly_poll() {
+    // The supervisor sleeps until the next due thing: with a poll an hour away, the token's
+    // renewal at two thirds of its TTL must still come when it is due.
+    let bao = Bao::start();
+    bao.put_v2("app", &[("db", &canary("db"))]);
+    let r = bao.admin(
+        json!([{"op": "api", "method": "POST", "path": "auth/token/create",
+        "body": {"policies": ["reader"], "ttl": "3s", "renewable": true}}]),
+    );
+    let token = r[0]["body"]["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let sb = Sandbox::new();
+    let status = sb.path("status.json");
+    sb.config(
+        &yaml(&bao, &status, "", "    deadline: 2s\n").replace("interval: 1s", "interval: 1h"),
+    );
+    let mut run = sb.run();
+    run.env("VAULT_TOKEN", &token)
+        .args(["--sources", "vault", "--"])
+        .args(waiter());
+    let ns = Ns::start(&run, &[]);
+    expect_prefix(&ns, "ready", Duration::from_secs(10));
+    stays_ok(&status, &ns, Duration::from_secs(5));
+    let renewals = audited_times(&bao, "auth/token/renew-self");
+    assert!(
+        renewals.len() >= 2,
+        "renewals: {renewals:?}\n{}",
+        ns.stderr()
+    );
+    assert_eq!(
+        bao.audited_ops("read", "secret/data/app"),
+        1,
+        "no poll but the start's"
+    );
+    let stderr = stop(ns);
+    assert!(stderr.contains("token renewed for 3s"), "{stderr}");
+}
+
+#[test]
 fn a_token_at_its_max_ttl_triggers_a_login_and_is_revoked_at_exit() {
     let bao = Bao::start();
     bao.put_v2("app", &[("db", &canary("db"))]);
@@ -366,6 +407,24 @@ fn a_pki_certificate_is_reissued_before_it_expires_with_its_key_and_its_lease_re
     );
     let stderr = stop(ns);
     assert!(stderr.contains("issued dynamic secret \"web\""), "{stderr}");
+    // A re-issue names the files it wrote; the start line polls only the sources in use.
+    for f in [&cert, &key] {
+        assert!(
+            stderr.contains(&format!(
+                "web: {} (vault dynamic pki/issue/web)",
+                f.display()
+            )),
+            "{stderr}"
+        );
+    }
+    let start = stderr
+        .lines()
+        .find(|l| l.contains("refresh: every 1h"))
+        .unwrap_or_else(|| panic!("no start line: {stderr}"));
+    assert!(start.contains("vault:https://127.0.0.1:"), "{start}");
+    for unused in ["aws:", "gcp:", "azure:"] {
+        assert!(!start.contains(unused), "{unused} is not in use: {start}");
+    }
     assert_eq!(
         bao.audited_ops("update", "sys/leases/revoke"),
         1,

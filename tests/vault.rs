@@ -859,3 +859,106 @@ fn rsa_certificates_and_tls12_servers_are_verified_and_work() {
         );
     }
 }
+
+/// The relay's process, stopped (by its PID) when the test ends, failed or not.
+struct Relay(std::process::Child);
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        stop_by_pid(&mut self.0);
+    }
+}
+
+/// Starts tests/support/tcp_relay.py in front of `bao`, adding `delay_ms` each way; the relay,
+/// its event lines and the address to give secret-init.
+fn relay(
+    bao: &Bao,
+    delay_ms: u32,
+) -> (Relay, std::sync::Arc<std::sync::Mutex<Vec<String>>>, String) {
+    let upstream = bao.addr.trim_start_matches("https://");
+    let (child, events) = spawn_script("tcp_relay.py", format!("{upstream},{delay_ms}"));
+    let child = Relay(child);
+    let mut port = String::new();
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let ev = events.lock().expect("lock");
+            match ev.iter().find_map(|l| l.strip_prefix("READY ")) {
+                Some(p) => {
+                    port = p.to_string();
+                    true
+                }
+                None => false,
+            }
+        }),
+        "the relay did not start"
+    );
+    (child, events, format!("https://127.0.0.1:{port}"))
+}
+
+#[test]
+fn many_paths_are_read_at_once_on_at_most_eight_connections_and_the_first_failure_is_reported() {
+    let bao = Bao::start();
+    let values: Vec<String> = (0..20).map(|i| canary(&format!("p{i}"))).collect();
+    for (i, v) in values.iter().enumerate() {
+        bao.put_v2(&format!("p{i:02}"), &[(&format!("k{i:02}"), v)]);
+    }
+    let token = bao.reader_token();
+    // 25 ms each way: every read overlaps the others' if they are sent together.
+    let (_relay, events, addr) = relay(&bao, 25);
+    let vault = |paths: &[String]| {
+        format!(
+            "    address: {addr}\n    ca_cert: {}\n    paths: [{}]\n",
+            bao.ca.display(),
+            paths.join(", ")
+        )
+    };
+    let names: Vec<String> = (0..20).map(|i| format!("k{i:02}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let paths: Vec<String> = (0..20).map(|i| format!("secret/data/p{i:02}")).collect();
+    let sb = Sandbox::new();
+    sb.config(&config(&names, &vault(&paths), ""));
+    let out = sb
+        .run()
+        .env("VAULT_TOKEN", &token)
+        .args(["--log-level", "trace", "--", "/bin/true"])
+        .output();
+    let mut canaries: Vec<&str> = values.iter().map(String::as_str).collect();
+    canaries.push(&token);
+    out.expect_ok().no_leak(&canaries);
+    for (i, v) in values.iter().enumerate() {
+        assert_eq!(read(&sb.path(&format!("out/k{i:02}"))), *v);
+    }
+    for p in &paths {
+        assert_eq!(bao.audited_ops("read", p), 1, "{p} read once");
+    }
+    let ev = settled(&events);
+    let opened: Vec<usize> = ev
+        .iter()
+        .filter_map(|l| l.strip_prefix("OPEN "))
+        .filter_map(|l| l.split(' ').nth(1)?.parse().ok())
+        .collect();
+    let most = opened.iter().copied().max().unwrap_or(0);
+    assert!(
+        (2..=8).contains(&most) && opened.len() <= 8,
+        "connections: {} opened, at most {most} at once; {ev:?}",
+        opened.len()
+    );
+
+    // Two paths missing, the 6th and the 16th: the 6th is reported, as a one-by-one read
+    // would, whichever answer came first; nothing is written.
+    let mut holes = paths.clone();
+    holes[5] = "secret/data/missing-a".into();
+    holes[15] = "secret/data/missing-b".into();
+    let sb = Sandbox::new();
+    sb.config(&config(&names, &vault(&holes), ""));
+    let out = sb
+        .run()
+        .env("VAULT_TOKEN", &token)
+        .args(["--", "/bin/true"])
+        .output();
+    out.expect_code(69)
+        .stderr_has("vault:secret/data/missing-a")
+        .no_leak(&canaries);
+    assert!(!out.stderr().contains("missing-b"), "{}", out.stderr());
+    assert!(tree(&sb.path("out")).is_empty(), "nothing written");
+}

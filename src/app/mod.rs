@@ -14,7 +14,7 @@ use crate::name::SecretName;
 use crate::process::{self, supervise};
 use crate::resolve::Resolution;
 use crate::settings::{self, InitMode, ProcessSettings, ReportFormat, Settings};
-use crate::source::registry::Carry;
+use crate::source::Carry;
 use crate::sys;
 
 pub(crate) mod bundle;
@@ -27,8 +27,16 @@ mod version;
 pub(crate) use pipeline::{Context, Delivery, delivery, remove_consumed};
 use pipeline::{Ending, Pass, Target, env_declared, pass, plan_for};
 
-/// Parses argv, loads the manifest and settings, and runs the command.
+/// Parses argv, loads the manifest and settings, and runs the command; its errors one line per
+/// cause.
 pub(crate) fn dispatch(
+    args: impl IntoIterator<Item = OsString>,
+    start: &sys::StartState,
+) -> Result<u8, Errors> {
+    command(args, start).map_err(Errors::grouped)
+}
+
+fn command(
     args: impl IntoIterator<Item = OsString>,
     start: &sys::StartState,
 ) -> Result<u8, Errors> {
@@ -78,6 +86,13 @@ pub(crate) fn dispatch(
     let manifest = manifest::load(config.as_deref())?;
     let settings = Settings::resolve(&inv, &env, &manifest.settings)?;
     crate::log::configure(settings.log_level, settings.log_format);
+    for (var, near) in cli::unknown_own_vars(&env) {
+        let hint = near.map_or_else(String::new, |n| format!(" (did you mean {n}?)"));
+        crate::log::warn!(
+            "{} is not one of secret-init's variables and is ignored{hint}",
+            crate::log::escape_controls(&var)
+        );
+    }
     match &config {
         Some(p) => crate::log::debug!(
             "manifest {}: {} secrets declared",
@@ -103,15 +118,17 @@ pub(crate) fn dispatch(
         Command::Materialize => {
             // The dynamic secrets issued are the developer's once published; anything issued
             // for a materialize that fails is revoked with the carry.
-            let carry = Carry::default();
-            let done =
-                crate::app::materialize::materialize(&ctx, plan_for(&ctx, Ending::Plan, &carry)?)?;
-            carry.vault.borrow_mut().hand_over();
+            let mut carry = Carry::default();
+            let done = crate::app::materialize::materialize(
+                &ctx,
+                plan_for(&ctx, Ending::Plan, &mut carry)?,
+            )?;
+            carry.hand_over();
             Ok(done)
         }
         Command::Clean => crate::app::materialize::clean(&ctx),
         Command::Env => {
-            crate::app::materialize::env(&plan_for(&ctx, Ending::Env, &Carry::default())?)
+            crate::app::materialize::env(&plan_for(&ctx, Ending::Env, &mut Carry::default())?)
         }
         Command::Help(_) | Command::Version | Command::Bundle { .. } => Ok(0),
     }
@@ -214,7 +231,7 @@ pub(crate) fn run(
         plan,
         env,
         opts: write_opts,
-    } = delivery(ctx, creds.as_ref(), &carry, program)?;
+    } = delivery(ctx, creds.as_ref(), &mut carry, program)?;
     let inherited = child_env::inherited(
         &ctx.env,
         &ctx.settings.env_prefix,
@@ -245,7 +262,7 @@ pub(crate) fn run(
         foreground: false,
     };
     if !supervised {
-        carry.vault.borrow_mut().before_exec();
+        carry.before_exec();
         let failed = process::exec_as(program, &env, setup);
         // Only a failed exec comes back: the program never started, so what was issued for it
         // is revoked with the carry.
@@ -253,7 +270,7 @@ pub(crate) fn run(
         return Err(failed.into());
     }
     if refresh.is_none() {
-        carry.vault.borrow_mut().hand_over();
+        carry.hand_over();
     }
     // The supervisor is long-lived: it allocates from musl's allocator, never the start arena.
     sys::end_start_arena();
@@ -356,7 +373,43 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         resolutions,
         provider_files,
         delivery,
-    } = pass(ctx, &from_env, &Carry::default(), &target)?;
+    } = pass(ctx, &from_env, &mut Carry::default(), &target)?;
+    // The vault's dynamic secrets: one row per delivered field (`web.cert`), never its value.
+    #[cfg(feature = "vault")]
+    let dynamic: Vec<&str> = ctx
+        .settings
+        .source
+        .vault
+        .as_ref()
+        .map(|v| v.dynamic.iter().map(|d| d.name.as_str()).collect())
+        .unwrap_or_default();
+    #[cfg(not(feature = "vault"))]
+    let dynamic: Vec<&str> = Vec::new();
+    let mut dynamic_rows = Vec::new();
+    if let Ok(d) = &delivery {
+        for f in d
+            .plan
+            .files
+            .iter()
+            .filter(|f| dynamic.contains(&f.secret.as_str()))
+        {
+            dynamic_rows.push(Row {
+                name: f
+                    .path
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                source: d
+                    .plan
+                    .origins
+                    .get(&f.secret)
+                    .cloned()
+                    .unwrap_or_else(|| "vault dynamic".to_string()),
+                destination: vec![f.path.display().to_string()],
+                value: "-".into(),
+                status: "ok".into(),
+            });
+        }
+    }
     let errors = match delivery {
         Ok(mut d) => match probe(ctx, &mut d) {
             Ok(()) => Errors::default(),
@@ -377,7 +430,20 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         .iter()
         .map(|r| Row::of(r, &ctx.settings))
         .collect();
+    // A secret that resolved but cannot be delivered (its directory cannot be made, its env
+    // name is refused) is not `ok`: its row says what the run would say.
+    for row in &mut rows {
+        if let Some(e) = errors
+            .0
+            .iter()
+            .find(|e| e.secret.as_deref() == Some(row.name.as_str()))
+            .filter(|_| row.status == "ok")
+        {
+            row.status = format!("error: {}", e.what);
+        }
+    }
     rows.extend(provider_rows);
+    rows.extend(dynamic_rows);
     // Templates: rendered to check them, never shown; the row lists the secrets each one used.
     for o in crate::template::render_all(&ctx.manifest.templates, &resolutions) {
         let (source, status) = match o.result {
@@ -395,7 +461,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         });
     }
     let refresh = ctx.settings.refresh.as_ref().map(|r| {
-        let watches = crate::app::refresh::watches(&ctx.settings, r, None);
+        let watches = crate::app::refresh::watches(&ctx.settings, &ctx.manifest.secrets, r, None);
         (r, watches)
     });
     let out = match ctx.settings.report_format {
@@ -498,10 +564,16 @@ impl Row {
                 .as_ref()
                 .map_or_else(|| "-".to_string(), ToString::to_string),
             destination: dest,
-            value: r
-                .value
-                .as_ref()
-                .map_or_else(|| "-".to_string(), |v| v.masked()),
+            value: r.value.as_ref().map_or_else(
+                || "-".to_string(),
+                |v| {
+                    if s.show_prefix {
+                        v.prefix_shown()
+                    } else {
+                        v.masked()
+                    }
+                },
+            ),
             status,
         }
     }
@@ -589,7 +661,7 @@ pub(crate) fn get(ctx: &Context, name: &str) -> Result<u8, Errors> {
         resolutions,
         delivery,
         ..
-    } = pass(ctx, &[], &Carry::default(), &target)?;
+    } = pass(ctx, &[], &mut Carry::default(), &target)?;
     delivery?;
     match resolutions.first().and_then(|r| r.value.as_ref()) {
         Some(v) => {

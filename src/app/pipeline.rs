@@ -17,8 +17,8 @@ use crate::provenance::{Inputs, ProgramUser};
 use crate::resolve::Sources;
 use crate::resolve::{self, Resolution};
 use crate::settings::Settings;
+use crate::source::Carry;
 use crate::source::Outputs;
-use crate::source::registry::Carry;
 use crate::sys;
 
 /// Everything a command needs, loaded once.
@@ -129,16 +129,22 @@ pub(crate) struct Pass<'a> {
 pub(crate) fn pass<'a>(
     ctx: &'a Context,
     from_env: &'a [Declared],
-    carry: &Carry,
+    carry: &mut Carry,
     target: &Target,
 ) -> Result<Pass<'a>, Errors> {
     check_prefix_vars(ctx)?;
+    if target.ending == Ending::Deliver && !target.program.is_empty() {
+        look_up_early(ctx, target.program)?;
+    }
     let inputs = inputs(ctx, target.creds, carry);
+    let outputs = outputs(ctx, carry);
+    // The sources take what the carry keeps (a login, a URL's last answer) and hand it back
+    // below, whatever the pass's outcome: no `?` between the two.
     let mut sources = Sources::build(
         &ctx.settings,
         &ctx.manifest,
         &ctx.env,
-        &outputs(ctx, carry),
+        &outputs,
         carry,
         &inputs,
     )?;
@@ -148,7 +154,8 @@ pub(crate) fn pass<'a>(
         .iter()
         .chain(from_env)
         .filter(|d| target.only.is_none_or(|n| d.name == *n));
-    let (resolutions, errors) = resolve::resolve(declared, &mut sources);
+    let (resolutions, mut errors) = resolve::resolve(declared, &mut sources);
+    near_misses(ctx, from_env, &mut errors);
     // For a long-lived supervisor: the next pass (live refresh) rebuilds the sources and so
     // obtains new credentials; this says by when one is due.
     if let Some(t) = sources.credentials_expire_at() {
@@ -158,9 +165,11 @@ pub(crate) fn pass<'a>(
         );
     }
     let mut provider_files = Vec::new();
-    let delivery = errors.into_result().and_then(|()| {
+    // What needs the sources: the plan of the resolved values, providers and templates, and the
+    // sources' own injections and consumed files.
+    let planned = errors.into_result().and_then(|()| {
         if target.ending == Ending::Resolve {
-            return Ok(Delivery::default());
+            return Ok(None);
         }
         let mut plan = plan::build(&resolutions, &ctx.settings)?;
         let with_files = target.ending != Ending::Env;
@@ -174,9 +183,18 @@ pub(crate) fn pass<'a>(
         )?;
         provider_files = outcome.files;
         crate::template::add_to_plan(&mut plan, &ctx.manifest.templates, &resolutions)?;
-        add_dynamic(ctx, carry, &mut plan)?;
-        let mut injected = sources.injected_env()?;
+        let injected = sources.injected_env()?;
         plan.consumed = sources.consumed_files();
+        Ok(Some((plan, injected)))
+    });
+    // The vault's login comes back to `carry`: dropping the carry (a start without refresh,
+    // once the program runs or the start failed) revokes what it issued; a refresh keeps it.
+    sources.hand_back(carry);
+    let delivery = planned.and_then(|planned| {
+        let Some((mut plan, mut injected)) = planned else {
+            return Ok(Delivery::default());
+        };
+        add_dynamic(ctx, carry, &mut plan)?;
         injected.extend(crate::source::file::file_env(
             &ctx.settings.file_env,
             &ctx.env,
@@ -193,14 +211,77 @@ pub(crate) fn pass<'a>(
         let (env, opts) = before_publishing(ctx, &mut plan, target.creds, target.program)?;
         Ok(Delivery { plan, env, opts })
     });
-    // The vault client is in `carry`: dropping it (the end of a start without refresh) revokes
-    // a token we logged in with; a refresh keeps it alive.
-    drop(sources);
     Ok(Pass {
         resolutions,
         provider_files,
         delivery,
     })
+}
+
+/// A required secret not found while a `TRUSS_SECRET_*` variable that names no declared secret
+/// is set under a near spelling (`TRUSS_SECRET_HF_ACCESS_TOKEN`, `TRUSS_SECRET_hf_acess_token`):
+/// the error names that variable, which would otherwise be scrubbed in silence.
+fn near_misses(ctx: &Context, from_env: &[Declared], errors: &mut Errors) {
+    let prefix = ctx.settings.env_prefix.as_str();
+    let declared = |n: &str| {
+        ctx.manifest
+            .secrets
+            .iter()
+            .chain(from_env)
+            .any(|d| d.name.as_str() == n)
+    };
+    // (variable, the name after the prefix), the prefix matched in any case.
+    let stray: Vec<(&str, &str)> = ctx
+        .env
+        .0
+        .iter()
+        .filter_map(|(k, _)| {
+            let k = k.to_str()?;
+            let head = k.get(..prefix.len())?;
+            let name = &k[prefix.len()..];
+            (head.eq_ignore_ascii_case(prefix) && !name.is_empty()).then_some((k, name))
+        })
+        .filter(|(k, name)| !(k.starts_with(prefix) && declared(name)))
+        .collect();
+    if stray.is_empty() {
+        return;
+    }
+    for e in &mut errors.0 {
+        let Some(name) = e.secret.as_deref().filter(|_| e.kind == Kind::Unavailable) else {
+            continue;
+        };
+        // The same name under a wrong-case prefix, else the nearest name.
+        let near = stray
+            .iter()
+            .any(|(_, n)| *n == name)
+            .then_some(name)
+            .or_else(|| crate::name::closest(name, stray.iter().map(|(_, n)| *n)));
+        let Some((var, _)) = near.and_then(|near| stray.iter().find(|(_, n)| *n == near)) else {
+            continue;
+        };
+        e.what.push_str(&format!(
+            " ({} is set but names no declared secret (names are case-sensitive): did you mean \
+             {prefix}{name}?)",
+            crate::log::escape_controls(var)
+        ));
+    }
+}
+
+/// The program is looked up before anything is resolved, so a mistyped one (`secret-init chek`)
+/// gets its 127 and the "did you mean" at once, not a missing secret's error first. Only an env
+/// delivery can change the PATH the exec searches, and only with `allow_dangerous_env` (PATH is
+/// on the deny list): then the lookup waits for the plan ([`before_publishing`]).
+fn look_up_early(ctx: &Context, program: &[OsString]) -> Result<(), Error> {
+    if ctx.settings.allow_dangerous_env {
+        return Ok(());
+    }
+    let env = child_env::child_environment(
+        &ctx.program_env(),
+        &ctx.settings.env_prefix,
+        &ctx.settings.scrub_env,
+        &[],
+    );
+    process::lookup::resolve(program, &env).map(drop)
 }
 
 /// Which files may be inputs for a pass (`provenance`): the record of deliveries in the output
@@ -227,10 +308,11 @@ pub(crate) fn program_user(creds: Option<&sys::Credentials>) -> Option<ProgramUs
 /// Every file secret-init reads a credential from, as configured: never a value for the
 /// program, whatever path names it (`from: file:`, a secrets dir, `X_FILE`).
 fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
-    use crate::source::vault::config::{Auth, Credential};
     let mut out: Vec<(std::path::PathBuf, String)> = Vec::new();
     let mut add = |p: &std::path::Path, what: &str| out.push((p.to_path_buf(), what.to_string()));
+    #[cfg(feature = "vault")]
     if let Some(v) = &ctx.settings.source.vault {
+        use crate::source::vault::config::{Auth, Credential};
         match &v.auth {
             Auth::Token { file: Some(f) } => add(f, "the vault token_file"),
             Auth::Token { file: None } => {}
@@ -302,9 +384,16 @@ fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
     out
 }
 
+/// Without the vault source there are no dynamic secrets.
+#[cfg(not(feature = "vault"))]
+fn add_dynamic(_: &Context, _: &mut Carry, _: &mut plan::Plan) -> Result<(), Errors> {
+    Ok(())
+}
+
 /// The vault's dynamic secrets (`secret_init.vault.dynamic`) join the plan: each one's fields
 /// as files published in the same atomic set. A path already planned is a conflict.
-fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<(), Errors> {
+#[cfg(feature = "vault")]
+fn add_dynamic(ctx: &Context, carry: &mut Carry, plan: &mut plan::Plan) -> Result<(), Errors> {
     let Some(v) = ctx
         .settings
         .source
@@ -314,7 +403,7 @@ fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<()
     else {
         return Ok(());
     };
-    let values = carry.vault.borrow_mut().dynamic_values(v, &ctx.env)?;
+    let values = carry.vault.dynamic_values(v, &ctx.env)?;
     let mut errors = Errors::default();
     for (name, suffix, content) in values {
         let f = plan::FileDelivery {
@@ -358,7 +447,7 @@ fn add_dynamic(ctx: &Context, carry: &Carry, plan: &mut plan::Plan) -> Result<()
 pub(crate) fn delivery(
     ctx: &Context,
     creds: Option<&sys::Credentials>,
-    carry: &Carry,
+    carry: &mut Carry,
     program: &[OsString],
 ) -> Result<Delivery, Errors> {
     let from_env = env_declared(ctx);
@@ -374,7 +463,11 @@ pub(crate) fn delivery(
 /// The plan of a pass that ends at `ending` ([`Ending::Plan`] or [`Ending::Env`]), for the
 /// development-machine commands. `carry` holds what the pass issued (dynamic secrets): revoked
 /// when it drops, unless handed over once the plan is published (`materialize`).
-pub(crate) fn plan_for(ctx: &Context, ending: Ending, carry: &Carry) -> Result<plan::Plan, Errors> {
+pub(crate) fn plan_for(
+    ctx: &Context,
+    ending: Ending,
+    carry: &mut Carry,
+) -> Result<plan::Plan, Errors> {
     let from_env = env_declared(ctx);
     let target = Target {
         ending,

@@ -1,7 +1,7 @@
 //! `secret-init --version`: what this binary is, for a reviewer or a script. The version, the
 //! source commit and where the build found it (build.rs), the target it was built for, and what is
-//! compiled in: the sources, the provider kinds and the features. Every build compiles all of them
-//! (there are no Cargo features), so the lists are the registries' own.
+//! compiled in: the sources (the remote ones are Cargo features), the provider kinds and the
+//! features.
 
 use crate::manifest::kinds::KINDS;
 use crate::source::SourceKind;
@@ -14,12 +14,26 @@ const COMMIT: &str = env!("SECRET_INIT_COMMIT");
 const COMMIT_FROM: &str = env!("SECRET_INIT_COMMIT_FROM");
 /// The target triple.
 const TARGET: &str = env!("SECRET_INIT_TARGET");
-/// What every build has besides sources and providers.
-const FEATURES: &[&str] = &["templates", "refresh", "supervise", "https-rustls-ring"];
+/// What this build has besides sources and providers.
+fn features() -> Vec<&'static str> {
+    let mut f = vec!["templates", "refresh", "supervise"];
+    if cfg!(feature = "bundle-url") {
+        f.push("bundle-url");
+    }
+    if cfg!(feature = "tls") {
+        f.push("https-rustls-ring");
+    }
+    f
+}
 
 /// The `--version` text (`json`: one JSON object on one line).
 pub(crate) fn text(json: bool) -> String {
-    let sources: Vec<&str> = SourceKind::ALL.iter().map(|k| k.name()).collect();
+    let sources: Vec<&str> = SourceKind::ALL
+        .iter()
+        .filter(|k| k.compiled_in())
+        .map(|k| k.name())
+        .collect();
+    let features = features();
     let providers: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
     if json {
         let v = serde_json::json!({
@@ -30,7 +44,7 @@ pub(crate) fn text(json: bool) -> String {
             "target": TARGET,
             "sources": sources,
             "providers": providers,
-            "features": FEATURES,
+            "features": features,
         });
         return format!("{v}\n");
     }
@@ -39,7 +53,7 @@ pub(crate) fn text(json: bool) -> String {
          sources:   {}\nproviders: {}\nfeatures:  {}\n",
         sources.join(", "),
         providers.join(", "),
-        FEATURES.join(", ")
+        features.join(", ")
     )
 }
 

@@ -84,6 +84,10 @@ options! {
         "permit an output dir that other users can write to";
     ScrubEnv = "scrub-env", Some("VAR"), true,
         "also remove VAR from the program's environment; repeatable; env: comma-separated";
+    FileEnv = "file-env", Some("VAR"), true,
+        "deliver VAR from the file VAR_FILE names (Docker's *_FILE convention); repeatable; env: comma-separated";
+    ResolveEnvReferences = "resolve-env-references", None, false,
+        "an env var whose whole value is a reference (aws-sm:..., vault:...) reaches the program resolved";
     VaultAddr = "vault-addr", Some("URL"), false,
         "Vault/OpenBao address [default: secret_init.vault.address, VAULT_ADDR, BAO_ADDR]";
     VaultCaCert = "vault-ca-cert", Some("PATH"), false,
@@ -126,6 +130,8 @@ options! {
         "error|warn|info|debug|trace [default: info]";
     LogFormat = "log-format", Some("FORMAT"), false,
         "text|json [default: text]";
+    ShowPrefix = "show-prefix", None, false,
+        "check: show the first quarter (at most 8 characters) of each printable value, nothing of its end";
     Format = "format", Some("FORMAT"), false,
         "check and --version: output as table|json [default: table]";
     StateFile = "state-file", Some("PATH"), false,
@@ -155,6 +161,34 @@ pub(crate) fn env_twin(long: &str) -> String {
         "SECRET_INIT_{}",
         long.to_ascii_uppercase().replace('-', "_")
     )
+}
+
+/// The `SECRET_INIT_*` variables read beside the options' twins: the bundle's key, the Azure
+/// endpoint override and the bundle file's old name.
+const OTHER_OWN_VARS: &[&str] = &[
+    "SECRET_INIT_MASTER_KEY",
+    "SECRET_INIT_AZURE_ENDPOINT",
+    "SECRET_INIT_VAULT_FILE",
+];
+
+/// Each `SECRET_INIT_*` variable in `env` that is none of ours (a misspelled twin would
+/// otherwise be ignored in silence), with the one it was closest to: the caller warns.
+pub(crate) fn unknown_own_vars(env: &crate::environ::Environ) -> Vec<(String, Option<String>)> {
+    let twins: Vec<String> = OPTIONS.iter().map(|s| env_twin(s.long)).collect();
+    let known: Vec<&str> = twins
+        .iter()
+        .map(String::as_str)
+        .chain(OTHER_OWN_VARS.iter().copied())
+        .collect();
+    env.0
+        .iter()
+        .filter_map(|(k, _)| k.to_str())
+        .filter(|k| k.starts_with("SECRET_INIT_") && !known.contains(k))
+        .map(|k| {
+            let near = crate::name::closest(k, known.iter().copied()).map(str::to_string);
+            (k.to_string(), near)
+        })
+        .collect()
 }
 
 /// What to do.
@@ -235,6 +269,32 @@ impl Invocation {
     pub fn any_given(&self) -> bool {
         self.values.iter().any(|v| !v.is_empty())
     }
+}
+
+/// The options of the bundle verbs that take a value, so that they may come before the verb.
+const BUNDLE_VALUE_OPTIONS: &[&str] = &[
+    "--bundle",
+    "--file",
+    "--master-key-file",
+    "--new-key-file",
+    "--output",
+    "--description",
+    "-d",
+];
+
+/// Whether the words after `bundle` name one of its verbs: the first word that is neither an
+/// option nor an option's value (`bundle --bundle F create x`). Another first word (`bundle
+/// exec puma`) is Ruby's Bundler, run as the program.
+fn verb_follows(rest: &[OsString]) -> bool {
+    let mut words = rest.iter().filter_map(|w| w.to_str());
+    while let Some(w) = words.next() {
+        if BUNDLE_VALUE_OPTIONS.contains(&w) {
+            words.next();
+        } else if !w.starts_with('-') {
+            return BUNDLE_VERBS.contains(&w);
+        }
+    }
+    false
 }
 
 fn usage(what: impl Into<String>) -> Error {
@@ -320,11 +380,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
                     // the word is our command only when one of its verbs follows
                     // (`secret-init bundle exec puma` runs Bundler).
                     (None, "bundle")
-                        if parser.try_raw_args().is_some_and(|raw| {
-                            raw.peek()
-                                .and_then(|w| w.to_str())
-                                .is_some_and(|w| BUNDLE_VERBS.contains(&w))
-                        }) =>
+                        if parser
+                            .try_raw_args()
+                            .is_some_and(|raw| verb_follows(raw.as_slice())) =>
                     {
                         let rest = parser.raw_args().map_err(|e| usage(e.to_string()))?;
                         command = Some(Command::Bundle {
@@ -439,6 +497,8 @@ const SOURCE_OPTIONS: &[Opt] = &[
     Opt::VaultRetries,
     Opt::VaultRetryJitter,
     Opt::AllowInsecureHttp,
+    Opt::FileEnv,
+    Opt::ResolveEnvReferences,
     Opt::LogLevel,
     Opt::LogFormat,
 ];
@@ -471,6 +531,7 @@ const COMMAND_HELP: &[CommandHelp] = &[
             Opt::ScrubEnv,
             Opt::User,
             Opt::NoRoot,
+            Opt::ShowPrefix,
             Opt::Format,
         ],
         example: "TRUSS_SECRET_hf_access_token=hf_xxx secret-init check --format json -- python main.py",
@@ -685,6 +746,19 @@ mod tests {
                 args: args(&["list", "--bundle", "f"]),
                 alias: false
             }
+        );
+        assert_eq!(
+            parse(args(&["bundle", "--bundle", "f", "-d", "x", "create", "y"]))
+                .expect("ok")
+                .command,
+            Command::Bundle {
+                args: args(&["--bundle", "f", "-d", "x", "create", "y"]),
+                alias: false
+            }
+        );
+        assert_eq!(
+            parse(args(&["bundle", "--help"])).expect("ok").command,
+            Command::Run(args(&["bundle", "--help"]))
         );
         assert_eq!(
             parse(args(&["vault", "list"])).expect("ok").command,

@@ -68,13 +68,7 @@ fn create_dir(s: &Step<'_>, owner: Option<(u32, u32)>) -> Result<OwnedFd, String
     match mkdirat(fd, name, Mode::from_bits_truncate(0o700)) {
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(Errno::EROFS) => return Err(read_only_hint(sofar)),
-        Err(e) => {
-            return Err(format!(
-                "cannot create directory {}: {}",
-                sofar.display(),
-                e.desc()
-            ));
-        }
+        Err(e) => return Err(cannot_create_dir(sofar, e)),
     }
     let n = nix::fcntl::openat(fd, name, DIR_FLAGS, Mode::empty())
         .map_err(|e| format!("cannot open directory {}: {}", sofar.display(), e.desc()))?;
@@ -91,6 +85,34 @@ fn create_dir(s: &Step<'_>, owner: Option<(u32, u32)>) -> Result<OwnedFd, String
         })?;
     }
     Ok(n)
+}
+
+/// "cannot create directory DIR: WHY", with what to do when WHY is a permission.
+pub(super) fn cannot_create_dir(dir: &Path, e: Errno) -> String {
+    format!(
+        "cannot create directory {}: {}{}",
+        dir.display(),
+        e.desc(),
+        permission_hint(e)
+    )
+}
+
+/// What to do when a directory cannot be made for want of permission: usually not root on a
+/// developer machine, where the default `/secrets` is out of reach. Empty for other errors.
+pub(super) fn permission_hint(e: Errno) -> String {
+    if !matches!(e, Errno::EACCES | Errno::EPERM) {
+        return String::new();
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    let who = if euid == 0 {
+        String::new()
+    } else {
+        format!("secret-init runs as uid {euid}, not root; ")
+    };
+    format!(
+        " ({who}write elsewhere with --output-dir DIR, e.g. --output-dir ./secrets, or run it as \
+         the container does)"
+    )
 }
 
 pub(super) fn read_only_hint(dir: &Path) -> String {

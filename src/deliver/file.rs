@@ -34,17 +34,17 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, renameat};
-use nix::sys::stat::{Mode, SFlag, fchmod, fstat, fstatat, mkdirat};
+use nix::fcntl::{AtFlags, Flock, OFlag, renameat};
+use nix::sys::stat::{Mode, SFlag, fchmod, fstat, fstatat};
 use nix::unistd::{UnlinkatFlags, fchown, unlinkat};
 
 pub(crate) use super::dirs::WriteOptions;
-use super::dirs::{check_dir, is_memory_fs, open_existing_dir, read_only_hint};
+use super::dirs::{check_dir, is_memory_fs, open_existing_dir};
 pub(crate) use super::dirs::{
     open_dir_chain, open_dir_chain_owned, tighten_fresh_mount, would_tighten,
 };
+use super::staging::{make_staging, sweep_stale};
 use crate::error::{Error, Kind};
-use crate::fsx::DIR_FLAGS;
 use crate::plan::FileDelivery;
 use crate::provenance::{self, FileId};
 use crate::sys::{RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2};
@@ -230,8 +230,15 @@ pub(crate) fn probe(
             })?;
         }
         // Removed while still locked, so no other start's sweep can take it meanwhile.
+        // A run would first create the missing directory below `existing`, a mkdir in
+        // `existing` as the staging dir is: a failure is told in the run's words.
+        let missing = dir
+            .ancestors()
+            .take_while(|a| *a != existing)
+            .last()
+            .filter(|_| existing != dir);
         let (name, _staging, _lock) =
-            make_staging(&fd, existing).map_err(|what| cant_create(d, what))?;
+            make_staging(&fd, existing, missing).map_err(|what| cant_create(d, what))?;
         unlinkat(&fd, name.as_str(), UnlinkatFlags::RemoveDir)
             .map_err(|e| cant_create(d, format!("cannot remove the probe dir: {}", e.desc())))?;
     }
@@ -257,7 +264,7 @@ fn stage<'a>(
         })?;
         sweep_stale(&fd, dir);
         let (staging_name, staging, staging_lock) =
-            make_staging(&fd, dir).map_err(|what| cant_create(first, what))?;
+            make_staging(&fd, dir, None).map_err(|what| cant_create(first, what))?;
         let on_disk = !is_memory_fs(&fd);
         if on_disk {
             crate::log::debug!(
@@ -301,122 +308,6 @@ fn stage<'a>(
         jobs.push(job);
     }
     Ok(())
-}
-
-fn random_suffix() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    // RandomState is seeded from the OS per process; uniqueness is all that is needed here, as
-    // O_EXCL (mkdir) refuses a name someone else planted.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
-    format!("{:016x}", h.finish())
-}
-
-const STAGING_PREFIX: &str = ".secret-init-";
-
-/// Whether `name` is one of our staging dirs: the prefix and 16 lower-case hex digits.
-fn is_staging_name(name: &[u8]) -> bool {
-    name.strip_prefix(STAGING_PREFIX.as_bytes())
-        .is_some_and(|h| h.len() == 16 && h.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-}
-
-/// Whether `name` in `dirfd` is still the directory open as `fd` (not removed or replaced).
-fn still_linked(dirfd: &OwnedFd, name: &str, fd: &OwnedFd) -> bool {
-    match (
-        fstatat(dirfd, name, AtFlags::AT_SYMLINK_NOFOLLOW),
-        fstat(fd),
-    ) {
-        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
-        _ => false,
-    }
-}
-
-/// Makes this start's staging dir, `flock`ed exclusively for as long as the start uses it.
-fn make_staging(dirfd: &OwnedFd, dir: &Path) -> Result<(String, OwnedFd, Flock<OwnedFd>), String> {
-    let cannot = |e: Errno| format!("cannot open staging dir in {}: {}", dir.display(), e.desc());
-    for _ in 0..8 {
-        let name = format!("{STAGING_PREFIX}{}", random_suffix());
-        match mkdirat(dirfd, name.as_str(), Mode::from_bits_truncate(0o700)) {
-            Ok(()) => {
-                let fd = nix::fcntl::openat(dirfd, name.as_str(), DIR_FLAGS, Mode::empty())
-                    .map_err(cannot)?;
-                let dup = fd
-                    .try_clone()
-                    .map_err(|e| format!("cannot open staging dir in {}: {e}", dir.display()))?;
-                let lock = Flock::lock(dup, FlockArg::LockExclusiveNonblock)
-                    .map_err(|(_, e)| cannot(e))?;
-                // Between mkdir and flock another start's sweep could take the new, unlocked
-                // dir for a stale one and remove it: then make another.
-                if still_linked(dirfd, &name, &fd) {
-                    return Ok((name, fd, lock));
-                }
-                continue;
-            }
-            Err(Errno::EEXIST) => continue,
-            Err(Errno::EROFS) => return Err(read_only_hint(dir)),
-            Err(e) => {
-                return Err(format!(
-                    "cannot create a staging dir in {}: {}",
-                    dir.display(),
-                    e.desc()
-                ));
-            }
-        }
-    }
-    Err(format!(
-        "cannot create a staging dir in {}: names taken",
-        dir.display()
-    ))
-}
-
-/// Removes staging dirs a start killed with SIGKILL (or a power loss) left behind: they hold
-/// plaintext. Only names of our form, only real directories (never through a link) that we own,
-/// and only those whose `flock` we get without waiting, so a live start sharing the directory
-/// (two containers on one emptyDir) keeps its own. All of it relative to descriptors.
-fn sweep_stale(dirfd: &OwnedFd, dir: &Path) {
-    let Ok(names) = crate::fsx::list(dirfd) else {
-        return;
-    };
-    let euid = nix::unistd::geteuid().as_raw();
-    for raw in names.iter().filter(|n| is_staging_name(n)) {
-        // is_staging_name admits ASCII only.
-        let name = String::from_utf8_lossy(raw);
-        let name = name.as_ref();
-        let Ok(st) = fstatat(dirfd, name, AtFlags::AT_SYMLINK_NOFOLLOW) else {
-            continue;
-        };
-        if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFDIR.bits() || st.st_uid != euid {
-            continue;
-        }
-        let Ok(fd) = nix::fcntl::openat(dirfd, name, DIR_FLAGS, Mode::empty()) else {
-            continue;
-        };
-        let Ok(dup) = fd.try_clone() else {
-            continue;
-        };
-        let Ok(_lock) = Flock::lock(dup, FlockArg::LockExclusiveNonblock) else {
-            continue; // a live start's
-        };
-        if !still_linked(dirfd, name, &fd) {
-            continue;
-        }
-        let mut left = 0usize;
-        // Every name, `..*` included (the record of deliveries is staged as one).
-        for entry in crate::fsx::names(&fd).unwrap_or_default() {
-            let entry = std::ffi::OsStr::from_bytes(&entry);
-            if unlinkat(&fd, entry, UnlinkatFlags::NoRemoveDir).is_err() {
-                left += 1;
-            }
-        }
-        match unlinkat(dirfd, name, UnlinkatFlags::RemoveDir) {
-            Ok(()) => crate::log::info!("removed stale staging dir {}/{name}", dir.display()),
-            Err(e) => crate::log::warn!(
-                "cannot remove stale staging dir {}/{name} ({left} entries left): {}",
-                dir.display(),
-                e.desc()
-            ),
-        }
-    }
 }
 
 /// Writes one file into the staging dir; its device and inode.
@@ -752,174 +643,4 @@ pub(crate) fn remove_files(paths: &[PathBuf], why: &str) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::cell::Cell;
-    use std::os::unix::fs::symlink;
-
-    use super::*;
-    use crate::secret::Secret;
-
-    fn opts() -> WriteOptions {
-        WriteOptions {
-            allow_shared_dir: false,
-            trusted_uids: Vec::new(),
-            durable: false,
-            record: None,
-        }
-    }
-
-    fn delivery(dir: &Path, name: &str, content: &str) -> FileDelivery {
-        FileDelivery {
-            secret: name.into(),
-            path: dir.join(name),
-            content: Secret::new(content.as_bytes().to_vec()),
-            mode: 0o600,
-            owner: None,
-        }
-    }
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .expect("read_dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// A stop arriving between two renames (the third poll here) rolls the set
-    /// back: the old files hold their old bytes, new names are gone, no staging dir is left.
-    /// Also a stop after the last rename, at the commit point, rolls back.
-    #[test]
-    fn stop_between_renames_rolls_back_to_the_old_set() {
-        for stop_at in [3usize, 6] {
-            let tmp = tempfile::tempdir().expect("tempdir");
-            let dir = tmp.path();
-            std::fs::write(dir.join("a"), "old-a").expect("write");
-            std::fs::write(dir.join("c"), "old-c").expect("write");
-            let files: Vec<FileDelivery> = ["a", "b", "c", "d", "e"]
-                .iter()
-                .map(|n| delivery(dir, n, &format!("new-{n}")))
-                .collect();
-            let polls = Cell::new(0usize);
-            let held = Cell::new(false);
-            struct Counting<'a>(&'a Cell<usize>, &'a Cell<bool>, usize);
-            impl Stop for Counting<'_> {
-                fn pending(&self) -> Option<i32> {
-                    self.0.set(self.0.get() + 1);
-                    (self.0.get() >= self.2).then_some(15)
-                }
-                fn hold(&self) {
-                    self.1.set(true);
-                }
-            }
-            let err =
-                publish(&files, &opts(), Counting(&polls, &held, stop_at)).expect_err("stopped");
-            assert_eq!(err.exit_code(), 143, "{err}");
-            assert_eq!(names(dir), ["a", "c"], "stop at poll {stop_at}");
-            assert_eq!(std::fs::read_to_string(dir.join("a")).expect("a"), "old-a");
-            assert_eq!(std::fs::read_to_string(dir.join("c")).expect("c"), "old-c");
-            assert_eq!(held.get(), stop_at == 6, "held only at the commit point");
-        }
-    }
-
-    /// Negative control for the test above: with no stop the new set is published and held.
-    #[test]
-    fn no_stop_publishes_and_holds() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let held = Cell::new(false);
-        struct Hold<'a>(&'a Cell<bool>);
-        impl Stop for Hold<'_> {
-            fn pending(&self) -> Option<i32> {
-                None
-            }
-            fn hold(&self) {
-                self.0.set(true);
-            }
-        }
-        let files = [delivery(tmp.path(), "a", "new")];
-        publish(&files, &opts(), Hold(&held)).expect("publish");
-        assert!(held.get());
-        assert_eq!(names(tmp.path()), ["a"]);
-    }
-
-    /// The record of deliveries goes with the set: published first, listing the new files, and
-    /// put back as it was when a stop rolls the set back.
-    #[test]
-    fn the_record_is_rolled_back_with_the_set() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = tmp.path();
-        let with_record = WriteOptions {
-            record: Some(dir.to_path_buf()),
-            ..opts()
-        };
-        let first = [delivery(dir, "a", "1"), delivery(dir, "b", "1")];
-        let p = publish(&first, &with_record, || None).expect("publish");
-        assert_eq!(names(dir), ["..secret-init-delivered", "a", "b"]);
-        assert_eq!(p.record, Some(dir.join(provenance::RECORD_NAME)));
-        assert_eq!(p.files.len(), 2, "the record is not one of the files");
-        let record = std::fs::read(dir.join(provenance::RECORD_NAME)).expect("record");
-        let second = [delivery(dir, "a", "2"), delivery(dir, "b", "2")];
-        // The record is renamed first: a stop at the second poll comes after it.
-        let polls = Cell::new(0usize);
-        let stop = || {
-            polls.set(polls.get() + 1);
-            (polls.get() >= 2).then_some(15)
-        };
-        publish(&second, &with_record, stop).expect_err("stopped");
-        assert_eq!(
-            std::fs::read(dir.join(provenance::RECORD_NAME)).expect("record"),
-            record,
-            "the old record is back"
-        );
-        assert_eq!(std::fs::read_to_string(dir.join("a")).expect("a"), "1");
-        let p = publish(&second, &with_record, || None).expect("publish");
-        assert_ne!(
-            std::fs::read(dir.join(provenance::RECORD_NAME)).expect("record"),
-            record
-        );
-        assert_eq!(p.ids.len(), 2);
-    }
-
-    /// A staging dir a SIGKILLed start left behind (unlocked, ours, our name) is
-    /// swept by the next publish; a live start's (locked), a symlink with our name, a directory
-    /// not of our naming and the link's target are all left alone.
-    #[test]
-    fn stale_staging_dirs_are_swept_safely() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = tmp.path();
-        let stale = dir.join(".secret-init-0123456789abcdef");
-        std::fs::create_dir(&stale).expect("mkdir");
-        std::fs::write(stale.join("db"), "plaintext").expect("write");
-        let live = dir.join(".secret-init-fedcba9876543210");
-        std::fs::create_dir(&live).expect("mkdir");
-        std::fs::write(live.join("db"), "live").expect("write");
-        let live_fd = std::fs::File::open(&live).expect("open");
-        let _live_lock = Flock::lock(live_fd, FlockArg::LockExclusiveNonblock).expect("flock");
-        let outside = tempfile::tempdir().expect("tempdir");
-        std::fs::write(outside.path().join("keep"), "k").expect("write");
-        symlink(outside.path(), dir.join(".secret-init-00000000000000aa")).expect("symlink");
-        std::fs::create_dir(dir.join(".secret-init-mine")).expect("mkdir");
-
-        publish(&[delivery(dir, "a", "new")], &opts(), || None).expect("publish");
-        assert_eq!(
-            names(dir),
-            [
-                ".secret-init-00000000000000aa",
-                ".secret-init-fedcba9876543210",
-                ".secret-init-mine",
-                "a"
-            ]
-        );
-        assert_eq!(names(&live), ["db"]);
-        assert_eq!(names(outside.path()), ["keep"]);
-    }
-
-    #[test]
-    fn staging_names() {
-        assert!(is_staging_name(b".secret-init-0123456789abcdef"));
-        assert!(!is_staging_name(b".secret-init-0123456789ABCDEF"));
-        assert!(!is_staging_name(b".secret-init-0123"));
-        assert!(!is_staging_name(b"secret-init-0123456789abcdef"));
-    }
-}
+mod tests;

@@ -3,3 +3,4 @@
 mod dirs;
 pub(crate) mod env;
 pub(crate) mod file;
+mod staging;

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use ureq::{Agent, Body};
 
-use super::{Method, Options, Response, redact_url};
+use super::{Method, Options, Response};
 use crate::error::Kind;
 use crate::secret::Secret;
+use crate::url::redact_url;
 
 /// Sends `method url` once within `budget`; no retry here.
 pub(super) fn once(
@@ -142,19 +143,32 @@ fn proxy_failure(why: &str) -> Failure {
     }
 }
 
+/// A TLS failure in words: an answer that is not TLS at all (its first byte is no TLS record
+/// type) is nearly always a server speaking plain HTTP on that port, and says so.
+fn tls_text(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            "TLS: the server speaks plain HTTP, not HTTPS (answered the TLS handshake with a \
+             non-TLS message): use an http:// address for it, or give it TLS"
+                .to_string()
+        }
+        other => format!("TLS: {other}"),
+    }
+}
+
 /// Decides whether a transport error is worth another attempt.
 fn classify(e: ureq::Error) -> Failure {
     use ureq::Error as U;
     match e {
         U::Tls(why) => Failure::Fatal(Kind::Permission, format!("TLS: {why}")),
-        U::Rustls(e) => Failure::Fatal(Kind::Permission, format!("TLS: {e}")),
+        U::Rustls(e) => Failure::Fatal(Kind::Permission, tls_text(&e)),
         U::Pem(e) => Failure::Fatal(Kind::Permission, format!("TLS: {e}")),
         U::Io(e) => {
             if let Some(tls) = e
                 .get_ref()
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>())
             {
-                return Failure::Fatal(Kind::Permission, format!("TLS: {tls}"));
+                return Failure::Fatal(Kind::Permission, tls_text(tls));
             }
             if e.kind() == std::io::ErrorKind::TimedOut {
                 return Failure::TimedOut(crate::error::io_text(&e));

@@ -50,6 +50,13 @@
 //! request as sent, the response as read, transport errors classified); [`connect`] is the
 //! connection side (the trust store, the trimmed rustls provider, the inline resolver, the agent).
 
+// A build with only some of the remote sources uses only part of the client (a bundle URL is a
+// plain GET): what the others need is dead code there, and only there.
+#![cfg_attr(
+    not(all(feature = "vault", feature = "aws", feature = "gcp", feature = "azure")),
+    allow(dead_code, unreachable_pub)
+)]
+
 mod connect;
 mod exchange;
 mod proxy;
@@ -57,7 +64,6 @@ mod proxy;
 pub(crate) use proxy::Proxies;
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -144,6 +150,7 @@ impl Default for Options {
     }
 }
 
+#[cfg(any(feature = "vault", feature = "aws", feature = "gcp", feature = "azure"))]
 /// The [`Options`] a remote source's settings ask for: `$settings` is a settings value with the
 /// fields `ca_cert`, `timeout`, `deadline`, `retries` and `allow_insecure_http` (the vault's,
 /// aws', gcp's and azure's all have them), `$env` the start-time [`Environ`]; then the other
@@ -163,6 +170,7 @@ macro_rules! settings_options {
         }
     };
 }
+#[cfg(any(feature = "vault", feature = "aws", feature = "gcp", feature = "azure"))]
 pub(crate) use settings_options;
 
 /// The CA bundle to trust: `explicit` (a setting or `VAULT_CACERT`), else `SSL_CERT_FILE` from the
@@ -229,6 +237,19 @@ impl Client {
         self.timeout = self.opts.timeout;
     }
 
+    /// A second client for requests sent alongside this one's (concurrent reads): the same
+    /// policy, the same agent (its connection pool: an idle connection is reused, a busy one is
+    /// not shared) and the same deadline, counted from this client's first request.
+    pub(crate) fn fork(&self) -> Client {
+        Client {
+            opts: self.opts.clone(),
+            agent: self.agent.clone(),
+            began: self.began,
+            timeout: self.timeout,
+            stats: Stats::default(),
+        }
+    }
+
     /// Counters of what this client has done.
     #[cfg(test)]
     pub(crate) fn stats(&self) -> Stats {
@@ -268,12 +289,16 @@ impl Client {
         let route = self.opts.proxies.route(&url.parse::<Uri>().map_err(|_| {
             Error::new(
                 Kind::Config,
-                format!("{}: not a valid URL", redact_url(url)),
+                format!("{}: not a valid URL", crate::url::redact_url(url)),
             )
         })?)?;
         let shown = match &route {
-            Some(r) => format!("{} (through the proxy {})", redact_url(url), r.shown),
-            None => redact_url(url),
+            Some(r) => format!(
+                "{} (through the proxy {})",
+                crate::url::redact_url(url),
+                r.shown
+            ),
+            None => crate::url::redact_url(url),
         };
         let began = *self.began.get_or_insert_with(Instant::now);
         let deadline = began + self.opts.deadline;
@@ -451,25 +476,6 @@ pub(crate) fn bearer(token: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
     auth
 }
 
-/// RFC 3986's unreserved bytes (`A-Z a-z 0-9 - _ . ~`) kept, every other byte as `%XX` (upper
-/// case): how botocore and the Google and Azure SDKs write form and query values (Python's
-/// `quote(v, safe='~')`), SigV4's canonical query, and the `urlencode` template filter.
-pub(crate) const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// [`UNRESERVED`] with `/` kept too: SigV4's canonical path.
-pub(crate) const PATH: &percent_encoding::AsciiSet = &UNRESERVED.remove(b'/');
-
-/// Appends `v` percent-encoded with [`UNRESERVED`].
-pub(crate) fn form_encode(out: &mut Vec<u8>, v: &[u8]) {
-    for chunk in percent_encoding::percent_encode(v, UNRESERVED) {
-        out.extend_from_slice(chunk.as_bytes());
-    }
-}
-
 /// An `application/x-www-form-urlencoded` body of `pairs`, in a buffer wiped on drop (the
 /// values are assertions, tokens and client secrets).
 pub(crate) fn form(pairs: &[(&str, &[u8])]) -> zeroize::Zeroizing<Vec<u8>> {
@@ -478,9 +484,9 @@ pub(crate) fn form(pairs: &[(&str, &[u8])]) -> zeroize::Zeroizing<Vec<u8>> {
         if i > 0 {
             out.push(b'&');
         }
-        form_encode(&mut out, k.as_bytes());
+        crate::url::form_encode(&mut out, k.as_bytes());
         out.push(b'=');
-        form_encode(&mut out, v);
+        crate::url::form_encode(&mut out, v);
     }
     out
 }
@@ -499,50 +505,32 @@ fn check_url(url: &str, allow_insecure_http: bool) -> Result<bool, Error> {
     let uri: Uri = url.parse().map_err(|_| {
         Error::new(
             Kind::Config,
-            format!("{}: not a valid URL", redact_url(url)),
+            format!("{}: not a valid URL", crate::url::redact_url(url)),
         )
     })?;
     let host = uri.host().unwrap_or_default();
     match uri.scheme_str() {
         Some("https") if !host.is_empty() => Ok(true),
         Some("http") if !host.is_empty() => {
-            if allow_insecure_http || is_loopback(host) {
+            if allow_insecure_http || crate::url::is_loopback(host) {
                 Ok(false)
             } else {
                 Err(Error::new(
                     Kind::Config,
                     format!(
                         "{}: plain http to a non-loopback host is refused (use https, or opt in with --allow-insecure-http)",
-                        redact_url(url)
+                        crate::url::redact_url(url)
                     ),
                 ))
             }
         }
         _ => Err(Error::new(
             Kind::Config,
-            format!("{}: expected an https:// URL with a host", redact_url(url)),
+            format!(
+                "{}: expected an https:// URL with a host",
+                crate::url::redact_url(url)
+            ),
         )),
-    }
-}
-
-/// Whether `host` (as in a URL authority) is a loopback address or `localhost`.
-pub(crate) fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.eq_ignore_ascii_case("localhost")
-        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// A URL as shown in logs and errors: scheme, host, port and path; never userinfo or query.
-pub(crate) fn redact_url(url: &str) -> String {
-    match url.parse::<Uri>() {
-        Ok(u) => {
-            let scheme = u.scheme_str().unwrap_or("?");
-            let host = u.host().unwrap_or("?");
-            let port = u.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
-            let query = if u.query().is_some() { "?…" } else { "" };
-            format!("{scheme}://{host}{port}{}{query}", u.path())
-        }
-        Err(_) => "<invalid URL>".into(),
     }
 }
 
@@ -598,15 +586,6 @@ mod tests {
             let e = check_url(bad, false).expect_err(bad);
             assert_eq!(e.exit_code(), 78, "{bad}: {e}");
         }
-    }
-
-    #[test]
-    fn urls_are_shown_without_query_or_userinfo() {
-        assert_eq!(
-            redact_url("https://u:p@h.example:9/b/k?X-Amz-Signature=abc"),
-            "https://h.example:9/b/k?…"
-        );
-        assert_eq!(redact_url("https://h/v1/x"), "https://h/v1/x");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::error::{Error, Errors, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
-use crate::source::section::reject_unknown;
+use crate::source::section::{TakeKey, reject_unknown_among};
 pub(crate) use secret_init::{FileSettings, RawRefreshSettings};
 use secrets::RawSecrets;
 pub(crate) use secrets::{RawDefault, read_local_secrets};
@@ -112,7 +112,7 @@ crate::source::section::raw_section! {
         from: Option<String>,
         env: Option<String>,
         file: Option<RawFileTarget>,
-        mode: Option<String>,
+        mode: Option<RawMode>,
         owner: Option<String>,
         optional: Option<bool>,
         trim_newline: Option<bool>,
@@ -202,9 +202,14 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     });
     let mut errors = Errors::default();
     let mut settings = raw.secret_init.unwrap_or_default();
-    reject_unknown("secret_init", &settings.unknown, src, &mut errors);
+    reject_unknown::<FileSettings>("secret_init", &settings.unknown, src, &mut errors);
     if let Some(r) = &settings.refresh {
-        reject_unknown("secret_init.refresh", &r.unknown, src, &mut errors);
+        reject_unknown::<secret_init::RawRefreshSettings>(
+            "secret_init.refresh",
+            &r.unknown,
+            src,
+            &mut errors,
+        );
     }
     settings.sections().reject_unknown(src, &mut errors);
 
@@ -240,7 +245,7 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
 
     for (raw_name, raw_settings) in std::mem::take(&mut settings.secrets) {
         let section = format!("secret_init.secrets.{raw_name}");
-        reject_unknown(&section, &raw_settings.unknown, src, &mut errors);
+        reject_unknown::<RawSecretSettings>(&section, &raw_settings.unknown, src, &mut errors);
         let Some(declared) = secrets.iter_mut().find(|d| d.name.as_str() == raw_name) else {
             errors.push(
                 Error::new(
@@ -275,10 +280,7 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
 
 fn validate_settings(raw: RawSecretSettings) -> Result<SecretSettings, String> {
     let from = raw.from.as_deref().map(Reference::parse).transpose()?;
-    let mode = match raw.mode {
-        None => 0o600,
-        Some(m) => parse_mode(&m)?,
-    };
+    let mode = raw.mode.as_ref().map_or(Ok(0o600), RawMode::parse)?;
     let file = match raw.file {
         None | Some(RawFileTarget::Enabled(true)) => FileTarget::Default,
         Some(RawFileTarget::Enabled(false)) => FileTarget::Disabled,
@@ -311,13 +313,82 @@ fn validate_settings(raw: RawSecretSettings) -> Result<SecretSettings, String> {
     })
 }
 
+/// `mode:` as written. Unquoted `0400` reaches here as the text `0400` (the YAML reader keeps
+/// a number with a leading zero as written, see `yaml::yaml_options`), so it is the octal mode
+/// it is in YAML 1.1 and in every Kubernetes `defaultMode`; a plain number without one (`400`)
+/// is decimal to YAML and refused with the fix, never taken as some other mode.
+#[derive(Debug)]
+pub(crate) enum RawMode {
+    /// Quoted, or unquoted with a leading zero.
+    Text(String),
+    /// A plain number, as YAML read it.
+    Number(String),
+}
+
+impl<'de> Deserialize<'de> for RawMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RawMode;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an octal mode such as 0400 or \"0640\"")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<RawMode, E> {
+                Ok(RawMode::Text(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<RawMode, E> {
+                Ok(RawMode::Number(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<RawMode, E> {
+                Ok(RawMode::Number(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<RawMode, E> {
+                Ok(RawMode::Number(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl RawMode {
+    /// The mode, or why it is not one, with the fix.
+    pub(crate) fn parse(&self) -> Result<u32, String> {
+        match self {
+            RawMode::Text(s) => parse_mode(s),
+            // Not a mode even with a leading zero (`4755`, `900`): say why as for text.
+            RawMode::Number(n) if parse_mode(&format!("0{n}")).is_err() => parse_mode(n),
+            RawMode::Number(n) => Err(format!(
+                "mode: {n} is a decimal number to YAML, not an octal mode; write it with its \
+                 leading zero, as Kubernetes' defaultMode is: mode: 0{n} (or quoted: \"0{n}\")"
+            )),
+        }
+    }
+}
+
+/// Refuses the unknown keys of a `T` (78), each with the key of `T` it was closest to, or the
+/// keys `T` knows.
+fn reject_unknown<T: TakeKey>(
+    section: &str,
+    unknown: &std::collections::BTreeMap<String, serde::de::IgnoredAny>,
+    src: &str,
+    errors: &mut Errors,
+) {
+    let mut known = Vec::new();
+    T::keys(&mut known);
+    reject_unknown_among(section, unknown, &known, src, errors);
+}
+
 /// Parses an octal permission string such as `"0400"` or `"0o640"`; setuid/setgid/sticky are refused.
 pub(crate) fn parse_mode(s: &str) -> Result<u32, String> {
+    let shown = crate::log::escape_controls(s);
     let digits = s.strip_prefix("0o").unwrap_or(s);
-    let mode = u32::from_str_radix(digits, 8)
-        .map_err(|_| format!("mode: \"{s}\" is not an octal mode like \"0600\""))?;
+    let mode = u32::from_str_radix(digits, 8).map_err(|_| {
+        format!("mode: {shown} is not an octal mode (digits 0-7, e.g. mode: 0400 or mode: 0640)")
+    })?;
     if mode > 0o777 {
-        return Err(format!("mode: \"{s}\" has bits beyond 0777"));
+        return Err(format!(
+            "mode: {shown} has bits beyond 0777 (setuid, setgid and sticky are refused); e.g. mode: 0755"
+        ));
     }
     Ok(mode)
 }

@@ -62,7 +62,7 @@ pub(crate) fn validate(
         let refuse =
             |what: String| Error::new(Kind::Config, format!("{section}: {what}")).with_source(src);
         let before = errors.0.len();
-        super::reject_unknown(&section, &raw.unknown, src, errors);
+        super::reject_unknown::<RawInstance>(&section, &raw.unknown, src, errors);
         if let Err(why) = SecretName::parse(&name) {
             errors.push(refuse(format!("provider name: {why}")));
             continue;

@@ -8,12 +8,8 @@ use std::path::PathBuf;
 #[cfg(doc)]
 use super::SecretSettings;
 use super::{RawSecretSettings, providers, templates};
-use crate::source::aws::config::AwsFileSettings;
-use crate::source::azure::config::AzureFileSettings;
 use crate::source::bundle::RawBundleSettings;
-use crate::source::gcp::config::GcpFileSettings;
-use crate::source::registry::FileSections;
-use crate::source::vault::config::VaultFileSettings;
+use crate::source::registry::{AwsFile, AzureFile, FileSections, GcpFile, VaultFile};
 
 crate::source::section::raw_section! {
     /// The `secret_init:` section as written in the file (global options; CLI and env override them).
@@ -67,13 +63,13 @@ crate::source::section::raw_section! {
     }
     renamed {
         /// `secret_init.vault` as written.
-        pub vault: Option<VaultFileSettings> = "vault",
+        pub vault: Option<VaultFile> = "vault",
         /// `secret_init.aws` as written.
-        pub aws: Option<AwsFileSettings> = "aws",
+        pub aws: Option<AwsFile> = "aws",
         /// `secret_init.gcp` as written.
-        pub gcp: Option<GcpFileSettings> = "gcp",
+        pub gcp: Option<GcpFile> = "gcp",
         /// `secret_init.azure` as written.
-        pub azure: Option<AzureFileSettings> = "azure",
+        pub azure: Option<AzureFile> = "azure",
         /// `secret_init.bundles` as written.
         pub bundle: Option<RawBundleSettings> = "bundles",
     }

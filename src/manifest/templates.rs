@@ -36,7 +36,7 @@ crate::source::section::raw_section! {
         destination: Option<PathBuf>,
         template: Option<String>,
         source: Option<PathBuf>,
-        mode: Option<String>,
+        mode: Option<super::RawMode>,
         owner: Option<String>,
     }
 }
@@ -56,7 +56,7 @@ pub(crate) fn validate(
             errors.push(fail(why));
             continue;
         }
-        super::reject_unknown(&section, &t.unknown, src, errors);
+        super::reject_unknown::<RawTemplate>(&section, &t.unknown, src, errors);
         let destination = match t.destination {
             Some(d) if is_clean_absolute(&d) && d.file_name().is_some() => d,
             Some(_) => {
@@ -86,7 +86,7 @@ pub(crate) fn validate(
                 continue;
             }
         };
-        let mode = match t.mode.as_deref().map(super::parse_mode).transpose() {
+        let mode = match t.mode.as_ref().map(super::RawMode::parse).transpose() {
             Ok(m) => m.unwrap_or(0o600),
             Err(why) => {
                 errors.push(fail(why));

@@ -79,6 +79,10 @@ pub fn yaml_options() -> serde_saphyr::Options {
     opts.alias_limits = aliases;
     opts.with_snippet = false;
     opts.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    // `0400` stays the text `0400` (YAML 1.2 would read it as the decimal 400): a file mode is
+    // written so in every Kubernetes manifest and means octal, and a value with a leading zero
+    // (a PIN, an account number) means its digits as written.
+    opts.leading_zero_numbers_as_strings = true;
     opts
 }
 

@@ -113,30 +113,7 @@ pub(crate) fn suggestion(word: &str) -> Option<&'static str> {
     if word.contains('/') {
         return None;
     }
-    COMMANDS
-        .iter()
-        .map(|c| (edit_distance(word, c), *c))
-        .filter(|(d, c)| *d > 0 && *d <= if c.len() >= 5 { 2 } else { 1 })
-        .min()
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance over chars (the words are short).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diag = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diag + usize::from(ca != *cb));
-            diag = above;
-        }
-    }
-    row[b.len()]
+    crate::name::closest(word, COMMANDS.iter().copied())
 }
 
 fn candidate(path: &Path) -> Candidate {

@@ -8,8 +8,11 @@
 //!    SIGCHLD for a program that exits at once included (dumb-init#102). The program starts with
 //!    the original mask and dispositions (sys.rs `prepare`).
 //! 2. The loop reaps first and then waits: `waitpid(-1, WNOHANG)` until nothing is left to reap,
-//!    at the first iteration and after every signal or one-second timeout, because SIGCHLDs
-//!    coalesce and one may arrive before the wait starts (runc#5206).
+//!    at the first iteration and after every wakeup, because SIGCHLDs coalesce (runc#5206). The
+//!    wait is one `ppoll` on a signalfd of the blocked set (sys.rs `SignalFd`), the refresh's
+//!    inotify descriptor, and the time to the next due thing, or no timeout at all: an idle
+//!    program costs no wakeup (catatonit's `signalfd` loop). A SIGCHLD that arrives before the
+//!    wait starts stays pending, so the wait returns at once and the exit is reaped.
 //! 3. A signal another process sent (kill, sigqueue, tkill) is forwarded to the program, or to
 //!    its process group with `--process-group`. SIGCHLD is ours. What the kernel raised (a
 //!    terminal's SIGINT or SIGWINCH, which already reached the program in the same foreground
@@ -20,8 +23,8 @@
 //!    grace period (tini#180; secrets-init waited forever). The exit code is the program's, or
 //!    128+N when signal N killed it (status.rs).
 //!
-//! 6. With live refresh (src/app/refresh/), the loop wakes at least as often as the refresh asks
-//!    and lets it run; the refresh may ask for a signal to the program or a restart: SIGTERM,
+//! 6. With live refresh (src/app/refresh/), the loop wakes when the refresh's descriptor has
+//!    events or its next due time comes, and lets it run; the refresh may ask for a signal to the program or a restart: SIGTERM,
 //!    the grace period, SIGKILL, then the program again with its new environment. A stop
 //!    request during a restart is forwarded and ends the supervisor with the old program's
 //!    status instead of starting it again.
@@ -62,8 +65,10 @@ pub(crate) enum Tell {
 
 /// A live refresh driven by the supervisor loop.
 pub(crate) trait Refresh {
-    /// The longest the loop may wait for a signal before calling [`Refresh::tick`] again.
-    fn wait(&self) -> Duration;
+    /// When the loop must call [`Refresh::tick`] again at the latest; `None`: only when woken.
+    fn due(&self) -> Option<Instant>;
+    /// A descriptor that becomes readable when `tick` has something to look at (inotify).
+    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>>;
     /// Does whatever is due (watching, polling, a refresh); `main` is the program's PID.
     fn tick(&mut self, main: i32) -> Tell;
 }
@@ -177,6 +182,15 @@ fn until_exit(
     let me = i32::try_from(std::process::id()).unwrap_or(0);
     // Once a stop request has been forwarded, no new refresh starts: the program is ending.
     let mut stopping = false;
+    let sigfd = signals
+        .fd()
+        .inspect_err(|e| {
+            crate::log::warn!(
+                "signalfd unavailable ({}): waking every second (every 100 ms with refresh)",
+                e.desc()
+            );
+        })
+        .ok();
     loop {
         let (code, _) = reap_all(main);
         if let Some(code) = code {
@@ -198,23 +212,44 @@ fn until_exit(
                 },
             }
         }
-        let wait = refresh.as_deref().map_or(Duration::from_secs(1), |r| {
-            r.wait().min(Duration::from_secs(1))
-        });
+        // Once stopping, the refresh is not run again, so its due time is not waited for.
+        let live = refresh.as_deref().filter(|_| !stopping);
+        let due = live.and_then(|r| r.due());
+        let timeout = due.map(|d| d.saturating_duration_since(Instant::now()));
+        let woken = match &sigfd {
+            Some(fd) => fd.wait(live.and_then(|r| r.fd()), timeout),
+            None => {
+                // The old fixed cadence: the watcher is only read when the loop comes round.
+                let most = if live.is_some_and(|r| r.fd().is_some()) {
+                    Duration::from_millis(100)
+                } else {
+                    Duration::from_secs(1)
+                };
+                let t = timeout.map_or(most, |t| t.min(most));
+                signals
+                    .wait(t)
+                    .map(|r| r.map_or(sys::Woken::Timeout, sys::Woken::Signal))
+            }
+        };
         // The main program is unreaped here, so its PID (and process group id) is still ours.
-        match signals.wait(wait) {
-            Ok(Some(r)) if should_forward(&r, me) => {
+        match woken {
+            Ok(sys::Woken::Signal(r)) if should_forward(&r, me) => {
                 stopping |= matches!(r.signal, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT);
                 crate::log::debug!("forwarding signal {} to pid {main}", r.signal);
                 if let Err(e) = sys::send(main, r.signal, group) {
                     crate::log::warn!("cannot forward signal {}: {}", r.signal, e.desc());
                 }
             }
-            Ok(Some(r)) => {
+            Ok(sys::Woken::Signal(r)) => {
                 crate::log::trace!("not forwarding signal {} ({:?})", r.signal, r.sender)
             }
-            Ok(None) => {}
-            Err(e) => crate::log::warn!("sigtimedwait failed: {}", e.desc()),
+            Ok(sys::Woken::Ready | sys::Woken::Timeout) => {}
+            Err(e) => {
+                // Never a busy loop: an error that repeats (it should not) costs a wakeup a
+                // second, like the wait it replaced; pending signals stay pending meanwhile.
+                crate::log::warn!("waiting for signals failed: {}", e.desc());
+                std::thread::sleep(Duration::from_secs(1));
+            }
         }
     }
 }
@@ -266,7 +301,13 @@ fn restart(
             let _ = sys::send(main, libc::SIGKILL, opts.process_group);
             killed = true;
         }
-        match signals.wait(Duration::from_millis(50)) {
+        // The program's exit raises SIGCHLD, which ends the wait: no need to poll for it.
+        let wait = if killed {
+            Duration::from_secs(1)
+        } else {
+            deadline.saturating_duration_since(Instant::now())
+        };
+        match signals.wait(wait) {
             Ok(Some(r)) if should_forward(&r, me) => {
                 if matches!(r.signal, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT) {
                     stopping = true;

@@ -5,6 +5,15 @@
 //! that lacks three secrets says so in three lines at once, each listing the sources tried.
 
 use crate::error::{Error, Errors, Kind};
+/// Why a reference's source is missing from the pass: not configured, or not in this build.
+fn not_built(kind: SourceKind) -> String {
+    if kind.compiled_in() {
+        format!("{kind} source is not configured")
+    } else {
+        format!("this secret-init is built without the {kind} source (Cargo feature `{kind}`)")
+    }
+}
+
 #[cfg(test)]
 use crate::manifest::Manifest;
 use crate::manifest::{Declared, SecretSettings};
@@ -105,11 +114,10 @@ fn resolve_one<'a>(d: &'a Declared, sources: &mut Sources) -> Resolution<'a> {
                 )
                 .with_source(reference.to_string())),
                 Some(source) => source.fetch(reference, &d.name),
-                None => Err(Error::new(
-                    Kind::Config,
-                    format!("{} source is not configured", SourceKind::of(reference)),
-                )
-                .with_source(reference.to_string())),
+                None => Err(
+                    Error::new(Kind::Config, not_built(SourceKind::of(reference)))
+                        .with_source(reference.to_string()),
+                ),
             }
         }
         None => {

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::manifest::Manifest;
 use crate::reference::Reference;
 use crate::settings::Settings;
-use crate::source::registry::Carry;
+use crate::source::Carry;
 use crate::source::{Injected, Outputs, Source, SourceKind};
 
 /// Every configured source, plus the precedence order to walk for secrets without a reference.
@@ -26,7 +26,7 @@ impl Sources {
         manifest: &Manifest,
         env: &Environ,
         outputs: &Outputs,
-        carry: &Carry,
+        carry: &mut Carry,
         inputs: &crate::provenance::Inputs,
     ) -> Result<Sources, Error> {
         let generic = crate::source::registry::Generic {
@@ -57,6 +57,14 @@ impl Sources {
     #[cfg(test)]
     pub(crate) fn from_parts(all: Vec<Box<dyn Source>>, order: Vec<SourceKind>) -> Sources {
         Sources { all, order }
+    }
+
+    /// Ends the pass: every source hands back to `carry` what it keeps for the next one
+    /// ([`Source::hand_back`]), and the sources are dropped.
+    pub(crate) fn hand_back(mut self, carry: &mut Carry) {
+        for s in &mut self.all {
+            s.hand_back(carry);
+        }
     }
 
     /// The earliest [`Source::credentials_expire_at`] of all sources.

@@ -53,7 +53,7 @@ impl std::fmt::Display for Location {
         match self {
             Location::File(p) => write!(f, "{}", p.display()),
             // A presigned URL carries credentials in its query: never shown.
-            Location::Url(u) => f.write_str(&crate::http::redact_url(u)),
+            Location::Url(u) => f.write_str(&crate::url::redact_url(u)),
         }
     }
 }
@@ -159,7 +159,7 @@ pub(crate) fn parse_location(s: &str) -> Result<Location, String> {
             Some((h, port)) if !port.contains(']') => h,
             _ => authority,
         };
-        if crate::http::is_loopback(host) {
+        if crate::url::is_loopback(host) {
             return Ok(Location::Url(s.to_string()));
         }
         return Err(
@@ -203,7 +203,7 @@ enum State {
 
 /// A bundle URL's last full answer, its `ETag` and body, kept from one pass of the pipeline to
 /// the next (a live refresh) for a conditional GET: `If-None-Match`, and a 304 reuses the body.
-pub(crate) type UrlCache = std::rc::Rc<std::cell::RefCell<Option<(String, Secret)>>>;
+pub(crate) type UrlCache = Option<(String, Secret)>;
 
 /// Looks secrets up in an encrypted bundle.
 pub(crate) struct BundleSource {
@@ -224,9 +224,10 @@ impl BundleSource {
         }
     }
 
-    /// The same source, remembering a URL's answer in `cache` (shared with later passes).
-    pub(crate) fn with_url_cache(mut self, cache: &UrlCache) -> Self {
-        self.url_cache = cache.clone();
+    /// The same source, starting from a URL's last answer (`cache`, an earlier pass's), handed
+    /// back at the end of the pass ([`Source::hand_back`]).
+    pub(crate) fn with_url_cache(mut self, cache: UrlCache) -> Self {
+        self.url_cache = cache;
         self
     }
 
@@ -234,44 +235,60 @@ impl BundleSource {
         format!("bundle:{}", self.settings.location)
     }
 
-    fn fetch_bytes(&self) -> Result<Vec<u8>, Error> {
+    fn fetch_bytes(&mut self) -> Result<Vec<u8>, Error> {
         match &self.settings.location {
             Location::File(p) => format::read_file(p),
             Location::Url(url) => {
-                let mut client = crate::http::Client::new(crate::http::Options {
-                    ca_file: crate::http::ca_file(self.settings.ca_cert.as_deref(), &self.env),
-                    max_body: format::MAX_BUNDLE_BYTES,
-                    proxies: crate::http::Proxies::from_env(&self.env),
-                    ..crate::http::Options::default()
-                });
-                let etag = self.url_cache.borrow().as_ref().map(|(e, _)| e.clone());
-                let headers: Vec<(&str, &[u8])> = etag
-                    .iter()
-                    .map(|e| ("If-None-Match", e.as_bytes()))
-                    .collect();
-                let r = client.get(url, &headers)?;
-                let kind = match r.status {
-                    304 => {
-                        if let Some((_, body)) = self.url_cache.borrow().as_ref() {
-                            crate::log::debug!("{}: not modified (ETag)", self.label());
-                            return Ok(body.expose().to_vec());
-                        }
-                        Kind::Unavailable
-                    }
-                    200 => {
-                        let bytes = r.body.expose().to_vec();
-                        *self.url_cache.borrow_mut() = r.etag.map(|e| (e, r.body));
-                        return Ok(bytes);
-                    }
-                    401 | 403 => Kind::Permission,
-                    _ => Kind::Unavailable,
-                };
-                Err(Error::new(
-                    kind,
-                    format!("fetching the bundle answered HTTP {}", r.status),
-                ))
+                let url = url.clone();
+                self.fetch_url(&url)
             }
         }
+    }
+
+    /// A bundle by URL: a conditional GET against the last answer (its ETag).
+    #[cfg(feature = "bundle-url")]
+    fn fetch_url(&mut self, url: &str) -> Result<Vec<u8>, Error> {
+        let mut client = crate::http::Client::new(crate::http::Options {
+            ca_file: crate::http::ca_file(self.settings.ca_cert.as_deref(), &self.env),
+            max_body: format::MAX_BUNDLE_BYTES,
+            proxies: crate::http::Proxies::from_env(&self.env),
+            ..crate::http::Options::default()
+        });
+        let etag = self.url_cache.as_ref().map(|(e, _)| e.clone());
+        let headers: Vec<(&str, &[u8])> = etag
+            .iter()
+            .map(|e| ("If-None-Match", e.as_bytes()))
+            .collect();
+        let r = client.get(url, &headers)?;
+        let kind = match r.status {
+            304 => {
+                if let Some((_, body)) = self.url_cache.as_ref() {
+                    crate::log::debug!("{}: not modified (ETag)", self.label());
+                    return Ok(body.expose().to_vec());
+                }
+                Kind::Unavailable
+            }
+            200 => {
+                let bytes = r.body.expose().to_vec();
+                self.url_cache = r.etag.map(|e| (e, r.body));
+                return Ok(bytes);
+            }
+            401 | 403 => Kind::Permission,
+            _ => Kind::Unavailable,
+        };
+        Err(Error::new(
+            kind,
+            format!("fetching the bundle answered HTTP {}", r.status),
+        ))
+    }
+
+    #[cfg(not(feature = "bundle-url"))]
+    fn fetch_url(&mut self, _: &str) -> Result<Vec<u8>, Error> {
+        Err(Error::new(
+            Kind::Config,
+            "a bundle by URL needs the Cargo feature `bundle-url`, which this build lacks",
+        )
+        .with_source(self.label()))
     }
 
     /// Reads, checks and opens the bundle on first use; later calls reuse the result.
@@ -298,7 +315,7 @@ impl BundleSource {
         }
     }
 
-    fn load(&self) -> Result<Open, Error> {
+    fn load(&mut self) -> Result<Open, Error> {
         let src = self.label();
         let key = bundle_file::load_master_key(&self.env, self.settings.master_key_file.as_deref())
             .map_err(|e| e.with_source(src.clone()))?;
@@ -386,6 +403,10 @@ crate::source::section::section!(RawBundleSettings);
 impl Source for BundleSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Bundle
+    }
+
+    fn hand_back(&mut self, carry: &mut crate::source::Carry) {
+        carry.bundle_url = self.url_cache.take();
     }
 
     fn describe(&self, name: &SecretName) -> String {

@@ -85,6 +85,19 @@ impl SourceKind {
         }
     }
 
+    /// Whether this build has the source (the remote ones are Cargo features).
+    // One arm per remote source reads better than a `matches!` of the cfg'd ones.
+    #[allow(clippy::match_like_matches_macro)]
+    pub fn compiled_in(self) -> bool {
+        match self {
+            SourceKind::Vault => cfg!(feature = "vault"),
+            SourceKind::Aws => cfg!(feature = "aws"),
+            SourceKind::Gcp => cfg!(feature = "gcp"),
+            SourceKind::Azure => cfg!(feature = "azure"),
+            _ => true,
+        }
+    }
+
     /// The names of every kind, for messages: `file, env, vault, …`.
     pub fn names() -> String {
         SourceKind::ALL

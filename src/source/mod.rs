@@ -5,18 +5,25 @@
 //! costs nothing elsewhere. Lookups return `Ok(None)` for "not here" and `Err` only for problems
 //! that must stop the start (a link escaping the secrets dir, a FIFO, a bad permission).
 
+#[cfg(feature = "aws")]
 pub(crate) mod aws;
+#[cfg(feature = "azure")]
 pub(crate) mod azure;
 pub(crate) mod bundle;
 pub(crate) mod default;
 pub(crate) mod env;
 pub(crate) mod file;
+#[cfg(feature = "gcp")]
 pub(crate) mod gcp;
 pub(crate) mod kind;
 pub(crate) mod local;
 pub(crate) mod registry;
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 mod remote;
 pub(crate) mod section;
+#[cfg(any(feature = "vault", feature = "aws", feature = "gcp", feature = "azure"))]
+pub(crate) mod transport;
+#[cfg(feature = "vault")]
 pub(crate) mod vault;
 
 use std::fmt;
@@ -104,6 +111,12 @@ pub trait Source {
         Ok(Vec::new())
     }
 
+    /// Hands what it keeps for the next pass (a login, a URL's last answer) back to `carry`
+    /// at the end of this one; nothing by default.
+    fn hand_back(&mut self, carry: &mut Carry) {
+        let _ = carry;
+    }
+
     /// Input files used up by this run, to be removed once the program has started; none by
     /// default.
     fn consumed_files(&mut self) -> Vec<std::path::PathBuf> {
@@ -186,12 +199,53 @@ impl Outputs {
     }
 }
 
+/// What one pass of the pipeline hands to the next (a live refresh).
+#[derive(Default)]
+pub struct Carry {
+    /// The files secret-init published (for `--cleanup`).
+    pub written: std::collections::BTreeSet<PathBuf>,
+    /// Their devices, inodes and mtimes: outputs, never read back as inputs (`provenance`).
+    pub(crate) written_ids: std::collections::HashSet<crate::provenance::FileId>,
+    /// A bundle URL's last answer, for a conditional GET.
+    pub bundle_url: bundle::UrlCache,
+    /// The vault client, its token and the dynamic secrets issued (kept alive by a refresh).
+    #[cfg(feature = "vault")]
+    pub vault: vault::keep::Keep,
+}
+
+impl Carry {
+    /// The carry of a live refresh: the vault's login and leases outlive each pass.
+    pub fn live() -> Carry {
+        #[cfg(feature = "vault")]
+        return Carry {
+            vault: vault::keep::Keep::live(),
+            ..Carry::default()
+        };
+        #[cfg(not(feature = "vault"))]
+        Carry::default()
+    }
+
+    /// The program is about to start: what the vault issued for it is the program's now, no
+    /// longer revoked when the carry is dropped (see `vault::keep`).
+    pub fn hand_over(&mut self) {
+        #[cfg(feature = "vault")]
+        self.vault.hand_over();
+    }
+
+    /// Just before an exec: what must not outlive secret-init (see `vault::keep`) is settled.
+    pub fn before_exec(&mut self) {
+        #[cfg(feature = "vault")]
+        self.vault.before_exec();
+    }
+}
+
 /// `KIND cannot serve REFERENCE`: a reference of another scheme reached a source (a bug: the
 /// registry dispatches each reference to the kind that serves it).
 pub(crate) fn not_mine(kind: SourceKind, reference: &Reference) -> Error {
     Error::new(Kind::Config, format!("{kind} cannot serve {reference}"))
 }
 
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 /// Key `key` of the JSON object `v`: a string as its text, other values as JSON, `null` or
 /// absent as `None`. Never quotes the value in the error. The one `#KEY` picker of every source
 /// whose references take a `#KEY` (aws, gcp, azure).
@@ -232,6 +286,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
     fn json_keys() {
         let v = Secret::new(br#"{"user":"u","port":5432,"n":null}"#.to_vec());
         assert_eq!(

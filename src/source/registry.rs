@@ -9,17 +9,21 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::aws::{AwsSource, config::AwsFileSettings, config::AwsSettings};
-use super::azure::{AzureSource, config::AzureFileSettings, config::AzureSettings};
-use super::bundle::{BundleSettings, BundleSource, Location, RawBundleSettings, UrlCache};
+#[cfg(feature = "aws")]
+use super::aws::{AwsSource, config::AwsSettings};
+#[cfg(feature = "azure")]
+use super::azure::{AzureSource, config::AzureSettings};
+use super::bundle::{BundleSettings, BundleSource, Location, RawBundleSettings};
 use super::default::DefaultSource;
 use super::env::EnvSource;
 use super::file::FileSource;
-use super::gcp::{GcpSource, config::GcpFileSettings, config::GcpSettings};
+#[cfg(feature = "gcp")]
+use super::gcp::{GcpSource, config::GcpSettings};
 use super::local::{LocalSource, ReadLocal};
 use super::section::Section;
-use super::vault::{VaultSource, config::VaultFileSettings, config::VaultSettings, keep};
-use super::{Outputs, Source, SourceKind, Watching};
+#[cfg(feature = "vault")]
+use super::vault::{VaultSource, config::VaultSettings};
+use super::{Carry, Outputs, Source, SourceKind, Watching};
 use crate::cli::Invocation;
 use crate::environ::Environ;
 use crate::error::{Error, Errors};
@@ -42,40 +46,92 @@ pub struct Generic<'a> {
     pub(crate) inputs: Option<&'a crate::provenance::Inputs>,
 }
 
-/// What one pass of the pipeline hands to the next (a live refresh).
-#[derive(Default)]
-pub struct Carry {
-    /// The files secret-init published (for `--cleanup`).
-    pub written: std::collections::BTreeSet<PathBuf>,
-    /// Their devices, inodes and mtimes: outputs, never read back as inputs (`provenance`).
-    pub(crate) written_ids: std::collections::HashSet<crate::provenance::FileId>,
-    /// A bundle URL's last answer, for a conditional GET.
-    pub bundle_url: UrlCache,
-    /// The vault client, its token and the dynamic secrets issued (kept alive by a refresh).
-    pub vault: keep::Shared,
+/// `secret_init.vault` as written (in a build without the source: refused when present).
+#[cfg(feature = "vault")]
+pub(crate) type VaultFile = super::vault::config::VaultFileSettings;
+/// `secret_init.vault` as written (in a build without the source: refused when present).
+#[cfg(not(feature = "vault"))]
+pub(crate) type VaultFile = NotCompiled;
+/// `secret_init.aws` as written.
+#[cfg(feature = "aws")]
+pub(crate) type AwsFile = super::aws::config::AwsFileSettings;
+/// `secret_init.aws` as written.
+#[cfg(not(feature = "aws"))]
+pub(crate) type AwsFile = NotCompiled;
+/// `secret_init.gcp` as written.
+#[cfg(feature = "gcp")]
+pub(crate) type GcpFile = super::gcp::config::GcpFileSettings;
+/// `secret_init.gcp` as written.
+#[cfg(not(feature = "gcp"))]
+pub(crate) type GcpFile = NotCompiled;
+/// `secret_init.azure` as written.
+#[cfg(feature = "azure")]
+pub(crate) type AzureFile = super::azure::config::AzureFileSettings;
+/// `secret_init.azure` as written.
+#[cfg(not(feature = "azure"))]
+pub(crate) type AzureFile = NotCompiled;
+
+/// The section of a source this build lacks: read as anything, refused when present (78),
+/// naming the Cargo feature that brings the source.
+#[cfg(not(all(feature = "vault", feature = "aws", feature = "gcp", feature = "azure")))]
+#[derive(Debug, Default)]
+pub struct NotCompiled;
+
+#[cfg(not(all(feature = "vault", feature = "aws", feature = "gcp", feature = "azure")))]
+impl<'de> serde::Deserialize<'de> for NotCompiled {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| NotCompiled)
+    }
 }
 
-impl Carry {
-    /// The carry of a live refresh: the vault's login and leases outlive each pass.
-    pub fn live() -> Carry {
-        Carry {
-            vault: keep::Keep::live(),
-            ..Carry::default()
+#[cfg(not(all(feature = "vault", feature = "aws", feature = "gcp", feature = "azure")))]
+impl NotCompiled {
+    /// Refuses the section: this build cannot use it.
+    pub fn reject_unknown(&self, section: &str, src: &str, errors: &mut Errors) {
+        let feature = section.trim_start_matches("secret_init.");
+        errors.push(
+            Error::new(
+                crate::error::Kind::Config,
+                format!(
+                    "{section}: this secret-init is built without the {feature} source (Cargo feature `{feature}`)"
+                ),
+            )
+            .with_source(src),
+        );
+    }
+}
+
+/// The `--vault-*` options and their env twins, refused by a build without the vault source.
+#[cfg(not(feature = "vault"))]
+fn refuse_vault_options(inv: &Invocation, env: &Environ) -> Result<(), Error> {
+    let vault_options = crate::cli::OPTIONS
+        .iter()
+        .filter(|o| o.long.starts_with("vault-"))
+        .map(|o| o.opt);
+    for opt in vault_options {
+        if let Some((_, origin)) = crate::cli::merge::pick(inv, env, opt) {
+            return Err(Error::new(
+                crate::error::Kind::Config,
+                format!(
+                    "{origin}: this secret-init is built without the vault source (Cargo feature `vault`)"
+                ),
+            ));
         }
     }
+    Ok(())
 }
 
 /// The sources' own sections of `secret_init:` as written, borrowed from the manifest.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FileSections<'a> {
     /// `secret_init.vault`
-    pub vault: Option<&'a VaultFileSettings>,
+    pub vault: Option<&'a VaultFile>,
     /// `secret_init.aws`
-    pub aws: Option<&'a AwsFileSettings>,
+    pub aws: Option<&'a AwsFile>,
     /// `secret_init.gcp`
-    pub gcp: Option<&'a GcpFileSettings>,
+    pub gcp: Option<&'a GcpFile>,
     /// `secret_init.azure`
-    pub azure: Option<&'a AzureFileSettings>,
+    pub azure: Option<&'a AzureFile>,
     /// `secret_init.bundles`
     pub bundle: Option<&'a RawBundleSettings>,
 }
@@ -105,12 +161,16 @@ impl FileSections<'_> {
 #[derive(Clone, Debug)]
 pub struct SourceSettings {
     /// `secret_init.vault` merged.
+    #[cfg(feature = "vault")]
     pub vault: Option<VaultSettings>,
     /// `secret_init.aws` merged.
+    #[cfg(feature = "aws")]
     pub aws: AwsSettings,
     /// `secret_init.gcp` merged.
+    #[cfg(feature = "gcp")]
     pub gcp: GcpSettings,
     /// `secret_init.azure` merged.
+    #[cfg(feature = "azure")]
     pub azure: AzureSettings,
     /// `secret_init.bundles` merged.
     pub bundle: Option<BundleSettings>,
@@ -134,10 +194,18 @@ impl SourceSettings {
         file: &FileSections<'_>,
         allow_insecure_http: bool,
     ) -> Result<SourceSettings, Error> {
+        #[cfg(not(feature = "vault"))]
+        refuse_vault_options(inv, env)?;
+        // Only the remote sources read it.
+        let _ = allow_insecure_http;
         Ok(SourceSettings {
+            #[cfg(feature = "vault")]
             vault: VaultSettings::resolve(inv, env, file.vault, allow_insecure_http)?,
+            #[cfg(feature = "aws")]
             aws: AwsSettings::resolve(file.aws, allow_insecure_http)?,
+            #[cfg(feature = "gcp")]
             gcp: GcpSettings::resolve(file.gcp, allow_insecure_http)?,
+            #[cfg(feature = "azure")]
             azure: AzureSettings::resolve(file.azure, env, allow_insecure_http)?,
             bundle: BundleSettings::resolve(inv, env, file.bundle)?,
         })
@@ -151,12 +219,14 @@ impl SourceSettings {
         generic: &Generic<'_>,
         env: &Environ,
         outputs: &Outputs,
-        carry: &Carry,
+        carry: &mut Carry,
         defaults: BTreeMap<SecretName, Secret>,
         read_local: ReadLocal,
     ) -> Vec<Built> {
         let mut defaults = Some(defaults);
         let max = generic.max_secret_bytes;
+        // The cloud sources' credential chains read it.
+        let _ = outputs;
         let mut all = Vec::new();
         for kind in SourceKind::ALL {
             let (source, in_order): (Box<dyn Source>, bool) = match kind {
@@ -171,23 +241,28 @@ impl SourceSettings {
                     Box::new(EnvSource::new(generic.env_prefix.to_string(), env.clone())),
                     true,
                 ),
+                #[cfg(feature = "vault")]
                 SourceKind::Vault => match &self.vault {
                     Some(v) => {
-                        let s = VaultSource::new(v.clone(), env.clone()).with_keep(&carry.vault);
+                        let s = VaultSource::new(v.clone(), env.clone())
+                            .with_keep(std::mem::take(&mut carry.vault));
                         (Box::new(s), true)
                     }
                     None => continue,
                 },
+                #[cfg(feature = "aws")]
                 SourceKind::Aws => {
                     let s = AwsSource::new(self.aws.clone(), env.clone(), outputs.clone(), max);
                     let in_order = s.serves_names();
                     (Box::new(s), in_order)
                 }
+                #[cfg(feature = "gcp")]
                 SourceKind::Gcp => {
                     let s = GcpSource::new(self.gcp.clone(), env.clone(), outputs.clone(), max);
                     let in_order = s.serves_names();
                     (Box::new(s), in_order)
                 }
+                #[cfg(feature = "azure")]
                 SourceKind::Azure => {
                     let s = AzureSource::new(self.azure.clone(), env.clone(), outputs.clone(), max);
                     let in_order = s.has_vault();
@@ -196,11 +271,20 @@ impl SourceSettings {
                 SourceKind::Bundle => match &self.bundle {
                     Some(b) => {
                         let s = BundleSource::new(b.clone(), env.clone())
-                            .with_url_cache(&carry.bundle_url);
+                            .with_url_cache(carry.bundle_url.take());
                         (Box::new(s), true)
                     }
                     None => continue,
                 },
+                // A source this build lacks is never built: its references say so.
+                #[cfg(not(feature = "vault"))]
+                SourceKind::Vault => continue,
+                #[cfg(not(feature = "aws"))]
+                SourceKind::Aws => continue,
+                #[cfg(not(feature = "gcp"))]
+                SourceKind::Gcp => continue,
+                #[cfg(not(feature = "azure"))]
+                SourceKind::Azure => continue,
                 SourceKind::Local => match generic.local_config {
                     Some(p) => (
                         Box::new(LocalSource::new(p.to_path_buf(), read_local)),
@@ -220,6 +304,7 @@ impl SourceSettings {
 
     /// How a live refresh notices a change of the source `kind`.
     pub fn watching(&self, kind: SourceKind, generic: &Generic<'_>) -> Vec<Watching> {
+        #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
         let poll = |what| {
             vec![Watching::Poll {
                 label: kind.name().into(),
@@ -239,17 +324,29 @@ impl SourceSettings {
                 label: "env".into(),
                 why: "an environment cannot change",
             }],
+            #[cfg(feature = "vault")]
             SourceKind::Vault => self
                 .vault
                 .iter()
                 .map(|v| Watching::Poll {
-                    label: format!("vault:{}", crate::http::redact_url(&v.address)),
+                    label: format!("vault:{}", crate::url::redact_url(&v.address)),
                     what: "KV data paths; a new version shows a change",
                 })
                 .collect(),
+            #[cfg(feature = "aws")]
             SourceKind::Aws => poll("Secrets Manager and Parameter Store reads"),
+            #[cfg(feature = "gcp")]
             SourceKind::Gcp => poll("Secret Manager version reads"),
+            #[cfg(feature = "azure")]
             SourceKind::Azure => poll("Key Vault secret reads"),
+            #[cfg(not(feature = "vault"))]
+            SourceKind::Vault => Vec::new(),
+            #[cfg(not(feature = "aws"))]
+            SourceKind::Aws => Vec::new(),
+            #[cfg(not(feature = "gcp"))]
+            SourceKind::Gcp => Vec::new(),
+            #[cfg(not(feature = "azure"))]
+            SourceKind::Azure => Vec::new(),
             SourceKind::Bundle => self
                 .bundle
                 .iter()
@@ -260,7 +357,7 @@ impl SourceSettings {
                         only_if_present: false,
                     },
                     Location::Url(u) => Watching::Poll {
-                        label: format!("bundle:{}", crate::http::redact_url(u)),
+                        label: format!("bundle:{}", crate::url::redact_url(u)),
                         what: "conditional GET: If-None-Match with its ETag",
                     },
                 })
@@ -287,10 +384,11 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(all(feature = "vault", feature = "aws"))]
     fn sections_refuse_unknown_keys_in_registry_order() {
-        let vault: VaultFileSettings =
+        let vault: VaultFile =
             serde_saphyr::from_str("valut: x\nauth: {secret_id: y}\n").expect("yaml");
-        let aws: AwsFileSettings = serde_saphyr::from_str("regoin: x\n").expect("yaml");
+        let aws: AwsFile = serde_saphyr::from_str("regoin: x\n").expect("yaml");
         let bundle: RawBundleSettings = serde_saphyr::from_str("vault: x\n").expect("yaml");
         let sections = FileSections {
             vault: Some(&vault),
@@ -310,6 +408,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(all(feature = "vault", feature = "aws"))]
     fn what_a_refresh_watches() {
         let dirs = [PathBuf::from("/secrets")];
         let generic = Generic {

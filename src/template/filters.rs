@@ -126,7 +126,7 @@ fn json(v: &Value, out: &mut String, depth: usize) -> Result<(), Error> {
 /// so the result is safe in any URL component: a userinfo password, a path segment, a query.
 pub(crate) fn urlencode(v: &Value) -> Result<String, Error> {
     let bytes = scalar_bytes("urlencode", v)?;
-    Ok(percent_encoding::percent_encode(&bytes, crate::http::UNRESERVED).to_string())
+    Ok(percent_encoding::percent_encode(&bytes, crate::url::UNRESERVED).to_string())
 }
 
 /// `b64encode`: standard base64 with padding, of the value's exact bytes.

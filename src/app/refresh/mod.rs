@@ -32,18 +32,15 @@ use crate::plan::Plan;
 use crate::process;
 use crate::process::supervise::{Refresh, Tell};
 use crate::settings::{OnChange, RefreshSettings, Settings};
+use crate::source::Carry;
 use crate::source::SourceKind;
 use crate::source::Watching;
-use crate::source::registry::Carry;
 use crate::sys;
 
 use watch::{Watched, Watcher};
 
 /// How long a burst of watch events may go on before the refresh runs.
 pub(crate) const COALESCE: Duration = Duration::from_millis(100);
-
-/// The loop's longest sleep while refreshing: the watcher is read this often.
-const TICK: Duration = Duration::from_millis(100);
 
 type Digest = [u8; 32];
 
@@ -64,6 +61,8 @@ fn digest(parts: &[&[u8]]) -> Digest {
 pub(crate) struct Delivered {
     files: BTreeMap<PathBuf, Digest>,
     env: Option<Digest>,
+    /// Each env-delivered variable's value, to name the ones that changed.
+    vars: BTreeMap<String, Digest>,
 }
 
 impl Delivered {
@@ -87,9 +86,15 @@ impl Delivered {
             parts.push(k.as_bytes());
             parts.push(v.as_bytes());
         }
+        let vars = plan
+            .env
+            .iter()
+            .map(|e| (e.var.clone(), digest(&[e.value.expose()])))
+            .collect();
         Delivered {
             files,
             env: Some(digest(&parts)),
+            vars,
         }
     }
 
@@ -157,7 +162,44 @@ fn places(s: &Settings) -> Vec<Watched> {
 
 /// What each configured source would watch or poll, for `check` and the status file.
 /// `watcher`: the running watcher's mode (`inotify`, `poll 1s`); `None` in `check`.
-pub(crate) fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) -> Vec<Watch> {
+/// Whether a cloud source takes any part in this configuration: lookups by name configured in
+/// its section, a declared secret's `from:` naming it, or environment references (which may
+/// name any). A source in none of these is never read, so a refresh does not poll it.
+pub(crate) fn in_use(
+    s: &Settings,
+    declared: &[crate::manifest::Declared],
+    kind: SourceKind,
+) -> bool {
+    // `None`: not a cloud source, always in use.
+    let by_name: Option<bool> = match kind {
+        #[cfg(feature = "aws")]
+        SourceKind::Aws => {
+            let a = &s.source.aws;
+            Some(!a.prefixes.is_empty() || !a.secrets.is_empty() || a.parameters_path.is_some())
+        }
+        #[cfg(feature = "gcp")]
+        SourceKind::Gcp => Some(s.source.gcp.project.is_some() && !s.source.gcp.secrets.is_empty()),
+        #[cfg(feature = "azure")]
+        SourceKind::Azure => Some(s.source.azure.vault.is_some()),
+        _ => None,
+    };
+    by_name.is_none_or(|configured| {
+        configured
+            || s.resolve_env_references
+            || declared
+                .iter()
+                .filter_map(|d| d.settings.from.as_ref())
+                .any(|r| SourceKind::of(r) == kind)
+    })
+}
+
+/// What each configured source watches or polls, as `check` and the start line tell it.
+pub(crate) fn watches(
+    s: &Settings,
+    declared: &[crate::manifest::Declared],
+    r: &RefreshSettings,
+    watcher: Option<&str>,
+) -> Vec<Watch> {
     let how = watcher.unwrap_or("inotify (poll 1s if inotify fails)");
     let every = format!("poll every {}", human(r.interval));
     let watched = places(s);
@@ -176,7 +218,7 @@ pub(crate) fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) 
         }
     };
     let mut out = Vec::new();
-    for kind in &s.sources {
+    for kind in s.sources.iter().filter(|k| in_use(s, declared, **k)) {
         for w in s.source.watching(*kind, &s.generic()) {
             out.push(match w {
                 Watching::Dir { label, path } | Watching::File { label, path, .. } => {
@@ -194,6 +236,18 @@ pub(crate) fn watches(s: &Settings, r: &RefreshSettings, watcher: Option<&str>) 
         }
     }
     out
+}
+
+/// The sources a failed pass names, each once (two secrets from one broken path are one
+/// failed source), in the order first met.
+fn failed_sources(errors: &Errors) -> Vec<String> {
+    let mut failed: Vec<String> = Vec::new();
+    for src in errors.0.iter().filter_map(|e| e.source.clone()) {
+        if !failed.contains(&src) {
+            failed.push(src);
+        }
+    }
+    failed
 }
 
 /// `5m`, `30s`, `1.5s`.
@@ -295,7 +349,12 @@ impl<'a> Refresher<'a> {
             .collect();
         let own = settings.status_file.clone().into_iter().collect();
         let watcher = Watcher::new(watched, own);
-        let sources = watches(&ctx.settings, &settings, Some(watcher.how()));
+        let sources = watches(
+            &ctx.settings,
+            &ctx.manifest.secrets,
+            &settings,
+            Some(watcher.how()),
+        );
         crate::log::info!(
             "refresh: every {} (±{:.0}%), on change: {}; {}",
             human(settings.interval),
@@ -389,7 +448,7 @@ impl<'a> Refresher<'a> {
                 );
                 self.status.failures = self.failures;
                 self.status.error = Some(line);
-                self.status.failed = errors.0.iter().filter_map(|e| e.source.clone()).collect();
+                self.status.failed = failed_sources(&errors);
                 Tell::Nothing
             }
         };
@@ -408,7 +467,7 @@ impl<'a> Refresher<'a> {
         let delivery = crate::app::pipeline::delivery(
             self.ctx,
             self.creds.as_ref(),
-            &self.carry,
+            &mut self.carry,
             self.program,
         );
         let crate::app::pipeline::Delivery { plan, env, .. } = match delivery {
@@ -451,16 +510,27 @@ impl<'a> Refresher<'a> {
             Err(e) if matches!(e.kind, Kind::Signal(_)) => return Ok(Outcome::Abandoned),
             Err(e) => return Err(e.into()),
         }
+        // Each file by its secret, and by its path too where the file is not named after the
+        // secret (a dynamic secret's re-issue writes `web.cert`, `web.key`), with its source.
         let names: Vec<String> = owned
             .iter()
-            .map(|f| match plan.origins.get(&f.secret) {
-                Some(o) => format!("{} ({o})", f.secret),
-                None => f.secret.clone(),
+            .map(|f| {
+                let name = if f.path.file_name() == Some(std::ffi::OsStr::new(&f.secret)) {
+                    f.secret.clone()
+                } else {
+                    format!("{}: {}", f.secret, f.path.display())
+                };
+                match plan.origins.get(&f.secret) {
+                    Some(o) => format!("{name} ({o})"),
+                    None => name,
+                }
             })
             .collect();
+        // Only the variables whose value changed (digests, never values).
         let env_names: Vec<String> = plan
             .env
             .iter()
+            .filter(|e| self.last.vars.get(&e.var) != now.vars.get(&e.var))
             .map(|e| match plan.origins.get(&e.secret) {
                 Some(o) => format!("{} ({o})", e.var),
                 None => e.var.clone(),
@@ -508,9 +578,16 @@ impl Refresher<'_> {
     /// Keeps the vault's token and leases alive (source/vault/keep.rs); true when a dynamic
     /// secret is due for a re-issue. A change in the token's health is written to the status
     /// file at once.
+    #[cfg(not(feature = "vault"))]
+    fn keep_vault(&mut self, _: Instant) -> bool {
+        false
+    }
+
+    /// See above.
+    #[cfg(feature = "vault")]
     fn keep_vault(&mut self, now: Instant) -> bool {
         let (reissue, vault) = {
-            let mut keep = self.carry.vault.borrow_mut();
+            let keep = &mut self.carry.vault;
             (keep.tick(now), keep.status())
         };
         if self.status.vault.as_ref() != Some(&vault) {
@@ -523,13 +600,38 @@ impl Refresher<'_> {
         }
         reissue
     }
+
+    /// When the vault's keep has a renewal or a re-issue due next.
+    #[cfg(not(feature = "vault"))]
+    fn vault_due(&self) -> Option<Instant> {
+        None
+    }
+
+    /// See above.
+    #[cfg(feature = "vault")]
+    fn vault_due(&self) -> Option<Instant> {
+        self.carry.vault.next_due()
+    }
 }
 
 impl Refresh for Refresher<'_> {
-    fn wait(&self) -> Duration {
-        let now = Instant::now();
-        let next = self.due.map_or(self.next_poll, |d| d.min(self.next_poll));
-        next.saturating_duration_since(now).min(TICK)
+    /// The earliest of: a coalesced change's refresh, the next poll, the stat poll's next look
+    /// (without inotify), and the vault's next renewal or re-issue. Between them the supervisor
+    /// sleeps; a watched change wakes it through [`Refresh::fd`].
+    fn due(&self) -> Option<Instant> {
+        [
+            self.due,
+            Some(self.next_poll),
+            self.watcher.next_look(),
+            self.vault_due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.watcher.fd()
     }
 
     fn tick(&mut self, main: i32) -> Tell {
@@ -550,8 +652,12 @@ impl Refresh for Refresher<'_> {
         let was_inotify = self.status.watch_mode != self.watcher.how();
         if was_inotify {
             self.status.watch_mode = self.watcher.how().to_string();
-            self.status.sources =
-                watches(&self.ctx.settings, &self.settings, Some(self.watcher.how()));
+            self.status.sources = watches(
+                &self.ctx.settings,
+                &self.ctx.manifest.secrets,
+                &self.settings,
+                Some(self.watcher.how()),
+            );
         }
         if self.due.is_some_and(|d| now >= d) || now >= self.next_poll {
             self.due = None;
@@ -682,103 +788,4 @@ impl Status {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::FileDelivery;
-    use crate::secret::Secret;
-    use crate::settings::parse_signal;
-
-    #[test]
-    fn signals_and_human_durations() {
-        assert_eq!(parse_signal("SIGHUP"), Some(1));
-        assert_eq!(parse_signal("usr1"), Some(10));
-        assert_eq!(parse_signal("34"), Some(34));
-        for bad in ["KILL", "SIGSTOP", "9", "0", "NOPE"] {
-            assert_eq!(parse_signal(bad), None, "{bad}");
-        }
-        assert_eq!(human(Duration::from_secs(300)), "5m");
-        assert_eq!(human(Duration::from_secs(90)), "90s");
-    }
-
-    #[test]
-    fn jitter_stays_within_its_spread() {
-        for _ in 0..200 {
-            let d = jittered(Duration::from_secs(10), 0.1);
-            assert!(
-                d >= Duration::from_secs(9) && d <= Duration::from_secs(11),
-                "{d:?}"
-            );
-        }
-        assert_eq!(
-            jittered(Duration::from_secs(10), 0.0),
-            Duration::from_secs(10)
-        );
-    }
-
-    fn plan(files: &[(&str, &str, u32)]) -> Plan {
-        Plan {
-            files: files
-                .iter()
-                .map(|(p, v, mode)| FileDelivery {
-                    secret: "s".into(),
-                    path: PathBuf::from(p),
-                    content: Secret::new(v.as_bytes().to_vec()),
-                    mode: *mode,
-                    owner: None,
-                })
-                .collect(),
-            ..Plan::default()
-        }
-    }
-
-    #[test]
-    fn delivered_sees_content_mode_and_env_changes_only() {
-        let env = vec![(OsString::from("A"), OsString::from("1"))];
-        let base = Delivered::of(&plan(&[("/o/a", "x", 0o600)]), &env);
-        assert_eq!(base, Delivered::of(&plan(&[("/o/a", "x", 0o600)]), &env));
-        assert_ne!(base, Delivered::of(&plan(&[("/o/a", "y", 0o600)]), &env));
-        assert_ne!(base, Delivered::of(&plan(&[("/o/a", "x", 0o640)]), &env));
-        let env2 = vec![(OsString::from("A"), OsString::from("2"))];
-        let other = Delivered::of(&plan(&[("/o/a", "x", 0o600)]), &env2);
-        assert_eq!(other.files, base.files);
-        assert_ne!(other.env, base.env);
-        // No value is kept: the digests do not contain the bytes.
-        assert!(!format!("{base:?}").contains("\"x\""));
-    }
-
-    #[test]
-    fn error_sources_map_to_watched_sources() {
-        assert!(concerns("file:/secrets/db", "file:/secrets"));
-        assert!(!concerns("file:/other/db", "file:/secrets"));
-        assert!(concerns(
-            "vault:secret/data/app#db",
-            "vault:https://127.0.0.1:8200"
-        ));
-        assert!(!concerns("vault:secret/data/app#db", "bundle:/b.json"));
-    }
-
-    #[test]
-    fn the_poll_fallback_sees_a_data_swap() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let d = dir.path();
-        std::fs::create_dir(d.join("..v1")).expect("test fixture");
-        std::fs::write(d.join("..v1/db"), "1").expect("test fixture");
-        std::os::unix::fs::symlink("..v1", d.join("..data")).expect("test fixture");
-        std::os::unix::fs::symlink("..data/db", d.join("db")).expect("test fixture");
-        let place = Watched {
-            dir: d.to_path_buf(),
-            name: None,
-        };
-        let before = watch::tests_fingerprint(&place);
-        assert_eq!(
-            before,
-            watch::tests_fingerprint(&place),
-            "stable when nothing changed"
-        );
-        std::fs::create_dir(d.join("..v2")).expect("test fixture");
-        std::fs::write(d.join("..v2/db"), "2").expect("test fixture");
-        std::os::unix::fs::symlink("..v2", d.join("..tmp")).expect("test fixture");
-        std::fs::rename(d.join("..tmp"), d.join("..data")).expect("test fixture");
-        assert_ne!(before, watch::tests_fingerprint(&place));
-    }
-}
+mod tests;

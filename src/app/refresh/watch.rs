@@ -111,6 +111,23 @@ impl Watcher {
         }
     }
 
+    /// The inotify descriptor, readable when events are queued; `None` when polling.
+    pub(crate) fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        match &self.mode {
+            Mode::Inotify(fd, _) => Some(fd.as_fd()),
+            Mode::Poll { .. } => None,
+        }
+    }
+
+    /// When the stat poll looks next; `None` with inotify (its descriptor says when).
+    pub(crate) fn next_look(&self) -> Option<Instant> {
+        match &self.mode {
+            Mode::Inotify(..) => None,
+            Mode::Poll { next, .. } => Some(*next),
+        }
+    }
+
     /// Whether anything watched changed since the last call (never blocks).
     pub(crate) fn changed(&mut self, now: Instant) -> bool {
         let mut fall_back = None;

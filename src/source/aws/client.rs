@@ -366,7 +366,7 @@ fn authority(url: &str) -> Result<String, Error> {
     let uri: ureq::http::Uri = url.parse().map_err(|_| {
         Error::new(
             Kind::Config,
-            format!("{}: not a valid URL", http::redact_url(url)),
+            format!("{}: not a valid URL", crate::url::redact_url(url)),
         )
     })?;
     let host = uri.host().unwrap_or_default();
@@ -482,7 +482,7 @@ mod tests {
             "ssm.eu-west-1.amazonaws.com"
         );
         let mut out = Vec::new();
-        http::form_encode(&mut out, b"a b/c=~");
+        crate::url::form_encode(&mut out, b"a b/c=~");
         assert_eq!(out, b"a%20b%2Fc%3D~");
     }
 }

@@ -10,7 +10,8 @@
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::reference::aws::AwsRef;
-use crate::source::section::{Transport, remote_section, section, transport_deref};
+use crate::source::section::section;
+use crate::source::transport::{Transport, remote_section, transport_deref};
 
 remote_section! {
     /// `secret_init.aws` as written in config.yaml.

@@ -362,6 +362,23 @@ fn keys_of(section: &BTreeMap<String, Secret>) -> Option<Credentials> {
     })
 }
 
+/// What the chain tried before a network link (the container endpoint, then instance
+/// metadata) and found nothing in, for that link's error: every place tried is named, not only
+/// the last.
+pub(crate) fn tried_before(profiles: &Profiles, imds: bool) -> String {
+    format!(
+        "; tried before it, none set: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, \
+         AWS_ROLE_ARN/AWS_WEB_IDENTITY_TOKEN_FILE, profile {} in {}{}",
+        profiles.name,
+        profiles.shown(),
+        if imds {
+            ", AWS_CONTAINER_CREDENTIALS_FULL_URI/AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+        } else {
+            ""
+        }
+    )
+}
+
 /// Walks the chain up to the first provider that has credentials. No network I/O: a web
 /// identity is returned for the caller to exchange.
 pub(crate) fn find(env: &Environ, profiles: &mut Profiles, now: u64) -> Result<Chain, Error> {

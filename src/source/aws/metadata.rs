@@ -167,14 +167,16 @@ fn permit(url: &str, hosts: &[&str], allow_insecure_http: bool, what: &str) -> R
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     match uri.scheme_str() {
         Some("https") if !host.is_empty() => Ok(()),
-        Some("http") if http::is_loopback(host) || hosts.contains(&bare) || allow_insecure_http => {
+        Some("http")
+            if crate::url::is_loopback(host) || hosts.contains(&bare) || allow_insecure_http =>
+        {
             Ok(())
         }
         _ => Err(Error::new(
             Kind::Config,
             format!(
                 "{what} {}: expected https://, or http:// to a loopback address or {}",
-                http::redact_url(url),
+                crate::url::redact_url(url),
                 hosts.join(", ")
             ),
         )
@@ -247,7 +249,21 @@ pub(crate) fn fetch_container(
     let resp = client
         .get(&c.url, &headers)
         .map_err(|e| within(e, deadline).with_source(src.clone()))?;
-    parse_credentials(resp.status, &resp.body).map_err(|e| e.with_source(src))
+    let status = resp.status;
+    parse_credentials(status, &resp.body).map_err(|mut e| {
+        if matches!(status, 401 | 403) {
+            e.what.push_str(match &c.token {
+                Some(Token::Value(_)) => {
+                    ": the endpoint refused the token in AWS_CONTAINER_AUTHORIZATION_TOKEN"
+                }
+                Some(Token::File(_)) => {
+                    ": the endpoint refused the token in AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+                }
+                None => ": no AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE) was set to send",
+            });
+        }
+        e.with_source(src)
+    })
 }
 
 /// Fetches the instance role's credentials with IMDSv2 (see the module docs).
@@ -257,7 +273,10 @@ pub(crate) fn fetch_imds(
     allow_insecure_http: bool,
     deadline: Duration,
 ) -> Result<Credentials, Error> {
-    let src = format!("aws instance metadata at {}", http::redact_url(&i.base));
+    let src = format!(
+        "aws instance metadata at {}",
+        crate::url::redact_url(&i.base)
+    );
     permit(
         &i.base,
         IMDS_HOSTS,

@@ -159,7 +159,7 @@ impl AwsSource {
                     r.origin,
                     r.role_arn,
                     source.access_key_id,
-                    crate::http::redact_url(&url)
+                    crate::url::redact_url(&url)
                 );
                 let signing_region = region.unwrap_or_else(|| "us-east-1".into());
                 self.clients
@@ -178,7 +178,7 @@ impl AwsSource {
                 crate::log::debug!(
                     "aws: web identity from {}: AssumeRoleWithWebIdentity at {} ({from})",
                     w.origin,
-                    crate::http::redact_url(&url)
+                    crate::url::redact_url(&url)
                 );
                 self.clients.assume_role_with_web_identity(&url, &w)
             }
@@ -190,7 +190,7 @@ impl AwsSource {
                 }
                 crate::log::debug!(
                     "aws: container credentials from {} ({})",
-                    crate::http::redact_url(&c.url),
+                    crate::url::redact_url(&c.url),
                     c.origin
                 );
                 metadata::fetch_container(
@@ -199,11 +199,16 @@ impl AwsSource {
                     self.settings.allow_insecure_http,
                     self.settings.deadline,
                 )
+                .map_err(|mut e| {
+                    e.what
+                        .push_str(&credentials::tried_before(&self.profiles, false));
+                    e
+                })
             }
             Chain::Imds(i) => {
                 crate::log::debug!(
                     "aws: instance metadata (IMDSv2) at {}",
-                    crate::http::redact_url(&i.base)
+                    crate::url::redact_url(&i.base)
                 );
                 metadata::fetch_imds(
                     &i,
@@ -211,6 +216,11 @@ impl AwsSource {
                     self.settings.allow_insecure_http,
                     self.settings.deadline,
                 )
+                .map_err(|mut e| {
+                    e.what
+                        .push_str(&credentials::tried_before(&self.profiles, true));
+                    e
+                })
             }
         }
     }

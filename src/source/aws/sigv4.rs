@@ -164,7 +164,7 @@ fn trim_all(v: &str) -> String {
 
 /// botocore's `quote(v, safe='~')`.
 fn unreserved(v: &str) -> String {
-    percent_encoding::utf8_percent_encode(v, crate::http::UNRESERVED).to_string()
+    percent_encoding::utf8_percent_encode(v, crate::url::UNRESERVED).to_string()
 }
 
 /// botocore's `quote(normalize_url_path(path), safe='/~')`.
@@ -193,7 +193,7 @@ fn canonical_path(path: &str) -> String {
     if p.is_empty() {
         p.push('/');
     }
-    percent_encoding::utf8_percent_encode(&p, crate::http::PATH).to_string()
+    percent_encoding::utf8_percent_encode(&p, crate::url::PATH).to_string()
 }
 
 fn canonical_query(query: &[(&str, &str)]) -> String {

@@ -98,7 +98,7 @@ impl Chain {
             Chain::AppService { endpoint, .. } => {
                 format!(
                     "managed identity at {} (IDENTITY_ENDPOINT)",
-                    http::redact_url(endpoint)
+                    crate::url::redact_url(endpoint)
                 )
             }
             Chain::Imds { host, .. } => format!("managed identity at {host} (IMDS)"),
@@ -341,7 +341,7 @@ impl Clients {
                 Kind::Config,
                 format!(
                     "{}: not a Key Vault address; a bearer token is never sent there",
-                    http::redact_url(&url)
+                    crate::url::redact_url(&url)
                 ),
             ));
         }
@@ -357,7 +357,7 @@ impl Clients {
 /// Percent-encodes a query value.
 fn query(v: &str) -> String {
     let mut out = Vec::new();
-    http::form_encode(&mut out, v.as_bytes());
+    crate::url::form_encode(&mut out, v.as_bytes());
     String::from_utf8_lossy(&out).into_owned()
 }
 

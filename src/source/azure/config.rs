@@ -14,7 +14,8 @@
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::reference::azure::{valid_name, valid_vault};
-use crate::source::section::{Transport, remote_section, section, transport_deref};
+use crate::source::section::section;
+use crate::source::transport::{Transport, remote_section, transport_deref};
 
 /// The environment twin of `secret_init.azure.endpoint`.
 pub(crate) const ENDPOINT_VAR: &str = "SECRET_INIT_AZURE_ENDPOINT";

@@ -208,9 +208,9 @@ impl Clients {
         let resp = self
             .client(url, false)
             .post(url, &[("Content-Type", FORM)], &body)
-            .map_err(|e| e.with_source(format!("{what} at {}", http::redact_url(url))))?;
+            .map_err(|e| e.with_source(format!("{what} at {}", crate::url::redact_url(url))))?;
         parse_token(resp.status, &resp.body)
-            .map_err(|e| e.with_source(format!("{what} at {}", http::redact_url(url))))
+            .map_err(|e| e.with_source(format!("{what} at {}", crate::url::redact_url(url))))
     }
 
     /// A service account's token: its signed JWT exchanged at `token_uri`.
@@ -265,7 +265,7 @@ impl Clients {
         };
         let what = format!(
             "gcp service account impersonation at {}",
-            http::redact_url(url)
+            crate::url::redact_url(url)
         );
         let auth = http::bearer(sts.0.expose());
         let body = serde_json::json!({"scope": [SCOPE], "lifetime": "3600s"}).to_string();

@@ -9,7 +9,8 @@
 
 use crate::error::{Error, Kind};
 use crate::reference::gcp::GcpRef;
-use crate::source::section::{Transport, remote_section, section, transport_deref};
+use crate::source::section::section;
+use crate::source::transport::{Transport, remote_section, transport_deref};
 
 /// The public Secret Manager endpoint.
 pub(crate) const DEFAULT_ENDPOINT: &str = "https://secretmanager.googleapis.com";

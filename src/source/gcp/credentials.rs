@@ -184,7 +184,7 @@ pub(crate) fn check_token_urls(chain: &Chain, endpoint: &str) -> Result<(), Erro
                 Kind::Config,
                 format!(
                     "{what} {} is not a Google endpoint (https://*.googleapis.com) nor under secret_init.gcp.endpoint; credentials are never sent there",
-                    crate::http::redact_url(url)
+                    crate::url::redact_url(url)
                 ),
             ));
         }

@@ -1,6 +1,8 @@
 //! The Vault/OpenBao HTTP API as the vault source uses it: one login, then KV reads.
 //!
-//! Every request goes through one [`http::Client`] (one agent, one kept-alive TLS connection).
+//! Every request goes through one [`http::Client`] (one agent, one kept-alive TLS connection),
+//! except the concurrent KV reads of [`Vault::read_all`], each on a fork of it (the same agent's
+//! pool, the same deadline).
 //! The token lives only in a [`Secret`] and in the `X-Vault-Token` header, which the HTTP layer
 //! never logs. Login inputs (secret ids, JWTs) are read from files or the start-time environment
 //! into `Secret`s at login time and serialised into a zeroized request body.
@@ -12,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -22,6 +25,10 @@ use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
 use crate::tree::Tree;
+
+mod answers;
+use answers::*;
+pub use answers::{json_body, parse_kv, parse_login};
 
 /// Largest credential file read (tokens, ids and JWTs are far smaller).
 const MAX_CREDENTIAL_BYTES: u64 = 64 * 1024;
@@ -34,6 +41,12 @@ pub struct KvData {
     /// The KV v2 version read, if the engine is v2.
     pub version: Option<u64>,
 }
+
+/// The most KV reads a start has in flight at once, each on its own connection: 50 paths on a
+/// server 50 ms away then take about 7 round trips after the login instead of 50. Small enough
+/// for a server's rate limit and a pod's file descriptors; OpenBao's own `bao agent` templates
+/// read one path at a time.
+pub(crate) const PARALLEL_READS: usize = 8;
 
 /// A logged-in (or about to log in) connection to one Vault/OpenBao server.
 pub struct Vault {
@@ -146,6 +159,41 @@ impl Vault {
         };
         self.lease = Some(lease);
         Ok(lease)
+    }
+
+    /// A read refused with 401/403 is the token's policies or the token itself (expired,
+    /// revoked, mistyped, another server's): `lookup-self`, which every valid token may call
+    /// (the default policy), tells them apart, and the message says which.
+    fn refused_why(&mut self, mut e: Error) -> Error {
+        let looked = self.call("auth/token/lookup-self", None, "vault token lookup-self");
+        match looked {
+            Ok(r) if matches!(r.status, 401 | 403) => {
+                e.what = format!(
+                    "{} (the token itself is refused: auth/token/lookup-self answers {} too, so it \
+                     has expired, was revoked, or is not a token of this server)",
+                    status_text(r.status, &r.body),
+                    r.status
+                );
+            }
+            Ok(r) if r.status == 200 => {
+                let policies = answer(r.status, &r.body, "vault token lookup-self")
+                    .ok()
+                    .and_then(|v| {
+                        let names: Vec<String> = v
+                            .pointer("/data/policies")?
+                            .as_array()?
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(crate::log::escape_controls)
+                            .collect();
+                        Some(names.join(", "))
+                    })
+                    .unwrap_or_default();
+                e.what = format!("{} (the token is valid; its policies: {policies})", e.what);
+            }
+            _ => {}
+        }
+        e
     }
 
     /// `auth/token/renew-self` asking for `increment` seconds: the new TTL (the server may give
@@ -349,6 +397,72 @@ impl Vault {
             .collect()
     }
 
+    /// A second handle on the same server and token for a concurrent reader: it shares the
+    /// connection pool and the deadline, and never revokes the token (it is not its own).
+    fn reader(&self) -> Vault {
+        Vault {
+            http: self.http.fork(),
+            address: self.address.clone(),
+            namespace: self.namespace.clone(),
+            kv_version: self.kv_version,
+            token: self.token.clone(),
+            owned: false,
+            consumed: None,
+            lease: None,
+        }
+    }
+
+    /// Reads the latest version of each of `paths`, with up to [`PARALLEL_READS`] requests in
+    /// flight (scoped threads, one connection each); results in `paths`' order. Paths are
+    /// taken in order, and once a read fails no new one starts: every path before the first
+    /// failure has its answer, so the caller reports the same first error a one-by-one read
+    /// would. `None`: not read (after a failure). A thread that cannot be started leaves its
+    /// share to the others, this one included.
+    pub fn read_all(&mut self, paths: &[String]) -> Vec<Option<Result<KvData, Error>>> {
+        let mut out: Vec<Option<Result<KvData, Error>>> = paths.iter().map(|_| None).collect();
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let work = |v: &mut Vault| {
+            let mut got = Vec::new();
+            while !failed.load(Ordering::Acquire) {
+                let i = next.fetch_add(1, Ordering::AcqRel);
+                let Some(path) = paths.get(i) else { break };
+                let r = v.read(path, None);
+                if r.is_err() {
+                    failed.store(true, Ordering::Release);
+                }
+                got.push((i, r));
+            }
+            got
+        };
+        let helpers = paths.len().min(PARALLEL_READS).saturating_sub(1);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..helpers)
+                .filter_map(|_| {
+                    let mut v = self.reader();
+                    std::thread::Builder::new()
+                        .name("vault-read".into())
+                        .spawn_scoped(s, move || work(&mut v))
+                        .ok()
+                })
+                .collect();
+            // This thread reads too, starting on the connection the login left open.
+            for (i, r) in work(self) {
+                out[i] = Some(r);
+            }
+            for h in handles {
+                // The release profile aborts on a panic, so a join error is not expected; its
+                // paths would stay `None` and be read again one by one.
+                if let Ok(got) = h.join() {
+                    for (i, r) in got {
+                        out[i] = Some(r);
+                    }
+                }
+            }
+        });
+        out
+    }
+
     /// Reads the KV secret at API path `path`, optionally a pinned KV v2 `version`. Errors carry
     /// the source `vault:PATH` (never the token).
     pub fn read(&mut self, path: &str, version: Option<u64>) -> Result<KvData, Error> {
@@ -374,7 +488,10 @@ impl Vault {
             zeroize::Zeroize::zeroize(v);
         }
         let resp = result.map_err(|e| e.with_source(src.clone()))?;
-        let out = parse_kv(path, version, self.kv_version, resp.status, &resp.body)?;
+        let out = match parse_kv(path, version, self.kv_version, resp.status, &resp.body) {
+            Err(e) if matches!(resp.status, 401 | 403) => return Err(self.refused_why(e)),
+            other => other?,
+        };
         crate::log::debug!(
             "vault:{path}: {} keys{}",
             out.values.len(),
@@ -448,234 +565,6 @@ impl Drop for Vault {
     }
 }
 
-/// Interprets the answer to a KV read of API path `path` (status and body), with no I/O: the
-/// fuzz target `vault_json` and the tests call it directly. Values that are not strings become
-/// their JSON text; `null` is absent.
-pub fn parse_kv(
-    path: &str,
-    version: Option<u64>,
-    kv_version: KvVersion,
-    status: u16,
-    body: &Secret,
-) -> Result<KvData, Error> {
-    let src = format!("vault:{path}");
-    let parsed = match serde_json::from_slice::<Tree>(body.expose()) {
-        Ok(Tree(v)) => Some(v),
-        // Tree accepts any JSON: a data error is a key given twice, where one reader would take
-        // the first and another the last.
-        Err(e) if e.is_data() => return Err(duplicate_key(&e).with_source(src)),
-        Err(_) => None,
-    };
-    match status {
-        200 => {}
-        404 => {
-            let mut why = not_found_text(parsed.as_ref(), version);
-            if why.starts_with("no secret") {
-                why.push_str(kv2_hint(path));
-            }
-            return Err(Error::new(Kind::Unavailable, why).with_source(src));
-        }
-        401 | 403 => {
-            return Err(Error::new(
-                Kind::Permission,
-                format!(
-                    "{} (the token's policies do not allow reading this path){}",
-                    status_text(status, body),
-                    kv2_hint(path)
-                ),
-            )
-            .with_source(src));
-        }
-        s => {
-            return Err(Error::new(Kind::Unavailable, status_text(s, body)).with_source(src));
-        }
-    }
-    let Some(Value::Object(mut top)) = parsed else {
-        return Err(Error::new(Kind::Unavailable, "answer is not a JSON object").with_source(src));
-    };
-    let Some(Value::Object(data)) = top.remove("data") else {
-        return Err(Error::new(Kind::Unavailable, "answer has no data object").with_source(src));
-    };
-    let is_v2_shape = matches!(data.get("data"), Some(Value::Object(_)))
-        && matches!(data.get("metadata"), Some(Value::Object(_)));
-    let v2 = match kv_version {
-        KvVersion::V2 => true,
-        KvVersion::V1 => false,
-        KvVersion::Auto => is_v2_shape,
-    };
-    let mut data = data;
-    let (values, version_read) = if v2 {
-        let version_read = data
-            .get("metadata")
-            .and_then(|m| m.get("version"))
-            .and_then(Value::as_u64);
-        match data.remove("data") {
-            Some(Value::Object(d)) => (d, version_read),
-            _ => {
-                return Err(Error::new(
-                    Kind::Unavailable,
-                    "KV v2 answer has no data.data object (is this a KV v1 mount? set kv_version: 1)",
-                )
-                .with_source(src));
-            }
-        }
-    } else {
-        if version.is_some() {
-            return Err(Error::new(
-                Kind::Config,
-                "a version is pinned but this path is KV v1 (versions exist only in KV v2)",
-            )
-            .with_source(src));
-        }
-        (data, None)
-    };
-    let mut out = KvData {
-        values: BTreeMap::new(),
-        version: version_read,
-    };
-    for (k, v) in values {
-        let bytes = match v {
-            Value::Null => continue,
-            Value::String(s) => s.into_bytes(),
-            other => other.to_string().into_bytes(),
-        };
-        out.values.insert(k, Secret::new(bytes));
-    }
-    Ok(out)
-}
-
-/// Interprets the answer to a login request (status and body), with no I/O; `method` and `src`
-/// name the login in messages. The token is the non-empty `auth.client_token`.
-pub fn parse_login(status: u16, body: &Secret, method: &str, src: &str) -> Result<Secret, Error> {
-    if status != 200 {
-        return Err(Error::new(
-            Kind::Permission,
-            format!("login refused: {}", status_text(status, body)),
-        )
-        .with_source(src));
-    }
-    let v: Value = match serde_json::from_slice::<Tree>(body.expose()) {
-        Ok(Tree(v)) => v,
-        Err(e) if e.is_data() => return Err(duplicate_key(&e).with_source(src)),
-        Err(_) => {
-            return Err(Error::new(Kind::Permission, "login answer is not JSON").with_source(src));
-        }
-    };
-    match v.pointer("/auth/client_token").and_then(Value::as_str) {
-        Some(t) if !t.is_empty() => {
-            crate::log::debug!("vault: {method} login succeeded");
-            Ok(Secret::new(t.as_bytes().to_vec()))
-        }
-        _ => Err(
-            Error::new(Kind::Permission, "login answer has no auth.client_token").with_source(src),
-        ),
-    }
-}
-
-/// A hint for the commonest KV v2 mistake: `secret/app` where the API path is `secret/data/app`.
-fn kv2_hint(path: &str) -> &'static str {
-    if path.split('/').any(|s| s == "data") {
-        ""
-    } else {
-        "; if this is a KV v2 mount, the API path includes data/ (e.g. secret/data/app)"
-    }
-}
-
-fn header_refs<'a>(h: &'a [(&'static str, Vec<u8>)]) -> Vec<(&'static str, &'a [u8])> {
-    h.iter().map(|(k, v)| (*k, v.as_slice())).collect()
-}
-
-/// A JSON object of string fields, built straight into a zeroized buffer (public for the fuzz
-/// target, which checks it parses back to the same strings).
-pub fn json_body(fields: &[(&str, &Secret)]) -> Secret {
-    let cap: usize = fields
-        .iter()
-        .map(|(k, v)| k.len() + v.len() * 6 + 8)
-        .sum::<usize>()
-        + 2;
-    let mut out = Zeroizing::new(Vec::with_capacity(cap));
-    out.push(b'{');
-    for (i, (k, v)) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        json_string(&mut out, k.as_bytes());
-        out.push(b':');
-        json_string(&mut out, v.expose());
-    }
-    out.push(b'}');
-    Secret::new(std::mem::take(&mut *out))
-}
-
-/// Appends `s` as a JSON string (UTF-8 passed through, controls, quotes and backslashes escaped).
-fn json_string(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    for &b in s {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
-            _ => out.push(b),
-        }
-    }
-    out.push(b'"');
-}
-
-fn duplicate_key(e: &serde_json::Error) -> Error {
-    Error::new(
-        Kind::Data,
-        format!("answer is not usable: {e}; refusing to pick one"),
-    )
-}
-
-/// The first error string of a Vault error body, sanitised and shortened; or the bare status.
-fn status_text(status: u16, body: &Secret) -> String {
-    let first = serde_json::from_slice::<Value>(body.expose())
-        .ok()
-        .and_then(|v| {
-            v.get("errors")?
-                .as_array()?
-                .iter()
-                .filter_map(Value::as_str)
-                .map(|s| s.trim().replace(['\n', '\t'], " "))
-                .find(|s| !s.is_empty())
-        });
-    match first {
-        Some(e) => format!("HTTP {status}: {}", http::service_text(&e)),
-        None => format!("HTTP {status}"),
-    }
-}
-
-fn not_found_text(body: Option<&Value>, version: Option<u64>) -> String {
-    let meta = body.and_then(|b| b.pointer("/data/metadata"));
-    let which = match (
-        version,
-        meta.and_then(|m| m.get("version")).and_then(Value::as_u64),
-    ) {
-        (Some(v), _) | (None, Some(v)) => format!("version {v}"),
-        (None, None) => "the current version".into(),
-    };
-    if let Some(m) = meta {
-        if m.get("destroyed").and_then(Value::as_bool) == Some(true) {
-            return format!("KV v2 {which} is destroyed (its data is gone; pin another version)");
-        }
-        if let Some(t) = m
-            .get("deletion_time")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-        {
-            return format!(
-                "KV v2 {which} was deleted at {} (undelete it, or pin another version)",
-                crate::log::escape_controls(t)
-            );
-        }
-        if version.is_some() {
-            return format!("KV v2 {which} does not exist at this path");
-        }
-    }
-    "no secret at this path (HTTP 404)".into()
-}
-
 fn env_credential(env: &Environ, names: &[&str]) -> Option<Secret> {
     use std::os::unix::ffi::OsStrExt;
     names.iter().find_map(|n| {
@@ -733,61 +622,4 @@ fn read_credential(path: &Path, key: &str) -> Result<Secret, Error> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A vault answer with one key twice is refused (65)
-    /// rather than read as its last value.
-    #[test]
-    fn duplicate_keys_in_an_answer_are_refused() {
-        let body = Secret::new(
-            br#"{"data":{"data":{"k":"first","k":"second"},"metadata":{"version":1}}}"#.to_vec(),
-        );
-        let e = parse_kv("secret/x", None, KvVersion::Auto, 200, &body).expect_err("refused");
-        assert_eq!(e.exit_code(), 65, "{e}");
-        assert!(!e.to_string().contains("first") && !e.to_string().contains("second"));
-    }
-
-    #[test]
-    fn json_body_escapes() {
-        let a = Secret::new(b"r\"o\\le\n".to_vec());
-        let b = Secret::new("sé".as_bytes().to_vec());
-        let body = json_body(&[("role_id", &a), ("secret_id", &b)]);
-        let v: Value = serde_json::from_slice(body.expose()).expect("valid JSON");
-        assert_eq!(v["role_id"], "r\"o\\le\n");
-        assert_eq!(v["secret_id"], "sé");
-    }
-
-    #[test]
-    fn not_found_messages() {
-        let deleted: Value = serde_json::from_str(
-            r#"{"data":{"data":null,"metadata":{"deletion_time":"2026-01-01T00:00:00Z","destroyed":false,"version":2}}}"#,
-        )
-        .expect("json");
-        assert!(not_found_text(Some(&deleted), None).contains("version 2 was deleted"));
-        let destroyed: Value = serde_json::from_str(
-            r#"{"data":{"data":null,"metadata":{"deletion_time":"","destroyed":true,"version":1}}}"#,
-        )
-        .expect("json");
-        assert!(not_found_text(Some(&destroyed), Some(1)).contains("version 1 is destroyed"));
-        let missing: Value = serde_json::from_str(r#"{"errors":[]}"#).expect("json");
-        assert_eq!(
-            not_found_text(Some(&missing), None),
-            "no secret at this path (HTTP 404)"
-        );
-    }
-
-    #[test]
-    fn status_text_is_short_and_clean() {
-        let body =
-            Secret::new(br#"{"errors":["1 error occurred:\n\t* permission denied\n\n"]}"#.to_vec());
-        assert_eq!(
-            status_text(403, &body),
-            "HTTP 403: 1 error occurred:  * permission denied"
-        );
-        assert_eq!(
-            status_text(500, &Secret::new(b"<html>".to_vec())),
-            "HTTP 500"
-        );
-    }
-}
+mod tests;

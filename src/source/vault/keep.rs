@@ -18,9 +18,7 @@
 //!   `env`), dropping the keep revokes the leases and our token: nothing is issued for a
 //!   program that never runs.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
@@ -30,9 +28,6 @@ use super::config::{Dynamic, VaultSettings};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 use crate::secret::Secret;
-
-/// The keep, shared by a pass's vault source and the refresher.
-pub(crate) type Shared = Rc<RefCell<Keep>>;
 
 /// Two thirds of `secs`, when renewals and re-issues are due.
 fn two_thirds(secs: u64) -> Duration {
@@ -105,10 +100,10 @@ pub struct Keep {
 
 impl Keep {
     /// A keep for a live refresh: what it holds outlives each pass.
-    pub fn live() -> Shared {
+    pub fn live() -> Keep {
         let mut k = Keep::default();
         k.live = true;
-        Rc::new(RefCell::new(k))
+        k
     }
 
     /// The logged-in client, logging in on first use (with `settings`' method).
@@ -117,7 +112,7 @@ impl Keep {
             crate::log::debug!(
                 "vault: connecting to {} ({} paths, auth {})",
                 // Never userinfo or query: an address may carry credentials.
-                crate::http::redact_url(&settings.address),
+                crate::url::redact_url(&settings.address),
                 settings.paths.len(),
                 super::auth_name(&settings.auth)
             );
@@ -321,6 +316,24 @@ impl Keep {
             }
         );
         Ok(issued)
+    }
+
+    /// When [`Keep::tick`] has something to do next (a renewal, a re-login, a re-issue to
+    /// announce); `None` when nothing ever will. Mirrors `tick`'s conditions, so that a due time
+    /// in the past is always acted on (and moved on) by the next `tick`.
+    pub fn next_due(&self) -> Option<Instant> {
+        if !self.live || self.client.is_none() {
+            return None;
+        }
+        let token = self
+            .clock
+            .next
+            .filter(|_| self.settings.is_some() && self.env.is_some());
+        let issued = self
+            .issued
+            .values()
+            .flat_map(|i| [i.renew_at, i.reissue_at.filter(|_| !i.told)]);
+        std::iter::once(token).chain(issued).flatten().min()
     }
 
     /// Renews what is due (the token, renewable leases); true when a dynamic secret is due for a

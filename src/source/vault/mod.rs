@@ -2,9 +2,11 @@
 //!
 //! Lazy from end to end: building the source reads nothing; the CA bundle, the login and the first
 //! request happen when a lookup first reaches the vault, so a secret found in `/secrets` costs
-//! nothing here. After that one client (one TLS connection) serves the whole run, the token is
-//! kept in memory only, and every path is fetched at most once (successes and failures are both
-//! cached, so a dead vault is waited on once, not once per secret).
+//! nothing here. After that one client serves the whole run, the token is kept in memory only,
+//! and every path is fetched at most once (successes and failures are both cached, so a dead
+//! vault is waited on once, not once per secret). The `paths` (and `env_paths`) are read all at
+//! once, up to eight at a time on as many connections, so a vault far away costs a few round
+//! trips rather than one per path; the first failing path in order is the one reported.
 //!
 //! Lookups by name read the configured `paths` merged in order, later paths overriding earlier;
 //! the key is the secret's manifest name. A `vault:PATH#KEY[#VERSION]` reference reads one key of
@@ -35,7 +37,7 @@ pub(crate) struct VaultSource {
     settings: VaultSettings,
     env: Environ,
     /// The logged-in client lives here (kept between passes by a live refresh).
-    keep: keep::Shared,
+    keep: keep::Keep,
     /// This pass's login failure (kept, so it is reported for every secret without trying again).
     login_error: Option<Error>,
     /// Path (and pinned version) → what reading it gave.
@@ -51,18 +53,19 @@ impl VaultSource {
         VaultSource {
             settings,
             env,
-            keep: keep::Shared::default(),
+            keep: keep::Keep::default(),
             login_error: None,
             cache: BTreeMap::new(),
             merged: None,
         }
     }
 
-    /// Uses the client of `keep` (a live refresh's, kept between passes).
-    pub(crate) fn with_keep(mut self, keep: &keep::Shared) -> VaultSource {
+    /// Uses the client of `keep` (what an earlier pass kept), handed back at the end of the
+    /// pass ([`Source::hand_back`]).
+    pub(crate) fn with_keep(mut self, mut keep: keep::Keep) -> VaultSource {
         // A source per pass: the pass's requests share one whole deadline.
-        keep.borrow_mut().new_pass();
-        self.keep = keep.clone();
+        keep.new_pass();
+        self.keep = keep;
         self
     }
 
@@ -74,8 +77,7 @@ impl VaultSource {
         if let Some(e) = &self.login_error {
             return Err(e.clone());
         }
-        let mut keep = self.keep.borrow_mut();
-        match keep.client(&self.settings, &self.env) {
+        match self.keep.client(&self.settings, &self.env) {
             Ok(v) => f(v),
             Err(e) => {
                 self.login_error = Some(e.clone());
@@ -94,8 +96,30 @@ impl VaultSource {
         r
     }
 
+    /// Reads every path of `paths` not read yet at once (client.rs `read_all`), into the cache
+    /// the one-by-one reads below then find. Nothing to do for fewer than two.
+    fn prefetch(&mut self, paths: &[String]) {
+        let todo: Vec<String> = paths
+            .iter()
+            .filter(|p| !self.cache.contains_key(&((*p).clone(), None)))
+            .cloned()
+            .collect();
+        if todo.len() < 2 {
+            return;
+        }
+        // A login failure is kept by `with_vault` and reported by the reads that follow.
+        if let Ok(results) = self.with_vault(|v| Ok(v.read_all(&todo))) {
+            for (path, r) in todo.into_iter().zip(results) {
+                if let Some(r) = r {
+                    self.cache.insert((path, None), r.map(Rc::new));
+                }
+            }
+        }
+    }
+
     fn merged(&mut self) -> Result<&Merged, Error> {
         if self.merged.is_none() {
+            self.prefetch(&self.settings.paths.clone());
             let mut out = BTreeMap::new();
             let mut result = Ok(());
             for path in self.settings.paths.clone() {
@@ -188,8 +212,12 @@ impl Source for VaultSource {
         }))
     }
 
+    fn hand_back(&mut self, carry: &mut crate::source::Carry) {
+        carry.vault = std::mem::take(&mut self.keep);
+    }
+
     fn consumed_files(&mut self) -> Vec<std::path::PathBuf> {
-        match self.keep.borrow_mut().logged_in() {
+        match self.keep.logged_in() {
             Some(v) => v.take_consumed().into_iter().collect(),
             None => Vec::new(),
         }
@@ -197,6 +225,7 @@ impl Source for VaultSource {
 
     fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
         let mut out: BTreeMap<String, Injected> = BTreeMap::new();
+        self.prefetch(&self.settings.env_paths.clone());
         for path in self.settings.env_paths.clone() {
             let data = self.read(&path, None)?;
             for (k, v) in &data.values {

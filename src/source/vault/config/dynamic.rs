@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::check_path;
 use crate::error::{Error, Kind};
-use crate::source::section::ScalarText;
+use crate::source::transport::ScalarText;
 
 crate::source::section::raw_section! {
     /// One `secret_init.vault.dynamic` entry as written.

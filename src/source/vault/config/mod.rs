@@ -19,11 +19,12 @@ use crate::cli::merge::{parse_bool, pick, pick_list, text};
 use crate::cli::{Invocation, Opt};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
-use crate::source::section::{
-    EXPECTED_DURATION, EXPECTED_RETRIES, Section, Transport, layered, reject_unknown,
-    remote_section, retries, transport_deref,
+use crate::source::section::{Section, reject_unknown};
+use crate::source::transport::{
+    EXPECTED_DURATION, EXPECTED_RETRIES, Transport, layered, remote_section, retries,
+    transport_deref,
 };
-pub(crate) use crate::source::section::{ScalarText, parse_duration};
+pub(crate) use crate::source::transport::{ScalarText, parse_duration};
 pub(crate) use auth::{Auth, AuthFileSettings, Credential};
 pub(crate) use dynamic::{Dynamic, DynamicFileSettings};
 
