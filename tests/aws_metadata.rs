@@ -42,18 +42,7 @@ struct Temporary {
 }
 
 fn moto_with_secret(value: &str) -> (Moto, Temporary) {
-    let moto = Moto::enforcing();
-    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Principal": {"AWS": "arn:aws:iam::123456789012:user/admin"}, "Action": "sts:AssumeRole"}]});
-    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Action": ["secretsmanager:GetSecretValue"], "Resource": "*"}]});
-    let r = moto.admin(json!([
-        {"service": "secretsmanager", "method": "create_secret", "args": {"Name": "app/db", "SecretString": value}},
-        {"service": "iam", "method": "create_role", "args": {"RoleName": "app-role", "AssumeRolePolicyDocument": trust.to_string()}},
-        {"service": "iam", "method": "put_role_policy", "args": {"RoleName": "app-role", "PolicyName": "read", "PolicyDocument": policy.to_string()}},
-        {"service": "sts", "method": "assume_role", "args": {"RoleArn": "arn:aws:iam::123456789012:role/app-role", "RoleSessionName": "pod"}},
-    ]));
-    let c = &r[3]["Credentials"];
+    let (moto, c) = Moto::enforcing_with_role(value);
     let t = Temporary {
         id: c["AccessKeyId"].as_str().expect("id").into(),
         secret: c["SecretAccessKey"].as_str().expect("secret").into(),

@@ -168,18 +168,7 @@ fn gcp_token_urls_off_google_are_refused() {
 /// Temporary credentials a container endpoint hands out, made real on an IAM-enforcing moto
 /// (a role allowed GetSecretValue), and one stored secret `app/db`.
 fn moto_role(value: &str) -> (Moto, serde_json::Value) {
-    let moto = Moto::enforcing();
-    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Principal": {"AWS": "arn:aws:iam::123456789012:user/admin"}, "Action": "sts:AssumeRole"}]});
-    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Action": ["secretsmanager:GetSecretValue"], "Resource": "*"}]});
-    let r = moto.admin(json!([
-        {"service": "secretsmanager", "method": "create_secret", "args": {"Name": "app/db", "SecretString": value}},
-        {"service": "iam", "method": "create_role", "args": {"RoleName": "app-role", "AssumeRolePolicyDocument": trust.to_string()}},
-        {"service": "iam", "method": "put_role_policy", "args": {"RoleName": "app-role", "PolicyName": "read", "PolicyDocument": policy.to_string()}},
-        {"service": "sts", "method": "assume_role", "args": {"RoleArn": "arn:aws:iam::123456789012:role/app-role", "RoleSessionName": "pod"}},
-    ]));
-    let c = &r[3]["Credentials"];
+    let (moto, c) = Moto::enforcing_with_role(value);
     let creds = json!({
         "AccessKeyId": c["AccessKeyId"],
         "SecretAccessKey": c["SecretAccessKey"],

@@ -33,6 +33,25 @@ impl Moto {
     }
 
     /// A server that enforces IAM (signatures and policies) after creating its admin.
+    /// An IAM-enforcing server holding the secret `app/db` = `value`, and the temporary
+    /// credentials (STS `Credentials`) of a role allowed `secretsmanager:GetSecretValue`, as a
+    /// container endpoint or instance metadata would hand them out.
+    pub fn enforcing_with_role(value: &str) -> (Moto, Value) {
+        let moto = Moto::enforcing();
+        let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:user/admin"}, "Action": "sts:AssumeRole"}]});
+        let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"], "Resource": "*"}]});
+        let r = moto.admin(json!([
+            {"service": "secretsmanager", "method": "create_secret", "args": {"Name": "app/db", "SecretString": value}},
+            {"service": "iam", "method": "create_role", "args": {"RoleName": "app-role", "AssumeRolePolicyDocument": trust.to_string()}},
+            {"service": "iam", "method": "put_role_policy", "args": {"RoleName": "app-role", "PolicyName": "read", "PolicyDocument": policy.to_string()}},
+            {"service": "sts", "method": "assume_role", "args": {"RoleArn": "arn:aws:iam::123456789012:role/app-role", "RoleSessionName": "pod"}},
+        ]));
+        let creds = r[3]["Credentials"].clone();
+        (moto, creds)
+    }
+
     pub fn enforcing() -> Moto {
         let mut m = Moto::launch(Some(3));
         let r = m.admin(json!([
