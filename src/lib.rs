@@ -26,6 +26,7 @@ mod ini;
 mod layers;
 mod log;
 mod manifest;
+mod mask;
 pub mod name;
 mod plan;
 mod process;

@@ -67,7 +67,41 @@ pub struct Settings {
     pub state_file: Option<PathBuf>,
     /// Live refresh; `None` when off (docs/refresh.md).
     pub refresh: Option<RefreshSettings>,
+    /// Masking of the program's output; `None` when off (docs/masking.md).
+    pub mask: Option<crate::mask::Rules>,
 }
+
+/// `--mask` / `secret_init.mask`, with `mask_min_length` and `mask_marker`.
+fn mask_settings(
+    inv: &Invocation,
+    env: &Environ,
+    file: &FileSettings,
+) -> Result<Option<crate::mask::Rules>, Error> {
+    if !flag(inv, env, Opt::Mask, file.mask)? {
+        return Ok(None);
+    }
+    let mut rules = crate::mask::Rules::default();
+    if let Some(n) = file.mask_min_length {
+        rules.min_length = usize::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_MASK_MIN_LENGTH).contains(n))
+            .ok_or_else(|| {
+                Error::new(
+                    Kind::Usage,
+                    format!(
+                        "secret_init.mask_min_length: expected a number of bytes from 1 to {MAX_MASK_MIN_LENGTH}"
+                    ),
+                )
+            })?;
+    }
+    if let Some(m) = &file.mask_marker {
+        rules.marker = m.clone();
+    }
+    Ok(Some(rules))
+}
+
+/// The largest `mask_min_length`: a value longer than any masked one masks nothing.
+const MAX_MASK_MIN_LENGTH: usize = 4096;
 
 /// What a refresh that changed something does to the program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -556,6 +590,7 @@ impl Settings {
             process: process_settings(inv, env, file)?,
             state_file,
             refresh: refresh_settings(inv, env, file.refresh.as_ref())?,
+            mask: mask_settings(inv, env, file)?,
         })
     }
 }

@@ -195,8 +195,17 @@ pub(crate) fn run(
         )
         .into());
     }
+    let mask = ctx.settings.mask.clone();
+    if mask.is_some() && proc.init == InitMode::Exec {
+        return Err(Error::new(
+            Kind::Usage,
+            "--mask needs secret-init to stay as the program's parent; it excludes --no-init",
+        )
+        .into());
+    }
     let supervised = proc.cleanup
         || refresh.is_some()
+        || mask.is_some()
         || match proc.init {
             InitMode::Supervise => true,
             InitMode::Exec => false,
@@ -255,6 +264,7 @@ pub(crate) fn run(
     let delivered = refresh
         .is_some()
         .then(|| crate::app::refresh::Delivered::of(&plan, &env));
+    let masks = mask.map(|rules| crate::mask::Masks::new(plan.masked_values(), rules));
     drop(plan);
     let setup = sys::ChildSetup {
         state: *start,
@@ -286,9 +296,11 @@ pub(crate) fn run(
     let opts = supervise::Options {
         process_group: proc.process_group,
         grace_period: proc.grace_period,
+        mask: masks.clone(),
     };
     let mut refresher = refresh.zip(delivered).map(|(r, last)| {
         crate::app::refresh::Refresher::new(ctx, r, creds, program, write_opts, last, carry)
+            .masking(masks)
     });
     let result = supervise::run(
         cmd,

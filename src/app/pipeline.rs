@@ -436,6 +436,7 @@ fn add_dynamic(ctx: &Context, carry: &mut Carry, plan: &mut plan::Plan) -> Resul
                     .map_or("", |d| d.path.as_str())
             )
         });
+        plan.values.push((f.secret.clone(), f.content.clone()));
         plan.files.push(f);
     }
     errors.into_result()

@@ -319,6 +319,8 @@ pub(crate) struct Refresher<'a> {
     due: Option<Instant>,
     failures: u32,
     status: Status,
+    /// The values `--mask` masks, updated before a change is published.
+    masks: Option<std::sync::Arc<crate::mask::Masks>>,
 }
 
 impl<'a> Refresher<'a> {
@@ -383,9 +385,16 @@ impl<'a> Refresher<'a> {
             carry,
             due: None,
             failures: 0,
+            masks: None,
         };
         r.status.write(r.settings.status_file.as_deref());
         r
+    }
+
+    /// Masks the values of every pass in the program's output (`--mask`).
+    pub(crate) fn masking(mut self, masks: Option<std::sync::Arc<crate::mask::Masks>>) -> Self {
+        self.masks = masks;
+        self
     }
 
     /// When to poll after a pass that began at `began` and succeeded. Counted from its start, so
@@ -500,6 +509,10 @@ impl<'a> Refresher<'a> {
                 owner: f.owner,
             })
             .collect();
+        // Masked from before the first file holds them until well after they are replaced.
+        if let Some(m) = &self.masks {
+            m.publish(plan.masked_values());
+        }
         let stop = || sys::stop_pending().then_some(nix::libc::SIGTERM);
         match file::publish(&owned, &self.write_opts, stop) {
             Ok(p) => {
