@@ -14,6 +14,14 @@
 //! are masked (and the rest of that value is swallowed if it follows), anything shorter is
 //! written as it is.
 //!
+//! The automaton is not run over every byte: every form is at least `m` bytes long (the
+//! shortest one), so any occurrence contains a 4-byte window starting at one of its first
+//! `m - 3` positions, and looking at one window every `m - 3` bytes is enough to see every
+//! occurrence. Each form's first `m - 3` windows are set in a bit table (a Bloom filter of one
+//! hash); only where a sampled window's bit is set does the automaton look, over the span in
+//! which that occurrence could start. With 40-byte values that is one table lookup per 37
+//! bytes of output (Wu and Manber's sampling, as in agrep).
+//!
 //! Pure: no I/O here; the threads that read the program's pipes are in pump.rs.
 
 mod encode;
@@ -75,6 +83,55 @@ pub(crate) struct Masker {
     max_len: usize,
     /// At least this much of a value's beginning is masked when the program stalls in it.
     min_length: usize,
+    /// The sampling filter; `None` when some form is shorter than a window.
+    windows: Option<Windows>,
+}
+
+/// Bytes in a sampled window.
+const WINDOW: usize = 4;
+/// log2 of the filter's bits (32 KiB: stays in the first-level cache).
+const FILTER_BITS: u32 = 18;
+
+/// Every form's first windows, one bit each, and the sampling step.
+struct Windows {
+    bits: Vec<u64>,
+    /// One window is looked at every `step` bytes: the shortest form's length minus 3.
+    step: usize,
+}
+
+impl Windows {
+    fn new(patterns: &[Zeroizing<Vec<u8>>]) -> Option<Windows> {
+        let shortest = patterns.iter().map(|p| p.len()).min()?;
+        if shortest < WINDOW {
+            return None;
+        }
+        let step = shortest - WINDOW + 1;
+        let mut bits = vec![0u64; 1 << (FILTER_BITS - 6)];
+        for p in patterns {
+            for j in 0..step {
+                for h in window_hashes(&p[j..j + WINDOW]) {
+                    bits[h >> 6] |= 1 << (h & 63);
+                }
+            }
+        }
+        Some(Windows { bits, step })
+    }
+
+    fn may_start_near(&self, w: &[u8]) -> bool {
+        window_hashes(w)
+            .iter()
+            .all(|&h| self.bits[h >> 6] & (1 << (h & 63)) != 0)
+    }
+}
+
+/// A window's two bit positions (two multiplicative hashes: 1% false hits at 15,000 windows).
+fn window_hashes(w: &[u8]) -> [usize; 2] {
+    let x = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+    let shift = 32 - FILTER_BITS;
+    [
+        (x.wrapping_mul(0x9E37_79B1) >> shift) as usize,
+        (x.wrapping_mul(0x85EB_CA77) >> shift) as usize,
+    ]
 }
 
 impl std::fmt::Debug for Masker {
@@ -128,8 +185,10 @@ impl Masker {
                     .ok()
             })
             .flatten();
-        let (patterns, owner) = forms.into_iter().unzip();
+        let (patterns, owner): (Vec<_>, Vec<_>) = forms.into_iter().unzip();
+        let windows = Windows::new(&patterns);
         Masker {
+            windows,
             ac,
             patterns,
             owner,
@@ -169,99 +228,178 @@ impl Masker {
             .unwrap_or(buf.len())
     }
 
-    /// Writes the decided part of `buf` to `out`, values replaced; returns where the undecided
-    /// tail begins (`buf.len()` when everything was decided). With `last`, nothing more
-    /// follows: everything is decided.
-    fn scan(&self, buf: &[u8], out: &mut Vec<u8>, last: bool) -> usize {
-        let Some(ac) = &self.ac else {
-            out.extend_from_slice(buf);
-            return buf.len();
-        };
-        let mut pos = 0;
+    /// Decides what it can of `buf`: returns where the undecided tail begins (`buf.len()`
+    /// when everything was decided) and whether a value was replaced. Only then is the decided
+    /// part, values replaced, appended to `out`; otherwise it is `buf[..hold]` as it is. With
+    /// `last`, nothing more follows: everything is decided.
+    fn scan(&self, buf: &[u8], out: &mut Vec<u8>, last: bool) -> (usize, bool) {
         let mut hold = if last {
             buf.len()
         } else {
             self.undecided_from(buf, 0)
         };
+        let Some(ac) = &self.ac else {
+            return (hold, false);
+        };
+        let mut pos = 0;
+        let mut masked = false;
+        // Where the next sampled window starts.
+        let mut sample = 0;
         loop {
-            let found = ac.find(Input::new(buf).span(pos..buf.len()));
+            let found = match &self.windows {
+                None => ac.find(Input::new(buf).span(pos..buf.len())),
+                Some(w) => self.sampled(ac, w, buf, pos, &mut sample),
+            };
             match found {
                 Some(m) if m.start() < hold => {
                     out.extend_from_slice(&buf[pos..m.start()]);
                     out.extend_from_slice(&self.markers[self.owner[m.pattern().as_usize()]]);
+                    masked = true;
                     pos = m.end();
+                    sample = pos;
                     if pos > hold {
                         hold = self.undecided_from(buf, pos);
                     }
                 }
                 _ => {
-                    out.extend_from_slice(&buf[pos..hold]);
-                    return hold;
+                    if masked {
+                        out.extend_from_slice(&buf[pos..hold]);
+                    }
+                    return (hold, masked);
                 }
             }
         }
     }
 }
 
-/// One output stream's state between reads: the held tail, and a value being swallowed after
-/// a stall masked its beginning.
+impl Masker {
+    /// The leftmost-longest match starting at or after `pos`, looking only where a sampled
+    /// window (from `*sample` on, every `step` bytes) is in the filter. A form occurring at `a`
+    /// has its window at the one sample in `a ..= a + step - 1`, so a hit at `p` can only be a
+    /// form starting in `p - (step - 1) ..= p`, which ends within `max_len` of `p`; a match
+    /// the automaton finds beyond `p` is left to a later sample, which sees it (or an earlier
+    /// one) with its whole span.
+    fn sampled(
+        &self,
+        ac: &AhoCorasick,
+        w: &Windows,
+        buf: &[u8],
+        pos: usize,
+        sample: &mut usize,
+    ) -> Option<aho_corasick::Match> {
+        while *sample + WINDOW <= buf.len() {
+            let p = *sample;
+            *sample += w.step;
+            if !w.may_start_near(&buf[p..p + WINDOW]) {
+                continue;
+            }
+            let from = pos.max(p.saturating_sub(w.step - 1));
+            let to = (p + self.max_len).min(buf.len());
+            if let Some(m) = ac.find(Input::new(buf).span(from..to))
+                && m.start() <= p
+            {
+                return Some(m);
+            }
+        }
+        None
+    }
+}
+
+/// One output stream's state between reads: its buffer, whose front holds the undecided
+/// tail (the next read lands right after it, so nothing is copied), and a value being
+/// swallowed after a stall masked its beginning.
 #[derive(Default)]
 pub(crate) struct Stream {
-    held: Zeroizing<Vec<u8>>,
+    buf: Zeroizing<Vec<u8>>,
+    /// The held bytes are `buf[held.0..held.1]`.
+    held: (usize, usize),
     swallowing: Option<Zeroizing<Vec<u8>>>,
 }
 
 impl Stream {
     /// Whether a possible beginning of a value is held.
     pub(crate) fn holding(&self) -> bool {
-        !self.held.is_empty()
+        self.held.1 > self.held.0
     }
 
-    /// Takes `data`, writes what is decided to `out`. Returns whether bytes held before this
-    /// call are still held (the caller's hold timer keeps running then).
-    pub(crate) fn feed(&mut self, m: &Masker, mut data: &[u8], out: &mut Vec<u8>) -> bool {
+    /// Room for the next read of up to `chunk` bytes, right after the held bytes.
+    pub(crate) fn room(&mut self, chunk: usize) -> &mut [u8] {
+        let (start, end) = self.held;
+        if start > 0 {
+            self.buf.copy_within(start..end, 0);
+            self.held = (0, end - start);
+        }
+        let end = self.held.1;
+        if self.buf.len() < end + chunk {
+            self.buf.resize(end + chunk, 0);
+        }
+        &mut self.buf[end..end + chunk]
+    }
+
+    /// `n` bytes were read into [`Stream::room`]: returns what is decided, values replaced
+    /// (borrowed from the buffer when nothing was replaced, else from `out`), and whether
+    /// bytes held before this read are still held (the caller's hold timer keeps running).
+    pub(crate) fn filled<'a>(
+        &'a mut self,
+        m: &Masker,
+        n: usize,
+        out: &'a mut Vec<u8>,
+    ) -> (&'a [u8], bool) {
+        out.clear();
+        let before = self.held.1;
+        let end = before + n;
+        let mut base = 0;
         if let Some(prefix) = &mut self.swallowing {
-            let mut k = 0;
-            while k < data.len() {
-                prefix.push(data[k]);
+            // Held is empty while swallowing: the new bytes start at 0.
+            while base < end {
+                prefix.push(self.buf[base]);
                 if m.begins(prefix).is_none() {
                     prefix.pop();
                     break;
                 }
-                k += 1;
+                base += 1;
             }
-            let open = k == data.len() && m.begins_longer(prefix);
-            data = &data[k..];
-            if !open {
+            if base < end || !m.begins_longer(prefix) {
                 self.swallowing = None;
             }
-            if data.is_empty() {
-                return false;
-            }
         }
-        if self.held.is_empty() {
-            let hold = m.scan(data, out, false);
-            self.held.extend_from_slice(&data[hold..]);
-            return false;
+        let region = &self.buf[base..end];
+        let (hold, masked) = m.scan(region, out, false);
+        self.held = (base + hold, end);
+        let still = base + hold < before;
+        if masked {
+            (out.as_slice(), still)
+        } else {
+            (&self.buf[base..base + hold], still)
         }
-        let before = self.held.len();
-        self.held.extend_from_slice(data);
-        let hold = m.scan(&self.held, out, false);
-        self.held.drain(..hold);
-        hold < before
+    }
+
+    /// Takes `data` as if read (for tests and callers without a read of their own), appending
+    /// what is decided to `out`.
+    #[cfg(test)]
+    pub(crate) fn feed(&mut self, m: &Masker, data: &[u8], out: &mut Vec<u8>) {
+        self.room(data.len()).copy_from_slice(data);
+        let mut scratch = Vec::new();
+        let (decided, _) = self.filled(m, data.len(), &mut scratch);
+        out.extend_from_slice(decided);
+    }
+
+    fn held_bytes(&self) -> &[u8] {
+        &self.buf[self.held.0..self.held.1]
     }
 
     /// The program stopped writing in the middle of a possible value for [`HOLD`]: at least
     /// `mask_min_length` bytes of a value's beginning become its marker (and the rest of the
     /// value is swallowed if it comes), fewer are written as they are.
     pub(crate) fn stall(&mut self, m: &Masker, out: &mut Vec<u8>) {
-        if self.held.is_empty() {
+        if !self.holding() {
             return;
         }
-        match m.begins(&self.held) {
-            Some(i) if self.held.len() >= m.min_length => {
+        match m.begins(self.held_bytes()) {
+            Some(i) if self.held_bytes().len() >= m.min_length => {
                 out.extend_from_slice(&m.markers[m.owner[i]]);
-                self.swallowing = Some(std::mem::take(&mut self.held));
+                self.swallowing = Some(Zeroizing::new(self.held_bytes().to_vec()));
+                self.held = (0, 0);
             }
             _ => self.end(m, out),
         }
@@ -269,8 +407,15 @@ impl Stream {
 
     /// Nothing more will come: every held byte is written, complete values replaced.
     pub(crate) fn end(&mut self, m: &Masker, out: &mut Vec<u8>) {
-        m.scan(&self.held, out, true);
-        self.held.clear();
+        let (start, end) = self.held;
+        let mut replaced = Vec::new();
+        let (_, masked) = m.scan(&self.buf[start..end], &mut replaced, true);
+        if masked {
+            out.extend_from_slice(&replaced);
+        } else {
+            out.extend_from_slice(&self.buf[start..end]);
+        }
+        self.held = (0, 0);
     }
 }
 

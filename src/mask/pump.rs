@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 use super::{HOLD, Masks, Stream};
 
 /// Bytes read at once.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 256 * 1024;
 
 /// Starts the thread that masks `from` (the program's side: a pipe's read end or a
 /// pseudo-terminal's master) into `to` until `wake`'s writer is closed and nothing is left.
@@ -40,7 +40,6 @@ pub(crate) fn spawn(
 fn run(label: &str, from: &OwnedFd, mut to: std::fs::File, masks: &Masks, wake: &PipeReader) {
     let (mut generation, mut masker) = masks.current();
     let mut stream = Stream::default();
-    let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
     let mut out = Zeroizing::new(Vec::with_capacity(CHUNK + 1024));
     // When the oldest byte still held was read.
     let mut held_since: Option<Instant> = None;
@@ -76,7 +75,7 @@ fn run(label: &str, from: &OwnedFd, mut to: std::fs::File, masks: &Masks, wake: 
         }
         let readable = fds[0].any().unwrap_or(false);
         if readable {
-            let n = match nix::unistd::read(from, &mut buf) {
+            let n = match nix::unistd::read(from, stream.room(CHUNK)) {
                 // A pseudo-terminal's master reads EIO once no slave is open: the end.
                 Ok(0) | Err(nix::errno::Errno::EIO) => break,
                 Ok(n) => n,
@@ -89,16 +88,15 @@ fn run(label: &str, from: &OwnedFd, mut to: std::fs::File, masks: &Masks, wake: 
             if masks.changed_since(generation) {
                 (generation, masker) = masks.current();
             }
-            out.clear();
-            let still_held = stream.feed(&masker, &buf[..n], &mut out);
+            let (decided, still_held) = stream.filled(&masker, n, &mut out);
+            if !write(label, &mut to, decided) {
+                return;
+            }
             held_since = match (stream.holding(), still_held) {
                 (false, _) => None,
                 (true, true) => held_since.or_else(|| Some(Instant::now())),
                 (true, false) => Some(Instant::now()),
             };
-            if !write(label, &mut to, &out) {
-                return;
-            }
             continue;
         }
         if closing {

@@ -22,6 +22,9 @@ use std::thread::JoinHandle;
 use crate::mask::{Masks, pump};
 use crate::sys::tty;
 
+/// The capacity asked for the program's pipes.
+const PIPE_SIZE: i32 = 1 << 20;
+
 /// The program's output as it passes through secret-init.
 pub(crate) struct Output {
     /// The program's side of its stdout and stderr, handed to every start of the program.
@@ -86,6 +89,9 @@ impl Output {
                 }
             }
             let (read, write) = std::io::pipe()?;
+            // Fewer, larger transfers between the program and the thread (the default is
+            // 64 KiB); a system that refuses (pipe-max-size, a user's pipe quota) keeps it.
+            let _ = nix::fcntl::fcntl(&read, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
             spawn(label, read.into(), fd)?;
             Ok(write.into())
         };
