@@ -449,7 +449,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
             .0
             .iter()
             .find(|e| e.secret.as_deref() == Some(row.name.as_str()))
-            .filter(|_| row.status == "ok")
+            .filter(|_| row.status.starts_with("ok"))
         {
             row.status = format!("error: {}", e.what);
         }
@@ -566,7 +566,13 @@ impl Row {
         let status = match (&r.value, &r.problem) {
             (_, Some(e)) if e.kind == Kind::Unavailable => "missing".to_string(),
             (_, Some(e)) => format!("error: {}", e.what),
-            (Some(_), None) => "ok".to_string(),
+            (Some(v), None) => match &s.mask {
+                Some(rules) if v.len() < rules.min_length => format!(
+                    "ok, not masked (shorter than mask_min_length {})",
+                    rules.min_length
+                ),
+                _ => "ok".to_string(),
+            },
             (None, None) => "optional, missing".to_string(),
         };
         Row {

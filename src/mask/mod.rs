@@ -37,7 +37,7 @@ use crate::secret::Secret;
 
 /// How long a possible beginning of a value is held when the program stops writing in the
 /// middle of it, before it is settled ([`Stream::stall`]).
-pub(crate) const HOLD: Duration = Duration::from_millis(100);
+pub(crate) const HOLD: Duration = Duration::from_millis(200);
 
 /// How long a value a refresh replaced stays masked (at least; it goes at the first publish
 /// after that): a program may still print the old one while it reloads.
