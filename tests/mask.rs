@@ -213,3 +213,146 @@ fn a_slow_reader_slows_the_program_and_loses_nothing() {
         "the program ran {most_ahead} bytes ahead of its reader: no back-pressure"
     );
 }
+
+/// Numbered lines with a value in each, as fast as it can, until SIGTERM; then says which
+/// line was its last whole one.
+const FLOOD: &str = r#"
+import os, signal, sys
+stop = False
+def on_term(sig, frame):
+    global stop
+    stop = True
+signal.signal(signal.SIGTERM, on_term)
+v = os.environb[b"A"]
+n = 0
+while not stop:
+    n += 1
+    view = memoryview(b"line %08d %s %s\n" % (n, v, b"y" * 200))
+    while view:
+        view = view[os.write(1, view):]
+os.write(2, b"last %d\n" % n)
+sys.exit(3)
+"#;
+
+#[test]
+fn sigterm_during_heavy_output_loses_no_byte_written() {
+    let v = values();
+    let sb = sandbox(&v, "");
+    sb.write("flood.py", FLOOD);
+    let mut run = sb.run();
+    run.args([
+        "--mask".into(),
+        "--".into(),
+        python().into_os_string(),
+        sb.path("flood.py").into_os_string(),
+    ]);
+    let mut ns = crate::init::Ns::start(&run, &[]);
+    // Ready once the flood is well under way.
+    let mut lines = Vec::new();
+    while lines.len() < 2000 {
+        match ns.line(std::time::Duration::from_secs(20)) {
+            Some(l) => lines.push(l),
+            None => panic!("no output\n--- stderr\n{}", ns.stderr()),
+        }
+    }
+    ns.signal(ns.host_pid(), nix::libc::SIGTERM);
+    assert_eq!(ns.finish(), 3, "the program's own exit code");
+    lines.extend(ns.rest());
+    let last: usize = ns
+        .stderr()
+        .lines()
+        .find_map(|l| l.strip_prefix("last "))
+        .unwrap_or_else(|| panic!("no last line\n{}", ns.stderr()))
+        .parse()
+        .expect("number");
+    assert!(last > 2000);
+    assert_eq!(lines.len(), last, "every line the program wrote arrived");
+    let tail = "y".repeat(200);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(*l, format!("line {:08} <secret:a> {tail}", i + 1));
+    }
+    assert!(!ns.stderr().contains(&v.a));
+}
+
+/// The program on a terminal: what it sees, then a resize or Ctrl-C.
+const ON_TERMINAL: &str = r#"
+import os, signal, sys, time, tty
+mode = sys.argv[1]
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGWINCH})
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+print("isatty", os.isatty(0), os.isatty(1), os.isatty(2))
+print("\x1b[31mred\x1b[0m" if sys.stdout.isatty() else "no colour")
+print("size", os.get_terminal_size().columns, os.get_terminal_size().lines)
+print("line-buffered", sys.stdout.line_buffering)
+print("token", os.environ["A"])
+sys.stderr.write("stderr token " + os.environ["A"] + "\n")
+if mode == "winch":
+    # The program changes the terminal's mode (as a full-screen program does) and is gone.
+    tty.setraw(0)
+print("ready", flush=True)
+if mode == "winch":
+    deadline = time.monotonic() + 20
+    while os.get_terminal_size().columns != 120 and time.monotonic() < deadline:
+        signal.sigtimedwait({signal.SIGWINCH}, 1)
+    print("resized", os.get_terminal_size().columns, os.get_terminal_size().lines, flush=True)
+    sys.exit(5)
+signal.pause()
+"#;
+
+fn on_terminal(mode: &str) -> (String, i32, bool) {
+    let v = values();
+    let sb = sandbox(&v, "  mask: true\n");
+    sb.write("term.py", ON_TERMINAL);
+    let run = sb.run();
+    let mut cmd = Command::new(python());
+    cmd.arg(script("mask_pty.py"))
+        .arg(mode)
+        .arg("bwrap")
+        .args(BWRAP_PID1)
+        .arg("--")
+        .arg(&run.program)
+        .args(["--", &python().display().to_string()])
+        .arg(sb.path("term.py"))
+        .arg(mode)
+        .env_clear()
+        .envs(&run.env)
+        .current_dir(sb.path(""));
+    let out = succeeded(&mut cmd);
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the driver's JSON line");
+    assert_eq!(report["acted"], true, "{report}");
+    let text = String::from_utf8_lossy(&unb64(report["output"].as_str().expect("output")))
+        .into_owned();
+    assert!(!text.contains(&v.a), "{text}");
+    (
+        text,
+        report["code"].as_i64().expect("code") as i32,
+        report["restored"] == true,
+    )
+}
+
+#[test]
+fn on_a_terminal_the_program_gets_one_and_follows_its_size() {
+    let (text, code, restored) = on_terminal("winch");
+    for want in [
+        "isatty True True True",
+        "\x1b[31mred\x1b[0m",
+        "size 80 24",
+        "line-buffered True",
+        "token <secret:a>",
+        "stderr token <secret:a>",
+        "resized 120 40",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from {text:?}");
+    }
+    assert_eq!(code, 5, "the program's exit code\n{text}");
+    assert!(restored, "the terminal's mode was not put back\n{text}");
+}
+
+#[test]
+fn on_a_terminal_ctrl_c_reaches_the_program() {
+    let (text, code, restored) = on_terminal("intr");
+    assert!(text.contains("token <secret:a>"), "{text}");
+    assert_eq!(code, 130, "SIGINT from the terminal ends the program\n{text}");
+    assert!(restored);
+}
