@@ -356,3 +356,87 @@ fn on_a_terminal_ctrl_c_reaches_the_program() {
     assert_eq!(code, 130, "SIGINT from the terminal ends the program\n{text}");
     assert!(restored);
 }
+
+#[test]
+fn a_refreshed_value_is_masked_from_its_publication_and_the_old_one_still() {
+    let v = values();
+    let sb = sandbox(&v, "  mask: true\n");
+    let new = canary("mask-new");
+    let out = sb.path("out").display().to_string();
+    let mut run = sb.run();
+    run.env("OLD", &v.a).args([
+        "--refresh".to_string(),
+        "1h".into(),
+        "--".into(),
+        "/bin/sh".into(),
+        "-c".into(),
+        format!(
+            "echo \"start $A $(cat {out}/a) was $OLD\"; while :; do sleep 0.05; done"
+        ),
+    ]);
+    let ns = crate::init::Ns::start(&run, &[]);
+    ns.expect_line("start <secret:a> <secret:a> was <secret:a>");
+    // A new value, renamed into the watched directory as an orchestrator writes it: its
+    // variable changed, so the program is started again (on the same pipes), with it.
+    sb.write("in/.a.tmp", &new);
+    std::fs::rename(sb.path("in/.a.tmp"), sb.path("in/a")).expect("rename");
+    ns.expect_line("start <secret:a> <secret:a> was <secret:a>");
+    ns.signal(ns.host_pid(), nix::libc::SIGTERM);
+    let mut ns = ns;
+    assert_eq!(ns.finish(), 143);
+    let rest = ns.rest().join("\n");
+    let err = ns.stderr();
+    for secret in [&v.a, &new] {
+        assert!(!rest.contains(secret.as_str()) && !err.contains(secret.as_str()), "{err}");
+    }
+}
+
+#[test]
+fn check_says_which_values_are_too_short_to_mask() {
+    let v = values();
+    let sb = sandbox(&v, "  mask: true\n  mask_min_length: 10\n");
+    let out = sb.run().args(["check", "--format", "json"]).output();
+    out.expect_ok().no_leak(&[&v.a, "pin7777"]);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout()).expect("json");
+    let status = |name: &str| {
+        report["secrets"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["name"] == name)
+            .map(|r| r["status"].as_str().expect("status").to_string())
+            .expect("row")
+    };
+    assert_eq!(status("short"), "ok, not masked (shorter than mask_min_length 10)");
+    assert_eq!(status("a"), "ok");
+    // Without --mask, nothing is said about masking.
+    let sb = sandbox(&v, "");
+    let out = sb.run().args(["check", "--format", "json"]).output();
+    assert!(!out.expect_ok().stdout().contains("not masked"));
+}
+
+#[test]
+fn mask_refuses_no_init_and_bad_settings() {
+    let v = values();
+    let sb = sandbox(&v, "");
+    sb.run()
+        .args(["--mask", "--no-init", "--", "true"])
+        .output()
+        .expect_code(64)
+        .stderr_has("--mask needs secret-init to stay as the program's parent");
+    let sb = sandbox(&v, "  mask: true\n  mask_min_length: 0\n");
+    sb.run()
+        .args(["--", "true"])
+        .output()
+        .expect_code(64)
+        .stderr_has("secret_init.mask_min_length: expected a number of bytes from 1 to 4096");
+    // The env twin turns it on; the marker is configurable.
+    let sb = sandbox(&v, "  mask_marker: '****'\n");
+    let mut run = sb.run();
+    run.env("SECRET_INIT_MASK", "true")
+        .env("SECRET_INIT_LOG_LEVEL", "error")
+        .args(["--", "/bin/sh", "-c", "echo \"x $A y\""]);
+    let out = in_namespace(&run).output().expect("bwrap");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "x **** y\n");
+}
