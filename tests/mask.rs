@@ -59,7 +59,11 @@ fn in_namespace(run: &Run) -> Command {
 }
 
 fn script(name: &str) -> String {
-    root().join("tests/fixtures").join(name).display().to_string()
+    root()
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -197,7 +201,10 @@ fn a_slow_reader_slows_the_program_and_loses_nothing() {
         got.extend_from_slice(&buf[..n]);
         // The program is never far ahead of what we read: what it has written and we have
         // not read is in pipes and one chunk of the masker, a few MB at most.
-        let ahead = reported.lock().expect("lock").saturating_sub(got.len() as u64);
+        let ahead = reported
+            .lock()
+            .expect("lock")
+            .saturating_sub(got.len() as u64);
         most_ahead = most_ahead.max(ahead);
         // A slow reader.
         std::thread::sleep(std::time::Duration::from_millis(1));
@@ -321,8 +328,8 @@ fn on_terminal(mode: &str) -> (String, i32, bool) {
     let report: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("the driver's JSON line");
     assert_eq!(report["acted"], true, "{report}");
-    let text = String::from_utf8_lossy(&unb64(report["output"].as_str().expect("output")))
-        .into_owned();
+    let text =
+        String::from_utf8_lossy(&unb64(report["output"].as_str().expect("output"))).into_owned();
     assert!(!text.contains(&v.a), "{text}");
     (
         text,
@@ -353,7 +360,10 @@ fn on_a_terminal_the_program_gets_one_and_follows_its_size() {
 fn on_a_terminal_ctrl_c_reaches_the_program() {
     let (text, code, restored) = on_terminal("intr");
     assert!(text.contains("token <secret:a>"), "{text}");
-    assert_eq!(code, 130, "SIGINT from the terminal ends the program\n{text}");
+    assert_eq!(
+        code, 130,
+        "SIGINT from the terminal ends the program\n{text}"
+    );
     assert!(restored);
 }
 
@@ -370,9 +380,7 @@ fn a_refreshed_value_is_masked_from_its_publication_and_the_old_one_still() {
         "--".into(),
         "/bin/sh".into(),
         "-c".into(),
-        format!(
-            "echo \"start $A $(cat {out}/a) was $OLD\"; while :; do sleep 0.05; done"
-        ),
+        format!("echo \"start $A $(cat {out}/a) was $OLD\"; while :; do sleep 0.05; done"),
     ]);
     let ns = crate::init::Ns::start(&run, &[]);
     ns.expect_line("start <secret:a> <secret:a> was <secret:a>");
@@ -387,7 +395,10 @@ fn a_refreshed_value_is_masked_from_its_publication_and_the_old_one_still() {
     let rest = ns.rest().join("\n");
     let err = ns.stderr();
     for secret in [&v.a, &new] {
-        assert!(!rest.contains(secret.as_str()) && !err.contains(secret.as_str()), "{err}");
+        assert!(
+            !rest.contains(secret.as_str()) && !err.contains(secret.as_str()),
+            "{err}"
+        );
     }
 }
 
@@ -407,7 +418,10 @@ fn check_says_which_values_are_too_short_to_mask() {
             .map(|r| r["status"].as_str().expect("status").to_string())
             .expect("row")
     };
-    assert_eq!(status("short"), "ok, not masked (shorter than mask_min_length 10)");
+    assert_eq!(
+        status("short"),
+        "ok, not masked (shorter than mask_min_length 10)"
+    );
     assert_eq!(status("a"), "ok");
     // Without --mask, nothing is said about masking.
     let sb = sandbox(&v, "");

@@ -571,6 +571,9 @@ impl Row {
                     "ok, not masked (shorter than mask_min_length {})",
                     rules.min_length
                 ),
+                Some(_) if v.len() > crate::mask::MAX_LENGTH => {
+                    "ok, not masked (longer than 64 KiB)".to_string()
+                }
                 _ => "ok".to_string(),
             },
             (None, None) => "optional, missing".to_string(),

@@ -46,6 +46,14 @@ pub(crate) const RETIRED_FOR: Duration = Duration::from_secs(3600);
 /// The default shortest value masked (`mask_min_length`).
 pub(crate) const DEFAULT_MIN_LENGTH: usize = 8;
 
+/// The longest value masked: a certificate bundle or a rendered document is not a value a
+/// program prints whole, and its forms would make the automaton large.
+pub(crate) const MAX_LENGTH: usize = 64 * 1024;
+
+/// Above this many bytes of forms in all, the automaton is a compact NFA instead of a DFA
+/// (slower to scan, a fraction of the memory).
+const DFA_MAX_BYTES: usize = 256 * 1024;
+
 /// The default marker (`mask_marker`); `{name}` becomes the secret's name.
 pub(crate) const DEFAULT_MARKER: &str = "<secret:{name}>";
 
@@ -148,7 +156,7 @@ impl Masker {
         let mut markers = Vec::new();
         for (name, value) in values {
             let v = value.expose();
-            if v.len() < rules.min_length.max(1) {
+            if v.len() < rules.min_length.max(1) || v.len() > MAX_LENGTH {
                 continue;
             }
             let index = markers.len();
@@ -169,18 +177,18 @@ impl Masker {
             starts[usize::from(f[0])] = true;
         }
         let max_len = forms.iter().map(|(f, _)| f.len()).max().unwrap_or(0);
+        let total: usize = forms.iter().map(|(f, _)| f.len()).sum();
+        let kind = if total <= DFA_MAX_BYTES {
+            AhoCorasickKind::DFA
+        } else {
+            AhoCorasickKind::ContiguousNFA
+        };
         let ac = (!forms.is_empty())
             .then(|| {
                 AhoCorasick::builder()
                     .match_kind(MatchKind::LeftmostLongest)
-                    .kind(Some(AhoCorasickKind::DFA))
+                    .kind(Some(kind))
                     .build(forms.iter().map(|(f, _)| f.as_slice()))
-                    .or_else(|_| {
-                        // Too many states for a DFA: the automaton's own choice.
-                        AhoCorasick::builder()
-                            .match_kind(MatchKind::LeftmostLongest)
-                            .build(forms.iter().map(|(f, _)| f.as_slice()))
-                    })
                     .inspect_err(|e| crate::log::error!("masking: cannot build the matcher: {e}"))
                     .ok()
             })
@@ -499,6 +507,54 @@ impl Masks {
     pub(crate) fn changed_since(&self, generation: u64) -> bool {
         self.generation.load(std::sync::atomic::Ordering::Acquire) != generation
     }
+}
+
+/// For the fuzz target (`fuzz/fuzz_targets/mask.rs`): `input` masked as it streams, read in
+/// pieces cut at `cuts` (with a stall, as after [`HOLD`], where the flag says), then ended; and
+/// every form masked with its marker, for a model to compare with.
+#[allow(clippy::type_complexity)]
+pub fn fuzz_stream(
+    values: &[(String, Vec<u8>)],
+    min_length: usize,
+    marker: &str,
+    input: &[u8],
+    cuts: &[(usize, bool)],
+) -> (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>) {
+    let values: Vec<(String, Secret)> = values
+        .iter()
+        .map(|(n, v)| (n.clone(), Secret::new(v.clone())))
+        .collect();
+    let rules = Rules {
+        min_length,
+        marker: marker.to_string(),
+    };
+    let m = Masker::new(&values, &rules);
+    let mut s = Stream::default();
+    let mut out = Vec::new();
+    let mut scratch = Vec::new();
+    let mut at = 0;
+    let mut cuts = cuts.to_vec();
+    cuts.sort_unstable();
+    cuts.push((input.len(), false));
+    for (cut, stall) in cuts {
+        let cut = cut.min(input.len()).max(at);
+        let piece = &input[at..cut];
+        s.room(piece.len()).copy_from_slice(piece);
+        let (decided, _) = s.filled(&m, piece.len(), &mut scratch);
+        out.extend_from_slice(decided);
+        if stall {
+            s.stall(&m, &mut out);
+        }
+        at = cut;
+    }
+    s.end(&m, &mut out);
+    let forms = m
+        .patterns
+        .iter()
+        .zip(&m.owner)
+        .map(|(p, &o)| (p.to_vec(), m.markers[o].clone()))
+        .collect();
+    (out, forms)
 }
 
 #[cfg(test)]

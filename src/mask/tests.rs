@@ -67,7 +67,10 @@ fn overlapping_values_mask_the_longest() {
         &values(&[("short", b"abcdefgh"), ("long", b"abcdefghijkl")]),
         &Rules::default(),
     );
-    assert_eq!(streamed(&m, b"[abcdefghijkl]", &[5, 10]), b"[<secret:long>]");
+    assert_eq!(
+        streamed(&m, b"[abcdefghijkl]", &[5, 10]),
+        b"[<secret:long>]"
+    );
     assert_eq!(streamed(&m, b"[abcdefghijk]", &[9]), b"[<secret:short>ijk]");
     // A value inside another one's undecided beginning is still found.
     let m = Masker::new(
@@ -97,7 +100,7 @@ fn encodings_are_masked() {
     let m = Masker::new(&values(&[("v", v)]), &Rules::default());
     let b64 = base64::engine::general_purpose::STANDARD.encode([&b"ab"[..], v].concat());
     let url = base64::engine::general_purpose::URL_SAFE.encode([&b"a"[..], v].concat());
-    let json = serde_json::to_string(std::str::from_utf8(v).unwrap()).unwrap();
+    let json = serde_json::to_string(std::str::from_utf8(v).expect("utf-8")).expect("json");
     for printed in [b64.as_bytes(), url.as_bytes(), json.as_bytes()] {
         let out = streamed(&m, printed, &[3, 7]);
         assert!(
@@ -195,4 +198,23 @@ proptest! {
         };
         prop_assert_eq!(one_shot, want);
     }
+}
+
+#[test]
+fn long_values_are_not_masked_and_many_forms_use_the_compact_automaton() {
+    let long = vec![b'k'; MAX_LENGTH + 1];
+    let m = Masker::new(&values(&[("big", &long)]), &Rules::default());
+    assert!(m.ac.is_none());
+    // 5 values of 60 KB: far more than a DFA is built for; still masked.
+    let vals: Vec<(String, Secret)> = (0..5u8)
+        .map(|i| {
+            let v: Vec<u8> = (0..60_000u32)
+                .map(|j| b'a' + ((j * 7 + u32::from(i)) % 26) as u8)
+                .collect();
+            (format!("v{i}"), Secret::new(v))
+        })
+        .collect();
+    let m = Masker::new(&vals, &Rules::default());
+    let input = [&b"<"[..], vals[3].1.expose(), b">"].concat();
+    assert_eq!(streamed(&m, &input, &[1000, 30_000]), b"<<secret:v3>>");
 }

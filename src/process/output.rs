@@ -39,7 +39,6 @@ pub(crate) struct Output {
     threads: Vec<JoinHandle<()>>,
 }
 
-
 impl Output {
     /// Sets up both streams and their threads. Runs after the supervisor has blocked its
     /// signals, so the threads start with them blocked too and never take one.

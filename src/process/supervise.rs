@@ -137,7 +137,9 @@ pub(crate) fn run(
     let main = match spawner.spawn(cmd) {
         Ok(pid) => pid,
         Err(e) => {
-            spawner.output.map(Output::finish);
+            if let Some(o) = spawner.output {
+                o.finish();
+            }
             return Err(e);
         }
     };
@@ -148,7 +150,9 @@ pub(crate) fn run(
     );
     let code = until_exit(main, &signals, opts, refresh, &spawner);
     end_descendants(pid1, &signals, opts.grace_period);
-    spawner.output.map(Output::finish);
+    if let Some(o) = spawner.output {
+        o.finish();
+    }
     Ok(code)
 }
 

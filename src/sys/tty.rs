@@ -48,7 +48,10 @@ pub(crate) fn open_pty(
 ) -> nix::Result<(OwnedFd, OwnedFd)> {
     let pty = nix::pty::openpty(size, None)?;
     for fd in [&pty.master, &pty.slave] {
-        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))?;
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )?;
     }
     let mut mode = match like {
         Some(t) => t.clone(),
