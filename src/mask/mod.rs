@@ -15,12 +15,12 @@
 //! written as it is.
 //!
 //! The automaton is not run over every byte: every form is at least `m` bytes long (the
-//! shortest one), so any occurrence contains a 4-byte window starting at one of its first
-//! `m - 3` positions, and looking at one window every `m - 3` bytes is enough to see every
-//! occurrence. Each form's first `m - 3` windows are set in a bit table (a Bloom filter of one
-//! hash); only where a sampled window's bit is set does the automaton look, over the span in
-//! which that occurrence could start. With 40-byte values that is one table lookup per 37
-//! bytes of output (Wu and Manber's sampling, as in agrep).
+//! shortest one), so any occurrence contains an 8-byte window (4 when `m` < 8) starting at one
+//! of its first `m - 7` positions, and looking at one window every `m - 7` bytes is enough to
+//! see every occurrence. Each form's first `m - 7` windows are set in a bit table (a Bloom
+//! filter of two hashes) and kept exactly; only where a sampled window is in both does the
+//! automaton look, over the span in which that occurrence could start. With 40-byte values
+//! that is two bit tests per 33 bytes of output (Wu and Manber's sampling, as in agrep).
 //!
 //! Pure: no I/O here; the threads that read the program's pipes are in pump.rs.
 
@@ -95,50 +95,74 @@ pub(crate) struct Masker {
     windows: Option<Windows>,
 }
 
-/// Bytes in a sampled window.
-const WINDOW: usize = 4;
 /// log2 of the filter's bits (32 KiB: stays in the first-level cache).
 const FILTER_BITS: u32 = 18;
 
-/// Every form's first windows, one bit each, and the sampling step.
+/// Every form's first windows: one bit pair each in a filter, and exactly, sorted (a filter hit
+/// is confirmed there before the automaton runs); the window length and the sampling step.
 struct Windows {
     bits: Vec<u64>,
-    /// One window is looked at every `step` bytes: the shortest form's length minus 3.
+    exact: Vec<u64>,
+    /// 8 bytes when every form has 8, else 4.
+    len: usize,
+    /// One window is looked at every `step` bytes: the shortest form's length minus `len - 1`.
     step: usize,
 }
 
 impl Windows {
     fn new(patterns: &[Zeroizing<Vec<u8>>]) -> Option<Windows> {
         let shortest = patterns.iter().map(|p| p.len()).min()?;
-        if shortest < WINDOW {
-            return None;
-        }
-        let step = shortest - WINDOW + 1;
-        let mut bits = vec![0u64; 1 << (FILTER_BITS - 6)];
+        let len = match shortest {
+            8.. => 8,
+            4..=7 => 4,
+            _ => return None,
+        };
+        let step = shortest - len + 1;
+        let mut w = Windows {
+            bits: vec![0u64; 1 << (FILTER_BITS - 6)],
+            exact: Vec::new(),
+            len,
+            step,
+        };
         for p in patterns {
             for j in 0..step {
-                for h in window_hashes(&p[j..j + WINDOW]) {
-                    bits[h >> 6] |= 1 << (h & 63);
+                let x = w.key(&p[j..]);
+                for h in window_hashes(x) {
+                    w.bits[h >> 6] |= 1 << (h & 63);
                 }
+                w.exact.push(x);
             }
         }
-        Some(Windows { bits, step })
+        w.exact.sort_unstable();
+        w.exact.dedup();
+        Some(w)
     }
 
-    fn may_start_near(&self, w: &[u8]) -> bool {
-        window_hashes(w)
+    /// The window at the start of `b` (at least `len` bytes) as a number.
+    fn key(&self, b: &[u8]) -> u64 {
+        let mut k = [0u8; 8];
+        k[..self.len].copy_from_slice(&b[..self.len]);
+        u64::from_le_bytes(k)
+    }
+
+    /// Whether the window at the start of `b` is the first window, or a later one among the
+    /// first `step`, of some form.
+    fn may_start_near(&self, b: &[u8]) -> bool {
+        let x = self.key(b);
+        window_hashes(x)
             .iter()
             .all(|&h| self.bits[h >> 6] & (1 << (h & 63)) != 0)
+            && self.exact.binary_search(&x).is_ok()
     }
 }
 
-/// A window's two bit positions (two multiplicative hashes: 1% false hits at 15,000 windows).
-fn window_hashes(w: &[u8]) -> [usize; 2] {
-    let x = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-    let shift = 32 - FILTER_BITS;
+/// A window's two bit positions (two multiplicative hashes: about 1% false hits at 15,000
+/// windows; each confirmed exactly before the automaton runs).
+fn window_hashes(x: u64) -> [usize; 2] {
+    let shift = 64 - FILTER_BITS;
     [
-        (x.wrapping_mul(0x9E37_79B1) >> shift) as usize,
-        (x.wrapping_mul(0x85EB_CA77) >> shift) as usize,
+        (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize,
+        (x.wrapping_mul(0xC2B2_AE3D_27D4_EB4F) >> shift) as usize,
     ]
 }
 
@@ -295,10 +319,10 @@ impl Masker {
         pos: usize,
         sample: &mut usize,
     ) -> Option<aho_corasick::Match> {
-        while *sample + WINDOW <= buf.len() {
+        while *sample + w.len <= buf.len() {
             let p = *sample;
             *sample += w.step;
-            if !w.may_start_near(&buf[p..p + WINDOW]) {
+            if !w.may_start_near(&buf[p..]) {
                 continue;
             }
             let from = pos.max(p.saturating_sub(w.step - 1));
