@@ -252,7 +252,8 @@ impl SourceSettings {
                 },
                 #[cfg(feature = "aws")]
                 SourceKind::Aws => {
-                    let s = AwsSource::new(self.aws.clone(), env.clone(), outputs.clone(), max);
+                    let s = AwsSource::new(self.aws.clone(), env.clone(), outputs.clone(), max)
+                        .for_program(generic.inputs.and_then(|i| i.program()).cloned());
                     let in_order = s.serves_names();
                     (Box::new(s), in_order)
                 }
