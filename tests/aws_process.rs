@@ -28,7 +28,8 @@ fn helper(sb: &Sandbox, creds: &serde_json::Value, leak: &str) -> std::path::Pat
         "SessionToken": creds["SessionToken"],
         "Expiration": "2001-01-01T00:00:00Z",
     });
-    let missing = serde_json::json!({"Version": 1, "AccessKeyId": "AKIAMISSING", "SessionToken": leak});
+    let missing =
+        serde_json::json!({"Version": 1, "AccessKeyId": "AKIAMISSING", "SessionToken": leak});
     let dir = sb.path("bin dir");
     let script = format!(
         "#!/bin/sh\n\
@@ -50,7 +51,12 @@ fn helper(sb: &Sandbox, creds: &serde_json::Value, leak: &str) -> std::path::Pat
 }
 
 fn config(sb: &Sandbox, dir: &std::path::Path) {
-    let line = |mode: &str| format!("credential_process = \"{}/helper.sh\" {mode}\n", dir.display());
+    let line = |mode: &str| {
+        format!(
+            "credential_process = \"{}/helper.sh\" {mode}\n",
+            dir.display()
+        )
+    };
     let mut text = String::new();
     for mode in ["ok", "expired", "missing", "badjson", "fail", "hang"] {
         text.push_str(&format!("[profile {mode}]\n{}", line(mode)));
@@ -181,14 +187,24 @@ fn credential_process_under_user_is_refused() {
     };
     std::os::unix::fs::chown(sb.path("aws/config"), Some(4242), None).expect("chown");
     let out = as_user("ok");
-    assert!(!out.stderr().contains("helper: asked"), "it ran: {}", out.stderr());
+    assert!(
+        !out.stderr().contains("helper: asked"),
+        "it ran: {}",
+        out.stderr()
+    );
     out.expect_code(78)
         .stderr_has("aws credential_process (profile ok)")
-        .stderr_has("the program's user (uid 4242) could have written it (owned by the program's user)")
+        .stderr_has(
+            "the program's user (uid 4242) could have written it (owned by the program's user)",
+        )
         .no_leak(&[&value]);
     std::os::unix::fs::chown(sb.path("aws/config"), Some(0), None).expect("chown");
     let out = as_user("ok");
-    assert!(!out.stderr().contains("helper: asked"), "it ran: {}", out.stderr());
+    assert!(
+        !out.stderr().contains("helper: asked"),
+        "it ran: {}",
+        out.stderr()
+    );
     out.expect_code(78)
         .stderr_has("never run as root on behalf of a --user program")
         .no_leak(&[&value]);

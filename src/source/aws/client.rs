@@ -265,10 +265,7 @@ impl Clients {
             },
             signing.creds,
         );
-        let mut all: Vec<(&str, &[u8])> = headers
-            .iter()
-            .map(|(k, v)| (*k, v.as_bytes()))
-            .collect();
+        let mut all: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
         all.push(("X-Amz-Date", signed.amz_date.as_bytes()));
         all.push(("Authorization", signed.authorization.as_bytes()));
         if let Some(t) = &signed.security_token {

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use super::process::CredentialProcess;
 use super::sigv4::Credentials;
+use super::sso::{Sso, SsoProfile};
 use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
@@ -47,7 +48,7 @@ pub(crate) enum Chain {
     /// may be a role itself).
     AssumeRole(AssumeRole, Box<Chain>),
     /// IAM Identity Center: the token `aws sso login` cached, exchanged for role credentials.
-    Sso(super::sso::Sso),
+    Sso(Sso),
     /// A profile's `credential_process`, to run.
     Process(super::process::CredentialProcess),
 }
@@ -181,14 +182,6 @@ impl Profiles {
         Ok(self.credentials.as_ref().and_then(|ini| ini.get(name)))
     }
 
-    /// A section of the config file by its full name (`sso-session NAME`).
-    pub(super) fn config_section_named(
-        &mut self,
-        section: &str,
-    ) -> Result<Option<&BTreeMap<String, Secret>>, Error> {
-        Ok(self.config_ini()?.get(section))
-    }
-
     /// The config file, read on first use.
     fn config_ini(&mut self) -> Result<&Ini, Error> {
         if self.config.is_none() {
@@ -212,12 +205,42 @@ impl Profiles {
     }
 
     /// A text setting of profile `name`'s config section.
-    pub(super) fn value_of(&mut self, name: &str, key: &str) -> Result<Option<String>, Error> {
+    fn value_of(&mut self, name: &str, key: &str) -> Result<Option<String>, Error> {
         Ok(self
             .config_of(name)?
             .and_then(|s| s.get(key))
             .map(|v| String::from_utf8_lossy(v.expose()).into_owned())
             .filter(|v| !v.is_empty()))
+    }
+
+    /// Profile `name` as an IAM Identity Center profile ([`super::sso`]), its cached token read
+    /// and checked against `now`; `None` when the profile has no `sso_*` keys.
+    fn sso(&mut self, name: &str, env: &Environ, now: u64) -> Result<Option<Sso>, Error> {
+        let session = self.value_of(name, "sso_session")?;
+        let start_url = self.value_of(name, "sso_start_url")?;
+        let account = self.value_of(name, "sso_account_id")?;
+        let role = self.value_of(name, "sso_role_name")?;
+        if session.is_none() && start_url.is_none() && account.is_none() && role.is_none() {
+            return Ok(None);
+        }
+        let region = match &session {
+            Some(s) => self
+                .config_ini()?
+                .get(&format!("sso-session {s}"))
+                .and_then(|sec| sec.get("sso_region"))
+                .map(|v| String::from_utf8_lossy(v.expose()).into_owned())
+                .filter(|v| !v.is_empty()),
+            None => self.value_of(name, "sso_region")?,
+        };
+        let profile = SsoProfile {
+            name: name.to_string(),
+            session,
+            start_url,
+            account,
+            role,
+            region,
+        };
+        super::sso::resolve(profile, env, now, read_file).map(Some)
     }
 
     /// Profile `name`'s own credentials, in botocore's order of its profile providers: IAM
@@ -374,7 +397,7 @@ impl Profiles {
 
 /// Reads a small file with the one input reader (`fsx::read_file`: never blocks on a FIFO,
 /// regular files only, size-capped); `Ok(None)` when it does not exist.
-pub(super) fn read_file(path: &Path) -> Result<Option<Secret>, Error> {
+fn read_file(path: &Path) -> Result<Option<Secret>, Error> {
     crate::fsx::read_file(path, MAX_FILE_BYTES).map_err(|e| {
         Error::new(e.kind(Kind::Data), e.text()).with_source(path.display().to_string())
     })

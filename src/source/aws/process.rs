@@ -173,10 +173,7 @@ impl CredentialProcess {
         let mut child = cmd.spawn().map_err(|e| {
             self.error(
                 Kind::Config,
-                format!(
-                    "cannot start {}: {e}",
-                    crate::log::escape_controls(program)
-                ),
+                format!("cannot start {}: {e}", crate::log::escape_controls(program)),
             )
         })?;
         let pid = child.id();
@@ -289,10 +286,16 @@ mod tests {
     #[test]
     fn command_lines_split_as_shlex_does() {
         let ok = |line: &str, want: &[&str]| assert_eq!(split(line).expect(line), want, "{line}");
-        ok("/bin/helper --profile x", &["/bin/helper", "--profile", "x"]);
+        ok(
+            "/bin/helper --profile x",
+            &["/bin/helper", "--profile", "x"],
+        );
         ok("  a\t b  ", &["a", "b"]);
         ok("'a b' \"c d\" e\\ f", &["a b", "c d", "e f"]);
-        ok(r#""a\"b" "a\\b" "a\nb" 'x\y'"#, &["a\"b", "a\\b", "a\\nb", "x\\y"]);
+        ok(
+            r#""a\"b" "a\\b" "a\nb" 'x\y'"#,
+            &["a\"b", "a\\b", "a\\nb", "x\\y"],
+        );
         ok("a'b'\"c\"d", &["abcd"]);
         ok("'' x", &["", "x"]);
         ok("$HOME `id` a;b *", &["$HOME", "`id`", "a;b", "*"]);
@@ -322,14 +325,38 @@ mod tests {
         for (bad, why) in [
             ("not json canary-sk", "is not JSON"),
             ("[]", "not a JSON object"),
-            (r#"{"AccessKeyId": "A", "SecretAccessKey": "canary-sk"}"#, "no Version"),
-            (r#"{"Version": 2, "AccessKeyId": "A", "SecretAccessKey": "canary-sk"}"#, "other than 1"),
-            (r#"{"Version": 1, "SecretAccessKey": "canary-sk"}"#, "no AccessKeyId"),
-            (r#"{"Version": 1, "AccessKeyId": "A"}"#, "no SecretAccessKey"),
-            (r#"{"Version": 1, "AccessKeyId": "A B", "SecretAccessKey": "canary-sk"}"#, "malformed"),
-            (r#"{"Version": 1, "AccessKeyId": "A", "SecretAccessKey": 5}"#, "not a non-empty string"),
-            (r#"{"Version": 1, "AccessKeyId": "A", "SecretAccessKey": "canary-sk", "Expiration": "soon"}"#, "RFC 3339"),
-            (r#"{"Version": 1, "AccessKeyId": "A", "SecretAccessKey": "canary-sk", "Expiration": "2001-01-01T00:00:00Z"}"#, "expired"),
+            (
+                r#"{"AccessKeyId": "A", "SecretAccessKey": "canary-sk"}"#,
+                "no Version",
+            ),
+            (
+                r#"{"Version": 2, "AccessKeyId": "A", "SecretAccessKey": "canary-sk"}"#,
+                "other than 1",
+            ),
+            (
+                r#"{"Version": 1, "SecretAccessKey": "canary-sk"}"#,
+                "no AccessKeyId",
+            ),
+            (
+                r#"{"Version": 1, "AccessKeyId": "A"}"#,
+                "no SecretAccessKey",
+            ),
+            (
+                r#"{"Version": 1, "AccessKeyId": "A B", "SecretAccessKey": "canary-sk"}"#,
+                "malformed",
+            ),
+            (
+                r#"{"Version": 1, "AccessKeyId": "A", "SecretAccessKey": 5}"#,
+                "not a non-empty string",
+            ),
+            (
+                r#"{"Version": 1, "AccessKeyId": "A", "SecretAccessKey": "canary-sk", "Expiration": "soon"}"#,
+                "RFC 3339",
+            ),
+            (
+                r#"{"Version": 1, "AccessKeyId": "A", "SecretAccessKey": "canary-sk", "Expiration": "2001-01-01T00:00:00Z"}"#,
+                "expired",
+            ),
         ] {
             let e = parse_output(&s(bad), 1_000_000_000).expect_err(bad);
             assert_eq!(e.exit_code(), 77, "{bad}");

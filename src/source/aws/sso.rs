@@ -8,7 +8,8 @@
 //! 77 naming the `aws sso login` command to run. The token is exchanged for role credentials at
 //! the portal ([`super::client`]'s `sso_role_credentials`).
 
-use super::credentials::{Profiles, read_file};
+use std::path::Path;
+
 use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
@@ -27,89 +28,100 @@ pub(crate) struct Sso {
     pub origin: String,
 }
 
-impl Profiles {
-    /// Profile `name` as an IAM Identity Center profile, its cached token read and checked
-    /// against `now`; `None` when the profile has no `sso_*` keys.
-    pub(super) fn sso(&mut self, name: &str, env: &Environ, now: u64) -> Result<Option<Sso>, Error> {
-        let session = self.value_of(name, "sso_session")?;
-        let start_url = self.value_of(name, "sso_start_url")?;
-        let account = self.value_of(name, "sso_account_id")?;
-        let role = self.value_of(name, "sso_role_name")?;
-        if session.is_none() && start_url.is_none() && account.is_none() && role.is_none() {
-            return Ok(None);
-        }
-        let origin = match &session {
-            Some(s) => format!("profile {name} (sso_session {s})"),
-            None => format!("profile {name} (legacy sso_start_url)"),
-        };
-        let config = |what: String| Error::new(Kind::Config, what).with_source(origin.clone());
-        let (Some(account_id), Some(role_name)) = (account, role) else {
-            return Err(config(
-                "an SSO profile needs sso_account_id and sso_role_name".into(),
-            ));
-        };
-        let (cache_key, region, login) = match &session {
-            Some(s) => {
-                let section = format!("sso-session {s}");
-                let region = self
-                    .config_section_named(&section)?
-                    .and_then(|sec| sec.get("sso_region"))
-                    .map(|v| String::from_utf8_lossy(v.expose()).into_owned())
-                    .filter(|v| !v.is_empty());
-                let Some(region) = region else {
-                    return Err(config(format!(
-                        "no [{section}] section with sso_region in the config file"
-                    )));
-                };
-                (s.clone(), region, format!("aws sso login --sso-session {s}"))
-            }
-            None => {
-                let (Some(url), Some(region)) = (start_url, self.value_of(name, "sso_region")?)
-                else {
-                    return Err(config(
-                        "a legacy SSO profile needs sso_start_url and sso_region (or use sso_session)"
-                            .into(),
-                    ));
-                };
-                (url, region, format!("aws sso login --profile {name}"))
-            }
-        };
-        let region = super::config::checked_region(&region, &format!("sso_region of {origin}"))?;
-        let denied = |what: String| Error::new(Kind::Permission, what).with_source(origin.clone());
-        let Some(path) = expand_home(&format!("~/.aws/sso/cache/{}", cache_file(&cache_key)), env)
-        else {
-            return Err(denied(
-                "no HOME to find the SSO token cache in".into(),
-            ));
-        };
-        let Some(bytes) = read_file(&path)? else {
+/// A profile's `sso_*` settings as the config file gives them (`region`: the `sso_region` of
+/// its `[sso-session NAME]` section, or of the profile itself in the legacy form).
+pub(crate) struct SsoProfile {
+    /// The profile's name.
+    pub name: String,
+    /// `sso_session`.
+    pub session: Option<String>,
+    /// `sso_start_url` (the legacy form's cache key).
+    pub start_url: Option<String>,
+    /// `sso_account_id`.
+    pub account: Option<String>,
+    /// `sso_role_name`.
+    pub role: Option<String>,
+    /// `sso_region`, from where the form puts it.
+    pub region: Option<String>,
+}
+
+/// A file reader: `Ok(None)` when the file does not exist.
+pub(crate) type ReadFile = fn(&Path) -> Result<Option<Secret>, Error>;
+
+/// The profile's `GetRoleCredentials` inputs, its cached token (under `env`'s HOME, read with
+/// `read_file`) checked against `now`.
+pub(crate) fn resolve(
+    p: SsoProfile,
+    env: &Environ,
+    now: u64,
+    read_file: ReadFile,
+) -> Result<Sso, Error> {
+    let SsoProfile {
+        name,
+        session,
+        start_url,
+        account,
+        role,
+        region,
+    } = p;
+    let origin = match &session {
+        Some(s) => format!("profile {name} (sso_session {s})"),
+        None => format!("profile {name} (legacy sso_start_url)"),
+    };
+    let config = |what: String| Error::new(Kind::Config, what).with_source(origin.clone());
+    let (Some(account_id), Some(role_name)) = (account, role) else {
+        return Err(config(
+            "an SSO profile needs sso_account_id and sso_role_name".into(),
+        ));
+    };
+    let (cache_key, login, needs) = match &session {
+        Some(s) => (
+            Some(s.clone()),
+            format!("aws sso login --sso-session {s}"),
+            format!("no [sso-session {s}] section with sso_region in the config file"),
+        ),
+        None => (
+            start_url,
+            format!("aws sso login --profile {name}"),
+            "a legacy SSO profile needs sso_start_url and sso_region (or use sso_session)".into(),
+        ),
+    };
+    let (Some(cache_key), Some(region)) = (cache_key, region) else {
+        return Err(config(needs));
+    };
+    let region = super::config::checked_region(&region, &format!("sso_region of {origin}"))?;
+    let denied = |what: String| Error::new(Kind::Permission, what).with_source(origin.clone());
+    let Some(path) = expand_home(&format!("~/.aws/sso/cache/{}", cache_file(&cache_key)), env)
+    else {
+        return Err(denied("no HOME to find the SSO token cache in".into()));
+    };
+    let Some(bytes) = read_file(&path)? else {
+        return Err(denied(format!(
+            "no cached SSO token at {} (run `{login}`)",
+            path.display()
+        )));
+    };
+    let token = match cached_token(&bytes, now) {
+        Ok(t) => t,
+        Err(Cache::Expired) => {
             return Err(denied(format!(
-                "no cached SSO token at {} (run `{login}`)",
+                "the cached SSO token has expired (run `{login}` again)"
+            )));
+        }
+        Err(Cache::Bad(why)) => {
+            return Err(denied(format!(
+                "SSO token cache {}: {why} (run `{login}`)",
                 path.display()
             )));
-        };
-        let token = match cached_token(&bytes, now) {
-            Ok(t) => t,
-            Err(Cache::Expired) => {
-                return Err(denied(format!(
-                    "the cached SSO token has expired (run `{login}` again)"
-                )));
-            }
-            Err(Cache::Bad(why)) => {
-                return Err(denied(format!(
-                    "SSO token cache {}: {why} (run `{login}`)",
-                    path.display()
-                )));
-            }
-        };
-        Ok(Some(Sso {
-            token,
-            account_id,
-            role_name,
-            region,
-            origin,
-        }))
-    }
+        }
+    };
+    Ok(Sso {
+        token,
+        account_id,
+        role_name,
+        region,
+        origin,
+    })
 }
 
 /// The cache file's name for a session name or start URL: its SHA-1 in hex, `.json` (botocore's
@@ -162,13 +174,23 @@ mod tests {
     #[test]
     fn cache_names_are_botocores() {
         // Known SHA-1 digests (FIPS 180 "abc", and the empty string).
-        assert_eq!(cache_file("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d.json");
-        assert_eq!(cache_file(""), "da39a3ee5e6b4b0d3255bfef95601890afd80709.json");
+        assert_eq!(
+            cache_file("abc"),
+            "a9993e364706816aba3e25717850c26c9cd0d89d.json"
+        );
+        assert_eq!(
+            cache_file(""),
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709.json"
+        );
     }
 
     #[test]
     fn cached_tokens() {
-        let at = |exp: &str| s(&format!(r#"{{"accessToken": "tok", "expiresAt": "{exp}"}}"#));
+        let at = |exp: &str| {
+            s(&format!(
+                r#"{{"accessToken": "tok", "expiresAt": "{exp}"}}"#
+            ))
+        };
         // 2030-01-01T00:00:00Z is 1893456000.
         let t = cached_token(&at("2030-01-01T00:00:00Z"), 1_893_455_999).expect("fresh");
         assert_eq!(t.expose(), b"tok");

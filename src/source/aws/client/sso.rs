@@ -6,8 +6,8 @@ use serde_json::Value;
 use super::{Clients, status_error};
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
-use crate::source::aws::sso::Sso;
 use crate::source::aws::sigv4::Credentials;
+use crate::source::aws::sso::Sso;
 
 impl Clients {
     /// Exchanges the cached SSO token for the role's credentials at `endpoint`.
@@ -20,7 +20,8 @@ impl Clients {
             "aws sso GetRoleCredentials ({} in {}, {})",
             s.role_name, s.account_id, s.origin
         );
-        let enc = |v: &str| percent_encoding::utf8_percent_encode(v, crate::url::UNRESERVED).to_string();
+        let enc =
+            |v: &str| percent_encoding::utf8_percent_encode(v, crate::url::UNRESERVED).to_string();
         let url = format!(
             "{endpoint}/federation/credentials?role_name={}&account_id={}",
             enc(&s.role_name),

@@ -29,14 +29,9 @@ impl Clients {
             ("WebIdentityToken", token.expose()),
         ]);
         let url = format!("{endpoint}/");
-        let resp = self.client(endpoint).post(
-            &url,
-            &[(
-                "Content-Type",
-                FORM.as_bytes(),
-            )],
-            &body,
-        )?;
+        let resp = self
+            .client(endpoint)
+            .post(&url, &[("Content-Type", FORM.as_bytes())], &body)?;
         sts_answer(
             &resp,
             format!("aws sts AssumeRoleWithWebIdentity ({})", w.role_arn),
