@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use crate::support::moto::Moto;
-use crate::support::{Run, Sandbox, canary, read};
+use crate::support::{BWRAP_PID1, Run, Sandbox, canary, read};
 
 /// The helper: what it prints depends on its first argument. Its stderr line shows the
 /// pass-through; `hang` starts a grandchild and then never answers, writing both PIDs first.
@@ -140,22 +140,12 @@ fn credential_process_past_the_deadline_is_killed_with_its_group() {
     r.program = "bwrap".into();
     r.env = inner.env.clone();
     r.cwd = inner.cwd.clone();
-    r.args([
-        "--unshare-pid",
-        "--die-with-parent",
-        "--dev-bind",
-        "/",
-        "/",
-        "--proc",
-        "/proc",
-        "--",
-        "/bin/sh",
-        "-c",
-        &check,
-        "sh",
-    ])
-    .arg(&inner.program)
-    .args(inner.args.clone());
+    // BWRAP_PID1 but for `--as-pid-1`: bwrap's own PID 1 reaps the orphans, and the shell
+    // outlives secret-init to look.
+    r.args(BWRAP_PID1.iter().filter(|a| **a != "--as-pid-1"))
+        .args(["--", "/bin/sh", "-c", &check, "sh"])
+        .arg(&inner.program)
+        .args(inner.args.clone());
     let out = r.output_within(Duration::from_secs(60));
     out.stderr_has("EXIT 69")
         .stderr_has("aws credential_process (profile hang)")
@@ -177,37 +167,30 @@ fn credential_process_under_user_is_refused() {
     let sb = Sandbox::new();
     let dir = helper(&sb, &creds, &canary("unused"));
     config(&sb, &dir);
-    let as_user = |profile: &str| {
-        let mut r = run(&sb, &moto, profile);
+    // Refused with 78 saying `why`, the helper never run (it would have written its line).
+    let refused_as_user = |why: &str| {
+        let mut r = run(&sb, &moto, "ok");
         r.args = ["--user", "4242", "--log-level", "debug", "--", "/bin/true"]
             .into_iter()
             .map(Into::into)
             .collect();
-        r.output()
+        let out = r.output();
+        assert!(
+            !out.stderr().contains("helper: asked"),
+            "it ran: {}",
+            out.stderr()
+        );
+        out.expect_code(78)
+            .stderr_has("aws credential_process (profile ok)")
+            .stderr_has(why)
+            .no_leak(&[&value]);
     };
     std::os::unix::fs::chown(sb.path("aws/config"), Some(4242), None).expect("chown");
-    let out = as_user("ok");
-    assert!(
-        !out.stderr().contains("helper: asked"),
-        "it ran: {}",
-        out.stderr()
+    refused_as_user(
+        "the program's user (uid 4242) could have written it (owned by the program's user)",
     );
-    out.expect_code(78)
-        .stderr_has("aws credential_process (profile ok)")
-        .stderr_has(
-            "the program's user (uid 4242) could have written it (owned by the program's user)",
-        )
-        .no_leak(&[&value]);
     std::os::unix::fs::chown(sb.path("aws/config"), Some(0), None).expect("chown");
-    let out = as_user("ok");
-    assert!(
-        !out.stderr().contains("helper: asked"),
-        "it ran: {}",
-        out.stderr()
-    );
-    out.expect_code(78)
-        .stderr_has("never run as root on behalf of a --user program")
-        .no_leak(&[&value]);
+    refused_as_user("never run as root on behalf of a --user program");
     assert!(!sb.path("out/x").exists());
     // Negative control: the same helper, without --user, runs (and writes its stderr line).
     run(&sb, &moto, "ok")
