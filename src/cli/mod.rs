@@ -120,6 +120,8 @@ options! {
         "refuse to run the program as uid 0";
     Cleanup = "cleanup", None, false,
         "remove the delivered files when the program exits (implies supervision)";
+    NoFallback = "no-fallback", None, false,
+        "this start neither reads nor writes the last-known-good snapshot (secret_init.fallback; docs/fallback.md)";
     Refresh = "refresh", Some("INTERVAL"), false,
         "live refresh: re-read remote sources every INTERVAL (30s, 5m, 1h; 0 = off) and watch mounted files (implies supervision; docs/refresh.md)";
     OnChange = "on-change", Some("WHAT"), false,
@@ -499,6 +501,7 @@ const SOURCE_OPTIONS: &[Opt] = &[
     Opt::AllowInsecureHttp,
     Opt::FileEnv,
     Opt::ResolveEnvReferences,
+    Opt::NoFallback,
     Opt::LogLevel,
     Opt::LogFormat,
 ];

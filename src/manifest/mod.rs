@@ -27,7 +27,7 @@ use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
 use crate::source::section::{TakeKey, reject_unknown_among};
-pub(crate) use secret_init::{FileSettings, RawRefreshSettings};
+pub(crate) use secret_init::{FileSettings, RawFallbackSettings, RawRefreshSettings};
 use secrets::RawSecrets;
 pub(crate) use secrets::{RawDefault, read_local_secrets};
 pub use yaml::yaml_options;
