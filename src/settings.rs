@@ -536,7 +536,8 @@ impl Settings {
         }
         // The pointer is an input like TRUSS_SECRET_*: the program gets the value, not the path.
         scrub_env.extend(file_env.iter().map(|v| format!("{v}_FILE")));
-        let fallback = fallback::resolve(inv, env, file.fallback.as_ref(), &output_dir)?;
+        let fallback =
+            fallback::resolve(inv, env, file.fallback.as_ref(), &output_dir, &env_prefix)?;
         // The snapshot's key is secret-init's own credential: never the program's.
         if let Some(KeyFrom::Env(v)) = fallback.as_ref().map(|f| &f.key) {
             scrub_env.push(v.clone());

@@ -13,6 +13,7 @@ mod container;
 mod core;
 mod docs;
 mod env_refs;
+mod fallback;
 mod features;
 mod file_env;
 mod first_use;

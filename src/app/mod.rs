@@ -469,7 +469,10 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
     // Served from the fallback snapshot: how old, and why the store was not asked.
     let now = crate::fallback::now();
     for s in &stale {
-        if let Some(row) = rows.iter_mut().find(|r| r.name == s.name && r.status == "ok") {
+        if let Some(row) = rows
+            .iter_mut()
+            .find(|r| r.name == s.name && r.status == "ok")
+        {
             row.status = format!(
                 "stale: {} old, from the fallback snapshot (store unavailable: {})",
                 crate::fallback::human_age(s.age(now)),

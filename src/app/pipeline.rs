@@ -150,6 +150,10 @@ pub(crate) fn pass<'a>(
         carry,
         &inputs,
     )?;
+    crate::fallback::refuse_key_references(
+        &ctx.settings,
+        ctx.manifest.secrets.iter().chain(from_env),
+    )?;
     let declared = ctx
         .manifest
         .secrets

@@ -301,10 +301,18 @@ mod tests {
         assert_eq!(opened.generation, 5);
         let v = &opened.values[0];
         assert_eq!(
-            (v.name.as_str(), v.source.as_str(), v.kind.as_str(), v.fetched),
+            (
+                v.name.as_str(),
+                v.source.as_str(),
+                v.kind.as_str(),
+                v.fetched
+            ),
             ("db", "vault:secret/data/app#db", "vault", 1_700_000_000)
         );
-        assert_eq!(opened.open(v).expect("value").expose(), b"canary-fallback-unit");
+        assert_eq!(
+            opened.open(v).expect("value").expose(),
+            b"canary-fallback-unit"
+        );
     }
 
     /// Every single bit of a small snapshot flipped, every cut and an appended byte: none opens.

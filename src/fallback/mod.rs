@@ -147,8 +147,11 @@ pub(crate) fn stand_in(
     let mut stale = Vec::new();
     for i in wanted {
         let r = &mut resolutions[i];
-        let (Some(kind), Some(outage)) = (r.failed, r.problem.as_ref().and_then(|p| p.outage))
-        else {
+        let (Some(kind), Some(outage), Some(why)) = (
+            r.failed,
+            r.problem.as_ref().and_then(|p| p.outage),
+            r.problem.as_ref().map(|p| p.what.clone()),
+        ) else {
             continue;
         };
         let from = r.settings.from.as_ref().map(ToString::to_string);
@@ -185,7 +188,7 @@ pub(crate) fn stand_in(
             }
         };
         crate::log::warn!(
-            "secret \"{}\" ({}): stale: served from the fallback snapshot, value {} old (fetched {}), because the store is unavailable ({})",
+            "secret \"{}\" ({}): stale: served from the fallback snapshot, value {} old (fetched {}), because the store is unavailable ({}: {why})",
             r.name,
             stored.source,
             human_age(age),
@@ -283,4 +286,30 @@ pub(crate) fn next(
             None
         }
     }
+}
+
+/// Refuses a secret whose `from:` names the variable holding the snapshot's key: secret-init's
+/// own credential is never a value for the program (78).
+pub(crate) fn refuse_key_references<'a>(
+    settings: &Settings,
+    declared: impl IntoIterator<Item = &'a crate::manifest::Declared>,
+) -> Result<(), crate::error::Errors> {
+    let Some(crate::settings::KeyFrom::Env(var)) = settings.fallback.as_ref().map(|f| &f.key)
+    else {
+        return Ok(());
+    };
+    let mut errors = crate::error::Errors::default();
+    for d in declared {
+        if let Some(r @ crate::reference::Reference::Env(v)) = &d.settings.from
+            && v == var
+        {
+            errors.push(crate::error::Error::secret(
+                crate::error::Kind::Config,
+                d.name.as_str(),
+                r.to_string(),
+                "refused: it holds the fallback snapshot's key (secret_init.fallback.key_env), secret-init's own credential",
+            ));
+        }
+    }
+    errors.into_result()
 }

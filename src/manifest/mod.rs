@@ -211,6 +211,14 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
             &mut errors,
         );
     }
+    if let Some(r) = &settings.fallback {
+        reject_unknown::<secret_init::RawFallbackSettings>(
+            "secret_init.fallback",
+            &r.unknown,
+            src,
+            &mut errors,
+        );
+    }
     settings.sections().reject_unknown(src, &mut errors);
 
     let mut secrets = Vec::new();

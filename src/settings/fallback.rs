@@ -49,6 +49,7 @@ pub(super) fn resolve(
     env: &Environ,
     file: Option<&RawFallbackSettings>,
     output_dir: &Path,
+    env_prefix: &str,
 ) -> Result<Option<FallbackSettings>, Error> {
     let Some(raw) = file else {
         return Ok(None);
@@ -77,6 +78,11 @@ pub(super) fn resolve(
             return Err(config(format!(
                 "key_file: {} must be an absolute path",
                 f.display()
+            )));
+        }
+        (None, Some(v)) if v.starts_with(env_prefix) => {
+            return Err(config(format!(
+                "key_env: {v} starts with the secrets' prefix {env_prefix}: it would be a secret for the program"
             )));
         }
         (None, Some(v)) if crate::name::is_env_name(v) => KeyFrom::Env(v.clone()),

@@ -34,7 +34,7 @@ pub(super) struct Status {
 
 /// Whether an error's source (`vault:secret/data/app#db`, `file:/secrets/db`) is about a watched
 /// source (`vault:https://…`, `file:/secrets`): the same kind, and for files the same directory.
-fn concerns(error_source: &str, watched: &str) -> bool {
+pub(super) fn concerns(error_source: &str, watched: &str) -> bool {
     let kind = |s: &str| s.split(':').next().unwrap_or(s).to_string();
     kind(error_source) == kind(watched)
         && (kind(watched) != "file" || error_source.starts_with(watched))
@@ -48,7 +48,11 @@ fn unix(t: Option<SystemTime>) -> serde_json::Value {
 }
 
 impl Status {
-    pub(super) fn new(s: &RefreshSettings, sources: Vec<Watch>, opts: &file::WriteOptions) -> Status {
+    pub(super) fn new(
+        s: &RefreshSettings,
+        sources: Vec<Watch>,
+        opts: &file::WriteOptions,
+    ) -> Status {
         Status {
             opts: file::WriteOptions {
                 allow_shared_dir: true,
@@ -142,4 +146,3 @@ impl Status {
         }
     }
 }
-
