@@ -14,6 +14,7 @@ mod core;
 mod docs;
 mod env_refs;
 mod fallback;
+mod fallback_clouds;
 mod features;
 mod file_env;
 mod first_use;
