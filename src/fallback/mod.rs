@@ -15,7 +15,7 @@
 //! Like Doppler's `--fallback` file, but read only on an outage; like Vault Agent's persistent
 //! cache, but sealed with a key that is never stored beside it.
 
-mod file;
+pub(crate) mod file;
 
 use std::time::{Duration, SystemTime};
 
