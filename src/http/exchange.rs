@@ -199,3 +199,35 @@ fn classify(e: ureq::Error) -> Failure {
         other => Failure::Fatal(Kind::Unavailable, other.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A proxy that cannot open the tunnel (5xx, no answer) or refuses the destination keeps the
+    /// store from being asked: an outage. A 407 is our proxy credentials: not one.
+    #[test]
+    fn a_proxy_in_the_way_is_an_outage_but_its_407_is_not() {
+        for why in [
+            "proxy server responded 502/Bad Gateway",
+            "proxy server responded 503/Service Unavailable",
+            "proxy server did not respond",
+        ] {
+            assert!(
+                matches!(
+                    proxy_failure(why),
+                    Failure::Transient(_, Some(Outage::Proxy))
+                ),
+                "{why}"
+            );
+        }
+        assert!(matches!(
+            proxy_failure("proxy server responded 403/Forbidden"),
+            Failure::Blocked(_)
+        ));
+        assert!(matches!(
+            proxy_failure("proxy server responded 407/Proxy Authentication Required"),
+            Failure::Fatal(Kind::Unavailable, _)
+        ));
+    }
+}

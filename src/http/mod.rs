@@ -663,5 +663,62 @@ mod tests {
         let e = c.get("https://127.0.0.1:1/", &[]).expect_err("no CA");
         assert_eq!(e.exit_code(), 78, "{e}");
         assert!(e.what.contains("/nonexistent/ca.pem"), "{e}");
+        assert_eq!(e.outage, None, "a configuration error is no outage");
+    }
+
+    /// A loopback server answering every connection with `answer` (raw bytes), for `n`
+    /// connections; its URL.
+    fn answering(answer: &'static [u8], n: usize) -> String {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/v1/x", l.local_addr().expect("addr"));
+        std::thread::spawn(move || {
+            for s in l.incoming().take(n) {
+                let Ok(mut s) = s else { return };
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(answer);
+            }
+        });
+        url
+    }
+
+    /// What the fallback snapshot may stand in for is typed here and only here: every attempt
+    /// refused, 5xx or 429 is an outage; a 403 or 404 is an answer (no error at all), and a
+    /// peer that is not HTTP is no outage.
+    #[test]
+    fn an_outage_is_typed_and_an_answer_is_not() {
+        let quick = || {
+            Client::new(Options {
+                retries: 1,
+                backoff_base: Duration::from_millis(1),
+                timeout: Duration::from_secs(2),
+                deadline: Duration::from_secs(5),
+                ..Options::default()
+            })
+        };
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            format!("http://{}/v1/x", l.local_addr().expect("addr"))
+        };
+        let e = quick().get(&closed, &[]).expect_err("refused");
+        assert_eq!(
+            (e.outage, e.exit_code()),
+            (Some(Outage::Network), 69),
+            "{e}"
+        );
+        let busy = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+        let e = quick().get(&answering(busy, 2), &[]).expect_err("503");
+        assert_eq!(e.outage, Some(Outage::ServerError), "{e}");
+        let slow = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n";
+        let e = quick().get(&answering(slow, 2), &[]).expect_err("429");
+        assert_eq!(e.outage, Some(Outage::Throttled), "{e}");
+        let denied = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+        let r = quick().get(&answering(denied, 1), &[]).expect("an answer");
+        assert_eq!(r.status, 403);
+        let e = quick()
+            .get(&answering(b"SSH-2.0-OpenSSH\r\n", 2), &[])
+            .expect_err("not HTTP");
+        assert_eq!(e.outage, None, "{e}");
     }
 }
