@@ -505,6 +505,64 @@ fn settings_are_checked_and_the_key_is_secret_init_own() {
         .no_leak(&[&key]);
 }
 
+#[test]
+fn the_key_file_is_never_a_value_and_the_snapshot_is_out_of_a_user_programs_reach() {
+    let sb = Sandbox::new();
+    write_key(&sb);
+    // `from: file:` naming the key file: one of secret-init's own credentials.
+    sb.config(&format!(
+        "secrets:\n  a: null\nsecret_init:\n{}  secrets:\n    a: {{from: 'file:{}'}}\n",
+        fallback_yaml(&sb, "6h"),
+        sb.path("key").display()
+    ));
+    let out = sb.run().args(["--", "/bin/true"]).output();
+    assert_ne!(out.code(), 0, "{}", out.stderr());
+    out.stderr_has("fallback snapshot's key file");
+    assert!(!sb.path("out/a").exists(), "the key was delivered");
+
+    // Under --user, a snapshot directory the program's user owns is refused (78) before
+    // anything is resolved; a root-owned one is fine (control).
+    sb.config(&format!(
+        "secrets:\n  a: null\nsecret_init:\n{}",
+        fallback_yaml(&sb, "6h")
+    ));
+    let state = sb.mkdir("state");
+    std::os::unix::fs::chown(&state, Some(4242), Some(4242)).expect("chown (tests run as root)");
+    let start = || {
+        sb.run()
+            .env("TRUSS_SECRET_a", "x")
+            .args(["--user", "4242:4242", "--", "/bin/true"])
+            .output()
+    };
+    start()
+        .expect_code(78)
+        .stderr_has("the fallback snapshot's directory")
+        .stderr_has("could change it");
+    std::os::unix::fs::chown(&state, Some(0), Some(0)).expect("chown back");
+    start().expect_ok();
+}
+
+#[test]
+fn a_secret_no_longer_declared_leaves_the_snapshot() {
+    let bao = Bao::start();
+    let s = Setup::new(&bao, "6h");
+    // `api` is no longer declared: the next healthy start writes a snapshot without it.
+    let cfg = read(&s.sb.path("config.yaml"));
+    let without = cfg
+        .replace("  api: null\n", "")
+        .replace("    api: {from: 'vault:secret/data/app#api'}\n", "");
+    s.sb.config(&without);
+    s.start(&bao.addr, &[]).expect_ok();
+    // Declared again, during an outage: `db` is served, `api` is not in the snapshot.
+    s.sb.config(&cfg);
+    let closed = format!("https://127.0.0.1:{}", free_port());
+    let out = s.start(&closed, &[]);
+    // One secret missing fails the start as ever (all or nothing), the other one stale.
+    out.expect_code(69).no_leak(&[&s.db, &s.api]);
+    out.stderr_has("secret \"db\" (vault:secret/data/app#db): stale:")
+        .stderr_has("secret \"api\": the fallback snapshot holds no value for it");
+}
+
 /// A program that prints `ready VALUE`, and `hup VALUE` on each SIGHUP, VALUE being `file`.
 fn reloader(file: &Path) -> Vec<String> {
     let f = file.display();
