@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::init::{Ns, libc_sig};
-use crate::refresh::{expect_prefix, status_until};
+use crate::refresh::{expect_prefix, freeze, status_until};
 use crate::support::bao::Bao;
 use crate::support::fake_https::Fake;
 use crate::support::*;
@@ -150,17 +150,6 @@ fn seal(bao: &Bao) {
 fn unseal(bao: &Bao) {
     let key = unseal_key(bao);
     bao.admin(json!([{"op": "api", "method": "PUT", "path": "sys/unseal", "body": {"key": key}}]));
-}
-
-/// SIGSTOP (`frozen`) or SIGCONT to the server this test started.
-fn freeze(bao: &Bao, frozen: bool) {
-    use nix::sys::signal::Signal;
-    let sig = if frozen {
-        Signal::SIGSTOP
-    } else {
-        Signal::SIGCONT
-    };
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(bao.pid() as i32), sig).expect("signal bao");
 }
 
 #[test]
