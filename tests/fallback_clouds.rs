@@ -1,5 +1,5 @@
-//! The last-known-good snapshot (docs/fallback.md) with the cloud sources: a healthy start
-//! against moto (AWS) or the GCP and Azure fakes writes it; then the store answers 503, 429 (and
+//! The last-known-good snapshot (docs/fallback.md) with the cloud sources and a bundle URL: a
+//! healthy start against moto (AWS), the GCP and Azure fakes or a served bundle writes it; then the store answers 503, 429 (and
 //! AWS its 400 `ThrottlingException`), or resets the connection on every attempt, and the start
 //! is served from the snapshot with a stale line; a refusal (403, `AccessDeniedException`) fails
 //! as without fallback; and once the store answers again the next start delivers the fresh
@@ -215,4 +215,45 @@ fn azure_5xx_429_and_resets_are_served_from_the_snapshot() {
     // 403 AccessDenied: not read.
     let denied = FakeAzure::start(json!({"secrets": secrets(&v2), "denied": ["db"]}));
     expect_not_read(&run(&denied, &denied.https, &denied.ca), 77);
+}
+
+#[test]
+fn a_bundle_url_that_cannot_be_fetched_is_served_from_the_snapshot() {
+    let sb = Sandbox::new();
+    write_key(&sb);
+    let v1 = canary("fb-bundle");
+    let keygen = Run::new().args(["bundle", "keygen"]).output();
+    keygen.expect_ok();
+    let master = keygen.stdout().trim_end().to_string();
+    let file = sb.path("bundle.json");
+    let bundle = |args: &[&str]| {
+        let mut r = Run::new();
+        r.args(["bundle", "--file"])
+            .arg(&file)
+            .args(args)
+            .env("SECRET_INIT_MASTER_KEY", &master);
+        r.output().expect_ok();
+    };
+    bundle(&["create", "app"]);
+    bundle(&["set", "app", "db", &v1]);
+    sb.config(&format!(
+        "secrets:\n  db: null\nsecret_init:\n{}  bundles: {{vaults: [app]}}\n",
+        fallback_yaml(&sb, "6h")
+    ));
+    let run = |fake: &Fake| {
+        let mut r = sb.run();
+        r.env("SECRET_INIT_BUNDLE", format!("{}/bundle.json", fake.addr))
+            .env("SECRET_INIT_BUNDLE_CA_CERT", &fake.ca)
+            .env("SECRET_INIT_MASTER_KEY", &master)
+            .args(["--", "/bin/true"]);
+        r.output()
+    };
+    let serving = Fake::start(json!([{"status": 200, "body": read(&file)}]));
+    run(&serving).expect_ok().no_leak(&[&v1, &master]);
+    let down = Fake::start(json!([{"status": 503, "body": "down"}]));
+    let out = run(&down);
+    expect_stale(&out, "db", "bundle:app#db", "server error", &[&v1, &master]);
+    assert_eq!(read(&sb.path("out/db")), v1);
+    let gone = Fake::start(json!([{"status": 404, "body": "no such object"}]));
+    expect_not_read(&run(&gone), 69);
 }
