@@ -328,6 +328,10 @@ fn every_documented_option_is_read_from_its_twin() {
             cmd: run_env(),
             ..row("resolve-env-references", None)
         },
+        Twin {
+            cmd: run_env(),
+            ..row("env-only", None)
+        },
         row("vault-addr", Some("not a url")),
         Twin {
             env: vec![

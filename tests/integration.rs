@@ -37,3 +37,4 @@ mod templates;
 mod trust;
 mod vault;
 mod vault_login;
+mod whole_env;

@@ -219,7 +219,7 @@ pub(crate) fn run(
     out_of_the_programs_reach(ctx, creds.as_ref())?;
     ctx.program_home = creds.as_ref().map(|c| c.home.clone());
     let ctx = &*ctx;
-    if !ctx.settings.allow_shared_dir {
+    if !ctx.settings.allow_shared_dir && !ctx.settings.env_only {
         // Before the first read: the output dir is usually /secrets, also the first secrets dir.
         file::tighten_fresh_mount(
             &ctx.settings.output_dir,
@@ -555,13 +555,16 @@ impl Row {
     fn of(r: &Resolution, s: &Settings) -> Row {
         let mut dest = Vec::new();
         match &r.settings.file {
+            _ if s.env_only => {}
             manifest::FileTarget::Default => {
                 dest.push(s.output_dir.join(r.name.as_str()).display().to_string())
             }
             manifest::FileTarget::Path(p) => dest.push(p.display().to_string()),
             manifest::FileTarget::Disabled => {}
         }
-        if let Some(v) = &r.settings.env {
+        // As the plan has it: env only delivers a secret without `env:` under its own name.
+        let env_only_name = s.env_only.then_some(r.name.as_str());
+        if let Some(v) = r.settings.env.as_deref().or(env_only_name) {
             dest.push(format!("env:{v}"));
         }
         // `check --offline`: a remote source's value is a placeholder, neither shown nor judged.

@@ -206,6 +206,9 @@ pub(crate) fn pass<'a>(
             &inputs,
         )?);
         plan::add_injected(&mut plan, injected, &ctx.settings)?;
+        if ctx.settings.env_only {
+            plan::env_only(&plan)?;
+        }
         if target.ending != Ending::Deliver {
             return Ok(Delivery {
                 plan,

@@ -21,8 +21,8 @@ pub(crate) mod credentials;
 
 use std::rc::Rc;
 
-use super::remote::{Reads, check_size, keyed, naming, now};
-use super::{Found, Source, SourceKind, not_mine};
+use super::remote::{Reads, check_size, injections, keyed, naming, now, object_keys};
+use super::{Found, Injected, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
@@ -168,5 +168,28 @@ impl Source for GcpSource {
             Reference::Gcp(r) => self.value(r),
             other => Err(not_mine(SourceKind::Gcp, other)),
         }
+    }
+
+    /// Every key of each `env_secrets` entry's latest version (a later one wins).
+    fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
+        const SETTING: &str = "secret_init.gcp.env_secrets";
+        let Some(project) = self.settings.project.clone() else {
+            return Ok(Vec::new());
+        };
+        let mut vars = Vec::new();
+        for id in self.settings.env_secrets.clone() {
+            let r = GcpRef::named(&project, &id)
+                .map_err(|why| Error::new(Kind::Config, why).with_source(format!("gcp {id}")))?;
+            let src = r.to_string();
+            let value = self.read(&r).map_err(|e| naming(e, &src))?.ok_or_else(|| {
+                Error::new(
+                    Kind::Unavailable,
+                    format!("listed in {SETTING}, but it does not exist"),
+                )
+                .with_source(src.clone())
+            })?;
+            vars.extend(object_keys(&value, &src, SETTING)?);
+        }
+        Ok(injections(vars))
     }
 }
