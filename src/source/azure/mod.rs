@@ -79,7 +79,12 @@ impl AzureSource {
                         .refuse(token_file, "AZURE_FEDERATED_TOKEN_FILE")
                         .map_err(|e| e.with_source(chain.describe()))?;
                 }
-                self.clients.token(&chain, resource)
+                self.clients.token(&chain, resource).map_err(|mut e| {
+                    if let Some(tried) = client::tried_before(&chain, &self.env) {
+                        e.what.push_str(&format!("; tried before it: {tried}"));
+                    }
+                    e
+                })
             });
             self.tokens.insert(resource.to_string(), r);
         }

@@ -93,15 +93,21 @@ impl GcpSource {
         match chain {
             Chain::ServiceAccount(sa) => self.clients.service_account_token(&sa, now()),
             Chain::External(e) => self.clients.external_token(&e, &self.outputs),
+            // The last link: its error names the links found empty before it, as the AWS
+            // chain's does.
             Chain::Metadata(host) => self.clients.metadata_token(&host).map_err(|e| {
+                let adc = credentials::adc_path(&self.env).map_or_else(
+                    || "the gcloud credentials file (no HOME)".to_string(),
+                    |p| format!("the gcloud credentials file {}", p.display()),
+                );
                 Error::new(
                     e.kind,
                     format!(
-                        "{} (no GOOGLE_APPLICATION_CREDENTIALS and no gcloud credentials file, so the metadata server was asked)",
+                        "{}; tried before it, none set: GOOGLE_APPLICATION_CREDENTIALS, {adc}",
                         e.what
                     ),
                 )
-                .with_source(e.source.unwrap_or_default())
+                .with_source(e.source.unwrap_or_else(|| origin.clone()))
             }),
         }
     }
