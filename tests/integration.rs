@@ -24,6 +24,7 @@ mod kubernetes;
 mod leaks;
 mod offline;
 mod one_pass;
+mod output_dir;
 mod own_identity;
 mod preflight;
 mod providers;
