@@ -36,6 +36,7 @@ mod renewal;
 mod setup;
 mod templates;
 mod trust;
+mod try_locally;
 mod vault;
 mod vault_login;
 mod whole_env;
