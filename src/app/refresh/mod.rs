@@ -173,21 +173,9 @@ pub(crate) fn in_use(
     // `None`: not a cloud source, always in use.
     let by_name: Option<bool> = match kind {
         #[cfg(feature = "aws")]
-        SourceKind::Aws => {
-            let a = &s.source.aws;
-            Some(
-                !a.prefixes.is_empty()
-                    || !a.secrets.is_empty()
-                    || a.parameters_path.is_some()
-                    || !a.env_secrets.is_empty()
-                    || a.env_parameters_path.is_some(),
-            )
-        }
+        SourceKind::Aws => Some(s.source.aws.reads_by_itself()),
         #[cfg(feature = "gcp")]
-        SourceKind::Gcp => {
-            let g = &s.source.gcp;
-            Some(g.project.is_some() && !(g.secrets.is_empty() && g.env_secrets.is_empty()))
-        }
+        SourceKind::Gcp => Some(s.source.gcp.reads_by_itself()),
         #[cfg(feature = "azure")]
         SourceKind::Azure => Some(s.source.azure.vault.is_some()),
         _ => None,

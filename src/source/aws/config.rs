@@ -105,6 +105,18 @@ impl AwsSettings {
     }
 }
 
+impl AwsSettings {
+    /// Whether the section makes the source read anything without a reference: lookups by
+    /// name or whole secrets to the environment.
+    pub fn reads_by_itself(&self) -> bool {
+        !self.prefixes.is_empty()
+            || !self.secrets.is_empty()
+            || self.parameters_path.is_some()
+            || !self.env_secrets.is_empty()
+            || self.env_parameters_path.is_some()
+    }
+}
+
 /// `secret_init.aws.KEY`, a list of Secrets Manager names or ARNs of JSON-object secrets.
 fn listed_secrets(ids: Option<&[String]>, key: &str) -> Result<Vec<AwsRef>, Error> {
     let mut secrets = Vec::new();

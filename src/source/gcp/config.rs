@@ -53,6 +53,13 @@ fn config(what: impl Into<String>) -> Error {
 }
 
 impl GcpSettings {
+    /// Whether the section makes the source read anything without a reference: lookups by
+    /// name or whole secrets to the environment.
+    pub fn reads_by_itself(&self) -> bool {
+        self.project.is_some() && !(self.secrets.is_empty() && self.env_secrets.is_empty())
+    }
+
+
     /// Types `secret_init.gcp`; checks the project and every listed name form a reference.
     pub fn resolve(
         file: Option<&GcpFileSettings>,
