@@ -592,7 +592,11 @@ fn every_source_is_in_the_samples_the_refresh_docs_and_try_locally() {
     let line = version
         .stdout()
         .lines()
-        .find_map(|l| l.strip_prefix("sources:").map(str::trim).map(str::to_string))
+        .find_map(|l| {
+            l.strip_prefix("sources:")
+                .map(str::trim)
+                .map(str::to_string)
+        })
         .expect("--version lists the sources");
     let sources: Vec<&str> = line.split(", ").collect();
     assert!(sources.len() >= 9, "{sources:?}");
@@ -609,8 +613,14 @@ fn every_source_is_in_the_samples_the_refresh_docs_and_try_locally() {
     let refresh_doc = read(&root().join("docs/refresh.md"));
     let try_locally = read(&root().join("docs/try-locally.md"));
     for s in &sources {
-        assert!(sample.contains(s), "the README's sources sample lacks {s}: {sample}");
-        assert!(refresh.contains(&format!("`{s}`")), "the README's refresh section lacks {s}");
+        assert!(
+            sample.contains(s),
+            "the README's sources sample lacks {s}: {sample}"
+        );
+        assert!(
+            refresh.contains(&format!("`{s}`")),
+            "the README's refresh section lacks {s}"
+        );
         assert!(
             refresh_doc
                 .lines()

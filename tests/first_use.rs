@@ -413,7 +413,9 @@ fn every_documented_option_is_read_from_its_twin() {
         // A secret of the vault, whose address is a closed port: online, check cannot reach it.
         Twin {
             env: vault.clone(),
-            config: format!("{base_config}secret_init:\n  secrets:\n    a: {{from: 'vault:secret/data/app#a'}}\n"),
+            config: format!(
+                "{base_config}secret_init:\n  secrets:\n    a: {{from: 'vault:secret/data/app#a'}}\n"
+            ),
             ..row("offline", None)
         },
         row("show-prefix", None),

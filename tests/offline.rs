@@ -26,7 +26,10 @@ fn offline_check_refuses_what_the_run_refuses_without_contacting_the_vault() {
     let sb = Sandbox::new();
     let out = sb.path("out");
     let blocker = sb.write("blocker", "a file, not a directory");
-    let vault = format!("  vault:\n{}    paths: [secret/data/app]\n", bao.vault_yaml());
+    let vault = format!(
+        "  vault:\n{}    paths: [secret/data/app]\n",
+        bao.vault_yaml()
+    );
     let head = "secrets:\n  db: null\n  api: null\n";
     // (what, the secret_init: body after the vault section, extra args, the message quoted)
     let cases: Vec<(&str, String, Vec<String>, &str)> = vec![
@@ -95,7 +98,11 @@ fn offline_check_refuses_what_the_run_refuses_without_contacting_the_vault() {
             errors(&run.stderr()),
             "{what}: not the run's message"
         );
-        assert!(check.stderr().contains(quoted), "{what}: {}", check.stderr());
+        assert!(
+            check.stderr().contains(quoted),
+            "{what}: {}",
+            check.stderr()
+        );
         assert!(!out.exists(), "{what}: wrote {:?}", tree(&out));
     }
 }
@@ -118,7 +125,8 @@ fn offline_check_passes_remote_references_with_no_credentials_and_no_servers() {
         sb.path("out").display()
     ));
     let mut r = sb.run();
-    r.env("AWS_REGION", "us-east-1").args(["check", "--offline"]);
+    r.env("AWS_REGION", "us-east-1")
+        .args(["check", "--offline"]);
     let out = r.output();
     out.expect_ok();
     let stdout = out.stdout();
@@ -136,16 +144,24 @@ fn offline_check_passes_remote_references_with_no_credentials_and_no_servers() {
             .find(|l| l.starts_with(&format!("{name} ")))
             .unwrap_or_else(|| panic!("no row {name}: {stdout}"));
         assert!(row.contains(source), "{row}");
-        let cells: Vec<&str> = row.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+        let cells: Vec<&str> = row
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
         assert_eq!(cells[cells.len() - 2..], ["-", "not contacted"], "{row}");
     }
     assert!(
-        stdout
-            .lines()
-            .any(|l| l.starts_with("template:dsn") && l.contains("secrets: db, tok") && l.ends_with(" ok")),
+        stdout.lines().any(|l| l.starts_with("template:dsn")
+            && l.contains("secrets: db, tok")
+            && l.ends_with(" ok")),
         "{stdout}"
     );
-    assert!(!sb.path("out").exists(), "wrote {:?}", tree(&sb.path("out")));
+    assert!(
+        !sb.path("out").exists(),
+        "wrote {:?}",
+        tree(&sb.path("out"))
+    );
     // Online, the same check cannot pass: no token, no server.
     let mut r = sb.run();
     r.env("AWS_REGION", "us-east-1").arg("check");

@@ -55,14 +55,22 @@ fn a_disk_backed_output_dir_is_warned_about() {
     );
     tmpfs.expect_ok();
     assert!(tmpfs.stdout().contains("db"), "{}", tmpfs.stdout());
-    assert!(!tmpfs.stderr().contains("memory-backed"), "{}", tmpfs.stderr());
+    assert!(
+        !tmpfs.stderr().contains("memory-backed"),
+        "{}",
+        tmpfs.stderr()
+    );
     let env_only = sb
         .run()
         .env("TRUSS_SECRET_db", "x")
         .args(["--env-only", "--", "/bin/true"])
         .output();
     env_only.expect_ok();
-    assert!(!env_only.stderr().contains("memory-backed"), "{}", env_only.stderr());
+    assert!(
+        !env_only.stderr().contains("memory-backed"),
+        "{}",
+        env_only.stderr()
+    );
 }
 
 /// A read-only Kubernetes secret mount as both the secrets dir and the output dir: it works when
@@ -78,17 +86,18 @@ fn a_read_only_secret_mount_is_the_output_dir_only_when_every_secret_comes_from_
         let out = sb.path("out").display().to_string();
         let mut args = vec!["--secrets-dir", &out, "--output-dir", &out];
         args.extend_from_slice(extra);
-        in_namespace(
-            &sb,
-            mount,
-            &args,
-            &[("TRUSS_SECRET_api", "from-env")],
-        )
+        in_namespace(&sb, mount, &args, &[("TRUSS_SECRET_api", "from-env")])
     };
     sb.config("secrets:\n  db: null\n");
-    both(&["--", "/bin/sh", "-c", "cat \"$0\"", &sb.path("out/db").display().to_string()])
-        .expect_ok()
-        .stdout_has("from-mount");
+    both(&[
+        "--",
+        "/bin/sh",
+        "-c",
+        "cat \"$0\"",
+        &sb.path("out/db").display().to_string(),
+    ])
+    .expect_ok()
+    .stdout_has("from-mount");
     sb.config("secrets:\n  db: null\n  api: null\n");
     let out = both(&["--", "/bin/echo", "started"]);
     out.expect_code(73).stderr_has(&format!(

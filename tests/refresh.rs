@@ -327,10 +327,10 @@ fn vault_reloader(bao: &Bao, first: &str, opts: &[&str]) -> VaultRun {
     let token = bao.reader_token();
     let sb = Sandbox::new();
     let status = sb.path("status.json");
-    sb.config(
-        &vault_yaml(bao, &status, "")
-            .replace("secrets:\n  db: null\n", "secrets:\n  db: null\n  db2: null\n"),
-    );
+    sb.config(&vault_yaml(bao, &status, "").replace(
+        "secrets:\n  db: null\n",
+        "secrets:\n  db: null\n  db2: null\n",
+    ));
     let out = sb.path("out/db");
     let mut r = sb.run();
     r.env("VAULT_TOKEN", &token)

@@ -17,7 +17,11 @@ const PRINT_ENV: [&str; 2] = ["--", "/usr/bin/env"];
 /// No value in the log: the program prints them, secret-init's stderr never does.
 fn quiet(out: &Out, values: &[&String]) {
     for v in values {
-        assert!(!out.stderr().contains(v.as_str()), "leaked: {}", out.stderr());
+        assert!(
+            !out.stderr().contains(v.as_str()),
+            "leaked: {}",
+            out.stderr()
+        );
     }
 }
 
@@ -75,7 +79,11 @@ fn aws_env_secrets_and_parameter_path_reach_the_program() {
         .output();
     out.expect_ok();
     assert_eq!(var(&out, "DB_USER"), Some(user.clone()));
-    assert_eq!(var(&out, "DB_PASSWORD"), Some(over.clone()), "a later secret wins");
+    assert_eq!(
+        var(&out, "DB_PASSWORD"),
+        Some(over.clone()),
+        "a later secret wins"
+    );
     assert_eq!(var(&out, "PORT").as_deref(), Some("5432"));
     assert_eq!(var(&out, "GONE"), None, "null is skipped");
     assert_eq!(var(&out, "API_TOKEN"), Some(param.clone()));
@@ -87,7 +95,9 @@ fn aws_env_secrets_and_parameter_path_reach_the_program() {
     let out = aws_run(&sb, &moto).args(["--env-only", "check"]).output();
     out.expect_ok();
     assert!(
-        out.stdout().lines().any(|l| l.starts_with("db ") && l.contains(" env:DB ")),
+        out.stdout()
+            .lines()
+            .any(|l| l.starts_with("db ") && l.contains(" env:DB ")),
         "{}",
         out.stdout()
     );

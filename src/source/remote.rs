@@ -112,10 +112,7 @@ pub(crate) fn injections(
 ) -> Vec<super::Injected> {
     let mut out: BTreeMap<String, super::Injected> = BTreeMap::new();
     for (var, value, origin) in vars {
-        out.insert(
-            var.clone(),
-            super::Injected { var, value, origin },
-        );
+        out.insert(var.clone(), super::Injected { var, value, origin });
     }
     out.into_values().collect()
 }

@@ -12,7 +12,10 @@ use crate::support::*;
 fn dockerfile_example_builds_from_the_release_binary() {
     let text = read(&root().join("Dockerfile.example"));
     assert!(text.contains("FROM python:3.11-slim\n"), "{text}");
-    assert!(!text.contains("cargo build"), "the example compiles nothing");
+    assert!(
+        !text.contains("cargo build"),
+        "the example compiles nothing"
+    );
     let dockerfile = text.replace(
         "FROM python:3.11-slim\n",
         &format!("FROM {}\n", python_image()),
@@ -60,13 +63,28 @@ fn dockerfile_example_builds_from_the_release_binary() {
         "\"openai_key_in_env\": \"sk****34\"",
         "\"secret_init_inputs_left_in_env\": []",
     ] {
-        assert!(out.stdout().contains(want), "{want} missing in:\n{}", out.stdout());
+        assert!(
+            out.stdout().contains(want),
+            "{want} missing in:\n{}",
+            out.stdout()
+        );
     }
     // The image's secret-init is the release file, byte for byte.
-    let inside = run(&["--entrypoint", "/usr/bin/python3", image, "-c",
-        "import hashlib,sys; sys.stdout.write(hashlib.sha256(open('/usr/local/bin/secret-init','rb').read()).hexdigest())"]);
+    let inside = run(&[
+        "--entrypoint",
+        "/usr/bin/python3",
+        image,
+        "-c",
+        "import hashlib,sys; sys.stdout.write(hashlib.sha256(open('/usr/local/bin/secret-init','rb').read()).hexdigest())",
+    ]);
     inside.expect_ok();
-    let want = std::process::Command::new("sha256sum").arg(&binary).output().expect("sha256sum");
+    let want = std::process::Command::new("sha256sum")
+        .arg(&binary)
+        .output()
+        .expect("sha256sum");
     let want = String::from_utf8_lossy(&want.stdout);
-    assert_eq!(inside.stdout(), want.split_whitespace().next().unwrap_or_default());
+    assert_eq!(
+        inside.stdout(),
+        want.split_whitespace().next().unwrap_or_default()
+    );
 }

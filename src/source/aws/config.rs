@@ -145,8 +145,9 @@ fn listed_secrets(ids: Option<&[String]>, key: &str) -> Result<Vec<AwsRef>, Erro
 /// `secret_init.aws.KEY`, a Parameter Store path, returned ending in `/`.
 fn parameter_path(p: Option<&str>, key: &str) -> Result<Option<String>, Error> {
     let Some(p) = p else { return Ok(None) };
-    let ok =
-        p.starts_with('/') && AwsRef::parse(&format!("aws-ssm:{p}x")).is_ok() && !p.contains(['#', ':']);
+    let ok = p.starts_with('/')
+        && AwsRef::parse(&format!("aws-ssm:{p}x")).is_ok()
+        && !p.contains(['#', ':']);
     if !ok {
         return Err(Error::new(
             Kind::Config,

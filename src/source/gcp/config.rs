@@ -59,7 +59,6 @@ impl GcpSettings {
         self.project.is_some() && !(self.secrets.is_empty() && self.env_secrets.is_empty())
     }
 
-
     /// Types `secret_init.gcp`; checks the project and every listed name form a reference.
     pub fn resolve(
         file: Option<&GcpFileSettings>,
@@ -80,8 +79,7 @@ impl GcpSettings {
                 )));
             }
             for s in list {
-                if GcpRef::named(f.project.as_deref().unwrap_or("x"), s).is_err()
-                    || s.contains('#')
+                if GcpRef::named(f.project.as_deref().unwrap_or("x"), s).is_err() || s.contains('#')
                 {
                     return Err(config(format!(
                         "secret_init.gcp.{key}: \"{}\" is not a secret id (1 to 255 of A-Z a-z 0-9 - _)",
