@@ -553,7 +553,7 @@ fn a_secret_no_longer_declared_leaves_the_snapshot() {
 }
 
 /// A program that prints `ready VALUE`, and `hup VALUE` on each SIGHUP, VALUE being `file`.
-fn reloader(file: &Path) -> Vec<String> {
+pub(crate) fn reloader(file: &Path) -> Vec<String> {
     let f = file.display();
     vec![
         "/bin/sh".into(),

@@ -7,6 +7,7 @@
 //! would answer.
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -256,4 +257,72 @@ fn a_bundle_url_that_cannot_be_fetched_is_served_from_the_snapshot() {
     assert_eq!(read(&sb.path("out/db")), v1);
     let gone = Fake::start(json!([{"status": 404, "body": "no such object"}]));
     expect_not_read(&run(&gone), 69);
+}
+
+/// Live refresh with a cloud source: the store answers 503 to the start (served from the
+/// snapshot), then recovers with a new value, which the refresh publishes and signals without
+/// waiting for the (1 h) interval.
+#[test]
+fn a_refresh_replaces_a_stale_gcp_value_when_the_store_recovers() {
+    use crate::init::{Ns, libc_sig};
+    use crate::refresh::{expect_prefix, status_until};
+    let (v1, v2) = (canary("fb-gcp-r1"), canary("fb-gcp-r2"));
+    let name = "projects/proj-1/secrets/db";
+    let sb = Sandbox::new();
+    write_key(&sb);
+    let status = sb.path("status.json");
+    let config = |endpoint: &str| {
+        sb.config(&format!(
+            "secrets:\n  db: null\nsecret_init:\n{}  refresh: {{interval: 1h, jitter: 0%, status_file: {}}}\n  \
+             gcp: {{endpoint: '{endpoint}', retries: 1, timeout: 1s, deadline: 5s}}\n  \
+             secrets:\n    db: {{from: 'sm://proj-1/db'}}\n",
+            fallback_yaml(&sb, "6h"),
+            status.display()
+        ));
+    };
+    let env = |r: &mut Run, fake: &FakeGcp| {
+        r.env("GCE_METADATA_HOST", closed_port())
+            .env("GCE_METADATA_IP", closed_port())
+            .env("GOOGLE_APPLICATION_CREDENTIALS", fake.file("sa.json"));
+    };
+    let healthy = FakeGcp::start(json!({"secrets": {name: [b64(v1.as_bytes())]}}));
+    config(&healthy.url);
+    // A plain start (no refresh: --refresh 0) writes the snapshot.
+    let mut first = sb.run();
+    env(&mut first, &healthy);
+    first
+        .args(["--refresh", "0", "--", "/bin/true"])
+        .output()
+        .expect_ok()
+        .no_leak(&[&v1]);
+    // The store: two 503s (the start's two attempts), then the new value.
+    let flaky = FakeGcp::start(json!({
+        "secrets": {name: [b64(v2.as_bytes())]},
+        "faults": {name: [503, 503]},
+    }));
+    config(&flaky.url);
+    let out = sb.path("out/db");
+    let mut r = sb.run();
+    env(&mut r, &flaky);
+    r.arg("--").args(crate::fallback::reloader(&out));
+    let mut ns = Ns::start(&r, &[]);
+    let (ready, _) = expect_prefix(&ns, "ready ", Duration::from_secs(15));
+    assert_eq!(ready, format!("ready {v1}"), "served the stored value");
+    let (line, _) = expect_prefix(&ns, "hup ", Duration::from_secs(20));
+    assert_eq!(line, format!("hup {v2}"));
+    status_until(&status, Duration::from_secs(5), &ns, |v| {
+        v["stale"].as_array().is_some_and(Vec::is_empty)
+    });
+    let pid = ns.host_pid();
+    ns.signal(pid, libc_sig::TERM);
+    assert_eq!(ns.finish(), 143);
+    let stderr = ns.stderr();
+    assert!(
+        stderr.contains("secret \"db\" (sm://proj-1/db): stale:"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&v1) && !stderr.contains(&v2),
+        "leak in the log"
+    );
 }
