@@ -634,3 +634,77 @@ fn refresh_replaces_stale_values_when_the_store_returns() {
         assert!(!status_text.contains(c.as_str()), "leak in the status file");
     }
 }
+
+/// Through a real squid: a proxy that refuses the tunnel (403) or never answers CONNECT keeps
+/// the store from being asked, and the snapshot stands in; a 407 (our proxy credentials wrong)
+/// does not.
+#[test]
+fn a_proxy_that_refuses_or_hangs_is_an_outage_and_its_407_is_not() {
+    use crate::support::squid::{Squid, SquidOpts};
+    let nb = crate::proxy::named_bao();
+    let db = canary("fb-proxied");
+    nb.bao.put_v2("app", &[("db", &db)]);
+    let token = nb.bao.reader_token();
+    let sb = Sandbox::new();
+    write_key(&sb);
+    sb.config(&format!(
+        "secrets:\n  db: null\nsecret_init:\n{}  secrets:\n    db: {{from: 'vault:secret/data/app#db'}}\n  \
+         vault:\n    address: {}\n    ca_cert: {}\n    retries: 1\n    timeout: 1s\n    deadline: 3s\n",
+        fallback_yaml(&sb, "6h"),
+        nb.addr,
+        nb.ca.display()
+    ));
+    let run = |proxy: &str| {
+        sb.run()
+            .env("VAULT_TOKEN", &token)
+            .env("HTTPS_PROXY", proxy)
+            .args(["--", "/bin/true"])
+            .output_within(Duration::from_secs(20))
+    };
+    let names = vec![crate::proxy::NAME.to_string()];
+    let open = Squid::start(SquidOpts {
+        names: names.clone(),
+        ..SquidOpts::default()
+    });
+    run(&open.url(None)).expect_ok().no_leak(&[&db, &token]);
+    assert_eq!(read(&sb.path("out/db")), db);
+
+    let refusing = Squid::start(SquidOpts {
+        names: names.clone(),
+        deny_connect: true,
+        ..SquidOpts::default()
+    });
+    let out = run(&refusing.url(None));
+    out.expect_ok().no_leak(&[&db, &token]);
+    out.stderr_has("secret \"db\" (vault:secret/data/app#db): stale:")
+        .stderr_has("the proxy did not open the tunnel: ")
+        .stderr_has("HTTP 403");
+
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let hang_port = hang.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut held = Vec::new();
+        for mut s in hang.incoming().flatten().take(8) {
+            let mut buf = [0u8; 512];
+            let _ = s.read(&mut buf);
+            held.push(s);
+        }
+    });
+    let out = run(&format!("http://127.0.0.1:{hang_port}"));
+    out.expect_ok().no_leak(&[&db, &token]);
+    out.stderr_has("secret \"db\" (vault:secret/data/app#db): stale:");
+
+    let authed = Squid::start(SquidOpts {
+        names,
+        user: Some(("u".into(), "p".into())),
+        ..SquidOpts::default()
+    });
+    let out = run(&authed.url(None));
+    out.expect_code(69).stderr_has("HTTP 407");
+    assert!(
+        !out.stderr().contains("fallback snapshot") && !out.stderr().contains("stale"),
+        "a 407 fell back\n{}",
+        out.stderr()
+    );
+}
