@@ -302,6 +302,25 @@ impl SourceSettings {
         all
     }
 
+    /// The KMS clients under these settings (no I/O until a key is used): `env` is
+    /// secret-init's own environment, `outputs` the files it delivers.
+    pub fn kms(&self, env: &Environ, outputs: &Outputs) -> super::kms::KmsClients {
+        super::kms::KmsClients::new(
+            super::kms::KmsSettings {
+                #[cfg(feature = "aws")]
+                aws: self.aws.clone(),
+                #[cfg(feature = "gcp")]
+                gcp: self.gcp.clone(),
+                #[cfg(feature = "azure")]
+                azure: self.azure.clone(),
+                #[cfg(feature = "vault")]
+                vault: self.vault.clone(),
+            },
+            env.clone(),
+            outputs.clone(),
+        )
+    }
+
     /// How a live refresh notices a change of the source `kind`.
     pub fn watching(&self, kind: SourceKind, generic: &Generic<'_>) -> Vec<Watching> {
         #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
