@@ -270,7 +270,7 @@ impl SourceSettings {
                 }
                 SourceKind::Bundle => match &self.bundle {
                     Some(b) => {
-                        let s = BundleSource::new(b.clone(), env.clone())
+                        let s = BundleSource::new(b.clone(), env.clone(), self.kms(env, outputs))
                             .with_url_cache(carry.bundle_url.take());
                         (Box::new(s), true)
                     }
@@ -304,7 +304,7 @@ impl SourceSettings {
 
     /// The KMS clients under these settings (no I/O until a key is used): `env` is
     /// secret-init's own environment, `outputs` the files it delivers.
-    pub fn kms(&self, env: &Environ, outputs: &Outputs) -> super::kms::KmsClients {
+    pub(crate) fn kms(&self, env: &Environ, outputs: &Outputs) -> super::kms::KmsClients {
         super::kms::KmsClients::new(
             super::kms::KmsSettings {
                 #[cfg(feature = "aws")]

@@ -166,6 +166,7 @@ pub(super) struct Args {
     /// The file was named by the old `--file`.
     pub(super) old_file_flag: bool,
     pub(super) key_file: Option<PathBuf>,
+    pub(super) kms: Option<String>,
     pub(super) new_key_file: Option<PathBuf>,
     pub(super) output: Option<PathBuf>,
     pub(super) description: Option<String>,
@@ -193,6 +194,7 @@ pub(super) fn parse(args: Vec<OsString>) -> Result<Args, Error> {
         file: None,
         old_file_flag: false,
         key_file: None,
+        kms: None,
         new_key_file: None,
         output: None,
         description: None,
@@ -220,6 +222,10 @@ pub(super) fn parse(args: Vec<OsString>) -> Result<Args, Error> {
                 a.old_file_flag = true;
             }
             Arg::Long("master-key-file") => a.key_file = Some(path(&mut p, "--master-key-file")?),
+            Arg::Long("kms") => {
+                let v = p.value().map_err(|_| usage("--kms needs a key"))?;
+                a.kms = Some(text(v, "the KMS key")?);
+            }
             Arg::Long("new-key-file") => a.new_key_file = Some(path(&mut p, "--new-key-file")?),
             Arg::Long("output") => a.output = Some(path(&mut p, "--output")?),
             Arg::Short('d') | Arg::Long("description") => {

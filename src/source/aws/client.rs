@@ -27,7 +27,6 @@ use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
 pub(crate) use kms::KmsTarget;
-pub use kms::{parse_decrypt, parse_encrypt};
 pub(crate) use parameters::BATCH_PARAMETERS;
 pub use parameters::{parse_parameter, parse_parameters};
 pub(crate) use secrets::BATCH_SECRETS;

@@ -39,7 +39,7 @@ use crate::source::Outputs;
 
 /// A key in a KMS that wraps data keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KmsKey {
+pub(crate) enum KmsKey {
     /// An AWS KMS key (or alias) by ARN, with the encryption context bound into its ciphertexts,
     /// optionally used as a role or through a named profile (sops' `role`, `aws_profile`).
     Aws {
@@ -78,12 +78,12 @@ pub enum KmsKey {
 }
 
 /// The forms [`KmsKey::parse`] reads.
-pub const FORMS: &str = "expected aws:ARN, gcp:projects/P/locations/L/keyRings/R/cryptoKeys/K, azure:https://VAULT.vault.azure.net/keys/NAME/VERSION or transit:MOUNT/NAME";
+pub(crate) const FORMS: &str = "expected aws:ARN, gcp:projects/P/locations/L/keyRings/R/cryptoKeys/K, azure:https://VAULT.vault.azure.net/keys/NAME/VERSION or transit:MOUNT/NAME";
 
 impl KmsKey {
     /// Parses `aws:ARN`, `gcp:RESOURCE`, `azure:URL` or `transit:MOUNT/NAME` (the `--kms` option
     /// and a bundle's header), with no I/O.
-    pub fn parse(spec: &str) -> Result<KmsKey, String> {
+    pub(crate) fn parse(spec: &str) -> Result<KmsKey, String> {
         let (provider, rest) = spec.split_once(':').ok_or_else(|| FORMS.to_string())?;
         match provider {
             "aws" => KmsKey::aws(rest),
@@ -95,7 +95,7 @@ impl KmsKey {
     }
 
     /// An AWS key by ARN (no context, role or profile).
-    pub fn aws(arn: &str) -> Result<KmsKey, String> {
+    pub(crate) fn aws(arn: &str) -> Result<KmsKey, String> {
         let bad = || {
             format!(
                 "\"{}\" is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID or ...:alias/NAME)",
@@ -131,7 +131,7 @@ impl KmsKey {
     }
 
     /// A GCP key by resource name.
-    pub fn gcp(resource: &str) -> Result<KmsKey, String> {
+    pub(crate) fn gcp(resource: &str) -> Result<KmsKey, String> {
         let parts: Vec<&str> = resource.split('/').collect();
         let ok = matches!(
             parts[..],
@@ -163,7 +163,7 @@ impl KmsKey {
     }
 
     /// An Azure key version by URL: `https://VAULT.vault.azure.net/keys/NAME/VERSION`.
-    pub fn azure(url: &str) -> Result<KmsKey, String> {
+    pub(crate) fn azure(url: &str) -> Result<KmsKey, String> {
         let bad = || {
             format!(
                 "\"{}\" is not a Key Vault key version (https://VAULT.vault.azure.net/keys/NAME/VERSION)",
@@ -193,7 +193,7 @@ impl KmsKey {
     }
 
     /// A transit key by `MOUNT/NAME` (the mount may have several segments).
-    pub fn transit(address: Option<String>, path: &str) -> Result<KmsKey, String> {
+    pub(crate) fn transit(address: Option<String>, path: &str) -> Result<KmsKey, String> {
         let bad = || {
             format!(
                 "\"{}\" is not a transit key (MOUNT/NAME, like transit/app)",
@@ -220,7 +220,7 @@ impl KmsKey {
     }
 
     /// Which provider: `aws`, `gcp`, `azure` or `transit`.
-    pub fn provider(&self) -> &'static str {
+    pub(crate) fn provider(&self) -> &'static str {
         match self {
             KmsKey::Aws { .. } => "aws",
             KmsKey::Gcp { .. } => "gcp",
@@ -274,7 +274,7 @@ struct State {
 
 /// Every provider's settings and, once used, its client and credentials. No I/O until a key is
 /// used.
-pub struct KmsClients {
+pub(crate) struct KmsClients {
     env: Environ,
     outputs: Outputs,
     #[cfg(feature = "aws")]
@@ -296,25 +296,25 @@ impl fmt::Debug for KmsClients {
 
 /// The settings [`KmsClients`] is built from: the sources' own (a build without a source has
 /// no field for it).
-pub struct KmsSettings {
+pub(crate) struct KmsSettings {
     /// `secret_init.aws` merged.
     #[cfg(feature = "aws")]
-    pub aws: crate::source::aws::config::AwsSettings,
+    pub(crate) aws: crate::source::aws::config::AwsSettings,
     /// `secret_init.gcp` merged (its `kms_endpoint` is where keys are used).
     #[cfg(feature = "gcp")]
-    pub gcp: crate::source::gcp::config::GcpSettings,
+    pub(crate) gcp: crate::source::gcp::config::GcpSettings,
     /// `secret_init.azure` merged.
     #[cfg(feature = "azure")]
-    pub azure: crate::source::azure::config::AzureSettings,
+    pub(crate) azure: crate::source::azure::config::AzureSettings,
     /// `secret_init.vault` merged, when a vault is configured.
     #[cfg(feature = "vault")]
-    pub vault: Option<crate::source::vault::config::VaultSettings>,
+    pub(crate) vault: Option<crate::source::vault::config::VaultSettings>,
 }
 
 impl KmsClients {
     /// Clients under `settings`; `env` is secret-init's own environment (credentials, endpoints),
     /// `outputs` the files it delivers (never read as its credentials). No I/O.
-    pub fn new(settings: KmsSettings, env: Environ, outputs: Outputs) -> KmsClients {
+    pub(crate) fn new(settings: KmsSettings, env: Environ, outputs: Outputs) -> KmsClients {
         let _ = &settings;
         KmsClients {
             env,
@@ -347,7 +347,7 @@ fn not_built(key: &KmsKey, feature: &str) -> Error {
 /// The data key inside `wrapped`, unwrapped by `key`'s KMS: AWS and GCP take the raw
 /// ciphertext bytes, Azure the wrapped key bytes, transit the `vault:v1:...` text's bytes. Each
 /// (key, wrapped) pair is sent at most once per `with`.
-pub fn unwrap(
+pub(crate) fn unwrap(
     key: &KmsKey,
     wrapped: &[u8],
     with: &KmsClients,
@@ -367,7 +367,7 @@ pub fn unwrap(
 }
 
 /// `data_key` wrapped under `key`, in the form [`unwrap`] takes.
-pub fn wrap(key: &KmsKey, data_key: &[u8], with: &KmsClients) -> Result<Vec<u8>, Error> {
+pub(crate) fn wrap(key: &KmsKey, data_key: &[u8], with: &KmsClients) -> Result<Vec<u8>, Error> {
     let mut state = with.state.borrow_mut();
     wrap_uncached(key, data_key, with, &mut state).map_err(|e| e.with_source(key.label()))
 }

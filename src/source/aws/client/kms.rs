@@ -127,7 +127,11 @@ fn keyed_answer(
 }
 
 /// Interprets a `Decrypt` answer for key `arn`, with no I/O.
-pub fn parse_decrypt(status: u16, body: &Secret, arn: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
+pub(crate) fn parse_decrypt(
+    status: u16,
+    body: &Secret,
+    arn: &str,
+) -> Result<Zeroizing<Vec<u8>>, Error> {
     use base64::Engine;
     let mut o = keyed_answer(status, body, arn)?;
     let Some(Value::String(text)) = o.remove("Plaintext") else {
@@ -142,7 +146,7 @@ pub fn parse_decrypt(status: u16, body: &Secret, arn: &str) -> Result<Zeroizing<
 }
 
 /// Interprets an `Encrypt` answer for key `arn`, with no I/O.
-pub fn parse_encrypt(status: u16, body: &Secret, arn: &str) -> Result<Vec<u8>, Error> {
+pub(crate) fn parse_encrypt(status: u16, body: &Secret, arn: &str) -> Result<Vec<u8>, Error> {
     use base64::Engine;
     let o = keyed_answer(status, body, arn)?;
     let blob = o
