@@ -419,23 +419,27 @@ impl BundleSource {
     fn load(&mut self) -> Result<Open, Error> {
         let src = self.label();
         // Without a trusted KMS key the pod's own master key is needed: looked for first, so a
-        // missing key is reported before any fetch.
+        // bad key is reported before any fetch. None given (78) waits for the bundle, which
+        // may say it needs a trusted KMS key instead.
         let master = match &self.settings.kms {
             None => Some(
                 bundle_file::load_master_key(&self.env, self.settings.master_key_file.as_deref())
-                    .map_err(|e| e.with_source(src.clone()))?,
+                    .map_err(|e| e.with_source(src.clone())),
             ),
             Some(_) => None,
         };
+        if let Some(Err(e)) = &master
+            && e.kind != Kind::Config
+        {
+            return Err(e.clone());
+        }
         let bytes = self.fetch_bytes().map_err(|e| e.with_source(src.clone()))?;
         let bundle = Bundle::parse(&bytes, &src)?;
+        let no_key = || Err(Error::new(Kind::Data, "no master key").with_source(src.clone()));
         let key = bundle_key(
             &bundle,
             self.settings.kms.as_deref(),
-            || {
-                master
-                    .ok_or_else(|| Error::new(Kind::Data, "no master key").with_source(src.clone()))
-            },
+            || master.unwrap_or_else(no_key),
             &self.kms,
             &src,
         )?;
