@@ -275,7 +275,15 @@ struct State {
 /// Every provider's settings and, once used, its client and credentials. No I/O until a key is
 /// used.
 pub(crate) struct KmsClients {
+    #[cfg_attr(
+        not(any(feature = "aws", feature = "gcp", feature = "azure", feature = "vault")),
+        allow(dead_code)
+    )]
     env: Environ,
+    #[cfg_attr(
+        not(any(feature = "aws", feature = "gcp", feature = "azure")),
+        allow(dead_code)
+    )]
     outputs: Outputs,
     #[cfg(feature = "aws")]
     aws: crate::source::aws::config::AwsSettings,
