@@ -135,6 +135,11 @@ fn round_trip(k: &Kms) {
     // The provider's own client unwraps what we wrapped and opens the entry.
     let got = k.sdk(json!({"op": "read", "vault": "app", "entry": "db"}));
     assert_eq!(unb64(got["value"].as_str().expect("value")), db.as_bytes());
+    // The data key itself never shows, not even at trace level.
+    let data_key = got["data_key"].as_str().expect("data key").to_string();
+    let out = k.start().args(["--log-level", "trace"]).output();
+    out.expect_ok();
+    assert!(!out.stderr().contains(&data_key) && !out.stderr().contains(&db));
 
     // Without --bundle-kms the header is not trusted: 78, the program not started.
     let out = k.start().env_remove("SECRET_INIT_BUNDLE_KMS").output();
@@ -496,4 +501,57 @@ fn kms_version_1_bundles_keep_working_unchanged() {
     assert_eq!(v["version"], 1);
     assert!(v.get("key").is_none(), "{v}");
     assert_eq!(start().output().expect_ok().stdout(), "v1-db-password");
+}
+
+/// Key names are checked before anything is read or sent: a bad `--kms` is a usage error (64),
+/// a bad `--bundle-kms` a configuration error (78), and `create --kms` on a version 1 file is
+/// refused (65) rather than mixing keys.
+#[test]
+fn kms_key_names_are_checked_first() {
+    let sb = Sandbox::new();
+    let file = sb.path("bundle.json");
+    let cli = |args: &[&str]| {
+        let mut r = Run::new();
+        r.arg("bundle").args(args).arg("--bundle").arg(&file);
+        r.env("HOME", sb.path("home"));
+        r
+    };
+    for bad in [
+        "aws:arn:aws:kms:us-east-1:1234:key/x",
+        "gcp:projects/p",
+        "azure:https://evil.example.com/keys/k/1",
+        "transit:../x",
+        "kms:x",
+    ] {
+        cli(&["create", "app", "--kms", bad])
+            .output()
+            .expect_code(64)
+            .stderr_has("--kms:");
+        assert!(!file.exists());
+        sb.config("secrets:\n  db: null\n");
+        sb.run()
+            .env("SECRET_INIT_BUNDLE", &file)
+            .env("SECRET_INIT_BUNDLE_KMS", bad)
+            .args(["--", "/bin/true"])
+            .output()
+            .expect_code(78)
+            .stderr_has("SECRET_INIT_BUNDLE_KMS: ");
+    }
+    let key = Run::new()
+        .args(["bundle", "keygen"])
+        .output()
+        .stdout()
+        .trim()
+        .to_string();
+    cli(&["create", "app"])
+        .env("SECRET_INIT_MASTER_KEY", &key)
+        .output()
+        .expect_ok();
+    let before = std::fs::read(&file).expect("bundle");
+    cli(&["create", "other", "--kms", "transit:transit/app"])
+        .env("SECRET_INIT_MASTER_KEY", &key)
+        .output()
+        .expect_code(65)
+        .stderr_has("not wrapped by a KMS key");
+    assert_eq!(std::fs::read(&file).expect("bundle"), before);
 }
