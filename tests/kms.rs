@@ -126,6 +126,20 @@ fn round_trip(k: &Kms) {
         .output()
         .expect_ok()
         .stdout_has(&db);
+    // Another vault in the same file: --kms is then the key trusted, the file stays version 2
+    // under the same wrapped key.
+    let wrapped_before = k.json()["key"]["wrapped"].clone();
+    k.cli(&["create", "more", "--kms", &k.spec])
+        .output()
+        .expect_ok();
+    assert_eq!(k.json()["key"]["wrapped"], wrapped_before);
+    k.cli(&["show", "app"])
+        .env("SECRET_INIT_BUNDLE_KMS", &k.spec)
+        .output()
+        .expect_ok()
+        .stdout_has("db")
+        .no_leak(&[&db]);
+    k.cli(&["list"]).output().expect_ok().stdout_has("more");
 
     // Started with no key anywhere: the KMS unwraps the data key.
     let out = k.start().output();
