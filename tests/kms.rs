@@ -282,6 +282,23 @@ fn kms_aws_bundle_against_moto() {
             .stdout()
             .starts_with("canary-kms-theirs")
     );
+    // The header renamed to an alias of the very same key: KMS unwraps the data key, but the
+    // key check is bound to the name the file was written with (65).
+    let key_id = r[0]["KeyMetadata"]["KeyId"].as_str().expect("key id");
+    moto.admin(json!([{"service": "kms", "method": "create_alias",
+        "args": {"AliasName": "alias/app", "TargetKeyId": key_id}}]));
+    let alias = "aws:arn:aws:kms:us-east-1:123456789012:alias/app";
+    let good = std::fs::read(&k.file).expect("bundle");
+    let mut v = k.json();
+    v["key"]["kms"] = json!(alias);
+    std::fs::write(&k.file, v.to_string()).expect("write");
+    refused(
+        &k,
+        k.start().env("SECRET_INIT_BUNDLE_KMS", alias),
+        65,
+        "unwrapped does not open the bundle's key check",
+    );
+    std::fs::write(&k.file, &good).expect("restore");
     // A pod without kms:Decrypt: 77, one line naming the key.
     let (none_id, none_secret) = moto.user("nothing", &["kms:ListKeys"]);
     k.env = env(&none_id, &none_secret);

@@ -416,7 +416,13 @@ impl Bundle {
             Ok(v) if v.expose() == KEY_CHECK_PLAIN => Ok(()),
             Ok(_) | Err(OpenError::Auth) => Err(data_error(
                 src,
-                "wrong master key: the bundle's key check does not open with it (or the key check is corrupted)",
+                match &self.wrapped_key {
+                    None => "wrong master key: the bundle's key check does not open with it (or the key check is corrupted)".to_string(),
+                    Some(w) => format!(
+                        "the data key kms {} unwrapped does not open the bundle's key check (the header's key name changed, or the key check is corrupted)",
+                        crate::log::escape_controls(&w.kms)
+                    ),
+                },
             )),
             Err(e) => Err(data_error(src, format!("key check: {e}"))),
         }
