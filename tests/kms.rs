@@ -586,3 +586,83 @@ fn kms_key_names_are_checked_first() {
         .stderr_has("not wrapped by a KMS key");
     assert_eq!(std::fs::read(&file).expect("bundle"), before);
 }
+
+/// A supervised program and a bundle whose key transit wraps: a changed bundle is unwrapped again
+/// and republished; once the key is gone from transit, a rewrite fails at the KMS and the last
+/// good set stays, the program untouched.
+#[test]
+fn kms_transit_bundle_refreshes_and_a_kms_failure_keeps_the_old_set() {
+    use crate::init::{Ns, libc_sig};
+    use crate::refresh::{expect_prefix, status_until};
+    use std::time::Duration;
+
+    let bao = Bao::start();
+    bao.admin(json!([
+        {"op": "api", "method": "POST", "path": "sys/mounts/transit", "body": {"type": "transit"}},
+        {"op": "api", "method": "POST", "path": "transit/keys/app", "body": {}},
+    ]));
+    let k = Kms::new(
+        "transit:transit/app".into(),
+        "transit:transit/other".into(),
+        vec![
+            ("VAULT_ADDR".to_string(), bao.addr.clone()),
+            ("VAULT_CACERT".into(), bao.ca.display().to_string()),
+            ("VAULT_TOKEN".into(), bao.root.clone()),
+        ],
+        Value::Null,
+    );
+    let (a, b) = (canary("kms-refresh-a"), canary("kms-refresh-b"));
+    k.cli(&["create", "app", "--kms", &k.spec])
+        .output()
+        .expect_ok();
+    let set = |v: &str| {
+        k.cli(&["set", "app", "db", v, "--kms", &k.spec])
+            .output()
+            .expect_ok();
+    };
+    set(&a);
+    let status = k.sb.path("status.json");
+    k.sb.config(&format!(
+        "secrets:\n  db: null\nsecret_init:\n  refresh:\n    interval: 1h\n    status_file: {}\n  secrets:\n    db: {{from: 'bundle:app#db'}}\n",
+        status.display()
+    ));
+    let out = k.sb.path("out/db");
+    let f = out.display();
+    let mut r = k.sb.run();
+    for (name, v) in &k.env {
+        r.env(name, v);
+    }
+    r.env("SECRET_INIT_BUNDLE", &k.file)
+        .env("SECRET_INIT_BUNDLE_KMS", &k.spec)
+        .args(["--", "/bin/sh", "-c"])
+        .arg(format!(
+            "trap 'echo \"hup $(cat {f})\"' HUP; echo \"ready $$ $(cat {f})\"; while :; do sleep 0.05; done"
+        ));
+    let mut ns = Ns::start(&r, &[]);
+    let (ready, _) = expect_prefix(&ns, "ready ", Duration::from_secs(10));
+    assert!(ready.ends_with(&a), "{ready}");
+    let decrypts = bao.audited_ops("update", "transit/decrypt/app");
+    set(&b);
+    let (line, _) = expect_prefix(&ns, "hup ", Duration::from_secs(5));
+    assert_eq!(line, format!("hup {b}"));
+    assert!(bao.audited_ops("update", "transit/decrypt/app") > decrypts);
+
+    // The key deleted from transit, then the bundle rewritten: the pass fails at the KMS.
+    bao.admin(json!([
+        {"op": "api", "method": "POST", "path": "transit/keys/app/config", "body": {"deletion_allowed": true}},
+        {"op": "api", "method": "DELETE", "path": "transit/keys/app"},
+    ]));
+    let tmp = k.sb.path(".rewritten");
+    std::fs::copy(&k.file, &tmp).expect("copy");
+    std::fs::rename(&tmp, &k.file).expect("rename");
+    let st = status_until(&status, Duration::from_secs(5), &ns, |s| s["ok"] == false);
+    let error = st["error"].as_str().expect("error").to_string();
+    assert!(error.contains("kms transit:transit/app"), "{st}");
+    assert_eq!(read(&out), b, "the last good value stays");
+    assert_eq!(ns.line(Duration::from_millis(300)), None);
+    let pid = ns.host_pid();
+    ns.signal(pid, libc_sig::TERM);
+    assert_eq!(ns.finish(), 143);
+    let stderr = ns.stderr();
+    assert!(!stderr.contains(&a) && !stderr.contains(&b), "{stderr}");
+}
