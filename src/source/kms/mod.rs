@@ -78,7 +78,7 @@ pub enum KmsKey {
 }
 
 /// The forms [`KmsKey::parse`] reads.
-pub(crate) const FORMS: &str = "expected aws:ARN, gcp:projects/P/locations/L/keyRings/R/cryptoKeys/K, azure:https://VAULT.vault.azure.net/keys/NAME/VERSION or transit:MOUNT/NAME";
+const FORMS: &str = "expected aws:ARN, gcp:projects/P/locations/L/keyRings/R/cryptoKeys/K, azure:https://VAULT.vault.azure.net/keys/NAME/VERSION or transit:MOUNT/NAME";
 
 impl KmsKey {
     /// Parses `aws:ARN`, `gcp:RESOURCE`, `azure:URL` or `transit:MOUNT/NAME` (the `--kms` option
@@ -341,7 +341,6 @@ impl KmsClients {
 }
 
 /// The error of a provider this build lacks (78).
-#[allow(dead_code)]
 fn not_built(key: &KmsKey, feature: &str) -> Error {
     Error::new(
         Kind::Config,
@@ -423,7 +422,6 @@ fn wrap_uncached(
 }
 
 /// The Cargo feature that brings `key`'s provider.
-#[allow(dead_code)]
 fn feature_of(key: &KmsKey) -> &'static str {
     match key {
         KmsKey::Transit { .. } => "vault",
