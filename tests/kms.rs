@@ -666,3 +666,28 @@ fn kms_transit_bundle_refreshes_and_a_kms_failure_keeps_the_old_set() {
     let stderr = ns.stderr();
     assert!(!stderr.contains(&a) && !stderr.contains(&b), "{stderr}");
 }
+
+/// `check --offline` stands the bundle in for itself: a KMS-wrapped key is not sent anywhere.
+#[test]
+fn kms_check_offline_contacts_no_kms() {
+    let fake = FakeGcp::start(json!({"kms_keys": gcp_keys()}));
+    let k = gcp_kms(&fake);
+    k.sdk(json!({"op": "write", "kms": k.spec, "vault": "app", "entries": {"db": "x"}}));
+    let before = fake.requests("/").len();
+    let mut r = k.start();
+    r.args.clear();
+    r.args(["check", "--offline"]);
+    r.output().expect_ok().stdout_has("not contacted");
+    assert_eq!(fake.requests("/").len(), before, "{:?}", fake.requests("/"));
+    // The same check online asks Cloud KMS once.
+    let mut r = k.start();
+    r.args.clear();
+    r.arg("check");
+    r.output().expect_ok();
+    let after: Vec<String> = fake.requests("/")[before..].to_vec();
+    assert_eq!(
+        after.iter().filter(|l| l.contains(":decrypt")).count(),
+        1,
+        "{after:?}"
+    );
+}
