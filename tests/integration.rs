@@ -22,6 +22,7 @@ mod fleet;
 mod gcp;
 mod hardening;
 mod init;
+mod kms;
 mod kubernetes;
 mod leaks;
 mod offline;
