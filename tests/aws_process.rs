@@ -41,6 +41,7 @@ fn helper(sb: &Sandbox, creds: &serde_json::Value, leak: &str) -> std::path::Pat
          badjson) printf 'this is not json {leak}' ;;\n\
          fail) echo 'helper: the store refused us' >&2; exit 3 ;;\n\
          hang) sleep 3600 & echo $! > '{pids}/grandchild'; echo $$ > '{pids}/child'; exec sleep 3601 ;;\n\
+         file) cat \"$2\" ;;\n\
          esac\n",
         pids = sb.path("pids").display(),
     );
@@ -113,6 +114,53 @@ fn credential_process_output_used_at_moto() {
         .output()
         .stderr_has("helper: the store refused us");
     refused("unsplittable", 78, "cannot be split: no closing quotation");
+}
+
+/// A role chain whose `source_profile` is a `credential_process` profile: the process's keys
+/// (a user allowed only `sts:AssumeRole`) sign STS `AssumeRole` at moto, which checks the
+/// role's trust policy; the role reads the secret.
+#[test]
+fn credential_process_as_a_role_chains_source() {
+    let moto = Moto::enforcing();
+    let value = canary("process-role");
+    let (id, sk) = moto.user("base", &["sts:AssumeRole"]);
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:user/base"}, "Action": "sts:AssumeRole"}]});
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]});
+    moto.admin(serde_json::json!([
+        {"service": "secretsmanager", "method": "create_secret", "args": {"Name": "app/db", "SecretString": value}},
+        {"service": "iam", "method": "create_role", "args": {"RoleName": "reader", "AssumeRolePolicyDocument": trust.to_string()}},
+        {"service": "iam", "method": "put_role_policy", "args": {"RoleName": "reader", "PolicyName": "r", "PolicyDocument": policy.to_string()}},
+    ]));
+    let sb = Sandbox::new();
+    let dir = helper(&sb, &serde_json::json!({}), &canary("unused"));
+    config(&sb, &dir);
+    let keys = sb.write(
+        "base.json",
+        serde_json::json!({"Version": 1, "AccessKeyId": id, "SecretAccessKey": sk}).to_string(),
+    );
+    let mut text = read(&sb.path("aws/config"));
+    text.push_str(&format!(
+        "[profile base]\ncredential_process = '{}/helper.sh' file {}\n\
+         [profile app]\nrole_arn = arn:aws:iam::123456789012:role/reader\nsource_profile = base\n",
+        dir.display(),
+        keys.display()
+    ));
+    sb.write("aws/config", text);
+    // Negative control: the process's own keys may not read the secret.
+    run(&sb, &moto, "base")
+        .output()
+        .expect_code(77)
+        .stderr_has("AccessDenied")
+        .no_leak(&[&value, &sk]);
+    run(&sb, &moto, "app")
+        .output()
+        .expect_ok()
+        .stderr_has("profile base: running credential_process")
+        .stderr_has("profile app: AssumeRole arn:aws:iam::123456789012:role/reader")
+        .no_leak(&[&value, &sk]);
+    assert_eq!(read(&sb.path("out/x")), value);
 }
 
 /// A process that never answers is killed at the deadline with its whole process group (the
