@@ -9,7 +9,9 @@
 //! runs it on behalf of a `--user` program at all (the program's user would otherwise choose
 //! what root executes, or root would run a helper meant for the workload's identity). The
 //! process runs in its own process group under the aws deadline; when the deadline passes, the
-//! whole group is killed by its id (the leader's PID, which secret-init started) and reaped.
+//! whole group is killed by its id (the leader's PID, which secret-init started and has not yet
+//! reaped) and the leader reaped. A descendant that left the group (`setsid`) is out of reach,
+//! as it is for the AWS CLI; it only keeps a pipe nobody reads.
 //! Its output is a credential: it stays in wiped buffers and never reaches a log or an error.
 
 use std::io::Read;
@@ -17,7 +19,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::sigv4::Credentials;
 use crate::environ::Environ;
@@ -27,9 +29,6 @@ use crate::secret::Secret;
 
 /// The largest output read: the JSON of one set of credentials is well under 4 KiB.
 const MAX_OUTPUT_BYTES: u64 = 64 * 1024;
-
-/// How long the killed group is given to be reaped before secret-init stops waiting for it.
-const REAP_GRACE: Duration = Duration::from_secs(2);
 
 /// A profile's `credential_process`, where it was written.
 #[derive(Clone, Debug)]
@@ -176,43 +175,50 @@ impl CredentialProcess {
                 format!("cannot start {}: {e}", crate::log::escape_controls(program)),
             )
         })?;
-        let pid = child.id();
         let Some(mut stdout) = child.stdout.take() else {
             return Err(self.error(Kind::Unavailable, "no pipe to read its output"));
         };
-        // The read and the wait run beside us, so that the deadline holds whatever the
-        // process does with its output.
+        let start = Instant::now();
+        // The output is read beside us, so that the deadline holds whatever the process does
+        // with it. Only the calling thread waits for the child: until it has, the child's PID
+        // (its group's id) cannot name another process, so the kill below reaches this group.
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut out = zeroize::Zeroizing::new(Vec::new());
             let read = (&mut stdout)
                 .take(MAX_OUTPUT_BYTES + 1)
                 .read_to_end(&mut out);
-            drop(stdout);
-            let status = child.wait();
-            let _ = tx.send((read.map(|_| Secret::new(std::mem::take(&mut *out))), status));
+            let _ = tx.send(read.map(|_| Secret::new(std::mem::take(&mut *out))));
         });
-        let (out, status) = match rx.recv_timeout(deadline) {
-            Ok(done) => done,
-            Err(_) => {
-                // The group's id is the leader's PID, a child of ours not yet reaped (the waiting
-                // thread has not returned), so it names no one else.
-                if let Ok(pid) = i32::try_from(pid) {
-                    let _ = crate::sys::send(pid, nix::libc::SIGKILL, true);
-                }
-                let _ = rx.recv_timeout(REAP_GRACE);
-                return Err(self.error(
-                    Kind::Unavailable,
-                    format!(
-                        "did not finish within the deadline ({deadline:?}): its process group was killed"
-                    ),
-                ));
+        let out = rx.recv_timeout(deadline);
+        // Its stdout closed: the process is normally gone or going. One that lives on is given
+        // what is left of the deadline, looked at every 10 ms (a rare case, not worth a pidfd).
+        let mut status = None;
+        while out.is_ok() {
+            status = child.try_wait().ok().flatten();
+            if status.is_some() || start.elapsed() >= deadline {
+                break;
             }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let Some(status) = status else {
+            if let Ok(pid) = i32::try_from(child.id()) {
+                let _ = crate::sys::send(pid, nix::libc::SIGKILL, true);
+            }
+            let _ = child.wait();
+            return Err(self.error(
+                Kind::Unavailable,
+                format!(
+                    "did not finish within the deadline ({deadline:?}): its process group was killed"
+                ),
+            ));
         };
-        let status = status
-            .map_err(|e| self.error(Kind::Unavailable, format!("cannot wait for it: {e}")))?;
-        let out =
-            out.map_err(|e| self.error(Kind::Unavailable, format!("cannot read its output: {e}")))?;
+        let out = match out {
+            Ok(read) => read.map_err(|e| {
+                self.error(Kind::Unavailable, format!("cannot read its output: {e}"))
+            })?,
+            Err(_) => return Err(self.error(Kind::Unavailable, "its output was lost")),
+        };
         if !status.success() {
             return Err(self.error(
                 Kind::Permission,
