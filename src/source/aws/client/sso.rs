@@ -43,7 +43,7 @@ pub fn parse_role_credentials(status: u16, body: &Secret) -> Result<Credentials,
             Error::new(
                 Kind::Permission,
                 format!(
-                    "{} (the SSO token may have been revoked: run `aws sso login` again)",
+                    "{} (is the cached SSO token still valid (`aws sso login`), and may its user take this role in this account?)",
                     e.what
                 ),
             )
