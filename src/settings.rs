@@ -15,6 +15,9 @@ use crate::manifest::FileSettings;
 use crate::source::SourceKind;
 use crate::source::registry::{Generic, SourceSettings};
 
+mod fallback;
+pub(crate) use fallback::{FallbackSettings, KeyFrom};
+
 /// Output format of `check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportFormat {
@@ -50,6 +53,10 @@ pub struct Settings {
     /// Environment values that are whole references reach the program resolved
     /// (`secret_init.resolve_env_references`).
     pub resolve_env_references: bool,
+    /// Deliver by env only (`--env-only`, `secret_init.env_only`): no file, no output dir.
+    pub env_only: bool,
+    /// `check --offline`: no remote source contacted, no credential read.
+    pub offline: bool,
     /// `check --show-prefix`: values shown by their first quarter instead of masked.
     pub show_prefix: bool,
     /// Log verbosity.
@@ -69,6 +76,8 @@ pub struct Settings {
     pub refresh: Option<RefreshSettings>,
     /// Masking of the program's output; `None` when off (docs/masking.md).
     pub mask: Option<crate::mask::Rules>,
+    /// The last-known-good snapshot; `None` when off (docs/fallback.md).
+    pub fallback: Option<FallbackSettings>,
 }
 
 /// `--mask` / `secret_init.mask`, with `mask_min_length` and `mask_marker`.
@@ -565,6 +574,12 @@ impl Settings {
         }
         // The pointer is an input like TRUSS_SECRET_*: the program gets the value, not the path.
         scrub_env.extend(file_env.iter().map(|v| format!("{v}_FILE")));
+        let fallback =
+            fallback::resolve(inv, env, file.fallback.as_ref(), &output_dir, &env_prefix)?;
+        // The snapshot's key is secret-init's own credential: never the program's.
+        if let Some(KeyFrom::Env(v)) = fallback.as_ref().map(|f| &f.key) {
+            scrub_env.push(v.clone());
+        }
         Ok(Settings {
             sources,
             env_prefix,
@@ -582,6 +597,8 @@ impl Settings {
                 Opt::ResolveEnvReferences,
                 file.resolve_env_references,
             )?,
+            env_only: flag(inv, env, Opt::EnvOnly, file.env_only)?,
+            offline: flag(inv, env, Opt::Offline, None)?,
             show_prefix: flag(inv, env, Opt::ShowPrefix, None)?,
             log_level,
             log_format,
@@ -591,6 +608,7 @@ impl Settings {
             state_file,
             refresh: refresh_settings(inv, env, file.refresh.as_ref())?,
             mask: mask_settings(inv, env, file)?,
+            fallback,
         })
     }
 }

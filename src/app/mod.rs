@@ -22,6 +22,7 @@ mod env_refs;
 pub(crate) mod materialize;
 pub(crate) mod pipeline;
 pub(crate) mod refresh;
+mod snapshot;
 mod version;
 
 pub(crate) use pipeline::{Context, Delivery, delivery, remove_consumed};
@@ -100,6 +101,13 @@ fn command(
             manifest.secrets.len()
         ),
         None => crate::log::info!("no config.yaml found (--config); no secrets declared"),
+    }
+    if settings.offline && !matches!(inv.command, Command::Check(_)) {
+        return Err(Error::new(
+            Kind::Usage,
+            "--offline goes with check only: secret-init check --offline",
+        )
+        .into());
     }
     let mut ctx = Context {
         env,
@@ -221,7 +229,7 @@ pub(crate) fn run(
     out_of_the_programs_reach(ctx, creds.as_ref())?;
     ctx.program_home = creds.as_ref().map(|c| c.home.clone());
     let ctx = &*ctx;
-    if !ctx.settings.allow_shared_dir {
+    if !ctx.settings.allow_shared_dir && !ctx.settings.env_only {
         // Before the first read: the output dir is usually /secrets, also the first secrets dir.
         file::tighten_fresh_mount(
             &ctx.settings.output_dir,
@@ -240,6 +248,8 @@ pub(crate) fn run(
         plan,
         env,
         opts: write_opts,
+        stale,
+        snapshot,
     } = delivery(ctx, creds.as_ref(), &mut carry, program)?;
     let inherited = child_env::inherited(
         &ctx.env,
@@ -253,6 +263,7 @@ pub(crate) fn run(
     let published = file::publish(&plan.files, &write_opts, file::SignalStop)?;
     carry.written_ids.extend(published.ids.iter().copied());
     remove_consumed(&plan.consumed);
+    snapshot::write(&ctx.settings, snapshot);
     crate::log::info!(
         "{} delivered ({} written, {} unchanged, {}); starting {}",
         plural(ctx.manifest.secrets.len(), "secret"),
@@ -301,6 +312,7 @@ pub(crate) fn run(
     let mut refresher = refresh.zip(delivered).map(|(r, last)| {
         crate::app::refresh::Refresher::new(ctx, r, creds, program, write_opts, last, carry)
             .masking(masks)
+            .with_stale(stale)
     });
     let result = supervise::run(
         cmd,
@@ -349,6 +361,24 @@ fn out_of_the_programs_reach(ctx: &Context, creds: Option<&sys::Credentials>) ->
     if let Some(p) = &ctx.settings.local_config {
         files.push((p, "the local config"));
     }
+    if let Some(fb) = &ctx.settings.fallback {
+        // The program could delete, replace or replay the snapshot: it must not reach its
+        // directory (a snapshot not there yet included), nor the key that seals it.
+        let dir = fb.path.parent().unwrap_or(std::path::Path::new("/"));
+        if dir.is_dir() && user.could_change_dir(dir) {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "the fallback snapshot's directory {}: the program's user (uid {}) could change it; under --user it must be out of the program's reach",
+                    dir.display(),
+                    user.uid
+                ),
+            ));
+        }
+        if let crate::settings::KeyFrom::File(k) = &fb.key {
+            files.push((k, "the fallback key file"));
+        }
+    }
     for (path, what) in files {
         if let Some(why) = user.could_write(path) {
             return Err(Error::new(
@@ -379,12 +409,14 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         creds: creds.as_ref(),
         program,
         only: None,
+        offline: ctx.settings.offline,
     };
     // The run's own pass: check stops where the run would, with the run's errors.
     let Pass {
         resolutions,
         provider_files,
         delivery,
+        stale,
     } = pass(ctx, &from_env, &mut Carry::default(), &target)?;
     // The vault's dynamic secrets: one row per delivered field (`web.cert`), never its value.
     #[cfg(feature = "vault")]
@@ -418,7 +450,12 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
                     .unwrap_or_else(|| "vault dynamic".to_string()),
                 destination: vec![f.path.display().to_string()],
                 value: "-".into(),
-                status: "ok".into(),
+                status: if ctx.settings.offline {
+                    crate::source::offline::NOT_CONTACTED
+                } else {
+                    "ok"
+                }
+                .into(),
             });
         }
     }
@@ -452,6 +489,20 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
             .filter(|_| row.status.starts_with("ok"))
         {
             row.status = format!("error: {}", e.what);
+        }
+    }
+    // Served from the fallback snapshot: how old, and why the store was not asked.
+    let now = crate::fallback::now();
+    for s in &stale {
+        if let Some(row) = rows
+            .iter_mut()
+            .find(|r| r.name == s.name && r.status == "ok")
+        {
+            row.status = format!(
+                "stale: {} old, from the fallback snapshot (store unavailable: {})",
+                crate::fallback::human_age(s.age(now)),
+                s.outage.words()
+            );
         }
     }
     rows.extend(provider_rows);
@@ -554,16 +605,22 @@ impl Row {
     fn of(r: &Resolution, s: &Settings) -> Row {
         let mut dest = Vec::new();
         match &r.settings.file {
+            _ if s.env_only => {}
             manifest::FileTarget::Default => {
                 dest.push(s.output_dir.join(r.name.as_str()).display().to_string())
             }
             manifest::FileTarget::Path(p) => dest.push(p.display().to_string()),
             manifest::FileTarget::Disabled => {}
         }
-        if let Some(v) = &r.settings.env {
+        // As the plan has it: env only delivers a secret without `env:` under its own name.
+        let env_only_name = s.env_only.then_some(r.name.as_str());
+        if let Some(v) = r.settings.env.as_deref().or(env_only_name) {
             dest.push(format!("env:{v}"));
         }
+        // `check --offline`: a remote source's value is a placeholder, neither shown nor judged.
+        let uncontacted = s.offline && r.origin.as_ref().is_some_and(|o| !o.kind.is_local());
         let status = match (&r.value, &r.problem) {
+            (Some(_), None) if uncontacted => crate::source::offline::NOT_CONTACTED.to_string(),
             (_, Some(e)) if e.kind == Kind::Unavailable => "missing".to_string(),
             (_, Some(e)) => format!("error: {}", e.what),
             (Some(v), None) => match &s.mask {
@@ -585,7 +642,7 @@ impl Row {
                 .as_ref()
                 .map_or_else(|| "-".to_string(), ToString::to_string),
             destination: dest,
-            value: r.value.as_ref().map_or_else(
+            value: r.value.as_ref().filter(|_| !uncontacted).map_or_else(
                 || "-".to_string(),
                 |v| {
                     if s.show_prefix {
@@ -677,6 +734,7 @@ pub(crate) fn get(ctx: &Context, name: &str) -> Result<u8, Errors> {
         creds: None,
         program: &[],
         only: Some(&declared.name),
+        offline: false,
     };
     let Pass {
         resolutions,

@@ -108,6 +108,9 @@ pub(crate) struct Target<'p> {
     pub program: &'p [OsString],
     /// Only this secret (`get`); `None`: every declared secret.
     pub only: Option<&'p crate::name::SecretName>,
+    /// `check --offline`: the remote sources contacted nowhere, their values placeholders
+    /// (`source::offline`); the local ones read as in a run.
+    pub offline: bool,
 }
 
 /// One pass's result. Its rows (resolutions, provider files) are kept even when a later stage
@@ -120,6 +123,8 @@ pub(crate) struct Pass<'a> {
     pub provider_files: Vec<(String, String, std::path::PathBuf, bool)>,
     /// The delivery, or why the run would stop.
     pub delivery: Result<Delivery, Errors>,
+    /// The secrets the fallback snapshot stood in for.
+    pub stale: Vec<crate::fallback::Stale>,
 }
 
 /// The one pass: resolve → plan (secrets, providers, templates, dynamic secrets, injected
@@ -147,6 +152,11 @@ pub(crate) fn pass<'a>(
         &outputs,
         carry,
         &inputs,
+        target.offline,
+    )?;
+    crate::fallback::refuse_key_references(
+        &ctx.settings,
+        ctx.manifest.secrets.iter().chain(from_env),
     )?;
     let declared = ctx
         .manifest
@@ -154,7 +164,18 @@ pub(crate) fn pass<'a>(
         .iter()
         .chain(from_env)
         .filter(|d| target.only.is_none_or(|n| d.name == *n));
-    let (resolutions, mut errors) = resolve::resolve(declared, &mut sources);
+    let (mut resolutions, mut errors) = resolve::resolve(declared, &mut sources);
+    // A remote store that could not be asked: the snapshot stands in for its secrets, which are
+    // then no longer problems (the errors are the rest, as `resolve` collected them).
+    let stale = crate::fallback::stand_in(&ctx.settings, &ctx.manifest, &ctx.env, &mut resolutions);
+    if !stale.is_empty() {
+        errors = Errors(
+            resolutions
+                .iter()
+                .filter_map(|r| r.problem.as_deref().cloned())
+                .collect(),
+        );
+    }
     near_misses(ctx, from_env, &mut errors);
     // For a long-lived supervisor: the next pass (live refresh) rebuilds the sources and so
     // obtains new credentials; this says by when one is due.
@@ -194,7 +215,7 @@ pub(crate) fn pass<'a>(
         let Some((mut plan, mut injected)) = planned else {
             return Ok(Delivery::default());
         };
-        add_dynamic(ctx, carry, &mut plan)?;
+        add_dynamic(ctx, carry, &mut plan, target.offline)?;
         injected.extend(crate::source::file::file_env(
             &ctx.settings.file_env,
             &ctx.env,
@@ -202,6 +223,9 @@ pub(crate) fn pass<'a>(
             &inputs,
         )?);
         plan::add_injected(&mut plan, injected, &ctx.settings)?;
+        if ctx.settings.env_only {
+            plan::env_only(&plan)?;
+        }
         if target.ending != Ending::Deliver {
             return Ok(Delivery {
                 plan,
@@ -209,12 +233,18 @@ pub(crate) fn pass<'a>(
             });
         }
         let (env, opts) = before_publishing(ctx, &mut plan, target.creds, target.program)?;
-        Ok(Delivery { plan, env, opts })
+        Ok(Delivery {
+            plan,
+            env,
+            opts,
+            ..Delivery::default()
+        })
     });
     Ok(Pass {
         resolutions,
         provider_files,
         delivery,
+        stale,
     })
 }
 
@@ -344,6 +374,13 @@ fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
     {
         add(f, "the bundle master key file");
     }
+    if let Some(crate::settings::KeyFrom::File(f)) = ctx.settings.fallback.as_ref().map(|f| &f.key)
+    {
+        add(f, "the fallback snapshot's key file");
+    }
+    if let Some(fb) = &ctx.settings.fallback {
+        add(&fb.path, "the fallback snapshot");
+    }
     if let Some(f) = ctx.env.get("SECRET_INIT_MASTER_KEY_FILE") {
         add(std::path::Path::new(f), "the bundle master key file");
     }
@@ -386,14 +423,20 @@ fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
 
 /// Without the vault source there are no dynamic secrets.
 #[cfg(not(feature = "vault"))]
-fn add_dynamic(_: &Context, _: &mut Carry, _: &mut plan::Plan) -> Result<(), Errors> {
+fn add_dynamic(_: &Context, _: &mut Carry, _: &mut plan::Plan, _: bool) -> Result<(), Errors> {
     Ok(())
 }
 
 /// The vault's dynamic secrets (`secret_init.vault.dynamic`) join the plan: each one's fields
-/// as files published in the same atomic set. A path already planned is a conflict.
+/// as files published in the same atomic set. A path already planned is a conflict. `offline`:
+/// nothing is issued; each field is planned with a placeholder value.
 #[cfg(feature = "vault")]
-fn add_dynamic(ctx: &Context, carry: &mut Carry, plan: &mut plan::Plan) -> Result<(), Errors> {
+fn add_dynamic(
+    ctx: &Context,
+    carry: &mut Carry,
+    plan: &mut plan::Plan,
+    offline: bool,
+) -> Result<(), Errors> {
     let Some(v) = ctx
         .settings
         .source
@@ -403,7 +446,19 @@ fn add_dynamic(ctx: &Context, carry: &mut Carry, plan: &mut plan::Plan) -> Resul
     else {
         return Ok(());
     };
-    let values = carry.vault.dynamic_values(v, &ctx.env)?;
+    let values = if offline {
+        let placeholder = crate::secret::Secret::new(crate::source::offline::PLACEHOLDER.to_vec());
+        v.dynamic
+            .iter()
+            .flat_map(|d| {
+                d.fields
+                    .iter()
+                    .map(|(suffix, _)| (d.name.clone(), suffix.clone(), placeholder.clone()))
+            })
+            .collect()
+    } else {
+        carry.vault.dynamic_values(v, &ctx.env)?
+    };
     let mut errors = Errors::default();
     for (name, suffix, content) in values {
         let f = plan::FileDelivery {
@@ -457,8 +512,19 @@ pub(crate) fn delivery(
         creds,
         program,
         only: None,
+        offline: false,
     };
-    pass(ctx, &from_env, carry, &target)?.delivery
+    let pass = pass(ctx, &from_env, carry, &target)?;
+    let mut delivery = pass.delivery?;
+    delivery.snapshot = crate::fallback::next(
+        &ctx.settings,
+        &ctx.manifest,
+        &ctx.env,
+        &pass.resolutions,
+        &pass.stale,
+    );
+    delivery.stale = pass.stale;
+    Ok(delivery)
 }
 
 /// The plan of a pass that ends at `ending` ([`Ending::Plan`] or [`Ending::Env`]), for the
@@ -475,6 +541,7 @@ pub(crate) fn plan_for(
         creds: None,
         program: &[],
         only: None,
+        offline: false,
     };
     Ok(pass(ctx, &from_env, carry, &target)?.delivery?.plan)
 }
@@ -488,6 +555,10 @@ pub(crate) struct Delivery {
     pub env: Vec<(OsString, OsString)>,
     /// The write policy for the publisher.
     pub opts: file::WriteOptions,
+    /// The secrets the fallback snapshot stood in for (a run or a refresh).
+    pub stale: Vec<crate::fallback::Stale>,
+    /// The snapshot to write once published (a run or a refresh, with `secret_init.fallback`).
+    pub snapshot: Option<crate::fallback::Next>,
 }
 
 /// Removes input files a login used up (`remove_secret_id_file`), once the start has got as far

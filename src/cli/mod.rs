@@ -74,6 +74,8 @@ options! {
         "file holding the bundle's base64 master key (else SECRET_INIT_MASTER_KEY)";
     BundleCaCert = "bundle-ca-cert", Some("PATH"), false,
         "PEM CA bundle for an https:// bundle [default: SSL_CERT_FILE, system bundle]";
+    BundleKms = "bundle-kms", Some("KEY"), false,
+        "the KMS key trusted to wrap the bundle's data key: aws:ARN, gcp:RESOURCE, azure:URL, transit:MOUNT/NAME (docs/bundle.md)";
     Sources = "sources", Some("LIST"), false,
         "source precedence, highest first [default: file,env,vault,aws,gcp,azure,bundle,local,default]";
     MaxSecretBytes = "max-secret-bytes", Some("N"), false,
@@ -88,6 +90,8 @@ options! {
         "deliver VAR from the file VAR_FILE names (Docker's *_FILE convention); repeatable; env: comma-separated";
     ResolveEnvReferences = "resolve-env-references", None, false,
         "an env var whose whole value is a reference (aws-sm:..., vault:...) reaches the program resolved";
+    EnvOnly = "env-only", None, false,
+        "deliver by env only: no file is written and no output dir made; a secret without env: goes to the variable of its own name";
     VaultAddr = "vault-addr", Some("URL"), false,
         "Vault/OpenBao address [default: secret_init.vault.address, VAULT_ADDR, BAO_ADDR]";
     VaultCaCert = "vault-ca-cert", Some("PATH"), false,
@@ -116,22 +120,22 @@ options! {
         "supervised: after the program exits, its leftover descendants get SIGTERM, then SIGKILL after this [default: 5]";
     User = "user", Some("USER[:GROUP]"), false,
         "run the program as this uid/name (image's /etc/passwd, /etc/group); delivered files are owned by it";
-    NoRoot = "no-root", None, false,
-        "refuse to run the program as uid 0";
+    NoRoot = "no-root", None, false, "refuse to run the program as uid 0";
     Cleanup = "cleanup", None, false,
         "remove the delivered files when the program exits (implies supervision)";
-    Mask = "mask", None, false,
-        "replace every delivered secret value (and its base64, URL and JSON forms) in the program's stdout and stderr with a marker (implies supervision; docs/masking.md)";
+    Mask = "mask", None, false, "replace every delivered secret value (and its base64, URL and JSON forms) in the program's stdout and stderr with a marker (implies supervision; docs/masking.md)";
+    NoFallback = "no-fallback", None, false, "do not read or write the fallback snapshot";
     Refresh = "refresh", Some("INTERVAL"), false,
         "live refresh: re-read remote sources every INTERVAL (30s, 5m, 1h; 0 = off) and watch mounted files (implies supervision; docs/refresh.md)";
     OnChange = "on-change", Some("WHAT"), false,
         "after a refresh changed something: signal, restart or none [default: signal]";
     RefreshSignal = "refresh-signal", Some("SIG"), false,
         "the signal --on-change signal sends [default: SIGHUP]";
-    LogLevel = "log-level", Some("LEVEL"), false,
-        "error|warn|info|debug|trace [default: info]";
+    LogLevel = "log-level", Some("LEVEL"), false, "error|warn|info|debug|trace [default: info]";
     LogFormat = "log-format", Some("FORMAT"), false,
         "text|json [default: text]";
+    Offline = "offline", None, false,
+        "check: contact no remote source and read no credential; check config, references, templates, plan and destinations";
     ShowPrefix = "show-prefix", None, false,
         "check: show the first quarter (at most 8 characters) of each printable value, nothing of its end";
     Format = "format", Some("FORMAT"), false,
@@ -165,8 +169,7 @@ pub(crate) fn env_twin(long: &str) -> String {
     )
 }
 
-/// The `SECRET_INIT_*` variables read beside the options' twins: the bundle's key, the Azure
-/// endpoint override and the bundle file's old name.
+/// Our other `SECRET_INIT_*` variables: the bundle key, Azure endpoint, bundle file's old name.
 const OTHER_OWN_VARS: &[&str] = &[
     "SECRET_INIT_MASTER_KEY",
     "SECRET_INIT_AZURE_ENDPOINT",
@@ -488,6 +491,7 @@ const SOURCE_OPTIONS: &[Opt] = &[
     Opt::BundleEnvVaults,
     Opt::MasterKeyFile,
     Opt::BundleCaCert,
+    Opt::BundleKms,
     Opt::Sources,
     Opt::MaxSecretBytes,
     Opt::VaultAddr,
@@ -501,6 +505,7 @@ const SOURCE_OPTIONS: &[Opt] = &[
     Opt::AllowInsecureHttp,
     Opt::FileEnv,
     Opt::ResolveEnvReferences,
+    Opt::NoFallback,
     Opt::LogLevel,
     Opt::LogFormat,
 ];
@@ -524,7 +529,8 @@ const COMMAND_HELP: &[CommandHelp] = &[
                 policy, probe that each destination dir is writable (an empty staging dir, made and\n\
                 removed: no secret is written), check the environment's policy and size and, with\n\
                 -- PROGRAM, look the program up. Prints a table (values masked) and exits with the\n\
-                code the run would have.",
+                code the run would have. With --offline, no remote source is contacted and no\n\
+                credential read: their references are checked and their rows say \"not contacted\".",
         sources: true,
         options: &[
             Opt::OutputDir,
@@ -533,6 +539,8 @@ const COMMAND_HELP: &[CommandHelp] = &[
             Opt::ScrubEnv,
             Opt::User,
             Opt::NoRoot,
+            Opt::EnvOnly,
+            Opt::Offline,
             Opt::ShowPrefix,
             Opt::Mask,
             Opt::Format,

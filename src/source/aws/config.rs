@@ -2,8 +2,10 @@
 //!
 //! Region: the ARN's, else `secret_init.aws.region`, else `AWS_REGION`, `AWS_DEFAULT_REGION`,
 //! else the profile's `region`. Endpoints, per service: `AWS_ENDPOINT_URL_SECRETS_MANAGER`,
-//! `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`, else the regional
-//! endpoint (`https://SERVICE.REGION.amazonaws.com`, `.amazonaws.com.cn` in China). Plain
+//! `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL_SSO` (IAM Identity
+//! Center's portal), else `AWS_ENDPOINT_URL`, else the regional endpoint
+//! (`https://SERVICE.REGION.amazonaws.com`, `.amazonaws.com.cn` in China;
+//! `https://portal.sso.REGION.amazonaws.com` for the portal). Plain
 //! `http://` endpoints are refused unless the host is loopback or `--allow-insecure-http` is
 //! given, as for the vault. Nothing here reads a file or opens a connection.
 
@@ -27,6 +29,12 @@ remote_section! {
         /// A Parameter Store path whose every parameter (recursive) is a candidate secret, named
         /// relative to it.
         pub parameters_path: Option<String>,
+        /// Secrets Manager secrets (JSON objects) whose every key becomes an env var of the
+        /// program, later ones overriding earlier ones.
+        pub env_secrets: Option<Vec<String>>,
+        /// A Parameter Store path whose every parameter becomes an env var of the program, named
+        /// relative to it.
+        pub env_parameters_path: Option<String>,
     }
 }
 
@@ -43,6 +51,10 @@ pub struct AwsSettings {
     pub secrets: Vec<AwsRef>,
     /// Whole-source parameter path, ending in `/`.
     pub parameters_path: Option<String>,
+    /// Secrets injected whole into the program's environment (`env_secrets`), in order.
+    pub env_secrets: Vec<AwsRef>,
+    /// Parameter path injected whole into the program's environment, ending in `/`.
+    pub env_parameters_path: Option<String>,
     /// CA bundle, timeouts, retries.
     pub transport: Transport,
 }
@@ -78,49 +90,73 @@ impl AwsSettings {
             checked_region(r, "secret_init.aws.region")?;
         }
         let transport = Transport::from_file("secret_init.aws", &f.transport, allow_insecure_http)?;
-        let mut secrets = Vec::new();
-        for id in f.secrets.iter().flatten() {
-            let r = AwsRef::parse(&format!("aws-sm:{id}"))
-                .ok()
-                .filter(|r| r.key.is_none() && !id.contains('#'))
-                .ok_or_else(|| {
-                    Error::new(
-                        Kind::Config,
-                        format!(
-                            "secret_init.aws.secrets: \"{}\": expected a secret name or ARN (no #KEY: every key is offered)",
-                            crate::log::escape_controls(id)
-                        ),
-                    )
-                })?;
-            // An ARN keeps its own region (`aws-sm:arn:...` parsed as a name has none).
-            secrets.push(match AwsRef::parse(id) {
-                Ok(arn) if id.starts_with("arn:") => arn,
-                _ => r,
-            });
-        }
-        let parameters_path = match &f.parameters_path {
-            None => None,
-            Some(p) => {
-                let ok = p.starts_with('/')
-                    && AwsRef::parse(&format!("aws-ssm:{p}x")).is_ok()
-                    && !p.contains(['#', ':']);
-                if !ok {
-                    return Err(Error::new(
-                        Kind::Config,
-                        "secret_init.aws.parameters_path: expected a path like /app/prod/",
-                    ));
-                }
-                Some(format!("{}/", p.trim_end_matches('/')))
-            }
-        };
+        let secrets = listed_secrets(f.secrets.as_deref(), "secrets")?;
+        let env_secrets = listed_secrets(f.env_secrets.as_deref(), "env_secrets")?;
+        let parameters_path = parameter_path(f.parameters_path.as_deref(), "parameters_path")?;
+        let env_parameters_path =
+            parameter_path(f.env_parameters_path.as_deref(), "env_parameters_path")?;
         Ok(AwsSettings {
             secrets,
             parameters_path,
+            env_secrets,
+            env_parameters_path,
             region: f.region.clone(),
             prefixes,
             transport,
         })
     }
+}
+
+impl AwsSettings {
+    /// Whether the section makes the source read anything without a reference: lookups by
+    /// name or whole secrets to the environment.
+    pub fn reads_by_itself(&self) -> bool {
+        !self.prefixes.is_empty()
+            || !self.secrets.is_empty()
+            || self.parameters_path.is_some()
+            || !self.env_secrets.is_empty()
+            || self.env_parameters_path.is_some()
+    }
+}
+
+/// `secret_init.aws.KEY`, a list of Secrets Manager names or ARNs of JSON-object secrets.
+fn listed_secrets(ids: Option<&[String]>, key: &str) -> Result<Vec<AwsRef>, Error> {
+    let mut secrets = Vec::new();
+    for id in ids.unwrap_or_default() {
+        let r = AwsRef::parse(&format!("aws-sm:{id}"))
+            .ok()
+            .filter(|r| r.key.is_none() && !id.contains('#'))
+            .ok_or_else(|| {
+                Error::new(
+                    Kind::Config,
+                    format!(
+                        "secret_init.aws.{key}: \"{}\": expected a secret name or ARN (no #KEY: every key is offered)",
+                        crate::log::escape_controls(id)
+                    ),
+                )
+            })?;
+        // An ARN keeps its own region (`aws-sm:arn:...` parsed as a name has none).
+        secrets.push(match AwsRef::parse(id) {
+            Ok(arn) if id.starts_with("arn:") => arn,
+            _ => r,
+        });
+    }
+    Ok(secrets)
+}
+
+/// `secret_init.aws.KEY`, a Parameter Store path, returned ending in `/`.
+fn parameter_path(p: Option<&str>, key: &str) -> Result<Option<String>, Error> {
+    let Some(p) = p else { return Ok(None) };
+    let ok = p.starts_with('/')
+        && AwsRef::parse(&format!("aws-ssm:{p}x")).is_ok()
+        && !p.contains(['#', ':']);
+    if !ok {
+        return Err(Error::new(
+            Kind::Config,
+            format!("secret_init.aws.{key}: expected a path like /app/prod/"),
+        ));
+    }
+    Ok(Some(format!("{}/", p.trim_end_matches('/'))))
 }
 
 pub(crate) use crate::reference::aws::{Service, valid_region};
@@ -131,19 +167,28 @@ impl Service {
             Service::SecretsManager => "AWS_ENDPOINT_URL_SECRETS_MANAGER",
             Service::Ssm => "AWS_ENDPOINT_URL_SSM",
             Service::Sts => "AWS_ENDPOINT_URL_STS",
+            Service::Kms => "AWS_ENDPOINT_URL_KMS",
         }
     }
 }
 
-/// The endpoint URL for `service` in `region` (no trailing slash), and where it came from.
-pub(crate) fn endpoint(service: Service, region: Option<&str>, env: &Environ) -> (String, String) {
-    for var in [service.endpoint_var(), "AWS_ENDPOINT_URL"] {
-        if let Some(v) = env.get(var).filter(|v| !v.is_empty()) {
-            return (
+/// The endpoint set in the environment for a service whose own variable is `var`: it, else
+/// `AWS_ENDPOINT_URL` (no trailing slash), and which one.
+fn endpoint_from_env(var: &str, env: &Environ) -> Option<(String, String)> {
+    [var, "AWS_ENDPOINT_URL"].into_iter().find_map(|var| {
+        env.get(var).filter(|v| !v.is_empty()).map(|v| {
+            (
                 v.to_string_lossy().trim_end_matches('/').to_string(),
                 var.to_string(),
-            );
-        }
+            )
+        })
+    })
+}
+
+/// The endpoint URL for `service` in `region` (no trailing slash), and where it came from.
+pub(crate) fn endpoint(service: Service, region: Option<&str>, env: &Environ) -> (String, String) {
+    if let Some(set) = endpoint_from_env(service.endpoint_var(), env) {
+        return set;
     }
     let url = match region {
         // STS without a region: the global endpoint, as botocore's legacy default.
@@ -154,6 +199,17 @@ pub(crate) fn endpoint(service: Service, region: Option<&str>, env: &Environ) ->
         Some(r) => format!("https://{}.{r}.amazonaws.com", service.name()),
     };
     (url, "the regional endpoint".into())
+}
+
+/// IAM Identity Center's portal for `region`: `AWS_ENDPOINT_URL_SSO`, else `AWS_ENDPOINT_URL`,
+/// else `https://portal.sso.REGION.amazonaws.com` (botocore's), and where it came from.
+pub(crate) fn sso_endpoint(region: &str, env: &Environ) -> (String, String) {
+    endpoint_from_env("AWS_ENDPOINT_URL_SSO", env).unwrap_or_else(|| {
+        (
+            format!("https://portal.sso.{region}.amazonaws.com"),
+            "the regional endpoint".into(),
+        )
+    })
 }
 
 /// The region from the environment: `AWS_REGION`, else `AWS_DEFAULT_REGION`, checked by
@@ -217,6 +273,11 @@ mod tests {
             endpoint(Service::Sts, None, &none).0,
             "https://sts.amazonaws.com"
         );
+        assert_eq!(
+            sso_endpoint("eu-west-1", &none).0,
+            "https://portal.sso.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(sso_endpoint("eu-west-1", &env).0, "http://127.0.0.1:1");
     }
 
     #[test]
