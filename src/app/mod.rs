@@ -20,8 +20,10 @@ use crate::sys;
 pub(crate) mod bundle;
 mod env_refs;
 pub(crate) mod materialize;
+pub(crate) mod observe;
 pub(crate) mod pipeline;
 pub(crate) mod refresh;
+mod status;
 mod version;
 
 pub(crate) use pipeline::{Context, Delivery, delivery, remove_consumed};
@@ -127,6 +129,12 @@ fn command(
             Ok(done)
         }
         Command::Clean => crate::app::materialize::clean(&ctx),
+        Command::Status => {
+            let file =
+                settings::status_file(&inv, &ctx.env, ctx.manifest.settings.refresh.as_ref());
+            let ready = cli::merge::flag(&inv, &ctx.env, cli::Opt::Ready, None)?;
+            status::run(file.as_deref(), ctx.settings.report_format, ready)
+        }
         Command::Env => {
             crate::app::materialize::env(&plan_for(&ctx, Ending::Env, &mut Carry::default())?)
         }
@@ -143,7 +151,7 @@ fn plural(n: usize, what: &str) -> String {
     }
 }
 
-fn print_stdout(bytes: &[u8]) {
+pub(crate) fn print_stdout(bytes: &[u8]) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(bytes).and_then(|()| out.flush());
 }
@@ -195,8 +203,17 @@ pub(crate) fn run(
         )
         .into());
     }
+    let serves_metrics = ctx.settings.observe.needs_supervisor();
+    if serves_metrics && proc.init == InitMode::Exec {
+        return Err(Error::new(
+            Kind::Usage,
+            "secret_init.metrics needs secret-init to stay as the program's parent; it excludes --no-init",
+        )
+        .into());
+    }
     let supervised = proc.cleanup
         || refresh.is_some()
+        || serves_metrics
         || match proc.init {
             InitMode::Supervise => true,
             InitMode::Exec => false,
@@ -212,6 +229,9 @@ pub(crate) fn run(
     out_of_the_programs_reach(ctx, creds.as_ref())?;
     ctx.program_home = creds.as_ref().map(|c| c.home.clone());
     let ctx = &*ctx;
+    // Before anything is resolved: a metrics address or an audit file that cannot be had stops
+    // the start with nothing written.
+    let mut observer = observe::Observer::open(&ctx.settings, creds.as_ref())?;
     if !ctx.settings.allow_shared_dir {
         // Before the first read: the output dir is usually /secrets, also the first secrets dir.
         file::tighten_fresh_mount(
@@ -255,6 +275,7 @@ pub(crate) fn run(
     let delivered = refresh
         .is_some()
         .then(|| crate::app::refresh::Delivered::of(&plan, &env));
+    observer.started(&ctx.manifest.secrets, &plan);
     drop(plan);
     let setup = sys::ChildSetup {
         state: *start,
@@ -262,6 +283,8 @@ pub(crate) fn run(
         foreground: false,
     };
     if !supervised {
+        // exec keeps our PID: the program's is ours.
+        observer.program(i32::try_from(std::process::id()).unwrap_or(0), "exec");
         carry.before_exec();
         let failed = process::exec_as(program, &env, setup);
         // Only a failed exec comes back: the program never started, so what was issued for it
@@ -274,6 +297,8 @@ pub(crate) fn run(
     }
     // The supervisor is long-lived: it allocates from musl's allocator, never the start arena.
     sys::end_start_arena();
+    // Its own thread, which allocates: only once the arena is over.
+    observer.serve();
     let Some(cmd) = process::command(program, &env) else {
         return Err(Error::new(Kind::Usage, "no program given").into());
     };
@@ -287,16 +312,23 @@ pub(crate) fn run(
         process_group: proc.process_group,
         grace_period: proc.grace_period,
     };
-    let mut refresher = refresh.zip(delivered).map(|(r, last)| {
-        crate::app::refresh::Refresher::new(ctx, r, creds, program, write_opts, last, carry)
-    });
-    let result = supervise::run(
-        cmd,
-        setup,
-        &opts,
-        &program[0],
-        refresher.as_mut().map(|r| r as &mut dyn supervise::Refresh),
-    );
+    let mut watchman = None;
+    let mut refresher = match refresh.zip(delivered) {
+        Some((r, last)) => Some(crate::app::refresh::Refresher::new(
+            ctx, r, creds, program, write_opts, last, carry, observer,
+        )),
+        None => {
+            watchman = observer.active().then_some(observer);
+            None
+        }
+    };
+    let mut watch = watchman.as_mut().map(observe::Watchman);
+    let hook: Option<&mut dyn supervise::Refresh> = match (&mut refresher, &mut watch) {
+        (Some(r), _) => Some(r),
+        (None, Some(w)) => Some(w),
+        (None, None) => None,
+    };
+    let result = supervise::run(cmd, setup, &opts, &program[0], hook);
     // With refresh, its record holds the start's files and every one it wrote since. The
     // record of deliveries goes with them: it lists nothing that is left.
     let mut removed_too: Vec<PathBuf> = published.record.into_iter().collect();
@@ -407,6 +439,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
                 destination: vec![f.path.display().to_string()],
                 value: "-".into(),
                 status: "ok".into(),
+                reason: None,
             });
         }
     }
@@ -425,6 +458,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
             destination: vec![path.display().to_string()],
             value: "-".into(),
             status: if write { "ok" } else { "unchanged" }.into(),
+            reason: None,
         });
     let mut rows: Vec<Row> = resolutions
         .iter()
@@ -440,17 +474,22 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
             .filter(|_| row.status == "ok")
         {
             row.status = format!("error: {}", e.what);
+            row.reason = Some(e.reason());
         }
     }
     rows.extend(provider_rows);
     rows.extend(dynamic_rows);
     // Templates: rendered to check them, never shown; the row lists the secrets each one used.
     for o in crate::template::render_all(&ctx.manifest.templates, &resolutions) {
-        let (source, status) = match o.result {
-            Ok(r) if r.used.is_empty() => ("no secrets".to_string(), "ok".to_string()),
-            Ok(r) => (format!("secrets: {}", r.used.join(", ")), "ok".to_string()),
+        let (source, status, reason) = match o.result {
+            Ok(r) if r.used.is_empty() => ("no secrets".to_string(), "ok".to_string(), None),
+            Ok(r) => (
+                format!("secrets: {}", r.used.join(", ")),
+                "ok".to_string(),
+                None,
+            ),
             // Its error, if the pass got as far as templates, is among the pass's errors.
-            Err(e) => ("-".to_string(), format!("error: {}", e.what)),
+            Err(e) => ("-".to_string(), format!("error: {}", e.what), Some(e.reason())),
         };
         rows.push(Row {
             name: format!("template:{}", o.template.name),
@@ -458,6 +497,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
             destination: vec![o.template.destination.display().to_string()],
             value: "-".into(),
             status,
+            reason,
         });
     }
     let refresh = ctx.settings.refresh.as_ref().map(|r| {
@@ -468,9 +508,15 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         ReportFormat::Json => {
             let json: Vec<serde_json::Value> = rows
                 .iter()
-                .map(|r| serde_json::json!({"name": r.name, "source": r.source, "destination": r.destination, "value": r.value, "status": r.status}))
+                .map(|r| serde_json::json!({"name": r.name, "source": r.source, "destination": r.destination, "value": r.value, "status": r.status, "reason": r.reason}))
                 .collect();
-            let mut report = serde_json::json!({"ok": errors.0.is_empty(), "secrets": json});
+            // Every problem with its stable reason code (docs/observability.md).
+            let problems: Vec<serde_json::Value> = errors
+                .0
+                .iter()
+                .map(|e| serde_json::json!({"secret": e.secret, "source": e.source, "reason": e.reason(), "message": e.to_string()}))
+                .collect();
+            let mut report = serde_json::json!({"ok": errors.0.is_empty(), "secrets": json, "errors": problems});
             if let Some((r, watches)) = &refresh {
                 report["refresh"] = serde_json::json!({
                     "interval_seconds": r.interval.as_secs_f64(),
@@ -536,6 +582,8 @@ struct Row {
     destination: Vec<String>,
     value: String,
     status: String,
+    /// The reason code of a row that is not ok.
+    reason: Option<&'static str>,
 }
 
 impl Row {
@@ -551,6 +599,7 @@ impl Row {
         if let Some(v) = &r.settings.env {
             dest.push(format!("env:{v}"));
         }
+        let reason = r.problem.as_ref().map(|e| e.reason());
         let status = match (&r.value, &r.problem) {
             (_, Some(e)) if e.kind == Kind::Unavailable => "missing".to_string(),
             (_, Some(e)) => format!("error: {}", e.what),
@@ -575,6 +624,7 @@ impl Row {
                 },
             ),
             status,
+            reason,
         }
     }
 }
@@ -610,7 +660,7 @@ fn table(rows: &[Row]) -> String {
 
 /// Rows as text columns: each cell padded to its column's width and two spaces, the last cell
 /// as it is, trailing blanks trimmed.
-fn columns<S: AsRef<str>, const N: usize>(rows: &[[S; N]]) -> String {
+pub(crate) fn columns<S: AsRef<str>, const N: usize>(rows: &[[S; N]]) -> String {
     let mut width = [0usize; N];
     for r in rows {
         for (w, s) in width.iter_mut().zip(r) {

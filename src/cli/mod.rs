@@ -134,6 +134,10 @@ options! {
         "check: show the first quarter (at most 8 characters) of each printable value, nothing of its end";
     Format = "format", Some("FORMAT"), false,
         "check and --version: output as table|json [default: table]";
+    StatusFile = "status-file", Some("PATH"), false,
+        "the live refresh's status file, written by a run and read by status [default: secret_init.refresh.status_file]";
+    Ready = "ready", None, false,
+        "status: exit 0 only when every required secret is present, unexpired and not failing (a probe)";
     StateFile = "state-file", Some("PATH"), false,
         "materialize/clean: record of what was written [default: $XDG_STATE_HOME/secret-init/materialized.json]";
 }
@@ -216,6 +220,8 @@ pub enum Command {
     Clean,
     /// Print `export` lines for the env deliveries.
     Env,
+    /// What the running supervisor last wrote to its status file; `--ready` for probes.
+    Status,
     /// Print help: the whole of it, or one command's.
     Help(Option<&'static str>),
     /// Print the version.
@@ -232,6 +238,7 @@ impl Command {
             Command::Materialize => Some("materialize"),
             Command::Clean => Some("clean"),
             Command::Env => Some("env"),
+            Command::Status => Some("status"),
             Command::Run(_) | Command::Bundle { .. } | Command::Help(_) | Command::Version => None,
         }
     }
@@ -367,6 +374,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
                     (None, "materialize") => command = Some(Command::Materialize),
                     (None, "clean") => command = Some(Command::Clean),
                     (None, "env") => command = Some(Command::Env),
+                    (None, "status") => command = Some(Command::Status),
                     (None, "run") => {}
                     (None, "vault") => {
                         let rest = parser.raw_args().map_err(|e| usage(e.to_string()))?;
@@ -443,6 +451,7 @@ pub(crate) fn help() -> String {
         "    secret-init materialize [--state-file PATH]  deliver without a program; record what was written\n",
         "    secret-init clean [--state-file PATH]        remove what materialize wrote (changed files kept)\n",
         "    secret-init env                              export lines for eval \"$(secret-init env)\"\n",
+        "    secret-init status [--format json] [--ready] the running supervisor's secrets; --ready: a probe\n",
         "    secret-init COMMAND --help                   one command's options and an example\n\n",
         "EXAMPLE:\n",
         "    ENTRYPOINT [\"secret-init\", \"--\", \"python\", \"main.py\"]\n",
@@ -535,6 +544,18 @@ const COMMAND_HELP: &[CommandHelp] = &[
             Opt::Format,
         ],
         example: "TRUSS_SECRET_hf_access_token=hf_xxx secret-init check --format json -- python main.py",
+    },
+    CommandHelp {
+        name: "status",
+        usage: "secret-init status [--status-file FILE] [--format table|json] [--ready]",
+        about: "What the running supervisor last wrote to its status file (live refresh): one row per\n\
+                secret with its source, version or fetch time, lease expiry, last refresh result and\n\
+                next refresh. --ready exits 0 only when every required secret is present, none is past\n\
+                its lease and none has failed 3 refreshes in a row, and says what is wrong otherwise\n\
+                (69): a Kubernetes exec probe. Reads the file only; contacts no store.",
+        sources: false,
+        options: &[Opt::Config, Opt::StatusFile, Opt::Format, Opt::Ready],
+        example: "secret-init status --ready --status-file /run/secret-init/status.json",
     },
     CommandHelp {
         name: "get",

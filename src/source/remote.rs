@@ -30,7 +30,8 @@ pub(crate) fn check_size(len: usize, max: u64) -> Result<(), Error> {
         return Err(Error::new(
             Kind::Data,
             format!("value larger than the {max}-byte limit"),
-        ));
+        )
+        .because(crate::error::Cause::TooLarge));
     }
     Ok(())
 }

@@ -18,6 +18,7 @@
 //! - `on_change: signal` sends the refresh signal; a changed env delivery forces a restart (a
 //!   running process's environment cannot be changed) unless `on_change: none`.
 
+mod status;
 pub(crate) mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +26,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::app::observe::Observer;
 use crate::app::pipeline::Context;
 use crate::deliver::file;
 use crate::error::{Errors, Kind};
@@ -37,6 +39,9 @@ use crate::source::SourceKind;
 use crate::source::Watching;
 use crate::sys;
 
+use status::Status;
+#[cfg(test)]
+use status::concerns;
 use watch::{Watched, Watcher};
 
 /// How long a burst of watch events may go on before the refresh runs.
@@ -319,6 +324,8 @@ pub(crate) struct Refresher<'a> {
     due: Option<Instant>,
     failures: u32,
     status: Status,
+    /// The state the metrics and the status file show, and the audit trail.
+    observe: Observer,
 }
 
 impl<'a> Refresher<'a> {
@@ -331,6 +338,7 @@ impl<'a> Refresher<'a> {
         write_opts: file::WriteOptions,
         last: Delivered,
         mut carry: Carry,
+        observe: Observer,
     ) -> Refresher<'a> {
         let program_user = crate::app::pipeline::program_user(creds.as_ref());
         let watched: Vec<Watched> = places(&ctx.settings)
@@ -370,8 +378,9 @@ impl<'a> Refresher<'a> {
                 .join("; ")
         );
         carry.written = last.files.keys().cloned().collect();
-        let r = Refresher {
+        let mut r = Refresher {
             ctx,
+            observe,
             next_poll: Instant::now() + splayed(settings.interval, settings.jitter),
             status: Status::new(&settings, sources, &write_opts),
             settings,
@@ -384,7 +393,7 @@ impl<'a> Refresher<'a> {
             due: None,
             failures: 0,
         };
-        r.status.write(r.settings.status_file.as_deref());
+        r.write_status();
         r
     }
 
@@ -404,6 +413,14 @@ impl<'a> Refresher<'a> {
         }
     }
 
+    /// Writes the status file, with each secret's row from the observer.
+    fn write_status(&mut self) {
+        let wait = self.next_poll.saturating_duration_since(Instant::now());
+        let next = crate::app::observe::unix_now() + wait.as_secs_f64();
+        self.status.secrets = self.observe.snapshot().rows(Some(next));
+        self.status.write(self.settings.status_file.as_deref());
+    }
+
     /// Every file delivered, at the start or by a refresh (for `--cleanup`).
     pub(crate) fn into_published(self) -> BTreeSet<PathBuf> {
         self.carry.written
@@ -416,7 +433,7 @@ impl<'a> Refresher<'a> {
         let tell = match self.once() {
             Ok(Outcome::Abandoned) => {
                 crate::log::debug!("refresh abandoned: a stop signal is pending");
-                self.status.write(self.settings.status_file.as_deref());
+                self.write_status();
                 return Tell::Nothing;
             }
             Ok(outcome) => {
@@ -449,13 +466,16 @@ impl<'a> Refresher<'a> {
                 self.status.failures = self.failures;
                 self.status.error = Some(line);
                 self.status.failed = failed_sources(&errors);
+                self.status.reasons = crate::app::observe::reasons(&errors);
+                self.observe.failed(&errors);
                 Tell::Nothing
             }
         };
         if self.status.error.is_none() {
             self.status.failed.clear();
+            self.status.reasons.clear();
         }
-        self.status.write(self.settings.status_file.as_deref());
+        self.write_status();
         tell
     }
 
@@ -482,6 +502,7 @@ impl<'a> Refresher<'a> {
         let now = Delivered::of(&plan, &env).keep_unchanged(&plan.unchanged, &self.last);
         if now == self.last {
             crate::log::debug!("refresh: nothing changed");
+            self.observe.passed(&plan, None);
             return Ok(Outcome::Unchanged);
         }
         let changed: Vec<&crate::plan::FileDelivery> = plan
@@ -570,6 +591,22 @@ impl<'a> Refresher<'a> {
             }
         );
         self.status.changes += 1;
+        let published: BTreeSet<String> = owned
+            .iter()
+            .map(|f| f.secret.clone())
+            .chain(
+                plan.env
+                    .iter()
+                    .filter(|e| env_names.iter().any(|n| n.split(' ').next() == Some(e.var.as_str())))
+                    .map(|e| e.secret.clone()),
+            )
+            .collect();
+        let then = match &tell {
+            Tell::Nothing => "none".to_string(),
+            Tell::Signal(s) => format!("signal {}", signal_name(*s)),
+            Tell::Restart(_) => "restart".to_string(),
+        };
+        self.observe.passed(&plan, Some((&published, then)));
         Ok(Outcome::Published(tell))
     }
 }
@@ -593,9 +630,10 @@ impl Refresher<'_> {
         if self.status.vault.as_ref() != Some(&vault) {
             let health_changed = self.status.vault.as_ref().map(|v| &v["token"]["state"])
                 != Some(&vault["token"]["state"]);
+            self.observe.leases(&vault);
             self.status.vault = Some(vault);
             if health_changed {
-                self.status.write(self.settings.status_file.as_deref());
+                self.write_status();
             }
         }
         reissue
@@ -636,6 +674,7 @@ impl Refresh for Refresher<'_> {
 
     fn tick(&mut self, main: i32) -> Tell {
         self.status.program_pid = Some(main);
+        self.observe.program(main, "start");
         let now = Instant::now();
         // During a failure backoff nothing brings the next pass forward: not a re-issue, not a
         // watched change (a program writing into a watched dir would otherwise drive a remote
@@ -672,119 +711,6 @@ pub(crate) fn signal_name(n: i32) -> String {
     nix::sys::signal::Signal::try_from(n)
         .map(|s| s.as_str().to_string())
         .unwrap_or_else(|_| format!("signal {n}"))
-}
-
-/// The status file: what probes read. No value ever reaches it (names, sources and errors only,
-/// and errors never carry a value), so it is written 0644 for a probe running as another user.
-struct Status {
-    interval: Duration,
-    on_change: OnChange,
-    last_attempt: Option<SystemTime>,
-    last_success: Option<SystemTime>,
-    error: Option<String>,
-    failed: Vec<String>,
-    failures: u32,
-    changes: u64,
-    program_pid: Option<i32>,
-    watch_mode: String,
-    sources: Vec<Watch>,
-    /// The vault's token and dynamic secrets (keep.rs), when a vault is in use.
-    vault: Option<serde_json::Value>,
-    /// How it is written: the deliveries' publisher and policy (no link followed on the way, an
-    /// atomic rename), but not recorded as a delivery, and allowed in a shared dir (it holds no
-    /// value).
-    opts: file::WriteOptions,
-}
-
-/// Whether an error's source (`vault:secret/data/app#db`, `file:/secrets/db`) is about a watched
-/// source (`vault:https://…`, `file:/secrets`): the same kind, and for files the same directory.
-fn concerns(error_source: &str, watched: &str) -> bool {
-    let kind = |s: &str| s.split(':').next().unwrap_or(s).to_string();
-    kind(error_source) == kind(watched)
-        && (kind(watched) != "file" || error_source.starts_with(watched))
-}
-
-fn unix(t: Option<SystemTime>) -> serde_json::Value {
-    t.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map_or(serde_json::Value::Null, |d| {
-            serde_json::json!(d.as_millis() as f64 / 1000.0)
-        })
-}
-
-impl Status {
-    fn new(s: &RefreshSettings, sources: Vec<Watch>, opts: &file::WriteOptions) -> Status {
-        Status {
-            opts: file::WriteOptions {
-                allow_shared_dir: true,
-                record: None,
-                durable: false,
-                ..opts.clone()
-            },
-            interval: s.interval,
-            on_change: s.on_change,
-            last_attempt: None,
-            last_success: Some(SystemTime::now()),
-            error: None,
-            failed: Vec::new(),
-            failures: 0,
-            changes: 0,
-            program_pid: None,
-            watch_mode: String::new(),
-            sources,
-            vault: None,
-        }
-    }
-
-    fn json(&self) -> serde_json::Value {
-        let sources: Vec<serde_json::Value> = self
-            .sources
-            .iter()
-            .map(|w| {
-                let failing = self.failed.iter().any(|f| concerns(f, &w.source));
-                serde_json::json!({
-                    "source": w.source,
-                    "watch": w.how,
-                    "state": if failing { "error" } else { "ok" },
-                })
-            })
-            .collect();
-        let vault_ok = self
-            .vault
-            .as_ref()
-            .is_none_or(|v| v["token"]["state"] == "ok");
-        serde_json::json!({
-            "ok": self.error.is_none() && vault_ok,
-            "interval_seconds": self.interval.as_secs_f64(),
-            "on_change": on_change_name(self.on_change),
-            "last_attempt": unix(self.last_attempt),
-            "last_success": unix(self.last_success),
-            "error": self.error,
-            "failed_sources": self.failed,
-            "failures_in_a_row": self.failures,
-            "changes_published": self.changes,
-            "program_pid": self.program_pid,
-            "sources": sources,
-            "vault": self.vault,
-        })
-    }
-
-    /// Writes the status with the deliveries' publisher (deliver/file.rs): its directory opened
-    /// from `/` without following a link, the file staged and renamed into place. A link on the
-    /// way (a `--user` program swapping a directory it owns) fails the write, logged; nothing is
-    /// written through it.
-    fn write(&self, path: Option<&Path>) {
-        let Some(path) = path else { return };
-        let status = crate::plan::FileDelivery {
-            secret: "refresh status".into(),
-            path: path.to_path_buf(),
-            content: crate::secret::Secret::new(format!("{}\n", self.json()).into_bytes()),
-            mode: 0o644,
-            owner: None,
-        };
-        if let Err(e) = file::publish(std::slice::from_ref(&status), &self.opts, || None) {
-            crate::log::warn!("refresh: cannot write the status file: {}", e.what);
-        }
-    }
 }
 
 #[cfg(test)]

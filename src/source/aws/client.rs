@@ -196,7 +196,8 @@ impl Clients {
                 settings,
                 env,
                 max_body,
-                retry_if: Some(retry_if)
+                retry_if: Some(retry_if),
+                service: http::timing::Service::Aws,
             )),
         }
     }

@@ -199,7 +199,12 @@ impl Clients {
     /// Clients under `settings`; no I/O.
     pub(crate) fn new(settings: &AzureSettings, env: &Environ, max_body: u64) -> Clients {
         Clients {
-            pool: http::Pool::new(http::settings_options!(settings, env, max_body)),
+            pool: http::Pool::new(http::settings_options!(
+                settings,
+                env,
+                max_body,
+                service: http::timing::Service::Azure,
+            )),
             endpoint: settings.endpoint.clone(),
         }
     }

@@ -181,7 +181,12 @@ impl Clients {
     /// Clients under `settings`; no I/O.
     pub(crate) fn new(settings: &GcpSettings, env: &Environ, max_body: u64) -> Clients {
         Clients {
-            pool: http::Pool::new(http::settings_options!(settings, env, max_body)),
+            pool: http::Pool::new(http::settings_options!(
+                settings,
+                env,
+                max_body,
+                service: http::timing::Service::Gcp,
+            )),
         }
     }
 
