@@ -22,6 +22,7 @@ mod hardening;
 mod init;
 mod kubernetes;
 mod leaks;
+mod observe;
 mod one_pass;
 mod own_identity;
 mod preflight;

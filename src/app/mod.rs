@@ -187,6 +187,22 @@ fn program_credentials(p: &ProcessSettings) -> Result<Option<sys::Credentials>, 
     }
 }
 
+/// The names of the vault's dynamic secrets (`secret_init.vault.dynamic`).
+fn dynamic_names(s: &Settings) -> Vec<&str> {
+    #[cfg(feature = "vault")]
+    return s
+        .source
+        .vault
+        .as_ref()
+        .map(|v| v.dynamic.iter().map(|d| d.name.as_str()).collect())
+        .unwrap_or_default();
+    #[cfg(not(feature = "vault"))]
+    {
+        let _ = s;
+        Vec::new()
+    }
+}
+
 /// Resolve, deliver, then exec or supervise.
 pub(crate) fn run(
     ctx: &mut Context,
@@ -275,7 +291,7 @@ pub(crate) fn run(
     let delivered = refresh
         .is_some()
         .then(|| crate::app::refresh::Delivered::of(&plan, &env));
-    observer.started(&ctx.manifest.secrets, &plan);
+    observer.started(&ctx.manifest.secrets, &dynamic_names(&ctx.settings), &plan);
     drop(plan);
     let setup = sys::ChildSetup {
         state: *start,
@@ -407,16 +423,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         delivery,
     } = pass(ctx, &from_env, &mut Carry::default(), &target)?;
     // The vault's dynamic secrets: one row per delivered field (`web.cert`), never its value.
-    #[cfg(feature = "vault")]
-    let dynamic: Vec<&str> = ctx
-        .settings
-        .source
-        .vault
-        .as_ref()
-        .map(|v| v.dynamic.iter().map(|d| d.name.as_str()).collect())
-        .unwrap_or_default();
-    #[cfg(not(feature = "vault"))]
-    let dynamic: Vec<&str> = Vec::new();
+    let dynamic = dynamic_names(&ctx.settings);
     let mut dynamic_rows = Vec::new();
     if let Ok(d) = &delivery {
         for f in d

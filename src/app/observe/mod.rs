@@ -159,11 +159,22 @@ impl Observer {
 
     /// The start's delivery: every declared secret's state, and the start record for the audit
     /// trail (written by [`Observer::program`] once the PID is known, at once by `exec`).
-    pub(crate) fn started(&mut self, declared: &[crate::manifest::Declared], plan: &Plan) {
+    pub(crate) fn started(
+        &mut self,
+        declared: &[crate::manifest::Declared],
+        dynamic: &[&str],
+        plan: &Plan,
+    ) {
         let now = unix_now();
         let published = self.with(|s| {
             for d in declared {
                 s.secrets.entry(d.name.to_string()).or_default().required = !d.settings.optional;
+            }
+            for name in dynamic {
+                let st = s.secrets.entry((*name).to_string()).or_default();
+                st.required = true;
+                st.kind = "vault".into();
+                st.source = "vault dynamic".into();
             }
             record(s, plan, now, None)
         });
@@ -282,9 +293,6 @@ impl Observer {
                     let st = s.secrets.entry(name.clone()).or_default();
                     st.required = true;
                     st.expires = d["expires"].as_f64();
-                    if st.kind.is_empty() {
-                        st.kind = "vault".into();
-                    }
                 }
             }
         });
