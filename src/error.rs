@@ -339,7 +339,10 @@ mod tests {
             e.because(Cause::StoreUnreachable).reason(),
             "store_unreachable"
         );
-        assert_eq!(Error::new(Kind::Signal(15), "x").reason(), "stopped_by_signal");
+        assert_eq!(
+            Error::new(Kind::Signal(15), "x").reason(),
+            "stopped_by_signal"
+        );
         // Every code is distinct: a tool may key on it.
         let kinds = [
             Kind::Usage,

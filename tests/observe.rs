@@ -31,7 +31,8 @@ fn waiter() -> Vec<String> {
 /// One HTTP exchange with the metrics endpoint: the status code and the body.
 fn http(port: u16, request: &[u8]) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the metrics port");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("test setup");
     let _ = s.write_all(request);
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
@@ -41,7 +42,10 @@ fn http(port: u16, request: &[u8]) -> (u16, String) {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
     (code, body)
 }
 
@@ -74,10 +78,10 @@ print(json.dumps(out))
     child
         .stdin
         .take()
-        .unwrap()
+        .expect("test setup")
         .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        .expect("test setup");
+    let out = child.wait_with_output().expect("test setup");
     assert!(
         out.status.success(),
         "prometheus_client refused the metrics: {}\n{text}",
@@ -99,10 +103,10 @@ fn promtool(text: &str) {
     child
         .stdin
         .take()
-        .unwrap()
+        .expect("test setup")
         .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        .expect("test setup");
+    let out = child.wait_with_output().expect("test setup");
     assert!(
         out.status.success(),
         "promtool: {}{}\n{text}",
@@ -114,10 +118,7 @@ fn promtool(text: &str) {
 /// `secret-init status ARGS --status-file FILE` from outside the namespace, as a probe would.
 fn status(file: &Path, args: &[&str]) -> Out {
     let mut run = Run::new();
-    run.arg("status")
-        .args(args)
-        .arg("--status-file")
-        .arg(file);
+    run.arg("status").args(args).arg("--status-file").arg(file);
     run.output()
 }
 
@@ -177,16 +178,26 @@ fn metrics_status_and_audit_follow_a_change_in_openbao_and_never_show_a_value() 
     let vault_requests = "secret_init_provider_request_duration_seconds_count{service=vault}";
     assert!(first[key_ok] > 1.7e9, "{first_text}");
     assert!(first[refreshes] >= 1.0, "{first_text}");
-    assert!(first[vault_requests] >= 2.0, "the start's read and a poll: {first_text}");
+    assert!(
+        first[vault_requests] >= 2.0,
+        "the start's read and a poll: {first_text}"
+    );
     assert_eq!(first["secret_init_changes_published_total{}"], 0.0);
     // The status command: one row, version 1, ready.
-    let st: Value = serde_json::from_str(&status(&file, &["--format", "json"]).expect_ok().stdout())
-        .expect("status JSON");
+    let st: Value =
+        serde_json::from_str(&status(&file, &["--format", "json"]).expect_ok().stdout())
+            .expect("status JSON");
     let row = &st["secrets"][0];
-    assert_eq!((row["name"].as_str(), row["version"].as_str()), (Some("db"), Some("1")), "{st}");
+    assert_eq!(
+        (row["name"].as_str(), row["version"].as_str()),
+        (Some("db"), Some("1")),
+        "{st}"
+    );
     assert_eq!(row["result"], "ok");
     assert_eq!(st["ready"], true, "{st}");
-    status(&file, &["--ready"]).expect_ok().stdout_has("vault:secret/data/app#db");
+    status(&file, &["--ready"])
+        .expect_ok()
+        .stdout_has("vault:secret/data/app#db");
 
     bao.put_v2("app", &[("db", &v2)]);
     expect_prefix(&ns, "hup", Duration::from_secs(10));
@@ -213,9 +224,18 @@ fn metrics_status_and_audit_follow_a_change_in_openbao_and_never_show_a_value() 
     let audit = audit_lines(&sb.path("audit.jsonl"));
     let events: Vec<(&str, &str)> = audit
         .iter()
-        .map(|r| (r["event"].as_str().unwrap(), r["then"].as_str().unwrap()))
+        .map(|r| {
+            (
+                r["event"].as_str().expect("test setup"),
+                r["then"].as_str().expect("test setup"),
+            )
+        })
         .collect();
-    assert_eq!(events, [("start", "start"), ("refresh", "signal SIGHUP")], "{audit:?}");
+    assert_eq!(
+        events,
+        [("start", "start"), ("refresh", "signal SIGHUP")],
+        "{audit:?}"
+    );
     for (rec, version) in audit.iter().zip(["1", "2"]) {
         assert_eq!(
             rec["published"],
@@ -223,8 +243,11 @@ fn metrics_status_and_audit_follow_a_change_in_openbao_and_never_show_a_value() 
                     "version": version, "destinations": [sb.path("out/db").display().to_string()]}]),
             "{rec}"
         );
-        assert!(rec["program_pid"].as_i64().unwrap() > 1, "{rec}");
-        assert!(rec["time"].as_f64().unwrap() > 1.7e9);
+        assert!(
+            rec["program_pid"].as_i64().expect("test setup") > 1,
+            "{rec}"
+        );
+        assert!(rec["time"].as_f64().expect("test setup") > 1.7e9);
     }
     assert_eq!(mode(&sb.path("audit.jsonl")), 0o600);
     // No value anywhere: not in the metrics, the status (file, table, JSON), the audit trail, or
@@ -238,10 +261,16 @@ fn metrics_status_and_audit_follow_a_change_in_openbao_and_never_show_a_value() 
         ("log", log.as_str()),
     ] {
         for v in [&v1, &v2, &bao.root] {
-            assert!(!text.contains(v.as_str()), "{what} shows a value or token:\n{text}");
+            assert!(
+                !text.contains(v.as_str()),
+                "{what} shows a value or token:\n{text}"
+            );
         }
     }
-    assert!(log.contains("GET https://127.0.0.1"), "trace logging was on: {log}");
+    assert!(
+        log.contains("GET https://127.0.0.1"),
+        "trace logging was on: {log}"
+    );
 }
 
 #[test]
@@ -252,7 +281,12 @@ fn ready_flips_when_the_store_goes_away_with_the_reason_in_status_and_metrics() 
     let sb = Sandbox::new();
     sb.mkdir("out");
     let port = free_port();
-    sb.config(&yaml(&bao, &sb, port, "    timeout: 300ms\n    deadline: 600ms\n    retries: 0\n"));
+    sb.config(&yaml(
+        &bao,
+        &sb,
+        port,
+        "    timeout: 300ms\n    deadline: 600ms\n    retries: 0\n",
+    ));
     let mut run = sb.run();
     run.env("VAULT_TOKEN", bao.reader_token())
         .args(["--sources", "vault", "--"])
@@ -260,7 +294,9 @@ fn ready_flips_when_the_store_goes_away_with_the_reason_in_status_and_metrics() 
     let ns = Ns::start(&run, &[]);
     expect_prefix(&ns, "ready", Duration::from_secs(10));
     let file = sb.path("status.json");
-    status_until(&file, Duration::from_secs(10), &ns, |s| s["last_attempt"].is_number());
+    status_until(&file, Duration::from_secs(10), &ns, |s| {
+        s["last_attempt"].is_number()
+    });
     status(&file, &["--ready"]).expect_ok();
     drop(bao);
     // Three failed refreshes in a row (1 s, then backoff 1 s and 2 s): not ready, and why.
@@ -275,7 +311,8 @@ fn ready_flips_when_the_store_goes_away_with_the_reason_in_status_and_metrics() 
         .stderr_has("not ready: secret \"db\" (vault:secret/data/app#db): failing for")
         .stderr_has("(reason: store_unreachable)");
     let json: Value =
-        serde_json::from_str(&status(&file, &["--format", "json"]).expect_ok().stdout()).unwrap();
+        serde_json::from_str(&status(&file, &["--format", "json"]).expect_ok().stdout())
+            .expect("test setup");
     assert_eq!(json["ready"], false);
     assert_eq!(json["unready"][0]["reason"], "store_unreachable");
     let m = parsed(&scrape(port));
@@ -316,9 +353,14 @@ fn ready_flips_when_a_lease_expires_with_the_store_gone() {
         {"op": "api", "method": "PUT", "path": "sys/policies/acl/web", "body": {"policy":
             "path \"pki/issue/web\" { capabilities = [\"update\"] }\npath \"secret/data/*\" { capabilities = [\"read\"] }\n"}},
     ]));
-    let r = bao.admin(json!([{"op": "api", "method": "POST", "path": "auth/token/create",
-        "body": {"policies": ["web"], "ttl": "10m"}}]));
-    let token = r[0]["body"]["auth"]["client_token"].as_str().unwrap().to_string();
+    let r = bao.admin(
+        json!([{"op": "api", "method": "POST", "path": "auth/token/create",
+        "body": {"policies": ["web"], "ttl": "10m"}}]),
+    );
+    let token = r[0]["body"]["auth"]["client_token"]
+        .as_str()
+        .expect("test setup")
+        .to_string();
     let sb = Sandbox::new();
     sb.mkdir("out");
     let port = free_port();
@@ -336,7 +378,9 @@ fn ready_flips_when_a_lease_expires_with_the_store_gone() {
     let ns = Ns::start(&run, &[]);
     expect_prefix(&ns, "ready", Duration::from_secs(10));
     let file = sb.path("status.json");
-    status_until(&file, Duration::from_secs(10), &ns, |s| s["secrets"].as_array().is_some_and(|a| !a.is_empty()));
+    status_until(&file, Duration::from_secs(10), &ns, |s| {
+        s["secrets"].as_array().is_some_and(|a| !a.is_empty())
+    });
     status(&file, &["--ready"]).expect_ok();
     let m = parsed(&scrape(port));
     let expiry = m["secret_init_secret_lease_expiry_timestamp_seconds{secret=web,source=vault}"];
@@ -376,7 +420,7 @@ fn the_metrics_server_survives_floods_slow_clients_and_oversized_requests() {
     let sb = Sandbox::new();
     let secrets = sb.mkdir("secrets");
     let value = canary("api");
-    std::fs::write(secrets.join("api"), &value).unwrap();
+    std::fs::write(secrets.join("api"), &value).expect("test setup");
     sb.mkdir("out");
     let port = free_port();
     sb.config(&format!(
@@ -402,7 +446,10 @@ fn the_metrics_server_survives_floods_slow_clients_and_oversized_requests() {
     let mut big = b"GET /metrics HTTP/1.1\r\nX-Pad: ".to_vec();
     big.extend(vec![b'a'; 64 * 1024]);
     big.extend(b"\r\n\r\n");
-    assert!(matches!(http(port, &big).0, 431 | 0), "an oversized request is refused");
+    assert!(
+        matches!(http(port, &big).0, 431 | 0),
+        "an oversized request is refused"
+    );
     // Slow clients (slowloris): 50 connections that send half a request line and stay.
     let slow: Vec<TcpStream> = (0..50)
         .filter_map(|_| {
@@ -419,11 +466,17 @@ fn the_metrics_server_survives_floods_slow_clients_and_oversized_requests() {
     }
     let (threads, rss) = threads_and_rss(pid);
     eprintln!("under load: {threads} threads (idle {threads0}), RSS {rss} KiB (idle {rss0} KiB)");
-    assert!(threads <= threads0 + 4, "at most 4 connection threads: {threads}");
-    assert!(rss < rss0 + 8 * 1024, "memory stays bounded: {rss0} → {rss} KiB");
+    assert!(
+        threads <= threads0 + 4,
+        "at most 4 connection threads: {threads}"
+    );
+    assert!(
+        rss < rss0 + 8 * 1024,
+        "memory stays bounded: {rss0} → {rss} KiB"
+    );
     // The refresh is not held up meanwhile: a changed file reaches the program.
-    std::fs::write(secrets.join("api.tmp"), canary("api-2")).unwrap();
-    std::fs::rename(secrets.join("api.tmp"), secrets.join("api")).unwrap();
+    std::fs::write(secrets.join("api.tmp"), canary("api-2")).expect("test setup");
+    std::fs::rename(secrets.join("api.tmp"), secrets.join("api")).expect("test setup");
     expect_prefix(&ns, "hup", Duration::from_secs(5));
     // The slow clients are cut off at the deadline, and scrapes are answered again.
     let t0 = Instant::now();
@@ -435,7 +488,10 @@ fn the_metrics_server_survives_floods_slow_clients_and_oversized_requests() {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
-    assert!(answered, "scrapes answered after the slow clients' deadline");
+    assert!(
+        answered,
+        "scrapes answered after the slow clients' deadline"
+    );
     drop(slow);
     let m = parsed(&scrape(port));
     assert_eq!(m["secret_init_changes_published_total{}"], 1.0);
@@ -464,7 +520,11 @@ fn status_is_a_command_and_needs_its_file() {
         .output()
         .expect_ok()
         .stdout_has("ran");
-    sb.run().args(["status", "--help"]).output().expect_ok().stdout_has("--ready");
+    sb.run()
+        .args(["status", "--help"])
+        .output()
+        .expect_ok()
+        .stdout_has("--ready");
 }
 
 #[test]
@@ -472,34 +532,60 @@ fn check_json_carries_a_reason_code_for_every_problem() {
     let sb = Sandbox::new();
     sb.config("secrets:\n  db: null\n  big: null\nsecret_init:\n  max_secret_bytes: 4\n");
     let secrets = sb.mkdir("secrets");
-    std::fs::write(secrets.join("big"), "too large").unwrap();
+    std::fs::write(secrets.join("big"), "too large").expect("test setup");
     let out = sb
         .run()
-        .args(["check", "--format", "json", "--sources", "file", "--secrets-dir"])
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--sources",
+            "file",
+            "--secrets-dir",
+        ])
         .arg(&secrets)
         .output();
     out.expect_code(65);
     let v: Value = serde_json::from_str(&out.stdout()).expect("JSON");
     let reasons: Vec<(&str, &str)> = v["errors"]
         .as_array()
-        .unwrap()
+        .expect("test setup")
         .iter()
-        .map(|e| (e["secret"].as_str().unwrap(), e["reason"].as_str().unwrap()))
+        .map(|e| {
+            (
+                e["secret"].as_str().expect("test setup"),
+                e["reason"].as_str().expect("test setup"),
+            )
+        })
         .collect();
     assert!(reasons.contains(&("db", "secret_missing")), "{v}");
     assert!(reasons.iter().any(|(s, _)| *s == "big"), "{v}");
-    let row = v["secrets"].as_array().unwrap().iter().find(|r| r["name"] == "db").unwrap();
+    let row = v["secrets"]
+        .as_array()
+        .expect("test setup")
+        .iter()
+        .find(|r| r["name"] == "db")
+        .expect("test setup");
     assert_eq!(row["reason"], "secret_missing", "{v}");
 }
 
 #[test]
 fn bad_metrics_and_audit_settings_stop_the_start_with_nothing_written() {
     for (section, want) in [
-        ("  metrics:\n    listen: localhost:9464\n", "a host name is not resolved"),
+        (
+            "  metrics:\n    listen: localhost:9464\n",
+            "a host name is not resolved",
+        ),
         ("  metrics:\n    listen: unix:m.sock\n", "absolute path"),
         ("  metrics: {}\n", "listen is required"),
-        ("  audit:\n    file: audit.jsonl\n", "an absolute path, or stderr"),
-        ("  audit:\n    file: /nonexistent-dir/a.jsonl\n", "its directory does not exist"),
+        (
+            "  audit:\n    file: audit.jsonl\n",
+            "an absolute path, or stderr",
+        ),
+        (
+            "  audit:\n    file: /nonexistent-dir/a.jsonl\n",
+            "its directory does not exist",
+        ),
         ("  metrics:\n    listne: 127.0.0.1:1\n", "listne"),
     ] {
         let sb = Sandbox::new();
@@ -511,6 +597,9 @@ fn bad_metrics_and_audit_settings_stop_the_start_with_nothing_written() {
         let out = sb.run().args(["--init", "--", "/bin/true"]).output();
         assert!(matches!(out.code(), 73 | 78), "{section}: {}", out.stderr());
         out.stderr_has(want);
-        assert!(tree(&sb.path("out")).is_empty(), "{section}: nothing written");
+        assert!(
+            tree(&sb.path("out")).is_empty(),
+            "{section}: nothing written"
+        );
     }
 }

@@ -331,7 +331,16 @@ pub(crate) fn run(
     let mut watchman = None;
     let mut refresher = match refresh.zip(delivered) {
         Some((r, last)) => Some(crate::app::refresh::Refresher::new(
-            ctx, r, creds, program, write_opts, last, carry, observer,
+            ctx,
+            r,
+            creds,
+            program,
+            write_opts,
+            crate::app::refresh::Started {
+                last,
+                carry,
+                observe: observer,
+            },
         )),
         None => {
             watchman = observer.active().then_some(observer);
@@ -496,7 +505,11 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
                 None,
             ),
             // Its error, if the pass got as far as templates, is among the pass's errors.
-            Err(e) => ("-".to_string(), format!("error: {}", e.what), Some(e.reason())),
+            Err(e) => (
+                "-".to_string(),
+                format!("error: {}", e.what),
+                Some(e.reason()),
+            ),
         };
         rows.push(Row {
             name: format!("template:{}", o.template.name),
@@ -523,7 +536,8 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
                 .iter()
                 .map(|e| serde_json::json!({"secret": e.secret, "source": e.source, "reason": e.reason(), "message": e.to_string()}))
                 .collect();
-            let mut report = serde_json::json!({"ok": errors.0.is_empty(), "secrets": json, "errors": problems});
+            let mut report =
+                serde_json::json!({"ok": errors.0.is_empty(), "secrets": json, "errors": problems});
             if let Some((r, watches)) = &refresh {
                 report["refresh"] = serde_json::json!({
                     "interval_seconds": r.interval.as_secs_f64(),

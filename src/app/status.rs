@@ -66,7 +66,10 @@ pub(crate) fn unready(status: &Value, now: f64) -> Vec<Unready> {
     }
     if failing && out.is_empty() {
         out.push(Unready {
-            reason: status["reasons"][0].as_str().unwrap_or("unavailable").into(),
+            reason: status["reasons"][0]
+                .as_str()
+                .unwrap_or("unavailable")
+                .into(),
             what: format!(
                 "refresh failing for {in_a_row} refreshes in a row: {}",
                 status["error"].as_str().unwrap_or("")
@@ -132,8 +135,9 @@ pub(crate) fn run(path: Option<&Path>, format: ReportFormat, ready: bool) -> Res
         )
     })?;
     let shown = path.display().to_string();
-    let read = crate::fsx::read_file(&path, MAX_STATUS_BYTES)
-        .map_err(|e| Error::new(e.kind(Kind::Data), e.text()).with_source(format!("status file {shown}")))?;
+    let read = crate::fsx::read_file(&path, MAX_STATUS_BYTES).map_err(|e| {
+        Error::new(e.kind(Kind::Data), e.text()).with_source(format!("status file {shown}"))
+    })?;
     let Some(bytes) = read else {
         return Err(Error::new(
             Kind::Unavailable,
@@ -176,7 +180,12 @@ pub(crate) fn run(path: Option<&Path>, format: ReportFormat, ready: bool) -> Res
         return Err(Errors(
             problems
                 .into_iter()
-                .map(|p| Error::new(Kind::Unavailable, format!("not ready: {} (reason: {})", p.what, p.reason)))
+                .map(|p| {
+                    Error::new(
+                        Kind::Unavailable,
+                        format!("not ready: {} (reason: {})", p.what, p.reason),
+                    )
+                })
                 .collect(),
         ));
     }
@@ -200,22 +209,50 @@ mod tests {
     #[test]
     fn readiness_table() {
         let now = 1000.0;
-        let reasons = |s: &Value| -> Vec<String> { unready(s, now).into_iter().map(|u| u.reason).collect() };
+        let reasons =
+            |s: &Value| -> Vec<String> { unready(s, now).into_iter().map(|u| u.reason).collect() };
         assert!(reasons(&status(json!([row("ok", json!(2000))]), 0, Value::Null)).is_empty());
-        assert_eq!(reasons(&status(json!([row("ok", json!(999))]), 0, Value::Null)), ["lease_expired"]);
-        assert_eq!(reasons(&status(json!([row("missing", Value::Null)]), 0, Value::Null)), ["secret_missing"]);
-        // Failing, but under the threshold: still ready.
-        assert!(reasons(&status(json!([row("error", Value::Null)]), FAILING_AFTER as u64 - 1, Value::Null)).is_empty());
         assert_eq!(
-            reasons(&status(json!([row("error", Value::Null)]), FAILING_AFTER as u64, Value::Null)),
+            reasons(&status(json!([row("ok", json!(999))]), 0, Value::Null)),
+            ["lease_expired"]
+        );
+        assert_eq!(
+            reasons(&status(
+                json!([row("missing", Value::Null)]),
+                0,
+                Value::Null
+            )),
+            ["secret_missing"]
+        );
+        // Failing, but under the threshold: still ready.
+        assert!(
+            reasons(&status(
+                json!([row("error", Value::Null)]),
+                FAILING_AFTER as u64 - 1,
+                Value::Null
+            ))
+            .is_empty()
+        );
+        assert_eq!(
+            reasons(&status(
+                json!([row("error", Value::Null)]),
+                FAILING_AFTER as u64,
+                Value::Null
+            )),
             ["store_unreachable"]
         );
-        assert_eq!(reasons(&status(json!([row("ok", Value::Null)]), 0, json!(10))), ["token_expired"]);
+        assert_eq!(
+            reasons(&status(json!([row("ok", Value::Null)]), 0, json!(10))),
+            ["token_expired"]
+        );
         // An optional secret never blocks readiness.
         let mut optional = row("missing", Value::Null);
         optional["required"] = json!(false);
         assert!(reasons(&status(json!([optional]), 0, Value::Null)).is_empty());
         // Failing with no secret named: the pass's reason.
-        assert_eq!(reasons(&status(json!([]), 5, Value::Null)), ["store_unreachable"]);
+        assert_eq!(
+            reasons(&status(json!([]), 5, Value::Null)),
+            ["store_unreachable"]
+        );
     }
 }

@@ -74,7 +74,10 @@ static HISTOGRAMS: [Histogram; Service::ALL.len()] = [const { Histogram::new() }
 pub(crate) fn observe(service: Service, took: Duration) {
     let h = &HISTOGRAMS[service as usize];
     let s = took.as_secs_f64();
-    let slot = BUCKETS.iter().position(|b| s <= *b).unwrap_or(BUCKETS.len());
+    let slot = BUCKETS
+        .iter()
+        .position(|b| s <= *b)
+        .unwrap_or(BUCKETS.len());
     h.counts[slot].fetch_add(1, Ordering::Relaxed);
     let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
     h.sum_us.fetch_add(us, Ordering::Relaxed);

@@ -71,7 +71,9 @@ pub(crate) fn listen(text: &str) -> Result<Listen, Error> {
     if let Some(p) = text.strip_prefix("unix:") {
         let path = PathBuf::from(p);
         if !path.is_absolute() || path.file_name().is_none() {
-            return Err(bad("a unix socket needs an absolute path, unix:/run/secret-init/m.sock"));
+            return Err(bad(
+                "a unix socket needs an absolute path, unix:/run/secret-init/m.sock",
+            ));
         }
         // sun_path holds 108 bytes with its NUL.
         if p.len() > 107 {
@@ -154,21 +156,30 @@ mod tests {
     #[test]
     fn listen_addresses() {
         assert_eq!(
-            listen("127.0.0.1:9464").unwrap(),
-            Listen::Tcp("127.0.0.1:9464".parse().unwrap())
+            listen("127.0.0.1:9464").expect("accepted"),
+            Listen::Tcp("127.0.0.1:9464".parse().expect("an address"))
         );
         assert_eq!(
-            listen("unix:/run/secret-init/m.sock").unwrap(),
+            listen("unix:/run/secret-init/m.sock").expect("accepted"),
             Listen::Unix("/run/secret-init/m.sock".into())
         );
         assert!(listen("[::1]:9464").is_ok());
-        for bad in ["localhost:9464", ":9464", "9464", "unix:m.sock", "127.0.0.1:0", "unix:/"] {
-            let e = listen(bad).unwrap_err();
+        for bad in [
+            "localhost:9464",
+            ":9464",
+            "9464",
+            "unix:m.sock",
+            "127.0.0.1:0",
+            "unix:/",
+        ] {
+            let e = listen(bad).expect_err("refused");
             assert_eq!(e.kind, Kind::Config, "{bad}");
         }
-        assert!(!beyond_loopback(&"127.0.0.1:1".parse().unwrap()));
-        assert!(!beyond_loopback(&"[::1]:1".parse().unwrap()));
-        assert!(beyond_loopback(&"0.0.0.0:1".parse().unwrap()));
-        assert!(beyond_loopback(&"10.0.0.1:1".parse().unwrap()));
+        assert!(!beyond_loopback(
+            &"127.0.0.1:1".parse().expect("an address")
+        ));
+        assert!(!beyond_loopback(&"[::1]:1".parse().expect("an address")));
+        assert!(beyond_loopback(&"0.0.0.0:1".parse().expect("an address")));
+        assert!(beyond_loopback(&"10.0.0.1:1".parse().expect("an address")));
     }
 }

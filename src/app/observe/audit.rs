@@ -64,7 +64,8 @@ fn open_file(dir: &OwnedFd, name: &str, path: &Path) -> Result<(File, u64), Erro
         ));
     }
     // Created with the umask's bits at most; whatever it was, it is 0600 from here on.
-    nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(0o600)).map_err(|e| cannot(path, e.desc()))?;
+    nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(0o600))
+        .map_err(|e| cannot(path, e.desc()))?;
     Ok((File::from(fd), st.st_size.max(0) as u64))
 }
 
@@ -159,4 +160,3 @@ impl Trail {
         }
     }
 }
-

@@ -73,7 +73,10 @@ impl Listener {
                 {
                     return Err(refused(
                         l,
-                        format!("the program's user (uid {}) can change its directory; under --user the socket must be out of the program's reach", u.uid),
+                        format!(
+                            "the program's user (uid {}) can change its directory; under --user the socket must be out of the program's reach",
+                            u.uid
+                        ),
                         Kind::Config,
                     ));
                 }
@@ -85,17 +88,16 @@ impl Listener {
                     .and_then(|n| n.to_str())
                     .ok_or_else(|| refused(l, "not a file name", Kind::Config))?;
                 // A socket left by an earlier run of ours is replaced; anything else is not.
-                if let Ok(st) = nix::sys::stat::fstatat(
-                    &dir,
-                    name,
-                    nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-                ) {
+                if let Ok(st) =
+                    nix::sys::stat::fstatat(&dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+                {
                     let socket = st.st_mode & nix::sys::stat::SFlag::S_IFMT.bits()
                         == nix::sys::stat::SFlag::S_IFSOCK.bits();
                     if !socket || st.st_uid != nix::unistd::geteuid().as_raw() {
                         return Err(refused(l, "something else is in the way", Kind::CantCreate));
                     }
-                    let _ = nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+                    let _ =
+                        nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
                 }
                 // Bound through the directory's descriptor: no link on the way is followed.
                 use std::os::fd::AsRawFd;
@@ -361,7 +363,9 @@ pub(crate) fn render(s: &State) -> String {
             "gauge",
             "When the vault token secret-init holds expires, in Unix seconds.",
         );
-        out.push_str(&format!("secret_init_vault_token_expiry_timestamp_seconds {t}\n"));
+        out.push_str(&format!(
+            "secret_init_vault_token_expiry_timestamp_seconds {t}\n"
+        ));
     }
     family(
         &mut out,
@@ -394,14 +398,20 @@ pub(crate) fn render(s: &State) -> String {
         "counter",
         "Refreshes that published a changed secret.",
     );
-    out.push_str(&format!("secret_init_changes_published_total {}\n", s.changes));
+    out.push_str(&format!(
+        "secret_init_changes_published_total {}\n",
+        s.changes
+    ));
     family(
         &mut out,
         "secret_init_program_restarts_total",
         "counter",
         "Restarts of the program after a refresh.",
     );
-    out.push_str(&format!("secret_init_program_restarts_total {}\n", s.restarts));
+    out.push_str(&format!(
+        "secret_init_program_restarts_total {}\n",
+        s.restarts
+    ));
     // The secrets served from the fallback snapshot (secret_init.fallback) belong here, as
     // `secret_init_fallback_secrets` (a gauge), once the fallback reports them into `State`.
     family(
@@ -435,11 +445,17 @@ mod tests {
 
     #[test]
     fn requests_are_read_only_and_bounded() {
-        assert_eq!(asked(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"), Asked::Metrics);
+        assert_eq!(
+            asked(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Asked::Metrics
+        );
         assert_eq!(asked(b"GET /metrics?x=1 HTTP/1.0\r\n\r\n"), Asked::Metrics);
         assert_eq!(asked(b"GET / HTTP/1.1\r\n\r\n"), Asked::NotFound);
         assert_eq!(asked(b"POST /metrics HTTP/1.1\r\n\r\n"), Asked::NotAllowed);
-        assert_eq!(asked(b"DELETE /metrics HTTP/1.1\r\n\r\n"), Asked::NotAllowed);
+        assert_eq!(
+            asked(b"DELETE /metrics HTTP/1.1\r\n\r\n"),
+            Asked::NotAllowed
+        );
         assert_eq!(asked(b"GET /metrics\r\n\r\n"), Asked::Bad);
         assert_eq!(asked(b"\x16\x03\x01"), Asked::Bad);
         let big = vec![b'a'; MAX_REQUEST + 1];

@@ -208,8 +208,11 @@ impl Observer {
         let now = unix_now();
         let pid = self.pid;
         let rec = self.with(|s| {
-            let kinds: BTreeSet<String> =
-                plan.from.values().map(|o| o.kind.name().to_string()).collect();
+            let kinds: BTreeSet<String> = plan
+                .from
+                .values()
+                .map(|o| o.kind.name().to_string())
+                .collect();
             for k in kinds {
                 *s.refreshes.entry(k).or_default() += 1;
             }
@@ -263,7 +266,11 @@ impl Observer {
                     Some(st) => st.failing = Some((e.reason(), line.clone())),
                     // Not tied to one secret (a store down): every secret of that source.
                     None => {
-                        for st in s.secrets.values_mut().filter(|st| st.kind == kind || st.kind.is_empty()) {
+                        for st in s
+                            .secrets
+                            .values_mut()
+                            .filter(|st| st.kind == kind || st.kind.is_empty())
+                        {
                             st.failing = Some((e.reason(), line.clone()));
                         }
                     }
@@ -310,10 +317,14 @@ impl Observer {
 fn record(s: &mut State, plan: &Plan, now: f64, only: Option<&BTreeSet<String>>) -> Vec<Value> {
     let mut dest: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for f in &plan.files {
-        dest.entry(f.secret.as_str()).or_default().push(f.path.display().to_string());
+        dest.entry(f.secret.as_str())
+            .or_default()
+            .push(f.path.display().to_string());
     }
     for e in &plan.env {
-        dest.entry(e.secret.as_str()).or_default().push(format!("env:{}", e.var));
+        dest.entry(e.secret.as_str())
+            .or_default()
+            .push(format!("env:{}", e.var));
     }
     let mut out = Vec::new();
     for (name, o) in &plan.from {
@@ -347,8 +358,10 @@ fn record(s: &mut State, plan: &Plan, now: f64, only: Option<&BTreeSet<String>>)
         if let Some(st) = s.secrets.get_mut(name) {
             st.fetched = Some(now);
             st.destinations = paths.clone();
-            out.push(json!({"secret": name, "source": st.source, "source_kind": st.kind,
-                            "version": null, "destinations": paths}));
+            out.push(
+                json!({"secret": name, "source": st.source, "source_kind": st.kind,
+                            "version": null, "destinations": paths}),
+            );
         }
     }
     out

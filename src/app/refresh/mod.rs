@@ -302,6 +302,17 @@ fn splayed(d: Duration, jitter: f64) -> Duration {
     }
 }
 
+/// What the start leaves the refresh: what it delivered, what its pass carries on, and the
+/// observer (status rows, metrics, audit).
+pub(crate) struct Started {
+    /// The digests of what the start delivered.
+    pub last: Delivered,
+    /// What the start's pass left for the next one.
+    pub carry: Carry,
+    /// The supervisor's observer.
+    pub observe: Observer,
+}
+
 enum Outcome {
     Unchanged,
     Abandoned,
@@ -329,17 +340,20 @@ pub(crate) struct Refresher<'a> {
 }
 
 impl<'a> Refresher<'a> {
-    /// A refresher for the program started with `last` delivered.
+    /// A refresher for the program the start left as `started`.
     pub(crate) fn new(
         ctx: &'a Context,
         settings: RefreshSettings,
         creds: Option<sys::Credentials>,
         program: &'a [OsString],
         write_opts: file::WriteOptions,
-        last: Delivered,
-        mut carry: Carry,
-        observe: Observer,
+        started: Started,
     ) -> Refresher<'a> {
+        let Started {
+            last,
+            mut carry,
+            observe,
+        } = started;
         let program_user = crate::app::pipeline::program_user(creds.as_ref());
         let watched: Vec<Watched> = places(&ctx.settings)
             .into_iter()
@@ -597,7 +611,11 @@ impl<'a> Refresher<'a> {
             .chain(
                 plan.env
                     .iter()
-                    .filter(|e| env_names.iter().any(|n| n.split(' ').next() == Some(e.var.as_str())))
+                    .filter(|e| {
+                        env_names
+                            .iter()
+                            .any(|n| n.split(' ').next() == Some(e.var.as_str()))
+                    })
                     .map(|e| e.secret.clone()),
             )
             .collect();

@@ -52,7 +52,11 @@ fn unix(t: Option<SystemTime>) -> serde_json::Value {
 }
 
 impl Status {
-    pub(super) fn new(s: &RefreshSettings, sources: Vec<Watch>, opts: &file::WriteOptions) -> Status {
+    pub(super) fn new(
+        s: &RefreshSettings,
+        sources: Vec<Watch>,
+        opts: &file::WriteOptions,
+    ) -> Status {
         Status {
             opts: file::WriteOptions {
                 allow_shared_dir: true,
@@ -130,4 +134,3 @@ impl Status {
         }
     }
 }
-
