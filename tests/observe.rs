@@ -603,3 +603,167 @@ fn bad_metrics_and_audit_settings_stop_the_start_with_nothing_written() {
         );
     }
 }
+
+/// A sandbox whose root is 0755 and a `log` dir in it, 0755: another user can reach what is
+/// inside, so only a file's own mode keeps it out.
+fn open_sandbox() -> Sandbox {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    std::fs::set_permissions(sb.dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let log = sb.mkdir("log");
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    sb
+}
+
+#[test]
+fn under_user_the_audit_file_and_the_socket_are_out_of_the_programs_reach() {
+    let sb = open_sandbox();
+    sb.mkdir("out");
+    let (audit, sock) = (sb.path("log/audit.jsonl"), sb.path("log/m.sock"));
+    sb.config(&format!(
+        "secrets:\n  db: dflt\nsecret_init:\n  output_dir: {}\n  metrics:\n    listen: unix:{}\n  audit:\n    file: {}\n",
+        sb.path("out").display(),
+        sock.display(),
+        audit.display()
+    ));
+    let probe = format!(
+        "cat {a} >/dev/null 2>&1 && echo audit-readable || echo audit-unreadable; \
+         test -w {a} && echo audit-writable || echo audit-unwritable; \
+         test -w {s} && echo socket-writable || echo socket-unwritable; id -u",
+        a = audit.display(),
+        s = sock.display()
+    );
+    let out = sb
+        .run()
+        .args(["--init", "--user", "65534:65534", "--", "/bin/sh", "-c"])
+        .arg(&probe)
+        .output();
+    out.expect_ok();
+    assert_eq!(
+        out.stdout().lines().collect::<Vec<_>>(),
+        [
+            "audit-unreadable",
+            "audit-unwritable",
+            "socket-unwritable",
+            "65534"
+        ],
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(mode(&audit), 0o600);
+    let rec = &audit_lines(&audit)[0];
+    assert_eq!(rec["event"], "start");
+    assert_eq!(rec["published"][0]["secret"], "db");
+    // A directory the program's user can change: refused before anything is written.
+    let shared = sb.mkdir("shared");
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .expect("chmod");
+    for (section, what) in [
+        (
+            format!("  audit:\n    file: {}\n", shared.join("a.jsonl").display()),
+            "secret_init.audit.file",
+        ),
+        (
+            format!(
+                "  metrics:\n    listen: unix:{}\n",
+                shared.join("m.sock").display()
+            ),
+            "secret_init.metrics.listen",
+        ),
+    ] {
+        sb.config(&format!(
+            "secrets:\n  db: dflt\nsecret_init:\n  output_dir: {}\n{section}",
+            sb.path("out2").display()
+        ));
+        sb.run()
+            .args(["--init", "--user", "65534:65534", "--", "/bin/true"])
+            .output()
+            .expect_code(78)
+            .stderr_has(what)
+            .stderr_has("out of the program's reach");
+        assert!(!sb.path("out2").exists(), "nothing written");
+    }
+}
+
+#[test]
+fn metrics_on_a_unix_socket_are_for_our_user_only() {
+    use std::os::unix::net::UnixStream;
+    let sb = Sandbox::new();
+    sb.mkdir("out");
+    let sock = sb.path("m.sock");
+    // A stale socket of an earlier run is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&sock).expect("bind"));
+    sb.config(&format!(
+        "secrets:\n  db: dflt\nsecret_init:\n  output_dir: {}\n  metrics:\n    listen: unix:{}\n",
+        sb.path("out").display(),
+        sock.display()
+    ));
+    let mut run = sb.run();
+    run.args(["--"]).args(waiter());
+    let ns = Ns::start(&run, &[]);
+    expect_prefix(&ns, "ready", Duration::from_secs(10));
+    assert_eq!(mode(&sock), 0o600);
+    let mut s = UnixStream::connect(&sock).expect("connect");
+    s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n")
+        .expect("write");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read");
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    let body = text.split_once("\r\n\r\n").expect("a body").1;
+    promtool(body);
+    let m = parsed(body);
+    assert!(m["secret_init_start_time_seconds{}"] > 1.7e9);
+    stop(ns);
+    // Something else in the way (a regular file) is not replaced.
+    std::fs::remove_file(&sock).ok();
+    std::fs::write(&sock, "mine").expect("write");
+    sb.run()
+        .args(["--init", "--", "/bin/true"])
+        .output()
+        .expect_code(73)
+        .stderr_has("something else is in the way");
+    assert_eq!(read(&sock), "mine");
+}
+
+#[test]
+fn the_audit_trail_of_an_exec_start_names_the_programs_pid_and_rotates_past_its_cap() {
+    let sb = Sandbox::new();
+    sb.mkdir("out");
+    let audit = sb.path("audit.jsonl");
+    // An earlier trail near its 4096-byte cap: the start's line goes to a new file.
+    let old = format!("{}\n", json!({"event": "old", "pad": "x".repeat(4000)}));
+    std::fs::write(&audit, &old).expect("write");
+    sb.config(&format!(
+        "secrets:\n  db: dflt\nsecret_init:\n  output_dir: {}\n  audit:\n    file: {}\n    max_bytes: 4096\n",
+        sb.path("out").display(),
+        audit.display()
+    ));
+    let out = sb
+        .run()
+        .args(["--no-init", "--", "/bin/sh", "-c", "echo $$"])
+        .output();
+    out.expect_ok();
+    let pid: i64 = out.stdout().trim().parse().expect("a PID");
+    assert_eq!(
+        read(&sb.path("audit.jsonl.1")),
+        old,
+        "the old trail, rotated"
+    );
+    let lines = audit_lines(&audit);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["event"], "start");
+    assert_eq!(lines[0]["then"], "exec");
+    assert_eq!(lines[0]["program_pid"], pid, "exec keeps our PID");
+    assert_eq!(
+        lines[0]["published"][0]["destinations"],
+        json!([sb.path("out/db").display().to_string()])
+    );
+    assert_eq!(mode(&audit), 0o600);
+    // A trail with a second name (a hard link planted for another user) is refused.
+    std::fs::hard_link(&audit, sb.path("other")).expect("link");
+    sb.run()
+        .args(["--no-init", "--", "/bin/true"])
+        .output()
+        .expect_code(73)
+        .stderr_has("second name");
+}

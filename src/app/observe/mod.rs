@@ -422,4 +422,8 @@ impl crate::process::supervise::Refresh for Watchman<'_> {
         self.0.program(main, "start");
         crate::process::supervise::Tell::Nothing
     }
+
+    fn spawned(&mut self, main: i32) {
+        self.0.program(main, "start");
+    }
 }

@@ -690,6 +690,10 @@ impl Refresh for Refresher<'_> {
         self.watcher.fd()
     }
 
+    fn spawned(&mut self, main: i32) {
+        self.observe.program(main, "start");
+    }
+
     fn tick(&mut self, main: i32) -> Tell {
         self.status.program_pid = Some(main);
         self.observe.program(main, "start");
