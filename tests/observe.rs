@@ -767,3 +767,32 @@ fn the_audit_trail_of_an_exec_start_names_the_programs_pid_and_rotates_past_its_
         .expect_code(73)
         .stderr_has("second name");
 }
+
+#[test]
+fn an_idle_supervisor_serving_metrics_never_wakes() {
+    // The metrics thread blocks in accept, the supervisor in its one wait: summed over every
+    // thread of PID 1 (from /proc/1/task), an idle window costs no wakeup at all.
+    let sb = Sandbox::new();
+    sb.mkdir("out");
+    let port = free_port();
+    sb.config(&format!(
+        "secrets:\n  db: dflt\nsecret_init:\n  output_dir: {}\n  metrics:\n    listen: 127.0.0.1:{port}\n  audit:\n    file: {}\n",
+        sb.path("out").display(),
+        sb.path("audit.jsonl").display()
+    ));
+    let count = "v() { cat /proc/1/task/*/status | grep ^voluntary_ctxt_switches | tr -dc '0-9\\n' \
+                 | awk '{s+=$1} END {print s}'; }";
+    let program = format!(
+        "{count}; a=$(v); n=0; while sleep 0.3; b=$(v); [ \"$a\" != \"$b\" ] && [ $n -lt 20 ]; \
+         do a=$b; n=$((n + 1)); done; echo threads $(ls /proc/1/task | wc -l); \
+         sleep 2; c=$(v); echo \"wakeups $((c - b))\"; exec sleep 1000"
+    );
+    let mut run = sb.run();
+    run.args(["--", "/bin/sh", "-c"]).arg(&program);
+    let ns = Ns::start(&run, &[]);
+    ns.expect_line("threads 2");
+    ns.expect_line("wakeups 0");
+    // Still serving when asked.
+    assert!(parsed(&scrape(port))["secret_init_start_time_seconds{}"] > 1.7e9);
+    stop(ns);
+}

@@ -149,15 +149,18 @@ pub(crate) fn serve(listener: Listener, state: Arc<Mutex<State>>) {
     let busy = Arc::new(AtomicUsize::new(0));
     let started = spawn_blocked("metrics", move || {
         loop {
-            let conn: Box<dyn Conn> = match &listener {
-                Listener::Tcp(l) => match l.accept() {
-                    Ok((s, _)) => Box::new(s),
-                    Err(_) => continue,
-                },
-                Listener::Unix(l) => match l.accept() {
-                    Ok((s, _)) => Box::new(s),
-                    Err(_) => continue,
-                },
+            let accepted: std::io::Result<Box<dyn Conn>> = match &listener {
+                Listener::Tcp(l) => l.accept().map(|(s, _)| Box::new(s) as Box<dyn Conn>),
+                Listener::Unix(l) => l.accept().map(|(s, _)| Box::new(s) as Box<dyn Conn>),
+            };
+            let conn = match accepted {
+                Ok(c) => c,
+                // Out of descriptors (EMFILE, ENFILE) or memory: an error that repeats at once
+                // would spin; a pause lets connections end. Never a busy loop.
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
             };
             if busy.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
                 busy.fetch_sub(1, Ordering::AcqRel);
