@@ -15,7 +15,7 @@ use crate::manifest::FileSettings;
 use crate::source::SourceKind;
 use crate::source::registry::{Generic, SourceSettings};
 
-mod observe;
+pub(crate) mod observe;
 pub(crate) use observe::{AuditTo, Listen, ObserveSettings, beyond_loopback};
 
 /// Output format of `check`.

@@ -61,7 +61,7 @@ impl ObserveSettings {
 
 /// `secret_init.metrics.listen`: `HOST:PORT` with an IP literal (no name is resolved, so a name
 /// that also resolves to a public address cannot widen it), `[::1]:PORT`, or `unix:/PATH`.
-pub(crate) fn listen(text: &str) -> Result<Listen, Error> {
+pub fn listen(text: &str) -> Result<Listen, Error> {
     let bad = |why: &str| {
         Error::new(
             Kind::Config,

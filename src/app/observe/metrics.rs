@@ -34,7 +34,7 @@ use crate::settings::Listen;
 /// Connections served at once; more are closed unanswered.
 pub(crate) const MAX_CONNECTIONS: usize = 4;
 /// The largest request (line and headers) read.
-pub(crate) const MAX_REQUEST: usize = 8 * 1024;
+pub const MAX_REQUEST: usize = 8 * 1024;
 /// The time a connection has, reading and writing together.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(5);
 /// Each connection thread's stack: rendering needs little.
@@ -203,11 +203,16 @@ impl Conn for std::os::unix::net::UnixStream {
 
 /// What a request asks for.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Asked {
+pub enum Asked {
+    /// `GET /metrics`: 200 with the metrics.
     Metrics,
+    /// `GET` of another path: 404.
     NotFound,
+    /// Another method: 405.
     NotAllowed,
+    /// A head over [`MAX_REQUEST`]: 431.
     TooLarge,
+    /// Not an HTTP/1.x request line: 400.
     Bad,
 }
 
@@ -235,8 +240,9 @@ fn read_head(conn: &mut dyn Conn, until: Instant) -> Option<Vec<u8>> {
     }
 }
 
-/// Decides the answer from the request head.
-pub(crate) fn asked(head: &[u8]) -> Asked {
+/// Decides the answer from the request head (network input: the `metrics_request` fuzz
+/// target drives it).
+pub fn asked(head: &[u8]) -> Asked {
     if head.len() > MAX_REQUEST {
         return Asked::TooLarge;
     }
@@ -294,7 +300,7 @@ fn answer(mut conn: Box<dyn Conn>, state: &Mutex<State>) {
 }
 
 /// A label value in the text format: `\`, `"` and newlines escaped.
-fn label(v: &str) -> String {
+pub fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
