@@ -520,6 +520,20 @@ fn status_is_a_command_and_needs_its_file() {
         .output()
         .expect_ok()
         .stdout_has("ran");
+    // Found from config.yaml's setting, as a probe in the same container finds it.
+    let file = sb.write(
+        "st.json",
+        r#"{"secrets": [{"name": "db", "required": true, "source": "file:/secrets/db", "result": "ok", "fetched": 1.8e9}], "failures_in_a_row": 0}"#,
+    );
+    sb.config(&format!(
+        "secrets: {{}}\nsecret_init:\n  refresh:\n    interval: 1m\n    status_file: {}\n",
+        file.display()
+    ));
+    sb.run()
+        .args(["status", "--ready"])
+        .output()
+        .expect_ok()
+        .stdout_has("file:/secrets/db");
     sb.run()
         .args(["status", "--help"])
         .output()
@@ -795,4 +809,63 @@ fn an_idle_supervisor_serving_metrics_never_wakes() {
     // Still serving when asked.
     assert!(parsed(&scrape(port))["secret_init_start_time_seconds{}"] > 1.7e9);
     stop(ns);
+}
+
+#[test]
+fn a_restart_after_a_refresh_is_in_the_audit_trail_and_the_metrics() {
+    let sb = Sandbox::new();
+    let secrets = sb.mkdir("secrets");
+    std::fs::write(secrets.join("api"), canary("api")).expect("write");
+    sb.mkdir("out");
+    let port = free_port();
+    sb.config(&format!(
+        "secrets:\n  api: null\nsecret_init:\n  secrets:\n    api:\n      env: API\n  secrets_dirs: [{}]\n  output_dir: {}\n  refresh:\n    interval: 1h\n    \
+         on_change: restart\n  metrics:\n    listen: 127.0.0.1:{port}\n  audit:\n    file: {}\n",
+        secrets.display(),
+        sb.path("out").display(),
+        sb.path("audit.jsonl").display()
+    ));
+    let mut run = sb.run();
+    run.env_remove("SECRET_INIT_SECRETS_DIR")
+        .args(["--sources", "file", "--grace-period", "1", "--"])
+        .args(waiter());
+    let ns = Ns::start(&run, &[]);
+    expect_prefix(&ns, "ready", Duration::from_secs(10));
+    std::fs::write(secrets.join("api.tmp"), canary("api-2")).expect("write");
+    std::fs::rename(secrets.join("api.tmp"), secrets.join("api")).expect("rename");
+    // The restarted program says ready again.
+    expect_prefix(&ns, "ready", Duration::from_secs(10));
+    let m = parsed(&scrape(port));
+    assert_eq!(m["secret_init_program_restarts_total{}"], 1.0, "{m:?}");
+    stop(ns);
+    let audit = audit_lines(&sb.path("audit.jsonl"));
+    let events: Vec<(&str, &str)> = audit
+        .iter()
+        .map(|r| {
+            (
+                r["event"].as_str().unwrap_or(""),
+                r["then"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [("start", "start"), ("refresh", "restart")],
+        "{audit:?}"
+    );
+    let published = &audit[1]["published"][0];
+    assert_eq!(published["secret"], "api");
+    assert_eq!(published["source_kind"], "file");
+    assert_eq!(
+        published["destinations"],
+        json!([sb.path("out/api").display().to_string(), "env:API"])
+    );
+    // A file source's version: the mtime and inode of the file read.
+    assert!(published["file"]["inode"].as_u64().is_some(), "{published}");
+    assert!(
+        published["file"]["mtime"]
+            .as_f64()
+            .is_some_and(|t| t > 1.7e9),
+        "{published}"
+    );
 }
