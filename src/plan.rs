@@ -85,7 +85,7 @@ pub(crate) fn build(resolutions: &[Resolution], settings: &Settings) -> Result<P
         let Some(value) = &r.value else { continue };
         let name = r.name.as_str();
         let src = r.origin.as_ref().map_or("delivery", |o| o.label.as_str());
-        let version = r.origin.as_ref().and_then(|o| o.version);
+        let version = r.origin.as_ref().and_then(|o| o.version.as_deref());
         if let Some(o) = &r.origin {
             plan.from.insert(name.to_string(), o.clone());
         }

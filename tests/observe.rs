@@ -869,3 +869,128 @@ fn a_restart_after_a_refresh_is_in_the_audit_trail_and_the_metrics() {
         "{published}"
     );
 }
+
+/// The `version` of each published secret in a start's audit record, by name.
+fn audited_versions(sb: &Sandbox) -> std::collections::BTreeMap<String, Value> {
+    let audit = audit_lines(&sb.path("audit.jsonl"));
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    audit[0]["published"]
+        .as_array()
+        .expect("published")
+        .iter()
+        .map(|p| {
+            (
+                p["secret"].as_str().unwrap_or("").to_string(),
+                p["version"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn audit_section(sb: &Sandbox) -> String {
+    format!(
+        "  output_dir: {}\n  audit:\n    file: {}\n",
+        sb.path("out").display(),
+        sb.path("audit.jsonl").display()
+    )
+}
+
+#[test]
+fn the_audit_trail_names_the_aws_gcp_and_azure_versions_received() {
+    use crate::support::fake_azure::{CLIENT_ID, FakeAzure, TENANT};
+    use crate::support::fake_gcp::{FakeGcp, closed_port};
+    use crate::support::moto::Moto;
+
+    // AWS: Secrets Manager's VersionId (batched and single reads) and Parameter Store's Version.
+    let moto = Moto::start();
+    let r = moto.admin(json!([
+        {"service": "secretsmanager", "method": "create_secret", "args": {"Name": "app/rot", "SecretString": canary("v1")}},
+        {"service": "secretsmanager", "method": "put_secret_value", "args": {"SecretId": "app/rot", "SecretString": canary("v2")}},
+        {"service": "ssm", "method": "put_parameter", "args": {"Name": "/app/p", "Value": canary("p1"), "Type": "String"}},
+        {"service": "ssm", "method": "put_parameter", "args": {"Name": "/app/p", "Value": canary("p2"), "Type": "String", "Overwrite": true}},
+        {"service": "secretsmanager", "method": "list_secret_version_ids", "args": {"SecretId": "app/rot"}},
+    ]));
+    let id_of = |stage: &str| {
+        r[4]["Versions"]
+            .as_array()
+            .expect("versions")
+            .iter()
+            .find(|v| {
+                v["VersionStages"]
+                    .as_array()
+                    .is_some_and(|s| s.contains(&json!(stage)))
+            })
+            .and_then(|v| v["VersionId"].as_str())
+            .expect("a version id")
+            .to_string()
+    };
+    let (current, previous) = (id_of("AWSCURRENT"), id_of("AWSPREVIOUS"));
+    let sb = Sandbox::new();
+    sb.config(&format!(
+        "secrets:\n  cur: null\n  prev: null\n  param: null\nsecret_init:\n{}  secrets:\n    \
+         cur: {{from: 'aws-sm:app/rot'}}\n    prev: {{from: 'aws-sm:app/rot##{previous}'}}\n    \
+         param: {{from: 'aws-ssm:/app/p'}}\n",
+        audit_section(&sb)
+    ));
+    let mut run = sb.run();
+    moto.env(&mut run, &sb);
+    run.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args(["--no-init", "--", "/bin/true"]);
+    run.output().expect_ok();
+    let v = audited_versions(&sb);
+    assert_eq!(v["cur"], json!(current), "{v:?}");
+    assert_eq!(v["prev"], json!(previous), "{v:?}");
+    assert_eq!(v["param"], json!("2"), "{v:?}");
+
+    // GCP: `latest` resolved to the number the answer names; a pinned version as pinned.
+    let fake = FakeGcp::start(json!({"secrets": {
+        "projects/proj-1/secrets/rot": [b64(b"one"), b64(b"two"), b64(b"three")],
+    }}));
+    let sb = Sandbox::new();
+    sb.config(&format!(
+        "secrets:\n  latest: null\n  pinned: null\nsecret_init:\n{}  gcp:\n    endpoint: {}\n  secrets:\n    \
+         latest: {{from: 'gcp:secretmanager:projects/proj-1/secrets/rot'}}\n    \
+         pinned: {{from: 'gcp:secretmanager:projects/proj-1/secrets/rot/versions/2'}}\n",
+        audit_section(&sb),
+        fake.url
+    ));
+    let mut run = sb.run();
+    run.env("GCE_METADATA_HOST", closed_port())
+        .env("GCE_METADATA_IP", closed_port())
+        .env("GOOGLE_APPLICATION_CREDENTIALS", fake.file("sa.json"))
+        .args(["--no-init", "--", "/bin/true"]);
+    run.output().expect_ok();
+    let v = audited_versions(&sb);
+    assert_eq!(
+        (v["latest"].clone(), v["pinned"].clone()),
+        (json!("3"), json!("2"))
+    );
+
+    // Azure: the version id the answer's `id` names.
+    let (v1, v2) = (
+        "0123456789abcdef0123456789abcdef",
+        "fedcba9876543210fedcba9876543210",
+    );
+    let fake = FakeAzure::start(json!({"secrets": {
+        "rot": {"current": v2, "versions": {v1: canary("az-old"), v2: canary("az-new")}},
+    }}));
+    let sb = Sandbox::new();
+    sb.config(&format!(
+        "secrets:\n  cur: null\n  old: null\nsecret_init:\n{}  secrets:\n    \
+         cur: {{from: 'azure-kv:kv1/rot'}}\n    old: {{from: 'azure-kv:kv1/rot/{v1}'}}\n",
+        audit_section(&sb)
+    ));
+    let mut run = sb.run();
+    run.env("SECRET_INIT_AZURE_ENDPOINT", &fake.https)
+        .env("SSL_CERT_FILE", &fake.ca)
+        .env("AZURE_AUTHORITY_HOST", &fake.https)
+        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9")
+        .env("AZURE_TENANT_ID", TENANT)
+        .env("AZURE_CLIENT_ID", CLIENT_ID)
+        .env("AZURE_CLIENT_SECRET", fake.get("client_secret"))
+        .args(["--no-init", "--", "/bin/true"]);
+    run.output().expect_ok();
+    let v = audited_versions(&sb);
+    assert_eq!((v["cur"].clone(), v["old"].clone()), (json!(v2), json!(v1)));
+}

@@ -331,7 +331,7 @@ fn record(s: &mut State, plan: &Plan, now: f64, only: Option<&BTreeSet<String>>)
         let st = s.secrets.entry(name.clone()).or_default();
         st.kind = o.kind.name().to_string();
         st.source = o.label.clone();
-        st.version = o.version.map(|v| v.to_string());
+        st.version = o.version.clone();
         st.fetched = Some(now);
         st.failing = None;
         st.destinations = dest.get(name.as_str()).cloned().unwrap_or_default();

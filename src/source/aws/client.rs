@@ -294,6 +294,8 @@ pub struct Item {
     pub arn: Option<String>,
     /// The value.
     pub value: Stored,
+    /// Its version: a secret's `VersionId`, a parameter's `Version`.
+    pub version: Option<String>,
 }
 
 /// A batch answer: the values, the per-id errors (id, bare error code) and the next page.

@@ -23,7 +23,7 @@ pub mod sigv4;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use super::remote::{Measured, Reads, check_size, found, keyed, naming, now};
+use super::remote::{Measured, Reads, Versioned, check_size, found, keyed_versioned, naming, now};
 use super::{Found, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
@@ -50,7 +50,7 @@ pub(crate) struct AwsSource {
     /// `None` until first use; then the credentials or the failure to get them.
     creds: Option<Result<Credentials, Error>>,
     /// (service, region, id, version) → what reading it gave.
-    cache: Reads<ReadKey, Rc<Stored>>,
+    cache: Reads<ReadKey, Rc<Versioned<Stored>>>,
     /// The whole-source candidates (`secrets`, `parameters_path`), once loaded.
     whole: Option<Result<Rc<Candidates>, Error>>,
     /// Services whose batch calls were refused (AccessDenied) this run: read one by one.
@@ -230,7 +230,7 @@ impl AwsSource {
     }
 
     /// Reads what `r` names (cached), `Ok(None)` when it does not exist.
-    fn read(&mut self, r: &AwsRef) -> Result<Option<Rc<Stored>>, Error> {
+    fn read(&mut self, r: &AwsRef) -> Result<Option<Rc<Versioned<Stored>>>, Error> {
         let src = r.target();
         let region = self.region_for(r.region.as_deref(), &src)?;
         let key = (r.service, region.clone(), r.id.clone(), r.version.clone());
@@ -343,9 +343,12 @@ impl AwsSource {
                         })
                     });
                     if let Some(item) = hit.and_then(Option::take) {
-                        let result = self
-                            .check_size(&item.value)
-                            .map(|()| Some(Rc::new(item.value)));
+                        let result = self.check_size(&item.value).map(|()| {
+                            Some(Rc::new(Versioned {
+                                value: item.value,
+                                version: item.version,
+                            }))
+                        });
                         self.cache.insert(key, result);
                     } else if batch
                         .errors
@@ -394,7 +397,7 @@ impl AwsSource {
                 )
                 .with_source(src.clone())
             })?;
-            let Stored::Text(v) = stored.as_ref() else {
+            let Stored::Text(v) = &stored.value else {
                 return Err(not_object());
             };
             let Ok(serde_json::Value::Object(o)) = serde_json::from_slice(v.expose()) else {
@@ -433,7 +436,11 @@ impl AwsSource {
         Ok(out)
     }
 
-    fn read_uncached(&mut self, r: &AwsRef, region: &str) -> Result<Option<Rc<Stored>>, Error> {
+    fn read_uncached(
+        &mut self,
+        r: &AwsRef,
+        region: &str,
+    ) -> Result<Option<Rc<Versioned<Stored>>>, Error> {
         let (url, _) = endpoint(r.service, Some(region), &self.env);
         let creds = self.credentials()?;
         let t = now();
@@ -455,7 +462,7 @@ impl AwsSource {
             )?,
         };
         if let Some(s) = &stored {
-            self.check_size(s)?;
+            self.check_size(&s.value)?;
         }
         Ok(stored.map(Rc::new))
     }
@@ -465,15 +472,21 @@ impl AwsSource {
         let Some(stored) = self.read(r)? else {
             return Ok(None);
         };
-        match (stored.as_ref(), &r.key) {
+        match (&stored.value, &r.key) {
             (Stored::Binary(_), Some(_)) => Err(Error::new(
                 Kind::Data,
                 "a #KEY was given but the secret is binary (SecretBinary), not JSON",
             )
             .with_source(r.to_string())),
-            (Stored::Text(v) | Stored::Binary(v), key) => {
-                keyed(SourceKind::Aws, r.to_string(), v.clone(), key.as_deref())
-            }
+            (Stored::Text(v) | Stored::Binary(v), key) => keyed_versioned(
+                SourceKind::Aws,
+                r.to_string(),
+                &Versioned {
+                    value: v.clone(),
+                    version: stored.version.clone(),
+                },
+                key.as_deref(),
+            ),
         }
     }
 }
