@@ -17,6 +17,8 @@ use crate::source::registry::{Generic, SourceSettings};
 
 pub(crate) mod observe;
 pub(crate) use observe::{AuditTo, Listen, ObserveSettings, beyond_loopback};
+mod fallback;
+pub(crate) use fallback::{FallbackSettings, KeyFrom};
 
 /// Output format of `check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +78,8 @@ pub struct Settings {
     pub refresh: Option<RefreshSettings>,
     /// Metrics and the audit trail (docs/observability.md).
     pub observe: ObserveSettings,
+    /// The last-known-good snapshot; `None` when off (docs/fallback.md).
+    pub fallback: Option<FallbackSettings>,
 }
 
 /// What a refresh that changed something does to the program.
@@ -553,6 +557,12 @@ impl Settings {
         }
         // The pointer is an input like TRUSS_SECRET_*: the program gets the value, not the path.
         scrub_env.extend(file_env.iter().map(|v| format!("{v}_FILE")));
+        let fallback =
+            fallback::resolve(inv, env, file.fallback.as_ref(), &output_dir, &env_prefix)?;
+        // The snapshot's key is secret-init's own credential: never the program's.
+        if let Some(KeyFrom::Env(v)) = fallback.as_ref().map(|f| &f.key) {
+            scrub_env.push(v.clone());
+        }
         Ok(Settings {
             sources,
             env_prefix,
@@ -581,6 +591,7 @@ impl Settings {
             state_file,
             refresh: refresh_settings(inv, env, file.refresh.as_ref())?,
             observe: observe::resolve(file.metrics.as_ref(), file.audit.as_ref())?,
+            fallback,
         })
     }
 }

@@ -12,7 +12,6 @@ use crate::error::{Error, Errors, Kind};
 use crate::manifest;
 use crate::name::SecretName;
 use crate::process::{self, supervise};
-use crate::resolve::Resolution;
 use crate::settings::{self, InitMode, ProcessSettings, ReportFormat, Settings};
 use crate::source::Carry;
 use crate::sys;
@@ -23,11 +22,15 @@ pub(crate) mod materialize;
 pub(crate) mod observe;
 pub(crate) mod pipeline;
 pub(crate) mod refresh;
+mod report;
+mod snapshot;
 mod status;
 mod version;
 
 pub(crate) use pipeline::{Context, Delivery, delivery, remove_consumed};
 use pipeline::{Ending, Pass, Target, env_declared, pass, plan_for};
+pub(crate) use report::columns;
+use report::{Row, table};
 
 /// Parses argv, loads the manifest and settings, and runs the command; its errors one line per
 /// cause.
@@ -274,6 +277,8 @@ pub(crate) fn run(
         plan,
         env,
         opts: write_opts,
+        stale,
+        snapshot,
     } = delivery(ctx, creds.as_ref(), &mut carry, program)?;
     let inherited = child_env::inherited(
         &ctx.env,
@@ -287,6 +292,7 @@ pub(crate) fn run(
     let published = file::publish(&plan.files, &write_opts, file::SignalStop)?;
     carry.written_ids.extend(published.ids.iter().copied());
     remove_consumed(&plan.consumed);
+    snapshot::write(&ctx.settings, snapshot);
     crate::log::info!(
         "{} delivered ({} written, {} unchanged, {}); starting {}",
         plural(ctx.manifest.secrets.len(), "secret"),
@@ -337,18 +343,21 @@ pub(crate) fn run(
     };
     let mut watchman = None;
     let mut refresher = match refresh.zip(delivered) {
-        Some((r, last)) => Some(crate::app::refresh::Refresher::new(
-            ctx,
-            r,
-            creds,
-            program,
-            write_opts,
-            crate::app::refresh::Started {
-                last,
-                carry,
-                observe: observer,
-            },
-        )),
+        Some((r, last)) => Some(
+            crate::app::refresh::Refresher::new(
+                ctx,
+                r,
+                creds,
+                program,
+                write_opts,
+                crate::app::refresh::Started {
+                    last,
+                    carry,
+                    observe: observer,
+                },
+            )
+            .with_stale(stale),
+        ),
         None => {
             watchman = observer.active().then_some(observer);
             None
@@ -401,6 +410,24 @@ fn out_of_the_programs_reach(ctx: &Context, creds: Option<&sys::Credentials>) ->
     if let Some(p) = &ctx.settings.local_config {
         files.push((p, "the local config"));
     }
+    if let Some(fb) = &ctx.settings.fallback {
+        // The program could delete, replace or replay the snapshot: it must not reach its
+        // directory (a snapshot not there yet included), nor the key that seals it.
+        let dir = fb.path.parent().unwrap_or(std::path::Path::new("/"));
+        if dir.is_dir() && user.could_change_dir(dir) {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "the fallback snapshot's directory {}: the program's user (uid {}) could change it; under --user it must be out of the program's reach",
+                    dir.display(),
+                    user.uid
+                ),
+            ));
+        }
+        if let crate::settings::KeyFrom::File(k) = &fb.key {
+            files.push((k, "the fallback key file"));
+        }
+    }
     for (path, what) in files {
         if let Some(why) = user.could_write(path) {
             return Err(Error::new(
@@ -438,6 +465,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         resolutions,
         provider_files,
         delivery,
+        stale,
     } = pass(ctx, &from_env, &mut Carry::default(), &target)?;
     // The vault's dynamic secrets: one row per delivered field (`web.cert`), never its value.
     let dynamic = dynamic_names(&ctx.settings);
@@ -504,6 +532,20 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         {
             row.status = format!("error: {}", e.what);
             row.reason = Some(e.reason());
+        }
+    }
+    // Served from the fallback snapshot: how old, and why the store was not asked.
+    let now = crate::fallback::now();
+    for s in &stale {
+        if let Some(row) = rows
+            .iter_mut()
+            .find(|r| r.name == s.name && r.status == "ok")
+        {
+            row.status = format!(
+                "stale: {} old, from the fallback snapshot (store unavailable: {})",
+                crate::fallback::human_age(s.age(now)),
+                s.outage.words()
+            );
         }
     }
     rows.extend(provider_rows);
@@ -608,120 +650,6 @@ fn probe(ctx: &Context, d: &mut Delivery) -> Result<(), Error> {
     let out = &ctx.settings.output_dir;
     let tightened = (!d.opts.allow_shared_dir && file::would_tighten(out)).then_some(out.as_path());
     file::probe(&d.plan.files, &d.opts, tightened)
-}
-
-struct Row {
-    name: String,
-    source: String,
-    destination: Vec<String>,
-    value: String,
-    status: String,
-    /// The reason code of a row that is not ok.
-    reason: Option<&'static str>,
-}
-
-impl Row {
-    fn of(r: &Resolution, s: &Settings) -> Row {
-        let mut dest = Vec::new();
-        match &r.settings.file {
-            _ if s.env_only => {}
-            manifest::FileTarget::Default => {
-                dest.push(s.output_dir.join(r.name.as_str()).display().to_string())
-            }
-            manifest::FileTarget::Path(p) => dest.push(p.display().to_string()),
-            manifest::FileTarget::Disabled => {}
-        }
-        // As the plan has it: env only delivers a secret without `env:` under its own name.
-        let env_only_name = s.env_only.then_some(r.name.as_str());
-        if let Some(v) = r.settings.env.as_deref().or(env_only_name) {
-            dest.push(format!("env:{v}"));
-        }
-        let reason = r.problem.as_ref().map(|e| e.reason());
-        // `check --offline`: a remote source's value is a placeholder, neither shown nor judged.
-        let uncontacted = s.offline && r.origin.as_ref().is_some_and(|o| !o.kind.is_local());
-        let status = match (&r.value, &r.problem) {
-            (Some(_), None) if uncontacted => crate::source::offline::NOT_CONTACTED.to_string(),
-            (_, Some(e)) if e.kind == Kind::Unavailable => "missing".to_string(),
-            (_, Some(e)) => format!("error: {}", e.what),
-            (Some(_), None) => "ok".to_string(),
-            (None, None) => "optional, missing".to_string(),
-        };
-        Row {
-            name: r.name.to_string(),
-            source: r
-                .origin
-                .as_ref()
-                .map_or_else(|| "-".to_string(), ToString::to_string),
-            destination: dest,
-            value: r.value.as_ref().filter(|_| !uncontacted).map_or_else(
-                || "-".to_string(),
-                |v| {
-                    if s.show_prefix {
-                        v.prefix_shown()
-                    } else {
-                        v.masked()
-                    }
-                },
-            ),
-            status,
-            reason,
-        }
-    }
-}
-
-fn table(rows: &[Row]) -> String {
-    let header = ["NAME", "SOURCE", "DESTINATION", "VALUE", "STATUS"];
-    let dests: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            if r.destination.is_empty() {
-                "-".to_string()
-            } else {
-                r.destination.join(", ")
-            }
-        })
-        .collect();
-    let cells: Vec<[&str; 5]> = rows
-        .iter()
-        .zip(&dests)
-        .map(|(r, dest)| {
-            [
-                r.name.as_str(),
-                r.source.as_str(),
-                dest.as_str(),
-                r.value.as_str(),
-                r.status.as_str(),
-            ]
-        })
-        .collect();
-    let lines: Vec<[&str; 5]> = std::iter::once(header).chain(cells).collect();
-    columns(&lines)
-}
-
-/// Rows as text columns: each cell padded to its column's width and two spaces, the last cell
-/// as it is, trailing blanks trimmed.
-pub(crate) fn columns<S: AsRef<str>, const N: usize>(rows: &[[S; N]]) -> String {
-    let mut width = [0usize; N];
-    for r in rows {
-        for (w, s) in width.iter_mut().zip(r) {
-            *w = (*w).max(s.as_ref().chars().count());
-        }
-    }
-    let mut out = String::new();
-    for r in rows {
-        let mut line = String::new();
-        for (i, (s, w)) in r.iter().zip(width).enumerate() {
-            let s = s.as_ref();
-            if i + 1 == N {
-                line.push_str(s);
-            } else {
-                line.push_str(&format!("{s:<w$}  "));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 /// Print one resolved value, byte-exact, for scripts.

@@ -27,7 +27,9 @@ use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
 use crate::source::section::{TakeKey, reject_unknown_among};
-pub(crate) use secret_init::{FileSettings, RawAudit, RawMetrics, RawRefreshSettings};
+pub(crate) use secret_init::{
+    FileSettings, RawAudit, RawFallbackSettings, RawMetrics, RawRefreshSettings,
+};
 use secrets::RawSecrets;
 pub(crate) use secrets::{RawDefault, read_local_secrets};
 pub use yaml::yaml_options;
@@ -216,6 +218,14 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     }
     if let Some(a) = &settings.audit {
         reject_unknown::<RawAudit>("secret_init.audit", &a.unknown, src, &mut errors);
+    }
+    if let Some(r) = &settings.fallback {
+        reject_unknown::<secret_init::RawFallbackSettings>(
+            "secret_init.fallback",
+            &r.unknown,
+            src,
+            &mut errors,
+        );
     }
     settings.sections().reject_unknown(src, &mut errors);
 

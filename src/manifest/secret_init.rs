@@ -60,6 +60,8 @@ crate::source::section::raw_section! {
         pub metrics: Option<RawMetrics>,
         /// The audit trail (`secret_init.audit`; docs/observability.md).
         pub audit: Option<RawAudit>,
+        /// The last-known-good snapshot (`secret_init.fallback`; docs/fallback.md).
+        pub fallback: Option<RawFallbackSettings>,
         /// Per-secret settings, raw; validated into [`SecretSettings`].
         pub secrets: BTreeMap<String, RawSecretSettings>,
         /// Provider instances, raw; validated by [`providers::validate`].
@@ -125,5 +127,19 @@ crate::source::section::raw_section! {
         pub file: Option<String>,
         /// The size past which the file is rotated to `PATH.1`.
         pub max_bytes: Option<u64>,
+    }
+}
+
+crate::source::section::raw_section! {
+    /// `secret_init.fallback` as written; interpreted (with `--no-fallback`) by `settings.rs`.
+    pub struct RawFallbackSettings {
+        /// Where the sealed snapshot is kept (an absolute path outside the output dir).
+        pub path: Option<PathBuf>,
+        /// A file holding the base64 key that seals it.
+        pub key_file: Option<PathBuf>,
+        /// A variable holding the base64 key that seals it.
+        pub key_env: Option<String>,
+        /// The oldest value it may serve: `6h`, `30m`, a number of seconds.
+        pub max_age: Option<serde_json::Value>,
     }
 }

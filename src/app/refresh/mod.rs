@@ -40,8 +40,6 @@ use crate::source::Watching;
 use crate::sys;
 
 use status::Status;
-#[cfg(test)]
-use status::concerns;
 use watch::{Watched, Watcher};
 
 /// How long a burst of watch events may go on before the refresh runs.
@@ -408,6 +406,27 @@ impl<'a> Refresher<'a> {
         r
     }
 
+    /// The secrets the start took from the fallback snapshot: shown in the status file, and
+    /// the store is tried again on the failure backoff (1 s, 2 s, … up to the interval) rather
+    /// than at the interval, so fresh values replace them as soon as it answers.
+    pub(crate) fn with_stale(mut self, stale: Vec<crate::fallback::Stale>) -> Self {
+        if !stale.is_empty() {
+            self.status.stale = stale;
+            self.failures = 1;
+            self.next_poll = Instant::now() + self.backoff();
+            self.status.write(self.settings.status_file.as_deref());
+        }
+        self
+    }
+
+    /// The wait after `self.failures` failed (or stale) passes in a row: 1 s, 2 s, 4 s, …, at
+    /// most the interval, jittered.
+    fn backoff(&self) -> Duration {
+        let backoff = Duration::from_secs(1 << self.failures.min(12).saturating_sub(1))
+            .min(self.settings.interval);
+        jittered(backoff, self.settings.jitter)
+    }
+
     /// When to poll after a pass that began at `began` and succeeded. Counted from its start, so
     /// a pass slowed down by retries (a sealed vault) keeps its place in the interval; after a
     /// pass that ran past the interval, or the first success after failed ones, the next poll is
@@ -442,14 +461,21 @@ impl<'a> Refresher<'a> {
         let began = Instant::now();
         self.status.last_attempt = Some(now);
         let tell = match self.once() {
-            Ok(Outcome::Abandoned) => {
+            Ok((Outcome::Abandoned, _)) => {
                 crate::log::debug!("refresh abandoned: a stop signal is pending");
                 self.write_status();
                 return Tell::Nothing;
             }
-            Ok(outcome) => {
-                self.next_poll = self.next_after_success(began);
-                self.failures = 0;
+            Ok((outcome, stale)) => {
+                if stale.is_empty() {
+                    self.next_poll = self.next_after_success(began);
+                    self.failures = 0;
+                } else {
+                    // Served, but not by the store: keep trying it on the failure backoff.
+                    self.failures += 1;
+                    self.next_poll = Instant::now() + self.backoff();
+                }
+                self.status.stale = stale;
                 self.status.last_success = Some(now);
                 self.status.error = None;
                 self.status.failures = 0;
@@ -460,9 +486,7 @@ impl<'a> Refresher<'a> {
             }
             Err(errors) => {
                 self.failures += 1;
-                let backoff = Duration::from_secs(1 << self.failures.min(12).saturating_sub(1))
-                    .min(self.settings.interval);
-                let wait = jittered(backoff, self.settings.jitter);
+                let wait = self.backoff();
                 self.next_poll = Instant::now() + wait;
                 let line = errors
                     .0
@@ -491,17 +515,30 @@ impl<'a> Refresher<'a> {
     }
 
     /// One pass: resolve and check everything, publish what changed, say what to tell.
-    fn once(&mut self) -> Result<Outcome, Errors> {
+    fn once(&mut self) -> Result<(Outcome, Vec<crate::fallback::Stale>), Errors> {
         if sys::stop_pending() {
-            return Ok(Outcome::Abandoned);
+            return Ok((Outcome::Abandoned, Vec::new()));
         }
+        let mut stale = Vec::new();
+        let outcome = self.publish(&mut stale)?;
+        Ok((outcome, stale))
+    }
+
+    /// The pass and what it publishes; the secrets the snapshot stood in for go to `stale`.
+    fn publish(&mut self, stale: &mut Vec<crate::fallback::Stale>) -> Result<Outcome, Errors> {
         let delivery = crate::app::pipeline::delivery(
             self.ctx,
             self.creds.as_ref(),
             &mut self.carry,
             self.program,
         );
-        let crate::app::pipeline::Delivery { plan, env, .. } = match delivery {
+        let crate::app::pipeline::Delivery {
+            plan,
+            env,
+            stale: served_stale,
+            snapshot,
+            ..
+        } = match delivery {
             Ok(done) => done,
             // A source gave up because a stop signal is pending (src/http/): not a failure.
             Err(_) if sys::stop_pending() => return Ok(Outcome::Abandoned),
@@ -510,6 +547,10 @@ impl<'a> Refresher<'a> {
         if sys::stop_pending() {
             return Ok(Outcome::Abandoned);
         }
+        *stale = served_stale;
+        // Every pass that succeeded refreshes the snapshot: a value's age is from its last
+        // fetch, and a stale one keeps its own.
+        super::snapshot::write(&self.ctx.settings, snapshot);
         let now = Delivered::of(&plan, &env).keep_unchanged(&plan.unchanged, &self.last);
         if now == self.last {
             crate::log::debug!("refresh: nothing changed");

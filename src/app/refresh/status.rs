@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use super::{Watch, on_change_name};
 use crate::deliver::file;
+use crate::fallback::Stale;
 use crate::settings::{OnChange, RefreshSettings};
 
 /// The status file: what probes read. No value ever reaches it (names, sources and errors only,
@@ -34,6 +35,8 @@ pub(super) struct Status {
     /// atomic rename), but not recorded as a delivery, and allowed in a shared dir (it holds no
     /// value).
     pub(super) opts: file::WriteOptions,
+    /// The secrets the fallback snapshot stands in for, until the store answers again.
+    pub(super) stale: Vec<Stale>,
 }
 
 /// Whether an error's source (`vault:secret/data/app#db`, `file:/secrets/db`) is about a watched
@@ -78,10 +81,11 @@ impl Status {
             vault: None,
             secrets: serde_json::json!([]),
             reasons: Vec::new(),
+            stale: Vec::new(),
         }
     }
 
-    pub(super) fn json(&self) -> serde_json::Value {
+    fn json(&self) -> serde_json::Value {
         let sources: Vec<serde_json::Value> = self
             .sources
             .iter()
@@ -113,7 +117,26 @@ impl Status {
             "vault": self.vault,
             "reasons": self.reasons,
             "secrets": self.secrets,
+            "stale": self.stale_json(),
         })
+    }
+
+    /// The secrets served from the fallback snapshot: name, source, when fetched and how old,
+    /// why the store could not be asked; never the value.
+    fn stale_json(&self) -> Vec<serde_json::Value> {
+        let now = crate::fallback::now();
+        self.stale
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "name": s.name,
+                    "source": s.source,
+                    "fetched": s.fetched as f64 / 1000.0,
+                    "age_seconds": s.age(now).as_secs_f64(),
+                    "why": s.outage.words(),
+                })
+            })
+            .collect()
     }
 
     /// Writes the status with the deliveries' publisher (deliver/file.rs): its directory opened
