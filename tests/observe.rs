@@ -49,7 +49,7 @@ fn http(port: u16, request: &[u8]) -> (u16, String) {
     (code, body)
 }
 
-fn scrape(port: u16) -> String {
+pub(crate) fn scrape(port: u16) -> String {
     let (code, body) = http(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(code, 200, "{body}");
     body
@@ -57,7 +57,7 @@ fn scrape(port: u16) -> String {
 
 /// The samples as the official Prometheus client's parser reads them:
 /// `name{label=value,...}` (labels sorted) → value.
-fn parsed(text: &str) -> std::collections::BTreeMap<String, f64> {
+pub(crate) fn parsed(text: &str) -> std::collections::BTreeMap<String, f64> {
     let script = r#"
 import json, sys
 from prometheus_client.parser import text_string_to_metric_families

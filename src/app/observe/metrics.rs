@@ -421,8 +421,13 @@ pub(crate) fn render(s: &State) -> String {
         "secret_init_program_restarts_total {}\n",
         s.restarts
     ));
-    // The secrets served from the fallback snapshot (secret_init.fallback) belong here, as
-    // `secret_init_fallback_secrets` (a gauge), once the fallback reports them into `State`.
+    family(
+        &mut out,
+        "secret_init_fallback_secrets",
+        "gauge",
+        "Secrets served from the fallback snapshot because their store could not be asked.",
+    );
+    out.push_str(&format!("secret_init_fallback_secrets {}\n", s.fallback));
     family(
         &mut out,
         "secret_init_provider_request_duration_seconds",

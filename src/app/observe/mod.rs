@@ -76,6 +76,8 @@ pub(crate) struct State {
     pub token_expires: Option<f64>,
     /// Restarts of the program by a refresh.
     pub restarts: u64,
+    /// Secrets served from the fallback snapshot (`secret_init.fallback`) right now.
+    pub fallback: usize,
 }
 
 /// The source kind named by an error's or an origin's source text (`vault:secret/...`), or
@@ -288,6 +290,11 @@ impl Observer {
                    "errors": lines, "then": "none"})
         });
         self.write(&rec);
+    }
+
+    /// How many secrets the last pass took from the fallback snapshot.
+    pub(crate) fn fallback(&mut self, served: usize) {
+        self.with(|s| s.fallback = served);
     }
 
     /// The vault's keep (token and dynamic secrets, keep.rs `status`): each dynamic secret's

@@ -411,10 +411,11 @@ impl<'a> Refresher<'a> {
     /// than at the interval, so fresh values replace them as soon as it answers.
     pub(crate) fn with_stale(mut self, stale: Vec<crate::fallback::Stale>) -> Self {
         if !stale.is_empty() {
+            self.observe.fallback(stale.len());
             self.status.stale = stale;
             self.failures = 1;
             self.next_poll = Instant::now() + self.backoff();
-            self.status.write(self.settings.status_file.as_deref());
+            self.write_status();
         }
         self
     }
@@ -475,6 +476,7 @@ impl<'a> Refresher<'a> {
                     self.failures += 1;
                     self.next_poll = Instant::now() + self.backoff();
                 }
+                self.observe.fallback(stale.len());
                 self.status.stale = stale;
                 self.status.last_success = Some(now);
                 self.status.error = None;
