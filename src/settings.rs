@@ -15,6 +15,8 @@ use crate::manifest::FileSettings;
 use crate::source::SourceKind;
 use crate::source::registry::{Generic, SourceSettings};
 
+pub(crate) mod observe;
+pub(crate) use observe::{AuditTo, Listen, ObserveSettings, beyond_loopback};
 mod fallback;
 pub(crate) use fallback::{FallbackSettings, KeyFrom};
 
@@ -76,6 +78,8 @@ pub struct Settings {
     pub refresh: Option<RefreshSettings>,
     /// Masking of the program's output; `None` when off (docs/masking.md).
     pub mask: Option<crate::mask::Rules>,
+    /// Metrics and the audit trail (docs/observability.md).
+    pub observe: ObserveSettings,
     /// The last-known-good snapshot; `None` when off (docs/fallback.md).
     pub fallback: Option<FallbackSettings>,
 }
@@ -89,28 +93,26 @@ fn mask_settings(
     if !flag(inv, env, Opt::Mask, file.mask)? {
         return Ok(None);
     }
-    let mut rules = crate::mask::Rules::default();
-    if let Some(n) = file.mask_min_length {
-        rules.min_length = usize::try_from(n)
-            .ok()
-            .filter(|n| (1..=MAX_MASK_MIN_LENGTH).contains(n))
-            .ok_or_else(|| {
-                Error::new(
-                    Kind::Usage,
-                    format!(
-                        "secret_init.mask_min_length: expected a number of bytes from 1 to {MAX_MASK_MIN_LENGTH}"
-                    ),
-                )
-            })?;
-    }
-    if let Some(m) = &file.mask_marker {
-        rules.marker = m.clone();
-    }
-    Ok(Some(rules))
+    // Up to 4096: a value longer than any masked one would mask nothing.
+    let min_length = match file.mask_min_length {
+        None => crate::mask::DEFAULT_MIN_LENGTH,
+        Some(n @ 1..=4096) => n as usize,
+        Some(_) => {
+            return Err(Error::new(
+                Kind::Usage,
+                "secret_init.mask_min_length: expected a number of bytes from 1 to 4096",
+            ));
+        }
+    };
+    let marker = file
+        .mask_marker
+        .as_deref()
+        .unwrap_or(crate::mask::DEFAULT_MARKER);
+    Ok(Some(crate::mask::Rules {
+        min_length,
+        marker: marker.to_string(),
+    }))
 }
-
-/// The largest `mask_min_length`: a value longer than any masked one masks nothing.
-const MAX_MASK_MIN_LENGTH: usize = 4096;
 
 /// What a refresh that changed something does to the program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,6 +185,19 @@ fn scalar_text(v: &serde_json::Value) -> String {
 }
 
 /// An option's text and where it came from: the command line or env twin, else the
+/// Where the status file is: `--status-file` > `SECRET_INIT_STATUS_FILE` >
+/// `secret_init.refresh.status_file`. The `status` command reads the same setting.
+pub(crate) fn status_file(
+    inv: &Invocation,
+    env: &Environ,
+    file: Option<&crate::manifest::RawRefreshSettings>,
+) -> Option<PathBuf> {
+    match pick(inv, env, Opt::StatusFile) {
+        Some((v, _)) => Some(PathBuf::from(v)),
+        None => file.and_then(|f| f.status_file.clone()),
+    }
+}
+
 /// `secret_init.refresh.KEY` value.
 fn text_or_file(
     inv: &Invocation,
@@ -279,7 +294,7 @@ fn refresh_settings(
             )
         })?,
     };
-    let status_file = file.and_then(|f| f.status_file.clone());
+    let status_file = status_file(inv, env, file);
     if let Some(p) = status_file.as_ref().filter(|p| !p.is_absolute()) {
         return Err(Error::new(
             Kind::Config,
@@ -608,6 +623,7 @@ impl Settings {
             state_file,
             refresh: refresh_settings(inv, env, file.refresh.as_ref())?,
             mask: mask_settings(inv, env, file)?,
+            observe: observe::resolve(file.metrics.as_ref(), file.audit.as_ref())?,
             fallback,
         })
     }

@@ -28,6 +28,7 @@ mod kms;
 mod kubernetes;
 mod leaks;
 mod mask;
+mod observe;
 mod offline;
 mod one_pass;
 mod output_dir;

@@ -211,7 +211,8 @@ impl Clients {
                 settings,
                 env,
                 max_body,
-                retry_if: Some(retry_if)
+                retry_if: Some(retry_if),
+                service: http::timing::Service::Aws,
             )),
         }
     }
@@ -326,6 +327,8 @@ pub struct Item {
     pub arn: Option<String>,
     /// The value.
     pub value: Stored,
+    /// Its version: a secret's `VersionId`, a parameter's `Version`.
+    pub version: Option<String>,
 }
 
 /// A batch answer: the values, the per-id errors (id, bare error code) and the next page.
