@@ -1,0 +1,175 @@
+//! A SOPS YAML file read into the tree sops builds from it (stores/yaml in sops): every document
+//! a branch, items in document order, comments kept where sops keeps them (a same-line comment
+//! before the item it follows, as yaml.v3's line comments are), plain scalars typed as yaml.v3
+//! types them. Built from granit-parser's events (the parser serde-saphyr runs on), with its
+//! nesting limits; anchors, aliases and tags other than `!!str` are refused: sops never writes
+//! them, so in a SOPS file they can only be an attempt to make two readers disagree.
+
+use granit_parser::{Event, Options, Parser, Placement, ScalarStyle};
+
+use super::tree::{Item, MAX_DEPTH, Node, Scalar, resolve_plain};
+
+enum Frame {
+    Map { items: Vec<Item>, key: Option<String> },
+    List(Vec<Node>),
+}
+
+/// Reads every document of `text`; each must be a mapping (or empty).
+pub(crate) fn read(text: &str) -> Result<Vec<Vec<Item>>, String> {
+    let mut options = Options::default();
+    options.flow_nesting_limit = MAX_DEPTH;
+    options.block_nesting_limit = MAX_DEPTH;
+    let mut parser = Parser::new_from_str_with_options(text, options);
+    let mut docs = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    // Comments outside the document's mapping (before it starts, after it ends).
+    let mut loose: Vec<String> = Vec::new();
+    let mut top: Option<Vec<Item>> = None;
+    while let Some(ev) = parser.next_event() {
+        let (ev, span) = ev.map_err(|e| format!("not valid YAML: {}", e.info()))?;
+        let line = span.start.line();
+        let node = match ev {
+            Event::StreamStart | Event::StreamEnd => continue,
+            Event::DocumentStart(..) => {
+                top = None;
+                continue;
+            }
+            Event::DocumentEnd => {
+                let mut items = top.take().unwrap_or_default();
+                items.extend(loose.drain(..).map(Item::Comment));
+                docs.push(items);
+                continue;
+            }
+            Event::Comment(text, placement) => {
+                let text = text.into_owned();
+                match stack.last_mut() {
+                    None => loose.push(text),
+                    Some(Frame::Map { items, .. }) => {
+                        let at = if placement == Placement::Right
+                            && matches!(items.last(), Some(Item::Entry(_, Node::Scalar(_) | Node::Null)))
+                        {
+                            items.len() - 1
+                        } else {
+                            items.len()
+                        };
+                        items.insert(at, Item::Comment(text));
+                    }
+                    Some(Frame::List(nodes)) => {
+                        let at = if placement == Placement::Right
+                            && matches!(nodes.last(), Some(Node::Scalar(_) | Node::Null))
+                        {
+                            nodes.len() - 1
+                        } else {
+                            nodes.len()
+                        };
+                        nodes.insert(at, Node::Comment(text));
+                    }
+                }
+                continue;
+            }
+            Event::MappingEnd | Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Map { items, .. }) => Node::Map(items),
+                Some(Frame::List(nodes)) => Node::List(nodes),
+                None => return Err("unbalanced YAML".into()),
+            },
+            Event::MappingStart(_, anchor, ref tag) | Event::SequenceStart(_, anchor, ref tag) => {
+                if anchor != 0 || tag.is_some() {
+                    return Err(format!(
+                        "line {line}: anchors and tags are not in files sops writes"
+                    ));
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!("nested deeper than {MAX_DEPTH} levels"));
+                }
+                stack.push(if matches!(ev, Event::MappingStart(..)) {
+                    let mut items = Vec::new();
+                    if stack.is_empty() {
+                        items.extend(loose.drain(..).map(Item::Comment));
+                    }
+                    Frame::Map { items, key: None }
+                } else {
+                    Frame::List(Vec::new())
+                });
+                continue;
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                if anchor != 0 {
+                    return Err(format!("line {line}: anchors are not in files sops writes"));
+                }
+                let is_str = match &tag {
+                    None => style != ScalarStyle::Plain,
+                    Some(t) if t.is_yaml_core_schema_tag("str") => true,
+                    Some(_) => {
+                        return Err(format!("line {line}: tags are not in files sops writes"));
+                    }
+                };
+                if is_str {
+                    Node::Scalar(Scalar::str(value.into_owned()))
+                } else {
+                    resolve_plain(&value)
+                }
+            }
+            // Aliases, and anything a later parser version adds.
+            _ => {
+                return Err(format!(
+                    "line {line}: anchors and aliases are not in files sops writes"
+                ));
+            }
+        };
+        // A completed node: a key, a value, an element or the document.
+        match stack.last_mut() {
+            Some(Frame::Map { key: key @ None, .. }) => match node {
+                Node::Scalar(Scalar::Str(s)) => *key = Some(s.to_string()),
+                _ => return Err(format!("line {line}: a key that is not a string")),
+            },
+            Some(Frame::Map { items, key }) => {
+                let k = key.take().unwrap_or_default();
+                items.push(Item::Entry(k, node));
+            }
+            Some(Frame::List(nodes)) => nodes.push(node),
+            None => match node {
+                Node::Map(items) => top = Some(items),
+                Node::Null => top = Some(Vec::new()),
+                _ => return Err("a SOPS YAML document is a mapping".into()),
+            },
+        }
+    }
+    Ok(docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_types_and_comments() {
+        let docs = read(
+            "# head\nb: 0755 # mode\na:\n    # above\n    - 1.5\n    - 'x'\n    - true\nc: |\n  block\n",
+        )
+        .expect("yaml");
+        let [doc] = docs.as_slice() else { panic!("one doc") };
+        let keys: Vec<String> = doc
+            .iter()
+            .map(|i| match i {
+                Item::Entry(k, _) => k.clone(),
+                Item::Comment(c) => format!("#{c}"),
+            })
+            .collect();
+        // A comment above a nested list's first element is read at the key's level: the same
+        // comments are in force for the list's values either way.
+        assert_eq!(keys, ["# head", "# mode", "b", "# above", "a", "c"]);
+        let Item::Entry(_, Node::Scalar(s)) = &doc[2] else { panic!() };
+        assert_eq!(s.mac_bytes().as_slice(), b"493");
+        let Item::Entry(_, Node::List(l)) = &doc[4] else { panic!() };
+        assert_eq!(l.len(), 3);
+    }
+
+    #[test]
+    fn refuses_what_sops_never_writes() {
+        for bad in ["a: &x 1\nb: *x\n", "a: !!binary aGk=\n", "1: x\n", "- a\n", "a: [b\n"] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+        let deep = "a:\n".to_string() + &(1..200).map(|i| format!("{}b:\n", " ".repeat(i))).collect::<String>();
+        assert!(read(&deep).is_err());
+    }
+}
