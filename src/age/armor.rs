@@ -46,6 +46,7 @@ pub(crate) fn decode(file: &[u8]) -> Result<Vec<u8>, AgeError> {
 }
 
 /// `file` armored.
+#[cfg(test)]
 pub(crate) fn encode(file: &[u8]) -> String {
     let b64 = STANDARD.encode(file);
     let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 80);

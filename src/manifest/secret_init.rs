@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use super::SecretSettings;
 use super::{RawSecretSettings, providers, templates};
 use crate::source::bundle::RawBundleSettings;
+use crate::source::sops::RawSopsSettings;
 use crate::source::registry::{AwsFile, AzureFile, FileSections, GcpFile, VaultFile};
 
 crate::source::section::raw_section! {
@@ -72,6 +73,8 @@ crate::source::section::raw_section! {
         pub azure: Option<AzureFile> = "azure",
         /// `secret_init.bundles` as written.
         pub bundle: Option<RawBundleSettings> = "bundles",
+        /// `secret_init.sops` as written.
+        pub sops: Option<RawSopsSettings> = "sops",
     }
 }
 
@@ -84,6 +87,7 @@ impl FileSettings {
             gcp: self.gcp.as_ref(),
             azure: self.azure.as_ref(),
             bundle: self.bundle.as_ref(),
+            sops: self.sops.as_ref(),
         }
     }
 }

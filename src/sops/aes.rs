@@ -15,11 +15,6 @@ use super::tree::{Node, Scalar};
 
 type Cipher = AesGcm<Aes256, U32>;
 
-/// Whether `s` has the shape of an encrypted value.
-pub(crate) fn is_encrypted(s: &str) -> bool {
-    s.starts_with("ENC[AES256_GCM,") && s.ends_with(']')
-}
-
 /// Decrypts `value` at `path` into the scalar it was (a `comment` into [`Node::Comment`]); an
 /// empty string stays empty, as sops leaves it. The error never holds the value.
 pub(crate) fn decrypt(value: &str, key: &[u8; 32], path: &str) -> Result<Node, &'static str> {

@@ -21,6 +21,7 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
+use crate::error::{Error, Kind};
 use meta::{MasterKey, Metadata};
 use tree::{Item, Node, Scalar};
 
@@ -172,14 +173,17 @@ impl Encrypted {
     }
 
     /// Gets the data key (`open` decrypts one master key's copy, or says why not), decrypts
-    /// every value and checks the MAC.
+    /// every value and checks the MAC. A failure to get the data key has the kind of the most
+    /// telling key failure (a store unavailable, then refused, then a wrong key, then a missing
+    /// one); a tampered file is 65.
     pub(crate) fn open(
         self,
-        mut open: impl FnMut(&MasterKey) -> Result<Zeroizing<Vec<u8>>, String>,
-    ) -> Result<Decrypted, String> {
+        mut open: impl FnMut(&MasterKey) -> Result<Zeroizing<Vec<u8>>, Error>,
+    ) -> Result<Decrypted, Error> {
         let meta = &self.meta;
         let mut parts = Vec::new();
         let mut failures = Vec::new();
+        let mut kinds = Vec::new();
         for (g, group) in meta.groups.iter().enumerate() {
             // age first, as sops' default decryption order has it; then the file's order.
             let mut order: Vec<&MasterKey> = group.iter().collect();
@@ -188,7 +192,8 @@ impl Encrypted {
             let part = order.into_iter().find_map(|k| match open(k) {
                 Ok(p) => Some(p),
                 Err(e) => {
-                    why.push(format!("{}: {e}", k.describe()));
+                    kinds.push(e.kind);
+                    why.push(format!("{}: {}", k.describe(), e.what));
                     None
                 }
             });
@@ -200,27 +205,38 @@ impl Encrypted {
                 None => failures.push(why.join("; ")),
             }
         }
+        let kind = [Kind::Unavailable, Kind::Permission, Kind::Data, Kind::Config]
+            .into_iter()
+            .find(|k| kinds.contains(k))
+            .unwrap_or(Kind::Data);
         let key = if meta.groups.len() > 1 {
             if parts.len() < meta.threshold {
-                return Err(format!(
-                    "{} of {} key groups opened, {} needed (shamir_threshold): {}",
-                    parts.len(),
-                    meta.groups.len(),
-                    meta.threshold,
-                    failures.join("; ")
+                return Err(Error::new(
+                    kind,
+                    format!(
+                        "{} of {} key groups opened, {} needed (shamir_threshold): {}",
+                        parts.len(),
+                        meta.groups.len(),
+                        meta.threshold,
+                        failures.join("; ")
+                    ),
                 ));
             }
-            shamir::combine(&parts)?
+            shamir::combine(&parts).map_err(|why| Error::new(Kind::Data, why))?
         } else {
-            parts
-                .pop()
-                .ok_or_else(|| format!("no master key opened the data key: {}", failures.join("; ")))?
+            parts.pop().ok_or_else(|| {
+                Error::new(
+                    kind,
+                    format!("no master key opened the data key: {}", failures.join("; ")),
+                )
+            })?
         };
         let key: &[u8; 32] = key
             .as_slice()
             .try_into()
-            .map_err(|_| "the data key is not 32 bytes".to_string())?;
-        let branches = walk::decrypt(self.branches, meta, key)?;
+            .map_err(|_| Error::new(Kind::Data, "the data key is not 32 bytes"))?;
+        let branches =
+            walk::decrypt(self.branches, meta, key).map_err(|why| Error::new(Kind::Data, why))?;
         Ok(Decrypted {
             format: self.format,
             branches,

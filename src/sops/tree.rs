@@ -127,8 +127,9 @@ pub(crate) fn go_parse_int(s: &str) -> Option<i64> {
 }
 
 /// Go yaml.v3's reading of a plain (unquoted, untagged) scalar into `interface{}`: null, the
-/// booleans and special floats of its table, integers (`_` ignored, any base `ParseInt` takes),
-/// floats of YAML's form; everything else, timestamps included, stays a string.
+/// booleans and special floats of its table, timestamps (as Go's `time.Time`, hashed in its
+/// RFC 3339 text), integers (`_` ignored, any base `ParseInt` takes), floats of YAML's form;
+/// everything else stays a string.
 pub(crate) fn resolve_plain(s: &str) -> Node {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Node::Null,
@@ -147,6 +148,9 @@ pub(crate) fn resolve_plain(s: &str) -> Node {
             return Node::Scalar(Scalar::Float(f));
         }
     } else if first.is_ascii_digit() || first == b'+' || first == b'-' {
+        if let Some(t) = go_timestamp(s) {
+            return Node::Scalar(Scalar::str(t));
+        }
         let plain = s.replace('_', "");
         if let Some(i) = go_parse_int(&plain) {
             return Node::Scalar(Scalar::Int(i));
@@ -158,6 +162,101 @@ pub(crate) fn resolve_plain(s: &str) -> Node {
         }
     }
     Node::Scalar(Scalar::str(s))
+}
+
+/// A timestamp as yaml.v3 reads it (Go layouts `2006-1-2T15:4:5.999999999Z07:00`, the same with
+/// `t`, `2006-1-2 15:4:5.999999999` in UTC, and `2006-1-2`), written back as Go's
+/// `time.MarshalText` writes it (RFC 3339, nanoseconds without trailing zeros); `None` when Go's
+/// `time.Parse` would fail.
+pub(crate) fn go_timestamp(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+        return None;
+    }
+    let mut i = 0;
+    let num = |i: &mut usize, min: usize, max: usize| -> Option<u32> {
+        let start = *i;
+        while *i < b.len() && *i - start < max && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        if *i - start < min {
+            return None;
+        }
+        s[start..*i].parse().ok()
+    };
+    let year = num(&mut i, 4, 4)?;
+    let expect = |i: &mut usize, c: u8| -> Option<()> {
+        (b.get(*i) == Some(&c)).then(|| *i += 1)
+    };
+    expect(&mut i, b'-')?;
+    let month = num(&mut i, 1, 2)?;
+    expect(&mut i, b'-')?;
+    let day = num(&mut i, 1, 2)?;
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&month) || day < 1 || day > days[month as usize - 1] {
+        return None;
+    }
+    let date = format!("{year:04}-{month:02}-{day:02}");
+    if i == b.len() {
+        return Some(format!("{date}T00:00:00Z"));
+    }
+    let zoned = match b[i] {
+        b'T' | b't' => true,
+        b' ' => false,
+        _ => return None,
+    };
+    i += 1;
+    let hour = num(&mut i, 1, 2)?;
+    expect(&mut i, b':')?;
+    let min = num(&mut i, 1, 2)?;
+    expect(&mut i, b':')?;
+    let sec = num(&mut i, 1, 2)?;
+    if hour > 23 || min > 59 || sec > 59 {
+        return None;
+    }
+    let mut frac = String::new();
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start || i - start > 9 {
+            return None;
+        }
+        frac = s[start..i].trim_end_matches('0').to_string();
+    }
+    let zone = if zoned {
+        match b.get(i) {
+            Some(b'Z') => {
+                i += 1;
+                "Z".to_string()
+            }
+            Some(sign @ (b'+' | b'-')) => {
+                i += 1;
+                let zh = num(&mut i, 2, 2)?;
+                expect(&mut i, b':')?;
+                let zm = num(&mut i, 2, 2)?;
+                if zh > 23 || zm > 59 {
+                    return None;
+                }
+                if zh == 0 && zm == 0 {
+                    "Z".to_string()
+                } else {
+                    format!("{}{zh:02}:{zm:02}", *sign as char)
+                }
+            }
+            _ => return None,
+        }
+    } else {
+        "Z".to_string()
+    };
+    if i != b.len() {
+        return None;
+    }
+    let frac = if frac.is_empty() { frac } else { format!(".{frac}") };
+    Some(format!("{date}T{hour:02}:{min:02}:{sec:02}{frac}{zone}"))
 }
 
 /// yaml.v3's `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
@@ -240,8 +339,13 @@ mod tests {
             ("False", "False"),
             ("yes", "yes"),
             ("on", "on"),
-            ("2024-01-02", "2024-01-02"),
-            ("2001-12-14t21:59:43.10-05:00", "2001-12-14t21:59:43.10-05:00"),
+            ("2024-01-02", "2024-01-02T00:00:00Z"),
+            ("2024-1-2", "2024-01-02T00:00:00Z"),
+            ("2001-12-14t21:59:43.10-05:00", "2001-12-14T21:59:43.1-05:00"),
+            ("2001-12-14 21:59:43.10", "2001-12-14T21:59:43.1Z"),
+            ("2001-12-14T21:59:43+00:00", "2001-12-14T21:59:43Z"),
+            ("2001-12-14 21:59:43.10 -5", "2001-12-14 21:59:43.10 -5"),
+            ("2023-02-29", "2023-02-29"),
             ("09", "9"),
             ("0x", "0x"),
             ("1e", "1e"),
