@@ -218,3 +218,104 @@ fn files_listed_in_the_section_serve_their_top_level_keys_in_the_source_order() 
     out.expect_ok();
     assert_eq!(read(&f.sb.path("out/SHARED")), "from-base");
 }
+
+/// A YAML file for the rule options: keys and comments the rules pick out.
+fn rules_fixture(secret: &str) -> String {
+    format!(
+        "# sops:enc\napi_token: {secret}\nplain_name: visible\nnested:\n    password_enc: p2\n    comment_free: c1\n    port: 0755\n\
+         # keep clear\nlisted:\n    - a\n    - 2\npublic_unencrypted: u1\n"
+    )
+}
+
+#[test]
+fn every_rule_option_and_mac_only_encrypted() {
+    let f = SopsFixture::new();
+    let secret = canary("sops-rule");
+    let cases: &[(&str, &[&str])] = &[
+        ("default", &[]),
+        ("enc-regex", &["--encrypted-regex", "^(api_token|password_enc)$"]),
+        ("unenc-regex", &["--unencrypted-regex", "^(plain_name|listed)$"]),
+        ("enc-suffix", &["--encrypted-suffix", "_enc"]),
+        ("unenc-suffix", &["--unencrypted-suffix", "_name"]),
+        ("enc-comment", &["--encrypted-comment-regex", "sops:enc"]),
+        ("unenc-comment", &["--unencrypted-comment-regex", "keep clear"]),
+        ("mac-only", &["--mac-only-encrypted"]),
+        (
+            "mac-only-regex",
+            &["--mac-only-encrypted", "--encrypted-regex", "^api_token$"],
+        ),
+    ];
+    let names = ["api_token", "plain_name", "password_enc", "comment_free", "port", "second", "public"];
+    let mut yaml = String::from("secrets:\n");
+    for (case, _) in cases {
+        for n in names {
+            yaml.push_str(&format!("  {case}-{n}: null\n"));
+        }
+    }
+    yaml.push_str("secret_init:\n  secrets:\n");
+    for (case, flags) in cases {
+        let file = format!("{case}.yaml");
+        f.encrypt(&file, rules_fixture(&secret), flags);
+        for (n, path) in [
+            ("api_token", "api_token"),
+            ("plain_name", "plain_name"),
+            ("password_enc", "nested.password_enc"),
+            ("comment_free", "nested.comment_free"),
+            ("port", "nested.port"),
+            ("second", "listed[1]"),
+            ("public", "public_unencrypted"),
+        ] {
+            yaml.push_str(&format!("    {case}-{n}: {{from: \"sops:{file}#{path}\"}}\n"));
+        }
+        let text = read(&f.sb.path(&file));
+        let enc = |key: &str| {
+            text.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{key}: ENC[")))
+        };
+        // The options did what sops says they do: the fixture is not all encrypted alike.
+        match *case {
+            "enc-regex" => assert!(enc("api_token") && !enc("plain_name"), "{text}"),
+            "unenc-regex" => assert!(enc("api_token") && !enc("plain_name"), "{text}"),
+            "enc-suffix" => assert!(enc("password_enc") && !enc("api_token"), "{text}"),
+            "enc-comment" => assert!(enc("api_token") && !enc("plain_name"), "{text}"),
+            "unenc-comment" => assert!(enc("api_token") && text.contains("    - a\n"), "{text}"),
+            _ => assert!(enc("api_token"), "{text}"),
+        }
+    }
+    let out = f.start(&yaml).args(["--", "/bin/true"]).output();
+    out.expect_ok().no_leak(&[&secret]);
+    for (case, _) in cases {
+        let got = |n: &str| read(&f.sb.path(&format!("out/{case}-{n}")));
+        assert_eq!(got("api_token"), secret, "{case}");
+        assert_eq!(got("plain_name"), "visible", "{case}");
+        assert_eq!(got("password_enc"), "p2", "{case}");
+        assert_eq!(got("comment_free"), "c1", "{case}");
+        assert_eq!(got("port"), "493", "{case}");
+        assert_eq!(got("second"), "2", "{case}");
+        assert_eq!(got("public"), "u1", "{case}");
+    }
+}
+
+#[test]
+fn mac_covers_clear_values_unless_mac_only_encrypted() {
+    let f = SopsFixture::new();
+    let secret = canary("sops-maconly");
+    let yaml = "secrets:\n  t: null\nsecret_init:\n  secrets:\n    t: {from: \"sops:f.yaml#api_token\"}\n";
+    for (flags, tampered_ok) in [
+        (&["--encrypted-regex", "^api_token$"][..], false),
+        (&["--mac-only-encrypted", "--encrypted-regex", "^api_token$"][..], true),
+    ] {
+        let file = f.encrypt("f.yaml", rules_fixture(&secret), flags);
+        let text = read(&file).replace("plain_name: visible", "plain_name: changed");
+        std::fs::write(&file, text).expect("write");
+        let out = f.start(yaml).args(["--", "/bin/true"]).output();
+        // sops itself agrees on each.
+        let sops_ok = f.sops().arg("--decrypt").arg(&file).output().expect("sops").status.success();
+        assert_eq!(sops_ok, tampered_ok, "sops with {flags:?}");
+        if tampered_ok {
+            out.expect_ok();
+        } else {
+            out.expect_code(65).stderr_has("MAC mismatch").no_leak(&[&secret]);
+        }
+    }
+}

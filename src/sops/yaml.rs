@@ -22,12 +22,31 @@ pub(crate) fn read(text: &str) -> Result<Vec<Vec<Item>>, String> {
     let mut parser = Parser::new_from_str_with_options(text, options);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    // Comments outside the document's mapping (before it starts, after it ends).
-    let mut loose: Vec<String> = Vec::new();
+    // Own-line comments not yet placed: they go before the next key or element, whatever level
+    // it is at (yaml.v3 makes them its head comment), or after the document's last item.
+    let mut pending: Vec<String> = Vec::new();
     let mut top: Option<Vec<Item>> = None;
     while let Some(ev) = parser.next_event() {
         let (ev, span) = ev.map_err(|e| format!("not valid YAML: {}", e.info()))?;
         let line = span.start.line();
+        // A key, or an element of a list, starts here: the pending comments come before it.
+        let starts_item = match (&ev, stack.last()) {
+            (Event::Scalar(..), Some(Frame::Map { key: None, .. })) => true,
+            (
+                Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..),
+                Some(Frame::List(_)),
+            ) => true,
+            _ => false,
+        };
+        if starts_item {
+            match stack.last_mut() {
+                Some(Frame::Map { items, .. }) => {
+                    items.extend(pending.drain(..).map(Item::Comment));
+                }
+                Some(Frame::List(nodes)) => nodes.extend(pending.drain(..).map(Node::Comment)),
+                None => {}
+            }
+        }
         let node = match ev {
             Event::StreamStart | Event::StreamEnd => continue,
             Event::DocumentStart(..) => {
@@ -36,34 +55,28 @@ pub(crate) fn read(text: &str) -> Result<Vec<Vec<Item>>, String> {
             }
             Event::DocumentEnd => {
                 let mut items = top.take().unwrap_or_default();
-                items.extend(loose.drain(..).map(Item::Comment));
+                items.extend(pending.drain(..).map(Item::Comment));
                 docs.push(items);
                 continue;
             }
             Event::Comment(text, placement) => {
                 let text = text.into_owned();
+                // A same-line comment belongs to the item on its line, before it (sops puts a
+                // line comment before its item).
                 match stack.last_mut() {
-                    None => loose.push(text),
-                    Some(Frame::Map { items, .. }) => {
-                        let at = if placement == Placement::Right
-                            && matches!(items.last(), Some(Item::Entry(_, Node::Scalar(_) | Node::Null)))
-                        {
-                            items.len() - 1
-                        } else {
-                            items.len()
-                        };
-                        items.insert(at, Item::Comment(text));
+                    Some(Frame::Map { items, .. })
+                        if placement == Placement::Right
+                            && matches!(items.last(), Some(Item::Entry(_, Node::Scalar(_) | Node::Null))) =>
+                    {
+                        items.insert(items.len() - 1, Item::Comment(text));
                     }
-                    Some(Frame::List(nodes)) => {
-                        let at = if placement == Placement::Right
-                            && matches!(nodes.last(), Some(Node::Scalar(_) | Node::Null))
-                        {
-                            nodes.len() - 1
-                        } else {
-                            nodes.len()
-                        };
-                        nodes.insert(at, Node::Comment(text));
+                    Some(Frame::List(nodes))
+                        if placement == Placement::Right
+                            && matches!(nodes.last(), Some(Node::Scalar(_) | Node::Null)) =>
+                    {
+                        nodes.insert(nodes.len() - 1, Node::Comment(text));
                     }
+                    _ => pending.push(text),
                 }
                 continue;
             }
@@ -84,7 +97,7 @@ pub(crate) fn read(text: &str) -> Result<Vec<Vec<Item>>, String> {
                 stack.push(if matches!(ev, Event::MappingStart(..)) {
                     let mut items = Vec::new();
                     if stack.is_empty() {
-                        items.extend(loose.drain(..).map(Item::Comment));
+                        items.extend(pending.drain(..).map(Item::Comment));
                     }
                     Frame::Map { items, key: None }
                 } else {
@@ -155,13 +168,19 @@ mod tests {
                 Item::Comment(c) => format!("#{c}"),
             })
             .collect();
-        // A comment above a nested list's first element is read at the key's level: the same
-        // comments are in force for the list's values either way.
-        assert_eq!(keys, ["# head", "# mode", "b", "# above", "a", "c"]);
+        assert_eq!(keys, ["# head", "# mode", "b", "a", "c"]);
         let Item::Entry(_, Node::Scalar(s)) = &doc[2] else { panic!() };
         assert_eq!(s.mac_bytes().as_slice(), b"493");
-        let Item::Entry(_, Node::List(l)) = &doc[4] else { panic!() };
-        assert_eq!(l.len(), 3);
+        let Item::Entry(_, Node::List(l)) = &doc[3] else { panic!() };
+        assert!(matches!(l[0], Node::Comment(_)));
+        assert_eq!(l.len(), 4);
+        // A comment after a nested block, at the outer level, goes before the next outer key.
+        let docs = read("a:
+    b: 1
+# c
+d: 2
+").expect("yaml");
+        assert!(matches!(&docs[0][1], Item::Comment(c) if c == " c"), "{:?}", docs[0]);
     }
 
     #[test]
