@@ -319,3 +319,162 @@ fn mac_covers_clear_values_unless_mac_only_encrypted() {
         }
     }
 }
+
+/// Runs a start reading `f.yaml#api_token` that must fail with `code` and `what`: one line,
+/// no value anywhere, nothing written, the program never started.
+fn fails_closed(f: &SopsFixture, code: i32, what: &str, secret: &str, run: impl FnOnce(&mut Run)) {
+    let _ = std::fs::remove_dir_all(f.sb.path("out"));
+    let marker = f.sb.path("started");
+    let mut r = f.start(
+        "secrets:\n  t: null\nsecret_init:\n  secrets:\n    t: {from: \"sops:f.yaml#api_token\"}\n",
+    );
+    run(&mut r);
+    let out = r
+        .args(["--", "/bin/sh", "-c", &format!("touch {}", marker.display())])
+        .output();
+    out.expect_code(code).stderr_has(what).no_leak(&[secret]);
+    let lines: Vec<&str> = out.out.stderr.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| std::str::from_utf8(l).unwrap_or("")).collect();
+    assert_eq!(lines.len(), 1, "one line: {lines:?}");
+    assert!(
+        lines[0].starts_with("secret-init: error: secret \"t\" (sops:"),
+        "names the secret and the file: {lines:?}"
+    );
+    assert!(!marker.exists(), "the program started");
+    assert!(tree(&f.sb.path("out")).is_empty(), "something was written");
+}
+
+#[test]
+fn tamper_set_fails_closed() {
+    let f = SopsFixture::new();
+    let secret = canary("sops-tamper");
+    let file = f.encrypt(
+        "f.yaml",
+        format!("api_token: {secret}\nother: {secret}-other\nthird: three\n"),
+        &[],
+    );
+    let good = read(&file);
+    let tamper = |text: String| std::fs::write(&file, text).expect("write");
+    let line = |key: &str| {
+        good.lines()
+            .find(|l| l.starts_with(&format!("{key}: ")))
+            .expect(key)
+            .to_string()
+    };
+    // Untouched, it opens.
+    f.start("secrets:\n  t: null\nsecret_init:\n  secrets:\n    t: {from: \"sops:f.yaml#api_token\"}\n")
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_ok();
+
+    // A changed value: one base64 character of its ciphertext.
+    let l = line("api_token");
+    let at = l.find("data:").expect("data") + 5;
+    let c = if &l[at..=at] == "A" { "B" } else { "A" };
+    tamper(good.replace(&l, &format!("{}{c}{}", &l[..at], &l[at + 1..])));
+    fails_closed(&f, 65, "failed authentication", &secret, |_| {});
+    // A changed MAC.
+    let mac = good.lines().find(|l| l.trim_start().starts_with("mac: ")).expect("mac");
+    let at = mac.find("data:").expect("data") + 5;
+    let c = if &mac[at..=at] == "A" { "B" } else { "A" };
+    tamper(good.replace(mac, &format!("{}{c}{}", &mac[..at], &mac[at + 1..])));
+    fails_closed(&f, 65, "MAC does not open", &secret, |_| {});
+    // A removed key.
+    tamper(good.replace(&format!("{}\n", line("third")), ""));
+    fails_closed(&f, 65, "MAC mismatch", &secret, |_| {});
+    // A reordered tree.
+    let (a, b) = (line("other"), line("third"));
+    tamper(good.replace(&a, "@@").replace(&b, &a).replace("@@", &b));
+    fails_closed(&f, 65, "MAC mismatch", &secret, |_| {});
+    // A value moved to another key (the path is the value's associated data).
+    let (a, b) = (line("api_token"), line("other"));
+    let (va, vb) = (&a["api_token: ".len()..], &b["other: ".len()..]);
+    tamper(good.replace(&a, &format!("api_token: {vb}")).replace(&b, &format!("other: {va}")));
+    fails_closed(&f, 65, "failed authentication", &secret, |_| {});
+    // A clear value where the rules say encrypted.
+    tamper(good.replace(&line("api_token"), "api_token: attacker"));
+    fails_closed(&f, 65, "should be encrypted", &secret, |_| {});
+    // A truncated file.
+    tamper(good[..good.len() / 2].to_string());
+    fails_closed(&f, 65, "", &secret, |_| {});
+    // A huge file (past the 16 MiB cap).
+    let mut huge = good.clone();
+    huge.push_str(&format!("# {}\n", "x".repeat(17 << 20)));
+    tamper(huge);
+    fails_closed(&f, 65, "", &secret, |_| {});
+    // A deeply nested tree, sops metadata and all.
+    let meta = &good[good.find("\nsops:").expect("sops")..];
+    let mut deep = String::from("api_token: x\n");
+    for i in 0..100 {
+        deep.push_str(&format!("{}k{i}:\n", " ".repeat(i * 2)));
+    }
+    deep.push_str(&format!("{}leaf: v{meta}", " ".repeat(200)));
+    tamper(deep);
+    fails_closed(&f, 65, "nested deeper", &secret, |_| {});
+    tamper(good.clone());
+
+    // The wrong identity; no identity at all.
+    let other = f.sb.path("other-keys.txt");
+    age_keygen(&other);
+    fails_closed(&f, 65, "no age identity given matches", &secret, |r| {
+        r.env("SOPS_AGE_KEY_FILE", &other);
+    });
+    fails_closed(&f, 78, "no age identity", &secret, |r| {
+        r.env_remove("SOPS_AGE_KEY_FILE");
+    });
+    // A keys file that is not one.
+    let bad = f.sb.write("bad-keys.txt", format!("AGE-SECRET-KEY-1{secret}\n"));
+    fails_closed(&f, 78, "SOPS_AGE_KEY_FILE", &secret, |r| {
+        r.env("SOPS_AGE_KEY_FILE", &bad);
+    });
+}
+
+#[test]
+fn key_groups_with_a_shamir_threshold() {
+    let f = SopsFixture::new();
+    let secret = canary("sops-shamir");
+    let keys: Vec<(PathBuf, String)> = (0..3)
+        .map(|i| {
+            let p = f.sb.path(&format!("k{i}.txt"));
+            let r = age_keygen(&p);
+            (p, r)
+        })
+        .collect();
+    f.sb.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [{}]\n      - age: [{}]\n      - age: [{}]\n",
+            keys[0].1, keys[1].1, keys[2].1
+        ),
+    );
+    let src = f.sb.write("plain/f.yaml", format!("api_token: {secret}\n"));
+    succeeded(
+        f.sops()
+            .arg("--encrypt")
+            .arg("--output")
+            .arg(f.sb.path("f.yaml"))
+            .arg(&src),
+    );
+    let text = read(&f.sb.path("f.yaml"));
+    assert!(text.contains("shamir_threshold: 2") && text.contains("key_groups:"), "{text}");
+    let identities = |which: &[usize]| {
+        which
+            .iter()
+            .map(|&i| read(&keys[i].0))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for pair in [[0, 1], [1, 2], [0, 2]] {
+        let out = f
+            .start("secrets:\n  t: null\nsecret_init:\n  secrets:\n    t: {from: \"sops:f.yaml#api_token\"}\n")
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .env("SOPS_AGE_KEY", identities(&pair))
+            .args(["--", "/bin/true"])
+            .output();
+        out.expect_ok();
+        assert_eq!(read(&f.sb.path("out/t")), secret, "{pair:?}");
+    }
+    fails_closed(&f, 65, "1 of 3 key groups opened, 2 needed", &secret, |r| {
+        r.env_remove("SOPS_AGE_KEY_FILE");
+        r.env("SOPS_AGE_KEY", identities(&[2]));
+    });
+}

@@ -17,8 +17,9 @@ enum Frame {
 /// Reads every document of `text`; each must be a mapping (or empty).
 pub(crate) fn read(text: &str) -> Result<Vec<Vec<Item>>, String> {
     let mut options = Options::default();
-    options.flow_nesting_limit = MAX_DEPTH;
-    options.block_nesting_limit = MAX_DEPTH;
+    // Above ours, so that the message is ours: the parser's limit only guards its own stack.
+    options.flow_nesting_limit = MAX_DEPTH + 2;
+    options.block_nesting_limit = MAX_DEPTH + 2;
     let mut parser = Parser::new_from_str_with_options(text, options);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
