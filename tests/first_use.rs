@@ -303,6 +303,14 @@ fn every_documented_option_is_read_from_its_twin() {
             ],
             ..row("bundle-ca-cert", Some(&p("no-such-ca.pem")))
         },
+        Twin {
+            env: [
+                with_bundle.clone(),
+                vec![(s("SECRET_INIT_BUNDLE_VAULTS"), s("v1"))],
+            ]
+            .concat(),
+            ..row("bundle-kms", Some("transit:transit/app"))
+        },
         row("sources", Some("env")),
         row("max-secret-bytes", Some("lots")),
         Twin {

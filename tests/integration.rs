@@ -20,6 +20,7 @@ mod fleet;
 mod gcp;
 mod hardening;
 mod init;
+mod kms;
 mod kubernetes;
 mod leaks;
 mod one_pass;

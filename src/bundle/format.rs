@@ -21,9 +21,11 @@ use crate::secret::Secret;
 
 /// The `format` field of every bundle.
 pub(crate) const FORMAT_ID: &str = "secret-init-bundle";
-/// The version this build reads and writes.
+/// The version of a bundle whose key is the master key the pod holds.
 pub(crate) const VERSION: u64 = 1;
-/// The `cipher` field: the only one version 1 knows.
+/// The version of a bundle whose data key is wrapped by a KMS key named in its header.
+pub(crate) const VERSION_KMS: u64 = 2;
+/// The `cipher` field: the only one versions 1 and 2 know.
 pub(crate) const CIPHER: &str = "AES-256-GCM";
 /// Largest bundle read, from a file or over HTTPS.
 pub(crate) const MAX_BUNDLE_BYTES: u64 = 32 * 1024 * 1024;
@@ -63,10 +65,23 @@ pub struct Vault {
     pub entries: BTreeMap<String, Entry>,
 }
 
+/// A data key wrapped by a KMS key (version 2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrappedKey {
+    /// The KMS key, as `--kms` names it (`aws:ARN`, `gcp:...`, `azure:URL`, `transit:M/N`).
+    pub kms: String,
+    /// The data key as that KMS wrapped it.
+    pub wrapped: Vec<u8>,
+}
+
 /// A whole bundle file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bundle {
-    /// A value sealed under the master key for a fixed place, so a wrong key is reported once.
+    /// The data key wrapped by a KMS key (version 2); `None`: the master key is the pod's
+    /// (version 1).
+    pub wrapped_key: Option<WrappedKey>,
+    /// A value sealed under the master key for a fixed place, so a wrong key is reported once;
+    /// in version 2 the place names the KMS key, so a header naming another key fails it.
     pub key_check: Sealed,
     /// Vaults by name.
     pub vaults: BTreeMap<String, Vault>,
@@ -97,9 +112,18 @@ struct RawFile {
     format: String,
     version: u64,
     cipher: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<RawKey>,
     key_check: RawSealed,
     #[serde(deserialize_with = "unique_map")]
     vaults: BTreeMap<String, RawVault>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    kms: String,
+    wrapped: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -190,13 +214,23 @@ pub(crate) fn check_name(what: &str, raw: &str) -> Result<(), String> {
         .map_err(|why| format!("{what} \"{}\": {why}", crate::log::escape_controls(raw)))
 }
 
+/// The place of a bundle's key check: the KMS key's name bound in version 2.
+fn key_check_place(wrapped: Option<&WrappedKey>) -> Place<'_> {
+    match wrapped {
+        Some(w) => Place::KmsKeyCheck { kms: &w.kms },
+        None => Place::KeyCheck,
+    }
+}
+
 impl Bundle {
-    /// An empty bundle whose key check is sealed under `key`.
-    pub fn new(key: &MasterKey) -> Result<Bundle, Error> {
+    /// An empty bundle whose key check is sealed under `key`; with `wrapped`, a version 2 bundle
+    /// whose `key` is the data key `wrapped` holds.
+    pub fn new(key: &MasterKey, wrapped: Option<WrappedKey>) -> Result<Bundle, Error> {
         let (nonce, data) = key
-            .seal(&Place::KeyCheck, KEY_CHECK_PLAIN)
+            .seal(&key_check_place(wrapped.as_ref()), KEY_CHECK_PLAIN)
             .map_err(|e| Error::new(Kind::CantCreate, e.to_string()))?;
         Ok(Bundle {
+            wrapped_key: wrapped,
             key_check: Sealed {
                 nonce: nonce.to_vec(),
                 data,
@@ -216,12 +250,12 @@ impl Bundle {
             ));
         }
         match header.version {
-            Some(VERSION) => {}
+            Some(VERSION | VERSION_KMS) => {}
             Some(v) => {
                 return Err(data_error(
                     src,
                     format!(
-                        "bundle version {v} is not supported (this build reads version {VERSION})"
+                        "bundle version {v} is not supported (this build reads versions {VERSION} and {VERSION_KMS})"
                     ),
                 ));
             }
@@ -232,9 +266,42 @@ impl Bundle {
         if raw.cipher != CIPHER {
             return Err(data_error(
                 src,
-                format!("cipher must be \"{CIPHER}\" in version {VERSION}"),
+                format!("cipher must be \"{CIPHER}\" in version {}", raw.version),
             ));
         }
+        let wrapped_key = match (raw.version, raw.key) {
+            (VERSION, None) => None,
+            (VERSION, Some(_)) => {
+                return Err(data_error(
+                    src,
+                    format!(
+                        "a version {VERSION} bundle has no \"key\" (a KMS-wrapped key is version {VERSION_KMS})"
+                    ),
+                ));
+            }
+            (_, None) => {
+                return Err(data_error(
+                    src,
+                    format!(
+                        "a version {VERSION_KMS} bundle needs its \"key\" (the KMS-wrapped data key)"
+                    ),
+                ));
+            }
+            (_, Some(k)) => {
+                if k.kms.is_empty() || k.kms.contains(|c: char| c.is_control()) {
+                    return Err(data_error(src, "key.kms: not a KMS key name"));
+                }
+                let wrapped = seal::decode(k.wrapped.as_bytes())
+                    .map_err(|why| data_error(src, format!("key.wrapped: {why}")))?;
+                if wrapped.is_empty() {
+                    return Err(data_error(src, "key.wrapped is empty"));
+                }
+                Some(WrappedKey {
+                    kms: k.kms,
+                    wrapped,
+                })
+            }
+        };
         let key_check = sealed_from(&raw.key_check, "key_check", src)?;
         // Nonce reuse under one key breaks GCM; a reader can at least catch it within a file.
         let mut seen: HashMap<Vec<u8>, String> = HashMap::new();
@@ -280,15 +347,27 @@ impl Bundle {
                 },
             );
         }
-        Ok(Bundle { key_check, vaults })
+        Ok(Bundle {
+            wrapped_key,
+            key_check,
+            vaults,
+        })
     }
 
     /// The JSON text of the bundle, stable (sorted) and pretty-printed, ending in a newline.
     pub fn to_json(&self) -> Vec<u8> {
         let raw = RawFile {
             format: FORMAT_ID.to_string(),
-            version: VERSION,
+            version: if self.wrapped_key.is_some() {
+                VERSION_KMS
+            } else {
+                VERSION
+            },
             cipher: CIPHER.to_string(),
+            key: self.wrapped_key.as_ref().map(|w| RawKey {
+                kms: w.kms.clone(),
+                wrapped: seal::encode(&w.wrapped),
+            }),
             key_check: sealed_raw(&self.key_check),
             vaults: self
                 .vaults
@@ -330,7 +409,7 @@ impl Bundle {
     /// Checks that `key` is the bundle's key, before any entry is opened.
     pub fn check_key(&self, key: &MasterKey, src: &str) -> Result<(), Error> {
         match key.open(
-            &Place::KeyCheck,
+            &key_check_place(self.wrapped_key.as_ref()),
             &self.key_check.nonce,
             &self.key_check.data,
         ) {
@@ -432,11 +511,17 @@ impl Bundle {
         Ok(())
     }
 
-    /// Re-seals every entry under `new`: all entries must open under `old`, else every failure is
-    /// returned and nothing changes.
-    pub fn rekey(&self, old: &MasterKey, new: &MasterKey, src: &str) -> Result<Bundle, Vec<Error>> {
+    /// Re-seals every entry under `new` (wrapped as `wrapped`, or the pod's own key): all entries
+    /// must open under `old`, else every failure is returned and nothing changes.
+    pub fn rekey(
+        &self,
+        old: &MasterKey,
+        new: &MasterKey,
+        wrapped: Option<WrappedKey>,
+        src: &str,
+    ) -> Result<Bundle, Vec<Error>> {
         self.check_key(old, src).map_err(|e| vec![e])?;
-        let mut out = Bundle::new(new).map_err(|e| vec![e])?;
+        let mut out = Bundle::new(new, wrapped).map_err(|e| vec![e])?;
         let mut errors = Vec::new();
         for (vname, v) in &self.vaults {
             let mut nv = Vault {
@@ -545,7 +630,7 @@ mod tests {
 
     fn sample() -> Bundle {
         let k = key(1);
-        let mut b = Bundle::new(&k).expect("new");
+        let mut b = Bundle::new(&k, None).expect("new");
         b.vaults.insert(
             "api".into(),
             Vault {
@@ -589,8 +674,8 @@ mod tests {
         let b = sample();
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (
-                edit(&b, |v| v["version"] = 2.into()),
-                "version 2 is not supported",
+                edit(&b, |v| v["version"] = 9.into()),
+                "version 9 is not supported",
             ),
             (edit(&b, |v| v["format"] = "x".into()), "not a bundle"),
             (
@@ -665,19 +750,91 @@ mod tests {
         }
     }
 
+    fn wrapped(kms: &str) -> WrappedKey {
+        WrappedKey {
+            kms: kms.into(),
+            wrapped: vec![7; 40],
+        }
+    }
+
+    #[test]
+    fn kms_wrapped_keys_are_version_2_and_bound_to_their_kms_key() {
+        let v1 = sample();
+        let v2 = v1
+            .rekey(&key(1), &key(3), Some(wrapped("transit:transit/a")), "t")
+            .expect("rekey");
+        let json: serde_json::Value = serde_json::from_slice(&v2.to_json()).expect("json");
+        assert_eq!(json["version"], 2);
+        assert_eq!(json["key"]["kms"], "transit:transit/a");
+        let again = Bundle::parse(&v2.to_json(), "t").expect("parse");
+        assert_eq!(again, v2);
+        again.check_key(&key(3), "t").expect("data key");
+        assert_eq!(
+            again.open_vault(&key(3), "api", "t").expect("open").len(),
+            2
+        );
+        // Another KMS key named in the header: the key check no longer opens, even with the
+        // right data key.
+        let swapped = edit(&v2, |v| v["key"]["kms"] = "transit:transit/b".into());
+        let e = Bundle::parse(&swapped, "t")
+            .expect("parses")
+            .check_key(&key(3), "t")
+            .expect_err("swapped");
+        assert!(e.what.contains("wrong master key"), "{e}");
+        // A version 1 file keeps its shape: no "key" field, the same bytes after a parse.
+        assert!(
+            !String::from_utf8(v1.to_json())
+                .expect("utf8")
+                .contains("\"key\"")
+        );
+        assert_eq!(
+            Bundle::parse(&v1.to_json(), "t").expect("v1").to_json(),
+            v1.to_json()
+        );
+        for (bytes, want) in [
+            (
+                edit(&v2, |v| v["version"] = 1.into()),
+                "a version 1 bundle has no \"key\"",
+            ),
+            (
+                edit(&v2, |v| {
+                    v.as_object_mut().expect("object").remove("key");
+                }),
+                "needs its \"key\"",
+            ),
+            (
+                edit(&v2, |v| v["key"]["wrapped"] = "".into()),
+                "key.wrapped is empty",
+            ),
+            (edit(&v2, |v| v["key"]["extra"] = 1.into()), "unknown field"),
+            (
+                edit(&v2, |v| v["key"]["kms"] = "a\nb".into()),
+                "not a KMS key name",
+            ),
+            (
+                edit(&v1, |v| v["version"] = 3.into()),
+                "version 3 is not supported",
+            ),
+        ] {
+            let e = Bundle::parse(&bytes, "t").expect_err(want);
+            assert!(e.to_string().contains(want), "{want}: {e}");
+            assert_eq!(e.exit_code(), 65);
+        }
+    }
+
     #[test]
     fn failed_rekey_reports_every_bad_entry_and_returns_nothing() {
         let mut b = sample();
         for e in b.vaults.get_mut("api").expect("api").entries.values_mut() {
             e.sealed.data[0] ^= 1;
         }
-        let errs = b.rekey(&key(1), &key(2), "t").expect_err("tampered");
+        let errs = b.rekey(&key(1), &key(2), None, "t").expect_err("tampered");
         assert_eq!(errs.len(), 2);
         assert!(
             errs.iter()
                 .all(|e| e.what.contains("authentication failed"))
         );
-        let good = sample().rekey(&key(1), &key(2), "t").expect("rekey");
+        let good = sample().rekey(&key(1), &key(2), None, "t").expect("rekey");
         assert!(good.check_key(&key(2), "t").is_ok());
         assert!(good.open_vault(&key(2), "api", "t").is_ok());
         assert_eq!(

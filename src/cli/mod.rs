@@ -74,6 +74,8 @@ options! {
         "file holding the bundle's base64 master key (else SECRET_INIT_MASTER_KEY)";
     BundleCaCert = "bundle-ca-cert", Some("PATH"), false,
         "PEM CA bundle for an https:// bundle [default: SSL_CERT_FILE, system bundle]";
+    BundleKms = "bundle-kms", Some("KEY"), false,
+        "the KMS key trusted to wrap the bundle's data key: aws:ARN, gcp:RESOURCE, azure:URL, transit:MOUNT/NAME (docs/bundle.md)";
     Sources = "sources", Some("LIST"), false,
         "source precedence, highest first [default: file,env,vault,aws,gcp,azure,bundle,local,default]";
     MaxSecretBytes = "max-secret-bytes", Some("N"), false,
@@ -487,6 +489,7 @@ const SOURCE_OPTIONS: &[Opt] = &[
     Opt::BundleEnvVaults,
     Opt::MasterKeyFile,
     Opt::BundleCaCert,
+    Opt::BundleKms,
     Opt::Sources,
     Opt::MaxSecretBytes,
     Opt::VaultAddr,

@@ -16,6 +16,7 @@ pub(crate) mod file;
 #[cfg(feature = "gcp")]
 pub(crate) mod gcp;
 pub(crate) mod kind;
+pub(crate) mod kms;
 pub(crate) mod local;
 pub(crate) mod registry;
 #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]

@@ -55,6 +55,8 @@ pub(crate) struct AwsSource {
     whole: Option<Result<Rc<Candidates>, Error>>,
     /// Services whose batch calls were refused (AccessDenied) this run: read one by one.
     batch_refused: BTreeSet<Service>,
+    /// A role assumed with the chain's credentials before any call (a sops key's `role`).
+    role: Option<String>,
 }
 
 /// Candidate secrets of a whole-source read: name → (value, where it came from).
@@ -89,7 +91,43 @@ impl AwsSource {
             cache: Reads::new(),
             whole: None,
             batch_refused: BTreeSet::new(),
+            role: None,
         }
+    }
+
+    /// Makes every call as `role`, assumed with the credentials the chain finds (as sops does for
+    /// a KMS key with a `role`).
+    pub(crate) fn assuming(mut self, role: Option<String>) -> AwsSource {
+        self.role = role;
+        self
+    }
+
+    /// KMS `Decrypt` of `blob` under `key`, in the key's `region`.
+    pub(crate) fn kms_decrypt(
+        &mut self,
+        region: &str,
+        key: &client::KmsTarget<'_>,
+        blob: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+        let region = checked_region(region, "the key's ARN")?;
+        let (url, _) = endpoint(Service::Kms, Some(&region), &self.env);
+        let creds = self.credentials()?;
+        self.clients
+            .kms_decrypt(&url, &region, key, blob, &creds, now())
+    }
+
+    /// KMS `Encrypt` of `data_key` under `key`, in the key's `region`.
+    pub(crate) fn kms_encrypt(
+        &mut self,
+        region: &str,
+        key: &client::KmsTarget<'_>,
+        data_key: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let region = checked_region(region, "the key's ARN")?;
+        let (url, _) = endpoint(Service::Kms, Some(&region), &self.env);
+        let creds = self.credentials()?;
+        self.clients
+            .kms_encrypt(&url, &region, key, data_key, &creds, now())
     }
 
     /// Whether lookups by name can find anything here (prefixes, listed secrets or a
@@ -144,6 +182,19 @@ impl AwsSource {
 
     fn obtain(&mut self) -> Result<Credentials, Error> {
         let chain = credentials::find(&self.env, &mut self.profiles, now())?;
+        let chain = match &self.role {
+            Some(role) => Chain::AssumeRole(
+                credentials::AssumeRole {
+                    role_arn: role.clone(),
+                    external_id: None,
+                    session_name: format!("secret-init-{}", now()),
+                    duration_seconds: None,
+                    origin: "the KMS key's role".into(),
+                },
+                Box::new(chain),
+            ),
+            None => chain,
+        };
         self.resolve(chain)
     }
 

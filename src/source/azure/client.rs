@@ -354,6 +354,39 @@ impl Clients {
     }
 }
 
+impl Clients {
+    /// A key operation (`wrapkey`, `unwrapkey`): POST `{base}{path}/{op}` with `body`.
+    pub(crate) fn key_operation(
+        &mut self,
+        base: &str,
+        path: &str,
+        op: &str,
+        token: &Secret,
+        body: &Secret,
+    ) -> Result<http::Response, Error> {
+        let url = format!("{base}{path}/{op}?api-version={API_VERSION}");
+        if !may_carry_token(&url, self.endpoint.as_deref()) {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "{}: not a Key Vault address; a bearer token is never sent there",
+                    crate::url::redact_url(&url)
+                ),
+            ));
+        }
+        let auth = http::bearer(token.expose());
+        self.client(&url).post(
+            &url,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", b"application/json".as_slice()),
+                ("Accept", b"application/json"),
+            ],
+            body.expose(),
+        )
+    }
+}
+
 /// Percent-encodes a query value.
 fn query(v: &str) -> String {
     let mut out = Vec::new();

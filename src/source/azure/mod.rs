@@ -114,6 +114,27 @@ impl AzureSource {
         Ok(value)
     }
 
+    /// A key operation on `path` (`/keys/NAME/VERSION`) of the vault at `vault_url`
+    /// (`https://VAULT.vault.azure.net`, replaced by the settings' endpoint when there is one),
+    /// with a token for the vault's cloud.
+    pub(crate) fn key_operation(
+        &mut self,
+        vault_url: &str,
+        path: &str,
+        op: &str,
+        body: &Secret,
+    ) -> Result<crate::http::Response, Error> {
+        let host = vault_url.trim_start_matches("https://");
+        let suffix = host.split_once('.').map_or(host, |(_, s)| s);
+        let token = self.token(&format!("https://{suffix}"))?;
+        let base = self
+            .settings
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| vault_url.to_string());
+        self.clients.key_operation(&base, path, op, &token, body)
+    }
+
     /// Reads `r` and picks its `#KEY`.
     fn value(&mut self, r: &AzureRef) -> Result<Option<Found>, Error> {
         let Some(v) = self.read(r)? else {

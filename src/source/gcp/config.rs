@@ -24,6 +24,8 @@ remote_section! {
         pub secrets: Option<Vec<String>>,
         /// The Secret Manager endpoint (no path).
         pub endpoint: Option<String>,
+        /// The Cloud KMS endpoint (no path), for keys that wrap sops and bundle data keys.
+        pub kms_endpoint: Option<String>,
     }
 }
 
@@ -38,6 +40,8 @@ pub struct GcpSettings {
     pub secrets: Vec<String>,
     /// The Secret Manager endpoint, without a trailing slash.
     pub endpoint: String,
+    /// The Cloud KMS endpoint, without a trailing slash, when set in the file.
+    pub kms_endpoint: Option<String>,
     /// CA bundle, timeouts, retries.
     pub transport: Transport,
 }
@@ -45,6 +49,21 @@ transport_deref!(GcpSettings);
 
 fn config(what: impl Into<String>) -> Error {
     Error::new(Kind::Config, what)
+}
+
+/// The public Cloud KMS endpoint.
+pub(crate) const KMS_ENDPOINT: &str = "https://cloudkms.googleapis.com";
+
+/// `url` without its trailing slash, if it is an http(s) URL; else 78 naming `what` with an
+/// `example`.
+pub(crate) fn checked_endpoint(url: &str, what: &str, example: &str) -> Result<String, Error> {
+    let url = url.trim_end_matches('/').to_string();
+    if !(url.starts_with("https://") || url.starts_with("http://"))
+        || url.parse::<ureq::http::Uri>().is_err()
+    {
+        return Err(config(format!("{what}: expected a URL like {example}")));
+    }
+    Ok(url)
 }
 
 impl GcpSettings {
@@ -76,23 +95,21 @@ impl GcpSettings {
                 )));
             }
         }
-        let endpoint = f
-            .endpoint
+        let endpoint = checked_endpoint(
+            f.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT),
+            "secret_init.gcp.endpoint",
+            DEFAULT_ENDPOINT,
+        )?;
+        let kms_endpoint = f
+            .kms_endpoint
             .as_deref()
-            .unwrap_or(DEFAULT_ENDPOINT)
-            .trim_end_matches('/')
-            .to_string();
-        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
-            || endpoint.parse::<ureq::http::Uri>().is_err()
-        {
-            return Err(config(
-                "secret_init.gcp.endpoint: expected a URL like https://secretmanager.googleapis.com",
-            ));
-        }
+            .map(|e| checked_endpoint(e, "secret_init.gcp.kms_endpoint", KMS_ENDPOINT))
+            .transpose()?;
         Ok(GcpSettings {
             project: f.project.clone(),
             secrets,
             endpoint,
+            kms_endpoint,
             transport: Transport::from_file("secret_init.gcp", &f.transport, allow_insecure_http)?,
         })
     }

@@ -106,6 +106,19 @@ impl GcpSource {
         }
     }
 
+    /// A Cloud KMS call: POST `{endpoint}/v1/{resource}:{verb}` with `body`, with this source's
+    /// token (the settings' `endpoint` is the KMS endpoint for a source built for keys).
+    pub(crate) fn kms_call(
+        &mut self,
+        resource: &str,
+        verb: &str,
+        body: &Secret,
+    ) -> Result<crate::http::Response, Error> {
+        let token = self.token()?;
+        let url = format!("{}/v1/{resource}:{verb}", self.settings.endpoint);
+        self.clients.post_json(&url, &token, body)
+    }
+
     /// Reads the version `r` names (cached), `Ok(None)` when it does not exist.
     fn read(&mut self, r: &GcpRef) -> Result<Option<Rc<Secret>>, Error> {
         let resource = r.resource();
