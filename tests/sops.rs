@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use serde_json::Value;
+
 use crate::support::*;
 
 /// A sandbox with an age identity (made by `age-keygen`) and the real sops.
@@ -477,4 +479,141 @@ fn key_groups_with_a_shamir_threshold() {
         r.env_remove("SOPS_AGE_KEY_FILE");
         r.env("SOPS_AGE_KEY", identities(&[2]));
     });
+}
+
+/// `sops --encrypt FLAGS` of `plain` into `name`, with `env` added (no age recipient).
+fn encrypt_with(f: &SopsFixture, name: &str, plain: &str, flags: &[&str], env: &[(&str, &str)]) {
+    let src = f.sb.write(&format!("plain/{name}"), plain);
+    let mut c = f.sops();
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    succeeded(
+        c.arg("--encrypt")
+            .args(flags)
+            .arg("--output")
+            .arg(f.sb.path(name))
+            .arg(&src),
+    );
+}
+
+#[test]
+fn aws_kms_master_key_against_moto() {
+    use crate::support::moto::{Counting, Moto};
+    let moto = Moto::enforcing();
+    let r = moto.admin(serde_json::json!([
+        {"service": "kms", "method": "create_key", "args": {"Description": "sops"}},
+    ]));
+    let arn = r[0]["KeyMetadata"]["Arn"].as_str().expect("arn").to_string();
+    let (ops_id, ops_secret) = moto.user("ops", &["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"]);
+    let (pod_id, pod_secret) = moto.user("pod", &["kms:Decrypt"]);
+    let f = SopsFixture::new();
+    let a = canary("sops-kms-a");
+    let b = canary("sops-kms-b");
+    encrypt_with(
+        &f,
+        "f.yaml",
+        &format!("a: {a}\nb: {b}\nc: three\n"),
+        &["--kms", &arn, "--encryption-context", "app:web,team:data"],
+        &[
+            ("AWS_ENDPOINT_URL", &moto.url),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", &ops_id),
+            ("AWS_SECRET_ACCESS_KEY", &ops_secret),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
+    let text = read(&f.sb.path("f.yaml"));
+    assert!(text.contains("kms:") && text.contains("app: web"), "{text}");
+    let counting = Counting::new(&moto);
+    let yaml = "secrets:\n  a: null\n  b: null\n  c: null\nsecret_init:\n  secrets:\n    a: {from: \"sops:f.yaml#a\", env: A}\n    b: {from: \"sops:f.yaml#b\"}\n    c: {from: \"sops:f.yaml#c\"}\n";
+    let start = |id: &str, secret: &str, url: &str| {
+        let mut r = f.start(yaml);
+        r.env_remove("SOPS_AGE_KEY_FILE")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", id)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_CONFIG_FILE", f.sb.path("aws/config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", f.sb.path("aws/credentials"));
+        r
+    };
+    // The pod has kms:Decrypt alone, and no key on disk.
+    let out = start(&pod_id, &pod_secret, &counting.url)
+        .args(["--", "/bin/sh", "-c", "printf %s \"$A\" > env-a"])
+        .output();
+    out.expect_ok().no_leak(&[&a, &b]);
+    assert_eq!(read(&f.sb.path("out/a")), a);
+    assert_eq!(read(&f.sb.path("out/b")), b);
+    assert_eq!(read(&f.sb.path("env-a")), a);
+    let decrypts: Vec<Value> = counting
+        .requests()
+        .into_iter()
+        .filter(|(action, _)| action == "Decrypt")
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(decrypts.len(), 1, "one Decrypt for the data key, not one a value");
+    assert_eq!(
+        decrypts[0]["EncryptionContext"],
+        serde_json::json!({"app": "web", "team": "data"}),
+        "the file's encryption context is sent"
+    );
+    // Without kms:Decrypt: 77; KMS unreachable: 69. One line each, no value.
+    let (none_id, none_secret) = moto.user("nothing", &["kms:ListKeys"]);
+    for (id, secret, url, code) in [
+        (none_id.as_str(), none_secret.as_str(), moto.url.clone(), 77),
+        (
+            pod_id.as_str(),
+            pod_secret.as_str(),
+            format!("http://{}", crate::support::fake_gcp::closed_port()),
+            69,
+        ),
+    ] {
+        let _ = std::fs::remove_dir_all(f.sb.path("out"));
+        let out = start(id, secret, &url).args(["--", "/bin/true"]).output();
+        out.expect_code(code).stderr_has("AWS KMS").no_leak(&[&a, &b]);
+        assert!(tree(&f.sb.path("out")).is_empty());
+    }
+}
+
+#[test]
+fn vault_transit_master_key_against_openbao() {
+    use crate::support::bao::Bao;
+    let bao = Bao::start();
+    bao.admin(serde_json::json!([
+        {"op": "api", "method": "POST", "path": "sys/mounts/transit", "body": {"type": "transit"}},
+        {"op": "api", "method": "POST", "path": "transit/keys/sops", "body": {}},
+    ]));
+    let f = SopsFixture::new();
+    let a = canary("sops-transit");
+    let ca = bao.ca.display().to_string();
+    encrypt_with(
+        &f,
+        "f.env",
+        &format!("A={a}\nB=two\n"),
+        &["--hc-vault-transit", &format!("{}/v1/transit/keys/sops", bao.addr)],
+        &[("VAULT_TOKEN", &bao.root), ("VAULT_CACERT", &ca)],
+    );
+    let text = read(&f.sb.path("f.env"));
+    assert!(text.contains("sops_hc_vault__list_0__map_key_name=sops"), "{text}");
+    let yaml = "secrets:\n  A: null\n  B: null\nsecret_init:\n  sops:\n    files: [f.env]\n";
+    let start = |token: &str| {
+        let mut r = f.start(yaml);
+        r.env_remove("SOPS_AGE_KEY_FILE")
+            .env("VAULT_ADDR", &bao.addr)
+            .env("VAULT_CACERT", &ca)
+            .env("VAULT_TOKEN", token);
+        r
+    };
+    let out = start(&bao.root).args(["--", "/bin/true"]).output();
+    out.expect_ok().no_leak(&[&a]);
+    assert_eq!(read(&f.sb.path("out/A")), a);
+    assert_eq!(read(&f.sb.path("out/B")), "two");
+    assert_eq!(bao.audited_ops("update", "transit/decrypt/sops"), 1, "one decrypt a data key");
+    // A token without transit/decrypt: 77, nothing written.
+    let _ = std::fs::remove_dir_all(f.sb.path("out"));
+    let out = start(&bao.reader_token()).args(["--", "/bin/true"]).output();
+    out.expect_code(77).stderr_has("transit").no_leak(&[&a]);
+    assert!(tree(&f.sb.path("out")).is_empty());
 }

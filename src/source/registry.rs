@@ -288,8 +288,13 @@ impl SourceSettings {
                     None => continue,
                 },
                 SourceKind::Sops => {
-                    let s =
-                        SopsSource::new(self.sops.clone(), env.clone(), outputs.clone(), generic.inputs);
+                    let s = SopsSource::new(
+                        self.sops.clone(),
+                        env.clone(),
+                        outputs.clone(),
+                        generic.inputs,
+                        self.kms(env, outputs),
+                    );
                     let in_order = s.serves_names();
                     (Box::new(s), in_order)
                 }

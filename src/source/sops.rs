@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::file::read_input;
+use super::kms::{self, KmsClients, KmsKey};
 use super::{Found, Origin, Outputs, Source, SourceKind, not_mine};
 use crate::age::{self, Identity};
 use crate::environ::Environ;
@@ -91,6 +92,7 @@ pub(crate) struct SopsSource {
     outputs: Outputs,
     inputs: Inputs,
     identities: Option<Result<Vec<Identity>, Error>>,
+    kms: KmsClients,
     opened: BTreeMap<PathBuf, Opened>,
 }
 
@@ -101,12 +103,13 @@ fn label(path: &Path) -> String {
 impl SopsSource {
     /// A source over `settings` (nothing read yet); `env` is secret-init's own environment (the
     /// age keys), `outputs` the files it delivers (never read as its keys), `inputs` which files
-    /// may be read as values.
+    /// may be read as values, `kms` the KMS clients (nothing contacted until a key is used).
     pub(crate) fn new(
         settings: SopsSettings,
         env: Environ,
         outputs: Outputs,
         inputs: Option<&Inputs>,
+        kms: KmsClients,
     ) -> Self {
         SopsSource {
             settings,
@@ -114,6 +117,7 @@ impl SopsSource {
             outputs,
             inputs: inputs.cloned().unwrap_or_default(),
             identities: None,
+            kms,
             opened: BTreeMap::new(),
         }
     }
@@ -128,6 +132,11 @@ impl SopsSource {
         if self.identities.is_none() {
             self.identities = Some(load_identities(&self.env, &self.outputs));
         }
+        self.loaded_identities()
+    }
+
+    /// The identities [`Self::identities`] read.
+    fn loaded_identities(&self) -> Result<&[Identity], Error> {
         match self.identities.as_ref() {
             Some(Ok(ids)) => Ok(ids),
             Some(Err(e)) => Err(Error::new(e.kind, e.what.clone())),
@@ -178,14 +187,15 @@ impl SopsSource {
             .flatten()
             .any(|k| matches!(k, MasterKey::Age { .. }));
         let ids: &[Identity] = if wants_age {
-            match self.identities() {
-                Ok(ids) => ids,
-                Err(e) => return Err(e.with_source(src)),
+            if let Err(e) = self.identities() {
+                return Err(e.with_source(src));
             }
+            self.loaded_identities()?
         } else {
             &[]
         };
-        let opened = file.open(|key| open_master_key(key, ids));
+        let kms = &self.kms;
+        let opened = file.open(|key| open_master_key(key, ids, kms));
         crate::log::debug!("{src}: data key and MAC verified");
         opened.map_err(|e| e.with_source(src))
     }
@@ -203,9 +213,22 @@ impl SopsSource {
     }
 }
 
-/// One master key's copy of the data key (or share), with the identities at hand.
-fn open_master_key(key: &MasterKey, ids: &[Identity]) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
-    match key {
+/// One master key's copy of the data key (or share), with the identities and KMS clients at
+/// hand. A KMS key's copy is unwrapped by the KMS (`source::kms`): once a pass per key and copy.
+fn open_master_key(
+    key: &MasterKey,
+    ids: &[Identity],
+    with: &KmsClients,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let b64 = |s: &str, engine: &dyn Fn(&str) -> Result<Vec<u8>, base64::DecodeError>| {
+        engine(s.trim()).map_err(|_| {
+            Error::new(Kind::Data, "its encrypted data key is not base64")
+        })
+    };
+    let std = |s: &str| STANDARD.decode(s);
+    let (kms_key, wrapped) = match key {
         MasterKey::Age { enc, .. } => {
             if ids.is_empty() {
                 return Err(Error::new(
@@ -213,19 +236,66 @@ fn open_master_key(key: &MasterKey, ids: &[Identity]) -> Result<zeroize::Zeroizi
                     "no age identity: set SOPS_AGE_KEY or SOPS_AGE_KEY_FILE, or put one in ~/.config/sops/age/keys.txt",
                 ));
             }
-            age::decrypt(enc.as_bytes(), ids).map_err(|e| Error::new(Kind::Data, e.to_string()))
+            return age::decrypt(enc.as_bytes(), ids)
+                .map_err(|e| Error::new(Kind::Data, e.to_string()));
         }
-        MasterKey::Aws { .. } | MasterKey::Gcp { .. } | MasterKey::Azure { .. } | MasterKey::Transit { .. } => {
-            Err(Error::new(
+        MasterKey::Aws {
+            arn,
+            role,
+            context,
+            profile,
+            enc,
+        } => (
+            KmsKey::Aws {
+                arn: arn.clone(),
+                context: context.clone(),
+                role: role.clone(),
+                profile: profile.clone(),
+            },
+            b64(enc, &std)?,
+        ),
+        MasterKey::Gcp { resource_id, enc } => (
+            KmsKey::Gcp {
+                resource_id: resource_id.clone(),
+            },
+            b64(enc, &std)?,
+        ),
+        MasterKey::Azure {
+            vault_url,
+            name,
+            version,
+            enc,
+        } => (
+            KmsKey::Azure {
+                vault_url: vault_url.trim_end_matches('/').to_string(),
+                name: name.clone(),
+                version: version.clone(),
+            },
+            b64(enc, &|s: &str| URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')))?,
+        ),
+        MasterKey::Transit {
+            address,
+            engine_path,
+            key_name,
+            enc,
+        } => (
+            KmsKey::Transit {
+                address: Some(address.clone()),
+                mount: engine_path.trim_matches('/').to_string(),
+                key_name: key_name.clone(),
+            },
+            enc.trim().as_bytes().to_vec(),
+        ),
+        MasterKey::Unsupported(kind) => {
+            return Err(Error::new(
                 Kind::Config,
-                "this master key kind is not supported yet by secret-init",
-            ))
+                format!("{kind} master keys are not supported by secret-init (docs/sops.md)"),
+            ));
         }
-        MasterKey::Unsupported(kind) => Err(Error::new(
-            Kind::Config,
-            format!("{kind} master keys are not supported by secret-init (docs/sops.md)"),
-        )),
-    }
+    };
+    // The error names the key already (its source is the key's label); the file's label is
+    // the message's source.
+    kms::unwrap(&kms_key, &wrapped, with).map_err(|e| Error::new(e.kind, e.what))
 }
 
 /// Every age identity in sops' places (see the module docs).
@@ -339,12 +409,10 @@ impl Source for SopsSource {
                 let bytes = self.read(&path, &src)?;
                 let ids = self.identities().map_err(|e| e.with_source(src.clone()))?;
                 if ids.is_empty() {
-                    return Err(open_master_key(
-                        &MasterKey::Age { recipient: String::new(), enc: String::new() },
-                        ids,
+                    return Err(Error::new(
+                        Kind::Config,
+                        "no age identity: set SOPS_AGE_KEY or SOPS_AGE_KEY_FILE, or put one in ~/.config/sops/age/keys.txt",
                     )
-                    .err()
-                    .unwrap_or_else(|| Error::new(Kind::Config, "no age identity"))
                     .with_source(src));
                 }
                 let plain = age::decrypt(bytes.expose(), ids)
