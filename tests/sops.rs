@@ -617,3 +617,105 @@ fn vault_transit_master_key_against_openbao() {
     out.expect_code(77).stderr_has("transit").no_leak(&[&a]);
     assert!(tree(&f.sb.path("out")).is_empty());
 }
+
+#[test]
+fn age_files_from_the_real_age() {
+    let f = SopsFixture::new();
+    let small = canary("age-small");
+    // Past one 64 KiB chunk, binary, with a trailing newline.
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).chain(*b"\n").collect();
+    let plain_small = f.sb.write("plain/small", format!("{small}\n"));
+    let plain_big = f.sb.write("plain/big", &big);
+    succeeded(
+        Command::new("age")
+            .args(["-r", &f.recipient, "-o"])
+            .arg(f.sb.path("small.age"))
+            .arg(&plain_small),
+    );
+    succeeded(
+        Command::new("age")
+            .args(["-a", "-r", &f.recipient, "-o"])
+            .arg(f.sb.path("big.age"))
+            .arg(&plain_big),
+    );
+    let yaml = "secrets:\n  small: null\n  big: null\nsecret_init:\n  secrets:\n    small: {from: \"age:small.age\", env: SMALL}\n    big: {from: \"age:big.age\"}\n";
+    let out = f
+        .start(yaml)
+        .args(["--", "/bin/sh", "-c", "printf %s \"$SMALL\" > env-small"])
+        .output();
+    out.expect_ok().no_leak(&[&small]);
+    assert_eq!(read(&f.sb.path("out/small")), format!("{small}\n"));
+    assert_eq!(read(&f.sb.path("env-small")), format!("{small}\n"));
+    assert_eq!(std::fs::read(f.sb.path("out/big")).expect("big"), big);
+    // The identity in SOPS_AGE_KEY instead, among other words.
+    let key = read(&f.keys);
+    let id = key.lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).expect("identity");
+    let other = f.sb.path("other.txt");
+    age_keygen(&other);
+    let other_id = read(&other).lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).expect("id").to_string();
+    f.start(yaml)
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .env("SOPS_AGE_KEY", format!("{other_id} {id}"))
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_ok();
+    // Or in the default keys file.
+    f.sb.write("home/.config/sops/age/keys.txt", &key);
+    f.start(yaml)
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_ok();
+    // A truncated age file and a wrong identity fail closed.
+    let bytes = std::fs::read(f.sb.path("small.age")).expect("read");
+    std::fs::write(f.sb.path("small.age"), &bytes[..bytes.len() - 1]).expect("write");
+    let _ = std::fs::remove_dir_all(f.sb.path("out"));
+    let out = f.start(yaml).args(["--", "/bin/true"]).output();
+    out.expect_code(65).stderr_has("age:").stderr_has("failed authentication").no_leak(&[&small]);
+    assert!(tree(&f.sb.path("out")).is_empty());
+    let out = f
+        .start(yaml)
+        .env("SOPS_AGE_KEY_FILE", &other)
+        .env("HOME", f.sb.path("nohome"))
+        .args(["--", "/bin/true"])
+        .output();
+    out.expect_code(65).stderr_has("no age identity given matches");
+}
+
+#[test]
+fn age_keys_are_secret_init_s_own_credentials() {
+    let f = SopsFixture::new();
+    let secret = canary("sops-own");
+    f.encrypt("f.yaml", format!("a: {secret}\n"), &[]);
+    let key = read(&f.keys);
+    // Scrubbed from the program's environment, both of them.
+    let out = f
+        .start("secrets:\n  a: null\nsecret_init:\n  secrets:\n    a: {from: \"sops:f.yaml#a\"}\n")
+        .env("SOPS_AGE_KEY", key.trim())
+        .args(["--", "/bin/sh", "-c", "env > env-all"])
+        .output();
+    out.expect_ok();
+    let env_all = read(&f.sb.path("env-all"));
+    assert!(!env_all.contains("SOPS_AGE_KEY"), "{env_all}");
+    assert!(!env_all.contains("AGE-SECRET-KEY"), "an identity reached the program");
+    // Refused as references: the variables (an invalid reference, 65) and the files, whatever
+    // path names them (78).
+    f.sb.write("home/.config/sops/age/keys.txt", &key);
+    for (from, code, what) in [
+        ("env:SOPS_AGE_KEY", 65, "own inputs"),
+        ("env:SOPS_AGE_KEY_FILE", 65, "own inputs"),
+        (&*format!("file:{}", f.keys.display()), 78, "SOPS_AGE_KEY_FILE"),
+        (
+            &*format!("file:{}", f.sb.path("home/.config/sops/age/keys.txt").display()),
+            78,
+            "age keys file",
+        ),
+    ] {
+        let out = f
+            .start(&format!("secrets:\n  k: null\nsecret_init:\n  secrets:\n    k: {{from: \"{from}\"}}\n"))
+            .env("SOPS_AGE_KEY", key.trim())
+            .args(["--", "/bin/true"])
+            .output();
+        out.expect_code(code).stderr_has(what).no_leak(&["AGE-SECRET-KEY"]);
+    }
+}

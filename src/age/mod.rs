@@ -409,6 +409,45 @@ mod tests {
         }
     }
 
+    /// Our encryption, decrypted by the real `age` (Debian's, installed by scripts/setup): the
+    /// other way round is tests/sops.rs. The identity comes from `age-keygen`.
+    #[test]
+    fn the_real_age_decrypts_what_we_encrypt() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let keys = dir.path().join("keys.txt");
+        let ok = std::process::Command::new("age-keygen")
+            .arg("-o")
+            .arg(&keys)
+            .output()
+            .expect("age-keygen (Debian package age) is installed by scripts/setup");
+        assert!(ok.status.success());
+        let text = std::fs::read_to_string(&keys).expect("keys");
+        let id = Identity::parse_all(&text, false).expect("identity").remove(0);
+        let r = Recipient::parse(&id.recipient()).expect("recipient");
+        let public = std::process::Command::new("age-keygen")
+            .arg("-y")
+            .arg(&keys)
+            .output()
+            .expect("age-keygen -y");
+        assert_eq!(String::from_utf8_lossy(&public.stdout).trim(), id.recipient());
+        for (n, armored) in [(0, false), (CHUNK, true), (3 * CHUNK + 7, false)] {
+            let plain: Vec<u8> = (0..n).map(|i| (i % 253) as u8).collect();
+            let file = encrypt(&plain, std::slice::from_ref(&r)).expect("encrypt");
+            let file = if armored { armor::encode(&file).into_bytes() } else { file };
+            let path = dir.path().join("f.age");
+            std::fs::write(&path, &file).expect("write");
+            let out = std::process::Command::new("age")
+                .arg("-d")
+                .arg("-i")
+                .arg(&keys)
+                .arg(&path)
+                .output()
+                .expect("age");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(out.stdout, plain, "{n} bytes");
+        }
+    }
+
     #[test]
     fn every_flipped_bit_of_a_small_file_fails() {
         let id = identity();
