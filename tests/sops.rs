@@ -719,3 +719,60 @@ fn age_keys_are_secret_init_s_own_credentials() {
         out.expect_code(code).stderr_has(what).no_leak(&["AGE-SECRET-KEY"]);
     }
 }
+
+/// secret-init as PID 1 of a PID namespace: a SOPS file listed in `secret_init.sops.files` is
+/// rewritten by the real sops (a GitOps sync), the new value is published and the program gets
+/// SIGHUP; a tampered rewrite keeps the last good set; SIGTERM reaches the program (143).
+#[test]
+fn a_rewritten_sops_file_is_republished_and_signals_reach_the_program() {
+    use crate::init::{Ns, libc_sig};
+    use std::time::Duration;
+    let f = SopsFixture::new();
+    let a = canary("sops-refresh-a");
+    let b = canary("sops-refresh-b");
+    f.sb.mkdir("git");
+    f.encrypt("git/app.yaml", format!("db: {a}\n"), &[]);
+    let status = f.sb.path("status.json");
+    let out = f.sb.path("out/db");
+    f.sb.config(&format!(
+        "secrets:\n  db: null\nsecret_init:\n  refresh:\n    interval: 1h\n    status_file: {}\n  sops:\n    files: [git/app.yaml]\n",
+        status.display()
+    ));
+    let o = out.display();
+    let mut r = f.sb.run();
+    r.env("SOPS_AGE_KEY_FILE", &f.keys).args([
+        "--sources",
+        "sops",
+        "--",
+        "/bin/sh",
+        "-c",
+        &format!(
+            "trap 'echo \"hup $(cat {o})\"' HUP; echo \"ready $$ $(cat {o})\"; while :; do sleep 0.05; done"
+        ),
+    ]);
+    let mut ns = Ns::start(&r, &[]);
+    let (ready, _) = crate::refresh::expect_prefix(&ns, "ready ", Duration::from_secs(10));
+    assert!(ready.ends_with(&a), "{ready}");
+    // The sync writes a new file beside it and renames it into place.
+    f.encrypt("git/new.yaml", format!("db: {b}\n"), &[]);
+    std::fs::rename(f.sb.path("git/new.yaml"), f.sb.path("git/app.yaml")).expect("rename");
+    let (line, _) = crate::refresh::expect_prefix(&ns, "hup ", Duration::from_secs(5));
+    assert_eq!(line, format!("hup {b}"));
+    // A tampered rewrite: the MAC fails, the last good set stays, the program is left alone.
+    let text = read(&f.sb.path("git/app.yaml"));
+    let mac = text.lines().find(|l| l.trim_start().starts_with("mac: ")).expect("mac");
+    let at = mac.find("data:").expect("data") + 5;
+    let c = if &mac[at..=at] == "A" { "B" } else { "A" };
+    let tampered = text.replace(mac, &format!("{}{c}{}", &mac[..at], &mac[at + 1..]));
+    f.sb.write("git/.tampered", tampered);
+    std::fs::rename(f.sb.path("git/.tampered"), f.sb.path("git/app.yaml")).expect("rename");
+    let st = crate::refresh::status_until(&status, Duration::from_secs(5), &ns, |s| s["ok"] == false);
+    assert!(st["error"].as_str().unwrap_or_default().contains("sops:"), "{st}");
+    assert_eq!(read(&out), b, "the last good value stays");
+    assert_eq!(ns.line(Duration::from_millis(300)), None);
+    let pid = ns.host_pid();
+    ns.signal(pid, libc_sig::TERM);
+    assert_eq!(ns.finish(), 143);
+    let stderr = ns.stderr();
+    assert!(!stderr.contains(&a) && !stderr.contains(&b), "{stderr}");
+}
