@@ -22,7 +22,10 @@ pub(crate) struct SopsFixture {
 pub(crate) fn age_keygen(path: &Path) -> String {
     succeeded(Command::new("age-keygen").arg("-o").arg(path));
     let out = succeeded(Command::new("age-keygen").arg("-y").arg(path));
-    String::from_utf8(out.stdout).expect("utf8").trim().to_string()
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_string()
 }
 
 impl SopsFixture {
@@ -69,7 +72,12 @@ impl SopsFixture {
 
     /// What sops itself decrypts at `extract` (`["a"]["b"]`).
     pub(crate) fn sops_extract(&self, file: &Path, extract: &str) -> Vec<u8> {
-        succeeded(self.sops().args(["--decrypt", "--extract", extract]).arg(file)).stdout
+        succeeded(
+            self.sops()
+                .args(["--decrypt", "--extract", extract])
+                .arg(file),
+        )
+        .stdout
     }
 
     /// A start with config.yaml as given and the identity in SOPS_AGE_KEY_FILE.
@@ -136,7 +144,11 @@ fn yaml_values_byte_exact_as_files_and_env() {
     // What sops itself decrypts, for the values whose text is the same in both (sops' own
     // `--extract` counts a list's comments as elements; `[N]` here does not).
     for (n, x) in [("pw", "[\"db\"][\"password\"]"), ("multi", "[\"multi\"]")] {
-        assert_eq!(read_out(n), f.sops_extract(&file, x), "{n} as sops decrypts it");
+        assert_eq!(
+            read_out(n),
+            f.sops_extract(&file, x),
+            "{n} as sops decrypts it"
+        );
     }
     assert_eq!(read(&f.sb.path("env-pw")), format!("{pw}: with colon"));
     assert_eq!(read(&f.sb.path("env-multi")), "line1\nline2\n");
@@ -195,7 +207,11 @@ fn files_listed_in_the_section_serve_their_top_level_keys_in_the_source_order() 
     let a = canary("sops-a");
     let b = canary("sops-b");
     f.encrypt("base.env", format!("API_KEY={a}\nSHARED=from-base\n"), &[]);
-    f.encrypt("over.yaml", format!("SHARED: {b}\nnested:\n    k: v\n"), &[]);
+    f.encrypt(
+        "over.yaml",
+        format!("SHARED: {b}\nnested:\n    k: v\n"),
+        &[],
+    );
     let yaml = "secrets:\n  API_KEY: null\n  SHARED: null\n  nested: null\n  missing: null\n\
                 secret_init:\n  sops:\n    files: [base.env, over.yaml]\n  secrets:\n    API_KEY: {env: API_KEY}\n";
     // `missing` is in neither file: the sources tried name the files.
@@ -235,19 +251,36 @@ fn every_rule_option_and_mac_only_encrypted() {
     let secret = canary("sops-rule");
     let cases: &[(&str, &[&str])] = &[
         ("default", &[]),
-        ("enc-regex", &["--encrypted-regex", "^(api_token|password_enc)$"]),
-        ("unenc-regex", &["--unencrypted-regex", "^(plain_name|listed)$"]),
+        (
+            "enc-regex",
+            &["--encrypted-regex", "^(api_token|password_enc)$"],
+        ),
+        (
+            "unenc-regex",
+            &["--unencrypted-regex", "^(plain_name|listed)$"],
+        ),
         ("enc-suffix", &["--encrypted-suffix", "_enc"]),
         ("unenc-suffix", &["--unencrypted-suffix", "_name"]),
         ("enc-comment", &["--encrypted-comment-regex", "sops:enc"]),
-        ("unenc-comment", &["--unencrypted-comment-regex", "keep clear"]),
+        (
+            "unenc-comment",
+            &["--unencrypted-comment-regex", "keep clear"],
+        ),
         ("mac-only", &["--mac-only-encrypted"]),
         (
             "mac-only-regex",
             &["--mac-only-encrypted", "--encrypted-regex", "^api_token$"],
         ),
     ];
-    let names = ["api_token", "plain_name", "password_enc", "comment_free", "port", "second", "public"];
+    let names = [
+        "api_token",
+        "plain_name",
+        "password_enc",
+        "comment_free",
+        "port",
+        "second",
+        "public",
+    ];
     let mut yaml = String::from("secrets:\n");
     for (case, _) in cases {
         for n in names {
@@ -267,7 +300,9 @@ fn every_rule_option_and_mac_only_encrypted() {
             ("second", "listed[1]"),
             ("public", "public_unencrypted"),
         ] {
-            yaml.push_str(&format!("    {case}-{n}: {{from: \"sops:{file}#{path}\"}}\n"));
+            yaml.push_str(&format!(
+                "    {case}-{n}: {{from: \"sops:{file}#{path}\"}}\n"
+            ));
         }
         let text = read(&f.sb.path(&file));
         let enc = |key: &str| {
@@ -302,22 +337,35 @@ fn every_rule_option_and_mac_only_encrypted() {
 fn mac_covers_clear_values_unless_mac_only_encrypted() {
     let f = SopsFixture::new();
     let secret = canary("sops-maconly");
-    let yaml = "secrets:\n  t: null\nsecret_init:\n  secrets:\n    t: {from: \"sops:f.yaml#api_token\"}\n";
+    let yaml =
+        "secrets:\n  t: null\nsecret_init:\n  secrets:\n    t: {from: \"sops:f.yaml#api_token\"}\n";
     for (flags, tampered_ok) in [
         (&["--encrypted-regex", "^api_token$"][..], false),
-        (&["--mac-only-encrypted", "--encrypted-regex", "^api_token$"][..], true),
+        (
+            &["--mac-only-encrypted", "--encrypted-regex", "^api_token$"][..],
+            true,
+        ),
     ] {
         let file = f.encrypt("f.yaml", rules_fixture(&secret), flags);
         let text = read(&file).replace("plain_name: visible", "plain_name: changed");
         std::fs::write(&file, text).expect("write");
         let out = f.start(yaml).args(["--", "/bin/true"]).output();
         // sops itself agrees on each.
-        let sops_ok = f.sops().arg("--decrypt").arg(&file).output().expect("sops").status.success();
+        let sops_ok = f
+            .sops()
+            .arg("--decrypt")
+            .arg(&file)
+            .output()
+            .expect("sops")
+            .status
+            .success();
         assert_eq!(sops_ok, tampered_ok, "sops with {flags:?}");
         if tampered_ok {
             out.expect_ok();
         } else {
-            out.expect_code(65).stderr_has("MAC mismatch").no_leak(&[&secret]);
+            out.expect_code(65)
+                .stderr_has("MAC mismatch")
+                .no_leak(&[&secret]);
         }
     }
 }
@@ -332,10 +380,21 @@ fn fails_closed(f: &SopsFixture, code: i32, what: &str, secret: &str, run: impl 
     );
     run(&mut r);
     let out = r
-        .args(["--", "/bin/sh", "-c", &format!("touch {}", marker.display())])
+        .args([
+            "--",
+            "/bin/sh",
+            "-c",
+            &format!("touch {}", marker.display()),
+        ])
         .output();
     out.expect_code(code).stderr_has(what).no_leak(&[secret]);
-    let lines: Vec<&str> = out.out.stderr.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| std::str::from_utf8(l).unwrap_or("")).collect();
+    let lines: Vec<&str> = out
+        .out
+        .stderr
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| std::str::from_utf8(l).unwrap_or(""))
+        .collect();
     assert_eq!(lines.len(), 1, "one line: {lines:?}");
     assert!(
         lines[0].starts_with("secret-init: error: secret \"t\" (sops:"),
@@ -363,10 +422,12 @@ fn tamper_set_fails_closed() {
             .to_string()
     };
     // Untouched, it opens.
-    f.start("secrets:\n  t: null\nsecret_init:\n  secrets:\n    t: {from: \"sops:f.yaml#api_token\"}\n")
-        .args(["--", "/bin/true"])
-        .output()
-        .expect_ok();
+    f.start(
+        "secrets:\n  t: null\nsecret_init:\n  secrets:\n    t: {from: \"sops:f.yaml#api_token\"}\n",
+    )
+    .args(["--", "/bin/true"])
+    .output()
+    .expect_ok();
 
     // A changed value: one base64 character of its ciphertext.
     let l = line("api_token");
@@ -375,7 +436,10 @@ fn tamper_set_fails_closed() {
     tamper(good.replace(&l, &format!("{}{c}{}", &l[..at], &l[at + 1..])));
     fails_closed(&f, 65, "failed authentication", &secret, |_| {});
     // A changed MAC.
-    let mac = good.lines().find(|l| l.trim_start().starts_with("mac: ")).expect("mac");
+    let mac = good
+        .lines()
+        .find(|l| l.trim_start().starts_with("mac: "))
+        .expect("mac");
     let at = mac.find("data:").expect("data") + 5;
     let c = if &mac[at..=at] == "A" { "B" } else { "A" };
     tamper(good.replace(mac, &format!("{}{c}{}", &mac[..at], &mac[at + 1..])));
@@ -390,7 +454,10 @@ fn tamper_set_fails_closed() {
     // A value moved to another key (the path is the value's associated data).
     let (a, b) = (line("api_token"), line("other"));
     let (va, vb) = (&a["api_token: ".len()..], &b["other: ".len()..]);
-    tamper(good.replace(&a, &format!("api_token: {vb}")).replace(&b, &format!("other: {va}")));
+    tamper(
+        good.replace(&a, &format!("api_token: {vb}"))
+            .replace(&b, &format!("other: {va}")),
+    );
     fails_closed(&f, 65, "failed authentication", &secret, |_| {});
     // A clear value where the rules say encrypted.
     tamper(good.replace(&line("api_token"), "api_token: attacker"));
@@ -424,7 +491,8 @@ fn tamper_set_fails_closed() {
         r.env_remove("SOPS_AGE_KEY_FILE");
     });
     // A keys file that is not one.
-    let bad = f.sb.write("bad-keys.txt", format!("AGE-SECRET-KEY-1{secret}\n"));
+    let bad =
+        f.sb.write("bad-keys.txt", format!("AGE-SECRET-KEY-1{secret}\n"));
     fails_closed(&f, 78, "SOPS_AGE_KEY_FILE", &secret, |r| {
         r.env("SOPS_AGE_KEY_FILE", &bad);
     });
@@ -457,7 +525,10 @@ fn key_groups_with_a_shamir_threshold() {
             .arg(&src),
     );
     let text = read(&f.sb.path("f.yaml"));
-    assert!(text.contains("shamir_threshold: 2") && text.contains("key_groups:"), "{text}");
+    assert!(
+        text.contains("shamir_threshold: 2") && text.contains("key_groups:"),
+        "{text}"
+    );
     let identities = |which: &[usize]| {
         which
             .iter()
@@ -504,8 +575,14 @@ fn aws_kms_master_key_against_moto() {
     let r = moto.admin(serde_json::json!([
         {"service": "kms", "method": "create_key", "args": {"Description": "sops"}},
     ]));
-    let arn = r[0]["KeyMetadata"]["Arn"].as_str().expect("arn").to_string();
-    let (ops_id, ops_secret) = moto.user("ops", &["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"]);
+    let arn = r[0]["KeyMetadata"]["Arn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let (ops_id, ops_secret) = moto.user(
+        "ops",
+        &["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+    );
     let (pod_id, pod_secret) = moto.user("pod", &["kms:Decrypt"]);
     let f = SopsFixture::new();
     let a = canary("sops-kms-a");
@@ -553,7 +630,11 @@ fn aws_kms_master_key_against_moto() {
         .filter(|(action, _)| action == "Decrypt")
         .map(|(_, body)| body)
         .collect();
-    assert_eq!(decrypts.len(), 1, "one Decrypt for the data key, not one a value");
+    assert_eq!(
+        decrypts.len(),
+        1,
+        "one Decrypt for the data key, not one a value"
+    );
     assert_eq!(
         decrypts[0]["EncryptionContext"],
         serde_json::json!({"app": "web", "team": "data"}),
@@ -572,7 +653,9 @@ fn aws_kms_master_key_against_moto() {
     ] {
         let _ = std::fs::remove_dir_all(f.sb.path("out"));
         let out = start(id, secret, &url).args(["--", "/bin/true"]).output();
-        out.expect_code(code).stderr_has("AWS KMS").no_leak(&[&a, &b]);
+        out.expect_code(code)
+            .stderr_has("AWS KMS")
+            .no_leak(&[&a, &b]);
         assert!(tree(&f.sb.path("out")).is_empty());
     }
 }
@@ -592,11 +675,17 @@ fn vault_transit_master_key_against_openbao() {
         &f,
         "f.env",
         &format!("A={a}\nB=two\n"),
-        &["--hc-vault-transit", &format!("{}/v1/transit/keys/sops", bao.addr)],
+        &[
+            "--hc-vault-transit",
+            &format!("{}/v1/transit/keys/sops", bao.addr),
+        ],
         &[("VAULT_TOKEN", &bao.root), ("VAULT_CACERT", &ca)],
     );
     let text = read(&f.sb.path("f.env"));
-    assert!(text.contains("sops_hc_vault__list_0__map_key_name=sops"), "{text}");
+    assert!(
+        text.contains("sops_hc_vault__list_0__map_key_name=sops"),
+        "{text}"
+    );
     let yaml = "secrets:\n  A: null\n  B: null\nsecret_init:\n  sops:\n    files: [f.env]\n";
     let start = |token: &str| {
         let mut r = f.start(yaml);
@@ -610,10 +699,16 @@ fn vault_transit_master_key_against_openbao() {
     out.expect_ok().no_leak(&[&a]);
     assert_eq!(read(&f.sb.path("out/A")), a);
     assert_eq!(read(&f.sb.path("out/B")), "two");
-    assert_eq!(bao.audited_ops("update", "transit/decrypt/sops"), 1, "one decrypt a data key");
+    assert_eq!(
+        bao.audited_ops("update", "transit/decrypt/sops"),
+        1,
+        "one decrypt a data key"
+    );
     // A token without transit/decrypt: 77, nothing written.
     let _ = std::fs::remove_dir_all(f.sb.path("out"));
-    let out = start(&bao.reader_token()).args(["--", "/bin/true"]).output();
+    let out = start(&bao.reader_token())
+        .args(["--", "/bin/true"])
+        .output();
     out.expect_code(77).stderr_has("transit").no_leak(&[&a]);
     assert!(tree(&f.sb.path("out")).is_empty());
 }
@@ -623,7 +718,10 @@ fn age_files_from_the_real_age() {
     let f = SopsFixture::new();
     let small = canary("age-small");
     // Past one 64 KiB chunk, binary, with a trailing newline.
-    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).chain(*b"\n").collect();
+    let big: Vec<u8> = (0..200_000u32)
+        .map(|i| (i % 251) as u8)
+        .chain(*b"\n")
+        .collect();
     let plain_small = f.sb.write("plain/small", format!("{small}\n"));
     let plain_big = f.sb.write("plain/big", &big);
     succeeded(
@@ -649,10 +747,17 @@ fn age_files_from_the_real_age() {
     assert_eq!(std::fs::read(f.sb.path("out/big")).expect("big"), big);
     // The identity in SOPS_AGE_KEY instead, among other words.
     let key = read(&f.keys);
-    let id = key.lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).expect("identity");
+    let id = key
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .expect("identity");
     let other = f.sb.path("other.txt");
     age_keygen(&other);
-    let other_id = read(&other).lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).expect("id").to_string();
+    let other_id = read(&other)
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .expect("id")
+        .to_string();
     f.start(yaml)
         .env_remove("SOPS_AGE_KEY_FILE")
         .env("SOPS_AGE_KEY", format!("{other_id} {id}"))
@@ -671,7 +776,10 @@ fn age_files_from_the_real_age() {
     std::fs::write(f.sb.path("small.age"), &bytes[..bytes.len() - 1]).expect("write");
     let _ = std::fs::remove_dir_all(f.sb.path("out"));
     let out = f.start(yaml).args(["--", "/bin/true"]).output();
-    out.expect_code(65).stderr_has("age:").stderr_has("failed authentication").no_leak(&[&small]);
+    out.expect_code(65)
+        .stderr_has("age:")
+        .stderr_has("failed authentication")
+        .no_leak(&[&small]);
     assert!(tree(&f.sb.path("out")).is_empty());
     let out = f
         .start(yaml)
@@ -679,7 +787,8 @@ fn age_files_from_the_real_age() {
         .env("HOME", f.sb.path("nohome"))
         .args(["--", "/bin/true"])
         .output();
-    out.expect_code(65).stderr_has("no age identity given matches");
+    out.expect_code(65)
+        .stderr_has("no age identity given matches");
 }
 
 #[test]
@@ -697,26 +806,40 @@ fn age_keys_are_secret_init_s_own_credentials() {
     out.expect_ok();
     let env_all = read(&f.sb.path("env-all"));
     assert!(!env_all.contains("SOPS_AGE_KEY"), "{env_all}");
-    assert!(!env_all.contains("AGE-SECRET-KEY"), "an identity reached the program");
+    assert!(
+        !env_all.contains("AGE-SECRET-KEY"),
+        "an identity reached the program"
+    );
     // Refused as references: the variables (an invalid reference, 65) and the files, whatever
     // path names them (78).
     f.sb.write("home/.config/sops/age/keys.txt", &key);
     for (from, code, what) in [
         ("env:SOPS_AGE_KEY", 65, "own inputs"),
         ("env:SOPS_AGE_KEY_FILE", 65, "own inputs"),
-        (&*format!("file:{}", f.keys.display()), 78, "SOPS_AGE_KEY_FILE"),
         (
-            &*format!("file:{}", f.sb.path("home/.config/sops/age/keys.txt").display()),
+            &*format!("file:{}", f.keys.display()),
+            78,
+            "SOPS_AGE_KEY_FILE",
+        ),
+        (
+            &*format!(
+                "file:{}",
+                f.sb.path("home/.config/sops/age/keys.txt").display()
+            ),
             78,
             "age keys file",
         ),
     ] {
         let out = f
-            .start(&format!("secrets:\n  k: null\nsecret_init:\n  secrets:\n    k: {{from: \"{from}\"}}\n"))
+            .start(&format!(
+                "secrets:\n  k: null\nsecret_init:\n  secrets:\n    k: {{from: \"{from}\"}}\n"
+            ))
             .env("SOPS_AGE_KEY", key.trim())
             .args(["--", "/bin/true"])
             .output();
-        out.expect_code(code).stderr_has(what).no_leak(&["AGE-SECRET-KEY"]);
+        out.expect_code(code)
+            .stderr_has(what)
+            .no_leak(&["AGE-SECRET-KEY"]);
     }
 }
 
@@ -760,14 +883,21 @@ fn a_rewritten_sops_file_is_republished_and_signals_reach_the_program() {
     assert_eq!(line, format!("hup {b}"));
     // A tampered rewrite: the MAC fails, the last good set stays, the program is left alone.
     let text = read(&f.sb.path("git/app.yaml"));
-    let mac = text.lines().find(|l| l.trim_start().starts_with("mac: ")).expect("mac");
+    let mac = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("mac: "))
+        .expect("mac");
     let at = mac.find("data:").expect("data") + 5;
     let c = if &mac[at..=at] == "A" { "B" } else { "A" };
     let tampered = text.replace(mac, &format!("{}{c}{}", &mac[..at], &mac[at + 1..]));
     f.sb.write("git/.tampered", tampered);
     std::fs::rename(f.sb.path("git/.tampered"), f.sb.path("git/app.yaml")).expect("rename");
-    let st = crate::refresh::status_until(&status, Duration::from_secs(5), &ns, |s| s["ok"] == false);
-    assert!(st["error"].as_str().unwrap_or_default().contains("sops:"), "{st}");
+    let st =
+        crate::refresh::status_until(&status, Duration::from_secs(5), &ns, |s| s["ok"] == false);
+    assert!(
+        st["error"].as_str().unwrap_or_default().contains("sops:"),
+        "{st}"
+    );
     assert_eq!(read(&out), b, "the last good value stays");
     assert_eq!(ns.line(Duration::from_millis(300)), None);
     let pid = ns.host_pid();

@@ -171,13 +171,9 @@ fn derive(salt: &[u8], ikm: &[u8], info: &[u8]) -> Option<Zeroizing<[u8; 32]>> {
 /// Opens `buf` (ciphertext and tag) in place; the plaintext prefix, or `None`.
 fn open<'a>(key: &[u8; 32], nonce: [u8; 12], buf: &'a mut [u8]) -> Option<&'a mut [u8]> {
     let key = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, key).ok()?);
-    key.open_in_place(
-        Nonce::assume_unique_for_key(nonce),
-        Aad::empty(),
-        buf,
-    )
-    .ok()
-    .map(|p| &mut p[..])
+    key.open_in_place(Nonce::assume_unique_for_key(nonce), Aad::empty(), buf)
+        .ok()
+        .map(|p| &mut p[..])
 }
 
 #[cfg(test)]
@@ -244,9 +240,14 @@ fn parse_header(file: &[u8]) -> Result<Header<'_>, AgeError> {
                 payload_at: at,
             });
         }
-        let args = l.strip_prefix(b"-> ").ok_or(bad("expected a stanza or ---"))?;
+        let args = l
+            .strip_prefix(b"-> ")
+            .ok_or(bad("expected a stanza or ---"))?;
         let args: Vec<&[u8]> = args.split(|&b| b == b' ').collect();
-        if args.iter().any(|a| a.is_empty() || a.iter().any(|b| !(33..=126).contains(b))) {
+        if args
+            .iter()
+            .any(|a| a.is_empty() || a.iter().any(|b| !(33..=126).contains(b)))
+        {
             return Err(bad("malformed stanza arguments"));
         }
         let mut body = Vec::new();
@@ -281,7 +282,10 @@ fn parse_header(file: &[u8]) -> Result<Header<'_>, AgeError> {
 }
 
 /// Decrypts an age file (binary or armored) with the first identity that opens a stanza.
-pub(crate) fn decrypt(file: &[u8], identities: &[Identity]) -> Result<Zeroizing<Vec<u8>>, AgeError> {
+pub(crate) fn decrypt(
+    file: &[u8],
+    identities: &[Identity],
+) -> Result<Zeroizing<Vec<u8>>, AgeError> {
     let dearmored;
     let file = if armor::is_armored(file) {
         dearmored = armor::decode(file)?;
@@ -336,7 +340,8 @@ pub(crate) fn encrypt(plain: &[u8], recipients: &[Recipient]) -> Result<Vec<u8>,
     let rng = SystemRandom::new();
     let random = |n: usize| -> Result<Zeroizing<Vec<u8>>, String> {
         let mut b = Zeroizing::new(vec![0u8; n]);
-        rng.fill(&mut b).map_err(|_| "no system randomness".to_string())?;
+        rng.fill(&mut b)
+            .map_err(|_| "no system randomness".to_string())?;
         Ok(b)
     };
     let file_key = random(16)?;
@@ -399,12 +404,24 @@ mod tests {
         for n in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK] {
             let plain: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
             let file = encrypt(&plain, std::slice::from_ref(&r)).expect("encrypt");
-            assert_eq!(decrypt(&file, &[identity()]).expect("decrypt").as_slice(), plain, "{n}");
+            assert_eq!(
+                decrypt(&file, &[identity()]).expect("decrypt").as_slice(),
+                plain,
+                "{n}"
+            );
             let armored = armor::encode(&file);
-            assert_eq!(decrypt(armored.as_bytes(), &[identity()]).expect("armored").as_slice(), plain);
+            assert_eq!(
+                decrypt(armored.as_bytes(), &[identity()])
+                    .expect("armored")
+                    .as_slice(),
+                plain
+            );
             if n > 0 {
                 let cut = &file[..file.len() - 1];
-                assert!(matches!(decrypt(cut, &[identity()]), Err(AgeError::Corrupt(_))), "{n}");
+                assert!(
+                    matches!(decrypt(cut, &[identity()]), Err(AgeError::Corrupt(_))),
+                    "{n}"
+                );
             }
         }
     }
@@ -422,18 +439,27 @@ mod tests {
             .expect("age-keygen (Debian package age) is installed by scripts/setup");
         assert!(ok.status.success());
         let text = std::fs::read_to_string(&keys).expect("keys");
-        let id = Identity::parse_all(&text, false).expect("identity").remove(0);
+        let id = Identity::parse_all(&text, false)
+            .expect("identity")
+            .remove(0);
         let r = Recipient::parse(&id.recipient()).expect("recipient");
         let public = std::process::Command::new("age-keygen")
             .arg("-y")
             .arg(&keys)
             .output()
             .expect("age-keygen -y");
-        assert_eq!(String::from_utf8_lossy(&public.stdout).trim(), id.recipient());
+        assert_eq!(
+            String::from_utf8_lossy(&public.stdout).trim(),
+            id.recipient()
+        );
         for (n, armored) in [(0, false), (CHUNK, true), (3 * CHUNK + 7, false)] {
             let plain: Vec<u8> = (0..n).map(|i| (i % 253) as u8).collect();
             let file = encrypt(&plain, std::slice::from_ref(&r)).expect("encrypt");
-            let file = if armored { armor::encode(&file).into_bytes() } else { file };
+            let file = if armored {
+                armor::encode(&file).into_bytes()
+            } else {
+                file
+            };
             let path = dir.path().join("f.age");
             std::fs::write(&path, &file).expect("write");
             let out = std::process::Command::new("age")
@@ -443,7 +469,11 @@ mod tests {
                 .arg(&path)
                 .output()
                 .expect("age");
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             assert_eq!(out.stdout, plain, "{n} bytes");
         }
     }
@@ -461,7 +491,10 @@ mod tests {
             }
         }
         let other = Identity::parse(&bech32::encode(IDENTITY_HRP, &[8u8; 32])).expect("id");
-        assert_eq!(decrypt(&file, &[other]).expect_err("wrong"), AgeError::NoIdentity);
+        assert_eq!(
+            decrypt(&file, &[other]).expect_err("wrong"),
+            AgeError::NoIdentity
+        );
     }
 
     #[test]

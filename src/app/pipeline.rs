@@ -349,7 +349,10 @@ fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
     }
     // sops' age identities: SOPS_AGE_KEY_FILE and the default keys file.
     if let Some(f) = ctx.env.get("SOPS_AGE_KEY_FILE").filter(|f| !f.is_empty()) {
-        add(std::path::Path::new(f), "the age identity file (SOPS_AGE_KEY_FILE)");
+        add(
+            std::path::Path::new(f),
+            "the age identity file (SOPS_AGE_KEY_FILE)",
+        );
     }
     let config_home = ctx
         .env

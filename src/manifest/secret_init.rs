@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use super::SecretSettings;
 use super::{RawSecretSettings, providers, templates};
 use crate::source::bundle::RawBundleSettings;
-use crate::source::sops::RawSopsSettings;
 use crate::source::registry::{AwsFile, AzureFile, FileSections, GcpFile, VaultFile};
+use crate::source::sops::RawSopsSettings;
 
 crate::source::section::raw_section! {
     /// The `secret_init:` section as written in the file (global options; CLI and env override them).

@@ -151,7 +151,9 @@ mod tests {
         assert_eq!(parse_path("m[1][2]"), Ok(vec![k("m"), Index(1), Index(2)]));
         assert_eq!(parse_path(r"tls\.crt"), Ok(vec![k("tls.crt")]));
         assert_eq!(parse_path(r"a\[0\]\\"), Ok(vec![k(r"a[0]\")]));
-        for bad in ["", "a..b", ".a", "a.", "[0]", "a[x]", "a[0]b", r"a\n", "a[-1]"] {
+        for bad in [
+            "", "a..b", ".a", "a.", "[0]", "a[x]", "a[0]b", r"a\n", "a[-1]",
+        ] {
             assert!(parse_path(bad).is_err(), "{bad}");
         }
         let r = SopsRef::parse("secrets/app.yaml#db.password").expect("ref");

@@ -42,7 +42,11 @@ pub(crate) fn decrypt(value: &str, key: &[u8; 32], path: &str) -> Result<Node, &
     let [Some(data), Some(iv), Some(tag), Some(kind)] = fields else {
         return Err("a malformed encrypted value");
     };
-    let b64 = |s: &str| STANDARD.decode(s).map_err(|_| "a malformed encrypted value");
+    let b64 = |s: &str| {
+        STANDARD
+            .decode(s)
+            .map_err(|_| "a malformed encrypted value")
+    };
     let mut buf = Zeroizing::new(b64(data)?);
     let (iv, tag) = (b64(iv)?, b64(tag)?);
     if iv.len() != 32 || tag.len() != 16 {
@@ -88,7 +92,13 @@ pub(crate) fn decrypt(value: &str, key: &[u8; 32], path: &str) -> Result<Node, &
 
 /// Encrypts `plain` (tests build tampered files with it).
 #[cfg(test)]
-pub(crate) fn encrypt(plain: &[u8], kind: &str, key: &[u8; 32], path: &str, iv: [u8; 32]) -> String {
+pub(crate) fn encrypt(
+    plain: &[u8],
+    kind: &str,
+    key: &[u8; 32],
+    path: &str,
+    iv: [u8; 32],
+) -> String {
     let cipher = Cipher::new(GenericArray::from_slice(key));
     let mut buf = plain.to_vec();
     let tag = cipher

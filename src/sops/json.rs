@@ -50,7 +50,10 @@ impl<'de> Visitor<'de> for NodeVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
         let mut out: Vec<Item> = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
-            if out.iter().any(|i| matches!(i, Item::Entry(k, _) if *k == key)) {
+            if out
+                .iter()
+                .any(|i| matches!(i, Item::Entry(k, _) if *k == key))
+            {
                 return Err(de::Error::custom(format!(
                     "duplicate key \"{}\"",
                     crate::log::escape_controls(&key)
@@ -92,14 +95,10 @@ fn depth(n: &Node) -> usize {
 /// Reads a JSON object (serde_json's own recursion limit, 128, guards the stack first).
 pub(crate) fn read(text: &[u8]) -> Result<Vec<Item>, String> {
     let mut de = serde_json::Deserializer::from_slice(text);
-    let node = de::DeserializeSeed::deserialize(Seed, &mut de).map_err(|e| {
-        format!(
-            "not valid JSON (line {}, column {})",
-            e.line(),
-            e.column()
-        )
-    })?;
-    de.end().map_err(|_| "not valid JSON: data after the object".to_string())?;
+    let node = de::DeserializeSeed::deserialize(Seed, &mut de)
+        .map_err(|e| format!("not valid JSON (line {}, column {})", e.line(), e.column()))?;
+    de.end()
+        .map_err(|_| "not valid JSON: data after the object".to_string())?;
     if depth(&node) > MAX_DEPTH {
         return Err(format!("nested deeper than {MAX_DEPTH} levels"));
     }

@@ -45,8 +45,15 @@ impl MasterKey {
             MasterKey::Age { recipient, .. } => format!("age {recipient}"),
             MasterKey::Aws { arn, .. } => format!("AWS KMS {arn}"),
             MasterKey::Gcp { resource_id, .. } => format!("GCP KMS {resource_id}"),
-            MasterKey::Azure { vault_url, name, .. } => format!("Azure Key Vault {vault_url} key {name}"),
-            MasterKey::Transit { address, engine_path, key_name, .. } => {
+            MasterKey::Azure {
+                vault_url, name, ..
+            } => format!("Azure Key Vault {vault_url} key {name}"),
+            MasterKey::Transit {
+                address,
+                engine_path,
+                key_name,
+                ..
+            } => {
                 format!("Vault transit {address}/v1/{engine_path}/decrypt/{key_name}")
             }
             MasterKey::Unsupported(kind) => kind.to_string(),
@@ -93,10 +100,8 @@ fn get<'a>(items: &'a [Item], key: &str) -> Option<&'a Node> {
 fn text(items: &[Item], key: &str) -> Result<Option<String>, String> {
     match get(items, key) {
         None | Some(Node::Null) => Ok(None),
-        Some(Node::Scalar(s)) => Ok(Some(
-            String::from_utf8_lossy(&s.delivered()).into_owned(),
-        ))
-        .map(|s| s.filter(|s| !s.is_empty())),
+        Some(Node::Scalar(s)) => Ok(Some(String::from_utf8_lossy(&s.delivered()).into_owned()))
+            .map(|s| s.filter(|s| !s.is_empty())),
         Some(_) => Err(format!("sops.{key} is not a value")),
     }
 }
@@ -122,7 +127,10 @@ fn list<'a>(items: &'a [Item], key: &str) -> Result<Vec<&'a [Item]>, String> {
 
 fn regex(items: &[Item], key: &str) -> Result<Option<regex_lite::Regex>, String> {
     text(items, key)?
-        .map(|r| regex_lite::Regex::new(&r).map_err(|_| format!("sops.{key} is not a regular expression this reader takes")))
+        .map(|r| {
+            regex_lite::Regex::new(&r)
+                .map_err(|_| format!("sops.{key} is not a regular expression this reader takes"))
+        })
         .transpose()
 }
 
@@ -194,7 +202,10 @@ impl Metadata {
         let groups = if key_groups.is_empty() {
             vec![group(items)?]
         } else {
-            key_groups.into_iter().map(group).collect::<Result<_, _>>()?
+            key_groups
+                .into_iter()
+                .map(group)
+                .collect::<Result<_, _>>()?
         };
         if groups.iter().all(Vec::is_empty) {
             return Err("sops metadata names no master key".into());
@@ -267,7 +278,10 @@ pub(crate) fn unflatten(flat: Vec<(String, String)>) -> Result<Vec<Item>, String
             first = false;
             node = match (token, node) {
                 (Token::Key(k), Node::Map(items)) => {
-                    let at = match items.iter().position(|i| matches!(i, Item::Entry(e, _) if e == k)) {
+                    let at = match items
+                        .iter()
+                        .position(|i| matches!(i, Item::Entry(e, _) if e == k))
+                    {
                         Some(at) => at,
                         None => {
                             items.push(Item::Entry(k.to_string(), next.empty()));
@@ -339,7 +353,11 @@ fn next_token(s: &str, first: bool) -> Result<(Token<'_>, Next, Option<&str>), S
         return Err("sops metadata is malformed".into());
     };
     let is_list = !first && s.starts_with("__list_");
-    let end = body.find("__map_").into_iter().chain(body.find("__list_")).min();
+    let end = body
+        .find("__map_")
+        .into_iter()
+        .chain(body.find("__list_"))
+        .min();
     let (tok, after) = match end {
         Some(e) => (&body[..e], Some(&body[e..])),
         None => (body, None),
@@ -350,7 +368,10 @@ fn next_token(s: &str, first: bool) -> Result<(Token<'_>, Next, Option<&str>), S
         None => Next::Leaf,
     };
     let token = if is_list {
-        Token::Index(tok.parse().map_err(|_| "sops metadata: a bad list index".to_string())?)
+        Token::Index(
+            tok.parse()
+                .map_err(|_| "sops metadata: a bad list index".to_string())?,
+        )
     } else {
         Token::Key(tok)
     };
@@ -377,8 +398,14 @@ mod tests {
         assert_eq!(
             m.groups,
             [vec![
-                MasterKey::Age { recipient: "age1x".into(), enc: "a\nb".into() },
-                MasterKey::Age { recipient: "age1y".into(), enc: "c".into() },
+                MasterKey::Age {
+                    recipient: "age1x".into(),
+                    enc: "a\nb".into()
+                },
+                MasterKey::Age {
+                    recipient: "age1y".into(),
+                    enc: "c".into()
+                },
             ]]
         );
         assert_eq!(m.threshold, 1);

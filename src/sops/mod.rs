@@ -205,10 +205,15 @@ impl Encrypted {
                 None => failures.push(why.join("; ")),
             }
         }
-        let kind = [Kind::Unavailable, Kind::Permission, Kind::Data, Kind::Config]
-            .into_iter()
-            .find(|k| kinds.contains(k))
-            .unwrap_or(Kind::Data);
+        let kind = [
+            Kind::Unavailable,
+            Kind::Permission,
+            Kind::Data,
+            Kind::Config,
+        ]
+        .into_iter()
+        .find(|k| kinds.contains(k))
+        .unwrap_or(Kind::Data);
         let key = if meta.groups.len() > 1 {
             if parts.len() < meta.threshold {
                 return Err(Error::new(
@@ -296,7 +301,9 @@ fn json_of(n: &Node, out: &mut String) {
         }
         Node::Scalar(Scalar::Str(s)) => json_string(s.as_bytes(), out),
         Node::Scalar(Scalar::Bytes(b)) => json_string(b, out),
-        Node::Scalar(Scalar::Float(f)) if !f.is_finite() => json_string(tree::go_float(*f).as_bytes(), out),
+        Node::Scalar(Scalar::Float(f)) if !f.is_finite() => {
+            json_string(tree::go_float(*f).as_bytes(), out)
+        }
         Node::Scalar(s) => out.push_str(&String::from_utf8_lossy(&s.delivered())),
         Node::Null | Node::Comment(_) => out.push_str("null"),
     }
@@ -312,9 +319,10 @@ impl Decrypted {
         for step in rest {
             node = match (step, node) {
                 (Step::Key(k), Node::Map(items)) => entry(items, k)?,
-                (Step::Index(i), Node::List(l)) => {
-                    l.iter().filter(|n| !matches!(n, Node::Comment(_))).nth(*i)?
-                }
+                (Step::Index(i), Node::List(l)) => l
+                    .iter()
+                    .filter(|n| !matches!(n, Node::Comment(_)))
+                    .nth(*i)?,
                 _ => return None,
             };
         }

@@ -91,7 +91,11 @@ mod tests {
             assert_eq!(combine(&chosen).expect("combine").as_slice(), secret);
         }
         let two: Vec<_> = shares[..2].to_vec();
-        assert_ne!(combine(&two).expect("combines").as_slice(), secret, "below threshold");
+        assert_ne!(
+            combine(&two).expect("combines").as_slice(),
+            secret,
+            "below threshold"
+        );
         assert!(combine(&shares[..1]).is_err());
         assert_eq!(mult(0x53, 0xca), 1, "AES field: 0x53 * 0xCA = 1");
         assert_eq!(mult(0x53, inverse(0x53)), 1);

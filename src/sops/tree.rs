@@ -185,15 +185,26 @@ pub(crate) fn go_timestamp(s: &str) -> Option<String> {
         s[start..*i].parse().ok()
     };
     let year = num(&mut i, 4, 4)?;
-    let expect = |i: &mut usize, c: u8| -> Option<()> {
-        (b.get(*i) == Some(&c)).then(|| *i += 1)
-    };
+    let expect = |i: &mut usize, c: u8| -> Option<()> { (b.get(*i) == Some(&c)).then(|| *i += 1) };
     expect(&mut i, b'-')?;
     let month = num(&mut i, 1, 2)?;
     expect(&mut i, b'-')?;
     let day = num(&mut i, 1, 2)?;
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if !(1..=12).contains(&month) || day < 1 || day > days[month as usize - 1] {
         return None;
     }
@@ -255,7 +266,11 @@ pub(crate) fn go_timestamp(s: &str) -> Option<String> {
     if i != b.len() {
         return None;
     }
-    let frac = if frac.is_empty() { frac } else { format!(".{frac}") };
+    let frac = if frac.is_empty() {
+        frac
+    } else {
+        format!(".{frac}")
+    };
     Some(format!("{date}T{hour:02}:{min:02}:{sec:02}{frac}{zone}"))
 }
 
@@ -341,7 +356,10 @@ mod tests {
             ("on", "on"),
             ("2024-01-02", "2024-01-02T00:00:00Z"),
             ("2024-1-2", "2024-01-02T00:00:00Z"),
-            ("2001-12-14t21:59:43.10-05:00", "2001-12-14T21:59:43.1-05:00"),
+            (
+                "2001-12-14t21:59:43.10-05:00",
+                "2001-12-14T21:59:43.1-05:00",
+            ),
             ("2001-12-14 21:59:43.10", "2001-12-14T21:59:43.1Z"),
             ("2001-12-14T21:59:43+00:00", "2001-12-14T21:59:43Z"),
             ("2001-12-14 21:59:43.10 -5", "2001-12-14 21:59:43.10 -5"),

@@ -8,10 +8,10 @@
 //! say is encrypted but is not fails, so that with `mac_only_encrypted` no one can swap an
 //! encrypted value for a plain one outside the MAC.
 
-use ring::digest::{Context, SHA512};
 use super::aes;
 use super::meta::{Metadata, Rules};
 use super::tree::{Item, Node, Scalar};
+use ring::digest::{Context, SHA512};
 
 /// sha256("sops"): the MAC's first bytes when it covers only the encrypted values.
 const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [

@@ -10,7 +10,10 @@ use granit_parser::{Event, Options, Parser, Placement, ScalarStyle};
 use super::tree::{Item, MAX_DEPTH, Node, Scalar, resolve_plain};
 
 enum Frame {
-    Map { items: Vec<Item>, key: Option<String> },
+    Map {
+        items: Vec<Item>,
+        key: Option<String>,
+    },
     List(Vec<Node>),
 }
 
@@ -67,7 +70,10 @@ pub(crate) fn read(text: &str) -> Result<Vec<Vec<Item>>, String> {
                 match stack.last_mut() {
                     Some(Frame::Map { items, .. })
                         if placement == Placement::Right
-                            && matches!(items.last(), Some(Item::Entry(_, Node::Scalar(_) | Node::Null))) =>
+                            && matches!(
+                                items.last(),
+                                Some(Item::Entry(_, Node::Scalar(_) | Node::Null))
+                            ) =>
                     {
                         items.insert(items.len() - 1, Item::Comment(text));
                     }
@@ -132,7 +138,9 @@ pub(crate) fn read(text: &str) -> Result<Vec<Vec<Item>>, String> {
         };
         // A completed node: a key, a value, an element or the document.
         match stack.last_mut() {
-            Some(Frame::Map { key: key @ None, .. }) => match node {
+            Some(Frame::Map {
+                key: key @ None, ..
+            }) => match node {
                 Node::Scalar(Scalar::Str(s)) => *key = Some(s.to_string()),
                 _ => return Err(format!("line {line}: a key that is not a string")),
             },
@@ -161,7 +169,9 @@ mod tests {
             "# head\nb: 0755 # mode\na:\n    # above\n    - 1.5\n    - 'x'\n    - true\nc: |\n  block\n",
         )
         .expect("yaml");
-        let [doc] = docs.as_slice() else { panic!("one doc") };
+        let [doc] = docs.as_slice() else {
+            panic!("one doc")
+        };
         let keys: Vec<String> = doc
             .iter()
             .map(|i| match i {
@@ -170,26 +180,46 @@ mod tests {
             })
             .collect();
         assert_eq!(keys, ["# head", "# mode", "b", "a", "c"]);
-        let Item::Entry(_, Node::Scalar(s)) = &doc[2] else { panic!() };
+        let Item::Entry(_, Node::Scalar(s)) = &doc[2] else {
+            panic!()
+        };
         assert_eq!(s.mac_bytes().as_slice(), b"493");
-        let Item::Entry(_, Node::List(l)) = &doc[3] else { panic!() };
+        let Item::Entry(_, Node::List(l)) = &doc[3] else {
+            panic!()
+        };
         assert!(matches!(l[0], Node::Comment(_)));
         assert_eq!(l.len(), 4);
         // A comment after a nested block, at the outer level, goes before the next outer key.
-        let docs = read("a:
+        let docs = read(
+            "a:
     b: 1
 # c
 d: 2
-").expect("yaml");
-        assert!(matches!(&docs[0][1], Item::Comment(c) if c == " c"), "{:?}", docs[0]);
+",
+        )
+        .expect("yaml");
+        assert!(
+            matches!(&docs[0][1], Item::Comment(c) if c == " c"),
+            "{:?}",
+            docs[0]
+        );
     }
 
     #[test]
     fn refuses_what_sops_never_writes() {
-        for bad in ["a: &x 1\nb: *x\n", "a: !!binary aGk=\n", "1: x\n", "- a\n", "a: [b\n"] {
+        for bad in [
+            "a: &x 1\nb: *x\n",
+            "a: !!binary aGk=\n",
+            "1: x\n",
+            "- a\n",
+            "a: [b\n",
+        ] {
             assert!(read(bad).is_err(), "{bad}");
         }
-        let deep = "a:\n".to_string() + &(1..200).map(|i| format!("{}b:\n", " ".repeat(i))).collect::<String>();
+        let deep = "a:\n".to_string()
+            + &(1..200)
+                .map(|i| format!("{}b:\n", " ".repeat(i)))
+                .collect::<String>();
         assert!(read(&deep).is_err());
     }
 }

@@ -223,9 +223,7 @@ fn open_master_key(
     use base64::Engine as _;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     let b64 = |s: &str, engine: &dyn Fn(&str) -> Result<Vec<u8>, base64::DecodeError>| {
-        engine(s.trim()).map_err(|_| {
-            Error::new(Kind::Data, "its encrypted data key is not base64")
-        })
+        engine(s.trim()).map_err(|_| Error::new(Kind::Data, "its encrypted data key is not base64"))
     };
     let std = |s: &str| STANDARD.decode(s);
     let (kms_key, wrapped) = match key {
@@ -271,7 +269,9 @@ fn open_master_key(
                 name: name.clone(),
                 version: version.clone(),
             },
-            b64(enc, &|s: &str| URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')))?,
+            b64(enc, &|s: &str| {
+                URL_SAFE_NO_PAD.decode(s.trim_end_matches('='))
+            })?,
         ),
         MasterKey::Transit {
             address,
@@ -345,8 +345,8 @@ fn load_identities(env: &Environ, outputs: &Outputs) -> Result<Vec<Identity>, Er
         let text = crate::fsx::read_secret(file, MAX_KEYS_FILE, 4096)
             .map_err(|e| config(format!("{what}: {}", crate::error::io_text(&e))))?
             .ok_or_else(|| config(format!("{what}: larger than {MAX_KEYS_FILE} bytes")))?;
-        let text = std::str::from_utf8(text.expose())
-            .map_err(|_| config(format!("{what}: not text")))?;
+        let text =
+            std::str::from_utf8(text.expose()).map_err(|_| config(format!("{what}: not text")))?;
         ids.extend(Identity::parse_all(text, false).map_err(|e| config(format!("{what}: {e}")))?);
     }
     Ok(ids)
