@@ -76,15 +76,16 @@ pub mod template {
 pub mod sops {
     use zeroize::Zeroizing;
 
-    /// Reads `bytes` as a SOPS file of the format `which` picks (YAML, JSON, dotenv, binary), opens
+    /// Reads `bytes` as a SOPS file of the format `which` picks (YAML, JSON, dotenv, INI, binary), opens
     /// it with a data key of 32 bytes of 7 (every master key answers with it) and reads
     /// every top-level value, the whole file and `path`. Whether it opened.
     pub fn open_with_fixed_key(which: u8, bytes: &[u8], path: &str) -> bool {
         use crate::sops::{Encrypted, Format, Step};
-        let format = match which % 4 {
+        let format = match which % 5 {
             0 => Format::Yaml,
             1 => Format::Json,
             2 => Format::Dotenv,
+            3 => Format::Ini,
             _ => Format::Binary,
         };
         let Ok(file) = Encrypted::parse(bytes, format) else {

@@ -160,7 +160,7 @@ fn yaml_values_byte_exact_as_files_and_env() {
 }
 
 #[test]
-fn json_dotenv_and_binary_files() {
+fn json_dotenv_ini_and_binary_files() {
     let f = SopsFixture::new();
     let token = canary("sops-token");
     f.encrypt(
@@ -175,12 +175,17 @@ fn json_dotenv_and_binary_files() {
         format!("# dotenv\nTOKEN={token}\nMULTI=line1\\nline2\nEMPTY=\n"),
         &[],
     );
+    f.encrypt(
+        "app.ini",
+        format!("; the database\n[db]\nuser = admin\npassword = {token}=x\nport = 5432\n\n[app]\n# flags\nflag = true\n"),
+        &[],
+    );
     let blob: Vec<u8> = (0u8..=255).chain(*b"\ntrailing newline\n").collect();
     f.encrypt("blob.bin", &blob, &[]);
     let out = f
         .start(
-            "secrets:\n  token: null\n  n: null\n  f: null\n  on: null\n  c: null\n  dotted: null\n  dotenv: null\n  multi: null\n  blob: null\n  whole_env: null\n\
-             secret_init:\n  secrets:\n    token: {from: \"sops:app.json#api.token\"}\n    n: {from: \"sops:app.json#api.n\"}\n    f: {from: \"sops:app.json#api.f\"}\n    on: {from: \"sops:app.json#api.on\"}\n    c: {from: \"sops:app.json#list[1].b\"}\n    dotted: {from: \"sops:app.json#dot\\\\.key\"}\n    dotenv: {from: \"sops:app.env#TOKEN\"}\n    multi: {from: \"sops:app.env#MULTI\"}\n    blob: {from: \"sops:blob.bin\"}\n    whole_env: {from: \"sops:app.env\"}\n",
+            "secrets:\n  token: null\n  n: null\n  f: null\n  on: null\n  c: null\n  dotted: null\n  dotenv: null\n  multi: null\n  blob: null\n  whole_env: null\n  ini_pw: null\n  ini_db: null\n\
+             secret_init:\n  secrets:\n    token: {from: \"sops:app.json#api.token\"}\n    n: {from: \"sops:app.json#api.n\"}\n    f: {from: \"sops:app.json#api.f\"}\n    on: {from: \"sops:app.json#api.on\"}\n    c: {from: \"sops:app.json#list[1].b\"}\n    dotted: {from: \"sops:app.json#dot\\\\.key\"}\n    dotenv: {from: \"sops:app.env#TOKEN\"}\n    multi: {from: \"sops:app.env#MULTI\"}\n    blob: {from: \"sops:blob.bin\"}\n    whole_env: {from: \"sops:app.env\"}\n    ini_pw: {from: \"sops:app.ini#db.password\"}\n    ini_db: {from: \"sops:app.ini#db\"}\n",
         )
         .args(["--", "/bin/true"])
         .output();
@@ -195,6 +200,11 @@ fn json_dotenv_and_binary_files() {
     assert_eq!(got("dotenv"), token.as_bytes());
     assert_eq!(got("multi"), b"line1\nline2");
     assert_eq!(got("blob"), blob, "binary file byte-exact");
+    assert_eq!(got("ini_pw"), format!("{token}=x").as_bytes());
+    assert_eq!(
+        got("ini_db"),
+        format!("{{\"user\":\"admin\",\"password\":\"{token}=x\",\"port\":\"5432\"}}").as_bytes()
+    );
     assert_eq!(
         got("whole_env"),
         format!("TOKEN={token}\nMULTI=line1\nline2\nEMPTY=\n").as_bytes()

@@ -1,15 +1,16 @@
-//! SOPS files (sops 3.x, getsops/sops): YAML, JSON, dotenv and binary, decrypted in-process.
+//! SOPS files (sops 3.x, getsops/sops): YAML, JSON, dotenv, INI and binary, decrypted in-process.
 //!
 //! A file holds its values encrypted under one 256-bit data key (AES-256-GCM, `aes`), and in its
 //! `sops` metadata (`meta`) that data key encrypted once for each master key (age, cloud KMS,
 //! Vault transit), or split with Shamir across key groups (`shamir`). Opening a file is: read
-//! the tree as sops reads it (`yaml`, `json`, `dotenv` here), get the data key from the first
+//! the tree as sops reads it (`yaml`, `json`, `ini`, `dotenv` here), get the data key from the first
 //! master key of each group the caller can open (the caller does the age or KMS call, once per
 //! data key), then decrypt every value in document order and check the MAC over all of them
 //! (`walk`) before any value is handed out. The format follows the file's name as in sops:
-//! `.yaml`/`.yml`, `.json`, `.env`, anything else binary.
+//! `.yaml`/`.yml`, `.json`, `.env`, `.ini`, anything else binary.
 
 mod aes;
+mod ini;
 mod json;
 pub(crate) mod meta;
 mod shamir;
@@ -37,6 +38,8 @@ pub(crate) enum Format {
     Json,
     /// `.env`.
     Dotenv,
+    /// `.ini`.
+    Ini,
     /// Anything else: sops' binary store (JSON holding `data`).
     Binary,
 }
@@ -48,6 +51,7 @@ impl Format {
             Some("yaml" | "yml") => Format::Yaml,
             Some("json") => Format::Json,
             Some("env") => Format::Dotenv,
+            Some("ini") => Format::Ini,
             _ => Format::Binary,
         }
     }
@@ -141,6 +145,13 @@ impl Encrypted {
                 {
                     return Err("a sops binary file holds one \"data\" value".into());
                 }
+                (vec![items], meta)
+            }
+            Format::Ini => {
+                let (items, flat) = ini::read(text)?;
+                let meta = (!flat.is_empty())
+                    .then(|| meta::unflatten(flat))
+                    .transpose()?;
                 (vec![items], meta)
             }
             Format::Dotenv => {
@@ -351,7 +362,7 @@ impl Decrypted {
                 }
                 out
             }
-            Format::Yaml | Format::Json => {
+            Format::Yaml | Format::Json | Format::Ini => {
                 let mut out = Zeroizing::new(String::new());
                 json_items(items, &mut out);
                 Zeroizing::new(std::mem::take(&mut *out).into_bytes())

@@ -34,14 +34,14 @@ pub(crate) fn read(text: &str) -> Result<Vec<Vec<Item>>, String> {
         let (ev, span) = ev.map_err(|e| format!("not valid YAML: {}", e.info()))?;
         let line = span.start.line();
         // A key, or an element of a list, starts here: the pending comments come before it.
-        let starts_item = match (&ev, stack.last()) {
-            (Event::Scalar(..), Some(Frame::Map { key: None, .. })) => true,
-            (
-                Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..),
-                Some(Frame::List(_)),
-            ) => true,
-            _ => false,
-        };
+        let starts_item = matches!(
+            (&ev, stack.last()),
+            (Event::Scalar(..), Some(Frame::Map { key: None, .. }))
+                | (
+                    Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..),
+                    Some(Frame::List(_)),
+                )
+        );
         if starts_item {
             match stack.last_mut() {
                 Some(Frame::Map { items, .. }) => {
