@@ -34,6 +34,7 @@ mod release;
 mod renewal;
 mod setup;
 mod sops;
+mod sops_keys;
 mod templates;
 mod trust;
 mod vault;
