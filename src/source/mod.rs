@@ -18,6 +18,7 @@ pub(crate) mod gcp;
 pub(crate) mod kind;
 pub(crate) mod kms;
 pub(crate) mod local;
+pub(crate) mod offline;
 pub(crate) mod registry;
 #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 mod remote;

@@ -169,6 +169,41 @@ pub(crate) fn find(env: &Environ) -> Result<Chain, Error> {
     Ok(Chain::Imds { host, client_id })
 }
 
+/// The links of the chain found incomplete before `chain`, for its error (as the AWS chain's
+/// names every place it tried): `None` when `chain` is the first link. Names variables only,
+/// never a value.
+pub(crate) fn tried_before(chain: &Chain, env: &Environ) -> Option<String> {
+    if matches!(
+        chain,
+        Chain::ClientSecret { .. } | Chain::WorkloadIdentity { .. }
+    ) {
+        return None;
+    }
+    let set = |v: &str| env.get(v).is_some_and(|x| !x.is_empty());
+    let mut missing: Vec<&str> = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID"]
+        .into_iter()
+        .filter(|v| !set(v))
+        .collect();
+    if !set("AZURE_CLIENT_SECRET") && !set("AZURE_FEDERATED_TOKEN_FILE") {
+        missing.push("AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE");
+    }
+    let mut tried = vec![format!(
+        "AZURE_TENANT_ID + AZURE_CLIENT_ID + AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE (not set: {})",
+        missing.join(", ")
+    )];
+    if matches!(chain, Chain::Imds { .. }) {
+        let missing: Vec<&str> = ["IDENTITY_ENDPOINT", "IDENTITY_HEADER"]
+            .into_iter()
+            .filter(|v| !set(v))
+            .collect();
+        tried.push(format!(
+            "IDENTITY_ENDPOINT + IDENTITY_HEADER (not set: {})",
+            missing.join(", ")
+        ));
+    }
+    Some(tried.join("; "))
+}
+
 /// Whether a bearer token may go to `url`: https to `VAULT.<Key Vault suffix>`, or anything
 /// under the endpoint the user named (whose scheme the HTTP policy has checked).
 pub fn may_carry_token(url: &str, endpoint: Option<&str>) -> bool {

@@ -19,8 +19,8 @@ pub(crate) mod config;
 
 use std::collections::BTreeMap;
 
-use super::remote::{Reads, check_size, keyed, naming};
-use super::{Found, Source, SourceKind, not_mine};
+use super::remote::{Reads, check_size, injections, keyed, naming, object_keys};
+use super::{Found, Injected, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
@@ -79,7 +79,12 @@ impl AzureSource {
                         .refuse(token_file, "AZURE_FEDERATED_TOKEN_FILE")
                         .map_err(|e| e.with_source(chain.describe()))?;
                 }
-                self.clients.token(&chain, resource)
+                self.clients.token(&chain, resource).map_err(|mut e| {
+                    if let Some(tried) = client::tried_before(&chain, &self.env) {
+                        e.what.push_str(&format!("; tried before it: {tried}"));
+                    }
+                    e
+                })
             });
             self.tokens.insert(resource.to_string(), r);
         }
@@ -185,5 +190,29 @@ impl Source for AzureSource {
             Reference::Azure(r) => self.value(r),
             other => Err(not_mine(SourceKind::Azure, other)),
         }
+    }
+
+    /// Every key of each `env_secrets` entry of the vault (a later one wins).
+    fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
+        const SETTING: &str = "secret_init.azure.env_secrets";
+        let Some(vault) = self.settings.vault.clone() else {
+            return Ok(Vec::new());
+        };
+        let mut vars = Vec::new();
+        for name in self.settings.env_secrets.clone() {
+            let s = format!("azure-kv:{vault}/{name}");
+            let r = AzureRef::parse(&s)
+                .map_err(|why| Error::new(Kind::Config, why).with_source(s.clone()))?;
+            let src = r.to_string();
+            let value = self.read(&r)?.ok_or_else(|| {
+                Error::new(
+                    Kind::Unavailable,
+                    format!("listed in {SETTING}, but it does not exist"),
+                )
+                .with_source(src.clone())
+            })?;
+            vars.extend(object_keys(&value, &src, SETTING)?);
+        }
+        Ok(injections(vars))
     }
 }
