@@ -37,8 +37,11 @@ fn value(v: &[u8]) -> (String, Option<String>) {
     (String::from_utf8_lossy(v).into_owned(), inline)
 }
 
-/// Reads the file: the branches (one) and the `[sops]` section's flattened keys.
-pub(crate) fn read(text: &str) -> Result<(Vec<Item>, Vec<(String, String)>), String> {
+/// The `[sops]` section's keys and values, flattened (`age__list_0__map_enc`).
+pub(crate) type Flat = Vec<(String, String)>;
+
+/// Reads the file: the branch (one) and the `[sops]` section's flattened keys.
+pub(crate) fn read(text: &str) -> Result<(Vec<Item>, Flat), String> {
     let mut sections: Vec<(String, Vec<Item>)> = vec![("DEFAULT".into(), Vec::new())];
     let mut pending: Vec<String> = Vec::new();
     for (n, raw) in text.split('\n').enumerate() {
