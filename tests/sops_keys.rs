@@ -363,3 +363,134 @@ fn a_rewritten_sops_file_is_republished_and_signals_reach_the_program() {
     let stderr = ns.stderr();
     assert!(!stderr.contains(&a) && !stderr.contains(&b), "{stderr}");
 }
+
+/// Runs kms_sdk.py's `sops` op: a SOPS YAML file written from sops' documented format, its data
+/// key wrapped by the provider's own client (google-cloud-kms, azure-keyvault-keys).
+fn sops_by_sdk(f: &SopsFixture, spec: &str, provider: Value, entries: Value) {
+    let cfg = serde_json::json!({
+        "op": "sops", "file": f.sb.path("f.yaml"), "kms": spec, "entries": entries, "provider": provider,
+    });
+    let file = f.sb.write("sdk.json", cfg.to_string());
+    succeeded(
+        Command::new(python())
+            .arg(root().join("tests/support/kms_sdk.py"))
+            .arg(file)
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", root().join(".venv/bin").display()),
+            )
+            .env("NO_PROXY", "*")
+            .env("HOME", f.sb.path("home")),
+    );
+}
+
+const KMS_YAML: &str = "secrets:\n  a: null\n  b: null\nsecret_init:\n  secrets:\n    a: {from: \"sops:f.yaml#a\"}\n    b: {from: \"sops:f.yaml#b\"}\n";
+
+#[test]
+fn gcp_kms_master_key_against_the_fake_and_google_cloud_kms() {
+    use crate::support::fake_gcp::{FakeGcp, closed_port};
+    let key = |n: &str| format!("projects/proj-1/locations/global/keyRings/ring/cryptoKeys/{n}");
+    let fake = FakeGcp::start(serde_json::json!({
+        "kms_keys": [key("sops"), key("denied")], "kms_denied": [key("denied")],
+    }));
+    let f = SopsFixture::new();
+    let a = canary("sops-gcp");
+    let provider =
+        serde_json::json!({"gcp": {"endpoint": fake.url, "credentials": fake.file("sa.json")}});
+    let start = || {
+        let mut r = f.start(KMS_YAML);
+        r.env_remove("SOPS_AGE_KEY_FILE")
+            .env(
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS",
+                format!("{}/", fake.url),
+            )
+            .env("GOOGLE_APPLICATION_CREDENTIALS", fake.file("sa.json"))
+            .env("GCE_METADATA_HOST", closed_port());
+        r
+    };
+    sops_by_sdk(
+        &f,
+        &format!("gcp:{}", key("sops")),
+        provider,
+        serde_json::json!({"a": a, "b": "two"}),
+    );
+    let before = fake.requests("/v1/projects/proj-1/locations").len();
+    start()
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_ok()
+        .no_leak(&[&a]);
+    assert_eq!(read(&f.sb.path("out/a")), a);
+    assert_eq!(read(&f.sb.path("out/b")), "two");
+    let calls = fake.requests("/v1/projects/proj-1/locations")[before..].to_vec();
+    assert_eq!(calls.len(), 1, "one :decrypt for the data key: {calls:?}");
+    assert!(calls[0].contains(":decrypt"), "{calls:?}");
+    // A file naming a key the pod may not use: 77, nothing written.
+    let text = read(&f.sb.path("f.yaml"));
+    std::fs::write(
+        f.sb.path("f.yaml"),
+        text.replace("cryptoKeys/sops", "cryptoKeys/denied"),
+    )
+    .expect("write");
+    let _ = std::fs::remove_dir_all(f.sb.path("out"));
+    let out = start().args(["--", "/bin/true"]).output();
+    out.expect_code(77).stderr_has("GCP KMS").no_leak(&[&a]);
+    assert!(tree(&f.sb.path("out")).is_empty());
+}
+
+#[test]
+fn azure_key_vault_master_key_against_the_fake_and_azure_keyvault_keys() {
+    use crate::support::fake_azure::{CLIENT_ID, FakeAzure, TENANT};
+    let v = "0123456789abcdef0123456789abcdef";
+    let fake = FakeAzure::start(
+        serde_json::json!({"keys": {"sops": v, "denied": v}, "denied": ["denied"]}),
+    );
+    let f = SopsFixture::new();
+    let a = canary("sops-azure");
+    let secret = fake.get("client_secret");
+    let provider = serde_json::json!({"azure": {"https": fake.https, "ca": fake.ca, "tenant": TENANT,
+        "client_id": CLIENT_ID, "client_secret": secret}});
+    let start = || {
+        let mut r = f.start(KMS_YAML);
+        r.env_remove("SOPS_AGE_KEY_FILE")
+            .env("SECRET_INIT_AZURE_ENDPOINT", &fake.https)
+            .env("SSL_CERT_FILE", &fake.ca)
+            .env("AZURE_AUTHORITY_HOST", &fake.https)
+            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9")
+            .env("AZURE_TENANT_ID", TENANT)
+            .env("AZURE_CLIENT_ID", CLIENT_ID)
+            .env("AZURE_CLIENT_SECRET", &secret);
+        r
+    };
+    let spec = |n: &str| format!("azure:https://kv1.vault.azure.net/keys/{n}/{v}");
+    sops_by_sdk(
+        &f,
+        &spec("sops"),
+        provider,
+        serde_json::json!({"a": a, "b": "two"}),
+    );
+    start()
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_ok()
+        .no_leak(&[&a, &secret]);
+    assert_eq!(read(&f.sb.path("out/a")), a);
+    assert_eq!(read(&f.sb.path("out/b")), "two");
+    assert_eq!(
+        fake.requests("unwrapkey").len(),
+        1,
+        "one unwrapkey for the data key"
+    );
+    let text = read(&f.sb.path("f.yaml"));
+    std::fs::write(
+        f.sb.path("f.yaml"),
+        text.replace("name: sops", "name: denied"),
+    )
+    .expect("write");
+    let _ = std::fs::remove_dir_all(f.sb.path("out"));
+    let out = start().args(["--", "/bin/true"]).output();
+    out.expect_code(77)
+        .stderr_has("Azure Key Vault")
+        .no_leak(&[&a, &secret]);
+    assert!(tree(&f.sb.path("out")).is_empty());
+}
