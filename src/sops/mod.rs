@@ -370,6 +370,14 @@ impl Decrypted {
         }
     }
 
+    /// The value of the top-level key `key` (a map or list as JSON), or `None`.
+    pub(crate) fn top(&self, key: &str) -> Option<Zeroizing<Vec<u8>>> {
+        match entry(self.branches.first()?, key)? {
+            Node::Null => None,
+            n => Some(delivered(n)),
+        }
+    }
+
     /// Every top-level key and its value (what `sops exec-env` exports), in document order.
     pub(crate) fn top_level(&self) -> Vec<(&str, Zeroizing<Vec<u8>>)> {
         let items = self.branches.first().map_or(&[][..], Vec::as_slice);

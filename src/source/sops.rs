@@ -368,13 +368,13 @@ impl Source for SopsSource {
     }
 
     fn lookup(&mut self, name: &SecretName) -> Result<Option<Found>, Error> {
+        // Every listed file opens (or fails the start) before any of them answers.
         let files = self.settings.files.clone();
         for f in &files {
             self.open(f)?;
         }
         for f in &files {
-            let Ok(d) = self.open(f) else { continue };
-            if let Some((_, v)) = d.top_level().into_iter().find(|(k, _)| *k == name.as_str()) {
+            if let Some(v) = self.open(f)?.top(name.as_str()) {
                 let value = Secret::new(v.to_vec());
                 return Ok(Some(Self::found(value, format!("{}#{name}", label(f)), f)));
             }
