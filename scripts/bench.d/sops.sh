@@ -55,7 +55,7 @@ print(f"| secret-init, {n} env vars | {t['si-env']:.2f} ms | {s / t['si-env']:.1
 print(f"| secret-init, {n} files (0600, tmpfs) | {t['si-files']:.2f} ms | {s / t['si-files']:.1f}x faster |")
 print()
 print(f"For scale, in the same run: secret-init with no secrets {t['si-empty']:.2f} ms, and `/bin/true` alone {t['exec-floor']:.2f} ms; "
-      f"the difference between the first and the env row is what reading, checking and decrypting the SOPS file costs.")
+      f"the difference between the no-secret start and the env row is what the manifest of {n} secrets and reading, checking and decrypting the SOPS file cost.")
 print()
 print(f"Medians of 50 runs (`hyperfine -N`). Both decrypt the same file (written by the real sops with one age recipient) "
       f"with the same identity (`SOPS_AGE_KEY_FILE`), check its MAC and exec `/bin/true`. The sops binary is "
