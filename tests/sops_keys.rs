@@ -494,3 +494,46 @@ fn azure_key_vault_master_key_against_the_fake_and_azure_keyvault_keys() {
         .no_leak(&[&a, &secret]);
     assert!(tree(&f.sb.path("out")).is_empty());
 }
+
+/// A ConfigMap of SOPS files (the kubelet's AtomicWriter swaps `..data`, never the file's own
+/// name) is watched through the swap: the new value is published and the program gets SIGHUP.
+#[test]
+fn a_configmap_swap_of_a_sops_file_is_republished() {
+    use crate::init::{Ns, libc_sig};
+    use crate::refresh::KubeVolume;
+    use std::time::Duration;
+    let f = SopsFixture::new();
+    let a = canary("sops-cm-a");
+    let b = canary("sops-cm-b");
+    let enc = |name: &str, v: &str| read(&f.encrypt(name, format!("db: {v}\n"), &[]));
+    let (first, second) = (enc("a.yaml", &a), enc("b.yaml", &b));
+    let mut volume = KubeVolume::new(f.sb.path("cm"), &[("app.yaml", &first)]);
+    let out = f.sb.path("out/db");
+    f.sb.config(&format!(
+        "secrets:\n  db: null\nsecret_init:\n  refresh:\n    interval: 1h\n    status_file: {}\n  sops:\n    files: [cm/app.yaml]\n",
+        f.sb.path("status.json").display()
+    ));
+    let o = out.display();
+    let mut r = f.sb.run();
+    r.env("SOPS_AGE_KEY_FILE", &f.keys).args([
+        "--sources",
+        "sops",
+        "--",
+        "/bin/sh",
+        "-c",
+        &format!(
+            "trap 'echo \"hup $(cat {o})\"' HUP; echo \"ready $$ $(cat {o})\"; while :; do sleep 0.05; done"
+        ),
+    ]);
+    let mut ns = Ns::start(&r, &[]);
+    let (ready, _) = crate::refresh::expect_prefix(&ns, "ready ", Duration::from_secs(10));
+    assert!(ready.ends_with(&a), "{ready}");
+    volume.swap(&[("app.yaml", &second)]);
+    let (line, _) = crate::refresh::expect_prefix(&ns, "hup ", Duration::from_secs(5));
+    assert_eq!(line, format!("hup {b}"));
+    let pid = ns.host_pid();
+    ns.signal(pid, libc_sig::TERM);
+    assert_eq!(ns.finish(), 143);
+    let stderr = ns.stderr();
+    assert!(!stderr.contains(&a) && !stderr.contains(&b), "{stderr}");
+}
