@@ -562,3 +562,36 @@ fn key_groups_with_a_shamir_threshold() {
         r.env("SOPS_AGE_KEY", identities(&[2]));
     });
 }
+
+/// `check` reads and verifies SOPS files like a run (a row per secret naming the file), and
+/// `check --offline` reads no age key: the rows say "not contacted", while the same check
+/// online without the key fails (78).
+#[test]
+fn check_and_check_offline_with_sops_files() {
+    let f = SopsFixture::new();
+    let secret = canary("sops-check");
+    f.encrypt("f.yaml", format!("a: {secret}-0123456789\n"), &[]);
+    let yaml = "secrets:\n  a: null\nsecret_init:\n  secrets:\n    a: {from: \"sops:f.yaml#a\"}\n";
+    let out = f.start(yaml).arg("check").output();
+    out.expect_ok().no_leak(&[&secret]);
+    let row = out
+        .stdout()
+        .lines()
+        .find(|l| l.starts_with("a "))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no row a: {}", out.stdout()));
+    assert!(row.contains("sops:f.yaml#a"), "{row}");
+    let out = f
+        .start(yaml)
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .args(["check", "--offline"])
+        .output();
+    out.expect_ok().no_leak(&[&secret]);
+    assert!(out.stdout().contains("not contacted"), "{}", out.stdout());
+    f.start(yaml)
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .arg("check")
+        .output()
+        .expect_code(78)
+        .stderr_has("no age identity");
+}
