@@ -537,3 +537,50 @@ fn a_configmap_swap_of_a_sops_file_is_republished() {
     let stderr = ns.stderr();
     assert!(!stderr.contains(&a) && !stderr.contains(&b), "{stderr}");
 }
+
+/// A file named only by a reference (`from: "age:..."`, `from: "sops:..."`) is watched too: an
+/// age file rewritten by the real `age` is republished at once, not an interval later.
+#[test]
+fn a_referenced_age_file_is_watched() {
+    use crate::init::{Ns, libc_sig};
+    use std::time::Duration;
+    let f = SopsFixture::new();
+    let a = canary("age-watch-a");
+    let b = canary("age-watch-b");
+    f.sb.mkdir("git");
+    let age_to = |plain: &str, to: &str| {
+        let p = f.sb.write("plain/x", plain);
+        succeeded(
+            Command::new("age")
+                .args(["-r", &f.recipient, "-o"])
+                .arg(f.sb.path(to))
+                .arg(p),
+        );
+    };
+    age_to(&a, "git/db.age");
+    let out = f.sb.path("out/db");
+    f.sb.config(&format!(
+        "secrets:\n  db: null\nsecret_init:\n  refresh:\n    interval: 1h\n    status_file: {}\n  secrets:\n    db: {{from: \"age:git/db.age\"}}\n",
+        f.sb.path("status.json").display()
+    ));
+    let o = out.display();
+    let mut r = f.sb.run();
+    r.env("SOPS_AGE_KEY_FILE", &f.keys).args([
+        "--",
+        "/bin/sh",
+        "-c",
+        &format!(
+            "trap 'echo \"hup $(cat {o})\"' HUP; echo \"ready $$ $(cat {o})\"; while :; do sleep 0.05; done"
+        ),
+    ]);
+    let mut ns = Ns::start(&r, &[]);
+    let (ready, _) = crate::refresh::expect_prefix(&ns, "ready ", Duration::from_secs(10));
+    assert!(ready.ends_with(&a), "{ready}");
+    age_to(&b, "git/new.age");
+    std::fs::rename(f.sb.path("git/new.age"), f.sb.path("git/db.age")).expect("rename");
+    let (line, _) = crate::refresh::expect_prefix(&ns, "hup ", Duration::from_secs(5));
+    assert_eq!(line, format!("hup {b}"));
+    let pid = ns.host_pid();
+    ns.signal(pid, libc_sig::TERM);
+    assert_eq!(ns.finish(), 143);
+}

@@ -74,7 +74,7 @@ impl SopsSettings {
     }
 
     /// `path` as read: relative to the config file's directory.
-    fn locate(&self, path: &Path) -> PathBuf {
+    pub(crate) fn locate(&self, path: &Path) -> PathBuf {
         match &self.base {
             Some(b) if path.is_relative() => b.join(path),
             _ => path.to_path_buf(),
