@@ -155,15 +155,17 @@ impl SopsSource {
     fn open(&mut self, path: &Path) -> Result<&Decrypted, Error> {
         let src = label(path);
         if !self.opened.contains_key(path) {
-            let result = self.decrypt(path, &src);
-            let entry = match result {
-                Ok(d) => Ok(d),
+            match self.decrypt(path, &src) {
+                Ok(d) => {
+                    crate::log::debug!("{src}: data key and MAC verified");
+                    self.opened.insert(path.to_path_buf(), Ok(d));
+                }
                 Err(e) => {
+                    // The full reason goes to this lookup; later ones say it was reported.
                     self.opened.insert(path.to_path_buf(), Err(e.kind));
                     return Err(e);
                 }
-            };
-            self.opened.insert(path.to_path_buf(), entry);
+            }
         }
         match self.opened.get(path) {
             Some(Ok(d)) => Ok(d),
@@ -195,9 +197,8 @@ impl SopsSource {
             &[]
         };
         let kms = &self.kms;
-        let opened = file.open(|key| open_master_key(key, ids, kms));
-        crate::log::debug!("{src}: data key and MAC verified");
-        opened.map_err(|e| e.with_source(src))
+        file.open(|key| open_master_key(key, ids, kms))
+            .map_err(|e| e.with_source(src))
     }
 
     fn found(value: Secret, label: String, path: &Path) -> Found {
