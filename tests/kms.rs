@@ -126,6 +126,20 @@ fn round_trip(k: &Kms) {
         .output()
         .expect_ok()
         .stdout_has(&db);
+    // Another vault in the same file: --kms is then the key trusted, the file stays version 2
+    // under the same wrapped key.
+    let wrapped_before = k.json()["key"]["wrapped"].clone();
+    k.cli(&["create", "more", "--kms", &k.spec])
+        .output()
+        .expect_ok();
+    assert_eq!(k.json()["key"]["wrapped"], wrapped_before);
+    k.cli(&["show", "app"])
+        .env("SECRET_INIT_BUNDLE_KMS", &k.spec)
+        .output()
+        .expect_ok()
+        .stdout_has("db")
+        .no_leak(&[&db]);
+    k.cli(&["list"]).output().expect_ok().stdout_has("more");
 
     // Started with no key anywhere: the KMS unwraps the data key.
     let out = k.start().output();
@@ -135,6 +149,11 @@ fn round_trip(k: &Kms) {
     // The provider's own client unwraps what we wrapped and opens the entry.
     let got = k.sdk(json!({"op": "read", "vault": "app", "entry": "db"}));
     assert_eq!(unb64(got["value"].as_str().expect("value")), db.as_bytes());
+    // The data key itself never shows, not even at trace level.
+    let data_key = got["data_key"].as_str().expect("data key").to_string();
+    let out = k.start().args(["--log-level", "trace"]).output();
+    out.expect_ok();
+    assert!(!out.stderr().contains(&data_key) && !out.stderr().contains(&db));
 
     // Without --bundle-kms the header is not trusted: 78, the program not started.
     let out = k.start().env_remove("SECRET_INIT_BUNDLE_KMS").output();
@@ -263,6 +282,23 @@ fn kms_aws_bundle_against_moto() {
             .stdout()
             .starts_with("canary-kms-theirs")
     );
+    // The header renamed to an alias of the very same key: KMS unwraps the data key, but the
+    // key check is bound to the name the file was written with (65).
+    let key_id = r[0]["KeyMetadata"]["KeyId"].as_str().expect("key id");
+    moto.admin(json!([{"service": "kms", "method": "create_alias",
+        "args": {"AliasName": "alias/app", "TargetKeyId": key_id}}]));
+    let alias = "aws:arn:aws:kms:us-east-1:123456789012:alias/app";
+    let good = std::fs::read(&k.file).expect("bundle");
+    let mut v = k.json();
+    v["key"]["kms"] = json!(alias);
+    std::fs::write(&k.file, v.to_string()).expect("write");
+    refused(
+        &k,
+        k.start().env("SECRET_INIT_BUNDLE_KMS", alias),
+        65,
+        "unwrapped does not open the bundle's key check",
+    );
+    std::fs::write(&k.file, &good).expect("restore");
     // A pod without kms:Decrypt: 77, one line naming the key.
     let (none_id, none_secret) = moto.user("nothing", &["kms:ListKeys"]);
     k.env = env(&none_id, &none_secret);
@@ -496,4 +532,162 @@ fn kms_version_1_bundles_keep_working_unchanged() {
     assert_eq!(v["version"], 1);
     assert!(v.get("key").is_none(), "{v}");
     assert_eq!(start().output().expect_ok().stdout(), "v1-db-password");
+}
+
+/// Key names are checked before anything is read or sent: a bad `--kms` is a usage error (64),
+/// a bad `--bundle-kms` a configuration error (78), and `create --kms` on a version 1 file is
+/// refused (65) rather than mixing keys.
+#[test]
+fn kms_key_names_are_checked_first() {
+    let sb = Sandbox::new();
+    let file = sb.path("bundle.json");
+    let cli = |args: &[&str]| {
+        let mut r = Run::new();
+        r.arg("bundle").args(args).arg("--bundle").arg(&file);
+        r.env("HOME", sb.path("home"));
+        r
+    };
+    for bad in [
+        "aws:arn:aws:kms:us-east-1:1234:key/x",
+        "gcp:projects/p",
+        "azure:https://evil.example.com/keys/k/1",
+        "transit:../x",
+        "kms:x",
+    ] {
+        cli(&["create", "app", "--kms", bad])
+            .output()
+            .expect_code(64)
+            .stderr_has("--kms:");
+        assert!(!file.exists());
+        sb.config("secrets:\n  db: null\n");
+        sb.run()
+            .env("SECRET_INIT_BUNDLE", &file)
+            .env("SECRET_INIT_BUNDLE_KMS", bad)
+            .args(["--", "/bin/true"])
+            .output()
+            .expect_code(78)
+            .stderr_has("SECRET_INIT_BUNDLE_KMS: ");
+    }
+    let key = Run::new()
+        .args(["bundle", "keygen"])
+        .output()
+        .stdout()
+        .trim()
+        .to_string();
+    cli(&["create", "app"])
+        .env("SECRET_INIT_MASTER_KEY", &key)
+        .output()
+        .expect_ok();
+    let before = std::fs::read(&file).expect("bundle");
+    cli(&["create", "other", "--kms", "transit:transit/app"])
+        .env("SECRET_INIT_MASTER_KEY", &key)
+        .output()
+        .expect_code(65)
+        .stderr_has("not wrapped by a KMS key");
+    assert_eq!(std::fs::read(&file).expect("bundle"), before);
+}
+
+/// A supervised program and a bundle whose key transit wraps: a changed bundle is unwrapped again
+/// and republished; once the key is gone from transit, a rewrite fails at the KMS and the last
+/// good set stays, the program untouched.
+#[test]
+fn kms_transit_bundle_refreshes_and_a_kms_failure_keeps_the_old_set() {
+    use crate::init::{Ns, libc_sig};
+    use crate::refresh::{expect_prefix, status_until};
+    use std::time::Duration;
+
+    let bao = Bao::start();
+    bao.admin(json!([
+        {"op": "api", "method": "POST", "path": "sys/mounts/transit", "body": {"type": "transit"}},
+        {"op": "api", "method": "POST", "path": "transit/keys/app", "body": {}},
+    ]));
+    let k = Kms::new(
+        "transit:transit/app".into(),
+        "transit:transit/other".into(),
+        vec![
+            ("VAULT_ADDR".to_string(), bao.addr.clone()),
+            ("VAULT_CACERT".into(), bao.ca.display().to_string()),
+            ("VAULT_TOKEN".into(), bao.root.clone()),
+        ],
+        Value::Null,
+    );
+    let (a, b) = (canary("kms-refresh-a"), canary("kms-refresh-b"));
+    k.cli(&["create", "app", "--kms", &k.spec])
+        .output()
+        .expect_ok();
+    let set = |v: &str| {
+        k.cli(&["set", "app", "db", v, "--kms", &k.spec])
+            .output()
+            .expect_ok();
+    };
+    set(&a);
+    let status = k.sb.path("status.json");
+    k.sb.config(&format!(
+        "secrets:\n  db: null\nsecret_init:\n  refresh:\n    interval: 1h\n    status_file: {}\n  secrets:\n    db: {{from: 'bundle:app#db'}}\n",
+        status.display()
+    ));
+    let out = k.sb.path("out/db");
+    let f = out.display();
+    let mut r = k.sb.run();
+    for (name, v) in &k.env {
+        r.env(name, v);
+    }
+    r.env("SECRET_INIT_BUNDLE", &k.file)
+        .env("SECRET_INIT_BUNDLE_KMS", &k.spec)
+        .args(["--", "/bin/sh", "-c"])
+        .arg(format!(
+            "trap 'echo \"hup $(cat {f})\"' HUP; echo \"ready $$ $(cat {f})\"; while :; do sleep 0.05; done"
+        ));
+    let mut ns = Ns::start(&r, &[]);
+    let (ready, _) = expect_prefix(&ns, "ready ", Duration::from_secs(10));
+    assert!(ready.ends_with(&a), "{ready}");
+    let decrypts = bao.audited_ops("update", "transit/decrypt/app");
+    set(&b);
+    let (line, _) = expect_prefix(&ns, "hup ", Duration::from_secs(5));
+    assert_eq!(line, format!("hup {b}"));
+    assert!(bao.audited_ops("update", "transit/decrypt/app") > decrypts);
+
+    // The key deleted from transit, then the bundle rewritten: the pass fails at the KMS.
+    bao.admin(json!([
+        {"op": "api", "method": "POST", "path": "transit/keys/app/config", "body": {"deletion_allowed": true}},
+        {"op": "api", "method": "DELETE", "path": "transit/keys/app"},
+    ]));
+    let tmp = k.sb.path(".rewritten");
+    std::fs::copy(&k.file, &tmp).expect("copy");
+    std::fs::rename(&tmp, &k.file).expect("rename");
+    let st = status_until(&status, Duration::from_secs(5), &ns, |s| s["ok"] == false);
+    let error = st["error"].as_str().expect("error").to_string();
+    assert!(error.contains("kms transit:transit/app"), "{st}");
+    assert_eq!(read(&out), b, "the last good value stays");
+    assert_eq!(ns.line(Duration::from_millis(300)), None);
+    let pid = ns.host_pid();
+    ns.signal(pid, libc_sig::TERM);
+    assert_eq!(ns.finish(), 143);
+    let stderr = ns.stderr();
+    assert!(!stderr.contains(&a) && !stderr.contains(&b), "{stderr}");
+}
+
+/// `check --offline` stands the bundle in for itself: a KMS-wrapped key is not sent anywhere.
+#[test]
+fn kms_check_offline_contacts_no_kms() {
+    let fake = FakeGcp::start(json!({"kms_keys": gcp_keys()}));
+    let k = gcp_kms(&fake);
+    k.sdk(json!({"op": "write", "kms": k.spec, "vault": "app", "entries": {"db": "x"}}));
+    let before = fake.requests("/").len();
+    let mut r = k.start();
+    r.args.clear();
+    r.args(["check", "--offline"]);
+    r.output().expect_ok().stdout_has("not contacted");
+    assert_eq!(fake.requests("/").len(), before, "{:?}", fake.requests("/"));
+    // The same check online asks Cloud KMS once.
+    let mut r = k.start();
+    r.args.clear();
+    r.arg("check");
+    r.output().expect_ok();
+    let after: Vec<String> = fake.requests("/")[before..].to_vec();
+    assert_eq!(
+        after.iter().filter(|l| l.contains(":decrypt")).count(),
+        1,
+        "{after:?}"
+    );
 }

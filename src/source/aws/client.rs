@@ -27,6 +27,7 @@ use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
 pub(crate) use kms::KmsTarget;
+pub use kms::{parse_decrypt as parse_kms_decrypt, parse_encrypt as parse_kms_encrypt};
 pub(crate) use parameters::BATCH_PARAMETERS;
 pub use parameters::{parse_parameter, parse_parameters};
 pub(crate) use secrets::BATCH_SECRETS;

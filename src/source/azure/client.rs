@@ -363,6 +363,20 @@ impl Clients {
         parse_token(resp.status, &resp.body)
     }
 
+    /// Refuses (78) a URL a bearer token may not go to (see [`may_carry_token`]).
+    fn check_token_url(&self, url: &str) -> Result<(), Error> {
+        if may_carry_token(url, self.endpoint.as_deref()) {
+            return Ok(());
+        }
+        Err(Error::new(
+            Kind::Config,
+            format!(
+                "{}: not a Key Vault address; a bearer token is never sent there",
+                crate::url::redact_url(url)
+            ),
+        ))
+    }
+
     /// Reads a secret: `Ok(None)` when it (or the pinned version) does not exist.
     pub(crate) fn get_secret(
         &mut self,
@@ -371,15 +385,7 @@ impl Clients {
         token: &Secret,
     ) -> Result<Option<Secret>, Error> {
         let url = format!("{base}{path}?api-version={API_VERSION}");
-        if !may_carry_token(&url, self.endpoint.as_deref()) {
-            return Err(Error::new(
-                Kind::Config,
-                format!(
-                    "{}: not a Key Vault address; a bearer token is never sent there",
-                    crate::url::redact_url(&url)
-                ),
-            ));
-        }
+        self.check_token_url(&url)?;
         let auth = http::bearer(token.expose());
         let resp = self.client(&url).get(
             &url,
@@ -387,9 +393,7 @@ impl Clients {
         )?;
         parse_secret(resp.status, &resp.body)
     }
-}
 
-impl Clients {
     /// A key operation (`wrapkey`, `unwrapkey`): POST `{base}{path}/{op}` with `body`.
     pub(crate) fn key_operation(
         &mut self,
@@ -400,15 +404,7 @@ impl Clients {
         body: &Secret,
     ) -> Result<http::Response, Error> {
         let url = format!("{base}{path}/{op}?api-version={API_VERSION}");
-        if !may_carry_token(&url, self.endpoint.as_deref()) {
-            return Err(Error::new(
-                Kind::Config,
-                format!(
-                    "{}: not a Key Vault address; a bearer token is never sent there",
-                    crate::url::redact_url(&url)
-                ),
-            ));
-        }
+        self.check_token_url(&url)?;
         let auth = http::bearer(token.expose());
         self.client(&url).post(
             &url,

@@ -24,11 +24,11 @@ remote_section! {
         pub secrets: Option<Vec<String>>,
         /// The Secret Manager endpoint (no path).
         pub endpoint: Option<String>,
-        /// The Cloud KMS endpoint (no path), for keys that wrap sops and bundle data keys.
-        pub kms_endpoint: Option<String>,
         /// Secrets of the project (JSON objects) whose every key becomes an env var of the
         /// program, later ones overriding earlier ones.
         pub env_secrets: Option<Vec<String>>,
+        /// The Cloud KMS endpoint (no path), for keys that wrap sops and bundle data keys.
+        pub kms_endpoint: Option<String>,
     }
 }
 

@@ -48,7 +48,7 @@ fn refused(status: u16, body: &Secret) -> Error {
 
 /// Interprets a `wrapkey` or `unwrapkey` answer for key version `kid`, with no I/O: the
 /// decoded `value`.
-pub(crate) fn parse_key_result(
+pub fn parse_key_result(
     status: u16,
     body: &Secret,
     kid: &str,

@@ -96,7 +96,7 @@ fn object(
 }
 
 /// Interprets a `:decrypt` answer, with no I/O.
-pub(crate) fn parse_decrypt(status: u16, body: &Secret) -> Result<Zeroizing<Vec<u8>>, Error> {
+pub fn parse_decrypt(status: u16, body: &Secret) -> Result<Zeroizing<Vec<u8>>, Error> {
     let mut o = object(status, body, true)?;
     if o.get("verifiedCiphertextCrc32c") == Some(&Value::Bool(false)) {
         return Err(Error::new(
@@ -108,7 +108,7 @@ pub(crate) fn parse_decrypt(status: u16, body: &Secret) -> Result<Zeroizing<Vec<
 }
 
 /// Interprets an `:encrypt` answer for `resource`, with no I/O.
-pub(crate) fn parse_encrypt(status: u16, body: &Secret, resource: &str) -> Result<Vec<u8>, Error> {
+pub fn parse_encrypt(status: u16, body: &Secret, resource: &str) -> Result<Vec<u8>, Error> {
     let mut o = object(status, body, false)?;
     let name = o.get("name").and_then(Value::as_str).unwrap_or_default();
     if !name.starts_with(&format!("{resource}/cryptoKeyVersions/")) {

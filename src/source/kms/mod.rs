@@ -21,9 +21,9 @@
 #[cfg(feature = "aws")]
 mod aws;
 #[cfg(feature = "azure")]
-mod azure;
+pub(crate) mod azure;
 #[cfg(feature = "gcp")]
-mod gcp;
+pub(crate) mod gcp;
 #[cfg(feature = "vault")]
 mod transit;
 
@@ -39,7 +39,7 @@ use crate::source::Outputs;
 
 /// A key in a KMS that wraps data keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum KmsKey {
+pub enum KmsKey {
     /// An AWS KMS key (or alias) by ARN, with the encryption context bound into its ciphertexts,
     /// optionally used as a role or through a named profile (sops' `role`, `aws_profile`).
     Aws {
@@ -78,12 +78,12 @@ pub(crate) enum KmsKey {
 }
 
 /// The forms [`KmsKey::parse`] reads.
-pub(crate) const FORMS: &str = "expected aws:ARN, gcp:projects/P/locations/L/keyRings/R/cryptoKeys/K, azure:https://VAULT.vault.azure.net/keys/NAME/VERSION or transit:MOUNT/NAME";
+const FORMS: &str = "expected aws:ARN, gcp:projects/P/locations/L/keyRings/R/cryptoKeys/K, azure:https://VAULT.vault.azure.net/keys/NAME/VERSION or transit:MOUNT/NAME";
 
 impl KmsKey {
     /// Parses `aws:ARN`, `gcp:RESOURCE`, `azure:URL` or `transit:MOUNT/NAME` (the `--kms` option
     /// and a bundle's header), with no I/O.
-    pub(crate) fn parse(spec: &str) -> Result<KmsKey, String> {
+    pub fn parse(spec: &str) -> Result<KmsKey, String> {
         let (provider, rest) = spec.split_once(':').ok_or_else(|| FORMS.to_string())?;
         match provider {
             "aws" => KmsKey::aws(rest),
@@ -220,7 +220,7 @@ impl KmsKey {
     }
 
     /// Which provider: `aws`, `gcp`, `azure` or `transit`.
-    pub(crate) fn provider(&self) -> &'static str {
+    pub fn provider(&self) -> &'static str {
         match self {
             KmsKey::Aws { .. } => "aws",
             KmsKey::Gcp { .. } => "gcp",
@@ -275,7 +275,15 @@ struct State {
 /// Every provider's settings and, once used, its client and credentials. No I/O until a key is
 /// used.
 pub(crate) struct KmsClients {
+    #[cfg_attr(
+        not(any(feature = "aws", feature = "gcp", feature = "azure", feature = "vault")),
+        allow(dead_code)
+    )]
     env: Environ,
+    #[cfg_attr(
+        not(any(feature = "aws", feature = "gcp", feature = "azure")),
+        allow(dead_code)
+    )]
     outputs: Outputs,
     #[cfg(feature = "aws")]
     aws: crate::source::aws::config::AwsSettings,
@@ -333,7 +341,6 @@ impl KmsClients {
 }
 
 /// The error of a provider this build lacks (78).
-#[allow(dead_code)]
 fn not_built(key: &KmsKey, feature: &str) -> Error {
     Error::new(
         Kind::Config,
@@ -415,7 +422,6 @@ fn wrap_uncached(
 }
 
 /// The Cargo feature that brings `key`'s provider.
-#[allow(dead_code)]
 fn feature_of(key: &KmsKey) -> &'static str {
     match key {
         KmsKey::Transit { .. } => "vault",
@@ -426,6 +432,19 @@ fn feature_of(key: &KmsKey) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any text as a key name: an error or a key that prints back as written, never a panic.
+        #[test]
+        fn any_key_name_parses_or_is_refused(s in "\\PC{0,120}", provider in 0usize..5) {
+            let spec = format!("{}{s}", ["aws:arn:aws:kms:", "gcp:projects/", "azure:https://", "transit:", ""][provider]);
+            if let Ok(k) = KmsKey::parse(&spec) {
+                proptest::prop_assert_eq!(k.to_string(), spec);
+            }
+        }
+    }
 
     #[test]
     fn keys_round_trip() {

@@ -127,11 +127,7 @@ fn keyed_answer(
 }
 
 /// Interprets a `Decrypt` answer for key `arn`, with no I/O.
-pub(crate) fn parse_decrypt(
-    status: u16,
-    body: &Secret,
-    arn: &str,
-) -> Result<Zeroizing<Vec<u8>>, Error> {
+pub fn parse_decrypt(status: u16, body: &Secret, arn: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
     use base64::Engine;
     let mut o = keyed_answer(status, body, arn)?;
     let Some(Value::String(text)) = o.remove("Plaintext") else {
@@ -146,7 +142,7 @@ pub(crate) fn parse_decrypt(
 }
 
 /// Interprets an `Encrypt` answer for key `arn`, with no I/O.
-pub(crate) fn parse_encrypt(status: u16, body: &Secret, arn: &str) -> Result<Vec<u8>, Error> {
+pub fn parse_encrypt(status: u16, body: &Secret, arn: &str) -> Result<Vec<u8>, Error> {
     use base64::Engine;
     let o = keyed_answer(status, body, arn)?;
     let blob = o
