@@ -594,4 +594,11 @@ fn check_and_check_offline_with_sops_files() {
         .output()
         .expect_code(78)
         .stderr_has("no age identity");
+    // A misspelled key of the section is refused, naming the right one.
+    f.start("secret_init:\n  sops:\n    file: [f.yaml]\n")
+        .arg("check")
+        .output()
+        .expect_code(78)
+        .stderr_has("secret_init.sops: unknown setting \"file\"")
+        .stderr_has("files");
 }
