@@ -16,6 +16,7 @@ mod deliver;
 mod duration;
 mod environ;
 pub mod error;
+mod fallback;
 mod fsx;
 #[doc(hidden)]
 pub mod fuzzing;

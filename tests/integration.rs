@@ -13,6 +13,8 @@ mod container;
 mod core;
 mod docs;
 mod env_refs;
+mod fallback;
+mod fallback_clouds;
 mod features;
 mod file_env;
 mod first_use;
