@@ -77,6 +77,7 @@ pub const OWN_CREDENTIAL_VARS: &[&str] = &[
     "AZURE_CLIENT_SECRET",
     "SOPS_AGE_KEY",
     "SOPS_AGE_KEY_FILE",
+    "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
 ];
 
 /// Whether `s` can be an environment variable name we deliver to (`[A-Za-z_][A-Za-z0-9_]*`).

@@ -584,3 +584,68 @@ fn a_referenced_age_file_is_watched() {
     ns.signal(pid, libc_sig::TERM);
     assert_eq!(ns.finish(), 143);
 }
+
+/// ssh-ed25519 identities (`SOPS_AGE_SSH_PRIVATE_KEY_FILE`): keys from the real `ssh-keygen`, an
+/// age file from the real `age -R`, a SOPS file from the real sops with the SSH recipient; the
+/// wrong key fails closed, a passphrase-protected one is refused, and the variable is scrubbed.
+#[test]
+fn ssh_ed25519_identities_from_ssh_keygen() {
+    let f = SopsFixture::new();
+    let keygen = |name: &str, pass: &str| {
+        let p = f.sb.path(name);
+        succeeded(
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", pass, "-C", "test", "-f"])
+                .arg(&p),
+        );
+        p
+    };
+    let key = keygen("id_ed25519", "");
+    let other = keygen("other_ed25519", "");
+    let locked = keygen("locked_ed25519", "a passphrase");
+    let public = read(&f.sb.path("id_ed25519.pub"));
+    let value = canary("ssh-age");
+    let plain = f.sb.write("plain/v", &value);
+    succeeded(
+        Command::new("age")
+            .arg("-R")
+            .arg(f.sb.path("id_ed25519.pub"))
+            .arg("-o")
+            .arg(f.sb.path("v.age"))
+            .arg(&plain),
+    );
+    encrypt_with(
+        &f,
+        "f.yaml",
+        &format!("a: {value}\n"),
+        &["--age", public.trim()],
+        &[],
+    );
+    let yaml = "secrets:\n  v: null\n  a: null\nsecret_init:\n  secrets:\n    v: {from: \"age:v.age\"}\n    a: {from: \"sops:f.yaml#a\"}\n";
+    let start = |k: &std::path::Path| {
+        let mut r = f.start(yaml);
+        r.env_remove("SOPS_AGE_KEY_FILE")
+            .env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", k);
+        r
+    };
+    let out = start(&key)
+        .args(["--", "/bin/sh", "-c", "env > env-all"])
+        .output();
+    out.expect_ok().no_leak(&[&value]);
+    assert_eq!(read(&f.sb.path("out/v")), value);
+    assert_eq!(read(&f.sb.path("out/a")), value);
+    assert!(!read(&f.sb.path("env-all")).contains("SOPS_AGE_SSH_PRIVATE_KEY_FILE"));
+    let _ = std::fs::remove_dir_all(f.sb.path("out"));
+    start(&other)
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(65)
+        .stderr_has("no age identity given matches")
+        .no_leak(&[&value]);
+    start(&locked)
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(78)
+        .stderr_has("passphrase-protected");
+    assert!(tree(&f.sb.path("out")).is_empty());
+}

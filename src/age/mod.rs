@@ -1,4 +1,4 @@
-//! age v1 files (age-encryption.org/v1, C2SP's age spec) with X25519 recipients, over ring
+//! age v1 files (age-encryption.org/v1, C2SP's age spec) with X25519 and ssh-ed25519 recipients, over ring
 //! (HKDF-SHA256, HMAC-SHA256, ChaCha20-Poly1305) and x25519-dalek, instead of the `age` crate and
 //! its hundred dependencies.
 //!
@@ -12,6 +12,7 @@
 
 pub(crate) mod armor;
 pub(crate) mod bech32;
+mod ssh;
 
 use std::fmt;
 
@@ -56,15 +57,21 @@ impl fmt::Display for AgeError {
     }
 }
 
-/// An X25519 identity (`AGE-SECRET-KEY-1…`). Debug prints only its public recipient.
+/// An identity: X25519 (`AGE-SECRET-KEY-1…`) or an OpenSSH ed25519 key. Debug prints only its
+/// public side.
 pub(crate) struct Identity {
     secret: StaticSecret,
     public: PublicKey,
+    /// For an ssh-ed25519 identity, its key (the stanzas it opens are of that type only).
+    ssh: Option<ssh::SshKey>,
 }
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Identity({})", self.recipient())
+        match self.ssh {
+            Some(_) => f.write_str("Identity(ssh-ed25519)"),
+            None => write!(f, "Identity({})", self.recipient()),
+        }
     }
 }
 
@@ -83,7 +90,21 @@ impl Identity {
         }
         let secret = StaticSecret::from(raw);
         let public = PublicKey::from(&secret);
-        Ok(Identity { secret, public })
+        Ok(Identity {
+            secret,
+            public,
+            ssh: None,
+        })
+    }
+
+    /// Reads an unencrypted OpenSSH ed25519 private key file (`SOPS_AGE_SSH_PRIVATE_KEY_FILE`).
+    pub(crate) fn parse_ssh(text: &str) -> Result<Identity, String> {
+        let key = ssh::SshKey::parse(text)?;
+        Ok(Identity {
+            secret: key.secret.clone(),
+            public: key.public,
+            ssh: Some(key),
+        })
     }
 
     /// Every identity of an identity file's text: one a line, blank lines and `#` comments
@@ -114,6 +135,9 @@ impl Identity {
 
     /// The file key in an X25519 stanza, if this identity opens it.
     fn unwrap(&self, share: &[u8; 32], body: &[u8]) -> Option<Zeroizing<[u8; 16]>> {
+        if self.ssh.is_some() {
+            return None;
+        }
         let share_point = PublicKey::from(*share);
         let shared = self.secret.diffie_hellman(&share_point);
         if !shared.was_contributory() {
@@ -200,6 +224,8 @@ fn chunk_nonce(counter: u64, last: bool) -> [u8; 12] {
 /// A parsed header: the X25519 stanzas' shares and bodies, the MAC and where the payload starts.
 struct Header<'a> {
     x25519: Vec<([u8; 32], Vec<u8>)>,
+    /// ssh-ed25519 stanzas: the key's tag, the share, the body.
+    ssh: Vec<(Vec<u8>, [u8; 32], Vec<u8>)>,
     /// The header bytes the MAC covers (through `---`).
     covered: &'a [u8],
     mac: Vec<u8>,
@@ -223,6 +249,7 @@ fn parse_header(file: &[u8]) -> Result<Header<'_>, AgeError> {
         Ok(&rest[..end])
     };
     let mut x25519 = Vec::new();
+    let mut ssh = Vec::new();
     loop {
         if at > MAX_HEADER {
             return Err(bad("header too large"));
@@ -235,6 +262,7 @@ fn parse_header(file: &[u8]) -> Result<Header<'_>, AgeError> {
                 .map_err(|_| bad("header MAC is not base64"))?;
             return Ok(Header {
                 x25519,
+                ssh,
                 covered: &file[..start + 3],
                 mac,
                 payload_at: at,
@@ -277,6 +305,19 @@ fn parse_header(file: &[u8]) -> Result<Header<'_>, AgeError> {
                 return Err(bad("malformed X25519 stanza"));
             }
             x25519.push((share, body));
+        } else if args[0] == b"ssh-ed25519" {
+            let parsed = match args.as_slice() {
+                [_, tag, share] => STANDARD_NO_PAD
+                    .decode(tag)
+                    .ok()
+                    .zip(STANDARD_NO_PAD.decode(share).ok()),
+                _ => None,
+            };
+            let (tag, share) = parsed
+                .and_then(|(t, s)| Some((t, <[u8; 32]>::try_from(s).ok()?)))
+                .filter(|(t, _)| t.len() == 4 && body.len() == 32)
+                .ok_or(bad("malformed ssh-ed25519 stanza"))?;
+            ssh.push((tag, share, body));
         }
     }
 }
@@ -298,6 +339,13 @@ pub(crate) fn decrypt(
         .x25519
         .iter()
         .find_map(|(share, body)| identities.iter().find_map(|id| id.unwrap(share, body)))
+        .or_else(|| {
+            header.ssh.iter().find_map(|(tag, share, body)| {
+                identities
+                    .iter()
+                    .find_map(|id| id.ssh.as_ref()?.unwrap(tag, share, body))
+            })
+        })
         .ok_or(AgeError::NoIdentity)?;
     let mac_key = derive(&[], file_key.as_ref(), b"header").ok_or(AgeError::Corrupt("key"))?;
     hmac::verify(

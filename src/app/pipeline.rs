@@ -384,12 +384,21 @@ fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
     if let Some(f) = ctx.env.get("SECRET_INIT_MASTER_KEY_FILE") {
         add(std::path::Path::new(f), "the bundle master key file");
     }
-    // sops' age identities: SOPS_AGE_KEY_FILE and the default keys file.
-    if let Some(f) = ctx.env.get("SOPS_AGE_KEY_FILE").filter(|f| !f.is_empty()) {
-        add(
-            std::path::Path::new(f),
+    // sops' age identities: SOPS_AGE_KEY_FILE, SOPS_AGE_SSH_PRIVATE_KEY_FILE and the default
+    // keys file.
+    for (var, what) in [
+        (
+            "SOPS_AGE_KEY_FILE",
             "the age identity file (SOPS_AGE_KEY_FILE)",
-        );
+        ),
+        (
+            "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+            "the age ssh key (SOPS_AGE_SSH_PRIVATE_KEY_FILE)",
+        ),
+    ] {
+        if let Some(f) = ctx.env.get(var).filter(|f| !f.is_empty()) {
+            add(std::path::Path::new(f), what);
+        }
     }
     let config_home = ctx
         .env

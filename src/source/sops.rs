@@ -299,6 +299,28 @@ fn open_master_key(
     kms::unwrap(&kms_key, &wrapped, with).map_err(|e| Error::new(e.kind, e.what))
 }
 
+/// The text of a key file (capped, in wiped memory); `None` when it does not exist.
+fn read_key_file(path: &Path, what: &str) -> Result<Option<zeroize::Zeroizing<String>>, Error> {
+    let config = |what: String| Error::new(Kind::Config, what);
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(config(format!(
+                "{what}: cannot read {}: {}",
+                path.display(),
+                crate::error::io_text(&e)
+            )));
+        }
+    };
+    let bytes = crate::fsx::read_secret(file, MAX_KEYS_FILE, 4096)
+        .map_err(|e| config(format!("{what}: {}", crate::error::io_text(&e))))?
+        .ok_or_else(|| config(format!("{what}: larger than {MAX_KEYS_FILE} bytes")))?;
+    let text =
+        std::str::from_utf8(bytes.expose()).map_err(|_| config(format!("{what}: not text")))?;
+    Ok(Some(zeroize::Zeroizing::new(text.to_string())))
+}
+
 /// Every age identity in sops' places (see the module docs).
 fn load_identities(env: &Environ, outputs: &Outputs) -> Result<Vec<Identity>, Error> {
     let config = |what: String| Error::new(Kind::Config, what);
@@ -331,24 +353,27 @@ fn load_identities(env: &Environ, outputs: &Outputs) -> Result<Vec<Identity>, Er
             files.push((p, shown, false));
         }
     }
+    if let Some(f) = env
+        .text("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
+        .filter(|f| !f.is_empty())
+    {
+        let p = PathBuf::from(&f);
+        outputs.refuse(&p, "SOPS_AGE_SSH_PRIVATE_KEY_FILE")?;
+        let text = read_key_file(&p, "SOPS_AGE_SSH_PRIVATE_KEY_FILE")?
+            .ok_or_else(|| config("SOPS_AGE_SSH_PRIVATE_KEY_FILE: no such file".to_string()))?;
+        ids.push(
+            Identity::parse_ssh(&text)
+                .map_err(|e| config(format!("SOPS_AGE_SSH_PRIVATE_KEY_FILE: {e}")))?,
+        );
+    }
     for (path, what, required) in files {
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => continue,
-            Err(e) => {
-                return Err(config(format!(
-                    "{what}: cannot read {}: {}",
-                    path.display(),
-                    crate::error::io_text(&e)
-                )));
+        let Some(text) = read_key_file(&path, &what)? else {
+            if required {
+                return Err(config(format!("{what}: no such file: {}", path.display())));
             }
+            continue;
         };
-        let text = crate::fsx::read_secret(file, MAX_KEYS_FILE, 4096)
-            .map_err(|e| config(format!("{what}: {}", crate::error::io_text(&e))))?
-            .ok_or_else(|| config(format!("{what}: larger than {MAX_KEYS_FILE} bytes")))?;
-        let text =
-            std::str::from_utf8(text.expose()).map_err(|_| config(format!("{what}: not text")))?;
-        ids.extend(Identity::parse_all(text, false).map_err(|e| config(format!("{what}: {e}")))?);
+        ids.extend(Identity::parse_all(&text, false).map_err(|e| config(format!("{what}: {e}")))?);
     }
     Ok(ids)
 }
