@@ -2,14 +2,15 @@
 //! else: every other module is private, so the compiler reports what nothing calls. Hidden from
 //! the docs; not an API. Grouped as the fuzz targets use them.
 
-/// `fuzz_targets/aws_response.rs`, `aws_metadata.rs`; `tests/aws.rs` (SigV4 test vectors).
+/// `fuzz_targets/aws_response.rs`, `aws_metadata.rs`, `aws_process.rs`; `tests/aws.rs` (SigV4 test vectors).
 #[cfg(feature = "aws")]
 pub mod aws {
     pub use crate::source::aws::client::{
         Stored, parse_assume_role, parse_batch_secrets, parse_parameter, parse_parameters,
-        parse_secret_value, xml_text,
+        parse_role_credentials, parse_secret_value, xml_text,
     };
     pub use crate::source::aws::metadata::{parse_credentials, parse_expiration, parse_role_list};
+    pub use crate::source::aws::process::{parse_output, split};
     pub use crate::source::aws::sigv4;
     pub use crate::source::aws::sigv4::Credentials;
 }

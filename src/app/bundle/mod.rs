@@ -138,7 +138,7 @@ impl Ctx {
             false,
             None,
         )?;
-        Ok(settings.kms(&self.env, &crate::source::Outputs::new([])))
+        Ok(settings.kms(&self.env, &crate::source::Outputs::new([]), None))
     }
 
     /// The key that opens `b`: its KMS-wrapped data key (the KMS key trusted), else the master
