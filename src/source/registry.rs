@@ -298,7 +298,7 @@ impl SourceSettings {
                         env.clone(),
                         outputs.clone(),
                         generic.inputs,
-                        self.kms(env, outputs),
+                        self.kms(env, outputs, generic.inputs.and_then(|i| i.program())),
                     );
                     let in_order = s.serves_names();
                     (Box::new(s), in_order)
