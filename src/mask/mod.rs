@@ -2,8 +2,8 @@
 //! (encode.rs), replaced by a marker in the program's output as it streams through
 //! secret-init (`--mask`; docs/masking.md).
 //!
-//! One Aho-Corasick automaton holds every form of every value, leftmost-longest, so of two
-//! overlapping values the longer is masked. Output arrives in arbitrary pieces, so a [`Stream`]
+//! Every form of every value is matched leftmost-longest, so of two overlapping values the
+//! longer is masked. Output arrives in arbitrary pieces, so a [`Stream`]
 //! decides bytes as soon as they cannot be part of a value any more, and holds only the
 //! shortest tail that may still begin one: if the bytes from position `q` to the end are a
 //! proper beginning of some form, nothing from `q` on can be decided yet, and a match that
@@ -14,13 +14,16 @@
 //! are masked (and the rest of that value is swallowed if it follows), anything shorter is
 //! written as it is.
 //!
-//! The automaton is not run over every byte: every form is at least `m` bytes long (the
-//! shortest one), so any occurrence contains an 8-byte window (4 when `m` < 8) starting at one
-//! of its first `m - 7` positions, and looking at one window every `m - 7` bytes is enough to
-//! see every occurrence. Each form's first `m - 7` windows are set in a bit table (a Bloom
-//! filter of two hashes) and kept exactly; only where a sampled window is in both does the
-//! automaton look, over the span in which that occurrence could start. With 40-byte values
-//! that is two bit tests per 33 bytes of output (Wu and Manber's sampling, as in agrep).
+//! Not every byte is looked at: every form is at least `m` bytes long (the shortest one), so
+//! any occurrence contains an 8-byte window (4 when `m` < 8) starting at one of its first
+//! `m - 7` positions, and looking at one window every `m - 7` bytes is enough to see every
+//! occurrence. Each form's first `m - 7` windows are set in a bit table (a Bloom filter of two
+//! hashes) and kept exactly; only where a sampled window is in both are the forms compared,
+//! at each start in the span in which that occurrence could begin, longest first. With
+//! 40-byte values that is one load and one bit test per 33 bytes of output (Wu and Manber's
+//! sampling, as in agrep). Below 4 bytes (`mask_min_length` under 4) every position is tried.
+//! No automaton: a hit is rare, and a comparison of the few forms that begin with its byte is
+//! all it needs.
 //!
 //! Pure: no I/O here; the threads that read the program's pipes are in pump.rs.
 
@@ -30,7 +33,6 @@ pub(crate) mod pump;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use zeroize::Zeroizing;
 
 use crate::secret::Secret;
@@ -47,7 +49,7 @@ pub(crate) const RETIRED_FOR: Duration = Duration::from_secs(3600);
 pub(crate) const DEFAULT_MIN_LENGTH: usize = 8;
 
 /// The longest value masked: a certificate bundle or a rendered document is not a value a
-/// program prints whole, and its forms would make the automaton large.
+/// program prints whole, and its forms would make the matcher large.
 pub(crate) const MAX_LENGTH: usize = 64 * 1024;
 
 /// The default marker (`mask_marker`); `{name}` becomes the secret's name.
@@ -74,8 +76,9 @@ impl Default for Rules {
 /// The matcher for one set of values. Its tables hold the values (the process is
 /// non-dumpable); the pattern copies here are wiped when it drops.
 pub(crate) struct Masker {
-    ac: Option<AhoCorasick>,
-    /// Every form, sorted and distinct; the automaton's pattern id is the index.
+    /// Pattern ids by their first byte, longest first: the candidates at a position.
+    by_first: Vec<Vec<u32>>,
+    /// Every form, sorted and distinct; a form's id is its index.
     patterns: Vec<Zeroizing<Vec<u8>>>,
     /// Pattern id → marker index.
     owner: Vec<usize>,
@@ -95,10 +98,10 @@ pub(crate) struct Masker {
 const FILTER_BITS: u32 = 18;
 
 /// Every form's first windows: one bit pair each in a filter, and exactly, sorted (a filter hit
-/// is confirmed there before the automaton runs); the window length and the sampling step.
+/// is confirmed there before the forms are compared); the window length and the sampling step.
 struct Windows {
     bits: Vec<u64>,
-    exact: Vec<u64>,
+    exact: Zeroizing<Vec<u64>>,
     /// 8 bytes when every form has 8, else 4.
     len: usize,
     /// One window is looked at every `step` bytes: the shortest form's length minus `len - 1`.
@@ -116,7 +119,7 @@ impl Windows {
         let step = shortest - len + 1;
         let mut w = Windows {
             bits: vec![0u64; FILTER_WORDS],
-            exact: Vec::new(),
+            exact: Zeroizing::new(Vec::new()),
             len,
             step,
         };
@@ -156,7 +159,7 @@ const HASH_2: u64 = 0xC2B2_AE3D_27D4_EB4F;
 const FILTER_WORDS: usize = 1 << (FILTER_BITS - 6);
 
 /// A window's two bit positions (two multiplicative hashes: about 1% false hits at 15,000
-/// windows; each confirmed exactly before the automaton runs).
+/// windows; each confirmed exactly before the forms are compared).
 fn window_hashes(x: u64) -> [usize; 2] {
     let shift = 64 - FILTER_BITS;
     [
@@ -200,24 +203,18 @@ impl Masker {
             starts[usize::from(f[0])] = true;
         }
         let max_len = forms.iter().map(|(f, _)| f.len()).max().unwrap_or(0);
-        // The automaton only confirms the sampled windows' hits (a few bytes in thousands), so
-        // a compact NFA: a DFA scans faster but takes 50 ms and 10 MB to build for 100 values.
-        let kind = AhoCorasickKind::ContiguousNFA;
-        let ac = (!forms.is_empty())
-            .then(|| {
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .kind(Some(kind))
-                    .build(forms.iter().map(|(f, _)| f.as_slice()))
-                    .inspect_err(|e| crate::log::error!("masking: cannot build the matcher: {e}"))
-                    .ok()
-            })
-            .flatten();
+        let mut by_first: Vec<Vec<u32>> = vec![Vec::new(); 256];
+        for (id, (f, _)) in forms.iter().enumerate() {
+            by_first[usize::from(f[0])].push(u32::try_from(id).unwrap_or(u32::MAX));
+        }
+        for ids in &mut by_first {
+            ids.sort_by_key(|&id| std::cmp::Reverse(forms[id as usize].0.len()));
+        }
         let (patterns, owner): (Vec<_>, Vec<_>) = forms.into_iter().unzip();
         let windows = Windows::new(&patterns);
         Masker {
             windows,
-            ac,
+            by_first,
             patterns,
             owner,
             markers,
@@ -266,24 +263,24 @@ impl Masker {
         } else {
             self.undecided_from(buf, 0)
         };
-        let Some(ac) = &self.ac else {
+        if self.patterns.is_empty() {
             return (hold, false);
-        };
+        }
         let mut pos = 0;
         let mut masked = false;
         // Where the next sampled window starts.
         let mut sample = 0;
         loop {
             let found = match &self.windows {
-                None => ac.find(Input::new(buf).span(pos..buf.len())),
-                Some(w) => self.sampled(ac, w, buf, pos, &mut sample),
+                None => (pos..buf.len()).find_map(|a| self.longest_at(buf, a)),
+                Some(w) => self.sampled(w, buf, pos, &mut sample),
             };
             match found {
-                Some(m) if m.start() < hold => {
-                    out.extend_from_slice(&buf[pos..m.start()]);
-                    out.extend_from_slice(&self.markers[self.owner[m.pattern().as_usize()]]);
+                Some((start, id)) if start < hold => {
+                    out.extend_from_slice(&buf[pos..start]);
+                    out.extend_from_slice(&self.markers[self.owner[id]]);
                     masked = true;
-                    pos = m.end();
+                    pos = start + self.patterns[id].len();
                     sample = pos;
                     if pos > hold {
                         hold = self.undecided_from(buf, pos);
@@ -301,20 +298,27 @@ impl Masker {
 }
 
 impl Masker {
+    /// The longest form that `buf[a..]` begins with: its start and id.
+    fn longest_at(&self, buf: &[u8], a: usize) -> Option<(usize, usize)> {
+        self.by_first[usize::from(buf[a])]
+            .iter()
+            .map(|&id| id as usize)
+            .find(|&id| buf[a..].starts_with(&self.patterns[id]))
+            .map(|id| (a, id))
+    }
+
     /// The leftmost-longest match starting at or after `pos`, looking only where a sampled
     /// window (from `*sample` on, every `step` bytes) is in the filter. A form occurring at `a`
     /// has its window at the one sample in `a ..= a + step - 1`, so a hit at `p` can only be a
-    /// form starting in `p - (step - 1) ..= p`, which ends within `max_len` of `p`; a match
-    /// the automaton finds beyond `p` is left to a later sample, which sees it (or an earlier
-    /// one) with its whole span.
+    /// form starting in `p - (step - 1) ..= p`; those starts are tried in order, each with its
+    /// candidates longest first. A form starting after `p` is left to a later sample.
     fn sampled(
         &self,
-        ac: &AhoCorasick,
         w: &Windows,
         buf: &[u8],
         pos: usize,
         sample: &mut usize,
-    ) -> Option<aho_corasick::Match> {
+    ) -> Option<(usize, usize)> {
         // The hot loop: one load, one multiplication and one bit test per sample; the rest
         // only on a hit.
         let shift = 64 - FILTER_BITS;
@@ -333,11 +337,8 @@ impl Masker {
                 continue;
             }
             let from = pos.max(p.saturating_sub(w.step - 1));
-            let to = (p + self.max_len).min(buf.len());
-            if let Some(m) = ac.find(Input::new(buf).span(from..to))
-                && m.start() <= p
-            {
-                return Some(m);
+            if let Some(found) = (from..=p).find_map(|a| self.longest_at(buf, a)) {
+                return Some(found);
             }
         }
         None
