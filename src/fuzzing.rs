@@ -116,6 +116,11 @@ pub mod env {
     pub use crate::plan::{EnvDelivery, check_env};
 }
 
+/// `fuzz_targets/mask.rs`.
+pub mod mask {
+    pub use crate::mask::fuzz_stream;
+}
+
 /// `fuzz_targets/manifest.rs`.
 pub mod manifest {
     pub use crate::cli::parse as parse_args;
@@ -141,6 +146,8 @@ pub mod template {
 pub mod observe {
     pub use crate::app::observe::metrics::{Asked, MAX_REQUEST, asked, label};
     pub use crate::settings::observe::{Listen, listen};
+}
+
 /// `fuzz_targets/sops.rs`: the SOPS readers, the walk and the MAC, and the age format, driven
 /// with fixed keys.
 pub mod sops {
