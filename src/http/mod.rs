@@ -15,8 +15,14 @@
 //!   can never travel to another host (reqwest forwards custom headers across hosts).
 //! - **Retries**: connection errors, timeouts, 5xx other than 501, and 429 are retried up to
 //!   [`Options::retries`] times with exponential backoff and full jitter (`sleep = rand(0,
-//!   min(max, base·2^n))`); a 429/503 `Retry-After` in seconds is honoured when it fits in the
-//!   deadline. TLS failures and other 4xx are never retried: they will not get better.
+//!   min(max, base·2^n))`). TLS failures and other 4xx are never retried: they will not get
+//!   better.
+//! - **Throttling** (HTTP 429, or an answer [`Options::throttled_if`] recognises, as AWS's 400
+//!   `ThrottlingException`) says the service is there but over its quota: it is retried while
+//!   the deadline allows (up to [`THROTTLED_RETRIES`], however few `retries` are set, unless
+//!   they are 0), after the `Retry-After` the answer asks for (seconds or an HTTP date) plus
+//!   the full-jitter draw, so replicas told the same wait do not all come back together. Given
+//!   up, the error says "throttled" and is 69, the store being unavailable.
 //! - **Time**: each attempt has [`Options::timeout`] (connect, TLS, headers and body together), and
 //!   all attempts and sleeps of one client share [`Options::deadline`], counted from its first
 //!   request. An attempt that times out doubles the attempt timeout for the rest of the client's
@@ -75,6 +81,11 @@ use crate::error::{Error, Kind};
 use crate::secret::Secret;
 use exchange::{Failure, Outcome};
 
+/// The most retries of throttling answers, whatever [`Options::retries`] is (but 0): a fleet
+/// starting together is throttled for as long as the quota's minimum time for all of it, and
+/// the deadline is what bounds the wait (200 ms, 400 ms, ... 5 s ceilings: 20 are ~80 s).
+pub(crate) const THROTTLED_RETRIES: u32 = 20;
+
 /// The Debian/Ubuntu/Alpine system CA bundle, the last trust fallback.
 pub(crate) const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
@@ -121,9 +132,13 @@ pub(crate) struct Options {
     pub max_body: u64,
     /// Permit plain `http://` to hosts other than loopback.
     pub allow_insecure_http: bool,
-    /// Also retry a non-2xx answer when this says so (AWS throttling comes as a 400 whose body
-    /// names a throttling code).
-    pub retry_if: Option<fn(u16, &[u8]) -> bool>,
+    /// Recognises a throttling answer that is not a 429 (AWS throttling comes as a 400 whose
+    /// body names a throttling code): `Some(the code)` makes it retried as throttling.
+    pub throttled_if: Option<fn(u16, &[u8]) -> Option<String>>,
+    /// Retry throttling answers (the default). Off, the first one is given up on at once: for a
+    /// call that has a cheaper way round (a batch whose items can be read one by one under a
+    /// larger quota).
+    pub throttle_retries: bool,
     /// The HTTP proxies to go through ([`Proxies::from_env`]); none by default, so a client
     /// built without them (instance metadata, container credentials) always connects directly.
     pub proxies: Proxies,
@@ -143,7 +158,8 @@ impl Default for Options {
             jitter: true,
             max_body: 4 * 1024 * 1024,
             allow_insecure_http: false,
-            retry_if: None,
+            throttled_if: None,
+            throttle_retries: true,
             proxies: Proxies::default(),
             client_cert: None,
         }
@@ -250,6 +266,11 @@ impl Client {
         }
     }
 
+    /// Whether throttling answers are retried from now on ([`Options::throttle_retries`]).
+    pub(crate) fn retry_throttling(&mut self, on: bool) {
+        self.opts.throttle_retries = on;
+    }
+
     /// Counters of what this client has done.
     #[cfg(test)]
     pub(crate) fn stats(&self) -> Stats {
@@ -304,6 +325,8 @@ impl Client {
         let deadline = began + self.opts.deadline;
         let agent = self.agent(https, route)?;
         let mut attempt: u32 = 0;
+        // Retries of other failures and of throttling answers, each its own backoff sequence.
+        let (mut retried, mut throttled_retries) = (0u32, 0u32);
         loop {
             let now = Instant::now();
             let remaining = deadline.saturating_duration_since(now);
@@ -318,7 +341,7 @@ impl Client {
                 method.as_str(),
                 budget.as_millis()
             );
-            let (why, retry_after) = match exchange::once(
+            let (why, retry_after, throttled) = match exchange::once(
                 &agent, &self.opts, method, url, headers, body, budget,
             ) {
                 Ok(Outcome::Done(resp)) => {
@@ -334,41 +357,63 @@ impl Client {
                         ),
                     ));
                 }
-                Ok(Outcome::Retry(status, retry_after)) => (format!("HTTP {status}"), retry_after),
+                Ok(Outcome::Retry(_, retry_after, Some(how))) => {
+                    (format!("throttled ({how})"), retry_after, true)
+                }
+                Ok(Outcome::Retry(status, retry_after, None)) => {
+                    (format!("HTTP {status}"), retry_after, false)
+                }
                 Err(Failure::Fatal(kind, why)) => {
                     return Err(Error::new(
                         kind,
                         format!("{} {shown}: {why}", method.as_str()),
                     ));
                 }
-                Err(Failure::Transient(why)) => (why, None),
+                Err(Failure::Transient(why)) => (why, None, false),
                 Err(Failure::TimedOut(why)) => {
                     self.timeout = self.timeout.saturating_mul(2).min(self.opts.deadline);
-                    (why, None)
+                    (why, None, false)
                 }
             };
             crate::log::debug!("{} {shown}: {why} (attempt {attempt})", method.as_str());
-            if attempt > self.opts.retries {
+            let (n, limit) = if throttled && self.opts.throttle_retries {
+                throttled_retries += 1;
+                (
+                    throttled_retries,
+                    if self.opts.retries == 0 {
+                        0
+                    } else {
+                        self.opts.retries.max(THROTTLED_RETRIES)
+                    },
+                )
+            } else {
+                retried += 1;
+                (retried, if throttled { 0 } else { self.opts.retries })
+            };
+            if n > limit {
                 return Err(self.gave_up(method, &shown, &why, attempt, began));
             }
+            let jitter = backoff(
+                self.opts.backoff_base,
+                self.opts.backoff_max,
+                n - 1,
+                self.opts.jitter.then(random_u64),
+            );
+            // A throttled answer's Retry-After is the least wait; the jitter spreads the
+            // replicas told the same. Another status's Retry-After is waited as it is.
             let wait = match retry_after {
+                Some(s) if throttled => s.saturating_add(jitter),
                 Some(s) => s,
-                None => backoff(
-                    self.opts.backoff_base,
-                    self.opts.backoff_max,
-                    attempt - 1,
-                    self.opts.jitter.then(random_u64),
-                ),
+                None => jitter,
             };
             let remaining = deadline.saturating_duration_since(Instant::now());
             if wait >= remaining {
-                let why = if retry_after.is_some() {
-                    format!(
+                let why = match retry_after {
+                    Some(s) if s >= remaining => format!(
                         "{why}; server asked to retry after {} s, past the deadline",
-                        wait.as_secs()
-                    )
-                } else {
-                    format!("{why}; deadline reached")
+                        s.as_secs()
+                    ),
+                    _ => format!("{why}; deadline reached"),
                 };
                 return Err(self.gave_up(method, &shown, &why, attempt, began));
             }

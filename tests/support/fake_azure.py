@@ -9,7 +9,9 @@ Usage: fake_azure.py CONFIG_FILE
    "secrets": {"NAME": {"current": VERSION, "versions": {VERSION: VALUE}}},
    "sizes": {"NAME": N}             a current value of N bytes of "x",
    "faults": {"NAME": [STATUS...]}, the first answers for NAME (429 with Retry-After: 0),
-   "denied": ["NAME", ...]}         403 Forbidden / AccessDenied for NAME.
+   "denied": ["NAME", ...],         403 Forbidden / AccessDenied for NAME,
+   "quota": {"azure-get": [LIMIT, WINDOW_S]}}  over it, 429 Throttled with Retry-After (quota.py;
+                                    default: the documented 4,000 per 10 s).
 
 Endpoints (HTTPS under a fresh test CA written to DIR/ca.pem, plus a plain-http listener that
 serves only IMDS, as the real one is plain http):
@@ -24,7 +26,8 @@ serves only IMDS, as the real one is plain http):
   GET  /metadata/identity/oauth2/token?api-version=2018-02-01&resource=R   IMDS (Metadata: true).
 
 It prints "READY <https_port> <http_port>", then one line per request:
-  "REQ <METHOD> <path without query> auth=<yes|no> kind=<what it was>" (never a value or token).
+  "REQ <METHOD> <path without query> auth=<yes|no> kind=<what it was> status=<N> t=<ms>" (t:
+  CLOCK_MONOTONIC; never a value or token).
 """
 
 import http.server
@@ -39,10 +42,12 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_https import make_certs  # noqa: E402  (the same test CA and server certificate)
+from quota import quotas, retry_after  # noqa: E402
 
 LOCK = threading.Lock()
 CFG = {}
 FAULTS = {}
+QUOTAS = {}  # the documented 4,000 secret reads per 10 s per vault, or the config's (quota.py)
 
 
 def emit(line):
@@ -62,7 +67,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = json.dumps(obj).encode()
         path = urllib.parse.urlsplit(self.path).path
         auth = "yes" if self.headers.get("Authorization") else "no"
-        emit(f"REQ {self.command} {path} auth={auth} kind={kind}")
+        emit(f"REQ {self.command} {path} auth={auth} kind={kind} status={status} t={time.monotonic() * 1000:.1f}")
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -135,6 +140,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fault is not None:
             headers = {"Retry-After": "0"} if fault == 429 else {}
             return self.answer(fault, {"error": {"code": "Throttled" if fault == 429 else "InternalServerError", "message": "try again"}}, headers, kind="fault")
+        q = QUOTAS.get("azure-get")
+        if q is not None:
+            ok, wait = q.admit()
+            if not ok:
+                return self.answer(429, {"error": {"code": "Throttled", "message": "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached"}},
+                                   {"Retry-After": retry_after(wait)}, kind="throttled")
         if name in CFG.get("denied", []):
             return self.answer(403, {"error": {"code": "Forbidden", "message": "Caller is not authorized to perform action on resource.", "innererror": {"code": "AccessDenied"}}}, kind="secret")
         if name in CFG.get("sizes", {}):
@@ -186,6 +197,7 @@ class PlainHandler(Handler):
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # a fleet connects at once
 
 
 def main():
@@ -193,6 +205,7 @@ def main():
         CFG.update(json.load(f))
     for k, v in CFG.get("faults", {}).items():
         FAULTS[k] = list(v)
+    QUOTAS.update(quotas(CFG))
     d = CFG["dir"]
     make_certs(d, ["127.0.0.1"], False)
     tls = Server(("127.0.0.1", 0), Handler)

@@ -20,11 +20,14 @@ Usage: fake_gcp.py CONFIG_JSON
    "faults": {"projects/P/secrets/S": [503, 429]},   statuses answered first, one per request
    "corrupt": ["projects/P/secrets/S"],          dataCrc32c off by one
    "subject_token": "...",                       what STS accepts as the subject token
-   "refuse_jwt": false}                           the token endpoint refuses every JWT
+   "refuse_jwt": false,                           the token endpoint refuses every JWT
+   "quota": {"gcp-access": [LIMIT, WINDOW_S]}}    over it, 429 RESOURCE_EXHAUSTED (quota.py;
+                                                  default: the documented 90,000 a minute)
 It writes DIR/sa.json (a service-account key file whose token_uri is this fake),
 DIR/wif.json and DIR/wif-impersonate.json (external_account files reading DIR/subject-token),
 prints "READY <port>", then one line per request:
-  "REQ <METHOD> <path> auth=<yes|no> ok=<yes|no>" (never a token or a value).
+  "REQ <METHOD> <path> auth=<yes|no> ok=<yes|no> status=<N> t=<ms>" (t: CLOCK_MONOTONIC; never a
+  token or a value).
 """
 
 import base64
@@ -52,6 +55,11 @@ AUDIENCE = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityP
 # token -> who holds it ("sa", "sts", "impersonated", "metadata", "user")
 TOKENS = {}
 FAULTS = {k: list(v) for k, v in CFG.get("faults", {}).items()}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quota import quotas  # noqa: E402
+
+# The documented access quota (90,000 a minute), or the config's ("quota", see quota.py).
+QUOTAS = quotas(CFG)
 
 
 def emit(line):
@@ -125,12 +133,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         path = urllib.parse.urlsplit(self.path).path
         status = self.route_get(path)
-        emit(f"REQ GET {path} auth={'yes' if self.headers.get('Authorization') else 'no'} ok={'yes' if status == 200 else 'no'}")
+        emit(f"REQ GET {path} auth={'yes' if self.headers.get('Authorization') else 'no'} ok={'yes' if status == 200 else 'no'} status={status} t={time.monotonic() * 1000:.1f}")
 
     def do_POST(self):
         path = urllib.parse.urlsplit(self.path).path
         status = self.route_post(path, self.body())
-        emit(f"REQ POST {path} auth={'yes' if self.headers.get('Authorization') else 'no'} ok={'yes' if status == 200 else 'no'}")
+        emit(f"REQ POST {path} auth={'yes' if self.headers.get('Authorization') else 'no'} ok={'yes' if status == 200 else 'no'} status={status} t={time.monotonic() * 1000:.1f}")
 
     def route_get(self, path):
         if path == "/computeMetadata/v1/instance/service-accounts/default/token":
@@ -165,6 +173,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             fault = queued.pop(0) if queued else None
         if fault:
             return self.api_error(fault, "UNAVAILABLE" if fault >= 500 else "RESOURCE_EXHAUSTED", "try again")
+        q = QUOTAS.get("gcp-access")
+        if q is not None and not q.admit()[0]:
+            return self.api_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'Access requests' "
+                                  "and limit 'Access requests per minute' of service 'secretmanager.googleapis.com'.")
         if secret in CFG.get("denied", []):
             return self.api_error(403, "PERMISSION_DENIED", f"Permission 'secretmanager.versions.access' denied for resource '{name}'.")
         versions = CFG.get("secrets", {}).get(secret)
@@ -250,6 +262,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # a fleet connects at once
 
 
 def write(name, obj):
