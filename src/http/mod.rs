@@ -498,6 +498,15 @@ impl Pool {
         }
     }
 
+    /// A pool for a concurrent reader: each client a [`Client::fork`] (the same agents and
+    /// deadlines), the same options for the clients made later.
+    pub(crate) fn fork(&self) -> Pool {
+        Pool {
+            opts: self.opts.clone(),
+            by_key: self.by_key.iter().map(|(k, c)| (k.clone(), c.fork())).collect(),
+        }
+    }
+
     /// The client for `key` (an endpoint or an [`origin`]); the first time, it is built with the
     /// pool's options as `adjust` changes them (a metadata host's own limits).
     pub(crate) fn client(&mut self, key: &str, adjust: impl FnOnce(&mut Options)) -> &mut Client {

@@ -18,7 +18,7 @@ pub(crate) mod gcp;
 pub(crate) mod kind;
 pub(crate) mod local;
 pub(crate) mod registry;
-#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+#[cfg(any(feature = "vault", feature = "aws", feature = "gcp", feature = "azure"))]
 mod remote;
 pub(crate) mod section;
 #[cfg(any(feature = "vault", feature = "aws", feature = "gcp", feature = "azure"))]

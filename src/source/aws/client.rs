@@ -207,6 +207,13 @@ impl Clients {
         }
     }
 
+    /// Clients for a concurrent reader ([`http::Pool::fork`]).
+    pub(crate) fn fork(&self) -> Clients {
+        Clients {
+            pool: self.pool.fork(),
+        }
+    }
+
     fn client(&mut self, endpoint: &str) -> &mut http::Client {
         self.pool.client(endpoint, |_| {})
     }
