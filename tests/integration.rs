@@ -33,6 +33,7 @@ mod release;
 mod renewal;
 mod setup;
 mod templates;
+mod throttling;
 mod trust;
 mod vault;
 mod vault_login;

@@ -11,7 +11,7 @@ at it and sees the values, and `ThrottlingException` once over a quota.
 
 Over a quota: HTTP 400 {"__type": "ThrottlingException", "message": "Rate exceeded"}.
 
-Usage: fake_aws.py CONFIG_JSON
+Usage: fake_aws.py CONFIG_JSON (or a file holding it)
   {"secrets": {NAME: VALUE}, "parameters": {NAME: VALUE},
    "deny_batch": false        BatchGetSecretValue refused (AccessDeniedException): one by one,
    "quota": {...} or "off"}   see quota.quotas
@@ -30,7 +30,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quota import quotas  # noqa: E402
 
-CFG = json.loads(sys.argv[1])
+CFG = json.loads(sys.argv[1]) if sys.argv[1].startswith("{") else json.load(open(sys.argv[1]))
 QUOTAS = quotas(CFG)
 LOCK = threading.Lock()
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
