@@ -60,7 +60,7 @@ class Cloud:
             cfg = {"dir": d, "tenant": "72f988bf-86f1-41af-91ab-2d7cd011db47",
                    "client_id": "0b2f1a9e-5c3d-4e7f-8a6b-9c0d1e2f3a4b", "client_secret": secrets.token_hex(8),
                    "federated_token": secrets.token_hex(8), "identity_header": secrets.token_hex(8),
-                   "access_token": self.token,
+                   "access_token": self.token, "plain_vault": True,
                    "secrets": {n: {"current": "0" * 32, "versions": {"0" * 32: v}} for n, v in self.expected.items()}}
             arg = os.path.join(d, "config.json")
             with open(arg, "w") as f:
@@ -114,7 +114,9 @@ class Cloud:
             env.update({"GCE_METADATA_HOST": f"127.0.0.1:{port}", "GCE_METADATA_IP": f"127.0.0.1:{port}"})
         else:
             ref = "azure-kv:fleet/{}"
-            env.update({"SECRET_INIT_AZURE_ENDPOINT": f"https://127.0.0.1:{port}",
+            # Key Vault over the fake's plain listener (loopback): its Python TLS would limit
+            # the fleet long before the quota does.
+            env.update({"SECRET_INIT_AZURE_ENDPOINT": f"http://127.0.0.1:{self.ports[1]}",
                         "SSL_CERT_FILE": os.path.join(self.dir, "ca.pem"),
                         "AZURE_POD_IDENTITY_AUTHORITY_HOST": f"http://127.0.0.1:{self.ports[1]}"})
         lines += ["  secrets:"] + [f"    {n}: {{from: '{ref.format(n)}'}}" for n in self.expected]

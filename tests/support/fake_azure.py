@@ -10,6 +10,8 @@ Usage: fake_azure.py CONFIG_FILE
    "sizes": {"NAME": N}             a current value of N bytes of "x",
    "faults": {"NAME": [STATUS...]}, the first answers for NAME (429 with Retry-After: 0),
    "denied": ["NAME", ...],         403 Forbidden / AccessDenied for NAME,
+   "plain_vault": false,            Key Vault on the plain-http listener too (scripts/fleet: this
+                                    Python server's TLS would be the bottleneck, not the quota),
    "quota": {"azure-get": [LIMIT, WINDOW_S]}}  over it, 429 Throttled with Retry-After (quota.py;
                                     default: the documented 4,000 per 10 s).
 
@@ -100,7 +102,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if q.get("api-version") != "2018-02-01" or not q.get("resource"):
                 return self.answer(400, {"error": "invalid_request", "error_description": "bad query"}, kind="imds")
             return self.answer(200, self.token(q["resource"], "imds"), kind="imds")
-        if self.plain:
+        if self.plain and not (CFG.get("plain_vault") and u.path.startswith("/secrets/")):
             return self.answer(404, {"error": "not_found"}, kind="plain")
         if u.path == "/msi/token":
             if self.headers.get("X-IDENTITY-HEADER") != CFG["identity_header"]:
