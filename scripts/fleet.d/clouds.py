@@ -104,7 +104,7 @@ class Cloud:
         env = {}
         if self.name in ("aws", "aws-one", "ssm"):
             ref = "aws-ssm:/fleet/{}" if self.name == "ssm" else "aws-sm:fleet/{}"
-            env.update({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_REGION": "us-east-1",
+            env.update({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
                         "AWS_ACCESS_KEY_ID": "AKIDFLEET", "AWS_SECRET_ACCESS_KEY": "fleet-secret",
                         "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent",
                         "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"})
