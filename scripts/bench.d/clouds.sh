@@ -44,7 +44,7 @@ print("The fakes (tests/support/fake_aws.py, fake_gcp.py, fake_azure.py; plain h
 PY
 echo
 fi
-"$py" - "$root" "$SI_BIN" "${SI_BENCH_RUNS:-7}" "${SI_BENCH_PEER_RUNS:-3}" <<'PY'
+"$py" - "$root" "$SI_BIN" "${SI_BENCH_RUNS:-11}" "${SI_BENCH_PEER_RUNS:-3}" <<'PY'
 import json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 root, si, runs, peer_runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 sys.path.insert(0, os.path.join(root, "scripts/fleet.d"))

@@ -145,7 +145,15 @@ class Cloud:
         return os.path.getsize(self.log)
 
     def requests(self, offset):
-        """Counts of the read requests logged after `offset`: ok, throttled, other."""
+        """Counts of the read requests logged after `offset`: ok, throttled, other. A fake logs a
+        request after answering it, so the log is first let settle (no growth for 300 ms, at
+        most 5 s)."""
+        end, size, still = time.monotonic() + 5, -1, 0
+        while time.monotonic() < end and still < 3:
+            now = self.log_size()
+            still = still + 1 if now == size else 0
+            size = now
+            time.sleep(0.1)
         out = {"ok": 0, "throttled": 0, "other": 0}
         with open(self.log, errors="replace") as f:
             f.seek(offset)
