@@ -374,17 +374,25 @@ mod tests {
         struct Once<'a>(Option<&'a [u8]>);
         impl Read for Once<'_> {
             fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-                let b = self.0.take().ok_or_else(|| io::Error::other("read twice"))?;
+                let b = self
+                    .0
+                    .take()
+                    .ok_or_else(|| io::Error::other("read twice"))?;
                 out[..b.len()].copy_from_slice(b);
                 Ok(b.len())
             }
         }
-        let once = read_secret(Once(Some(&big[..7])), 100, 7).expect("one read").expect("fits");
+        let once = read_secret(Once(Some(&big[..7])), 100, 7)
+            .expect("one read")
+            .expect("fits");
         assert_eq!(once.expose(), &big[..7]);
         // A size that was wrong (a short read with fewer bytes) reads on to the end.
         assert!(read_secret(Once(Some(&big[..5])), 100, 7).is_err());
         assert_eq!(
-            read_secret(&big[..5], 100, 4096).expect("io").expect("fits").expose(),
+            read_secret(&big[..5], 100, 4096)
+                .expect("io")
+                .expect("fits")
+                .expose(),
             &big[..5]
         );
         let exact = read_secret(&big[..10], 10, 10).expect("io").expect("fits");

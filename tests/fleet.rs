@@ -174,7 +174,10 @@ print(json.dumps(out))
         let codes = got[k].as_array().expect("codes");
         // One call of each went before the burst: 4 of the 8 fit the quota of 5.
         assert_eq!(codes.len(), 4, "{k}: not throttled past the quota: {got}");
-        assert!(codes.iter().all(|c| c == "ThrottlingException"), "{k}: {got}");
+        assert!(
+            codes.iter().all(|c| c == "ThrottlingException"),
+            "{k}: {got}"
+        );
     }
 
     // GCP: the SDK reads the first secret and takes the quota's 429 for what it is,
@@ -193,7 +196,10 @@ print(json.dumps(out))
     assert_eq!(got[names[0]]["b64"], b64(a.as_bytes()), "{got}");
     assert_eq!(got[names[1]]["error"], "TooManyRequests", "{got}");
     let access = gcp.requests("/v1/projects/proj-1/secrets/");
-    assert!(access.iter().any(|l| l.contains(" status=429 ")), "{access:?}");
+    assert!(
+        access.iter().any(|l| l.contains(" status=429 ")),
+        "{access:?}"
+    );
 
     // Azure: the SDK's retry honours the fake's Retry-After.
     let azure = FakeAzure::start(json!({
@@ -214,9 +220,21 @@ print(json.dumps(out))
 
     // A fleet of ten of each cloud through the script: all start, every value right.
     for cloud in ["aws", "aws-one", "ssm", "gcp", "azure"] {
-        let row = run_script(&["--cloud", cloud, "--n", "10", "--jitter", "on", "--round-timeout", "60"]);
+        let row = run_script(&[
+            "--cloud",
+            cloud,
+            "--n",
+            "10",
+            "--jitter",
+            "on",
+            "--round-timeout",
+            "60",
+        ]);
         assert_eq!(row["ok"], 10, "{cloud}: {row}");
         assert_eq!(row["failures"], json!({}), "{cloud}: {row}");
-        assert!(row["reads_ok"].as_u64() >= row["minimum"].as_u64(), "{cloud}: {row}");
+        assert!(
+            row["reads_ok"].as_u64() >= row["minimum"].as_u64(),
+            "{cloud}: {row}"
+        );
     }
 }

@@ -111,7 +111,11 @@ fn always_throttled_is_unavailable_and_says_throttled_within_the_deadline() {
         .stderr_has("throttled (HTTP 400 ThrottlingException)")
         .stderr_has("gave up after");
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
-    assert!(fake.requests("main").len() > 2, "retried: {:?}", fake.events());
+    assert!(
+        fake.requests("main").len() > 2,
+        "retried: {:?}",
+        fake.events()
+    );
     assert!(!sb.path("out/x").exists(), "nothing written");
 
     // Google's quota, as its fake enforces it (one access a minute here): the second secret is
@@ -156,7 +160,11 @@ fn always_throttled_is_unavailable_and_says_throttled_within_the_deadline() {
         .expect_code(69)
         .stderr_has("throttled (HTTP 429)")
         .stderr_has("past the deadline");
-    assert_eq!(azure.requests("throttled").len(), 1, "not retried past the deadline");
+    assert_eq!(
+        azure.requests("throttled").len(),
+        1,
+        "not retried past the deadline"
+    );
 }
 
 /// `Retry-After: 1`, then an HTTP date a few seconds ahead: each retry waits at least that long.
@@ -169,7 +177,10 @@ fn retry_after_is_honoured_in_seconds_and_as_an_http_date() {
         .args(["-u", "-d", "now + 4 seconds", "+%a, %d %b %Y %H:%M:%S GMT"])
         .output()
         .expect("date");
-    let date = String::from_utf8(date.stdout).expect("utf-8").trim().to_string();
+    let date = String::from_utf8(date.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string();
     let value = canary("after");
     let fake = Fake::start(json!([
         {"status": 429, "headers": {"Retry-After": "1"}},

@@ -85,7 +85,11 @@ pub(super) fn once(
         && let Some(throttled) = opts.throttled_if
         && let Some(code) = throttled(status, body.expose())
     {
-        return Ok(Outcome::Retry(status, None, Some(format!("HTTP {status} {code}"))));
+        return Ok(Outcome::Retry(
+            status,
+            None,
+            Some(format!("HTTP {status} {code}")),
+        ));
     }
     Ok(Outcome::Done(Response { status, body, etag }))
 }
@@ -117,8 +121,14 @@ fn http_date(v: &str) -> Option<u64> {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let mut f = v.split(' ');
-    let (_weekday, day, month, year, time, zone) =
-        (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
+    let (_weekday, day, month, year, time, zone) = (
+        f.next()?,
+        f.next()?,
+        f.next()?,
+        f.next()?,
+        f.next()?,
+        f.next()?,
+    );
     if f.next().is_some() || zone != "GMT" || day.len() != 2 || year.len() != 4 {
         return None;
     }
@@ -257,7 +267,10 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(http_date("Tue, 29 Feb 2028 12:00:00 GMT"), Some(1_835_438_400));
+        assert_eq!(
+            http_date("Tue, 29 Feb 2028 12:00:00 GMT"),
+            Some(1_835_438_400)
+        );
         for bad in [
             "",
             "-1",

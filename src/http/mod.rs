@@ -110,6 +110,9 @@ impl Method {
     }
 }
 
+/// Recognises a throttling answer by its status and body: `Some(its code)`.
+pub(crate) type ThrottledIf = fn(u16, &[u8]) -> Option<String>;
+
 /// Client policy: trust, time, retries and size limits.
 #[derive(Clone, Debug)]
 pub(crate) struct Options {
@@ -134,7 +137,7 @@ pub(crate) struct Options {
     pub allow_insecure_http: bool,
     /// Recognises a throttling answer that is not a 429 (AWS throttling comes as a 400 whose
     /// body names a throttling code): `Some(the code)` makes it retried as throttling.
-    pub throttled_if: Option<fn(u16, &[u8]) -> Option<String>>,
+    pub throttled_if: Option<ThrottledIf>,
     /// Retry throttling answers (the default). Off, the first one is given up on at once: for a
     /// call that has a cheaper way round (a batch whose items can be read one by one under a
     /// larger quota).
@@ -503,7 +506,11 @@ impl Pool {
     pub(crate) fn fork(&self) -> Pool {
         Pool {
             opts: self.opts.clone(),
-            by_key: self.by_key.iter().map(|(k, c)| (k.clone(), c.fork())).collect(),
+            by_key: self
+                .by_key
+                .iter()
+                .map(|(k, c)| (k.clone(), c.fork()))
+                .collect(),
         }
     }
 

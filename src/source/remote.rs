@@ -230,23 +230,36 @@ mod tests {
     fn reads_together_in_order_and_stop_after_a_failure() {
         let items: Vec<u32> = (0..50).collect();
         let mut first = 0u32;
-        let got = read_together(&items, &mut first, |_| 0, |n, i| {
-            *n += 1;
-            Ok(i * 2)
-        });
+        let got = read_together(
+            &items,
+            &mut first,
+            |_| 0,
+            |n, i| {
+                *n += 1;
+                Ok(i * 2)
+            },
+        );
         assert_eq!(got.len(), 50);
         for (i, r) in got.iter().enumerate() {
-            assert_eq!(r.as_ref().map(|r| r.as_ref().ok().copied()), Some(Some(i as u32 * 2)));
+            assert_eq!(
+                r.as_ref().map(|r| r.as_ref().ok().copied()),
+                Some(Some(i as u32 * 2))
+            );
         }
         // The first failure is answered; nothing after it is started once it is seen, and
         // everything before it has its answer.
-        let got = read_together(&items, &mut first, |_| 0, |_, i| {
-            if *i == 10 {
-                Err(Error::new(Kind::Unavailable, "no"))
-            } else {
-                Ok(*i)
-            }
-        });
+        let got = read_together(
+            &items,
+            &mut first,
+            |_| 0,
+            |_, i| {
+                if *i == 10 {
+                    Err(Error::new(Kind::Unavailable, "no"))
+                } else {
+                    Ok(*i)
+                }
+            },
+        );
         assert!(matches!(got[10], Some(Err(_))));
         assert!(got[..10].iter().all(|r| matches!(r, Some(Ok(_)))));
         assert!(got.iter().filter(|r| r.is_some()).count() < 10 + 1 + PARALLEL_READS);

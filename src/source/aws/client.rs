@@ -428,8 +428,14 @@ mod tests {
             throttled_if(400, br#"{"__type":"ThrottlingException"}"#).as_deref(),
             Some("ThrottlingException")
         );
-        assert_eq!(throttled_if(400, br#"{"__type":"AccessDeniedException"}"#), None);
-        assert_eq!(throttled_if(500, br#"{"__type":"ThrottlingException"}"#), None);
+        assert_eq!(
+            throttled_if(400, br#"{"__type":"AccessDeniedException"}"#),
+            None
+        );
+        assert_eq!(
+            throttled_if(500, br#"{"__type":"ThrottlingException"}"#),
+            None
+        );
         for body in [
             r#"{"__type":"ResourceNotFoundException","message":"x"}"#,
             r#"{"__type":"ParameterNotFound"}"#,

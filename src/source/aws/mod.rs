@@ -437,7 +437,12 @@ impl AwsSource {
     fn read_uncached(&mut self, r: &AwsRef, region: &str) -> Result<Option<Rc<Stored>>, Error> {
         let (url, _) = endpoint(r.service, Some(region), &self.env);
         let creds = self.credentials()?;
-        let key = (r.service, region.to_string(), r.id.clone(), r.version.clone());
+        let key = (
+            r.service,
+            region.to_string(),
+            r.id.clone(),
+            r.version.clone(),
+        );
         Ok(read_one(&mut self.clients, &key, &url, &creds, self.max_secret_bytes)?.map(Rc::new))
     }
 
