@@ -15,7 +15,9 @@ use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::{Found, Origin, SourceKind, pick_key};
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+use super::pick_key;
+use super::{Found, Origin, SourceKind};
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
 
@@ -59,6 +61,7 @@ pub(crate) fn found(kind: SourceKind, label: String, value: Secret) -> Found {
     }
 }
 
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 /// The value read by reference `label`, or its `#KEY` when `key` is given (`Ok(None)` when the
 /// object has no such key; 65 naming the reference when the value is not a JSON object).
 pub(crate) fn keyed(
