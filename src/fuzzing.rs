@@ -37,6 +37,19 @@ pub mod vault {
     pub use crate::source::vault::config::KvVersion;
 }
 
+/// `fuzz_targets/kms.rs`.
+pub mod kms {
+    #[cfg(feature = "aws")]
+    pub use crate::source::aws::client::{parse_kms_decrypt, parse_kms_encrypt};
+    pub use crate::source::kms::KmsKey;
+    #[cfg(feature = "azure")]
+    pub use crate::source::kms::azure::parse_key_result;
+    #[cfg(feature = "gcp")]
+    pub use crate::source::kms::gcp::{
+        parse_decrypt as parse_gcp_decrypt, parse_encrypt as parse_gcp_encrypt,
+    };
+}
+
 /// `fuzz_targets/bundle.rs`.
 pub mod bundle {
     pub use crate::bundle::format::{Bundle, Vault, rfc3339};

@@ -87,6 +87,18 @@ pub(crate) fn build(resolutions: &[Resolution], settings: &Settings) -> Result<P
             name.to_string(),
             version.map_or_else(|| src.to_string(), |v| format!("{src}, version {v}")),
         );
+        if let (true, FileTarget::Path(p)) = (settings.env_only, &r.settings.file) {
+            errors.push(Error::secret(
+                Kind::Config,
+                name,
+                "config.yaml",
+                format!(
+                    "file: {} is given, but delivery is env only (env_only, --env-only): remove one",
+                    p.display()
+                ),
+            ));
+            continue;
+        }
         if let Some(path) = file_target(r, settings) {
             let previous = match &r.settings.file {
                 FileTarget::Path(p) => {
@@ -152,10 +164,16 @@ pub(crate) fn build(resolutions: &[Resolution], settings: &Settings) -> Result<P
                 });
             }
         }
-        if let Some(var) = &r.settings.env {
+        // Env only: a secret without `env:` goes to the variable of its own name.
+        let env_name = r
+            .settings
+            .env
+            .as_deref()
+            .or(settings.env_only.then_some(name));
+        if let Some(var) = env_name {
             if let Err(e) = check_env(var, value, settings.allow_dangerous_env) {
                 errors.push(Error::secret(e.kind, name, src, e.what));
-            } else if let Some(other) = env_owner.insert(var.clone(), name.to_string()) {
+            } else if let Some(other) = env_owner.insert(var.to_string(), name.to_string()) {
                 errors.push(Error::secret(
                     Kind::Data,
                     name,
@@ -164,7 +182,7 @@ pub(crate) fn build(resolutions: &[Resolution], settings: &Settings) -> Result<P
                 ));
             } else {
                 plan.env.push(EnvDelivery {
-                    var: var.clone(),
+                    var: var.to_string(),
                     secret: name.to_string(),
                     value: value.clone(),
                 });
@@ -218,6 +236,26 @@ pub(crate) fn add_injected(
     errors.into_result()
 }
 
+/// Env only (`env_only`, `--env-only`): a plan that would still write a file (a template, a
+/// provider's credentials file, a dynamic secret) is refused, naming each, rather than writing
+/// it or dropping it in silence.
+pub(crate) fn env_only(plan: &Plan) -> Result<(), Errors> {
+    let mut errors = Errors::default();
+    for f in &plan.files {
+        errors.push(
+            Error::new(
+                Kind::Config,
+                format!(
+                    "writes {}, but delivery is env only (env_only, --env-only): no file is written",
+                    f.path.display()
+                ),
+            )
+            .with_source(f.secret.clone()),
+        );
+    }
+    errors.into_result()
+}
+
 /// Checks that `value` can be delivered as env var `var`.
 pub fn check_env(var: &str, value: &Secret, allow_dangerous: bool) -> Result<(), Error> {
     if !name::is_env_name(var) {
@@ -256,6 +294,7 @@ pub fn check_env(var: &str, value: &Secret, allow_dangerous: bool) -> Result<(),
 fn file_target(r: &Resolution, settings: &Settings) -> Option<PathBuf> {
     match &r.settings.file {
         FileTarget::Disabled => None,
+        _ if settings.env_only => None,
         FileTarget::Default => Some(settings.output_dir.join(r.name.as_str())),
         FileTarget::Path(p) => Some(p.clone()),
     }

@@ -50,6 +50,10 @@ pub struct Settings {
     /// Environment values that are whole references reach the program resolved
     /// (`secret_init.resolve_env_references`).
     pub resolve_env_references: bool,
+    /// Deliver by env only (`--env-only`, `secret_init.env_only`): no file, no output dir.
+    pub env_only: bool,
+    /// `check --offline`: no remote source contacted, no credential read.
+    pub offline: bool,
     /// `check --show-prefix`: values shown by their first quarter instead of masked.
     pub show_prefix: bool,
     /// Log verbosity.
@@ -548,6 +552,8 @@ impl Settings {
                 Opt::ResolveEnvReferences,
                 file.resolve_env_references,
             )?,
+            env_only: flag(inv, env, Opt::EnvOnly, file.env_only)?,
+            offline: flag(inv, env, Opt::Offline, None)?,
             show_prefix: flag(inv, env, Opt::ShowPrefix, None)?,
             log_level,
             log_format,

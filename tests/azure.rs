@@ -230,12 +230,30 @@ fn azure_errors_retries_and_caps() {
     );
 
     // No credentials at all: managed identity unreachable (a closed loopback port) is 77,
-    // naming what to set.
+    // naming what to set and every link of the chain tried before it.
     azure_run(&sb, &fake, Cred::None)
+        .env("AZURE_TENANT_ID", TENANT)
         .args(["--", "/bin/true"])
         .output()
         .expect_code(77)
-        .stderr_has("no Azure credentials");
+        .stderr_has("no Azure credentials")
+        .stderr_has(
+            "; tried before it: AZURE_TENANT_ID + AZURE_CLIENT_ID + AZURE_CLIENT_SECRET or \
+             AZURE_FEDERATED_TOKEN_FILE (not set: AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or \
+             AZURE_FEDERATED_TOKEN_FILE); IDENTITY_ENDPOINT + IDENTITY_HEADER (not set: \
+             IDENTITY_ENDPOINT, IDENTITY_HEADER)",
+        );
+    // A managed identity endpoint that refuses its header: its error, and the link before it.
+    let out = azure_run(&sb, &fake, Cred::AppService)
+        .env("IDENTITY_HEADER", "wrong")
+        .args(["--", "/bin/true"])
+        .output();
+    assert_ne!(out.code(), 0);
+    out.stderr_has("(IDENTITY_ENDPOINT)").stderr_has(
+        "; tried before it: AZURE_TENANT_ID + AZURE_CLIENT_ID + AZURE_CLIENT_SECRET or \
+         AZURE_FEDERATED_TOKEN_FILE (not set: AZURE_TENANT_ID, AZURE_CLIENT_ID, \
+         AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE)",
+    );
 
     // A URL of another host is not a Key Vault reference; a plain-http endpoint off loopback is
     // refused before any connection.

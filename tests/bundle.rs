@@ -585,8 +585,13 @@ fn tampering_fails_the_whole_start() {
         ),
         (
             "newer version",
+            Box::new(|v| v["version"] = 3.into()),
+            "version 3 is not supported",
+        ),
+        (
+            "made version 2 (a KMS-wrapped key) with no key",
             Box::new(|v| v["version"] = 2.into()),
-            "version 2 is not supported",
+            "a version 2 bundle needs its \"key\"",
         ),
     ];
     let (f, c) = start_fixture();

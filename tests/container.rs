@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
+mod example;
 mod release;
 
 const IMAGE: &str = "localhost/secret-init-test:latest";

@@ -581,3 +581,59 @@ fn benchmarks_doc_is_the_bench_scripts_output() {
         "benchmarks live in docs/benchmarks.md"
     );
 }
+
+/// Every source the binary has is where a user looks for it: the README's `sources:` sample, its
+/// live-refresh section, docs/refresh.md's table of how a change is noticed, and (for the remote
+/// ones) a section of docs/try-locally.md.
+#[test]
+fn every_source_is_in_the_samples_the_refresh_docs_and_try_locally() {
+    let version = Run::new().arg("--version").output();
+    version.expect_ok();
+    let line = version
+        .stdout()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("sources:")
+                .map(str::trim)
+                .map(str::to_string)
+        })
+        .expect("--version lists the sources");
+    let sources: Vec<&str> = line.split(", ").collect();
+    assert!(sources.len() >= 9, "{sources:?}");
+    let readme = read(&root().join("README.md"));
+    let sample = readme
+        .lines()
+        .find(|l| l.trim_start().starts_with("sources: ["))
+        .expect("a sources: sample in the README");
+    let refresh = readme
+        .split("\n## Live refresh")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a Live refresh section");
+    let refresh_doc = read(&root().join("docs/refresh.md"));
+    let try_locally = read(&root().join("docs/try-locally.md"));
+    for s in &sources {
+        assert!(
+            sample.contains(s),
+            "the README's sources sample lacks {s}: {sample}"
+        );
+        assert!(
+            refresh.contains(&format!("`{s}`")),
+            "the README's refresh section lacks {s}"
+        );
+        assert!(
+            refresh_doc
+                .lines()
+                .any(|l| l.starts_with("| `") && l.contains(&format!("`{s}`"))),
+            "docs/refresh.md's table lacks {s}"
+        );
+    }
+    for s in ["vault", "aws", "gcp", "azure"] {
+        assert!(
+            try_locally
+                .lines()
+                .any(|l| l.starts_with("## ") && l.to_lowercase().contains(s)),
+            "docs/try-locally.md has no section for {s}"
+        );
+    }
+}

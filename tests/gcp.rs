@@ -232,7 +232,14 @@ fn gcp_metadata_server() {
     let out = gcp_run(&sb, None, &closed_port())
         .args(["--", "/bin/true"])
         .output();
-    out.expect_code(69).stderr_has("metadata server");
+    // Its error names every link of the chain found empty before it.
+    out.expect_code(69)
+        .stderr_has("metadata server")
+        .stderr_has(&format!(
+            "; tried before it, none set: GOOGLE_APPLICATION_CREDENTIALS, the gcloud credentials \
+             file {}/.config/gcloud/application_default_credentials.json",
+            sb.path("home").display()
+        ));
 }
 
 /// Denied is 77 without a retry; 503 and 429 are retried; a CRC32C mismatch and an oversized

@@ -322,11 +322,15 @@ struct VaultRun {
 }
 
 fn vault_reloader(bao: &Bao, first: &str, opts: &[&str]) -> VaultRun {
-    bao.put_v2("app", &[("db", first)]);
+    // A second secret from the same path: an outage fails both, and is one failed source.
+    bao.put_v2("app", &[("db", first), ("db2", "steady")]);
     let token = bao.reader_token();
     let sb = Sandbox::new();
     let status = sb.path("status.json");
-    sb.config(&vault_yaml(bao, &status, ""));
+    sb.config(&vault_yaml(bao, &status, "").replace(
+        "secrets:\n  db: null\n",
+        "secrets:\n  db: null\n  db2: null\n",
+    ));
     let out = sb.path("out/db");
     let mut r = sb.run();
     r.env("VAULT_TOKEN", &token)
@@ -376,7 +380,7 @@ fn vault_kv_put_is_published_and_signalled_and_an_outage_leaves_the_program_alon
 
     // A new KV version: published and signalled within the interval + 1 s.
     let t0 = Instant::now();
-    bao.put_v2("app", &[("db", &v[1])]);
+    bao.put_v2("app", &[("db", &v[1]), ("db2", "steady")]);
     let (line, _) = expect_prefix(&ns, "hup ", Duration::from_secs(3));
     eprintln!(
         "vault kv put → SIGHUP handler: {:?} (interval 2s)",
@@ -402,11 +406,18 @@ fn vault_kv_put_is_published_and_signalled_and_an_outage_leaves_the_program_alon
         .expect("vault source")
         .clone();
     assert_eq!(vault_state["state"], "error", "{st}");
+    // Two secrets from the one path that failed: one failed source, listed once.
+    let failed = st["failed_sources"].as_array().expect("failed_sources");
+    assert_eq!(failed.len(), 1, "{st}");
+    assert!(
+        failed[0].as_str().is_some_and(|f| f.starts_with("vault:")),
+        "{st}"
+    );
     assert_eq!(ns.wait(Duration::from_millis(200)), None, "the run ended");
     assert_eq!(read(&out), v[1]);
     freeze(&bao, false);
     // Back: the next retry (backoff at most the interval) succeeds and picks up a new version.
-    bao.put_v2("app", &[("db", &v[2])]);
+    bao.put_v2("app", &[("db", &v[2]), ("db2", "steady")]);
     let (line, _) = expect_prefix(&ns, "hup ", Duration::from_secs(8));
     assert_eq!(line, format!("hup {}", v[2]));
     status_until(&status, Duration::from_secs(2), &ns, |s| s["ok"] == true);

@@ -101,6 +101,13 @@ fn command(
         ),
         None => crate::log::info!("no config.yaml found (--config); no secrets declared"),
     }
+    if settings.offline && !matches!(inv.command, Command::Check(_)) {
+        return Err(Error::new(
+            Kind::Usage,
+            "--offline goes with check only: secret-init check --offline",
+        )
+        .into());
+    }
     let mut ctx = Context {
         env,
         manifest,
@@ -212,7 +219,7 @@ pub(crate) fn run(
     out_of_the_programs_reach(ctx, creds.as_ref())?;
     ctx.program_home = creds.as_ref().map(|c| c.home.clone());
     let ctx = &*ctx;
-    if !ctx.settings.allow_shared_dir {
+    if !ctx.settings.allow_shared_dir && !ctx.settings.env_only {
         // Before the first read: the output dir is usually /secrets, also the first secrets dir.
         file::tighten_fresh_mount(
             &ctx.settings.output_dir,
@@ -367,6 +374,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         creds: creds.as_ref(),
         program,
         only: None,
+        offline: ctx.settings.offline,
     };
     // The run's own pass: check stops where the run would, with the run's errors.
     let Pass {
@@ -406,7 +414,12 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
                     .unwrap_or_else(|| "vault dynamic".to_string()),
                 destination: vec![f.path.display().to_string()],
                 value: "-".into(),
-                status: "ok".into(),
+                status: if ctx.settings.offline {
+                    crate::source::offline::NOT_CONTACTED
+                } else {
+                    "ok"
+                }
+                .into(),
             });
         }
     }
@@ -542,16 +555,22 @@ impl Row {
     fn of(r: &Resolution, s: &Settings) -> Row {
         let mut dest = Vec::new();
         match &r.settings.file {
+            _ if s.env_only => {}
             manifest::FileTarget::Default => {
                 dest.push(s.output_dir.join(r.name.as_str()).display().to_string())
             }
             manifest::FileTarget::Path(p) => dest.push(p.display().to_string()),
             manifest::FileTarget::Disabled => {}
         }
-        if let Some(v) = &r.settings.env {
+        // As the plan has it: env only delivers a secret without `env:` under its own name.
+        let env_only_name = s.env_only.then_some(r.name.as_str());
+        if let Some(v) = r.settings.env.as_deref().or(env_only_name) {
             dest.push(format!("env:{v}"));
         }
+        // `check --offline`: a remote source's value is a placeholder, neither shown nor judged.
+        let uncontacted = s.offline && r.origin.as_ref().is_some_and(|o| !o.kind.is_local());
         let status = match (&r.value, &r.problem) {
+            (Some(_), None) if uncontacted => crate::source::offline::NOT_CONTACTED.to_string(),
             (_, Some(e)) if e.kind == Kind::Unavailable => "missing".to_string(),
             (_, Some(e)) => format!("error: {}", e.what),
             (Some(_), None) => "ok".to_string(),
@@ -564,7 +583,7 @@ impl Row {
                 .as_ref()
                 .map_or_else(|| "-".to_string(), ToString::to_string),
             destination: dest,
-            value: r.value.as_ref().map_or_else(
+            value: r.value.as_ref().filter(|_| !uncontacted).map_or_else(
                 || "-".to_string(),
                 |v| {
                     if s.show_prefix {
@@ -656,6 +675,7 @@ pub(crate) fn get(ctx: &Context, name: &str) -> Result<u8, Errors> {
         creds: None,
         program: &[],
         only: Some(&declared.name),
+        offline: false,
     };
     let Pass {
         resolutions,

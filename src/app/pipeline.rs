@@ -108,6 +108,9 @@ pub(crate) struct Target<'p> {
     pub program: &'p [OsString],
     /// Only this secret (`get`); `None`: every declared secret.
     pub only: Option<&'p crate::name::SecretName>,
+    /// `check --offline`: the remote sources contacted nowhere, their values placeholders
+    /// (`source::offline`); the local ones read as in a run.
+    pub offline: bool,
 }
 
 /// One pass's result. Its rows (resolutions, provider files) are kept even when a later stage
@@ -147,6 +150,7 @@ pub(crate) fn pass<'a>(
         &outputs,
         carry,
         &inputs,
+        target.offline,
     )?;
     let declared = ctx
         .manifest
@@ -194,7 +198,7 @@ pub(crate) fn pass<'a>(
         let Some((mut plan, mut injected)) = planned else {
             return Ok(Delivery::default());
         };
-        add_dynamic(ctx, carry, &mut plan)?;
+        add_dynamic(ctx, carry, &mut plan, target.offline)?;
         injected.extend(crate::source::file::file_env(
             &ctx.settings.file_env,
             &ctx.env,
@@ -202,6 +206,9 @@ pub(crate) fn pass<'a>(
             &inputs,
         )?);
         plan::add_injected(&mut plan, injected, &ctx.settings)?;
+        if ctx.settings.env_only {
+            plan::env_only(&plan)?;
+        }
         if target.ending != Ending::Deliver {
             return Ok(Delivery {
                 plan,
@@ -386,14 +393,20 @@ fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
 
 /// Without the vault source there are no dynamic secrets.
 #[cfg(not(feature = "vault"))]
-fn add_dynamic(_: &Context, _: &mut Carry, _: &mut plan::Plan) -> Result<(), Errors> {
+fn add_dynamic(_: &Context, _: &mut Carry, _: &mut plan::Plan, _: bool) -> Result<(), Errors> {
     Ok(())
 }
 
 /// The vault's dynamic secrets (`secret_init.vault.dynamic`) join the plan: each one's fields
-/// as files published in the same atomic set. A path already planned is a conflict.
+/// as files published in the same atomic set. A path already planned is a conflict. `offline`:
+/// nothing is issued; each field is planned with a placeholder value.
 #[cfg(feature = "vault")]
-fn add_dynamic(ctx: &Context, carry: &mut Carry, plan: &mut plan::Plan) -> Result<(), Errors> {
+fn add_dynamic(
+    ctx: &Context,
+    carry: &mut Carry,
+    plan: &mut plan::Plan,
+    offline: bool,
+) -> Result<(), Errors> {
     let Some(v) = ctx
         .settings
         .source
@@ -403,7 +416,19 @@ fn add_dynamic(ctx: &Context, carry: &mut Carry, plan: &mut plan::Plan) -> Resul
     else {
         return Ok(());
     };
-    let values = carry.vault.dynamic_values(v, &ctx.env)?;
+    let values = if offline {
+        let placeholder = crate::secret::Secret::new(crate::source::offline::PLACEHOLDER.to_vec());
+        v.dynamic
+            .iter()
+            .flat_map(|d| {
+                d.fields
+                    .iter()
+                    .map(|(suffix, _)| (d.name.clone(), suffix.clone(), placeholder.clone()))
+            })
+            .collect()
+    } else {
+        carry.vault.dynamic_values(v, &ctx.env)?
+    };
     let mut errors = Errors::default();
     for (name, suffix, content) in values {
         let f = plan::FileDelivery {
@@ -456,6 +481,7 @@ pub(crate) fn delivery(
         creds,
         program,
         only: None,
+        offline: false,
     };
     pass(ctx, &from_env, carry, &target)?.delivery
 }
@@ -474,6 +500,7 @@ pub(crate) fn plan_for(
         creds: None,
         program: &[],
         only: None,
+        offline: false,
     };
     Ok(pass(ctx, &from_env, carry, &target)?.delivery?.plan)
 }

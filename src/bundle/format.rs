@@ -21,9 +21,11 @@ use crate::secret::Secret;
 
 /// The `format` field of every bundle.
 pub(crate) const FORMAT_ID: &str = "secret-init-bundle";
-/// The version this build reads and writes.
+/// The version of a bundle whose key is the master key the pod holds.
 pub(crate) const VERSION: u64 = 1;
-/// The `cipher` field: the only one version 1 knows.
+/// The version of a bundle whose data key is wrapped by a KMS key named in its header.
+pub(crate) const VERSION_KMS: u64 = 2;
+/// The `cipher` field: the only one versions 1 and 2 know.
 pub(crate) const CIPHER: &str = "AES-256-GCM";
 /// Largest bundle read, from a file or over HTTPS.
 pub(crate) const MAX_BUNDLE_BYTES: u64 = 32 * 1024 * 1024;
@@ -63,10 +65,23 @@ pub struct Vault {
     pub entries: BTreeMap<String, Entry>,
 }
 
+/// A data key wrapped by a KMS key (version 2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrappedKey {
+    /// The KMS key, as `--kms` names it (`aws:ARN`, `gcp:...`, `azure:URL`, `transit:M/N`).
+    pub kms: String,
+    /// The data key as that KMS wrapped it.
+    pub wrapped: Vec<u8>,
+}
+
 /// A whole bundle file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bundle {
-    /// A value sealed under the master key for a fixed place, so a wrong key is reported once.
+    /// The data key wrapped by a KMS key (version 2); `None`: the master key is the pod's
+    /// (version 1).
+    pub wrapped_key: Option<WrappedKey>,
+    /// A value sealed under the master key for a fixed place, so a wrong key is reported once;
+    /// in version 2 the place names the KMS key, so a header naming another key fails it.
     pub key_check: Sealed,
     /// Vaults by name.
     pub vaults: BTreeMap<String, Vault>,
@@ -97,9 +112,18 @@ struct RawFile {
     format: String,
     version: u64,
     cipher: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<RawKey>,
     key_check: RawSealed,
     #[serde(deserialize_with = "unique_map")]
     vaults: BTreeMap<String, RawVault>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    kms: String,
+    wrapped: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -190,13 +214,23 @@ pub(crate) fn check_name(what: &str, raw: &str) -> Result<(), String> {
         .map_err(|why| format!("{what} \"{}\": {why}", crate::log::escape_controls(raw)))
 }
 
+/// The place of a bundle's key check: the KMS key's name bound in version 2.
+fn key_check_place(wrapped: Option<&WrappedKey>) -> Place<'_> {
+    match wrapped {
+        Some(w) => Place::KmsKeyCheck { kms: &w.kms },
+        None => Place::KeyCheck,
+    }
+}
+
 impl Bundle {
-    /// An empty bundle whose key check is sealed under `key`.
-    pub fn new(key: &MasterKey) -> Result<Bundle, Error> {
+    /// An empty bundle whose key check is sealed under `key`; with `wrapped`, a version 2 bundle
+    /// whose `key` is the data key `wrapped` holds.
+    pub fn new(key: &MasterKey, wrapped: Option<WrappedKey>) -> Result<Bundle, Error> {
         let (nonce, data) = key
-            .seal(&Place::KeyCheck, KEY_CHECK_PLAIN)
+            .seal(&key_check_place(wrapped.as_ref()), KEY_CHECK_PLAIN)
             .map_err(|e| Error::new(Kind::CantCreate, e.to_string()))?;
         Ok(Bundle {
+            wrapped_key: wrapped,
             key_check: Sealed {
                 nonce: nonce.to_vec(),
                 data,
@@ -216,12 +250,12 @@ impl Bundle {
             ));
         }
         match header.version {
-            Some(VERSION) => {}
+            Some(VERSION | VERSION_KMS) => {}
             Some(v) => {
                 return Err(data_error(
                     src,
                     format!(
-                        "bundle version {v} is not supported (this build reads version {VERSION})"
+                        "bundle version {v} is not supported (this build reads versions {VERSION} and {VERSION_KMS})"
                     ),
                 ));
             }
@@ -232,9 +266,42 @@ impl Bundle {
         if raw.cipher != CIPHER {
             return Err(data_error(
                 src,
-                format!("cipher must be \"{CIPHER}\" in version {VERSION}"),
+                format!("cipher must be \"{CIPHER}\" in version {}", raw.version),
             ));
         }
+        let wrapped_key = match (raw.version, raw.key) {
+            (VERSION, None) => None,
+            (VERSION, Some(_)) => {
+                return Err(data_error(
+                    src,
+                    format!(
+                        "a version {VERSION} bundle has no \"key\" (a KMS-wrapped key is version {VERSION_KMS})"
+                    ),
+                ));
+            }
+            (_, None) => {
+                return Err(data_error(
+                    src,
+                    format!(
+                        "a version {VERSION_KMS} bundle needs its \"key\" (the KMS-wrapped data key)"
+                    ),
+                ));
+            }
+            (_, Some(k)) => {
+                if k.kms.is_empty() || k.kms.contains(|c: char| c.is_control()) {
+                    return Err(data_error(src, "key.kms: not a KMS key name"));
+                }
+                let wrapped = seal::decode(k.wrapped.as_bytes())
+                    .map_err(|why| data_error(src, format!("key.wrapped: {why}")))?;
+                if wrapped.is_empty() {
+                    return Err(data_error(src, "key.wrapped is empty"));
+                }
+                Some(WrappedKey {
+                    kms: k.kms,
+                    wrapped,
+                })
+            }
+        };
         let key_check = sealed_from(&raw.key_check, "key_check", src)?;
         // Nonce reuse under one key breaks GCM; a reader can at least catch it within a file.
         let mut seen: HashMap<Vec<u8>, String> = HashMap::new();
@@ -280,15 +347,27 @@ impl Bundle {
                 },
             );
         }
-        Ok(Bundle { key_check, vaults })
+        Ok(Bundle {
+            wrapped_key,
+            key_check,
+            vaults,
+        })
     }
 
     /// The JSON text of the bundle, stable (sorted) and pretty-printed, ending in a newline.
     pub fn to_json(&self) -> Vec<u8> {
         let raw = RawFile {
             format: FORMAT_ID.to_string(),
-            version: VERSION,
+            version: if self.wrapped_key.is_some() {
+                VERSION_KMS
+            } else {
+                VERSION
+            },
             cipher: CIPHER.to_string(),
+            key: self.wrapped_key.as_ref().map(|w| RawKey {
+                kms: w.kms.clone(),
+                wrapped: seal::encode(&w.wrapped),
+            }),
             key_check: sealed_raw(&self.key_check),
             vaults: self
                 .vaults
@@ -330,14 +409,20 @@ impl Bundle {
     /// Checks that `key` is the bundle's key, before any entry is opened.
     pub fn check_key(&self, key: &MasterKey, src: &str) -> Result<(), Error> {
         match key.open(
-            &Place::KeyCheck,
+            &key_check_place(self.wrapped_key.as_ref()),
             &self.key_check.nonce,
             &self.key_check.data,
         ) {
             Ok(v) if v.expose() == KEY_CHECK_PLAIN => Ok(()),
             Ok(_) | Err(OpenError::Auth) => Err(data_error(
                 src,
-                "wrong master key: the bundle's key check does not open with it (or the key check is corrupted)",
+                match &self.wrapped_key {
+                    None => "wrong master key: the bundle's key check does not open with it (or the key check is corrupted)".to_string(),
+                    Some(w) => format!(
+                        "the data key kms {} unwrapped does not open the bundle's key check (the header's key name changed, or the key check is corrupted)",
+                        crate::log::escape_controls(&w.kms)
+                    ),
+                },
             )),
             Err(e) => Err(data_error(src, format!("key check: {e}"))),
         }
@@ -432,11 +517,17 @@ impl Bundle {
         Ok(())
     }
 
-    /// Re-seals every entry under `new`: all entries must open under `old`, else every failure is
-    /// returned and nothing changes.
-    pub fn rekey(&self, old: &MasterKey, new: &MasterKey, src: &str) -> Result<Bundle, Vec<Error>> {
+    /// Re-seals every entry under `new` (wrapped as `wrapped`, or the pod's own key): all entries
+    /// must open under `old`, else every failure is returned and nothing changes.
+    pub fn rekey(
+        &self,
+        old: &MasterKey,
+        new: &MasterKey,
+        wrapped: Option<WrappedKey>,
+        src: &str,
+    ) -> Result<Bundle, Vec<Error>> {
         self.check_key(old, src).map_err(|e| vec![e])?;
-        let mut out = Bundle::new(new).map_err(|e| vec![e])?;
+        let mut out = Bundle::new(new, wrapped).map_err(|e| vec![e])?;
         let mut errors = Vec::new();
         for (vname, v) in &self.vaults {
             let mut nv = Vault {
@@ -536,153 +627,4 @@ pub fn rfc3339(secs: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(b: u8) -> MasterKey {
-        MasterKey::from_bytes(&[b; 32]).expect("key")
-    }
-
-    fn sample() -> Bundle {
-        let k = key(1);
-        let mut b = Bundle::new(&k).expect("new");
-        b.vaults.insert(
-            "api".into(),
-            Vault {
-                description: "d".into(),
-                created: "t".into(),
-                updated: "t".into(),
-                entries: BTreeMap::new(),
-            },
-        );
-        b.set(&k, "api", "db", b"pw-1", true, "t").expect("set");
-        b.set(&k, "api", "LOG", b"info", false, "t").expect("set");
-        b
-    }
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_705_314_600), "2024-01-15T10:30:00Z");
-        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
-    }
-
-    #[test]
-    fn json_round_trip() {
-        let b = sample();
-        let again = Bundle::parse(&b.to_json(), "t").expect("parse");
-        assert_eq!(again, b);
-        let opened = again.open_vault(&key(1), "api", "t").expect("open");
-        assert_eq!(opened.len(), 2);
-        assert!(again.check_key(&key(2), "t").is_err());
-    }
-
-    fn edit(b: &Bundle, f: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
-        let mut v: serde_json::Value = serde_json::from_slice(&b.to_json()).expect("json");
-        f(&mut v);
-        serde_json::to_vec(&v).expect("json")
-    }
-
-    #[test]
-    fn strict_parsing() {
-        let b = sample();
-        let cases: Vec<(Vec<u8>, &str)> = vec![
-            (
-                edit(&b, |v| v["version"] = 2.into()),
-                "version 2 is not supported",
-            ),
-            (edit(&b, |v| v["format"] = "x".into()), "not a bundle"),
-            (
-                edit(&b, |v| v["cipher"] = "AES-128-GCM".into()),
-                "cipher must be",
-            ),
-            (edit(&b, |v| v["extra"] = 1.into()), "unknown field"),
-            (
-                edit(&b, |v| {
-                    v["vaults"]["api"]["entries"]["db"]["nonce"] = "!!".into()
-                }),
-                "invalid base64",
-            ),
-            (
-                edit(&b, |v| {
-                    let n = v["vaults"]["api"]["entries"]["db"]["nonce"].clone();
-                    v["vaults"]["api"]["entries"]["LOG"]["nonce"] = n;
-                }),
-                "nonce reuse detected",
-            ),
-            (
-                edit(&b, |v| {
-                    let e = v["vaults"]["api"]["entries"]["db"].clone();
-                    v["vaults"]["api"]["entries"]["../x"] = e;
-                }),
-                "invalid name",
-            ),
-            (
-                br#"{"format":"secret-init-bundle","version":1,"version":1}"#.to_vec(),
-                "duplicate",
-            ),
-        ];
-        for (bytes, want) in cases {
-            let e = Bundle::parse(&bytes, "t").expect_err(want);
-            assert!(e.to_string().contains(want), "{want}: {e}");
-            assert_eq!(e.exit_code(), 65);
-        }
-        let dup = String::from_utf8(b.to_json()).expect("utf8").replacen(
-            "\"entries\": {",
-            "\"entries\": {\"db\": {\"secret\": true, \"updated\": \"t\", \"nonce\": \"AAAAAAAAAAAAAAAA\", \"sealed\": \"AAAAAAAAAAAAAAAAAAAAAA==\"},",
-            1,
-        );
-        let e = Bundle::parse(dup.as_bytes(), "t").expect_err("dup entry");
-        assert!(e.to_string().contains("duplicate key \"db\""), "{e}");
-    }
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
-
-        /// Any byte of a valid bundle changed to any value: parsing and opening return errors or
-        /// values, never panic, and a changed sealed byte never opens to a wrong value silently.
-        #[test]
-        fn damaged_bundles_never_panic(at in proptest::prelude::any::<usize>(), byte in proptest::prelude::any::<u8>()) {
-            let b = sample();
-            let mut json = b.to_json();
-            let i = at % json.len();
-            json[i] = byte;
-            let opened = Bundle::parse(&json, "t")
-                .ok()
-                .filter(|p| p.check_key(&key(1), "t").is_ok())
-                .and_then(|p| p.open_vault(&key(1), "api", "t").ok())
-                .unwrap_or_default();
-            for o in opened {
-                let want: &[u8] = if o.key == "db" { b"pw-1" } else { b"info" };
-                proptest::prop_assert_eq!(o.value.expose(), want);
-            }
-        }
-
-        #[test]
-        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
-            let _ = Bundle::parse(&bytes, "t");
-        }
-    }
-
-    #[test]
-    fn failed_rekey_reports_every_bad_entry_and_returns_nothing() {
-        let mut b = sample();
-        for e in b.vaults.get_mut("api").expect("api").entries.values_mut() {
-            e.sealed.data[0] ^= 1;
-        }
-        let errs = b.rekey(&key(1), &key(2), "t").expect_err("tampered");
-        assert_eq!(errs.len(), 2);
-        assert!(
-            errs.iter()
-                .all(|e| e.what.contains("authentication failed"))
-        );
-        let good = sample().rekey(&key(1), &key(2), "t").expect("rekey");
-        assert!(good.check_key(&key(2), "t").is_ok());
-        assert!(good.open_vault(&key(2), "api", "t").is_ok());
-        assert_eq!(
-            good.open_vault(&key(1), "api", "t").expect_err("old").len(),
-            2
-        );
-    }
-}
+mod tests;

@@ -26,6 +26,8 @@ pub(crate) const TAG_LEN: usize = 16;
 /// The associated-data label: the format and its version, so a value cannot be replayed into a
 /// later format with other semantics.
 pub(crate) const AAD_LABEL: &str = "secret-init-bundle/1";
+/// The key check's label in a bundle whose data key a KMS wraps (version 2).
+pub(crate) const AAD_LABEL_KMS: &str = "secret-init-bundle/2";
 
 /// A 256-bit master key. Debug prints nothing of it; the raw bytes are wiped on drop.
 pub struct MasterKey {
@@ -75,11 +77,17 @@ impl MasterKey {
 
     /// A new random key, as base64 text (for `vault keygen`).
     pub fn generate_base64() -> Result<Zeroizing<String>, KeyError> {
+        let raw = MasterKey::generate_raw()?;
+        Ok(Zeroizing::new(STANDARD.encode(raw.as_ref())))
+    }
+
+    /// A new random key's bytes (a data key for a KMS to wrap).
+    pub fn generate_raw() -> Result<Zeroizing<[u8; KEY_LEN]>, KeyError> {
         let mut raw = Zeroizing::new([0u8; KEY_LEN]);
         SystemRandom::new()
             .fill(raw.as_mut())
             .map_err(|_| KeyError("the system random source failed".into()))?;
-        Ok(Zeroizing::new(STANDARD.encode(raw.as_ref())))
+        Ok(raw)
     }
 
     /// Seals `plain` for `place` with a fresh random nonce; returns (nonce, ciphertext+tag).
@@ -145,6 +153,11 @@ pub enum Place<'a> {
     },
     /// The file's key-check value, which tells a wrong key apart from corruption up front.
     KeyCheck,
+    /// A version 2 file's key-check value, bound to the KMS key its header names.
+    KmsKeyCheck {
+        /// The KMS key's name (`aws:ARN`, ...).
+        kms: &'a str,
+    },
 }
 
 impl Place<'_> {
@@ -158,6 +171,7 @@ impl Place<'_> {
             )
             .into_bytes(),
             Place::KeyCheck => format!("{AAD_LABEL}\0key-check").into_bytes(),
+            Place::KmsKeyCheck { kms } => format!("{AAD_LABEL_KMS}\0key-check\0{kms}").into_bytes(),
         }
     }
 }

@@ -74,6 +74,8 @@ options! {
         "file holding the bundle's base64 master key (else SECRET_INIT_MASTER_KEY)";
     BundleCaCert = "bundle-ca-cert", Some("PATH"), false,
         "PEM CA bundle for an https:// bundle [default: SSL_CERT_FILE, system bundle]";
+    BundleKms = "bundle-kms", Some("KEY"), false,
+        "the KMS key trusted to wrap the bundle's data key: aws:ARN, gcp:RESOURCE, azure:URL, transit:MOUNT/NAME (docs/bundle.md)";
     Sources = "sources", Some("LIST"), false,
         "source precedence, highest first [default: file,env,vault,aws,gcp,azure,bundle,local,default]";
     MaxSecretBytes = "max-secret-bytes", Some("N"), false,
@@ -88,6 +90,8 @@ options! {
         "deliver VAR from the file VAR_FILE names (Docker's *_FILE convention); repeatable; env: comma-separated";
     ResolveEnvReferences = "resolve-env-references", None, false,
         "an env var whose whole value is a reference (aws-sm:..., vault:...) reaches the program resolved";
+    EnvOnly = "env-only", None, false,
+        "deliver by env only: no file is written and no output dir made; a secret without env: goes to the variable of its own name";
     VaultAddr = "vault-addr", Some("URL"), false,
         "Vault/OpenBao address [default: secret_init.vault.address, VAULT_ADDR, BAO_ADDR]";
     VaultCaCert = "vault-ca-cert", Some("PATH"), false,
@@ -130,6 +134,8 @@ options! {
         "error|warn|info|debug|trace [default: info]";
     LogFormat = "log-format", Some("FORMAT"), false,
         "text|json [default: text]";
+    Offline = "offline", None, false,
+        "check: contact no remote source and read no credential; check config, references, templates, plan and destinations";
     ShowPrefix = "show-prefix", None, false,
         "check: show the first quarter (at most 8 characters) of each printable value, nothing of its end";
     Format = "format", Some("FORMAT"), false,
@@ -486,6 +492,7 @@ const SOURCE_OPTIONS: &[Opt] = &[
     Opt::BundleEnvVaults,
     Opt::MasterKeyFile,
     Opt::BundleCaCert,
+    Opt::BundleKms,
     Opt::Sources,
     Opt::MaxSecretBytes,
     Opt::VaultAddr,
@@ -522,7 +529,8 @@ const COMMAND_HELP: &[CommandHelp] = &[
                 policy, probe that each destination dir is writable (an empty staging dir, made and\n\
                 removed: no secret is written), check the environment's policy and size and, with\n\
                 -- PROGRAM, look the program up. Prints a table (values masked) and exits with the\n\
-                code the run would have.",
+                code the run would have. With --offline, no remote source is contacted and no\n\
+                credential read: their references are checked and their rows say \"not contacted\".",
         sources: true,
         options: &[
             Opt::OutputDir,
@@ -531,6 +539,8 @@ const COMMAND_HELP: &[CommandHelp] = &[
             Opt::ScrubEnv,
             Opt::User,
             Opt::NoRoot,
+            Opt::EnvOnly,
+            Opt::Offline,
             Opt::ShowPrefix,
             Opt::Format,
         ],

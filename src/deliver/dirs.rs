@@ -117,8 +117,8 @@ pub(super) fn permission_hint(e: Errno) -> String {
 
 pub(super) fn read_only_hint(dir: &Path) -> String {
     format!(
-        "{} is on a read-only filesystem (a mounted secret volume?); write elsewhere with --output-dir DIR, \
-         or deliver by env (secret_init.secrets.<name>: {{env: TRUSS_SECRET_<name>, file: false}})",
+        "{} is on a read-only filesystem (a mounted secret volume?): it can be the output dir only when every \
+         secret comes from it; write elsewhere with --output-dir DIR, or deliver by env only (--env-only)",
         dir.display()
     )
 }

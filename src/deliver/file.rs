@@ -266,7 +266,17 @@ fn stage<'a>(
         let (staging_name, staging, staging_lock) =
             make_staging(&fd, dir, None).map_err(|what| cant_create(first, what))?;
         let on_disk = !is_memory_fs(&fd);
-        if on_disk {
+        // A start's (or a refresh's) deliveries: a warning, for the container whose /secrets
+        // is its image's disk. A developer machine's `materialize` (durable) and the refresh
+        // status file (no record: it holds no value) are meant for disk.
+        if on_disk && !opts.durable && opts.record.is_some() {
+            crate::log::warn!(
+                "{} is not memory-backed (tmpfs/ramfs): the secrets written there may reach disk; \
+                 mount a memory-backed volume there (docker run --tmpfs {0}, emptyDir: {{medium: \
+                 Memory}}) or deliver by env only (--env-only)",
+                dir.display()
+            );
+        } else if on_disk {
             crate::log::debug!(
                 "{} is not on tmpfs/ramfs: secrets may reach disk (use a memory-backed volume)",
                 dir.display()

@@ -40,6 +40,8 @@ crate::source::section::raw_section! {
         pub file_env: Option<Vec<String>>,
         /// Resolve environment variables whose whole value is a reference (`env_refs`).
         pub resolve_env_references: Option<bool>,
+        /// Deliver by env only: no file written, no output dir made (`--env-only`).
+        pub env_only: Option<bool>,
         /// `true`: supervise even when not PID 1 (`--init`); `false`: always exec (`--no-init`).
         pub init: Option<bool>,
         /// Forward signals to the program's process group.

@@ -166,6 +166,8 @@ pub enum Service {
     Ssm,
     /// Security Token Service.
     Sts,
+    /// Key Management Service (data keys wrapped by sops files and bundles).
+    Kms,
 }
 
 impl Service {
@@ -175,6 +177,7 @@ impl Service {
             Service::SecretsManager => "secretsmanager",
             Service::Ssm => "ssm",
             Service::Sts => "sts",
+            Service::Kms => "kms",
         }
     }
 }

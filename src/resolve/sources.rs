@@ -8,6 +8,7 @@ use crate::manifest::Manifest;
 use crate::reference::Reference;
 use crate::settings::Settings;
 use crate::source::Carry;
+use crate::source::offline::NotContacted;
 use crate::source::{Injected, Outputs, Source, SourceKind};
 
 /// Every configured source, plus the precedence order to walk for secrets without a reference.
@@ -20,7 +21,9 @@ pub(crate) struct Sources {
 impl Sources {
     /// Builds the configured sources (the registry's `SourceSettings::build`). No I/O happens
     /// here. `carry`: what an earlier pass of the pipeline left for this one (a live refresh);
-    /// empty at a start. `inputs`: which files may be read as values.
+    /// empty at a start. `inputs`: which files may be read as values. `offline` (`check
+    /// --offline`): every source that is not local stands in for itself, contacting nothing
+    /// (`source::offline`).
     pub(crate) fn build(
         settings: &Settings,
         manifest: &Manifest,
@@ -28,6 +31,7 @@ impl Sources {
         outputs: &Outputs,
         carry: &mut Carry,
         inputs: &crate::provenance::Inputs,
+        offline: bool,
     ) -> Result<Sources, Error> {
         let generic = crate::source::registry::Generic {
             inputs: Some(inputs),
@@ -49,7 +53,13 @@ impl Sources {
             .copied()
             .filter(|k| built.iter().any(|b| b.in_order && b.source.kind() == *k))
             .collect();
-        let all = built.into_iter().map(|b| b.source).collect();
+        let all = built
+            .into_iter()
+            .map(|b| match b.source {
+                s if offline && !s.kind().is_local() => Box::new(NotContacted::new(s)),
+                s => s,
+            })
+            .collect();
         Ok(Sources { all, order })
     }
 

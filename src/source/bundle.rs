@@ -22,6 +22,7 @@ use crate::error::{Error, Kind};
 use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
+use crate::source::kms::{KmsClients, KmsKey};
 
 crate::source::section::raw_section! {
     /// `secret_init.bundles` as written; interpreted (with CLI and env) by `source::bundle`.
@@ -36,6 +37,8 @@ crate::source::section::raw_section! {
         pub ca_cert: Option<PathBuf>,
         /// File holding the base64 master key.
         pub master_key_file: Option<PathBuf>,
+        /// The KMS key trusted to wrap the bundle's data key (`aws:ARN`, ...).
+        pub kms: Option<String>,
     }
 }
 
@@ -71,6 +74,8 @@ pub struct BundleSettings {
     pub ca_cert: Option<PathBuf>,
     /// File holding the base64 master key (else `SECRET_INIT_MASTER_KEY`).
     pub master_key_file: Option<PathBuf>,
+    /// The KMS key trusted to wrap the bundle's data key; set, the bundle must name it.
+    pub kms: Option<String>,
 }
 
 fn config(what: impl Into<String>) -> Error {
@@ -141,7 +146,100 @@ impl BundleSettings {
                 Opt::MasterKeyFile,
                 file.and_then(|f| f.master_key_file.as_ref()),
             ),
+            kms: trusted_kms(inv, env, file.and_then(|f| f.kms.as_ref()))?,
         }))
+    }
+}
+
+/// The KMS key trusted to wrap a bundle's data key: `--bundle-kms`, its env twin, else
+/// `secret_init.bundles.kms`; checked as a key name (78).
+fn trusted_kms(
+    inv: &Invocation,
+    env: &Environ,
+    from_file: Option<&String>,
+) -> Result<Option<String>, Error> {
+    let (spec, origin) = match pick(inv, env, Opt::BundleKms) {
+        Some((v, origin)) => (v.to_string_lossy().into_owned(), origin),
+        None => match from_file {
+            Some(f) => (f.clone(), "secret_init.bundles.kms".to_string()),
+            None => return Ok(None),
+        },
+    };
+    if spec.is_empty() {
+        return Ok(None);
+    }
+    bundle_kms_key(&spec).map_err(|why| config(format!("{origin}: {why}")))?;
+    Ok(Some(spec))
+}
+
+/// The encryption context an AWS KMS key binds into a bundle's wrapped data key (so a data key
+/// wrapped for anything else, a sops file say, is not accepted as a bundle's).
+const AWS_CONTEXT: (&str, &str) = ("secret-init", "bundle data key");
+
+/// The KMS key a bundle names (`aws:ARN`, `gcp:...`, `azure:URL`, `transit:MOUNT/NAME`), with
+/// the bundle's encryption context for an AWS key.
+pub(crate) fn bundle_kms_key(spec: &str) -> Result<KmsKey, String> {
+    let mut key = KmsKey::parse(spec)?;
+    if let KmsKey::Aws { context, .. } = &mut key {
+        context.push((AWS_CONTEXT.0.to_string(), AWS_CONTEXT.1.to_string()));
+    }
+    Ok(key)
+}
+
+/// The master key that opens `bundle`. A version 2 bundle's is its data key, unwrapped by the
+/// KMS key its header names, which must be `trusted` (the key named with `--bundle-kms`): the
+/// header alone is never trusted, or whoever can replace the file could name a key of their
+/// own. A version 1 bundle's is the pod's own key (`master`), and `trusted` must be unset.
+/// Errors name `src` and the KMS key, never key material.
+pub(crate) fn bundle_key(
+    bundle: &Bundle,
+    trusted: Option<&str>,
+    master: impl FnOnce() -> Result<MasterKey, Error>,
+    kms: &KmsClients,
+    src: &str,
+) -> Result<MasterKey, Error> {
+    let named = bundle.wrapped_key.as_ref();
+    match (named, trusted) {
+        (None, None) => master(),
+        (None, Some(t)) => Err(Error::new(
+            Kind::Data,
+            format!("the bundle's key is not wrapped by a KMS key (version 1), but {t} is the one trusted"),
+        )
+        .with_source(src)),
+        (Some(w), None) => Err(config(format!(
+            "the bundle's data key is wrapped by kms {}: name the key you trust with --bundle-kms (SECRET_INIT_BUNDLE_KMS, secret_init.bundles.kms)",
+            crate::log::escape_controls(&w.kms)
+        ))
+        .with_source(src)),
+        (Some(w), Some(t)) if w.kms != t => Err(Error::new(
+            Kind::Data,
+            format!(
+                "the bundle names kms {}, not the trusted {t}",
+                crate::log::escape_controls(&w.kms)
+            ),
+        )
+        .with_source(src)),
+        (Some(w), Some(_)) => {
+            let key = bundle_kms_key(&w.kms)
+                .map_err(|why| Error::new(Kind::Data, format!("key.kms: {why}")).with_source(src))?;
+            let data_key = crate::source::kms::unwrap(&key, &w.wrapped, kms).map_err(|e| {
+                Error::new(
+                    e.kind,
+                    format!("{}: {}", e.source.unwrap_or_default(), e.what),
+                )
+                .with_source(src)
+            })?;
+            MasterKey::from_bytes(&data_key).map_err(|_| {
+                Error::new(
+                    Kind::Data,
+                    format!(
+                        "kms {key} unwrapped a {}-byte data key, not a 32-byte one",
+                        data_key.len()
+                    ),
+                )
+                .with_source(src)
+            })
+        }
     }
 }
 
@@ -209,16 +307,19 @@ pub(crate) type UrlCache = Option<(String, Secret)>;
 pub(crate) struct BundleSource {
     settings: BundleSettings,
     env: Environ,
+    kms: KmsClients,
     state: State,
     url_cache: UrlCache,
 }
 
 impl BundleSource {
-    /// A source over `settings` (nothing read yet); `env` holds `SECRET_INIT_MASTER_KEY`.
-    pub(crate) fn new(settings: BundleSettings, env: Environ) -> Self {
+    /// A source over `settings` (nothing read yet); `env` holds `SECRET_INIT_MASTER_KEY`, `kms`
+    /// unwraps a KMS-wrapped data key.
+    pub(crate) fn new(settings: BundleSettings, env: Environ, kms: KmsClients) -> Self {
         BundleSource {
             settings,
             env,
+            kms,
             state: State::Pending,
             url_cache: UrlCache::default(),
         }
@@ -317,10 +418,31 @@ impl BundleSource {
 
     fn load(&mut self) -> Result<Open, Error> {
         let src = self.label();
-        let key = bundle_file::load_master_key(&self.env, self.settings.master_key_file.as_deref())
-            .map_err(|e| e.with_source(src.clone()))?;
+        // Without a trusted KMS key the pod's own master key is needed: looked for first, so a
+        // bad key is reported before any fetch. None given (78) waits for the bundle, which
+        // may say it needs a trusted KMS key instead.
+        let master = match &self.settings.kms {
+            None => Some(
+                bundle_file::load_master_key(&self.env, self.settings.master_key_file.as_deref())
+                    .map_err(|e| e.with_source(src.clone())),
+            ),
+            Some(_) => None,
+        };
+        if let Some(Err(e)) = &master
+            && e.kind != Kind::Config
+        {
+            return Err(e.clone());
+        }
         let bytes = self.fetch_bytes().map_err(|e| e.with_source(src.clone()))?;
         let bundle = Bundle::parse(&bytes, &src)?;
+        let no_key = || Err(Error::new(Kind::Data, "no master key").with_source(src.clone()));
+        let key = bundle_key(
+            &bundle,
+            self.settings.kms.as_deref(),
+            || master.unwrap_or_else(no_key),
+            &self.kms,
+            &src,
+        )?;
         bundle.check_key(&key, &src)?;
         crate::log::debug!("{src}: master key verified; {} vaults", bundle.vaults.len());
         let mut open = Open {

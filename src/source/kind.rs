@@ -98,6 +98,19 @@ impl SourceKind {
         }
     }
 
+    /// Whether it reads only this machine and asks no credential of anyone: `check --offline`
+    /// reads these and contacts none of the others (a bundle needs its master key).
+    pub fn is_local(self) -> bool {
+        match self {
+            SourceKind::File | SourceKind::Env | SourceKind::Local | SourceKind::Default => true,
+            SourceKind::Vault
+            | SourceKind::Aws
+            | SourceKind::Gcp
+            | SourceKind::Azure
+            | SourceKind::Bundle => false,
+        }
+    }
+
     /// The names of every kind, for messages: `file, env, vault, …`.
     pub fn names() -> String {
         SourceKind::ALL

@@ -16,7 +16,9 @@ pub(crate) mod file;
 #[cfg(feature = "gcp")]
 pub(crate) mod gcp;
 pub(crate) mod kind;
+pub(crate) mod kms;
 pub(crate) mod local;
+pub(crate) mod offline;
 pub(crate) mod registry;
 #[cfg(any(feature = "vault", feature = "aws", feature = "gcp", feature = "azure"))]
 mod remote;

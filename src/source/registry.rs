@@ -270,7 +270,7 @@ impl SourceSettings {
                 }
                 SourceKind::Bundle => match &self.bundle {
                     Some(b) => {
-                        let s = BundleSource::new(b.clone(), env.clone())
+                        let s = BundleSource::new(b.clone(), env.clone(), self.kms(env, outputs))
                             .with_url_cache(carry.bundle_url.take());
                         (Box::new(s), true)
                     }
@@ -300,6 +300,25 @@ impl SourceSettings {
             all.push(Built { source, in_order });
         }
         all
+    }
+
+    /// The KMS clients under these settings (no I/O until a key is used): `env` is
+    /// secret-init's own environment, `outputs` the files it delivers.
+    pub(crate) fn kms(&self, env: &Environ, outputs: &Outputs) -> super::kms::KmsClients {
+        super::kms::KmsClients::new(
+            super::kms::KmsSettings {
+                #[cfg(feature = "aws")]
+                aws: self.aws.clone(),
+                #[cfg(feature = "gcp")]
+                gcp: self.gcp.clone(),
+                #[cfg(feature = "azure")]
+                azure: self.azure.clone(),
+                #[cfg(feature = "vault")]
+                vault: self.vault.clone(),
+            },
+            env.clone(),
+            outputs.clone(),
+        )
     }
 
     /// How a live refresh notices a change of the source `kind`.

@@ -81,6 +81,47 @@ pub(crate) fn keyed(
     Ok(Some(found(kind, label, value)))
 }
 
+/// Every key of the JSON object `value` read from `src`, as (key, value, `SRC#KEY`): a string
+/// as its text, other values as their JSON, `null` skipped. 65 naming `src` and `setting` when
+/// the value is no JSON object; the message never quotes it. What a whole-secret setting offers
+/// (`secret_init.aws.secrets`) or injects into the environment (the `env_secrets` settings).
+pub(crate) fn object_keys(
+    value: &Secret,
+    src: &str,
+    setting: &str,
+) -> Result<Vec<(String, Secret, String)>, Error> {
+    let Ok(serde_json::Value::Object(o)) = serde_json::from_slice(value.expose()) else {
+        return Err(Error::new(
+            Kind::Data,
+            format!("listed in {setting}, but its value is not a JSON object"),
+        )
+        .with_source(src));
+    };
+    Ok(o.into_iter()
+        .filter_map(|(k, v)| {
+            let value = match v {
+                serde_json::Value::Null => return None,
+                serde_json::Value::String(s) => Secret::new(s.into_bytes()),
+                other => Secret::new(other.to_string().into_bytes()),
+            };
+            let label = format!("{src}#{k}");
+            Some((k, value, label))
+        })
+        .collect())
+}
+
+/// Each `(variable, value, origin)` as a variable to inject (checked as any env delivery by
+/// `plan::add_injected`); a later one replaces an earlier one of the same name.
+pub(crate) fn injections(
+    vars: impl IntoIterator<Item = (String, Secret, String)>,
+) -> Vec<super::Injected> {
+    let mut out: BTreeMap<String, super::Injected> = BTreeMap::new();
+    for (var, value, origin) in vars {
+        out.insert(var.clone(), super::Injected { var, value, origin });
+    }
+    out.into_values().collect()
+}
+
 /// A value whose size the debug log reports.
 pub(crate) trait Measured {
     /// Its length in bytes.

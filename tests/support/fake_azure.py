@@ -9,7 +9,9 @@ Usage: fake_azure.py CONFIG_FILE
    "secrets": {"NAME": {"current": VERSION, "versions": {VERSION: VALUE}}},
    "sizes": {"NAME": N}             a current value of N bytes of "x",
    "faults": {"NAME": [STATUS...]}, the first answers for NAME (429 with Retry-After: 0),
-   "denied": ["NAME", ...],         403 Forbidden / AccessDenied for NAME,
+   "denied": ["NAME", ...],         403 Forbidden / AccessDenied for NAME (secrets and keys),
+   "keys": {"NAME": VERSION},       an RSA-2048 key version (generated at start),
+   "key_lie": "other-kid",          key answers name another key's kid,
    "plain_vault": false,            Key Vault on the plain-http listener too (scripts/fleet: this
                                     Python server's TLS would be the bottleneck, not the quota),
    "quota": {"azure-get": [LIMIT, WINDOW_S]}}  over it, 429 Throttled with Retry-After (quota.py;
@@ -21,6 +23,11 @@ serves only IMDS, as the real one is plain http):
        SDK's newer dated versions). Without an
        Authorization header: 401 with the challenge the SDK expects first
        (WWW-Authenticate: Bearer authorization="https://HOST/{tenant}", resource="https://vault.azure.net").
+  GET  /keys/{name}/{version}?api-version=V        Get Key: the public JWK (kty RSA, n, e)
+  POST /keys/{name}/{version}/wrapkey|unwrapkey?api-version=V   Wrap Key / Unwrap Key with
+       {"alg": "RSA-OAEP-256", "value": base64url}: RSAES-OAEP with SHA-256 and MGF1-SHA-256
+       (what the algorithm name means in JWA, RFC 7518 4.3), answered {"kid", "value"} in
+       base64url without padding; a value the key cannot unwrap is 400 BadParameter.
   GET  /{tenant}/v2.0/.well-known/openid-configuration  the OpenID metadata MSAL reads.
   POST /{tenant}/oauth2/v2.0/token   client_credentials with client_secret or a jwt-bearer
        client_assertion (the federated token); scope must end in /.default.
@@ -41,6 +48,10 @@ import sys
 import threading
 import time
 import urllib.parse
+import base64
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_https import make_certs  # noqa: E402  (the same test CA and server certificate)
@@ -50,6 +61,16 @@ LOCK = threading.Lock()
 CFG = {}
 FAULTS = {}
 QUOTAS = {}  # the documented 4,000 secret reads per 10 s per vault, or the config's (quota.py)
+KEYS = {}
+OAEP = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+
+
+def b64u(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64u(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def emit(line):
@@ -127,7 +148,69 @@ class Handler(http.server.BaseHTTPRequestHandler):
             }, kind="openid")
         if parts and parts[0] == "secrets" and len(parts) in (2, 3):
             return self.get_secret(parts[1], parts[2] if len(parts) == 3 else None, q)
+        if parts and parts[0] == "keys" and len(parts) in (2, 3):
+            return self.get_key(parts[1], parts[2] if len(parts) == 3 else None, q)
         return self.answer(404, {"error": {"code": "NotFound", "message": "no such route"}}, kind="unknown")
+
+    def refused(self, q, name, kind):
+        """The checks every Key Vault call passes first: api-version, the token (the challenge
+        first), then the name's denial; the answer sent, or None."""
+        if not q.get("api-version"):
+            return self.answer(400, {"error": {"code": "BadParameter", "message": "api-version missing"}}, kind=kind) or True
+        auth = self.headers.get("Authorization")
+        if not auth:
+            return self.answer(401, {"error": {"code": "Unauthorized", "message": "AKV10000: Request is missing a Bearer or PoP token."}},
+                               {"WWW-Authenticate": f'Bearer authorization="{self.host()}/{CFG["tenant"]}", resource="https://vault.azure.net"'},
+                               kind="challenge") or True
+        if auth != "Bearer " + CFG["access_token"]:
+            return self.answer(401, {"error": {"code": "Unauthorized", "message": "AKV10022: Invalid audience."}}, kind=kind) or True
+        if name in CFG.get("denied", []):
+            return self.answer(403, {"error": {"code": "Forbidden", "message": "Caller is not authorized to perform action on resource.", "innererror": {"code": "AccessDenied"}}}, kind=kind) or True
+        return None
+
+    def key_version(self, name, version):
+        """(kid, private key) of a configured key version, or None."""
+        if name not in KEYS or version not in (None, CFG["keys"][name]):
+            return None
+        kid = f"https://fake.vault.azure.net/keys/{name}/{CFG['keys'][name]}"
+        if CFG.get("key_lie") == "other-kid":
+            kid = f"https://fake.vault.azure.net/keys/{name}-other/{CFG['keys'][name]}"
+        return kid, KEYS[name]
+
+    def get_key(self, name, version, q):
+        if self.refused(q, name, "key"):
+            return
+        found = self.key_version(name, version)
+        if found is None:
+            return self.answer(404, {"error": {"code": "KeyNotFound", "message": f"A key with (name/id) {name} was not found in this key vault."}}, kind="key")
+        kid, key = found
+        pub = key.public_key().public_numbers()
+        n = pub.n.to_bytes((pub.n.bit_length() + 7) // 8, "big")
+        e = pub.e.to_bytes((pub.e.bit_length() + 7) // 8, "big")
+        return self.answer(200, {
+            "key": {"kid": kid, "kty": "RSA", "key_ops": ["wrapKey", "unwrapKey", "encrypt", "decrypt"], "n": b64u(n), "e": b64u(e)},
+            "attributes": {"enabled": True, "created": 1700000000, "updated": 1700000000, "recoveryLevel": "Recoverable+Purgeable"},
+        }, kind="key")
+
+    def key_operation(self, name, version, op, q, raw):
+        if self.refused(q, name, op):
+            return
+        found = self.key_version(name, version)
+        if found is None:
+            return self.answer(404, {"error": {"code": "KeyNotFound", "message": f"A key with (name/id) {name}/{version} was not found in this key vault."}}, kind=op)
+        kid, key = found
+        try:
+            req = json.loads(raw or b"{}")
+            if req.get("alg") != "RSA-OAEP-256":
+                raise ValueError("alg")
+            value = unb64u(req["value"])
+            if op == "wrapkey":
+                out = key.public_key().encrypt(value, OAEP)
+            else:
+                out = key.decrypt(value, OAEP)
+        except Exception:  # noqa: BLE001 - Key Vault answers every bad input this way
+            return self.answer(400, {"error": {"code": "BadParameter", "message": "Key operation failed."}}, kind=op)
+        return self.answer(200, {"kid": kid, "value": b64u(out)}, kind=op)
 
     def get_secret(self, name, version, q):
         if not q.get("api-version"):
@@ -173,7 +256,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         u = urllib.parse.urlsplit(self.path)
         parts = [p for p in u.path.split("/") if p]
         n = int(self.headers.get("Content-Length") or 0)
-        form = dict(urllib.parse.parse_qsl(self.rfile.read(n).decode()))
+        raw = self.rfile.read(n)
+        if not self.plain and len(parts) == 4 and parts[0] == "keys" and parts[3] in ("wrapkey", "unwrapkey"):
+            return self.key_operation(parts[1], parts[2], parts[3], dict(urllib.parse.parse_qsl(u.query)), raw)
+        form = dict(urllib.parse.parse_qsl(raw.decode()))
         if self.plain or len(parts) != 4 or parts[1:] != ["oauth2", "v2.0", "token"]:
             return self.answer(404, {"error": "not_found"}, kind="unknown")
         bad = lambda code, desc: self.answer(401 if code == "invalid_client" else 400, {"error": code, "error_description": desc}, kind="entra")
@@ -211,6 +297,8 @@ def main():
     for k, v in CFG.get("faults", {}).items():
         FAULTS[k] = list(v)
     QUOTAS.update(quotas(CFG))
+    for k in CFG.get("keys", {}):
+        KEYS[k] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     d = CFG["dir"]
     make_certs(d, ["127.0.0.1"], False)
     tls = Server(("127.0.0.1", 0), Handler)

@@ -6,10 +6,20 @@ official Secret Manager emulator exists). It follows the documented REST API:
   POST /v1/token                                        STS token exchange (RFC 8693)
   POST /v1/projects/-/serviceAccounts/EMAIL:generateAccessToken   IAM Credentials
   GET  /computeMetadata/v1/instance/service-accounts/default/token  the metadata server
+  POST /v1/projects/P/locations/L/keyRings/R/cryptoKeys/K:encrypt   Cloud KMS v1 Encrypt
+  POST /v1/projects/P/locations/L/keyRings/R/cryptoKeys/K:decrypt   Cloud KMS v1 Decrypt
 
 The token endpoint verifies the JWT assertion with google-auth's own verifier
 (`google.auth.jwt.decode`, RSA through `google.auth.crypt`) against the public half of the
 service-account key this fake generates: a JWT that google-auth would not accept is refused.
+Cloud KMS follows the REST reference of EncryptRequest/EncryptResponse and
+DecryptRequest/DecryptResponse: base64 `plaintext`, `ciphertext` and
+`additionalAuthenticatedData`; int64 CRC32C fields as strings (`plaintextCrc32c`,
+`ciphertextCrc32c`, `additionalAuthenticatedDataCrc32c`) checked when sent (400
+INVALID_ARGUMENT on a mismatch) and answered with `verified*Crc32c`; an `:encrypt` answer names
+the key version used (`.../cryptoKeyVersions/1`). Ciphertexts are opaque in the real service;
+here they are AES-256-GCM under a per-key random key (nonce || sealed), so a ciphertext of another
+key, or a changed one, fails with 400 INVALID_ARGUMENT as Cloud KMS does.
 The tests also point the real `google-cloud-secret-manager` client (REST transport) and
 `google-auth` at this fake (gcp_client.py), so it is checked against them in the same run.
 
@@ -20,6 +30,10 @@ Usage: fake_gcp.py CONFIG_JSON
    "faults": {"projects/P/secrets/S": [503, 429]},   statuses answered first, one per request
    "corrupt": ["projects/P/secrets/S"],          dataCrc32c off by one
    "subject_token": "...",                       what STS accepts as the subject token
+   "kms_keys": ["projects/P/locations/L/keyRings/R/cryptoKeys/K"],   symmetric keys (one version)
+   "kms_denied": [KEY, ...],                     403 PERMISSION_DENIED on these keys
+   "kms_lie": "crc" | "short",                   a decrypt answer whose plaintextCrc32c is off by
+                                                 one, or whose plaintext is cut to 16 bytes
    "refuse_jwt": false,                           the token endpoint refuses every JWT
    "quota": {"gcp-access": [LIMIT, WINDOW_S]}}    over it, 429 RESOURCE_EXHAUSTED (quota.py;
                                                   default: the documented 90,000 a minute)
@@ -42,6 +56,7 @@ import time
 import urllib.parse
 
 import google.auth.crypt
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 import google.auth.jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -94,6 +109,7 @@ PUBLIC_PEM = KEY.public_key().public_bytes(
     serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
 ).decode()
 KID = pysecrets.token_hex(20)
+KMS_KEYS = {k: AESGCM.generate_key(bit_length=256) for k in CFG.get("kms_keys", [])}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -204,6 +220,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.oauth_token(urllib.parse.parse_qs(raw.decode()))
         if path == "/v1/token":
             return self.sts(urllib.parse.parse_qs(raw.decode()))
+        if path.startswith("/v1/projects/") and path.endswith((":encrypt", ":decrypt")):
+            name, verb = path[len("/v1/"):].rsplit(":", 1)
+            return self.kms(name, verb, raw)
         if path == f"/v1/projects/-/serviceAccounts/{SA_EMAIL}:generateAccessToken":
             if self.bearer() != "sts":
                 return self.api_error(401, "UNAUTHENTICATED", "needs a federated token")
@@ -212,6 +231,62 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.api_error(400, "INVALID_ARGUMENT", "scope missing")
             return self.answer(200, {"accessToken": issue("impersonated"), "expireTime": "2099-01-01T00:00:00Z"})
         return self.api_error(404, "NOT_FOUND", "no such method")
+
+    def kms(self, name, verb, raw):
+        if self.bearer() is None:
+            return self.api_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+        if name in CFG.get("kms_denied", []):
+            return self.api_error(
+                403, "PERMISSION_DENIED",
+                f"Permission 'cloudkms.cryptoKeyVersions.use{'To' + verb.capitalize()}' denied on resource '{name}' (or it may not exist).",
+            )
+        key = KMS_KEYS.get(name)
+        if key is None:
+            return self.api_error(404, "NOT_FOUND", f"CryptoKey {name} not found.")
+        try:
+            req = json.loads(raw or b"{}")
+        except ValueError:
+            return self.api_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        field = "plaintext" if verb == "encrypt" else "ciphertext"
+        data = base64.b64decode(req.get(field, ""))
+        aad = base64.b64decode(req.get("additionalAuthenticatedData", ""))
+        verified = {}
+        for f, v in ((field, data), ("additionalAuthenticatedData", aad)):
+            sent = req.get(f + "Crc32c")
+            if sent is not None:
+                if int(sent) != crc32c(v):
+                    return self.api_error(
+                        400, "INVALID_ARGUMENT",
+                        f"The checksum in field {f}_crc32c did not match the data in field {f}.",
+                    )
+                verified["verified" + f[0].upper() + f[1:] + "Crc32c"] = True
+            else:
+                verified["verified" + f[0].upper() + f[1:] + "Crc32c"] = False
+        if verb == "encrypt":
+            nonce = pysecrets.token_bytes(12)
+            ct = nonce + AESGCM(key).encrypt(nonce, data, aad or None)
+            return self.answer(200, {
+                "name": name + "/cryptoKeyVersions/1",
+                "ciphertext": base64.b64encode(ct).decode(),
+                "ciphertextCrc32c": str(crc32c(ct)),
+                "verifiedPlaintextCrc32c": verified["verifiedPlaintextCrc32c"],
+                "verifiedAdditionalAuthenticatedDataCrc32c": verified["verifiedAdditionalAuthenticatedDataCrc32c"],
+                "protectionLevel": "SOFTWARE",
+            })
+        try:
+            plain = AESGCM(key).decrypt(data[:12], data[12:], aad or None)
+        except Exception:  # noqa: BLE001 - any failure is Cloud KMS' "invalid ciphertext"
+            return self.api_error(400, "INVALID_ARGUMENT", "Decryption failed: the ciphertext is invalid.")
+        lie = CFG.get("kms_lie")
+        if lie == "short":
+            plain = plain[:16]
+        crc = crc32c(plain) + (1 if lie == "crc" else 0)
+        return self.answer(200, {
+            "plaintext": base64.b64encode(plain).decode(),
+            "plaintextCrc32c": str(crc),
+            "usedPrimary": True,
+            "protectionLevel": "SOFTWARE",
+        })
 
     def oauth_token(self, form):
         grant = form.get("grant_type", [""])[0]

@@ -12,7 +12,9 @@ secret-init bundle: manage an encrypted bundle (AES-256-GCM vaults, docs/bundle.
 
 USAGE:
     secret-init bundle keygen [--output PATH]          print (or write, 0600) a new base64 master key
-    secret-init bundle create NAME [-d DESCRIPTION]    add an empty vault (creates the file)
+    secret-init bundle create NAME [-d DESCRIPTION] [--kms KEY]
+                                                       add an empty vault (creates the file; with
+                                                       --kms its data key is wrapped by KEY)
     secret-init bundle set NAME KEY [VALUE|-] [--no-secret] [--allow-empty]
                                                        seal a value; '-' or no VALUE reads stdin
     secret-init bundle unset NAME KEY                  remove an entry
@@ -22,6 +24,7 @@ USAGE:
     secret-init bundle delete NAME                     remove a vault and its entries
     secret-init bundle rekey --new-key-file PATH [--write-key-file]
                                                        re-seal every entry under a new key
+    secret-init bundle rekey --kms KEY                 ... under a new data key wrapped by KEY
     secret-init bundle VERB --help                     one verb's options and an example
     (`secret-init vault ...` is the old name and still works, with a warning.)
 
@@ -30,17 +33,22 @@ OPTIONS (after the verb):
                              (--file and SECRET_INIT_VAULT_FILE: old names, still read, with a warning)
     --master-key-file PATH   base64 master key file         env: SECRET_INIT_MASTER_KEY_FILE
                              (or the key itself in SECRET_INIT_MASTER_KEY)
+    --kms KEY                a KMS key: aws:ARN, gcp:projects/P/locations/L/keyRings/R/cryptoKeys/K,
+                             azure:https://V.vault.azure.net/keys/N/VERSION, transit:MOUNT/NAME;
+                             for a bundle it already wraps, the key trusted
+                                                            env: SECRET_INIT_BUNDLE_KMS
     --allow-shared-dir       permit a bundle dir other users can write to
                                                             env: SECRET_INIT_ALLOW_SHARED_DIR
     -h, --help               this text
 
 EXIT CODES:
     64 usage; 65 wrong key, tampered or invalid bundle, empty value; 69 no such file, vault or entry;
-    73 cannot write the bundle; 78 no master key
+    73 cannot write the bundle; 77 the KMS refused; 78 no master key, or no trusted KMS key
 ";
 
 const BUNDLE_OPT: &str = "    --bundle PATH            the bundle file [env: SECRET_INIT_BUNDLE]\n";
 const KEY_OPT: &str = "    --master-key-file PATH   base64 master key file [env: SECRET_INIT_MASTER_KEY_FILE;\n                             or the key itself in SECRET_INIT_MASTER_KEY]\n";
+const KMS_OPT: &str = "    --kms KEY                the KMS key trusted to wrap the data key [env: SECRET_INIT_BUNDLE_KMS]\n";
 const SHARED_OPT: &str =
     "    --allow-shared-dir       permit a bundle dir other users can write to\n";
 
@@ -66,15 +74,17 @@ const VERB_HELP: &[VerbHelp] = &[
     },
     VerbHelp {
         verb: "create",
-        usage: "secret-init bundle create NAME [-d DESCRIPTION]",
-        about: "Add an empty vault NAME; creates the bundle file when there is none.",
+        usage: "secret-init bundle create NAME [-d DESCRIPTION] [--kms KEY]",
+        about: "Add an empty vault NAME; creates the bundle file when there is none. With --kms, a new\n\
+                file's data key is random and wrapped by that KMS key (docs/bundle.md, \"Keys in a KMS\").",
         options: &[
             "    -d, --description TEXT   what the vault is for (not sealed)\n",
+            "    --kms KEY                wrap a new file's data key with KEY (aws:ARN, gcp:RESOURCE,\n                             azure:URL, transit:MOUNT/NAME); for an existing file, the key trusted\n",
             BUNDLE_OPT,
             KEY_OPT,
             SHARED_OPT,
         ],
-        example: "secret-init bundle create prod -d \"production API keys\" --bundle bundle.json",
+        example: "secret-init bundle create prod -d \"production API keys\" --bundle bundle.json\n    secret-init bundle create prod --kms aws:arn:aws:kms:eu-west-1:111122223333:alias/app --bundle bundle.json",
     },
     VerbHelp {
         verb: "set",
@@ -86,6 +96,7 @@ const VERB_HELP: &[VerbHelp] = &[
             "    --allow-empty            store an empty value from stdin on purpose\n",
             BUNDLE_OPT,
             KEY_OPT,
+            KMS_OPT,
             SHARED_OPT,
         ],
         example: "printf %s \"$TOKEN\" | secret-init bundle set prod hf_access_token --bundle bundle.json",
@@ -94,21 +105,21 @@ const VERB_HELP: &[VerbHelp] = &[
         verb: "unset",
         usage: "secret-init bundle unset NAME KEY",
         about: "Remove entry KEY from vault NAME.",
-        options: &[BUNDLE_OPT, KEY_OPT, SHARED_OPT],
+        options: &[BUNDLE_OPT, KEY_OPT, KMS_OPT, SHARED_OPT],
         example: "secret-init bundle unset prod old_token",
     },
     VerbHelp {
         verb: "show",
         usage: "secret-init bundle show NAME",
         about: "A table of vault NAME's entries; secret values are masked.",
-        options: &[BUNDLE_OPT, KEY_OPT],
+        options: &[BUNDLE_OPT, KEY_OPT, KMS_OPT],
         example: "secret-init bundle show prod",
     },
     VerbHelp {
         verb: "get",
         usage: "secret-init bundle get NAME KEY",
         about: "Print one decrypted value, byte-exact, on stdout.",
-        options: &[BUNDLE_OPT, KEY_OPT],
+        options: &[BUNDLE_OPT, KEY_OPT, KMS_OPT],
         example: "secret-init bundle get prod hf_access_token > token",
     },
     VerbHelp {
@@ -122,18 +133,19 @@ const VERB_HELP: &[VerbHelp] = &[
         verb: "delete",
         usage: "secret-init bundle delete NAME",
         about: "Remove vault NAME and all its entries.",
-        options: &[BUNDLE_OPT, KEY_OPT, SHARED_OPT],
+        options: &[BUNDLE_OPT, KEY_OPT, KMS_OPT, SHARED_OPT],
         example: "secret-init bundle delete staging",
     },
     VerbHelp {
         verb: "rekey",
-        usage: "secret-init bundle rekey --new-key-file PATH [--write-key-file]",
+        usage: "secret-init bundle rekey --new-key-file PATH [--write-key-file] | --kms KEY",
         about: "Re-seal every entry under the key in PATH, in one atomic replace. The old key then no\n\
                 longer opens the bundle: with --write-key-file the --master-key-file is replaced\n\
                 (atomically, 0600) by the new key once the bundle is rewritten.",
         options: &[
             "    --new-key-file PATH      the new base64 key (make one with keygen --output)\n",
             "    --write-key-file         then replace the --master-key-file with the new key\n",
+            "    --kms KEY                instead: a new random data key, wrapped by KEY (the current\n                             KMS key, if any, trusted from SECRET_INIT_BUNDLE_KMS)\n",
             BUNDLE_OPT,
             KEY_OPT,
             SHARED_OPT,
@@ -166,6 +178,7 @@ pub(super) struct Args {
     /// The file was named by the old `--file`.
     pub(super) old_file_flag: bool,
     pub(super) key_file: Option<PathBuf>,
+    pub(super) kms: Option<String>,
     pub(super) new_key_file: Option<PathBuf>,
     pub(super) output: Option<PathBuf>,
     pub(super) description: Option<String>,
@@ -193,6 +206,7 @@ pub(super) fn parse(args: Vec<OsString>) -> Result<Args, Error> {
         file: None,
         old_file_flag: false,
         key_file: None,
+        kms: None,
         new_key_file: None,
         output: None,
         description: None,
@@ -220,6 +234,10 @@ pub(super) fn parse(args: Vec<OsString>) -> Result<Args, Error> {
                 a.old_file_flag = true;
             }
             Arg::Long("master-key-file") => a.key_file = Some(path(&mut p, "--master-key-file")?),
+            Arg::Long("kms") => {
+                let v = p.value().map_err(|_| usage("--kms needs a key"))?;
+                a.kms = Some(text(v, "the KMS key")?);
+            }
             Arg::Long("new-key-file") => a.new_key_file = Some(path(&mut p, "--new-key-file")?),
             Arg::Long("output") => a.output = Some(path(&mut p, "--output")?),
             Arg::Short('d') | Arg::Long("description") => {

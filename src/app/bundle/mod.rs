@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::Flock;
 
-use crate::bundle::format::{self, Bundle, Vault};
+use crate::bundle::format::{self, Bundle, Vault, WrappedKey};
 use crate::bundle::seal::MasterKey;
 use crate::cli::Opt;
 use crate::deliver::file::{self, WriteOptions};
@@ -23,6 +23,8 @@ use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 use crate::plan::FileDelivery;
 use crate::secret::Secret;
+use crate::source::bundle::{bundle_key, bundle_kms_key};
+use crate::source::kms::KmsClients;
 use args::{Args, HELP, parse, usage, verb_help};
 
 mod args;
@@ -112,6 +114,64 @@ impl Ctx {
         crate::bundle::load_master_key(&self.env, self.key_file().as_deref())
     }
 
+    /// The KMS key trusted to wrap the bundle's data key: `--kms` (except for `rekey`, where it
+    /// names the new key), else `SECRET_INIT_BUNDLE_KMS`.
+    fn trusted_kms(&self) -> Option<String> {
+        let from_flag = match self.args.words[0].as_str() {
+            "rekey" => None,
+            _ => self.args.kms.clone(),
+        };
+        from_flag.or_else(|| self.env.text(&Opt::BundleKms.env_twin()))
+    }
+
+    /// The KMS clients, from the environment alone (`AWS_*`, `VAULT_*`, ...): the bundle
+    /// commands read no config file.
+    fn kms(&self) -> Result<KmsClients, Error> {
+        let inv = crate::cli::Invocation::new(crate::cli::Command::Bundle {
+            args: Vec::new(),
+            alias: false,
+        });
+        let settings = crate::source::registry::SourceSettings::resolve(
+            &inv,
+            &self.env,
+            &crate::source::registry::FileSections::default(),
+            false,
+        )?;
+        Ok(settings.kms(&self.env, &crate::source::Outputs::new([])))
+    }
+
+    /// The key that opens `b`: its KMS-wrapped data key (the KMS key trusted), else the master
+    /// key given.
+    fn key_for(&self, b: &Bundle, src: &str) -> Result<MasterKey, Error> {
+        if b.wrapped_key.is_none() && self.trusted_kms().is_none() {
+            return self.key();
+        }
+        bundle_key(
+            b,
+            self.trusted_kms().as_deref(),
+            || self.key(),
+            &self.kms()?,
+            src,
+        )
+    }
+
+    /// A new random data key wrapped by the KMS key `spec`.
+    fn new_wrapped_key(&self, spec: &str) -> Result<(MasterKey, WrappedKey), Error> {
+        let key = bundle_kms_key(spec).map_err(|why| usage(format!("--kms: {why}")))?;
+        let raw = MasterKey::generate_raw().map_err(|e| Error::new(Kind::CantCreate, e.0))?;
+        let wrapped = crate::source::kms::wrap(&key, raw.as_ref(), &self.kms()?)?;
+        let master =
+            MasterKey::from_bytes(raw.as_ref()).map_err(|e| Error::new(Kind::Data, e.0))?;
+        crate::log::info!("a new data key, wrapped by kms {key}");
+        Ok((
+            master,
+            WrappedKey {
+                kms: spec.to_string(),
+                wrapped,
+            },
+        ))
+    }
+
     fn allow_shared_dir(&self) -> bool {
         self.args.allow_shared_dir
             || self
@@ -120,11 +180,13 @@ impl Ctx {
                 .is_some_and(|v| crate::cli::merge::parse_bool(&v.to_string_lossy()) == Some(true))
     }
 
-    /// Reads the bundle and checks the key against it.
-    fn open(&self, key: &MasterKey) -> Result<(PathBuf, Bundle), Error> {
+    /// Reads the bundle, finds its key and checks it against the bundle.
+    fn open(&self) -> Result<(MasterKey, PathBuf, Bundle), Error> {
         let (path, b) = self.read()?;
-        b.check_key(key, &path.display().to_string())?;
-        Ok((path, b))
+        let src = path.display().to_string();
+        let key = self.key_for(&b, &src)?;
+        b.check_key(&key, &src)?;
+        Ok((key, path, b))
     }
 
     fn read(&self) -> Result<(PathBuf, Bundle), Error> {
@@ -149,9 +211,8 @@ impl Ctx {
     ///
     /// [`lock`]: Ctx::lock
     fn edit(&self) -> Result<(MasterKey, Lock, PathBuf, Bundle), Error> {
-        let key = self.key()?;
         let lock = self.lock()?;
-        let (path, b) = self.open(&key)?;
+        let (key, path, b) = self.open()?;
         Ok((key, lock, path, b))
     }
 
@@ -315,13 +376,25 @@ fn keygen(c: &Ctx) -> Result<u8, Errors> {
 }
 
 fn create(c: &Ctx) -> Result<u8, Errors> {
-    let w = c.words(1..=1, "create NAME [-d DESCRIPTION]")?;
-    let key = c.key()?;
+    let w = c.words(1..=1, "create NAME [-d DESCRIPTION] [--kms KEY]")?;
     let _lock = c.lock()?;
-    let (path, mut b) = match c.open(&key) {
-        Ok(pb) => pb,
-        Err(e) if e.kind == Kind::Unavailable => (c.file()?, Bundle::new(&key)?),
+    let exists = match c.read() {
+        Ok(_) => true,
+        Err(e) if e.kind == Kind::Unavailable => false,
         Err(e) => return Err(e.into()),
+    };
+    let (path, mut b) = if exists {
+        let (_, path, b) = c.open()?;
+        (path, b)
+    } else {
+        let b = match &c.args.kms {
+            Some(spec) => {
+                let (key, wrapped) = c.new_wrapped_key(spec)?;
+                Bundle::new(&key, Some(wrapped))?
+            }
+            None => Bundle::new(&c.key()?, None)?,
+        };
+        (c.file()?, b)
     };
     if b.vaults.contains_key(&w[0]) {
         return Err(
@@ -424,8 +497,7 @@ fn unset(c: &Ctx) -> Result<u8, Errors> {
 
 fn show(c: &Ctx) -> Result<u8, Errors> {
     let w = c.words(1..=1, "show NAME")?;
-    let key = c.key()?;
-    let (path, b) = c.open(&key)?;
+    let (key, path, b) = c.open()?;
     let src = path.display().to_string();
     let v = b.vault(&w[0], &src)?;
     let opened = b.open_vault(&key, &w[0], &src).map_err(all)?;
@@ -458,8 +530,7 @@ fn show(c: &Ctx) -> Result<u8, Errors> {
 
 fn get(c: &Ctx) -> Result<u8, Errors> {
     let w = c.words(2..=2, "get NAME KEY")?;
-    let key = c.key()?;
-    let (path, b) = c.open(&key)?;
+    let (key, path, b) = c.open()?;
     let src = path.display().to_string();
     let v = b.vault(&w[0], &src)?;
     let entry = v.entries.get(&w[1]).ok_or_else(|| {
@@ -517,13 +588,37 @@ fn delete(c: &Ctx) -> Result<u8, Errors> {
     Ok(0)
 }
 
+/// `rekey --kms KEY`: every entry re-sealed under a new random data key, which KEY wraps.
+fn rekey_kms(c: &Ctx, spec: &str) -> Result<u8, Errors> {
+    let _lock = c.lock()?;
+    let (old, path, b) = c.open()?;
+    let src = path.display().to_string();
+    let (new, wrapped) = c.new_wrapped_key(spec)?;
+    let fresh = b.rekey(&old, &new, Some(wrapped), &src).map_err(all)?;
+    c.save(&path, &fresh)?;
+    let n: usize = fresh.vaults.values().map(|v| v.entries.len()).sum();
+    crate::log::info!(
+        "re-sealed {n} entries under a new data key wrapped by kms {spec} in {src}; the old key no longer opens it"
+    );
+    Ok(0)
+}
+
 fn rekey(c: &Ctx) -> Result<u8, Errors> {
-    c.words(0..=0, "rekey --new-key-file PATH [--write-key-file]")?;
+    c.words(
+        0..=0,
+        "rekey --new-key-file PATH [--write-key-file] | rekey --kms KEY",
+    )?;
+    if let Some(spec) = c.args.kms.clone() {
+        if c.args.new_key_file.is_some() || c.args.write_key_file {
+            return Err(usage("rekey takes --kms KEY or --new-key-file PATH, not both").into());
+        }
+        return rekey_kms(c, &spec);
+    }
     let new_file = c
         .args
         .new_key_file
         .as_deref()
-        .ok_or_else(|| usage("rekey needs --new-key-file PATH"))?;
+        .ok_or_else(|| usage("rekey needs --new-key-file PATH or --kms KEY"))?;
     // Checked before anything changes: the key to replace must be a file.
     let key_file = match (c.args.write_key_file, c.key_file()) {
         (false, _) => None,
@@ -537,17 +632,16 @@ fn rekey(c: &Ctx) -> Result<u8, Errors> {
             .into());
         }
     };
-    let old = c.key()?;
     let new = crate::bundle::read_key_file(new_file)?;
     let _lock = c.lock()?;
-    let (path, b) = c.open(&old)?;
+    let (old, path, b) = c.open()?;
     let src = path.display().to_string();
-    if b.check_key(&new, &src).is_ok() {
+    if b.wrapped_key.is_none() && b.check_key(&new, &src).is_ok() {
         return Err(Error::new(Kind::Usage, "the new key is the current key").into());
     }
     // Everything is re-sealed in memory first; one atomic replace publishes it, so a failure at
     // any step leaves the old file as it was.
-    let fresh = b.rekey(&old, &new, &src).map_err(all)?;
+    let fresh = b.rekey(&old, &new, None, &src).map_err(all)?;
     c.save(&path, &fresh)?;
     let n: usize = fresh.vaults.values().map(|v| v.entries.len()).sum();
     crate::log::info!(

@@ -162,8 +162,8 @@ fn places(s: &Settings) -> Vec<Watched> {
 
 /// What each configured source would watch or poll, for `check` and the status file.
 /// `watcher`: the running watcher's mode (`inotify`, `poll 1s`); `None` in `check`.
-/// Whether a cloud source takes any part in this configuration: lookups by name configured in
-/// its section, a declared secret's `from:` naming it, or environment references (which may
+/// Whether a cloud source takes any part in this configuration: lookups by name or whole
+/// secrets to env configured in its section, a declared secret's `from:` naming it, or environment references (which may
 /// name any). A source in none of these is never read, so a refresh does not poll it.
 pub(crate) fn in_use(
     s: &Settings,
@@ -173,12 +173,9 @@ pub(crate) fn in_use(
     // `None`: not a cloud source, always in use.
     let by_name: Option<bool> = match kind {
         #[cfg(feature = "aws")]
-        SourceKind::Aws => {
-            let a = &s.source.aws;
-            Some(!a.prefixes.is_empty() || !a.secrets.is_empty() || a.parameters_path.is_some())
-        }
+        SourceKind::Aws => Some(s.source.aws.reads_by_itself()),
         #[cfg(feature = "gcp")]
-        SourceKind::Gcp => Some(s.source.gcp.project.is_some() && !s.source.gcp.secrets.is_empty()),
+        SourceKind::Gcp => Some(s.source.gcp.reads_by_itself()),
         #[cfg(feature = "azure")]
         SourceKind::Azure => Some(s.source.azure.vault.is_some()),
         _ => None,

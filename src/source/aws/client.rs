@@ -12,6 +12,7 @@
 //! secret or parameter is 69. Messages carry the error code and the service's own message
 //! (controls escaped, shortened), never a body or a value.
 
+mod kms;
 mod parameters;
 mod secrets;
 mod sts;
@@ -25,6 +26,8 @@ use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
+pub(crate) use kms::KmsTarget;
+pub use kms::{parse_decrypt as parse_kms_decrypt, parse_encrypt as parse_kms_encrypt};
 pub(crate) use parameters::BATCH_PARAMETERS;
 pub use parameters::{parse_parameter, parse_parameters};
 pub(crate) use secrets::BATCH_SECRETS;

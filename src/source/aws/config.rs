@@ -27,6 +27,12 @@ remote_section! {
         /// A Parameter Store path whose every parameter (recursive) is a candidate secret, named
         /// relative to it.
         pub parameters_path: Option<String>,
+        /// Secrets Manager secrets (JSON objects) whose every key becomes an env var of the
+        /// program, later ones overriding earlier ones.
+        pub env_secrets: Option<Vec<String>>,
+        /// A Parameter Store path whose every parameter becomes an env var of the program, named
+        /// relative to it.
+        pub env_parameters_path: Option<String>,
     }
 }
 
@@ -43,6 +49,10 @@ pub struct AwsSettings {
     pub secrets: Vec<AwsRef>,
     /// Whole-source parameter path, ending in `/`.
     pub parameters_path: Option<String>,
+    /// Secrets injected whole into the program's environment (`env_secrets`), in order.
+    pub env_secrets: Vec<AwsRef>,
+    /// Parameter path injected whole into the program's environment, ending in `/`.
+    pub env_parameters_path: Option<String>,
     /// CA bundle, timeouts, retries.
     pub transport: Transport,
 }
@@ -78,49 +88,73 @@ impl AwsSettings {
             checked_region(r, "secret_init.aws.region")?;
         }
         let transport = Transport::from_file("secret_init.aws", &f.transport, allow_insecure_http)?;
-        let mut secrets = Vec::new();
-        for id in f.secrets.iter().flatten() {
-            let r = AwsRef::parse(&format!("aws-sm:{id}"))
-                .ok()
-                .filter(|r| r.key.is_none() && !id.contains('#'))
-                .ok_or_else(|| {
-                    Error::new(
-                        Kind::Config,
-                        format!(
-                            "secret_init.aws.secrets: \"{}\": expected a secret name or ARN (no #KEY: every key is offered)",
-                            crate::log::escape_controls(id)
-                        ),
-                    )
-                })?;
-            // An ARN keeps its own region (`aws-sm:arn:...` parsed as a name has none).
-            secrets.push(match AwsRef::parse(id) {
-                Ok(arn) if id.starts_with("arn:") => arn,
-                _ => r,
-            });
-        }
-        let parameters_path = match &f.parameters_path {
-            None => None,
-            Some(p) => {
-                let ok = p.starts_with('/')
-                    && AwsRef::parse(&format!("aws-ssm:{p}x")).is_ok()
-                    && !p.contains(['#', ':']);
-                if !ok {
-                    return Err(Error::new(
-                        Kind::Config,
-                        "secret_init.aws.parameters_path: expected a path like /app/prod/",
-                    ));
-                }
-                Some(format!("{}/", p.trim_end_matches('/')))
-            }
-        };
+        let secrets = listed_secrets(f.secrets.as_deref(), "secrets")?;
+        let env_secrets = listed_secrets(f.env_secrets.as_deref(), "env_secrets")?;
+        let parameters_path = parameter_path(f.parameters_path.as_deref(), "parameters_path")?;
+        let env_parameters_path =
+            parameter_path(f.env_parameters_path.as_deref(), "env_parameters_path")?;
         Ok(AwsSettings {
             secrets,
             parameters_path,
+            env_secrets,
+            env_parameters_path,
             region: f.region.clone(),
             prefixes,
             transport,
         })
     }
+}
+
+impl AwsSettings {
+    /// Whether the section makes the source read anything without a reference: lookups by
+    /// name or whole secrets to the environment.
+    pub fn reads_by_itself(&self) -> bool {
+        !self.prefixes.is_empty()
+            || !self.secrets.is_empty()
+            || self.parameters_path.is_some()
+            || !self.env_secrets.is_empty()
+            || self.env_parameters_path.is_some()
+    }
+}
+
+/// `secret_init.aws.KEY`, a list of Secrets Manager names or ARNs of JSON-object secrets.
+fn listed_secrets(ids: Option<&[String]>, key: &str) -> Result<Vec<AwsRef>, Error> {
+    let mut secrets = Vec::new();
+    for id in ids.unwrap_or_default() {
+        let r = AwsRef::parse(&format!("aws-sm:{id}"))
+            .ok()
+            .filter(|r| r.key.is_none() && !id.contains('#'))
+            .ok_or_else(|| {
+                Error::new(
+                    Kind::Config,
+                    format!(
+                        "secret_init.aws.{key}: \"{}\": expected a secret name or ARN (no #KEY: every key is offered)",
+                        crate::log::escape_controls(id)
+                    ),
+                )
+            })?;
+        // An ARN keeps its own region (`aws-sm:arn:...` parsed as a name has none).
+        secrets.push(match AwsRef::parse(id) {
+            Ok(arn) if id.starts_with("arn:") => arn,
+            _ => r,
+        });
+    }
+    Ok(secrets)
+}
+
+/// `secret_init.aws.KEY`, a Parameter Store path, returned ending in `/`.
+fn parameter_path(p: Option<&str>, key: &str) -> Result<Option<String>, Error> {
+    let Some(p) = p else { return Ok(None) };
+    let ok = p.starts_with('/')
+        && AwsRef::parse(&format!("aws-ssm:{p}x")).is_ok()
+        && !p.contains(['#', ':']);
+    if !ok {
+        return Err(Error::new(
+            Kind::Config,
+            format!("secret_init.aws.{key}: expected a path like /app/prod/"),
+        ));
+    }
+    Ok(Some(format!("{}/", p.trim_end_matches('/'))))
 }
 
 pub(crate) use crate::reference::aws::{Service, valid_region};
@@ -131,6 +165,7 @@ impl Service {
             Service::SecretsManager => "AWS_ENDPOINT_URL_SECRETS_MANAGER",
             Service::Ssm => "AWS_ENDPOINT_URL_SSM",
             Service::Sts => "AWS_ENDPOINT_URL_STS",
+            Service::Kms => "AWS_ENDPOINT_URL_KMS",
         }
     }
 }

@@ -23,8 +23,10 @@ pub mod sigv4;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use super::remote::{Measured, Reads, check_size, found, keyed, naming, now, read_together};
-use super::{Found, Source, SourceKind, not_mine};
+use super::remote::{
+    Measured, Reads, check_size, found, injections, keyed, naming, now, object_keys, read_together,
+};
+use super::{Found, Injected, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
@@ -55,6 +57,8 @@ pub(crate) struct AwsSource {
     whole: Option<Result<Rc<Candidates>, Error>>,
     /// Services whose batch calls were refused (AccessDenied) this run: read one by one.
     batch_refused: BTreeSet<Service>,
+    /// A role assumed with the chain's credentials before any call (a sops key's `role`).
+    role: Option<String>,
 }
 
 /// Candidate secrets of a whole-source read: name → (value, where it came from).
@@ -89,7 +93,43 @@ impl AwsSource {
             cache: Reads::new(),
             whole: None,
             batch_refused: BTreeSet::new(),
+            role: None,
         }
+    }
+
+    /// Makes every call as `role`, assumed with the credentials the chain finds (as sops does for
+    /// a KMS key with a `role`).
+    pub(crate) fn assuming(mut self, role: Option<String>) -> AwsSource {
+        self.role = role;
+        self
+    }
+
+    /// KMS `Decrypt` of `blob` under `key`, in the key's `region`.
+    pub(crate) fn kms_decrypt(
+        &mut self,
+        region: &str,
+        key: &client::KmsTarget<'_>,
+        blob: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+        let region = checked_region(region, "the key's ARN")?;
+        let (url, _) = endpoint(Service::Kms, Some(&region), &self.env);
+        let creds = self.credentials()?;
+        self.clients
+            .kms_decrypt(&url, &region, key, blob, &creds, now())
+    }
+
+    /// KMS `Encrypt` of `data_key` under `key`, in the key's `region`.
+    pub(crate) fn kms_encrypt(
+        &mut self,
+        region: &str,
+        key: &client::KmsTarget<'_>,
+        data_key: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let region = checked_region(region, "the key's ARN")?;
+        let (url, _) = endpoint(Service::Kms, Some(&region), &self.env);
+        let creds = self.credentials()?;
+        self.clients
+            .kms_encrypt(&url, &region, key, data_key, &creds, now())
     }
 
     /// Whether lookups by name can find anything here (prefixes, listed secrets or a
@@ -144,6 +184,19 @@ impl AwsSource {
 
     fn obtain(&mut self) -> Result<Credentials, Error> {
         let chain = credentials::find(&self.env, &mut self.profiles, now())?;
+        let chain = match &self.role {
+            Some(role) => Chain::AssumeRole(
+                credentials::AssumeRole {
+                    role_arn: role.clone(),
+                    external_id: None,
+                    session_name: format!("secret-init-{}", now()),
+                    duration_seconds: None,
+                    origin: "the KMS key's role".into(),
+                },
+                Box::new(chain),
+            ),
+            None => chain,
+        };
         self.resolve(chain)
     }
 
@@ -378,58 +431,67 @@ impl AwsSource {
     fn load_whole(&mut self) -> Result<Candidates, Error> {
         let mut out = Candidates::new();
         let listed = self.settings.secrets.clone();
-        self.prefetch_refs(&listed);
-        for r in &listed {
+        let path = self.settings.parameters_path.clone();
+        let keys = self.json_keys(&listed, "secret_init.aws.secrets")?;
+        let params = match &path {
+            Some(p) => self.parameters_under(p)?,
+            None => Vec::new(),
+        };
+        for (k, value, label) in keys.into_iter().chain(params) {
+            out.insert(k, (value, label));
+        }
+        Ok(out)
+    }
+
+    /// Every key of each of the JSON-object secrets `listed` (in `setting`), in order.
+    fn json_keys(
+        &mut self,
+        listed: &[AwsRef],
+        setting: &str,
+    ) -> Result<Vec<(String, Secret, String)>, Error> {
+        self.prefetch_refs(listed);
+        let mut out = Vec::new();
+        for r in listed {
             let src = r.target();
-            let not_object = || {
-                Error::new(
-                    Kind::Data,
-                    "listed in secret_init.aws.secrets, but its value is not a JSON object",
-                )
-                .with_source(src.clone())
-            };
             let stored = self.read(r)?.ok_or_else(|| {
                 Error::new(
                     Kind::Unavailable,
-                    "listed in secret_init.aws.secrets, but it does not exist",
+                    format!("listed in {setting}, but it does not exist"),
                 )
                 .with_source(src.clone())
             })?;
             let Stored::Text(v) = stored.as_ref() else {
-                return Err(not_object());
+                return Err(Error::new(
+                    Kind::Data,
+                    format!("listed in {setting}, but its value is not a JSON object"),
+                )
+                .with_source(src));
             };
-            let Ok(serde_json::Value::Object(o)) = serde_json::from_slice(v.expose()) else {
-                return Err(not_object());
-            };
-            for (k, val) in o {
-                let value = match val {
-                    serde_json::Value::Null => continue,
-                    serde_json::Value::String(s) => Secret::new(s.into_bytes()),
-                    other => Secret::new(other.to_string().into_bytes()),
-                };
-                let label = format!("{src}#{k}");
-                out.insert(k, (value, label));
-            }
+            out.extend(object_keys(v, &src, setting)?);
         }
-        if let Some(path) = self.settings.parameters_path.clone() {
-            let src = format!("aws-ssm:{path}");
-            let region = self.region_for(None, &src)?;
-            let (url, _) = endpoint(Service::Ssm, Some(&region), &self.env);
-            let creds = self.credentials().map_err(|e| e.with_source(src.clone()))?;
-            let items = self
-                .clients
-                .get_parameters_by_path(&url, &region, path.trim_end_matches('/'), &creds, now())
-                .map_err(|e| e.with_source(src.clone()))?;
-            crate::log::debug!("aws: {src}: {} parameters", items.len());
-            for it in items {
-                let Some(rel) = it.name.strip_prefix(path.as_str()) else {
-                    continue;
-                };
-                self.check_size(&it.value)
-                    .map_err(|e| e.with_source(format!("aws-ssm:{}", it.name)))?;
-                let (Stored::Text(v) | Stored::Binary(v)) = it.value;
-                out.insert(rel.to_string(), (v, format!("aws-ssm:{}", it.name)));
-            }
+        Ok(out)
+    }
+
+    /// Every parameter under `path` (recursive), named relative to it.
+    fn parameters_under(&mut self, path: &str) -> Result<Vec<(String, Secret, String)>, Error> {
+        let src = format!("aws-ssm:{path}");
+        let region = self.region_for(None, &src)?;
+        let (url, _) = endpoint(Service::Ssm, Some(&region), &self.env);
+        let creds = self.credentials().map_err(|e| e.with_source(src.clone()))?;
+        let items = self
+            .clients
+            .get_parameters_by_path(&url, &region, path.trim_end_matches('/'), &creds, now())
+            .map_err(|e| e.with_source(src.clone()))?;
+        crate::log::debug!("aws: {src}: {} parameters", items.len());
+        let mut out = Vec::new();
+        for it in items {
+            let Some(rel) = it.name.strip_prefix(path) else {
+                continue;
+            };
+            self.check_size(&it.value)
+                .map_err(|e| e.with_source(format!("aws-ssm:{}", it.name)))?;
+            let (Stored::Text(v) | Stored::Binary(v)) = it.value;
+            out.push((rel.to_string(), v, format!("aws-ssm:{}", it.name)));
         }
         Ok(out)
     }
@@ -565,6 +627,17 @@ impl Source for AwsSource {
             Reference::Aws(r) => self.value(r),
             other => Err(not_mine(SourceKind::Aws, other)),
         }
+    }
+
+    /// `env_secrets`' keys, then `env_parameters_path`'s parameters (a later one wins).
+    fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
+        let listed = self.settings.env_secrets.clone();
+        let keys = self.json_keys(&listed, "secret_init.aws.env_secrets")?;
+        let params = match self.settings.env_parameters_path.clone() {
+            Some(p) => self.parameters_under(&p)?,
+            None => Vec::new(),
+        };
+        Ok(injections(keys.into_iter().chain(params)))
     }
 }
 

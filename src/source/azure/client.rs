@@ -169,6 +169,41 @@ pub(crate) fn find(env: &Environ) -> Result<Chain, Error> {
     Ok(Chain::Imds { host, client_id })
 }
 
+/// The links of the chain found incomplete before `chain`, for its error (as the AWS chain's
+/// names every place it tried): `None` when `chain` is the first link. Names variables only,
+/// never a value.
+pub(crate) fn tried_before(chain: &Chain, env: &Environ) -> Option<String> {
+    if matches!(
+        chain,
+        Chain::ClientSecret { .. } | Chain::WorkloadIdentity { .. }
+    ) {
+        return None;
+    }
+    let set = |v: &str| env.get(v).is_some_and(|x| !x.is_empty());
+    let mut missing: Vec<&str> = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID"]
+        .into_iter()
+        .filter(|v| !set(v))
+        .collect();
+    if !set("AZURE_CLIENT_SECRET") && !set("AZURE_FEDERATED_TOKEN_FILE") {
+        missing.push("AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE");
+    }
+    let mut tried = vec![format!(
+        "AZURE_TENANT_ID + AZURE_CLIENT_ID + AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE (not set: {})",
+        missing.join(", ")
+    )];
+    if matches!(chain, Chain::Imds { .. }) {
+        let missing: Vec<&str> = ["IDENTITY_ENDPOINT", "IDENTITY_HEADER"]
+            .into_iter()
+            .filter(|v| !set(v))
+            .collect();
+        tried.push(format!(
+            "IDENTITY_ENDPOINT + IDENTITY_HEADER (not set: {})",
+            missing.join(", ")
+        ));
+    }
+    Some(tried.join("; "))
+}
+
 /// Whether a bearer token may go to `url`: https to `VAULT.<Key Vault suffix>`, or anything
 /// under the endpoint the user named (whose scheme the HTTP policy has checked).
 pub fn may_carry_token(url: &str, endpoint: Option<&str>) -> bool {
@@ -336,6 +371,20 @@ impl Clients {
         parse_token(resp.status, &resp.body)
     }
 
+    /// Refuses (78) a URL a bearer token may not go to (see [`may_carry_token`]).
+    fn check_token_url(&self, url: &str) -> Result<(), Error> {
+        if may_carry_token(url, self.endpoint.as_deref()) {
+            return Ok(());
+        }
+        Err(Error::new(
+            Kind::Config,
+            format!(
+                "{}: not a Key Vault address; a bearer token is never sent there",
+                crate::url::redact_url(url)
+            ),
+        ))
+    }
+
     /// Reads a secret: `Ok(None)` when it (or the pinned version) does not exist.
     pub(crate) fn get_secret(
         &mut self,
@@ -344,21 +393,36 @@ impl Clients {
         token: &Secret,
     ) -> Result<Option<Secret>, Error> {
         let url = format!("{base}{path}?api-version={API_VERSION}");
-        if !may_carry_token(&url, self.endpoint.as_deref()) {
-            return Err(Error::new(
-                Kind::Config,
-                format!(
-                    "{}: not a Key Vault address; a bearer token is never sent there",
-                    crate::url::redact_url(&url)
-                ),
-            ));
-        }
+        self.check_token_url(&url)?;
         let auth = http::bearer(token.expose());
         let resp = self.client(&url).get(
             &url,
             &[("Authorization", &auth), ("Accept", b"application/json")],
         )?;
         parse_secret(resp.status, &resp.body)
+    }
+
+    /// A key operation (`wrapkey`, `unwrapkey`): POST `{base}{path}/{op}` with `body`.
+    pub(crate) fn key_operation(
+        &mut self,
+        base: &str,
+        path: &str,
+        op: &str,
+        token: &Secret,
+        body: &Secret,
+    ) -> Result<http::Response, Error> {
+        let url = format!("{base}{path}/{op}?api-version={API_VERSION}");
+        self.check_token_url(&url)?;
+        let auth = http::bearer(token.expose());
+        self.client(&url).post(
+            &url,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", b"application/json".as_slice()),
+                ("Accept", b"application/json"),
+            ],
+            body.expose(),
+        )
     }
 }
 

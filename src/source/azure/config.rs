@@ -29,6 +29,9 @@ remote_section! {
         pub secrets: Option<Vec<String>>,
         /// A URL replacing every vault's own.
         pub endpoint: Option<String>,
+        /// Key Vault secrets (JSON objects) of `vault` whose every key becomes an env var of
+        /// the program, later ones overriding earlier ones.
+        pub env_secrets: Option<Vec<String>>,
     }
 }
 
@@ -43,6 +46,8 @@ pub struct AzureSettings {
     pub secrets: Option<Vec<String>>,
     /// The explicit endpoint (no trailing slash).
     pub endpoint: Option<String>,
+    /// Key Vault secret names injected whole into the program's environment, in order.
+    pub env_secrets: Vec<String>,
     /// CA bundle, timeouts, retries.
     pub transport: Transport,
 }
@@ -86,6 +91,18 @@ impl AzureSettings {
                 )));
             }
         }
+        let env_secrets = f.env_secrets.clone().unwrap_or_default();
+        if !env_secrets.is_empty() && f.vault.is_none() {
+            return Err(config(
+                "secret_init.azure.env_secrets: needs secret_init.azure.vault (the vault they are read from)",
+            ));
+        }
+        if let Some(bad) = env_secrets.iter().find(|n| !valid_name(n)) {
+            return Err(config(format!(
+                "secret_init.azure.env_secrets: \"{}\" is not a Key Vault secret name (letters, digits and '-')",
+                crate::log::escape_controls(bad)
+            )));
+        }
         let endpoint = match env.get(ENDPOINT_VAR).filter(|v| !v.is_empty()) {
             Some(v) => Some((v.to_string_lossy().into_owned(), ENDPOINT_VAR)),
             None => f
@@ -112,6 +129,7 @@ impl AzureSettings {
             vault: f.vault.clone().map(|v| v.to_ascii_lowercase()),
             secrets: f.secrets.clone(),
             endpoint,
+            env_secrets,
             transport: Transport::from_file(
                 "secret_init.azure",
                 &f.transport,

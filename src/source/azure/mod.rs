@@ -19,8 +19,8 @@ pub(crate) mod config;
 
 use std::collections::BTreeMap;
 
-use super::remote::{Reads, check_size, keyed, naming, read_together};
-use super::{Found, Source, SourceKind, not_mine};
+use super::remote::{Reads, check_size, injections, keyed, naming, object_keys, read_together};
+use super::{Found, Injected, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
@@ -79,7 +79,12 @@ impl AzureSource {
                         .refuse(token_file, "AZURE_FEDERATED_TOKEN_FILE")
                         .map_err(|e| e.with_source(chain.describe()))?;
                 }
-                self.clients.token(&chain, resource)
+                self.clients.token(&chain, resource).map_err(|mut e| {
+                    if let Some(tried) = client::tried_before(&chain, &self.env) {
+                        e.what.push_str(&format!("; tried before it: {tried}"));
+                    }
+                    e
+                })
             });
             self.tokens.insert(resource.to_string(), r);
         }
@@ -112,6 +117,27 @@ impl AzureSource {
             check_size(v.len(), self.max_secret_bytes)?;
         }
         Ok(value)
+    }
+
+    /// A key operation on `path` (`/keys/NAME/VERSION`) of the vault at `vault_url`
+    /// (`https://VAULT.vault.azure.net`, replaced by the settings' endpoint when there is one),
+    /// with a token for the vault's cloud.
+    pub(crate) fn key_operation(
+        &mut self,
+        vault_url: &str,
+        path: &str,
+        op: &str,
+        body: &Secret,
+    ) -> Result<crate::http::Response, Error> {
+        let host = vault_url.trim_start_matches("https://");
+        let suffix = host.split_once('.').map_or(host, |(_, s)| s);
+        let token = self.token(&format!("https://{suffix}"))?;
+        let base = self
+            .settings
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| vault_url.to_string());
+        self.clients.key_operation(&base, path, op, &token, body)
     }
 
     /// Reads `r` and picks its `#KEY`.
@@ -207,5 +233,29 @@ impl Source for AzureSource {
             Reference::Azure(r) => self.value(r),
             other => Err(not_mine(SourceKind::Azure, other)),
         }
+    }
+
+    /// Every key of each `env_secrets` entry of the vault (a later one wins).
+    fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
+        const SETTING: &str = "secret_init.azure.env_secrets";
+        let Some(vault) = self.settings.vault.clone() else {
+            return Ok(Vec::new());
+        };
+        let mut vars = Vec::new();
+        for name in self.settings.env_secrets.clone() {
+            let s = format!("azure-kv:{vault}/{name}");
+            let r = AzureRef::parse(&s)
+                .map_err(|why| Error::new(Kind::Config, why).with_source(s.clone()))?;
+            let src = r.to_string();
+            let value = self.read(&r)?.ok_or_else(|| {
+                Error::new(
+                    Kind::Unavailable,
+                    format!("listed in {SETTING}, but it does not exist"),
+                )
+                .with_source(src.clone())
+            })?;
+            vars.extend(object_keys(&value, &src, SETTING)?);
+        }
+        Ok(injections(vars))
     }
 }

@@ -302,6 +302,24 @@ impl Clients {
         parse_token(resp.status, &resp.body).map_err(|e| e.with_source(what))
     }
 
+    /// A JSON POST to `url` with the token (Cloud KMS `:decrypt`, `:encrypt`).
+    pub(crate) fn post_json(
+        &mut self,
+        url: &str,
+        token: &Token,
+        body: &Secret,
+    ) -> Result<http::Response, Error> {
+        let auth = http::bearer(token.0.expose());
+        self.client(url, false).post(
+            url,
+            &[
+                ("Content-Type", b"application/json".as_slice()),
+                ("Authorization", &auth),
+            ],
+            body.expose(),
+        )
+    }
+
     /// Reads `resource` (`projects/P/secrets/S/versions/V`) at `endpoint`.
     pub(crate) fn access(
         &mut self,

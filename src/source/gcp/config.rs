@@ -24,6 +24,11 @@ remote_section! {
         pub secrets: Option<Vec<String>>,
         /// The Secret Manager endpoint (no path).
         pub endpoint: Option<String>,
+        /// Secrets of the project (JSON objects) whose every key becomes an env var of the
+        /// program, later ones overriding earlier ones.
+        pub env_secrets: Option<Vec<String>>,
+        /// The Cloud KMS endpoint (no path), for keys that wrap sops and bundle data keys.
+        pub kms_endpoint: Option<String>,
     }
 }
 
@@ -36,8 +41,12 @@ pub struct GcpSettings {
     pub project: Option<String>,
     /// Names served by lookups by name.
     pub secrets: Vec<String>,
+    /// Secrets injected whole into the program's environment (`env_secrets`), in order.
+    pub env_secrets: Vec<String>,
     /// The Secret Manager endpoint, without a trailing slash.
     pub endpoint: String,
+    /// The Cloud KMS endpoint, without a trailing slash, when set in the file.
+    pub kms_endpoint: Option<String>,
     /// CA bundle, timeouts, retries.
     pub transport: Transport,
 }
@@ -47,7 +56,28 @@ fn config(what: impl Into<String>) -> Error {
     Error::new(Kind::Config, what)
 }
 
+/// The public Cloud KMS endpoint.
+pub(crate) const KMS_ENDPOINT: &str = "https://cloudkms.googleapis.com";
+
+/// `url` without its trailing slash, if it is an http(s) URL; else 78 naming `what` with an
+/// `example`.
+pub(crate) fn checked_endpoint(url: &str, what: &str, example: &str) -> Result<String, Error> {
+    let url = url.trim_end_matches('/').to_string();
+    if !(url.starts_with("https://") || url.starts_with("http://"))
+        || url.parse::<ureq::http::Uri>().is_err()
+    {
+        return Err(config(format!("{what}: expected a URL like {example}")));
+    }
+    Ok(url)
+}
+
 impl GcpSettings {
+    /// Whether the section makes the source read anything without a reference: lookups by
+    /// name or whole secrets to the environment.
+    pub fn reads_by_itself(&self) -> bool {
+        self.project.is_some() && !(self.secrets.is_empty() && self.env_secrets.is_empty())
+    }
+
     /// Types `secret_init.gcp`; checks the project and every listed name form a reference.
     pub fn resolve(
         file: Option<&GcpFileSettings>,
@@ -56,43 +86,43 @@ impl GcpSettings {
         let default = GcpFileSettings::default();
         let f = file.unwrap_or(&default);
         let secrets = f.secrets.clone().unwrap_or_default();
-        match &f.project {
-            Some(p) => {
-                GcpRef::named(p, "x")
-                    .map_err(|why| config(format!("secret_init.gcp.project: {why}")))?;
-            }
-            None if !secrets.is_empty() => {
-                return Err(config(
-                    "secret_init.gcp.secrets needs secret_init.gcp.project",
-                ));
-            }
-            None => {}
+        let env_secrets = f.env_secrets.clone().unwrap_or_default();
+        if let Some(p) = &f.project {
+            GcpRef::named(p, "x")
+                .map_err(|why| config(format!("secret_init.gcp.project: {why}")))?;
         }
-        for s in &secrets {
-            if GcpRef::named(f.project.as_deref().unwrap_or("x"), s).is_err() || s.contains('#') {
+        for (key, list) in [("secrets", &secrets), ("env_secrets", &env_secrets)] {
+            if f.project.is_none() && !list.is_empty() {
                 return Err(config(format!(
-                    "secret_init.gcp.secrets: \"{}\" is not a secret id (1 to 255 of A-Z a-z 0-9 - _)",
-                    crate::log::escape_controls(s)
+                    "secret_init.gcp.{key} needs secret_init.gcp.project"
                 )));
             }
+            for s in list {
+                if GcpRef::named(f.project.as_deref().unwrap_or("x"), s).is_err() || s.contains('#')
+                {
+                    return Err(config(format!(
+                        "secret_init.gcp.{key}: \"{}\" is not a secret id (1 to 255 of A-Z a-z 0-9 - _)",
+                        crate::log::escape_controls(s)
+                    )));
+                }
+            }
         }
-        let endpoint = f
-            .endpoint
+        let endpoint = checked_endpoint(
+            f.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT),
+            "secret_init.gcp.endpoint",
+            DEFAULT_ENDPOINT,
+        )?;
+        let kms_endpoint = f
+            .kms_endpoint
             .as_deref()
-            .unwrap_or(DEFAULT_ENDPOINT)
-            .trim_end_matches('/')
-            .to_string();
-        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
-            || endpoint.parse::<ureq::http::Uri>().is_err()
-        {
-            return Err(config(
-                "secret_init.gcp.endpoint: expected a URL like https://secretmanager.googleapis.com",
-            ));
-        }
+            .map(|e| checked_endpoint(e, "secret_init.gcp.kms_endpoint", KMS_ENDPOINT))
+            .transpose()?;
         Ok(GcpSettings {
             project: f.project.clone(),
             secrets,
+            env_secrets,
             endpoint,
+            kms_endpoint,
             transport: Transport::from_file("secret_init.gcp", &f.transport, allow_insecure_http)?,
         })
     }

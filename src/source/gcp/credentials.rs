@@ -114,6 +114,15 @@ pub(crate) fn metadata_host(env: &Environ) -> String {
 /// Walks the chain; the string says where the credentials came from (for logs). A file among
 /// `outputs` (one a provider delivers to the program) is never read: refused when the
 /// environment names it, skipped when it is the gcloud default.
+/// Where gcloud keeps the application default credentials: `$CLOUDSDK_CONFIG/`, else
+/// `~/.config/gcloud/`; `None` without a HOME.
+pub(crate) fn adc_path(env: &Environ) -> Option<PathBuf> {
+    match env.get("CLOUDSDK_CONFIG").filter(|v| !v.is_empty()) {
+        Some(d) => Some(PathBuf::from(d).join("application_default_credentials.json")),
+        None => expand_home("~/.config/gcloud/application_default_credentials.json", env),
+    }
+}
+
 pub(crate) fn find(env: &Environ, outputs: &Outputs) -> Result<(Chain, String), Error> {
     if let Some(p) = env
         .get("GOOGLE_APPLICATION_CREDENTIALS")
@@ -130,11 +139,7 @@ pub(crate) fn find(env: &Environ, outputs: &Outputs) -> Result<(Chain, String), 
             src,
         ));
     }
-    let adc = match env.get("CLOUDSDK_CONFIG").filter(|v| !v.is_empty()) {
-        Some(d) => Some(PathBuf::from(d).join("application_default_credentials.json")),
-        None => expand_home("~/.config/gcloud/application_default_credentials.json", env),
-    };
-    let adc = adc.filter(|p| {
+    let adc = adc_path(env).filter(|p| {
         let ours = outputs.contains(p);
         if ours {
             crate::log::debug!(

@@ -21,8 +21,10 @@ pub(crate) mod credentials;
 
 use std::rc::Rc;
 
-use super::remote::{Reads, check_size, keyed, naming, now, read_together};
-use super::{Found, Source, SourceKind, not_mine};
+use super::remote::{
+    Reads, check_size, injections, keyed, naming, now, object_keys, read_together,
+};
+use super::{Found, Injected, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
@@ -93,17 +95,36 @@ impl GcpSource {
         match chain {
             Chain::ServiceAccount(sa) => self.clients.service_account_token(&sa, now()),
             Chain::External(e) => self.clients.external_token(&e, &self.outputs),
+            // The last link: its error names the links found empty before it, as the AWS
+            // chain's does.
             Chain::Metadata(host) => self.clients.metadata_token(&host).map_err(|e| {
+                let adc = credentials::adc_path(&self.env).map_or_else(
+                    || "the gcloud credentials file (no HOME)".to_string(),
+                    |p| format!("the gcloud credentials file {}", p.display()),
+                );
                 Error::new(
                     e.kind,
                     format!(
-                        "{} (no GOOGLE_APPLICATION_CREDENTIALS and no gcloud credentials file, so the metadata server was asked)",
+                        "{}; tried before it, none set: GOOGLE_APPLICATION_CREDENTIALS, {adc}",
                         e.what
                     ),
                 )
-                .with_source(e.source.unwrap_or_default())
+                .with_source(e.source.unwrap_or_else(|| origin.clone()))
             }),
         }
+    }
+
+    /// A Cloud KMS call: POST `{endpoint}/v1/{resource}:{verb}` with `body`, with this source's
+    /// token (the settings' `endpoint` is the KMS endpoint for a source built for keys).
+    pub(crate) fn kms_call(
+        &mut self,
+        resource: &str,
+        verb: &str,
+        body: &Secret,
+    ) -> Result<crate::http::Response, Error> {
+        let token = self.token()?;
+        let url = format!("{}/v1/{resource}:{verb}", self.settings.endpoint);
+        self.clients.post_json(&url, &token, body)
     }
 
     /// Reads the version `r` names (cached), `Ok(None)` when it does not exist.
@@ -202,5 +223,28 @@ impl Source for GcpSource {
             Reference::Gcp(r) => self.value(r),
             other => Err(not_mine(SourceKind::Gcp, other)),
         }
+    }
+
+    /// Every key of each `env_secrets` entry's latest version (a later one wins).
+    fn injected_env(&mut self) -> Result<Vec<Injected>, Error> {
+        const SETTING: &str = "secret_init.gcp.env_secrets";
+        let Some(project) = self.settings.project.clone() else {
+            return Ok(Vec::new());
+        };
+        let mut vars = Vec::new();
+        for id in self.settings.env_secrets.clone() {
+            let r = GcpRef::named(&project, &id)
+                .map_err(|why| Error::new(Kind::Config, why).with_source(format!("gcp {id}")))?;
+            let src = r.to_string();
+            let value = self.read(&r).map_err(|e| naming(e, &src))?.ok_or_else(|| {
+                Error::new(
+                    Kind::Unavailable,
+                    format!("listed in {SETTING}, but it does not exist"),
+                )
+                .with_source(src.clone())
+            })?;
+            vars.extend(object_keys(&value, &src, SETTING)?);
+        }
+        Ok(injections(vars))
     }
 }
