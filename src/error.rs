@@ -49,6 +49,38 @@ impl Kind {
     }
 }
 
+/// Why a store did not answer: the failures that say nothing about whether we may have the
+/// secret, only that the store could not be asked (after the client's retries). Set by the one
+/// HTTP client (`src/http/`) alone; every other error, a 401/403, a 404, a wrong certificate, a
+/// malformed answer or a configuration problem included, has none. A last-known-good snapshot
+/// (`src/fallback/`) may stand in for a value only when its fetch failed with one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outage {
+    /// No connection: refused, reset, no route, a name that does not resolve.
+    Network,
+    /// No answer in time: an attempt's timeout (TLS handshake included) or the deadline.
+    Timeout,
+    /// The store answered 5xx (other than 501) on every attempt.
+    ServerError,
+    /// The store throttled every attempt (429, or a provider's own throttling answer).
+    Throttled,
+    /// A proxy on the way could not or would not open the tunnel (not a 407: our credentials).
+    Proxy,
+}
+
+impl Outage {
+    /// The outage in a few words, for the stale lines.
+    pub fn words(self) -> &'static str {
+        match self {
+            Outage::Network => "cannot connect",
+            Outage::Timeout => "no answer in time",
+            Outage::ServerError => "server error",
+            Outage::Throttled => "throttled",
+            Outage::Proxy => "the proxy did not open the tunnel",
+        }
+    }
+}
+
 /// One problem: a kind, optionally the secret and source it concerns, and what happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
@@ -60,6 +92,9 @@ pub struct Error {
     pub source: Option<String>,
     /// What happened; never contains a value.
     pub what: String,
+    /// Set when the store could not be asked at all (see [`Outage`]); typed, never read from
+    /// the message.
+    pub outage: Option<Outage>,
 }
 
 impl Error {
@@ -75,6 +110,7 @@ impl Error {
             secret: None,
             source: None,
             what: what.into(),
+            outage: None,
         }
     }
 
@@ -90,12 +126,19 @@ impl Error {
             secret: Some(secret.to_string()),
             source: Some(source.into()),
             what: what.into(),
+            outage: None,
         }
     }
 
     /// Sets the secret this error concerns (sources report errors before they know the name).
     pub fn for_secret(mut self, secret: &str) -> Self {
         self.secret = Some(secret.to_string());
+        self
+    }
+
+    /// Marks the error as a store outage (the HTTP client, after its retries).
+    pub fn with_outage(mut self, outage: Outage) -> Self {
+        self.outage = Some(outage);
         self
     }
 

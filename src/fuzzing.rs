@@ -2,14 +2,15 @@
 //! else: every other module is private, so the compiler reports what nothing calls. Hidden from
 //! the docs; not an API. Grouped as the fuzz targets use them.
 
-/// `fuzz_targets/aws_response.rs`, `aws_metadata.rs`; `tests/aws.rs` (SigV4 test vectors).
+/// `fuzz_targets/aws_response.rs`, `aws_metadata.rs`, `aws_process.rs`; `tests/aws.rs` (SigV4 test vectors).
 #[cfg(feature = "aws")]
 pub mod aws {
     pub use crate::source::aws::client::{
         Stored, parse_assume_role, parse_batch_secrets, parse_parameter, parse_parameters,
-        parse_secret_value, xml_text,
+        parse_role_credentials, parse_secret_value, xml_text,
     };
     pub use crate::source::aws::metadata::{parse_credentials, parse_expiration, parse_role_list};
+    pub use crate::source::aws::process::{parse_output, split};
     pub use crate::source::aws::sigv4;
     pub use crate::source::aws::sigv4::Credentials;
 }
@@ -54,6 +55,58 @@ pub mod kms {
 pub mod bundle {
     pub use crate::bundle::format::{Bundle, Vault, rfc3339};
     pub use crate::bundle::seal::MasterKey;
+}
+
+/// `fuzz_targets/fallback.rs`: the snapshot file under the fixed fuzz key (32 bytes of 0x07)
+/// and a fixed identity.
+pub mod fallback {
+    use crate::bundle::seal::MasterKey;
+    use crate::fallback::file;
+    use crate::secret::Secret;
+
+    const IDENTITY: &str = "manifest=/fuzz/config.yaml\0snapshot=/fuzz/snap";
+
+    fn key() -> MasterKey {
+        // Invariant: 32 bytes is a valid AES-256 key.
+        MasterKey::from_bytes(&[7; 32]).expect("32-byte key")
+    }
+
+    /// Opens `bytes` as a snapshot: (generation, every value as (name, source, fetched, value)),
+    /// or why not.
+    #[allow(clippy::type_complexity)]
+    pub fn open(bytes: &[u8]) -> Result<(u64, Vec<(String, String, u64, Vec<u8>)>), String> {
+        let opened = file::parse(bytes, key(), IDENTITY)?;
+        let mut out = Vec::new();
+        for v in &opened.values {
+            let value = opened.open(v)?;
+            out.push((
+                v.name.clone(),
+                v.source.clone(),
+                v.fetched,
+                value.expose().to_vec(),
+            ));
+        }
+        Ok((opened.generation, out))
+    }
+
+    /// Seals `values` ((name, source, fetched, value)) as `generation`.
+    pub fn seal(generation: u64, values: &[(String, String, u64, Vec<u8>)]) -> Vec<u8> {
+        let fresh: Vec<file::Fresh> = values
+            .iter()
+            .map(|(name, source, fetched, value)| file::Fresh {
+                name: name.clone(),
+                source: source.clone(),
+                kind: "vault".into(),
+                fetched: *fetched,
+                value: Secret::new(value.clone()),
+            })
+            .collect();
+        // Invariant: sealing fails only when the system random source does.
+        file::seal(&key(), IDENTITY, generation, &fresh)
+            .expect("seal")
+            .expose()
+            .to_vec()
+    }
 }
 
 /// `fuzz_targets/env.rs`.

@@ -32,6 +32,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("settings", 5),
     ("resolve", 6),
     ("plan", 7),
+    ("fallback", 7),
     ("deliver", 8),
     ("provider", 9),
     ("template", 9),

@@ -15,6 +15,7 @@ mod deliver;
 mod duration;
 mod environ;
 pub mod error;
+mod fallback;
 mod fsx;
 #[doc(hidden)]
 pub mod fuzzing;

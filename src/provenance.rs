@@ -186,6 +186,11 @@ impl Inputs {
         }
     }
 
+    /// The program's user, when it is not ours (`--user`).
+    pub(crate) fn program(&self) -> Option<&ProgramUser> {
+        self.program.as_ref()
+    }
+
     /// Whether the file open as `fd` may be read as a value; its `fstat`, for the read that
     /// follows. `found`: the directory it was opened in and its name there, when known (the
     /// file source, `X_FILE`): when the name is the file itself (no link on the way), that

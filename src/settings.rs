@@ -15,6 +15,9 @@ use crate::manifest::FileSettings;
 use crate::source::SourceKind;
 use crate::source::registry::{Generic, SourceSettings};
 
+mod fallback;
+pub(crate) use fallback::{FallbackSettings, KeyFrom};
+
 /// Output format of `check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportFormat {
@@ -71,6 +74,8 @@ pub struct Settings {
     pub state_file: Option<PathBuf>,
     /// Live refresh; `None` when off (docs/refresh.md).
     pub refresh: Option<RefreshSettings>,
+    /// The last-known-good snapshot; `None` when off (docs/fallback.md).
+    pub fallback: Option<FallbackSettings>,
 }
 
 /// What a refresh that changed something does to the program.
@@ -535,6 +540,12 @@ impl Settings {
         }
         // The pointer is an input like TRUSS_SECRET_*: the program gets the value, not the path.
         scrub_env.extend(file_env.iter().map(|v| format!("{v}_FILE")));
+        let fallback =
+            fallback::resolve(inv, env, file.fallback.as_ref(), &output_dir, &env_prefix)?;
+        // The snapshot's key is secret-init's own credential: never the program's.
+        if let Some(KeyFrom::Env(v)) = fallback.as_ref().map(|f| &f.key) {
+            scrub_env.push(v.clone());
+        }
         Ok(Settings {
             sources,
             env_prefix,
@@ -562,6 +573,7 @@ impl Settings {
             process: process_settings(inv, env, file)?,
             state_file,
             refresh: refresh_settings(inv, env, file.refresh.as_ref())?,
+            fallback,
         })
     }
 }

@@ -1024,29 +1024,11 @@ fn a_value_from_the_very_file_is_left_alone() {
 }
 
 /// Runs secret-init inside a private mount namespace where `out` is a fresh tmpfs with `opts`;
-/// stdout ends with a listing of that tmpfs taken after secret-init exits (the mount dies with
-/// the namespace), and the exit code is secret-init's.
+/// stdout ends with a listing of that tmpfs taken after secret-init exits.
 fn in_tmpfs(sb: &Sandbox, opts: &str, envs: &[(&str, String)]) -> Out {
-    let script = format!(
-        "mount -t tmpfs -o {opts} tmpfs \"$0\" || exit 99; \"$@\"; rc=$?; ls -A \"$0\"; exit $rc"
-    );
-    let mut r = sb.run();
-    r.program = "/usr/bin/unshare".into();
-    r.args([
-        "--mount",
-        "--propagation",
-        "private",
-        "/bin/sh",
-        "-c",
-        &script,
-    ])
-    .arg(sb.mkdir("out"))
-    .arg(bin())
-    .args(["--", "/bin/true"]);
-    for (k, v) in envs {
-        r.env(*k, v);
-    }
-    r.output()
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let setup = format!("mount -t tmpfs -o {opts} tmpfs \"$0\"");
+    crate::support::in_mount_namespace(sb, &setup, &["--", "/bin/true"], &envs)
 }
 
 #[test]

@@ -407,6 +407,16 @@ fn every_documented_option_is_read_from_its_twin() {
             cmd: vec![s("--"), s("/bin/true")],
             ..row("cleanup", None)
         },
+        // The vault down and no snapshot yet: a warning says so, unless the snapshot is off.
+        Twin {
+            env: vault.clone(),
+            config: format!(
+                "{base_config}secret_init:\n  fallback: {{path: {}, key_file: {}, max_age: 1h}}\n  secrets:\n    a: {{from: 'vault:secret/data/app#a'}}\n",
+                p("state/snap"),
+                key_file.display()
+            ),
+            ..row("no-fallback", None)
+        },
         row("refresh", Some("often")),
         Twin {
             env: refresh.clone(),

@@ -2,30 +2,7 @@
 //! read-only secret mount used as the output dir, which works only when every secret comes from
 //! it. Real mounts, in a private mount namespace (`unshare --mount`, as root).
 
-use crate::support::{Out, Sandbox, bin};
-
-/// Runs secret-init in its own mount namespace after `setup` (shell, `$0` is `<sandbox>/out`),
-/// with `args` and `envs`; `ls -A` of the dir follows the run on stdout.
-fn in_namespace(sb: &Sandbox, setup: &str, args: &[&str], envs: &[(&str, &str)]) -> Out {
-    let script = format!("{setup} || exit 99; \"$@\"; rc=$?; ls -A \"$0\"; exit $rc");
-    let mut r = sb.run();
-    r.program = "/usr/bin/unshare".into();
-    r.args([
-        "--mount",
-        "--propagation",
-        "private",
-        "/bin/sh",
-        "-c",
-        &script,
-    ])
-    .arg(sb.mkdir("out"))
-    .arg(bin())
-    .args(args);
-    for (k, v) in envs {
-        r.env(*k, *v);
-    }
-    r.output()
-}
+use crate::support::{Sandbox, in_mount_namespace as in_namespace};
 
 const WARNING: &str = "is not memory-backed (tmpfs/ramfs): the secrets written there may reach disk; \
                        mount a memory-backed volume there (docker run --tmpfs ";

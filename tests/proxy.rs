@@ -14,18 +14,18 @@ use crate::support::squid::{Squid, SquidOpts};
 use crate::support::*;
 
 /// The name squid resolves to 127.0.0.1 and nothing else does.
-const NAME: &str = "vault.proxied.test";
+pub(crate) const NAME: &str = "vault.proxied.test";
 
 /// An OpenBao with an extra listener at `https://vault.proxied.test:PORT` (a certificate from the
 /// test CA), its address by name, and the CA.
-struct NamedBao {
-    bao: Bao,
-    addr: String,
-    ca: std::path::PathBuf,
+pub(crate) struct NamedBao {
+    pub(crate) bao: Bao,
+    pub(crate) addr: String,
+    pub(crate) ca: std::path::PathBuf,
     _pki: tempfile::TempDir,
 }
 
-fn named_bao() -> NamedBao {
+pub(crate) fn named_bao() -> NamedBao {
     let pki = tempfile::Builder::new()
         .prefix("si-pki-")
         .tempdir()

@@ -351,7 +351,7 @@ fn vault_reloader(bao: &Bao, first: &str, opts: &[&str]) -> VaultRun {
 }
 
 /// SIGSTOP (`frozen`) or SIGCONT to the vault server this test started.
-fn freeze(bao: &Bao, frozen: bool) {
+pub(crate) fn freeze(bao: &Bao, frozen: bool) {
     use nix::sys::signal::Signal;
     let sig = if frozen {
         Signal::SIGSTOP

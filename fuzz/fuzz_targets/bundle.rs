@@ -60,7 +60,7 @@ fn build_mode(key: &MasterKey, data: &[u8]) {
     let Ok(entries) = Vec::<Entry>::arbitrary(&mut u) else {
         return;
     };
-    let mut b = Bundle::new(key).expect("key check seals");
+    let mut b = Bundle::new(key, None).expect("key check seals");
     let mut expect: BTreeMap<(String, String), (Vec<u8>, bool)> = BTreeMap::new();
     for e in entries.into_iter().take(16) {
         if SecretName::parse(&e.vault).is_err() || SecretName::parse(&e.key).is_err() {

@@ -22,6 +22,7 @@ mod env_refs;
 pub(crate) mod materialize;
 pub(crate) mod pipeline;
 pub(crate) mod refresh;
+mod snapshot;
 mod version;
 
 pub(crate) use pipeline::{Context, Delivery, delivery, remove_consumed};
@@ -238,6 +239,8 @@ pub(crate) fn run(
         plan,
         env,
         opts: write_opts,
+        stale,
+        snapshot,
     } = delivery(ctx, creds.as_ref(), &mut carry, program)?;
     let inherited = child_env::inherited(
         &ctx.env,
@@ -251,6 +254,7 @@ pub(crate) fn run(
     let published = file::publish(&plan.files, &write_opts, file::SignalStop)?;
     carry.written_ids.extend(published.ids.iter().copied());
     remove_consumed(&plan.consumed);
+    snapshot::write(&ctx.settings, snapshot);
     crate::log::info!(
         "{} delivered ({} written, {} unchanged, {}); starting {}",
         plural(ctx.manifest.secrets.len(), "secret"),
@@ -296,6 +300,7 @@ pub(crate) fn run(
     };
     let mut refresher = refresh.zip(delivered).map(|(r, last)| {
         crate::app::refresh::Refresher::new(ctx, r, creds, program, write_opts, last, carry)
+            .with_stale(stale)
     });
     let result = supervise::run(
         cmd,
@@ -344,6 +349,24 @@ fn out_of_the_programs_reach(ctx: &Context, creds: Option<&sys::Credentials>) ->
     if let Some(p) = &ctx.settings.local_config {
         files.push((p, "the local config"));
     }
+    if let Some(fb) = &ctx.settings.fallback {
+        // The program could delete, replace or replay the snapshot: it must not reach its
+        // directory (a snapshot not there yet included), nor the key that seals it.
+        let dir = fb.path.parent().unwrap_or(std::path::Path::new("/"));
+        if dir.is_dir() && user.could_change_dir(dir) {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "the fallback snapshot's directory {}: the program's user (uid {}) could change it; under --user it must be out of the program's reach",
+                    dir.display(),
+                    user.uid
+                ),
+            ));
+        }
+        if let crate::settings::KeyFrom::File(k) = &fb.key {
+            files.push((k, "the fallback key file"));
+        }
+    }
     for (path, what) in files {
         if let Some(why) = user.could_write(path) {
             return Err(Error::new(
@@ -381,6 +404,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         resolutions,
         provider_files,
         delivery,
+        stale,
     } = pass(ctx, &from_env, &mut Carry::default(), &target)?;
     // The vault's dynamic secrets: one row per delivered field (`web.cert`), never its value.
     #[cfg(feature = "vault")]
@@ -453,6 +477,20 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
             .filter(|_| row.status == "ok")
         {
             row.status = format!("error: {}", e.what);
+        }
+    }
+    // Served from the fallback snapshot: how old, and why the store was not asked.
+    let now = crate::fallback::now();
+    for s in &stale {
+        if let Some(row) = rows
+            .iter_mut()
+            .find(|r| r.name == s.name && r.status == "ok")
+        {
+            row.status = format!(
+                "stale: {} old, from the fallback snapshot (store unavailable: {})",
+                crate::fallback::human_age(s.age(now)),
+                s.outage.words()
+            );
         }
     }
     rows.extend(provider_rows);

@@ -123,6 +123,8 @@ pub(crate) struct Pass<'a> {
     pub provider_files: Vec<(String, String, std::path::PathBuf, bool)>,
     /// The delivery, or why the run would stop.
     pub delivery: Result<Delivery, Errors>,
+    /// The secrets the fallback snapshot stood in for.
+    pub stale: Vec<crate::fallback::Stale>,
 }
 
 /// The one pass: resolve → plan (secrets, providers, templates, dynamic secrets, injected
@@ -152,13 +154,28 @@ pub(crate) fn pass<'a>(
         &inputs,
         target.offline,
     )?;
+    crate::fallback::refuse_key_references(
+        &ctx.settings,
+        ctx.manifest.secrets.iter().chain(from_env),
+    )?;
     let declared = ctx
         .manifest
         .secrets
         .iter()
         .chain(from_env)
         .filter(|d| target.only.is_none_or(|n| d.name == *n));
-    let (resolutions, mut errors) = resolve::resolve(declared, &mut sources);
+    let (mut resolutions, mut errors) = resolve::resolve(declared, &mut sources);
+    // A remote store that could not be asked: the snapshot stands in for its secrets, which are
+    // then no longer problems (the errors are the rest, as `resolve` collected them).
+    let stale = crate::fallback::stand_in(&ctx.settings, &ctx.manifest, &ctx.env, &mut resolutions);
+    if !stale.is_empty() {
+        errors = Errors(
+            resolutions
+                .iter()
+                .filter_map(|r| r.problem.as_deref().cloned())
+                .collect(),
+        );
+    }
     near_misses(ctx, from_env, &mut errors);
     // For a long-lived supervisor: the next pass (live refresh) rebuilds the sources and so
     // obtains new credentials; this says by when one is due.
@@ -216,12 +233,18 @@ pub(crate) fn pass<'a>(
             });
         }
         let (env, opts) = before_publishing(ctx, &mut plan, target.creds, target.program)?;
-        Ok(Delivery { plan, env, opts })
+        Ok(Delivery {
+            plan,
+            env,
+            opts,
+            ..Delivery::default()
+        })
     });
     Ok(Pass {
         resolutions,
         provider_files,
         delivery,
+        stale,
     })
 }
 
@@ -350,6 +373,13 @@ fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
         .and_then(|b| b.master_key_file.as_ref())
     {
         add(f, "the bundle master key file");
+    }
+    if let Some(crate::settings::KeyFrom::File(f)) = ctx.settings.fallback.as_ref().map(|f| &f.key)
+    {
+        add(f, "the fallback snapshot's key file");
+    }
+    if let Some(fb) = &ctx.settings.fallback {
+        add(&fb.path, "the fallback snapshot");
     }
     if let Some(f) = ctx.env.get("SECRET_INIT_MASTER_KEY_FILE") {
         add(std::path::Path::new(f), "the bundle master key file");
@@ -483,7 +513,17 @@ pub(crate) fn delivery(
         only: None,
         offline: false,
     };
-    pass(ctx, &from_env, carry, &target)?.delivery
+    let pass = pass(ctx, &from_env, carry, &target)?;
+    let mut delivery = pass.delivery?;
+    delivery.snapshot = crate::fallback::next(
+        &ctx.settings,
+        &ctx.manifest,
+        &ctx.env,
+        &pass.resolutions,
+        &pass.stale,
+    );
+    delivery.stale = pass.stale;
+    Ok(delivery)
 }
 
 /// The plan of a pass that ends at `ending` ([`Ending::Plan`] or [`Ending::Env`]), for the
@@ -514,6 +554,10 @@ pub(crate) struct Delivery {
     pub env: Vec<(OsString, OsString)>,
     /// The write policy for the publisher.
     pub opts: file::WriteOptions,
+    /// The secrets the fallback snapshot stood in for (a run or a refresh).
+    pub stale: Vec<crate::fallback::Stale>,
+    /// The snapshot to write once published (a run or a refresh, with `secret_init.fallback`).
+    pub snapshot: Option<crate::fallback::Next>,
 }
 
 /// Removes input files a login used up (`remove_secret_id_file`), once the start has got as far

@@ -29,6 +29,10 @@ pub(crate) const AAD_LABEL: &str = "secret-init-bundle/1";
 /// The key check's label in a bundle whose data key a KMS wraps (version 2).
 pub(crate) const AAD_LABEL_KMS: &str = "secret-init-bundle/2";
 
+/// The associated-data label of a fallback snapshot (`src/fallback/`): its own format, so
+/// neither a bundle value nor a snapshot can be passed off as the other.
+pub(crate) const SNAPSHOT_LABEL: &str = "secret-init-fallback/1";
+
 /// A 256-bit master key. Debug prints nothing of it; the raw bytes are wiped on drop.
 pub struct MasterKey {
     key: LessSafeKey,
@@ -153,6 +157,20 @@ pub enum Place<'a> {
     },
     /// The file's key-check value, which tells a wrong key apart from corruption up front.
     KeyCheck,
+    /// A fallback snapshot's whole payload, bound to the manifest and the snapshot's path.
+    Snapshot {
+        /// Which manifest and which snapshot path (`fallback::identity`).
+        identity: &'a str,
+    },
+    /// One value in a fallback snapshot: its secret's name and the source it came from.
+    Stored {
+        /// As in [`Place::Snapshot`].
+        identity: &'a str,
+        /// The secret's name.
+        name: &'a str,
+        /// The source it was fetched from (`vault:secret/data/app#db`).
+        source: &'a str,
+    },
     /// A version 2 file's key-check value, bound to the KMS key its header names.
     KmsKeyCheck {
         /// The KMS key's name (`aws:ARN`, ...).
@@ -171,6 +189,14 @@ impl Place<'_> {
             )
             .into_bytes(),
             Place::KeyCheck => format!("{AAD_LABEL}\0key-check").into_bytes(),
+            Place::Snapshot { identity } => {
+                format!("{SNAPSHOT_LABEL}\0snapshot\0{identity}").into_bytes()
+            }
+            Place::Stored {
+                identity,
+                name,
+                source,
+            } => format!("{SNAPSHOT_LABEL}\0value\0{identity}\0{name}\0{source}").into_bytes(),
             Place::KmsKeyCheck { kms } => format!("{AAD_LABEL_KMS}\0key-check\0{kms}").into_bytes(),
         }
     }

@@ -124,6 +124,7 @@ options! {
         "refuse to run the program as uid 0";
     Cleanup = "cleanup", None, false,
         "remove the delivered files when the program exits (implies supervision)";
+    NoFallback = "no-fallback", None, false, "do not read or write the fallback snapshot";
     Refresh = "refresh", Some("INTERVAL"), false,
         "live refresh: re-read remote sources every INTERVAL (30s, 5m, 1h; 0 = off) and watch mounted files (implies supervision; docs/refresh.md)";
     OnChange = "on-change", Some("WHAT"), false,
@@ -169,8 +170,7 @@ pub(crate) fn env_twin(long: &str) -> String {
     )
 }
 
-/// The `SECRET_INIT_*` variables read beside the options' twins: the bundle's key, the Azure
-/// endpoint override and the bundle file's old name.
+/// Our other `SECRET_INIT_*` variables: the bundle key, Azure endpoint, bundle file's old name.
 const OTHER_OWN_VARS: &[&str] = &[
     "SECRET_INIT_MASTER_KEY",
     "SECRET_INIT_AZURE_ENDPOINT",
@@ -506,6 +506,7 @@ const SOURCE_OPTIONS: &[Opt] = &[
     Opt::AllowInsecureHttp,
     Opt::FileEnv,
     Opt::ResolveEnvReferences,
+    Opt::NoFallback,
     Opt::LogLevel,
     Opt::LogFormat,
 ];

@@ -9,7 +9,7 @@ use std::time::Duration;
 use ureq::{Agent, Body};
 
 use super::{Method, Options, Response};
-use crate::error::Kind;
+use crate::error::{Kind, Outage};
 use crate::secret::Secret;
 use crate::url::redact_url;
 
@@ -157,7 +157,11 @@ fn http_date(v: &str) -> Option<u64> {
 
 pub(super) enum Failure {
     Fatal(Kind, String),
-    Transient(String),
+    /// Not retried, and the store was never asked: a proxy that refused the tunnel.
+    Blocked(String),
+    /// Worth another attempt; with the outage it is when every attempt ends so (an HTTP protocol
+    /// error has none: a peer that is not HTTP is not a store that is down).
+    Transient(String, Option<Outage>),
     /// Like `Transient`, but the attempt ran out of time: the next one gets longer.
     TimedOut(String),
 }
@@ -191,14 +195,20 @@ fn proxy_failure(why: &str) -> Failure {
             Kind::Unavailable,
             "the proxy refused: HTTP 407 Proxy Authentication Required (missing or wrong user and password in the proxy URL)".into(),
         ),
-        Some(s) if (500..600).contains(&s) => {
-            Failure::Transient(format!("the proxy could not open the tunnel: HTTP {s}"))
-        }
-        Some(s) => Failure::Fatal(
-            Kind::Unavailable,
-            format!("the proxy refused the tunnel: HTTP {s} (does it allow CONNECT to this host and port?)"),
+        Some(s) if (500..600).contains(&s) => Failure::Transient(
+            format!("the proxy could not open the tunnel: HTTP {s}"),
+            Some(Outage::Proxy),
         ),
-        None => Failure::Transient(format!("the proxy did not answer CONNECT ({})", crate::log::escape_controls(why))),
+        Some(s) => Failure::Blocked(format!(
+            "the proxy refused the tunnel: HTTP {s} (does it allow CONNECT to this host and port?)"
+        )),
+        None => Failure::Transient(
+            format!(
+                "the proxy did not answer CONNECT ({})",
+                crate::log::escape_controls(why)
+            ),
+            Some(Outage::Proxy),
+        ),
     }
 }
 
@@ -232,12 +242,14 @@ fn classify(e: ureq::Error) -> Failure {
             if e.kind() == std::io::ErrorKind::TimedOut {
                 return Failure::TimedOut(crate::error::io_text(&e));
             }
-            Failure::Transient(crate::error::io_text(&e))
+            Failure::Transient(crate::error::io_text(&e), Some(Outage::Network))
         }
         U::Timeout(t) => Failure::TimedOut(format!("timed out ({t})")),
-        U::HostNotFound => Failure::Transient("host not found".into()),
-        U::ConnectionFailed => Failure::Transient("connection failed".into()),
-        U::Protocol(p) => Failure::Transient(format!("HTTP protocol error: {p}")),
+        U::HostNotFound => Failure::Transient("host not found".into(), Some(Outage::Network)),
+        U::ConnectionFailed => {
+            Failure::Transient("connection failed".into(), Some(Outage::Network))
+        }
+        U::Protocol(p) => Failure::Transient(format!("HTTP protocol error: {p}"), None),
         U::ConnectProxyFailed(why) => proxy_failure(&why),
         U::BodyExceedsLimit(n) => Failure::Fatal(
             Kind::Data,
@@ -285,5 +297,32 @@ mod tests {
         ] {
             assert_eq!(retry_after(bad, SystemTime::now()), None, "{bad:?}");
         }
+    }
+
+    /// A proxy that cannot open the tunnel (5xx, no answer) or refuses the destination keeps the
+    /// store from being asked: an outage. A 407 is our proxy credentials: not one.
+    #[test]
+    fn a_proxy_in_the_way_is_an_outage_but_its_407_is_not() {
+        for why in [
+            "proxy server responded 502/Bad Gateway",
+            "proxy server responded 503/Service Unavailable",
+            "proxy server did not respond",
+        ] {
+            assert!(
+                matches!(
+                    proxy_failure(why),
+                    Failure::Transient(_, Some(Outage::Proxy))
+                ),
+                "{why}"
+            );
+        }
+        assert!(matches!(
+            proxy_failure("proxy server responded 403/Forbidden"),
+            Failure::Blocked(_)
+        ));
+        assert!(matches!(
+            proxy_failure("proxy server responded 407/Proxy Authentication Required"),
+            Failure::Fatal(Kind::Unavailable, _)
+        ));
     }
 }

@@ -35,7 +35,10 @@
 //!
 //! Errors are [`crate::error::Error`]s with the kind already decided: 77 for TLS, 69 for
 //! unavailable (after retries, deadline, redirect), 65 for an oversized body, 78 for refused
-//! configuration. Non-2xx responses that are not retried (404, 403, ...) are returned as a
+//! configuration. Only here is an error marked a store outage ([`crate::error::Outage`]): after
+//! the last attempt failed to connect, timed out, got 5xx or was throttled, or when a proxy would
+//! not open the tunnel. A TLS failure, a redirect, a 4xx answer and anything the caller makes of
+//! a response never are: they say something about us, not about the store's health. Non-2xx responses that are not retried (404, 403, ...) are returned as a
 //! [`Response`] so the caller can word them in its own terms.
 //!
 //! Use, from inside the crate:
@@ -77,7 +80,7 @@ use ureq::Agent;
 use ureq::http::Uri;
 
 use crate::environ::Environ;
-use crate::error::{Error, Kind};
+use crate::error::{Error, Kind, Outage};
 use crate::secret::Secret;
 use exchange::{Failure, Outcome};
 
@@ -330,11 +333,15 @@ impl Client {
         let mut attempt: u32 = 0;
         // Retries of other failures and of throttling answers, each its own backoff sequence.
         let (mut retried, mut throttled_retries) = (0u32, 0u32);
+        // How the last attempt failed, when it says the store could not be asked; a giving up
+        // carries it (a deadline reached before any attempt is a timeout).
+        let mut outage = Some(Outage::Timeout);
         loop {
             let now = Instant::now();
             let remaining = deadline.saturating_duration_since(now);
             if remaining.is_zero() {
-                return Err(self.gave_up(method, &shown, "deadline reached", attempt, began));
+                let why = "deadline reached";
+                return Err(self.gave_up(method, &shown, why, attempt, began, outage));
             }
             let budget = self.timeout.min(remaining);
             attempt += 1;
@@ -360,11 +367,18 @@ impl Client {
                         ),
                     ));
                 }
-                Ok(Outcome::Retry(_, retry_after, Some(how))) => {
-                    (format!("throttled ({how})"), retry_after, true)
-                }
-                Ok(Outcome::Retry(status, retry_after, None)) => {
-                    (format!("HTTP {status}"), retry_after, false)
+                Ok(Outcome::Retry(status, retry_after, throttled)) => {
+                    // 5xx is the server failing; 429 and a provider's own throttling answer
+                    // (AWS: a 400 naming a throttling code, `throttled_if`) are throttling.
+                    outage = Some(if throttled.is_none() && (500..600).contains(&status) {
+                        Outage::ServerError
+                    } else {
+                        Outage::Throttled
+                    });
+                    match throttled {
+                        Some(how) => (format!("throttled ({how})"), retry_after, true),
+                        None => (format!("HTTP {status}"), retry_after, false),
+                    }
                 }
                 Err(Failure::Fatal(kind, why)) => {
                     return Err(Error::new(
@@ -372,9 +386,20 @@ impl Client {
                         format!("{} {shown}: {why}", method.as_str()),
                     ));
                 }
-                Err(Failure::Transient(why)) => (why, None, false),
+                Err(Failure::Blocked(why)) => {
+                    return Err(Error::new(
+                        Kind::Unavailable,
+                        format!("{} {shown}: {why}", method.as_str()),
+                    )
+                    .with_outage(Outage::Proxy));
+                }
+                Err(Failure::Transient(why, cause)) => {
+                    outage = cause;
+                    (why, None, false)
+                }
                 Err(Failure::TimedOut(why)) => {
                     self.timeout = self.timeout.saturating_mul(2).min(self.opts.deadline);
+                    outage = Some(Outage::Timeout);
                     (why, None, false)
                 }
             };
@@ -394,7 +419,7 @@ impl Client {
                 (retried, if throttled { 0 } else { self.opts.retries })
             };
             if n > limit {
-                return Err(self.gave_up(method, &shown, &why, attempt, began));
+                return Err(self.gave_up(method, &shown, &why, attempt, began, outage));
             }
             let jitter = backoff(
                 self.opts.backoff_base,
@@ -418,7 +443,7 @@ impl Client {
                     ),
                     _ => format!("{why}; deadline reached"),
                 };
-                return Err(self.gave_up(method, &shown, &why, attempt, began));
+                return Err(self.gave_up(method, &shown, &why, attempt, began, outage));
             }
             // A stop signal can be pending only while the supervisor holds it blocked (a live
             // refresh): the refresh is abandoned rather than retried.
@@ -442,6 +467,7 @@ impl Client {
         }
     }
 
+    /// The error after the last attempt: 69, with the outage the attempts ended on.
     fn gave_up(
         &self,
         method: Method,
@@ -449,8 +475,9 @@ impl Client {
         why: &str,
         attempts: u32,
         began: Instant,
+        outage: Option<Outage>,
     ) -> Error {
-        Error::new(
+        let e = Error::new(
             Kind::Unavailable,
             format!(
                 "{} {shown}: {why} (gave up after {attempts} attempt{} in {:.1} s)",
@@ -458,7 +485,11 @@ impl Client {
                 if attempts == 1 { "" } else { "s" },
                 began.elapsed().as_secs_f64()
             ),
-        )
+        );
+        match outage {
+            Some(o) => e.with_outage(o),
+            None => e,
+        }
     }
 
     /// The agent, created on first use; the CA bundle is read only when an https URL needs it.
@@ -691,5 +722,62 @@ mod tests {
         let e = c.get("https://127.0.0.1:1/", &[]).expect_err("no CA");
         assert_eq!(e.exit_code(), 78, "{e}");
         assert!(e.what.contains("/nonexistent/ca.pem"), "{e}");
+        assert_eq!(e.outage, None, "a configuration error is no outage");
+    }
+
+    /// A loopback server answering every connection with `answer` (raw bytes), for `n`
+    /// connections; its URL.
+    fn answering(answer: &'static [u8], n: usize) -> String {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/v1/x", l.local_addr().expect("addr"));
+        std::thread::spawn(move || {
+            for s in l.incoming().take(n) {
+                let Ok(mut s) = s else { return };
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(answer);
+            }
+        });
+        url
+    }
+
+    /// What the fallback snapshot may stand in for is typed here and only here: every attempt
+    /// refused, 5xx or 429 is an outage; a 403 or 404 is an answer (no error at all), and a
+    /// peer that is not HTTP is no outage.
+    #[test]
+    fn an_outage_is_typed_and_an_answer_is_not() {
+        let quick = || {
+            Client::new(Options {
+                retries: 1,
+                backoff_base: Duration::from_millis(1),
+                timeout: Duration::from_secs(2),
+                deadline: Duration::from_secs(5),
+                ..Options::default()
+            })
+        };
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            format!("http://{}/v1/x", l.local_addr().expect("addr"))
+        };
+        let e = quick().get(&closed, &[]).expect_err("refused");
+        assert_eq!(
+            (e.outage, e.exit_code()),
+            (Some(Outage::Network), 69),
+            "{e}"
+        );
+        let busy = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+        let e = quick().get(&answering(busy, 2), &[]).expect_err("503");
+        assert_eq!(e.outage, Some(Outage::ServerError), "{e}");
+        let slow = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n";
+        let e = quick().get(&answering(slow, 2), &[]).expect_err("429");
+        assert_eq!(e.outage, Some(Outage::Throttled), "{e}");
+        let denied = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+        let r = quick().get(&answering(denied, 1), &[]).expect("an answer");
+        assert_eq!(r.status, 403);
+        let e = quick()
+            .get(&answering(b"SSH-2.0-OpenSSH\r\n", 2), &[])
+            .expect_err("not HTTP");
+        assert_eq!(e.outage, None, "{e}");
     }
 }

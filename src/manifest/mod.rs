@@ -27,7 +27,7 @@ use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
 use crate::source::section::{TakeKey, reject_unknown_among};
-pub(crate) use secret_init::{FileSettings, RawRefreshSettings};
+pub(crate) use secret_init::{FileSettings, RawFallbackSettings, RawRefreshSettings};
 use secrets::RawSecrets;
 pub(crate) use secrets::{RawDefault, read_local_secrets};
 pub use yaml::yaml_options;
@@ -206,6 +206,14 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     if let Some(r) = &settings.refresh {
         reject_unknown::<secret_init::RawRefreshSettings>(
             "secret_init.refresh",
+            &r.unknown,
+            src,
+            &mut errors,
+        );
+    }
+    if let Some(r) = &settings.fallback {
+        reject_unknown::<secret_init::RawFallbackSettings>(
+            "secret_init.fallback",
             &r.unknown,
             src,
             &mut errors,

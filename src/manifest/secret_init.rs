@@ -56,6 +56,8 @@ crate::source::section::raw_section! {
         pub cleanup: Option<bool>,
         /// Live refresh (`secret_init.refresh`; docs/refresh.md).
         pub refresh: Option<RawRefreshSettings>,
+        /// The last-known-good snapshot (`secret_init.fallback`; docs/fallback.md).
+        pub fallback: Option<RawFallbackSettings>,
         /// Per-secret settings, raw; validated into [`SecretSettings`].
         pub secrets: BTreeMap<String, RawSecretSettings>,
         /// Provider instances, raw; validated by [`providers::validate`].
@@ -103,5 +105,19 @@ crate::source::section::raw_section! {
         pub signal: Option<String>,
         /// Where the refresh status (JSON) is written.
         pub status_file: Option<PathBuf>,
+    }
+}
+
+crate::source::section::raw_section! {
+    /// `secret_init.fallback` as written; interpreted (with `--no-fallback`) by `settings.rs`.
+    pub struct RawFallbackSettings {
+        /// Where the sealed snapshot is kept (an absolute path outside the output dir).
+        pub path: Option<PathBuf>,
+        /// A file holding the base64 key that seals it.
+        pub key_file: Option<PathBuf>,
+        /// A variable holding the base64 key that seals it.
+        pub key_env: Option<String>,
+        /// The oldest value it may serve: `6h`, `30m`, a number of seconds.
+        pub max_age: Option<serde_json::Value>,
     }
 }

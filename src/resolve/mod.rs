@@ -41,6 +41,9 @@ pub struct Resolution<'a> {
     /// Why it has no value, when it has none and that is an error (boxed: rare, and 80 bytes
     /// inline in every resolution).
     pub problem: Option<Box<Error>>,
+    /// The source whose failure is the problem, when one failed (not for a plain miss): a
+    /// remote one that could not be asked may be stood in for by the fallback snapshot.
+    pub failed: Option<SourceKind>,
 }
 
 /// Why a secret was looked up nowhere: every source in the order is unconfigured.
@@ -101,6 +104,7 @@ fn resolve_one<'a>(d: &'a Declared, sources: &mut Sources) -> Resolution<'a> {
         settings: &d.settings,
         tried: Vec::new(),
         problem: None,
+        failed: None,
     };
     let found = match &d.settings.from {
         Some(reference) => {
@@ -113,7 +117,10 @@ fn resolve_one<'a>(d: &'a Declared, sources: &mut Sources) -> Resolution<'a> {
                     format!("refused: {}", refused.unwrap_or_default()),
                 )
                 .with_source(reference.to_string())),
-                Some(source) => source.fetch(reference, &d.name),
+                Some(source) => {
+                    r.failed = Some(SourceKind::of(reference));
+                    source.fetch(reference, &d.name)
+                }
                 None => Err(
                     Error::new(Kind::Config, not_built(SourceKind::of(reference)))
                         .with_source(reference.to_string()),
@@ -130,6 +137,7 @@ fn resolve_one<'a>(d: &'a Declared, sources: &mut Sources) -> Resolution<'a> {
                 match source.lookup(&d.name) {
                     Ok(None) => continue,
                     other => {
+                        r.failed = Some(kind);
                         hit = other;
                         break;
                     }
@@ -138,6 +146,9 @@ fn resolve_one<'a>(d: &'a Declared, sources: &mut Sources) -> Resolution<'a> {
             hit
         }
     };
+    if found.is_ok() {
+        r.failed = None;
+    }
     match found {
         Ok(Some(f)) => {
             let value = if d.settings.trim_newline {

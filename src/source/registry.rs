@@ -252,7 +252,8 @@ impl SourceSettings {
                 },
                 #[cfg(feature = "aws")]
                 SourceKind::Aws => {
-                    let s = AwsSource::new(self.aws.clone(), env.clone(), outputs.clone(), max);
+                    let s = AwsSource::new(self.aws.clone(), env.clone(), outputs.clone(), max)
+                        .for_program(generic.inputs.and_then(|i| i.program()).cloned());
                     let in_order = s.serves_names();
                     (Box::new(s), in_order)
                 }
@@ -270,8 +271,12 @@ impl SourceSettings {
                 }
                 SourceKind::Bundle => match &self.bundle {
                     Some(b) => {
-                        let s = BundleSource::new(b.clone(), env.clone(), self.kms(env, outputs))
-                            .with_url_cache(carry.bundle_url.take());
+                        let s = BundleSource::new(
+                            b.clone(),
+                            env.clone(),
+                            self.kms(env, outputs, generic.inputs.and_then(|i| i.program())),
+                        )
+                        .with_url_cache(carry.bundle_url.take());
                         (Box::new(s), true)
                     }
                     None => continue,
@@ -303,12 +308,21 @@ impl SourceSettings {
     }
 
     /// The KMS clients under these settings (no I/O until a key is used): `env` is
-    /// secret-init's own environment, `outputs` the files it delivers.
-    pub(crate) fn kms(&self, env: &Environ, outputs: &Outputs) -> super::kms::KmsClients {
+    /// secret-init's own environment, `outputs` the files it delivers, `program` the program's
+    /// user under `--user` (an AWS `credential_process` is judged against it).
+    pub(crate) fn kms(
+        &self,
+        env: &Environ,
+        outputs: &Outputs,
+        program: Option<&crate::provenance::ProgramUser>,
+    ) -> super::kms::KmsClients {
+        let _ = program;
         super::kms::KmsClients::new(
             super::kms::KmsSettings {
                 #[cfg(feature = "aws")]
                 aws: self.aws.clone(),
+                #[cfg(feature = "aws")]
+                program: program.cloned(),
                 #[cfg(feature = "gcp")]
                 gcp: self.gcp.clone(),
                 #[cfg(feature = "azure")]

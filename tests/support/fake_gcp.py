@@ -28,6 +28,7 @@ Usage: fake_gcp.py CONFIG_JSON
    "secrets": {"projects/P/secrets/S": ["v1 base64", "v2 base64", ...]},   versions 1..n; latest = n
    "denied": ["projects/P/secrets/S", ...],      403 PERMISSION_DENIED for these
    "faults": {"projects/P/secrets/S": [503, 429]},   statuses answered first, one per request
+                                                 ("reset": the connection reset, no answer)
    "corrupt": ["projects/P/secrets/S"],          dataCrc32c off by one
    "subject_token": "...",                       what STS accepts as the subject token
    "kms_keys": ["projects/P/locations/L/keyRings/R/cryptoKeys/K"],   symmetric keys (one version)
@@ -49,7 +50,9 @@ import http.server
 import json
 import os
 import secrets as pysecrets
+import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -190,6 +193,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with LOCK:
             queued = FAULTS.get(secret)
             fault = queued.pop(0) if queued else None
+        if fault == "reset":
+            # SO_LINGER 0: close() sends RST instead of FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
         if fault:
             return self.api_error(fault, "UNAVAILABLE" if fault >= 500 else "RESOURCE_EXHAUSTED", "try again")
         q = QUOTAS.get("gcp-access")

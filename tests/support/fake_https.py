@@ -10,6 +10,7 @@ RESPONSE (one per request on the main listener, the last one repeating):
   {"huge": N}        a Content-Length N body of zeros
   {"endless": true}  a chunked body that never ends (bounded at 120 s)
   {"hang": true}     read the request, never answer (bounded at 120 s)
+  {"reset": true}    read the request, then reset the connection (TCP RST, no answer)
 "{second}" in header values is replaced by the second listener's port (a redirect target).
 
 It writes DIR/ca.pem, prints "READY <port> <second_port>", then one line per event:
@@ -23,8 +24,10 @@ import http.server
 import ipaddress
 import json
 import os
+import socket
 import socketserver
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -132,6 +135,14 @@ def handler_for(name, scenario, second_port):
         def reply(self, r):
             if r.get("hang"):
                 time.sleep(120)
+                return
+            if r.get("reset"):
+                # SO_LINGER 0: close() sends RST instead of FIN.
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.connection.close()
+                self.close_connection = True
                 return
             self.send_response(r.get("status", 200))
             for k, v in r.get("headers", {}).items():

@@ -336,6 +336,30 @@ impl Out {
     }
 }
 
+/// Runs secret-init in its own mount namespace after `setup` (shell, `$0` is `<sandbox>/out`),
+/// with `args` and `envs`; `ls -A` of the dir follows the run on stdout, and the exit code is
+/// secret-init's (99: `setup` failed). The mount dies with the namespace.
+pub fn in_mount_namespace(sb: &Sandbox, setup: &str, args: &[&str], envs: &[(&str, &str)]) -> Out {
+    let script = format!("{setup} || exit 99; \"$@\"; rc=$?; ls -A \"$0\"; exit $rc");
+    let mut r = sb.run();
+    r.program = "/usr/bin/unshare".into();
+    r.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "/bin/sh",
+        "-c",
+        &script,
+    ])
+    .arg(sb.mkdir("out"))
+    .arg(bin())
+    .args(args);
+    for (k, v) in envs {
+        r.env(*k, *v);
+    }
+    r.output()
+}
+
 /// Lists every file (recursively) under `dir`, relative paths, sorted.
 pub fn tree(dir: &Path) -> Vec<String> {
     fn walk(base: &Path, d: &Path, out: &mut Vec<String>) {

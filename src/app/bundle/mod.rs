@@ -137,7 +137,7 @@ impl Ctx {
             &crate::source::registry::FileSections::default(),
             false,
         )?;
-        Ok(settings.kms(&self.env, &crate::source::Outputs::new([])))
+        Ok(settings.kms(&self.env, &crate::source::Outputs::new([]), None))
     }
 
     /// The key that opens `b`: its KMS-wrapped data key (the KMS key trusted), else the master

@@ -18,6 +18,7 @@
 //! - `on_change: signal` sends the refresh signal; a changed env delivery forces a restart (a
 //!   running process's environment cannot be changed) unless `on_change: none`.
 
+mod status;
 pub(crate) mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,6 +38,7 @@ use crate::source::SourceKind;
 use crate::source::Watching;
 use crate::sys;
 
+use status::Status;
 use watch::{Watched, Watcher};
 
 /// How long a burst of watch events may go on before the refresh runs.
@@ -385,6 +387,27 @@ impl<'a> Refresher<'a> {
         r
     }
 
+    /// The secrets the start took from the fallback snapshot: shown in the status file, and
+    /// the store is tried again on the failure backoff (1 s, 2 s, … up to the interval) rather
+    /// than at the interval, so fresh values replace them as soon as it answers.
+    pub(crate) fn with_stale(mut self, stale: Vec<crate::fallback::Stale>) -> Self {
+        if !stale.is_empty() {
+            self.status.stale = stale;
+            self.failures = 1;
+            self.next_poll = Instant::now() + self.backoff();
+            self.status.write(self.settings.status_file.as_deref());
+        }
+        self
+    }
+
+    /// The wait after `self.failures` failed (or stale) passes in a row: 1 s, 2 s, 4 s, …, at
+    /// most the interval, jittered.
+    fn backoff(&self) -> Duration {
+        let backoff = Duration::from_secs(1 << self.failures.min(12).saturating_sub(1))
+            .min(self.settings.interval);
+        jittered(backoff, self.settings.jitter)
+    }
+
     /// When to poll after a pass that began at `began` and succeeded. Counted from its start, so
     /// a pass slowed down by retries (a sealed vault) keeps its place in the interval; after a
     /// pass that ran past the interval, or the first success after failed ones, the next poll is
@@ -411,14 +434,21 @@ impl<'a> Refresher<'a> {
         let began = Instant::now();
         self.status.last_attempt = Some(now);
         let tell = match self.once() {
-            Ok(Outcome::Abandoned) => {
+            Ok((Outcome::Abandoned, _)) => {
                 crate::log::debug!("refresh abandoned: a stop signal is pending");
                 self.status.write(self.settings.status_file.as_deref());
                 return Tell::Nothing;
             }
-            Ok(outcome) => {
-                self.next_poll = self.next_after_success(began);
-                self.failures = 0;
+            Ok((outcome, stale)) => {
+                if stale.is_empty() {
+                    self.next_poll = self.next_after_success(began);
+                    self.failures = 0;
+                } else {
+                    // Served, but not by the store: keep trying it on the failure backoff.
+                    self.failures += 1;
+                    self.next_poll = Instant::now() + self.backoff();
+                }
+                self.status.stale = stale;
                 self.status.last_success = Some(now);
                 self.status.error = None;
                 self.status.failures = 0;
@@ -429,9 +459,7 @@ impl<'a> Refresher<'a> {
             }
             Err(errors) => {
                 self.failures += 1;
-                let backoff = Duration::from_secs(1 << self.failures.min(12).saturating_sub(1))
-                    .min(self.settings.interval);
-                let wait = jittered(backoff, self.settings.jitter);
+                let wait = self.backoff();
                 self.next_poll = Instant::now() + wait;
                 let line = errors
                     .0
@@ -457,17 +485,30 @@ impl<'a> Refresher<'a> {
     }
 
     /// One pass: resolve and check everything, publish what changed, say what to tell.
-    fn once(&mut self) -> Result<Outcome, Errors> {
+    fn once(&mut self) -> Result<(Outcome, Vec<crate::fallback::Stale>), Errors> {
         if sys::stop_pending() {
-            return Ok(Outcome::Abandoned);
+            return Ok((Outcome::Abandoned, Vec::new()));
         }
+        let mut stale = Vec::new();
+        let outcome = self.publish(&mut stale)?;
+        Ok((outcome, stale))
+    }
+
+    /// The pass and what it publishes; the secrets the snapshot stood in for go to `stale`.
+    fn publish(&mut self, stale: &mut Vec<crate::fallback::Stale>) -> Result<Outcome, Errors> {
         let delivery = crate::app::pipeline::delivery(
             self.ctx,
             self.creds.as_ref(),
             &mut self.carry,
             self.program,
         );
-        let crate::app::pipeline::Delivery { plan, env, .. } = match delivery {
+        let crate::app::pipeline::Delivery {
+            plan,
+            env,
+            stale: served_stale,
+            snapshot,
+            ..
+        } = match delivery {
             Ok(done) => done,
             // A source gave up because a stop signal is pending (src/http/): not a failure.
             Err(_) if sys::stop_pending() => return Ok(Outcome::Abandoned),
@@ -476,6 +517,10 @@ impl<'a> Refresher<'a> {
         if sys::stop_pending() {
             return Ok(Outcome::Abandoned);
         }
+        *stale = served_stale;
+        // Every pass that succeeded refreshes the snapshot: a value's age is from its last
+        // fetch, and a stale one keeps its own.
+        super::snapshot::write(&self.ctx.settings, snapshot);
         let now = Delivered::of(&plan, &env).keep_unchanged(&plan.unchanged, &self.last);
         if now == self.last {
             crate::log::debug!("refresh: nothing changed");
@@ -669,119 +714,6 @@ pub(crate) fn signal_name(n: i32) -> String {
     nix::sys::signal::Signal::try_from(n)
         .map(|s| s.as_str().to_string())
         .unwrap_or_else(|_| format!("signal {n}"))
-}
-
-/// The status file: what probes read. No value ever reaches it (names, sources and errors only,
-/// and errors never carry a value), so it is written 0644 for a probe running as another user.
-struct Status {
-    interval: Duration,
-    on_change: OnChange,
-    last_attempt: Option<SystemTime>,
-    last_success: Option<SystemTime>,
-    error: Option<String>,
-    failed: Vec<String>,
-    failures: u32,
-    changes: u64,
-    program_pid: Option<i32>,
-    watch_mode: String,
-    sources: Vec<Watch>,
-    /// The vault's token and dynamic secrets (keep.rs), when a vault is in use.
-    vault: Option<serde_json::Value>,
-    /// How it is written: the deliveries' publisher and policy (no link followed on the way, an
-    /// atomic rename), but not recorded as a delivery, and allowed in a shared dir (it holds no
-    /// value).
-    opts: file::WriteOptions,
-}
-
-/// Whether an error's source (`vault:secret/data/app#db`, `file:/secrets/db`) is about a watched
-/// source (`vault:https://…`, `file:/secrets`): the same kind, and for files the same directory.
-fn concerns(error_source: &str, watched: &str) -> bool {
-    let kind = |s: &str| s.split(':').next().unwrap_or(s).to_string();
-    kind(error_source) == kind(watched)
-        && (kind(watched) != "file" || error_source.starts_with(watched))
-}
-
-fn unix(t: Option<SystemTime>) -> serde_json::Value {
-    t.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map_or(serde_json::Value::Null, |d| {
-            serde_json::json!(d.as_millis() as f64 / 1000.0)
-        })
-}
-
-impl Status {
-    fn new(s: &RefreshSettings, sources: Vec<Watch>, opts: &file::WriteOptions) -> Status {
-        Status {
-            opts: file::WriteOptions {
-                allow_shared_dir: true,
-                record: None,
-                durable: false,
-                ..opts.clone()
-            },
-            interval: s.interval,
-            on_change: s.on_change,
-            last_attempt: None,
-            last_success: Some(SystemTime::now()),
-            error: None,
-            failed: Vec::new(),
-            failures: 0,
-            changes: 0,
-            program_pid: None,
-            watch_mode: String::new(),
-            sources,
-            vault: None,
-        }
-    }
-
-    fn json(&self) -> serde_json::Value {
-        let sources: Vec<serde_json::Value> = self
-            .sources
-            .iter()
-            .map(|w| {
-                let failing = self.failed.iter().any(|f| concerns(f, &w.source));
-                serde_json::json!({
-                    "source": w.source,
-                    "watch": w.how,
-                    "state": if failing { "error" } else { "ok" },
-                })
-            })
-            .collect();
-        let vault_ok = self
-            .vault
-            .as_ref()
-            .is_none_or(|v| v["token"]["state"] == "ok");
-        serde_json::json!({
-            "ok": self.error.is_none() && vault_ok,
-            "interval_seconds": self.interval.as_secs_f64(),
-            "on_change": on_change_name(self.on_change),
-            "last_attempt": unix(self.last_attempt),
-            "last_success": unix(self.last_success),
-            "error": self.error,
-            "failed_sources": self.failed,
-            "failures_in_a_row": self.failures,
-            "changes_published": self.changes,
-            "program_pid": self.program_pid,
-            "sources": sources,
-            "vault": self.vault,
-        })
-    }
-
-    /// Writes the status with the deliveries' publisher (deliver/file.rs): its directory opened
-    /// from `/` without following a link, the file staged and renamed into place. A link on the
-    /// way (a `--user` program swapping a directory it owns) fails the write, logged; nothing is
-    /// written through it.
-    fn write(&self, path: Option<&Path>) {
-        let Some(path) = path else { return };
-        let status = crate::plan::FileDelivery {
-            secret: "refresh status".into(),
-            path: path.to_path_buf(),
-            content: crate::secret::Secret::new(format!("{}\n", self.json()).into_bytes()),
-            mode: 0o644,
-            owner: None,
-        };
-        if let Err(e) = file::publish(std::slice::from_ref(&status), &self.opts, || None) {
-            crate::log::warn!("refresh: cannot write the status file: {}", e.what);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,3 +1,4 @@
+use super::status::concerns;
 use super::*;
 
 #[test]

@@ -1,7 +1,8 @@
 //! The AWS APIs as the aws source uses them: Secrets Manager (`GetSecretValue`,
 //! `BatchGetSecretValue`; [`secrets`]) and Parameter Store (`GetParameter`, `GetParameters`,
 //! `GetParametersByPath`; [`parameters`]), the JSON 1.1 protocol in SigV4-signed POSTs, and STS
-//! `AssumeRoleWithWebIdentity` (an unsigned form POST answered in XML; [`sts`]). This file is
+//! `AssumeRoleWithWebIdentity` (an unsigned form POST answered in XML; [`sts`]), and IAM Identity
+//! Center's `GetRoleCredentials` (an unsigned GET with the cached token; [`sso`]). This file is
 //! what they share: the signed call, `NextToken` paging, the batch answer and the error mapping.
 //!
 //! Every request goes through one [`http::Client`] per endpoint, so the vault's policy applies:
@@ -15,6 +16,7 @@
 mod kms;
 mod parameters;
 mod secrets;
+mod sso;
 mod sts;
 
 use serde_json::Value;
@@ -32,6 +34,7 @@ pub(crate) use parameters::BATCH_PARAMETERS;
 pub use parameters::{parse_parameter, parse_parameters};
 pub(crate) use secrets::BATCH_SECRETS;
 pub use secrets::{parse_batch_secrets, parse_secret_value};
+pub use sso::parse_role_credentials;
 pub use sts::{parse_assume_role, xml_text};
 
 /// What a read returned: the value as stored.
@@ -185,6 +188,15 @@ struct Call<'a> {
     now: u64,
 }
 
+/// What a request is signed as: the service's signing name, the region, the credentials and
+/// the time.
+struct Signing<'a> {
+    service: &'a str,
+    region: &'a str,
+    creds: &'a Credentials,
+    now: u64,
+}
+
 impl<'a> Call<'a> {
     fn new(api: Api, endpoint: &'a str, region: &'a str, creds: &'a Credentials, now: u64) -> Self {
         Call {
@@ -230,34 +242,52 @@ impl Clients {
             creds,
             now,
         } = call;
+        let headers = [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("X-Amz-Target", target),
+        ];
+        let signing = Signing {
+            service: service.name(),
+            region,
+            creds,
+            now,
+        };
+        self.signed_post(endpoint, &headers, body, &signing)
+    }
+
+    /// A POST of `body` to `endpoint`'s `/` with `headers`, signed (SigV4, the headers
+    /// included) as `signing` says: the one signed request every AWS call here sends.
+    fn signed_post(
+        &mut self,
+        endpoint: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        signing: &Signing,
+    ) -> Result<http::Response, Error> {
         let url = format!("{endpoint}/");
         let host = authority(&url)?;
-        let amz_date = sigv4::amz_date(now);
-        let content_type = "application/x-amz-json-1.1";
+        let amz_date = sigv4::amz_date(signing.now);
         let signed = sigv4::sign(
             &sigv4::Request {
                 method: "POST",
                 host: &host,
                 path: "/",
                 query: &[],
-                headers: &[("Content-Type", content_type), ("X-Amz-Target", target)],
+                headers,
                 payload: body,
-                region,
-                service: service.name(),
+                region: signing.region,
+                service: signing.service,
                 amz_date: &amz_date,
             },
-            creds,
+            signing.creds,
         );
-        let mut headers: Vec<(&str, &[u8])> = vec![
-            ("Content-Type", content_type.as_bytes()),
-            ("X-Amz-Target", target.as_bytes()),
-            ("X-Amz-Date", signed.amz_date.as_bytes()),
-            ("Authorization", signed.authorization.as_bytes()),
-        ];
+        let mut all: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+        all.push(("X-Amz-Date", signed.amz_date.as_bytes()));
+        all.push(("Authorization", signed.authorization.as_bytes()));
         if let Some(t) = &signed.security_token {
-            headers.push(("X-Amz-Security-Token", t.expose()));
+            all.push(("X-Amz-Security-Token", t.expose()));
         }
-        self.client(endpoint).post(&url, &headers, body)
+        self.client(endpoint).post(&url, &all, body)
     }
 
     /// A call of one answer, which `parse` reads.

@@ -2,8 +2,10 @@
 //!
 //! Region: the ARN's, else `secret_init.aws.region`, else `AWS_REGION`, `AWS_DEFAULT_REGION`,
 //! else the profile's `region`. Endpoints, per service: `AWS_ENDPOINT_URL_SECRETS_MANAGER`,
-//! `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`, else the regional
-//! endpoint (`https://SERVICE.REGION.amazonaws.com`, `.amazonaws.com.cn` in China). Plain
+//! `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL_SSO` (IAM Identity
+//! Center's portal), else `AWS_ENDPOINT_URL`, else the regional endpoint
+//! (`https://SERVICE.REGION.amazonaws.com`, `.amazonaws.com.cn` in China;
+//! `https://portal.sso.REGION.amazonaws.com` for the portal). Plain
 //! `http://` endpoints are refused unless the host is loopback or `--allow-insecure-http` is
 //! given, as for the vault. Nothing here reads a file or opens a connection.
 
@@ -170,15 +172,23 @@ impl Service {
     }
 }
 
-/// The endpoint URL for `service` in `region` (no trailing slash), and where it came from.
-pub(crate) fn endpoint(service: Service, region: Option<&str>, env: &Environ) -> (String, String) {
-    for var in [service.endpoint_var(), "AWS_ENDPOINT_URL"] {
-        if let Some(v) = env.get(var).filter(|v| !v.is_empty()) {
-            return (
+/// The endpoint set in the environment for a service whose own variable is `var`: it, else
+/// `AWS_ENDPOINT_URL` (no trailing slash), and which one.
+fn endpoint_from_env(var: &str, env: &Environ) -> Option<(String, String)> {
+    [var, "AWS_ENDPOINT_URL"].into_iter().find_map(|var| {
+        env.get(var).filter(|v| !v.is_empty()).map(|v| {
+            (
                 v.to_string_lossy().trim_end_matches('/').to_string(),
                 var.to_string(),
-            );
-        }
+            )
+        })
+    })
+}
+
+/// The endpoint URL for `service` in `region` (no trailing slash), and where it came from.
+pub(crate) fn endpoint(service: Service, region: Option<&str>, env: &Environ) -> (String, String) {
+    if let Some(set) = endpoint_from_env(service.endpoint_var(), env) {
+        return set;
     }
     let url = match region {
         // STS without a region: the global endpoint, as botocore's legacy default.
@@ -189,6 +199,17 @@ pub(crate) fn endpoint(service: Service, region: Option<&str>, env: &Environ) ->
         Some(r) => format!("https://{}.{r}.amazonaws.com", service.name()),
     };
     (url, "the regional endpoint".into())
+}
+
+/// IAM Identity Center's portal for `region`: `AWS_ENDPOINT_URL_SSO`, else `AWS_ENDPOINT_URL`,
+/// else `https://portal.sso.REGION.amazonaws.com` (botocore's), and where it came from.
+pub(crate) fn sso_endpoint(region: &str, env: &Environ) -> (String, String) {
+    endpoint_from_env("AWS_ENDPOINT_URL_SSO", env).unwrap_or_else(|| {
+        (
+            format!("https://portal.sso.{region}.amazonaws.com"),
+            "the regional endpoint".into(),
+        )
+    })
 }
 
 /// The region from the environment: `AWS_REGION`, else `AWS_DEFAULT_REGION`, checked by
@@ -252,6 +273,11 @@ mod tests {
             endpoint(Service::Sts, None, &none).0,
             "https://sts.amazonaws.com"
         );
+        assert_eq!(
+            sso_endpoint("eu-west-1", &none).0,
+            "https://portal.sso.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(sso_endpoint("eu-west-1", &env).0, "http://127.0.0.1:1");
     }
 
     #[test]

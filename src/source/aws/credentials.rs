@@ -1,15 +1,16 @@
 //! AWS credentials, found in botocore's order as far as secret-init goes:
 //!
 //! 1. `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`) in the environment;
-//! 2. web identity (IRSA): `AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE` (+
+//! 2. the profile's `role_arn` assumed at STS with what its `source_profile` leads to;
+//! 3. web identity (IRSA): `AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE` (+
 //!    `AWS_ROLE_SESSION_NAME`), else the profile's `role_arn` + `web_identity_token_file` (+
 //!    `role_session_name`), exchanged at STS `AssumeRoleWithWebIdentity` (an unsigned form POST);
-//! 3. the profile (`AWS_PROFILE`, else `AWS_DEFAULT_PROFILE`, else `default`) in the shared
-//!    credentials file (`AWS_SHARED_CREDENTIALS_FILE`, default `~/.aws/credentials`), then in the
-//!    config file (`AWS_CONFIG_FILE`, default `~/.aws/config`, sections `[default]` and
-//!    `[profile NAME]`).
-//!
-//! 4. the container credential endpoint (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` /
+//! 4. the profile's own (`AWS_PROFILE`, else `AWS_DEFAULT_PROFILE`, else `default`): IAM
+//!    Identity Center from the `aws sso login` token cache ([`super::sso`]), the shared
+//!    credentials file's keys (`AWS_SHARED_CREDENTIALS_FILE`, default `~/.aws/credentials`),
+//!    `credential_process` ([`super::process`]), the config file's keys (`AWS_CONFIG_FILE`,
+//!    default `~/.aws/config`, sections `[default]` and `[profile NAME]`);
+//! 5. the container credential endpoint (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` /
 //!    `_FULL_URI`), then EC2 instance metadata unless `AWS_EC2_METADATA_DISABLED=true`
 //!    ([`super::metadata`]).
 //!
@@ -21,7 +22,9 @@ use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::process::CredentialProcess;
 use super::sigv4::Credentials;
+use super::sso::{Sso, SsoProfile};
 use crate::environ::{Environ, expand_home};
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
@@ -44,6 +47,10 @@ pub(crate) enum Chain {
     /// A profile's `role_arn` assumed with the credentials its `source_profile` leads to (which
     /// may be a role itself).
     AssumeRole(AssumeRole, Box<Chain>),
+    /// IAM Identity Center: the token `aws sso login` cached, exchanged for role credentials.
+    Sso(Sso),
+    /// A profile's `credential_process`, to run.
+    Process(super::process::CredentialProcess),
 }
 
 /// The inputs of STS `AssumeRole` for a profile with `role_arn` and `source_profile`.
@@ -167,14 +174,6 @@ impl Profiles {
         }
     }
 
-    /// The profile's section of the credentials file.
-    pub(crate) fn credentials_section(
-        &mut self,
-    ) -> Result<Option<&BTreeMap<String, Secret>>, Error> {
-        let name = self.name.clone();
-        self.credentials_of(&name)
-    }
-
     /// Profile `name`'s section of the credentials file.
     fn credentials_of(&mut self, name: &str) -> Result<Option<&BTreeMap<String, Secret>>, Error> {
         if self.credentials.is_none() {
@@ -183,23 +182,20 @@ impl Profiles {
         Ok(self.credentials.as_ref().and_then(|ini| ini.get(name)))
     }
 
-    /// The profile's section of the config file (`[default]` or `[profile NAME]`).
-    pub(crate) fn config_section(&mut self) -> Result<Option<&BTreeMap<String, Secret>>, Error> {
-        let name = self.name.clone();
-        self.config_of(&name)
+    /// The config file, read on first use.
+    fn config_ini(&mut self) -> Result<&Ini, Error> {
+        if self.config.is_none() {
+            self.config = Some(Profiles::load(self.config_path.as_deref())?);
+        }
+        Ok(self.config.get_or_insert_default())
     }
 
     /// Profile `name`'s section of the config file.
     fn config_of(&mut self, name: &str) -> Result<Option<&BTreeMap<String, Secret>>, Error> {
-        if self.config.is_none() {
-            self.config = Some(Profiles::load(self.config_path.as_deref())?);
-        }
-        let ini = self.config.as_ref();
+        let i = self.config_ini()?;
         let prefixed = format!("profile {name}");
-        Ok(ini.and_then(|i| {
-            i.get(&prefixed)
-                .or_else(|| (name == "default").then(|| i.get("default")).flatten())
-        }))
+        Ok(i.get(&prefixed)
+            .or_else(|| (name == "default").then(|| i.get("default")).flatten()))
     }
 
     /// A text setting of the profile's config section (`region`, `role_arn`, ...).
@@ -217,15 +213,81 @@ impl Profiles {
             .filter(|v| !v.is_empty()))
     }
 
-    /// Profile `name`'s static keys: its credentials-file section, else its config section.
-    fn keys_of_profile(&mut self, name: &str) -> Result<Option<(Credentials, String)>, Error> {
+    /// Profile `name` as an IAM Identity Center profile ([`super::sso`]), its cached token read
+    /// and checked against `now`; `None` when the profile has no `sso_*` keys.
+    fn sso(&mut self, name: &str, env: &Environ, now: u64) -> Result<Option<Sso>, Error> {
+        let session = self.value_of(name, "sso_session")?;
+        let start_url = self.value_of(name, "sso_start_url")?;
+        let account = self.value_of(name, "sso_account_id")?;
+        let role = self.value_of(name, "sso_role_name")?;
+        if session.is_none() && start_url.is_none() && account.is_none() && role.is_none() {
+            return Ok(None);
+        }
+        let region = match &session {
+            Some(s) => self
+                .config_ini()?
+                .get(&format!("sso-session {s}"))
+                .and_then(|sec| sec.get("sso_region"))
+                .map(|v| String::from_utf8_lossy(v.expose()).into_owned())
+                .filter(|v| !v.is_empty()),
+            None => self.value_of(name, "sso_region")?,
+        };
+        let profile = SsoProfile {
+            name: name.to_string(),
+            session,
+            start_url,
+            account,
+            role,
+            region,
+        };
+        super::sso::resolve(profile, env, now, read_file).map(Some)
+    }
+
+    /// Profile `name`'s own credentials, in botocore's order of its profile providers: IAM
+    /// Identity Center, the credentials file's keys, `credential_process` (credentials file
+    /// first, as botocore merges the two files), the config file's keys. `None`: none of them.
+    fn own_credentials(
+        &mut self,
+        name: &str,
+        env: &Environ,
+        now: u64,
+    ) -> Result<Option<Chain>, Error> {
+        if let Some(sso) = self.sso(name, env, now)? {
+            return Ok(Some(Chain::Sso(sso)));
+        }
         if let Some(c) = self.credentials_of(name)?.and_then(keys_of) {
-            return Ok(Some((c, format!("profile {name} (credentials file)"))));
+            return Ok(Some(Chain::Static(
+                c,
+                format!("profile {name} (credentials file)"),
+            )));
+        }
+        if let Some(p) = self.credential_process(name)? {
+            return Ok(Some(Chain::Process(p)));
         }
         Ok(self
             .config_of(name)?
             .and_then(keys_of)
-            .map(|c| (c, format!("profile {name} (config file)"))))
+            .map(|c| Chain::Static(c, format!("profile {name} (config file)"))))
+    }
+
+    /// Profile `name`'s `credential_process` and the file that names it.
+    fn credential_process(&mut self, name: &str) -> Result<Option<CredentialProcess>, Error> {
+        let text = |s: Option<&BTreeMap<String, Secret>>| {
+            s.and_then(|s| s.get("credential_process"))
+                .map(|v| String::from_utf8_lossy(v.expose()).trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let found = match text(self.credentials_of(name)?) {
+            Some(c) => Some((c, self.credentials_path.clone())),
+            None => text(self.config_of(name)?).map(|c| (c, self.config_path.clone())),
+        };
+        Ok(found.and_then(|(command, file)| {
+            Some(CredentialProcess {
+                command,
+                file: file?,
+                origin: format!("profile {name}"),
+            })
+        }))
     }
 
     /// Profile `name` as a role to assume (`role_arn` + `source_profile`), or `None` when it
@@ -233,6 +295,7 @@ impl Profiles {
     fn role_chain(
         &mut self,
         name: &str,
+        env: &Environ,
         now: u64,
         seen: &mut Vec<String>,
     ) -> Result<Option<(AssumeRole, Chain)>, Error> {
@@ -287,16 +350,16 @@ impl Profiles {
             )
             .with_source(origin));
         } else if source != name
-            && let Some((inner, via)) = self.role_chain(&source, now, seen)?
+            && let Some((inner, via)) = self.role_chain(&source, env, now, seen)?
         {
             Chain::AssumeRole(inner, Box::new(via))
-        } else if let Some((c, from)) = self.keys_of_profile(&source)? {
-            Chain::Static(c, from)
+        } else if let Some(own) = self.own_credentials(&source, env, now)? {
+            own
         } else {
             return Err(Error::new(
                 Kind::Permission,
                 format!(
-                    "source_profile {source} has no credentials (aws_access_key_id and aws_secret_access_key, or its own role_arn and source_profile) in {}",
+                    "source_profile {source} has no credentials (aws_access_key_id and aws_secret_access_key, credential_process, sso_* settings, or its own role_arn and source_profile) in {}",
                     self.shown()
                 ),
             )
@@ -410,7 +473,7 @@ pub(crate) fn find(env: &Environ, profiles: &mut Profiles, now: u64) -> Result<C
     // 2. The profile's role assumed with its source profile's credentials (botocore's
     // AssumeRoleProvider comes before web identity).
     let name = profiles.name.clone();
-    if let Some((role, source)) = profiles.role_chain(&name, now, &mut Vec::new())? {
+    if let Some((role, source)) = profiles.role_chain(&name, env, now, &mut Vec::new())? {
         return Ok(Chain::AssumeRole(role, Box::new(source)));
     }
     // 3. Web identity: the environment, else the profile.
@@ -437,15 +500,10 @@ pub(crate) fn find(env: &Environ, profiles: &mut Profiles, now: u64) -> Result<C
             origin: format!("profile {}", profiles.name),
         }));
     }
-    // 4. The shared credentials file, then the config file.
-    if let Some(c) = profiles.credentials_section()?.and_then(keys_of) {
-        return Ok(Chain::Static(
-            c,
-            format!("profile {name} (credentials file)"),
-        ));
-    }
-    if let Some(c) = profiles.config_section()?.and_then(keys_of) {
-        return Ok(Chain::Static(c, format!("profile {name} (config file)")));
+    // 4. The profile's own: IAM Identity Center, the credentials file's keys,
+    // credential_process, the config file's keys.
+    if let Some(own) = profiles.own_credentials(&name, env, now)? {
+        return Ok(own);
     }
     // 5. The container endpoint, then instance metadata (the only links that need the network
     // to even learn whether they apply; tried by the caller).
@@ -492,12 +550,12 @@ mod tests {
         let creds = write(
             dir.path(),
             "credentials",
-            "[default]\naws_access_key_id = FILEKEY\naws_secret_access_key = s\n[dev]\naws_access_key_id = DEVKEY\naws_secret_access_key = s\n",
+            "[default]\naws_access_key_id = FILEKEY\naws_secret_access_key = s\n[dev]\naws_access_key_id = DEVKEY\naws_secret_access_key = s\n[both]\ncredential_process = /creds-file\n[keys-first]\naws_access_key_id = KF\naws_secret_access_key = s\n",
         );
         let config = write(
             dir.path(),
             "config",
-            "[profile irsa]\nrole_arn = arn:aws:iam::1:role/r\nweb_identity_token_file = /t\nregion = eu-central-1\n[profile cfg]\naws_access_key_id = CFGKEY\naws_secret_access_key = s\n",
+            "[profile irsa]\nrole_arn = arn:aws:iam::1:role/r\nweb_identity_token_file = /t\nregion = eu-central-1\n[profile cfg]\naws_access_key_id = CFGKEY\naws_secret_access_key = s\n[profile proc]\ncredential_process = /config \"a b\"\naws_access_key_id = LATER\naws_secret_access_key = s\n[profile both]\ncredential_process = /config-file\n[profile keys-first]\ncredential_process = /never\n[profile via]\nrole_arn = arn:aws:iam::1:role/v\nsource_profile = proc\n",
         );
         let base = [
             ("AWS_SHARED_CREDENTIALS_FILE", creds.as_str()),
@@ -515,6 +573,8 @@ mod tests {
             Chain::Container(c) => format!("container:{}", c.url),
             Chain::Imds(i) => format!("imds:{}", i.base),
             Chain::AssumeRole(r, _) => format!("role:{}", r.role_arn),
+            Chain::Sso(s) => format!("sso:{}", s.role_name),
+            Chain::Process(p) => format!("process:{}", p.command),
         };
         assert_eq!(
             key(run(&[
@@ -535,6 +595,32 @@ mod tests {
         assert_eq!(key(run(&[])), "FILEKEY");
         assert_eq!(key(run(&[("AWS_PROFILE", "dev")])), "DEVKEY");
         assert_eq!(key(run(&[("AWS_PROFILE", "cfg")])), "CFGKEY");
+        // credential_process: after the credentials file's keys, before the config file's; the
+        // credentials file's line first (botocore merges it over the config file).
+        assert_eq!(
+            key(run(&[("AWS_PROFILE", "proc")])),
+            "process:/config \"a b\""
+        );
+        assert_eq!(key(run(&[("AWS_PROFILE", "keys-first")])), "KF");
+        match run(&[("AWS_PROFILE", "both")]) {
+            Ok(Chain::Process(p)) => {
+                assert_eq!(p.command, "/creds-file");
+                assert_eq!(p.file.display().to_string(), creds);
+            }
+            _ => panic!("both: expected the credentials file's process"),
+        }
+        match run(&[("AWS_PROFILE", "proc")]) {
+            Ok(Chain::Process(p)) => assert_eq!(p.file.display().to_string(), config),
+            _ => panic!("proc: expected a process"),
+        }
+        // A role's source profile may be a credential_process.
+        match run(&[("AWS_PROFILE", "via")]) {
+            Ok(Chain::AssumeRole(r, via)) => {
+                assert_eq!(r.role_arn, "arn:aws:iam::1:role/v");
+                assert!(matches!(*via, Chain::Process(_)));
+            }
+            _ => panic!("via: expected a role over a process"),
+        }
         assert_eq!(
             key(run(&[("AWS_PROFILE", "irsa")])),
             "web:arn:aws:iam::1:role/r:secret-init-7"

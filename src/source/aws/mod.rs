@@ -18,7 +18,9 @@ pub(crate) mod client;
 pub(crate) mod config;
 pub(crate) mod credentials;
 pub(crate) mod metadata;
+pub(crate) mod process;
 pub mod sigv4;
+pub(crate) mod sso;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -34,7 +36,7 @@ use crate::reference::Reference;
 use crate::reference::aws::AwsRef;
 use crate::secret::Secret;
 use client::{Clients, Stored};
-use config::{AwsSettings, Service, checked_region, endpoint, env_region};
+use config::{AwsSettings, Service, checked_region, endpoint, env_region, sso_endpoint};
 use credentials::{Chain, Profiles};
 use sigv4::Credentials;
 
@@ -57,6 +59,9 @@ pub(crate) struct AwsSource {
     whole: Option<Result<Rc<Candidates>, Error>>,
     /// Services whose batch calls were refused (AccessDenied) this run: read one by one.
     batch_refused: BTreeSet<Service>,
+    /// The program's user under `--user` (when it is not ours): a `credential_process` is
+    /// judged against it.
+    program: Option<crate::provenance::ProgramUser>,
     /// A role assumed with the chain's credentials before any call (a sops key's `role`).
     role: Option<String>,
 }
@@ -93,8 +98,15 @@ impl AwsSource {
             cache: Reads::new(),
             whole: None,
             batch_refused: BTreeSet::new(),
+            program: None,
             role: None,
         }
+    }
+
+    /// The source for a pass whose program runs as `program` (`--user`, when not ours).
+    pub(crate) fn for_program(mut self, program: Option<crate::provenance::ProgramUser>) -> Self {
+        self.program = program;
+        self
     }
 
     /// Makes every call as `role`, assumed with the credentials the chain finds (as sops does for
@@ -217,6 +229,21 @@ impl AwsSource {
                 let signing_region = region.unwrap_or_else(|| "us-east-1".into());
                 self.clients
                     .assume_role(&url, &signing_region, &r, &source, now())
+            }
+            Chain::Sso(sso) => {
+                let (url, from) = sso_endpoint(&sso.region, &self.env);
+                crate::log::debug!(
+                    "aws: {}: GetRoleCredentials for {} in {} at {} ({from})",
+                    sso.origin,
+                    sso.role_name,
+                    sso.account_id,
+                    crate::url::redact_url(&url)
+                );
+                self.clients.sso_role_credentials(&url, &sso)
+            }
+            Chain::Process(p) => {
+                p.allowed(self.program.as_ref())?;
+                p.run(&self.env, self.settings.deadline, now())
             }
             Chain::Static(c, origin) => {
                 crate::log::debug!("aws: credentials from {origin}");

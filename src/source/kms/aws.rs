@@ -50,6 +50,7 @@ impl Clients {
                 }
                 AwsSource::new(with.aws.clone(), env, with.outputs.clone(), MAX_ANSWER)
                     .assuming(role.clone())
+                    .for_program(with.program.clone())
             });
         Ok((source, KmsTarget { arn, context }, region))
     }

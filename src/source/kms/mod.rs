@@ -287,6 +287,9 @@ pub(crate) struct KmsClients {
     outputs: Outputs,
     #[cfg(feature = "aws")]
     aws: crate::source::aws::config::AwsSettings,
+    /// The program's user under `--user`, for an AWS `credential_process`.
+    #[cfg(feature = "aws")]
+    program: Option<crate::provenance::ProgramUser>,
     #[cfg(feature = "gcp")]
     gcp: crate::source::gcp::config::GcpSettings,
     #[cfg(feature = "azure")]
@@ -308,6 +311,9 @@ pub(crate) struct KmsSettings {
     /// `secret_init.aws` merged.
     #[cfg(feature = "aws")]
     pub(crate) aws: crate::source::aws::config::AwsSettings,
+    /// The program's user under `--user` (when not ours), for an AWS `credential_process`.
+    #[cfg(feature = "aws")]
+    pub(crate) program: Option<crate::provenance::ProgramUser>,
     /// `secret_init.gcp` merged (its `kms_endpoint` is where keys are used).
     #[cfg(feature = "gcp")]
     pub(crate) gcp: crate::source::gcp::config::GcpSettings,
@@ -329,6 +335,8 @@ impl KmsClients {
             outputs,
             #[cfg(feature = "aws")]
             aws: settings.aws,
+            #[cfg(feature = "aws")]
+            program: settings.program,
             #[cfg(feature = "gcp")]
             gcp: settings.gcp,
             #[cfg(feature = "azure")]

@@ -2,14 +2,16 @@
 //! (the same form, SigV4-signed with the source profile's credentials), answered in XML, and the
 //! small XML reader for their fixed answers.
 
-use super::{Clients, authority, status_error};
+use super::{Clients, Signing, status_error};
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
 use crate::source::aws::credentials::AssumeRole;
 use crate::source::aws::credentials::{WebIdentity, read_token};
-use crate::source::aws::sigv4;
 use crate::source::aws::sigv4::Credentials;
+
+/// The content type of STS's form requests, as the SDKs send it.
+const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
 
 impl Clients {
     /// Exchanges a web identity token for credentials at STS (unsigned, as the SDKs do).
@@ -27,25 +29,13 @@ impl Clients {
             ("WebIdentityToken", token.expose()),
         ]);
         let url = format!("{endpoint}/");
-        let resp = self.client(endpoint).post(
-            &url,
-            &[(
-                "Content-Type",
-                b"application/x-www-form-urlencoded; charset=utf-8".as_slice(),
-            )],
-            &body,
-        )?;
-        parse_assume_role(resp.status, &resp.body).map_err(|e| {
-            let e = if e.kind == Kind::Unavailable && (400..500).contains(&resp.status) {
-                Error::new(Kind::Permission, e.what)
-            } else {
-                e
-            };
-            e.with_source(format!(
-                "aws sts AssumeRoleWithWebIdentity ({})",
-                w.role_arn
-            ))
-        })
+        let resp = self
+            .client(endpoint)
+            .post(&url, &[("Content-Type", FORM.as_bytes())], &body)?;
+        sts_answer(
+            &resp,
+            format!("aws sts AssumeRoleWithWebIdentity ({})", w.role_arn),
+        )
     }
 }
 
@@ -74,45 +64,29 @@ impl Clients {
             pairs.push(("DurationSeconds", d.as_bytes()));
         }
         let body = http::form(&pairs);
-        let url = format!("{endpoint}/");
-        let host = authority(&url).map_err(|e| e.with_source(src.clone()))?;
-        let amz_date = sigv4::amz_date(now);
-        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-        let signed = sigv4::sign(
-            &sigv4::Request {
-                method: "POST",
-                host: &host,
-                path: "/",
-                query: &[],
-                headers: &[("Content-Type", content_type)],
-                payload: &body,
-                region,
-                service: "sts",
-                amz_date: &amz_date,
-            },
-            source,
-        );
-        let mut headers: Vec<(&str, &[u8])> = vec![
-            ("Content-Type", content_type.as_bytes()),
-            ("X-Amz-Date", signed.amz_date.as_bytes()),
-            ("Authorization", signed.authorization.as_bytes()),
-        ];
-        if let Some(t) = &signed.security_token {
-            headers.push(("X-Amz-Security-Token", t.expose()));
-        }
+        let signing = Signing {
+            service: "sts",
+            region,
+            creds: source,
+            now,
+        };
         let resp = self
-            .client(endpoint)
-            .post(&url, &headers, &body)
+            .signed_post(endpoint, &[("Content-Type", FORM)], &body, &signing)
             .map_err(|e| e.with_source(src.clone()))?;
-        parse_assume_role(resp.status, &resp.body).map_err(|e| {
-            let e = if e.kind == Kind::Unavailable && (400..500).contains(&resp.status) {
-                Error::new(Kind::Permission, e.what)
-            } else {
-                e
-            };
-            e.with_source(src)
-        })
+        sts_answer(&resp, src)
     }
+}
+
+/// The credentials in an STS answer; a refusal of the request (any 4xx) is 77, naming `src`.
+fn sts_answer(resp: &http::Response, src: String) -> Result<Credentials, Error> {
+    parse_assume_role(resp.status, &resp.body).map_err(|e| {
+        let e = if e.kind == Kind::Unavailable && (400..500).contains(&resp.status) {
+            Error::new(Kind::Permission, e.what)
+        } else {
+            e
+        };
+        e.with_source(src)
+    })
 }
 
 /// Interprets an `AssumeRoleWithWebIdentity` or `AssumeRole` answer (XML), with no I/O (the fuzz target calls
