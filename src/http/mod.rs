@@ -769,9 +769,16 @@ mod tests {
         let busy = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
         let e = quick().get(&answering(busy, 2), &[]).expect_err("503");
         assert_eq!(e.outage, Some(Outage::ServerError), "{e}");
+        // Throttling is retried past `retries` (its own budget): short waits, room for them all.
         let slow = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n";
-        let e = quick().get(&answering(slow, 2), &[]).expect_err("429");
+        let e = Client::new(Options {
+            backoff_max: Duration::from_millis(10),
+            ..quick().opts
+        })
+        .get(&answering(slow, 2 * THROTTLED_RETRIES as usize), &[])
+        .expect_err("429");
         assert_eq!(e.outage, Some(Outage::Throttled), "{e}");
+        assert!(e.what.contains("throttled (HTTP 429)"), "{e}");
         let denied = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
         let r = quick().get(&answering(denied, 1), &[]).expect("an answer");
         assert_eq!(r.status, 403);

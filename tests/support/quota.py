@@ -40,6 +40,8 @@ class Quota:
             if len(self.admitted) < self.limit:
                 self.admitted.append(now)
                 return True, 0.0
+            if not self.admitted:  # a quota of 0: never
+                return False, self.window
             return False, self.admitted[0] + self.window - now
 
 
