@@ -92,9 +92,57 @@ pub struct Error {
     pub source: Option<String>,
     /// What happened; never contains a value.
     pub what: String,
+    /// The cause, where the code that failed knows it more precisely than its kind says; it
+    /// only refines [`Error::reason`].
+    pub cause: Option<Cause>,
     /// Set when the store could not be asked at all (see [`Outage`]); typed, never read from
     /// the message.
     pub outage: Option<Outage>,
+}
+
+/// A cause finer than a [`Kind`], for the machine-readable reason code
+/// (docs/observability.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// A required secret was found in no source.
+    SecretMissing,
+    /// A remote store did not answer in time or at all (after retries, or past the deadline).
+    StoreUnreachable,
+    /// The store refused the TLS handshake or its certificate.
+    Tls,
+    /// A value or an answer over its size limit.
+    TooLarge,
+}
+
+impl Cause {
+    /// Its reason code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Cause::SecretMissing => "secret_missing",
+            Cause::StoreUnreachable => "store_unreachable",
+            Cause::Tls => "tls_failed",
+            Cause::TooLarge => "too_large",
+        }
+    }
+}
+
+impl Kind {
+    /// The reason code of a failure of this kind with no finer [`Cause`]: stable, snake_case,
+    /// one per exit code (docs/observability.md).
+    pub fn code(self) -> &'static str {
+        match self {
+            Kind::Usage => "usage",
+            Kind::Data => "invalid_data",
+            Kind::NoInput => "no_input",
+            Kind::Unavailable => "unavailable",
+            Kind::CantCreate => "cannot_create",
+            Kind::Permission => "permission_denied",
+            Kind::Config => "config_refused",
+            Kind::NotExecutable => "not_executable",
+            Kind::NotFound => "program_not_found",
+            Kind::Signal(_) => "stopped_by_signal",
+        }
+    }
 }
 
 impl Error {
@@ -110,6 +158,7 @@ impl Error {
             secret: None,
             source: None,
             what: what.into(),
+            cause: None,
             outage: None,
         }
     }
@@ -126,6 +175,7 @@ impl Error {
             secret: Some(secret.to_string()),
             source: Some(source.into()),
             what: what.into(),
+            cause: None,
             outage: None,
         }
     }
@@ -151,6 +201,18 @@ impl Error {
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         self.kind.exit_code()
+    }
+
+    /// Sets the finer cause.
+    pub fn because(mut self, cause: Cause) -> Self {
+        self.cause = Some(cause);
+        self
+    }
+
+    /// The stable machine-readable reason code: the cause's where one is known, else the
+    /// kind's. Never derived from the message text.
+    pub fn reason(&self) -> &'static str {
+        self.cause.map_or_else(|| self.kind.code(), Cause::code)
     }
 }
 
@@ -310,6 +372,45 @@ mod tests {
             Errors(vec![Error::new(Kind::Unavailable, "a")]).exit_code(),
             69
         );
+    }
+
+    #[test]
+    fn reason_codes_come_from_the_cause_then_the_kind() {
+        let e = Error::new(Kind::Unavailable, "gone");
+        assert_eq!(e.reason(), "unavailable");
+        assert_eq!(
+            e.because(Cause::StoreUnreachable).reason(),
+            "store_unreachable"
+        );
+        assert_eq!(
+            Error::new(Kind::Signal(15), "x").reason(),
+            "stopped_by_signal"
+        );
+        // Every code is distinct: a tool may key on it.
+        let kinds = [
+            Kind::Usage,
+            Kind::Data,
+            Kind::NoInput,
+            Kind::Unavailable,
+            Kind::CantCreate,
+            Kind::Permission,
+            Kind::Config,
+            Kind::NotExecutable,
+            Kind::NotFound,
+            Kind::Signal(1),
+        ];
+        let causes = [
+            Cause::SecretMissing,
+            Cause::StoreUnreachable,
+            Cause::Tls,
+            Cause::TooLarge,
+        ];
+        let mut codes: Vec<&str> = kinds.iter().map(|k| k.code()).collect();
+        codes.extend(causes.iter().map(|c| c.code()));
+        let n = codes.len();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), n);
     }
 
     #[test]

@@ -136,3 +136,9 @@ pub mod template {
     pub use crate::manifest::templates::{Body, Template};
     pub use crate::template::{MAX_OUTPUT_BYTES, Secrets, render};
 }
+
+/// `fuzz_targets/metrics_request.rs`.
+pub mod observe {
+    pub use crate::app::observe::metrics::{Asked, MAX_REQUEST, asked, label};
+    pub use crate::settings::observe::{Listen, listen};
+}

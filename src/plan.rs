@@ -56,6 +56,9 @@ pub(crate) struct Plan {
     /// Secret name → where its value came from (`vault:secret/data/app#db`), for the refresh
     /// change log.
     pub origins: BTreeMap<String, String>,
+    /// Secret name → its origin as a value (kind, label, version, the file read), for the
+    /// status file, the metrics and the audit trail (docs/observability.md).
+    pub from: BTreeMap<String, crate::source::Origin>,
 }
 
 /// Linux's per-string limit for argv and envp entries (`MAX_ARG_STRLEN`, 32 pages), NUL included.
@@ -82,7 +85,10 @@ pub(crate) fn build(resolutions: &[Resolution], settings: &Settings) -> Result<P
         let Some(value) = &r.value else { continue };
         let name = r.name.as_str();
         let src = r.origin.as_ref().map_or("delivery", |o| o.label.as_str());
-        let version = r.origin.as_ref().and_then(|o| o.version);
+        let version = r.origin.as_ref().and_then(|o| o.version.as_deref());
+        if let Some(o) = &r.origin {
+            plan.from.insert(name.to_string(), o.clone());
+        }
         plan.origins.insert(
             name.to_string(),
             version.map_or_else(|| src.to_string(), |v| format!("{src}, version {v}")),

@@ -15,6 +15,8 @@ use crate::manifest::FileSettings;
 use crate::source::SourceKind;
 use crate::source::registry::{Generic, SourceSettings};
 
+pub(crate) mod observe;
+pub(crate) use observe::{AuditTo, Listen, ObserveSettings, beyond_loopback};
 mod fallback;
 pub(crate) use fallback::{FallbackSettings, KeyFrom};
 
@@ -74,6 +76,8 @@ pub struct Settings {
     pub state_file: Option<PathBuf>,
     /// Live refresh; `None` when off (docs/refresh.md).
     pub refresh: Option<RefreshSettings>,
+    /// Metrics and the audit trail (docs/observability.md).
+    pub observe: ObserveSettings,
     /// The last-known-good snapshot; `None` when off (docs/fallback.md).
     pub fallback: Option<FallbackSettings>,
 }
@@ -149,6 +153,19 @@ fn scalar_text(v: &serde_json::Value) -> String {
 }
 
 /// An option's text and where it came from: the command line or env twin, else the
+/// Where the status file is: `--status-file` > `SECRET_INIT_STATUS_FILE` >
+/// `secret_init.refresh.status_file`. The `status` command reads the same setting.
+pub(crate) fn status_file(
+    inv: &Invocation,
+    env: &Environ,
+    file: Option<&crate::manifest::RawRefreshSettings>,
+) -> Option<PathBuf> {
+    match pick(inv, env, Opt::StatusFile) {
+        Some((v, _)) => Some(PathBuf::from(v)),
+        None => file.and_then(|f| f.status_file.clone()),
+    }
+}
+
 /// `secret_init.refresh.KEY` value.
 fn text_or_file(
     inv: &Invocation,
@@ -245,7 +262,7 @@ fn refresh_settings(
             )
         })?,
     };
-    let status_file = file.and_then(|f| f.status_file.clone());
+    let status_file = status_file(inv, env, file);
     if let Some(p) = status_file.as_ref().filter(|p| !p.is_absolute()) {
         return Err(Error::new(
             Kind::Config,
@@ -573,6 +590,7 @@ impl Settings {
             process: process_settings(inv, env, file)?,
             state_file,
             refresh: refresh_settings(inv, env, file.refresh.as_ref())?,
+            observe: observe::resolve(file.metrics.as_ref(), file.audit.as_ref())?,
             fallback,
         })
     }

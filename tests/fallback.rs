@@ -588,10 +588,12 @@ fn refresh_replaces_stale_values_when_the_store_returns() {
         .args(["--refresh", "1h", "--refresh-signal", "HUP"]);
     // The status file comes from config.yaml; append it.
     let cfg = read(&s.sb.path("config.yaml"));
+    let port = crate::support::free_port();
     s.sb.config(&cfg.replace(
         "secret_init:\n",
         &format!(
-            "secret_init:\n  refresh:\n    interval: 1h\n    jitter: 0%\n    status_file: {}\n",
+            "secret_init:\n  refresh:\n    interval: 1h\n    jitter: 0%\n    status_file: {}\n  \
+             metrics:\n    listen: 127.0.0.1:{port}\n",
             status.display()
         ),
     ));
@@ -607,6 +609,9 @@ fn refresh_replaces_stale_values_when_the_store_returns() {
         "{st}"
     );
     assert!(st["stale"][0]["age_seconds"].as_f64().is_some(), "{st}");
+    let fallback_gauge =
+        || crate::observe::parsed(&crate::observe::scrape(port))["secret_init_fallback_secrets{}"];
+    assert_eq!(fallback_gauge(), 2.0, "the metrics count the stale secrets");
 
     // The store comes back: a retry on the failure backoff (not the 1 h interval) publishes
     // the fresh value and signals the program.
@@ -616,6 +621,7 @@ fn refresh_replaces_stale_values_when_the_store_returns() {
     status_until(&status, Duration::from_secs(5), &ns, |v| {
         v["stale"].as_array().is_some_and(Vec::is_empty)
     });
+    assert_eq!(fallback_gauge(), 0.0);
     assert!(
         generation().expect("generation") > before,
         "the snapshot was rewritten"

@@ -248,6 +248,11 @@ fn every_documented_option_is_read_from_its_twin() {
         (s("SECRET_INIT_MASTER_KEY"), key.clone()),
     ];
     let refresh = vec![(s("SECRET_INIT_REFRESH"), s("1m"))];
+    sb.write("status.json", r#"{"secrets": [], "failures_in_a_row": 0}"#);
+    sb.write(
+        "failing.json",
+        r#"{"secrets": [], "failures_in_a_row": 9, "reasons": ["store_unreachable"]}"#,
+    );
     let run_env = || vec![s("--"), s("/usr/bin/env")];
     let own_group = || {
         vec![
@@ -439,6 +444,15 @@ fn every_documented_option_is_read_from_its_twin() {
         row("show-prefix", None),
         row("format", Some("json")),
         row("state-file", Some("relative/state.json")),
+        Twin {
+            cmd: vec![s("status")],
+            ..row("status-file", Some(&p("status.json")))
+        },
+        Twin {
+            cmd: vec![s("status")],
+            env: vec![(s("SECRET_INIT_STATUS_FILE"), p("failing.json"))],
+            ..row("ready", None)
+        },
     ];
     // Every option in docs/options.md has its row.
     let doc = read(&root().join("docs/options.md"));

@@ -27,6 +27,7 @@ mod init;
 mod kms;
 mod kubernetes;
 mod leaks;
+mod observe;
 mod offline;
 mod one_pass;
 mod output_dir;

@@ -12,7 +12,6 @@ use crate::error::{Error, Errors, Kind};
 use crate::manifest;
 use crate::name::SecretName;
 use crate::process::{self, supervise};
-use crate::resolve::Resolution;
 use crate::settings::{self, InitMode, ProcessSettings, ReportFormat, Settings};
 use crate::source::Carry;
 use crate::sys;
@@ -20,13 +19,18 @@ use crate::sys;
 pub(crate) mod bundle;
 mod env_refs;
 pub(crate) mod materialize;
+pub(crate) mod observe;
 pub(crate) mod pipeline;
 pub(crate) mod refresh;
+mod report;
 mod snapshot;
+mod status;
 mod version;
 
 pub(crate) use pipeline::{Context, Delivery, delivery, remove_consumed};
 use pipeline::{Ending, Pass, Target, env_declared, pass, plan_for};
+pub(crate) use report::columns;
+use report::{Row, table};
 
 /// Parses argv, loads the manifest and settings, and runs the command; its errors one line per
 /// cause.
@@ -135,6 +139,12 @@ fn command(
             Ok(done)
         }
         Command::Clean => crate::app::materialize::clean(&ctx),
+        Command::Status => {
+            let file =
+                settings::status_file(&inv, &ctx.env, ctx.manifest.settings.refresh.as_ref());
+            let ready = cli::merge::flag(&inv, &ctx.env, cli::Opt::Ready, None)?;
+            status::run(file.as_deref(), ctx.settings.report_format, ready)
+        }
         Command::Env => {
             crate::app::materialize::env(&plan_for(&ctx, Ending::Env, &mut Carry::default())?)
         }
@@ -151,7 +161,7 @@ fn plural(n: usize, what: &str) -> String {
     }
 }
 
-fn print_stdout(bytes: &[u8]) {
+pub(crate) fn print_stdout(bytes: &[u8]) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(bytes).and_then(|()| out.flush());
 }
@@ -187,6 +197,22 @@ fn program_credentials(p: &ProcessSettings) -> Result<Option<sys::Credentials>, 
     }
 }
 
+/// The names of the vault's dynamic secrets (`secret_init.vault.dynamic`).
+fn dynamic_names(s: &Settings) -> Vec<&str> {
+    #[cfg(feature = "vault")]
+    return s
+        .source
+        .vault
+        .as_ref()
+        .map(|v| v.dynamic.iter().map(|d| d.name.as_str()).collect())
+        .unwrap_or_default();
+    #[cfg(not(feature = "vault"))]
+    {
+        let _ = s;
+        Vec::new()
+    }
+}
+
 /// Resolve, deliver, then exec or supervise.
 pub(crate) fn run(
     ctx: &mut Context,
@@ -203,8 +229,17 @@ pub(crate) fn run(
         )
         .into());
     }
+    let serves_metrics = ctx.settings.observe.needs_supervisor();
+    if serves_metrics && proc.init == InitMode::Exec {
+        return Err(Error::new(
+            Kind::Usage,
+            "secret_init.metrics needs secret-init to stay as the program's parent; it excludes --no-init",
+        )
+        .into());
+    }
     let supervised = proc.cleanup
         || refresh.is_some()
+        || serves_metrics
         || match proc.init {
             InitMode::Supervise => true,
             InitMode::Exec => false,
@@ -220,6 +255,9 @@ pub(crate) fn run(
     out_of_the_programs_reach(ctx, creds.as_ref())?;
     ctx.program_home = creds.as_ref().map(|c| c.home.clone());
     let ctx = &*ctx;
+    // Before anything is resolved: a metrics address or an audit file that cannot be had stops
+    // the start with nothing written.
+    let mut observer = observe::Observer::open(&ctx.settings, creds.as_ref())?;
     if !ctx.settings.allow_shared_dir && !ctx.settings.env_only {
         // Before the first read: the output dir is usually /secrets, also the first secrets dir.
         file::tighten_fresh_mount(
@@ -266,6 +304,7 @@ pub(crate) fn run(
     let delivered = refresh
         .is_some()
         .then(|| crate::app::refresh::Delivered::of(&plan, &env));
+    observer.started(&ctx.manifest.secrets, &dynamic_names(&ctx.settings), &plan);
     drop(plan);
     let setup = sys::ChildSetup {
         state: *start,
@@ -273,6 +312,8 @@ pub(crate) fn run(
         foreground: false,
     };
     if !supervised {
+        // exec keeps our PID: the program's is ours.
+        observer.program(i32::try_from(std::process::id()).unwrap_or(0), "exec");
         carry.before_exec();
         let failed = process::exec_as(program, &env, setup);
         // Only a failed exec comes back: the program never started, so what was issued for it
@@ -285,6 +326,8 @@ pub(crate) fn run(
     }
     // The supervisor is long-lived: it allocates from musl's allocator, never the start arena.
     sys::end_start_arena();
+    // Its own thread, which allocates: only once the arena is over.
+    observer.serve();
     let Some(cmd) = process::command(program, &env) else {
         return Err(Error::new(Kind::Usage, "no program given").into());
     };
@@ -298,17 +341,35 @@ pub(crate) fn run(
         process_group: proc.process_group,
         grace_period: proc.grace_period,
     };
-    let mut refresher = refresh.zip(delivered).map(|(r, last)| {
-        crate::app::refresh::Refresher::new(ctx, r, creds, program, write_opts, last, carry)
-            .with_stale(stale)
-    });
-    let result = supervise::run(
-        cmd,
-        setup,
-        &opts,
-        &program[0],
-        refresher.as_mut().map(|r| r as &mut dyn supervise::Refresh),
-    );
+    let mut watchman = None;
+    let mut refresher = match refresh.zip(delivered) {
+        Some((r, last)) => Some(
+            crate::app::refresh::Refresher::new(
+                ctx,
+                r,
+                creds,
+                program,
+                write_opts,
+                crate::app::refresh::Started {
+                    last,
+                    carry,
+                    observe: observer,
+                },
+            )
+            .with_stale(stale),
+        ),
+        None => {
+            watchman = observer.active().then_some(observer);
+            None
+        }
+    };
+    let mut watch = watchman.as_mut().map(observe::Watchman);
+    let hook: Option<&mut dyn supervise::Refresh> = match (&mut refresher, &mut watch) {
+        (Some(r), _) => Some(r),
+        (None, Some(w)) => Some(w),
+        (None, None) => None,
+    };
+    let result = supervise::run(cmd, setup, &opts, &program[0], hook);
     // With refresh, its record holds the start's files and every one it wrote since. The
     // record of deliveries goes with them: it lists nothing that is left.
     let mut removed_too: Vec<PathBuf> = published.record.into_iter().collect();
@@ -407,16 +468,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         stale,
     } = pass(ctx, &from_env, &mut Carry::default(), &target)?;
     // The vault's dynamic secrets: one row per delivered field (`web.cert`), never its value.
-    #[cfg(feature = "vault")]
-    let dynamic: Vec<&str> = ctx
-        .settings
-        .source
-        .vault
-        .as_ref()
-        .map(|v| v.dynamic.iter().map(|d| d.name.as_str()).collect())
-        .unwrap_or_default();
-    #[cfg(not(feature = "vault"))]
-    let dynamic: Vec<&str> = Vec::new();
+    let dynamic = dynamic_names(&ctx.settings);
     let mut dynamic_rows = Vec::new();
     if let Ok(d) = &delivery {
         for f in d
@@ -444,6 +496,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
                     "ok"
                 }
                 .into(),
+                reason: None,
             });
         }
     }
@@ -462,6 +515,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
             destination: vec![path.display().to_string()],
             value: "-".into(),
             status: if write { "ok" } else { "unchanged" }.into(),
+            reason: None,
         });
     let mut rows: Vec<Row> = resolutions
         .iter()
@@ -477,6 +531,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
             .filter(|_| row.status == "ok")
         {
             row.status = format!("error: {}", e.what);
+            row.reason = Some(e.reason());
         }
     }
     // Served from the fallback snapshot: how old, and why the store was not asked.
@@ -497,11 +552,19 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
     rows.extend(dynamic_rows);
     // Templates: rendered to check them, never shown; the row lists the secrets each one used.
     for o in crate::template::render_all(&ctx.manifest.templates, &resolutions) {
-        let (source, status) = match o.result {
-            Ok(r) if r.used.is_empty() => ("no secrets".to_string(), "ok".to_string()),
-            Ok(r) => (format!("secrets: {}", r.used.join(", ")), "ok".to_string()),
+        let (source, status, reason) = match o.result {
+            Ok(r) if r.used.is_empty() => ("no secrets".to_string(), "ok".to_string(), None),
+            Ok(r) => (
+                format!("secrets: {}", r.used.join(", ")),
+                "ok".to_string(),
+                None,
+            ),
             // Its error, if the pass got as far as templates, is among the pass's errors.
-            Err(e) => ("-".to_string(), format!("error: {}", e.what)),
+            Err(e) => (
+                "-".to_string(),
+                format!("error: {}", e.what),
+                Some(e.reason()),
+            ),
         };
         rows.push(Row {
             name: format!("template:{}", o.template.name),
@@ -509,6 +572,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
             destination: vec![o.template.destination.display().to_string()],
             value: "-".into(),
             status,
+            reason,
         });
     }
     let refresh = ctx.settings.refresh.as_ref().map(|r| {
@@ -519,9 +583,16 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
         ReportFormat::Json => {
             let json: Vec<serde_json::Value> = rows
                 .iter()
-                .map(|r| serde_json::json!({"name": r.name, "source": r.source, "destination": r.destination, "value": r.value, "status": r.status}))
+                .map(|r| serde_json::json!({"name": r.name, "source": r.source, "destination": r.destination, "value": r.value, "status": r.status, "reason": r.reason}))
                 .collect();
-            let mut report = serde_json::json!({"ok": errors.0.is_empty(), "secrets": json});
+            // Every problem with its stable reason code (docs/observability.md).
+            let problems: Vec<serde_json::Value> = errors
+                .0
+                .iter()
+                .map(|e| serde_json::json!({"secret": e.secret, "source": e.source, "reason": e.reason(), "message": e.to_string()}))
+                .collect();
+            let mut report =
+                serde_json::json!({"ok": errors.0.is_empty(), "secrets": json, "errors": problems});
             if let Some((r, watches)) = &refresh {
                 report["refresh"] = serde_json::json!({
                     "interval_seconds": r.interval.as_secs_f64(),
@@ -579,116 +650,6 @@ fn probe(ctx: &Context, d: &mut Delivery) -> Result<(), Error> {
     let out = &ctx.settings.output_dir;
     let tightened = (!d.opts.allow_shared_dir && file::would_tighten(out)).then_some(out.as_path());
     file::probe(&d.plan.files, &d.opts, tightened)
-}
-
-struct Row {
-    name: String,
-    source: String,
-    destination: Vec<String>,
-    value: String,
-    status: String,
-}
-
-impl Row {
-    fn of(r: &Resolution, s: &Settings) -> Row {
-        let mut dest = Vec::new();
-        match &r.settings.file {
-            _ if s.env_only => {}
-            manifest::FileTarget::Default => {
-                dest.push(s.output_dir.join(r.name.as_str()).display().to_string())
-            }
-            manifest::FileTarget::Path(p) => dest.push(p.display().to_string()),
-            manifest::FileTarget::Disabled => {}
-        }
-        // As the plan has it: env only delivers a secret without `env:` under its own name.
-        let env_only_name = s.env_only.then_some(r.name.as_str());
-        if let Some(v) = r.settings.env.as_deref().or(env_only_name) {
-            dest.push(format!("env:{v}"));
-        }
-        // `check --offline`: a remote source's value is a placeholder, neither shown nor judged.
-        let uncontacted = s.offline && r.origin.as_ref().is_some_and(|o| !o.kind.is_local());
-        let status = match (&r.value, &r.problem) {
-            (Some(_), None) if uncontacted => crate::source::offline::NOT_CONTACTED.to_string(),
-            (_, Some(e)) if e.kind == Kind::Unavailable => "missing".to_string(),
-            (_, Some(e)) => format!("error: {}", e.what),
-            (Some(_), None) => "ok".to_string(),
-            (None, None) => "optional, missing".to_string(),
-        };
-        Row {
-            name: r.name.to_string(),
-            source: r
-                .origin
-                .as_ref()
-                .map_or_else(|| "-".to_string(), ToString::to_string),
-            destination: dest,
-            value: r.value.as_ref().filter(|_| !uncontacted).map_or_else(
-                || "-".to_string(),
-                |v| {
-                    if s.show_prefix {
-                        v.prefix_shown()
-                    } else {
-                        v.masked()
-                    }
-                },
-            ),
-            status,
-        }
-    }
-}
-
-fn table(rows: &[Row]) -> String {
-    let header = ["NAME", "SOURCE", "DESTINATION", "VALUE", "STATUS"];
-    let dests: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            if r.destination.is_empty() {
-                "-".to_string()
-            } else {
-                r.destination.join(", ")
-            }
-        })
-        .collect();
-    let cells: Vec<[&str; 5]> = rows
-        .iter()
-        .zip(&dests)
-        .map(|(r, dest)| {
-            [
-                r.name.as_str(),
-                r.source.as_str(),
-                dest.as_str(),
-                r.value.as_str(),
-                r.status.as_str(),
-            ]
-        })
-        .collect();
-    let lines: Vec<[&str; 5]> = std::iter::once(header).chain(cells).collect();
-    columns(&lines)
-}
-
-/// Rows as text columns: each cell padded to its column's width and two spaces, the last cell
-/// as it is, trailing blanks trimmed.
-fn columns<S: AsRef<str>, const N: usize>(rows: &[[S; N]]) -> String {
-    let mut width = [0usize; N];
-    for r in rows {
-        for (w, s) in width.iter_mut().zip(r) {
-            *w = (*w).max(s.as_ref().chars().count());
-        }
-    }
-    let mut out = String::new();
-    for r in rows {
-        let mut line = String::new();
-        for (i, (s, w)) in r.iter().zip(width).enumerate() {
-            let s = s.as_ref();
-            if i + 1 == N {
-                line.push_str(s);
-            } else {
-                line.push_str(&format!("{s:<w$}  "));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 /// Print one resolved value, byte-exact, for scripts.

@@ -69,6 +69,7 @@
 mod connect;
 mod exchange;
 mod proxy;
+pub(crate) mod timing;
 
 pub(crate) use proxy::Proxies;
 
@@ -80,7 +81,7 @@ use ureq::Agent;
 use ureq::http::Uri;
 
 use crate::environ::Environ;
-use crate::error::{Error, Kind, Outage};
+use crate::error::{Cause, Error, Kind, Outage};
 use crate::secret::Secret;
 use exchange::{Failure, Outcome};
 
@@ -150,6 +151,8 @@ pub(crate) struct Options {
     pub proxies: Proxies,
     /// A client certificate and its key (PEM files) to present to https servers (mutual TLS).
     pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Which store this client talks to, for the request-duration histogram ([`timing`]).
+    pub service: timing::Service,
 }
 
 impl Default for Options {
@@ -168,6 +171,7 @@ impl Default for Options {
             throttle_retries: true,
             proxies: Proxies::default(),
             client_cert: None,
+            service: timing::Service::Other,
         }
     }
 }
@@ -351,9 +355,10 @@ impl Client {
                 method.as_str(),
                 budget.as_millis()
             );
-            let (why, retry_after, throttled) = match exchange::once(
-                &agent, &self.opts, method, url, headers, body, budget,
-            ) {
+            let sent = Instant::now();
+            let answer = exchange::once(&agent, &self.opts, method, url, headers, body, budget);
+            timing::observe(self.opts.service, sent.elapsed());
+            let (why, retry_after, throttled) = match answer {
                 Ok(Outcome::Done(resp)) => {
                     crate::log::trace!("{} {shown}: HTTP {}", method.as_str(), resp.status);
                     return Ok(resp);
@@ -381,10 +386,17 @@ impl Client {
                     }
                 }
                 Err(Failure::Fatal(kind, why)) => {
-                    return Err(Error::new(
-                        kind,
-                        format!("{} {shown}: {why}", method.as_str()),
-                    ));
+                    // exchange.rs: a fatal 77 is always TLS, a fatal 65 an oversized body.
+                    let cause = match kind {
+                        Kind::Permission => Some(Cause::Tls),
+                        Kind::Data => Some(Cause::TooLarge),
+                        _ => None,
+                    };
+                    let e = Error::new(kind, format!("{} {shown}: {why}", method.as_str()));
+                    return Err(match cause {
+                        Some(c) => e.because(c),
+                        None => e,
+                    });
                 }
                 Err(Failure::Blocked(why)) => {
                     return Err(Error::new(
@@ -485,7 +497,8 @@ impl Client {
                 if attempts == 1 { "" } else { "s" },
                 began.elapsed().as_secs_f64()
             ),
-        );
+        )
+        .because(Cause::StoreUnreachable);
         match outage {
             Some(o) => e.with_outage(o),
             None => e,

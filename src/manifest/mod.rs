@@ -27,7 +27,9 @@ use crate::name::SecretName;
 use crate::reference::Reference;
 use crate::secret::Secret;
 use crate::source::section::{TakeKey, reject_unknown_among};
-pub(crate) use secret_init::{FileSettings, RawFallbackSettings, RawRefreshSettings};
+pub(crate) use secret_init::{
+    FileSettings, RawAudit, RawFallbackSettings, RawMetrics, RawRefreshSettings,
+};
 use secrets::RawSecrets;
 pub(crate) use secrets::{RawDefault, read_local_secrets};
 pub use yaml::yaml_options;
@@ -210,6 +212,12 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
             src,
             &mut errors,
         );
+    }
+    if let Some(m) = &settings.metrics {
+        reject_unknown::<RawMetrics>("secret_init.metrics", &m.unknown, src, &mut errors);
+    }
+    if let Some(a) = &settings.audit {
+        reject_unknown::<RawAudit>("secret_init.audit", &a.unknown, src, &mut errors);
     }
     if let Some(r) = &settings.fallback {
         reject_unknown::<secret_init::RawFallbackSettings>(

@@ -56,6 +56,10 @@ crate::source::section::raw_section! {
         pub cleanup: Option<bool>,
         /// Live refresh (`secret_init.refresh`; docs/refresh.md).
         pub refresh: Option<RawRefreshSettings>,
+        /// The metrics endpoint (`secret_init.metrics`; docs/observability.md).
+        pub metrics: Option<RawMetrics>,
+        /// The audit trail (`secret_init.audit`; docs/observability.md).
+        pub audit: Option<RawAudit>,
         /// The last-known-good snapshot (`secret_init.fallback`; docs/fallback.md).
         pub fallback: Option<RawFallbackSettings>,
         /// Per-secret settings, raw; validated into [`SecretSettings`].
@@ -105,6 +109,24 @@ crate::source::section::raw_section! {
         pub signal: Option<String>,
         /// Where the refresh status (JSON) is written.
         pub status_file: Option<PathBuf>,
+    }
+}
+
+crate::source::section::raw_section! {
+    /// `secret_init.metrics` as written; interpreted by `settings.rs`.
+    pub struct RawMetrics {
+        /// `127.0.0.1:9464`, `[::1]:9464` or `unix:/run/secret-init/m.sock`.
+        pub listen: Option<String>,
+    }
+}
+
+crate::source::section::raw_section! {
+    /// `secret_init.audit` as written; interpreted by `settings.rs`.
+    pub struct RawAudit {
+        /// An absolute path, or `stderr`.
+        pub file: Option<String>,
+        /// The size past which the file is rotated to `PATH.1`.
+        pub max_bytes: Option<u64>,
     }
 }
 

@@ -30,6 +30,7 @@ const COMMANDS: &[&str] = &[
     "materialize",
     "clean",
     "env",
+    "status",
     "run",
 ];
 

@@ -71,6 +71,9 @@ pub(crate) trait Refresh {
     fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>>;
     /// Does whatever is due (watching, polling, a refresh); `main` is the program's PID.
     fn tick(&mut self, main: i32) -> Tell;
+    /// The program was started with this PID (before the loop's first reap: a program that
+    /// exits at once has still been seen).
+    fn spawned(&mut self, _main: i32) {}
 }
 
 /// The longest the final SIGKILL sweep may take before secret-init gives up on leftovers.
@@ -89,7 +92,7 @@ pub(crate) fn run(
     setup: ChildSetup,
     opts: &Options,
     program: &OsString,
-    refresh: Option<&mut dyn Refresh>,
+    mut refresh: Option<&mut dyn Refresh>,
 ) -> Result<u8, Error> {
     let signals = Signals::supervised();
     signals.block().map_err(|e| {
@@ -114,6 +117,9 @@ pub(crate) fn run(
         program,
     };
     let main = spawner.spawn(cmd)?;
+    if let Some(r) = refresh.as_deref_mut() {
+        r.spawned(main);
+    }
     crate::log::debug!(
         "supervising {} (pid {main}){}",
         program.to_string_lossy(),

@@ -4,7 +4,7 @@
 //! the source order and takes the first hit. Problems are collected, not returned early, so a start
 //! that lacks three secrets says so in three lines at once, each listing the sources tried.
 
-use crate::error::{Error, Errors, Kind};
+use crate::error::{Cause, Error, Errors, Kind};
 /// Why a reference's source is missing from the pass: not configured, or not in this build.
 fn not_built(kind: SourceKind) -> String {
     if kind.compiled_in() {
@@ -180,6 +180,7 @@ fn resolve_one<'a>(d: &'a Declared, sources: &mut Sources) -> Resolution<'a> {
             }
             r.problem = Some(Box::new(if r.tried.is_empty() {
                 Error::secret(Kind::Unavailable, d.name.as_str(), "--sources", NO_SOURCE)
+                    .because(Cause::SecretMissing)
             } else {
                 Error::secret(
                     Kind::Unavailable,
@@ -187,6 +188,7 @@ fn resolve_one<'a>(d: &'a Declared, sources: &mut Sources) -> Resolution<'a> {
                     r.tried.join(", "),
                     "not found",
                 )
+                .because(Cause::SecretMissing)
             }));
         }
         Err(e) => r.problem = Some(Box::new(e.for_secret(d.name.as_str()))),

@@ -353,6 +353,7 @@ impl BundleSource {
             ca_file: crate::http::ca_file(self.settings.ca_cert.as_deref(), &self.env),
             max_body: format::MAX_BUNDLE_BYTES,
             proxies: crate::http::Proxies::from_env(&self.env),
+            service: crate::http::timing::Service::Bundle,
             ..crate::http::Options::default()
         });
         let etag = self.url_cache.as_ref().map(|(e, _)| e.clone());

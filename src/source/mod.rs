@@ -47,9 +47,10 @@ pub struct Origin {
     pub label: String,
     /// The file the value was read from, as the user sees it (`/secrets/db`, not `..data/db`).
     pub path: Option<PathBuf>,
-    /// The source's version of the value, where it has one (a KV v2 version), for the refresh
-    /// change log.
-    pub version: Option<u64>,
+    /// The source's version of the value, where it has one (a KV v2 version, a Secrets Manager
+    /// `VersionId`, a Parameter Store, Secret Manager or Key Vault version), for the refresh
+    /// change log and the audit trail.
+    pub version: Option<String>,
 }
 
 impl fmt::Display for Origin {

@@ -34,7 +34,8 @@ pub(crate) fn check_size(len: usize, max: u64) -> Result<(), Error> {
         return Err(Error::new(
             Kind::Data,
             format!("value larger than the {max}-byte limit"),
-        ));
+        )
+        .because(crate::error::Cause::TooLarge));
     }
     Ok(())
 }
@@ -79,6 +80,35 @@ pub(crate) fn keyed(
         },
     };
     Ok(Some(found(kind, label, value)))
+}
+
+/// A value read with the version the store says it is (Secrets Manager's `VersionId`, Secret
+/// Manager's version number, Key Vault's version id), for the audit trail.
+#[derive(Clone)]
+pub(crate) struct Versioned<T = Secret> {
+    /// The value.
+    pub value: T,
+    /// Its version, when the answer named one.
+    pub version: Option<String>,
+}
+
+impl<T: Measured> Measured for Versioned<T> {
+    fn bytes(&self) -> usize {
+        self.value.bytes()
+    }
+}
+
+/// [`keyed`], with the store's `version` of the value in its origin.
+pub(crate) fn keyed_versioned(
+    kind: SourceKind,
+    label: String,
+    read: &Versioned,
+    key: Option<&str>,
+) -> Result<Option<Found>, Error> {
+    Ok(keyed(kind, label, read.value.clone(), key)?.map(|mut f| {
+        f.origin.version = read.version.clone();
+        f
+    }))
 }
 
 /// Every key of the JSON object `value` read from `src`, as (key, value, `SRC#KEY`): a string

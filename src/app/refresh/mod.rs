@@ -26,6 +26,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::app::observe::Observer;
 use crate::app::pipeline::Context;
 use crate::deliver::file;
 use crate::error::{Errors, Kind};
@@ -296,6 +297,17 @@ fn splayed(d: Duration, jitter: f64) -> Duration {
     }
 }
 
+/// What the start leaves the refresh: what it delivered, what its pass carries on, and the
+/// observer (status rows, metrics, audit).
+pub(crate) struct Started {
+    /// The digests of what the start delivered.
+    pub last: Delivered,
+    /// What the start's pass left for the next one.
+    pub carry: Carry,
+    /// The supervisor's observer.
+    pub observe: Observer,
+}
+
 enum Outcome {
     Unchanged,
     Abandoned,
@@ -318,19 +330,25 @@ pub(crate) struct Refresher<'a> {
     due: Option<Instant>,
     failures: u32,
     status: Status,
+    /// The state the metrics and the status file show, and the audit trail.
+    observe: Observer,
 }
 
 impl<'a> Refresher<'a> {
-    /// A refresher for the program started with `last` delivered.
+    /// A refresher for the program the start left as `started`.
     pub(crate) fn new(
         ctx: &'a Context,
         settings: RefreshSettings,
         creds: Option<sys::Credentials>,
         program: &'a [OsString],
         write_opts: file::WriteOptions,
-        last: Delivered,
-        mut carry: Carry,
+        started: Started,
     ) -> Refresher<'a> {
+        let Started {
+            last,
+            mut carry,
+            observe,
+        } = started;
         let program_user = crate::app::pipeline::program_user(creds.as_ref());
         let watched: Vec<Watched> = places(&ctx.settings)
             .into_iter()
@@ -369,8 +387,9 @@ impl<'a> Refresher<'a> {
                 .join("; ")
         );
         carry.written = last.files.keys().cloned().collect();
-        let r = Refresher {
+        let mut r = Refresher {
             ctx,
+            observe,
             next_poll: Instant::now() + splayed(settings.interval, settings.jitter),
             status: Status::new(&settings, sources, &write_opts),
             settings,
@@ -383,7 +402,7 @@ impl<'a> Refresher<'a> {
             due: None,
             failures: 0,
         };
-        r.status.write(r.settings.status_file.as_deref());
+        r.write_status();
         r
     }
 
@@ -392,10 +411,11 @@ impl<'a> Refresher<'a> {
     /// than at the interval, so fresh values replace them as soon as it answers.
     pub(crate) fn with_stale(mut self, stale: Vec<crate::fallback::Stale>) -> Self {
         if !stale.is_empty() {
+            self.observe.fallback(stale.len());
             self.status.stale = stale;
             self.failures = 1;
             self.next_poll = Instant::now() + self.backoff();
-            self.status.write(self.settings.status_file.as_deref());
+            self.write_status();
         }
         self
     }
@@ -424,6 +444,14 @@ impl<'a> Refresher<'a> {
         }
     }
 
+    /// Writes the status file, with each secret's row from the observer.
+    fn write_status(&mut self) {
+        let wait = self.next_poll.saturating_duration_since(Instant::now());
+        let next = crate::app::observe::unix_now() + wait.as_secs_f64();
+        self.status.secrets = self.observe.snapshot().rows(Some(next));
+        self.status.write(self.settings.status_file.as_deref());
+    }
+
     /// Every file delivered, at the start or by a refresh (for `--cleanup`).
     pub(crate) fn into_published(self) -> BTreeSet<PathBuf> {
         self.carry.written
@@ -436,7 +464,7 @@ impl<'a> Refresher<'a> {
         let tell = match self.once() {
             Ok((Outcome::Abandoned, _)) => {
                 crate::log::debug!("refresh abandoned: a stop signal is pending");
-                self.status.write(self.settings.status_file.as_deref());
+                self.write_status();
                 return Tell::Nothing;
             }
             Ok((outcome, stale)) => {
@@ -448,6 +476,7 @@ impl<'a> Refresher<'a> {
                     self.failures += 1;
                     self.next_poll = Instant::now() + self.backoff();
                 }
+                self.observe.fallback(stale.len());
                 self.status.stale = stale;
                 self.status.last_success = Some(now);
                 self.status.error = None;
@@ -474,13 +503,16 @@ impl<'a> Refresher<'a> {
                 self.status.failures = self.failures;
                 self.status.error = Some(line);
                 self.status.failed = failed_sources(&errors);
+                self.status.reasons = crate::app::observe::reasons(&errors);
+                self.observe.failed(&errors);
                 Tell::Nothing
             }
         };
         if self.status.error.is_none() {
             self.status.failed.clear();
+            self.status.reasons.clear();
         }
-        self.status.write(self.settings.status_file.as_deref());
+        self.write_status();
         tell
     }
 
@@ -524,6 +556,7 @@ impl<'a> Refresher<'a> {
         let now = Delivered::of(&plan, &env).keep_unchanged(&plan.unchanged, &self.last);
         if now == self.last {
             crate::log::debug!("refresh: nothing changed");
+            self.observe.passed(&plan, None);
             return Ok(Outcome::Unchanged);
         }
         let changed: Vec<&crate::plan::FileDelivery> = plan
@@ -612,6 +645,26 @@ impl<'a> Refresher<'a> {
             }
         );
         self.status.changes += 1;
+        let published: BTreeSet<String> = owned
+            .iter()
+            .map(|f| f.secret.clone())
+            .chain(
+                plan.env
+                    .iter()
+                    .filter(|e| {
+                        env_names
+                            .iter()
+                            .any(|n| n.split(' ').next() == Some(e.var.as_str()))
+                    })
+                    .map(|e| e.secret.clone()),
+            )
+            .collect();
+        let then = match &tell {
+            Tell::Nothing => "none".to_string(),
+            Tell::Signal(s) => format!("signal {}", signal_name(*s)),
+            Tell::Restart(_) => "restart".to_string(),
+        };
+        self.observe.passed(&plan, Some((&published, then)));
         Ok(Outcome::Published(tell))
     }
 }
@@ -635,9 +688,10 @@ impl Refresher<'_> {
         if self.status.vault.as_ref() != Some(&vault) {
             let health_changed = self.status.vault.as_ref().map(|v| &v["token"]["state"])
                 != Some(&vault["token"]["state"]);
+            self.observe.leases(&vault);
             self.status.vault = Some(vault);
             if health_changed {
-                self.status.write(self.settings.status_file.as_deref());
+                self.write_status();
             }
         }
         reissue
@@ -676,8 +730,13 @@ impl Refresh for Refresher<'_> {
         self.watcher.fd()
     }
 
+    fn spawned(&mut self, main: i32) {
+        self.observe.program(main, "start");
+    }
+
     fn tick(&mut self, main: i32) -> Tell {
         self.status.program_pid = Some(main);
+        self.observe.program(main, "start");
         let now = Instant::now();
         // During a failure backoff nothing brings the next pass forward: not a re-issue, not a
         // watched change (a program writing into a watched dir would otherwise drive a remote

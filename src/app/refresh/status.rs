@@ -1,4 +1,7 @@
-//! The refresh's status file: what probes read (docs/refresh.md). No value ever reaches it.
+//! The status file (docs/refresh.md, "The status file"; docs/observability.md): what the
+//! `status` command and probes read. No value ever reaches it (names, sources, versions, times
+//! and errors only, and errors never carry a value), so it is written 0644 for a probe running
+//! as another user.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -24,6 +27,10 @@ pub(super) struct Status {
     pub(super) sources: Vec<Watch>,
     /// The vault's token and dynamic secrets (keep.rs), when a vault is in use.
     pub(super) vault: Option<serde_json::Value>,
+    /// One row per secret (observe.rs `State::rows`).
+    pub(super) secrets: serde_json::Value,
+    /// The failed pass's reason codes (docs/observability.md).
+    pub(super) reasons: Vec<&'static str>,
     /// How it is written: the deliveries' publisher and policy (no link followed on the way, an
     /// atomic rename), but not recorded as a delivery, and allowed in a shared dir (it holds no
     /// value).
@@ -72,6 +79,8 @@ impl Status {
             watch_mode: String::new(),
             sources,
             vault: None,
+            secrets: serde_json::json!([]),
+            reasons: Vec::new(),
             stale: Vec::new(),
         }
     }
@@ -106,6 +115,8 @@ impl Status {
             "program_pid": self.program_pid,
             "sources": sources,
             "vault": self.vault,
+            "reasons": self.reasons,
+            "secrets": self.secrets,
             "stale": self.stale_json(),
         })
     }

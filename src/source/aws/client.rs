@@ -217,7 +217,8 @@ impl Clients {
                 settings,
                 env,
                 max_body,
-                throttled_if: Some(throttled_if)
+                throttled_if: Some(throttled_if),
+                service: http::timing::Service::Aws,
             )),
         }
     }
@@ -339,6 +340,8 @@ pub struct Item {
     pub arn: Option<String>,
     /// The value.
     pub value: Stored,
+    /// Its version: a secret's `VersionId`, a parameter's `Version`.
+    pub version: Option<String>,
 }
 
 /// A batch answer: the values, the per-id errors (id, bare error code) and the next page.

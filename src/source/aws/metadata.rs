@@ -196,6 +196,7 @@ fn client(timeout: Duration, attempts: u32, deadline: Duration, ca_file: PathBuf
         backoff_base: Duration::from_millis(100),
         backoff_max: Duration::from_secs(1),
         max_body: MAX_ANSWER_BYTES,
+        service: http::timing::Service::Aws,
         // The URL was checked by `permit` against the metadata hosts.
         allow_insecure_http: true,
         ..http::Options::default()

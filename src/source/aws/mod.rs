@@ -26,7 +26,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use super::remote::{
-    Measured, Reads, check_size, found, injections, keyed, naming, now, object_keys, read_together,
+    Measured, Reads, Versioned, check_size, found, injections, keyed_versioned, naming, now,
+    object_keys, read_together,
 };
 use super::{Found, Injected, Source, SourceKind, not_mine};
 use crate::environ::Environ;
@@ -54,7 +55,7 @@ pub(crate) struct AwsSource {
     /// `None` until first use; then the credentials or the failure to get them.
     creds: Option<Result<Credentials, Error>>,
     /// (service, region, id, version) → what reading it gave.
-    cache: Reads<ReadKey, Rc<Stored>>,
+    cache: Reads<ReadKey, Rc<Versioned<Stored>>>,
     /// The whole-source candidates (`secrets`, `parameters_path`), once loaded.
     whole: Option<Result<Rc<Candidates>, Error>>,
     /// Services whose batch calls were refused (AccessDenied) this run: read one by one.
@@ -310,7 +311,7 @@ impl AwsSource {
     }
 
     /// Reads what `r` names (cached), `Ok(None)` when it does not exist.
-    fn read(&mut self, r: &AwsRef) -> Result<Option<Rc<Stored>>, Error> {
+    fn read(&mut self, r: &AwsRef) -> Result<Option<Rc<Versioned<Stored>>>, Error> {
         let src = r.target();
         let region = self.region_for(r.region.as_deref(), &src)?;
         let key = (r.service, region.clone(), r.id.clone(), r.version.clone());
@@ -423,9 +424,12 @@ impl AwsSource {
                         })
                     });
                     if let Some(item) = hit.and_then(Option::take) {
-                        let result = self
-                            .check_size(&item.value)
-                            .map(|()| Some(Rc::new(item.value)));
+                        let result = self.check_size(&item.value).map(|()| {
+                            Some(Rc::new(Versioned {
+                                value: item.value,
+                                version: item.version,
+                            }))
+                        });
                         self.cache.insert(key, result);
                     } else if batch
                         .errors
@@ -487,7 +491,7 @@ impl AwsSource {
                 )
                 .with_source(src.clone())
             })?;
-            let Stored::Text(v) = stored.as_ref() else {
+            let Stored::Text(v) = &stored.value else {
                 return Err(Error::new(
                     Kind::Data,
                     format!("listed in {setting}, but its value is not a JSON object"),
@@ -523,7 +527,11 @@ impl AwsSource {
         Ok(out)
     }
 
-    fn read_uncached(&mut self, r: &AwsRef, region: &str) -> Result<Option<Rc<Stored>>, Error> {
+    fn read_uncached(
+        &mut self,
+        r: &AwsRef,
+        region: &str,
+    ) -> Result<Option<Rc<Versioned<Stored>>>, Error> {
         let (url, _) = endpoint(r.service, Some(region), &self.env);
         let creds = self.credentials()?;
         let key = (
@@ -576,15 +584,21 @@ impl AwsSource {
         let Some(stored) = self.read(r)? else {
             return Ok(None);
         };
-        match (stored.as_ref(), &r.key) {
+        match (&stored.value, &r.key) {
             (Stored::Binary(_), Some(_)) => Err(Error::new(
                 Kind::Data,
                 "a #KEY was given but the secret is binary (SecretBinary), not JSON",
             )
             .with_source(r.to_string())),
-            (Stored::Text(v) | Stored::Binary(v), key) => {
-                keyed(SourceKind::Aws, r.to_string(), v.clone(), key.as_deref())
-            }
+            (Stored::Text(v) | Stored::Binary(v), key) => keyed_versioned(
+                SourceKind::Aws,
+                r.to_string(),
+                &Versioned {
+                    value: v.clone(),
+                    version: stored.version.clone(),
+                },
+                key.as_deref(),
+            ),
         }
     }
 }
@@ -675,7 +689,7 @@ fn read_one(
     url: &str,
     creds: &Credentials,
     max: u64,
-) -> Result<Option<Stored>, Error> {
+) -> Result<Option<Versioned<Stored>>, Error> {
     let (service, region, id, version) = key;
     let stored = match service {
         Service::Ssm => {
@@ -688,7 +702,7 @@ fn read_one(
         _ => clients.get_secret_value(url, region, id, version.as_deref(), creds, now())?,
     };
     if let Some(s) = &stored {
-        check_size(s.bytes(), max)?;
+        check_size(s.value.bytes(), max)?;
     }
     Ok(stored)
 }

@@ -33,7 +33,7 @@ use crate::error::{Error, Kind};
 use crate::http;
 use crate::reference::azure::SUFFIXES;
 use crate::secret::Secret;
-use crate::source::remote::read_token_file;
+use crate::source::remote::{Versioned, read_token_file};
 
 /// The Key Vault REST API version requested.
 pub(crate) const API_VERSION: &str = "7.4";
@@ -234,7 +234,12 @@ impl Clients {
     /// Clients under `settings`; no I/O.
     pub(crate) fn new(settings: &AzureSettings, env: &Environ, max_body: u64) -> Clients {
         Clients {
-            pool: http::Pool::new(http::settings_options!(settings, env, max_body)),
+            pool: http::Pool::new(http::settings_options!(
+                settings,
+                env,
+                max_body,
+                service: http::timing::Service::Azure,
+            )),
             endpoint: settings.endpoint.clone(),
         }
     }
@@ -385,13 +390,14 @@ impl Clients {
         ))
     }
 
-    /// Reads a secret: `Ok(None)` when it (or the pinned version) does not exist.
+    /// Reads a secret, with the version the answer's `id` names: `Ok(None)` when it (or the
+    /// pinned version) does not exist.
     pub(crate) fn get_secret(
         &mut self,
         base: &str,
         path: &str,
         token: &Secret,
-    ) -> Result<Option<Secret>, Error> {
+    ) -> Result<Option<Versioned>, Error> {
         let url = format!("{base}{path}?api-version={API_VERSION}");
         self.check_token_url(&url)?;
         let auth = http::bearer(token.expose());
@@ -399,7 +405,11 @@ impl Clients {
             &url,
             &[("Authorization", &auth), ("Accept", b"application/json")],
         )?;
-        parse_secret(resp.status, &resp.body)
+        let value = parse_secret(resp.status, &resp.body)?;
+        Ok(value.map(|value| Versioned {
+            value,
+            version: secret_version(&resp.body),
+        }))
     }
 
     /// A key operation (`wrapkey`, `unwrapkey`): POST `{base}{path}/{op}` with `body`.
@@ -424,6 +434,17 @@ impl Clients {
             body.expose(),
         )
     }
+}
+
+/// The version a Get Secret answer's `id` names
+/// (`https://V.vault.azure.net/secrets/NAME/VERSION` → `VERSION`), when it looks like one.
+fn secret_version(body: &Secret) -> Option<String> {
+    let v: Value = serde_json::from_slice(body.expose()).ok()?;
+    let id = v["id"].as_str()?;
+    let (_, rest) = id.split_once("/secrets/")?;
+    let (_, version) = rest.split_once('/')?;
+    (!version.is_empty() && version.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| version.to_string())
 }
 
 /// Percent-encodes a query value.

@@ -19,7 +19,9 @@ pub(crate) mod config;
 
 use std::collections::BTreeMap;
 
-use super::remote::{Reads, check_size, injections, keyed, naming, object_keys, read_together};
+use super::remote::{
+    Reads, Versioned, check_size, injections, keyed_versioned, naming, object_keys, read_together,
+};
 use super::{Found, Injected, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
@@ -40,7 +42,7 @@ pub(crate) struct AzureSource {
     /// Resource (`https://vault.azure.net`) → the token or the failure to get it.
     tokens: BTreeMap<String, Result<Secret, Error>>,
     /// (vault URL, path) → what reading it gave.
-    cache: Reads<(String, String), Secret>,
+    cache: Reads<(String, String), Versioned>,
 }
 
 impl AzureSource {
@@ -95,7 +97,7 @@ impl AzureSource {
     }
 
     /// Reads what `r` names (cached), `Ok(None)` when it does not exist.
-    fn read(&mut self, r: &AzureRef) -> Result<Option<Secret>, Error> {
+    fn read(&mut self, r: &AzureRef) -> Result<Option<Versioned>, Error> {
         let base = self
             .settings
             .endpoint
@@ -110,11 +112,11 @@ impl AzureSource {
         self.cache.keep(key, result, "azure", &src)
     }
 
-    fn read_uncached(&mut self, r: &AzureRef, base: &str) -> Result<Option<Secret>, Error> {
+    fn read_uncached(&mut self, r: &AzureRef, base: &str) -> Result<Option<Versioned>, Error> {
         let token = self.token(&format!("https://{}", r.suffix))?;
         let value = self.clients.get_secret(base, &r.path(), &token)?;
         if let Some(v) = &value {
-            check_size(v.len(), self.max_secret_bytes)?;
+            check_size(v.value.len(), self.max_secret_bytes)?;
         }
         Ok(value)
     }
@@ -145,7 +147,7 @@ impl AzureSource {
         let Some(v) = self.read(r)? else {
             return Ok(None);
         };
-        keyed(SourceKind::Azure, r.to_string(), v, r.key.as_deref())
+        keyed_versioned(SourceKind::Azure, r.to_string(), &v, r.key.as_deref())
     }
 
     /// The reference a lookup by name reads, if this source serves `name`.
@@ -217,7 +219,7 @@ impl Source for AzureSource {
                 .get_secret(base, path, token)
                 .map_err(|e| naming(e, src))?;
             if let Some(v) = &v {
-                check_size(v.len(), max).map_err(|e| naming(e, src))?;
+                check_size(v.value.len(), max).map_err(|e| naming(e, src))?;
             }
             Ok(v)
         });
@@ -254,7 +256,7 @@ impl Source for AzureSource {
                 )
                 .with_source(src.clone())
             })?;
-            vars.extend(object_keys(&value, &src, SETTING)?);
+            vars.extend(object_keys(&value.value, &src, SETTING)?);
         }
         Ok(injections(vars))
     }

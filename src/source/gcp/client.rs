@@ -19,6 +19,7 @@ use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
+use crate::source::remote::Versioned;
 
 /// An OAuth access token. `Debug` hides it.
 #[derive(Clone)]
@@ -175,13 +176,27 @@ pub fn parse_access(status: u16, body: &Secret) -> Result<Option<Secret>, Error>
     Ok(Some(data))
 }
 
+/// The version an `:access` answer names: the last segment of its `name`
+/// (`projects/P/secrets/S/versions/3` → `3`), when it is a plain number.
+fn access_version(body: &Secret) -> Option<String> {
+    let v: Value = serde_json::from_slice(body.expose()).ok()?;
+    let (_, version) = v["name"].as_str()?.rsplit_once("/versions/")?;
+    (!version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| version.to_string())
+}
+
 const FORM: &[u8] = b"application/x-www-form-urlencoded";
 
 impl Clients {
     /// Clients under `settings`; no I/O.
     pub(crate) fn new(settings: &GcpSettings, env: &Environ, max_body: u64) -> Clients {
         Clients {
-            pool: http::Pool::new(http::settings_options!(settings, env, max_body)),
+            pool: http::Pool::new(http::settings_options!(
+                settings,
+                env,
+                max_body,
+                service: http::timing::Service::Gcp,
+            )),
         }
     }
 
@@ -320,19 +335,24 @@ impl Clients {
         )
     }
 
-    /// Reads `resource` (`projects/P/secrets/S/versions/V`) at `endpoint`.
+    /// Reads `resource` (`projects/P/secrets/S/versions/V`) at `endpoint`, with the version
+    /// the answer names (`latest` resolved).
     pub(crate) fn access(
         &mut self,
         endpoint: &str,
         resource: &str,
         token: &Token,
-    ) -> Result<Option<Secret>, Error> {
+    ) -> Result<Option<Versioned>, Error> {
         let url = format!("{endpoint}/v1/{resource}:access");
         let auth = http::bearer(token.0.expose());
         let resp = self
             .client(&url, false)
             .get(&url, &[("Authorization", &auth)])?;
-        parse_access(resp.status, &resp.body)
+        let value = parse_access(resp.status, &resp.body)?;
+        Ok(value.map(|value| Versioned {
+            value,
+            version: access_version(&resp.body),
+        }))
     }
 }
 

@@ -22,7 +22,8 @@ pub(crate) mod credentials;
 use std::rc::Rc;
 
 use super::remote::{
-    Reads, check_size, injections, keyed, naming, now, object_keys, read_together,
+    Reads, Versioned, check_size, injections, keyed_versioned, naming, now, object_keys,
+    read_together,
 };
 use super::{Found, Injected, Source, SourceKind, not_mine};
 use crate::environ::Environ;
@@ -45,7 +46,7 @@ pub(crate) struct GcpSource {
     /// `None` until first use; then the token or the failure to get one.
     token: Option<Result<Token, Error>>,
     /// Version resource name → what reading it gave.
-    cache: Reads<String, Rc<Secret>>,
+    cache: Reads<String, Rc<Versioned>>,
 }
 
 impl GcpSource {
@@ -128,7 +129,7 @@ impl GcpSource {
     }
 
     /// Reads the version `r` names (cached), `Ok(None)` when it does not exist.
-    fn read(&mut self, r: &GcpRef) -> Result<Option<Rc<Secret>>, Error> {
+    fn read(&mut self, r: &GcpRef) -> Result<Option<Rc<Versioned>>, Error> {
         let resource = r.resource();
         if let Some(hit) = self.cache.get(&resource) {
             return hit;
@@ -137,12 +138,12 @@ impl GcpSource {
         self.cache.keep(resource.clone(), result, "gcp", &resource)
     }
 
-    fn read_uncached(&mut self, resource: &str) -> Result<Option<Rc<Secret>>, Error> {
+    fn read_uncached(&mut self, resource: &str) -> Result<Option<Rc<Versioned>>, Error> {
         let token = self.token()?;
         let endpoint = self.settings.endpoint.clone();
         let v = self.clients.access(&endpoint, resource, &token)?;
         if let Some(v) = &v {
-            check_size(v.len(), self.max_secret_bytes)?;
+            check_size(v.value.len(), self.max_secret_bytes)?;
         }
         Ok(v.map(Rc::new))
     }
@@ -153,8 +154,7 @@ impl GcpSource {
         let Some(stored) = stored else {
             return Ok(None);
         };
-        let value = stored.as_ref().clone();
-        keyed(SourceKind::Gcp, r.to_string(), value, r.key.as_deref())
+        keyed_versioned(SourceKind::Gcp, r.to_string(), &stored, r.key.as_deref())
     }
 }
 
@@ -206,7 +206,7 @@ impl Source for GcpSource {
         let results = read_together(&todo, &mut self.clients, Clients::fork, |c, resource| {
             let v = c.access(&endpoint, resource, &token)?;
             if let Some(v) = &v {
-                check_size(v.len(), max)?;
+                check_size(v.value.len(), max)?;
             }
             Ok(v)
         });
@@ -243,7 +243,7 @@ impl Source for GcpSource {
                 )
                 .with_source(src.clone())
             })?;
-            vars.extend(object_keys(&value, &src, SETTING)?);
+            vars.extend(object_keys(&value.value, &src, SETTING)?);
         }
         Ok(injections(vars))
     }

@@ -75,6 +75,7 @@ impl Vault {
             settings,
             env,
             jitter: settings.retry_jitter,
+            service: http::timing::Service::Vault,
             client_cert: settings
                 .auth
                 .client_cert()

@@ -186,7 +186,7 @@ impl Source for VaultSource {
                     kind: SourceKind::Vault,
                     label: format!("vault:{path}#{name}"),
                     path: None,
-                    version: *version,
+                    version: version.map(|v| v.to_string()),
                 },
             }))
     }
@@ -207,7 +207,7 @@ impl Source for VaultSource {
                 kind: SourceKind::Vault,
                 label,
                 path: None,
-                version: data.version,
+                version: data.version.map(|v| v.to_string()),
             },
         }))
     }

@@ -10,6 +10,7 @@ use crate::error::{Error, Kind};
 use crate::secret::Secret;
 use crate::source::aws::config::Service;
 use crate::source::aws::sigv4::Credentials;
+use crate::source::remote::Versioned;
 
 /// Names per `GetParameters` call, and results per `GetParametersByPath` page (the maxima).
 pub(crate) const BATCH_PARAMETERS: usize = 10;
@@ -27,10 +28,16 @@ impl Clients {
         name: &str,
         creds: &Credentials,
         now: u64,
-    ) -> Result<Option<Stored>, Error> {
+    ) -> Result<Option<Versioned<Stored>>, Error> {
         let call = Call::new(GET_PARAMETER, endpoint, region, creds, now);
         let request = serde_json::json!({"Name": name, "WithDecryption": true});
-        self.read(call, &request, parse_parameter)
+        self.read(call, &request, |status, body| {
+            let version = serde_json::from_slice::<Value>(body.expose())
+                .ok()
+                .and_then(|v| v["Parameter"]["Version"].as_u64())
+                .map(|v| v.to_string());
+            Ok(parse_parameter(status, body)?.map(|value| Versioned { value, version }))
+        })
     }
 
     /// `GetParameters` of at most [`BATCH_PARAMETERS`] names, decrypted.
@@ -105,10 +112,15 @@ pub fn parse_parameters(status: u16, body: &Secret) -> Result<Batch, Error> {
                 "a Parameters entry has no Name and Value strings",
             ));
         };
+        let version = p
+            .get("Version")
+            .and_then(Value::as_u64)
+            .map(|v| v.to_string());
         batch.values.push(Item {
             name,
             arn: text_field(&mut p, "ARN"),
             value: Stored::Text(Secret::new(value.into_bytes())),
+            version,
         });
     }
     if let Some(Value::Array(list)) = o.remove("InvalidParameters") {

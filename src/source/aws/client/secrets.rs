@@ -9,6 +9,7 @@ use crate::error::{Error, Kind};
 use crate::secret::Secret;
 use crate::source::aws::config::Service;
 use crate::source::aws::sigv4::Credentials;
+use crate::source::remote::Versioned;
 
 /// Ids per `BatchGetSecretValue` call (the API's maximum).
 pub(crate) const BATCH_SECRETS: usize = 20;
@@ -30,7 +31,7 @@ impl Clients {
         version: Option<&str>,
         creds: &Credentials,
         now: u64,
-    ) -> Result<Option<Stored>, Error> {
+    ) -> Result<Option<Versioned<Stored>>, Error> {
         let mut req = serde_json::Map::new();
         req.insert("SecretId".into(), Value::String(id.into()));
         if let Some(v) = version {
@@ -42,7 +43,12 @@ impl Clients {
             req.insert(field.into(), Value::String(v.into()));
         }
         let call = Call::new(GET_SECRET_VALUE, endpoint, region, creds, now);
-        self.read(call, &Value::Object(req), parse_secret_value)
+        self.read(call, &Value::Object(req), |status, body| {
+            let version = serde_json::from_slice::<Value>(body.expose())
+                .ok()
+                .and_then(|v| v["VersionId"].as_str().map(str::to_string));
+            Ok(parse_secret_value(status, body)?.map(|value| Versioned { value, version }))
+        })
     }
 
     /// `BatchGetSecretValue` of at most [`BATCH_SECRETS`] ids, every page (`NextToken`). A
@@ -98,10 +104,16 @@ pub fn parse_batch_secrets(status: u16, body: &Secret) -> Result<Batch, Error> {
         let name = text_field(&mut e, "Name")
             .ok_or_else(|| Error::new(Kind::Unavailable, "a SecretValues entry has no Name"))?;
         let arn = text_field(&mut e, "ARN");
+        let version = text_field(&mut e, "VersionId");
         let one = Secret::new(Value::Object(e).to_string().into_bytes());
         let value = parse_secret_value(200, &one)?
             .ok_or_else(|| Error::new(Kind::Unavailable, "a SecretValues entry has no value"))?;
-        batch.values.push(Item { name, arn, value });
+        batch.values.push(Item {
+            name,
+            arn,
+            value,
+            version,
+        });
     }
     for mut e in entries(&mut o, "Errors")? {
         let id = text_field(&mut e, "SecretId").unwrap_or_default();
