@@ -98,6 +98,7 @@ impl<T: Measured> Measured for Versioned<T> {
     }
 }
 
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 /// [`keyed`], with the store's `version` of the value in its origin.
 pub(crate) fn keyed_versioned(
     kind: SourceKind,
