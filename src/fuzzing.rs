@@ -141,4 +141,50 @@ pub mod template {
 pub mod observe {
     pub use crate::app::observe::metrics::{Asked, MAX_REQUEST, asked, label};
     pub use crate::settings::observe::{Listen, listen};
+/// `fuzz_targets/sops.rs`: the SOPS readers, the walk and the MAC, and the age format, driven
+/// with fixed keys.
+pub mod sops {
+    use zeroize::Zeroizing;
+
+    /// Reads `bytes` as a SOPS file of the format `which` picks (YAML, JSON, dotenv, INI, binary), opens
+    /// it with a data key of 32 bytes of 7 (every master key answers with it) and reads
+    /// every top-level value, the whole file and `path`. Whether it opened.
+    pub fn open_with_fixed_key(which: u8, bytes: &[u8], path: &str) -> bool {
+        use crate::sops::{Encrypted, Format, Step};
+        let format = match which % 5 {
+            0 => Format::Yaml,
+            1 => Format::Json,
+            2 => Format::Dotenv,
+            3 => Format::Ini,
+            _ => Format::Binary,
+        };
+        let Ok(file) = Encrypted::parse(bytes, format) else {
+            return false;
+        };
+        let Ok(opened) = file.open(|_| Ok(Zeroizing::new(vec![7; 32]))) else {
+            return false;
+        };
+        for (_, v) in opened.top_level() {
+            let _ = v.len();
+        }
+        let _ = opened.whole();
+        if let Ok(steps) = crate::reference::sops::parse_path(path) {
+            let steps: Vec<Step<'_>> = steps
+                .iter()
+                .map(|s| match s {
+                    crate::reference::sops::Step::Key(k) => Step::Key(k),
+                    crate::reference::sops::Step::Index(i) => Step::Index(*i),
+                })
+                .collect();
+            let _ = opened.get(&steps);
+        }
+        true
+    }
+
+    /// Decrypts `bytes` as an age file with the identity of 32 bytes of 7; the plaintext.
+    pub fn age_decrypt_with_fixed_identity(bytes: &[u8]) -> Option<Vec<u8>> {
+        let raw = crate::age::bech32::encode("age-secret-key-", &[7; 32]).to_ascii_uppercase();
+        let id = crate::age::Identity::parse(&raw).ok()?;
+        crate::age::decrypt(bytes, &[id]).ok().map(|p| p.to_vec())
+    }
 }

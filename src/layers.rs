@@ -25,6 +25,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("tree", 2),
     ("http", 2),
     ("bundle", 2),
+    ("age", 2),
+    ("sops", 2),
     ("reference", 2),
     ("provenance", 2),
     ("source", 3),

@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 #![warn(unreachable_pub)]
 
+mod age;
 mod app;
 mod bundle;
 mod cli;
@@ -36,6 +37,7 @@ pub mod reference;
 mod resolve;
 pub mod secret;
 mod settings;
+mod sops;
 mod source;
 mod sys;
 pub use sys::StartAlloc;

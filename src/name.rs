@@ -63,8 +63,8 @@ impl fmt::Display for SecretName {
     }
 }
 
-/// Vault/OpenBao credentials secret-init consumes: scrubbed from the program's environment and
-/// refused as `from: env:` references.
+/// Credentials secret-init consumes (Vault/OpenBao's, Azure's client secret, sops' age keys):
+/// scrubbed from the program's environment and refused as `from: env:` references.
 pub const OWN_CREDENTIAL_VARS: &[&str] = &[
     "VAULT_TOKEN",
     "BAO_TOKEN",
@@ -75,6 +75,9 @@ pub const OWN_CREDENTIAL_VARS: &[&str] = &[
     "VAULT_PASSWORD",
     "BAO_PASSWORD",
     "AZURE_CLIENT_SECRET",
+    "SOPS_AGE_KEY",
+    "SOPS_AGE_KEY_FILE",
+    "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
 ];
 
 /// Whether `s` can be an environment variable name we deliver to (`[A-Za-z_][A-Za-z0-9_]*`).

@@ -535,7 +535,21 @@ impl Settings {
             Opt::AllowInsecureHttp,
             vault_allows_insecure_http(file),
         )?;
-        let source = SourceSettings::resolve(inv, env, &file.sections(), allow_insecure_http)?;
+        let config_dir = config_path(inv, env).map(|p| {
+            let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+            // `config.yaml` in the working directory: its directory is the working directory.
+            match std::env::current_dir() {
+                Ok(cwd) if dir.is_relative() => cwd.join(dir),
+                _ => dir,
+            }
+        });
+        let source = SourceSettings::resolve(
+            inv,
+            env,
+            &file.sections(),
+            allow_insecure_http,
+            config_dir.as_deref(),
+        )?;
         let state_file = pick(inv, env, Opt::StateFile).map(|(v, _)| PathBuf::from(v));
         if let Some(p) = state_file.as_ref().filter(|p| !p.is_absolute()) {
             return Err(Error::new(

@@ -1085,7 +1085,9 @@ fn help_and_version() {
             env!("CARGO_PKG_VERSION"),
             "\ncommit:    "
         ))
-        .stdout_has("\nsources:   file, env, vault, aws, gcp, azure, bundle, local, default\n");
+        .stdout_has(
+            "\nsources:   file, env, vault, aws, gcp, azure, bundle, sops, local, default\n",
+        );
     // For scripts: one JSON object, the same facts; the options around --version are still read.
     let out = Run::new().args(["--version", "--format", "json"]).output();
     out.expect_ok();

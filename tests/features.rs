@@ -31,14 +31,14 @@ fn the_core_build_lists_only_its_own_sources() {
     let v: serde_json::Value = serde_json::from_str(out.stdout().trim()).expect("json");
     assert_eq!(
         v["sources"],
-        serde_json::json!(["file", "env", "bundle", "local", "default"])
+        serde_json::json!(["file", "env", "bundle", "sops", "local", "default"])
     );
     let features = v["features"].as_array().expect("features");
     assert!(!features.iter().any(|f| f == "https-rustls-ring"), "{v}");
     // The full build, for contrast: every source.
     let out = sb.run().args(["--version", "--format", "json"]).output();
     let v: serde_json::Value = serde_json::from_str(out.stdout().trim()).expect("json");
-    assert_eq!(v["sources"].as_array().expect("sources").len(), 9, "{v}");
+    assert_eq!(v["sources"].as_array().expect("sources").len(), 10, "{v}");
 }
 
 #[test]

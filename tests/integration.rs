@@ -40,6 +40,8 @@ mod refresh;
 mod release;
 mod renewal;
 mod setup;
+mod sops;
+mod sops_keys;
 mod templates;
 mod throttling;
 mod trust;

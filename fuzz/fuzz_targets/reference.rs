@@ -57,5 +57,14 @@ fuzz_target!(|data: &[u8]| {
             assert!(!a.vault.is_empty() && !a.name.is_empty());
             assert!(a.key.as_deref().is_none_or(|k| !k.is_empty() && !k.contains('#')));
         }
+        Reference::Sops(s) => {
+            assert!(!s.file.as_os_str().is_empty());
+            assert!(!s.file.components().any(|c| c == std::path::Component::ParentDir));
+            assert!(s.path.as_ref().is_none_or(|p| !p.is_empty()));
+        }
+        Reference::Age(p) => {
+            assert!(!p.as_os_str().is_empty());
+            assert!(!p.components().any(|c| c == std::path::Component::ParentDir));
+        }
     }
 });

@@ -339,7 +339,7 @@ goals = [
     ("10,000 file secrets on tmpfs within 1.3x `cp -r` (per-round median)", f"{r10t:.2f}x", r10t <= 1.3),
     (f"10,000 file secrets on a disk-backed dir within 1.3x `cp -r`", f"{r10d:.2f}x", r10d <= 1.3),
     ("10,000 file secrets: peak RSS under 6 MiB", f"{rss10k:.1f} MiB (`cp -r`: {crss10k:.1f})", rss10k < 6),
-    ("Binary at most 3.5 MiB", f"{mib:.2f} MiB", mib <= 3.5),
+    ("Binary at most 3.5 MiB (goal 2.5 MiB)", f"{mib:.2f} MiB", mib <= 3.5),
 ]
 print("### Core: start-up targets")
 print()

@@ -384,6 +384,36 @@ fn credential_files(ctx: &Context) -> Vec<(std::path::PathBuf, String)> {
     if let Some(f) = ctx.env.get("SECRET_INIT_MASTER_KEY_FILE") {
         add(std::path::Path::new(f), "the bundle master key file");
     }
+    // sops' age identities: SOPS_AGE_KEY_FILE, SOPS_AGE_SSH_PRIVATE_KEY_FILE and the default
+    // keys file.
+    for (var, what) in [
+        (
+            "SOPS_AGE_KEY_FILE",
+            "the age identity file (SOPS_AGE_KEY_FILE)",
+        ),
+        (
+            "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+            "the age ssh key (SOPS_AGE_SSH_PRIVATE_KEY_FILE)",
+        ),
+    ] {
+        if let Some(f) = ctx.env.get(var).filter(|f| !f.is_empty()) {
+            add(std::path::Path::new(f), what);
+        }
+    }
+    let config_home = ctx
+        .env
+        .get("XDG_CONFIG_HOME")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            ctx.env
+                .get("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| std::path::Path::new(h).join(".config"))
+        });
+    if let Some(dir) = config_home {
+        add(&dir.join("sops/age/keys.txt"), "the age keys file");
+    }
     // The cloud sources' credential and token files, wherever their variables or defaults
     // put them.
     for (var, what) in [

@@ -44,6 +44,7 @@ pub(crate) fn help() -> String {
         "    gcp      GCP Secret Manager (secret_init.gcp, gcp:secretmanager:..., sm://P/S)\n",
         "    azure    Azure Key Vault (secret_init.azure, azure-kv:VAULT/NAME)\n",
         "    bundle   entries of an AES-256-GCM bundle file or https URL (--bundle, docs/bundle.md)\n",
+        "    sops     SOPS-encrypted files (secret_init.sops.files, sops:FILE#a.b, age:FILE; docs/sops.md)\n",
         "    local    secrets: map of ~/.truss/config.yaml\n",
         "    default  the value given in config.yaml\n\n",
         "EXIT CODES:\n",

@@ -86,7 +86,13 @@ fn remote(kind: SourceKind, settings: &Settings) -> bool {
             settings.source.bundle.as_ref().map(|b| &b.location),
             Some(crate::source::bundle::Location::Url(_))
         ),
-        SourceKind::File | SourceKind::Env | SourceKind::Local | SourceKind::Default => false,
+        // A SOPS or age file is read from disk; only its KMS master key is remote, and a
+        // snapshot of its values would outlive a revoked key.
+        SourceKind::File
+        | SourceKind::Env
+        | SourceKind::Sops
+        | SourceKind::Local
+        | SourceKind::Default => false,
     }
 }
 

@@ -10,6 +10,7 @@ use super::SecretSettings;
 use super::{RawSecretSettings, providers, templates};
 use crate::source::bundle::RawBundleSettings;
 use crate::source::registry::{AwsFile, AzureFile, FileSections, GcpFile, VaultFile};
+use crate::source::sops::RawSopsSettings;
 
 crate::source::section::raw_section! {
     /// The `secret_init:` section as written in the file (global options; CLI and env override them).
@@ -80,6 +81,8 @@ crate::source::section::raw_section! {
         pub azure: Option<AzureFile> = "azure",
         /// `secret_init.bundles` as written.
         pub bundle: Option<RawBundleSettings> = "bundles",
+        /// `secret_init.sops` as written.
+        pub sops: Option<RawSopsSettings> = "sops",
     }
 }
 
@@ -92,6 +95,7 @@ impl FileSettings {
             gcp: self.gcp.as_ref(),
             azure: self.azure.as_ref(),
             bundle: self.bundle.as_ref(),
+            sops: self.sops.as_ref(),
         }
     }
 }

@@ -10,11 +10,14 @@
 //! | `arn:aws:secretsmanager:…`, `arn:aws:ssm:…:parameter/…`, `aws-sm:NAME`, `aws-ssm:/PATH`, each `[#KEY[#VERSION]]` | AWS Secrets Manager / Parameter Store (`reference::aws`) |
 //! | `gcp:secretmanager:projects/P/secrets/S[/versions/V][#KEY]`, `sm://P/S[#VERSION]` | GCP Secret Manager (`reference::gcp`; in `sm://` the fragment is the version) |
 //! | `azure-kv:VAULT/NAME[/VERSION]`, `https://VAULT.vault.azure.net/secrets/NAME[/VERSION]`, each `[#KEY]` | Azure Key Vault (`reference::azure`) |
+//! | `sops:FILE[#PATH]` | a value of a SOPS-encrypted file, or the whole file (`reference::sops`) |
+//! | `age:FILE` | an age-encrypted file, decrypted whole |
 
 pub mod aws;
 pub mod azure;
 pub mod env_value;
 pub mod gcp;
+pub mod sops;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -48,6 +51,10 @@ pub enum Reference {
     Gcp(gcp::GcpRef),
     /// An Azure Key Vault secret.
     Azure(azure::AzureRef),
+    /// A value of a SOPS-encrypted file.
+    Sops(sops::SopsRef),
+    /// An age-encrypted file, whole.
+    Age(PathBuf),
 }
 
 impl Reference {
@@ -60,6 +67,8 @@ impl Reference {
             "gcp" | "sm" => gcp::GcpRef::parse(s).map(Reference::Gcp),
             "azure-kv" | "https" => azure::AzureRef::parse(s).map(Reference::Azure),
             "arn" | "aws-sm" | "aws-ssm" => aws::AwsRef::parse(s).map(Reference::Aws),
+            "sops" => sops::SopsRef::parse(rest).map(Reference::Sops),
+            "age" => sops::check_file("age", rest).map(Reference::Age),
             "env" => {
                 if rest.is_empty() || rest.contains('=') || rest.contains('\0') {
                     return Err(
@@ -148,7 +157,7 @@ impl Reference {
                 })
             }
             other => Err(format!(
-                "invalid reference: unknown scheme \"{other}\" (env, file, vault, bundle, arn, aws-sm, aws-ssm, gcp, sm, azure-kv, https)"
+                "invalid reference: unknown scheme \"{other}\" (env, file, vault, bundle, arn, aws-sm, aws-ssm, gcp, sm, azure-kv, https, sops, age)"
             )),
         }
     }
@@ -235,6 +244,8 @@ impl fmt::Display for Reference {
             Reference::Aws(r) => write!(f, "{r}"),
             Reference::Gcp(r) => write!(f, "{r}"),
             Reference::Azure(r) => write!(f, "{r}"),
+            Reference::Sops(r) => write!(f, "{r}"),
+            Reference::Age(p) => write!(f, "age:{}", p.display()),
             Reference::Bundle { vault, key } => {
                 write!(f, "bundle:{vault}")?;
                 if let Some(k) = key {

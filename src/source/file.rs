@@ -90,6 +90,40 @@ fn not_input(why: NotInput) -> Error {
     }
 }
 
+/// The file at `path`, named by a reference (`from: file:`, `sops:`, `age:`), read whole if
+/// `inputs` allows it: not on procfs, not a file secret-init delivered or consumes as a
+/// credential, not one the program's user could have written; regular, at most `max` bytes.
+/// `Ok(None)`: no such file. Errors carry `src`.
+pub(crate) fn read_input(
+    path: &Path,
+    inputs: &Inputs,
+    max: u64,
+    src: &str,
+) -> Result<Option<Secret>, Error> {
+    let fd = match nix::fcntl::open(path, READ_FLAGS, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(errno_error(e, "open").with_source(src)),
+    };
+    // Whatever the path (a link into /proc, a bind mount), procfs shows our own environment
+    // and memory: never a secret for the program.
+    if nix::sys::statfs::fstatfs(&fd)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+    {
+        return Err(Error::new(
+            Kind::Data,
+            "refused: the file is on procfs (secret-init's own process state)",
+        )
+        .with_source(src));
+    }
+    let st = inputs
+        .judge(&fd, None)
+        .map_err(|why| not_input(why).with_source(src))?;
+    read_regular(fd, &st, max)
+        .map(Some)
+        .map_err(|why| Error::new(Kind::Data, why).with_source(src))
+}
+
 fn open_dir(path: &Path) -> Result<Dir, Errno> {
     let fd = match nix::fcntl::open(
         path,
@@ -278,28 +312,9 @@ impl Source for FileSource {
             return Err(not_mine(SourceKind::File, reference));
         };
         let src = format!("file:{}", path.display());
-        let fd = match nix::fcntl::open(path.as_path(), READ_FLAGS, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) => return Ok(None),
-            Err(e) => return Err(errno_error(e, "open").with_source(src)),
+        let Some(value) = read_input(path, &self.inputs, self.max_bytes, &src)? else {
+            return Ok(None);
         };
-        // Whatever the path (a link into /proc, a bind mount), procfs shows our own environment
-        // and memory: never a secret for the program.
-        if nix::sys::statfs::fstatfs(&fd)
-            .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
-        {
-            return Err(Error::new(
-                Kind::Data,
-                "refused: the file is on procfs (secret-init's own process state)",
-            )
-            .with_source(src));
-        }
-        let st = self
-            .inputs
-            .judge(&fd, None)
-            .map_err(|why| not_input(why).with_source(src.clone()))?;
-        let value = read_regular(fd, &st, self.max_bytes)
-            .map_err(|why| Error::new(Kind::Data, why).with_source(src.clone()))?;
         Ok(Some(Found {
             value,
             origin: Origin {

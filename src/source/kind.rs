@@ -21,6 +21,8 @@ pub enum SourceKind {
     Azure,
     /// Encrypted vault bundles.
     Bundle,
+    /// SOPS-encrypted files (`secret_init.sops.files`; `sops:` and `age:` references).
+    Sops,
     /// The developer-machine config (`~/.truss/config.yaml`).
     Local,
     /// The manifest's own default value.
@@ -37,6 +39,7 @@ impl SourceKind {
         SourceKind::Gcp,
         SourceKind::Azure,
         SourceKind::Bundle,
+        SourceKind::Sops,
         SourceKind::Local,
         SourceKind::Default,
     ];
@@ -51,6 +54,7 @@ impl SourceKind {
             "gcp" => SourceKind::Gcp,
             "azure" => SourceKind::Azure,
             "bundle" => SourceKind::Bundle,
+            "sops" => SourceKind::Sops,
             "local" => SourceKind::Local,
             "default" => SourceKind::Default,
             _ => return None,
@@ -67,6 +71,7 @@ impl SourceKind {
             SourceKind::Gcp => "gcp",
             SourceKind::Azure => "azure",
             SourceKind::Bundle => "bundle",
+            SourceKind::Sops => "sops",
             SourceKind::Local => "local",
             SourceKind::Default => "default",
         }
@@ -82,6 +87,7 @@ impl SourceKind {
             Reference::Gcp(_) => SourceKind::Gcp,
             Reference::Azure(_) => SourceKind::Azure,
             Reference::Bundle { .. } => SourceKind::Bundle,
+            Reference::Sops(_) | Reference::Age(_) => SourceKind::Sops,
         }
     }
 
@@ -99,7 +105,8 @@ impl SourceKind {
     }
 
     /// Whether it reads only this machine and asks no credential of anyone: `check --offline`
-    /// reads these and contacts none of the others (a bundle needs its master key).
+    /// reads these and contacts none of the others (a bundle needs its master key, a SOPS file
+    /// its age key or KMS).
     pub fn is_local(self) -> bool {
         match self {
             SourceKind::File | SourceKind::Env | SourceKind::Local | SourceKind::Default => true,
@@ -107,7 +114,8 @@ impl SourceKind {
             | SourceKind::Aws
             | SourceKind::Gcp
             | SourceKind::Azure
-            | SourceKind::Bundle => false,
+            | SourceKind::Bundle
+            | SourceKind::Sops => false,
         }
     }
 
@@ -139,7 +147,7 @@ mod tests {
         assert_eq!(SourceKind::parse("files"), Some(SourceKind::File));
         assert_eq!(
             SourceKind::names(),
-            "file, env, vault, aws, gcp, azure, bundle, local, default"
+            "file, env, vault, aws, gcp, azure, bundle, sops, local, default"
         );
     }
 
@@ -153,6 +161,8 @@ mod tests {
             ("gcp:secretmanager:projects/p/secrets/s", SourceKind::Gcp),
             ("azure-kv:kv1/db", SourceKind::Azure),
             ("bundle:shared#db", SourceKind::Bundle),
+            ("sops:app.yaml#db.password", SourceKind::Sops),
+            ("age:/run/secrets/db.age", SourceKind::Sops),
         ] {
             let parsed = Reference::parse(r).unwrap_or_else(|e| panic!("{r}: {e}"));
             assert_eq!(SourceKind::of(&parsed), kind, "{r}");

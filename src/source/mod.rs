@@ -23,6 +23,7 @@ pub(crate) mod registry;
 #[cfg(any(feature = "vault", feature = "aws", feature = "gcp", feature = "azure"))]
 mod remote;
 pub(crate) mod section;
+pub(crate) mod sops;
 #[cfg(any(feature = "vault", feature = "aws", feature = "gcp", feature = "azure"))]
 pub(crate) mod transport;
 #[cfg(feature = "vault")]

@@ -21,6 +21,7 @@ use super::file::FileSource;
 use super::gcp::{GcpSource, config::GcpSettings};
 use super::local::{LocalSource, ReadLocal};
 use super::section::Section;
+use super::sops::{RawSopsSettings, SopsSettings, SopsSource};
 #[cfg(feature = "vault")]
 use super::vault::{VaultSource, config::VaultSettings};
 use super::{Carry, Outputs, Source, SourceKind, Watching};
@@ -134,6 +135,8 @@ pub struct FileSections<'a> {
     pub azure: Option<&'a AzureFile>,
     /// `secret_init.bundles`
     pub bundle: Option<&'a RawBundleSettings>,
+    /// `secret_init.sops`
+    pub sops: Option<&'a RawSopsSettings>,
 }
 
 impl FileSections<'_> {
@@ -153,6 +156,9 @@ impl FileSections<'_> {
         }
         if let Some(f) = self.bundle {
             f.reject_unknown("secret_init.bundles", src, errors);
+        }
+        if let Some(f) = self.sops {
+            f.reject_unknown("secret_init.sops", src, errors);
         }
     }
 }
@@ -174,6 +180,8 @@ pub struct SourceSettings {
     pub azure: AzureSettings,
     /// `secret_init.bundles` merged.
     pub bundle: Option<BundleSettings>,
+    /// `secret_init.sops` merged (references need no settings: the source always exists).
+    pub sops: SopsSettings,
 }
 
 /// A source built for a pass, and whether it takes part in the precedence order.
@@ -187,12 +195,14 @@ pub struct Built {
 
 impl SourceSettings {
     /// Merges every source's section with its options and environment, in the table's order;
-    /// the first problem stops it.
+    /// the first problem stops it. `config_dir`: the config file's directory, where relative
+    /// paths of sections and references start.
     pub fn resolve(
         inv: &Invocation,
         env: &Environ,
         file: &FileSections<'_>,
         allow_insecure_http: bool,
+        config_dir: Option<&Path>,
     ) -> Result<SourceSettings, Error> {
         #[cfg(not(feature = "vault"))]
         refuse_vault_options(inv, env)?;
@@ -208,6 +218,7 @@ impl SourceSettings {
             #[cfg(feature = "azure")]
             azure: AzureSettings::resolve(file.azure, env, allow_insecure_http)?,
             bundle: BundleSettings::resolve(inv, env, file.bundle)?,
+            sops: SopsSettings::resolve(file.sops, config_dir),
         })
     }
 
@@ -281,6 +292,17 @@ impl SourceSettings {
                     }
                     None => continue,
                 },
+                SourceKind::Sops => {
+                    let s = SopsSource::new(
+                        self.sops.clone(),
+                        env.clone(),
+                        outputs.clone(),
+                        generic.inputs,
+                        self.kms(env, outputs, generic.inputs.and_then(|i| i.program())),
+                    );
+                    let in_order = s.serves_names();
+                    (Box::new(s), in_order)
+                }
                 // A source this build lacks is never built: its references say so.
                 #[cfg(not(feature = "vault"))]
                 SourceKind::Vault => continue,
@@ -395,6 +417,16 @@ impl SourceSettings {
                     },
                 })
                 .collect(),
+            SourceKind::Sops => self
+                .sops
+                .files
+                .iter()
+                .map(|p| Watching::File {
+                    label: format!("sops:{}", p.display()),
+                    path: p.clone(),
+                    only_if_present: false,
+                })
+                .collect(),
             SourceKind::Local => generic
                 .local_config
                 .map(|p| Watching::File {
@@ -452,8 +484,14 @@ mod tests {
             inputs: None,
         };
         let inv = crate::cli::parse(["check".into()]).expect("argv");
-        let s = SourceSettings::resolve(&inv, &Environ::default(), &FileSections::default(), false)
-            .expect("defaults");
+        let s = SourceSettings::resolve(
+            &inv,
+            &Environ::default(),
+            &FileSections::default(),
+            false,
+            None,
+        )
+        .expect("defaults");
         assert!(s.vault.is_none() && s.bundle.is_none());
         assert_eq!(
             s.watching(SourceKind::File, &generic),

@@ -14,6 +14,12 @@ Usage: kms_sdk.py CONFIG_FILE
       prints {"value": base64 of the entry, "data_key": base64 of the unwrapped data key}
   {"op": "write", "bundle": PATH, "kms": SPEC, "vault": V, "entries": {K: VALUE}, "provider": P}
       writes a new version 2 bundle (a fresh data key wrapped by the provider's client)
+  {"op": "sops", "file": PATH, "kms": SPEC, "entries": {K: VALUE}, "provider": P}
+      writes a SOPS YAML file (gcp or azure: where the real sops cannot reach a local fake), from
+      sops' documented format alone: every value AES-256-GCM with a 32-byte IV and `KEY:` as
+      associated data, the MAC (SHA-512 of the values, upper-case hex) sealed with
+      `lastmodified`, the data key wrapped by the provider's client (gcp_kms: standard base64,
+      azure_kv: unpadded base64url, as sops stores them)
   P: {"aws": {"endpoint": URL, "key_id": K, "secret": S}}
      {"gcp": {"endpoint": URL, "credentials": SA_JSON}}
      {"azure": {"https": URL, "ca": PEM, "tenant": T, "client_id": C, "client_secret": S}}
@@ -193,4 +199,39 @@ def write():
     os.chmod(CFG["bundle"], 0o600)
 
 
-{"read": read, "write": write}[CFG["op"]]()
+def sops_value(g, plain, aad, kind="str"):
+    iv = os.urandom(32)
+    out = AESGCM(g).encrypt(iv, plain, aad.encode())
+    data, tag = out[:-16], out[-16:]
+    return f"ENC[AES256_GCM,data:{b64(data)},iv:{b64(iv)},tag:{b64(tag)},type:{kind}]"
+
+
+def sops():
+    import hashlib
+
+    kms = CFG["kms"]
+    data_key = AESGCM.generate_key(bit_length=256)
+    now = "2026-01-01T00:00:00Z"
+    lines = []
+    mac = hashlib.sha512()
+    for k, v in CFG["entries"].items():
+        mac.update(v.encode())
+        lines.append(f"{k}: {sops_value(data_key, v.encode(), k + ':')}")
+    wrapped = wrap(kms, data_key)
+    if "gcp" in PROVIDER:
+        keys = ["    gcp_kms:", f"        - resource_id: {spec_body(kms)}", f"          created_at: \"{now}\"",
+                f"          enc: {b64(wrapped)}"]
+    else:
+        url = spec_body(kms)
+        host, _, name, version = url[len("https://"):].split("/")
+        enc = base64.urlsafe_b64encode(wrapped).decode().rstrip("=")
+        keys = ["    azure_kv:", f"        - vault_url: https://{host}", f"          name: {name}",
+                f"          version: {version}", f"          created_at: \"{now}\"", f"          enc: {enc}"]
+    sealed_mac = sops_value(data_key, mac.hexdigest().upper().encode(), now)
+    lines += ["sops:", *keys, f"    lastmodified: \"{now}\"", f"    mac: {sealed_mac}",
+              "    unencrypted_suffix: _unencrypted", "    version: 3.11.0"]
+    with open(CFG["file"], "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+{"read": read, "write": write, "sops": sops}[CFG["op"]]()

@@ -136,6 +136,7 @@ impl Ctx {
             &self.env,
             &crate::source::registry::FileSections::default(),
             false,
+            None,
         )?;
         Ok(settings.kms(&self.env, &crate::source::Outputs::new([]), None))
     }

@@ -134,10 +134,23 @@ fn watching(s: &Settings) -> Vec<Watching> {
         .collect()
 }
 
-/// The places watched for local changes.
-fn places(s: &Settings) -> Vec<Watched> {
+/// The places watched for local changes: what the sources watch, and the files declared
+/// secrets name with `sops:` and `age:` references.
+fn places(s: &Settings, declared: &[crate::manifest::Declared]) -> Vec<Watched> {
     let mut out = Vec::new();
-    for w in watching(s) {
+    let referenced = declared
+        .iter()
+        .filter_map(|d| match d.settings.from.as_ref()? {
+            crate::reference::Reference::Sops(r) => Some(s.source.sops.locate(&r.file)),
+            crate::reference::Reference::Age(p) => Some(s.source.sops.locate(p)),
+            _ => None,
+        })
+        .map(|path| Watching::File {
+            label: String::new(),
+            path,
+            only_if_present: false,
+        });
+    for w in watching(s).into_iter().chain(referenced) {
         match w {
             Watching::Dir { path, .. } if path.is_dir() => out.push(Watched {
                 dir: path,
@@ -202,7 +215,7 @@ pub(crate) fn watches(
 ) -> Vec<Watch> {
     let how = watcher.unwrap_or("inotify (poll 1s if inotify fails)");
     let every = format!("poll every {}", human(r.interval));
-    let watched = places(s);
+    let watched = places(s, declared);
     let local = |source: String, p: &Path| {
         let dir = if p.is_dir() { Some(p) } else { p.parent() };
         let found = watched
@@ -350,7 +363,7 @@ impl<'a> Refresher<'a> {
             observe,
         } = started;
         let program_user = crate::app::pipeline::program_user(creds.as_ref());
-        let watched: Vec<Watched> = places(&ctx.settings)
+        let watched: Vec<Watched> = places(&ctx.settings, &ctx.manifest.secrets)
             .into_iter()
             .filter(|w| match &program_user {
                 // Nothing there is an input (provenance): its changes are the program's own.

@@ -156,7 +156,10 @@ impl Watcher {
                                     match (&p.name, &e.name) {
                                         (_, Some(got)) if is_own(&p.dir, got, &self.own) => false,
                                         (None, _) => true,
-                                        (Some(want), Some(got)) => want == got,
+                                        // A file in a Kubernetes volume (a ConfigMap of SOPS
+                                        // files, a bundle) is a link through `..data`, and a
+                                        // swap renames only `..data`.
+                                        (Some(want), Some(got)) => want == got || got == "..data",
                                         (Some(_), None) => true,
                                     }
                                 });
