@@ -141,6 +141,8 @@ pub mod template {
 pub mod observe {
     pub use crate::app::observe::metrics::{Asked, MAX_REQUEST, asked, label};
     pub use crate::settings::observe::{Listen, listen};
+}
+
 /// `fuzz_targets/sops.rs`: the SOPS readers, the walk and the MAC, and the age format, driven
 /// with fixed keys.
 pub mod sops {
