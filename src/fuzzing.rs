@@ -116,6 +116,11 @@ pub mod env {
     pub use crate::plan::{EnvDelivery, check_env};
 }
 
+/// `fuzz_targets/mask.rs`.
+pub mod mask {
+    pub use crate::mask::fuzz_stream;
+}
+
 /// `fuzz_targets/manifest.rs`.
 pub mod manifest {
     pub use crate::cli::parse as parse_args;

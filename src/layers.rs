@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("fsx", 1),
     ("cli", 1),
     ("tree", 2),
+    ("mask", 2),
     ("http", 2),
     ("bundle", 2),
     ("age", 2),

@@ -28,6 +28,7 @@ mod ini;
 mod layers;
 mod log;
 mod manifest;
+mod mask;
 pub mod name;
 mod plan;
 mod process;

@@ -53,12 +53,27 @@ pub(crate) struct Plan {
     pub unchanged: Vec<PathBuf>,
     /// Input files to remove once the program has started (AppRole `remove_secret_id_file`).
     pub consumed: Vec<PathBuf>,
+    /// Every value the plan delivers, by secret name (whatever carries it: a file, a variable,
+    /// a template, a provider), for `--mask`.
+    pub values: Vec<(String, Secret)>,
     /// Secret name → where its value came from (`vault:secret/data/app#db`), for the refresh
     /// change log.
     pub origins: BTreeMap<String, String>,
     /// Secret name → its origin as a value (kind, label, version, the file read), for the
     /// status file, the metrics and the audit trail (docs/observability.md).
     pub from: BTreeMap<String, crate::source::Origin>,
+}
+
+impl Plan {
+    /// What `--mask` masks: every value delivered, the variables the sources and providers
+    /// inject included, each under its secret's name.
+    pub(crate) fn masked_values(&self) -> Vec<(String, Secret)> {
+        self.values
+            .iter()
+            .cloned()
+            .chain(self.env.iter().map(|e| (e.secret.clone(), e.value.clone())))
+            .collect()
+    }
 }
 
 /// Linux's per-string limit for argv and envp entries (`MAX_ARG_STRLEN`, 32 pages), NUL included.
@@ -84,6 +99,7 @@ pub(crate) fn build(resolutions: &[Resolution], settings: &Settings) -> Result<P
     for (index, r) in resolutions.iter().enumerate() {
         let Some(value) = &r.value else { continue };
         let name = r.name.as_str();
+        plan.values.push((name.to_string(), value.clone()));
         let src = r.origin.as_ref().map_or("delivery", |o| o.label.as_str());
         let version = r.origin.as_ref().and_then(|o| o.version.as_deref());
         if let Some(o) = &r.origin {

@@ -18,6 +18,7 @@ use crate::source::registry::{Generic, SourceSettings};
 pub(crate) mod observe;
 pub(crate) use observe::{AuditTo, Listen, ObserveSettings, beyond_loopback};
 mod fallback;
+mod mask;
 pub(crate) use fallback::{FallbackSettings, KeyFrom};
 
 /// Output format of `check`.
@@ -76,6 +77,8 @@ pub struct Settings {
     pub state_file: Option<PathBuf>,
     /// Live refresh; `None` when off (docs/refresh.md).
     pub refresh: Option<RefreshSettings>,
+    /// Masking of the program's output; `None` when off (docs/masking.md).
+    pub mask: Option<crate::mask::Rules>,
     /// Metrics and the audit trail (docs/observability.md).
     pub observe: ObserveSettings,
     /// The last-known-good snapshot; `None` when off (docs/fallback.md).
@@ -604,6 +607,7 @@ impl Settings {
             process: process_settings(inv, env, file)?,
             state_file,
             refresh: refresh_settings(inv, env, file.refresh.as_ref())?,
+            mask: mask::resolve(inv, env, file)?,
             observe: observe::resolve(file.metrics.as_ref(), file.audit.as_ref())?,
             fallback,
         })

@@ -18,7 +18,8 @@
 //! For supervision (process/supervise.rs) this module also provides the blocked signal set,
 //! `sigtimedwait`, a signalfd polled together with one more descriptor, `waitpid(-1, WNOHANG)`,
 //! `kill` with ESRCH tolerated, the child subreaper flag, and the switch to another
-//! uid/gid/groups between fork and exec (raw syscalls).
+//! uid/gid/groups between fork and exec (raw syscalls); for `--mask`, pseudo-terminals and
+//! window sizes (tty.rs, a part of this module).
 
 #![allow(unsafe_code)]
 
@@ -28,6 +29,8 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering};
 
 use nix::libc;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction};
+
+pub(crate) mod tty;
 
 /// The signals that stop a start.
 pub(crate) const STOP_SIGNALS: [Signal; 4] = [

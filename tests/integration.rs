@@ -27,6 +27,7 @@ mod init;
 mod kms;
 mod kubernetes;
 mod leaks;
+mod mask;
 mod observe;
 mod offline;
 mod one_pass;

@@ -229,6 +229,14 @@ pub(crate) fn run(
         )
         .into());
     }
+    let mask = ctx.settings.mask.clone();
+    if mask.is_some() && proc.init == InitMode::Exec {
+        return Err(Error::new(
+            Kind::Usage,
+            "--mask needs secret-init to stay as the program's parent; it excludes --no-init",
+        )
+        .into());
+    }
     let serves_metrics = ctx.settings.observe.needs_supervisor();
     if serves_metrics && proc.init == InitMode::Exec {
         return Err(Error::new(
@@ -239,6 +247,7 @@ pub(crate) fn run(
     }
     let supervised = proc.cleanup
         || refresh.is_some()
+        || mask.is_some()
         || serves_metrics
         || match proc.init {
             InitMode::Supervise => true,
@@ -304,6 +313,7 @@ pub(crate) fn run(
     let delivered = refresh
         .is_some()
         .then(|| crate::app::refresh::Delivered::of(&plan, &env));
+    let masks = mask.map(|rules| crate::mask::Masks::new(plan.masked_values(), rules));
     observer.started(&ctx.manifest.secrets, &dynamic_names(&ctx.settings), &plan);
     drop(plan);
     let setup = sys::ChildSetup {
@@ -340,6 +350,7 @@ pub(crate) fn run(
     let opts = supervise::Options {
         process_group: proc.process_group,
         grace_period: proc.grace_period,
+        mask: masks.clone(),
     };
     let mut watchman = None;
     let mut refresher = match refresh.zip(delivered) {
@@ -356,6 +367,7 @@ pub(crate) fn run(
                     observe: observer,
                 },
             )
+            .masking(masks)
             .with_stale(stale),
         ),
         None => {
@@ -528,7 +540,7 @@ pub(crate) fn check(ctx: &mut Context, program: &[OsString]) -> Result<u8, Error
             .0
             .iter()
             .find(|e| e.secret.as_deref() == Some(row.name.as_str()))
-            .filter(|_| row.status == "ok")
+            .filter(|_| row.status.starts_with("ok"))
         {
             row.status = format!("error: {}", e.what);
             row.reason = Some(e.reason());

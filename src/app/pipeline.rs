@@ -521,6 +521,7 @@ fn add_dynamic(
                     .map_or("", |d| d.path.as_str())
             )
         });
+        plan.values.push((f.secret.clone(), f.content.clone()));
         plan.files.push(f);
     }
     errors.into_result()

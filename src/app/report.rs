@@ -39,7 +39,16 @@ impl Row {
             (Some(_), None) if uncontacted => crate::source::offline::NOT_CONTACTED.to_string(),
             (_, Some(e)) if e.kind == Kind::Unavailable => "missing".to_string(),
             (_, Some(e)) => format!("error: {}", e.what),
-            (Some(_), None) => "ok".to_string(),
+            (Some(v), None) => match &s.mask {
+                Some(rules) if v.len() < rules.min_length => format!(
+                    "ok, not masked (shorter than mask_min_length {})",
+                    rules.min_length
+                ),
+                Some(_) if v.len() > crate::mask::MAX_LENGTH => {
+                    "ok, not masked (longer than 64 KiB)".to_string()
+                }
+                _ => "ok".to_string(),
+            },
             (None, None) => "optional, missing".to_string(),
         };
         Row {

@@ -118,6 +118,7 @@ const COMMAND_HELP: &[CommandHelp] = &[
             Opt::EnvOnly,
             Opt::Offline,
             Opt::ShowPrefix,
+            Opt::Mask,
             Opt::Format,
         ],
         example: "TRUSS_SECRET_hf_access_token=hf_xxx secret-init check --format json -- python main.py",

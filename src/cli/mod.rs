@@ -129,6 +129,8 @@ options! {
         "refuse to run the program as uid 0";
     Cleanup = "cleanup", None, false,
         "remove the delivered files when the program exits (implies supervision)";
+    Mask = "mask", None, false,
+        "replace every delivered secret value (and its base64, URL and JSON forms) in the program's stdout and stderr with a marker (implies supervision; docs/masking.md)";
     NoFallback = "no-fallback", None, false, "do not read or write the fallback snapshot";
     Refresh = "refresh", Some("INTERVAL"), false,
         "live refresh: re-read remote sources every INTERVAL (30s, 5m, 1h; 0 = off) and watch mounted files (implies supervision; docs/refresh.md)";

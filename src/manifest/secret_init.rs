@@ -55,6 +55,12 @@ crate::source::section::raw_section! {
         pub no_root: Option<bool>,
         /// Remove delivered files when the program exits.
         pub cleanup: Option<bool>,
+        /// Mask delivered values in the program's output (`--mask`; docs/masking.md).
+        pub mask: Option<bool>,
+        /// Values shorter than this many bytes are not masked [default: 8].
+        pub mask_min_length: Option<u64>,
+        /// What replaces a masked value; `{name}` is the secret's name [default: `<secret:{name}>`].
+        pub mask_marker: Option<String>,
         /// Live refresh (`secret_init.refresh`; docs/refresh.md).
         pub refresh: Option<RawRefreshSettings>,
         /// The metrics endpoint (`secret_init.metrics`; docs/observability.md).

@@ -3,6 +3,7 @@
 //! code conventions of tini and dumb-init (status.rs).
 
 pub(crate) mod lookup;
+pub(crate) mod output;
 pub(crate) mod status;
 pub(crate) mod supervise;
 

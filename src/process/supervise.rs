@@ -29,6 +29,11 @@
 //!    request during a restart is forwarded and ends the supervisor with the old program's
 //!    status instead of starting it again.
 //!
+//! 7. With `--mask` (output.rs), the program's stdout and stderr are secret-init's pipes or
+//!    pseudo-terminal, read by their own threads; the loop only resizes the pseudo-terminal on
+//!    SIGWINCH (and then passes the signal on, so the program reads the new size), and flushes
+//!    everything once the program and its descendants have ended.
+//!
 //! Nothing in the loop ends it but the program's exit: as PID 1 our death would take the whole
 //! container with it, so an error is logged and the loop goes on (catatonit's rule).
 
@@ -40,6 +45,7 @@ use std::time::{Duration, Instant};
 
 use nix::libc;
 
+use super::output::Output;
 use super::status;
 use crate::error::{Error, Kind};
 use crate::sys::{self, ChildSetup, Reaped, Received, Signals};
@@ -51,6 +57,8 @@ pub(crate) struct Options {
     pub process_group: bool,
     /// Time leftover descendants get between SIGTERM and SIGKILL.
     pub grace_period: Duration,
+    /// Mask the program's output with these values (`--mask`).
+    pub mask: Option<std::sync::Arc<crate::mask::Masks>>,
 }
 
 /// What a live refresh asks of the supervisor after it ran.
@@ -111,12 +119,33 @@ pub(crate) fn run(
             ),
         }
     }
+    let output = match &opts.mask {
+        Some(masks) => Some(Output::start(masks).map_err(|e| {
+            Error::new(
+                Kind::Unavailable,
+                format!(
+                    "cannot set up masking of the program's output: {}",
+                    crate::error::io_text(&e)
+                ),
+            )
+        })?),
+        None => None,
+    };
     let spawner = Spawner {
         setup,
         group: opts.process_group,
         program,
+        output,
     };
-    let main = spawner.spawn(cmd)?;
+    let main = match spawner.spawn(cmd) {
+        Ok(pid) => pid,
+        Err(e) => {
+            if let Some(o) = spawner.output {
+                o.finish();
+            }
+            return Err(e);
+        }
+    };
     if let Some(r) = refresh.as_deref_mut() {
         r.spawned(main);
     }
@@ -127,6 +156,9 @@ pub(crate) fn run(
     );
     let code = until_exit(main, &signals, opts, refresh, &spawner);
     end_descendants(pid1, &signals, opts.grace_period);
+    if let Some(o) = spawner.output {
+        o.finish();
+    }
     Ok(code)
 }
 
@@ -135,6 +167,7 @@ struct Spawner<'a> {
     setup: ChildSetup,
     group: bool,
     program: &'a OsString,
+    output: Option<Output>,
 }
 
 impl Spawner<'_> {
@@ -143,6 +176,10 @@ impl Spawner<'_> {
         if self.group {
             cmd.process_group(0);
             setup.foreground = true;
+        }
+        if let Some(o) = &self.output {
+            o.attach(&mut cmd)
+                .map_err(|e| super::exec_error(self.program, &e))?;
         }
         sys::prepare(&mut cmd, setup);
         let child = cmd
@@ -239,6 +276,13 @@ fn until_exit(
         };
         // The main program is unreaped here, so its PID (and process group id) is still ours.
         match woken {
+            Ok(sys::Woken::Signal(r))
+                if r.signal == libc::SIGWINCH
+                    && spawner.output.as_ref().is_some_and(Output::resized) =>
+            {
+                // After the resize, so that the program reads the new size.
+                let _ = sys::send(main, libc::SIGWINCH, group);
+            }
             Ok(sys::Woken::Signal(r)) if should_forward(&r, me) => {
                 stopping |= matches!(r.signal, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT);
                 crate::log::debug!("forwarding signal {} to pid {main}", r.signal);

@@ -343,6 +343,8 @@ pub(crate) struct Refresher<'a> {
     due: Option<Instant>,
     failures: u32,
     status: Status,
+    /// The values `--mask` masks, updated before a change is published.
+    masks: Option<std::sync::Arc<crate::mask::Masks>>,
     /// The state the metrics and the status file show, and the audit trail.
     observe: Observer,
 }
@@ -414,9 +416,16 @@ impl<'a> Refresher<'a> {
             carry,
             due: None,
             failures: 0,
+            masks: None,
         };
         r.write_status();
         r
+    }
+
+    /// Masks the values of every pass in the program's output (`--mask`).
+    pub(crate) fn masking(mut self, masks: Option<std::sync::Arc<crate::mask::Masks>>) -> Self {
+        self.masks = masks;
+        self
     }
 
     /// The secrets the start took from the fallback snapshot: shown in the status file, and
@@ -588,6 +597,10 @@ impl<'a> Refresher<'a> {
                 owner: f.owner,
             })
             .collect();
+        // Masked from before the first file holds them until well after they are replaced.
+        if let Some(m) = &self.masks {
+            m.publish(plan.masked_values());
+        }
         let stop = || sys::stop_pending().then_some(nix::libc::SIGTERM);
         match file::publish(&owned, &self.write_opts, stop) {
             Ok(p) => {
