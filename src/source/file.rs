@@ -9,6 +9,7 @@
 //! rather than by a racy check; on kernels without openat2 every symlink is refused instead.
 //! Opens are `O_NONBLOCK` and the type is checked on the open descriptor, so a FIFO cannot hang
 //! the start and a device, socket or directory is refused. Reads stop at the size cap plus one.
+//! A `NAME.age` where `NAME` is looked for is decrypted with the age identities (`age_file`).
 
 use std::collections::HashSet;
 use std::os::fd::OwnedFd;
@@ -18,7 +19,8 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
+use super::sops::AgeKeys;
+use super::{Found, Injected, Origin, Source, SourceKind, age_file, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
 use crate::fsx::{READ_FLAGS, list, open_beneath, read_regular};
@@ -49,6 +51,8 @@ pub struct FileSource {
     /// output dir is also a secrets dir), nor, under `--user`, one the program could have
     /// written, nor one of secret-init's own credentials.
     inputs: Inputs,
+    /// The identities for `NAME.age` files.
+    age: AgeKeys,
 }
 
 impl FileSource {
@@ -58,7 +62,14 @@ impl FileSource {
             dirs: dirs.into_iter().map(|d| (d, Dir::Pending)).collect(),
             max_bytes,
             inputs: Inputs::default(),
+            age: AgeKeys::new(Environ::default(), super::Outputs::default()),
         }
+    }
+
+    /// The same source, decrypting `NAME.age` files with `keys`.
+    pub(crate) fn with_age(mut self, keys: AgeKeys) -> Self {
+        self.age = keys;
+        self
     }
 
     /// The same source, reading only the files `inputs` allows.
@@ -71,7 +82,7 @@ impl FileSource {
 /// The error for a file that is not an input, read through an explicit reference (`from:
 /// file:`, `X_FILE`): one secret-init delivered is absent, one the program could have written
 /// is refused, one of our own credentials is a configuration error.
-fn not_input(why: NotInput) -> Error {
+pub(super) fn not_input(why: NotInput) -> Error {
     match why {
         NotInput::Delivered => Error::new(
             Kind::Unavailable,
@@ -220,7 +231,7 @@ fn missing_or(e: Errno, what: &str) -> Error {
     }
 }
 
-fn errno_error(e: Errno, what: &str) -> Error {
+pub(super) fn errno_error(e: Errno, what: &str) -> Error {
     match e {
         Errno::EXDEV => Error::new(
             Kind::Data,
@@ -266,6 +277,11 @@ impl Source for FileSource {
             let Dir::Open { fd: dirfd, names } = dir else {
                 continue;
             };
+            let (dir, inputs, max) = (path.as_path(), &self.inputs, self.max_bytes);
+            if let Some(f) = age_file::lookup(dirfd, names, dir, name, inputs, &mut self.age, max)?
+            {
+                return Ok(Some(f));
+            }
             if !names.contains(name.as_str().as_bytes()) {
                 continue;
             }

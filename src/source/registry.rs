@@ -21,7 +21,7 @@ use super::file::FileSource;
 use super::gcp::{GcpSource, config::GcpSettings};
 use super::local::{LocalSource, ReadLocal};
 use super::section::Section;
-use super::sops::{RawSopsSettings, SopsSettings, SopsSource};
+use super::sops::{AgeKeys, RawSopsSettings, SopsSettings, SopsSource};
 #[cfg(feature = "vault")]
 use super::vault::{VaultSource, config::VaultSettings};
 use super::{Carry, Outputs, Source, SourceKind, Watching};
@@ -242,7 +242,8 @@ impl SourceSettings {
         for kind in SourceKind::ALL {
             let (source, in_order): (Box<dyn Source>, bool) = match kind {
                 SourceKind::File => {
-                    let mut s = FileSource::new(generic.secrets_dirs.to_vec(), max);
+                    let mut s = FileSource::new(generic.secrets_dirs.to_vec(), max)
+                        .with_age(AgeKeys::new(env.clone(), outputs.clone()));
                     if let Some(inputs) = generic.inputs {
                         s = s.judged_by(inputs);
                     }

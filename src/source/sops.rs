@@ -88,10 +88,8 @@ type Opened = Result<Decrypted, Kind>;
 /// Reads SOPS and age files.
 pub(crate) struct SopsSource {
     settings: SopsSettings,
-    env: Environ,
-    outputs: Outputs,
     inputs: Inputs,
-    identities: Option<Result<Vec<Identity>, Error>>,
+    age: AgeKeys,
     kms: KmsClients,
     opened: BTreeMap<PathBuf, Opened>,
 }
@@ -113,10 +111,8 @@ impl SopsSource {
     ) -> Self {
         SopsSource {
             settings,
-            env,
-            outputs,
             inputs: inputs.cloned().unwrap_or_default(),
-            identities: None,
+            age: AgeKeys::new(env, outputs),
             kms,
             opened: BTreeMap::new(),
         }
@@ -125,23 +121,6 @@ impl SopsSource {
     /// Whether lookups by name can find anything here.
     pub(crate) fn serves_names(&self) -> bool {
         !self.settings.files.is_empty()
-    }
-
-    /// The age identities, read once.
-    fn identities(&mut self) -> Result<&[Identity], Error> {
-        if self.identities.is_none() {
-            self.identities = Some(load_identities(&self.env, &self.outputs));
-        }
-        self.loaded_identities()
-    }
-
-    /// The identities [`Self::identities`] read.
-    fn loaded_identities(&self) -> Result<&[Identity], Error> {
-        match self.identities.as_ref() {
-            Some(Ok(ids)) => Ok(ids),
-            Some(Err(e)) => Err(Error::new(e.kind, e.what.clone())),
-            None => Ok(&[]),
-        }
     }
 
     /// The bytes of the file at `path` (already located), under `src`.
@@ -189,10 +168,7 @@ impl SopsSource {
             .flatten()
             .any(|k| matches!(k, MasterKey::Age { .. }));
         let ids: &[Identity] = if wants_age {
-            if let Err(e) = self.identities() {
-                return Err(e.with_source(src));
-            }
-            self.loaded_identities()?
+            self.age.get().map_err(|e| e.with_source(src))?
         } else {
             &[]
         };
@@ -230,10 +206,7 @@ fn open_master_key(
     let (kms_key, wrapped) = match key {
         MasterKey::Age { enc, .. } => {
             if ids.is_empty() {
-                return Err(Error::new(
-                    Kind::Config,
-                    "no age identity: set SOPS_AGE_KEY or SOPS_AGE_KEY_FILE, or put one in ~/.config/sops/age/keys.txt",
-                ));
+                return Err(Error::new(Kind::Config, NO_IDENTITY));
             }
             return age::decrypt(enc.as_bytes(), ids)
                 .map_err(|e| Error::new(Kind::Data, e.to_string()));
@@ -297,6 +270,51 @@ fn open_master_key(
     // The error names the key already (its source is the key's label); the file's label is
     // the message's source.
     kms::unwrap(&kms_key, &wrapped, with).map_err(|e| Error::new(e.kind, e.what))
+}
+
+/// sops' age identities (see the module docs), read once, on first use: the one set that
+/// `age:` references, SOPS files and `NAME.age` files in the secrets dirs all decrypt with.
+pub(crate) struct AgeKeys {
+    env: Environ,
+    outputs: Outputs,
+    loaded: Option<Result<Vec<Identity>, Error>>,
+}
+
+/// No identity anywhere: what to set.
+const NO_IDENTITY: &str = "no age identity: set SOPS_AGE_KEY or SOPS_AGE_KEY_FILE, or put one in ~/.config/sops/age/keys.txt";
+
+impl AgeKeys {
+    /// The identities in `env` (secret-init's own environment); `outputs`, the files it
+    /// delivers, are never read as keys. Nothing is read yet.
+    pub(crate) fn new(env: Environ, outputs: Outputs) -> AgeKeys {
+        AgeKeys {
+            env,
+            outputs,
+            loaded: None,
+        }
+    }
+
+    /// The identities (none configured: empty); a bad key file fails every use the same way.
+    fn get(&mut self) -> Result<&[Identity], Error> {
+        let loaded = self
+            .loaded
+            .get_or_insert_with(|| load_identities(&self.env, &self.outputs));
+        match loaded {
+            Ok(ids) => Ok(ids),
+            Err(e) => Err(Error::new(e.kind, e.what.clone())),
+        }
+    }
+
+    /// A whole age file decrypted. No identity configured is a configuration error (78); a
+    /// wrong identity or a tampered file is bad data (65). The caller adds the file as source.
+    pub(crate) fn decrypt(&mut self, file: &[u8]) -> Result<Secret, Error> {
+        let ids = self.get()?;
+        if ids.is_empty() {
+            return Err(Error::new(Kind::Config, NO_IDENTITY));
+        }
+        let plain = age::decrypt(file, ids).map_err(|e| Error::new(Kind::Data, e.to_string()))?;
+        Ok(Secret::new(plain.to_vec()))
+    }
 }
 
 /// The text of a key file (capped, in wiped memory); `None` when it does not exist.
@@ -433,17 +451,11 @@ impl Source for SopsSource {
                 let path = self.settings.locate(file);
                 let src = format!("age:{}", path.display());
                 let bytes = self.read(&path, &src)?;
-                let ids = self.identities().map_err(|e| e.with_source(src.clone()))?;
-                if ids.is_empty() {
-                    return Err(Error::new(
-                        Kind::Config,
-                        "no age identity: set SOPS_AGE_KEY or SOPS_AGE_KEY_FILE, or put one in ~/.config/sops/age/keys.txt",
-                    )
-                    .with_source(src));
-                }
-                let plain = age::decrypt(bytes.expose(), ids)
-                    .map_err(|e| Error::new(Kind::Data, e.to_string()).with_source(src.clone()))?;
-                Ok(Some(Self::found(Secret::new(plain.to_vec()), src, &path)))
+                let plain = self
+                    .age
+                    .decrypt(bytes.expose())
+                    .map_err(|e| e.with_source(src.clone()))?;
+                Ok(Some(Self::found(plain, src, &path)))
             }
             other => Err(not_mine(SourceKind::Sops, other)),
         }
