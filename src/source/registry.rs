@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::age_keys::AgeKeys;
 #[cfg(feature = "aws")]
 use super::aws::{AwsSource, config::AwsSettings};
 #[cfg(feature = "azure")]
@@ -21,7 +22,7 @@ use super::file::FileSource;
 use super::gcp::{GcpSource, config::GcpSettings};
 use super::local::{LocalSource, ReadLocal};
 use super::section::Section;
-use super::sops::{AgeKeys, RawSopsSettings, SopsSettings, SopsSource};
+use super::sops::{RawSopsSettings, SopsSettings, SopsSource};
 #[cfg(feature = "vault")]
 use super::vault::{VaultSource, config::VaultSettings};
 use super::{Carry, Outputs, Source, SourceKind, Watching};
