@@ -28,7 +28,10 @@ pub(crate) fn read_capped(r: impl Read, max: u64) -> io::Result<Option<Vec<u8>>>
 
 /// [`read_capped`] for a secret: the bytes only ever live in memory that is wiped when freed,
 /// each growth included (a `Vec` that grows leaves its old buffer behind unwiped). `hint` is the
-/// expected size, so that a file read at its `st_size` needs no growth at all.
+/// expected size, so that a file read at its `st_size` needs no growth at all, and one `read`:
+/// a read that stops short of the buffer with exactly `hint` bytes in it is the end (a regular
+/// file is read to its end or to the buffer's; a size that was wrong, as procfs' 0 or sysfs'
+/// 4096, never matches a short read's total, and the reading goes on to a read of 0).
 pub(crate) fn read_secret(r: impl Read, max: u64, hint: usize) -> io::Result<Option<Secret>> {
     let mut r = r.take(max.saturating_add(1));
     let mut buf = Zeroizing::new(Vec::with_capacity(hint.saturating_add(1).max(64)));
@@ -44,6 +47,7 @@ pub(crate) fn read_secret(r: impl Read, max: u64, hint: usize) -> io::Result<Opt
         buf.truncate(len + *got.as_ref().unwrap_or(&0));
         match got {
             Ok(0) => break,
+            Ok(n) if n < cap - len && buf.len() == hint => break,
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
@@ -366,6 +370,31 @@ mod tests {
             .expect("io")
             .expect("fits");
         assert_eq!(got.expose(), &big[..], "every growth keeps what was read");
+        // One read of a known size: a reader that would fail on a second read is not asked.
+        struct Once<'a>(Option<&'a [u8]>);
+        impl Read for Once<'_> {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                let b = self
+                    .0
+                    .take()
+                    .ok_or_else(|| io::Error::other("read twice"))?;
+                out[..b.len()].copy_from_slice(b);
+                Ok(b.len())
+            }
+        }
+        let once = read_secret(Once(Some(&big[..7])), 100, 7)
+            .expect("one read")
+            .expect("fits");
+        assert_eq!(once.expose(), &big[..7]);
+        // A size that was wrong (a short read with fewer bytes) reads on to the end.
+        assert!(read_secret(Once(Some(&big[..5])), 100, 7).is_err());
+        assert_eq!(
+            read_secret(&big[..5], 100, 4096)
+                .expect("io")
+                .expect("fits")
+                .expose(),
+            &big[..5]
+        );
         let exact = read_secret(&big[..10], 10, 10).expect("io").expect("fits");
         assert_eq!(exact.expose(), &big[..10]);
         assert!(read_secret(&big[..11], 10, 10).expect("io").is_none());

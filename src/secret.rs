@@ -69,7 +69,7 @@ impl Secret {
 pub const SHOWN_FROM: usize = 24;
 
 /// A secret holding `s`, for unit tests that feed an answer to a parser.
-#[cfg(test)]
+#[cfg(all(test, feature = "tls"))]
 pub(crate) fn text(s: &str) -> Secret {
     Secret::new(s.as_bytes().to_vec())
 }

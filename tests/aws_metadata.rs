@@ -104,7 +104,8 @@ fn botocore_key_id(env: &[(&str, &str)], name: &str) -> String {
 /// Identity) and from `AWS_CONTAINER_AUTHORIZATION_TOKEN` (ECS), one GET each; a wrong token is
 /// 77 naming the endpoint's variable; a plain-http full URI to a non-allowed host is refused
 /// before any I/O (78). Credentials valid for an hour are fetched once for two reads;
-/// credentials within the 10-minute refresh window are fetched anew for each read.
+/// credentials within the 10-minute refresh window are fetched anew for each read made on its
+/// own, and once for reads made together.
 #[test]
 fn aws_container_credentials() {
     let value = canary("container-value");
@@ -186,11 +187,12 @@ fn aws_container_credentials() {
             "AWS_CONTAINER_CREDENTIALS_FULL_URI http://10.255.255.1/creds: expected https://",
         );
 
-    // Credentials expiring in 5 minutes are inside the refresh window: each read fetches anew.
+    // Credentials expiring in 5 minutes are inside the refresh window: each read made on its
+    // own fetches anew (`db` by name through a prefix, `b` by reference).
     let soon = fake_for(&reader, None, 300);
     let sb = Sandbox::new();
     sb.config(
-        "secrets:\n  a: null\n  b: null\nsecret_init:\n  secrets:\n    a: {from: 'aws-sm:app/db'}\n    b: {from: 'aws-sm:app/db##AWSCURRENT'}\n",
+        "secrets:\n  db: null\n  b: null\nsecret_init:\n  aws:\n    prefixes: ['aws-sm:app/']\n  secrets:\n    b: {from: 'aws-sm:app/db##AWSCURRENT'}\n",
     );
     chain_run(&sb, &moto)
         .env(
@@ -202,6 +204,21 @@ fn aws_container_credentials() {
         .expect_ok()
         .stderr_has("expire soon: obtaining new ones");
     assert_eq!(soon.requests(2).len(), 2, "{:?}", soon.events());
+    // Reads made together share the credentials fetched just before them.
+    let together = fake_for(&reader, None, 300);
+    let sb = Sandbox::new();
+    sb.config(
+        "secrets:\n  a: null\n  b: null\nsecret_init:\n  secrets:\n    a: {from: 'aws-sm:app/db'}\n    b: {from: 'aws-sm:app/db##AWSCURRENT'}\n",
+    );
+    chain_run(&sb, &moto)
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}/creds", together.addr),
+        )
+        .args(["materialize"])
+        .output()
+        .expect_ok();
+    assert_eq!(together.requests(1).len(), 1, "{:?}", together.events());
 }
 
 /// IMDSv2 at `AWS_EC2_METADATA_SERVICE_ENDPOINT`: token PUT, role listing, role credentials,

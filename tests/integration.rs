@@ -45,6 +45,7 @@ mod setup;
 mod sops;
 mod sops_keys;
 mod templates;
+mod throttling;
 mod trust;
 mod try_locally;
 mod vault;

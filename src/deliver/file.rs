@@ -7,9 +7,9 @@
 //!    is relative to that descriptor, so no path is resolved twice (CVE-2021-25741's lesson).
 //! 2. A directory other users can write to, or owned by another user, is refused unless allowed.
 //! 3. A private staging dir `.secret-init-<random>` (0700) is made inside it; each file is created
-//!    there with `O_CREAT|O_EXCL|O_NOFOLLOW` and mode 0600, written, `fchown`ed if asked,
-//!    `fchmod`ed to its exact mode (the umask never applies), and, when the write is durable and
-//!    the dir is on a disk, `fsync`ed.
+//!    there with `O_CREAT|O_EXCL|O_NOFOLLOW` and its exact mode (or 0600, `fchown`ed if asked and
+//!    `fchmod`ed to its mode, where the umask or the chown would take bits away), written, and,
+//!    when the write is durable and the dir is on a disk, `fsync`ed.
 //! 4. Every destination name is checked before anything is published: a symlink, a directory, a
 //!    FIFO or another user's file there stops the whole delivery.
 //! 5. Files are published by `renameat2`: `RENAME_NOREPLACE` for new names and `RENAME_EXCHANGE`
@@ -320,6 +320,17 @@ fn stage<'a>(
     Ok(())
 }
 
+/// The process's umask, read once (setting it to itself: no thread runs when files are
+/// written, and nothing else changes it).
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let old = nix::sys::stat::umask(Mode::from_bits_truncate(0o077));
+        nix::sys::stat::umask(old);
+        old.bits()
+    })
+}
+
 /// Writes one file into the staging dir; its device and inode.
 fn write_staged(
     staging: &OwnedFd,
@@ -329,14 +340,20 @@ fn write_staged(
 ) -> Result<FileId, Error> {
     let flags =
         OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let fd = nix::fcntl::openat(staging, name, flags, Mode::from_bits_truncate(0o600))
+    // Created with its mode when the umask leaves it whole and no chown comes after (which
+    // could clear bits): one `fchmod` a file less. Otherwise 0600, then the exact mode.
+    let exact = d.owner.is_none() && d.mode & !0o777 == 0 && d.mode & umask() == 0;
+    let mode = if exact { d.mode } else { 0o600 };
+    let fd = nix::fcntl::openat(staging, name, flags, Mode::from_bits_truncate(mode))
         .map_err(|e| cant_create(d, format!("cannot create: {}", e.desc())))?;
     if let Some((uid, gid)) = d.owner {
         fchown(&fd, Some(uid.into()), Some(gid.into()))
             .map_err(|e| cant_create(d, format!("cannot chown to {uid}:{gid}: {}", e.desc())))?;
     }
-    fchmod(&fd, Mode::from_bits_truncate(d.mode))
-        .map_err(|e| cant_create(d, format!("cannot chmod: {}", e.desc())))?;
+    if !exact {
+        fchmod(&fd, Mode::from_bits_truncate(d.mode))
+            .map_err(|e| cant_create(d, format!("cannot chmod: {}", e.desc())))?;
+    }
     let mut f = File::from(fd);
     f.write_all(d.content.expose())
         .map_err(|e| cant_create(d, format!("write failed: {}", crate::error::io_text(&e))))?;

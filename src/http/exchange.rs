@@ -67,12 +67,12 @@ pub(super) fn once(
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| retry_after(v, std::time::SystemTime::now()));
         // Read a small error body to the end so the connection goes back to the pool and the
         // retry reuses it; a large one is dropped with its connection.
         let _ = read_capped(resp.body_mut(), 64 * 1024);
-        return Ok(Outcome::Retry(status, retry_after));
+        let throttled = (status == 429).then(|| format!("HTTP {status}"));
+        return Ok(Outcome::Retry(status, retry_after, throttled));
     }
     let etag = resp
         .headers()
@@ -82,10 +82,14 @@ pub(super) fn once(
         .map(str::to_string);
     let body = read_capped(resp.body_mut(), opts.max_body)?;
     if !(200..300).contains(&status)
-        && let Some(retry) = opts.retry_if
-        && retry(status, body.expose())
+        && let Some(throttled) = opts.throttled_if
+        && let Some(code) = throttled(status, body.expose())
     {
-        return Ok(Outcome::Retry(status, None));
+        return Ok(Outcome::Retry(
+            status,
+            None,
+            Some(format!("HTTP {status} {code}")),
+        ));
     }
     Ok(Outcome::Done(Response { status, body, etag }))
 }
@@ -93,7 +97,62 @@ pub(super) fn once(
 pub(super) enum Outcome {
     Done(Response),
     Redirect(u16, String),
-    Retry(u16, Option<Duration>),
+    /// A status worth another attempt, the wait its `Retry-After` asks for, and, when it is a
+    /// throttling answer, how it said so (`HTTP 429`, `HTTP 400 ThrottlingException`).
+    Retry(u16, Option<Duration>, Option<String>),
+}
+
+/// A `Retry-After` value as a wait from `now`: delay-seconds, or an HTTP-date (RFC 9110
+/// IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`; a date already past is no wait). `None` when
+/// it is neither.
+pub(super) fn retry_after(v: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let v = v.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(v.parse().unwrap_or(u64::MAX)));
+    }
+    let at = http_date(v)?;
+    let now = now.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+/// An IMF-fixdate as Unix seconds (`None` when malformed or before 1970).
+fn http_date(v: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mut f = v.split(' ');
+    let (_weekday, day, month, year, time, zone) = (
+        f.next()?,
+        f.next()?,
+        f.next()?,
+        f.next()?,
+        f.next()?,
+        f.next()?,
+    );
+    if f.next().is_some() || zone != "GMT" || day.len() != 2 || year.len() != 4 {
+        return None;
+    }
+    let num = |s: &str| -> Option<i64> {
+        s.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (d, y) = (num(day)?, num(year)?);
+    let m = MONTHS.iter().position(|x| *x == month)? as i64 + 1;
+    let mut t = time.split(':');
+    let (h, mi, s) = (num(t.next()?)?, num(t.next()?)?, num(t.next()?)?);
+    if t.next().is_some() || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    // Days since 1970-01-01 of y-m-d (Howard Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + h * 3600 + mi * 60 + s).ok()
 }
 
 pub(super) enum Failure {
@@ -203,6 +262,42 @@ fn classify(e: ureq::Error) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_770); // Sun, 06 Nov 1994 08:49:30 GMT
+        assert_eq!(retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(7))
+        );
+        // A date already past is no wait; the epoch itself is a date.
+        assert_eq!(
+            retry_after("Sat, 05 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            http_date("Tue, 29 Feb 2028 12:00:00 GMT"),
+            Some(1_835_438_400)
+        );
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "soon",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+        ] {
+            assert_eq!(retry_after(bad, SystemTime::now()), None, "{bad:?}");
+        }
+    }
 
     /// A proxy that cannot open the tunnel (5xx, no answer) or refuses the destination keeps the
     /// store from being asked: an outage. A 407 is our proxy credentials: not one.

@@ -15,8 +15,14 @@
 //!   can never travel to another host (reqwest forwards custom headers across hosts).
 //! - **Retries**: connection errors, timeouts, 5xx other than 501, and 429 are retried up to
 //!   [`Options::retries`] times with exponential backoff and full jitter (`sleep = rand(0,
-//!   min(max, base·2^n))`); a 429/503 `Retry-After` in seconds is honoured when it fits in the
-//!   deadline. TLS failures and other 4xx are never retried: they will not get better.
+//!   min(max, base·2^n))`). TLS failures and other 4xx are never retried: they will not get
+//!   better.
+//! - **Throttling** (HTTP 429, or an answer [`Options::throttled_if`] recognises, as AWS's 400
+//!   `ThrottlingException`) says the service is there but over its quota: it is retried while
+//!   the deadline allows (up to [`THROTTLED_RETRIES`], however few `retries` are set, unless
+//!   they are 0), after the `Retry-After` the answer asks for (seconds or an HTTP date) plus
+//!   the full-jitter draw, so replicas told the same wait do not all come back together. Given
+//!   up, the error says "throttled" and is 69, the store being unavailable.
 //! - **Time**: each attempt has [`Options::timeout`] (connect, TLS, headers and body together), and
 //!   all attempts and sleeps of one client share [`Options::deadline`], counted from its first
 //!   request. An attempt that times out doubles the attempt timeout for the rest of the client's
@@ -79,6 +85,11 @@ use crate::error::{Cause, Error, Kind, Outage};
 use crate::secret::Secret;
 use exchange::{Failure, Outcome};
 
+/// The most retries of throttling answers, whatever [`Options::retries`] is (but 0): a fleet
+/// starting together is throttled for as long as the quota's minimum time for all of it, and
+/// the deadline is what bounds the wait (200 ms, 400 ms, ... 5 s ceilings: 20 are ~80 s).
+pub(crate) const THROTTLED_RETRIES: u32 = 20;
+
 /// The Debian/Ubuntu/Alpine system CA bundle, the last trust fallback.
 pub(crate) const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
@@ -103,6 +114,9 @@ impl Method {
     }
 }
 
+/// Recognises a throttling answer by its status and body: `Some(its code)`.
+pub(crate) type ThrottledIf = fn(u16, &[u8]) -> Option<String>;
+
 /// Client policy: trust, time, retries and size limits.
 #[derive(Clone, Debug)]
 pub(crate) struct Options {
@@ -125,9 +139,13 @@ pub(crate) struct Options {
     pub max_body: u64,
     /// Permit plain `http://` to hosts other than loopback.
     pub allow_insecure_http: bool,
-    /// Also retry a non-2xx answer when this says so (AWS throttling comes as a 400 whose body
-    /// names a throttling code).
-    pub retry_if: Option<fn(u16, &[u8]) -> bool>,
+    /// Recognises a throttling answer that is not a 429 (AWS throttling comes as a 400 whose
+    /// body names a throttling code): `Some(the code)` makes it retried as throttling.
+    pub throttled_if: Option<ThrottledIf>,
+    /// Retry throttling answers (the default). Off, the first one is given up on at once: for a
+    /// call that has a cheaper way round (a batch whose items can be read one by one under a
+    /// larger quota).
+    pub throttle_retries: bool,
     /// The HTTP proxies to go through ([`Proxies::from_env`]); none by default, so a client
     /// built without them (instance metadata, container credentials) always connects directly.
     pub proxies: Proxies,
@@ -149,7 +167,8 @@ impl Default for Options {
             jitter: true,
             max_body: 4 * 1024 * 1024,
             allow_insecure_http: false,
-            retry_if: None,
+            throttled_if: None,
+            throttle_retries: true,
             proxies: Proxies::default(),
             client_cert: None,
             service: timing::Service::Other,
@@ -257,6 +276,11 @@ impl Client {
         }
     }
 
+    /// Whether throttling answers are retried from now on ([`Options::throttle_retries`]).
+    pub(crate) fn retry_throttling(&mut self, on: bool) {
+        self.opts.throttle_retries = on;
+    }
+
     /// Counters of what this client has done.
     #[cfg(test)]
     pub(crate) fn stats(&self) -> Stats {
@@ -311,6 +335,8 @@ impl Client {
         let deadline = began + self.opts.deadline;
         let agent = self.agent(https, route)?;
         let mut attempt: u32 = 0;
+        // Retries of other failures and of throttling answers, each its own backoff sequence.
+        let (mut retried, mut throttled_retries) = (0u32, 0u32);
         // How the last attempt failed, when it says the store could not be asked; a giving up
         // carries it (a deadline reached before any attempt is a timeout).
         let mut outage = Some(Outage::Timeout);
@@ -332,7 +358,7 @@ impl Client {
             let sent = Instant::now();
             let answer = exchange::once(&agent, &self.opts, method, url, headers, body, budget);
             timing::observe(self.opts.service, sent.elapsed());
-            let (why, retry_after) = match answer {
+            let (why, retry_after, throttled) = match answer {
                 Ok(Outcome::Done(resp)) => {
                     crate::log::trace!("{} {shown}: HTTP {}", method.as_str(), resp.status);
                     return Ok(resp);
@@ -346,15 +372,18 @@ impl Client {
                         ),
                     ));
                 }
-                Ok(Outcome::Retry(status, retry_after)) => {
+                Ok(Outcome::Retry(status, retry_after, throttled)) => {
                     // 5xx is the server failing; 429 and a provider's own throttling answer
-                    // (AWS: a 400 naming a throttling code, `retry_if`) are throttling.
-                    outage = Some(if (500..600).contains(&status) {
+                    // (AWS: a 400 naming a throttling code, `throttled_if`) are throttling.
+                    outage = Some(if throttled.is_none() && (500..600).contains(&status) {
                         Outage::ServerError
                     } else {
                         Outage::Throttled
                     });
-                    (format!("HTTP {status}"), retry_after)
+                    match throttled {
+                        Some(how) => (format!("throttled ({how})"), retry_after, true),
+                        None => (format!("HTTP {status}"), retry_after, false),
+                    }
                 }
                 Err(Failure::Fatal(kind, why)) => {
                     // exchange.rs: a fatal 77 is always TLS, a fatal 65 an oversized body.
@@ -378,36 +407,53 @@ impl Client {
                 }
                 Err(Failure::Transient(why, cause)) => {
                     outage = cause;
-                    (why, None)
+                    (why, None, false)
                 }
                 Err(Failure::TimedOut(why)) => {
                     self.timeout = self.timeout.saturating_mul(2).min(self.opts.deadline);
                     outage = Some(Outage::Timeout);
-                    (why, None)
+                    (why, None, false)
                 }
             };
             crate::log::debug!("{} {shown}: {why} (attempt {attempt})", method.as_str());
-            if attempt > self.opts.retries {
+            let (n, limit) = if throttled && self.opts.throttle_retries {
+                throttled_retries += 1;
+                (
+                    throttled_retries,
+                    if self.opts.retries == 0 {
+                        0
+                    } else {
+                        self.opts.retries.max(THROTTLED_RETRIES)
+                    },
+                )
+            } else {
+                retried += 1;
+                (retried, if throttled { 0 } else { self.opts.retries })
+            };
+            if n > limit {
                 return Err(self.gave_up(method, &shown, &why, attempt, began, outage));
             }
+            let jitter = backoff(
+                self.opts.backoff_base,
+                self.opts.backoff_max,
+                n - 1,
+                self.opts.jitter.then(random_u64),
+            );
+            // A throttled answer's Retry-After is the least wait; the jitter spreads the
+            // replicas told the same. Another status's Retry-After is waited as it is.
             let wait = match retry_after {
+                Some(s) if throttled => s.saturating_add(jitter),
                 Some(s) => s,
-                None => backoff(
-                    self.opts.backoff_base,
-                    self.opts.backoff_max,
-                    attempt - 1,
-                    self.opts.jitter.then(random_u64),
-                ),
+                None => jitter,
             };
             let remaining = deadline.saturating_duration_since(Instant::now());
             if wait >= remaining {
-                let why = if retry_after.is_some() {
-                    format!(
+                let why = match retry_after {
+                    Some(s) if s >= remaining => format!(
                         "{why}; server asked to retry after {} s, past the deadline",
-                        wait.as_secs()
-                    )
-                } else {
-                    format!("{why}; deadline reached")
+                        s.as_secs()
+                    ),
+                    _ => format!("{why}; deadline reached"),
                 };
                 return Err(self.gave_up(method, &shown, &why, attempt, began, outage));
             }
@@ -496,6 +542,19 @@ impl Pool {
         Pool {
             opts,
             by_key: BTreeMap::new(),
+        }
+    }
+
+    /// A pool for a concurrent reader: each client a [`Client::fork`] (the same agents and
+    /// deadlines), the same options for the clients made later.
+    pub(crate) fn fork(&self) -> Pool {
+        Pool {
+            opts: self.opts.clone(),
+            by_key: self
+                .by_key
+                .iter()
+                .map(|(k, c)| (k.clone(), c.fork()))
+                .collect(),
         }
     }
 
@@ -723,9 +782,16 @@ mod tests {
         let busy = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
         let e = quick().get(&answering(busy, 2), &[]).expect_err("503");
         assert_eq!(e.outage, Some(Outage::ServerError), "{e}");
+        // Throttling is retried past `retries` (its own budget): short waits, room for them all.
         let slow = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n";
-        let e = quick().get(&answering(slow, 2), &[]).expect_err("429");
+        let e = Client::new(Options {
+            backoff_max: Duration::from_millis(10),
+            ..quick().opts
+        })
+        .get(&answering(slow, 2 * THROTTLED_RETRIES as usize), &[])
+        .expect_err("429");
         assert_eq!(e.outage, Some(Outage::Throttled), "{e}");
+        assert!(e.what.contains("throttled (HTTP 429)"), "{e}");
         let denied = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
         let r = quick().get(&answering(denied, 1), &[]).expect("an answer");
         assert_eq!(r.status, 403);

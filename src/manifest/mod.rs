@@ -229,8 +229,10 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
     }
     settings.sections().reject_unknown(src, &mut errors);
 
-    let mut secrets = Vec::new();
-    for (raw_name, value) in raw.secrets.map(|s| s.0).unwrap_or_default() {
+    let declared = raw.secrets.map(|s| s.0).unwrap_or_default();
+    // Sized once: grown by doubling, 10,000 entries would hold room for 16,384.
+    let mut secrets = Vec::with_capacity(declared.len());
+    for (raw_name, value) in declared {
         let name = match SecretName::parse(&raw_name) {
             Ok(n) => n,
             Err(why) => {

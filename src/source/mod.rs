@@ -21,7 +21,7 @@ pub(crate) mod kms;
 pub(crate) mod local;
 pub(crate) mod offline;
 pub(crate) mod registry;
-#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+#[cfg(any(feature = "vault", feature = "aws", feature = "gcp", feature = "azure"))]
 mod remote;
 pub(crate) mod section;
 pub(crate) mod sops;

@@ -446,12 +446,11 @@ impl SourceSettings {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "vault", feature = "aws"))]
 mod tests {
     use super::*;
 
     #[test]
-    #[cfg(all(feature = "vault", feature = "aws"))]
     fn sections_refuse_unknown_keys_in_registry_order() {
         let vault: VaultFile =
             serde_saphyr::from_str("valut: x\nauth: {secret_id: y}\n").expect("yaml");
@@ -475,7 +474,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg(all(feature = "vault", feature = "aws"))]
     fn what_a_refresh_watches() {
         let dirs = [PathBuf::from("/secrets")];
         let generic = Generic {

@@ -1,6 +1,7 @@
-//! What the remote sources (aws, gcp, azure) share around their clients: every reference read
-//! at most once a pass ([`Reads`]: successes and failures alike), the size limit, errors naming
-//! the reference, and the `#KEY` pick.
+//! What the remote sources (vault, aws, gcp, azure) share around their clients: every reference
+//! read at most once a pass ([`Reads`]: successes and failures alike), reads made together on
+//! bounded connections ([`read_together`]), the size limit, errors naming the reference, and
+//! the `#KEY` pick.
 
 // A build with only some of the remote sources uses only part of what they share: the rest is
 // dead code there, and only there.
@@ -12,8 +13,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::{Found, Origin, SourceKind, pick_key};
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+use super::pick_key;
+use super::{Found, Origin, SourceKind};
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
 
@@ -58,6 +62,7 @@ pub(crate) fn found(kind: SourceKind, label: String, value: Secret) -> Found {
     }
 }
 
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 /// The value read by reference `label`, or its `#KEY` when `key` is given (`Ok(None)` when the
 /// object has no such key; 65 naming the reference when the value is not a JSON object).
 pub(crate) fn keyed(
@@ -93,6 +98,7 @@ impl<T: Measured> Measured for Versioned<T> {
     }
 }
 
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 /// [`keyed`], with the store's `version` of the value in its origin.
 pub(crate) fn keyed_versioned(
     kind: SourceKind,
@@ -207,6 +213,73 @@ impl<K: Ord, V: Clone + Measured> Reads<K, V> {
     }
 }
 
+/// The most reads a source has in flight at once, each on its own connection: 50 secrets of a
+/// store 50 ms away then take about 7 round trips instead of 50. Small enough for a server's
+/// rate limit and a pod's file descriptors.
+pub(crate) const PARALLEL_READS: usize = 8;
+
+/// Reads every item of `items` with up to [`PARALLEL_READS`] requests in flight: this thread
+/// reads with `first` (starting on the connection it may have open), the others each with a
+/// `fork` of it (scoped threads); results in `items`' order. Items are taken in order, and once
+/// a read fails no new one starts: every item before the first failure has its answer, so the
+/// caller reports the same first error a one-by-one read would. `None`: not read (after a
+/// failure; the caller reads it one by one if it still needs it). A thread that cannot be
+/// started leaves its share to the others, this one included.
+pub(crate) fn read_together<I, W, T>(
+    items: &[I],
+    first: &mut W,
+    fork: impl Fn(&W) -> W,
+    read: impl Fn(&mut W, &I) -> Result<T, Error> + Sync,
+) -> Vec<Option<Result<T, Error>>>
+where
+    I: Sync,
+    W: Send,
+    T: Send,
+{
+    let mut out: Vec<Option<Result<T, Error>>> = items.iter().map(|_| None).collect();
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let work = |w: &mut W| {
+        let mut got = Vec::new();
+        while !failed.load(Ordering::Acquire) {
+            let i = next.fetch_add(1, Ordering::AcqRel);
+            let Some(item) = items.get(i) else { break };
+            let r = read(w, item);
+            if r.is_err() {
+                failed.store(true, Ordering::Release);
+            }
+            got.push((i, r));
+        }
+        got
+    };
+    let helpers = items.len().min(PARALLEL_READS).saturating_sub(1);
+    let forks: Vec<W> = (0..helpers).map(|_| fork(first)).collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = forks
+            .into_iter()
+            .filter_map(|mut w| {
+                std::thread::Builder::new()
+                    .name("read".into())
+                    .spawn_scoped(s, move || work(&mut w))
+                    .ok()
+            })
+            .collect();
+        for (i, r) in work(first) {
+            out[i] = Some(r);
+        }
+        for h in handles {
+            // The release profile aborts on a panic, so a join error is not expected; its
+            // items would stay `None` and be read again one by one.
+            if let Ok(got) = h.join() {
+                for (i, r) in got {
+                    out[i] = Some(r);
+                }
+            }
+        }
+    });
+    out
+}
+
 /// The largest token file read (web identity and federated tokens are a few KB).
 const TOKEN_FILE_BYTES: u64 = 256 * 1024;
 
@@ -222,4 +295,49 @@ pub(crate) fn read_token_file(path: &Path, what: &str) -> Result<Secret, Error> 
         return Err(Error::new(Kind::Permission, "empty").with_source(src));
     }
     Ok(Secret::new(t.to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_together_in_order_and_stop_after_a_failure() {
+        let items: Vec<u32> = (0..50).collect();
+        let mut first = 0u32;
+        let got = read_together(
+            &items,
+            &mut first,
+            |_| 0,
+            |n, i| {
+                *n += 1;
+                Ok(i * 2)
+            },
+        );
+        assert_eq!(got.len(), 50);
+        for (i, r) in got.iter().enumerate() {
+            assert_eq!(
+                r.as_ref().map(|r| r.as_ref().ok().copied()),
+                Some(Some(i as u32 * 2))
+            );
+        }
+        // The first failure is answered; nothing after it is started once it is seen, and
+        // everything before it has its answer.
+        let got = read_together(
+            &items,
+            &mut first,
+            |_| 0,
+            |_, i| {
+                if *i == 10 {
+                    Err(Error::new(Kind::Unavailable, "no"))
+                } else {
+                    Ok(*i)
+                }
+            },
+        );
+        assert!(matches!(got[10], Some(Err(_))));
+        assert!(got[..10].iter().all(|r| matches!(r, Some(Ok(_)))));
+        assert!(got.iter().filter(|r| r.is_some()).count() < 10 + 1 + PARALLEL_READS);
+        assert!(read_together(&[] as &[u32], &mut first, |_| 0, |_, i| Ok(*i)).is_empty());
+    }
 }

@@ -11,7 +11,11 @@ Usage: fake_azure.py CONFIG_FILE
    "faults": {"NAME": [STATUS...]}, the first answers for NAME (429 with Retry-After: 0),
    "denied": ["NAME", ...],         403 Forbidden / AccessDenied for NAME (secrets and keys),
    "keys": {"NAME": VERSION},       an RSA-2048 key version (generated at start),
-   "key_lie": "other-kid"}          key answers name another key's kid.
+   "key_lie": "other-kid",          key answers name another key's kid,
+   "plain_vault": false,            Key Vault on the plain-http listener too (scripts/fleet: this
+                                    Python server's TLS would be the bottleneck, not the quota),
+   "quota": {"azure-get": [LIMIT, WINDOW_S]}}  over it, 429 Throttled with Retry-After (quota.py;
+                                    default: the documented 4,000 per 10 s).
 
 Endpoints (HTTPS under a fresh test CA written to DIR/ca.pem, plus a plain-http listener that
 serves only IMDS, as the real one is plain http):
@@ -31,7 +35,8 @@ serves only IMDS, as the real one is plain http):
   GET  /metadata/identity/oauth2/token?api-version=2018-02-01&resource=R   IMDS (Metadata: true).
 
 It prints "READY <https_port> <http_port>", then one line per request:
-  "REQ <METHOD> <path without query> auth=<yes|no> kind=<what it was>" (never a value or token).
+  "REQ <METHOD> <path without query> auth=<yes|no> kind=<what it was> status=<N> t=<ms>" (t:
+  CLOCK_MONOTONIC; never a value or token).
 """
 
 import http.server
@@ -50,10 +55,12 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_https import make_certs  # noqa: E402  (the same test CA and server certificate)
+from quota import quotas, retry_after  # noqa: E402
 
 LOCK = threading.Lock()
 CFG = {}
 FAULTS = {}
+QUOTAS = {}  # the documented 4,000 secret reads per 10 s per vault, or the config's (quota.py)
 KEYS = {}
 OAEP = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 
@@ -74,6 +81,9 @@ def emit(line):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without this, Nagle and the client's delayed ACK
+    # hold every answer after a connection's first for 40 ms.
+    disable_nagle_algorithm = True
     plain = False
 
     def log_message(self, *args):
@@ -83,7 +93,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = json.dumps(obj).encode()
         path = urllib.parse.urlsplit(self.path).path
         auth = "yes" if self.headers.get("Authorization") else "no"
-        emit(f"REQ {self.command} {path} auth={auth} kind={kind}")
+        emit(f"REQ {self.command} {path} auth={auth} kind={kind} status={status} t={time.monotonic() * 1000:.1f}")
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -116,7 +126,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if q.get("api-version") != "2018-02-01" or not q.get("resource"):
                 return self.answer(400, {"error": "invalid_request", "error_description": "bad query"}, kind="imds")
             return self.answer(200, self.token(q["resource"], "imds"), kind="imds")
-        if self.plain:
+        if self.plain and not (CFG.get("plain_vault") and u.path.startswith("/secrets/")):
             return self.answer(404, {"error": "not_found"}, kind="plain")
         if u.path == "/msi/token":
             if self.headers.get("X-IDENTITY-HEADER") != CFG["identity_header"]:
@@ -218,6 +228,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fault is not None:
             headers = {"Retry-After": "0"} if fault == 429 else {}
             return self.answer(fault, {"error": {"code": "Throttled" if fault == 429 else "InternalServerError", "message": "try again"}}, headers, kind="fault")
+        q = QUOTAS.get("azure-get")
+        if q is not None:
+            ok, wait = q.admit()
+            if not ok:
+                return self.answer(429, {"error": {"code": "Throttled", "message": "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached"}},
+                                   {"Retry-After": retry_after(wait)}, kind="throttled")
         if name in CFG.get("denied", []):
             return self.answer(403, {"error": {"code": "Forbidden", "message": "Caller is not authorized to perform action on resource.", "innererror": {"code": "AccessDenied"}}}, kind="secret")
         if name in CFG.get("sizes", {}):
@@ -272,6 +288,7 @@ class PlainHandler(Handler):
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # a fleet connects at once
 
 
 def main():
@@ -279,6 +296,7 @@ def main():
         CFG.update(json.load(f))
     for k, v in CFG.get("faults", {}).items():
         FAULTS[k] = list(v)
+    QUOTAS.update(quotas(CFG))
     for k in CFG.get("keys", {}):
         KEYS[k] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     d = CFG["dir"]

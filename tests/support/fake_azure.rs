@@ -87,7 +87,7 @@ impl FakeAzure {
     pub fn requests(&self, kind: &str) -> Vec<String> {
         super::settled(&self.events)
             .into_iter()
-            .filter(|l| l.starts_with("REQ ") && l.ends_with(&format!(" kind={kind}")))
+            .filter(|l| l.starts_with("REQ ") && l.contains(&format!(" kind={kind} ")))
             .collect()
     }
 

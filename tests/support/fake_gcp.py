@@ -35,11 +35,14 @@ Usage: fake_gcp.py CONFIG_JSON
    "kms_denied": [KEY, ...],                     403 PERMISSION_DENIED on these keys
    "kms_lie": "crc" | "short",                   a decrypt answer whose plaintextCrc32c is off by
                                                  one, or whose plaintext is cut to 16 bytes
-   "refuse_jwt": false}                           the token endpoint refuses every JWT
+   "refuse_jwt": false,                           the token endpoint refuses every JWT
+   "quota": {"gcp-access": [LIMIT, WINDOW_S]}}    over it, 429 RESOURCE_EXHAUSTED (quota.py;
+                                                  default: the documented 90,000 a minute)
 It writes DIR/sa.json (a service-account key file whose token_uri is this fake),
 DIR/wif.json and DIR/wif-impersonate.json (external_account files reading DIR/subject-token),
 prints "READY <port>", then one line per request:
-  "REQ <METHOD> <path> auth=<yes|no> ok=<yes|no>" (never a token or a value).
+  "REQ <METHOD> <path> auth=<yes|no> ok=<yes|no> status=<N> t=<ms>" (t: CLOCK_MONOTONIC; never a
+  token or a value).
 """
 
 import base64
@@ -70,6 +73,11 @@ AUDIENCE = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityP
 # token -> who holds it ("sa", "sts", "impersonated", "metadata", "user")
 TOKENS = {}
 FAULTS = {k: list(v) for k, v in CFG.get("faults", {}).items()}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quota import quotas  # noqa: E402
+
+# The documented access quota (90,000 a minute), or the config's ("quota", see quota.py).
+QUOTAS = quotas(CFG)
 
 
 def emit(line):
@@ -109,6 +117,9 @@ KMS_KEYS = {k: AESGCM.generate_key(bit_length=256) for k in CFG.get("kms_keys", 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without this, Nagle and the client's delayed ACK
+    # hold every answer after a connection's first for 40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, *a):
         pass
@@ -144,12 +155,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         path = urllib.parse.urlsplit(self.path).path
         status = self.route_get(path)
-        emit(f"REQ GET {path} auth={'yes' if self.headers.get('Authorization') else 'no'} ok={'yes' if status == 200 else 'no'}")
+        emit(f"REQ GET {path} auth={'yes' if self.headers.get('Authorization') else 'no'} ok={'yes' if status == 200 else 'no'} status={status} t={time.monotonic() * 1000:.1f}")
 
     def do_POST(self):
         path = urllib.parse.urlsplit(self.path).path
         status = self.route_post(path, self.body())
-        emit(f"REQ POST {path} auth={'yes' if self.headers.get('Authorization') else 'no'} ok={'yes' if status == 200 else 'no'}")
+        emit(f"REQ POST {path} auth={'yes' if self.headers.get('Authorization') else 'no'} ok={'yes' if status == 200 else 'no'} status={status} t={time.monotonic() * 1000:.1f}")
 
     def route_get(self, path):
         if path == "/computeMetadata/v1/instance/service-accounts/default/token":
@@ -190,6 +201,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if fault:
             return self.api_error(fault, "UNAVAILABLE" if fault >= 500 else "RESOURCE_EXHAUSTED", "try again")
+        q = QUOTAS.get("gcp-access")
+        if q is not None and not q.admit()[0]:
+            return self.api_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'Access requests' "
+                                  "and limit 'Access requests per minute' of service 'secretmanager.googleapis.com'.")
         if secret in CFG.get("denied", []):
             return self.api_error(403, "PERMISSION_DENIED", f"Permission 'secretmanager.versions.access' denied for resource '{name}'.")
         versions = CFG.get("secrets", {}).get(secret)
@@ -334,6 +349,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # a fleet connects at once
 
 
 def write(name, obj):

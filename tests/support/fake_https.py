@@ -15,7 +15,8 @@ RESPONSE (one per request on the main listener, the last one repeating):
 
 It writes DIR/ca.pem, prints "READY <port> <second_port>", then one line per event:
   "CONN <listener> <n>" after each completed TLS handshake,
-  "REQ <listener> <n> <METHOD> <path> token=<yes|no>" for each request (never the token itself).
+  "REQ <listener> <n> <METHOD> <path> token=<yes|no> t=<ms>" for each request (never the token
+  itself; t: when it arrived, CLOCK_MONOTONIC in ms).
 """
 
 import datetime
@@ -122,7 +123,7 @@ def handler_for(name, scenario, second_port):
             if length:
                 self.rfile.read(length)
             token = "yes" if self.headers.get("X-Vault-Token") else "no"
-            emit(f"REQ {name} {self.conn_id} {self.command} {self.path} token={token}")
+            emit(f"REQ {name} {self.conn_id} {self.command} {self.path} token={token} t={time.monotonic() * 1000:.1f}")
             if name != "main":
                 self.reply({"status": 200, "json": {"data": {}}})
                 return

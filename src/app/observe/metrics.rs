@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use super::State;
 use crate::error::{Error, Kind};
+#[cfg(feature = "tls")]
 use crate::http::timing;
 use crate::provenance::ProgramUser;
 use crate::settings::Listen;
@@ -428,8 +429,17 @@ pub(crate) fn render(s: &State) -> String {
         "Secrets served from the fallback snapshot because their store could not be asked.",
     );
     out.push_str(&format!("secret_init_fallback_secrets {}\n", s.fallback));
+    // Without a remote source (the core build) no request is ever made.
+    #[cfg(feature = "tls")]
+    request_durations(&mut out);
+    out
+}
+
+/// The histogram of store request durations, one series a service.
+#[cfg(feature = "tls")]
+fn request_durations(out: &mut String) {
     family(
-        &mut out,
+        out,
         "secret_init_provider_request_duration_seconds",
         "histogram",
         "Duration of each request to a store (every attempt, retries included).",
@@ -450,7 +460,6 @@ pub(crate) fn render(s: &State) -> String {
             h.sum_seconds
         ));
     }
-    out
 }
 
 #[cfg(test)]

@@ -299,6 +299,7 @@ impl Observer {
 
     /// The vault's keep (token and dynamic secrets, keep.rs `status`): each dynamic secret's
     /// lease expiry and the token's.
+    #[cfg(feature = "vault")]
     pub(crate) fn leases(&mut self, vault: &Value) {
         self.with(|s| {
             s.token_expires = vault["token"]["expires"].as_f64();

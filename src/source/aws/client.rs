@@ -125,9 +125,15 @@ fn error_message(body: &[u8]) -> Option<String> {
     (!m.is_empty()).then_some(m)
 }
 
-/// Whether a non-2xx answer is worth another attempt (throttling codes on a 400).
-fn retry_if(status: u16, body: &[u8]) -> bool {
-    status == 400 && error_code(body).is_some_and(|c| THROTTLING.contains(&c.as_str()))
+/// The throttling code of a non-2xx answer that is not a 429 (a 400 naming a throttling code),
+/// for the client's throttling retries.
+fn throttled_if(status: u16, body: &[u8]) -> Option<String> {
+    if status != 400 {
+        return None;
+    }
+    error_code(body)
+        .filter(|c| THROTTLING.contains(&c.as_str()))
+        .map(|c| crate::log::escape_controls(&c))
 }
 
 /// The error for a non-200 answer; `what` names the call in the message.
@@ -211,9 +217,16 @@ impl Clients {
                 settings,
                 env,
                 max_body,
-                retry_if: Some(retry_if),
+                throttled_if: Some(throttled_if),
                 service: http::timing::Service::Aws,
             )),
+        }
+    }
+
+    /// Clients for a concurrent reader ([`http::Pool::fork`]).
+    pub(crate) fn fork(&self) -> Clients {
+        Clients {
+            pool: self.pool.fork(),
         }
     }
 
@@ -447,8 +460,18 @@ mod tests {
             let e = parse_secret_value(status, &s(body)).expect_err("error");
             assert_eq!(e.exit_code(), code, "{body}: {e}");
         }
-        assert!(retry_if(400, br#"{"__type":"ThrottlingException"}"#));
-        assert!(!retry_if(400, br#"{"__type":"AccessDeniedException"}"#));
+        assert_eq!(
+            throttled_if(400, br#"{"__type":"ThrottlingException"}"#).as_deref(),
+            Some("ThrottlingException")
+        );
+        assert_eq!(
+            throttled_if(400, br#"{"__type":"AccessDeniedException"}"#),
+            None
+        );
+        assert_eq!(
+            throttled_if(500, br#"{"__type":"ThrottlingException"}"#),
+            None
+        );
         for body in [
             r#"{"__type":"ResourceNotFoundException","message":"x"}"#,
             r#"{"__type":"ParameterNotFound"}"#,

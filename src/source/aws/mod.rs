@@ -27,7 +27,7 @@ use std::rc::Rc;
 
 use super::remote::{
     Measured, Reads, Versioned, check_size, found, injections, keyed_versioned, naming, now,
-    object_keys,
+    object_keys, read_together,
 };
 use super::{Found, Injected, Source, SourceKind, not_mine};
 use crate::environ::Environ;
@@ -344,9 +344,9 @@ impl AwsSource {
     /// Secrets Manager ids with `BatchGetSecretValue` ([`client::BATCH_SECRETS`] a call) and
     /// unpinned parameter names with `GetParameters` ([`client::BATCH_PARAMETERS`] a call), per
     /// region. A batch settles what it returned and what it reports missing; anything else (a
-    /// per-id error, a failed call, the batch action refused with AccessDenied, which also
-    /// stops batching that service for the run) is left to the single reads, which report it
-    /// in their own words.
+    /// per-id error, a failed or throttled call, the batch action refused with AccessDenied,
+    /// which also stops batching that service for the run) is left to the single reads, made
+    /// together (`read_singles`), which report it in their own words.
     fn prefetch_refs(&mut self, refs: &[AwsRef]) {
         let mut groups: BTreeMap<(Service, String), Vec<String>> = BTreeMap::new();
         for r in refs {
@@ -441,6 +441,7 @@ impl AwsSource {
                 }
             }
         }
+        self.read_singles(refs);
     }
 
     /// The whole-source candidates, loaded on first use.
@@ -533,28 +534,49 @@ impl AwsSource {
     ) -> Result<Option<Rc<Versioned<Stored>>>, Error> {
         let (url, _) = endpoint(r.service, Some(region), &self.env);
         let creds = self.credentials()?;
-        let t = now();
-        let stored = match r.service {
-            Service::Ssm => {
-                let name = match &r.version {
-                    Some(v) => format!("{}:{v}", r.id),
-                    None => r.id.clone(),
-                };
-                self.clients.get_parameter(&url, region, &name, &creds, t)?
+        let key = (
+            r.service,
+            region.to_string(),
+            r.id.clone(),
+            r.version.clone(),
+        );
+        Ok(read_one(&mut self.clients, &key, &url, &creds, self.max_secret_bytes)?.map(Rc::new))
+    }
+
+    /// Reads together what the batches left of `refs` (pinned versions, parameter ARNs, a lone
+    /// id, a batch that failed or was throttled), each a request, into the cache.
+    fn read_singles(&mut self, refs: &[AwsRef]) {
+        // (what is read, the endpoint, the reference as errors name it)
+        let mut todo: Vec<(ReadKey, String, String)> = Vec::new();
+        for r in refs {
+            let src = r.target();
+            let Ok(region) = self.region_for(r.region.as_deref(), &src) else {
+                continue;
+            };
+            let key = (r.service, region, r.id.clone(), r.version.clone());
+            if self.cache.contains(&key) || todo.iter().any(|(k, _, _)| *k == key) {
+                continue;
             }
-            _ => self.clients.get_secret_value(
-                &url,
-                region,
-                &r.id,
-                r.version.as_deref(),
-                &creds,
-                t,
-            )?,
-        };
-        if let Some(s) = &stored {
-            self.check_size(&s.value)?;
+            let (url, _) = endpoint(r.service, Some(&key.1), &self.env);
+            todo.push((key, url, src));
         }
-        Ok(stored.map(Rc::new))
+        if todo.len() < 2 {
+            return;
+        }
+        // A failure to get credentials is kept and reported by the fetches that follow.
+        let Ok(creds) = self.credentials() else {
+            return;
+        };
+        let max = self.max_secret_bytes;
+        let results = read_together(&todo, &mut self.clients, Clients::fork, |c, item| {
+            let (key, url, src) = item;
+            read_one(c, key, url, &creds, max).map_err(|e| naming(e, src))
+        });
+        for ((key, _, src), r) in todo.into_iter().zip(results) {
+            if let Some(r) = r {
+                let _ = self.cache.keep(key, r.map(|v| v.map(Rc::new)), "aws", &src);
+            }
+        }
     }
 
     /// Reads `r` and picks its `#KEY`, for secret `name`.
@@ -658,4 +680,29 @@ impl Source for AwsSource {
         };
         Ok(injections(keys.into_iter().chain(params)))
     }
+}
+
+/// One read of `key` (service, region, id, version) at `url`, its size checked against `max`.
+fn read_one(
+    clients: &mut Clients,
+    key: &ReadKey,
+    url: &str,
+    creds: &Credentials,
+    max: u64,
+) -> Result<Option<Versioned<Stored>>, Error> {
+    let (service, region, id, version) = key;
+    let stored = match service {
+        Service::Ssm => {
+            let name = match version {
+                Some(v) => format!("{id}:{v}"),
+                None => id.clone(),
+            };
+            clients.get_parameter(url, region, &name, creds, now())?
+        }
+        _ => clients.get_secret_value(url, region, id, version.as_deref(), creds, now())?,
+    };
+    if let Some(s) = &stored {
+        check_size(s.value.bytes(), max)?;
+    }
+    Ok(stored)
 }

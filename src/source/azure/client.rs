@@ -244,6 +244,14 @@ impl Clients {
         }
     }
 
+    /// Clients for a concurrent reader ([`http::Pool::fork`]).
+    pub(crate) fn fork(&self) -> Clients {
+        Clients {
+            pool: self.pool.fork(),
+            endpoint: self.endpoint.clone(),
+        }
+    }
+
     fn client(&mut self, url: &str) -> &mut http::Client {
         let host = http::origin(url);
         self.pool.client(&host, |opts| {

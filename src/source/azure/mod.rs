@@ -20,7 +20,7 @@ pub(crate) mod config;
 use std::collections::BTreeMap;
 
 use super::remote::{
-    Reads, Versioned, check_size, injections, keyed_versioned, naming, object_keys,
+    Reads, Versioned, check_size, injections, keyed_versioned, naming, object_keys, read_together,
 };
 use super::{Found, Injected, Source, SourceKind, not_mine};
 use crate::environ::Environ;
@@ -184,6 +184,49 @@ impl Source for AzureSource {
             Some(Err(e)) if self.settings.secrets.is_some() => Err(e),
             Some(Err(_)) => Ok(None),
             Some(Ok(r)) => self.value(&r),
+        }
+    }
+
+    /// Reads the `from:` references about to be fetched together (each a request: Key Vault
+    /// has no batch read), into the cache the fetches then find.
+    fn prefetch(&mut self, references: &[&Reference]) {
+        // (cache key, token, the reference as errors name it)
+        let mut todo: Vec<((String, String), Secret, String)> = Vec::new();
+        for r in references {
+            let Reference::Azure(r) = r else { continue };
+            let base = self
+                .settings
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| r.vault_url());
+            let key = (base, r.path());
+            if self.cache.contains(&key) || todo.iter().any(|(k, _, _)| *k == key) {
+                continue;
+            }
+            // A failure to get a token is kept and reported by the fetch of that reference.
+            let Ok(token) = self.token(&format!("https://{}", r.suffix)) else {
+                continue;
+            };
+            todo.push((key, token, r.target()));
+        }
+        if todo.len() < 2 {
+            return;
+        }
+        let max = self.max_secret_bytes;
+        let results = read_together(&todo, &mut self.clients, Clients::fork, |c, item| {
+            let ((base, path), token, src) = item;
+            let v = c
+                .get_secret(base, path, token)
+                .map_err(|e| naming(e, src))?;
+            if let Some(v) = &v {
+                check_size(v.value.len(), max).map_err(|e| naming(e, src))?;
+            }
+            Ok(v)
+        });
+        for ((key, _, src), r) in todo.into_iter().zip(results) {
+            if let Some(r) = r {
+                let _ = self.cache.keep(key, r, "azure", &src);
+            }
         }
     }
 

@@ -201,6 +201,13 @@ impl Clients {
     }
 
     /// The client for `url`'s scheme and host; `metadata` permits plain http to it.
+    /// Clients for a concurrent reader ([`http::Pool::fork`]).
+    pub(crate) fn fork(&self) -> Clients {
+        Clients {
+            pool: self.pool.fork(),
+        }
+    }
+
     fn client(&mut self, url: &str, metadata: bool) -> &mut http::Client {
         self.pool.client(&http::origin(url), |opts| {
             if metadata {

@@ -23,6 +23,7 @@ use std::rc::Rc;
 
 use super::remote::{
     Reads, Versioned, check_size, injections, keyed_versioned, naming, now, object_keys,
+    read_together,
 };
 use super::{Found, Injected, Source, SourceKind, not_mine};
 use crate::environ::Environ;
@@ -181,6 +182,40 @@ impl Source for GcpSource {
         let r = GcpRef::named(&project, name.as_str())
             .map_err(|why| Error::new(Kind::Config, why).with_source(format!("gcp {name}")))?;
         self.value(&r)
+    }
+
+    /// Reads the `from:` references about to be fetched together (each a request: Secret
+    /// Manager has no batch read), into the cache the fetches then find.
+    fn prefetch(&mut self, references: &[&Reference]) {
+        let mut todo: Vec<String> = Vec::new();
+        for r in references {
+            if let Reference::Gcp(g) = r {
+                let resource = g.resource();
+                if !self.cache.contains(&resource) && !todo.contains(&resource) {
+                    todo.push(resource);
+                }
+            }
+        }
+        if todo.len() < 2 {
+            return;
+        }
+        // A failure to get a token is kept and reported by the fetches that follow.
+        let Ok(token) = self.token() else { return };
+        let endpoint = self.settings.endpoint.clone();
+        let max = self.max_secret_bytes;
+        let results = read_together(&todo, &mut self.clients, Clients::fork, |c, resource| {
+            let v = c.access(&endpoint, resource, &token)?;
+            if let Some(v) = &v {
+                check_size(v.value.len(), max)?;
+            }
+            Ok(v)
+        });
+        for (resource, r) in todo.into_iter().zip(results) {
+            if let Some(r) = r {
+                let r = r.map(|v| v.map(Rc::new));
+                let _ = self.cache.keep(resource.clone(), r, "gcp", &resource);
+            }
+        }
     }
 
     fn fetch(&mut self, reference: &Reference, _name: &SecretName) -> Result<Option<Found>, Error> {

@@ -14,7 +14,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -41,12 +40,6 @@ pub struct KvData {
     /// The KV v2 version read, if the engine is v2.
     pub version: Option<u64>,
 }
-
-/// The most KV reads a start has in flight at once, each on its own connection: 50 paths on a
-/// server 50 ms away then take about 7 round trips after the login instead of 50. Small enough
-/// for a server's rate limit and a pod's file descriptors; OpenBao's own `bao agent` templates
-/// read one path at a time.
-pub(crate) const PARALLEL_READS: usize = 8;
 
 /// A logged-in (or about to log in) connection to one Vault/OpenBao server.
 pub struct Vault {
@@ -413,55 +406,12 @@ impl Vault {
         }
     }
 
-    /// Reads the latest version of each of `paths`, with up to [`PARALLEL_READS`] requests in
-    /// flight (scoped threads, one connection each); results in `paths`' order. Paths are
-    /// taken in order, and once a read fails no new one starts: every path before the first
-    /// failure has its answer, so the caller reports the same first error a one-by-one read
-    /// would. `None`: not read (after a failure). A thread that cannot be started leaves its
-    /// share to the others, this one included.
+    /// Reads the latest version of each of `paths` together, on up to
+    /// [`crate::source::remote::PARALLEL_READS`] connections
+    /// ([`crate::source::remote::read_together`]); results in `paths`' order, `None` for a path
+    /// not read after a failure.
     pub fn read_all(&mut self, paths: &[String]) -> Vec<Option<Result<KvData, Error>>> {
-        let mut out: Vec<Option<Result<KvData, Error>>> = paths.iter().map(|_| None).collect();
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let work = |v: &mut Vault| {
-            let mut got = Vec::new();
-            while !failed.load(Ordering::Acquire) {
-                let i = next.fetch_add(1, Ordering::AcqRel);
-                let Some(path) = paths.get(i) else { break };
-                let r = v.read(path, None);
-                if r.is_err() {
-                    failed.store(true, Ordering::Release);
-                }
-                got.push((i, r));
-            }
-            got
-        };
-        let helpers = paths.len().min(PARALLEL_READS).saturating_sub(1);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..helpers)
-                .filter_map(|_| {
-                    let mut v = self.reader();
-                    std::thread::Builder::new()
-                        .name("vault-read".into())
-                        .spawn_scoped(s, move || work(&mut v))
-                        .ok()
-                })
-                .collect();
-            // This thread reads too, starting on the connection the login left open.
-            for (i, r) in work(self) {
-                out[i] = Some(r);
-            }
-            for h in handles {
-                // The release profile aborts on a panic, so a join error is not expected; its
-                // paths would stay `None` and be read again one by one.
-                if let Ok(got) = h.join() {
-                    for (i, r) in got {
-                        out[i] = Some(r);
-                    }
-                }
-            }
-        });
-        out
+        crate::source::remote::read_together(paths, self, Vault::reader, |v, p| v.read(p, None))
     }
 
     /// Reads the KV secret at API path `path`, optionally a pinned KV v2 `version`. Errors carry
