@@ -2,6 +2,7 @@
 
 mod support;
 
+mod age_files;
 mod arm64;
 mod aws;
 mod aws_batch;

@@ -9,6 +9,7 @@
 //! rather than by a racy check; on kernels without openat2 every symlink is refused instead.
 //! Opens are `O_NONBLOCK` and the type is checked on the open descriptor, so a FIFO cannot hang
 //! the start and a device, socket or directory is refused. Reads stop at the size cap plus one.
+//! A `NAME.age` where `NAME` is looked for is decrypted with the age identities ([`sealed`]).
 
 use std::collections::HashSet;
 use std::os::fd::OwnedFd;
@@ -18,6 +19,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
+use super::age_keys::AgeKeys;
 use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
@@ -49,6 +51,8 @@ pub struct FileSource {
     /// output dir is also a secrets dir), nor, under `--user`, one the program could have
     /// written, nor one of secret-init's own credentials.
     inputs: Inputs,
+    /// The identities for `NAME.age` files.
+    age: AgeKeys,
 }
 
 impl FileSource {
@@ -58,7 +62,14 @@ impl FileSource {
             dirs: dirs.into_iter().map(|d| (d, Dir::Pending)).collect(),
             max_bytes,
             inputs: Inputs::default(),
+            age: AgeKeys::new(Environ::default(), super::Outputs::default()),
         }
+    }
+
+    /// The same source, decrypting `NAME.age` files with `keys`.
+    pub(crate) fn with_age(mut self, keys: AgeKeys) -> Self {
+        self.age = keys;
+        self
     }
 
     /// The same source, reading only the files `inputs` allows.
@@ -266,6 +277,10 @@ impl Source for FileSource {
             let Dir::Open { fd: dirfd, names } = dir else {
                 continue;
             };
+            let (dir, inputs, max) = (path.as_path(), &self.inputs, self.max_bytes);
+            if let Some(f) = sealed(dirfd, names, dir, name, inputs, &mut self.age, max)? {
+                return Ok(Some(f));
+            }
             if !names.contains(name.as_str().as_bytes()) {
                 continue;
             }
@@ -324,5 +339,95 @@ impl Source for FileSource {
                 version: None,
             },
         }))
+    }
+}
+
+/// The cap on an age file whose plaintext may be `max` bytes: room for the header (a few
+/// stanzas), 16 bytes per 64 KiB chunk and armor (base64, a third more, and its lines).
+fn sealed_cap(max: u64) -> u64 {
+    max.saturating_add(max / 2).saturating_add(64 * 1024)
+}
+
+/// `NAME.age` where `NAME` is looked for: decrypted with the age identities (the ones `age:`
+/// references use) and shown as `file:DIR/NAME.age`. A plain `NAME` beside it that is an input is
+/// ambiguous and refused (65); one that is not (a delivery of ours, a dangling link, one the
+/// program could have written) is no rival. Opened as `NAME` is (beneath the dir, regular, capped).
+/// `dirfd` is the open dir at `dir`, listed as `names`; `None`: no `NAME.age` to read (the caller
+/// then tries the plain `NAME`).
+fn sealed(
+    dirfd: &OwnedFd,
+    names: &HashSet<Vec<u8>>,
+    dir: &Path,
+    name: &SecretName,
+    inputs: &Inputs,
+    keys: &mut AgeKeys,
+    max: u64,
+) -> Result<Option<Found>, Error> {
+    let sealed = format!("{}.age", name.as_str());
+    if !names.contains(sealed.as_bytes()) {
+        return Ok(None);
+    }
+    let visible = dir.join(&sealed);
+    let src = format!("file:{}", visible.display());
+    if names.contains(name.as_str().as_bytes()) && rivals(dirfd, name.as_str(), inputs) {
+        return Err(Error::new(
+            Kind::Data,
+            format!(
+                "both {name} and {sealed} are in {}; keep only one",
+                dir.display()
+            ),
+        )
+        .with_source(src));
+    }
+    let fd = match open_beneath(dirfd, &sealed, READ_FLAGS) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(errno_error(e, "open").with_source(src)),
+    };
+    let st = match inputs.judge(&fd, Some((dirfd, &sealed))) {
+        Ok(st) => st,
+        Err(NotInput::Delivered) => return Ok(None),
+        Err(NotInput::Writable(how)) => {
+            crate::log::warn!(
+                "secret \"{name}\": {src} is not an input: the program's user could have written it ({how})"
+            );
+            return Ok(None);
+        }
+        Err(why) => return Err(not_input(why).with_source(src)),
+    };
+    let file = read_regular(fd, &st, sealed_cap(max))
+        .map_err(|why| Error::new(Kind::Data, why).with_source(src.clone()))?;
+    let value = keys
+        .decrypt(file.expose())
+        .map_err(|e| e.with_source(src.clone()))?;
+    if value.expose().len() as u64 > max {
+        return Err(Error::new(
+            Kind::Data,
+            format!("decrypted, exceeds the {max}-byte limit"),
+        )
+        .with_source(src));
+    }
+    crate::log::debug!("secret \"{name}\": found in {src}");
+    Ok(Some(Found {
+        value,
+        origin: Origin {
+            kind: SourceKind::File,
+            label: src,
+            path: Some(visible),
+            version: None,
+        },
+    }))
+}
+
+/// Whether the plain `name` beside `NAME.age` would be read as a value: anything but a file that
+/// is absent (a dangling link), a delivery of ours, or one the program could have written.
+fn rivals(dirfd: &OwnedFd, name: &str, inputs: &Inputs) -> bool {
+    match open_beneath(dirfd, name, READ_FLAGS) {
+        Ok(fd) => !matches!(
+            inputs.judge(&fd, Some((dirfd, name))),
+            Err(NotInput::Delivered | NotInput::Writable(_))
+        ),
+        Err(Errno::ENOENT) => false,
+        Err(_) => true,
     }
 }

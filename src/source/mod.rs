@@ -5,6 +5,7 @@
 //! costs nothing elsewhere. Lookups return `Ok(None)` for "not here" and `Err` only for problems
 //! that must stop the start (a link escaping the secrets dir, a FIFO, a bad permission).
 
+mod age_keys;
 #[cfg(feature = "aws")]
 pub(crate) mod aws;
 #[cfg(feature = "azure")]

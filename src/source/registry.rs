@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::age_keys::AgeKeys;
 #[cfg(feature = "aws")]
 use super::aws::{AwsSource, config::AwsSettings};
 #[cfg(feature = "azure")]
@@ -242,7 +243,8 @@ impl SourceSettings {
         for kind in SourceKind::ALL {
             let (source, in_order): (Box<dyn Source>, bool) = match kind {
                 SourceKind::File => {
-                    let mut s = FileSource::new(generic.secrets_dirs.to_vec(), max);
+                    let mut s = FileSource::new(generic.secrets_dirs.to_vec(), max)
+                        .with_age(AgeKeys::new(env.clone(), outputs.clone()));
                     if let Some(inputs) = generic.inputs {
                         s = s.judged_by(inputs);
                     }

@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::age_keys::{AgeKeys, NO_IDENTITY};
 use super::file::read_input;
 use super::kms::{self, KmsClients, KmsKey};
 use super::{Found, Origin, Outputs, Source, SourceKind, not_mine};
@@ -43,9 +44,6 @@ crate::source::section::raw_section! {
 }
 
 crate::source::section::section!(RawSopsSettings);
-
-/// The largest age identity file read.
-const MAX_KEYS_FILE: u64 = 1024 * 1024;
 
 /// `secret_init.sops` merged, relative paths resolved.
 #[derive(Clone, Debug, Default)]
@@ -88,10 +86,8 @@ type Opened = Result<Decrypted, Kind>;
 /// Reads SOPS and age files.
 pub(crate) struct SopsSource {
     settings: SopsSettings,
-    env: Environ,
-    outputs: Outputs,
     inputs: Inputs,
-    identities: Option<Result<Vec<Identity>, Error>>,
+    age: AgeKeys,
     kms: KmsClients,
     opened: BTreeMap<PathBuf, Opened>,
 }
@@ -113,10 +109,8 @@ impl SopsSource {
     ) -> Self {
         SopsSource {
             settings,
-            env,
-            outputs,
             inputs: inputs.cloned().unwrap_or_default(),
-            identities: None,
+            age: AgeKeys::new(env, outputs),
             kms,
             opened: BTreeMap::new(),
         }
@@ -125,23 +119,6 @@ impl SopsSource {
     /// Whether lookups by name can find anything here.
     pub(crate) fn serves_names(&self) -> bool {
         !self.settings.files.is_empty()
-    }
-
-    /// The age identities, read once.
-    fn identities(&mut self) -> Result<&[Identity], Error> {
-        if self.identities.is_none() {
-            self.identities = Some(load_identities(&self.env, &self.outputs));
-        }
-        self.loaded_identities()
-    }
-
-    /// The identities [`Self::identities`] read.
-    fn loaded_identities(&self) -> Result<&[Identity], Error> {
-        match self.identities.as_ref() {
-            Some(Ok(ids)) => Ok(ids),
-            Some(Err(e)) => Err(Error::new(e.kind, e.what.clone())),
-            None => Ok(&[]),
-        }
     }
 
     /// The bytes of the file at `path` (already located), under `src`.
@@ -189,10 +166,7 @@ impl SopsSource {
             .flatten()
             .any(|k| matches!(k, MasterKey::Age { .. }));
         let ids: &[Identity] = if wants_age {
-            if let Err(e) = self.identities() {
-                return Err(e.with_source(src));
-            }
-            self.loaded_identities()?
+            self.age.get().map_err(|e| e.with_source(src))?
         } else {
             &[]
         };
@@ -230,10 +204,7 @@ fn open_master_key(
     let (kms_key, wrapped) = match key {
         MasterKey::Age { enc, .. } => {
             if ids.is_empty() {
-                return Err(Error::new(
-                    Kind::Config,
-                    "no age identity: set SOPS_AGE_KEY or SOPS_AGE_KEY_FILE, or put one in ~/.config/sops/age/keys.txt",
-                ));
+                return Err(Error::new(Kind::Config, NO_IDENTITY));
             }
             return age::decrypt(enc.as_bytes(), ids)
                 .map_err(|e| Error::new(Kind::Data, e.to_string()));
@@ -299,85 +270,6 @@ fn open_master_key(
     kms::unwrap(&kms_key, &wrapped, with).map_err(|e| Error::new(e.kind, e.what))
 }
 
-/// The text of a key file (capped, in wiped memory); `None` when it does not exist.
-fn read_key_file(path: &Path, what: &str) -> Result<Option<zeroize::Zeroizing<String>>, Error> {
-    let config = |what: String| Error::new(Kind::Config, what);
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(config(format!(
-                "{what}: cannot read {}: {}",
-                path.display(),
-                crate::error::io_text(&e)
-            )));
-        }
-    };
-    let bytes = crate::fsx::read_secret(file, MAX_KEYS_FILE, 4096)
-        .map_err(|e| config(format!("{what}: {}", crate::error::io_text(&e))))?
-        .ok_or_else(|| config(format!("{what}: larger than {MAX_KEYS_FILE} bytes")))?;
-    let text =
-        std::str::from_utf8(bytes.expose()).map_err(|_| config(format!("{what}: not text")))?;
-    Ok(Some(zeroize::Zeroizing::new(text.to_string())))
-}
-
-/// Every age identity in sops' places (see the module docs).
-fn load_identities(env: &Environ, outputs: &Outputs) -> Result<Vec<Identity>, Error> {
-    let config = |what: String| Error::new(Kind::Config, what);
-    let mut ids = Vec::new();
-    if let Some(v) = env.text("SOPS_AGE_KEY") {
-        ids.extend(
-            Identity::parse_all(&v, true).map_err(|e| config(format!("SOPS_AGE_KEY: {e}")))?,
-        );
-    }
-    let mut files: Vec<(PathBuf, String, bool)> = Vec::new();
-    if let Some(f) = env.text("SOPS_AGE_KEY_FILE").filter(|f| !f.is_empty()) {
-        let p = PathBuf::from(&f);
-        outputs.refuse(&p, "SOPS_AGE_KEY_FILE")?;
-        files.push((p, "SOPS_AGE_KEY_FILE".into(), true));
-    }
-    let config_home = env
-        .text("XDG_CONFIG_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            env.text("HOME")
-                .filter(|h| !h.is_empty())
-                .map(|h| Path::new(&h).join(".config"))
-        });
-    if let Some(dir) = config_home {
-        let p = dir.join("sops/age/keys.txt");
-        // A keys file at the default place that secret-init delivers is an output, not a key.
-        if !outputs.contains(&p) {
-            let shown = p.display().to_string();
-            files.push((p, shown, false));
-        }
-    }
-    if let Some(f) = env
-        .text("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
-        .filter(|f| !f.is_empty())
-    {
-        let p = PathBuf::from(&f);
-        outputs.refuse(&p, "SOPS_AGE_SSH_PRIVATE_KEY_FILE")?;
-        let text = read_key_file(&p, "SOPS_AGE_SSH_PRIVATE_KEY_FILE")?
-            .ok_or_else(|| config("SOPS_AGE_SSH_PRIVATE_KEY_FILE: no such file".to_string()))?;
-        ids.push(
-            Identity::parse_ssh(&text)
-                .map_err(|e| config(format!("SOPS_AGE_SSH_PRIVATE_KEY_FILE: {e}")))?,
-        );
-    }
-    for (path, what, required) in files {
-        let Some(text) = read_key_file(&path, &what)? else {
-            if required {
-                return Err(config(format!("{what}: no such file: {}", path.display())));
-            }
-            continue;
-        };
-        ids.extend(Identity::parse_all(&text, false).map_err(|e| config(format!("{what}: {e}")))?);
-    }
-    Ok(ids)
-}
-
 impl Source for SopsSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Sops
@@ -433,17 +325,11 @@ impl Source for SopsSource {
                 let path = self.settings.locate(file);
                 let src = format!("age:{}", path.display());
                 let bytes = self.read(&path, &src)?;
-                let ids = self.identities().map_err(|e| e.with_source(src.clone()))?;
-                if ids.is_empty() {
-                    return Err(Error::new(
-                        Kind::Config,
-                        "no age identity: set SOPS_AGE_KEY or SOPS_AGE_KEY_FILE, or put one in ~/.config/sops/age/keys.txt",
-                    )
-                    .with_source(src));
-                }
-                let plain = age::decrypt(bytes.expose(), ids)
-                    .map_err(|e| Error::new(Kind::Data, e.to_string()).with_source(src.clone()))?;
-                Ok(Some(Self::found(Secret::new(plain.to_vec()), src, &path)))
+                let plain = self
+                    .age
+                    .decrypt(bytes.expose())
+                    .map_err(|e| e.with_source(src.clone()))?;
+                Ok(Some(Self::found(plain, src, &path)))
             }
             other => Err(not_mine(SourceKind::Sops, other)),
         }
