@@ -1016,8 +1016,9 @@ fn the_audit_trail_names_the_versions_of_secrets_taken_in_bulk_from_aws() {
 
     // Two JSON secrets listed in `aws.secrets` (one BatchGetSecretValue) and two parameters
     // under `aws.parameters_path` (GetParametersByPath); the versions as boto3 reports them.
-    let values: std::collections::BTreeMap<&str, String> =
-        ["a1", "a2", "b1", "c1", "c2", "d1"].map(|t| (t, canary(t))).into();
+    let values: std::collections::BTreeMap<&str, String> = ["a1", "a2", "b1", "c1", "c2", "d1"]
+        .map(|t| (t, canary(t)))
+        .into();
     let moto = Moto::start();
     let r = moto.admin(json!([
         {"service": "secretsmanager", "method": "create_secret", "args": {"Name": "app/one", "SecretString": json!({"A": values["a1"]}).to_string()}},
@@ -1062,7 +1063,10 @@ fn the_audit_trail_names_the_versions_of_secrets_taken_in_bulk_from_aws() {
         {"service": "ssm", "method": "put_parameter", "args": {"Name": "/bulk/C", "Value": values["c2"], "Type": "SecureString", "Overwrite": true}},
     ]));
     let (a2, c2) = (r[0]["VersionId"].clone(), r[1]["Version"].clone());
-    assert!(a2.is_string() && a2 != a1 && c2.is_u64() && c2 != c1, "{r:?}");
+    assert!(
+        a2.is_string() && a2 != a1 && c2.is_u64() && c2 != c1,
+        "{r:?}"
+    );
     let published = wait_until(Duration::from_secs(15), || {
         let audit = audit_lines(&path);
         audit.len() > 1 && refreshed_versions(&audit).len() == 2

@@ -479,11 +479,7 @@ impl AwsSource {
     }
 
     /// Every key of each of the JSON-object secrets `listed` (in `setting`), in order.
-    fn json_keys(
-        &mut self,
-        listed: &[AwsRef],
-        setting: &str,
-    ) -> Result<Vec<Keyed>, Error> {
+    fn json_keys(&mut self, listed: &[AwsRef], setting: &str) -> Result<Vec<Keyed>, Error> {
         self.prefetch_refs(listed);
         let mut out = Vec::new();
         for r in listed {
