@@ -994,3 +994,107 @@ fn the_audit_trail_names_the_aws_gcp_and_azure_versions_received() {
     let v = audited_versions(&sb);
     assert_eq!((v["cur"].clone(), v["old"].clone()), (json!(v2), json!(v1)));
 }
+
+/// The refresh records of an audit trail after its start: for each secret published, the
+/// versions it was published with, in order.
+fn refreshed_versions(audit: &[Value]) -> std::collections::BTreeMap<String, Vec<Value>> {
+    let mut out: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    for rec in &audit[1..] {
+        assert_eq!(rec["event"], "refresh", "{rec}");
+        for p in rec["published"].as_array().expect("published") {
+            out.entry(p["secret"].as_str().unwrap_or("").to_string())
+                .or_default()
+                .push(p["version"].clone());
+        }
+    }
+    out
+}
+
+#[test]
+fn the_audit_trail_names_the_versions_of_secrets_taken_in_bulk_from_aws() {
+    use crate::support::moto::{Counting, Moto};
+
+    // Two JSON secrets listed in `aws.secrets` (one BatchGetSecretValue) and two parameters
+    // under `aws.parameters_path` (GetParametersByPath); the versions as boto3 reports them.
+    let values: std::collections::BTreeMap<&str, String> = ["a1", "a2", "b1", "c1", "c2", "d1"]
+        .map(|t| (t, canary(t)))
+        .into();
+    let moto = Moto::start();
+    let r = moto.admin(json!([
+        {"service": "secretsmanager", "method": "create_secret", "args": {"Name": "app/one", "SecretString": json!({"A": values["a1"]}).to_string()}},
+        {"service": "secretsmanager", "method": "create_secret", "args": {"Name": "app/two", "SecretString": json!({"B": values["b1"]}).to_string()}},
+        {"service": "ssm", "method": "put_parameter", "args": {"Name": "/bulk/C", "Value": values["c1"], "Type": "SecureString"}},
+        {"service": "ssm", "method": "put_parameter", "args": {"Name": "/bulk/D", "Value": values["d1"], "Type": "String"}},
+    ]));
+    let (a1, b1) = (r[0]["VersionId"].clone(), r[1]["VersionId"].clone());
+    let (c1, d1) = (r[2]["Version"].clone(), r[3]["Version"].clone());
+    assert!(a1.is_string() && c1.is_u64(), "{r:?}");
+    let proxy = Counting::new(&moto);
+    let sb = Sandbox::new();
+    sb.mkdir("out");
+    sb.config(&format!(
+        "secrets:\n  A: null\n  B: null\n  C: null\n  D: null\nsecret_init:\n{}  refresh:\n    \
+         interval: 1s\n    jitter: 0%\n  aws:\n    secrets: [app/one, app/two]\n    \
+         parameters_path: /bulk/\n",
+        audit_section(&sb)
+    ));
+    let mut run = sb.run();
+    moto.env(&mut run, &sb);
+    run.env("AWS_ENDPOINT_URL", &proxy.url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args(["--log-level", "trace", "--"])
+        .args(waiter());
+    let ns = Ns::start(&run, &[]);
+    expect_prefix(&ns, "ready", Duration::from_secs(10));
+    let path = sb.path("audit.jsonl");
+    assert!(wait_until(Duration::from_secs(10), || !read(&path).is_empty()));
+    let v = audited_versions(&sb);
+    assert_eq!(
+        (&v["A"], &v["B"], &v["C"], &v["D"]),
+        (&a1, &b1, &json!(c1.to_string()), &json!(d1.to_string())),
+        "{v:?}"
+    );
+
+    // One new version of a listed secret and of a parameter: the refresh that publishes each
+    // names its new version, and only the changed secrets are in it.
+    let r = moto.admin(json!([
+        {"service": "secretsmanager", "method": "put_secret_value", "args": {"SecretId": "app/one", "SecretString": json!({"A": values["a2"]}).to_string()}},
+        {"service": "ssm", "method": "put_parameter", "args": {"Name": "/bulk/C", "Value": values["c2"], "Type": "SecureString", "Overwrite": true}},
+    ]));
+    let (a2, c2) = (r[0]["VersionId"].clone(), r[1]["Version"].clone());
+    assert!(
+        a2.is_string() && a2 != a1 && c2.is_u64() && c2 != c1,
+        "{r:?}"
+    );
+    let published = wait_until(Duration::from_secs(15), || {
+        let audit = audit_lines(&path);
+        audit.len() > 1 && refreshed_versions(&audit).len() == 2
+    });
+    let log = stop(ns);
+    let audit = audit_lines(&path);
+    assert!(published, "{audit:?}");
+    assert_eq!(
+        refreshed_versions(&audit),
+        [
+            ("A".to_string(), vec![a2]),
+            ("C".to_string(), vec![json!(c2.to_string())]),
+        ]
+        .into_iter()
+        .collect(),
+        "{audit:?}"
+    );
+    // Read in bulk: the listed secrets by BatchGetSecretValue, the parameters by path.
+    let counts = proxy.counts();
+    assert!(
+        counts.get("BatchGetSecretValue") >= Some(&2)
+            && counts.get("GetParametersByPath") >= Some(&2)
+            && !counts.contains_key("GetSecretValue"),
+        "{counts:?}"
+    );
+    for text in [read(&path), log] {
+        for v in values.values() {
+            assert!(!text.contains(v.as_str()), "a value shows:\n{text}");
+        }
+    }
+}

@@ -67,8 +67,12 @@ pub(crate) struct AwsSource {
     role: Option<String>,
 }
 
-/// Candidate secrets of a whole-source read: name → (value, where it came from).
-type Candidates = BTreeMap<String, (Secret, String)>;
+/// Candidate secrets of a whole-source read: name → (value, where it came from, its version).
+type Candidates = BTreeMap<String, (Secret, String, Option<String>)>;
+
+/// One key of a whole-source read: (name, value, where it came from, the version of the secret
+/// or parameter it came from).
+type Keyed = (String, Secret, String, Option<String>);
 
 impl Measured for Stored {
     fn bytes(&self) -> usize {
@@ -468,18 +472,14 @@ impl AwsSource {
             Some(p) => self.parameters_under(p)?,
             None => Vec::new(),
         };
-        for (k, value, label) in keys.into_iter().chain(params) {
-            out.insert(k, (value, label));
+        for (k, value, label, version) in keys.into_iter().chain(params) {
+            out.insert(k, (value, label, version));
         }
         Ok(out)
     }
 
     /// Every key of each of the JSON-object secrets `listed` (in `setting`), in order.
-    fn json_keys(
-        &mut self,
-        listed: &[AwsRef],
-        setting: &str,
-    ) -> Result<Vec<(String, Secret, String)>, Error> {
+    fn json_keys(&mut self, listed: &[AwsRef], setting: &str) -> Result<Vec<Keyed>, Error> {
         self.prefetch_refs(listed);
         let mut out = Vec::new();
         for r in listed {
@@ -498,13 +498,18 @@ impl AwsSource {
                 )
                 .with_source(src));
             };
-            out.extend(object_keys(v, &src, setting)?);
+            let version = &stored.version;
+            out.extend(
+                object_keys(v, &src, setting)?
+                    .into_iter()
+                    .map(|(k, value, label)| (k, value, label, version.clone())),
+            );
         }
         Ok(out)
     }
 
     /// Every parameter under `path` (recursive), named relative to it.
-    fn parameters_under(&mut self, path: &str) -> Result<Vec<(String, Secret, String)>, Error> {
+    fn parameters_under(&mut self, path: &str) -> Result<Vec<Keyed>, Error> {
         let src = format!("aws-ssm:{path}");
         let region = self.region_for(None, &src)?;
         let (url, _) = endpoint(Service::Ssm, Some(&region), &self.env);
@@ -522,7 +527,12 @@ impl AwsSource {
             self.check_size(&it.value)
                 .map_err(|e| e.with_source(format!("aws-ssm:{}", it.name)))?;
             let (Stored::Text(v) | Stored::Binary(v)) = it.value;
-            out.push((rel.to_string(), v, format!("aws-ssm:{}", it.name)));
+            out.push((
+                rel.to_string(),
+                v,
+                format!("aws-ssm:{}", it.name),
+                it.version,
+            ));
         }
         Ok(out)
     }
@@ -627,9 +637,11 @@ impl Source for AwsSource {
 
     fn lookup(&mut self, name: &SecretName) -> Result<Option<Found>, Error> {
         if self.has_whole()
-            && let Some((value, label)) = self.whole()?.get(name.as_str())
+            && let Some((value, label, version)) = self.whole()?.get(name.as_str())
         {
-            return Ok(Some(found(SourceKind::Aws, label.clone(), value.clone())));
+            let mut f = found(SourceKind::Aws, label.clone(), value.clone());
+            f.origin.version = version.clone();
+            return Ok(Some(f));
         }
         for p in self.settings.prefixes.clone() {
             let r = AwsRef::parse(&format!("{p}{name}"))
@@ -678,7 +690,11 @@ impl Source for AwsSource {
             Some(p) => self.parameters_under(&p)?,
             None => Vec::new(),
         };
-        Ok(injections(keys.into_iter().chain(params)))
+        Ok(injections(
+            keys.into_iter()
+                .chain(params)
+                .map(|(var, value, origin, _)| (var, value, origin)),
+        ))
     }
 }
 
