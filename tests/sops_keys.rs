@@ -499,51 +499,26 @@ fn azure_key_vault_master_key_against_the_fake_and_azure_keyvault_keys() {
 /// name) is watched through the swap: the new value is published and the program gets SIGHUP.
 #[test]
 fn a_configmap_swap_of_a_sops_file_is_republished() {
-    use crate::init::{Ns, libc_sig};
     use crate::refresh::KubeVolume;
-    use std::time::Duration;
     let f = SopsFixture::new();
     let a = canary("sops-cm-a");
     let b = canary("sops-cm-b");
     let enc = |name: &str, v: &str| read(&f.encrypt(name, format!("db: {v}\n"), &[]));
     let (first, second) = (enc("a.yaml", &a), enc("b.yaml", &b));
     let mut volume = KubeVolume::new(f.sb.path("cm"), &[("app.yaml", &first)]);
-    let out = f.sb.path("out/db");
-    f.sb.config(&format!(
-        "secrets:\n  db: null\nsecret_init:\n  refresh:\n    interval: 1h\n    status_file: {}\n  sops:\n    files: [cm/app.yaml]\n",
-        f.sb.path("status.json").display()
-    ));
-    let o = out.display();
-    let mut r = f.sb.run();
-    r.env("SOPS_AGE_KEY_FILE", &f.keys).args([
-        "--sources",
-        "sops",
-        "--",
-        "/bin/sh",
-        "-c",
-        &format!(
-            "trap 'echo \"hup $(cat {o})\"' HUP; echo \"ready $$ $(cat {o})\"; while :; do sleep 0.05; done"
-        ),
-    ]);
-    let mut ns = Ns::start(&r, &[]);
-    let (ready, _) = crate::refresh::expect_prefix(&ns, "ready ", Duration::from_secs(10));
-    assert!(ready.ends_with(&a), "{ready}");
-    volume.swap(&[("app.yaml", &second)]);
-    let (line, _) = crate::refresh::expect_prefix(&ns, "hup ", Duration::from_secs(5));
-    assert_eq!(line, format!("hup {b}"));
-    let pid = ns.host_pid();
-    ns.signal(pid, libc_sig::TERM);
-    assert_eq!(ns.finish(), 143);
-    let stderr = ns.stderr();
-    assert!(!stderr.contains(&a) && !stderr.contains(&b), "{stderr}");
+    republished_on_change(
+        &f,
+        "  sops:\n    files: [cm/app.yaml]\n",
+        &["--sources", "sops"],
+        (&a, &b),
+        || volume.swap(&[("app.yaml", &second)]),
+    );
 }
 
 /// A file named only by a reference (`from: "age:..."`, `from: "sops:..."`) is watched too: an
 /// age file rewritten by the real `age` is republished at once, not an interval later.
 #[test]
 fn a_referenced_age_file_is_watched() {
-    use crate::init::{Ns, libc_sig};
-    use std::time::Duration;
     let f = SopsFixture::new();
     let a = canary("age-watch-a");
     let b = canary("age-watch-b");
@@ -558,31 +533,16 @@ fn a_referenced_age_file_is_watched() {
         );
     };
     age_to(&a, "git/db.age");
-    let out = f.sb.path("out/db");
-    f.sb.config(&format!(
-        "secrets:\n  db: null\nsecret_init:\n  refresh:\n    interval: 1h\n    status_file: {}\n  secrets:\n    db: {{from: \"age:git/db.age\"}}\n",
-        f.sb.path("status.json").display()
-    ));
-    let o = out.display();
-    let mut r = f.sb.run();
-    r.env("SOPS_AGE_KEY_FILE", &f.keys).args([
-        "--",
-        "/bin/sh",
-        "-c",
-        &format!(
-            "trap 'echo \"hup $(cat {o})\"' HUP; echo \"ready $$ $(cat {o})\"; while :; do sleep 0.05; done"
-        ),
-    ]);
-    let mut ns = Ns::start(&r, &[]);
-    let (ready, _) = crate::refresh::expect_prefix(&ns, "ready ", Duration::from_secs(10));
-    assert!(ready.ends_with(&a), "{ready}");
-    age_to(&b, "git/new.age");
-    std::fs::rename(f.sb.path("git/new.age"), f.sb.path("git/db.age")).expect("rename");
-    let (line, _) = crate::refresh::expect_prefix(&ns, "hup ", Duration::from_secs(5));
-    assert_eq!(line, format!("hup {b}"));
-    let pid = ns.host_pid();
-    ns.signal(pid, libc_sig::TERM);
-    assert_eq!(ns.finish(), 143);
+    republished_on_change(
+        &f,
+        "  secrets:\n    db: {from: \"age:git/db.age\"}\n",
+        &[],
+        (&a, &b),
+        || {
+            age_to(&b, "git/new.age");
+            std::fs::rename(f.sb.path("git/new.age"), f.sb.path("git/db.age")).expect("rename");
+        },
+    );
 }
 
 /// ssh-ed25519 identities (`SOPS_AGE_SSH_PRIVATE_KEY_FILE`): keys from the real `ssh-keygen`, an
@@ -648,4 +608,48 @@ fn ssh_ed25519_identities_from_ssh_keygen() {
         .expect_code(78)
         .stderr_has("passphrase-protected");
     assert!(tree(&f.sb.path("out")).is_empty());
+}
+
+/// Runs secret-init (PID 1 of a PID namespace, refresh on, `SOPS_AGE_KEY_FILE` set) with `section`
+/// appended to a `secrets: {db: null}` config and `args` before a program that prints `db`'s file
+/// at start and at SIGHUP; the file first holds `first`; after `change` the program is signalled
+/// and reads `second`; neither value reaches stderr.
+pub(crate) fn republished_on_change(
+    f: &SopsFixture,
+    section: &str,
+    args: &[&str],
+    (first, second): (&str, &str),
+    change: impl FnOnce(),
+) {
+    use crate::init::{Ns, libc_sig};
+    use std::time::Duration;
+    let out = f.sb.path("out/db");
+    f.sb.config(&format!(
+        "secrets:\n  db: null\nsecret_init:\n  refresh:\n    interval: 1h\n    status_file: {}\n{section}",
+        f.sb.path("status.json").display()
+    ));
+    let o = out.display();
+    let mut r = f.sb.run();
+    r.env("SOPS_AGE_KEY_FILE", &f.keys).args(args).args([
+        "--",
+        "/bin/sh",
+        "-c",
+        &format!(
+            "trap 'echo \"hup $(cat {o})\"' HUP; echo \"ready $$ $(cat {o})\"; while :; do sleep 0.05; done"
+        ),
+    ]);
+    let mut ns = Ns::start(&r, &[]);
+    let (ready, _) = crate::refresh::expect_prefix(&ns, "ready ", Duration::from_secs(10));
+    assert!(ready.ends_with(first), "{ready}");
+    change();
+    let (line, _) = crate::refresh::expect_prefix(&ns, "hup ", Duration::from_secs(5));
+    assert_eq!(line, format!("hup {second}"));
+    let pid = ns.host_pid();
+    ns.signal(pid, libc_sig::TERM);
+    assert_eq!(ns.finish(), 143);
+    let stderr = ns.stderr();
+    assert!(
+        !stderr.contains(first) && !stderr.contains(second),
+        "{stderr}"
+    );
 }
