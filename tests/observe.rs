@@ -345,22 +345,7 @@ fn no_value(sb: &Sandbox, value: &str) {
 fn ready_flips_when_a_lease_expires_with_the_store_gone() {
     let bao = Bao::start();
     bao.put_v2("app", &[("db", &canary("db"))]);
-    bao.admin(json!([
-        {"op": "api", "method": "POST", "path": "sys/mounts/pki", "body": {"type": "pki", "config": {"max_lease_ttl": "1h"}}},
-        {"op": "api", "method": "POST", "path": "pki/root/generate/internal", "body": {"common_name": "test root", "ttl": "1h", "key_type": "ec", "key_bits": 256}},
-        {"op": "api", "method": "POST", "path": "pki/roles/web", "body": {"allowed_domains": ["app.internal"], "allow_bare_domains": true,
-            "key_type": "ec", "key_bits": 256, "ttl": "3s", "max_ttl": "3s", "generate_lease": true}},
-        {"op": "api", "method": "PUT", "path": "sys/policies/acl/web", "body": {"policy":
-            "path \"pki/issue/web\" { capabilities = [\"update\"] }\npath \"secret/data/*\" { capabilities = [\"read\"] }\n"}},
-    ]));
-    let r = bao.admin(
-        json!([{"op": "api", "method": "POST", "path": "auth/token/create",
-        "body": {"policies": ["web"], "ttl": "10m"}}]),
-    );
-    let token = r[0]["body"]["auth"]["client_token"]
-        .as_str()
-        .expect("test setup")
-        .to_string();
+    let token = crate::renewal::pki_web_token(&bao, "3s");
     let sb = Sandbox::new();
     sb.mkdir("out");
     let port = free_port();

@@ -344,23 +344,7 @@ fn still_valid(pem: &str) -> bool {
 fn a_pki_certificate_is_reissued_before_it_expires_with_its_key_and_its_lease_revoked_at_exit() {
     let bao = Bao::start();
     bao.put_v2("app", &[("db", &canary("db"))]);
-    bao.admin(json!([
-        {"op": "api", "method": "POST", "path": "sys/mounts/pki", "body": {"type": "pki", "config": {"max_lease_ttl": "1h"}}},
-        {"op": "api", "method": "POST", "path": "pki/root/generate/internal", "body": {"common_name": "test root", "ttl": "1h", "key_type": "ec", "key_bits": 256}},
-        // A short TTL, and a lease (generate_lease), so the exit has one to revoke.
-        {"op": "api", "method": "POST", "path": "pki/roles/web", "body": {"allowed_domains": ["app.internal"], "allow_bare_domains": true,
-            "key_type": "ec", "key_bits": 256, "ttl": "4s", "max_ttl": "4s", "generate_lease": true}},
-        {"op": "api", "method": "PUT", "path": "sys/policies/acl/web", "body": {"policy":
-            "path \"pki/issue/web\" { capabilities = [\"update\"] }\npath \"secret/data/*\" { capabilities = [\"read\"] }\n"}},
-    ]));
-    let r = bao.admin(
-        json!([{"op": "api", "method": "POST", "path": "auth/token/create",
-        "body": {"policies": ["web"], "ttl": "10m"}}]),
-    );
-    let token = r[0]["body"]["auth"]["client_token"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let token = pki_web_token(&bao, "4s");
     let sb = Sandbox::new();
     let status = sb.path("status.json");
     sb.config(&yaml(
@@ -512,4 +496,26 @@ fn web_identity_credentials_are_obtained_afresh_by_every_refresh_pass() {
     for c in [&value, &jwt, &rotated] {
         assert!(!stderr.contains(c.as_str()), "leak in the log");
     }
+}
+
+/// Mounts PKI with an EC root and a role `web` issuing `app.internal` certificates for `ttl` with
+/// a lease (generate_lease, so an exit has one to revoke), and returns a token whose policy may
+/// issue them and read `secret/data/*`.
+pub(crate) fn pki_web_token(bao: &Bao, ttl: &str) -> String {
+    bao.admin(json!([
+        {"op": "api", "method": "POST", "path": "sys/mounts/pki", "body": {"type": "pki", "config": {"max_lease_ttl": "1h"}}},
+        {"op": "api", "method": "POST", "path": "pki/root/generate/internal", "body": {"common_name": "test root", "ttl": "1h", "key_type": "ec", "key_bits": 256}},
+        {"op": "api", "method": "POST", "path": "pki/roles/web", "body": {"allowed_domains": ["app.internal"], "allow_bare_domains": true,
+            "key_type": "ec", "key_bits": 256, "ttl": ttl, "max_ttl": ttl, "generate_lease": true}},
+        {"op": "api", "method": "PUT", "path": "sys/policies/acl/web", "body": {"policy":
+            "path \"pki/issue/web\" { capabilities = [\"update\"] }\npath \"secret/data/*\" { capabilities = [\"read\"] }\n"}},
+    ]));
+    let r = bao.admin(
+        json!([{"op": "api", "method": "POST", "path": "auth/token/create",
+        "body": {"policies": ["web"], "ttl": "10m"}}]),
+    );
+    r[0]["body"]["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_string()
 }
