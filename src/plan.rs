@@ -54,13 +54,14 @@ pub(crate) struct Plan {
     /// Input files to remove once the program has started (AppRole `remove_secret_id_file`).
     pub consumed: Vec<PathBuf>,
     /// Every value the plan delivers, by secret name (whatever carries it: a file, a variable,
-    /// a template, a provider), for `--mask`.
+    /// a template, a provider), for `--mask`; kept only with `--mask`.
     pub values: Vec<(String, Secret)>,
     /// Secret name → where its value came from (`vault:secret/data/app#db`), for the refresh
-    /// change log.
+    /// change log; kept only when something reads it (see [`observed`]).
     pub origins: BTreeMap<String, String>,
     /// Secret name → its origin as a value (kind, label, version, the file read), for the
-    /// status file, the metrics and the audit trail (docs/observability.md).
+    /// status file, the metrics and the audit trail (docs/observability.md); kept only when
+    /// something reads it (see [`observed`]).
     pub from: BTreeMap<String, crate::source::Origin>,
 }
 
@@ -81,9 +82,22 @@ pub(crate) const MAX_ARG_STRLEN: usize = 32 * 4096;
 
 pub(crate) use crate::manifest::parse_owner;
 
+/// Whether anything reads the plan's origins ([`Plan::origins`], [`Plan::from`]): the audit
+/// trail, the metrics and a live refresh (its change log and status file). A start without them
+/// keeps no per-secret origin: 10,000 secrets' labels and paths copied for no reader.
+pub(crate) fn observed(settings: &Settings) -> bool {
+    settings.observe.audit.is_some()
+        || settings.observe.metrics.is_some()
+        || settings.refresh.is_some()
+}
+
 /// Turns resolutions into a checked plan.
 pub(crate) fn build(resolutions: &[Resolution], settings: &Settings) -> Result<Plan, Errors> {
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        files: Vec::with_capacity(resolutions.len()),
+        ..Plan::default()
+    };
+    let (observed, masked) = (observed(settings), settings.mask.is_some());
     let mut errors = Errors::default();
     // Who delivers each file, to refuse two secrets aimed at one. A file is known by its path as
     // the kernel resolves the spelling (`//x`, `/./x` and `/x` are one file). One in the output
@@ -99,16 +113,20 @@ pub(crate) fn build(resolutions: &[Resolution], settings: &Settings) -> Result<P
     for (index, r) in resolutions.iter().enumerate() {
         let Some(value) = &r.value else { continue };
         let name = r.name.as_str();
-        plan.values.push((name.to_string(), value.clone()));
-        let src = r.origin.as_ref().map_or("delivery", |o| o.label.as_str());
-        let version = r.origin.as_ref().and_then(|o| o.version.as_deref());
-        if let Some(o) = &r.origin {
-            plan.from.insert(name.to_string(), o.clone());
+        if masked {
+            plan.values.push((name.to_string(), value.clone()));
         }
-        plan.origins.insert(
-            name.to_string(),
-            version.map_or_else(|| src.to_string(), |v| format!("{src}, version {v}")),
-        );
+        let src = r.origin.as_ref().map_or("delivery", |o| o.label.as_str());
+        if observed {
+            let version = r.origin.as_ref().and_then(|o| o.version.as_deref());
+            if let Some(o) = &r.origin {
+                plan.from.insert(name.to_string(), o.clone());
+            }
+            plan.origins.insert(
+                name.to_string(),
+                version.map_or_else(|| src.to_string(), |v| format!("{src}, version {v}")),
+            );
+        }
         if let (true, FileTarget::Path(p)) = (settings.env_only, &r.settings.file) {
             errors.push(Error::secret(
                 Kind::Config,

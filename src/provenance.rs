@@ -28,8 +28,6 @@ use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
 
-use crate::secret::Secret;
-
 /// The record of deliveries, in the output dir. It starts with `..`: never a secret's name.
 pub(crate) const RECORD_NAME: &str = "..secret-init-delivered";
 
@@ -308,16 +306,15 @@ fn encode(files: &[Entry]) -> Vec<u8> {
     use std::os::unix::ffi::OsStrExt;
     let mut out = RECORD_HEADER.to_vec();
     for e in files {
-        push_line(&mut out, e.path.as_os_str().as_bytes(), e.id);
+        // Writing into a Vec cannot fail.
+        let _ = push_line(&mut out, e.path.as_os_str().as_bytes(), e.id);
     }
     out
 }
 
 /// One line of the record (see [`encode`]).
-fn push_line(out: &mut Vec<u8>, path: &[u8], id: FileId) {
-    use std::io::Write;
-    // Writing into a Vec cannot fail.
-    let _ = write!(
+fn push_line(out: &mut impl std::io::Write, path: &[u8], id: FileId) -> std::io::Result<()> {
+    write!(
         out,
         "{} {} {} {} {}:",
         id.dev,
@@ -325,9 +322,9 @@ fn push_line(out: &mut Vec<u8>, path: &[u8], id: FileId) {
         id.mtime,
         id.mtime_nsec,
         path.len()
-    );
-    out.extend_from_slice(path);
-    out.push(b'\n');
+    )?;
+    out.write_all(path)?;
+    out.write_all(b"\n")
 }
 
 /// The entries of a record's text; `None` when it is not one this version writes.
@@ -409,34 +406,43 @@ fn load_record(output_dir: &Path, each: impl FnMut(&[u8], FileId)) {
     }
 }
 
-/// The record after a publish of `new` into `output_dir`: the new files, and every entry of the
-/// old record whose path still holds the file it names (a file delivered before and not now, or
-/// one about to be replaced: until the renames are done it is still there). `replaced`: what
-/// each path of the set holds now, as the publisher saw it (no second stat).
-pub(crate) fn next_record(
+/// Writes the record after a publish of `new` into `output_dir` to `out`, line by line (a
+/// 10,000-file record is never whole in memory): the new files, and every entry of the old record
+/// whose path still holds the file it names (a file delivered before and not now, or one about
+/// to be replaced: until the renames are done it is still there). `new` gives each file of the
+/// set as its path's bytes, the file written and the file it replaces, as the publisher saw it
+/// (no second stat). The set is indexed only when there is an old record to compare.
+pub(crate) fn write_record<'p, I>(
+    out: &mut impl std::io::Write,
     output_dir: &Path,
-    new: &[(&Path, FileId)],
-    replaced: &HashMap<&[u8], FileId>,
-) -> Secret {
+    new: I,
+) -> std::io::Result<()>
+where
+    I: Iterator<Item = (&'p [u8], FileId, Option<FileId>)> + Clone,
+{
     use std::os::unix::ffi::OsStrExt;
-    let mut out = Vec::with_capacity(RECORD_HEADER.len() + new.len() * 2 * 64);
-    out.extend_from_slice(RECORD_HEADER);
-    let mut seen: HashSet<FileId> = HashSet::with_capacity(new.len() * 2);
-    // Keyed by the paths' bytes: Path's own hash walks components and costs far more.
-    let mut in_set: HashSet<&[u8]> = HashSet::with_capacity(new.len());
-    for (path, id) in new {
-        let path = path.as_os_str().as_bytes();
-        push_line(&mut out, path, *id);
-        seen.insert(*id);
-        in_set.insert(path);
+    out.write_all(RECORD_HEADER)?;
+    for (path, id, _) in new.clone() {
+        push_line(out, path, id)?;
     }
+    // The files written, and what each path of the set holds now; keyed by the paths' bytes:
+    // Path's own hash walks components and costs far more.
+    let mut index: Option<(HashSet<FileId>, HashMap<&[u8], Option<FileId>>)> = None;
     let mut dirs: HashMap<PathBuf, Option<OwnedFd>> = HashMap::new();
+    let mut failed = None;
     load_record(output_dir, |path, id| {
+        if failed.is_some() {
+            return;
+        }
+        let (seen, in_set) = index.get_or_insert_with(|| {
+            let (seen, in_set) = new.clone().map(|(p, id, was)| (id, (p, was))).unzip();
+            (seen, in_set)
+        });
         if seen.contains(&id) {
             return;
         }
-        let keep = if in_set.contains(path) {
-            replaced.get(path) == Some(&id)
+        let keep = if let Some(replaced) = in_set.get(path) {
+            *replaced == Some(id)
         } else {
             let path = Path::new(std::ffi::OsStr::from_bytes(path));
             let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
@@ -457,10 +463,12 @@ pub(crate) fn next_record(
         };
         if keep {
             seen.insert(id);
-            push_line(&mut out, path, id);
+            if let Err(e) = push_line(out, path, id) {
+                failed = Some(e);
+            }
         }
     });
-    Secret::new(out)
+    failed.map_or(Ok(()), Err)
 }
 
 /// The record's path in `output_dir`.

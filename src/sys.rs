@@ -554,22 +554,25 @@ pub(crate) fn renameat2(
     new: &std::ffi::OsStr,
     flags: u32,
 ) -> nix::Result<()> {
+    use nix::NixPath;
     use std::os::fd::AsRawFd;
-    use std::os::unix::ffi::OsStrExt;
-    let old = std::ffi::CString::new(old.as_bytes()).map_err(|_| nix::errno::Errno::EINVAL)?;
-    let new = std::ffi::CString::new(new.as_bytes()).map_err(|_| nix::errno::Errno::EINVAL)?;
-    // SAFETY: both paths are valid NUL-terminated strings that outlive the call, both fds are
-    // open descriptors borrowed for the call, and the kernel reads nothing else.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_renameat2,
-            old_dir.as_raw_fd(),
-            old.as_ptr(),
-            new_dir.as_raw_fd(),
-            new.as_ptr(),
-            flags,
-        )
-    };
+    // The names as C strings on the stack (nix copies short ones there): no allocation a file.
+    let r = old.with_nix_path(|old| {
+        new.with_nix_path(|new| {
+            // SAFETY: both paths are valid NUL-terminated strings that outlive the call, both
+            // fds are open descriptors borrowed for the call, and the kernel reads nothing else.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_renameat2,
+                    old_dir.as_raw_fd(),
+                    old.as_ptr(),
+                    new_dir.as_raw_fd(),
+                    new.as_ptr(),
+                    flags,
+                )
+            }
+        })
+    })??;
     nix::errno::Errno::result(r).map(drop)
 }
 

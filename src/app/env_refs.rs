@@ -45,7 +45,7 @@ pub(super) fn declared(env: &Environ, settings: &Settings, manifest: &[Declared]
             name,
             default: None,
             settings: SecretSettings {
-                from: Some(reference),
+                from: Some(Box::new(reference)),
                 env: Some(var.to_string()),
                 file: FileTarget::Disabled,
                 ..SecretSettings::default()

@@ -25,7 +25,7 @@
 //! and `clean` on a developer machine, and every bundle write (`vault set`, `rekey`, ...).
 //! Atomicity does not depend on it: readers see the old set or the new one either way.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Write;
@@ -251,46 +251,9 @@ fn stage<'a>(
     jobs: &mut Vec<DirJob<'a>>,
 ) -> Result<(), Error> {
     for (dir, deliveries) in by_dir.values() {
-        let first = deliveries[0];
-        // Directories created for a file of a trusted owner (the `--user` the program runs as)
-        // are that user's, so the program can reach its files; nothing existing is chowned.
-        let dir_owner = first
-            .owner
-            .filter(|(uid, _)| opts.trusted_uids.contains(uid));
-        let fd = open_dir_chain_owned(dir, dir_owner).map_err(|what| cant_create(first, what))?;
-        check_dir(&fd, dir, opts).map_err(|e| {
-            e.for_secret(&first.secret)
-                .with_source(first.path.display().to_string())
-        })?;
-        sweep_stale(&fd, dir);
-        let (staging_name, staging, staging_lock) =
-            make_staging(&fd, dir, None).map_err(|what| cant_create(first, what))?;
-        let on_disk = !is_memory_fs(&fd);
-        // A start's (or a refresh's) deliveries: a warning, for the container whose /secrets
-        // is its image's disk. A developer machine's `materialize` (durable) and the refresh
-        // status file (no record: it holds no value) are meant for disk.
-        if on_disk && !opts.durable && opts.record.is_some() {
-            crate::log::warn!(
-                "{} is not memory-backed (tmpfs/ramfs): the secrets written there may reach disk; \
-                 mount a memory-backed volume there (docker run --tmpfs {0}, emptyDir: {{medium: \
-                 Memory}}) or deliver by env only (--env-only)",
-                dir.display()
-            );
-        } else if on_disk {
-            crate::log::debug!(
-                "{} is not on tmpfs/ramfs: secrets may reach disk (use a memory-backed volume)",
-                dir.display()
-            );
-        }
-        let mut job = DirJob {
-            path: dir.clone(),
-            fd,
-            sync: on_disk && opts.durable,
-            staging_name,
-            staging,
-            _staging_lock: staging_lock,
-            targets: Vec::new(),
-        };
+        let mut job = open_job(dir, deliveries[0], opts)?;
+        // One more: the record of deliveries, if this is the output dir.
+        job.targets.reserve_exact(deliveries.len() + 1);
         for d in deliveries {
             let name = d
                 .path
@@ -304,7 +267,9 @@ fn stage<'a>(
                 record: false,
                 replaces: None,
             };
-            let staged = write_staged(&job.staging, target.name, d, job.sync);
+            let staged = write_staged(&job.staging, target.name, d, job.sync, |f| {
+                f.write_all(d.content.expose())
+            });
             if let Ok(id) = staged {
                 target.id = Some(id);
             }
@@ -320,6 +285,54 @@ fn stage<'a>(
     Ok(())
 }
 
+/// Opens `dir` for a publish (created as needed, `first`'s owner when trusted), checks it,
+/// sweeps what a killed start left there and makes this start's staging dir in it.
+fn open_job<'a>(
+    dir: &Path,
+    first: &FileDelivery,
+    opts: &WriteOptions,
+) -> Result<DirJob<'a>, Error> {
+    // Directories created for a file of a trusted owner (the `--user` the program runs as)
+    // are that user's, so the program can reach its files; nothing existing is chowned.
+    let dir_owner = first
+        .owner
+        .filter(|(uid, _)| opts.trusted_uids.contains(uid));
+    let fd = open_dir_chain_owned(dir, dir_owner).map_err(|what| cant_create(first, what))?;
+    check_dir(&fd, dir, opts).map_err(|e| {
+        e.for_secret(&first.secret)
+            .with_source(first.path.display().to_string())
+    })?;
+    sweep_stale(&fd, dir);
+    let (staging_name, staging, staging_lock) =
+        make_staging(&fd, dir, None).map_err(|what| cant_create(first, what))?;
+    let on_disk = !is_memory_fs(&fd);
+    // A start's (or a refresh's) deliveries: a warning, for the container whose /secrets
+    // is its image's disk. A developer machine's `materialize` (durable) and the refresh
+    // status file (no record: it holds no value) are meant for disk.
+    if on_disk && !opts.durable && opts.record.is_some() {
+        crate::log::warn!(
+            "{} is not memory-backed (tmpfs/ramfs): the secrets written there may reach disk; \
+             mount a memory-backed volume there (docker run --tmpfs {0}, emptyDir: {{medium: \
+             Memory}}) or deliver by env only (--env-only)",
+            dir.display()
+        );
+    } else if on_disk {
+        crate::log::debug!(
+            "{} is not on tmpfs/ramfs: secrets may reach disk (use a memory-backed volume)",
+            dir.display()
+        );
+    }
+    Ok(DirJob {
+        path: dir.to_path_buf(),
+        fd,
+        sync: on_disk && opts.durable,
+        staging_name,
+        staging,
+        _staging_lock: staging_lock,
+        targets: Vec::new(),
+    })
+}
+
 /// The process's umask, read once (setting it to itself: no thread runs when files are
 /// written, and nothing else changes it).
 fn umask() -> u32 {
@@ -331,12 +344,13 @@ fn umask() -> u32 {
     })
 }
 
-/// Writes one file into the staging dir; its device and inode.
+/// Writes one file into the staging dir, its bytes by `body`; its device and inode.
 fn write_staged(
     staging: &OwnedFd,
     name: &std::ffi::OsStr,
     d: &FileDelivery,
     sync: bool,
+    body: impl FnOnce(&mut File) -> std::io::Result<()>,
 ) -> Result<FileId, Error> {
     let flags =
         OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
@@ -355,7 +369,7 @@ fn write_staged(
             .map_err(|e| cant_create(d, format!("cannot chmod: {}", e.desc())))?;
     }
     let mut f = File::from(fd);
-    f.write_all(d.content.expose())
+    body(&mut f)
         .map_err(|e| cant_create(d, format!("write failed: {}", crate::error::io_text(&e))))?;
     if sync {
         f.sync_all()
@@ -399,64 +413,50 @@ fn add_record<'a>(
             return Ok(());
         }
     }
-    let new: Vec<(&Path, FileId)> = jobs
-        .iter()
-        .flat_map(|j| j.targets.iter())
-        .filter_map(|t| t.id.map(|id| (t.delivery.path.as_path(), id)))
-        .collect();
-    // What each name of the set holds until its rename: no stat needed to know it.
-    let replaced: HashMap<&[u8], FileId> = jobs
-        .iter()
-        .flat_map(|j| j.targets.iter())
-        .filter_map(|t| {
-            t.replaces
-                .map(|id| (t.delivery.path.as_os_str().as_bytes(), id))
-        })
-        .collect();
+    // Written as it is staged, from the targets (no copy of the set).
     let d: &'a FileDelivery = slot.insert(FileDelivery {
         secret: "record of deliveries".into(),
-        content: provenance::next_record(output_dir, &new, &replaced),
+        content: crate::secret::Secret::new(Vec::new()),
         path: provenance::record_path(output_dir),
         mode: 0o600,
         owner: None,
     });
     let at = match at {
-        Some(i) => {
-            let job = &mut jobs[i];
-            let staged = write_staged(
-                &job.staging,
-                OsStr::new(provenance::RECORD_NAME),
-                d,
-                job.sync,
-            );
-            let mut target = Target {
-                delivery: d,
-                name: OsStr::new(provenance::RECORD_NAME),
-                existed: false,
-                id: staged.as_ref().ok().copied(),
-                record: true,
-                replaces: None,
-            };
-            // Its place is checked as every destination is (a link or a directory there stops
-            // it).
-            let euid = nix::unistd::geteuid().as_raw();
-            let checked = staged.and_then(|_| check_target(&job.fd, &mut target, opts, euid));
-            job.targets.insert(0, target);
-            checked?;
-            i
-        }
+        Some(i) => i,
         None => {
-            let mut one = BTreeMap::new();
-            one.insert(Vec::new(), (output_dir.clone(), vec![d]));
-            stage(&one, opts, jobs)?;
-            let last = jobs.len() - 1;
-            if let Some(t) = jobs[last].targets.first_mut() {
-                t.record = true;
-            }
-            check_targets(&mut jobs[last..], opts)?;
-            last
+            jobs.push(open_job(output_dir, d, opts)?);
+            jobs.len() - 1
         }
     };
+    let set = jobs.iter().flat_map(|j| j.targets.iter()).filter_map(|t| {
+        t.id.map(|id| (t.delivery.path.as_os_str().as_bytes(), id, t.replaces))
+    });
+    let job = &jobs[at];
+    let staged = write_staged(
+        &job.staging,
+        OsStr::new(provenance::RECORD_NAME),
+        d,
+        job.sync,
+        |f| {
+            let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
+            provenance::write_record(&mut w, output_dir, set)?;
+            w.flush()
+        },
+    );
+    let job = &mut jobs[at];
+    let mut target = Target {
+        delivery: d,
+        name: OsStr::new(provenance::RECORD_NAME),
+        existed: false,
+        id: staged.as_ref().ok().copied(),
+        record: true,
+        replaces: None,
+    };
+    // Its place is checked as every destination is (a link or a directory there stops it).
+    let euid = nix::unistd::geteuid().as_raw();
+    let checked = staged.and_then(|_| check_target(&job.fd, &mut target, opts, euid));
+    job.targets.insert(0, target);
+    checked?;
     // Renamed first.
     jobs.swap(0, at);
     Ok(())
@@ -467,9 +467,7 @@ fn check_targets(jobs: &mut [DirJob], opts: &WriteOptions) -> Result<(), Error> 
     for job in jobs.iter_mut() {
         // One listing instead of one stat per name: in a fresh container most names are new.
         // Every name, `..*` included (the record of deliveries is one).
-        let present: Option<std::collections::HashSet<Vec<u8>>> = crate::fsx::names(&job.fd)
-            .ok()
-            .map(|n| n.into_iter().collect());
+        let present = crate::fsx::names(&job.fd).ok();
         for t in &mut job.targets {
             if present
                 .as_ref()

@@ -126,8 +126,8 @@ pub(super) fn sweep_stale(dirfd: &OwnedFd, dir: &Path) {
         }
         let mut left = 0usize;
         // Every name, `..*` included (the record of deliveries is staged as one).
-        for entry in crate::fsx::names(&fd).unwrap_or_default() {
-            let entry = std::ffi::OsStr::from_bytes(&entry);
+        for entry in crate::fsx::names(&fd).unwrap_or_default().iter() {
+            let entry = std::ffi::OsStr::from_bytes(entry);
             if unlinkat(&fd, entry, UnlinkatFlags::NoRemoveDir).is_err() {
                 left += 1;
             }

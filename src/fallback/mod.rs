@@ -306,7 +306,7 @@ pub(crate) fn refuse_key_references<'a>(
     };
     let mut errors = crate::error::Errors::default();
     for d in declared {
-        if let Some(r @ crate::reference::Reference::Env(v)) = &d.settings.from
+        if let Some(r @ crate::reference::Reference::Env(v)) = d.settings.from.as_deref()
             && v == var
         {
             errors.push(crate::error::Error::secret(

@@ -176,7 +176,7 @@ fn gather(inst: &Instance, resolutions: &[Resolution]) -> Result<Values, Errors>
             Some(FieldSource::Secret(n)) => (
                 resolutions
                     .iter()
-                    .find(|r| &r.name == n)
+                    .find(|r| r.name == n)
                     .and_then(|r| r.value.clone()),
                 format!("secret {n}"),
             ),

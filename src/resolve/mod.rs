@@ -29,7 +29,7 @@ pub(crate) use sources::Sources;
 #[derive(Debug)]
 pub struct Resolution<'a> {
     /// The secret's name.
-    pub name: SecretName,
+    pub name: &'a SecretName,
     /// Its value, unless it is missing (optional) or failed.
     pub value: Option<Secret>,
     /// Where the value came from.
@@ -57,7 +57,7 @@ pub(crate) fn resolve<'a>(
     let declared: Vec<&Declared> = declared.into_iter().collect();
     let references: Vec<&crate::reference::Reference> = declared
         .iter()
-        .filter_map(|d| d.settings.from.as_ref())
+        .filter_map(|d| d.settings.from.as_deref())
         .filter(|r| r.own_credential().is_none())
         .collect();
     sources.prefetch(&references);
@@ -98,7 +98,7 @@ pub(crate) fn resolve_all<'a>(
 
 fn resolve_one<'a>(d: &'a Declared, sources: &mut Sources) -> Resolution<'a> {
     let mut r = Resolution {
-        name: d.name.clone(),
+        name: &d.name,
         value: None,
         origin: None,
         settings: &d.settings,

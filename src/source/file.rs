@@ -11,7 +11,6 @@
 //! the start and a device, socket or directory is refused. Reads stop at the size cap plus one.
 //! A `NAME.age` where `NAME` is looked for is decrypted with the age identities ([`sealed`]).
 
-use std::collections::HashSet;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -23,7 +22,7 @@ use super::age_keys::AgeKeys;
 use super::{Found, Injected, Origin, Source, SourceKind, not_mine};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
-use crate::fsx::{READ_FLAGS, list, open_beneath, read_regular};
+use crate::fsx::{Listing, READ_FLAGS, list, open_beneath, read_regular};
 use crate::name::SecretName;
 use crate::provenance::{Inputs, NotInput};
 use crate::reference::Reference;
@@ -37,10 +36,7 @@ enum Dir {
     /// Open; `fd` is the `..data` snapshot for a Kubernetes volume, else the dir itself.
     /// `names` is its listing, read once: a name not in it is absent without another syscall
     /// (one getdents instead of one failed open per secret; a start has dozens).
-    Open {
-        fd: OwnedFd,
-        names: HashSet<Vec<u8>>,
-    },
+    Open { fd: OwnedFd, names: Listing },
 }
 
 /// Reads secrets from mounted directories.
@@ -266,8 +262,8 @@ impl Source for FileSource {
 
     fn lookup(&mut self, name: &SecretName) -> Result<Option<Found>, Error> {
         for (path, dir) in &mut self.dirs {
-            let visible = path.join(name.as_str());
-            let src = format!("file:{}", visible.display());
+            // Spelled only when used: a message, or the origin of a value found.
+            let src = Spelled(path, name.as_str());
             if let Dir::Pending = dir {
                 *dir = open_dir(path).map_err(|e| {
                     errno_error(e, "open the secrets dir")
@@ -288,7 +284,7 @@ impl Source for FileSource {
                 Ok(fd) => fd,
                 // Absent, or a dangling link (Kubernetes publishes links before targets: #93686).
                 Err(Errno::ENOENT) => continue,
-                Err(e) => return Err(errno_error(e, "open").with_source(src)),
+                Err(e) => return Err(errno_error(e, "open").with_source(src.text())),
             };
             let st = match self.inputs.judge(&fd, Some((dirfd, name.as_str()))) {
                 Ok(st) => st,
@@ -304,17 +300,17 @@ impl Source for FileSource {
                     );
                     continue;
                 }
-                Err(why) => return Err(not_input(why).with_source(src)),
+                Err(why) => return Err(not_input(why).with_source(src.text())),
             };
             let value = read_regular(fd, &st, self.max_bytes)
-                .map_err(|why| Error::new(Kind::Data, why).with_source(src.clone()))?;
+                .map_err(|why| Error::new(Kind::Data, why).with_source(src.text()))?;
             crate::log::debug!("secret \"{name}\": found in {src}");
             return Ok(Some(Found {
                 value,
                 origin: Origin {
                     kind: SourceKind::File,
-                    label: src,
-                    path: Some(visible),
+                    label: src.text(),
+                    path: Some(path.join(name.as_str())),
                     version: None,
                 },
             }));
@@ -342,6 +338,33 @@ impl Source for FileSource {
     }
 }
 
+/// `file:DIR/NAME` as [`Path::join`] spells it, written only when shown: a lookup that finds
+/// nothing, or a log line below the level, costs no string.
+struct Spelled<'a>(&'a Path, &'a str);
+
+impl std::fmt::Display for Spelled<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = self.0.as_os_str().as_bytes();
+        let sep = if dir.is_empty() || dir.ends_with(b"/") {
+            ""
+        } else {
+            "/"
+        };
+        write!(f, "file:{}{sep}{}", self.0.display(), self.1)
+    }
+}
+
+impl Spelled<'_> {
+    /// The text, in one allocation of its size.
+    fn text(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::with_capacity(6 + self.0.as_os_str().len() + self.1.len());
+        let _ = write!(out, "{self}");
+        out
+    }
+}
+
 /// The cap on an age file whose plaintext may be `max` bytes: room for the header (a few
 /// stanzas), 16 bytes per 64 KiB chunk and armor (base64, a third more, and its lines).
 fn sealed_cap(max: u64) -> u64 {
@@ -356,17 +379,18 @@ fn sealed_cap(max: u64) -> u64 {
 /// then tries the plain `NAME`).
 fn sealed(
     dirfd: &OwnedFd,
-    names: &HashSet<Vec<u8>>,
+    names: &Listing,
     dir: &Path,
     name: &SecretName,
     inputs: &Inputs,
     keys: &mut AgeKeys,
     max: u64,
 ) -> Result<Option<Found>, Error> {
-    let sealed = format!("{}.age", name.as_str());
-    if !names.contains(sealed.as_bytes()) {
+    // Asked of the listing before the name is spelled: most secrets have no `.age` twin.
+    if !names.contains_joined(name.as_str().as_bytes(), b".age") {
         return Ok(None);
     }
+    let sealed = format!("{}.age", name.as_str());
     let visible = dir.join(&sealed);
     let src = format!("file:{}", visible.display());
     if names.contains(name.as_str().as_bytes()) && rivals(dirfd, name.as_str(), inputs) {

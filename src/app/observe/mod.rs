@@ -109,6 +109,10 @@ pub(crate) struct Observer {
     /// The start's record, written once the program's PID is known.
     pending_start: Option<Value>,
     pid: Option<i32>,
+    /// Whether anything reads the state: the audit trail, the metrics or a live refresh (its
+    /// status file), as for the plan's origins. Without one, a start records nothing (10,000
+    /// secrets' rows for no reader).
+    kept: bool,
 }
 
 impl Observer {
@@ -137,6 +141,7 @@ impl Observer {
                 started: unix_now(),
                 ..State::default()
             })),
+            kept: crate::plan::observed(settings),
             audit,
             listener,
             pending_start: None,
@@ -167,7 +172,11 @@ impl Observer {
         dynamic: &[&str],
         plan: &Plan,
     ) {
+        if !self.kept {
+            return;
+        }
         let now = unix_now();
+        let audited = self.audit.is_some();
         let published = self.with(|s| {
             for d in declared {
                 s.secrets.entry(d.name.to_string()).or_default().required = !d.settings.optional;
@@ -178,7 +187,7 @@ impl Observer {
                 st.kind = "vault".into();
                 st.source = "vault dynamic".into();
             }
-            record(s, plan, now, None)
+            record(s, plan, now, None, audited)
         });
         self.pending_start = Some(json!({
             "time": now,
@@ -209,6 +218,7 @@ impl Observer {
     pub(crate) fn passed(&mut self, plan: &Plan, changed: Option<(&BTreeSet<String>, String)>) {
         let now = unix_now();
         let pid = self.pid;
+        let audited = self.audit.is_some();
         let rec = self.with(|s| {
             let kinds: BTreeSet<String> = plan
                 .from
@@ -223,7 +233,7 @@ impl Observer {
                 st.failing = None;
             }
             let only = changed.as_ref().map(|(names, _)| *names);
-            let published = record(s, plan, now, only);
+            let published = record(s, plan, now, only, audited);
             changed.as_ref().map(|(_, then)| {
                 s.changes += 1;
                 if then.starts_with("restart") {
@@ -321,8 +331,15 @@ impl Observer {
 }
 
 /// Updates each secret of `plan` (or only those in `only`) in `s`, and returns their audit
-/// entries: name, source, version, destinations. Never a value.
-fn record(s: &mut State, plan: &Plan, now: f64, only: Option<&BTreeSet<String>>) -> Vec<Value> {
+/// entries (`audited`: else none are made, nor the file versions stat'ed): name, source,
+/// version, destinations. Never a value.
+fn record(
+    s: &mut State,
+    plan: &Plan,
+    now: f64,
+    only: Option<&BTreeSet<String>>,
+    audited: bool,
+) -> Vec<Value> {
     let mut dest: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for f in &plan.files {
         dest.entry(f.secret.as_str())
@@ -343,7 +360,7 @@ fn record(s: &mut State, plan: &Plan, now: f64, only: Option<&BTreeSet<String>>)
         st.fetched = Some(now);
         st.failing = None;
         st.destinations = dest.get(name.as_str()).cloned().unwrap_or_default();
-        if only.is_some_and(|n| !n.contains(name)) {
+        if !audited || only.is_some_and(|n| !n.contains(name)) {
             continue;
         }
         let mut entry = json!({
@@ -366,6 +383,9 @@ fn record(s: &mut State, plan: &Plan, now: f64, only: Option<&BTreeSet<String>>)
         if let Some(st) = s.secrets.get_mut(name) {
             st.fetched = Some(now);
             st.destinations = paths.clone();
+            if !audited {
+                continue;
+            }
             out.push(
                 json!({"secret": name, "source": st.source, "source_kind": st.kind,
                             "version": null, "destinations": paths}),

@@ -140,7 +140,7 @@ fn places(s: &Settings, declared: &[crate::manifest::Declared]) -> Vec<Watched> 
     let mut out = Vec::new();
     let referenced = declared
         .iter()
-        .filter_map(|d| match d.settings.from.as_ref()? {
+        .filter_map(|d| match d.settings.from.as_deref()? {
             crate::reference::Reference::Sops(r) => Some(s.source.sops.locate(&r.file)),
             crate::reference::Reference::Age(p) => Some(s.source.sops.locate(p)),
             _ => None,
@@ -201,7 +201,7 @@ pub(crate) fn in_use(
             || s.resolve_env_references
             || declared
                 .iter()
-                .filter_map(|d| d.settings.from.as_ref())
+                .filter_map(|d| d.settings.from.as_deref())
                 .any(|r| SourceKind::of(r) == kind)
     })
 }
