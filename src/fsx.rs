@@ -58,6 +58,14 @@ pub(crate) fn read_secret(r: impl Read, max: u64, hint: usize) -> io::Result<Opt
     Ok(Some(Secret::new(std::mem::take(&mut *buf))))
 }
 
+/// `dir.join(name)` in one allocation of its size (`join` copies `dir`, then grows for `name`).
+pub(crate) fn joined(dir: &Path, name: &str) -> PathBuf {
+    let mut out = PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
+    out.push(dir);
+    out.push(name);
+    out
+}
+
 /// Flags for opening an input file: never blocking on a FIFO, never a controlling terminal.
 pub(crate) const READ_FLAGS: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_NONBLOCK)
@@ -318,19 +326,46 @@ pub(crate) fn missing_dirs(path: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// A directory's names, read once: one buffer and a sorted index into it, so a directory of
-/// 10,000 secrets costs two allocations rather than one a name, and a lookup asks no syscall.
+/// A directory's names, read once: one buffer and a hash index into it (keyed per listing, as
+/// std's maps are), so a directory of 10,000 secrets costs a few allocations rather than one a
+/// name, and a lookup asks no syscall.
 #[derive(Debug, Default)]
 pub(crate) struct Listing {
     /// Every name's bytes, one after another.
     bytes: Vec<u8>,
-    /// Each name as (start, length) in `bytes`, sorted by name.
-    index: Vec<(u32, u32)>,
+    /// Each name as (start, length) in `bytes`, in directory order.
+    names: Vec<(u32, u32)>,
+    /// Open addressing over `names`: a name's index plus one, 0 for a free slot; a power of
+    /// two at least twice as many as the names (empty when there are none).
+    slots: Vec<u32>,
+    keys: std::hash::RandomState,
 }
 
 impl Listing {
-    fn name(&self, &(start, len): &(u32, u32)) -> &[u8] {
+    fn name(&self, (start, len): (u32, u32)) -> &[u8] {
         &self.bytes[start as usize..(start + len) as usize]
+    }
+
+    /// The slot to start probing at for the name `head` followed by `tail`.
+    fn home(&self, head: &[u8], tail: &[u8]) -> usize {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = self.keys.build_hasher();
+        // A byte stream: the two parts hash as their concatenation does.
+        h.write(head);
+        h.write(tail);
+        h.finish() as usize & (self.slots.len() - 1)
+    }
+
+    fn index(&mut self) {
+        self.slots = vec![0; (self.names.len() * 2).next_power_of_two()];
+        for (i, &n) in self.names.iter().enumerate() {
+            let mut at = self.home(self.name(n), b"");
+            while self.slots[at] != 0 {
+                at = (at + 1) & (self.slots.len() - 1);
+            }
+            // At most u32::MAX names: `listing` refuses more bytes than that.
+            self.slots[at] = i as u32 + 1;
+        }
     }
 
     /// Whether `name` is listed.
@@ -340,67 +375,68 @@ impl Listing {
 
     /// Whether the name `head` followed by `tail` is listed (`NAME.age`), without joining them.
     pub(crate) fn contains_joined(&self, head: &[u8], tail: &[u8]) -> bool {
-        self.index
-            .binary_search_by(|e| cmp_joined(self.name(e), head, tail))
-            .is_ok()
+        if self.names.is_empty() {
+            return false;
+        }
+        let mut at = self.home(head, tail);
+        loop {
+            let Some(i) = self.slots[at].checked_sub(1) else {
+                return false;
+            };
+            let n = self.name(self.names[i as usize]);
+            if n.len() == head.len() + tail.len() && n.starts_with(head) && n.ends_with(tail) {
+                return true;
+            }
+            at = (at + 1) & (self.slots.len() - 1);
+        }
     }
 
-    /// Every name, in byte order.
+    /// Every name, in directory order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        self.index.iter().map(|e| self.name(e))
+        self.names.iter().map(|&n| self.name(n))
     }
 
     /// How many names there are.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.index.len()
+        self.names.len()
     }
 
     /// Whether there are none.
     pub(crate) fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.names.is_empty()
     }
-}
-
-/// `x` compared with the concatenation of `head` and `tail`.
-fn cmp_joined(x: &[u8], head: &[u8], tail: &[u8]) -> std::cmp::Ordering {
-    let n = head.len().min(x.len());
-    x[..n]
-        .cmp(&head[..n])
-        .then_with(|| match x.len() < head.len() {
-            // A proper prefix of `head` comes first.
-            true => std::cmp::Ordering::Less,
-            false => x[n..].cmp(tail),
-        })
 }
 
 /// Every name in a directory but `.` and `..` (`keep` says which others).
 fn listing(dir: &OwnedFd, keep: impl Fn(&[u8]) -> bool) -> Result<Listing, Errno> {
-    let mut d = nix::dir::Dir::openat(
+    let fd = nix::fcntl::openat(
         dir,
         ".",
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?;
     let mut out = Listing::default();
-    for entry in d.iter() {
-        let entry = entry?;
-        let name = entry.file_name().to_bytes();
+    let mut too_long = false;
+    crate::sys::dir_names(&fd, |name| {
         if name == b"." || name == b".." || !keep(name) {
-            continue;
+            return;
         }
-        let (Ok(start), Ok(len)) = (u32::try_from(out.bytes.len()), u32::try_from(name.len()))
-        else {
-            return Err(Errno::EOVERFLOW);
-        };
-        out.bytes.extend_from_slice(name);
-        out.index.push((start, len));
+        match (
+            u32::try_from(out.bytes.len() + name.len()),
+            u32::try_from(name.len()),
+        ) {
+            (Ok(_), Ok(len)) => {
+                out.names.push((out.bytes.len() as u32, len));
+                out.bytes.extend_from_slice(name);
+            }
+            _ => too_long = true,
+        }
+    })?;
+    if too_long {
+        return Err(Errno::EOVERFLOW);
     }
-    let Listing { bytes, index } = &mut out;
-    index.sort_unstable_by(|a, b| {
-        let at = |&(s, l): &(u32, u32)| &bytes[s as usize..(s + l) as usize];
-        at(a).cmp(at(b))
-    });
+    out.index();
     Ok(out)
 }
 
@@ -498,6 +534,11 @@ mod tests {
         assert!(l.contains_joined(b"a", b".age") && l.contains_joined(b"a.", b"age"));
         assert!(!l.contains_joined(b"b", b".age") && !l.contains_joined(b"a", b".ag"));
         assert_eq!(names(&fd).expect("names").len(), 5, "..data included");
+        let empty = base.join("empty");
+        std::fs::create_dir(&empty).expect("mkdir");
+        let fd: OwnedFd = File::open(&empty).expect("open").into();
+        let l = list(&fd).expect("list");
+        assert!(l.is_empty() && !l.contains(b"a") && !l.contains(b""));
         let _ = std::fs::remove_dir_all(&base);
     }
 

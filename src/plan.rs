@@ -335,7 +335,7 @@ fn file_target(r: &Resolution, settings: &Settings) -> Option<PathBuf> {
     match &r.settings.file {
         FileTarget::Disabled => None,
         _ if settings.env_only => None,
-        FileTarget::Default => Some(settings.output_dir.join(r.name.as_str())),
+        FileTarget::Default => Some(crate::fsx::joined(&settings.output_dir, r.name.as_str())),
         FileTarget::Path(p) => Some(p.clone()),
     }
 }

@@ -314,15 +314,39 @@ fn encode(files: &[Entry]) -> Vec<u8> {
 
 /// One line of the record (see [`encode`]).
 fn push_line(out: &mut impl std::io::Write, path: &[u8], id: FileId) -> std::io::Result<()> {
-    write!(
-        out,
-        "{} {} {} {} {}:",
-        id.dev,
-        id.ino,
-        id.mtime,
-        id.mtime_nsec,
-        path.len()
-    )?;
+    // The numbers spelled by hand into one buffer: `write!`'s formatting machinery was most of
+    // a 10,000-line record's cost.
+    let mut head = [0u8; 5 * 22];
+    let mut len = 0;
+    let nums = [
+        (false, id.dev),
+        (false, id.ino),
+        (id.mtime < 0, id.mtime.unsigned_abs()),
+        (id.mtime_nsec < 0, id.mtime_nsec.unsigned_abs()),
+        (false, path.len() as u64),
+    ];
+    for (i, (negative, n)) in nums.into_iter().enumerate() {
+        if negative {
+            head[len] = b'-';
+            len += 1;
+        }
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = n;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        head[len..len + digits.len() - at].copy_from_slice(&digits[at..]);
+        len += digits.len() - at;
+        head[len] = if i == 4 { b':' } else { b' ' };
+        len += 1;
+    }
+    out.write_all(&head[..len])?;
     out.write_all(path)?;
     out.write_all(b"\n")
 }
@@ -514,6 +538,22 @@ mod tests {
             },
         ];
         let text = encode(&files);
+        assert!(
+            text.starts_with(
+                b"secret-init deliveries 1\n64 18446744073709551615 -1 999999999 11:/secrets/db\n"
+            ),
+            "{}",
+            String::from_utf8_lossy(&text)
+        );
+        let min = FileId {
+            dev: 0,
+            ino: 0,
+            mtime: i64::MIN,
+            mtime_nsec: 0,
+        };
+        let mut line = Vec::new();
+        push_line(&mut line, b"/x", min).expect("a Vec takes it");
+        assert_eq!(line, b"0 0 -9223372036854775808 0 2:/x\n");
         let back = decode(&text).expect("decodes");
         assert_eq!(back.len(), 2);
         for (a, b) in files.iter().zip(&back) {

@@ -389,7 +389,7 @@ mod tests {
                     name: SecretName::parse(name).expect("valid name"),
                     default: has[3][i].then(|| Secret::new(value(SourceKind::Default, name))),
                     settings: SecretSettings {
-                        from: reference,
+                        from: reference.map(Box::new),
                         optional: optional[i],
                         ..SecretSettings::default()
                     },

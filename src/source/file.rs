@@ -310,7 +310,7 @@ impl Source for FileSource {
                 origin: Origin {
                     kind: SourceKind::File,
                     label: src.text(),
-                    path: Some(path.join(name.as_str())),
+                    path: Some(crate::fsx::joined(path, name.as_str())),
                     version: None,
                 },
             }));
