@@ -430,6 +430,9 @@ fn load_record(output_dir: &Path, each: impl FnMut(&[u8], FileId)) {
     }
 }
 
+/// Each path of a set being published (its bytes), with the file it replaces, if any.
+type SetPaths<'p> = HashMap<&'p [u8], Option<FileId>>;
+
 /// Writes the record after a publish of `new` into `output_dir` to `out`, line by line (a
 /// 10,000-file record is never whole in memory): the new files, and every entry of the old record
 /// whose path still holds the file it names (a file delivered before and not now, or one about
@@ -451,7 +454,7 @@ where
     }
     // The files written, and what each path of the set holds now; keyed by the paths' bytes:
     // Path's own hash walks components and costs far more.
-    let mut index: Option<(HashSet<FileId>, HashMap<&[u8], Option<FileId>>)> = None;
+    let mut index: Option<(HashSet<FileId>, SetPaths)> = None;
     let mut dirs: HashMap<PathBuf, Option<OwnedFd>> = HashMap::new();
     let mut failed = None;
     load_record(output_dir, |path, id| {
