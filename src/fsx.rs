@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{Mode, SFlag, fstat};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::secret::Secret;
 
@@ -30,10 +30,43 @@ pub(crate) fn read_capped(r: impl Read, max: u64) -> io::Result<Option<Vec<u8>>>
 /// expected size, so that a file read at its `st_size` needs no growth at all, and one `read`:
 /// a read that stops short of the buffer with exactly `hint` bytes in it is the end (a regular
 /// file is read to its end or to the buffer's; a size that was wrong, as procfs' 0 or sysfs'
-/// 4096, never matches a short read's total, and the reading goes on to a read of 0).
+/// 4096, never matches a short read's total, and the reading goes on to a read of 0). A file
+/// under 4 KiB read at its size goes through the stack, wiped after, into the value's one
+/// allocation.
 pub(crate) fn read_secret(r: impl Read, max: u64, hint: usize) -> io::Result<Option<Secret>> {
     let mut r = r.take(max.saturating_add(1));
-    let mut buf = Zeroizing::new(Vec::with_capacity(hint.saturating_add(1).max(64)));
+    let mut first = 0;
+    let mut small = [0u8; SMALL_READ];
+    if hint < SMALL_READ {
+        // A small file read at its size: into the stack, then into the value's own allocation,
+        // with no buffer on the heap; what was read is wiped from the stack. Any other outcome
+        // goes on below with the bytes read.
+        let got = loop {
+            match r.read(&mut small) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        first = *got.as_ref().unwrap_or(&0);
+        // A short read of exactly the size is the end (see above), as a read of 0 is.
+        let done = (first == hint || first == 0).then(|| Secret::copied(&small[..first]));
+        match (got, done) {
+            (Err(e), _) => {
+                small.zeroize();
+                return Err(e);
+            }
+            (Ok(_), Some(v)) => {
+                small[..first].zeroize();
+                return Ok((v.len() as u64 <= max).then_some(v));
+            }
+            (Ok(_), None) => {}
+        }
+    }
+    let mut buf = Zeroizing::new(Vec::with_capacity(
+        hint.max(first).saturating_add(1).max(64),
+    ));
+    buf.extend_from_slice(&small[..first]);
+    small[..first].zeroize();
     loop {
         if buf.len() == buf.capacity() {
             let mut bigger = Zeroizing::new(Vec::with_capacity(buf.capacity() * 2));
@@ -55,8 +88,11 @@ pub(crate) fn read_secret(r: impl Read, max: u64, hint: usize) -> io::Result<Opt
     if buf.len() as u64 > max {
         return Ok(None);
     }
-    Ok(Some(Secret::new(std::mem::take(&mut *buf))))
+    Ok(Some(Secret::copied(&buf)))
 }
+
+/// The largest secret read through the stack (most are tokens and passwords, far smaller).
+const SMALL_READ: usize = 4096;
 
 /// `dir.join(name)` in one allocation of its size (`join` copies `dir`, then grows for `name`).
 pub(crate) fn joined(dir: &Path, name: &str) -> PathBuf {
@@ -417,24 +453,41 @@ fn listing(dir: &OwnedFd, keep: impl Fn(&[u8]) -> bool) -> Result<Listing, Errno
         Mode::empty(),
     )?;
     let mut out = Listing::default();
-    let mut too_long = false;
-    crate::sys::dir_names(&fd, |name| {
-        if name == b"." || name == b".." || !keep(name) {
-            return;
+    // By `getdents64` into one buffer: no allocation a name (nix's `Dir` boxes each entry), and
+    // a syscall per few hundred names. A record is `struct linux_dirent64`: d_ino (8 bytes),
+    // d_off (8), d_reclen (2), d_type (1), then the name and its NUL.
+    const NAME_AT: usize = 19;
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = crate::sys::getdents(&fd, &mut buf)?;
+        if n == 0 {
+            break;
         }
-        match (
-            u32::try_from(out.bytes.len() + name.len()),
-            u32::try_from(name.len()),
-        ) {
-            (Ok(_), Ok(len)) => {
-                out.names.push((out.bytes.len() as u32, len));
-                out.bytes.extend_from_slice(name);
+        let mut at = 0;
+        while at + NAME_AT <= n {
+            let len = usize::from(u16::from_ne_bytes([buf[at + 16], buf[at + 17]]));
+            // A record that would run past what the kernel returned stops the listing.
+            let Some(rec) = buf
+                .get(at + NAME_AT..at + len)
+                .filter(|_| len > NAME_AT && at + len <= n)
+            else {
+                return Err(Errno::EIO);
+            };
+            let name = rec.split(|b| *b == 0).next().unwrap_or(rec);
+            at += len;
+            if name == b"." || name == b".." || !keep(name) {
+                continue;
             }
-            _ => too_long = true,
+            // Offsets are u32: a listing of more than 4 GiB of names is refused.
+            let (Ok(start), Ok(_)) = (
+                u32::try_from(out.bytes.len()),
+                u32::try_from(out.bytes.len() + name.len()),
+            ) else {
+                return Err(Errno::EOVERFLOW);
+            };
+            out.names.push((start, name.len() as u32));
+            out.bytes.extend_from_slice(name);
         }
-    })?;
-    if too_long {
-        return Err(Errno::EOVERFLOW);
     }
     out.index();
     Ok(out)

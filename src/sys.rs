@@ -576,46 +576,21 @@ pub(crate) fn renameat2(
     nix::errno::Errno::result(r).map(drop)
 }
 
-/// Calls `each` with every entry name of the directory open as `dir` (from its current offset,
-/// `.` and `..` included), by `getdents64(2)` into one 32 KiB buffer: no allocation a name, as
-/// `readdir` wrappers that box each entry make, and a syscall per few hundred names.
-pub(crate) fn dir_names(
-    dir: &std::os::fd::OwnedFd,
-    mut each: impl FnMut(&[u8]),
-) -> nix::Result<()> {
+/// `getdents64(2)`: the next entries of the directory open as `dir` into `buf`, as `struct
+/// linux_dirent64` records (fsx.rs reads them); how many bytes, 0 at the end.
+pub(crate) fn getdents(dir: &std::os::fd::OwnedFd, buf: &mut [u8]) -> nix::Result<usize> {
     use std::os::fd::AsRawFd;
-    // struct linux_dirent64: d_ino (8 bytes), d_off (8), d_reclen (2), d_type (1), d_name.
-    const NAME_AT: usize = 19;
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, a live allocation of
-        // that size borrowed mutably for the call; `dir` is an open descriptor.
-        let n = unsafe {
-            libc::syscall(
-                libc::SYS_getdents64,
-                dir.as_raw_fd(),
-                buf.as_mut_ptr(),
-                buf.len(),
-            )
-        };
-        let n = usize::try_from(nix::errno::Errno::result(n)?).unwrap_or(0);
-        if n == 0 {
-            return Ok(());
-        }
-        let mut at = 0;
-        while at + NAME_AT <= n {
-            let len = usize::from(u16::from_ne_bytes([buf[at + 16], buf[at + 17]]));
-            let Some(rec) = buf
-                .get(at + NAME_AT..at + len)
-                .filter(|_| len > NAME_AT && at + len <= n)
-            else {
-                return Err(nix::errno::Errno::EIO);
-            };
-            let name = rec.split(|b| *b == 0).next().unwrap_or(rec);
-            each(name);
-            at += len;
-        }
-    }
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, borrowed mutably for the
+    // call; `dir` is an open descriptor.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_getdents64,
+            dir.as_raw_fd(),
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    nix::errno::Errno::result(n).map(|n| usize::try_from(n).unwrap_or(0))
 }
 
 unsafe extern "C" {
