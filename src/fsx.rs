@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{Mode, SFlag, fstat};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::secret::Secret;
 
@@ -30,43 +30,10 @@ pub(crate) fn read_capped(r: impl Read, max: u64) -> io::Result<Option<Vec<u8>>>
 /// expected size, so that a file read at its `st_size` needs no growth at all, and one `read`:
 /// a read that stops short of the buffer with exactly `hint` bytes in it is the end (a regular
 /// file is read to its end or to the buffer's; a size that was wrong, as procfs' 0 or sysfs'
-/// 4096, never matches a short read's total, and the reading goes on to a read of 0). A file
-/// under 4 KiB read at its size goes through the stack, wiped after, into the value's one
-/// allocation.
+/// 4096, never matches a short read's total, and the reading goes on to a read of 0).
 pub(crate) fn read_secret(r: impl Read, max: u64, hint: usize) -> io::Result<Option<Secret>> {
     let mut r = r.take(max.saturating_add(1));
-    let mut first = 0;
-    let mut small = [0u8; SMALL_READ];
-    if hint < SMALL_READ {
-        // A small file read at its size: into the stack, then into the value's own allocation,
-        // with no buffer on the heap; what was read is wiped from the stack. Any other outcome
-        // goes on below with the bytes read.
-        let got = loop {
-            match r.read(&mut small) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                other => break other,
-            }
-        };
-        first = *got.as_ref().unwrap_or(&0);
-        // A short read of exactly the size is the end (see above), as a read of 0 is.
-        let done = (first == hint || first == 0).then(|| Secret::copied(&small[..first]));
-        match (got, done) {
-            (Err(e), _) => {
-                small.zeroize();
-                return Err(e);
-            }
-            (Ok(_), Some(v)) => {
-                small[..first].zeroize();
-                return Ok((v.len() as u64 <= max).then_some(v));
-            }
-            (Ok(_), None) => {}
-        }
-    }
-    let mut buf = Zeroizing::new(Vec::with_capacity(
-        hint.max(first).saturating_add(1).max(64),
-    ));
-    buf.extend_from_slice(&small[..first]);
-    small[..first].zeroize();
+    let mut buf = Zeroizing::new(Vec::with_capacity(hint.saturating_add(1).max(64)));
     loop {
         if buf.len() == buf.capacity() {
             let mut bigger = Zeroizing::new(Vec::with_capacity(buf.capacity() * 2));
@@ -88,11 +55,8 @@ pub(crate) fn read_secret(r: impl Read, max: u64, hint: usize) -> io::Result<Opt
     if buf.len() as u64 > max {
         return Ok(None);
     }
-    Ok(Some(Secret::copied(&buf)))
+    Ok(Some(Secret::new(std::mem::take(&mut *buf))))
 }
-
-/// The largest secret read through the stack (most are tokens and passwords, far smaller).
-const SMALL_READ: usize = 4096;
 
 /// `dir.join(name)` in one allocation of its size (`join` copies `dir`, then grows for `name`).
 pub(crate) fn joined(dir: &Path, name: &str) -> PathBuf {

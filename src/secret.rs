@@ -6,42 +6,25 @@
 //!
 //! A clone shares the bytes (a reference count), so the plan, the templates and the providers
 //! can each hold a value without a copy per holder; the bytes are wiped when the last holder
-//! drops them. The count and the bytes are one allocation (10,000 file secrets are 10,000
-//! allocations, not 20,000).
+//! drops them.
 
 use std::fmt;
 use std::sync::Arc;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// A secret value: raw bytes (not necessarily UTF-8), zeroized on drop, redacted in every print.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Arc<[u8]>);
-
-impl Drop for Secret {
-    fn drop(&mut self) {
-        // The last holder wipes the bytes; any other leaves them to the holders after it.
-        if let Some(bytes) = Arc::get_mut(&mut self.0) {
-            bytes.zeroize();
-        }
-    }
-}
+pub struct Secret(Arc<Zeroizing<Vec<u8>>>);
 
 impl Secret {
-    /// Wraps bytes that are now owned by the secret: copied into its allocation, and `bytes`
-    /// wiped.
+    /// Wraps bytes that are now owned (and later wiped) by the secret.
     pub fn new(bytes: Vec<u8>) -> Self {
-        let bytes = Zeroizing::new(bytes);
-        Secret::copied(&bytes)
-    }
-
-    /// A secret holding a copy of `bytes`, which the caller wipes.
-    pub(crate) fn copied(bytes: &[u8]) -> Self {
-        Secret(Arc::from(bytes))
+        Secret(Arc::new(Zeroizing::new(bytes)))
     }
 
     /// The raw bytes. Call sites are the only places a value can leave the process.
     pub fn expose(&self) -> &[u8] {
-        &self.0
+        self.0.as_slice()
     }
 
     /// Length in bytes.
