@@ -89,7 +89,7 @@ impl Identity {
             return Err("not an age identity (AGE-SECRET-KEY-1…)".into());
         }
         let secret = StaticSecret::from(raw);
-        let public = PublicKey::from(&secret);
+        let public = public_of(&secret);
         Ok(Identity {
             secret,
             public,
@@ -151,6 +151,14 @@ impl Identity {
         let plain = open(&key, [0u8; 12], &mut buf)?;
         plain.try_into().ok().map(Zeroizing::new)
     }
+}
+
+/// The public key of `secret`: X25519 of the base point by the same Montgomery ladder the
+/// key agreement runs (x25519-dalek's `PublicKey::from` takes an Edwards-form path instead, as
+/// many instructions again and its own code in the binary, for the same bytes).
+pub(crate) fn public_of(secret: &StaticSecret) -> PublicKey {
+    let u = secret.diffie_hellman(&PublicKey::from(x25519_dalek::X25519_BASEPOINT_BYTES));
+    PublicKey::from(*u.as_bytes())
 }
 
 /// An X25519 recipient (`age1…`). Only the tests encrypt (against the real `age`), so far.
@@ -397,7 +405,7 @@ pub(crate) fn encrypt(plain: &[u8], recipients: &[Recipient]) -> Result<Vec<u8>,
     for r in recipients {
         let eph: [u8; 32] = random(32)?.as_slice().try_into().unwrap_or([0; 32]);
         let eph = StaticSecret::from(eph);
-        let share = PublicKey::from(&eph);
+        let share = public_of(&eph);
         let shared = eph.diffie_hellman(&PublicKey::from(r.0));
         if !shared.was_contributory() {
             return Err("age recipient is a low-order point".into());
@@ -443,6 +451,22 @@ mod tests {
     fn identity() -> Identity {
         Identity::parse(&bech32::encode(IDENTITY_HRP, &[7u8; 32]).to_ascii_uppercase())
             .expect("identity")
+    }
+
+    #[test]
+    fn the_ladders_public_key_is_x25519_dalek_s() {
+        for seed in [
+            [0u8; 32],
+            [0xff; 32],
+            [7; 32],
+            *b"0123456789abcdef0123456789abcdef",
+        ] {
+            let secret = StaticSecret::from(seed);
+            assert_eq!(
+                public_of(&secret).as_bytes(),
+                PublicKey::from(&secret).as_bytes()
+            );
+        }
     }
 
     #[test]

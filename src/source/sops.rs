@@ -90,6 +90,8 @@ pub(crate) struct SopsSource {
     age: AgeKeys,
     kms: KmsClients,
     opened: BTreeMap<PathBuf, Opened>,
+    /// Every file of `settings.files` opened and verified: lookups only read them.
+    listed_open: bool,
 }
 
 fn label(path: &Path) -> String {
@@ -113,6 +115,7 @@ impl SopsSource {
             age: AgeKeys::new(env, outputs),
             kms,
             opened: BTreeMap::new(),
+            listed_open: false,
         }
     }
 
@@ -130,8 +133,8 @@ impl SopsSource {
 
     /// The file at `path` (located), opened and verified on first use.
     fn open(&mut self, path: &Path) -> Result<&Decrypted, Error> {
-        let src = label(path);
         if !self.opened.contains_key(path) {
+            let src = label(path);
             match self.decrypt(path, &src) {
                 Ok(d) => {
                     crate::log::debug!("{src}: data key and MAC verified");
@@ -144,14 +147,19 @@ impl SopsSource {
                 }
             }
         }
+        self.opened_file(path)
+    }
+
+    /// The file at `path` as [`SopsSource::open`] left it.
+    fn opened_file(&self, path: &Path) -> Result<&Decrypted, Error> {
         match self.opened.get(path) {
             Some(Ok(d)) => Ok(d),
             Some(Err(kind)) => Err(Error::new(
                 *kind,
                 "the file did not open (reason reported above)",
             )
-            .with_source(src)),
-            None => Err(Error::new(Kind::Data, "sops state lost").with_source(src)),
+            .with_source(label(path))),
+            None => Err(Error::new(Kind::Data, "sops state lost").with_source(label(path))),
         }
     }
 
@@ -287,12 +295,15 @@ impl Source for SopsSource {
 
     fn lookup(&mut self, name: &SecretName) -> Result<Option<Found>, Error> {
         // Every listed file opens (or fails the start) before any of them answers.
-        let files = self.settings.files.clone();
-        for f in &files {
-            self.open(f)?;
+        if !self.listed_open {
+            let files = self.settings.files.clone();
+            for f in &files {
+                self.open(f)?;
+            }
+            self.listed_open = true;
         }
-        for f in &files {
-            if let Some(v) = self.open(f)?.top(name.as_str()) {
+        for f in &self.settings.files {
+            if let Some(v) = self.opened_file(f)?.top(name.as_str()) {
                 let value = Secret::new(v.to_vec());
                 return Ok(Some(Self::found(value, format!("{}#{name}", label(f)), f)));
             }
