@@ -210,11 +210,11 @@ fn open_master_key(
     };
     let std = |s: &str| STANDARD.decode(s);
     let (kms_key, wrapped) = match key {
-        MasterKey::Age { enc, .. } => {
+        MasterKey::Age { recipient, enc } => {
             if ids.is_empty() {
                 return Err(Error::new(Kind::Config, NO_IDENTITY));
             }
-            return age::decrypt(enc.as_bytes(), ids)
+            return age::decrypt_for(enc.as_bytes(), ids, Some(recipient))
                 .map_err(|e| Error::new(Kind::Data, e.to_string()));
         }
         MasterKey::Aws {
