@@ -81,8 +81,15 @@ impl Walk<'_> {
                 // sops keeps a comment it cannot open (files from older versions).
                 _ => value,
             },
-            (Node::Scalar(Scalar::Str(s)), true) => aes::decrypt(s, self.key, &self.aad())
-                .map_err(|why| format!("{why} at {}", self.shown()))?,
+            (Node::Scalar(Scalar::Str(s)), true) => {
+                let plain = aes::decrypt(s, self.key, &self.aad())
+                    .map_err(|why| format!("{why} at {}", self.shown()))?;
+                // The ciphertext is no secret (it is in the file): freed without the wipe.
+                if let Node::Scalar(Scalar::Str(mut s)) = value {
+                    drop(std::mem::take(&mut *s));
+                }
+                plain
+            }
             (_, true) => {
                 return Err(format!(
                     "a value that should be encrypted is not, at {}",

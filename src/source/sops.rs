@@ -303,8 +303,9 @@ impl Source for SopsSource {
             self.listed_open = true;
         }
         for f in &self.settings.files {
-            if let Some(v) = self.opened_file(f)?.top(name.as_str()) {
-                let value = Secret::new(v.to_vec());
+            if let Some(mut v) = self.opened_file(f)?.top(name.as_str()) {
+                // The buffer itself becomes the secret: no second copy to wipe.
+                let value = Secret::new(std::mem::take(&mut *v));
                 return Ok(Some(Self::found(value, format!("{}#{name}", label(f)), f)));
             }
         }
@@ -330,7 +331,10 @@ impl Source for SopsSource {
                         d.get(&steps)
                     }
                 };
-                Ok(value.map(|v| Self::found(Secret::new(v.to_vec()), src, &path)))
+                Ok(
+                    value
+                        .map(|mut v| Self::found(Secret::new(std::mem::take(&mut *v)), src, &path)),
+                )
             }
             Reference::Age(file) => {
                 let path = self.settings.locate(file);
