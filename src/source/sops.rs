@@ -90,8 +90,9 @@ pub(crate) struct SopsSource {
     age: AgeKeys,
     kms: KmsClients,
     opened: BTreeMap<PathBuf, Opened>,
-    /// Every file of `settings.files` opened and verified: lookups only read them.
-    listed_open: bool,
+    /// Once every file of `settings.files` is opened and verified, their labels: lookups then
+    /// only read them.
+    listed: Option<Vec<String>>,
 }
 
 fn label(path: &Path) -> String {
@@ -115,7 +116,7 @@ impl SopsSource {
             age: AgeKeys::new(env, outputs),
             kms,
             opened: BTreeMap::new(),
-            listed_open: false,
+            listed: None,
         }
     }
 
@@ -295,18 +296,20 @@ impl Source for SopsSource {
 
     fn lookup(&mut self, name: &SecretName) -> Result<Option<Found>, Error> {
         // Every listed file opens (or fails the start) before any of them answers.
-        if !self.listed_open {
+        if self.listed.is_none() {
             let files = self.settings.files.clone();
             for f in &files {
                 self.open(f)?;
             }
-            self.listed_open = true;
+            self.listed = Some(files.iter().map(|f| label(f)).collect());
         }
-        for f in &self.settings.files {
+        let labels = self.listed.as_deref().unwrap_or_default();
+        for (f, file_label) in self.settings.files.iter().zip(labels) {
             if let Some(mut v) = self.opened_file(f)?.top(name.as_str()) {
                 // The buffer itself becomes the secret: no second copy to wipe.
                 let value = Secret::new(std::mem::take(&mut *v));
-                return Ok(Some(Self::found(value, format!("{}#{name}", label(f)), f)));
+                let src = [file_label, "#", name.as_str()].concat();
+                return Ok(Some(Self::found(value, src, f)));
             }
         }
         Ok(None)
