@@ -109,10 +109,6 @@ pub(crate) struct Observer {
     /// The start's record, written once the program's PID is known.
     pending_start: Option<Value>,
     pid: Option<i32>,
-    /// Whether anything reads the state: the audit trail, the metrics or a live refresh (its
-    /// status file), as for the plan's origins. Without one, a start records nothing (10,000
-    /// secrets' rows for no reader).
-    kept: bool,
 }
 
 impl Observer {
@@ -141,7 +137,6 @@ impl Observer {
                 started: unix_now(),
                 ..State::default()
             })),
-            kept: crate::plan::observed(settings),
             audit,
             listener,
             pending_start: None,
@@ -172,9 +167,6 @@ impl Observer {
         dynamic: &[&str],
         plan: &Plan,
     ) {
-        if !self.kept {
-            return;
-        }
         let now = unix_now();
         let audited = self.audit.is_some();
         let published = self.with(|s| {
