@@ -7,6 +7,7 @@
 //! decoded strictly, and nonces checked for reuse across the whole file. Nothing is decrypted here
 //! except on request, and nothing secret is ever in an error message: only names and offsets.
 
+use crate::order::CollectOrdered;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
@@ -394,11 +395,11 @@ impl Bundle {
                                         },
                                     )
                                 })
-                                .collect(),
+                                .collect_ordered(),
                         },
                     )
                 })
-                .collect(),
+                .collect_ordered(),
         };
         // Serializing plain strings, bools and integers into a Vec cannot fail.
         let mut out = serde_json::to_vec_pretty(&raw).unwrap_or_default();

@@ -73,6 +73,7 @@ pub(crate) mod timing;
 
 pub(crate) use proxy::Proxies;
 
+use crate::order::CollectOrdered;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -554,7 +555,7 @@ impl Pool {
                 .by_key
                 .iter()
                 .map(|(k, c)| (k.clone(), c.fork()))
-                .collect(),
+                .collect_ordered(),
         }
     }
 

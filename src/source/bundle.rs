@@ -9,6 +9,7 @@
 //! in order (later vaults override earlier ones, as in runqy); a `bundle:VAULT#KEY` reference
 //! names one entry; `env_vaults` are injected whole as environment variables.
 
+use crate::order::CollectOrdered;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -465,7 +466,7 @@ impl BundleSource {
         open.winner = merged(&open, &self.settings.vaults)
             .into_iter()
             .map(|(key, (vault, _))| (key.to_string(), vault.to_string()))
-            .collect();
+            .collect_ordered();
         Ok(open)
     }
 }

@@ -25,6 +25,7 @@
 
 pub(crate) mod filters;
 
+use crate::order::CollectOrdered;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::os::fd::OwnedFd;
@@ -78,7 +79,7 @@ impl Secrets {
             resolutions
                 .iter()
                 .map(|r| (r.name.to_string(), r.value.clone()))
-                .collect(),
+                .collect_ordered(),
         )
     }
 
@@ -210,10 +211,9 @@ pub fn render(t: &Template, secrets: &Arc<Secrets>) -> Result<Rendered, Error> {
         secrets: Arc::clone(secrets),
         used: Mutex::new(BTreeSet::new()),
     });
-    let ctx = Value::from(BTreeMap::from([(
-        "secrets",
-        Value::from_dyn_object(Arc::clone(&object)),
-    )]));
+    let mut ctx = BTreeMap::new();
+    ctx.insert("secrets", Value::from_dyn_object(Arc::clone(&object)));
+    let ctx = Value::from(ctx);
     let mut out = Output {
         buf: Zeroizing::new(Vec::new()),
         over: false,
@@ -441,7 +441,7 @@ pub(crate) fn add_to_plan(
                 .iter()
                 .map(|p| (p.clone(), "an unchanged file".into())),
         )
-        .collect();
+        .collect_ordered();
     for o in render_all(templates, resolutions) {
         let t = o.template;
         let rendered = match o.result {

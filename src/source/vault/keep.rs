@@ -18,6 +18,7 @@
 //!   `env`), dropping the keep revokes the leases and our token: nothing is issued for a
 //!   program that never runs.
 
+use crate::order::CollectOrdered;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -493,7 +494,7 @@ impl Keep {
                     serde_json::json!({"expires": unix(i.expires), "lease": i.lease_id.is_some()}),
                 )
             })
-            .collect();
+            .collect_ordered();
         serde_json::json!({
             "token": {
                 "state": if self.auth_error.is_some() { "error" } else { "ok" },
