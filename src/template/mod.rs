@@ -211,9 +211,7 @@ pub fn render(t: &Template, secrets: &Arc<Secrets>) -> Result<Rendered, Error> {
         secrets: Arc::clone(secrets),
         used: Mutex::new(BTreeSet::new()),
     });
-    let mut ctx = BTreeMap::new();
-    ctx.insert("secrets", Value::from_dyn_object(Arc::clone(&object)));
-    let ctx = Value::from(ctx);
+    let ctx = minijinja::context! { secrets => Value::from_dyn_object(Arc::clone(&object)) };
     let mut out = Output {
         buf: Zeroizing::new(Vec::new()),
         over: false,
