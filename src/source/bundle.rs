@@ -224,6 +224,7 @@ pub(crate) fn bundle_key(
             let key = bundle_kms_key(&w.kms)
                 .map_err(|why| Error::new(Kind::Data, format!("key.kms: {why}")).with_source(src))?;
             let data_key = crate::source::kms::unwrap(&key, &w.wrapped, kms).map_err(|e| {
+                let e = e.into_problem();
                 Error::new(
                     e.kind,
                     format!("{}: {}", e.source.unwrap_or_default(), e.what),
@@ -490,7 +491,9 @@ fn open_vault<'a>(open: &'a mut Open, vault: &str, src: &str) -> Result<&'a [Ope
                     first
                 } else {
                     let what = format!("{}; also failed: {}", first.what, rest.join(", "));
-                    Error { what, ..first }
+                    let mut first = first;
+                    first.what = what;
+                    first
                 }
             })?;
         crate::log::debug!("{src}: vault \"{vault}\": {} entries opened", entries.len());
