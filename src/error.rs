@@ -85,7 +85,7 @@ impl Outage {
 /// fields of [`Problem`], which it derefs to).
 ///
 /// Boxed: a `Result<T, Error>` is then one pointer wider than `T`, where the fields inline made
-/// every `Result` carry about 100 bytes and every `?` and builder call copy them (about NN KB of
+/// every `Result` carry about 100 bytes and every `?` and builder call copy them (72,000 bytes of
 /// the static binary, docs/size.md). An error is made once per failure, so the allocation is
 /// off every path that succeeds.
 #[derive(Clone, PartialEq, Eq)]
