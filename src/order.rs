@@ -97,8 +97,8 @@ mod tests {
             assert_eq!(ours, std, "{case:?}");
             let mut ours = case.clone();
             let mut std = case;
-            sort_by(&mut ours, |a, b| b.0.cmp(&a.0));
-            std.sort_by(|a, b| b.0.cmp(&a.0));
+            sort_by(&mut ours, |a, b| a.0.cmp(&b.0).reverse());
+            std.sort_by(|a, b| a.0.cmp(&b.0).reverse());
             assert_eq!(ours, std);
         }
         let mut words = vec!["b", "c", "a", "b"];
