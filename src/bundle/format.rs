@@ -7,7 +7,6 @@
 //! decoded strictly, and nonces checked for reuse across the whole file. Nothing is decrypted here
 //! except on request, and nothing secret is ever in an error message: only names and offsets.
 
-use crate::order::CollectOrdered;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
@@ -18,6 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::seal::{self, MasterKey, OpenError, Place};
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
+use crate::order::CollectOrdered;
 use crate::secret::Secret;
 
 /// The `format` field of every bundle.

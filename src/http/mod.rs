@@ -73,7 +73,6 @@ pub(crate) mod timing;
 
 pub(crate) use proxy::Proxies;
 
-use crate::order::CollectOrdered;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -83,6 +82,7 @@ use ureq::http::Uri;
 
 use crate::environ::Environ;
 use crate::error::{Cause, Error, Kind, Outage};
+use crate::order::CollectOrdered;
 use crate::secret::Secret;
 use exchange::{Failure, Outcome};
 

@@ -9,7 +9,6 @@
 //! in order (later vaults override earlier ones, as in runqy); a `bundle:VAULT#KEY` reference
 //! names one entry; `env_vaults` are injected whole as environment variables.
 
-use crate::order::CollectOrdered;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -21,6 +20,7 @@ use crate::cli::{Invocation, Opt};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
+use crate::order::CollectOrdered;
 use crate::reference::Reference;
 use crate::secret::Secret;
 use crate::source::kms::{KmsClients, KmsKey};

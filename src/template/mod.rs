@@ -25,7 +25,6 @@
 
 pub(crate) mod filters;
 
-use crate::order::CollectOrdered;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::os::fd::OwnedFd;
@@ -40,6 +39,7 @@ use nix::sys::stat::Mode;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Errors, Kind};
+use crate::order::CollectOrdered;
 use crate::plan::{FileDelivery, Plan};
 use crate::resolve::Resolution;
 use crate::secret::Secret;

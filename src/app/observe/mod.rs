@@ -11,7 +11,6 @@
 mod audit;
 pub(crate) mod metrics;
 
-use crate::order::CollectOrdered;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
@@ -19,6 +18,7 @@ use std::time::SystemTime;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Errors};
+use crate::order::CollectOrdered;
 use crate::plan::Plan;
 use crate::settings::Settings;
 use crate::source::{Origin, SourceKind};

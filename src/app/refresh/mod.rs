@@ -21,7 +21,6 @@
 mod status;
 pub(crate) mod watch;
 
-use crate::order::CollectOrdered;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -31,6 +30,7 @@ use crate::app::observe::Observer;
 use crate::app::pipeline::Context;
 use crate::deliver::file;
 use crate::error::{Errors, Kind};
+use crate::order::CollectOrdered;
 use crate::plan::Plan;
 use crate::process;
 use crate::process::supervise::{Refresh, Tell};

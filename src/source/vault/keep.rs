@@ -18,7 +18,6 @@
 //!   `env`), dropping the keep revokes the leases and our token: nothing is issued for a
 //!   program that never runs.
 
-use crate::order::CollectOrdered;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -28,6 +27,7 @@ use super::client::{TokenLease, Vault, answer};
 use super::config::{Dynamic, VaultSettings};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
+use crate::order::CollectOrdered;
 use crate::secret::Secret;
 
 /// Two thirds of `secs`, when renewals and re-issues are due.
