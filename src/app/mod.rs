@@ -314,7 +314,11 @@ pub(crate) fn run(
         .is_some()
         .then(|| crate::app::refresh::Delivered::of(&plan, &env));
     let masks = mask.map(|rules| crate::mask::Masks::new(plan.masked_values(), rules));
-    observer.started(&ctx.manifest.secrets, &dynamic_names(&ctx.settings), &plan);
+    // The observed state is read by the audit trail, the metrics and a refresh's status file; with
+    // none of them it would die unread at the exec (one stat a secret read from a file, and JSON).
+    if observer.active() || refresh.is_some() {
+        observer.started(&ctx.manifest.secrets, &dynamic_names(&ctx.settings), &plan);
+    }
     drop(plan);
     let setup = sys::ChildSetup {
         state: *start,
