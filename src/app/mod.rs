@@ -318,7 +318,11 @@ pub(crate) fn run(
         .is_some()
         .then(|| crate::app::refresh::Delivered::of(&plan, &env));
     let masks = mask.map(|rules| crate::mask::Masks::new(plan.masked_values(), rules));
-    observer.started(&ctx.manifest.secrets, &dynamic_names(&ctx.settings), &plan);
+    // The state of every secret, for the audit trail, the metrics and the live refresh's status
+    // file: none of them here, nothing reads it (it is a few hundred bytes a secret).
+    if observer.active() || refresh.is_some() {
+        observer.started(&ctx.manifest.secrets, &dynamic_names(&ctx.settings), &plan);
+    }
     drop(plan);
     let setup = sys::ChildSetup {
         state: *start,
@@ -327,7 +331,9 @@ pub(crate) fn run(
     };
     if !supervised {
         // exec keeps our PID: the program's is ours.
-        observer.program(i32::try_from(std::process::id()).unwrap_or(0), "exec");
+        if observer.active() {
+            observer.program(i32::try_from(std::process::id()).unwrap_or(0), "exec");
+        }
         carry.before_exec();
         let failed = process::exec_as(program, &env, setup);
         // Only a failed exec comes back: the program never started, so what was issued for it
