@@ -193,15 +193,16 @@ pub(crate) fn env_twin(long: &str) -> String {
 
 /// Whether `key` is the env twin of the option named `long`, compared as [`env_twin`] spells it.
 fn is_env_twin(key: &[u8], long: &str) -> bool {
-    key.strip_prefix(b"SECRET_INIT_").is_some_and(|rest| {
-        rest.len() == long.len()
-            && rest.iter().zip(long.bytes()).all(|(&k, l)| {
+    // The length first: it tells most of an environment apart without reading a byte.
+    key.len() == "SECRET_INIT_".len() + long.len()
+        && key.strip_prefix(b"SECRET_INIT_").is_some_and(|rest| {
+            rest.iter().zip(long.bytes()).all(|(&k, l)| {
                 k == match l {
                     b'-' => b'_',
                     l => l.to_ascii_uppercase(),
                 }
             })
-    })
+        })
 }
 
 /// Our other `SECRET_INIT_*` variables: the bundle key, Azure endpoint, bundle file's old name.

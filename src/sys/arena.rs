@@ -85,10 +85,12 @@ pub(crate) fn end_start_arena() {
     ON.store(false, Ordering::Release);
 }
 
+#[inline(always)]
 fn base() -> usize {
     MEMORY.0.get() as usize
 }
 
+#[inline(always)]
 fn in_arena(ptr: *mut u8) -> bool {
     let p = ptr as usize;
     p >= base() && p < base() + ARENA_SIZE
@@ -96,6 +98,7 @@ fn in_arena(ptr: *mut u8) -> bool {
 
 /// The class index of a block for `layout`: `None` for the bumped ones (too large, or aligned
 /// beyond 16). The same layout always gives the same answer, at allocation and at free.
+#[inline(always)]
 fn class_of(layout: Layout) -> Option<usize> {
     if layout.align() > MIN_CLASS || layout.size() > MAX_CLASS {
         return None;
@@ -105,6 +108,7 @@ fn class_of(layout: Layout) -> Option<usize> {
 }
 
 /// The bytes a block for `layout` owns.
+#[inline(always)]
 fn capacity(layout: Layout) -> usize {
     match class_of(layout) {
         Some(c) => MIN_CLASS << c,
@@ -112,11 +116,13 @@ fn capacity(layout: Layout) -> usize {
     }
 }
 
+#[inline(always)]
 fn round_up(size: usize) -> usize {
     size.div_ceil(MIN_CLASS) * MIN_CLASS
 }
 
 /// Runs `f` on the state if the arena is on and the lock is free; `None` otherwise.
+#[inline(always)]
 fn with_state<T>(f: impl FnOnce(&mut State) -> Option<T>) -> Option<T> {
     if !ON.load(Ordering::Acquire) {
         return None;
