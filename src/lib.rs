@@ -30,6 +30,7 @@ mod log;
 mod manifest;
 mod mask;
 pub mod name;
+mod order;
 mod plan;
 mod process;
 mod provenance;

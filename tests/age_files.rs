@@ -173,6 +173,37 @@ fn a_mounted_age_file_fails_closed() {
     assert_eq!(read(&f.sb.path("out/db")), db);
 }
 
+/// A secret found nowhere: the places listed name `NAME.age` too, beside `NAME`, in every dir.
+#[test]
+fn a_missing_secret_lists_the_age_file_looked_for() {
+    let f = SopsFixture::new();
+    f.sb.mkdir("in");
+    f.sb.mkdir("more");
+    let [a, b] = ["in/db", "more/db"].map(|p| f.sb.path(p).display().to_string());
+    let dirs = format!(
+        "{}:{}",
+        f.sb.path("in").display(),
+        f.sb.path("more").display()
+    );
+    f.start("secrets:\n  db: null\n")
+        .env("SECRET_INIT_SECRETS_DIR", &dirs)
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(69)
+        .stderr_has(&format!(
+            "file:{a}, file:{a}.age, file:{b}, file:{b}.age, env:"
+        ))
+        .stderr_has("not found");
+    // Found as NAME.age in the second dir once it is there.
+    age_to(&f, b"v", "more/db.age", false);
+    f.start("secrets:\n  db: null\n")
+        .env("SECRET_INIT_SECRETS_DIR", &dirs)
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_ok();
+    assert_eq!(read(&f.sb.path("out/db")), "v");
+}
+
 /// A `NAME.age` rewritten by the real `age` in the watched secrets dir is republished.
 #[test]
 fn a_rewritten_age_file_is_republished() {

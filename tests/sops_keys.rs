@@ -653,3 +653,45 @@ pub(crate) fn republished_on_change(
         "{stderr}"
     );
 }
+
+/// The recipient a SOPS file names for its age key only speeds up the usual case: an identity
+/// among others opens the file named truly, and a name edited to another key changes nothing, as
+/// for sops (which ignores it); another identity alone still fails closed.
+#[test]
+fn an_age_recipient_name_changes_no_outcome() {
+    let f = SopsFixture::new();
+    let v = canary("sops-recipient");
+    let file = f.encrypt("r.yaml", format!("k: {v}\n"), &[]);
+    let yaml = "secrets:\n  k: null\nsecret_init:\n  sops:\n    files: [r.yaml]\n";
+    // Another identity first in the keys file, ours second.
+    let other = f.sb.path("other.txt");
+    let other_recipient = age_keygen(&other);
+    let both =
+        f.sb.write("both.txt", format!("{}\n{}", read(&other), read(&f.keys)));
+    let out = f
+        .start(yaml)
+        .env("SOPS_AGE_KEY_FILE", &both)
+        .args(["--", "/bin/true"])
+        .output();
+    out.expect_ok().no_leak(&[&v]);
+    assert_eq!(read(&f.sb.path("out/k")), v);
+    // The name edited to another key: sops opens it, and so does secret-init.
+    let text = read(&file);
+    assert!(text.contains(&f.recipient));
+    std::fs::write(&file, text.replace(&f.recipient, &other_recipient)).expect("write");
+    assert_eq!(f.sops_extract(&file, "[\"k\"]"), v.as_bytes());
+    std::fs::remove_dir_all(f.sb.path("out")).expect("rm");
+    let out = f.start(yaml).args(["--", "/bin/true"]).output();
+    out.expect_ok().no_leak(&[&v]);
+    assert_eq!(read(&f.sb.path("out/k")), v);
+    // Named as the other key's, opened by the other identity alone: nothing opens, 65.
+    std::fs::remove_dir_all(f.sb.path("out")).expect("rm");
+    f.start(yaml)
+        .env("SOPS_AGE_KEY_FILE", &other)
+        .args(["--", "/bin/true"])
+        .output()
+        .expect_code(65)
+        .stderr_has("no age identity given matches")
+        .no_leak(&[&v]);
+    assert!(tree(&f.sb.path("out")).is_empty());
+}

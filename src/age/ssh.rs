@@ -92,7 +92,7 @@ impl SshKey {
         let mut scalar = Zeroizing::new([0u8; 32]);
         scalar.copy_from_slice(&hash.as_ref()[..32]);
         let secret = StaticSecret::from(*scalar);
-        let public = PublicKey::from(&secret);
+        let public = super::public_of(&secret);
         let sum = digest::digest(&digest::SHA256, &blob);
         let mut tag = [0u8; 4];
         tag.copy_from_slice(&sum.as_ref()[..4]);

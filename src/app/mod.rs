@@ -318,8 +318,8 @@ pub(crate) fn run(
         .is_some()
         .then(|| crate::app::refresh::Delivered::of(&plan, &env));
     let masks = mask.map(|rules| crate::mask::Masks::new(plan.masked_values(), rules));
-    // The state of every secret, for the audit trail, the metrics and the live refresh's status
-    // file: none of them here, nothing reads it (it is a few hundred bytes a secret).
+    // The observed state is read by the audit trail, the metrics and a refresh's status file; with
+    // none of them it would die unread at the exec (one stat a secret read from a file, and JSON).
     if observer.active() || refresh.is_some() {
         observer.started(&ctx.manifest.secrets, &dynamic_names(&ctx.settings), &plan);
     }

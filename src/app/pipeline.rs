@@ -289,11 +289,12 @@ fn near_misses(ctx: &Context, from_env: &[Declared], errors: &mut Errors) {
         let Some((var, _)) = near.and_then(|near| stray.iter().find(|(_, n)| *n == near)) else {
             continue;
         };
-        e.what.push_str(&format!(
+        let hint = format!(
             " ({} is set but names no declared secret (names are case-sensitive): did you mean \
              {prefix}{name}?)",
             crate::log::escape_controls(var)
-        ));
+        );
+        e.what.push_str(&hint);
     }
 }
 

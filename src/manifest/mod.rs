@@ -259,7 +259,7 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
             settings: SecretSettings::default(),
         });
     }
-    secrets.sort_by(|a, b| a.name.cmp(&b.name));
+    crate::order::sort_by(&mut secrets, |a, b| a.name.cmp(&b.name));
 
     for (raw_name, raw_settings) in std::mem::take(&mut settings.secrets) {
         let section = format!("secret_init.secrets.{raw_name}");

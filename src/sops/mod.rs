@@ -69,6 +69,30 @@ pub(crate) struct Encrypted {
 pub(crate) struct Decrypted {
     format: Format,
     branches: Vec<Vec<Item>>,
+    /// The positions of the first branch's entries, sorted by key (equal keys in document
+    /// order): a lookup by name is a binary search, not a scan of the file.
+    by_key: Vec<usize>,
+}
+
+/// The key of a map item (a comment has none).
+fn key_of(item: &Item) -> Option<&str> {
+    match item {
+        Item::Entry(k, _) => Some(k),
+        Item::Comment(_) => None,
+    }
+}
+
+/// The positions of `items`' entries, sorted by key, equal keys in document order.
+fn index(items: &[Item]) -> Vec<usize> {
+    let mut by_key: Vec<usize> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Some(k) = key_of(item) else { continue };
+        // After the equal keys already placed: document order among them. (An insertion, not a
+        // sort: a few bytes of code, and the moves are one memmove each.)
+        let at = by_key.partition_point(|&j| key_of(&items[j]).is_some_and(|o| o <= k));
+        by_key.insert(at, i);
+    }
+    by_key
 }
 
 /// One step of a path into a decrypted tree.
@@ -198,7 +222,7 @@ impl Encrypted {
         for (g, group) in meta.groups.iter().enumerate() {
             // age first, as sops' default decryption order has it; then the file's order.
             let mut order: Vec<&MasterKey> = group.iter().collect();
-            order.sort_by_key(|k| !matches!(k, MasterKey::Age { .. }));
+            crate::order::sort_by_key(&mut order, |k| !matches!(k, MasterKey::Age { .. }));
             let mut why = Vec::new();
             let part = order.into_iter().find_map(|k| match open(k) {
                 Ok(p) => Some(p),
@@ -253,9 +277,11 @@ impl Encrypted {
             .map_err(|_| Error::new(Kind::Data, "the data key is not 32 bytes"))?;
         let branches =
             walk::decrypt(self.branches, meta, key).map_err(|why| Error::new(Kind::Data, why))?;
+        let by_key = branches.first().map(|b| index(b)).unwrap_or_default();
         Ok(Decrypted {
             format: self.format,
             branches,
+            by_key,
         })
     }
 }
@@ -323,10 +349,9 @@ fn json_of(n: &Node, out: &mut String) {
 impl Decrypted {
     /// The value at `path` (a map or list as JSON), or `None`.
     pub(crate) fn get(&self, path: &[Step<'_>]) -> Option<Zeroizing<Vec<u8>>> {
-        let items = self.branches.first()?;
         let (first, rest) = path.split_first()?;
         let Step::Key(k) = first else { return None };
-        let mut node = entry(items, k)?;
+        let mut node = self.top_node(k)?;
         for step in rest {
             node = match (step, node) {
                 (Step::Key(k), Node::Map(items)) => entry(items, k)?,
@@ -370,9 +395,21 @@ impl Decrypted {
         }
     }
 
+    /// The node of the top-level key `key` (the first one, as [`entry`] finds it).
+    fn top_node(&self, key: &str) -> Option<&Node> {
+        let items = self.branches.first()?;
+        let at = self
+            .by_key
+            .partition_point(|&i| key_of(&items[i]).is_some_and(|k| k < key));
+        match items.get(*self.by_key.get(at)?)? {
+            Item::Entry(k, v) if k == key => Some(v),
+            _ => None,
+        }
+    }
+
     /// The value of the top-level key `key` (a map or list as JSON), or `None`.
     pub(crate) fn top(&self, key: &str) -> Option<Zeroizing<Vec<u8>>> {
-        match entry(self.branches.first()?, key)? {
+        match self.top_node(key)? {
             Node::Null => None,
             n => Some(delivered(n)),
         }
@@ -396,4 +433,37 @@ fn entry<'a>(items: &'a [Item], key: &str) -> Option<&'a Node> {
         Item::Entry(k, v) if k == key => Some(v),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_top_level_key_is_found_by_its_index_the_first_of_equals() {
+        let entry = |k: &str, v: &str| Item::Entry(k.into(), Node::Scalar(Scalar::str(v)));
+        let items = vec![
+            entry("b", "1"),
+            Item::Comment("c".into()),
+            entry("a", "2"),
+            entry("b", "3"),
+            entry("", "4"),
+            entry("ab", "5"),
+        ];
+        let d = Decrypted {
+            format: Format::Yaml,
+            by_key: index(&items),
+            branches: vec![items],
+        };
+        for (k, v) in [("a", "2"), ("b", "1"), ("", "4"), ("ab", "5")] {
+            assert_eq!(
+                d.top(k).as_deref().map(Vec::as_slice),
+                Some(v.as_bytes()),
+                "{k}"
+            );
+        }
+        for k in ["c", "aa", "bb", "#"] {
+            assert!(d.top(k).is_none(), "{k}");
+        }
+    }
 }

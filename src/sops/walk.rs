@@ -21,7 +21,7 @@ const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
 
 struct Walk<'a> {
     rules: &'a Rules,
-    key: &'a [u8; 32],
+    key: &'a aes::DataKey,
     hash: Context,
     path: Vec<String>,
     /// The comments in force: one list a level, cleared by each value at that level.
@@ -81,8 +81,15 @@ impl Walk<'_> {
                 // sops keeps a comment it cannot open (files from older versions).
                 _ => value,
             },
-            (Node::Scalar(Scalar::Str(s)), true) => aes::decrypt(s, self.key, &self.aad())
-                .map_err(|why| format!("{why} at {}", self.shown()))?,
+            (Node::Scalar(Scalar::Str(s)), true) => {
+                let plain = aes::decrypt(s, self.key, &self.aad())
+                    .map_err(|why| format!("{why} at {}", self.shown()))?;
+                // The ciphertext is no secret (it is in the file): freed without the wipe.
+                if let Node::Scalar(Scalar::Str(mut s)) = value {
+                    drop(std::mem::take(&mut *s));
+                }
+                plain
+            }
             (_, true) => {
                 return Err(format!(
                     "a value that should be encrypted is not, at {}",
@@ -94,7 +101,11 @@ impl Walk<'_> {
         if let Node::Scalar(s) = &out
             && (!self.rules.mac_only_encrypted || encrypted)
         {
-            self.hash.update(&s.mac_bytes());
+            match s {
+                Scalar::Str(s) => self.hash.update(s.as_bytes()),
+                Scalar::Bytes(b) => self.hash.update(b),
+                other => self.hash.update(&other.mac_bytes()),
+            }
         }
         Ok(out)
     }
@@ -172,9 +183,10 @@ pub(crate) fn decrypt(
     meta: &Metadata,
     key: &[u8; 32],
 ) -> Result<Vec<Vec<Item>>, String> {
+    let key = aes::DataKey::new(key);
     let mut walk = Walk {
         rules: &meta.rules,
-        key,
+        key: &key,
         hash: Context::new(&SHA512),
         path: Vec::new(),
         comments: Vec::new(),
@@ -187,7 +199,7 @@ pub(crate) fn decrypt(
         out.push(walk.branch(b)?);
     }
     let computed = crate::hex::encode(walk.hash.finish().as_ref()).to_ascii_uppercase();
-    let stored = match aes::decrypt(&meta.mac, key, &meta.last_modified) {
+    let stored = match aes::decrypt(&meta.mac, &key, &meta.last_modified) {
         Ok(Node::Scalar(Scalar::Str(s))) => s,
         _ => {
             return Err(

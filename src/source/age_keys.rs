@@ -55,8 +55,9 @@ impl AgeKeys {
         if ids.is_empty() {
             return Err(Error::new(Kind::Config, NO_IDENTITY));
         }
-        let plain = age::decrypt(file, ids).map_err(|e| Error::new(Kind::Data, e.to_string()))?;
-        Ok(Secret::new(plain.to_vec()))
+        let mut plain =
+            age::decrypt(file, ids).map_err(|e| Error::new(Kind::Data, e.to_string()))?;
+        Ok(Secret::new(std::mem::take(&mut *plain)))
     }
 }
 

@@ -255,11 +255,15 @@ impl Source for FileSource {
         SourceKind::File
     }
 
+    /// Each dir's `NAME`, then its `NAME.age` ([`sealed`]): both are looked for.
     fn describe(&self, name: &SecretName) -> String {
         let dirs: Vec<String> = self
             .dirs
             .iter()
-            .map(|(d, _)| format!("file:{}", d.join(name.as_str()).display()))
+            .map(|(d, _)| {
+                let plain = d.join(name.as_str());
+                format!("file:{}, file:{}.age", plain.display(), plain.display())
+            })
             .collect();
         dirs.join(", ")
     }

@@ -90,6 +90,9 @@ pub(crate) struct SopsSource {
     age: AgeKeys,
     kms: KmsClients,
     opened: BTreeMap<PathBuf, Opened>,
+    /// Once every file of `settings.files` is opened and verified, their labels: lookups then
+    /// only read them.
+    listed: Option<Vec<String>>,
 }
 
 fn label(path: &Path) -> String {
@@ -113,6 +116,7 @@ impl SopsSource {
             age: AgeKeys::new(env, outputs),
             kms,
             opened: BTreeMap::new(),
+            listed: None,
         }
     }
 
@@ -130,8 +134,8 @@ impl SopsSource {
 
     /// The file at `path` (located), opened and verified on first use.
     fn open(&mut self, path: &Path) -> Result<&Decrypted, Error> {
-        let src = label(path);
         if !self.opened.contains_key(path) {
+            let src = label(path);
             match self.decrypt(path, &src) {
                 Ok(d) => {
                     crate::log::debug!("{src}: data key and MAC verified");
@@ -144,14 +148,19 @@ impl SopsSource {
                 }
             }
         }
+        self.opened_file(path)
+    }
+
+    /// The file at `path` as [`SopsSource::open`] left it.
+    fn opened_file(&self, path: &Path) -> Result<&Decrypted, Error> {
         match self.opened.get(path) {
             Some(Ok(d)) => Ok(d),
             Some(Err(kind)) => Err(Error::new(
                 *kind,
                 "the file did not open (reason reported above)",
             )
-            .with_source(src)),
-            None => Err(Error::new(Kind::Data, "sops state lost").with_source(src)),
+            .with_source(label(path))),
+            None => Err(Error::new(Kind::Data, "sops state lost").with_source(label(path))),
         }
     }
 
@@ -202,11 +211,11 @@ fn open_master_key(
     };
     let std = |s: &str| STANDARD.decode(s);
     let (kms_key, wrapped) = match key {
-        MasterKey::Age { enc, .. } => {
+        MasterKey::Age { recipient, enc } => {
             if ids.is_empty() {
                 return Err(Error::new(Kind::Config, NO_IDENTITY));
             }
-            return age::decrypt(enc.as_bytes(), ids)
+            return age::decrypt_for(enc.as_bytes(), ids, Some(recipient))
                 .map_err(|e| Error::new(Kind::Data, e.to_string()));
         }
         MasterKey::Aws {
@@ -267,7 +276,7 @@ fn open_master_key(
     };
     // The error names the key already (its source is the key's label); the file's label is
     // the message's source.
-    kms::unwrap(&kms_key, &wrapped, with).map_err(|e| Error::new(e.kind, e.what))
+    kms::unwrap(&kms_key, &wrapped, with).map_err(|e| Error::new(e.kind, e.into_problem().what))
 }
 
 impl Source for SopsSource {
@@ -287,14 +296,20 @@ impl Source for SopsSource {
 
     fn lookup(&mut self, name: &SecretName) -> Result<Option<Found>, Error> {
         // Every listed file opens (or fails the start) before any of them answers.
-        let files = self.settings.files.clone();
-        for f in &files {
-            self.open(f)?;
+        if self.listed.is_none() {
+            let files = self.settings.files.clone();
+            for f in &files {
+                self.open(f)?;
+            }
+            self.listed = Some(files.iter().map(|f| label(f)).collect());
         }
-        for f in &files {
-            if let Some(v) = self.open(f)?.top(name.as_str()) {
-                let value = Secret::new(v.to_vec());
-                return Ok(Some(Self::found(value, format!("{}#{name}", label(f)), f)));
+        let labels = self.listed.as_deref().unwrap_or_default();
+        for (f, file_label) in self.settings.files.iter().zip(labels) {
+            if let Some(mut v) = self.opened_file(f)?.top(name.as_str()) {
+                // The buffer itself becomes the secret: no second copy to wipe.
+                let value = Secret::new(std::mem::take(&mut *v));
+                let src = [file_label, "#", name.as_str()].concat();
+                return Ok(Some(Self::found(value, src, f)));
             }
         }
         Ok(None)
@@ -319,7 +334,10 @@ impl Source for SopsSource {
                         d.get(&steps)
                     }
                 };
-                Ok(value.map(|v| Self::found(Secret::new(v.to_vec()), src, &path)))
+                Ok(
+                    value
+                        .map(|mut v| Self::found(Secret::new(std::mem::take(&mut *v)), src, &path)),
+                )
             }
             Reference::Age(file) => {
                 let path = self.settings.locate(file);
