@@ -3,20 +3,30 @@
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A snapshot of secret-init's own environment, in its original order.
+///
+/// Shared, not copied: every source keeps the environment it reads, and a clone is a reference
+/// count (a copy of each of a few dozen variables, twice, per source, was most of what an empty
+/// start allocated). [`Environ::set`] and [`Environ::remove`] copy it first when it is shared.
 #[derive(Clone, Debug, Default)]
-pub struct Environ(pub Vec<(OsString, OsString)>);
+pub struct Environ(pub Arc<Vec<(OsString, OsString)>>);
 
 impl Environ {
     /// Captures the process environment.
     pub fn capture() -> Environ {
-        Environ(std::env::vars_os().collect())
+        Environ::new(std::env::vars_os().collect())
+    }
+
+    /// An environment of these pairs, in this order.
+    pub fn new(pairs: Vec<(OsString, OsString)>) -> Environ {
+        Environ(Arc::new(pairs))
     }
 
     /// An environment from literal pairs (tests and embedders).
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Environ {
-        Environ(
+        Environ::new(
             pairs
                 .iter()
                 .map(|(k, v)| (OsString::from(k), OsString::from(v)))
@@ -27,15 +37,16 @@ impl Environ {
     /// Sets `key` to `value`, replacing an existing value in place.
     pub fn set(&mut self, key: &str, value: impl Into<OsString>) {
         let value = value.into();
-        match self.0.iter_mut().find(|(k, _)| k == key) {
+        let pairs = Arc::make_mut(&mut self.0);
+        match pairs.iter_mut().find(|(k, _)| k == key) {
             Some((_, v)) => *v = value,
-            None => self.0.push((OsString::from(key), value)),
+            None => pairs.push((OsString::from(key), value)),
         }
     }
 
     /// Removes every entry named `key`.
     pub fn remove(&mut self, key: &str) {
-        self.0.retain(|(k, _)| k != key);
+        Arc::make_mut(&mut self.0).retain(|(k, _)| k != key);
     }
 
     /// The value of `key`, if set.
@@ -63,5 +74,24 @@ pub(crate) fn expand_home(p: &str, env: &Environ) -> Option<PathBuf> {
             .map(|h| Path::new(h).join(rest)),
         None if p == "~" => env.get("HOME").map(PathBuf::from),
         None => Some(PathBuf::from(p)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clone shares the variables until one side changes them: the other never sees it.
+    #[test]
+    fn a_change_to_a_clone_leaves_the_original() {
+        let base = Environ::from_pairs(&[("HOME", "/h"), ("A", "1"), ("A", "2")]);
+        let mut other = base.clone();
+        assert!(Arc::ptr_eq(&base.0, &other.0));
+        other.set("HOME", "/other");
+        other.remove("A");
+        assert_eq!(base.get("HOME"), Some("/h".as_ref()));
+        assert_eq!(base.get("A"), Some("1".as_ref()));
+        assert_eq!(other.get("HOME"), Some("/other".as_ref()));
+        assert_eq!(other.get("A"), None);
     }
 }

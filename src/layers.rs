@@ -12,6 +12,7 @@ use std::path::Path;
 const LAYERS: &[(&str, u8)] = &[
     ("error", 0),
     ("name", 0),
+    ("order", 0),
     ("secret", 0),
     ("duration", 0),
     ("hex", 0),

@@ -30,6 +30,7 @@ mod log;
 mod manifest;
 mod mask;
 pub mod name;
+mod order;
 mod plan;
 mod process;
 mod provenance;
@@ -55,7 +56,7 @@ use error::Errors;
 pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     // First of all: a stop signal must work even while we wait on a slow source.
     let start = sys::install();
-    // Start-up allocations from a bump arena (the executable's allocator; see StartAlloc).
+    // Start-up allocations from an arena (the executable's allocator; see StartAlloc).
     sys::begin_start_arena();
     let mut args = args.into_iter();
     let _argv0 = args.next();

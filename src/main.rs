@@ -1,6 +1,6 @@
 //! The `secret-init` executable: everything lives in the library; this only exits with its code.
 
-/// A bump arena for the start-up phase, musl's allocator after it (see `StartAlloc`).
+/// An arena for the start-up phase, musl's allocator after it (see `StartAlloc`).
 #[global_allocator]
 static ALLOC: secret_init::StartAlloc = secret_init::StartAlloc;
 

@@ -212,7 +212,7 @@ pub(crate) fn build(resolutions: &[Resolution], settings: &Settings) -> Result<P
             .or(settings.env_only.then_some(name));
         if let Some(var) = env_name {
             if let Err(e) = check_env(var, value, settings.allow_dangerous_env) {
-                errors.push(Error::secret(e.kind, name, src, e.what));
+                errors.push(Error::secret(e.kind, name, src, e.into_problem().what));
             } else if let Some(other) = env_owner.insert(var.to_string(), name.to_string()) {
                 errors.push(Error::secret(
                     Kind::Data,
@@ -252,7 +252,7 @@ pub(crate) fn add_injected(
     let mut added = Vec::new();
     for i in injected {
         if let Err(e) = check_env(&i.var, &i.value, settings.allow_dangerous_env) {
-            errors.push(Error::new(e.kind, e.what).with_source(i.origin));
+            errors.push(Error::new(e.kind, e.into_problem().what).with_source(i.origin));
         } else if let Some(secret) = taken.get(i.var.as_str()) {
             errors.push(
                 Error::new(

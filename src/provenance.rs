@@ -148,7 +148,10 @@ pub(crate) enum NotInput {
 pub(crate) struct Inputs {
     delivered: HashSet<FileId>,
     program: Option<ProgramUser>,
-    credentials: Vec<(FileId, String)>,
+    /// secret-init's own credential files (path, what it is), stat'ed at the first file judged:
+    /// a start that reads no file as a value looks none of them up.
+    credential_paths: Vec<(PathBuf, String)>,
+    credentials: std::cell::OnceCell<Vec<(FileId, String)>>,
     /// Each directory's verdict (device, inode → why the program could change it), so that
     /// 10,000 secrets in one directory walk its path up to `/` once.
     chains: std::cell::RefCell<HashMap<(u64, u64), Option<String>>>,
@@ -162,26 +165,33 @@ impl Inputs {
         output_dir: &Path,
         written: &HashSet<FileId>,
         program: Option<ProgramUser>,
-        credentials: &[(PathBuf, String)],
+        credentials: Vec<(PathBuf, String)>,
     ) -> Inputs {
         let mut delivered: HashSet<FileId> = HashSet::new();
         load_record(output_dir, |_, id| {
             delivered.insert(id);
         });
         delivered.extend(written.iter().copied());
-        let credentials = credentials
-            .iter()
-            .filter_map(|(p, what)| {
-                let st = nix::sys::stat::stat(p.as_path()).ok()?;
-                Some((FileId::of(&st), what.clone()))
-            })
-            .collect();
         Inputs {
             delivered,
             program,
-            credentials,
+            credential_paths: credentials,
+            credentials: Default::default(),
             chains: Default::default(),
         }
+    }
+
+    /// The credential files that exist, by file id (missing ones are left out).
+    fn credentials(&self) -> &[(FileId, String)] {
+        self.credentials.get_or_init(|| {
+            self.credential_paths
+                .iter()
+                .filter_map(|(p, what)| {
+                    let st = nix::sys::stat::stat(p.as_path()).ok()?;
+                    Some((FileId::of(&st), what.clone()))
+                })
+                .collect()
+        })
     }
 
     /// The program's user, when it is not ours (`--user`).
@@ -200,7 +210,7 @@ impl Inputs {
     ) -> Result<FileStat, NotInput> {
         let st = fstat(fd).map_err(|e| NotInput::Writable(format!("cannot stat: {}", e.desc())))?;
         let id = FileId::of(&st);
-        if let Some((_, what)) = self.credentials.iter().find(|(c, _)| c.same_file(&id)) {
+        if let Some((_, what)) = self.credentials().iter().find(|(c, _)| c.same_file(&id)) {
             return Err(NotInput::Credential(what.clone()));
         }
         if self.delivered.contains(&id) {

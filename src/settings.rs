@@ -384,7 +384,7 @@ pub(crate) fn config_path(inv: &Invocation, env: &Environ) -> Option<PathBuf> {
     if let Some(v) = inv.values(Opt::Config).last() {
         return Some(PathBuf::from(v));
     }
-    if let Some(v) = env.get(&Opt::Config.env_twin()).filter(|v| !v.is_empty()) {
+    if let Some(v) = Opt::Config.twin_value(env).filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(v));
     }
     let default = Path::new("config.yaml");

@@ -1189,6 +1189,54 @@ fn fsyncs(log: &Path) -> usize {
         .count()
 }
 
+/// Runs `r` under `strace -f -qq -e trace=FILTER -o log`.
+fn traced(r: &mut Run, filter: &str, log: &Path) {
+    let mut args: Vec<std::ffi::OsString> = ["-f", "-qq", "-e", filter, "-o"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    args.push(log.into());
+    args.push(r.program.clone().into());
+    args.append(&mut r.args);
+    r.args = args;
+    r.program = "strace".into();
+}
+
+/// A start does each check once and probes only what it needs: the program is looked up once
+/// before the exec (a stat and an open of it, not twice that), and secret-init's own credential
+/// files (`~/.aws/credentials`, the age keys file, ...) are not looked up when no secret is read
+/// from a file. A start that reads a file secret still looks them up, to refuse them as values.
+#[test]
+fn a_start_probes_each_path_once_and_credentials_only_when_a_file_is_read() {
+    let sb = Sandbox::new();
+    sb.config("secrets:\n  a: null\n");
+    let named = |log: &Path, what: &str| {
+        read(log)
+            .lines()
+            .filter(|l| l.contains(what) && !l.contains("execve("))
+            .count()
+    };
+    let mut env_only = sb.run();
+    env_only.env("TRUSS_SECRET_a", "value-a");
+    env_only.args(["--", "/bin/true"]);
+    let log = sb.path("env.strace");
+    traced(&mut env_only, "trace=%file", &log);
+    env_only.output().expect_ok();
+    assert_eq!(named(&log, "\"/bin/true\""), 2, "{}", read(&log));
+    assert_eq!(named(&log, ".aws/credentials"), 0, "{}", read(&log));
+    assert_eq!(named(&log, "age/keys.txt"), 0, "{}", read(&log));
+
+    sb.write("in/a", "value-a");
+    let mut from_file = sb.run();
+    from_file.args(["--", "/bin/true"]);
+    let log = sb.path("file.strace");
+    traced(&mut from_file, "trace=%file", &log);
+    from_file.output().expect_ok();
+    assert_eq!(read(&sb.path("out/a")), "value-a");
+    assert_eq!(named(&log, ".aws/credentials"), 1, "{}", read(&log));
+    assert_eq!(named(&log, "age/keys.txt"), 1, "{}", read(&log));
+}
+
 /// Start-time files are rebuilt on every start, so on a disk-backed dir they are written without
 /// an fsync; `materialize`, which edits a developer's home, still fsyncs every file and its dir.
 /// Counted with strace in a dir under target/ (asserted not tmpfs, where fsync is skipped anyway).
@@ -1213,18 +1261,7 @@ fn fsync_only_for_writes_that_edit_user_data() {
     .expect("chmod");
     let sb = Sandbox::new();
     sb.config("secrets:\n  a: null\n  b: null\n  c: null\n");
-    let strace = |r: &mut Run, log: &Path| {
-        let mut args: Vec<std::ffi::OsString> =
-            ["-f", "-qq", "-e", "trace=fsync,fdatasync,syncfs", "-o"]
-                .iter()
-                .map(Into::into)
-                .collect();
-        args.push(log.into());
-        args.push(r.program.clone().into());
-        args.append(&mut r.args);
-        r.args = args;
-        r.program = "strace".into();
-    };
+    let strace = |r: &mut Run, log: &Path| traced(r, "trace=fsync,fdatasync,syncfs", log);
     let mut start = sb.run();
     start.env("SECRET_INIT_OUTPUT_DIR", disk.path().join("out"));
     for n in ["a", "b", "c"] {

@@ -524,7 +524,8 @@ fn fuzz_targets_in_the_docs_are_the_real_ones() {
 
 /// The binary's size as docs/size.md states it (written by `scripts/size`) is the size of the
 /// binary under test, within 5%: a build that grew or shrank more than that needs
-/// `bash scripts/size` run again.
+/// `bash scripts/size` run again. Both default builds, as stated, and the binary under test are
+/// at most the 3.5 MiB ceiling.
 #[test]
 fn size_doc_states_the_binarys_size() {
     let doc = read(&root().join("docs/size.md"));
@@ -551,6 +552,33 @@ fn size_doc_states_the_binarys_size() {
     assert!(
         off <= 0.05,
         "docs/size.md says {stated} bytes, {} is {real}: run bash scripts/size",
+        bin.display()
+    );
+    // The ceiling README and docs/size.md state, which scripts/bench.d/core.sh checks too.
+    const CEILING: u64 = 3 * 1024 * 1024 + 512 * 1024;
+    assert!(
+        doc.contains("ceiling is 3.5 MiB"),
+        "docs/size.md states the 3.5 MiB ceiling"
+    );
+    for arch in ["x86_64", "aarch64"] {
+        let row = format!("| `{arch}-unknown-linux-musl`, default features | ");
+        let Some(bytes) = doc
+            .lines()
+            .find_map(|l| l.strip_prefix(row.as_str()))
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.replace(',', "").parse::<u64>().ok())
+        else {
+            assert_ne!(arch, "x86_64", "docs/size.md has the x86_64 row");
+            continue;
+        };
+        assert!(
+            bytes <= CEILING,
+            "docs/size.md: the {arch} default build is {bytes} bytes, over the {CEILING}-byte ceiling"
+        );
+    }
+    assert!(
+        real <= CEILING,
+        "{} is {real} bytes, over the {CEILING}-byte (3.5 MiB) ceiling",
         bin.display()
     );
 }

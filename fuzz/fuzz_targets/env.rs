@@ -104,7 +104,7 @@ fuzz_target!(|input: Input| {
             });
         }
     }
-    let out = child_environment(&Environ(parent.clone()), &prefix, &input.extra, &deliveries);
+    let out = child_environment(&Environ::new(parent.clone()), &prefix, &input.extra, &deliveries);
     let _ = check_exec_size(&[OsString::from("prog")], &out);
 
     for (i, (k, v)) in out.iter().enumerate() {

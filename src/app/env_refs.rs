@@ -18,7 +18,7 @@ pub(super) fn declared(env: &Environ, settings: &Settings, manifest: &[Declared]
         return Vec::new();
     }
     let mut out: Vec<Declared> = Vec::new();
-    for (k, v) in &env.0 {
+    for (k, v) in env.0.iter() {
         let Some(var) = k.to_str() else { continue };
         if is_scrubbed(var.as_bytes(), &settings.env_prefix, &settings.scrub_env)
             || !crate::name::is_env_name(var)

@@ -312,7 +312,7 @@ pub(crate) fn clean(ctx: &Context) -> Result<u8, Errors> {
     }
     // Innermost first; a directory that is not empty now holds something else and stays.
     let mut dirs = state.dirs.clone();
-    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    crate::order::sort_by_key(&mut dirs, |d| std::cmp::Reverse(d.components().count()));
     for d in &dirs {
         match unlink(d, true) {
             Ok(()) => out.push_str(&format!("removed {}/\n", d.display())),

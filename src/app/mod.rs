@@ -289,12 +289,16 @@ pub(crate) fn run(
         stale,
         snapshot,
     } = delivery(ctx, creds.as_ref(), &mut carry, program)?;
-    let inherited = child_env::inherited(
-        &ctx.env,
-        &ctx.settings.env_prefix,
-        &ctx.settings.scrub_env,
-        &plan.env,
-    );
+    // Which of our own variables the program inherits as they are: what the supervisor keeps in
+    // its /proc/<pid>/environ (an exec'd program replaces that block).
+    let inherited = supervised.then(|| {
+        child_env::inherited(
+            &ctx.env,
+            &ctx.settings.env_prefix,
+            &ctx.settings.scrub_env,
+            &plan.env,
+        )
+    });
 
     sys::enter_delivery();
     // Publication holds the stop signals once committed: a later one waits for the program.
@@ -327,7 +331,9 @@ pub(crate) fn run(
     };
     if !supervised {
         // exec keeps our PID: the program's is ours.
-        observer.program(i32::try_from(std::process::id()).unwrap_or(0), "exec");
+        if observer.active() {
+            observer.program(i32::try_from(std::process::id()).unwrap_or(0), "exec");
+        }
         carry.before_exec();
         let failed = process::exec_as(program, &env, setup);
         // Only a failed exec comes back: the program never started, so what was issued for it
@@ -348,7 +354,7 @@ pub(crate) fn run(
     // The supervisor stays alive with its start-up environment in /proc/<pid>/environ: wipe the
     // values of every entry the program did not inherit as it is (TRUSS_SECRET_*, SECRET_INIT_*,
     // tokens, scrubbed and replaced variables), by position in the block.
-    let wiped = sys::wipe_initial_env(&inherited);
+    let wiped = sys::wipe_initial_env(&inherited.unwrap_or_default());
     crate::log::debug!("{wiped} input variables wiped from our own /proc/<pid>/environ");
     drop(env);
     let opts = supervise::Options {

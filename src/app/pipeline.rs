@@ -289,11 +289,12 @@ fn near_misses(ctx: &Context, from_env: &[Declared], errors: &mut Errors) {
         let Some((var, _)) = near.and_then(|near| stray.iter().find(|(_, n)| *n == near)) else {
             continue;
         };
-        e.what.push_str(&format!(
+        let hint = format!(
             " ({} is set but names no declared secret (names are case-sensitive): did you mean \
              {prefix}{name}?)",
             crate::log::escape_controls(var)
-        ));
+        );
+        e.what.push_str(&hint);
     }
 }
 
@@ -305,13 +306,14 @@ fn look_up_early(ctx: &Context, program: &[OsString]) -> Result<(), Error> {
     if ctx.settings.allow_dangerous_env {
         return Ok(());
     }
-    let env = child_env::child_environment(
-        &ctx.program_env(),
+    let env = ctx.program_env();
+    let path = child_env::inherited_value(
+        &env,
         &ctx.settings.env_prefix,
         &ctx.settings.scrub_env,
-        &[],
+        "PATH",
     );
-    process::lookup::resolve(program, &env).map(drop)
+    process::lookup::resolve(program, path).map(drop)
 }
 
 /// Which files may be inputs for a pass (`provenance`): the record of deliveries in the output
@@ -322,7 +324,7 @@ fn inputs(ctx: &Context, creds: Option<&sys::Credentials>, carry: &Carry) -> Inp
         &ctx.settings.output_dir,
         &carry.written_ids,
         program_user(creds),
-        &credential_files(ctx),
+        credential_files(ctx),
     )
 }
 
@@ -622,9 +624,15 @@ fn before_publishing(
         &plan.env,
     );
     child_env::check_exec_size(program, &env)?;
-    if !program.is_empty() {
+    if !program.is_empty() && ctx.settings.allow_dangerous_env {
         // Found and runnable before anything is published: a typo gets 127 with nothing written.
-        process::lookup::resolve(program, &env)?;
+        // Without `allow_dangerous_env` no delivery can change the PATH, and the pass looked the
+        // program up before resolving ([`look_up_early`]); with it, the PATH is known only now.
+        let path = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_os_str());
+        process::lookup::resolve(program, path)?;
     }
     let opts = file::WriteOptions {
         allow_shared_dir: ctx.settings.allow_shared_dir,

@@ -17,6 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::seal::{self, MasterKey, OpenError, Place};
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
+use crate::order::CollectOrdered;
 use crate::secret::Secret;
 
 /// The `format` field of every bundle.
@@ -394,11 +395,11 @@ impl Bundle {
                                         },
                                     )
                                 })
-                                .collect(),
+                                .collect_ordered(),
                         },
                     )
                 })
-                .collect(),
+                .collect_ordered(),
         };
         // Serializing plain strings, bools and integers into a Vec cannot fail.
         let mut out = serde_json::to_vec_pretty(&raw).unwrap_or_default();

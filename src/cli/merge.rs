@@ -22,8 +22,8 @@ pub(crate) fn pick(inv: &Invocation, env: &Environ, opt: Opt) -> Option<(OsStrin
     if let Some(v) = inv.values(opt).last() {
         return Some((v.clone(), format!("--{}", opt.long())));
     }
-    let twin = opt.env_twin();
-    env.get(&twin).map(|v| (v.to_os_string(), twin))
+    opt.twin_value(env)
+        .map(|v| (v.to_os_string(), opt.env_twin()))
 }
 
 /// All command-line values of a repeatable option, else its env twin split on `sep`.
@@ -37,7 +37,7 @@ pub(crate) fn pick_list(
         let v = inv.values(opt);
         return Some(v.iter().map(|s| s.to_string_lossy().into_owned()).collect());
     }
-    env.get(&opt.env_twin()).map(|v| {
+    opt.twin_value(env).map(|v| {
         v.to_string_lossy()
             .split(sep)
             .filter(|s| !s.is_empty())
@@ -55,13 +55,12 @@ pub(crate) fn flag(
     if inv.given(opt) {
         return Ok(true);
     }
-    let twin = opt.env_twin();
-    match env.get(&twin).map(|v| v.to_string_lossy()) {
+    match opt.twin_value(env).map(|v| v.to_string_lossy()) {
         Some(v) if v.is_empty() => Ok(false),
         Some(v) if let Some(b) = parse_bool(&v) => Ok(b),
         Some(_) => Err(Error::new(
             Kind::Usage,
-            format!("{twin}: expected true or false"),
+            format!("{}: expected true or false", opt.env_twin()),
         )),
         None => Ok(file.unwrap_or(false)),
     }

@@ -8,6 +8,7 @@
 //! the one boolean spelling; the typed settings are built in `settings.rs` and by each source.
 
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 
 use crate::error::{Error, Kind};
 
@@ -171,6 +172,15 @@ impl Opt {
     pub fn env_twin(self) -> String {
         env_twin(self.long())
     }
+
+    /// The value of its env twin in `env` (the first, as [`Environ::get`]), found without
+    /// building the twin's name: settings read a few dozen twins at every start.
+    pub(crate) fn twin_value(self, env: &crate::environ::Environ) -> Option<&std::ffi::OsStr> {
+        env.0
+            .iter()
+            .find(|(k, _)| is_env_twin(k.as_bytes(), self.long()))
+            .map(|(_, v)| v.as_os_str())
+    }
 }
 
 /// The env twin of an option: `SECRET_INIT_` + upper-cased name with `-` → `_`.
@@ -179,6 +189,20 @@ pub(crate) fn env_twin(long: &str) -> String {
         "SECRET_INIT_{}",
         long.to_ascii_uppercase().replace('-', "_")
     )
+}
+
+/// Whether `key` is the env twin of the option named `long`, compared as [`env_twin`] spells it.
+fn is_env_twin(key: &[u8], long: &str) -> bool {
+    // The length first: it tells most of an environment apart without reading a byte.
+    key.len() == "SECRET_INIT_".len() + long.len()
+        && key.strip_prefix(b"SECRET_INIT_").is_some_and(|rest| {
+            rest.iter().zip(long.bytes()).all(|(&k, l)| {
+                k == match l {
+                    b'-' => b'_',
+                    l => l.to_ascii_uppercase(),
+                }
+            })
+        })
 }
 
 /// Our other `SECRET_INIT_*` variables: the bundle key, Azure endpoint, bundle file's old name.
@@ -191,16 +215,28 @@ const OTHER_OWN_VARS: &[&str] = &[
 /// Each `SECRET_INIT_*` variable in `env` that is none of ours (a misspelled twin would
 /// otherwise be ignored in silence), with the one it was closest to: the caller warns.
 pub(crate) fn unknown_own_vars(env: &crate::environ::Environ) -> Vec<(String, Option<String>)> {
+    let unknown: Vec<&str> = env
+        .0
+        .iter()
+        .filter_map(|(k, _)| k.to_str())
+        .filter(|k| {
+            k.starts_with("SECRET_INIT_")
+                && !OPTIONS.iter().any(|s| is_env_twin(k.as_bytes(), s.long))
+                && !OTHER_OWN_VARS.contains(k)
+        })
+        .collect();
+    if unknown.is_empty() {
+        return Vec::new();
+    }
+    // Only for a warning: the names it could have meant.
     let twins: Vec<String> = OPTIONS.iter().map(|s| env_twin(s.long)).collect();
     let known: Vec<&str> = twins
         .iter()
         .map(String::as_str)
         .chain(OTHER_OWN_VARS.iter().copied())
         .collect();
-    env.0
-        .iter()
-        .filter_map(|(k, _)| k.to_str())
-        .filter(|k| k.starts_with("SECRET_INIT_") && !known.contains(k))
+    unknown
+        .into_iter()
         .map(|k| {
             let near = crate::name::closest(k, known.iter().copied()).map(str::to_string);
             (k.to_string(), near)
@@ -448,6 +484,32 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An option's env twin is found as `env_twin` spells it, and only so; unknown
+    /// `SECRET_INIT_*` names are reported, the known ones never.
+    #[test]
+    fn env_twins_are_matched_as_spelled() {
+        let env = crate::environ::Environ::from_pairs(&[
+            ("SECRET_INIT_LOG_LEVELX", "x"),
+            ("secret_init_log_level", "y"),
+            ("SECRET_INIT_LOG_LEVEL", "debug"),
+            ("SECRET_INIT_LOG_LEVEL", "later"),
+            ("SECRET_INIT_ALLOW_SHARED_DIR", "1"),
+            ("SECRET_INIT_OUTPT_DIR", "/x"),
+            ("SECRET_INIT_MASTER_KEY", "k"),
+        ]);
+        assert_eq!(Opt::LogLevel.twin_value(&env), Some("debug".as_ref()));
+        assert_eq!(Opt::AllowSharedDir.twin_value(&env), Some("1".as_ref()));
+        assert_eq!(Opt::LogFormat.twin_value(&env), None);
+        for spec in OPTIONS {
+            let twin = env_twin(spec.long);
+            assert!(is_env_twin(twin.as_bytes(), spec.long), "{twin}");
+            assert!(!is_env_twin(twin.to_lowercase().as_bytes(), spec.long));
+            assert!(!is_env_twin(&twin.as_bytes()[..twin.len() - 1], spec.long));
+        }
+        let unknown: Vec<String> = unknown_own_vars(&env).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(unknown, ["SECRET_INIT_LOG_LEVELX", "SECRET_INIT_OUTPT_DIR"]);
+    }
 
     #[test]
     fn help_lists_every_source_in_the_default_order() {

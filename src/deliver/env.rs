@@ -52,6 +52,20 @@ pub(crate) fn inherited(
         .collect()
 }
 
+/// The value the program's environment would hold for `name` with no env deliveries (what
+/// [`child_environment`] would pass), found without building that environment.
+pub(crate) fn inherited_value<'a>(
+    parent: &'a Environ,
+    prefix: &str,
+    extra_scrub: &[String],
+    name: &str,
+) -> Option<&'a std::ffi::OsStr> {
+    if is_scrubbed(name.as_bytes(), prefix, extra_scrub) {
+        return None;
+    }
+    parent.get(name)
+}
+
 /// Builds the program's environment: the [`inherited`] entries, then the deliveries.
 pub fn child_environment(
     parent: &Environ,
@@ -277,7 +291,7 @@ mod tests {
                         value: Secret::new(v.clone()),
                     })
                     .collect();
-                let parent_env = Environ(
+                let parent_env = Environ::new(
                     parent
                         .iter()
                         .map(|(k, v)| (OsString::from_vec(k.clone()), OsString::from_vec(v.clone())))

@@ -233,11 +233,7 @@ fn tls_provider(signs: bool) -> rustls::crypto::CryptoProvider {
         kx_groups: vec![kx::X25519, kx::SECP256R1, kx::SECP384R1],
         signature_verification_algorithms: SIG_ALGS,
         secure_random: &SystemRandom,
-        key_provider: if signs {
-            rustls::crypto::ring::default_provider().key_provider
-        } else {
-            &NoPrivateKeys
-        },
+        key_provider: if signs { &RingKeys } else { &NoPrivateKeys },
     }
 }
 
@@ -266,6 +262,21 @@ impl rustls::crypto::KeyProvider for NoPrivateKeys {
         Err(rustls::Error::General(
             "client certificates are not supported".into(),
         ))
+    }
+}
+
+/// Client-certificate keys (vault's cert login) loaded by ring: RSA, ECDSA and Ed25519 in their
+/// PKCS#8, PKCS#1 and SEC1 forms, as rustls' own ring provider loads them. Written here because
+/// that provider's constructor is deprecated (for its key exchanges, which are set above anyway).
+#[derive(Debug)]
+struct RingKeys;
+
+impl rustls::crypto::KeyProvider for RingKeys {
+    fn load_private_key(
+        &self,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
+        rustls::crypto::ring::sign::any_supported_type(&zeroize::Zeroizing::new(key))
     }
 }
 

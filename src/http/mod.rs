@@ -82,6 +82,7 @@ use ureq::http::Uri;
 
 use crate::environ::Environ;
 use crate::error::{Cause, Error, Kind, Outage};
+use crate::order::CollectOrdered;
 use crate::secret::Secret;
 use exchange::{Failure, Outcome};
 
@@ -554,7 +555,7 @@ impl Pool {
                 .by_key
                 .iter()
                 .map(|(k, c)| (k.clone(), c.fork()))
-                .collect(),
+                .collect_ordered(),
         }
     }
 

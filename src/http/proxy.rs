@@ -231,7 +231,7 @@ mod tests {
     use std::ffi::OsString;
 
     fn proxies(vars: &[(&str, &str)]) -> Proxies {
-        Proxies::from_env(&Environ(
+        Proxies::from_env(&Environ::new(
             vars.iter()
                 .map(|(k, v)| (OsString::from(k), OsString::from(v)))
                 .collect(),

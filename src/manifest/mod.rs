@@ -260,7 +260,7 @@ pub fn parse(text: &str, src: &str) -> Result<Manifest, Errors> {
             settings: SecretSettings::default(),
         });
     }
-    secrets.sort_by(|a, b| a.name.cmp(&b.name));
+    crate::order::sort_by(&mut secrets, |a, b| a.name.cmp(&b.name));
 
     for (raw_name, raw_settings) in std::mem::take(&mut settings.secrets) {
         let section = format!("secret_init.secrets.{raw_name}");
@@ -525,6 +525,30 @@ mod tests {
         let errs = codes(parse("secrets:\n  db: null\n  db: null\n", "c"));
         assert_eq!(errs[0].0, 65);
         assert!(errs[0].1.contains("uplicate"), "{}", errs[0].1);
+        // Also in a part of the document secret-init does not read, and in an anchored map.
+        for text in [
+            "model_metadata:\n  k: 1\n  k: 2\nsecrets: {}\n",
+            "base: &b {a: 1, a: 2}\nsecrets: {}\n",
+        ] {
+            let errs = codes(parse(text, "c"));
+            assert!(errs[0].1.contains("uplicate"), "{text}: {errs:?}");
+        }
+        // A merge key's entry overridden by the map's own is no duplicate: the map's wins.
+        let m = parse(
+            "base: &b {a: x, b: z}\nsecrets:\n  <<: *b\n  a: mine\n",
+            "c",
+        )
+        .expect("a merge");
+        let a = m
+            .secrets
+            .iter()
+            .find(|d| d.name.as_str() == "a")
+            .expect("a");
+        assert_eq!(
+            a.default.as_ref().map(|v| v.expose().to_vec()),
+            Some(b"mine".to_vec())
+        );
+        assert_eq!(m.secrets.len(), 2);
     }
 
     #[test]

@@ -58,7 +58,8 @@ pub(crate) fn read_config_file(file: std::fs::File, src: &str) -> Result<String,
     })
 }
 
-/// YAML parser options shared by every config we read: duplicates are errors, budgets are tight
+/// YAML parser options shared by every config we read: duplicates are errors (see
+/// [`from_yaml`]), budgets are tight
 /// (a manifest has tens of keys, not millions), and error messages carry no source snippet.
 pub fn yaml_options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
@@ -78,7 +79,10 @@ pub fn yaml_options() -> serde_saphyr::Options {
     aliases.max_replay_stack_depth = 16;
     opts.alias_limits = aliases;
     opts.with_snippet = false;
-    opts.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    // Every key reaches the tree's reader (`crate::tree`), which refuses any two that read as
+    // the same name, a stricter rule than the parser's own (equal as YAML nodes); the parser
+    // then keeps no set of the keys it has seen (most of a small manifest's parsing cost).
+    opts.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
     // `0400` stays the text `0400` (YAML 1.2 would read it as the decimal 400): a file mode is
     // written so in every Kubernetes manifest and means octal, and a value with a leading zero
     // (a PIN, an account number) means its digits as written.

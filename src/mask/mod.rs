@@ -132,7 +132,7 @@ impl Windows {
                 w.exact.push(x);
             }
         }
-        w.exact.sort_unstable();
+        crate::order::sort(&mut w.exact);
         w.exact.dedup();
         Some(w)
     }
@@ -196,7 +196,7 @@ impl Masker {
             );
         }
         // Stable: of equal forms the first value's name wins.
-        forms.sort_by(|a, b| a.0.as_slice().cmp(b.0.as_slice()));
+        crate::order::sort_by(&mut forms, |a, b| a.0.as_slice().cmp(b.0.as_slice()));
         forms.dedup_by(|a, b| a.0.as_slice() == b.0.as_slice());
         let mut starts = [false; 256];
         for (f, _) in &forms {
@@ -208,7 +208,7 @@ impl Masker {
             by_first[usize::from(f[0])].push(u32::try_from(id).unwrap_or(u32::MAX));
         }
         for ids in &mut by_first {
-            ids.sort_by_key(|&id| std::cmp::Reverse(forms[id as usize].0.len()));
+            crate::order::sort_by_key(ids, |&id| std::cmp::Reverse(forms[id as usize].0.len()));
         }
         let (patterns, owner): (Vec<_>, Vec<_>) = forms.into_iter().unzip();
         let windows = Windows::new(&patterns);
@@ -566,7 +566,7 @@ pub fn fuzz_stream(
     let mut scratch = Vec::new();
     let mut at = 0;
     let mut cuts = cuts.to_vec();
-    cuts.sort_unstable();
+    crate::order::sort(&mut cuts);
     cuts.push((input.len(), false));
     for (cut, stall) in cuts {
         let cut = cut.min(input.len()).max(at);

@@ -40,12 +40,9 @@ enum Candidate {
     Missing,
 }
 
-/// Resolves `program[0]` as `execvp` would with the child's `env` (its PATH); the path that would
-/// run, or the 127/126 error the exec would give.
-pub(crate) fn resolve(
-    program: &[OsString],
-    env: &[(OsString, OsString)],
-) -> Result<PathBuf, Error> {
+/// Resolves `program[0]` as `execvp` would with the child's PATH (`None`: unset); the path that
+/// would run, or the 127/126 error the exec would give.
+pub(crate) fn resolve(program: &[OsString], path_var: Option<&OsStr>) -> Result<PathBuf, Error> {
     let Some(name) = program.first() else {
         return Err(Error::new(Kind::Usage, "no program given"));
     };
@@ -61,10 +58,7 @@ pub(crate) fn resolve(
             Candidate::Missing => Err(not_found(&shown, name)),
         };
     }
-    let path_var = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map_or(OsStr::new(DEFAULT_PATH), |(_, v)| v.as_os_str());
+    let path_var = path_var.unwrap_or(OsStr::new(DEFAULT_PATH));
     let mut refused = None;
     for dir in path_var.as_bytes().split(|&b| b == b':') {
         let dir = if dir.is_empty() {
@@ -163,18 +157,18 @@ fn interpreter(path: &Path) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
-    fn env(path: &str) -> Vec<(OsString, OsString)> {
-        vec![("PATH".into(), path.into())]
+    fn env(path: &str) -> Option<&OsStr> {
+        Some(OsStr::new(path))
     }
 
     #[test]
     fn path_search_and_codes() {
-        assert!(resolve(&["sh".into()], &env("/nonexistent:/bin")).is_ok());
-        let e = resolve(&["no-such-prog-x".into()], &env("/bin")).expect_err("missing");
+        assert!(resolve(&["sh".into()], env("/nonexistent:/bin")).is_ok());
+        let e = resolve(&["no-such-prog-x".into()], env("/bin")).expect_err("missing");
         assert_eq!(e.exit_code(), 127);
-        let e = resolve(&["/etc/passwd".into()], &env("/bin")).expect_err("not exec");
+        let e = resolve(&["/etc/passwd".into()], env("/bin")).expect_err("not exec");
         assert_eq!(e.exit_code(), 126);
-        let e = resolve(&["/".into()], &env("/bin")).expect_err("dir");
+        let e = resolve(&["/".into()], env("/bin")).expect_err("dir");
         assert_eq!(e.exit_code(), 126);
     }
 

@@ -550,7 +550,7 @@ mod tests {
     use std::ffi::OsString;
 
     fn environ(pairs: &[(&str, &str)]) -> Environ {
-        Environ(
+        Environ::new(
             pairs
                 .iter()
                 .map(|(k, v)| (OsString::from(k), OsString::from(v)))

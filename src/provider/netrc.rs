@@ -83,7 +83,7 @@ pub(crate) fn merge(
     }
     let mut out = text.to_string();
     // Edit from the end so earlier spans stay valid.
-    edits.sort_by_key(|(k, _)| std::cmp::Reverse(*k));
+    crate::order::sort_by_key(&mut edits, |(k, _)| std::cmp::Reverse(*k));
     for (k, v) in edits {
         out.replace_range(tokens[k].0..tokens[k].1, v);
     }

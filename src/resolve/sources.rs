@@ -5,6 +5,7 @@
 use crate::environ::Environ;
 use crate::error::Error;
 use crate::manifest::Manifest;
+use crate::order::CollectOrdered;
 use crate::reference::Reference;
 use crate::settings::Settings;
 use crate::source::Carry;
@@ -156,5 +157,5 @@ pub(crate) fn defaults(
         .secrets
         .iter()
         .filter_map(|d| d.default.clone().map(|v| (d.name.clone(), v)))
-        .collect()
+        .collect_ordered()
 }

@@ -222,7 +222,7 @@ impl Encrypted {
         for (g, group) in meta.groups.iter().enumerate() {
             // age first, as sops' default decryption order has it; then the file's order.
             let mut order: Vec<&MasterKey> = group.iter().collect();
-            order.sort_by_key(|k| !matches!(k, MasterKey::Age { .. }));
+            crate::order::sort_by_key(&mut order, |k| !matches!(k, MasterKey::Age { .. }));
             let mut why = Vec::new();
             let part = order.into_iter().find_map(|k| match open(k) {
                 Ok(p) => Some(p),

@@ -20,6 +20,7 @@ use crate::cli::{Invocation, Opt};
 use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::name::SecretName;
+use crate::order::CollectOrdered;
 use crate::reference::Reference;
 use crate::secret::Secret;
 use crate::source::kms::{KmsClients, KmsKey};
@@ -223,6 +224,7 @@ pub(crate) fn bundle_key(
             let key = bundle_kms_key(&w.kms)
                 .map_err(|why| Error::new(Kind::Data, format!("key.kms: {why}")).with_source(src))?;
             let data_key = crate::source::kms::unwrap(&key, &w.wrapped, kms).map_err(|e| {
+                let e = e.into_problem();
                 Error::new(
                     e.kind,
                     format!("{}: {}", e.source.unwrap_or_default(), e.what),
@@ -465,7 +467,7 @@ impl BundleSource {
         open.winner = merged(&open, &self.settings.vaults)
             .into_iter()
             .map(|(key, (vault, _))| (key.to_string(), vault.to_string()))
-            .collect();
+            .collect_ordered();
         Ok(open)
     }
 }
@@ -489,7 +491,9 @@ fn open_vault<'a>(open: &'a mut Open, vault: &str, src: &str) -> Result<&'a [Ope
                     first
                 } else {
                     let what = format!("{}; also failed: {}", first.what, rest.join(", "));
-                    Error { what, ..first }
+                    let mut first = first;
+                    first.what = what;
+                    first
                 }
             })?;
         crate::log::debug!("{src}: vault \"{vault}\": {} entries opened", entries.len());

@@ -29,7 +29,7 @@ impl EnvSource {
         // A name given twice keeps its first value, as getenv(3) and `Environ::get` do (and as
         // the program's environment does): every reader sees the same value.
         let mut prefixed: HashMap<Vec<u8>, OsString> = HashMap::new();
-        for (k, v) in &env.0 {
+        for (k, v) in env.0.iter() {
             if let Some(name) = k.as_bytes().strip_prefix(prefix.as_bytes()) {
                 prefixed.entry(name.to_vec()).or_insert_with(|| v.clone());
             }

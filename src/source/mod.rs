@@ -181,6 +181,10 @@ impl Outputs {
     /// same file (device and inode, links followed) when both exist.
     pub fn contains(&self, path: &std::path::Path) -> bool {
         use std::os::unix::fs::MetadataExt;
+        if self.0.is_empty() {
+            // Nothing delivered to compare with: no stat (the usual start, no provider files).
+            return false;
+        }
         let spelled: PathBuf = path.components().collect();
         let file = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
         self.0.iter().any(|o| {

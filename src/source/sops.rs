@@ -276,7 +276,7 @@ fn open_master_key(
     };
     // The error names the key already (its source is the key's label); the file's label is
     // the message's source.
-    kms::unwrap(&kms_key, &wrapped, with).map_err(|e| Error::new(e.kind, e.what))
+    kms::unwrap(&kms_key, &wrapped, with).map_err(|e| Error::new(e.kind, e.into_problem().what))
 }
 
 impl Source for SopsSource {

@@ -39,6 +39,7 @@ use nix::sys::stat::Mode;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Errors, Kind};
+use crate::order::CollectOrdered;
 use crate::plan::{FileDelivery, Plan};
 use crate::resolve::Resolution;
 use crate::secret::Secret;
@@ -78,7 +79,7 @@ impl Secrets {
             resolutions
                 .iter()
                 .map(|r| (r.name.to_string(), r.value.clone()))
-                .collect(),
+                .collect_ordered(),
         )
     }
 
@@ -210,10 +211,7 @@ pub fn render(t: &Template, secrets: &Arc<Secrets>) -> Result<Rendered, Error> {
         secrets: Arc::clone(secrets),
         used: Mutex::new(BTreeSet::new()),
     });
-    let ctx = Value::from(BTreeMap::from([(
-        "secrets",
-        Value::from_dyn_object(Arc::clone(&object)),
-    )]));
+    let ctx = minijinja::context! { secrets => Value::from_dyn_object(Arc::clone(&object)) };
     let mut out = Output {
         buf: Zeroizing::new(Vec::new()),
         over: false,
@@ -441,7 +439,7 @@ pub(crate) fn add_to_plan(
                 .iter()
                 .map(|p| (p.clone(), "an unchanged file".into())),
         )
-        .collect();
+        .collect_ordered();
     for o in render_all(templates, resolutions) {
         let t = o.template;
         let rendered = match o.result {

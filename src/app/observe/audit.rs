@@ -135,7 +135,7 @@ impl Trail {
                         old.as_str(),
                     )
                     .map_err(|e| e.desc().to_string())
-                    .and_then(|()| open_file(dir, name, path).map_err(|e| e.what))
+                    .and_then(|()| open_file(dir, name, path).map_err(|e| e.into_problem().what))
                     {
                         Ok((f, s)) => {
                             *file = f;

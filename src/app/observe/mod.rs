@@ -18,6 +18,7 @@ use std::time::SystemTime;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Errors};
+use crate::order::CollectOrdered;
 use crate::plan::Plan;
 use crate::settings::Settings;
 use crate::source::{Origin, SourceKind};
@@ -216,7 +217,7 @@ impl Observer {
                 .from
                 .values()
                 .map(|o| o.kind.name().to_string())
-                .collect();
+                .collect_ordered();
             for k in kinds {
                 *s.refreshes.entry(k).or_default() += 1;
             }
@@ -252,7 +253,7 @@ impl Observer {
                 .values()
                 .filter(|st| !st.kind.is_empty())
                 .map(|st| st.kind.clone())
-                .collect();
+                .collect_ordered();
             let mut counted: BTreeSet<(String, &'static str)> = BTreeSet::new();
             let mut lines = Vec::new();
             for e in &errors.0 {

@@ -30,6 +30,7 @@ use crate::app::observe::Observer;
 use crate::app::pipeline::Context;
 use crate::deliver::file;
 use crate::error::{Errors, Kind};
+use crate::order::CollectOrdered;
 use crate::plan::Plan;
 use crate::process;
 use crate::process::supervise::{Refresh, Tell};
@@ -83,7 +84,7 @@ impl Delivered {
                     digest(&[f.content.expose(), &mode, owner.as_bytes()]),
                 )
             })
-            .collect();
+            .collect_ordered();
         let mut parts: Vec<&[u8]> = Vec::new();
         for (k, v) in env {
             parts.push(k.as_bytes());
@@ -93,7 +94,7 @@ impl Delivered {
             .env
             .iter()
             .map(|e| (e.var.clone(), digest(&[e.value.expose()])))
-            .collect();
+            .collect_ordered();
         Delivered {
             files,
             env: Some(digest(&parts)),
@@ -401,7 +402,7 @@ impl<'a> Refresher<'a> {
                 .collect::<Vec<_>>()
                 .join("; ")
         );
-        carry.written = last.files.keys().cloned().collect();
+        carry.written = last.files.keys().cloned().collect_ordered();
         let mut r = Refresher {
             ctx,
             observe,
@@ -684,7 +685,7 @@ impl<'a> Refresher<'a> {
                     })
                     .map(|e| e.secret.clone()),
             )
-            .collect();
+            .collect_ordered();
         let then = match &tell {
             Tell::Nothing => "none".to_string(),
             Tell::Signal(s) => format!("signal {}", signal_name(*s)),

@@ -234,7 +234,7 @@ fn fingerprint(p: &Watched, own: &[PathBuf]) -> u64 {
                         .collect()
                 })
                 .unwrap_or_default();
-            names.sort();
+            crate::order::sort(&mut names);
             for n in names {
                 n.hash(&mut h);
                 stat(&p.dir.join(&n), &mut h);

@@ -231,7 +231,7 @@ impl CredentialProcess {
                 format!("its output is larger than {MAX_OUTPUT_BYTES} bytes"),
             ));
         }
-        parse_output(&out, now).map_err(|e| self.error(e.kind, e.what))
+        parse_output(&out, now).map_err(|e| self.error(e.kind, e.into_problem().what))
     }
 }
 

@@ -102,7 +102,7 @@ pub fn sign(req: &Request<'_>, creds: &Credentials) -> Signed {
     if let Some(t) = &token {
         headers.push(("x-amz-security-token".into(), trim_all(t)));
     }
-    headers.sort();
+    crate::order::sort(&mut headers);
     // Repeated names are joined with commas, as botocore's canonical_headers does.
     let mut canonical_headers = String::new();
     let mut names: Vec<&str> = Vec::new();
@@ -201,7 +201,7 @@ fn canonical_query(query: &[(&str, &str)]) -> String {
         .iter()
         .map(|(k, v)| (unreserved(k), unreserved(v)))
         .collect();
-    pairs.sort();
+    crate::order::sort(&mut pairs);
     pairs
         .iter()
         .map(|(k, v)| format!("{k}={v}"))

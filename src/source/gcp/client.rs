@@ -93,7 +93,7 @@ pub fn parse_token(status: u16, body: &Secret) -> Result<Token, Error> {
         // A token endpoint refusing with any 4xx refuses the credentials.
         return Err(
             if (400..500).contains(&status) && e.kind == Kind::Unavailable {
-                Error::new(Kind::Permission, e.what)
+                Error::new(Kind::Permission, e.into_problem().what)
             } else {
                 e
             },

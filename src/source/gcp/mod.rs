@@ -99,6 +99,7 @@ impl GcpSource {
             // The last link: its error names the links found empty before it, as the AWS
             // chain's does.
             Chain::Metadata(host) => self.clients.metadata_token(&host).map_err(|e| {
+                let e = e.into_problem();
                 let adc = credentials::adc_path(&self.env).map_or_else(
                     || "the gcloud credentials file (no HOME)".to_string(),
                     |p| format!("the gcloud credentials file {}", p.display()),

@@ -27,6 +27,7 @@ use super::client::{TokenLease, Vault, answer};
 use super::config::{Dynamic, VaultSettings};
 use crate::environ::Environ;
 use crate::error::{Error, Errors, Kind};
+use crate::order::CollectOrdered;
 use crate::secret::Secret;
 
 /// Two thirds of `secs`, when renewals and re-issues are due.
@@ -493,7 +494,7 @@ impl Keep {
                     serde_json::json!({"expires": unix(i.expires), "lease": i.lease_id.is_some()}),
                 )
             })
-            .collect();
+            .collect_ordered();
         serde_json::json!({
             "token": {
                 "state": if self.auth_error.is_some() { "error" } else { "ok" },

@@ -81,7 +81,7 @@ impl Clients {
 fn sts_answer(resp: &http::Response, src: String) -> Result<Credentials, Error> {
     parse_assume_role(resp.status, &resp.body).map_err(|e| {
         let e = if e.kind == Kind::Unavailable && (400..500).contains(&resp.status) {
-            Error::new(Kind::Permission, e.what)
+            Error::new(Kind::Permission, e.into_problem().what)
         } else {
             e
         };

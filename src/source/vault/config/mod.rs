@@ -318,7 +318,7 @@ mod tests {
     }
 
     fn env(pairs: &[(&str, &str)]) -> Environ {
-        Environ(
+        Environ::new(
             pairs
                 .iter()
                 .map(|(k, v)| (OsString::from(k), OsString::from(v)))
