@@ -108,7 +108,10 @@ count_syscalls() {  # name argv...: total syscalls of the run and its children
   strace -f -c -o "$work/sc-$name.txt" "$@" >/dev/null
   awk -v n="$name" '$NF == "total" {print n, $4}' "$work/sc-$name.txt"
 }
-count_instr() {  # name argv...: instructions up to the execve of the program (which fails: /nonexistent)
+# A file that is no program: the start resolves and publishes everything, then its execve fails
+# (126). A missing program would be refused by the lookup before any secret is read.
+printf '\0\0\0\0' > "$work/noexec"; chmod 755 "$work/noexec"
+count_instr() {  # name argv...: instructions up to the execve of the program (which fails: noexec)
   local name=$1; shift
   [ -n "${reset:-}" ] && { rm -rf "$reset"; mkdir -m 700 "$reset"; }
   valgrind --tool=callgrind --callgrind-out-file="$work/cg-$name.out" "$@" >/dev/null 2>&1 || true
@@ -130,15 +133,16 @@ count_instr() {  # name argv...: instructions up to the execve of the program (w
   fi
 } > "$work/syscalls.txt"
 {
-  reset="" count_instr shim "$work/shim" /nonexistent
+  reset="" count_instr shim "$work/shim" "$work/noexec"
   reset="" count_instr version "$SI_BIN" --version
-  reset="" count_instr empty "$SI_BIN" --config "$work/empty.yaml" -- /nonexistent
-  reset="" count_instr truss "$SI_BIN" --config "$work/truss.yaml" -- /nonexistent
-  reset="$work/out" count_instr 50-tmpfs "$SI_BIN" --config "$work/config.yaml" --output-dir "$work/out" -- /nonexistent
+  reset="" count_instr empty "$SI_BIN" --config "$work/empty.yaml" -- "$work/noexec"
+  reset="" count_instr truss "$SI_BIN" --config "$work/truss.yaml" -- "$work/noexec"
+  reset="$work/out" count_instr 50-tmpfs "$SI_BIN" --config "$work/config.yaml" --output-dir "$work/out" -- "$work/noexec"
+  [ "$(find "$work/out" -maxdepth 1 -type f ! -name '.*' | wc -l)" -gt 0 ] || { echo "core.sh: the 50-secret callgrind run published nothing" >&2; exit 1; }
   if [ -n "${SI_BENCH_BASE:-}" ]; then
-    reset="" count_instr base-empty "$SI_BENCH_BASE" --config "$work/empty.yaml" -- /nonexistent
-    reset="" count_instr base-truss "$SI_BENCH_BASE" --config "$work/truss.yaml" -- /nonexistent
-    reset="$work/out" count_instr base-50-tmpfs "$SI_BENCH_BASE" --config "$work/config.yaml" --output-dir "$work/out" -- /nonexistent
+    reset="" count_instr base-empty "$SI_BENCH_BASE" --config "$work/empty.yaml" -- "$work/noexec"
+    reset="" count_instr base-truss "$SI_BENCH_BASE" --config "$work/truss.yaml" -- "$work/noexec"
+    reset="$work/out" count_instr base-50-tmpfs "$SI_BENCH_BASE" --config "$work/config.yaml" --output-dir "$work/out" -- "$work/noexec"
   fi
 } > "$work/instr.txt"
 # The pages each start holds when it execs the program, by kind (ptrace stop at its execve).
@@ -206,7 +210,6 @@ per_secret() {  # name argv...: syscalls by name of one run, as "name syscall co
 # User-space instructions of a 10,000-secret start (callgrind): the manifest alone (the program is
 # not found: nothing is resolved) and the whole start up to the program's execve (a file that is
 # no program: everything is published, then the exec fails).
-printf '\0\0\0\0' > "$work/noexec"; chmod 755 "$work/noexec"
 {
   reset="" count_instr m10k "$SI_BIN" --config "$work/config10000.yaml" --secrets-dir "$work/in10000" -- /nonexistent
   reset="$work/cg-out" count_instr s10k "$SI_BIN" --config "$work/config10000.yaml" --secrets-dir "$work/in10000" --output-dir "$work/cg-out" -- "$work/noexec"
