@@ -97,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
         prev = Some(&d.name);
         assert!(d.settings.mode <= 0o7777, "mode {:o}", d.settings.mode);
         if let Some(r) = &d.settings.from {
-            assert_eq!(Reference::parse(&r.to_string()).as_ref(), Ok(r));
+            assert_eq!(Reference::parse(&r.to_string()).as_ref(), Ok(&**r));
         }
     }
     let inv = manifest::parse_args(["--".into(), "prog".into()]).expect("fixed argv parses");
