@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use crate::support::moto::Moto;
-use crate::support::{Run, Sandbox, canary, python, read, root, succeeded};
+use crate::support::{Run, Sandbox, canary, fed, python, read, root, succeeded};
 
 /// A run with the AWS environment every test uses: metadata off, endpoints on `moto`, a region.
 fn aws_run(sb: &Sandbox, moto: &Moto, keys: Option<&(String, String)>) -> Run {
@@ -396,21 +396,15 @@ fn aws_sigv4_matches_botocore() {
             c
         })
         .collect();
-    let mut child = std::process::Command::new(python())
-        .arg(root().join("tests/support/sigv4_botocore.py"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(Value::Array(py_cases).to_string().as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("botocore");
-    assert!(out.status.success());
+    let out = fed(
+        std::process::Command::new(python()).arg(root().join("tests/support/sigv4_botocore.py")),
+        Value::Array(py_cases).to_string().as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let expected: Vec<String> = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(expected.len(), 4);
     for (c, want) in cases.as_array().expect("cases").iter().zip(&expected) {

@@ -24,19 +24,10 @@ fn utc_in(secs: i64) -> String {
 
 /// The token cache file name: the SHA-1 (hex) of the session name or start URL, via openssl.
 fn cache_name(key: &str) -> String {
-    use std::io::Write;
-    let mut c = std::process::Command::new("openssl")
-        .args(["dgst", "-sha1", "-r"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("openssl");
-    c.stdin
-        .take()
-        .expect("stdin")
-        .write_all(key.as_bytes())
-        .expect("write");
-    let out = c.wait_with_output().expect("openssl");
+    let out = fed(
+        std::process::Command::new("openssl").args(["dgst", "-sha1", "-r"]),
+        key.as_bytes(),
+    );
     let hex = String::from_utf8_lossy(&out.stdout);
     format!("{}.json", hex.split_whitespace().next().expect("digest"))
 }

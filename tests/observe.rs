@@ -9,7 +9,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -68,20 +68,7 @@ for fam in text_string_to_metric_families(sys.stdin.read()):
         out[f"{s.name}{{{labels}}}"] = s.value
 print(json.dumps(out))
 "#;
-    let mut child = Command::new(python())
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python");
-    child
-        .stdin
-        .take()
-        .expect("test setup")
-        .write_all(text.as_bytes())
-        .expect("test setup");
-    let out = child.wait_with_output().expect("test setup");
+    let out = fed(Command::new(python()).args(["-c", script]), text.as_bytes());
     assert!(
         out.status.success(),
         "prometheus_client refused the metrics: {}\n{text}",
@@ -93,20 +80,10 @@ print(json.dumps(out))
 /// `promtool check metrics` (Debian's prometheus package): the text is valid and follows the
 /// naming conventions (it reports lint problems and exits non-zero).
 fn promtool(text: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (installed by scripts/setup)");
-    child
-        .stdin
-        .take()
-        .expect("test setup")
-        .write_all(text.as_bytes())
-        .expect("test setup");
-    let out = child.wait_with_output().expect("test setup");
+    let out = fed(
+        Command::new("promtool").args(["check", "metrics"]),
+        text.as_bytes(),
+    );
     assert!(
         out.status.success(),
         "promtool: {}{}\n{text}",

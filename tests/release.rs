@@ -134,20 +134,7 @@ fn embedded(arch: &str, bin: &Path) -> BTreeMap<(String, String), String> {
 
 /// Runs `cmd` with `input` on its stdin and returns its stdout (it must succeed).
 fn pipe(mut cmd: Command, input: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input)
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    let out = fed(&mut cmd, input);
     assert!(
         out.status.success(),
         "{}",

@@ -305,20 +305,7 @@ fn public_key(pem: &str, cert: bool) -> String {
     } else {
         cmd.args(["pkey", "-pubout"]);
     }
-    let mut child = cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("openssl (installed by scripts/setup)");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(pem.as_bytes())
-        .expect("write pem");
-    let out = child.wait_with_output().expect("openssl");
+    let out = fed(&mut cmd, pem.as_bytes());
     assert!(
         out.status.success(),
         "openssl: {}",

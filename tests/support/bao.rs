@@ -9,7 +9,6 @@
 //! a `reader` policy for `secret/data/*` and `kv/*`, and (through a config file) a file audit device so a test can see
 //! which requests reached the server.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -158,21 +157,12 @@ impl Bao {
 
     /// Runs a batch of admin operations (see bao_admin.py) and returns their results.
     pub fn admin(&self, ops: Value) -> Vec<Value> {
-        let mut child = Command::new(super::python())
-            .arg(root().join("tests/support/bao_admin.py"))
-            .args([&self.addr, &self.ca.display().to_string(), &self.root])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn bao_admin.py");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(ops.to_string().as_bytes())
-            .expect("write ops");
-        let out = child.wait_with_output().expect("bao_admin.py");
+        let out = super::fed(
+            Command::new(super::python())
+                .arg(root().join("tests/support/bao_admin.py"))
+                .args([&self.addr, &self.ca.display().to_string(), &self.root]),
+            ops.to_string().as_bytes(),
+        );
         assert!(
             out.status.success(),
             "bao_admin.py failed: {}",

@@ -47,6 +47,23 @@ pub fn succeeded(cmd: &mut std::process::Command) -> std::process::Output {
     out
 }
 
+/// Runs `cmd` to its end with `input` on its stdin, stdout and stderr captured.
+pub fn fed(cmd: &mut Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{:?} starts: {e}", cmd.get_program()));
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(input)
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
 /// The project venv's Python, installed by scripts/setup. Missing means the setup did not run:
 /// that is a failure, never a skip.
 pub fn python() -> PathBuf {

@@ -7,7 +7,6 @@
 //! signature against the IAM keys it knows and every action against the user's policies. Admin
 //! calls go through `moto_admin.py` (the real boto3 client).
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -122,22 +121,13 @@ impl Moto {
                 c
             })
             .collect();
-        let mut child = Command::new(super::python())
-            .arg(root().join("tests/support/moto_admin.py"))
-            .arg(&self.url)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn moto_admin.py");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(Value::Array(calls).to_string().as_bytes())
-            .expect("write calls");
-        let out = child.wait_with_output().expect("moto_admin.py");
+        let out = super::fed(
+            Command::new(super::python())
+                .arg(root().join("tests/support/moto_admin.py"))
+                .arg(&self.url)
+                .env("AWS_EC2_METADATA_DISABLED", "true"),
+            Value::Array(calls).to_string().as_bytes(),
+        );
         assert!(
             out.status.success(),
             "moto_admin.py failed: {}",
