@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,21 +39,11 @@ impl Ns {
     /// (bind mounts) before the command.
     pub(crate) fn start(run: &Run, extra: &[&str]) -> Ns {
         assert_root();
-        let mut cmd = Command::new("bwrap");
-        cmd.args(BWRAP_PID1)
-            .args(extra)
-            .arg("--")
-            .arg(&run.program)
-            .args(&run.args)
-            .env_clear()
-            .envs(&run.env)
+        let mut child = run
+            .as_pid1(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(d) = &run.cwd {
-            cmd.current_dir(d);
-        }
-        let mut child = cmd
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn bwrap (installed by scripts/setup)");
         let (tx, lines) = channel();

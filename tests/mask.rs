@@ -45,17 +45,7 @@ fn sandbox(v: &Values, extra: &str) -> Sandbox {
 
 /// `run` as PID 1 of a new PID namespace.
 fn in_namespace(run: &Run) -> Command {
-    let mut cmd = Command::new("bwrap");
-    cmd.args(BWRAP_PID1)
-        .arg("--")
-        .arg(&run.program)
-        .args(&run.args)
-        .env_clear()
-        .envs(&run.env);
-    if let Some(d) = &run.cwd {
-        cmd.current_dir(d);
-    }
-    cmd
+    run.as_pid1(&[])
 }
 
 fn script(name: &str) -> String {

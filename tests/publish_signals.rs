@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -202,17 +202,7 @@ fn start(run: &Run, mode: Mode) -> Started {
                 nix::unistd::geteuid().is_root(),
                 "the PID-namespace trials need root (the test command runs as root)"
             );
-            let mut c = Command::new("bwrap");
-            c.args(BWRAP_PID1)
-                .arg("--")
-                .arg(&run.program)
-                .args(&run.args)
-                .env_clear()
-                .envs(&run.env);
-            if let Some(d) = &run.cwd {
-                c.current_dir(d);
-            }
-            c
+            run.as_pid1(&[])
         }
     };
     cmd.stdin(Stdio::null())

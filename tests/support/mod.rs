@@ -221,6 +221,23 @@ impl Run {
         cmd
     }
 
+    /// The `Command` that runs this run as PID 1 of a new PID namespace (bwrap with
+    /// [`BWRAP_PID1`], then `extra` bwrap arguments such as bind mounts).
+    pub fn as_pid1(&self, extra: &[&str]) -> Command {
+        let mut cmd = Command::new("bwrap");
+        cmd.args(BWRAP_PID1)
+            .args(extra)
+            .arg("--")
+            .arg(&self.program)
+            .args(&self.args)
+            .env_clear()
+            .envs(&self.env);
+        if let Some(d) = &self.cwd {
+            cmd.current_dir(d);
+        }
+        cmd
+    }
+
     pub fn output(&self) -> Out {
         let mut cmd = self.command();
         cmd.stdin(if self.stdin.is_some() {
