@@ -27,6 +27,20 @@ pub(crate) fn age_keygen(path: &Path) -> String {
 }
 
 impl SopsFixture {
+    /// Runs `run` into an empty output dir, with `/bin/true` as the program, and checks that the
+    /// start is refused with `code`, saying `what`, printing none of `canaries` and writing
+    /// nothing.
+    pub(crate) fn refused(&self, run: &mut Run, code: i32, what: &str, canaries: &[&str]) -> Out {
+        let _ = std::fs::remove_dir_all(self.sb.path("out"));
+        let out = run.args(["--", "/bin/true"]).output();
+        out.expect_code(code).stderr_has(what).no_leak(canaries);
+        assert!(
+            tree(&self.sb.path("out")).is_empty(),
+            "something was written"
+        );
+        out
+    }
+
     pub(crate) fn new() -> SopsFixture {
         let sb = Sandbox::new();
         sb.mkdir("home");

@@ -108,12 +108,7 @@ fn aws_kms_master_key_against_moto() {
             69,
         ),
     ] {
-        let _ = std::fs::remove_dir_all(f.sb.path("out"));
-        let out = start(id, secret, &url).args(["--", "/bin/true"]).output();
-        out.expect_code(code)
-            .stderr_has("AWS KMS")
-            .no_leak(&[&a, &b]);
-        assert!(tree(&f.sb.path("out")).is_empty());
+        f.refused(&mut start(id, secret, &url), code, "AWS KMS", &[&a, &b]);
     }
 }
 
@@ -162,12 +157,7 @@ fn vault_transit_master_key_against_openbao() {
         "one decrypt a data key"
     );
     // A token without transit/decrypt: 77, nothing written.
-    let _ = std::fs::remove_dir_all(f.sb.path("out"));
-    let out = start(&bao.reader_token())
-        .args(["--", "/bin/true"])
-        .output();
-    out.expect_code(77).stderr_has("transit").no_leak(&[&a]);
-    assert!(tree(&f.sb.path("out")).is_empty());
+    f.refused(&mut start(&bao.reader_token()), 77, "transit", &[&a]);
 }
 
 #[test]
@@ -231,13 +221,8 @@ fn age_files_from_the_real_age() {
     // A truncated age file and a wrong identity fail closed.
     let bytes = std::fs::read(f.sb.path("small.age")).expect("read");
     std::fs::write(f.sb.path("small.age"), &bytes[..bytes.len() - 1]).expect("write");
-    let _ = std::fs::remove_dir_all(f.sb.path("out"));
-    let out = f.start(yaml).args(["--", "/bin/true"]).output();
-    out.expect_code(65)
-        .stderr_has("age:")
-        .stderr_has("failed authentication")
-        .no_leak(&[&small]);
-    assert!(tree(&f.sb.path("out")).is_empty());
+    f.refused(&mut f.start(yaml), 65, "age:", &[&small])
+        .stderr_has("failed authentication");
     let out = f
         .start(yaml)
         .env("SOPS_AGE_KEY_FILE", &other)
@@ -432,10 +417,7 @@ fn gcp_kms_master_key_against_the_fake_and_google_cloud_kms() {
         text.replace("cryptoKeys/sops", "cryptoKeys/denied"),
     )
     .expect("write");
-    let _ = std::fs::remove_dir_all(f.sb.path("out"));
-    let out = start().args(["--", "/bin/true"]).output();
-    out.expect_code(77).stderr_has("GCP KMS").no_leak(&[&a]);
-    assert!(tree(&f.sb.path("out")).is_empty());
+    f.refused(&mut start(), 77, "GCP KMS", &[&a]);
 }
 
 #[test]
@@ -487,12 +469,7 @@ fn azure_key_vault_master_key_against_the_fake_and_azure_keyvault_keys() {
         text.replace("name: sops", "name: denied"),
     )
     .expect("write");
-    let _ = std::fs::remove_dir_all(f.sb.path("out"));
-    let out = start().args(["--", "/bin/true"]).output();
-    out.expect_code(77)
-        .stderr_has("Azure Key Vault")
-        .no_leak(&[&a, &secret]);
-    assert!(tree(&f.sb.path("out")).is_empty());
+    f.refused(&mut start(), 77, "Azure Key Vault", &[&a, &secret]);
 }
 
 /// A ConfigMap of SOPS files (the kubelet's AtomicWriter swaps `..data`, never the file's own
