@@ -21,9 +21,9 @@ use secret_init::fuzzing::aws::{
 
 const STATUS: &[u16] = &[200, 200, 200, 400, 401, 404, 500, 429];
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    needle.len() >= 8 && hay.windows(needle.len()).any(|w| w == needle)
-}
+#[path = "shared/aws.rs"]
+mod shared;
+use shared::{accepted, contains};
 
 /// How many entries the answer's array `field` has (every one must become a value).
 fn entries(body: &[u8], field: &str) -> usize {
@@ -43,14 +43,7 @@ fuzz_target!(|data: &[u8]| {
         0 | 1 => match parse_credentials(status, &secret) {
             Ok(c) => {
                 assert_eq!(status, 200);
-                assert!(!c.access_key_id.is_empty());
-                assert!(c.access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()));
-                assert!(!c.secret_access_key.is_empty());
-                let d = format!("{c:?}");
-                assert!(!contains(d.as_bytes(), c.secret_access_key.expose()));
-                if let Some(t) = &c.session_token {
-                    assert!(!contains(d.as_bytes(), t.expose()));
-                }
+                accepted(&c);
             }
             Err(e) => {
                 if let Ok(serde_json::Value::Object(o)) = serde_json::from_slice(body)

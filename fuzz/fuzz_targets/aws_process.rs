@@ -12,15 +12,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use secret_init::fuzzing::aws::{Credentials, parse_output, parse_role_credentials, split};
+use secret_init::fuzzing::aws::{parse_output, parse_role_credentials, split};
 use secret_init::secret::Secret;
 
 const STATUS: &[u16] = &[200, 200, 200, 400, 401, 403, 500, 429];
 const NOW: u64 = 1_800_000_000;
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    needle.len() >= 8 && hay.windows(needle.len()).any(|w| w == needle)
-}
+#[path = "shared/aws.rs"]
+mod shared;
+use shared::{accepted, contains};
 
 /// The string values of `names` anywhere in the body's top object or one level down.
 fn secrets(body: &[u8], names: &[&str]) -> Vec<String> {
@@ -39,16 +39,6 @@ fn secrets(body: &[u8], names: &[&str]) -> Vec<String> {
     out
 }
 
-fn accepted(c: &Credentials) {
-    assert!(!c.access_key_id.is_empty());
-    assert!(c.access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()));
-    assert!(!c.secret_access_key.is_empty());
-    let d = format!("{c:?}");
-    assert!(!contains(d.as_bytes(), c.secret_access_key.expose()));
-    if let Some(t) = &c.session_token {
-        assert!(!contains(d.as_bytes(), t.expose()));
-    }
-}
 
 fn quote(w: &str) -> String {
     format!("'{}'", w.replace('\'', "'\\''"))
