@@ -39,7 +39,6 @@ fn secrets(body: &[u8], names: &[&str]) -> Vec<String> {
     out
 }
 
-
 fn quote(w: &str) -> String {
     format!("'{}'", w.replace('\'', "'\\''"))
 }
