@@ -122,11 +122,7 @@ pub(crate) fn object_keys(
     setting: &str,
 ) -> Result<Vec<(String, Secret, String)>, Error> {
     let Ok(serde_json::Value::Object(o)) = serde_json::from_slice(value.expose()) else {
-        return Err(Error::new(
-            Kind::Data,
-            format!("listed in {setting}, but its value is not a JSON object"),
-        )
-        .with_source(src));
+        return Err(not_an_object(setting, src));
     };
     Ok(o.into_iter()
         .filter_map(|(k, v)| {
@@ -139,6 +135,24 @@ pub(crate) fn object_keys(
             Some((k, value, label))
         })
         .collect())
+}
+
+/// 69: a secret listed in a whole-secret `setting` does not exist at `src`.
+pub(crate) fn listed_but_missing(setting: &str, src: &str) -> Error {
+    Error::new(
+        Kind::Unavailable,
+        format!("listed in {setting}, but it does not exist"),
+    )
+    .with_source(src)
+}
+
+/// 65: a secret listed in a whole-secret `setting` is no JSON object (never quoted).
+pub(crate) fn not_an_object(setting: &str, src: &str) -> Error {
+    Error::new(
+        Kind::Data,
+        format!("listed in {setting}, but its value is not a JSON object"),
+    )
+    .with_source(src)
 }
 
 /// Each `(variable, value, origin)` as a variable to inject (checked as any env delivery by

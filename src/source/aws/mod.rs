@@ -26,8 +26,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use super::remote::{
-    Measured, Reads, Versioned, check_size, found, injections, keyed_versioned, naming, now,
-    object_keys, read_together,
+    Measured, Reads, Versioned, check_size, found, injections, keyed_versioned, listed_but_missing,
+    naming, not_an_object, now, object_keys, read_together,
 };
 use super::{Found, Injected, Source, SourceKind, not_mine};
 use crate::environ::Environ;
@@ -484,19 +484,11 @@ impl AwsSource {
         let mut out = Vec::new();
         for r in listed {
             let src = r.target();
-            let stored = self.read(r)?.ok_or_else(|| {
-                Error::new(
-                    Kind::Unavailable,
-                    format!("listed in {setting}, but it does not exist"),
-                )
-                .with_source(src.clone())
-            })?;
+            let stored = self
+                .read(r)?
+                .ok_or_else(|| listed_but_missing(setting, &src))?;
             let Stored::Text(v) = &stored.value else {
-                return Err(Error::new(
-                    Kind::Data,
-                    format!("listed in {setting}, but its value is not a JSON object"),
-                )
-                .with_source(src));
+                return Err(not_an_object(setting, &src));
             };
             let version = &stored.version;
             out.extend(

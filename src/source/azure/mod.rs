@@ -20,7 +20,8 @@ pub(crate) mod config;
 use std::collections::BTreeMap;
 
 use super::remote::{
-    Reads, Versioned, check_size, injections, keyed_versioned, naming, object_keys, read_together,
+    Reads, Versioned, check_size, injections, keyed_versioned, listed_but_missing, naming,
+    object_keys, read_together,
 };
 use super::{Found, Injected, Source, SourceKind, not_mine};
 use crate::environ::Environ;
@@ -249,13 +250,9 @@ impl Source for AzureSource {
             let r = AzureRef::parse(&s)
                 .map_err(|why| Error::new(Kind::Config, why).with_source(s.clone()))?;
             let src = r.to_string();
-            let value = self.read(&r)?.ok_or_else(|| {
-                Error::new(
-                    Kind::Unavailable,
-                    format!("listed in {SETTING}, but it does not exist"),
-                )
-                .with_source(src.clone())
-            })?;
+            let value = self
+                .read(&r)?
+                .ok_or_else(|| listed_but_missing(SETTING, &src))?;
             vars.extend(object_keys(&value.value, &src, SETTING)?);
         }
         Ok(injections(vars))

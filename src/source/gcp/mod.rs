@@ -22,8 +22,8 @@ pub(crate) mod credentials;
 use std::rc::Rc;
 
 use super::remote::{
-    Reads, Versioned, check_size, injections, keyed_versioned, naming, now, object_keys,
-    read_together,
+    Reads, Versioned, check_size, injections, keyed_versioned, listed_but_missing, naming, now,
+    object_keys, read_together,
 };
 use super::{Found, Injected, Source, SourceKind, not_mine};
 use crate::environ::Environ;
@@ -237,13 +237,10 @@ impl Source for GcpSource {
             let r = GcpRef::named(&project, &id)
                 .map_err(|why| Error::new(Kind::Config, why).with_source(format!("gcp {id}")))?;
             let src = r.to_string();
-            let value = self.read(&r).map_err(|e| naming(e, &src))?.ok_or_else(|| {
-                Error::new(
-                    Kind::Unavailable,
-                    format!("listed in {SETTING}, but it does not exist"),
-                )
-                .with_source(src.clone())
-            })?;
+            let value = self
+                .read(&r)
+                .map_err(|e| naming(e, &src))?
+                .ok_or_else(|| listed_but_missing(SETTING, &src))?;
             vars.extend(object_keys(&value.value, &src, SETTING)?);
         }
         Ok(injections(vars))
