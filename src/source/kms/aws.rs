@@ -8,13 +8,10 @@ use std::ffi::OsString;
 
 use zeroize::Zeroizing;
 
-use super::{KmsClients, KmsKey};
+use super::{KmsClients, KmsKey, MAX_ANSWER};
 use crate::error::{Error, Kind};
 use crate::source::aws::AwsSource;
 use crate::source::aws::client::KmsTarget;
-
-/// KMS answers are small: a data key or its ciphertext in JSON.
-const MAX_ANSWER: u64 = 64 * 1024;
 
 /// One aws client (and its credentials) per (profile, role) the keys name.
 #[derive(Default)]

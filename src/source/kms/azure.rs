@@ -8,7 +8,7 @@
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::{KmsClients, KmsKey};
+use super::{KmsClients, KmsKey, MAX_ANSWER};
 use crate::error::{Error, Kind};
 use crate::http;
 use crate::secret::Secret;
@@ -16,9 +16,6 @@ use crate::source::azure::AzureSource;
 
 /// The wrapping algorithm (sops' `azkv` keys use it too).
 pub(crate) const ALGORITHM: &str = "RSA-OAEP-256";
-
-/// KMS answers are small: a wrapped key in JSON.
-const MAX_ANSWER: u64 = 64 * 1024;
 
 /// The azure client built for keys, on first use.
 #[derive(Default)]

@@ -11,7 +11,7 @@
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::KmsClients;
+use super::{KmsClients, MAX_ANSWER};
 use crate::error::{Error, Kind};
 use crate::secret::Secret;
 use crate::source::gcp::GcpSource;
@@ -21,9 +21,6 @@ use crate::source::gcp::crc32c::crc32c;
 
 /// The gcloud setting that replaces the Cloud KMS endpoint.
 pub(crate) const ENDPOINT_VAR: &str = "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS";
-
-/// KMS answers are small: a data key or its ciphertext in JSON.
-const MAX_ANSWER: u64 = 64 * 1024;
 
 /// The gcp client built for keys (or the refusal of its endpoint), on first use.
 #[derive(Default)]

@@ -37,6 +37,10 @@ use crate::environ::Environ;
 use crate::error::{Error, Kind};
 use crate::source::Outputs;
 
+/// The most a cloud KMS answer may hold: a data key, or its wrapped form, in JSON.
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+const MAX_ANSWER: u64 = 64 * 1024;
+
 /// A key in a KMS that wraps data keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KmsKey {
