@@ -80,10 +80,9 @@ fn same(what: &str, got: &[u8], want: &[u8]) {
     );
 }
 
-#[test]
-fn every_way_of_printing_is_masked_and_every_other_byte_kept() {
-    let v = values();
-    let sb = sandbox(&v, "  mask: true\n");
+/// tests/support/mask_printer.py under secret-init as PID 1: it prints the secrets every way,
+/// writes the output expected after masking to `want.out` and `want.err`, and exits `code`.
+fn printer(sb: &Sandbox, code: &str) -> std::process::Output {
     let mut run = sb.run();
     run.env("SECRET_INIT_LOG_LEVEL", "error").args([
         "--".into(),
@@ -91,9 +90,16 @@ fn every_way_of_printing_is_masked_and_every_other_byte_kept() {
         script("mask_printer.py").into(),
         sb.path("want.out").into(),
         sb.path("want.err").into(),
-        "7".into(),
+        code.into(),
     ]);
-    let out = in_namespace(&run).output().expect("bwrap");
+    in_namespace(&run).output().expect("bwrap")
+}
+
+#[test]
+fn every_way_of_printing_is_masked_and_every_other_byte_kept() {
+    let v = values();
+    let sb = sandbox(&v, "  mask: true\n");
+    let out = printer(&sb, "7");
     let code = out.status.code();
     assert_eq!(
         code,
@@ -118,16 +124,7 @@ fn without_mask_the_values_are_printed() {
     // The control for the test above: the same program, no --mask, prints its secrets.
     let v = values();
     let sb = sandbox(&v, "");
-    let mut run = sb.run();
-    run.env("SECRET_INIT_LOG_LEVEL", "error").args([
-        "--".into(),
-        python().into_os_string(),
-        script("mask_printer.py").into(),
-        sb.path("want.out").into(),
-        sb.path("want.err").into(),
-        "0".into(),
-    ]);
-    let out = in_namespace(&run).output().expect("bwrap");
+    let out = printer(&sb, "0");
     assert!(out.status.success());
     assert!(contains(&out.stdout, v.a.as_bytes()));
     assert!(contains(&out.stderr, v.b.as_bytes()));
