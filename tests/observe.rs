@@ -99,6 +99,19 @@ fn status(file: &Path, args: &[&str]) -> Out {
     run.output()
 }
 
+/// Each audit record's (event, then), in order ("" where a record lacks one).
+fn events(audit: &[Value]) -> Vec<(&str, &str)> {
+    audit
+        .iter()
+        .map(|r| {
+            (
+                r["event"].as_str().unwrap_or(""),
+                r["then"].as_str().unwrap_or(""),
+            )
+        })
+        .collect()
+}
+
 fn audit_lines(p: &Path) -> Vec<Value> {
     read(p)
         .lines()
@@ -199,15 +212,7 @@ fn metrics_status_and_audit_follow_a_change_in_openbao_and_never_show_a_value() 
     // The audit trail holds exactly the publishes that happened: the start (version 1) and the
     // change (version 2), each with its source, destination, the PID and what followed.
     let audit = audit_lines(&sb.path("audit.jsonl"));
-    let events: Vec<(&str, &str)> = audit
-        .iter()
-        .map(|r| {
-            (
-                r["event"].as_str().expect("test setup"),
-                r["then"].as_str().expect("test setup"),
-            )
-        })
-        .collect();
+    let events = events(&audit);
     assert_eq!(
         events,
         [("start", "start"), ("refresh", "signal SIGHUP")],
@@ -801,15 +806,7 @@ fn a_restart_after_a_refresh_is_in_the_audit_trail_and_the_metrics() {
     assert_eq!(m["secret_init_program_restarts_total{}"], 1.0, "{m:?}");
     stop(ns);
     let audit = audit_lines(&sb.path("audit.jsonl"));
-    let events: Vec<(&str, &str)> = audit
-        .iter()
-        .map(|r| {
-            (
-                r["event"].as_str().unwrap_or(""),
-                r["then"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
+    let events = events(&audit);
     assert_eq!(
         events,
         [("start", "start"), ("refresh", "restart")],
