@@ -648,12 +648,9 @@ fn readme_container_lines_work_as_shown() {
     }
 }
 
-/// The example Truss model (`examples/truss-model`) in a Python image, as Dockerfile.example runs
-/// it: secrets by `-e TRUSS_SECRET_*` into a plain `--tmpfs /secrets`, the model reads its files,
-/// the OpenAI key reaches it as an env var, and none of secret-init's inputs is left.
-#[test]
-fn truss_model_runs_in_a_python_image() {
-    let image = python_image();
+/// `image` (the example Truss model's) run read-only with its two secrets given as
+/// `TRUSS_SECRET_*` and a `--tmpfs /secrets`; it must succeed.
+fn truss_model(image: &str) -> Out {
     let out = run(&[
         "--read-only",
         "--tmpfs",
@@ -665,6 +662,15 @@ fn truss_model_runs_in_a_python_image() {
         image,
     ]);
     out.expect_ok();
+    out
+}
+
+/// The example Truss model (`examples/truss-model`) in a Python image, as Dockerfile.example runs
+/// it: secrets by `-e TRUSS_SECRET_*` into a plain `--tmpfs /secrets`, the model reads its files,
+/// the OpenAI key reaches it as an env var, and none of secret-init's inputs is left.
+#[test]
+fn truss_model_runs_in_a_python_image() {
+    let out = truss_model(python_image());
     let so = out.stdout();
     for want in [
         "\"hf_token_seen\": \"hf****12\"",

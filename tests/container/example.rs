@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::{engine, podman, python_image, run};
+use super::{engine, podman, python_image, run, truss_model};
 use crate::support::*;
 
 #[test]
@@ -47,17 +47,7 @@ fn dockerfile_example_builds_from_the_release_binary() {
         .arg(&ctx)
         .output()
         .expect_ok();
-    let out = run(&[
-        "--read-only",
-        "--tmpfs",
-        "/secrets",
-        "-e",
-        "TRUSS_SECRET_hf_access_token=hf_abcdefgh12",
-        "-e",
-        "TRUSS_SECRET_openai_api_key=sk-abcdefgh34",
-        image,
-    ]);
-    out.expect_ok();
+    let out = truss_model(image);
     for want in [
         "\"hf_token_seen\": \"hf****12\"",
         "\"openai_key_in_env\": \"sk****34\"",
