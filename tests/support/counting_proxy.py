@@ -15,15 +15,9 @@ import sys
 import threading
 import time
 import urllib.parse
+from events import emit
 
 UP = urllib.parse.urlsplit(sys.argv[1])
-LOCK = threading.Lock()
-
-
-def emit(line):
-    with LOCK:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

@@ -29,17 +29,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quota import quotas  # noqa: E402
+from events import emit  # noqa: E402
 
 CFG = json.loads(sys.argv[1]) if sys.argv[1].startswith("{") else json.load(open(sys.argv[1]))
 QUOTAS = quotas(CFG)
 LOCK = threading.Lock()
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
-
-
-def emit(line):
-    with LOCK:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
 
 
 def secret(name):

@@ -29,16 +29,10 @@ import socketserver
 import sys
 import threading
 import time
+from events import emit
 
 CFG = json.loads(sys.argv[1])
 TOKENS = set()
-LOCK = threading.Lock()
-
-
-def emit(line):
-    with LOCK:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
 
 
 def presence(value, expected):

@@ -56,6 +56,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_https import make_certs  # noqa: E402  (the same test CA and server certificate)
 from quota import quotas, retry_after  # noqa: E402
+from events import emit  # noqa: E402
 
 LOCK = threading.Lock()
 CFG = {}
@@ -71,12 +72,6 @@ def b64u(data):
 
 def unb64u(text):
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def emit(line):
-    with LOCK:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

@@ -75,15 +75,10 @@ TOKENS = {}
 FAULTS = {k: list(v) for k, v in CFG.get("faults", {}).items()}
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quota import quotas  # noqa: E402
+from events import emit  # noqa: E402
 
 # The documented access quota (90,000 a minute), or the config's ("quota", see quota.py).
 QUOTAS = quotas(CFG)
-
-
-def emit(line):
-    with LOCK:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
 
 
 def crc32c(data):

@@ -36,16 +36,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+from events import emit
 
 LOCK = threading.Lock()
 COUNTER = [0]
 STATE = {"index": 0}
-
-
-def emit(line):
-    with LOCK:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
 
 
 def new_key(use_rsa):

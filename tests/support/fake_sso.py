@@ -16,18 +16,11 @@ import http.server
 import json
 import socketserver
 import sys
-import threading
 import time
 import urllib.parse
+from events import emit
 
 CFG = json.loads(sys.argv[1])
-LOCK = threading.Lock()
-
-
-def emit(line):
-    with LOCK:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
