@@ -80,7 +80,7 @@ fn same(what: &str, got: &[u8], want: &[u8]) {
     );
 }
 
-/// tests/support/mask_printer.py under secret-init as PID 1: it prints the secrets every way,
+/// tests/fixtures/mask_printer.py under secret-init as PID 1: it prints the secrets every way,
 /// writes the output expected after masking to `want.out` and `want.err`, and exits `code`.
 fn printer(sb: &Sandbox, code: &str) -> std::process::Output {
     let mut run = sb.run();
